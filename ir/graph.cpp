@@ -1,0 +1,51 @@
+// Graph construction helpers.
+#include "ir/graph.h"
+
+namespace tracejit::ir {
+
+ValueId Graph::add_param(Type t, ParamLayout layout, SourceLoc loc) {
+  Node n;
+  n.op = Op::Param;
+  n.type = std::move(t);
+  n.ints = {static_cast<int64_t>(params.size()), static_cast<int64_t>(layout)};
+  n.loc = loc;
+  ValueId v = add(std::move(n));
+  params.push_back(v);
+  return v;
+}
+
+ValueId Graph::add_const_float(DType d, double v, SourceLoc loc) {
+  Node n;
+  n.op = Op::Const;
+  n.type = Type::scalar(d);
+  n.fval = v;
+  n.loc = loc;
+  return add(std::move(n));
+}
+
+ValueId Graph::add_const_int(DType d, int64_t v, SourceLoc loc) {
+  Node n;
+  n.op = Op::Const;
+  n.type = Type::scalar(d);
+  n.ints = {v};
+  n.loc = loc;
+  return add(std::move(n));
+}
+
+ValueId Graph::add_op(Op op, Type t, std::vector<ValueId> operands, SourceLoc loc) {
+  Node n;
+  n.op = op;
+  n.type = std::move(t);
+  n.operands = std::move(operands);
+  n.loc = loc;
+  return add(std::move(n));
+}
+
+int32_t Graph::intern_file(const std::string& file) {
+  for (size_t i = 0; i < files.size(); ++i)
+    if (files[i] == file) return static_cast<int32_t>(i);
+  files.push_back(file);
+  return static_cast<int32_t>(files.size() - 1);
+}
+
+}  // namespace tracejit::ir

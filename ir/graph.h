@@ -1,0 +1,61 @@
+// The typed SSA graph: every node defines exactly one value, identified by its index.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/ops.h"
+#include "ir/type.h"
+
+namespace tracejit::ir {
+
+using ValueId = int32_t;
+inline constexpr ValueId kNoValue = -1;
+
+// Where in the user's code an op came from: file (index into Graph::files) and line.
+struct SourceLoc {
+  int32_t file = -1;
+  int32_t line = 0;
+  bool known() const { return file >= 0; }
+  bool operator==(const SourceLoc& o) const { return file == o.file && line == o.line; }
+};
+
+enum class ParamLayout : int64_t { Contiguous = 0, Strided = 1, Scalar = 2 };
+
+struct Node {
+  Op op = Op::Const;
+  Type type;
+  std::vector<ValueId> operands;
+  std::vector<int64_t> ints;  // op-specific integer attributes (see ir/ops.def)
+  double fval = 0.0;          // op-specific float attribute (float constants)
+  SourceLoc loc;
+  // Reserved for ops with nested regions (loops): each region is a graph whose params are the
+  // region's block arguments. Empty for every op today.
+};
+
+// Nodes appear in definition order: every operand index is smaller than its user's index.
+struct Graph {
+  std::string name;
+  std::vector<Node> nodes;
+  std::vector<ValueId> params;   // param nodes, in input order
+  std::vector<ValueId> results;  // returned values, in output order
+  std::vector<std::string> files;
+
+  const Node& node(ValueId v) const { return nodes[static_cast<size_t>(v)]; }
+  Node& node(ValueId v) { return nodes[static_cast<size_t>(v)]; }
+  const Type& type(ValueId v) const { return node(v).type; }
+  int size() const { return static_cast<int>(nodes.size()); }
+
+  ValueId add(Node n) {
+    nodes.push_back(std::move(n));
+    return static_cast<ValueId>(nodes.size() - 1);
+  }
+  ValueId add_param(Type t, ParamLayout layout, SourceLoc loc = {});
+  ValueId add_const_float(DType d, double v, SourceLoc loc = {});
+  ValueId add_const_int(DType d, int64_t v, SourceLoc loc = {});  // ints and bools (0/1)
+  ValueId add_op(Op op, Type t, std::vector<ValueId> operands, SourceLoc loc = {});
+  int32_t intern_file(const std::string& file);
+};
+
+}  // namespace tracejit::ir

@@ -1,0 +1,52 @@
+// Tensor types: a dtype and a shape whose dimensions are static sizes or symbols.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/dtype.h"
+
+namespace tracejit::ir {
+
+// One dimension. Static: size >= 0, sym == -1. Symbolic: sym >= 0 names the runtime size
+// "s<sym>" (shared by every dimension that must be equal), size == -1.
+struct Dim {
+  int64_t size = 0;
+  int32_t sym = -1;
+
+  static Dim fixed(int64_t n) { return Dim{n, -1}; }
+  static Dim symbol(int32_t s) { return Dim{-1, s}; }
+  bool is_static() const { return sym < 0; }
+  bool operator==(const Dim& o) const { return size == o.size && sym == o.sym; }
+  bool operator!=(const Dim& o) const { return !(*this == o); }
+};
+
+struct Type {
+  DType dtype = DType::F64;
+  std::vector<Dim> shape;  // empty: a 0-d value (scalar)
+
+  Type() = default;
+  Type(DType d, std::vector<Dim> s) : dtype(d), shape(std::move(s)) {}
+  static Type of(DType d, const std::vector<int64_t>& sizes);
+  static Type scalar(DType d) { return Type(d, {}); }
+
+  int rank() const { return static_cast<int>(shape.size()); }
+  bool is_scalar() const { return shape.empty(); }
+  bool is_static() const;
+  std::optional<int64_t> static_numel() const;  // nullopt if any dimension is symbolic
+  Type with_dtype(DType d) const { return Type(d, shape); }
+  bool operator==(const Type& o) const { return dtype == o.dtype && shape == o.shape; }
+  bool operator!=(const Type& o) const { return !(*this == o); }
+};
+
+// "f32[4,s0]", "i64[]" — the spelling the printer and parser share.
+std::string to_string(const Type& t);
+std::string to_string(const Dim& d);
+
+// NumPy broadcasting of two shapes; nullopt when they do not broadcast. A symbolic dimension
+// broadcasts with 1 and with the same symbol only.
+std::optional<std::vector<Dim>> broadcast_shapes(const std::vector<Dim>& a, const std::vector<Dim>& b);
+
+}  // namespace tracejit::ir
