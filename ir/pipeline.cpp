@@ -1,0 +1,79 @@
+// The pass pipeline: fold, cse, dce to a fixed point, with optional verification and logging.
+#include "ir/pipeline.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "ir/passes/cse.h"
+#include "ir/passes/dce.h"
+#include "ir/passes/fold.h"
+#include "ir/printer.h"
+#include "ir/verifier.h"
+
+namespace tracejit::ir {
+namespace {
+
+// Each round can only shrink the graph, so few rounds suffice; the bound guards against a pass
+// that keeps reporting change.
+constexpr int kMaxRounds = 8;
+
+bool env_contains(const char* var, const char* word) {
+  const char* v = std::getenv(var);
+  return v && std::strstr(v, word);
+}
+
+bool verify_enabled() {
+#ifndef NDEBUG
+  return true;
+#else
+  const char* v = std::getenv("TRACEJIT_VERIFY");
+  return v && std::strcmp(v, "1") == 0;
+#endif
+}
+
+struct PassRunner {
+  Graph& g;
+  bool verify_each = verify_enabled();
+  bool log = env_contains("TRACEJIT_LOG", "ir");
+
+  // Runs one pass; `changed` reports whether it did anything.
+  Status run(const char* name, bool (*pass)(Graph&), bool& changed) {
+    auto start = std::chrono::steady_clock::now();
+    changed = pass(g);
+    double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    if (log) {
+      std::string body = changed ? print(g) : std::string();
+      std::fprintf(stderr, "// ----- IR after %s [%.1f us]%s\n%s", name, us, changed ? "" : " (unchanged)",
+                   body.c_str());
+    }
+    if (!verify_each) return ok_status();
+    Status st = verify(g);
+    if (!st.ok()) return Status::error(fmt::format("IR invalid after pass '{}': {}", name, st.message()));
+    return ok_status();
+  }
+};
+
+}  // namespace
+
+Status run_pipeline(Graph& g) {
+  PassRunner runner{g};
+  if (runner.log) std::fprintf(stderr, "// ----- IR before the pipeline\n%s", print(g).c_str());
+  if (runner.verify_each) {
+    Status st = verify(g);
+    if (!st.ok()) return Status::error("IR invalid before the pipeline: " + st.message());
+  }
+  for (int round = 0; round < kMaxRounds; ++round) {
+    bool folded = false, merged = false, removed = false;
+    if (Status st = runner.run("fold", fold, folded); !st.ok()) return st;
+    if (Status st = runner.run("cse", cse, merged); !st.ok()) return st;
+    if (Status st = runner.run("dce", dce, removed); !st.ok()) return st;
+    if (!folded && !merged && !removed) break;
+  }
+  return ok_status();
+}
+
+}  // namespace tracejit::ir

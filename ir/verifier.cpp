@@ -1,0 +1,173 @@
+// Verifier: one check per rule of ir/ops.def, each error naming the node and showing the IR.
+#include "ir/verifier.h"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <sstream>
+
+#include "ir/printer.h"
+
+namespace tracejit::ir {
+namespace {
+
+using Fault = std::optional<std::string>;
+
+// The printed IR with a `>>` marker on printed line `mark` (0 is the `func` line) and a few
+// lines either side, so the message alone shows what went wrong.
+std::string context(const Graph& g, int mark) {
+  std::vector<std::string> lines;
+  std::istringstream in(print(g));
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  constexpr int kRadius = 3;
+  int lo = std::max(0, mark - kRadius);
+  int hi = std::min(static_cast<int>(lines.size()) - 1, mark + kRadius);
+  std::string out;
+  for (int i = lo; i <= hi; ++i) out += (i == mark ? ">> " : "   ") + lines[static_cast<size_t>(i)] + "\n";
+  return out;
+}
+
+Status node_error(const Graph& g, ValueId v, const std::string& why) {
+  return Status::error(fmt::format("verifier: {}: {}\n{}", print_node(g, v), why, context(g, v + 1)));
+}
+
+Status graph_error(const Graph& g, int line, const std::string& why) {
+  return Status::error(fmt::format("verifier: {}\n{}", why, context(g, line)));
+}
+
+std::string dt(DType d) { return std::string(dtype_name(d)); }
+
+Fault check_shape(const Type& t) {
+  for (const Dim& d : t.shape) {
+    if (d.is_static() && (d.size < 0 || d.sym != -1)) return fmt::format("bad static dimension {}", d.size);
+    if (!d.is_static() && d.size != -1) return "symbolic dimension with a size";
+  }
+  return std::nullopt;
+}
+
+Fault check_param(const Node& n) {
+  if (n.ints.size() != 2) return "param needs ints = [index, layout]";
+  if (n.ints[1] < 0 || n.ints[1] > 2) return fmt::format("bad param layout {}", n.ints[1]);
+  if (n.ints[1] == static_cast<int64_t>(ParamLayout::Scalar) && !n.type.is_scalar())
+    return "a scalar-layout param must be 0-d";
+  return std::nullopt;
+}
+
+Fault check_const(const Node& n) {
+  DType d = n.type.dtype;
+  if (!n.type.is_scalar()) return "const must be 0-d";
+  if (is_float(d)) {
+    if (!n.ints.empty()) return "float const keeps its value in fval, not ints";
+    // A float32 constant must be a float32 value; a wider double would fold differently.
+    if (d == DType::F32 && !std::isnan(n.fval) && static_cast<double>(static_cast<float>(n.fval)) != n.fval)
+      return fmt::format("value {} is not representable in f32", print_float(n.fval));
+    return std::nullopt;
+  }
+  if (n.ints.size() != 1) return "integer/bool const needs exactly one int";
+  int64_t v = n.ints[0];
+  if (is_bool(d)) return v == 0 || v == 1 ? Fault() : Fault("bool const must be 0 or 1");
+  int bits = dtype_size(d) * 8;
+  if (bits == 64) return std::nullopt;  // every int64 bit pattern is a valid i64/u64
+  bool fits = is_signed_int(d) ? v >= -(int64_t{1} << (bits - 1)) && v < (int64_t{1} << (bits - 1))
+                               : v >= 0 && v < (int64_t{1} << bits);
+  if (!fits) return fmt::format("value {} does not fit {}", v, dt(d));
+  return std::nullopt;
+}
+
+// Dtype rules of ir/ops.def for elementwise ops; operands are already known to be defined.
+Fault check_dtypes(const Graph& g, const Node& n) {
+  auto odt = [&](size_t k) { return g.type(n.operands[k]).dtype; };
+  DType r = n.type.dtype;
+  if (n.op == Op::Cast) return std::nullopt;
+  if (n.op == Op::Where) {
+    if (odt(0) != DType::Bool) return fmt::format("where condition must be bool, not {}", dt(odt(0)));
+    if (odt(1) != r || odt(2) != r)
+      return fmt::format("where operands {} and {} must match the result {}", dt(odt(1)), dt(odt(2)), dt(r));
+    return std::nullopt;
+  }
+  for (size_t k = 1; k < n.operands.size(); ++k)
+    if (odt(k) != odt(0)) return fmt::format("operand dtypes differ ({} vs {})", dt(odt(0)), dt(odt(k)));
+  DType in = odt(0);
+  if (has_trait(n.op, kCompare)) {
+    if (r != DType::Bool) return fmt::format("comparison result must be bool, not {}", dt(r));
+  } else if (r != in) {
+    return fmt::format("result dtype {} differs from operand dtype {}", dt(r), dt(in));
+  }
+  if (has_trait(n.op, kFloatOnly) && !is_float(in)) return fmt::format("{} needs float operands, not {}", op_name(n.op), dt(in));
+  if (has_trait(n.op, kIntOrBool) && is_float(in))
+    return fmt::format("{} needs integer or bool operands, not {}", op_name(n.op), dt(in));
+  return std::nullopt;
+}
+
+Fault check_broadcast(const Graph& g, const Node& n) {
+  std::vector<Dim> shape;
+  for (ValueId o : n.operands) {
+    auto b = broadcast_shapes(shape, g.type(o).shape);
+    if (!b) return fmt::format("operand shapes do not broadcast (%{} is {})", o, to_string(g.type(o)));
+    shape = std::move(*b);
+  }
+  if (shape != n.type.shape)
+    return fmt::format("result shape {} is not the broadcast of its operands {}", to_string(n.type),
+                       to_string(Type(n.type.dtype, shape)));
+  return std::nullopt;
+}
+
+Fault check_node(const Graph& g, ValueId v) {
+  const Node& n = g.node(v);
+  if (static_cast<int>(n.op) >= kNumOps) return fmt::format("unknown op {}", static_cast<int>(n.op));
+  if (static_cast<int>(n.type.dtype) >= kNumDTypes) return "unknown dtype";
+  if (Fault f = check_shape(n.type)) return f;
+  if (n.loc.file >= 0 && static_cast<size_t>(n.loc.file) >= g.files.size())
+    return fmt::format("loc names file #{} but the graph has {} files", n.loc.file, g.files.size());
+  int arity = op_arity(n.op);
+  if (arity >= 0 && static_cast<int>(n.operands.size()) != arity)
+    return fmt::format("{} takes {} operands, not {}", op_name(n.op), arity, n.operands.size());
+  for (ValueId o : n.operands) {
+    if (o < 0 || o >= g.size()) return fmt::format("operand %{} is not defined", o);
+    if (o >= v) return fmt::format("operand %{} is used before it is defined", o);
+  }
+  if (n.op == Op::Param) return check_param(n);
+  if (n.op == Op::Const) return check_const(n);
+  if (!n.ints.empty()) return fmt::format("{} takes no integer attributes", op_name(n.op));
+  if (has_trait(n.op, kElementwise)) {
+    if (Fault f = check_dtypes(g, n)) return f;
+    if (Fault f = check_broadcast(g, n)) return f;
+  }
+  return std::nullopt;
+}
+
+Status check_params(const Graph& g) {
+  std::vector<int> listed(static_cast<size_t>(g.size()), 0);
+  for (size_t k = 0; k < g.params.size(); ++k) {
+    ValueId p = g.params[k];
+    if (p < 0 || p >= g.size()) return graph_error(g, 0, fmt::format("params[{}] = %{} is not defined", k, p));
+    const Node& n = g.node(p);
+    if (n.op != Op::Param) return node_error(g, p, fmt::format("params[{}] is not a param node", k));
+    if (n.ints.empty() || n.ints[0] != static_cast<int64_t>(k))
+      return node_error(g, p, fmt::format("param is listed at position {} but has another index", k));
+    if (listed[static_cast<size_t>(p)]++) return node_error(g, p, "param is listed twice");
+  }
+  for (ValueId v = 0; v < g.size(); ++v)
+    if (g.node(v).op == Op::Param && !listed[static_cast<size_t>(v)])
+      return node_error(g, v, "param node is missing from the function's parameter list");
+  return ok_status();
+}
+
+}  // namespace
+
+Status verify(const Graph& g) {
+  for (ValueId v = 0; v < g.size(); ++v)
+    if (Fault f = check_node(g, v)) return node_error(g, v, *f);
+  if (Status st = check_params(g); !st.ok()) return st;
+  for (size_t k = 0; k < g.results.size(); ++k) {
+    ValueId r = g.results[k];
+    if (r < 0 || r >= g.size())
+      return graph_error(g, g.size() + 1, fmt::format("result {} (%{}) is not defined", k, r));
+  }
+  return ok_status();
+}
+
+}  // namespace tracejit::ir
