@@ -1,0 +1,192 @@
+// The process-wide ORC LLJIT: host-tuned O3 pipeline, libm resolution, one ResourceTracker per
+// kernel so destroying a CompiledKernel frees its code.
+#include "backends/cpu/jit.h"
+
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/Host.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+namespace tracejit::backends {
+
+struct CompiledKernel::Impl {
+  llvm::orc::ResourceTrackerSP tracker;
+  ~Impl() {
+    if (tracker) llvm::consumeError(tracker->remove());
+  }
+};
+
+CompiledKernel::CompiledKernel(std::unique_ptr<Impl> impl, KernelFn fn, double compile_ms, std::string symbol)
+    : impl_(std::move(impl)), fn_(fn), compile_ms_(compile_ms), symbol_(std::move(symbol)) {}
+
+CompiledKernel::~CompiledKernel() = default;
+
+namespace {
+
+std::string error_text(llvm::Error e) { return llvm::toString(std::move(e)); }
+
+llvm::orc::JITTargetMachineBuilder host_machine_builder() {
+  llvm::orc::JITTargetMachineBuilder jtmb((llvm::Triple(llvm::sys::getProcessTriple())));
+  jtmb.setCPU(llvm::sys::getHostCPUName().str());
+  llvm::StringMap<bool> features;
+  llvm::SubtargetFeatures sf;
+  if (llvm::sys::getHostCPUFeatures(features))
+    for (const auto& f : features) sf.AddFeature(f.getKey(), f.getValue());
+  jtmb.addFeatures(sf.getFeatures());
+  jtmb.setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+  // Never fuse a*b+c into an FMA: results must match NumPy's separately rounded ops.
+  jtmb.getOptions().AllowFPOpFusion = llvm::FPOpFusion::Strict;
+  return jtmb;
+}
+
+// libm entry points the lowered code calls, bound to this process's addresses so they resolve
+// even when libm's symbols are not globally visible (e.g. inside a Python extension).
+llvm::Error define_libm(llvm::orc::LLJIT& jit) {
+  llvm::orc::SymbolMap syms;
+  auto add = [&](const char* name, auto* fn) {
+    syms[jit.mangleAndIntern(name)] = llvm::JITEvaluatedSymbol(
+        llvm::pointerToJITTargetAddress(fn), llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  };
+  using F1 = float (*)(float);
+  using D1 = double (*)(double);
+  using F2 = float (*)(float, float);
+  using D2 = double (*)(double, double);
+  add("expf", static_cast<F1>(::expf)), add("exp", static_cast<D1>(::exp));
+  add("logf", static_cast<F1>(::logf)), add("log", static_cast<D1>(::log));
+  add("sinf", static_cast<F1>(::sinf)), add("sin", static_cast<D1>(::sin));
+  add("cosf", static_cast<F1>(::cosf)), add("cos", static_cast<D1>(::cos));
+  add("tanhf", static_cast<F1>(::tanhf)), add("tanh", static_cast<D1>(::tanh));
+  add("sqrtf", static_cast<F1>(::sqrtf)), add("sqrt", static_cast<D1>(::sqrt));
+  add("floorf", static_cast<F1>(::floorf)), add("floor", static_cast<D1>(::floor));
+  add("powf", static_cast<F2>(::powf)), add("pow", static_cast<D2>(::pow));
+  add("fmodf", static_cast<F2>(::fmodf)), add("fmod", static_cast<D2>(::fmod));
+  add("memcpy", &::memcpy), add("memset", &::memset), add("memmove", &::memmove);
+  return jit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms)));
+}
+
+struct Jit {
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+  std::unique_ptr<llvm::TargetMachine> tm;  // for TTI in the optimizer and for dumps
+  std::mutex mu;                            // serializes optimize/dump (shared tm) and add+lookup
+  Status status;
+};
+
+Jit& jit_instance() {
+  static Jit* jit = [] {
+    auto* j = new Jit();  // leaked on purpose: kernels may be destroyed during static teardown
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+    auto jtmb = host_machine_builder();
+    auto tm = jtmb.createTargetMachine();
+    if (!tm) {
+      j->status = Status::error("cpu backend: no target machine: " + error_text(tm.takeError()));
+      return j;
+    }
+    j->tm = std::move(*tm);
+    auto lljit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create();
+    if (!lljit) {
+      j->status = Status::error("cpu backend: cannot create LLJIT: " + error_text(lljit.takeError()));
+      return j;
+    }
+    j->lljit = std::move(*lljit);
+    if (llvm::Error e = define_libm(*j->lljit)) {
+      j->status = Status::error("cpu backend: " + error_text(std::move(e)));
+      return j;
+    }
+    auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+        j->lljit->getDataLayout().getGlobalPrefix());
+    if (!gen) {
+      j->status = Status::error("cpu backend: " + error_text(gen.takeError()));
+      return j;
+    }
+    j->lljit->getMainJITDylib().addGenerator(std::move(*gen));
+    return j;
+  }();
+  return *jit;
+}
+
+void optimize(llvm::Module& m, llvm::TargetMachine& tm, int opt_level) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PipelineTuningOptions pto;
+  pto.LoopVectorization = opt_level >= 2;
+  pto.SLPVectorization = opt_level >= 2;
+  llvm::PassBuilder pb(&tm, pto);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager mpm;
+  switch (opt_level) {
+    case 0: mpm = pb.buildO0DefaultPipeline(llvm::OptimizationLevel::O0); break;
+    case 1: mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O1); break;
+    case 2: mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2); break;
+    default: mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3); break;
+  }
+  mpm.run(m, mam);
+}
+
+Status dump(const llvm::Module& m, llvm::TargetMachine& tm, const std::string& dir, const std::string& symbol) {
+  std::error_code ec;
+  llvm::sys::fs::create_directories(dir);
+  {
+    llvm::raw_fd_ostream ll(dir + "/" + symbol + ".ll", ec);
+    if (ec) return Status::error("cpu backend: cannot write dump: " + ec.message());
+    m.print(ll, nullptr);
+  }
+  // Codegen mutates its module, so assemble a clone.
+  std::unique_ptr<llvm::Module> clone = llvm::CloneModule(m);
+  llvm::raw_fd_ostream s(dir + "/" + symbol + ".s", ec);
+  if (ec) return Status::error("cpu backend: cannot write dump: " + ec.message());
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, s, nullptr, llvm::CGFT_AssemblyFile))
+    return Status::error("cpu backend: target cannot emit assembly");
+  pm.run(*clone);
+  return ok_status();
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<CompiledKernel>> jit_compile(std::unique_ptr<llvm::Module> module,
+                                                      std::unique_ptr<llvm::LLVMContext> ctx,
+                                                      const std::string& symbol, int opt_level,
+                                                      const std::string& dump_dir,
+                                                      std::chrono::steady_clock::time_point start) {
+  Jit& jit = jit_instance();
+  if (!jit.status) return jit.status;
+  std::lock_guard<std::mutex> lock(jit.mu);
+  module->setDataLayout(jit.lljit->getDataLayout());
+  module->setTargetTriple(jit.lljit->getTargetTriple().str());
+  optimize(*module, *jit.tm, opt_level);
+  if (!dump_dir.empty())
+    if (Status s = dump(*module, *jit.tm, dump_dir, symbol); !s) return s;
+
+  auto impl = std::make_unique<CompiledKernel::Impl>();
+  impl->tracker = jit.lljit->getMainJITDylib().createResourceTracker();
+  llvm::orc::ThreadSafeModule tsm(std::move(module), std::move(ctx));
+  if (llvm::Error e = jit.lljit->addIRModule(impl->tracker, std::move(tsm)))
+    return Status::error("cpu backend: cannot add module: " + error_text(std::move(e)));
+  auto addr = jit.lljit->lookup(symbol);  // materializes: runs codegen
+  if (!addr) return Status::error("cpu backend: cannot resolve kernel: " + error_text(addr.takeError()));
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::make_unique<CompiledKernel>(std::move(impl), addr->toPtr<KernelFn>(), ms, symbol);
+}
+
+}  // namespace tracejit::backends

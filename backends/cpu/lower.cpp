@@ -1,0 +1,318 @@
+// Lowering of an elementwise graph to fused LLVM loop nests: broadcast strides, dimension
+// coalescing, loop-invariant hoisting and the kernel ABI wrapper.
+#include "backends/cpu/lower.h"
+
+#include <fmt/format.h>
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <algorithm>
+#include <map>
+
+#include "backends/cpu/scalar_ops.h"
+
+namespace tracejit::backends {
+namespace {
+
+using ir::DType;
+using ir::Op;
+using ir::ValueId;
+using llvm::Value;
+
+// Byte stride of one operand along one loop dimension: known now, or read at run time.
+struct Stride {
+  int64_t value = 0;     // static stride (bytes) when dyn == nullptr
+  Value* dyn = nullptr;  // runtime stride (ParamLayout::Strided)
+  bool is_zero() const { return !dyn && value == 0; }
+};
+
+// One loop dimension: its trip count and the stride of every operand (params, then outputs).
+struct LoopDim {
+  int64_t size = 1;
+  std::vector<Stride> strides;
+};
+
+// Stride of every dimension of `param` aligned (right) against the result shape `out`.
+Expected<std::vector<Stride>> param_strides(llvm::IRBuilderBase& b, const ir::Node& param,
+                                            const std::vector<ir::Dim>& out, Value* strides_arg) {
+  const ir::Type& t = param.type;
+  auto layout = static_cast<ir::ParamLayout>(param.ints.size() > 1 ? param.ints[1] : 0);
+  int rank = t.rank(), out_rank = static_cast<int>(out.size());
+  if (rank > out_rank) return Status::error("cpu backend: param has higher rank than its result");
+  std::vector<Stride> s(out.size());
+  if (layout == ir::ParamLayout::Scalar) return s;
+  Value* dims_ptr = nullptr;
+  if (layout == ir::ParamLayout::Strided) {
+    Value* slot = b.CreateConstInBoundsGEP1_64(b.getPtrTy(), strides_arg, static_cast<uint64_t>(param.ints[0]));
+    dims_ptr = b.CreateLoad(b.getPtrTy(), slot, "strides");
+  }
+  int64_t contiguous = ir::dtype_size(t.dtype);
+  for (int j = rank - 1; j >= 0; --j) {
+    int64_t n = t.shape[static_cast<size_t>(j)].size;
+    int64_t o = out[static_cast<size_t>(out_rank - rank + j)].size;
+    if (n != 1 && n != o) return Status::error("cpu backend: param shape does not broadcast to its result");
+    Stride& st = s[static_cast<size_t>(out_rank - rank + j)];
+    if (n != 1) {  // size-1 dims broadcast: stride 0
+      if (dims_ptr) {
+        Value* p = b.CreateConstInBoundsGEP1_64(b.getInt64Ty(), dims_ptr, static_cast<uint64_t>(j));
+        st.dyn = b.CreateLoad(b.getInt64Ty(), p, fmt::format("stride{}", j));
+      } else {
+        st.value = contiguous;
+      }
+    }
+    contiguous *= n;
+  }
+  return s;
+}
+
+// Drops size-1 dims and merges adjacent dims across which every operand is contiguous
+// (outer stride == inner stride * inner size), so the common case is one flat loop.
+std::vector<LoopDim> coalesce(const std::vector<LoopDim>& dims) {
+  std::vector<LoopDim> out;
+  for (const LoopDim& d : dims) {
+    if (d.size == 1) continue;
+    if (!out.empty()) {
+      LoopDim& outer = out.back();
+      bool mergeable = true;
+      for (size_t k = 0; k < d.strides.size() && mergeable; ++k) {
+        const Stride &so = outer.strides[k], &si = d.strides[k];
+        mergeable = !so.dyn && !si.dyn && so.value == si.value * d.size;
+      }
+      if (mergeable) {
+        outer.size *= d.size;
+        outer.strides = d.strides;
+        continue;
+      }
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+class NestEmitter {
+ public:
+  NestEmitter(const ir::Graph& g, llvm::IRBuilder<>& b, std::vector<Value*> inputs, Value* strides_arg,
+              std::vector<Value*> outputs)
+      : g_(g), b_(b), inputs_(std::move(inputs)), strides_arg_(strides_arg), outputs_(std::move(outputs)) {}
+
+  // Emits the loop nest computing results `group` (indices into g.results) of shape `shape`.
+  Status emit(const std::vector<int>& group, const std::vector<ir::Dim>& shape);
+
+ private:
+  Status emit_node(ValueId v, const std::vector<Value*>& idx);
+  Value* offset(size_t operand, const std::vector<Value*>& idx);
+  Status emit_body(const std::vector<int>& group, const std::vector<Value*>& idx);
+  Status emit_loops(size_t level, std::vector<Value*>& idx, const std::vector<int>& group);
+
+  const ir::Graph& g_;
+  llvm::IRBuilder<>& b_;
+  std::vector<Value*> inputs_;
+  Value* strides_arg_;
+  std::vector<Value*> outputs_;
+  // Per nest state.
+  std::vector<LoopDim> dims_;
+  std::map<ValueId, size_t> param_operand_;  // param node -> operand slot
+  std::vector<bool> needed_, invariant_;
+  std::vector<Value*> vals_;
+};
+
+Value* NestEmitter::offset(size_t operand, const std::vector<Value*>& idx) {
+  Value* off = nullptr;
+  for (size_t d = 0; d < dims_.size(); ++d) {
+    const Stride& s = dims_[d].strides[operand];
+    if (s.is_zero()) continue;
+    Value* term = b_.CreateMul(idx[d], s.dyn ? s.dyn : b_.getInt64(s.value));
+    off = off ? b_.CreateAdd(off, term) : term;
+  }
+  return off ? off : b_.getInt64(0);
+}
+
+Status NestEmitter::emit_node(ValueId v, const std::vector<Value*>& idx) {
+  const ir::Node& n = g_.node(v);
+  DType d = n.type.dtype;
+  if (n.op == Op::Const) {
+    auto c = emit_const(b_, n);
+    if (!c) return c.status();
+    vals_[static_cast<size_t>(v)] = *c;
+    return ok_status();
+  }
+  if (n.op == Op::Param) {
+    auto input = static_cast<size_t>(n.ints[0]);
+    Value* ptr = b_.CreateGEP(b_.getInt8Ty(), inputs_[input], offset(param_operand_.at(v), idx));
+    Value* x = b_.CreateAlignedLoad(memory_type(b_.getContext(), d), ptr, llvm::Align(1));
+    vals_[static_cast<size_t>(v)] = from_memory(b_, x, d);
+    return ok_status();
+  }
+  std::vector<Value*> args;
+  std::vector<DType> arg_dtypes;
+  for (ValueId o : n.operands) {
+    args.push_back(vals_[static_cast<size_t>(o)]);
+    arg_dtypes.push_back(g_.type(o).dtype);
+  }
+  auto r = emit_scalar_op(b_, n, arg_dtypes, args);
+  if (!r) return r.status();
+  vals_[static_cast<size_t>(v)] = *r;
+  return ok_status();
+}
+
+Status NestEmitter::emit_body(const std::vector<int>& group, const std::vector<Value*>& idx) {
+  for (ValueId v = 0; v < g_.size(); ++v) {
+    size_t i = static_cast<size_t>(v);
+    if (needed_[i] && !invariant_[i])
+      if (Status s = emit_node(v, idx); !s) return s;
+  }
+  size_t num_params = param_operand_.size();
+  for (size_t k = 0; k < group.size(); ++k) {
+    auto r = static_cast<size_t>(group[k]);
+    ValueId v = g_.results[r];
+    DType d = g_.type(v).dtype;
+    Value* ptr = b_.CreateGEP(b_.getInt8Ty(), outputs_[r], offset(num_params + k, idx));
+    b_.CreateAlignedStore(to_memory(b_, vals_[static_cast<size_t>(v)], d), ptr,
+                          llvm::Align(static_cast<uint64_t>(ir::dtype_size(d))));
+  }
+  return ok_status();
+}
+
+Status NestEmitter::emit_loops(size_t level, std::vector<Value*>& idx, const std::vector<int>& group) {
+  if (level == dims_.size()) return emit_body(group, idx);
+  llvm::Function* f = b_.GetInsertBlock()->getParent();
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  auto* header = llvm::BasicBlock::Create(b_.getContext(), fmt::format("loop{}", level), f);
+  auto* exit = llvm::BasicBlock::Create(b_.getContext(), fmt::format("done{}", level), f);
+  b_.CreateBr(header);
+  b_.SetInsertPoint(header);
+  llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, fmt::format("i{}", level));
+  i->addIncoming(b_.getInt64(0), pre);
+  idx[level] = i;
+  if (Status s = emit_loops(level + 1, idx, group); !s) return s;
+  // Bottom-tested: the trip count is static and non-zero (zero-size nests are skipped).
+  Value* next = b_.CreateAdd(i, b_.getInt64(1));
+  i->addIncoming(next, b_.GetInsertBlock());
+  b_.CreateCondBr(b_.CreateICmpEQ(next, b_.getInt64(dims_[level].size)), exit, header);
+  b_.SetInsertPoint(exit);
+  return ok_status();
+}
+
+Status NestEmitter::emit(const std::vector<int>& group, const std::vector<ir::Dim>& shape) {
+  size_t nv = static_cast<size_t>(g_.size());
+  needed_.assign(nv, false);
+  invariant_.assign(nv, false);
+  vals_.assign(nv, nullptr);
+  param_operand_.clear();
+  for (int r : group) needed_[static_cast<size_t>(g_.results[static_cast<size_t>(r)])] = true;
+  for (size_t v = nv; v-- > 0;)
+    if (needed_[v])
+      for (ValueId o : g_.nodes[v].operands) needed_[static_cast<size_t>(o)] = true;
+
+  // Strides of every operand per result dim: params first, then this group's outputs.
+  std::vector<LoopDim> dims(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) dims[d].size = shape[d].size;
+  for (ValueId v = 0; v < g_.size(); ++v) {
+    const ir::Node& n = g_.node(v);
+    if (!needed_[static_cast<size_t>(v)] || n.op != Op::Param) continue;
+    auto s = param_strides(b_, n, shape, strides_arg_);
+    if (!s) return s.status();
+    size_t slot = param_operand_.size();
+    param_operand_[v] = slot;
+    for (size_t d = 0; d < dims.size(); ++d) dims[d].strides.push_back((*s)[d]);
+  }
+  for (size_t k = 0; k < group.size(); ++k) {
+    int64_t contiguous = ir::dtype_size(g_.type(g_.results[static_cast<size_t>(group[k])]).dtype);
+    for (size_t d = shape.size(); d-- > 0;) {
+      dims[d].strides.push_back(Stride{contiguous, nullptr});
+      contiguous *= shape[d].size;
+    }
+  }
+  for (const LoopDim& d : dims)
+    if (d.size == 0) return ok_status();  // zero-size result: nothing to compute
+  dims_ = coalesce(dims);
+
+  // Loop-invariant values (consts, params broadcast along every loop) are computed once up front.
+  for (ValueId v = 0; v < g_.size(); ++v) {
+    size_t i = static_cast<size_t>(v);
+    const ir::Node& n = g_.node(v);
+    if (!needed_[i]) continue;
+    bool inv = true;
+    if (n.op == Op::Param) {
+      for (const LoopDim& d : dims_) inv = inv && d.strides[param_operand_.at(v)].is_zero();
+    } else {
+      for (ValueId o : n.operands) inv = inv && invariant_[static_cast<size_t>(o)];
+    }
+    invariant_[i] = inv;
+    if (inv)
+      if (Status s = emit_node(v, std::vector<Value*>(dims_.size(), nullptr)); !s) return s;
+  }
+  std::vector<Value*> idx(dims_.size(), nullptr);
+  return emit_loops(0, idx, group);
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LLVMContext& ctx,
+                                                    const std::string& symbol) {
+  for (const ir::Node& n : g.nodes)
+    if (!n.type.is_static())
+      return Status::error(fmt::format("cpu backend: symbolic shape {} is not supported yet",
+                                       ir::to_string(n.type)));
+  for (size_t i = 0; i < g.params.size(); ++i) {
+    const ir::Node& p = g.node(g.params[i]);
+    if (p.op != Op::Param || p.ints.size() < 2 || p.ints[0] != static_cast<int64_t>(i))
+      return Status::error(fmt::format("cpu backend: malformed param {}", i));
+  }
+
+  auto module = std::make_unique<llvm::Module>(symbol, ctx);
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type* ptr = b.getPtrTy();
+  size_t np = g.params.size(), nr = g.results.size();
+
+  // Body: (in_0..in_{np-1}, input_strides, out_0..out_{nr-1}), outputs noalias.
+  std::vector<llvm::Type*> body_params(np + 1 + nr, ptr);
+  auto* body_ty = llvm::FunctionType::get(b.getVoidTy(), body_params, false);
+  auto* body = llvm::Function::Create(body_ty, llvm::Function::InternalLinkage, symbol + ".body", *module);
+  body->addFnAttr(llvm::Attribute::AlwaysInline);
+  body->addFnAttr(llvm::Attribute::NoUnwind);
+  for (size_t i = 0; i < np; ++i) body->addParamAttr(static_cast<unsigned>(i), llvm::Attribute::ReadOnly);
+  for (size_t k = 0; k < nr; ++k) body->addParamAttr(static_cast<unsigned>(np + 1 + k), llvm::Attribute::NoAlias);
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", body));
+  std::vector<Value*> inputs, outputs;
+  for (size_t i = 0; i < np; ++i) inputs.push_back(body->getArg(static_cast<unsigned>(i)));
+  for (size_t k = 0; k < nr; ++k) outputs.push_back(body->getArg(static_cast<unsigned>(np + 1 + k)));
+  NestEmitter emitter(g, b, inputs, body->getArg(static_cast<unsigned>(np)), outputs);
+
+  // One nest per distinct result shape, in first-appearance order.
+  std::vector<std::pair<std::vector<ir::Dim>, std::vector<int>>> groups;
+  for (size_t r = 0; r < nr; ++r) {
+    const auto& shape = g.type(g.results[r]).shape;
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& e) { return e.first == shape; });
+    if (it == groups.end()) groups.push_back({shape, {static_cast<int>(r)}});
+    else it->second.push_back(static_cast<int>(r));
+  }
+  for (const auto& [shape, group] : groups)
+    if (Status s = emitter.emit(group, shape); !s) return s;
+  b.CreateRetVoid();
+
+  // The ABI entry point: unpack the pointer arrays and call the body.
+  auto* kty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr, ptr}, false);
+  auto* kernel = llvm::Function::Create(kty, llvm::Function::ExternalLinkage, symbol, *module);
+  kernel->addFnAttr(llvm::Attribute::NoUnwind);
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", kernel));
+  std::vector<Value*> call_args;
+  for (size_t i = 0; i < np; ++i)
+    call_args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, kernel->getArg(0), i)));
+  call_args.push_back(kernel->getArg(1));
+  for (size_t k = 0; k < nr; ++k)
+    call_args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, kernel->getArg(2), k)));
+  b.CreateCall(body, call_args);
+  b.CreateRetVoid();
+
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*module, &os))
+    return Status::error("cpu backend: lowered module is invalid: " + os.str());
+  return module;
+}
+
+}  // namespace tracejit::backends

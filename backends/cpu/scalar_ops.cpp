@@ -1,0 +1,273 @@
+// NumPy-exact semantics of each elementwise op and dtype, emitted as LLVM IR on register values.
+//
+// No fast-math flags anywhere: float results must be bit-identical to NumPy's separate ops.
+#include "backends/cpu/scalar_ops.h"
+
+#include <fmt/format.h>
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+
+namespace tracejit::backends {
+namespace {
+
+using ir::DType;
+using ir::Op;
+using llvm::Value;
+
+Status unsupported(Op op, DType d) {
+  return Status::error(fmt::format("cpu backend: unsupported {} on {}", ir::op_name(op),
+                                   ir::dtype_name(d)));
+}
+
+Value* unary_intrinsic(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id, Value* x) {
+  return b.CreateUnaryIntrinsic(id, x);
+}
+
+// A libm call with no intrinsic (tanh); declared readnone so it may be hoisted.
+Value* libm_call(llvm::IRBuilderBase& b, const char* f32_name, const char* f64_name, Value* x) {
+  llvm::Module* m = b.GetInsertBlock()->getModule();
+  bool is_f32 = x->getType()->isFloatTy();
+  auto* fty = llvm::FunctionType::get(x->getType(), {x->getType()}, false);
+  llvm::FunctionCallee callee = m->getOrInsertFunction(is_f32 ? f32_name : f64_name, fty);
+  if (auto* f = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+    f->setDoesNotAccessMemory();
+    f->setDoesNotThrow();
+    f->setWillReturn();
+  }
+  return b.CreateCall(callee, {x});
+}
+
+Value* emit_cast(llvm::IRBuilderBase& b, Value* x, DType from, DType to) {
+  llvm::Type* rt = register_type(b.getContext(), to);
+  if (from == to) return x;
+  if (ir::is_bool(to)) {
+    if (ir::is_float(from)) return b.CreateFCmpUNE(x, llvm::ConstantFP::get(x->getType(), 0.0));
+    return b.CreateICmpNE(x, llvm::ConstantInt::get(x->getType(), 0));
+  }
+  if (ir::is_bool(from)) return ir::is_float(to) ? b.CreateUIToFP(x, rt) : b.CreateZExt(x, rt);
+  if (ir::is_integer(from)) {
+    if (ir::is_float(to)) return ir::is_signed_int(from) ? b.CreateSIToFP(x, rt) : b.CreateUIToFP(x, rt);
+    return ir::is_signed_int(from) ? b.CreateSExtOrTrunc(x, rt) : b.CreateZExtOrTrunc(x, rt);
+  }
+  // float -> float (float -> int is rejected by the caller).
+  return b.CreateFPCast(x, rt);
+}
+
+// NumPy's npy_divmod for floats: returns {floordiv, remainder}.
+std::pair<Value*, Value*> float_divmod(llvm::IRBuilderBase& b, Value* a, Value* d) {
+  llvm::Type* t = a->getType();
+  Value* zero = llvm::ConstantFP::get(t, 0.0);
+  Value* one = llvm::ConstantFP::get(t, 1.0);
+  Value* half = llvm::ConstantFP::get(t, 0.5);
+  Value* fmod = b.CreateFRem(a, d);
+  Value* quot = b.CreateFDiv(a, d);  // the b == 0 answer for the quotient
+  Value* b_is_zero = b.CreateFCmpOEQ(d, zero);
+  // div = (a - mod) / b, then move mod to the divisor's sign.
+  Value* div = b.CreateFDiv(b.CreateFSub(a, fmod), d);
+  Value* mod_nonzero = b.CreateFCmpUNE(fmod, zero);
+  Value* sign_differs = b.CreateICmpNE(b.CreateFCmpOLT(d, zero), b.CreateFCmpOLT(fmod, zero));
+  Value* adjust = b.CreateAnd(mod_nonzero, sign_differs);
+  Value* mod = b.CreateSelect(adjust, b.CreateFAdd(fmod, d), fmod);
+  div = b.CreateSelect(adjust, b.CreateFSub(div, one), div);
+  Value* signed_zero_b = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, zero, d);
+  mod = b.CreateSelect(mod_nonzero, mod, signed_zero_b);
+  // Snap the quotient to the nearest integral value.
+  Value* fl = unary_intrinsic(b, llvm::Intrinsic::floor, div);
+  Value* bump = b.CreateFCmpOGT(b.CreateFSub(div, fl), half);
+  fl = b.CreateSelect(bump, b.CreateFAdd(fl, one), fl);
+  Value* div_nonzero = b.CreateFCmpUNE(div, zero);
+  Value* signed_zero_q = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, zero, quot);
+  Value* floordiv = b.CreateSelect(div_nonzero, fl, signed_zero_q);
+  return {b.CreateSelect(b_is_zero, quot, floordiv), b.CreateSelect(b_is_zero, fmod, mod)};
+}
+
+// Integer floor division / remainder. x // 0 == 0, x % 0 == 0, INT_MIN // -1 == INT_MIN.
+std::pair<Value*, Value*> int_divmod(llvm::IRBuilderBase& b, Value* a, Value* d, bool is_signed) {
+  auto* t = llvm::cast<llvm::IntegerType>(a->getType());
+  Value* zero = llvm::ConstantInt::get(t, 0);
+  Value* one = llvm::ConstantInt::get(t, 1);
+  Value* d_zero = b.CreateICmpEQ(d, zero);
+  if (!is_signed) {
+    Value* safe = b.CreateSelect(d_zero, one, d);
+    return {b.CreateSelect(d_zero, zero, b.CreateUDiv(a, safe)),
+            b.CreateSelect(d_zero, zero, b.CreateURem(a, safe))};
+  }
+  Value* int_min = llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(t->getBitWidth()));
+  Value* overflow = b.CreateAnd(b.CreateICmpEQ(a, int_min),
+                                b.CreateICmpEQ(d, llvm::ConstantInt::getAllOnesValue(t)));
+  // Divide by 1 where the hardware would trap: a / 1 == INT_MIN and a % 1 == 0 as NumPy wants.
+  Value* safe = b.CreateSelect(b.CreateOr(d_zero, overflow), one, d);
+  Value* q = b.CreateSDiv(a, safe);
+  Value* r = b.CreateSRem(a, safe);
+  Value* adjust = b.CreateAnd(b.CreateICmpNE(r, zero), b.CreateICmpSLT(b.CreateXor(r, d), zero));
+  q = b.CreateSelect(adjust, b.CreateSub(q, one), q);
+  r = b.CreateSelect(adjust, b.CreateAdd(r, d), r);
+  return {b.CreateSelect(d_zero, zero, q), b.CreateSelect(d_zero, zero, r)};
+}
+
+// Integer power by squaring with wraparound; branch-free so a loop around it still vectorizes
+// and a constant exponent folds to a few multiplies. The exponent is non-negative (caller).
+Value* int_pow(llvm::IRBuilderBase& b, Value* base, Value* e) {
+  auto* t = llvm::cast<llvm::IntegerType>(base->getType());
+  Value* one = llvm::ConstantInt::get(t, 1);
+  Value* result = one;
+  for (unsigned i = 0; i < t->getBitWidth(); ++i) {
+    Value* bit = b.CreateICmpNE(b.CreateAnd(e, one), llvm::ConstantInt::get(t, 0));
+    result = b.CreateSelect(bit, b.CreateMul(result, base), result);
+    if (i + 1 < t->getBitWidth()) {
+      base = b.CreateMul(base, base);
+      e = b.CreateLShr(e, one);
+    }
+  }
+  return result;
+}
+
+Value* compare(llvm::IRBuilderBase& b, Op op, DType d, Value* x, Value* y) {
+  using P = llvm::CmpInst::Predicate;
+  if (ir::is_float(d)) {
+    P p = op == Op::Eq ? P::FCMP_OEQ : op == Op::Ne ? P::FCMP_UNE : op == Op::Lt ? P::FCMP_OLT
+        : op == Op::Le ? P::FCMP_OLE : op == Op::Gt ? P::FCMP_OGT : P::FCMP_OGE;
+    return b.CreateFCmp(p, x, y);
+  }
+  bool s = ir::is_signed_int(d);
+  P p = op == Op::Eq ? P::ICMP_EQ : op == Op::Ne ? P::ICMP_NE
+      : op == Op::Lt ? (s ? P::ICMP_SLT : P::ICMP_ULT) : op == Op::Le ? (s ? P::ICMP_SLE : P::ICMP_ULE)
+      : op == Op::Gt ? (s ? P::ICMP_SGT : P::ICMP_UGT) : (s ? P::ICMP_SGE : P::ICMP_UGE);
+  return b.CreateICmp(p, x, y);
+}
+
+// maximum/minimum: floats propagate NaN exactly as NumPy's scalar loop
+// `(a >= b || isnan(a)) ? a : b`; integers and bool compare by signedness.
+Value* extremum(llvm::IRBuilderBase& b, bool is_max, DType d, Value* x, Value* y) {
+  if (ir::is_float(d)) {
+    Value* keep_x = is_max ? b.CreateFCmpOGE(x, y) : b.CreateFCmpOLE(x, y);
+    keep_x = b.CreateOr(keep_x, b.CreateFCmpUNO(x, x));
+    return b.CreateSelect(keep_x, x, y);
+  }
+  bool s = ir::is_signed_int(d);
+  Value* keep_x = is_max ? (s ? b.CreateICmpSGE(x, y) : b.CreateICmpUGE(x, y))
+                         : (s ? b.CreateICmpSLE(x, y) : b.CreateICmpULE(x, y));
+  return b.CreateSelect(keep_x, x, y);
+}
+
+Expected<Value*> emit_unary(llvm::IRBuilderBase& b, Op op, DType d, Value* x) {
+  bool f = ir::is_float(d);
+  switch (op) {
+    case Op::Neg:
+      if (ir::is_bool(d)) return unsupported(op, d);
+      return f ? b.CreateFNeg(x) : b.CreateNeg(x);
+    case Op::Abs:
+      if (f) return unary_intrinsic(b, llvm::Intrinsic::fabs, x);
+      if (!ir::is_signed_int(d)) return x;
+      // Wraps: abs(INT_MIN) == INT_MIN.
+      return b.CreateSelect(b.CreateICmpSLT(x, llvm::ConstantInt::get(x->getType(), 0)), b.CreateNeg(x), x);
+    case Op::Not:
+      if (f) return unsupported(op, d);
+      return b.CreateNot(x);  // i1 xor 1 is logical not
+    default:
+      break;
+  }
+  if (!f) return unsupported(op, d);
+  switch (op) {
+    case Op::Sqrt: return unary_intrinsic(b, llvm::Intrinsic::sqrt, x);
+    case Op::Exp: return unary_intrinsic(b, llvm::Intrinsic::exp, x);
+    case Op::Log: return unary_intrinsic(b, llvm::Intrinsic::log, x);
+    case Op::Sin: return unary_intrinsic(b, llvm::Intrinsic::sin, x);
+    case Op::Cos: return unary_intrinsic(b, llvm::Intrinsic::cos, x);
+    case Op::Tanh: return libm_call(b, "tanhf", "tanh", x);
+    default: return unsupported(op, d);
+  }
+}
+
+Expected<Value*> emit_binary(llvm::IRBuilderBase& b, Op op, DType d, Value* x, Value* y) {
+  bool f = ir::is_float(d), bl = ir::is_bool(d);
+  if (ir::has_trait(op, ir::kCompare)) return compare(b, op, d, x, y);
+  switch (op) {
+    case Op::Add: return f ? b.CreateFAdd(x, y) : bl ? b.CreateOr(x, y) : b.CreateAdd(x, y);
+    case Op::Mul: return f ? b.CreateFMul(x, y) : bl ? b.CreateAnd(x, y) : b.CreateMul(x, y);
+    case Op::Sub:
+      if (bl) return unsupported(op, d);
+      return f ? b.CreateFSub(x, y) : b.CreateSub(x, y);
+    case Op::Div:
+      if (!f) return unsupported(op, d);
+      return b.CreateFDiv(x, y);
+    case Op::FloorDiv:
+    case Op::Mod: {
+      if (bl) return unsupported(op, d);
+      auto [q, r] = f ? float_divmod(b, x, y) : int_divmod(b, x, y, ir::is_signed_int(d));
+      return op == Op::FloorDiv ? q : r;
+    }
+    case Op::Pow:
+      if (bl) return unsupported(op, d);
+      return f ? b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, y) : int_pow(b, x, y);
+    case Op::Maximum: return extremum(b, true, d, x, y);
+    case Op::Minimum: return extremum(b, false, d, x, y);
+    case Op::And:
+    case Op::Or:
+    case Op::Xor:
+      if (f) return unsupported(op, d);
+      return op == Op::And ? b.CreateAnd(x, y) : op == Op::Or ? b.CreateOr(x, y) : b.CreateXor(x, y);
+    default: return unsupported(op, d);
+  }
+}
+
+}  // namespace
+
+llvm::Type* register_type(llvm::LLVMContext& ctx, DType d) {
+  if (ir::is_bool(d)) return llvm::Type::getInt1Ty(ctx);
+  if (d == DType::F32) return llvm::Type::getFloatTy(ctx);
+  if (d == DType::F64) return llvm::Type::getDoubleTy(ctx);
+  return llvm::Type::getIntNTy(ctx, static_cast<unsigned>(ir::dtype_size(d) * 8));
+}
+
+llvm::Type* memory_type(llvm::LLVMContext& ctx, DType d) {
+  return ir::is_bool(d) ? llvm::Type::getInt8Ty(ctx) : register_type(ctx, d);
+}
+
+Value* from_memory(llvm::IRBuilderBase& b, Value* v, DType d) {
+  return ir::is_bool(d) ? b.CreateICmpNE(v, b.getInt8(0)) : v;
+}
+
+Value* to_memory(llvm::IRBuilderBase& b, Value* v, DType d) {
+  return ir::is_bool(d) ? b.CreateZExt(v, b.getInt8Ty()) : v;
+}
+
+Expected<Value*> emit_const(llvm::IRBuilderBase& b, const ir::Node& n) {
+  DType d = n.type.dtype;
+  llvm::Type* t = register_type(b.getContext(), d);
+  if (ir::is_float(d)) return llvm::ConstantFP::get(t, n.fval);  // f32: rounds the double once
+  if (n.ints.empty()) return Status::error("cpu backend: integer const without ints[0]");
+  if (ir::is_bool(d)) return llvm::ConstantInt::get(t, n.ints[0] != 0 ? 1 : 0);
+  // Truncates to the width; u64 arrives as its bit pattern.
+  return llvm::ConstantInt::get(t, static_cast<uint64_t>(n.ints[0]), /*isSigned=*/false);
+}
+
+Expected<Value*> emit_scalar_op(llvm::IRBuilderBase& b, const ir::Node& n,
+                                const std::vector<DType>& arg_dtypes, const std::vector<Value*>& args) {
+  if (args.size() != n.operands.size() || args.size() != arg_dtypes.size())
+    return Status::error(fmt::format("cpu backend: {} has the wrong operand count", ir::op_name(n.op)));
+  switch (n.op) {
+    case Op::Cast:
+      if (ir::is_float(arg_dtypes[0]) && !ir::is_float(n.type.dtype) && !ir::is_bool(n.type.dtype))
+        return Status::error(fmt::format("cpu backend: unsupported cast {} -> {}",
+                                         ir::dtype_name(arg_dtypes[0]), ir::dtype_name(n.type.dtype)));
+      return emit_cast(b, args[0], arg_dtypes[0], n.type.dtype);
+    case Op::Where:
+      if (!ir::is_bool(arg_dtypes[0]))
+        return Status::error("cpu backend: where needs a bool condition");
+      return b.CreateSelect(args[0], args[1], args[2]);
+    default:
+      break;
+  }
+  if (args.size() == 1) return emit_unary(b, n.op, arg_dtypes[0], args[0]);
+  if (args.size() == 2) {
+    if (arg_dtypes[0] != arg_dtypes[1])
+      return Status::error(fmt::format("cpu backend: {} operands differ in dtype", ir::op_name(n.op)));
+    return emit_binary(b, n.op, arg_dtypes[0], args[0], args[1]);
+  }
+  return Status::error(fmt::format("cpu backend: cannot lower {}", ir::op_name(n.op)));
+}
+
+}  // namespace tracejit::backends

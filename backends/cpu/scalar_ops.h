@@ -1,0 +1,36 @@
+// Internal: NumPy-exact semantics of one elementwise op on register values (LLVM IR emission).
+#pragma once
+
+#include <vector>
+
+#include "ir/graph.h"
+#include "ir/status.h"
+
+namespace llvm {
+class IRBuilderBase;
+class LLVMContext;
+class Type;
+class Value;
+}  // namespace llvm
+
+namespace tracejit::backends {
+
+// Register type of a dtype: i1 for bool, iN for integers, float/double.
+llvm::Type* register_type(llvm::LLVMContext& ctx, ir::DType d);
+// Memory type of a dtype: like register_type but bool is i8 (NumPy stores bool as one byte 0/1).
+llvm::Type* memory_type(llvm::LLVMContext& ctx, ir::DType d);
+
+// Converts between memory and register forms (bool: i8 != 0 <-> zext i1).
+llvm::Value* from_memory(llvm::IRBuilderBase& b, llvm::Value* v, ir::DType d);
+llvm::Value* to_memory(llvm::IRBuilderBase& b, llvm::Value* v, ir::DType d);
+
+// The value of a `const` node.
+Expected<llvm::Value*> emit_const(llvm::IRBuilderBase& b, const ir::Node& n);
+
+// Emits node `n` (an elementwise op, not param/const) applied to `args`, whose dtypes are
+// `arg_dtypes`. Errors name the op and dtype that has no NumPy-exact lowering.
+Expected<llvm::Value*> emit_scalar_op(llvm::IRBuilderBase& b, const ir::Node& n,
+                                      const std::vector<ir::DType>& arg_dtypes,
+                                      const std::vector<llvm::Value*>& args);
+
+}  // namespace tracejit::backends
