@@ -39,10 +39,11 @@ OpcodeTable table_311() {
                          {"LOAD_FAST"}, {"STORE_FAST"}, {"LOAD_CONST"}, {"LOAD_GLOBAL", 5},
                          {"LOAD_ATTR", 4}, {"LOAD_METHOD", 10}, {"KW_NAMES"}, {"PRECALL", 1},
                          {"CALL", 4}, {"BINARY_OP", 1}, {"COMPARE_OP", 2},
-                         {"RETURN_VALUE", 0, false, false, false}, {"GET_ITER", 0, false, false, false},
-                         {"FOR_ITER", 0, true}, {"JUMP_BACKWARD", 0, true, true},
-                         {"POP_JUMP_FORWARD_IF_FALSE", 0, true},
-                         {"POP_JUMP_BACKWARD_IF_TRUE", 0, true, true}, {"LIST_TO_TUPLE", 0, false, false, false},
+                         {"RETURN_VALUE", 0, false, false, false},
+                         {"GET_ITER", 0, false, false, false}, {"FOR_ITER", 0, true},
+                         {"JUMP_BACKWARD", 0, true, true}, {"POP_JUMP_FORWARD_IF_FALSE", 0, true},
+                         {"POP_JUMP_BACKWARD_IF_TRUE", 0, true, true},
+                         {"LIST_TO_TUPLE", 0, false, false, false},
                          {"SETUP_ANNOTATIONS", 0, false, false, false}});
 }
 
