@@ -1,0 +1,375 @@
+// Dispatch: guards -> compiled version, or count hotness, trace, compile, or fall back eagerly.
+#include "jit/runtime.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "ir/pipeline.h"
+#include "ir/printer.h"
+
+namespace tracejit::jit {
+namespace {
+
+bool g_disabled = false;
+PyObject* g_warning = nullptr;
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool log_enabled(const char* what) {
+  const char* v = std::getenv("TRACEJIT_LOG");
+  return v && std::strstr(v, what);
+}
+
+uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+constexpr size_t kMaxReasons = 64;
+
+}  // namespace
+
+void set_disabled(bool d) { g_disabled = d; }
+bool disabled() { return g_disabled; }
+void set_warning_category(PyObject* category) { g_warning = category; }
+
+CacheEntry::~CacheEntry() {
+  for (tracer::OutputNode& n : outputs) Py_XDECREF(n.constant);
+}
+
+JitFunction::JitFunction(PyObject* func, Options options) : func_(func), options_(options) {
+  Py_INCREF(func_);
+  code_ = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_));
+  name_ = PyUnicode_AsUTF8(code_->co_qualname);
+}
+
+JitFunction::~JitFunction() {
+  entries_.clear();
+  Py_DECREF(func_);
+}
+
+void JitFunction::reset() {
+  entries_.clear();
+  signatures_.clear();
+  stats_ = Stats{};
+  warned_limit_ = false;
+}
+
+void JitFunction::add_reason(std::vector<std::string>& list, std::string reason) {
+  for (const std::string& r : list)
+    if (r == reason) return;
+  if (list.size() < kMaxReasons) list.push_back(std::move(reason));
+}
+
+PyObject* JitFunction::eager(PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+  ++stats_.fallback_calls;
+  return PyObject_Vectorcall(func_, args, nargsf, kwnames);
+}
+
+// Binds positional and keyword arguments to the code's positional parameters (defaults
+// applied). False when the call is anything else: the eager call then raises Python's error.
+bool JitFunction::bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+                       std::vector<PyObject*>& bound, std::vector<PyObject*>& owned) const {
+  int argc = code_->co_argcount;
+  if (nargs > argc) return false;
+  bound.assign(static_cast<size_t>(argc), nullptr);
+  for (Py_ssize_t i = 0; i < nargs; ++i) bound[static_cast<size_t>(i)] = args[i];
+  if (kwnames) {
+    PyObject* varnames = PyCode_GetVarnames(code_);
+    if (!varnames) {
+      PyErr_Clear();
+      return false;
+    }
+    bool ok = true;
+    for (Py_ssize_t k = 0; ok && k < PyTuple_GET_SIZE(kwnames); ++k) {
+      PyObject* key = PyTuple_GET_ITEM(kwnames, k);
+      int slot = -1;
+      for (int i = 0; i < argc; ++i) {
+        int eq = PyUnicode_Compare(key, PyTuple_GET_ITEM(varnames, i));
+        if (eq == 0) {
+          slot = i;
+          break;
+        }
+      }
+      if (slot < 0 || bound[static_cast<size_t>(slot)]) ok = false;
+      else bound[static_cast<size_t>(slot)] = args[nargs + k];
+    }
+    Py_DECREF(varnames);
+    PyErr_Clear();
+    if (!ok) return false;
+  }
+  PyObject* defaults = PyFunction_GET_DEFAULTS(func_);
+  Py_ssize_t ndef = defaults ? PyTuple_GET_SIZE(defaults) : 0;
+  for (int i = 0; i < argc; ++i) {
+    if (bound[static_cast<size_t>(i)]) continue;
+    Py_ssize_t d = i - (argc - ndef);
+    if (d < 0) return false;
+    PyObject* v = PyTuple_GET_ITEM(defaults, d);
+    Py_INCREF(v);
+    owned.push_back(v);
+    bound[static_cast<size_t>(i)] = v;
+  }
+  return true;
+}
+
+// A cheap key for hotness counting (never for correctness: the guards decide that).
+uint64_t JitFunction::signature_of(PyObject* const* bound) const {
+  uint64_t h = 1469598103934665603ull;
+  for (int i = 0; i < code_->co_argcount; ++i) {
+    PyObject* o = bound[i];
+    h = mix(h, reinterpret_cast<uintptr_t>(Py_TYPE(o)));
+    if (PyArray_Check(o)) {
+      auto* a = reinterpret_cast<PyArrayObject*>(o);
+      h = mix(h, static_cast<uint64_t>(PyArray_TYPE(a)));
+      h = mix(h, static_cast<uint64_t>(PyArray_NDIM(a)));
+      for (int d = 0; d < PyArray_NDIM(a); ++d) h = mix(h, static_cast<uint64_t>(PyArray_DIMS(a)[d]));
+      h = mix(h, PyArray_IS_C_CONTIGUOUS(a) ? 1 : 0);
+    } else if (PyLong_CheckExact(o) || PyUnicode_CheckExact(o) || PyBool_Check(o)) {
+      Py_hash_t ph = PyObject_Hash(o);
+      if (ph == -1) PyErr_Clear();
+      h = mix(h, static_cast<uint64_t>(ph));
+    }
+  }
+  return h;
+}
+
+CacheEntry* JitFunction::compile(PyObject* const* bound, SignatureInfo& sig) {
+  auto t0 = std::chrono::steady_clock::now();
+  tracer::TraceResult tr = tracer::trace_function(func_, bound, code_->co_argcount);
+  double trace_ms = ms_since(t0);
+  stats_.trace_ms += trace_ms;
+  if (auto* a = std::get_if<tracer::Abort>(&tr)) {
+    ++stats_.trace_aborts;
+    sig.eager_only = true;
+    add_reason(stats_.fallback_reasons, a->describe());
+    if (log_enabled("aborts") || log_enabled("graph_breaks"))
+      fmt::print(stderr, "[tracejit] {}: trace aborted: {}\n", name_, a->describe());
+    return nullptr;
+  }
+  tracer::Trace& t = std::get<tracer::Trace>(tr);
+
+  auto e = std::make_unique<CacheEntry>();
+  e->trace_ms = trace_ms;
+  auto t1 = std::chrono::steady_clock::now();
+  Status st = ir::run_pipeline(t.graph);
+  if (st.ok()) {
+    // Results that are just a parameter are copied by the runtime; the kernel computes the rest.
+    ir::Graph kernel_graph = t.graph;
+    kernel_graph.results.clear();
+    for (ir::ValueId r : t.graph.results) {
+      const ir::Node& n = t.graph.node(r);
+      e->result_types.push_back(n.type);
+      if (n.op == ir::Op::Param) {
+        e->result_param.push_back(static_cast<int>(n.ints[0]));
+        e->kernel_slot.push_back(-1);
+      } else {
+        e->result_param.push_back(-1);
+        e->kernel_slot.push_back(static_cast<int>(kernel_graph.results.size()));
+        kernel_graph.results.push_back(r);
+      }
+    }
+    e->ir_text = ir::print(kernel_graph);
+    if (log_enabled("ir")) fmt::print(stderr, "[tracejit] {}: compiling\n{}", name_, e->ir_text);
+    auto k = backends::compile_cpu(kernel_graph);
+    if (k) e->kernel = std::move(k.value());
+    else st = k.status();
+  }
+  if (!st.ok()) {
+    ++stats_.compile_failures;
+    sig.eager_only = true;
+    add_reason(stats_.fallback_reasons,
+               fmt::format("{}:{}: compile failed: {} [compile-error]",
+                           PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno, st.message()));
+    return nullptr;
+  }
+  e->compile_ms = ms_since(t1);
+  stats_.compile_ms += e->compile_ms;
+  e->guards = std::move(t.guards);
+  e->inputs = std::move(t.inputs);
+  e->outputs = std::move(t.outputs);
+  t.outputs.clear();  // the entry owns the constants' references now
+
+  // Recompile accounting: why the nearest existing version did not match, in the user's words.
+  if (!entries_.empty()) {
+    ++stats_.recompiles;
+    std::vector<std::string> why = entries_.back()->guards.explain(bound);
+    std::string line = fmt::format("{}: {}", name_, why.empty() ? "new signature" : why.front());
+    for (size_t i = 1; i < why.size(); ++i) line += "; " + why[i];
+    if (log_enabled("recompiles")) fmt::print(stderr, "[tracejit] recompile {}\n", line);
+    add_reason(stats_.recompile_reasons, std::move(line));
+  }
+  if (log_enabled("guards")) {
+    fmt::print(stderr, "[tracejit] {}: guards of version {}\n", name_, entries_.size());
+    for (const std::string& g : e->guards.describe()) fmt::print(stderr, "  {}\n", g);
+  }
+  ++stats_.compiles;
+  entries_.push_back(std::move(e));
+  return entries_.back().get();
+}
+
+PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
+  size_t nin = e.inputs.size();
+  std::vector<void*> in_ptrs(nin);
+  std::vector<const int64_t*> in_strides(nin, nullptr);
+  std::vector<uint64_t> scalars(nin);  // storage for scalar params (8 bytes fits every dtype)
+  for (size_t i = 0; i < nin; ++i) {
+    const tracer::InputBinding& b = e.inputs[i];
+    PyObject* o = bound[b.arg];
+    switch (b.kind) {
+      case tracer::InputBinding::Kind::ArrayData: {
+        auto* a = reinterpret_cast<PyArrayObject*>(o);
+        in_ptrs[i] = PyArray_DATA(a);
+        static_assert(sizeof(npy_intp) == sizeof(int64_t));
+        in_strides[i] = reinterpret_cast<const int64_t*>(PyArray_STRIDES(a));
+        break;
+      }
+      case tracer::InputBinding::Kind::PyFloat: {
+        double d = PyFloat_AS_DOUBLE(o);
+        std::memcpy(&scalars[i], &d, sizeof d);
+        in_ptrs[i] = &scalars[i];
+        break;
+      }
+      case tracer::InputBinding::Kind::NpScalar:
+        PyArray_ScalarAsCtype(o, &scalars[i]);
+        in_ptrs[i] = &scalars[i];
+        break;
+    }
+  }
+  // Allocate every result (C-contiguous, NumPy's own allocator).
+  size_t nres = e.result_types.size();
+  std::vector<PyObject*> results(nres, nullptr);
+  std::vector<void*> out_ptrs;
+  auto cleanup = [&]() {
+    for (PyObject* r : results) Py_XDECREF(r);
+  };
+  for (size_t k = 0; k < nres; ++k) {
+    const ir::Type& t = e.result_types[k];
+    std::vector<npy_intp> dims;
+    for (const ir::Dim& d : t.shape) dims.push_back(d.size);
+    results[k] = PyArray_SimpleNew(t.rank(), dims.data(), typenum_from_dtype(t.dtype));
+    if (!results[k]) {
+      cleanup();
+      return nullptr;
+    }
+    if (e.kernel_slot[k] >= 0) out_ptrs.push_back(PyArray_DATA(reinterpret_cast<PyArrayObject*>(results[k])));
+  }
+  if (!out_ptrs.empty()) e.kernel->fn()(in_ptrs.data(), in_strides.data(), out_ptrs.data(), nullptr);
+  for (size_t k = 0; k < nres; ++k) {
+    int p = e.result_param[k];
+    if (p < 0) continue;
+    auto* out = reinterpret_cast<PyArrayObject*>(results[k]);
+    const tracer::InputBinding& b = e.inputs[static_cast<size_t>(p)];
+    if (b.kind == tracer::InputBinding::Kind::ArrayData) {
+      if (PyArray_CopyInto(out, reinterpret_cast<PyArrayObject*>(bound[b.arg])) < 0) {
+        cleanup();
+        return nullptr;
+      }
+    } else {
+      std::memcpy(PyArray_DATA(out), in_ptrs[static_cast<size_t>(p)],
+                  static_cast<size_t>(ir::dtype_size(b.dtype)));
+    }
+  }
+  // Box the results as Python sees them and assemble the returned structure.
+  size_t pos = 0;
+  auto build = [&](auto&& self) -> PyObject* {
+    const tracer::OutputNode& n = e.outputs[pos++];
+    switch (n.kind) {
+      case tracer::OutputNode::Kind::Tuple: {
+        PyObject* t = PyTuple_New(n.index);
+        if (!t) return nullptr;
+        for (int i = 0; i < n.index; ++i) {
+          PyObject* item = self(self);
+          if (!item) {
+            Py_DECREF(t);
+            return nullptr;
+          }
+          PyTuple_SET_ITEM(t, i, item);
+        }
+        return t;
+      }
+      case tracer::OutputNode::Kind::Constant:
+        Py_INCREF(n.constant);
+        return n.constant;
+      case tracer::OutputNode::Kind::Arg:
+        Py_INCREF(bound[n.index]);
+        return bound[n.index];
+      case tracer::OutputNode::Kind::Result: {
+        auto* a = reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(n.index)]);
+        switch (n.box) {
+          case tracer::Box::Array:
+            Py_INCREF(a);
+            return reinterpret_cast<PyObject*>(a);
+          case tracer::Box::NpScalar:
+            return PyArray_Scalar(PyArray_DATA(a), PyArray_DESCR(a), reinterpret_cast<PyObject*>(a));
+          case tracer::Box::PyFloat: {
+            double d;
+            std::memcpy(&d, PyArray_DATA(a), sizeof d);
+            return PyFloat_FromDouble(d);
+          }
+        }
+      }
+    }
+    return nullptr;
+  };
+  PyObject* ret = build(build);
+  cleanup();
+  return ret;
+}
+
+PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+  ++stats_.calls;
+  if (g_disabled) return eager(args, nargsf, kwnames);
+  Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  PyObject* const* bound = args;
+  std::vector<PyObject*> bound_vec, owned;
+  struct Release {
+    std::vector<PyObject*>& v;
+    ~Release() {
+      for (PyObject* o : v) Py_DECREF(o);
+    }
+  } release{owned};
+  if (kwnames || nargs != code_->co_argcount) {
+    if (!bind(args, nargs, kwnames, bound_vec, owned)) return eager(args, nargsf, kwnames);
+    bound = bound_vec.data();
+  }
+  for (auto& e : entries_) {
+    if (e->guards.check(bound)) {
+      ++e->hits;
+      ++stats_.compiled_calls;
+      return run(*e, bound);
+    }
+  }
+  SignatureInfo& sig = signatures_[signature_of(bound)];
+  if (sig.eager_only || ++sig.seen <= options_.hot) return eager(args, nargsf, kwnames);
+  if (static_cast<int>(entries_.size()) >= options_.recompile_limit) {
+    sig.eager_only = true;
+    if (!warned_limit_) {
+      warned_limit_ = true;
+      std::string last = stats_.recompile_reasons.empty() ? "" : stats_.recompile_reasons.back();
+      std::string msg = fmt::format(
+          "tracejit: {} reached recompile_limit={} compiled versions; new signatures now run "
+          "eagerly. Last recompile: {}. Pass fewer distinct shapes/dtypes, or raise "
+          "jit(recompile_limit=...).",
+          name_, options_.recompile_limit, last.empty() ? "?" : last);
+      add_reason(stats_.fallback_reasons,
+                 fmt::format("{}:{}: recompile_limit ({}) reached [recompile-limit]",
+                             PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno,
+                             options_.recompile_limit));
+      if (PyErr_WarnEx(g_warning ? g_warning : PyExc_RuntimeWarning, msg.c_str(), 1) < 0)
+        return nullptr;  // warnings turned into errors
+    }
+    return eager(args, nargsf, kwnames);
+  }
+  CacheEntry* e = compile(bound, sig);
+  if (!e) return eager(args, nargsf, kwnames);
+  ++e->hits;
+  ++stats_.compiled_calls;
+  return run(*e, bound);
+}
+
+}  // namespace tracejit::jit

@@ -1,0 +1,100 @@
+// The runtime: per-function cache of compiled versions behind guard sets, hotness counting,
+// dispatch, recompile accounting and eager fallback.
+#pragma once
+
+#include "tracer/npy.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "tracer/tracer.h"
+
+namespace tracejit::jit {
+
+struct Options {
+  int hot = 1;              // calls of a signature that run eagerly before it is compiled
+  int recompile_limit = 8;  // compiled versions per function; past it new signatures run eagerly
+};
+
+struct Stats {
+  int64_t calls = 0;
+  int64_t compiled_calls = 0;
+  int64_t fallback_calls = 0;
+  int64_t compiles = 0;
+  int64_t recompiles = 0;
+  int64_t trace_aborts = 0;
+  int64_t compile_failures = 0;
+  double trace_ms = 0;
+  double compile_ms = 0;
+  std::vector<std::string> fallback_reasons;   // "file:line: why [code]", deduplicated
+  std::vector<std::string> recompile_reasons;  // "f: arg 'x' shape[0]: expected 4, got 8"
+};
+
+// One compiled version of a function: valid whenever its guards hold.
+struct CacheEntry {
+  tracer::GuardSet guards;
+  std::unique_ptr<backends::CompiledKernel> kernel;
+  std::vector<tracer::InputBinding> inputs;
+  std::vector<tracer::OutputNode> outputs;  // owns its constants' references (see ~CacheEntry)
+  std::vector<ir::Type> result_types;
+  std::vector<int> result_param;  // per graph result: the param it merely copies, or -1
+  std::vector<int> kernel_slot;   // per graph result: its kernel output index, or -1
+  std::string ir_text;
+  int64_t hits = 0;
+  double trace_ms = 0;
+  double compile_ms = 0;
+  ~CacheEntry();
+};
+
+class JitFunction {
+ public:
+  JitFunction(PyObject* func, Options options);  // new reference to func
+  ~JitFunction();
+  JitFunction(const JitFunction&) = delete;
+  JitFunction& operator=(const JitFunction&) = delete;
+
+  // The call path. Returns a new reference, or nullptr with the user's exception set.
+  PyObject* call(PyObject* const* args, size_t nargsf, PyObject* kwnames);
+
+  PyObject* func() const { return func_; }
+  const Stats& stats() const { return stats_; }
+  const std::vector<std::unique_ptr<CacheEntry>>& entries() const { return entries_; }
+  const Options& options() const { return options_; }
+  // Forget every compiled version and counter.
+  void reset();
+
+ private:
+  struct SignatureInfo {
+    int64_t seen = 0;
+    bool eager_only = false;  // its trace or compile failed: do not retry
+  };
+
+  PyObject* eager(PyObject* const* args, size_t nargsf, PyObject* kwnames);
+  bool bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+            std::vector<PyObject*>& bound, std::vector<PyObject*>& owned) const;
+  uint64_t signature_of(PyObject* const* bound) const;
+  // Traces and compiles for these arguments; nullptr (and a recorded reason) on failure.
+  CacheEntry* compile(PyObject* const* bound, SignatureInfo& sig);
+  PyObject* run(CacheEntry& e, PyObject* const* bound);
+  void add_reason(std::vector<std::string>& list, std::string reason);
+
+  PyObject* func_;
+  PyCodeObject* code_;
+  std::string name_;
+  Options options_;
+  Stats stats_;
+  std::vector<std::unique_ptr<CacheEntry>> entries_;
+  std::unordered_map<uint64_t, SignatureInfo> signatures_;
+  bool warned_limit_ = false;
+};
+
+// Process-wide switches, set by python/ at import.
+void set_disabled(bool disabled);
+bool disabled();
+void set_warning_category(PyObject* category);  // borrowed; lives as long as the module
+
+}  // namespace tracejit::jit

@@ -1,0 +1,54 @@
+"""tracejit: a tracing JIT for eager NumPy code.
+
+    import tracejit
+
+    @tracejit.jit
+    def f(a, b, c, d):
+        return a * b + c * d - a
+
+The first call of a new signature (argument types, dtypes and shapes) runs eagerly; the next
+one traces the function's bytecode into a typed SSA graph, compiles it with LLVM into one fused
+loop, and runs that from then on whenever the guards (the facts the trace relied on) hold.
+Anything the tracer cannot capture runs eagerly, with the reason in ``f.stats()``.
+"""
+import functools as _functools
+import os as _os
+
+from . import _tracejit
+from ._tracejit import JitFunction, TracejitWarning
+
+__all__ = ["jit", "JitFunction", "TracejitWarning", "explain"]
+__version__ = "0.1.0"
+
+#: Calls of a signature that run eagerly before it is compiled. One eager call first keeps
+#: one-off notebook calls from paying compile time; a second call compiles.
+DEFAULT_HOT = 1
+DEFAULT_RECOMPILE_LIMIT = 8
+
+
+def jit(fn=None, *, hot=DEFAULT_HOT, recompile_limit=DEFAULT_RECOMPILE_LIMIT, sync=None):
+    """Compile ``fn`` with tracejit. Use as ``@jit``, ``@jit(...)`` or ``jit(fn, ...)``.
+
+    hot: calls of a new signature that run eagerly before it is compiled (0: compile at once).
+    recompile_limit: compiled versions kept per function; past it new signatures run eagerly
+        and one TracejitWarning says so.
+    sync: compile in the calling thread. Compilation is always synchronous today (background
+        compilation is planned); the option is accepted so code can ask for it explicitly.
+    """
+    if fn is None:
+        return lambda f: jit(f, hot=hot, recompile_limit=recompile_limit, sync=sync)
+    if isinstance(fn, JitFunction):
+        return fn
+    wrapper = JitFunction(fn, hot=hot, recompile_limit=recompile_limit)
+    _functools.update_wrapper(wrapper, fn)
+    return wrapper
+
+
+def explain(fn, *args):
+    """Trace ``fn(*args)`` without running it: returns the optimized IR text, or raises
+    ``RuntimeError`` with the reason the tracer would fall back (file:line)."""
+    f = getattr(fn, "__wrapped__", fn)
+    ok, text = _tracejit._trace_ir(f, *args)
+    if not ok:
+        raise RuntimeError(text)
+    return text

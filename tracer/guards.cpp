@@ -1,0 +1,225 @@
+// Guard checking and explanation.
+#include "tracer/guards.h"
+
+#include <fmt/format.h>
+
+namespace tracejit::tracer {
+namespace {
+
+constexpr int kBehaved = NPY_ARRAY_ALIGNED;
+
+bool array_ok(const Guard& g, PyObject* o) {
+  if (Py_TYPE(o) != &PyArray_Type) return false;
+  auto* a = reinterpret_cast<PyArrayObject*>(o);
+  if (PyArray_TYPE(a) != g.typenum) return false;
+  if (PyArray_NDIM(a) != static_cast<int>(g.dims.size())) return false;
+  const npy_intp* d = PyArray_DIMS(a);
+  for (size_t i = 0; i < g.dims.size(); ++i)
+    if (d[i] != g.dims[i]) return false;
+  int flags = PyArray_FLAGS(a);
+  if ((flags & kBehaved) != kBehaved) return false;
+  if (!PyArray_ISNOTSWAPPED(a)) return false;
+  if (g.contiguous && !(flags & NPY_ARRAY_C_CONTIGUOUS)) return false;
+  return true;
+}
+
+// Borrowed lookup that never leaves an exception set.
+PyObject* dict_get(PyObject* dict, PyObject* name) {
+  PyObject* v = PyDict_GetItemWithError(dict, name);
+  if (!v && PyErr_Occurred()) PyErr_Clear();
+  return v;
+}
+
+bool guard_ok(const Guard& g, PyObject* const* args) {
+  switch (g.kind) {
+    case Guard::Kind::Type:
+      return Py_TYPE(args[g.arg]) == g.type;
+    case Guard::Kind::Array:
+      return array_ok(g, args[g.arg]);
+    case Guard::Kind::Value: {
+      PyObject* o = args[g.arg];
+      if (Py_TYPE(o) != Py_TYPE(g.expected)) return false;
+      int eq = PyObject_RichCompareBool(o, g.expected, Py_EQ);
+      if (eq < 0) PyErr_Clear();
+      return eq == 1;
+    }
+    case Guard::Kind::Identity:
+      return args[g.arg] == g.expected;
+    case Guard::Kind::GlobalIs:
+      return dict_get(g.dict, g.name) == g.expected;
+    case Guard::Kind::BuiltinIs:
+      return dict_get(g.dict, g.name) == nullptr && dict_get(g.dict2, g.name) == g.expected;
+    case Guard::Kind::AttrIs: {
+      PyObject* v = PyObject_GetAttr(g.dict, g.name);
+      if (!v) {
+        PyErr_Clear();
+        return false;
+      }
+      Py_DECREF(v);
+      return v == g.expected;
+    }
+  }
+  return false;
+}
+
+std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
+
+std::string typenum_name(int typenum) {
+  PyArray_Descr* d = PyArray_DescrFromType(typenum);
+  if (!d) {
+    PyErr_Clear();
+    return fmt::format("dtype#{}", typenum);
+  }
+  std::string out = "?";
+  if (PyObject* s = PyObject_Str(reinterpret_cast<PyObject*>(d))) {
+    out = PyUnicode_AsUTF8(s);
+    Py_DECREF(s);
+  }
+  Py_DECREF(d);
+  return out;
+}
+
+std::string repr(PyObject* o) {
+  std::string out = "?";
+  if (PyObject* s = PyObject_Repr(o)) {
+    if (const char* c = PyUnicode_AsUTF8(s)) out = c;
+    Py_DECREF(s);
+  }
+  PyErr_Clear();
+  return out;
+}
+
+std::string dims_str(const std::vector<int64_t>& d) {
+  std::string s = "(";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  if (d.size() == 1) s += ",";
+  return s + ")";
+}
+
+void explain_array(const Guard& g, PyObject* o, std::vector<std::string>& out) {
+  std::string who = g.source->describe();
+  if (Py_TYPE(o) != &PyArray_Type) {
+    out.push_back(fmt::format("type of {}: expected numpy.ndarray, got {}", who, type_name(o)));
+    return;
+  }
+  auto* a = reinterpret_cast<PyArrayObject*>(o);
+  if (PyArray_TYPE(a) != g.typenum)
+    out.push_back(fmt::format("dtype of {}: expected {}, got {}", who, typenum_name(g.typenum),
+                              typenum_name(PyArray_TYPE(a))));
+  if (PyArray_NDIM(a) != static_cast<int>(g.dims.size())) {
+    out.push_back(fmt::format("{} ndim: expected {}, got {}", who, g.dims.size(), PyArray_NDIM(a)));
+  } else {
+    for (size_t i = 0; i < g.dims.size(); ++i)
+      if (PyArray_DIMS(a)[i] != g.dims[i])
+        out.push_back(fmt::format("{} shape[{}]: expected {}, got {}", who, i, g.dims[i],
+                                  PyArray_DIMS(a)[i]));
+  }
+  if (g.contiguous && !PyArray_IS_C_CONTIGUOUS(a))
+    out.push_back(fmt::format("{}: expected a C-contiguous array, got strides {}", who,
+                              dims_str(std::vector<int64_t>(PyArray_STRIDES(a),
+                                                            PyArray_STRIDES(a) + PyArray_NDIM(a)))));
+  if (!(PyArray_FLAGS(a) & NPY_ARRAY_ALIGNED) || !PyArray_ISNOTSWAPPED(a))
+    out.push_back(fmt::format("{}: expected an aligned array in native byte order", who));
+}
+
+}  // namespace
+
+GuardSet& GuardSet::operator=(GuardSet&& o) noexcept {
+  if (this != &o) {
+    this->~GuardSet();
+    new (this) GuardSet(std::move(o));
+  }
+  return *this;
+}
+
+GuardSet::~GuardSet() {
+  for (Guard& g : guards_) {
+    Py_XDECREF(g.dict);
+    Py_XDECREF(g.dict2);
+    Py_XDECREF(g.name);
+    Py_XDECREF(g.expected);
+  }
+}
+
+void GuardSet::add(Guard g) {
+  std::string key = g.source ? g.source->describe() : "";
+  for (const Guard& e : guards_)
+    if (e.kind == g.kind && e.arg == g.arg && (e.source ? e.source->describe() : "") == key) return;
+  Py_XINCREF(g.dict);
+  Py_XINCREF(g.dict2);
+  Py_XINCREF(g.name);
+  Py_XINCREF(g.expected);
+  // Argument checks first (cheapest, most discriminating), then globals and attributes.
+  auto is_arg = [](const Guard& x) { return x.arg >= 0; };
+  if (is_arg(g)) {
+    auto it = guards_.begin();
+    while (it != guards_.end() && is_arg(*it)) ++it;
+    guards_.insert(it, std::move(g));
+  } else {
+    guards_.push_back(std::move(g));
+  }
+}
+
+bool GuardSet::check(PyObject* const* args) const {
+  for (const Guard& g : guards_)
+    if (!guard_ok(g, args)) return false;
+  return true;
+}
+
+std::vector<std::string> GuardSet::explain(PyObject* const* args) const {
+  std::vector<std::string> out;
+  for (const Guard& g : guards_) {
+    if (guard_ok(g, args)) continue;
+    std::string who = g.source ? g.source->describe() : "?";
+    switch (g.kind) {
+      case Guard::Kind::Type:
+        out.push_back(fmt::format("type of {}: expected {}, got {}", who, g.type->tp_name,
+                                  type_name(args[g.arg])));
+        break;
+      case Guard::Kind::Array:
+        explain_array(g, args[g.arg], out);
+        break;
+      case Guard::Kind::Value:
+      case Guard::Kind::Identity:
+        out.push_back(fmt::format("value of {}: expected {}, got {}", who, repr(g.expected),
+                                  repr(args[g.arg])));
+        break;
+      case Guard::Kind::GlobalIs:
+      case Guard::Kind::BuiltinIs:
+      case Guard::Kind::AttrIs:
+        out.push_back(fmt::format("{} changed", who));
+        break;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> GuardSet::describe() const {
+  std::vector<std::string> out;
+  for (const Guard& g : guards_) {
+    std::string who = g.source ? g.source->describe() : "?";
+    switch (g.kind) {
+      case Guard::Kind::Type:
+        out.push_back(fmt::format("type({}) is {}", who, g.type->tp_name));
+        break;
+      case Guard::Kind::Array:
+        out.push_back(fmt::format("{}: ndarray {} shape {}{}", who, typenum_name(g.typenum),
+                                  dims_str(g.dims), g.contiguous ? " C-contiguous" : " any strides"));
+        break;
+      case Guard::Kind::Value:
+        out.push_back(fmt::format("{} == {}", who, repr(g.expected)));
+        break;
+      case Guard::Kind::Identity:
+        out.push_back(fmt::format("{} is {}", who, repr(g.expected)));
+        break;
+      case Guard::Kind::GlobalIs:
+      case Guard::Kind::BuiltinIs:
+      case Guard::Kind::AttrIs:
+        out.push_back(fmt::format("{} is {}", who, repr(g.expected)));
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace tracejit::tracer

@@ -1,0 +1,64 @@
+// Guards: every fact a trace relied on, checked before its compiled code runs.
+#pragma once
+
+#include "tracer/npy.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tracer/source.h"
+
+namespace tracejit::tracer {
+
+struct Guard {
+  enum class Kind : uint8_t {
+    Type,       // type(arg) is `type` (exact)
+    Array,      // exact ndarray with this dtype, ndim, shape; aligned, native byte order;
+                // C-contiguous when `contiguous`
+    Value,      // arg == expected (a Python int/bool specialized by value; exact type checked too)
+    Identity,   // arg is expected (None, True, False)
+    GlobalIs,   // globals[name] is expected
+    BuiltinIs,  // name not in globals and builtins[name] is expected
+    AttrIs,     // getattr(base, name) is expected (base is itself guarded)
+  };
+  Kind kind = Kind::Type;
+  int arg = -1;
+  PyTypeObject* type = nullptr;
+  int typenum = -1;
+  std::vector<int64_t> dims;
+  bool contiguous = true;
+  PyObject* dict = nullptr;      // GlobalIs/BuiltinIs: globals; AttrIs: base object   (strong)
+  PyObject* dict2 = nullptr;     // BuiltinIs: builtins dict                             (strong)
+  PyObject* name = nullptr;      // interned attribute/global name                      (strong)
+  PyObject* expected = nullptr;  // Value/Identity/GlobalIs/BuiltinIs/AttrIs            (strong)
+  SourceRef source;
+};
+
+// Owns its guards' references. Checked with the GIL held.
+class GuardSet {
+ public:
+  GuardSet() = default;
+  GuardSet(const GuardSet&) = delete;
+  GuardSet& operator=(const GuardSet&) = delete;
+  GuardSet(GuardSet&& o) noexcept : guards_(std::move(o.guards_)) { o.guards_.clear(); }
+  GuardSet& operator=(GuardSet&& o) noexcept;
+  ~GuardSet();
+
+  // Takes new references to every object in `g`. Guards with the same kind and source as an
+  // existing guard are dropped.
+  void add(Guard g);
+  // True when every guard holds. Never raises (a failing lookup is a failing guard).
+  bool check(PyObject* const* args) const;
+  // One sentence per failing guard, in the user's words ("arg 'x' shape[0]: expected 128,
+  // got 256"). Empty when all hold.
+  std::vector<std::string> explain(PyObject* const* args) const;
+  // One line per guard ("arg 'x': ndarray float32 shape (4,) C-contiguous").
+  std::vector<std::string> describe() const;
+  const std::vector<Guard>& guards() const { return guards_; }
+
+ private:
+  std::vector<Guard> guards_;
+};
+
+}  // namespace tracejit::tracer

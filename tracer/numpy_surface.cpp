@@ -1,0 +1,125 @@
+// Table of recognized NumPy callables and operator -> ufunc mapping.
+#include "tracer/numpy_surface.h"
+
+#include <cstring>
+
+namespace tracejit::tracer {
+namespace {
+
+struct Entry {
+  const char* name;
+  ir::Op op;
+  int nin;
+};
+
+// Each NumPy name the tracer records, with the IR op that computes it.
+constexpr Entry kUfuncs[] = {
+    {"add", ir::Op::Add, 2},
+    {"subtract", ir::Op::Sub, 2},
+    {"multiply", ir::Op::Mul, 2},
+    {"true_divide", ir::Op::Div, 2},
+    {"divide", ir::Op::Div, 2},
+    {"floor_divide", ir::Op::FloorDiv, 2},
+    {"remainder", ir::Op::Mod, 2},
+    {"mod", ir::Op::Mod, 2},
+    {"power", ir::Op::Pow, 2},
+    {"maximum", ir::Op::Maximum, 2},
+    {"minimum", ir::Op::Minimum, 2},
+    {"bitwise_and", ir::Op::And, 2},
+    {"bitwise_or", ir::Op::Or, 2},
+    {"bitwise_xor", ir::Op::Xor, 2},
+    {"equal", ir::Op::Eq, 2},
+    {"not_equal", ir::Op::Ne, 2},
+    {"less", ir::Op::Lt, 2},
+    {"less_equal", ir::Op::Le, 2},
+    {"greater", ir::Op::Gt, 2},
+    {"greater_equal", ir::Op::Ge, 2},
+    {"negative", ir::Op::Neg, 1},
+    {"positive", ir::Op::Cast, 1},
+    {"absolute", ir::Op::Abs, 1},
+    {"abs", ir::Op::Abs, 1},
+    {"invert", ir::Op::Not, 1},
+    {"exp", ir::Op::Exp, 1},
+    {"log", ir::Op::Log, 1},
+    {"sqrt", ir::Op::Sqrt, 1},
+    {"tanh", ir::Op::Tanh, 1},
+    {"sin", ir::Op::Sin, 1},
+    {"cos", ir::Op::Cos, 1},
+};
+
+}  // namespace
+
+const NumpySurface* NumpySurface::get() {
+  static NumpySurface* surface = nullptr;  // guarded by the GIL
+  if (surface) return surface;
+  PyObject* np = PyImport_ImportModule("numpy");
+  if (!np) return nullptr;
+  auto* s = new NumpySurface();
+  s->numpy = np;  // kept for the life of the process
+  for (const Entry& e : kUfuncs) {
+    PyObject* f = PyObject_GetAttrString(np, e.name);
+    if (!f) {
+      PyErr_Clear();
+      continue;
+    }
+    s->ufuncs.push_back({e.name, e.op, e.nin, f});
+    Py_DECREF(f);  // the numpy module keeps it alive
+  }
+  s->where = PyObject_GetAttrString(np, "where");
+  if (s->where) Py_DECREF(s->where);
+  PyErr_Clear();
+  PyObject* builtins = PyEval_GetBuiltins();  // borrowed
+  s->builtin_abs = builtins ? PyDict_GetItemString(builtins, "abs") : nullptr;
+  surface = s;
+  return surface;
+}
+
+const UfuncInfo* NumpySurface::find_ufunc(PyObject* callable) const {
+  for (const UfuncInfo& u : ufuncs)
+    if (u.ufunc == callable) return &u;
+  return nullptr;
+}
+
+const UfuncInfo* NumpySurface::ufunc_named(const char* name) const {
+  for (const UfuncInfo& u : ufuncs)
+    if (std::strcmp(u.name, name) == 0) return &u;
+  return nullptr;
+}
+
+const char* ufunc_for_binary_op(int nb) {
+  if (nb >= 13) nb -= 13;  // in-place variants share the ufunc
+  switch (nb) {
+    case 0: return "add";
+    case 1: return "bitwise_and";
+    case 2: return "floor_divide";
+    case 5: return "multiply";
+    case 6: return "remainder";
+    case 7: return "bitwise_or";
+    case 8: return "power";
+    case 10: return "subtract";
+    case 11: return "true_divide";
+    case 12: return "bitwise_xor";
+    default: return nullptr;  // <<, @, >>
+  }
+}
+
+const char* ufunc_for_compare_op(int cmp) {
+  switch (cmp) {
+    case Py_LT: return "less";
+    case Py_LE: return "less_equal";
+    case Py_EQ: return "equal";
+    case Py_NE: return "not_equal";
+    case Py_GT: return "greater";
+    case Py_GE: return "greater_equal";
+    default: return nullptr;
+  }
+}
+
+const char* binary_op_symbol(int nb) {
+  static const char* kSymbols[] = {"+",  "&",   "//",  "<<",  "@",   "*",   "%",   "|",  "**",
+                                   ">>", "-",   "/",   "^",   "+=",  "&=",  "//=", "<<=", "@=",
+                                   "*=", "%=",  "|=",  "**=", ">>=", "-=",  "/=",  "^="};
+  return nb >= 0 && nb < 26 ? kSymbols[nb] : "?";
+}
+
+}  // namespace tracejit::tracer

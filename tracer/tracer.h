@@ -1,0 +1,79 @@
+// The tracer: interprets canonical bytecode over abstract values and records typed SSA IR.
+#pragma once
+
+#include "tracer/npy.h"
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ir/graph.h"
+#include "tracer/guards.h"
+
+namespace tracejit::tracer {
+
+// How a value appears to Python (the same IR value may be returned as any of these).
+enum class Box : uint8_t {
+  Array,     // numpy.ndarray
+  NpScalar,  // a NumPy scalar (what a ufunc returns for 0-d results)
+  PyFloat,   // a Python float (arithmetic among Python floats)
+};
+
+// How the runtime fetches graph param i from the call's arguments.
+struct InputBinding {
+  enum class Kind : uint8_t { ArrayData, PyFloat, NpScalar };
+  Kind kind = Kind::ArrayData;
+  int arg = -1;
+  ir::DType dtype = ir::DType::F64;
+};
+
+// The shape of the returned Python object, as a pre-order tree.
+struct OutputNode {
+  enum class Kind : uint8_t { Tuple, Result, Arg, Constant };
+  Kind kind = Kind::Result;
+  int index = -1;              // Tuple: child count; Result: graph result; Arg: argument index
+  Box box = Box::Array;        // Result
+  PyObject* constant = nullptr;  // Constant (strong reference, owned by the Trace)
+};
+
+// Every abort has a code, a message, and the user's file:line.
+enum class AbortCode : uint8_t {
+  UnsupportedBytecode,
+  UnsupportedCall,
+  UnsupportedArgument,
+  UnsupportedAttribute,
+  UnsupportedDtype,
+  UnsupportedValue,
+  SideEffect,
+  ControlFlow,
+  UserError,  // NumPy or Python would raise here: the eager run raises it for real
+};
+std::string_view abort_code_name(AbortCode c);
+
+struct Abort {
+  AbortCode code = AbortCode::UnsupportedBytecode;
+  std::string message;
+  std::string file;
+  int line = -1;
+  std::string describe() const;  // "file.py:12: print(...) is a side effect [side-effect]"
+};
+
+struct Trace {
+  ir::Graph graph;
+  GuardSet guards;
+  std::vector<InputBinding> inputs;  // one per graph param
+  std::vector<OutputNode> outputs;
+  Trace() = default;
+  Trace(Trace&&) = default;
+  Trace& operator=(Trace&&) = default;
+  ~Trace();
+};
+
+using TraceResult = std::variant<Trace, Abort>;
+
+// Traces `func` called with `args`: its positional parameters, already bound (keywords and
+// defaults applied by the caller; length co_argcount). Needs the GIL. Never leaves a Python
+// exception set.
+TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs);
+
+}  // namespace tracejit::tracer
