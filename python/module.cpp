@@ -208,8 +208,8 @@ PyObject* py_set_disabled(PyObject*, PyObject* flag) {
 }
 
 PyMethodDef module_methods[] = {
-    {"_decode_raw", tracejit_py_decode_raw, METH_O, "Raw instructions of a code object, as dis."},
-    {"_decode", tracejit_py_decode, METH_O, "Canonical instructions of a code object."},
+    {"decode_raw", tracejit_py_decode_raw, METH_O, "Raw instructions of a code object, as dis."},
+    {"decode", tracejit_py_decode, METH_O, "Canonical instructions of a code object."},
     {"_trace_ir", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(py_trace_ir)),
      METH_FASTCALL, "(ok, optimized IR text or abort reason) for func(*args)."},
     {"_set_disabled", py_set_disabled, METH_O, "Turn every jitted call eager (or back)."},
