@@ -226,7 +226,7 @@ class Parser {
   Status parse_value_list(std::vector<ValueId>& out) {
     if (peek().kind != Tok::Value) return ok_status();
     while (true) {
-      ValueId v;
+      ValueId v = kNoValue;
       if (Status st = parse_value_ref(v); !st.ok()) return st;
       out.push_back(v);
       if (!at_punct(',')) return ok_status();
@@ -312,7 +312,7 @@ class Parser {
     while (!at_punct(']')) {
       if (!n.ints.empty())
         if (Status st = expect_punct(','); !st.ok()) return st;
-      int64_t v;
+      int64_t v = 0;
       if (Status st = parse_int_word(v, "an integer"); !st.ok()) return st;
       n.ints.push_back(v);
     }
@@ -325,7 +325,7 @@ class Parser {
   }
 
   Status parse_param_body(Node& n) {
-    int64_t index;
+    int64_t index = 0;
     if (Status st = parse_int_word(index, "a param index"); !st.ok()) return st;
     int64_t layout = -1;
     if (at_word("contiguous")) layout = 0;
@@ -414,7 +414,7 @@ class Parser {
     if (peek().kind != Tok::String) return error_here("expected a quoted file name");
     std::string file = next().text;
     if (Status st = expect_punct(':'); !st.ok()) return st;
-    int64_t line;
+    int64_t line = 0;
     if (Status st = parse_int_word(line, "a line number"); !st.ok()) return st;
     if (line < std::numeric_limits<int32_t>::min() || line > std::numeric_limits<int32_t>::max())
       return error_here("line number out of range");

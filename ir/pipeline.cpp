@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "ir/parser.h"
 #include "ir/passes/cse.h"
 #include "ir/passes/dce.h"
 #include "ir/passes/fold.h"
@@ -65,6 +66,12 @@ Status run_pipeline(Graph& g) {
   if (runner.verify_each) {
     Status st = verify(g);
     if (!st.ok()) return Status::error("IR invalid before the pipeline: " + st.message());
+    // The text form is what logs and golden tests show; it must describe the graph exactly.
+    std::string text = print(g);
+    Expected<Graph> reparsed = parse(text);
+    if (!reparsed.ok() || print(*reparsed) != text)
+      return Status::error("IR does not survive print -> parse -> print:\n" + text +
+                           (reparsed.ok() ? std::string() : "\n" + reparsed.message()));
   }
   for (int round = 0; round < kMaxRounds; ++round) {
     bool folded = false, merged = false, removed = false;

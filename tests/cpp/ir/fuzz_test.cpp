@@ -2,6 +2,8 @@
 // verifies also prints, round-trips and survives the pipeline.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "ir/parser.h"
@@ -87,9 +89,12 @@ std::string mutate(std::string s, std::mt19937_64& rng) {
 }
 
 TEST(ParserFuzz, MutationsNeverCrash) {
+  // TRACEJIT_FUZZ_ITERS runs a longer campaign by hand; the default keeps CI fast.
+  const char* env = std::getenv("TRACEJIT_FUZZ_ITERS");
+  const int iters = env ? std::max(1, std::atoi(env)) : 4000;
   std::mt19937_64 rng(20240611);
   int parsed = 0, verified = 0;
-  for (int iter = 0; iter < 4000; ++iter) {
+  for (int iter = 0; iter < iters; ++iter) {
     std::string text = mutate(kSeeds[iter % std::size(kSeeds)], rng);
     Expected<Graph> g = parse(text);
     if (!g.ok()) {
