@@ -42,21 +42,48 @@ CacheEntry::~CacheEntry() {
   for (tracer::OutputNode& n : outputs) Py_XDECREF(n.constant);
 }
 
-JitFunction::JitFunction(PyObject* func, Options options) : func_(func), options_(options) {
-  Py_INCREF(func_);
-  code_ = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_));
-  name_ = PyUnicode_AsUTF8(code_->co_qualname);
+JitFunction::JitFunction(PyObject* callable, Options options)
+    : callable_(callable), options_(options) {
+  Py_INCREF(callable_);
+  if (PyFunction_Check(callable)) {
+    func_ = callable;
+  } else if (PyMethod_Check(callable) && PyFunction_Check(PyMethod_GET_FUNCTION(callable))) {
+    func_ = PyMethod_GET_FUNCTION(callable);
+    self_ = PyMethod_GET_SELF(callable);
+  } else if (!PyType_Check(callable)) {
+    // A callable object: trace type(obj).__call__ with the object as `self`.
+    PyObject* call = _PyType_Lookup(Py_TYPE(callable), PyUnicode_InternFromString("__call__"));
+    if (call && PyFunction_Check(call)) {
+      func_ = call;
+      self_ = callable;
+    }
+  }
+  Py_XINCREF(func_);
+  Py_XINCREF(self_);
+  if (func_) {
+    code_ = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_));
+    name_ = PyUnicode_AsUTF8(code_->co_qualname);
+  } else {
+    name_ = Py_TYPE(callable)->tp_name;
+    stats_.fallback_reasons.push_back(fmt::format(
+        "{} is not a Python function or an object with a Python __call__: it runs eagerly "
+        "[unsupported-callable]", name_));
+  }
 }
 
 JitFunction::~JitFunction() {
   entries_.clear();
-  Py_DECREF(func_);
+  Py_XDECREF(self_);
+  Py_XDECREF(func_);
+  Py_DECREF(callable_);
 }
 
 void JitFunction::reset() {
   entries_.clear();
   signatures_.clear();
+  std::vector<std::string> keep = func_ ? std::vector<std::string>{} : stats_.fallback_reasons;
   stats_ = Stats{};
+  stats_.fallback_reasons = keep;
   warned_limit_ = false;
 }
 
@@ -68,7 +95,7 @@ void JitFunction::add_reason(std::vector<std::string>& list, std::string reason)
 
 PyObject* JitFunction::eager(PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   ++stats_.fallback_calls;
-  return PyObject_Vectorcall(func_, args, nargsf, kwnames);
+  return PyObject_Vectorcall(callable_, args, nargsf, kwnames);
 }
 
 // Binds positional and keyword arguments to the code's positional parameters (defaults
@@ -190,6 +217,12 @@ CacheEntry* JitFunction::compile(PyObject* const* bound, SignatureInfo& sig) {
   e->compile_ms = ms_since(t1);
   stats_.compile_ms += e->compile_ms;
   e->guards = std::move(t.guards);
+  if (guard_stubs_enabled()) {  // TRACEJIT_GUARD_STUBS=0: interpreted guards only
+    auto stub = GuardStub::build(e->guards);
+    if (stub) e->guard_stub = std::move(stub.value());
+    else if (log_enabled("guards"))
+      fmt::print(stderr, "[tracejit] {}: guards stay interpreted: {}\n", name_, stub.message());
+  }
   e->inputs = std::move(t.inputs);
   e->outputs = std::move(t.outputs);
   t.outputs.clear();  // the entry owns the constants' references now
@@ -214,12 +247,28 @@ CacheEntry* JitFunction::compile(PyObject* const* bound, SignatureInfo& sig) {
 
 PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   size_t nin = e.inputs.size();
+  std::vector<PyObject*> fetched;  // inputs reached through a source path (new references)
+  struct Release {
+    std::vector<PyObject*>& v;
+    ~Release() {
+      for (PyObject* o : v) Py_DECREF(o);
+    }
+  } release{fetched};
   std::vector<void*> in_ptrs(nin);
+  std::vector<PyObject*> input_objs(nin);  // borrowed: from `bound` or `fetched`
   std::vector<const int64_t*> in_strides(nin, nullptr);
   std::vector<uint64_t> scalars(nin);  // storage for scalar params (8 bytes fits every dtype)
   for (size_t i = 0; i < nin; ++i) {
     const tracer::InputBinding& b = e.inputs[i];
-    PyObject* o = bound[b.arg];
+    PyObject* o;
+    if (b.arg >= 0) {
+      o = bound[b.arg];
+    } else {
+      o = b.source->eval(bound);  // guarded a moment ago
+      if (!o) return nullptr;
+      fetched.push_back(o);
+    }
+    input_objs[i] = o;
     switch (b.kind) {
       case tracer::InputBinding::Kind::ArrayData: {
         auto* a = reinterpret_cast<PyArrayObject*>(o);
@@ -265,7 +314,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     auto* out = reinterpret_cast<PyArrayObject*>(results[k]);
     const tracer::InputBinding& b = e.inputs[static_cast<size_t>(p)];
     if (b.kind == tracer::InputBinding::Kind::ArrayData) {
-      if (PyArray_CopyInto(out, reinterpret_cast<PyArrayObject*>(bound[b.arg])) < 0) {
+      PyObject* src = input_objs[static_cast<size_t>(p)];
+      if (PyArray_CopyInto(out, reinterpret_cast<PyArrayObject*>(src)) < 0) {
         cleanup();
         return nullptr;
       }
@@ -298,6 +348,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       case tracer::OutputNode::Kind::Arg:
         Py_INCREF(bound[n.index]);
         return bound[n.index];
+      case tracer::OutputNode::Kind::Fetch:
+        return n.source->eval(bound);
       case tracer::OutputNode::Kind::Result: {
         auto* a = reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(n.index)]);
         switch (n.box) {
@@ -323,9 +375,19 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
 
 PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   ++stats_.calls;
-  if (g_disabled) return eager(args, nargsf, kwnames);
+  if (g_disabled || !func_) return eager(args, nargsf, kwnames);
   Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-  PyObject* const* bound = args;
+  PyObject* const* call_args = args;
+  std::vector<PyObject*> with_self;
+  if (self_) {  // method self or the callable object: the traced function's first argument
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    with_self.reserve(static_cast<size_t>(total) + 1);
+    with_self.push_back(self_);
+    with_self.insert(with_self.end(), args, args + total);
+    call_args = with_self.data();
+    ++nargs;
+  }
+  PyObject* const* bound = call_args;
   std::vector<PyObject*> bound_vec, owned;
   struct Release {
     std::vector<PyObject*>& v;
@@ -334,14 +396,16 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
     }
   } release{owned};
   if (kwnames || nargs != code_->co_argcount) {
-    if (!bind(args, nargs, kwnames, bound_vec, owned)) return eager(args, nargsf, kwnames);
+    if (!bind(call_args, nargs, kwnames, bound_vec, owned)) return eager(args, nargsf, kwnames);
     bound = bound_vec.data();
   }
   for (auto& e : entries_) {
-    if (e->guards.check(bound)) {
+    if (e->guard_stub ? e->guard_stub->check(bound) : e->guards.check(bound)) {
+      PyObject* r = run(*e, bound);
+      if (!r && !PyErr_Occurred()) return eager(args, nargsf, kwnames);
       ++e->hits;
       ++stats_.compiled_calls;
-      return run(*e, bound);
+      return r;
     }
   }
   SignatureInfo& sig = signatures_[signature_of(bound)];
@@ -367,9 +431,11 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
   }
   CacheEntry* e = compile(bound, sig);
   if (!e) return eager(args, nargsf, kwnames);
+  PyObject* r = run(*e, bound);
+  if (!r && !PyErr_Occurred()) return eager(args, nargsf, kwnames);
   ++e->hits;
   ++stats_.compiled_calls;
-  return run(*e, bound);
+  return r;
 }
 
 }  // namespace tracejit::jit

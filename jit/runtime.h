@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "jit/guard_stub.h"
 #include "tracer/tracer.h"
 
 namespace tracejit::jit {
@@ -37,6 +38,7 @@ struct Stats {
 // One compiled version of a function: valid whenever its guards hold.
 struct CacheEntry {
   tracer::GuardSet guards;
+  std::unique_ptr<GuardStub> guard_stub;  // `guards` as machine code; nullptr: use guards.check
   std::unique_ptr<backends::CompiledKernel> kernel;
   std::vector<tracer::InputBinding> inputs;
   std::vector<tracer::OutputNode> outputs;  // owns its constants' references (see ~CacheEntry)
@@ -52,7 +54,9 @@ struct CacheEntry {
 
 class JitFunction {
  public:
-  JitFunction(PyObject* func, Options options);  // new reference to func
+  // `callable`: a Python function, a bound method, or an object whose class defines __call__
+  // in Python (jit(model)); anything else runs eagerly (with a fallback reason).
+  JitFunction(PyObject* callable, Options options);
   ~JitFunction();
   JitFunction(const JitFunction&) = delete;
   JitFunction& operator=(const JitFunction&) = delete;
@@ -60,7 +64,7 @@ class JitFunction {
   // The call path. Returns a new reference, or nullptr with the user's exception set.
   PyObject* call(PyObject* const* args, size_t nargsf, PyObject* kwnames);
 
-  PyObject* func() const { return func_; }
+  PyObject* callable() const { return callable_; }
   const Stats& stats() const { return stats_; }
   const std::vector<std::unique_ptr<CacheEntry>>& entries() const { return entries_; }
   const Options& options() const { return options_; }
@@ -79,11 +83,14 @@ class JitFunction {
   uint64_t signature_of(PyObject* const* bound) const;
   // Traces and compiles for these arguments; nullptr (and a recorded reason) on failure.
   CacheEntry* compile(PyObject* const* bound, SignatureInfo& sig);
+  // nullptr with no error set: the entry could not run (an input path vanished); go eager.
   PyObject* run(CacheEntry& e, PyObject* const* bound);
   void add_reason(std::vector<std::string>& list, std::string reason);
 
-  PyObject* func_;
-  PyCodeObject* code_;
+  PyObject* callable_;        // what eager calls call (strong)
+  PyObject* func_ = nullptr;  // the Python function traced (strong), or nullptr: eager only
+  PyObject* self_ = nullptr;  // bound first argument (method self / callable object), or nullptr
+  PyCodeObject* code_ = nullptr;
   std::string name_;
   Options options_;
   Stats stats_;

@@ -64,8 +64,8 @@ int parse_options(PyObject* kwargs, tracejit::jit::Options& o) {
 PyObject* jf_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   PyObject* func;
   if (!PyArg_ParseTuple(args, "O:JitFunction", &func)) return nullptr;
-  if (!PyFunction_Check(func)) {
-    PyErr_Format(PyExc_TypeError, "tracejit.jit expects a Python function, got %s",
+  if (!PyCallable_Check(func)) {
+    PyErr_Format(PyExc_TypeError, "tracejit.jit expects a callable, got %s",
                  Py_TYPE(func)->tp_name);
     return nullptr;
   }
@@ -83,7 +83,7 @@ PyObject* jf_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
 int jf_traverse(PyObject* self, visitproc visit, void* arg) {
   auto* o = reinterpret_cast<JitFunctionObject*>(self);
   Py_VISIT(o->dict);
-  if (o->impl) Py_VISIT(o->impl->func());
+  if (o->impl) Py_VISIT(o->impl->callable());
   return 0;
 }
 
@@ -114,7 +114,7 @@ PyObject* jf_descr_get(PyObject* self, PyObject* obj, PyObject* type) {
 
 PyObject* jf_repr(PyObject* self) {
   auto* o = reinterpret_cast<JitFunctionObject*>(self);
-  return PyUnicode_FromFormat("<tracejit.jit %R>", o->impl->func());
+  return PyUnicode_FromFormat("<tracejit.jit %R>", o->impl->callable());
 }
 
 PyObject* str_list(const std::vector<std::string>& v) {

@@ -30,21 +30,47 @@ PyObject* dict_get(PyObject* dict, PyObject* name) {
   return v;
 }
 
-bool guard_ok(const Guard& g, PyObject* const* args) {
-  switch (g.kind) {
+// The object-level checks, shared by argument guards and path guards.
+bool object_ok(const Guard& g, Guard::Kind kind, PyObject* o) {
+  switch (kind) {
     case Guard::Kind::Type:
-      return Py_TYPE(args[g.arg]) == g.type;
+      return Py_TYPE(o) == g.type;
     case Guard::Kind::Array:
-      return array_ok(g, args[g.arg]);
+      return array_ok(g, o);
     case Guard::Kind::Value: {
-      PyObject* o = args[g.arg];
       if (Py_TYPE(o) != Py_TYPE(g.expected)) return false;
       int eq = PyObject_RichCompareBool(o, g.expected, Py_EQ);
       if (eq < 0) PyErr_Clear();
       return eq == 1;
     }
     case Guard::Kind::Identity:
-      return args[g.arg] == g.expected;
+      return o == g.expected;
+    case Guard::Kind::Len: {
+      if (Py_TYPE(o) != g.type) return false;
+      Py_ssize_t n = PyObject_Length(o);
+      if (n < 0) PyErr_Clear();
+      return n == g.length;
+    }
+    default:
+      return false;
+  }
+}
+
+bool guard_ok(const Guard& g, PyObject* const* args) {
+  switch (g.kind) {
+    case Guard::Kind::Type:
+    case Guard::Kind::Array:
+    case Guard::Kind::Value:
+    case Guard::Kind::Identity:
+    case Guard::Kind::Len:
+      return object_ok(g, g.kind, args[g.arg]);
+    case Guard::Kind::Path: {
+      PyObject* o = g.source->eval(args);
+      if (!o) return false;
+      bool ok = object_ok(g, g.inner, o);
+      Py_DECREF(o);
+      return ok;
+    }
     case Guard::Kind::GlobalIs:
       return dict_get(g.dict, g.name) == g.expected;
     case Guard::Kind::BuiltinIs:
@@ -134,6 +160,7 @@ GuardSet& GuardSet::operator=(GuardSet&& o) noexcept {
 
 GuardSet::~GuardSet() {
   for (Guard& g : guards_) {
+    Py_XDECREF(reinterpret_cast<PyObject*>(g.type));
     Py_XDECREF(g.dict);
     Py_XDECREF(g.dict2);
     Py_XDECREF(g.name);
@@ -144,7 +171,10 @@ GuardSet::~GuardSet() {
 void GuardSet::add(Guard g) {
   std::string key = g.source ? g.source->describe() : "";
   for (const Guard& e : guards_)
-    if (e.kind == g.kind && e.arg == g.arg && (e.source ? e.source->describe() : "") == key) return;
+    if (e.kind == g.kind && e.inner == g.inner && e.arg == g.arg &&
+        (e.source ? e.source->describe() : "") == key)
+      return;
+  Py_XINCREF(reinterpret_cast<PyObject*>(g.type));  // a class must outlive its guard
   Py_XINCREF(g.dict);
   Py_XINCREF(g.dict2);
   Py_XINCREF(g.name);
@@ -171,25 +201,49 @@ std::vector<std::string> GuardSet::explain(PyObject* const* args) const {
   for (const Guard& g : guards_) {
     if (guard_ok(g, args)) continue;
     std::string who = g.source ? g.source->describe() : "?";
-    switch (g.kind) {
+    Guard::Kind kind = g.kind;
+    PyObject* o = nullptr;
+    if (kind == Guard::Kind::Path) {
+      o = g.source->eval(args);
+      if (!o) {
+        out.push_back(fmt::format("{} no longer exists", who));
+        continue;
+      }
+      kind = g.inner;
+    } else if (g.arg >= 0) {
+      o = args[g.arg];
+      Py_INCREF(o);
+    }
+    switch (kind) {
       case Guard::Kind::Type:
         out.push_back(fmt::format("type of {}: expected {}, got {}", who, g.type->tp_name,
-                                  type_name(args[g.arg])));
+                                  type_name(o)));
         break;
       case Guard::Kind::Array:
-        explain_array(g, args[g.arg], out);
+        explain_array(g, o, out);
+        break;
+      case Guard::Kind::Len:
+        if (Py_TYPE(o) != g.type)
+          out.push_back(fmt::format("type of {}: expected {}, got {}", who, g.type->tp_name,
+                                    type_name(o)));
+        else
+          out.push_back(fmt::format("len({}): expected {}, got {}", g.source->expr(), g.length,
+                                    PyObject_Length(o)));
+        PyErr_Clear();
         break;
       case Guard::Kind::Value:
       case Guard::Kind::Identity:
         out.push_back(fmt::format("value of {}: expected {}, got {}", who, repr(g.expected),
-                                  repr(args[g.arg])));
+                                  repr(o)));
         break;
       case Guard::Kind::GlobalIs:
       case Guard::Kind::BuiltinIs:
       case Guard::Kind::AttrIs:
+      case Guard::Kind::Path:
         out.push_back(fmt::format("{} changed", who));
         break;
     }
+    Py_XDECREF(o);
   }
   return out;
 }
@@ -198,7 +252,11 @@ std::vector<std::string> GuardSet::describe() const {
   std::vector<std::string> out;
   for (const Guard& g : guards_) {
     std::string who = g.source ? g.source->describe() : "?";
-    switch (g.kind) {
+    switch (g.kind == Guard::Kind::Path ? g.inner : g.kind) {
+      case Guard::Kind::Len:
+        out.push_back(fmt::format("type({}) is {} and len({}) == {}", who, g.type->tp_name,
+                                  g.source->expr(), g.length));
+        break;
       case Guard::Kind::Type:
         out.push_back(fmt::format("type({}) is {}", who, g.type->tp_name));
         break;
@@ -215,6 +273,7 @@ std::vector<std::string> GuardSet::describe() const {
       case Guard::Kind::GlobalIs:
       case Guard::Kind::BuiltinIs:
       case Guard::Kind::AttrIs:
+      case Guard::Kind::Path:
         out.push_back(fmt::format("{} is {}", who, repr(g.expected)));
         break;
     }

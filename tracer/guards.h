@@ -21,9 +21,14 @@ struct Guard {
     GlobalIs,   // globals[name] is expected
     BuiltinIs,  // name not in globals and builtins[name] is expected
     AttrIs,     // getattr(base, name) is expected (base is itself guarded)
+    Len,        // type(arg) is `type` and len(arg) == length (lists, tuples, dicts)
+    Path,       // the `inner` check (Type/Array/Value/Identity/Len) on the object the source
+                // path (arg.attr[key]...) reaches at call time; arg == -1
   };
   Kind kind = Kind::Type;
+  Kind inner = Kind::Type;  // Path only
   int arg = -1;
+  int64_t length = 0;       // Len
   PyTypeObject* type = nullptr;
   int typenum = -1;
   std::vector<int64_t> dims;

@@ -35,6 +35,7 @@ constexpr Entry kUfuncs[] = {
     {"greater", ir::Op::Gt, 2},
     {"greater_equal", ir::Op::Ge, 2},
     {"negative", ir::Op::Neg, 1},
+    {"square", ir::Op::Mul, 1},
     {"positive", ir::Op::Cast, 1},
     {"absolute", ir::Op::Abs, 1},
     {"abs", ir::Op::Abs, 1},
@@ -68,6 +69,8 @@ const NumpySurface* NumpySurface::get() {
   s->where = PyObject_GetAttrString(np, "where");
   if (s->where) Py_DECREF(s->where);
   PyErr_Clear();
+  if (!s->ufuncs.empty()) s->ufunc_type = Py_TYPE(s->ufuncs.front().ufunc);
+  if (s->where) s->dispatcher_type = Py_TYPE(s->where);
   PyObject* builtins = PyEval_GetBuiltins();  // borrowed
   s->builtin_abs = builtins ? PyDict_GetItemString(builtins, "abs") : nullptr;
   surface = s;

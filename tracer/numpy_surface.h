@@ -26,6 +26,8 @@ struct NumpySurface {
   PyObject* numpy = nullptr;
   PyObject* where = nullptr;
   PyObject* builtin_abs = nullptr;
+  PyTypeObject* ufunc_type = nullptr;       // numpy.ufunc
+  PyTypeObject* dispatcher_type = nullptr;  // type of np.where (array-function dispatchers)
   std::vector<UfuncInfo> ufuncs;
 
   // Loaded once (needs the GIL); nullptr with a Python error set if numpy cannot be imported.

@@ -18,14 +18,21 @@ using frontend::Instruction;
 
 // An abstract value on the tracer's stack or in a local slot.
 struct AValue {
-  enum class Kind : uint8_t { Null, Object, Tensor, Tuple };
+  // Object: a live Python object (constant, or guarded by its source).
+  // Tuple: a Python tuple built during the trace (items are abstract).
+  // Iterator: a for-loop over known items (items, next index in `arg`).
+  // BoundMethod: obj is a Python function, items[0] its self.
+  // TensorMethod: `method` of the tensor items[0] (x.astype, x.copy).
+  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod };
   Kind kind = Kind::Null;
   PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
   ir::ValueId v = ir::kNoValue;  // Tensor
   ir::Type type;                 // Tensor
   Box box = Box::Array;          // Tensor
-  int arg = -1;                  // Tensor: the argument it is, unchanged (for identity returns)
-  std::vector<AValue> items;     // Tuple
+  int arg = -1;                  // Tensor: the argument it is, unchanged; Iterator: next index
+  bool pristine = false;         // Tensor: exactly the object at `source` (identity returns)
+  std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
+  std::string method;            // TensorMethod
   SourceRef source;
 
   bool is_tensor() const { return kind == Kind::Tensor; }
@@ -35,6 +42,16 @@ struct AValue {
 // Python scalars NumPy treats as "weak" (NEP 50) and the tracer can hold as constants.
 bool is_py_scalar(PyObject* o) {
   return PyFloat_CheckExact(o) || PyLong_CheckExact(o) || PyBool_Check(o);
+}
+
+long long int_min(ir::DType d) {
+  if (ir::is_unsigned_int(d) || ir::is_bool(d)) return 0;
+  return -(1LL << (8 * ir::dtype_size(d) - 1));
+}
+unsigned long long int_max(ir::DType d) {
+  if (ir::is_bool(d)) return 1;
+  int bits = 8 * ir::dtype_size(d) - (ir::is_signed_int(d) ? 1 : 0);
+  return bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
 }
 
 std::string exception_text() {
@@ -87,23 +104,36 @@ class Tracer {
 
  private:
   // --- state
+  // One activation of a Python function: the traced function, or a callee being inlined.
+  struct Frame {
+    PyObject* func = nullptr;  // borrowed (alive through the caller's references)
+    PyCodeObject* code = nullptr;
+    PyObject* globals = nullptr;
+    PyObject* builtins = nullptr;
+    std::vector<Instruction> instrs;
+    std::vector<AValue> locals;
+    std::vector<AValue> stack;
+    int pc = 0;
+    int32_t file = -1;
+  };
+  static constexpr int kMaxInlineDepth = 16;
+  static constexpr int kMaxUnroll = 256;
+
   PyObject* func_;
   PyObject* const* args_;
   Py_ssize_t nargs_;
-  PyCodeObject* code_ = nullptr;
-  PyObject* globals_ = nullptr;
-  PyObject* builtins_ = nullptr;
   const NumpySurface* np_ = nullptr;
-  std::vector<Instruction> instrs_;
-  std::vector<AValue> locals_;
-  std::vector<AValue> stack_;
+  std::vector<std::unique_ptr<Frame>> frames_;
   std::vector<PyObject*> keep_;
   Trace trace_;
   std::optional<Abort> abort_;
   const Instruction* cur_ = nullptr;
   ir::SourceLoc loc_;
   bool returned_ = false;
-  int pc_ = 0;
+  AValue result_;
+
+  Frame& fr() { return *frames_.back(); }
+  const Frame& fr() const { return *frames_.back(); }
 
   // --- helpers
   bool fail(AbortCode code, std::string message) {
@@ -111,8 +141,11 @@ class Tracer {
       Abort a;
       a.code = code;
       a.message = std::move(message);
-      a.file = PyUnicode_AsUTF8(code_->co_filename);
-      a.line = cur_ && cur_->line >= 0 ? cur_->line : code_->co_firstlineno;
+      PyCodeObject* code = frames_.empty()
+                               ? reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_))
+                               : fr().code;
+      a.file = PyUnicode_AsUTF8(code->co_filename);
+      a.line = cur_ && cur_->line >= 0 && !frames_.empty() ? cur_->line : code->co_firstlineno;
       abort_ = std::move(a);
     }
     return false;
@@ -140,20 +173,20 @@ class Tracer {
     return v;
   }
   AValue pop() {
-    AValue v = std::move(stack_.back());
-    stack_.pop_back();
+    AValue v = std::move(fr().stack.back());
+    fr().stack.pop_back();
     return v;
   }
-  void push(AValue v) { stack_.push_back(std::move(v)); }
+  void push(AValue v) { fr().stack.push_back(std::move(v)); }
   std::string local_name(int i) const {
-    PyObject* names = PyCode_GetVarnames(code_);
+    PyObject* names = PyCode_GetVarnames(fr().code);
     std::string out = "?";
     if (names && i < PyTuple_GET_SIZE(names)) out = PyUnicode_AsUTF8(PyTuple_GET_ITEM(names, i));
     Py_XDECREF(names);
     PyErr_Clear();
     return out;
   }
-  std::string name_at(int i) const { return PyUnicode_AsUTF8(PyTuple_GET_ITEM(code_->co_names, i)); }
+  std::string name_at(int i) const { return PyUnicode_AsUTF8(PyTuple_GET_ITEM(fr().code->co_names, i)); }
   std::string what(const AValue& v) const {
     if (v.is_tensor()) return v.source && v.source->kind == Source::Kind::Arg ? v.source->describe()
                                                                                : "an array";
@@ -161,9 +194,16 @@ class Tracer {
     return "a tuple";
   }
 
-  // --- arguments and values
+  // --- frames, arguments and values
+  bool push_frame(PyObject* func, SourceRef func_source);
   bool bind_arguments();
-  bool bind_argument(int i, PyObject* o);
+  bool bind_closure(PyObject* func, SourceRef func_source);
+  bool inline_call(PyObject* func, SourceRef func_source, std::vector<AValue> args, PyObject* kwnames);
+  // An object read from `src` (an argument, attribute, item, global): arrays and Python floats
+  // become graph inputs fetched through `src` at call time, everything else a guarded Object.
+  std::optional<AValue> value_from_object(PyObject* o, SourceRef src);
+  void guard_object(Guard::Kind kind, const SourceRef& src, Guard g);
+  std::optional<std::vector<AValue>> items_of(const AValue& v);
   std::optional<ir::ValueId> to_ir(const AValue& v, ir::DType dt);
   ir::ValueId cast(ir::ValueId v, ir::DType dt);
 
@@ -193,6 +233,14 @@ class Tracer {
   bool op_build_tuple(const Instruction& in);
   bool op_unpack_sequence(const Instruction& in);
   bool op_pop_jump(const Instruction& in);
+  bool op_get_iter(const Instruction& in);
+  bool op_for_iter(const Instruction& in);
+  bool op_binary_subscr(const Instruction& in);
+  bool op_build_slice(const Instruction& in);
+  bool op_load_deref(const Instruction& in);
+  bool call_builtin(PyObject* f, const std::string& fname, std::vector<AValue>& args, bool& handled);
+  bool call_tensor_method(const AValue& m, std::vector<AValue> args);
+  bool tensor_attribute(const AValue& base, const std::string& name, bool method);
   bool op_to_bool(const Instruction& in);
   bool op_return_value(const Instruction& in);
   std::optional<bool> truth(const AValue& v);
@@ -201,109 +249,246 @@ class Tracer {
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-bool Tracer::bind_arguments() {
-  int argc = code_->co_argcount;
-  if (code_->co_flags & (CO_VARARGS | CO_VARKEYWORDS) || code_->co_kwonlyargcount > 0)
-    return fail(AbortCode::UnsupportedArgument,
-                "functions with *args, **kwargs or keyword-only parameters are not traced yet");
-  if (code_->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
+bool Tracer::push_frame(PyObject* func, SourceRef func_source) {
+  if (static_cast<int>(frames_.size()) >= kMaxInlineDepth)
+    return fail(AbortCode::UnsupportedCall,
+                fmt::format("calls nest deeper than {} frames", kMaxInlineDepth));
+  auto f = std::make_unique<Frame>();
+  f->func = func;
+  f->code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func));
+  f->globals = PyFunction_GET_GLOBALS(func);
+  f->builtins = PyEval_GetBuiltins();
+  PyObject* fb = PyDict_GetItemString(f->globals, "__builtins__");
+  if (fb && PyModule_Check(fb)) fb = PyModule_GetDict(fb);
+  if (fb && PyDict_Check(fb)) f->builtins = fb;
+  PyErr_Clear();
+  if (f->code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
     return fail(AbortCode::UnsupportedBytecode, "generators and coroutines are not traced");
-  if (nargs_ != argc) return fail(AbortCode::UnsupportedArgument, "argument count mismatch");
-  locals_.assign(static_cast<size_t>(code_->co_nlocalsplus), AValue{});
-  for (int i = 0; i < argc; ++i)
-    if (!bind_argument(i, args_[i])) return false;
+  if (f->code->co_flags & (CO_VARARGS | CO_VARKEYWORDS) || f->code->co_kwonlyargcount > 0)
+    return fail(AbortCode::UnsupportedArgument,
+                fmt::format("{}() has *args, **kwargs or keyword-only parameters (not traced yet)",
+                            PyUnicode_AsUTF8(f->code->co_qualname)));
+  auto decoded = frontend::decode(f->code);
+  if (!decoded) return fail(AbortCode::UnsupportedBytecode, decoded.message());
+  f->instrs = std::move(decoded.value());
+  f->locals.assign(static_cast<size_t>(f->code->co_nlocalsplus), AValue{});
+  f->file = trace_.graph.intern_file(PyUnicode_AsUTF8(f->code->co_filename));
+  frames_.push_back(std::move(f));
+  loc_.file = fr().file;
+  return bind_closure(func, std::move(func_source));
+}
+
+// Free variables are read from the closure's cells; their values are guarded through the path
+// func.__closure__[i].cell_contents, so rebinding a nonlocal recompiles.
+bool Tracer::bind_closure(PyObject* func, SourceRef func_source) {
+  PyObject* closure = PyFunction_GET_CLOSURE(func);
+  int nfree = fr().code->co_nfreevars;
+  if (nfree == 0) return true;
+  if (!closure || PyTuple_GET_SIZE(closure) != nfree)
+    return fail(AbortCode::UnsupportedValue, "closure does not match the code's free variables");
+  int base = fr().code->co_nlocalsplus - nfree;
+  for (int j = 0; j < nfree; ++j) {
+    PyObject* cell = PyTuple_GET_ITEM(closure, j);
+    PyObject* v = PyCell_GET(cell);
+    if (!v) continue;  // unbound: LOAD_DEREF raises, eagerly
+    SourceRef src = Source::constant();
+    if (func_source && func_source->evaluable()) {
+      PyObject* idx = PyLong_FromLong(j);
+      src = Source::attr(Source::item(Source::attr(func_source, "__closure__"), idx), "cell_contents");
+      Py_DECREF(idx);
+    }
+    auto av = value_from_object(v, src);
+    if (!av) return false;
+    fr().locals[static_cast<size_t>(base + j)] = std::move(*av);
+  }
   return true;
 }
 
-bool Tracer::bind_argument(int i, PyObject* o) {
-  std::string name = local_name(i);
-  SourceRef src = Source::arg(i, name);
+bool Tracer::bind_arguments() {
+  int argc = fr().code->co_argcount;
+  if (nargs_ != argc) return fail(AbortCode::UnsupportedArgument, "argument count mismatch");
+  for (int i = 0; i < argc; ++i) {
+    auto v = value_from_object(args_[i], Source::arg(i, local_name(i)));
+    if (!v) return false;
+    fr().locals[static_cast<size_t>(i)] = std::move(*v);
+  }
+  return true;
+}
+
+bool Tracer::inline_call(PyObject* func, SourceRef func_source, std::vector<AValue> args,
+                         PyObject* kwnames) {
+  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  Py_ssize_t npos = static_cast<Py_ssize_t>(args.size()) - nkw;
+  if (!push_frame(func, func_source)) return false;
+  PyCodeObject* code = fr().code;
+  std::string fname = PyUnicode_AsUTF8(code->co_qualname);
+  int argc = code->co_argcount;
+  if (npos > argc)
+    return fail(AbortCode::UserError, fmt::format("{}() takes {} positional arguments but {} were given",
+                                                  fname, argc, npos));
+  std::vector<bool> set(static_cast<size_t>(argc), false);
+  for (Py_ssize_t i = 0; i < npos; ++i) {
+    fr().locals[static_cast<size_t>(i)] = std::move(args[static_cast<size_t>(i)]);
+    set[static_cast<size_t>(i)] = true;
+  }
+  for (Py_ssize_t k = 0; k < nkw; ++k) {
+    std::string key = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
+    int slot = -1;
+    for (int i = 0; i < argc; ++i)
+      if (local_name(i) == key) slot = i;
+    if (slot < 0 || set[static_cast<size_t>(slot)])
+      return fail(AbortCode::UserError,
+                  fmt::format("{}() got an unexpected or repeated keyword argument '{}'", fname, key));
+    fr().locals[static_cast<size_t>(slot)] = std::move(args[static_cast<size_t>(npos + k)]);
+    set[static_cast<size_t>(slot)] = true;
+  }
+  PyObject* defaults = PyFunction_GET_DEFAULTS(func);
+  Py_ssize_t ndef = defaults ? PyTuple_GET_SIZE(defaults) : 0;
+  for (int i = 0; i < argc; ++i) {
+    if (set[static_cast<size_t>(i)]) continue;
+    Py_ssize_t d = i - (argc - ndef);
+    if (d < 0)
+      return fail(AbortCode::UserError,
+                  fmt::format("{}() missing required argument '{}'", fname, local_name(i)));
+    SourceRef src = Source::constant();
+    if (func_source && func_source->evaluable()) {
+      PyObject* idx = PyLong_FromSsize_t(d);
+      src = Source::item(Source::attr(func_source, "__defaults__"), idx);
+      Py_DECREF(idx);
+    }
+    auto v = value_from_object(PyTuple_GET_ITEM(defaults, d), src);
+    if (!v) return false;
+    fr().locals[static_cast<size_t>(i)] = std::move(*v);
+  }
+  return true;
+}
+
+void Tracer::guard_object(Guard::Kind kind, const SourceRef& src, Guard g) {
+  if (!src->evaluable()) return;  // a constant: nothing to re-check
+  g.source = src;
+  if (src->kind == Source::Kind::Arg) {
+    g.kind = kind;
+    g.arg = src->arg_index;
+  } else {
+    g.kind = Guard::Kind::Path;
+    g.inner = kind;
+    g.arg = -1;
+  }
+  trace_.guards.add(std::move(g));
+}
+
+std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
   ir::Graph& g = trace_.graph;
+  bool evaluable = src->evaluable();
+  int arg = src->kind == Source::Kind::Arg ? src->arg_index : -1;
+  auto input = [&](ir::DType dt, std::vector<int64_t> dims, ir::ParamLayout layout,
+                   InputBinding::Kind kind, Box box) {
+    ir::ValueId p = g.add_param(ir::Type::of(dt, dims), layout, loc_);
+    trace_.inputs.push_back({kind, arg, dt, src});
+    AValue v = tensor(p, box);
+    v.arg = arg;
+    v.pristine = true;
+    v.source = src;
+    return v;
+  };
   Guard guard;
-  guard.arg = i;
-  guard.source = src;
   if (PyArray_CheckExact(o)) {
     auto* a = reinterpret_cast<PyArrayObject*>(o);
     auto dt = dtype_from_typenum(PyArray_TYPE(a));
     if (!dt) {
-      return fail(AbortCode::UnsupportedDtype,
-                  fmt::format("{} has dtype {}, which is not compiled (runs eagerly)",
-                              src->describe(), PyArray_DESCR(a)->type));
+      fail(AbortCode::UnsupportedDtype, fmt::format("{} has dtype {}, which is not compiled",
+                                                    src->describe(), PyArray_DESCR(a)->type));
+      return std::nullopt;
     }
-    if (!(PyArray_FLAGS(a) & NPY_ARRAY_ALIGNED) || !PyArray_ISNOTSWAPPED(a))
-      return fail(AbortCode::UnsupportedArgument,
-                  fmt::format("{} is unaligned or not in native byte order", src->describe()));
+    if (!evaluable) {
+      fail(AbortCode::UnsupportedValue, fmt::format("an array constant ({})", src->describe()));
+      return std::nullopt;
+    }
+    if (!(PyArray_FLAGS(a) & NPY_ARRAY_ALIGNED) || !PyArray_ISNOTSWAPPED(a)) {
+      fail(AbortCode::UnsupportedArgument,
+           fmt::format("{} is unaligned or not in native byte order", src->describe()));
+      return std::nullopt;
+    }
     bool contiguous = PyArray_IS_C_CONTIGUOUS(a);
-    guard.kind = Guard::Kind::Array;
     guard.typenum = PyArray_TYPE(a);
     guard.dims.assign(PyArray_DIMS(a), PyArray_DIMS(a) + PyArray_NDIM(a));
     guard.contiguous = contiguous;
-    trace_.guards.add(guard);
-    ir::ValueId p = g.add_param(ir::Type::of(*dt, guard.dims),
-                                contiguous ? ir::ParamLayout::Contiguous : ir::ParamLayout::Strided,
-                                loc_);
-    trace_.inputs.push_back({InputBinding::Kind::ArrayData, i, *dt});
-    AValue v = tensor(p, Box::Array);
-    v.arg = i;
-    v.source = src;
-    locals_[static_cast<size_t>(i)] = std::move(v);
-    return true;
+    std::vector<int64_t> dims = guard.dims;
+    guard_object(Guard::Kind::Array, src, std::move(guard));
+    return input(*dt, dims, contiguous ? ir::ParamLayout::Contiguous : ir::ParamLayout::Strided,
+                 InputBinding::Kind::ArrayData, Box::Array);
   }
-  if (PyArray_Check(o))
-    return fail(AbortCode::UnsupportedArgument,
-                fmt::format("{} is an ndarray subclass ({})", src->describe(), Py_TYPE(o)->tp_name));
-  if (PyFloat_CheckExact(o)) {
+  if (PyArray_Check(o)) {
+    fail(AbortCode::UnsupportedArgument,
+         fmt::format("{} is an ndarray subclass ({})", src->describe(), Py_TYPE(o)->tp_name));
+    return std::nullopt;
+  }
+  if (PyFloat_CheckExact(o) && evaluable) {
     // Python floats are runtime values: a changed learning rate does not recompile.
-    guard.kind = Guard::Kind::Type;
     guard.type = &PyFloat_Type;
-    trace_.guards.add(guard);
-    ir::ValueId p = g.add_param(ir::Type::scalar(ir::DType::F64), ir::ParamLayout::Scalar, loc_);
-    trace_.inputs.push_back({InputBinding::Kind::PyFloat, i, ir::DType::F64});
-    AValue v = tensor(p, Box::PyFloat);
-    v.arg = i;
-    v.source = src;
-    locals_[static_cast<size_t>(i)] = std::move(v);
-    return true;
+    guard_object(Guard::Kind::Type, src, std::move(guard));
+    return input(ir::DType::F64, {}, ir::ParamLayout::Scalar, InputBinding::Kind::PyFloat, Box::PyFloat);
   }
-  if (PyBool_Check(o) || o == Py_None) {
-    guard.kind = Guard::Kind::Identity;
-    guard.expected = o;
-    trace_.guards.add(guard);
-    locals_[static_cast<size_t>(i)] = object(o, src);
-    return true;
-  }
-  if (PyLong_CheckExact(o) || PyUnicode_CheckExact(o)) {
-    // Ints may decide shapes and trip counts: specialized by value.
-    guard.kind = Guard::Kind::Value;
-    guard.expected = o;
-    trace_.guards.add(guard);
-    locals_[static_cast<size_t>(i)] = object(o, src);
-    return true;
-  }
-  if (PyArray_IsScalar(o, Generic)) {
+  if (PyArray_IsScalar(o, Generic) && evaluable) {
     PyArray_Descr* d = PyArray_DescrFromScalar(o);
     auto dt = d ? dtype_from_typenum(d->type_num) : std::nullopt;
     Py_XDECREF(d);
     PyErr_Clear();
-    if (!dt)
-      return fail(AbortCode::UnsupportedDtype,
-                  fmt::format("{} is a {} scalar, which is not compiled", src->describe(),
-                              Py_TYPE(o)->tp_name));
-    guard.kind = Guard::Kind::Type;
+    if (!dt) {
+      fail(AbortCode::UnsupportedDtype, fmt::format("{} is a {} scalar, which is not compiled",
+                                                    src->describe(), Py_TYPE(o)->tp_name));
+      return std::nullopt;
+    }
     guard.type = Py_TYPE(o);
-    trace_.guards.add(guard);
-    ir::ValueId p = g.add_param(ir::Type::scalar(*dt), ir::ParamLayout::Scalar, loc_);
-    trace_.inputs.push_back({InputBinding::Kind::NpScalar, i, *dt});
-    AValue v = tensor(p, Box::NpScalar);
-    v.arg = i;
-    v.source = src;
-    locals_[static_cast<size_t>(i)] = std::move(v);
-    return true;
+    guard_object(Guard::Kind::Type, src, std::move(guard));
+    return input(*dt, {}, ir::ParamLayout::Scalar, InputBinding::Kind::NpScalar, Box::NpScalar);
   }
-  return fail(AbortCode::UnsupportedArgument,
-              fmt::format("{} is a {}, which the tracer does not handle yet", src->describe(),
-                          Py_TYPE(o)->tp_name));
+  if (PyMethod_Check(o)) {
+    // A bound method is created anew at each access: guard its function, bind its self.
+    PyObject* fn = PyMethod_GET_FUNCTION(o);
+    PyObject* self = PyMethod_GET_SELF(o);
+    guard.expected = fn;
+    guard_object(Guard::Kind::Identity, Source::attr(src, "__func__"), std::move(guard));
+    auto s = value_from_object(self, Source::attr(src, "__self__"));
+    if (!s) return std::nullopt;
+    AValue m = object(fn, Source::attr(src, "__func__"));
+    m.kind = AValue::Kind::BoundMethod;
+    m.items.push_back(std::move(*s));
+    return m;
+  }
+  if (PyBool_Check(o) || o == Py_None || PyModule_Check(o) || PyType_Check(o) ||
+      PyFunction_Check(o) || PyCFunction_Check(o) || PyArray_DescrCheck(o) ||
+      Py_TYPE(o) == np_->ufunc_type || Py_TYPE(o) == np_->dispatcher_type) {
+    guard.expected = o;
+    guard_object(Guard::Kind::Identity, src, std::move(guard));
+    return object(o, src);
+  }
+  if (PyLong_CheckExact(o) || PyUnicode_CheckExact(o) || PyFloat_CheckExact(o)) {
+    // Ints may decide shapes and trip counts: specialized by value.
+    guard.expected = o;
+    guard_object(Guard::Kind::Value, src, std::move(guard));
+    return object(o, src);
+  }
+  if (PyTuple_CheckExact(o) || PyList_CheckExact(o)) {
+    guard.type = Py_TYPE(o);
+    guard.length = PyObject_Length(o);
+    guard_object(Guard::Kind::Len, src, std::move(guard));
+    return object(o, src);
+  }
+  if (PyDict_CheckExact(o) || (!PyCallable_Check(o) && PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_HEAPTYPE)) ||
+      (PyCallable_Check(o) && PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_HEAPTYPE))) {
+    // Plain containers and instances of user classes: their type is guarded here, and every
+    // attribute or item the code reads is guarded by its own path.
+    guard.type = Py_TYPE(o);
+    guard_object(Guard::Kind::Type, src, std::move(guard));
+    return object(o, src);
+  }
+  fail(AbortCode::UnsupportedArgument,
+       fmt::format("{} is a {}, which the tracer does not handle yet", src->describe(),
+                   Py_TYPE(o)->tp_name));
+  return std::nullopt;
 }
+
 
 ir::ValueId Tracer::cast(ir::ValueId v, ir::DType dt) {
   const ir::Type& t = trace_.graph.type(v);
@@ -569,31 +754,72 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     shape = *b;
   }
   ir::DType out_dt = loop.back();
-
-  // power with a constant scalar exponent: NumPy's loop takes fast paths (sqrt for 0.5,
-  // square for 2) whose results differ from pow() at -0.0 and -inf; follow them.
+  ir::Graph& g = trace_.graph;
   ir::Op op = u.op;
-  std::vector<ir::ValueId> ins;
-  if (op == ir::Op::Pow && operands[1].is_object()) {
-    double e = PyFloat_Check(operands[1].obj) ? PyFloat_AsDouble(operands[1].obj)
-                                              : PyLong_Check(operands[1].obj)
-                                                    ? PyLong_AsDouble(operands[1].obj)
-                                                    : NAN;
-    PyErr_Clear();
-    if (ir::is_float(out_dt) && (e == 0.5 || e == 2.0)) {
-      auto x = to_ir(operands[0], loop[0]);
-      if (!x) return false;
-      ir::ValueId r = e == 0.5 ? trace_.graph.add_op(ir::Op::Sqrt, ir::Type(out_dt, shape), {*x}, loc_)
-                               : trace_.graph.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {*x, *x}, loc_);
-      push(tensor(r, shape.empty() ? Box::NpScalar : Box::Array));
+
+  // Comparisons with a Python int outside the loop dtype's range: NumPy 2 compares the exact
+  // values (int8 > 1000 is all False). Compare in int64 when that holds both sides exactly.
+  if (has_trait(op, ir::kCompare)) {
+    for (size_t i = 0; i < operands.size(); ++i) {
+      const AValue& v = operands[i];
+      if (!v.is_object() || !PyLong_CheckExact(v.obj) || ir::is_float(loop[i])) continue;
+      int overflow = 0;
+      long long x = PyLong_AsLongLongAndOverflow(v.obj, &overflow);
+      PyErr_Clear();
+      bool fits = overflow == 0 && x >= int_min(loop[i]) && (x < 0 || static_cast<unsigned long long>(x) <= int_max(loop[i]));
+      if (fits) continue;
+      if (overflow != 0 || loop[i] == ir::DType::U64 || loop[i] == ir::DType::I64)
+        return fail(AbortCode::UnsupportedValue, "comparison with a Python int outside the int64 range");
+      for (ir::DType& d : loop)
+        if (&d != &loop.back()) d = ir::DType::I64;
+    }
+  }
+  for (size_t i = 1; i + 1 < loop.size(); ++i)
+    if (loop[i] != loop[0] && op != ir::Op::Where)
+      return fail(AbortCode::UnsupportedDtype,
+                  fmt::format("np.{} with mixed loop dtypes {} and {} is not compiled", u.name,
+                              ir::dtype_numpy_name(loop[0]), ir::dtype_numpy_name(loop[i])));
+
+  if (op == ir::Op::Pow) {
+    const AValue& base = operands[0];
+    const AValue& e = operands[1];
+    bool array_base = base.is_tensor() && base.box == Box::Array;
+    if (!ir::is_float(out_dt)) {
+      // Integer power: a negative exponent raises in NumPy; only constants are compiled.
+      double ev = e.is_object() && PyLong_Check(e.obj) ? PyLong_AsDouble(e.obj) : -1;
+      PyErr_Clear();
+      if (!(ev >= 0))
+        return fail(AbortCode::UnsupportedValue,
+                    "integer power with a negative or runtime exponent is not compiled (it may raise)");
+    } else if (array_base && e.is_object() && (PyFloat_Check(e.obj) || PyLong_Check(e.obj))) {
+      // NumPy's power loop takes sqrt for a scalar exponent of 0.5 (it differs from pow() at
+      // -0.0 and -inf); 2.0 is x*x, the same bits as pow.
+      double ev = PyFloat_Check(e.obj) ? PyFloat_AsDouble(e.obj) : PyLong_AsDouble(e.obj);
+      PyErr_Clear();
+      if (ev == 0.5 || ev == 2.0) {
+        auto x = to_ir(base, loop[0]);
+        if (!x) return false;
+        ir::ValueId r = ev == 0.5 ? g.add_op(ir::Op::Sqrt, ir::Type(out_dt, shape), {*x}, loc_)
+                                  : g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {*x, *x}, loc_);
+        push(tensor(r, shape.empty() ? Box::NpScalar : Box::Array));
+        return true;
+      }
+    } else if (array_base && e.is_tensor() && e.type.is_scalar()) {
+      // A runtime scalar exponent: the same fast path, decided per call.
+      auto x = to_ir(base, loop[0]);
+      auto ex = x ? to_ir(e, loop[1]) : std::nullopt;
+      if (!ex) return false;
+      ir::Type rt(out_dt, shape);
+      ir::ValueId half = g.add_const_float(loop[1], 0.5, loc_);
+      ir::ValueId is_half = g.add_op(ir::Op::Eq, ir::Type::scalar(ir::DType::Bool), {*ex, half}, loc_);
+      ir::ValueId sq = g.add_op(ir::Op::Sqrt, rt, {*x}, loc_);
+      ir::ValueId pw = g.add_op(ir::Op::Pow, rt, {*x, *ex}, loc_);
+      push(tensor(g.add_op(ir::Op::Where, rt, {is_half, sq, pw}, loc_),
+                  shape.empty() ? Box::NpScalar : Box::Array));
       return true;
     }
-    if (!ir::is_float(out_dt) && !(e >= 0))
-      return fail(AbortCode::UserError, "Integers to negative integer powers are not allowed.");
-  } else if (op == ir::Op::Pow && !ir::is_float(out_dt)) {
-    return fail(AbortCode::UnsupportedValue,
-                "integer power with a runtime exponent (a negative one raises) is not traced");
   }
+  std::vector<ir::ValueId> ins;
   for (size_t i = 0; i < operands.size(); ++i) {
     auto x = to_ir(operands[i], loop[i]);
     if (!x) return false;
@@ -601,9 +827,11 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
   }
   ir::ValueId r;
   if (op == ir::Op::Cast) {  // np.positive: a copy in the loop dtype
-    r = trace_.graph.add_op(ir::Op::Cast, ir::Type(out_dt, shape), {ins[0]}, loc_);
+    r = g.add_op(ir::Op::Cast, ir::Type(out_dt, shape), {ins[0]}, loc_);
+  } else if (op == ir::Op::Mul && ins.size() == 1) {  // np.square
+    r = g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {ins[0], ins[0]}, loc_);
   } else {
-    r = trace_.graph.add_op(op, ir::Type(out_dt, shape), ins, loc_);
+    r = g.add_op(op, ir::Type(out_dt, shape), ins, loc_);
   }
   Box box = python_float_math ? Box::PyFloat : shape.empty() ? Box::NpScalar : Box::Array;
   push(tensor(r, box));
@@ -682,9 +910,12 @@ bool Tracer::emit_output(const AValue& v) {
     }
     case AValue::Kind::Tensor: {
       OutputNode n;
-      if (v.arg >= 0) {
+      if (v.pristine && v.arg >= 0) {
         n.kind = OutputNode::Kind::Arg;
         n.index = v.arg;
+      } else if (v.pristine) {
+        n.kind = OutputNode::Kind::Fetch;  // the same object, fetched again through its source
+        n.source = v.source;
       } else {
         std::vector<ir::ValueId>& results = trace_.graph.results;
         int k = -1;
@@ -701,7 +932,7 @@ bool Tracer::emit_output(const AValue& v) {
       out.push_back(n);
       return true;
     }
-    case AValue::Kind::Null:
+    default:
       break;
   }
   return fail(AbortCode::UnsupportedValue, "returns an unsupported value");
@@ -711,7 +942,7 @@ bool Tracer::emit_output(const AValue& v) {
 // Handlers
 
 bool Tracer::op_load_fast(const Instruction& in) {
-  const AValue& v = locals_[static_cast<size_t>(in.arg)];
+  const AValue& v = fr().locals[static_cast<size_t>(in.arg)];
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError,
                 fmt::format("local variable '{}' referenced before assignment", local_name(in.arg)));
@@ -720,37 +951,41 @@ bool Tracer::op_load_fast(const Instruction& in) {
 }
 
 bool Tracer::op_store_fast(const Instruction& in) {
-  locals_[static_cast<size_t>(in.arg)] = pop();
+  fr().locals[static_cast<size_t>(in.arg)] = pop();
   return true;
 }
 
 bool Tracer::op_load_const(const Instruction& in) {
-  push(object(PyTuple_GET_ITEM(code_->co_consts, in.arg), Source::constant()));
+  push(object(PyTuple_GET_ITEM(fr().code->co_consts, in.arg), Source::constant()));
   return true;
 }
 
 bool Tracer::op_load_global(const Instruction& in) {
-  PyObject* name = PyTuple_GET_ITEM(code_->co_names, in.arg);
+  PyObject* name = PyTuple_GET_ITEM(fr().code->co_names, in.arg);
   std::string n = PyUnicode_AsUTF8(name);
   Guard g;
   g.name = name;
-  PyObject* v = PyDict_GetItemWithError(globals_, name);
+  PyObject* v = PyDict_GetItemWithError(fr().globals, name);
   if (v) {
     g.kind = Guard::Kind::GlobalIs;
-    g.dict = globals_;
-    g.source = Source::global(n);
-  } else if (!PyErr_Occurred() && (v = PyDict_GetItemWithError(builtins_, name))) {
+    g.dict = fr().globals;
+    g.source = Source::global(n, fr().globals);
+  } else if (!PyErr_Occurred() && (v = PyDict_GetItemWithError(fr().builtins, name))) {
     g.kind = Guard::Kind::BuiltinIs;
-    g.dict = globals_;
-    g.dict2 = builtins_;
-    g.source = Source::builtin(n);
+    g.dict = fr().globals;
+    g.dict2 = fr().builtins;
+    g.source = Source::builtin(n, fr().builtins);
   } else {
     PyErr_Clear();
     return fail(AbortCode::UserError, fmt::format("name '{}' is not defined", n));
   }
-  if (PyArray_Check(v))
-    return fail(AbortCode::UnsupportedValue,
-                fmt::format("global array '{}' is not traced yet (pass it as an argument)", n));
+  if (PyArray_Check(v) || PyFloat_CheckExact(v) || PyArray_IsScalar(v, Generic)) {
+    // Global arrays and floats are read at call time through their source, like arguments.
+    auto av = value_from_object(v, g.source);
+    if (!av) return false;
+    push(std::move(*av));
+    return true;
+  }
   g.expected = v;
   trace_.guards.add(g);
   push(object(v, g.source));
@@ -760,36 +995,93 @@ bool Tracer::op_load_global(const Instruction& in) {
 bool Tracer::op_load_attr(const Instruction& in, bool method) {
   AValue base = pop();
   std::string n = name_at(in.arg);
+  if (base.is_tensor()) return tensor_attribute(base, n, method);
   if (!base.is_object())
     return fail(AbortCode::UnsupportedAttribute,
                 fmt::format("attribute '.{}' of {} is not traced yet", n, what(base)));
-  PyObject* name = PyTuple_GET_ITEM(code_->co_names, in.arg);
+  PyObject* name = PyTuple_GET_ITEM(fr().code->co_names, in.arg);
   PyObject* v = PyObject_GetAttr(base.obj, name);
   if (!v) return fail(AbortCode::UserError, exception_text());
-  if (PyArray_Check(v)) {
-    Py_DECREF(v);
+  keep(v);
+  std::optional<AValue> out;
+  if (PyModule_Check(base.obj) && !PyArray_Check(v) && !PyFloat_CheckExact(v)) {
+    // Module attributes (np.exp): one identity guard each.
+    Guard g;
+    g.kind = Guard::Kind::AttrIs;
+    g.dict = base.obj;
+    g.name = name;
+    g.expected = v;
+    g.source = Source::attr(base.source, n);
+    trace_.guards.add(g);
+    out = object(v, g.source);
+  } else if (base.source && base.source->evaluable()) {
+    out = value_from_object(v, Source::attr(base.source, n));
+  } else if (PyArray_Check(v)) {
     return fail(AbortCode::UnsupportedValue,
-                fmt::format("array attribute '{}.{}' is not traced yet", base.source->expr(), n));
+                fmt::format("array attribute '.{}' of a computed object", n));
+  } else {
+    out = object(v, Source::constant());
   }
-  Guard g;
-  g.kind = Guard::Kind::AttrIs;
-  g.dict = base.obj;
-  g.name = name;
-  g.expected = v;
-  g.source = Source::attr(base.source, n);
-  trace_.guards.add(g);
-  if (method) push(AValue{});  // NULL: a plain callable, not a bound method
-  push(object(v, g.source));
+  if (!out) return false;
+  if (method) {
+    if (out->kind == AValue::Kind::BoundMethod) {
+      AValue self = out->items[0];
+      out->kind = AValue::Kind::Object;
+      out->items.clear();
+      push(std::move(*out));  // (method, self): the call protocol passes self first
+      push(std::move(self));
+      return true;
+    }
+    push(AValue{});  // NULL: a plain callable
+  }
+  push(std::move(*out));
+  return true;
+}
+
+bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool method) {
+  const ir::Type& t = base.type;
+  if (name == "astype" || name == "copy") {
+    AValue m;
+    m.kind = AValue::Kind::TensorMethod;
+    m.method = name;
+    m.items.push_back(base);
+    m.source = Source::computed();
+    if (method) push(AValue{});
+    push(std::move(m));
+    return true;
+  }
+  if (method)
+    return fail(AbortCode::UnsupportedAttribute,
+                fmt::format("method '.{}()' of an array is not traced yet", name));
+  PyObject* v = nullptr;
+  if (name == "shape") {
+    v = PyTuple_New(t.rank());
+    for (int i = 0; i < t.rank(); ++i) PyTuple_SET_ITEM(v, i, PyLong_FromLongLong(t.shape[static_cast<size_t>(i)].size));
+  } else if (name == "ndim") {
+    v = PyLong_FromLong(t.rank());
+  } else if (name == "size") {
+    v = PyLong_FromLongLong(*t.static_numel());
+  } else if (name == "dtype") {
+    v = reinterpret_cast<PyObject*>(PyArray_DescrFromType(typenum_from_dtype(t.dtype)));
+  } else {
+    return fail(AbortCode::UnsupportedAttribute,
+                fmt::format("attribute '.{}' of an array is not traced yet", name));
+  }
+  // Shapes are static and guarded, so these are constants of this compiled version.
+  push(object(v, Source::constant()));
   Py_DECREF(v);
   return true;
 }
 
 bool Tracer::op_call(const Instruction& in, bool kw) {
-  Py_ssize_t nkw = 0;
+  PyObject* kwnames = nullptr;
   if (kw) {
     AValue names = pop();
-    nkw = names.is_object() && PyTuple_Check(names.obj) ? PyTuple_GET_SIZE(names.obj) : 0;
+    if (!names.is_object() || !PyTuple_Check(names.obj))
+      return fail(AbortCode::UnsupportedCall, "keyword names are not a constant tuple");
+    kwnames = names.obj;  // kept alive by keep_
   }
+  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   std::vector<AValue> args(static_cast<size_t>(in.arg));
   for (int i = in.arg - 1; i >= 0; --i) args[static_cast<size_t>(i)] = pop();
   AValue upper = pop();
@@ -803,10 +1095,33 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     callable = std::move(lower);
     args.insert(args.begin(), std::move(upper));
   }
+  if (callable.kind == AValue::Kind::TensorMethod) {
+    if (nkw > 0)
+      return fail(AbortCode::UnsupportedCall,
+                  fmt::format("array .{}() with keyword arguments is not traced yet", callable.method));
+    return call_tensor_method(callable, std::move(args));
+  }
+  if (callable.kind == AValue::Kind::BoundMethod) {
+    args.insert(args.begin(), callable.items[0]);
+    return inline_call(callable.obj, callable.source, std::move(args), kwnames);
+  }
   if (!callable.is_object())
     return fail(AbortCode::UnsupportedCall, fmt::format("call of {}", what(callable)));
   PyObject* f = callable.obj;
-  std::string fname = callable.source ? callable.source->expr() : callable_name(f);
+  std::string fname = callable.source && callable.source->kind != Source::Kind::Constant
+                          ? callable.source->expr()
+                          : callable_name(f);
+  if (PyFunction_Check(f)) return inline_call(f, callable.source, std::move(args), kwnames);
+  if (std::strcmp(Py_TYPE(f)->tp_name, "tracejit.JitFunction") == 0) {
+    // A jitted function called from jitted code: inline what it wraps.
+    PyObject* w = PyObject_GetAttrString(f, "__wrapped__");
+    if (w && PyFunction_Check(w)) {
+      keep(w);
+      return inline_call(w, Source::attr(callable.source, "__wrapped__"), std::move(args), kwnames);
+    }
+    Py_XDECREF(w);
+    PyErr_Clear();
+  }
   if (nkw > 0)
     return fail(AbortCode::UnsupportedCall,
                 fmt::format("{}(...) with keyword arguments is not traced yet", fname));
@@ -818,17 +1133,154 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     return apply_ufunc(*u, std::move(args), false);
   }
   if (f == np_->where) return apply_where(std::move(args));
-  if (f == np_->builtin_abs && args.size() == 1) {
-    const UfuncInfo* u = np_->ufunc_named("absolute");
-    return apply_ufunc(*u, std::move(args), true);
-  }
-  if (PyCFunction_Check(f) && callable.source && callable.source->kind == Source::Kind::Builtin &&
-      fname == "print")
-    return fail(AbortCode::SideEffect, "print(...) is a side effect: the function runs eagerly");
+  bool handled = false;
+  if (!call_builtin(f, fname, args, handled)) return false;
+  if (handled) return true;
   if (PyFunction_Check(f))
     return fail(AbortCode::UnsupportedCall,
-                fmt::format("call to Python function {}() is not inlined yet", fname));
+                fmt::format("call to Python function {}() is not inlined", fname));
   return fail(AbortCode::UnsupportedCall, fmt::format("call to {}() is not traced yet", fname));
+}
+
+// Builtins (and NumPy scalar types) with pure results. `handled` is false for anything else.
+bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AValue>& args,
+                          bool& handled) {
+  handled = true;
+  bool all_objects = true;
+  for (const AValue& a : args) all_objects &= a.is_object();
+  PyObject* builtins = fr().builtins;
+  auto is_builtin = [&](const char* name) { return f == PyDict_GetItemString(builtins, name); };
+  if (is_builtin("print"))
+    return fail(AbortCode::SideEffect, "print(...) is a side effect: the function runs eagerly");
+  if (is_builtin("abs") && args.size() == 1 && !all_objects)
+    return apply_ufunc(*np_->ufunc_named("absolute"), std::move(args), true);
+  if (is_builtin("len") && args.size() == 1) {
+    const AValue& a = args[0];
+    Py_ssize_t n = -1;
+    if (a.kind == AValue::Kind::Tuple) n = static_cast<Py_ssize_t>(a.items.size());
+    else if (a.is_tensor() && a.type.rank() > 0) n = a.type.shape[0].size;
+    else if (a.is_object()) {
+      n = PyObject_Length(a.obj);
+      if (n < 0) return fail(AbortCode::UserError, exception_text());
+      if (!PyTuple_CheckExact(a.obj) && !PyUnicode_CheckExact(a.obj) && a.source &&
+          a.source->evaluable()) {
+        Guard g;
+        g.type = Py_TYPE(a.obj);
+        g.length = n;
+        guard_object(Guard::Kind::Len, a.source, std::move(g));
+      }
+    }
+    if (n < 0) return fail(AbortCode::UserError, "len() of an unsized object");
+    PyObject* v = PyLong_FromSsize_t(n);
+    push(object(v, Source::constant()));
+    Py_DECREF(v);
+    return true;
+  }
+  if ((is_builtin("enumerate") || is_builtin("zip")) && !args.empty()) {
+    std::vector<std::vector<AValue>> seqs;
+    for (const AValue& a : args) {
+      auto items = items_of(a);
+      if (!items) return false;
+      seqs.push_back(std::move(*items));
+    }
+    AValue it;
+    it.kind = AValue::Kind::Iterator;
+    it.arg = 0;
+    it.source = Source::computed();
+    bool enumerate = is_builtin("enumerate");
+    if (enumerate && seqs.size() != 1) return fail(AbortCode::UnsupportedCall, "enumerate(x, start)");
+    size_t n = seqs[0].size();
+    for (const auto& sq : seqs) n = std::min(n, sq.size());
+    for (size_t i = 0; i < n; ++i) {
+      AValue t;
+      t.kind = AValue::Kind::Tuple;
+      t.source = Source::computed();
+      if (enumerate) {
+        PyObject* idx = PyLong_FromSize_t(i);
+        t.items.push_back(object(idx, Source::constant()));
+        Py_DECREF(idx);
+      }
+      for (const auto& sq : seqs) t.items.push_back(sq[i]);
+      it.items.push_back(std::move(t));
+    }
+    push(std::move(it));
+    return true;
+  }
+  if (is_builtin("isinstance") && args.size() == 2 && args[1].is_object() &&
+      (args[0].is_tensor() || args[0].is_object())) {
+    PyObject* probe_obj = args[0].is_tensor() ? probe(args[0]) : (Py_INCREF(args[0].obj), args[0].obj);
+    if (args[0].is_tensor() && args[0].box == Box::NpScalar) {
+      Py_DECREF(probe_obj);
+      PyArray_Descr* d = PyArray_DescrFromType(typenum_from_dtype(args[0].type.dtype));
+      alignas(16) char zero[16] = {};
+      probe_obj = PyArray_Scalar(zero, d, nullptr);
+      Py_DECREF(d);
+    }
+    int r = probe_obj ? PyObject_IsInstance(probe_obj, args[1].obj) : -1;
+    Py_XDECREF(probe_obj);
+    if (r < 0) return fail(AbortCode::UserError, exception_text());
+    push(object(r ? Py_True : Py_False, Source::constant()));
+    return true;
+  }
+  // NumPy scalar types as conversions: np.float32(x).
+  if (PyType_Check(f) && PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(f), &PyGenericArrType_Type) &&
+      args.size() == 1 && args[0].is_tensor()) {
+    PyArray_Descr* d = PyArray_DescrFromTypeObject(f);
+    auto dt = d ? dtype_from_typenum(d->type_num) : std::nullopt;
+    Py_XDECREF(d);
+    PyErr_Clear();
+    if (!dt || !args[0].type.is_scalar())
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() of an array is not traced yet", fname));
+    if (ir::is_float(args[0].type.dtype) && !ir::is_float(*dt) && !ir::is_bool(*dt))
+      return fail(AbortCode::UnsupportedCall, "float to integer conversion is not compiled yet");
+    push(tensor(trace_.graph.add_op(ir::Op::Cast, args[0].type.with_dtype(*dt), {args[0].v}, loc_),
+                Box::NpScalar));
+    return true;
+  }
+  // Pure builtins on Python values: evaluate now.
+  static const char* kPure[] = {"abs", "min", "max", "float", "int", "bool", "round", "range",
+                                "tuple", "divmod", "pow", "isinstance", "sum"};
+  bool pure = false;
+  for (const char* name : kPure) pure |= is_builtin(name);
+  pure |= PyType_Check(f) && PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(f), &PyGenericArrType_Type);
+  if (pure && all_objects) {
+    PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(args.size()));
+    for (size_t i = 0; i < args.size(); ++i) {
+      Py_INCREF(args[i].obj);
+      PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), args[i].obj);
+    }
+    PyObject* r = PyObject_Call(f, t, nullptr);
+    Py_DECREF(t);
+    if (!r) return fail(AbortCode::UserError, fmt::format("{}() raises {}", fname, exception_text()));
+    push(object(r, Source::constant()));
+    Py_DECREF(r);
+    return true;
+  }
+  if (pure)
+    return fail(AbortCode::UnsupportedCall,
+                fmt::format("{}() of an array value (data-dependent) is not traced yet", fname));
+  handled = false;
+  return true;
+}
+
+bool Tracer::call_tensor_method(const AValue& m, std::vector<AValue> args) {
+  const AValue& x = m.items[0];
+  if (m.method == "copy" && args.empty()) {
+    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_), Box::Array));
+    return true;
+  }
+  if (m.method == "astype" && args.size() == 1 && args[0].is_object()) {
+    PyArray_Descr* d = nullptr;
+    if (!PyArray_DescrConverter(args[0].obj, &d)) return fail(AbortCode::UserError, exception_text());
+    auto dt = dtype_from_typenum(d->type_num);
+    Py_DECREF(d);
+    if (!dt) return fail(AbortCode::UnsupportedDtype, "astype to a dtype the JIT does not compile");
+    if (ir::is_float(x.type.dtype) && !ir::is_float(*dt) && !ir::is_bool(*dt))
+      return fail(AbortCode::UnsupportedCall, "float to integer astype is not compiled yet");
+    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type.with_dtype(*dt), {x.v}, loc_), Box::Array));
+    return true;
+  }
+  return fail(AbortCode::UnsupportedCall, fmt::format("array .{}() with these arguments", m.method));
 }
 
 bool Tracer::op_binary_op(const Instruction& in) {
@@ -838,6 +1290,11 @@ bool Tracer::op_binary_op(const Instruction& in) {
     return fail(AbortCode::UnsupportedBytecode,
                 fmt::format("in-place '{}' on an array is not traced yet", binary_op_symbol(in.arg)));
   const char* name = ufunc_for_binary_op(in.arg);
+  // `array ** 2` with a Python int 2 is np.square in NumPy (bool ** 2 is int8, not int64).
+  if ((in.arg == 8 || in.arg == 21) && lhs.is_tensor() && lhs.box == Box::Array && rhs.is_object() &&
+      PyLong_CheckExact(rhs.obj) && PyLong_AsLong(rhs.obj) == 2)
+    return apply_ufunc(*np_->ufunc_named("square"), {std::move(lhs)}, true);
+  PyErr_Clear();
   const UfuncInfo* u = name ? np_->ufunc_named(name) : nullptr;
   if (!u)
     return fail(AbortCode::UnsupportedBytecode,
@@ -890,6 +1347,19 @@ bool Tracer::op_unpack_sequence(const Instruction& in) {
 }
 
 std::optional<bool> Tracer::truth(const AValue& v) {
+  if (v.is_object() && (PyList_Check(v.obj) || PyDict_Check(v.obj) || PyAnySet_Check(v.obj))) {
+    // A mutable container's truth is its length: guard it (its identity alone is not enough).
+    if (!v.source || !v.source->evaluable()) {
+      fail(AbortCode::ControlFlow, "branch on a mutable container that cannot be re-checked");
+      return std::nullopt;
+    }
+    Py_ssize_t n = PyObject_Length(v.obj);
+    Guard g;
+    g.type = Py_TYPE(v.obj);
+    g.length = n;
+    guard_object(Guard::Kind::Len, v.source, std::move(g));
+    return n > 0;
+  }
   if (v.is_object()) {
     int t = PyObject_IsTrue(v.obj);
     if (t < 0) {
@@ -925,23 +1395,230 @@ bool Tracer::op_pop_jump(const Instruction& in) {
     if (!t) return false;
     jump = in.op == COp::PopJumpIfTrue ? *t : !*t;
   }
-  if (jump) pc_ = in.target;
+  if (jump) fr().pc = in.target;
   return true;
 }
 
 bool Tracer::op_return_value(const Instruction& in) {
   AValue v = pop();
+  if (frames_.size() > 1) {  // an inlined callee returns into its caller
+    frames_.pop_back();
+    loc_.file = fr().file;
+    push(std::move(v));
+    return true;
+  }
   returned_ = true;
   return emit_output(v);
+}
+
+std::optional<std::vector<AValue>> Tracer::items_of(const AValue& v) {
+  std::vector<AValue> items;
+  if (v.kind == AValue::Kind::Tuple || v.kind == AValue::Kind::Iterator) {
+    size_t start = v.kind == AValue::Kind::Iterator ? static_cast<size_t>(v.arg) : 0;
+    items.assign(v.items.begin() + static_cast<std::ptrdiff_t>(start), v.items.end());
+    return items;
+  }
+  if (!v.is_object()) {
+    fail(AbortCode::UnsupportedValue, fmt::format("iterating over {} is not traced yet", what(v)));
+    return std::nullopt;
+  }
+  PyObject* o = v.obj;
+  if (PyRange_Check(o) || (!v.source || !v.source->evaluable())) {
+    if (!PyRange_Check(o) && !PyTuple_CheckExact(o) && !PyList_CheckExact(o)) {
+      fail(AbortCode::UnsupportedValue,
+           fmt::format("iterating over a {} is not traced yet", Py_TYPE(o)->tp_name));
+      return std::nullopt;
+    }
+    Py_ssize_t n = PyObject_Length(o);
+    if (n > kMaxUnroll) {
+      fail(AbortCode::ControlFlow,
+           fmt::format("a loop of {} iterations is too long to unroll (compiled loop regions are "
+                       "not implemented yet)", n));
+      return std::nullopt;
+    }
+    PyObject* it = PyObject_GetIter(o);
+    if (!it) {
+      fail(AbortCode::UserError, exception_text());
+      return std::nullopt;
+    }
+    while (PyObject* x = PyIter_Next(it)) {
+      if (PyArray_Check(x)) {
+        Py_DECREF(x);
+        Py_DECREF(it);
+        fail(AbortCode::UnsupportedValue, "an array inside a constant container");
+        return std::nullopt;
+      }
+      items.push_back(object(x, Source::constant()));
+      Py_DECREF(x);
+    }
+    Py_DECREF(it);
+    PyErr_Clear();
+    return items;
+  }
+  if (!PyTuple_CheckExact(o) && !PyList_CheckExact(o)) {
+    fail(AbortCode::UnsupportedValue,
+         fmt::format("iterating over a {} is not traced yet", Py_TYPE(o)->tp_name));
+    return std::nullopt;
+  }
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+  if (n > kMaxUnroll) {
+    fail(AbortCode::ControlFlow, fmt::format("a loop of {} iterations is too long to unroll", n));
+    return std::nullopt;
+  }
+  Guard g;
+  g.type = Py_TYPE(o);
+  g.length = n;
+  guard_object(Guard::Kind::Len, v.source, std::move(g));
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* idx = PyLong_FromSsize_t(i);
+    auto item = value_from_object(PySequence_Fast_GET_ITEM(o, i), Source::item(v.source, idx));
+    Py_DECREF(idx);
+    if (!item) return std::nullopt;
+    items.push_back(std::move(*item));
+  }
+  return items;
+}
+
+// Loops over Python sequences of known length are unrolled (at most kMaxUnroll iterations); the
+// length is guarded.
+bool Tracer::op_get_iter(const Instruction& in) {
+  AValue v = pop();
+  if (v.kind == AValue::Kind::Iterator) {
+    push(std::move(v));
+    return true;
+  }
+  auto items = items_of(v);
+  if (!items) return false;
+  AValue it;
+  it.kind = AValue::Kind::Iterator;
+  it.arg = 0;
+  it.items = std::move(*items);
+  it.source = Source::computed();
+  push(std::move(it));
+  return true;
+}
+
+bool Tracer::op_for_iter(const Instruction& in) {
+  AValue& it = fr().stack.back();
+  if (it.kind != AValue::Kind::Iterator)
+    return fail(AbortCode::UnsupportedValue, "for-loop over an unknown iterator");
+  if (it.arg >= static_cast<int>(it.items.size())) {
+    pop();
+    fr().pc = in.target;
+    return true;
+  }
+  AValue next = it.items[static_cast<size_t>(it.arg++)];
+  push(std::move(next));
+  return true;
+}
+
+bool Tracer::op_build_slice(const Instruction& in) {
+  std::vector<AValue> parts(static_cast<size_t>(in.arg));
+  for (int i = in.arg - 1; i >= 0; --i) parts[static_cast<size_t>(i)] = pop();
+  for (const AValue& p : parts)
+    if (!p.is_object())
+      return fail(AbortCode::UnsupportedValue, "slice bounds computed from arrays");
+  PyObject* sl = PySlice_New(parts[0].obj, parts[1].obj, parts.size() > 2 ? parts[2].obj : nullptr);
+  if (!sl) return fail(AbortCode::UserError, exception_text());
+  push(object(sl, Source::constant()));
+  Py_DECREF(sl);
+  return true;
+}
+
+bool Tracer::op_binary_subscr(const Instruction& in) {
+  AValue key = pop();
+  AValue c = pop();
+  if (c.is_tensor())
+    return fail(AbortCode::UnsupportedBytecode, "indexing and slicing arrays is not traced yet");
+  if (!key.is_object())
+    return fail(AbortCode::UnsupportedValue, "an index computed from arrays");
+  if (c.kind == AValue::Kind::Tuple) {
+    if (PyLong_CheckExact(key.obj)) {
+      Py_ssize_t n = static_cast<Py_ssize_t>(c.items.size());
+      Py_ssize_t i = PyLong_AsSsize_t(key.obj);
+      if (i < 0) i += n;
+      if (i < 0 || i >= n) return fail(AbortCode::UserError, "IndexError: tuple index out of range");
+      push(c.items[static_cast<size_t>(i)]);
+      return true;
+    }
+    if (PySlice_Check(key.obj)) {
+      Py_ssize_t start, stop, step;
+      if (PySlice_Unpack(key.obj, &start, &stop, &step) < 0) return fail(AbortCode::UserError, exception_text());
+      Py_ssize_t len = PySlice_AdjustIndices(static_cast<Py_ssize_t>(c.items.size()), &start, &stop, step);
+      AValue t;
+      t.kind = AValue::Kind::Tuple;
+      t.source = Source::computed();
+      for (Py_ssize_t k = 0; k < len; ++k) t.items.push_back(c.items[static_cast<size_t>(start + k * step)]);
+      push(std::move(t));
+      return true;
+    }
+    return fail(AbortCode::UnsupportedValue, "tuple index");
+  }
+  if (!c.is_object()) return fail(AbortCode::UnsupportedValue, fmt::format("indexing {}", what(c)));
+  bool evaluable = c.source && c.source->evaluable();
+  if (PySlice_Check(key.obj) && (PyList_CheckExact(c.obj) || PyTuple_CheckExact(c.obj)) && evaluable) {
+    // A slice of a guarded list: a tuple of its items, each fetched by its own index.
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(c.obj);
+    Guard g;
+    g.type = Py_TYPE(c.obj);
+    g.length = n;
+    guard_object(Guard::Kind::Len, c.source, std::move(g));
+    Py_ssize_t start, stop, step;
+    if (PySlice_Unpack(key.obj, &start, &stop, &step) < 0) return fail(AbortCode::UserError, exception_text());
+    Py_ssize_t len = PySlice_AdjustIndices(n, &start, &stop, step);
+    AValue t;
+    t.kind = AValue::Kind::Tuple;
+    t.source = Source::computed();
+    for (Py_ssize_t k = 0; k < len; ++k) {
+      Py_ssize_t i = start + k * step;
+      PyObject* idx = PyLong_FromSsize_t(i);
+      auto item = value_from_object(PySequence_Fast_GET_ITEM(c.obj, i), Source::item(c.source, idx));
+      Py_DECREF(idx);
+      if (!item) return false;
+      t.items.push_back(std::move(*item));
+    }
+    push(std::move(t));
+    return true;
+  }
+  PyObject* v = PyObject_GetItem(c.obj, key.obj);
+  if (!v) return fail(AbortCode::UserError, exception_text());
+  keep(v);
+  std::optional<AValue> out;
+  if (evaluable && (PyLong_CheckExact(key.obj) || PyUnicode_CheckExact(key.obj))) {
+    PyObject* k = key.obj;
+    Py_ssize_t n = PyList_CheckExact(c.obj) || PyTuple_CheckExact(c.obj) ? PyObject_Length(c.obj) : 0;
+    PyObject* norm = nullptr;
+    if (PyLong_CheckExact(k) && n > 0 && PyLong_AsSsize_t(k) < 0) {
+      norm = PyLong_FromSsize_t(PyLong_AsSsize_t(k) + n);  // len is guarded: a fixed index
+      k = norm;
+    }
+    out = value_from_object(v, Source::item(c.source, k));
+    Py_XDECREF(norm);
+  } else if (!evaluable && !PyArray_Check(v)) {
+    out = object(v, Source::constant());
+  } else {
+    return fail(AbortCode::UnsupportedValue, "indexing with this key is not traced yet");
+  }
+  if (!out) return false;
+  push(std::move(*out));
+  return true;
+}
+
+bool Tracer::op_load_deref(const Instruction& in) {
+  const AValue& v = fr().locals[static_cast<size_t>(in.arg)];
+  if (v.kind == AValue::Kind::Null)
+    return fail(AbortCode::UserError, "free variable referenced before assignment");
+  push(v);
+  return true;
 }
 
 bool Tracer::step(const Instruction& in) {
   switch (in.op) {
     case COp::PopTop: pop(); return true;
     case COp::PushNull: push(AValue{}); return true;
-    case COp::Copy: push(stack_[stack_.size() - static_cast<size_t>(in.arg)]); return true;
+    case COp::Copy: push(fr().stack[fr().stack.size() - static_cast<size_t>(in.arg)]); return true;
     case COp::Swap:
-      std::swap(stack_.back(), stack_[stack_.size() - static_cast<size_t>(in.arg)]);
+      std::swap(fr().stack.back(), fr().stack[fr().stack.size() - static_cast<size_t>(in.arg)]);
       return true;
     case COp::LoadFast: return op_load_fast(in);
     case COp::StoreFast: return op_store_fast(in);
@@ -959,19 +1636,22 @@ bool Tracer::step(const Instruction& in) {
     case COp::BuildTuple: return op_build_tuple(in);
     case COp::UnpackSequence: return op_unpack_sequence(in);
     case COp::ToBool: return op_to_bool(in);
-    case COp::Jump: pc_ = in.target; return true;
+    case COp::Jump: fr().pc = in.target; return true;
     case COp::PopJumpIfFalse:
     case COp::PopJumpIfTrue:
     case COp::PopJumpIfNone:
     case COp::PopJumpIfNotNone: return op_pop_jump(in);
     case COp::ReturnValue: return op_return_value(in);
-    case COp::GetIter:
-    case COp::ForIter:
-      return fail(AbortCode::UnsupportedBytecode, "loops are not traced yet");
-    case COp::BinarySubscr:
+    case COp::GetIter: return op_get_iter(in);
+    case COp::ForIter: return op_for_iter(in);
+    case COp::BinarySubscr: return op_binary_subscr(in);
+    case COp::BuildSlice: return op_build_slice(in);
+    case COp::LoadDeref: return op_load_deref(in);
+    case COp::CopyFreeVars: return true;  // the frame's free variables were bound on entry
     case COp::StoreSubscr:
-    case COp::BuildSlice:
-      return fail(AbortCode::UnsupportedBytecode, "indexing and slicing are not traced yet");
+    case COp::StoreAttr:
+      return fail(AbortCode::SideEffect,
+                  "assignment into an array or object (in-place update) is not traced yet");
     default:
       return fail(AbortCode::UnsupportedBytecode,
                   fmt::format("bytecode {} is not traced yet", in.raw_name));
@@ -979,31 +1659,19 @@ bool Tracer::step(const Instruction& in) {
 }
 
 TraceResult Tracer::run() {
-  code_ = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_));
-  globals_ = PyFunction_GET_GLOBALS(func_);
-  builtins_ = PyEval_GetBuiltins();
-  PyObject* fb = PyDict_GetItemString(globals_, "__builtins__");
-  if (fb && PyModule_Check(fb)) fb = PyModule_GetDict(fb);
-  if (fb && PyDict_Check(fb)) builtins_ = fb;
   np_ = NumpySurface::get();
   if (!np_) {
     PyErr_Clear();
     return Abort{AbortCode::UnsupportedValue, "numpy cannot be imported", "", -1};
   }
-  trace_.graph.name = PyUnicode_AsUTF8(code_->co_qualname);
-  loc_.file = trace_.graph.intern_file(PyUnicode_AsUTF8(code_->co_filename));
-  loc_.line = code_->co_firstlineno;
-  auto decoded = frontend::decode(code_);
-  if (!decoded) {
-    return Abort{AbortCode::UnsupportedBytecode, decoded.message(), PyUnicode_AsUTF8(code_->co_filename),
-                 code_->co_firstlineno};
-  }
-  instrs_ = std::move(decoded.value());
-  if (bind_arguments()) {
-    constexpr int kMaxSteps = 100000;  // straight-line code only today; a runaway loop aborts
+  auto* code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_));
+  trace_.graph.name = PyUnicode_AsUTF8(code->co_qualname);
+  loc_.line = code->co_firstlineno;
+  if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) && bind_arguments()) {
+    constexpr int kMaxSteps = 200000;  // unrolled loops and inlined calls; a runaway trace aborts
     int steps = 0;
     while (!returned_ && !abort_) {
-      if (pc_ < 0 || pc_ >= static_cast<int>(instrs_.size())) {
+      if (fr().pc < 0 || fr().pc >= static_cast<int>(fr().instrs.size())) {
         fail(AbortCode::ControlFlow, "ran past the end of the bytecode");
         break;
       }
@@ -1011,7 +1679,7 @@ TraceResult Tracer::run() {
         fail(AbortCode::ControlFlow, "trace too long");
         break;
       }
-      cur_ = &instrs_[static_cast<size_t>(pc_++)];
+      cur_ = &fr().instrs[static_cast<size_t>(fr().pc++)];
       loc_.line = cur_->line >= 0 ? cur_->line : loc_.line;
       step(*cur_);
     }

@@ -19,21 +19,24 @@ enum class Box : uint8_t {
   PyFloat,   // a Python float (arithmetic among Python floats)
 };
 
-// How the runtime fetches graph param i from the call's arguments.
+// How the runtime fetches graph param i at call time: argument `arg` itself, or (arg == -1)
+// the object `source` reaches (an attribute or item of an argument, a global).
 struct InputBinding {
   enum class Kind : uint8_t { ArrayData, PyFloat, NpScalar };
   Kind kind = Kind::ArrayData;
   int arg = -1;
   ir::DType dtype = ir::DType::F64;
+  SourceRef source;
 };
 
 // The shape of the returned Python object, as a pre-order tree.
 struct OutputNode {
-  enum class Kind : uint8_t { Tuple, Result, Arg, Constant };
+  enum class Kind : uint8_t { Tuple, Result, Arg, Constant, Fetch };
   Kind kind = Kind::Result;
   int index = -1;              // Tuple: child count; Result: graph result; Arg: argument index
   Box box = Box::Array;        // Result
   PyObject* constant = nullptr;  // Constant (strong reference, owned by the Trace)
+  SourceRef source;            // Fetch: the object returned unchanged, fetched at call time
 };
 
 // Every abort has a code, a message, and the user's file:line.
@@ -72,8 +75,8 @@ struct Trace {
 using TraceResult = std::variant<Trace, Abort>;
 
 // Traces `func` called with `args`: its positional parameters, already bound (keywords and
-// defaults applied by the caller; length co_argcount). Needs the GIL. Never leaves a Python
-// exception set.
+// defaults applied by the caller; length co_argcount). Calls to other Python functions are
+// inlined (depth-limited). Needs the GIL. Never leaves a Python exception set.
 TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs);
 
 }  // namespace tracejit::tracer

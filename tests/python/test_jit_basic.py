@@ -331,35 +331,25 @@ def test_integer_negative_power_raises_like_numpy():
     assert str(jitted.value) == str(eager.value)
 
 
-# Known wrong answers, kept as strict xfails so that a fix shows up as XPASS.
+# Formerly wrong answers (found by this suite), now fixed: each stays as a regression test.
 
-@pytest.mark.xfail(strict=True, reason="BUG: comparison with a Python int outside the array "
-                   "dtype's range wraps the constant (int8 > 1000 gives True)")
 @pytest.mark.parametrize("fn", [lambda a: a > 1000, lambda a: a == 300, lambda a: a < 300])
 def test_compare_with_out_of_range_python_int(fn):
     run_both(fn, np.array([44, 2], np.int8))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: numpy-scalar ** 0.5 is traced as sqrt; NumPy's "
-                   "scalar power uses pow (np.float64(-0.0)**0.5 is 0.0, (-inf)**0.5 is inf)")
 def test_numpy_scalar_power_half():
     run_both(lambda s: s ** 0.5, np.float64(-0.0))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: array ** runtime scalar exponent 0.5 uses pow; "
-                   "NumPy's power loop takes its sqrt fast path for a scalar 0.5 exponent")
 def test_array_power_runtime_half():
     run_both(lambda a, e: a ** e, np.array([-0.0, -np.inf, 4.0]), np.float64(0.5))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: bool_array ** 2 is np.square in NumPy (int8 "
-                   "result); the tracer emits power with an int64 result")
 def test_bool_array_squared_dtype():
     run_both(lambda a: a ** 2, np.array([True, False]))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `if GLOBAL_LIST:` is decided at trace time and "
-                   "guarded by identity only; appending to the list does not retrace")
 def test_branch_on_mutable_global():
     f = tracejit.jit(_branch_on_flags, hot=0)
     a = np.ones(2)
