@@ -16,6 +16,8 @@ enum OpTrait : uint32_t {
   kFloatOnly = 1u << 4,    // operands must be floating point
   kIntOrBool = 1u << 5,    // operands must be integer or bool
   kSource = 1u << 6,       // no operands: a graph input or constant
+  kReduce = 1u << 7,       // reduce_*: ints are the reduced axes
+  kView = 1u << 8,         // moves elements without computing: reshape, transpose, slice, broadcast
 };
 
 enum class Op : uint16_t {

@@ -1,6 +1,8 @@
 // Verifier: one check per rule of ir/ops.def, each error naming the node and showing the IR.
 #include "ir/verifier.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <bit>
@@ -115,6 +117,122 @@ Fault check_broadcast(const Graph& g, const Node& n) {
   return std::nullopt;
 }
 
+bool valid_axis_list(const std::vector<int64_t>& axes, int rank) {
+  for (size_t i = 0; i < axes.size(); ++i) {
+    if (axes[i] < 0 || axes[i] >= rank) return false;
+    if (i && axes[i] <= axes[i - 1]) return false;
+  }
+  return true;
+}
+
+// Reductions, matmul and layout ops: attribute and shape rules from ir/ops.def.
+Fault check_structural(const Graph& g, const Node& n) {
+  const Type& r = n.type;
+  auto in = [&](size_t i) -> const Type& { return g.type(n.operands[i]); };
+  switch (n.op) {
+    case Op::ReduceSum:
+    case Op::ReduceProd:
+    case Op::ReduceMax:
+    case Op::ReduceMin:
+    case Op::ReduceAny:
+    case Op::ReduceAll: {
+      const Type& x = in(0);
+      if (!valid_axis_list(n.ints, x.rank())) return "reduction axes must be sorted, unique, in range";
+      if (r.dtype != x.dtype) return "a reduction keeps its operand's dtype";
+      if ((n.op == Op::ReduceAny || n.op == Op::ReduceAll) && !is_bool(x.dtype))
+        return "reduce_any/all take bool";
+      if (r.rank() != x.rank()) return "a reduction keeps the reduced axes with size 1";
+      for (int d = 0; d < x.rank(); ++d) {
+        bool reduced = std::find(n.ints.begin(), n.ints.end(), d) != n.ints.end();
+        if (reduced ? r.shape[d] != Dim::fixed(1) : r.shape[d] != x.shape[d])
+          return fmt::format("reduction result axis {} has the wrong size", d);
+      }
+      return std::nullopt;
+    }
+    case Op::ArgMax:
+    case Op::ArgMin: {
+      const Type& x = in(0);
+      if (n.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= x.rank()) return "argmax/argmin need ints = [axis]";
+      if (r.dtype != DType::I64) return "argmax/argmin give i64";
+      if (r.rank() != x.rank()) return "argmax/argmin keep the axis with size 1";
+      for (int d = 0; d < x.rank(); ++d)
+        if (d == n.ints[0] ? r.shape[d] != Dim::fixed(1) : r.shape[d] != x.shape[d])
+          return "argmax/argmin result shape";
+      return std::nullopt;
+    }
+    case Op::MatMul: {
+      const Type &a = in(0), &b = in(1);
+      if (a.dtype != r.dtype || b.dtype != r.dtype) return "matmul operands must have the result dtype";
+      if (a.rank() < 2 || b.rank() < 2) return "matmul operands need rank >= 2";
+      if (a.shape[a.rank() - 1] != b.shape[b.rank() - 2]) return "matmul inner dimensions differ";
+      std::vector<Dim> ba(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
+      auto batch = broadcast_shapes(ba, bb);
+      if (!batch) return "matmul batch dimensions do not broadcast";
+      batch->push_back(a.shape[a.rank() - 2]);
+      batch->push_back(b.shape[b.rank() - 1]);
+      if (*batch != r.shape) return "matmul result shape";
+      return std::nullopt;
+    }
+    case Op::Reshape: {
+      if (r.dtype != in(0).dtype) return "reshape keeps the dtype";
+      auto a = in(0).static_numel(), b = r.static_numel();
+      if (!a || !b || *a != *b) return "reshape must keep the (static) element count";
+      return std::nullopt;
+    }
+    case Op::Transpose: {
+      const Type& x = in(0);
+      if (r.dtype != x.dtype || static_cast<int>(n.ints.size()) != x.rank()) return "transpose needs a permutation";
+      std::vector<int64_t> sorted = n.ints;
+      std::sort(sorted.begin(), sorted.end());
+      for (int d = 0; d < x.rank(); ++d) {
+        if (sorted[static_cast<size_t>(d)] != d) return "transpose ints must be a permutation";
+        if (r.shape[static_cast<size_t>(d)] != x.shape[static_cast<size_t>(n.ints[static_cast<size_t>(d)])])
+          return "transpose result shape";
+      }
+      return std::nullopt;
+    }
+    case Op::Slice: {
+      const Type& x = in(0);
+      if (r.dtype != x.dtype || r.rank() != x.rank() || static_cast<int>(n.ints.size()) != 2 * x.rank())
+        return "slice needs ints = [start, step] per axis";
+      for (int d = 0; d < x.rank(); ++d) {
+        int64_t start = n.ints[static_cast<size_t>(2 * d)], step = n.ints[static_cast<size_t>(2 * d + 1)];
+        int64_t cnt = r.shape[static_cast<size_t>(d)].size, len = x.shape[static_cast<size_t>(d)].size;
+        if (step == 0) return "slice step 0";
+        if (cnt > 0 && (start < 0 || start >= len || start + (cnt - 1) * step < 0 || start + (cnt - 1) * step >= len))
+          return fmt::format("slice axis {} reads out of bounds", d);
+      }
+      return std::nullopt;
+    }
+    case Op::Broadcast: {
+      if (r.dtype != in(0).dtype) return "broadcast keeps the dtype";
+      auto b = broadcast_shapes(in(0).shape, r.shape);
+      if (!b || *b != r.shape) return "broadcast result shape";
+      return std::nullopt;
+    }
+    case Op::Concat: {
+      if (n.operands.empty() || n.ints.size() != 1) return "concat needs operands and ints = [axis]";
+      int64_t axis = n.ints[0];
+      if (axis < 0 || axis >= r.rank()) return "concat axis out of range";
+      int64_t total = 0;
+      for (size_t i = 0; i < n.operands.size(); ++i) {
+        const Type& x = in(i);
+        if (x.dtype != r.dtype || x.rank() != r.rank()) return "concat operands must match the result";
+        for (int d = 0; d < r.rank(); ++d)
+          if (d != axis && x.shape[static_cast<size_t>(d)] != r.shape[static_cast<size_t>(d)]) return "concat shapes";
+        total += x.shape[static_cast<size_t>(axis)].size;
+      }
+      if (total != r.shape[static_cast<size_t>(axis)].size) return "concat axis size";
+      return std::nullopt;
+    }
+    case Op::Iota:
+      if (n.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= r.rank()) return "iota needs ints = [axis]";
+      return std::nullopt;
+    default:
+      return fmt::format("{} has no verifier rule", op_name(n.op));
+  }
+}
+
 Fault check_node(const Graph& g, ValueId v) {
   const Node& n = g.node(v);
   if (static_cast<int>(n.op) >= kNumOps) return fmt::format("unknown op {}", static_cast<int>(n.op));
@@ -131,6 +249,7 @@ Fault check_node(const Graph& g, ValueId v) {
   }
   if (n.op == Op::Param) return check_param(n);
   if (n.op == Op::Const) return check_const(n);
+  if (!has_trait(n.op, kElementwise)) return check_structural(g, n);
   if (!n.ints.empty()) return fmt::format("{} takes no integer attributes", op_name(n.op));
   if (has_trait(n.op, kElementwise)) {
     if (Fault f = check_dtypes(g, n)) return f;

@@ -9,6 +9,8 @@
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
 
+#include "backends/cpu/vmath.h"
+
 namespace tracejit::backends {
 namespace {
 
@@ -23,20 +25,6 @@ Status unsupported(Op op, DType d) {
 
 Value* unary_intrinsic(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id, Value* x) {
   return b.CreateUnaryIntrinsic(id, x);
-}
-
-// A libm call with no intrinsic (tanh); declared readnone so it may be hoisted.
-Value* libm_call(llvm::IRBuilderBase& b, const char* f32_name, const char* f64_name, Value* x) {
-  llvm::Module* m = b.GetInsertBlock()->getModule();
-  bool is_f32 = x->getType()->isFloatTy();
-  auto* fty = llvm::FunctionType::get(x->getType(), {x->getType()}, false);
-  llvm::FunctionCallee callee = m->getOrInsertFunction(is_f32 ? f32_name : f64_name, fty);
-  if (auto* f = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-    f->setDoesNotAccessMemory();
-    f->setDoesNotThrow();
-    f->setWillReturn();
-  }
-  return b.CreateCall(callee, {x});
 }
 
 Value* emit_cast(llvm::IRBuilderBase& b, Value* x, DType from, DType to) {
@@ -172,11 +160,11 @@ Expected<Value*> emit_unary(llvm::IRBuilderBase& b, Op op, DType d, Value* x) {
   if (!f) return unsupported(op, d);
   switch (op) {
     case Op::Sqrt: return unary_intrinsic(b, llvm::Intrinsic::sqrt, x);
-    case Op::Exp: return unary_intrinsic(b, llvm::Intrinsic::exp, x);
-    case Op::Log: return unary_intrinsic(b, llvm::Intrinsic::log, x);
-    case Op::Sin: return unary_intrinsic(b, llvm::Intrinsic::sin, x);
-    case Op::Cos: return unary_intrinsic(b, llvm::Intrinsic::cos, x);
-    case Op::Tanh: return libm_call(b, "tanhf", "tanh", x);
+    case Op::Exp:
+    case Op::Log:
+    case Op::Tanh:
+    case Op::Sin:
+    case Op::Cos: return emit_vmath(b, op, x);  // inline, so the loop vectorizes
     default: return unsupported(op, d);
   }
 }

@@ -17,7 +17,8 @@ bool accepts(Op op, DType d) {
   }
 }
 
-const Op kUnary[] = {Op::Neg, Op::Abs, Op::Not, Op::Sqrt, Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos};
+// exp, log, tanh, sin, cos are inline polynomials within 1 ulp, not libm's bits: test_vmath.cpp.
+const Op kUnary[] = {Op::Neg, Op::Abs, Op::Not, Op::Sqrt};
 const Op kBinary[] = {Op::Add, Op::Sub, Op::Mul, Op::Div, Op::FloorDiv, Op::Mod, Op::Pow,
                       Op::Maximum, Op::Minimum, Op::And, Op::Or, Op::Xor, Op::Eq, Op::Ne,
                       Op::Lt, Op::Le, Op::Gt, Op::Ge};

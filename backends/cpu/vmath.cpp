@@ -1,0 +1,428 @@
+// Vectorizable exp, log, tanh, sin, cos: range reduction, polynomials and special cases written as
+// straight-line LLVM IR (selects, bit manipulation, no calls), so the loop vectorizer widens them.
+//
+// double: exp and tanh reduce to 2^k * (1 + expm1(r)) with expm1(r) in double-double; log is
+// fdlibm's; sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
+// or a branch-free Payne-Hanek reduction (a gathered 4-double window of 2/pi per exponent).
+// float: the double algorithm on the widened argument (exp and tanh: a shorter one with ~2^-32
+// relative error), rounded once to float.
+// llvm.fma appears only inside these algorithms (error-free products); the user's own a*b+c is
+// never contracted (the JIT runs with FPOpFusion::Strict).
+//
+// Measured max error in ulps (tests/cpp/backends/test_vmath.cpp, 2M+ inputs per row, against
+// long double libm; NumPy column: tests/python/test_math_accuracy.py):
+//
+//   function | f64 vs long double | f32 vs long double | vs NumPy f64 | vs NumPy f32
+//   ---------+--------------------+--------------------+--------------+-------------
+//   exp      | 0.75               | 0.503              | 1            | 2
+//   log      | 0.88               | 0.500              | 1            | 3
+//   tanh     | 0.57               | 0.507              | 1            | 1
+//   sin      | 0.79               | 0.500              | 1            | 1
+//   cos      | 0.77               | 0.500              | 1            | 1
+// (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.)
+//
+// Speed, 4M elements, one thread, vs NumPy 1.24 on this AVX-512 machine: tanh(a*b+c)*0.5+d f32
+// 4.5 ms (NumPy 5.2), f64 11.8 ms (14.7); exp f32 3.5 ms (1.8), f64 8.4 ms (3.3); sin/cos f64
+// 25 ms (65), f32 26 ms (2.1: the f64 path with Payne-Hanek always evaluated); log f32/f64 6.3/6.6
+// ms (1.5/3.1). pow still calls libm per element.
+#include "backends/cpu/vmath.h"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tracejit::backends {
+namespace {
+
+using llvm::Value;
+
+// floor(2/pi * 2^1792) in hex: enough bits for the Payne-Hanek window of any double exponent.
+constexpr std::string_view kTwoOverPiHex =
+    "a2f9836e4e441529fc2757d1f534ddc0db6295993c439041fe5163abdebbc561b7246e3a424dd2e006492eea09d1921c"
+    "fe1deb1cb129a73ee88235f52ebb4484e99c7026b45f7e413991d639835339f49c845f8bbdf9283b1ff897ffde05980f"
+    "ef2f118b5a0a6d1f6d367ecf27cb09b74f463f669e5fea2d7527bac7ebe5f17b3d0739f78a5292ea6bfb5fb11f8d5d08"
+    "56033046fc7b6babf0cfbc209af4361da9e391615ee61b086599855f14a068408dffd8804d73273106061556ca73a8c9"
+    "60e27bc08c6b47c419c367cddce8092a8359c4768b961ca6ddaf44d15719053e";
+
+constexpr int kPhMinExp = 30;     // |x| >= 2^30 takes the Payne-Hanek reduction
+constexpr int kPhScaleExp = 500;  // above this exponent, x is scaled by 2^-128 (table by 2^128)
+
+// Per binary exponent E of |x| (0..1023), four doubles T0..T3 holding the 212 bits of 2/pi
+// below weight 2^(54-E): bits at or above it contribute multiples of 4 quarter turns.
+const std::vector<double>& payne_hanek_table() {
+  static const std::vector<double> table = [] {
+    auto bit = [](int pos) {  // bit of weight 2^-(pos+1) of 2/pi
+      if (pos < 0) return 0;
+      char c = kTwoOverPiHex[static_cast<size_t>(pos / 4)];
+      int nib = c <= '9' ? c - '0' : c - 'a' + 10;
+      return (nib >> (3 - pos % 4)) & 1;
+    };
+    std::vector<double> t;
+    for (int e = 0; e < 1024; ++e)
+      for (int k = 0; k < 4; ++k) {
+        uint64_t m = 0;
+        for (int j = 0; j < 53; ++j) m = (m << 1) | static_cast<uint64_t>(bit(e + 53 * k + j - 54));
+        t.push_back(std::ldexp(static_cast<double>(m), 1 - e - 53 * k + (e > kPhScaleExp ? 128 : 0)));
+      }
+    return t;
+  }();
+  return table;
+}
+
+struct DD {
+  Value* hi;
+  Value* lo;
+};
+
+// IR helpers over double (or a vector of double): plain ops carry no fast-math flags.
+class Math {
+ public:
+  explicit Math(llvm::IRBuilderBase& b) : b_(b), f64_(b.getDoubleTy()), i64_(b.getInt64Ty()) {}
+
+  llvm::IRBuilderBase& b() { return b_; }
+  Value* c(double v) { return llvm::ConstantFP::get(f64_, v); }
+  Value* ci(int64_t v) { return llvm::ConstantInt::get(i64_, static_cast<uint64_t>(v), true); }
+  Value* add(Value* x, Value* y) { return b_.CreateFAdd(x, y); }
+  Value* sub(Value* x, Value* y) { return b_.CreateFSub(x, y); }
+  Value* mul(Value* x, Value* y) { return b_.CreateFMul(x, y); }
+  Value* div(Value* x, Value* y) { return b_.CreateFDiv(x, y); }
+  Value* neg(Value* x) { return b_.CreateFNeg(x); }
+  Value* fma(Value* x, Value* y, Value* z) { return b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64_}, {x, y, z}); }
+  Value* rint(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::rint, x); }
+  Value* fabs(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
+  Value* copysign(Value* mag, Value* sgn) { return b_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, sgn); }
+  Value* sel(Value* c, Value* x, Value* y) { return b_.CreateSelect(c, x, y); }
+  Value* is_nan(Value* x) { return b_.CreateFCmpUNO(x, x); }
+  Value* to_int(Value* x) { return b_.CreateFPToSI(x, i64_); }  // x integral and in range
+  Value* to_fp(Value* k) { return b_.CreateSIToFP(k, f64_); }
+  Value* bits(Value* x) { return b_.CreateBitCast(x, i64_); }
+  Value* from_bits(Value* k) { return b_.CreateBitCast(k, f64_); }
+
+  // Horner evaluation of coef[0] + x*coef[1] + ...
+  Value* poly(Value* x, const std::vector<double>& coef) {
+    Value* r = c(coef.back());
+    for (size_t i = coef.size() - 1; i-- > 0;) r = add(c(coef[i]), mul(x, r));
+    return r;
+  }
+
+  // Error-free transforms (Knuth TwoSum, Dekker Fast2Sum with |x| >= |y|, FMA TwoProd).
+  DD two_sum(Value* x, Value* y) {
+    Value* s = add(x, y);
+    Value* yv = sub(s, x);
+    Value* xv = sub(s, yv);
+    return {s, add(sub(x, xv), sub(y, yv))};
+  }
+  DD fast_two_sum(Value* x, Value* y) {
+    Value* s = add(x, y);
+    return {s, sub(y, sub(s, x))};
+  }
+  DD two_prod(Value* x, Value* y) {
+    Value* p = mul(x, y);
+    return {p, fma(x, y, neg(p))};
+  }
+
+  // 2^k for k in [-1022, 1023].
+  Value* pow2(Value* k) { return from_bits(b_.CreateShl(b_.CreateAdd(k, ci(1023)), ci(52))); }
+  // y * 2^k for k in [-2044, 2046] in two exact steps, so only the last one rounds.
+  Value* scale(Value* y, Value* k) {
+    Value* k1 = b_.CreateAShr(k, ci(1));
+    return mul(mul(y, pow2(k1)), pow2(b_.CreateSub(k, k1)));
+  }
+
+ private:
+  llvm::IRBuilderBase& b_;
+  llvm::Type* f64_;
+  llvm::Type* i64_;
+};
+
+constexpr double kInvLn2 = 1.44269504088896338700e+00;
+constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 32 significant bits: k*kLn2Hi is exact
+constexpr double kLn2Lo = 1.90821492927058770002e-10;
+
+// e^u = 2^k * (1 + h + l) with |h| <= 0.42 and h + l accurate to ~2^-100, for NaN-free
+// |u| <= 750. k*ln2 is split in two so u - k*ln2 keeps ~80 bits; expm1 of the reduced argument
+// is r + r^2/2 (exact products) + r^3 * Taylor(r) (degree 15: truncation below 2^-61).
+struct ExpCore {
+  Value* k;
+  DD m;
+};
+ExpCore exp_core(Math& m, Value* u) {
+  Value* kd = m.rint(m.mul(u, m.c(kInvLn2)));
+  Value* hi = m.sub(u, m.mul(kd, m.c(kLn2Hi)));  // exact (Sterbenz)
+  DD r = m.two_sum(hi, m.neg(m.mul(kd, m.c(kLn2Lo))));
+  DD rr = m.two_prod(r.hi, r.hi);
+  std::vector<double> taylor;
+  double f = 6;
+  for (int n = 3; n <= 15; ++n, f *= n) taylor.push_back(1.0 / f);
+  Value* cubic = m.mul(m.mul(r.hi, rr.hi), m.poly(r.hi, taylor));
+  DD h = m.two_sum(r.hi, m.mul(rr.hi, m.c(0.5)));
+  Value* tail = m.add(m.mul(rr.lo, m.c(0.5)), m.add(cubic, m.mul(r.lo, m.add(m.c(1.0), r.hi))));
+  return {m.to_int(kd), m.fast_two_sum(h.hi, m.add(h.lo, tail))};
+}
+
+Value* exp64(Math& m, Value* x) {
+  auto& b = m.b();
+  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(710.0)), m.c(710.0), x);
+  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-746.0)), m.c(-746.0), xc);
+  xc = m.sel(m.is_nan(x), m.c(0.0), xc);
+  ExpCore e = exp_core(m, xc);
+  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
+  Value* y = m.add(one.hi, m.add(one.lo, e.m.lo));
+  return m.sel(m.is_nan(x), x, m.scale(y, e.k));  // overflow -> inf, underflow -> 0 by scaling
+}
+
+// tanh|x| = t / (t + 2) with t = expm1(2|x|) in double-double; the quotient is corrected once.
+Value* tanh64(Math& m, Value* x) {
+  auto& b = m.b();
+  Value* ax = m.fabs(x);
+  Value* z = m.sel(b.CreateFCmpOLT(ax, m.c(22.0)), ax, m.c(22.0));  // NaN -> 22, fixed below
+  ExpCore e = exp_core(m, m.add(z, z));
+  Value* sk = m.pow2(e.k);  // k in [0, 64]
+  Value* big = m.sub(sk, m.c(1.0));  // exact for k <= 53; rounding is harmless above
+  DD t = m.two_sum(big, m.mul(sk, e.m.hi));
+  Value* tl = m.add(t.lo, m.mul(sk, e.m.lo));
+  DD d = m.two_sum(t.hi, m.c(2.0));
+  Value* dl = m.add(d.lo, tl);
+  Value* q = m.div(t.hi, d.hi);
+  Value* rem = m.sub(m.add(m.fma(m.neg(q), d.hi, t.hi), tl), m.mul(q, dl));
+  q = m.add(q, m.div(rem, d.hi));
+  return m.sel(m.is_nan(x), x, m.copysign(q, x));
+}
+
+// fdlibm's e_log.c: x = 2^k * (1+f) with 1+f in [sqrt(2)/2, sqrt(2)), log(1+f) = f - s*(f-R)
+// with s = f/(2+f), R a minimax polynomial in s^2; < 1 ulp.
+Value* log64(Math& m, Value* x) {
+  auto& b = m.b();
+  Value* bits = m.bits(x);
+  Value* subnormal = b.CreateICmpSLT(bits, m.ci(INT64_C(0x0010000000000000)));
+  Value* xs = m.sel(subnormal, m.mul(x, m.c(0x1p54)), x);
+  Value* k = m.sel(subnormal, m.ci(-54), m.ci(0));
+  bits = m.bits(xs);
+  Value* hx = b.CreateLShr(bits, m.ci(32));
+  Value* lx = b.CreateAnd(bits, m.ci(0xffffffff));
+  k = b.CreateAdd(k, b.CreateSub(b.CreateAShr(hx, m.ci(20)), m.ci(1023)));
+  hx = b.CreateAnd(hx, m.ci(0x000fffff));
+  Value* i = b.CreateAnd(b.CreateAdd(hx, m.ci(0x95f64)), m.ci(0x100000));
+  Value* hi_word = b.CreateOr(hx, b.CreateXor(i, m.ci(0x3ff00000)));  // 1+f or (1+f)/2
+  Value* xn = m.from_bits(b.CreateOr(b.CreateShl(hi_word, m.ci(32)), lx));
+  k = b.CreateAdd(k, b.CreateLShr(i, m.ci(20)));
+  Value* f = m.sub(xn, m.c(1.0));
+  Value* dk = m.to_fp(k);
+  Value* s = m.div(f, m.add(m.c(2.0), f));
+  Value* z = m.mul(s, s);
+  Value* w = m.mul(z, z);
+  Value* t1 = m.mul(w, m.poly(w, {3.999999999940941908e-01, 2.222219843214978396e-01, 1.531383769920937332e-01}));
+  Value* t2 = m.mul(z, m.poly(w, {6.666666666666735130e-01, 2.857142874366239149e-01, 1.818357216161805012e-01,
+                                  1.479819860511658591e-01}));
+  Value* r = m.add(t2, t1);
+  Value* sel = b.CreateOr(b.CreateSub(hx, m.ci(0x6147a)), b.CreateSub(m.ci(0x6b851), hx));
+  Value* use_hfsq = b.CreateICmpSGT(sel, m.ci(0));
+  Value* k_hi = m.mul(dk, m.c(6.93147180369123816490e-01));
+  Value* k_lo = m.mul(dk, m.c(1.90821492927058770002e-10));
+  Value* hfsq = m.mul(m.mul(m.c(0.5), f), f);
+  Value* a = m.sub(k_hi, m.sub(m.sub(hfsq, m.add(m.mul(s, m.add(hfsq, r)), k_lo)), f));
+  Value* c = m.sub(k_hi, m.sub(m.sub(m.mul(s, m.sub(f, r)), k_lo), f));
+  Value* res = m.sel(use_hfsq, a, c);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0)), m.c(-INFINITY), res);
+  res = m.sel(b.CreateFCmpOLT(x, m.c(0.0)), m.c(NAN), res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
+// x = n*pi/2 + (y.hi + y.lo), |y| <= pi/4 (+ a hair when rint(x*2/pi) misrounds).
+struct Reduced {
+  DD y;
+  Value* n;
+};
+
+constexpr double kPio2[3] = {1.57079632679489655800e+00, 6.12323399573676603587e-17,
+                             -1.49738490485916983456e-33};
+
+// |x| < 2^30: fma(-n, pio2[0], x) is exact (a multiple of 2^-52 or 2^-53 below 1), then the
+// rest of pi/2 is subtracted in double-double.
+Reduced cody_waite(Math& m, Value* x) {
+  Value* nd = m.rint(m.mul(x, m.c(6.36619772367581382433e-01)));
+  Value* a = m.fma(m.neg(nd), m.c(kPio2[0]), x);
+  DD p = m.two_prod(nd, m.c(kPio2[1]));
+  DD r = m.two_sum(a, m.neg(p.hi));
+  Value* lo = m.sub(m.sub(r.lo, p.lo), m.mul(nd, m.c(kPio2[2])));
+  return {m.fast_two_sum(r.hi, lo), m.to_int(nd)};
+}
+
+// Subtracts the nearest integer from s (|s| < 2^62), adding it to the quadrant count q.
+Value* take_integer(Math& m, Value*& s, Value* q) {
+  Value* r = m.rint(s);
+  s = m.sub(s, r);
+  return m.b().CreateAdd(q, m.to_int(r));
+}
+
+// a >= 2^30 finite: a*(2/pi) mod 4 from a 212-bit window of 2/pi chosen by the exponent of a,
+// accumulated in double-double with the integer parts peeled off as they appear.
+Reduced payne_hanek(Math& m, Value* a) {
+  auto& b = m.b();
+  llvm::Module* mod = b.GetInsertBlock()->getModule();
+  const std::vector<double>& t = payne_hanek_table();
+  auto* arr_ty = llvm::ArrayType::get(b.getDoubleTy(), t.size());
+  auto* table = llvm::cast<llvm::GlobalVariable>(mod->getOrInsertGlobal("tracejit.vmath.two_over_pi", arr_ty));
+  if (!table->hasInitializer()) {
+    table->setInitializer(llvm::ConstantDataArray::get(b.getContext(), llvm::ArrayRef<double>(t)));
+    table->setConstant(true);
+    table->setLinkage(llvm::GlobalValue::PrivateLinkage);
+    table->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+  }
+  Value* e = b.CreateSub(b.CreateLShr(m.bits(a), m.ci(52)), m.ci(1023));
+  Value* as = m.sel(b.CreateICmpSGT(e, m.ci(kPhScaleExp)), m.mul(a, m.c(0x1p-128)), a);
+  Value* base = b.CreateShl(e, m.ci(2));
+  auto chunk = [&](int k) {
+    Value* p = b.CreateInBoundsGEP(b.getDoubleTy(), table, b.CreateAdd(base, m.ci(k)));
+    return b.CreateLoad(b.getDoubleTy(), p);
+  };
+  DD p0 = m.two_prod(as, chunk(0));  // p0.hi < 2^55
+  Value* s = p0.hi;
+  Value* q = take_integer(m, s, m.ci(0));
+  DD acc = m.two_sum(s, p0.lo);
+  s = acc.hi;
+  q = take_integer(m, s, q);
+  acc = m.two_sum(s, acc.lo);
+  DD p1 = m.two_prod(as, chunk(1));  // < 4
+  DD h = m.two_sum(acc.hi, p1.hi);
+  s = h.hi;
+  q = take_integer(m, s, q);
+  acc = m.two_sum(s, m.add(h.lo, m.add(acc.lo, p1.lo)));
+  DD p2 = m.two_prod(as, chunk(2));  // < 2^-51
+  h = m.two_sum(acc.hi, p2.hi);
+  Value* lo = m.add(h.lo, m.add(acc.lo, m.add(p2.lo, m.mul(as, chunk(3)))));
+  acc = m.fast_two_sum(h.hi, lo);
+  s = acc.hi;
+  q = take_integer(m, s, q);
+  acc = m.two_sum(s, acc.lo);  // quarter turns, |acc| <= 1/2
+  DD rad = m.two_prod(acc.hi, m.c(kPio2[0]));
+  Value* rl = m.add(rad.lo, m.add(m.mul(acc.hi, m.c(kPio2[1])), m.mul(acc.lo, m.c(kPio2[0]))));
+  return {m.fast_two_sum(rad.hi, rl), q};
+}
+
+// Both reductions, chosen per element; NaN/inf give a harmless reduction (fixed by the caller).
+Reduced reduce_pio2(Math& m, Value* x) {
+  auto& b = m.b();
+  Value* ax = m.fabs(x);
+  Value* small = b.CreateFCmpOLT(ax, m.c(0x1p30));
+  Value* huge = b.CreateAnd(b.CreateNot(small), b.CreateFCmpOLT(ax, m.c(INFINITY)));
+  Reduced cw = cody_waite(m, m.sel(small, x, m.c(0.0)));
+  Reduced ph = payne_hanek(m, m.sel(huge, ax, m.c(0x1p30)));
+  // sin/cos of -|x|: negate the reduced argument and the quadrant.
+  Value* negx = b.CreateFCmpOLT(x, m.c(0.0));
+  DD phy{m.sel(negx, m.neg(ph.y.hi), ph.y.hi), m.sel(negx, m.neg(ph.y.lo), ph.y.lo)};
+  Value* phn = m.sel(negx, b.CreateNeg(ph.n), ph.n);
+  return {{m.sel(small, cw.y.hi, phy.hi), m.sel(small, cw.y.lo, phy.lo)}, m.sel(small, cw.n, phn)};
+}
+
+// fdlibm k_sin.c / k_cos.c on |x + y| <= pi/4.
+Value* kernel_sin(Math& m, DD v) {
+  Value *x = v.hi, *y = v.lo;
+  Value* z = m.mul(x, x);
+  Value* w = m.mul(z, z);
+  Value* r = m.add(m.poly(z, {8.33333333332248946124e-03, -1.98412698298579493134e-04, 2.75573137070700676789e-06}),
+                   m.mul(m.mul(z, w), m.poly(z, {-2.50507602534068634195e-08, 1.58969099521155010221e-10})));
+  Value* vv = m.mul(z, x);
+  Value* inner = m.sub(m.mul(z, m.sub(m.mul(m.c(0.5), y), m.mul(vv, r))), y);
+  return m.sub(x, m.sub(inner, m.mul(vv, m.c(-1.66666666666666324348e-01))));
+}
+
+Value* kernel_cos(Math& m, DD v) {
+  Value *x = v.hi, *y = v.lo;
+  Value* z = m.mul(x, x);
+  Value* w = m.mul(z, z);
+  Value* r = m.add(m.mul(z, m.poly(z, {4.16666666666666019037e-02, -1.38888888888741095749e-03,
+                                       2.48015872894767294178e-05})),
+                   m.mul(m.mul(w, w), m.poly(z, {-2.75573143513906633035e-07, 2.08757232129817482790e-09,
+                                                 -1.13596475577881948265e-11})));
+  Value* hz = m.mul(m.c(0.5), z);
+  Value* one_hz = m.sub(m.c(1.0), hz);
+  return m.add(one_hz, m.add(m.sub(m.sub(m.c(1.0), one_hz), hz), m.sub(m.mul(z, r), m.mul(x, y))));
+}
+
+Value* sincos64(Math& m, Value* x, bool is_cos) {
+  auto& b = m.b();
+  Reduced red = reduce_pio2(m, x);
+  Value* q = b.CreateAnd(red.n, m.ci(3));
+  if (is_cos) q = b.CreateAnd(b.CreateAdd(q, m.ci(1)), m.ci(3));  // cos x = sin(x + pi/2)
+  Value* s = kernel_sin(m, red.y);
+  Value* c = kernel_cos(m, red.y);
+  Value* odd = b.CreateICmpNE(b.CreateAnd(q, m.ci(1)), m.ci(0));
+  Value* res = m.sel(odd, c, s);
+  res = m.sel(b.CreateICmpUGE(q, m.ci(2)), m.neg(res), res);
+  Value* tiny = b.CreateFCmpOLT(m.fabs(x), m.c(0x1p-27));  // keeps sin(-0) == -0
+  res = m.sel(tiny, is_cos ? m.c(1.0) : x, res);
+  return m.sel(b.CreateFCmpOLT(m.fabs(x), m.c(INFINITY)), res, m.sub(x, x));  // inf, nan -> nan
+}
+
+// float exp and tanh, computed in double with ~2^-32 relative error, then rounded once: half the
+// work of the double algorithms (no double-double, degree-8 Taylor on |r| <= ln2/2).
+// e^u - 1 = 2^k * (1 + em1) - 1 for NaN-free |u| <= 200.
+struct ExpCore32 {
+  Value* k;
+  Value* em1;
+};
+ExpCore32 exp_core32(Math& m, Value* u) {
+  Value* kd = m.rint(m.mul(u, m.c(kInvLn2)));
+  Value* r = m.sub(u, m.mul(kd, m.c(0.693147180559945309417)));  // |k| <= 300: error < 2^-44
+  std::vector<double> taylor;
+  double f = 2;
+  for (int n = 2; n <= 8; ++n, f *= n) taylor.push_back(1.0 / f);
+  return {m.to_int(kd), m.add(r, m.mul(m.mul(r, r), m.poly(r, taylor)))};
+}
+
+Value* exp32(Math& m, Value* x) {
+  auto& b = m.b();
+  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(89.0)), m.c(89.0), x);
+  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-104.0)), m.c(-104.0), xc);
+  xc = m.sel(m.is_nan(x), m.c(0.0), xc);
+  ExpCore32 e = exp_core32(m, xc);
+  Value* y = m.mul(m.add(m.c(1.0), e.em1), m.pow2(e.k));  // 2^k is a normal double here
+  return m.sel(m.is_nan(x), x, y);
+}
+
+Value* tanh32(Math& m, Value* x) {
+  auto& b = m.b();
+  Value* ax = m.fabs(x);
+  Value* z = m.sel(b.CreateFCmpOLT(ax, m.c(10.0)), ax, m.c(10.0));  // tanhf(10) == 1
+  ExpCore32 e = exp_core32(m, m.add(z, z));
+  Value* sk = m.pow2(e.k);
+  Value* t = m.add(m.mul(sk, e.em1), m.sub(sk, m.c(1.0)));
+  Value* q = m.div(t, m.add(t, m.c(2.0)));
+  return m.sel(m.is_nan(x), x, m.copysign(q, x));
+}
+
+Value* emit64(Math& m, ir::Op op, Value* x) {
+  switch (op) {
+    case ir::Op::Exp: return exp64(m, x);
+    case ir::Op::Log: return log64(m, x);
+    case ir::Op::Tanh: return tanh64(m, x);
+    case ir::Op::Sin: return sincos64(m, x, false);
+    default: return sincos64(m, x, true);
+  }
+}
+
+}  // namespace
+
+bool has_vmath(ir::Op op) {
+  return op == ir::Op::Exp || op == ir::Op::Log || op == ir::Op::Tanh || op == ir::Op::Sin || op == ir::Op::Cos;
+}
+
+llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
+  Math m(b);
+  if (x->getType()->isDoubleTy()) return emit64(m, op, x);
+  // float: the double result is within 2^-32 relative, so rounding it once gives <= 0.5 ulp + e.
+  Value* xd = b.CreateFPExt(x, b.getDoubleTy());
+  Value* r = op == ir::Op::Exp ? exp32(m, xd) : op == ir::Op::Tanh ? tanh32(m, xd) : emit64(m, op, xd);
+  return b.CreateFPTrunc(r, x->getType());
+}
+
+}  // namespace tracejit::backends

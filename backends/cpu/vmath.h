@@ -1,0 +1,20 @@
+// Internal: exp, log, tanh, sin, cos as straight-line LLVM IR, so loops around them vectorize.
+#pragma once
+
+#include "ir/graph.h"
+
+namespace llvm {
+class IRBuilderBase;
+class Value;
+}  // namespace llvm
+
+namespace tracejit::backends {
+
+// True when emit_vmath has an inline lowering of `op` (exp, log, tanh, sin, cos).
+bool has_vmath(ir::Op op);
+
+// Emits `op` applied to the float or double `x` as branch-free IR (no libm call), at most
+// 1 ulp from the exact result (the table at the top of vmath.cpp has the measured errors).
+llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x);
+
+}  // namespace tracejit::backends

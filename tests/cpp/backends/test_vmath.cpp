@@ -1,0 +1,217 @@
+// Inline vector math (backends/cpu/vmath.cpp): max ulp error against long double libm over wide
+// ranges, exact special values, and the loop around each function vectorizes with no call.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <random>
+#include <sstream>
+
+#include "backend_test_util.h"
+
+namespace tracejit::backends::testing {
+namespace {
+
+long double reference(Op op, long double x) {
+  switch (op) {
+    case Op::Exp: return std::exp(x);
+    case Op::Log: return std::log(x);
+    case Op::Tanh: return std::tanh(x);
+    case Op::Sin: return std::sin(x);
+    default: return std::cos(x);
+  }
+}
+
+// Error of `got` in units of the last place of T at the exact result `want`.
+template <class T>
+double ulp_error(T got, long double want) {
+  if (std::isnan(want)) return std::isnan(got) ? 0.0 : INFINITY;
+  if (std::isinf(static_cast<T>(want)) || std::isinf(got)) return got == static_cast<T>(want) ? 0.0 : INFINITY;
+  int e = want == 0 ? std::numeric_limits<T>::min_exponent : std::ilogb(want) + 1;
+  e = std::max(e, std::numeric_limits<T>::min_exponent);
+  long double ulp = std::ldexp(1.0L, e - std::numeric_limits<T>::digits);
+  return static_cast<double>(std::fabs(static_cast<long double>(got) - want) / ulp);
+}
+
+template <class T>
+std::vector<T> run_op(Op op, const std::vector<T>& xs) {
+  DType d = std::is_same_v<T, float> ? DType::F32 : DType::F64;
+  auto n = static_cast<int64_t>(xs.size());
+  ir::Graph g;
+  ir::ValueId x = g.add_param(ir::Type::of(d, {n}), ir::ParamLayout::Contiguous);
+  g.results = {g.add_op(op, ir::Type::of(d, {n}), {x})};
+  CpuCompileOptions opts;
+  opts.parallel_min_work = 0;  // one thread: this test is about the math, not the pool
+  auto k = compile_cpu(g, opts);
+  EXPECT_TRUE(k.ok()) << k.message();
+  if (!k.ok()) return {};
+  std::vector<Buffer> in = {make_buffer(d, {n})};
+  std::memcpy(in[0].data(), xs.data(), xs.size() * sizeof(T));
+  Buffer out = run_kernel(g, **k, in)[0];
+  std::vector<T> r(xs.size());
+  std::memcpy(r.data(), out.data(), r.size() * sizeof(T));
+  return r;
+}
+
+// Max ulp error over `xs`, reporting the worst input.
+template <class T>
+double max_ulp(Op op, const std::vector<T>& xs) {
+  std::vector<T> got = run_op(op, xs);
+  double worst = 0;
+  T worst_x = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double e = ulp_error(got[i], reference(op, xs[i]));
+    if (e > worst) worst = e, worst_x = xs[i];
+  }
+  std::printf("  %-4s %s max %.3f ulp at %.17g\n", ir::op_name(op).data(),
+              std::is_same_v<T, float> ? "f32" : "f64", worst, static_cast<double>(worst_x));
+  return worst;
+}
+
+// Uniform samples on [lo, hi] plus log-uniform magnitudes 2^[e0, e1] of both signs.
+template <class T>
+std::vector<T> samples(double lo, double hi, int e0, int e1, size_t n = 1 << 20) {
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> u(lo, hi), ue(e0, e1);
+  std::vector<T> xs;
+  for (size_t i = 0; i < n; ++i) xs.push_back(static_cast<T>(u(rng)));
+  for (size_t i = 0; i < n; ++i) {
+    T v = static_cast<T>(std::exp2(ue(rng)));
+    xs.push_back(i % 2 ? -v : v);
+  }
+  return xs;
+}
+
+template <class T>
+void check_accuracy(Op op, const std::vector<T>& xs, double bound) {
+  EXPECT_LE(max_ulp(op, xs), bound) << ir::op_name(op);
+}
+
+constexpr double kBound = 1.0;
+
+TEST(Vmath, ExpAccuracy) {
+  check_accuracy(Op::Exp, samples<double>(-745.2, 709.8, -60, 9), kBound);
+  check_accuracy(Op::Exp, samples<double>(-1, 1, -1074, -1), kBound);
+  check_accuracy(Op::Exp, samples<float>(-104, 88.8f, -30, 6), kBound);
+}
+
+TEST(Vmath, LogAccuracy) {
+  auto pos = [](auto xs) {
+    for (auto& x : xs) x = std::fabs(x);
+    return xs;
+  };
+  check_accuracy(Op::Log, pos(samples<double>(0.5, 2, -1074, 1023)), kBound);
+  check_accuracy(Op::Log, pos(samples<double>(0.99, 1.01, -40, 0)), kBound);
+  check_accuracy(Op::Log, pos(samples<float>(0.5f, 2, -149, 127)), kBound);
+}
+
+TEST(Vmath, TanhAccuracy) {
+  check_accuracy(Op::Tanh, samples<double>(-20, 20, -1074, 5), kBound);
+  check_accuracy(Op::Tanh, samples<double>(-1, 1, -30, 0), kBound);
+  check_accuracy(Op::Tanh, samples<float>(-10, 10, -149, 4), kBound);
+}
+
+TEST(Vmath, SinCosAccuracy) {
+  for (Op op : {Op::Sin, Op::Cos}) {
+    check_accuracy(op, samples<double>(-10, 10, -1074, 1023), kBound);
+    check_accuracy(op, samples<double>(-1e6, 1e6, 20, 40), kBound);
+    check_accuracy(op, samples<float>(-10, 10, -149, 127), kBound);
+    check_accuracy(op, samples<float>(-1e5f, 1e5f, 20, 40), kBound);
+    // Near multiples of pi/2, where the reduction cancels most.
+    std::vector<double> near;
+    for (int k = -100000; k <= 100000; ++k)
+      for (double d : {-1e-9, 0.0, 1e-9}) near.push_back(k * 1.5707963267948966 + d);
+    check_accuracy(op, near, kBound);
+  }
+}
+
+// The backend suite's interesting values (zeros, extremes, denormals, NaN, inf) of each dtype.
+TEST(Vmath, InterestingValues) {
+  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos}) {
+    Buffer f = interesting(DType::F32, {18}), d = interesting(DType::F64, {18});
+    std::vector<float> xf(18);
+    std::vector<double> xd(18);
+    for (int64_t i = 0; i < 18; ++i) xf[static_cast<size_t>(i)] = f.get<float>(i), xd[static_cast<size_t>(i)] = d.get<double>(i);
+    EXPECT_LE(max_ulp(op, xf), kBound) << ir::op_name(op);
+    EXPECT_LE(max_ulp(op, xd), kBound) << ir::op_name(op);
+  }
+}
+
+// Special values: exact results and NaN/inf/zero classification with signs.
+TEST(Vmath, SpecialValues) {
+  const double inf = INFINITY, nan = NAN;
+  struct Case {
+    Op op;
+    double x, want;
+  };
+  const Case cases[] = {
+      {Op::Exp, 0.0, 1.0},       {Op::Exp, -0.0, 1.0},      {Op::Exp, inf, inf},
+      {Op::Exp, -inf, 0.0},      {Op::Exp, nan, nan},       {Op::Exp, 709.79, inf},
+      {Op::Exp, 1e300, inf},     {Op::Exp, -745.2, 0.0},    {Op::Exp, -1e300, 0.0},
+      {Op::Exp, -745.1, 4.9406564584124654e-324},
+      {Op::Log, 0.0, -inf},      {Op::Log, -0.0, -inf},     {Op::Log, -1.0, nan},
+      {Op::Log, -inf, nan},      {Op::Log, inf, inf},       {Op::Log, 1.0, 0.0},
+      {Op::Log, nan, nan},       {Op::Log, 4.9406564584124654e-324, -744.44007192138127},
+      {Op::Tanh, 0.0, 0.0},      {Op::Tanh, -0.0, -0.0},    {Op::Tanh, inf, 1.0},
+      {Op::Tanh, -inf, -1.0},    {Op::Tanh, 30.0, 1.0},     {Op::Tanh, -1e300, -1.0},
+      {Op::Tanh, nan, nan},      {Op::Tanh, 1e-310, 1e-310},
+      {Op::Sin, 0.0, 0.0},       {Op::Sin, -0.0, -0.0},     {Op::Sin, inf, nan},
+      {Op::Sin, -inf, nan},      {Op::Sin, nan, nan},       {Op::Sin, 1e22, -0.8522008497671888},
+      {Op::Sin, -1e-310, -1e-310},
+      {Op::Cos, 0.0, 1.0},       {Op::Cos, -0.0, 1.0},      {Op::Cos, inf, nan},
+      {Op::Cos, nan, nan},       {Op::Cos, 1e22, 0.523214785395139},
+  };
+  for (const Case& c : cases) {
+    double got = run_op(c.op, std::vector<double>{c.x})[0];
+    SCOPED_TRACE(std::string(ir::op_name(c.op)) + "(" + std::to_string(c.x) + ")");
+    if (std::isnan(c.want)) {
+      EXPECT_TRUE(std::isnan(got)) << got;
+    } else {
+      EXPECT_EQ(got, c.want) << std::setprecision(17) << got << " vs " << c.want;
+      EXPECT_EQ(std::signbit(got), std::signbit(c.want)) << got;
+    }
+    // float: the same classification (the float input rounds first).
+    float xf = static_cast<float>(c.x);
+    float gf = run_op(c.op, std::vector<float>{xf})[0];
+    long double wf = reference(c.op, xf);
+    if (std::isnan(wf)) {
+      EXPECT_TRUE(std::isnan(gf)) << gf;
+    } else {
+      EXPECT_EQ(gf, static_cast<float>(wf)) << "float " << xf;
+    }
+  }
+}
+
+// The loop around each function vectorizes: the dumped LLVM IR has wide vector math and calls no
+// function (no libm call per element).
+TEST(Vmath, LoopVectorizesWithoutCalls) {
+  auto dir = std::filesystem::temp_directory_path() / ("tracejit_vmath_" + std::to_string(::getpid()));
+  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos})
+    for (DType d : {DType::F32, DType::F64}) {
+      SCOPED_TRACE(std::string(ir::op_name(op)) + " " + std::string(ir::dtype_name(d)));
+      std::filesystem::remove_all(dir);
+      ir::Graph g;
+      ir::ValueId x = g.add_param(ir::Type::of(d, {4096}), ir::ParamLayout::Contiguous);
+      g.results = {g.add_op(op, ir::Type::of(d, {4096}), {x})};
+      CpuCompileOptions opts;
+      opts.dump_dir = dir.string();
+      opts.parallel_min_work = 0;
+      auto k = compile_cpu(g, opts);
+      ASSERT_TRUE(k.ok()) << k.message();
+      std::ifstream f(dir / ((*k)->symbol() + ".ll"));
+      std::stringstream ss;
+      ss << f.rdbuf();
+      std::string ll = ss.str();
+      ASSERT_FALSE(ll.empty());
+      EXPECT_NE(ll.find(d == DType::F32 ? "x float>" : "x double>"), std::string::npos);
+      std::istringstream lines(ll);
+      for (std::string line; std::getline(lines, line);) {
+        bool libcall = line.find(" call ") != std::string::npos && line.find("@llvm.") == std::string::npos;
+        EXPECT_FALSE(libcall) << line;
+      }
+    }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tracejit::backends::testing
