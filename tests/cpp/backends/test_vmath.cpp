@@ -1,16 +1,23 @@
 // Inline vector math (backends/cpu/vmath.cpp): max ulp error against long double libm over wide
 // ranges, exact special values, and the loop around each function vectorizes with no call.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <random>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "backend_test_util.h"
 
 namespace tracejit::backends::testing {
 namespace {
+
+// Kernels run inline on the calling thread (if a thread pool exists): this suite is about the
+// math, and the dumped IR must hold only the loop.
+const bool kInline = [] { return ::setenv("TRACEJIT_PARALLEL_MIN_WORK", "0", 1) == 0; }();
 
 long double reference(Op op, long double x) {
   switch (op) {
@@ -40,9 +47,7 @@ std::vector<T> run_op(Op op, const std::vector<T>& xs) {
   ir::Graph g;
   ir::ValueId x = g.add_param(ir::Type::of(d, {n}), ir::ParamLayout::Contiguous);
   g.results = {g.add_op(op, ir::Type::of(d, {n}), {x})};
-  CpuCompileOptions opts;
-  opts.parallel_min_work = 0;  // one thread: this test is about the math, not the pool
-  auto k = compile_cpu(g, opts);
+  auto k = compile_cpu(g);
   EXPECT_TRUE(k.ok()) << k.message();
   if (!k.ok()) return {};
   std::vector<Buffer> in = {make_buffer(d, {n})};
@@ -195,7 +200,6 @@ TEST(Vmath, LoopVectorizesWithoutCalls) {
       g.results = {g.add_op(op, ir::Type::of(d, {4096}), {x})};
       CpuCompileOptions opts;
       opts.dump_dir = dir.string();
-      opts.parallel_min_work = 0;
       auto k = compile_cpu(g, opts);
       ASSERT_TRUE(k.ok()) << k.message();
       std::ifstream f(dir / ((*k)->symbol() + ".ll"));
