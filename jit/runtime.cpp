@@ -329,8 +329,10 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   auto build = [&](auto&& self) -> PyObject* {
     const tracer::OutputNode& n = e.outputs[pos++];
     switch (n.kind) {
-      case tracer::OutputNode::Kind::Tuple: {
-        PyObject* t = PyTuple_New(n.index);
+      case tracer::OutputNode::Kind::Tuple:
+      case tracer::OutputNode::Kind::List: {
+        bool list = n.kind == tracer::OutputNode::Kind::List;
+        PyObject* t = list ? PyList_New(n.index) : PyTuple_New(n.index);
         if (!t) return nullptr;
         for (int i = 0; i < n.index; ++i) {
           PyObject* item = self(self);
@@ -338,7 +340,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
             Py_DECREF(t);
             return nullptr;
           }
-          PyTuple_SET_ITEM(t, i, item);
+          if (list) PyList_SET_ITEM(t, i, item);
+          else PyTuple_SET_ITEM(t, i, item);
         }
         return t;
       }

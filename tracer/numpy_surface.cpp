@@ -46,6 +46,46 @@ constexpr Entry kUfuncs[] = {
     {"tanh", ir::Op::Tanh, 1},
     {"sin", ir::Op::Sin, 1},
     {"cos", ir::Op::Cos, 1},
+    {"expm1", ir::Op::Expm1, 1},
+    {"log1p", ir::Op::Log1p, 1},
+    {"log2", ir::Op::Log2, 1},
+    {"log10", ir::Op::Log10, 1},
+    {"exp2", ir::Op::Exp2, 1},
+    {"cbrt", ir::Op::Cbrt, 1},
+    {"tan", ir::Op::Tan, 1},
+    {"arcsin", ir::Op::Asin, 1},
+    {"arccos", ir::Op::Acos, 1},
+    {"arctan", ir::Op::Atan, 1},
+    {"sinh", ir::Op::Sinh, 1},
+    {"cosh", ir::Op::Cosh, 1},
+    {"arcsinh", ir::Op::Asinh, 1},
+    {"arccosh", ir::Op::Acosh, 1},
+    {"arctanh", ir::Op::Atanh, 1},
+    {"floor", ir::Op::Floor, 1},
+    {"ceil", ir::Op::Ceil, 1},
+    {"trunc", ir::Op::Trunc, 1},
+    {"rint", ir::Op::Rint, 1},
+    {"sign", ir::Op::Sign, 1},
+    {"isnan", ir::Op::IsNan, 1},
+    {"isinf", ir::Op::IsInf, 1},
+    {"isfinite", ir::Op::IsFinite, 1},
+    {"fmax", ir::Op::Fmax, 2},
+    {"fmin", ir::Op::Fmin, 2},
+    {"arctan2", ir::Op::Atan2, 2},
+    {"hypot", ir::Op::Hypot, 2},
+    {"logical_and", ir::Op::And, 2},
+    {"logical_or", ir::Op::Or, 2},
+    {"logical_xor", ir::Op::Xor, 2},
+    {"logical_not", ir::Op::Not, 1},
+};
+
+// NumPy functions (not elementwise ufuncs) the tracer records; see numpy_arrays.cpp.
+constexpr const char* kFunctions[] = {
+    "sum", "prod", "mean", "max", "min", "amax", "amin", "any", "all", "std", "var", "argmax",
+    "argmin", "matmul", "dot", "outer", "reshape", "ravel", "transpose", "swapaxes", "squeeze",
+    "expand_dims", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "roll",
+    "triu", "tril", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
+    "full_like", "arange", "eye", "clip", "round", "around",
 };
 
 }  // namespace
@@ -66,6 +106,15 @@ const NumpySurface* NumpySurface::get() {
     s->ufuncs.push_back({e.name, e.op, e.nin, f});
     Py_DECREF(f);  // the numpy module keeps it alive
   }
+  for (const char* name : kFunctions) {
+    PyObject* f = PyObject_GetAttrString(np, name);
+    if (!f) {
+      PyErr_Clear();
+      continue;
+    }
+    s->functions.emplace_back(f, name);
+    Py_DECREF(f);
+  }
   s->where = PyObject_GetAttrString(np, "where");
   if (s->where) Py_DECREF(s->where);
   PyErr_Clear();
@@ -80,6 +129,12 @@ const NumpySurface* NumpySurface::get() {
 const UfuncInfo* NumpySurface::find_ufunc(PyObject* callable) const {
   for (const UfuncInfo& u : ufuncs)
     if (u.ufunc == callable) return &u;
+  return nullptr;
+}
+
+const char* NumpySurface::function_name(PyObject* callable) const {
+  for (const auto& [f, name] : functions)
+    if (f == callable) return name;
   return nullptr;
 }
 

@@ -29,11 +29,13 @@ struct NumpySurface {
   PyTypeObject* ufunc_type = nullptr;       // numpy.ufunc
   PyTypeObject* dispatcher_type = nullptr;  // type of np.where (array-function dispatchers)
   std::vector<UfuncInfo> ufuncs;
+  std::vector<std::pair<PyObject*, const char*>> functions;  // np.sum, np.reshape, ... (borrowed)
 
   // Loaded once (needs the GIL); nullptr with a Python error set if numpy cannot be imported.
   static const NumpySurface* get();
   const UfuncInfo* find_ufunc(PyObject* callable) const;
   const UfuncInfo* ufunc_named(const char* name) const;
+  const char* function_name(PyObject* callable) const;  // nullptr if not a known np function
 };
 
 // Operator codes of BINARY_OP (NB_*) and COMPARE_OP mapped to ufunc names; nullptr when the

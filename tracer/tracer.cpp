@@ -7,244 +7,10 @@
 #include <cmath>
 #include <optional>
 
-#include "frontend/decoder.h"
-#include "tracer/numpy_surface.h"
+#include "tracer/tracer_impl.h"
 
 namespace tracejit::tracer {
-namespace {
-
-using frontend::COp;
-using frontend::Instruction;
-
-// An abstract value on the tracer's stack or in a local slot.
-struct AValue {
-  // Object: a live Python object (constant, or guarded by its source).
-  // Tuple: a Python tuple built during the trace (items are abstract).
-  // Iterator: a for-loop over known items (items, next index in `arg`).
-  // BoundMethod: obj is a Python function, items[0] its self.
-  // TensorMethod: `method` of the tensor items[0] (x.astype, x.copy).
-  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod };
-  Kind kind = Kind::Null;
-  PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
-  ir::ValueId v = ir::kNoValue;  // Tensor
-  ir::Type type;                 // Tensor
-  Box box = Box::Array;          // Tensor
-  int arg = -1;                  // Tensor: the argument it is, unchanged; Iterator: next index
-  bool pristine = false;         // Tensor: exactly the object at `source` (identity returns)
-  std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
-  std::string method;            // TensorMethod
-  SourceRef source;
-
-  bool is_tensor() const { return kind == Kind::Tensor; }
-  bool is_object() const { return kind == Kind::Object; }
-};
-
-// Python scalars NumPy treats as "weak" (NEP 50) and the tracer can hold as constants.
-bool is_py_scalar(PyObject* o) {
-  return PyFloat_CheckExact(o) || PyLong_CheckExact(o) || PyBool_Check(o);
-}
-
-long long int_min(ir::DType d) {
-  if (ir::is_unsigned_int(d) || ir::is_bool(d)) return 0;
-  return -(1LL << (8 * ir::dtype_size(d) - 1));
-}
-unsigned long long int_max(ir::DType d) {
-  if (ir::is_bool(d)) return 1;
-  int bits = 8 * ir::dtype_size(d) - (ir::is_signed_int(d) ? 1 : 0);
-  return bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
-}
-
-std::string exception_text() {
-  PyObject *type, *value, *tb;
-  PyErr_Fetch(&type, &value, &tb);
-  PyErr_NormalizeException(&type, &value, &tb);
-  std::string out = "exception";
-  if (type) out = reinterpret_cast<PyTypeObject*>(type)->tp_name;
-  if (value) {
-    if (PyObject* s = PyObject_Str(value)) {
-      if (const char* c = PyUnicode_AsUTF8(s)) out += fmt::format(": {}", c);
-      Py_DECREF(s);
-    }
-  }
-  Py_XDECREF(type);
-  Py_XDECREF(value);
-  Py_XDECREF(tb);
-  PyErr_Clear();
-  return out;
-}
-
-std::string callable_name(PyObject* f) {
-  for (const char* attr : {"__qualname__", "__name__"}) {
-    if (PyObject* n = PyObject_GetAttrString(f, attr)) {
-      std::string out = PyUnicode_Check(n) ? PyUnicode_AsUTF8(n) : "?";
-      Py_DECREF(n);
-      PyErr_Clear();
-      return out;
-    }
-    PyErr_Clear();
-  }
-  return Py_TYPE(f)->tp_name;
-}
-
-std::string shape_text(const std::vector<ir::Dim>& s) {
-  std::string out = "(";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + ir::to_string(s[i]);
-  return out + (s.size() == 1 ? ",)" : ")");
-}
-
-class Tracer {
- public:
-  Tracer(PyObject* func, PyObject* const* args, Py_ssize_t nargs)
-      : func_(func), args_(args), nargs_(nargs) {}
-  ~Tracer() {
-    for (PyObject* o : keep_) Py_DECREF(o);
-  }
-
-  TraceResult run();
-
- private:
-  // --- state
-  // One activation of a Python function: the traced function, or a callee being inlined.
-  struct Frame {
-    PyObject* func = nullptr;  // borrowed (alive through the caller's references)
-    PyCodeObject* code = nullptr;
-    PyObject* globals = nullptr;
-    PyObject* builtins = nullptr;
-    std::vector<Instruction> instrs;
-    std::vector<AValue> locals;
-    std::vector<AValue> stack;
-    int pc = 0;
-    int32_t file = -1;
-  };
-  static constexpr int kMaxInlineDepth = 16;
-  static constexpr int kMaxUnroll = 256;
-
-  PyObject* func_;
-  PyObject* const* args_;
-  Py_ssize_t nargs_;
-  const NumpySurface* np_ = nullptr;
-  std::vector<std::unique_ptr<Frame>> frames_;
-  std::vector<PyObject*> keep_;
-  Trace trace_;
-  std::optional<Abort> abort_;
-  const Instruction* cur_ = nullptr;
-  ir::SourceLoc loc_;
-  bool returned_ = false;
-  AValue result_;
-
-  Frame& fr() { return *frames_.back(); }
-  const Frame& fr() const { return *frames_.back(); }
-
-  // --- helpers
-  bool fail(AbortCode code, std::string message) {
-    if (!abort_) {
-      Abort a;
-      a.code = code;
-      a.message = std::move(message);
-      PyCodeObject* code = frames_.empty()
-                               ? reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_))
-                               : fr().code;
-      a.file = PyUnicode_AsUTF8(code->co_filename);
-      a.line = cur_ && cur_->line >= 0 && !frames_.empty() ? cur_->line : code->co_firstlineno;
-      abort_ = std::move(a);
-    }
-    return false;
-  }
-  PyObject* keep(PyObject* o) {  // steals a new reference, keeps it for the trace's life
-    keep_.push_back(o);
-    return o;
-  }
-  AValue object(PyObject* o, SourceRef src) {  // borrowed o; held alive by keep_
-    Py_INCREF(o);
-    keep(o);
-    AValue v;
-    v.kind = AValue::Kind::Object;
-    v.obj = o;
-    v.source = std::move(src);
-    return v;
-  }
-  AValue tensor(ir::ValueId id, Box box) {
-    AValue v;
-    v.kind = AValue::Kind::Tensor;
-    v.v = id;
-    v.type = trace_.graph.type(id);
-    v.box = box;
-    v.source = Source::computed();
-    return v;
-  }
-  AValue pop() {
-    AValue v = std::move(fr().stack.back());
-    fr().stack.pop_back();
-    return v;
-  }
-  void push(AValue v) { fr().stack.push_back(std::move(v)); }
-  std::string local_name(int i) const {
-    PyObject* names = PyCode_GetVarnames(fr().code);
-    std::string out = "?";
-    if (names && i < PyTuple_GET_SIZE(names)) out = PyUnicode_AsUTF8(PyTuple_GET_ITEM(names, i));
-    Py_XDECREF(names);
-    PyErr_Clear();
-    return out;
-  }
-  std::string name_at(int i) const { return PyUnicode_AsUTF8(PyTuple_GET_ITEM(fr().code->co_names, i)); }
-  std::string what(const AValue& v) const {
-    if (v.is_tensor()) return v.source && v.source->kind == Source::Kind::Arg ? v.source->describe()
-                                                                               : "an array";
-    if (v.is_object()) return fmt::format("a {}", Py_TYPE(v.obj)->tp_name);
-    return "a tuple";
-  }
-
-  // --- frames, arguments and values
-  bool push_frame(PyObject* func, SourceRef func_source);
-  bool bind_arguments();
-  bool bind_closure(PyObject* func, SourceRef func_source);
-  bool inline_call(PyObject* func, SourceRef func_source, std::vector<AValue> args, PyObject* kwnames);
-  // An object read from `src` (an argument, attribute, item, global): arrays and Python floats
-  // become graph inputs fetched through `src` at call time, everything else a guarded Object.
-  std::optional<AValue> value_from_object(PyObject* o, SourceRef src);
-  void guard_object(Guard::Kind kind, const SourceRef& src, Guard g);
-  std::optional<std::vector<AValue>> items_of(const AValue& v);
-  std::optional<ir::ValueId> to_ir(const AValue& v, ir::DType dt);
-  ir::ValueId cast(ir::ValueId v, ir::DType dt);
-
-  // --- NumPy semantics
-  bool apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool python_operator);
-  bool apply_where(std::vector<AValue> operands);
-  bool python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator);
-  bool resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operands,
-                    std::vector<ir::DType>& loop);
-  PyObject* dtype_spec(const AValue& v);  // new reference
-  PyObject* probe(const AValue& v);       // new reference
-
-  // --- output
-  bool emit_output(const AValue& v);
-
-  // --- handlers, one per canonical opcode
-  bool step(const Instruction& in);
-  bool op_load_fast(const Instruction& in);
-  bool op_store_fast(const Instruction& in);
-  bool op_load_const(const Instruction& in);
-  bool op_load_global(const Instruction& in);
-  bool op_load_attr(const Instruction& in, bool method);
-  bool op_call(const Instruction& in, bool kw);
-  bool op_binary_op(const Instruction& in);
-  bool op_compare_op(const Instruction& in);
-  bool op_unary(const Instruction& in);
-  bool op_build_tuple(const Instruction& in);
-  bool op_unpack_sequence(const Instruction& in);
-  bool op_pop_jump(const Instruction& in);
-  bool op_get_iter(const Instruction& in);
-  bool op_for_iter(const Instruction& in);
-  bool op_binary_subscr(const Instruction& in);
-  bool op_build_slice(const Instruction& in);
-  bool op_load_deref(const Instruction& in);
-  bool call_builtin(PyObject* f, const std::string& fname, std::vector<AValue>& args, bool& handled);
-  bool call_tensor_method(const AValue& m, std::vector<AValue> args);
-  bool tensor_attribute(const AValue& base, const std::string& name, bool method);
-  bool op_to_bool(const Instruction& in);
-  bool op_return_value(const Instruction& in);
-  std::optional<bool> truth(const AValue& v);
-};
+namespace detail {
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -490,401 +256,6 @@ std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
 }
 
 
-ir::ValueId Tracer::cast(ir::ValueId v, ir::DType dt) {
-  const ir::Type& t = trace_.graph.type(v);
-  if (t.dtype == dt) return v;
-  return trace_.graph.add_op(ir::Op::Cast, t.with_dtype(dt), {v}, loc_);
-}
-
-// An operand as an IR value of dtype `dt` (NumPy's resolved loop dtype).
-std::optional<ir::ValueId> Tracer::to_ir(const AValue& v, ir::DType dt) {
-  ir::Graph& g = trace_.graph;
-  if (v.is_tensor()) return cast(v.v, dt);
-  if (!v.is_object()) {
-    fail(AbortCode::UnsupportedValue, fmt::format("{} used as an array operand", what(v)));
-    return std::nullopt;
-  }
-  PyObject* o = v.obj;
-  if (PyBool_Check(o)) return cast(g.add_const_int(ir::DType::Bool, o == Py_True, loc_), dt);
-  if (PyFloat_CheckExact(o)) return cast(g.add_const_float(ir::DType::F64, PyFloat_AS_DOUBLE(o), loc_), dt);
-  if (PyLong_CheckExact(o)) {
-    int overflow = 0;
-    long long x = PyLong_AsLongLongAndOverflow(o, &overflow);
-    if (overflow == 0 && !ir::is_float(dt)) {
-      // NumPy's probe already rejected values out of range for integer loops.
-      if (ir::is_unsigned_int(dt) && x < 0) {
-        fail(AbortCode::UnsupportedValue, "negative Python int in an unsigned loop");
-        return std::nullopt;
-      }
-      return g.add_const_int(dt, static_cast<int64_t>(x), loc_);
-    }
-    if (overflow > 0 && dt == ir::DType::U64) {
-      unsigned long long ux = PyLong_AsUnsignedLongLong(o);
-      if (!PyErr_Occurred()) return g.add_const_int(dt, static_cast<int64_t>(ux), loc_);
-      PyErr_Clear();
-    }
-    if (overflow == 0 && ir::is_float(dt) && std::llabs(x) <= (1LL << 53))
-      return cast(g.add_const_float(ir::DType::F64, static_cast<double>(x), loc_), dt);
-    fail(AbortCode::UnsupportedValue,
-         fmt::format("Python int {} does not convert exactly to {}",
-                     PyUnicode_AsUTF8(PyObject_Str(o)), ir::dtype_numpy_name(dt)));
-    PyErr_Clear();
-    return std::nullopt;
-  }
-  if (PyArray_IsScalar(o, Generic)) {
-    PyArray_Descr* d = PyArray_DescrFromScalar(o);
-    auto sdt = d ? dtype_from_typenum(d->type_num) : std::nullopt;
-    Py_XDECREF(d);
-    if (sdt) {
-      alignas(16) unsigned char buf[16] = {};
-      PyArray_ScalarAsCtype(o, buf);
-      ir::ValueId c;
-      switch (*sdt) {
-        case ir::DType::F32: {
-          float f;
-          std::memcpy(&f, buf, 4);
-          c = g.add_const_float(*sdt, f, loc_);
-          break;
-        }
-        case ir::DType::F64: {
-          double f;
-          std::memcpy(&f, buf, 8);
-          c = g.add_const_float(*sdt, f, loc_);
-          break;
-        }
-        default: {
-          int64_t x = 0;
-          int size = ir::dtype_size(*sdt);
-          if (ir::is_signed_int(*sdt)) {
-            switch (size) {
-              case 1: x = *reinterpret_cast<int8_t*>(buf); break;
-              case 2: x = *reinterpret_cast<int16_t*>(buf); break;
-              case 4: x = *reinterpret_cast<int32_t*>(buf); break;
-              default: x = *reinterpret_cast<int64_t*>(buf); break;
-            }
-          } else {
-            uint64_t u = 0;
-            std::memcpy(&u, buf, static_cast<size_t>(size));
-            x = static_cast<int64_t>(u);
-          }
-          c = g.add_const_int(*sdt, x, loc_);
-        }
-      }
-      return cast(c, dt);
-    }
-  }
-  fail(AbortCode::UnsupportedValue, fmt::format("{} used as an array operand", what(v)));
-  return std::nullopt;
-}
-
-// ---------------------------------------------------------------------------------------------
-// NumPy semantics: ask NumPy itself for the loop dtypes (NEP 50 promotion, weak Python scalars)
-// and run the call on empty probes so that whatever NumPy would raise aborts the trace (the
-// eager run then raises it for real).
-
-PyObject* Tracer::dtype_spec(const AValue& v) {
-  if (v.is_tensor()) {
-    if (v.box == Box::PyFloat) {
-      Py_INCREF(&PyFloat_Type);
-      return reinterpret_cast<PyObject*>(&PyFloat_Type);
-    }
-    return reinterpret_cast<PyObject*>(PyArray_DescrFromType(typenum_from_dtype(v.type.dtype)));
-  }
-  PyObject* o = v.obj;
-  if (PyBool_Check(o)) return reinterpret_cast<PyObject*>(PyArray_DescrFromType(NPY_BOOL));
-  if (PyFloat_CheckExact(o) || PyLong_CheckExact(o)) {
-    Py_INCREF(Py_TYPE(o));
-    return reinterpret_cast<PyObject*>(Py_TYPE(o));
-  }
-  if (PyArray_IsScalar(o, Generic)) return reinterpret_cast<PyObject*>(PyArray_DescrFromScalar(o));
-  return nullptr;
-}
-
-PyObject* Tracer::probe(const AValue& v) {
-  if (v.is_tensor()) {
-    if (v.box == Box::PyFloat) return PyFloat_FromDouble(1.0);
-    npy_intp zero = 0;
-    PyArray_Descr* d = PyArray_DescrFromType(typenum_from_dtype(v.type.dtype));
-    return PyArray_Empty(1, &zero, d, 0);  // steals d
-  }
-  Py_INCREF(v.obj);
-  return v.obj;
-}
-
-bool Tracer::resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operands,
-                          std::vector<ir::DType>& loop) {
-  // 1. The call itself on empty probes: raises exactly when NumPy would (bad dtypes, Python
-  //    ints out of range for the array dtype, ...).
-  PyObject* probes = PyTuple_New(static_cast<Py_ssize_t>(operands.size()));
-  PyObject* specs = PyTuple_New(static_cast<Py_ssize_t>(operands.size()) + 1);
-  for (size_t i = 0; i < operands.size(); ++i) {
-    PyObject* p = probe(operands[i]);
-    PyObject* s = dtype_spec(operands[i]);
-    if (!p || !s) {
-      Py_XDECREF(p);
-      Py_XDECREF(s);
-      Py_DECREF(probes);
-      Py_DECREF(specs);
-      PyErr_Clear();
-      return fail(AbortCode::UnsupportedValue,
-                  fmt::format("np.{} of {} is not traced", u.name, what(operands[i])));
-    }
-    PyTuple_SET_ITEM(probes, static_cast<Py_ssize_t>(i), p);
-    PyTuple_SET_ITEM(specs, static_cast<Py_ssize_t>(i), s);
-  }
-  Py_INCREF(Py_None);
-  PyTuple_SET_ITEM(specs, static_cast<Py_ssize_t>(operands.size()), Py_None);
-  PyObject* r = PyObject_Call(u.ufunc, probes, nullptr);
-  Py_DECREF(probes);
-  if (!r) {
-    Py_DECREF(specs);
-    return fail(AbortCode::UserError, fmt::format("np.{} raises {}", u.name, exception_text()));
-  }
-  Py_DECREF(r);
-  // 2. The loop dtypes NumPy resolves (inputs are cast to these; the last is the output).
-  PyObject* dts = PyObject_CallMethod(u.ufunc, "resolve_dtypes", "(O)", specs);
-  Py_DECREF(specs);
-  if (!dts || !PyTuple_Check(dts)) {
-    Py_XDECREF(dts);
-    return fail(AbortCode::UserError, fmt::format("np.{} raises {}", u.name, exception_text()));
-  }
-  loop.clear();
-  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(dts); ++i) {
-    auto* d = reinterpret_cast<PyArray_Descr*>(PyTuple_GET_ITEM(dts, i));
-    auto dt = dtype_from_typenum(d->type_num);
-    if (!dt) {
-      Py_DECREF(dts);
-      return fail(AbortCode::UnsupportedDtype,
-                  fmt::format("np.{} computes in a dtype the JIT does not compile ({})", u.name,
-                              d->type));
-    }
-    loop.push_back(*dt);
-  }
-  Py_DECREF(dts);
-  return true;
-}
-
-// Operators among plain Python numbers follow Python, not NumPy.
-bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
-                              bool python_operator) {
-  bool all_objects = true;
-  for (const AValue& v : operands) all_objects &= v.is_object();
-  if (all_objects) {
-    // Constants (or value-guarded ints): compute now, in Python or NumPy itself.
-    PyObject* r = nullptr;
-    if (python_operator) {
-      PyObject* a = operands[0].obj;
-      PyObject* b = operands.size() > 1 ? operands[1].obj : nullptr;
-      switch (u.op) {
-        case ir::Op::Add: r = PyNumber_Add(a, b); break;
-        case ir::Op::Sub: r = PyNumber_Subtract(a, b); break;
-        case ir::Op::Mul: r = PyNumber_Multiply(a, b); break;
-        case ir::Op::Div: r = PyNumber_TrueDivide(a, b); break;
-        case ir::Op::FloorDiv: r = PyNumber_FloorDivide(a, b); break;
-        case ir::Op::Mod: r = PyNumber_Remainder(a, b); break;
-        case ir::Op::Pow: r = PyNumber_Power(a, b, Py_None); break;
-        case ir::Op::And: r = PyNumber_And(a, b); break;
-        case ir::Op::Or: r = PyNumber_Or(a, b); break;
-        case ir::Op::Xor: r = PyNumber_Xor(a, b); break;
-        case ir::Op::Neg: r = PyNumber_Negative(a); break;
-        case ir::Op::Cast: r = PyNumber_Positive(a); break;
-        case ir::Op::Not: r = PyNumber_Invert(a); break;
-        case ir::Op::Abs: r = PyNumber_Absolute(a); break;
-        case ir::Op::Lt: r = PyObject_RichCompare(a, b, Py_LT); break;
-        case ir::Op::Le: r = PyObject_RichCompare(a, b, Py_LE); break;
-        case ir::Op::Eq: r = PyObject_RichCompare(a, b, Py_EQ); break;
-        case ir::Op::Ne: r = PyObject_RichCompare(a, b, Py_NE); break;
-        case ir::Op::Gt: r = PyObject_RichCompare(a, b, Py_GT); break;
-        case ir::Op::Ge: r = PyObject_RichCompare(a, b, Py_GE); break;
-        default: break;
-      }
-    } else {
-      PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(operands.size()));
-      for (size_t i = 0; i < operands.size(); ++i) {
-        Py_INCREF(operands[i].obj);
-        PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), operands[i].obj);
-      }
-      r = PyObject_Call(u.ufunc, t, nullptr);
-      Py_DECREF(t);
-    }
-    if (!r) return fail(AbortCode::UserError, fmt::format("{} raises {}", u.name, exception_text()));
-    if (PyArray_Check(r)) {
-      Py_DECREF(r);
-      return fail(AbortCode::UnsupportedValue, "an array constant computed from constants");
-    }
-    push(object(r, Source::constant()));
-    Py_DECREF(r);
-    return true;
-  }
-  return false;  // not handled here
-}
-
-bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool python_operator) {
-  for (const AValue& v : operands)
-    if (!v.is_tensor() && !v.is_object())
-      return fail(AbortCode::UnsupportedValue, fmt::format("np.{} of {}", u.name, what(v)));
-  if (python_scalar_op(u, operands, python_operator)) return true;
-  if (abort_) return false;
-  for (const AValue& v : operands)
-    if (v.is_object() && !is_py_scalar(v.obj) && !PyArray_IsScalar(v.obj, Generic))
-      return fail(AbortCode::UnsupportedValue,
-                  fmt::format("np.{} of {} is not traced", u.name, what(v)));
-
-  // Python semantics among Python floats: only the operators whose results cannot raise.
-  bool python_float_math = python_operator;
-  for (const AValue& v : operands) {
-    if (v.is_tensor() && v.box != Box::PyFloat) python_float_math = false;
-    if (v.is_object() && !is_py_scalar(v.obj)) python_float_math = false;
-  }
-  if (python_float_math && u.op != ir::Op::Add && u.op != ir::Op::Sub && u.op != ir::Op::Mul &&
-      u.op != ir::Op::Neg && u.op != ir::Op::Cast && u.op != ir::Op::Abs)
-    return fail(AbortCode::UnsupportedValue,
-                fmt::format("Python float '{}' on runtime values is not traced yet", u.name));
-
-  std::vector<ir::DType> loop;
-  if (!resolve_loop(u, operands, loop)) return false;
-  std::vector<ir::Dim> shape;
-  for (const AValue& v : operands) {
-    if (!v.is_tensor()) continue;
-    auto b = ir::broadcast_shapes(shape, v.type.shape);
-    if (!b)
-      return fail(AbortCode::UserError,
-                  fmt::format("operands could not be broadcast together with shapes {} {}",
-                              shape_text(shape), shape_text(v.type.shape)));
-    shape = *b;
-  }
-  ir::DType out_dt = loop.back();
-  ir::Graph& g = trace_.graph;
-  ir::Op op = u.op;
-
-  // Comparisons with a Python int outside the loop dtype's range: NumPy 2 compares the exact
-  // values (int8 > 1000 is all False). Compare in int64 when that holds both sides exactly.
-  if (has_trait(op, ir::kCompare)) {
-    for (size_t i = 0; i < operands.size(); ++i) {
-      const AValue& v = operands[i];
-      if (!v.is_object() || !PyLong_CheckExact(v.obj) || ir::is_float(loop[i])) continue;
-      int overflow = 0;
-      long long x = PyLong_AsLongLongAndOverflow(v.obj, &overflow);
-      PyErr_Clear();
-      bool fits = overflow == 0 && x >= int_min(loop[i]) && (x < 0 || static_cast<unsigned long long>(x) <= int_max(loop[i]));
-      if (fits) continue;
-      if (overflow != 0 || loop[i] == ir::DType::U64 || loop[i] == ir::DType::I64)
-        return fail(AbortCode::UnsupportedValue, "comparison with a Python int outside the int64 range");
-      for (ir::DType& d : loop)
-        if (&d != &loop.back()) d = ir::DType::I64;
-    }
-  }
-  for (size_t i = 1; i + 1 < loop.size(); ++i)
-    if (loop[i] != loop[0] && op != ir::Op::Where)
-      return fail(AbortCode::UnsupportedDtype,
-                  fmt::format("np.{} with mixed loop dtypes {} and {} is not compiled", u.name,
-                              ir::dtype_numpy_name(loop[0]), ir::dtype_numpy_name(loop[i])));
-
-  if (op == ir::Op::Pow) {
-    const AValue& base = operands[0];
-    const AValue& e = operands[1];
-    bool array_base = base.is_tensor() && base.box == Box::Array;
-    if (!ir::is_float(out_dt)) {
-      // Integer power: a negative exponent raises in NumPy; only constants are compiled.
-      double ev = e.is_object() && PyLong_Check(e.obj) ? PyLong_AsDouble(e.obj) : -1;
-      PyErr_Clear();
-      if (!(ev >= 0))
-        return fail(AbortCode::UnsupportedValue,
-                    "integer power with a negative or runtime exponent is not compiled (it may raise)");
-    } else if (array_base && e.is_object() && (PyFloat_Check(e.obj) || PyLong_Check(e.obj))) {
-      // NumPy's power loop takes sqrt for a scalar exponent of 0.5 (it differs from pow() at
-      // -0.0 and -inf); 2.0 is x*x, the same bits as pow.
-      double ev = PyFloat_Check(e.obj) ? PyFloat_AsDouble(e.obj) : PyLong_AsDouble(e.obj);
-      PyErr_Clear();
-      if (ev == 0.5 || ev == 2.0) {
-        auto x = to_ir(base, loop[0]);
-        if (!x) return false;
-        ir::ValueId r = ev == 0.5 ? g.add_op(ir::Op::Sqrt, ir::Type(out_dt, shape), {*x}, loc_)
-                                  : g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {*x, *x}, loc_);
-        push(tensor(r, shape.empty() ? Box::NpScalar : Box::Array));
-        return true;
-      }
-    } else if (array_base && e.is_tensor() && e.type.is_scalar()) {
-      // A runtime scalar exponent: the same fast path, decided per call.
-      auto x = to_ir(base, loop[0]);
-      auto ex = x ? to_ir(e, loop[1]) : std::nullopt;
-      if (!ex) return false;
-      ir::Type rt(out_dt, shape);
-      ir::ValueId half = g.add_const_float(loop[1], 0.5, loc_);
-      ir::ValueId is_half = g.add_op(ir::Op::Eq, ir::Type::scalar(ir::DType::Bool), {*ex, half}, loc_);
-      ir::ValueId sq = g.add_op(ir::Op::Sqrt, rt, {*x}, loc_);
-      ir::ValueId pw = g.add_op(ir::Op::Pow, rt, {*x, *ex}, loc_);
-      push(tensor(g.add_op(ir::Op::Where, rt, {is_half, sq, pw}, loc_),
-                  shape.empty() ? Box::NpScalar : Box::Array));
-      return true;
-    }
-  }
-  std::vector<ir::ValueId> ins;
-  for (size_t i = 0; i < operands.size(); ++i) {
-    auto x = to_ir(operands[i], loop[i]);
-    if (!x) return false;
-    ins.push_back(*x);
-  }
-  ir::ValueId r;
-  if (op == ir::Op::Cast) {  // np.positive: a copy in the loop dtype
-    r = g.add_op(ir::Op::Cast, ir::Type(out_dt, shape), {ins[0]}, loc_);
-  } else if (op == ir::Op::Mul && ins.size() == 1) {  // np.square
-    r = g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {ins[0], ins[0]}, loc_);
-  } else {
-    r = g.add_op(op, ir::Type(out_dt, shape), ins, loc_);
-  }
-  Box box = python_float_math ? Box::PyFloat : shape.empty() ? Box::NpScalar : Box::Array;
-  push(tensor(r, box));
-  return true;
-}
-
-bool Tracer::apply_where(std::vector<AValue> operands) {
-  if (operands.size() != 3)
-    return fail(AbortCode::UnsupportedCall, "np.where with one argument (nonzero) is not traced");
-  bool all_objects = true;
-  for (const AValue& v : operands) {
-    if (!v.is_tensor() && !v.is_object())
-      return fail(AbortCode::UnsupportedValue, fmt::format("np.where of {}", what(v)));
-    all_objects &= v.is_object();
-  }
-  if (all_objects) return fail(AbortCode::UnsupportedValue, "np.where of constants");
-  // Result dtype: NumPy's own answer for these operand kinds.
-  PyObject* t = PyTuple_New(3);
-  for (int i = 0; i < 3; ++i) {
-    PyObject* p = probe(operands[static_cast<size_t>(i)]);
-    if (!p) {
-      Py_DECREF(t);
-      PyErr_Clear();
-      return fail(AbortCode::UnsupportedValue, "np.where operand");
-    }
-    PyTuple_SET_ITEM(t, i, p);
-  }
-  PyObject* r = PyObject_Call(np_->where, t, nullptr);
-  Py_DECREF(t);
-  if (!r) return fail(AbortCode::UserError, fmt::format("np.where raises {}", exception_text()));
-  auto dt = PyArray_Check(r) ? dtype_from_typenum(PyArray_TYPE(reinterpret_cast<PyArrayObject*>(r)))
-                             : std::nullopt;
-  Py_DECREF(r);
-  if (!dt) return fail(AbortCode::UnsupportedDtype, "np.where result dtype is not compiled");
-  std::vector<ir::Dim> shape;
-  for (const AValue& v : operands) {
-    if (!v.is_tensor()) continue;
-    auto b = ir::broadcast_shapes(shape, v.type.shape);
-    if (!b)
-      return fail(AbortCode::UserError,
-                  fmt::format("operands could not be broadcast together with shapes {} {}",
-                              shape_text(shape), shape_text(v.type.shape)));
-    shape = *b;
-  }
-  auto c = to_ir(operands[0], ir::DType::Bool);
-  auto x = c ? to_ir(operands[1], *dt) : std::nullopt;
-  auto y = x ? to_ir(operands[2], *dt) : std::nullopt;
-  if (!y) return false;
-  ir::ValueId w = trace_.graph.add_op(ir::Op::Where, ir::Type(*dt, shape), {*c, *x, *y}, loc_);
-  push(tensor(w, Box::Array));  // np.where returns an ndarray, 0-d included
-  return true;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Output
 
@@ -893,7 +264,7 @@ bool Tracer::emit_output(const AValue& v) {
   switch (v.kind) {
     case AValue::Kind::Tuple: {
       OutputNode n;
-      n.kind = OutputNode::Kind::Tuple;
+      n.kind = v.is_list ? OutputNode::Kind::List : OutputNode::Kind::Tuple;
       n.index = static_cast<int>(v.items.size());
       out.push_back(n);
       for (const AValue& item : v.items)
@@ -910,6 +281,12 @@ bool Tracer::emit_output(const AValue& v) {
     }
     case AValue::Kind::Tensor: {
       OutputNode n;
+      if (v.view_root != ir::kNoValue) {
+        // Eager NumPy returns a view here: its memory is shared with another array the caller
+        // can reach. A compiled copy would break that, so this function runs eagerly.
+        return fail(AbortCode::UnsupportedValue,
+                    "returns a view of another array (reshape/transpose/slice): runs eagerly");
+      }
       if (v.pristine && v.arg >= 0) {
         n.kind = OutputNode::Kind::Arg;
         n.index = v.arg;
@@ -1038,40 +415,6 @@ bool Tracer::op_load_attr(const Instruction& in, bool method) {
   return true;
 }
 
-bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool method) {
-  const ir::Type& t = base.type;
-  if (name == "astype" || name == "copy") {
-    AValue m;
-    m.kind = AValue::Kind::TensorMethod;
-    m.method = name;
-    m.items.push_back(base);
-    m.source = Source::computed();
-    if (method) push(AValue{});
-    push(std::move(m));
-    return true;
-  }
-  if (method)
-    return fail(AbortCode::UnsupportedAttribute,
-                fmt::format("method '.{}()' of an array is not traced yet", name));
-  PyObject* v = nullptr;
-  if (name == "shape") {
-    v = PyTuple_New(t.rank());
-    for (int i = 0; i < t.rank(); ++i) PyTuple_SET_ITEM(v, i, PyLong_FromLongLong(t.shape[static_cast<size_t>(i)].size));
-  } else if (name == "ndim") {
-    v = PyLong_FromLong(t.rank());
-  } else if (name == "size") {
-    v = PyLong_FromLongLong(*t.static_numel());
-  } else if (name == "dtype") {
-    v = reinterpret_cast<PyObject*>(PyArray_DescrFromType(typenum_from_dtype(t.dtype)));
-  } else {
-    return fail(AbortCode::UnsupportedAttribute,
-                fmt::format("attribute '.{}' of an array is not traced yet", name));
-  }
-  // Shapes are static and guarded, so these are constants of this compiled version.
-  push(object(v, Source::constant()));
-  Py_DECREF(v);
-  return true;
-}
 
 bool Tracer::op_call(const Instruction& in, bool kw) {
   PyObject* kwnames = nullptr;
@@ -1095,11 +438,29 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     callable = std::move(lower);
     args.insert(args.begin(), std::move(upper));
   }
+  auto split_args = [&](std::vector<AValue> all, std::optional<AValue> self) {
+    CallArgs ca;
+    if (self) ca.pos.push_back(std::move(*self));
+    size_t npos = all.size() - static_cast<size_t>(nkw);
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (i < npos) ca.pos.push_back(std::move(all[i]));
+      else ca.kw.emplace_back(PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(i - npos))),
+                              std::move(all[i]));
+    }
+    return ca;
+  };
   if (callable.kind == AValue::Kind::TensorMethod) {
-    if (nkw > 0)
-      return fail(AbortCode::UnsupportedCall,
-                  fmt::format("array .{}() with keyword arguments is not traced yet", callable.method));
-    return call_tensor_method(callable, std::move(args));
+    if (callable.method == "astype" || callable.method == "copy") {
+      if (nkw > 0)
+        return fail(AbortCode::UnsupportedCall,
+                    fmt::format("array .{}() with keyword arguments is not traced yet", callable.method));
+      return call_tensor_method(callable, std::move(args));
+    }
+    bool handled = false;
+    std::string m = callable.method;
+    if (!call_numpy(m, split_args(std::move(args), callable.items[0]), true, handled)) return false;
+    if (!handled) return fail(AbortCode::UnsupportedCall, fmt::format("array .{}() is not traced yet", m));
+    return true;
   }
   if (callable.kind == AValue::Kind::BoundMethod) {
     args.insert(args.begin(), callable.items[0]);
@@ -1122,7 +483,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     Py_XDECREF(w);
     PyErr_Clear();
   }
-  if (nkw > 0)
+  if (nkw > 0 && !np_->function_name(f))
     return fail(AbortCode::UnsupportedCall,
                 fmt::format("{}(...) with keyword arguments is not traced yet", fname));
   if (const UfuncInfo* u = np_->find_ufunc(f)) {
@@ -1133,6 +494,13 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     return apply_ufunc(*u, std::move(args), false);
   }
   if (f == np_->where) return apply_where(std::move(args));
+  if (const char* npname = np_->function_name(f)) {
+    bool handled = false;
+    if (!call_numpy(npname, split_args(std::move(args), std::nullopt), false, handled)) return false;
+    if (!handled)
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with these arguments is not traced yet", fname));
+    return true;
+  }
   bool handled = false;
   if (!call_builtin(f, fname, args, handled)) return false;
   if (handled) return true;
@@ -1143,145 +511,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
 }
 
 // Builtins (and NumPy scalar types) with pure results. `handled` is false for anything else.
-bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AValue>& args,
-                          bool& handled) {
-  handled = true;
-  bool all_objects = true;
-  for (const AValue& a : args) all_objects &= a.is_object();
-  PyObject* builtins = fr().builtins;
-  auto is_builtin = [&](const char* name) { return f == PyDict_GetItemString(builtins, name); };
-  if (is_builtin("print"))
-    return fail(AbortCode::SideEffect, "print(...) is a side effect: the function runs eagerly");
-  if (is_builtin("abs") && args.size() == 1 && !all_objects)
-    return apply_ufunc(*np_->ufunc_named("absolute"), std::move(args), true);
-  if (is_builtin("len") && args.size() == 1) {
-    const AValue& a = args[0];
-    Py_ssize_t n = -1;
-    if (a.kind == AValue::Kind::Tuple) n = static_cast<Py_ssize_t>(a.items.size());
-    else if (a.is_tensor() && a.type.rank() > 0) n = a.type.shape[0].size;
-    else if (a.is_object()) {
-      n = PyObject_Length(a.obj);
-      if (n < 0) return fail(AbortCode::UserError, exception_text());
-      if (!PyTuple_CheckExact(a.obj) && !PyUnicode_CheckExact(a.obj) && a.source &&
-          a.source->evaluable()) {
-        Guard g;
-        g.type = Py_TYPE(a.obj);
-        g.length = n;
-        guard_object(Guard::Kind::Len, a.source, std::move(g));
-      }
-    }
-    if (n < 0) return fail(AbortCode::UserError, "len() of an unsized object");
-    PyObject* v = PyLong_FromSsize_t(n);
-    push(object(v, Source::constant()));
-    Py_DECREF(v);
-    return true;
-  }
-  if ((is_builtin("enumerate") || is_builtin("zip")) && !args.empty()) {
-    std::vector<std::vector<AValue>> seqs;
-    for (const AValue& a : args) {
-      auto items = items_of(a);
-      if (!items) return false;
-      seqs.push_back(std::move(*items));
-    }
-    AValue it;
-    it.kind = AValue::Kind::Iterator;
-    it.arg = 0;
-    it.source = Source::computed();
-    bool enumerate = is_builtin("enumerate");
-    if (enumerate && seqs.size() != 1) return fail(AbortCode::UnsupportedCall, "enumerate(x, start)");
-    size_t n = seqs[0].size();
-    for (const auto& sq : seqs) n = std::min(n, sq.size());
-    for (size_t i = 0; i < n; ++i) {
-      AValue t;
-      t.kind = AValue::Kind::Tuple;
-      t.source = Source::computed();
-      if (enumerate) {
-        PyObject* idx = PyLong_FromSize_t(i);
-        t.items.push_back(object(idx, Source::constant()));
-        Py_DECREF(idx);
-      }
-      for (const auto& sq : seqs) t.items.push_back(sq[i]);
-      it.items.push_back(std::move(t));
-    }
-    push(std::move(it));
-    return true;
-  }
-  if (is_builtin("isinstance") && args.size() == 2 && args[1].is_object() &&
-      (args[0].is_tensor() || args[0].is_object())) {
-    PyObject* probe_obj = args[0].is_tensor() ? probe(args[0]) : (Py_INCREF(args[0].obj), args[0].obj);
-    if (args[0].is_tensor() && args[0].box == Box::NpScalar) {
-      Py_DECREF(probe_obj);
-      PyArray_Descr* d = PyArray_DescrFromType(typenum_from_dtype(args[0].type.dtype));
-      alignas(16) char zero[16] = {};
-      probe_obj = PyArray_Scalar(zero, d, nullptr);
-      Py_DECREF(d);
-    }
-    int r = probe_obj ? PyObject_IsInstance(probe_obj, args[1].obj) : -1;
-    Py_XDECREF(probe_obj);
-    if (r < 0) return fail(AbortCode::UserError, exception_text());
-    push(object(r ? Py_True : Py_False, Source::constant()));
-    return true;
-  }
-  // NumPy scalar types as conversions: np.float32(x).
-  if (PyType_Check(f) && PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(f), &PyGenericArrType_Type) &&
-      args.size() == 1 && args[0].is_tensor()) {
-    PyArray_Descr* d = PyArray_DescrFromTypeObject(f);
-    auto dt = d ? dtype_from_typenum(d->type_num) : std::nullopt;
-    Py_XDECREF(d);
-    PyErr_Clear();
-    if (!dt || !args[0].type.is_scalar())
-      return fail(AbortCode::UnsupportedCall, fmt::format("{}() of an array is not traced yet", fname));
-    if (ir::is_float(args[0].type.dtype) && !ir::is_float(*dt) && !ir::is_bool(*dt))
-      return fail(AbortCode::UnsupportedCall, "float to integer conversion is not compiled yet");
-    push(tensor(trace_.graph.add_op(ir::Op::Cast, args[0].type.with_dtype(*dt), {args[0].v}, loc_),
-                Box::NpScalar));
-    return true;
-  }
-  // Pure builtins on Python values: evaluate now.
-  static const char* kPure[] = {"abs", "min", "max", "float", "int", "bool", "round", "range",
-                                "tuple", "divmod", "pow", "isinstance", "sum"};
-  bool pure = false;
-  for (const char* name : kPure) pure |= is_builtin(name);
-  pure |= PyType_Check(f) && PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(f), &PyGenericArrType_Type);
-  if (pure && all_objects) {
-    PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(args.size()));
-    for (size_t i = 0; i < args.size(); ++i) {
-      Py_INCREF(args[i].obj);
-      PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), args[i].obj);
-    }
-    PyObject* r = PyObject_Call(f, t, nullptr);
-    Py_DECREF(t);
-    if (!r) return fail(AbortCode::UserError, fmt::format("{}() raises {}", fname, exception_text()));
-    push(object(r, Source::constant()));
-    Py_DECREF(r);
-    return true;
-  }
-  if (pure)
-    return fail(AbortCode::UnsupportedCall,
-                fmt::format("{}() of an array value (data-dependent) is not traced yet", fname));
-  handled = false;
-  return true;
-}
 
-bool Tracer::call_tensor_method(const AValue& m, std::vector<AValue> args) {
-  const AValue& x = m.items[0];
-  if (m.method == "copy" && args.empty()) {
-    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_), Box::Array));
-    return true;
-  }
-  if (m.method == "astype" && args.size() == 1 && args[0].is_object()) {
-    PyArray_Descr* d = nullptr;
-    if (!PyArray_DescrConverter(args[0].obj, &d)) return fail(AbortCode::UserError, exception_text());
-    auto dt = dtype_from_typenum(d->type_num);
-    Py_DECREF(d);
-    if (!dt) return fail(AbortCode::UnsupportedDtype, "astype to a dtype the JIT does not compile");
-    if (ir::is_float(x.type.dtype) && !ir::is_float(*dt) && !ir::is_bool(*dt))
-      return fail(AbortCode::UnsupportedCall, "float to integer astype is not compiled yet");
-    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type.with_dtype(*dt), {x.v}, loc_), Box::Array));
-    return true;
-  }
-  return fail(AbortCode::UnsupportedCall, fmt::format("array .{}() with these arguments", m.method));
-}
 
 bool Tracer::op_binary_op(const Instruction& in) {
   AValue rhs = pop();
@@ -1289,6 +519,7 @@ bool Tracer::op_binary_op(const Instruction& in) {
   if (in.arg >= 13 && lhs.is_tensor() && lhs.box == Box::Array)
     return fail(AbortCode::UnsupportedBytecode,
                 fmt::format("in-place '{}' on an array is not traced yet", binary_op_symbol(in.arg)));
+  if (in.arg == 4 || in.arg == 17) return matmul(lhs, rhs, "@");
   const char* name = ufunc_for_binary_op(in.arg);
   // `array ** 2` with a Python int 2 is np.square in NumPy (bool ** 2 is int8, not int64).
   if ((in.arg == 8 || in.arg == 21) && lhs.is_tensor() && lhs.box == Box::Array && rhs.is_object() &&
@@ -1528,10 +759,22 @@ bool Tracer::op_build_slice(const Instruction& in) {
 bool Tracer::op_binary_subscr(const Instruction& in) {
   AValue key = pop();
   AValue c = pop();
-  if (c.is_tensor())
-    return fail(AbortCode::UnsupportedBytecode, "indexing and slicing arrays is not traced yet");
+  if (key.kind == AValue::Kind::Tuple) {  // a[1:-1, ::2]: a tuple of constant slices/ints
+    bool consts = true;
+    for (const AValue& it : key.items) consts &= it.is_object();
+    if (consts) {
+      PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(key.items.size()));
+      for (size_t i = 0; i < key.items.size(); ++i) {
+        Py_INCREF(key.items[i].obj);
+        PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), key.items[i].obj);
+      }
+      key = object(t, Source::constant());
+      Py_DECREF(t);
+    }
+  }
   if (!key.is_object())
     return fail(AbortCode::UnsupportedValue, "an index computed from arrays");
+  if (c.is_tensor()) return index_tensor(c, key.obj);
   if (c.kind == AValue::Kind::Tuple) {
     if (PyLong_CheckExact(key.obj)) {
       Py_ssize_t n = static_cast<Py_ssize_t>(c.items.size());
@@ -1689,7 +932,7 @@ TraceResult Tracer::run() {
   return std::move(trace_);
 }
 
-}  // namespace
+}  // namespace detail
 
 std::string_view abort_code_name(AbortCode c) {
   switch (c) {
@@ -1716,7 +959,7 @@ Trace::~Trace() {
 }
 
 TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs) {
-  Tracer t(func, args, nargs);
+  detail::Tracer t(func, args, nargs);
   return t.run();
 }
 

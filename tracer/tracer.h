@@ -31,9 +31,9 @@ struct InputBinding {
 
 // The shape of the returned Python object, as a pre-order tree.
 struct OutputNode {
-  enum class Kind : uint8_t { Tuple, Result, Arg, Constant, Fetch };
+  enum class Kind : uint8_t { Tuple, List, Result, Arg, Constant, Fetch };
   Kind kind = Kind::Result;
-  int index = -1;              // Tuple: child count; Result: graph result; Arg: argument index
+  int index = -1;              // Tuple/List: child count; Result: graph result; Arg: argument index
   Box box = Box::Array;        // Result
   PyObject* constant = nullptr;  // Constant (strong reference, owned by the Trace)
   SourceRef source;            // Fetch: the object returned unchanged, fetched at call time

@@ -1,0 +1,995 @@
+// The array side of the NumPy surface: reductions, matmul, reshapes and views, basic indexing,
+// joining and creation — each recorded with NumPy's own dtype rules (asked of NumPy on probes).
+#include "tracer/tracer_impl.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace tracejit::tracer::detail {
+namespace {
+
+std::vector<int64_t> static_shape(const ir::Type& t) {
+  std::vector<int64_t> s;
+  for (const ir::Dim& d : t.shape) s.push_back(d.size);
+  return s;
+}
+
+int64_t numel(const std::vector<int64_t>& s) {
+  return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<>());
+}
+
+// The dtype NumPy gives `np.empty(1, dt).<method>(**kwargs)`: asked of NumPy, never guessed.
+std::optional<ir::DType> probe_method_dtype(ir::DType dt, const char* method, PyObject* kwargs) {
+  npy_intp one = 1;
+  PyObject* a = PyArray_Zeros(1, &one, PyArray_DescrFromType(typenum_from_dtype(dt)), 0);
+  if (!a) return std::nullopt;
+  PyObject* m = PyObject_GetAttrString(a, method);
+  PyObject* r = nullptr;
+  if (m) {
+    PyObject* empty = PyTuple_New(0);
+    r = PyObject_Call(m, empty, kwargs);
+    Py_DECREF(empty);
+    Py_DECREF(m);
+  }
+  Py_DECREF(a);
+  if (!r) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  std::optional<ir::DType> out;
+  if (PyArray_Check(r)) out = dtype_from_typenum(PyArray_TYPE(reinterpret_cast<PyArrayObject*>(r)));
+  else if (PyArray_IsScalar(r, Generic)) {
+    PyArray_Descr* d = PyArray_DescrFromScalar(r);
+    if (d) out = dtype_from_typenum(d->type_num);
+    Py_XDECREF(d);
+  }
+  Py_DECREF(r);
+  PyErr_Clear();
+  return out;
+}
+
+}  // namespace
+
+const AValue* Tracer::CallArgs::get(size_t index, const char* name) const {
+  if (index < pos.size()) return &pos[index];
+  for (const auto& [k, v] : kw)
+    if (k == name) return &v;
+  return nullptr;
+}
+
+bool Tracer::CallArgs::only(std::initializer_list<const char*> names, std::string& bad) const {
+  for (const auto& [k, v] : kw) {
+    bool known = false;
+    for (const char* n : names) known |= k == n;
+    if (!known) {
+      bad = k;
+      return false;
+    }
+  }
+  return true;
+}
+
+AValue Tracer::view_of(const AValue& base, ir::ValueId v, Box box) {
+  AValue out = tensor(v, box);
+  out.view_root = base.view_root != ir::kNoValue ? base.view_root : base.v;
+  return out;
+}
+
+std::optional<std::vector<int64_t>> Tracer::int_list(const AValue& v, const char* what) {
+  std::vector<int64_t> out;
+  auto one = [&](PyObject* o) {
+    if (!PyLong_Check(o) && !PyArray_IsScalar(o, Integer)) return false;
+    long long x = PyLong_AsLongLong(o);
+    if (x == -1 && PyErr_Occurred()) {
+      PyErr_Clear();
+      return false;
+    }
+    out.push_back(x);
+    return true;
+  };
+  if (v.kind == AValue::Kind::Tuple) {
+    for (const AValue& it : v.items)
+      if (!it.is_object() || !one(it.obj)) {
+        fail(AbortCode::UnsupportedValue, fmt::format("{} must be Python ints", what));
+        return std::nullopt;
+      }
+    return out;
+  }
+  if (v.is_object() && (PyTuple_Check(v.obj) || PyList_Check(v.obj))) {
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(v.obj); ++i)
+      if (!one(PySequence_Fast_GET_ITEM(v.obj, i))) {
+        fail(AbortCode::UnsupportedValue, fmt::format("{} must be Python ints", what));
+        return std::nullopt;
+      }
+    return out;
+  }
+  if (v.is_object() && one(v.obj)) return out;
+  fail(AbortCode::UnsupportedValue, fmt::format("{} must be known Python ints", what));
+  return std::nullopt;
+}
+
+std::optional<ir::DType> Tracer::dtype_arg(const AValue* v, ir::DType fallback) {
+  if (!v || (v->is_object() && v->obj == Py_None)) return fallback;
+  if (!v->is_object()) {
+    fail(AbortCode::UnsupportedValue, "dtype must be a constant");
+    return std::nullopt;
+  }
+  PyArray_Descr* d = nullptr;
+  if (!PyArray_DescrConverter(v->obj, &d)) {
+    fail(AbortCode::UserError, exception_text());
+    return std::nullopt;
+  }
+  auto dt = dtype_from_typenum(d->type_num);
+  Py_DECREF(d);
+  if (!dt) fail(AbortCode::UnsupportedDtype, "a dtype the JIT does not compile");
+  return dt;
+}
+
+std::optional<std::vector<AValue>> Tracer::tensors_of(const AValue& seq) {
+  auto items = items_of(seq);
+  if (!items) return std::nullopt;
+  for (const AValue& it : *items)
+    if (!it.is_tensor()) {
+      fail(AbortCode::UnsupportedValue, "a sequence of arrays was expected");
+      return std::nullopt;
+    }
+  return items;
+}
+
+std::optional<AValue> Tracer::reshape_value(const AValue& x, const std::vector<int64_t>& shape,
+                                            bool view) {
+  std::vector<int64_t> s = shape;
+  int64_t known = 1;
+  int infer = -1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1 && infer < 0) infer = static_cast<int>(i);
+    else if (s[i] < 0) {
+      fail(AbortCode::UserError, "ValueError: negative dimensions not allowed in reshape");
+      return std::nullopt;
+    } else known *= s[i];
+  }
+  int64_t n = *x.type.static_numel();
+  if (infer >= 0) {
+    if (known == 0 || n % known != 0) {
+      fail(AbortCode::UserError, "ValueError: cannot reshape array");
+      return std::nullopt;
+    }
+    s[static_cast<size_t>(infer)] = n / known;
+  }
+  if (numel(s) != n) {
+    fail(AbortCode::UserError, fmt::format("ValueError: cannot reshape array of size {} into the given shape", n));
+    return std::nullopt;
+  }
+  ir::ValueId r = x.v;
+  if (static_shape(x.type) != s)
+    r = trace_.graph.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, s), {x.v}, loc_);
+  else if (!view)
+    r = trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_);  // a copy
+  return view ? view_of(x, r, Box::Array) : tensor(r, Box::Array);
+}
+
+std::optional<AValue> Tracer::full_of(const std::vector<int64_t>& shape, ir::DType dt, const AValue& fill) {
+  auto c = to_ir(fill, dt);
+  if (!c) return std::nullopt;
+  if (!trace_.graph.type(*c).is_scalar()) {
+    fail(AbortCode::UnsupportedValue, "a fill value that is an array");
+    return std::nullopt;
+  }
+  ir::Type t = ir::Type::of(dt, shape);
+  return tensor(trace_.graph.add_op(ir::Op::Broadcast, t, {*c}, loc_), Box::Array);
+}
+
+// x.sum(axis, keepdims), np.mean, ..., following NumPy's _methods.py step by step.
+bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis_v, bool keepdims,
+                    const AValue* dtype_v, int64_t ddof) {
+  ir::Graph& g = trace_.graph;
+  int rank = x.type.rank();
+  std::vector<int64_t> axes;
+  if (!axis_v || (axis_v->is_object() && axis_v->obj == Py_None)) {
+    for (int d = 0; d < rank; ++d) axes.push_back(d);
+  } else {
+    auto l = int_list(*axis_v, "axis");
+    if (!l) return false;
+    for (int64_t a : *l) {
+      if (a < -rank || a >= rank)
+        return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", a, rank));
+      axes.push_back(a < 0 ? a + rank : a);
+    }
+    std::sort(axes.begin(), axes.end());
+    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
+      return fail(AbortCode::UserError, "ValueError: duplicate value in 'axis'");
+  }
+  int64_t count = 1;
+  for (int64_t a : axes) count *= x.type.shape[static_cast<size_t>(a)].size;
+  std::vector<int64_t> kept_shape;  // keepdims shape
+  for (int d = 0; d < rank; ++d)
+    kept_shape.push_back(std::find(axes.begin(), axes.end(), d) != axes.end() ? 1 : x.type.shape[static_cast<size_t>(d)].size);
+  std::vector<int64_t> out_shape;
+  for (int d = 0; d < rank; ++d)
+    if (keepdims || std::find(axes.begin(), axes.end(), d) == axes.end()) out_shape.push_back(kept_shape[static_cast<size_t>(d)]);
+
+  auto finish = [&](ir::ValueId kept) {
+    ir::ValueId r = kept;
+    if (!keepdims && out_shape != kept_shape)
+      r = g.add_op(ir::Op::Reshape, ir::Type::of(g.type(kept).dtype, out_shape), {kept}, loc_);
+    push(tensor(r, out_shape.empty() ? Box::NpScalar : Box::Array));
+    return true;
+  };
+  auto raw = [&](ir::Op op, ir::ValueId in) {
+    ir::Node n;
+    n.op = op;
+    n.type = ir::Type::of(g.type(in).dtype, kept_shape);
+    n.operands = {in};
+    n.ints = axes;
+    n.loc = loc_;
+    return g.add(std::move(n));
+  };
+
+  PyObject* dtype_kw = nullptr;
+  if (dtype_v && !(dtype_v->is_object() && dtype_v->obj == Py_None)) {
+    if (!dtype_v->is_object()) return fail(AbortCode::UnsupportedValue, "dtype must be a constant");
+    dtype_kw = Py_BuildValue("{s:O}", "dtype", dtype_v->obj);
+  }
+  auto resolved = probe_method_dtype(x.type.dtype, name == "std" || name == "var" ? "mean" : name.c_str(), dtype_kw);
+  Py_XDECREF(dtype_kw);
+  if (!resolved) return fail(AbortCode::UnsupportedDtype, fmt::format("{}() computes in a dtype the JIT does not compile", name));
+  ir::DType rdt = *resolved;
+  // NumPy divides by the count as an intp scalar (a strong int64): the quotient is computed in
+  // float64 and cast back to the result dtype.
+  auto divide = [&](ir::ValueId s, int64_t n) {
+    ir::ValueId wide = cast(s, ir::DType::F64);
+    ir::ValueId q = g.add_op(ir::Op::Div, g.type(wide), {wide, g.add_const_float(ir::DType::F64, static_cast<double>(n), loc_)}, loc_);
+    return cast(q, rdt);
+  };
+
+  if (name == "sum" || name == "prod") {
+    return finish(raw(name == "sum" ? ir::Op::ReduceSum : ir::Op::ReduceProd, cast(x.v, rdt)));
+  }
+  if (name == "max" || name == "min") {
+    if (count == 0)
+      return fail(AbortCode::UserError, "ValueError: zero-size array to reduction operation which has no identity");
+    return finish(raw(name == "max" ? ir::Op::ReduceMax : ir::Op::ReduceMin, x.v));
+  }
+  if (name == "any" || name == "all") {
+    return finish(raw(name == "any" ? ir::Op::ReduceAny : ir::Op::ReduceAll, cast(x.v, ir::DType::Bool)));
+  }
+  if (name == "argmax" || name == "argmin") {
+    if (count == 0) return fail(AbortCode::UserError, "ValueError: attempt to get argmax of an empty sequence");
+    ir::ValueId in = x.v;
+    int64_t axis;
+    if (axes.size() == static_cast<size_t>(rank) && (!axis_v || (axis_v->is_object() && axis_v->obj == Py_None))) {
+      in = g.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, {*x.type.static_numel()}), {x.v}, loc_);
+      axis = 0;
+      kept_shape = {1};
+      out_shape = keepdims ? std::vector<int64_t>(static_cast<size_t>(rank), 1) : std::vector<int64_t>{};
+    } else {
+      if (axes.size() != 1) return fail(AbortCode::UnsupportedValue, "argmax over several axes");
+      axis = axes[0];
+    }
+    ir::Node n;
+    n.op = name == "argmax" ? ir::Op::ArgMax : ir::Op::ArgMin;
+    n.type = ir::Type::of(ir::DType::I64, kept_shape);
+    n.operands = {in};
+    n.ints = {axis};
+    n.loc = loc_;
+    ir::ValueId r = g.add(std::move(n));
+    if (static_shape(g.type(r)) != out_shape)
+      r = g.add_op(ir::Op::Reshape, ir::Type::of(ir::DType::I64, out_shape), {r}, loc_);
+    push(tensor(r, out_shape.empty() ? Box::NpScalar : Box::Array));
+    return true;
+  }
+  // mean / var / std: NumPy sums in the resolved dtype (float64 for integers), then divides by
+  // the count as a (weak) Python int.
+  if (name == "mean" || name == "var" || name == "std") {
+    if (count == 0) return fail(AbortCode::UserError, "mean of an empty slice (NumPy warns and returns nan)");
+    ir::ValueId xs = cast(x.v, rdt);
+    ir::ValueId s = raw(ir::Op::ReduceSum, xs);
+    ir::ValueId mean = divide(s, count);
+    if (name == "mean") return finish(mean);
+    ir::ValueId d = g.add_op(ir::Op::Sub, g.type(xs), {xs, mean}, loc_);
+    ir::ValueId sq = g.add_op(ir::Op::Mul, g.type(d), {d, d}, loc_);
+    ir::ValueId ss = raw(ir::Op::ReduceSum, sq);
+    int64_t denom = std::max<int64_t>(count - ddof, 0);
+    if (denom == 0) return fail(AbortCode::UserError, "var with ddof >= count (NumPy warns and returns inf/nan)");
+    ir::ValueId var = divide(ss, denom);
+    if (name == "var") return finish(var);
+    return finish(g.add_op(ir::Op::Sqrt, g.type(var), {var}, loc_));
+  }
+  return fail(AbortCode::UnsupportedCall, fmt::format("reduction {}", name));
+}
+
+bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name) {
+  if (!a0.is_tensor() || !b0.is_tensor())
+    return fail(AbortCode::UnsupportedValue, fmt::format("{} of a Python value", name));
+  const UfuncInfo* mm = nullptr;
+  PyObject* uf = PyObject_GetAttrString(np_->numpy, "matmul");
+  if (!uf) return fail(AbortCode::UnsupportedCall, exception_text());
+  Py_DECREF(uf);  // kept alive by the numpy module
+  UfuncInfo info{"matmul", ir::Op::MatMul, 2, uf};
+  mm = &info;
+  std::vector<AValue> ops = {a0, b0};
+  std::vector<ir::DType> loop;
+  if (a0.type.rank() == 0 || b0.type.rank() == 0) {
+    if (name == "matmul" || name == "@")
+      return fail(AbortCode::UserError, "ValueError: matmul: Input operand does not have enough dimensions");
+    return apply_ufunc(*np_->ufunc_named("multiply"), ops, false);  // np.dot with a scalar
+  }
+  if (!resolve_loop(*mm, ops, loop)) return false;
+  ir::DType dt = loop.back();
+  if (ir::is_bool(dt)) return fail(AbortCode::UnsupportedDtype, "boolean matmul is not compiled");
+  if (name == "dot" && (a0.type.rank() > 2 || b0.type.rank() > 2))
+    return fail(AbortCode::UnsupportedCall, "np.dot of arrays with more than 2 dimensions");
+  ir::Graph& g = trace_.graph;
+  ir::ValueId a = cast(a0.v, dt), b = cast(b0.v, dt);
+  std::vector<int64_t> as = static_shape(a0.type), bs = static_shape(b0.type);
+  bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+  if (a_vec) {
+    as.insert(as.begin(), 1);
+    a = g.add_op(ir::Op::Reshape, ir::Type::of(dt, as), {a}, loc_);
+  }
+  if (b_vec) {
+    bs.push_back(1);
+    b = g.add_op(ir::Op::Reshape, ir::Type::of(dt, bs), {b}, loc_);
+  }
+  if (as.back() != bs[bs.size() - 2])
+    return fail(AbortCode::UserError,
+                fmt::format("ValueError: matmul: mismatch in core dimension ({} vs {})", as.back(), bs[bs.size() - 2]));
+  std::vector<ir::Dim> ba, bb;
+  for (size_t i = 0; i + 2 < as.size(); ++i) ba.push_back(ir::Dim::fixed(as[i]));
+  for (size_t i = 0; i + 2 < bs.size(); ++i) bb.push_back(ir::Dim::fixed(bs[i]));
+  auto batch = ir::broadcast_shapes(ba, bb);
+  if (!batch) return fail(AbortCode::UserError, "ValueError: matmul batch dimensions do not broadcast");
+  std::vector<int64_t> rs;
+  for (const ir::Dim& d : *batch) rs.push_back(d.size);
+  rs.push_back(as[as.size() - 2]);
+  rs.push_back(bs.back());
+  ir::ValueId r = g.add_op(ir::Op::MatMul, ir::Type::of(dt, rs), {a, b}, loc_);
+  std::vector<int64_t> final_shape = rs;
+  if (b_vec) final_shape.pop_back();
+  if (a_vec) final_shape.erase(final_shape.end() - (b_vec ? 1 : 2));
+  if (final_shape != rs) r = g.add_op(ir::Op::Reshape, ir::Type::of(dt, final_shape), {r}, loc_);
+  push(tensor(r, final_shape.empty() ? Box::NpScalar : Box::Array));
+  return true;
+}
+
+// Basic indexing: ints, slices, None and Ellipsis (a tuple of them). One slice op, then a
+// reshape that drops integer-indexed axes and inserts new ones.
+bool Tracer::index_tensor(const AValue& x, PyObject* key) {
+  std::vector<PyObject*> parts;
+  if (PyTuple_Check(key))
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); ++i) parts.push_back(PyTuple_GET_ITEM(key, i));
+  else
+    parts.push_back(key);
+  int rank = x.type.rank();
+  int consumed = 0, ellipses = 0;
+  for (PyObject* p : parts) {
+    if (p == Py_Ellipsis) ++ellipses;
+    else if (p != Py_None) {
+      if (!PyLong_Check(p) && !PySlice_Check(p) && !PyArray_IsScalar(p, Integer))
+        return fail(AbortCode::UnsupportedValue, "advanced (array or boolean) indexing is not traced yet");
+      ++consumed;
+    }
+  }
+  if (ellipses > 1) return fail(AbortCode::UserError, "IndexError: an index can only have a single ellipsis ('...')");
+  if (consumed > rank)
+    return fail(AbortCode::UserError, fmt::format("IndexError: too many indices for array: array is {}-dimensional, but {} were indexed", rank, consumed));
+  std::vector<int64_t> starts, steps, counts, out_shape;
+  bool all_ints = true;
+  int d = 0;
+  auto full_axis = [&](int axis) {
+    starts.push_back(0);
+    steps.push_back(1);
+    counts.push_back(x.type.shape[static_cast<size_t>(axis)].size);
+    out_shape.push_back(counts.back());
+    all_ints = false;
+  };
+  for (PyObject* p : parts) {
+    if (p == Py_Ellipsis) {
+      for (int k = 0; k < rank - consumed; ++k) full_axis(d++);
+      continue;
+    }
+    if (p == Py_None) {
+      out_shape.push_back(1);
+      all_ints = false;
+      continue;
+    }
+    int64_t len = x.type.shape[static_cast<size_t>(d)].size;
+    if (PySlice_Check(p)) {
+      Py_ssize_t start, stop, step;
+      if (PySlice_Unpack(p, &start, &stop, &step) < 0) return fail(AbortCode::UserError, exception_text());
+      Py_ssize_t cnt = PySlice_AdjustIndices(static_cast<Py_ssize_t>(len), &start, &stop, step);
+      starts.push_back(cnt > 0 ? start : 0);
+      steps.push_back(step);
+      counts.push_back(cnt);
+      out_shape.push_back(cnt);
+      all_ints = false;
+    } else {
+      long long i = PyLong_AsLongLong(p);
+      if (PyErr_Occurred()) return fail(AbortCode::UserError, exception_text());
+      if (i < -len || i >= len)
+        return fail(AbortCode::UserError, fmt::format("IndexError: index {} is out of bounds for axis {} with size {}", i, d, len));
+      starts.push_back(i < 0 ? i + len : i);
+      steps.push_back(1);
+      counts.push_back(1);
+    }
+    ++d;
+  }
+  while (d < rank) full_axis(d++);
+  ir::Graph& g = trace_.graph;
+  ir::ValueId r = x.v;
+  bool identity = true;
+  for (int k = 0; k < rank; ++k)
+    identity &= starts[static_cast<size_t>(k)] == 0 && steps[static_cast<size_t>(k)] == 1 &&
+                counts[static_cast<size_t>(k)] == x.type.shape[static_cast<size_t>(k)].size;
+  if (!identity) {
+    ir::Node n;
+    n.op = ir::Op::Slice;
+    n.type = ir::Type::of(x.type.dtype, counts);
+    n.operands = {x.v};
+    for (int k = 0; k < rank; ++k) {
+      n.ints.push_back(starts[static_cast<size_t>(k)]);
+      n.ints.push_back(steps[static_cast<size_t>(k)]);
+    }
+    n.loc = loc_;
+    r = g.add(std::move(n));
+  }
+  if (counts != out_shape) r = g.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, out_shape), {r}, loc_);
+  if (all_ints && !parts.empty() && consumed == rank) {
+    push(tensor(r == x.v ? g.add_op(ir::Op::Cast, x.type, {x.v}, loc_) : r, Box::NpScalar));  // an element
+    return true;
+  }
+  push(view_of(x, r == x.v ? g.add_op(ir::Op::Cast, x.type, {x.v}, loc_) : r, Box::Array));
+  return true;
+}
+
+bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, bool& handled) {
+  handled = true;
+  ir::Graph& g = trace_.graph;
+  std::string bad;
+  auto x_of = [&](size_t i) -> const AValue* {
+    const AValue* v = args.get(i, "a");
+    return v && v->is_tensor() ? v : nullptr;
+  };
+  auto bool_kw = [&](size_t i, const char* kname, bool dflt) -> std::optional<bool> {
+    const AValue* v = args.get(i, kname);
+    if (!v) return dflt;
+    if (v->is_object()) {
+      int t = PyObject_IsTrue(v->obj);
+      if (t >= 0) return t == 1;
+      PyErr_Clear();
+    }
+    fail(AbortCode::UnsupportedValue, fmt::format("{}= must be a constant", kname));
+    return std::nullopt;
+  };
+  // x.sum(axis=None, dtype=None, out=None, keepdims=False), np.sum(a, axis, dtype, out, keepdims)
+  static const char* kReductions[] = {"sum", "prod", "mean", "max", "min", "amax", "amin", "any",
+                                      "all", "std", "var", "argmax", "argmin"};
+  for (const char* r : kReductions) {
+    if (name != r) continue;
+    std::string rname = name == "amax" ? "max" : name == "amin" ? "min" : name;
+    const AValue* x = x_of(0);
+    if (!x) {
+      handled = false;
+      return true;
+    }
+    bool has_dtype = rname == "sum" || rname == "prod" || rname == "mean" || rname == "std" || rname == "var";
+    bool is_arg = rname == "argmax" || rname == "argmin";
+    if (!args.only({"a", "axis", "dtype", "keepdims", "ddof", "out"}, bad) || args.get(99, "out"))
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "out" : bad));
+    const AValue* axis = args.get(1, "axis");
+    const AValue* dtype = has_dtype ? args.get(2, "dtype") : nullptr;
+    size_t kd_pos = has_dtype ? 4 : is_arg ? 3 : 3;
+    auto keepdims = bool_kw(kd_pos, "keepdims", false);
+    if (!keepdims) return false;
+    int64_t ddof = 0;
+    if (const AValue* dd = args.get(rname == "std" || rname == "var" ? 4 : 99, "ddof")) {
+      auto l = int_list(*dd, "ddof");
+      if (!l || l->size() != 1) return false;
+      ddof = (*l)[0];
+      keepdims = bool_kw(5, "keepdims", false);
+      if (!keepdims) return false;
+    }
+    return reduce(rname, *x, axis, *keepdims, dtype, ddof);
+  }
+  if (name == "matmul" || name == "dot") {
+    if (args.pos.size() != 2 || !args.kw.empty())
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with out= or extra arguments", name));
+    return matmul(args.pos[0], args.pos[1], name);
+  }
+  if (name == "outer" && args.pos.size() == 2 && args.pos[0].is_tensor() && args.pos[1].is_tensor()) {
+    auto a = reshape_value(args.pos[0], {-1, 1}, false);
+    auto b = a ? reshape_value(args.pos[1], {1, -1}, false) : std::nullopt;
+    if (!b) return false;
+    return apply_ufunc(*np_->ufunc_named("multiply"), {*a, *b}, false);
+  }
+  const AValue* x = x_of(0);
+  if (name == "reshape" && x) {
+    std::vector<int64_t> shape;
+    if (method && args.pos.size() > 2) {
+      for (size_t i = 1; i < args.pos.size(); ++i) {
+        auto l = int_list(args.pos[i], "shape");
+        if (!l) return false;
+        shape.push_back((*l)[0]);
+      }
+    } else {
+      const AValue* s = args.get(1, "newshape");
+      if (!s) s = args.get(1, "shape");
+      if (!s) return fail(AbortCode::UnsupportedCall, "reshape() without a shape");
+      auto l = int_list(*s, "shape");
+      if (!l) return false;
+      shape = *l;
+    }
+    auto r = reshape_value(*x, shape, true);
+    if (!r) return false;
+    push(std::move(*r));
+    return true;
+  }
+  if ((name == "ravel" || name == "flatten") && x) {
+    auto r = reshape_value(*x, {-1}, name == "ravel");
+    if (!r) return false;
+    push(std::move(*r));
+    return true;
+  }
+  if ((name == "transpose" || name == "swapaxes" || name == "T") && x) {
+    int rank = x->type.rank();
+    std::vector<int64_t> perm(static_cast<size_t>(rank));
+    std::iota(perm.rbegin(), perm.rend(), 0);
+    if (name == "swapaxes") {
+      auto a1 = args.get(1, "axis1") ? int_list(*args.get(1, "axis1"), "axis1") : std::nullopt;
+      auto a2 = args.get(2, "axis2") ? int_list(*args.get(2, "axis2"), "axis2") : std::nullopt;
+      if (!a1 || !a2) return fail(AbortCode::UnsupportedCall, "swapaxes needs two axes");
+      std::iota(perm.begin(), perm.end(), 0);
+      int64_t i = (*a1)[0] < 0 ? (*a1)[0] + rank : (*a1)[0], j = (*a2)[0] < 0 ? (*a2)[0] + rank : (*a2)[0];
+      if (i < 0 || j < 0 || i >= rank || j >= rank) return fail(AbortCode::UserError, "AxisError in swapaxes");
+      std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
+    } else if (args.pos.size() > 1 || args.get(1, "axes")) {
+      std::vector<int64_t> p;
+      if (method && args.pos.size() > 2) {
+        for (size_t i = 1; i < args.pos.size(); ++i) {
+          auto l = int_list(args.pos[i], "axes");
+          if (!l) return false;
+          p.push_back((*l)[0]);
+        }
+      } else {
+        const AValue* a = args.get(1, "axes");
+        if (!(a->is_object() && a->obj == Py_None)) {
+          auto l = int_list(*a, "axes");
+          if (!l) return false;
+          p = *l;
+        }
+      }
+      if (!p.empty()) {
+        if (static_cast<int>(p.size()) != rank) return fail(AbortCode::UserError, "ValueError: axes don't match array");
+        for (int64_t& v : p) v = v < 0 ? v + rank : v;
+        perm = p;
+      }
+    }
+    std::vector<int64_t> shape;
+    bool ident = true;
+    for (int k = 0; k < rank; ++k) {
+      int64_t pk = perm[static_cast<size_t>(k)];
+      if (pk < 0 || pk >= rank) return fail(AbortCode::UserError, "AxisError: bad transpose axes");
+      shape.push_back(x->type.shape[static_cast<size_t>(pk)].size);
+      ident &= pk == k;
+    }
+    ir::ValueId r;
+    if (ident) {
+      r = g.add_op(ir::Op::Cast, x->type, {x->v}, loc_);
+    } else {
+      ir::Node n;
+      n.op = ir::Op::Transpose;
+      n.type = ir::Type::of(x->type.dtype, shape);
+      n.operands = {x->v};
+      n.ints = perm;
+      n.loc = loc_;
+      r = g.add(std::move(n));
+    }
+    push(view_of(*x, r, Box::Array));
+    return true;
+  }
+  if ((name == "squeeze" || name == "expand_dims") && x) {
+    std::vector<int64_t> shape = static_shape(x->type);
+    const AValue* axis = args.get(1, "axis");
+    if (name == "squeeze") {
+      std::vector<int64_t> out;
+      std::vector<int64_t> axes;
+      if (axis && !(axis->is_object() && axis->obj == Py_None)) {
+        auto l = int_list(*axis, "axis");
+        if (!l) return false;
+        for (int64_t a : *l) axes.push_back(a < 0 ? a + static_cast<int64_t>(shape.size()) : a);
+      }
+      for (size_t d = 0; d < shape.size(); ++d) {
+        bool listed = std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) != axes.end();
+        if (listed && shape[d] != 1) return fail(AbortCode::UserError, "ValueError: cannot select an axis to squeeze out which has size not equal to one");
+        if ((axes.empty() && shape[d] == 1) || listed) continue;
+        out.push_back(shape[d]);
+      }
+      shape = out;
+    } else {
+      if (!axis) return fail(AbortCode::UnsupportedCall, "expand_dims needs an axis");
+      auto l = int_list(*axis, "axis");
+      if (!l) return false;
+      int64_t out_rank = static_cast<int64_t>(shape.size() + l->size());
+      std::vector<int64_t> axes;
+      for (int64_t a : *l) axes.push_back(a < 0 ? a + out_rank : a);
+      std::vector<int64_t> out;
+      size_t src = 0;
+      for (int64_t d = 0; d < out_rank; ++d)
+        out.push_back(std::find(axes.begin(), axes.end(), d) != axes.end() ? 1 : shape[src++]);
+      shape = out;
+    }
+    auto r = reshape_value(*x, shape, true);
+    if (!r) return false;
+    push(std::move(*r));
+    return true;
+  }
+  if (name == "broadcast_to" && x) {
+    const AValue* s = args.get(1, "shape");
+    auto l = s ? int_list(*s, "shape") : std::nullopt;
+    if (!l) return false;
+    auto b = ir::broadcast_shapes(x->type.shape, ir::Type::of(x->type.dtype, *l).shape);
+    if (!b || *b != ir::Type::of(x->type.dtype, *l).shape)
+      return fail(AbortCode::UserError, "ValueError: operands could not be broadcast together");
+    push(view_of(*x, g.add_op(ir::Op::Broadcast, ir::Type::of(x->type.dtype, *l), {x->v}, loc_), Box::Array));
+    return true;
+  }
+  if (name == "concatenate" || name == "stack" || name == "hstack" || name == "vstack") {
+    const AValue* seq = args.get(0, name == "concatenate" ? "arrays" : "tup");
+    if (!seq) seq = args.get(0, "arrays");
+    if (!seq) return fail(AbortCode::UnsupportedCall, fmt::format("{}() needs a sequence", name));
+    auto parts = tensors_of(*seq);
+    if (!parts) return false;
+    if (parts->empty()) return fail(AbortCode::UserError, "ValueError: need at least one array to concatenate");
+    int64_t axis = name == "vstack" ? 0 : 0;
+    if (const AValue* a = args.get(1, "axis")) {
+      auto l = int_list(*a, "axis");
+      if (!l) return false;
+      axis = (*l)[0];
+    }
+    // Result dtype: NumPy's result_type of the parts.
+    PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(parts->size()));
+    for (size_t i = 0; i < parts->size(); ++i) PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), probe((*parts)[i]));
+    PyObject* fn = PyObject_GetAttrString(np_->numpy, "result_type");
+    PyObject* rt = fn ? PyObject_Call(fn, t, nullptr) : nullptr;
+    Py_XDECREF(fn);
+    Py_DECREF(t);
+    if (!rt) return fail(AbortCode::UserError, exception_text());
+    auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
+    Py_DECREF(rt);
+    if (!dt) return fail(AbortCode::UnsupportedDtype, "concatenate result dtype");
+    std::vector<AValue> ps = *parts;
+    if (name == "stack") {
+      int64_t r = ps[0].type.rank() + 1;
+      if (axis < 0) axis += r;
+      for (AValue& p : ps) {
+        std::vector<int64_t> s = static_shape(p.type);
+        if (axis < 0 || axis > static_cast<int64_t>(s.size())) return fail(AbortCode::UserError, "AxisError in stack");
+        s.insert(s.begin() + axis, 1);
+        auto rv = reshape_value(p, s, true);
+        if (!rv) return false;
+        p = *rv;
+      }
+    } else if (name == "hstack") {
+      axis = ps[0].type.rank() == 1 ? 0 : 1;
+    } else if (name == "vstack") {
+      for (AValue& p : ps)
+        if (p.type.rank() == 1) {
+          auto rv = reshape_value(p, {1, -1}, true);
+          if (!rv) return false;
+          p = *rv;
+        }
+    }
+    int rank = ps[0].type.rank();
+    if (rank == 0) return fail(AbortCode::UserError, "ValueError: zero-dimensional arrays cannot be concatenated");
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank) return fail(AbortCode::UserError, "AxisError in concatenate");
+    std::vector<int64_t> shape = static_shape(ps[0].type);
+    shape[static_cast<size_t>(axis)] = 0;
+    ir::Node n;
+    n.op = ir::Op::Concat;
+    for (const AValue& p : ps) {
+      std::vector<int64_t> s = static_shape(p.type);
+      if (static_cast<int>(s.size()) != rank) return fail(AbortCode::UserError, "ValueError: all the input array dimensions must match");
+      for (int k = 0; k < rank; ++k)
+        if (k != axis && s[static_cast<size_t>(k)] != shape[static_cast<size_t>(k)])
+          return fail(AbortCode::UserError, "ValueError: all the input array dimensions except for the concatenation axis must match exactly");
+      shape[static_cast<size_t>(axis)] += s[static_cast<size_t>(axis)];
+      n.operands.push_back(cast(p.v, *dt));
+    }
+    n.type = ir::Type::of(*dt, shape);
+    n.ints = {axis};
+    n.loc = loc_;
+    push(tensor(g.add(std::move(n)), Box::Array));
+    return true;
+  }
+  if (name == "split" && x) {
+    const AValue* ios = args.get(1, "indices_or_sections");
+    int64_t axis = 0;
+    if (const AValue* a = args.get(2, "axis")) {
+      auto l = int_list(*a, "axis");
+      if (!l) return false;
+      axis = (*l)[0];
+    }
+    int rank = x->type.rank();
+    if (axis < 0) axis += rank;
+    if (!ios || axis < 0 || axis >= rank) return fail(AbortCode::UnsupportedCall, "split arguments");
+    int64_t len = x->type.shape[static_cast<size_t>(axis)].size;
+    std::vector<int64_t> bounds;
+    if (ios->is_object() && PyLong_Check(ios->obj)) {
+      int64_t n = PyLong_AsLongLong(ios->obj);
+      if (n <= 0 || len % n != 0) return fail(AbortCode::UserError, "ValueError: array split does not result in an equal division");
+      for (int64_t i = 0; i <= n; ++i) bounds.push_back(i * (len / n));
+    } else {
+      auto l = int_list(*ios, "indices");
+      if (!l) return false;
+      bounds.push_back(0);
+      for (int64_t v : *l) bounds.push_back(std::clamp<int64_t>(v < 0 ? v + len : v, 0, len));
+      bounds.push_back(len);
+    }
+    AValue list;
+    list.kind = AValue::Kind::Tuple;
+    list.is_list = true;
+    list.source = Source::computed();
+    for (size_t i = 0; i + 1 < bounds.size(); ++i) {
+      int64_t lo = bounds[i], hi = std::max(bounds[i], bounds[i + 1]);
+      std::vector<int64_t> counts = static_shape(x->type);
+      counts[static_cast<size_t>(axis)] = hi - lo;
+      ir::Node n;
+      n.op = ir::Op::Slice;
+      n.type = ir::Type::of(x->type.dtype, counts);
+      n.operands = {x->v};
+      for (int k = 0; k < rank; ++k) {
+        n.ints.push_back(k == axis ? (hi > lo ? lo : 0) : 0);
+        n.ints.push_back(1);
+      }
+      n.loc = loc_;
+      list.items.push_back(view_of(*x, g.add(std::move(n)), Box::Array));
+    }
+    push(std::move(list));
+    return true;
+  }
+  if ((name == "triu" || name == "tril") && x) {
+    int64_t k = 0;
+    if (const AValue* kv = args.get(1, "k")) {
+      auto l = int_list(*kv, "k");
+      if (!l) return false;
+      k = (*l)[0];
+    }
+    int rank = x->type.rank();
+    if (rank < 2) return fail(AbortCode::UnsupportedCall, "triu/tril of a 1-D array");
+    ir::Type it = ir::Type::of(ir::DType::I64, static_shape(x->type));
+    auto iota = [&](int64_t axis) {
+      ir::Node n;
+      n.op = ir::Op::Iota;
+      n.type = it;
+      n.ints = {axis};
+      n.loc = loc_;
+      return g.add(std::move(n));
+    };
+    ir::ValueId rows = iota(rank - 2), cols = iota(rank - 1);
+    ir::ValueId diff = g.add_op(ir::Op::Sub, it, {cols, rows}, loc_);
+    ir::ValueId kc = g.add_const_int(ir::DType::I64, k, loc_);
+    ir::Type bt = it.with_dtype(ir::DType::Bool);
+    ir::ValueId keep = g.add_op(name == "triu" ? ir::Op::Ge : ir::Op::Le, bt, {diff, kc}, loc_);
+    ir::ValueId zero = ir::is_float(x->type.dtype) ? g.add_const_float(x->type.dtype, 0.0, loc_)
+                                                   : g.add_const_int(x->type.dtype, 0, loc_);
+    push(tensor(g.add_op(ir::Op::Where, x->type, {keep, x->v, zero}, loc_), Box::Array));
+    return true;
+  }
+  if (name == "roll" && x) {
+    const AValue* sh = args.get(1, "shift");
+    auto sl = sh ? int_list(*sh, "shift") : std::nullopt;
+    if (!sl || sl->size() != 1) return fail(AbortCode::UnsupportedCall, "roll with several shifts");
+    const AValue* ax = args.get(2, "axis");
+    AValue src = *x;
+    std::vector<int64_t> orig = static_shape(x->type);
+    int64_t axis = 0;
+    bool flat = !ax || (ax->is_object() && ax->obj == Py_None);
+    if (flat) {
+      auto r = reshape_value(*x, {-1}, true);
+      if (!r) return false;
+      src = *r;
+    } else {
+      auto l = int_list(*ax, "axis");
+      if (!l) return false;
+      axis = (*l)[0] < 0 ? (*l)[0] + x->type.rank() : (*l)[0];
+    }
+    int rank = src.type.rank();
+    int64_t len = src.type.shape[static_cast<size_t>(axis)].size;
+    int64_t s = len ? (((*sl)[0] % len) + len) % len : 0;
+    ir::ValueId r;
+    if (s == 0) {
+      r = g.add_op(ir::Op::Cast, src.type, {src.v}, loc_);
+    } else {
+      auto part = [&](int64_t lo, int64_t cnt) {
+        std::vector<int64_t> counts = static_shape(src.type);
+        counts[static_cast<size_t>(axis)] = cnt;
+        ir::Node n;
+        n.op = ir::Op::Slice;
+        n.type = ir::Type::of(src.type.dtype, counts);
+        n.operands = {src.v};
+        for (int k = 0; k < rank; ++k) {
+          n.ints.push_back(k == axis ? lo : 0);
+          n.ints.push_back(1);
+        }
+        n.loc = loc_;
+        return g.add(std::move(n));
+      };
+      ir::Node c;
+      c.op = ir::Op::Concat;
+      c.type = src.type;
+      c.operands = {part(len - s, s), part(0, len - s)};
+      c.ints = {axis};
+      c.loc = loc_;
+      r = g.add(std::move(c));
+    }
+    if (flat && orig != static_shape(g.type(r))) r = g.add_op(ir::Op::Reshape, x->type, {r}, loc_);
+    push(tensor(r, Box::Array));
+    return true;
+  }
+  if ((name == "round" || name == "around") && x) {
+    if (const AValue* dec = args.get(1, "decimals")) {
+      auto l = int_list(*dec, "decimals");
+      if (!l || (*l)[0] != 0) return fail(AbortCode::UnsupportedCall, "round with decimals != 0 is not traced yet");
+    }
+    ir::Op op = ir::is_float(x->type.dtype) ? ir::Op::Rint : ir::Op::Cast;
+    push(tensor(g.add_op(op, x->type, {x->v}, loc_), x->type.is_scalar() && x->box != Box::Array ? Box::NpScalar : Box::Array));
+    return true;
+  }
+  if (name == "clip" && x) {
+    const AValue* lo = args.get(1, "a_min");
+    if (!lo) lo = args.get(1, "min");
+    const AValue* hi = args.get(2, "a_max");
+    if (!hi) hi = args.get(2, "max");
+    AValue cur = *x;
+    if (lo && !(lo->is_object() && lo->obj == Py_None)) {
+      if (!apply_ufunc(*np_->ufunc_named("maximum"), {cur, *lo}, false)) return false;
+      cur = pop();
+    }
+    if (hi && !(hi->is_object() && hi->obj == Py_None)) {
+      if (!apply_ufunc(*np_->ufunc_named("minimum"), {cur, *hi}, false)) return false;
+      cur = pop();
+    }
+    if (cur.type.dtype != x->type.dtype && ir::is_float(cur.type.dtype) != ir::is_float(x->type.dtype))
+      return fail(AbortCode::UnsupportedDtype, "clip bounds that change the array's kind");
+    if (cur.v == x->v) cur = tensor(g.add_op(ir::Op::Cast, x->type, {x->v}, loc_), Box::Array);
+    push(std::move(cur));
+    return true;
+  }
+  // Creation.
+  if (name == "zeros" || name == "ones" || name == "empty" || name == "full") {
+    const AValue* s = args.get(0, "shape");
+    auto shape = s ? int_list(*s, "shape") : std::nullopt;
+    if (!shape) return false;
+    AValue fill;
+    ir::DType dflt = ir::DType::F64;
+    if (name == "full") {
+      const AValue* f = args.get(1, "fill_value");
+      if (!f) return fail(AbortCode::UserError, "full() needs a fill value");
+      fill = *f;
+      if (fill.is_tensor()) dflt = fill.box == Box::PyFloat ? ir::DType::F64 : fill.type.dtype;
+      else if (PyBool_Check(fill.obj)) dflt = ir::DType::Bool;
+      else if (PyLong_CheckExact(fill.obj)) dflt = ir::DType::I64;
+      else if (PyArray_IsScalar(fill.obj, Generic)) {
+        PyArray_Descr* d = PyArray_DescrFromScalar(fill.obj);
+        auto sd = dtype_from_typenum(d->type_num);
+        Py_DECREF(d);
+        if (!sd) return fail(AbortCode::UnsupportedDtype, "fill value dtype");
+        dflt = *sd;
+      }
+    } else {
+      PyObject* v = PyLong_FromLong(name == "ones" ? 1 : 0);
+      fill = object(v, Source::constant());
+      Py_DECREF(v);
+    }
+    auto dt = dtype_arg(args.get(name == "full" ? 2 : 1, "dtype"), dflt);
+    if (!dt) return false;
+    auto r = full_of(*shape, *dt, fill);
+    if (!r) return false;
+    push(std::move(*r));
+    return true;
+  }
+  if ((name == "zeros_like" || name == "ones_like" || name == "empty_like" || name == "full_like") && x) {
+    AValue fill;
+    if (name == "full_like") {
+      const AValue* f = args.get(1, "fill_value");
+      if (!f) return fail(AbortCode::UserError, "full_like() needs a fill value");
+      fill = *f;
+    } else {
+      PyObject* v = PyLong_FromLong(name == "ones_like" ? 1 : 0);
+      fill = object(v, Source::constant());
+      Py_DECREF(v);
+    }
+    auto dt = dtype_arg(args.get(name == "full_like" ? 2 : 1, "dtype"), x->type.dtype);
+    if (!dt) return false;
+    auto r = full_of(static_shape(x->type), *dt, fill);
+    if (!r) return false;
+    push(std::move(*r));
+    return true;
+  }
+  if (name == "arange" || name == "linspace" || name == "eye") {
+    // Ask NumPy for the length and dtype with the same arguments; only values are computed here.
+    PyObject* pos = PyTuple_New(static_cast<Py_ssize_t>(args.pos.size()));
+    PyObject* kw = PyDict_New();
+    bool ok = true;
+    for (size_t i = 0; i < args.pos.size(); ++i) {
+      ok &= args.pos[i].is_object();
+      PyObject* o = args.pos[i].is_object() ? args.pos[i].obj : Py_None;
+      Py_INCREF(o);
+      PyTuple_SET_ITEM(pos, static_cast<Py_ssize_t>(i), o);
+    }
+    for (const auto& [k, v] : args.kw) {
+      ok &= v.is_object();
+      if (v.is_object()) PyDict_SetItemString(kw, k.c_str(), v.obj);
+    }
+    PyObject* fn = ok ? PyObject_GetAttrString(np_->numpy, name.c_str()) : nullptr;
+    PyObject* sample = fn ? PyObject_Call(fn, pos, kw) : nullptr;
+    Py_XDECREF(fn);
+    Py_DECREF(pos);
+    Py_DECREF(kw);
+    if (!ok) return fail(AbortCode::UnsupportedValue, fmt::format("np.{} with runtime arguments", name));
+    if (!sample) return fail(AbortCode::UserError, exception_text());
+    auto* sa = reinterpret_cast<PyArrayObject*>(sample);
+    auto dt = dtype_from_typenum(PyArray_TYPE(sa));
+    std::vector<int64_t> shape(PyArray_DIMS(sa), PyArray_DIMS(sa) + PyArray_NDIM(sa));
+    // The values are a pure function of constants: small results become a constant-free IR
+    // recomputation only for arange/eye; linspace values are taken from NumPy's own result.
+    if (!dt) {
+      Py_DECREF(sample);
+      return fail(AbortCode::UnsupportedDtype, fmt::format("np.{} dtype", name));
+    }
+    ir::ValueId r;
+    if (name == "eye") {
+      int64_t k = 0;
+      if (const AValue* kv = args.get(2, "k")) {
+        auto l = int_list(*kv, "k");
+        if (!l) {
+          Py_DECREF(sample);
+          return false;
+        }
+        k = (*l)[0];
+      }
+      ir::Type it = ir::Type::of(ir::DType::I64, shape);
+      ir::Node r0, c0;
+      r0.op = c0.op = ir::Op::Iota;
+      r0.type = c0.type = it;
+      r0.ints = {0};
+      c0.ints = {1};
+      ir::ValueId rows = g.add(std::move(r0)), cols = g.add(std::move(c0));
+      ir::ValueId diff = g.add_op(ir::Op::Sub, it, {cols, rows}, loc_);
+      ir::ValueId on = g.add_op(ir::Op::Eq, it.with_dtype(ir::DType::Bool), {diff, g.add_const_int(ir::DType::I64, k, loc_)}, loc_);
+      r = cast(on, *dt);
+    } else if (name == "arange" && !ir::is_float(*dt)) {
+      // Integer arange: start + i * step, exactly.
+      int64_t start = 0, step = 1;
+      if (args.pos.size() >= 2) {
+        auto l = int_list(args.pos[0], "start");
+        if (!l) { Py_DECREF(sample); return false; }
+        start = (*l)[0];
+      }
+      if (args.pos.size() >= 3) {
+        auto l = int_list(args.pos[2], "step");
+        if (!l) { Py_DECREF(sample); return false; }
+        step = (*l)[0];
+      }
+      ir::Node n;
+      n.op = ir::Op::Iota;
+      n.type = ir::Type::of(*dt, shape);
+      n.ints = {0};
+      n.loc = loc_;
+      r = g.add(std::move(n));
+      if (step != 1) r = g.add_op(ir::Op::Mul, g.type(r), {r, g.add_const_int(*dt, step, loc_)}, loc_);
+      if (start != 0) r = g.add_op(ir::Op::Add, g.type(r), {r, g.add_const_int(*dt, start, loc_)}, loc_);
+    } else {
+      Py_DECREF(sample);
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.{} with float values is not traced yet", name));
+    }
+    Py_DECREF(sample);
+    push(tensor(r, Box::Array));
+    return true;
+  }
+  handled = false;
+  return true;
+}
+
+}  // namespace tracejit::tracer::detail

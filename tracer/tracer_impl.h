@@ -1,0 +1,279 @@
+// Internal to tracer/: the abstract values and the Tracer class, shared by the interpreter
+// (tracer.cpp) and the NumPy surface (numpy_calls.cpp).
+#pragma once
+
+#include "tracer/npy.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "frontend/decoder.h"
+#include "tracer/numpy_surface.h"
+#include "tracer/tracer.h"
+
+namespace tracejit::tracer::detail {
+
+using frontend::COp;
+using frontend::Instruction;
+
+
+
+// An abstract value on the tracer's stack or in a local slot.
+struct AValue {
+  // Object: a live Python object (constant, or guarded by its source).
+  // Tuple: a Python tuple built during the trace (items are abstract).
+  // Iterator: a for-loop over known items (items, next index in `arg`).
+  // BoundMethod: obj is a Python function, items[0] its self.
+  // TensorMethod: `method` of the tensor items[0] (x.astype, x.copy).
+  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod };
+  Kind kind = Kind::Null;
+  PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
+  ir::ValueId v = ir::kNoValue;  // Tensor
+  ir::Type type;                 // Tensor
+  Box box = Box::Array;          // Tensor
+  int arg = -1;                  // Tensor: the argument it is, unchanged; Iterator: next index
+  bool pristine = false;         // Tensor: exactly the object at `source` (identity returns)
+  ir::ValueId view_root = ir::kNoValue;  // Tensor: eager NumPy would return a view of this value
+  bool is_list = false;          // Tuple: a Python list in eager code (np.split)
+  std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
+  std::string method;            // TensorMethod
+  SourceRef source;
+
+  bool is_tensor() const { return kind == Kind::Tensor; }
+  bool is_object() const { return kind == Kind::Object; }
+};
+
+// Python scalars NumPy treats as "weak" (NEP 50) and the tracer can hold as constants.
+inline bool is_py_scalar(PyObject* o) {
+  return PyFloat_CheckExact(o) || PyLong_CheckExact(o) || PyBool_Check(o);
+}
+
+inline long long int_min(ir::DType d) {
+  if (ir::is_unsigned_int(d) || ir::is_bool(d)) return 0;
+  return -(1LL << (8 * ir::dtype_size(d) - 1));
+}
+inline unsigned long long int_max(ir::DType d) {
+  if (ir::is_bool(d)) return 1;
+  int bits = 8 * ir::dtype_size(d) - (ir::is_signed_int(d) ? 1 : 0);
+  return bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
+}
+
+inline std::string exception_text() {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  std::string out = "exception";
+  if (type) out = reinterpret_cast<PyTypeObject*>(type)->tp_name;
+  if (value) {
+    if (PyObject* s = PyObject_Str(value)) {
+      if (const char* c = PyUnicode_AsUTF8(s)) out += fmt::format(": {}", c);
+      Py_DECREF(s);
+    }
+  }
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  PyErr_Clear();
+  return out;
+}
+
+inline std::string callable_name(PyObject* f) {
+  for (const char* attr : {"__qualname__", "__name__"}) {
+    if (PyObject* n = PyObject_GetAttrString(f, attr)) {
+      std::string out = PyUnicode_Check(n) ? PyUnicode_AsUTF8(n) : "?";
+      Py_DECREF(n);
+      PyErr_Clear();
+      return out;
+    }
+    PyErr_Clear();
+  }
+  return Py_TYPE(f)->tp_name;
+}
+
+inline std::string shape_text(const std::vector<ir::Dim>& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + ir::to_string(s[i]);
+  return out + (s.size() == 1 ? ",)" : ")");
+}
+
+class Tracer {
+ public:
+  Tracer(PyObject* func, PyObject* const* args, Py_ssize_t nargs)
+      : func_(func), args_(args), nargs_(nargs) {}
+  ~Tracer() {
+    for (PyObject* o : keep_) Py_DECREF(o);
+  }
+
+  TraceResult run();
+
+ private:
+  // --- state
+  // One activation of a Python function: the traced function, or a callee being inlined.
+  struct Frame {
+    PyObject* func = nullptr;  // borrowed (alive through the caller's references)
+    PyCodeObject* code = nullptr;
+    PyObject* globals = nullptr;
+    PyObject* builtins = nullptr;
+    std::vector<Instruction> instrs;
+    std::vector<AValue> locals;
+    std::vector<AValue> stack;
+    int pc = 0;
+    int32_t file = -1;
+  };
+  static constexpr int kMaxInlineDepth = 16;
+  static constexpr int kMaxUnroll = 256;
+
+  PyObject* func_;
+  PyObject* const* args_;
+  Py_ssize_t nargs_;
+  const NumpySurface* np_ = nullptr;
+  std::vector<std::unique_ptr<Frame>> frames_;
+  std::vector<PyObject*> keep_;
+  Trace trace_;
+  std::optional<Abort> abort_;
+  const Instruction* cur_ = nullptr;
+  ir::SourceLoc loc_;
+  bool returned_ = false;
+  AValue result_;
+
+  Frame& fr() { return *frames_.back(); }
+  const Frame& fr() const { return *frames_.back(); }
+
+  // --- helpers
+  bool fail(AbortCode code, std::string message) {
+    if (!abort_) {
+      Abort a;
+      a.code = code;
+      a.message = std::move(message);
+      PyCodeObject* code = frames_.empty()
+                               ? reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_))
+                               : fr().code;
+      a.file = PyUnicode_AsUTF8(code->co_filename);
+      a.line = cur_ && cur_->line >= 0 && !frames_.empty() ? cur_->line : code->co_firstlineno;
+      abort_ = std::move(a);
+    }
+    return false;
+  }
+  PyObject* keep(PyObject* o) {  // steals a new reference, keeps it for the trace's life
+    keep_.push_back(o);
+    return o;
+  }
+  AValue object(PyObject* o, SourceRef src) {  // borrowed o; held alive by keep_
+    Py_INCREF(o);
+    keep(o);
+    AValue v;
+    v.kind = AValue::Kind::Object;
+    v.obj = o;
+    v.source = std::move(src);
+    return v;
+  }
+  AValue tensor(ir::ValueId id, Box box) {
+    AValue v;
+    v.kind = AValue::Kind::Tensor;
+    v.v = id;
+    v.type = trace_.graph.type(id);
+    v.box = box;
+    v.source = Source::computed();
+    return v;
+  }
+  AValue pop() {
+    AValue v = std::move(fr().stack.back());
+    fr().stack.pop_back();
+    return v;
+  }
+  void push(AValue v) { fr().stack.push_back(std::move(v)); }
+  std::string local_name(int i) const {
+    PyObject* names = PyCode_GetVarnames(fr().code);
+    std::string out = "?";
+    if (names && i < PyTuple_GET_SIZE(names)) out = PyUnicode_AsUTF8(PyTuple_GET_ITEM(names, i));
+    Py_XDECREF(names);
+    PyErr_Clear();
+    return out;
+  }
+  std::string name_at(int i) const { return PyUnicode_AsUTF8(PyTuple_GET_ITEM(fr().code->co_names, i)); }
+  std::string what(const AValue& v) const {
+    if (v.is_tensor()) return v.source && v.source->kind == Source::Kind::Arg ? v.source->describe()
+                                                                               : "an array";
+    if (v.is_object()) return fmt::format("a {}", Py_TYPE(v.obj)->tp_name);
+    return "a tuple";
+  }
+
+  // --- frames, arguments and values
+  bool push_frame(PyObject* func, SourceRef func_source);
+  bool bind_arguments();
+  bool bind_closure(PyObject* func, SourceRef func_source);
+  bool inline_call(PyObject* func, SourceRef func_source, std::vector<AValue> args, PyObject* kwnames);
+  // An object read from `src` (an argument, attribute, item, global): arrays and Python floats
+  // become graph inputs fetched through `src` at call time, everything else a guarded Object.
+  std::optional<AValue> value_from_object(PyObject* o, SourceRef src);
+  void guard_object(Guard::Kind kind, const SourceRef& src, Guard g);
+  std::optional<std::vector<AValue>> items_of(const AValue& v);
+  std::optional<ir::ValueId> to_ir(const AValue& v, ir::DType dt);
+  ir::ValueId cast(ir::ValueId v, ir::DType dt);
+
+  // --- NumPy semantics
+  bool apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool python_operator);
+  bool apply_where(std::vector<AValue> operands);
+  bool python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator);
+  bool resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operands,
+                    std::vector<ir::DType>& loop);
+  PyObject* dtype_spec(const AValue& v);  // new reference
+  PyObject* probe(const AValue& v);       // new reference
+
+  // --- output
+  bool emit_output(const AValue& v);
+
+  // --- handlers, one per canonical opcode
+  bool step(const Instruction& in);
+  bool op_load_fast(const Instruction& in);
+  bool op_store_fast(const Instruction& in);
+  bool op_load_const(const Instruction& in);
+  bool op_load_global(const Instruction& in);
+  bool op_load_attr(const Instruction& in, bool method);
+  bool op_call(const Instruction& in, bool kw);
+  bool op_binary_op(const Instruction& in);
+  bool op_compare_op(const Instruction& in);
+  bool op_unary(const Instruction& in);
+  bool op_build_tuple(const Instruction& in);
+  bool op_unpack_sequence(const Instruction& in);
+  bool op_pop_jump(const Instruction& in);
+  bool op_get_iter(const Instruction& in);
+  bool op_for_iter(const Instruction& in);
+  bool op_binary_subscr(const Instruction& in);
+  bool op_build_slice(const Instruction& in);
+  bool op_load_deref(const Instruction& in);
+  bool call_builtin(PyObject* f, const std::string& fname, std::vector<AValue>& args, bool& handled);
+
+  // --- NumPy array functions and methods beyond ufuncs (numpy_arrays.cpp)
+  struct CallArgs {
+    std::vector<AValue> pos;
+    std::vector<std::pair<std::string, AValue>> kw;
+    const AValue* get(size_t index, const char* name) const;
+    bool only(std::initializer_list<const char*> names, std::string& bad) const;
+  };
+  // Calls np.<name>(...) or, with `method`, x.<name>(...) where pos[0] is x. `handled` is false
+  // when the name is not one the tracer knows.
+  bool call_numpy(const std::string& name, CallArgs args, bool method, bool& handled);
+  bool reduce(const std::string& name, const AValue& x, const AValue* axis, bool keepdims,
+              const AValue* dtype, int64_t ddof);
+  bool matmul(const AValue& a, const AValue& b, const std::string& name);
+  bool index_tensor(const AValue& x, PyObject* key);
+  std::optional<AValue> reshape_value(const AValue& x, const std::vector<int64_t>& shape, bool view);
+  AValue view_of(const AValue& base, ir::ValueId v, Box box);
+  std::optional<AValue> full_of(const std::vector<int64_t>& shape, ir::DType dt, const AValue& fill);
+  std::optional<std::vector<int64_t>> int_list(const AValue& v, const char* what);
+  std::optional<ir::DType> dtype_arg(const AValue* v, ir::DType fallback);
+  std::optional<std::vector<AValue>> tensors_of(const AValue& seq);
+  bool call_tensor_method(const AValue& m, std::vector<AValue> args);
+  bool tensor_attribute(const AValue& base, const std::string& name, bool method);
+  bool op_to_bool(const Instruction& in);
+  bool op_return_value(const Instruction& in);
+  std::optional<bool> truth(const AValue& v);
+};
+
+}  // namespace tracejit::tracer::detail
