@@ -1,14 +1,13 @@
 """Shared helpers for the end-to-end tests: compare a jitted result with eager NumPy's."""
-import pathlib
-import sys
+import os
 import warnings
 
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-if str(ROOT / "python") not in sys.path:
-    sys.path.insert(0, str(ROOT / "python"))
+# Tests import the installed package (`pip install .`), or the developer build with
+# PYTHONPATH=python. Compilation is synchronous so that a compiled call is observable at once.
+os.environ.setdefault("TRACEJIT_SYNC", "1")
 
 # Tolerances for transcendental ops (exp/log/tanh/sin/cos/pow): a few ulp of the result dtype.
 RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-14}
