@@ -3,8 +3,51 @@
 
 #include <fmt/format.h>
 
+#include <unordered_map>
+
 namespace tracejit::tracer {
 namespace {
+
+#if PY_VERSION_HEX >= 0x030C0000
+// One dict watcher for the process: every watched dict has a version counter that any change
+// bumps. Guards on globals, builtins and module attributes then cost one compare per call.
+std::unordered_map<PyObject*, uint64_t*>& watched_dicts() {
+  static auto* m = new std::unordered_map<PyObject*, uint64_t*>();
+  return *m;
+}
+
+int on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject*, PyObject*) {
+  auto& m = watched_dicts();
+  auto it = m.find(dict);
+  if (it == m.end()) return 0;
+  ++*it->second;
+  if (event == PyDict_EVENT_DEALLOCATED) {
+    delete it->second;  // no guard refers to it any more: guards hold their dicts
+    m.erase(it);
+  }
+  return 0;
+}
+
+const uint64_t* watch(PyObject* dict) {
+  static int watcher = PyDict_AddWatcher(on_dict_event);
+  if (watcher < 0 || !dict || !PyDict_CheckExact(dict)) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  auto& m = watched_dicts();
+  auto it = m.find(dict);
+  if (it != m.end()) return it->second;
+  if (PyDict_Watch(watcher, dict) < 0) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  auto* v = new uint64_t(1);
+  m.emplace(dict, v);
+  return v;
+}
+#else
+const uint64_t* watch(PyObject*) { return nullptr; }  // 3.11: checked per call
+#endif
 
 constexpr int kBehaved = NPY_ARRAY_ALIGNED;
 
@@ -71,18 +114,31 @@ bool guard_ok(const Guard& g, PyObject* const* args) {
       Py_DECREF(o);
       return ok;
     }
+    case Guard::Kind::FunctionIs:
+      return PyFunction_GET_CODE(g.dict) == g.expected && PyFunction_GET_DEFAULTS(g.dict) == g.dict2;
     case Guard::Kind::GlobalIs:
-      return dict_get(g.dict, g.name) == g.expected;
     case Guard::Kind::BuiltinIs:
-      return dict_get(g.dict, g.name) == nullptr && dict_get(g.dict2, g.name) == g.expected;
     case Guard::Kind::AttrIs: {
-      PyObject* v = PyObject_GetAttr(g.dict, g.name);
-      if (!v) {
-        PyErr_Clear();
-        return false;
+      if (g.version1 && *g.version1 == g.seen1 && (!g.version2 || *g.version2 == g.seen2) &&
+          (g.kind != Guard::Kind::AttrIs || Py_TYPE(g.dict) == &PyModule_Type))
+        return true;
+      uint64_t v1 = g.version1 ? *g.version1 : 0, v2 = g.version2 ? *g.version2 : 0;
+      bool ok;
+      if (g.kind == Guard::Kind::GlobalIs) {
+        ok = dict_get(g.dict, g.name) == g.expected;
+      } else if (g.kind == Guard::Kind::BuiltinIs) {
+        ok = dict_get(g.dict, g.name) == nullptr && dict_get(g.dict2, g.name) == g.expected;
+      } else {
+        PyObject* v = PyObject_GetAttr(g.dict, g.name);
+        if (!v) PyErr_Clear();
+        Py_XDECREF(v);
+        ok = v == g.expected;
       }
-      Py_DECREF(v);
-      return v == g.expected;
+      if (ok) {
+        g.seen1 = v1;
+        g.seen2 = v2;
+      }
+      return ok;
     }
   }
   return false;
@@ -174,6 +230,15 @@ void GuardSet::add(Guard g) {
     if (e.kind == g.kind && e.inner == g.inner && e.arg == g.arg &&
         (e.source ? e.source->describe() : "") == key)
       return;
+  if (g.kind == Guard::Kind::GlobalIs) {
+    g.version1 = watch(g.dict);
+  } else if (g.kind == Guard::Kind::BuiltinIs) {
+    g.version1 = watch(g.dict);
+    g.version2 = watch(g.dict2);
+    if (!g.version2) g.version1 = nullptr;
+  } else if (g.kind == Guard::Kind::AttrIs && PyModule_CheckExact(g.dict)) {
+    g.version1 = watch(PyModule_GetDict(g.dict));
+  }
   Py_XINCREF(reinterpret_cast<PyObject*>(g.type));  // a class must outlive its guard
   Py_XINCREF(g.dict);
   Py_XINCREF(g.dict2);
@@ -242,6 +307,9 @@ std::vector<std::string> GuardSet::explain(PyObject* const* args) const {
       case Guard::Kind::Path:
         out.push_back(fmt::format("{} changed", who));
         break;
+      case Guard::Kind::FunctionIs:
+        out.push_back(fmt::format("the code or defaults of {} changed", who));
+        break;
     }
     Py_XDECREF(o);
   }
@@ -275,6 +343,9 @@ std::vector<std::string> GuardSet::describe() const {
       case Guard::Kind::AttrIs:
       case Guard::Kind::Path:
         out.push_back(fmt::format("{} is {}", who, repr(g.expected)));
+        break;
+      case Guard::Kind::FunctionIs:
+        out.push_back(fmt::format("{}.__code__ and __defaults__ unchanged", who));
         break;
     }
   }

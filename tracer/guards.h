@@ -22,6 +22,7 @@ struct Guard {
     BuiltinIs,  // name not in globals and builtins[name] is expected
     AttrIs,     // getattr(base, name) is expected (base is itself guarded)
     Len,        // type(arg) is `type` and len(arg) == length (lists, tuples, dicts)
+    FunctionIs, // dict (a function) still has __code__ `expected` and __defaults__ `dict2`
     Path,       // the `inner` check (Type/Array/Value/Identity/Len) on the object the source
                 // path (arg.attr[key]...) reaches at call time; arg == -1
   };
@@ -38,6 +39,12 @@ struct Guard {
   PyObject* name = nullptr;      // interned attribute/global name                      (strong)
   PyObject* expected = nullptr;  // Value/Identity/GlobalIs/BuiltinIs/AttrIs            (strong)
   SourceRef source;
+  // 3.12+: dict watchers bump these versions when `dict` / `dict2` change, so a guard that held
+  // once is re-evaluated only after a change (GlobalIs, BuiltinIs, AttrIs on a module).
+  const uint64_t* version1 = nullptr;
+  const uint64_t* version2 = nullptr;
+  mutable uint64_t seen1 = 0;
+  mutable uint64_t seen2 = 0;
 };
 
 // Owns its guards' references. Checked with the GIL held.

@@ -39,6 +39,14 @@ bool Tracer::push_frame(PyObject* func, SourceRef func_source) {
   f->instrs = std::move(decoded.value());
   f->locals.assign(static_cast<size_t>(f->code->co_nlocalsplus), AValue{});
   f->file = trace_.graph.intern_file(PyUnicode_AsUTF8(f->code->co_filename));
+  // Reassigning __code__ or __defaults__ must never leave this trace running.
+  Guard fg;
+  fg.kind = Guard::Kind::FunctionIs;
+  fg.dict = func;
+  fg.expected = reinterpret_cast<PyObject*>(f->code);
+  fg.dict2 = PyFunction_GET_DEFAULTS(func);
+  fg.source = func_source ? func_source : Source::constant();
+  trace_.guards.add(std::move(fg));
   frames_.push_back(std::move(f));
   loc_.file = fr().file;
   return bind_closure(func, std::move(func_source));
@@ -562,18 +570,13 @@ bool Tracer::op_build_tuple(const Instruction& in) {
 
 bool Tracer::op_unpack_sequence(const Instruction& in) {
   AValue s = pop();
-  std::vector<AValue> items;
-  if (s.kind == AValue::Kind::Tuple) {
-    items = s.items;
-  } else if (s.is_object() && PyTuple_CheckExact(s.obj)) {
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(s.obj); ++i)
-      items.push_back(object(PyTuple_GET_ITEM(s.obj, i), Source::constant()));
-  } else {
-    return fail(AbortCode::UnsupportedValue, fmt::format("unpacking {} is not traced yet", what(s)));
-  }
-  if (static_cast<int>(items.size()) != in.arg)
-    return fail(AbortCode::UserError, fmt::format("cannot unpack {} values into {}", items.size(), in.arg));
-  for (auto it = items.rbegin(); it != items.rend(); ++it) push(*it);
+  if (s.is_tensor()) return fail(AbortCode::UnsupportedValue, "unpacking an array is not traced yet");
+  auto items = items_of(s);  // tuples, lists (length guarded, items by their own sources)
+  if (!items) return false;
+  if (static_cast<int>(items->size()) != in.arg)
+    return fail(AbortCode::UserError,
+                fmt::format("ValueError: cannot unpack {} values into {}", items->size(), in.arg));
+  for (auto it = items->rbegin(); it != items->rend(); ++it) push(*it);
   return true;
 }
 
@@ -877,6 +880,36 @@ bool Tracer::step(const Instruction& in) {
     case COp::UnaryInvert:
     case COp::UnaryPositive: return op_unary(in);
     case COp::BuildTuple: return op_build_tuple(in);
+    case COp::BuildList:
+      if (!op_build_tuple(in)) return false;
+      fr().stack.back().is_list = true;  // a fresh list, only ever extended on the stack
+      return true;
+    case COp::ListAppend:
+    case COp::ListExtend: {
+      AValue v = pop();
+      AValue& list = fr().stack[fr().stack.size() - static_cast<size_t>(in.arg)];
+      if (list.kind != AValue::Kind::Tuple || !list.is_list)
+        return fail(AbortCode::UnsupportedValue, "appending to a list that is not being built here");
+      if (in.op == COp::ListAppend) {
+        list.items.push_back(std::move(v));
+      } else {
+        auto items = items_of(v);
+        if (!items) return false;
+        for (AValue& it : *items) list.items.push_back(std::move(it));
+      }
+      return true;
+    }
+    case COp::ListToTuple:
+      if (fr().stack.back().kind != AValue::Kind::Tuple)
+        return fail(AbortCode::UnsupportedValue, "tuple() of an unknown list");
+      fr().stack.back().is_list = false;
+      return true;
+    case COp::LoadFastAndClear: {
+      AValue& slot = fr().locals[static_cast<size_t>(in.arg)];
+      push(slot);
+      slot = AValue{};
+      return true;
+    }
     case COp::UnpackSequence: return op_unpack_sequence(in);
     case COp::ToBool: return op_to_bool(in);
     case COp::Jump: fr().pc = in.target; return true;
