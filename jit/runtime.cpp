@@ -4,8 +4,13 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "ir/pipeline.h"
 #include "ir/printer.h"
@@ -31,6 +36,8 @@ uint64_t mix(uint64_t h, uint64_t v) {
 }
 
 constexpr size_t kMaxReasons = 64;
+// Releasing and re-taking the GIL costs ~0.1 us: worth it only for kernels that run longer.
+constexpr int64_t kReleaseGilElements = 1 << 15;
 
 }  // namespace
 
@@ -165,7 +172,88 @@ uint64_t JitFunction::signature_of(PyObject* const* bound) const {
   return h;
 }
 
-CacheEntry* JitFunction::compile(PyObject* const* bound, SignatureInfo& sig) {
+// Everything LLVM: optimize the graph and compile it. Touches no Python object, so it runs on
+// the compile thread as well as on the caller's; publishes the result through `state`.
+void build_kernel(CacheEntry& e, ir::Graph graph) {
+  auto t1 = std::chrono::steady_clock::now();
+  Status st = ir::run_pipeline(graph);
+  if (st.ok()) {
+    // Results that are just a parameter are copied by the runtime; the kernel computes the rest.
+    ir::Graph kernel_graph = graph;
+    kernel_graph.results.clear();
+    for (ir::ValueId r : graph.results) {
+      const ir::Node& n = graph.node(r);
+      e.result_types.push_back(n.type);
+      if (n.op == ir::Op::Param) {
+        e.result_param.push_back(static_cast<int>(n.ints[0]));
+        e.kernel_slot.push_back(-1);
+      } else {
+        e.result_param.push_back(-1);
+        e.kernel_slot.push_back(static_cast<int>(kernel_graph.results.size()));
+        kernel_graph.results.push_back(r);
+      }
+    }
+    e.ir_text = ir::print(kernel_graph);
+    auto k = backends::compile_cpu(kernel_graph);
+    if (k) e.kernel = std::move(k.value());
+    else st = k.status();
+  }
+  e.compile_ms = ms_since(t1);
+  if (!st.ok()) e.error = st.message();
+  e.state.store(st.ok() ? CacheEntry::kReady : CacheEntry::kFailed, std::memory_order_release);
+}
+
+// One background thread compiles queued kernels in order; calls run eagerly meanwhile.
+class CompileQueue {
+ public:
+  static CompileQueue& get() {
+    static auto* q = new CompileQueue();  // never destroyed: the thread may outlive main()
+    return *q;
+  }
+  void push(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.push_back(std::move(job));
+      if (!started_) {
+        started_ = true;
+        std::thread([this] { loop(); }).detach();
+      }
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return !jobs_.empty(); });
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool started_ = false;
+};
+
+void JitFunction::log(const char* channel, const std::string& message) const {
+  if (!log_enabled(channel)) return;
+  PyObject* logging = PyImport_ImportModule("logging");
+  PyObject* logger = logging ? PyObject_CallMethod(logging, "getLogger", "s", "tracejit") : nullptr;
+  PyObject* r = logger ? PyObject_CallMethod(logger, "info", "s", message.c_str()) : nullptr;
+  Py_XDECREF(r);
+  Py_XDECREF(logger);
+  Py_XDECREF(logging);
+  PyErr_Clear();
+}
+
+std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_t sig_key,
+                                                 SignatureInfo& sig) {
   auto t0 = std::chrono::steady_clock::now();
   tracer::TraceResult tr = tracer::trace_function(func_, bound, code_->co_argcount);
   double trace_ms = ms_since(t0);
@@ -174,54 +262,19 @@ CacheEntry* JitFunction::compile(PyObject* const* bound, SignatureInfo& sig) {
     ++stats_.trace_aborts;
     sig.eager_only = true;
     add_reason(stats_.fallback_reasons, a->describe());
-    if (log_enabled("aborts") || log_enabled("graph_breaks"))
-      fmt::print(stderr, "[tracejit] {}: trace aborted: {}\n", name_, a->describe());
+    log("aborts", fmt::format("{}: trace aborted: {}", name_, a->describe()));
     return nullptr;
   }
   tracer::Trace& t = std::get<tracer::Trace>(tr);
 
-  auto e = std::make_unique<CacheEntry>();
+  auto e = std::make_shared<CacheEntry>();
   e->trace_ms = trace_ms;
-  auto t1 = std::chrono::steady_clock::now();
-  Status st = ir::run_pipeline(t.graph);
-  if (st.ok()) {
-    // Results that are just a parameter are copied by the runtime; the kernel computes the rest.
-    ir::Graph kernel_graph = t.graph;
-    kernel_graph.results.clear();
-    for (ir::ValueId r : t.graph.results) {
-      const ir::Node& n = t.graph.node(r);
-      e->result_types.push_back(n.type);
-      if (n.op == ir::Op::Param) {
-        e->result_param.push_back(static_cast<int>(n.ints[0]));
-        e->kernel_slot.push_back(-1);
-      } else {
-        e->result_param.push_back(-1);
-        e->kernel_slot.push_back(static_cast<int>(kernel_graph.results.size()));
-        kernel_graph.results.push_back(r);
-      }
-    }
-    e->ir_text = ir::print(kernel_graph);
-    if (log_enabled("ir")) fmt::print(stderr, "[tracejit] {}: compiling\n{}", name_, e->ir_text);
-    auto k = backends::compile_cpu(kernel_graph);
-    if (k) e->kernel = std::move(k.value());
-    else st = k.status();
-  }
-  if (!st.ok()) {
-    ++stats_.compile_failures;
-    sig.eager_only = true;
-    add_reason(stats_.fallback_reasons,
-               fmt::format("{}:{}: compile failed: {} [compile-error]",
-                           PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno, st.message()));
-    return nullptr;
-  }
-  e->compile_ms = ms_since(t1);
-  stats_.compile_ms += e->compile_ms;
+  e->signature = sig_key;
   e->guards = std::move(t.guards);
   if (guard_stubs_enabled()) {  // TRACEJIT_GUARD_STUBS=0: interpreted guards only
     auto stub = GuardStub::build(e->guards);
     if (stub) e->guard_stub = std::move(stub.value());
-    else if (log_enabled("guards"))
-      fmt::print(stderr, "[tracejit] {}: guards stay interpreted: {}\n", name_, stub.message());
+    else log("guards", fmt::format("{}: guards stay interpreted: {}", name_, stub.message()));
   }
   e->inputs = std::move(t.inputs);
   e->outputs = std::move(t.outputs);
@@ -233,16 +286,46 @@ CacheEntry* JitFunction::compile(PyObject* const* bound, SignatureInfo& sig) {
     std::vector<std::string> why = entries_.back()->guards.explain(bound);
     std::string line = fmt::format("{}: {}", name_, why.empty() ? "new signature" : why.front());
     for (size_t i = 1; i < why.size(); ++i) line += "; " + why[i];
-    if (log_enabled("recompiles")) fmt::print(stderr, "[tracejit] recompile {}\n", line);
+    log("recompiles", fmt::format("recompile {}", line));
     add_reason(stats_.recompile_reasons, std::move(line));
   }
   if (log_enabled("guards")) {
-    fmt::print(stderr, "[tracejit] {}: guards of version {}\n", name_, entries_.size());
-    for (const std::string& g : e->guards.describe()) fmt::print(stderr, "  {}\n", g);
+    std::string text = fmt::format("{}: guards of version {}", name_, entries_.size());
+    for (const std::string& g : e->guards.describe()) text += "\n  " + g;
+    log("guards", text);
   }
+  entries_.push_back(e);
+  if (options_.sync) {
+    build_kernel(*e, std::move(t.graph));
+    return settle(entries_.size() - 1) ? e : nullptr;
+  }
+  sig.compiling = true;
+  CompileQueue::get().push([e, g = std::move(t.graph)]() mutable { build_kernel(*e, std::move(g)); });
+  return nullptr;  // this call runs eagerly; later calls pick the kernel up when it is ready
+}
+
+// A finished compile is accounted on the calling thread (stats and logs need the GIL); a
+// failed one leaves the cache and its signature runs eagerly from then on.
+bool JitFunction::settle(size_t i) {
+  CacheEntry& e = *entries_[i];
+  if (e.settled) return true;
+  int state = e.state.load(std::memory_order_acquire);
+  if (state == CacheEntry::kCompiling) return false;
+  signatures_[e.signature].compiling = false;
+  if (state == CacheEntry::kFailed) {
+    ++stats_.compile_failures;
+    signatures_[e.signature].eager_only = true;
+    add_reason(stats_.fallback_reasons,
+               fmt::format("{}:{}: compile failed: {} [compile-error]",
+                           PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno, e.error));
+    entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
+    return false;
+  }
+  e.settled = true;
   ++stats_.compiles;
-  entries_.push_back(std::move(e));
-  return entries_.back().get();
+  stats_.compile_ms += e.compile_ms;
+  log("ir", fmt::format("{}: compiled in {:.1f} ms\n{}", name_, e.compile_ms, e.ir_text));
+  return true;
 }
 
 PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
@@ -307,7 +390,19 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     }
     if (e.kernel_slot[k] >= 0) out_ptrs.push_back(PyArray_DATA(reinterpret_cast<PyArrayObject*>(results[k])));
   }
-  if (!out_ptrs.empty()) e.kernel->fn()(in_ptrs.data(), in_strides.data(), out_ptrs.data(), nullptr);
+  if (!out_ptrs.empty()) {
+    int64_t work = 0;
+    for (const ir::Type& t : e.result_types) work += t.static_numel().value_or(0);
+    backends::KernelFn fn = e.kernel->fn();
+    if (work >= kReleaseGilElements) {
+      // Large kernels run without the GIL: other Python threads go on meanwhile.
+      Py_BEGIN_ALLOW_THREADS
+      fn(in_ptrs.data(), in_strides.data(), out_ptrs.data(), nullptr);
+      Py_END_ALLOW_THREADS
+    } else {
+      fn(in_ptrs.data(), in_strides.data(), out_ptrs.data(), nullptr);
+    }
+  }
   for (size_t k = 0; k < nres; ++k) {
     int p = e.result_param[k];
     if (p < 0) continue;
@@ -402,7 +497,13 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
     if (!bind(call_args, nargs, kwnames, bound_vec, owned)) return eager(args, nargsf, kwnames);
     bound = bound_vec.data();
   }
-  for (auto& e : entries_) {
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (!entries_[i]->settled && !settle(i)) {
+      if (i < entries_.size() && !entries_[i]->settled) continue;  // still compiling
+      --i;  // a failed compile left the cache: entry i is the next one now
+      continue;
+    }
+    std::shared_ptr<CacheEntry> e = entries_[i];  // stays alive while its kernel runs
     if (e->guard_stub ? e->guard_stub->check(bound) : e->guards.check(bound)) {
       PyObject* r = run(*e, bound);
       if (!r && !PyErr_Occurred()) return eager(args, nargsf, kwnames);
@@ -411,8 +512,9 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
       return r;
     }
   }
-  SignatureInfo& sig = signatures_[signature_of(bound)];
-  if (sig.eager_only || ++sig.seen <= options_.hot) return eager(args, nargsf, kwnames);
+  uint64_t sig_key = signature_of(bound);
+  SignatureInfo& sig = signatures_[sig_key];
+  if (sig.eager_only || sig.compiling || ++sig.seen <= options_.hot) return eager(args, nargsf, kwnames);
   if (static_cast<int>(entries_.size()) >= options_.recompile_limit) {
     sig.eager_only = true;
     if (!warned_limit_) {
@@ -432,7 +534,7 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
     }
     return eager(args, nargsf, kwnames);
   }
-  CacheEntry* e = compile(bound, sig);
+  std::shared_ptr<CacheEntry> e = compile(bound, sig_key, sig);
   if (!e) return eager(args, nargsf, kwnames);
   PyObject* r = run(*e, bound);
   if (!r && !PyErr_Occurred()) return eager(args, nargsf, kwnames);

@@ -4,6 +4,7 @@
 
 #include "tracer/npy.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,6 +20,7 @@ namespace tracejit::jit {
 struct Options {
   int hot = 1;              // calls of a signature that run eagerly before it is compiled
   int recompile_limit = 8;  // compiled versions per function; past it new signatures run eagerly
+  bool sync = false;        // compile on the calling thread (else on the background thread)
 };
 
 struct Stats {
@@ -37,6 +39,12 @@ struct Stats {
 
 // One compiled version of a function: valid whenever its guards hold.
 struct CacheEntry {
+  enum State : int { kCompiling = 0, kReady = 1, kFailed = 2 };
+  // Written by whichever thread compiles, published by `state` (release/acquire); everything
+  // below the line is read only once state is kReady.
+  std::atomic<int> state{kCompiling};
+  bool settled = false;  // accounted in the function's stats (calling thread, GIL held)
+  uint64_t signature = 0;
   tracer::GuardSet guards;
   std::unique_ptr<GuardStub> guard_stub;  // `guards` as machine code; nullptr: use guards.check
   std::unique_ptr<backends::CompiledKernel> kernel;
@@ -46,6 +54,7 @@ struct CacheEntry {
   std::vector<int> result_param;  // per graph result: the param it merely copies, or -1
   std::vector<int> kernel_slot;   // per graph result: its kernel output index, or -1
   std::string ir_text;
+  std::string error;  // kFailed: why
   int64_t hits = 0;
   double trace_ms = 0;
   double compile_ms = 0;
@@ -66,7 +75,7 @@ class JitFunction {
 
   PyObject* callable() const { return callable_; }
   const Stats& stats() const { return stats_; }
-  const std::vector<std::unique_ptr<CacheEntry>>& entries() const { return entries_; }
+  const std::vector<std::shared_ptr<CacheEntry>>& entries() const { return entries_; }
   const Options& options() const { return options_; }
   // Forget every compiled version and counter.
   void reset();
@@ -75,14 +84,18 @@ class JitFunction {
   struct SignatureInfo {
     int64_t seen = 0;
     bool eager_only = false;  // its trace or compile failed: do not retry
+    bool compiling = false;   // a version for it is being compiled in the background
   };
 
   PyObject* eager(PyObject* const* args, size_t nargsf, PyObject* kwnames);
   bool bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
             std::vector<PyObject*>& bound, std::vector<PyObject*>& owned) const;
   uint64_t signature_of(PyObject* const* bound) const;
-  // Traces and compiles for these arguments; nullptr (and a recorded reason) on failure.
-  CacheEntry* compile(PyObject* const* bound, SignatureInfo& sig);
+  // Traces for these arguments and compiles (now, or queued). The entry when it can run now;
+  // nullptr when this call must run eagerly (aborted, failed, or compiling in the background).
+  std::shared_ptr<CacheEntry> compile(PyObject* const* bound, uint64_t sig_key, SignatureInfo& sig);
+  bool settle(size_t index);  // accounts a finished compile; false while compiling or if failed
+  void log(const char* channel, const std::string& message) const;  // logger "tracejit"
   // nullptr with no error set: the entry could not run (an input path vanished); go eager.
   PyObject* run(CacheEntry& e, PyObject* const* bound);
   void add_reason(std::vector<std::string>& list, std::string reason);
@@ -94,7 +107,7 @@ class JitFunction {
   std::string name_;
   Options options_;
   Stats stats_;
-  std::vector<std::unique_ptr<CacheEntry>> entries_;
+  std::vector<std::shared_ptr<CacheEntry>> entries_;
   std::unordered_map<uint64_t, SignatureInfo> signatures_;
   bool warned_limit_ = false;
 };

@@ -39,7 +39,7 @@ int parse_options(PyObject* kwargs, tracejit::jit::Options& o) {
   while (PyDict_Next(kwargs, &pos, &key, &value)) {
     const char* k = PyUnicode_AsUTF8(key);
     if (!k) return -1;
-    long v = PyLong_AsLong(value);
+    long v = PyBool_Check(value) ? (value == Py_True) : PyLong_AsLong(value);
     if (v == -1 && PyErr_Occurred()) return -1;
     if (std::strcmp(k, "hot") == 0) {
       if (v < 0) {
@@ -47,6 +47,8 @@ int parse_options(PyObject* kwargs, tracejit::jit::Options& o) {
         return -1;
       }
       o.hot = static_cast<int>(v);
+    } else if (std::strcmp(k, "sync") == 0) {
+      o.sync = v != 0;
     } else if (std::strcmp(k, "recompile_limit") == 0) {
       if (v < 0) {
         PyErr_SetString(PyExc_ValueError, "recompile_limit must be >= 0");
@@ -143,6 +145,7 @@ PyObject* jf_cache_info(PyObject* self, PyObject*) {
   PyObject* l = PyList_New(0);
   if (!l) return nullptr;
   for (const auto& e : impl.entries()) {
+    if (!e->settled) continue;  // still compiling
     PyObject* d = Py_BuildValue("{s:N,s:L,s:d,s:d,s:s}", "guards", str_list(e->guards.describe()),
                                 "hits", (long long)e->hits, "trace_ms", e->trace_ms, "compile_ms",
                                 e->compile_ms, "ir", e->ir_text.c_str());

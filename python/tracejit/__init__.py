@@ -12,6 +12,7 @@ loop, and runs that from then on whenever the guards (the facts the trace relied
 Anything the tracer cannot capture runs eagerly, with the reason in ``f.stats()``.
 """
 import functools as _functools
+import logging as _logging
 import os as _os
 
 from . import _tracejit
@@ -26,20 +27,38 @@ DEFAULT_HOT = 1
 DEFAULT_RECOMPILE_LIMIT = 8
 
 
+if _os.environ.get("TRACEJIT_LOG"):
+    # TRACEJIT_LOG=recompiles,guards,aborts,ir,stubs: the "tracejit" logger, on stderr unless the
+    # application configured it.
+    _logger = _logging.getLogger("tracejit")
+    if not _logger.handlers:
+        _h = _logging.StreamHandler()
+        _h.setFormatter(_logging.Formatter("[tracejit] %(message)s"))
+        _logger.addHandler(_h)
+        _logger.setLevel(_logging.INFO)
+
+
+def _sync_default():
+    return _os.environ.get("TRACEJIT_SYNC", "") not in ("", "0")
+
+
 def jit(fn=None, *, hot=DEFAULT_HOT, recompile_limit=DEFAULT_RECOMPILE_LIMIT, sync=None):
     """Compile ``fn`` with tracejit. Use as ``@jit``, ``@jit(...)`` or ``jit(fn, ...)``.
 
     hot: calls of a new signature that run eagerly before it is compiled (0: compile at once).
     recompile_limit: compiled versions kept per function; past it new signatures run eagerly
         and one TracejitWarning says so.
-    sync: compile in the calling thread. Compilation is always synchronous today (background
-        compilation is planned); the option is accepted so code can ask for it explicitly.
+    sync: compile on the calling thread, which waits for LLVM. The default (None) compiles on a
+        background thread while calls keep running eagerly, and switches to the compiled code
+        as soon as it is ready; TRACEJIT_SYNC=1 makes every function synchronous.
     """
     if fn is None:
         return lambda f: jit(f, hot=hot, recompile_limit=recompile_limit, sync=sync)
     if isinstance(fn, JitFunction):
         return fn
-    wrapper = JitFunction(fn, hot=hot, recompile_limit=recompile_limit)
+    if sync is None:
+        sync = _sync_default()
+    wrapper = JitFunction(fn, hot=hot, recompile_limit=recompile_limit, sync=bool(sync))
     _functools.update_wrapper(wrapper, fn)
     return wrapper
 
