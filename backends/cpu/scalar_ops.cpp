@@ -126,11 +126,12 @@ Value* compare(llvm::IRBuilderBase& b, Op op, DType d, Value* x, Value* y) {
   return b.CreateICmp(p, x, y);
 }
 
-// maximum/minimum: floats propagate NaN exactly as NumPy's scalar loop
-// `(a >= b || isnan(a)) ? a : b`; integers and bool compare by signedness.
+// maximum/minimum: floats propagate NaN as NumPy does, `(a > b || isnan(a)) ? a : b`, so operands
+// that compare equal give the SECOND one (np.maximum(0.0, -0.0) is -0.0); integers and bool
+// compare by signedness.
 Value* extremum(llvm::IRBuilderBase& b, bool is_max, DType d, Value* x, Value* y) {
   if (ir::is_float(d)) {
-    Value* keep_x = is_max ? b.CreateFCmpOGE(x, y) : b.CreateFCmpOLE(x, y);
+    Value* keep_x = is_max ? b.CreateFCmpOGT(x, y) : b.CreateFCmpOLT(x, y);
     keep_x = b.CreateOr(keep_x, b.CreateFCmpUNO(x, x));
     return b.CreateSelect(keep_x, x, y);
   }

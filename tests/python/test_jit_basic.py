@@ -251,8 +251,6 @@ def test_nan_in_maximum_minimum():
     run_both(lambda a, b: (np.maximum(a, b), np.minimum(a, b)), a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: maximum/minimum of +0.0 and -0.0 return the first "
-                   "operand; NumPy returns the second (np.maximum(0.0, -0.0) is -0.0)")
 def test_signed_zero_in_maximum_minimum():
     a = np.array([0.0, -0.0])
     b = np.array([-0.0, 0.0])

@@ -246,8 +246,8 @@ T ref_binary(Op op, T a, T b) {
     case Op::FloorDiv: if constexpr (!kBool) return ref_floordiv(a, b); else return a;
     case Op::Mod: if constexpr (!kBool) return ref_mod(a, b); else return a;
     case Op::Pow: if constexpr (!kBool) return ref_pow(a, b); else return a;
-    case Op::Maximum: if constexpr (kFloat) return (a >= b || std::isnan(a)) ? a : b; else return a >= b ? a : b;
-    case Op::Minimum: if constexpr (kFloat) return (a <= b || std::isnan(a)) ? a : b; else return a <= b ? a : b;
+    case Op::Maximum: if constexpr (kFloat) return (a > b || std::isnan(a)) ? a : b; else return a >= b ? a : b;
+    case Op::Minimum: if constexpr (kFloat) return (a < b || std::isnan(a)) ? a : b; else return a <= b ? a : b;
     case Op::And: if constexpr (!kFloat) return static_cast<T>(a & b); else return a;
     case Op::Or: if constexpr (!kFloat) return static_cast<T>(a | b); else return a;
     case Op::Xor: if constexpr (!kFloat) return static_cast<T>(a ^ b); else return a;

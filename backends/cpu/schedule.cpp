@@ -1,0 +1,1123 @@
+// Scheduling and lowering of graphs with structural ops: which values get buffers, one loop nest
+// per buffered value with everything else computed inline (views as index remaps), row fusion of
+// consecutive nests, blocked-pairwise vectorized reductions, BLAS matmul.
+#include "backends/cpu/schedule.h"
+
+#include <fmt/format.h>
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "backends/cpu/elementwise_ext.h"
+#include "backends/cpu/scalar_ops.h"
+
+extern "C" {
+// OpenBLAS's CBLAS entry points (LP64: blasint is int). Declared here so no cblas.h is needed.
+void cblas_sgemm(int order, int transa, int transb, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc);
+void cblas_dgemm(int order, int transa, int transb, int m, int n, int k, double alpha, const double* a, int lda,
+                 const double* b, int ldb, double beta, double* c, int ldc);
+}
+
+namespace tracejit::backends {
+namespace {
+
+using ir::DType;
+using ir::Op;
+using ir::ValueId;
+using llvm::Value;
+
+constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
+constexpr int64_t kSumBlock = 128;  // elements per vector-accumulated block of a float sum
+constexpr int64_t kScratchAlign = 64;
+
+bool is_reduce(Op op) { return ir::has_trait(op, ir::kReduce); }
+
+std::vector<int64_t> sizes(const ir::Type& t) {
+  std::vector<int64_t> s;
+  for (const ir::Dim& d : t.shape) s.push_back(d.size);
+  return s;
+}
+
+int64_t numel(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t x : s) n *= x;
+  return n;
+}
+
+std::vector<int64_t> c_strides(const std::vector<int64_t>& shape, int64_t elem) {
+  std::vector<int64_t> st(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    st[d] = elem;
+    elem *= shape[d];
+  }
+  return st;
+}
+
+// ---- Plan: which values are buffered and where their buffers live. ----
+
+struct Plan {
+  std::vector<bool> needed, buffered;
+  std::vector<int> home_out;  // output index that holds the value, or -1
+  std::vector<int> slot;      // scratch slot, or -1
+  std::vector<int64_t> slot_offset;
+  int64_t scratch_bytes = 0;
+};
+
+bool is_strided_param(const ir::Node& n) {
+  return n.op == Op::Param && static_cast<ir::ParamLayout>(n.ints[1]) == ir::ParamLayout::Strided;
+}
+
+// A value as (buffer, byte offset, byte strides), known at compile time: what BLAS can be handed.
+struct Desc {
+  ValueId base = ir::kNoValue;
+  int64_t offset = 0;
+  std::vector<int64_t> strides;
+};
+
+std::optional<Desc> describe(const ir::Graph& g, const Plan& p, ValueId v) {
+  const ir::Node& n = g.node(v);
+  auto shape = sizes(n.type);
+  int64_t elem = ir::dtype_size(n.type.dtype);
+  if (p.buffered[static_cast<size_t>(v)]) {
+    if (is_strided_param(n)) return std::nullopt;
+    Desc d{v, 0, c_strides(shape, elem)};
+    if (n.op == Op::Param && static_cast<ir::ParamLayout>(n.ints[1]) == ir::ParamLayout::Scalar)
+      std::fill(d.strides.begin(), d.strides.end(), 0);
+    return d;
+  }
+  if (n.operands.size() != 1) return std::nullopt;
+  auto in = describe(g, p, n.operands[0]);
+  if (!in) return std::nullopt;
+  const auto in_shape = sizes(g.type(n.operands[0]));
+  Desc d{in->base, in->offset, {}};
+  switch (n.op) {
+    case Op::Transpose:
+      for (int64_t a : n.ints) d.strides.push_back(in->strides[static_cast<size_t>(a)]);
+      return d;
+    case Op::Slice:
+      for (size_t a = 0; a < shape.size(); ++a) {
+        d.offset += n.ints[2 * a] * in->strides[a];
+        d.strides.push_back(n.ints[2 * a + 1] * in->strides[a]);
+      }
+      return d;
+    case Op::Broadcast: {
+      size_t lead = shape.size() - in_shape.size();
+      for (size_t a = 0; a < shape.size(); ++a)
+        d.strides.push_back(a < lead || in_shape[a - lead] == 1 ? 0 : in->strides[a - lead]);
+      return d;
+    }
+    case Op::Reshape: {
+      auto want = c_strides(in_shape, elem);
+      for (size_t a = 0; a < in_shape.size(); ++a)
+        if (in_shape[a] != 1 && in->strides[a] != want[a]) return std::nullopt;
+      d.strides = c_strides(shape, elem);
+      return d;
+    }
+    default: return std::nullopt;
+  }
+}
+
+// How BLAS reads an [rows, cols] matrix with byte strides (rs, cs): transposed or not, and its
+// leading dimension; nullopt when it cannot (then the operand is copied to a contiguous buffer).
+struct BlasMat {
+  bool trans = false;
+  int64_t ld = 1;
+};
+
+std::optional<BlasMat> blas_layout(int64_t rs, int64_t cs, int64_t rows, int64_t cols, int64_t e) {
+  if ((cs == e || cols <= 1) && (rows <= 1 || (rs > 0 && rs % e == 0 && rs / e >= std::max<int64_t>(1, cols))))
+    return BlasMat{false, rows <= 1 ? std::max<int64_t>(1, cols) : rs / e};
+  if ((rs == e || rows <= 1) && (cols <= 1 || (cs > 0 && cs % e == 0 && cs / e >= std::max<int64_t>(1, rows))))
+    return BlasMat{true, cols <= 1 ? std::max<int64_t>(1, rows) : cs / e};
+  return std::nullopt;
+}
+
+bool blas_dtype(DType d) { return d == DType::F32 || d == DType::F64; }
+
+Expected<Plan> make_plan(const ir::Graph& g) {
+  size_t nv = static_cast<size_t>(g.size());
+  Plan p;
+  p.needed.assign(nv, false);
+  p.buffered.assign(nv, false);
+  p.home_out.assign(nv, -1);
+  p.slot.assign(nv, -1);
+  for (ValueId r : g.results) p.needed[static_cast<size_t>(r)] = true;
+  for (size_t v = nv; v-- > 0;)
+    if (p.needed[v])
+      for (ValueId o : g.nodes[v].operands) p.needed[static_cast<size_t>(o)] = true;
+  for (size_t v = 0; v < nv; ++v) {
+    const ir::Node& n = g.nodes[v];
+    if (!p.needed[v]) continue;
+    if (n.op == Op::Param || is_reduce(n.op) || n.op == Op::ArgMax || n.op == Op::ArgMin ||
+        n.op == Op::MatMul || n.op == Op::Concat)
+      p.buffered[v] = true;
+    if (n.op == Op::MatMul) {
+      for (int k = 0; k < 2; ++k) {
+        ValueId o = n.operands[static_cast<size_t>(k)];
+        auto d = describe(g, p, o);
+        bool ok = d.has_value();
+        if (ok && blas_dtype(n.type.dtype)) {
+          auto s = sizes(g.type(o));
+          size_t r = s.size();
+          ok = blas_layout(d->strides[r - 2], d->strides[r - 1], s[r - 2], s[r - 1],
+                           ir::dtype_size(n.type.dtype)).has_value();
+        }
+        if (!ok) p.buffered[static_cast<size_t>(o)] = true;
+      }
+    }
+  }
+  for (size_t k = 0; k < g.results.size(); ++k) {
+    auto v = static_cast<size_t>(g.results[k]);
+    if (g.nodes[v].op == Op::Param) continue;  // copied by a nest of its own
+    p.buffered[v] = true;
+    if (p.home_out[v] < 0) p.home_out[v] = static_cast<int>(k);
+  }
+  for (size_t v = 0; v < nv; ++v) {
+    if (!p.buffered[v] || g.nodes[v].op == Op::Param || p.home_out[v] >= 0) continue;
+    p.slot[v] = static_cast<int>(p.slot_offset.size());
+    p.slot_offset.push_back(p.scratch_bytes);
+    int64_t bytes = numel(sizes(g.nodes[v].type)) * ir::dtype_size(g.nodes[v].type.dtype);
+    p.scratch_bytes += (bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
+  }
+  return p;
+}
+
+// ---- Nests. ----
+
+enum class NestKind { Eval, Copy, Reduce, Arg, MatMul, ConcatPart };
+
+struct Nest {
+  NestKind kind = NestKind::Eval;
+  ValueId v = ir::kNoValue;  // the value computed (Copy: the value copied)
+  int out = -1;              // Copy: destination output
+  int part = 0;              // ConcatPart: operand index
+  int64_t outer = 1;         // extent of the outer loop ([begin, end) of the helper)
+  bool independent = false;  // outer iterations write disjoint data and read none of it
+  bool row_axis0 = false;    // the outer loop is axis 0 of the iteration space and of the dest
+  int64_t work = 0;
+  llvm::Function* helper = nullptr;
+};
+
+class Lowerer {
+ public:
+  Lowerer(const ir::Graph& g, const Plan& p, llvm::Module& m, const std::string& symbol)
+      : g_(g), p_(p), m_(m), ctx_(m.getContext()), b_(ctx_), symbol_(symbol) {}
+
+  Expected<std::vector<Nest>> plan_nests();
+  Status emit_helper(Nest& nest, int index);
+  bool aligned_reads(ValueId u, bool al, ValueId root, const std::set<ValueId>& group) const;
+  bool group_reads_ok(const Nest& n, const std::set<ValueId>& group) const;
+  Status emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts);
+
+ private:
+  // Helper-function state.
+  Value* buffer_ptr(ValueId v);
+  Value* byte_offset(ValueId v, const std::vector<Value*>& idx);
+  Value* load(ValueId v, const std::vector<Value*>& idx);
+  void store(ValueId buffer_of, int out, const std::vector<Value*>& idx, Value* x, DType d);
+  Expected<Value*> eval(ValueId v, const std::vector<Value*>& idx);
+  Expected<Value*> compute(ValueId v, const std::vector<Value*>& idx);
+  template <class F>
+  Status loop(Value* lo, Value* hi, const char* name, F&& body);
+  template <class F>
+  Status loops(const std::vector<int64_t>& ext, const std::vector<int>& axes, size_t level,
+               std::vector<Value*>& idx, F&& body);
+  Value* entry_alloca(llvm::Type* t, const char* name);
+  Status emit_eval(Nest& n);
+  Status emit_reduce(Nest& n);
+  Status emit_arg(Nest& n);
+  Status emit_matmul(Nest& n);
+  Value* identity(Op op, DType d);
+  Value* combine(Op op, DType d, Value* acc, Value* x);
+
+  const ir::Graph& g_;
+  const Plan& p_;
+  llvm::Module& m_;
+  llvm::LLVMContext& ctx_;
+  llvm::IRBuilder<> b_;
+  std::string symbol_;
+  // Per helper.
+  std::vector<Value*> in_, out_, scr_;
+  Value* strides_arg_ = nullptr;
+  Value* begin_ = nullptr;
+  Value* end_ = nullptr;
+  llvm::BasicBlock* entry_ = nullptr;
+  std::map<std::pair<ValueId, int>, Value*> dyn_stride_;
+  std::map<std::pair<ValueId, std::vector<Value*>>, Value*> memo_;
+  ValueId root_ = ir::kNoValue;
+};
+
+Value* Lowerer::entry_alloca(llvm::Type* t, const char* name) {
+  llvm::IRBuilder<> eb(entry_, entry_->begin());
+  return eb.CreateAlloca(t, nullptr, name);
+}
+
+template <class F>
+Status Lowerer::loop(Value* lo, Value* hi, const char* name, F&& body) {
+  llvm::Function* f = b_.GetInsertBlock()->getParent();
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  auto* head = llvm::BasicBlock::Create(ctx_, std::string(name) + ".head", f);
+  auto* bb = llvm::BasicBlock::Create(ctx_, std::string(name) + ".body", f);
+  auto* exit = llvm::BasicBlock::Create(ctx_, std::string(name) + ".exit", f);
+  b_.CreateBr(head);
+  b_.SetInsertPoint(head);
+  llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, name);
+  i->addIncoming(lo, pre);
+  b_.CreateCondBr(b_.CreateICmpSLT(i, hi), bb, exit);
+  b_.SetInsertPoint(bb);
+  if (Status s = body(static_cast<Value*>(i)); !s) return s;
+  Value* next = b_.CreateAdd(i, b_.getInt64(1), "", true, true);
+  i->addIncoming(next, b_.GetInsertBlock());
+  b_.CreateBr(head);
+  b_.SetInsertPoint(exit);
+  memo_.clear();  // values from inside the loop do not dominate what follows
+  return ok_status();
+}
+
+// Loops over axes[level..] (extents ext[axis]), writing idx[axis]; then body().
+template <class F>
+Status Lowerer::loops(const std::vector<int64_t>& ext, const std::vector<int>& axes, size_t level,
+                      std::vector<Value*>& idx, F&& body) {
+  if (level == axes.size()) {
+    memo_.clear();
+    return body();
+  }
+  auto a = static_cast<size_t>(axes[level]);
+  return loop(b_.getInt64(0), b_.getInt64(ext[a]), "l", [&](Value* i) -> Status {
+    idx[a] = i;
+    return loops(ext, axes, level + 1, idx, body);
+  });
+}
+
+Value* Lowerer::buffer_ptr(ValueId v) {
+  const ir::Node& n = g_.node(v);
+  if (n.op == Op::Param) return in_[static_cast<size_t>(n.ints[0])];
+  if (p_.home_out[static_cast<size_t>(v)] >= 0) return out_[static_cast<size_t>(p_.home_out[static_cast<size_t>(v)])];
+  return scr_[static_cast<size_t>(p_.slot[static_cast<size_t>(v)])];
+}
+
+Value* Lowerer::byte_offset(ValueId v, const std::vector<Value*>& idx) {
+  const ir::Node& n = g_.node(v);
+  auto shape = sizes(n.type);
+  Value* off = nullptr;
+  auto add = [&](Value* t) { off = off ? b_.CreateAdd(off, t, "", true, true) : t; };
+  if (n.op == Op::Param && static_cast<ir::ParamLayout>(n.ints[1]) == ir::ParamLayout::Scalar) return b_.getInt64(0);
+  if (is_strided_param(n)) {
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] == 1) continue;
+      Value*& s = dyn_stride_[{v, static_cast<int>(d)}];
+      if (!s) {
+        llvm::IRBuilder<> eb(entry_->getTerminator());
+        Value* arr = eb.CreateLoad(eb.getPtrTy(), eb.CreateConstInBoundsGEP1_64(eb.getPtrTy(), strides_arg_, static_cast<uint64_t>(n.ints[0])));
+        s = eb.CreateLoad(eb.getInt64Ty(), eb.CreateConstInBoundsGEP1_64(eb.getInt64Ty(), arr, d));
+      }
+      add(b_.CreateMul(idx[d], s));
+    }
+  } else {
+    auto st = c_strides(shape, ir::dtype_size(n.type.dtype));
+    for (size_t d = 0; d < shape.size(); ++d)
+      if (shape[d] != 1) add(b_.CreateMul(idx[d], b_.getInt64(st[d]), "", true, true));
+  }
+  return off ? off : b_.getInt64(0);
+}
+
+Value* Lowerer::load(ValueId v, const std::vector<Value*>& idx) {
+  DType d = g_.type(v).dtype;
+  Value* ptr = b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(v), byte_offset(v, idx));
+  Value* x = b_.CreateAlignedLoad(memory_type(ctx_, d), ptr, llvm::Align(1));
+  return from_memory(b_, x, d);
+}
+
+void Lowerer::store(ValueId buffer_of, int out, const std::vector<Value*>& idx, Value* x, DType d) {
+  Value* base = out >= 0 ? out_[static_cast<size_t>(out)] : buffer_ptr(buffer_of);
+  auto shape = sizes(g_.type(buffer_of));
+  auto st = c_strides(shape, ir::dtype_size(d));
+  Value* off = b_.getInt64(0);
+  for (size_t a = 0; a < shape.size(); ++a)
+    if (shape[a] != 1) off = b_.CreateAdd(off, b_.CreateMul(idx[a], b_.getInt64(st[a]), "", true, true), "", true, true);
+  b_.CreateAlignedStore(to_memory(b_, x, d), b_.CreateGEP(b_.getInt8Ty(), base, off),
+                        llvm::Align(static_cast<uint64_t>(ir::dtype_size(d))));
+}
+
+// The index of operand `o` (right-aligned, broadcast) for result index `idx` of shape `shape`.
+std::vector<Value*> broadcast_index(llvm::IRBuilderBase& b, const ir::Type& o, const std::vector<Value*>& idx) {
+  std::vector<Value*> j(static_cast<size_t>(o.rank()));
+  size_t lead = idx.size() - j.size();
+  for (size_t d = 0; d < j.size(); ++d) j[d] = o.shape[d].size == 1 ? b.getInt64(0) : idx[lead + d];
+  return j;
+}
+
+Expected<Value*> Lowerer::eval(ValueId v, const std::vector<Value*>& idx) {
+  if (v != root_ && p_.buffered[static_cast<size_t>(v)]) {
+    auto key = std::make_pair(v, idx);
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    return memo_[key] = load(v, idx);
+  }
+  auto key = std::make_pair(v, idx);
+  if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+  auto r = compute(v, idx);
+  if (!r) return r;
+  return memo_[key] = *r;
+}
+
+Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
+  const ir::Node& n = g_.node(v);
+  DType d = n.type.dtype;
+  switch (n.op) {
+    case Op::Const: return emit_const(b_, n);
+    case Op::Iota: {
+      Value* i = idx[static_cast<size_t>(n.ints[0])];
+      llvm::Type* t = register_type(ctx_, d);
+      if (ir::is_float(d)) return b_.CreateSIToFP(i, t);
+      if (ir::is_bool(d)) return b_.CreateICmpNE(i, b_.getInt64(0));
+      return b_.CreateTrunc(i, t);
+    }
+    case Op::Broadcast: return eval(n.operands[0], broadcast_index(b_, g_.type(n.operands[0]), idx));
+    case Op::Transpose: {
+      std::vector<Value*> j(idx.size());
+      for (size_t a = 0; a < idx.size(); ++a) j[static_cast<size_t>(n.ints[a])] = idx[a];
+      return eval(n.operands[0], j);
+    }
+    case Op::Slice: {
+      std::vector<Value*> j(idx.size());
+      for (size_t a = 0; a < idx.size(); ++a)
+        j[a] = b_.CreateAdd(b_.getInt64(n.ints[2 * a]), b_.CreateMul(idx[a], b_.getInt64(n.ints[2 * a + 1])));
+      return eval(n.operands[0], j);
+    }
+    case Op::Reshape: {
+      ValueId o = n.operands[0];
+      auto shape = sizes(n.type), in_shape = sizes(g_.type(o));
+      Value* flat = b_.getInt64(0);
+      for (size_t a = 0; a < shape.size(); ++a)
+        flat = b_.CreateAdd(b_.CreateMul(flat, b_.getInt64(shape[a]), "", true, true), idx[a], "", true, true);
+      std::vector<Value*> j(in_shape.size());
+      for (size_t a = in_shape.size(); a-- > 0;) {
+        if (a == 0) j[a] = flat;
+        else {
+          j[a] = b_.CreateURem(flat, b_.getInt64(std::max<int64_t>(1, in_shape[a])));
+          flat = b_.CreateUDiv(flat, b_.getInt64(std::max<int64_t>(1, in_shape[a])));
+        }
+      }
+      return eval(o, j);
+    }
+    default: break;
+  }
+  if (!ir::has_trait(n.op, ir::kElementwise))
+    return Status::error(fmt::format("cpu backend: {} reached inline evaluation", ir::op_name(n.op)));
+  std::vector<Value*> args;
+  std::vector<DType> arg_dtypes;
+  for (ValueId o : n.operands) {
+    auto x = eval(o, broadcast_index(b_, g_.type(o), idx));
+    if (!x) return x;
+    args.push_back(*x);
+    arg_dtypes.push_back(g_.type(o).dtype);
+  }
+  if (is_ext_op(n.op)) return emit_ext_op(b_, n, arg_dtypes, args);
+  return emit_scalar_op(b_, n, arg_dtypes, args);
+}
+
+Status Lowerer::emit_eval(Nest& n) {
+  ValueId src = n.kind == NestKind::ConcatPart ? g_.node(n.v).operands[static_cast<size_t>(n.part)] : n.v;
+  auto shape = sizes(g_.type(src));
+  DType d = g_.type(src).dtype;
+  root_ = n.kind == NestKind::Eval ? n.v : ir::kNoValue;
+  int64_t axis_off = 0;
+  size_t cat_axis = 0;
+  if (n.kind == NestKind::ConcatPart) {
+    cat_axis = static_cast<size_t>(g_.node(n.v).ints[0]);
+    for (int k = 0; k < n.part; ++k) axis_off += g_.type(g_.node(n.v).operands[static_cast<size_t>(k)]).shape[cat_axis].size;
+  }
+  std::vector<Value*> idx(shape.size(), nullptr);
+  std::vector<int> rest;
+  for (size_t a = 1; a < shape.size(); ++a) rest.push_back(static_cast<int>(a));
+  return loop(begin_, end_, "o", [&](Value* o) -> Status {
+    if (!shape.empty()) idx[0] = o;
+    return loops(shape, rest, 0, idx, [&]() -> Status {
+      auto x = eval(src, idx);
+      if (!x) return x.status();
+      std::vector<Value*> didx = idx;
+      if (n.kind == NestKind::ConcatPart) didx[cat_axis] = b_.CreateAdd(idx[cat_axis], b_.getInt64(axis_off));
+      store(n.kind == NestKind::ConcatPart ? n.v : src, n.kind == NestKind::Copy ? n.out : -1, didx, *x, d);
+      return ok_status();
+    });
+  });
+}
+
+Value* Lowerer::identity(Op op, DType d) {
+  llvm::Type* t = register_type(ctx_, d);
+  bool f = ir::is_float(d);
+  unsigned bits = t->getScalarSizeInBits();
+  switch (op) {
+    case Op::ReduceSum: case Op::ReduceAny:
+      return f ? llvm::ConstantFP::get(t, 0.0) : llvm::ConstantInt::get(t, 0);
+    case Op::ReduceProd: case Op::ReduceAll:
+      return f ? llvm::ConstantFP::get(t, 1.0) : llvm::ConstantInt::get(t, 1);
+    case Op::ReduceMax:
+      if (f) return llvm::ConstantFP::getInfinity(t, true);
+      if (ir::is_bool(d)) return b_.getFalse();
+      return llvm::ConstantInt::get(ctx_, ir::is_signed_int(d) ? llvm::APInt::getSignedMinValue(bits) : llvm::APInt::getMinValue(bits));
+    default:  // ReduceMin
+      if (f) return llvm::ConstantFP::getInfinity(t, false);
+      if (ir::is_bool(d)) return b_.getTrue();
+      return llvm::ConstantInt::get(ctx_, ir::is_signed_int(d) ? llvm::APInt::getSignedMaxValue(bits) : llvm::APInt::getMaxValue(bits));
+  }
+}
+
+// acc (op) x, one element at a time, exactly as NumPy's reduction loop (no reassociation).
+Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x) {
+  bool f = ir::is_float(d), bl = ir::is_bool(d), s = ir::is_signed_int(d);
+  switch (op) {
+    case Op::ReduceSum: return f ? b_.CreateFAdd(acc, x) : bl ? b_.CreateOr(acc, x) : b_.CreateAdd(acc, x);
+    case Op::ReduceProd: return f ? b_.CreateFMul(acc, x) : bl ? b_.CreateAnd(acc, x) : b_.CreateMul(acc, x);
+    case Op::ReduceAny: return b_.CreateOr(acc, x);
+    case Op::ReduceAll: return b_.CreateAnd(acc, x);
+    case Op::ReduceMax:
+      if (f) return b_.CreateSelect(b_.CreateOr(b_.CreateFCmpOGT(acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
+      if (bl) return b_.CreateOr(acc, x);
+      return b_.CreateBinaryIntrinsic(s ? llvm::Intrinsic::smax : llvm::Intrinsic::umax, acc, x);
+    default:
+      if (f) return b_.CreateSelect(b_.CreateOr(b_.CreateFCmpOLT(acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
+      if (bl) return b_.CreateAnd(acc, x);
+      return b_.CreateBinaryIntrinsic(s ? llvm::Intrinsic::smin : llvm::Intrinsic::umin, acc, x);
+  }
+}
+
+Status Lowerer::emit_reduce(Nest& n) {
+  const ir::Node& node = g_.node(n.v);
+  ValueId x = node.operands[0];
+  DType d = node.type.dtype;
+  Op op = node.op;
+  auto shape = sizes(g_.type(x));
+  size_t rank = shape.size();
+  std::vector<bool> red(rank, false);
+  for (int64_t a : node.ints) red[static_cast<size_t>(a)] = true;
+  std::vector<int> kept, reduced;
+  for (size_t a = 0; a < rank; ++a) (red[a] ? reduced : kept).push_back(static_cast<int>(a));
+  llvm::Type* t = register_type(ctx_, d);
+  root_ = ir::kNoValue;
+  std::vector<Value*> idx(rank, nullptr);
+  bool inner_mode = !reduced.empty() && red[rank - 1];
+
+  if (!inner_mode) {
+    // Accumulate into the destination, walking the operand in memory order: the innermost
+    // (kept) axis vectorizes. The outer loop is axis 0 if it is kept, else a single iteration.
+    bool row = rank > 0 && !red[0];
+    std::vector<int> init_axes, acc_axes;
+    for (size_t a = row ? 1 : 0; a < rank; ++a) {
+      acc_axes.push_back(static_cast<int>(a));
+      init_axes.push_back(static_cast<int>(a));
+    }
+    std::vector<int64_t> rshape = sizes(node.type);
+    return loop(begin_, end_, "o", [&](Value* o) -> Status {
+      if (row) idx[0] = o;
+      std::vector<Value*> ridx(rank, nullptr);
+      if (row) ridx[0] = o;
+      if (Status s = loops(rshape, init_axes, 0, ridx, [&]() -> Status {
+            store(n.v, -1, ridx, identity(op, d), d);
+            return ok_status();
+          }); !s)
+        return s;
+      return loops(shape, acc_axes, 0, idx, [&]() -> Status {
+        auto xv = eval(x, idx);
+        if (!xv) return xv.status();
+        std::vector<Value*> didx = idx;
+        for (int a : reduced) didx[static_cast<size_t>(a)] = b_.getInt64(0);
+        Value* acc = load(n.v, didx);
+        store(n.v, -1, didx, combine(op, d, acc, *xv), d);
+        return ok_status();
+      });
+    });
+  }
+
+  // Inner mode: per kept index, a register reduction over the reduced axes; the last reduced
+  // axis is the operand's innermost one and vectorizes with several accumulators.
+  bool fsum = op == Op::ReduceSum && ir::is_float(d);
+  bool fext = (op == Op::ReduceMax || op == Op::ReduceMin) && ir::is_float(d);
+  Value* acc_slot = entry_alloca(t, "acc");
+  constexpr int kLanes = 16;
+  std::vector<Value*> lane_slots;
+  if (fext)
+    for (int l = 0; l < kLanes; ++l) lane_slots.push_back(entry_alloca(t, "lane"));
+  Value* stack = fsum ? entry_alloca(llvm::ArrayType::get(t, 64), "pairwise") : nullptr;
+  Value* top_slot = fsum ? entry_alloca(b_.getInt64Ty(), "top") : nullptr;
+  Value* cnt_slot = fsum ? entry_alloca(b_.getInt64Ty(), "blocks") : nullptr;
+  int last = reduced.back();
+  int64_t len = shape[static_cast<size_t>(last)];
+  std::vector<int> outer_red(reduced.begin(), reduced.end() - 1);
+  std::vector<int> kept_rest(kept.size() > 1 ? kept.begin() + 1 : kept.end(), kept.end());
+  auto reassoc = [](Value* v) {
+    if (auto* i = llvm::dyn_cast<llvm::Instruction>(v)) i->setHasAllowReassoc(true);
+    return v;
+  };
+
+  auto block_sum = [&](Value* start, Value* stop) -> Status {
+    // One block: vector accumulators (reassociation allowed on these adds only).
+    b_.CreateStore(llvm::ConstantFP::get(t, -0.0), acc_slot);
+    if (Status s = loop(start, stop, "j", [&](Value* j) -> Status {
+          idx[static_cast<size_t>(last)] = j;
+          memo_.clear();
+          auto xv = eval(x, idx);
+          if (!xv) return xv.status();
+          b_.CreateStore(reassoc(b_.CreateFAdd(b_.CreateLoad(t, acc_slot), *xv)), acc_slot);
+          return ok_status();
+        }); !s)
+      return s;
+    // Push the block sum on the pairwise stack: merge equal-size partial sums (binary counter).
+    Value* s0 = b_.CreateLoad(t, acc_slot);
+    Value* c0 = b_.CreateAdd(b_.CreateLoad(b_.getInt64Ty(), cnt_slot), b_.getInt64(1));
+    b_.CreateStore(c0, cnt_slot);
+    Value* top0 = b_.CreateLoad(b_.getInt64Ty(), top_slot);
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* head = llvm::BasicBlock::Create(ctx_, "merge.head", f);
+    auto* body = llvm::BasicBlock::Create(ctx_, "merge.body", f);
+    auto* exit = llvm::BasicBlock::Create(ctx_, "merge.exit", f);
+    b_.CreateBr(head);
+    b_.SetInsertPoint(head);
+    auto* c = b_.CreatePHI(b_.getInt64Ty(), 2);
+    auto* s = b_.CreatePHI(t, 2);
+    auto* top = b_.CreatePHI(b_.getInt64Ty(), 2);
+    c->addIncoming(c0, pre), s->addIncoming(s0, pre), top->addIncoming(top0, pre);
+    b_.CreateCondBr(b_.CreateICmpEQ(b_.CreateAnd(c, b_.getInt64(1)), b_.getInt64(0)), body, exit);
+    b_.SetInsertPoint(body);
+    Value* top1 = b_.CreateSub(top, b_.getInt64(1));
+    Value* below = b_.CreateLoad(t, b_.CreateInBoundsGEP(t, stack, {top1}));
+    c->addIncoming(b_.CreateLShr(c, b_.getInt64(1)), body);
+    s->addIncoming(b_.CreateFAdd(below, s), body);
+    top->addIncoming(top1, body);
+    b_.CreateBr(head);
+    b_.SetInsertPoint(exit);
+    b_.CreateStore(s, b_.CreateInBoundsGEP(t, stack, {top}));
+    b_.CreateStore(b_.CreateAdd(top, b_.getInt64(1)), top_slot);
+    return ok_status();
+  };
+
+  auto inner = [&]() -> Status {
+    if (fsum) {
+      int64_t nblocks = (len + kSumBlock - 1) / kSumBlock;
+      return loop(b_.getInt64(0), b_.getInt64(nblocks), "blk", [&](Value* bi) -> Status {
+        Value* start = b_.CreateMul(bi, b_.getInt64(kSumBlock));
+        Value* stop = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateAdd(start, b_.getInt64(kSumBlock)),
+                                               b_.getInt64(len));
+        return block_sum(start, stop);
+      });
+    }
+    int64_t lanes_end = 0;
+    if (fext && len >= 2 * kLanes) {
+      // Float max/min: kLanes independent NaN-propagating chains over j = kLanes*q + l, which
+      // the SLP vectorizer turns into vector compares/selects (LLVM 16 does not vectorize a
+      // NaN-exact max reduction loop), then folded into acc in lane order.
+      lanes_end = len / kLanes * kLanes;
+      for (int l = 0; l < kLanes; ++l) b_.CreateStore(identity(op, d), lane_slots[static_cast<size_t>(l)]);
+      if (Status s = loop(b_.getInt64(0), b_.getInt64(len / kLanes), "q", [&](Value* q) -> Status {
+            memo_.clear();
+            for (int l = 0; l < kLanes; ++l) {
+              idx[static_cast<size_t>(last)] = b_.CreateAdd(b_.CreateMul(q, b_.getInt64(kLanes)), b_.getInt64(l));
+              auto xv = eval(x, idx);
+              if (!xv) return xv.status();
+              Value* slot = lane_slots[static_cast<size_t>(l)];
+              b_.CreateStore(combine(op, d, b_.CreateLoad(t, slot), *xv), slot);
+            }
+            return ok_status();
+          }); !s)
+        return s;
+      Value* acc = b_.CreateLoad(t, acc_slot);
+      for (int l = 0; l < kLanes; ++l) acc = combine(op, d, acc, b_.CreateLoad(t, lane_slots[static_cast<size_t>(l)]));
+      b_.CreateStore(acc, acc_slot);
+    }
+    return loop(b_.getInt64(lanes_end), b_.getInt64(len), "j", [&](Value* j) -> Status {
+      idx[static_cast<size_t>(last)] = j;
+      memo_.clear();
+      auto xv = eval(x, idx);
+      if (!xv) return xv.status();
+      Value* acc = b_.CreateLoad(t, acc_slot);
+      Value* r;
+      if (op == Op::ReduceProd && ir::is_float(d)) {
+        r = reassoc(b_.CreateFMul(acc, *xv));
+      } else {
+        r = combine(op, d, acc, *xv);
+      }
+      b_.CreateStore(r, acc_slot);
+      return ok_status();
+    });
+  };
+
+  return loop(begin_, end_, "o", [&](Value* o) -> Status {
+    if (!kept.empty()) idx[static_cast<size_t>(kept[0])] = o;
+    return loops(shape, kept_rest, 0, idx, [&]() -> Status {
+      if (fsum) {
+        b_.CreateStore(b_.getInt64(0), top_slot);
+        b_.CreateStore(b_.getInt64(0), cnt_slot);
+      } else {
+        b_.CreateStore(identity(op, d), acc_slot);
+      }
+      if (Status s = loops(shape, outer_red, 0, idx, inner); !s) return s;
+      Value* result;
+      if (fsum) {
+        // Combine the stack top-down (smallest partial sums first), then add to NumPy's +0.
+        Value* top = b_.CreateLoad(b_.getInt64Ty(), top_slot);
+        b_.CreateStore(llvm::ConstantFP::get(t, -0.0), acc_slot);
+        if (Status s = loop(b_.getInt64(0), top, "fin", [&](Value* k) -> Status {
+              Value* e = b_.CreateSub(b_.CreateSub(top, k), b_.getInt64(1));
+              Value* part = b_.CreateLoad(t, b_.CreateInBoundsGEP(t, stack, {e}));
+              b_.CreateStore(b_.CreateFAdd(part, b_.CreateLoad(t, acc_slot)), acc_slot);
+              return ok_status();
+            }); !s)
+          return s;
+        result = b_.CreateFAdd(llvm::ConstantFP::get(t, 0.0), b_.CreateLoad(t, acc_slot));
+      } else {
+        result = b_.CreateLoad(t, acc_slot);
+      }
+      std::vector<Value*> didx = idx;
+      for (int a : reduced) didx[static_cast<size_t>(a)] = b_.getInt64(0);
+      store(n.v, -1, didx, result, d);
+      return ok_status();
+    });
+  });
+}
+
+Status Lowerer::emit_arg(Nest& n) {
+  const ir::Node& node = g_.node(n.v);
+  ValueId x = node.operands[0];
+  DType d = g_.type(x).dtype;
+  auto shape = sizes(g_.type(x));
+  auto axis = static_cast<size_t>(node.ints[0]);
+  std::vector<int> kept;
+  for (size_t a = 0; a < shape.size(); ++a)
+    if (a != axis) kept.push_back(static_cast<int>(a));
+  std::vector<int> kept_rest(kept.size() > 1 ? kept.begin() + 1 : kept.end(), kept.end());
+  llvm::Type* t = register_type(ctx_, d);
+  Value* best_slot = entry_alloca(t, "best");
+  Value* bi_slot = entry_alloca(b_.getInt64Ty(), "best_index");
+  root_ = ir::kNoValue;
+  bool is_max = node.op == Op::ArgMax;
+  std::vector<Value*> idx(shape.size(), nullptr);
+  return loop(begin_, end_, "o", [&](Value* o) -> Status {
+    if (!kept.empty()) idx[static_cast<size_t>(kept[0])] = o;
+    return loops(shape, kept_rest, 0, idx, [&]() -> Status {
+      b_.CreateStore(b_.getInt64(0), bi_slot);
+      if (shape[axis] > 0) {
+        idx[axis] = b_.getInt64(0);
+        auto first = eval(x, idx);
+        if (!first) return first.status();
+        b_.CreateStore(*first, best_slot);
+        if (Status s = loop(b_.getInt64(1), b_.getInt64(shape[axis]), "a", [&](Value* j) -> Status {
+              idx[axis] = j;
+              memo_.clear();
+              auto xv = eval(x, idx);
+              if (!xv) return xv.status();
+              Value* best = b_.CreateLoad(t, best_slot);
+              Value* upd;
+              if (ir::is_float(d)) {  // strictly better, or the first NaN
+                upd = is_max ? b_.CreateFCmpOGT(*xv, best) : b_.CreateFCmpOLT(*xv, best);
+                upd = b_.CreateOr(upd, b_.CreateAnd(b_.CreateFCmpUNO(*xv, *xv), b_.CreateFCmpORD(best, best)));
+              } else if (ir::is_signed_int(d)) {
+                upd = is_max ? b_.CreateICmpSGT(*xv, best) : b_.CreateICmpSLT(*xv, best);
+              } else {
+                upd = is_max ? b_.CreateICmpUGT(*xv, best) : b_.CreateICmpULT(*xv, best);
+              }
+              b_.CreateStore(b_.CreateSelect(upd, *xv, best), best_slot);
+              b_.CreateStore(b_.CreateSelect(upd, j, b_.CreateLoad(b_.getInt64Ty(), bi_slot)), bi_slot);
+              return ok_status();
+            }); !s)
+          return s;
+      }
+      std::vector<Value*> didx = idx;
+      didx[axis] = b_.getInt64(0);
+      store(n.v, -1, didx, b_.CreateLoad(b_.getInt64Ty(), bi_slot), DType::I64);
+      return ok_status();
+    });
+  });
+}
+
+Status Lowerer::emit_matmul(Nest& n) {
+  const ir::Node& node = g_.node(n.v);
+  DType d = node.type.dtype;
+  int64_t e = ir::dtype_size(d);
+  auto rshape = sizes(node.type);
+  size_t rank = rshape.size();
+  int64_t M = rshape[rank - 2], N = rshape[rank - 1];
+  ValueId av = node.operands[0], bv = node.operands[1];
+  auto ashape = sizes(g_.type(av)), bshape = sizes(g_.type(bv));
+  int64_t K = ashape.back();
+  auto ad = describe(g_, p_, av), bd = describe(g_, p_, bv);
+  if (!ad || !bd) return Status::error("cpu backend: matmul operand has no static layout");
+  root_ = ir::kNoValue;
+  // Batch loops over the result's leading dims; operands broadcast (right-aligned).
+  std::vector<int> batch_axes;
+  for (size_t a = 0; a + 2 < rank; ++a) batch_axes.push_back(static_cast<int>(a));
+  std::vector<Value*> bidx(rank, nullptr);
+  auto operand_ptr = [&](const Desc& desc, const std::vector<int64_t>& oshape) {
+    Value* off = b_.getInt64(desc.offset);
+    size_t lead = rank - oshape.size();
+    for (size_t a = 0; a + 2 < oshape.size(); ++a)
+      if (oshape[a] != 1) off = b_.CreateAdd(off, b_.CreateMul(bidx[lead + a], b_.getInt64(desc.strides[a])));
+    return b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(desc.base), off);
+  };
+  auto cst = c_strides(rshape, e);
+  return loop(begin_, end_, "o", [&](Value*) -> Status {
+    if (M == 0 || N == 0) return ok_status();
+    return loops(rshape, batch_axes, 0, bidx, [&]() -> Status {
+      Value* coff = b_.getInt64(0);
+      for (int a : batch_axes) coff = b_.CreateAdd(coff, b_.CreateMul(bidx[static_cast<size_t>(a)], b_.getInt64(cst[static_cast<size_t>(a)])));
+      Value* cptr = b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(n.v), coff);
+      Value* aptr = operand_ptr(*ad, ashape);
+      Value* bptr = operand_ptr(*bd, bshape);
+      size_t ar = ashape.size(), br = bshape.size();
+      if (blas_dtype(d) && K > 0) {
+        auto la = blas_layout(ad->strides[ar - 2], ad->strides[ar - 1], M, K, e);
+        auto lb = blas_layout(bd->strides[br - 2], bd->strides[br - 1], K, N, e);
+        if (!la || !lb) return Status::error("cpu backend: matmul operand not BLAS-compatible");
+        llvm::Type* ft = register_type(ctx_, d);
+        llvm::Type* i32 = b_.getInt32Ty();
+        llvm::Type* ptr = b_.getPtrTy();
+        auto callee = m_.getOrInsertFunction(
+            d == DType::F32 ? "cblas_sgemm" : "cblas_dgemm",
+            llvm::FunctionType::get(b_.getVoidTy(), {i32, i32, i32, i32, i32, i32, ft, ptr, i32, ptr, i32, ft, ptr, i32}, false));
+        auto i = [&](int64_t v) { return b_.getInt32(static_cast<uint32_t>(v)); };
+        b_.CreateCall(callee, {i(kCblasRowMajor), i(la->trans ? kCblasTrans : kCblasNoTrans),
+                               i(lb->trans ? kCblasTrans : kCblasNoTrans), i(M), i(N), i(K),
+                               llvm::ConstantFP::get(ft, 1.0), aptr, i(la->ld), bptr, i(lb->ld),
+                               llvm::ConstantFP::get(ft, 0.0), cptr, i(N)});
+        return ok_status();
+      }
+      // Integer/bool (and K == 0): C[i, :] = sum_k A[i, k] * B[k, :], wrapping; the j loop vectorizes.
+      llvm::Type* t = register_type(ctx_, d);
+      llvm::Type* mt = memory_type(ctx_, d);
+      bool bl = ir::is_bool(d), f = ir::is_float(d);
+      auto at = [&](Value* base, Value* r, Value* c, int64_t rs, int64_t cs) {
+        Value* off = b_.CreateAdd(b_.CreateMul(r, b_.getInt64(rs)), b_.CreateMul(c, b_.getInt64(cs)));
+        return b_.CreateGEP(b_.getInt8Ty(), base, off);
+      };
+      return loop(b_.getInt64(0), b_.getInt64(M), "mi", [&](Value* mi) -> Status {
+        if (Status s = loop(b_.getInt64(0), b_.getInt64(N), "mj", [&](Value* mj) -> Status {
+              b_.CreateAlignedStore(to_memory(b_, f ? llvm::ConstantFP::get(t, 0.0) : llvm::ConstantInt::get(t, 0), d),
+                                    at(cptr, mi, mj, N * e, e), llvm::Align(1));
+              return ok_status();
+            }); !s)
+          return s;
+        return loop(b_.getInt64(0), b_.getInt64(K), "mk", [&](Value* mk) -> Status {
+          Value* a = from_memory(b_, b_.CreateAlignedLoad(mt, at(aptr, mi, mk, ad->strides[ar - 2], ad->strides[ar - 1]), llvm::Align(1)), d);
+          return loop(b_.getInt64(0), b_.getInt64(N), "mj", [&](Value* mj) -> Status {
+            Value* bx = from_memory(b_, b_.CreateAlignedLoad(mt, at(bptr, mk, mj, bd->strides[br - 2], bd->strides[br - 1]), llvm::Align(1)), d);
+            Value* cp = at(cptr, mi, mj, N * e, e);
+            Value* c = from_memory(b_, b_.CreateAlignedLoad(mt, cp, llvm::Align(1)), d);
+            Value* prod = bl ? b_.CreateAnd(a, bx) : f ? b_.CreateFMul(a, bx) : b_.CreateMul(a, bx);
+            Value* sum = bl ? b_.CreateOr(c, prod) : f ? b_.CreateFAdd(c, prod) : b_.CreateAdd(c, prod);
+            b_.CreateAlignedStore(to_memory(b_, sum, d), cp, llvm::Align(1));
+            return ok_status();
+          });
+        });
+      });
+    });
+  });
+}
+
+Expected<std::vector<Nest>> Lowerer::plan_nests() {
+  std::vector<Nest> nests;
+  auto elems = [&](ValueId v) { return numel(sizes(g_.type(v))); };
+  for (ValueId v = 0; v < g_.size(); ++v) {
+    const ir::Node& n = g_.node(v);
+    auto i = static_cast<size_t>(v);
+    if (!p_.needed[i] || !p_.buffered[i] || n.op == Op::Param) continue;
+    auto shape = sizes(n.type);
+    Nest nest;
+    nest.v = v;
+    if (is_reduce(n.op) || n.op == Op::ArgMax || n.op == Op::ArgMin) {
+      nest.kind = is_reduce(n.op) ? NestKind::Reduce : NestKind::Arg;
+      auto xs = sizes(g_.type(n.operands[0]));
+      std::vector<bool> red(xs.size(), false);
+      for (int64_t a : n.ints) red[static_cast<size_t>(a)] = true;
+      bool inner_mode = nest.kind == NestKind::Arg || (!n.ints.empty() && red.back());
+      int first_kept = -1;
+      for (size_t a = 0; a < xs.size(); ++a)
+        if (!red[a]) {
+          first_kept = static_cast<int>(a);
+          break;
+        }
+      if (numel(shape) == 0) continue;
+      if (inner_mode) {
+        nest.outer = first_kept >= 0 ? xs[static_cast<size_t>(first_kept)] : 1;
+        nest.independent = first_kept >= 0;
+        nest.row_axis0 = first_kept == 0;
+      } else {
+        bool row = !xs.empty() && !red[0];
+        nest.outer = row ? xs[0] : 1;
+        nest.independent = nest.row_axis0 = row;
+      }
+      nest.work = numel(xs) * 8;
+      nests.push_back(nest);
+    } else if (n.op == Op::MatMul) {
+      nest.kind = NestKind::MatMul;
+      if (numel(shape) == 0) continue;
+      nest.work = 0;
+      nests.push_back(nest);
+    } else if (n.op == Op::Concat) {
+      for (size_t k = 0; k < n.operands.size(); ++k) {
+        Nest part = nest;
+        part.kind = NestKind::ConcatPart;
+        part.part = static_cast<int>(k);
+        auto ps = sizes(g_.type(n.operands[k]));
+        if (numel(ps) == 0) continue;
+        part.outer = ps.empty() ? 1 : ps[0];
+        part.independent = !ps.empty();
+        part.work = numel(ps) * 8;
+        nests.push_back(part);
+      }
+    } else {
+      if (numel(shape) == 0) continue;
+      nest.kind = NestKind::Eval;
+      nest.outer = shape.empty() ? 1 : shape[0];
+      nest.independent = nest.row_axis0 = !shape.empty();
+      nest.work = elems(v) * 8;
+      nests.push_back(nest);
+    }
+  }
+  for (size_t k = 0; k < g_.results.size(); ++k) {
+    ValueId v = g_.results[k];
+    if (p_.home_out[static_cast<size_t>(v)] == static_cast<int>(k)) continue;
+    auto shape = sizes(g_.type(v));
+    if (numel(shape) == 0) continue;
+    Nest nest;
+    nest.kind = NestKind::Copy;
+    nest.v = v;
+    nest.out = static_cast<int>(k);
+    nest.outer = shape.empty() ? 1 : shape[0];
+    nest.independent = nest.row_axis0 = !shape.empty();
+    nest.work = elems(v) * 8;
+    nests.push_back(nest);
+  }
+  return nests;
+}
+
+// True when evaluating `u` (dim 0 of its index is the outer loop variable iff `al`) reads the
+// buffers in `group` only at the current outer index.
+bool Lowerer::aligned_reads(ValueId u, bool al, ValueId root, const std::set<ValueId>& group) const {
+  const ir::Node& n = g_.node(u);
+  if (u != root && p_.buffered[static_cast<size_t>(u)]) return !group.count(u) || al;
+  auto same0 = [&](ValueId o) {
+    const ir::Type &ot = g_.type(o), &ut = n.type;
+    return ot.rank() == ut.rank() && ut.rank() > 0 && ot.shape[0] == ut.shape[0];
+  };
+  switch (n.op) {
+    case Op::Transpose: return aligned_reads(n.operands[0], al && n.ints[0] == 0, root, group);
+    case Op::Slice: return aligned_reads(n.operands[0], al && n.ints[0] == 0 && n.ints[1] == 1, root, group);
+    case Op::Reshape: return aligned_reads(n.operands[0], false, root, group);
+    default: break;
+  }
+  for (ValueId o : n.operands)
+    if (!aligned_reads(o, al && same0(o), root, group)) return false;
+  return true;
+}
+
+bool Lowerer::group_reads_ok(const Nest& n, const std::set<ValueId>& group) const {
+  switch (n.kind) {
+    case NestKind::Eval: return aligned_reads(n.v, true, n.v, group);
+    case NestKind::Copy: return aligned_reads(n.v, true, ir::kNoValue, group);
+    case NestKind::Reduce:
+    case NestKind::Arg: return aligned_reads(g_.node(n.v).operands[0], true, ir::kNoValue, group);
+    default: return false;
+  }
+}
+
+Status Lowerer::emit_helper(Nest& nest, int index) {
+  size_t np = g_.params.size(), nr = g_.results.size(), ns = p_.slot_offset.size();
+  llvm::Type* ptr = b_.getPtrTy();
+  std::vector<llvm::Type*> params(np + 1 + nr + ns, ptr);
+  params.push_back(b_.getInt64Ty()), params.push_back(b_.getInt64Ty());
+  auto* fn = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), params, false),
+                                    llvm::Function::InternalLinkage, fmt::format("{}.nest{}", symbol_, index), m_);
+  fn->addFnAttr(llvm::Attribute::AlwaysInline);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  // Inputs are only read; outputs are fresh and scratch buffers are distinct allocations.
+  for (size_t i = 0; i < np + 1 + nr + ns; ++i)
+    if (i != np) fn->addParamAttr(static_cast<unsigned>(i), llvm::Attribute::NoAlias);
+  entry_ = llvm::BasicBlock::Create(ctx_, "entry", fn);
+  auto* start = llvm::BasicBlock::Create(ctx_, "start", fn);
+  b_.SetInsertPoint(entry_);
+  b_.CreateBr(start);
+  b_.SetInsertPoint(start);
+  in_.clear(), out_.clear(), scr_.clear();
+  dyn_stride_.clear();
+  memo_.clear();
+  for (size_t i = 0; i < np; ++i) in_.push_back(fn->getArg(static_cast<unsigned>(i)));
+  strides_arg_ = fn->getArg(static_cast<unsigned>(np));
+  for (size_t k = 0; k < nr; ++k) out_.push_back(fn->getArg(static_cast<unsigned>(np + 1 + k)));
+  for (size_t s = 0; s < ns; ++s) scr_.push_back(fn->getArg(static_cast<unsigned>(np + 1 + nr + s)));
+  begin_ = fn->getArg(static_cast<unsigned>(np + 1 + nr + ns));
+  end_ = fn->getArg(static_cast<unsigned>(np + 2 + nr + ns));
+  Status st;
+  switch (nest.kind) {
+    case NestKind::Eval:
+    case NestKind::Copy:
+    case NestKind::ConcatPart: st = emit_eval(nest); break;
+    case NestKind::Reduce: st = emit_reduce(nest); break;
+    case NestKind::Arg: st = emit_arg(nest); break;
+    case NestKind::MatMul: st = emit_matmul(nest); break;
+  }
+  if (!st) return st;
+  b_.CreateRetVoid();
+  nest.helper = fn;
+  return ok_status();
+}
+
+Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) {
+  for (size_t k = 0; k < nests.size(); ++k)
+    if (Status s = emit_helper(nests[k], static_cast<int>(k)); !s) return s;
+
+  // Row fusion: consecutive nests sharing an axis-0 outer loop of one extent.
+  std::vector<std::vector<size_t>> groups;
+  std::set<ValueId> produced;
+  for (size_t k = 0; k < nests.size(); ++k) {
+    const Nest& n = nests[k];
+    bool joins = false;
+    if (!groups.empty()) {
+      const Nest& first = nests[groups.back().front()];
+      joins = first.row_axis0 && n.row_axis0 && first.independent && n.independent && first.outer == n.outer &&
+              n.outer > 1 && group_reads_ok(n, produced);
+    }
+    if (!joins) {
+      groups.push_back({});
+      produced.clear();
+    }
+    groups.back().push_back(k);
+    if (n.kind != NestKind::Copy) produced.insert(n.v);
+  }
+
+  size_t np = g_.params.size(), nr = g_.results.size(), ns = p_.slot_offset.size();
+  llvm::Type* ptr = b_.getPtrTy();
+  llvm::Type* i64 = b_.getInt64Ty();
+  std::vector<llvm::Function*> bodies;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    auto* body = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), {ptr, i64, i64}, false),
+                                        llvm::Function::InternalLinkage, fmt::format("{}.group{}", symbol_, gi), m_);
+    body->addFnAttr(llvm::Attribute::NoUnwind);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", body));
+    auto array = [&](unsigned k) { return b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, body->getArg(0), k)); };
+    Value* in_arr = array(0);
+    Value* strides_arr = array(1);
+    Value* out_arr = array(2);
+    Value* scr_arr = array(3);
+    std::vector<Value*> args;
+    for (size_t i = 0; i < np; ++i) args.push_back(b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, in_arr, i)));
+    args.push_back(strides_arr);
+    for (size_t k = 0; k < nr; ++k) args.push_back(b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, out_arr, k)));
+    for (size_t s = 0; s < ns; ++s) args.push_back(b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, scr_arr, s)));
+    const auto& members = groups[gi];
+    if (members.size() == 1) {
+      args.push_back(body->getArg(1)), args.push_back(body->getArg(2));
+      b_.CreateCall(nests[members[0]].helper, args);
+    } else {
+      entry_ = b_.GetInsertBlock();
+      Status st = loop(body->getArg(1), body->getArg(2), "row", [&](Value* r) -> Status {
+        std::vector<Value*> a = args;
+        a.push_back(r), a.push_back(b_.CreateAdd(r, b_.getInt64(1)));
+        for (size_t k : members) b_.CreateCall(nests[k].helper, a);
+        return ok_status();
+      });
+      if (!st) return st;
+    }
+    b_.CreateRetVoid();
+    bodies.push_back(body);
+  }
+
+  auto* kty = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, ptr, ptr}, false);
+  auto* kernel = llvm::Function::Create(kty, llvm::Function::ExternalLinkage, symbol_, m_);
+  kernel->addFnAttr(llvm::Attribute::NoUnwind);
+  b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", kernel));
+  Value* scratch = nullptr;
+  auto* scr_ty = llvm::ArrayType::get(ptr, std::max<size_t>(1, ns));
+  Value* scr_arr = b_.CreateAlloca(scr_ty, nullptr, "scratch");
+  if (ns > 0) {
+    auto alloc = m_.getOrInsertFunction("aligned_alloc", llvm::FunctionType::get(ptr, {i64, i64}, false));
+    scratch = b_.CreateCall(alloc, {b_.getInt64(kScratchAlign), b_.getInt64(p_.scratch_bytes)});
+    for (size_t s = 0; s < ns; ++s)
+      b_.CreateStore(b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), scratch, static_cast<uint64_t>(p_.slot_offset[s])),
+                     b_.CreateConstInBoundsGEP2_32(scr_ty, scr_arr, 0, static_cast<unsigned>(s)));
+  }
+  auto* ctx_ty = llvm::ArrayType::get(ptr, 4);
+  Value* kctx = b_.CreateAlloca(ctx_ty, nullptr, "ctx");
+  for (unsigned k = 0; k < 3; ++k) b_.CreateStore(kernel->getArg(k), b_.CreateConstInBoundsGEP2_32(ctx_ty, kctx, 0, k));
+  b_.CreateStore(scr_arr, b_.CreateConstInBoundsGEP2_32(ctx_ty, kctx, 0, 3));
+  llvm::FunctionCallee parallel_for;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const auto& members = groups[gi];
+    int64_t outer = nests[members[0]].outer, work = 0;
+    bool independent = true;
+    for (size_t k : members) {
+      work += nests[k].work;
+      independent = independent && nests[k].independent;
+    }
+    if (outer <= 0) continue;
+    bool parallel = opts.parallel_min_work > 0 && work >= opts.parallel_min_work && outer > 1 && independent;
+    if (!parallel) {
+      b_.CreateCall(bodies[gi], {kctx, b_.getInt64(0), b_.getInt64(outer)});
+      continue;
+    }
+    if (!parallel_for) {
+      parallel_for = m_.getOrInsertFunction("tracejit_parallel_for",
+                                            llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, i64, i64}, false));
+      llvm::cast<llvm::Function>(parallel_for.getCallee())->addFnAttr(llvm::Attribute::NoUnwind);
+    }
+    int64_t per_row = std::max<int64_t>(1, work / outer);
+    int64_t grain = std::max<int64_t>(1, (int64_t{32} << 10) / per_row);
+    b_.CreateCall(parallel_for, {bodies[gi], kctx, b_.getInt64(outer), b_.getInt64(grain)});
+  }
+  if (scratch) {
+    auto fr = m_.getOrInsertFunction("free", llvm::FunctionType::get(b_.getVoidTy(), {ptr}, false));
+    b_.CreateCall(fr, {scratch});
+  }
+  b_.CreateRetVoid();
+  return ok_status();
+}
+
+}  // namespace
+
+bool needs_schedule(const ir::Graph& g) {
+  for (const ir::Node& n : g.nodes)
+    if (n.op != Op::Param && n.op != Op::Const && !ir::has_trait(n.op, ir::kElementwise)) return true;
+  return false;
+}
+
+Expected<std::unique_ptr<llvm::Module>> lower_scheduled(const ir::Graph& g, llvm::LLVMContext& ctx,
+                                                        const std::string& symbol, const LowerOptions& opts) {
+  for (const ir::Node& n : g.nodes)
+    if (!n.type.is_static())
+      return Status::error(fmt::format("cpu backend: symbolic shape {} is not supported yet", ir::to_string(n.type)));
+  for (size_t i = 0; i < g.params.size(); ++i) {
+    const ir::Node& p = g.node(g.params[i]);
+    if (p.op != Op::Param || p.ints.size() < 2 || p.ints[0] != static_cast<int64_t>(i))
+      return Status::error(fmt::format("cpu backend: malformed param {}", i));
+  }
+  auto plan = make_plan(g);
+  if (!plan) return plan.status();
+  auto module = std::make_unique<llvm::Module>(symbol, ctx);
+  Lowerer lw(g, *plan, *module, symbol);
+  auto nests = lw.plan_nests();
+  if (!nests) return nests.status();
+  if (Status s = lw.emit_kernel(*nests, opts); !s) return s;
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*module, &os)) return Status::error("cpu backend: scheduled module is invalid: " + os.str());
+  return module;
+}
+
+void for_each_schedule_host_symbol(const std::function<void(const char*, void*)>& fn) {
+  fn("aligned_alloc", reinterpret_cast<void*>(&::aligned_alloc));
+  fn("free", reinterpret_cast<void*>(&::free));
+  fn("cblas_sgemm", reinterpret_cast<void*>(&::cblas_sgemm));
+  fn("cblas_dgemm", reinterpret_cast<void*>(&::cblas_dgemm));
+  for_each_ext_libm_symbol(fn);
+}
+
+}  // namespace tracejit::backends
