@@ -210,6 +210,12 @@ class CompileQueue {
     static auto* q = new CompileQueue();  // never destroyed: the thread may outlive main()
     return *q;
   }
+  // Waits until every queued compile has finished (the interpreter must not tear LLVM down
+  // under a running compile at exit).
+  void drain() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_cv_.wait(lock, [this] { return jobs_.empty() && !busy_; });
+  }
   void push(std::function<void()> job) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -231,12 +237,20 @@ class CompileQueue {
         cv_.wait(lock, [this] { return !jobs_.empty(); });
         job = std::move(jobs_.front());
         jobs_.pop_front();
+        busy_ = true;
       }
       job();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        busy_ = false;
+      }
+      idle_cv_.notify_all();
     }
   }
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  bool busy_ = false;
   std::deque<std::function<void()>> jobs_;
   bool started_ = false;
 };
@@ -278,6 +292,7 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
   }
   e->inputs = std::move(t.inputs);
   e->outputs = std::move(t.outputs);
+  e->writebacks = std::move(t.writebacks);
   t.outputs.clear();  // the entry owns the constants' references now
 
   // Recompile accounting: why the nearest existing version did not match, in the user's words.
@@ -372,6 +387,31 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
         break;
     }
   }
+  // In-place updates: the written arrays must be writeable and share no memory with any other
+  // input (f(a, a), two views of one base): otherwise the eager run gives NumPy's answer.
+  if (!e.writebacks.empty()) {
+    auto extent = [](PyArrayObject* a, char*& lo, char*& hi) {
+      lo = hi = static_cast<char*>(PyArray_DATA(a));
+      for (int d = 0; d < PyArray_NDIM(a); ++d) {
+        npy_intp span = (PyArray_DIMS(a)[d] - 1) * PyArray_STRIDES(a)[d];
+        if (PyArray_DIMS(a)[d] == 0) return false;
+        (span < 0 ? lo : hi) += span;
+      }
+      hi += PyArray_ITEMSIZE(a);
+      return true;
+    };
+    for (const auto& [w, k] : e.writebacks) {
+      auto* wa = reinterpret_cast<PyArrayObject*>(input_objs[static_cast<size_t>(w)]);
+      if (!PyArray_ISWRITEABLE(wa)) return nullptr;
+      char *wl, *wh;
+      if (!extent(wa, wl, wh)) continue;
+      for (size_t j = 0; j < nin; ++j) {
+        if (static_cast<int>(j) == w || e.inputs[j].kind != tracer::InputBinding::Kind::ArrayData) continue;
+        char *jl, *jh;
+        if (extent(reinterpret_cast<PyArrayObject*>(input_objs[j]), jl, jh) && jl < wh && wl < jh) return nullptr;
+      }
+    }
+  }
   // Allocate every result (C-contiguous, NumPy's own allocator).
   size_t nres = e.result_types.size();
   std::vector<PyObject*> results(nres, nullptr);
@@ -417,6 +457,13 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     } else {
       std::memcpy(PyArray_DATA(out), in_ptrs[static_cast<size_t>(p)],
                   static_cast<size_t>(ir::dtype_size(b.dtype)));
+    }
+  }
+  for (const auto& [w, k] : e.writebacks) {
+    if (PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(input_objs[static_cast<size_t>(w)]),
+                         reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(k)])) < 0) {
+      cleanup();
+      return nullptr;
     }
   }
   // Box the results as Python sees them and assemble the returned structure.
@@ -541,6 +588,12 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
   ++e->hits;
   ++stats_.compiled_calls;
   return r;
+}
+
+void wait_for_compiles() {
+  Py_BEGIN_ALLOW_THREADS
+  CompileQueue::get().drain();
+  Py_END_ALLOW_THREADS
 }
 
 }  // namespace tracejit::jit

@@ -53,6 +53,7 @@ struct CacheEntry {
   std::vector<ir::Type> result_types;
   std::vector<int> result_param;  // per graph result: the param it merely copies, or -1
   std::vector<int> kernel_slot;   // per graph result: its kernel output index, or -1
+  std::vector<std::pair<int, int>> writebacks;  // (input, graph result): in-place updates
   std::string ir_text;
   std::string error;  // kFailed: why
   int64_t hits = 0;
@@ -116,5 +117,7 @@ class JitFunction {
 void set_disabled(bool disabled);
 bool disabled();
 void set_warning_category(PyObject* category);  // borrowed; lives as long as the module
+// Blocks (GIL released) until the background compile queue is empty.
+void wait_for_compiles();
 
 }  // namespace tracejit::jit

@@ -210,7 +210,14 @@ PyObject* py_set_disabled(PyObject*, PyObject* flag) {
   Py_RETURN_NONE;
 }
 
+PyObject* py_wait_for_compiles(PyObject*, PyObject*) {
+  tracejit::jit::wait_for_compiles();
+  Py_RETURN_NONE;
+}
+
 PyMethodDef module_methods[] = {
+    {"wait_for_compiles", py_wait_for_compiles, METH_NOARGS,
+     "Block until every background compile has finished."},
     {"decode_raw", tracejit_py_decode_raw, METH_O, "Raw instructions of a code object, as dis."},
     {"decode", tracejit_py_decode, METH_O, "Canonical instructions of a code object."},
     {"_trace_ir", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(py_trace_ir)),

@@ -162,9 +162,18 @@ std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
     AValue v = tensor(p, box);
     v.arg = arg;
     v.pristine = true;
+    v.input = static_cast<int>(trace_.inputs.size() - 1);
     v.source = src;
+    inputs_by_source_.emplace_back(src->expr(), v);
     return v;
   };
+  // The same path read twice is the same object: one input, whose current value (after any
+  // in-place update) every read sees.
+  if (evaluable && (PyArray_CheckExact(o) || PyFloat_CheckExact(o) || PyArray_IsScalar(o, Generic))) {
+    std::string key = src->expr();
+    for (const auto& [k, v] : inputs_by_source_)
+      if (k == key) return v;
+  }
   Guard guard;
   if (PyArray_CheckExact(o)) {
     auto* a = reinterpret_cast<PyArrayObject*>(o);
@@ -524,9 +533,13 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
 bool Tracer::op_binary_op(const Instruction& in) {
   AValue rhs = pop();
   AValue lhs = pop();
-  if (in.arg >= 13 && lhs.is_tensor() && lhs.box == Box::Array)
-    return fail(AbortCode::UnsupportedBytecode,
-                fmt::format("in-place '{}' on an array is not traced yet", binary_op_symbol(in.arg)));
+  if (in.arg >= 13 && lhs.is_tensor() && lhs.box == Box::Array) {
+    const char* uname = ufunc_for_binary_op(in.arg);
+    if (!uname)
+      return fail(AbortCode::UnsupportedBytecode,
+                  fmt::format("in-place '{}' on an array is not traced yet", binary_op_symbol(in.arg)));
+    return inplace_binary(lhs, rhs, uname);
+  }
   if (in.arg == 4 || in.arg == 17) return matmul(lhs, rhs, "@");
   const char* name = ufunc_for_binary_op(in.arg);
   // `array ** 2` with a Python int 2 is np.square in NumPy (bool ** 2 is int8, not int64).
@@ -642,6 +655,8 @@ bool Tracer::op_return_value(const Instruction& in) {
     return true;
   }
   returned_ = true;
+  if (!finish_writebacks()) return false;
+  // In-place updates may have replaced the returned value's aliases: take the current one.
   return emit_output(v);
 }
 
@@ -924,10 +939,32 @@ bool Tracer::step(const Instruction& in) {
     case COp::BuildSlice: return op_build_slice(in);
     case COp::LoadDeref: return op_load_deref(in);
     case COp::CopyFreeVars: return true;  // the frame's free variables were bound on entry
-    case COp::StoreSubscr:
+    case COp::StoreSubscr: {
+      AValue key = pop();
+      AValue container = pop();
+      AValue value = pop();
+      if (!container.is_tensor())
+        return fail(AbortCode::SideEffect,
+                    fmt::format("item assignment into {} (a Python object) is not traced yet", what(container)));
+      if (key.kind == AValue::Kind::Tuple) {
+        PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(key.items.size()));
+        for (size_t i = 0; i < key.items.size(); ++i) {
+          PyObject* o = key.items[i].is_object() ? key.items[i].obj : nullptr;
+          if (!o) {
+            Py_DECREF(t);
+            return fail(AbortCode::UnsupportedValue, "an index computed from arrays");
+          }
+          Py_INCREF(o);
+          PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), o);
+        }
+        key = object(t, Source::constant());
+        Py_DECREF(t);
+      }
+      if (!key.is_object()) return fail(AbortCode::UnsupportedValue, "an index computed from arrays");
+      return store_subscr(container, key.obj, value);
+    }
     case COp::StoreAttr:
-      return fail(AbortCode::SideEffect,
-                  "assignment into an array or object (in-place update) is not traced yet");
+      return fail(AbortCode::SideEffect, "attribute assignment (mutating a Python object) is not traced yet");
     default:
       return fail(AbortCode::UnsupportedBytecode,
                   fmt::format("bytecode {} is not traced yet", in.raw_name));

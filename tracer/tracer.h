@@ -66,6 +66,9 @@ struct Trace {
   GuardSet guards;
   std::vector<InputBinding> inputs;  // one per graph param
   std::vector<OutputNode> outputs;
+  // In-place updates of input arrays: after the kernel, input `first` receives graph result
+  // `second` (the runtime refuses to run when a written input overlaps another input).
+  std::vector<std::pair<int, int>> writebacks;
   Trace() = default;
   Trace(Trace&&) = default;
   Trace& operator=(Trace&&) = default;

@@ -38,6 +38,7 @@ struct AValue {
   Box box = Box::Array;          // Tensor
   int arg = -1;                  // Tensor: the argument it is, unchanged; Iterator: next index
   bool pristine = false;         // Tensor: exactly the object at `source` (identity returns)
+  int input = -1;                // Tensor, pristine: its index in Trace::inputs
   ir::ValueId view_root = ir::kNoValue;  // Tensor: eager NumPy would return a view of this value
   bool is_list = false;          // Tuple: a Python list in eager code (np.split)
   std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
@@ -248,6 +249,15 @@ class Tracer {
   bool op_build_slice(const Instruction& in);
   bool op_load_deref(const Instruction& in);
   bool call_builtin(PyObject* f, const std::string& fname, std::vector<AValue>& args, bool& handled);
+
+  // --- in-place updates (inplace.cpp)
+  // Makes every alias of `x` (the same Python object) hold `value` from now on; records a
+  // write-back when x is an input array. Refuses when views of x are alive.
+  bool assign_inplace(const AValue& x, ir::ValueId value);
+  bool inplace_binary(const AValue& x, const AValue& y, const char* ufunc);
+  bool store_subscr(const AValue& container, PyObject* key, const AValue& value);
+  bool finish_writebacks();
+  std::vector<std::pair<std::string, AValue>> inputs_by_source_;  // current value of each input
 
   // --- NumPy array functions and methods beyond ufuncs (numpy_arrays.cpp)
   struct CallArgs {

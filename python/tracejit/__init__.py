@@ -11,6 +11,7 @@ one traces the function's bytecode into a typed SSA graph, compiles it with LLVM
 loop, and runs that from then on whenever the guards (the facts the trace relied on) hold.
 Anything the tracer cannot capture runs eagerly, with the reason in ``f.stats()``.
 """
+import atexit as _atexit
 import functools as _functools
 import logging as _logging
 import os as _os
@@ -18,7 +19,12 @@ import os as _os
 from . import _tracejit
 from ._tracejit import JitFunction, TracejitWarning
 
-__all__ = ["jit", "JitFunction", "TracejitWarning", "explain"]
+__all__ = ["jit", "JitFunction", "TracejitWarning", "explain", "wait_for_compiles"]
+
+from ._tracejit import wait_for_compiles
+
+# Let running background compiles finish before the interpreter tears down.
+_atexit.register(wait_for_compiles)
 __version__ = "0.1.0"
 
 #: Calls of a signature that run eagerly before it is compiled. One eager call first keeps

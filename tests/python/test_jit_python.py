@@ -185,3 +185,58 @@ def test_exceptions_propagate_from_inlined_code():
         bad(A, np.ones(5))
     with pytest.raises(ValueError):
         f(A, np.ones(5))
+
+
+def test_inplace_update_of_an_argument_is_seen_by_the_caller():
+    def upd(w, g, lr):
+        w -= lr * g
+        return w
+
+    f = tracejit.jit(upd, hot=0)
+    w, g = np.ones(8), np.arange(8.0)
+    r = f(w, g, 0.5)
+    assert r is w
+    assert_same(np.ones(8) - 0.5 * np.arange(8.0), w)
+    assert f.stats()["compiled_calls"] == 1, f.stats()
+
+
+def test_inplace_with_aliased_arguments_gives_numpys_answer():
+    def upd(a, b):
+        a += b
+        return a + b
+
+    f = tracejit.jit(upd, hot=0)
+    x = np.arange(4.0)
+    f(np.zeros(4), np.ones(4))           # compiled for distinct arrays
+    y = np.arange(4.0)
+    assert_same(upd(y, y), f(x, x))      # the same array twice: runs eagerly, same answer
+    assert_same(y, x)
+
+
+def test_inplace_errors_match_numpy():
+    def upd(a):
+        a += 1.5
+        return a
+
+    f = tracejit.jit(upd, hot=0)
+    with pytest.raises(np._core._exceptions._UFuncOutputCastingError):
+        f(np.arange(3))
+    ro = np.ones(3)
+    ro.setflags(write=False)
+    with pytest.raises(ValueError):
+        f(ro)
+
+
+def test_slice_assignment_into_argument_and_local():
+    def sa(u):
+        t = np.zeros_like(u)
+        t[1:-1, 1:-1] = u[1:-1, 1:-1] * 2.0 + u[:-2, 1:-1]
+        u[1:-1, 1:-1] = t[1:-1, 1:-1]
+        u[0] = 7.0
+        return t.sum()
+
+    u = np.arange(30.0).reshape(5, 6)
+    ref = u.copy()
+    f = tracejit.jit(sa, hot=0)
+    assert_same(sa(ref), f(u), rtol=1e-12)
+    assert_same(ref, u)

@@ -1,0 +1,222 @@
+// In-place updates (`x += y`, `x[1:-1] = v`, `w -= lr * g`) recorded functionally: the new
+// value replaces every alias of the array in the trace, and input arrays get a write-back.
+#include "tracer/tracer_impl.h"
+
+namespace tracejit::tracer::detail {
+namespace {
+
+// Calls `f` on every abstract value reachable from the frames (locals, stacks, containers).
+template <typename F>
+void for_each_value(std::vector<AValue>& values, F&& f) {
+  for (AValue& v : values) {
+    f(v);
+    for_each_value(v.items, f);
+  }
+}
+
+}  // namespace
+
+bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
+  if (x.view_root != ir::kNoValue)
+    return fail(AbortCode::UnsupportedValue, "in-place update through a view is not traced yet");
+  ir::ValueId old = x.v;
+  bool views_alive = false;
+  auto check = [&](AValue& v) { views_alive |= v.is_tensor() && v.view_root == old; };
+  for (auto& f : frames_) {
+    for_each_value(f->locals, check);
+    for_each_value(f->stack, check);
+  }
+  if (views_alive)
+    return fail(AbortCode::UnsupportedValue,
+                "in-place update of an array while a view of it is alive is not traced yet");
+  auto replace = [&](AValue& v) {
+    if (v.is_tensor() && v.v == old) {
+      v.v = value;
+      v.type = trace_.graph.type(value);
+    }
+  };
+  for (auto& f : frames_) {
+    for_each_value(f->locals, replace);
+    for_each_value(f->stack, replace);
+  }
+  for (auto& [k, v] : inputs_by_source_) replace(v);
+  return true;
+}
+
+bool Tracer::inplace_binary(const AValue& x, const AValue& y, const char* ufunc) {
+  // NumPy: ufunc(x, y, out=x) — computed in the resolved loop dtype, cast back to x's dtype
+  // under same_kind casting, and the result must keep x's shape.
+  if (!apply_ufunc(*np_->ufunc_named(ufunc), {x, y}, false)) return false;
+  AValue r = pop();
+  if (r.type.shape != x.type.shape)
+    return fail(AbortCode::UserError, "ValueError: non-broadcastable output operand");
+  if (r.type.dtype != x.type.dtype) {
+    PyArray_Descr* from = PyArray_DescrFromType(typenum_from_dtype(r.type.dtype));
+    PyArray_Descr* to = PyArray_DescrFromType(typenum_from_dtype(x.type.dtype));
+    bool ok = PyArray_CanCastTypeTo(from, to, NPY_SAME_KIND_CASTING);
+    Py_DECREF(from);
+    Py_DECREF(to);
+    if (!ok)
+      return fail(AbortCode::UserError,
+                  fmt::format("UFuncTypeError: Cannot cast ufunc '{}' output from {} to {} with casting rule 'same_kind'",
+                              ufunc, ir::dtype_numpy_name(r.type.dtype), ir::dtype_numpy_name(x.type.dtype)));
+    if (ir::is_float(r.type.dtype) && !ir::is_float(x.type.dtype))
+      return fail(AbortCode::UnsupportedDtype, "float to integer conversion is not compiled yet");
+  }
+  ir::ValueId nv = cast(r.v, x.type.dtype);
+  if (!assign_inplace(x, nv)) return false;
+  AValue out = x;  // the same object (and alias of every reference to it), new contents
+  out.v = nv;
+  push(std::move(out));
+  return true;
+}
+
+// x[key] = value with a basic index: the new array is assembled from slices of the old one
+// and the (broadcast) value, axis by axis.
+bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
+  ir::Graph& g = trace_.graph;
+  int rank = x.type.rank();
+  std::vector<PyObject*> parts;
+  if (PyTuple_Check(key))
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); ++i) parts.push_back(PyTuple_GET_ITEM(key, i));
+  else
+    parts.push_back(key);
+  int consumed = 0;
+  for (PyObject* p : parts) {
+    if (p == Py_None) continue;
+    if (p == Py_Ellipsis) continue;
+    if (!PyLong_Check(p) && !PySlice_Check(p))
+      return fail(AbortCode::UnsupportedValue, "assignment through advanced indexing is not traced yet");
+    ++consumed;
+  }
+  if (consumed > rank) return fail(AbortCode::UserError, "IndexError: too many indices for array");
+  std::vector<int64_t> lo(static_cast<size_t>(rank), 0), cnt(static_cast<size_t>(rank));
+  std::vector<int64_t> indexed_shape;  // the shape x[key] has (what `value` broadcasts to)
+  for (int d = 0; d < rank; ++d) cnt[static_cast<size_t>(d)] = x.type.shape[static_cast<size_t>(d)].size;
+  int d = 0;
+  for (PyObject* p : parts) {
+    if (p == Py_None) {
+      indexed_shape.push_back(1);
+      continue;
+    }
+    if (p == Py_Ellipsis) {
+      for (int k = 0; k < rank - consumed; ++k, ++d) indexed_shape.push_back(cnt[static_cast<size_t>(d)]);
+      continue;
+    }
+    int64_t len = x.type.shape[static_cast<size_t>(d)].size;
+    if (PySlice_Check(p)) {
+      Py_ssize_t start, stop, step;
+      if (PySlice_Unpack(p, &start, &stop, &step) < 0) return fail(AbortCode::UserError, exception_text());
+      Py_ssize_t n = PySlice_AdjustIndices(static_cast<Py_ssize_t>(len), &start, &stop, step);
+      if (step != 1 && n > 1) return fail(AbortCode::UnsupportedValue, "assignment to a stepped slice is not traced yet");
+      lo[static_cast<size_t>(d)] = n > 0 ? start : 0;
+      cnt[static_cast<size_t>(d)] = n;
+      indexed_shape.push_back(n);
+    } else {
+      long long i = PyLong_AsLongLong(p);
+      if (PyErr_Occurred()) return fail(AbortCode::UserError, exception_text());
+      if (i < -len || i >= len)
+        return fail(AbortCode::UserError, fmt::format("IndexError: index {} is out of bounds for axis {} with size {}", i, d, len));
+      lo[static_cast<size_t>(d)] = i < 0 ? i + len : i;
+      cnt[static_cast<size_t>(d)] = 1;
+    }
+    ++d;
+  }
+  for (; d < rank; ++d) indexed_shape.push_back(cnt[static_cast<size_t>(d)]);
+
+  // The value, cast as NumPy's setitem does (unsafe casting; float -> int is not compiled).
+  ir::DType dt = x.type.dtype;
+  if (value.is_tensor() && ir::is_float(value.type.dtype) && !ir::is_float(dt) && !ir::is_bool(dt))
+    return fail(AbortCode::UnsupportedDtype, "assigning floats into an integer array is not compiled yet");
+  if (value.is_object() && PyFloat_Check(value.obj) && !ir::is_float(dt))
+    return fail(AbortCode::UnsupportedDtype, "assigning a float into an integer array is not compiled yet");
+  if (value.is_object() && PyLong_CheckExact(value.obj) && !ir::is_float(dt)) {
+    int overflow = 0;
+    long long iv = PyLong_AsLongLongAndOverflow(value.obj, &overflow);
+    if (overflow || iv < int_min(dt) || (iv > 0 && static_cast<unsigned long long>(iv) > int_max(dt)))
+      return fail(AbortCode::UserError, "OverflowError: Python integer out of bounds for the array dtype");
+  }
+  auto v = to_ir(value, dt);
+  if (!v) return false;
+  std::vector<ir::Dim> ishape;
+  for (int64_t n : indexed_shape) ishape.push_back(ir::Dim::fixed(n));
+  auto b = ir::broadcast_shapes(g.type(*v).shape, ishape);
+  if (!b || *b != ishape)
+    return fail(AbortCode::UserError, "ValueError: could not broadcast input array into the indexed shape");
+  ir::ValueId region = g.add_op(ir::Op::Broadcast, ir::Type(dt, ishape), {*v}, loc_);
+  region = g.add_op(ir::Op::Reshape, ir::Type::of(dt, cnt), {region}, loc_);
+
+  // Assemble: for each axis (innermost first), [x before | region | x after] along that axis,
+  // where the other axes are restricted to the region on the axes already handled.
+  auto slice_of = [&](ir::ValueId src, const std::vector<int64_t>& start, const std::vector<int64_t>& count) {
+    ir::Node n;
+    n.op = ir::Op::Slice;
+    n.type = ir::Type::of(dt, count);
+    n.operands = {src};
+    for (int k = 0; k < rank; ++k) {
+      n.ints.push_back(count[static_cast<size_t>(k)] > 0 ? start[static_cast<size_t>(k)] : 0);
+      n.ints.push_back(1);
+    }
+    n.loc = loc_;
+    return g.add(std::move(n));
+  };
+  ir::ValueId cur = region;
+  for (int axis = rank - 1; axis >= 0; --axis) {
+    // Extent of the block built so far: full on axes > axis, the region on axes < axis.
+    std::vector<int64_t> start(static_cast<size_t>(rank)), count(static_cast<size_t>(rank));
+    for (int k = 0; k < rank; ++k) {
+      bool full = k > axis;
+      start[static_cast<size_t>(k)] = full ? 0 : lo[static_cast<size_t>(k)];
+      count[static_cast<size_t>(k)] = full ? x.type.shape[static_cast<size_t>(k)].size : cnt[static_cast<size_t>(k)];
+    }
+    int64_t len = x.type.shape[static_cast<size_t>(axis)].size;
+    int64_t a = lo[static_cast<size_t>(axis)], n = cnt[static_cast<size_t>(axis)];
+    std::vector<ir::ValueId> pieces;
+    if (a > 0) {
+      auto s0 = start, c0 = count;
+      s0[static_cast<size_t>(axis)] = 0;
+      c0[static_cast<size_t>(axis)] = a;
+      pieces.push_back(slice_of(x.v, s0, c0));
+    }
+    pieces.push_back(cur);
+    if (a + n < len) {
+      auto s1 = start, c1 = count;
+      s1[static_cast<size_t>(axis)] = a + n;
+      c1[static_cast<size_t>(axis)] = len - a - n;
+      pieces.push_back(slice_of(x.v, s1, c1));
+    }
+    if (pieces.size() > 1) {
+      auto full = count;
+      full[static_cast<size_t>(axis)] = len;
+      ir::Node c;
+      c.op = ir::Op::Concat;
+      c.type = ir::Type::of(dt, full);
+      c.operands = pieces;
+      c.ints = {axis};
+      c.loc = loc_;
+      cur = g.add(std::move(c));
+    }
+  }
+  if (g.type(cur).shape != x.type.shape) return fail(AbortCode::UnsupportedValue, "slice assignment shape");
+  return assign_inplace(x, cur);
+}
+
+// Input arrays updated in place: their final values become graph results copied back.
+bool Tracer::finish_writebacks() {
+  for (const auto& [key, v] : inputs_by_source_) {
+    if (v.input < 0 || v.v == trace_.graph.params[static_cast<size_t>(v.input)]) continue;
+    if (trace_.inputs[static_cast<size_t>(v.input)].kind != InputBinding::Kind::ArrayData) continue;
+    std::vector<ir::ValueId>& results = trace_.graph.results;
+    int k = -1;
+    for (size_t i = 0; i < results.size(); ++i)
+      if (results[i] == v.v) k = static_cast<int>(i);
+    if (k < 0) {
+      results.push_back(v.v);
+      k = static_cast<int>(results.size() - 1);
+    }
+    trace_.writebacks.emplace_back(v.input, k);
+  }
+  return true;
+}
+
+}  // namespace tracejit::tracer::detail
