@@ -25,6 +25,16 @@ std::string kernel_symbol(const std::string& graph_name) {
   return s;
 }
 
+int64_t parallel_min_work(int64_t requested) {
+  if (requested >= 0) return requested;
+  if (const char* env = std::getenv("TRACEJIT_PARALLEL_MIN_WORK")) {
+    char* end = nullptr;
+    long long v = std::strtoll(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 0) return v;
+  }
+  return kDefaultParallelMinWork;
+}
+
 }  // namespace
 
 Expected<std::unique_ptr<CompiledKernel>> compile_cpu(const ir::Graph& g, const CpuCompileOptions& opts) {
@@ -34,7 +44,9 @@ Expected<std::unique_ptr<CompiledKernel>> compile_cpu(const ir::Graph& g, const 
     if (const char* env = std::getenv("TRACEJIT_DUMP_DIR")) dump_dir = env;
   std::string symbol = kernel_symbol(g.name);
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto module = lower_graph(g, *ctx, symbol);
+  LowerOptions lower_opts;
+  lower_opts.parallel_min_work = parallel_min_work(opts.parallel_min_work);
+  auto module = lower_graph(g, *ctx, symbol, lower_opts);
   if (!module) return module.status();
   return jit_compile(std::move(*module), std::move(ctx), symbol, opts.opt_level, dump_dir, start);
 }

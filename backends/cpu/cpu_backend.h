@@ -42,7 +42,15 @@ class CompiledKernel {
 struct CpuCompileOptions {
   int opt_level = 3;     // 0..3
   std::string dump_dir;  // from TRACEJIT_DUMP_DIR if empty; writes <symbol>.ll and <symbol>.s
+  // Estimated work (~bytes moved, see backends/cpu/lower.h) from which a loop nest runs on the
+  // thread pool. -1: TRACEJIT_PARALLEL_MIN_WORK if set, else the default; 0: never.
+  int64_t parallel_min_work = -1;
 };
+
+// Kernel threads (caller included): TRACEJIT_NUM_THREADS, else the CPUs this process may use.
+[[nodiscard]] int cpu_num_threads() noexcept;
+// Resizes the kernel thread pool; n <= 0 returns to the default (re-reading the environment).
+void set_cpu_num_threads(int n) noexcept;
 
 Expected<std::unique_ptr<CompiledKernel>> compile_cpu(const ir::Graph& g,
                                                       const CpuCompileOptions& opts = {});

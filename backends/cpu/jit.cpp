@@ -1,5 +1,5 @@
-// The process-wide ORC LLJIT: host-tuned O3 pipeline, libm resolution, one ResourceTracker per
-// kernel so destroying a CompiledKernel frees its code.
+// The process-wide ORC LLJIT: host-tuned O3 pipeline, libm and thread-pool resolution, one
+// ResourceTracker per kernel so destroying a CompiledKernel frees its code.
 #include "backends/cpu/jit.h"
 
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -15,6 +15,8 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/Utils/Cloning.h>
+
+#include "backends/cpu/thread_pool.h"
 
 #include <cmath>
 #include <cstring>
@@ -52,9 +54,10 @@ llvm::orc::JITTargetMachineBuilder host_machine_builder() {
   return jtmb;
 }
 
-// libm entry points the lowered code calls, bound to this process's addresses so they resolve
-// even when libm's symbols are not globally visible (e.g. inside a Python extension).
-llvm::Error define_libm(llvm::orc::LLJIT& jit) {
+// libm entry points and the thread pool's tracejit_parallel_for, which the lowered code calls,
+// bound to this process's addresses so they resolve even when the symbols are not globally
+// visible (e.g. inside a Python extension built with hidden symbols).
+llvm::Error define_host_symbols(llvm::orc::LLJIT& jit) {
   llvm::orc::SymbolMap syms;
   auto add = [&](const char* name, auto* fn) {
     syms[jit.mangleAndIntern(name)] = llvm::JITEvaluatedSymbol(
@@ -74,6 +77,7 @@ llvm::Error define_libm(llvm::orc::LLJIT& jit) {
   add("powf", static_cast<F2>(::powf)), add("pow", static_cast<D2>(::pow));
   add("fmodf", static_cast<F2>(::fmodf)), add("fmod", static_cast<D2>(::fmod));
   add("memcpy", &::memcpy), add("memset", &::memset), add("memmove", &::memmove);
+  add("tracejit_parallel_for", &::tracejit_parallel_for);
   return jit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms)));
 }
 
@@ -103,7 +107,7 @@ Jit& jit_instance() {
       return j;
     }
     j->lljit = std::move(*lljit);
-    if (llvm::Error e = define_libm(*j->lljit)) {
+    if (llvm::Error e = define_host_symbols(*j->lljit)) {
       j->status = Status::error("cpu backend: " + error_text(std::move(e)));
       return j;
     }

@@ -1,5 +1,6 @@
 // Lowering of an elementwise graph to fused LLVM loop nests: broadcast strides, dimension
-// coalescing, loop-invariant hoisting and the kernel ABI wrapper.
+// coalescing, loop-invariant hoisting, per-nest range bodies and the kernel ABI wrapper that runs
+// them inline or through the thread pool.
 #include "backends/cpu/lower.h"
 
 #include <fmt/format.h>
@@ -92,14 +93,36 @@ std::vector<LoopDim> coalesce(const std::vector<LoopDim>& dims) {
   return out;
 }
 
+// Relative per-element cost of an op beyond its memory traffic (1 ~ one byte streamed): only
+// scalar libm calls and long-latency divisions stand out.
+int64_t op_cost(const ir::Node& n) {
+  bool is_float = n.type.dtype == DType::F32 || n.type.dtype == DType::F64;
+  switch (n.op) {
+    case Op::Exp: case Op::Log: case Op::Tanh: case Op::Sin: case Op::Cos: return 32;
+    case Op::Pow: case Op::Mod: case Op::FloorDiv: return is_float ? 32 : 8;
+    case Op::Div: case Op::Sqrt: return 4;
+    default: return 1;
+  }
+}
+
+// What the kernel wrapper needs to know about one emitted nest.
+struct NestShape {
+  bool empty = false;       // zero-size result: the body must not be called
+  int64_t outer = 1;        // trip count of the outermost loop: the body's [begin, end) range
+  int64_t inner_elems = 1;  // elements per outer iteration
+  int64_t work = 0;         // estimated cost of the whole nest (see op_cost)
+};
+
 class NestEmitter {
  public:
   NestEmitter(const ir::Graph& g, llvm::IRBuilder<>& b, std::vector<Value*> inputs, Value* strides_arg,
-              std::vector<Value*> outputs)
-      : g_(g), b_(b), inputs_(std::move(inputs)), strides_arg_(strides_arg), outputs_(std::move(outputs)) {}
+              std::vector<Value*> outputs, Value* begin, Value* end)
+      : g_(g), b_(b), inputs_(std::move(inputs)), strides_arg_(strides_arg), outputs_(std::move(outputs)),
+        begin_(begin), end_(end) {}
 
-  // Emits the loop nest computing results `group` (indices into g.results) of shape `shape`.
-  Status emit(const std::vector<int>& group, const std::vector<ir::Dim>& shape);
+  // Emits the loop nest computing results `group` (indices into g.results) of shape `shape`,
+  // its outermost loop running over [begin, end) (0 <= begin < end <= NestShape::outer).
+  Expected<NestShape> emit(const std::vector<int>& group, const std::vector<ir::Dim>& shape);
 
  private:
   Status emit_node(ValueId v, const std::vector<Value*>& idx);
@@ -112,6 +135,8 @@ class NestEmitter {
   std::vector<Value*> inputs_;
   Value* strides_arg_;
   std::vector<Value*> outputs_;
+  Value* begin_;
+  Value* end_;
   // Per nest state.
   std::vector<LoopDim> dims_;
   std::map<ValueId, size_t> param_operand_;  // param node -> operand slot
@@ -185,18 +210,19 @@ Status NestEmitter::emit_loops(size_t level, std::vector<Value*>& idx, const std
   b_.CreateBr(header);
   b_.SetInsertPoint(header);
   llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, fmt::format("i{}", level));
-  i->addIncoming(b_.getInt64(0), pre);
+  i->addIncoming(level == 0 ? begin_ : b_.getInt64(0), pre);
   idx[level] = i;
   if (Status s = emit_loops(level + 1, idx, group); !s) return s;
-  // Bottom-tested: the trip count is static and non-zero (zero-size nests are skipped).
+  // Bottom-tested: every trip count is non-zero (zero-size nests and empty ranges are never run).
   Value* next = b_.CreateAdd(i, b_.getInt64(1));
   i->addIncoming(next, b_.GetInsertBlock());
-  b_.CreateCondBr(b_.CreateICmpEQ(next, b_.getInt64(dims_[level].size)), exit, header);
+  Value* limit = level == 0 ? end_ : b_.getInt64(dims_[level].size);
+  b_.CreateCondBr(b_.CreateICmpEQ(next, limit), exit, header);
   b_.SetInsertPoint(exit);
   return ok_status();
 }
 
-Status NestEmitter::emit(const std::vector<int>& group, const std::vector<ir::Dim>& shape) {
+Expected<NestShape> NestEmitter::emit(const std::vector<int>& group, const std::vector<ir::Dim>& shape) {
   size_t nv = static_cast<size_t>(g_.size());
   needed_.assign(nv, false);
   invariant_.assign(nv, false);
@@ -226,9 +252,17 @@ Status NestEmitter::emit(const std::vector<int>& group, const std::vector<ir::Di
       contiguous *= shape[d].size;
     }
   }
+  NestShape ns;
   for (const LoopDim& d : dims)
-    if (d.size == 0) return ok_status();  // zero-size result: nothing to compute
+    if (d.size == 0) {  // zero-size result: nothing to compute
+      ns.empty = true;
+      return ns;
+    }
   dims_ = coalesce(dims);
+  int64_t elems = 1;
+  for (const LoopDim& d : dims_) elems *= d.size;
+  if (!dims_.empty()) ns.outer = dims_[0].size;
+  ns.inner_elems = elems / ns.outer;
 
   // Loop-invariant values (consts, params broadcast along every loop) are computed once up front.
   for (ValueId v = 0; v < g_.size(); ++v) {
@@ -242,17 +276,83 @@ Status NestEmitter::emit(const std::vector<int>& group, const std::vector<ir::Di
       for (ValueId o : n.operands) inv = inv && invariant_[static_cast<size_t>(o)];
     }
     invariant_[i] = inv;
-    if (inv)
+    if (inv) {
       if (Status s = emit_node(v, std::vector<Value*>(dims_.size(), nullptr)); !s) return s;
+    } else {
+      ns.work += elems * (n.op == Op::Param ? ir::dtype_size(n.type.dtype) : op_cost(n));
+    }
   }
+  for (int r : group) ns.work += elems * ir::dtype_size(g_.type(g_.results[static_cast<size_t>(r)]).dtype);
   std::vector<Value*> idx(dims_.size(), nullptr);
-  return emit_loops(0, idx, group);
+  if (Status s = emit_loops(0, idx, group); !s) return s;
+  return ns;
+}
+
+// Smallest chunk, in elements, the pool hands one thread. A multiple of 64 so that chunks of a
+// flat loop start on a cache line (relative to the buffers) and keep whole vector iterations.
+constexpr int64_t kMinChunkElems = 4096;
+
+// One loop nest lowered to `void body(ptr ctx, i64 begin, i64 end)`: ctx points at the kernel's
+// three ABI arrays {inputs, input_strides, outputs}; the nest itself lives in an always-inline
+// helper whose output pointers are noalias, so the body's loads of the arrays stay out of it.
+struct NestBody {
+  llvm::Function* fn = nullptr;
+  NestShape shape;
+};
+
+Expected<NestBody> lower_nest(const ir::Graph& g, llvm::Module& m, const std::string& name,
+                              const std::vector<int>& group, const std::vector<ir::Dim>& shape) {
+  llvm::LLVMContext& ctx = m.getContext();
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type* ptr = b.getPtrTy();
+  llvm::Type* i64 = b.getInt64Ty();
+  size_t np = g.params.size(), nr = g.results.size();
+
+  // Helper: (in_0..in_{np-1}, input_strides, out_0..out_{nr-1}, begin, end).
+  std::vector<llvm::Type*> params(np + 1 + nr, ptr);
+  params.push_back(i64), params.push_back(i64);
+  auto* inner = llvm::Function::Create(llvm::FunctionType::get(b.getVoidTy(), params, false),
+                                       llvm::Function::InternalLinkage, name + ".nest", m);
+  inner->addFnAttr(llvm::Attribute::AlwaysInline);
+  inner->addFnAttr(llvm::Attribute::NoUnwind);
+  for (size_t i = 0; i < np; ++i) inner->addParamAttr(static_cast<unsigned>(i), llvm::Attribute::ReadOnly);
+  for (size_t k = 0; k < nr; ++k) inner->addParamAttr(static_cast<unsigned>(np + 1 + k), llvm::Attribute::NoAlias);
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", inner));
+  std::vector<Value*> inputs, outputs;
+  for (size_t i = 0; i < np; ++i) inputs.push_back(inner->getArg(static_cast<unsigned>(i)));
+  for (size_t k = 0; k < nr; ++k) outputs.push_back(inner->getArg(static_cast<unsigned>(np + 1 + k)));
+  NestEmitter emitter(g, b, inputs, inner->getArg(static_cast<unsigned>(np)), outputs,
+                      inner->getArg(static_cast<unsigned>(np + 1 + nr)),
+                      inner->getArg(static_cast<unsigned>(np + 2 + nr)));
+  auto ns = emitter.emit(group, shape);
+  if (!ns) return ns.status();
+  b.CreateRetVoid();
+
+  // Body: unpack ctx and call the helper.
+  auto* body = llvm::Function::Create(llvm::FunctionType::get(b.getVoidTy(), {ptr, i64, i64}, false),
+                                      llvm::Function::InternalLinkage, name, m);
+  body->addFnAttr(llvm::Attribute::NoUnwind);
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", body));
+  auto array = [&](unsigned k) {
+    return b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, body->getArg(0), k));
+  };
+  Value* in_arr = array(0);
+  Value* strides_arr = array(1);
+  Value* out_arr = array(2);
+  std::vector<Value*> args;
+  for (size_t i = 0; i < np; ++i) args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, in_arr, i)));
+  args.push_back(strides_arr);
+  for (size_t k = 0; k < nr; ++k) args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, out_arr, k)));
+  args.push_back(body->getArg(1)), args.push_back(body->getArg(2));
+  b.CreateCall(inner, args);
+  b.CreateRetVoid();
+  return NestBody{body, *ns};
 }
 
 }  // namespace
 
 Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LLVMContext& ctx,
-                                                    const std::string& symbol) {
+                                                    const std::string& symbol, const LowerOptions& opts) {
   for (const ir::Node& n : g.nodes)
     if (!n.type.is_static())
       return Status::error(fmt::format("cpu backend: symbolic shape {} is not supported yet",
@@ -266,21 +366,8 @@ Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LL
   auto module = std::make_unique<llvm::Module>(symbol, ctx);
   llvm::IRBuilder<> b(ctx);
   llvm::Type* ptr = b.getPtrTy();
-  size_t np = g.params.size(), nr = g.results.size();
-
-  // Body: (in_0..in_{np-1}, input_strides, out_0..out_{nr-1}), outputs noalias.
-  std::vector<llvm::Type*> body_params(np + 1 + nr, ptr);
-  auto* body_ty = llvm::FunctionType::get(b.getVoidTy(), body_params, false);
-  auto* body = llvm::Function::Create(body_ty, llvm::Function::InternalLinkage, symbol + ".body", *module);
-  body->addFnAttr(llvm::Attribute::AlwaysInline);
-  body->addFnAttr(llvm::Attribute::NoUnwind);
-  for (size_t i = 0; i < np; ++i) body->addParamAttr(static_cast<unsigned>(i), llvm::Attribute::ReadOnly);
-  for (size_t k = 0; k < nr; ++k) body->addParamAttr(static_cast<unsigned>(np + 1 + k), llvm::Attribute::NoAlias);
-  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", body));
-  std::vector<Value*> inputs, outputs;
-  for (size_t i = 0; i < np; ++i) inputs.push_back(body->getArg(static_cast<unsigned>(i)));
-  for (size_t k = 0; k < nr; ++k) outputs.push_back(body->getArg(static_cast<unsigned>(np + 1 + k)));
-  NestEmitter emitter(g, b, inputs, body->getArg(static_cast<unsigned>(np)), outputs);
+  llvm::Type* i64 = b.getInt64Ty();
+  size_t nr = g.results.size();
 
   // One nest per distinct result shape, in first-appearance order.
   std::vector<std::pair<std::vector<ir::Dim>, std::vector<int>>> groups;
@@ -290,22 +377,39 @@ Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LL
     if (it == groups.end()) groups.push_back({shape, {static_cast<int>(r)}});
     else it->second.push_back(static_cast<int>(r));
   }
-  for (const auto& [shape, group] : groups)
-    if (Status s = emitter.emit(group, shape); !s) return s;
-  b.CreateRetVoid();
+  std::vector<NestBody> nests;
+  for (const auto& [shape, group] : groups) {
+    auto nest = lower_nest(g, *module, fmt::format("{}.body{}", symbol, nests.size()), group, shape);
+    if (!nest) return nest.status();
+    nests.push_back(*nest);
+  }
 
-  // The ABI entry point: unpack the pointer arrays and call the body.
+  // The ABI entry point: ctx = {inputs, input_strides, outputs}; each nest runs inline (the call
+  // is inlined away) or through the pool. Host function, bound by jit.cpp (backends/cpu/thread_pool.h).
   auto* kty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr, ptr}, false);
   auto* kernel = llvm::Function::Create(kty, llvm::Function::ExternalLinkage, symbol, *module);
   kernel->addFnAttr(llvm::Attribute::NoUnwind);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", kernel));
-  std::vector<Value*> call_args;
-  for (size_t i = 0; i < np; ++i)
-    call_args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, kernel->getArg(0), i)));
-  call_args.push_back(kernel->getArg(1));
-  for (size_t k = 0; k < nr; ++k)
-    call_args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, kernel->getArg(2), k)));
-  b.CreateCall(body, call_args);
+  auto* ctx_ty = llvm::ArrayType::get(ptr, 3);
+  Value* kctx = b.CreateAlloca(ctx_ty, nullptr, "ctx");
+  for (unsigned k = 0; k < 3; ++k) b.CreateStore(kernel->getArg(k), b.CreateConstInBoundsGEP2_32(ctx_ty, kctx, 0, k));
+  llvm::FunctionCallee parallel_for;
+  for (const NestBody& nest : nests) {
+    const NestShape& ns = nest.shape;
+    if (ns.empty) continue;
+    bool parallel = opts.parallel_min_work > 0 && ns.work >= opts.parallel_min_work && ns.outer > 1;
+    if (!parallel) {
+      b.CreateCall(nest.fn, {kctx, b.getInt64(0), b.getInt64(ns.outer)});
+      continue;
+    }
+    if (!parallel_for) {
+      parallel_for = module->getOrInsertFunction(
+          "tracejit_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, i64, i64}, false));
+      llvm::cast<llvm::Function>(parallel_for.getCallee())->addFnAttr(llvm::Attribute::NoUnwind);
+    }
+    int64_t grain = std::max<int64_t>(1, (kMinChunkElems + ns.inner_elems - 1) / ns.inner_elems);
+    b.CreateCall(parallel_for, {nest.fn, kctx, b.getInt64(ns.outer), b.getInt64(grain)});
+  }
   b.CreateRetVoid();
 
   std::string err;

@@ -1,6 +1,7 @@
 // Internal: lowers an elementwise graph to an LLVM module holding one kernel with the KernelFn ABI.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -14,10 +15,22 @@ class Module;
 
 namespace tracejit::backends {
 
-// One fused loop nest per distinct result shape; intermediates stay in registers. The kernel is
-// the external function `symbol`; its body lives in an always-inline helper whose output
-// pointers are `noalias` (outputs are fresh allocations; inputs are only read).
+// Work estimate (about one unit per byte moved; transcendental ops weigh more) from which a
+// loop nest is split across the thread pool. Below it, a nest runs on the calling thread with no
+// pool call at all. See lower.cpp for how it was measured.
+inline constexpr int64_t kDefaultParallelMinWork = int64_t{2} << 20;
+
+struct LowerOptions {
+  int64_t parallel_min_work = kDefaultParallelMinWork;  // <= 0: never parallel
+};
+
+// One fused loop nest per distinct result shape; intermediates stay in registers. Each nest is an
+// internal function `body(ctx, begin, end)` over its outermost (coalesced) loop, whose output
+// pointers are `noalias` (outputs are fresh allocations; inputs are only read). The kernel is the
+// external function `symbol`: per nest it calls the body over the whole range, or, when the
+// nest's work is at least `opts.parallel_min_work`, hands it to `tracejit_parallel_for`.
 Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LLVMContext& ctx,
-                                                    const std::string& symbol);
+                                                    const std::string& symbol,
+                                                    const LowerOptions& opts = {});
 
 }  // namespace tracejit::backends

@@ -1,0 +1,217 @@
+// The persistent kernel thread pool: lazily started workers that spin briefly and then sleep on a
+// futex, one job at a time handed out in chunks through one atomic word.
+#include "backends/cpu/thread_pool.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tracejit::backends {
+namespace {
+
+using BodyFn = void (*)(void*, int64_t, int64_t);
+
+// Chunks per thread: more than one so a thread delayed by another process (2-core machines are
+// often shared) does not hold up the rest; few enough that a claim (one CAS) costs nothing.
+constexpr int64_t kChunksPerThread = 4;
+// Pause iterations (~40 us on current x86) a worker or the caller spins before sleeping: kernels
+// called back to back from Python then find the workers awake.
+constexpr int kSpinIters = 2048;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Raw futexes, paired with sleeper counts so that waking threads that are still spinning costs
+// no system call (std::atomic::wait leaves its spinning and waiter tracking to the library).
+void futex_wait(std::atomic<uint32_t>& word, uint32_t expected) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+void futex_wake_all(std::atomic<uint32_t>& word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+}
+
+int default_threads() {
+  if (const char* env = std::getenv("TRACEJIT_NUM_THREADS")) {
+    char* end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 1) return static_cast<int>(std::min<long>(v, 1024));
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  unsigned h = std::thread::hardware_concurrency();
+  return h ? static_cast<int>(h) : 1;
+}
+
+// One job at a time (busy_ held by its caller). The job's fields are written before state_ is
+// published and read by a thread only after it has claimed a chunk from state_; the job cannot
+// finish, and so they cannot change, until that chunk is done.
+class Pool {
+ public:
+  explicit Pool(int threads) : threads_(threads) {}
+
+  std::mutex busy_;  // held by the kernel using the pool, and by resize()
+  std::atomic<int> threads_;  // caller included; 0 = default_threads(), decided on first use
+
+  // With busy_ held: starts the workers if needed and returns the thread count.
+  int ensure_started() {
+    int n = threads_.load(std::memory_order_relaxed);
+    if (n == 0) threads_.store(n = default_threads(), std::memory_order_relaxed);
+    while (static_cast<int>(workers_.size()) < n - 1) {
+      try {
+        // The epoch is read here, not in the thread: a thread that starts late must still see
+        // the jobs (and the stop) published after its creation.
+        workers_.emplace_back([this, epoch = epoch_.load()] { worker_loop(epoch); });
+      } catch (...) {  // cannot create threads: run with what we have
+        threads_.store(n = static_cast<int>(workers_.size()) + 1, std::memory_order_relaxed);
+      }
+    }
+    return n;
+  }
+
+  // With busy_ held: stops the workers; the next ensure_started() starts `threads` of them.
+  void resize(int threads) {
+    stop_.store(true, std::memory_order_release);
+    wake_workers();
+    for (std::thread& t : workers_) t.join();
+    workers_.clear();
+    stop_.store(false, std::memory_order_relaxed);
+    threads_.store(threads, std::memory_order_relaxed);
+  }
+
+  // With busy_ held and threads > 1: runs the job on the workers and the calling thread.
+  void run(BodyFn body, void* ctx, int64_t n, int64_t chunk, uint32_t chunks) {
+    body_ = body, ctx_ = ctx, n_ = n, chunk_ = chunk, chunks_ = chunks;
+    unfinished_.store(chunks, std::memory_order_relaxed);
+    ++gen_;
+    state_.store((uint64_t{gen_} << 32) | chunks, std::memory_order_release);
+    wake_workers();
+    work();
+    for (int i = 0; i < kSpinIters && unfinished_.load(std::memory_order_acquire) != 0; ++i) cpu_relax();
+    if (unfinished_.load(std::memory_order_acquire) == 0) return;
+    // Sleep until the last chunk's finisher wakes us (seq_cst pairs with work()'s check).
+    caller_sleeps_.store(true);
+    for (uint32_t left; (left = unfinished_.load()) != 0;) futex_wait(unfinished_, left);
+    caller_sleeps_.store(false, std::memory_order_relaxed);
+  }
+
+ private:
+  // Claims and runs chunks of the current job until none is left.
+  void work() {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    while (static_cast<uint32_t>(s) != 0) {
+      if (!state_.compare_exchange_weak(s, s - 1, std::memory_order_acq_rel, std::memory_order_acquire))
+        continue;
+      int64_t begin = static_cast<int64_t>(chunks_ - static_cast<uint32_t>(s)) * chunk_;
+      body_(ctx_, begin, std::min(n_, begin + chunk_));
+      if (unfinished_.fetch_sub(1) == 1 && caller_sleeps_.load()) futex_wake_all(unfinished_);
+      s = state_.load(std::memory_order_acquire);
+    }
+  }
+
+  // The sleeper count makes a wake-up free while every worker is still spinning: either the
+  // worker sees the new epoch or the waker sees the sleeper (both seq_cst).
+  void wake_workers() {
+    epoch_.fetch_add(1);
+    if (sleepers_.load() != 0) futex_wake_all(epoch_);
+  }
+
+  void worker_loop(uint32_t seen) {
+    for (;;) {
+      for (int i = 0; i < kSpinIters && epoch_.load(std::memory_order_acquire) == seen; ++i) cpu_relax();
+      if (epoch_.load() == seen) {
+        sleepers_.fetch_add(1);
+        while (epoch_.load() == seen) futex_wait(epoch_, seen);
+        sleepers_.fetch_sub(1);
+      }
+      seen = epoch_.load(std::memory_order_acquire);
+      if (stop_.load(std::memory_order_acquire)) return;
+      work();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint32_t> epoch_{0};       // bumped to wake the workers
+  std::atomic<uint32_t> sleepers_{0};    // workers asleep (or about to be) on epoch_
+  std::atomic<bool> caller_sleeps_{false};
+  std::atomic<uint64_t> state_{0};       // gen << 32 | chunks not yet claimed
+  std::atomic<uint32_t> unfinished_{0};  // chunks not yet finished
+  uint32_t gen_ = 0;                     // tells a stale claim from a claim on the current job
+  BodyFn body_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t n_ = 0, chunk_ = 0;
+  uint32_t chunks_ = 0;
+};
+
+std::atomic<Pool*> g_pool{nullptr};
+std::atomic<uint64_t> g_parallel_jobs{0};
+
+// The pool, created on first use. Leaked on purpose: kernels may run during static teardown,
+// and a forked child gets a fresh pool (its parent's workers do not exist there).
+Pool& pool() {
+  static Pool* first = [] {
+    auto* p = new Pool(0);
+    g_pool.store(p, std::memory_order_release);
+    pthread_atfork(nullptr, nullptr, [] {
+      Pool* old = g_pool.load(std::memory_order_relaxed);
+      g_pool.store(new Pool(old->threads_.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    });
+    return p;
+  }();
+  (void)first;
+  return *g_pool.load(std::memory_order_acquire);
+}
+
+}  // namespace
+
+int cpu_num_threads() noexcept {
+  int n = pool().threads_.load(std::memory_order_relaxed);
+  return n > 0 ? n : default_threads();
+}
+
+void set_cpu_num_threads(int n) noexcept {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.busy_);
+  p.resize(std::max(n, 0));
+}
+
+uint64_t cpu_parallel_jobs() noexcept { return g_parallel_jobs.load(std::memory_order_relaxed); }
+
+}  // namespace tracejit::backends
+
+extern "C" void tracejit_parallel_for(void (*body)(void*, int64_t, int64_t), void* ctx, int64_t n,
+                                      int64_t grain) noexcept {
+  using namespace tracejit::backends;
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  if (n <= grain) return body(ctx, 0, n);
+  Pool& p = pool();
+  std::unique_lock<std::mutex> lock(p.busy_, std::try_to_lock);
+  if (!lock.owns_lock()) return body(ctx, 0, n);  // another kernel has the pool: run here
+  int64_t threads = p.ensure_started();
+  // Chunks: about kChunksPerThread per thread, a multiple of grain, fewer than 2^32.
+  int64_t chunk = (n + threads * kChunksPerThread - 1) / (threads * kChunksPerThread);
+  chunk = std::max(chunk, (n >> 31) + 1);
+  chunk = (chunk + grain - 1) / grain * grain;
+  int64_t chunks = (n + chunk - 1) / chunk;
+  if (threads <= 1 || chunks <= 1) {
+    lock.unlock();
+    return body(ctx, 0, n);
+  }
+  g_parallel_jobs.fetch_add(1, std::memory_order_relaxed);
+  p.run(body, ctx, n, chunk, static_cast<uint32_t>(chunks));
+}

@@ -1,0 +1,192 @@
+// Kernels split across the thread pool: bit-identical to one thread, safe from concurrent callers.
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "backend_test_util.h"
+#include "backends/cpu/lower.h"
+#include "backends/cpu/thread_pool.h"
+
+namespace tracejit::backends::testing {
+namespace {
+
+Buffer random_f32(std::vector<int64_t> shape, uint32_t seed) {
+  Buffer b = make_buffer(DType::F32, shape);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  for (int64_t k = 0; k < b.numel(); ++k) b.set(k, dist(rng));
+  return b;
+}
+
+std::unique_ptr<CompiledKernel> compile(const ir::Graph& g, int64_t parallel_min_work) {
+  CpuCompileOptions opts;
+  opts.parallel_min_work = parallel_min_work;
+  auto k = compile_cpu(g, opts);
+  EXPECT_TRUE(k.ok()) << k.message();
+  return k.ok() ? std::move(*k) : nullptr;
+}
+
+// a*b + c*d - a over f32 [shape]; every param may be given its own layout.
+ir::Graph fma_like(const std::vector<int64_t>& shape, ir::ParamLayout layout = ir::ParamLayout::Contiguous) {
+  ir::Graph g;
+  ir::Type t = ir::Type::of(DType::F32, shape);
+  ir::ValueId a = g.add_param(t, layout), b = g.add_param(t, ir::ParamLayout::Contiguous);
+  ir::ValueId c = g.add_param(t, ir::ParamLayout::Contiguous), d = g.add_param(t, ir::ParamLayout::Contiguous);
+  ir::ValueId ab = g.add_op(Op::Mul, t, {a, b}), cd = g.add_op(Op::Mul, t, {c, d});
+  g.results = {g.add_op(Op::Sub, t, {g.add_op(Op::Add, t, {ab, cd}), a})};
+  return g;
+}
+
+// Runs `g` split across the pool (forced: any work is enough) and on one thread (never split),
+// and expects bit-identical results; returns whether the split kernel used the pool.
+bool expect_split_matches_inline(const ir::Graph& g, std::vector<Buffer> inputs) {
+  auto split = compile(g, 1), single = compile(g, 0);
+  if (!split || !single) return false;
+  uint64_t jobs = cpu_parallel_jobs();
+  std::vector<Buffer> got = run_kernel(g, *split, inputs);
+  bool used_pool = cpu_parallel_jobs() > jobs;
+  std::vector<Buffer> want = run_kernel(g, *single, inputs);
+  for (size_t r = 0; r < got.size(); ++r) EXPECT_TRUE(same_values(got[r], want[r])) << "result " << r;
+  return used_pool;
+}
+
+TEST(CpuThreads, Large1DMatchesSingleThreadAndReference) {
+  // Not a multiple of the chunk size, the grain or the vector width.
+  const int64_t n = (int64_t{1} << 20) + 4093;
+  ir::Graph g = fma_like({n});
+  std::vector<Buffer> in = {random_f32({n}, 1), random_f32({n}, 2), random_f32({n}, 3), random_f32({n}, 4)};
+  EXPECT_EQ(expect_split_matches_inline(g, in), cpu_num_threads() > 1);
+  auto k = compile(g, kDefaultParallelMinWork);  // this size is split by default
+  ASSERT_TRUE(k);
+  std::vector<Buffer> got = run_kernel(g, *k, in);
+  for (int64_t i = 0; i < n; ++i) {
+    float a = in[0].get<float>(i), b = in[1].get<float>(i), c = in[2].get<float>(i), d = in[3].get<float>(i);
+    float want = a * b + c * d - a;  // this file is built with -ffp-contract=off
+    ASSERT_EQ(got[0].get<float>(i), want) << "element " << i;
+  }
+}
+
+TEST(CpuThreads, TwoDimBroadcastSplitsTheOuterLoop) {
+  // [rows, cols] * [cols] + [rows, 1]: no coalescing, so the pool splits rows.
+  const int64_t rows = 1031, cols = 517;
+  ir::Graph g;
+  ir::ValueId x = g.add_param(ir::Type::of(DType::F32, {rows, cols}), ir::ParamLayout::Contiguous);
+  ir::ValueId row = g.add_param(ir::Type::of(DType::F32, {cols}), ir::ParamLayout::Contiguous);
+  ir::ValueId col = g.add_param(ir::Type::of(DType::F32, {rows, 1}), ir::ParamLayout::Contiguous);
+  ir::Type t = ir::Type::of(DType::F32, {rows, cols});
+  g.results = {g.add_op(Op::Add, t, {g.add_op(Op::Mul, t, {x, row}), col})};
+  std::vector<Buffer> in = {random_f32({rows, cols}, 5), random_f32({cols}, 6), random_f32({rows, 1}, 7)};
+  EXPECT_EQ(expect_split_matches_inline(g, in), cpu_num_threads() > 1);
+  check_graph(g, in);
+}
+
+TEST(CpuThreads, StridedInputSplitsCorrectly) {
+  // `a` is the transpose of a C-contiguous [cols, rows] buffer.
+  const int64_t rows = 700, cols = 333;
+  ir::Graph g = fma_like({rows, cols}, ir::ParamLayout::Strided);
+  Buffer at = random_f32({cols, rows}, 8);
+  at.shape = {rows, cols};
+  at.strides = {4, 4 * rows};
+  std::vector<Buffer> in = {at, random_f32({rows, cols}, 9), random_f32({rows, cols}, 10), random_f32({rows, cols}, 11)};
+  EXPECT_EQ(expect_split_matches_inline(g, in), cpu_num_threads() > 1);
+}
+
+TEST(CpuThreads, SmallSizesAndRaggedChunks) {
+  // Forced splitting of sizes around the grain and chunk sizes, compared with the reference.
+  for (int64_t n : {2, 63, 4095, 4096, 4097, 8191, 8193, 3 * 4096 + 5, 40000}) {
+    ir::Graph g = fma_like({n});
+    std::vector<Buffer> in = {random_f32({n}, 12), random_f32({n}, 13), random_f32({n}, 14), random_f32({n}, 15)};
+    expect_split_matches_inline(g, in);
+    auto k = compile(g, 1);
+    ASSERT_TRUE(k);
+    std::vector<Buffer> got = run_kernel(g, *k, in);
+    EXPECT_TRUE(same_values(got[0], reference(g, in)[0])) << "n = " << n;
+  }
+}
+
+TEST(CpuThreads, DefaultThresholdKeepsSmallKernelsOffThePool) {
+  // a + b on f32 moves 12 bytes and does one op per element: 13 work units.
+  const int64_t per_elem = 13, at = (kDefaultParallelMinWork + per_elem - 1) / per_elem;
+  for (int64_t n : {int64_t{1000}, at - 1, at, at + 1}) {
+    ir::Graph g;
+    ir::Type t = ir::Type::of(DType::F32, {n});
+    ir::ValueId a = g.add_param(t, ir::ParamLayout::Contiguous), b = g.add_param(t, ir::ParamLayout::Contiguous);
+    g.results = {g.add_op(Op::Add, t, {a, b})};
+    auto k = compile(g, kDefaultParallelMinWork);  // not -1: the environment may override it
+    ASSERT_TRUE(k);
+    std::vector<Buffer> in = {random_f32({n}, 16), random_f32({n}, 17)};
+    uint64_t jobs = cpu_parallel_jobs();
+    std::vector<Buffer> got = run_kernel(g, *k, in);
+    bool split = cpu_parallel_jobs() > jobs;
+    EXPECT_EQ(split, n >= at && cpu_num_threads() > 1) << "n = " << n;
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[0].get<float>(i), in[0].get<float>(i) + in[1].get<float>(i));
+  }
+}
+
+TEST(CpuThreads, TwoNestsOfDifferentShapes) {
+  // Results of shapes [n] and [2, n]: two loop nests, each split on its own.
+  const int64_t n = 50000;
+  ir::Graph g;
+  ir::ValueId x = g.add_param(ir::Type::of(DType::F32, {n}), ir::ParamLayout::Contiguous);
+  ir::ValueId y = g.add_param(ir::Type::of(DType::F32, {2, n}), ir::ParamLayout::Contiguous);
+  g.results = {g.add_op(Op::Neg, ir::Type::of(DType::F32, {n}), {x}),
+               g.add_op(Op::Mul, ir::Type::of(DType::F32, {2, n}), {x, y})};
+  std::vector<Buffer> in = {random_f32({n}, 18), random_f32({2, n}, 19)};
+  EXPECT_EQ(expect_split_matches_inline(g, in), cpu_num_threads() > 1);
+  check_graph(g, in);
+}
+
+TEST(CpuThreads, ConcurrentCallersGetCorrectResults) {
+  // Four threads share one large kernel (the pool is busy for some of them: they run inline)
+  // and also run small ones.
+  const int64_t n = 300000;
+  ir::Graph g = fma_like({n});
+  auto k = compile(g, 1);
+  ASSERT_TRUE(k);
+  std::vector<Buffer> in = {random_f32({n}, 20), random_f32({n}, 21), random_f32({n}, 22), random_f32({n}, 23)};
+  auto single = compile(g, 0);
+  ASSERT_TRUE(single);
+  Buffer want = run_kernel(g, *single, in)[0];
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      std::vector<Buffer> mine = in;
+      for (int it = 0; it < 40; ++it) {
+        Buffer got = run_kernel(g, *k, mine)[0];
+        if (std::memcmp(got.data(), want.data(), static_cast<size_t>(n) * 4) != 0) ++mismatches;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(CpuThreads, OversubscribedPoolMatches) {
+  set_cpu_num_threads(7);
+  EXPECT_EQ(cpu_num_threads(), 7);
+  const int64_t n = 100003;
+  ir::Graph g = fma_like({n});
+  EXPECT_TRUE(expect_split_matches_inline(
+      g, {random_f32({n}, 24), random_f32({n}, 25), random_f32({n}, 26), random_f32({n}, 27)}));
+  set_cpu_num_threads(0);
+}
+
+TEST(CpuThreads, EnvOneThreadRunsInline) {
+  const char* old = std::getenv("TRACEJIT_NUM_THREADS");
+  std::string saved = old ? old : "";
+  setenv("TRACEJIT_NUM_THREADS", "1", 1);
+  set_cpu_num_threads(0);  // re-read the environment
+  EXPECT_EQ(cpu_num_threads(), 1);
+  const int64_t n = 200001;
+  ir::Graph g = fma_like({n});
+  EXPECT_FALSE(expect_split_matches_inline(
+      g, {random_f32({n}, 28), random_f32({n}, 29), random_f32({n}, 30), random_f32({n}, 31)}));
+  if (old) setenv("TRACEJIT_NUM_THREADS", saved.c_str(), 1);
+  else unsetenv("TRACEJIT_NUM_THREADS");
+  set_cpu_num_threads(0);
+}
+
+}  // namespace
+}  // namespace tracejit::backends::testing
