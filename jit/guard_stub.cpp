@@ -127,8 +127,14 @@ class Emitter {
     if (!g.dims.empty()) {
       x86::Gp d = cc_.newIntPtr("dims");
       cc_.mov(d, x86::qword_ptr(o, kArrDims));
-      for (size_t i = 0; i < g.dims.size(); ++i)
-        expect_i64(x86::qword_ptr(d, static_cast<int32_t>(8 * i)), g.dims[i]);
+      for (size_t i = 0; i < g.dims.size(); ++i) {
+        if (g.dims[i] < 0) {  // a dynamic dimension: any size >= 2
+          cc_.cmp(x86::qword_ptr(d, static_cast<int32_t>(8 * i)), 2);
+          cc_.jl(fail_);
+        } else {
+          expect_i64(x86::qword_ptr(d, static_cast<int32_t>(8 * i)), g.dims[i]);
+        }
+      }
     }
     x86::Gp descr = cc_.newIntPtr("descr");
     cc_.mov(descr, x86::qword_ptr(o, kArrDescr));

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -38,6 +39,9 @@ uint64_t mix(uint64_t h, uint64_t v) {
 constexpr size_t kMaxReasons = 64;
 // Releasing and re-taking the GIL costs ~0.1 us: worth it only for kernels that run longer.
 constexpr int64_t kReleaseGilElements = 1 << 15;
+// Automatic dynamic shapes need the CPU backend to take runtime sizes (sym_dims); until it does,
+// changed sizes recompile static. jit(dynamic=True) and mark_dynamic still try (and fall back).
+constexpr bool kAutoDynamic = false;
 
 }  // namespace
 
@@ -161,7 +165,11 @@ uint64_t JitFunction::signature_of(PyObject* const* bound) const {
       auto* a = reinterpret_cast<PyArrayObject*>(o);
       h = mix(h, static_cast<uint64_t>(PyArray_TYPE(a)));
       h = mix(h, static_cast<uint64_t>(PyArray_NDIM(a)));
-      for (int d = 0; d < PyArray_NDIM(a); ++d) h = mix(h, static_cast<uint64_t>(PyArray_DIMS(a)[d]));
+      for (int d = 0; d < PyArray_NDIM(a); ++d) {
+        bool dynamic = options_.dynamic == 1 && PyArray_DIMS(a)[d] >= 2;
+        for (const auto& [da, dd] : dynamic_dims_) dynamic |= da == i && dd == d && PyArray_DIMS(a)[d] >= 2;
+        h = mix(h, dynamic ? ~0ull : static_cast<uint64_t>(PyArray_DIMS(a)[d]));
+      }
       h = mix(h, PyArray_IS_C_CONTIGUOUS(a) ? 1 : 0);
     } else if (PyLong_CheckExact(o) || PyUnicode_CheckExact(o) || PyBool_Check(o)) {
       Py_hash_t ph = PyObject_Hash(o);
@@ -269,7 +277,15 @@ void JitFunction::log(const char* channel, const std::string& message) const {
 std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_t sig_key,
                                                  SignatureInfo& sig) {
   auto t0 = std::chrono::steady_clock::now();
-  tracer::TraceResult tr = tracer::trace_function(func_, bound, code_->co_argcount);
+  learn_dynamic_dims(bound);
+  tracer::TraceOptions topts = trace_options(bound);
+  tracer::TraceResult tr = tracer::trace_function(func_, bound, code_->co_argcount, topts);
+  if (auto* a = std::get_if<tracer::Abort>(&tr); a && a->code == tracer::AbortCode::DynamicShape) {
+    // The code needs these sizes (shape arithmetic, slicing, ...): compile it static from now on.
+    log("recompiles", fmt::format("{}: dynamic shapes off: {}", name_, a->describe()));
+    dynamic_failed_ = true;
+    tr = tracer::trace_function(func_, bound, code_->co_argcount, tracer::TraceOptions{});
+  }
   double trace_ms = ms_since(t0);
   stats_.trace_ms += trace_ms;
   if (auto* a = std::get_if<tracer::Abort>(&tr)) {
@@ -293,6 +309,7 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
   e->inputs = std::move(t.inputs);
   e->outputs = std::move(t.outputs);
   e->writebacks = std::move(t.writebacks);
+  e->symbols = t.symbols;
   t.outputs.clear();  // the entry owns the constants' references now
 
   // Recompile accounting: why the nearest existing version did not match, in the user's words.
@@ -319,6 +336,59 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
   return nullptr;  // this call runs eagerly; later calls pick the kernel up when it is ready
 }
 
+// When a recompile is due to sizes alone (same dtype and rank), those dimensions become dynamic
+// (Dynamo's policy: the first compile is static, a changed size makes that dimension symbolic).
+void JitFunction::learn_dynamic_dims(PyObject* const* bound) {
+  if (!kAutoDynamic || options_.dynamic != -1 || dynamic_failed_ || entries_.empty()) return;
+  for (const tracer::Guard& g : entries_.back()->guards.guards()) {
+    if (g.kind != tracer::Guard::Kind::Array || g.arg < 0) continue;
+    PyObject* o = bound[g.arg];
+    if (!PyArray_CheckExact(o)) continue;
+    auto* a = reinterpret_cast<PyArrayObject*>(o);
+    if (PyArray_TYPE(a) != g.typenum || PyArray_NDIM(a) != static_cast<int>(g.dims.size())) continue;
+    for (size_t d = 0; d < g.dims.size(); ++d) {
+      if (g.dims[d] < 0 || PyArray_DIMS(a)[d] == g.dims[d]) continue;
+      std::pair<int, int> p(g.arg, static_cast<int>(d));
+      if (std::find(dynamic_dims_.begin(), dynamic_dims_.end(), p) == dynamic_dims_.end()) {
+        dynamic_dims_.push_back(p);
+        log("recompiles", fmt::format("{}: arg {} dim {} is dynamic from now on", name_, g.arg, d));
+      }
+    }
+  }
+}
+
+tracer::TraceOptions JitFunction::trace_options(PyObject* const* bound) {
+  tracer::TraceOptions o;
+  if (options_.dynamic == 0 || dynamic_failed_) return o;
+  if (options_.dynamic == 1) {
+    for (int i = 0; i < code_->co_argcount; ++i)
+      if (PyArray_CheckExact(bound[i]))
+        for (int d = 0; d < PyArray_NDIM(reinterpret_cast<PyArrayObject*>(bound[i])); ++d)
+          o.dynamic_dims.emplace_back(i, d);
+    return o;
+  }
+  o.dynamic_dims = dynamic_dims_;
+  // tracejit.mark_dynamic(array, dim): the package keeps {id(array): dims} for live arrays.
+  PyObject* mod = PyImport_ImportModule("tracejit");
+  PyObject* marks = mod ? PyObject_GetAttrString(mod, "_dynamic_marks") : nullptr;
+  if (marks && PyDict_Check(marks)) {
+    for (int i = 0; i < code_->co_argcount; ++i) {
+      PyObject* key = PyLong_FromVoidPtr(bound[i]);
+      PyObject* dims = key ? PyDict_GetItem(marks, key) : nullptr;  // borrowed
+      Py_XDECREF(key);
+      if (!dims || !PyTuple_Check(dims)) continue;
+      for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(dims); ++k) {
+        long d = PyLong_AsLong(PyTuple_GET_ITEM(dims, k));
+        if (d >= 0) o.dynamic_dims.emplace_back(i, static_cast<int>(d));
+      }
+    }
+  }
+  Py_XDECREF(marks);
+  Py_XDECREF(mod);
+  PyErr_Clear();
+  return o;
+}
+
 // A finished compile is accounted on the calling thread (stats and logs need the GIL); a
 // failed one leaves the cache and its signature runs eagerly from then on.
 bool JitFunction::settle(size_t i) {
@@ -329,7 +399,12 @@ bool JitFunction::settle(size_t i) {
   signatures_[e.signature].compiling = false;
   if (state == CacheEntry::kFailed) {
     ++stats_.compile_failures;
-    signatures_[e.signature].eager_only = true;
+    if (!e.symbols.empty()) {
+      dynamic_failed_ = true;  // the backend could not compile it dynamic: the next call retraces static
+      signatures_.erase(e.signature);
+    } else {
+      signatures_[e.signature].eager_only = true;
+    }
     add_reason(stats_.fallback_reasons,
                fmt::format("{}:{}: compile failed: {} [compile-error]",
                            PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno, e.error));
@@ -412,6 +487,11 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       }
     }
   }
+  // Sizes of the symbolic dimensions, read from the arguments (guards made them >= 2 and equal
+  // where they share a symbol).
+  std::vector<int64_t> sym(e.symbols.size());
+  for (size_t k = 0; k < e.symbols.size(); ++k)
+    sym[k] = PyArray_DIMS(reinterpret_cast<PyArrayObject*>(bound[e.symbols[k].first]))[e.symbols[k].second];
   // Allocate every result (C-contiguous, NumPy's own allocator).
   size_t nres = e.result_types.size();
   std::vector<PyObject*> results(nres, nullptr);
@@ -422,7 +502,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   for (size_t k = 0; k < nres; ++k) {
     const ir::Type& t = e.result_types[k];
     std::vector<npy_intp> dims;
-    for (const ir::Dim& d : t.shape) dims.push_back(d.size);
+    for (const ir::Dim& d : t.shape) dims.push_back(d.is_static() ? d.size : sym[static_cast<size_t>(d.sym)]);
     results[k] = PyArray_SimpleNew(t.rank(), dims.data(), typenum_from_dtype(t.dtype));
     if (!results[k]) {
       cleanup();
@@ -432,15 +512,15 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   }
   if (!out_ptrs.empty()) {
     int64_t work = 0;
-    for (const ir::Type& t : e.result_types) work += t.static_numel().value_or(0);
+    for (size_t k = 0; k < nres; ++k) work += PyArray_SIZE(reinterpret_cast<PyArrayObject*>(results[k]));
     backends::KernelFn fn = e.kernel->fn();
     if (work >= kReleaseGilElements) {
       // Large kernels run without the GIL: other Python threads go on meanwhile.
       Py_BEGIN_ALLOW_THREADS
-      fn(in_ptrs.data(), in_strides.data(), out_ptrs.data(), nullptr);
+      fn(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
       Py_END_ALLOW_THREADS
     } else {
-      fn(in_ptrs.data(), in_strides.data(), out_ptrs.data(), nullptr);
+      fn(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
     }
   }
   for (size_t k = 0; k < nres; ++k) {

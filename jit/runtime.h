@@ -21,6 +21,7 @@ struct Options {
   int hot = 1;              // calls of a signature that run eagerly before it is compiled
   int recompile_limit = 8;  // compiled versions per function; past it new signatures run eagerly
   bool sync = false;        // compile on the calling thread (else on the background thread)
+  int dynamic = -1;         // -1: automatic dynamic shapes; 0: always static; 1: every dim dynamic
 };
 
 struct Stats {
@@ -54,6 +55,7 @@ struct CacheEntry {
   std::vector<int> result_param;  // per graph result: the param it merely copies, or -1
   std::vector<int> kernel_slot;   // per graph result: its kernel output index, or -1
   std::vector<std::pair<int, int>> writebacks;  // (input, graph result): in-place updates
+  std::vector<std::pair<int, int>> symbols;     // symbolic dim k = args[first].shape[second]
   std::string ir_text;
   std::string error;  // kFailed: why
   int64_t hits = 0;
@@ -111,6 +113,11 @@ class JitFunction {
   std::vector<std::shared_ptr<CacheEntry>> entries_;
   std::unordered_map<uint64_t, SignatureInfo> signatures_;
   bool warned_limit_ = false;
+  // Automatic dynamic shapes: (argument, dimension) pairs seen to change between compiles.
+  std::vector<std::pair<int, int>> dynamic_dims_;
+  bool dynamic_failed_ = false;  // a dynamic trace needed static sizes: stay static
+  tracer::TraceOptions trace_options(PyObject* const* bound);
+  void learn_dynamic_dims(PyObject* const* bound);
 };
 
 // Process-wide switches, set by python/ at import.

@@ -39,7 +39,7 @@ int parse_options(PyObject* kwargs, tracejit::jit::Options& o) {
   while (PyDict_Next(kwargs, &pos, &key, &value)) {
     const char* k = PyUnicode_AsUTF8(key);
     if (!k) return -1;
-    long v = PyBool_Check(value) ? (value == Py_True) : PyLong_AsLong(value);
+    long v = value == Py_None ? -1 : PyBool_Check(value) ? (value == Py_True) : PyLong_AsLong(value);
     if (v == -1 && PyErr_Occurred()) return -1;
     if (std::strcmp(k, "hot") == 0) {
       if (v < 0) {
@@ -49,6 +49,8 @@ int parse_options(PyObject* kwargs, tracejit::jit::Options& o) {
       o.hot = static_cast<int>(v);
     } else if (std::strcmp(k, "sync") == 0) {
       o.sync = v != 0;
+    } else if (std::strcmp(k, "dynamic") == 0) {
+      o.dynamic = static_cast<int>(v);
     } else if (std::strcmp(k, "recompile_limit") == 0) {
       if (v < 0) {
         PyErr_SetString(PyExc_ValueError, "recompile_limit must be >= 0");

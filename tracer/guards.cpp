@@ -58,7 +58,7 @@ bool array_ok(const Guard& g, PyObject* o) {
   if (PyArray_NDIM(a) != static_cast<int>(g.dims.size())) return false;
   const npy_intp* d = PyArray_DIMS(a);
   for (size_t i = 0; i < g.dims.size(); ++i)
-    if (d[i] != g.dims[i]) return false;
+    if (g.dims[i] < 0 ? d[i] < 2 : d[i] != g.dims[i]) return false;
   int flags = PyArray_FLAGS(a);
   if ((flags & kBehaved) != kBehaved) return false;
   if (!PyArray_ISNOTSWAPPED(a)) return false;
@@ -116,6 +116,15 @@ bool guard_ok(const Guard& g, PyObject* const* args) {
     }
     case Guard::Kind::FunctionIs:
       return PyFunction_GET_CODE(g.dict) == g.expected && PyFunction_GET_DEFAULTS(g.dict) == g.dict2;
+    case Guard::Kind::DimsEqual: {
+      PyObject* a = args[g.dims[0]];
+      PyObject* b = args[g.dims[2]];
+      if (!PyArray_Check(a) || !PyArray_Check(b)) return false;
+      auto* x = reinterpret_cast<PyArrayObject*>(a);
+      auto* y = reinterpret_cast<PyArrayObject*>(b);
+      if (PyArray_NDIM(x) <= g.dims[1] || PyArray_NDIM(y) <= g.dims[3]) return false;
+      return PyArray_DIMS(x)[g.dims[1]] == PyArray_DIMS(y)[g.dims[3]];
+    }
     case Guard::Kind::GlobalIs:
     case Guard::Kind::BuiltinIs:
     case Guard::Kind::AttrIs: {
@@ -173,7 +182,7 @@ std::string repr(PyObject* o) {
 
 std::string dims_str(const std::vector<int64_t>& d) {
   std::string s = "(";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + (d[i] < 0 ? std::string("dyn") : std::to_string(d[i]));
   if (d.size() == 1) s += ",";
   return s + ")";
 }
@@ -310,6 +319,9 @@ std::vector<std::string> GuardSet::explain(PyObject* const* args) const {
       case Guard::Kind::FunctionIs:
         out.push_back(fmt::format("the code or defaults of {} changed", who));
         break;
+      case Guard::Kind::DimsEqual:
+        out.push_back(fmt::format("dynamic sizes no longer equal: {}", g.source->name));
+        break;
     }
     Py_XDECREF(o);
   }
@@ -346,6 +358,9 @@ std::vector<std::string> GuardSet::describe() const {
         break;
       case Guard::Kind::FunctionIs:
         out.push_back(fmt::format("{}.__code__ and __defaults__ unchanged", who));
+        break;
+      case Guard::Kind::DimsEqual:
+        out.push_back(fmt::format("dynamic sizes equal: {}", g.source->name));
         break;
     }
   }

@@ -23,6 +23,7 @@ struct Guard {
     AttrIs,     // getattr(base, name) is expected (base is itself guarded)
     Len,        // type(arg) is `type` and len(arg) == length (lists, tuples, dicts)
     FunctionIs, // dict (a function) still has __code__ `expected` and __defaults__ `dict2`
+    DimsEqual,  // args[dims[0]].shape[dims[1]] == args[dims[2]].shape[dims[3]] (one symbol)
     Path,       // the `inner` check (Type/Array/Value/Identity/Len) on the object the source
                 // path (arg.attr[key]...) reaches at call time; arg == -1
   };
@@ -32,7 +33,7 @@ struct Guard {
   int64_t length = 0;       // Len
   PyTypeObject* type = nullptr;
   int typenum = -1;
-  std::vector<int64_t> dims;
+  std::vector<int64_t> dims;  // Array: -1 is a dynamic dimension (any size >= 2)
   bool contiguous = true;
   PyObject* dict = nullptr;      // GlobalIs/BuiltinIs: globals; AttrIs: base object   (strong)
   PyObject* dict2 = nullptr;     // BuiltinIs: builtins dict                             (strong)

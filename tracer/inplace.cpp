@@ -74,6 +74,7 @@ bool Tracer::inplace_binary(const AValue& x, const AValue& y, const char* ufunc)
 // x[key] = value with a basic index: the new array is assembled from slices of the old one
 // and the (broadcast) value, axis by axis.
 bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
+  if (!static_only(x) || !static_only(value)) return false;
   ir::Graph& g = trace_.graph;
   int rank = x.type.rank();
   std::vector<PyObject*> parts;

@@ -299,6 +299,7 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
 }
 
 bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name) {
+  if (!static_only(a0) || !static_only(b0)) return false;
   if (!a0.is_tensor() || !b0.is_tensor())
     return fail(AbortCode::UnsupportedValue, fmt::format("{} of a Python value", name));
   const UfuncInfo* mm = nullptr;
@@ -355,6 +356,7 @@ bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name)
 // Basic indexing: ints, slices, None and Ellipsis (a tuple of them). One slice op, then a
 // reshape that drops integer-indexed axes and inserts new ones.
 bool Tracer::index_tensor(const AValue& x, PyObject* key) {
+  if (!static_only(x)) return false;
   std::vector<PyObject*> parts;
   if (PyTuple_Check(key))
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); ++i) parts.push_back(PyTuple_GET_ITEM(key, i));
@@ -444,6 +446,10 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
 
 bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, bool& handled) {
   handled = true;
+  for (const AValue& a : args.pos)
+    if (!static_only(a)) return false;
+  for (const auto& kv : args.kw)
+    if (!static_only(kv.second)) return false;
   ir::Graph& g = trace_.graph;
   std::string bad;
   auto x_of = [&](size_t i) -> const AValue* {

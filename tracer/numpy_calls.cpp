@@ -261,6 +261,8 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
   for (const AValue& v : operands) {
     if (!v.is_tensor()) continue;
     auto b = ir::broadcast_shapes(shape, v.type.shape);
+    if (!b && (!v.type.is_static() || !ir::Type(ir::DType::F64, shape).is_static()))
+      return fail(AbortCode::DynamicShape, "dynamic and static sizes meet in broadcasting");
     if (!b)
       return fail(AbortCode::UserError,
                   fmt::format("operands could not be broadcast together with shapes {} {}",
@@ -394,6 +396,8 @@ bool Tracer::apply_where(std::vector<AValue> operands) {
   for (const AValue& v : operands) {
     if (!v.is_tensor()) continue;
     auto b = ir::broadcast_shapes(shape, v.type.shape);
+    if (!b && (!v.type.is_static() || !ir::Type(ir::DType::F64, shape).is_static()))
+      return fail(AbortCode::DynamicShape, "dynamic and static sizes meet in broadcasting");
     if (!b)
       return fail(AbortCode::UserError,
                   fmt::format("operands could not be broadcast together with shapes {} {}",
@@ -436,6 +440,7 @@ bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool 
   if (method)
     return fail(AbortCode::UnsupportedAttribute,
                 fmt::format("method '.{}()' of an array is not traced yet", name));
+  if (name != "ndim" && name != "dtype" && !static_only(base)) return false;
   PyObject* v = nullptr;
   if (name == "shape") {
     v = PyTuple_New(t.rank());
@@ -469,6 +474,7 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     return apply_ufunc(*np_->ufunc_named("absolute"), std::move(args), true);
   if (is_builtin("len") && args.size() == 1) {
     const AValue& a = args[0];
+    if (!static_only(a)) return false;
     Py_ssize_t n = -1;
     if (a.kind == AValue::Kind::Tuple) n = static_cast<Py_ssize_t>(a.items.size());
     else if (a.is_tensor() && a.type.rank() > 0) n = a.type.shape[0].size;

@@ -197,9 +197,23 @@ std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
     guard.dims.assign(PyArray_DIMS(a), PyArray_DIMS(a) + PyArray_NDIM(a));
     guard.contiguous = contiguous;
     std::vector<int64_t> dims = guard.dims;
+    std::vector<int32_t> syms(dims.size(), -1);
+    if (arg >= 0) {
+      for (const auto& [da, dd] : options_.dynamic_dims) {
+        if (da != arg || dd < 0 || dd >= static_cast<int>(dims.size()) || dims[static_cast<size_t>(dd)] < 2) continue;
+        syms[static_cast<size_t>(dd)] = symbol_for(dims[static_cast<size_t>(dd)], arg, dd);
+        guard.dims[static_cast<size_t>(dd)] = -1;  // any size >= 2
+      }
+    }
     guard_object(Guard::Kind::Array, src, std::move(guard));
-    return input(*dt, dims, contiguous ? ir::ParamLayout::Contiguous : ir::ParamLayout::Strided,
-                 InputBinding::Kind::ArrayData, Box::Array);
+    AValue v = input(*dt, dims, contiguous ? ir::ParamLayout::Contiguous : ir::ParamLayout::Strided,
+                     InputBinding::Kind::ArrayData, Box::Array);
+    for (size_t k = 0; k < syms.size(); ++k)
+      if (syms[k] >= 0) v.type.shape[k] = ir::Dim::symbol(syms[k]);
+    trace_.graph.node(v.v).type = v.type;
+    for (auto& [key, cached] : inputs_by_source_)
+      if (cached.v == v.v) cached.type = v.type;
+    return v;
   }
   if (PyArray_Check(o)) {
     fail(AbortCode::UnsupportedArgument,
@@ -1015,6 +1029,7 @@ std::string_view abort_code_name(AbortCode c) {
     case AbortCode::SideEffect: return "side-effect";
     case AbortCode::ControlFlow: return "control-flow";
     case AbortCode::UserError: return "user-error";
+    case AbortCode::DynamicShape: return "dynamic-shape";
   }
   return "?";
 }
@@ -1028,8 +1043,10 @@ Trace::~Trace() {
   for (OutputNode& n : outputs) Py_XDECREF(n.constant);
 }
 
-TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs) {
+TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs,
+                           const TraceOptions& options) {
   detail::Tracer t(func, args, nargs);
+  t.set_options(options);
   return t.run();
 }
 

@@ -50,6 +50,7 @@ enum class AbortCode : uint8_t {
   SideEffect,
   ControlFlow,
   UserError,  // NumPy or Python would raise here: the eager run raises it for real
+  DynamicShape,  // a symbolic dimension reached code that needs its size: retrace static
 };
 std::string_view abort_code_name(AbortCode c);
 
@@ -69,6 +70,9 @@ struct Trace {
   // In-place updates of input arrays: after the kernel, input `first` receives graph result
   // `second` (the runtime refuses to run when a written input overlaps another input).
   std::vector<std::pair<int, int>> writebacks;
+  // Symbolic dimension k of the graph has the size of dimension symbols[k].second of input
+  // symbols[k].first (an argument array) at call time.
+  std::vector<std::pair<int, int>> symbols;
   Trace() = default;
   Trace(Trace&&) = default;
   Trace& operator=(Trace&&) = default;
@@ -77,9 +81,16 @@ struct Trace {
 
 using TraceResult = std::variant<Trace, Abort>;
 
+struct TraceOptions {
+  // (argument, dimension) pairs traced as symbolic sizes (>= 2; sizes 0 and 1 stay static).
+  // Dimensions of equal size at trace time share one symbol, guarded equal.
+  std::vector<std::pair<int, int>> dynamic_dims;
+};
+
 // Traces `func` called with `args`: its positional parameters, already bound (keywords and
 // defaults applied by the caller; length co_argcount). Calls to other Python functions are
 // inlined (depth-limited). Needs the GIL. Never leaves a Python exception set.
-TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs);
+TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs,
+                           const TraceOptions& options = {});
 
 }  // namespace tracejit::tracer

@@ -142,6 +142,40 @@ class Tracer {
   bool returned_ = false;
   AValue result_;
 
+  TraceOptions options_;
+  std::vector<int64_t> symbol_sizes_;  // trace-time size of each symbol
+
+ public:
+  void set_options(const TraceOptions& o) { options_ = o; }
+
+ private:
+  // The symbol for a dynamic dimension of this size (dimensions of equal size share one, and a
+  // guard keeps them equal).
+  int32_t symbol_for(int64_t size, int arg, int dim) {
+    for (size_t k = 0; k < symbol_sizes_.size(); ++k) {
+      if (symbol_sizes_[k] != size) continue;
+      auto [a0, d0] = trace_.symbols[k];
+      Guard g;
+      g.kind = Guard::Kind::DimsEqual;
+      g.arg = a0;
+      g.dims = {a0, d0, arg, dim};
+      g.source = Source::arg(arg, fmt::format("{} dim {} == {} dim {}", local_name(a0), d0, local_name(arg), dim));
+      trace_.guards.add(std::move(g));
+      return static_cast<int32_t>(k);
+    }
+    symbol_sizes_.push_back(size);
+    trace_.symbols.emplace_back(arg, dim);
+    return static_cast<int32_t>(symbol_sizes_.size() - 1);
+  }
+  // Fails (DynamicShape) when x has a symbolic dimension: code that needs sizes is traced static.
+  bool static_only(const AValue& x) {
+    if (x.is_tensor() && !x.type.is_static())
+      return fail(AbortCode::DynamicShape, "a dynamic dimension reaches code that needs its size");
+    for (const AValue& i : x.items)
+      if (!static_only(i)) return false;
+    return true;
+  }
+
   Frame& fr() { return *frames_.back(); }
   const Frame& fr() const { return *frames_.back(); }
 

@@ -19,7 +19,7 @@ import os as _os
 from . import _tracejit
 from ._tracejit import JitFunction, TracejitWarning
 
-__all__ = ["jit", "JitFunction", "TracejitWarning", "explain", "wait_for_compiles"]
+__all__ = ["jit", "JitFunction", "TracejitWarning", "explain", "wait_for_compiles", "mark_dynamic"]
 
 from ._tracejit import wait_for_compiles
 
@@ -48,23 +48,45 @@ def _sync_default():
     return _os.environ.get("TRACEJIT_SYNC", "") not in ("", "0")
 
 
-def jit(fn=None, *, hot=DEFAULT_HOT, recompile_limit=DEFAULT_RECOMPILE_LIMIT, sync=None):
+# {id(array): (dims...)} for arrays marked with mark_dynamic (entries die with their arrays).
+_dynamic_marks = {}
+
+
+def mark_dynamic(array, dim):
+    """Compile dimension ``dim`` (an int or a sequence of ints) of ``array`` as a runtime size
+    the first time a jitted function sees this array, instead of waiting for a size change."""
+    import weakref
+
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    key = id(array)
+    if key not in _dynamic_marks:
+        weakref.finalize(array, _dynamic_marks.pop, key, None)
+    _dynamic_marks[key] = tuple(sorted(set(_dynamic_marks.get(key, ()) + dims)))
+    return array
+
+
+def jit(fn=None, *, hot=DEFAULT_HOT, recompile_limit=DEFAULT_RECOMPILE_LIMIT, sync=None,
+        dynamic=None):
     """Compile ``fn`` with tracejit. Use as ``@jit``, ``@jit(...)`` or ``jit(fn, ...)``.
 
     hot: calls of a new signature that run eagerly before it is compiled (0: compile at once).
     recompile_limit: compiled versions kept per function; past it new signatures run eagerly
         and one TracejitWarning says so.
+    dynamic: None (default): the first compile is static; a dimension whose size changes
+        between compiles is compiled as a runtime size from then on (sizes 0 and 1 stay
+        specialized). True: every dimension dynamic from the start. False: always static.
     sync: compile on the calling thread, which waits for LLVM. The default (None) compiles on a
         background thread while calls keep running eagerly, and switches to the compiled code
         as soon as it is ready; TRACEJIT_SYNC=1 makes every function synchronous.
     """
     if fn is None:
-        return lambda f: jit(f, hot=hot, recompile_limit=recompile_limit, sync=sync)
+        return lambda f: jit(f, hot=hot, recompile_limit=recompile_limit, sync=sync, dynamic=dynamic)
     if isinstance(fn, JitFunction):
         return fn
     if sync is None:
         sync = _sync_default()
-    wrapper = JitFunction(fn, hot=hot, recompile_limit=recompile_limit, sync=bool(sync))
+    wrapper = JitFunction(fn, hot=hot, recompile_limit=recompile_limit, sync=bool(sync),
+                          dynamic=None if dynamic is None else bool(dynamic))
     _functools.update_wrapper(wrapper, fn)
     return wrapper
 
