@@ -16,6 +16,7 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/Utils/Cloning.h>
 
+#include "backends/cpu/lower.h"
 #include "backends/cpu/thread_pool.h"
 
 #include <cmath>
@@ -147,6 +148,25 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm, int opt_level) {
   mpm.run(m, mam);
 }
 
+// Marks the vector stores that lowering made provably 64-byte aligned (kNonTemporalAttr
+// functions) non-temporal: they then bypass the cache without a read-for-ownership.
+void mark_nontemporal_stores(llvm::Module& m) {
+  for (llvm::Function& f : m) {
+    if (!f.hasFnAttribute(kNonTemporalAttr)) continue;
+    for (llvm::BasicBlock& bb : f)
+      for (llvm::Instruction& inst : bb) {
+        auto* st = llvm::dyn_cast<llvm::StoreInst>(&inst);
+        if (!st || !st->getValueOperand()->getType()->isVectorTy()) continue;
+        uint64_t bytes = m.getDataLayout().getTypeStoreSize(st->getValueOperand()->getType());
+        if (bytes < 16 || st->getAlign().value() < bytes) continue;
+        llvm::LLVMContext& ctx = m.getContext();
+        st->setMetadata(llvm::LLVMContext::MD_nontemporal,
+                        llvm::MDNode::get(ctx, llvm::ConstantAsMetadata::get(
+                                                   llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), 1))));
+      }
+  }
+}
+
 Status dump(const llvm::Module& m, llvm::TargetMachine& tm, const std::string& dir, const std::string& symbol) {
   std::error_code ec;
   llvm::sys::fs::create_directories(dir);
@@ -179,6 +199,7 @@ Expected<std::unique_ptr<CompiledKernel>> jit_compile(std::unique_ptr<llvm::Modu
   module->setDataLayout(jit.lljit->getDataLayout());
   module->setTargetTriple(jit.lljit->getTargetTriple().str());
   optimize(*module, *jit.tm, opt_level);
+  mark_nontemporal_stores(*module);
   if (!dump_dir.empty())
     if (Status s = dump(*module, *jit.tm, dump_dir, symbol); !s) return s;
 

@@ -20,6 +20,11 @@ namespace tracejit::backends {
 // pool call at all. See lower.cpp for how it was measured.
 inline constexpr int64_t kDefaultParallelMinWork = int64_t{2} << 20;
 
+// Function attribute on lowered functions whose 64-byte-aligned vector stores should be made
+// non-temporal after optimization (see jit.cpp); the loop vectorizer refuses !nontemporal stores
+// it cannot prove aligned, so lowering only asserts the alignment.
+inline constexpr const char* kNonTemporalAttr = "tracejit-nontemporal";
+
 struct LowerOptions {
   int64_t parallel_min_work = kDefaultParallelMinWork;  // <= 0: never parallel
 };
