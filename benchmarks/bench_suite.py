@@ -1,0 +1,381 @@
+"""The workload suite: NumPy vs tracejit (and Numba / numexpr / JAX when importable), measured in
+the same run, with each kernel's memory-bandwidth bound.
+
+Run: python benchmarks/bench_suite.py [--quick] [--runs N] [--only NAME[,NAME]]
+
+For each workload: NumPy ms, tracejit ms, their ratio, tracejit's trace+compile ms (from
+``f.stats()`` after the first call), the peers' ms, and the bandwidth bound: the bytes the kernel
+must move (every input read once, the output written once) divided by the copy bandwidth
+measured in this run with ``np.copyto`` on a large array. Every system is timed round-robin (one
+call of each per round), so a load spike from another process hits all of them alike; the
+figure is the median (``--stat min`` for the minimum). A workload that tracejit does not compile
+prints ``FALLBACK: <reason>`` (from ``stats()['fallback_reasons']``) instead of a time.
+"""
+import argparse
+import math
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TRACEJIT_SYNC", "1")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
+
+import numpy as np  # noqa: E402
+
+import tracejit  # noqa: E402
+
+try:
+    import numba
+except ImportError:
+    numba = None
+try:
+    import numexpr
+except ImportError:
+    numexpr = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads, as a NumPy user writes them (these are what tracejit compiles).
+
+
+def tanh_chain(a, b, c, d):
+    return np.tanh(a * b + c) * 0.5 + d
+
+
+def arith_chain(a, b, c, d):
+    return a * b + c * d - a
+
+
+def softmax(x):
+    m = x.max(axis=1, keepdims=True)
+    e = np.exp(x - m)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def layernorm(x, gamma, beta):
+    mu = x.mean(axis=1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=1, keepdims=True)
+    return (x - mu) / np.sqrt(var + 1e-5) * gamma + beta
+
+
+def mlp(x, w, b):
+    return np.maximum(x @ w + b, 0)
+
+
+def stencil(u):
+    return u[1:-1, 1:-1] + 0.1 * (u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:]
+                                  - 4 * u[1:-1, 1:-1])
+
+
+def sumsq(x):
+    return (x * x).sum(axis=1)
+
+
+def pdist(X, Y):
+    return ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numba: the same function when @njit accepts it, else a hand-written loop (marked '*').
+
+
+def nb_softmax(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        m = x[i].max()
+        e = np.exp(x[i] - m)
+        out[i] = e / e.sum()
+    return out
+
+
+def nb_layernorm(x, gamma, beta):
+    out = np.empty_like(x)
+    eps = np.float32(1e-5)
+    for i in range(x.shape[0]):
+        d = x[i] - x[i].mean()
+        var = (d * d).mean()
+        out[i] = d / np.sqrt(var + eps) * gamma + beta
+    return out
+
+
+def nb_sumsq(x):
+    out = np.empty(x.shape[0], x.dtype)
+    for i in range(x.shape[0]):
+        out[i] = (x[i] * x[i]).sum()
+    return out
+
+
+def nb_pdist(X, Y):
+    out = np.empty((X.shape[0], Y.shape[0]), X.dtype)
+    for i in range(X.shape[0]):
+        for j in range(Y.shape[0]):
+            s = X.dtype.type(0)
+            for k in range(X.shape[1]):
+                t = X[i, k] - Y[j, k]
+                s += t * t
+            out[i, j] = s
+    return out
+
+
+# numexpr: an expression over named operands (views are fine); None where it has no form.
+def ne_stencil_args(u):
+    return {"c": u[1:-1, 1:-1], "n": u[:-2, 1:-1], "s": u[2:, 1:-1], "w": u[1:-1, :-2],
+            "e": u[1:-1, 2:]}
+
+
+NUMEXPR = {
+    "tanh_chain": ("tanh(a*b + c)*0.5 + d", lambda a, b, c, d: dict(a=a, b=b, c=c, d=d)),
+    "arith_chain": ("a*b + c*d - a", lambda a, b, c, d: dict(a=a, b=b, c=c, d=d)),
+    "stencil": ("c + 0.1*(n + s + w + e - 4*c)", ne_stencil_args),
+    "sumsq": ("sum(x*x, axis=1)", lambda x: dict(x=x)),
+    "pdist": ("sum((x - y)**2, axis=2)", lambda X, Y: dict(x=X[:, None, :], y=Y[None, :, :])),
+}
+
+
+def jax_versions(jnp):
+    return {
+        "tanh_chain": lambda a, b, c, d: jnp.tanh(a * b + c) * 0.5 + d,
+        "arith_chain": lambda a, b, c, d: a * b + c * d - a,
+        "softmax": lambda x: (lambda e: e / e.sum(axis=1, keepdims=True))(
+            jnp.exp(x - x.max(axis=1, keepdims=True))),
+        "layernorm": lambda x, g, b: (lambda mu: (x - mu) / jnp.sqrt(
+            ((x - mu) ** 2).mean(axis=1, keepdims=True) + 1e-5) * g + b)(
+            x.mean(axis=1, keepdims=True)),
+        "mlp": lambda x, w, b: jnp.maximum(x @ w + b, 0),
+        "stencil": lambda u: u[1:-1, 1:-1] + 0.1 * (u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2]
+                                                    + u[1:-1, 2:] - 4 * u[1:-1, 1:-1]),
+        "sumsq": lambda x: (x * x).sum(axis=1),
+        "pdist": lambda X, Y: ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1),
+    }
+
+
+def f32(rng, *shape):
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+# name, label, function, make args, numba loop fallback, rtol for the check against NumPy
+WORKLOADS = [
+    ("tanh_chain", "tanh(a*b+c)*0.5+d 4M f32", tanh_chain,
+     lambda r: [f32(r, 4_000_000) for _ in range(4)], None, 1e-5),
+    ("arith_chain", "a*b+c*d-a 4M f32", arith_chain,
+     lambda r: [f32(r, 4_000_000) for _ in range(4)], None, 1e-6),
+    ("softmax", "row softmax 4096x1024 f32", softmax,
+     lambda r: [f32(r, 4096, 1024)], nb_softmax, 1e-5),
+    ("layernorm", "layernorm 4096x1024 f32", layernorm,
+     lambda r: [f32(r, 4096, 1024), f32(r, 1024), f32(r, 1024)], nb_layernorm, 1e-4),
+    ("mlp", "relu(x@w+b) 1024x256x512", mlp,
+     lambda r: [f32(r, 1024, 256), f32(r, 256, 512), f32(r, 512)], None, 1e-4),
+    ("stencil", "5-pt stencil 2048^2 f64", stencil,
+     lambda r: [r.standard_normal((2048, 2048))], None, 1e-12),
+    ("sumsq", "(x*x).sum(1) 4096x1024 f32", sumsq,
+     lambda r: [f32(r, 4096, 1024)], nb_sumsq, 1e-5),
+    ("pdist", "pairwise sq dist 1024x1024x16", pdist,
+     lambda r: [f32(r, 1024, 16), f32(r, 1024, 16)], nb_pdist, 1e-5),
+]
+QUICK = ["tanh_chain", "arith_chain", "softmax", "sumsq", "pdist"]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def time_round_robin(callables, runs, stat):
+    """ms per call for each callable; one call of each per round, so noise hits all alike."""
+    times = {k: [] for k in callables}
+    for _ in range(runs):
+        for k, fn in callables.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append((time.perf_counter() - t0) * 1e3)
+    pick = min if stat == "min" else statistics.median
+    return {k: pick(v) for k, v in times.items()}
+
+
+def max_err(expected, got):
+    """max |got - numpy| / max |numpy|, or a word when they differ in kind."""
+    got = np.asarray(got)
+    if got.shape != expected.shape:
+        return math.inf, f"shape {got.shape}"
+    if got.dtype != expected.dtype:
+        note = f"dtype {got.dtype}"
+    else:
+        note = ""
+    e = expected.astype(np.float64)
+    scale = float(np.max(np.abs(e))) or 1.0
+    return float(np.max(np.abs(got.astype(np.float64) - e))) / scale, note
+
+
+def close(expected, got, rtol):
+    err, note = max_err(expected, got)
+    return err <= rtol and not note.startswith("shape"), err, note
+
+
+def short_reason(reason):
+    """'/long/path/bench_suite.py:53: compile failed: ...' -> 'bench_suite.py:53: compile ...'"""
+    head, sep, tail = reason.partition(": ")
+    return (os.path.basename(head) + sep + tail) if sep else reason
+
+
+def copy_bandwidth(runs):
+    src = np.ones(32 * 1024 * 1024 // 4 * 4, dtype=np.float32)  # 128 MiB, far past the caches
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    ms = time_round_robin({"copy": lambda: np.copyto(dst, src)}, max(runs, 5), "min")["copy"]
+    return 2 * src.nbytes / ms / 1e6  # GB/s, read + write
+
+
+def fmt(ms):
+    if isinstance(ms, str):
+        return ms
+    return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}, 5 runs")
+    p.add_argument("--runs", type=int, default=None, help="rounds per workload (default 15)")
+    p.add_argument("--stat", choices=["median", "min"], default="median")
+    p.add_argument("--only", default="", help="comma-separated workload names")
+    p.add_argument("--no-peers", action="store_true", help="skip Numba, numexpr and JAX")
+    p.add_argument("--numexpr-threads", type=int, default=1)
+    opts = p.parse_args()
+    runs = opts.runs or (5 if opts.quick else 15)
+    names = [w[0] for w in WORKLOADS]
+    chosen = (opts.only.split(",") if opts.only else QUICK if opts.quick else names)
+    unknown = set(chosen) - set(names)
+    if unknown:
+        p.error(f"unknown workload(s) {sorted(unknown)}; known: {names}")
+
+    nb = None if opts.no_peers else numba
+    ne = None if opts.no_peers else numexpr
+    jax = jnp = None
+    if not opts.no_peers:
+        try:
+            import jax  # noqa: F811
+            jax.config.update("jax_enable_x64", True)  # the stencil is float64
+            jax.config.update("jax_platforms", "cpu")
+            import jax.numpy as jnp
+        except Exception:  # not installed, or no usable CPU backend
+            jax = jnp = None
+    if ne:
+        ne.set_num_threads(opts.numexpr_threads)
+    jx = jax_versions(jnp) if jnp else {}
+
+    gbs = copy_bandwidth(runs)
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                if ln.startswith("model name")), platform.processor()) \
+        if os.path.exists("/proc/cpuinfo") else platform.processor()
+    print(f"tracejit {tracejit.__version__}, NumPy {np.__version__}, Python "
+          f"{platform.python_version()}; {cpu}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.2f}")
+    print(f"{opts.stat} of {runs} round-robin runs; np.copyto bandwidth {gbs:.1f} GB/s "
+          f"(bw-bound = bytes in + bytes out at that rate)")
+    print(f"numba: {nb.__version__ if nb else '-'}   numexpr: "
+          f"{ne.__version__ + f' ({opts.numexpr_threads} thread)' if ne else '-'}   "
+          f"jax: {jax.__version__ + ' cpu' if jax else '-'}")
+
+    header = (f"{'workload':<30} {'numpy ms':>9} {'tjit ms':>9} {'ratio':>6} {'compile ms':>10} "
+              f"{'bw-bound ms':>11} {'tjit %bw':>8} {'numba ms':>9} {'numexpr ms':>10} "
+              f"{'jax ms':>8}  {'max err':>7}  notes")
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(0)
+    notes_all = []
+    for name, label, fn, make, nb_loop, rtol in WORKLOADS:
+        if name not in chosen:
+            continue
+        args = make(rng)
+        expected = fn(*args)
+        notes = []
+
+        j = tracejit.jit(fn, hot=0, sync=True)
+        got = j(*args)
+        st = j.stats()
+        compiled = st["compiled_calls"] > 0
+        compile_ms = st["trace_ms"] + st["compile_ms"]
+        ok, err, note = close(expected, got, rtol)
+        if note:
+            notes.append(f"tjit {note}")
+        if not ok:
+            notes.append(f"MISMATCH vs NumPy (rtol {rtol:g})")
+
+        calls = {"numpy": lambda: fn(*args)}
+        if compiled:
+            calls["tjit"] = lambda: j(*args)
+        else:
+            reasons = st["fallback_reasons"] or ["(no reason recorded)"]
+            notes.append("FALLBACK: " + short_reason(reasons[0]))
+
+        if nb:
+            for cand, star in ((fn, ""), (nb_loop, "*")):
+                if cand is None:
+                    continue
+                try:
+                    nf = nb.njit(cand)
+                    ok_nb, _, _ = close(expected, nf(*args), rtol)
+                except Exception:
+                    continue
+                if ok_nb:
+                    calls["numba"] = (lambda nf=nf: nf(*args))
+                    nb_mark = star
+                    break
+                notes.append("numba result differs")
+        if ne and name in NUMEXPR:
+            text, bind = NUMEXPR[name]
+            local = bind(*args)
+            try:
+                r = ne.evaluate(text, local_dict=local)
+                ok_ne, _, note_ne = close(expected, r, rtol)
+                if ok_ne:
+                    calls["numexpr"] = lambda: ne.evaluate(text, local_dict=local)
+                    if note_ne:
+                        notes.append(f"numexpr {note_ne}")
+                else:
+                    notes.append("numexpr result differs")
+            except Exception as ex:  # an expression numexpr cannot take
+                notes.append(f"numexpr: {type(ex).__name__}")
+        if jx and name in jx:
+            try:
+                jf = jax.jit(jx[name])
+                jargs = [jax.device_put(a) for a in args]
+                r = np.asarray(jf(*jargs).block_until_ready())
+                ok_jx, _, _ = close(expected, r, rtol)
+                if ok_jx:
+                    calls["jax"] = lambda: jf(*jargs).block_until_ready()
+                else:
+                    notes.append("jax result differs")
+            except Exception as ex:
+                notes.append(f"jax: {type(ex).__name__}")
+
+        for c in calls.values():  # warm-up outside the timed rounds
+            c()
+        t = time_round_robin(calls, runs, opts.stat)
+        if compiled and j.stats()["fallback_calls"] > st["fallback_calls"]:
+            notes.append("fell back during timing")
+
+        bytes_moved = sum(a.nbytes for a in args) + expected.nbytes
+        bound_ms = bytes_moved / (gbs * 1e6)
+        np_ms = t["numpy"]
+        tj = t.get("tjit")
+        unsupported = "n/a"
+        col = {k: (fmt(t[k]) if k in t else (unsupported if m else "-"))
+               for k, m in (("numba", nb), ("numexpr", ne), ("jax", jx))}
+        if "numba" in t and nb_mark:
+            col["numba"] += "*"
+        print(f"{label:<30} {fmt(np_ms):>9} {fmt(tj) if tj else 'FALLBACK':>9} "
+              f"{(f'{np_ms / tj:.2f}' if tj else '-'):>6} {compile_ms:10.1f} {fmt(bound_ms):>11} "
+              f"{(f'{100 * bound_ms / tj:.0f}%' if tj else '-'):>8} {col['numba']:>9} "
+              f"{col['numexpr']:>10} {col['jax']:>8}  {err:7.1e}  {'; '.join(notes)}",
+              flush=True)
+        notes_all += notes
+    print("ratio = numpy ms / tjit ms (>1: tracejit faster). compile ms = stats() trace_ms + "
+          "compile_ms. tjit %bw = bw-bound / tjit ms.\nmax err = max|tjit - numpy| / max|numpy| "
+          "(also on fallback: the eager answer). numba '*' = hand-written loop (@njit rejects "
+          "the NumPy form); n/a = the peer has no form for it; '-' = not installed.")
+
+
+if __name__ == "__main__":
+    main()
