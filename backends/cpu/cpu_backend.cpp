@@ -1,6 +1,8 @@
 // compile_cpu: names the kernel, lowers the graph and hands the module to the JIT, timing both.
 #include "backends/cpu/cpu_backend.h"
 
+#include "backends/cpu/schedule.h"
+
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
@@ -46,7 +48,8 @@ Expected<std::unique_ptr<CompiledKernel>> compile_cpu(const ir::Graph& g, const 
   auto ctx = std::make_unique<llvm::LLVMContext>();
   LowerOptions lower_opts;
   lower_opts.parallel_min_work = parallel_min_work(opts.parallel_min_work);
-  auto module = lower_graph(g, *ctx, symbol, lower_opts);
+  auto module = needs_schedule(g) ? lower_scheduled(g, *ctx, symbol, lower_opts)
+                                  : lower_graph(g, *ctx, symbol, lower_opts);
   if (!module) return module.status();
   return jit_compile(std::move(*module), std::move(ctx), symbol, opts.opt_level, dump_dir, start);
 }

@@ -2,6 +2,8 @@
 // ResourceTracker per kernel so destroying a CompiledKernel frees its code.
 #include "backends/cpu/jit.h"
 
+#include "backends/cpu/schedule.h"
+
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -79,6 +81,10 @@ llvm::Error define_host_symbols(llvm::orc::LLJIT& jit) {
   add("fmodf", static_cast<F2>(::fmodf)), add("fmod", static_cast<D2>(::fmod));
   add("memcpy", &::memcpy), add("memset", &::memset), add("memmove", &::memmove);
   add("tracejit_parallel_for", &::tracejit_parallel_for);
+  for_each_schedule_host_symbol([&](const char* name, void* addr) {
+    syms[jit.mangleAndIntern(name)] = llvm::JITEvaluatedSymbol(
+        llvm::pointerToJITTargetAddress(addr), llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  });
   return jit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms)));
 }
 

@@ -1,6 +1,7 @@
 // NumPy-exact semantics of each elementwise op and dtype, emitted as LLVM IR on register values.
 //
 // No fast-math flags anywhere: float results must be bit-identical to NumPy's separate ops.
+#include "backends/cpu/elementwise_ext.h"
 #include "backends/cpu/scalar_ops.h"
 
 #include <fmt/format.h>
@@ -237,6 +238,7 @@ Expected<Value*> emit_scalar_op(llvm::IRBuilderBase& b, const ir::Node& n,
                                 const std::vector<DType>& arg_dtypes, const std::vector<Value*>& args) {
   if (args.size() != n.operands.size() || args.size() != arg_dtypes.size())
     return Status::error(fmt::format("cpu backend: {} has the wrong operand count", ir::op_name(n.op)));
+  if (is_ext_op(n.op)) return emit_ext_op(b, n, arg_dtypes, args);
   switch (n.op) {
     case Op::Cast:
       if (ir::is_float(arg_dtypes[0]) && !ir::is_float(n.type.dtype) && !ir::is_bool(n.type.dtype))
