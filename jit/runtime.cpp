@@ -39,9 +39,9 @@ uint64_t mix(uint64_t h, uint64_t v) {
 constexpr size_t kMaxReasons = 64;
 // Releasing and re-taking the GIL costs ~0.1 us: worth it only for kernels that run longer.
 constexpr int64_t kReleaseGilElements = 1 << 15;
-// Automatic dynamic shapes need the CPU backend to take runtime sizes (sym_dims); until it does,
-// changed sizes recompile static. jit(dynamic=True) and mark_dynamic still try (and fall back).
-constexpr bool kAutoDynamic = false;
+// Automatic dynamic shapes: a size change makes that dimension symbolic (the CPU backend takes
+// runtime sizes through sym_dims; graphs it cannot compile dynamic fall back to static).
+constexpr bool kAutoDynamic = true;
 
 }  // namespace
 
@@ -318,6 +318,7 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
     std::vector<std::string> why = entries_.back()->guards.explain(bound);
     std::string line = fmt::format("{}: {}", name_, why.empty() ? "new signature" : why.front());
     for (size_t i = 1; i < why.size(); ++i) line += "; " + why[i];
+    line += caller_location();
     log("recompiles", fmt::format("recompile {}", line));
     add_reason(stats_.recompile_reasons, std::move(line));
   }
@@ -334,6 +335,17 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
   sig.compiling = true;
   CompileQueue::get().push([e, g = std::move(t.graph)]() mutable { build_kernel(*e, std::move(g)); });
   return nullptr;  // this call runs eagerly; later calls pick the kernel up when it is ready
+}
+
+// " (called from file.py:12)": the Python frame that called the jitted function.
+std::string JitFunction::caller_location() const {
+  PyFrameObject* frame = PyEval_GetFrame();  // borrowed: the caller's frame
+  if (!frame) return "";
+  PyCodeObject* code = PyFrame_GetCode(frame);
+  std::string out = fmt::format(" (called from {}:{})", PyUnicode_AsUTF8(code->co_filename),
+                                PyFrame_GetLineNumber(frame));
+  Py_DECREF(code);
+  return out;
 }
 
 // When a recompile is due to sizes alone (same dtype and rank), those dimensions become dynamic
@@ -413,6 +425,7 @@ bool JitFunction::settle(size_t i) {
   }
   e.settled = true;
   ++stats_.compiles;
+  if (e.kernel && e.kernel->from_cache()) ++stats_.cache_hits;
   stats_.compile_ms += e.compile_ms;
   log("ir", fmt::format("{}: compiled in {:.1f} ms\n{}", name_, e.compile_ms, e.ir_text));
   return true;
@@ -649,8 +662,9 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
       std::string last = stats_.recompile_reasons.empty() ? "" : stats_.recompile_reasons.back();
       std::string msg = fmt::format(
           "tracejit: {} reached recompile_limit={} compiled versions; new signatures now run "
-          "eagerly. Last recompile: {}. Pass fewer distinct shapes/dtypes, or raise "
-          "jit(recompile_limit=...).",
+          "eagerly. Last recompile: {}. If sizes vary, tracejit.mark_dynamic(array, dim) or "
+          "jit(dynamic=True) compiles them once; otherwise pass fewer distinct dtypes/shapes or "
+          "raise jit(recompile_limit=...).",
           name_, options_.recompile_limit, last.empty() ? "?" : last);
       add_reason(stats_.fallback_reasons,
                  fmt::format("{}:{}: recompile_limit ({}) reached [recompile-limit]",

@@ -32,6 +32,7 @@ struct Stats {
   int64_t recompiles = 0;
   int64_t trace_aborts = 0;
   int64_t compile_failures = 0;
+  int64_t cache_hits = 0;  // compiles whose code came from the object cache (no codegen)
   double trace_ms = 0;
   double compile_ms = 0;
   std::vector<std::string> fallback_reasons;   // "file:line: why [code]", deduplicated
@@ -99,6 +100,7 @@ class JitFunction {
   std::shared_ptr<CacheEntry> compile(PyObject* const* bound, uint64_t sig_key, SignatureInfo& sig);
   bool settle(size_t index);  // accounts a finished compile; false while compiling or if failed
   void log(const char* channel, const std::string& message) const;  // logger "tracejit"
+  std::string caller_location() const;
   // nullptr with no error set: the entry could not run (an input path vanished); go eager.
   PyObject* run(CacheEntry& e, PyObject* const* bound);
   void add_reason(std::vector<std::string>& list, std::string reason);

@@ -996,14 +996,16 @@ TraceResult Tracer::run() {
   loc_.line = code->co_firstlineno;
   if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) && bind_arguments()) {
     constexpr int kMaxSteps = 200000;  // unrolled loops and inlined calls; a runaway trace aborts
+    constexpr int kMaxGraphNodes = 20000;  // bounds compile time of unrolled programs
     int steps = 0;
     while (!returned_ && !abort_) {
       if (fr().pc < 0 || fr().pc >= static_cast<int>(fr().instrs.size())) {
         fail(AbortCode::ControlFlow, "ran past the end of the bytecode");
         break;
       }
-      if (++steps > kMaxSteps) {
-        fail(AbortCode::ControlFlow, "trace too long");
+      if (++steps > kMaxSteps || trace_.graph.size() > kMaxGraphNodes) {
+        fail(AbortCode::ControlFlow,
+             "trace too long (an unrolled loop?): compiled loop regions are not implemented yet");
         break;
       }
       cur_ = &fr().instrs[static_cast<size_t>(fr().pc++)];
