@@ -133,10 +133,11 @@ PyObject* jf_stats(PyObject* self, PyObject*) {
   const auto& s = reinterpret_cast<JitFunctionObject*>(self)->impl->stats();
   const auto& impl = *reinterpret_cast<JitFunctionObject*>(self)->impl;
   return Py_BuildValue(
-      "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:n,s:N,s:N}", "calls", (long long)s.calls,
+      "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:n,s:N,s:N}", "calls", (long long)s.calls,
       "compiled_calls", (long long)s.compiled_calls, "fallback_calls", (long long)s.fallback_calls,
       "compiles", (long long)s.compiles, "recompiles", (long long)s.recompiles, "trace_aborts",
-      (long long)s.trace_aborts, "compile_failures", (long long)s.compile_failures, "trace_ms",
+      (long long)s.trace_aborts, "compile_failures", (long long)s.compile_failures, "cache_hits",
+      (long long)s.cache_hits, "trace_ms",
       s.trace_ms, "compile_ms", s.compile_ms, "cache_entries", (Py_ssize_t)impl.entries().size(),
       "fallback_reasons", str_list(s.fallback_reasons), "recompile_reasons",
       str_list(s.recompile_reasons));

@@ -1,4 +1,5 @@
-// compile_cpu: names the kernel, lowers the graph and hands the module to the JIT, timing both.
+// compile_cpu: keys and names the kernel, reuses live or cached code, else lowers the graph and
+// hands the module to the JIT, timing it all.
 #include "backends/cpu/cpu_backend.h"
 
 #include "backends/cpu/schedule.h"
@@ -6,21 +7,22 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
-#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 
 #include "backends/cpu/jit.h"
 #include "backends/cpu/lower.h"
+#include "backends/cpu/object_cache.h"
+#include "ir/printer.h"
 
 namespace tracejit::backends {
 namespace {
 
-// A symbol unique in this process, readable in dumps: tj_<n>_<graph name>.
-std::string kernel_symbol(const std::string& graph_name) {
-  static std::atomic<uint64_t> counter{0};
-  std::string s = "tj_" + std::to_string(counter.fetch_add(1));
+// The symbol of a kernel, the same in every process, readable in dumps: tj_<key>_<graph name>.
+std::string kernel_symbol(const ObjectKey& key, const std::string& graph_name) {
+  std::string s = "tj_" + to_hex(key).substr(0, 16);
   if (!graph_name.empty()) s += "_";
   for (char c : graph_name.substr(0, 48))
     s += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
@@ -41,17 +43,41 @@ int64_t parallel_min_work(int64_t requested) {
 
 Expected<std::unique_ptr<CompiledKernel>> compile_cpu(const ir::Graph& g, const CpuCompileOptions& opts) {
   auto start = std::chrono::steady_clock::now();
+  bool scheduled = needs_schedule(g);
+  if (scheduled)
+    for (const ir::Node& n : g.nodes)
+      if (!n.type.is_static())
+        return Status::error("cpu backend: symbolic shape " + ir::to_string(n.type) + " of " +
+                             std::string(ir::op_name(n.op)) +
+                             ": graphs with structural ops need static shapes");
   std::string dump_dir = opts.dump_dir;
   if (dump_dir.empty())
     if (const char* env = std::getenv("TRACEJIT_DUMP_DIR")) dump_dir = env;
-  std::string symbol = kernel_symbol(g.name);
-  auto ctx = std::make_unique<llvm::LLVMContext>();
   LowerOptions lower_opts;
   lower_opts.parallel_min_work = parallel_min_work(opts.parallel_min_work);
-  auto module = needs_schedule(g) ? lower_scheduled(g, *ctx, symbol, lower_opts)
-                                  : lower_graph(g, *ctx, symbol, lower_opts);
+
+  // Everything the object code depends on. The printed graph holds shapes, dtypes, layouts and
+  // source locations; the lowering options and the code generator do the rest.
+  std::string key_text = codegen_fingerprint(opts.opt_level) +
+                         "parallel_min_work " + std::to_string(lower_opts.parallel_min_work) +
+                         "\ngraph " + g.name + "\n" + ir::print(g);
+  ObjectKey key = object_key(key_text);
+  SymbolClaim claim(kernel_symbol(key, g.name));
+  if (claim.shared) return share_kernel(claim, start);  // the same kernel is live in this process
+  std::optional<ObjectCacheDir> cache;
+  std::string cache_dir = opts.cache_dir == "default" ? default_object_cache_dir() : opts.cache_dir;
+  if (claim.registered && dump_dir.empty() && !cache_dir.empty())
+    cache.emplace(cache_dir, opts.cache_max_bytes > 0 ? opts.cache_max_bytes : default_object_cache_max_bytes());
+  if (cache)
+    if (std::optional<std::string> object = cache->load(key))
+      if (auto k = jit_load_object(*object, claim, start)) return k;  // else: compile it
+
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto module = scheduled ? lower_scheduled(g, *ctx, claim.symbol, lower_opts)
+                          : lower_graph(g, *ctx, claim.symbol, lower_opts);
   if (!module) return module.status();
-  return jit_compile(std::move(*module), std::move(ctx), symbol, opts.opt_level, dump_dir, start);
+  return jit_compile(std::move(*module), std::move(ctx), claim, opts.opt_level, dump_dir, start,
+                     cache ? &*cache : nullptr, key);
 }
 
 }  // namespace tracejit::backends

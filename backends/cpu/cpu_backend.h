@@ -1,4 +1,5 @@
-// CPU backend: compiles an elementwise IR graph into one fused native kernel with LLVM ORC.
+// CPU backend: compiles an IR graph into one fused native kernel with LLVM ORC, reusing object
+// code from the persistent cache (backends/cpu/object_cache.h) when it has it.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,9 @@ namespace tracejit::backends {
 // Kernel ABI. inputs[i]: data pointer of graph param i (ParamLayout::Scalar: pointer to one
 // element of the param's dtype). input_strides[i]: byte strides of param i (rank entries; only
 // read for ParamLayout::Strided). outputs[k]: C-contiguous buffer for graph result k, allocated
-// by the caller with the result's type. sym_dims: runtime sizes of symbolic dims (unused today).
+// by the caller with the result's type. sym_dims[k]: runtime size of symbol s<k> (>= 2; every
+// dimension "s<k>" of params and results has it). Symbolic dims are supported by elementwise
+// graphs; graphs that need the scheduler (needs_schedule) must be static.
 using KernelFn = void (*)(void* const* inputs, const int64_t* const* input_strides,
                           void* const* outputs, const int64_t* sym_dims);
 
@@ -25,18 +28,23 @@ class CompiledKernel {
   CompiledKernel& operator=(const CompiledKernel&) = delete;
 
   [[nodiscard]] KernelFn fn() const { return fn_; }
-  [[nodiscard]] double compile_ms() const { return compile_ms_; }  // lowering + O3 + codegen
+  // lowering + O3 + codegen, or cache lookup + object load
+  [[nodiscard]] double compile_ms() const { return compile_ms_; }
   [[nodiscard]] const std::string& symbol() const { return symbol_; }
+  // True when no code was generated: the object came from the persistent cache, or the code of
+  // a live kernel of the same graph was reused.
+  [[nodiscard]] bool from_cache() const { return from_cache_; }
 
-  struct Impl;  // the ORC resource tracker; only cpu_backend.cpp can make one
-  CompiledKernel(std::unique_ptr<Impl> impl, KernelFn fn, double compile_ms, std::string symbol);
+  struct Impl;  // the shared ORC code; only jit.cpp can make one
+  CompiledKernel(std::unique_ptr<Impl> impl, KernelFn fn, double compile_ms, std::string symbol,
+                 bool from_cache = false);
 
  private:
-
   std::unique_ptr<Impl> impl_;
   KernelFn fn_ = nullptr;
   double compile_ms_ = 0.0;
   std::string symbol_;
+  bool from_cache_ = false;
 };
 
 struct CpuCompileOptions {
@@ -45,6 +53,10 @@ struct CpuCompileOptions {
   // Estimated work (~bytes moved, see backends/cpu/lower.h) from which a loop nest runs on the
   // thread pool. -1: TRACEJIT_PARALLEL_MIN_WORK if set, else the default; 0: never.
   int64_t parallel_min_work = -1;
+  // Persistent object cache directory: "default": default_object_cache_dir() (TRACEJIT_CACHE_DIR,
+  // XDG, ~/.cache); "": no cache. Ignored while dumping (dumps need a compile).
+  std::string cache_dir = "default";
+  int64_t cache_max_bytes = -1;  // -1: TRACEJIT_CACHE_MAX_BYTES, else 256 MiB
 };
 
 // Kernel threads (caller included): TRACEJIT_NUM_THREADS, else the CPUs this process may use.

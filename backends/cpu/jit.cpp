@@ -1,9 +1,13 @@
 // The process-wide ORC LLJIT: host-tuned O3 pipeline, libm and thread-pool resolution, one
-// ResourceTracker per kernel so destroying a CompiledKernel frees its code.
+// ResourceTracker per kernel code so destroying its last CompiledKernel frees it, kernel symbol
+// reservation, and the object cache's hooks (store after codegen, load instead of it).
 #include "backends/cpu/jit.h"
 
 #include "backends/cpu/schedule.h"
 
+#include <llvm/Config/llvm-config.h>
+#include <llvm/ExecutionEngine/ObjectCache.h>
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -21,23 +25,86 @@
 #include "backends/cpu/lower.h"
 #include "backends/cpu/thread_pool.h"
 
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <unordered_map>
+#include <vector>
 
 namespace tracejit::backends {
 
-struct CompiledKernel::Impl {
+namespace {
+
+// Symbols reserved or defined in the JIT: symbol -> its code (expired while being compiled or
+// freed).
+struct SymbolRegistry {
+  std::mutex mu;
+  std::unordered_map<std::string, std::weak_ptr<LoadedCode>> live;
+};
+
+SymbolRegistry& registry() {
+  static auto* r = new SymbolRegistry();  // leaked: kernels may die during static teardown
+  return *r;
+}
+
+}  // namespace
+
+struct LoadedCode {
   llvm::orc::ResourceTrackerSP tracker;
-  ~Impl() {
+  KernelFn fn = nullptr;
+  std::string symbol;
+  bool registered = false;
+  ~LoadedCode() {
+    // Free the code first: only then may the symbol be defined again.
     if (tracker) llvm::consumeError(tracker->remove());
+    if (registered) {
+      std::lock_guard<std::mutex> lock(registry().mu);
+      registry().live.erase(symbol);
+    }
   }
 };
 
-CompiledKernel::CompiledKernel(std::unique_ptr<Impl> impl, KernelFn fn, double compile_ms, std::string symbol)
-    : impl_(std::move(impl)), fn_(fn), compile_ms_(compile_ms), symbol_(std::move(symbol)) {}
+struct CompiledKernel::Impl {
+  std::shared_ptr<LoadedCode> code;
+};
+
+CompiledKernel::CompiledKernel(std::unique_ptr<Impl> impl, KernelFn fn, double compile_ms, std::string symbol,
+                               bool from_cache)
+    : impl_(std::move(impl)), fn_(fn), compile_ms_(compile_ms), symbol_(std::move(symbol)), from_cache_(from_cache) {}
 
 CompiledKernel::~CompiledKernel() = default;
+
+SymbolClaim::SymbolClaim(const std::string& base) : symbol(base) {
+  static std::atomic<uint64_t> counter{0};
+  std::lock_guard<std::mutex> lock(registry().mu);
+  auto [it, inserted] = registry().live.try_emplace(base);
+  if (inserted) {
+    registered = true;
+    return;
+  }
+  shared = it->second.lock();
+  if (!shared) symbol = base + "_u" + std::to_string(counter.fetch_add(1));  // being freed
+}
+
+SymbolClaim::~SymbolClaim() {
+  if (!registered) return;
+  std::lock_guard<std::mutex> lock(registry().mu);
+  registry().live.erase(symbol);
+}
+
+std::unique_ptr<CompiledKernel> share_kernel(const SymbolClaim& claim, std::chrono::steady_clock::time_point start) {
+  auto impl = std::make_unique<CompiledKernel::Impl>();
+  impl->code = claim.shared;
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  KernelFn fn = claim.shared->fn;
+  return std::make_unique<CompiledKernel>(std::move(impl), fn, ms, claim.symbol, true);
+}
 
 namespace {
 
@@ -88,7 +155,33 @@ llvm::Error define_host_symbols(llvm::orc::LLJIT& jit) {
   return jit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms)));
 }
 
+// LLJIT's compiler calls this after codegen: objects of modules with a pending store go to disk.
+class StoreHook : public llvm::ObjectCache {
+ public:
+  void expect(const std::string& module_id, const ObjectCacheDir* cache, const ObjectKey& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_[module_id] = {cache, key};
+  }
+  void forget(const std::string& module_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.erase(module_id);
+  }
+  void notifyObjectCompiled(const llvm::Module* m, llvm::MemoryBufferRef obj) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(m->getModuleIdentifier());
+    if (it == pending_.end()) return;
+    it->second.first->store(it->second.second, std::string_view(obj.getBufferStart(), obj.getBufferSize()));
+    pending_.erase(it);
+  }
+  std::unique_ptr<llvm::MemoryBuffer> getObject(const llvm::Module*) override { return nullptr; }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::pair<const ObjectCacheDir*, ObjectKey>> pending_;
+};
+
 struct Jit {
+  StoreHook store_hook;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::unique_ptr<llvm::TargetMachine> tm;  // for TTI in the optimizer and for dumps
   std::mutex mu;                            // serializes optimize/dump (shared tm) and add+lookup
@@ -108,7 +201,16 @@ Jit& jit_instance() {
       return j;
     }
     j->tm = std::move(*tm);
-    auto lljit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create();
+    // LLJIT's default compiler (a TargetMachine-owning SimpleCompiler), with the store hook.
+    auto lljit = llvm::orc::LLJITBuilder()
+                     .setJITTargetMachineBuilder(std::move(jtmb))
+                     .setCompileFunctionCreator([j](llvm::orc::JITTargetMachineBuilder b)
+                                                    -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
+                       auto ctm = b.createTargetMachine();
+                       if (!ctm) return ctm.takeError();
+                       return std::make_unique<llvm::orc::TMOwningSimpleCompiler>(std::move(*ctm), &j->store_hook);
+                     })
+                     .create();
     if (!lljit) {
       j->status = Status::error("cpu backend: cannot create LLJIT: " + error_text(lljit.takeError()));
       return j;
@@ -192,16 +294,88 @@ Status dump(const llvm::Module& m, llvm::TargetMachine& tm, const std::string& d
   return ok_status();
 }
 
+// Resolves the kernel just added under `tracker` and wraps it; registers its code under the
+// claimed symbol. Called with jit.mu held.
+Expected<std::unique_ptr<CompiledKernel>> finish(Jit& jit, llvm::orc::ResourceTrackerSP tracker, SymbolClaim& claim,
+                                                 std::chrono::steady_clock::time_point start, bool from_cache) {
+  auto code = std::make_shared<LoadedCode>();
+  code->tracker = std::move(tracker);
+  code->symbol = claim.symbol;
+  auto addr = jit.lljit->lookup(claim.symbol);  // materializes: runs codegen (or links the object)
+  if (!addr) return Status::error("cpu backend: cannot resolve kernel: " + error_text(addr.takeError()));
+  code->fn = addr->toPtr<KernelFn>();
+  if (claim.registered) {  // hand the reservation over to the code
+    std::lock_guard<std::mutex> lock(registry().mu);
+    registry().live[claim.symbol] = code;
+    code->registered = true;
+    claim.registered = false;
+  }
+  auto impl = std::make_unique<CompiledKernel::Impl>();
+  impl->code = code;
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::make_unique<CompiledKernel>(std::move(impl), code->fn, ms, claim.symbol, from_cache);
+}
+
+// The file that holds this code (the Python extension, or a test binary), as "path size mtime":
+// a rebuilt tracejit never reuses objects of an older build, even at the same version.
+std::string build_id() {
+  Dl_info info{};
+  std::string id = "unknown";
+  if (::dladdr(reinterpret_cast<void*>(&codegen_fingerprint), &info) && info.dli_fname) {
+    struct stat st{};
+    id = info.dli_fname;
+    if (::stat(info.dli_fname, &st) == 0)
+      id += " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+            std::to_string(st.st_mtim.tv_nsec);
+  }
+  return id;
+}
+
 }  // namespace
 
-Expected<std::unique_ptr<CompiledKernel>> jit_compile(std::unique_ptr<llvm::Module> module,
-                                                      std::unique_ptr<llvm::LLVMContext> ctx,
-                                                      const std::string& symbol, int opt_level,
-                                                      const std::string& dump_dir,
-                                                      std::chrono::steady_clock::time_point start) {
+std::string codegen_fingerprint(int opt_level) {
+  static const std::string host = [] {
+    std::string s = "tracejit " TRACEJIT_VERSION "\nbuild " + build_id() + "\nllvm " LLVM_VERSION_STRING;
+    s += "\ntriple " + llvm::sys::getProcessTriple() + "\ncpu " + llvm::sys::getHostCPUName().str();
+    llvm::StringMap<bool> features;
+    std::vector<std::string> on;
+    if (llvm::sys::getHostCPUFeatures(features))
+      for (const auto& f : features) on.push_back((f.getValue() ? "+" : "-") + f.getKey().str());
+    std::sort(on.begin(), on.end());
+    s += "\nfeatures";
+    for (const std::string& f : on) s += " " + f;
+    return s + "\nfp-contract off\n";
+  }();
+  return host + "opt " + std::to_string(opt_level) + "\n";
+}
+
+Expected<std::unique_ptr<CompiledKernel>> jit_load_object(std::string_view object, SymbolClaim& claim,
+                                                          std::chrono::steady_clock::time_point start) {
   Jit& jit = jit_instance();
   if (!jit.status) return jit.status;
   std::lock_guard<std::mutex> lock(jit.mu);
+  llvm::orc::ResourceTrackerSP tracker = jit.lljit->getMainJITDylib().createResourceTracker();
+  auto buffer = llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(object.data(), object.size()), claim.symbol);
+  Expected<std::unique_ptr<CompiledKernel>> k = Status::error("");
+  if (llvm::Error e = jit.lljit->addObjectFile(tracker, std::move(buffer)))
+    k = Status::error("cpu backend: cannot add cached object: " + error_text(std::move(e)));
+  else
+    k = finish(jit, tracker, claim, start, true);
+  if (!k) llvm::consumeError(tracker->remove());  // whatever it defined goes: the caller compiles
+  return k;
+}
+
+Expected<std::unique_ptr<CompiledKernel>> jit_compile(std::unique_ptr<llvm::Module> module,
+                                                      std::unique_ptr<llvm::LLVMContext> ctx,
+                                                      SymbolClaim& claim, int opt_level,
+                                                      const std::string& dump_dir,
+                                                      std::chrono::steady_clock::time_point start,
+                                                      const ObjectCacheDir* cache, const ObjectKey& key) {
+  Jit& jit = jit_instance();
+  if (!jit.status) return jit.status;
+  const std::string& symbol = claim.symbol;
+  std::lock_guard<std::mutex> lock(jit.mu);
+  module->setModuleIdentifier(symbol);
   module->setDataLayout(jit.lljit->getDataLayout());
   module->setTargetTriple(jit.lljit->getTargetTriple().str());
   optimize(*module, *jit.tm, opt_level);
@@ -209,15 +383,15 @@ Expected<std::unique_ptr<CompiledKernel>> jit_compile(std::unique_ptr<llvm::Modu
   if (!dump_dir.empty())
     if (Status s = dump(*module, *jit.tm, dump_dir, symbol); !s) return s;
 
-  auto impl = std::make_unique<CompiledKernel::Impl>();
-  impl->tracker = jit.lljit->getMainJITDylib().createResourceTracker();
+  llvm::orc::ResourceTrackerSP tracker = jit.lljit->getMainJITDylib().createResourceTracker();
   llvm::orc::ThreadSafeModule tsm(std::move(module), std::move(ctx));
-  if (llvm::Error e = jit.lljit->addIRModule(impl->tracker, std::move(tsm)))
+  if (llvm::Error e = jit.lljit->addIRModule(tracker, std::move(tsm)))
     return Status::error("cpu backend: cannot add module: " + error_text(std::move(e)));
-  auto addr = jit.lljit->lookup(symbol);  // materializes: runs codegen
-  if (!addr) return Status::error("cpu backend: cannot resolve kernel: " + error_text(addr.takeError()));
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  return std::make_unique<CompiledKernel>(std::move(impl), addr->toPtr<KernelFn>(), ms, symbol);
+  if (cache) jit.store_hook.expect(symbol, cache, key);
+  auto k = finish(jit, tracker, claim, start, false);
+  if (cache) jit.store_hook.forget(symbol);
+  if (!k) llvm::consumeError(tracker->remove());
+  return k;
 }
 
 }  // namespace tracejit::backends

@@ -23,16 +23,65 @@ using ir::Op;
 using ir::ValueId;
 using llvm::Value;
 
-// Byte stride of one operand along one loop dimension: known now, or read at run time.
+// A size known up to symbols: factor * s<syms[0]> * s<syms[1]> * ... (syms sorted). Sizes and
+// contiguous strides of shapes with symbolic dims are such monomials, so equality (and with it
+// dimension coalescing) is decided exactly at compile time; only the value is a runtime one.
+struct Mono {
+  int64_t factor = 1;
+  std::vector<int32_t> syms;
+
+  static Mono of(const ir::Dim& d) { return d.is_static() ? Mono{d.size, {}} : Mono{1, {d.sym}}; }
+  bool is_static() const { return syms.empty(); }
+  Mono operator*(const Mono& o) const {
+    Mono r{factor * o.factor, syms};
+    if (r.factor == 0) return Mono{0, {}};
+    r.syms.insert(r.syms.end(), o.syms.begin(), o.syms.end());
+    std::sort(r.syms.begin(), r.syms.end());
+    return r;
+  }
+  bool operator==(const Mono& o) const { return factor == o.factor && syms == o.syms; }
+};
+
+// Loads the runtime sizes of the symbols (sym_dims[k]) once, at the builder's insertion point
+// when made (a function's entry block), so every later use is dominated by them.
+class SymValues {
+ public:
+  SymValues(llvm::IRBuilderBase& b, const ir::Graph& g, Value* sym_dims) : b_(b) {
+    int32_t n = 0;
+    for (const ir::Node& node : g.nodes)
+      for (const ir::Dim& d : node.type.shape) n = std::max(n, d.sym + 1);
+    for (int32_t k = 0; k < n; ++k) {
+      Value* p = b.CreateConstInBoundsGEP1_64(b.getInt64Ty(), sym_dims, static_cast<uint64_t>(k));
+      syms_.push_back(b.CreateLoad(b.getInt64Ty(), p, fmt::format("s{}", k)));
+    }
+  }
+  // The value of `m`: a constant when static, else a product emitted at the insertion point.
+  Value* get(const Mono& m) {
+    Value* v = m.factor == 1 && !m.syms.empty() ? nullptr : b_.getInt64(m.factor);
+    for (int32_t k : m.syms) {
+      Value* s = syms_[static_cast<size_t>(k)];
+      v = v ? b_.CreateNUWMul(v, s) : s;
+    }
+    return v;
+  }
+
+ private:
+  llvm::IRBuilderBase& b_;
+  std::vector<Value*> syms_;
+};
+
+// Byte stride of one operand along one loop dimension: known now (up to symbols), or read at run
+// time.
 struct Stride {
-  int64_t value = 0;     // static stride (bytes) when dyn == nullptr
-  Value* dyn = nullptr;  // runtime stride (ParamLayout::Strided)
-  bool is_zero() const { return !dyn && value == 0; }
+  Mono value{0, {}};     // stride (bytes) when not Strided
+  Value* dyn = nullptr;  // runtime stride (ParamLayout::Strided, or `value` materialized)
+  bool is_zero() const { return !dyn && value.factor == 0; }
 };
 
 // One loop dimension: its trip count and the stride of every operand (params, then outputs).
 struct LoopDim {
-  int64_t size = 1;
+  Mono size;
+  Value* dyn_size = nullptr;  // `size` materialized when symbolic
   std::vector<Stride> strides;
 };
 
@@ -50,13 +99,15 @@ Expected<std::vector<Stride>> param_strides(llvm::IRBuilderBase& b, const ir::No
     Value* slot = b.CreateConstInBoundsGEP1_64(b.getPtrTy(), strides_arg, static_cast<uint64_t>(param.ints[0]));
     dims_ptr = b.CreateLoad(b.getPtrTy(), slot, "strides");
   }
-  int64_t contiguous = ir::dtype_size(t.dtype);
+  Mono contiguous{ir::dtype_size(t.dtype), {}};
   for (int j = rank - 1; j >= 0; --j) {
-    int64_t n = t.shape[static_cast<size_t>(j)].size;
-    int64_t o = out[static_cast<size_t>(out_rank - rank + j)].size;
-    if (n != 1 && n != o) return Status::error("cpu backend: param shape does not broadcast to its result");
+    const ir::Dim& n = t.shape[static_cast<size_t>(j)];
+    const ir::Dim& o = out[static_cast<size_t>(out_rank - rank + j)];
+    // A symbol is >= 2 at run time: it never broadcasts, and equals only itself.
+    bool broadcast = n == ir::Dim::fixed(1);
+    if (!broadcast && n != o) return Status::error("cpu backend: param shape does not broadcast to its result");
     Stride& st = s[static_cast<size_t>(out_rank - rank + j)];
-    if (n != 1) {  // size-1 dims broadcast: stride 0
+    if (!broadcast) {  // size-1 dims broadcast: stride 0
       if (dims_ptr) {
         Value* p = b.CreateConstInBoundsGEP1_64(b.getInt64Ty(), dims_ptr, static_cast<uint64_t>(j));
         st.dyn = b.CreateLoad(b.getInt64Ty(), p, fmt::format("stride{}", j));
@@ -64,7 +115,7 @@ Expected<std::vector<Stride>> param_strides(llvm::IRBuilderBase& b, const ir::No
         st.value = contiguous;
       }
     }
-    contiguous *= n;
+    contiguous = contiguous * Mono::of(n);
   }
   return s;
 }
@@ -74,7 +125,7 @@ Expected<std::vector<Stride>> param_strides(llvm::IRBuilderBase& b, const ir::No
 std::vector<LoopDim> coalesce(const std::vector<LoopDim>& dims) {
   std::vector<LoopDim> out;
   for (const LoopDim& d : dims) {
-    if (d.size == 1) continue;
+    if (d.size == Mono{1, {}}) continue;
     if (!out.empty()) {
       LoopDim& outer = out.back();
       bool mergeable = true;
@@ -83,7 +134,7 @@ std::vector<LoopDim> coalesce(const std::vector<LoopDim>& dims) {
         mergeable = !so.dyn && !si.dyn && so.value == si.value * d.size;
       }
       if (mergeable) {
-        outer.size *= d.size;
+        outer.size = outer.size * d.size;
         outer.strides = d.strides;
         continue;
       }
@@ -106,12 +157,14 @@ int64_t op_cost(const ir::Node& n) {
 }
 
 // What the kernel wrapper needs to know about one emitted nest.
+// Sizes are monomials over the symbols; the wrapper decides on threading at run time when they
+// are symbolic.
 struct NestShape {
-  bool empty = false;       // zero-size result: the body must not be called
-  int64_t outer = 1;        // trip count of the outermost loop: the body's [begin, end) range
-  int64_t inner_elems = 1;  // elements per outer iteration
-  int64_t work = 0;         // estimated cost of the whole nest (see op_cost)
-  bool streaming = false;   // has 64-byte-aligned vector stores meant to be non-temporal
+  bool empty = false;          // zero-size result: the body must not be called
+  Mono outer{1, {}};           // trip count of the outermost loop: the body's [begin, end) range
+  Mono inner_elems{1, {}};     // elements per outer iteration
+  Mono work{0, {}};            // estimated cost of the whole nest (see op_cost)
+  bool streaming = false;      // has 64-byte-aligned vector stores meant to be non-temporal
 };
 
 // Outputs at least this large (well above L2) are written with non-temporal stores, which skip
@@ -121,9 +174,9 @@ constexpr int64_t kStreamMinBytes = int64_t{1} << 20;
 class NestEmitter {
  public:
   NestEmitter(const ir::Graph& g, llvm::IRBuilder<>& b, std::vector<Value*> inputs, Value* strides_arg,
-              std::vector<Value*> outputs, Value* begin, Value* end)
+              std::vector<Value*> outputs, Value* sym_dims, Value* begin, Value* end)
       : g_(g), b_(b), inputs_(std::move(inputs)), strides_arg_(strides_arg), outputs_(std::move(outputs)),
-        begin_(begin), end_(end) {}
+        sym_dims_(sym_dims), begin_(begin), end_(end) {}
 
   // Emits the loop nest computing results `group` (indices into g.results) of shape `shape`,
   // its outermost loop running over [begin, end) (0 <= begin < end <= NestShape::outer).
@@ -142,6 +195,7 @@ class NestEmitter {
   std::vector<Value*> inputs_;
   Value* strides_arg_;
   std::vector<Value*> outputs_;
+  Value* sym_dims_;
   Value* begin_;
   Value* end_;
   // Per nest state.
@@ -156,7 +210,7 @@ Value* NestEmitter::offset(size_t operand, const std::vector<Value*>& idx) {
   for (size_t d = 0; d < dims_.size(); ++d) {
     const Stride& s = dims_[d].strides[operand];
     if (s.is_zero()) continue;
-    Value* term = b_.CreateMul(idx[d], s.dyn ? s.dyn : b_.getInt64(s.value));
+    Value* term = b_.CreateMul(idx[d], s.dyn ? s.dyn : b_.getInt64(s.value.factor));
     off = off ? b_.CreateAdd(off, term) : term;
   }
   return off ? off : b_.getInt64(0);
@@ -223,7 +277,7 @@ Status NestEmitter::emit_loops(size_t level, std::vector<Value*>& idx, const std
   // Bottom-tested: every trip count is non-zero (zero-size nests and empty ranges are never run).
   Value* next = b_.CreateAdd(i, b_.getInt64(1));
   i->addIncoming(next, b_.GetInsertBlock());
-  Value* limit = level == 0 ? end_ : b_.getInt64(dims_[level].size);
+  Value* limit = level == 0 ? end_ : dims_[level].dyn_size ? dims_[level].dyn_size : b_.getInt64(dims_[level].size.factor);
   b_.CreateCondBr(b_.CreateICmpEQ(next, limit), exit, header);
   b_.SetInsertPoint(exit);
   return ok_status();
@@ -241,8 +295,9 @@ Expected<NestShape> NestEmitter::emit(const std::vector<int>& group, const std::
       for (ValueId o : g_.nodes[v].operands) needed_[static_cast<size_t>(o)] = true;
 
   // Strides of every operand per result dim: params first, then this group's outputs.
+  SymValues syms(b_, g_, sym_dims_);
   std::vector<LoopDim> dims(shape.size());
-  for (size_t d = 0; d < shape.size(); ++d) dims[d].size = shape[d].size;
+  for (size_t d = 0; d < shape.size(); ++d) dims[d].size = Mono::of(shape[d]);
   for (ValueId v = 0; v < g_.size(); ++v) {
     const ir::Node& n = g_.node(v);
     if (!needed_[static_cast<size_t>(v)] || n.op != Op::Param) continue;
@@ -253,23 +308,32 @@ Expected<NestShape> NestEmitter::emit(const std::vector<int>& group, const std::
     for (size_t d = 0; d < dims.size(); ++d) dims[d].strides.push_back((*s)[d]);
   }
   for (size_t k = 0; k < group.size(); ++k) {
-    int64_t contiguous = ir::dtype_size(g_.type(g_.results[static_cast<size_t>(group[k])]).dtype);
+    Mono contiguous{ir::dtype_size(g_.type(g_.results[static_cast<size_t>(group[k])]).dtype), {}};
     for (size_t d = shape.size(); d-- > 0;) {
       dims[d].strides.push_back(Stride{contiguous, nullptr});
-      contiguous *= shape[d].size;
+      contiguous = contiguous * Mono::of(shape[d]);
     }
   }
   NestShape ns;
   for (const LoopDim& d : dims)
-    if (d.size == 0) {  // zero-size result: nothing to compute
+    if (d.size.factor == 0) {  // zero-size result: nothing to compute
       ns.empty = true;
       return ns;
     }
   dims_ = coalesce(dims);
-  int64_t elems = 1;
-  for (const LoopDim& d : dims_) elems *= d.size;
-  if (!dims_.empty()) ns.outer = dims_[0].size;
-  ns.inner_elems = elems / ns.outer;
+  Mono elems{1, {}};
+  for (size_t d = 0; d < dims_.size(); ++d) {
+    elems = elems * dims_[d].size;
+    if (d == 0) ns.outer = dims_[d].size;
+    else ns.inner_elems = ns.inner_elems * dims_[d].size;
+  }
+  // Symbolic sizes and strides become values computed once, here in the entry block.
+  for (LoopDim& d : dims_) {
+    if (!d.size.is_static()) d.dyn_size = syms.get(d.size);
+    for (Stride& s : d.strides)
+      if (!s.dyn && !s.value.is_static()) s.dyn = syms.get(s.value);
+  }
+  int64_t cost = 0;
 
   // Loop-invariant values (consts, params broadcast along every loop) are computed once up front.
   for (ValueId v = 0; v < g_.size(); ++v) {
@@ -286,18 +350,35 @@ Expected<NestShape> NestEmitter::emit(const std::vector<int>& group, const std::
     if (inv) {
       if (Status s = emit_node(v, std::vector<Value*>(dims_.size(), nullptr)); !s) return s;
     } else {
-      ns.work += elems * (n.op == Op::Param ? ir::dtype_size(n.type.dtype) : op_cost(n));
+      cost += n.op == Op::Param ? ir::dtype_size(n.type.dtype) : op_cost(n);
     }
   }
-  for (int r : group) ns.work += elems * ir::dtype_size(g_.type(g_.results[static_cast<size_t>(r)]).dtype);
-  int64_t out0_bytes = elems * ir::dtype_size(g_.type(g_.results[static_cast<size_t>(group[0])]).dtype);
-  ns.streaming = dims_.size() == 1 && out0_bytes >= kStreamMinBytes;
-  if (ns.streaming) {
+  for (int r : group) cost += ir::dtype_size(g_.type(g_.results[static_cast<size_t>(r)]).dtype);
+  ns.work = elems * Mono{cost, {}};
+  Mono out0_bytes = elems * Mono{ir::dtype_size(g_.type(g_.results[static_cast<size_t>(group[0])]).dtype), {}};
+  ns.streaming = dims_.size() == 1 && (!out0_bytes.is_static() || out0_bytes.factor >= kStreamMinBytes);
+  std::vector<Value*> idx(dims_.size(), nullptr);
+  if (!ns.streaming) {
+    if (Status s = emit_loops(0, idx, group); !s) return s;
+    return ns;
+  }
+  if (out0_bytes.is_static()) {
     if (Status s = emit_streaming(group); !s) return s;
     return ns;
   }
-  std::vector<Value*> idx(dims_.size(), nullptr);
+  // Symbolic size: stream only when this call's output is large (checked once per call).
+  llvm::Function* f = b_.GetInsertBlock()->getParent();
+  auto* stream = llvm::BasicBlock::Create(b_.getContext(), "stream", f);
+  auto* plain = llvm::BasicBlock::Create(b_.getContext(), "plain", f);
+  auto* joined = llvm::BasicBlock::Create(b_.getContext(), "joined", f);
+  b_.CreateCondBr(b_.CreateICmpUGE(syms.get(out0_bytes), b_.getInt64(kStreamMinBytes)), stream, plain);
+  b_.SetInsertPoint(stream);
+  if (Status s = emit_streaming(group); !s) return s;
+  b_.CreateBr(joined);
+  b_.SetInsertPoint(plain);
   if (Status s = emit_loops(0, idx, group); !s) return s;
+  b_.CreateBr(joined);
+  b_.SetInsertPoint(joined);
   return ns;
 }
 
@@ -314,7 +395,7 @@ Status NestEmitter::emit_range(Value* lo, Value* hi, const std::vector<int>& gro
   Value *saved_begin = begin_, *saved_end = end_;
   auto rebase = [&](Value* ptr, const Stride& s) {
     if (s.is_zero()) return ptr;
-    return b_.CreateGEP(b_.getInt8Ty(), ptr, b_.CreateMul(lo, s.dyn ? s.dyn : b_.getInt64(s.value)));
+    return b_.CreateGEP(b_.getInt8Ty(), ptr, b_.CreateMul(lo, s.dyn ? s.dyn : b_.getInt64(s.value.factor)));
   };
   if (aligned) {
     for (const auto& [v, slot] : param_operand_) {
@@ -367,7 +448,7 @@ Status NestEmitter::emit_streaming(const std::vector<int>& group) {
 constexpr int64_t kMinChunkElems = 4096;
 
 // One loop nest lowered to `void body(ptr ctx, i64 begin, i64 end)`: ctx points at the kernel's
-// three ABI arrays {inputs, input_strides, outputs}; the nest itself lives in an always-inline
+// four ABI arrays {inputs, input_strides, outputs, sym_dims}; the nest itself lives in an always-inline
 // helper whose output pointers are noalias, so the body's loads of the arrays stay out of it.
 struct NestBody {
   llvm::Function* fn = nullptr;
@@ -382,8 +463,8 @@ Expected<NestBody> lower_nest(const ir::Graph& g, llvm::Module& m, const std::st
   llvm::Type* i64 = b.getInt64Ty();
   size_t np = g.params.size(), nr = g.results.size();
 
-  // Helper: (in_0..in_{np-1}, input_strides, out_0..out_{nr-1}, begin, end).
-  std::vector<llvm::Type*> params(np + 1 + nr, ptr);
+  // Helper: (in_0..in_{np-1}, input_strides, out_0..out_{nr-1}, sym_dims, begin, end).
+  std::vector<llvm::Type*> params(np + 2 + nr, ptr);
   params.push_back(i64), params.push_back(i64);
   auto* inner = llvm::Function::Create(llvm::FunctionType::get(b.getVoidTy(), params, false),
                                        llvm::Function::InternalLinkage, name + ".nest", m);
@@ -397,7 +478,8 @@ Expected<NestBody> lower_nest(const ir::Graph& g, llvm::Module& m, const std::st
   for (size_t k = 0; k < nr; ++k) outputs.push_back(inner->getArg(static_cast<unsigned>(np + 1 + k)));
   NestEmitter emitter(g, b, inputs, inner->getArg(static_cast<unsigned>(np)), outputs,
                       inner->getArg(static_cast<unsigned>(np + 1 + nr)),
-                      inner->getArg(static_cast<unsigned>(np + 2 + nr)));
+                      inner->getArg(static_cast<unsigned>(np + 2 + nr)),
+                      inner->getArg(static_cast<unsigned>(np + 3 + nr)));
   auto ns = emitter.emit(group, shape);
   if (!ns) return ns.status();
   b.CreateRetVoid();
@@ -413,10 +495,12 @@ Expected<NestBody> lower_nest(const ir::Graph& g, llvm::Module& m, const std::st
   Value* in_arr = array(0);
   Value* strides_arr = array(1);
   Value* out_arr = array(2);
+  Value* sym_arr = array(3);
   std::vector<Value*> args;
   for (size_t i = 0; i < np; ++i) args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, in_arr, i)));
   args.push_back(strides_arr);
   for (size_t k = 0; k < nr; ++k) args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, out_arr, k)));
+  args.push_back(sym_arr);
   args.push_back(body->getArg(1)), args.push_back(body->getArg(2));
   b.CreateCall(inner, args);
   b.CreateRetVoid();
@@ -428,10 +512,6 @@ Expected<NestBody> lower_nest(const ir::Graph& g, llvm::Module& m, const std::st
 
 Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LLVMContext& ctx,
                                                     const std::string& symbol, const LowerOptions& opts) {
-  for (const ir::Node& n : g.nodes)
-    if (!n.type.is_static())
-      return Status::error(fmt::format("cpu backend: symbolic shape {} is not supported yet",
-                                       ir::to_string(n.type)));
   for (size_t i = 0; i < g.params.size(); ++i) {
     const ir::Node& p = g.node(g.params[i]);
     if (p.op != Op::Param || p.ints.size() < 2 || p.ints[0] != static_cast<int64_t>(i))
@@ -459,32 +539,65 @@ Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LL
     nests.push_back(*nest);
   }
 
-  // The ABI entry point: ctx = {inputs, input_strides, outputs}; each nest runs inline (the call
-  // is inlined away) or through the pool. Host function, bound by jit.cpp (backends/cpu/thread_pool.h).
+  // The ABI entry point: ctx = {inputs, input_strides, outputs, sym_dims}; each nest runs inline
+  // (the call is inlined away) or through the pool. Host function, bound by jit.cpp
+  // (backends/cpu/thread_pool.h). With symbolic sizes the choice is made per call.
   auto* kty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr, ptr}, false);
   auto* kernel = llvm::Function::Create(kty, llvm::Function::ExternalLinkage, symbol, *module);
   kernel->addFnAttr(llvm::Attribute::NoUnwind);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", kernel));
-  auto* ctx_ty = llvm::ArrayType::get(ptr, 3);
+  auto* ctx_ty = llvm::ArrayType::get(ptr, 4);
   Value* kctx = b.CreateAlloca(ctx_ty, nullptr, "ctx");
-  for (unsigned k = 0; k < 3; ++k) b.CreateStore(kernel->getArg(k), b.CreateConstInBoundsGEP2_32(ctx_ty, kctx, 0, k));
+  for (unsigned k = 0; k < 4; ++k) b.CreateStore(kernel->getArg(k), b.CreateConstInBoundsGEP2_32(ctx_ty, kctx, 0, k));
+  SymValues syms(b, g, kernel->getArg(3));
   llvm::FunctionCallee parallel_for;
-  for (const NestBody& nest : nests) {
-    const NestShape& ns = nest.shape;
-    if (ns.empty) continue;
-    bool parallel = opts.parallel_min_work > 0 && ns.work >= opts.parallel_min_work && ns.outer > 1;
-    if (!parallel) {
-      if (ns.streaming) kernel->addFnAttr(kNonTemporalAttr);  // the body is inlined here
-      b.CreateCall(nest.fn, {kctx, b.getInt64(0), b.getInt64(ns.outer)});
-      continue;
-    }
+  auto call_parallel = [&](const NestBody& nest, Value* outer, Value* grain) {
     if (!parallel_for) {
       parallel_for = module->getOrInsertFunction(
           "tracejit_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, i64, i64}, false));
       llvm::cast<llvm::Function>(parallel_for.getCallee())->addFnAttr(llvm::Attribute::NoUnwind);
     }
-    int64_t grain = std::max<int64_t>(1, (kMinChunkElems + ns.inner_elems - 1) / ns.inner_elems);
-    b.CreateCall(parallel_for, {nest.fn, kctx, b.getInt64(ns.outer), b.getInt64(grain)});
+    b.CreateCall(parallel_for, {nest.fn, kctx, outer, grain});
+  };
+  for (const NestBody& nest : nests) {
+    const NestShape& ns = nest.shape;
+    if (ns.empty) continue;
+    if (ns.work.is_static()) {  // every size is static
+      bool parallel = opts.parallel_min_work > 0 && ns.work.factor >= opts.parallel_min_work && ns.outer.factor > 1;
+      if (!parallel) {
+        if (ns.streaming) kernel->addFnAttr(kNonTemporalAttr);  // the body is inlined here
+        b.CreateCall(nest.fn, {kctx, b.getInt64(0), b.getInt64(ns.outer.factor)});
+        continue;
+      }
+      int64_t inner = ns.inner_elems.factor;
+      int64_t grain = std::max<int64_t>(1, (kMinChunkElems + inner - 1) / inner);
+      call_parallel(nest, b.getInt64(ns.outer.factor), b.getInt64(grain));
+      continue;
+    }
+    // Symbolic sizes: the same decision, made per call.
+    if (ns.streaming) kernel->addFnAttr(kNonTemporalAttr);  // the body may be inlined here
+    Value* outer = syms.get(ns.outer);
+    if (opts.parallel_min_work <= 0) {
+      b.CreateCall(nest.fn, {kctx, b.getInt64(0), outer});
+      continue;
+    }
+    llvm::Function* kf = kernel;
+    auto* par = llvm::BasicBlock::Create(ctx, "parallel", kf);
+    auto* seq = llvm::BasicBlock::Create(ctx, "inline", kf);
+    auto* next = llvm::BasicBlock::Create(ctx, "next", kf);
+    Value* big = b.CreateAnd(b.CreateICmpUGE(syms.get(ns.work), b.getInt64(opts.parallel_min_work)),
+                             b.CreateICmpUGT(outer, b.getInt64(1)));
+    b.CreateCondBr(big, par, seq);
+    b.SetInsertPoint(par);
+    Value* inner = syms.get(ns.inner_elems);
+    Value* grain = b.CreateUDiv(b.CreateAdd(b.getInt64(kMinChunkElems - 1), inner), inner);
+    grain = b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, grain, b.getInt64(1));
+    call_parallel(nest, outer, grain);
+    b.CreateBr(next);
+    b.SetInsertPoint(seq);
+    b.CreateCall(nest.fn, {kctx, b.getInt64(0), outer});
+    b.CreateBr(next);
+    b.SetInsertPoint(next);
   }
   b.CreateRetVoid();
 

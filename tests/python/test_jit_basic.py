@@ -386,11 +386,15 @@ def test_new_dtype_or_shape_recompiles_with_reasons():
 
 
 def test_ninth_signature_runs_eagerly_with_one_warning():
+    # Twelve signatures that differ in dtype or rank (sizes alone would become one dynamic
+    # version).
     f = tracejit.jit(lambda a: a * 2 + 1, hot=0)
+    sigs = [(d, shape) for shape in ((5,), (5, 1))
+            for d in (np.float64, np.float32, np.int8, np.int16, np.int32, np.int64)]
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        for n in range(1, 13):
-            a = np.arange(n, dtype=np.float64)
+        for d, shape in sigs:
+            a = np.arange(5, dtype=d).reshape(shape)
             assert_same(a * 2 + 1, f(a))
             assert_same(a * 2 + 1, f(a))
     tw = [x for x in w if issubclass(x.category, tracejit.TracejitWarning)]
@@ -404,10 +408,10 @@ def test_ninth_signature_runs_eagerly_with_one_warning():
 
 def test_recompile_limit_warning_with_pytest_warns():
     f = tracejit.jit(lambda a: a - 1, hot=0, recompile_limit=2)
-    f(np.ones(1))
-    f(np.ones(2))
+    f(np.ones(3))
+    f(np.ones(3, np.float32))
     with pytest.warns(tracejit.TracejitWarning):
-        assert_same(np.zeros(3), f(np.ones(3)))
+        assert_same(np.zeros(3, np.int64), f(np.ones(3, np.int64)))
 
 
 def test_hot_counts_eager_calls_first():

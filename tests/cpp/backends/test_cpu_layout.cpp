@@ -113,12 +113,13 @@ TEST(CpuLayout, LargeCoalescedAndUnaligned) {
   check_graph(g, {xb, yb});
 }
 
-TEST(CpuLayout, SymbolicDimIsAnError) {
+TEST(CpuLayout, SymbolicDimCompiles) {
+  // Elementwise graphs take symbolic dims (test_cpu_symbolic.cpp runs them).
   ir::Graph g;
   ir::ValueId x = g.add_param(ir::Type(DType::F32, {ir::Dim::symbol(0)}), ir::ParamLayout::Contiguous);
   g.results = {g.add_op(Op::Neg, ir::Type(DType::F32, {ir::Dim::symbol(0)}), {x})};
   auto k = compile_cpu(g);
-  EXPECT_FALSE(k.ok());
+  EXPECT_TRUE(k.ok()) << (k.ok() ? "" : k.message());
 }
 
 }  // namespace
