@@ -1,5 +1,6 @@
 """Shared helpers for the end-to-end tests: compare a jitted result with eager NumPy's."""
 import os
+import tempfile
 import warnings
 
 import numpy as np
@@ -8,6 +9,8 @@ import pytest
 # Tests import the installed package (`pip install .`), or the developer build with
 # PYTHONPATH=python. Compilation is synchronous so that a compiled call is observable at once.
 os.environ.setdefault("TRACEJIT_SYNC", "1")
+# The persistent kernel cache of the test run lives in a fresh directory, not the user's.
+os.environ.setdefault("TRACEJIT_CACHE_DIR", tempfile.mkdtemp(prefix="tracejit-test-cache-"))
 
 # Tolerances for transcendental ops (exp/log/tanh/sin/cos/pow): a few ulp of the result dtype.
 RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-14}
