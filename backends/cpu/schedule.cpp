@@ -18,6 +18,7 @@
 #include <set>
 
 #include "backends/cpu/elementwise_ext.h"
+#include "backends/cpu/materialize.h"
 #include "backends/cpu/scalar_ops.h"
 
 extern "C" {
@@ -69,8 +70,7 @@ struct Plan {
   std::vector<bool> needed, buffered;
   std::vector<int> home_out;  // output index that holds the value, or -1
   std::vector<int> slot;      // scratch slot, or -1
-  std::vector<int64_t> slot_offset;
-  int64_t scratch_bytes = 0;
+  std::vector<int64_t> slot_bytes;  // per slot, rounded up to kScratchAlign; placed by pack_scratch
 };
 
 bool is_strided_param(const ir::Node& n) {
@@ -182,14 +182,46 @@ Expected<Plan> make_plan(const ir::Graph& g) {
     p.buffered[v] = true;
     if (p.home_out[v] < 0) p.home_out[v] = static_cast<int>(k);
   }
+  p.buffered = materialize_shared(g, p.needed, std::move(p.buffered));
   for (size_t v = 0; v < nv; ++v) {
     if (!p.buffered[v] || g.nodes[v].op == Op::Param || p.home_out[v] >= 0) continue;
-    p.slot[v] = static_cast<int>(p.slot_offset.size());
-    p.slot_offset.push_back(p.scratch_bytes);
+    p.slot[v] = static_cast<int>(p.slot_bytes.size());
     int64_t bytes = numel(sizes(g.nodes[v].type)) * ir::dtype_size(g.nodes[v].type.dtype);
-    p.scratch_bytes += (bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
+    p.slot_bytes.push_back((bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign);
   }
   return p;
+}
+
+// Places scratch slots (sizes `bytes`, live from group first[s] to group last[s], both
+// inclusive) in one allocation, reusing the space of slots dead before a slot's first group:
+// an unrolled time loop then needs a few steps' worth of scratch, not one buffer per step.
+// Returns the offsets and the total size.
+std::pair<std::vector<int64_t>, int64_t> pack_scratch(const std::vector<int64_t>& bytes, const std::vector<int>& first,
+                                                      const std::vector<int>& last) {
+  std::vector<size_t> order(bytes.size());
+  for (size_t s = 0; s < order.size(); ++s) order[s] = s;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return first[a] < first[b]; });
+  std::vector<int64_t> offset(bytes.size(), 0);
+  std::multimap<int64_t, int64_t> free_blocks;  // size -> offset
+  std::vector<size_t> live;
+  int64_t total = 0;
+  for (size_t s : order) {
+    for (size_t k = live.size(); k-- > 0;)
+      if (last[live[k]] < first[s]) {
+        free_blocks.emplace(bytes[live[k]], offset[live[k]]);
+        live.erase(live.begin() + static_cast<std::ptrdiff_t>(k));
+      }
+    if (auto it = free_blocks.lower_bound(bytes[s]); it != free_blocks.end()) {
+      offset[s] = it->second;
+      if (it->first > bytes[s]) free_blocks.emplace(it->first - bytes[s], it->second + bytes[s]);
+      free_blocks.erase(it);
+    } else {
+      offset[s] = total;
+      total += bytes[s];
+    }
+    live.push_back(s);
+  }
+  return {offset, total};
 }
 
 // ---- Nests. ----
@@ -206,6 +238,7 @@ struct Nest {
   bool row_axis0 = false;    // the outer loop is axis 0 of the iteration space and of the dest
   int64_t work = 0;
   llvm::Function* helper = nullptr;
+  std::vector<unsigned> args;  // helper parameter k is the kernel argument args[k] (see emit_helper)
 };
 
 class Lowerer {
@@ -221,6 +254,9 @@ class Lowerer {
 
  private:
   // Helper-function state.
+  Value* kernel_arg(unsigned k);
+  llvm::FunctionCallee placeholder_fn();
+  llvm::Function* finish_helper(llvm::Function* tmp, std::vector<unsigned>& args);
   Value* buffer_ptr(ValueId v);
   Value* byte_offset(ValueId v, const std::vector<Value*>& idx);
   Value* load(ValueId v, const std::vector<Value*>& idx);
@@ -247,8 +283,7 @@ class Lowerer {
   llvm::IRBuilder<> b_;
   std::string symbol_;
   // Per helper.
-  std::vector<Value*> in_, out_, scr_;
-  Value* strides_arg_ = nullptr;
+  std::map<unsigned, Value*> placeholders_;  // kernel argument -> placeholder (see kernel_arg)
   Value* begin_ = nullptr;
   Value* end_ = nullptr;
   llvm::BasicBlock* entry_ = nullptr;
@@ -301,9 +336,11 @@ Status Lowerer::loops(const std::vector<int64_t>& ext, const std::vector<int>& a
 
 Value* Lowerer::buffer_ptr(ValueId v) {
   const ir::Node& n = g_.node(v);
-  if (n.op == Op::Param) return in_[static_cast<size_t>(n.ints[0])];
-  if (p_.home_out[static_cast<size_t>(v)] >= 0) return out_[static_cast<size_t>(p_.home_out[static_cast<size_t>(v)])];
-  return scr_[static_cast<size_t>(p_.slot[static_cast<size_t>(v)])];
+  auto np = static_cast<unsigned>(g_.params.size()), nr = static_cast<unsigned>(g_.results.size());
+  auto i = static_cast<size_t>(v);
+  if (n.op == Op::Param) return kernel_arg(static_cast<unsigned>(n.ints[0]));
+  if (p_.home_out[i] >= 0) return kernel_arg(np + 1 + static_cast<unsigned>(p_.home_out[i]));
+  return kernel_arg(np + 1 + nr + static_cast<unsigned>(p_.slot[i]));
 }
 
 Value* Lowerer::byte_offset(ValueId v, const std::vector<Value*>& idx) {
@@ -318,7 +355,7 @@ Value* Lowerer::byte_offset(ValueId v, const std::vector<Value*>& idx) {
       Value*& s = dyn_stride_[{v, static_cast<int>(d)}];
       if (!s) {
         llvm::IRBuilder<> eb(entry_->getTerminator());
-        Value* arr = eb.CreateLoad(eb.getPtrTy(), eb.CreateConstInBoundsGEP1_64(eb.getPtrTy(), strides_arg_, static_cast<uint64_t>(n.ints[0])));
+        Value* arr = eb.CreateLoad(eb.getPtrTy(), eb.CreateConstInBoundsGEP1_64(eb.getPtrTy(), kernel_arg(static_cast<unsigned>(g_.params.size())), static_cast<uint64_t>(n.ints[0])));
         s = eb.CreateLoad(eb.getInt64Ty(), eb.CreateConstInBoundsGEP1_64(eb.getInt64Ty(), arr, d));
       }
       add(b_.CreateMul(idx[d], s));
@@ -339,7 +376,8 @@ Value* Lowerer::load(ValueId v, const std::vector<Value*>& idx) {
 }
 
 void Lowerer::store(ValueId buffer_of, int out, const std::vector<Value*>& idx, Value* x, DType d) {
-  Value* base = out >= 0 ? out_[static_cast<size_t>(out)] : buffer_ptr(buffer_of);
+  Value* base = out >= 0 ? kernel_arg(static_cast<unsigned>(g_.params.size() + 1) + static_cast<unsigned>(out))
+                        : buffer_ptr(buffer_of);
   auto shape = sizes(g_.type(buffer_of));
   auto st = c_strides(shape, ir::dtype_size(d));
   Value* off = b_.getInt64(0);
@@ -930,32 +968,63 @@ bool Lowerer::group_reads_ok(const Nest& n, const std::set<ValueId>& group) cons
   }
 }
 
-Status Lowerer::emit_helper(Nest& nest, int index) {
-  size_t np = g_.params.size(), nr = g_.results.size(), ns = p_.slot_offset.size();
-  llvm::Type* ptr = b_.getPtrTy();
-  std::vector<llvm::Type*> params(np + 1 + nr + ns, ptr);
-  params.push_back(b_.getInt64Ty()), params.push_back(b_.getInt64Ty());
-  auto* fn = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), params, false),
-                                    llvm::Function::InternalLinkage, fmt::format("{}.nest{}", symbol_, index), m_);
+// Kernel argument k (inputs, the strides array, outputs, scratch slots) inside the helper being
+// emitted: a placeholder until finish_helper makes it a parameter, so a helper takes only the
+// buffers it touches and a graph of many nests and buffers stays linear in size.
+Value* Lowerer::kernel_arg(unsigned k) {
+  auto [it, fresh] = placeholders_.try_emplace(k, nullptr);
+  if (fresh) {
+    llvm::IRBuilder<> eb(entry_, entry_->begin());
+    it->second = eb.CreateCall(placeholder_fn(), {eb.getInt32(k)});
+  }
+  return it->second;
+}
+
+llvm::FunctionCallee Lowerer::placeholder_fn() {
+  return m_.getOrInsertFunction("tracejit.schedule.arg", llvm::FunctionType::get(b_.getPtrTy(), {b_.getInt32Ty()}, false));
+}
+
+// Moves the body of `tmp` (params: begin, end) into a helper whose parameters are the used
+// kernel arguments (in order, recorded in `args`), then begin and end.
+llvm::Function* Lowerer::finish_helper(llvm::Function* tmp, std::vector<unsigned>& args) {
+  size_t np = g_.params.size();
+  args.clear();
+  std::vector<llvm::Type*> types;
+  for (auto& [k, v] : placeholders_) args.push_back(k), types.push_back(b_.getPtrTy());
+  types.push_back(b_.getInt64Ty()), types.push_back(b_.getInt64Ty());
+  auto* fn = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), types, false),
+                                    llvm::Function::InternalLinkage, "", m_);
+  fn->takeName(tmp);
   fn->addFnAttr(llvm::Attribute::AlwaysInline);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
-  // Inputs are only read; outputs are fresh and scratch buffers are distinct allocations.
-  for (size_t i = 0; i < np + 1 + nr + ns; ++i)
-    if (i != np) fn->addParamAttr(static_cast<unsigned>(i), llvm::Attribute::NoAlias);
+  unsigned j = 0;
+  for (auto& [k, v] : placeholders_) {
+    // Inputs are only read; outputs are fresh and scratch buffers are distinct allocations.
+    if (k != np) fn->addParamAttr(j, llvm::Attribute::NoAlias);
+    v->replaceAllUsesWith(fn->getArg(j++));
+    llvm::cast<llvm::Instruction>(v)->eraseFromParent();
+  }
+  tmp->getArg(0)->replaceAllUsesWith(fn->getArg(j));
+  tmp->getArg(1)->replaceAllUsesWith(fn->getArg(j + 1));
+  fn->splice(fn->begin(), tmp);
+  tmp->eraseFromParent();
+  placeholders_.clear();
+  return fn;
+}
+
+Status Lowerer::emit_helper(Nest& nest, int index) {
+  auto* fn = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), {b_.getInt64Ty(), b_.getInt64Ty()}, false),
+                                    llvm::Function::InternalLinkage, fmt::format("{}.nest{}", symbol_, index), m_);
   entry_ = llvm::BasicBlock::Create(ctx_, "entry", fn);
   auto* start = llvm::BasicBlock::Create(ctx_, "start", fn);
   b_.SetInsertPoint(entry_);
   b_.CreateBr(start);
   b_.SetInsertPoint(start);
-  in_.clear(), out_.clear(), scr_.clear();
+  placeholders_.clear();
   dyn_stride_.clear();
   memo_.clear();
-  for (size_t i = 0; i < np; ++i) in_.push_back(fn->getArg(static_cast<unsigned>(i)));
-  strides_arg_ = fn->getArg(static_cast<unsigned>(np));
-  for (size_t k = 0; k < nr; ++k) out_.push_back(fn->getArg(static_cast<unsigned>(np + 1 + k)));
-  for (size_t s = 0; s < ns; ++s) scr_.push_back(fn->getArg(static_cast<unsigned>(np + 1 + nr + s)));
-  begin_ = fn->getArg(static_cast<unsigned>(np + 1 + nr + ns));
-  end_ = fn->getArg(static_cast<unsigned>(np + 2 + nr + ns));
+  begin_ = fn->getArg(0);
+  end_ = fn->getArg(1);
   Status st;
   switch (nest.kind) {
     case NestKind::Eval:
@@ -967,7 +1036,7 @@ Status Lowerer::emit_helper(Nest& nest, int index) {
   }
   if (!st) return st;
   b_.CreateRetVoid();
-  nest.helper = fn;
+  nest.helper = finish_helper(fn, nest.args);
   return ok_status();
 }
 
@@ -994,35 +1063,92 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
     if (n.kind != NestKind::Copy) produced.insert(n.v);
   }
 
-  size_t np = g_.params.size(), nr = g_.results.size(), ns = p_.slot_offset.size();
+  size_t np = g_.params.size(), nr = g_.results.size(), ns = p_.slot_bytes.size();
   llvm::Type* ptr = b_.getPtrTy();
   llvm::Type* i64 = b_.getInt64Ty();
+  // Scratch liveness, in groups: a slot is live from the first group whose helpers take it to
+  // the last (helpers take exactly the buffers they read or write).
+  std::vector<int> first(ns, static_cast<int>(groups.size())), last(ns, -1);
+  for (size_t gi = 0; gi < groups.size(); ++gi)
+    for (size_t k : groups[gi])
+      for (unsigned a : nests[k].args)
+        if (a >= np + 1 + nr) {
+          size_t s = a - (np + 1 + nr);
+          first[s] = std::min(first[s], static_cast<int>(gi));
+          last[s] = std::max(last[s], static_cast<int>(gi));
+        }
+  // Row-local slots: produced and consumed within one row-fused group (whose nests read them
+  // only at the current row), row by row. Such a slot needs one row per thread, on the group
+  // body's stack, instead of the whole array: softmax's exp(x - m) stays in L1.
+  constexpr int64_t kMaxRowLocalBytes = int64_t{64} << 10;
+  std::vector<int64_t> slot_bytes = p_.slot_bytes, row_bytes(ns, 0);
+  for (size_t v = 0; v < p_.slot.size(); ++v) {
+    int s = p_.slot[v];
+    if (s < 0 || first[s] != last[s] || groups[static_cast<size_t>(first[s])].size() < 2) continue;
+    auto shape = sizes(g_.node(static_cast<ValueId>(v)).type);
+    const Nest& lead = nests[groups[static_cast<size_t>(first[s])].front()];
+    if (shape.empty() || shape[0] != lead.outer) continue;
+    int64_t rb = numel(shape) / shape[0] * ir::dtype_size(g_.node(static_cast<ValueId>(v)).type.dtype);
+    if (rb > kMaxRowLocalBytes) continue;
+    row_bytes[static_cast<size_t>(s)] = rb;
+    slot_bytes[static_cast<size_t>(s)] = 0;
+  }
+
   std::vector<llvm::Function*> bodies;
   for (size_t gi = 0; gi < groups.size(); ++gi) {
+    // External linkage: the row range stays a runtime value, as under the thread pool, instead
+    // of the constants of the one direct call: that would make LLVM fully unroll and rewrite
+    // every outer loop (slow to compile, no faster to run).
     auto* body = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), {ptr, i64, i64}, false),
-                                        llvm::Function::InternalLinkage, fmt::format("{}.group{}", symbol_, gi), m_);
+                                        llvm::Function::ExternalLinkage, fmt::format("{}.group{}", symbol_, gi), m_);
     body->addFnAttr(llvm::Attribute::NoUnwind);
+    // Kept out of the kernel: each group is optimized on its own, so optimization time stays
+    // linear in the number of groups (one inlined kernel of thousands of nests is not).
+    body->addFnAttr(llvm::Attribute::NoInline);
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", body));
     auto array = [&](unsigned k) { return b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, body->getArg(0), k)); };
-    Value* in_arr = array(0);
-    Value* strides_arr = array(1);
-    Value* out_arr = array(2);
-    Value* scr_arr = array(3);
-    std::vector<Value*> args;
-    for (size_t i = 0; i < np; ++i) args.push_back(b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, in_arr, i)));
-    args.push_back(strides_arr);
-    for (size_t k = 0; k < nr; ++k) args.push_back(b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, out_arr, k)));
-    for (size_t s = 0; s < ns; ++s) args.push_back(b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, scr_arr, s)));
+    // Kernel argument k (inputs, strides, outputs, scratch), loaded once in the entry block.
+    std::vector<Value*> kargs(np + 1 + nr + ns, nullptr);
+    std::vector<Value*> arrays(4, nullptr);
+    auto karg = [&](unsigned k) {
+      if (kargs[k]) return kargs[k];
+      unsigned a = k < np ? 0 : k == np ? 1 : k < np + 1 + nr ? 2 : 3;
+      uint64_t i = a == 0 ? k : a == 2 ? k - np - 1 : k - np - 1 - nr;
+      llvm::IRBuilder<> eb(&body->getEntryBlock(), body->getEntryBlock().begin());
+      if (!arrays[a]) arrays[a] = eb.CreateLoad(ptr, eb.CreateConstInBoundsGEP1_64(ptr, body->getArg(0), a));
+      eb.SetInsertPoint(&body->getEntryBlock(), std::next(llvm::cast<llvm::Instruction>(arrays[a])->getIterator()));
+      return kargs[k] = a == 1 ? arrays[a] : eb.CreateLoad(ptr, eb.CreateConstInBoundsGEP1_64(ptr, arrays[a], i));
+    };
+    std::map<unsigned, Value*> row_bufs;
+    auto call = [&](const Nest& n, Value* lo, Value* hi) {
+      std::vector<Value*> a;
+      for (unsigned k : n.args) {
+        int64_t rb = k >= np + 1 + nr ? row_bytes[k - np - 1 - nr] : 0;
+        if (rb == 0) {
+          a.push_back(karg(k));
+          continue;
+        }
+        Value*& buf = row_bufs[k];
+        if (!buf) {
+          llvm::IRBuilder<> eb(&body->getEntryBlock(), body->getEntryBlock().begin());
+          auto* al = eb.CreateAlloca(llvm::ArrayType::get(b_.getInt8Ty(), static_cast<uint64_t>(rb)), nullptr, "row");
+          al->setAlignment(llvm::Align(kScratchAlign));
+          buf = al;
+        }
+        // The helper addresses row `lo` of the whole array: hand it the row buffer shifted back
+        // by that many rows (a plain, not inbounds, GEP).
+        a.push_back(b_.CreateGEP(b_.getInt8Ty(), buf, b_.CreateMul(lo, b_.getInt64(-rb))));
+      }
+      a.push_back(lo), a.push_back(hi);
+      b_.CreateCall(n.helper, a);
+    };
     const auto& members = groups[gi];
     if (members.size() == 1) {
-      args.push_back(body->getArg(1)), args.push_back(body->getArg(2));
-      b_.CreateCall(nests[members[0]].helper, args);
+      call(nests[members[0]], body->getArg(1), body->getArg(2));
     } else {
       entry_ = b_.GetInsertBlock();
       Status st = loop(body->getArg(1), body->getArg(2), "row", [&](Value* r) -> Status {
-        std::vector<Value*> a = args;
-        a.push_back(r), a.push_back(b_.CreateAdd(r, b_.getInt64(1)));
-        for (size_t k : members) b_.CreateCall(nests[k].helper, a);
+        for (size_t k : members) call(nests[k], r, b_.CreateAdd(r, b_.getInt64(1)));
         return ok_status();
       });
       if (!st) return st;
@@ -1030,6 +1156,8 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
     b_.CreateRetVoid();
     bodies.push_back(body);
   }
+
+  auto [slot_offset, scratch_bytes] = pack_scratch(slot_bytes, first, last);
 
   auto* kty = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, ptr, ptr}, false);
   auto* kernel = llvm::Function::Create(kty, llvm::Function::ExternalLinkage, symbol_, m_);
@@ -1040,9 +1168,9 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
   Value* scr_arr = b_.CreateAlloca(scr_ty, nullptr, "scratch");
   if (ns > 0) {
     auto alloc = m_.getOrInsertFunction("aligned_alloc", llvm::FunctionType::get(ptr, {i64, i64}, false));
-    scratch = b_.CreateCall(alloc, {b_.getInt64(kScratchAlign), b_.getInt64(p_.scratch_bytes)});
+    scratch = b_.CreateCall(alloc, {b_.getInt64(kScratchAlign), b_.getInt64(std::max<int64_t>(scratch_bytes, kScratchAlign))});
     for (size_t s = 0; s < ns; ++s)
-      b_.CreateStore(b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), scratch, static_cast<uint64_t>(p_.slot_offset[s])),
+      b_.CreateStore(b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), scratch, static_cast<uint64_t>(slot_offset[s])),
                      b_.CreateConstInBoundsGEP2_32(scr_ty, scr_arr, 0, static_cast<unsigned>(s)));
   }
   auto* ctx_ty = llvm::ArrayType::get(ptr, 4);
@@ -1078,6 +1206,7 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
     b_.CreateCall(fr, {scratch});
   }
   b_.CreateRetVoid();
+  if (llvm::Function* f = m_.getFunction("tracejit.schedule.arg")) f->eraseFromParent();
   return ok_status();
 }
 

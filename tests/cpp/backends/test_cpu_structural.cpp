@@ -15,6 +15,7 @@
 
 #include "backend_test_util.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/materialize.h"
 
 namespace tracejit::backends::testing {
 namespace {
@@ -790,6 +791,91 @@ TEST(CpuStructural, BinaryNewOpsAndSignedZeros) {
       g.results = {g.add_op(op, T(d, {18}), {x, y})};
       check(g, {random_arr(d, {18}, 1), random_arr(d, {18}, 2)});
     }
+}
+
+// ---- Materialization: shared inline values get buffers, cheap or single-use ones stay fused. ----
+
+// The structural buffers of `g` (params, reductions, concat, results), as make_plan sees them,
+// and how many values materialize_shared adds on top.
+int materialized_count(const ir::Graph& g) {
+  size_t nv = static_cast<size_t>(g.size());
+  std::vector<bool> needed(nv, false), buffered(nv, false);
+  for (ValueId r : g.results) needed[static_cast<size_t>(r)] = buffered[static_cast<size_t>(r)] = true;
+  for (size_t v = nv; v-- > 0;)
+    if (needed[v])
+      for (ValueId o : g.nodes[v].operands) needed[static_cast<size_t>(o)] = true;
+  for (size_t v = 0; v < nv; ++v) {
+    Op op = g.nodes[v].op;
+    if (op == Op::Param || ir::has_trait(op, ir::kReduce) || op == Op::Concat) buffered[v] = true;
+  }
+  auto after = materialize_shared(g, needed, buffered);
+  return static_cast<int>(std::count(after.begin(), after.end(), true) - std::count(buffered.begin(), buffered.end(), true));
+}
+
+// x[rows 0..4] + x[rows 1..5] of a [6, 8] value.
+ValueId shifted_sum(ir::Graph& g, DType d, ValueId a) {
+  ValueId top = g.add_op(Op::Slice, T(d, {5, 8}), {a});
+  g.node(top).ints = {0, 1, 0, 1};
+  ValueId bot = g.add_op(Op::Slice, T(d, {5, 8}), {a});
+  g.node(bot).ints = {1, 1, 0, 1};
+  return g.add_op(Op::Add, T(d, {5, 8}), {top, bot});
+}
+
+TEST(CpuStructural, MaterializesValueReadThroughTwoViews) {
+  for (DType d : {DType::F32, DType::F64}) {
+    ir::Graph g;
+    ValueId x = g.add_param(T(d, {6, 8}), ir::ParamLayout::Contiguous);
+    ValueId a = g.add_op(Op::Exp, T(d, {6, 8}), {g.add_op(Op::Mul, T(d, {6, 8}), {x, g.add_const_float(d, 0.5)})});
+    g.results = {shifted_sum(g, d, a)};
+    EXPECT_EQ(materialized_count(g), 1);  // exp(x * 0.5), read at two row offsets
+    check(g, {random_arr(d, {6, 8}, 21)});
+  }
+}
+
+TEST(CpuStructural, CheapSharedValueStaysInline) {
+  ir::Graph g;
+  ValueId x = g.add_param(T(DType::F64, {6, 8}), ir::ParamLayout::Contiguous);
+  ValueId b = g.add_op(Op::Add, T(DType::F64, {6, 8}), {x, g.add_const_float(DType::F64, 1.0)});
+  ValueId s = shifted_sum(g, DType::F64, b);
+  // An expensive value used twice at the same index (one site) also stays inline.
+  ValueId e = g.add_op(Op::Exp, T(DType::F64, {5, 8}), {s});
+  g.results = {g.add_op(Op::Mul, T(DType::F64, {5, 8}), {e, e})};
+  EXPECT_EQ(materialized_count(g), 0);
+  check(g, {random_arr(DType::F64, {6, 8}, 22)});
+}
+
+// np.roll(z, 1, axis): concat(z[-1:], z[:-1]) along `axis` of a [n, n] value.
+ValueId roll1(ir::Graph& g, ValueId z, int64_t n, int axis) {
+  std::vector<int64_t> one = {n, n}, rest = {n, n};
+  one[static_cast<size_t>(axis)] = 1, rest[static_cast<size_t>(axis)] = n - 1;
+  ValueId last = g.add_op(Op::Slice, T(DType::F64, one), {z});
+  g.node(last).ints = axis == 0 ? std::vector<int64_t>{n - 1, 1, 0, 1} : std::vector<int64_t>{0, 1, n - 1, 1};
+  ValueId head = g.add_op(Op::Slice, T(DType::F64, rest), {z});
+  g.node(head).ints = {0, 1, 0, 1};
+  ValueId cat = g.add_op(Op::Concat, T(DType::F64, {n, n}), {last, head});
+  g.node(cat).ints = {axis};
+  return cat;
+}
+
+TEST(CpuStructural, UnrolledStencilStepsMaterializeOncePerStep) {
+  // u = u + 0.1 * (roll0(u) + roll1(u) - 2u) * u, unrolled: each step reads the previous one
+  // through four views and directly; inlined, the expression would double every step.
+  const int64_t n = 8;
+  const int steps = 60;
+  ir::Graph g;
+  ValueId u = g.add_param(T(DType::F64, {n, n}), ir::ParamLayout::Contiguous);
+  auto c = [&](double v) { return g.add_const_float(DType::F64, v); };
+  auto op = [&](Op o, ValueId a, ValueId b) { return g.add_op(o, T(DType::F64, {n, n}), {a, b}); };
+  for (int k = 0; k < steps; ++k) {
+    ValueId lap = op(Op::Sub, op(Op::Add, roll1(g, u, n, 0), roll1(g, u, n, 1)), op(Op::Mul, c(2.0), u));
+    u = op(Op::Add, u, op(Op::Mul, op(Op::Mul, c(0.1), lap), u));
+  }
+  g.results = {u};
+  // Every step's u but the last (a result, buffered anyway) gets one buffer; nothing else does.
+  EXPECT_EQ(materialized_count(g), steps - 1);
+  Arr in = random_arr(DType::F64, {n, n}, 23);
+  for (double& v : in.f) v = 0.5 + 0.1 * v;  // keep the iteration bounded
+  check(g, {in}, 1e-12);
 }
 
 }  // namespace
