@@ -503,6 +503,15 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
   std::string fname = callable.source && callable.source->kind != Source::Kind::Constant
                           ? callable.source->expr()
                           : callable_name(f);
+  // NumPy's own functions first (np.ones, np.zeros_like are Python functions: recorded as the
+  // NumPy operations they are, not inlined).
+  if (const char* npname = np_->function_name(f)) {
+    bool handled = false;
+    if (!call_numpy(npname, split_args(std::move(args), std::nullopt), false, handled)) return false;
+    if (!handled)
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with these arguments is not traced yet", fname));
+    return true;
+  }
   if (PyFunction_Check(f)) return inline_call(f, callable.source, std::move(args), kwnames);
   if (std::strcmp(Py_TYPE(f)->tp_name, "tracejit.JitFunction") == 0) {
     // A jitted function called from jitted code: inline what it wraps.
@@ -514,7 +523,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     Py_XDECREF(w);
     PyErr_Clear();
   }
-  if (nkw > 0 && !np_->function_name(f))
+  if (nkw > 0)
     return fail(AbortCode::UnsupportedCall,
                 fmt::format("{}(...) with keyword arguments is not traced yet", fname));
   if (const UfuncInfo* u = np_->find_ufunc(f)) {
@@ -525,13 +534,6 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     return apply_ufunc(*u, std::move(args), false);
   }
   if (f == np_->where) return apply_where(std::move(args));
-  if (const char* npname = np_->function_name(f)) {
-    bool handled = false;
-    if (!call_numpy(npname, split_args(std::move(args), std::nullopt), false, handled)) return false;
-    if (!handled)
-      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with these arguments is not traced yet", fname));
-    return true;
-  }
   bool handled = false;
   if (!call_builtin(f, fname, args, handled)) return false;
   if (handled) return true;

@@ -91,11 +91,15 @@ def jit(fn=None, *, hot=DEFAULT_HOT, recompile_limit=DEFAULT_RECOMPILE_LIMIT, sy
     return wrapper
 
 
-def explain(fn, *args):
-    """Trace ``fn(*args)`` without running it: returns the optimized IR text, or raises
-    ``RuntimeError`` with the reason the tracer would fall back (file:line)."""
+def explain(fn, *args, **kwargs):
+    """Trace ``fn(*args, **kwargs)`` without running it: returns the optimized IR text, or
+    raises ``RuntimeError`` with the reason the tracer would fall back (file:line)."""
+    import inspect
+
     f = getattr(fn, "__wrapped__", fn)
-    ok, text = _tracejit._trace_ir(f, *args)
+    bound = inspect.signature(f).bind(*args, **kwargs)
+    bound.apply_defaults()
+    ok, text = _tracejit._trace_ir(f, *bound.args)
     if not ok:
         raise RuntimeError(text)
     return text
