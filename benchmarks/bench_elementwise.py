@@ -8,7 +8,12 @@ import sys
 import time
 
 os.environ.setdefault("TRACEJIT_SYNC", "1")
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
+_SRC = pathlib.Path(__file__).resolve().parents[1] / "python"
+# A developer build (the extension built next to the sources for this Python) is used as is;
+# otherwise the installed package.
+if any((_SRC / "tracejit" / ("_tracejit" + sfx)).exists()
+       for sfx in __import__("importlib.machinery").machinery.EXTENSION_SUFFIXES):
+    sys.path.insert(0, str(_SRC))
 
 import numpy as np  # noqa: E402
 
