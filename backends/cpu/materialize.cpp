@@ -38,7 +38,8 @@ uint64_t mix(uint64_t a, uint64_t b) {
   return h ^ (h >> 29);
 }
 
-bool remaps_index(Op op) { return ir::has_trait(op, ir::kView); }
+// Ops whose operands are read at other indices than their own: views and an inline concat.
+bool remaps_index(Op op) { return ir::has_trait(op, ir::kView) || op == Op::Concat; }
 
 int op_cost(Op op) {
   switch (op) {
@@ -49,6 +50,7 @@ int op_cost(Op op) {
     case Op::IsNan: case Op::IsInf: case Op::IsFinite:
       return 1;
     case Op::Div: case Op::Sqrt: case Op::FloorDiv: case Op::Mod:
+    case Op::Concat:  // inline (along axis 0): clamps and selects
       return 2;
     default:
       return ir::has_trait(op, ir::kElementwise) ? kTranscendentalCost : 0;
@@ -83,7 +85,8 @@ std::vector<bool> materialize_shared(const ir::Graph& g, const std::vector<bool>
     if (!needed[i]) continue;
     const ir::Node& n = g.nodes[i];
     auto v = static_cast<ValueId>(i);
-    if (!buffered[i] && ir::has_trait(n.op, ir::kElementwise) && sites[i].count() > 1 &&
+    bool computed = ir::has_trait(n.op, ir::kElementwise) || n.op == Op::Concat;
+    if (!buffered[i] && computed && sites[i].count() > 1 &&
         inline_cost(g, buffered, v, kInlineCostBound) > kInlineCostBound)
       buffered[i] = true;
     if (n.op == Op::Param) continue;
@@ -95,7 +98,7 @@ std::vector<bool> materialize_shared(const ir::Graph& g, const std::vector<bool>
       } else if (sites[i].many) {
         s.many = true, s.keys.clear();
       } else {
-        for (uint64_t key : sites[i].keys) s.add(remaps_index(n.op) ? mix(key, static_cast<uint64_t>(i) + 1) : key);
+        for (uint64_t key : sites[i].keys) s.add(remaps_index(n.op) ? mix(mix(key, static_cast<uint64_t>(i) + 1), k) : key);
       }
     }
   }

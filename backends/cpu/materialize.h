@@ -16,7 +16,7 @@ inline constexpr int kTranscendentalCost = 8;
 // loop nests, a concat one per operand). An inline value is evaluated once per *site*: a (nest,
 // chain of view ops) pair through which a nest reads it; two reads at the same site share one
 // evaluation (the lowerer memoizes them), reads through different views or from different nests
-// do not. The rule: materialize an elementwise value that has more than one site and whose
+// do not. The rule: materialize an elementwise value (or an inline concat) that has more than one site and whose
 // inline expression (ops up to buffered values, each counted once, transcendentals weighted
 // kTranscendentalCost) costs more than kInlineCostBound. Everything cheap or single-site stays
 // fused, so every inline expression is evaluated at most once per site and per-nest code is

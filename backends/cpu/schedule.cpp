@@ -144,6 +144,11 @@ std::optional<BlasMat> blas_layout(int64_t rs, int64_t cs, int64_t rows, int64_t
 
 bool blas_dtype(DType d) { return d == DType::F32 || d == DType::F64; }
 
+// A concat along axis 0 (np.roll/np.concatenate of rows) is evaluated inline: its consumer's
+// outer loop picks the operand per row, the inner loops stay contiguous. Other axes keep a
+// buffer (a per-element pick would turn the inner loop's loads into gathers).
+bool inline_concat(const ir::Node& n) { return n.type.rank() > 0 && n.ints[0] == 0; }
+
 Expected<Plan> make_plan(const ir::Graph& g) {
   size_t nv = static_cast<size_t>(g.size());
   Plan p;
@@ -159,7 +164,7 @@ Expected<Plan> make_plan(const ir::Graph& g) {
     const ir::Node& n = g.nodes[v];
     if (!p.needed[v]) continue;
     if (n.op == Op::Param || is_reduce(n.op) || n.op == Op::ArgMax || n.op == Op::ArgMin ||
-        n.op == Op::MatMul || n.op == Op::Concat)
+        n.op == Op::MatMul || (n.op == Op::Concat && !inline_concat(n)))
       p.buffered[v] = true;
     if (n.op == Op::MatMul) {
       for (int k = 0; k < 2; ++k) {
@@ -431,6 +436,27 @@ Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
       for (size_t a = 0; a < idx.size(); ++a)
         j[a] = b_.CreateAdd(b_.getInt64(n.ints[2 * a]), b_.CreateMul(idx[a], b_.getInt64(n.ints[2 * a + 1])));
       return eval(n.operands[0], j);
+    }
+    case Op::Concat: {
+      // Each operand at its clamped index (always in bounds), then pick by position along the axis.
+      auto a = static_cast<size_t>(n.ints[0]);
+      Value* j = idx[a];
+      Value* r = nullptr;
+      int64_t off = 0;
+      for (ValueId o : n.operands) {
+        int64_t len = g_.type(o).shape[a].size;
+        if (len == 0) continue;
+        std::vector<Value*> k = idx;
+        k[a] = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax,
+                                        b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateSub(j, b_.getInt64(off)), b_.getInt64(len - 1)),
+                                        b_.getInt64(0));
+        auto x = eval(o, k);
+        if (!x) return x;
+        r = r ? b_.CreateSelect(b_.CreateICmpSLT(j, b_.getInt64(off)), r, *x) : *x;
+        off += len;
+      }
+      if (!r) return Status::error("cpu backend: inline concat of empty operands");
+      return r;
     }
     case Op::Reshape: {
       ValueId o = n.operands[0];

@@ -795,7 +795,7 @@ TEST(CpuStructural, BinaryNewOpsAndSignedZeros) {
 
 // ---- Materialization: shared inline values get buffers, cheap or single-use ones stay fused. ----
 
-// The structural buffers of `g` (params, reductions, concat, results), as make_plan sees them,
+// The structural buffers of `g` (params, reductions, concat but along axis 0, results), as make_plan sees them,
 // and how many values materialize_shared adds on top.
 int materialized_count(const ir::Graph& g) {
   size_t nv = static_cast<size_t>(g.size());
@@ -806,7 +806,8 @@ int materialized_count(const ir::Graph& g) {
       for (ValueId o : g.nodes[v].operands) needed[static_cast<size_t>(o)] = true;
   for (size_t v = 0; v < nv; ++v) {
     Op op = g.nodes[v].op;
-    if (op == Op::Param || ir::has_trait(op, ir::kReduce) || op == Op::Concat) buffered[v] = true;
+    bool row_concat = op == Op::Concat && g.nodes[v].ints[0] == 0;  // evaluated inline, as a view
+    if (op == Op::Param || ir::has_trait(op, ir::kReduce) || (op == Op::Concat && !row_concat)) buffered[v] = true;
   }
   auto after = materialize_shared(g, needed, buffered);
   return static_cast<int>(std::count(after.begin(), after.end(), true) - std::count(buffered.begin(), buffered.end(), true));
