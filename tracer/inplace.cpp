@@ -207,15 +207,7 @@ bool Tracer::finish_writebacks() {
   for (const auto& [key, v] : inputs_by_source_) {
     if (v.input < 0 || v.v == trace_.graph.params[static_cast<size_t>(v.input)]) continue;
     if (trace_.inputs[static_cast<size_t>(v.input)].kind != InputBinding::Kind::ArrayData) continue;
-    std::vector<ir::ValueId>& results = trace_.graph.results;
-    int k = -1;
-    for (size_t i = 0; i < results.size(); ++i)
-      if (results[i] == v.v) k = static_cast<int>(i);
-    if (k < 0) {
-      results.push_back(v.v);
-      k = static_cast<int>(results.size() - 1);
-    }
-    trace_.writebacks.emplace_back(v.input, k);
+    trace_.writebacks.emplace_back(v.input, result_index(v.v));
   }
   return true;
 }

@@ -96,6 +96,26 @@ std::optional<ir::ValueId> Tracer::to_ir(const AValue& v, ir::DType dt) {
 // and run the call on empty probes so that whatever NumPy would raise aborts the trace (the
 // eager run then raises it for real).
 
+// NumPy broadcasting of the tensor operands' shapes (Python scalars are 0-d).
+std::optional<std::vector<ir::Dim>> Tracer::broadcast_operands(const std::vector<AValue>& operands) {
+  std::vector<ir::Dim> shape;
+  for (const AValue& v : operands) {
+    if (!v.is_tensor()) continue;
+    auto b = ir::broadcast_shapes(shape, v.type.shape);
+    if (!b && (!v.type.is_static() || !ir::Type(ir::DType::F64, shape).is_static())) {
+      fail(AbortCode::DynamicShape, "dynamic and static sizes meet in broadcasting");
+      return std::nullopt;
+    }
+    if (!b) {
+      fail(AbortCode::UserError, fmt::format("operands could not be broadcast together with shapes {} {}",
+                                             shape_text(shape), shape_text(v.type.shape)));
+      return std::nullopt;
+    }
+    shape = *b;
+  }
+  return shape;
+}
+
 PyObject* Tracer::dtype_spec(const AValue& v) {
   if (v.is_tensor()) {
     if (v.box == Box::PyFloat) {
@@ -257,18 +277,9 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
 
   std::vector<ir::DType> loop;
   if (!resolve_loop(u, operands, loop)) return false;
-  std::vector<ir::Dim> shape;
-  for (const AValue& v : operands) {
-    if (!v.is_tensor()) continue;
-    auto b = ir::broadcast_shapes(shape, v.type.shape);
-    if (!b && (!v.type.is_static() || !ir::Type(ir::DType::F64, shape).is_static()))
-      return fail(AbortCode::DynamicShape, "dynamic and static sizes meet in broadcasting");
-    if (!b)
-      return fail(AbortCode::UserError,
-                  fmt::format("operands could not be broadcast together with shapes {} {}",
-                              shape_text(shape), shape_text(v.type.shape)));
-    shape = *b;
-  }
+  auto bshape = broadcast_operands(operands);
+  if (!bshape) return false;
+  std::vector<ir::Dim> shape = std::move(*bshape);
   ir::DType out_dt = loop.back();
   ir::Graph& g = trace_.graph;
   ir::Op op = u.op;
@@ -392,18 +403,9 @@ bool Tracer::apply_where(std::vector<AValue> operands) {
                              : std::nullopt;
   Py_DECREF(r);
   if (!dt) return fail(AbortCode::UnsupportedDtype, "np.where result dtype is not compiled");
-  std::vector<ir::Dim> shape;
-  for (const AValue& v : operands) {
-    if (!v.is_tensor()) continue;
-    auto b = ir::broadcast_shapes(shape, v.type.shape);
-    if (!b && (!v.type.is_static() || !ir::Type(ir::DType::F64, shape).is_static()))
-      return fail(AbortCode::DynamicShape, "dynamic and static sizes meet in broadcasting");
-    if (!b)
-      return fail(AbortCode::UserError,
-                  fmt::format("operands could not be broadcast together with shapes {} {}",
-                              shape_text(shape), shape_text(v.type.shape)));
-    shape = *b;
-  }
+  auto bshape = broadcast_operands(operands);
+  if (!bshape) return false;
+  std::vector<ir::Dim> shape = std::move(*bshape);
   auto c = to_ir(operands[0], ir::DType::Bool);
   auto x = c ? to_ir(operands[1], *dt) : std::nullopt;
   auto y = x ? to_ir(operands[2], *dt) : std::nullopt;

@@ -290,6 +290,14 @@ std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
 // ---------------------------------------------------------------------------------------------
 // Output
 
+int Tracer::result_index(ir::ValueId v) {
+  std::vector<ir::ValueId>& results = trace_.graph.results;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (results[i] == v) return static_cast<int>(i);
+  results.push_back(v);
+  return static_cast<int>(results.size() - 1);
+}
+
 bool Tracer::emit_output(const AValue& v) {
   std::vector<OutputNode>& out = trace_.outputs;
   switch (v.kind) {
@@ -325,14 +333,7 @@ bool Tracer::emit_output(const AValue& v) {
         n.kind = OutputNode::Kind::Fetch;  // the same object, fetched again through its source
         n.source = v.source;
       } else {
-        std::vector<ir::ValueId>& results = trace_.graph.results;
-        int k = -1;
-        for (size_t i = 0; i < results.size(); ++i)
-          if (results[i] == v.v) k = static_cast<int>(i);
-        if (k < 0) {
-          results.push_back(v.v);
-          k = static_cast<int>(results.size() - 1);
-        }
+        int k = result_index(v.v);
         n.kind = OutputNode::Kind::Result;
         n.index = k;
         n.box = v.box;

@@ -258,6 +258,8 @@ class Tracer {
   bool resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operands,
                     std::vector<ir::DType>& loop);
   PyObject* dtype_spec(const AValue& v);  // new reference
+  std::optional<std::vector<ir::Dim>> broadcast_operands(const std::vector<AValue>& operands);
+  int result_index(ir::ValueId v);  // position of v in the graph's results (added if absent)
   PyObject* probe(const AValue& v);       // new reference
 
   // --- output
