@@ -333,7 +333,14 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
     return settle(entries_.size() - 1) ? e : nullptr;
   }
   sig.compiling = true;
-  CompileQueue::get().push([e, g = std::move(t.graph)]() mutable { build_kernel(*e, std::move(g)); });
+  CompileQueue::get().push([e, g = std::move(t.graph)]() mutable {
+    build_kernel(*e, std::move(g));
+    // The function may have dropped this entry meanwhile (reset, deallocation): the entry holds
+    // Python references, so the compile thread lets go of it only with the GIL.
+    PyGILState_STATE gil = PyGILState_Ensure();
+    e.reset();
+    PyGILState_Release(gil);
+  });
   return nullptr;  // this call runs eagerly; later calls pick the kernel up when it is ready
 }
 

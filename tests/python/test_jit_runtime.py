@@ -80,3 +80,16 @@ def test_hundred_learning_rates_compile_once():
         lr = 0.001 * (i + 1)
         assert_same(w - lr * g, f(w, g, lr))
     assert f.stats()["compiles"] == 1
+
+
+def test_dropping_a_function_while_it_compiles_in_the_background():
+    # The compile thread then holds the last reference to the cache entry (which owns Python
+    # references); it must release it safely.
+    for i in range(20):
+        f = tracejit.jit(lambda a, b: np.tanh(a * b) + float(i), hot=0, sync=False)
+        a = np.ones(64)
+        assert_same(np.tanh(a * a) + float(i), f(a, a), rtol=1e-14)
+        if i % 2:
+            f.reset()
+        del f
+    tracejit.wait_for_compiles()
