@@ -18,21 +18,13 @@ Run: python benchmarks/bench_dispatch.py [--quick]
 import argparse
 import json
 import os
-import pathlib
 import statistics
 import subprocess
 import sys
 import time
 import timeit
 
-os.environ.setdefault("TRACEJIT_SYNC", "1")
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-_SRC = pathlib.Path(__file__).resolve().parents[1] / "python"
-# A developer build (the extension built next to the sources for this Python) is used as is;
-# otherwise the installed package.
-if any((_SRC / "tracejit" / ("_tracejit" + sfx)).exists()
-       for sfx in __import__("importlib.machinery").machinery.EXTENSION_SUFFIXES):
-    sys.path.insert(0, str(_SRC))
+import _bench_env  # noqa: E402,F401  (sync compiles; developer build or installed package)
 
 import numpy as np  # noqa: E402
 
@@ -133,8 +125,6 @@ def child_numba_compile():
 
 def run_child(kind, env_extra=None, *extra):
     env = dict(os.environ, **(env_extra or {}))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "python"),
-                                                      env.get("PYTHONPATH", "")]))
     r = subprocess.run([sys.executable, __file__, "--child", kind, *map(str, extra)], env=env,
                        capture_output=True, text=True, timeout=300)
     if r.returncode != 0:

@@ -1,19 +1,11 @@
 """Elementwise workloads on 4M float32: NumPy vs tracejit (and Numba / numexpr when importable),
 measured in the same run. Run: python benchmarks/bench_elementwise.py [--runs N] [--n N]"""
 import argparse
-import os
-import pathlib
 import statistics
 import sys
 import time
 
-os.environ.setdefault("TRACEJIT_SYNC", "1")
-_SRC = pathlib.Path(__file__).resolve().parents[1] / "python"
-# A developer build (the extension built next to the sources for this Python) is used as is;
-# otherwise the installed package.
-if any((_SRC / "tracejit" / ("_tracejit" + sfx)).exists()
-       for sfx in __import__("importlib.machinery").machinery.EXTENSION_SUFFIXES):
-    sys.path.insert(0, str(_SRC))
+import _bench_env  # noqa: E402,F401  (sync compiles; developer build or installed package)
 
 import numpy as np  # noqa: E402
 

@@ -14,19 +14,12 @@ prints ``FALLBACK: <reason>`` (from ``stats()['fallback_reasons']``) instead of 
 import argparse
 import math
 import os
-import pathlib
 import platform
 import statistics
 import sys
 import time
 
-os.environ.setdefault("TRACEJIT_SYNC", "1")
-_SRC = pathlib.Path(__file__).resolve().parents[1] / "python"
-# A developer build (the extension built next to the sources for this Python) is used as is;
-# otherwise the installed package.
-if any((_SRC / "tracejit" / ("_tracejit" + sfx)).exists()
-       for sfx in __import__("importlib.machinery").machinery.EXTENSION_SUFFIXES):
-    sys.path.insert(0, str(_SRC))
+import _bench_env  # noqa: E402,F401  (sync compiles; developer build or installed package)
 
 import numpy as np  # noqa: E402
 

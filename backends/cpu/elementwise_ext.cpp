@@ -1,6 +1,8 @@
 // Rounding, classification, fmax/fmin and libm-backed elementwise ops (see elementwise_ext.h).
 #include "backends/cpu/elementwise_ext.h"
 
+#include "backends/cpu/scalar_ops.h"
+
 #include <fmt/format.h>
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
@@ -79,18 +81,6 @@ Value* sign(llvm::IRBuilderBase& b, DType d, Value* x) {
   return b.CreateSub(pos, b.CreateZExt(b.CreateICmpSLT(x, zero), t));
 }
 
-Value* fextremum(llvm::IRBuilderBase& b, bool is_max, DType d, Value* x, Value* y) {
-  if (ir::is_float(d)) {
-    // NaN-ignoring: keep x when it wins or y is NaN; equal operands give y.
-    Value* keep_x = is_max ? b.CreateFCmpOGT(x, y) : b.CreateFCmpOLT(x, y);
-    keep_x = b.CreateOr(keep_x, b.CreateFCmpUNO(y, y));
-    return b.CreateSelect(keep_x, x, y);
-  }
-  bool s = ir::is_signed_int(d);
-  Value* keep_x = is_max ? (s ? b.CreateICmpSGT(x, y) : b.CreateICmpUGT(x, y))
-                         : (s ? b.CreateICmpSLT(x, y) : b.CreateICmpULT(x, y));
-  return b.CreateSelect(keep_x, x, y);
-}
 
 }  // namespace
 
@@ -116,7 +106,7 @@ Expected<Value*> emit_ext_op(llvm::IRBuilderBase& b, const ir::Node& n, const st
     case Op::Fmax:
     case Op::Fmin:
       if (args.size() != 2) return unsupported(n.op, d);
-      return fextremum(b, n.op == Op::Fmax, d, x, args[1]);
+      return emit_extremum(b, n.op == Op::Fmax, /*propagate_nan=*/false, d, x, args[1]);
     default: break;
   }
   if (!f) return unsupported(n.op, d);

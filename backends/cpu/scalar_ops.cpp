@@ -127,20 +127,6 @@ Value* compare(llvm::IRBuilderBase& b, Op op, DType d, Value* x, Value* y) {
   return b.CreateICmp(p, x, y);
 }
 
-// maximum/minimum: floats propagate NaN as NumPy does, `(a > b || isnan(a)) ? a : b`, so operands
-// that compare equal give the SECOND one (np.maximum(0.0, -0.0) is -0.0); integers and bool
-// compare by signedness.
-Value* extremum(llvm::IRBuilderBase& b, bool is_max, DType d, Value* x, Value* y) {
-  if (ir::is_float(d)) {
-    Value* keep_x = is_max ? b.CreateFCmpOGT(x, y) : b.CreateFCmpOLT(x, y);
-    keep_x = b.CreateOr(keep_x, b.CreateFCmpUNO(x, x));
-    return b.CreateSelect(keep_x, x, y);
-  }
-  bool s = ir::is_signed_int(d);
-  Value* keep_x = is_max ? (s ? b.CreateICmpSGE(x, y) : b.CreateICmpUGE(x, y))
-                         : (s ? b.CreateICmpSLE(x, y) : b.CreateICmpULE(x, y));
-  return b.CreateSelect(keep_x, x, y);
-}
 
 Expected<Value*> emit_unary(llvm::IRBuilderBase& b, Op op, DType d, Value* x) {
   bool f = ir::is_float(d);
@@ -192,8 +178,8 @@ Expected<Value*> emit_binary(llvm::IRBuilderBase& b, Op op, DType d, Value* x, V
     case Op::Pow:
       if (bl) return unsupported(op, d);
       return f ? b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, y) : int_pow(b, x, y);
-    case Op::Maximum: return extremum(b, true, d, x, y);
-    case Op::Minimum: return extremum(b, false, d, x, y);
+    case Op::Maximum: return emit_extremum(b, true, /*propagate_nan=*/true, d, x, y);
+    case Op::Minimum: return emit_extremum(b, false, /*propagate_nan=*/true, d, x, y);
     case Op::And:
     case Op::Or:
     case Op::Xor:
@@ -232,6 +218,21 @@ Expected<Value*> emit_const(llvm::IRBuilderBase& b, const ir::Node& n) {
   if (ir::is_bool(d)) return llvm::ConstantInt::get(t, n.ints[0] != 0 ? 1 : 0);
   // Truncates to the width; u64 arrives as its bit pattern.
   return llvm::ConstantInt::get(t, static_cast<uint64_t>(n.ints[0]), /*isSigned=*/false);
+}
+
+// Floats: `(x > y || isnan(x)) ? x : y` for maximum (NaN propagates), `(x > y || isnan(y)) ? x : y`
+// for fmax (NaN ignored); operands that compare equal give the SECOND one, as NumPy
+// (np.maximum(0.0, -0.0) is -0.0). Integers and bool compare by signedness.
+Value* emit_extremum(llvm::IRBuilderBase& b, bool is_max, bool propagate_nan, DType d, Value* x, Value* y) {
+  if (ir::is_float(d)) {
+    Value* keep_x = is_max ? b.CreateFCmpOGT(x, y) : b.CreateFCmpOLT(x, y);
+    Value* nan = propagate_nan ? b.CreateFCmpUNO(x, x) : b.CreateFCmpUNO(y, y);
+    return b.CreateSelect(b.CreateOr(keep_x, nan), x, y);
+  }
+  bool s = ir::is_signed_int(d);
+  Value* keep_x = is_max ? (s ? b.CreateICmpSGT(x, y) : b.CreateICmpUGT(x, y))
+                         : (s ? b.CreateICmpSLT(x, y) : b.CreateICmpULT(x, y));
+  return b.CreateSelect(keep_x, x, y);
 }
 
 Expected<Value*> emit_scalar_op(llvm::IRBuilderBase& b, const ir::Node& n,

@@ -29,6 +29,11 @@ Expected<llvm::Value*> emit_const(llvm::IRBuilderBase& b, const ir::Node& n);
 
 // Emits node `n` (an elementwise op, not param/const) applied to `args`, whose dtypes are
 // `arg_dtypes`. Errors name the op and dtype that has no NumPy-exact lowering.
+// maximum/minimum (propagate_nan) and fmax/fmin (NaN ignored) on register values, NumPy's
+// semantics for NaN and signed zeros.
+llvm::Value* emit_extremum(llvm::IRBuilderBase& b, bool is_max, bool propagate_nan, ir::DType d,
+                           llvm::Value* x, llvm::Value* y);
+
 Expected<llvm::Value*> emit_scalar_op(llvm::IRBuilderBase& b, const ir::Node& n,
                                       const std::vector<ir::DType>& arg_dtypes,
                                       const std::vector<llvm::Value*>& args);

@@ -1,0 +1,14 @@
+"""Shared set-up of the benchmark scripts: synchronous compiles, and the developer build when
+python/tracejit/ holds one for this Python (`_tracejit.<abi>.so`), else the installed package."""
+import importlib.machinery
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("TRACEJIT_SYNC", "1")
+_SRC = pathlib.Path(__file__).resolve().parents[1] / "python"
+#: python/ when it holds a developer build for this Python (subprocesses need it too), else None.
+DEV_PATH = str(_SRC) if any((_SRC / "tracejit" / ("_tracejit" + sfx)).exists()
+                            for sfx in importlib.machinery.EXTENSION_SUFFIXES) else None
+if DEV_PATH:
+    sys.path.insert(0, DEV_PATH)
