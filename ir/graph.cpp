@@ -41,6 +41,18 @@ ValueId Graph::add_op(Op op, Type t, std::vector<ValueId> operands, SourceLoc lo
   return add(std::move(n));
 }
 
+Graph& Graph::mutable_region(ValueId v, size_t r) {
+  std::shared_ptr<Graph>& p = node(v).regions[r];
+  if (p.use_count() > 1) p = std::make_shared<Graph>(*p);
+  return *p;
+}
+
+bool Graph::has_regions() const {
+  for (const Node& n : nodes)
+    if (!n.regions.empty()) return true;
+  return false;
+}
+
 int32_t Graph::intern_file(const std::string& file) {
   for (size_t i = 0; i < files.size(); ++i)
     if (files[i] == file) return static_cast<int32_t>(i);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,8 @@ struct SourceLoc {
   bool operator==(const SourceLoc& o) const { return file == o.file && line == o.line; }
 };
 
+struct Graph;
+
 enum class ParamLayout : int64_t { Contiguous = 0, Strided = 1, Scalar = 2 };
 
 struct Node {
@@ -30,8 +33,10 @@ struct Node {
   std::vector<int64_t> ints;  // op-specific integer attributes (see ir/ops.def)
   double fval = 0.0;          // op-specific float attribute (float constants)
   SourceLoc loc;
-  // Reserved for ops with nested regions (loops): each region is a graph whose params are the
-  // region's block arguments. Empty for every op today.
+  // Ops with nested regions (kRegion: loop): each region is a graph whose params are the
+  // region's block arguments (see ir/ops.def). Shared, so copying a node is cheap; a pass that
+  // rewrites a region first makes it unique (Graph::mutable_region).
+  std::vector<std::shared_ptr<Graph>> regions;
 };
 
 // Nodes appear in definition order: every operand index is smaller than its user's index.
@@ -56,6 +61,10 @@ struct Graph {
   ValueId add_const_int(DType d, int64_t v, SourceLoc loc = {});  // ints and bools (0/1)
   ValueId add_op(Op op, Type t, std::vector<ValueId> operands, SourceLoc loc = {});
   int32_t intern_file(const std::string& file);
+  // Region r of node v, copied first if another node shares it.
+  Graph& mutable_region(ValueId v, size_t r);
+  // Does this graph (or any nested region) contain an op with regions?
+  bool has_regions() const;
 };
 
 }  // namespace tracejit::ir

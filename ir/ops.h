@@ -18,6 +18,7 @@ enum OpTrait : uint32_t {
   kSource = 1u << 6,       // no operands: a graph input or constant
   kReduce = 1u << 7,       // reduce_*: ints are the reduced axes
   kView = 1u << 8,         // moves elements without computing: reshape, transpose, slice, broadcast
+  kRegion = 1u << 9,       // holds nested graphs (Node::regions): CSE leaves it alone
 };
 
 enum class Op : uint16_t {

@@ -179,6 +179,7 @@ class Parser {
 
   Expected<Graph> run() {
     if (Status st = parse_func(); !st.ok()) return st;
+    if (peek().kind != Tok::End) return error_here("expected end of input after the function");
     for (const PendingRef& r : refs_)
       if (r.id >= g_.size())
         return Status::error(located(r.line, r.col, fmt::format("use of undefined value %{}", r.id)));
@@ -404,6 +405,26 @@ class Parser {
     }
     if (at_word("loc"))
       if (Status st = parse_loc(n.loc); !st.ok()) return st;
+    while (at_word("region")) {
+      if (depth_ >= kMaxRegionDepth) return error_here("regions nested too deeply");
+      next();
+      ++depth_;
+      // A nested function: parsed into its own graph with its own value numbering.
+      Graph outer = std::move(g_);
+      std::vector<PendingRef> outer_refs = std::move(refs_);
+      g_ = Graph();
+      refs_.clear();
+      Status st = parse_func();
+      for (const PendingRef& r : refs_)
+        if (st.ok() && r.id >= g_.size())
+          st = Status::error(located(r.line, r.col, fmt::format("use of undefined value %{}", r.id)));
+      auto region = std::make_shared<Graph>(std::move(g_));
+      g_ = std::move(outer);
+      refs_ = std::move(outer_refs);
+      --depth_;
+      if (!st.ok()) return st;
+      n.regions.push_back(std::move(region));
+    }
     g_.add(std::move(n));
     return ok_status();
   }
@@ -435,15 +456,15 @@ class Parser {
       if (Status st = parse_node(g_.size()); !st.ok()) return st;
     if (Status st = expect_word("return"); !st.ok()) return st;
     if (Status st = parse_value_list(g_.results); !st.ok()) return st;
-    if (Status st = expect_punct('}'); !st.ok()) return st;
-    if (peek().kind != Tok::End) return error_here("expected end of input after the function");
-    return ok_status();
+    return expect_punct('}');
   }
 
   std::vector<Token> t_;
   size_t i_ = 0;
   Graph g_;
   std::vector<PendingRef> refs_;
+  static constexpr int kMaxRegionDepth = 64;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -14,7 +14,8 @@ namespace tracejit::ir {
 //
 // Grammar (`//` starts a comment that runs to the end of the line):
 //   func    := 'func' '@' (IDENT | STRING) '(' [value (',' value)*] ')' '{' node* return '}'
-//   node    := value '=' OPNAME body ':' type [loc]          value N must be the Nth node
+//   node    := value '=' OPNAME body ':' type [loc] region*  value N must be the Nth node
+//   region  := 'region' func                                  a nested graph (loop bodies)
 //   body    := INT LAYOUT                                      param: index, layout
 //            | CONST                                           const: value of the type's dtype
 //            | [value (',' value)*] [attrs]                    every other op

@@ -73,6 +73,10 @@ Status run_pipeline(Graph& g) {
       return Status::error("IR does not survive print -> parse -> print:\n" + text +
                            (reparsed.ok() ? std::string() : "\n" + reparsed.message()));
   }
+  // Regions first (each is a graph of its own), then the graph around them.
+  for (ValueId v = 0; v < g.size(); ++v)
+    for (size_t r = 0; r < g.node(v).regions.size(); ++r)
+      if (Status st = run_pipeline(g.mutable_region(v, r)); !st.ok()) return st;
   for (int round = 0; round < kMaxRounds; ++round) {
     bool folded = false, merged = false, removed = false;
     if (Status st = runner.run("fold", fold, folded); !st.ok()) return st;

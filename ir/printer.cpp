@@ -140,14 +140,31 @@ std::string print_node(const Graph& g, ValueId v) {
   return out;
 }
 
-std::string print(const Graph& g) {
-  std::string out = "func @" + (is_identifier(g.name) ? g.name : quote(g.name)) + "(";
+namespace {
+
+void print_graph(const Graph& g, const std::string& indent, std::string& out) {
+  out += "func @" + (is_identifier(g.name) ? g.name : quote(g.name)) + "(";
   for (size_t i = 0; i < g.params.size(); ++i) out += fmt::format("{}%{}", i ? ", " : "", g.params[i]);
   out += ") {\n";
-  for (ValueId v = 0; v < g.size(); ++v) out += "  " + print_node(g, v) + "\n";
-  out += "  return";
+  for (ValueId v = 0; v < g.size(); ++v) {
+    out += indent + "  " + print_node(g, v) + "\n";
+    // Nested regions follow their op, indented: `region func @body(...) { ... }`.
+    for (const auto& r : g.node(v).regions) {
+      out += indent + "    region ";
+      if (r) print_graph(*r, indent + "    ", out);
+      else out += "<null>\n";
+    }
+  }
+  out += indent + "  return";
   for (size_t i = 0; i < g.results.size(); ++i) out += fmt::format("{}%{}", i ? ", " : " ", g.results[i]);
-  out += "\n}\n";
+  out += "\n" + indent + "}\n";
+}
+
+}  // namespace
+
+std::string print(const Graph& g) {
+  std::string out;
+  print_graph(g, "", out);
   return out;
 }
 

@@ -228,6 +228,43 @@ Fault check_structural(const Graph& g, const Node& n) {
     case Op::Iota:
       if (n.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= r.rank()) return "iota needs ints = [axis]";
       return std::nullopt;
+    case Op::Loop: {
+      if (n.ints.size() != 4) return "loop needs ints = [trip_count, num_carried, start, step]";
+      if (n.ints[0] < 0) return "negative trip count";
+      if (n.ints[1] < 0 || n.ints[1] > static_cast<int64_t>(n.operands.size()))
+        return "num_carried exceeds the operands";
+      if (r != Type::scalar(DType::I64)) return "a loop's own value is i64[]";
+      if (n.regions.size() != 1 || !n.regions[0]) return "a loop has exactly one region (its body)";
+      const Graph& body = *n.regions[0];
+      if (body.params.size() != n.operands.size() + 1)
+        return fmt::format("loop body takes {} params; needs the induction variable + {} operands",
+                           body.params.size(), n.operands.size());
+      for (ValueId p : body.params)
+        if (p < 0 || p >= body.size()) return "loop body param is not defined";
+      if (body.type(body.params[0]) != Type::scalar(DType::I64)) return "loop induction variable must be i64[]";
+      for (size_t i = 0; i < n.operands.size(); ++i)
+        if (body.type(body.params[i + 1]) != in(i))
+          return fmt::format("loop body param {} is {}, its operand {}", i + 1,
+                             to_string(body.type(body.params[i + 1])), to_string(in(i)));
+      if (body.results.size() != static_cast<size_t>(n.ints[1]))
+        return fmt::format("loop body returns {} values for {} carried", body.results.size(), n.ints[1]);
+      for (size_t k = 0; k < body.results.size(); ++k) {
+        ValueId res = body.results[k];
+        if (res < 0 || res >= body.size()) return "loop body result is not defined";
+        if (body.type(res) != in(k))
+          return fmt::format("loop body result {} is {}, carried value is {}", k, to_string(body.type(res)),
+                             to_string(in(k)));
+      }
+      return std::nullopt;
+    }
+    case Op::LoopResult: {
+      const Node& l = g.node(n.operands[0]);
+      if (l.op != Op::Loop || l.ints.size() != 4) return "loop_result reads a loop";
+      if (n.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= l.ints[1]) return "loop_result needs ints = [k < num_carried]";
+      if (static_cast<size_t>(n.ints[0]) >= l.operands.size() || r != g.type(l.operands[static_cast<size_t>(n.ints[0])]))
+        return "loop_result type differs from its carried value";
+      return std::nullopt;
+    }
     default:
       return fmt::format("{} has no verifier rule", op_name(n.op));
   }
@@ -249,6 +286,7 @@ Fault check_node(const Graph& g, ValueId v) {
   }
   if (n.op == Op::Param) return check_param(n);
   if (n.op == Op::Const) return check_const(n);
+  if (!n.regions.empty() && !has_trait(n.op, kRegion)) return fmt::format("{} has no regions", op_name(n.op));
   if (!has_trait(n.op, kElementwise)) return check_structural(g, n);
   if (!n.ints.empty()) return fmt::format("{} takes no integer attributes", op_name(n.op));
   if (has_trait(n.op, kElementwise)) {
@@ -278,8 +316,12 @@ Status check_params(const Graph& g) {
 }  // namespace
 
 Status verify(const Graph& g) {
-  for (ValueId v = 0; v < g.size(); ++v)
+  for (ValueId v = 0; v < g.size(); ++v) {
     if (Fault f = check_node(g, v)) return node_error(g, v, *f);
+    for (const auto& r : g.node(v).regions)
+      if (Status st = verify(*r); !st.ok())
+        return node_error(g, v, "in its region: " + st.message());
+  }
   if (Status st = check_params(g); !st.ok()) return st;
   for (size_t k = 0; k < g.results.size(); ++k) {
     ValueId r = g.results[k];

@@ -40,7 +40,7 @@ bool cse(Graph& g) {
       o = l;
     }
     leader[static_cast<size_t>(v)] = v;
-    if (!has_trait(n.op, kPure)) continue;
+    if (!has_trait(n.op, kPure) || has_trait(n.op, kRegion)) continue;
     auto [it, inserted] = seen.try_emplace(identity(n), v);
     if (!inserted) leader[static_cast<size_t>(v)] = it->second;
   }

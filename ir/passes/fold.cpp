@@ -211,6 +211,7 @@ bool fold(Graph& g) {
     Node& n = g.node(v);
     for (ValueId& o : n.operands) o = replace[static_cast<size_t>(o)];
     if (has_trait(n.op, kSource) || !has_trait(n.op, kPure)) continue;
+    if (has_trait(n.op, kRegion) || n.op == Op::LoopResult) continue;  // bodies: run_pipeline
     if (n.type.is_scalar()) {
       if (std::optional<Scalar> s = evaluate(g, n)) {
         n.op = Op::Const;
