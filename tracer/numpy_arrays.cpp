@@ -169,6 +169,40 @@ std::optional<AValue> Tracer::reshape_value(const AValue& x, const std::vector<i
 }
 
 std::optional<AValue> Tracer::full_of(const std::vector<int64_t>& shape, ir::DType dt, const AValue& fill) {
+  if (fill.is_tensor() && ir::is_float(fill.type.dtype) && !ir::is_float(dt) && !ir::is_bool(dt)) {
+    fail(AbortCode::UnsupportedCall, "float to integer conversion is not compiled yet");
+    return std::nullopt;
+  }
+  if (fill.is_object()) {
+    // A constant: let NumPy convert it (np.full((), v, dtype)), raising where NumPy raises.
+    PyObject* full = PyObject_GetAttrString(np_->numpy, "full");
+    PyObject* descr = reinterpret_cast<PyObject*>(PyArray_DescrFromType(typenum_from_dtype(dt)));
+    PyObject* shape0 = PyTuple_New(0);
+    PyObject* arr = full ? PyObject_CallFunctionObjArgs(full, shape0, fill.obj, descr, nullptr) : nullptr;
+    Py_XDECREF(full);
+    Py_DECREF(descr);
+    Py_DECREF(shape0);
+    if (!arr) {
+      fail(AbortCode::UserError, exception_text());
+      return std::nullopt;
+    }
+    // The array's element as a NumPy scalar of exactly that dtype.
+    PyObject* scalar = PyArray_Check(arr) ? PyArray_ToScalar(PyArray_DATA(reinterpret_cast<PyArrayObject*>(arr)),
+                                                             reinterpret_cast<PyArrayObject*>(arr))
+                                          : nullptr;
+    Py_DECREF(arr);
+    if (!scalar) {
+      PyErr_Clear();
+      fail(AbortCode::UnsupportedValue, "fill value");
+      return std::nullopt;
+    }
+    AValue sv = object(scalar, Source::constant());
+    Py_DECREF(scalar);
+    auto c = to_ir(sv, dt);
+    if (!c) return std::nullopt;
+    ir::Type t = ir::Type::of(dt, shape);
+    return tensor(trace_.graph.add_op(ir::Op::Broadcast, t, {*c}, loc_), Box::Array);
+  }
   auto c = to_ir(fill, dt);
   if (!c) return std::nullopt;
   if (!trace_.graph.type(*c).is_scalar()) {
@@ -367,7 +401,7 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
   for (PyObject* p : parts) {
     if (p == Py_Ellipsis) ++ellipses;
     else if (p != Py_None) {
-      if (!PyLong_Check(p) && !PySlice_Check(p) && !PyArray_IsScalar(p, Integer))
+      if (PyBool_Check(p) || (!PyLong_Check(p) && !PySlice_Check(p) && !PyArray_IsScalar(p, Integer)))
         return fail(AbortCode::UnsupportedValue, "advanced (array or boolean) indexing is not traced yet");
       ++consumed;
     }
@@ -388,6 +422,7 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
   for (PyObject* p : parts) {
     if (p == Py_Ellipsis) {
       for (int k = 0; k < rank - consumed; ++k) full_axis(d++);
+      all_ints = false;  // x[0, ...] is a 0-d array, not a scalar
       continue;
     }
     if (p == Py_None) {
@@ -436,7 +471,7 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
     r = g.add(std::move(n));
   }
   if (counts != out_shape) r = g.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, out_shape), {r}, loc_);
-  if (all_ints && !parts.empty() && consumed == rank) {
+  if (all_ints && consumed == rank && (!parts.empty() || rank == 0)) {  // x0d[()] is a scalar too
     push(tensor(r == x.v ? g.add_op(ir::Op::Cast, x.type, {x.v}, loc_) : r, Box::NpScalar));  // an element
     return true;
   }
@@ -483,6 +518,8 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (!args.only({"a", "axis", "dtype", "keepdims", "ddof", "out"}, bad) || args.get(99, "out"))
       return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "out" : bad));
     const AValue* axis = args.get(1, "axis");
+    if (is_arg && axis && (axis->kind == AValue::Kind::Tuple || (axis->is_object() && (PyTuple_Check(axis->obj) || PyList_Check(axis->obj)))))
+      return fail(AbortCode::UserError, "TypeError: argmax/argmin take one integer axis");
     const AValue* dtype = has_dtype ? args.get(2, "dtype") : nullptr;
     size_t kd_pos = has_dtype ? 4 : is_arg ? 3 : 3;
     auto keepdims = bool_kw(kd_pos, "keepdims", false);
@@ -502,6 +539,39 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       return fail(AbortCode::UnsupportedCall, fmt::format("{}() with out= or extra arguments", name));
     return matmul(args.pos[0], args.pos[1], name);
   }
+  if (name == "inner" && args.pos.size() == 2 && args.kw.empty() && args.pos[0].is_tensor() &&
+      args.pos[1].is_tensor() && args.pos[0].box != Box::PyFloat && args.pos[1].box != Box::PyFloat) {
+    // np.inner: a product with a 0-d operand; else the sum over both last axes, that is
+    // a.reshape(M, k) @ b.reshape(N, k).T reshaped to a.shape[:-1] + b.shape[:-1].
+    const AValue& a0 = args.pos[0];
+    const AValue& b0 = args.pos[1];
+    if (!static_only(a0) || !static_only(b0)) return false;
+    if (a0.type.rank() == 0 || b0.type.rank() == 0)
+      return apply_ufunc(*np_->ufunc_named("multiply"), {a0, b0}, false);
+    std::vector<int64_t> as = static_shape(a0.type), bs = static_shape(b0.type);
+    int64_t k = as.back();
+    if (bs.back() != k) return fail(AbortCode::UserError, "ValueError: shapes not aligned in np.inner");
+    std::vector<int64_t> out(as.begin(), as.end() - 1);
+    out.insert(out.end(), bs.begin(), bs.end() - 1);
+    int64_t m = numel(std::vector<int64_t>(as.begin(), as.end() - 1));
+    int64_t n = numel(std::vector<int64_t>(bs.begin(), bs.end() - 1));
+    auto a2 = reshape_value(a0, {m, k}, true);
+    auto b2 = a2 ? reshape_value(b0, {n, k}, true) : std::nullopt;
+    if (!b2) return false;
+    ir::Node t;
+    t.op = ir::Op::Transpose;
+    t.type = ir::Type::of(b0.type.dtype, {k, n});
+    t.operands = {b2->v};
+    t.ints = {1, 0};
+    t.loc = loc_;
+    AValue bt = tensor(g.add(std::move(t)), Box::Array);
+    if (!matmul(*a2, bt, "inner")) return false;
+    AValue r = pop();
+    ir::ValueId rv = r.v;
+    if (static_shape(r.type) != out) rv = g.add_op(ir::Op::Reshape, ir::Type::of(r.type.dtype, out), {rv}, loc_);
+    push(tensor(rv, out.empty() ? Box::NpScalar : Box::Array));
+    return true;
+  }
   if (name == "outer" && args.pos.size() == 2 && args.pos[0].is_tensor() && args.pos[1].is_tensor()) {
     auto a = reshape_value(args.pos[0], {-1, 1}, false);
     auto b = a ? reshape_value(args.pos[1], {1, -1}, false) : std::nullopt;
@@ -509,12 +579,21 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     return apply_ufunc(*np_->ufunc_named("multiply"), {*a, *b}, false);
   }
   const AValue* x = x_of(0);
+  if ((name == "reshape" || name == "ravel" || name == "flatten") && x) {
+    // order='C' only: F, A and K read the elements in another order.
+    const AValue* order = args.get(name == "reshape" ? 99 : 1, "order");
+    if (name == "reshape" && !method && args.pos.size() > 2) order = &args.pos[2];
+    if (order && !(order->is_object() && PyUnicode_Check(order->obj) &&
+                   std::strcmp(PyUnicode_AsUTF8(order->obj), "C") == 0))
+      return fail(AbortCode::UnsupportedValue, fmt::format("{}() with an order other than 'C' is not traced yet", name));
+  }
   if (name == "reshape" && x) {
     std::vector<int64_t> shape;
     if (method && args.pos.size() > 2) {
       for (size_t i = 1; i < args.pos.size(); ++i) {
         auto l = int_list(args.pos[i], "shape");
         if (!l) return false;
+        if (l->size() != 1) return fail(AbortCode::UserError, "TypeError: reshape() dimensions must be integers");
         shape.push_back((*l)[0]);
       }
     } else {
@@ -566,7 +645,13 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       }
       if (!p.empty()) {
         if (static_cast<int>(p.size()) != rank) return fail(AbortCode::UserError, "ValueError: axes don't match array");
-        for (int64_t& v : p) v = v < 0 ? v + rank : v;
+        std::vector<bool> seen(static_cast<size_t>(rank), false);
+        for (int64_t& v : p) {
+          if (v < -rank || v >= rank) return fail(AbortCode::UserError, "AxisError: bad transpose axes");
+          v = v < 0 ? v + rank : v;
+          if (seen[static_cast<size_t>(v)]) return fail(AbortCode::UserError, "ValueError: repeated axis in transpose");
+          seen[static_cast<size_t>(v)] = true;
+        }
         perm = p;
       }
     }
@@ -602,7 +687,13 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       if (axis && !(axis->is_object() && axis->obj == Py_None)) {
         auto l = int_list(*axis, "axis");
         if (!l) return false;
-        for (int64_t a : *l) axes.push_back(a < 0 ? a + static_cast<int64_t>(shape.size()) : a);
+        int64_t rank = static_cast<int64_t>(shape.size());
+        for (int64_t a : *l) {
+          if (a < -rank || a >= rank) return fail(AbortCode::UserError, "AxisError in squeeze");
+          a = a < 0 ? a + rank : a;
+          if (std::find(axes.begin(), axes.end(), a) != axes.end()) return fail(AbortCode::UserError, "ValueError: repeated axis");
+          axes.push_back(a);
+        }
       }
       for (size_t d = 0; d < shape.size(); ++d) {
         bool listed = std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) != axes.end();
@@ -617,7 +708,12 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       if (!l) return false;
       int64_t out_rank = static_cast<int64_t>(shape.size() + l->size());
       std::vector<int64_t> axes;
-      for (int64_t a : *l) axes.push_back(a < 0 ? a + out_rank : a);
+      for (int64_t a : *l) {
+        if (a < -out_rank || a >= out_rank) return fail(AbortCode::UserError, "AxisError in expand_dims");
+        a = a < 0 ? a + out_rank : a;
+        if (std::find(axes.begin(), axes.end(), a) != axes.end()) return fail(AbortCode::UserError, "ValueError: repeated axis");
+        axes.push_back(a);
+      }
       std::vector<int64_t> out;
       size_t src = 0;
       for (int64_t d = 0; d < out_rank; ++d)
@@ -721,8 +817,12 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (!ios || axis < 0 || axis >= rank) return fail(AbortCode::UnsupportedCall, "split arguments");
     int64_t len = x->type.shape[static_cast<size_t>(axis)].size;
     std::vector<int64_t> bounds;
-    if (ios->is_object() && PyLong_Check(ios->obj)) {
+    if (ios->is_object() && (PyLong_Check(ios->obj) || PyArray_IsScalar(ios->obj, Integer))) {  // sections
       int64_t n = PyLong_AsLongLong(ios->obj);
+      if (n == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return fail(AbortCode::UnsupportedValue, "split sections");
+      }
       if (n <= 0 || len % n != 0) return fail(AbortCode::UserError, "ValueError: array split does not result in an equal division");
       for (int64_t i = 0; i <= n; ++i) bounds.push_back(i * (len / n));
     } else {
@@ -798,6 +898,8 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     } else {
       auto l = int_list(*ax, "axis");
       if (!l) return false;
+      if (l->size() != 1) return fail(AbortCode::UnsupportedCall, "roll along several axes");
+      if ((*l)[0] < -x->type.rank() || (*l)[0] >= x->type.rank()) return fail(AbortCode::UserError, "AxisError in roll");
       axis = (*l)[0] < 0 ? (*l)[0] + x->type.rank() : (*l)[0];
     }
     int rank = src.type.rank();
@@ -965,17 +1067,22 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       ir::ValueId diff = g.add_op(ir::Op::Sub, it, {cols, rows}, loc_);
       ir::ValueId on = g.add_op(ir::Op::Eq, it.with_dtype(ir::DType::Bool), {diff, g.add_const_int(ir::DType::I64, k, loc_)}, loc_);
       r = cast(on, *dt);
-    } else if (name == "arange" && !ir::is_float(*dt)) {
-      // Integer arange: start + i * step, exactly.
+    } else if (name == "arange" && !ir::is_float(*dt) && !ir::is_bool(*dt)) {
+      // Integer arange: start + i * step, exactly. arange([start,] stop[, step]): a lone
+      // start (positional or keyword) is the stop.
+      const AValue* start_v = args.get(0, "start");
+      const AValue* stop_v = args.get(1, "stop");
+      const AValue* step_v = args.get(2, "step");
+      auto is_none = [](const AValue* v) { return !v || (v->is_object() && v->obj == Py_None); };
       int64_t start = 0, step = 1;
-      if (args.pos.size() >= 2) {
-        auto l = int_list(args.pos[0], "start");
-        if (!l) { Py_DECREF(sample); return false; }
+      if (!is_none(start_v) && !is_none(stop_v)) {
+        auto l = int_list(*start_v, "start");
+        if (!l || l->size() != 1) { Py_DECREF(sample); return l ? fail(AbortCode::UnsupportedValue, "arange start") : false; }
         start = (*l)[0];
       }
-      if (args.pos.size() >= 3) {
-        auto l = int_list(args.pos[2], "step");
-        if (!l) { Py_DECREF(sample); return false; }
+      if (!is_none(step_v)) {
+        auto l = int_list(*step_v, "step");
+        if (!l || l->size() != 1) { Py_DECREF(sample); return l ? fail(AbortCode::UnsupportedValue, "arange step") : false; }
         step = (*l)[0];
       }
       ir::Node n;

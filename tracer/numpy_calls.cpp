@@ -288,6 +288,21 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     for (size_t i = 0; i + 1 < loop.size(); ++i) loop[i] = ir::DType::Bool;
     out_dt = ir::DType::Bool;
   }
+  // The integer and bool loops NumPy has for float ops: isnan/isinf are all False and
+  // isfinite all True; floor/ceil/trunc of an integer loop are the values themselves.
+  if (operands.size() == 1 && !ir::is_float(loop[0])) {
+    bool classify = op == ir::Op::IsNan || op == ir::Op::IsInf || op == ir::Op::IsFinite;
+    bool identity = (op == ir::Op::Floor || op == ir::Op::Ceil || op == ir::Op::Trunc) && loop.back() == loop[0];
+    if (classify || identity) {
+      auto x = to_ir(operands[0], loop[0]);
+      if (!x) return false;
+      ir::Type rt(out_dt, shape);
+      ir::ValueId r = identity ? g.add_op(ir::Op::Cast, rt, {*x}, loc_)
+                               : g.add_op(op == ir::Op::IsFinite ? ir::Op::Eq : ir::Op::Ne, rt, {*x, *x}, loc_);
+      push(tensor(r, shape.empty() ? Box::NpScalar : Box::Array));
+      return true;
+    }
+  }
   if (has_trait(op, ir::kFloatOnly))
     for (size_t i = 0; i + 1 < loop.size(); ++i)
       if (!ir::is_float(loop[i]))
@@ -367,6 +382,8 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     r = g.add_op(ir::Op::Cast, ir::Type(out_dt, shape), {ins[0]}, loc_);
   } else if (op == ir::Op::Mul && ins.size() == 1) {  // np.square
     r = g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {ins[0], ins[0]}, loc_);
+  } else if (op == ir::Op::Div && ins.size() == 1) {  // np.reciprocal (float loops: 1 / x)
+    r = g.add_op(ir::Op::Div, ir::Type(out_dt, shape), {g.add_const_float(out_dt, 1.0, loc_), ins[0]}, loc_);
   } else {
     r = g.add_op(op, ir::Type(out_dt, shape), ins, loc_);
   }
@@ -586,8 +603,10 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
 
 bool Tracer::call_tensor_method(const AValue& m, std::vector<AValue> args) {
   const AValue& x = m.items[0];
+  // A NumPy scalar's .copy() and .astype() are NumPy scalars too.
+  Box box = x.box == Box::NpScalar ? Box::NpScalar : Box::Array;
   if (m.method == "copy" && args.empty()) {
-    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_), Box::Array));
+    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_), box));
     return true;
   }
   if (m.method == "astype" && args.size() == 1 && args[0].is_object()) {
@@ -598,7 +617,7 @@ bool Tracer::call_tensor_method(const AValue& m, std::vector<AValue> args) {
     if (!dt) return fail(AbortCode::UnsupportedDtype, "astype to a dtype the JIT does not compile");
     if (ir::is_float(x.type.dtype) && !ir::is_float(*dt) && !ir::is_bool(*dt))
       return fail(AbortCode::UnsupportedCall, "float to integer astype is not compiled yet");
-    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type.with_dtype(*dt), {x.v}, loc_), Box::Array));
+    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type.with_dtype(*dt), {x.v}, loc_), box));
     return true;
   }
   return fail(AbortCode::UnsupportedCall, fmt::format("array .{}() with these arguments", m.method));

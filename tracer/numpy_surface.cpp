@@ -38,6 +38,8 @@ constexpr Entry kUfuncs[] = {
     {"square", ir::Op::Mul, 1},
     {"positive", ir::Op::Cast, 1},
     {"absolute", ir::Op::Abs, 1},
+    {"fabs", ir::Op::Abs, 1},
+    {"reciprocal", ir::Op::Div, 1},  // 1 / x (float loops only; see apply_ufunc)
     {"abs", ir::Op::Abs, 1},
     {"invert", ir::Op::Not, 1},
     {"exp", ir::Op::Exp, 1},
@@ -82,7 +84,7 @@ constexpr Entry kUfuncs[] = {
 // NumPy functions (not elementwise ufuncs) the tracer records; see numpy_arrays.cpp.
 constexpr const char* kFunctions[] = {
     "sum", "prod", "mean", "max", "min", "amax", "amin", "any", "all", "std", "var", "argmax",
-    "argmin", "matmul", "dot", "outer", "reshape", "ravel", "transpose", "swapaxes", "squeeze",
+    "argmin", "matmul", "dot", "outer", "inner", "reshape", "ravel", "transpose", "swapaxes", "squeeze",
     "expand_dims", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "roll",
     "triu", "tril", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
     "full_like", "arange", "eye", "clip", "round", "around",
