@@ -334,7 +334,8 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
 
 bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name) {
   if (!static_only(a0) || !static_only(b0)) return false;
-  if (!a0.is_tensor() || !b0.is_tensor())
+  // A Python float (a runtime value) is a strong float64 0-d array to np.dot, not a weak scalar.
+  if (!a0.is_tensor() || !b0.is_tensor() || a0.box == Box::PyFloat || b0.box == Box::PyFloat)
     return fail(AbortCode::UnsupportedValue, fmt::format("{} of a Python value", name));
   const UfuncInfo* mm = nullptr;
   PyObject* uf = PyObject_GetAttrString(np_->numpy, "matmul");

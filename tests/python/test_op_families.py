@@ -88,6 +88,7 @@ KNOWN_FALLBACKS = {
     r"with an order other than 'C'": "reshape/ravel/flatten with order='F'/'A'/'K'",
     r"roll along several axes": "np.roll with a tuple of axes",
     r"advanced \(array or boolean\) indexing": "boolean (mask) indexing such as a[True]",
+    r"(dot|matmul|@) of a Python value": "np.dot with a Python float argument (NumPy makes it a float64 array)",
     r"AxisError in squeeze": "ndarray.squeeze(axis) of a 0-d array (NumPy accepts some out-of-range axes there)",
     r"np\.(maximum|minimum) raises OverflowError: Python integer": "np.clip with Python int bounds outside the array dtype's range (NumPy's clip accepts them; the ufunc probe raises)",
     r"zero-dimensional arrays cannot be concatenated": "hstack/vstack of 0-d arrays (atleast_1d)",
@@ -1012,6 +1013,8 @@ def test_fixed_tracer_bugs():
         ("np.fabs(a)", (np.array([-0.0, -2.0, np.nan]),)),
         ("np.inner(a, b)", (a, np.arange(8.0).reshape(2, 4))),
         ("np.inner(a, b)", (np.arange(4, dtype=np.int32), np.arange(4, dtype=np.int8))),
+        ("np.dot(a, b)", (np.arange(3, dtype=np.float32), 2.5)),  # float64, as NumPy (was float32)
+        ("np.dot(b, a)", (np.arange(3, dtype=np.float32), 2.5)),
     ]:
         run_case(fam, Case(src, args, tag=src))
     assert not fam.failures, "\n".join(fam.failures)
