@@ -203,7 +203,9 @@ PyObject* py_trace_ir(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   auto& t = std::get<tracejit::tracer::Trace>(r);
   tracejit::Status st = tracejit::ir::run_pipeline(t.graph);
   if (!st.ok()) return Py_BuildValue("(Os)", Py_False, st.message().c_str());
-  return Py_BuildValue("(Os)", Py_True, tracejit::ir::print(t.graph).c_str());
+  std::string text = tracejit::ir::print(t.graph);
+  for (const std::string& note : t.loop_notes) text += "# " + note + "\n";  // unrolled loops
+  return Py_BuildValue("(Os)", Py_True, text.c_str());
 }
 
 PyObject* py_set_disabled(PyObject*, PyObject* flag) {

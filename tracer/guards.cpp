@@ -1,6 +1,8 @@
 // Guard checking and explanation.
 #include "tracer/guards.h"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include <unordered_map>
@@ -82,6 +84,10 @@ bool object_ok(const Guard& g, Guard::Kind kind, PyObject* o) {
       return array_ok(g, o);
     case Guard::Kind::Value: {
       if (Py_TYPE(o) != Py_TYPE(g.expected)) return false;
+      if (PyFloat_CheckExact(o)) {  // the same bits: -0.0 is not 0.0 (1/x differs), NaN is NaN
+        double a = PyFloat_AS_DOUBLE(o), b = PyFloat_AS_DOUBLE(g.expected);
+        return std::memcmp(&a, &b, sizeof a) == 0;
+      }
       int eq = PyObject_RichCompareBool(o, g.expected, Py_EQ);
       if (eq < 0) PyErr_Clear();
       return eq == 1;

@@ -941,8 +941,10 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       auto l = int_list(*dec, "decimals");
       if (!l || (*l)[0] != 0) return fail(AbortCode::UnsupportedCall, "round with decimals != 0 is not traced yet");
     }
+    if (ir::is_bool(x->type.dtype)) return fail(AbortCode::UnsupportedDtype, "round of a bool array (NumPy gives float16)");
     ir::Op op = ir::is_float(x->type.dtype) ? ir::Op::Rint : ir::Op::Cast;
-    push(tensor(g.add_op(op, x->type, {x->v}, loc_), x->type.is_scalar() && x->box != Box::Array ? Box::NpScalar : Box::Array));
+    // NumPy's round of a 0-d array is a NumPy scalar.
+    push(tensor(g.add_op(op, x->type, {x->v}, loc_), x->type.is_scalar() ? Box::NpScalar : Box::Array));
     return true;
   }
   if (name == "clip" && x) {

@@ -270,10 +270,19 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     if (v.is_tensor() && v.box != Box::PyFloat) python_float_math = false;
     if (v.is_object() && !is_py_scalar(v.obj)) python_float_math = false;
   }
+  // x / c with a constant c != 0 cannot raise either (IEEE division, as Python's float).
+  bool safe_div = u.op == ir::Op::Div && operands.size() == 2 && operands[1].is_object() &&
+                  PyObject_IsTrue(operands[1].obj) == 1;
   if (python_float_math && u.op != ir::Op::Add && u.op != ir::Op::Sub && u.op != ir::Op::Mul &&
-      u.op != ir::Op::Neg && u.op != ir::Op::Cast && u.op != ir::Op::Abs)
-    return fail(AbortCode::UnsupportedValue,
-                fmt::format("Python float '{}' on runtime values is not traced yet", u.name));
+      u.op != ir::Op::Neg && u.op != ir::Op::Cast && u.op != ir::Op::Abs && !safe_div) {
+    // Operators that may raise (x / 0, overflow in x ** y, a negative base ...): specialize the
+    // runtime floats by value (guarded) and let Python compute it now, exactly.
+    for (AValue& v : operands)
+      if (v.is_tensor() && !promote_float(v))
+        return fail(AbortCode::UnsupportedValue,
+                    fmt::format("Python float '{}' on a computed float is not traced yet", u.name));
+    return python_scalar_op(u, operands, python_operator) || fail(AbortCode::UnsupportedValue, "float op");
+  }
 
   std::vector<ir::DType> loop;
   if (!resolve_loop(u, operands, loop)) return false;

@@ -152,12 +152,11 @@ void Tracer::guard_object(Guard::Kind kind, const SourceRef& src, Guard g) {
 }
 
 std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
-  ir::Graph& g = trace_.graph;
   bool evaluable = src->evaluable();
   int arg = src->kind == Source::Kind::Arg ? src->arg_index : -1;
   auto input = [&](ir::DType dt, std::vector<int64_t> dims, ir::ParamLayout layout,
                    InputBinding::Kind kind, Box box) {
-    ir::ValueId p = g.add_param(ir::Type::of(dt, dims), layout, loc_);
+    ir::ValueId p = new_input_param(ir::Type::of(dt, dims), layout);
     trace_.inputs.push_back({kind, arg, dt, src});
     AValue v = tensor(p, box);
     v.arg = arg;
@@ -171,8 +170,11 @@ std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
   // in-place update) every read sees.
   if (evaluable && (PyArray_CheckExact(o) || PyFloat_CheckExact(o) || PyArray_IsScalar(o, Generic))) {
     std::string key = src->expr();
-    for (const auto& [k, v] : inputs_by_source_)
-      if (k == key) return v;
+    for (size_t j = 0; j < inputs_by_source_.size(); ++j)
+      if (inputs_by_source_[j].first == key) {
+        if (!regions_.empty()) note_read(-1, static_cast<int>(j));
+        return inputs_by_source_[j].second;
+      }
   }
   Guard guard;
   if (PyArray_CheckExact(o)) {
@@ -355,6 +357,9 @@ bool Tracer::op_load_fast(const Instruction& in) {
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError,
                 fmt::format("local variable '{}' referenced before assignment", local_name(in.arg)));
+  if (v.kind == AValue::Kind::LoopIndex)
+    return region_fail(fmt::format("the body reads the loop variable '{}'", local_name(in.arg)));
+  if (!regions_.empty()) note_read(in.arg, -1);
   push(v);
   return true;
 }
@@ -363,6 +368,7 @@ bool Tracer::op_store_fast(const Instruction& in) {
   fr().locals[static_cast<size_t>(in.arg)] = pop();
   return true;
 }
+  if (!regions_.empty()) note_write(in.arg);
 
 bool Tracer::op_load_const(const Instruction& in) {
   push(object(PyTuple_GET_ITEM(fr().code->co_consts, in.arg), Source::constant()));
@@ -771,6 +777,19 @@ bool Tracer::op_for_iter(const Instruction& in) {
   if (it.arg >= static_cast<int>(it.items.size())) {
     pop();
     fr().pc = in.target;
+  if (v.is_object() && PyRange_Check(v.obj)) {
+    // Lazy: items are made one by one when unrolled; a long loop may become a loop region.
+    Py_ssize_t n = PyObject_Length(v.obj);
+    if (n < 0) return fail(AbortCode::UserError, exception_text());
+    AValue it;
+    it.kind = AValue::Kind::Iterator;
+    it.obj = v.obj;  // kept alive by the tracer (keep_)
+    it.arg = 0;
+    it.length = n;
+    it.source = Source::computed();
+    push(std::move(it));
+    return true;
+  }
     return true;
   }
   AValue next = it.items[static_cast<size_t>(it.arg++)];
@@ -786,6 +805,34 @@ bool Tracer::op_build_slice(const Instruction& in) {
       return fail(AbortCode::UnsupportedValue, "slice bounds computed from arrays");
   PyObject* sl = PySlice_New(parts[0].obj, parts[1].obj, parts.size() > 2 ? parts[2].obj : nullptr);
   if (!sl) return fail(AbortCode::UserError, exception_text());
+  if (it.length >= 0) {  // over a range
+    if (it.arg == 0 && it.length >= kMinRegionTrip) {
+      LoopKey key{fr().code, fr().pc - 1};
+      bool unroll = false;
+      for (const LoopKey& k : no_region_) unroll |= k == key || k.first == nullptr;
+      if (!unroll) return loop_region(fr().pc - 1, it);
+    }
+    if (it.arg >= it.length) {
+      pop();
+      fr().pc = in.target;
+      return true;
+    }
+    if (it.length > kMaxUnroll) {
+      std::string why = "it is too short to be a loop region";
+      std::string at = fmt::format("{}:{}: ", PyUnicode_AsUTF8(fr().code->co_filename), in.line);
+      for (const std::string& n : loop_notes_)
+        if (n.rfind(at, 0) == 0) why = n.substr(n.find("unrolled: ") + 10);
+      return fail(AbortCode::ControlFlow,
+                  fmt::format("a loop of {} iterations is too long to unroll, and it cannot be a "
+                              "compiled loop region: {}", it.length, why));
+    }
+    PyObject* x = PySequence_GetItem(it.obj, it.arg++);
+    if (!x) return fail(AbortCode::UserError, exception_text());
+    AValue next = object(x, Source::constant());
+    Py_DECREF(x);
+    push(std::move(next));
+    return true;
+  }
   push(object(sl, Source::constant()));
   Py_DECREF(sl);
   return true;
@@ -905,6 +952,8 @@ bool Tracer::step(const Instruction& in) {
     case COp::LoadAttr: return op_load_attr(in, false);
     case COp::LoadMethod: return op_load_attr(in, true);
     case COp::Call: return op_call(in, false);
+  if (v.kind == AValue::Kind::LoopIndex) return region_fail("a closure reads the loop variable");
+  if (!regions_.empty()) note_read(in.arg, -1);
     case COp::CallKw: return op_call(in, true);
     case COp::BinaryOp: return op_binary_op(in);
     case COp::CompareOp: return op_compare_op(in);
@@ -957,6 +1006,7 @@ bool Tracer::step(const Instruction& in) {
     case COp::LoadDeref: return op_load_deref(in);
     case COp::CopyFreeVars: return true;  // the frame's free variables were bound on entry
     case COp::StoreSubscr: {
+      if (!regions_.empty()) note_read(in.arg, -1);
       AValue key = pop();
       AValue container = pop();
       AValue value = pop();
@@ -997,27 +1047,15 @@ TraceResult Tracer::run() {
   auto* code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_));
   trace_.graph.name = PyUnicode_AsUTF8(code->co_qualname);
   loc_.line = code->co_firstlineno;
-  if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) && bind_arguments()) {
-    constexpr int kMaxSteps = 200000;  // unrolled loops and inlined calls; a runaway trace aborts
-    constexpr int kMaxGraphNodes = 20000;  // bounds compile time of unrolled programs
-    int steps = 0;
-    while (!returned_ && !abort_) {
-      if (fr().pc < 0 || fr().pc >= static_cast<int>(fr().instrs.size())) {
-        fail(AbortCode::ControlFlow, "ran past the end of the bytecode");
-        break;
-      }
-      if (++steps > kMaxSteps || trace_.graph.size() > kMaxGraphNodes) {
-        fail(AbortCode::ControlFlow,
-             "trace too long (an unrolled loop?): compiled loop regions are not implemented yet");
-        break;
-      }
-      cur_ = &fr().instrs[static_cast<size_t>(fr().pc++)];
-      loc_.line = cur_->line >= 0 ? cur_->line : loc_.line;
-      step(*cur_);
-    }
-  }
+  if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) && bind_arguments())
+    interpret([] { return false; });
   if (PyErr_Occurred()) PyErr_Clear();
-  if (abort_) return std::move(*abort_);
+  if (abort_) {
+    for (const Effect& fx : trace_.effects)  // breaks before the abort (listed by fullgraph=True)
+      if (fx.graph_break) abort_->graph_breaks.push_back(fx.describe());
+    return std::move(*abort_);
+  }
+  trace_.loop_notes = loop_notes_;
   return std::move(trace_);
 }
 
@@ -1042,6 +1080,21 @@ std::string_view abort_code_name(AbortCode c) {
 std::string Abort::describe() const {
   if (file.empty()) return fmt::format("{} [{}]", message, abort_code_name(code));
   return fmt::format("{}:{}: {} [{}]", file, line, message, abort_code_name(code));
+bool Tracer::interpret(const std::function<bool()>& done) {
+  constexpr int kMaxSteps = 200000;  // unrolled loops and inlined calls; a runaway trace aborts
+  constexpr int kMaxGraphNodes = 20000;  // bounds compile time of unrolled programs (per region)
+  while (!returned_ && !abort_ && !done()) {
+    if (fr().pc < 0 || fr().pc >= static_cast<int>(fr().instrs.size()))
+      return fail(AbortCode::ControlFlow, "ran past the end of the bytecode");
+    if (++steps_ > kMaxSteps || trace_.graph.size() > kMaxGraphNodes)
+      return fail(AbortCode::ControlFlow, "trace too long (a long unrolled loop or a huge loop body)");
+    cur_ = &fr().instrs[static_cast<size_t>(fr().pc++)];
+    loc_.line = cur_->line >= 0 ? cur_->line : loc_.line;
+    step(*cur_);
+  }
+  return !abort_;
+}
+
 }
 
 Trace::~Trace() {
@@ -1050,9 +1103,25 @@ Trace::~Trace() {
 
 TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs,
                            const TraceOptions& options) {
-  detail::Tracer t(func, args, nargs);
-  t.set_options(options);
-  return t.run();
+  // A loop that cannot be a compiled region (its body uses the loop variable, changes a type,
+  // ...) is unrolled instead: the trace starts over with that loop on the unroll list.
+  std::vector<detail::Tracer::LoopKey> unroll;
+  std::vector<std::string> notes;
+  constexpr int kMaxRetraces = 16;
+  for (int attempt = 0;; ++attempt) {
+    detail::Tracer t(func, args, nargs);
+    t.set_options(options);
+    t.no_region_ = unroll;
+    t.loop_notes_ = notes;
+    if (attempt == kMaxRetraces) t.no_region_.push_back({nullptr, -1});  // no regions at all
+    TraceResult r = t.run();
+    if (std::holds_alternative<Abort>(r) && t.region_failed_ && attempt < kMaxRetraces) {
+      unroll.push_back(*t.region_failed_);
+      notes = t.loop_notes_;
+      continue;
+    }
+    return r;
+  }
 }
 
 }  // namespace tracejit::tracer

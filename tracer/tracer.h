@@ -73,6 +73,8 @@ struct Trace {
   // Symbolic dimension k of the graph has the size of dimension symbols[k].second of input
   // symbols[k].first (an argument array) at call time.
   std::vector<std::pair<int, int>> symbols;
+  // Why range loops were unrolled rather than compiled as loop regions ("f.py:12: ...").
+  std::vector<std::string> loop_notes;
   Trace() = default;
   Trace(Trace&&) = default;
   Trace& operator=(Trace&&) = default;

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,7 +31,9 @@ struct AValue {
   // Iterator: a for-loop over known items (items, next index in `arg`).
   // BoundMethod: obj is a Python function, items[0] its self.
   // TensorMethod: `method` of the tensor items[0] (x.astype, x.copy).
-  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod };
+  // LoopIndex: the induction variable of a loop being traced as a compiled region (its value
+  // is only known at run time; any use of it makes the loop unroll instead, see loops.cpp).
+  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex };
   Kind kind = Kind::Null;
   PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
   ir::ValueId v = ir::kNoValue;  // Tensor
@@ -43,6 +46,7 @@ struct AValue {
   bool is_list = false;          // Tuple: a Python list in eager code (np.split)
   std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
   std::string method;            // TensorMethod
+  int64_t length = -1;           // Iterator over a range (obj): its length; items stay empty
   SourceRef source;
 
   bool is_tensor() const { return kind == Kind::Tensor; }
@@ -147,6 +151,49 @@ class Tracer {
 
  public:
   void set_options(const TraceOptions& o) { options_ = o; }
+  // --- loop regions (loops.cpp)
+ public:
+  // A loop (code object, FOR_ITER index) that failed as a region: the tracer is re-run with it
+  // unrolled. Set when the trace aborted for that reason.
+  using LoopKey = std::pair<PyCodeObject*, int>;
+  std::optional<LoopKey> region_failed_;
+  std::vector<LoopKey> no_region_;       // loops to unroll in this trace
+  std::vector<std::string> loop_notes_;  // why loops were unrolled (diagnostics)
+
+ private:
+  struct RegionReads {
+    std::vector<int> locals;
+    std::vector<int64_t> inputs;
+    std::vector<int> written;     // locals stored in the body so far
+    std::vector<int> read_first;  // locals read before the body stored them
+  };
+  // One loop body being traced: the enclosing graph is moved aside while trace_.graph is the
+  // body; values of the enclosing graph reach the body as params (captures).
+  struct RegionFrame {
+    ir::Graph outer;
+    std::vector<std::pair<ir::ValueId, ir::ValueId>> captures;  // (outer value, body param)
+    std::vector<std::pair<size_t, ir::ValueId>> input_params;   // (inputs_by_source_ index, param)
+    size_t depth = 0;  // frames_.size() of the loop's frame
+    RegionReads reads;
+  };
+  // Reads of the loop frame's locals and of inputs (by source) while a body is traced.
+  void note_read(int local, int input);
+  void note_write(int local);
+  std::vector<RegionFrame> regions_;
+  static constexpr int64_t kMinRegionTrip = 8;  // shorter range loops unroll (better fusion)
+  static constexpr int kMaxRegionDepth = 4;
+  // The body param standing for outer value `v` of region level `level`'s enclosing graph.
+  ir::ValueId capture(size_t level, ir::ValueId v);
+  // A new graph input param: created in the root graph and captured into every open region.
+  ir::ValueId new_input_param(ir::Type t, ir::ParamLayout layout);
+  // Traces the loop whose FOR_ITER is at `for_pc` once, as a loop op. False: the trace aborted
+  // (region_failed_ says whether unrolling may still work).
+  bool loop_region(int for_pc, AValue& it);
+  bool region_fail(std::string why);
+  // Runs the interpreter until `done()` (checked before each instruction) or an abort/return.
+  bool interpret(const std::function<bool()>& done);
+  int steps_ = 0;
+
 
  private:
   // The symbol for a dynamic dimension of this size (dimensions of equal size share one, and a
@@ -258,6 +305,8 @@ class Tracer {
   bool resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operands,
                     std::vector<ir::DType>& loop);
   PyObject* dtype_spec(const AValue& v);  // new reference
+  // A Python float input read unchanged from its source becomes a constant under a value guard.
+  bool promote_float(AValue& v);
   std::optional<std::vector<ir::Dim>> broadcast_operands(const std::vector<AValue>& operands);
   int result_index(ir::ValueId v);  // position of v in the graph's results (added if absent)
   PyObject* probe(const AValue& v);       // new reference

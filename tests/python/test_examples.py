@@ -20,12 +20,12 @@ CASES = {
     "kmeans": (dict(n=4_000, iters=4), True),  # (n=2000 has a near-tie that summation order flips)
     "logistic_gd": (dict(n=2_000, d=16, iters=10), True),
     "mlp_model": ({}, True),
-    "gray_scott": (dict(n=32, steps=6), True),
-    "heat2d": (dict(n=24, steps=4), True),
+    "gray_scott": (dict(n=32, steps=10), True),   # a loop region (>= 8 steps)
+    "heat2d": (dict(n=24, steps=9), True),
     "lu_inplace": (dict(n=12), False),            # in-place update through a view (A[k+1:, k] /= ...)
     "transformer_block": (dict(T=16, C=32), True),
     "edit_distance": (dict(n=12, m=9), False),   # scalar loop nest: loop regions not done yet
-    "nbody": (dict(n=32, steps=3), False),        # Python float ** runtime value
+    "nbody": (dict(n=32, steps=9), True),         # a loop region; softening ** 2 value-guarded
     "training_log": (dict(n=256, d=8), False),    # float() of an array + print: graph breaks
 }
 

@@ -1,0 +1,457 @@
+// Loop regions: a `for` loop over a long range is traced once, as the body of an IR `loop` op,
+// instead of being unrolled — so compile time does not grow with the trip count.
+//
+// At loop entry every live array value (locals and stacks of all frames, inputs read so far)
+// becomes a param of the body graph ("captured"); the body is interpreted for one iteration with
+// the loop variable as an unknown (LoopIndex); at the back edge the live values are compared with
+// the entry: values that changed are loop-carried (their types must not change), values that
+// did not are loop-invariant operands. Anything the region cannot express — the body reads the
+// loop variable, rebinds a Python object (a counter), changes a dtype or shape, breaks out,
+// returns, has side effects — fails the region: the trace starts over with that loop unrolled
+// (trace_function), and the reason is kept as a loop note for diagnostics.
+#include "tracer/tracer_impl.h"
+
+#include <algorithm>
+#include <map>
+
+namespace tracejit::tracer::detail {
+namespace {
+
+// Every abstract value reachable from `vs`, depth first (containers before their items).
+void flatten(std::vector<AValue>& vs, std::vector<AValue*>& out) {
+  for (AValue& v : vs) {
+    out.push_back(&v);
+    flatten(v.items, out);
+  }
+}
+
+// How the body could read a slot: through local `i` of the loop's frame (kLocal + i), input
+// `j` read again by its source (kInput + j), or not at all (kUnreadable).
+constexpr int64_t kUnreadable = -1, kLocal = 0, kInput = int64_t{1} << 32;
+void tag(std::vector<AValue>& vs, int64_t t, std::vector<int64_t>& out, bool per_item) {
+  for (size_t i = 0; i < vs.size(); ++i) {
+    int64_t ti = per_item ? t + static_cast<int64_t>(i) : t;
+    out.push_back(ti);
+    std::vector<AValue*> items;
+    flatten(vs[i].items, items);
+    out.insert(out.end(), items.size(), ti);
+  }
+}
+
+// Removes the param nodes not in `keep`, renumbering values; params become `keep`, in order.
+void compact_params(ir::Graph& g, const std::vector<ir::ValueId>& keep) {
+  std::vector<char> kept_param(static_cast<size_t>(g.size()), 0);
+  for (ir::ValueId p : keep) kept_param[static_cast<size_t>(p)] = 1;
+  std::vector<ir::ValueId> remap(static_cast<size_t>(g.size()), ir::kNoValue);
+  std::vector<ir::Node> nodes;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (g.node(v).op == ir::Op::Param && !kept_param[static_cast<size_t>(v)]) continue;
+    remap[static_cast<size_t>(v)] = static_cast<ir::ValueId>(nodes.size());
+    nodes.push_back(std::move(g.node(v)));
+  }
+  for (ir::Node& n : nodes)
+    for (ir::ValueId& o : n.operands) o = remap[static_cast<size_t>(o)];
+  g.nodes = std::move(nodes);
+  g.params.clear();
+  for (ir::ValueId p : keep) {
+    ir::ValueId np = remap[static_cast<size_t>(p)];
+    g.node(np).ints[0] = static_cast<int64_t>(g.params.size());
+    g.params.push_back(np);
+  }
+  for (ir::ValueId& r : g.results) r = remap[static_cast<size_t>(r)];
+}
+
+}  // namespace
+
+ir::ValueId Tracer::capture(size_t level, ir::ValueId v) {
+  RegionFrame& r = regions_[level];
+  for (const auto& [o, p] : r.captures)
+    if (o == v) return p;
+  ir::Graph& body = level + 1 < regions_.size() ? regions_[level + 1].outer : trace_.graph;
+  const ir::Type t = r.outer.type(v);
+  ir::ValueId p = body.add_param(t, t.is_scalar() ? ir::ParamLayout::Scalar : ir::ParamLayout::Contiguous,
+                                 r.outer.node(v).loc);
+  r.captures.emplace_back(v, p);
+  return p;
+}
+
+ir::ValueId Tracer::new_input_param(ir::Type t, ir::ParamLayout layout) {
+  if (regions_.empty()) return trace_.graph.add_param(std::move(t), layout, loc_);
+  ir::ValueId v = regions_[0].outer.add_param(std::move(t), layout, loc_);
+  for (size_t l = 0; l < regions_.size(); ++l) {
+    v = capture(l, v);
+    // The caller records the input next, at this index of inputs_by_source_.
+    regions_[l].input_params.emplace_back(inputs_by_source_.size(), v);
+  }
+  return v;
+}
+
+void Tracer::note_read(int local, int input) {
+  for (RegionFrame& r : regions_) {
+    if (local >= 0 && r.depth == frames_.size()) {
+      r.reads.locals.push_back(local);
+      if (std::find(r.reads.written.begin(), r.reads.written.end(), local) == r.reads.written.end())
+        r.reads.read_first.push_back(local);
+    }
+    if (input >= 0) r.reads.inputs.push_back(input);
+  }
+}
+
+void Tracer::note_write(int local) {
+  for (RegionFrame& r : regions_)
+    if (r.depth == frames_.size()) r.reads.written.push_back(local);
+}
+
+bool Tracer::promote_float(AValue& v) {
+  if (!v.is_tensor() || v.box != Box::PyFloat || v.input < 0 || !v.pristine || !v.source ||
+      !v.source->evaluable())
+    return false;
+  const InputBinding& in = trace_.inputs[static_cast<size_t>(v.input)];
+  if (in.kind != InputBinding::Kind::PyFloat) return false;
+  // Still the input's own value (floats are immutable, but the name may have been rebound).
+  bool original = false;
+  for (const auto& [k, cur] : inputs_by_source_) original |= cur.input == v.input && cur.v == v.v;
+  if (!original) return false;
+  PyObject* o = v.source->eval(args_);
+  if (!o) return false;
+  if (!PyFloat_CheckExact(o)) {
+    Py_DECREF(o);
+    return false;
+  }
+  Guard g;
+  g.expected = o;
+  guard_object(Guard::Kind::Value, v.source, std::move(g));
+  v = object(o, v.source);
+  Py_DECREF(o);
+  return true;
+}
+
+bool Tracer::region_fail(std::string why) {
+  // Inside a region (the only place a LoopIndex exists) the innermost loop then fails and is
+  // unrolled on the next trace.
+  return fail(AbortCode::ControlFlow, "loop region: " + std::move(why));
+}
+
+bool Tracer::loop_region(int for_pc, AValue& it_ref) {
+  const Instruction& for_in = fr().instrs[static_cast<size_t>(for_pc)];
+  LoopKey key{fr().code, for_pc};
+  const size_t depth = frames_.size();
+  const size_t it_index = fr().stack.size() - 1;  // the iterator (stacks may reallocate)
+  const int64_t trip = it_ref.length;
+  const ir::SourceLoc loop_loc = loc_;
+  std::string where = fmt::format("{}:{}", PyUnicode_AsUTF8(fr().code->co_filename), for_in.line);
+  auto give_up = [&](const std::string& why) {
+    loop_notes_.push_back(fmt::format("{}: loop of {} iterations unrolled: {}", where, trip, why));
+    region_failed_ = key;
+    return fail(AbortCode::ControlFlow, fmt::format("loop region: {}", why));
+  };
+  if (regions_.size() >= static_cast<size_t>(kMaxRegionDepth)) return give_up("loop regions nest too deeply");
+  if (!options_.dynamic_dims.empty()) return give_up("dynamic shapes are traced with loops unrolled");
+
+  int64_t start = 0, step = 1;
+  {
+    PyObject* s = PyObject_GetAttrString(it_ref.obj, "start");
+    PyObject* st = PyObject_GetAttrString(it_ref.obj, "step");
+    int o1 = 0, o2 = 0;
+    if (s) start = PyLong_AsLongLongAndOverflow(s, &o1);
+    if (st) step = PyLong_AsLongLongAndOverflow(st, &o2);
+    Py_XDECREF(s);
+    Py_XDECREF(st);
+    bool bad = !s || !st || o1 || o2 || PyErr_Occurred();
+    PyErr_Clear();
+    if (bad) return give_up("range bounds do not fit in 64 bits");
+  }
+
+  // Live state, remapped into the body: every frame's locals and stack, and the inputs.
+  auto state = [&](std::vector<AValue*>& out) {
+    for (size_t f = 0; f < depth; ++f) {
+      flatten(frames_[f]->locals, out);
+      flatten(frames_[f]->stack, out);
+    }
+    for (auto& [k, v] : inputs_by_source_) {
+      out.push_back(&v);
+      flatten(v.items, out);
+    }
+  };
+  {
+    std::vector<AValue*> live;
+    state(live);
+    for (AValue* v : live)
+      if (v->is_tensor() && !v->type.is_static()) return give_up("an array with a dynamic shape is live");
+  }
+  regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}});
+  RegionFrame& rf = regions_.back();
+  const size_t level = regions_.size() - 1;
+  trace_.graph = ir::Graph();
+  trace_.graph.files = rf.outer.files;
+  trace_.graph.name = fmt::format("{}.loop{}", rf.outer.name, for_in.line);
+  ir::ValueId index_param = trace_.graph.add_param(ir::Type::scalar(ir::DType::I64), ir::ParamLayout::Scalar, loop_loc);
+  std::vector<AValue*> live;
+  state(live);
+  for (AValue* v : live) {
+    if (!v->is_tensor()) continue;
+    v->v = capture(level, v->v);
+    if (v->view_root != ir::kNoValue) v->view_root = capture(level, v->view_root);
+  }
+  // The entry state, to compare with the state at the back edge.
+  std::vector<std::vector<AValue>> entry_locals, entry_stacks;
+  for (size_t f = 0; f < depth; ++f) {
+    entry_locals.push_back(frames_[f]->locals);
+    entry_stacks.push_back(frames_[f]->stack);
+  }
+  auto entry_inputs = inputs_by_source_;
+  const int exit_pc = for_in.target;
+
+  // One iteration.
+  AValue index;
+  index.kind = AValue::Kind::LoopIndex;
+  push(std::move(index));
+  bool escaped = false;
+  interpret([&] {
+    if (frames_.size() < depth) return escaped = true;
+    if (frames_.size() > depth) return false;
+    int pc = fr().pc;
+    if (pc == for_pc) return true;
+    if (pc < for_pc || pc >= exit_pc) return escaped = true;
+    return false;
+  });
+
+  // Back to the enclosing graph whatever happened; `body` is the traced iteration.
+  ir::Graph body = std::move(trace_.graph);
+  RegionFrame& top = regions_.back();  // ours again (nested regions pushed and popped theirs;
+                                       // `rf` may dangle: regions_ may have reallocated)
+  std::vector<std::pair<ir::ValueId, ir::ValueId>> captures = std::move(top.captures);
+  std::vector<std::pair<size_t, ir::ValueId>> input_params = std::move(top.input_params);
+  RegionReads reads = std::move(top.reads);
+  trace_.graph = std::move(top.outer);
+  regions_.pop_back();
+  trace_.graph.files = body.files;  // the body may have interned more files (inlined calls)
+  if (abort_) {
+    if (!region_failed_) {
+      region_failed_ = key;
+      loop_notes_.push_back(fmt::format("{}: loop of {} iterations unrolled: {}", where, trip, abort_->describe()));
+    }
+    return false;
+  }
+  if (returned_ || escaped) return give_up("the body returns or breaks out of the loop");
+  if (!body.results.empty()) return give_up("the body has side effects or outputs");
+
+  // Pair the entry and exit states.
+  std::vector<AValue*> now;
+  state(now);
+  std::vector<int64_t> tags;
+  for (size_t f = 0; f < depth; ++f) {
+    tag(frames_[f]->locals, f + 1 == depth ? kLocal : kUnreadable, tags, f + 1 == depth);
+    tag(frames_[f]->stack, kUnreadable, tags, false);
+  }
+  for (size_t j = 0; j < inputs_by_source_.size(); ++j) {
+    tags.push_back(kInput + static_cast<int64_t>(j));
+    std::vector<AValue*> items;
+    flatten(inputs_by_source_[j].second.items, items);
+    tags.insert(tags.end(), items.size(), kInput + static_cast<int64_t>(j));
+  }
+  std::vector<AValue*> before;
+  for (size_t f = 0; f < depth; ++f) {
+    flatten(entry_locals[f], before);
+    flatten(entry_stacks[f], before);
+  }
+  for (auto& [k, v] : entry_inputs) {
+    before.push_back(&v);
+    flatten(v.items, before);
+  }
+  // Inputs first read inside the body: their entry value is their captured param.
+  std::vector<AValue> new_inputs;
+  for (size_t i = entry_inputs.size(); i < inputs_by_source_.size(); ++i) {
+    AValue e = inputs_by_source_[i].second;
+    e.v = ir::kNoValue;
+    for (const auto& [index, p] : input_params)
+      if (index == i) e.v = p;
+    if (e.v == ir::kNoValue) return give_up("internal: an input read in the body has no param");
+    new_inputs.push_back(std::move(e));
+  }
+  for (AValue& v : new_inputs) {
+    before.push_back(&v);
+    flatten(v.items, before);
+  }
+  if (now.size() != before.size())
+    return give_up(fmt::format("the body changes the structure of live values ({} -> {})", before.size(), now.size()));
+
+  struct Carried {
+    ir::ValueId entry = ir::kNoValue;  // body param holding the value at iteration start
+    ir::ValueId exit = ir::kNoValue;   // body value at the iteration's end
+    ir::Type type;
+  };
+  std::vector<Carried> carried;
+  std::map<ir::ValueId, size_t> carried_of_entry;
+  std::vector<std::pair<AValue*, int>> slot_carried;  // (slot, carried index or -1)
+  std::vector<int64_t> slot_tag;
+  std::vector<const AValue*> slot_entry;
+  if (tags.size() != now.size()) return give_up("internal: slot tags");
+  for (size_t i = 0; i < now.size(); ++i) {
+    AValue& x = *now[i];
+    const AValue& e = *before[i];
+    if (x.kind == AValue::Kind::LoopIndex) {
+      if (e.is_tensor()) return give_up("an array local is rebound to the loop variable");
+      continue;
+    }
+    if (x.is_tensor() && e.is_tensor()) {
+      if (x.v == e.v) {
+        slot_carried.emplace_back(&x, -1);
+        slot_tag.push_back(tags[i]);
+      slot_entry.push_back(&e);
+        continue;
+      }
+      if (x.type != e.type || x.box != e.box)
+        return give_up(fmt::format("a value changes type in the body ({} -> {})", ir::to_string(e.type),
+                                   ir::to_string(x.type)));
+      auto [pos, fresh] = carried_of_entry.try_emplace(e.v, carried.size());
+      if (fresh) carried.push_back({e.v, x.v, x.type});
+      else if (carried[pos->second].exit != x.v)
+        return give_up("two names for one array get different values in the body");
+      slot_carried.emplace_back(&x, static_cast<int>(pos->second));
+      slot_tag.push_back(tags[i]);
+      slot_entry.push_back(&e);
+      continue;
+    }
+    if (x.is_tensor() && e.kind == AValue::Kind::Null) {
+      carried.push_back({ir::kNoValue, x.v, x.type});  // first defined in the body
+      slot_carried.emplace_back(&x, static_cast<int>(carried.size() - 1));
+      slot_tag.push_back(tags[i]);
+      slot_entry.push_back(&e);
+      continue;
+    }
+    // A Python object the body stores before reading it is the same in every iteration: it
+    // comes from constants, guarded sources or invariant values (the loop variable and
+    // carried arrays cannot make one). One the body reads first (a counter) is not.
+    bool rebind_ok = tags[i] >= kLocal && tags[i] < kInput &&
+                     std::count(reads.read_first.begin(), reads.read_first.end(), tags[i] - kLocal) == 0 &&
+                     (x.kind == AValue::Kind::Object || x.kind == AValue::Kind::Null) &&
+                     (e.kind == AValue::Kind::Object || e.kind == AValue::Kind::Null ||
+                      e.kind == AValue::Kind::LoopIndex);
+    if (rebind_ok) continue;
+    if (x.kind != e.kind) return give_up("a local changes kind in the body (e.g. a Python value becomes an array)");
+    if (x.kind == AValue::Kind::Object && x.obj != e.obj)
+      return give_up("the body rebinds a Python value it reads (a counter?); only arrays and floats may be carried");
+    if (x.kind == AValue::Kind::Iterator && x.arg != e.arg) return give_up("the body advances an outer iterator");
+  }
+  // A body param that stands for a carried value's current value cannot also stand for the
+  // value another name kept from before the loop — unless the body never reads that name (a
+  // rebound local `x = x * 2` leaves the argument object x unchanged: fine while the body does
+  // not read the argument again through another path).
+  for (size_t i = 0; i < slot_carried.size(); ++i) {
+    auto [slot, c] = slot_carried[i];
+    if (c >= 0 || !carried_of_entry.count(slot->v)) continue;
+    int64_t t = slot_tag[i];
+    bool read = t >= kInput ? std::count(reads.inputs.begin(), reads.inputs.end(), t - kInput) > 0
+                : t >= kLocal ? std::count(reads.locals.begin(), reads.locals.end(), t - kLocal) > 0
+                              : false;
+    if (read)
+      return give_up("an array is both updated in the body and read there as it was before the loop");
+  }
+  for (const Carried& c : carried)
+    if (c.entry != ir::kNoValue && body.node(c.entry).op != ir::Op::Param)
+      return give_up("internal: carried entry is not a param");
+
+  // Body params: [index, carried..., used invariants...]; unused invariants are dropped.
+  std::vector<char> used(static_cast<size_t>(body.size()), 0);
+  for (const ir::Node& n : body.nodes)
+    for (ir::ValueId o : n.operands) used[static_cast<size_t>(o)] = 1;
+  for (const Carried& c : carried) used[static_cast<size_t>(c.exit)] = 1;
+  std::vector<ir::ValueId> keep = {index_param};
+  std::vector<ir::ValueId> operands;
+  for (Carried& c : carried) {
+    if (c.entry == ir::kNoValue) {
+      // Defined in the body before any read: its value at iteration start is never used; the
+      // initial value only matters after zero iterations, which a region never has.
+      c.entry = body.add_param(c.type, c.type.is_scalar() ? ir::ParamLayout::Scalar : ir::ParamLayout::Contiguous);
+      ir::ValueId z = ir::is_float(c.type.dtype) ? trace_.graph.add_const_float(c.type.dtype, 0.0, loop_loc)
+                                                 : trace_.graph.add_const_int(c.type.dtype, 0, loop_loc);
+      if (!c.type.is_scalar()) z = trace_.graph.add_op(ir::Op::Broadcast, c.type, {z}, loop_loc);
+      operands.push_back(z);
+    } else {
+      ir::ValueId outer = ir::kNoValue;
+      for (const auto& [o, p] : captures)
+        if (p == c.entry) outer = o;
+      operands.push_back(outer);
+    }
+    keep.push_back(c.entry);
+  }
+  for (const auto& [o, p] : captures) {
+    if (carried_of_entry.count(p) || !used[static_cast<size_t>(p)]) continue;
+    keep.push_back(p);
+    operands.push_back(o);
+  }
+  body.results.clear();
+  for (const Carried& c : carried) body.results.push_back(c.exit);
+  compact_params(body, keep);
+  ir::Node loop;
+  loop.op = ir::Op::Loop;
+  loop.type = ir::Type::scalar(ir::DType::I64);
+  loop.operands = operands;
+  loop.ints = {trip, static_cast<int64_t>(carried.size()), start, step};
+  loop.loc = loop_loc;
+  loop.regions.push_back(std::make_shared<ir::Graph>(std::move(body)));
+  ir::ValueId loop_id = trace_.graph.add(std::move(loop));
+  std::vector<ir::ValueId> results;
+  for (size_t k = 0; k < carried.size(); ++k) {
+    ir::Node r;
+    r.op = ir::Op::LoopResult;
+    r.type = carried[k].type;
+    r.operands = {loop_id};
+    r.ints = {static_cast<int64_t>(k)};
+    r.loc = loop_loc;
+    results.push_back(trace_.graph.add(std::move(r)));
+  }
+  std::map<ir::ValueId, ir::ValueId> to_outer;  // body value (pre-compaction) -> outer value
+  for (const auto& [o, p] : captures)
+    if (!carried_of_entry.count(p)) to_outer[p] = o;
+  for (size_t k = 0; k < carried.size(); ++k) to_outer[carried[k].exit] = results[k];
+  // Unchanged slots hold their entry param: the value from before the loop, even when that
+  // param also carried another name's value (allowed above only if the body never read them).
+  std::map<ir::ValueId, ir::ValueId> entry_outer;
+  for (const auto& [o, p] : captures) entry_outer[p] = o;
+  auto map_back = [&](ir::ValueId v, bool unchanged) {
+    if (unchanged) {
+      auto f = entry_outer.find(v);
+      if (f != entry_outer.end()) return f->second;
+    }
+    auto f = to_outer.find(v);
+    return f == to_outer.end() ? ir::kNoValue : f->second;
+  };
+  for (auto& [slot, c] : slot_carried) {
+    if (map_back(slot->v, c < 0) == ir::kNoValue && c < 0) return give_up("internal: unmapped slot");
+    if (slot->view_root != ir::kNoValue && map_back(slot->view_root, c < 0) == ir::kNoValue)
+      return give_up("a view's base is a temporary of the body");
+  }
+  // Update the live state (nothing below fails).
+  for (size_t i = 0; i < slot_carried.size(); ++i) {
+    auto [slot, c] = slot_carried[i];
+    slot->v = c >= 0 ? results[static_cast<size_t>(c)] : map_back(slot->v, true);
+    slot->type = trace_.graph.type(slot->v);
+    if (slot->view_root != ir::kNoValue) slot->view_root = map_back(slot->view_root, c < 0);
+    if (c < 0) continue;
+    slot->arg = -1;
+    // Still the same Python object only when updated in place every iteration (`x += ...`);
+    // a name rebound in the body (`a, b = b, a + b`) holds a new object after the loop.
+    const AValue& e = *slot_entry[i];
+    if (!(slot->pristine && slot->input >= 0 && e.pristine && e.input == slot->input)) {
+      slot->pristine = false;
+      slot->input = -1;
+      slot->source = Source::computed();
+    }
+  }
+  // Tensors inside containers that were not paired as slots (there are none: every tensor is a
+  // slot) and the loop variable, which ends holding the last value.
+  PyObject* last = PyLong_FromLongLong(start + (trip - 1) * step);
+  AValue last_v = object(last, Source::constant());
+  Py_DECREF(last);
+  for (AValue* x : now)
+    if (x->kind == AValue::Kind::LoopIndex) *x = last_v;
+  AValue& it = fr().stack[it_index];
+  it.arg = static_cast<int>(trip);
+  fr().pc = for_pc;  // FOR_ITER again: the iterator is exhausted, so it exits the loop
+  loc_ = loop_loc;
+  return true;
+}
+
+}  // namespace tracejit::tracer::detail
