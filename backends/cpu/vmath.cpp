@@ -4,27 +4,33 @@
 // double: exp and tanh reduce to 2^k * (1 + expm1(r)) with expm1(r) in double-double; log is
 // fdlibm's; sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
 // or a branch-free Payne-Hanek reduction (a gathered 4-double window of 2/pi per exponent).
-// float: the double algorithm on the widened argument (exp and tanh: a shorter one with ~2^-32
-// relative error), rounded once to float.
-// llvm.fma appears only inside these algorithms (error-free products); the user's own a*b+c is
-// never contracted (the JIT runs with FPOpFusion::Strict).
+// float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
+// reduction by ln2 with a minimax polynomial for exp (tanh through expm1 as a float-float),
+// FreeBSD's e_logf.c for log. float sin/cos: the double algorithm on the widened argument,
+// rounded once.
+// llvm.fma appears only inside these algorithms (error-free products, polynomial steps); the
+// user's own a*b+c is never contracted (the JIT runs with FPOpFusion::Strict).
 //
-// Measured max error in ulps (tests/cpp/backends/test_vmath.cpp, 2M+ inputs per row, against
-// long double libm; NumPy column: tests/python/test_math_accuracy.py):
+// Measured max error in ulps (f64 and f32 sin/cos: tests/cpp/backends/test_vmath.cpp, 2M+ inputs
+// per row, against long double libm; f32 exp/log/tanh: every float32 input of the function's
+// non-trivial domain against NumPy's float64 result; NumPy columns and a float32 sweep of every
+// 2039th bit pattern: tests/python/test_math_accuracy.py):
 //
-//   function | f64 vs long double | f32 vs long double | vs NumPy f64 | vs NumPy f32
-//   ---------+--------------------+--------------------+--------------+-------------
-//   exp      | 0.75               | 0.503              | 1            | 2
-//   log      | 0.88               | 0.500              | 1            | 3
-//   tanh     | 0.57               | 0.507              | 1            | 1
-//   sin      | 0.79               | 0.500              | 1            | 1
-//   cos      | 0.77               | 0.500              | 1            | 1
-// (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.)
+//   function | f64 vs long double | f32 vs exact      | vs NumPy f64 | vs NumPy f32
+//   ---------+--------------------+-------------------+--------------+-------------
+//   exp      | 0.75               | 0.759 (0.660 for  | 1            | 2
+//            |                    |  normal results)  |              |
+//   log      | 0.88               | 0.888             | 1            | 3
+//   tanh     | 0.57               | 0.787             | 1            | 1
+//   sin      | 0.79               | 0.500             | 1            | 1
+//   cos      | 0.77               | 0.500             | 1            | 1
+// (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.) Special values follow
+// NumPy: NaN in gives NaN, exp overflows to inf above ln(FLT_MAX) and underflows through the
+// denormals to +0, log(0) = -inf, log(x<0) = NaN, tanh saturates to +-1 and keeps -0.
 //
-// Speed, 4M elements, one thread, vs NumPy 1.24 on this AVX-512 machine: tanh(a*b+c)*0.5+d f32
-// 4.5 ms (NumPy 5.2), f64 11.8 ms (14.7); exp f32 3.5 ms (1.8), f64 8.4 ms (3.3); sin/cos f64
-// 25 ms (65), f32 26 ms (2.1: the f64 path with Payne-Hanek always evaluated); log f32/f64 6.3/6.6
-// ms (1.5/3.1). pow still calls libm per element.
+// Speed, 4M float32, one thread, this 2-core AVX-512 machine (min of 30, NumPy 2.4 in the same
+// process): exp 1.5 ms (NumPy 1.8; the double path took 3.5), log 2.65 ms (NumPy 1.5; double
+// path 6.5), tanh(a*b+c)*0.5+d 3.7-4.1 ms (double path 4.9-5.8). pow still calls libm per element.
 #include "backends/cpu/vmath.h"
 
 #include <llvm/IR/Constants.h>
@@ -363,41 +369,155 @@ Value* sincos64(Math& m, Value* x, bool is_cos) {
   return m.sel(b.CreateFCmpOLT(m.fabs(x), m.c(INFINITY)), res, m.sub(x, x));  // inf, nan -> nan
 }
 
-// float exp and tanh, computed in double with ~2^-32 relative error, then rounded once: half the
-// work of the double algorithms (no double-double, degree-8 Taylor on |r| <= ln2/2).
-// e^u - 1 = 2^k * (1 + em1) - 1 for NaN-free |u| <= 200.
-struct ExpCore32 {
-  Value* k;
-  Value* em1;
+// ---- float: native single-precision algorithms (16 lanes per AVX-512 vector, no widening). ----
+
+// IR helpers over float (or a vector of float) with i32 integers.
+class Math32 {
+ public:
+  explicit Math32(llvm::IRBuilderBase& b) : b_(b), f32_(b.getFloatTy()), i32_(b.getInt32Ty()) {}
+
+  llvm::IRBuilderBase& b() { return b_; }
+  Value* c(float v) { return llvm::ConstantFP::get(f32_, static_cast<double>(v)); }
+  Value* ci(int32_t v) { return llvm::ConstantInt::get(i32_, static_cast<uint64_t>(static_cast<int64_t>(v)), true); }
+  Value* add(Value* x, Value* y) { return b_.CreateFAdd(x, y); }
+  Value* sub(Value* x, Value* y) { return b_.CreateFSub(x, y); }
+  Value* mul(Value* x, Value* y) { return b_.CreateFMul(x, y); }
+  Value* div(Value* x, Value* y) { return b_.CreateFDiv(x, y); }
+  Value* neg(Value* x) { return b_.CreateFNeg(x); }
+  Value* fma(Value* x, Value* y, Value* z) { return b_.CreateIntrinsic(llvm::Intrinsic::fma, {f32_}, {x, y, z}); }
+  Value* rint(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::rint, x); }
+  Value* fabs(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
+  Value* copysign(Value* mag, Value* sgn) { return b_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, sgn); }
+  Value* sel(Value* c, Value* x, Value* y) { return b_.CreateSelect(c, x, y); }
+  Value* is_nan(Value* x) { return b_.CreateFCmpUNO(x, x); }
+  Value* to_int(Value* x) { return b_.CreateFPToSI(x, i32_); }  // x integral and in range
+  Value* to_fp(Value* k) { return b_.CreateSIToFP(k, f32_); }
+  Value* bits(Value* x) { return b_.CreateBitCast(x, i32_); }
+  Value* from_bits(Value* k) { return b_.CreateBitCast(k, f32_); }
+
+  // Horner evaluation of coef[0] + x*coef[1] + ... with fused multiply-adds.
+  Value* poly(Value* x, const std::vector<float>& coef) {
+    Value* r = c(coef.back());
+    for (size_t i = coef.size() - 1; i-- > 0;) r = fma(r, x, c(coef[i]));
+    return r;
+  }
+  DD two_sum(Value* x, Value* y) {
+    Value* s = add(x, y);
+    Value* yv = sub(s, x);
+    Value* xv = sub(s, yv);
+    return {s, add(sub(x, xv), sub(y, yv))};
+  }
+  DD fast_two_sum(Value* x, Value* y) {  // |x| >= |y|
+    Value* s = add(x, y);
+    return {s, sub(y, sub(s, x))};
+  }
+
+  // 2^k for k in [-126, 127].
+  Value* pow2(Value* k) { return from_bits(b_.CreateShl(b_.CreateAdd(k, ci(127)), ci(23))); }
+  // y * 2^k for k in [-252, 254] in two exact steps, so only the last one rounds (to a
+  // denormal, zero or infinity as the exact product would).
+  Value* scale(Value* y, Value* k) {
+    Value* k1 = b_.CreateAShr(k, ci(1));
+    return mul(mul(y, pow2(k1)), pow2(b_.CreateSub(k, k1)));
+  }
+
+ private:
+  llvm::IRBuilderBase& b_;
+  llvm::Type* f32_;
+  llvm::Type* i32_;
 };
-ExpCore32 exp_core32(Math& m, Value* u) {
-  Value* kd = m.rint(m.mul(u, m.c(kInvLn2)));
-  Value* r = m.sub(u, m.mul(kd, m.c(0.693147180559945309417)));  // |k| <= 300: error < 2^-44
-  std::vector<double> taylor;
-  double f = 2;
-  for (int n = 2; n <= 8; ++n, f *= n) taylor.push_back(1.0 / f);
-  return {m.to_int(kd), m.add(r, m.mul(m.mul(r, r), m.poly(r, taylor)))};
+
+// e^u = 2^k * (1 + r1 + t) for NaN-free |u| <= 104: k = rint(u/ln2), r1 = u - k*C1 exact (C1 =
+// ln2 to 17 bits; with the fma the difference is representable), t = c + r^2*q(r) with c = -k*C2
+// (the rest of ln2) and r = r1 + c. q: a minimax fit (relative, float coefficients) of
+// (e^r - 1 - r)/r^2 on |r| <= ln2/2, relative error of e^r below 2^-29.7. Keeping r1 out of the
+// rounded sum means only 1 + r1 + t rounds at the end.
+struct ExpCoreF {
+  Value* k;
+  Value* r1;
+  Value* t;
+};
+ExpCoreF exp_core_f(Math32& m, Value* u) {
+  Value* kf = m.rint(m.mul(u, m.c(0x1.715476p+0f)));
+  Value* r1 = m.fma(kf, m.c(-0x1.62e4p-1f), u);
+  Value* c = m.mul(kf, m.c(-0x1.7f7d1cp-20f));
+  Value* r = m.add(r1, c);
+  Value* q = m.poly(r, {0.5f, 0x1.555554p-3f, 0x1.55548ep-5f, 0x1.11127p-7f, 0x1.6d8d2ap-10f, 0x1.9f087ap-13f});
+  return {m.to_int(kf), r1, m.fma(m.mul(r, r), q, c)};
 }
 
-Value* exp32(Math& m, Value* x) {
+// e^x: max 0.759 ulp (0.660 for normal results; denormal results round twice).
+Value* exp32(Math32& m, Value* x) {
   auto& b = m.b();
-  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(89.0)), m.c(89.0), x);
-  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-104.0)), m.c(-104.0), xc);
-  xc = m.sel(m.is_nan(x), m.c(0.0), xc);
-  ExpCore32 e = exp_core32(m, xc);
-  Value* y = m.mul(m.add(m.c(1.0), e.em1), m.pow2(e.k));  // 2^k is a normal double here
-  return m.sel(m.is_nan(x), x, y);
+  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(89.0f)), m.c(89.0f), x);  // e^89 > FLT_MAX: inf
+  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-104.0f)), m.c(-104.0f), xc);   // e^-104 < 2^-150: 0
+  xc = m.sel(m.is_nan(x), m.c(0.0f), xc);
+  ExpCoreF e = exp_core_f(m, xc);
+  DD h = m.fast_two_sum(m.c(1.0f), e.r1);  // 1 + r1 with its exact rounding error
+  Value* p = m.add(h.hi, m.add(h.lo, e.t));
+  return m.sel(m.is_nan(x), x, m.scale(p, e.k));
 }
 
-Value* tanh32(Math& m, Value* x) {
+// tanh|x| = T / (T + 2) with T = expm1(2|x|) as a float-float (2^k - 1 exact for k <= 24, 2^k
+// times e^r - 1 = (h - 1) + (r1 - (h - 1) + t) exact products), the quotient corrected once.
+// |x| >= 9.5 gives 1 (tanhf(9.02) already rounds to 1); |x| < 2^-12 gives x (x^3/3 is below
+// half an ulp). Max 0.787 ulp.
+Value* tanh32(Math32& m, Value* x) {
   auto& b = m.b();
   Value* ax = m.fabs(x);
-  Value* z = m.sel(b.CreateFCmpOLT(ax, m.c(10.0)), ax, m.c(10.0));  // tanhf(10) == 1
-  ExpCore32 e = exp_core32(m, m.add(z, z));
-  Value* sk = m.pow2(e.k);
-  Value* t = m.add(m.mul(sk, e.em1), m.sub(sk, m.c(1.0)));
-  Value* q = m.div(t, m.add(t, m.c(2.0)));
+  Value* z = m.sel(b.CreateFCmpOLT(ax, m.c(9.5f)), ax, m.c(9.5f));  // NaN -> 9.5, fixed below
+  ExpCoreF e = exp_core_f(m, m.add(z, z));
+  Value* h = m.add(m.c(1.0f), e.r1);
+  Value* shi = m.sub(h, m.c(1.0f));  // exact
+  Value* slo = m.add(m.sub(e.r1, shi), e.t);
+  Value* sk = m.pow2(e.k);  // k in [0, 28]
+  Value* big = m.sub(sk, m.c(1.0f));
+  DD t = m.two_sum(big, m.mul(sk, shi));
+  t = m.fast_two_sum(t.hi, m.add(t.lo, m.mul(sk, slo)));
+  DD d = m.two_sum(t.hi, m.c(2.0f));
+  Value* dl = m.add(d.lo, t.lo);
+  Value* inv = m.div(m.c(1.0f), d.hi);
+  Value* q = m.mul(t.hi, inv);
+  Value* rem = m.sub(m.add(m.fma(m.neg(q), d.hi, t.hi), t.lo), m.mul(q, dl));
+  q = m.fma(rem, inv, q);
+  q = m.sel(b.CreateFCmpOLT(ax, m.c(0x1p-12f)), ax, q);
   return m.sel(m.is_nan(x), x, m.copysign(q, x));
+}
+
+// FreeBSD's e_logf.c: x = 2^k * (1+f) with 1+f in [sqrt(2)/2, sqrt(2)), log(1+f) = f - s*(f-R)
+// with s = f/(2+f) and R a minimax polynomial in s^2 (4 float coefficients). Max 0.888 ulp.
+Value* log32(Math32& m, Value* x) {
+  auto& b = m.b();
+  Value* ix = m.bits(x);
+  Value* subnormal = b.CreateICmpULT(ix, m.ci(0x00800000));  // +0 and positive denormals
+  Value* xs = m.sel(subnormal, m.mul(x, m.c(0x1p25f)), x);
+  Value* k = m.sel(subnormal, m.ci(-25), m.ci(0));
+  Value* hx = m.bits(xs);
+  k = b.CreateAdd(k, b.CreateSub(b.CreateLShr(hx, m.ci(23)), m.ci(127)));
+  hx = b.CreateAnd(hx, m.ci(0x007fffff));
+  Value* i = b.CreateAnd(b.CreateAdd(hx, m.ci(0x95f64 << 3)), m.ci(0x800000));
+  Value* xn = m.from_bits(b.CreateOr(hx, b.CreateXor(i, m.ci(0x3f800000))));  // 1+f or (1+f)/2
+  k = b.CreateAdd(k, b.CreateLShr(i, m.ci(23)));
+  Value* f = m.sub(xn, m.c(1.0f));
+  Value* dk = m.to_fp(k);
+  Value* s = m.div(f, m.add(m.c(2.0f), f));
+  Value* z = m.mul(s, s);
+  Value* w = m.mul(z, z);
+  Value* t1 = m.mul(w, m.add(m.c(0xccce13.0p-25f), m.mul(w, m.c(0xf89e26.0p-26f))));
+  Value* t2 = m.mul(z, m.add(m.c(0xaaaaaa.0p-24f), m.mul(w, m.c(0x91e9ee.0p-25f))));
+  Value* r = m.add(t2, t1);
+  Value* sel = b.CreateOr(b.CreateSub(hx, m.ci(0x6147a << 3)), b.CreateSub(m.ci(0x6b851 << 3), hx));
+  Value* use_hfsq = b.CreateICmpSGT(sel, m.ci(0));
+  Value* k_hi = m.mul(dk, m.c(6.9313812256e-01f));  // exact: k has <= 8 bits
+  Value* k_lo = m.mul(dk, m.c(9.0580006145e-06f));
+  Value* hfsq = m.mul(m.mul(m.c(0.5f), f), f);
+  Value* a = m.sub(k_hi, m.sub(m.sub(hfsq, m.add(m.mul(s, m.add(hfsq, r)), k_lo)), f));
+  Value* c = m.sub(k_hi, m.sub(m.sub(m.mul(s, m.sub(f, r)), k_lo), f));
+  Value* res = m.sel(use_hfsq, a, c);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0f)), m.c(-INFINITY), res);
+  res = m.sel(b.CreateFCmpOLT(x, m.c(0.0f)), m.c(NAN), res);
+  return m.sel(m.is_nan(x), x, res);
 }
 
 Value* emit64(Math& m, ir::Op op, Value* x) {
@@ -417,12 +537,21 @@ bool has_vmath(ir::Op op) {
 }
 
 llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
+  if (x->getType()->isDoubleTy()) {
+    Math m(b);
+    return emit64(m, op, x);
+  }
+  // float: exp, log and tanh natively; sin and cos as the double algorithm on the widened
+  // argument, rounded once.
+  Math32 m32(b);
+  switch (op) {
+    case ir::Op::Exp: return exp32(m32, x);
+    case ir::Op::Log: return log32(m32, x);
+    case ir::Op::Tanh: return tanh32(m32, x);
+    default: break;
+  }
   Math m(b);
-  if (x->getType()->isDoubleTy()) return emit64(m, op, x);
-  // float: the double result is within 2^-32 relative, so rounding it once gives <= 0.5 ulp + e.
-  Value* xd = b.CreateFPExt(x, b.getDoubleTy());
-  Value* r = op == ir::Op::Exp ? exp32(m, xd) : op == ir::Op::Tanh ? tanh32(m, xd) : emit64(m, op, xd);
-  return b.CreateFPTrunc(r, x->getType());
+  return b.CreateFPTrunc(emit64(m, op, b.CreateFPExt(x, b.getDoubleTy())), x->getType());
 }
 
 }  // namespace tracejit::backends

@@ -93,11 +93,16 @@ void check_accuracy(Op op, const std::vector<T>& xs, double bound) {
 }
 
 constexpr double kBound = 1.0;
+// float exp, log, tanh are native single-precision code (not the double algorithm rounded once):
+// over every float32 input of their domains their max errors are 0.759, 0.888 and 0.787 ulp
+// (tests/python/test_math_accuracy.py states how), so the bounds are tighter than kBound.
+constexpr double kExpF32Bound = 0.76, kLogF32Bound = 0.89, kTanhF32Bound = 0.79;
 
 TEST(Vmath, ExpAccuracy) {
   check_accuracy(Op::Exp, samples<double>(-745.2, 709.8, -60, 9), kBound);
   check_accuracy(Op::Exp, samples<double>(-1, 1, -1074, -1), kBound);
-  check_accuracy(Op::Exp, samples<float>(-104, 88.8f, -30, 6), kBound);
+  check_accuracy(Op::Exp, samples<float>(-104, 88.8f, -30, 6), kExpF32Bound);
+  check_accuracy(Op::Exp, samples<float>(-104, -87, -149, -20), kExpF32Bound);  // denormal results
 }
 
 TEST(Vmath, LogAccuracy) {
@@ -107,13 +112,15 @@ TEST(Vmath, LogAccuracy) {
   };
   check_accuracy(Op::Log, pos(samples<double>(0.5, 2, -1074, 1023)), kBound);
   check_accuracy(Op::Log, pos(samples<double>(0.99, 1.01, -40, 0)), kBound);
-  check_accuracy(Op::Log, pos(samples<float>(0.5f, 2, -149, 127)), kBound);
+  check_accuracy(Op::Log, pos(samples<float>(0.5f, 2, -149, 127)), kLogF32Bound);
+  check_accuracy(Op::Log, pos(samples<float>(0.99f, 1.01f, -30, 0)), kLogF32Bound);
 }
 
 TEST(Vmath, TanhAccuracy) {
   check_accuracy(Op::Tanh, samples<double>(-20, 20, -1074, 5), kBound);
   check_accuracy(Op::Tanh, samples<double>(-1, 1, -30, 0), kBound);
-  check_accuracy(Op::Tanh, samples<float>(-10, 10, -149, 4), kBound);
+  check_accuracy(Op::Tanh, samples<float>(-10, 10, -149, 4), kTanhF32Bound);
+  check_accuracy(Op::Tanh, samples<float>(-1, 1, -14, 0), kTanhF32Bound);
 }
 
 TEST(Vmath, SinCosAccuracy) {
