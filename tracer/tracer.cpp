@@ -354,21 +354,21 @@ bool Tracer::emit_output(const AValue& v) {
 
 bool Tracer::op_load_fast(const Instruction& in) {
   const AValue& v = fr().locals[static_cast<size_t>(in.arg)];
-  if (v.kind == AValue::Kind::Null)
-    return fail(AbortCode::UserError,
-                fmt::format("local variable '{}' referenced before assignment", local_name(in.arg)));
   if (v.kind == AValue::Kind::LoopIndex)
     return region_fail(fmt::format("the body reads the loop variable '{}'", local_name(in.arg)));
   if (!regions_.empty()) note_read(in.arg, -1);
+  if (v.kind == AValue::Kind::Null)
+    return fail(AbortCode::UserError,
+                fmt::format("local variable '{}' referenced before assignment", local_name(in.arg)));
   push(v);
   return true;
 }
 
 bool Tracer::op_store_fast(const Instruction& in) {
+  if (!regions_.empty()) note_write(in.arg);
   fr().locals[static_cast<size_t>(in.arg)] = pop();
   return true;
 }
-  if (!regions_.empty()) note_write(in.arg);
 
 bool Tracer::op_load_const(const Instruction& in) {
   push(object(PyTuple_GET_ITEM(fr().code->co_consts, in.arg), Source::constant()));
@@ -759,6 +759,19 @@ bool Tracer::op_get_iter(const Instruction& in) {
     push(std::move(v));
     return true;
   }
+  if (v.is_object() && PyRange_Check(v.obj)) {
+    // Lazy: items are made one by one when unrolled; a long loop may become a loop region.
+    Py_ssize_t n = PyObject_Length(v.obj);
+    if (n < 0) return fail(AbortCode::UserError, exception_text());
+    AValue it;
+    it.kind = AValue::Kind::Iterator;
+    it.obj = v.obj;  // kept alive by the tracer (keep_)
+    it.arg = 0;
+    it.length = n;
+    it.source = Source::computed();
+    push(std::move(it));
+    return true;
+  }
   auto items = items_of(v);
   if (!items) return false;
   AValue it;
@@ -774,37 +787,6 @@ bool Tracer::op_for_iter(const Instruction& in) {
   AValue& it = fr().stack.back();
   if (it.kind != AValue::Kind::Iterator)
     return fail(AbortCode::UnsupportedValue, "for-loop over an unknown iterator");
-  if (it.arg >= static_cast<int>(it.items.size())) {
-    pop();
-    fr().pc = in.target;
-  if (v.is_object() && PyRange_Check(v.obj)) {
-    // Lazy: items are made one by one when unrolled; a long loop may become a loop region.
-    Py_ssize_t n = PyObject_Length(v.obj);
-    if (n < 0) return fail(AbortCode::UserError, exception_text());
-    AValue it;
-    it.kind = AValue::Kind::Iterator;
-    it.obj = v.obj;  // kept alive by the tracer (keep_)
-    it.arg = 0;
-    it.length = n;
-    it.source = Source::computed();
-    push(std::move(it));
-    return true;
-  }
-    return true;
-  }
-  AValue next = it.items[static_cast<size_t>(it.arg++)];
-  push(std::move(next));
-  return true;
-}
-
-bool Tracer::op_build_slice(const Instruction& in) {
-  std::vector<AValue> parts(static_cast<size_t>(in.arg));
-  for (int i = in.arg - 1; i >= 0; --i) parts[static_cast<size_t>(i)] = pop();
-  for (const AValue& p : parts)
-    if (!p.is_object())
-      return fail(AbortCode::UnsupportedValue, "slice bounds computed from arrays");
-  PyObject* sl = PySlice_New(parts[0].obj, parts[1].obj, parts.size() > 2 ? parts[2].obj : nullptr);
-  if (!sl) return fail(AbortCode::UserError, exception_text());
   if (it.length >= 0) {  // over a range
     if (it.arg == 0 && it.length >= kMinRegionTrip) {
       LoopKey key{fr().code, fr().pc - 1};
@@ -833,6 +815,24 @@ bool Tracer::op_build_slice(const Instruction& in) {
     push(std::move(next));
     return true;
   }
+  if (it.arg >= static_cast<int>(it.items.size())) {
+    pop();
+    fr().pc = in.target;
+    return true;
+  }
+  AValue next = it.items[static_cast<size_t>(it.arg++)];
+  push(std::move(next));
+  return true;
+}
+
+bool Tracer::op_build_slice(const Instruction& in) {
+  std::vector<AValue> parts(static_cast<size_t>(in.arg));
+  for (int i = in.arg - 1; i >= 0; --i) parts[static_cast<size_t>(i)] = pop();
+  for (const AValue& p : parts)
+    if (!p.is_object())
+      return fail(AbortCode::UnsupportedValue, "slice bounds computed from arrays");
+  PyObject* sl = PySlice_New(parts[0].obj, parts[1].obj, parts.size() > 2 ? parts[2].obj : nullptr);
+  if (!sl) return fail(AbortCode::UserError, exception_text());
   push(object(sl, Source::constant()));
   Py_DECREF(sl);
   return true;
@@ -933,6 +933,8 @@ bool Tracer::op_load_deref(const Instruction& in) {
   const AValue& v = fr().locals[static_cast<size_t>(in.arg)];
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError, "free variable referenced before assignment");
+  if (v.kind == AValue::Kind::LoopIndex) return region_fail("a closure reads the loop variable");
+  if (!regions_.empty()) note_read(in.arg, -1);
   push(v);
   return true;
 }
@@ -952,8 +954,6 @@ bool Tracer::step(const Instruction& in) {
     case COp::LoadAttr: return op_load_attr(in, false);
     case COp::LoadMethod: return op_load_attr(in, true);
     case COp::Call: return op_call(in, false);
-  if (v.kind == AValue::Kind::LoopIndex) return region_fail("a closure reads the loop variable");
-  if (!regions_.empty()) note_read(in.arg, -1);
     case COp::CallKw: return op_call(in, true);
     case COp::BinaryOp: return op_binary_op(in);
     case COp::CompareOp: return op_compare_op(in);
@@ -987,6 +987,7 @@ bool Tracer::step(const Instruction& in) {
       return true;
     case COp::LoadFastAndClear: {
       AValue& slot = fr().locals[static_cast<size_t>(in.arg)];
+      if (!regions_.empty()) note_read(in.arg, -1);
       push(slot);
       slot = AValue{};
       return true;
@@ -1006,7 +1007,6 @@ bool Tracer::step(const Instruction& in) {
     case COp::LoadDeref: return op_load_deref(in);
     case COp::CopyFreeVars: return true;  // the frame's free variables were bound on entry
     case COp::StoreSubscr: {
-      if (!regions_.empty()) note_read(in.arg, -1);
       AValue key = pop();
       AValue container = pop();
       AValue value = pop();
@@ -1050,13 +1050,24 @@ TraceResult Tracer::run() {
   if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) && bind_arguments())
     interpret([] { return false; });
   if (PyErr_Occurred()) PyErr_Clear();
-  if (abort_) {
-    for (const Effect& fx : trace_.effects)  // breaks before the abort (listed by fullgraph=True)
-      if (fx.graph_break) abort_->graph_breaks.push_back(fx.describe());
-    return std::move(*abort_);
-  }
+  if (abort_) return std::move(*abort_);
   trace_.loop_notes = loop_notes_;
   return std::move(trace_);
+}
+
+bool Tracer::interpret(const std::function<bool()>& done) {
+  constexpr int kMaxSteps = 200000;  // unrolled loops and inlined calls; a runaway trace aborts
+  constexpr int kMaxGraphNodes = 20000;  // bounds compile time of unrolled programs (per region)
+  while (!returned_ && !abort_ && !done()) {
+    if (fr().pc < 0 || fr().pc >= static_cast<int>(fr().instrs.size()))
+      return fail(AbortCode::ControlFlow, "ran past the end of the bytecode");
+    if (++steps_ > kMaxSteps || trace_.graph.size() > kMaxGraphNodes)
+      return fail(AbortCode::ControlFlow, "trace too long (a long unrolled loop or a huge loop body)");
+    cur_ = &fr().instrs[static_cast<size_t>(fr().pc++)];
+    loc_.line = cur_->line >= 0 ? cur_->line : loc_.line;
+    step(*cur_);
+  }
+  return !abort_;
 }
 
 }  // namespace detail
@@ -1080,21 +1091,6 @@ std::string_view abort_code_name(AbortCode c) {
 std::string Abort::describe() const {
   if (file.empty()) return fmt::format("{} [{}]", message, abort_code_name(code));
   return fmt::format("{}:{}: {} [{}]", file, line, message, abort_code_name(code));
-bool Tracer::interpret(const std::function<bool()>& done) {
-  constexpr int kMaxSteps = 200000;  // unrolled loops and inlined calls; a runaway trace aborts
-  constexpr int kMaxGraphNodes = 20000;  // bounds compile time of unrolled programs (per region)
-  while (!returned_ && !abort_ && !done()) {
-    if (fr().pc < 0 || fr().pc >= static_cast<int>(fr().instrs.size()))
-      return fail(AbortCode::ControlFlow, "ran past the end of the bytecode");
-    if (++steps_ > kMaxSteps || trace_.graph.size() > kMaxGraphNodes)
-      return fail(AbortCode::ControlFlow, "trace too long (a long unrolled loop or a huge loop body)");
-    cur_ = &fr().instrs[static_cast<size_t>(fr().pc++)];
-    loc_.line = cur_->line >= 0 ? cur_->line : loc_.line;
-    step(*cur_);
-  }
-  return !abort_;
-}
-
 }
 
 Trace::~Trace() {
