@@ -21,6 +21,7 @@ namespace {
 
 bool g_disabled = false;
 PyObject* g_warning = nullptr;
+PyObject* g_graph_break = nullptr;
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -37,6 +38,9 @@ uint64_t mix(uint64_t h, uint64_t v) {
 }
 
 constexpr size_t kMaxReasons = 64;
+constexpr const char* kRunsEagerly =
+    "this call cannot use its compiled version (an array updated in place overlaps another "
+    "argument, or an object the trace reads no longer exists): it would run eagerly [fallback]";
 // Releasing and re-taking the GIL costs ~0.1 us: worth it only for kernels that run longer.
 constexpr int64_t kReleaseGilElements = 1 << 15;
 // Automatic dynamic shapes: a size change makes that dimension symbolic (the CPU backend takes
@@ -48,6 +52,139 @@ constexpr bool kAutoDynamic = true;
 void set_disabled(bool d) { g_disabled = d; }
 bool disabled() { return g_disabled; }
 void set_warning_category(PyObject* category) { g_warning = category; }
+void set_graph_break_error(PyObject* type) { g_graph_break = type; }
+
+// ---------------------------------------------------------------------------------------------
+// Deferred effects (tracer::Effect), performed after the kernel with the GIL held.
+
+namespace {
+
+// format(convert(v), spec), as the FORMAT_VALUE bytecode does it. New reference or nullptr.
+PyObject* format_value(PyObject* v, int conversion, PyObject* spec) {
+  PyObject* c = nullptr;
+  switch (conversion) {
+    case 1: c = PyObject_Str(v); break;
+    case 2: c = PyObject_Repr(v); break;
+    case 3: c = PyObject_ASCII(v); break;
+    default: Py_INCREF(v); c = v;
+  }
+  if (!c) return nullptr;
+  if (PyUnicode_CheckExact(c) && !spec) return c;
+  PyObject* r = PyObject_Format(c, spec);
+  Py_DECREF(c);
+  return r;
+}
+
+struct EffectContext {
+  PyObject* const* bound;
+  const std::vector<PyObject*>& fetched;   // CacheEntry::effect_fetches, evaluated
+  std::vector<PyObject*>& host;            // host slots (new references)
+  std::function<PyObject*(int, tracer::Box)> box;  // graph result as Python sees it (new ref)
+};
+
+// The object an operand stands for: a new reference, or nullptr with an exception set.
+PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
+  using K = tracer::EffectOperand::Kind;
+  switch (op.kind) {
+    case K::Constant:
+      Py_INCREF(op.constant.get());
+      return op.constant.get();
+    case K::Arg:
+      Py_INCREF(cx.bound[op.index]);
+      return cx.bound[op.index];
+    case K::Fetch:
+      Py_INCREF(cx.fetched[static_cast<size_t>(op.index)]);
+      return cx.fetched[static_cast<size_t>(op.index)];
+    case K::Result:
+      return cx.box(op.index, op.box);
+    case K::Host: {
+      PyObject* h = cx.host[static_cast<size_t>(op.index)];
+      if (!h) {
+        PyErr_SetString(PyExc_SystemError, "tracejit: a host value was used before it was computed");
+        return nullptr;
+      }
+      Py_INCREF(h);
+      return h;
+    }
+    case K::Tuple:
+    case K::List: {
+      auto n = static_cast<Py_ssize_t>(op.items.size());
+      PyObject* t = op.kind == K::Tuple ? PyTuple_New(n) : PyList_New(n);
+      if (!t) return nullptr;
+      for (Py_ssize_t i = 0; i < n; ++i) {
+        PyObject* x = operand_value(op.items[static_cast<size_t>(i)], cx);
+        if (!x) {
+          Py_DECREF(t);
+          return nullptr;
+        }
+        if (op.kind == K::Tuple) PyTuple_SET_ITEM(t, i, x);
+        else PyList_SET_ITEM(t, i, x);
+      }
+      return t;
+    }
+  }
+  PyErr_SetString(PyExc_SystemError, "tracejit: unknown effect operand");
+  return nullptr;
+}
+
+// Performs one effect. False with the exception set when it raised (as the statement would).
+bool perform(const tracer::Effect& fx, EffectContext& cx) {
+  std::vector<PyObject*> ops;
+  struct Release {
+    std::vector<PyObject*>& v;
+    ~Release() {
+      for (PyObject* o : v) Py_XDECREF(o);
+    }
+  } release{ops};
+  for (const tracer::EffectOperand& op : fx.operands) {
+    PyObject* o = operand_value(op, cx);
+    if (!o) return false;
+    ops.push_back(o);
+  }
+  PyObject* r = nullptr;
+  size_t nkw = fx.kwnames ? static_cast<size_t>(PyTuple_GET_SIZE(fx.kwnames.get())) : 0;
+  switch (fx.kind) {
+    case tracer::Effect::Kind::Call:
+      r = PyObject_Vectorcall(ops[0], ops.data() + 1, ops.size() - 1 - nkw,
+                              nkw ? fx.kwnames.get() : nullptr);
+      break;
+    case tracer::Effect::Kind::CallMethod:
+      r = PyObject_VectorcallMethod(fx.method.get(), ops.data(), ops.size() - nkw,
+                                    nkw ? fx.kwnames.get() : nullptr);
+      break;
+    case tracer::Effect::Kind::SetItem:
+      if (PyObject_SetItem(ops[0], ops[1], ops[2]) < 0) return false;
+      Py_INCREF(Py_None);
+      r = Py_None;
+      break;
+    case tracer::Effect::Kind::Format:
+      r = format_value(ops[0], fx.conversion, ops.size() > 1 ? ops[1] : nullptr);
+      break;
+    case tracer::Effect::Kind::Concat: {
+      PyObject* parts = PyTuple_New(static_cast<Py_ssize_t>(ops.size()));
+      if (!parts) return false;
+      for (size_t i = 0; i < ops.size(); ++i) {
+        PyTuple_SET_ITEM(parts, static_cast<Py_ssize_t>(i), ops[i]);
+        ops[i] = nullptr;  // the tuple owns it now
+      }
+      PyObject* empty = PyUnicode_FromString("");
+      r = empty ? PyUnicode_Join(empty, parts) : nullptr;
+      Py_XDECREF(empty);
+      Py_DECREF(parts);
+      break;
+    }
+  }
+  if (!r) return false;
+  if (fx.slot >= 0) {
+    Py_XDECREF(cx.host[static_cast<size_t>(fx.slot)]);
+    cx.host[static_cast<size_t>(fx.slot)] = r;
+  } else {
+    Py_DECREF(r);
+  }
+  return true;
+}
+
+}  // namespace
 
 CacheEntry::~CacheEntry() {
   for (tracer::OutputNode& n : outputs) Py_XDECREF(n.constant);
@@ -293,9 +430,27 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
     sig.eager_only = true;
     add_reason(stats_.fallback_reasons, a->describe());
     log("aborts", fmt::format("{}: trace aborted: {}", name_, a->describe()));
+    if (options_.fullgraph) {
+      sig.fullgraph_lines = a->graph_breaks;
+      sig.fullgraph_lines.push_back(a->describe());
+      raise_graph_break(sig.fullgraph_lines);
+      return nullptr;
+    }
     return nullptr;
   }
   tracer::Trace& t = std::get<tracer::Trace>(tr);
+  // Deferred effects are graph breaks: counted, or under fullgraph=True an error.
+  std::vector<std::string> breaks;
+  for (const tracer::Effect& fx : t.effects)
+    if (fx.graph_break) breaks.push_back(fx.describe());
+  if (options_.fullgraph && !breaks.empty()) {
+    sig.eager_only = true;
+    sig.fullgraph_lines = breaks;
+    raise_graph_break(breaks);
+    return nullptr;
+  }
+  stats_.graph_breaks += static_cast<int64_t>(breaks.size());
+  for (std::string& b : breaks) add_reason(stats_.graph_break_reasons, std::move(b));
 
   auto e = std::make_shared<CacheEntry>();
   e->trace_ms = trace_ms;
@@ -310,6 +465,10 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
   e->outputs = std::move(t.outputs);
   e->writebacks = std::move(t.writebacks);
   e->symbols = t.symbols;
+  e->effects = std::move(t.effects);
+  e->effect_fetches = std::move(t.effect_fetches);
+  e->effect_distinct = std::move(t.effect_distinct);
+  e->host_slots = t.host_slots;
   t.outputs.clear();  // the entry owns the constants' references now
 
   // Recompile accounting: why the nearest existing version did not match, in the user's words.
@@ -424,9 +583,10 @@ bool JitFunction::settle(size_t i) {
     } else {
       signatures_[e.signature].eager_only = true;
     }
-    add_reason(stats_.fallback_reasons,
-               fmt::format("{}:{}: compile failed: {} [compile-error]",
-                           PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno, e.error));
+    std::string why = fmt::format("{}:{}: compile failed: {} [compile-error]",
+                                  PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno, e.error);
+    if (signatures_.count(e.signature)) signatures_[e.signature].fullgraph_lines = {why};
+    add_reason(stats_.fallback_reasons, why);
     entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
     return false;
   }
@@ -482,6 +642,29 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
         break;
     }
   }
+  // Objects the deferred effects use, fetched now while nothing has run: a path that no longer
+  // resolves, or a container an effect writes that is also read under another name, runs the
+  // call eagerly.
+  std::vector<PyObject*> effect_objs;  // new references
+  struct ReleaseEffects {
+    std::vector<PyObject*>& v;
+    ~ReleaseEffects() {
+      for (PyObject* o : v) Py_XDECREF(o);
+    }
+  } release_effects{effect_objs};
+  for (const tracer::SourceRef& s : e.effect_fetches) {
+    PyObject* o = s->eval(bound);
+    if (!o) return nullptr;
+    effect_objs.push_back(o);
+  }
+  for (const auto& [a, b] : e.effect_distinct) {
+    PyObject* x = a->eval(bound);
+    PyObject* y = x ? b->eval(bound) : nullptr;
+    bool same = x == y;
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    if (!x || !y || same) return nullptr;
+  }
   // In-place updates: the written arrays must be writeable and share no memory with any other
   // input (f(a, a), two views of one base): otherwise the eager run gives NumPy's answer.
   if (!e.writebacks.empty()) {
@@ -515,9 +698,11 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   // Allocate every result (C-contiguous, NumPy's own allocator).
   size_t nres = e.result_types.size();
   std::vector<PyObject*> results(nres, nullptr);
+  std::vector<PyObject*> scalars_boxed(nres * 2, nullptr);  // NpScalar / PyFloat boxes made
   std::vector<void*> out_ptrs;
   auto cleanup = [&]() {
     for (PyObject* r : results) Py_XDECREF(r);
+    for (PyObject* r : scalars_boxed) Py_XDECREF(r);
   };
   for (size_t k = 0; k < nres; ++k) {
     const ir::Type& t = e.result_types[k];
@@ -559,6 +744,59 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
                   static_cast<size_t>(ir::dtype_size(b.dtype)));
     }
   }
+  // A result as Python sees it (new reference): one object per result and box in a call, so
+  // a value an effect stored and the same value returned are the same object, as eagerly.
+  auto box = [&](int k, tracer::Box b) -> PyObject* {
+    auto* a = reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(k)]);
+    if (b == tracer::Box::Array) {
+      Py_INCREF(a);
+      return reinterpret_cast<PyObject*>(a);
+    }
+    PyObject*& slot = scalars_boxed[static_cast<size_t>(k) * 2 + (b == tracer::Box::PyFloat ? 1 : 0)];
+    if (!slot) {
+      if (b == tracer::Box::NpScalar) {
+        slot = PyArray_Scalar(PyArray_DATA(a), PyArray_DESCR(a), reinterpret_cast<PyObject*>(a));
+      } else {
+        double d;
+        std::memcpy(&d, PyArray_DATA(a), sizeof d);
+        slot = PyFloat_FromDouble(d);
+      }
+      if (!slot) return nullptr;
+    }
+    Py_INCREF(slot);
+    return slot;
+  };
+  // Deferred effects, in program order, with the GIL held. If one raises, the exception goes
+  // to the caller as eager code would raise it at that statement. What differs from eager: the
+  // array work after that statement has already run in the kernel; it is pure (nothing the
+  // caller can see), except in-place updates of input arrays, so those are written back as
+  // they stood at the failing statement (Effect::writebacks) — exactly what the caller would
+  // see after the eager run raised there — and later ones are dropped.
+  if (!e.effects.empty()) {
+    std::vector<PyObject*> host(static_cast<size_t>(e.host_slots), nullptr);
+    EffectContext cx{bound, effect_objs, host, box};
+    const tracer::Effect* failed = nullptr;
+    for (const tracer::Effect& fx : e.effects) {
+      if (!perform(fx, cx)) {
+        failed = &fx;
+        break;
+      }
+    }
+    for (PyObject* h : host) Py_XDECREF(h);
+    if (failed) {
+      PyObject *type, *value, *tb;
+      PyErr_Fetch(&type, &value, &tb);
+      for (const auto& [w, k] : failed->writebacks)
+        if (PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(input_objs[static_cast<size_t>(w)]),
+                             reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(k)])) < 0)
+          PyErr_Clear();
+      PyErr_Restore(type, value, tb);
+      // The traceback names the user's statement, as the eager frame would.
+      _PyTraceback_Add(failed->function.c_str(), failed->file.c_str(), failed->line);
+      cleanup();
+      return nullptr;
+    }
+  }
   for (const auto& [w, k] : e.writebacks) {
     if (PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(input_objs[static_cast<size_t>(w)]),
                          reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(k)])) < 0) {
@@ -595,21 +833,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
         return bound[n.index];
       case tracer::OutputNode::Kind::Fetch:
         return n.source->eval(bound);
-      case tracer::OutputNode::Kind::Result: {
-        auto* a = reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(n.index)]);
-        switch (n.box) {
-          case tracer::Box::Array:
-            Py_INCREF(a);
-            return reinterpret_cast<PyObject*>(a);
-          case tracer::Box::NpScalar:
-            return PyArray_Scalar(PyArray_DATA(a), PyArray_DESCR(a), reinterpret_cast<PyObject*>(a));
-          case tracer::Box::PyFloat: {
-            double d;
-            std::memcpy(&d, PyArray_DATA(a), sizeof d);
-            return PyFloat_FromDouble(d);
-          }
-        }
-      }
+      case tracer::OutputNode::Kind::Result:
+        return box(n.index, n.box);
     }
     return nullptr;
   };
@@ -620,6 +845,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
 
 PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   ++stats_.calls;
+  if (!g_disabled && !func_ && options_.fullgraph) return raise_graph_break(stats_.fallback_reasons);
   if (g_disabled || !func_) return eager(args, nargsf, kwnames);
   Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
   PyObject* const* call_args = args;
@@ -641,7 +867,7 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
     }
   } release{owned};
   if (kwnames || nargs != code_->co_argcount) {
-    if (!bind(call_args, nargs, kwnames, bound_vec, owned)) return eager(args, nargsf, kwnames);
+    if (!bind(call_args, nargs, kwnames, bound_vec, owned)) return eager(args, nargsf, kwnames);  // raises
     bound = bound_vec.data();
   }
   for (size_t i = 0; i < entries_.size(); ++i) {
@@ -653,7 +879,10 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
     std::shared_ptr<CacheEntry> e = entries_[i];  // stays alive while its kernel runs
     if (e->guard_stub ? e->guard_stub->check(bound) : e->guards.check(bound)) {
       PyObject* r = run(*e, bound);
-      if (!r && !PyErr_Occurred()) return eager(args, nargsf, kwnames);
+      if (!r && !PyErr_Occurred()) {
+        if (options_.fullgraph) return raise_graph_break({kRunsEagerly});
+        return eager(args, nargsf, kwnames);
+      }
       ++e->hits;
       ++stats_.compiled_calls;
       return r;
@@ -661,9 +890,17 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
   }
   uint64_t sig_key = signature_of(bound);
   SignatureInfo& sig = signatures_[sig_key];
+  if (sig.eager_only && options_.fullgraph && !sig.fullgraph_lines.empty())
+    return raise_graph_break(sig.fullgraph_lines);
   if (sig.eager_only || sig.compiling || ++sig.seen <= options_.hot) return eager(args, nargsf, kwnames);
   if (static_cast<int>(entries_.size()) >= options_.recompile_limit) {
     sig.eager_only = true;
+    if (options_.fullgraph) {
+      sig.fullgraph_lines = {fmt::format("{}:{}: recompile_limit ({}) reached: new signatures run eagerly [recompile-limit]",
+                                         PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno,
+                                         options_.recompile_limit)};
+      return raise_graph_break(sig.fullgraph_lines);
+    }
     if (!warned_limit_) {
       warned_limit_ = true;
       std::string last = stats_.recompile_reasons.empty() ? "" : stats_.recompile_reasons.back();
@@ -683,12 +920,26 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
     return eager(args, nargsf, kwnames);
   }
   std::shared_ptr<CacheEntry> e = compile(bound, sig_key, sig);
-  if (!e) return eager(args, nargsf, kwnames);
+  if (!e) {
+    if (PyErr_Occurred()) return nullptr;  // fullgraph=True: GraphBreakError
+    return eager(args, nargsf, kwnames);
+  }
   PyObject* r = run(*e, bound);
-  if (!r && !PyErr_Occurred()) return eager(args, nargsf, kwnames);
+  if (!r && !PyErr_Occurred()) {
+    if (options_.fullgraph) return raise_graph_break({kRunsEagerly});
+    return eager(args, nargsf, kwnames);
+  }
   ++e->hits;
   ++stats_.compiled_calls;
   return r;
+}
+
+PyObject* JitFunction::raise_graph_break(const std::vector<std::string>& lines) {
+  std::string msg = fmt::format("tracejit: {} does not compile to one graph (fullgraph=True):", name_);
+  for (const std::string& l : lines) msg += "\n  " + l;
+  if (lines.empty()) msg += "\n  (no reason recorded)";
+  PyErr_SetString(g_graph_break ? g_graph_break : PyExc_RuntimeError, msg.c_str());
+  return nullptr;
 }
 
 void wait_for_compiles() {

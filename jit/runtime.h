@@ -22,6 +22,7 @@ struct Options {
   int recompile_limit = 8;  // compiled versions per function; past it new signatures run eagerly
   bool sync = false;        // compile on the calling thread (else on the background thread)
   int dynamic = -1;         // -1: automatic dynamic shapes; 0: always static; 1: every dim dynamic
+  bool fullgraph = false;   // a graph break, an abort or a fallback raises GraphBreakError instead
 };
 
 struct Stats {
@@ -33,10 +34,12 @@ struct Stats {
   int64_t trace_aborts = 0;
   int64_t compile_failures = 0;
   int64_t cache_hits = 0;  // compiles whose code came from the object cache (no codegen)
+  int64_t graph_breaks = 0;  // deferred side effects in the versions traced (print, dict stores)
   double trace_ms = 0;
   double compile_ms = 0;
   std::vector<std::string> fallback_reasons;   // "file:line: why [code]", deduplicated
   std::vector<std::string> recompile_reasons;  // "f: arg 'x' shape[0]: expected 4, got 8"
+  std::vector<std::string> graph_break_reasons;  // "file:line: print(...) runs eagerly ... [graph-break]"
 };
 
 // One compiled version of a function: valid whenever its guards hold.
@@ -57,6 +60,11 @@ struct CacheEntry {
   std::vector<int> kernel_slot;   // per graph result: its kernel output index, or -1
   std::vector<std::pair<int, int>> writebacks;  // (input, graph result): in-place updates
   std::vector<std::pair<int, int>> symbols;     // symbolic dim k = args[first].shape[second]
+  // Deferred effects, performed after the kernel (see tracer::Effect).
+  std::vector<tracer::Effect> effects;
+  std::vector<tracer::SourceRef> effect_fetches;
+  std::vector<std::pair<tracer::SourceRef, tracer::SourceRef>> effect_distinct;
+  int host_slots = 0;
   std::string ir_text;
   std::string error;  // kFailed: why
   int64_t hits = 0;
@@ -89,6 +97,7 @@ class JitFunction {
     int64_t seen = 0;
     bool eager_only = false;  // its trace or compile failed: do not retry
     bool compiling = false;   // a version for it is being compiled in the background
+    std::vector<std::string> fullgraph_lines;  // fullgraph=True: why it cannot compile to one graph
   };
 
   PyObject* eager(PyObject* const* args, size_t nargsf, PyObject* kwnames);
@@ -104,6 +113,8 @@ class JitFunction {
   // nullptr with no error set: the entry could not run (an input path vanished); go eager.
   PyObject* run(CacheEntry& e, PyObject* const* bound);
   void add_reason(std::vector<std::string>& list, std::string reason);
+  // fullgraph=True: raises GraphBreakError listing `lines`; returns nullptr.
+  PyObject* raise_graph_break(const std::vector<std::string>& lines);
 
   PyObject* callable_;        // what eager calls call (strong)
   PyObject* func_ = nullptr;  // the Python function traced (strong), or nullptr: eager only
@@ -126,6 +137,7 @@ class JitFunction {
 void set_disabled(bool disabled);
 bool disabled();
 void set_warning_category(PyObject* category);  // borrowed; lives as long as the module
+void set_graph_break_error(PyObject* type);    // borrowed; tracejit.GraphBreakError
 // Blocks (GIL released) until the background compile queue is empty.
 void wait_for_compiles();
 

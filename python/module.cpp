@@ -51,6 +51,8 @@ int parse_options(PyObject* kwargs, tracejit::jit::Options& o) {
       o.sync = v != 0;
     } else if (std::strcmp(k, "dynamic") == 0) {
       o.dynamic = static_cast<int>(v);
+    } else if (std::strcmp(k, "fullgraph") == 0) {
+      o.fullgraph = v > 0;
     } else if (std::strcmp(k, "recompile_limit") == 0) {
       if (v < 0) {
         PyErr_SetString(PyExc_ValueError, "recompile_limit must be >= 0");
@@ -133,14 +135,14 @@ PyObject* jf_stats(PyObject* self, PyObject*) {
   const auto& s = reinterpret_cast<JitFunctionObject*>(self)->impl->stats();
   const auto& impl = *reinterpret_cast<JitFunctionObject*>(self)->impl;
   return Py_BuildValue(
-      "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:n,s:N,s:N}", "calls", (long long)s.calls,
+      "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:n,s:N,s:N,s:N}", "calls", (long long)s.calls,
       "compiled_calls", (long long)s.compiled_calls, "fallback_calls", (long long)s.fallback_calls,
       "compiles", (long long)s.compiles, "recompiles", (long long)s.recompiles, "trace_aborts",
       (long long)s.trace_aborts, "compile_failures", (long long)s.compile_failures, "cache_hits",
-      (long long)s.cache_hits, "trace_ms",
+      (long long)s.cache_hits, "graph_breaks", (long long)s.graph_breaks, "trace_ms",
       s.trace_ms, "compile_ms", s.compile_ms, "cache_entries", (Py_ssize_t)impl.entries().size(),
       "fallback_reasons", str_list(s.fallback_reasons), "recompile_reasons",
-      str_list(s.recompile_reasons));
+      str_list(s.recompile_reasons), "graph_break_reasons", str_list(s.graph_break_reasons));
 }
 
 PyObject* jf_cache_info(PyObject* self, PyObject*) {
@@ -170,7 +172,8 @@ PyObject* jf_reset(PyObject* self, PyObject*) {
 PyMethodDef jf_methods[] = {
     {"stats", jf_stats, METH_NOARGS,
      "Counters of this function: calls, compiled_calls, fallback_calls, compiles, recompiles, "
-     "trace_aborts, fallback_reasons (each naming file:line), ..."},
+     "trace_aborts, graph_breaks, fallback_reasons and graph_break_reasons (each naming "
+     "file:line), ..."},
     {"cache_info", jf_cache_info, METH_NOARGS,
      "One dict per compiled version: its guards, hits, trace/compile time and IR."},
     {"reset", jf_reset, METH_NOARGS, "Drop every compiled version and counter."},
@@ -204,6 +207,8 @@ PyObject* py_trace_ir(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   tracejit::Status st = tracejit::ir::run_pipeline(t.graph);
   if (!st.ok()) return Py_BuildValue("(Os)", Py_False, st.message().c_str());
   std::string text = tracejit::ir::print(t.graph);
+  for (const auto& fx : t.effects)  // deferred side effects: the graph breaks of this trace
+    if (fx.graph_break) text += "# graph break: " + fx.describe() + "\n";
   for (const std::string& note : t.loop_notes) text += "# " + note + "\n";  // unrolled loops
   return Py_BuildValue("(Os)", Py_True, text.c_str());
 }
@@ -269,6 +274,13 @@ PyMODINIT_FUNC PyInit__tracejit() {
       PyExc_RuntimeWarning, nullptr);
   if (!warning || PyModule_AddObject(m, "TracejitWarning", warning) < 0) return nullptr;
   tracejit::jit::set_warning_category(warning);
+  PyObject* graph_break = PyErr_NewExceptionWithDoc(
+      "tracejit.GraphBreakError",
+      "Raised by a jit(fullgraph=True) function that does not compile to one graph: the message "
+      "lists every graph break and abort with its reason and the user's file:line.",
+      PyExc_RuntimeError, nullptr);
+  if (!graph_break || PyModule_AddObject(m, "GraphBreakError", graph_break) < 0) return nullptr;
+  tracejit::jit::set_graph_break_error(graph_break);
 
   // The opcode table was generated for one interpreter; anything else means: JIT off.
   tracejit::Status st = tracejit::frontend::check_opcode_table();

@@ -343,6 +343,9 @@ bool Tracer::emit_output(const AValue& v) {
       out.push_back(n);
       return true;
     }
+    case AValue::Kind::Host:
+      return fail(AbortCode::UnsupportedValue,
+                  "returns a string formatted from runtime values (such strings are only printed or stored)");
     default:
       break;
   }
@@ -411,6 +414,11 @@ bool Tracer::op_load_attr(const Instruction& in, bool method) {
   AValue base = pop();
   std::string n = name_at(in.arg);
   if (base.is_tensor()) return tensor_attribute(base, n, method);
+  {
+    bool handled = false;  // lst.append, d.update, "...".format: effects.cpp
+    if (!load_host_method(base, n, method, handled)) return false;
+    if (handled) return true;
+  }
   if (!base.is_object())
     return fail(AbortCode::UnsupportedAttribute,
                 fmt::format("attribute '.{}' of {} is not traced yet", n, what(base)));
@@ -475,6 +483,11 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
   } else {
     callable = std::move(lower);
     args.insert(args.begin(), std::move(upper));
+  }
+  {
+    bool handled = false;  // print, lst.append, d.update, str/repr/format, float(0-d array): effects.cpp
+    if (!call_effect(callable, args, kwnames, handled)) return false;
+    if (handled) return true;
   }
   auto split_args = [&](std::vector<AValue> all, std::optional<AValue> self) {
     CallArgs ca;
@@ -556,7 +569,9 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
 bool Tracer::op_binary_op(const Instruction& in) {
   AValue rhs = pop();
   AValue lhs = pop();
+  if (!note_container_read(lhs, false) || !note_container_read(rhs, false)) return false;
   if (in.arg >= 13 && lhs.is_tensor() && lhs.box == Box::Array) {
+    if (!check_inplace_target(lhs)) return false;  // effects.cpp
     const char* uname = ufunc_for_binary_op(in.arg);
     if (!uname)
       return fail(AbortCode::UnsupportedBytecode,
@@ -580,6 +595,7 @@ bool Tracer::op_binary_op(const Instruction& in) {
 bool Tracer::op_compare_op(const Instruction& in) {
   AValue rhs = pop();
   AValue lhs = pop();
+  if (!note_container_read(lhs, false) || !note_container_read(rhs, false)) return false;
   const char* name = ufunc_for_compare_op(in.arg);
   const UfuncInfo* u = name ? np_->ufunc_named(name) : nullptr;
   if (!u) return fail(AbortCode::UnsupportedBytecode, "comparison operator");
@@ -617,6 +633,7 @@ bool Tracer::op_unpack_sequence(const Instruction& in) {
 }
 
 std::optional<bool> Tracer::truth(const AValue& v) {
+  if (!note_container_read(v, false)) return std::nullopt;  // effects.cpp
   if (v.is_object() && (PyList_Check(v.obj) || PyDict_Check(v.obj) || PyAnySet_Check(v.obj))) {
     // A mutable container's truth is its length: guard it (its identity alone is not enough).
     if (!v.source || !v.source->evaluable()) {
@@ -684,6 +701,7 @@ bool Tracer::op_return_value(const Instruction& in) {
 }
 
 std::optional<std::vector<AValue>> Tracer::items_of(const AValue& v) {
+  if (!note_container_read(v, true)) return std::nullopt;  // effects.cpp
   std::vector<AValue> items;
   if (v.kind == AValue::Kind::Tuple || v.kind == AValue::Kind::Iterator) {
     size_t start = v.kind == AValue::Kind::Iterator ? static_cast<size_t>(v.arg) : 0;
@@ -841,6 +859,7 @@ bool Tracer::op_build_slice(const Instruction& in) {
 bool Tracer::op_binary_subscr(const Instruction& in) {
   AValue key = pop();
   AValue c = pop();
+  if (!note_container_read(c, false)) return false;  // effects.cpp
   if (key.kind == AValue::Kind::Tuple) {  // a[1:-1, ::2]: a tuple of constant slices/ints
     bool consts = true;
     for (const AValue& it : key.items) consts &= it.is_object();
@@ -1010,9 +1029,8 @@ bool Tracer::step(const Instruction& in) {
       AValue key = pop();
       AValue container = pop();
       AValue value = pop();
-      if (!container.is_tensor())
-        return fail(AbortCode::SideEffect,
-                    fmt::format("item assignment into {} (a Python object) is not traced yet", what(container)));
+      if (!container.is_tensor()) return store_effect(container, key, value);  // effects.cpp
+      if (!check_inplace_target(container)) return false;
       if (key.kind == AValue::Kind::Tuple) {
         PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(key.items.size()));
         for (size_t i = 0; i < key.items.size(); ++i) {
@@ -1030,6 +1048,9 @@ bool Tracer::step(const Instruction& in) {
       if (!key.is_object()) return fail(AbortCode::UnsupportedValue, "an index computed from arrays");
       return store_subscr(container, key.obj, value);
     }
+    case COp::FormatValue: return op_format_value(in);
+    case COp::ConvertValue: return op_convert_value(in);
+    case COp::BuildString: return op_build_string(in);
     case COp::StoreAttr:
       return fail(AbortCode::SideEffect, "attribute assignment (mutating a Python object) is not traced yet");
     default:
@@ -1050,7 +1071,11 @@ TraceResult Tracer::run() {
   if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) && bind_arguments())
     interpret([] { return false; });
   if (PyErr_Occurred()) PyErr_Clear();
-  if (abort_) return std::move(*abort_);
+  if (abort_) {
+    for (const Effect& fx : trace_.effects)  // breaks before the abort (listed by fullgraph=True)
+      if (fx.graph_break) abort_->graph_breaks.push_back(fx.describe());
+    return std::move(*abort_);
+  }
   trace_.loop_notes = loop_notes_;
   return std::move(trace_);
 }

@@ -4,6 +4,7 @@
 #include "tracer/npy.h"
 
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -60,6 +61,80 @@ struct Abort {
   std::string file;
   int line = -1;
   std::string describe() const;  // "file.py:12: print(...) is a side effect [side-effect]"
+  // Deferred effects (graph breaks) the trace recorded before it aborted, described.
+  std::vector<std::string> graph_breaks;
+};
+
+// A strong reference to a Python object (copies add a reference; destroyed with the GIL held).
+class PyRef {
+ public:
+  PyRef() = default;
+  static PyRef borrow(PyObject* o) {
+    Py_XINCREF(o);
+    return PyRef(o);
+  }
+  static PyRef steal(PyObject* o) { return PyRef(o); }
+  PyRef(const PyRef& r) : o_(r.o_) { Py_XINCREF(o_); }
+  PyRef(PyRef&& r) noexcept : o_(r.o_) { r.o_ = nullptr; }
+  PyRef& operator=(PyRef r) noexcept {
+    std::swap(o_, r.o_);
+    return *this;
+  }
+  ~PyRef() { Py_XDECREF(o_); }
+  PyObject* get() const { return o_; }
+  explicit operator bool() const { return o_ != nullptr; }
+
+ private:
+  explicit PyRef(PyObject* o) : o_(o) {}
+  PyObject* o_ = nullptr;
+};
+
+// Deferred effects (tracer/effects.cpp): a statement the graph cannot hold (print(...), an item
+// assignment into a dict, list.append) is recorded in program order and performed by the
+// runtime after the kernel, with the real values; f-strings and str()/repr()/format() of
+// runtime values are "host values" computed the same way into numbered slots.
+//
+// The Python object an effect uses at run time.
+struct EffectOperand {
+  enum class Kind : uint8_t {
+    Constant,  // `constant` (immutable, or guarded by value)
+    Arg,       // argument `index` itself
+    Fetch,     // Trace::effect_fetches[index], fetched through its source before the kernel
+    Result,    // graph result `index`, boxed as `box` (the SSA value at the effect's point)
+    Host,      // host slot `index` (a string computed by an earlier effect)
+    Tuple,     // a tuple of `items`
+    List,      // a new list of `items` (printed or formatted only)
+  };
+  Kind kind = Kind::Constant;
+  int index = -1;
+  Box box = Box::Array;
+  PyRef constant;
+  std::vector<EffectOperand> items;
+};
+
+struct Effect {
+  enum class Kind : uint8_t {
+    Call,        // operands[0](*operands[1..], **kw)                     print(...)
+    CallMethod,  // getattr(operands[0], method)(*operands[1..], **kw)   lst.append(x), "{}".format(x)
+    SetItem,     // operands[0][operands[1]] = operands[2]               d[k] = v, lst[i] = v
+    Format,      // format(convert(operands[0]), operands[1] if given)   f"{x!r:.3f}", str(x)
+    Concat,      // "".join(operands)                                    f"a{x}b"
+  };
+  Kind kind = Kind::Call;
+  std::vector<EffectOperand> operands;
+  PyRef kwnames;             // Call/CallMethod: names of the last len(kwnames) operands
+  PyRef method;              // CallMethod: the method name (str)
+  int conversion = 0;        // Format: 0 none, 1 str, 2 repr, 3 ascii
+  int slot = -1;             // the host slot receiving the result (host values), or -1
+  bool graph_break = false;  // a side effect (counted in stats()['graph_breaks'])
+  // In-place updates of input arrays made before this point, (input, graph result): if this
+  // effect raises, the caller sees exactly these, as after eager code that raised here.
+  std::vector<std::pair<int, int>> writebacks;
+  std::string file;          // the user's statement, for messages and the traceback
+  int line = -1;
+  std::string function;
+  std::string what;          // "print(...)", "HISTORY[...] = ..."
+  std::string describe() const;  // "file.py:12: print(...) runs eagerly after the compiled graph [graph-break]"
 };
 
 struct Trace {
@@ -75,6 +150,13 @@ struct Trace {
   std::vector<std::pair<int, int>> symbols;
   // Why range loops were unrolled rather than compiled as loop regions ("f.py:12: ...").
   std::vector<std::string> loop_notes;
+  // Deferred effects and host values in program order; objects they use fetched through a
+  // source before the kernel; pairs of sources that must be distinct objects at call time (a
+  // container written by an effect and one the trace read after it), else the call runs eagerly.
+  std::vector<Effect> effects;
+  std::vector<SourceRef> effect_fetches;
+  std::vector<std::pair<SourceRef, SourceRef>> effect_distinct;
+  int host_slots = 0;
   Trace() = default;
   Trace(Trace&&) = default;
   Trace& operator=(Trace&&) = default;

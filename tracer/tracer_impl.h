@@ -31,9 +31,11 @@ struct AValue {
   // Iterator: a for-loop over known items (items, next index in `arg`).
   // BoundMethod: obj is a Python function, items[0] its self.
   // TensorMethod: `method` of the tensor items[0] (x.astype, x.copy).
+  // Host: a string known only at run time, host slot `arg` (effects.cpp).
+  // HostMethod: `method` of the plain list/dict/str items[0] (lst.append, d.update, s.format).
   // LoopIndex: the induction variable of a loop being traced as a compiled region (its value
   // is only known at run time; any use of it makes the loop unroll instead, see loops.cpp).
-  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex };
+  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod };
   Kind kind = Kind::Null;
   PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
   ir::ValueId v = ir::kNoValue;  // Tensor
@@ -282,6 +284,7 @@ class Tracer {
     if (v.is_tensor()) return v.source && v.source->kind == Source::Kind::Arg ? v.source->describe()
                                                                                : "an array";
     if (v.is_object()) return fmt::format("a {}", Py_TYPE(v.obj)->tp_name);
+    if (v.kind == AValue::Kind::Host) return "a string formatted from runtime values";
     return "a tuple";
   }
 
@@ -334,6 +337,47 @@ class Tracer {
   bool op_build_slice(const Instruction& in);
   bool op_load_deref(const Instruction& in);
   bool call_builtin(PyObject* f, const std::string& fname, std::vector<AValue>& args, bool& handled);
+
+  // --- deferred effects and host values (effects.cpp)
+ public:
+  // Effects and host values recorded so far (a loop traced as a compiled region must not
+  // record any: they happen per iteration, in order).
+  size_t effect_count() const { return trace_.effects.size(); }
+
+ private:
+  struct DeferredTarget {  // a container an effect writes after the kernel
+    PyObject* obj = nullptr;
+    SourceRef source;
+    std::string what, file;
+    int line = -1;
+  };
+  std::vector<DeferredTarget> deferred_targets_;
+  std::vector<PyObject*> read_containers_;  // dicts/lists whose contents the trace read
+  std::vector<PyObject*> iterated_;         // lists the trace iterated (never written)
+  std::vector<ir::ValueId> escaped_;        // computed arrays stored by effects
+  // `handled` is false when the call/attribute is not one of these.
+  bool call_effect(const AValue& callable, std::vector<AValue>& args, PyObject* kwnames, bool& handled);
+  bool load_host_method(const AValue& base, const std::string& name, bool method, bool& handled);
+  bool store_effect(const AValue& container, const AValue& key, const AValue& value);
+  bool op_format_value(const Instruction& in);
+  bool op_convert_value(const Instruction& in);
+  bool op_build_string(const Instruction& in);
+  bool push_format(const AValue& v, int conversion, const AValue* spec);
+  // A trace-time read of a dict's or list's contents: aborts after a deferred write to it.
+  bool note_container_read(const AValue& c, bool iterated);
+  // An in-place update of x: aborts when an effect stored x (a computed array).
+  bool check_inplace_target(const AValue& x);
+  std::optional<EffectOperand> effect_operand(const AValue& v, bool store);
+  std::optional<EffectOperand> effect_target(const AValue& c, const char* what_text);
+  void mark_written(const AValue& c, const std::string& what_text, bool grows);
+  void locate_effect(Effect& e) const;
+  void snapshot_writebacks(Effect& e);
+  // may_raise: keep the in-place state of the inputs at this point (what the caller sees if
+  // the effect raises); effects that cannot raise (dict stores with keys Python hashes itself,
+  // list.append, dict.update) skip it.
+  bool record_effect(Effect e, bool may_raise);
+  AValue host_value(Effect e);
+  bool result_discarded() const;  // the CALL being traced is followed by POP_TOP
 
   // --- in-place updates (inplace.cpp)
   // Makes every alias of `x` (the same Python object) hold `value` from now on; records a

@@ -17,9 +17,10 @@ import logging as _logging
 import os as _os
 
 from . import _tracejit
-from ._tracejit import JitFunction, TracejitWarning
+from ._tracejit import GraphBreakError, JitFunction, TracejitWarning
 
-__all__ = ["jit", "JitFunction", "TracejitWarning", "explain", "wait_for_compiles", "mark_dynamic"]
+__all__ = ["jit", "JitFunction", "TracejitWarning", "GraphBreakError", "explain",
+           "wait_for_compiles", "mark_dynamic"]
 
 from ._tracejit import wait_for_compiles
 
@@ -65,35 +66,46 @@ def mark_dynamic(array, dim):
     return array
 
 
-def jit(fn=None, *, hot=DEFAULT_HOT, recompile_limit=DEFAULT_RECOMPILE_LIMIT, sync=None,
-        dynamic=None):
+def jit(fn=None, *, hot=None, recompile_limit=DEFAULT_RECOMPILE_LIMIT, sync=None,
+        dynamic=None, fullgraph=False):
     """Compile ``fn`` with tracejit. Use as ``@jit``, ``@jit(...)`` or ``jit(fn, ...)``.
 
-    hot: calls of a new signature that run eagerly before it is compiled (0: compile at once).
+    hot: calls of a new signature that run eagerly before it is compiled (0: compile at once;
+        default DEFAULT_HOT, or 0 with fullgraph=True).
     recompile_limit: compiled versions kept per function; past it new signatures run eagerly
         and one TracejitWarning says so.
     dynamic: None (default): the first compile is static; a dimension whose size changes
         between compiles is compiled as a runtime size from then on (sizes 0 and 1 stay
         specialized). True: every dimension dynamic from the start. False: always static.
+    fullgraph: the whole function must compile to one graph: a graph break (a print or a dict
+        update deferred around the compiled code), an abort or an eager fallback raises
+        GraphBreakError listing every break with its reason and file:line instead of running.
+        Without it, statements the graph cannot hold (print(...), d[k] = v, lst.append(x))
+        run after the compiled code with the real values, in order (stats()['graph_breaks']).
     sync: compile on the calling thread, which waits for LLVM. The default (None) compiles on a
         background thread while calls keep running eagerly, and switches to the compiled code
         as soon as it is ready; TRACEJIT_SYNC=1 makes every function synchronous.
     """
     if fn is None:
-        return lambda f: jit(f, hot=hot, recompile_limit=recompile_limit, sync=sync, dynamic=dynamic)
+        return lambda f: jit(f, hot=hot, recompile_limit=recompile_limit, sync=sync, dynamic=dynamic,
+                             fullgraph=fullgraph)
     if isinstance(fn, JitFunction):
         return fn
     if sync is None:
         sync = _sync_default()
+    if hot is None:
+        hot = 0 if fullgraph else DEFAULT_HOT
     wrapper = JitFunction(fn, hot=hot, recompile_limit=recompile_limit, sync=bool(sync),
-                          dynamic=None if dynamic is None else bool(dynamic))
+                          dynamic=None if dynamic is None else bool(dynamic),
+                          fullgraph=bool(fullgraph))
     _functools.update_wrapper(wrapper, fn)
     return wrapper
 
 
 def explain(fn, *args, **kwargs):
-    """Trace ``fn(*args, **kwargs)`` without running it: returns the optimized IR text, or
-    raises ``RuntimeError`` with the reason the tracer would fall back (file:line)."""
+    """Trace ``fn(*args, **kwargs)`` without running it: returns the optimized IR text (followed
+    by one ``# graph break: file:line: ...`` line per deferred side effect), or raises
+    ``RuntimeError`` with the reason the tracer would fall back (file:line)."""
     import inspect
 
     f = getattr(fn, "__wrapped__", fn)
