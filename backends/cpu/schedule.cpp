@@ -40,6 +40,11 @@ using llvm::Value;
 constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
 constexpr int64_t kSumBlock = 128;  // elements per vector-accumulated block of a float sum
 constexpr int64_t kScratchAlign = 64;
+// Output nests at least this large (well above L2) whose rows are at least kStreamMinRowBytes
+// store their aligned middle part of each row non-temporally: no read-for-ownership of the
+// output lines (a third of a row softmax's memory traffic).
+constexpr int64_t kStreamMinBytes = int64_t{1} << 20;
+constexpr int64_t kStreamMinRowBytes = 1024;
 
 bool is_reduce(Op op) { return ir::has_trait(op, ir::kReduce); }
 
@@ -241,6 +246,7 @@ struct Nest {
   int64_t outer = 1;         // extent of the outer loop ([begin, end) of the helper)
   bool independent = false;  // outer iterations write disjoint data and read none of it
   bool row_axis0 = false;    // the outer loop is axis 0 of the iteration space and of the dest
+  bool streaming = false;    // has non-temporal stores: the group body ends with a fence
   int64_t work = 0;
   llvm::Function* helper = nullptr;
   std::vector<unsigned> args;  // helper parameter k is the kernel argument args[k] (see emit_helper)
@@ -275,6 +281,7 @@ class Lowerer {
                std::vector<Value*>& idx, F&& body);
   Value* entry_alloca(llvm::Type* t, const char* name);
   Status emit_eval(Nest& n);
+  bool simple_rows(ValueId v, ValueId root) const;
   Status emit_reduce(Nest& n);
   Status emit_arg(Nest& n);
   Status emit_matmul(Nest& n);
@@ -490,6 +497,23 @@ Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
   return emit_scalar_op(b_, n, arg_dtypes, args);
 }
 
+// True when `v` evaluates inline from buffers read contiguously or broadcast along the last
+// axis with only cheap arithmetic: consecutive scalar evaluations of it vectorize (SLP) reliably.
+bool Lowerer::simple_rows(ValueId v, ValueId root) const {
+  const ir::Node& n = g_.node(v);
+  if (v != root && p_.buffered[static_cast<size_t>(v)]) return !is_strided_param(n);
+  switch (n.op) {
+    case Op::Const: return true;
+    case Op::Broadcast: case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: case Op::Sqrt:
+    case Op::Neg: case Op::Abs: case Op::Maximum: case Op::Minimum: case Op::Cast:
+      break;
+    default: return false;
+  }
+  for (ValueId o : n.operands)
+    if (!simple_rows(o, root)) return false;
+  return true;
+}
+
 Status Lowerer::emit_eval(Nest& n) {
   ValueId src = n.kind == NestKind::ConcatPart ? g_.node(n.v).operands[static_cast<size_t>(n.part)] : n.v;
   auto shape = sizes(g_.type(src));
@@ -504,15 +528,76 @@ Status Lowerer::emit_eval(Nest& n) {
   std::vector<Value*> idx(shape.size(), nullptr);
   std::vector<int> rest;
   for (size_t a = 1; a < shape.size(); ++a) rest.push_back(static_cast<int>(a));
+  // A large output written row by row (rank >= 2) from a simple expression: each innermost
+  // row is split into a peel up to the first 64-byte boundary, a middle part of whole 64-byte
+  // lines (one aligned non-temporal vector store each) and a tail.
+  int64_t esz = ir::dtype_size(d);
+  bool to_output = (n.kind == NestKind::Eval && p_.home_out[static_cast<size_t>(n.v)] >= 0) || n.kind == NestKind::Copy;
+  n.streaming = to_output && esz >= 4 && shape.size() >= 2 && shape.back() * esz >= kStreamMinRowBytes &&
+                numel(shape) * esz >= kStreamMinBytes && simple_rows(src, n.kind == NestKind::Eval ? src : ir::kNoValue);
+  if (n.streaming) rest.pop_back();
   return loop(begin_, end_, "o", [&](Value* o) -> Status {
     if (!shape.empty()) idx[0] = o;
     return loops(shape, rest, 0, idx, [&]() -> Status {
-      auto x = eval(src, idx);
-      if (!x) return x.status();
-      std::vector<Value*> didx = idx;
-      if (n.kind == NestKind::ConcatPart) didx[cat_axis] = b_.CreateAdd(idx[cat_axis], b_.getInt64(axis_off));
-      store(n.kind == NestKind::ConcatPart ? n.v : src, n.kind == NestKind::Copy ? n.out : -1, didx, *x, d);
-      return ok_status();
+      if (!n.streaming) {
+        auto x = eval(src, idx);
+        if (!x) return x.status();
+        std::vector<Value*> didx = idx;
+        if (n.kind == NestKind::ConcatPart) didx[cat_axis] = b_.CreateAdd(idx[cat_axis], b_.getInt64(axis_off));
+        store(n.kind == NestKind::ConcatPart ? n.v : src, n.kind == NestKind::Copy ? n.out : -1, didx, *x, d);
+        return ok_status();
+      }
+      size_t la = shape.size() - 1;
+      int64_t len = shape[la];
+      idx[la] = b_.getInt64(0);
+      Value* base = n.kind == NestKind::Copy
+                        ? kernel_arg(static_cast<unsigned>(g_.params.size() + 1) + static_cast<unsigned>(n.out))
+                        : buffer_ptr(src);
+      auto st = c_strides(shape, esz);
+      Value* off = b_.getInt64(0);
+      for (size_t a = 0; a < la; ++a)
+        if (shape[a] != 1) off = b_.CreateAdd(off, b_.CreateMul(idx[a], b_.getInt64(st[a]), "", true, true), "", true, true);
+      Value* row = b_.CreateGEP(b_.getInt8Ty(), base, off);
+      Value* addr = b_.CreatePtrToInt(row, b_.getInt64Ty());
+      Value* peel = b_.CreateUDiv(b_.CreateAnd(b_.CreateNeg(addr), b_.getInt64(63)), b_.getInt64(esz));
+      Value* elem_aligned = b_.CreateICmpEQ(b_.CreateAnd(addr, b_.getInt64(esz - 1)), b_.getInt64(0));
+      peel = b_.CreateSelect(elem_aligned, b_.CreateBinaryIntrinsic(llvm::Intrinsic::umin, peel, b_.getInt64(len)),
+                             b_.getInt64(len));
+      Value* nmid = b_.CreateAnd(b_.CreateSub(b_.getInt64(len), peel), b_.getInt64(~(64 / esz - 1)));
+      Value* mid_end = b_.CreateAdd(peel, nmid);
+      auto plain = [&](Value* j) -> Status {
+        memo_.clear();
+        idx[la] = j;
+        auto x = eval(src, idx);
+        if (!x) return x.status();
+        b_.CreateAlignedStore(to_memory(b_, *x, d), b_.CreateGEP(b_.getInt8Ty(), row, b_.CreateMul(j, b_.getInt64(esz))),
+                              llvm::Align(static_cast<uint64_t>(esz)));
+        return ok_status();
+      };
+      if (Status s = loop(b_.getInt64(0), peel, "peel", plain); !s) return s;
+      Value* mid = b_.CreateGEP(b_.getInt8Ty(), row, b_.CreateMul(peel, b_.getInt64(esz)));
+      // One 64-byte line per iteration: V consecutive scalar evaluations (which the SLP
+      // vectorizer turns into vector code) stored as one aligned non-temporal vector store.
+      int64_t lanes = 64 / esz;
+      auto* vt = llvm::FixedVectorType::get(memory_type(ctx_, d), static_cast<unsigned>(lanes));
+      if (Status s = loop(b_.getInt64(0), b_.CreateUDiv(nmid, b_.getInt64(lanes)), "nt", [&](Value* q) -> Status {
+            memo_.clear();
+            Value* v = llvm::PoisonValue::get(vt);
+            Value* j0 = b_.CreateAdd(peel, b_.CreateMul(q, b_.getInt64(lanes)));
+            for (int64_t l = 0; l < lanes; ++l) {
+              idx[la] = b_.CreateAdd(j0, b_.getInt64(l));
+              auto x = eval(src, idx);
+              if (!x) return x.status();
+              v = b_.CreateInsertElement(v, to_memory(b_, *x, d), static_cast<uint64_t>(l));
+            }
+            auto* stv = b_.CreateAlignedStore(v, b_.CreateGEP(b_.getInt8Ty(), mid, b_.CreateMul(q, b_.getInt64(64))),
+                                              llvm::Align(64));
+            stv->setMetadata(llvm::LLVMContext::MD_nontemporal,
+                             llvm::MDNode::get(ctx_, llvm::ConstantAsMetadata::get(b_.getInt32(1))));
+            return ok_status();
+          }); !s)
+        return s;
+      return loop(mid_end, b_.getInt64(len), "tail", plain);
     });
   });
 }
@@ -609,9 +694,7 @@ Status Lowerer::emit_reduce(Nest& n) {
   bool fext = (op == Op::ReduceMax || op == Op::ReduceMin) && ir::is_float(d);
   Value* acc_slot = entry_alloca(t, "acc");
   constexpr int kLanes = 16;
-  std::vector<Value*> lane_slots;
-  if (fext)
-    for (int l = 0; l < kLanes; ++l) lane_slots.push_back(entry_alloca(t, "lane"));
+  Value* lane_vec = fext ? entry_alloca(llvm::FixedVectorType::get(t, kLanes), "lanes") : nullptr;
   Value* stack = fsum ? entry_alloca(llvm::ArrayType::get(t, 64), "pairwise") : nullptr;
   Value* top_slot = fsum ? entry_alloca(b_.getInt64Ty(), "top") : nullptr;
   Value* cnt_slot = fsum ? entry_alloca(b_.getInt64Ty(), "blocks") : nullptr;
@@ -678,25 +761,30 @@ Status Lowerer::emit_reduce(Nest& n) {
     }
     int64_t lanes_end = 0;
     if (fext && len >= 2 * kLanes) {
-      // Float max/min: kLanes independent NaN-propagating chains over j = kLanes*q + l, which
-      // the SLP vectorizer turns into vector compares/selects (LLVM 16 does not vectorize a
-      // NaN-exact max reduction loop), then folded into acc in lane order.
+      // Float max/min: kLanes independent NaN-propagating chains over j = kLanes*q + l, held in
+      // one explicit <kLanes x T> accumulator (vector compare + select per step; the lanes are
+      // built from kLanes consecutive scalar evaluations, which the SLP vectorizer turns into
+      // vector loads and arithmetic), then folded into acc in lane order. LLVM 16 does not
+      // vectorize a NaN-exact max reduction loop itself.
       lanes_end = len / kLanes * kLanes;
-      for (int l = 0; l < kLanes; ++l) b_.CreateStore(identity(op, d), lane_slots[static_cast<size_t>(l)]);
+      auto* vt = llvm::FixedVectorType::get(t, kLanes);
+      b_.CreateStore(b_.CreateVectorSplat(kLanes, identity(op, d)), lane_vec);
       if (Status s = loop(b_.getInt64(0), b_.getInt64(len / kLanes), "q", [&](Value* q) -> Status {
             memo_.clear();
+            Value* v = llvm::PoisonValue::get(vt);
             for (int l = 0; l < kLanes; ++l) {
               idx[static_cast<size_t>(last)] = b_.CreateAdd(b_.CreateMul(q, b_.getInt64(kLanes)), b_.getInt64(l));
               auto xv = eval(x, idx);
               if (!xv) return xv.status();
-              Value* slot = lane_slots[static_cast<size_t>(l)];
-              b_.CreateStore(combine(op, d, b_.CreateLoad(t, slot), *xv), slot);
+              v = b_.CreateInsertElement(v, *xv, static_cast<uint64_t>(l));
             }
+            b_.CreateStore(combine(op, d, b_.CreateLoad(vt, lane_vec), v), lane_vec);
             return ok_status();
           }); !s)
         return s;
       Value* acc = b_.CreateLoad(t, acc_slot);
-      for (int l = 0; l < kLanes; ++l) acc = combine(op, d, acc, b_.CreateLoad(t, lane_slots[static_cast<size_t>(l)]));
+      Value* lanes = b_.CreateLoad(vt, lane_vec);
+      for (int l = 0; l < kLanes; ++l) acc = combine(op, d, acc, b_.CreateExtractElement(lanes, static_cast<uint64_t>(l)));
       b_.CreateStore(acc, acc_slot);
     }
     return loop(b_.getInt64(lanes_end), b_.getInt64(len), "j", [&](Value* j) -> Status {
@@ -1179,6 +1267,9 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
       });
       if (!st) return st;
     }
+    // Weakly ordered non-temporal stores become visible before the rows are reported done.
+    if (std::any_of(members.begin(), members.end(), [&](size_t k) { return nests[k].streaming; }))
+      b_.CreateFence(llvm::AtomicOrdering::SequentiallyConsistent);
     b_.CreateRetVoid();
     bodies.push_back(body);
   }
