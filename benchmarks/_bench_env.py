@@ -8,7 +8,10 @@ import sys
 os.environ.setdefault("TRACEJIT_SYNC", "1")
 _SRC = pathlib.Path(__file__).resolve().parents[1] / "python"
 #: python/ when it holds a developer build for this Python (subprocesses need it too), else None.
-DEV_PATH = str(_SRC) if any((_SRC / "tracejit" / ("_tracejit" + sfx)).exists()
+#: An explicit PYTHONPATH entry holding a tracejit package (a private developer build) wins.
+_EXPLICIT = any(d and (pathlib.Path(d) / "tracejit" / "__init__.py").exists()
+                for d in os.environ.get("PYTHONPATH", "").split(os.pathsep))
+DEV_PATH = None if _EXPLICIT else str(_SRC) if any((_SRC / "tracejit" / ("_tracejit" + sfx)).exists()
                             for sfx in importlib.machinery.EXTENSION_SUFFIXES) else None
 if DEV_PATH:
     sys.path.insert(0, DEV_PATH)
