@@ -219,6 +219,10 @@ void Tracer::snapshot_writebacks(Effect& e) {
 }
 
 bool Tracer::record_effect(Effect e, bool may_raise) {
+  // A loop traced once as a compiled region would perform it once: that loop is unrolled
+  // instead (the retrace records the effect per iteration, in order).
+  if (!regions_.empty())
+    return region_fail(fmt::format("{} in the body must happen per iteration", e.what));
   locate_effect(e);
   if (may_raise) snapshot_writebacks(e);
   trace_.effects.push_back(std::move(e));
@@ -229,6 +233,7 @@ AValue Tracer::host_value(Effect e) {
   e.slot = trace_.host_slots++;
   int slot = e.slot;
   record_effect(std::move(e), true);  // formatting can fail for some values ('c' of a big int)
+  // (false: the trace aborted; the caller's push is harmless, the interpreter stops)
   AValue h;
   h.kind = AValue::Kind::Host;
   h.arg = slot;
@@ -372,7 +377,7 @@ bool Tracer::store_effect(const AValue& container, const AValue& key, const AVal
   e.graph_break = true;
   e.what = what_text;
   e.operands = {std::move(*target), std::move(*k), std::move(*v)};
-  record_effect(std::move(e), !is_dict);  // a list index may be out of range
+  if (!record_effect(std::move(e), !is_dict)) return false;  // a list index may be out of range
   mark_written(container, what_text, false);
   return true;
 }
@@ -612,7 +617,7 @@ bool Tracer::call_effect(const AValue& callable, std::vector<AValue>& args, PyOb
       }
       e.kwnames = PyRef::borrow(kwnames);
     }
-    record_effect(std::move(e), false);  // append / update with Python-hashed keys cannot raise
+    if (!record_effect(std::move(e), false)) return false;  // append/update with Python-hashed keys cannot raise
     mark_written(self, what_text, m == "append");
     push(object(Py_None, Source::constant()));
     return true;
@@ -668,7 +673,7 @@ bool Tracer::call_effect(const AValue& callable, std::vector<AValue>& args, PyOb
       e.operands.push_back(std::move(*o));
     }
     e.kwnames = PyRef::borrow(kwnames);
-    record_effect(std::move(e), true);  // writing to the file may fail
+    if (!record_effect(std::move(e), true)) return false;  // writing to the file may fail
     push(object(Py_None, Source::constant()));
     return true;
   }

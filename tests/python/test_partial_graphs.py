@@ -139,6 +139,30 @@ def test_effects_inside_unrolled_loops(capsys):
     assert_compiled(jf, breaks=8)
 
 
+def test_effects_in_a_long_range_loop_happen_every_iteration(capsys):
+    # A range loop long enough to be traced as a compiled loop region is unrolled instead when
+    # its body has effects: they happen per iteration, in order.
+    def f(x, log):
+        for i in range(12):
+            x = x * 0.5 + 1.0
+            print("tick", i)
+            log[i] = float(x.max())
+        for _ in range(10):
+            print("tock")
+        return x
+
+    x = np.array([4.0, -2.0, 0.25])
+    ref_log, got_log = {}, {}
+    ref = f(x, ref_log)
+    ref_out = capsys.readouterr().out
+    jf = jit(f)
+    got = jf(x, got_log)
+    assert capsys.readouterr().out == ref_out
+    assert list(got_log.items()) == list(ref_log.items())
+    assert_same(ref, got)
+    assert_compiled(jf, breaks=34)
+
+
 def test_effect_operands_are_the_values_at_their_point(capsys):
     def f(x, d):
         y = x + 1.0
