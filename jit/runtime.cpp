@@ -718,14 +718,14 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   if (!out_ptrs.empty()) {
     int64_t work = 0;
     for (size_t k = 0; k < nres; ++k) work += PyArray_SIZE(reinterpret_cast<PyArrayObject*>(results[k]));
-    backends::KernelFn fn = e.kernel->fn();
+    const backends::CompiledKernel& kernel = *e.kernel;  // one kernel, or a program of several
     if (work >= kReleaseGilElements) {
       // Large kernels run without the GIL: other Python threads go on meanwhile.
       Py_BEGIN_ALLOW_THREADS
-      fn(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
+      kernel.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
       Py_END_ALLOW_THREADS
     } else {
-      fn(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
+      kernel.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
     }
   }
   for (size_t k = 0; k < nres; ++k) {

@@ -1,5 +1,6 @@
-// compile_cpu: keys and names the kernel, reuses live or cached code, else lowers the graph and
-// hands the module to the JIT, timing it all.
+// compile_cpu: a graph with loop regions becomes a program (program.cpp); compile_kernel keys
+// and names one kernel, reuses live or cached code, else lowers the graph and hands the module
+// to the JIT, timing it all.
 #include "backends/cpu/cpu_backend.h"
 
 #include "backends/cpu/schedule.h"
@@ -15,6 +16,7 @@
 #include "backends/cpu/jit.h"
 #include "backends/cpu/lower.h"
 #include "backends/cpu/object_cache.h"
+#include "backends/cpu/program.h"
 #include "ir/printer.h"
 
 namespace tracejit::backends {
@@ -42,6 +44,12 @@ int64_t parallel_min_work(int64_t requested) {
 }  // namespace
 
 Expected<std::unique_ptr<CompiledKernel>> compile_cpu(const ir::Graph& g, const CpuCompileOptions& opts) {
+  if (g.has_regions()) return compile_program(g, opts);
+  return compile_kernel(g, opts);
+}
+
+Expected<std::unique_ptr<CompiledKernel>> compile_kernel(const ir::Graph& g, const CpuCompileOptions& opts) {
+  if (g.has_regions()) return Status::error("cpu backend: a single kernel cannot hold loop regions");
   auto start = std::chrono::steady_clock::now();
   bool scheduled = needs_schedule(g);
   if (scheduled)

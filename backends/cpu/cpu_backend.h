@@ -21,23 +21,36 @@ using KernelFn = void (*)(void* const* inputs, const int64_t* const* input_strid
                           void* const* outputs, const int64_t* sym_dims);
 
 // Owns the JIT'd code; destroying it frees the code (its ORC ResourceTracker is removed).
+// A graph with loop regions compiles to a program (backends/cpu/program.h): several kernels run
+// in order behind the same interface, with fn() null; callers run any kernel through run().
 class CompiledKernel {
  public:
   virtual ~CompiledKernel();
   CompiledKernel(const CompiledKernel&) = delete;
   CompiledKernel& operator=(const CompiledKernel&) = delete;
 
+  // Runs the kernel with the KernelFn ABI above (the same inputs/outputs contract for a
+  // program). Thread-safe: several threads may run one kernel at once.
+  virtual void run(void* const* inputs, const int64_t* const* input_strides, void* const* outputs,
+                   const int64_t* sym_dims) const {
+    fn_(inputs, input_strides, outputs, sym_dims);
+  }
+  // The single kernel's entry point; null for a program (use run()).
   [[nodiscard]] KernelFn fn() const { return fn_; }
-  // lowering + O3 + codegen, or cache lookup + object load
+  // lowering + O3 + codegen, or cache lookup + object load (a program: the sum over its kernels)
   [[nodiscard]] double compile_ms() const { return compile_ms_; }
   [[nodiscard]] const std::string& symbol() const { return symbol_; }
   // True when no code was generated: the object came from the persistent cache, or the code of
-  // a live kernel of the same graph was reused.
+  // a live kernel of the same graph was reused (a program: every one of its kernels).
   [[nodiscard]] bool from_cache() const { return from_cache_; }
 
   struct Impl;  // the shared ORC code; only jit.cpp can make one
   CompiledKernel(std::unique_ptr<Impl> impl, KernelFn fn, double compile_ms, std::string symbol,
                  bool from_cache = false);
+
+ protected:
+  // A kernel that owns no code itself (a program: its parts own theirs); fn() is null.
+  CompiledKernel(double compile_ms, std::string symbol, bool from_cache);
 
  private:
   std::unique_ptr<Impl> impl_;
@@ -64,6 +77,9 @@ struct CpuCompileOptions {
 // Resizes the kernel thread pool; n <= 0 returns to the default (re-reading the environment).
 void set_cpu_num_threads(int n) noexcept;
 
+// A graph without regions compiles to one kernel; a graph with loop regions to a program of
+// kernels (see backends/cpu/program.h), or an error for what programs do not support (symbolic
+// dims).
 Expected<std::unique_ptr<CompiledKernel>> compile_cpu(const ir::Graph& g,
                                                       const CpuCompileOptions& opts = {});
 

@@ -78,6 +78,9 @@ CompiledKernel::CompiledKernel(std::unique_ptr<Impl> impl, KernelFn fn, double c
                                bool from_cache)
     : impl_(std::move(impl)), fn_(fn), compile_ms_(compile_ms), symbol_(std::move(symbol)), from_cache_(from_cache) {}
 
+CompiledKernel::CompiledKernel(double compile_ms, std::string symbol, bool from_cache)
+    : compile_ms_(compile_ms), symbol_(std::move(symbol)), from_cache_(from_cache) {}
+
 CompiledKernel::~CompiledKernel() = default;
 
 SymbolClaim::SymbolClaim(const std::string& base) : symbol(base) {

@@ -1,0 +1,571 @@
+// Programs: a graph with loop regions as straight-line segments and loop steps, each segment
+// (and each loop body's segments, recursively) an ordinary kernel compiled once. See program.h.
+//
+// Storage. Every value that crosses a step boundary (or is a result) has a *slot*: a caller's
+// input (a param), a caller's output (a result, at its first position), a scratch buffer in the
+// call's frame, a 0-d constant held by the program, or a dynamic pointer (where a loop's carried
+// value ended). Scratch offsets and pointer-table words are assigned statically for the whole
+// program, nested bodies included: one frame (one aligned arena plus pointer tables) serves a
+// whole call, and frames are pooled so repeated and concurrent calls allocate nothing.
+#include "backends/cpu/program.h"
+
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <variant>
+#include <vector>
+
+#include "backends/cpu/object_cache.h"
+#include "ir/printer.h"
+
+namespace tracejit::backends {
+namespace {
+
+using ir::Op;
+using ir::ValueId;
+
+constexpr int64_t kAlign = 64;
+constexpr size_t kMaxPooledFrames = 4;
+
+int64_t round_up(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+int64_t numel(const ir::Type& t) {
+  int64_t n = 1;
+  for (const ir::Dim& d : t.shape) n *= d.size;
+  return n;
+}
+
+std::vector<int64_t> contiguous_strides(const ir::Type& t) {
+  std::vector<int64_t> s(t.shape.size());
+  int64_t acc = ir::dtype_size(t.dtype);
+  for (size_t i = s.size(); i-- > 0;) {
+    s[i] = acc;
+    acc *= t.shape[i].size;
+  }
+  return s;
+}
+
+// Copies a value of type `t` into the C-contiguous `dst` from `src`, read through byte `strides`
+// (null: `src` is C-contiguous).
+void copy_value(void* dst, const void* src, const int64_t* strides, const ir::Type& t) {
+  const int64_t es = ir::dtype_size(t.dtype), n = numel(t);
+  if (n == 0 || dst == src) return;
+  const int r = t.rank();
+  if (strides) {  // C-contiguous after all? (size-1 axes may have any stride)
+    bool contiguous = true;
+    int64_t acc = es;
+    for (int d = r; d-- > 0;) {
+      if (t.shape[static_cast<size_t>(d)].size != 1 && strides[d] != acc) contiguous = false;
+      acc *= t.shape[static_cast<size_t>(d)].size;
+    }
+    if (contiguous) strides = nullptr;
+  }
+  if (!strides) {
+    std::memcpy(dst, src, static_cast<size_t>(n * es));
+    return;
+  }
+  // An odometer over all axes but the last; the last axis row by row.
+  std::vector<int64_t> idx(static_cast<size_t>(r), 0);
+  const int64_t inner = t.shape[static_cast<size_t>(r - 1)].size, inner_stride = strides[r - 1];
+  char* out = static_cast<char*>(dst);
+  for (;;) {
+    const char* p = static_cast<const char*>(src);
+    for (int d = 0; d + 1 < r; ++d) p += idx[static_cast<size_t>(d)] * strides[d];
+    for (int64_t i = 0; i < inner; ++i, out += es) std::memcpy(out, p + i * inner_stride, static_cast<size_t>(es));
+    int d = r - 2;
+    for (; d >= 0; --d) {
+      if (++idx[static_cast<size_t>(d)] < t.shape[static_cast<size_t>(d)].size) break;
+      idx[static_cast<size_t>(d)] = 0;
+    }
+    if (d < 0) break;
+  }
+}
+
+// The element of a 0-d constant as it lies in memory (little endian: the low bytes).
+uint64_t const_bits(const ir::Node& n) {
+  uint64_t bits = 0;
+  if (n.type.dtype == ir::DType::F32) {
+    float f = static_cast<float>(n.fval);
+    std::memcpy(&bits, &f, sizeof f);
+  } else if (n.type.dtype == ir::DType::F64) {
+    std::memcpy(&bits, &n.fval, sizeof n.fval);
+  } else if (n.type.dtype == ir::DType::Bool) {
+    bits = n.ints[0] != 0 ? 1 : 0;
+  } else {
+    std::memcpy(&bits, &n.ints[0], sizeof n.ints[0]);
+  }
+  return bits;
+}
+
+enum class SlotKind : uint8_t { Input, Output, Scratch, Const, Dynamic };
+
+struct Slot {
+  SlotKind kind = SlotKind::Scratch;
+  int64_t index = 0;       // Input/Output: argument index; Scratch: arena offset
+  bool contiguous = true;  // false: a caller's Strided input, read through the caller's strides
+  ir::Type type;
+  std::vector<int64_t> strides;  // C-contiguous byte strides of `type`
+  uint64_t bits = 0;             // Const: the element
+};
+
+struct Part;
+
+// One compiled kernel over slots.
+struct SegmentStep {
+  std::unique_ptr<CompiledKernel> kernel;
+  std::vector<int> in_slots, out_slots;
+  size_t table = 0;  // frame table words: the kernel's inputs, then its outputs
+};
+
+// A strided caller input copied into contiguous scratch (a loop's operand).
+struct CopyStep {
+  int src = 0, dst = 0;
+};
+
+struct LoopStep {
+  int64_t trip = 0, start = 0, step = 0;
+  size_t carried = 0;
+  std::vector<int> operand_slots;
+  std::unique_ptr<Part> body;
+  std::vector<std::vector<int64_t>> strides;  // of the body's params (C-contiguous)
+  std::vector<const int64_t*> stride_ptrs;
+  std::vector<std::array<int64_t, 2>> bufs;  // per carried value: the two scratch buffers (-1: never used)
+  std::vector<int> final_slot;   // per carried value: the Output slot the last iteration writes, or -1
+  std::vector<int> result_slot;  // per carried value: the Dynamic slot told where it ended, or -1
+  int64_t iv = 0;                // arena offset of the induction variable
+  size_t table = 0;              // frame table words: 1 + operands body inputs, then carried outputs
+};
+
+using Step = std::variant<SegmentStep, CopyStep, LoopStep>;
+
+// A graph's steps: the top-level graph, or a loop body (run once per iteration).
+struct Part {
+  std::vector<Slot> slots;
+  std::vector<Step> steps;
+  std::vector<int> result_slots;  // per graph result
+  size_t table = 0;               // frame table words: one pointer per slot
+};
+
+// Per-call storage: the arena of scratch buffers and the pointer tables of every part and step.
+struct Frame {
+  void* arena = nullptr;
+  std::vector<void*> ptrs;
+  std::vector<const int64_t*> strides;
+  Frame() = default;
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
+  ~Frame() { std::free(arena); }
+  char* at(int64_t offset) const { return static_cast<char*>(arena) + offset; }
+};
+
+void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
+              void* const* outputs) {
+  void** t = f.ptrs.data() + p.table;
+  for (size_t s = 0; s < p.slots.size(); ++s) {
+    const Slot& sl = p.slots[s];
+    switch (sl.kind) {
+      case SlotKind::Input: t[s] = inputs[sl.index]; break;
+      case SlotKind::Output: t[s] = outputs[sl.index]; break;
+      case SlotKind::Scratch: t[s] = f.at(sl.index); break;
+      case SlotKind::Const: t[s] = const_cast<uint64_t*>(&sl.bits); break;  // only read
+      case SlotKind::Dynamic: t[s] = nullptr; break;  // set by its loop
+    }
+  }
+  auto strides_of = [&](int s) -> const int64_t* {
+    const Slot& sl = p.slots[static_cast<size_t>(s)];
+    return sl.kind == SlotKind::Input ? input_strides[sl.index] : sl.strides.data();
+  };
+  for (const Step& step : p.steps) {
+    if (const auto* seg = std::get_if<SegmentStep>(&step)) {
+      size_t ni = seg->in_slots.size(), no = seg->out_slots.size();
+      void** in = f.ptrs.data() + seg->table;
+      void** out = in + ni;
+      const int64_t** st = f.strides.data() + seg->table;
+      for (size_t j = 0; j < ni; ++j) {
+        in[j] = t[seg->in_slots[j]];
+        st[j] = strides_of(seg->in_slots[j]);
+      }
+      for (size_t j = 0; j < no; ++j) out[j] = t[seg->out_slots[j]];
+      seg->kernel->run(in, st, out, nullptr);
+    } else if (const auto* cp = std::get_if<CopyStep>(&step)) {
+      const Slot& src = p.slots[static_cast<size_t>(cp->src)];
+      copy_value(t[cp->dst], t[cp->src], src.contiguous ? nullptr : strides_of(cp->src), src.type);
+    } else {
+      const auto& L = std::get<LoopStep>(step);
+      size_t nops = L.operand_slots.size();
+      void** in = f.ptrs.data() + L.table;
+      void** next = in + 1 + nops;
+      auto* iv = reinterpret_cast<int64_t*>(f.at(L.iv));
+      in[0] = iv;
+      for (size_t j = 0; j < nops; ++j) in[1 + j] = t[L.operand_slots[j]];
+      for (int64_t k = 0; k < L.trip; ++k) {
+        *iv = static_cast<int64_t>(static_cast<uint64_t>(L.start) +
+                                   static_cast<uint64_t>(k) * static_cast<uint64_t>(L.step));
+        bool last = k + 1 == L.trip;
+        for (size_t c = 0; c < L.carried; ++c)
+          next[c] = last && L.final_slot[c] >= 0 ? t[L.final_slot[c]] : f.at(L.bufs[c][static_cast<size_t>(k & 1)]);
+        run_part(*L.body, f, in, L.stride_ptrs.data(), next);
+        for (size_t c = 0; c < L.carried; ++c) in[1 + c] = next[c];
+      }
+      for (size_t c = 0; c < L.carried; ++c)
+        if (L.result_slot[c] >= 0) t[L.result_slot[c]] = in[1 + c];
+    }
+  }
+  for (size_t k = 0; k < p.result_slots.size(); ++k) {
+    int s = p.result_slots[k];
+    const Slot& sl = p.slots[static_cast<size_t>(s)];
+    if (sl.kind == SlotKind::Output && sl.index == static_cast<int64_t>(k)) continue;  // written in place
+    copy_value(outputs[k], t[s], sl.contiguous ? nullptr : strides_of(s), sl.type);
+  }
+}
+
+class Program final : public CompiledKernel {
+ public:
+  Program(std::unique_ptr<Part> main, int64_t arena_bytes, size_t table_words, ProgramInfo info,
+          double compile_ms, std::string symbol, bool from_cache)
+      : CompiledKernel(compile_ms, std::move(symbol), from_cache),
+        main_(std::move(main)),
+        arena_bytes_(arena_bytes),
+        table_words_(table_words),
+        info_(info) {}
+
+  void run(void* const* inputs, const int64_t* const* input_strides, void* const* outputs,
+           const int64_t* /*sym_dims*/) const override {
+    std::unique_ptr<Frame> f = acquire();
+    run_part(*main_, *f, inputs, input_strides, outputs);
+    release(std::move(f));
+  }
+
+  const ProgramInfo& info() const { return info_; }
+
+ private:
+  std::unique_ptr<Frame> acquire() const {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!pool_.empty()) {
+        std::unique_ptr<Frame> f = std::move(pool_.back());
+        pool_.pop_back();
+        return f;
+      }
+    }
+    auto f = std::make_unique<Frame>();
+    if (arena_bytes_ > 0) {
+      f->arena = std::aligned_alloc(static_cast<size_t>(kAlign), static_cast<size_t>(arena_bytes_));
+      if (!f->arena) throw std::bad_alloc();
+    }
+    f->ptrs.assign(table_words_, nullptr);
+    f->strides.assign(table_words_, nullptr);
+    return f;
+  }
+  void release(std::unique_ptr<Frame> f) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pool_.size() < kMaxPooledFrames) pool_.push_back(std::move(f));
+  }
+
+  std::unique_ptr<Part> main_;
+  int64_t arena_bytes_;
+  size_t table_words_;
+  ProgramInfo info_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::unique_ptr<Frame>> pool_;
+};
+
+// Builds the parts of a program, compiling their kernels; one arena and one table for all.
+class Builder {
+ public:
+  explicit Builder(const CpuCompileOptions& opts) : opts_(opts) {}
+
+  Expected<std::unique_ptr<Part>> build(const ir::Graph& g, bool body, const std::string& name);
+
+  int64_t arena = 0;
+  size_t table = 0;
+  ProgramInfo info;
+  double compile_ms = 0.0;
+  bool all_cached = true;
+
+ private:
+  int64_t alloc(int64_t bytes) {
+    int64_t offset = arena;
+    arena += round_up(std::max<int64_t>(bytes, 1));
+    return offset;
+  }
+
+  const CpuCompileOptions& opts_;
+};
+
+Status check_graph(const ir::Graph& g) {
+  auto fail = [&](ValueId v, const std::string& why) {
+    return Status::error("cpu backend: %" + std::to_string(v) + " (" + std::string(ir::op_name(g.node(v).op)) +
+                         ") in graph '" + g.name + "': " + why);
+  };
+  for (size_t k = 0; k < g.params.size(); ++k) {
+    ValueId p = g.params[k];
+    if (p < 0 || p >= g.size() || g.node(p).op != Op::Param || g.node(p).ints.size() != 2 ||
+        g.node(p).ints[0] != static_cast<int64_t>(k))
+      return Status::error("cpu backend: malformed params in graph '" + g.name + "'");
+  }
+  for (ValueId r : g.results)
+    if (r < 0 || r >= g.size() || g.node(r).op == Op::Loop)
+      return Status::error("cpu backend: a result of graph '" + g.name + "' is not a value");
+  for (ValueId v = 0; v < g.size(); ++v) {
+    const ir::Node& n = g.node(v);
+    if (!n.type.is_static())
+      return fail(v, "symbolic shape " + ir::to_string(n.type) + ": graphs with loops need static shapes");
+    for (ValueId o : n.operands) {
+      if (o < 0 || o >= v) return fail(v, "operand out of order");
+      if (g.node(o).op == Op::Loop && n.op != Op::LoopResult) return fail(v, "reads a loop's own value");
+    }
+    if (!n.regions.empty() && n.op != Op::Loop) return fail(v, "regions on an op that is not a loop");
+    if (n.op == Op::Const && !ir::is_float(n.type.dtype) && n.ints.size() != 1) return fail(v, "malformed const");
+    if (n.op == Op::LoopResult) {
+      if (n.operands.size() != 1) return fail(v, "malformed loop_result");
+      const ir::Node& l = g.node(n.operands[0]);
+      if (l.op != Op::Loop || n.ints.size() != 1 || n.ints[0] < 0 || l.ints.size() != 4 || n.ints[0] >= l.ints[1] ||
+          n.type != g.type(l.operands[static_cast<size_t>(n.ints[0])]))
+        return fail(v, "malformed loop_result");
+    }
+    if (n.op != Op::Loop) continue;
+    if (n.regions.size() != 1 || !n.regions[0] || n.ints.size() != 4 || n.ints[0] < 0 || n.ints[1] < 0 ||
+        n.ints[1] > static_cast<int64_t>(n.operands.size()))
+      return fail(v, "malformed loop");
+    const ir::Graph& b = *n.regions[0];
+    if (b.params.size() != n.operands.size() + 1 || b.results.size() != static_cast<size_t>(n.ints[1]))
+      return fail(v, "loop body params/results do not match its operands");
+    if (Status st = check_graph(b); !st.ok()) return st;
+    if (b.type(b.params[0]) != ir::Type::scalar(ir::DType::I64)) return fail(v, "induction variable is not i64[]");
+    for (size_t j = 0; j < n.operands.size(); ++j)
+      if (b.type(b.params[j + 1]) != g.type(n.operands[j])) return fail(v, "loop body param type differs from its operand");
+    for (size_t c = 0; c < b.results.size(); ++c)
+      if (b.type(b.results[c]) != g.type(n.operands[c])) return fail(v, "loop body result type differs from its carried value");
+  }
+  return ok_status();
+}
+
+Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, const std::string& name) {
+  const size_t nv = static_cast<size_t>(g.size());
+  auto part = std::make_unique<Part>();
+  std::vector<Slot>& slots = part->slots;
+
+  // Values the results need.
+  std::vector<char> needed(nv, 0);
+  for (ValueId r : g.results) needed[static_cast<size_t>(r)] = 1;
+  for (size_t v = nv; v-- > 0;)
+    if (needed[v])
+      for (ValueId o : g.nodes[v].operands) needed[static_cast<size_t>(o)] = 1;
+
+  // Steps in graph order: a segment of consecutive non-loop nodes, then a loop, and so on.
+  // Params and consts belong to no step; a loop_result belongs to its loop's step.
+  struct Plan {
+    ValueId loop = ir::kNoValue;  // a loop step; else a segment of `nodes`
+    std::vector<ValueId> nodes;
+  };
+  std::vector<Plan> plans;
+  std::vector<int> step_of(nv, -1);
+  std::vector<std::vector<ValueId>> loop_results(nv);
+  int segment = -1;
+  for (ValueId v = 0; v < g.size(); ++v) {
+    const ir::Node& n = g.node(v);
+    if (!needed[static_cast<size_t>(v)] || n.op == Op::Param || n.op == Op::Const) continue;
+    if (n.op == Op::Loop) {
+      step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
+      plans.push_back({v, {}});
+      segment = -1;
+    } else if (n.op == Op::LoopResult) {
+      step_of[static_cast<size_t>(v)] = step_of[static_cast<size_t>(n.operands[0])];
+      loop_results[static_cast<size_t>(n.operands[0])].push_back(v);
+    } else {
+      if (segment < 0) {
+        segment = static_cast<int>(plans.size());
+        plans.push_back({});
+      }
+      plans[static_cast<size_t>(segment)].nodes.push_back(v);
+      step_of[static_cast<size_t>(v)] = segment;
+    }
+  }
+  // Segment values read by another step or returned.
+  std::vector<char> exported(nv, 0);
+  std::vector<int> first_result(nv, -1);
+  for (size_t k = g.results.size(); k-- > 0;) {
+    exported[static_cast<size_t>(g.results[k])] = 1;
+    first_result[static_cast<size_t>(g.results[k])] = static_cast<int>(k);
+  }
+  for (ValueId v = 0; v < g.size(); ++v)
+    if (needed[static_cast<size_t>(v)])
+      for (ValueId o : g.node(v).operands)
+        if (step_of[static_cast<size_t>(o)] != step_of[static_cast<size_t>(v)]) exported[static_cast<size_t>(o)] = 1;
+
+  std::vector<int> slot_of(nv, -1);
+  auto new_slot = [&](SlotKind kind, int64_t index, const ir::Type& t) {
+    Slot s;
+    s.kind = kind;
+    s.index = kind == SlotKind::Scratch ? alloc(numel(t) * ir::dtype_size(t.dtype)) : index;
+    s.type = t;
+    s.strides = contiguous_strides(t);
+    slots.push_back(std::move(s));
+    return static_cast<int>(slots.size() - 1);
+  };
+  // The slot of a value some step reads or the graph returns.
+  auto value_slot = [&](ValueId v) -> int {
+    int& s = slot_of[static_cast<size_t>(v)];
+    if (s >= 0) return s;
+    const ir::Node& n = g.node(v);
+    if (n.op == Op::Param) {
+      s = new_slot(SlotKind::Input, n.ints[0], n.type);
+      slots[static_cast<size_t>(s)].contiguous =
+          body || n.type.rank() == 0 || n.ints[1] != static_cast<int64_t>(ir::ParamLayout::Strided);
+    } else if (n.op == Op::Const) {
+      s = new_slot(SlotKind::Const, 0, n.type);
+      slots[static_cast<size_t>(s)].bits = const_bits(n);
+    }
+    return s;  // others: assigned by the step that computes them
+  };
+  std::vector<int> contiguous_copy(nv, -1);  // of strided inputs that loops read
+
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const Plan& plan = plans[i];
+    if (plan.loop == ir::kNoValue) {
+      // A segment: its own graph, whose params are the values it reads from outside.
+      ir::Graph sg;
+      sg.name = name + "_s" + std::to_string(i);
+      sg.files = g.files;
+      SegmentStep st;
+      std::vector<ValueId> local(nv, ir::kNoValue);
+      auto operand = [&](ValueId o) -> ValueId {
+        ValueId& l = local[static_cast<size_t>(o)];
+        if (l != ir::kNoValue) return l;
+        const ir::Node& on = g.node(o);
+        if (on.op == Op::Const) {  // cloned into every segment that reads it
+          ir::Node c = on;
+          return l = sg.add(std::move(c));
+        }
+        int s = value_slot(o);
+        ir::ParamLayout layout = on.op == Op::Param && !body ? static_cast<ir::ParamLayout>(on.ints[1])
+                                 : on.type.rank() == 0       ? ir::ParamLayout::Scalar
+                                                             : ir::ParamLayout::Contiguous;
+        l = sg.add_param(on.type, layout, on.loc);
+        st.in_slots.push_back(s);
+        return l;
+      };
+      for (ValueId v : plan.nodes) {
+        ir::Node c = g.node(v);
+        for (ValueId& o : c.operands) o = operand(o);
+        local[static_cast<size_t>(v)] = sg.add(std::move(c));
+      }
+      for (ValueId v : plan.nodes) {
+        if (!exported[static_cast<size_t>(v)]) continue;
+        int k = first_result[static_cast<size_t>(v)];
+        int s = k >= 0 ? new_slot(SlotKind::Output, k, g.type(v)) : new_slot(SlotKind::Scratch, 0, g.type(v));
+        slot_of[static_cast<size_t>(v)] = s;
+        sg.results.push_back(local[static_cast<size_t>(v)]);
+        st.out_slots.push_back(s);
+      }
+      auto k = compile_kernel(sg, opts_);
+      if (!k) return Status::error(k.message() + " (in segment " + sg.name + ")");
+      st.kernel = std::move(k.value());
+      compile_ms += st.kernel->compile_ms();
+      all_cached = all_cached && st.kernel->from_cache();
+      ++info.kernels;
+      st.table = table;
+      table += st.in_slots.size() + st.out_slots.size();
+      part->steps.emplace_back(std::move(st));
+      continue;
+    }
+    // A loop.
+    const ir::Node& ln = g.node(plan.loop);
+    const ir::Graph& bg = *ln.regions[0];
+    LoopStep st;
+    st.trip = ln.ints[0];
+    st.carried = static_cast<size_t>(ln.ints[1]);
+    st.start = ln.ints[2];
+    st.step = ln.ints[3];
+    for (ValueId o : ln.operands) {
+      int s = value_slot(o);
+      if (!slots[static_cast<size_t>(s)].contiguous) {  // bodies read contiguous buffers
+        int& c = contiguous_copy[static_cast<size_t>(o)];
+        if (c < 0) {
+          c = new_slot(SlotKind::Scratch, 0, g.type(o));
+          part->steps.emplace_back(CopyStep{s, c});
+        }
+        s = c;
+      }
+      st.operand_slots.push_back(s);
+    }
+    auto b = build(bg, true, name + "_l" + std::to_string(i));
+    if (!b) return b.status();
+    st.body = std::move(b.value());
+    ++info.loops;
+    st.strides.push_back({});  // the induction variable, i64[]
+    for (ValueId o : ln.operands) st.strides.push_back(contiguous_strides(g.type(o)));
+    for (const auto& s : st.strides) st.stride_ptrs.push_back(s.data());
+    st.iv = alloc(sizeof(int64_t));
+    for (size_t c = 0; c < st.carried; ++c) {
+      const ir::Type& t = g.type(ln.operands[c]);
+      // Where the carried value ends: the first result position among its loop_results goes
+      // straight into the caller's output (when the loop runs at all); else a dynamic pointer.
+      std::vector<ValueId> lrs;
+      for (ValueId r : loop_results[static_cast<size_t>(plan.loop)])
+        if (g.node(r).ints[0] == static_cast<int64_t>(c)) lrs.push_back(r);
+      int first = -1;
+      for (ValueId r : lrs) {
+        int k = first_result[static_cast<size_t>(r)];
+        if (k >= 0 && (first < 0 || k < first)) first = k;
+      }
+      int final_slot = -1, result_slot = -1, s = -1;
+      if (!lrs.empty()) {
+        if (first >= 0 && st.trip >= 1) s = final_slot = new_slot(SlotKind::Output, first, t);
+        else s = result_slot = new_slot(SlotKind::Dynamic, 0, t);
+      }
+      for (ValueId r : lrs) slot_of[static_cast<size_t>(r)] = s;
+      st.final_slot.push_back(final_slot);
+      st.result_slot.push_back(result_slot);
+      // Iteration k writes buffer k & 1, except the last one when it writes the output.
+      std::array<int64_t, 2> bufs{-1, -1};
+      for (int64_t j = 0; j < 2; ++j) {
+        bool used = j < st.trip && !(j == st.trip - 1 && final_slot >= 0);
+        if (used) bufs[static_cast<size_t>(j)] = alloc(numel(t) * ir::dtype_size(t.dtype));
+      }
+      st.bufs.push_back(bufs);
+    }
+    st.table = table;
+    table += 1 + ln.operands.size() + st.carried;
+    part->steps.emplace_back(std::move(st));
+  }
+  for (ValueId r : g.results) {
+    int s = value_slot(r);
+    if (s < 0) return Status::error("cpu backend: internal: result %" + std::to_string(r) + " has no slot");
+    part->result_slots.push_back(s);
+  }
+  part->table = table;
+  table += slots.size();
+  return part;
+}
+
+std::string program_symbol(const ir::Graph& g) {
+  std::string s = "tjprog_" + to_hex(object_key(ir::print(g))).substr(0, 16);
+  if (!g.name.empty()) s += "_";
+  for (char c : g.name.substr(0, 48)) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
+  return s;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<CompiledKernel>> compile_program(const ir::Graph& g, const CpuCompileOptions& opts) {
+  if (Status st = check_graph(g); !st.ok()) return st;
+  Builder b(opts);
+  auto main = b.build(g, false, g.name.empty() ? "program" : g.name);
+  if (!main) return main.status();
+  b.info.frame_bytes = b.arena;
+  bool from_cache = b.info.kernels > 0 && b.all_cached;
+  return std::unique_ptr<CompiledKernel>(std::make_unique<Program>(std::move(main.value()), b.arena, b.table, b.info,
+                                                                   b.compile_ms, program_symbol(g), from_cache));
+}
+
+const ProgramInfo* program_info(const CompiledKernel& k) {
+  const auto* p = dynamic_cast<const Program*>(&k);
+  return p ? &p->info() : nullptr;
+}
+
+}  // namespace tracejit::backends
