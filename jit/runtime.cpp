@@ -1,6 +1,8 @@
 // Dispatch: guards -> compiled version, or count hotness, trace, compile, or fall back eagerly.
 #include "jit/runtime.h"
 
+#include "backends/cpu/program.h"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -719,7 +721,9 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     int64_t work = 0;
     for (size_t k = 0; k < nres; ++k) work += PyArray_SIZE(reinterpret_cast<PyArrayObject*>(results[k]));
     const backends::CompiledKernel& kernel = *e.kernel;  // one kernel, or a program of several
-    if (work >= kReleaseGilElements) {
+    // Programs with loops may run long even on small arrays (many iterations): release too.
+    const backends::ProgramInfo* program = backends::program_info(kernel);
+    if (work >= kReleaseGilElements || (program && program->loops > 0)) {
       // Large kernels run without the GIL: other Python threads go on meanwhile.
       Py_BEGIN_ALLOW_THREADS
       kernel.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());

@@ -262,3 +262,38 @@ def test_long_loop_using_the_loop_variable_falls_back_with_a_reason():
     same(jf(x), f(x))
     reasons = " ".join(jf.stats()["fallback_reasons"])
     assert "1000 iterations" in reasons and "loop variable" in reasons
+
+
+def test_long_loops_on_small_arrays_release_the_gil():
+    import threading
+
+    def f(x):
+        for _ in range(400_000):
+            x = x * 0.999999 + 1e-6
+        return x
+
+    jf = jit(f)
+    x = np.ones(4)
+    jf(x)  # compiled (sync)
+    ticks = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        before = ticks[0]
+        got = jf(x)  # tens of milliseconds inside the compiled loop
+        during = ticks[0] - before
+    finally:
+        stop.set()
+        t.join()
+    assert jf.stats()["compiled_calls"] == 2
+    assert during > 0, "the other thread never ran while the compiled loop ran"
+    y = x.copy()
+    for _ in range(400_000):
+        y = y * 0.999999 + 1e-6
+    np.testing.assert_array_equal(got, y)
