@@ -146,7 +146,8 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     return fail(AbortCode::ControlFlow, fmt::format("loop region: {}", why));
   };
   if (regions_.size() >= static_cast<size_t>(kMaxRegionDepth)) return give_up("loop regions nest too deeply");
-  if (!options_.dynamic_dims.empty()) return give_up("dynamic shapes are traced with loops unrolled");
+  if (!options_.dynamic_dims.empty())  // loop programs need static shapes: the runtime retraces static
+    return fail(AbortCode::DynamicShape, "a loop region needs static shapes");
 
   int64_t start = 0, step = 1;
   {

@@ -297,3 +297,18 @@ def test_long_loops_on_small_arrays_release_the_gil():
     for _ in range(400_000):
         y = y * 0.999999 + 1e-6
     np.testing.assert_array_equal(got, y)
+
+
+def test_changing_sizes_recompile_static_loops_instead_of_falling_back():
+    def f(x):
+        for _ in range(300):  # too long to unroll: only a loop region compiles it
+            x = x * 0.5 + 1.0
+        return x
+
+    jf = jit(f)
+    for n in (16, 32, 48, 16):
+        x = np.linspace(0.0, 1.0, n)
+        same(jf(x), f(x))
+    st = jf.stats()
+    assert st["fallback_calls"] == 0 and st["compiled_calls"] == 4, st
+    assert st["compiles"] == 3, st
