@@ -18,6 +18,11 @@
 #include "ir/pipeline.h"
 #include "ir/printer.h"
 
+#if PY_VERSION_HEX >= 0x030D0000
+// Exported by CPython 3.11+ (declared in cpython/traceback.h up to 3.12, internal in 3.13).
+extern "C" PyAPI_FUNC(void) _PyTraceback_Add(const char*, const char*, int);
+#endif
+
 namespace tracejit::jit {
 namespace {
 
