@@ -228,6 +228,17 @@ Fault check_structural(const Graph& g, const Node& n) {
     case Op::Iota:
       if (n.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= r.rank()) return "iota needs ints = [axis]";
       return std::nullopt;
+    case Op::DynSlice: {
+      if (n.operands.empty()) return "dyn_slice needs an operand";
+      const Type& x = in(0);
+      if (n.operands.size() != static_cast<size_t>(x.rank()) + 1)
+        return fmt::format("dyn_slice needs one start per axis ({})", x.rank());
+      if (r.rank() != x.rank() || r.dtype != x.dtype) return "dyn_slice keeps the operand's rank and dtype";
+      if (n.ints.size() != static_cast<size_t>(x.rank())) return "dyn_slice needs ints = [step per axis]";
+      for (size_t k = 1; k < n.operands.size(); ++k)
+        if (in(k) != Type::scalar(DType::I64)) return "dyn_slice starts must be i64[]";
+      return std::nullopt;
+    }
     case Op::Loop: {
       if (n.ints.size() != 4) return "loop needs ints = [trip_count, num_carried, start, step]";
       if (n.ints[0] < 0) return "negative trip count";

@@ -180,7 +180,7 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     for (AValue* v : live)
       if (v->is_tensor() && !v->type.is_static()) return give_up("an array with a dynamic shape is live");
   }
-  regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}});
+  regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, start, start + (trip - 1) * step});
   RegionFrame& rf = regions_.back();
   const size_t level = regions_.size() - 1;
   trace_.graph = ir::Graph();
@@ -206,6 +206,7 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   // One iteration.
   AValue index;
   index.kind = AValue::Kind::LoopIndex;
+  index.arg = static_cast<int>(level);
   push(std::move(index));
   bool escaped = false;
   interpret([&] {
@@ -293,6 +294,7 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     const AValue& e = *before[i];
     if (x.kind == AValue::Kind::LoopIndex) {
       if (e.is_tensor()) return give_up("an array local is rebound to the loop variable");
+      if (!x.method.empty()) return give_up("a loop-variable slice outlives the iteration");
       continue;
     }
     if (x.is_tensor() && e.is_tensor()) {
@@ -443,16 +445,249 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   }
   // Tensors inside containers that were not paired as slots (there are none: every tensor is a
   // slot) and the loop variable, which ends holding the last value.
-  PyObject* last = PyLong_FromLongLong(start + (trip - 1) * step);
-  AValue last_v = object(last, Source::constant());
-  Py_DECREF(last);
-  for (AValue* x : now)
-    if (x->kind == AValue::Kind::LoopIndex) *x = last_v;
+  for (AValue* x : now) {
+    if (x->kind != AValue::Kind::LoopIndex) continue;
+    PyObject* last = PyLong_FromLongLong(x->ia * (start + (trip - 1) * step) + x->ib);
+    *x = object(last, Source::constant());
+    Py_DECREF(last);
+  }
   AValue& it = fr().stack[it_index];
   it.arg = static_cast<int>(trip);
   fr().pc = for_pc;  // FOR_ITER again: the iterator is exhausted, so it exits the loop
   loc_ = loop_loc;
   return true;
+}
+
+}  // namespace tracejit::tracer::detail
+
+// ---------------------------------------------------------------------------------------------
+// The loop variable inside a region body: an affine value a*i + b of the induction variable i
+// (a LoopIndex), usable in integer arithmetic with constants and as an index or slice start
+// (`x[i]`, `X[:, t]`, `A[i - 1]`, `A[i:i + K]`, `u[t] = v`): reads become dyn_slice ops, stores a
+// select against iota. Every index is checked in bounds for every iteration at trace time (the
+// trip count is specialized, so the range of i is known). Any other use unrolls the loop.
+namespace tracejit::tracer::detail {
+
+namespace {
+bool is_int_const(const AValue& v, int64_t& out) {
+  if (!v.is_object() || !PyLong_CheckExact(v.obj)) return false;
+  int overflow = 0;
+  out = PyLong_AsLongLongAndOverflow(v.obj, &overflow);
+  if (overflow || (out == -1 && PyErr_Occurred())) {
+    PyErr_Clear();
+    return false;
+  }
+  return std::abs(out) < (int64_t{1} << 40);
+}
+}  // namespace
+
+bool Tracer::loop_index_arith(int nb, const AValue& lhs, const AValue& rhs) {
+  const bool li = lhs.kind == AValue::Kind::LoopIndex;
+  const AValue& idx = li ? lhs : rhs;
+  const AValue& other = li ? rhs : lhs;
+  int64_t c = 0;
+  if (!idx.method.empty() || !is_int_const(other, c))
+    return region_fail("the loop variable is used in arithmetic other than with integer constants");
+  AValue r = idx;
+  switch (nb) {
+    case 0: case 13: r.ib += c; break;                                   // +
+    case 10: case 23:                                                     // -
+      if (li) r.ib -= c;
+      else r.ia = -r.ia, r.ib = c - r.ib;
+      break;
+    case 5: case 18: r.ia *= c, r.ib *= c; break;                        // *
+    default: return region_fail("the loop variable is used in an operator other than + - *");
+  }
+  if (std::abs(r.ia) > (int64_t{1} << 20) || std::abs(r.ib) > (int64_t{1} << 40))
+    return region_fail("loop-variable arithmetic out of range");
+  push(std::move(r));
+  return true;
+}
+
+bool Tracer::loop_index_slice(std::vector<AValue>& parts) {
+  // start:stop(:1) with the same multiple of the loop variable in both: a window of static length.
+  int64_t c = 0;
+  if (parts.size() == 3 && !(parts[2].is_object() && (parts[2].obj == Py_None || (is_int_const(parts[2], c) && c == 1))))
+    return region_fail("a slice with a step and a loop-variable bound");
+  const AValue& a = parts[0];
+  const AValue& b = parts[1];
+  if (a.kind != AValue::Kind::LoopIndex || b.kind != AValue::Kind::LoopIndex || !a.method.empty() ||
+      !b.method.empty() || a.ia != b.ia || a.arg != b.arg || b.ib < a.ib)
+    return region_fail("a slice whose length changes with the loop variable");
+  AValue s = a;
+  s.method = "slice";
+  s.length = b.ib - a.ib;
+  push(std::move(s));
+  return true;
+}
+
+bool Tracer::has_loop_index(const AValue& key) const {
+  if (key.kind == AValue::Kind::LoopIndex) return true;
+  if (key.kind == AValue::Kind::Tuple)
+    for (const AValue& k : key.items)
+      if (k.kind == AValue::Kind::LoopIndex) return true;
+  return false;
+}
+
+// Per axis of x: the runtime start (an i64[] value), the extent, the step, whether the axis is
+// dropped (an integer index). Fails for anything it cannot prove in bounds.
+bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::ValueId>& starts,
+                            std::vector<int64_t>& extents, std::vector<int64_t>& steps, std::vector<bool>& drop) {
+  if (!x.is_tensor() || !x.type.is_static()) return region_fail("indexing a non-array with the loop variable");
+  std::vector<AValue> parts = key.kind == AValue::Kind::Tuple ? key.items : std::vector<AValue>{key};
+  int rank = x.type.rank();
+  if (static_cast<int>(parts.size()) > rank) return fail(AbortCode::UserError, "IndexError: too many indices for array");
+  ir::Graph& g = trace_.graph;
+  for (int d = 0; d < rank; ++d) {
+    int64_t n = x.type.shape[static_cast<size_t>(d)].size;
+    ir::ValueId start;
+    int64_t extent = n, step = 1;
+    bool dropped = false;
+    if (d >= static_cast<int>(parts.size())) {
+      start = g.add_const_int(ir::DType::I64, 0, loc_);
+    } else {
+      const AValue& p = parts[static_cast<size_t>(d)];
+      int64_t c = 0;
+      if (p.kind == AValue::Kind::LoopIndex) {
+        if (p.arg != static_cast<int>(regions_.size()) - 1)
+          return region_fail("an outer loop's variable indexes inside an inner loop region");
+        const RegionFrame& rf = regions_.back();
+        int64_t lo = std::min(p.ia * rf.first, p.ia * rf.last) + p.ib;
+        int64_t hi = std::max(p.ia * rf.first, p.ia * rf.last) + p.ib;
+        int64_t len = p.method == "slice" ? p.length : 1;
+        int64_t shift = 0;
+        if (p.method.empty() && lo >= -n && hi < 0) shift = n;  // x[i - n]: negative indices
+        if (lo + shift < 0 || hi + shift + len > n) {
+          if (p.method.empty())
+            return region_fail(fmt::format("the loop variable indexes out of bounds ({}..{} for size {})", lo, hi, n));
+          return region_fail("a loop-variable slice would be clipped at the array's edge");
+        }
+        ir::ValueId i = trace_.graph.params[0];
+        ir::ValueId v = i;
+        if (p.ia != 1)
+          v = g.add_op(ir::Op::Mul, ir::Type::scalar(ir::DType::I64), {v, g.add_const_int(ir::DType::I64, p.ia, loc_)}, loc_);
+        if (p.ib + shift != 0)
+          v = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64), {v, g.add_const_int(ir::DType::I64, p.ib + shift, loc_)}, loc_);
+        start = v;
+        extent = len;
+        dropped = p.method.empty();
+      } else if (is_int_const(p, c)) {
+        if (c < -n || c >= n)
+          return fail(AbortCode::UserError, fmt::format("IndexError: index {} is out of bounds for axis {} with size {}", c, d, n));
+        start = g.add_const_int(ir::DType::I64, c < 0 ? c + n : c, loc_);
+        extent = 1;
+        dropped = true;
+      } else if (p.is_object() && PySlice_Check(p.obj)) {
+        Py_ssize_t a, b, s;
+        if (PySlice_Unpack(p.obj, &a, &b, &s) < 0) return fail(AbortCode::UserError, exception_text());
+        Py_ssize_t cnt = PySlice_AdjustIndices(static_cast<Py_ssize_t>(n), &a, &b, s);
+        start = g.add_const_int(ir::DType::I64, cnt > 0 ? a : 0, loc_);
+        extent = cnt;
+        step = cnt > 0 ? s : 1;
+      } else {
+        return region_fail("an index other than ints, slices and the loop variable");
+      }
+    }
+    starts.push_back(start);
+    extents.push_back(extent);
+    steps.push_back(step);
+    drop.push_back(dropped);
+  }
+  return true;
+}
+
+bool Tracer::dyn_subscr(const AValue& x, const AValue& key) {
+  std::vector<ir::ValueId> starts;
+  std::vector<int64_t> extents, steps, kept;
+  std::vector<bool> drop;
+  if (!dyn_index_plan(x, key, starts, extents, steps, drop)) return false;
+  ir::Node n;
+  n.op = ir::Op::DynSlice;
+  n.type = ir::Type::of(x.type.dtype, extents);
+  n.operands = {x.v};
+  n.operands.insert(n.operands.end(), starts.begin(), starts.end());
+  n.ints = steps;
+  n.loc = loc_;
+  ir::ValueId s = trace_.graph.add(std::move(n));
+  for (size_t d = 0; d < extents.size(); ++d)
+    if (!drop[d]) kept.push_back(extents[d]);
+  if (kept.size() != extents.size())
+    s = trace_.graph.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, kept), {s}, loc_);
+  // An element is a NumPy scalar (a copy); anything bigger is a view of x.
+  push(kept.empty() ? tensor(s, Box::NpScalar) : view_of(x, s, Box::Array));
+  return true;
+}
+
+bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) {
+  std::vector<ir::ValueId> starts;
+  std::vector<int64_t> extents, steps;
+  std::vector<bool> drop;
+  if (!dyn_index_plan(x, key, starts, extents, steps, drop)) return false;
+  ir::Graph& g = trace_.graph;
+  ir::DType dt = x.type.dtype;
+  if (value.is_tensor() && ir::is_float(value.type.dtype) && !ir::is_float(dt) && !ir::is_bool(dt))
+    return region_fail("assigning floats into an integer array");
+  if (value.is_object() && !PyFloat_CheckExact(value.obj) && !PyLong_CheckExact(value.obj))
+    return region_fail("assigning a non-number");
+  if (value.is_object() && PyFloat_CheckExact(value.obj) && !ir::is_float(dt)) return region_fail("a float into an integer array");
+  if (value.is_object() && PyLong_CheckExact(value.obj) && !ir::is_float(dt)) {
+    int overflow = 0;
+    long long iv = PyLong_AsLongLongAndOverflow(value.obj, &overflow);
+    if (overflow || iv < int_min(dt) || (iv > 0 && static_cast<unsigned long long>(iv) > int_max(dt)))
+      return region_fail("a Python int out of the array's range");
+  }
+  auto v = to_ir(value, dt);
+  if (!v) return false;
+  // The value must be a scalar, or fill whole axes besides the integer-indexed ones (then it is
+  // the region's shape with those axes re-inserted as 1 and broadcast).
+  const ir::Type& vt = g.type(*v);
+  std::vector<ir::Dim> full;
+  std::vector<int64_t> region;
+  for (size_t d = 0; d < extents.size(); ++d) {
+    if (!drop[d]) region.push_back(extents[d]);
+    full.push_back(ir::Dim::fixed(drop[d] ? 1 : extents[d]));
+  }
+  ir::ValueId val = *v;
+  if (!vt.is_scalar()) {
+    for (size_t d = 0; d < extents.size(); ++d)
+      if (!drop[d] && (extents[d] != x.type.shape[d].size || steps[d] != 1))
+        return region_fail("storing an array into a partial loop-variable window");
+    std::vector<ir::Dim> rshape;
+    for (int64_t e : region) rshape.push_back(ir::Dim::fixed(e));
+    auto b = ir::broadcast_shapes(vt.shape, rshape);
+    if (!b || *b != rshape)
+      return fail(AbortCode::UserError, "ValueError: could not broadcast input array into the indexed shape");
+    val = g.add_op(ir::Op::Broadcast, ir::Type(dt, rshape), {val}, loc_);
+    val = g.add_op(ir::Op::Reshape, ir::Type(dt, full), {val}, loc_);
+  }
+  val = g.add_op(ir::Op::Broadcast, x.type, {val}, loc_);
+  // mask = AND over axes of start_d <= iota_d < start_d + extent_d*step_d, (iota_d - start_d) % step_d == 0
+  ir::Type bt(ir::DType::Bool, x.type.shape);
+  ir::Type it(ir::DType::I64, x.type.shape);
+  ir::ValueId mask = ir::kNoValue;
+  for (size_t d = 0; d < extents.size(); ++d) {
+    int64_t n = x.type.shape[d].size;
+    if (extents[d] == n && steps[d] == 1 && g.node(starts[d]).op == ir::Op::Const) continue;  // whole axis
+    if (steps[d] != 1 && extents[d] > 1) return region_fail("a stepped slice store in a loop region");
+    ir::Node io;
+    io.op = ir::Op::Iota;
+    io.type = it;
+    io.ints = {static_cast<int64_t>(d)};
+    io.loc = loc_;
+    ir::ValueId iota = g.add(std::move(io));
+    ir::ValueId m;
+    if (extents[d] == 1) {
+      m = g.add_op(ir::Op::Eq, bt, {iota, starts[d]}, loc_);
+    } else {
+      ir::ValueId end = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64),
+                                 {starts[d], g.add_const_int(ir::DType::I64, extents[d], loc_)}, loc_);
+      m = g.add_op(ir::Op::And, bt, {g.add_op(ir::Op::Ge, bt, {iota, starts[d]}, loc_),
+                                     g.add_op(ir::Op::Lt, bt, {iota, end}, loc_)}, loc_);
+    }
+    mask = mask == ir::kNoValue ? m : g.add_op(ir::Op::And, bt, {mask, m}, loc_);
+  }
+  ir::ValueId nv = mask == ir::kNoValue ? val : g.add_op(ir::Op::Where, x.type, {mask, val, x.v}, loc_);
+  return assign_inplace(x, nv);
 }
 
 }  // namespace tracejit::tracer::detail

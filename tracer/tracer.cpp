@@ -357,8 +357,8 @@ bool Tracer::emit_output(const AValue& v) {
 
 bool Tracer::op_load_fast(const Instruction& in) {
   const AValue& v = fr().locals[static_cast<size_t>(in.arg)];
-  if (v.kind == AValue::Kind::LoopIndex)
-    return region_fail(fmt::format("the body reads the loop variable '{}'", local_name(in.arg)));
+  if (v.kind == AValue::Kind::LoopIndex && v.arg != static_cast<int>(regions_.size()) - 1)
+    return region_fail(fmt::format("an inner loop region reads the outer loop variable '{}'", local_name(in.arg)));
   if (!regions_.empty()) note_read(in.arg, -1);
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError,
@@ -569,6 +569,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
 bool Tracer::op_binary_op(const Instruction& in) {
   AValue rhs = pop();
   AValue lhs = pop();
+  if (lhs.kind == AValue::Kind::LoopIndex || rhs.kind == AValue::Kind::LoopIndex)
+    return loop_index_arith(in.arg, lhs, rhs);  // loops.cpp
   if (!note_container_read(lhs, false) || !note_container_read(rhs, false)) return false;
   if (in.arg >= 13 && lhs.is_tensor() && lhs.box == Box::Array) {
     if (!check_inplace_target(lhs)) return false;  // effects.cpp
@@ -604,6 +606,11 @@ bool Tracer::op_compare_op(const Instruction& in) {
 
 bool Tracer::op_unary(const Instruction& in) {
   AValue x = pop();
+  if (x.kind == AValue::Kind::LoopIndex && x.method.empty() && in.op != COp::UnaryInvert) {
+    if (in.op == COp::UnaryNegative) x.ia = -x.ia, x.ib = -x.ib;  // -(a*i + b)
+    push(std::move(x));
+    return true;
+  }
   const char* name = in.op == COp::UnaryNegative ? "negative"
                      : in.op == COp::UnaryInvert ? "invert"
                                                  : "positive";
@@ -847,6 +854,8 @@ bool Tracer::op_build_slice(const Instruction& in) {
   std::vector<AValue> parts(static_cast<size_t>(in.arg));
   for (int i = in.arg - 1; i >= 0; --i) parts[static_cast<size_t>(i)] = pop();
   for (const AValue& p : parts)
+    if (p.kind == AValue::Kind::LoopIndex) return loop_index_slice(parts);  // loops.cpp
+  for (const AValue& p : parts)
     if (!p.is_object())
       return fail(AbortCode::UnsupportedValue, "slice bounds computed from arrays");
   PyObject* sl = PySlice_New(parts[0].obj, parts[1].obj, parts.size() > 2 ? parts[2].obj : nullptr);
@@ -860,6 +869,7 @@ bool Tracer::op_binary_subscr(const Instruction& in) {
   AValue key = pop();
   AValue c = pop();
   if (!note_container_read(c, false)) return false;  // effects.cpp
+  if (has_loop_index(key)) return dyn_subscr(c, key);  // loops.cpp
   if (key.kind == AValue::Kind::Tuple) {  // a[1:-1, ::2]: a tuple of constant slices/ints
     bool consts = true;
     for (const AValue& it : key.items) consts &= it.is_object();
@@ -1031,6 +1041,7 @@ bool Tracer::step(const Instruction& in) {
       AValue value = pop();
       if (!container.is_tensor()) return store_effect(container, key, value);  // effects.cpp
       if (!check_inplace_target(container)) return false;
+      if (has_loop_index(key)) return dyn_store(container, key, value);  // loops.cpp
       if (key.kind == AValue::Kind::Tuple) {
         PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(key.items.size()));
         for (size_t i = 0; i < key.items.size(); ++i) {

@@ -46,9 +46,11 @@ struct AValue {
   int input = -1;                // Tensor, pristine: its index in Trace::inputs
   ir::ValueId view_root = ir::kNoValue;  // Tensor: eager NumPy would return a view of this value
   bool is_list = false;          // Tuple: a Python list in eager code (np.split)
+  int64_t length = -1;           // Iterator over a range (obj): its length; items stay empty;
+                                 // LoopIndex slice (method "slice"): the window's length
+  int64_t ia = 1, ib = 0;        // LoopIndex: the value is ia * i + ib (arg: its region level)
   std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
   std::string method;            // TensorMethod
-  int64_t length = -1;           // Iterator over a range (obj): its length; items stay empty
   SourceRef source;
 
   bool is_tensor() const { return kind == Kind::Tensor; }
@@ -151,8 +153,6 @@ class Tracer {
   TraceOptions options_;
   std::vector<int64_t> symbol_sizes_;  // trace-time size of each symbol
 
- public:
-  void set_options(const TraceOptions& o) { options_ = o; }
   // --- loop regions (loops.cpp)
  public:
   // A loop (code object, FOR_ITER index) that failed as a region: the tracer is re-run with it
@@ -177,7 +177,16 @@ class Tracer {
     std::vector<std::pair<size_t, ir::ValueId>> input_params;   // (inputs_by_source_ index, param)
     size_t depth = 0;  // frames_.size() of the loop's frame
     RegionReads reads;
+    int64_t first = 0, last = 0;  // the loop variable's first and last value
   };
+  // The loop variable in the body (loops.cpp): affine arithmetic, windows, indexing.
+  bool loop_index_arith(int nb, const AValue& lhs, const AValue& rhs);
+  bool loop_index_slice(std::vector<AValue>& parts);
+  bool has_loop_index(const AValue& key) const;
+  bool dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::ValueId>& starts,
+                      std::vector<int64_t>& extents, std::vector<int64_t>& steps, std::vector<bool>& drop);
+  bool dyn_subscr(const AValue& x, const AValue& key);
+  bool dyn_store(const AValue& x, const AValue& key, const AValue& value);
   // Reads of the loop frame's locals and of inputs (by source) while a body is traced.
   void note_read(int local, int input);
   void note_write(int local);
@@ -196,6 +205,8 @@ class Tracer {
   bool interpret(const std::function<bool()>& done);
   int steps_ = 0;
 
+ public:
+  void set_options(const TraceOptions& o) { options_ = o; }
 
  private:
   // The symbol for a dynamic dimension of this size (dimensions of equal size share one, and a
@@ -305,11 +316,11 @@ class Tracer {
   bool apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool python_operator);
   bool apply_where(std::vector<AValue> operands);
   bool python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator);
+  // A Python float input read unchanged from its source becomes a constant under a value guard.
+  bool promote_float(AValue& v);
   bool resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operands,
                     std::vector<ir::DType>& loop);
   PyObject* dtype_spec(const AValue& v);  // new reference
-  // A Python float input read unchanged from its source becomes a constant under a value guard.
-  bool promote_float(AValue& v);
   std::optional<std::vector<ir::Dim>> broadcast_operands(const std::vector<AValue>& operands);
   int result_index(ir::ValueId v);  // position of v in the graph's results (added if absent)
   PyObject* probe(const AValue& v);       // new reference

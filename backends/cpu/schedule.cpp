@@ -444,6 +444,15 @@ Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
         j[a] = b_.CreateAdd(b_.getInt64(n.ints[2 * a]), b_.CreateMul(idx[a], b_.getInt64(n.ints[2 * a + 1])));
       return eval(n.operands[0], j);
     }
+    case Op::DynSlice: {  // starts are 0-d runtime values (in bounds by construction)
+      std::vector<Value*> j(idx.size());
+      for (size_t a = 0; a < idx.size(); ++a) {
+        auto s = eval(n.operands[a + 1], {});
+        if (!s) return s;
+        j[a] = b_.CreateAdd(*s, b_.CreateMul(idx[a], b_.getInt64(n.ints[a])));
+      }
+      return eval(n.operands[0], j);
+    }
     case Op::Concat: {
       // Each operand at its clamped index (always in bounds), then pick by position along the axis.
       auto a = static_cast<size_t>(n.ints[0]);
@@ -1064,6 +1073,10 @@ bool Lowerer::aligned_reads(ValueId u, bool al, ValueId root, const std::set<Val
   switch (n.op) {
     case Op::Transpose: return aligned_reads(n.operands[0], al && n.ints[0] == 0, root, group);
     case Op::Slice: return aligned_reads(n.operands[0], al && n.ints[0] == 0 && n.ints[1] == 1, root, group);
+    case Op::DynSlice:
+      for (size_t k = 1; k < n.operands.size(); ++k)
+        if (!aligned_reads(n.operands[k], false, root, group)) return false;
+      return aligned_reads(n.operands[0], false, root, group);
     case Op::Reshape: return aligned_reads(n.operands[0], false, root, group);
     default: break;
   }

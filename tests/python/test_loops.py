@@ -312,3 +312,85 @@ def test_changing_sizes_recompile_static_loops_instead_of_falling_back():
     st = jf.stats()
     assert st["fallback_calls"] == 0 and st["compiled_calls"] == 4, st
     assert st["compiles"] == 3, st
+
+
+# --- the loop variable as an index: dyn_slice reads, masked stores
+
+
+def test_loop_variable_indexes_columns_rows_and_windows():
+    def colsum(X):
+        acc = np.zeros(X.shape[0])
+        for t in range(X.shape[1]):
+            acc = acc + X[:, t] * 2.0
+        return acc
+
+    def diffs(x):
+        out = np.zeros_like(x)
+        for i in range(1, x.shape[0]):
+            out[i] = x[i] - x[i - 1]
+        return out
+
+    def window(a, K):
+        s = np.zeros(K)
+        for i in range(a.shape[0] - K + 1):
+            s = s + a[i:i + K]
+        return s
+
+    rng = np.random.default_rng(0)
+    cases = [(colsum, (rng.random((5, 20)),)), (diffs, (rng.random((12, 3)),)),
+             (window, (rng.random(30), 4)), (window, (np.arange(40, dtype=np.int32), 8))]
+    for f, args in cases:
+        jf = jit(f)
+        same(jf(*args), f(*args))
+        assert jf.stats()["compiled_calls"] == 1, f.__name__
+        assert loop_ops(ir_of(f, *args)) == 1, f.__name__
+
+
+def test_loop_variable_stores_into_a_history_array():
+    def record(u, steps):
+        hist = np.zeros((u.shape[0], steps))
+        for t in range(steps):
+            u = u * 0.9 + 0.1
+            hist[:, t] = u
+        return hist, u
+
+    def fill(n):
+        d = np.zeros(n, dtype=np.int64)
+        for i in range(n):
+            d[i] = 7
+        return d
+
+    u = np.random.default_rng(1).random(6)
+    jf = jit(record)
+    same(jf(u, 12), record(u, 12))
+    assert loop_ops(ir_of(record, u, 12)) == 1
+    same(jit(fill)(10), fill(10))
+
+
+def test_loop_variable_out_of_bounds_raises_like_numpy():
+    def f(x):
+        acc = 0.0
+        for i in range(x.shape[0]):
+            acc = acc + x[i + 1]
+        return acc
+
+    x = np.arange(9.0)
+    with pytest.raises(IndexError) as eager:
+        f(x)
+    jf = jit(f)
+    with pytest.raises(IndexError) as got:
+        jf(x)
+    assert str(got.value) == str(eager.value)
+
+
+def test_negative_loop_variable_indices():
+    def f(x):
+        out = np.zeros(x.shape[0])
+        for i in range(1, x.shape[0] + 1):
+            out[i - 1] = x[-i]
+        return out
+
+    x = np.arange(10.0)
+    jf = jit(f)
+    same(jf(x), f(x))
+    assert loop_ops(ir_of(f, x)) == 1
