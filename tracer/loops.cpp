@@ -294,6 +294,9 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     const AValue& e = *before[i];
     if (x.kind == AValue::Kind::LoopIndex) {
       if (e.is_tensor()) return give_up("an array local is rebound to the loop variable");
+      if (x.arg != static_cast<int>(level) &&
+          !(e.kind == AValue::Kind::LoopIndex && e.arg == x.arg && e.ia == x.ia && e.ib == x.ib))
+        return give_up("the body rebinds a name to an outer loop's variable");
       if (!x.method.empty()) return give_up("a loop-variable slice outlives the iteration");
       continue;
     }
@@ -446,7 +449,7 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   // Tensors inside containers that were not paired as slots (there are none: every tensor is a
   // slot) and the loop variable, which ends holding the last value.
   for (AValue* x : now) {
-    if (x->kind != AValue::Kind::LoopIndex) continue;
+    if (x->kind != AValue::Kind::LoopIndex || x->arg != static_cast<int>(level)) continue;  // ours only
     PyObject* last = PyLong_FromLongLong(x->ia * (start + (trip - 1) * step) + x->ib);
     *x = object(last, Source::constant());
     Py_DECREF(last);
@@ -549,9 +552,8 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
       const AValue& p = parts[static_cast<size_t>(d)];
       int64_t c = 0;
       if (p.kind == AValue::Kind::LoopIndex) {
-        if (p.arg != static_cast<int>(regions_.size()) - 1)
-          return region_fail("an outer loop's variable indexes inside an inner loop region");
-        const RegionFrame& rf = regions_.back();
+        if (p.arg < 0 || p.arg >= static_cast<int>(regions_.size())) return region_fail("a stale loop variable");
+        const RegionFrame& rf = regions_[static_cast<size_t>(p.arg)];
         int64_t lo = std::min(p.ia * rf.first, p.ia * rf.last) + p.ib;
         int64_t hi = std::max(p.ia * rf.first, p.ia * rf.last) + p.ib;
         int64_t len = p.method == "slice" ? p.length : 1;
@@ -562,8 +564,10 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
             return region_fail(fmt::format("the loop variable indexes out of bounds ({}..{} for size {})", lo, hi, n));
           return region_fail("a loop-variable slice would be clipped at the array's edge");
         }
-        ir::ValueId i = trace_.graph.params[0];
-        ir::ValueId v = i;
+        // The induction variable of region p.arg, captured into the innermost body if needed.
+        auto level = static_cast<size_t>(p.arg);
+        ir::ValueId v = level + 1 < regions_.size() ? regions_[level + 1].outer.params[0] : trace_.graph.params[0];
+        for (size_t l = level + 1; l < regions_.size(); ++l) v = capture(l, v);
         if (p.ia != 1)
           v = g.add_op(ir::Op::Mul, ir::Type::scalar(ir::DType::I64), {v, g.add_const_int(ir::DType::I64, p.ia, loc_)}, loc_);
         if (p.ib + shift != 0)
@@ -619,6 +623,13 @@ bool Tracer::dyn_subscr(const AValue& x, const AValue& key) {
 }
 
 bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) {
+  // The store is a select over all of x (functional IR; loop-carried arrays are double
+  // buffered): O(x.size) per iteration where eager NumPy writes only the window. Beyond a few
+  // thousand elements eager is faster: unroll (or run eagerly) instead.
+  constexpr int64_t kMaxMaskedStore = 8192;
+  if (x.type.static_numel().value_or(kMaxMaskedStore + 1) > kMaxMaskedStore)
+    return region_fail(fmt::format("a store at the loop variable into an array of {} elements (a whole-array "
+                                   "select per iteration would be slower than NumPy)", *x.type.static_numel()));
   std::vector<ir::ValueId> starts;
   std::vector<int64_t> extents, steps;
   std::vector<bool> drop;

@@ -357,8 +357,8 @@ bool Tracer::emit_output(const AValue& v) {
 
 bool Tracer::op_load_fast(const Instruction& in) {
   const AValue& v = fr().locals[static_cast<size_t>(in.arg)];
-  if (v.kind == AValue::Kind::LoopIndex && v.arg != static_cast<int>(regions_.size()) - 1)
-    return region_fail(fmt::format("an inner loop region reads the outer loop variable '{}'", local_name(in.arg)));
+  if (v.kind == AValue::Kind::LoopIndex && v.arg >= static_cast<int>(regions_.size()))
+    return region_fail(fmt::format("a stale loop variable '{}'", local_name(in.arg)));
   if (!regions_.empty()) note_read(in.arg, -1);
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError,

@@ -394,3 +394,32 @@ def test_negative_loop_variable_indices():
     jf = jit(f)
     same(jf(x), f(x))
     assert loop_ops(ir_of(f, x)) == 1
+
+
+def test_inner_loop_indexes_with_the_outer_loop_variable():
+    def f(A):
+        out = np.zeros(A.shape[1])
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                out = out + A[i, :] * 0.5 + A[i, j]
+        return out, i, j
+
+    A = np.random.default_rng(4).random((9, 10))
+    jf = jit(f)
+    got, want = jf(A), f(A)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+    assert got[1:] == want[1:]
+    assert loop_ops(ir_of(f, A)) == 2
+    assert jf.stats()["compiled_calls"] == 1
+
+
+def test_stores_into_large_arrays_do_not_become_whole_array_selects():
+    def f(u, steps):
+        hist = np.zeros((u.shape[0], steps))
+        for t in range(steps):
+            hist[:, t] = u
+        return hist
+
+    u = np.arange(1000.0)
+    assert loop_ops(ir_of(f, u, 20)) == 0  # unrolled: 20 window stores, not 20 full selects
+    same(jit(f)(u, 20), f(u, 20))
