@@ -177,7 +177,7 @@ Expected<Value*> emit_binary(llvm::IRBuilderBase& b, Op op, DType d, Value* x, V
     }
     case Op::Pow:
       if (bl) return unsupported(op, d);
-      return f ? b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, y) : int_pow(b, x, y);
+      return f ? emit_vpow(b, x, y) : int_pow(b, x, y);  // floats: inline vector code
     case Op::Maximum: return emit_extremum(b, true, /*propagate_nan=*/true, d, x, y);
     case Op::Minimum: return emit_extremum(b, false, /*propagate_nan=*/true, d, x, y);
     case Op::And:

@@ -17,4 +17,8 @@ bool has_vmath(ir::Op op);
 // 1 ulp from the exact result (the table at the top of vmath.cpp has the measured errors).
 llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x);
 
+// x ** y (NumPy's float power: C99 pow special cases) for float or double x, y of one type, as
+// branch-free IR; error bound in the table at the top of vmath.cpp.
+llvm::Value* emit_vpow(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y);
+
 }  // namespace tracejit::backends

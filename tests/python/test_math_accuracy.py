@@ -162,3 +162,103 @@ def test_float32_native_against_float64(name):
         assert got[x == 0].tolist() == [1.0] * int(np.sum(x == 0))
     if name == "log":
         assert got[x == 1].tolist() == [0.0] * int(np.sum(x == 1))
+
+
+# ---- power: x ** y (backends/cpu/vmath.cpp emit_vpow). ----
+# Ours: float64 e^(y log|x|) with log|x| and the product in double-double, max 0.5x ulp against
+# long double (tests/cpp/backends/test_vmath.cpp PowAccuracy: 0.51 measured, bound 1); float32
+# through the float64 algorithm, rounded once (<= 0.5 + 2^-20 ulp). NumPy's float64 power is
+# libm's pow (< 1 ulp); its float32 loop may be SVML (documented 1 ulp and less), so the bound
+# against NumPy is ours + NumPy's: 2 ulp for both.
+POW_BOUND_VS_NUMPY = {np.float32: 2.0, np.float64: 2.0}
+POW_BOUND_VS_EXACT = {np.float32: 0.51, np.float64: 1.0}
+
+POW_SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 1.5, -1.5,
+                0.25, 1e-30, 1e30, 100.0, -100.0, 1024.0, -1075.0, 0.1, 1.0000001, 0.9999999, 2.0 ** 53 + 2,
+                2.0 ** 24 + 1, 5e-324, -5e-324, 1e-45, -1e-45, 3.4e38, -3.4e38, 1.7e308, -1.7e308]
+
+
+def pow_pairs(dt):
+    with np.errstate(over="ignore"):
+        sp = np.array(POW_SPECIALS, dtype=dt)
+    gx, gy = np.meshgrid(sp, sp)
+    rng = np.random.default_rng(2024)
+    n = 300_000
+    fi = np.finfo(dt)
+    # log2|x| over the whole range, y such that |y log2 x| spans past overflow/underflow
+    lx = rng.uniform(fi.minexp - fi.nmant, fi.maxexp, n)
+    x = np.exp2(lx).astype(dt)
+    with np.errstate(all="ignore"):
+        y = (rng.uniform(-1.1, 1.1, n) * (fi.maxexp + fi.nmant) / np.log2(x.astype(np.float64))).astype(dt)
+    # x near 1 with large exponents; negative bases with integer and non-integer exponents
+    x1 = (1 + rng.uniform(-1e-3, 1e-3, n)).astype(dt)
+    y1 = rng.uniform(-2e5, 2e5, n).astype(dt)
+    xn = -np.exp2(rng.uniform(-40, 40, n)).astype(dt)
+    yn = np.where(rng.random(n) < 0.8, np.rint(rng.uniform(-30, 30, n)), rng.uniform(-30, 30, n)).astype(dt)
+    xs = np.concatenate([gx.ravel(), x, x1, xn])
+    ys = np.concatenate([gy.ravel(), y, y1, yn])
+    return xs, ys
+
+
+def check_classification(got, want):
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    special = ~np.isnan(want) & (np.isinf(want) | (want == 0) | (want == 1))
+    np.testing.assert_array_equal(got[special], want[special])
+    np.testing.assert_array_equal(np.signbit(got[special]), np.signbit(want[special]))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_power_arrays(dt):
+    xs, ys = pow_pairs(dt)
+    fn = lambda x, y: x ** y
+    with np.errstate(all="ignore"):
+        want = fn(xs, ys)
+        jitted = tracejit.jit(hot=0)(fn)
+        got = jitted(xs, ys)
+        if dt == np.float64:
+            ref = np.power(xs.astype(np.longdouble), ys.astype(np.longdouble))
+        else:
+            ref = np.power(xs.astype(np.float64), ys.astype(np.float64))
+    assert jitted.stats()["compiled_calls"] == 1, "did not compile"
+    assert got.dtype == dt
+    check_classification(got, want)
+    finite = np.isfinite(want) & (want != 0)
+    d = ulp_diff(got[finite], want[finite])
+    w = int(np.argmax(d))
+    print(f"power {np.dtype(dt).name}: max {d[w]:.3f} ulp from NumPy at x={xs[finite][w]!r} y={ys[finite][w]!r}")
+    assert d[w] <= POW_BOUND_VS_NUMPY[dt]
+    # Against the higher-precision reference (long double / float64), where it is finite in dt.
+    with np.errstate(over="ignore"):
+        ref_dt = ref.astype(dt)
+    fin = np.isfinite(ref_dt) & np.isfinite(got)
+    if dt == np.float64:
+        e = np.abs(got[fin].astype(np.longdouble) - ref[fin]) / np.spacing(np.abs(ref_dt[fin])).astype(np.longdouble)
+        e = e.astype(np.float64)
+    else:
+        e = ulp32_vs_f64(got[fin], ref[fin])
+    w = int(np.argmax(e))
+    print(f"power {np.dtype(dt).name}: max {e[w]:.3f} ulp from the reference at x={xs[fin][w]!r} y={ys[fin][w]!r}")
+    assert e[w] <= POW_BOUND_VS_EXACT[dt]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("c", [-1.5, 1.5, -0.5, 3.0, -1.0, 3, -2, 0.75, 1.0 / 3])
+def test_power_scalar_exponent(dt, c):
+    """A constant exponent (the n-body `** -1.5`): same classification as NumPy, within bound."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([np.array(POW_SPECIALS), np.exp2(rng.uniform(-100, 100, 100_000)),
+                        rng.uniform(-10, 10, 100_000)])
+    with np.errstate(all="ignore"):
+        x = x.astype(dt)
+        fn = lambda a: a ** c
+        want = fn(x)
+        jitted = tracejit.jit(hot=0)(fn)
+        got = jitted(x)
+    assert jitted.stats()["compiled_calls"] == 1, "did not compile"
+    assert got.dtype == want.dtype
+    check_classification(got, want)
+    finite = np.isfinite(want) & (want != 0)
+    d = ulp_diff(got[finite], want[finite])
+    assert d.max() <= POW_BOUND_VS_NUMPY[dt], f"{d.max()} ulp at x={x[finite][int(np.argmax(d))]!r}"
+

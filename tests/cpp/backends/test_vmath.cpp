@@ -194,6 +194,156 @@ TEST(Vmath, SpecialValues) {
   }
 }
 
+// ---- pow (binary): x ** y against powl. ----
+
+template <class T>
+std::vector<T> run_pow(const std::vector<T>& xs, const std::vector<T>& ys) {
+  DType d = std::is_same_v<T, float> ? DType::F32 : DType::F64;
+  auto n = static_cast<int64_t>(xs.size());
+  ir::Graph g;
+  ir::ValueId x = g.add_param(ir::Type::of(d, {n}), ir::ParamLayout::Contiguous);
+  ir::ValueId y = g.add_param(ir::Type::of(d, {n}), ir::ParamLayout::Contiguous);
+  g.results = {g.add_op(Op::Pow, ir::Type::of(d, {n}), {x, y})};
+  auto k = compile_cpu(g);
+  EXPECT_TRUE(k.ok()) << k.message();
+  if (!k.ok()) return {};
+  std::vector<Buffer> in = {make_buffer(d, {n}), make_buffer(d, {n})};
+  std::memcpy(in[0].data(), xs.data(), xs.size() * sizeof(T));
+  std::memcpy(in[1].data(), ys.data(), ys.size() * sizeof(T));
+  Buffer out = run_kernel(g, **k, in)[0];
+  std::vector<T> r(xs.size());
+  std::memcpy(r.data(), out.data(), r.size() * sizeof(T));
+  return r;
+}
+
+template <class T>
+double max_pow_ulp(const std::vector<T>& xs, const std::vector<T>& ys, const char* what) {
+  std::vector<T> got = run_pow(xs, ys);
+  double worst = 0;
+  size_t wi = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double e = ulp_error(got[i], std::pow(static_cast<long double>(xs[i]), static_cast<long double>(ys[i])));
+    if (e > worst) worst = e, wi = i;
+  }
+  std::printf("  pow  %s %-28s max %.3f ulp at x=%.17g y=%.17g\n", std::is_same_v<T, float> ? "f32" : "f64", what,
+              worst, static_cast<double>(xs[wi]), static_cast<double>(ys[wi]));
+  return worst;
+}
+
+// Random (x, y) pairs whose result is finite or near the overflow/underflow edges: log2|x| from
+// [lx0, lx1], the exponent chosen so that |y*log2|x|| spans [0, emax] (plus random signs).
+template <class T>
+void pow_samples(std::vector<T>& xs, std::vector<T>& ys, double lx0, double lx1, double emax, bool neg_x,
+                 size_t n = 1 << 20) {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> ul(lx0, lx1), ue(-emax, emax), u01(0, 1);
+  for (size_t i = 0; i < n; ++i) {
+    double lx = ul(rng);
+    T x = static_cast<T>(std::exp2(lx));
+    if (x == 0 || std::isinf(x) || x == 1) continue;
+    double l2 = std::log2(static_cast<double>(x));
+    T y = static_cast<T>(ue(rng) / l2);
+    if (neg_x) {  // negative bases need integer exponents
+      y = std::nearbyint(y);
+      x = -x;
+    }
+    xs.push_back(x);
+    ys.push_back(y);
+  }
+}
+
+constexpr double kPowF64Bound = 1.0, kPowF32Bound = 0.51;
+
+TEST(Vmath, PowAccuracy) {
+  {
+    std::vector<double> xs, ys;
+    pow_samples(xs, ys, -1074, 1024, 1080, false);  // whole range incl. denormal results
+    EXPECT_LE(max_pow_ulp(xs, ys, "wide"), kPowF64Bound);
+    xs.clear(), ys.clear();
+    pow_samples(xs, ys, -1e-3, 1e-3, 1080, false);  // x near 1, huge y
+    EXPECT_LE(max_pow_ulp(xs, ys, "x near 1"), kPowF64Bound);
+    xs.clear(), ys.clear();
+    pow_samples(xs, ys, -60, 60, 60, false);
+    EXPECT_LE(max_pow_ulp(xs, ys, "moderate"), kPowF64Bound);
+    xs.clear(), ys.clear();
+    pow_samples(xs, ys, -30, 30, 1000, true);  // negative bases, integer y
+    EXPECT_LE(max_pow_ulp(xs, ys, "negative x, integer y"), kPowF64Bound);
+    // The n-body exponent and the other common constants, over a wide range of x.
+    for (double c : {-1.5, 1.5, -0.5, 3.0, -1.0, 0.5, 2.0, 1.0 / 3}) {
+      std::vector<double> x2 = samples<double>(0, 100, -300, 300, 1 << 18), y2;
+      for (auto& v : x2) v = std::fabs(v);
+      y2.assign(x2.size(), c);
+      EXPECT_LE(max_pow_ulp(x2, y2, ("y=" + std::to_string(c)).c_str()), kPowF64Bound);
+    }
+  }
+  {
+    std::vector<float> xs, ys;
+    pow_samples(xs, ys, -149, 128, 160, false);
+    EXPECT_LE(max_pow_ulp(xs, ys, "wide"), kPowF32Bound);
+    xs.clear(), ys.clear();
+    pow_samples(xs, ys, -1e-3, 1e-3, 160, false);
+    EXPECT_LE(max_pow_ulp(xs, ys, "x near 1"), kPowF32Bound);
+    xs.clear(), ys.clear();
+    pow_samples(xs, ys, -20, 20, 130, true);
+    EXPECT_LE(max_pow_ulp(xs, ys, "negative x, integer y"), kPowF32Bound);
+  }
+}
+
+// Every pair of special and ordinary values: the C99 pow result exactly (std::pow is glibc's,
+// which follows Annex F), the sign of zeros and infinities included.
+template <class T>
+void check_pow_specials() {
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  const T den = std::numeric_limits<T>::denorm_min(), mx = std::numeric_limits<T>::max();
+  std::vector<T> vals = {0, -0.0f, inf, -inf, nan, 1, -1, 2, -2, 0.5f, -0.5f, 3, -3, 1.5f, -1.5f, 0.25f,
+                         den, -den, mx, -mx, static_cast<T>(1e-30), 1e30f, 9007199254740993.0, 16777217.0f,
+                         static_cast<T>(1.0000001), static_cast<T>(0.9999999), 100, -100, 1024, -1075, 0.1f};
+  std::vector<T> xs, ys;
+  for (T x : vals)
+    for (T y : vals) xs.push_back(x), ys.push_back(y);
+  std::vector<T> got = run_pow(xs, ys);
+  int bad = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    T want = std::pow(xs[i], ys[i]);
+    bool special = std::isnan(want) || std::isinf(want) || want == 0 || want == 1 || std::isinf(xs[i]) ||
+                   std::isinf(ys[i]) || xs[i] == 0 || ys[i] == 0;
+    bool ok = special ? (std::isnan(want) ? std::isnan(got[i]) : (got[i] == want && std::signbit(got[i]) == std::signbit(want)))
+                      : ulp_error(got[i], std::pow(static_cast<long double>(xs[i]), static_cast<long double>(ys[i]))) <= 1.0;
+    if (!ok && ++bad < 20)
+      ADD_FAILURE() << "pow(" << std::setprecision(17) << xs[i] << ", " << ys[i] << ") = " << got[i] << ", want " << want;
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST(Vmath, PowSpecialValues) {
+  check_pow_specials<double>();
+  check_pow_specials<float>();
+}
+
+TEST(Vmath, PowLoopVectorizesWithoutCalls) {
+  auto dir = std::filesystem::temp_directory_path() / ("tracejit_vpow_" + std::to_string(::getpid()));
+  for (DType d : {DType::F32, DType::F64}) {
+    std::filesystem::remove_all(dir);
+    ir::Graph g;
+    ir::ValueId x = g.add_param(ir::Type::of(d, {4096}), ir::ParamLayout::Contiguous);
+    ir::ValueId y = g.add_param(ir::Type::of(d, {4096}), ir::ParamLayout::Contiguous);
+    g.results = {g.add_op(Op::Pow, ir::Type::of(d, {4096}), {x, y})};
+    CpuCompileOptions opts;
+    opts.dump_dir = dir.string();
+    auto k = compile_cpu(g, opts);
+    ASSERT_TRUE(k.ok()) << k.message();
+    std::ifstream f(dir / ((*k)->symbol() + ".ll"));
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string ll = ss.str();
+    EXPECT_NE(ll.find("x double>"), std::string::npos);  // float pow runs on widened lanes
+    std::istringstream lines(ll);
+    for (std::string line; std::getline(lines, line);)
+      EXPECT_FALSE(line.find(" call ") != std::string::npos && line.find("@llvm.") == std::string::npos) << line;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // The loop around each function vectorizes: the dumped LLVM IR has wide vector math and calls no
 // function (no libm call per element).
 TEST(Vmath, LoopVectorizesWithoutCalls) {
