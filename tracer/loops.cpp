@@ -180,6 +180,34 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     for (AValue* v : live)
       if (v->is_tensor() && !v->type.is_static()) return give_up("an array with a dynamic shape is live");
   }
+  // Python numbers this loop turns into array values enter as values of that type.
+  for (const Widen& w : widen_) {
+    if (w.key != key) continue;
+    AValue& slot = fr().locals[static_cast<size_t>(w.local)];
+    if (!slot.is_object() || !(PyFloat_CheckExact(slot.obj) || PyLong_CheckExact(slot.obj))) continue;
+    ir::DType dt = w.type.dtype;
+    ir::ValueId c;
+    if (ir::is_float(dt)) {
+      double d = PyFloat_Check(slot.obj) ? PyFloat_AsDouble(slot.obj) : PyLong_AsDouble(slot.obj);
+      if (PyErr_Occurred() || (PyLong_Check(slot.obj) && std::abs(d) > 9007199254740992.0)) {
+        PyErr_Clear();
+        return give_up("a Python int too large to widen exactly");
+      }
+      if (dt == ir::DType::F32 && static_cast<double>(static_cast<float>(d)) != d && !std::isnan(d))
+        return give_up("a Python float not exact in float32");
+      c = trace_.graph.add_const_float(dt, d, loop_loc);
+    } else if (!ir::is_bool(dt) && PyLong_CheckExact(slot.obj)) {
+      int overflow = 0;
+      long long iv = PyLong_AsLongLongAndOverflow(slot.obj, &overflow);
+      if (overflow || iv < int_min(dt) || (iv > 0 && static_cast<unsigned long long>(iv) > int_max(dt)))
+        return give_up("a Python int out of the array dtype's range");
+      c = trace_.graph.add_const_int(dt, iv, loop_loc);
+    } else {
+      return give_up("a Python number becomes a value of another kind");
+    }
+    if (!w.type.is_scalar()) c = trace_.graph.add_op(ir::Op::Broadcast, w.type, {c}, loop_loc);
+    slot = tensor(c, w.box);
+  }
   regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, start, start + (trip - 1) * step});
   RegionFrame& rf = regions_.back();
   const size_t level = regions_.size() - 1;
@@ -229,7 +257,7 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   regions_.pop_back();
   trace_.graph.files = body.files;  // the body may have interned more files (inlined calls)
   if (abort_) {
-    if (!region_failed_) {
+    if (!region_failed_ && !widen_request_) {
       region_failed_ = key;
       loop_notes_.push_back(fmt::format("{}: loop of {} iterations unrolled: {}", where, trip, abort_->describe()));
     }
@@ -318,6 +346,19 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
       slot_tag.push_back(tags[i]);
       slot_entry.push_back(&e);
       continue;
+    }
+    if (x.is_tensor() && e.is_object() && tags[i] >= kLocal && tags[i] < kInput &&
+        (PyFloat_CheckExact(e.obj) || PyLong_CheckExact(e.obj)) && x.type.is_static()) {
+      // `s = 0.0` before the loop, `s = s + x[i]` in it: the first iteration saw a Python
+      // number, the rest see an array value. Trace again with s entering as a value of the
+      // exit type (the same first-iteration result: NumPy converts a weak Python scalar to the
+      // other operand's dtype, which is the exit dtype here).
+      Widen w{key, static_cast<int>(tags[i] - kLocal), x.type, x.box};
+      for (const Widen& old : widen_)
+        if (old.key == w.key && old.local == w.local) return give_up("a Python number becomes an array value");
+      widen_request_ = w;
+      region_failed_ = std::nullopt;
+      return fail(AbortCode::ControlFlow, "loop region: a Python number becomes an array value (retrace)");
     }
     if (x.is_tensor() && e.kind == AValue::Kind::Null) {
       carried.push_back({ir::kNoValue, x.v, x.type});  // first defined in the body

@@ -1138,15 +1138,22 @@ TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nar
   // A loop that cannot be a compiled region (its body uses the loop variable, changes a type,
   // ...) is unrolled instead: the trace starts over with that loop on the unroll list.
   std::vector<detail::Tracer::LoopKey> unroll;
+  std::vector<detail::Tracer::Widen> widen;
   std::vector<std::string> notes;
   constexpr int kMaxRetraces = 16;
   for (int attempt = 0;; ++attempt) {
     detail::Tracer t(func, args, nargs);
     t.set_options(options);
     t.no_region_ = unroll;
+    t.widen_ = widen;
     t.loop_notes_ = notes;
     if (attempt == kMaxRetraces) t.no_region_.push_back({nullptr, -1});  // no regions at all
     TraceResult r = t.run();
+    if (std::holds_alternative<Abort>(r) && t.widen_request_ && attempt < kMaxRetraces) {
+      widen.push_back(*t.widen_request_);
+      notes = t.loop_notes_;
+      continue;
+    }
     if (std::holds_alternative<Abort>(r) && t.region_failed_ && attempt < kMaxRetraces) {
       unroll.push_back(*t.region_failed_);
       notes = t.loop_notes_;

@@ -161,6 +161,16 @@ class Tracer {
   std::optional<LoopKey> region_failed_;
   std::vector<LoopKey> no_region_;       // loops to unroll in this trace
   std::vector<std::string> loop_notes_;  // why loops were unrolled (diagnostics)
+  // A local holding a Python number before a loop whose body makes it an array value: the
+  // retrace lets it enter the loop as a value of that type.
+  struct Widen {
+    LoopKey key;
+    int local = -1;
+    ir::Type type;
+    Box box = Box::Array;
+  };
+  std::vector<Widen> widen_;
+  std::optional<Widen> widen_request_;
 
  private:
   struct RegionReads {

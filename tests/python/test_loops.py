@@ -423,3 +423,41 @@ def test_stores_into_large_arrays_do_not_become_whole_array_selects():
     u = np.arange(1000.0)
     assert loop_ops(ir_of(f, u, 20)) == 0  # unrolled: 20 window stores, not 20 full selects
     same(jit(f)(u, 20), f(u, 20))
+
+
+def test_scalar_accumulators_started_from_python_numbers():
+    def dot(x, y):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s += x[i] * y[i]
+        return s
+
+    def isum(x):
+        t = 0
+        for i in range(x.shape[0]):
+            t = t + x[i]  # int32 + int32 wraps like NumPy
+        return t
+
+    def pysum(x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = s + float(x[i])  # stays a Python float
+        return s
+
+    def rows(A):
+        acc = 0
+        for i in range(A.shape[0]):
+            acc = acc + A[i]
+        return acc
+
+    rng = np.random.default_rng(5)
+    x, y = rng.random(50), rng.random(50)
+    big = np.full(40, 2**30, dtype=np.int32)
+    for f, args in [(dot, (x, y)), (isum, (np.arange(40, dtype=np.int32),)), (isum, (big,)),
+                    (pysum, (x,)), (rows, (rng.random((12, 3)).astype(np.float32),))]:
+        jf = jit(f)
+        with np.errstate(over="ignore"):
+            got, want = jf(*args), f(*args)
+        same(got, want)
+        assert jf.stats()["compiled_calls"] == 1, f.__name__
+        assert loop_ops(ir_of(f, *args)) == 1, f.__name__
