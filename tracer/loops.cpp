@@ -667,7 +667,7 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
   // The store is a select over all of x (functional IR; loop-carried arrays are double
   // buffered): O(x.size) per iteration where eager NumPy writes only the window. Beyond a few
   // thousand elements eager is faster: unroll (or run eagerly) instead.
-  constexpr int64_t kMaxMaskedStore = 8192;
+  constexpr int64_t kMaxMaskedStore = 1024;
   if (x.type.static_numel().value_or(kMaxMaskedStore + 1) > kMaxMaskedStore)
     return region_fail(fmt::format("a store at the loop variable into an array of {} elements (a whole-array "
                                    "select per iteration would be slower than NumPy)", *x.type.static_numel()));
