@@ -2,6 +2,7 @@
 #include "backends/cpu/elementwise_ext.h"
 
 #include "backends/cpu/scalar_ops.h"
+#include "backends/cpu/vmath.h"
 
 #include <fmt/format.h>
 #include <llvm/IR/Constants.h>
@@ -124,6 +125,7 @@ Expected<Value*> emit_ext_op(llvm::IRBuilderBase& b, const ir::Node& n, const st
                              llvm::ConstantFP::getInfinity(x->getType()));
     default: break;
   }
+  if (has_vmath(n.op)) return emit_vmath(b, n.op, x);  // inline vector code, no libm call
   const LibmFn* lf = libm_fn(n.op);
   if (!lf) return unsupported(n.op, d);
   return call_libm(b, d == DType::F32 ? lf->fname : lf->dname, args);

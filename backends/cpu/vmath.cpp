@@ -27,6 +27,13 @@
 //   pow      | 0.75 (x**y, both    | 0.500 (the double | 1            | 1
 //            |  arrays; 0.52 for   |  algorithm,       |              |
 //            |  |y log x| < 60)    |  rounded once)    |              |
+//   expm1    | 0.61                | 0.500 (each: the  | 1            | 2
+//   log1p    | 0.66                | 0.500  double     | 1            | 2
+//   exp2     | 0.75 (denormal res.)| 0.500  algorithm  | 1            | 3 (*)
+//   log2     | 0.50                | 0.500  rounded    | 1            | 2
+//   log10    | 0.50                | 0.500  once)      | 1            | 3
+// (*) NumPy's float32 exp2 is off by up to 32 units of the smallest denormal for results in the
+// denormal range and gives 0 for x in (-150, -149.5]; ours rounds 2^x correctly there.
 // (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.) Special values follow
 // NumPy: NaN in gives NaN, exp overflows to inf above ln(FLT_MAX) and underflows through the
 // denormals to +0, log(0) = -inf, log(x<0) = NaN, tanh saturates to +-1 and keeps -0.
@@ -42,6 +49,12 @@
 // rounding to float). Special cases exactly as C99/NumPy: pow(x, +-0) = 1 and pow(1, y) = 1 even
 // for NaN, negative finite x with a non-integer y is NaN, odd integer y keeps the sign of x
 // (including -0 and -inf), +-0 / +-inf bases and +-inf exponents per Annex F.
+//
+// expm1, log1p, exp2, log2, log10 reuse those pieces: exp2 = e^(x ln2) with the product in
+// double-double; log2/log10 = the double-double log times 1/ln2 or 1/ln10 (double-double),
+// rounded once (exact at powers of two / ten that are representable); log1p = log(uh) + ul/uh
+// with 1 + x = uh + ul exactly; expm1 = (2^k - 1) + 2^k h summed exactly from exp's
+// double-double expm1 of the reduced argument. float: the double code on widened lanes.
 #include "backends/cpu/vmath.h"
 
 #include <llvm/IR/Constants.h>
@@ -576,7 +589,6 @@ DD log_dd(Math& m, Value* a) {
   DD d = m.two_sum(m.c(2.0), f);
   Value* sh = m.div(f, d.hi);
   Value* sl = m.div(m.sub(m.fma(m.neg(sh), d.hi, f), m.mul(sh, d.lo)), d.hi);
-  DD s{sh, sl};
   DD z = m.two_prod(sh, sh);
   z.lo = m.add(z.lo, m.mul(m.add(sh, sh), sl));
   std::vector<double> rc;
@@ -594,20 +606,25 @@ DD log_dd(Math& m, Value* a) {
   return dd_add(m, kl, l1);
 }
 
+// e^(u.hi + u.lo) for NaN-free u (|u.lo| <= 2^-43 relative): overflows to inf, underflows
+// through the denormals to +0.
+Value* exp_dd(Math& m, DD u) {
+  auto& b = m.b();
+  Value* over = b.CreateFCmpOGT(u.hi, m.c(710.0));
+  Value* under = b.CreateFCmpOLT(u.hi, m.c(-746.0));
+  Value* hi = m.sel(over, m.c(710.0), m.sel(under, m.c(-746.0), u.hi));
+  Value* lo = m.sel(b.CreateOr(over, under), m.c(0.0), u.lo);
+  ExpCore e = exp_core(m, hi, lo);
+  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
+  return m.scale(m.add(one.hi, m.add(one.lo, e.m.lo)), e.k);
+}
+
 // |x|^y for |x| finite and nonzero (or 1.0 standing in), y finite: e^(y * log|x|) with the
 // product y*log|x| in double-double and its low part carried into exp's reduced argument.
 Value* pow_core64(Math& m, Value* ax, Value* y) {
-  auto& b = m.b();
   DD l = log_dd(m, ax);
   DD p = m.two_prod(y, l.hi);
-  Value* plo = m.add(p.lo, m.mul(y, l.lo));
-  Value* over = b.CreateFCmpOGT(p.hi, m.c(710.0));
-  Value* under = b.CreateFCmpOLT(p.hi, m.c(-746.0));
-  Value* u = m.sel(over, m.c(710.0), m.sel(under, m.c(-746.0), p.hi));
-  plo = m.sel(b.CreateOr(over, under), m.c(0.0), plo);
-  ExpCore e = exp_core(m, u, plo);
-  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
-  return m.scale(m.add(one.hi, m.add(one.lo, e.m.lo)), e.k);
+  return exp_dd(m, {p.hi, m.add(p.lo, m.mul(y, l.lo))});
 }
 
 // C99/NumPy pow special cases around `core(|x|', y')`, all in double (float widens exactly):
@@ -655,7 +672,83 @@ Value* pow32(llvm::IRBuilderBase& b, Value* x, Value* y) {
   return b.CreateFPTrunc(r, x->getType());
 }
 
+// ---- expm1, log1p, exp2, log2, log10 (double; float widens and rounds once). ----
+
+constexpr double kLn2DD[2] = {0x1.62e42fefa39efp-1, 0x1.abc9e3b39803fp-56};
+constexpr double kInvLn2DD[2] = {0x1.71547652b82fep+0, 0x1.777d0ffda0d24p-56};
+constexpr double kInvLn10DD[2] = {0x1.bcb7b1526e50ep-2, 0x1.95355baaafad3p-57};
+
+// 2^x = e^(x ln2) with the product in double-double; exact for integer x in range.
+Value* exp2_64(Math& m, Value* x) {
+  auto& b = m.b();
+  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(1100.0)), m.c(1100.0), x);
+  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-1100.0)), m.c(-1100.0), xc);
+  xc = m.sel(m.is_nan(x), m.c(0.0), xc);
+  DD p = m.two_prod(xc, m.c(kLn2DD[0]));
+  Value* r = exp_dd(m, {p.hi, m.add(p.lo, m.mul(xc, m.c(kLn2DD[1])))});
+  return m.sel(m.is_nan(x), x, r);
+}
+
+// log(x) times a double-double constant, rounded once; log's special cases (x < 0 NaN, +-0 -inf,
+// inf inf, log(1) = +0).
+Value* log_scaled64(Math& m, Value* x, const double* c) {
+  auto& b = m.b();
+  Value* ok = b.CreateAnd(b.CreateFCmpOGT(x, m.c(0.0)), b.CreateFCmpOLT(x, m.c(INFINITY)));
+  DD l = log_dd(m, m.sel(ok, x, m.c(1.0)));
+  DD p = m.two_prod(l.hi, m.c(c[0]));
+  Value* res = m.add(p.hi, m.add(p.lo, m.add(m.mul(l.hi, m.c(c[1])), m.mul(l.lo, m.c(c[0])))));
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0)), m.c(-INFINITY), res);
+  res = m.sel(b.CreateFCmpOLT(x, m.c(0.0)), m.c(NAN), res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
+// log1p(x) = log(uh) + ul/uh with 1 + x = uh + ul exactly (two_sum); x = +-0 returns x.
+Value* log1p64(Math& m, Value* x) {
+  auto& b = m.b();
+  Value* ok = b.CreateAnd(b.CreateFCmpOGT(x, m.c(-1.0)), b.CreateFCmpOLT(x, m.c(INFINITY)));
+  Value* xs = m.sel(ok, x, m.c(0.0));
+  DD u = m.two_sum(m.c(1.0), xs);
+  DD l = log_dd(m, u.hi);
+  Value* res = m.add(l.hi, m.add(l.lo, m.div(u.lo, u.hi)));
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0)), x, res);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(-1.0)), m.c(-INFINITY), res);
+  res = m.sel(b.CreateFCmpOLT(x, m.c(-1.0)), m.c(NAN), res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
+// expm1(x) = (2^k - 1) + 2^k h with e^x = 2^k (1 + h), h a double-double: the sum is formed
+// exactly (2^k - 1 as a two_sum) below k = 60, as e^x above (the -1 is below 2^-8 ulp there).
+// x = +-0 returns x; x < -60 gives -1; overflow gives inf.
+Value* expm1_64(Math& m, Value* x) {
+  auto& b = m.b();
+  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(710.0)), m.c(710.0), x);
+  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-60.0)), m.c(-60.0), xc);
+  xc = m.sel(m.is_nan(x), m.c(0.0), xc);
+  ExpCore e = exp_core(m, xc);
+  Value* small_k = b.CreateICmpSLT(e.k, m.ci(60));
+  Value* kk = m.sel(small_k, e.k, m.ci(0));
+  Value* sk = m.pow2(kk);
+  DD s1 = m.two_sum(sk, m.c(-1.0));
+  DD s2 = m.two_sum(s1.hi, m.mul(sk, e.m.hi));
+  Value* sum = m.add(s2.hi, m.add(s2.lo, m.add(s1.lo, m.mul(sk, e.m.lo))));
+  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
+  Value* big = m.scale(m.add(one.hi, m.add(one.lo, e.m.lo)), e.k);
+  Value* res = m.sel(small_k, sum, big);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0)), x, res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
 Value* emit64(Math& m, ir::Op op, Value* x) {
+  switch (op) {
+    case ir::Op::Expm1: return expm1_64(m, x);
+    case ir::Op::Log1p: return log1p64(m, x);
+    case ir::Op::Exp2: return exp2_64(m, x);
+    case ir::Op::Log2: return log_scaled64(m, x, kInvLn2DD);
+    case ir::Op::Log10: return log_scaled64(m, x, kInvLn10DD);
+    default: break;
+  }
   switch (op) {
     case ir::Op::Exp: return exp64(m, x);
     case ir::Op::Log: return log64(m, x);
@@ -668,7 +761,13 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
 }  // namespace
 
 bool has_vmath(ir::Op op) {
-  return op == ir::Op::Exp || op == ir::Op::Log || op == ir::Op::Tanh || op == ir::Op::Sin || op == ir::Op::Cos;
+  switch (op) {
+    case ir::Op::Exp: case ir::Op::Log: case ir::Op::Tanh: case ir::Op::Sin: case ir::Op::Cos:
+    case ir::Op::Expm1: case ir::Op::Log1p: case ir::Op::Exp2: case ir::Op::Log2: case ir::Op::Log10:
+      return true;
+    default:
+      return false;
+  }
 }
 
 llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
@@ -676,7 +775,7 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     Math m(b);
     return emit64(m, op, x);
   }
-  // float: exp, log and tanh natively; sin and cos as the double algorithm on the widened
+  // float: exp, log and tanh natively; the others as the double algorithm on the widened
   // argument, rounded once.
   Math32 m32(b);
   switch (op) {

@@ -10,7 +10,8 @@ class Value;
 
 namespace tracejit::backends {
 
-// True when emit_vmath has an inline lowering of `op` (exp, log, tanh, sin, cos).
+// True when emit_vmath has an inline lowering of `op` (exp, log, tanh, sin, cos, expm1, log1p,
+// exp2, log2, log10).
 bool has_vmath(ir::Op op);
 
 // Emits `op` applied to the float or double `x` as branch-free IR (no libm call), at most

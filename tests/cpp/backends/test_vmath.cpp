@@ -25,6 +25,11 @@ long double reference(Op op, long double x) {
     case Op::Log: return std::log(x);
     case Op::Tanh: return std::tanh(x);
     case Op::Sin: return std::sin(x);
+    case Op::Expm1: return std::expm1(x);
+    case Op::Log1p: return std::log1p(x);
+    case Op::Exp2: return std::exp2(x);
+    case Op::Log2: return std::log2(x);
+    case Op::Log10: return std::log10(x);
     default: return std::cos(x);
   }
 }
@@ -137,9 +142,75 @@ TEST(Vmath, SinCosAccuracy) {
   }
 }
 
+// expm1, log1p, exp2, log2, log10: double algorithms built on the double-double log and exp of
+// pow (float: the same code on widened lanes, rounded once).
+TEST(Vmath, ExpLogFamilyAccuracy) {
+  auto pos = [](auto xs) {
+    for (auto& x : xs) x = std::fabs(x);
+    return xs;
+  };
+  check_accuracy(Op::Expm1, samples<double>(-40, 709.7, -1074, 9), kBound);
+  check_accuracy(Op::Expm1, samples<double>(-1, 1, -60, 0), kBound);
+  check_accuracy(Op::Expm1, samples<float>(-20, 88.7f, -149, 6), kBound);
+  check_accuracy(Op::Log1p, pos(samples<double>(0, 10, -1074, 1023)), kBound);
+  check_accuracy(Op::Log1p, samples<double>(-0.999, 1, -60, -1), kBound);
+  check_accuracy(Op::Log1p, pos(samples<float>(0, 10, -149, 127)), kBound);
+  check_accuracy(Op::Log1p, samples<float>(-0.999f, 1, -30, -1), kBound);
+  check_accuracy(Op::Exp2, samples<double>(-1074, 1023.9, -60, 10), kBound);
+  check_accuracy(Op::Exp2, samples<float>(-149, 127.9f, -30, 7), kBound);
+  for (Op op : {Op::Log2, Op::Log10}) {
+    check_accuracy(op, pos(samples<double>(0.5, 2, -1074, 1023)), kBound);
+    check_accuracy(op, pos(samples<double>(0.99, 1.01, -40, 0)), kBound);
+    check_accuracy(op, pos(samples<float>(0.5f, 2, -149, 127)), kBound);
+  }
+}
+
+TEST(Vmath, ExpLogFamilySpecialValues) {
+  const double inf = INFINITY, nan = NAN, den = 4.9406564584124654e-324;
+  struct Case {
+    Op op;
+    double x, want;
+  };
+  const Case cases[] = {
+      {Op::Expm1, 0.0, 0.0},   {Op::Expm1, -0.0, -0.0}, {Op::Expm1, inf, inf},    {Op::Expm1, -inf, -1.0},
+      {Op::Expm1, nan, nan},   {Op::Expm1, 710.0, inf}, {Op::Expm1, -100.0, -1.0}, {Op::Expm1, den, den},
+      {Op::Expm1, -den, -den}, {Op::Expm1, 1e-300, 1e-300},
+      {Op::Log1p, 0.0, 0.0},   {Op::Log1p, -0.0, -0.0}, {Op::Log1p, -1.0, -inf},  {Op::Log1p, -2.0, nan},
+      {Op::Log1p, inf, inf},   {Op::Log1p, -inf, nan},  {Op::Log1p, nan, nan},    {Op::Log1p, den, den},
+      {Op::Log1p, -den, -den}, {Op::Log1p, 1e-300, 1e-300},
+      {Op::Exp2, 0.0, 1.0},    {Op::Exp2, -0.0, 1.0},   {Op::Exp2, inf, inf},     {Op::Exp2, -inf, 0.0},
+      {Op::Exp2, nan, nan},    {Op::Exp2, 1024.0, inf}, {Op::Exp2, -1075.0, 0.0}, {Op::Exp2, -1074.0, den},
+      {Op::Exp2, 10.0, 1024.0}, {Op::Exp2, -3.0, 0.125}, {Op::Exp2, 1023.0, 0x1p1023},
+      {Op::Log2, 0.0, -inf},   {Op::Log2, -0.0, -inf},  {Op::Log2, -1.0, nan},    {Op::Log2, inf, inf},
+      {Op::Log2, -inf, nan},   {Op::Log2, nan, nan},    {Op::Log2, 1.0, 0.0},     {Op::Log2, 1024.0, 10.0},
+      {Op::Log2, den, -1074.0}, {Op::Log2, 0.125, -3.0},
+      {Op::Log10, 0.0, -inf},  {Op::Log10, -1.0, nan},  {Op::Log10, inf, inf},    {Op::Log10, 1.0, 0.0},
+      {Op::Log10, nan, nan},   {Op::Log10, 1000.0, 3.0}, {Op::Log10, 1e-300, -300.0}, {Op::Log10, 1e22, 22.0},
+  };
+  for (const Case& c : cases) {
+    double got = run_op(c.op, std::vector<double>{c.x})[0];
+    SCOPED_TRACE(std::string(ir::op_name(c.op)) + "(" + std::to_string(c.x) + ")");
+    if (std::isnan(c.want)) {
+      EXPECT_TRUE(std::isnan(got)) << got;
+    } else {
+      EXPECT_EQ(got, c.want) << std::setprecision(17) << got << " vs " << c.want;
+      EXPECT_EQ(std::signbit(got), std::signbit(c.want)) << got;
+    }
+    float xf = static_cast<float>(c.x);
+    float gf = run_op(c.op, std::vector<float>{xf})[0];
+    long double wf = reference(c.op, xf);
+    if (std::isnan(wf)) {
+      EXPECT_TRUE(std::isnan(gf)) << gf;
+    } else {
+      EXPECT_EQ(gf, static_cast<float>(wf)) << "float " << xf;
+      EXPECT_EQ(std::signbit(gf), std::signbit(static_cast<float>(wf))) << "float " << xf;
+    }
+  }
+}
+
 // The backend suite's interesting values (zeros, extremes, denormals, NaN, inf) of each dtype.
 TEST(Vmath, InterestingValues) {
-  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos}) {
+  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Expm1, Op::Log1p, Op::Exp2, Op::Log2, Op::Log10}) {
     Buffer f = interesting(DType::F32, {18}), d = interesting(DType::F64, {18});
     std::vector<float> xf(18);
     std::vector<double> xd(18);
@@ -348,7 +419,7 @@ TEST(Vmath, PowLoopVectorizesWithoutCalls) {
 // function (no libm call per element).
 TEST(Vmath, LoopVectorizesWithoutCalls) {
   auto dir = std::filesystem::temp_directory_path() / ("tracejit_vmath_" + std::to_string(::getpid()));
-  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos})
+  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Expm1, Op::Log1p, Op::Exp2, Op::Log2, Op::Log10})
     for (DType d : {DType::F32, DType::F64}) {
       SCOPED_TRACE(std::string(ir::op_name(op)) + " " + std::string(ir::dtype_name(d)));
       std::filesystem::remove_all(dir);
