@@ -169,8 +169,8 @@ std::optional<AValue> Tracer::reshape_value(const AValue& x, const std::vector<i
 }
 
 std::optional<AValue> Tracer::full_of(const std::vector<int64_t>& shape, ir::DType dt, const AValue& fill) {
-  if (fill.is_tensor() && ir::is_float(fill.type.dtype) && !ir::is_float(dt) && !ir::is_bool(dt)) {
-    fail(AbortCode::UnsupportedCall, "float to integer conversion is not compiled yet");
+  if (fill.is_tensor() && ir::is_float(fill.type.dtype) && dt == ir::DType::U32) {
+    fail(AbortCode::UnsupportedCall, "float to integer conversion is not compiled for uint32 (NumPy's out-of-range results depend on the array length)");
     return std::nullopt;
   }
   if (fill.is_object()) {
@@ -268,6 +268,10 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
   Py_XDECREF(dtype_kw);
   if (!resolved) return fail(AbortCode::UnsupportedDtype, fmt::format("{}() computes in a dtype the JIT does not compile", name));
   ir::DType rdt = *resolved;
+  // NumPy's var/std subtract the integer mean from the float array itself (not from its
+  // integer cast), which the steps below do not model.
+  if ((name == "var" || name == "std") && ir::is_float(x.type.dtype) && ir::is_integer(rdt))
+    return fail(AbortCode::UnsupportedCall, fmt::format("float to integer conversion is not compiled for {} with an integer dtype", name));
   // NumPy divides by the count as an intp scalar (a strong int64): the quotient is computed in
   // float64 and cast back to the result dtype.
   auto divide = [&](ir::ValueId s, int64_t n) {

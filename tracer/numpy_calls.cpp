@@ -578,8 +578,12 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     PyErr_Clear();
     if (!dt || !args[0].type.is_scalar())
       return fail(AbortCode::UnsupportedCall, fmt::format("{}() of an array is not traced yet", fname));
-    if (ir::is_float(args[0].type.dtype) && !ir::is_float(*dt) && !ir::is_bool(*dt))
-      return fail(AbortCode::UnsupportedCall, "float to integer conversion is not compiled yet");
+    // np.int64(x) of a Python float goes through Python's int (raising for NaN, inf and out of
+    // range); of a NumPy float it is NumPy's cast, which the backend compiles except to uint32.
+    if (ir::is_float(args[0].type.dtype) && ir::is_integer(*dt) && args[0].box == Box::PyFloat)
+      return fail(AbortCode::UnsupportedCall, "float to integer conversion is not compiled for a Python float (NumPy converts it with Python's int())");
+    if (ir::is_float(args[0].type.dtype) && *dt == ir::DType::U32)
+      return fail(AbortCode::UnsupportedCall, "float to integer conversion is not compiled for uint32 (NumPy's out-of-range results depend on the array length)");
     push(tensor(trace_.graph.add_op(ir::Op::Cast, args[0].type.with_dtype(*dt), {args[0].v}, loc_),
                 Box::NpScalar));
     return true;
@@ -624,8 +628,8 @@ bool Tracer::call_tensor_method(const AValue& m, std::vector<AValue> args) {
     auto dt = dtype_from_typenum(d->type_num);
     Py_DECREF(d);
     if (!dt) return fail(AbortCode::UnsupportedDtype, "astype to a dtype the JIT does not compile");
-    if (ir::is_float(x.type.dtype) && !ir::is_float(*dt) && !ir::is_bool(*dt))
-      return fail(AbortCode::UnsupportedCall, "float to integer astype is not compiled yet");
+    if (ir::is_float(x.type.dtype) && *dt == ir::DType::U32)
+      return fail(AbortCode::UnsupportedCall, "float to integer astype is not compiled for uint32 (NumPy's out-of-range results depend on the array length)");
     push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type.with_dtype(*dt), {x.v}, loc_), box));
     return true;
   }

@@ -34,6 +34,12 @@ Expected<llvm::Value*> emit_const(llvm::IRBuilderBase& b, const ir::Node& n);
 llvm::Value* emit_extremum(llvm::IRBuilderBase& b, bool is_max, bool propagate_nan, ir::DType d,
                            llvm::Value* x, llvm::Value* y);
 
+// Float (f32/f64 register value) -> integer `to`, bit for bit as NumPy's cast loops on x86-64,
+// NaN, +-inf and out-of-range inputs included (see scalar_ops.cpp). Only for the targets
+// float_to_int_supported accepts: NumPy's float -> uint32 depends on the array length.
+bool float_to_int_supported(ir::DType to);
+llvm::Value* emit_float_to_int(llvm::IRBuilderBase& b, llvm::Value* x, ir::DType to);
+
 Expected<llvm::Value*> emit_scalar_op(llvm::IRBuilderBase& b, const ir::Node& n,
                                       const std::vector<ir::DType>& arg_dtypes,
                                       const std::vector<llvm::Value*>& args);

@@ -149,6 +149,33 @@ std::optional<BlasMat> blas_layout(int64_t rs, int64_t cs, int64_t rows, int64_t
 
 bool blas_dtype(DType d) { return d == DType::F32 || d == DType::F64; }
 
+// True when reshaping `in` to `out` only inserts or drops size-1 dims: the other dims keep
+// their order and strides (a vector's reshape to a row or a column, for matmul).
+bool unit_reshape(const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
+  std::vector<int64_t> a, b;
+  for (int64_t x : in)
+    if (x != 1) a.push_back(x);
+  for (int64_t x : out)
+    if (x != 1) b.push_back(x);
+  return a == b;
+}
+
+// True when `v` has a layout BLAS could be handed once the strides of Strided params are read
+// at run time (Lowerer::describe_rt): describe() succeeds, or `v` is a Strided param or a view
+// of one through transposes, slices, broadcasts and reshapes that only insert/drop size-1 dims.
+bool rt_describable(const ir::Graph& g, const Plan& p, ValueId v) {
+  if (describe(g, p, v)) return true;
+  const ir::Node& n = g.node(v);
+  if (p.buffered[static_cast<size_t>(v)]) return is_strided_param(n);
+  if (n.operands.size() != 1) return false;
+  switch (n.op) {
+    case Op::Transpose: case Op::Slice: case Op::Broadcast: return rt_describable(g, p, n.operands[0]);
+    case Op::Reshape:
+      return unit_reshape(sizes(g.type(n.operands[0])), sizes(n.type)) && rt_describable(g, p, n.operands[0]);
+    default: return false;
+  }
+}
+
 // A concat along axis 0 (np.roll/np.concatenate of rows) is evaluated inline: its consumer's
 // outer loop picks the operand per row, the inner loops stay contiguous. Other axes keep a
 // buffer (a per-element pick would turn the inner loop's loads into gathers).
@@ -181,6 +208,8 @@ Expected<Plan> make_plan(const ir::Graph& g) {
           size_t r = s.size();
           ok = blas_layout(d->strides[r - 2], d->strides[r - 1], s[r - 2], s[r - 1],
                            ir::dtype_size(n.type.dtype)).has_value();
+        } else if (!ok) {
+          ok = rt_describable(g, p, o);  // strides known at run time: BLAS in place or packed then
         }
         if (!ok) p.buffered[static_cast<size_t>(o)] = true;
       }
@@ -285,6 +314,10 @@ class Lowerer {
   Status emit_reduce(Nest& n);
   Status emit_arg(Nest& n);
   Status emit_matmul(Nest& n);
+  struct RtDesc;
+  std::optional<RtDesc> describe_rt(ValueId v);
+  Value* param_stride(ValueId v, size_t d);
+  Status emit_matmul_rt(Nest& n);
   Value* identity(Op op, DType d);
   Value* combine(Op op, DType d, Value* acc, Value* x);
 
@@ -912,7 +945,7 @@ Status Lowerer::emit_matmul(Nest& n) {
   auto ashape = sizes(g_.type(av)), bshape = sizes(g_.type(bv));
   int64_t K = ashape.back();
   auto ad = describe(g_, p_, av), bd = describe(g_, p_, bv);
-  if (!ad || !bd) return Status::error("cpu backend: matmul operand has no static layout");
+  if (!ad || !bd) return emit_matmul_rt(n);  // strides known only at run time
   root_ = ir::kNoValue;
   // Batch loops over the result's leading dims; operands broadcast (right-aligned).
   std::vector<int> batch_axes;
@@ -981,6 +1014,273 @@ Status Lowerer::emit_matmul(Nest& n) {
         });
       });
     });
+  });
+}
+
+// A value as (buffer, byte offset, byte strides) with the strides of Strided params read at run
+// time from the kernel's input_strides (size-1 dims: stride 0).
+struct Lowerer::RtDesc {
+  ValueId base = ir::kNoValue;
+  Value* offset = nullptr;
+  std::vector<Value*> strides;
+};
+
+// Byte stride `d` of Strided param `v`, loaded once in the helper's entry block.
+Value* Lowerer::param_stride(ValueId v, size_t d) {
+  Value*& s = dyn_stride_[{v, static_cast<int>(d)}];
+  if (!s) {
+    llvm::IRBuilder<> eb(entry_->getTerminator());
+    Value* all = kernel_arg(static_cast<unsigned>(g_.params.size()));
+    Value* arr = eb.CreateLoad(eb.getPtrTy(), eb.CreateConstInBoundsGEP1_64(eb.getPtrTy(), all, static_cast<uint64_t>(g_.node(v).ints[0])));
+    s = eb.CreateLoad(eb.getInt64Ty(), eb.CreateConstInBoundsGEP1_64(eb.getInt64Ty(), arr, d));
+  }
+  return s;
+}
+
+// describe() with runtime strides: succeeds where rt_describable() says so.
+std::optional<Lowerer::RtDesc> Lowerer::describe_rt(ValueId v) {
+  if (auto d = describe(g_, p_, v)) {
+    RtDesc r{d->base, b_.getInt64(d->offset), {}};
+    for (int64_t st : d->strides) r.strides.push_back(b_.getInt64(st));
+    return r;
+  }
+  const ir::Node& n = g_.node(v);
+  auto shape = sizes(n.type);
+  if (p_.buffered[static_cast<size_t>(v)]) {
+    if (!is_strided_param(n)) return std::nullopt;
+    RtDesc r{v, b_.getInt64(0), {}};
+    for (size_t a = 0; a < shape.size(); ++a) r.strides.push_back(shape[a] == 1 ? b_.getInt64(0) : param_stride(v, a));
+    return r;
+  }
+  if (n.operands.size() != 1) return std::nullopt;
+  auto in = describe_rt(n.operands[0]);
+  if (!in) return std::nullopt;
+  const auto in_shape = sizes(g_.type(n.operands[0]));
+  RtDesc r{in->base, in->offset, {}};
+  switch (n.op) {
+    case Op::Transpose:
+      for (int64_t a : n.ints) r.strides.push_back(in->strides[static_cast<size_t>(a)]);
+      return r;
+    case Op::Slice:
+      for (size_t a = 0; a < shape.size(); ++a) {
+        r.offset = b_.CreateAdd(r.offset, b_.CreateMul(b_.getInt64(n.ints[2 * a]), in->strides[a]));
+        r.strides.push_back(b_.CreateMul(b_.getInt64(n.ints[2 * a + 1]), in->strides[a]));
+      }
+      return r;
+    case Op::Broadcast: {
+      size_t lead = shape.size() - in_shape.size();
+      for (size_t a = 0; a < shape.size(); ++a)
+        r.strides.push_back(a < lead || in_shape[a - lead] == 1 ? b_.getInt64(0) : in->strides[a - lead]);
+      return r;
+    }
+    case Op::Reshape: {
+      if (!unit_reshape(in_shape, shape)) return std::nullopt;
+      std::vector<Value*> kept;
+      for (size_t a = 0; a < in_shape.size(); ++a)
+        if (in_shape[a] != 1) kept.push_back(in->strides[a]);
+      size_t k = 0;
+      for (int64_t x : shape) r.strides.push_back(x == 1 ? b_.getInt64(0) : kept[k++]);
+      return r;
+    }
+    default: return std::nullopt;
+  }
+}
+
+// Matmul with an operand whose strides are only known at run time (a Strided param, e.g. a
+// transposed or Fortran-ordered argument, a stepped, reversed or broadcast view, or a view of
+// one). Float: per operand and per call, BLAS reads the operand in place (transposed or not,
+// with its leading dimension) when its strides allow; otherwise (zero, negative, unaligned or
+// stepped-in-both-axes strides) each matrix is first copied into a contiguous scratch buffer,
+// allocated only then (once for an operand without batch dims of its own, else per batch).
+// Integers and K == 0: the reference loops with runtime strides.
+Status Lowerer::emit_matmul_rt(Nest& n) {
+  const ir::Node& node = g_.node(n.v);
+  DType d = node.type.dtype;
+  int64_t e = ir::dtype_size(d);
+  auto rshape = sizes(node.type);
+  size_t rank = rshape.size();
+  int64_t M = rshape[rank - 2], N = rshape[rank - 1];
+  ValueId av = node.operands[0], bv = node.operands[1];
+  auto ashape = sizes(g_.type(av)), bshape = sizes(g_.type(bv));
+  int64_t K = ashape.back();
+  auto ad = describe_rt(av), bd = describe_rt(bv);
+  if (!ad || !bd) return Status::error("cpu backend: matmul operand has no layout");
+  root_ = ir::kNoValue;
+  std::vector<int> batch_axes;
+  for (size_t a = 0; a + 2 < rank; ++a) batch_axes.push_back(static_cast<int>(a));
+  std::vector<Value*> bidx(rank, nullptr);
+  llvm::Type* ptr = b_.getPtrTy();
+  llvm::Type* i64 = b_.getInt64Ty();
+  auto cst = c_strides(rshape, e);
+  // The operand's matrix for the current batch index (bidx).
+  auto matrix_ptr = [&](const RtDesc& desc, const std::vector<int64_t>& oshape) {
+    Value* off = desc.offset;
+    size_t lead = rank - oshape.size();
+    for (size_t a = 0; a + 2 < oshape.size(); ++a)
+      if (oshape[a] != 1) off = b_.CreateAdd(off, b_.CreateMul(bidx[lead + a], desc.strides[a]));
+    return b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(desc.base), off);
+  };
+  auto result_ptr = [&]() {
+    Value* coff = b_.getInt64(0);
+    for (int a : batch_axes) coff = b_.CreateAdd(coff, b_.CreateMul(bidx[static_cast<size_t>(a)], b_.getInt64(cst[static_cast<size_t>(a)])));
+    return b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(n.v), coff);
+  };
+  auto at = [&](Value* base, Value* r, Value* c, Value* rs, Value* cs) {
+    return b_.CreateGEP(b_.getInt8Ty(), base, b_.CreateAdd(b_.CreateMul(r, rs), b_.CreateMul(c, cs)));
+  };
+  // if (cond) body(); in straight-line code.
+  auto when = [&](Value* cond, const auto& body) -> Status {
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    auto* then = llvm::BasicBlock::Create(ctx_, "then", f);
+    auto* cont = llvm::BasicBlock::Create(ctx_, "cont", f);
+    b_.CreateCondBr(cond, then, cont);
+    b_.SetInsertPoint(then);
+    if (Status s = body(); !s) return s;
+    b_.CreateBr(cont);
+    b_.SetInsertPoint(cont);
+    memo_.clear();
+    return ok_status();
+  };
+  llvm::Type* mt = memory_type(ctx_, d);
+  auto ld_st = [&](const RtDesc& desc, size_t r) { return std::make_pair(desc.strides[r - 2], desc.strides[r - 1]); };
+
+  if (!blas_dtype(d) || K == 0) {
+    // C[i, :] = sum_k A[i, k] * B[k, :], wrapping (as emit_matmul's integer loops).
+    llvm::Type* t = register_type(ctx_, d);
+    bool bl = ir::is_bool(d), f = ir::is_float(d);
+    Value *ars = ld_st(*ad, ashape.size()).first, *acs = ld_st(*ad, ashape.size()).second;
+    Value *brs = ld_st(*bd, bshape.size()).first, *bcs = ld_st(*bd, bshape.size()).second;
+    return loop(begin_, end_, "o", [&](Value*) -> Status {
+      if (M == 0 || N == 0) return ok_status();
+      return loops(rshape, batch_axes, 0, bidx, [&]() -> Status {
+        Value* cptr = result_ptr();
+        Value* aptr = matrix_ptr(*ad, ashape);
+        Value* bptr = matrix_ptr(*bd, bshape);
+        Value* crs = b_.getInt64(N * e);
+        Value* ccs = b_.getInt64(e);
+        return loop(b_.getInt64(0), b_.getInt64(M), "mi", [&](Value* mi) -> Status {
+          if (Status s = loop(b_.getInt64(0), b_.getInt64(N), "mj", [&](Value* mj) -> Status {
+                b_.CreateAlignedStore(to_memory(b_, f ? llvm::ConstantFP::get(t, 0.0) : llvm::ConstantInt::get(t, 0), d),
+                                      at(cptr, mi, mj, crs, ccs), llvm::Align(1));
+                return ok_status();
+              }); !s)
+            return s;
+          return loop(b_.getInt64(0), b_.getInt64(K), "mk", [&](Value* mk) -> Status {
+            Value* a = from_memory(b_, b_.CreateAlignedLoad(mt, at(aptr, mi, mk, ars, acs), llvm::Align(1)), d);
+            return loop(b_.getInt64(0), b_.getInt64(N), "mj", [&](Value* mj) -> Status {
+              Value* bx = from_memory(b_, b_.CreateAlignedLoad(mt, at(bptr, mk, mj, brs, bcs), llvm::Align(1)), d);
+              Value* cp = at(cptr, mi, mj, crs, ccs);
+              Value* c = from_memory(b_, b_.CreateAlignedLoad(mt, cp, llvm::Align(1)), d);
+              Value* prod = bl ? b_.CreateAnd(a, bx) : f ? b_.CreateFMul(a, bx) : b_.CreateMul(a, bx);
+              Value* sum = bl ? b_.CreateOr(c, prod) : f ? b_.CreateFAdd(c, prod) : b_.CreateAdd(c, prod);
+              b_.CreateAlignedStore(to_memory(b_, sum, d), cp, llvm::Align(1));
+              return ok_status();
+            });
+          });
+        });
+      });
+    });
+  }
+
+  // BLAS. Per operand: how BLAS reads it (blas_layout's rule, evaluated on runtime strides),
+  // or a packing copy.
+  struct Operand {
+    const RtDesc* desc;
+    const std::vector<int64_t>* shape;
+    int64_t rows, cols;
+    bool per_batch = false;  // has batch dims of its own: a packed copy per batch
+    Value *pack = nullptr, *trans = nullptr, *ld = nullptr, *buf = nullptr;
+  };
+  Operand ops[2] = {{&*ad, &ashape, M, K}, {&*bd, &bshape, K, N}};
+  auto pack_into = [&](Operand& o, Value* src) -> Status {
+    Value *rs = ld_st(*o.desc, o.shape->size()).first, *cs = ld_st(*o.desc, o.shape->size()).second;
+    return loop(b_.getInt64(0), b_.getInt64(o.rows), "pr", [&](Value* r) -> Status {
+      return loop(b_.getInt64(0), b_.getInt64(o.cols), "pc", [&](Value* c) -> Status {
+        Value* x = b_.CreateAlignedLoad(mt, at(src, r, c, rs, cs), llvm::Align(1));
+        Value* dst = at(o.buf, r, c, b_.getInt64(o.cols * e), b_.getInt64(e));
+        b_.CreateAlignedStore(x, dst, llvm::Align(static_cast<uint64_t>(e)));
+        return ok_status();
+      });
+    });
+  };
+  return loop(begin_, end_, "o", [&](Value*) -> Status {
+    if (M == 0 || N == 0) return ok_status();
+    for (Operand& o : ops) {
+      const auto& sh = *o.shape;
+      size_t r = sh.size();
+      Value *rs = ld_st(*o.desc, r).first, *cs = ld_st(*o.desc, r).second;
+      Value* e64 = b_.getInt64(e);
+      auto multiple_of_e = [&](Value* s) { return b_.CreateICmpEQ(b_.CreateSRem(s, e64), b_.getInt64(0)); };
+      Value* t = b_.getTrue();
+      Value* nt_ok = t;  // row-major as is: unit column stride, ld = row stride
+      if (o.cols > 1) nt_ok = b_.CreateICmpEQ(cs, e64);
+      if (o.rows > 1)
+        nt_ok = b_.CreateAnd(nt_ok, b_.CreateAnd(b_.CreateAnd(b_.CreateICmpSGT(rs, b_.getInt64(0)), multiple_of_e(rs)),
+                                                 b_.CreateICmpSGE(b_.CreateSDiv(rs, e64), b_.getInt64(std::max<int64_t>(1, o.cols)))));
+      Value* t_ok = t;  // transposed: unit row stride, ld = column stride
+      if (o.rows > 1) t_ok = b_.CreateICmpEQ(rs, e64);
+      if (o.cols > 1)
+        t_ok = b_.CreateAnd(t_ok, b_.CreateAnd(b_.CreateAnd(b_.CreateICmpSGT(cs, b_.getInt64(0)), multiple_of_e(cs)),
+                                               b_.CreateICmpSGE(b_.CreateSDiv(cs, e64), b_.getInt64(std::max<int64_t>(1, o.rows)))));
+      Value* ld_nt = o.rows <= 1 ? b_.getInt64(std::max<int64_t>(1, o.cols)) : b_.CreateSDiv(rs, e64);
+      Value* ld_t = o.cols <= 1 ? b_.getInt64(std::max<int64_t>(1, o.rows)) : b_.CreateSDiv(cs, e64);
+      Value* ld = b_.CreateSelect(nt_ok, ld_nt, ld_t);
+      // Element-aligned base and strides (BLAS reads whole elements), ld within BLAS's int.
+      Value* base = b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(o.desc->base), o.desc->offset);
+      Value* ok = b_.CreateICmpEQ(b_.CreateAnd(b_.CreatePtrToInt(base, i64), b_.getInt64(e - 1)), b_.getInt64(0));
+      for (size_t a = 0; a < r; ++a)
+        if (sh[a] != 1) ok = b_.CreateAnd(ok, multiple_of_e(o.desc->strides[a]));
+      ok = b_.CreateAnd(ok, b_.CreateAnd(b_.CreateOr(nt_ok, t_ok), b_.CreateICmpSLE(ld, b_.getInt64(INT32_MAX))));
+      o.pack = b_.CreateNot(ok);
+      o.trans = b_.CreateSelect(nt_ok, b_.getInt32(kCblasNoTrans), b_.getInt32(kCblasTrans));
+      o.ld = b_.CreateTrunc(ld, b_.getInt32Ty());
+      for (size_t a = 0; a + 2 < r; ++a) o.per_batch |= sh[a] != 1;
+      // The scratch matrix, allocated only when packing.
+      llvm::BasicBlock* pre = b_.GetInsertBlock();
+      llvm::BasicBlock* then = nullptr;
+      Value* fresh = nullptr;
+      if (Status s = when(o.pack, [&]() -> Status {
+            auto alloc = m_.getOrInsertFunction("aligned_alloc", llvm::FunctionType::get(ptr, {i64, i64}, false));
+            int64_t bytes = (o.rows * o.cols * e + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
+            fresh = b_.CreateCall(alloc, {b_.getInt64(kScratchAlign), b_.getInt64(std::max(bytes, kScratchAlign))});
+            then = b_.GetInsertBlock();
+            return ok_status();
+          }); !s)
+        return s;
+      auto* phi = b_.CreatePHI(ptr, 2, "pack.buf");
+      phi->addIncoming(llvm::ConstantPointerNull::get(llvm::cast<llvm::PointerType>(ptr)), pre);
+      phi->addIncoming(fresh, then);
+      o.buf = phi;
+      if (!o.per_batch)
+        if (Status s = when(o.pack, [&]() { return pack_into(o, base); }); !s) return s;
+    }
+    if (Status s = loops(rshape, batch_axes, 0, bidx, [&]() -> Status {
+          Value* cptr = result_ptr();
+          Value* use[2];
+          for (int k = 0; k < 2; ++k) {
+            Operand& o = ops[k];
+            Value* xp = matrix_ptr(*o.desc, *o.shape);
+            if (o.per_batch)
+              if (Status s = when(o.pack, [&]() { return pack_into(o, xp); }); !s) return s;
+            use[k] = b_.CreateSelect(o.pack, o.buf, xp);
+          }
+          llvm::Type* ft = register_type(ctx_, d);
+          llvm::Type* i32 = b_.getInt32Ty();
+          auto callee = m_.getOrInsertFunction(
+              d == DType::F32 ? "cblas_sgemm" : "cblas_dgemm",
+              llvm::FunctionType::get(b_.getVoidTy(), {i32, i32, i32, i32, i32, i32, ft, ptr, i32, ptr, i32, ft, ptr, i32}, false));
+          auto i = [&](int64_t v) { return b_.getInt32(static_cast<uint32_t>(v)); };
+          auto trans = [&](const Operand& o) { return b_.CreateSelect(o.pack, i(kCblasNoTrans), o.trans); };
+          auto ld = [&](const Operand& o) { return b_.CreateSelect(o.pack, i(std::max<int64_t>(1, o.cols)), o.ld); };
+          b_.CreateCall(callee, {i(kCblasRowMajor), trans(ops[0]), trans(ops[1]), i(M), i(N), i(K),
+                                 llvm::ConstantFP::get(ft, 1.0), use[0], ld(ops[0]), use[1], ld(ops[1]),
+                                 llvm::ConstantFP::get(ft, 0.0), cptr, i(N)});
+          return ok_status();
+        }); !s)
+      return s;
+    auto fr = m_.getOrInsertFunction("free", llvm::FunctionType::get(b_.getVoidTy(), {ptr}, false));
+    for (Operand& o : ops) b_.CreateCall(fr, {o.buf});  // free(NULL) when nothing was packed
+    return ok_status();
   });
 }
 

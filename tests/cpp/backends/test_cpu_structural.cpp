@@ -582,6 +582,111 @@ TEST(CpuStructural, MatMul) {
   }
 }
 
+// `a`'s values stored with element strides `es` (negative: reversed, 0: broadcast) and the
+// data pointer `misalign` bytes off element alignment. Where a zero stride aliases elements,
+// `a` is updated to what the buffer then holds (the last value written).
+Buffer laid_out(Arr& a, const std::vector<int64_t>& es, int64_t misalign = 0) {
+  int64_t e = ir::dtype_size(a.d), lo = 0, hi = 0;
+  for (size_t k = 0; k < es.size(); ++k) {
+    int64_t span = std::max<int64_t>(a.shape[k] - 1, 0) * es[k];
+    (span < 0 ? lo : hi) += span;
+  }
+  Buffer b = make_buffer(a.d, {hi - lo + 1});
+  b.storage.resize(b.storage.size() + static_cast<size_t>(misalign));
+  b.shape = a.shape;
+  b.offset = -lo * e + misalign;
+  b.strides.clear();
+  for (int64_t s : es) b.strides.push_back(s * e);
+  Buffer c = to_buffer(a);
+  dispatch(a.d, [&](auto t) {
+    using T = decltype(t);
+    for (int64_t k = 0; k < a.n(); ++k) b.set<T>(k, c.get<T>(k));
+  });
+  a = from_buffer(b);
+  return b;
+}
+
+// Element strides of `shape` for a named layout of its last two axes (leading axes C-order
+// outside them): C, F (transposed), row step (ld > cols), column step, reversed rows,
+// broadcast rows (stride 0).
+std::vector<int64_t> layout_strides(const std::vector<int64_t>& shape, const std::string& layout) {
+  size_t r = shape.size();
+  int64_t rows = shape[r - 2], cols = shape[r - 1];
+  int64_t rs = cols, cs = 1, mat = rows * cols;
+  if (layout == "F") rs = 1, cs = rows;
+  if (layout == "rowstep") rs = 2 * cols + 1, mat = rows * rs;
+  if (layout == "colstep") rs = 2 * cols, cs = 2, mat = rows * rs;
+  if (layout == "rev") rs = -cols;
+  if (layout == "bcast") rs = 0, mat = cols;
+  std::vector<int64_t> es(r);
+  es[r - 2] = rs, es[r - 1] = cs;
+  int64_t acc = mat + 3;  // batch matrices not adjacent
+  for (size_t k = r - 2; k-- > 0;) es[k] = acc, acc *= shape[k];
+  return es;
+}
+
+// Matmul of Strided params (strides known at run time): BLAS reads each operand in place or
+// from a packed copy, depending on the strides of the call; integers use the loops.
+TEST(CpuStructural, MatMulStridedOperands) {
+  const std::vector<std::string> layouts = {"C", "F", "rowstep", "colstep", "rev", "bcast", "misalign"};
+  struct Shapes { std::vector<int64_t> a, b; };
+  const std::vector<Shapes> shapes = {{{5, 7}, {7, 3}}, {{1, 4}, {4, 1}}, {{2, 5, 7}, {7, 3}}, {{3, 7}, {2, 7, 4}},
+                                      {{2, 1, 3, 4}, {3, 4, 2}}, {{4, 0}, {0, 3}}};
+  for (DType d : {DType::F32, DType::F64, DType::I32}) {
+    for (size_t si = 0; si < shapes.size(); ++si) {
+      for (size_t la = 0; la < layouts.size(); ++la) {
+        const std::string& lb = layouts[(la + si) % layouts.size()];
+        SCOPED_TRACE(fmt::format("{} shapes {} A {} B {}", ir::dtype_name(d), si, layouts[la], lb));
+        const auto& as = shapes[si].a;
+        const auto& bs = shapes[si].b;
+        ir::Graph g;
+        ValueId a = g.add_param(T(d, as), ir::ParamLayout::Strided);
+        ValueId b = g.add_param(T(d, bs), ir::ParamLayout::Strided);
+        std::vector<Dim> da, db;
+        for (size_t k = 0; k + 2 < as.size(); ++k) da.push_back(Dim::fixed(as[k]));
+        for (size_t k = 0; k + 2 < bs.size(); ++k) db.push_back(Dim::fixed(bs[k]));
+        auto rs = *ir::broadcast_shapes(da, db);
+        rs.push_back(Dim::fixed(as[as.size() - 2]));
+        rs.push_back(Dim::fixed(bs.back()));
+        g.results = {g.add_op(Op::MatMul, Type(d, rs), {a, b})};
+        Arr x = random_arr(d, as, 11 + static_cast<uint32_t>(la)), y = random_arr(d, bs, 23 + static_cast<uint32_t>(si));
+        auto mis = [](const std::string& l) { return l == "misalign" ? int64_t{1} : int64_t{0}; };
+        std::vector<Buffer> bufs = {laid_out(x, layout_strides(as, layouts[la] == "misalign" ? "C" : layouts[la]), mis(layouts[la])),
+                                    laid_out(y, layout_strides(bs, lb == "misalign" ? "F" : lb), mis(lb))};
+        check(g, {x, y}, isf(d) ? 1e-6 : 0.0, &bufs);
+      }
+    }
+  }
+}
+
+// Views of Strided params as matmul operands: a transpose (x @ w.T), a stepped slice, a
+// vector reshaped to a column (A @ v[::3]), and a broadcast batch.
+TEST(CpuStructural, MatMulViewsOfStridedParams) {
+  for (DType d : {DType::F32, DType::F64, DType::I64}) {
+    SCOPED_TRACE(ir::dtype_name(d));
+    ir::Graph g;
+    ValueId x = g.add_param(T(d, {4, 6}), ir::ParamLayout::Strided);
+    ValueId w = g.add_param(T(d, {5, 6}), ir::ParamLayout::Strided);
+    ValueId v = g.add_param(T(d, {6}), ir::ParamLayout::Strided);
+    ValueId wt = g.add_op(Op::Transpose, T(d, {6, 5}), {w});
+    g.node(wt).ints = {1, 0};
+    ValueId r1 = g.add_op(Op::MatMul, T(d, {4, 5}), {x, wt});
+    ValueId xs = g.add_op(Op::Slice, T(d, {2, 6}), {x});  // rows 3, 1
+    g.node(xs).ints = {3, -2, 0, 1};
+    ValueId vc = g.add_op(Op::Reshape, T(d, {6, 1}), {v});
+    ValueId r2 = g.add_op(Op::MatMul, T(d, {2, 1}), {xs, vc});
+    ValueId xb = g.add_op(Op::Broadcast, T(d, {3, 4, 6}), {x});
+    ValueId r3 = g.add_op(Op::MatMul, T(d, {3, 4, 5}), {xb, wt});
+    g.results = {r1, r2, r3};
+    Arr xa = random_arr(d, {4, 6}, 1), wa = random_arr(d, {5, 6}, 2), va = random_arr(d, {6}, 3);
+    std::vector<Buffer> bufs = {laid_out(xa, {1, 4}), laid_out(wa, {1, 5}), laid_out(va, {-3})};
+    check(g, {xa, wa, va}, isf(d) ? 1e-6 : 0.0, &bufs);
+    // The same graph on C-ordered and stepped inputs (other strides, same kernel shape).
+    std::vector<Buffer> bufs2 = {laid_out(xa, {6, 1}), laid_out(wa, {12, 2}), laid_out(va, {2})};
+    check(g, {xa, wa, va}, isf(d) ? 1e-6 : 0.0, &bufs2);
+  }
+}
+
 TEST(CpuStructural, MatMulEpilogueBiasRelu) {
   for (DType d : {DType::F32, DType::F64}) {
     ir::Graph g;
