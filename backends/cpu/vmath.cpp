@@ -32,6 +32,8 @@
 //   exp2     | 0.75 (denormal res.)| 0.500  algorithm  | 1            | 3 (*)
 //   log2     | 0.50                | 0.500  rounded    | 1            | 2
 //   log10    | 0.50                | 0.500  once)      | 1            | 3
+//   sinh     | 0.60                | 0.500 (double     | 1            | 1
+//   cosh     | 0.52                | 0.500  rounded)   | 1            | 2
 // (*) NumPy's float32 exp2 is off by up to 32 units of the smallest denormal for results in the
 // denormal range and gives 0 for x in (-150, -149.5]; ours rounds 2^x correctly there.
 // (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.) Special values follow
@@ -740,8 +742,45 @@ Value* expm1_64(Math& m, Value* x) {
   return m.sel(m.is_nan(x), x, res);
 }
 
+// e^(u.hi + u.lo) as a double-double (2^k scaling applied to both parts) for NaN-free
+// -1 <= u.hi <= 711; hi overflows to inf above ln(DBL_MAX).
+DD exp_dd2(Math& m, DD u) {
+  ExpCore e = exp_core(m, u.hi, u.lo);
+  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
+  return {m.scale(one.hi, e.k), m.scale(m.add(one.lo, e.m.lo), e.k)};
+}
+
+// cosh |x| = R + 1/(4R) and, for |x| >= 0.5, sinh |x| = R - 1/(4R), with R = e^(|x| - ln2) a
+// double-double and the quotient corrected once (cancellation at most 2x); sinh |x| < 0.5 =
+// a + a z P(z), z = a^2, the Taylor series to a^23 (a z P below a/24: rounding there is below
+// 0.05 ulp). Overflow to inf from 710.48 on; sinh keeps the sign (and -0), NaN stays NaN.
+Value* sinhcosh64(Math& m, Value* x, bool is_cosh) {
+  auto& b = m.b();
+  Value* a = m.fabs(x);
+  Value* ac = m.sel(b.CreateFCmpOLT(a, m.c(711.0)), a, m.c(711.0));  // NaN -> 711, fixed below
+  DD u = m.two_sum(ac, m.c(-kLn2DD[0]));
+  u.lo = m.add(u.lo, m.c(-kLn2DD[1]));
+  DD r = exp_dd2(m, u);
+  Value* q = m.div(m.c(0.25), r.hi);
+  Value* ql = m.div(m.sub(m.fma(m.neg(q), r.hi, m.c(0.25)), m.mul(q, r.lo)), r.hi);
+  if (!is_cosh) q = m.neg(q), ql = m.neg(ql);
+  DD s = m.two_sum(r.hi, q);
+  Value* res = m.add(s.hi, m.add(s.lo, m.add(r.lo, ql)));
+  res = m.sel(b.CreateFCmpOEQ(r.hi, m.c(INFINITY)), r.hi, res);
+  if (is_cosh) return m.sel(m.is_nan(x), x, res);
+  Value* z = m.mul(a, a);
+  std::vector<double> taylor;
+  double f = 6;
+  for (int n = 3; n <= 23; n += 2, f *= n * (n - 1)) taylor.push_back(1.0 / f);
+  Value* small = m.add(a, m.mul(m.mul(a, z), m.poly(z, taylor)));
+  res = m.sel(b.CreateFCmpOLT(a, m.c(0.5)), small, res);
+  return m.sel(m.is_nan(x), x, m.copysign(res, x));
+}
+
 Value* emit64(Math& m, ir::Op op, Value* x) {
   switch (op) {
+    case ir::Op::Sinh: return sinhcosh64(m, x, false);
+    case ir::Op::Cosh: return sinhcosh64(m, x, true);
     case ir::Op::Expm1: return expm1_64(m, x);
     case ir::Op::Log1p: return log1p64(m, x);
     case ir::Op::Exp2: return exp2_64(m, x);
@@ -764,6 +803,7 @@ bool has_vmath(ir::Op op) {
   switch (op) {
     case ir::Op::Exp: case ir::Op::Log: case ir::Op::Tanh: case ir::Op::Sin: case ir::Op::Cos:
     case ir::Op::Expm1: case ir::Op::Log1p: case ir::Op::Exp2: case ir::Op::Log2: case ir::Op::Log10:
+    case ir::Op::Sinh: case ir::Op::Cosh:
       return true;
     default:
       return false;

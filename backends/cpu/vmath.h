@@ -11,7 +11,7 @@ class Value;
 namespace tracejit::backends {
 
 // True when emit_vmath has an inline lowering of `op` (exp, log, tanh, sin, cos, expm1, log1p,
-// exp2, log2, log10).
+// exp2, log2, log10, sinh, cosh).
 bool has_vmath(ir::Op op);
 
 // Emits `op` applied to the float or double `x` as branch-free IR (no libm call), at most

@@ -17,6 +17,8 @@ FUNCS = {
     "exp2": lambda x: np.exp2(x),
     "log2": lambda x: np.log2(x),
     "log10": lambda x: np.log10(x),
+    "sinh": lambda x: np.sinh(x),
+    "cosh": lambda x: np.cosh(x),
 }
 
 # Max ulp difference from NumPy: ours is <= 1 ulp from exact (float32 exp/log/tanh: 0.76/0.89/
@@ -26,9 +28,11 @@ FUNCS = {
 # against NumPy's libm/SIMD loops (<= 1-4 ulp): bound 2 for float64 and 4 for float32.
 BOUND = {
     np.float32: {"exp": 3.0, "log": 4.0, "tanh": 3.0, "sin": 2.0, "cos": 2.0,
-                 "expm1": 4.0, "log1p": 4.0, "exp2": 4.0, "log2": 4.0, "log10": 4.0},
+                 "expm1": 4.0, "log1p": 4.0, "exp2": 4.0, "log2": 4.0, "log10": 4.0,
+                 "sinh": 4.0, "cosh": 4.0},
     np.float64: {"exp": 2.0, "log": 2.0, "tanh": 2.0, "sin": 2.0, "cos": 2.0,
-                 "expm1": 2.0, "log1p": 2.0, "exp2": 2.0, "log2": 2.0, "log10": 2.0},
+                 "expm1": 2.0, "log1p": 2.0, "exp2": 2.0, "log2": 2.0, "log10": 2.0,
+                 "sinh": 2.0, "cosh": 2.0},
 }
 
 
@@ -52,7 +56,8 @@ def inputs(name, dt):
     hi = 88.0 if dt == np.float32 else 709.0
     e2 = (-150.0, 128.0) if dt == np.float32 else (-1075.0, 1024.0)
     ranges = {"exp": (-hi - 16, hi), "log": (0, 4), "tanh": (-12, 12), "sin": (-50, 50), "cos": (-50, 50),
-              "expm1": (-40, hi), "log1p": (-1, 4), "exp2": e2, "log2": (0, 4), "log10": (0, 4)}
+              "expm1": (-40, hi), "log1p": (-1, 4), "exp2": e2, "log2": (0, 4), "log10": (0, 4),
+              "sinh": (-hi - 2, hi + 2), "cosh": (-hi - 2, hi + 2)}
     lo, up = ranges[name]
     dense = rng.uniform(lo, up, n).astype(dt)
     return np.concatenate([edges(dt), wide, dense, -dense])
@@ -296,6 +301,8 @@ F32_FAMILY_DENSE = {
     "exp2": [(-150.0, -125.0), (127.0, 128.5), (-1.0, 1.0), (-1e-6, 1e-6)],
     "log2": [(0.99, 1.01), (0.70, 1.42), (0.0, 1.2e-38), (1e30, 3.4e38)],
     "log10": [(0.99, 1.01), (0.70, 1.42), (0.0, 1.2e-38), (1e30, 3.4e38)],
+    "sinh": [(-1e-3, 1e-3), (-1.0, 1.0), (0.4, 0.6), (88.0, 90.0)],
+    "cosh": [(-1e-3, 1e-3), (-1.0, 1.0), (0.4, 0.6), (-90.0, -88.0)],
 }
 
 

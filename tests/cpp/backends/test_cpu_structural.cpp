@@ -840,8 +840,8 @@ TEST(CpuStructural, NewUnaryOps) {
   TJ_UNARY(Asin, std::asin);
   TJ_UNARY(Acos, std::acos);
   TJ_UNARY(Atan, std::atan);
-  TJ_UNARY(Sinh, std::sinh);
-  TJ_UNARY(Cosh, std::cosh);
+  TJ_UNARY_VMATH(Sinh, std::sinh);
+  TJ_UNARY_VMATH(Cosh, std::cosh);
   TJ_UNARY(Asinh, std::asinh);
   TJ_UNARY(Acosh, std::acosh);
   TJ_UNARY(Atanh, std::atanh);

@@ -30,6 +30,8 @@ long double reference(Op op, long double x) {
     case Op::Exp2: return std::exp2(x);
     case Op::Log2: return std::log2(x);
     case Op::Log10: return std::log10(x);
+    case Op::Sinh: return std::sinh(x);
+    case Op::Cosh: return std::cosh(x);
     default: return std::cos(x);
   }
 }
@@ -165,6 +167,50 @@ TEST(Vmath, ExpLogFamilyAccuracy) {
   }
 }
 
+TEST(Vmath, SinhCoshAccuracy) {
+  for (Op op : {Op::Sinh, Op::Cosh}) {
+    check_accuracy(op, samples<double>(-711, 711, -1074, 9.48), kBound);
+    check_accuracy(op, samples<double>(-2, 2, -30, 1), kBound);
+    check_accuracy(op, samples<float>(-90, 90, -149, 6.5), kBound);
+    check_accuracy(op, samples<float>(-2, 2, -20, 1), kBound);
+  }
+}
+
+TEST(Vmath, SinhCoshSpecialValues) {
+  const double inf = INFINITY, nan = NAN, den = 4.9406564584124654e-324;
+  struct Case {
+    Op op;
+    double x, want;
+  };
+  const Case cases[] = {
+      {Op::Sinh, 0.0, 0.0},     {Op::Sinh, -0.0, -0.0},  {Op::Sinh, inf, inf},   {Op::Sinh, -inf, -inf},
+      {Op::Sinh, nan, nan},     {Op::Sinh, 711.0, inf},  {Op::Sinh, -711.0, -inf}, {Op::Sinh, den, den},
+      {Op::Sinh, -den, -den},   {Op::Sinh, 1e-300, 1e-300}, {Op::Sinh, 710.4, std::sinh(710.4)},
+      {Op::Cosh, 0.0, 1.0},     {Op::Cosh, -0.0, 1.0},   {Op::Cosh, inf, inf},   {Op::Cosh, -inf, inf},
+      {Op::Cosh, nan, nan},     {Op::Cosh, 711.0, inf},  {Op::Cosh, -711.0, inf}, {Op::Cosh, den, 1.0},
+      {Op::Cosh, 710.4, std::cosh(710.4)},
+  };
+  for (const Case& c : cases) {
+    double got = run_op(c.op, std::vector<double>{c.x})[0];
+    SCOPED_TRACE(std::string(ir::op_name(c.op)) + "(" + std::to_string(c.x) + ")");
+    if (std::isnan(c.want)) {
+      EXPECT_TRUE(std::isnan(got)) << got;
+    } else {
+      EXPECT_EQ(got, c.want) << std::setprecision(17) << got << " vs " << c.want;
+      EXPECT_EQ(std::signbit(got), std::signbit(c.want)) << got;
+    }
+    float xf = static_cast<float>(c.x);
+    float gf = run_op(c.op, std::vector<float>{xf})[0];
+    long double wf = reference(c.op, xf);
+    if (std::isnan(wf)) {
+      EXPECT_TRUE(std::isnan(gf)) << gf;
+    } else {
+      EXPECT_EQ(gf, static_cast<float>(wf)) << "float " << xf;
+      EXPECT_EQ(std::signbit(gf), std::signbit(static_cast<float>(wf))) << "float " << xf;
+    }
+  }
+}
+
 TEST(Vmath, ExpLogFamilySpecialValues) {
   const double inf = INFINITY, nan = NAN, den = 4.9406564584124654e-324;
   struct Case {
@@ -210,7 +256,7 @@ TEST(Vmath, ExpLogFamilySpecialValues) {
 
 // The backend suite's interesting values (zeros, extremes, denormals, NaN, inf) of each dtype.
 TEST(Vmath, InterestingValues) {
-  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Expm1, Op::Log1p, Op::Exp2, Op::Log2, Op::Log10}) {
+  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Expm1, Op::Log1p, Op::Exp2, Op::Log2, Op::Log10, Op::Sinh, Op::Cosh}) {
     Buffer f = interesting(DType::F32, {18}), d = interesting(DType::F64, {18});
     std::vector<float> xf(18);
     std::vector<double> xd(18);
@@ -419,7 +465,8 @@ TEST(Vmath, PowLoopVectorizesWithoutCalls) {
 // function (no libm call per element).
 TEST(Vmath, LoopVectorizesWithoutCalls) {
   auto dir = std::filesystem::temp_directory_path() / ("tracejit_vmath_" + std::to_string(::getpid()));
-  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Expm1, Op::Log1p, Op::Exp2, Op::Log2, Op::Log10})
+  for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Expm1, Op::Log1p, Op::Exp2, Op::Log2, Op::Log10,
+                Op::Sinh, Op::Cosh})
     for (DType d : {DType::F32, DType::F64}) {
       SCOPED_TRACE(std::string(ir::op_name(op)) + " " + std::string(ir::dtype_name(d)));
       std::filesystem::remove_all(dir);
