@@ -347,8 +347,13 @@ void build_kernel(CacheEntry& e, ir::Graph graph) {
     }
     e.ir_text = ir::print(kernel_graph);
     auto k = backends::compile_cpu(kernel_graph);
-    if (k) e.kernel = std::move(k.value());
-    else st = k.status();
+    if (k) {
+      e.kernel = std::move(k.value());
+      const backends::ProgramInfo* program = backends::program_info(*e.kernel);
+      e.has_loops = program && program->loops > 0;
+    } else {
+      st = k.status();
+    }
   }
   e.compile_ms = ms_since(t1);
   if (!st.ok()) e.error = st.message();
@@ -727,8 +732,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     for (size_t k = 0; k < nres; ++k) work += PyArray_SIZE(reinterpret_cast<PyArrayObject*>(results[k]));
     const backends::CompiledKernel& kernel = *e.kernel;  // one kernel, or a program of several
     // Programs with loops may run long even on small arrays (many iterations): release too.
-    const backends::ProgramInfo* program = backends::program_info(kernel);
-    if (work >= kReleaseGilElements || (program && program->loops > 0)) {
+    if (work >= kReleaseGilElements || e.has_loops) {
       // Large kernels run without the GIL: other Python threads go on meanwhile.
       Py_BEGIN_ALLOW_THREADS
       kernel.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());

@@ -53,6 +53,7 @@ struct CacheEntry {
   tracer::GuardSet guards;
   std::unique_ptr<GuardStub> guard_stub;  // `guards` as machine code; nullptr: use guards.check
   std::unique_ptr<backends::CompiledKernel> kernel;
+  bool has_loops = false;  // a program with loop regions: runs with the GIL released
   std::vector<tracer::InputBinding> inputs;
   std::vector<tracer::OutputNode> outputs;  // owns its constants' references (see ~CacheEntry)
   std::vector<ir::Type> result_types;
