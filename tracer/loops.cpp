@@ -161,6 +161,11 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     bool bad = !s || !st || o1 || o2 || PyErr_Occurred();
     PyErr_Clear();
     if (bad) return give_up("range bounds do not fit in 64 bits");
+    // Keeps the loop variable's affine arithmetic (|a| <= 2^20, |b| <= 2^40) far from overflow.
+    constexpr int64_t kMaxBound = int64_t{1} << 40;
+    if (std::abs(start) > kMaxBound || std::abs(step) > kMaxBound || trip > kMaxBound ||
+        std::abs(start + (trip - 1) * step) > kMaxBound)
+      return give_up("range bounds beyond 2^40");
   }
 
   // Live state, remapped into the body: every frame's locals and stack, and the inputs.
