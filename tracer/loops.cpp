@@ -164,6 +164,7 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     // Keeps the loop variable's affine arithmetic (|a| <= 2^20, |b| <= 2^40) far from overflow.
     constexpr int64_t kMaxBound = int64_t{1} << 40;
     if (std::abs(start) > kMaxBound || std::abs(step) > kMaxBound || trip > kMaxBound ||
+        (trip > 1 && std::abs(step) > (2 * kMaxBound) / (trip - 1)) ||
         std::abs(start + (trip - 1) * step) > kMaxBound)
       return give_up("range bounds beyond 2^40");
   }
