@@ -66,21 +66,6 @@ void set_graph_break_error(PyObject* type) { g_graph_break = type; }
 
 namespace {
 
-// format(convert(v), spec), as the FORMAT_VALUE bytecode does it. New reference or nullptr.
-PyObject* format_value(PyObject* v, int conversion, PyObject* spec) {
-  PyObject* c = nullptr;
-  switch (conversion) {
-    case 1: c = PyObject_Str(v); break;
-    case 2: c = PyObject_Repr(v); break;
-    case 3: c = PyObject_ASCII(v); break;
-    default: Py_INCREF(v); c = v;
-  }
-  if (!c) return nullptr;
-  if (PyUnicode_CheckExact(c) && !spec) return c;
-  PyObject* r = PyObject_Format(c, spec);
-  Py_DECREF(c);
-  return r;
-}
 
 struct EffectContext {
   PyObject* const* bound;
@@ -165,7 +150,7 @@ bool perform(const tracer::Effect& fx, EffectContext& cx) {
       r = Py_None;
       break;
     case tracer::Effect::Kind::Format:
-      r = format_value(ops[0], fx.conversion, ops.size() > 1 ? ops[1] : nullptr);
+      r = tracer::format_value(ops[0], fx.conversion, ops.size() > 1 ? ops[1] : nullptr);
       break;
     case tracer::Effect::Kind::Concat: {
       PyObject* parts = PyTuple_New(static_cast<Py_ssize_t>(ops.size()));

@@ -90,21 +90,6 @@ PyObject* sample_of(const AValue& v) {
   return PyArray_ZEROS(v.type.rank(), dims.data(), typenum, 0);
 }
 
-// format(convert(v), spec) as FORMAT_VALUE does it (a new reference, or nullptr with an error).
-PyObject* format_object(PyObject* v, int conversion, PyObject* spec) {
-  PyObject* c = nullptr;
-  switch (conversion) {
-    case 1: c = PyObject_Str(v); break;
-    case 2: c = PyObject_Repr(v); break;
-    case 3: c = PyObject_ASCII(v); break;
-    default: Py_INCREF(v); c = v;
-  }
-  if (!c) return nullptr;
-  if (PyUnicode_CheckExact(c) && !spec) return c;
-  PyObject* r = PyObject_Format(c, spec);
-  Py_DECREF(c);
-  return r;
-}
 
 }  // namespace
 
@@ -413,7 +398,7 @@ bool Tracer::push_format(const AValue& v, int conversion, const AValue* spec) {
     if (!immutable_value(v.obj))
       return fail(AbortCode::SideEffect,
                   fmt::format("formats {} (its __str__/__format__ may run user code or change): runs eagerly", what(v)));
-    PyObject* r = format_object(v.obj, conversion, spec ? spec->obj : nullptr);
+    PyObject* r = tracer::format_value(v.obj, conversion, spec ? spec->obj : nullptr);
     if (!r) return fail(AbortCode::UserError, exception_text());
     push(object(r, Source::constant()));
     Py_DECREF(r);
@@ -422,7 +407,7 @@ bool Tracer::push_format(const AValue& v, int conversion, const AValue* spec) {
   if (v.is_tensor() && (!spec || spec->is_object())) {
     // Formatting fails for the type and spec, not the value: fail now, as eager code would.
     PyObject* sample = sample_of(v);
-    PyObject* r = sample ? format_object(sample, conversion, spec ? spec->obj : nullptr) : nullptr;
+    PyObject* r = sample ? tracer::format_value(sample, conversion, spec ? spec->obj : nullptr) : nullptr;
     Py_XDECREF(sample);
     if (!r) return fail(AbortCode::UserError, exception_text());
     Py_DECREF(r);
@@ -715,6 +700,21 @@ bool Tracer::call_effect(const AValue& callable, std::vector<AValue>& args, PyOb
 }  // namespace tracejit::tracer::detail
 
 namespace tracejit::tracer {
+
+PyObject* format_value(PyObject* v, int conversion, PyObject* spec) {
+  PyObject* c = nullptr;
+  switch (conversion) {
+    case 1: c = PyObject_Str(v); break;
+    case 2: c = PyObject_Repr(v); break;
+    case 3: c = PyObject_ASCII(v); break;
+    default: Py_INCREF(v); c = v;
+  }
+  if (!c) return nullptr;
+  if (PyUnicode_CheckExact(c) && !spec) return c;
+  PyObject* r = PyObject_Format(c, spec);
+  Py_DECREF(c);
+  return r;
+}
 
 std::string Effect::describe() const {
   return fmt::format("{}:{}: {} runs eagerly after the compiled graph [graph-break]", file, line, what);

@@ -112,6 +112,11 @@ struct EffectOperand {
   std::vector<EffectOperand> items;
 };
 
+// format(convert(v), spec) exactly as the FORMAT_VALUE bytecode does it (conversion 1 str,
+// 2 repr, 3 ascii): a new reference, or nullptr with the Python error set. The tracer's
+// trace-time formatting and the runtime's deferred effects share it.
+PyObject* format_value(PyObject* v, int conversion, PyObject* spec);
+
 struct Effect {
   enum class Kind : uint8_t {
     Call,        // operands[0](*operands[1..], **kw)                     print(...)

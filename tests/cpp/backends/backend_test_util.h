@@ -309,7 +309,7 @@ inline std::vector<Buffer> run_kernel(const ir::Graph& g, const CompiledKernel& 
     in_strides.push_back(b.strides.data());
   }
   for (Buffer& b : outs) out_ptrs.push_back(b.data());
-  k.fn()(in_ptrs.data(), in_strides.data(), out_ptrs.data(), nullptr);
+  k.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), nullptr);  // kernel or program
   return outs;
 }
 

@@ -48,24 +48,6 @@ std::unique_ptr<CompiledKernel> compile(const ir::Graph& g, const CpuCompileOpti
   return k.ok() ? std::move(*k) : nullptr;
 }
 
-// Runs through CompiledKernel::run, outputs allocated per result as a caller would.
-std::vector<Buffer> run(const ir::Graph& g, const CompiledKernel& k, std::vector<Buffer>& inputs) {
-  std::vector<Buffer> outs;
-  for (ir::ValueId r : g.results) {
-    std::vector<int64_t> shape;
-    for (const ir::Dim& d : g.type(r).shape) shape.push_back(d.size);
-    outs.push_back(make_buffer(g.type(r).dtype, shape));
-  }
-  std::vector<void*> in_ptrs, out_ptrs;
-  std::vector<const int64_t*> in_strides;
-  for (Buffer& b : inputs) {
-    in_ptrs.push_back(b.data());
-    in_strides.push_back(b.strides.data());
-  }
-  for (Buffer& b : outs) out_ptrs.push_back(b.data());
-  k.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), nullptr);
-  return outs;
-}
 
 template <class T>
 Buffer buffer_of(DType d, std::vector<int64_t> shape, const std::vector<T>& v) {
@@ -137,7 +119,7 @@ void check_scale(DType d, const std::string& dt, int64_t n, int64_t trip) {
   for (int64_t it = 0; it < trip; ++it)
     for (T& v : want) v = v * T(0.5) + T(1.0);
   for (int rep = 0; rep < 2; ++rep) {  // a pooled frame the second time
-    std::vector<Buffer> out = run(g, *k, in);
+    std::vector<Buffer> out = run_kernel(g, *k, in);
     EXPECT_EQ(values<T>(out[0]), want);
     EXPECT_EQ(values<T>(in[0]), x0);  // the initial value is never written
   }
@@ -178,7 +160,7 @@ TEST(CpuLoops, SwapTwoCarried) {
     ASSERT_TRUE(k);
     EXPECT_EQ(program_info(*k)->kernels, 0);  // nothing to compile: the runner copies
     std::vector<Buffer> in = {buffer_of<double>(DType::F64, {5}, a), buffer_of<double>(DType::F64, {5}, b)};
-    std::vector<Buffer> out = run(g, *k, in);
+    std::vector<Buffer> out = run_kernel(g, *k, in);
     EXPECT_EQ(values<double>(out[0]), trip % 2 ? b : a);
     EXPECT_EQ(values<double>(out[1]), trip % 2 ? a : b);
     EXPECT_EQ(values<double>(in[0]), a);
@@ -209,7 +191,7 @@ func @fib(%0, %1) {
   ASSERT_TRUE(k);
   std::vector<int64_t> a = {0, 1, 5}, b = {1, 1, 7};
   std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {3}, a), buffer_of<int64_t>(DType::I64, {3}, b)};
-  std::vector<Buffer> out = run(g, *k, in);
+  std::vector<Buffer> out = run_kernel(g, *k, in);
   std::vector<int64_t> wa = a, wb = b;
   for (int it = 0; it < 30; ++it)
     for (size_t j = 0; j < 3; ++j) {
@@ -247,7 +229,7 @@ func @iv(%0) {
   ASSERT_TRUE(k);
   std::vector<double> x = {0.5, -1, 2, 1e10, -0.25, 3};
   std::vector<Buffer> in = {buffer_of<double>(DType::F64, {6}, x)};
-  std::vector<Buffer> out = run(g, *k, in);
+  std::vector<Buffer> out = run_kernel(g, *k, in);
   std::vector<double> want = x;
   int64_t last = -1;
   for (int64_t it = 0; it < 10; ++it) {
@@ -291,7 +273,7 @@ func @down(%0) {
   ASSERT_TRUE(k);
   std::vector<int64_t> x = {1, -2, 3, 0};
   std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {4}, x)};
-  std::vector<Buffer> out = run(g, *k, in);
+  std::vector<Buffer> out = run_kernel(g, *k, in);
   std::vector<int64_t> want = x;
   for (int64_t it = 0; it < 5; ++it)
     for (int64_t& v : want) v = v * (10 - 3 * it) + 1;
@@ -342,7 +324,7 @@ func @nested(%0) {
       for (double& v : want) v = v * 0.5 + static_cast<double>(j * i);
     for (double& v : want) v = v + static_cast<double>(i);
   }
-  EXPECT_EQ(values<double>(run(g, *k, in)[0]), want);
+  EXPECT_EQ(values<double>(run_kernel(g, *k, in)[0]), want);
 }
 
 // The outer body returns the inner loop's result itself (the inner loop's last iteration writes
@@ -386,7 +368,7 @@ func @nested2(%0, %1) {
     for (int64_t i = 1; i <= 4; ++i)
       for (int j = 0; j < inner; ++j)
         for (size_t e = 0; e < 6; ++e) want[e] = want[e] + w[e % 3] * static_cast<float>(i);
-    EXPECT_EQ(values<float>(run(gi, *k, in)[0]), want);
+    EXPECT_EQ(values<float>(run_kernel(gi, *k, in)[0]), want);
   }
 }
 
@@ -420,7 +402,7 @@ func @after(%0) {
     ASSERT_TRUE(k);
     std::vector<double> x = ramp(16, -2.0, 0.375);
     std::vector<Buffer> in = {buffer_of<double>(DType::F64, {4, 4}, x)};
-    std::vector<Buffer> out = run(g, *k, in);
+    std::vector<Buffer> out = run_kernel(g, *k, in);
     std::vector<double> xf = x;
     for (int64_t it = 0; it < trip; ++it)
       for (double& v : xf) v = v * 0.5 + 1.0;
@@ -477,7 +459,7 @@ func @strided(%0, %1) {
     b.set<double>(e, bv[static_cast<size_t>(e)]);
   }
   std::vector<Buffer> in = {a, b};
-  std::vector<Buffer> out = run(g, *k, in);
+  std::vector<Buffer> out = run_kernel(g, *k, in);
   std::vector<double> x = av, d;
   for (int it = 0; it < 7; ++it)
     for (size_t e = 0; e < 20; ++e) x[e] = x[e] * 0.5 + bv[e];
@@ -527,7 +509,7 @@ func @inv(%0, %1, %2, %3) {
   double s = 0.75;
   std::vector<Buffer> in = {buffer_of<double>(DType::F64, {6}, x), buffer_of<double>(DType::F64, {6}, w),
                             buffer_of<double>(DType::F64, {6}, c), buffer_of<double>(DType::F64, {}, {s})};
-  std::vector<Buffer> out = run(g, *k, in);
+  std::vector<Buffer> out = run_kernel(g, *k, in);
   std::vector<double> b, want = x, r0;
   for (double v : c) b.push_back(v * 2.0);
   for (int it = 0; it < 20; ++it)
@@ -603,7 +585,7 @@ TEST(CpuLoops, StencilBodyNeedsScheduler) {
     u[static_cast<size_t>(n / 2)] = 100.0;
     u[1] = -7.5;
     std::vector<Buffer> in = {buffer_of<double>(DType::F64, {n}, u)};
-    std::vector<Buffer> out = run(g, *k, in);
+    std::vector<Buffer> out = run_kernel(g, *k, in);
     double total = 0.0;
     stencil_reference(u, total, 50);
     EXPECT_EQ(values<double>(out[0]), u);  // elementwise: NumPy's bits
@@ -645,7 +627,7 @@ func @power(%0, %1, %2) {
   }
   std::vector<Buffer> in = {buffer_of<double>(DType::F64, {8, 1}, x), buffer_of<double>(DType::F64, {8, 8}, W),
                             buffer_of<double>(DType::F64, {8, 1}, b)};
-  std::vector<Buffer> out = run(g, *k, in);
+  std::vector<Buffer> out = run_kernel(g, *k, in);
   std::vector<double> want = x;
   for (int it = 0; it < 25; ++it) {
     std::vector<double> nx(8);
@@ -692,7 +674,7 @@ func @dups(%0) {
   ASSERT_TRUE(k);
   std::vector<double> x = {1, -2, 0.5};
   std::vector<Buffer> in = {buffer_of<double>(DType::F64, {3}, x)};
-  std::vector<Buffer> out = run(g, *k, in);
+  std::vector<Buffer> out = run_kernel(g, *k, in);
   std::vector<double> a = x;
   double s = 1.5;
   for (int it = 0; it < 4; ++it) {
@@ -752,7 +734,7 @@ func @chain(%0) {
   EXPECT_EQ(program_info(*k)->loops, 2);
   std::vector<double> x = ramp(10, -1.0, 0.3);
   std::vector<Buffer> in = {buffer_of<double>(DType::F64, {10}, x)};
-  std::vector<Buffer> out = run(g, *k, in);
+  std::vector<Buffer> out = run_kernel(g, *k, in);
   std::vector<double> y = x;
   for (int it = 0; it < 3; ++it)
     for (double& v : y) v = v * 0.5 + 1.0;
@@ -779,7 +761,7 @@ TEST(CpuLoops, CompiledPartsIndependentOfTripCount) {
     std::vector<double> u(32, 0.0);
     u[3] = 1.0;
     std::vector<Buffer> in = {buffer_of<double>(DType::F64, {32}, u)};
-    std::vector<Buffer> out = run(trip == 10 ? g10 : g1000, trip == 10 ? *k10 : *k1000, in);
+    std::vector<Buffer> out = run_kernel(trip == 10 ? g10 : g1000, trip == 10 ? *k10 : *k1000, in);
     double total = 0;
     stencil_reference(u, total, trip);
     EXPECT_EQ(values<double>(out[0]), u);
@@ -800,7 +782,7 @@ TEST(CpuLoops, FreeingProgramFreesEverything) {
     ASSERT_TRUE(k);
     EXPECT_FALSE(k->from_cache()) << "rep " << rep << ": the previous program's code is still live";
     std::vector<Buffer> in = {buffer_of<double>(DType::F64, {33}, x)};
-    EXPECT_EQ(values<double>(run(unique, *k, in)[0]), want);
+    EXPECT_EQ(values<double>(run_kernel(unique, *k, in)[0]), want);
   }
 }
 
@@ -824,7 +806,7 @@ TEST(CpuLoops, PersistentCachePerPart) {
     EXPECT_EQ(k->from_cache(), rep == 1);  // the second time, every kernel comes from disk
     EXPECT_GT(k->compile_ms(), 0.0);
     std::vector<Buffer> in = {buffer_of<double>(DType::F64, {48}, u)};
-    std::vector<Buffer> out = run(g, *k, in);
+    std::vector<Buffer> out = run_kernel(g, *k, in);
     EXPECT_EQ(values<double>(out[0]), want);
     expect_near(values<double>(out[1]), {total});
   }
@@ -848,7 +830,7 @@ TEST(CpuLoops, ConcurrentCallers) {
         std::vector<double> u(200, 0.0);
         u[static_cast<size_t>(t * 30 + rep)] = 1.0 + t;
         std::vector<Buffer> in = {buffer_of<double>(DType::F64, {200}, u)};
-        std::vector<Buffer> out = run(g, *k, in);
+        std::vector<Buffer> out = run_kernel(g, *k, in);
         double total = 0;
         stencil_reference(u, total, 30);
         if (values<double>(out[0]) != u) ++bad[static_cast<size_t>(t)];
@@ -916,7 +898,7 @@ TEST(CpuLoops, BuiltInCpp) {
   std::vector<int32_t> want = x0;
   for (int it = 0; it < 12; ++it)
     for (int32_t& v : want) v = v > 1 ? v - 1 : v * 3;
-  EXPECT_EQ(values<int32_t>(run(g, *k, in)[0]), want);
+  EXPECT_EQ(values<int32_t>(run_kernel(g, *k, in)[0]), want);
 }
 
 }  // namespace
