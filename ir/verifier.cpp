@@ -239,6 +239,29 @@ Fault check_structural(const Graph& g, const Node& n) {
         if (in(k) != Type::scalar(DType::I64)) return "dyn_slice starts must be i64[]";
       return std::nullopt;
     }
+    case Op::DynUpdate: {
+      if (n.operands.size() < 2) return "dyn_update needs operands [x, v, starts...]";
+      const Type &x = in(0), &v = in(1);
+      if (n.operands.size() != static_cast<size_t>(x.rank()) + 2)
+        return fmt::format("dyn_update needs one start per axis ({})", x.rank());
+      if (r != x) return "dyn_update keeps its operand's type";
+      if (v.dtype != x.dtype || v.rank() != x.rank()) return "dyn_update value must have the operand's dtype and rank";
+      if (n.ints.size() != static_cast<size_t>(x.rank())) return "dyn_update needs ints = [step per axis]";
+      for (size_t k = 2; k < n.operands.size(); ++k)
+        if (in(k) != Type::scalar(DType::I64)) return "dyn_update starts must be i64[]";
+      for (int d = 0; d < x.rank(); ++d) {
+        const Dim &w = v.shape[static_cast<size_t>(d)], &len = x.shape[static_cast<size_t>(d)];
+        int64_t step = n.ints[static_cast<size_t>(d)];
+        if (!w.is_static()) return "dyn_update window extents must be static";
+        if (step == 0) return "dyn_update step 0";
+        // No start can put a window wider than the axis in bounds.
+        if (len.is_static() && w.size > 0 &&
+            (len.size == 0 || (w.size > 1 && step == std::numeric_limits<int64_t>::min()) ||
+             (w.size - 1) > (len.size - 1) / (step < 0 ? -step : step)))
+          return fmt::format("dyn_update window does not fit axis {}", d);
+      }
+      return std::nullopt;
+    }
     case Op::Loop: {
       if (n.ints.size() != 4) return "loop needs ints = [trip_count, num_carried, start, step]";
       if (n.ints[0] < 0) return "negative trip count";

@@ -50,6 +50,8 @@ Expected<std::unique_ptr<CompiledKernel>> compile_cpu(const ir::Graph& g, const 
 
 Expected<std::unique_ptr<CompiledKernel>> compile_kernel(const ir::Graph& g, const CpuCompileOptions& opts) {
   if (g.has_regions()) return Status::error("cpu backend: a single kernel cannot hold loop regions");
+  for (const ir::Node& n : g.nodes)
+    if (n.op == ir::Op::DynUpdate) return Status::error("cpu backend: dyn_update has no lowering yet");
   auto start = std::chrono::steady_clock::now();
   bool scheduled = needs_schedule(g);
   if (scheduled)

@@ -186,6 +186,15 @@ ValueId identity_operand(const Graph& g, const Node& n) {
     std::optional<Scalar> c = const_value(g, o[0]);
     return c ? keep(c->i ? o[1] : o[2]) : kNoValue;
   }
+  if (n.op == Op::DynUpdate) {
+    // A window that covers every element in order (extent <= 1 or step 1 on each axis; in
+    // bounds, so its starts are 0) replaces the whole operand.
+    const Type& v = g.type(o[1]);
+    if (v != n.type) return kNoValue;
+    for (int d = 0; d < v.rank(); ++d)
+      if (v.shape[static_cast<size_t>(d)].size > 1 && n.ints[static_cast<size_t>(d)] != 1) return kNoValue;
+    return o[1];
+  }
   if (!is_integer(n.type.dtype)) return kNoValue;  // float x*1, x+0 are not exact for -0.0/NaN
   if (n.op == Op::Mul || n.op == Op::Add) {
     int64_t unit = n.op == Op::Mul ? 1 : 0;
