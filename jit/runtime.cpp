@@ -695,7 +695,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   // Allocate every result (C-contiguous, NumPy's own allocator).
   size_t nres = e.result_types.size();
   std::vector<PyObject*> results(nres, nullptr);
-  std::vector<PyObject*> scalars_boxed(nres * 2, nullptr);  // NpScalar / PyFloat boxes made
+  std::vector<PyObject*> scalars_boxed(nres * 3, nullptr);  // NpScalar / PyFloat / PyInt boxes made
   std::vector<void*> out_ptrs;
   auto cleanup = [&]() {
     for (PyObject* r : results) Py_XDECREF(r);
@@ -750,10 +750,14 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       Py_INCREF(a);
       return reinterpret_cast<PyObject*>(a);
     }
-    PyObject*& slot = scalars_boxed[static_cast<size_t>(k) * 2 + (b == tracer::Box::PyFloat ? 1 : 0)];
+    PyObject*& slot = scalars_boxed[static_cast<size_t>(k) * 3 + (b == tracer::Box::PyFloat ? 1 : b == tracer::Box::PyInt ? 2 : 0)];
     if (!slot) {
       if (b == tracer::Box::NpScalar) {
         slot = PyArray_Scalar(PyArray_DATA(a), PyArray_DESCR(a), reinterpret_cast<PyObject*>(a));
+      } else if (b == tracer::Box::PyInt) {  // an int64 result
+        int64_t x;
+        std::memcpy(&x, PyArray_DATA(a), sizeof x);
+        slot = PyLong_FromLongLong(x);
       } else {
         double d;
         std::memcpy(&d, PyArray_DATA(a), sizeof d);

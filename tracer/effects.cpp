@@ -78,6 +78,7 @@ PyObject* instance_dict(PyObject* o) {
 // and the type decide, not the value).
 PyObject* sample_of(const AValue& v) {
   if (v.box == Box::PyFloat) return PyFloat_FromDouble(0.0);
+  if (v.box == Box::PyInt) return PyLong_FromLong(0);
   int typenum = typenum_from_dtype(v.type.dtype);
   if (v.box == Box::NpScalar) {
     PyArray_Descr* d = PyArray_DescrFromType(typenum);

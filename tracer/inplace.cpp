@@ -20,6 +20,7 @@ bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
   if (x.view_root != ir::kNoValue)
     return fail(AbortCode::UnsupportedValue, "in-place update through a view is not traced yet");
   ir::ValueId old = x.v;
+  ++mutations_;
   bool views_alive = false;
   auto check = [&](AValue& v) { views_alive |= v.is_tensor() && v.view_root == old; };
   for (auto& f : frames_) {
@@ -73,6 +74,69 @@ bool Tracer::inplace_binary(const AValue& x, const AValue& y, const char* ufunc)
 
 // x[key] = value with a basic index: the new array is assembled from slices of the old one
 // and the (broadcast) value, axis by axis.
+namespace {
+// Whether NumPy's element assignment of a NumPy scalar of dtype `from` into an array of dtype
+// `to` is the IR's cast for every value. Float targets go through a C double (one rounding to
+// float64, then one to float32: a single rounding when the double holds the value exactly);
+// integer targets through a Python int with a range check (signed) or a wrap (unsigned), so
+// only widening integer conversions are the same as a cast for every value.
+bool setitem_is_cast(ir::DType from, ir::DType to) {
+  if (from == to || ir::is_bool(from)) return true;
+  if (ir::is_bool(to)) return false;
+  if (ir::is_float(from)) return ir::is_float(to);
+  const int bits = 8 * ir::dtype_size(from) - (ir::is_signed_int(from) ? 1 : 0);  // magnitude bits
+  if (ir::is_float(to)) return to == ir::DType::F64 || bits <= 53;
+  if (ir::is_signed_int(from) && !ir::is_signed_int(to)) return false;
+  return 8 * ir::dtype_size(to) - (ir::is_signed_int(to) ? 1 : 0) >= bits;
+}
+}  // namespace
+
+std::optional<std::string> Tracer::setitem_refusal(const AValue& value, ir::DType dt) {
+  const std::string to(ir::dtype_numpy_name(dt));
+  if (value.is_tensor() && value.box == Box::Array) {  // arrays: NumPy's unsafe cast
+    if (ir::is_float(value.type.dtype) && !ir::is_float(dt) && !ir::is_bool(dt))
+      return std::string("assigning floats into an integer array is not compiled yet");
+    return std::nullopt;
+  }
+  if (value.is_tensor() && value.box == Box::PyInt) {
+    if (int_range_fits(dt, value.lo, value.hi)) return std::nullopt;
+    return fmt::format("a runtime Python int that may not fit a {} array", to);
+  }
+  if (value.is_tensor() && value.box == Box::PyFloat) {  // rounds to float32 as a cast does
+    if (ir::is_float(dt)) return std::nullopt;
+    return std::string("assigning a float into an integer array is not compiled yet");
+  }
+  if (value.is_tensor() || (value.is_object() && PyArray_IsScalar(value.obj, Generic))) {
+    std::optional<ir::DType> from;
+    if (value.is_tensor()) {
+      from = value.type.dtype;
+    } else {
+      PyArray_Descr* d = PyArray_DescrFromScalar(value.obj);
+      from = d ? dtype_from_typenum(d->type_num) : std::nullopt;
+      Py_XDECREF(d);
+      PyErr_Clear();
+    }
+    if (from && setitem_is_cast(*from, dt)) return std::nullopt;
+    return fmt::format("storing a NumPy {} scalar into a {} array (NumPy's element assignment may raise or "
+                       "convert it differently from a cast)", from ? ir::dtype_numpy_name(*from) : "?", to);
+  }
+  if (!value.is_object()) return fmt::format("assigning {} into an array", what(value));
+  PyObject* o = value.obj;
+  if (PyBool_Check(o)) return std::nullopt;
+  if (PyFloat_CheckExact(o)) {
+    if (ir::is_float(dt)) return std::nullopt;
+    return std::string("assigning a float into an integer array is not compiled yet");
+  }
+  if (PyLong_CheckExact(o)) {  // into float arrays to_ir checks exactness
+    int overflow = 0;
+    long long iv = PyLong_AsLongLongAndOverflow(o, &overflow);
+    PyErr_Clear();
+    if (ir::is_float(dt) || (!overflow && int_range_fits(dt, iv, iv))) return std::nullopt;
+    return fmt::format("OverflowError: Python integer out of bounds for {}", to);
+  }
+  return fmt::format("assigning a {} into an array is not traced yet", Py_TYPE(o)->tp_name);
+}
+
 bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
   if (!static_only(x) || !static_only(value)) return false;
   ir::Graph& g = trace_.graph;
@@ -125,18 +189,10 @@ bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
   }
   for (; d < rank; ++d) indexed_shape.push_back(cnt[static_cast<size_t>(d)]);
 
-  // The value, cast as NumPy's setitem does (unsafe casting; float -> int is not compiled).
+  // The value, converted as NumPy's setitem does (or not compiled: setitem_refusal).
   ir::DType dt = x.type.dtype;
-  if (value.is_tensor() && ir::is_float(value.type.dtype) && !ir::is_float(dt) && !ir::is_bool(dt))
-    return fail(AbortCode::UnsupportedDtype, "assigning floats into an integer array is not compiled yet");
-  if (value.is_object() && PyFloat_Check(value.obj) && !ir::is_float(dt))
-    return fail(AbortCode::UnsupportedDtype, "assigning a float into an integer array is not compiled yet");
-  if (value.is_object() && PyLong_CheckExact(value.obj) && !ir::is_float(dt)) {
-    int overflow = 0;
-    long long iv = PyLong_AsLongLongAndOverflow(value.obj, &overflow);
-    if (overflow || iv < int_min(dt) || (iv > 0 && static_cast<unsigned long long>(iv) > int_max(dt)))
-      return fail(AbortCode::UserError, "OverflowError: Python integer out of bounds for the array dtype");
-  }
+  if (auto why = setitem_refusal(value, dt))
+    return fail(why->rfind("OverflowError", 0) == 0 ? AbortCode::UserError : AbortCode::UnsupportedValue, *why);
   auto v = to_ir(value, dt);
   if (!v) return false;
   std::vector<ir::Dim> ishape;

@@ -513,8 +513,8 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
 // ---------------------------------------------------------------------------------------------
 // The loop variable inside a region body: an affine value a*i + b of the induction variable i
 // (a LoopIndex), usable in integer arithmetic with constants and as an index or slice start
-// (`x[i]`, `X[:, t]`, `A[i - 1]`, `A[i:i + K]`, `u[t] = v`): reads become dyn_slice ops, stores a
-// select against iota. Every index is checked in bounds for every iteration at trace time (the
+// (`x[i]`, `X[:, t]`, `A[i - 1]`, `A[i:i + K]`, `u[t] = v`, `D[i, 0] = i`): reads become
+// dyn_slice ops, stores dyn_update ops. Every index is checked in bounds for every iteration at trace time (the
 // trip count is specialized, so the range of i is known). Any other use unrolls the loop.
 namespace tracejit::tracer::detail {
 
@@ -611,15 +611,7 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
             return region_fail(fmt::format("the loop variable indexes out of bounds ({}..{} for size {})", lo, hi, n));
           return region_fail("a loop-variable slice would be clipped at the array's edge");
         }
-        // The induction variable of region p.arg, captured into the innermost body if needed.
-        auto level = static_cast<size_t>(p.arg);
-        ir::ValueId v = level + 1 < regions_.size() ? regions_[level + 1].outer.params[0] : trace_.graph.params[0];
-        for (size_t l = level + 1; l < regions_.size(); ++l) v = capture(l, v);
-        if (p.ia != 1)
-          v = g.add_op(ir::Op::Mul, ir::Type::scalar(ir::DType::I64), {v, g.add_const_int(ir::DType::I64, p.ia, loc_)}, loc_);
-        if (p.ib + shift != 0)
-          v = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64), {v, g.add_const_int(ir::DType::I64, p.ib + shift, loc_)}, loc_);
-        start = v;
+        start = loop_index_value(p, shift);
         extent = len;
         dropped = p.method.empty();
       } else if (is_int_const(p, c)) {
@@ -647,6 +639,26 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
   return true;
 }
 
+ir::ValueId Tracer::loop_index_value(const AValue& p, int64_t extra, int64_t* lo, int64_t* hi) {
+  if (p.arg < 0 || p.arg >= static_cast<int>(regions_.size())) {
+    region_fail("a stale loop variable");
+    return ir::kNoValue;
+  }
+  const RegionFrame& rf = regions_[static_cast<size_t>(p.arg)];
+  if (lo) *lo = std::min(p.ia * rf.first, p.ia * rf.last) + p.ib + extra;
+  if (hi) *hi = std::max(p.ia * rf.first, p.ia * rf.last) + p.ib + extra;
+  // The induction variable of region p.arg, captured into the innermost body if needed.
+  ir::Graph& g = trace_.graph;
+  auto level = static_cast<size_t>(p.arg);
+  ir::ValueId v = level + 1 < regions_.size() ? regions_[level + 1].outer.params[0] : trace_.graph.params[0];
+  for (size_t l = level + 1; l < regions_.size(); ++l) v = capture(l, v);
+  if (p.ia != 1)
+    v = g.add_op(ir::Op::Mul, ir::Type::scalar(ir::DType::I64), {v, g.add_const_int(ir::DType::I64, p.ia, loc_)}, loc_);
+  if (p.ib + extra != 0)
+    v = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64), {v, g.add_const_int(ir::DType::I64, p.ib + extra, loc_)}, loc_);
+  return v;
+}
+
 bool Tracer::dyn_subscr(const AValue& x, const AValue& key) {
   std::vector<ir::ValueId> starts;
   std::vector<int64_t> extents, steps, kept;
@@ -670,82 +682,62 @@ bool Tracer::dyn_subscr(const AValue& x, const AValue& key) {
 }
 
 bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) {
-  // The store is a select over all of x (functional IR; loop-carried arrays are double
-  // buffered): O(x.size) per iteration where eager NumPy writes only the window. Beyond a few
-  // thousand elements eager is faster: unroll (or run eagerly) instead.
-  constexpr int64_t kMaxMaskedStore = 1024;
-  if (x.type.static_numel().value_or(kMaxMaskedStore + 1) > kMaxMaskedStore)
-    return region_fail(fmt::format("a store at the loop variable into an array of {} elements (a whole-array "
-                                   "select per iteration would be slower than NumPy)", *x.type.static_numel()));
+  // A dyn_update: the window at the runtime starts replaced by the value (the backend updates
+  // the array in place; the loop carries it).
   std::vector<ir::ValueId> starts;
   std::vector<int64_t> extents, steps;
   std::vector<bool> drop;
   if (!dyn_index_plan(x, key, starts, extents, steps, drop)) return false;
   ir::Graph& g = trace_.graph;
   ir::DType dt = x.type.dtype;
-  if (value.is_tensor() && ir::is_float(value.type.dtype) && !ir::is_float(dt) && !ir::is_bool(dt))
-    return region_fail("assigning floats into an integer array");
-  if (value.is_object() && !PyFloat_CheckExact(value.obj) && !PyLong_CheckExact(value.obj))
-    return region_fail("assigning a non-number");
-  if (value.is_object() && PyFloat_CheckExact(value.obj) && !ir::is_float(dt)) return region_fail("a float into an integer array");
-  if (value.is_object() && PyLong_CheckExact(value.obj) && !ir::is_float(dt)) {
-    int overflow = 0;
-    long long iv = PyLong_AsLongLongAndOverflow(value.obj, &overflow);
-    if (overflow || iv < int_min(dt) || (iv > 0 && static_cast<unsigned long long>(iv) > int_max(dt)))
-      return region_fail("a Python int out of the array's range");
+  // The value converted as NumPy's __setitem__ converts it; anything where that could raise or
+  // differ from a plain cast unrolls (or runs eagerly) instead.
+  std::optional<ir::ValueId> v;
+  if (value.kind == AValue::Kind::LoopIndex) {
+    // `D[i, 0] = i`: the loop variable is a Python int; NumPy raises when it does not fit.
+    if (!value.method.empty()) return region_fail("storing a loop-variable slice object");
+    int64_t lo = 0, hi = 0;
+    ir::ValueId iv = loop_index_value(value, 0, &lo, &hi);
+    if (iv == ir::kNoValue) return false;
+    if (!int_range_fits(dt, lo, hi))
+      return region_fail(fmt::format("storing the loop variable ({}..{}) into a {} array", lo, hi, ir::dtype_numpy_name(dt)));
+    v = cast(iv, dt);
+  } else if (auto why = setitem_refusal(value, dt)) {
+    return region_fail(*why);
   }
-  auto v = to_ir(value, dt);
+  if (value.kind != AValue::Kind::LoopIndex) v = to_ir(value, dt);
   if (!v) return false;
-  // The value must be a scalar, or fill whole axes besides the integer-indexed ones (then it is
-  // the region's shape with those axes re-inserted as 1 and broadcast).
+  // The value is broadcast to the window without its integer-indexed axes (NumPy's rule), then
+  // those axes come back as size 1: v's shape is the window's extents.
   const ir::Type& vt = g.type(*v);
-  std::vector<ir::Dim> full;
-  std::vector<int64_t> region;
+  std::vector<ir::Dim> full, region;
+  bool empty = false, element = true;
   for (size_t d = 0; d < extents.size(); ++d) {
-    if (!drop[d]) region.push_back(extents[d]);
-    full.push_back(ir::Dim::fixed(drop[d] ? 1 : extents[d]));
+    if (!drop[d]) region.push_back(ir::Dim::fixed(extents[d]));
+    full.push_back(ir::Dim::fixed(extents[d]));
+    empty |= extents[d] == 0;
+    element &= extents[d] == 1;
   }
   ir::ValueId val = *v;
   if (!vt.is_scalar()) {
-    for (size_t d = 0; d < extents.size(); ++d)
-      if (!drop[d] && (extents[d] != x.type.shape[d].size || steps[d] != 1))
-        return region_fail("storing an array into a partial loop-variable window");
-    std::vector<ir::Dim> rshape;
-    for (int64_t e : region) rshape.push_back(ir::Dim::fixed(e));
-    auto b = ir::broadcast_shapes(vt.shape, rshape);
-    if (!b || *b != rshape)
+    auto b = ir::broadcast_shapes(vt.shape, region);
+    if (!b || *b != region)
       return fail(AbortCode::UserError, "ValueError: could not broadcast input array into the indexed shape");
-    val = g.add_op(ir::Op::Broadcast, ir::Type(dt, rshape), {val}, loc_);
+    val = g.add_op(ir::Op::Broadcast, ir::Type(dt, region), {val}, loc_);
     val = g.add_op(ir::Op::Reshape, ir::Type(dt, full), {val}, loc_);
+  } else {
+    // An element store writes a reshaped 0-d value (what the backend's scalar loops store).
+    val = g.add_op(element ? ir::Op::Reshape : ir::Op::Broadcast, ir::Type(dt, full), {val}, loc_);
   }
-  val = g.add_op(ir::Op::Broadcast, x.type, {val}, loc_);
-  // mask = AND over axes of start_d <= iota_d < start_d + extent_d*step_d, (iota_d - start_d) % step_d == 0
-  ir::Type bt(ir::DType::Bool, x.type.shape);
-  ir::Type it(ir::DType::I64, x.type.shape);
-  ir::ValueId mask = ir::kNoValue;
-  for (size_t d = 0; d < extents.size(); ++d) {
-    int64_t n = x.type.shape[d].size;
-    if (extents[d] == n && steps[d] == 1 && g.node(starts[d]).op == ir::Op::Const) continue;  // whole axis
-    if (steps[d] != 1 && extents[d] > 1) return region_fail("a stepped slice store in a loop region");
-    ir::Node io;
-    io.op = ir::Op::Iota;
-    io.type = it;
-    io.ints = {static_cast<int64_t>(d)};
-    io.loc = loc_;
-    ir::ValueId iota = g.add(std::move(io));
-    ir::ValueId m;
-    if (extents[d] == 1) {
-      m = g.add_op(ir::Op::Eq, bt, {iota, starts[d]}, loc_);
-    } else {
-      ir::ValueId end = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64),
-                                 {starts[d], g.add_const_int(ir::DType::I64, extents[d], loc_)}, loc_);
-      m = g.add_op(ir::Op::And, bt, {g.add_op(ir::Op::Ge, bt, {iota, starts[d]}, loc_),
-                                     g.add_op(ir::Op::Lt, bt, {iota, end}, loc_)}, loc_);
-    }
-    mask = mask == ir::kNoValue ? m : g.add_op(ir::Op::And, bt, {mask, m}, loc_);
-  }
-  ir::ValueId nv = mask == ir::kNoValue ? val : g.add_op(ir::Op::Where, x.type, {mask, val, x.v}, loc_);
-  return assign_inplace(x, nv);
+  if (empty) return true;  // an empty window: nothing is written
+  ir::Node n;
+  n.op = ir::Op::DynUpdate;
+  n.type = x.type;
+  n.operands = {x.v, val};
+  n.operands.insert(n.operands.end(), starts.begin(), starts.end());
+  n.ints = steps;
+  n.loc = loc_;
+  return assign_inplace(x, g.add(std::move(n)));
 }
 
 }  // namespace tracejit::tracer::detail

@@ -13,7 +13,14 @@ ir::ValueId Tracer::cast(ir::ValueId v, ir::DType dt) {
 // An operand as an IR value of dtype `dt` (NumPy's resolved loop dtype).
 std::optional<ir::ValueId> Tracer::to_ir(const AValue& v, ir::DType dt) {
   ir::Graph& g = trace_.graph;
-  if (v.is_tensor()) return cast(v.v, dt);
+  if (v.is_tensor()) {
+    if (!pyint_fits(v, dt)) {  // NumPy raises for a Python int out of the loop dtype's range
+      fail(AbortCode::UnsupportedValue,
+           fmt::format("a runtime Python int that may not convert exactly to {}", ir::dtype_numpy_name(dt)));
+      return std::nullopt;
+    }
+    return cast(v.v, dt);
+  }
   if (!v.is_object()) {
     fail(AbortCode::UnsupportedValue, fmt::format("{} used as an array operand", what(v)));
     return std::nullopt;
@@ -122,6 +129,10 @@ PyObject* Tracer::dtype_spec(const AValue& v) {
       Py_INCREF(&PyFloat_Type);
       return reinterpret_cast<PyObject*>(&PyFloat_Type);
     }
+    if (v.box == Box::PyInt) {  // weak, as a Python int operand is
+      Py_INCREF(&PyLong_Type);
+      return reinterpret_cast<PyObject*>(&PyLong_Type);
+    }
     return reinterpret_cast<PyObject*>(PyArray_DescrFromType(typenum_from_dtype(v.type.dtype)));
   }
   PyObject* o = v.obj;
@@ -137,6 +148,7 @@ PyObject* Tracer::dtype_spec(const AValue& v) {
 PyObject* Tracer::probe(const AValue& v) {
   if (v.is_tensor()) {
     if (v.box == Box::PyFloat) return PyFloat_FromDouble(1.0);
+    if (v.box == Box::PyInt) return PyLong_FromLong(1);
     npy_intp zero = 0;
     PyArray_Descr* d = PyArray_DescrFromType(typenum_from_dtype(v.type.dtype));
     return PyArray_Empty(1, &zero, d, 0);  // steals d
@@ -259,6 +271,9 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
       return fail(AbortCode::UnsupportedValue, fmt::format("np.{} of {}", u.name, what(v)));
   if (python_scalar_op(u, operands, python_operator)) return true;
   if (abort_) return false;
+  bool pyint = false;  // among runtime Python ints: Python's int arithmetic (ifconv.cpp)
+  if (!pyint_op(u, operands, python_operator, pyint)) return false;
+  if (pyint) return true;
   for (const AValue& v : operands)
     if (v.is_object() && !is_py_scalar(v.obj) && !PyArray_IsScalar(v.obj, Generic))
       return fail(AbortCode::UnsupportedValue,
@@ -500,6 +515,8 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     return fail(AbortCode::SideEffect, "print(...) is a side effect: the function runs eagerly");
   if (is_builtin("abs") && args.size() == 1 && !all_objects)
     return apply_ufunc(*np_->ufunc_named("absolute"), std::move(args), true);
+  if ((is_builtin("min") || is_builtin("max")) && !all_objects && !args.empty())
+    return builtin_minmax(is_builtin("max"), fname, args);  // ifconv.cpp
   if (is_builtin("len") && args.size() == 1) {
     const AValue& a = args[0];
     if (!static_only(a)) return false;

@@ -670,6 +670,10 @@ std::optional<bool> Tracer::truth(const AValue& v) {
 
 bool Tracer::op_to_bool(const Instruction& in) {
   AValue v = pop();
+  if (auto c = runtime_truth(v)) {  // a runtime truth value, for the conditional jump that follows
+    push(tensor(*c, Box::NpScalar));
+    return true;
+  }
   auto t = truth(v);
   if (!t) return false;
   push(object(*t ? Py_True : Py_False, Source::computed()));
@@ -677,7 +681,7 @@ bool Tracer::op_to_bool(const Instruction& in) {
 }
 
 // Branches on Python values the guards pin down (constants, value-guarded args) are followed
-// statically; the guards make the choice safe.
+// statically; the guards make the choice safe. Branches on runtime scalars are if-converted.
 bool Tracer::op_pop_jump(const Instruction& in) {
   AValue v = pop();
   bool jump = false;
@@ -685,6 +689,8 @@ bool Tracer::op_pop_jump(const Instruction& in) {
     bool is_none = v.is_object() && v.obj == Py_None;
     jump = in.op == COp::PopJumpIfNone ? is_none : !is_none;
   } else {
+    // A runtime scalar: both arms, merged with selects (ifconv.cpp).
+    if (auto c = runtime_truth(v)) return if_convert(in, *c);
     auto t = truth(v);
     if (!t) return false;
     jump = in.op == COp::PopJumpIfTrue ? *t : !*t;

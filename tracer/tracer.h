@@ -18,6 +18,8 @@ enum class Box : uint8_t {
   Array,     // numpy.ndarray
   NpScalar,  // a NumPy scalar (what a ufunc returns for 0-d results)
   PyFloat,   // a Python float (arithmetic among Python floats)
+  PyInt,     // a Python int known only at run time (an int64 value; weak in NumPy promotion):
+             // `cost = 0 if a[i] == b[j] else 1` (see ifconv.cpp)
 };
 
 // How the runtime fetches graph param i at call time: argument `arg` itself, or (arg == -1)

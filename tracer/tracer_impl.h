@@ -49,6 +49,9 @@ struct AValue {
   int64_t length = -1;           // Iterator over a range (obj): its length; items stay empty;
                                  // LoopIndex slice (method "slice"): the window's length
   int64_t ia = 1, ib = 0;        // LoopIndex: the value is ia * i + ib (arg: its region level)
+  // Tensor with box PyInt: bounds of the runtime Python int (it is held as an int64; the full
+  // int64 range means nothing more is known).
+  int64_t lo = INT64_MIN, hi = INT64_MAX;
   std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
   std::string method;            // TensorMethod
   SourceRef source;
@@ -70,6 +73,17 @@ inline unsigned long long int_max(ir::DType d) {
   if (ir::is_bool(d)) return 1;
   int bits = 8 * ir::dtype_size(d) - (ir::is_signed_int(d) ? 1 : 0);
   return bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
+}
+
+// Whether every int in [lo, hi] converts exactly to `dt` (as NumPy converts a Python int: an
+// integer dtype must hold it, a float dtype represent it exactly; bool only 0 and 1 here).
+inline bool int_range_fits(ir::DType dt, int64_t lo, int64_t hi) {
+  if (ir::is_float(dt)) {
+    const int64_t lim = dt == ir::DType::F32 ? int64_t{1} << 24 : int64_t{1} << 53;
+    return lo >= -lim && hi <= lim;
+  }
+  if (ir::is_bool(dt)) return lo >= 0 && hi <= 1;
+  return lo >= int_min(dt) && (hi < 0 || static_cast<unsigned long long>(hi) <= int_max(dt));
 }
 
 inline std::string exception_text() {
@@ -197,6 +211,9 @@ class Tracer {
                       std::vector<int64_t>& extents, std::vector<int64_t>& steps, std::vector<bool>& drop);
   bool dyn_subscr(const AValue& x, const AValue& key);
   bool dyn_store(const AValue& x, const AValue& key, const AValue& value);
+  // The loop variable as an i64[] value of the innermost body (ia * i + ib + extra); `lo`/`hi`
+  // get its range over the loop. kNoValue (and an abort) for a stale loop variable.
+  ir::ValueId loop_index_value(const AValue& p, int64_t extra, int64_t* lo = nullptr, int64_t* hi = nullptr);
   // Reads of the loop frame's locals and of inputs (by source) while a body is traced.
   void note_read(int local, int input);
   void note_write(int local);
@@ -352,6 +369,21 @@ class Tracer {
   bool op_build_tuple(const Instruction& in);
   bool op_unpack_sequence(const Instruction& in);
   bool op_pop_jump(const Instruction& in);
+  // --- branches on runtime scalars and Python scalar semantics on runtime values (ifconv.cpp)
+  // The truth of a runtime 0-d value as a bool[] value; nullopt when v is not one.
+  std::optional<ir::ValueId> runtime_truth(const AValue& v);
+  // A conditional jump on runtime data (`truth`): both arms traced, their states merged with
+  // `where` at the join (if-conversion). Aborts when the arms are not pure or do not meet.
+  bool if_convert(const Instruction& in, ir::ValueId truth);
+  std::optional<AValue> merge_values(const AValue& a, const AValue& b, ir::ValueId cond, std::string& why);
+  // Operators among runtime Python ints (Box::PyInt) and Python int constants; false with no
+  // abort when `operands` are not that case.
+  bool pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled);
+  // min()/max() builtins over runtime scalars: Python's loop (`item < current`) as lt + where.
+  bool builtin_minmax(bool is_max, const std::string& fname, std::vector<AValue>& args);
+  // Whether a runtime Python int converts exactly (as NumPy converts a Python int) to `dt`.
+  static bool pyint_fits(const AValue& v, ir::DType dt);
+  int64_t mutations_ = 0;  // in-place updates so far (an arm of an if-conversion must make none)
   bool op_get_iter(const Instruction& in);
   bool op_for_iter(const Instruction& in);
   bool op_binary_subscr(const Instruction& in);
@@ -406,6 +438,10 @@ class Tracer {
   bool assign_inplace(const AValue& x, ir::ValueId value);
   bool inplace_binary(const AValue& x, const AValue& y, const char* ufunc);
   bool store_subscr(const AValue& container, PyObject* key, const AValue& value);
+  // Why storing `value` into an array of dtype `dt` is not compiled (NumPy's __setitem__
+  // converts NumPy scalars through Python ints: np.int64(70000) into int16 raises, into uint8
+  // wraps; arrays are cast unsafely); nullopt when the store is a plain exact conversion.
+  std::optional<std::string> setitem_refusal(const AValue& value, ir::DType dt);
   bool finish_writebacks();
   std::vector<std::pair<std::string, AValue>> inputs_by_source_;  // current value of each input
 
