@@ -187,6 +187,10 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
   for (const auto& [k, v] : inputs_by_source_) inputs0.push_back(v.v);
   const size_t effects0 = effect_count(), results0 = trace_.graph.results.size();
   const int64_t mutations0 = mutations_;
+  // Loop regions track which locals the body reads before writing them (a counter is read
+  // first): after the branch a local counts as written only if both arms wrote it.
+  std::vector<std::vector<int>> written0;
+  for (const RegionFrame& r : regions_) written0.push_back(r.reads.written);
 
   // Instructions an arm may not run (checked before each one, in inlined callees too).
   std::string impure;
@@ -235,6 +239,11 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
   if (!check_pure()) return false;
   if (returned_ || join < 0 || frames_.size() != depth) return refuse("an arm leaves the function");
   std::vector<AValue> fall_locals = std::move(fr().locals), fall_stack = std::move(fr().stack);
+  std::vector<std::vector<int>> fall_written;
+  for (size_t r = 0; r < regions_.size(); ++r) {
+    fall_written.push_back(std::move(regions_[r].reads.written));
+    regions_[r].reads.written = written0[r];
+  }
 
   // The jump arm, from the same state: it must arrive at the same join.
   fr().locals = locals0;
@@ -256,6 +265,12 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
   if (fall_stack.size() != fr().stack.size() || fall_locals.size() != fr().locals.size())
     return refuse(fmt::format("the arms of the branch at line {} leave different stack depths", line));
 
+  for (size_t r = 0; r < regions_.size(); ++r) {
+    std::vector<int> both = written0[r];
+    for (int l : regions_[r].reads.written)
+      if (std::count(fall_written[r].begin(), fall_written[r].end(), l)) both.push_back(l);
+    regions_[r].reads.written = std::move(both);
+  }
   // Merge: `cond` true selects the arm that runs when the branch's value is true.
   const bool fall_when_true = in.op == COp::PopJumpIfFalse;
   auto merge = [&](std::vector<AValue>& fall, std::vector<AValue>& jump, bool locals) -> bool {

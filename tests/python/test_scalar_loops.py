@@ -321,6 +321,27 @@ def test_runtime_python_ints_follow_numpy_weak_promotion():
         jf(x, -y)
 
 
+def test_a_counter_updated_in_one_arm_is_not_loop_invariant():
+    def stmt(x):
+        k = 4
+        for i in range(x.shape[0]):
+            if x[i] > 0:
+                k = 5
+            else:
+                k = k + 1  # read before written on this path: a counter
+        return k
+
+    def expr(x):
+        k = 4
+        for i in range(x.shape[0]):
+            k = 5 if x[i] > 0 else k + 1
+        return k
+
+    for f in (stmt, expr):
+        for x in (-np.ones(10), np.ones(10), np.array([1.0, -1, -1, 1, -1, -1, -1, 1, -1, -1])):
+            check(f, x)
+
+
 def test_nested_conditional_expressions_and_tuples():
     def f(a, b):
         out = np.zeros((a.shape[0], 2))
