@@ -6,7 +6,8 @@
 // other from the same state, up to the point where they meet; every local and stack slot that
 // differs is then a `where(cond, then, else)`. That is exact only when nothing but those slots
 // can tell which arm ran, so the arms must be pure — no stores into arrays or containers, no
-// in-place updates, no deferred effects, no returns, raises or loops — and each merged pair
+// in-place updates, no deferred effects, no raises or loops, no return unless both arms return
+// (then the returns are the join) — and each merged pair
 // must have the same kind and type (a Python int from both arms is a runtime Python int, a
 // NumPy scalar only merges with one of the same dtype): the result's type may not depend on
 // the data. Anything else aborts with the reason, as a branch on array data did before.
@@ -226,12 +227,21 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
     return true;
   };
 
-  // The fall-through arm: until it reaches the jump target or jumps past it or back (the join).
+  // The fall-through arm: until it reaches the jump target or jumps past it or back (the join),
+  // or returns. CPython copies a short tail ending in a return into both arms (`return a if c
+  // else b`, 3.12's `y = a if c else b; return y`): when both arms return from this frame, the
+  // returns are the join, and the merged value is returned once.
+  auto is_return = [&](int pc) {
+    return pc >= 0 && pc < static_cast<int>(fr().instrs.size()) &&
+           fr().instrs[static_cast<size_t>(pc)].op == COp::ReturnValue;
+  };
   int join = -1;
+  bool fall_returns = false;
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
       if (pc >= target || pc <= fork_pc) return join = pc, true;
+      if (is_return(pc)) return join = pc, fall_returns = true, true;
     }
     return forbidden();
   });
@@ -253,8 +263,13 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
-      if (pc == join) return true;
-      if (pc < target || (join >= target && pc > join)) return stray = true;
+      if (fall_returns) {
+        if (is_return(pc)) return join = pc, true;
+        if (pc < target) return stray = true;
+      } else {
+        if (pc == join) return true;
+        if (pc < target || (join >= target && pc > join)) return stray = true;
+      }
     }
     return forbidden();
   });
@@ -262,6 +277,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
   if (!check_pure()) return false;
   if (returned_ || frames_.size() != depth) return refuse("an arm leaves the function");
   if (stray) return refuse(fmt::format("the arms of the branch at line {} do not meet at one point", line));
+  if (fall_returns) fall_locals = fr().locals;  // dead after the return: only the stack merges
   if (fall_stack.size() != fr().stack.size() || fall_locals.size() != fr().locals.size())
     return refuse(fmt::format("the arms of the branch at line {} leave different stack depths", line));
 

@@ -344,6 +344,10 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
       if (x.type != e.type || x.box != e.box)
         return give_up(fmt::format("a value changes type in the body ({} -> {})", ir::to_string(e.type),
                                    ir::to_string(x.type)));
+      // The body was traced for a runtime Python int within [e.lo, e.hi] (conversions and
+      // overflow checks relied on it): that must hold in every iteration.
+      if (x.box == Box::PyInt && (x.lo < e.lo || x.hi > e.hi))
+        return give_up("a runtime Python int leaves its range in the body (a counter?)");
       auto [pos, fresh] = carried_of_entry.try_emplace(e.v, carried.size());
       if (fresh) carried.push_back({e.v, x.v, x.type});
       else if (carried[pos->second].exit != x.v)

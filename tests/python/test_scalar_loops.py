@@ -337,9 +337,44 @@ def test_a_counter_updated_in_one_arm_is_not_loop_invariant():
             k = 5 if x[i] > 0 else k + 1
         return k
 
+    def grows(x, y):
+        k = 1 if x.sum() > 0 else 0  # a runtime Python int in [0, 1] before the loop
+        for i in range(x.shape[0]):
+            k = k + 1 if x[i] > 0 else k  # ... that grows in it: not a region
+        return y + k  # int8 + Python int: NumPy raises when k > 127
+
+    x = np.ones(200)
+    y = np.zeros(3, dtype=np.int8)
+    with pytest.raises(OverflowError):
+        grows(x, y)
+    with pytest.raises(OverflowError):
+        jit(grows)(x, y)
+    check(grows, x[:20], y)  # unrolled: k is within [0, 21], which fits int8
+
     for f in (stmt, expr):
         for x in (-np.ones(10), np.ones(10), np.array([1.0, -1, -1, 1, -1, -1, -1, 1, -1, -1])):
             check(f, x)
+
+
+def test_both_arms_returning_join_at_the_return():
+    def expr(x):
+        return x[0] * 2.0 if x[1] > 0 else x[0] - 1.0
+
+    def stmt(x):
+        m = x.max()
+        if m > 1:
+            return m, 1
+        else:
+            return m * 0.5, 2
+
+    def tail(x):
+        y = x[0] if x[1] > 0 else x[2]
+        return y + 1  # 3.12 copies this tail into both arms
+
+    for x in (np.array([1.5, 2.0, -3.0]), np.array([0.5, -2.0, 0.25])):
+        check(expr, x)
+        check(stmt, x)
+        check(tail, x)
 
 
 def test_nested_conditional_expressions_and_tuples():
@@ -507,7 +542,17 @@ def test_side_effects_and_in_place_updates_in_an_arm_fall_back():
         return y
 
     x = np.arange(3.0)
-    for f, words in ((prints, "side effect"), (inplace, "in place"), (returns, "return"), (kinds, "Python int")):
+    def one_return(x):
+        y = x * 2
+        if x.sum() > 0:
+            return y
+        y = y + 1  # (the other arm goes on)
+        print("not positive")
+        return y
+
+    cases = ((prints, "side effect"), (inplace, "in place"), (returns, "array"), (kinds, "Python int"),
+             (one_return, "side effect"))
+    for f, words in cases:
         for v in (x, -x):
             jf = check(f, v, compiled=False)
             assert "branch on array data" in reasons(jf) and words in reasons(jf), reasons(jf)
