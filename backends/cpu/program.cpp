@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "backends/cpu/object_cache.h"
+#include "backends/cpu/scalar_loop.h"
 #include "ir/printer.h"
 
 namespace tracejit::backends {
@@ -276,7 +277,7 @@ class Program final : public CompiledKernel {
 // Builds the parts of a program, compiling their kernels; one arena and one table for all.
 class Builder {
  public:
-  explicit Builder(const CpuCompileOptions& opts) : opts_(opts) {}
+  explicit Builder(const CpuCompileOptions& opts) : opts_(opts), native_loops_(opts.native_loops && native_env()) {}
 
   Expected<std::unique_ptr<Part>> build(const ir::Graph& g, bool body, const std::string& name);
 
@@ -293,8 +294,16 @@ class Builder {
     return offset;
   }
 
+  static bool native_env() {
+    const char* v = std::getenv("TRACEJIT_NATIVE_LOOPS");
+    return !v || std::strcmp(v, "0") != 0;
+  }
+
   const CpuCompileOptions& opts_;
+  bool native_loops_;
 };
+
+std::string sg_name_prefix(const std::string& name, size_t i) { return name + "_l" + std::to_string(i) + ": "; }
 
 Status check_graph(const ir::Graph& g) {
   auto fail = [&](ValueId v, const std::string& why) {
@@ -476,12 +485,8 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
     // A loop.
     const ir::Node& ln = g.node(plan.loop);
     const ir::Graph& bg = *ln.regions[0];
-    LoopStep st;
-    st.trip = ln.ints[0];
-    st.carried = static_cast<size_t>(ln.ints[1]);
-    st.start = ln.ints[2];
-    st.step = ln.ints[3];
-    for (ValueId o : ln.operands) {
+    // Operands the loop reads, as contiguous buffers.
+    auto operand_slot = [&](ValueId o) {
       int s = value_slot(o);
       if (!slots[static_cast<size_t>(s)].contiguous) {  // bodies read contiguous buffers
         int& c = contiguous_copy[static_cast<size_t>(o)];
@@ -491,8 +496,53 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
         }
         s = c;
       }
-      st.operand_slots.push_back(s);
+      return s;
+    };
+    // A scalar nest: one native kernel over the loop graph, run as a segment whose outputs are
+    // the carried values (see scalar_loop.h); else the loop steps below.
+    if (native_loops_) {
+      ir::Graph lg = native_loop_graph(g, plan.loop, name + "_n" + std::to_string(i));
+      std::string why = scalar_loop_rejection(lg);
+      if (why.empty()) {
+        auto k = compile_kernel(lg, opts_);
+        if (k) {
+          SegmentStep st;
+          st.kernel = std::move(k.value());
+          for (ValueId o : ln.operands) st.in_slots.push_back(operand_slot(o));
+          for (size_t c = 0; c < static_cast<size_t>(ln.ints[1]); ++c) {
+            std::vector<ValueId> lrs;
+            int first = -1;
+            for (ValueId r : loop_results[static_cast<size_t>(plan.loop)])
+              if (g.node(r).ints[0] == static_cast<int64_t>(c)) {
+                lrs.push_back(r);
+                int kr = first_result[static_cast<size_t>(r)];
+                if (kr >= 0 && (first < 0 || kr < first)) first = kr;
+              }
+            const ir::Type& t = g.type(ln.operands[c]);
+            int s = first >= 0 ? new_slot(SlotKind::Output, first, t) : new_slot(SlotKind::Scratch, 0, t);
+            for (ValueId r : lrs) slot_of[static_cast<size_t>(r)] = s;
+            st.out_slots.push_back(s);
+          }
+          compile_ms += st.kernel->compile_ms();
+          all_cached = all_cached && st.kernel->from_cache();
+          ++info.kernels;
+          ++info.loops;
+          ++info.native_loops;
+          st.table = table;
+          table += st.in_slots.size() + st.out_slots.size();
+          part->steps.emplace_back(std::move(st));
+          continue;
+        }
+        why = k.message();
+      }
+      info.native_rejections.push_back(sg_name_prefix(name, i) + why);
     }
+    LoopStep st;
+    st.trip = ln.ints[0];
+    st.carried = static_cast<size_t>(ln.ints[1]);
+    st.start = ln.ints[2];
+    st.step = ln.ints[3];
+    for (ValueId o : ln.operands) st.operand_slots.push_back(operand_slot(o));
     auto b = build(bg, true, name + "_l" + std::to_string(i));
     if (!b) return b.status();
     st.body = std::move(b.value());
