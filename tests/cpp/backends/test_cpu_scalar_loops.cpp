@@ -302,6 +302,7 @@ void check_prefix(DType d, const std::string& dt, int64_t n, bool native) {
   auto k = compile(g, native);
   ASSERT_TRUE(k);
   EXPECT_EQ(program_info(*k)->native_loops, native ? 1 : 0);
+  EXPECT_EQ(program_info(*k)->in_place_carried, native ? 0 : 1);  // the program path: one buffer too
   std::vector<T> x;
   for (int64_t i = 0; i < n; ++i) x.push_back(static_cast<T>(0.25 * static_cast<double>(i % 11) + 1));
   std::vector<Buffer> in = {buffer_of<T>(d, {n}, x)};
@@ -358,6 +359,7 @@ func @late_read(%0) {
     ASSERT_TRUE(k);
     const ProgramInfo* info = program_info(*k);
     EXPECT_EQ(info->native_loops, 0);
+    EXPECT_EQ(info->in_place_carried, 0);  // nor in place on the program path
     if (native) {
       ASSERT_EQ(info->native_rejections.size(), 1u);
       EXPECT_NE(info->native_rejections[0].find("overwrites"), std::string::npos) << info->native_rejections[0];
@@ -457,6 +459,7 @@ func @cols(%0) {
   ASSERT_TRUE(k);
   const ProgramInfo* info = program_info(*k);
   EXPECT_EQ(info->native_loops, 0);
+  EXPECT_EQ(info->in_place_carried, 1);  // each step writes one column, not a copy of u
   ASSERT_EQ(info->native_rejections.size(), 1u);
   EXPECT_NE(info->native_rejections[0].find("more than one element"), std::string::npos) << info->native_rejections[0];
   std::vector<double> u(16 * 24);
