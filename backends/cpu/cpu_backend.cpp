@@ -17,6 +17,7 @@
 #include "backends/cpu/lower.h"
 #include "backends/cpu/object_cache.h"
 #include "backends/cpu/program.h"
+#include "backends/cpu/scalar_loop.h"
 #include "ir/printer.h"
 
 namespace tracejit::backends {
@@ -49,11 +50,14 @@ Expected<std::unique_ptr<CompiledKernel>> compile_cpu(const ir::Graph& g, const 
 }
 
 Expected<std::unique_ptr<CompiledKernel>> compile_kernel(const ir::Graph& g, const CpuCompileOptions& opts) {
-  if (g.has_regions()) return Status::error("cpu backend: a single kernel cannot hold loop regions");
-  for (const ir::Node& n : g.nodes)
-    if (n.op == ir::Op::DynUpdate) return Status::error("cpu backend: dyn_update has no lowering yet");
+  // The one graph with a region that is a single kernel: a loop graph run as a native nest.
+  bool native = g.has_regions();
+  if (native)
+    if (std::string why = scalar_loop_rejection(g); !why.empty())
+      return Status::error("cpu backend: a single kernel cannot hold loop regions (not a native scalar loop: " +
+                           why + ")");
   auto start = std::chrono::steady_clock::now();
-  bool scheduled = needs_schedule(g);
+  bool scheduled = !native && needs_schedule(g);
   if (scheduled)
     for (const ir::Node& n : g.nodes)
       if (!n.type.is_static())
@@ -83,8 +87,9 @@ Expected<std::unique_ptr<CompiledKernel>> compile_kernel(const ir::Graph& g, con
       if (auto k = jit_load_object(*object, claim, start)) return k;  // else: compile it
 
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto module = scheduled ? lower_scheduled(g, *ctx, claim.symbol, lower_opts)
-                          : lower_graph(g, *ctx, claim.symbol, lower_opts);
+  auto module = native      ? lower_scalar_loop(g, *ctx, claim.symbol)
+                : scheduled ? lower_scheduled(g, *ctx, claim.symbol, lower_opts)
+                            : lower_graph(g, *ctx, claim.symbol, lower_opts);
   if (!module) return module.status();
   return jit_compile(std::move(*module), std::move(ctx), claim, opts.opt_level, dump_dir, start,
                      cache ? &*cache : nullptr, key);

@@ -70,6 +70,9 @@ struct CpuCompileOptions {
   // XDG, ~/.cache); "": no cache. Ignored while dumping (dumps need a compile).
   std::string cache_dir = "default";
   int64_t cache_max_bytes = -1;  // -1: TRACEJIT_CACHE_MAX_BYTES, else 256 MiB
+  // Programs run scalar loop nests as one native function when they can
+  // (backends/cpu/scalar_loop.h); false (or TRACEJIT_NATIVE_LOOPS=0): always kernel per iteration.
+  bool native_loops = true;
 };
 
 // Kernel threads (caller included): TRACEJIT_NUM_THREADS, else the CPUs this process may use.

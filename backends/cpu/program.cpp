@@ -9,6 +9,7 @@
 // whole call, and frames are pooled so repeated and concurrent calls allocate nothing.
 #include "backends/cpu/program.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "backends/cpu/object_cache.h"
+#include "backends/cpu/scalar_loop.h"
 #include "ir/printer.h"
 
 namespace tracejit::backends {
@@ -135,11 +137,27 @@ struct LoopStep {
   std::vector<std::array<int64_t, 2>> bufs;  // per carried value: the two scratch buffers (-1: never used)
   std::vector<int> final_slot;   // per carried value: the Output slot the last iteration writes, or -1
   std::vector<int> result_slot;  // per carried value: the Dynamic slot told where it ended, or -1
+  // Per carried value updated in place (in_place_chains): one buffer for every iteration, the
+  // final Output slot's (in_place_buf -1) or scratch at that arena offset, holding a copy of the
+  // initial value. in_place_buf -2: double-buffered as above.
+  std::vector<int64_t> in_place_buf;
+  std::vector<ir::Type> carried_types;
   int64_t iv = 0;                // arena offset of the induction variable
   size_t table = 0;              // frame table words: 1 + operands body inputs, then carried outputs
 };
 
-using Step = std::variant<SegmentStep, CopyStep, LoopStep>;
+// A dyn_update done in place: the window of `buf` (the carried buffer the update's operand lives
+// in) takes the contiguous value `v`; see in_place_chains.
+struct UpdateStep {
+  int buf = 0, v = 0;
+  std::vector<int> starts;        // slots of the i64 starts
+  std::vector<int64_t> steps;     // per axis
+  std::vector<int64_t> x_strides;  // byte strides of the buffer (C-contiguous)
+  std::vector<int64_t> window;     // v's shape
+  int64_t elem = 0;
+};
+
+using Step = std::variant<SegmentStep, CopyStep, LoopStep, UpdateStep>;
 
 // A graph's steps: the top-level graph, or a loop body (run once per iteration).
 struct Part {
@@ -160,6 +178,28 @@ struct Frame {
   ~Frame() { std::free(arena); }
   char* at(int64_t offset) const { return static_cast<char*>(arena) + offset; }
 };
+
+// Writes the window in place: element i of v to buffer index start + i * step (in bounds by
+// the producer's guarantee), an odometer over the window.
+void run_update(const UpdateStep& u, void* const* t) {
+  const size_t r = u.window.size();
+  int64_t count = 1;
+  for (int64_t w : u.window) count *= w;
+  if (count == 0) return;
+  char* base = static_cast<char*>(t[u.buf]);
+  for (size_t a = 0; a < r; ++a) base += *static_cast<const int64_t*>(t[u.starts[a]]) * u.x_strides[a];
+  const char* src = static_cast<const char*>(t[u.v]);
+  std::vector<int64_t> idx(r, 0);
+  for (int64_t k = 0; k < count; ++k, src += u.elem) {
+    char* dst = base;
+    for (size_t a = 0; a < r; ++a) dst += idx[a] * u.steps[a] * u.x_strides[a];
+    std::memcpy(dst, src, static_cast<size_t>(u.elem));
+    for (size_t a = r; a-- > 0;) {
+      if (++idx[a] < u.window[a]) break;
+      idx[a] = 0;
+    }
+  }
+}
 
 void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
               void* const* outputs) {
@@ -193,6 +233,8 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
     } else if (const auto* cp = std::get_if<CopyStep>(&step)) {
       const Slot& src = p.slots[static_cast<size_t>(cp->src)];
       copy_value(t[cp->dst], t[cp->src], src.contiguous ? nullptr : strides_of(cp->src), src.type);
+    } else if (const auto* up = std::get_if<UpdateStep>(&step)) {
+      run_update(*up, t);
     } else {
       const auto& L = std::get<LoopStep>(step);
       size_t nops = L.operand_slots.size();
@@ -201,12 +243,20 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
       auto* iv = reinterpret_cast<int64_t*>(f.at(L.iv));
       in[0] = iv;
       for (size_t j = 0; j < nops; ++j) in[1 + j] = t[L.operand_slots[j]];
+      for (size_t c = 0; c < L.carried; ++c) {
+        if (L.in_place_buf[c] == -2) continue;
+        void* buf = L.in_place_buf[c] == -1 ? t[L.final_slot[c]] : f.at(L.in_place_buf[c]);
+        copy_value(buf, in[1 + c], nullptr, L.carried_types[c]);  // the initial value stays intact
+        in[1 + c] = buf;
+      }
       for (int64_t k = 0; k < L.trip; ++k) {
         *iv = static_cast<int64_t>(static_cast<uint64_t>(L.start) +
                                    static_cast<uint64_t>(k) * static_cast<uint64_t>(L.step));
         bool last = k + 1 == L.trip;
         for (size_t c = 0; c < L.carried; ++c)
-          next[c] = last && L.final_slot[c] >= 0 ? t[L.final_slot[c]] : f.at(L.bufs[c][static_cast<size_t>(k & 1)]);
+          next[c] = L.in_place_buf[c] != -2                 ? in[1 + c]
+                    : last && L.final_slot[c] >= 0 ? t[L.final_slot[c]]
+                                                   : f.at(L.bufs[c][static_cast<size_t>(k & 1)]);
         run_part(*L.body, f, in, L.stride_ptrs.data(), next);
         for (size_t c = 0; c < L.carried; ++c) in[1 + c] = next[c];
       }
@@ -276,9 +326,12 @@ class Program final : public CompiledKernel {
 // Builds the parts of a program, compiling their kernels; one arena and one table for all.
 class Builder {
  public:
-  explicit Builder(const CpuCompileOptions& opts) : opts_(opts) {}
+  explicit Builder(const CpuCompileOptions& opts) : opts_(opts), native_loops_(opts.native_loops && native_env()) {}
 
-  Expected<std::unique_ptr<Part>> build(const ir::Graph& g, bool body, const std::string& name);
+  // `in_place`: per node of `g` (a body), the dyn_updates that write their carried buffer in
+  // place (in_place_chains); null: none.
+  Expected<std::unique_ptr<Part>> build(const ir::Graph& g, bool body, const std::string& name,
+                                        const std::vector<char>* in_place = nullptr);
 
   int64_t arena = 0;
   size_t table = 0;
@@ -293,8 +346,16 @@ class Builder {
     return offset;
   }
 
+  static bool native_env() {
+    const char* v = std::getenv("TRACEJIT_NATIVE_LOOPS");
+    return !v || std::strcmp(v, "0") != 0;
+  }
+
   const CpuCompileOptions& opts_;
+  bool native_loops_;
 };
+
+std::string sg_name_prefix(const std::string& name, size_t i) { return name + "_l" + std::to_string(i) + ": "; }
 
 Status check_graph(const ir::Graph& g) {
   auto fail = [&](ValueId v, const std::string& why) {
@@ -344,7 +405,56 @@ Status check_graph(const ir::Graph& g) {
   return ok_status();
 }
 
-Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, const std::string& name) {
+// The carried values of loop body `b` (trip >= 1 iterations) that can live in one buffer for
+// the whole loop: body result c is a chain of dyn_updates starting at param c + 1, each version
+// of the chain written by the next update and read by nothing that comes after that update (in
+// graph order, which is step order: each in-place update is a step of its own), and no version
+// but the last is a result. Then each update writes its window into the buffer instead of
+// copying the whole array. Returns, per carried value, the chain's updates (empty: not in place).
+std::vector<std::vector<ValueId>> in_place_chains(const ir::Graph& b) {
+  const size_t nv = static_cast<size_t>(b.size());
+  std::vector<std::vector<ValueId>> users(nv);
+  for (ValueId v = 0; v < b.size(); ++v)
+    for (ValueId o : b.node(v).operands) users[static_cast<size_t>(o)].push_back(v);
+  std::vector<char> is_result(nv, 0);
+  for (ValueId r : b.results) is_result[static_cast<size_t>(r)] = 1;
+  std::vector<char> claimed(nv, 0);  // in some chain already
+  std::vector<std::vector<ValueId>> chains(b.results.size());
+  for (size_t c = 0; c < b.results.size(); ++c) {
+    ValueId p = b.params[c + 1];
+    if (b.type(p).rank() == 0) continue;  // nothing to save
+    std::vector<ValueId> chain;
+    ValueId x = b.results[c];
+    while (b.node(x).op == Op::DynUpdate) {
+      chain.insert(chain.begin(), x);
+      x = b.node(x).operands[0];
+    }
+    if (x != p || chain.empty()) continue;
+    bool ok = true;
+    ValueId version = p;
+    for (ValueId writer : chain) {
+      ok = ok && !is_result[static_cast<size_t>(version)] && !claimed[static_cast<size_t>(version)];
+      for (ValueId u : users[static_cast<size_t>(version)]) {
+        const ir::Node& un = b.node(u);
+        if (u == writer) {  // the writer reads the version only as the buffer it updates
+          ok = ok && std::count(un.operands.begin(), un.operands.end(), version) == 1;
+          continue;
+        }
+        // A later reader, or a loop that runs zero times (its loop_result would be this buffer).
+        ok = ok && u < writer && !(un.op == Op::Loop && un.ints[0] == 0);
+      }
+      version = writer;
+    }
+    if (!ok) continue;
+    claimed[static_cast<size_t>(p)] = 1;
+    for (ValueId u : chain) claimed[static_cast<size_t>(u)] = 1;
+    chains[c] = std::move(chain);
+  }
+  return chains;
+}
+
+Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, const std::string& name,
+                                               const std::vector<char>* in_place) {
   const size_t nv = static_cast<size_t>(g.size());
   auto part = std::make_unique<Part>();
   std::vector<Slot>& slots = part->slots;
@@ -359,8 +469,9 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
   // Steps in graph order: a segment of consecutive non-loop nodes, then a loop, and so on.
   // Params and consts belong to no step; a loop_result belongs to its loop's step.
   struct Plan {
-    ValueId loop = ir::kNoValue;  // a loop step; else a segment of `nodes`
+    ValueId loop = ir::kNoValue;    // a loop step; else a segment of `nodes`
     std::vector<ValueId> nodes;
+    ValueId update = ir::kNoValue;  // an in-place dyn_update step
   };
   std::vector<Plan> plans;
   std::vector<int> step_of(nv, -1);
@@ -372,6 +483,10 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
     if (n.op == Op::Loop) {
       step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
       plans.push_back({v, {}});
+      segment = -1;
+    } else if (in_place && (*in_place)[static_cast<size_t>(v)]) {
+      step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
+      plans.push_back({ir::kNoValue, {}, v});
       segment = -1;
     } else if (n.op == Op::LoopResult) {
       step_of[static_cast<size_t>(v)] = step_of[static_cast<size_t>(n.operands[0])];
@@ -426,6 +541,21 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
 
   for (size_t i = 0; i < plans.size(); ++i) {
     const Plan& plan = plans[i];
+    if (plan.update != ir::kNoValue) {
+      const ir::Node& un = g.node(plan.update);
+      const ir::Type &xt = un.type, &vt = g.type(un.operands[1]);
+      UpdateStep st;
+      st.buf = value_slot(un.operands[0]);  // the carried param's slot (the chain's buffer)
+      st.v = value_slot(un.operands[1]);
+      for (size_t a = 2; a < un.operands.size(); ++a) st.starts.push_back(value_slot(un.operands[a]));
+      st.steps = un.ints;
+      st.x_strides = contiguous_strides(xt);
+      for (const ir::Dim& d : vt.shape) st.window.push_back(d.size);
+      st.elem = ir::dtype_size(xt.dtype);
+      slot_of[static_cast<size_t>(plan.update)] = st.buf;
+      part->steps.emplace_back(std::move(st));
+      continue;
+    }
     if (plan.loop == ir::kNoValue) {
       // A segment: its own graph, whose params are the values it reads from outside.
       ir::Graph sg;
@@ -476,12 +606,8 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
     // A loop.
     const ir::Node& ln = g.node(plan.loop);
     const ir::Graph& bg = *ln.regions[0];
-    LoopStep st;
-    st.trip = ln.ints[0];
-    st.carried = static_cast<size_t>(ln.ints[1]);
-    st.start = ln.ints[2];
-    st.step = ln.ints[3];
-    for (ValueId o : ln.operands) {
+    // Operands the loop reads, as contiguous buffers.
+    auto operand_slot = [&](ValueId o) {
       int s = value_slot(o);
       if (!slots[static_cast<size_t>(s)].contiguous) {  // bodies read contiguous buffers
         int& c = contiguous_copy[static_cast<size_t>(o)];
@@ -491,9 +617,59 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
         }
         s = c;
       }
-      st.operand_slots.push_back(s);
+      return s;
+    };
+    // A scalar nest: one native kernel over the loop graph, run as a segment whose outputs are
+    // the carried values (see scalar_loop.h); else the loop steps below.
+    if (native_loops_) {
+      ir::Graph lg = native_loop_graph(g, plan.loop, name + "_n" + std::to_string(i));
+      std::string why = scalar_loop_rejection(lg);
+      if (why.empty()) {
+        auto k = compile_kernel(lg, opts_);
+        if (k) {
+          SegmentStep st;
+          st.kernel = std::move(k.value());
+          for (ValueId o : ln.operands) st.in_slots.push_back(operand_slot(o));
+          for (size_t c = 0; c < static_cast<size_t>(ln.ints[1]); ++c) {
+            std::vector<ValueId> lrs;
+            int first = -1;
+            for (ValueId r : loop_results[static_cast<size_t>(plan.loop)])
+              if (g.node(r).ints[0] == static_cast<int64_t>(c)) {
+                lrs.push_back(r);
+                int kr = first_result[static_cast<size_t>(r)];
+                if (kr >= 0 && (first < 0 || kr < first)) first = kr;
+              }
+            const ir::Type& t = g.type(ln.operands[c]);
+            int s = first >= 0 ? new_slot(SlotKind::Output, first, t) : new_slot(SlotKind::Scratch, 0, t);
+            for (ValueId r : lrs) slot_of[static_cast<size_t>(r)] = s;
+            st.out_slots.push_back(s);
+          }
+          compile_ms += st.kernel->compile_ms();
+          all_cached = all_cached && st.kernel->from_cache();
+          ++info.kernels;
+          ++info.loops;
+          ++info.native_loops;
+          st.table = table;
+          table += st.in_slots.size() + st.out_slots.size();
+          part->steps.emplace_back(std::move(st));
+          continue;
+        }
+        why = k.message();
+      }
+      info.native_rejections.push_back(sg_name_prefix(name, i) + why);
     }
-    auto b = build(bg, true, name + "_l" + std::to_string(i));
+    LoopStep st;
+    st.trip = ln.ints[0];
+    st.carried = static_cast<size_t>(ln.ints[1]);
+    st.start = ln.ints[2];
+    st.step = ln.ints[3];
+    for (ValueId o : ln.operands) st.operand_slots.push_back(operand_slot(o));
+    std::vector<std::vector<ValueId>> chains =
+        st.trip >= 1 ? in_place_chains(bg) : std::vector<std::vector<ValueId>>(st.carried);
+    std::vector<char> in_place(static_cast<size_t>(bg.size()), 0);
+    for (const auto& chain : chains)
+      for (ValueId u : chain) in_place[static_cast<size_t>(u)] = 1;
+    auto b = build(bg, true, name + "_l" + std::to_string(i), &in_place);
     if (!b) return b.status();
     st.body = std::move(b.value());
     ++info.loops;
@@ -521,6 +697,14 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       for (ValueId r : lrs) slot_of[static_cast<size_t>(r)] = s;
       st.final_slot.push_back(final_slot);
       st.result_slot.push_back(result_slot);
+      st.carried_types.push_back(t);
+      if (!chains[c].empty()) {  // one buffer: the output, or scratch
+        st.in_place_buf.push_back(final_slot >= 0 ? -1 : alloc(numel(t) * ir::dtype_size(t.dtype)));
+        st.bufs.push_back({-1, -1});
+        ++info.in_place_carried;
+        continue;
+      }
+      st.in_place_buf.push_back(-2);
       // Iteration k writes buffer k & 1, except the last one when it writes the output.
       std::array<int64_t, 2> bufs{-1, -1};
       for (int64_t j = 0; j < 2; ++j) {

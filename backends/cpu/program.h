@@ -23,6 +23,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "backends/cpu/cpu_backend.h"
 #include "ir/graph.h"
@@ -41,6 +43,9 @@ struct ProgramInfo {
   int kernels = 0;        // compiled kernels (segments and loop bodies' segments, each once)
   int loops = 0;          // loop steps, nested ones included
   int64_t frame_bytes = 0;  // scratch bytes per call
+  int in_place_carried = 0;  // carried arrays of kernel-per-iteration loops updated in place
+  int native_loops = 0;     // loops run as one native scalar nest (backends/cpu/scalar_loop.h)
+  std::vector<std::string> native_rejections;  // why each other loop is not one (outermost first)
 };
 const ProgramInfo* program_info(const CompiledKernel& k);
 

@@ -195,8 +195,10 @@ Expected<Plan> make_plan(const ir::Graph& g) {
   for (size_t v = 0; v < nv; ++v) {
     const ir::Node& n = g.nodes[v];
     if (!p.needed[v]) continue;
+    // A dyn_update is buffered (one select pass over its operand): inline, a chain of updates
+    // would be re-evaluated at every read of every later version.
     if (n.op == Op::Param || is_reduce(n.op) || n.op == Op::ArgMax || n.op == Op::ArgMin ||
-        n.op == Op::MatMul || (n.op == Op::Concat && !inline_concat(n)))
+        n.op == Op::MatMul || n.op == Op::DynUpdate || (n.op == Op::Concat && !inline_concat(n)))
       p.buffered[v] = true;
     if (n.op == Op::MatMul) {
       for (int k = 0; k < 2; ++k) {
@@ -485,6 +487,36 @@ Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
         j[a] = b_.CreateAdd(*s, b_.CreateMul(idx[a], b_.getInt64(n.ints[a])));
       }
       return eval(n.operands[0], j);
+    }
+    case Op::DynUpdate: {
+      // x at idx, unless idx lies on the window: per axis, rel = idx - start is a multiple of
+      // the step and rel / step (the window index) is below the extent. v is read at the window
+      // index clamped into the window, so the read is in bounds whether or not it is selected.
+      const ir::Type& vt = g_.type(n.operands[1]);
+      Value* in = b_.getTrue();
+      std::vector<Value*> q(idx.size());
+      for (size_t a = 0; a < idx.size(); ++a) {
+        int64_t w = vt.shape[a].size, step = n.ints[a];
+        if (w == 0) return eval(n.operands[0], idx);  // an empty window writes nothing
+        auto s = eval(n.operands[a + 2], {});
+        if (!s) return s;
+        Value* rel = b_.CreateSub(idx[a], *s);
+        Value* k = rel;
+        if (step != 1) {
+          in = b_.CreateAnd(in, b_.CreateICmpEQ(b_.CreateSRem(rel, b_.getInt64(step)), b_.getInt64(0)));
+          k = b_.CreateSDiv(rel, b_.getInt64(step));
+        }
+        in = b_.CreateAnd(in, b_.CreateICmpULT(k, b_.getInt64(w)));
+        q[a] = w == 1 ? static_cast<Value*>(b_.getInt64(0))
+                      : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax,
+                                                 b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, k, b_.getInt64(w - 1)),
+                                                 b_.getInt64(0));
+      }
+      auto x = eval(n.operands[0], idx);
+      if (!x) return x;
+      auto y = eval(n.operands[1], q);
+      if (!y) return y;
+      return b_.CreateSelect(in, *y, *x);
     }
     case Op::Concat: {
       // Each operand at its clamped index (always in bounds), then pick by position along the axis.

@@ -1,0 +1,49 @@
+// Internal: native scalar loop nests — a `loop` whose body (nested loops included) works on 0-d
+// values and on whole arrays only through element reads and element stores, lowered to ONE LLVM
+// function with real nested loops instead of a program that runs a kernel per iteration.
+//
+// The unit is a *loop graph* (native_loop_graph): params = the loop's operands, the loop, and as
+// results every carried value's loop_result. Its kernel has the ordinary KernelFn ABI: it copies
+// each carried initial value into its output buffer (outputs never alias inputs), then runs the
+// nest with every carried array updated in place in that buffer and 0-d carried values in
+// registers (phis), and stores the final 0-d values. So a loop graph compiled natively computes
+// exactly what the program would, and the program uses it as one segment.
+//
+// What is accepted (anything else is refused with a reason; the program path then runs it):
+//  - values of one element (static numel 1, any rank): params, consts, elementwise ops
+//    (backends/cpu/scalar_ops.h semantics: NumPy-exact), reshape/broadcast between one-element
+//    types, loop_result of 0-d-like carried values;
+//  - arrays: loop params only, read through dyn_slice / slice windows of one element and written
+//    through dyn_update windows of one element, or handed to a nested loop;
+//  - every array version (a param, a dyn_update, a nested loop's loop_result) has at most one
+//    writer (the dyn_update or nested loop that consumes it into the next version), every other
+//    reader of it comes before that writer in graph order (what makes in-place exact), and the
+//    body's result for a carried array is the last version of that array's param. Arrays that
+//    are not carried are never written.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ir/graph.h"
+#include "ir/status.h"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+}  // namespace llvm
+
+namespace tracejit::backends {
+
+// The loop graph of loop node `loop` of `g` (see above). Params are C-contiguous (Scalar for
+// 0-d values): the caller hands contiguous buffers.
+ir::Graph native_loop_graph(const ir::Graph& g, ir::ValueId loop, const std::string& name);
+
+// Empty when `g` is a loop graph that lower_scalar_loop accepts; else why not.
+std::string scalar_loop_rejection(const ir::Graph& g);
+
+// The kernel `symbol` (KernelFn ABI) for a loop graph scalar_loop_rejection accepts.
+Expected<std::unique_ptr<llvm::Module>> lower_scalar_loop(const ir::Graph& g, llvm::LLVMContext& ctx,
+                                                          const std::string& symbol);
+
+}  // namespace tracejit::backends

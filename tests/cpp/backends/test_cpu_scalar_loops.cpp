@@ -1,0 +1,502 @@
+// dyn_update (element and window stores) and native scalar loop nests: a loop whose body only
+// reads and writes single elements compiles to one native function (backends/cpu/scalar_loop.h);
+// everything else keeps the program path. Every case is checked against plain C++, both with
+// native nests and with them disabled.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+
+#include "backend_test_util.h"
+#include "backends/cpu/program.h"
+#include "ir/parser.h"
+#include "ir/verifier.h"
+
+namespace tracejit::backends::testing {
+namespace {
+
+std::string subst(std::string text, const std::map<std::string, std::string>& vars) {
+  for (const auto& [k, v] : vars)
+    for (size_t p = text.find(k); p != std::string::npos; p = text.find(k, p + v.size())) text.replace(p, k.size(), v);
+  return text;
+}
+
+ir::Graph parse_ok(const std::string& text) {
+  auto g = ir::parse(text);
+  EXPECT_TRUE(g.ok()) << g.message() << "\n" << text;
+  if (!g.ok()) return {};
+  Status st = ir::verify(*g);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return std::move(*g);
+}
+
+CpuCompileOptions options(bool native) {
+  CpuCompileOptions o;
+  o.cache_dir = "";
+  o.native_loops = native;
+  return o;
+}
+
+std::unique_ptr<CompiledKernel> compile(const ir::Graph& g, bool native = true) {
+  auto k = compile_cpu(g, options(native));
+  EXPECT_TRUE(k.ok()) << k.message();
+  return k.ok() ? std::move(*k) : nullptr;
+}
+
+template <class T>
+Buffer buffer_of(DType d, std::vector<int64_t> shape, const std::vector<T>& v) {
+  Buffer b = make_buffer(d, std::move(shape));
+  EXPECT_EQ(static_cast<size_t>(b.numel()), v.size());
+  for (int64_t k = 0; k < b.numel(); ++k) b.set<T>(k, v[static_cast<size_t>(k)]);
+  return b;
+}
+
+template <class T>
+std::vector<T> values(const Buffer& b) {
+  std::vector<T> v;
+  for (int64_t k = 0; k < b.numel(); ++k) v.push_back(b.get<T>(k));
+  return v;
+}
+
+std::string dims(const std::vector<int64_t>& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out;
+}
+
+// ---- dyn_update in a single kernel: any rank, window and step (negative steps too). ----
+
+struct UpdateCase {
+  std::vector<int64_t> shape, window, starts, steps;
+};
+
+template <class T>
+void check_update(DType d, const std::string& dt, const UpdateCase& c) {
+  SCOPED_TRACE(dt + " x[" + dims(c.shape) + "] window [" + dims(c.window) + "] starts [" + dims(c.starts) +
+               "] steps [" + dims(c.steps) + "]");
+  const size_t r = c.shape.size();
+  std::string params, starts;
+  for (size_t a = 0; a < r; ++a) {
+    params += ", %" + std::to_string(a + 2);
+    starts += fmt::format("  %{} = param {} scalar : i64[]\n", a + 2, a + 2);
+  }
+  std::string ints;
+  for (size_t a = 0; a < r; ++a) ints += (a ? ", " : "") + std::to_string(c.steps[a]);
+  // x * 1 first: the update's operand is a computed value, not the param itself.
+  std::string text = fmt::format(R"(
+func @upd(%0, %1{0}) {{
+  %0 = param 0 contiguous : {1}[{2}]
+  %1 = param 1 contiguous : {1}[{3}]
+{4}  %{5} = dyn_update %0, %1{0} {{ints = [{6}], fval = 0.0}} : {1}[{2}]
+  %{7} = dyn_update %{5}, %1{0} {{ints = [{6}], fval = 0.0}} : {1}[{2}]
+  return %{5}, %0
+}}
+)",
+                                 params, dt, dims(c.shape), dims(c.window), starts, r + 2, ints, r + 3);
+  ir::Graph g = parse_ok(text);
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  Buffer x = make_buffer(d, c.shape), v = make_buffer(d, c.window);
+  for (int64_t i = 0; i < x.numel(); ++i) x.set<T>(i, static_cast<T>(i % 7 + 1));
+  for (int64_t i = 0; i < v.numel(); ++i) v.set<T>(i, static_cast<T>(100 + i % 13));
+  std::vector<Buffer> in = {x, v};
+  for (size_t a = 0; a < r; ++a) in.push_back(buffer_of<int64_t>(DType::I64, {}, {c.starts[a]}));
+  std::vector<T> want = values<T>(x);
+  for (int64_t i = 0; i < v.numel(); ++i) {
+    std::vector<int64_t> w = unravel(i, c.window);
+    int64_t flat = 0;
+    for (size_t a = 0; a < r; ++a) flat = flat * c.shape[a] + c.starts[a] + w[a] * c.steps[a];
+    want[static_cast<size_t>(flat)] = v.get<T>(i);
+  }
+  std::vector<Buffer> out = run_kernel(g, *k, in);
+  EXPECT_EQ(values<T>(out[0]), want);
+  EXPECT_EQ(values<T>(out[1]), values<T>(x));  // the operand is a value: unchanged
+}
+
+const std::vector<UpdateCase> kUpdateCases = {
+    {{10}, {1}, {3}, {1}},
+    {{10}, {4}, {2}, {2}},
+    {{10}, {3}, {9}, {-4}},
+    {{10}, {10}, {0}, {1}},
+    {{10}, {0}, {5}, {1}},
+    {{6, 5}, {1, 1}, {4, 2}, {1, 1}},
+    {{6, 5}, {6, 1}, {0, 3}, {1, 1}},      // u[:, t] = column
+    {{6, 5}, {1, 5}, {2, 0}, {1, 1}},      // u[t, :] = row
+    {{6, 5}, {3, 2}, {5, 1}, {-2, 3}},
+    {{3, 4, 5}, {2, 1, 3}, {1, 2, 4}, {1, 1, -2}},
+};
+
+TEST(CpuDynUpdate, WindowsStepsRanks) {
+  for (const UpdateCase& c : kUpdateCases) {
+    check_update<double>(DType::F64, "f64", c);
+    check_update<int32_t>(DType::I32, "i32", c);
+    check_update<bool>(DType::Bool, "bool", c);
+  }
+}
+
+// ---- Edit distance: three loop nests (two 1-d fills and the 2-d recurrence). ----
+
+const char* kEdit = R"(
+func @edit(%0, %1, %2) {
+  %0 = param 0 contiguous : i64[$N]
+  %1 = param 1 contiguous : i64[$M]
+  %2 = param 2 contiguous : i64[$R,$C]
+  %3 = loop %2 {ints = [$R, 1, 0, 1], fval = 0.0} : i64[]
+    region func @rows(%0, %1) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[$R,$C]
+      %2 = const 0 : i64[]
+      %3 = reshape %0 : i64[1,1]
+      %4 = dyn_update %1, %3, %0, %2 {ints = [1, 1], fval = 0.0} : i64[$R,$C]
+      return %4
+    }
+  %4 = loop_result %3 {ints = [0], fval = 0.0} : i64[$R,$C]
+  %5 = loop %4 {ints = [$C, 1, 0, 1], fval = 0.0} : i64[]
+    region func @cols(%0, %1) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[$R,$C]
+      %2 = const 0 : i64[]
+      %3 = reshape %0 : i64[1,1]
+      %4 = dyn_update %1, %3, %2, %0 {ints = [1, 1], fval = 0.0} : i64[$R,$C]
+      return %4
+    }
+  %6 = loop_result %5 {ints = [0], fval = 0.0} : i64[$R,$C]
+  %7 = loop %6, %0, %1 {ints = [$N, 1, 1, 1], fval = 0.0} : i64[]
+    region func @outer(%0, %1, %2, %3) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[$R,$C]
+      %2 = param 2 contiguous : i64[$N]
+      %3 = param 3 contiguous : i64[$M]
+      %4 = loop %1, %2, %3, %0 {ints = [$M, 1, 1, 1], fval = 0.0} : i64[]
+        region func @inner(%0, %1, %2, %3, %4) {
+          %0 = param 0 scalar : i64[]
+          %1 = param 1 contiguous : i64[$R,$C]
+          %2 = param 2 contiguous : i64[$N]
+          %3 = param 3 contiguous : i64[$M]
+          %4 = param 4 scalar : i64[]
+          %5 = const 1 : i64[]
+          %6 = sub %4, %5 : i64[]
+          %7 = sub %0, %5 : i64[]
+          %8 = dyn_slice %2, %6 {ints = [1], fval = 0.0} : i64[1]
+          %9 = reshape %8 : i64[]
+          %10 = dyn_slice %3, %7 {ints = [1], fval = 0.0} : i64[1]
+          %11 = reshape %10 : i64[]
+          %12 = eq %9, %11 : bool[]
+          %13 = const 0 : i64[]
+          %14 = where %12, %13, %5 : i64[]
+          %15 = dyn_slice %1, %6, %0 {ints = [1, 1], fval = 0.0} : i64[1,1]
+          %16 = reshape %15 : i64[]
+          %17 = add %16, %5 : i64[]
+          %18 = dyn_slice %1, %4, %7 {ints = [1, 1], fval = 0.0} : i64[1,1]
+          %19 = reshape %18 : i64[]
+          %20 = add %19, %5 : i64[]
+          %21 = dyn_slice %1, %6, %7 {ints = [1, 1], fval = 0.0} : i64[1,1]
+          %22 = reshape %21 : i64[]
+          %23 = add %22, %14 : i64[]
+          %24 = lt %20, %17 : bool[]
+          %25 = where %24, %20, %17 : i64[]
+          %26 = lt %23, %25 : bool[]
+          %27 = where %26, %23, %25 : i64[]
+          %28 = reshape %27 : i64[1,1]
+          %29 = dyn_update %1, %28, %4, %0 {ints = [1, 1], fval = 0.0} : i64[$R,$C]
+          return %29
+        }
+      %5 = loop_result %4 {ints = [0], fval = 0.0} : i64[$R,$C]
+      return %5
+    }
+  %8 = loop_result %7 {ints = [0], fval = 0.0} : i64[$R,$C]
+  %9 = slice %8 {ints = [$N, 1, $M, 1], fval = 0.0} : i64[1,1]
+  %10 = reshape %9 : i64[]
+  return %10, %8
+}
+)";
+
+ir::Graph edit_graph(int64_t n, int64_t m) {
+  return parse_ok(subst(kEdit, {{"$R", std::to_string(n + 1)},
+                                {"$C", std::to_string(m + 1)},
+                                {"$N", std::to_string(n)},
+                                {"$M", std::to_string(m)}}));
+}
+
+std::vector<int64_t> levenshtein(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  size_t n = a.size(), m = b.size();
+  std::vector<int64_t> d((n + 1) * (m + 1), 0);
+  for (size_t i = 0; i <= n; ++i) d[i * (m + 1)] = static_cast<int64_t>(i);
+  for (size_t j = 0; j <= m; ++j) d[j] = static_cast<int64_t>(j);
+  for (size_t i = 1; i <= n; ++i)
+    for (size_t j = 1; j <= m; ++j) {
+      int64_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i * (m + 1) + j] = std::min({d[(i - 1) * (m + 1) + j] + 1, d[i * (m + 1) + j - 1] + 1,
+                                     d[(i - 1) * (m + 1) + j - 1] + cost});
+    }
+  return d;
+}
+
+std::vector<int64_t> random_symbols(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int64_t> v(n);
+  for (int64_t& x : v) x = static_cast<int64_t>(rng() % 4);
+  return v;
+}
+
+void check_edit(int64_t n, int64_t m, bool native) {
+  SCOPED_TRACE(fmt::format("n={} m={} native={}", n, m, native));
+  ir::Graph g = edit_graph(n, m);
+  auto k = compile(g, native);
+  ASSERT_TRUE(k);
+  const ProgramInfo* info = program_info(*k);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->native_loops, native ? 3 : 0);
+  if (native) EXPECT_TRUE(info->native_rejections.empty()) << info->native_rejections[0];
+  auto a = random_symbols(static_cast<size_t>(n), 1), b = random_symbols(static_cast<size_t>(m), 2);
+  std::vector<int64_t> zeros(static_cast<size_t>((n + 1) * (m + 1)), 0);
+  std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {n}, a), buffer_of<int64_t>(DType::I64, {m}, b),
+                            buffer_of<int64_t>(DType::I64, {n + 1, m + 1}, zeros)};
+  std::vector<int64_t> want = levenshtein(a, b);
+  for (int rep = 0; rep < 2; ++rep) {
+    std::vector<Buffer> out = run_kernel(g, *k, in);
+    EXPECT_EQ(values<int64_t>(out[0]), std::vector<int64_t>{want.back()});
+    EXPECT_EQ(values<int64_t>(out[1]), want);
+    EXPECT_EQ(values<int64_t>(in[2]), zeros);  // the caller's initial D is never written
+  }
+}
+
+TEST(CpuScalarLoops, EditDistanceNative) {
+  check_edit(40, 30, true);
+  check_edit(1, 1, true);
+  check_edit(3, 17, true);
+}
+
+TEST(CpuScalarLoops, EditDistanceProgramPath) { check_edit(12, 9, false); }
+
+// ---- x[i] = x[i - 1] + x[i]: each iteration reads the previous iteration's store. ----
+
+const char* kPrefix = R"(
+func @prefix(%0) {
+  %0 = param 0 contiguous : $DT[$N]
+  %1 = loop %0 {ints = [$T, 1, 1, 1], fval = 0.0} : i64[]
+    region func @body(%0, %1) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : $DT[$N]
+      %2 = const 1 : i64[]
+      %3 = sub %0, %2 : i64[]
+      %4 = dyn_slice %1, %3 {ints = [1], fval = 0.0} : $DT[1]
+      %5 = dyn_slice %1, %0 {ints = [1], fval = 0.0} : $DT[1]
+      %6 = add %4, %5 : $DT[1]
+      %7 = dyn_update %1, %6, %0 {ints = [1], fval = 0.0} : $DT[$N]
+      return %7
+    }
+  %2 = loop_result %1 {ints = [0], fval = 0.0} : $DT[$N]
+  return %2
+}
+)";
+
+template <class T>
+void check_prefix(DType d, const std::string& dt, int64_t n, bool native) {
+  SCOPED_TRACE(fmt::format("{} n={} native={}", dt, n, native));
+  ir::Graph g = parse_ok(subst(kPrefix, {{"$DT", dt}, {"$N", std::to_string(n)}, {"$T", std::to_string(n - 1)}}));
+  auto k = compile(g, native);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(program_info(*k)->native_loops, native ? 1 : 0);
+  EXPECT_EQ(program_info(*k)->in_place_carried, native ? 0 : 1);  // the program path: one buffer too
+  std::vector<T> x;
+  for (int64_t i = 0; i < n; ++i) x.push_back(static_cast<T>(0.25 * static_cast<double>(i % 11) + 1));
+  std::vector<Buffer> in = {buffer_of<T>(d, {n}, x)};
+  std::vector<T> want = x;
+  for (size_t i = 1; i < want.size(); ++i) want[i] = want[i - 1] + want[i];
+  EXPECT_EQ(values<T>(run_kernel(g, *k, in)[0]), want);
+  EXPECT_EQ(values<T>(in[0]), x);
+}
+
+TEST(CpuScalarLoops, PrefixSumReadsPreviousStore) {
+  for (bool native : {true, false}) {
+    check_prefix<double>(DType::F64, "f64", 1000, native);
+    check_prefix<float>(DType::F32, "f32", 37, native);
+    check_prefix<int16_t>(DType::I16, "i16", 300, native);  // wraps
+  }
+}
+
+// ---- A read of the old version after the store: in place would be wrong, so not native. ----
+
+TEST(CpuScalarLoops, ReadAfterOverwriteIsNotInPlace) {
+  ir::Graph g = parse_ok(R"(
+func @late_read(%0) {
+  %0 = param 0 contiguous : f64[12]
+  %1 = loop %0 {ints = [10, 1, 0, 1], fval = 0.0} : i64[]
+    region func @body(%0, %1) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[12]
+      %2 = const 100.0 : f64[]
+      %3 = reshape %2 : f64[1]
+      %4 = dyn_update %1, %3, %0 {ints = [1], fval = 0.0} : f64[12]
+      %5 = dyn_slice %1, %0 {ints = [1], fval = 0.0} : f64[1]
+      %6 = const 1.0 : f64[]
+      %7 = add %5, %6 : f64[1]
+      %8 = const 1 : i64[]
+      %9 = add %0, %8 : i64[]
+      %10 = dyn_update %4, %7, %9 {ints = [1], fval = 0.0} : f64[12]
+      return %10
+    }
+  %2 = loop_result %1 {ints = [0], fval = 0.0} : f64[12]
+  return %2
+}
+)");
+  // Step i: x[i] = 100 and x[i + 1] = (x[i] before this step's store) + 1. Done in place, the
+  // read would see 100.
+  std::vector<double> x = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  std::vector<double> want = x;
+  for (int64_t i = 0; i < 10; ++i) {
+    double old = want[static_cast<size_t>(i)];
+    want[static_cast<size_t>(i)] = 100;
+    want[static_cast<size_t>(i + 1)] = old + 1;
+  }
+  for (bool native : {true, false}) {
+    auto k = compile(g, native);
+    ASSERT_TRUE(k);
+    const ProgramInfo* info = program_info(*k);
+    EXPECT_EQ(info->native_loops, 0);
+    EXPECT_EQ(info->in_place_carried, 0);  // nor in place on the program path
+    if (native) {
+      ASSERT_EQ(info->native_rejections.size(), 1u);
+      EXPECT_NE(info->native_rejections[0].find("overwrites"), std::string::npos) << info->native_rejections[0];
+    }
+    std::vector<Buffer> in = {buffer_of<double>(DType::F64, {12}, x)};
+    EXPECT_EQ(values<double>(run_kernel(g, *k, in)[0]), want);
+  }
+}
+
+// ---- Nested loops using the outer induction variable, with a 0-d value carried through both. ----
+
+TEST(CpuScalarLoops, NestedOuterInductionAndCarriedScalar) {
+  ir::Graph g = parse_ok(R"(
+func @tri(%0, %1) {
+  %0 = param 0 contiguous : f64[7,5]
+  %1 = param 1 scalar : f64[]
+  %2 = loop %0, %1 {ints = [6, 2, 1, 1], fval = 0.0} : i64[]
+    region func @outer(%0, %1, %2) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[7,5]
+      %2 = param 2 scalar : f64[]
+      %3 = loop %1, %2, %0 {ints = [5, 2, 4, -1], fval = 0.0} : i64[]
+        region func @inner(%0, %1, %2, %3) {
+          %0 = param 0 scalar : i64[]
+          %1 = param 1 contiguous : f64[7,5]
+          %2 = param 2 scalar : f64[]
+          %3 = param 3 scalar : i64[]
+          %4 = const 1 : i64[]
+          %5 = sub %3, %4 : i64[]
+          %6 = dyn_slice %1, %5, %0 {ints = [1, 1], fval = 0.0} : f64[1,1]
+          %7 = const 2.0 : f64[]
+          %8 = mul %6, %7 : f64[1,1]
+          %9 = sub %3, %0 : i64[]
+          %10 = cast %9 : f64[]
+          %11 = add %8, %10 : f64[1,1]
+          %12 = dyn_update %1, %11, %3, %0 {ints = [1, 1], fval = 0.0} : f64[7,5]
+          %13 = reshape %11 : f64[]
+          %14 = add %2, %13 : f64[]
+          return %12, %14
+        }
+      %4 = loop_result %3 {ints = [0], fval = 0.0} : f64[7,5]
+      %5 = loop_result %3 {ints = [1], fval = 0.0} : f64[]
+      return %4, %5
+    }
+  %3 = loop_result %2 {ints = [0], fval = 0.0} : f64[7,5]
+  %4 = loop_result %2 {ints = [1], fval = 0.0} : f64[]
+  return %3, %4
+}
+)");
+  std::vector<double> a(35);
+  for (size_t k = 0; k < a.size(); ++k) a[k] = 0.5 * static_cast<double>(k % 9);
+  std::vector<double> want = a;
+  double s = 0.25;
+  for (int64_t i = 1; i < 7; ++i)
+    for (int64_t j = 4; j >= 0; --j) {
+      double v = want[static_cast<size_t>((i - 1) * 5 + j)] * 2.0 + static_cast<double>(i - j);
+      want[static_cast<size_t>(i * 5 + j)] = v;
+      s += v;
+    }
+  for (bool native : {true, false}) {
+    auto k = compile(g, native);
+    ASSERT_TRUE(k);
+    EXPECT_EQ(program_info(*k)->native_loops, native ? 1 : 0);
+    std::vector<Buffer> in = {buffer_of<double>(DType::F64, {7, 5}, a), buffer_of<double>(DType::F64, {}, {0.25})};
+    std::vector<Buffer> out = run_kernel(g, *k, in);
+    EXPECT_EQ(values<double>(out[0]), want);
+    EXPECT_EQ(values<double>(out[1]), std::vector<double>{s});
+  }
+}
+
+// ---- A time loop storing whole columns (u[:, t] = f(u[:, t - 1])): not scalar, program path. ----
+
+TEST(CpuScalarLoops, ColumnStoreLoopUsesProgramPath) {
+  ir::Graph g = parse_ok(R"(
+func @cols(%0) {
+  %0 = param 0 contiguous : f64[16,24]
+  %1 = loop %0 {ints = [23, 1, 1, 1], fval = 0.0} : i64[]
+    region func @body(%0, %1) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[16,24]
+      %2 = const 1 : i64[]
+      %3 = sub %0, %2 : i64[]
+      %4 = const 0 : i64[]
+      %5 = dyn_slice %1, %4, %3 {ints = [1, 1], fval = 0.0} : f64[16,1]
+      %6 = const 0.5 : f64[]
+      %7 = mul %5, %6 : f64[16,1]
+      %8 = cast %0 : f64[]
+      %9 = add %7, %8 : f64[16,1]
+      %10 = dyn_update %1, %9, %4, %0 {ints = [1, 1], fval = 0.0} : f64[16,24]
+      return %10
+    }
+  %2 = loop_result %1 {ints = [0], fval = 0.0} : f64[16,24]
+  return %2
+}
+)");
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  const ProgramInfo* info = program_info(*k);
+  EXPECT_EQ(info->native_loops, 0);
+  EXPECT_EQ(info->in_place_carried, 1);  // each step writes one column, not a copy of u
+  ASSERT_EQ(info->native_rejections.size(), 1u);
+  EXPECT_NE(info->native_rejections[0].find("more than one element"), std::string::npos) << info->native_rejections[0];
+  std::vector<double> u(16 * 24);
+  for (size_t k2 = 0; k2 < u.size(); ++k2) u[k2] = static_cast<double>(k2 % 5) - 1.5;
+  std::vector<double> want = u;
+  for (int64_t t = 1; t < 24; ++t)
+    for (int64_t r = 0; r < 16; ++r)
+      want[static_cast<size_t>(r * 24 + t)] = want[static_cast<size_t>(r * 24 + t - 1)] * 0.5 + static_cast<double>(t);
+  std::vector<Buffer> in = {buffer_of<double>(DType::F64, {16, 24}, u)};
+  EXPECT_EQ(values<double>(run_kernel(g, *k, in)[0]), want);
+  EXPECT_EQ(values<double>(in[0]), u);
+}
+
+// ---- Not a benchmark assertion: prints the native nest's cost per inner iteration. ----
+
+TEST(CpuScalarLoops, EditDistanceTiming) {
+  const int64_t n = 400, m = 300;
+  ir::Graph g = edit_graph(n, m);
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  ASSERT_EQ(program_info(*k)->native_loops, 3);
+  auto a = random_symbols(n, 3), b = random_symbols(m, 4);
+  std::vector<int64_t> zeros(static_cast<size_t>((n + 1) * (m + 1)), 0);
+  std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {n}, a), buffer_of<int64_t>(DType::I64, {m}, b),
+                            buffer_of<int64_t>(DType::I64, {n + 1, m + 1}, zeros)};
+  std::vector<Buffer> out = run_kernel(g, *k, in);
+  EXPECT_EQ(values<int64_t>(out[0]), std::vector<int64_t>{levenshtein(a, b).back()});
+  double best = 1e30;
+  for (int rep = 0; rep < 20; ++rep) {
+    auto t0 = std::chrono::steady_clock::now();
+    out = run_kernel(g, *k, in);
+    best = std::min(best, std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::printf("[ timing ] edit distance 400x300 native: %.1f us per call, %.2f ns per inner iteration "
+              "(compile %.1f ms)\n",
+              best, best * 1e3 / static_cast<double>(n * m), k->compile_ms());
+}
+
+}  // namespace
+}  // namespace tracejit::backends::testing
