@@ -24,7 +24,7 @@ CASES = {
     "heat2d": (dict(n=24, steps=9), True),
     "lu_inplace": (dict(n=12), False),            # in-place update through a view (A[k+1:, k] /= ...)
     "transformer_block": (dict(T=16, C=32), True),
-    "edit_distance": (dict(n=12, m=9), False),   # scalar loop nest: loop regions not done yet
+    "edit_distance": (dict(n=12, m=9), True),    # a scalar loop nest: native nested loops
     "nbody": (dict(n=32, steps=9), True),         # a loop region; softening ** 2 value-guarded
     "training_log": (dict(n=256, d=8), True),     # print + dict store: deferred effects (graph breaks)
 }
