@@ -64,7 +64,30 @@ def test_edit_distance_is_one_loop_nest_of_selects_and_element_updates():
     assert type(jf(a, b)) is np.int64
 
 
-@pytest.mark.parametrize("n,m", [(1, 1), (7, 9), (12, 8), (50, 3)])
+def test_edit_distance_runs_as_native_loops():
+    # At the example's size the nest runs ~120k iterations: a kernel call per iteration would be
+    # about as slow as NumPy; native nested loops are three orders of magnitude faster. (A
+    # generous bound, on a shared machine.)
+    import time
+
+    mod = load_example("edit_distance")
+    f, (a, b) = mod.make_inputs(seed=0)
+    jf = jit(f)
+    assert_same(f(a, b), jf(a, b))
+    assert jf.stats()["compiled_calls"] == 1
+
+    def best(fn):
+        ts = []
+        for _ in range(3):
+            t = time.perf_counter()
+            fn(a, b)
+            ts.append(time.perf_counter() - t)
+        return min(ts)
+
+    assert best(jf) * 10 < best(f)
+
+
+@pytest.mark.parametrize("n,m", [(1, 1), (9, 12), (12, 8), (50, 3)])
 def test_edit_distance_sizes_and_identical_inputs(n, m):
     mod = load_example("edit_distance")
     f, (a, b) = mod.make_inputs(seed=n, n=n, m=m)
