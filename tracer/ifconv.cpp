@@ -170,7 +170,7 @@ std::optional<AValue> Tracer::merge_values(const AValue& a, const AValue& b, ir:
   return r;
 }
 
-bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
+bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_jump) {
   const size_t depth = frames_.size();
   const int fork_pc = fr().pc - 1;
   const int target = in.target;
@@ -184,6 +184,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
   if (target <= fork_pc) return refuse("a backward conditional jump");
   // The state both arms start from.
   const std::vector<AValue> locals0 = fr().locals, stack0 = fr().stack;
+  if (keep_on_jump) fr().stack.pop_back();  // the fall-through arm starts without the value
   std::vector<ir::ValueId> inputs0;
   for (const auto& [k, v] : inputs_by_source_) inputs0.push_back(v.v);
   const size_t effects0 = effect_count(), results0 = trace_.graph.results.size();
@@ -288,7 +289,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
     regions_[r].reads.written = std::move(both);
   }
   // Merge: `cond` true selects the arm that runs when the branch's value is true.
-  const bool fall_when_true = in.op == COp::PopJumpIfFalse;
+  const bool fall_when_true = in.op == COp::PopJumpIfFalse || in.op == COp::JumpIfFalseOrPop;
   auto merge = [&](std::vector<AValue>& fall, std::vector<AValue>& jump, bool locals) -> bool {
     for (size_t i = 0; i < jump.size(); ++i) {
       std::string why;
@@ -306,6 +307,17 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth) {
   };
   if (!merge(fall_locals, fr().locals, true) || !merge(fall_stack, fr().stack, false)) return false;
   fr().pc = join;
+  return true;
+}
+
+bool Tracer::op_jump_or_pop(const Instruction& in) {
+  // 3.11's `a and b` / `a or b` as values: jump keeping the value, or pop it and go on.
+  const AValue v = fr().stack.back();
+  if (auto c = runtime_truth(v)) return if_convert(in, *c, true);
+  auto t = truth(v);
+  if (!t) return false;
+  if (in.op == COp::JumpIfTrueOrPop ? *t : !*t) fr().pc = in.target;
+  else pop();
   return true;
 }
 

@@ -1034,6 +1034,8 @@ bool Tracer::step(const Instruction& in) {
     case COp::PopJumpIfTrue:
     case COp::PopJumpIfNone:
     case COp::PopJumpIfNotNone: return op_pop_jump(in);
+    case COp::JumpIfFalseOrPop:
+    case COp::JumpIfTrueOrPop: return op_jump_or_pop(in);  // ifconv.cpp
     case COp::ReturnValue: return op_return_value(in);
     case COp::GetIter: return op_get_iter(in);
     case COp::ForIter: return op_for_iter(in);

@@ -374,7 +374,10 @@ class Tracer {
   std::optional<ir::ValueId> runtime_truth(const AValue& v);
   // A conditional jump on runtime data (`truth`): both arms traced, their states merged with
   // `where` at the join (if-conversion). Aborts when the arms are not pure or do not meet.
-  bool if_convert(const Instruction& in, ir::ValueId truth);
+  // keep_on_jump: 3.11's JUMP_IF_FALSE_OR_POP / JUMP_IF_TRUE_OR_POP (the value is still on
+  // the stack; the jump arm keeps it, the other pops it).
+  bool if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_jump = false);
+  bool op_jump_or_pop(const Instruction& in);
   std::optional<AValue> merge_values(const AValue& a, const AValue& b, ir::ValueId cond, std::string& why);
   // Operators among runtime Python ints (Box::PyInt) and Python int constants; false with no
   // abort when `operands` are not that case.

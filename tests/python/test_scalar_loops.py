@@ -400,6 +400,31 @@ def test_both_arms_returning_join_at_the_return():
         check(tail, x)
 
 
+def test_and_or_on_runtime_and_python_values():
+    def conds(a, b):
+        out = np.zeros(a.shape[0], dtype=np.int64)
+        for i in range(a.shape[0]):
+            out[i] = 1 if a[i] > 0 and b[i] > 0 else (2 if a[i] > 0 or b[i] < -1 else 0)
+        return out
+
+    def values(a, b):  # 3.11: JUMP_IF_FALSE_OR_POP keeps the value on the jump arm
+        out = np.zeros(a.shape[0], dtype=bool)
+        for i in range(a.shape[0]):
+            out[i] = (a[i] > 0) and (b[i] > 0) or (a[i] < -1)
+        return out
+
+    def python(x, flag, k):
+        y = flag and k
+        return x * (y or 2)
+
+    rng = np.random.default_rng(10)
+    a, b = rng.standard_normal(20), rng.standard_normal(20)
+    check(conds, a, b)
+    check(values, a, b)
+    for flag in (True, False):
+        check(python, np.arange(3.0), flag, 3)
+
+
 def test_nested_conditional_expressions_and_tuples():
     def f(a, b):
         out = np.zeros((a.shape[0], 2))
