@@ -458,13 +458,13 @@ def test_min_max_of_runtime_numpy_scalars():
         check(ints, v)
 
 
+@pytest.mark.parametrize("vals", [[np.nan, 1.0, -2.0], [0.0, -0.0, np.inf], [np.nan, np.nan, -np.inf]])
 @pytest.mark.parametrize("order", [(0, 1, 2), (1, 0, 2), (2, 1, 0), (1, 2, 0)])
-def test_min_max_with_nan_follow_pythons_comparison_loop(order):
+def test_min_max_with_nan_follow_pythons_comparison_loop(order, vals):
     def f(x):
         a, b, c = x[0], x[1], x[2]
         return min(a, b, c), max(a, b, c), min(b, a), max(c, a)
 
-    vals = [np.nan, 1.0, -2.0]
     x = np.array([vals[k] for k in order])
     check(f, x)
     check(f, x.astype(np.float32))
