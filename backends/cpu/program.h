@@ -44,6 +44,7 @@ struct ProgramInfo {
   int loops = 0;          // loop steps, nested ones included
   int64_t frame_bytes = 0;  // scratch bytes per call
   int in_place_carried = 0;  // carried arrays of kernel-per-iteration loops updated in place
+  int donated_buffers = 0;  // native nests run in their initial value's buffer (dead after them)
   int native_loops = 0;     // loops run as one native scalar nest (backends/cpu/scalar_loop.h)
   std::vector<std::string> native_rejections;  // why each other loop is not one (outermost first)
 };

@@ -545,6 +545,60 @@ func @mixed(%0, %1, %2, %3) {
   }
 }
 
+// ---- Chained nests share a buffer unless a later step still reads the earlier value. ----
+
+TEST(CpuScalarLoops, ChainedNestsDonateDeadBuffers) {
+  // p = 2x (a segment's scratch) -> prefix sums twice; the first sums are read again after the
+  // second loop, so only p's buffer is handed over (to the first loop).
+  ir::Graph g = parse_ok(subst(R"(
+func @chain(%0) {
+  %0 = param 0 contiguous : f64[64]
+  %1 = const 2.0 : f64[]
+  %2 = mul %0, %1 : f64[64]
+  %3 = loop %2 {ints = [63, 1, 1, 1], fval = 0.0} : i64[]
+    region func @a(%0, %1) {
+      $BODY
+    }
+  %4 = loop_result %3 {ints = [0], fval = 0.0} : f64[64]
+  %5 = loop %4 {ints = [63, 1, 1, 1], fval = 0.0} : i64[]
+    region func @b(%0, %1) {
+      $BODY
+    }
+  %6 = loop_result %5 {ints = [0], fval = 0.0} : f64[64]
+  %7 = sub %6, %4 : f64[64]
+  return %6, %7
+}
+)",
+                               {{"$BODY", R"(%0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[64]
+      %2 = const 1 : i64[]
+      %3 = sub %0, %2 : i64[]
+      %4 = dyn_slice %1, %3 {ints = [1], fval = 0.0} : f64[1]
+      %5 = dyn_slice %1, %0 {ints = [1], fval = 0.0} : f64[1]
+      %6 = add %4, %5 : f64[1]
+      %7 = dyn_update %1, %6, %0 {ints = [1], fval = 0.0} : f64[64]
+      return %7)"}}));
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(program_info(*k)->native_loops, 2);
+  EXPECT_EQ(program_info(*k)->donated_buffers, 1);
+  std::vector<double> x;
+  for (int i = 0; i < 64; ++i) x.push_back(0.125 * (i % 7) - 0.25);
+  std::vector<double> p1 = x, p2;
+  for (double& v : p1) v *= 2.0;
+  for (size_t i = 1; i < 64; ++i) p1[i] += p1[i - 1];
+  p2 = p1;
+  for (size_t i = 1; i < 64; ++i) p2[i] += p2[i - 1];
+  std::vector<double> d;
+  for (size_t i = 0; i < 64; ++i) d.push_back(p2[i] - p1[i]);
+  std::vector<Buffer> in = {buffer_of<double>(DType::F64, {64}, x)};
+  for (int rep = 0; rep < 2; ++rep) {
+    std::vector<Buffer> out = run_kernel(g, *k, in);
+    EXPECT_EQ(values<double>(out[0]), p2);
+    EXPECT_EQ(values<double>(out[1]), d);
+  }
+}
+
 // ---- What the native path refuses, and the program path still gets right. ----
 
 TEST(CpuScalarLoops, WritingAnInvariantArrayIsRefused) {
