@@ -659,7 +659,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
               return first_result[static_cast<size_t>(v)] < 0 && last_reader_step[static_cast<size_t>(v)] <= static_cast<int>(i);
             };
             bool donate = first < 0 && slots[static_cast<size_t>(in_slot)].kind == SlotKind::Scratch && dead_after(o) &&
-                          std::count(ln.operands.begin(), ln.operands.end(), o) == 1;
+                          std::count(st.in_slots.begin(), st.in_slots.end(), in_slot) == 1;
             for (ValueId v = 0; donate && v < g.size(); ++v)
               if (slot_of[static_cast<size_t>(v)] == in_slot) donate = dead_after(v);
             info.donated_buffers += donate ? 1 : 0;

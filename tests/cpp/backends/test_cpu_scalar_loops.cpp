@@ -599,6 +599,56 @@ func @chain(%0) {
   }
 }
 
+TEST(CpuScalarLoops, NoDonationWhenTheLoopAlsoReadsTheBufferAsInvariant) {
+  // %3 and %4 are the same carried value (one buffer); the second loop carries %3 and reads %4:
+  // running it in that buffer would let the invariant see the loop's own stores.
+  ir::Graph g = parse_ok(R"(
+func @alias(%0) {
+  %0 = param 0 contiguous : i64[10]
+  %1 = const 3 : i64[]
+  %2 = loop %0 {ints = [10, 1, 0, 1], fval = 0.0} : i64[]
+    region func @a(%0, %1) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[10]
+      %2 = const 3 : i64[]
+      %3 = mul %0, %2 : i64[]
+      %4 = reshape %3 : i64[1]
+      %5 = dyn_update %1, %4, %0 {ints = [1], fval = 0.0} : i64[10]
+      return %5
+    }
+  %3 = loop_result %2 {ints = [0], fval = 0.0} : i64[10]
+  %4 = loop_result %2 {ints = [0], fval = 0.0} : i64[10]
+  %5 = loop %3, %4 {ints = [9, 1, 1, 1], fval = 0.0} : i64[]
+    region func @b(%0, %1, %2) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[10]
+      %2 = param 2 contiguous : i64[10]
+      %3 = const 1 : i64[]
+      %4 = sub %0, %3 : i64[]
+      %5 = dyn_slice %1, %4 {ints = [1], fval = 0.0} : i64[1]
+      %6 = dyn_slice %2, %4 {ints = [1], fval = 0.0} : i64[1]
+      %7 = add %5, %6 : i64[1]
+      %8 = dyn_update %1, %7, %0 {ints = [1], fval = 0.0} : i64[10]
+      return %8
+    }
+  %6 = loop_result %5 {ints = [0], fval = 0.0} : i64[10]
+  %7 = mul %6, %1 : i64[10]
+  return %7
+}
+)");
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(program_info(*k)->native_loops, 2);
+  EXPECT_EQ(program_info(*k)->donated_buffers, 0);
+  std::vector<int64_t> inv(10), want(10);
+  for (int64_t i = 0; i < 10; ++i) inv[static_cast<size_t>(i)] = 3 * i;
+  want = inv;
+  for (size_t i = 1; i < 10; ++i) want[i] = want[i - 1] + inv[i - 1];
+  for (int64_t& v : want) v *= 3;
+  std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {10}, std::vector<int64_t>(10, -1))};
+  EXPECT_EQ(values<int64_t>(run_kernel(g, *k, in)[0]), want);
+}
+
 // ---- What the native path refuses, and the program path still gets right. ----
 
 TEST(CpuScalarLoops, WritingAnInvariantArrayIsRefused) {
