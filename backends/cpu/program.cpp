@@ -512,6 +512,14 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       for (ValueId o : g.node(v).operands)
         if (step_of[static_cast<size_t>(o)] != step_of[static_cast<size_t>(v)]) exported[static_cast<size_t>(o)] = 1;
 
+  // The last step that reads each value (-1: none).
+  std::vector<int> last_reader_step(nv, -1);
+  for (ValueId v = 0; v < g.size(); ++v)
+    if (needed[static_cast<size_t>(v)])
+      for (ValueId o : g.node(v).operands)
+        last_reader_step[static_cast<size_t>(o)] =
+            std::max(last_reader_step[static_cast<size_t>(o)], step_of[static_cast<size_t>(v)]);
+
   std::vector<int> slot_of(nv, -1);
   auto new_slot = [&](SlotKind kind, int64_t index, const ir::Type& t) {
     Slot s;
@@ -640,7 +648,24 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
                 if (kr >= 0 && (first < 0 || kr < first)) first = kr;
               }
             const ir::Type& t = g.type(ln.operands[c]);
-            int s = first >= 0 ? new_slot(SlotKind::Output, first, t) : new_slot(SlotKind::Scratch, 0, t);
+            // The initial value's own scratch buffer, when no later step reads it and the loop
+            // reads it only here: the nest then runs in it without a copy (a chain of loops over
+            // one array, like an edit distance's fills and recurrence, shares one buffer).
+            ValueId o = ln.operands[c];
+            int in_slot = st.in_slots[c];
+            // Every value living in that buffer (loop_results of one carried value share one)
+            // must be dead after this step.
+            auto dead_after = [&](ValueId v) {
+              return first_result[static_cast<size_t>(v)] < 0 && last_reader_step[static_cast<size_t>(v)] <= static_cast<int>(i);
+            };
+            bool donate = first < 0 && slots[static_cast<size_t>(in_slot)].kind == SlotKind::Scratch && dead_after(o) &&
+                          std::count(st.in_slots.begin(), st.in_slots.end(), in_slot) == 1;
+            for (ValueId v = 0; donate && v < g.size(); ++v)
+              if (slot_of[static_cast<size_t>(v)] == in_slot) donate = dead_after(v);
+            info.donated_buffers += donate ? 1 : 0;
+            int s = donate       ? in_slot
+                    : first >= 0 ? new_slot(SlotKind::Output, first, t)
+                                 : new_slot(SlotKind::Scratch, 0, t);
             for (ValueId r : lrs) slot_of[static_cast<size_t>(r)] = s;
             st.out_slots.push_back(s);
           }

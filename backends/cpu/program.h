@@ -20,6 +20,17 @@
 //    initial value); a loop_result that is a result of the graph is written straight into the
 //    caller's output by the last iteration.
 //  - Static shapes only: a graph with regions and any symbolic dim is refused (Status error).
+//
+// Two ways a loop avoids copying whole arrays per iteration:
+//  - Native nests (backends/cpu/scalar_loop.h): a loop whose body, nested loops included, only
+//    reads and writes single elements of its arrays is one native kernel over its loop graph,
+//    run as a segment; its carried arrays are updated in place in their output buffer (a copy of
+//    the initial value, or the initial value's own scratch buffer when nothing reads it later).
+//    ProgramInfo::native_rejections says why other loops are not.
+//  - In-place carried values: on the kernel-per-iteration path, a carried array whose body result
+//    is a chain of dyn_updates of its param, every reader of each version coming before the
+//    update that replaces it, lives in one buffer for the whole loop (the initial value is
+//    copied in once per loop execution) and each dyn_update writes only its window.
 #pragma once
 
 #include <memory>
@@ -44,6 +55,7 @@ struct ProgramInfo {
   int loops = 0;          // loop steps, nested ones included
   int64_t frame_bytes = 0;  // scratch bytes per call
   int in_place_carried = 0;  // carried arrays of kernel-per-iteration loops updated in place
+  int donated_buffers = 0;  // native nests run in their initial value's buffer (dead after them)
   int native_loops = 0;     // loops run as one native scalar nest (backends/cpu/scalar_loop.h)
   std::vector<std::string> native_rejections;  // why each other loop is not one (outermost first)
 };

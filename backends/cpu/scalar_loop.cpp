@@ -427,7 +427,17 @@ Expected<std::unique_ptr<llvm::Module>> lower_scalar_loop(const ir::Graph& g, ll
       outs.push_back(buf);
       if (!one_element(t)) {
         int64_t bytes = *t.static_numel() * ir::dtype_size(t.dtype);
-        if (bytes > 0) b.CreateMemCpy(buf, llvm::MaybeAlign(1), in, llvm::MaybeAlign(1), bytes);
+        // The program may hand the initial value's own buffer as the output when nothing reads
+        // it afterwards (a donated buffer): then there is nothing to copy.
+        if (bytes > 0) {
+          auto* copy = llvm::BasicBlock::Create(ctx, "copy", kernel);
+          auto* done = llvm::BasicBlock::Create(ctx, "copied", kernel);
+          b.CreateCondBr(b.CreateICmpNE(buf, in), copy, done);
+          b.SetInsertPoint(copy);
+          b.CreateMemCpy(buf, llvm::MaybeAlign(1), in, llvm::MaybeAlign(1), bytes);
+          b.CreateBr(done);
+          b.SetInsertPoint(done);
+        }
       }
     }
     if (one_element(t)) {

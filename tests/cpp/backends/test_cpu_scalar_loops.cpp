@@ -473,6 +473,364 @@ func @cols(%0) {
   EXPECT_EQ(values<double>(in[0]), u);
 }
 
+// ---- 0-d recurrences through the shared scalar semantics: native and program bit-identical. ----
+
+TEST(CpuScalarLoops, MixedOpsBitIdenticalToProgramPath) {
+  // x: f64 with exp, floor, maximum (NaN-propagating), division, a branch by where; y: i32 with
+  // floor-divide and modulo by values that reach 0 and negative numbers; z: u8 wrapping; x and
+  // y also store into an f32 array (cast) at the loop variable.
+  ir::Graph g = parse_ok(R"(
+func @mixed(%0, %1, %2, %3) {
+  %0 = param 0 scalar : f64[]
+  %1 = param 1 scalar : i32[]
+  %2 = param 2 scalar : u8[]
+  %3 = param 3 contiguous : f32[50]
+  %4 = loop %0, %1, %2, %3 {ints = [50, 4, 0, 1], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2, %3, %4) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 scalar : f64[]
+      %2 = param 2 scalar : i32[]
+      %3 = param 3 scalar : u8[]
+      %4 = param 4 contiguous : f32[50]
+      %5 = const 0.1 : f64[]
+      %6 = mul %1, %5 : f64[]
+      %7 = exp %6 : f64[]
+      %8 = floor %1 : f64[]
+      %9 = add %7, %8 : f64[]
+      %10 = const 1000.0 : f64[]
+      %11 = gt %1, %10 : bool[]
+      %12 = const 0.001 : f64[]
+      %13 = div %1, %12 : f64[]
+      %14 = where %11, %13, %9 : f64[]
+      %15 = const 7 : i32[]
+      %16 = mul %2, %15 : i32[]
+      %17 = cast %0 : i32[]
+      %18 = const 5 : i32[]
+      %19 = sub %17, %18 : i32[]
+      %20 = floordiv %16, %19 : i32[]
+      %21 = mod %16, %19 : i32[]
+      %22 = add %20, %21 : i32[]
+      %23 = cast %22 : f64[]
+      %24 = maximum %14, %23 : f64[]
+      %25 = const 37 : u8[]
+      %26 = mul %3, %25 : u8[]
+      %27 = cast %0 : u8[]
+      %28 = add %26, %27 : u8[]
+      %29 = cast %24 : f32[]
+      %30 = reshape %29 : f32[1]
+      %31 = dyn_update %4, %30, %0 {ints = [1], fval = 0.0} : f32[50]
+      return %24, %22, %28, %31
+    }
+  %5 = loop_result %4 {ints = [0], fval = 0.0} : f64[]
+  %6 = loop_result %4 {ints = [1], fval = 0.0} : i32[]
+  %7 = loop_result %4 {ints = [2], fval = 0.0} : u8[]
+  %8 = loop_result %4 {ints = [3], fval = 0.0} : f32[50]
+  return %5, %6, %7, %8
+}
+)");
+  std::vector<std::vector<Buffer>> outs;
+  for (bool native : {true, false}) {
+    auto k = compile(g, native);
+    ASSERT_TRUE(k);
+    EXPECT_EQ(program_info(*k)->native_loops, native ? 1 : 0);
+    std::vector<Buffer> in = {buffer_of<double>(DType::F64, {}, {0.3}), buffer_of<int32_t>(DType::I32, {}, {3}),
+                              buffer_of<uint8_t>(DType::U8, {}, {200}),
+                              buffer_of<float>(DType::F32, {50}, std::vector<float>(50, -1.0f))};
+    outs.push_back(run_kernel(g, *k, in));
+  }
+  for (size_t r = 0; r < 4; ++r) {
+    SCOPED_TRACE("result " + std::to_string(r));
+    ASSERT_EQ(outs[0][r].storage.size(), outs[1][r].storage.size());
+    EXPECT_EQ(outs[0][r].storage, outs[1][r].storage);
+  }
+}
+
+// ---- Chained nests share a buffer unless a later step still reads the earlier value. ----
+
+TEST(CpuScalarLoops, ChainedNestsDonateDeadBuffers) {
+  // p = 2x (a segment's scratch) -> prefix sums twice; the first sums are read again after the
+  // second loop, so only p's buffer is handed over (to the first loop).
+  ir::Graph g = parse_ok(subst(R"(
+func @chain(%0) {
+  %0 = param 0 contiguous : f64[64]
+  %1 = const 2.0 : f64[]
+  %2 = mul %0, %1 : f64[64]
+  %3 = loop %2 {ints = [63, 1, 1, 1], fval = 0.0} : i64[]
+    region func @a(%0, %1) {
+      $BODY
+    }
+  %4 = loop_result %3 {ints = [0], fval = 0.0} : f64[64]
+  %5 = loop %4 {ints = [63, 1, 1, 1], fval = 0.0} : i64[]
+    region func @b(%0, %1) {
+      $BODY
+    }
+  %6 = loop_result %5 {ints = [0], fval = 0.0} : f64[64]
+  %7 = sub %6, %4 : f64[64]
+  return %6, %7
+}
+)",
+                               {{"$BODY", R"(%0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[64]
+      %2 = const 1 : i64[]
+      %3 = sub %0, %2 : i64[]
+      %4 = dyn_slice %1, %3 {ints = [1], fval = 0.0} : f64[1]
+      %5 = dyn_slice %1, %0 {ints = [1], fval = 0.0} : f64[1]
+      %6 = add %4, %5 : f64[1]
+      %7 = dyn_update %1, %6, %0 {ints = [1], fval = 0.0} : f64[64]
+      return %7)"}}));
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(program_info(*k)->native_loops, 2);
+  EXPECT_EQ(program_info(*k)->donated_buffers, 1);
+  std::vector<double> x;
+  for (int i = 0; i < 64; ++i) x.push_back(0.125 * (i % 7) - 0.25);
+  std::vector<double> p1 = x, p2;
+  for (double& v : p1) v *= 2.0;
+  for (size_t i = 1; i < 64; ++i) p1[i] += p1[i - 1];
+  p2 = p1;
+  for (size_t i = 1; i < 64; ++i) p2[i] += p2[i - 1];
+  std::vector<double> d;
+  for (size_t i = 0; i < 64; ++i) d.push_back(p2[i] - p1[i]);
+  std::vector<Buffer> in = {buffer_of<double>(DType::F64, {64}, x)};
+  for (int rep = 0; rep < 2; ++rep) {
+    std::vector<Buffer> out = run_kernel(g, *k, in);
+    EXPECT_EQ(values<double>(out[0]), p2);
+    EXPECT_EQ(values<double>(out[1]), d);
+  }
+}
+
+TEST(CpuScalarLoops, NoDonationWhenTheLoopAlsoReadsTheBufferAsInvariant) {
+  // %3 and %4 are the same carried value (one buffer); the second loop carries %3 and reads %4:
+  // running it in that buffer would let the invariant see the loop's own stores.
+  ir::Graph g = parse_ok(R"(
+func @alias(%0) {
+  %0 = param 0 contiguous : i64[10]
+  %1 = const 3 : i64[]
+  %2 = loop %0 {ints = [10, 1, 0, 1], fval = 0.0} : i64[]
+    region func @a(%0, %1) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[10]
+      %2 = const 3 : i64[]
+      %3 = mul %0, %2 : i64[]
+      %4 = reshape %3 : i64[1]
+      %5 = dyn_update %1, %4, %0 {ints = [1], fval = 0.0} : i64[10]
+      return %5
+    }
+  %3 = loop_result %2 {ints = [0], fval = 0.0} : i64[10]
+  %4 = loop_result %2 {ints = [0], fval = 0.0} : i64[10]
+  %5 = loop %3, %4 {ints = [9, 1, 1, 1], fval = 0.0} : i64[]
+    region func @b(%0, %1, %2) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[10]
+      %2 = param 2 contiguous : i64[10]
+      %3 = const 1 : i64[]
+      %4 = sub %0, %3 : i64[]
+      %5 = dyn_slice %1, %4 {ints = [1], fval = 0.0} : i64[1]
+      %6 = dyn_slice %2, %4 {ints = [1], fval = 0.0} : i64[1]
+      %7 = add %5, %6 : i64[1]
+      %8 = dyn_update %1, %7, %0 {ints = [1], fval = 0.0} : i64[10]
+      return %8
+    }
+  %6 = loop_result %5 {ints = [0], fval = 0.0} : i64[10]
+  %7 = mul %6, %1 : i64[10]
+  return %7
+}
+)");
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(program_info(*k)->native_loops, 2);
+  EXPECT_EQ(program_info(*k)->donated_buffers, 0);
+  std::vector<int64_t> inv(10), want(10);
+  for (int64_t i = 0; i < 10; ++i) inv[static_cast<size_t>(i)] = 3 * i;
+  want = inv;
+  for (size_t i = 1; i < 10; ++i) want[i] = want[i - 1] + inv[i - 1];
+  for (int64_t& v : want) v *= 3;
+  std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {10}, std::vector<int64_t>(10, -1))};
+  EXPECT_EQ(values<int64_t>(run_kernel(g, *k, in)[0]), want);
+}
+
+// ---- What the native path refuses, and the program path still gets right. ----
+
+TEST(CpuScalarLoops, WritingAnInvariantArrayIsRefused) {
+  // The body's carried result is an update of the invariant array b: not b's buffer to write.
+  ir::Graph g = parse_ok(R"(
+func @inv(%0, %1) {
+  %0 = param 0 contiguous : i64[6]
+  %1 = param 1 contiguous : i64[6]
+  %2 = loop %0, %1 {ints = [6, 1, 0, 1], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[6]
+      %2 = param 2 contiguous : i64[6]
+      %3 = dyn_slice %1, %0 {ints = [1], fval = 0.0} : i64[1]
+      %4 = dyn_update %2, %3, %0 {ints = [1], fval = 0.0} : i64[6]
+      return %4
+    }
+  %3 = loop_result %2 {ints = [0], fval = 0.0} : i64[6]
+  return %3
+}
+)");
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  const ProgramInfo* info = program_info(*k);
+  EXPECT_EQ(info->native_loops, 0);
+  ASSERT_EQ(info->native_rejections.size(), 1u);
+  EXPECT_NE(info->native_rejections[0].find("not carried"), std::string::npos) << info->native_rejections[0];
+  std::vector<int64_t> a = {1, 2, 3, 4, 5, 6}, b = {10, 20, 30, 40, 50, 60};
+  std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {6}, a), buffer_of<int64_t>(DType::I64, {6}, b)};
+  // Each step: x = b with b[i] = x_prev[i]; the last one: b with b[5] = x[5] of step 4 = b[5].
+  std::vector<int64_t> want = b;
+  std::vector<int64_t> x = a;
+  for (int64_t i = 0; i < 6; ++i) {
+    std::vector<int64_t> nx = b;
+    nx[static_cast<size_t>(i)] = x[static_cast<size_t>(i)];
+    x = nx;
+  }
+  EXPECT_EQ(values<int64_t>(run_kernel(g, *k, in)[0]), x);
+  EXPECT_EQ(values<int64_t>(in[1]), b);
+}
+
+TEST(CpuScalarLoops, ArrayCarriedAndInvariantIsRefusedInNestedLoop) {
+  // The inner loop carries d and also reads it as an invariant: in place in the outer nest's
+  // buffer, the invariant would see the inner loop's own stores.
+  ir::Graph g = parse_ok(R"(
+func @both(%0) {
+  %0 = param 0 contiguous : i64[8]
+  %1 = loop %0 {ints = [2, 1, 0, 1], fval = 0.0} : i64[]
+    region func @outer(%0, %1) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[8]
+      %2 = loop %1, %1 {ints = [7, 1, 1, 1], fval = 0.0} : i64[]
+        region func @inner(%0, %1, %2) {
+          %0 = param 0 scalar : i64[]
+          %1 = param 1 contiguous : i64[8]
+          %2 = param 2 contiguous : i64[8]
+          %3 = const 1 : i64[]
+          %4 = sub %0, %3 : i64[]
+          %5 = dyn_slice %2, %4 {ints = [1], fval = 0.0} : i64[1]
+          %6 = dyn_slice %1, %0 {ints = [1], fval = 0.0} : i64[1]
+          %7 = add %5, %6 : i64[1]
+          %8 = dyn_update %1, %7, %0 {ints = [1], fval = 0.0} : i64[8]
+          return %8
+        }
+      %3 = loop_result %2 {ints = [0], fval = 0.0} : i64[8]
+      return %3
+    }
+  %2 = loop_result %1 {ints = [0], fval = 0.0} : i64[8]
+  return %2
+}
+)");
+  std::vector<int64_t> x = {1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<int64_t> want = x;
+  for (int o = 0; o < 2; ++o) {
+    std::vector<int64_t> inv = want;  // the inner loop's invariant: the value before it
+    for (size_t i = 1; i < 8; ++i) want[i] = inv[i - 1] + want[i];
+  }
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  // The outer nest is refused; the inner loop on its own is native (its loop graph copies the
+  // carried d into its output buffer, apart from the invariant d it reads).
+  const ProgramInfo* info = program_info(*k);
+  EXPECT_EQ(info->native_loops, 1);
+  ASSERT_EQ(info->native_rejections.size(), 1u);
+  EXPECT_NE(info->native_rejections[0].find("also handed"), std::string::npos) << info->native_rejections[0];
+  std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {8}, x)};
+  EXPECT_EQ(values<int64_t>(run_kernel(g, *k, in)[0]), want);
+}
+
+TEST(CpuScalarLoops, StridedOperandsAreCopiedFirst) {
+  // a is every other element of a longer array, d the transpose of an array: both are made
+  // contiguous before the native nest runs; the caller's d is untouched.
+  ir::Graph g = parse_ok(R"(
+func @strided(%0, %1) {
+  %0 = param 0 strided : f64[5]
+  %1 = param 1 strided : f64[4,5]
+  %2 = loop %1, %0 {ints = [4, 1, 0, 1], fval = 0.0} : i64[]
+    region func @rows(%0, %1, %2) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[4,5]
+      %2 = param 2 contiguous : f64[5]
+      %3 = loop %1, %2, %0 {ints = [5, 1, 0, 1], fval = 0.0} : i64[]
+        region func @cols(%0, %1, %2, %3) {
+          %0 = param 0 scalar : i64[]
+          %1 = param 1 contiguous : f64[4,5]
+          %2 = param 2 contiguous : f64[5]
+          %3 = param 3 scalar : i64[]
+          %4 = dyn_slice %1, %3, %0 {ints = [1, 1], fval = 0.0} : f64[1,1]
+          %5 = dyn_slice %2, %0 {ints = [1], fval = 0.0} : f64[1]
+          %6 = reshape %5 : f64[1,1]
+          %7 = mul %4, %6 : f64[1,1]
+          %8 = dyn_update %1, %7, %3, %0 {ints = [1, 1], fval = 0.0} : f64[4,5]
+          return %8
+        }
+      %4 = loop_result %3 {ints = [0], fval = 0.0} : f64[4,5]
+      return %4
+    }
+  %3 = loop_result %2 {ints = [0], fval = 0.0} : f64[4,5]
+  return %3
+}
+)");
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(program_info(*k)->native_loops, 1);
+  Buffer a = make_buffer(DType::F64, {10});
+  a.shape = {5};
+  a.strides = {16};
+  Buffer d = make_buffer(DType::F64, {5, 4});
+  d.shape = {4, 5};
+  d.strides = {8, 32};
+  std::vector<double> av = {1.5, -2, 0.25, 4, 3}, dv;
+  for (int64_t e = 0; e < 5; ++e) a.set<double>(e, av[static_cast<size_t>(e)]);
+  for (int64_t e = 0; e < 20; ++e) {
+    dv.push_back(static_cast<double>(e) - 7.5);
+    d.set<double>(e, dv.back());
+  }
+  std::vector<double> want = dv;
+  for (size_t e = 0; e < 20; ++e) want[e] *= av[e % 5];
+  std::vector<Buffer> in = {a, d};
+  EXPECT_EQ(values<double>(run_kernel(g, *k, in)[0]), want);
+  EXPECT_EQ(values<double>(in[1]), dv);
+}
+
+// ---- A 256x256 time loop storing one column per step (u[:, t] = row): program path, in place. ----
+
+TEST(CpuScalarLoops, WideColumnStoreInPlace) {
+  ir::Graph g = parse_ok(R"(
+func @wave(%0, %1) {
+  %0 = param 0 contiguous : f32[256,256]
+  %1 = param 1 contiguous : f32[256,1]
+  %2 = loop %0, %1 {ints = [255, 2, 1, 1], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f32[256,256]
+      %2 = param 2 contiguous : f32[256,1]
+      %3 = const 0.75 : f32[]
+      %4 = mul %2, %3 : f32[256,1]
+      %5 = const 0 : i64[]
+      %6 = dyn_update %1, %4, %5, %0 {ints = [1, 1], fval = 0.0} : f32[256,256]
+      return %6, %4
+    }
+  %3 = loop_result %2 {ints = [0], fval = 0.0} : f32[256,256]
+  return %3
+}
+)");
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(program_info(*k)->in_place_carried, 1);
+  std::vector<float> u(256 * 256, 2.0f), row(256);
+  for (size_t r = 0; r < 256; ++r) row[r] = static_cast<float>(r) * 0.5f - 3.0f;
+  std::vector<float> want = u, cur = row;
+  for (int64_t t = 1; t < 256; ++t)
+    for (size_t r = 0; r < 256; ++r) {
+      if (t == 1) cur[r] = row[r];
+      float v = cur[r] * 0.75f;
+      want[r * 256 + static_cast<size_t>(t)] = v;
+      cur[r] = v;
+    }
+  std::vector<Buffer> in = {buffer_of<float>(DType::F32, {256, 256}, u), buffer_of<float>(DType::F32, {256, 1}, row)};
+  EXPECT_EQ(values<float>(run_kernel(g, *k, in)[0]), want);
+}
+
 // ---- Not a benchmark assertion: prints the native nest's cost per inner iteration. ----
 
 TEST(CpuScalarLoops, EditDistanceTiming) {
