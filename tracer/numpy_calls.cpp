@@ -595,6 +595,9 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     PyErr_Clear();
     if (!dt || !args[0].type.is_scalar())
       return fail(AbortCode::UnsupportedCall, fmt::format("{}() of an array is not traced yet", fname));
+    if (!pyint_fits(args[0], *dt))  // np.int8(300) raises for a Python int
+      return fail(AbortCode::UnsupportedValue,
+                  fmt::format("{}() of a runtime Python int that may not fit", fname));
     // np.int64(x) of a Python float goes through Python's int (raising for NaN, inf and out of
     // range); of a NumPy float it is NumPy's cast, which the backend compiles except to uint32.
     if (ir::is_float(args[0].type.dtype) && ir::is_integer(*dt) && args[0].box == Box::PyFloat)

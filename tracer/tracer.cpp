@@ -413,6 +413,9 @@ bool Tracer::op_load_global(const Instruction& in) {
 bool Tracer::op_load_attr(const Instruction& in, bool method) {
   AValue base = pop();
   std::string n = name_at(in.arg);
+  if (base.is_tensor() && (base.box == Box::PyInt || base.box == Box::PyFloat))  // not array attributes
+    return fail(AbortCode::UnsupportedAttribute,
+                fmt::format("attribute '.{}' of a runtime Python number is not traced yet", n));
   if (base.is_tensor()) return tensor_attribute(base, n, method);
   {
     bool handled = false;  // lst.append, d.update, "...".format: effects.cpp

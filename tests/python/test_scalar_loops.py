@@ -332,9 +332,27 @@ def test_runtime_python_ints_follow_numpy_weak_promotion():
         k = 1000 if y.sum() > 0 else 1  # may not fit int8: NumPy raises for 1000
         return x + k
 
+    def conv(y):
+        k = 3 if y.sum() > 0 else 5
+        return np.float32(k), np.int8(k), isinstance(k, int)
+
+    def attr(y):
+        k = 3 if y.sum() > 0 else 5
+        return k.real  # an int attribute, not an array's
+
+    def conv_big(y):
+        k = 300 if y.sum() > 0 else 5
+        return np.int8(k)
+
     x = np.arange(4, dtype=np.int8)
     for y in (np.ones(2), -np.ones(2)):
         check(f, x, y)
+        check(conv, y)
+        jf = check(attr, y, compiled=False)
+        assert "runtime Python number" in reasons(jf)
+    check(conv_big, -np.ones(2), compiled=False)
+    with pytest.raises(OverflowError):
+        jit(conv_big)(np.ones(2))
     y = -np.ones(2)  # k = 1: fine eagerly; the trace cannot prove k fits int8, so eager
     jf = check(big, x, y, compiled=False)
     assert "int8" in reasons(jf)
