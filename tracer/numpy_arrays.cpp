@@ -338,8 +338,9 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
 
 bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name) {
   if (!static_only(a0) || !static_only(b0)) return false;
-  // A Python float (a runtime value) is a strong float64 0-d array to np.dot, not a weak scalar.
-  if (!a0.is_tensor() || !b0.is_tensor() || a0.box == Box::PyFloat || b0.box == Box::PyFloat)
+  // A Python float or int (a runtime value) is a strong 0-d array to np.dot, not a weak scalar.
+  auto py = [](const AValue& v) { return v.box == Box::PyFloat || v.box == Box::PyInt; };
+  if (!a0.is_tensor() || !b0.is_tensor() || py(a0) || py(b0))
     return fail(AbortCode::UnsupportedValue, fmt::format("{} of a Python value", name));
   const UfuncInfo* mm = nullptr;
   PyObject* uf = PyObject_GetAttrString(np_->numpy, "matmul");
@@ -545,7 +546,8 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     return matmul(args.pos[0], args.pos[1], name);
   }
   if (name == "inner" && args.pos.size() == 2 && args.kw.empty() && args.pos[0].is_tensor() &&
-      args.pos[1].is_tensor() && args.pos[0].box != Box::PyFloat && args.pos[1].box != Box::PyFloat) {
+      args.pos[1].is_tensor() && args.pos[0].box != Box::PyFloat && args.pos[1].box != Box::PyFloat &&
+      args.pos[0].box != Box::PyInt && args.pos[1].box != Box::PyInt) {
     // np.inner: a product with a 0-d operand; else the sum over both last axes, that is
     // a.reshape(M, k) @ b.reshape(N, k).T reshaped to a.shape[:-1] + b.shape[:-1].
     const AValue& a0 = args.pos[0];
