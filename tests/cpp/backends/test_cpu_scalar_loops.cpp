@@ -252,6 +252,9 @@ void check_edit(int64_t n, int64_t m, bool native) {
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->native_loops, native ? 3 : 0);
   if (native) EXPECT_TRUE(info->native_rejections.empty()) << info->native_rejections[0];
+  // The program path: both fills, the inner loop, and the outer loop through it (the inner loop
+  // runs in the outer loop's buffer) are in place.
+  if (!native) EXPECT_EQ(info->in_place_carried, 4);
   auto a = random_symbols(static_cast<size_t>(n), 1), b = random_symbols(static_cast<size_t>(m), 2);
   std::vector<int64_t> zeros(static_cast<size_t>((n + 1) * (m + 1)), 0);
   std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {n}, a), buffer_of<int64_t>(DType::I64, {m}, b),
