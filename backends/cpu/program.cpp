@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <new>
 #include <variant>
@@ -139,7 +140,8 @@ struct LoopStep {
   std::vector<int> result_slot;  // per carried value: the Dynamic slot told where it ended, or -1
   // Per carried value updated in place (in_place_chains): one buffer for every iteration, the
   // final Output slot's (in_place_buf -1) or scratch at that arena offset, holding a copy of the
-  // initial value. in_place_buf -2: double-buffered as above.
+  // initial value; -3: the operand's own buffer (the enclosing body's in-place chain runs
+  // through this loop). in_place_buf -2: double-buffered as above.
   std::vector<int64_t> in_place_buf;
   std::vector<ir::Type> carried_types;
   int64_t iv = 0;                // arena offset of the induction variable
@@ -244,7 +246,7 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
       in[0] = iv;
       for (size_t j = 0; j < nops; ++j) in[1 + j] = t[L.operand_slots[j]];
       for (size_t c = 0; c < L.carried; ++c) {
-        if (L.in_place_buf[c] == -2) continue;
+        if (L.in_place_buf[c] == -2 || L.in_place_buf[c] == -3) continue;  // -3: already in place
         void* buf = L.in_place_buf[c] == -1 ? t[L.final_slot[c]] : f.at(L.in_place_buf[c]);
         copy_value(buf, in[1 + c], nullptr, L.carried_types[c]);  // the initial value stays intact
         in[1 + c] = buf;
@@ -323,15 +325,28 @@ class Program final : public CompiledKernel {
   mutable std::vector<std::unique_ptr<Frame>> pool_;
 };
 
+// One writer of an in-place chain (see in_place_chains): a dyn_update (carried -1), or a nested
+// loop that runs its carried value `carried` in the chain's buffer.
+struct Link {
+  ValueId writer = ir::kNoValue;
+  int64_t carried = -1;
+};
+
+// What a loop body does in place: the dyn_updates that write their carried buffer (UpdateSteps)
+// and, per nested loop, which of its carried values run directly in their operand's buffer.
+struct InPlace {
+  std::vector<char> updates;  // per node
+  std::map<ValueId, std::vector<char>> loops;
+};
+
 // Builds the parts of a program, compiling their kernels; one arena and one table for all.
 class Builder {
  public:
   explicit Builder(const CpuCompileOptions& opts) : opts_(opts), native_loops_(opts.native_loops && native_env()) {}
 
-  // `in_place`: per node of `g` (a body), the dyn_updates that write their carried buffer in
-  // place (in_place_chains); null: none.
+  // `in_place`: what the body `g` does in place (in_place_chains); null: nothing.
   Expected<std::unique_ptr<Part>> build(const ir::Graph& g, bool body, const std::string& name,
-                                        const std::vector<char>* in_place = nullptr);
+                                        const InPlace* in_place = nullptr);
 
   int64_t arena = 0;
   size_t table = 0;
@@ -405,56 +420,107 @@ Status check_graph(const ir::Graph& g) {
   return ok_status();
 }
 
-// The carried values of loop body `b` (trip >= 1 iterations) that can live in one buffer for
-// the whole loop: body result c is a chain of dyn_updates starting at param c + 1, each version
-// of the chain written by the next update and read by nothing that comes after that update (in
-// graph order, which is step order: each in-place update is a step of its own), and no version
-// but the last is a result. Then each update writes its window into the buffer instead of
-// copying the whole array. Returns, per carried value, the chain's updates (empty: not in place).
-std::vector<std::vector<ValueId>> in_place_chains(const ir::Graph& b) {
+// The carried values of loop body `b` (run at least once) that can live in one buffer for the
+// whole loop: body result c is reached from param c + 1 by a chain of writers, each turning the
+// current version of the array into the next:
+//  - a dyn_update of it, done in place (an UpdateStep: only the window is written);
+//  - a nested loop carrying it (as its carried value c') that is itself in place for c': that
+//    loop then runs directly in this buffer, and its loop_results are the next version.
+// Each version is read by nothing after the writer that replaces it (graph order is step order:
+// in-place updates and loops are steps of their own), its writer reads it only once, and no
+// version but the last is a result. Returns, per carried value, the chain (empty: not in place).
+std::vector<std::vector<Link>> in_place_chains(const ir::Graph& b) {
   const size_t nv = static_cast<size_t>(b.size());
   std::vector<std::vector<ValueId>> users(nv);
   for (ValueId v = 0; v < b.size(); ++v)
     for (ValueId o : b.node(v).operands) users[static_cast<size_t>(o)].push_back(v);
   std::vector<char> is_result(nv, 0);
   for (ValueId r : b.results) is_result[static_cast<size_t>(r)] = 1;
-  std::vector<char> claimed(nv, 0);  // in some chain already
-  std::vector<std::vector<ValueId>> chains(b.results.size());
+  std::map<ValueId, std::vector<std::vector<Link>>> nested;  // memo: a nested loop's own chains
+  auto nested_in_place = [&](ValueId l, int64_t c) {
+    const ir::Node& ln = b.node(l);
+    if (ln.ints[0] < 1 || c < 0 || c >= ln.ints[1]) return false;
+    auto it = nested.find(l);
+    if (it == nested.end()) it = nested.emplace(l, in_place_chains(*ln.regions[0])).first;
+    return !it->second[static_cast<size_t>(c)].empty();
+  };
+  std::vector<char> claimed(nv, 0);  // a version of some chain already
+  std::vector<std::vector<Link>> chains(b.results.size());
   for (size_t c = 0; c < b.results.size(); ++c) {
     ValueId p = b.params[c + 1];
     if (b.type(p).rank() == 0) continue;  // nothing to save
-    std::vector<ValueId> chain;
+    std::vector<Link> chain;
     ValueId x = b.results[c];
-    while (b.node(x).op == Op::DynUpdate) {
-      chain.insert(chain.begin(), x);
-      x = b.node(x).operands[0];
+    for (;;) {
+      const ir::Node& xn = b.node(x);
+      if (xn.op == Op::DynUpdate) {
+        chain.insert(chain.begin(), Link{x, -1});
+        x = xn.operands[0];
+      } else if (xn.op == Op::LoopResult && nested_in_place(xn.operands[0], xn.ints[0])) {
+        chain.insert(chain.begin(), Link{xn.operands[0], xn.ints[0]});
+        x = b.node(xn.operands[0]).operands[static_cast<size_t>(xn.ints[0])];
+      } else {
+        break;
+      }
     }
     if (x != p || chain.empty()) continue;
     bool ok = true;
-    ValueId version = p;
-    for (ValueId writer : chain) {
-      ok = ok && !is_result[static_cast<size_t>(version)] && !claimed[static_cast<size_t>(version)];
-      for (ValueId u : users[static_cast<size_t>(version)]) {
-        const ir::Node& un = b.node(u);
-        if (u == writer) {  // the writer reads the version only as the buffer it updates
-          ok = ok && std::count(un.operands.begin(), un.operands.end(), version) == 1;
-          continue;
+    std::vector<ValueId> version = {p};
+    for (const Link& w : chain) {
+      const ir::Node& wn = b.node(w.writer);
+      ValueId slot_operand = wn.operands[w.carried < 0 ? 0 : static_cast<size_t>(w.carried)];
+      int reads = 0;  // operands of the writer that are this version
+      for (ValueId vn : version) {
+        ok = ok && !is_result[static_cast<size_t>(vn)] && !claimed[static_cast<size_t>(vn)];
+        reads += static_cast<int>(std::count(wn.operands.begin(), wn.operands.end(), vn));
+        for (ValueId u : users[static_cast<size_t>(vn)]) {
+          if (u == w.writer) continue;
+          // A later reader, or a loop that runs zero times (its loop_result would be this buffer).
+          const ir::Node& un = b.node(u);
+          ok = ok && u < w.writer && !(un.op == Op::Loop && un.ints[0] == 0);
         }
-        // A later reader, or a loop that runs zero times (its loop_result would be this buffer).
-        ok = ok && u < writer && !(un.op == Op::Loop && un.ints[0] == 0);
       }
-      version = writer;
+      // The writer reads the version exactly once, as the buffer it writes.
+      ok = ok && reads == 1 && std::find(version.begin(), version.end(), slot_operand) != version.end();
+      if (w.carried < 0) {
+        version = {w.writer};
+      } else {
+        version.clear();
+        for (ValueId u : users[static_cast<size_t>(w.writer)])
+          if (b.node(u).op == Op::LoopResult && b.node(u).ints[0] == w.carried) version.push_back(u);
+      }
     }
     if (!ok) continue;
     claimed[static_cast<size_t>(p)] = 1;
-    for (ValueId u : chain) claimed[static_cast<size_t>(u)] = 1;
+    for (const Link& w : chain) {
+      if (w.carried < 0) claimed[static_cast<size_t>(w.writer)] = 1;
+      else
+        for (ValueId u : users[static_cast<size_t>(w.writer)])
+          if (b.node(u).op == Op::LoopResult && b.node(u).ints[0] == w.carried) claimed[static_cast<size_t>(u)] = 1;
+    }
     chains[c] = std::move(chain);
   }
   return chains;
 }
 
+InPlace in_place_of(const ir::Graph& b, const std::vector<std::vector<Link>>& chains) {
+  InPlace ip;
+  ip.updates.assign(static_cast<size_t>(b.size()), 0);
+  for (const auto& chain : chains)
+    for (const Link& w : chain) {
+      if (w.carried < 0) {
+        ip.updates[static_cast<size_t>(w.writer)] = 1;
+        continue;
+      }
+      std::vector<char>& l = ip.loops[w.writer];
+      l.resize(static_cast<size_t>(b.node(w.writer).ints[1]), 0);
+      l[static_cast<size_t>(w.carried)] = 1;
+    }
+  return ip;
+}
+
 Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, const std::string& name,
-                                               const std::vector<char>* in_place) {
+                                               const InPlace* in_place) {
   const size_t nv = static_cast<size_t>(g.size());
   auto part = std::make_unique<Part>();
   std::vector<Slot>& slots = part->slots;
@@ -484,7 +550,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
       plans.push_back({v, {}});
       segment = -1;
-    } else if (in_place && (*in_place)[static_cast<size_t>(v)]) {
+    } else if (in_place && in_place->updates[static_cast<size_t>(v)]) {
       step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
       plans.push_back({ir::kNoValue, {}, v});
       segment = -1;
@@ -627,6 +693,11 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       }
       return s;
     };
+    // Carried values this loop runs directly in their operand's buffer (the enclosing body's
+    // in-place chain goes through it); their loop_results live there too.
+    std::vector<char> in_operand(static_cast<size_t>(ln.ints[1]), 0);
+    if (in_place)
+      if (auto it = in_place->loops.find(plan.loop); it != in_place->loops.end()) in_operand = it->second;
     // A scalar nest: one native kernel over the loop graph, run as a segment whose outputs are
     // the carried values (see scalar_loop.h); else the loop steps below.
     if (native_loops_) {
@@ -663,7 +734,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
             for (ValueId v = 0; donate && v < g.size(); ++v)
               if (slot_of[static_cast<size_t>(v)] == in_slot) donate = dead_after(v);
             info.donated_buffers += donate ? 1 : 0;
-            int s = donate       ? in_slot
+            int s = donate || in_operand[c] ? in_slot
                     : first >= 0 ? new_slot(SlotKind::Output, first, t)
                                  : new_slot(SlotKind::Scratch, 0, t);
             for (ValueId r : lrs) slot_of[static_cast<size_t>(r)] = s;
@@ -689,12 +760,10 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
     st.start = ln.ints[2];
     st.step = ln.ints[3];
     for (ValueId o : ln.operands) st.operand_slots.push_back(operand_slot(o));
-    std::vector<std::vector<ValueId>> chains =
-        st.trip >= 1 ? in_place_chains(bg) : std::vector<std::vector<ValueId>>(st.carried);
-    std::vector<char> in_place(static_cast<size_t>(bg.size()), 0);
-    for (const auto& chain : chains)
-      for (ValueId u : chain) in_place[static_cast<size_t>(u)] = 1;
-    auto b = build(bg, true, name + "_l" + std::to_string(i), &in_place);
+    std::vector<std::vector<Link>> chains =
+        st.trip >= 1 ? in_place_chains(bg) : std::vector<std::vector<Link>>(st.carried);
+    InPlace body_in_place = in_place_of(bg, chains);
+    auto b = build(bg, true, name + "_l" + std::to_string(i), &body_in_place);
     if (!b) return b.status();
     st.body = std::move(b.value());
     ++info.loops;
@@ -715,6 +784,16 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
         if (k >= 0 && (first < 0 || k < first)) first = k;
       }
       int final_slot = -1, result_slot = -1, s = -1;
+      if (in_operand[c] && !chains[c].empty()) {  // in the enclosing chain's buffer
+        for (ValueId r : lrs) slot_of[static_cast<size_t>(r)] = st.operand_slots[c];
+        st.final_slot.push_back(-1);
+        st.result_slot.push_back(-1);
+        st.carried_types.push_back(t);
+        st.in_place_buf.push_back(-3);
+        st.bufs.push_back({-1, -1});
+        ++info.in_place_carried;
+        continue;
+      }
       if (!lrs.empty()) {
         if (first >= 0 && st.trip >= 1) s = final_slot = new_slot(SlotKind::Output, first, t);
         else s = result_slot = new_slot(SlotKind::Dynamic, 0, t);

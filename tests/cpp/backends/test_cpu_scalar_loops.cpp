@@ -252,6 +252,9 @@ void check_edit(int64_t n, int64_t m, bool native) {
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->native_loops, native ? 3 : 0);
   if (native) EXPECT_TRUE(info->native_rejections.empty()) << info->native_rejections[0];
+  // The program path: both fills, the inner loop, and the outer loop through it (the inner loop
+  // runs in the outer loop's buffer) are in place.
+  if (!native) EXPECT_EQ(info->in_place_carried, 4);
   auto a = random_symbols(static_cast<size_t>(n), 1), b = random_symbols(static_cast<size_t>(m), 2);
   std::vector<int64_t> zeros(static_cast<size_t>((n + 1) * (m + 1)), 0);
   std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {n}, a), buffer_of<int64_t>(DType::I64, {m}, b),
@@ -647,6 +650,348 @@ func @alias(%0) {
   for (int64_t& v : want) v *= 3;
   std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {10}, std::vector<int64_t>(10, -1))};
   EXPECT_EQ(values<int64_t>(run_kernel(g, *k, in)[0]), want);
+}
+
+// ---- Random bodies: reads of any array version (old ones too), element arithmetic and
+// stores, against a C++ interpreter of the functional semantics, native and program paths. ----
+
+struct RandomBody {
+  // kind 0: read version `a` at i + off -> new scalar; 1: scalar op (`op` of scalars a, b);
+  // 2: store scalar `b` into the latest version at i + off -> new version; 3: scalar += s.
+  struct Step {
+    int kind, a, b, op;
+    int64_t off;
+  };
+  std::vector<Step> steps;
+};
+
+constexpr int64_t kRandN = 24, kRandK = 3;
+
+RandomBody random_body(std::mt19937& rng) {
+  RandomBody rb;
+  int versions = 1, scalars = 1;  // scalar 0: the induction variable
+  int n = 4 + static_cast<int>(rng() % 8);
+  for (int k = 0; k < n; ++k) {
+    int kind = static_cast<int>(rng() % 4);
+    int64_t off = static_cast<int64_t>(rng() % (2 * kRandK + 1)) - kRandK;
+    if (kind == 0) {
+      rb.steps.push_back({0, static_cast<int>(rng() % static_cast<unsigned>(versions)), 0, 0, off});
+      ++scalars;
+    } else if (kind == 1) {
+      rb.steps.push_back({1, static_cast<int>(rng() % static_cast<unsigned>(scalars)),
+                          static_cast<int>(rng() % static_cast<unsigned>(scalars)), static_cast<int>(rng() % 4), 0});
+      ++scalars;
+    } else if (kind == 2) {
+      rb.steps.push_back({2, 0, static_cast<int>(rng() % static_cast<unsigned>(scalars)), 0, off});
+      ++versions;
+    } else {
+      rb.steps.push_back({3, static_cast<int>(rng() % static_cast<unsigned>(scalars)), 0, 0, 0});
+    }
+  }
+  return rb;
+}
+
+std::string random_body_ir(const RandomBody& rb) {
+  std::string body;
+  int id = 3;  // %0 i, %1 x, %2 s
+  std::vector<int> versions = {1}, scalars = {0};
+  int acc = 2;
+  auto index = [&](int64_t off) {
+    body += fmt::format("      %{} = const {} : i64[]\n      %{} = add %0, %{} : i64[]\n", id, off, id + 1, id);
+    id += 2;
+    return id - 1;
+  };
+  static const char* ops[] = {"add", "sub", "mul", "maximum"};
+  for (const auto& st : rb.steps) {
+    if (st.kind == 0) {
+      int at = index(st.off);
+      body += fmt::format("      %{} = dyn_slice %{}, %{} {{ints = [1], fval = 0.0}} : i64[1]\n", id, versions[static_cast<size_t>(st.a)], at);
+      body += fmt::format("      %{} = reshape %{} : i64[]\n", id + 1, id);
+      scalars.push_back(id + 1);
+      id += 2;
+    } else if (st.kind == 1) {
+      body += fmt::format("      %{} = {} %{}, %{} : i64[]\n", id, ops[st.op], scalars[static_cast<size_t>(st.a)],
+                          scalars[static_cast<size_t>(st.b)]);
+      scalars.push_back(id++);
+    } else if (st.kind == 2) {
+      int at = index(st.off);
+      body += fmt::format("      %{} = reshape %{} : i64[1]\n", id, scalars[static_cast<size_t>(st.b)]);
+      body += fmt::format("      %{} = dyn_update %{}, %{}, %{} {{ints = [1], fval = 0.0}} : i64[{}]\n", id + 1,
+                          versions.back(), id, at, kRandN);
+      versions.push_back(id + 1);
+      id += 2;
+    } else {
+      body += fmt::format("      %{} = add %{}, %{} : i64[]\n", id, acc, scalars[static_cast<size_t>(st.a)]);
+      acc = id++;
+    }
+  }
+  return fmt::format(R"(
+func @rand(%0, %1) {{
+  %0 = param 0 contiguous : i64[{0}]
+  %1 = param 1 scalar : i64[]
+  %2 = loop %0, %1 {{ints = [{1}, 2, {2}, 1], fval = 0.0}} : i64[]
+    region func @body(%0, %1, %2) {{
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[{0}]
+      %2 = param 2 scalar : i64[]
+{3}      return %{4}, %{5}
+    }}
+  %3 = loop_result %2 {{ints = [0], fval = 0.0}} : i64[{0}]
+  %4 = loop_result %2 {{ints = [1], fval = 0.0}} : i64[]
+  return %3, %4
+}}
+)",
+                     kRandN, kRandN - 2 * kRandK, kRandK, body, versions.back(), acc);
+}
+
+std::pair<std::vector<int64_t>, int64_t> random_body_reference(const RandomBody& rb, std::vector<int64_t> x, int64_t s) {
+  for (int64_t i = kRandK; i < kRandN - kRandK; ++i) {
+    std::vector<std::vector<int64_t>> versions = {x};
+    std::vector<int64_t> scalars = {i};
+    for (const auto& st : rb.steps) {
+      if (st.kind == 0) {
+        scalars.push_back(versions[static_cast<size_t>(st.a)][static_cast<size_t>(i + st.off)]);
+      } else if (st.kind == 1) {
+        auto a = static_cast<uint64_t>(scalars[static_cast<size_t>(st.a)]), b = static_cast<uint64_t>(scalars[static_cast<size_t>(st.b)]);
+        int64_t r = st.op == 0 ? static_cast<int64_t>(a + b)
+                    : st.op == 1 ? static_cast<int64_t>(a - b)
+                    : st.op == 2 ? static_cast<int64_t>(a * b)
+                                 : std::max(static_cast<int64_t>(a), static_cast<int64_t>(b));
+        scalars.push_back(r);
+      } else if (st.kind == 2) {
+        versions.push_back(versions.back());
+        versions.back()[static_cast<size_t>(i + st.off)] = scalars[static_cast<size_t>(st.b)];
+      } else {
+        s = static_cast<int64_t>(static_cast<uint64_t>(s) + static_cast<uint64_t>(scalars[static_cast<size_t>(st.a)]));
+      }
+    }
+    x = versions.back();
+  }
+  return {x, s};
+}
+
+TEST(CpuScalarLoops, RandomBodiesMatchInterpreter) {
+  std::mt19937 rng(12345);
+  int native_count = 0, rejected = 0;
+  for (int t = 0; t < 30; ++t) {
+    RandomBody rb = random_body(rng);
+    std::string text = random_body_ir(rb);
+    SCOPED_TRACE(text);
+    ir::Graph g = parse_ok(text);
+    std::vector<int64_t> x;
+    for (int64_t k = 0; k < kRandN; ++k) x.push_back((k * 7919) % 23 - 11);
+    auto want = random_body_reference(rb, x, 5);
+    for (bool native : {true, false}) {
+      auto k = compile(g, native);
+      ASSERT_TRUE(k);
+      if (native) (program_info(*k)->native_loops ? native_count : rejected) += 1;
+      std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {kRandN}, x), buffer_of<int64_t>(DType::I64, {}, {5})};
+      std::vector<Buffer> out = run_kernel(g, *k, in);
+      EXPECT_EQ(values<int64_t>(out[0]), want.first) << "native=" << native;
+      EXPECT_EQ(values<int64_t>(out[1]), std::vector<int64_t>{want.second}) << "native=" << native;
+    }
+  }
+  // Both kinds occur: bodies that read an overwritten version are refused, the others native.
+  EXPECT_GT(native_count, 0);
+  EXPECT_GT(rejected, 0);
+}
+
+// ---- Random two-level nests: steps before and after an inner loop in the outer body (reads of
+// versions from before the inner loop included), random inner bodies; x[i + oi, j + oj]. ----
+
+constexpr int64_t kNestR = 9, kNestC = 11;
+
+// One random step list: kinds as in RandomBody; `a` picks a version or scalar, offsets are
+// (row, column) offsets in [-K, K].
+struct NestStep {
+  int kind, a, b, op;
+  int64_t oi, oj;
+};
+
+std::vector<NestStep> random_steps(std::mt19937& rng, int n, int versions, int scalars) {
+  std::vector<NestStep> out;
+  for (int k = 0; k < n; ++k) {
+    int kind = static_cast<int>(rng() % 4);
+    int64_t oi = static_cast<int64_t>(rng() % (2 * kRandK + 1)) - kRandK;
+    int64_t oj = static_cast<int64_t>(rng() % (2 * kRandK + 1)) - kRandK;
+    int a = static_cast<int>(rng() % static_cast<unsigned>(kind == 0 ? versions : scalars));
+    int b = static_cast<int>(rng() % static_cast<unsigned>(scalars));
+    out.push_back({kind, a, b, static_cast<int>(rng() % 4), oi, oj});
+    if (kind == 0 || kind == 1) ++scalars;
+    if (kind == 2) ++versions;
+  }
+  return out;
+}
+
+// IR text of `steps` appended to `body`, ids from `id`; `col` is the column index value (-1: the
+// constant column kRandK + oj).
+struct NestCtx {
+  std::string body;
+  int id = 0;
+  std::vector<int> versions, scalars;
+  int acc = 0, row = 0, col = -1;
+};
+
+void emit_steps(NestCtx& c, const std::vector<NestStep>& steps) {
+  static const char* ops[] = {"add", "sub", "mul", "maximum"};
+  auto index = [&](int base, int64_t off) {
+    c.body += fmt::format("      %{} = const {} : i64[]\n", c.id, off);
+    if (base < 0) return c.id++;
+    c.body += fmt::format("      %{} = add %{}, %{} : i64[]\n", c.id + 1, base, c.id);
+    c.id += 2;
+    return c.id - 1;
+  };
+  for (const NestStep& st : steps) {
+    if (st.kind == 0 || st.kind == 2) {
+      int r = index(c.row, st.oi), q = index(c.col, c.col < 0 ? kRandK + st.oj : st.oj);
+      if (st.kind == 0) {
+        c.body += fmt::format("      %{} = dyn_slice %{}, %{}, %{} {{ints = [1, 1], fval = 0.0}} : i64[1,1]\n", c.id,
+                              c.versions[static_cast<size_t>(st.a)], r, q);
+        c.body += fmt::format("      %{} = reshape %{} : i64[]\n", c.id + 1, c.id);
+        c.scalars.push_back(c.id + 1);
+      } else {
+        c.body += fmt::format("      %{} = reshape %{} : i64[1,1]\n", c.id, c.scalars[static_cast<size_t>(st.b)]);
+        c.body += fmt::format("      %{} = dyn_update %{}, %{}, %{}, %{} {{ints = [1, 1], fval = 0.0}} : i64[{},{}]\n",
+                              c.id + 1, c.versions.back(), c.id, r, q, kNestR, kNestC);
+        c.versions.push_back(c.id + 1);
+      }
+      c.id += 2;
+    } else if (st.kind == 1) {
+      c.body += fmt::format("      %{} = {} %{}, %{} : i64[]\n", c.id, ops[st.op], c.scalars[static_cast<size_t>(st.a)],
+                            c.scalars[static_cast<size_t>(st.b)]);
+      c.scalars.push_back(c.id++);
+    } else {
+      c.body += fmt::format("      %{} = add %{}, %{} : i64[]\n", c.id, c.acc, c.scalars[static_cast<size_t>(st.a)]);
+      c.acc = c.id++;
+    }
+  }
+}
+
+struct RandomNest {
+  std::vector<NestStep> pre, inner, post;
+};
+
+std::string random_nest_ir(const RandomNest& rn) {
+  NestCtx in;  // inner body: %0 j, %1 x, %2 s, %3 i
+  in.id = 4, in.versions = {1}, in.scalars = {0, 3}, in.acc = 2, in.row = 3, in.col = 0;
+  emit_steps(in, rn.inner);
+  NestCtx out;  // outer body: %0 i, %1 x, %2 s
+  out.id = 3, out.versions = {1}, out.scalars = {0}, out.acc = 2, out.row = 0, out.col = -1;
+  emit_steps(out, rn.pre);
+  int l = out.id;
+  std::string inner_body = in.body;
+  for (size_t p = 0; (p = inner_body.find("\n      ", p)) != std::string::npos; p += 5) inner_body.insert(p + 1, "    ");
+  inner_body = "    " + inner_body;
+  out.body += fmt::format(R"(      %{0} = loop %{1}, %{2}, %0 {{ints = [{3}, 2, {4}, 1], fval = 0.0}} : i64[]
+        region func @inner(%0, %1, %2, %3) {{
+          %0 = param 0 scalar : i64[]
+          %1 = param 1 contiguous : i64[{5},{6}]
+          %2 = param 2 scalar : i64[]
+          %3 = param 3 scalar : i64[]
+{7}          return %{8}, %{9}
+        }}
+      %{10} = loop_result %{0} {{ints = [0], fval = 0.0}} : i64[{5},{6}]
+      %{11} = loop_result %{0} {{ints = [1], fval = 0.0}} : i64[]
+)",
+                          l, out.versions.back(), out.acc, kNestC - 2 * kRandK, kRandK, kNestR, kNestC, inner_body,
+                          in.versions.back(), in.acc, l + 1, l + 2);
+  out.versions.push_back(l + 1);
+  out.acc = l + 2;
+  out.id = l + 3;
+  emit_steps(out, rn.post);
+  return fmt::format(R"(
+func @nest(%0, %1) {{
+  %0 = param 0 contiguous : i64[{0},{1}]
+  %1 = param 1 scalar : i64[]
+  %2 = loop %0, %1 {{ints = [{2}, 2, {3}, 1], fval = 0.0}} : i64[]
+    region func @outer(%0, %1, %2) {{
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[{0},{1}]
+      %2 = param 2 scalar : i64[]
+{4}      return %{5}, %{6}
+    }}
+  %3 = loop_result %2 {{ints = [0], fval = 0.0}} : i64[{0},{1}]
+  %4 = loop_result %2 {{ints = [1], fval = 0.0}} : i64[]
+  return %3, %4
+}}
+)",
+                     kNestR, kNestC, kNestR - 2 * kRandK, kRandK, out.body, out.versions.back(), out.acc);
+}
+
+// The reference: versions are copies; `row`/`col` are the current indices (col < 0: constant).
+void run_steps(const std::vector<NestStep>& steps, std::vector<std::vector<int64_t>>& versions,
+               std::vector<int64_t>& scalars, int64_t& acc, int64_t row, int64_t col) {
+  for (const NestStep& st : steps) {
+    int64_t r = row + st.oi, q = col < 0 ? kRandK + st.oj : col + st.oj;
+    auto at = static_cast<size_t>(r * kNestC + q);
+    if (st.kind == 0) {
+      scalars.push_back(versions[static_cast<size_t>(st.a)][at]);
+    } else if (st.kind == 2) {
+      versions.push_back(versions.back());
+      versions.back()[at] = scalars[static_cast<size_t>(st.b)];
+    } else if (st.kind == 1) {
+      auto a = static_cast<uint64_t>(scalars[static_cast<size_t>(st.a)]), b = static_cast<uint64_t>(scalars[static_cast<size_t>(st.b)]);
+      scalars.push_back(st.op == 0   ? static_cast<int64_t>(a + b)
+                        : st.op == 1 ? static_cast<int64_t>(a - b)
+                        : st.op == 2 ? static_cast<int64_t>(a * b)
+                                     : std::max(static_cast<int64_t>(a), static_cast<int64_t>(b)));
+    } else {
+      acc = static_cast<int64_t>(static_cast<uint64_t>(acc) + static_cast<uint64_t>(scalars[static_cast<size_t>(st.a)]));
+    }
+  }
+}
+
+std::pair<std::vector<int64_t>, int64_t> random_nest_reference(const RandomNest& rn, std::vector<int64_t> x, int64_t s) {
+  for (int64_t i = kRandK; i < kNestR - kRandK; ++i) {
+    std::vector<std::vector<int64_t>> ov = {x};
+    std::vector<int64_t> os = {i};
+    run_steps(rn.pre, ov, os, s, i, -1);
+    std::vector<int64_t> y = ov.back();
+    for (int64_t j = kRandK; j < kNestC - kRandK; ++j) {
+      std::vector<std::vector<int64_t>> iv = {y};
+      std::vector<int64_t> is = {j, i};
+      run_steps(rn.inner, iv, is, s, i, j);
+      y = iv.back();
+    }
+    ov.push_back(y);
+    run_steps(rn.post, ov, os, s, i, -1);
+    x = ov.back();
+  }
+  return {x, s};
+}
+
+TEST(CpuScalarLoops, RandomNestsMatchInterpreter) {
+  std::mt19937 rng(4242);
+  int native_count = 0, rejected = 0;
+  for (int t = 0; t < 20; ++t) {
+    RandomNest rn;
+    rn.pre = random_steps(rng, static_cast<int>(rng() % 4), 1, 1);
+    int pre_versions = 1, pre_scalars = 1;
+    for (const NestStep& st : rn.pre) {
+      pre_versions += st.kind == 2;
+      pre_scalars += st.kind == 0 || st.kind == 1;
+    }
+    rn.inner = random_steps(rng, 3 + static_cast<int>(rng() % 6), 1, 2);
+    rn.post = random_steps(rng, static_cast<int>(rng() % 4), pre_versions + 1, pre_scalars);
+    std::string text = random_nest_ir(rn);
+    SCOPED_TRACE(text);
+    ir::Graph g = parse_ok(text);
+    std::vector<int64_t> x;
+    for (int64_t k = 0; k < kNestR * kNestC; ++k) x.push_back((k * 7919) % 29 - 14);
+    auto want = random_nest_reference(rn, x, 3);
+    for (bool native : {true, false}) {
+      auto k = compile(g, native);
+      ASSERT_TRUE(k);
+      if (native) (program_info(*k)->native_loops ? native_count : rejected) += 1;
+      std::vector<Buffer> in = {buffer_of<int64_t>(DType::I64, {kNestR, kNestC}, x),
+                                buffer_of<int64_t>(DType::I64, {}, {3})};
+      std::vector<Buffer> out = run_kernel(g, *k, in);
+      EXPECT_EQ(values<int64_t>(out[0]), want.first) << "native=" << native;
+      EXPECT_EQ(values<int64_t>(out[1]), std::vector<int64_t>{want.second}) << "native=" << native;
+    }
+  }
+  EXPECT_GT(native_count, 0);
+  EXPECT_GT(rejected, 0);
 }
 
 // ---- What the native path refuses, and the program path still gets right. ----
