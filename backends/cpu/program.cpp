@@ -191,7 +191,14 @@ void run_update(const UpdateStep& u, void* const* t) {
   char* base = static_cast<char*>(t[u.buf]);
   for (size_t a = 0; a < r; ++a) base += *static_cast<const int64_t*>(t[u.starts[a]]) * u.x_strides[a];
   const char* src = static_cast<const char*>(t[u.v]);
-  std::vector<int64_t> idx(r, 0);
+  // Runs every iteration: no allocation for the ranks anyone writes.
+  int64_t small[8] = {};
+  std::vector<int64_t> large;
+  int64_t* idx = small;
+  if (r > 8) {
+    large.assign(r, 0);
+    idx = large.data();
+  }
   for (int64_t k = 0; k < count; ++k, src += u.elem) {
     char* dst = base;
     for (size_t a = 0; a < r; ++a) dst += idx[a] * u.steps[a] * u.x_strides[a];
@@ -370,7 +377,8 @@ class Builder {
   bool native_loops_;
 };
 
-std::string sg_name_prefix(const std::string& name, size_t i) { return name + "_l" + std::to_string(i) + ": "; }
+// How a rejection names its loop: the loop step's part name, as its body kernels are named.
+std::string loop_label(const std::string& name, size_t i) { return name + "_l" + std::to_string(i) + ": "; }
 
 Status check_graph(const ir::Graph& g) {
   auto fail = [&](ValueId v, const std::string& why) {
@@ -752,7 +760,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
         }
         why = k.message();
       }
-      info.native_rejections.push_back(sg_name_prefix(name, i) + why);
+      info.native_rejections.push_back(loop_label(name, i) + why);
     }
     LoopStep st;
     st.trip = ln.ints[0];
