@@ -1023,7 +1023,10 @@ bool Tracer::step(const Instruction& in) {
     }
     case COp::UnpackSequence: return op_unpack_sequence(in);
     case COp::ToBool: return op_to_bool(in);
-    case COp::Jump: fr().pc = in.target; return true;
+    case COp::Jump:
+      if (in.target < fr().pc && regions_.empty()) ++back_edges_;  // an unrolled iteration (hotness)
+      fr().pc = in.target;
+      return true;
     case COp::PopJumpIfFalse:
     case COp::PopJumpIfTrue:
     case COp::PopJumpIfNone:
@@ -1070,6 +1073,20 @@ bool Tracer::step(const Instruction& in) {
   }
 }
 
+// Iterations a call runs in the loop regions of `g`: each loop's trip count times (1 + the
+// iterations its body runs per iteration), summed (saturating).
+static int64_t region_iterations(const ir::Graph& g) {
+  int64_t total = 0;
+  for (const ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::Loop || n.regions.empty()) continue;
+    const int64_t per = 1 + region_iterations(*n.regions[0]);
+    const int64_t trip = n.ints[0];
+    const int64_t add = per > 0 && trip > (int64_t{1} << 62) / per ? int64_t{1} << 62 : trip * per;
+    total = std::min<int64_t>(total + add, int64_t{1} << 62);
+  }
+  return total;
+}
+
 TraceResult Tracer::run() {
   np_ = NumpySurface::get();
   if (!np_) {
@@ -1088,6 +1105,7 @@ TraceResult Tracer::run() {
     return std::move(*abort_);
   }
   trace_.loop_notes = loop_notes_;
+  trace_.loop_iterations = back_edges_ + region_iterations(trace_.graph);
   return std::move(trace_);
 }
 

@@ -214,6 +214,7 @@ class Tracer {
   // Runs the interpreter until `done()` (checked before each instruction) or an abort/return.
   bool interpret(const std::function<bool()>& done);
   int steps_ = 0;
+  int64_t back_edges_ = 0;  // backward jumps interpreted outside loop regions (unrolled iterations)
 
  public:
   void set_options(const TraceOptions& o) { options_ = o; }
