@@ -223,6 +223,7 @@ JitFunction::~JitFunction() {
 void JitFunction::reset() {
   entries_.clear();
   signatures_.clear();
+  hot_seen_.clear();
   std::vector<std::string> keep = func_ ? std::vector<std::string>{} : stats_.fallback_reasons;
   stats_ = Stats{};
   stats_.fallback_reasons = keep;
@@ -287,7 +288,7 @@ bool JitFunction::bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwname
 }
 
 // A cheap key for hotness counting (never for correctness: the guards decide that).
-uint64_t JitFunction::signature_of(PyObject* const* bound) const {
+uint64_t JitFunction::signature_of(PyObject* const* bound, bool int_values) const {
   uint64_t h = 1469598103934665603ull;
   for (int i = 0; i < code_->co_argcount; ++i) {
     PyObject* o = bound[i];
@@ -302,7 +303,7 @@ uint64_t JitFunction::signature_of(PyObject* const* bound) const {
         h = mix(h, dynamic ? ~0ull : static_cast<uint64_t>(PyArray_DIMS(a)[d]));
       }
       h = mix(h, PyArray_IS_C_CONTIGUOUS(a) ? 1 : 0);
-    } else if (PyLong_CheckExact(o) || PyUnicode_CheckExact(o) || PyBool_Check(o)) {
+    } else if ((int_values && PyLong_CheckExact(o)) || PyUnicode_CheckExact(o) || PyBool_Check(o)) {
       Py_hash_t ph = PyObject_Hash(o);
       if (ph == -1) PyErr_Clear();
       h = mix(h, static_cast<uint64_t>(ph));
@@ -906,7 +907,7 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
       return r;
     }
   }
-  uint64_t sig_key = signature_of(bound);
+  uint64_t sig_key = signature_of(bound, true);
   SignatureInfo& sig = signatures_[sig_key];
   if (sig.eager_only && options_.fullgraph && !sig.fullgraph_lines.empty())
     return raise_graph_break(sig.fullgraph_lines);
@@ -915,7 +916,9 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
   // runs hot_loop loop iterations or more it is worth compiling by itself (LuaJIT counts loop
   // iterations, not calls, for the same reason). The trace is reused for the compile.
   std::optional<tracer::TraceResult> probe;
-  if (++sig.seen <= options_.hot) {
+  // Hotness ignores int values: an int the trace does not specialize on (an epoch counter that
+  // is only printed) must not make every call a cold signature.
+  if (++hot_seen_[signature_of(bound, false)] <= options_.hot) {
     if (options_.hot_loop <= 0 || sig.loop_probed || !code_has_loops() ||
         static_cast<int>(entries_.size()) >= options_.recompile_limit)
       return eager(args, nargsf, kwnames);

@@ -108,7 +108,9 @@ class JitFunction {
   PyObject* eager(PyObject* const* args, size_t nargsf, PyObject* kwnames);
   bool bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
             std::vector<PyObject*>& bound, std::vector<PyObject*>& owned) const;
-  uint64_t signature_of(PyObject* const* bound) const;
+  // A cheap key of the arguments' types, dtypes, shapes, layouts and str/bool values (and int
+  // values when `int_values`); never used for correctness (the guards decide that).
+  uint64_t signature_of(PyObject* const* bound, bool int_values) const;
   // Traces for these arguments and compiles (now, or queued). The entry when it can run now;
   // nullptr when this call must run eagerly (aborted, failed, or compiling in the background).
   std::shared_ptr<CacheEntry> compile(PyObject* const* bound, uint64_t sig_key, SignatureInfo& sig,
@@ -133,6 +135,7 @@ class JitFunction {
   Stats stats_;
   std::vector<std::shared_ptr<CacheEntry>> entries_;
   std::unordered_map<uint64_t, SignatureInfo> signatures_;
+  std::unordered_map<uint64_t, int64_t> hot_seen_;  // calls per signature without int values
   bool warned_limit_ = false;
   // Automatic dynamic shapes: (argument, dimension) pairs seen to change between compiles.
   std::vector<std::pair<int, int>> dynamic_dims_;
