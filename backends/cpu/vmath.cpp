@@ -1093,6 +1093,34 @@ Value* hypot64(Math& m, Value* x, Value* y) {
   return m.sel(b.CreateOr(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOEQ(ay, inf)), inf, res);
 }
 
+// float arcsinh, arccosh, arctanh on the widened argument x (exact in double), with the plain
+// double log (fdlibm, < 1 ulp): asinh|x| = log(|x| + sqrt(x^2 + 1)), acosh x = log(x +
+// sqrt((x - 1)(x + 1))), atanh|x| = log((1 + |x|)/(1 - |x|))/2, each with a relative error below
+// 2^-40 (the log's absolute error over a result of at least 2^-12; x - 1, 1 +- |x| are exact);
+// below |x| = 2^-12 the Taylor series to x^3 (the next term is below 2^-50 relative). The one
+// rounding to float then leaves < 0.5 + 2^-16 ulp. Special values as the double versions.
+Value* inverse_hyperbolic_f32(Math& m, ir::Op op, Value* x) {
+  auto& b = m.b();
+  Value* a = m.fabs(x);
+  Value* small = b.CreateFCmpOLT(a, m.c(0x1p-12));
+  Value* a3 = m.mul(m.mul(a, a), a);
+  Value* res;
+  if (op == ir::Op::Acosh) {
+    Value* xm = m.sel(b.CreateFCmpOGE(x, m.c(1.0)), x, m.c(1.0));
+    res = log64(m, m.add(xm, sqrt64(m, m.mul(m.sub(xm, m.c(1.0)), m.add(xm, m.c(1.0))))));
+    res = m.sel(b.CreateFCmpOLT(x, m.c(1.0)), m.c(NAN), res);
+    return m.sel(m.is_nan(x), x, res);
+  }
+  if (op == ir::Op::Asinh) {
+    res = m.sel(small, m.sub(a, m.mul(a3, m.c(1.0 / 6))), log64(m, m.add(a, sqrt64(m, m.add(m.mul(a, a), m.c(1.0))))));
+  } else {
+    Value* q = m.div(m.add(m.c(1.0), a), m.sub(m.c(1.0), a));  // a = 1: inf; a > 1: < 0, log NaN
+    res = m.sel(small, m.add(a, m.mul(a3, m.c(1.0 / 3))), m.mul(m.c(0.5), log64(m, q)));
+    res = m.sel(b.CreateFCmpOGT(a, m.c(1.0)), m.c(NAN), res);
+  }
+  return m.sel(m.is_nan(x), x, m.copysign(res, x));
+}
+
 Value* emit64(Math& m, ir::Op op, Value* x) {
   switch (op) {
     case ir::Op::Sinh: return sinhcosh64(m, x, false);
@@ -1183,6 +1211,11 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Exp2:  // 2^-150 is the one tie (rounds to +0); the product's rounding could miss it
       r = exp64(m, m.mul(xd, m.c(kLn2DD[0])));
       r = m.sel(b.CreateFCmpOLE(xd, m.c(-150.0)), m.c(0.0), r);
+      break;
+    case ir::Op::Asinh:
+    case ir::Op::Acosh:
+    case ir::Op::Atanh:
+      r = inverse_hyperbolic_f32(m, op, xd);
       break;
     case ir::Op::Log1p: {
       // 1 + x is exact in double for float |x| >= 2^-12; below, the series to x^3.
