@@ -34,6 +34,20 @@
 //   log10    | 0.50                | 0.500  once)      | 1            | 3
 //   sinh     | 0.60                | 0.500 (double     | 1            | 1
 //   cosh     | 0.52                | 0.500  rounded)   | 1            | 2
+//   cbrt     | 0.667               | 0.500 (each: the  | 1            | 2
+//   tan      | 0.851               | 0.500  double     | 1            | 3
+//   arcsin   | 0.884               | 0.500  algorithm  | 1            | 3
+//   arccos   | 0.881               | 0.500  rounded    | 1            | 2
+//   arctan   | 0.825               | 0.500  once; the  | 1            | 2
+//   arctan2  | 0.846               | 0.500  inverse    | 1            | 3
+//   arcsinh  | 0.501               | 0.500  hyperbolic | 1            | 1
+//   arccosh  | 0.500               | 0.500  ones with  | 1            | 1
+//   arctanh  | 0.501               | 0.500  the plain  | 1            | 1
+//   hypot    | 0.749 (denormal     | 0.500  log)       | 1            | 0
+//            |  results; 0.50 else)|                   |              |
+// (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
+// Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
+// tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16.)
 // (*) NumPy's float32 exp2 is off by up to 32 units of the smallest denormal for results in the
 // denormal range and gives 0 for x in (-150, -149.5]; ours rounds 2^x correctly there.
 // (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.) Special values follow
@@ -51,6 +65,23 @@
 // rounding to float). Special cases exactly as C99/NumPy: pow(x, +-0) = 1 and pow(1, y) = 1 even
 // for NaN, negative finite x with a non-integer y is NaN, odd integer y keeps the sign of x
 // (including -0 and -inf), +-0 / +-inf bases and +-inf exponents per Annex F.
+//
+// cbrt, tan, arcsin, arccos, arctan, arctan2 (double): fdlibm/FreeBSD algorithms with every
+// branch computed and the right one selected per lane: cbrt s_cbrt.c (exponent/3 estimate,
+// polynomial, one Newton step); tan k_tan.c on the sin/cos reduction (Payne-Hanek above 2^30, so
+// tan(1e300) is right; every lane pays for it, as for sin/cos); arcsin/arccos e_asin.c/e_acos.c
+// (one rational, one sqrt); arctan s_atan.c (the five reductions as selects, one division);
+// arctan2 = arctan(|y|/|x|) plus the quotient's exact rounding error d = fma(-q, |x|, |y|)/|x|
+// carried in as d/(1 + q^2), pi - that in double-double for x < 0, C99's zero/infinity table
+// as selects. arcsinh, arccosh, arctanh (double): log of |x| + sqrt(x^2 + 1), x + sqrt(x^2 - 1)
+// and (1 + |x|)/(1 - |x|), each formed as a double-double (exact two_prod/two_sum, the root and
+// quotient corrected once), through log_dd (relative error < 2^-66), so one rounding at the end;
+// float: the same formulas in plain double (fdlibm log) with Taylor series below 2^-12. hypot
+// (double): a^2 + b^2 as exact pairs, the root corrected once, scaled by 2^-+600 outside
+// [2^-500, 2^500]; float: sqrt(x^2 + y^2) in double (squares exact). Special values exactly as
+// NumPy: NaN in -> NaN, arcsin/arccos outside [-1, 1], arccosh below 1 and arctanh outside
+// [-1, 1] -> NaN, arctanh(+-1) = +-inf, signed zeros kept (cbrt, tan, arcsin, arctan, arcsinh,
+// arctanh of -0 is -0), arccos(1) = +0, arccosh(1) = +0, hypot(+-inf, NaN) = +inf.
 //
 // expm1, log1p, exp2, log2, log10 reuse those pieces: exp2 = e^(x ln2) with the product in
 // double-double; log2/log10 = the double-double log times 1/ln2 or 1/ln10 (double-double),
