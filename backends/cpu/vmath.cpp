@@ -40,9 +40,9 @@
 //   arccos   | 0.881               | 0.500  rounded    | 1            | 2
 //   arctan   | 0.825               | 0.500  once; the  | 1            | 2
 //   arctan2  | 0.846               | 0.500  inverse    | 1            | 3
-//   arcsinh  | 0.501               | 0.500  hyperbolic | 1            | 1
-//   arccosh  | 0.500               | 0.500  ones with  | 1            | 1
-//   arctanh  | 0.501               | 0.500  the plain  | 1            | 1
+//   arcsinh  | 0.623               | 0.500  hyperbolic | 1            | 1
+//   arccosh  | 0.579               | 0.500  ones with  | 1            | 1
+//   arctanh  | 0.639               | 0.500  the plain  | 1            | 1
 //   hypot    | 0.749 (denormal     | 0.500  log)       | 1            | 0
 //            |  results; 0.50 else)|                   |              |
 // (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
@@ -75,7 +75,8 @@
 // carried in as d/(1 + q^2), pi - that in double-double for x < 0, C99's zero/infinity table
 // as selects. arcsinh, arccosh, arctanh (double): log of |x| + sqrt(x^2 + 1), x + sqrt(x^2 - 1)
 // and (1 + |x|)/(1 - |x|), each formed as a double-double (exact two_prod/two_sum, the root and
-// quotient corrected once), through log_dd (relative error < 2^-66), so one rounding at the end;
+// quotient corrected once), through log_lite (fdlibm's log with its large terms exact, ~0.15 ulp
+// before the one rounding at the end);
 // float: the same formulas in plain double (fdlibm log) with Taylor series below 2^-12. hypot
 // (double): a^2 + b^2 as exact pairs, the root corrected once, scaled by 2^-+600 outside
 // [2^-500, 2^500]; float: sqrt(x^2 + y^2) in double (squares exact). Special values exactly as
@@ -1010,10 +1011,45 @@ Value* atan2_64(Math& m, Value* y, Value* x) {
   return m.sel(b.CreateFCmpUNO(x, y), m.add(x, y), res);
 }
 
-// log(w.hi + w.lo) + add as a double rounded once, for w.hi finite >= 1-ish and |w.lo| <= ulp(w.hi):
-// log_dd(w.hi) + w.lo / w.hi (the next term is below 2^-104).
+// log(v) as an unrounded pair for finite v >= 1/2, relative error below ~2^-55.5 (about 0.15 ulp
+// before the caller's one rounding; log_dd's 2^-66 at twice the cost is more than arcsinh,
+// arccosh, arctanh need): fdlibm's log (e_log.c) with its rounding-sensitive terms kept exact:
+// v = 2^k (1+f), 1+f in [sqrt(2)/2, sqrt(2)), f exact; log(1+f) = f - f^2/2 + s (f^2/2 + R(s^2))
+// with s = f/(2+f), f^2/2 an exact product and f - f^2/2 an exact sum, so only the small term
+// s (f^2/2 + R) (at most 5% of the result) carries rounding errors; k ln2 as a double-double.
+DD log_lite(Math& m, Value* v) {
+  auto& b = m.b();
+  Value* bits = m.bits(v);
+  Value* hx = b.CreateLShr(bits, m.ci(32));
+  Value* lx = b.CreateAnd(bits, m.ci(0xffffffff));
+  Value* k = b.CreateSub(b.CreateAShr(hx, m.ci(20)), m.ci(1023));
+  hx = b.CreateAnd(hx, m.ci(0x000fffff));
+  Value* i = b.CreateAnd(b.CreateAdd(hx, m.ci(0x95f64)), m.ci(0x100000));
+  Value* hi_word = b.CreateOr(hx, b.CreateXor(i, m.ci(0x3ff00000)));
+  Value* xn = m.from_bits(b.CreateOr(b.CreateShl(hi_word, m.ci(32)), lx));
+  k = b.CreateAdd(k, b.CreateLShr(i, m.ci(20)));
+  Value* f = m.sub(xn, m.c(1.0));  // exact
+  Value* s = m.div(f, m.add(m.c(2.0), f));
+  Value* z = m.mul(s, s);
+  Value* w = m.mul(z, z);
+  Value* t1 = m.mul(w, m.poly(w, {3.999999999940941908e-01, 2.222219843214978396e-01, 1.531383769920937332e-01}));
+  Value* t2 = m.mul(z, m.poly(w, {6.666666666666735130e-01, 2.857142874366239149e-01, 1.818357216161805012e-01,
+                                  1.479819860511658591e-01}));
+  DD h = m.two_prod(f, f);
+  h = {m.mul(h.hi, m.c(0.5)), m.mul(h.lo, m.c(0.5))};  // f^2/2 exactly (f = 0 or |f| >= 2^-52)
+  DD d = m.two_sum(f, m.neg(h.hi));
+  Value* t = m.mul(s, m.add(h.hi, m.add(t2, t1)));
+  DD l = m.fast_two_sum(d.hi, m.add(d.lo, m.sub(t, h.lo)));
+  Value* dk = m.to_fp(k);
+  DD kl = m.two_prod(dk, m.c(kLn2DD[0]));
+  kl.lo = m.add(kl.lo, m.mul(dk, m.c(kLn2DD[1])));
+  return dd_add(m, kl, l);
+}
+
+// log(arg) + add as a double rounded once, for finite arg >= 1 and |add| small (the callers'
+// w.lo/w.hi, the first-order term of log(w.hi + w.lo); the next is below 2^-104), or ln2.
 Value* log_dd_plus(Math& m, Value* arg, DD add) {
-  DD l = log_dd(m, arg);
+  DD l = log_lite(m, arg);
   DD s = dd_add(m, l, add);
   return m.add(s.hi, s.lo);
 }
