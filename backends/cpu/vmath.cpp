@@ -900,7 +900,10 @@ Value* asin_rational(Math& m, Value* t) {
 // |x| < 0.5: x + x R(x^2); else with t = (1-|x|)/2, s = sqrt(t): above 0.975
 // pi/2 - 2(s + s R(t)), below the same with s split in two 26-bit halves. |x| > 1 and NaN give
 // NaN, +-0 and denormals return x.
-Value* asin64(Math& m, Value* x) {
+// `widened`: x is a widened float; the double result needs only ~2^-40 relative accuracy
+// before its rounding to float, so the 0.975 branch's formula serves all of [0.5, 1] (no split
+// of s, one division fewer).
+Value* asin64(Math& m, Value* x, bool widened = false) {
   auto& b = m.b();
   Value* a = m.fabs(x);
   Value* small = b.CreateFCmpOLT(a, m.c(0.5));
@@ -909,13 +912,16 @@ Value* asin64(Math& m, Value* x) {
   Value* res_small = m.add(a, m.mul(a, r));
   Value* s = sqrt64(m, t);
   Value* res_hi = m.sub(m.c(kPio2Hi), m.sub(m.mul(m.c(2.0), m.add(s, m.mul(s, r))), m.c(kPio2Lo)));
-  Value* w = high_word(m, s);
-  Value* c = m.div(m.sub(t, m.mul(w, w)), m.add(s, w));
-  Value* p = m.sub(m.mul(m.mul(m.c(2.0), s), r), m.sub(m.c(kPio2Lo), m.mul(m.c(2.0), c)));
-  Value* q = m.sub(m.c(7.85398163397448278999e-01), m.mul(m.c(2.0), w));
-  Value* res_mid = m.sub(m.c(7.85398163397448278999e-01), m.sub(p, q));
+  Value* res_mid = nullptr;
+  if (!widened) {
+    Value* w = high_word(m, s);
+    Value* c = m.div(m.sub(t, m.mul(w, w)), m.add(s, w));
+    Value* p = m.sub(m.mul(m.mul(m.c(2.0), s), r), m.sub(m.c(kPio2Lo), m.mul(m.c(2.0), c)));
+    Value* q = m.sub(m.c(7.85398163397448278999e-01), m.mul(m.c(2.0), w));
+    res_mid = m.sub(m.c(7.85398163397448278999e-01), m.sub(p, q));
+  }
   Value* res = m.sel(small, res_small,
-                     m.sel(b.CreateFCmpOGE(a, m.from_bits(m.ci(INT64_C(0x3FEF333300000000)))), res_hi, res_mid));
+                     widened ? res_hi : m.sel(b.CreateFCmpOGE(a, m.from_bits(m.ci(INT64_C(0x3FEF333300000000)))), res_hi, res_mid));
   res = m.sel(b.CreateFCmpOLE(a, m.c(1.0)), m.copysign(res, x), m.c(NAN));
   return m.sel(m.is_nan(x), x, res);
 }
@@ -923,7 +929,8 @@ Value* asin64(Math& m, Value* x) {
 // fdlibm's e_acos.c, branches selected: |x| < 0.5: pi/2 - (x - (pio2_lo - x R(x^2)));
 // x < -0.5: pi - 2(s + (s R(t) - pio2_lo)) with t = (1+x)/2, s = sqrt(t); x > 0.5: 2(df + c + s R(t))
 // with df + c = s split exactly. acos(1) = +0, acos(-1) = pi; |x| > 1 and NaN give NaN.
-Value* acos64(Math& m, Value* x) {
+// `widened`: as asin64; x > 0.5 uses 2(s + s R(t)) without the split of s.
+Value* acos64(Math& m, Value* x, bool widened = false) {
   auto& b = m.b();
   Value* a = m.fabs(x);
   Value* small = b.CreateFCmpOLT(a, m.c(0.5));
@@ -932,9 +939,14 @@ Value* acos64(Math& m, Value* x) {
   Value* res_small = m.sub(m.c(kPio2Hi), m.sub(x, m.sub(m.c(kPio2Lo), m.mul(x, r))));
   Value* s = sqrt64(m, t);
   Value* res_neg = m.sub(m.c(3.14159265358979311600e+00), m.mul(m.c(2.0), m.add(s, m.sub(m.mul(r, s), m.c(kPio2Lo)))));
-  Value* df = high_word(m, s);
-  Value* c = m.div(m.sub(t, m.mul(df, df)), m.add(s, df));
-  Value* res_pos = m.mul(m.c(2.0), m.add(df, m.add(m.mul(r, s), c)));
+  Value* res_pos;
+  if (widened) {
+    res_pos = m.mul(m.c(2.0), m.add(s, m.mul(r, s)));
+  } else {
+    Value* df = high_word(m, s);
+    Value* c = m.div(m.sub(t, m.mul(df, df)), m.add(s, df));
+    res_pos = m.mul(m.c(2.0), m.add(df, m.add(m.mul(r, s), c)));
+  }
   Value* res = m.sel(small, res_small, m.sel(b.CreateFCmpOLT(x, m.c(0.0)), res_neg, res_pos));
   res = m.sel(b.CreateFCmpOEQ(x, m.c(1.0)), m.c(0.0), res);
   res = m.sel(b.CreateFCmpOLE(a, m.c(1.0)), res, m.c(NAN));
@@ -980,20 +992,29 @@ Value* atan64(Math& m, Value* x) {
 // pi - that for x < 0 (sign bit, so -0 counts) in double-double, the sign of y last. The IEEE /
 // C99 table exactly: +-0 with x >= +0 -> +-0, with x <= -0 -> +-pi; x = +-0 -> +-pi/2; both
 // infinite -> +-pi/4 or +-3pi/4; finite y with x = +inf -> +-0, x = -inf -> +-pi; NaN -> NaN.
-Value* atan2_64(Math& m, Value* y, Value* x) {
+// `widened`: y and x are widened floats (no overflow, underflow or denormal in q = |y|/|x|, whose
+// 2^-53 rounding is far below a float ulp): no correction term.
+Value* atan2_64(Math& m, Value* y, Value* x, bool widened = false) {
   auto& b = m.b();
   Value* ax = m.fabs(x);
   Value* ay = m.fabs(y);
-  Value* tiny = b.CreateAnd(b.CreateFCmpOLT(ax, m.c(0x1p-500)), b.CreateFCmpOLT(ay, m.c(0x1p-500)));
-  Value* sc = m.sel(tiny, m.c(0x1p600), m.c(1.0));
-  Value* axs = m.mul(ax, sc);
-  Value* ays = m.mul(ay, sc);
-  Value* q = m.div(ays, axs);
-  Value* qok = b.CreateAnd(b.CreateFCmpOGT(q, m.c(0.0)), b.CreateFCmpOLT(q, m.c(INFINITY)));
-  Value* d = m.div(m.fma(m.neg(q), axs, ays), axs);
-  d = m.sel(qok, d, m.c(0.0));
-  // q = +inf (overflow) gives pi/2; q^2 = inf makes the correction 0.
-  DD at = atan_core(m, m.sel(m.is_nan(q), m.c(0.0), q), m.div(d, m.add(m.c(1.0), m.mul(q, q))));
+  Value* q;
+  Value* corr = nullptr;
+  if (widened) {
+    q = m.div(ay, ax);
+  } else {
+    Value* tiny = b.CreateAnd(b.CreateFCmpOLT(ax, m.c(0x1p-500)), b.CreateFCmpOLT(ay, m.c(0x1p-500)));
+    Value* sc = m.sel(tiny, m.c(0x1p600), m.c(1.0));
+    Value* axs = m.mul(ax, sc);
+    Value* ays = m.mul(ay, sc);
+    q = m.div(ays, axs);
+    Value* qok = b.CreateAnd(b.CreateFCmpOGT(q, m.c(0.0)), b.CreateFCmpOLT(q, m.c(INFINITY)));
+    Value* d = m.div(m.fma(m.neg(q), axs, ays), axs);
+    d = m.sel(qok, d, m.c(0.0));
+    corr = m.div(d, m.add(m.c(1.0), m.mul(q, q)));  // q^2 = inf makes the correction 0
+  }
+  // q = +inf (overflow; 1/0) gives pi/2.
+  DD at = atan_core(m, m.sel(m.is_nan(q), m.c(0.0), q), corr);
   Value* pos = m.add(at.hi, at.lo);
   DD pm = m.two_sum(m.c(3.14159265358979311600e+00), m.neg(at.hi));
   Value* negv = m.add(pm.hi, m.add(pm.lo, m.sub(m.c(1.22464679914735320717e-16), at.lo)));
@@ -1265,7 +1286,7 @@ llvm::Value* emit_vmath2(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x, llvm
     return b.CreateFPTrunc(r, x->getType());
   }
   if (f32) {
-    Value* r = atan2_64(m, b.CreateFPExt(x, b.getDoubleTy()), b.CreateFPExt(y, b.getDoubleTy()));
+    Value* r = atan2_64(m, b.CreateFPExt(x, b.getDoubleTy()), b.CreateFPExt(y, b.getDoubleTy()), /*widened=*/true);
     return b.CreateFPTrunc(r, x->getType());
   }
   return op == ir::Op::Hypot ? hypot64(m, x, y) : atan2_64(m, x, y);
@@ -1303,6 +1324,8 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
       r = inverse_hyperbolic_f32(m, op, xd);
       break;
     case ir::Op::Cbrt: r = cbrt_f32(m, xd); break;
+    case ir::Op::Asin: r = asin64(m, xd, /*widened=*/true); break;
+    case ir::Op::Acos: r = acos64(m, xd, /*widened=*/true); break;
     case ir::Op::Log1p: {
       // 1 + x is exact in double for float |x| >= 2^-12; below, the series to x^3.
       Value* small = b.CreateFCmpOLT(m.fabs(xd), m.c(0x1p-12));
