@@ -74,7 +74,10 @@ def binary_inputs(dt):
 def ulp_diff(got, want):
     """|got - want| in ulps of `want`'s dtype at `want` (finite, nonzero want)."""
     w = want.astype(np.longdouble)
-    return (np.abs(got.astype(np.longdouble) - w) / np.spacing(np.abs(want)).astype(np.longdouble)).astype(np.float64)
+    # spacing(max) overflows: the top binade's ulp is spacing of its next-lower value.
+    fi = np.finfo(want.dtype)
+    ulp = np.spacing(np.minimum(np.abs(want), np.nextafter(fi.max, want.dtype.type(0))))
+    return (np.abs(got.astype(np.longdouble) - w) / ulp.astype(np.longdouble)).astype(np.float64)
 
 
 def ulp_vs_exact(got, exact, dt):
