@@ -450,9 +450,11 @@ TEST(Vmath, PowLoopVectorizesWithoutCalls) {
 
 // ---- cbrt, tan, arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh, hypot ----
 
-// Measured maxima of these (double: fdlibm kernels or double-double logs; float: the double
-// algorithm rounded once) are in the table in vmath.cpp; the bounds here are the issue's:
-// 1 ulp (float64 and float32).
+// Measured maxima of these (double: fdlibm kernels, double-double arguments of one log; float:
+// a double algorithm rounded once) are in the table in vmath.cpp; the bounds: 1 ulp for float64
+// (the issue's), 0.501 for float32 (the double result is within 2^-16 float ulp of exact before
+// its one rounding).
+constexpr double kF32RoundedOnce = 0.501;
 template <class T>
 std::vector<T> concat(std::vector<std::vector<T>> parts) {
   std::vector<T> r;
@@ -524,7 +526,7 @@ void unary_sweeps(Op op) {
     std::vector<T> got = run_op(op, xs);
     double e = sweep_ulp(std::string(ir::op_name(op)) + " " + name, got, [&](size_t i) { return reference(op, xs[i]); },
                          [&](size_t i) { return fmt17(xs[i]); });
-    EXPECT_LE(e, kBound) << ir::op_name(op) << " " << name;
+    EXPECT_LE(e, f32 ? kF32RoundedOnce : kBound) << ir::op_name(op) << " " << name;
   }
 }
 
@@ -564,7 +566,7 @@ void binary_sweeps(Op op) {
                 Row{"near 1", -4, 4, 60}, Row{"denormal", emin, f32 ? -120 : -1000, 40}}) {
     std::vector<T> ys, xs;
     pair_samples(ys, xs, r.e0, r.e1, r.spread);
-    EXPECT_LE(max_ulp(op, ys, xs, r.name), kBound) << ir::op_name(op) << " " << r.name;
+    EXPECT_LE(max_ulp(op, ys, xs, r.name), f32 ? kF32RoundedOnce : kBound) << ir::op_name(op) << " " << r.name;
   }
 }
 
