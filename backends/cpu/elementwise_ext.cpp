@@ -1,4 +1,4 @@
-// Rounding, classification, fmax/fmin and libm-backed elementwise ops (see elementwise_ext.h).
+// Rounding, classification, fmax/fmin and transcendental elementwise ops (see elementwise_ext.h).
 #include "backends/cpu/elementwise_ext.h"
 
 #include "backends/cpu/scalar_ops.h"
