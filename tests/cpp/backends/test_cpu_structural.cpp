@@ -835,16 +835,16 @@ TEST(CpuStructural, NewUnaryOps) {
   TJ_UNARY_VMATH(Log2, std::log2);
   TJ_UNARY_VMATH(Log10, std::log10);
   TJ_UNARY_VMATH(Exp2, std::exp2);
-  TJ_UNARY(Cbrt, std::cbrt);
-  TJ_UNARY(Tan, std::tan);
-  TJ_UNARY(Asin, std::asin);
-  TJ_UNARY(Acos, std::acos);
-  TJ_UNARY(Atan, std::atan);
+  TJ_UNARY_VMATH(Cbrt, std::cbrt);
+  TJ_UNARY_VMATH(Tan, std::tan);
+  TJ_UNARY_VMATH(Asin, std::asin);
+  TJ_UNARY_VMATH(Acos, std::acos);
+  TJ_UNARY_VMATH(Atan, std::atan);
   TJ_UNARY_VMATH(Sinh, std::sinh);
   TJ_UNARY_VMATH(Cosh, std::cosh);
-  TJ_UNARY(Asinh, std::asinh);
-  TJ_UNARY(Acosh, std::acosh);
-  TJ_UNARY(Atanh, std::atanh);
+  TJ_UNARY_VMATH(Asinh, std::asinh);
+  TJ_UNARY_VMATH(Acosh, std::acosh);
+  TJ_UNARY_VMATH(Atanh, std::atanh);
   unary_vs(Op::Sign, [](auto v) { return v > 0 ? decltype(v)(1) : v < 0 ? decltype(v)(-1) : v == 0 ? decltype(v)(0) : v; });
 }
 
