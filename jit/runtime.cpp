@@ -13,8 +13,10 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "frontend/decoder.h"
 #include "ir/pipeline.h"
 #include "ir/printer.h"
 
@@ -221,6 +223,7 @@ JitFunction::~JitFunction() {
 void JitFunction::reset() {
   entries_.clear();
   signatures_.clear();
+  hot_seen_.clear();
   std::vector<std::string> keep = func_ ? std::vector<std::string>{} : stats_.fallback_reasons;
   stats_ = Stats{};
   stats_.fallback_reasons = keep;
@@ -285,7 +288,7 @@ bool JitFunction::bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwname
 }
 
 // A cheap key for hotness counting (never for correctness: the guards decide that).
-uint64_t JitFunction::signature_of(PyObject* const* bound) const {
+uint64_t JitFunction::signature_of(PyObject* const* bound, bool int_values) const {
   uint64_t h = 1469598103934665603ull;
   for (int i = 0; i < code_->co_argcount; ++i) {
     PyObject* o = bound[i];
@@ -300,7 +303,7 @@ uint64_t JitFunction::signature_of(PyObject* const* bound) const {
         h = mix(h, dynamic ? ~0ull : static_cast<uint64_t>(PyArray_DIMS(a)[d]));
       }
       h = mix(h, PyArray_IS_C_CONTIGUOUS(a) ? 1 : 0);
-    } else if (PyLong_CheckExact(o) || PyUnicode_CheckExact(o) || PyBool_Check(o)) {
+    } else if ((int_values && PyLong_CheckExact(o)) || PyUnicode_CheckExact(o) || PyBool_Check(o)) {
       Py_hash_t ph = PyObject_Hash(o);
       if (ph == -1) PyErr_Clear();
       h = mix(h, static_cast<uint64_t>(ph));
@@ -408,8 +411,7 @@ void JitFunction::log(const char* channel, const std::string& message) const {
   PyErr_Clear();
 }
 
-std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_t sig_key,
-                                                 SignatureInfo& sig) {
+tracer::TraceResult JitFunction::trace(PyObject* const* bound) {
   auto t0 = std::chrono::steady_clock::now();
   learn_dynamic_dims(bound);
   tracer::TraceOptions topts = trace_options(bound);
@@ -420,8 +422,27 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
     dynamic_failed_ = true;
     tr = tracer::trace_function(func_, bound, code_->co_argcount, tracer::TraceOptions{});
   }
-  double trace_ms = ms_since(t0);
-  stats_.trace_ms += trace_ms;
+  last_trace_ms_ = ms_since(t0);
+  stats_.trace_ms += last_trace_ms_;
+  return tr;
+}
+
+bool JitFunction::code_has_loops() {
+  PyObject* code = PyFunction_GET_CODE(func_);
+  if (code == loops_code_) return has_loops_;
+  loops_code_ = code;
+  has_loops_ = false;
+  auto instrs = frontend::decode(reinterpret_cast<PyCodeObject*>(code));
+  if (!instrs) return false;  // the tracer will say why when it runs
+  for (size_t i = 0; i < instrs->size(); ++i)
+    if ((*instrs)[i].target >= 0 && static_cast<size_t>((*instrs)[i].target) < i) has_loops_ = true;
+  return has_loops_;
+}
+
+std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_t sig_key,
+                                                 SignatureInfo& sig, tracer::TraceResult* traced) {
+  tracer::TraceResult tr = traced ? std::move(*traced) : trace(bound);
+  double trace_ms = last_trace_ms_;
   if (auto* a = std::get_if<tracer::Abort>(&tr)) {
     ++stats_.trace_aborts;
     sig.eager_only = true;
@@ -890,11 +911,29 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
       return r;
     }
   }
-  uint64_t sig_key = signature_of(bound);
+  uint64_t sig_key = signature_of(bound, true);
   SignatureInfo& sig = signatures_[sig_key];
   if (sig.eager_only && options_.fullgraph && !sig.fullgraph_lines.empty())
     return raise_graph_break(sig.fullgraph_lines);
-  if (sig.eager_only || sig.compiling || ++sig.seen <= options_.hot) return eager(args, nargsf, kwnames);
+  if (sig.eager_only || sig.compiling) return eager(args, nargsf, kwnames);
+  // Per-loop hotness: a cold call of a function with loops is traced once (milliseconds); if it
+  // runs hot_loop loop iterations or more it is worth compiling by itself (LuaJIT counts loop
+  // iterations, not calls, for the same reason). The trace is reused for the compile.
+  std::optional<tracer::TraceResult> probe;
+  // Hotness ignores int values: an int the trace does not specialize on (an epoch counter that
+  // is only printed) must not make every call a cold signature.
+  if (++hot_seen_[signature_of(bound, false)] <= options_.hot) {
+    if (options_.hot_loop <= 0 || sig.loop_probed || !code_has_loops() ||
+        static_cast<int>(entries_.size()) >= options_.recompile_limit)
+      return eager(args, nargsf, kwnames);
+    sig.loop_probed = true;
+    probe = trace(bound);
+    if (auto* t = std::get_if<tracer::Trace>(&*probe); t && t->loop_iterations < options_.hot_loop)
+      return eager(args, nargsf, kwnames);
+    if (auto* t = std::get_if<tracer::Trace>(&*probe))
+      log("recompiles", fmt::format("{}: hot at its first call: {} loop iterations (hot_loop={})", name_,
+                                    t->loop_iterations, options_.hot_loop));
+  }
   if (static_cast<int>(entries_.size()) >= options_.recompile_limit) {
     sig.eager_only = true;
     if (options_.fullgraph) {
@@ -921,7 +960,7 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
     }
     return eager(args, nargsf, kwnames);
   }
-  std::shared_ptr<CacheEntry> e = compile(bound, sig_key, sig);
+  std::shared_ptr<CacheEntry> e = compile(bound, sig_key, sig, probe ? &*probe : nullptr);
   if (!e) {
     if (PyErr_Occurred()) return nullptr;  // fullgraph=True: GraphBreakError
     return eager(args, nargsf, kwnames);

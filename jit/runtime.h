@@ -19,6 +19,9 @@ namespace tracejit::jit {
 
 struct Options {
   int hot = 1;              // calls of a signature that run eagerly before it is compiled
+  // Per-loop hotness: a call of a function with a loop that runs at least this many loop
+  // iterations (as traced) is hot on its own, before `hot` calls. 0: off.
+  int64_t hot_loop = 100;
   int recompile_limit = 8;  // compiled versions per function; past it new signatures run eagerly
   bool sync = false;        // compile on the calling thread (else on the background thread)
   int dynamic = -1;         // -1: automatic dynamic shapes; 0: always static; 1: every dim dynamic
@@ -98,16 +101,22 @@ class JitFunction {
     int64_t seen = 0;
     bool eager_only = false;  // its trace or compile failed: do not retry
     bool compiling = false;   // a version for it is being compiled in the background
+    bool loop_probed = false; // its loop iterations were counted by a trace on a cold call
     std::vector<std::string> fullgraph_lines;  // fullgraph=True: why it cannot compile to one graph
   };
 
   PyObject* eager(PyObject* const* args, size_t nargsf, PyObject* kwnames);
   bool bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
             std::vector<PyObject*>& bound, std::vector<PyObject*>& owned) const;
-  uint64_t signature_of(PyObject* const* bound) const;
+  // A cheap key of the arguments' types, dtypes, shapes, layouts and str/bool values (and int
+  // values when `int_values`); never used for correctness (the guards decide that).
+  uint64_t signature_of(PyObject* const* bound, bool int_values) const;
   // Traces for these arguments and compiles (now, or queued). The entry when it can run now;
   // nullptr when this call must run eagerly (aborted, failed, or compiling in the background).
-  std::shared_ptr<CacheEntry> compile(PyObject* const* bound, uint64_t sig_key, SignatureInfo& sig);
+  std::shared_ptr<CacheEntry> compile(PyObject* const* bound, uint64_t sig_key, SignatureInfo& sig,
+                                      tracer::TraceResult* traced = nullptr);
+  tracer::TraceResult trace(PyObject* const* bound);  // with the dynamic-shape retry; counts trace_ms
+  bool code_has_loops();  // does the traced function's code have a backward jump?
   bool settle(size_t index);  // accounts a finished compile; false while compiling or if failed
   void log(const char* channel, const std::string& message) const;  // logger "tracejit"
   std::string caller_location() const;
@@ -126,10 +135,14 @@ class JitFunction {
   Stats stats_;
   std::vector<std::shared_ptr<CacheEntry>> entries_;
   std::unordered_map<uint64_t, SignatureInfo> signatures_;
+  std::unordered_map<uint64_t, int64_t> hot_seen_;  // calls per signature without int values
   bool warned_limit_ = false;
   // Automatic dynamic shapes: (argument, dimension) pairs seen to change between compiles.
   std::vector<std::pair<int, int>> dynamic_dims_;
   bool dynamic_failed_ = false;  // a dynamic trace needed static sizes: stay static
+  PyObject* loops_code_ = nullptr;  // the code object code_has_loops() answered for (borrowed, compared only)
+  bool has_loops_ = false;
+  double last_trace_ms_ = 0;  // of the last trace()
   tracer::TraceOptions trace_options(PyObject* const* bound);
   void learn_dynamic_dims(PyObject* const* bound);
 };

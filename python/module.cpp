@@ -47,6 +47,12 @@ int parse_options(PyObject* kwargs, tracejit::jit::Options& o) {
         return -1;
       }
       o.hot = static_cast<int>(v);
+    } else if (std::strcmp(k, "hot_loop") == 0) {
+      if (v < 0) {
+        PyErr_SetString(PyExc_ValueError, "hot_loop must be >= 0");
+        return -1;
+      }
+      o.hot_loop = static_cast<int64_t>(v);
     } else if (std::strcmp(k, "sync") == 0) {
       o.sync = v != 0;
     } else if (std::strcmp(k, "dynamic") == 0) {

@@ -167,6 +167,10 @@ std::optional<EffectOperand> Tracer::effect_operand(const AValue& v, bool store)
       return op;
     }
     case AValue::Kind::Object: {
+      if (v.lazy && v.source && v.source->evaluable()) {  // an int not guarded by value: read again
+        by_source(v.source, v.source->kind == Source::Kind::Arg ? v.source->arg_index : -1);
+        return op;
+      }
       if (immutable_value(v.obj)) {  // constants, or guarded by value
         op.kind = EffectOperand::Kind::Constant;
         op.constant = PyRef::borrow(v.obj);
@@ -392,7 +396,7 @@ bool Tracer::push_format(const AValue& v, int conversion, const AValue* spec) {
     push(v);
     return true;
   }
-  bool known = v.is_object() && (!spec || spec->is_object());
+  bool known = v.is_object() && !v.lazy && (!spec || spec->is_object());
   if (spec && spec->is_object() && !PyUnicode_CheckExact(spec->obj))
     return fail(AbortCode::UnsupportedValue, "a format spec that is not a string");
   if (known) {

@@ -262,8 +262,24 @@ std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
     guard_object(Guard::Kind::Identity, src, std::move(guard));
     return object(o, src);
   }
+  if (PyLong_CheckExact(o) && evaluable) {
+    // Ints may decide shapes and trip counts: specialized by value — but only once something
+    // depends on the value (lazy guard; see Tracer::materialize). Its type is guarded now.
+    guard.type = &PyLong_Type;
+    guard_object(Guard::Kind::Type, src, std::move(guard));
+    std::string key = src->expr();
+    bool known = false;
+    for (const PendingGuard& p : pending_guards_) known |= p.source->expr() == key;
+    if (!known) {
+      pending_guards_.push_back(PendingGuard{src, o, false});
+      ++pending_open_;
+    }
+    AValue v = object(o, src);
+    v.lazy = true;
+    return v;
+  }
   if (PyLong_CheckExact(o) || PyUnicode_CheckExact(o) || PyFloat_CheckExact(o)) {
-    // Ints may decide shapes and trip counts: specialized by value.
+    // Specialized by value.
     guard.expected = o;
     guard_object(Guard::Kind::Value, src, std::move(guard));
     return object(o, src);
@@ -977,7 +993,45 @@ bool Tracer::op_load_deref(const Instruction& in) {
   return true;
 }
 
+// Instructions that may see a lazy int without depending on its value: moves between the
+// stack and locals, and the consumers that read it again at run time (formatting; a deferred
+// store into a dict or list).
+bool Tracer::lazy_consumer(const Instruction& in) const {
+  switch (in.op) {
+    case COp::PopTop: case COp::PushNull: case COp::Copy: case COp::Swap: case COp::LoadFast:
+    case COp::LoadFastAndClear: case COp::StoreFast: case COp::LoadConst: case COp::LoadGlobal:
+    case COp::LoadDeref: case COp::StoreDeref: case COp::Jump: case COp::FormatValue:
+    case COp::ConvertValue: case COp::BuildString:
+      return true;
+    case COp::StoreSubscr: {
+      const auto& st = fr().stack;
+      if (st.size() < 3) return false;
+      const AValue& c = st[st.size() - 2];
+      return c.is_object() && (PyDict_CheckExact(c.obj) || PyList_CheckExact(c.obj)) && !st.back().is_tensor();
+    }
+    default:
+      return false;
+  }
+}
+
+void Tracer::materialize(AValue& v) {
+  for (AValue& it : v.items) materialize(it);
+  if (!v.lazy) return;
+  v.lazy = false;
+  std::string key = v.source ? v.source->expr() : std::string();
+  for (PendingGuard& p : pending_guards_) {
+    if (p.installed || p.source->expr() != key) continue;
+    Guard g;
+    g.expected = p.expected;
+    guard_object(Guard::Kind::Value, p.source, std::move(g));
+    p.installed = true;
+    --pending_open_;
+  }
+}
+
 bool Tracer::step(const Instruction& in) {
+  if (pending_open_ > 0 && !lazy_consumer(in))
+    for (AValue& v : fr().stack) materialize(v);
   switch (in.op) {
     case COp::PopTop: pop(); return true;
     case COp::PushNull: push(AValue{}); return true;
@@ -1032,7 +1086,10 @@ bool Tracer::step(const Instruction& in) {
     }
     case COp::UnpackSequence: return op_unpack_sequence(in);
     case COp::ToBool: return op_to_bool(in);
-    case COp::Jump: fr().pc = in.target; return true;
+    case COp::Jump:
+      if (in.target < fr().pc && regions_.empty()) ++back_edges_;  // an unrolled iteration (hotness)
+      fr().pc = in.target;
+      return true;
     case COp::PopJumpIfFalse:
     case COp::PopJumpIfTrue:
     case COp::PopJumpIfNone:
@@ -1081,6 +1138,20 @@ bool Tracer::step(const Instruction& in) {
   }
 }
 
+// Iterations a call runs in the loop regions of `g`: each loop's trip count times (1 + the
+// iterations its body runs per iteration), summed (saturating).
+static int64_t region_iterations(const ir::Graph& g) {
+  int64_t total = 0;
+  for (const ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::Loop || n.regions.empty()) continue;
+    const int64_t per = 1 + region_iterations(*n.regions[0]);
+    const int64_t trip = n.ints[0];
+    const int64_t add = per > 0 && trip > (int64_t{1} << 62) / per ? int64_t{1} << 62 : trip * per;
+    total = std::min<int64_t>(total + add, int64_t{1} << 62);
+  }
+  return total;
+}
+
 TraceResult Tracer::run() {
   np_ = NumpySurface::get();
   if (!np_) {
@@ -1099,6 +1170,7 @@ TraceResult Tracer::run() {
     return std::move(*abort_);
   }
   trace_.loop_notes = loop_notes_;
+  trace_.loop_iterations = back_edges_ + region_iterations(trace_.graph);
   return std::move(trace_);
 }
 

@@ -157,6 +157,9 @@ struct Trace {
   std::vector<std::pair<int, int>> symbols;
   // Why range loops were unrolled rather than compiled as loop regions ("f.py:12: ...").
   std::vector<std::string> loop_notes;
+  // Loop iterations this call runs (unrolled iterations plus the trip counts of loop regions,
+  // nested ones multiplied): the runtime's per-loop hotness.
+  int64_t loop_iterations = 0;
   // Deferred effects and host values in program order; objects they use fetched through a
   // source before the kernel; pairs of sources that must be distinct objects at call time (a
   // container written by an effect and one the trace read after it), else the call runs eagerly.

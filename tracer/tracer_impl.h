@@ -55,6 +55,8 @@ struct AValue {
   std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
   std::string method;            // TensorMethod
   SourceRef source;
+  bool lazy = false;             // Object: an int read through a source whose value guard is
+                                 // still pending (Tracer::materialize installs it)
 
   bool is_tensor() const { return kind == Kind::Tensor; }
   bool is_object() const { return kind == Kind::Object; }
@@ -231,6 +233,7 @@ class Tracer {
   // Runs the interpreter until `done()` (checked before each instruction) or an abort/return.
   bool interpret(const std::function<bool()>& done);
   int steps_ = 0;
+  int64_t back_edges_ = 0;  // backward jumps interpreted outside loop regions (unrolled iterations)
 
  public:
   void set_options(const TraceOptions& o) { options_ = o; }
@@ -357,6 +360,19 @@ class Tracer {
 
   // --- handlers, one per canonical opcode
   bool step(const Instruction& in);
+  // Lazy value guards: a Python int read through a source is guarded by type at once and by
+  // value only when something depends on its value. Formatting it and storing it (or using it
+  // as a key) in a deferred effect do not: those read it again at run time, through its source.
+  // Every other instruction that finds a lazy int on the stack installs its value guard first.
+  struct PendingGuard {
+    SourceRef source;
+    PyObject* expected = nullptr;  // kept alive by the AValues that hold it
+    bool installed = false;
+  };
+  std::vector<PendingGuard> pending_guards_;
+  size_t pending_open_ = 0;  // pending guards not installed yet
+  bool lazy_consumer(const Instruction& in) const;
+  void materialize(AValue& v);
   bool op_load_fast(const Instruction& in);
   bool op_store_fast(const Instruction& in);
   bool op_load_const(const Instruction& in);

@@ -1,4 +1,4 @@
-// Rounding, classification, fmax/fmin and libm-backed elementwise ops (see elementwise_ext.h).
+// Rounding, classification, fmax/fmin and transcendental elementwise ops (see elementwise_ext.h).
 #include "backends/cpu/elementwise_ext.h"
 
 #include "backends/cpu/scalar_ops.h"
@@ -125,7 +125,10 @@ Expected<Value*> emit_ext_op(llvm::IRBuilderBase& b, const ir::Node& n, const st
                              llvm::ConstantFP::getInfinity(x->getType()));
     default: break;
   }
-  if (has_vmath(n.op)) return emit_vmath(b, n.op, x);  // inline vector code, no libm call
+  // Inline vector code, no libm call (every op of kLibm has one; the table stays as the symbol
+  // list the JIT resolves and as the fallback for an op without an inline lowering).
+  if (has_vmath(n.op) && args.size() == 1) return emit_vmath(b, n.op, x);
+  if (has_vmath2(n.op) && args.size() == 2) return emit_vmath2(b, n.op, x, args[1]);
   const LibmFn* lf = libm_fn(n.op);
   if (!lf) return unsupported(n.op, d);
   return call_libm(b, d == DType::F32 ? lf->fname : lf->dname, args);

@@ -1,5 +1,5 @@
-// Internal: lowering of the rounding, classification, fmax/fmin and libm-backed elementwise ops
-// (floor ... atanh, sign, isnan/isinf/isfinite, fmax/fmin, atan2, hypot).
+// Internal: lowering of the rounding, classification, fmax/fmin and transcendental elementwise
+// ops (floor ... atanh, sign, isnan/isinf/isfinite, fmax/fmin, atan2, hypot).
 #pragma once
 
 #include <functional>
@@ -25,7 +25,9 @@ bool is_ext_op(ir::Op op);
 //  - isnan/isinf/isfinite: float compares, bool result.
 //  - fmax/fmin: NaN-ignoring; when the operands compare equal (+0/-0) the SECOND operand wins,
 //    as NumPy's SIMD loops do (NumPy's scalar tail calls libm fmax and returns the first).
-//  - the rest: a call to libm's float or double function.
+//  - the rest (expm1 ... atanh, atan2, hypot): inline vector code from vmath.cpp (emit_vmath,
+//    emit_vmath2); a call to libm's float or double function only for an op without one (none
+//    today).
 Expected<llvm::Value*> emit_ext_op(llvm::IRBuilderBase& b, const ir::Node& n,
                                    const std::vector<ir::DType>& arg_dtypes,
                                    const std::vector<llvm::Value*>& args);

@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 #: Calls of a signature that run eagerly before it is compiled. One eager call first keeps
 #: one-off notebook calls from paying compile time; a second call compiles.
 DEFAULT_HOT = 1
+DEFAULT_HOT_LOOP = 100  # loop iterations in one call that make it hot on its own
 DEFAULT_RECOMPILE_LIMIT = 8
 
 
@@ -66,12 +67,15 @@ def mark_dynamic(array, dim):
     return array
 
 
-def jit(fn=None, *, hot=None, recompile_limit=DEFAULT_RECOMPILE_LIMIT, sync=None,
-        dynamic=None, fullgraph=False):
+def jit(fn=None, *, hot=None, hot_loop=DEFAULT_HOT_LOOP, recompile_limit=DEFAULT_RECOMPILE_LIMIT,
+        sync=None, dynamic=None, fullgraph=False):
     """Compile ``fn`` with tracejit. Use as ``@jit``, ``@jit(...)`` or ``jit(fn, ...)``.
 
     hot: calls of a new signature that run eagerly before it is compiled (0: compile at once;
         default DEFAULT_HOT, or 0 with fullgraph=True).
+    hot_loop: hotness per loop: a cold call of a function with a loop is traced (milliseconds,
+        once per signature); if it runs at least this many loop iterations (nested loops
+        multiplied) it is compiled right away instead of after ``hot`` calls. 0 turns it off.
     recompile_limit: compiled versions kept per function; past it new signatures run eagerly
         and one TracejitWarning says so.
     dynamic: None (default): the first compile is static; a dimension whose size changes
@@ -87,15 +91,15 @@ def jit(fn=None, *, hot=None, recompile_limit=DEFAULT_RECOMPILE_LIMIT, sync=None
         as soon as it is ready; TRACEJIT_SYNC=1 makes every function synchronous.
     """
     if fn is None:
-        return lambda f: jit(f, hot=hot, recompile_limit=recompile_limit, sync=sync, dynamic=dynamic,
-                             fullgraph=fullgraph)
+        return lambda f: jit(f, hot=hot, hot_loop=hot_loop, recompile_limit=recompile_limit, sync=sync,
+                             dynamic=dynamic, fullgraph=fullgraph)
     if isinstance(fn, JitFunction):
         return fn
     if sync is None:
         sync = _sync_default()
     if hot is None:
         hot = 0 if fullgraph else DEFAULT_HOT
-    wrapper = JitFunction(fn, hot=hot, recompile_limit=recompile_limit, sync=bool(sync),
+    wrapper = JitFunction(fn, hot=hot, hot_loop=hot_loop, recompile_limit=recompile_limit, sync=bool(sync),
                           dynamic=None if dynamic is None else bool(dynamic),
                           fullgraph=bool(fullgraph))
     _functools.update_wrapper(wrapper, fn)

@@ -424,6 +424,49 @@ def test_hot_counts_eager_calls_first():
     assert f.stats()["compiled_calls"] == 1
 
 
+def _long_loop(u):
+    for _ in range(150):
+        u = u * 0.5 + 1.0
+    return u
+
+
+def _nested_loops(u):
+    for _ in range(12):
+        for _ in range(12):
+            u = u * 0.5 + 1.0
+    return u
+
+
+def _short_loop(u):
+    for _ in range(20):
+        u = u * 0.5 + 1.0
+    return u
+
+
+@pytest.mark.parametrize("fn, hot_loop, compiled_first", [
+    (_long_loop, 100, True),      # 150 iterations in one call: hot at once
+    (_nested_loops, 100, True),   # 12 * (1 + 12) iterations counted through the nest
+    (_short_loop, 100, False),    # 20 iterations: counts as one call, like loop-free code
+    (_short_loop, 20, True),
+    (_long_loop, 0, False),       # hot_loop=0: per-loop hotness off
+])
+def test_hotness_per_loop(fn, hot_loop, compiled_first):
+    f = tracejit.jit(fn, sync=True, hot_loop=hot_loop)
+    a = np.linspace(-1.0, 1.0, 64)
+    assert_same(fn(a.copy()), f(a.copy()))
+    st = f.stats()
+    assert st["compiled_calls"] == (1 if compiled_first else 0)
+    assert st["compiles"] == (1 if compiled_first else 0)
+    assert_same(fn(a.copy()), f(a.copy()))  # the second call compiles either way (hot=1)
+    assert f.stats()["compiled_calls"] == (2 if compiled_first else 1)
+    assert f.stats()["compiles"] == 1
+
+
+def test_hotness_per_loop_rejects_negative():
+    with pytest.raises(ValueError):
+        tracejit.jit(_long_loop, hot_loop=-1)
+
+
 # ---------------------------------------------------------------------------------------------
 # Fallbacks
 

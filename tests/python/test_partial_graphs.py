@@ -91,6 +91,107 @@ def test_training_log_runs_compiled_around_print_and_dict_store(capsys):
     assert f"# graph break: {__file__}:{line + 3}: print(...)" in text
 
 
+def test_an_epoch_counter_only_printed_and_stored_does_not_recompile(capsys):
+    # `epoch` only feeds the f-string and the dict key: its value is read again at run time
+    # (lazy value guard), so 20 epochs compile once and run compiled from the second call on.
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 8))
+    w0 = rng.standard_normal((8, 8)) * 0.1
+    HISTORY.clear()
+    w = w0.copy()
+    for ep in range(20):
+        w = train_step(x, w, ep)
+    ref_w, ref_hist, ref_out = w, dict(HISTORY), capsys.readouterr().out
+    HISTORY.clear()
+    f = jit(train_step, hot=1)
+    w = w0.copy()
+    for ep in range(20):
+        w = f(x, w, ep)
+    assert capsys.readouterr().out == ref_out
+    assert HISTORY.keys() == ref_hist.keys()
+    np.testing.assert_allclose(list(HISTORY.values()), list(ref_hist.values()), rtol=1e-12)
+    np.testing.assert_allclose(w, ref_w, rtol=1e-12)
+    st = f.stats()
+    assert st["compiles"] == 1 and st["recompiles"] == 0 and st["compiled_calls"] == 19, st
+    guards = f.cache_info()[0]["guards"]
+    assert "type(arg 'epoch') is int" in guards
+    assert not any("epoch" in g and "==" in g for g in guards), guards
+
+
+def _int_in_arithmetic(x, n):
+    print(f"n={n:03d}")
+    return x * n
+
+
+def _int_in_range(x, n):
+    for _ in range(n):
+        x = x + 1.0
+    return x
+
+
+def _int_printed_then_used(x, n):
+    print("n is", f"{n}")
+    y = x + 1.0
+    return y * (n + 1)
+
+
+class _Counter:
+    def __init__(self, step):
+        self.step = step
+
+    def log(self, x):
+        print(f"step {self.step}")
+        return x * 2.0
+
+
+@pytest.mark.parametrize("fn, distinct", [
+    (_int_in_arithmetic, 4),      # the value feeds the graph: specialized, one version per value
+    (_int_in_range, 4),           # a trip count: specialized
+    (_int_printed_then_used, 4),  # formatted first, then used: guarded once it is used
+])
+def test_ints_that_feed_the_graph_stay_specialized(fn, distinct, capsys):
+    x = np.linspace(0.0, 1.0, 5)
+    ns = [3, 5, 3, 0, 7, 5]
+    ref = [fn(x, n) for n in ns]
+    ref_out = capsys.readouterr().out
+    f = jit(fn)
+    got = [f(x, n) for n in ns]
+    assert capsys.readouterr().out == ref_out
+    for a, b in zip(ref, got):
+        assert_same(a, b)
+    st = f.stats()
+    assert st["compiles"] == distinct and st["fallback_calls"] == 0, st
+
+
+def test_an_int_attribute_only_printed_does_not_recompile(capsys):
+    x = np.ones(3)
+    ref_out = []
+    for k in range(5):
+        _Counter(k).log(x)
+    ref_out = capsys.readouterr().out
+    f = jit(_Counter.log)
+    for k in range(5):
+        assert_same(x * 2.0, f(_Counter(k), x))
+    assert capsys.readouterr().out == ref_out
+    assert f.stats()["compiles"] == 1, f.stats()
+
+
+def _store_at(x, lst, i):
+    lst[i] = float(x.sum())
+    return x + 1.0
+
+
+def test_a_runtime_list_index_raises_like_eager():
+    x = np.ones(4)
+    f = jit(_store_at)
+    lst = [0.0, 0.0]
+    assert_same(x + 1.0, f(x, lst, 1))
+    assert lst == [0.0, 4.0]
+    with pytest.raises(IndexError, match="list assignment index out of range"):
+        f(x, [0.0, 0.0], 5)
+    assert f.stats()["compiles"] == 1, f.stats()
+
+
 def test_effects_happen_once_and_in_order(capsys):
     def f(x, log):
         a = x * 2.0
