@@ -339,6 +339,11 @@ void build_kernel(CacheEntry& e, ir::Graph graph) {
       e.kernel = std::move(k.value());
       const backends::ProgramInfo* program = backends::program_info(*e.kernel);
       e.has_loops = program && program->loops > 0;
+      if (program) {
+        e.loops = program->loops;
+        e.native_loops = program->native_loops;
+        e.native_rejections = program->native_rejections;
+      }
     } else {
       st = k.status();
     }

@@ -57,6 +57,10 @@ struct CacheEntry {
   std::unique_ptr<GuardStub> guard_stub;  // `guards` as machine code; nullptr: use guards.check
   std::unique_ptr<backends::CompiledKernel> kernel;
   bool has_loops = false;  // a program with loop regions: runs with the GIL released
+  // Loop regions of the program (cache_info()["loops"]): how many, how many run as one native
+  // nest, and why each other one does not.
+  int loops = 0, native_loops = 0;
+  std::vector<std::string> native_rejections;
   std::vector<tracer::InputBinding> inputs;
   std::vector<tracer::OutputNode> outputs;  // owns its constants' references (see ~CacheEntry)
   std::vector<ir::Type> result_types;

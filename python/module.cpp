@@ -157,9 +157,10 @@ PyObject* jf_cache_info(PyObject* self, PyObject*) {
   if (!l) return nullptr;
   for (const auto& e : impl.entries()) {
     if (!e->settled) continue;  // still compiling
-    PyObject* d = Py_BuildValue("{s:N,s:L,s:d,s:d,s:s}", "guards", str_list(e->guards.describe()),
+    PyObject* d = Py_BuildValue("{s:N,s:L,s:d,s:d,s:s,s:{s:i,s:i,s:N}}", "guards", str_list(e->guards.describe()),
                                 "hits", (long long)e->hits, "trace_ms", e->trace_ms, "compile_ms",
-                                e->compile_ms, "ir", e->ir_text.c_str());
+                                e->compile_ms, "ir", e->ir_text.c_str(), "loops", "regions", e->loops,
+                                "native", e->native_loops, "not_native", str_list(e->native_rejections));
     if (!d || PyList_Append(l, d) < 0) {
       Py_XDECREF(d);
       Py_DECREF(l);

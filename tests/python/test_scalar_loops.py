@@ -68,25 +68,16 @@ def test_edit_distance_is_one_loop_nest_of_selects_and_element_updates():
 
 def test_edit_distance_runs_as_native_loops():
     # At the example's size the nest runs ~120k iterations: a kernel call per iteration would be
-    # about as slow as NumPy; native nested loops are three orders of magnitude faster. (A
-    # generous bound, on a shared machine.)
-    import time
-
+    # about as slow as NumPy, so every loop must be one native nest (speed itself is measured by
+    # check.py and the benchmarks, never asserted here).
     mod = load_example("edit_distance")
     f, (a, b) = mod.make_inputs(seed=0)
     jf = jit(f)
     assert_same(f(a, b), jf(a, b))
     assert jf.stats()["compiled_calls"] == 1
-
-    def best(fn):
-        ts = []
-        for _ in range(3):
-            t = time.perf_counter()
-            fn(a, b)
-            ts.append(time.perf_counter() - t)
-        return min(ts)
-
-    assert best(jf) * 10 < best(f)
+    (entry,) = jf.cache_info()
+    loops = entry["loops"]
+    assert loops["regions"] == 3 and loops["native"] == 3 and loops["not_native"] == [], loops
 
 
 @pytest.mark.parametrize("n,m", [(1, 1), (9, 12), (12, 8), (50, 3)])
