@@ -130,6 +130,8 @@ class JitFunction {
   // Automatic dynamic shapes: (argument, dimension) pairs seen to change between compiles.
   std::vector<std::pair<int, int>> dynamic_dims_;
   bool dynamic_failed_ = false;  // a dynamic trace needed static sizes: stay static
+  // Argument dimensions a dynamic trace had to specialize (a runtime size met a static one).
+  std::vector<std::pair<int, int>> static_dims_;
   tracer::TraceOptions trace_options(PyObject* const* bound);
   void learn_dynamic_dims(PyObject* const* bound);
 };

@@ -138,6 +138,7 @@ std::optional<std::vector<AValue>> Tracer::tensors_of(const AValue& seq) {
 
 std::optional<AValue> Tracer::reshape_value(const AValue& x, const std::vector<int64_t>& shape,
                                             bool view) {
+  if (!x.type.is_static()) return reshape_symbolic(x, shape, view);
   std::vector<int64_t> s = shape;
   int64_t known = 1;
   int infer = -1;
@@ -165,6 +166,38 @@ std::optional<AValue> Tracer::reshape_value(const AValue& x, const std::vector<i
     r = trace_.graph.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, s), {x.v}, loc_);
   else if (!view)
     r = trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_);  // a copy
+  return view ? view_of(x, r, Box::Array) : tensor(r, Box::Array);
+}
+
+// reshape of an array with runtime sizes: exact when the -1 entry takes exactly one runtime size
+// (x.reshape(-1, 12) of [s0, 3, 4], x.reshape(-1) of [s0]); anything else depends on the sizes
+// of this call (DynamicShape: traced static).
+std::optional<AValue> Tracer::reshape_symbolic(const AValue& x, const std::vector<int64_t>& shape, bool view) {
+  int64_t factor = 1;
+  std::vector<int32_t> syms;
+  for (const ir::Dim& d : x.type.shape) {
+    if (d.is_static()) factor *= d.size;
+    else syms.push_back(d.sym);
+  }
+  int64_t known = 1;
+  int infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1 && infer < 0) infer = static_cast<int>(i);
+    else if (shape[i] < 0) {
+      fail(AbortCode::UserError, "ValueError: negative dimensions not allowed in reshape");
+      return std::nullopt;
+    } else known *= shape[i];
+  }
+  if (infer < 0 || syms.size() != 1 || known == 0 || factor % known != 0 || factor / known != 1) {
+    fail(AbortCode::DynamicShape, "reshape of an array with a runtime size to sizes that depend on it");
+    return std::nullopt;
+  }
+  std::vector<ir::Dim> s;
+  for (size_t i = 0; i < shape.size(); ++i)
+    s.push_back(static_cast<int>(i) == infer ? ir::Dim::symbol(syms[0]) : ir::Dim::fixed(shape[i]));
+  ir::ValueId r = x.v;
+  if (x.type.shape != s) r = trace_.graph.add_op(ir::Op::Reshape, ir::Type(x.type.dtype, s), {x.v}, loc_);
+  else if (!view) r = trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_);  // a copy
   return view ? view_of(x, r, Box::Array) : tensor(r, Box::Array);
 }
 
@@ -233,26 +266,33 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
       return fail(AbortCode::UserError, "ValueError: duplicate value in 'axis'");
   }
+  // The element count: count (static factor) times the runtime sizes of count_syms (each >= 2).
   int64_t count = 1;
-  for (int64_t a : axes) count *= x.type.shape[static_cast<size_t>(a)].size;
-  std::vector<int64_t> kept_shape;  // keepdims shape
+  std::vector<int32_t> count_syms;
+  for (int64_t a : axes) {
+    const ir::Dim& dim = x.type.shape[static_cast<size_t>(a)];
+    if (dim.is_static()) count *= dim.size;
+    else count_syms.push_back(dim.sym);
+  }
+  if (count == 0) count_syms.clear();
+  std::vector<ir::Dim> kept_shape;  // keepdims shape
   for (int d = 0; d < rank; ++d)
-    kept_shape.push_back(std::find(axes.begin(), axes.end(), d) != axes.end() ? 1 : x.type.shape[static_cast<size_t>(d)].size);
-  std::vector<int64_t> out_shape;
+    kept_shape.push_back(std::find(axes.begin(), axes.end(), d) != axes.end() ? ir::Dim::fixed(1) : x.type.shape[static_cast<size_t>(d)]);
+  std::vector<ir::Dim> out_shape;
   for (int d = 0; d < rank; ++d)
     if (keepdims || std::find(axes.begin(), axes.end(), d) == axes.end()) out_shape.push_back(kept_shape[static_cast<size_t>(d)]);
 
   auto finish = [&](ir::ValueId kept) {
     ir::ValueId r = kept;
     if (!keepdims && out_shape != kept_shape)
-      r = g.add_op(ir::Op::Reshape, ir::Type::of(g.type(kept).dtype, out_shape), {kept}, loc_);
+      r = g.add_op(ir::Op::Reshape, ir::Type(g.type(kept).dtype, out_shape), {kept}, loc_);
     push(tensor(r, out_shape.empty() ? Box::NpScalar : Box::Array));
     return true;
   };
   auto raw = [&](ir::Op op, ir::ValueId in) {
     ir::Node n;
     n.op = op;
-    n.type = ir::Type::of(g.type(in).dtype, kept_shape);
+    n.type = ir::Type(g.type(in).dtype, kept_shape);
     n.operands = {in};
     n.ints = axes;
     n.loc = loc_;
@@ -274,9 +314,27 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     return fail(AbortCode::UnsupportedCall, fmt::format("float to integer conversion is not compiled for {} with an integer dtype", name));
   // NumPy divides by the count as an intp scalar (a strong int64): the quotient is computed in
   // float64 and cast back to the result dtype.
-  auto divide = [&](ir::ValueId s, int64_t n) {
+  // With runtime sizes the count is their product (exact in float64 below 2^53) times the static
+  // factor, minus ddof: computed in the kernel from the sizes the runtime passes in.
+  auto divide = [&](ir::ValueId s, int64_t n) -> std::optional<ir::ValueId> {
     ir::ValueId wide = cast(s, ir::DType::F64);
-    ir::ValueId q = g.add_op(ir::Op::Div, g.type(wide), {wide, g.add_const_float(ir::DType::F64, static_cast<double>(n), loc_)}, loc_);
+    ir::ValueId den;
+    if (count_syms.empty()) {
+      den = g.add_const_float(ir::DType::F64, static_cast<double>(n), loc_);
+    } else {
+      std::optional<ir::ValueId> c;
+      for (int32_t k : count_syms) {
+        auto v = sym_size_value(k);
+        if (!v) return std::nullopt;
+        c = c ? g.add_op(ir::Op::Mul, ir::Type::scalar(ir::DType::F64), {*c, *v}, loc_) : *v;
+      }
+      if (count != 1)
+        c = g.add_op(ir::Op::Mul, ir::Type::scalar(ir::DType::F64), {*c, g.add_const_float(ir::DType::F64, static_cast<double>(count), loc_)}, loc_);
+      if (n != count)  // n = count - ddof
+        c = g.add_op(ir::Op::Sub, ir::Type::scalar(ir::DType::F64), {*c, g.add_const_float(ir::DType::F64, static_cast<double>(count - n), loc_)}, loc_);
+      den = *c;
+    }
+    ir::ValueId q = g.add_op(ir::Op::Div, g.type(wide), {wide, den}, loc_);
     return cast(q, rdt);
   };
 
@@ -296,23 +354,25 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     ir::ValueId in = x.v;
     int64_t axis;
     if (axes.size() == static_cast<size_t>(rank) && (!axis_v || (axis_v->is_object() && axis_v->obj == Py_None))) {
-      in = g.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, {*x.type.static_numel()}), {x.v}, loc_);
+      if (!x.type.is_static() && rank > 1)
+        return fail(AbortCode::DynamicShape, "argmax of a flattened array with a runtime size");
+      if (rank != 1) in = g.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, {*x.type.static_numel()}), {x.v}, loc_);
       axis = 0;
-      kept_shape = {1};
-      out_shape = keepdims ? std::vector<int64_t>(static_cast<size_t>(rank), 1) : std::vector<int64_t>{};
+      kept_shape = {ir::Dim::fixed(1)};
+      out_shape = keepdims ? std::vector<ir::Dim>(static_cast<size_t>(rank), ir::Dim::fixed(1)) : std::vector<ir::Dim>{};
     } else {
       if (axes.size() != 1) return fail(AbortCode::UnsupportedValue, "argmax over several axes");
       axis = axes[0];
     }
     ir::Node n;
     n.op = name == "argmax" ? ir::Op::ArgMax : ir::Op::ArgMin;
-    n.type = ir::Type::of(ir::DType::I64, kept_shape);
+    n.type = ir::Type(ir::DType::I64, kept_shape);
     n.operands = {in};
     n.ints = {axis};
     n.loc = loc_;
     ir::ValueId r = g.add(std::move(n));
-    if (static_shape(g.type(r)) != out_shape)
-      r = g.add_op(ir::Op::Reshape, ir::Type::of(ir::DType::I64, out_shape), {r}, loc_);
+    if (g.type(r).shape != out_shape)
+      r = g.add_op(ir::Op::Reshape, ir::Type(ir::DType::I64, out_shape), {r}, loc_);
     push(tensor(r, out_shape.empty() ? Box::NpScalar : Box::Array));
     return true;
   }
@@ -322,22 +382,29 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     if (count == 0) return fail(AbortCode::UserError, "mean of an empty slice (NumPy warns and returns nan)");
     ir::ValueId xs = cast(x.v, rdt);
     ir::ValueId s = raw(ir::Op::ReduceSum, xs);
-    ir::ValueId mean = divide(s, count);
-    if (name == "mean") return finish(mean);
-    ir::ValueId d = g.add_op(ir::Op::Sub, g.type(xs), {xs, mean}, loc_);
+    auto mean = divide(s, count);
+    if (!mean) return false;
+    if (name == "mean") return finish(*mean);
+    ir::ValueId d = g.add_op(ir::Op::Sub, g.type(xs), {xs, *mean}, loc_);
     ir::ValueId sq = g.add_op(ir::Op::Mul, g.type(d), {d, d}, loc_);
     ir::ValueId ss = raw(ir::Op::ReduceSum, sq);
+    if (!count_syms.empty()) {
+      // The smallest count the runtime sizes allow (each >= 2) must stay above ddof.
+      int64_t least = count;
+      for (size_t k = 0; k < count_syms.size() && least <= ddof; ++k) least *= 2;
+      if (least <= ddof || ddof < 0) return fail(AbortCode::DynamicShape, "var/std whose ddof may reach the runtime count");
+    }
     int64_t denom = std::max<int64_t>(count - ddof, 0);
-    if (denom == 0) return fail(AbortCode::UserError, "var with ddof >= count (NumPy warns and returns inf/nan)");
-    ir::ValueId var = divide(ss, denom);
-    if (name == "var") return finish(var);
-    return finish(g.add_op(ir::Op::Sqrt, g.type(var), {var}, loc_));
+    if (count_syms.empty() && denom == 0) return fail(AbortCode::UserError, "var with ddof >= count (NumPy warns and returns inf/nan)");
+    auto var = divide(ss, count - ddof);
+    if (!var) return false;
+    if (name == "var") return finish(*var);
+    return finish(g.add_op(ir::Op::Sqrt, g.type(*var), {*var}, loc_));
   }
   return fail(AbortCode::UnsupportedCall, fmt::format("reduction {}", name));
 }
 
 bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name) {
-  if (!static_only(a0) || !static_only(b0)) return false;
   // A Python float (a runtime value) is a strong float64 0-d array to np.dot, not a weak scalar.
   if (!a0.is_tensor() || !b0.is_tensor() || a0.box == Box::PyFloat || b0.box == Box::PyFloat)
     return fail(AbortCode::UnsupportedValue, fmt::format("{} of a Python value", name));
@@ -361,33 +428,43 @@ bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name)
     return fail(AbortCode::UnsupportedCall, "np.dot of arrays with more than 2 dimensions");
   ir::Graph& g = trace_.graph;
   ir::ValueId a = cast(a0.v, dt), b = cast(b0.v, dt);
-  std::vector<int64_t> as = static_shape(a0.type), bs = static_shape(b0.type);
+  // Dims may be symbolic (runtime sizes): they must then match exactly (the same symbol), else
+  // the sizes of this call decide and the function is traced static.
+  std::vector<ir::Dim> as = a0.type.shape, bs = b0.type.shape;
   bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
   if (a_vec) {
-    as.insert(as.begin(), 1);
-    a = g.add_op(ir::Op::Reshape, ir::Type::of(dt, as), {a}, loc_);
+    as.insert(as.begin(), ir::Dim::fixed(1));
+    a = g.add_op(ir::Op::Reshape, ir::Type(dt, as), {a}, loc_);
   }
   if (b_vec) {
-    bs.push_back(1);
-    b = g.add_op(ir::Op::Reshape, ir::Type::of(dt, bs), {b}, loc_);
+    bs.push_back(ir::Dim::fixed(1));
+    b = g.add_op(ir::Op::Reshape, ir::Type(dt, bs), {b}, loc_);
   }
-  if (as.back() != bs[bs.size() - 2])
+  const ir::Dim &ka = as.back(), &kb = bs[bs.size() - 2];
+  if (ka != kb) {
+    if (!ka.is_static() || !kb.is_static())
+      return fail_specialize({ka, kb}, "matmul: a runtime size meets another size in the core dimension");
     return fail(AbortCode::UserError,
-                fmt::format("ValueError: matmul: mismatch in core dimension ({} vs {})", as.back(), bs[bs.size() - 2]));
-  std::vector<ir::Dim> ba, bb;
-  for (size_t i = 0; i + 2 < as.size(); ++i) ba.push_back(ir::Dim::fixed(as[i]));
-  for (size_t i = 0; i + 2 < bs.size(); ++i) bb.push_back(ir::Dim::fixed(bs[i]));
+                fmt::format("ValueError: matmul: mismatch in core dimension ({} vs {})", ka.size, kb.size));
+  }
+  std::vector<ir::Dim> ba(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
   auto batch = ir::broadcast_shapes(ba, bb);
-  if (!batch) return fail(AbortCode::UserError, "ValueError: matmul batch dimensions do not broadcast");
-  std::vector<int64_t> rs;
-  for (const ir::Dim& d : *batch) rs.push_back(d.size);
+  if (!batch) {
+    if (!ir::Type(dt, ba).is_static() || !ir::Type(dt, bb).is_static()) {
+      std::vector<ir::Dim> all = ba;
+      all.insert(all.end(), bb.begin(), bb.end());
+      return fail_specialize(all, "matmul: runtime batch sizes meet other sizes");
+    }
+    return fail(AbortCode::UserError, "ValueError: matmul batch dimensions do not broadcast");
+  }
+  std::vector<ir::Dim> rs = *batch;
   rs.push_back(as[as.size() - 2]);
   rs.push_back(bs.back());
-  ir::ValueId r = g.add_op(ir::Op::MatMul, ir::Type::of(dt, rs), {a, b}, loc_);
-  std::vector<int64_t> final_shape = rs;
+  ir::ValueId r = g.add_op(ir::Op::MatMul, ir::Type(dt, rs), {a, b}, loc_);
+  std::vector<ir::Dim> final_shape = rs;
   if (b_vec) final_shape.pop_back();
   if (a_vec) final_shape.erase(final_shape.end() - (b_vec ? 1 : 2));
-  if (final_shape != rs) r = g.add_op(ir::Op::Reshape, ir::Type::of(dt, final_shape), {r}, loc_);
+  if (final_shape != rs) r = g.add_op(ir::Op::Reshape, ir::Type(dt, final_shape), {r}, loc_);
   push(tensor(r, final_shape.empty() ? Box::NpScalar : Box::Array));
   return true;
 }
@@ -486,10 +563,19 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
 
 bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, bool& handled) {
   handled = true;
-  for (const AValue& a : args.pos)
-    if (!static_only(a)) return false;
-  for (const auto& kv : args.kw)
-    if (!static_only(kv.second)) return false;
+  // Calls that reason about runtime (symbolic) sizes exactly; every other call needs static
+  // shapes (DynamicShape: the function is traced static).
+  static const char* kDynamicOk[] = {"sum", "prod", "mean", "max", "min", "amax", "amin", "any", "all", "std",
+                                     "var", "argmax", "argmin", "matmul", "dot", "transpose", "swapaxes",
+                                     "T", "reshape", "ravel", "flatten"};
+  bool dynamic_ok = false;
+  for (const char* n : kDynamicOk) dynamic_ok |= name == n;
+  if (!dynamic_ok) {
+    for (const AValue& a : args.pos)
+      if (!static_only(a)) return false;
+    for (const auto& kv : args.kw)
+      if (!static_only(kv.second)) return false;
+  }
   ir::Graph& g = trace_.graph;
   std::string bad;
   auto x_of = [&](size_t i) -> const AValue* {
@@ -660,12 +746,12 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
         perm = p;
       }
     }
-    std::vector<int64_t> shape;
+    std::vector<ir::Dim> shape;  // symbolic dims move with their axes
     bool ident = true;
     for (int k = 0; k < rank; ++k) {
       int64_t pk = perm[static_cast<size_t>(k)];
       if (pk < 0 || pk >= rank) return fail(AbortCode::UserError, "AxisError: bad transpose axes");
-      shape.push_back(x->type.shape[static_cast<size_t>(pk)].size);
+      shape.push_back(x->type.shape[static_cast<size_t>(pk)]);
       ident &= pk == k;
     }
     ir::ValueId r;
@@ -674,7 +760,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     } else {
       ir::Node n;
       n.op = ir::Op::Transpose;
-      n.type = ir::Type::of(x->type.dtype, shape);
+      n.type = ir::Type(x->type.dtype, shape);
       n.operands = {x->v};
       n.ints = perm;
       n.loc = loc_;

@@ -103,7 +103,14 @@ std::optional<std::vector<ir::Dim>> Tracer::broadcast_operands(const std::vector
     if (!v.is_tensor()) continue;
     auto b = ir::broadcast_shapes(shape, v.type.shape);
     if (!b && (!v.type.is_static() || !ir::Type(ir::DType::F64, shape).is_static())) {
-      fail(AbortCode::DynamicShape, "dynamic and static sizes meet in broadcasting");
+      // The dims that do not broadcast (right-aligned) and involve a runtime size.
+      std::vector<ir::Dim> bad;
+      size_t na = shape.size(), nb = v.type.shape.size();
+      for (size_t k = 0; k < std::min(na, nb); ++k) {
+        const ir::Dim &x = shape[na - 1 - k], &y = v.type.shape[nb - 1 - k];
+        if (x != y && !(x.is_static() && x.size == 1) && !(y.is_static() && y.size == 1)) bad.push_back(x), bad.push_back(y);
+      }
+      fail_specialize(bad, "dynamic and static sizes meet in broadcasting");
       return std::nullopt;
     }
     if (!b) {
