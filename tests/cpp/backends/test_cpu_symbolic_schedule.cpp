@@ -7,6 +7,9 @@
 #include <functional>
 
 #include "backend_test_util.h"
+#include "backends/cpu/program.h"
+#include "ir/parser.h"
+#include "ir/verifier.h"
 
 namespace tracejit::backends::testing {
 namespace {
@@ -18,11 +21,14 @@ ir::Type T(DType d, std::vector<Dim> dims) { return ir::Type(d, std::move(dims))
 Dim S(int32_t k) { return Dim::symbol(k); }
 Dim N(int64_t n) { return Dim::fixed(n); }
 
+// `g` with every symbol replaced by its size, loop bodies included (deep copies).
 ir::Graph specialize(const ir::Graph& g, const std::vector<int64_t>& sym) {
   ir::Graph s = g;
-  for (ir::Node& n : s.nodes)
+  for (ir::Node& n : s.nodes) {
     for (Dim& d : n.type.shape)
       if (!d.is_static()) d = Dim::fixed(sym[static_cast<size_t>(d.sym)]);
+    for (auto& r : n.regions) r = std::make_shared<ir::Graph>(specialize(*r, sym));
+  }
   return s;
 }
 
@@ -212,6 +218,42 @@ TEST(CpuSymbolicSchedule, ConcatOfSymbolicAxisInline) {
   g.node(s).ints = {1};
   g.results = {s};
   check_symbolic(g, kBatch);
+}
+
+// A loop region whose carried value has a runtime batch size (a program): h = tanh(h @ W + x)
+// 12 times, a Strided input copied for the loop, then a column sum after it. The program's
+// scratch (carried double buffers, the copy) is laid out per call from sym_dims.
+TEST(CpuSymbolicSchedule, LoopRegionProgram) {
+  const char* text = R"(
+func @rnn(%0, %1, %2) {
+  %0 = param 0 contiguous : f64[s0,4]
+  %1 = param 1 strided : f64[s0,4]
+  %2 = param 2 contiguous : f64[4,4]
+  %3 = loop %0, %1, %2 {ints = [12, 1, 0, 1], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2, %3) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[s0,4]
+      %2 = param 2 contiguous : f64[s0,4]
+      %3 = param 3 contiguous : f64[4,4]
+      %4 = matmul %1, %3 : f64[s0,4]
+      %5 = add %4, %2 : f64[s0,4]
+      %6 = tanh %5 : f64[s0,4]
+      return %6
+    }
+  %4 = loop_result %3 {ints = [0], fval = 0.0} : f64[s0,4]
+  %5 = reduce_sum %4 {ints = [0], fval = 0.0} : f64[1,4]
+  return %4, %5
+}
+)";
+  auto g = ir::parse(text);
+  ASSERT_TRUE(g.ok()) << g.message();
+  ASSERT_TRUE(ir::verify(*g).ok()) << ir::verify(*g).message();
+  check_symbolic(*g, kBatch);
+  auto k = compile(*g, -1);
+  ASSERT_TRUE(k);
+  const ProgramInfo* info = program_info(*k);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->loops, 1);
 }
 
 }  // namespace
