@@ -472,7 +472,6 @@ bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name)
 // Basic indexing: ints, slices, None and Ellipsis (a tuple of them). One slice op, then a
 // reshape that drops integer-indexed axes and inserts new ones.
 bool Tracer::index_tensor(const AValue& x, PyObject* key) {
-  if (!static_only(x)) return false;
   std::vector<PyObject*> parts;
   if (PyTuple_Check(key))
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); ++i) parts.push_back(PyTuple_GET_ITEM(key, i));
@@ -491,13 +490,16 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
   if (ellipses > 1) return fail(AbortCode::UserError, "IndexError: an index can only have a single ellipsis ('...')");
   if (consumed > rank)
     return fail(AbortCode::UserError, fmt::format("IndexError: too many indices for array: array is {}-dimensional, but {} were indexed", rank, consumed));
-  std::vector<int64_t> starts, steps, counts, out_shape;
+  // A runtime-sized (symbolic) axis can only be taken whole (`:`); other indices on it depend on
+  // the size (DynamicShape: traced static).
+  std::vector<int64_t> starts, steps;
+  std::vector<ir::Dim> counts, out_shape;
   bool all_ints = true;
   int d = 0;
   auto full_axis = [&](int axis) {
     starts.push_back(0);
     steps.push_back(1);
-    counts.push_back(x.type.shape[static_cast<size_t>(axis)].size);
+    counts.push_back(x.type.shape[static_cast<size_t>(axis)]);
     out_shape.push_back(counts.back());
     all_ints = false;
   };
@@ -508,8 +510,17 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
       continue;
     }
     if (p == Py_None) {
-      out_shape.push_back(1);
+      out_shape.push_back(ir::Dim::fixed(1));
       all_ints = false;
+      continue;
+    }
+    if (!x.type.shape[static_cast<size_t>(d)].is_static()) {
+      auto* sl = reinterpret_cast<PySliceObject*>(p);
+      bool whole = PySlice_Check(p) && sl->start == Py_None && sl->stop == Py_None &&
+                   (sl->step == Py_None || (PyLong_Check(sl->step) && PyLong_AsLong(sl->step) == 1));
+      PyErr_Clear();
+      if (!whole) return fail(AbortCode::DynamicShape, "an index or a partial slice along a runtime-sized axis");
+      full_axis(d++);
       continue;
     }
     int64_t len = x.type.shape[static_cast<size_t>(d)].size;
@@ -519,8 +530,8 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
       Py_ssize_t cnt = PySlice_AdjustIndices(static_cast<Py_ssize_t>(len), &start, &stop, step);
       starts.push_back(cnt > 0 ? start : 0);
       steps.push_back(step);
-      counts.push_back(cnt);
-      out_shape.push_back(cnt);
+      counts.push_back(ir::Dim::fixed(cnt));
+      out_shape.push_back(ir::Dim::fixed(cnt));
       all_ints = false;
     } else {
       long long i = PyLong_AsLongLong(p);
@@ -529,7 +540,7 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
         return fail(AbortCode::UserError, fmt::format("IndexError: index {} is out of bounds for axis {} with size {}", i, d, len));
       starts.push_back(i < 0 ? i + len : i);
       steps.push_back(1);
-      counts.push_back(1);
+      counts.push_back(ir::Dim::fixed(1));
     }
     ++d;
   }
@@ -539,11 +550,11 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
   bool identity = true;
   for (int k = 0; k < rank; ++k)
     identity &= starts[static_cast<size_t>(k)] == 0 && steps[static_cast<size_t>(k)] == 1 &&
-                counts[static_cast<size_t>(k)] == x.type.shape[static_cast<size_t>(k)].size;
+                counts[static_cast<size_t>(k)] == x.type.shape[static_cast<size_t>(k)];
   if (!identity) {
     ir::Node n;
     n.op = ir::Op::Slice;
-    n.type = ir::Type::of(x.type.dtype, counts);
+    n.type = ir::Type(x.type.dtype, counts);
     n.operands = {x.v};
     for (int k = 0; k < rank; ++k) {
       n.ints.push_back(starts[static_cast<size_t>(k)]);
@@ -552,7 +563,7 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
     n.loc = loc_;
     r = g.add(std::move(n));
   }
-  if (counts != out_shape) r = g.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, out_shape), {r}, loc_);
+  if (counts != out_shape) r = g.add_op(ir::Op::Reshape, ir::Type(x.type.dtype, out_shape), {r}, loc_);
   if (all_ints && consumed == rank && (!parts.empty() || rank == 0)) {  // x0d[()] is a scalar too
     push(tensor(r == x.v ? g.add_op(ir::Op::Cast, x.type, {x.v}, loc_) : r, Box::NpScalar));  // an element
     return true;
@@ -567,7 +578,8 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
   // shapes (DynamicShape: the function is traced static).
   static const char* kDynamicOk[] = {"sum", "prod", "mean", "max", "min", "amax", "amin", "any", "all", "std",
                                      "var", "argmax", "argmin", "matmul", "dot", "transpose", "swapaxes",
-                                     "T", "reshape", "ravel", "flatten"};
+                                     "T", "reshape", "ravel", "flatten", "roll", "concatenate", "stack",
+                                     "hstack", "vstack"};
   bool dynamic_ok = false;
   for (const char* n : kDynamicOk) dynamic_ok |= name == n;
   if (!dynamic_ok) {
@@ -855,12 +867,10 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       int64_t r = ps[0].type.rank() + 1;
       if (axis < 0) axis += r;
       for (AValue& p : ps) {
-        std::vector<int64_t> s = static_shape(p.type);
+        std::vector<ir::Dim> s = p.type.shape;  // runtime sizes stay where they are
         if (axis < 0 || axis > static_cast<int64_t>(s.size())) return fail(AbortCode::UserError, "AxisError in stack");
-        s.insert(s.begin() + axis, 1);
-        auto rv = reshape_value(p, s, true);
-        if (!rv) return false;
-        p = *rv;
+        s.insert(s.begin() + axis, ir::Dim::fixed(1));
+        p = view_of(p, g.add_op(ir::Op::Reshape, ir::Type(p.type.dtype, s), {p.v}, loc_), Box::Array);
       }
     } else if (name == "hstack") {
       axis = ps[0].type.rank() == 1 ? 0 : 1;
@@ -876,20 +886,26 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (rank == 0) return fail(AbortCode::UserError, "ValueError: zero-dimensional arrays cannot be concatenated");
     if (axis < 0) axis += rank;
     if (axis < 0 || axis >= rank) return fail(AbortCode::UserError, "AxisError in concatenate");
-    std::vector<int64_t> shape = static_shape(ps[0].type);
-    shape[static_cast<size_t>(axis)] = 0;
+    // Runtime sizes: allowed off the concatenation axis, where they must be the same symbol.
+    std::vector<ir::Dim> shape = ps[0].type.shape;
+    shape[static_cast<size_t>(axis)] = ir::Dim::fixed(0);
     ir::Node n;
     n.op = ir::Op::Concat;
     for (const AValue& p : ps) {
-      std::vector<int64_t> s = static_shape(p.type);
+      const std::vector<ir::Dim>& s = p.type.shape;
       if (static_cast<int>(s.size()) != rank) return fail(AbortCode::UserError, "ValueError: all the input array dimensions must match");
       for (int k = 0; k < rank; ++k)
-        if (k != axis && s[static_cast<size_t>(k)] != shape[static_cast<size_t>(k)])
+        if (k != axis && s[static_cast<size_t>(k)] != shape[static_cast<size_t>(k)]) {
+          if (!s[static_cast<size_t>(k)].is_static() || !shape[static_cast<size_t>(k)].is_static())
+            return fail_specialize({s[static_cast<size_t>(k)], shape[static_cast<size_t>(k)]}, "concatenate: a runtime size meets another size");
           return fail(AbortCode::UserError, "ValueError: all the input array dimensions except for the concatenation axis must match exactly");
-      shape[static_cast<size_t>(axis)] += s[static_cast<size_t>(axis)];
+        }
+      if (!s[static_cast<size_t>(axis)].is_static())
+        return fail(AbortCode::DynamicShape, "concatenate along a runtime-sized axis");
+      shape[static_cast<size_t>(axis)].size += s[static_cast<size_t>(axis)].size;
       n.operands.push_back(cast(p.v, *dt));
     }
-    n.type = ir::Type::of(*dt, shape);
+    n.type = ir::Type(*dt, shape);
     n.ints = {axis};
     n.loc = loc_;
     push(tensor(g.add(std::move(n)), Box::Array));
@@ -979,7 +995,6 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (!sl || sl->size() != 1) return fail(AbortCode::UnsupportedCall, "roll with several shifts");
     const AValue* ax = args.get(2, "axis");
     AValue src = *x;
-    std::vector<int64_t> orig = static_shape(x->type);
     int64_t axis = 0;
     bool flat = !ax || (ax->is_object() && ax->obj == Py_None);
     if (flat) {
@@ -994,6 +1009,8 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       axis = (*l)[0] < 0 ? (*l)[0] + x->type.rank() : (*l)[0];
     }
     int rank = src.type.rank();
+    if (!src.type.shape[static_cast<size_t>(axis)].is_static())
+      return fail(AbortCode::DynamicShape, "roll along a runtime-sized axis");
     int64_t len = src.type.shape[static_cast<size_t>(axis)].size;
     int64_t s = len ? (((*sl)[0] % len) + len) % len : 0;
     ir::ValueId r;
@@ -1001,11 +1018,11 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       r = g.add_op(ir::Op::Cast, src.type, {src.v}, loc_);
     } else {
       auto part = [&](int64_t lo, int64_t cnt) {
-        std::vector<int64_t> counts = static_shape(src.type);
-        counts[static_cast<size_t>(axis)] = cnt;
+        std::vector<ir::Dim> counts = src.type.shape;  // other axes may have runtime sizes
+        counts[static_cast<size_t>(axis)] = ir::Dim::fixed(cnt);
         ir::Node n;
         n.op = ir::Op::Slice;
-        n.type = ir::Type::of(src.type.dtype, counts);
+        n.type = ir::Type(src.type.dtype, counts);
         n.operands = {src.v};
         for (int k = 0; k < rank; ++k) {
           n.ints.push_back(k == axis ? lo : 0);
@@ -1022,7 +1039,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       c.loc = loc_;
       r = g.add(std::move(c));
     }
-    if (flat && orig != static_shape(g.type(r))) r = g.add_op(ir::Op::Reshape, x->type, {r}, loc_);
+    if (flat && x->type.shape != g.type(r).shape) r = g.add_op(ir::Op::Reshape, x->type, {r}, loc_);
     push(tensor(r, Box::Array));
     return true;
   }

@@ -155,18 +155,57 @@ def test_short_time_loop():
     assert_dynamic(run_sizes(step, lambda r, n: (r.standard_normal((n, 16)), r.standard_normal((n, 16)))))
 
 
-def test_loop_region_under_dynamic_sizes_retraces_static():
-    # A loop region (>= 8 iterations) is traced static: correct for every size, with the reason
-    # recorded; each size compiles its own version (the recompile limit then runs eagerly).
-    W = np.random.default_rng(6).standard_normal((8, 8)) * 0.3
+def test_loop_region_with_runtime_batch_size():
+    # A loop region (>= 8 iterations, static trip count): the body is compiled once with the
+    # runtime batch size; carried buffers are sized per call.
+    W = np.random.default_rng(6).standard_normal((16, 16)) * 0.3
 
-    def f(h):
+    def rnn(h, x):
         for _ in range(12):
-            h = np.tanh(h @ W)
+            h = np.tanh(h @ W + x)
+        return h, h.sum(axis=0)
+
+    assert_dynamic(run_sizes(rnn, lambda r, n: (r.standard_normal((n, 16)), r.standard_normal((n, 16)))))
+
+    def diffuse(u):  # np.roll along the static axis, 20 steps
+        for _ in range(20):
+            u = u + 0.1 * (np.roll(u, 1, axis=1) - 2 * u + np.roll(u, -1, axis=1))
+        return u.mean(axis=1)
+
+    assert_dynamic(run_sizes(diffuse, lambda r, n: (r.standard_normal((n, 32)).astype(np.float32),)))
+
+
+def test_loop_whose_body_needs_the_runtime_count():
+    # A mean over the runtime axis inside the body needs the count there: the loop is unrolled
+    # instead of becoming a region, and the unrolled graph still has the runtime batch size.
+    def f(h):
+        for _ in range(10):
+            h = np.tanh(h - h.mean(axis=0))
         return h
 
-    sizes = [5, 9, 13, 2]
-    s = run_sizes(f, lambda r, n: (r.standard_normal((n, 8)),), sizes)
+    assert_dynamic(run_sizes(f, lambda r, n: (r.standard_normal((n, 8)),), [n for n in SIZES if n >= 2][:12]))
+
+
+def test_indexing_keeps_the_runtime_axis_whole():
+    def f(x):
+        return x[:, 1:-1] * 2.0, x[:, None, 0] + 1.0, x[..., ::2].sum(axis=1), np.roll(x, 2, axis=1)
+
+    assert_dynamic(run_sizes(f, lambda r, n: (r.standard_normal((n, 7)),)))
+
+
+def test_concatenate_and_stack_off_the_runtime_axis():
+    def f(x, y):
+        return np.concatenate([x, y * 2.0], axis=1), np.stack([x, x + 1.0], axis=1).sum(axis=2), np.hstack([x, y])
+
+    assert_dynamic(run_sizes(f, lambda r, n: (r.standard_normal((n, 3)), r.standard_normal((n, 2)))))
+
+
+def test_partial_slice_of_the_runtime_axis_is_traced_static():
+    def f(x):
+        return x[1:].sum(axis=0)
+
+    sizes = [5, 9, 13]
+    s = run_sizes(f, lambda r, n: (r.standard_normal((n, 4)),), sizes)
     assert s["compiles"] == len(sizes), s
 
 
