@@ -475,6 +475,10 @@ bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool 
   if (method)
     return fail(AbortCode::UnsupportedAttribute,
                 fmt::format("method '.{}()' of an array is not traced yet", name));
+  // x.shape / x.size of runtime sizes: Python ints of this call's sizes. Retraced with those
+  // dimensions static (guarded by value); other dimensions stay dynamic.
+  if (name != "ndim" && name != "dtype" && base.is_tensor() && !t.is_static())
+    return fail_specialize(t.shape, fmt::format("x.{} of an array with a runtime size", name));
   if (name != "ndim" && name != "dtype" && !static_only(base)) return false;
   PyObject* v = nullptr;
   if (name == "shape") {
@@ -509,6 +513,8 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     return apply_ufunc(*np_->ufunc_named("absolute"), std::move(args), true);
   if (is_builtin("len") && args.size() == 1) {
     const AValue& a = args[0];
+    if (a.is_tensor() && a.type.rank() > 0 && !a.type.shape[0].is_static())
+      return fail_specialize({a.type.shape[0]}, "len() of an array with a runtime size");
     if (!static_only(a)) return false;
     Py_ssize_t n = -1;
     if (a.kind == AValue::Kind::Tuple) n = static_cast<Py_ssize_t>(a.items.size());

@@ -200,6 +200,24 @@ def test_concatenate_and_stack_off_the_runtime_axis():
     assert_dynamic(run_sizes(f, lambda r, n: (r.standard_normal((n, 3)), r.standard_normal((n, 2)))))
 
 
+def test_shape_as_python_int_specializes_only_that_dimension():
+    # x.shape[0] is a Python int of this call: x's first dim is retraced static (guarded by
+    # value), y's stays a runtime size.
+    def f(x, y):
+        n = x.shape[0]
+        return x.sum(axis=0) / n + y.mean(axis=0)
+
+    g = tracejit.jit(f, hot=0, sync=True)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((6, 3))
+    for m in (5, 8, 13, 40, 2):
+        y = rng.standard_normal((m, 3))
+        close(f(x, y), g(x, y))
+    assert g.stats()["compiles"] <= 2, g.stats()
+    x2 = rng.standard_normal((9, 3))
+    close(f(x2, y), g(x2, y))  # a new size of x: a new static version, right answer
+
+
 def test_partial_slice_of_the_runtime_axis_is_traced_static():
     def f(x):
         return x[1:].sum(axis=0)
