@@ -238,16 +238,13 @@ class Tracer {
     return static_cast<int32_t>(symbol_sizes_.size() - 1);
   }
   // The runtime size of symbol `sym` as a float64 0-d value (a graph input the runtime fills);
-  // one per symbol. Inside a loop region: DynamicShape (regions are traced static).
+  // one per symbol, made in the root graph and captured into open loop regions (loop-invariant).
   std::optional<ir::ValueId> sym_size_value(int32_t sym) {
-    if (!regions_.empty()) {
-      fail(AbortCode::DynamicShape, "a runtime size is used inside a loop region");
-      return std::nullopt;
-    }
     if (sym_size_params_.size() <= static_cast<size_t>(sym)) sym_size_params_.resize(static_cast<size_t>(sym) + 1, ir::kNoValue);
-    ir::ValueId& v = sym_size_params_[static_cast<size_t>(sym)];
-    if (v == ir::kNoValue) {
-      v = new_input_param(ir::Type::scalar(ir::DType::F64), ir::ParamLayout::Scalar);
+    ir::ValueId& root = sym_size_params_[static_cast<size_t>(sym)];
+    if (root == ir::kNoValue) {
+      ir::Graph& g = regions_.empty() ? trace_.graph : regions_[0].outer;
+      root = g.add_param(ir::Type::scalar(ir::DType::F64), ir::ParamLayout::Scalar, loc_);
       InputBinding b;
       b.kind = InputBinding::Kind::SymSize;
       b.dtype = ir::DType::F64;
@@ -255,6 +252,8 @@ class Tracer {
       b.source = Source::computed();
       trace_.inputs.push_back(std::move(b));
     }
+    ir::ValueId v = root;
+    for (size_t l = 0; l < regions_.size(); ++l) v = capture(l, v);
     return v;
   }
   std::vector<ir::ValueId> sym_size_params_;
