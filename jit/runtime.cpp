@@ -297,6 +297,7 @@ uint64_t JitFunction::signature_of(PyObject* const* bound) const {
       for (int d = 0; d < PyArray_NDIM(a); ++d) {
         bool dynamic = options_.dynamic == 1 && PyArray_DIMS(a)[d] >= 2;
         for (const auto& [da, dd] : dynamic_dims_) dynamic |= da == i && dd == d && PyArray_DIMS(a)[d] >= 2;
+        for (const auto& [sa, sd] : static_dims_) dynamic &= !(sa == i && sd == d);  // specialized
         h = mix(h, dynamic ? ~0ull : static_cast<uint64_t>(PyArray_DIMS(a)[d]));
       }
       h = mix(h, PyArray_IS_C_CONTIGUOUS(a) ? 1 : 0);

@@ -350,7 +350,6 @@ class Lowerer {
     return static_cast<unsigned>(g_.params.size() + 1 + g_.results.size() + p_.slot_bytes.size());
   }
   Value* dimv(const ir::Dim& d);
-  Value* monov(const Mono& m);
   std::vector<Value*> extv(const ir::Type& t) {
     std::vector<Value*> e;
     for (const ir::Dim& d : t.shape) e.push_back(dimv(d));
@@ -396,12 +395,6 @@ Value* Lowerer::dimv(const ir::Dim& d) {
                       fmt::format("s{}", d.sym));
   }
   return s;
-}
-
-Value* Lowerer::monov(const Mono& m) {
-  Value* v = b_.getInt64(m.factor);
-  for (int32_t k : m.syms) v = b_.CreateMul(v, dimv(ir::Dim::symbol(k)), "", true, true);
-  return v;
 }
 
 std::vector<Value*> Lowerer::cstrides_v(const ir::Type& t, int64_t elem) {
