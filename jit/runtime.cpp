@@ -300,6 +300,7 @@ uint64_t JitFunction::signature_of(PyObject* const* bound, bool int_values) cons
       for (int d = 0; d < PyArray_NDIM(a); ++d) {
         bool dynamic = options_.dynamic == 1 && PyArray_DIMS(a)[d] >= 2;
         for (const auto& [da, dd] : dynamic_dims_) dynamic |= da == i && dd == d && PyArray_DIMS(a)[d] >= 2;
+        for (const auto& [sa, sd] : static_dims_) dynamic &= !(sa == i && sd == d);  // specialized
         h = mix(h, dynamic ? ~0ull : static_cast<uint64_t>(PyArray_DIMS(a)[d]));
       }
       h = mix(h, PyArray_IS_C_CONTIGUOUS(a) ? 1 : 0);
@@ -421,6 +422,22 @@ tracer::TraceResult JitFunction::trace(PyObject* const* bound) {
   learn_dynamic_dims(bound);
   tracer::TraceOptions topts = trace_options(bound);
   tracer::TraceResult tr = tracer::trace_function(func_, bound, code_->co_argcount, topts);
+  // A runtime size that met a static size: retrace with those dimensions static (guarded by
+  // value), keeping the others dynamic; a few rounds at most.
+  for (int round = 0; round < 4; ++round) {
+    auto* a = std::get_if<tracer::Abort>(&tr);
+    if (!a || a->code != tracer::AbortCode::DynamicShape || a->specialize.empty()) break;
+    bool added = false;
+    for (const auto& p : a->specialize)
+      if (std::find(static_dims_.begin(), static_dims_.end(), p) == static_dims_.end()) {
+        static_dims_.push_back(p);
+        added = true;
+        log("recompiles", fmt::format("{}: arg {} dim {} is specialized: {}", name_, p.first, p.second, a->describe()));
+      }
+    if (!added) break;
+    topts = trace_options(bound);
+    tr = tracer::trace_function(func_, bound, code_->co_argcount, topts);
+  }
   if (auto* a = std::get_if<tracer::Abort>(&tr); a && a->code == tracer::AbortCode::DynamicShape) {
     // The code needs these sizes (shape arithmetic, slicing, ...): compile it static from now on.
     log("recompiles", fmt::format("{}: dynamic shapes off: {}", name_, a->describe()));
@@ -565,10 +582,16 @@ tracer::TraceOptions JitFunction::trace_options(PyObject* const* bound) {
     for (int i = 0; i < code_->co_argcount; ++i)
       if (PyArray_CheckExact(bound[i]))
         for (int d = 0; d < PyArray_NDIM(reinterpret_cast<PyArrayObject*>(bound[i])); ++d)
-          o.dynamic_dims.emplace_back(i, d);
+          if (std::find(static_dims_.begin(), static_dims_.end(), std::pair<int, int>(i, d)) == static_dims_.end())
+            o.dynamic_dims.emplace_back(i, d);
     return o;
   }
   o.dynamic_dims = dynamic_dims_;
+  auto drop_static = [&]() {
+    o.dynamic_dims.erase(std::remove_if(o.dynamic_dims.begin(), o.dynamic_dims.end(), [&](const std::pair<int, int>& p) {
+                           return std::find(static_dims_.begin(), static_dims_.end(), p) != static_dims_.end();
+                         }), o.dynamic_dims.end());
+  };
   // tracejit.mark_dynamic(array, dim): the package keeps {id(array): dims} for live arrays.
   PyObject* mod = PyImport_ImportModule("tracejit");
   PyObject* marks = mod ? PyObject_GetAttrString(mod, "_dynamic_marks") : nullptr;
@@ -587,6 +610,7 @@ tracer::TraceOptions JitFunction::trace_options(PyObject* const* bound) {
   Py_XDECREF(marks);
   Py_XDECREF(mod);
   PyErr_Clear();
+  drop_static();
   return o;
 }
 
@@ -634,8 +658,20 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   std::vector<PyObject*> input_objs(nin);  // borrowed: from `bound` or `fetched`
   std::vector<const int64_t*> in_strides(nin, nullptr);
   std::vector<uint64_t> scalars(nin);  // storage for scalar params (8 bytes fits every dtype)
+  // Sizes of the symbolic dimensions, read from the arguments (guards made them >= 2 and equal
+  // where they share a symbol).
+  std::vector<int64_t> sym(e.symbols.size());
+  for (size_t k = 0; k < e.symbols.size(); ++k)
+    sym[k] = PyArray_DIMS(reinterpret_cast<PyArrayObject*>(bound[e.symbols[k].first]))[e.symbols[k].second];
   for (size_t i = 0; i < nin; ++i) {
     const tracer::InputBinding& b = e.inputs[i];
+    if (b.kind == tracer::InputBinding::Kind::SymSize) {  // a runtime size as float64 (a count)
+      double d = static_cast<double>(sym[static_cast<size_t>(b.sym)]);
+      std::memcpy(&scalars[i], &d, sizeof d);
+      in_ptrs[i] = &scalars[i];
+      input_objs[i] = Py_None;
+      continue;
+    }
     PyObject* o;
     if (b.arg >= 0) {
       o = bound[b.arg];
@@ -663,6 +699,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
         PyArray_ScalarAsCtype(o, &scalars[i]);
         in_ptrs[i] = &scalars[i];
         break;
+      case tracer::InputBinding::Kind::SymSize: break;  // handled above
     }
   }
   // Objects the deferred effects use, fetched now while nothing has run: a path that no longer
@@ -713,11 +750,6 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       }
     }
   }
-  // Sizes of the symbolic dimensions, read from the arguments (guards made them >= 2 and equal
-  // where they share a symbol).
-  std::vector<int64_t> sym(e.symbols.size());
-  for (size_t k = 0; k < e.symbols.size(); ++k)
-    sym[k] = PyArray_DIMS(reinterpret_cast<PyArrayObject*>(bound[e.symbols[k].first]))[e.symbols[k].second];
   // Allocate every result (C-contiguous, NumPy's own allocator).
   size_t nres = e.result_types.size();
   std::vector<PyObject*> results(nres, nullptr);

@@ -147,6 +147,8 @@ class JitFunction {
   PyObject* loops_code_ = nullptr;  // the code object code_has_loops() answered for (borrowed, compared only)
   bool has_loops_ = false;
   double last_trace_ms_ = 0;  // of the last trace()
+  // Argument dimensions a dynamic trace had to specialize (a runtime size met a static one).
+  std::vector<std::pair<int, int>> static_dims_;
   tracer::TraceOptions trace_options(PyObject* const* bound);
   void learn_dynamic_dims(PyObject* const* bound);
 };

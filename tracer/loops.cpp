@@ -146,8 +146,6 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     return fail(AbortCode::ControlFlow, fmt::format("loop region: {}", why));
   };
   if (regions_.size() >= static_cast<size_t>(kMaxRegionDepth)) return give_up("loop regions nest too deeply");
-  if (!options_.dynamic_dims.empty())  // loop programs need static shapes: the runtime retraces static
-    return fail(AbortCode::DynamicShape, "a loop region needs static shapes");
 
   int64_t start = 0, step = 1;
   {
@@ -180,12 +178,6 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
       flatten(v.items, out);
     }
   };
-  {
-    std::vector<AValue*> live;
-    state(live);
-    for (AValue* v : live)
-      if (v->is_tensor() && !v->type.is_static()) return give_up("an array with a dynamic shape is live");
-  }
   // Python numbers this loop turns into array values enter as values of that type.
   for (const Widen& w : widen_) {
     if (w.key != key) continue;

@@ -138,6 +138,7 @@ std::optional<std::vector<AValue>> Tracer::tensors_of(const AValue& seq) {
 
 std::optional<AValue> Tracer::reshape_value(const AValue& x, const std::vector<int64_t>& shape,
                                             bool view) {
+  if (!x.type.is_static()) return reshape_symbolic(x, shape, view);
   std::vector<int64_t> s = shape;
   int64_t known = 1;
   int infer = -1;
@@ -165,6 +166,38 @@ std::optional<AValue> Tracer::reshape_value(const AValue& x, const std::vector<i
     r = trace_.graph.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, s), {x.v}, loc_);
   else if (!view)
     r = trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_);  // a copy
+  return view ? view_of(x, r, Box::Array) : tensor(r, Box::Array);
+}
+
+// reshape of an array with runtime sizes: exact when the -1 entry takes exactly one runtime size
+// (x.reshape(-1, 12) of [s0, 3, 4], x.reshape(-1) of [s0]); anything else depends on the sizes
+// of this call (DynamicShape: traced static).
+std::optional<AValue> Tracer::reshape_symbolic(const AValue& x, const std::vector<int64_t>& shape, bool view) {
+  int64_t factor = 1;
+  std::vector<int32_t> syms;
+  for (const ir::Dim& d : x.type.shape) {
+    if (d.is_static()) factor *= d.size;
+    else syms.push_back(d.sym);
+  }
+  int64_t known = 1;
+  int infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1 && infer < 0) infer = static_cast<int>(i);
+    else if (shape[i] < 0) {
+      fail(AbortCode::UserError, "ValueError: negative dimensions not allowed in reshape");
+      return std::nullopt;
+    } else known *= shape[i];
+  }
+  if (infer < 0 || syms.size() != 1 || known == 0 || factor % known != 0 || factor / known != 1) {
+    fail(AbortCode::DynamicShape, "reshape of an array with a runtime size to sizes that depend on it");
+    return std::nullopt;
+  }
+  std::vector<ir::Dim> s;
+  for (size_t i = 0; i < shape.size(); ++i)
+    s.push_back(static_cast<int>(i) == infer ? ir::Dim::symbol(syms[0]) : ir::Dim::fixed(shape[i]));
+  ir::ValueId r = x.v;
+  if (x.type.shape != s) r = trace_.graph.add_op(ir::Op::Reshape, ir::Type(x.type.dtype, s), {x.v}, loc_);
+  else if (!view) r = trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_);  // a copy
   return view ? view_of(x, r, Box::Array) : tensor(r, Box::Array);
 }
 
@@ -233,26 +266,33 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
       return fail(AbortCode::UserError, "ValueError: duplicate value in 'axis'");
   }
+  // The element count: count (static factor) times the runtime sizes of count_syms (each >= 2).
   int64_t count = 1;
-  for (int64_t a : axes) count *= x.type.shape[static_cast<size_t>(a)].size;
-  std::vector<int64_t> kept_shape;  // keepdims shape
+  std::vector<int32_t> count_syms;
+  for (int64_t a : axes) {
+    const ir::Dim& dim = x.type.shape[static_cast<size_t>(a)];
+    if (dim.is_static()) count *= dim.size;
+    else count_syms.push_back(dim.sym);
+  }
+  if (count == 0) count_syms.clear();
+  std::vector<ir::Dim> kept_shape;  // keepdims shape
   for (int d = 0; d < rank; ++d)
-    kept_shape.push_back(std::find(axes.begin(), axes.end(), d) != axes.end() ? 1 : x.type.shape[static_cast<size_t>(d)].size);
-  std::vector<int64_t> out_shape;
+    kept_shape.push_back(std::find(axes.begin(), axes.end(), d) != axes.end() ? ir::Dim::fixed(1) : x.type.shape[static_cast<size_t>(d)]);
+  std::vector<ir::Dim> out_shape;
   for (int d = 0; d < rank; ++d)
     if (keepdims || std::find(axes.begin(), axes.end(), d) == axes.end()) out_shape.push_back(kept_shape[static_cast<size_t>(d)]);
 
   auto finish = [&](ir::ValueId kept) {
     ir::ValueId r = kept;
     if (!keepdims && out_shape != kept_shape)
-      r = g.add_op(ir::Op::Reshape, ir::Type::of(g.type(kept).dtype, out_shape), {kept}, loc_);
+      r = g.add_op(ir::Op::Reshape, ir::Type(g.type(kept).dtype, out_shape), {kept}, loc_);
     push(tensor(r, out_shape.empty() ? Box::NpScalar : Box::Array));
     return true;
   };
   auto raw = [&](ir::Op op, ir::ValueId in) {
     ir::Node n;
     n.op = op;
-    n.type = ir::Type::of(g.type(in).dtype, kept_shape);
+    n.type = ir::Type(g.type(in).dtype, kept_shape);
     n.operands = {in};
     n.ints = axes;
     n.loc = loc_;
@@ -274,9 +314,27 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     return fail(AbortCode::UnsupportedCall, fmt::format("float to integer conversion is not compiled for {} with an integer dtype", name));
   // NumPy divides by the count as an intp scalar (a strong int64): the quotient is computed in
   // float64 and cast back to the result dtype.
-  auto divide = [&](ir::ValueId s, int64_t n) {
+  // With runtime sizes the count is their product (exact in float64 below 2^53) times the static
+  // factor, minus ddof: computed in the kernel from the sizes the runtime passes in.
+  auto divide = [&](ir::ValueId s, int64_t n) -> std::optional<ir::ValueId> {
     ir::ValueId wide = cast(s, ir::DType::F64);
-    ir::ValueId q = g.add_op(ir::Op::Div, g.type(wide), {wide, g.add_const_float(ir::DType::F64, static_cast<double>(n), loc_)}, loc_);
+    ir::ValueId den;
+    if (count_syms.empty()) {
+      den = g.add_const_float(ir::DType::F64, static_cast<double>(n), loc_);
+    } else {
+      std::optional<ir::ValueId> c;
+      for (int32_t k : count_syms) {
+        auto v = sym_size_value(k);
+        if (!v) return std::nullopt;
+        c = c ? g.add_op(ir::Op::Mul, ir::Type::scalar(ir::DType::F64), {*c, *v}, loc_) : *v;
+      }
+      if (count != 1)
+        c = g.add_op(ir::Op::Mul, ir::Type::scalar(ir::DType::F64), {*c, g.add_const_float(ir::DType::F64, static_cast<double>(count), loc_)}, loc_);
+      if (n != count)  // n = count - ddof
+        c = g.add_op(ir::Op::Sub, ir::Type::scalar(ir::DType::F64), {*c, g.add_const_float(ir::DType::F64, static_cast<double>(count - n), loc_)}, loc_);
+      den = *c;
+    }
+    ir::ValueId q = g.add_op(ir::Op::Div, g.type(wide), {wide, den}, loc_);
     return cast(q, rdt);
   };
 
@@ -296,23 +354,25 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     ir::ValueId in = x.v;
     int64_t axis;
     if (axes.size() == static_cast<size_t>(rank) && (!axis_v || (axis_v->is_object() && axis_v->obj == Py_None))) {
-      in = g.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, {*x.type.static_numel()}), {x.v}, loc_);
+      if (!x.type.is_static() && rank > 1)
+        return fail(AbortCode::DynamicShape, "argmax of a flattened array with a runtime size");
+      if (rank != 1) in = g.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, {*x.type.static_numel()}), {x.v}, loc_);
       axis = 0;
-      kept_shape = {1};
-      out_shape = keepdims ? std::vector<int64_t>(static_cast<size_t>(rank), 1) : std::vector<int64_t>{};
+      kept_shape = {ir::Dim::fixed(1)};
+      out_shape = keepdims ? std::vector<ir::Dim>(static_cast<size_t>(rank), ir::Dim::fixed(1)) : std::vector<ir::Dim>{};
     } else {
       if (axes.size() != 1) return fail(AbortCode::UnsupportedValue, "argmax over several axes");
       axis = axes[0];
     }
     ir::Node n;
     n.op = name == "argmax" ? ir::Op::ArgMax : ir::Op::ArgMin;
-    n.type = ir::Type::of(ir::DType::I64, kept_shape);
+    n.type = ir::Type(ir::DType::I64, kept_shape);
     n.operands = {in};
     n.ints = {axis};
     n.loc = loc_;
     ir::ValueId r = g.add(std::move(n));
-    if (static_shape(g.type(r)) != out_shape)
-      r = g.add_op(ir::Op::Reshape, ir::Type::of(ir::DType::I64, out_shape), {r}, loc_);
+    if (g.type(r).shape != out_shape)
+      r = g.add_op(ir::Op::Reshape, ir::Type(ir::DType::I64, out_shape), {r}, loc_);
     push(tensor(r, out_shape.empty() ? Box::NpScalar : Box::Array));
     return true;
   }
@@ -322,22 +382,29 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     if (count == 0) return fail(AbortCode::UserError, "mean of an empty slice (NumPy warns and returns nan)");
     ir::ValueId xs = cast(x.v, rdt);
     ir::ValueId s = raw(ir::Op::ReduceSum, xs);
-    ir::ValueId mean = divide(s, count);
-    if (name == "mean") return finish(mean);
-    ir::ValueId d = g.add_op(ir::Op::Sub, g.type(xs), {xs, mean}, loc_);
+    auto mean = divide(s, count);
+    if (!mean) return false;
+    if (name == "mean") return finish(*mean);
+    ir::ValueId d = g.add_op(ir::Op::Sub, g.type(xs), {xs, *mean}, loc_);
     ir::ValueId sq = g.add_op(ir::Op::Mul, g.type(d), {d, d}, loc_);
     ir::ValueId ss = raw(ir::Op::ReduceSum, sq);
+    if (!count_syms.empty()) {
+      // The smallest count the runtime sizes allow (each >= 2) must stay above ddof.
+      int64_t least = count;
+      for (size_t k = 0; k < count_syms.size() && least <= ddof; ++k) least *= 2;
+      if (least <= ddof || ddof < 0) return fail(AbortCode::DynamicShape, "var/std whose ddof may reach the runtime count");
+    }
     int64_t denom = std::max<int64_t>(count - ddof, 0);
-    if (denom == 0) return fail(AbortCode::UserError, "var with ddof >= count (NumPy warns and returns inf/nan)");
-    ir::ValueId var = divide(ss, denom);
-    if (name == "var") return finish(var);
-    return finish(g.add_op(ir::Op::Sqrt, g.type(var), {var}, loc_));
+    if (count_syms.empty() && denom == 0) return fail(AbortCode::UserError, "var with ddof >= count (NumPy warns and returns inf/nan)");
+    auto var = divide(ss, count - ddof);
+    if (!var) return false;
+    if (name == "var") return finish(*var);
+    return finish(g.add_op(ir::Op::Sqrt, g.type(*var), {*var}, loc_));
   }
   return fail(AbortCode::UnsupportedCall, fmt::format("reduction {}", name));
 }
 
 bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name) {
-  if (!static_only(a0) || !static_only(b0)) return false;
   // A Python float or int (a runtime value) is a strong 0-d array to np.dot, not a weak scalar.
   auto py = [](const AValue& v) { return v.box == Box::PyFloat || v.box == Box::PyInt; };
   if (!a0.is_tensor() || !b0.is_tensor() || py(a0) || py(b0))
@@ -362,33 +429,43 @@ bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name)
     return fail(AbortCode::UnsupportedCall, "np.dot of arrays with more than 2 dimensions");
   ir::Graph& g = trace_.graph;
   ir::ValueId a = cast(a0.v, dt), b = cast(b0.v, dt);
-  std::vector<int64_t> as = static_shape(a0.type), bs = static_shape(b0.type);
+  // Dims may be symbolic (runtime sizes): they must then match exactly (the same symbol), else
+  // the sizes of this call decide and the function is traced static.
+  std::vector<ir::Dim> as = a0.type.shape, bs = b0.type.shape;
   bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
   if (a_vec) {
-    as.insert(as.begin(), 1);
-    a = g.add_op(ir::Op::Reshape, ir::Type::of(dt, as), {a}, loc_);
+    as.insert(as.begin(), ir::Dim::fixed(1));
+    a = g.add_op(ir::Op::Reshape, ir::Type(dt, as), {a}, loc_);
   }
   if (b_vec) {
-    bs.push_back(1);
-    b = g.add_op(ir::Op::Reshape, ir::Type::of(dt, bs), {b}, loc_);
+    bs.push_back(ir::Dim::fixed(1));
+    b = g.add_op(ir::Op::Reshape, ir::Type(dt, bs), {b}, loc_);
   }
-  if (as.back() != bs[bs.size() - 2])
+  const ir::Dim &ka = as.back(), &kb = bs[bs.size() - 2];
+  if (ka != kb) {
+    if (!ka.is_static() || !kb.is_static())
+      return fail_specialize({ka, kb}, "matmul: a runtime size meets another size in the core dimension");
     return fail(AbortCode::UserError,
-                fmt::format("ValueError: matmul: mismatch in core dimension ({} vs {})", as.back(), bs[bs.size() - 2]));
-  std::vector<ir::Dim> ba, bb;
-  for (size_t i = 0; i + 2 < as.size(); ++i) ba.push_back(ir::Dim::fixed(as[i]));
-  for (size_t i = 0; i + 2 < bs.size(); ++i) bb.push_back(ir::Dim::fixed(bs[i]));
+                fmt::format("ValueError: matmul: mismatch in core dimension ({} vs {})", ka.size, kb.size));
+  }
+  std::vector<ir::Dim> ba(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
   auto batch = ir::broadcast_shapes(ba, bb);
-  if (!batch) return fail(AbortCode::UserError, "ValueError: matmul batch dimensions do not broadcast");
-  std::vector<int64_t> rs;
-  for (const ir::Dim& d : *batch) rs.push_back(d.size);
+  if (!batch) {
+    if (!ir::Type(dt, ba).is_static() || !ir::Type(dt, bb).is_static()) {
+      std::vector<ir::Dim> all = ba;
+      all.insert(all.end(), bb.begin(), bb.end());
+      return fail_specialize(all, "matmul: runtime batch sizes meet other sizes");
+    }
+    return fail(AbortCode::UserError, "ValueError: matmul batch dimensions do not broadcast");
+  }
+  std::vector<ir::Dim> rs = *batch;
   rs.push_back(as[as.size() - 2]);
   rs.push_back(bs.back());
-  ir::ValueId r = g.add_op(ir::Op::MatMul, ir::Type::of(dt, rs), {a, b}, loc_);
-  std::vector<int64_t> final_shape = rs;
+  ir::ValueId r = g.add_op(ir::Op::MatMul, ir::Type(dt, rs), {a, b}, loc_);
+  std::vector<ir::Dim> final_shape = rs;
   if (b_vec) final_shape.pop_back();
   if (a_vec) final_shape.erase(final_shape.end() - (b_vec ? 1 : 2));
-  if (final_shape != rs) r = g.add_op(ir::Op::Reshape, ir::Type::of(dt, final_shape), {r}, loc_);
+  if (final_shape != rs) r = g.add_op(ir::Op::Reshape, ir::Type(dt, final_shape), {r}, loc_);
   push(tensor(r, final_shape.empty() ? Box::NpScalar : Box::Array));
   return true;
 }
@@ -396,7 +473,6 @@ bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name)
 // Basic indexing: ints, slices, None and Ellipsis (a tuple of them). One slice op, then a
 // reshape that drops integer-indexed axes and inserts new ones.
 bool Tracer::index_tensor(const AValue& x, PyObject* key) {
-  if (!static_only(x)) return false;
   std::vector<PyObject*> parts;
   if (PyTuple_Check(key))
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); ++i) parts.push_back(PyTuple_GET_ITEM(key, i));
@@ -415,13 +491,16 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
   if (ellipses > 1) return fail(AbortCode::UserError, "IndexError: an index can only have a single ellipsis ('...')");
   if (consumed > rank)
     return fail(AbortCode::UserError, fmt::format("IndexError: too many indices for array: array is {}-dimensional, but {} were indexed", rank, consumed));
-  std::vector<int64_t> starts, steps, counts, out_shape;
+  // A runtime-sized (symbolic) axis can only be taken whole (`:`); other indices on it depend on
+  // the size (DynamicShape: traced static).
+  std::vector<int64_t> starts, steps;
+  std::vector<ir::Dim> counts, out_shape;
   bool all_ints = true;
   int d = 0;
   auto full_axis = [&](int axis) {
     starts.push_back(0);
     steps.push_back(1);
-    counts.push_back(x.type.shape[static_cast<size_t>(axis)].size);
+    counts.push_back(x.type.shape[static_cast<size_t>(axis)]);
     out_shape.push_back(counts.back());
     all_ints = false;
   };
@@ -432,8 +511,17 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
       continue;
     }
     if (p == Py_None) {
-      out_shape.push_back(1);
+      out_shape.push_back(ir::Dim::fixed(1));
       all_ints = false;
+      continue;
+    }
+    if (!x.type.shape[static_cast<size_t>(d)].is_static()) {
+      auto* sl = reinterpret_cast<PySliceObject*>(p);
+      bool whole = PySlice_Check(p) && sl->start == Py_None && sl->stop == Py_None &&
+                   (sl->step == Py_None || (PyLong_Check(sl->step) && PyLong_AsLong(sl->step) == 1));
+      PyErr_Clear();
+      if (!whole) return fail(AbortCode::DynamicShape, "an index or a partial slice along a runtime-sized axis");
+      full_axis(d++);
       continue;
     }
     int64_t len = x.type.shape[static_cast<size_t>(d)].size;
@@ -443,8 +531,8 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
       Py_ssize_t cnt = PySlice_AdjustIndices(static_cast<Py_ssize_t>(len), &start, &stop, step);
       starts.push_back(cnt > 0 ? start : 0);
       steps.push_back(step);
-      counts.push_back(cnt);
-      out_shape.push_back(cnt);
+      counts.push_back(ir::Dim::fixed(cnt));
+      out_shape.push_back(ir::Dim::fixed(cnt));
       all_ints = false;
     } else {
       long long i = PyLong_AsLongLong(p);
@@ -453,7 +541,7 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
         return fail(AbortCode::UserError, fmt::format("IndexError: index {} is out of bounds for axis {} with size {}", i, d, len));
       starts.push_back(i < 0 ? i + len : i);
       steps.push_back(1);
-      counts.push_back(1);
+      counts.push_back(ir::Dim::fixed(1));
     }
     ++d;
   }
@@ -463,11 +551,11 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
   bool identity = true;
   for (int k = 0; k < rank; ++k)
     identity &= starts[static_cast<size_t>(k)] == 0 && steps[static_cast<size_t>(k)] == 1 &&
-                counts[static_cast<size_t>(k)] == x.type.shape[static_cast<size_t>(k)].size;
+                counts[static_cast<size_t>(k)] == x.type.shape[static_cast<size_t>(k)];
   if (!identity) {
     ir::Node n;
     n.op = ir::Op::Slice;
-    n.type = ir::Type::of(x.type.dtype, counts);
+    n.type = ir::Type(x.type.dtype, counts);
     n.operands = {x.v};
     for (int k = 0; k < rank; ++k) {
       n.ints.push_back(starts[static_cast<size_t>(k)]);
@@ -476,7 +564,7 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
     n.loc = loc_;
     r = g.add(std::move(n));
   }
-  if (counts != out_shape) r = g.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, out_shape), {r}, loc_);
+  if (counts != out_shape) r = g.add_op(ir::Op::Reshape, ir::Type(x.type.dtype, out_shape), {r}, loc_);
   if (all_ints && consumed == rank && (!parts.empty() || rank == 0)) {  // x0d[()] is a scalar too
     push(tensor(r == x.v ? g.add_op(ir::Op::Cast, x.type, {x.v}, loc_) : r, Box::NpScalar));  // an element
     return true;
@@ -487,10 +575,20 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
 
 bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, bool& handled) {
   handled = true;
-  for (const AValue& a : args.pos)
-    if (!static_only(a)) return false;
-  for (const auto& kv : args.kw)
-    if (!static_only(kv.second)) return false;
+  // Calls that reason about runtime (symbolic) sizes exactly; every other call needs static
+  // shapes (DynamicShape: the function is traced static).
+  static const char* kDynamicOk[] = {"sum", "prod", "mean", "max", "min", "amax", "amin", "any", "all", "std",
+                                     "var", "argmax", "argmin", "matmul", "dot", "transpose", "swapaxes",
+                                     "T", "reshape", "ravel", "flatten", "roll", "concatenate", "stack",
+                                     "hstack", "vstack"};
+  bool dynamic_ok = false;
+  for (const char* n : kDynamicOk) dynamic_ok |= name == n;
+  if (!dynamic_ok) {
+    for (const AValue& a : args.pos)
+      if (!static_only(a)) return false;
+    for (const auto& kv : args.kw)
+      if (!static_only(kv.second)) return false;
+  }
   ir::Graph& g = trace_.graph;
   std::string bad;
   auto x_of = [&](size_t i) -> const AValue* {
@@ -662,12 +760,12 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
         perm = p;
       }
     }
-    std::vector<int64_t> shape;
+    std::vector<ir::Dim> shape;  // symbolic dims move with their axes
     bool ident = true;
     for (int k = 0; k < rank; ++k) {
       int64_t pk = perm[static_cast<size_t>(k)];
       if (pk < 0 || pk >= rank) return fail(AbortCode::UserError, "AxisError: bad transpose axes");
-      shape.push_back(x->type.shape[static_cast<size_t>(pk)].size);
+      shape.push_back(x->type.shape[static_cast<size_t>(pk)]);
       ident &= pk == k;
     }
     ir::ValueId r;
@@ -676,7 +774,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     } else {
       ir::Node n;
       n.op = ir::Op::Transpose;
-      n.type = ir::Type::of(x->type.dtype, shape);
+      n.type = ir::Type(x->type.dtype, shape);
       n.operands = {x->v};
       n.ints = perm;
       n.loc = loc_;
@@ -771,12 +869,10 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       int64_t r = ps[0].type.rank() + 1;
       if (axis < 0) axis += r;
       for (AValue& p : ps) {
-        std::vector<int64_t> s = static_shape(p.type);
+        std::vector<ir::Dim> s = p.type.shape;  // runtime sizes stay where they are
         if (axis < 0 || axis > static_cast<int64_t>(s.size())) return fail(AbortCode::UserError, "AxisError in stack");
-        s.insert(s.begin() + axis, 1);
-        auto rv = reshape_value(p, s, true);
-        if (!rv) return false;
-        p = *rv;
+        s.insert(s.begin() + axis, ir::Dim::fixed(1));
+        p = view_of(p, g.add_op(ir::Op::Reshape, ir::Type(p.type.dtype, s), {p.v}, loc_), Box::Array);
       }
     } else if (name == "hstack") {
       axis = ps[0].type.rank() == 1 ? 0 : 1;
@@ -792,20 +888,26 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (rank == 0) return fail(AbortCode::UserError, "ValueError: zero-dimensional arrays cannot be concatenated");
     if (axis < 0) axis += rank;
     if (axis < 0 || axis >= rank) return fail(AbortCode::UserError, "AxisError in concatenate");
-    std::vector<int64_t> shape = static_shape(ps[0].type);
-    shape[static_cast<size_t>(axis)] = 0;
+    // Runtime sizes: allowed off the concatenation axis, where they must be the same symbol.
+    std::vector<ir::Dim> shape = ps[0].type.shape;
+    shape[static_cast<size_t>(axis)] = ir::Dim::fixed(0);
     ir::Node n;
     n.op = ir::Op::Concat;
     for (const AValue& p : ps) {
-      std::vector<int64_t> s = static_shape(p.type);
+      const std::vector<ir::Dim>& s = p.type.shape;
       if (static_cast<int>(s.size()) != rank) return fail(AbortCode::UserError, "ValueError: all the input array dimensions must match");
       for (int k = 0; k < rank; ++k)
-        if (k != axis && s[static_cast<size_t>(k)] != shape[static_cast<size_t>(k)])
+        if (k != axis && s[static_cast<size_t>(k)] != shape[static_cast<size_t>(k)]) {
+          if (!s[static_cast<size_t>(k)].is_static() || !shape[static_cast<size_t>(k)].is_static())
+            return fail_specialize({s[static_cast<size_t>(k)], shape[static_cast<size_t>(k)]}, "concatenate: a runtime size meets another size");
           return fail(AbortCode::UserError, "ValueError: all the input array dimensions except for the concatenation axis must match exactly");
-      shape[static_cast<size_t>(axis)] += s[static_cast<size_t>(axis)];
+        }
+      if (!s[static_cast<size_t>(axis)].is_static())
+        return fail(AbortCode::DynamicShape, "concatenate along a runtime-sized axis");
+      shape[static_cast<size_t>(axis)].size += s[static_cast<size_t>(axis)].size;
       n.operands.push_back(cast(p.v, *dt));
     }
-    n.type = ir::Type::of(*dt, shape);
+    n.type = ir::Type(*dt, shape);
     n.ints = {axis};
     n.loc = loc_;
     push(tensor(g.add(std::move(n)), Box::Array));
@@ -895,7 +997,6 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (!sl || sl->size() != 1) return fail(AbortCode::UnsupportedCall, "roll with several shifts");
     const AValue* ax = args.get(2, "axis");
     AValue src = *x;
-    std::vector<int64_t> orig = static_shape(x->type);
     int64_t axis = 0;
     bool flat = !ax || (ax->is_object() && ax->obj == Py_None);
     if (flat) {
@@ -910,6 +1011,8 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       axis = (*l)[0] < 0 ? (*l)[0] + x->type.rank() : (*l)[0];
     }
     int rank = src.type.rank();
+    if (!src.type.shape[static_cast<size_t>(axis)].is_static())
+      return fail(AbortCode::DynamicShape, "roll along a runtime-sized axis");
     int64_t len = src.type.shape[static_cast<size_t>(axis)].size;
     int64_t s = len ? (((*sl)[0] % len) + len) % len : 0;
     ir::ValueId r;
@@ -917,11 +1020,11 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       r = g.add_op(ir::Op::Cast, src.type, {src.v}, loc_);
     } else {
       auto part = [&](int64_t lo, int64_t cnt) {
-        std::vector<int64_t> counts = static_shape(src.type);
-        counts[static_cast<size_t>(axis)] = cnt;
+        std::vector<ir::Dim> counts = src.type.shape;  // other axes may have runtime sizes
+        counts[static_cast<size_t>(axis)] = ir::Dim::fixed(cnt);
         ir::Node n;
         n.op = ir::Op::Slice;
-        n.type = ir::Type::of(src.type.dtype, counts);
+        n.type = ir::Type(src.type.dtype, counts);
         n.operands = {src.v};
         for (int k = 0; k < rank; ++k) {
           n.ints.push_back(k == axis ? lo : 0);
@@ -938,7 +1041,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       c.loc = loc_;
       r = g.add(std::move(c));
     }
-    if (flat && orig != static_shape(g.type(r))) r = g.add_op(ir::Op::Reshape, x->type, {r}, loc_);
+    if (flat && x->type.shape != g.type(r).shape) r = g.add_op(ir::Op::Reshape, x->type, {r}, loc_);
     push(tensor(r, Box::Array));
     return true;
   }

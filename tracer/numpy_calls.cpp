@@ -110,7 +110,14 @@ std::optional<std::vector<ir::Dim>> Tracer::broadcast_operands(const std::vector
     if (!v.is_tensor()) continue;
     auto b = ir::broadcast_shapes(shape, v.type.shape);
     if (!b && (!v.type.is_static() || !ir::Type(ir::DType::F64, shape).is_static())) {
-      fail(AbortCode::DynamicShape, "dynamic and static sizes meet in broadcasting");
+      // The dims that do not broadcast (right-aligned) and involve a runtime size.
+      std::vector<ir::Dim> bad;
+      size_t na = shape.size(), nb = v.type.shape.size();
+      for (size_t k = 0; k < std::min(na, nb); ++k) {
+        const ir::Dim &x = shape[na - 1 - k], &y = v.type.shape[nb - 1 - k];
+        if (x != y && !(x.is_static() && x.size == 1) && !(y.is_static() && y.size == 1)) bad.push_back(x), bad.push_back(y);
+      }
+      fail_specialize(bad, "dynamic and static sizes meet in broadcasting");
       return std::nullopt;
     }
     if (!b) {
@@ -483,6 +490,10 @@ bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool 
   if (method)
     return fail(AbortCode::UnsupportedAttribute,
                 fmt::format("method '.{}()' of an array is not traced yet", name));
+  // x.shape / x.size of runtime sizes: Python ints of this call's sizes. Retraced with those
+  // dimensions static (guarded by value); other dimensions stay dynamic.
+  if (name != "ndim" && name != "dtype" && base.is_tensor() && !t.is_static())
+    return fail_specialize(t.shape, fmt::format("x.{} of an array with a runtime size", name));
   if (name != "ndim" && name != "dtype" && !static_only(base)) return false;
   PyObject* v = nullptr;
   if (name == "shape") {
@@ -519,6 +530,8 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     return builtin_minmax(is_builtin("max"), fname, args);  // ifconv.cpp
   if (is_builtin("len") && args.size() == 1) {
     const AValue& a = args[0];
+    if (a.is_tensor() && a.type.rank() > 0 && !a.type.shape[0].is_static())
+      return fail_specialize({a.type.shape[0]}, "len() of an array with a runtime size");
     if (!static_only(a)) return false;
     Py_ssize_t n = -1;
     if (a.kind == AValue::Kind::Tuple) n = static_cast<Py_ssize_t>(a.items.size());

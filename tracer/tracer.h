@@ -25,11 +25,14 @@ enum class Box : uint8_t {
 // How the runtime fetches graph param i at call time: argument `arg` itself, or (arg == -1)
 // the object `source` reaches (an attribute or item of an argument, a global).
 struct InputBinding {
-  enum class Kind : uint8_t { ArrayData, PyFloat, NpScalar };
+  // SymSize: a float64 scalar holding the runtime size of symbol `sym` (a count that a mean or
+  // var divides by), filled in by the runtime from the sizes it reads for sym_dims.
+  enum class Kind : uint8_t { ArrayData, PyFloat, NpScalar, SymSize };
   Kind kind = Kind::ArrayData;
   int arg = -1;
   ir::DType dtype = ir::DType::F64;
   SourceRef source;
+  int sym = -1;  // SymSize
 };
 
 // The shape of the returned Python object, as a pre-order tree.
@@ -65,6 +68,9 @@ struct Abort {
   std::string describe() const;  // "file.py:12: print(...) is a side effect [side-effect]"
   // Deferred effects (graph breaks) the trace recorded before it aborted, described.
   std::vector<std::string> graph_breaks;
+  // DynamicShape: the (argument, dimension) pairs whose runtime size met a static size (matmul's
+  // core dimension, broadcasting): the runtime retraces with those dimensions static (guarded).
+  std::vector<std::pair<int, int>> specialize;
 };
 
 // A strong reference to a Python object (copies add a reference; destroyed with the GIL held).

@@ -257,6 +257,36 @@ class Tracer {
     trace_.symbols.emplace_back(arg, dim);
     return static_cast<int32_t>(symbol_sizes_.size() - 1);
   }
+  // The runtime size of symbol `sym` as a float64 0-d value (a graph input the runtime fills);
+  // one per symbol, made in the root graph and captured into open loop regions (loop-invariant).
+  std::optional<ir::ValueId> sym_size_value(int32_t sym) {
+    if (sym_size_params_.size() <= static_cast<size_t>(sym)) sym_size_params_.resize(static_cast<size_t>(sym) + 1, ir::kNoValue);
+    ir::ValueId& root = sym_size_params_[static_cast<size_t>(sym)];
+    if (root == ir::kNoValue) {
+      ir::Graph& g = regions_.empty() ? trace_.graph : regions_[0].outer;
+      root = g.add_param(ir::Type::scalar(ir::DType::F64), ir::ParamLayout::Scalar, loc_);
+      InputBinding b;
+      b.kind = InputBinding::Kind::SymSize;
+      b.dtype = ir::DType::F64;
+      b.sym = sym;
+      b.source = Source::computed();
+      trace_.inputs.push_back(std::move(b));
+    }
+    ir::ValueId v = root;
+    for (size_t l = 0; l < regions_.size(); ++l) v = capture(l, v);
+    return v;
+  }
+  std::vector<ir::ValueId> sym_size_params_;
+  // Fails (DynamicShape) naming the dims of `dims` that are symbolic: the runtime retraces with
+  // those argument dimensions static.
+  bool fail_specialize(const std::vector<ir::Dim>& dims, std::string why) {
+    fail(AbortCode::DynamicShape, std::move(why));
+    if (abort_ && abort_->code == AbortCode::DynamicShape)
+      for (const ir::Dim& d : dims)
+        if (!d.is_static() && static_cast<size_t>(d.sym) < trace_.symbols.size())
+          abort_->specialize.push_back(trace_.symbols[static_cast<size_t>(d.sym)]);
+    return false;
+  }
   // Fails (DynamicShape) when x has a symbolic dimension: code that needs sizes is traced static.
   bool static_only(const AValue& x) {
     if (x.is_tensor() && !x.type.is_static())
@@ -479,6 +509,7 @@ class Tracer {
   bool matmul(const AValue& a, const AValue& b, const std::string& name);
   bool index_tensor(const AValue& x, PyObject* key);
   std::optional<AValue> reshape_value(const AValue& x, const std::vector<int64_t>& shape, bool view);
+  std::optional<AValue> reshape_symbolic(const AValue& x, const std::vector<int64_t>& shape, bool view);
   AValue view_of(const AValue& base, ir::ValueId v, Box box);
   std::optional<AValue> full_of(const std::vector<int64_t>& shape, ir::DType dt, const AValue& fill);
   std::optional<std::vector<int64_t>> int_list(const AValue& v, const char* what);

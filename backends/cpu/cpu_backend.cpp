@@ -58,12 +58,6 @@ Expected<std::unique_ptr<CompiledKernel>> compile_kernel(const ir::Graph& g, con
                            why + ")");
   auto start = std::chrono::steady_clock::now();
   bool scheduled = !native && needs_schedule(g);
-  if (scheduled)
-    for (const ir::Node& n : g.nodes)
-      if (!n.type.is_static())
-        return Status::error("cpu backend: symbolic shape " + ir::to_string(n.type) + " of " +
-                             std::string(ir::op_name(n.op)) +
-                             ": graphs with structural ops need static shapes");
   std::string dump_dir = opts.dump_dir;
   if (dump_dir.empty())
     if (const char* env = std::getenv("TRACEJIT_DUMP_DIR")) dump_dir = env;

@@ -16,7 +16,7 @@ namespace tracejit::backends {
 // read for ParamLayout::Strided). outputs[k]: C-contiguous buffer for graph result k, allocated
 // by the caller with the result's type. sym_dims[k]: runtime size of symbol s<k> (>= 2; every
 // dimension "s<k>" of params and results has it). Symbolic dims are supported by elementwise
-// graphs; graphs that need the scheduler (needs_schedule) must be static.
+// and scheduled graphs alike (programs with loop regions: see program.h).
 using KernelFn = void (*)(void* const* inputs, const int64_t* const* input_strides,
                           void* const* outputs, const int64_t* sym_dims);
 

@@ -6,7 +6,8 @@
 // call's frame, a 0-d constant held by the program, or a dynamic pointer (where a loop's carried
 // value ended). Scratch offsets and pointer-table words are assigned statically for the whole
 // program, nested bodies included: one frame (one aligned arena plus pointer tables) serves a
-// whole call, and frames are pooled so repeated and concurrent calls allocate nothing.
+// whole call, and frames are pooled so repeated and concurrent calls allocate nothing. With
+// symbolic dims the offsets are computed per call from sym_dims (the arena grows as needed).
 #include "backends/cpu/program.h"
 
 #include <algorithm>
@@ -40,6 +41,34 @@ int64_t numel(const ir::Type& t) {
   for (const ir::Dim& d : t.shape) n *= d.size;
   return n;
 }
+
+// `t` with its symbolic dims replaced by their runtime sizes.
+ir::Type resolved(const ir::Type& t, const int64_t* sym) {
+  if (t.is_static()) return t;
+  ir::Type r = t;
+  for (ir::Dim& d : r.shape)
+    if (!d.is_static()) d = ir::Dim::fixed(sym[d.sym]);
+  return r;
+}
+
+// A scratch allocation's size: factor * the runtime sizes of syms (static when syms is empty).
+struct Bytes {
+  int64_t factor = 1;
+  std::vector<int32_t> syms;
+  static Bytes of(const ir::Type& t) {
+    Bytes b{ir::dtype_size(t.dtype), {}};
+    for (const ir::Dim& d : t.shape) {
+      if (d.is_static()) b.factor *= d.size;
+      else b.syms.push_back(d.sym);
+    }
+    return b;
+  }
+  int64_t eval(const int64_t* sym) const {
+    int64_t n = factor;
+    for (int32_t k : syms) n *= sym[k];
+    return n;
+  }
+};
 
 std::vector<int64_t> contiguous_strides(const ir::Type& t) {
   std::vector<int64_t> s(t.shape.size());
@@ -107,7 +136,7 @@ enum class SlotKind : uint8_t { Input, Output, Scratch, Const, Dynamic };
 
 struct Slot {
   SlotKind kind = SlotKind::Scratch;
-  int64_t index = 0;       // Input/Output: argument index; Scratch: arena offset
+  int64_t index = 0;       // Input/Output: argument index; Scratch: arena allocation
   bool contiguous = true;  // false: a caller's Strided input, read through the caller's strides
   ir::Type type;
   std::vector<int64_t> strides;  // C-contiguous byte strides of `type`
@@ -135,16 +164,16 @@ struct LoopStep {
   std::unique_ptr<Part> body;
   std::vector<std::vector<int64_t>> strides;  // of the body's params (C-contiguous)
   std::vector<const int64_t*> stride_ptrs;
-  std::vector<std::array<int64_t, 2>> bufs;  // per carried value: the two scratch buffers (-1: never used)
+  std::vector<std::array<int64_t, 2>> bufs;  // per carried value: the two scratch allocations (-1: never used)
   std::vector<int> final_slot;   // per carried value: the Output slot the last iteration writes, or -1
   std::vector<int> result_slot;  // per carried value: the Dynamic slot told where it ended, or -1
   // Per carried value updated in place (in_place_chains): one buffer for every iteration, the
-  // final Output slot's (in_place_buf -1) or scratch at that arena offset, holding a copy of the
+  // final Output slot's (in_place_buf -1) or that arena allocation's scratch, holding a copy of the
   // initial value; -3: the operand's own buffer (the enclosing body's in-place chain runs
   // through this loop). in_place_buf -2: double-buffered as above.
   std::vector<int64_t> in_place_buf;
   std::vector<ir::Type> carried_types;
-  int64_t iv = 0;                // arena offset of the induction variable
+  int64_t iv = 0;                // arena allocation of the induction variable
   size_t table = 0;              // frame table words: 1 + operands body inputs, then carried outputs
 };
 
@@ -170,15 +199,18 @@ struct Part {
 };
 
 // Per-call storage: the arena of scratch buffers and the pointer tables of every part and step.
+// Allocation k lies at offsets[k] in the arena (set per call when sizes are symbolic).
 struct Frame {
   void* arena = nullptr;
+  int64_t capacity = 0;
+  std::vector<int64_t> offsets;
   std::vector<void*> ptrs;
   std::vector<const int64_t*> strides;
   Frame() = default;
   Frame(const Frame&) = delete;
   Frame& operator=(const Frame&) = delete;
   ~Frame() { std::free(arena); }
-  char* at(int64_t offset) const { return static_cast<char*>(arena) + offset; }
+  char* at(int64_t alloc) const { return static_cast<char*>(arena) + offsets[static_cast<size_t>(alloc)]; }
 };
 
 // Writes the window in place: element i of v to buffer index start + i * step (in bounds by
@@ -211,7 +243,7 @@ void run_update(const UpdateStep& u, void* const* t) {
 }
 
 void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
-              void* const* outputs) {
+              void* const* outputs, const int64_t* sym) {
   void** t = f.ptrs.data() + p.table;
   for (size_t s = 0; s < p.slots.size(); ++s) {
     const Slot& sl = p.slots[s];
@@ -238,10 +270,10 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
         st[j] = strides_of(seg->in_slots[j]);
       }
       for (size_t j = 0; j < no; ++j) out[j] = t[seg->out_slots[j]];
-      seg->kernel->run(in, st, out, nullptr);
+      seg->kernel->run(in, st, out, sym);
     } else if (const auto* cp = std::get_if<CopyStep>(&step)) {
       const Slot& src = p.slots[static_cast<size_t>(cp->src)];
-      copy_value(t[cp->dst], t[cp->src], src.contiguous ? nullptr : strides_of(cp->src), src.type);
+      copy_value(t[cp->dst], t[cp->src], src.contiguous ? nullptr : strides_of(cp->src), resolved(src.type, sym));
     } else if (const auto* up = std::get_if<UpdateStep>(&step)) {
       run_update(*up, t);
     } else {
@@ -255,7 +287,7 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
       for (size_t c = 0; c < L.carried; ++c) {
         if (L.in_place_buf[c] == -2 || L.in_place_buf[c] == -3) continue;  // -3: already in place
         void* buf = L.in_place_buf[c] == -1 ? t[L.final_slot[c]] : f.at(L.in_place_buf[c]);
-        copy_value(buf, in[1 + c], nullptr, L.carried_types[c]);  // the initial value stays intact
+        copy_value(buf, in[1 + c], nullptr, resolved(L.carried_types[c], sym));  // the initial value stays intact
         in[1 + c] = buf;
       }
       for (int64_t k = 0; k < L.trip; ++k) {
@@ -266,7 +298,7 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
           next[c] = L.in_place_buf[c] != -2                 ? in[1 + c]
                     : last && L.final_slot[c] >= 0 ? t[L.final_slot[c]]
                                                    : f.at(L.bufs[c][static_cast<size_t>(k & 1)]);
-        run_part(*L.body, f, in, L.stride_ptrs.data(), next);
+        run_part(*L.body, f, in, L.stride_ptrs.data(), next, sym);
         for (size_t c = 0; c < L.carried; ++c) in[1 + c] = next[c];
       }
       for (size_t c = 0; c < L.carried; ++c)
@@ -277,24 +309,36 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
     int s = p.result_slots[k];
     const Slot& sl = p.slots[static_cast<size_t>(s)];
     if (sl.kind == SlotKind::Output && sl.index == static_cast<int64_t>(k)) continue;  // written in place
-    copy_value(outputs[k], t[s], sl.contiguous ? nullptr : strides_of(s), sl.type);
+    copy_value(outputs[k], t[s], sl.contiguous ? nullptr : strides_of(s), resolved(sl.type, sym));
   }
 }
 
 class Program final : public CompiledKernel {
  public:
-  Program(std::unique_ptr<Part> main, int64_t arena_bytes, size_t table_words, ProgramInfo info,
+  Program(std::unique_ptr<Part> main, std::vector<Bytes> allocs, size_t table_words, ProgramInfo info,
           double compile_ms, std::string symbol, bool from_cache)
       : CompiledKernel(compile_ms, std::move(symbol), from_cache),
         main_(std::move(main)),
-        arena_bytes_(arena_bytes),
+        allocs_(std::move(allocs)),
         table_words_(table_words),
-        info_(info) {}
+        info_(info) {
+    for (const Bytes& b : allocs_) dynamic_ = dynamic_ || !b.syms.empty();
+    if (!dynamic_) arena_bytes_ = layout(nullptr, static_offsets_);
+  }
 
   void run(void* const* inputs, const int64_t* const* input_strides, void* const* outputs,
-           const int64_t* /*sym_dims*/) const override {
+           const int64_t* sym_dims) const override {
     std::unique_ptr<Frame> f = acquire();
-    run_part(*main_, *f, inputs, input_strides, outputs);
+    if (dynamic_) {  // scratch sized by this call's runtime sizes (the arena grows as needed)
+      int64_t bytes = layout(sym_dims, f->offsets);
+      if (bytes > f->capacity) {
+        std::free(f->arena);
+        f->arena = std::aligned_alloc(static_cast<size_t>(kAlign), static_cast<size_t>(bytes));
+        if (!f->arena) throw std::bad_alloc();
+        f->capacity = bytes;
+      }
+    }
+    run_part(*main_, *f, inputs, input_strides, outputs, sym_dims);
     release(std::move(f));
   }
 
@@ -311,9 +355,13 @@ class Program final : public CompiledKernel {
       }
     }
     auto f = std::make_unique<Frame>();
-    if (arena_bytes_ > 0) {
-      f->arena = std::aligned_alloc(static_cast<size_t>(kAlign), static_cast<size_t>(arena_bytes_));
-      if (!f->arena) throw std::bad_alloc();
+    if (!dynamic_) {
+      f->offsets = static_offsets_;
+      if (arena_bytes_ > 0) {
+        f->arena = std::aligned_alloc(static_cast<size_t>(kAlign), static_cast<size_t>(arena_bytes_));
+        if (!f->arena) throw std::bad_alloc();
+        f->capacity = arena_bytes_;
+      }
     }
     f->ptrs.assign(table_words_, nullptr);
     f->strides.assign(table_words_, nullptr);
@@ -324,8 +372,22 @@ class Program final : public CompiledKernel {
     if (pool_.size() < kMaxPooledFrames) pool_.push_back(std::move(f));
   }
 
+  // Offsets of the allocations, one after another, each rounded up to kAlign; returns the total.
+  int64_t layout(const int64_t* sym, std::vector<int64_t>& offsets) const {
+    offsets.resize(allocs_.size());
+    int64_t total = 0;
+    for (size_t k = 0; k < allocs_.size(); ++k) {
+      offsets[k] = total;
+      total += round_up(std::max<int64_t>(allocs_[k].eval(sym), 1));
+    }
+    return total;
+  }
+
   std::unique_ptr<Part> main_;
-  int64_t arena_bytes_;
+  std::vector<Bytes> allocs_;
+  bool dynamic_ = false;
+  std::vector<int64_t> static_offsets_;
+  int64_t arena_bytes_ = 0;
   size_t table_words_;
   ProgramInfo info_;
   mutable std::mutex mu_;
@@ -355,17 +417,18 @@ class Builder {
   Expected<std::unique_ptr<Part>> build(const ir::Graph& g, bool body, const std::string& name,
                                         const InPlace* in_place = nullptr);
 
-  int64_t arena = 0;
+  int64_t arena = 0;           // bytes of the static allocations
+  std::vector<Bytes> allocs;  // every allocation, in order (Frame::offsets)
   size_t table = 0;
   ProgramInfo info;
   double compile_ms = 0.0;
   bool all_cached = true;
 
  private:
-  int64_t alloc(int64_t bytes) {
-    int64_t offset = arena;
-    arena += round_up(std::max<int64_t>(bytes, 1));
-    return offset;
+  int64_t alloc(const Bytes& bytes) {
+    if (bytes.syms.empty()) arena += round_up(std::max<int64_t>(bytes.factor, 1));
+    allocs.push_back(bytes);
+    return static_cast<int64_t>(allocs.size() - 1);
   }
 
   static bool native_env() {
@@ -396,8 +459,6 @@ Status check_graph(const ir::Graph& g) {
       return Status::error("cpu backend: a result of graph '" + g.name + "' is not a value");
   for (ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
-    if (!n.type.is_static())
-      return fail(v, "symbolic shape " + ir::to_string(n.type) + ": graphs with loops need static shapes");
     for (ValueId o : n.operands) {
       if (o < 0 || o >= v) return fail(v, "operand out of order");
       if (g.node(o).op == Op::Loop && n.op != Op::LoopResult) return fail(v, "reads a loop's own value");
@@ -457,6 +518,7 @@ std::vector<std::vector<Link>> in_place_chains(const ir::Graph& b) {
   for (size_t c = 0; c < b.results.size(); ++c) {
     ValueId p = b.params[c + 1];
     if (b.type(p).rank() == 0) continue;  // nothing to save
+    if (!b.type(p).is_static()) continue;  // update steps and buffers are laid out statically
     std::vector<Link> chain;
     ValueId x = b.results[c];
     for (;;) {
@@ -598,7 +660,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
   auto new_slot = [&](SlotKind kind, int64_t index, const ir::Type& t) {
     Slot s;
     s.kind = kind;
-    s.index = kind == SlotKind::Scratch ? alloc(numel(t) * ir::dtype_size(t.dtype)) : index;
+    s.index = kind == SlotKind::Scratch ? alloc(Bytes::of(t)) : index;
     s.type = t;
     s.strides = contiguous_strides(t);
     slots.push_back(std::move(s));
@@ -778,7 +840,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
     st.strides.push_back({});  // the induction variable, i64[]
     for (ValueId o : ln.operands) st.strides.push_back(contiguous_strides(g.type(o)));
     for (const auto& s : st.strides) st.stride_ptrs.push_back(s.data());
-    st.iv = alloc(sizeof(int64_t));
+    st.iv = alloc(Bytes{sizeof(int64_t), {}});
     for (size_t c = 0; c < st.carried; ++c) {
       const ir::Type& t = g.type(ln.operands[c]);
       // Where the carried value ends: the first result position among its loop_results goes
@@ -811,7 +873,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       st.result_slot.push_back(result_slot);
       st.carried_types.push_back(t);
       if (!chains[c].empty()) {  // one buffer: the output, or scratch
-        st.in_place_buf.push_back(final_slot >= 0 ? -1 : alloc(numel(t) * ir::dtype_size(t.dtype)));
+        st.in_place_buf.push_back(final_slot >= 0 ? -1 : alloc(Bytes::of(t)));
         st.bufs.push_back({-1, -1});
         ++info.in_place_carried;
         continue;
@@ -821,7 +883,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       std::array<int64_t, 2> bufs{-1, -1};
       for (int64_t j = 0; j < 2; ++j) {
         bool used = j < st.trip && !(j == st.trip - 1 && final_slot >= 0);
-        if (used) bufs[static_cast<size_t>(j)] = alloc(numel(t) * ir::dtype_size(t.dtype));
+        if (used) bufs[static_cast<size_t>(j)] = alloc(Bytes::of(t));
       }
       st.bufs.push_back(bufs);
     }
@@ -855,8 +917,8 @@ Expected<std::unique_ptr<CompiledKernel>> compile_program(const ir::Graph& g, co
   if (!main) return main.status();
   b.info.frame_bytes = b.arena;
   bool from_cache = b.info.kernels > 0 && b.all_cached;
-  return std::unique_ptr<CompiledKernel>(std::make_unique<Program>(std::move(main.value()), b.arena, b.table, b.info,
-                                                                   b.compile_ms, program_symbol(g), from_cache));
+  return std::unique_ptr<CompiledKernel>(std::make_unique<Program>(std::move(main.value()), std::move(b.allocs), b.table,
+                                                                   b.info, b.compile_ms, program_symbol(g), from_cache));
 }
 
 const ProgramInfo* program_info(const CompiledKernel& k) {

@@ -19,7 +19,8 @@
 //  - After the loop, loop_result k is the last value of carried k (after zero iterations: the
 //    initial value); a loop_result that is a result of the graph is written straight into the
 //    caller's output by the last iteration.
-//  - Static shapes only: a graph with regions and any symbolic dim is refused (Status error).
+//  - Symbolic dims: every kernel gets the program's sym_dims; scratch buffers of runtime size
+//    are laid out per call (the pooled frame's arena grows as needed). Trip counts are static.
 //
 // Two ways a loop avoids copying whole arrays per iteration:
 //  - Native nests (backends/cpu/scalar_loop.h): a loop whose body, nested loops included, only

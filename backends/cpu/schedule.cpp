@@ -69,13 +69,47 @@ std::vector<int64_t> c_strides(const std::vector<int64_t>& shape, int64_t elem) 
   return st;
 }
 
+// Symbolic dims (runtime sizes s<k>, read from the kernel's sym_dims; always >= 2, so a symbolic
+// dim is never 0 and never broadcasts). Sizes are then monomials over the symbols: decisions
+// that need a number (threading, scratch sizes) are made at run time.
+struct Mono {
+  int64_t factor = 1;
+  std::vector<int32_t> syms;  // sorted
+
+  static Mono of(const ir::Dim& d) { return d.is_static() ? Mono{d.size, {}} : Mono{1, {d.sym}}; }
+  bool is_static() const { return syms.empty(); }
+  Mono operator*(const Mono& o) const {
+    Mono r{factor * o.factor, syms};
+    if (r.factor == 0) return Mono{0, {}};
+    r.syms.insert(r.syms.end(), o.syms.begin(), o.syms.end());
+    std::sort(r.syms.begin(), r.syms.end());
+    return r;
+  }
+  bool operator==(const Mono& o) const { return factor == o.factor && syms == o.syms; }
+};
+
+Mono mono_numel(const ir::Type& t) {
+  Mono m;
+  for (const ir::Dim& d : t.shape) m = m * Mono::of(d);
+  return m;
+}
+
+// True when some dim is statically 0 (symbolic dims never are).
+bool static_empty(const ir::Type& t) {
+  for (const ir::Dim& d : t.shape)
+    if (d.is_static() && d.size == 0) return true;
+  return false;
+}
+
+bool is_one(const ir::Dim& d) { return d.is_static() && d.size == 1; }
+
 // ---- Plan: which values are buffered and where their buffers live. ----
 
 struct Plan {
   std::vector<bool> needed, buffered;
   std::vector<int> home_out;  // output index that holds the value, or -1
   std::vector<int> slot;      // scratch slot, or -1
-  std::vector<int64_t> slot_bytes;  // per slot, rounded up to kScratchAlign; placed by pack_scratch
+  std::vector<Mono> slot_bytes;  // per slot (static: rounded up to kScratchAlign); placed by pack_scratch
 };
 
 bool is_strided_param(const ir::Node& n) {
@@ -91,6 +125,7 @@ struct Desc {
 
 std::optional<Desc> describe(const ir::Graph& g, const Plan& p, ValueId v) {
   const ir::Node& n = g.node(v);
+  if (!n.type.is_static()) return std::nullopt;  // symbolic: Lowerer::describe_rt
   auto shape = sizes(n.type);
   int64_t elem = ir::dtype_size(n.type.dtype);
   if (p.buffered[static_cast<size_t>(v)]) {
@@ -151,12 +186,12 @@ bool blas_dtype(DType d) { return d == DType::F32 || d == DType::F64; }
 
 // True when reshaping `in` to `out` only inserts or drops size-1 dims: the other dims keep
 // their order and strides (a vector's reshape to a row or a column, for matmul).
-bool unit_reshape(const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
-  std::vector<int64_t> a, b;
-  for (int64_t x : in)
-    if (x != 1) a.push_back(x);
-  for (int64_t x : out)
-    if (x != 1) b.push_back(x);
+bool unit_reshape(const std::vector<ir::Dim>& in, const std::vector<ir::Dim>& out) {
+  std::vector<ir::Dim> a, b;
+  for (const ir::Dim& x : in)
+    if (!is_one(x)) a.push_back(x);
+  for (const ir::Dim& x : out)
+    if (!is_one(x)) b.push_back(x);
   return a == b;
 }
 
@@ -166,12 +201,13 @@ bool unit_reshape(const std::vector<int64_t>& in, const std::vector<int64_t>& ou
 bool rt_describable(const ir::Graph& g, const Plan& p, ValueId v) {
   if (describe(g, p, v)) return true;
   const ir::Node& n = g.node(v);
-  if (p.buffered[static_cast<size_t>(v)]) return is_strided_param(n);
+  // A buffer with symbolic dims: C strides known at run time.
+  if (p.buffered[static_cast<size_t>(v)]) return is_strided_param(n) || !n.type.is_static();
   if (n.operands.size() != 1) return false;
   switch (n.op) {
     case Op::Transpose: case Op::Slice: case Op::Broadcast: return rt_describable(g, p, n.operands[0]);
     case Op::Reshape:
-      return unit_reshape(sizes(g.type(n.operands[0])), sizes(n.type)) && rt_describable(g, p, n.operands[0]);
+      return unit_reshape(g.type(n.operands[0]).shape, n.type.shape) && rt_describable(g, p, n.operands[0]);
     default: return false;
   }
 }
@@ -227,8 +263,9 @@ Expected<Plan> make_plan(const ir::Graph& g) {
   for (size_t v = 0; v < nv; ++v) {
     if (!p.buffered[v] || g.nodes[v].op == Op::Param || p.home_out[v] >= 0) continue;
     p.slot[v] = static_cast<int>(p.slot_bytes.size());
-    int64_t bytes = numel(sizes(g.nodes[v].type)) * ir::dtype_size(g.nodes[v].type.dtype);
-    p.slot_bytes.push_back((bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign);
+    Mono bytes = mono_numel(g.nodes[v].type) * Mono{ir::dtype_size(g.nodes[v].type.dtype), {}};
+    if (bytes.is_static()) bytes.factor = (bytes.factor + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
+    p.slot_bytes.push_back(bytes);
   }
   return p;
 }
@@ -274,11 +311,11 @@ struct Nest {
   ValueId v = ir::kNoValue;  // the value computed (Copy: the value copied)
   int out = -1;              // Copy: destination output
   int part = 0;              // ConcatPart: operand index
-  int64_t outer = 1;         // extent of the outer loop ([begin, end) of the helper)
+  ir::Dim outer = ir::Dim::fixed(1);  // extent of the outer loop ([begin, end) of the helper)
   bool independent = false;  // outer iterations write disjoint data and read none of it
   bool row_axis0 = false;    // the outer loop is axis 0 of the iteration space and of the dest
   bool streaming = false;    // has non-temporal stores: the group body ends with a fence
-  int64_t work = 0;
+  Mono work{0, {}};
   llvm::Function* helper = nullptr;
   std::vector<unsigned> args;  // helper parameter k is the kernel argument args[k] (see emit_helper)
 };
@@ -308,8 +345,19 @@ class Lowerer {
   template <class F>
   Status loop(Value* lo, Value* hi, const char* name, F&& body);
   template <class F>
-  Status loops(const std::vector<int64_t>& ext, const std::vector<int>& axes, size_t level,
+  Status loops(const std::vector<Value*>& ext, const std::vector<int>& axes, size_t level,
                std::vector<Value*>& idx, F&& body);
+  // Runtime sizes (constants when static), loaded once per helper in its entry block.
+  unsigned sym_arg() const {
+    return static_cast<unsigned>(g_.params.size() + 1 + g_.results.size() + p_.slot_bytes.size());
+  }
+  Value* dimv(const ir::Dim& d);
+  std::vector<Value*> extv(const ir::Type& t) {
+    std::vector<Value*> e;
+    for (const ir::Dim& d : t.shape) e.push_back(dimv(d));
+    return e;
+  }
+  std::vector<Value*> cstrides_v(const ir::Type& t, int64_t elem);
   Value* entry_alloca(llvm::Type* t, const char* name);
   Status emit_eval(Nest& n);
   bool simple_rows(ValueId v, ValueId root) const;
@@ -335,9 +383,31 @@ class Lowerer {
   Value* end_ = nullptr;
   llvm::BasicBlock* entry_ = nullptr;
   std::map<std::pair<ValueId, int>, Value*> dyn_stride_;
+  std::map<int32_t, Value*> sym_vals_;
   std::map<std::pair<ValueId, std::vector<Value*>>, Value*> memo_;
   ValueId root_ = ir::kNoValue;
 };
+
+Value* Lowerer::dimv(const ir::Dim& d) {
+  if (d.is_static()) return b_.getInt64(d.size);
+  Value*& s = sym_vals_[d.sym];
+  if (!s) {
+    llvm::IRBuilder<> eb(entry_->getTerminator());
+    s = eb.CreateLoad(eb.getInt64Ty(), eb.CreateConstInBoundsGEP1_64(eb.getInt64Ty(), kernel_arg(sym_arg()), static_cast<uint64_t>(d.sym)),
+                      fmt::format("s{}", d.sym));
+  }
+  return s;
+}
+
+std::vector<Value*> Lowerer::cstrides_v(const ir::Type& t, int64_t elem) {
+  std::vector<Value*> st(t.shape.size());
+  Value* e = b_.getInt64(elem);
+  for (size_t d = t.shape.size(); d-- > 0;) {
+    st[d] = e;
+    e = b_.CreateMul(e, dimv(t.shape[d]), "", true, true);
+  }
+  return st;
+}
 
 Value* Lowerer::entry_alloca(llvm::Type* t, const char* name) {
   llvm::IRBuilder<> eb(entry_, entry_->begin());
@@ -368,14 +438,14 @@ Status Lowerer::loop(Value* lo, Value* hi, const char* name, F&& body) {
 
 // Loops over axes[level..] (extents ext[axis]), writing idx[axis]; then body().
 template <class F>
-Status Lowerer::loops(const std::vector<int64_t>& ext, const std::vector<int>& axes, size_t level,
+Status Lowerer::loops(const std::vector<Value*>& ext, const std::vector<int>& axes, size_t level,
                       std::vector<Value*>& idx, F&& body) {
   if (level == axes.size()) {
     memo_.clear();
     return body();
   }
   auto a = static_cast<size_t>(axes[level]);
-  return loop(b_.getInt64(0), b_.getInt64(ext[a]), "l", [&](Value* i) -> Status {
+  return loop(b_.getInt64(0), ext[a], "l", [&](Value* i) -> Status {
     idx[a] = i;
     return loops(ext, axes, level + 1, idx, body);
   });
@@ -392,13 +462,13 @@ Value* Lowerer::buffer_ptr(ValueId v) {
 
 Value* Lowerer::byte_offset(ValueId v, const std::vector<Value*>& idx) {
   const ir::Node& n = g_.node(v);
-  auto shape = sizes(n.type);
+  const auto& shape = n.type.shape;
   Value* off = nullptr;
   auto add = [&](Value* t) { off = off ? b_.CreateAdd(off, t, "", true, true) : t; };
   if (n.op == Op::Param && static_cast<ir::ParamLayout>(n.ints[1]) == ir::ParamLayout::Scalar) return b_.getInt64(0);
   if (is_strided_param(n)) {
     for (size_t d = 0; d < shape.size(); ++d) {
-      if (shape[d] == 1) continue;
+      if (is_one(shape[d])) continue;
       Value*& s = dyn_stride_[{v, static_cast<int>(d)}];
       if (!s) {
         llvm::IRBuilder<> eb(entry_->getTerminator());
@@ -408,9 +478,9 @@ Value* Lowerer::byte_offset(ValueId v, const std::vector<Value*>& idx) {
       add(b_.CreateMul(idx[d], s));
     }
   } else {
-    auto st = c_strides(shape, ir::dtype_size(n.type.dtype));
+    auto st = cstrides_v(n.type, ir::dtype_size(n.type.dtype));
     for (size_t d = 0; d < shape.size(); ++d)
-      if (shape[d] != 1) add(b_.CreateMul(idx[d], b_.getInt64(st[d]), "", true, true));
+      if (!is_one(shape[d])) add(b_.CreateMul(idx[d], st[d], "", true, true));
   }
   return off ? off : b_.getInt64(0);
 }
@@ -425,11 +495,11 @@ Value* Lowerer::load(ValueId v, const std::vector<Value*>& idx) {
 void Lowerer::store(ValueId buffer_of, int out, const std::vector<Value*>& idx, Value* x, DType d) {
   Value* base = out >= 0 ? kernel_arg(static_cast<unsigned>(g_.params.size() + 1) + static_cast<unsigned>(out))
                         : buffer_ptr(buffer_of);
-  auto shape = sizes(g_.type(buffer_of));
-  auto st = c_strides(shape, ir::dtype_size(d));
+  const auto& shape = g_.type(buffer_of).shape;
+  auto st = cstrides_v(g_.type(buffer_of), ir::dtype_size(d));
   Value* off = b_.getInt64(0);
   for (size_t a = 0; a < shape.size(); ++a)
-    if (shape[a] != 1) off = b_.CreateAdd(off, b_.CreateMul(idx[a], b_.getInt64(st[a]), "", true, true), "", true, true);
+    if (!is_one(shape[a])) off = b_.CreateAdd(off, b_.CreateMul(idx[a], st[a], "", true, true), "", true, true);
   b_.CreateAlignedStore(to_memory(b_, x, d), b_.CreateGEP(b_.getInt8Ty(), base, off),
                         llvm::Align(static_cast<uint64_t>(ir::dtype_size(d))));
 }
@@ -438,7 +508,7 @@ void Lowerer::store(ValueId buffer_of, int out, const std::vector<Value*>& idx, 
 std::vector<Value*> broadcast_index(llvm::IRBuilderBase& b, const ir::Type& o, const std::vector<Value*>& idx) {
   std::vector<Value*> j(static_cast<size_t>(o.rank()));
   size_t lead = idx.size() - j.size();
-  for (size_t d = 0; d < j.size(); ++d) j[d] = o.shape[d].size == 1 ? b.getInt64(0) : idx[lead + d];
+  for (size_t d = 0; d < j.size(); ++d) j[d] = is_one(o.shape[d]) ? b.getInt64(0) : idx[lead + d];
   return j;
 }
 
@@ -523,34 +593,37 @@ Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
       auto a = static_cast<size_t>(n.ints[0]);
       Value* j = idx[a];
       Value* r = nullptr;
-      int64_t off = 0;
+      Value* off = b_.getInt64(0);
       for (ValueId o : n.operands) {
-        int64_t len = g_.type(o).shape[a].size;
-        if (len == 0) continue;
+        const ir::Dim& dim = g_.type(o).shape[a];
+        if (dim.is_static() && dim.size == 0) continue;
+        Value* len = dimv(dim);
         std::vector<Value*> k = idx;
         k[a] = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax,
-                                        b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateSub(j, b_.getInt64(off)), b_.getInt64(len - 1)),
+                                        b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateSub(j, off), b_.CreateSub(len, b_.getInt64(1))),
                                         b_.getInt64(0));
         auto x = eval(o, k);
         if (!x) return x;
-        r = r ? b_.CreateSelect(b_.CreateICmpSLT(j, b_.getInt64(off)), r, *x) : *x;
-        off += len;
+        r = r ? b_.CreateSelect(b_.CreateICmpSLT(j, off), r, *x) : *x;
+        off = b_.CreateAdd(off, len);
       }
       if (!r) return Status::error("cpu backend: inline concat of empty operands");
       return r;
     }
     case Op::Reshape: {
       ValueId o = n.operands[0];
-      auto shape = sizes(n.type), in_shape = sizes(g_.type(o));
+      const auto& shape = n.type.shape;
+      const auto& in_shape = g_.type(o).shape;
+      auto at_least_1 = [&](const ir::Dim& d) { return d.is_static() ? b_.getInt64(std::max<int64_t>(1, d.size)) : dimv(d); };
       Value* flat = b_.getInt64(0);
       for (size_t a = 0; a < shape.size(); ++a)
-        flat = b_.CreateAdd(b_.CreateMul(flat, b_.getInt64(shape[a]), "", true, true), idx[a], "", true, true);
+        flat = b_.CreateAdd(b_.CreateMul(flat, dimv(shape[a]), "", true, true), idx[a], "", true, true);
       std::vector<Value*> j(in_shape.size());
       for (size_t a = in_shape.size(); a-- > 0;) {
         if (a == 0) j[a] = flat;
         else {
-          j[a] = b_.CreateURem(flat, b_.getInt64(std::max<int64_t>(1, in_shape[a])));
-          flat = b_.CreateUDiv(flat, b_.getInt64(std::max<int64_t>(1, in_shape[a])));
+          j[a] = b_.CreateURem(flat, at_least_1(in_shape[a]));
+          flat = b_.CreateUDiv(flat, at_least_1(in_shape[a]));
         }
       }
       return eval(o, j);
@@ -591,13 +664,15 @@ bool Lowerer::simple_rows(ValueId v, ValueId root) const {
 Status Lowerer::emit_eval(Nest& n) {
   ValueId src = n.kind == NestKind::ConcatPart ? g_.node(n.v).operands[static_cast<size_t>(n.part)] : n.v;
   auto shape = sizes(g_.type(src));
+  auto ext = extv(g_.type(src));
   DType d = g_.type(src).dtype;
   root_ = n.kind == NestKind::Eval ? n.v : ir::kNoValue;
-  int64_t axis_off = 0;
+  Value* axis_off = b_.getInt64(0);
   size_t cat_axis = 0;
   if (n.kind == NestKind::ConcatPart) {
     cat_axis = static_cast<size_t>(g_.node(n.v).ints[0]);
-    for (int k = 0; k < n.part; ++k) axis_off += g_.type(g_.node(n.v).operands[static_cast<size_t>(k)]).shape[cat_axis].size;
+    for (int k = 0; k < n.part; ++k)
+      axis_off = b_.CreateAdd(axis_off, dimv(g_.type(g_.node(n.v).operands[static_cast<size_t>(k)]).shape[cat_axis]));
   }
   std::vector<Value*> idx(shape.size(), nullptr);
   std::vector<int> rest;
@@ -607,17 +682,17 @@ Status Lowerer::emit_eval(Nest& n) {
   // lines (one aligned non-temporal vector store each) and a tail.
   int64_t esz = ir::dtype_size(d);
   bool to_output = (n.kind == NestKind::Eval && p_.home_out[static_cast<size_t>(n.v)] >= 0) || n.kind == NestKind::Copy;
-  n.streaming = to_output && esz >= 4 && shape.size() >= 2 && shape.back() * esz >= kStreamMinRowBytes &&
+  n.streaming = to_output && g_.type(src).is_static() && esz >= 4 && shape.size() >= 2 && shape.back() * esz >= kStreamMinRowBytes &&
                 numel(shape) * esz >= kStreamMinBytes && simple_rows(src, n.kind == NestKind::Eval ? src : ir::kNoValue);
   if (n.streaming) rest.pop_back();
   return loop(begin_, end_, "o", [&](Value* o) -> Status {
     if (!shape.empty()) idx[0] = o;
-    return loops(shape, rest, 0, idx, [&]() -> Status {
+    return loops(ext, rest, 0, idx, [&]() -> Status {
       if (!n.streaming) {
         auto x = eval(src, idx);
         if (!x) return x.status();
         std::vector<Value*> didx = idx;
-        if (n.kind == NestKind::ConcatPart) didx[cat_axis] = b_.CreateAdd(idx[cat_axis], b_.getInt64(axis_off));
+        if (n.kind == NestKind::ConcatPart) didx[cat_axis] = b_.CreateAdd(idx[cat_axis], axis_off);
         store(n.kind == NestKind::ConcatPart ? n.v : src, n.kind == NestKind::Copy ? n.out : -1, didx, *x, d);
         return ok_status();
       }
@@ -720,7 +795,7 @@ Status Lowerer::emit_reduce(Nest& n) {
   ValueId x = node.operands[0];
   DType d = node.type.dtype;
   Op op = node.op;
-  auto shape = sizes(g_.type(x));
+  auto shape = extv(g_.type(x));
   size_t rank = shape.size();
   std::vector<bool> red(rank, false);
   for (int64_t a : node.ints) red[static_cast<size_t>(a)] = true;
@@ -740,7 +815,7 @@ Status Lowerer::emit_reduce(Nest& n) {
       acc_axes.push_back(static_cast<int>(a));
       init_axes.push_back(static_cast<int>(a));
     }
-    std::vector<int64_t> rshape = sizes(node.type);
+    std::vector<Value*> rshape = extv(node.type);
     return loop(begin_, end_, "o", [&](Value* o) -> Status {
       if (row) idx[0] = o;
       std::vector<Value*> ridx(rank, nullptr);
@@ -773,7 +848,8 @@ Status Lowerer::emit_reduce(Nest& n) {
   Value* top_slot = fsum ? entry_alloca(b_.getInt64Ty(), "top") : nullptr;
   Value* cnt_slot = fsum ? entry_alloca(b_.getInt64Ty(), "blocks") : nullptr;
   int last = reduced.back();
-  int64_t len = shape[static_cast<size_t>(last)];
+  const ir::Dim& len_dim = g_.type(x).shape[static_cast<size_t>(last)];
+  Value* len = shape[static_cast<size_t>(last)];
   std::vector<int> outer_red(reduced.begin(), reduced.end() - 1);
   std::vector<int> kept_rest(kept.size() > 1 ? kept.begin() + 1 : kept.end(), kept.end());
   auto reassoc = [](Value* v) {
@@ -825,25 +901,26 @@ Status Lowerer::emit_reduce(Nest& n) {
 
   auto inner = [&]() -> Status {
     if (fsum) {
-      int64_t nblocks = (len + kSumBlock - 1) / kSumBlock;
-      return loop(b_.getInt64(0), b_.getInt64(nblocks), "blk", [&](Value* bi) -> Status {
+      Value* nblocks = b_.CreateUDiv(b_.CreateAdd(len, b_.getInt64(kSumBlock - 1)), b_.getInt64(kSumBlock));
+      return loop(b_.getInt64(0), nblocks, "blk", [&](Value* bi) -> Status {
         Value* start = b_.CreateMul(bi, b_.getInt64(kSumBlock));
-        Value* stop = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateAdd(start, b_.getInt64(kSumBlock)),
-                                               b_.getInt64(len));
+        Value* stop = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateAdd(start, b_.getInt64(kSumBlock)), len);
         return block_sum(start, stop);
       });
     }
-    int64_t lanes_end = 0;
-    if (fext && len >= 2 * kLanes) {
+    Value* lanes_end = b_.getInt64(0);
+    // A runtime length takes the lane path always (it runs len / kLanes times: none when short).
+    if (fext && (!len_dim.is_static() || len_dim.size >= 2 * kLanes)) {
       // Float max/min: kLanes independent NaN-propagating chains over j = kLanes*q + l, held in
       // one explicit <kLanes x T> accumulator (vector compare + select per step; the lanes are
       // built from kLanes consecutive scalar evaluations, which the SLP vectorizer turns into
       // vector loads and arithmetic), then folded into acc in lane order. LLVM 16 does not
       // vectorize a NaN-exact max reduction loop itself.
-      lanes_end = len / kLanes * kLanes;
+      Value* nq = b_.CreateUDiv(len, b_.getInt64(kLanes));
+      lanes_end = b_.CreateMul(nq, b_.getInt64(kLanes));
       auto* vt = llvm::FixedVectorType::get(t, kLanes);
       b_.CreateStore(b_.CreateVectorSplat(kLanes, identity(op, d)), lane_vec);
-      if (Status s = loop(b_.getInt64(0), b_.getInt64(len / kLanes), "q", [&](Value* q) -> Status {
+      if (Status s = loop(b_.getInt64(0), nq, "q", [&](Value* q) -> Status {
             memo_.clear();
             Value* v = llvm::PoisonValue::get(vt);
             for (int l = 0; l < kLanes; ++l) {
@@ -861,7 +938,7 @@ Status Lowerer::emit_reduce(Nest& n) {
       for (int l = 0; l < kLanes; ++l) acc = combine(op, d, acc, b_.CreateExtractElement(lanes, static_cast<uint64_t>(l)));
       b_.CreateStore(acc, acc_slot);
     }
-    return loop(b_.getInt64(lanes_end), b_.getInt64(len), "j", [&](Value* j) -> Status {
+    return loop(lanes_end, len, "j", [&](Value* j) -> Status {
       idx[static_cast<size_t>(last)] = j;
       memo_.clear();
       auto xv = eval(x, idx);
@@ -916,7 +993,8 @@ Status Lowerer::emit_arg(Nest& n) {
   const ir::Node& node = g_.node(n.v);
   ValueId x = node.operands[0];
   DType d = g_.type(x).dtype;
-  auto shape = sizes(g_.type(x));
+  auto shape = extv(g_.type(x));
+  const ir::Dim& axis_dim = g_.type(x).shape[static_cast<size_t>(node.ints[0])];
   auto axis = static_cast<size_t>(node.ints[0]);
   std::vector<int> kept;
   for (size_t a = 0; a < shape.size(); ++a)
@@ -932,12 +1010,12 @@ Status Lowerer::emit_arg(Nest& n) {
     if (!kept.empty()) idx[static_cast<size_t>(kept[0])] = o;
     return loops(shape, kept_rest, 0, idx, [&]() -> Status {
       b_.CreateStore(b_.getInt64(0), bi_slot);
-      if (shape[axis] > 0) {
+      if (!axis_dim.is_static() || axis_dim.size > 0) {
         idx[axis] = b_.getInt64(0);
         auto first = eval(x, idx);
         if (!first) return first.status();
         b_.CreateStore(*first, best_slot);
-        if (Status s = loop(b_.getInt64(1), b_.getInt64(shape[axis]), "a", [&](Value* j) -> Status {
+        if (Status s = loop(b_.getInt64(1), shape[axis], "a", [&](Value* j) -> Status {
               idx[axis] = j;
               memo_.clear();
               auto xv = eval(x, idx);
@@ -970,10 +1048,11 @@ Status Lowerer::emit_matmul(Nest& n) {
   const ir::Node& node = g_.node(n.v);
   DType d = node.type.dtype;
   int64_t e = ir::dtype_size(d);
+  ValueId av = node.operands[0], bv = node.operands[1];
+  if (!node.type.is_static() || !g_.type(av).is_static() || !g_.type(bv).is_static()) return emit_matmul_rt(n);
   auto rshape = sizes(node.type);
   size_t rank = rshape.size();
   int64_t M = rshape[rank - 2], N = rshape[rank - 1];
-  ValueId av = node.operands[0], bv = node.operands[1];
   auto ashape = sizes(g_.type(av)), bshape = sizes(g_.type(bv));
   int64_t K = ashape.back();
   auto ad = describe(g_, p_, av), bd = describe(g_, p_, bv);
@@ -991,9 +1070,10 @@ Status Lowerer::emit_matmul(Nest& n) {
     return b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(desc.base), off);
   };
   auto cst = c_strides(rshape, e);
+  auto rext = extv(node.type);
   return loop(begin_, end_, "o", [&](Value*) -> Status {
     if (M == 0 || N == 0) return ok_status();
-    return loops(rshape, batch_axes, 0, bidx, [&]() -> Status {
+    return loops(rext, batch_axes, 0, bidx, [&]() -> Status {
       Value* coff = b_.getInt64(0);
       for (int a : batch_axes) coff = b_.CreateAdd(coff, b_.CreateMul(bidx[static_cast<size_t>(a)], b_.getInt64(cst[static_cast<size_t>(a)])));
       Value* cptr = b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(n.v), coff);
@@ -1077,17 +1157,21 @@ std::optional<Lowerer::RtDesc> Lowerer::describe_rt(ValueId v) {
     return r;
   }
   const ir::Node& n = g_.node(v);
-  auto shape = sizes(n.type);
+  const auto& shape = n.type.shape;
   if (p_.buffered[static_cast<size_t>(v)]) {
-    if (!is_strided_param(n)) return std::nullopt;
+    if (!is_strided_param(n)) {
+      if (n.type.is_static()) return std::nullopt;
+      RtDesc r{v, b_.getInt64(0), cstrides_v(n.type, ir::dtype_size(n.type.dtype))};  // symbolic dims
+      return r;
+    }
     RtDesc r{v, b_.getInt64(0), {}};
-    for (size_t a = 0; a < shape.size(); ++a) r.strides.push_back(shape[a] == 1 ? b_.getInt64(0) : param_stride(v, a));
+    for (size_t a = 0; a < shape.size(); ++a) r.strides.push_back(is_one(shape[a]) ? b_.getInt64(0) : param_stride(v, a));
     return r;
   }
   if (n.operands.size() != 1) return std::nullopt;
   auto in = describe_rt(n.operands[0]);
   if (!in) return std::nullopt;
-  const auto in_shape = sizes(g_.type(n.operands[0]));
+  const auto& in_shape = g_.type(n.operands[0]).shape;
   RtDesc r{in->base, in->offset, {}};
   switch (n.op) {
     case Op::Transpose:
@@ -1102,16 +1186,16 @@ std::optional<Lowerer::RtDesc> Lowerer::describe_rt(ValueId v) {
     case Op::Broadcast: {
       size_t lead = shape.size() - in_shape.size();
       for (size_t a = 0; a < shape.size(); ++a)
-        r.strides.push_back(a < lead || in_shape[a - lead] == 1 ? b_.getInt64(0) : in->strides[a - lead]);
+        r.strides.push_back(a < lead || is_one(in_shape[a - lead]) ? b_.getInt64(0) : in->strides[a - lead]);
       return r;
     }
     case Op::Reshape: {
       if (!unit_reshape(in_shape, shape)) return std::nullopt;
       std::vector<Value*> kept;
       for (size_t a = 0; a < in_shape.size(); ++a)
-        if (in_shape[a] != 1) kept.push_back(in->strides[a]);
+        if (!is_one(in_shape[a])) kept.push_back(in->strides[a]);
       size_t k = 0;
-      for (int64_t x : shape) r.strides.push_back(x == 1 ? b_.getInt64(0) : kept[k++]);
+      for (const ir::Dim& x : shape) r.strides.push_back(is_one(x) ? b_.getInt64(0) : kept[k++]);
       return r;
     }
     default: return std::nullopt;
@@ -1129,12 +1213,19 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
   const ir::Node& node = g_.node(n.v);
   DType d = node.type.dtype;
   int64_t e = ir::dtype_size(d);
-  auto rshape = sizes(node.type);
+  // Sizes may be symbolic (runtime values, >= 2): Md/Nd/Kd say what is known now, M/N/K are
+  // the values.
+  const auto& rshape = node.type.shape;
   size_t rank = rshape.size();
-  int64_t M = rshape[rank - 2], N = rshape[rank - 1];
   ValueId av = node.operands[0], bv = node.operands[1];
-  auto ashape = sizes(g_.type(av)), bshape = sizes(g_.type(bv));
-  int64_t K = ashape.back();
+  const auto& ashape = g_.type(av).shape;
+  const auto& bshape = g_.type(bv).shape;
+  ir::Dim Md = rshape[rank - 2], Nd = rshape[rank - 1], Kd = ashape.back();
+  Value *M = dimv(Md), *N = dimv(Nd), *K = dimv(Kd);
+  auto is_zero = [](const ir::Dim& x) { return x.is_static() && x.size == 0; };
+  auto gt1 = [](const ir::Dim& x) { return !x.is_static() || x.size > 1; };
+  auto at_least_1 = [&](const ir::Dim& x) { return x.is_static() ? b_.getInt64(std::max<int64_t>(1, x.size)) : dimv(x); };
+  auto rext = extv(node.type);
   auto ad = describe_rt(av), bd = describe_rt(bv);
   if (!ad || !bd) return Status::error("cpu backend: matmul operand has no layout");
   root_ = ir::kNoValue;
@@ -1143,18 +1234,18 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
   std::vector<Value*> bidx(rank, nullptr);
   llvm::Type* ptr = b_.getPtrTy();
   llvm::Type* i64 = b_.getInt64Ty();
-  auto cst = c_strides(rshape, e);
+  auto cst = cstrides_v(node.type, e);
   // The operand's matrix for the current batch index (bidx).
-  auto matrix_ptr = [&](const RtDesc& desc, const std::vector<int64_t>& oshape) {
+  auto matrix_ptr = [&](const RtDesc& desc, const std::vector<ir::Dim>& oshape) {
     Value* off = desc.offset;
     size_t lead = rank - oshape.size();
     for (size_t a = 0; a + 2 < oshape.size(); ++a)
-      if (oshape[a] != 1) off = b_.CreateAdd(off, b_.CreateMul(bidx[lead + a], desc.strides[a]));
+      if (!is_one(oshape[a])) off = b_.CreateAdd(off, b_.CreateMul(bidx[lead + a], desc.strides[a]));
     return b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(desc.base), off);
   };
   auto result_ptr = [&]() {
     Value* coff = b_.getInt64(0);
-    for (int a : batch_axes) coff = b_.CreateAdd(coff, b_.CreateMul(bidx[static_cast<size_t>(a)], b_.getInt64(cst[static_cast<size_t>(a)])));
+    for (int a : batch_axes) coff = b_.CreateAdd(coff, b_.CreateMul(bidx[static_cast<size_t>(a)], cst[static_cast<size_t>(a)]));
     return b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(n.v), coff);
   };
   auto at = [&](Value* base, Value* r, Value* c, Value* rs, Value* cs) {
@@ -1176,30 +1267,30 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
   llvm::Type* mt = memory_type(ctx_, d);
   auto ld_st = [&](const RtDesc& desc, size_t r) { return std::make_pair(desc.strides[r - 2], desc.strides[r - 1]); };
 
-  if (!blas_dtype(d) || K == 0) {
+  if (!blas_dtype(d) || is_zero(Kd)) {
     // C[i, :] = sum_k A[i, k] * B[k, :], wrapping (as emit_matmul's integer loops).
     llvm::Type* t = register_type(ctx_, d);
     bool bl = ir::is_bool(d), f = ir::is_float(d);
     Value *ars = ld_st(*ad, ashape.size()).first, *acs = ld_st(*ad, ashape.size()).second;
     Value *brs = ld_st(*bd, bshape.size()).first, *bcs = ld_st(*bd, bshape.size()).second;
     return loop(begin_, end_, "o", [&](Value*) -> Status {
-      if (M == 0 || N == 0) return ok_status();
-      return loops(rshape, batch_axes, 0, bidx, [&]() -> Status {
+      if (is_zero(Md) || is_zero(Nd)) return ok_status();
+      return loops(rext, batch_axes, 0, bidx, [&]() -> Status {
         Value* cptr = result_ptr();
         Value* aptr = matrix_ptr(*ad, ashape);
         Value* bptr = matrix_ptr(*bd, bshape);
-        Value* crs = b_.getInt64(N * e);
+        Value* crs = b_.CreateMul(N, b_.getInt64(e));
         Value* ccs = b_.getInt64(e);
-        return loop(b_.getInt64(0), b_.getInt64(M), "mi", [&](Value* mi) -> Status {
-          if (Status s = loop(b_.getInt64(0), b_.getInt64(N), "mj", [&](Value* mj) -> Status {
+        return loop(b_.getInt64(0), M, "mi", [&](Value* mi) -> Status {
+          if (Status s = loop(b_.getInt64(0), N, "mj", [&](Value* mj) -> Status {
                 b_.CreateAlignedStore(to_memory(b_, f ? llvm::ConstantFP::get(t, 0.0) : llvm::ConstantInt::get(t, 0), d),
                                       at(cptr, mi, mj, crs, ccs), llvm::Align(1));
                 return ok_status();
               }); !s)
             return s;
-          return loop(b_.getInt64(0), b_.getInt64(K), "mk", [&](Value* mk) -> Status {
+          return loop(b_.getInt64(0), K, "mk", [&](Value* mk) -> Status {
             Value* a = from_memory(b_, b_.CreateAlignedLoad(mt, at(aptr, mi, mk, ars, acs), llvm::Align(1)), d);
-            return loop(b_.getInt64(0), b_.getInt64(N), "mj", [&](Value* mj) -> Status {
+            return loop(b_.getInt64(0), N, "mj", [&](Value* mj) -> Status {
               Value* bx = from_memory(b_, b_.CreateAlignedLoad(mt, at(bptr, mk, mj, brs, bcs), llvm::Align(1)), d);
               Value* cp = at(cptr, mi, mj, crs, ccs);
               Value* c = from_memory(b_, b_.CreateAlignedLoad(mt, cp, llvm::Align(1)), d);
@@ -1218,25 +1309,25 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
   // or a packing copy.
   struct Operand {
     const RtDesc* desc;
-    const std::vector<int64_t>* shape;
-    int64_t rows, cols;
+    const std::vector<ir::Dim>* shape;
+    ir::Dim rows, cols;
     bool per_batch = false;  // has batch dims of its own: a packed copy per batch
     Value *pack = nullptr, *trans = nullptr, *ld = nullptr, *buf = nullptr;
   };
-  Operand ops[2] = {{&*ad, &ashape, M, K}, {&*bd, &bshape, K, N}};
+  Operand ops[2] = {{&*ad, &ashape, Md, Kd}, {&*bd, &bshape, Kd, Nd}};
   auto pack_into = [&](Operand& o, Value* src) -> Status {
     Value *rs = ld_st(*o.desc, o.shape->size()).first, *cs = ld_st(*o.desc, o.shape->size()).second;
-    return loop(b_.getInt64(0), b_.getInt64(o.rows), "pr", [&](Value* r) -> Status {
-      return loop(b_.getInt64(0), b_.getInt64(o.cols), "pc", [&](Value* c) -> Status {
+    return loop(b_.getInt64(0), dimv(o.rows), "pr", [&](Value* r) -> Status {
+      return loop(b_.getInt64(0), dimv(o.cols), "pc", [&](Value* c) -> Status {
         Value* x = b_.CreateAlignedLoad(mt, at(src, r, c, rs, cs), llvm::Align(1));
-        Value* dst = at(o.buf, r, c, b_.getInt64(o.cols * e), b_.getInt64(e));
+        Value* dst = at(o.buf, r, c, b_.CreateMul(dimv(o.cols), b_.getInt64(e)), b_.getInt64(e));
         b_.CreateAlignedStore(x, dst, llvm::Align(static_cast<uint64_t>(e)));
         return ok_status();
       });
     });
   };
   return loop(begin_, end_, "o", [&](Value*) -> Status {
-    if (M == 0 || N == 0) return ok_status();
+    if (is_zero(Md) || is_zero(Nd)) return ok_status();
     for (Operand& o : ops) {
       const auto& sh = *o.shape;
       size_t r = sh.size();
@@ -1245,36 +1336,38 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
       auto multiple_of_e = [&](Value* s) { return b_.CreateICmpEQ(b_.CreateSRem(s, e64), b_.getInt64(0)); };
       Value* t = b_.getTrue();
       Value* nt_ok = t;  // row-major as is: unit column stride, ld = row stride
-      if (o.cols > 1) nt_ok = b_.CreateICmpEQ(cs, e64);
-      if (o.rows > 1)
+      if (gt1(o.cols)) nt_ok = b_.CreateICmpEQ(cs, e64);
+      if (gt1(o.rows))
         nt_ok = b_.CreateAnd(nt_ok, b_.CreateAnd(b_.CreateAnd(b_.CreateICmpSGT(rs, b_.getInt64(0)), multiple_of_e(rs)),
-                                                 b_.CreateICmpSGE(b_.CreateSDiv(rs, e64), b_.getInt64(std::max<int64_t>(1, o.cols)))));
+                                                 b_.CreateICmpSGE(b_.CreateSDiv(rs, e64), at_least_1(o.cols))));
       Value* t_ok = t;  // transposed: unit row stride, ld = column stride
-      if (o.rows > 1) t_ok = b_.CreateICmpEQ(rs, e64);
-      if (o.cols > 1)
+      if (gt1(o.rows)) t_ok = b_.CreateICmpEQ(rs, e64);
+      if (gt1(o.cols))
         t_ok = b_.CreateAnd(t_ok, b_.CreateAnd(b_.CreateAnd(b_.CreateICmpSGT(cs, b_.getInt64(0)), multiple_of_e(cs)),
-                                               b_.CreateICmpSGE(b_.CreateSDiv(cs, e64), b_.getInt64(std::max<int64_t>(1, o.rows)))));
-      Value* ld_nt = o.rows <= 1 ? b_.getInt64(std::max<int64_t>(1, o.cols)) : b_.CreateSDiv(rs, e64);
-      Value* ld_t = o.cols <= 1 ? b_.getInt64(std::max<int64_t>(1, o.rows)) : b_.CreateSDiv(cs, e64);
+                                               b_.CreateICmpSGE(b_.CreateSDiv(cs, e64), at_least_1(o.rows))));
+      Value* ld_nt = !gt1(o.rows) ? at_least_1(o.cols) : b_.CreateSDiv(rs, e64);
+      Value* ld_t = !gt1(o.cols) ? at_least_1(o.rows) : b_.CreateSDiv(cs, e64);
       Value* ld = b_.CreateSelect(nt_ok, ld_nt, ld_t);
       // Element-aligned base and strides (BLAS reads whole elements), ld within BLAS's int.
       Value* base = b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(o.desc->base), o.desc->offset);
       Value* ok = b_.CreateICmpEQ(b_.CreateAnd(b_.CreatePtrToInt(base, i64), b_.getInt64(e - 1)), b_.getInt64(0));
       for (size_t a = 0; a < r; ++a)
-        if (sh[a] != 1) ok = b_.CreateAnd(ok, multiple_of_e(o.desc->strides[a]));
+        if (!is_one(sh[a])) ok = b_.CreateAnd(ok, multiple_of_e(o.desc->strides[a]));
       ok = b_.CreateAnd(ok, b_.CreateAnd(b_.CreateOr(nt_ok, t_ok), b_.CreateICmpSLE(ld, b_.getInt64(INT32_MAX))));
       o.pack = b_.CreateNot(ok);
       o.trans = b_.CreateSelect(nt_ok, b_.getInt32(kCblasNoTrans), b_.getInt32(kCblasTrans));
       o.ld = b_.CreateTrunc(ld, b_.getInt32Ty());
-      for (size_t a = 0; a + 2 < r; ++a) o.per_batch |= sh[a] != 1;
+      for (size_t a = 0; a + 2 < r; ++a) o.per_batch |= !is_one(sh[a]);
       // The scratch matrix, allocated only when packing.
       llvm::BasicBlock* pre = b_.GetInsertBlock();
       llvm::BasicBlock* then = nullptr;
       Value* fresh = nullptr;
       if (Status s = when(o.pack, [&]() -> Status {
             auto alloc = m_.getOrInsertFunction("aligned_alloc", llvm::FunctionType::get(ptr, {i64, i64}, false));
-            int64_t bytes = (o.rows * o.cols * e + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
-            fresh = b_.CreateCall(alloc, {b_.getInt64(kScratchAlign), b_.getInt64(std::max(bytes, kScratchAlign))});
+            Value* bytes = b_.CreateMul(b_.CreateMul(dimv(o.rows), dimv(o.cols)), b_.getInt64(e));
+            bytes = b_.CreateAnd(b_.CreateAdd(bytes, b_.getInt64(kScratchAlign - 1)), b_.getInt64(-kScratchAlign));
+            bytes = b_.CreateBinaryIntrinsic(llvm::Intrinsic::umax, bytes, b_.getInt64(kScratchAlign));
+            fresh = b_.CreateCall(alloc, {b_.getInt64(kScratchAlign), bytes});
             then = b_.GetInsertBlock();
             return ok_status();
           }); !s)
@@ -1286,7 +1379,7 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
       if (!o.per_batch)
         if (Status s = when(o.pack, [&]() { return pack_into(o, base); }); !s) return s;
     }
-    if (Status s = loops(rshape, batch_axes, 0, bidx, [&]() -> Status {
+    if (Status s = loops(rext, batch_axes, 0, bidx, [&]() -> Status {
           Value* cptr = result_ptr();
           Value* use[2];
           for (int k = 0; k < 2; ++k) {
@@ -1302,11 +1395,12 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
               d == DType::F32 ? "cblas_sgemm" : "cblas_dgemm",
               llvm::FunctionType::get(b_.getVoidTy(), {i32, i32, i32, i32, i32, i32, ft, ptr, i32, ptr, i32, ft, ptr, i32}, false));
           auto i = [&](int64_t v) { return b_.getInt32(static_cast<uint32_t>(v)); };
+          auto i32v = [&](Value* v) { return b_.CreateTrunc(v, i32); };
           auto trans = [&](const Operand& o) { return b_.CreateSelect(o.pack, i(kCblasNoTrans), o.trans); };
-          auto ld = [&](const Operand& o) { return b_.CreateSelect(o.pack, i(std::max<int64_t>(1, o.cols)), o.ld); };
-          b_.CreateCall(callee, {i(kCblasRowMajor), trans(ops[0]), trans(ops[1]), i(M), i(N), i(K),
+          auto ld = [&](const Operand& o) { return b_.CreateSelect(o.pack, i32v(at_least_1(o.cols)), o.ld); };
+          b_.CreateCall(callee, {i(kCblasRowMajor), trans(ops[0]), trans(ops[1]), i32v(M), i32v(N), i32v(K),
                                  llvm::ConstantFP::get(ft, 1.0), use[0], ld(ops[0]), use[1], ld(ops[1]),
-                                 llvm::ConstantFP::get(ft, 0.0), cptr, i(N)});
+                                 llvm::ConstantFP::get(ft, 0.0), cptr, i32v(at_least_1(Nd))});
           return ok_status();
         }); !s)
       return s;
@@ -1318,17 +1412,18 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
 
 Expected<std::vector<Nest>> Lowerer::plan_nests() {
   std::vector<Nest> nests;
-  auto elems = [&](ValueId v) { return numel(sizes(g_.type(v))); };
+  auto work8 = [&](const ir::Type& t) { return mono_numel(t) * Mono{8, {}}; };
+  auto dim0 = [](const ir::Type& t) { return t.shape.empty() ? ir::Dim::fixed(1) : t.shape[0]; };
   for (ValueId v = 0; v < g_.size(); ++v) {
     const ir::Node& n = g_.node(v);
     auto i = static_cast<size_t>(v);
     if (!p_.needed[i] || !p_.buffered[i] || n.op == Op::Param) continue;
-    auto shape = sizes(n.type);
     Nest nest;
     nest.v = v;
     if (is_reduce(n.op) || n.op == Op::ArgMax || n.op == Op::ArgMin) {
       nest.kind = is_reduce(n.op) ? NestKind::Reduce : NestKind::Arg;
-      auto xs = sizes(g_.type(n.operands[0]));
+      const ir::Type& xt = g_.type(n.operands[0]);
+      const auto& xs = xt.shape;
       std::vector<bool> red(xs.size(), false);
       for (int64_t a : n.ints) red[static_cast<size_t>(a)] = true;
       bool inner_mode = nest.kind == NestKind::Arg || (!n.ints.empty() && red.back());
@@ -1338,56 +1433,56 @@ Expected<std::vector<Nest>> Lowerer::plan_nests() {
           first_kept = static_cast<int>(a);
           break;
         }
-      if (numel(shape) == 0) continue;
+      if (static_empty(n.type)) continue;
       if (inner_mode) {
-        nest.outer = first_kept >= 0 ? xs[static_cast<size_t>(first_kept)] : 1;
+        nest.outer = first_kept >= 0 ? xs[static_cast<size_t>(first_kept)] : ir::Dim::fixed(1);
         nest.independent = first_kept >= 0;
         nest.row_axis0 = first_kept == 0;
       } else {
         bool row = !xs.empty() && !red[0];
-        nest.outer = row ? xs[0] : 1;
+        nest.outer = row ? xs[0] : ir::Dim::fixed(1);
         nest.independent = nest.row_axis0 = row;
       }
-      nest.work = numel(xs) * 8;
+      nest.work = work8(xt);
       nests.push_back(nest);
     } else if (n.op == Op::MatMul) {
       nest.kind = NestKind::MatMul;
-      if (numel(shape) == 0) continue;
-      nest.work = 0;
+      if (static_empty(n.type)) continue;
+      nest.work = Mono{0, {}};
       nests.push_back(nest);
     } else if (n.op == Op::Concat) {
       for (size_t k = 0; k < n.operands.size(); ++k) {
         Nest part = nest;
         part.kind = NestKind::ConcatPart;
         part.part = static_cast<int>(k);
-        auto ps = sizes(g_.type(n.operands[k]));
-        if (numel(ps) == 0) continue;
-        part.outer = ps.empty() ? 1 : ps[0];
-        part.independent = !ps.empty();
-        part.work = numel(ps) * 8;
+        const ir::Type& pt = g_.type(n.operands[k]);
+        if (static_empty(pt)) continue;
+        part.outer = dim0(pt);
+        part.independent = pt.rank() > 0;
+        part.work = work8(pt);
         nests.push_back(part);
       }
     } else {
-      if (numel(shape) == 0) continue;
+      if (static_empty(n.type)) continue;
       nest.kind = NestKind::Eval;
-      nest.outer = shape.empty() ? 1 : shape[0];
-      nest.independent = nest.row_axis0 = !shape.empty();
-      nest.work = elems(v) * 8;
+      nest.outer = dim0(n.type);
+      nest.independent = nest.row_axis0 = n.type.rank() > 0;
+      nest.work = work8(n.type);
       nests.push_back(nest);
     }
   }
   for (size_t k = 0; k < g_.results.size(); ++k) {
     ValueId v = g_.results[k];
     if (p_.home_out[static_cast<size_t>(v)] == static_cast<int>(k)) continue;
-    auto shape = sizes(g_.type(v));
-    if (numel(shape) == 0) continue;
+    const ir::Type& t = g_.type(v);
+    if (static_empty(t)) continue;
     Nest nest;
     nest.kind = NestKind::Copy;
     nest.v = v;
     nest.out = static_cast<int>(k);
-    nest.outer = shape.empty() ? 1 : shape[0];
-    nest.independent = nest.row_axis0 = !shape.empty();
-    nest.work = elems(v) * 8;
+    nest.outer = dim0(t);
+    nest.independent = nest.row_axis0 = t.rank() > 0;
+    nest.work = work8(t);
     nests.push_back(nest);
   }
   return nests;
@@ -1481,6 +1576,7 @@ Status Lowerer::emit_helper(Nest& nest, int index) {
   b_.SetInsertPoint(start);
   placeholders_.clear();
   dyn_stride_.clear();
+  sym_vals_.clear();
   memo_.clear();
   begin_ = fn->getArg(0);
   end_ = fn->getArg(1);
@@ -1512,7 +1608,7 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
     if (!groups.empty()) {
       const Nest& first = nests[groups.back().front()];
       joins = first.row_axis0 && n.row_axis0 && first.independent && n.independent && first.outer == n.outer &&
-              n.outer > 1 && group_reads_ok(n, produced);
+              (!n.outer.is_static() || n.outer.size > 1) && group_reads_ok(n, produced);
     }
     if (!joins) {
       groups.push_back({});
@@ -1531,7 +1627,7 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
   for (size_t gi = 0; gi < groups.size(); ++gi)
     for (size_t k : groups[gi])
       for (unsigned a : nests[k].args)
-        if (a >= np + 1 + nr) {
+        if (a >= np + 1 + nr && a < sym_arg()) {
           size_t s = a - (np + 1 + nr);
           first[s] = std::min(first[s], static_cast<int>(gi));
           last[s] = std::max(last[s], static_cast<int>(gi));
@@ -1540,17 +1636,19 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
   // only at the current row), row by row. Such a slot needs one row per thread, on the group
   // body's stack, instead of the whole array: softmax's exp(x - m) stays in L1.
   constexpr int64_t kMaxRowLocalBytes = int64_t{64} << 10;
-  std::vector<int64_t> slot_bytes = p_.slot_bytes, row_bytes(ns, 0);
+  std::vector<Mono> slot_bytes = p_.slot_bytes;
+  std::vector<int64_t> row_bytes(ns, 0);
   for (size_t v = 0; v < p_.slot.size(); ++v) {
     int s = p_.slot[v];
     if (s < 0 || first[s] != last[s] || groups[static_cast<size_t>(first[s])].size() < 2) continue;
-    auto shape = sizes(g_.node(static_cast<ValueId>(v)).type);
+    const ir::Type& t = g_.node(static_cast<ValueId>(v)).type;
     const Nest& lead = nests[groups[static_cast<size_t>(first[s])].front()];
-    if (shape.empty() || shape[0] != lead.outer) continue;
-    int64_t rb = numel(shape) / shape[0] * ir::dtype_size(g_.node(static_cast<ValueId>(v)).type.dtype);
-    if (rb > kMaxRowLocalBytes) continue;
-    row_bytes[static_cast<size_t>(s)] = rb;
-    slot_bytes[static_cast<size_t>(s)] = 0;
+    if (t.shape.empty() || t.shape[0] != lead.outer) continue;
+    Mono row = Mono{ir::dtype_size(t.dtype), {}};
+    for (size_t a = 1; a < t.shape.size(); ++a) row = row * Mono::of(t.shape[a]);
+    if (!row.is_static() || row.factor > kMaxRowLocalBytes) continue;  // a row of runtime size: whole array
+    row_bytes[static_cast<size_t>(s)] = row.factor;
+    slot_bytes[static_cast<size_t>(s)] = Mono{0, {}};
   }
 
   std::vector<llvm::Function*> bodies;
@@ -1567,22 +1665,23 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", body));
     auto array = [&](unsigned k) { return b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, body->getArg(0), k)); };
     // Kernel argument k (inputs, strides, outputs, scratch), loaded once in the entry block.
-    std::vector<Value*> kargs(np + 1 + nr + ns, nullptr);
-    std::vector<Value*> arrays(4, nullptr);
+    // ... and sym_dims (argument sym_arg(), context entry 4).
+    std::vector<Value*> kargs(np + 1 + nr + ns + 1, nullptr);
+    std::vector<Value*> arrays(5, nullptr);
     auto karg = [&](unsigned k) {
       if (kargs[k]) return kargs[k];
-      unsigned a = k < np ? 0 : k == np ? 1 : k < np + 1 + nr ? 2 : 3;
+      unsigned a = k < np ? 0 : k == np ? 1 : k < np + 1 + nr ? 2 : k < sym_arg() ? 3 : 4;
       uint64_t i = a == 0 ? k : a == 2 ? k - np - 1 : k - np - 1 - nr;
       llvm::IRBuilder<> eb(&body->getEntryBlock(), body->getEntryBlock().begin());
       if (!arrays[a]) arrays[a] = eb.CreateLoad(ptr, eb.CreateConstInBoundsGEP1_64(ptr, body->getArg(0), a));
       eb.SetInsertPoint(&body->getEntryBlock(), std::next(llvm::cast<llvm::Instruction>(arrays[a])->getIterator()));
-      return kargs[k] = a == 1 ? arrays[a] : eb.CreateLoad(ptr, eb.CreateConstInBoundsGEP1_64(ptr, arrays[a], i));
+      return kargs[k] = a == 1 || a == 4 ? arrays[a] : eb.CreateLoad(ptr, eb.CreateConstInBoundsGEP1_64(ptr, arrays[a], i));
     };
     std::map<unsigned, Value*> row_bufs;
     auto call = [&](const Nest& n, Value* lo, Value* hi) {
       std::vector<Value*> a;
       for (unsigned k : n.args) {
-        int64_t rb = k >= np + 1 + nr ? row_bytes[k - np - 1 - nr] : 0;
+        int64_t rb = k >= np + 1 + nr && k < sym_arg() ? row_bytes[k - np - 1 - nr] : 0;
         if (rb == 0) {
           a.push_back(karg(k));
           continue;
@@ -1619,49 +1718,137 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
     bodies.push_back(body);
   }
 
-  auto [slot_offset, scratch_bytes] = pack_scratch(slot_bytes, first, last);
+  // Static slots are packed now (pack_scratch); slots of runtime size get blocks after them,
+  // a block reused by a later slot of the same symbols and at most its factor once dead.
+  std::vector<int64_t> static_bytes(ns, 0);
+  for (size_t s = 0; s < ns; ++s)
+    if (slot_bytes[s].is_static()) static_bytes[s] = slot_bytes[s].factor;
+  auto [slot_offset, scratch_bytes] = pack_scratch(static_bytes, first, last);
+  std::vector<int> sym_block(ns, -1);
+  std::vector<Mono> blocks;
+  {
+    std::vector<size_t> order;
+    for (size_t s = 0; s < ns; ++s)
+      if (!slot_bytes[s].is_static()) order.push_back(s);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return first[a] < first[b]; });
+    std::vector<int> block_last;  // last group using each block
+    for (size_t s : order) {
+      int pick = -1;
+      for (size_t bi = 0; bi < blocks.size(); ++bi)
+        if (block_last[bi] < first[s] && blocks[bi].syms == slot_bytes[s].syms && blocks[bi].factor >= slot_bytes[s].factor &&
+            (pick < 0 || blocks[bi].factor < blocks[static_cast<size_t>(pick)].factor))
+          pick = static_cast<int>(bi);
+      if (pick < 0) {
+        pick = static_cast<int>(blocks.size());
+        blocks.push_back(slot_bytes[s]);
+        block_last.push_back(-1);
+      }
+      block_last[static_cast<size_t>(pick)] = last[s];
+      sym_block[s] = pick;
+    }
+  }
 
   auto* kty = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, ptr, ptr}, false);
   auto* kernel = llvm::Function::Create(kty, llvm::Function::ExternalLinkage, symbol_, m_);
   kernel->addFnAttr(llvm::Attribute::NoUnwind);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", kernel));
+  // Runtime sizes at kernel level: sym_dims[k].
+  std::map<int32_t, Value*> ksyms;
+  auto kdim = [&](const ir::Dim& d) -> Value* {
+    if (d.is_static()) return b_.getInt64(d.size);
+    Value*& v = ksyms[d.sym];
+    if (!v) {  // in the entry block: dominates every use
+      llvm::IRBuilder<> eb(&kernel->getEntryBlock(), kernel->getEntryBlock().begin());
+      v = eb.CreateLoad(i64, eb.CreateConstInBoundsGEP1_64(i64, kernel->getArg(3), static_cast<uint64_t>(d.sym)));
+    }
+    return v;
+  };
+  auto kmono = [&](const Mono& m) {
+    Value* v = b_.getInt64(m.factor);
+    for (int32_t k : m.syms) v = b_.CreateMul(v, kdim(ir::Dim::symbol(k)), "", true, true);
+    return v;
+  };
   Value* scratch = nullptr;
   auto* scr_ty = llvm::ArrayType::get(ptr, std::max<size_t>(1, ns));
   Value* scr_arr = b_.CreateAlloca(scr_ty, nullptr, "scratch");
   if (ns > 0) {
+    // Block offsets: after the static slots, each block rounded up to kScratchAlign.
+    std::vector<Value*> block_off;
+    Value* total = b_.getInt64(scratch_bytes);
+    for (const Mono& m : blocks) {
+      block_off.push_back(total);
+      Value* bytes = b_.CreateAnd(b_.CreateAdd(kmono(m), b_.getInt64(kScratchAlign - 1)), b_.getInt64(-kScratchAlign));
+      total = b_.CreateAdd(total, bytes);
+    }
     auto alloc = m_.getOrInsertFunction("aligned_alloc", llvm::FunctionType::get(ptr, {i64, i64}, false));
-    scratch = b_.CreateCall(alloc, {b_.getInt64(kScratchAlign), b_.getInt64(std::max<int64_t>(scratch_bytes, kScratchAlign))});
-    for (size_t s = 0; s < ns; ++s)
-      b_.CreateStore(b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), scratch, static_cast<uint64_t>(slot_offset[s])),
-                     b_.CreateConstInBoundsGEP2_32(scr_ty, scr_arr, 0, static_cast<unsigned>(s)));
+    scratch = b_.CreateCall(alloc, {b_.getInt64(kScratchAlign),
+                                    b_.CreateBinaryIntrinsic(llvm::Intrinsic::umax, total, b_.getInt64(kScratchAlign))});
+    for (size_t s = 0; s < ns; ++s) {
+      Value* at = sym_block[s] >= 0 ? b_.CreateInBoundsGEP(b_.getInt8Ty(), scratch, block_off[static_cast<size_t>(sym_block[s])])
+                                    : b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), scratch, static_cast<uint64_t>(slot_offset[s]));
+      b_.CreateStore(at, b_.CreateConstInBoundsGEP2_32(scr_ty, scr_arr, 0, static_cast<unsigned>(s)));
+    }
   }
-  auto* ctx_ty = llvm::ArrayType::get(ptr, 4);
+  auto* ctx_ty = llvm::ArrayType::get(ptr, 5);
   Value* kctx = b_.CreateAlloca(ctx_ty, nullptr, "ctx");
   for (unsigned k = 0; k < 3; ++k) b_.CreateStore(kernel->getArg(k), b_.CreateConstInBoundsGEP2_32(ctx_ty, kctx, 0, k));
   b_.CreateStore(scr_arr, b_.CreateConstInBoundsGEP2_32(ctx_ty, kctx, 0, 3));
+  b_.CreateStore(kernel->getArg(3), b_.CreateConstInBoundsGEP2_32(ctx_ty, kctx, 0, 4));
   llvm::FunctionCallee parallel_for;
-  for (size_t gi = 0; gi < groups.size(); ++gi) {
-    const auto& members = groups[gi];
-    int64_t outer = nests[members[0]].outer, work = 0;
-    bool independent = true;
-    for (size_t k : members) {
-      work += nests[k].work;
-      independent = independent && nests[k].independent;
-    }
-    if (outer <= 0) continue;
-    bool parallel = opts.parallel_min_work > 0 && work >= opts.parallel_min_work && outer > 1 && independent;
-    if (!parallel) {
-      b_.CreateCall(bodies[gi], {kctx, b_.getInt64(0), b_.getInt64(outer)});
-      continue;
-    }
+  auto get_parallel_for = [&]() {
     if (!parallel_for) {
       parallel_for = m_.getOrInsertFunction("tracejit_parallel_for",
                                             llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, i64, i64}, false));
       llvm::cast<llvm::Function>(parallel_for.getCallee())->addFnAttr(llvm::Attribute::NoUnwind);
     }
-    int64_t per_row = std::max<int64_t>(1, work / outer);
-    int64_t grain = std::max<int64_t>(1, (int64_t{32} << 10) / per_row);
-    b_.CreateCall(parallel_for, {bodies[gi], kctx, b_.getInt64(outer), b_.getInt64(grain)});
+    return parallel_for;
+  };
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const auto& members = groups[gi];
+    ir::Dim outer_dim = nests[members[0]].outer;
+    bool independent = true, static_work = true;
+    int64_t work = 0;
+    for (size_t k : members) {
+      static_work = static_work && nests[k].work.is_static();
+      if (nests[k].work.is_static()) work += nests[k].work.factor;
+      independent = independent && nests[k].independent;
+    }
+    if (outer_dim.is_static()) {
+      int64_t outer = outer_dim.size;
+      if (outer <= 0) continue;
+      if (static_work) {
+        bool parallel = opts.parallel_min_work > 0 && work >= opts.parallel_min_work && outer > 1 && independent;
+        if (!parallel) {
+          b_.CreateCall(bodies[gi], {kctx, b_.getInt64(0), b_.getInt64(outer)});
+          continue;
+        }
+        int64_t per_row = std::max<int64_t>(1, work / outer);
+        int64_t grain = std::max<int64_t>(1, (int64_t{32} << 10) / per_row);
+        b_.CreateCall(get_parallel_for(), {bodies[gi], kctx, b_.getInt64(outer), b_.getInt64(grain)});
+        continue;
+      }
+    }
+    // Runtime sizes: the same rule, decided at run time (a symbolic outer extent is >= 2).
+    Value* outer = kdim(outer_dim);
+    if (opts.parallel_min_work <= 0 || !independent || (outer_dim.is_static() && outer_dim.size <= 1)) {
+      b_.CreateCall(bodies[gi], {kctx, b_.getInt64(0), outer});
+      continue;
+    }
+    Value* wv = b_.getInt64(0);
+    for (size_t k : members) wv = b_.CreateAdd(wv, kmono(nests[k].work), "", true, true);
+    llvm::BasicBlock* par = llvm::BasicBlock::Create(ctx_, "par", kernel);
+    llvm::BasicBlock* ser = llvm::BasicBlock::Create(ctx_, "ser", kernel);
+    llvm::BasicBlock* next = llvm::BasicBlock::Create(ctx_, "next", kernel);
+    b_.CreateCondBr(b_.CreateICmpSGE(wv, b_.getInt64(opts.parallel_min_work)), par, ser);
+    b_.SetInsertPoint(ser);
+    b_.CreateCall(bodies[gi], {kctx, b_.getInt64(0), outer});
+    b_.CreateBr(next);
+    b_.SetInsertPoint(par);
+    Value* per_row = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b_.CreateSDiv(wv, outer), b_.getInt64(1));
+    Value* grain = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b_.CreateSDiv(b_.getInt64(int64_t{32} << 10), per_row), b_.getInt64(1));
+    b_.CreateCall(get_parallel_for(), {bodies[gi], kctx, outer, grain});
+    b_.CreateBr(next);
+    b_.SetInsertPoint(next);
   }
   if (scratch) {
     auto fr = m_.getOrInsertFunction("free", llvm::FunctionType::get(b_.getVoidTy(), {ptr}, false));
@@ -1682,9 +1869,6 @@ bool needs_schedule(const ir::Graph& g) {
 
 Expected<std::unique_ptr<llvm::Module>> lower_scheduled(const ir::Graph& g, llvm::LLVMContext& ctx,
                                                         const std::string& symbol, const LowerOptions& opts) {
-  for (const ir::Node& n : g.nodes)
-    if (!n.type.is_static())
-      return Status::error(fmt::format("cpu backend: symbolic shape {} is not supported yet", ir::to_string(n.type)));
   for (size_t i = 0; i < g.params.size(); ++i) {
     const ir::Node& p = g.node(g.params[i]);
     if (p.op != Op::Param || p.ints.size() < 2 || p.ints[0] != static_cast<int64_t>(i))

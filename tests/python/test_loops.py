@@ -297,7 +297,7 @@ def test_long_loops_on_small_arrays_release_the_gil():
     a, n = 0.999999, 2_000_000  # x_n = a^n x_0 + 1e-6 (1 - a^n) / (1 - a)
     np.testing.assert_allclose(got, a**n + 1e-6 * (1 - a**n) / (1 - a), rtol=1e-6)
 
-def test_changing_sizes_recompile_static_loops_instead_of_falling_back():
+def test_changing_sizes_compile_a_dynamic_loop_program_instead_of_falling_back():
     def f(x):
         for _ in range(300):  # too long to unroll: only a loop region compiles it
             x = x * 0.5 + 1.0
@@ -309,7 +309,7 @@ def test_changing_sizes_recompile_static_loops_instead_of_falling_back():
         same(jf(x), f(x))
     st = jf.stats()
     assert st["fallback_calls"] == 0 and st["compiled_calls"] == 4, st
-    assert st["compiles"] == 3, st
+    assert st["compiles"] == 2, st  # static for 16, then one with a runtime size for the rest
 
 
 # --- the loop variable as an index: dyn_slice reads, masked stores
