@@ -12,6 +12,7 @@
 #include "frontend/decoder.h"
 #include "ir/pipeline.h"
 #include "ir/printer.h"
+#include "backends/cpu/blas.h"
 #include "jit/runtime.h"
 #include "python/frontend_bindings.h"
 
@@ -232,7 +233,13 @@ PyObject* py_wait_for_compiles(PyObject*, PyObject*) {
   Py_RETURN_NONE;
 }
 
+PyObject* py_blas_library(PyObject*, PyObject*) {
+  return PyUnicode_FromString(tracejit::backends::blas_library());
+}
+
 PyMethodDef module_methods[] = {
+    {"blas_library", py_blas_library, METH_NOARGS,
+     "Which BLAS compiled matmuls call: 'numpy: <path>' (the OpenBLAS NumPy ships) or 'system OpenBLAS'."},
     {"wait_for_compiles", py_wait_for_compiles, METH_NOARGS,
      "Block until every background compile has finished."},
     {"decode_raw", tracejit_py_decode_raw, METH_O, "Raw instructions of a code object, as dis."},

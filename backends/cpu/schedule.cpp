@@ -17,17 +17,11 @@
 #include <optional>
 #include <set>
 
+#include "backends/cpu/blas.h"
 #include "backends/cpu/elementwise_ext.h"
 #include "backends/cpu/materialize.h"
 #include "backends/cpu/scalar_ops.h"
 
-extern "C" {
-// OpenBLAS's CBLAS entry points (LP64: blasint is int). Declared here so no cblas.h is needed.
-void cblas_sgemm(int order, int transa, int transb, int m, int n, int k, float alpha, const float* a, int lda,
-                 const float* b, int ldb, float beta, float* c, int ldc);
-void cblas_dgemm(int order, int transa, int transb, int m, int n, int k, double alpha, const double* a, int lda,
-                 const double* b, int ldb, double beta, double* c, int ldc);
-}
 
 namespace tracejit::backends {
 namespace {
@@ -1890,8 +1884,7 @@ Expected<std::unique_ptr<llvm::Module>> lower_scheduled(const ir::Graph& g, llvm
 void for_each_schedule_host_symbol(const std::function<void(const char*, void*)>& fn) {
   fn("aligned_alloc", reinterpret_cast<void*>(&::aligned_alloc));
   fn("free", reinterpret_cast<void*>(&::free));
-  fn("cblas_sgemm", reinterpret_cast<void*>(&::cblas_sgemm));
-  fn("cblas_dgemm", reinterpret_cast<void*>(&::cblas_dgemm));
+  for_each_blas_host_symbol(fn);  // cblas_sgemm / cblas_dgemm: NumPy's BLAS, gemv for vectors
   for_each_ext_libm_symbol(fn);
 }
 

@@ -708,3 +708,33 @@ def test_branch_on_python_values():
             r = j(a, flag, mode)
             assert_same(f(a, flag, mode), r)
     assert j.stats()["compiled_calls"] == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# BLAS: compiled matmuls call the OpenBLAS NumPy ships (never slower than NumPy's own), and
+# matrix-vector shapes go through gemv; every layout and dtype against NumPy.
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("expr", [
+    lambda X, v, u: X @ v,            # gemv, no transpose
+    lambda X, v, u: X.T @ u,          # gemv on the transposed view
+    lambda X, v, u: u @ X,            # row vector times matrix
+    lambda X, v, u: v @ X.T,
+    lambda X, v, u: (X @ v[:, None]),  # one-column gemm shape
+    lambda X, v, u: (u[None, :] @ X),  # one-row gemm shape
+    lambda X, v, u: X[::2] @ v,       # a stepped operand (packed or strided lda)
+    lambda X, v, u: X.T[:, ::3] @ u[::3],
+])
+def test_matrix_vector_products_match_numpy(dtype, expr):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((301, 37)).astype(dtype)
+    v = rng.standard_normal(37).astype(dtype)
+    u = rng.standard_normal(301).astype(dtype)
+    f = tracejit.jit(expr, hot=0, sync=True)
+    want, got = expr(X, v, u), f(X, v, u)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=2e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-10)
+    assert f.stats()["compiled_calls"] == 1
+    assert tracejit.blas_library().startswith("numpy: "), tracejit.blas_library()
