@@ -838,7 +838,8 @@ bool Tracer::op_for_iter(const Instruction& in) {
   if (it.kind != AValue::Kind::Iterator)
     return fail(AbortCode::UnsupportedValue, "for-loop over an unknown iterator");
   if (it.length >= 0) {  // over a range
-    if (it.arg == 0 && it.length >= kMinRegionTrip) {
+    if (it.arg == 0 && it.length >= 2 && it.length < min_region_trip_) ++short_unrolled_;
+    if (it.arg == 0 && it.length >= min_region_trip_) {
       LoopKey key{fr().code, fr().pc - 1};
       bool unroll = false;
       for (const LoopKey& k : no_region_) unroll |= k == key || k.first == nullptr;
@@ -1216,8 +1217,18 @@ Trace::~Trace() {
   for (OutputNode& n : outputs) Py_XDECREF(n.constant);
 }
 
-TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs,
-                           const TraceOptions& options) {
+namespace {
+// Nodes of a graph and its nested regions.
+size_t total_nodes(const ir::Graph& g) {
+  size_t n = g.nodes.size();
+  for (const ir::Node& node : g.nodes)
+    for (const auto& r : node.regions) n += total_nodes(*r);
+  return n;
+}
+
+// One trace, with the retries that loop regions ask for (unroll a loop, widen an accumulator).
+TraceResult trace_once(PyObject* func, PyObject* const* args, Py_ssize_t nargs, const TraceOptions& options,
+                       int64_t min_region_trip, int64_t* short_unrolled) {
   // A loop that cannot be a compiled region (its body uses the loop variable, changes a type,
   // ...) is unrolled instead: the trace starts over with that loop on the unroll list.
   std::vector<detail::Tracer::LoopKey> unroll;
@@ -1230,6 +1241,7 @@ TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nar
     t.no_region_ = unroll;
     t.widen_ = widen;
     t.loop_notes_ = notes;
+    t.min_region_trip_ = min_region_trip;
     if (attempt == kMaxRetraces) t.no_region_.push_back({nullptr, -1});  // no regions at all
     TraceResult r = t.run();
     if (std::holds_alternative<Abort>(r) && t.widen_request_ && attempt < kMaxRetraces) {
@@ -1242,8 +1254,27 @@ TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nar
       notes = t.loop_notes_;
       continue;
     }
+    *short_unrolled = t.short_unrolled_;
     return r;
   }
+}
+}  // namespace
+
+TraceResult trace_function(PyObject* func, PyObject* const* args, Py_ssize_t nargs,
+                           const TraceOptions& options) {
+  int64_t short_unrolled = 0;
+  TraceResult r = trace_once(func, args, nargs, options, 8, &short_unrolled);
+  // Short loops unroll for fusion, but unrolled element-wise work (a 7x7 dynamic-programming
+  // nest: one store per element) makes graphs that take seconds to compile. Then the short
+  // loops become regions too, when that gives a smaller graph.
+  constexpr size_t kLargeGraph = 300;
+  auto* t = std::get_if<Trace>(&r);
+  if (!t || short_unrolled == 0 || total_nodes(t->graph) <= kLargeGraph) return r;
+  int64_t ignored = 0;
+  TraceResult alt = trace_once(func, args, nargs, options, 2, &ignored);
+  auto* ta = std::get_if<Trace>(&alt);
+  if (ta && total_nodes(ta->graph) < total_nodes(t->graph)) return alt;
+  return r;
 }
 
 }  // namespace tracejit::tracer

@@ -176,6 +176,10 @@ class Tracer {
   using LoopKey = std::pair<PyCodeObject*, int>;
   std::optional<LoopKey> region_failed_;
   std::vector<LoopKey> no_region_;       // loops to unroll in this trace
+  // Shorter range loops unroll (better fusion across iterations); trace_function lowers it to 2
+  // when unrolled short loops made a large graph (scalar work: stores per element).
+  int64_t min_region_trip_ = 8;
+  int64_t short_unrolled_ = 0;  // range loops of 2.. min_region_trip_ - 1 iterations unrolled
   std::vector<std::string> loop_notes_;  // why loops were unrolled (diagnostics)
   // A local holding a Python number before a loop whose body makes it an array value: the
   // retrace lets it enter the loop as a value of that type.
@@ -220,7 +224,6 @@ class Tracer {
   void note_read(int local, int input);
   void note_write(int local);
   std::vector<RegionFrame> regions_;
-  static constexpr int64_t kMinRegionTrip = 8;  // shorter range loops unroll (better fusion)
   static constexpr int kMaxRegionDepth = 4;
   // The body param standing for outer value `v` of region level `level`'s enclosing graph.
   ir::ValueId capture(size_t level, ir::ValueId v);

@@ -615,3 +615,16 @@ def test_side_effects_and_in_place_updates_in_an_arm_fall_back():
         for v in (x, -x):
             jf = check(f, v, compiled=False)
             assert "branch on array data" in reasons(jf) and words in reasons(jf), reasons(jf)
+
+
+@pytest.mark.parametrize("n", [3, 5, 7])
+def test_short_scalar_nests_become_regions_not_huge_unrolled_graphs(n):
+    # Loops under 8 iterations unroll for fusion; unrolled element stores made graphs of ~1000
+    # ops that took seconds to compile (7x7). Such traces are redone with short loops as regions.
+    mod = load_example("edit_distance")
+    f, (a, b) = mod.make_inputs(seed=n, n=n, m=n)
+    jf = jit(f)
+    assert_same(f(a, b), jf(a, b))
+    (entry,) = jf.cache_info()
+    assert entry["ir"].count("\n") < 150, entry["ir"].count("\n")
+    assert entry["loops"]["native"] == 3 and entry["loops"]["not_native"] == [], entry["loops"]
