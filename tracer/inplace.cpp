@@ -44,6 +44,23 @@ bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
   return true;
 }
 
+bool Tracer::augmented_subscript_store(const AValue& view) {
+  // CPython compiles `A[key] op= y` to A, key, COPY 2, COPY 2, BINARY_SUBSCR, y, BINARY_OP,
+  // SWAP 3, SWAP 2, STORE_SUBSCR: the view is a temporary nothing else holds, and the store
+  // right after writes the result back into the array it was read from.
+  const Frame& f = fr();
+  auto at = [&](int k) -> const Instruction* {
+    size_t i = static_cast<size_t>(f.pc + k);
+    return i < f.instrs.size() ? &f.instrs[i] : nullptr;
+  };
+  const Instruction *a = at(0), *b = at(1), *c = at(2);
+  if (!a || !b || !c || a->op != COp::Swap || a->arg != 3 || b->op != COp::Swap || b->arg != 2 ||
+      c->op != COp::StoreSubscr || f.stack.size() < 2)
+    return false;
+  const AValue& container = f.stack[f.stack.size() - 2];
+  return container.is_tensor() && container.v == view.view_root;
+}
+
 bool Tracer::inplace_binary(const AValue& x, const AValue& y, const char* ufunc) {
   // NumPy: ufunc(x, y, out=x) — computed in the resolved loop dtype, cast back to x's dtype
   // under same_kind casting, and the result must keep x's shape.
@@ -65,6 +82,16 @@ bool Tracer::inplace_binary(const AValue& x, const AValue& y, const char* ufunc)
       return fail(AbortCode::UnsupportedDtype, "float to integer conversion is not compiled yet");
   }
   ir::ValueId nv = cast(r.v, x.type.dtype);
+  if (x.view_root != ir::kNoValue && augmented_subscript_store(x)) {
+    // `A[key] op= y`: NumPy computes op(A[key], y, out=A[key]) (y as if evaluated first: a
+    // ufunc copies overlapping inputs), then stores the view into A[key] again. The store that
+    // follows writes the new value into A (a window update), which is the same thing.
+    AValue out = x;
+    out.v = nv;
+    out.type = trace_.graph.type(nv);
+    push(std::move(out));
+    return true;
+  }
   if (!assign_inplace(x, nv)) return false;
   AValue out = x;  // the same object (and alias of every reference to it), new contents
   out.v = nv;

@@ -138,6 +138,28 @@ std::optional<std::vector<AValue>> Tracer::tensors_of(const AValue& seq) {
 
 std::optional<AValue> Tracer::reshape_value(const AValue& x, const std::vector<int64_t>& shape,
                                             bool view) {
+  if (!x.type.is_static()) {
+    // A loop body's runtime-extent window: only reshapes that add or drop size-1 axes
+    // (`np.outer` of a window column: [s] -> [s, 1]) — one axis of other size, given as -1.
+    std::vector<ir::Dim> big;
+    for (const ir::Dim& d : x.type.shape)
+      if (d != ir::Dim::fixed(1)) big.push_back(d);
+    std::vector<ir::Dim> out;
+    int inferred = 0;
+    for (int64_t d : shape) {
+      if (d == -1 && big.size() == 1) out.push_back(big[0]), ++inferred;
+      else if (d == 1) out.push_back(ir::Dim::fixed(1));
+      else inferred = 99;
+    }
+    if (inferred != static_cast<int>(big.size()) || big.size() > 1) {
+      fail(AbortCode::UnsupportedValue, "reshaping an array whose extent is a runtime value is not compiled");
+      return std::nullopt;
+    }
+    ir::ValueId r = x.v;
+    if (out != x.type.shape) r = trace_.graph.add_op(ir::Op::Reshape, ir::Type(x.type.dtype, out), {x.v}, loc_);
+    else if (!view) r = trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_);
+    return view ? view_of(x, r, Box::Array) : tensor(r, Box::Array);
+  }
   std::vector<int64_t> s = shape;
   int64_t known = 1;
   int infer = -1;
@@ -487,8 +509,13 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
 
 bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, bool& handled) {
   handled = true;
+  // np.outer of loop-body windows with runtime extents is elementwise: reshapes that add a
+  // size-1 axis and a broadcast multiply carry the extents' symbols.
+  const bool runtime_outer = name == "outer" && args.pos.size() == 2 && args.kw.empty() &&
+                             args.pos[0].is_tensor() && args.pos[1].is_tensor() &&
+                             args.pos[0].type.rank() == 1 && args.pos[1].type.rank() == 1;
   for (const AValue& a : args.pos)
-    if (!static_only(a)) return false;
+    if (!runtime_outer && !static_only(a)) return false;
   for (const auto& kv : args.kw)
     if (!static_only(kv.second)) return false;
   ir::Graph& g = trace_.graph;
