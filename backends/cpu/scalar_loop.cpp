@@ -11,6 +11,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "backends/cpu/scalar_ops.h"
@@ -28,13 +29,161 @@ bool one_element(const ir::Type& t) {
   return n && *n == 1;
 }
 
+// ---- Window updates: a dyn_update of a runtime-extent window (`A[k+1:, k+1:] -= ...`) whose
+// value is a tree of elementwise ops, broadcasts, size-1 reshapes and window reads, run as a
+// loop nest over the window that computes the tree per element. ----
+
+// An i64[] value of a body as a * iv + b (iv: the body's induction variable, params[0]).
+struct Affine {
+  bool ok = false;
+  int64_t a = 0, b = 0;
+};
+
+Affine affine(const ir::Graph& g, ValueId v, int depth = 0) {
+  const ir::Node& n = g.node(v);
+  if (n.type != ir::Type::scalar(DType::I64) || depth > 16) return {};
+  auto combine = [](Affine x, Affine y, int64_t sy) -> Affine {
+    Affine r{true, 0, 0};
+    if (!x.ok || !y.ok || __builtin_mul_overflow(y.a, sy, &y.a) || __builtin_mul_overflow(y.b, sy, &y.b) ||
+        __builtin_add_overflow(x.a, y.a, &r.a) || __builtin_add_overflow(x.b, y.b, &r.b))
+      return {};
+    return r;
+  };
+  switch (n.op) {
+    case Op::Const: return n.ints.empty() ? Affine{} : Affine{true, 0, n.ints[0]};
+    case Op::Param: return !g.params.empty() && v == g.params[0] ? Affine{true, 1, 0} : Affine{};
+    case Op::Add: return combine(affine(g, n.operands[0], depth + 1), affine(g, n.operands[1], depth + 1), 1);
+    case Op::Sub: return combine(affine(g, n.operands[0], depth + 1), affine(g, n.operands[1], depth + 1), -1);
+    case Op::Neg: return combine(Affine{true, 0, 0}, affine(g, n.operands[0], depth + 1), -1);
+    case Op::Mul: {
+      Affine x = affine(g, n.operands[0], depth + 1), y = affine(g, n.operands[1], depth + 1);
+      if (!x.ok || !y.ok) return {};
+      if (x.a != 0) std::swap(x, y);
+      if (x.a != 0) return {};  // iv * iv
+      Affine r{true, 0, 0};
+      if (__builtin_mul_overflow(y.a, x.b, &r.a) || __builtin_mul_overflow(y.b, x.b, &r.b)) return {};
+      return r;
+    }
+    default: return {};
+  }
+}
+
+// A window read inside an update's value tree: leaf axis j reads start_j + step_j * i_{map[j]}
+// (i_m: the nest's index along axis m of the written window) or start_j when map[j] < 0.
+struct Leaf {
+  ValueId node = ir::kNoValue;
+  std::vector<int> map;
+};
+
+bool is_window(const ir::Node& n) { return n.op == Op::DynWindow || n.op == Op::DynSlice; }
+
+// The leaves of the value tree of update `u` (one-element values are leaves computed before
+// the nest, not listed); a reason when the tree has anything else.
+std::string window_leaves(const ir::Graph& g, ValueId v, std::vector<int> map, std::vector<Leaf>& out) {
+  const ir::Node& n = g.node(v);
+  if (one_element(n.type)) return {};
+  if (is_window(n)) {
+    out.push_back({v, std::move(map)});
+    return {};
+  }
+  const std::vector<ir::Dim>& rs = n.type.shape;
+  if (n.op == Op::Reshape) {  // only size-1 axes come or go
+    const std::vector<ir::Dim>& os = g.type(n.operands[0]).shape;
+    std::vector<int> rbig;
+    for (size_t d = 0; d < rs.size(); ++d)
+      if (rs[d] != ir::Dim::fixed(1)) rbig.push_back(map[d]);
+    std::vector<int> om;
+    size_t k = 0;
+    for (const ir::Dim& d : os) {
+      if (d == ir::Dim::fixed(1)) {
+        om.push_back(-1);
+      } else {
+        if (k >= rbig.size()) return "a reshape that moves elements between axes";
+        om.push_back(rbig[k++]);
+      }
+    }
+    std::vector<ir::Dim> a, b;
+    for (const ir::Dim& d : os)
+      if (d != ir::Dim::fixed(1)) a.push_back(d);
+    for (const ir::Dim& d : rs)
+      if (d != ir::Dim::fixed(1)) b.push_back(d);
+    if (a != b) return "a reshape that moves elements between axes";
+    return window_leaves(g, n.operands[0], std::move(om), out);
+  }
+  if (n.op == Op::Broadcast || ir::has_trait(n.op, ir::kElementwise)) {
+    for (ValueId o : n.operands) {
+      const std::vector<ir::Dim>& os = g.type(o).shape;
+      if (os.size() > rs.size()) return "an operand of higher rank";
+      size_t off = rs.size() - os.size();
+      std::vector<int> om;
+      for (size_t j = 0; j < os.size(); ++j)
+        om.push_back(os[j] == ir::Dim::fixed(1) && rs[j + off] != ir::Dim::fixed(1) ? -1 : map[j + off]);
+      if (std::string why = window_leaves(g, o, std::move(om), out); !why.empty()) return why;
+    }
+    return {};
+  }
+  return fmt::format("a {} of an array inside a window update's value", ir::op_name(n.op));
+}
+
+// The nest's axis map of update `u`'s value: axis d of the window, -1 where its extent is 1.
+std::vector<int> update_map(const ir::Graph& g, const ir::Node& u) {
+  const ir::Type& vt = g.type(u.operands[1]);
+  std::vector<int> m;
+  for (int d = 0; d < vt.rank(); ++d) m.push_back(vt.shape[static_cast<size_t>(d)] == ir::Dim::fixed(1) ? -1 : d);
+  return m;
+}
+
+// How leaf `l` (a window of the array update `u` writes) relates to the written window, for
+// every iteration iv in [lo, hi]: 1 when it reads exactly the element being written, 2 when it
+// never reads a written element, 0 when neither is proved.
+int leaf_relation(const ir::Graph& g, const ir::Node& u, const Leaf& l, int64_t lo, int64_t hi) {
+  const ir::Node& w = g.node(l.node);
+  const auto r = static_cast<size_t>(g.type(u.operands[0]).rank());
+  const ir::Type& vt = g.type(u.operands[1]);
+  std::vector<int> um = update_map(g, u);
+  auto start_w = [&](size_t d) { return u.operands[2 + d]; };
+  auto start_r = [&](size_t d) { return w.operands[1 + d]; };
+  auto same_value = [&](ValueId a, ValueId b) {
+    if (a == b) return true;
+    Affine x = affine(g, a), y = affine(g, b);
+    return x.ok && y.ok && x.a == y.a && x.b == y.b;
+  };
+  bool same = l.map.size() == r;
+  for (size_t d = 0; same && d < r; ++d)
+    same = l.map[d] == um[d] && same_value(start_r(d), start_w(d)) && (um[d] < 0 || w.ints[d] == u.ints[d]);
+  if (same) return 1;
+  // Disjoint along some axis d: the read and written index intervals (steps 1) never meet.
+  auto extent = [&](size_t d) -> Affine {  // the written window's extent along axis d
+    const ir::Dim& e = vt.shape[d];
+    if (e.is_static()) return {true, 0, e.size};
+    return u.operands.size() == 2 + 2 * r ? affine(g, u.operands[2 + r + d]) : Affine{};
+  };
+  for (size_t d = 0; d < r && l.map.size() == r; ++d) {
+    if (u.ints[d] != 1 || w.ints[d] != 1) continue;
+    Affine ws = affine(g, start_w(d)), we = extent(d), rs = affine(g, start_r(d));
+    Affine re = l.map[d] < 0 ? Affine{true, 0, 1} : extent(static_cast<size_t>(l.map[d]));
+    if (!ws.ok || !we.ok || !rs.ok || !re.ok) continue;
+    auto at = [](Affine f, int64_t i) { return f.a * i + f.b; };
+    bool below = true, above = true;  // read interval entirely before / after the written one
+    for (int64_t i : {lo, hi}) {
+      int64_t r0 = at(rs, i), r1 = r0 + at(re, i) - 1, w0 = at(ws, i), w1 = w0 + at(we, i) - 1;
+      below &= r1 < w0;
+      above &= w1 < r0;
+    }
+    if (below || above) return 2;
+  }
+  return 0;
+}
+
 // The acceptance analysis of one graph (a loop body, or a loop graph's top level). An array
 // value is a *version* of a *family* (one buffer): a param starts a family; a dyn_update, or a
 // nested loop carrying the version, makes the next version of the same family.
 class Checker {
  public:
-  Checker(const ir::Graph& g, std::vector<bool> writable_params)
-      : g_(g), writable_params_(std::move(writable_params)), ver_(static_cast<size_t>(g.size()), -1) {}
+  // [lo, hi]: the range of the body's induction variable (for graphs that are loop bodies).
+  Checker(const ir::Graph& g, std::vector<bool> writable_params, int64_t lo = 0, int64_t hi = 0)
+      : g_(g), writable_params_(std::move(writable_params)), ver_(static_cast<size_t>(g.size()), -1),
+        lazy_(static_cast<size_t>(g.size()), 0), lo_(lo), hi_(hi) {}
 
   // Empty when accepted. `body`: results[c] is the next value of params[c + 1].
   std::string check(bool body) {
@@ -47,6 +196,7 @@ class Checker {
     if (!body) return {};
     for (size_t c = 0; c < g_.results.size(); ++c) {
       ValueId r = g_.results[c], p = g_.params[c + 1];
+      if (lazy(r)) return fail(r, "a carried value is a window of runtime extent");
       if (one_element(g_.type(p))) {
         if (!one_element(g_.type(r))) return fail(r, "a one-element carried value's next value is not one element");
         continue;
@@ -94,9 +244,45 @@ class Checker {
     return new_version(x.family);
   }
 
+  // A window value or an elementwise tree over windows: computed per element inside the nest
+  // of the window update that consumes it, never as an array.
+  bool lazy(ValueId v) const { return lazy_[static_cast<size_t>(v)] != 0; }
+
+  std::string window_update(ValueId v) {
+    const ir::Node& n = g_.node(v);
+    ValueId x = n.operands[0];
+    const auto r = static_cast<size_t>(g_.type(x).rank());
+    if (n.operands.size() != 2 + 2 * r) return fail(v, "writes a window of more than one element with static extents");
+    for (size_t k = 2; k < n.operands.size(); ++k)
+      if (!scalar(n.operands[k])) return fail(v, "start or extent is not one element");
+    std::vector<Leaf> leaves;
+    if (std::string why = window_leaves(g_, n.operands[1], update_map(g_, n), leaves); !why.empty()) return fail(v, why);
+    int xv = ver_[static_cast<size_t>(x)];
+    if (xv < 0) return fail(v, "writes a window of a one-element array");
+    for (const Leaf& l : leaves) {
+      ValueId a = g_.node(l.node).operands[0];
+      if (ver_[static_cast<size_t>(a)] != xv) {
+        read(a, v);  // read inside the nest, i.e. here
+        continue;
+      }
+      if (leaf_relation(g_, n, l, lo_, hi_) == 0)
+        return fail(v, fmt::format("reads %{}, a window of the array it writes, that is neither the element being "
+                                   "written nor provably disjoint from the written window", l.node));
+    }
+    ver_[static_cast<size_t>(v)] = write(x, v);
+    return ver_[static_cast<size_t>(v)] < 0 ? why_ : std::string();
+  }
+
   std::string node(ValueId v) {
     const ir::Node& n = g_.node(v);
     auto i = static_cast<size_t>(v);
+    // Lazy values are consumed only by lazy values and as a window update's value.
+    for (size_t k = 0; k < n.operands.size(); ++k) {
+      if (!lazy(n.operands[k])) continue;
+      bool ok = n.op == Op::Reshape || n.op == Op::Broadcast || ir::has_trait(n.op, ir::kElementwise) ||
+                (n.op == Op::DynUpdate && k == 1);
+      if (!ok) return fail(v, "uses a window of runtime extent other than elementwise or as a stored value");
+    }
     switch (n.op) {
       case Op::Param: {
         if (scalar(v)) return {};
@@ -106,15 +292,22 @@ class Checker {
         return {};
       }
       case Op::Const: return {};
+      case Op::DynWindow:
       case Op::DynSlice:
       case Op::Slice:
-        if (!scalar(v)) return fail(v, "reads a window of more than one element");
         for (size_t k = 1; k < n.operands.size(); ++k)
           if (!scalar(n.operands[k])) return fail(v, "start is not one element");
+        if (!scalar(v)) {
+          if (n.op == Op::Slice || ver_[static_cast<size_t>(n.operands[0])] < 0)
+            return fail(v, "reads a window of more than one element");
+          lazy_[i] = 1;  // read where a window update consumes it
+          return {};
+        }
         read(n.operands[0], v);
         return {};
       case Op::DynUpdate: {
         ValueId x = n.operands[0];
+        if (lazy(n.operands[1])) return window_update(v);
         if (!scalar(n.operands[1])) return fail(v, "writes a window of more than one element");
         for (size_t k = 2; k < n.operands.size(); ++k)
           if (!scalar(n.operands[k])) return fail(v, "start is not one element");
@@ -124,6 +317,10 @@ class Checker {
       }
       case Op::Reshape:
       case Op::Broadcast:
+        if (!scalar(v) && (scalar(n.operands[0]) || lazy(n.operands[0]))) {
+          lazy_[i] = 1;
+          return {};
+        }
         if (!scalar(v) || !scalar(n.operands[0])) return fail(v, "reshapes an array");
         return {};
       case Op::Loop: return loop(v);
@@ -137,7 +334,16 @@ class Checker {
       default: break;
     }
     if (!ir::has_trait(n.op, ir::kElementwise)) return fail(v, "op has no native scalar form");
-    if (!scalar(v)) return fail(v, "elementwise op on arrays");
+    if (!scalar(v)) {
+      bool any = false;
+      for (ValueId o : n.operands) {
+        if (!scalar(o) && !lazy(o)) return fail(v, "elementwise op on an array operand");
+        any |= lazy(o);
+      }
+      if (!any) return fail(v, "elementwise op on arrays");
+      lazy_[i] = 1;
+      return {};
+    }
     for (ValueId o : n.operands)
       if (!scalar(o)) return fail(v, "elementwise op on an array operand");
     return {};
@@ -165,7 +371,8 @@ class Checker {
       loop_versions_[{v, static_cast<int64_t>(j)}] = nv;
       writable[j + 1] = true;
     }
-    return Checker(body, std::move(writable)).check(true);
+    const int64_t first = n.ints[2], last = n.ints[2] + (n.ints[0] > 0 ? n.ints[0] - 1 : 0) * n.ints[3];
+    return Checker(body, std::move(writable), std::min(first, last), std::max(first, last)).check(true);
   }
 
   const ir::Graph& g_;
@@ -175,6 +382,8 @@ class Checker {
   std::vector<bool> family_writable_;
   std::map<std::pair<ValueId, int64_t>, int> loop_versions_;  // (loop, carried k) -> version
   std::string why_;
+  std::vector<char> lazy_;
+  int64_t lo_ = 0, hi_ = 0;
 };
 
 // The loop node of a loop graph and its structure; a reason when `g` is not one.
@@ -244,8 +453,10 @@ class Emitter {
           continue;
         case Op::Reshape:
         case Op::Broadcast: val[i] = val[static_cast<size_t>(n.operands[0])]; continue;
+        case Op::DynWindow: continue;  // read inside the window update's nest
         case Op::DynSlice:
         case Op::Slice: {
+          if (!scalar) continue;  // a window of more elements: read inside a window update's nest
           ValueId a = n.operands[0];
           if (one_element(g.type(a))) {
             val[i] = val[static_cast<size_t>(a)];
@@ -260,6 +471,11 @@ class Emitter {
         }
         case Op::DynUpdate: {
           ValueId a = n.operands[0];
+          if (!one_element(g.type(n.operands[1]))) {
+            if (Status st = window_update(g, v, val); !st) return st;
+            val[i] = val[static_cast<size_t>(a)];  // the same buffer, next version
+            continue;
+          }
           Value* x = val[static_cast<size_t>(n.operands[1])];
           if (scalar) {
             val[i] = x;
@@ -274,6 +490,7 @@ class Emitter {
         }
         default: break;
       }
+      if (!scalar) continue;  // an elementwise tree over windows: computed inside a nest
       std::vector<Value*> args;
       std::vector<DType> dts;
       for (ValueId o : n.operands) {
@@ -288,6 +505,154 @@ class Emitter {
   }
 
  private:
+  // `A[window] = tree`: a loop nest over the window's axes (static extent 1 axes have index 0),
+  // the innermost one marked for vectorization; each element evaluates the value tree (window
+  // reads at start + step * index) and stores. Reads proved disjoint from the written window get
+  // their own alias scope (noalias with the store), so the vectorizer needs no runtime checks.
+  Status window_update(const ir::Graph& g, ValueId u, std::vector<Value*>& val) {
+    const ir::Node& n = g.node(u);
+    ValueId x = n.operands[0];
+    const ir::Type& xt = g.type(x);
+    const ir::Type& vt = g.type(n.operands[1]);
+    const auto r = static_cast<size_t>(xt.rank());
+    Value* base = val[static_cast<size_t>(x)];
+    std::vector<Value*> ext(r, nullptr);
+    std::vector<int> axes;  // the nest's axes, outermost first
+    for (size_t d = 0; d < r; ++d) {
+      const ir::Dim& e = vt.shape[d];
+      if (e == ir::Dim::fixed(1)) continue;
+      ext[d] = e.is_static() ? static_cast<Value*>(b_.getInt64(e.size)) : val[static_cast<size_t>(n.operands[2 + r + d])];
+      axes.push_back(static_cast<int>(d));
+    }
+    std::vector<Leaf> leaves;
+    if (std::string why = window_leaves(g, n.operands[1], update_map(g, n), leaves); !why.empty())
+      return Status::error("cpu backend: window update: " + why);
+    std::map<ValueId, bool> disjoint;
+    for (const Leaf& l : leaves)
+      if (g.node(l.node).operands[0] == x) disjoint[l.node] = leaf_relation(g, n, l, lo_, hi_) == 2;
+    llvm::MDNode* dom = md_.createAnonymousAliasScopeDomain("tracejit.window_update");
+    llvm::MDNode* rscope = md_.createAnonymousAliasScope(dom);
+    llvm::MDNode* wscope = md_.createAnonymousAliasScope(dom);
+
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    std::vector<Value*> idx(r, nullptr);
+    for (size_t d = 0; d < r; ++d) idx[d] = b_.getInt64(0);
+    struct Level {
+      llvm::PHINode* i;
+      llvm::BasicBlock *head, *exit;
+    };
+    std::vector<Level> levels;
+    for (int d : axes) {
+      llvm::BasicBlock* pre = b_.GetInsertBlock();
+      auto* head = llvm::BasicBlock::Create(ctx_, "win.head", f);
+      auto* body = llvm::BasicBlock::Create(ctx_, "win.body", f);
+      auto* exit = llvm::BasicBlock::Create(ctx_, "win.exit", f);
+      b_.CreateBr(head);
+      b_.SetInsertPoint(head);
+      llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "w");
+      i->addIncoming(b_.getInt64(0), pre);
+      b_.CreateCondBr(b_.CreateICmpSLT(i, ext[static_cast<size_t>(d)]), body, exit);
+      b_.SetInsertPoint(body);
+      idx[static_cast<size_t>(d)] = i;
+      levels.push_back({i, head, exit});
+    }
+    // One element.
+    std::map<std::pair<ValueId, std::vector<int>>, Value*> memo;
+    std::function<Expected<Value*>(ValueId, const std::vector<int>&)> eval =
+        [&](ValueId v, const std::vector<int>& map) -> Expected<Value*> {
+      const ir::Node& m = g.node(v);
+      if (one_element(m.type)) return val[static_cast<size_t>(v)];
+      auto key = std::make_pair(v, map);
+      if (auto it = memo.find(key); it != memo.end()) return it->second;
+      Value* out = nullptr;
+      const std::vector<ir::Dim>& rs = m.type.shape;
+      if (is_window(m)) {
+        ValueId a = m.operands[0];
+        const ir::Type& at = g.type(a);
+        Value* off = b_.getInt64(0);
+        int64_t stride = 1;
+        for (size_t j = at.shape.size(); j-- > 0;) {
+          Value* pos = val[static_cast<size_t>(m.operands[1 + j])];
+          if (map[j] >= 0)
+            pos = b_.CreateAdd(pos, b_.CreateMul(idx[static_cast<size_t>(map[j])], b_.getInt64(m.ints[j]), "", true, true),
+                               "", true, true);
+          off = b_.CreateAdd(off, b_.CreateMul(pos, b_.getInt64(stride), "", true, true), "", true, true);
+          stride *= at.shape[j].size;
+        }
+        DType d = m.type.dtype;
+        auto* ld = b_.CreateAlignedLoad(memory_type(ctx_, d), b_.CreateInBoundsGEP(memory_type(ctx_, d), val[static_cast<size_t>(a)], off),
+                                        llvm::Align(static_cast<uint64_t>(ir::dtype_size(d))));
+        auto dj = disjoint.find(v);
+        tag(ld, val[static_cast<size_t>(a)], dj != disjoint.end() && dj->second ? rscope : nullptr, wscope);
+        out = from_memory(b_, ld, d);
+      } else if (m.op == Op::Reshape) {
+        const std::vector<ir::Dim>& os = g.type(m.operands[0]).shape;
+        std::vector<int> rbig, om;
+        for (size_t d = 0; d < rs.size(); ++d)
+          if (rs[d] != ir::Dim::fixed(1)) rbig.push_back(map[d]);
+        size_t k = 0;
+        for (const ir::Dim& d : os) om.push_back(d == ir::Dim::fixed(1) ? -1 : rbig[k++]);
+        auto e = eval(m.operands[0], om);
+        if (!e) return e.status();
+        out = *e;
+      } else {
+        std::vector<Value*> args;
+        std::vector<DType> dts;
+        for (ValueId o : m.operands) {
+          const std::vector<ir::Dim>& os = g.type(o).shape;
+          size_t off = rs.size() - os.size();
+          std::vector<int> om;
+          for (size_t j = 0; j < os.size(); ++j)
+            om.push_back(os[j] == ir::Dim::fixed(1) && rs[j + off] != ir::Dim::fixed(1) ? -1 : map[j + off]);
+          auto e = eval(o, om);
+          if (!e) return e.status();
+          args.push_back(*e);
+          dts.push_back(g.type(o).dtype);
+        }
+        if (m.op == Op::Broadcast) {
+          out = args[0];
+        } else {
+          auto e = emit_scalar_op(b_, m, dts, args);
+          if (!e) return e.status();
+          out = *e;
+        }
+      }
+      memo[key] = out;
+      return out;
+    };
+    auto value = eval(n.operands[1], update_map(g, n));
+    if (!value) return value.status();
+    Value* off = b_.getInt64(0);
+    int64_t stride = 1;
+    for (size_t d = r; d-- > 0;) {
+      Value* pos = b_.CreateAdd(val[static_cast<size_t>(n.operands[2 + d])],
+                                b_.CreateMul(idx[d], b_.getInt64(n.ints[d]), "", true, true), "", true, true);
+      off = b_.CreateAdd(off, b_.CreateMul(pos, b_.getInt64(stride), "", true, true), "", true, true);
+      stride *= xt.shape[d].size;
+    }
+    DType d = vt.dtype;
+    auto* st = b_.CreateAlignedStore(to_memory(b_, *value, d), b_.CreateInBoundsGEP(memory_type(ctx_, d), base, off),
+                                     llvm::Align(static_cast<uint64_t>(ir::dtype_size(d))));
+    tag(st, base, wscope, rscope);
+    // Close the loops, innermost first; the innermost gets the vectorizer's hint.
+    for (size_t k = levels.size(); k-- > 0;) {
+      Level& lv = levels[k];
+      llvm::BasicBlock* latch = b_.GetInsertBlock();
+      lv.i->addIncoming(b_.CreateAdd(lv.i, b_.getInt64(1), "", true, true), latch);
+      auto* br = b_.CreateBr(lv.head);
+      if (k + 1 == levels.size()) {
+        llvm::MDNode* enable = llvm::MDNode::get(
+            ctx_, {llvm::MDString::get(ctx_, "llvm.loop.vectorize.enable"),
+                   llvm::ConstantAsMetadata::get(llvm::ConstantInt::getTrue(ctx_))});
+        llvm::MDNode* id = llvm::MDNode::getDistinct(ctx_, {nullptr, enable});
+        id->replaceOperandWith(0, id);
+        br->setMetadata(llvm::LLVMContext::MD_loop, id);
+      }
+      b_.SetInsertPoint(lv.exit);
+    }
+    return ok_status();
+  }
+
   // The address of the one element a window of `n` (starts from operand `first`) selects in
   // array `a`: C-contiguous, so the sum of start * stride (axes of size 1 have start 0).
   Value* element(const ir::Graph& g, const ir::Node& n, ValueId a, size_t first, const std::vector<Value*>& val) {
@@ -306,13 +671,19 @@ class Emitter {
     return b_.CreateInBoundsGEP(memory_type(ctx_, t.dtype), val[static_cast<size_t>(a)], off);
   }
 
-  void tag(llvm::Instruction* inst, Value* base) {
+  // Buffer scopes; `extra` (a window update's read or write scope, its own domain) is added to
+  // the access's scopes and `extra_noalias` to its noalias list when `extra` is set.
+  void tag(llvm::Instruction* inst, Value* base, llvm::MDNode* extra = nullptr, llvm::MDNode* extra_noalias = nullptr) {
     auto it = scopes_.find(base);
     if (it == scopes_.end()) return;
-    std::vector<llvm::Metadata*> others;
+    std::vector<llvm::Metadata*> others, mine{it->second};
     for (const auto& [b, s] : scopes_)
       if (b != base) others.push_back(s);
-    inst->setMetadata(llvm::LLVMContext::MD_alias_scope, llvm::MDNode::get(ctx_, {it->second}));
+    if (extra) {
+      mine.push_back(extra);
+      others.push_back(extra_noalias);
+    }
+    inst->setMetadata(llvm::LLVMContext::MD_alias_scope, llvm::MDNode::get(ctx_, mine));
     if (!others.empty()) inst->setMetadata(llvm::LLVMContext::MD_noalias, llvm::MDNode::get(ctx_, others));
   }
 
@@ -343,11 +714,15 @@ class Emitter {
     }
     b_.CreateCondBr(b_.CreateICmpSLT(k, b_.getInt64(trip)), bb, exit);
     b_.SetInsertPoint(bb);
+    const int64_t last = start + (trip > 0 ? trip - 1 : 0) * step;
+    const int64_t saved_lo = lo_, saved_hi = hi_;
+    lo_ = std::min(start, last), hi_ = std::max(start, last);
     std::vector<Value*> bv(static_cast<size_t>(body.size()), nullptr);
     // start + k * step in wrapping arithmetic, as the program runner computes it.
     bv[static_cast<size_t>(body.params[0])] = b_.CreateAdd(b_.getInt64(start), b_.CreateMul(k, b_.getInt64(step)), "iv");
     for (size_t j = 0; j < ops.size(); ++j) bv[static_cast<size_t>(body.params[j + 1])] = ops[j];
     if (Status s = graph(body, bv); !s) return s;
+    lo_ = saved_lo, hi_ = saved_hi;
     llvm::BasicBlock* latch = b_.GetInsertBlock();
     for (size_t c = 0; c < carried; ++c)
       if (phis[c]) phis[c]->addIncoming(bv[static_cast<size_t>(body.results[c])], latch);
@@ -363,6 +738,7 @@ class Emitter {
   llvm::LLVMContext& ctx_;
   llvm::MDNode* domain_ = nullptr;
   std::map<Value*, llvm::MDNode*> scopes_;
+  int64_t lo_ = 0, hi_ = 0;  // the induction variable's range in the body being emitted
 };
 
 }  // namespace
