@@ -271,13 +271,14 @@ Fault check_structural(const Graph& g, const Node& n) {
       const Type &x = in(0), &v = in(1);
       const bool runtime_extents = n.operands.size() == 2 * static_cast<size_t>(x.rank()) + 2 && x.rank() > 0;
       if (n.operands.size() != static_cast<size_t>(x.rank()) + 2 && !runtime_extents)
-        return fmt::format("dyn_update needs one start (and optionally one extent) per axis ({})", x.rank());
+        return fmt::format("dyn_update needs one start per axis ({}), and one extent per axis for a runtime window", x.rank());
       if (!runtime_extents && !v.is_static()) return "dyn_update of a symbolic window needs its extents";
       if (r != x) return "dyn_update keeps its operand's type";
       if (v.dtype != x.dtype || v.rank() != x.rank()) return "dyn_update value must have the operand's dtype and rank";
       if (n.ints.size() != static_cast<size_t>(x.rank())) return "dyn_update needs ints = [step per axis]";
       for (size_t k = 2; k < n.operands.size(); ++k)
-        if (in(k) != Type::scalar(DType::I64)) return "dyn_update starts and extents must be i64[]";
+        if (in(k) != Type::scalar(DType::I64))
+          return k < static_cast<size_t>(x.rank()) + 2 ? "dyn_update starts must be i64[]" : "dyn_update extents must be i64[]";
       for (int d = 0; d < x.rank(); ++d) {
         const Dim &w = v.shape[static_cast<size_t>(d)], &len = x.shape[static_cast<size_t>(d)];
         int64_t step = n.ints[static_cast<size_t>(d)];

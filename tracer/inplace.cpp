@@ -53,11 +53,23 @@ bool Tracer::augmented_subscript_store(const AValue& view) {
     size_t i = static_cast<size_t>(f.pc + k);
     return i < f.instrs.size() ? &f.instrs[i] : nullptr;
   };
-  const Instruction *a = at(0), *b = at(1), *c = at(2);
-  if (!a || !b || !c || a->op != COp::Swap || a->arg != 3 || b->op != COp::Swap || b->arg != 2 ||
-      c->op != COp::StoreSubscr || f.stack.size() < 2)
+  auto is = [&](int k, COp op, int arg) {
+    const Instruction* in = at(k);
+    return in && in->op == op && (arg < 0 || in->arg == arg);
+  };
+  size_t below = 0;  // where the container sits under the stack top
+  if (is(0, COp::Swap, 3) && is(1, COp::Swap, 2) && is(2, COp::StoreSubscr, -1)) {
+    below = 2;
+  } else if (is(0, COp::Swap, 4) && is(1, COp::Swap, 3) && is(2, COp::Swap, 2) && is(3, COp::BuildSlice, 2) &&
+             is(4, COp::StoreSubscr, -1)) {
+    // 3.12+: `A[a:b] op= y` is A, a, b, COPY 3 (x3), BINARY_SLICE, y, BINARY_OP, SWAP 4, SWAP 3,
+    // SWAP 2, STORE_SLICE (decoded as BUILD_SLICE 2; STORE_SUBSCR).
+    below = 3;
+  } else {
     return false;
-  const AValue& container = f.stack[f.stack.size() - 2];
+  }
+  if (f.stack.size() < below) return false;
+  const AValue& container = f.stack[f.stack.size() - below];
   return container.is_tensor() && container.v == view.view_root;
 }
 
