@@ -187,6 +187,11 @@ class Checker {
 
   // Empty when accepted. `body`: results[c] is the next value of params[c + 1].
   std::string check(bool body) {
+    for (ValueId v = 0; v < g_.size(); ++v) {
+      const ir::Node& n = g_.node(v);
+      if (n.op == Op::DynWindow || (n.op == Op::DynUpdate && n.operands.size() >= 2 && !g_.type(n.operands[1]).is_static()))
+        if (std::string why = bind_extents(v); !why.empty()) return why;
+    }
     for (ValueId v = 0; v < g_.size(); ++v)
       if (std::string why = node(v); !why.empty()) return why;
     for (const Version& x : vers_)
@@ -273,9 +278,39 @@ class Checker {
     return ver_[static_cast<size_t>(v)] < 0 ? why_ : std::string();
   }
 
+  // Every op that introduces a symbol binds it to the same extent (the same value, or equal
+  // affine forms of the induction variable), and a static axis's extent operand is that size:
+  // the nest trusts the types for the extents of the windows it reads.
+  std::string bind_extents(ValueId v) {
+    const ir::Node& n = g_.node(v);
+    const bool update = n.op == Op::DynUpdate;
+    const ir::Type& wt = update ? g_.type(n.operands[1]) : n.type;
+    const auto r = static_cast<size_t>(wt.rank());
+    const size_t first = update ? 2 + r : 1 + r;
+    if (n.operands.size() != first + r) return fail(v, "malformed window extents");
+    for (size_t d = 0; d < r; ++d) {
+      ValueId e = n.operands[first + d];
+      const ir::Dim& dim = wt.shape[d];
+      if (dim.is_static()) {
+        Affine a = affine(g_, e);
+        if (!a.ok || a.a != 0 || a.b != dim.size) return fail(v, "a static window axis whose extent operand differs");
+        continue;
+      }
+      auto [it, fresh] = symbols_.emplace(dim.sym, e);
+      if (fresh || it->second == e) continue;
+      Affine a = affine(g_, e), b = affine(g_, it->second);
+      if (!a.ok || !b.ok || a.a != b.a || a.b != b.b)
+        return fail(v, fmt::format("symbol s{} is bound to different extents", dim.sym));
+    }
+    return {};
+  }
+
   std::string node(ValueId v) {
     const ir::Node& n = g_.node(v);
     auto i = static_cast<size_t>(v);
+    for (const ir::Dim& d : n.type.shape)
+      if (!d.is_static() && !symbols_.count(d.sym))
+        return fail(v, fmt::format("symbol s{} is not bound by a window of this body", d.sym));
     // Lazy values are consumed only by lazy values and as a window update's value.
     for (size_t k = 0; k < n.operands.size(); ++k) {
       if (!lazy(n.operands[k])) continue;
@@ -384,6 +419,7 @@ class Checker {
   std::string why_;
   std::vector<char> lazy_;
   int64_t lo_ = 0, hi_ = 0;
+  std::map<int32_t, ValueId> symbols_;  // symbol -> the extent it was first bound to
 };
 
 // The loop node of a loop graph and its structure; a reason when `g` is not one.
