@@ -359,6 +359,19 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
 }
 
 bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name) {
+  if (a0.is_tensor() && b0.is_tensor() && (!a0.type.is_static() || !b0.type.is_static()) && a0.type.rank() == 1 &&
+      b0.type.rank() == 1 && a0.type == b0.type && ir::is_float(a0.type.dtype) && a0.box == Box::Array &&
+      b0.box == Box::Array) {
+    // The dot product of two loop-body windows of one runtime extent (`L[i, :i] @ x[:i]`): a sum
+    // of products, a NumPy scalar (0.0 for empty windows). Summed in order, not as BLAS does.
+    ir::Graph& g = trace_.graph;
+    ir::DType dt = a0.type.dtype;
+    ir::ValueId p = g.add_op(ir::Op::Mul, a0.type, {a0.v, b0.v}, loc_);
+    ir::ValueId s = g.add_op(ir::Op::ReduceSum, ir::Type(dt, {ir::Dim::fixed(1)}), {p}, loc_);
+    g.node(s).ints = {0};
+    push(tensor(g.add_op(ir::Op::Reshape, ir::Type::scalar(dt), {s}, loc_), Box::NpScalar));
+    return true;
+  }
   if (!static_only(a0) || !static_only(b0)) return false;
   // A Python float or int (a runtime value) is a strong 0-d array to np.dot, not a weak scalar.
   auto py = [](const AValue& v) { return v.box == Box::PyFloat || v.box == Box::PyInt; };

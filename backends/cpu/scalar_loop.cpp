@@ -315,7 +315,7 @@ class Checker {
     for (size_t k = 0; k < n.operands.size(); ++k) {
       if (!lazy(n.operands[k])) continue;
       bool ok = n.op == Op::Reshape || n.op == Op::Broadcast || ir::has_trait(n.op, ir::kElementwise) ||
-                (n.op == Op::DynUpdate && k == 1);
+                (n.op == Op::DynUpdate && k == 1) || n.op == Op::ReduceSum;
       if (!ok) return fail(v, "uses a window of runtime extent other than elementwise or as a stored value");
     }
     switch (n.op) {
@@ -359,6 +359,18 @@ class Checker {
         if (!scalar(v) || !scalar(n.operands[0])) return fail(v, "reshapes an array");
         return {};
       case Op::Loop: return loop(v);
+      case Op::ReduceSum: {
+        ValueId o = n.operands[0];
+        if (!lazy(o)) break;
+        if (!scalar(v) || ir::is_bool(n.type.dtype)) return fail(v, "a sum over a window that is not a single number");
+        const ir::Type& ot = g_.type(o);
+        std::vector<int> map;
+        for (int d = 0; d < ot.rank(); ++d) map.push_back(ot.shape[static_cast<size_t>(d)] == ir::Dim::fixed(1) ? -1 : d);
+        std::vector<Leaf> leaves;
+        if (std::string why = window_leaves(g_, o, map, leaves); !why.empty()) return fail(v, why);
+        for (const Leaf& l : leaves) read(g_.node(l.node).operands[0], v);  // all read here
+        return {};
+      }
       case Op::LoopResult: {
         if (scalar(v)) return {};
         auto it = loop_versions_.find({n.operands[0], n.ints[0]});
@@ -489,7 +501,17 @@ class Emitter {
           continue;
         case Op::Reshape:
         case Op::Broadcast: val[i] = val[static_cast<size_t>(n.operands[0])]; continue;
-        case Op::DynWindow: continue;  // read inside the window update's nest
+        case Op::DynWindow:  // read inside the window update's nest; binds its extents' symbols
+          for (size_t d = 0; d < n.type.shape.size(); ++d)
+            if (!n.type.shape[d].is_static())
+              symbol_extent_[n.type.shape[d].sym] = val[static_cast<size_t>(n.operands[1 + n.type.shape.size() + d])];
+          continue;
+        case Op::ReduceSum:
+          if (!one_element(g.type(n.operands[0]))) {
+            if (Status st = window_sum(g, v, val); !st) return st;
+            continue;
+          }
+          break;
         case Op::DynSlice:
         case Op::Slice: {
           if (!scalar) continue;  // a window of more elements: read inside a window update's nest
@@ -593,70 +615,8 @@ class Emitter {
       levels.push_back({i, head, exit});
     }
     // One element.
-    std::map<std::pair<ValueId, std::vector<int>>, Value*> memo;
-    std::function<Expected<Value*>(ValueId, const std::vector<int>&)> eval =
-        [&](ValueId v, const std::vector<int>& map) -> Expected<Value*> {
-      const ir::Node& m = g.node(v);
-      if (one_element(m.type)) return val[static_cast<size_t>(v)];
-      auto key = std::make_pair(v, map);
-      if (auto it = memo.find(key); it != memo.end()) return it->second;
-      Value* out = nullptr;
-      const std::vector<ir::Dim>& rs = m.type.shape;
-      if (is_window(m)) {
-        ValueId a = m.operands[0];
-        const ir::Type& at = g.type(a);
-        Value* off = b_.getInt64(0);
-        int64_t stride = 1;
-        for (size_t j = at.shape.size(); j-- > 0;) {
-          Value* pos = val[static_cast<size_t>(m.operands[1 + j])];
-          if (map[j] >= 0)
-            pos = b_.CreateAdd(pos, b_.CreateMul(idx[static_cast<size_t>(map[j])], b_.getInt64(m.ints[j]), "", true, true),
-                               "", true, true);
-          off = b_.CreateAdd(off, b_.CreateMul(pos, b_.getInt64(stride), "", true, true), "", true, true);
-          stride *= at.shape[j].size;
-        }
-        DType d = m.type.dtype;
-        auto* ld = b_.CreateAlignedLoad(memory_type(ctx_, d), b_.CreateInBoundsGEP(memory_type(ctx_, d), val[static_cast<size_t>(a)], off),
-                                        llvm::Align(static_cast<uint64_t>(ir::dtype_size(d))));
-        auto dj = disjoint.find(v);
-        tag(ld, val[static_cast<size_t>(a)], dj != disjoint.end() && dj->second ? rscope : nullptr, wscope);
-        out = from_memory(b_, ld, d);
-      } else if (m.op == Op::Reshape) {
-        const std::vector<ir::Dim>& os = g.type(m.operands[0]).shape;
-        std::vector<int> rbig, om;
-        for (size_t d = 0; d < rs.size(); ++d)
-          if (rs[d] != ir::Dim::fixed(1)) rbig.push_back(map[d]);
-        size_t k = 0;
-        for (const ir::Dim& d : os) om.push_back(d == ir::Dim::fixed(1) ? -1 : rbig[k++]);
-        auto e = eval(m.operands[0], om);
-        if (!e) return e.status();
-        out = *e;
-      } else {
-        std::vector<Value*> args;
-        std::vector<DType> dts;
-        for (ValueId o : m.operands) {
-          const std::vector<ir::Dim>& os = g.type(o).shape;
-          size_t off = rs.size() - os.size();
-          std::vector<int> om;
-          for (size_t j = 0; j < os.size(); ++j)
-            om.push_back(os[j] == ir::Dim::fixed(1) && rs[j + off] != ir::Dim::fixed(1) ? -1 : map[j + off]);
-          auto e = eval(o, om);
-          if (!e) return e.status();
-          args.push_back(*e);
-          dts.push_back(g.type(o).dtype);
-        }
-        if (m.op == Op::Broadcast) {
-          out = args[0];
-        } else {
-          auto e = emit_scalar_op(b_, m, dts, args);
-          if (!e) return e.status();
-          out = *e;
-        }
-      }
-      memo[key] = out;
-      return out;
-    };
-    auto value = eval(n.operands[1], update_map(g, n));
+    Elem ctx{g, val, idx, &disjoint, rscope, wscope, {}};
+    auto value = eval(ctx, n.operands[1], update_map(g, n));
     if (!value) return value.status();
     Value* off = b_.getInt64(0);
     int64_t stride = 1;
@@ -686,6 +646,134 @@ class Emitter {
       }
       b_.SetInsertPoint(lv.exit);
     }
+    return ok_status();
+  }
+
+  // Evaluation of a window tree at one element: leaf axis j reads at start_j + step_j * idx[map[j]].
+  struct Elem {
+    const ir::Graph& g;
+    const std::vector<Value*>& val;
+    const std::vector<Value*>& idx;
+    const std::map<ValueId, bool>* disjoint;  // window reads proved disjoint from the written window
+    llvm::MDNode *rscope, *wscope;
+    std::map<std::pair<ValueId, std::vector<int>>, Value*> memo;
+  };
+
+  Expected<Value*> eval(Elem& c, ValueId v, const std::vector<int>& map) {
+      const ir::Node& m = c.g.node(v);
+      if (one_element(m.type)) return c.val[static_cast<size_t>(v)];
+      auto key = std::make_pair(v, map);
+      if (auto it = c.memo.find(key); it != c.memo.end()) return it->second;
+      Value* out = nullptr;
+      const std::vector<ir::Dim>& rs = m.type.shape;
+      if (is_window(m)) {
+        ValueId a = m.operands[0];
+        const ir::Type& at = c.g.type(a);
+        Value* off = b_.getInt64(0);
+        int64_t stride = 1;
+        for (size_t j = at.shape.size(); j-- > 0;) {
+          Value* pos = c.val[static_cast<size_t>(m.operands[1 + j])];
+          if (map[j] >= 0)
+            pos = b_.CreateAdd(pos, b_.CreateMul(c.idx[static_cast<size_t>(map[j])], b_.getInt64(m.ints[j]), "", true, true),
+                               "", true, true);
+          off = b_.CreateAdd(off, b_.CreateMul(pos, b_.getInt64(stride), "", true, true), "", true, true);
+          stride *= at.shape[j].size;
+        }
+        DType d = m.type.dtype;
+        auto* ld = b_.CreateAlignedLoad(memory_type(ctx_, d), b_.CreateInBoundsGEP(memory_type(ctx_, d), c.val[static_cast<size_t>(a)], off),
+                                        llvm::Align(static_cast<uint64_t>(ir::dtype_size(d))));
+        bool dj = c.disjoint && c.disjoint->count(v) && c.disjoint->at(v);
+        tag(ld, c.val[static_cast<size_t>(a)], dj ? c.rscope : nullptr, c.wscope);
+        out = from_memory(b_, ld, d);
+      } else if (m.op == Op::Reshape) {
+        const std::vector<ir::Dim>& os = c.g.type(m.operands[0]).shape;
+        std::vector<int> rbig, om;
+        for (size_t d = 0; d < rs.size(); ++d)
+          if (rs[d] != ir::Dim::fixed(1)) rbig.push_back(map[d]);
+        size_t k = 0;
+        for (const ir::Dim& d : os) om.push_back(d == ir::Dim::fixed(1) ? -1 : rbig[k++]);
+        auto e = eval(c, m.operands[0], om);
+        if (!e) return e.status();
+        out = *e;
+      } else {
+        std::vector<Value*> args;
+        std::vector<DType> dts;
+        for (ValueId o : m.operands) {
+          const std::vector<ir::Dim>& os = c.g.type(o).shape;
+          size_t off = rs.size() - os.size();
+          std::vector<int> om;
+          for (size_t j = 0; j < os.size(); ++j)
+            om.push_back(os[j] == ir::Dim::fixed(1) && rs[j + off] != ir::Dim::fixed(1) ? -1 : map[j + off]);
+          auto e = eval(c, o, om);
+          if (!e) return e.status();
+          args.push_back(*e);
+          dts.push_back(c.g.type(o).dtype);
+        }
+        if (m.op == Op::Broadcast) {
+          out = args[0];
+        } else {
+          auto e = emit_scalar_op(b_, m, dts, args);
+          if (!e) return e.status();
+          out = *e;
+        }
+      }
+      c.memo[key] = out;
+      return out;
+    }
+
+  // A sum over a window tree (`L[i, :i] @ x[:i]`): a sequential loop nest over the operand's
+  // axes accumulating in the result dtype, from 0 (NumPy's value for an empty window).
+  Status window_sum(const ir::Graph& g, ValueId v, std::vector<Value*>& val) {
+    const ir::Node& n = g.node(v);
+    ValueId o = n.operands[0];
+    const ir::Type& ot = g.type(o);
+    const auto r = static_cast<size_t>(ot.rank());
+    DType d = n.type.dtype;
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
+    llvm::Type* ty = register_type(ctx_, d);
+    llvm::AllocaInst* acc = eb.CreateAlloca(ty);
+    b_.CreateStore(ir::is_float(d) ? llvm::ConstantFP::get(ty, 0.0) : llvm::ConstantInt::get(ty, 0), acc);
+    std::vector<Value*> idx(r, b_.getInt64(0));
+    std::vector<int> map(r, -1);
+    struct Level {
+      llvm::PHINode* i;
+      llvm::BasicBlock *head, *exit;
+    };
+    std::vector<Level> levels;
+    for (size_t a = 0; a < r; ++a) {
+      const ir::Dim& e = ot.shape[a];
+      if (e == ir::Dim::fixed(1)) continue;
+      auto bound = e.is_static() ? symbol_extent_.end() : symbol_extent_.find(e.sym);
+      if (!e.is_static() && bound == symbol_extent_.end())
+        return Status::error(fmt::format("cpu backend: a sum over s{} before a window binds it", e.sym));
+      Value* ext = e.is_static() ? static_cast<Value*>(b_.getInt64(e.size)) : bound->second;
+      llvm::BasicBlock* pre = b_.GetInsertBlock();
+      auto* head = llvm::BasicBlock::Create(ctx_, "sum.head", f);
+      auto* body = llvm::BasicBlock::Create(ctx_, "sum.body", f);
+      auto* exit = llvm::BasicBlock::Create(ctx_, "sum.exit", f);
+      b_.CreateBr(head);
+      b_.SetInsertPoint(head);
+      llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "s");
+      i->addIncoming(b_.getInt64(0), pre);
+      b_.CreateCondBr(b_.CreateICmpSLT(i, ext), body, exit);
+      b_.SetInsertPoint(body);
+      idx[a] = i;
+      map[a] = static_cast<int>(a);
+      levels.push_back({i, head, exit});
+    }
+    Elem c{g, val, idx, nullptr, nullptr, nullptr, {}};
+    auto x = eval(c, o, map);
+    if (!x) return x.status();
+    Value* sum = ir::is_float(d) ? b_.CreateFAdd(b_.CreateLoad(ty, acc), *x) : b_.CreateAdd(b_.CreateLoad(ty, acc), *x);
+    b_.CreateStore(sum, acc);
+    for (size_t k = levels.size(); k-- > 0;) {
+      Level& lv = levels[k];
+      lv.i->addIncoming(b_.CreateAdd(lv.i, b_.getInt64(1), "", true, true), b_.GetInsertBlock());
+      b_.CreateBr(lv.head);
+      b_.SetInsertPoint(lv.exit);
+    }
+    val[static_cast<size_t>(v)] = b_.CreateLoad(ty, acc);
     return ok_status();
   }
 
@@ -775,6 +863,7 @@ class Emitter {
   llvm::MDNode* domain_ = nullptr;
   std::map<Value*, llvm::MDNode*> scopes_;
   int64_t lo_ = 0, hi_ = 0;  // the induction variable's range in the body being emitted
+  std::map<int32_t, Value*> symbol_extent_;  // runtime extents of the windows emitted so far
 };
 
 }  // namespace

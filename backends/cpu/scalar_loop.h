@@ -21,6 +21,8 @@
 //    innermost loop vectorized. A window of the array being written is read only if it is
 //    exactly the element being written or, for every iteration of the enclosing loop (starts and
 //    extents affine in its induction variable), disjoint from the written window;
+//  - reduce_sum of such a tree to one element (the tracer's `L[i, :i] @ x[:i]`): a sequential
+//    loop nest accumulating in the dtype, its reads at the reduce_sum's place in the graph;
 //  - every array version (a param, a dyn_update, a nested loop's loop_result) has at most one
 //    writer (the dyn_update or nested loop that consumes it into the next version), every other
 //    reader of it comes before that writer in graph order (what makes in-place exact), and the

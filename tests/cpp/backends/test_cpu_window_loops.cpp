@@ -200,5 +200,69 @@ func @prefix(%0, %1) {
   for (int64_t i = 0; i < 20; ++i) EXPECT_EQ(out[0].get<int32_t>(i), x[static_cast<size_t>(i)]) << i;
 }
 
+
+// Forward substitution x[i] = (b[i] - L[i, :i] @ x[:i]) / L[i, i]: the dot product of two
+// windows of extent i (0 in the first iteration) is a sum in order inside the nest, so a plain
+// C++ loop summing in the same order gives the same bits.
+TEST(CpuWindowLoops, ForwardSubstitutionSumOfWindows) {
+  const int64_t n = 57;
+  ir::Graph g = parse_ok(subst(R"(
+func @fsub(%0, %1, %2) {
+  %0 = param 0 contiguous : f64[$N]
+  %1 = param 1 contiguous : f64[$N,$N]
+  %2 = param 2 contiguous : f64[$N]
+  %3 = loop %0, %1, %2 {ints = [$N, 1, 0, 1], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2, %3) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[$N]
+      %2 = param 2 contiguous : f64[$N,$N]
+      %3 = param 3 contiguous : f64[$N]
+      %4 = dyn_slice %3, %0 {ints = [1], fval = 0.0} : f64[1]
+      %5 = reshape %4 : f64[]
+      %6 = const 0 : i64[]
+      %7 = const 1 : i64[]
+      %8 = dyn_window %2, %0, %6, %7, %0 {ints = [1, 1], fval = 0.0} : f64[1,s1000]
+      %9 = reshape %8 : f64[s1000]
+      %10 = dyn_window %1, %6, %0 {ints = [1], fval = 0.0} : f64[s1000]
+      %11 = mul %9, %10 : f64[s1000]
+      %12 = reduce_sum %11 {ints = [0], fval = 0.0} : f64[1]
+      %13 = reshape %12 : f64[]
+      %14 = sub %5, %13 : f64[]
+      %15 = dyn_slice %2, %0, %0 {ints = [1, 1], fval = 0.0} : f64[1,1]
+      %16 = reshape %15 : f64[]
+      %17 = div %14, %16 : f64[]
+      %18 = reshape %17 : f64[1]
+      %19 = dyn_update %1, %18, %0 {ints = [1], fval = 0.0} : f64[$N]
+      return %19
+    }
+  %4 = loop_result %3 {ints = [0], fval = 0.0} : f64[$N]
+  return %4
+}
+)", {{"$N", std::to_string(n)}}));
+  auto k = compile_cpu(g, options(true));
+  ASSERT_TRUE(k.ok()) << k.message();
+  EXPECT_EQ(program_info(**k)->native_loops, 1);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<double> L(static_cast<size_t>(n * n)), b(static_cast<size_t>(n));
+  for (auto& v : L) v = u(rng);
+  for (int64_t i = 0; i < n; ++i) L[static_cast<size_t>(i * n + i)] += static_cast<double>(n);
+  for (auto& v : b) v = u(rng);
+  std::vector<Buffer> ins = {make_buffer(DType::F64, {n}), make_buffer(DType::F64, {n, n}), make_buffer(DType::F64, {n})};
+  for (int64_t q = 0; q < n; ++q) ins[0].set<double>(q, 0.0), ins[2].set<double>(q, b[static_cast<size_t>(q)]);
+  for (int64_t q = 0; q < n * n; ++q) ins[1].set<double>(q, L[static_cast<size_t>(q)]);
+  std::vector<double> x(static_cast<size_t>(n), 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int64_t j = 0; j < i; ++j) {
+      double p = L[static_cast<size_t>(i * n + j)] * x[static_cast<size_t>(j)];
+      s = s + p;
+    }
+    x[static_cast<size_t>(i)] = (b[static_cast<size_t>(i)] - s) / L[static_cast<size_t>(i * n + i)];
+  }
+  std::vector<Buffer> out = run_kernel(g, **k, ins);
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(out[0].get<double>(i), x[static_cast<size_t>(i)]) << i;
+}
+
 }  // namespace
 }  // namespace tracejit::backends::testing
