@@ -75,6 +75,9 @@ struct Leaf {
   std::vector<int> map;
 };
 
+// The largest array whose window update values are staged in a stack temporary (per update).
+constexpr int64_t kMaxStagedBytes = 128 * 1024;
+
 bool is_window(const ir::Node& n) { return n.op == Op::DynWindow || n.op == Op::DynSlice; }
 
 // The leaves of the value tree of update `u` (one-element values are leaves computed before
@@ -270,9 +273,12 @@ class Checker {
         read(a, v);  // read inside the nest, i.e. here
         continue;
       }
-      if (leaf_relation(g_, n, l, lo_, hi_) == 0)
+      // Otherwise the value is staged in a temporary of x's size on the stack (bounded).
+      if (leaf_relation(g_, n, l, lo_, hi_) == 0 &&
+          *g_.type(x).static_numel() * ir::dtype_size(g_.type(x).dtype) > kMaxStagedBytes)
         return fail(v, fmt::format("reads %{}, a window of the array it writes, that is neither the element being "
-                                   "written nor provably disjoint from the written window", l.node));
+                                   "written nor provably disjoint from the written window, and the array is too "
+                                   "large to stage the value on the stack", l.node));
     }
     ver_[static_cast<size_t>(v)] = write(x, v);
     return ver_[static_cast<size_t>(v)] < 0 ? why_ : std::string();
@@ -585,67 +591,105 @@ class Emitter {
     std::vector<Leaf> leaves;
     if (std::string why = window_leaves(g, n.operands[1], update_map(g, n), leaves); !why.empty())
       return Status::error("cpu backend: window update: " + why);
+    // Reads of the written array that are neither the element being written nor disjoint from
+    // the written window: the whole value goes to a temporary first (NumPy's semantics: the
+    // right-hand side is evaluated before anything is written), then into the array.
     std::map<ValueId, bool> disjoint;
-    for (const Leaf& l : leaves)
-      if (g.node(l.node).operands[0] == x) disjoint[l.node] = leaf_relation(g, n, l, lo_, hi_) == 2;
+    bool staged = false;
+    for (const Leaf& l : leaves) {
+      if (g.node(l.node).operands[0] != x) continue;
+      int rel = leaf_relation(g, n, l, lo_, hi_);
+      disjoint[l.node] = rel == 2;
+      staged |= rel == 0;
+    }
     llvm::MDNode* dom = md_.createAnonymousAliasScopeDomain("tracejit.window_update");
     llvm::MDNode* rscope = md_.createAnonymousAliasScope(dom);
     llvm::MDNode* wscope = md_.createAnonymousAliasScope(dom);
-
     llvm::Function* f = b_.GetInsertBlock()->getParent();
+    const DType d = vt.dtype;
+    llvm::Type* mt = memory_type(ctx_, d);
+    const auto align = llvm::Align(static_cast<uint64_t>(ir::dtype_size(d)));
+
     std::vector<Value*> idx(r, nullptr);
-    for (size_t d = 0; d < r; ++d) idx[d] = b_.getInt64(0);
     struct Level {
       llvm::PHINode* i;
       llvm::BasicBlock *head, *exit;
     };
-    std::vector<Level> levels;
-    for (int d : axes) {
-      llvm::BasicBlock* pre = b_.GetInsertBlock();
-      auto* head = llvm::BasicBlock::Create(ctx_, "win.head", f);
-      auto* body = llvm::BasicBlock::Create(ctx_, "win.body", f);
-      auto* exit = llvm::BasicBlock::Create(ctx_, "win.exit", f);
-      b_.CreateBr(head);
-      b_.SetInsertPoint(head);
-      llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "w");
-      i->addIncoming(b_.getInt64(0), pre);
-      b_.CreateCondBr(b_.CreateICmpSLT(i, ext[static_cast<size_t>(d)]), body, exit);
-      b_.SetInsertPoint(body);
-      idx[static_cast<size_t>(d)] = i;
-      levels.push_back({i, head, exit});
+    auto open_nest = [&]() {
+      std::vector<Level> levels;
+      for (size_t k = 0; k < r; ++k) idx[k] = b_.getInt64(0);
+      for (int a : axes) {
+        llvm::BasicBlock* pre = b_.GetInsertBlock();
+        auto* head = llvm::BasicBlock::Create(ctx_, "win.head", f);
+        auto* body = llvm::BasicBlock::Create(ctx_, "win.body", f);
+        auto* exit = llvm::BasicBlock::Create(ctx_, "win.exit", f);
+        b_.CreateBr(head);
+        b_.SetInsertPoint(head);
+        llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "w");
+        i->addIncoming(b_.getInt64(0), pre);
+        b_.CreateCondBr(b_.CreateICmpSLT(i, ext[static_cast<size_t>(a)]), body, exit);
+        b_.SetInsertPoint(body);
+        idx[static_cast<size_t>(a)] = i;
+        levels.push_back({i, head, exit});
+      }
+      return levels;
+    };
+    // Closes the loops, innermost first; the innermost gets the vectorizer's hint.
+    auto close_nest = [&](std::vector<Level>& levels) {
+      for (size_t k = levels.size(); k-- > 0;) {
+        Level& lv = levels[k];
+        llvm::BasicBlock* latch = b_.GetInsertBlock();
+        lv.i->addIncoming(b_.CreateAdd(lv.i, b_.getInt64(1), "", true, true), latch);
+        auto* br = b_.CreateBr(lv.head);
+        if (k + 1 == levels.size()) {
+          llvm::MDNode* enable = llvm::MDNode::get(
+              ctx_, {llvm::MDString::get(ctx_, "llvm.loop.vectorize.enable"),
+                     llvm::ConstantAsMetadata::get(llvm::ConstantInt::getTrue(ctx_))});
+          llvm::MDNode* id = llvm::MDNode::getDistinct(ctx_, {nullptr, enable});
+          id->replaceOperandWith(0, id);
+          br->setMetadata(llvm::LLVMContext::MD_loop, id);
+        }
+        b_.SetInsertPoint(lv.exit);
+      }
+    };
+    auto target = [&]() {  // the written element's address
+      Value* off = b_.getInt64(0);
+      int64_t stride = 1;
+      for (size_t a = r; a-- > 0;) {
+        Value* pos = b_.CreateAdd(val[static_cast<size_t>(n.operands[2 + a])],
+                                  b_.CreateMul(idx[a], b_.getInt64(n.ints[a]), "", true, true), "", true, true);
+        off = b_.CreateAdd(off, b_.CreateMul(pos, b_.getInt64(stride), "", true, true), "", true, true);
+        stride *= xt.shape[a].size;
+      }
+      return b_.CreateInBoundsGEP(mt, base, off);
+    };
+    llvm::AllocaInst* temp = nullptr;
+    auto temp_slot = [&]() {  // row-major position in the window (at most x's size)
+      Value* lin = b_.getInt64(0);
+      for (int a : axes)
+        lin = b_.CreateAdd(b_.CreateMul(lin, ext[static_cast<size_t>(a)], "", true, true), idx[static_cast<size_t>(a)], "",
+                           true, true);
+      return b_.CreateInBoundsGEP(mt, temp, lin);
+    };
+    if (staged) {
+      llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
+      temp = eb.CreateAlloca(mt, eb.getInt64(*xt.static_numel()));
+      temp->setAlignment(llvm::Align(64));
     }
-    // One element.
-    Elem ctx{g, val, idx, &disjoint, rscope, wscope, {}};
+    std::vector<Level> levels = open_nest();
+    Elem ctx{g, val, idx, staged ? nullptr : &disjoint, rscope, wscope, {}};
     auto value = eval(ctx, n.operands[1], update_map(g, n));
     if (!value) return value.status();
-    Value* off = b_.getInt64(0);
-    int64_t stride = 1;
-    for (size_t d = r; d-- > 0;) {
-      Value* pos = b_.CreateAdd(val[static_cast<size_t>(n.operands[2 + d])],
-                                b_.CreateMul(idx[d], b_.getInt64(n.ints[d]), "", true, true), "", true, true);
-      off = b_.CreateAdd(off, b_.CreateMul(pos, b_.getInt64(stride), "", true, true), "", true, true);
-      stride *= xt.shape[d].size;
+    if (staged) {
+      b_.CreateAlignedStore(to_memory(b_, *value, d), temp_slot(), align);
+      close_nest(levels);
+      levels = open_nest();
+      auto* ld = b_.CreateAlignedLoad(mt, temp_slot(), align);
+      tag(b_.CreateAlignedStore(ld, target(), align), base);
+    } else {
+      tag(b_.CreateAlignedStore(to_memory(b_, *value, d), target(), align), base, wscope, rscope);
     }
-    DType d = vt.dtype;
-    auto* st = b_.CreateAlignedStore(to_memory(b_, *value, d), b_.CreateInBoundsGEP(memory_type(ctx_, d), base, off),
-                                     llvm::Align(static_cast<uint64_t>(ir::dtype_size(d))));
-    tag(st, base, wscope, rscope);
-    // Close the loops, innermost first; the innermost gets the vectorizer's hint.
-    for (size_t k = levels.size(); k-- > 0;) {
-      Level& lv = levels[k];
-      llvm::BasicBlock* latch = b_.GetInsertBlock();
-      lv.i->addIncoming(b_.CreateAdd(lv.i, b_.getInt64(1), "", true, true), latch);
-      auto* br = b_.CreateBr(lv.head);
-      if (k + 1 == levels.size()) {
-        llvm::MDNode* enable = llvm::MDNode::get(
-            ctx_, {llvm::MDString::get(ctx_, "llvm.loop.vectorize.enable"),
-                   llvm::ConstantAsMetadata::get(llvm::ConstantInt::getTrue(ctx_))});
-        llvm::MDNode* id = llvm::MDNode::getDistinct(ctx_, {nullptr, enable});
-        id->replaceOperandWith(0, id);
-        br->setMetadata(llvm::LLVMContext::MD_loop, id);
-      }
-      b_.SetInsertPoint(lv.exit);
-    }
+    close_nest(levels);
     return ok_status();
   }
 
