@@ -20,7 +20,8 @@
 //    dyn_slice of loop params): a loop nest over the window computes the tree per element, the
 //    innermost loop vectorized. A window of the array being written is read only if it is
 //    exactly the element being written or, for every iteration of the enclosing loop (starts and
-//    extents affine in its induction variable), disjoint from the written window;
+//    extents affine in its induction variable), disjoint from the written window; otherwise the
+//    value is computed into a stack temporary first (arrays up to 128 KiB), then stored;
 //  - reduce_sum of such a tree to one element (the tracer's `L[i, :i] @ x[:i]`): a sequential
 //    loop nest accumulating in the dtype, its reads at the reduce_sum's place in the graph;
 //  - every array version (a param, a dyn_update, a nested loop's loop_result) has at most one
