@@ -23,6 +23,12 @@ struct Dim {
   bool operator!=(const Dim& o) const { return !(*this == o); }
 };
 
+// Symbols of loop-body windows whose extent is a runtime value (dyn_window; bound inside the
+// body, per iteration) are numbered from here; smaller ones are the call's runtime sizes
+// (automatic dynamic shapes), passed to kernels in sym_dims.
+constexpr int32_t kFirstExtentSymbol = 1000;
+inline bool is_extent_symbol(const Dim& d) { return d.sym >= kFirstExtentSymbol; }
+
 struct Type {
   DType dtype = DType::F64;
   std::vector<Dim> shape;  // empty: a 0-d value (scalar)
@@ -35,6 +41,11 @@ struct Type {
   int rank() const { return static_cast<int>(shape.size()); }
   bool is_scalar() const { return shape.empty(); }
   bool is_static() const;
+  bool has_extent_symbols() const {  // a loop-body window of runtime extent
+    for (const Dim& d : shape)
+      if (is_extent_symbol(d)) return true;
+    return false;
+  }
   std::optional<int64_t> static_numel() const;  // nullopt if any dimension is symbolic
   Type with_dtype(DType d) const { return Type(d, shape); }
   bool operator==(const Type& o) const { return dtype == o.dtype && shape == o.shape; }

@@ -176,7 +176,17 @@ Fault check_structural(const Graph& g, const Node& n) {
     case Op::Reshape: {
       if (r.dtype != in(0).dtype) return "reshape keeps the dtype";
       auto a = in(0).static_numel(), b = r.static_numel();
-      if (!a || !b || *a != *b) return "reshape must keep the (static) element count";
+      if (!a || !b) {
+        // Symbolic: only size-1 axes may come or go (the other axes, in order, are equal).
+        std::vector<Dim> x, y;
+        for (const Dim& d : in(0).shape)
+          if (d != Dim::fixed(1)) x.push_back(d);
+        for (const Dim& d : r.shape)
+          if (d != Dim::fixed(1)) y.push_back(d);
+        if (x != y) return "a reshape of symbolic dimensions may only add or drop size-1 axes";
+        return std::nullopt;
+      }
+      if (*a != *b) return "reshape must keep the (static) element count";
       return std::nullopt;
     }
     case Op::Transpose: {
@@ -239,20 +249,40 @@ Fault check_structural(const Graph& g, const Node& n) {
         if (in(k) != Type::scalar(DType::I64)) return "dyn_slice starts must be i64[]";
       return std::nullopt;
     }
+    case Op::DynWindow: {
+      if (n.operands.empty()) return "dyn_window needs an operand";
+      const Type& x = in(0);
+      const auto rank = static_cast<size_t>(x.rank());
+      if (n.operands.size() != 2 * rank + 1) return fmt::format("dyn_window needs a start and an extent per axis ({})", rank);
+      if (r.rank() != x.rank() || r.dtype != x.dtype) return "dyn_window keeps the operand's rank and dtype";
+      if (n.ints.size() != rank) return "dyn_window needs ints = [step per axis]";
+      for (size_t k = 1; k < n.operands.size(); ++k)
+        if (in(k) != Type::scalar(DType::I64)) return "dyn_window starts and extents must be i64[]";
+      for (size_t d = 0; d < rank; ++d) {
+        if (n.ints[d] == 0) return "dyn_window step 0";
+        const Dim& w = r.shape[d];
+        if (w.is_static() && x.shape[d].is_static() && w.size > x.shape[d].size && n.ints[d] == 1)
+          return fmt::format("dyn_window axis {} is wider than the operand", d);
+      }
+      return std::nullopt;
+    }
     case Op::DynUpdate: {
       if (n.operands.size() < 2) return "dyn_update needs operands [x, v, starts...]";
       const Type &x = in(0), &v = in(1);
-      if (n.operands.size() != static_cast<size_t>(x.rank()) + 2)
-        return fmt::format("dyn_update needs one start per axis ({})", x.rank());
+      const bool runtime_extents = n.operands.size() == 2 * static_cast<size_t>(x.rank()) + 2 && x.rank() > 0;
+      if (n.operands.size() != static_cast<size_t>(x.rank()) + 2 && !runtime_extents)
+        return fmt::format("dyn_update needs one start per axis ({}), and one extent per axis for a runtime window", x.rank());
+      if (!runtime_extents && !v.is_static()) return "dyn_update of a symbolic window needs its extents";
       if (r != x) return "dyn_update keeps its operand's type";
       if (v.dtype != x.dtype || v.rank() != x.rank()) return "dyn_update value must have the operand's dtype and rank";
       if (n.ints.size() != static_cast<size_t>(x.rank())) return "dyn_update needs ints = [step per axis]";
       for (size_t k = 2; k < n.operands.size(); ++k)
-        if (in(k) != Type::scalar(DType::I64)) return "dyn_update starts must be i64[]";
+        if (in(k) != Type::scalar(DType::I64))
+          return k < static_cast<size_t>(x.rank()) + 2 ? "dyn_update starts must be i64[]" : "dyn_update extents must be i64[]";
       for (int d = 0; d < x.rank(); ++d) {
         const Dim &w = v.shape[static_cast<size_t>(d)], &len = x.shape[static_cast<size_t>(d)];
         int64_t step = n.ints[static_cast<size_t>(d)];
-        if (!w.is_static()) return "dyn_update window extents must be static";
+        if (!w.is_static()) continue;  // a runtime extent (a dyn_window's symbol): in bounds by construction
         if (step == 0) return "dyn_update step 0";
         // No start can put a window wider than the axis in bounds.
         if (len.is_static() && w.size > 0 &&

@@ -44,6 +44,35 @@ bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
   return true;
 }
 
+bool Tracer::augmented_subscript_store(const AValue& view) {
+  // CPython compiles `A[key] op= y` to A, key, COPY 2, COPY 2, BINARY_SUBSCR, y, BINARY_OP,
+  // SWAP 3, SWAP 2, STORE_SUBSCR: the view is a temporary nothing else holds, and the store
+  // right after writes the result back into the array it was read from.
+  const Frame& f = fr();
+  auto at = [&](int k) -> const Instruction* {
+    size_t i = static_cast<size_t>(f.pc + k);
+    return i < f.instrs.size() ? &f.instrs[i] : nullptr;
+  };
+  auto is = [&](int k, COp op, int arg) {
+    const Instruction* in = at(k);
+    return in && in->op == op && (arg < 0 || in->arg == arg);
+  };
+  size_t below = 0;  // where the container sits under the stack top
+  if (is(0, COp::Swap, 3) && is(1, COp::Swap, 2) && is(2, COp::StoreSubscr, -1)) {
+    below = 2;
+  } else if (is(0, COp::Swap, 4) && is(1, COp::Swap, 3) && is(2, COp::Swap, 2) && is(3, COp::BuildSlice, 2) &&
+             is(4, COp::StoreSubscr, -1)) {
+    // 3.12+: `A[a:b] op= y` is A, a, b, COPY 3 (x3), BINARY_SLICE, y, BINARY_OP, SWAP 4, SWAP 3,
+    // SWAP 2, STORE_SLICE (decoded as BUILD_SLICE 2; STORE_SUBSCR).
+    below = 3;
+  } else {
+    return false;
+  }
+  if (f.stack.size() < below) return false;
+  const AValue& container = f.stack[f.stack.size() - below];
+  return container.is_tensor() && container.v == view.view_root;
+}
+
 bool Tracer::inplace_binary(const AValue& x, const AValue& y, const char* ufunc) {
   // NumPy: ufunc(x, y, out=x) — computed in the resolved loop dtype, cast back to x's dtype
   // under same_kind casting, and the result must keep x's shape.
@@ -65,6 +94,16 @@ bool Tracer::inplace_binary(const AValue& x, const AValue& y, const char* ufunc)
       return fail(AbortCode::UnsupportedDtype, "float to integer conversion is not compiled yet");
   }
   ir::ValueId nv = cast(r.v, x.type.dtype);
+  if (x.view_root != ir::kNoValue && augmented_subscript_store(x)) {
+    // `A[key] op= y`: NumPy computes op(A[key], y, out=A[key]) (y as if evaluated first: a
+    // ufunc copies overlapping inputs), then stores the view into A[key] again. The store that
+    // follows writes the new value into A (a window update), which is the same thing.
+    AValue out = x;
+    out.v = nv;
+    out.type = trace_.graph.type(nv);
+    push(std::move(out));
+    return true;
+  }
   if (!assign_inplace(x, nv)) return false;
   AValue out = x;  // the same object (and alias of every reference to it), new contents
   out.v = nv;

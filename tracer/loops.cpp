@@ -206,7 +206,7 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     if (!w.type.is_scalar()) c = trace_.graph.add_op(ir::Op::Broadcast, w.type, {c}, loop_loc);
     slot = tensor(c, w.box);
   }
-  regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, start, start + (trip - 1) * step});
+  regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, start, start + (trip - 1) * step, ++region_serial_});
   RegionFrame& rf = regions_.back();
   const size_t level = regions_.size() - 1;
   trace_.graph = ir::Graph();
@@ -551,20 +551,58 @@ bool Tracer::loop_index_arith(int nb, const AValue& lhs, const AValue& rhs) {
 }
 
 bool Tracer::loop_index_slice(std::vector<AValue>& parts) {
-  // start:stop(:1) with the same multiple of the loop variable in both: a window of static length.
   int64_t c = 0;
   if (parts.size() == 3 && !(parts[2].is_object() && (parts[2].obj == Py_None || (is_int_const(parts[2], c) && c == 1))))
     return region_fail("a slice with a step and a loop-variable bound");
   const AValue& a = parts[0];
   const AValue& b = parts[1];
-  if (a.kind != AValue::Kind::LoopIndex || b.kind != AValue::Kind::LoopIndex || !a.method.empty() ||
-      !b.method.empty() || a.ia != b.ia || a.arg != b.arg || b.ib < a.ib)
-    return region_fail("a slice whose length changes with the loop variable");
-  AValue s = a;
-  s.method = "slice";
-  s.length = b.ib - a.ib;
+  auto index = [](const AValue& v) { return v.kind == AValue::Kind::LoopIndex && v.method.empty(); };
+  // start:stop with the same multiple of the loop variable in both: a window of static length.
+  if (index(a) && index(b) && a.ia == b.ia && a.arg == b.arg && b.ib >= a.ib) {
+    AValue s = a;
+    s.method = "slice";
+    s.length = b.ib - a.ib;
+    push(std::move(s));
+    return true;
+  }
+  // Otherwise a window whose extent is affine in the loop variable (`k + 1:`, `:j`, `k + 1:n`,
+  // `i:2 * i`): bounds are loop-variable values, nonnegative integer constants, or omitted (the
+  // axis's ends); dyn_index_plan proves it in bounds and never negative over the whole range.
+  AValue s;
+  s.kind = AValue::Kind::LoopIndex;
+  s.method = "dslice";
+  s.arg = -1;
+  s.ia = 0, s.ib = 0;
+  for (const AValue* p : {&a, &b}) {
+    if (index(*p) && s.arg >= 0 && p->arg != s.arg) return region_fail("a slice bounded by two different loops' variables");
+    if (index(*p)) s.arg = p->arg;
+  }
+  if (s.arg < 0) return region_fail("a loop-variable slice without a loop-variable bound");
+  if (index(a)) {
+    s.ia = a.ia, s.ib = a.ib;
+  } else if (!(a.is_object() && a.obj == Py_None) && !(is_int_const(a, c) && c >= 0 && (s.ib = c, true))) {
+    return region_fail("a loop-variable slice whose start is not an int >= 0, None or the loop variable");
+  }
+  if (index(b)) {
+    s.sa = b.ia, s.sb = b.ib;
+  } else if (b.is_object() && b.obj == Py_None) {
+    s.stop_open = true;
+  } else if (is_int_const(b, c) && c >= 0) {
+    s.sa = 0, s.sb = c;
+  } else {
+    return region_fail("a loop-variable slice whose stop is not an int >= 0, None or the loop variable");
+  }
   push(std::move(s));
   return true;
+}
+
+ir::ValueId Tracer::affine_value(int level, int64_t a, int64_t b) {
+  if (a == 0) return trace_.graph.add_const_int(ir::DType::I64, b, loc_);
+  AValue p;
+  p.kind = AValue::Kind::LoopIndex;
+  p.arg = level;
+  p.ia = a, p.ib = b;
+  return loop_index_value(p, 0);
 }
 
 bool Tracer::has_loop_index(const AValue& key) const {
@@ -578,7 +616,8 @@ bool Tracer::has_loop_index(const AValue& key) const {
 // Per axis of x: the runtime start (an i64[] value), the extent, the step, whether the axis is
 // dropped (an integer index). Fails for anything it cannot prove in bounds.
 bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::ValueId>& starts,
-                            std::vector<int64_t>& extents, std::vector<int64_t>& steps, std::vector<bool>& drop) {
+                            std::vector<ir::Dim>& extents, std::vector<ir::ValueId>& ext_values,
+                            std::vector<int64_t>& steps, std::vector<bool>& drop) {
   if (!x.is_tensor() || !x.type.is_static()) return region_fail("indexing a non-array with the loop variable");
   std::vector<AValue> parts = key.kind == AValue::Kind::Tuple ? key.items : std::vector<AValue>{key};
   int rank = x.type.rank();
@@ -594,6 +633,41 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
     } else {
       const AValue& p = parts[static_cast<size_t>(d)];
       int64_t c = 0;
+      if (p.kind == AValue::Kind::LoopIndex && p.method == "dslice") {
+        if (p.arg < 0 || p.arg >= static_cast<int>(regions_.size())) return region_fail("a stale loop variable");
+        const RegionFrame& rf = regions_[static_cast<size_t>(p.arg)];
+        const int64_t sa = p.stop_open ? 0 : p.sa, sb = p.stop_open ? n : p.sb;
+        // NumPy clips and wraps slice bounds; compiled, every start and stop must lie in
+        // [0, n] and the extent stop - start must be >= 0 at both ends of the range (all are
+        // affine in the loop variable, so then everywhere in between).
+        for (int64_t i : {rf.first, rf.last}) {
+          int64_t lo = p.ia * i + p.ib, hi = sa * i + sb;
+          if (lo < 0 || lo > n || hi < 0 || hi > n)
+            return region_fail(fmt::format("a loop-variable slice {}:{} that NumPy would clip or wrap (axis size {})", lo, hi, n));
+          if (hi < lo) return region_fail(fmt::format("a loop-variable slice whose extent goes negative ({}:{})", lo, hi));
+        }
+        start = affine_value(p.arg, p.ia, p.ib);
+        if (start == ir::kNoValue) return false;
+        const int64_t ea = sa - p.ia, eb = sb - p.ib;
+        if (ea == 0) {
+          starts.push_back(start);
+          extents.push_back(ir::Dim::fixed(eb));
+          ext_values.push_back(ir::kNoValue);
+        } else {
+          auto key = std::make_tuple(rf.serial, ea, eb);
+          auto it = extent_symbols_.find(key);
+          if (it == extent_symbols_.end())
+            it = extent_symbols_.emplace(key, kFirstExtentSymbol + static_cast<int32_t>(extent_symbols_.size())).first;
+          ir::ValueId ev = affine_value(p.arg, ea, eb);
+          if (ev == ir::kNoValue) return false;
+          starts.push_back(start);
+          extents.push_back(ir::Dim::symbol(it->second));
+          ext_values.push_back(ev);
+        }
+        steps.push_back(1);
+        drop.push_back(false);
+        continue;
+      }
       if (p.kind == AValue::Kind::LoopIndex) {
         if (p.arg < 0 || p.arg >= static_cast<int>(regions_.size())) return region_fail("a stale loop variable");
         const RegionFrame& rf = regions_[static_cast<size_t>(p.arg)];
@@ -628,7 +702,8 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
       }
     }
     starts.push_back(start);
-    extents.push_back(extent);
+    extents.push_back(ir::Dim::fixed(extent));
+    ext_values.push_back(ir::kNoValue);
     steps.push_back(step);
     drop.push_back(dropped);
   }
@@ -656,22 +731,29 @@ ir::ValueId Tracer::loop_index_value(const AValue& p, int64_t extra, int64_t* lo
 }
 
 bool Tracer::dyn_subscr(const AValue& x, const AValue& key) {
-  std::vector<ir::ValueId> starts;
-  std::vector<int64_t> extents, steps, kept;
+  std::vector<ir::ValueId> starts, ext_values;
+  std::vector<ir::Dim> extents, kept;
+  std::vector<int64_t> steps;
   std::vector<bool> drop;
-  if (!dyn_index_plan(x, key, starts, extents, steps, drop)) return false;
+  if (!dyn_index_plan(x, key, starts, extents, ext_values, steps, drop)) return false;
+  bool runtime = false;
+  for (ir::ValueId e : ext_values) runtime |= e != ir::kNoValue;
   ir::Node n;
-  n.op = ir::Op::DynSlice;
-  n.type = ir::Type::of(x.type.dtype, extents);
+  n.op = runtime ? ir::Op::DynWindow : ir::Op::DynSlice;
+  n.type = ir::Type(x.type.dtype, extents);
   n.operands = {x.v};
   n.operands.insert(n.operands.end(), starts.begin(), starts.end());
+  if (runtime)
+    for (size_t d = 0; d < extents.size(); ++d)
+      n.operands.push_back(ext_values[d] != ir::kNoValue ? ext_values[d]
+                                                         : trace_.graph.add_const_int(ir::DType::I64, extents[d].size, loc_));
   n.ints = steps;
   n.loc = loc_;
   ir::ValueId s = trace_.graph.add(std::move(n));
   for (size_t d = 0; d < extents.size(); ++d)
     if (!drop[d]) kept.push_back(extents[d]);
   if (kept.size() != extents.size())
-    s = trace_.graph.add_op(ir::Op::Reshape, ir::Type::of(x.type.dtype, kept), {s}, loc_);
+    s = trace_.graph.add_op(ir::Op::Reshape, ir::Type(x.type.dtype, kept), {s}, loc_);
   // An element is a NumPy scalar (a copy); anything bigger is a view of x.
   push(kept.empty() ? tensor(s, Box::NpScalar) : view_of(x, s, Box::Array));
   return true;
@@ -680,10 +762,11 @@ bool Tracer::dyn_subscr(const AValue& x, const AValue& key) {
 bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) {
   // A dyn_update: the window at the runtime starts replaced by the value (the backend updates
   // the array in place; the loop carries it).
-  std::vector<ir::ValueId> starts;
-  std::vector<int64_t> extents, steps;
+  std::vector<ir::ValueId> starts, ext_values;
+  std::vector<ir::Dim> extents;
+  std::vector<int64_t> steps;
   std::vector<bool> drop;
-  if (!dyn_index_plan(x, key, starts, extents, steps, drop)) return false;
+  if (!dyn_index_plan(x, key, starts, extents, ext_values, steps, drop)) return false;
   ir::Graph& g = trace_.graph;
   ir::DType dt = x.type.dtype;
   // The value converted as NumPy's __setitem__ converts it; anything where that could raise or
@@ -709,10 +792,10 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
   std::vector<ir::Dim> full, region;
   bool empty = false, element = true;
   for (size_t d = 0; d < extents.size(); ++d) {
-    if (!drop[d]) region.push_back(ir::Dim::fixed(extents[d]));
-    full.push_back(ir::Dim::fixed(extents[d]));
-    empty |= extents[d] == 0;
-    element &= extents[d] == 1;
+    if (!drop[d]) region.push_back(extents[d]);
+    full.push_back(extents[d]);
+    empty |= extents[d] == ir::Dim::fixed(0);
+    element &= extents[d] == ir::Dim::fixed(1);
   }
   ir::ValueId val = *v;
   if (!vt.is_scalar()) {
@@ -731,6 +814,11 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
   n.type = x.type;
   n.operands = {x.v, val};
   n.operands.insert(n.operands.end(), starts.begin(), starts.end());
+  bool runtime = false;
+  for (ir::ValueId e : ext_values) runtime |= e != ir::kNoValue;
+  if (runtime)
+    for (size_t d = 0; d < extents.size(); ++d)
+      n.operands.push_back(ext_values[d] != ir::kNoValue ? ext_values[d] : g.add_const_int(ir::DType::I64, extents[d].size, loc_));
   n.ints = steps;
   n.loc = loc_;
   return assign_inplace(x, g.add(std::move(n)));

@@ -138,7 +138,29 @@ std::optional<std::vector<AValue>> Tracer::tensors_of(const AValue& seq) {
 
 std::optional<AValue> Tracer::reshape_value(const AValue& x, const std::vector<int64_t>& shape,
                                             bool view) {
-  if (!x.type.is_static()) return reshape_symbolic(x, shape, view);
+  if (!x.type.is_static() && !x.type.has_extent_symbols()) return reshape_symbolic(x, shape, view);
+  if (!x.type.is_static()) {
+    // A loop body's runtime-extent window: only reshapes that add or drop size-1 axes
+    // (`np.outer` of a window column: [s] -> [s, 1]) — one axis of other size, given as -1.
+    std::vector<ir::Dim> big;
+    for (const ir::Dim& d : x.type.shape)
+      if (d != ir::Dim::fixed(1)) big.push_back(d);
+    std::vector<ir::Dim> out;
+    int inferred = 0;
+    for (int64_t d : shape) {
+      if (d == -1 && big.size() == 1) out.push_back(big[0]), ++inferred;
+      else if (d == 1) out.push_back(ir::Dim::fixed(1));
+      else inferred = 99;
+    }
+    if (inferred != static_cast<int>(big.size()) || big.size() > 1) {
+      fail(AbortCode::UnsupportedValue, "reshaping an array whose extent is a runtime value is not compiled");
+      return std::nullopt;
+    }
+    ir::ValueId r = x.v;
+    if (out != x.type.shape) r = trace_.graph.add_op(ir::Op::Reshape, ir::Type(x.type.dtype, out), {x.v}, loc_);
+    else if (!view) r = trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_);
+    return view ? view_of(x, r, Box::Array) : tensor(r, Box::Array);
+  }
   std::vector<int64_t> s = shape;
   int64_t known = 1;
   int infer = -1;
@@ -405,6 +427,19 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
 }
 
 bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name) {
+  if (a0.is_tensor() && b0.is_tensor() && (a0.type.has_extent_symbols() || b0.type.has_extent_symbols()) && a0.type.rank() == 1 &&
+      b0.type.rank() == 1 && a0.type == b0.type && ir::is_float(a0.type.dtype) && a0.box == Box::Array &&
+      b0.box == Box::Array) {
+    // The dot product of two loop-body windows of one runtime extent (`L[i, :i] @ x[:i]`): a sum
+    // of products, a NumPy scalar (0.0 for empty windows). Summed in order, not as BLAS does.
+    ir::Graph& g = trace_.graph;
+    ir::DType dt = a0.type.dtype;
+    ir::ValueId p = g.add_op(ir::Op::Mul, a0.type, {a0.v, b0.v}, loc_);
+    ir::ValueId s = g.add_op(ir::Op::ReduceSum, ir::Type(dt, {ir::Dim::fixed(1)}), {p}, loc_);
+    g.node(s).ints = {0};
+    push(tensor(g.add_op(ir::Op::Reshape, ir::Type::scalar(dt), {s}, loc_), Box::NpScalar));
+    return true;
+  }
   // A Python float or int (a runtime value) is a strong 0-d array to np.dot, not a weak scalar.
   auto py = [](const AValue& v) { return v.box == Box::PyFloat || v.box == Box::PyInt; };
   if (!a0.is_tensor() || !b0.is_tensor() || py(a0) || py(b0))
@@ -583,7 +618,13 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
                                      "hstack", "vstack"};
   bool dynamic_ok = false;
   for (const char* n : kDynamicOk) dynamic_ok |= name == n;
-  if (!dynamic_ok) {
+  // np.outer of loop-body windows with runtime extents is elementwise: reshapes that add a
+  // size-1 axis and a broadcast multiply carry the extents' symbols.
+  const bool runtime_outer = name == "outer" && args.pos.size() == 2 && args.kw.empty() &&
+                             args.pos[0].is_tensor() && args.pos[1].is_tensor() &&
+                             args.pos[0].type.rank() == 1 && args.pos[1].type.rank() == 1 &&
+                             (args.pos[0].type.has_extent_symbols() || args.pos[1].type.has_extent_symbols());
+  if (!dynamic_ok && !runtime_outer) {
     for (const AValue& a : args.pos)
       if (!static_only(a)) return false;
     for (const auto& kv : args.kw)

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <tuple>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +51,10 @@ struct AValue {
   int64_t length = -1;           // Iterator over a range (obj): its length; items stay empty;
                                  // LoopIndex slice (method "slice"): the window's length
   int64_t ia = 1, ib = 0;        // LoopIndex: the value is ia * i + ib (arg: its region level)
+  // LoopIndex slice with a runtime extent (method "dslice"): start ia * i + ib (a constant start
+  // has ia 0), stop sa * i + sb, or the axis's end when stop_open.
+  int64_t sa = 0, sb = 0;
+  bool stop_open = false;
   // Tensor with box PyInt: bounds of the runtime Python int (it is held as an int64; the full
   // int64 range means nothing more is known).
   int64_t lo = INT64_MIN, hi = INT64_MAX;
@@ -208,14 +214,25 @@ class Tracer {
     size_t depth = 0;  // frames_.size() of the loop's frame
     RegionReads reads;
     int64_t first = 0, last = 0;  // the loop variable's first and last value
+    int64_t serial = 0;           // which loop this is (runtime-extent symbols are per loop)
   };
   // The loop variable in the body (loops.cpp): affine arithmetic, windows, indexing.
   bool loop_index_arith(int nb, const AValue& lhs, const AValue& rhs);
   bool loop_index_slice(std::vector<AValue>& parts);
   bool has_loop_index(const AValue& key) const;
+  // Per axis: runtime start, extent (static, or a symbol whose value is ext_values[d], else
+  // kNoValue), step, whether an integer index drops it.
   bool dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::ValueId>& starts,
-                      std::vector<int64_t>& extents, std::vector<int64_t>& steps, std::vector<bool>& drop);
+                      std::vector<ir::Dim>& extents, std::vector<ir::ValueId>& ext_values,
+                      std::vector<int64_t>& steps, std::vector<bool>& drop);
+  // a * i + b of region `level`'s induction variable, as an i64[] value of the innermost body.
+  ir::ValueId affine_value(int level, int64_t a, int64_t b);
+  // The symbol of the runtime extent a * i + b of region `level` (one per loop and extent).
+  std::map<std::tuple<int64_t, int64_t, int64_t>, int32_t> extent_symbols_;
+  int64_t region_serial_ = 0;
   bool dyn_subscr(const AValue& x, const AValue& key);
+  // Whether the in-place operator on `view` is `A[key] op= y` (the next instructions store it back).
+  bool augmented_subscript_store(const AValue& view);
   bool dyn_store(const AValue& x, const AValue& key, const AValue& value);
   // The loop variable as an i64[] value of the innermost body (ia * i + ib + extra); `lo`/`hi`
   // get its range over the loop. kNoValue (and an abort) for a stale loop variable.
@@ -225,6 +242,7 @@ class Tracer {
   void note_write(int local);
   std::vector<RegionFrame> regions_;
   static constexpr int kMaxRegionDepth = 4;
+  static constexpr int32_t kFirstExtentSymbol = ir::kFirstExtentSymbol;  // runtime-extent symbols of loop bodies
   // The body param standing for outer value `v` of region level `level`'s enclosing graph.
   ir::ValueId capture(size_t level, ir::ValueId v);
   // A new graph input param: created in the root graph and captured into every open region.

@@ -443,7 +443,20 @@ class Builder {
 // How a rejection names its loop: the loop step's part name, as its body kernels are named.
 std::string loop_label(const std::string& name, size_t i) { return name + "_l" + std::to_string(i) + ": "; }
 
-Status check_graph(const ir::Graph& g) {
+// Whether `g` or a loop body in it has a window of runtime extent (an extent symbol; the call's
+// runtime sizes are other symbols, which every path handles).
+bool has_extent_symbols(const ir::Graph& g) {
+  for (const ir::Node& n : g.nodes) {
+    if (n.type.has_extent_symbols()) return true;
+    for (const auto& r : n.regions)
+      if (r && has_extent_symbols(*r)) return true;
+  }
+  return false;
+}
+
+// Windows of runtime extent appear only in loop bodies, which only the native loop nest runs
+// (the loop step below refuses them).
+Status check_graph(const ir::Graph& g, bool body = false) {
   auto fail = [&](ValueId v, const std::string& why) {
     return Status::error("cpu backend: %" + std::to_string(v) + " (" + std::string(ir::op_name(g.node(v).op)) +
                          ") in graph '" + g.name + "': " + why);
@@ -459,6 +472,7 @@ Status check_graph(const ir::Graph& g) {
       return Status::error("cpu backend: a result of graph '" + g.name + "' is not a value");
   for (ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
+    if (!body && n.type.has_extent_symbols()) return fail(v, "a window of runtime extent outside a loop body");
     for (ValueId o : n.operands) {
       if (o < 0 || o >= v) return fail(v, "operand out of order");
       if (g.node(o).op == Op::Loop && n.op != Op::LoopResult) return fail(v, "reads a loop's own value");
@@ -479,7 +493,7 @@ Status check_graph(const ir::Graph& g) {
     const ir::Graph& b = *n.regions[0];
     if (b.params.size() != n.operands.size() + 1 || b.results.size() != static_cast<size_t>(n.ints[1]))
       return fail(v, "loop body params/results do not match its operands");
-    if (Status st = check_graph(b); !st.ok()) return st;
+    if (Status st = check_graph(b, true); !st.ok()) return st;
     if (b.type(b.params[0]) != ir::Type::scalar(ir::DType::I64)) return fail(v, "induction variable is not i64[]");
     for (size_t j = 0; j < n.operands.size(); ++j)
       if (b.type(b.params[j + 1]) != g.type(n.operands[j])) return fail(v, "loop body param type differs from its operand");
@@ -824,6 +838,11 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       }
       info.native_rejections.push_back(loop_label(name, i) + why);
     }
+    if (has_extent_symbols(bg))
+      return Status::error("cpu backend: " + loop_label(name, i) +
+                           "windows of runtime extent run only as a native loop nest, which refused this loop: " +
+                           (info.native_rejections.empty() || !native_loops_ ? std::string("native loops are off")
+                                                                             : info.native_rejections.back()));
     LoopStep st;
     st.trip = ln.ints[0];
     st.carried = static_cast<size_t>(ln.ints[1]);

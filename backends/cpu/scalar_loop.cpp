@@ -11,6 +11,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "backends/cpu/scalar_ops.h"
@@ -28,16 +29,172 @@ bool one_element(const ir::Type& t) {
   return n && *n == 1;
 }
 
+// ---- Window updates: a dyn_update of a runtime-extent window (`A[k+1:, k+1:] -= ...`) whose
+// value is a tree of elementwise ops, broadcasts, size-1 reshapes and window reads, run as a
+// loop nest over the window that computes the tree per element. ----
+
+// An i64[] value of a body as a * iv + b (iv: the body's induction variable, params[0]).
+struct Affine {
+  bool ok = false;
+  int64_t a = 0, b = 0;
+};
+
+Affine affine(const ir::Graph& g, ValueId v, int depth = 0) {
+  const ir::Node& n = g.node(v);
+  if (n.type != ir::Type::scalar(DType::I64) || depth > 16) return {};
+  auto combine = [](Affine x, Affine y, int64_t sy) -> Affine {
+    Affine r{true, 0, 0};
+    if (!x.ok || !y.ok || __builtin_mul_overflow(y.a, sy, &y.a) || __builtin_mul_overflow(y.b, sy, &y.b) ||
+        __builtin_add_overflow(x.a, y.a, &r.a) || __builtin_add_overflow(x.b, y.b, &r.b))
+      return {};
+    return r;
+  };
+  switch (n.op) {
+    case Op::Const: return n.ints.empty() ? Affine{} : Affine{true, 0, n.ints[0]};
+    case Op::Param: return !g.params.empty() && v == g.params[0] ? Affine{true, 1, 0} : Affine{};
+    case Op::Add: return combine(affine(g, n.operands[0], depth + 1), affine(g, n.operands[1], depth + 1), 1);
+    case Op::Sub: return combine(affine(g, n.operands[0], depth + 1), affine(g, n.operands[1], depth + 1), -1);
+    case Op::Neg: return combine(Affine{true, 0, 0}, affine(g, n.operands[0], depth + 1), -1);
+    case Op::Mul: {
+      Affine x = affine(g, n.operands[0], depth + 1), y = affine(g, n.operands[1], depth + 1);
+      if (!x.ok || !y.ok) return {};
+      if (x.a != 0) std::swap(x, y);
+      if (x.a != 0) return {};  // iv * iv
+      Affine r{true, 0, 0};
+      if (__builtin_mul_overflow(y.a, x.b, &r.a) || __builtin_mul_overflow(y.b, x.b, &r.b)) return {};
+      return r;
+    }
+    default: return {};
+  }
+}
+
+// A window read inside an update's value tree: leaf axis j reads start_j + step_j * i_{map[j]}
+// (i_m: the nest's index along axis m of the written window) or start_j when map[j] < 0.
+struct Leaf {
+  ValueId node = ir::kNoValue;
+  std::vector<int> map;
+};
+
+// The largest array whose window update values are staged in a stack temporary (per update).
+constexpr int64_t kMaxStagedBytes = 128 * 1024;
+
+bool is_window(const ir::Node& n) { return n.op == Op::DynWindow || n.op == Op::DynSlice; }
+
+// The leaves of the value tree of update `u` (one-element values are leaves computed before
+// the nest, not listed); a reason when the tree has anything else.
+std::string window_leaves(const ir::Graph& g, ValueId v, std::vector<int> map, std::vector<Leaf>& out) {
+  const ir::Node& n = g.node(v);
+  if (one_element(n.type)) return {};
+  if (is_window(n)) {
+    out.push_back({v, std::move(map)});
+    return {};
+  }
+  const std::vector<ir::Dim>& rs = n.type.shape;
+  if (n.op == Op::Reshape) {  // only size-1 axes come or go
+    const std::vector<ir::Dim>& os = g.type(n.operands[0]).shape;
+    std::vector<int> rbig;
+    for (size_t d = 0; d < rs.size(); ++d)
+      if (rs[d] != ir::Dim::fixed(1)) rbig.push_back(map[d]);
+    std::vector<int> om;
+    size_t k = 0;
+    for (const ir::Dim& d : os) {
+      if (d == ir::Dim::fixed(1)) {
+        om.push_back(-1);
+      } else {
+        if (k >= rbig.size()) return "a reshape that moves elements between axes";
+        om.push_back(rbig[k++]);
+      }
+    }
+    std::vector<ir::Dim> a, b;
+    for (const ir::Dim& d : os)
+      if (d != ir::Dim::fixed(1)) a.push_back(d);
+    for (const ir::Dim& d : rs)
+      if (d != ir::Dim::fixed(1)) b.push_back(d);
+    if (a != b) return "a reshape that moves elements between axes";
+    return window_leaves(g, n.operands[0], std::move(om), out);
+  }
+  if (n.op == Op::Broadcast || ir::has_trait(n.op, ir::kElementwise)) {
+    for (ValueId o : n.operands) {
+      const std::vector<ir::Dim>& os = g.type(o).shape;
+      if (os.size() > rs.size()) return "an operand of higher rank";
+      size_t off = rs.size() - os.size();
+      std::vector<int> om;
+      for (size_t j = 0; j < os.size(); ++j)
+        om.push_back(os[j] == ir::Dim::fixed(1) && rs[j + off] != ir::Dim::fixed(1) ? -1 : map[j + off]);
+      if (std::string why = window_leaves(g, o, std::move(om), out); !why.empty()) return why;
+    }
+    return {};
+  }
+  return fmt::format("a {} of an array inside a window update's value", ir::op_name(n.op));
+}
+
+// The nest's axis map of update `u`'s value: axis d of the window, -1 where its extent is 1.
+std::vector<int> update_map(const ir::Graph& g, const ir::Node& u) {
+  const ir::Type& vt = g.type(u.operands[1]);
+  std::vector<int> m;
+  for (int d = 0; d < vt.rank(); ++d) m.push_back(vt.shape[static_cast<size_t>(d)] == ir::Dim::fixed(1) ? -1 : d);
+  return m;
+}
+
+// How leaf `l` (a window of the array update `u` writes) relates to the written window, for
+// every iteration iv in [lo, hi]: 1 when it reads exactly the element being written, 2 when it
+// never reads a written element, 0 when neither is proved.
+int leaf_relation(const ir::Graph& g, const ir::Node& u, const Leaf& l, int64_t lo, int64_t hi) {
+  const ir::Node& w = g.node(l.node);
+  const auto r = static_cast<size_t>(g.type(u.operands[0]).rank());
+  const ir::Type& vt = g.type(u.operands[1]);
+  std::vector<int> um = update_map(g, u);
+  auto start_w = [&](size_t d) { return u.operands[2 + d]; };
+  auto start_r = [&](size_t d) { return w.operands[1 + d]; };
+  auto same_value = [&](ValueId a, ValueId b) {
+    if (a == b) return true;
+    Affine x = affine(g, a), y = affine(g, b);
+    return x.ok && y.ok && x.a == y.a && x.b == y.b;
+  };
+  bool same = l.map.size() == r;
+  for (size_t d = 0; same && d < r; ++d)
+    same = l.map[d] == um[d] && same_value(start_r(d), start_w(d)) && (um[d] < 0 || w.ints[d] == u.ints[d]);
+  if (same) return 1;
+  // Disjoint along some axis d: the read and written index intervals (steps 1) never meet.
+  auto extent = [&](size_t d) -> Affine {  // the written window's extent along axis d
+    const ir::Dim& e = vt.shape[d];
+    if (e.is_static()) return {true, 0, e.size};
+    return u.operands.size() == 2 + 2 * r ? affine(g, u.operands[2 + r + d]) : Affine{};
+  };
+  for (size_t d = 0; d < r && l.map.size() == r; ++d) {
+    if (u.ints[d] != 1 || w.ints[d] != 1) continue;
+    Affine ws = affine(g, start_w(d)), we = extent(d), rs = affine(g, start_r(d));
+    Affine re = l.map[d] < 0 ? Affine{true, 0, 1} : extent(static_cast<size_t>(l.map[d]));
+    if (!ws.ok || !we.ok || !rs.ok || !re.ok) continue;
+    auto at = [](Affine f, int64_t i) { return f.a * i + f.b; };
+    bool below = true, above = true;  // read interval entirely before / after the written one
+    for (int64_t i : {lo, hi}) {
+      int64_t r0 = at(rs, i), r1 = r0 + at(re, i) - 1, w0 = at(ws, i), w1 = w0 + at(we, i) - 1;
+      below &= r1 < w0;
+      above &= w1 < r0;
+    }
+    if (below || above) return 2;
+  }
+  return 0;
+}
+
 // The acceptance analysis of one graph (a loop body, or a loop graph's top level). An array
 // value is a *version* of a *family* (one buffer): a param starts a family; a dyn_update, or a
 // nested loop carrying the version, makes the next version of the same family.
 class Checker {
  public:
-  Checker(const ir::Graph& g, std::vector<bool> writable_params)
-      : g_(g), writable_params_(std::move(writable_params)), ver_(static_cast<size_t>(g.size()), -1) {}
+  // [lo, hi]: the range of the body's induction variable (for graphs that are loop bodies).
+  Checker(const ir::Graph& g, std::vector<bool> writable_params, int64_t lo = 0, int64_t hi = 0)
+      : g_(g), writable_params_(std::move(writable_params)), ver_(static_cast<size_t>(g.size()), -1),
+        lazy_(static_cast<size_t>(g.size()), 0), lo_(lo), hi_(hi) {}
 
   // Empty when accepted. `body`: results[c] is the next value of params[c + 1].
   std::string check(bool body) {
+    for (ValueId v = 0; v < g_.size(); ++v) {
+      const ir::Node& n = g_.node(v);
+      if (n.op == Op::DynWindow || (n.op == Op::DynUpdate && n.operands.size() >= 2 && !g_.type(n.operands[1]).is_static()))
+        if (std::string why = bind_extents(v); !why.empty()) return why;
+    }
     for (ValueId v = 0; v < g_.size(); ++v)
       if (std::string why = node(v); !why.empty()) return why;
     for (const Version& x : vers_)
@@ -47,6 +204,7 @@ class Checker {
     if (!body) return {};
     for (size_t c = 0; c < g_.results.size(); ++c) {
       ValueId r = g_.results[c], p = g_.params[c + 1];
+      if (lazy(r)) return fail(r, "a carried value is a window of runtime extent");
       if (one_element(g_.type(p))) {
         if (!one_element(g_.type(r))) return fail(r, "a one-element carried value's next value is not one element");
         continue;
@@ -94,9 +252,78 @@ class Checker {
     return new_version(x.family);
   }
 
+  // A window value or an elementwise tree over windows: computed per element inside the nest
+  // of the window update that consumes it, never as an array.
+  bool lazy(ValueId v) const { return lazy_[static_cast<size_t>(v)] != 0; }
+
+  std::string window_update(ValueId v) {
+    const ir::Node& n = g_.node(v);
+    ValueId x = n.operands[0];
+    const auto r = static_cast<size_t>(g_.type(x).rank());
+    if (n.operands.size() != 2 + 2 * r) return fail(v, "writes a window of more than one element with static extents");
+    for (size_t k = 2; k < n.operands.size(); ++k)
+      if (!scalar(n.operands[k])) return fail(v, "start or extent is not one element");
+    std::vector<Leaf> leaves;
+    if (std::string why = window_leaves(g_, n.operands[1], update_map(g_, n), leaves); !why.empty()) return fail(v, why);
+    int xv = ver_[static_cast<size_t>(x)];
+    if (xv < 0) return fail(v, "writes a window of a one-element array");
+    for (const Leaf& l : leaves) {
+      ValueId a = g_.node(l.node).operands[0];
+      if (ver_[static_cast<size_t>(a)] != xv) {
+        read(a, v);  // read inside the nest, i.e. here
+        continue;
+      }
+      // Otherwise the value is staged in a temporary of x's size on the stack (bounded).
+      if (leaf_relation(g_, n, l, lo_, hi_) == 0 &&
+          *g_.type(x).static_numel() * ir::dtype_size(g_.type(x).dtype) > kMaxStagedBytes)
+        return fail(v, fmt::format("reads %{}, a window of the array it writes, that is neither the element being "
+                                   "written nor provably disjoint from the written window, and the array is too "
+                                   "large to stage the value on the stack", l.node));
+    }
+    ver_[static_cast<size_t>(v)] = write(x, v);
+    return ver_[static_cast<size_t>(v)] < 0 ? why_ : std::string();
+  }
+
+  // Every op that introduces a symbol binds it to the same extent (the same value, or equal
+  // affine forms of the induction variable), and a static axis's extent operand is that size:
+  // the nest trusts the types for the extents of the windows it reads.
+  std::string bind_extents(ValueId v) {
+    const ir::Node& n = g_.node(v);
+    const bool update = n.op == Op::DynUpdate;
+    const ir::Type& wt = update ? g_.type(n.operands[1]) : n.type;
+    const auto r = static_cast<size_t>(wt.rank());
+    const size_t first = update ? 2 + r : 1 + r;
+    if (n.operands.size() != first + r) return fail(v, "malformed window extents");
+    for (size_t d = 0; d < r; ++d) {
+      ValueId e = n.operands[first + d];
+      const ir::Dim& dim = wt.shape[d];
+      if (dim.is_static()) {
+        Affine a = affine(g_, e);
+        if (!a.ok || a.a != 0 || a.b != dim.size) return fail(v, "a static window axis whose extent operand differs");
+        continue;
+      }
+      auto [it, fresh] = symbols_.emplace(dim.sym, e);
+      if (fresh || it->second == e) continue;
+      Affine a = affine(g_, e), b = affine(g_, it->second);
+      if (!a.ok || !b.ok || a.a != b.a || a.b != b.b)
+        return fail(v, fmt::format("symbol s{} is bound to different extents", dim.sym));
+    }
+    return {};
+  }
+
   std::string node(ValueId v) {
     const ir::Node& n = g_.node(v);
     auto i = static_cast<size_t>(v);
+    for (const ir::Dim& d : n.type.shape)
+      if (!d.is_static() && !symbols_.count(d.sym))
+        return fail(v, fmt::format("symbol s{} is not bound by a window of this body", d.sym));
+    // Lazy values are consumed only by lazy values and as a window update's value.
+    for (size_t k = 0; k < n.operands.size(); ++k) {
+      if (!lazy(n.operands[k])) continue;
+      bool ok = n.op == Op::Reshape || n.op == Op::Broadcast || ir::has_trait(n.op, ir::kElementwise) ||
+                (n.op == Op::DynUpdate && k == 1) || n.op == Op::ReduceSum;
+      if (!ok) return fail(v, "uses a window of runtime extent other than elementwise or as a stored value");
+    }
     switch (n.op) {
       case Op::Param: {
         if (scalar(v)) return {};
@@ -106,15 +333,22 @@ class Checker {
         return {};
       }
       case Op::Const: return {};
+      case Op::DynWindow:
       case Op::DynSlice:
       case Op::Slice:
-        if (!scalar(v)) return fail(v, "reads a window of more than one element");
         for (size_t k = 1; k < n.operands.size(); ++k)
           if (!scalar(n.operands[k])) return fail(v, "start is not one element");
+        if (!scalar(v)) {
+          if (n.op == Op::Slice || ver_[static_cast<size_t>(n.operands[0])] < 0)
+            return fail(v, "reads a window of more than one element");
+          lazy_[i] = 1;  // read where a window update consumes it
+          return {};
+        }
         read(n.operands[0], v);
         return {};
       case Op::DynUpdate: {
         ValueId x = n.operands[0];
+        if (lazy(n.operands[1])) return window_update(v);
         if (!scalar(n.operands[1])) return fail(v, "writes a window of more than one element");
         for (size_t k = 2; k < n.operands.size(); ++k)
           if (!scalar(n.operands[k])) return fail(v, "start is not one element");
@@ -124,9 +358,25 @@ class Checker {
       }
       case Op::Reshape:
       case Op::Broadcast:
+        if (!scalar(v) && (scalar(n.operands[0]) || lazy(n.operands[0]))) {
+          lazy_[i] = 1;
+          return {};
+        }
         if (!scalar(v) || !scalar(n.operands[0])) return fail(v, "reshapes an array");
         return {};
       case Op::Loop: return loop(v);
+      case Op::ReduceSum: {
+        ValueId o = n.operands[0];
+        if (!lazy(o)) break;
+        if (!scalar(v) || ir::is_bool(n.type.dtype)) return fail(v, "a sum over a window that is not a single number");
+        const ir::Type& ot = g_.type(o);
+        std::vector<int> map;
+        for (int d = 0; d < ot.rank(); ++d) map.push_back(ot.shape[static_cast<size_t>(d)] == ir::Dim::fixed(1) ? -1 : d);
+        std::vector<Leaf> leaves;
+        if (std::string why = window_leaves(g_, o, map, leaves); !why.empty()) return fail(v, why);
+        for (const Leaf& l : leaves) read(g_.node(l.node).operands[0], v);  // all read here
+        return {};
+      }
       case Op::LoopResult: {
         if (scalar(v)) return {};
         auto it = loop_versions_.find({n.operands[0], n.ints[0]});
@@ -137,7 +387,16 @@ class Checker {
       default: break;
     }
     if (!ir::has_trait(n.op, ir::kElementwise)) return fail(v, "op has no native scalar form");
-    if (!scalar(v)) return fail(v, "elementwise op on arrays");
+    if (!scalar(v)) {
+      bool any = false;
+      for (ValueId o : n.operands) {
+        if (!scalar(o) && !lazy(o)) return fail(v, "elementwise op on an array operand");
+        any |= lazy(o);
+      }
+      if (!any) return fail(v, "elementwise op on arrays");
+      lazy_[i] = 1;
+      return {};
+    }
     for (ValueId o : n.operands)
       if (!scalar(o)) return fail(v, "elementwise op on an array operand");
     return {};
@@ -165,7 +424,8 @@ class Checker {
       loop_versions_[{v, static_cast<int64_t>(j)}] = nv;
       writable[j + 1] = true;
     }
-    return Checker(body, std::move(writable)).check(true);
+    const int64_t first = n.ints[2], last = n.ints[2] + (n.ints[0] > 0 ? n.ints[0] - 1 : 0) * n.ints[3];
+    return Checker(body, std::move(writable), std::min(first, last), std::max(first, last)).check(true);
   }
 
   const ir::Graph& g_;
@@ -175,6 +435,9 @@ class Checker {
   std::vector<bool> family_writable_;
   std::map<std::pair<ValueId, int64_t>, int> loop_versions_;  // (loop, carried k) -> version
   std::string why_;
+  std::vector<char> lazy_;
+  int64_t lo_ = 0, hi_ = 0;
+  std::map<int32_t, ValueId> symbols_;  // symbol -> the extent it was first bound to
 };
 
 // The loop node of a loop graph and its structure; a reason when `g` is not one.
@@ -244,8 +507,20 @@ class Emitter {
           continue;
         case Op::Reshape:
         case Op::Broadcast: val[i] = val[static_cast<size_t>(n.operands[0])]; continue;
+        case Op::DynWindow:  // read inside the window update's nest; binds its extents' symbols
+          for (size_t d = 0; d < n.type.shape.size(); ++d)
+            if (!n.type.shape[d].is_static())
+              symbol_extent_[n.type.shape[d].sym] = val[static_cast<size_t>(n.operands[1 + n.type.shape.size() + d])];
+          continue;
+        case Op::ReduceSum:
+          if (!one_element(g.type(n.operands[0]))) {
+            if (Status st = window_sum(g, v, val); !st) return st;
+            continue;
+          }
+          break;
         case Op::DynSlice:
         case Op::Slice: {
+          if (!scalar) continue;  // a window of more elements: read inside a window update's nest
           ValueId a = n.operands[0];
           if (one_element(g.type(a))) {
             val[i] = val[static_cast<size_t>(a)];
@@ -260,6 +535,11 @@ class Emitter {
         }
         case Op::DynUpdate: {
           ValueId a = n.operands[0];
+          if (!one_element(g.type(n.operands[1]))) {
+            if (Status st = window_update(g, v, val); !st) return st;
+            val[i] = val[static_cast<size_t>(a)];  // the same buffer, next version
+            continue;
+          }
           Value* x = val[static_cast<size_t>(n.operands[1])];
           if (scalar) {
             val[i] = x;
@@ -274,6 +554,7 @@ class Emitter {
         }
         default: break;
       }
+      if (!scalar) continue;  // an elementwise tree over windows: computed inside a nest
       std::vector<Value*> args;
       std::vector<DType> dts;
       for (ValueId o : n.operands) {
@@ -288,6 +569,258 @@ class Emitter {
   }
 
  private:
+  // `A[window] = tree`: a loop nest over the window's axes (static extent 1 axes have index 0),
+  // the innermost one marked for vectorization; each element evaluates the value tree (window
+  // reads at start + step * index) and stores. Reads proved disjoint from the written window get
+  // their own alias scope (noalias with the store), so the vectorizer needs no runtime checks.
+  Status window_update(const ir::Graph& g, ValueId u, std::vector<Value*>& val) {
+    const ir::Node& n = g.node(u);
+    ValueId x = n.operands[0];
+    const ir::Type& xt = g.type(x);
+    const ir::Type& vt = g.type(n.operands[1]);
+    const auto r = static_cast<size_t>(xt.rank());
+    Value* base = val[static_cast<size_t>(x)];
+    std::vector<Value*> ext(r, nullptr);
+    std::vector<int> axes;  // the nest's axes, outermost first
+    for (size_t d = 0; d < r; ++d) {
+      const ir::Dim& e = vt.shape[d];
+      if (e == ir::Dim::fixed(1)) continue;
+      ext[d] = e.is_static() ? static_cast<Value*>(b_.getInt64(e.size)) : val[static_cast<size_t>(n.operands[2 + r + d])];
+      axes.push_back(static_cast<int>(d));
+    }
+    std::vector<Leaf> leaves;
+    if (std::string why = window_leaves(g, n.operands[1], update_map(g, n), leaves); !why.empty())
+      return Status::error("cpu backend: window update: " + why);
+    // Reads of the written array that are neither the element being written nor disjoint from
+    // the written window: the whole value goes to a temporary first (NumPy's semantics: the
+    // right-hand side is evaluated before anything is written), then into the array.
+    std::map<ValueId, bool> disjoint;
+    bool staged = false;
+    for (const Leaf& l : leaves) {
+      if (g.node(l.node).operands[0] != x) continue;
+      int rel = leaf_relation(g, n, l, lo_, hi_);
+      disjoint[l.node] = rel == 2;
+      staged |= rel == 0;
+    }
+    llvm::MDNode* dom = md_.createAnonymousAliasScopeDomain("tracejit.window_update");
+    llvm::MDNode* rscope = md_.createAnonymousAliasScope(dom);
+    llvm::MDNode* wscope = md_.createAnonymousAliasScope(dom);
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    const DType d = vt.dtype;
+    llvm::Type* mt = memory_type(ctx_, d);
+    const auto align = llvm::Align(static_cast<uint64_t>(ir::dtype_size(d)));
+
+    std::vector<Value*> idx(r, nullptr);
+    struct Level {
+      llvm::PHINode* i;
+      llvm::BasicBlock *head, *exit;
+    };
+    auto open_nest = [&]() {
+      std::vector<Level> levels;
+      for (size_t k = 0; k < r; ++k) idx[k] = b_.getInt64(0);
+      for (int a : axes) {
+        llvm::BasicBlock* pre = b_.GetInsertBlock();
+        auto* head = llvm::BasicBlock::Create(ctx_, "win.head", f);
+        auto* body = llvm::BasicBlock::Create(ctx_, "win.body", f);
+        auto* exit = llvm::BasicBlock::Create(ctx_, "win.exit", f);
+        b_.CreateBr(head);
+        b_.SetInsertPoint(head);
+        llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "w");
+        i->addIncoming(b_.getInt64(0), pre);
+        b_.CreateCondBr(b_.CreateICmpSLT(i, ext[static_cast<size_t>(a)]), body, exit);
+        b_.SetInsertPoint(body);
+        idx[static_cast<size_t>(a)] = i;
+        levels.push_back({i, head, exit});
+      }
+      return levels;
+    };
+    // Closes the loops, innermost first; the innermost gets the vectorizer's hint.
+    auto close_nest = [&](std::vector<Level>& levels) {
+      for (size_t k = levels.size(); k-- > 0;) {
+        Level& lv = levels[k];
+        llvm::BasicBlock* latch = b_.GetInsertBlock();
+        lv.i->addIncoming(b_.CreateAdd(lv.i, b_.getInt64(1), "", true, true), latch);
+        auto* br = b_.CreateBr(lv.head);
+        if (k + 1 == levels.size()) {
+          llvm::MDNode* enable = llvm::MDNode::get(
+              ctx_, {llvm::MDString::get(ctx_, "llvm.loop.vectorize.enable"),
+                     llvm::ConstantAsMetadata::get(llvm::ConstantInt::getTrue(ctx_))});
+          llvm::MDNode* id = llvm::MDNode::getDistinct(ctx_, {nullptr, enable});
+          id->replaceOperandWith(0, id);
+          br->setMetadata(llvm::LLVMContext::MD_loop, id);
+        }
+        b_.SetInsertPoint(lv.exit);
+      }
+    };
+    auto target = [&]() {  // the written element's address
+      Value* off = b_.getInt64(0);
+      int64_t stride = 1;
+      for (size_t a = r; a-- > 0;) {
+        Value* pos = b_.CreateAdd(val[static_cast<size_t>(n.operands[2 + a])],
+                                  b_.CreateMul(idx[a], b_.getInt64(n.ints[a]), "", true, true), "", true, true);
+        off = b_.CreateAdd(off, b_.CreateMul(pos, b_.getInt64(stride), "", true, true), "", true, true);
+        stride *= xt.shape[a].size;
+      }
+      return b_.CreateInBoundsGEP(mt, base, off);
+    };
+    llvm::AllocaInst* temp = nullptr;
+    auto temp_slot = [&]() {  // row-major position in the window (at most x's size)
+      Value* lin = b_.getInt64(0);
+      for (int a : axes)
+        lin = b_.CreateAdd(b_.CreateMul(lin, ext[static_cast<size_t>(a)], "", true, true), idx[static_cast<size_t>(a)], "",
+                           true, true);
+      return b_.CreateInBoundsGEP(mt, temp, lin);
+    };
+    if (staged) {
+      llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
+      temp = eb.CreateAlloca(mt, eb.getInt64(*xt.static_numel()));
+      temp->setAlignment(llvm::Align(64));
+    }
+    std::vector<Level> levels = open_nest();
+    Elem ctx{g, val, idx, staged ? nullptr : &disjoint, rscope, wscope, {}};
+    auto value = eval(ctx, n.operands[1], update_map(g, n));
+    if (!value) return value.status();
+    if (staged) {
+      b_.CreateAlignedStore(to_memory(b_, *value, d), temp_slot(), align);
+      close_nest(levels);
+      levels = open_nest();
+      auto* ld = b_.CreateAlignedLoad(mt, temp_slot(), align);
+      tag(b_.CreateAlignedStore(ld, target(), align), base);
+    } else {
+      tag(b_.CreateAlignedStore(to_memory(b_, *value, d), target(), align), base, wscope, rscope);
+    }
+    close_nest(levels);
+    return ok_status();
+  }
+
+  // Evaluation of a window tree at one element: leaf axis j reads at start_j + step_j * idx[map[j]].
+  struct Elem {
+    const ir::Graph& g;
+    const std::vector<Value*>& val;
+    const std::vector<Value*>& idx;
+    const std::map<ValueId, bool>* disjoint;  // window reads proved disjoint from the written window
+    llvm::MDNode *rscope, *wscope;
+    std::map<std::pair<ValueId, std::vector<int>>, Value*> memo;
+  };
+
+  Expected<Value*> eval(Elem& c, ValueId v, const std::vector<int>& map) {
+      const ir::Node& m = c.g.node(v);
+      if (one_element(m.type)) return c.val[static_cast<size_t>(v)];
+      auto key = std::make_pair(v, map);
+      if (auto it = c.memo.find(key); it != c.memo.end()) return it->second;
+      Value* out = nullptr;
+      const std::vector<ir::Dim>& rs = m.type.shape;
+      if (is_window(m)) {
+        ValueId a = m.operands[0];
+        const ir::Type& at = c.g.type(a);
+        Value* off = b_.getInt64(0);
+        int64_t stride = 1;
+        for (size_t j = at.shape.size(); j-- > 0;) {
+          Value* pos = c.val[static_cast<size_t>(m.operands[1 + j])];
+          if (map[j] >= 0)
+            pos = b_.CreateAdd(pos, b_.CreateMul(c.idx[static_cast<size_t>(map[j])], b_.getInt64(m.ints[j]), "", true, true),
+                               "", true, true);
+          off = b_.CreateAdd(off, b_.CreateMul(pos, b_.getInt64(stride), "", true, true), "", true, true);
+          stride *= at.shape[j].size;
+        }
+        DType d = m.type.dtype;
+        auto* ld = b_.CreateAlignedLoad(memory_type(ctx_, d), b_.CreateInBoundsGEP(memory_type(ctx_, d), c.val[static_cast<size_t>(a)], off),
+                                        llvm::Align(static_cast<uint64_t>(ir::dtype_size(d))));
+        bool dj = c.disjoint && c.disjoint->count(v) && c.disjoint->at(v);
+        tag(ld, c.val[static_cast<size_t>(a)], dj ? c.rscope : nullptr, c.wscope);
+        out = from_memory(b_, ld, d);
+      } else if (m.op == Op::Reshape) {
+        const std::vector<ir::Dim>& os = c.g.type(m.operands[0]).shape;
+        std::vector<int> rbig, om;
+        for (size_t d = 0; d < rs.size(); ++d)
+          if (rs[d] != ir::Dim::fixed(1)) rbig.push_back(map[d]);
+        size_t k = 0;
+        for (const ir::Dim& d : os) om.push_back(d == ir::Dim::fixed(1) ? -1 : rbig[k++]);
+        auto e = eval(c, m.operands[0], om);
+        if (!e) return e.status();
+        out = *e;
+      } else {
+        std::vector<Value*> args;
+        std::vector<DType> dts;
+        for (ValueId o : m.operands) {
+          const std::vector<ir::Dim>& os = c.g.type(o).shape;
+          size_t off = rs.size() - os.size();
+          std::vector<int> om;
+          for (size_t j = 0; j < os.size(); ++j)
+            om.push_back(os[j] == ir::Dim::fixed(1) && rs[j + off] != ir::Dim::fixed(1) ? -1 : map[j + off]);
+          auto e = eval(c, o, om);
+          if (!e) return e.status();
+          args.push_back(*e);
+          dts.push_back(c.g.type(o).dtype);
+        }
+        if (m.op == Op::Broadcast) {
+          out = args[0];
+        } else {
+          auto e = emit_scalar_op(b_, m, dts, args);
+          if (!e) return e.status();
+          out = *e;
+        }
+      }
+      c.memo[key] = out;
+      return out;
+    }
+
+  // A sum over a window tree (`L[i, :i] @ x[:i]`): a sequential loop nest over the operand's
+  // axes accumulating in the result dtype, from 0 (NumPy's value for an empty window).
+  Status window_sum(const ir::Graph& g, ValueId v, std::vector<Value*>& val) {
+    const ir::Node& n = g.node(v);
+    ValueId o = n.operands[0];
+    const ir::Type& ot = g.type(o);
+    const auto r = static_cast<size_t>(ot.rank());
+    DType d = n.type.dtype;
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
+    llvm::Type* ty = register_type(ctx_, d);
+    llvm::AllocaInst* acc = eb.CreateAlloca(ty);
+    b_.CreateStore(ir::is_float(d) ? llvm::ConstantFP::get(ty, 0.0) : llvm::ConstantInt::get(ty, 0), acc);
+    std::vector<Value*> idx(r, b_.getInt64(0));
+    std::vector<int> map(r, -1);
+    struct Level {
+      llvm::PHINode* i;
+      llvm::BasicBlock *head, *exit;
+    };
+    std::vector<Level> levels;
+    for (size_t a = 0; a < r; ++a) {
+      const ir::Dim& e = ot.shape[a];
+      if (e == ir::Dim::fixed(1)) continue;
+      auto bound = e.is_static() ? symbol_extent_.end() : symbol_extent_.find(e.sym);
+      if (!e.is_static() && bound == symbol_extent_.end())
+        return Status::error(fmt::format("cpu backend: a sum over s{} before a window binds it", e.sym));
+      Value* ext = e.is_static() ? static_cast<Value*>(b_.getInt64(e.size)) : bound->second;
+      llvm::BasicBlock* pre = b_.GetInsertBlock();
+      auto* head = llvm::BasicBlock::Create(ctx_, "sum.head", f);
+      auto* body = llvm::BasicBlock::Create(ctx_, "sum.body", f);
+      auto* exit = llvm::BasicBlock::Create(ctx_, "sum.exit", f);
+      b_.CreateBr(head);
+      b_.SetInsertPoint(head);
+      llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "s");
+      i->addIncoming(b_.getInt64(0), pre);
+      b_.CreateCondBr(b_.CreateICmpSLT(i, ext), body, exit);
+      b_.SetInsertPoint(body);
+      idx[a] = i;
+      map[a] = static_cast<int>(a);
+      levels.push_back({i, head, exit});
+    }
+    Elem c{g, val, idx, nullptr, nullptr, nullptr, {}};
+    auto x = eval(c, o, map);
+    if (!x) return x.status();
+    Value* sum = ir::is_float(d) ? b_.CreateFAdd(b_.CreateLoad(ty, acc), *x) : b_.CreateAdd(b_.CreateLoad(ty, acc), *x);
+    b_.CreateStore(sum, acc);
+    for (size_t k = levels.size(); k-- > 0;) {
+      Level& lv = levels[k];
+      lv.i->addIncoming(b_.CreateAdd(lv.i, b_.getInt64(1), "", true, true), b_.GetInsertBlock());
+      b_.CreateBr(lv.head);
+      b_.SetInsertPoint(lv.exit);
+    }
+    val[static_cast<size_t>(v)] = b_.CreateLoad(ty, acc);
+    return ok_status();
+  }
+
   // The address of the one element a window of `n` (starts from operand `first`) selects in
   // array `a`: C-contiguous, so the sum of start * stride (axes of size 1 have start 0).
   Value* element(const ir::Graph& g, const ir::Node& n, ValueId a, size_t first, const std::vector<Value*>& val) {
@@ -306,13 +839,19 @@ class Emitter {
     return b_.CreateInBoundsGEP(memory_type(ctx_, t.dtype), val[static_cast<size_t>(a)], off);
   }
 
-  void tag(llvm::Instruction* inst, Value* base) {
+  // Buffer scopes; `extra` (a window update's read or write scope, its own domain) is added to
+  // the access's scopes and `extra_noalias` to its noalias list when `extra` is set.
+  void tag(llvm::Instruction* inst, Value* base, llvm::MDNode* extra = nullptr, llvm::MDNode* extra_noalias = nullptr) {
     auto it = scopes_.find(base);
     if (it == scopes_.end()) return;
-    std::vector<llvm::Metadata*> others;
+    std::vector<llvm::Metadata*> others, mine{it->second};
     for (const auto& [b, s] : scopes_)
       if (b != base) others.push_back(s);
-    inst->setMetadata(llvm::LLVMContext::MD_alias_scope, llvm::MDNode::get(ctx_, {it->second}));
+    if (extra) {
+      mine.push_back(extra);
+      others.push_back(extra_noalias);
+    }
+    inst->setMetadata(llvm::LLVMContext::MD_alias_scope, llvm::MDNode::get(ctx_, mine));
     if (!others.empty()) inst->setMetadata(llvm::LLVMContext::MD_noalias, llvm::MDNode::get(ctx_, others));
   }
 
@@ -343,11 +882,15 @@ class Emitter {
     }
     b_.CreateCondBr(b_.CreateICmpSLT(k, b_.getInt64(trip)), bb, exit);
     b_.SetInsertPoint(bb);
+    const int64_t last = start + (trip > 0 ? trip - 1 : 0) * step;
+    const int64_t saved_lo = lo_, saved_hi = hi_;
+    lo_ = std::min(start, last), hi_ = std::max(start, last);
     std::vector<Value*> bv(static_cast<size_t>(body.size()), nullptr);
     // start + k * step in wrapping arithmetic, as the program runner computes it.
     bv[static_cast<size_t>(body.params[0])] = b_.CreateAdd(b_.getInt64(start), b_.CreateMul(k, b_.getInt64(step)), "iv");
     for (size_t j = 0; j < ops.size(); ++j) bv[static_cast<size_t>(body.params[j + 1])] = ops[j];
     if (Status s = graph(body, bv); !s) return s;
+    lo_ = saved_lo, hi_ = saved_hi;
     llvm::BasicBlock* latch = b_.GetInsertBlock();
     for (size_t c = 0; c < carried; ++c)
       if (phis[c]) phis[c]->addIncoming(bv[static_cast<size_t>(body.results[c])], latch);
@@ -363,6 +906,8 @@ class Emitter {
   llvm::LLVMContext& ctx_;
   llvm::MDNode* domain_ = nullptr;
   std::map<Value*, llvm::MDNode*> scopes_;
+  int64_t lo_ = 0, hi_ = 0;  // the induction variable's range in the body being emitted
+  std::map<int32_t, Value*> symbol_extent_;  // runtime extents of the windows emitted so far
 };
 
 }  // namespace

@@ -15,6 +15,15 @@
 //    types, loop_result of 0-d-like carried values;
 //  - arrays: loop params only, read through dyn_slice / slice windows of one element and written
 //    through dyn_update windows of one element, or handed to a nested loop;
+//  - window updates: a dyn_update of a runtime-extent window (operands with extents) whose value
+//    is a tree of elementwise ops, broadcasts, size-1 reshapes and window reads (dyn_window or
+//    dyn_slice of loop params): a loop nest over the window computes the tree per element, the
+//    innermost loop vectorized. A window of the array being written is read only if it is
+//    exactly the element being written or, for every iteration of the enclosing loop (starts and
+//    extents affine in its induction variable), disjoint from the written window; otherwise the
+//    value is computed into a stack temporary first (arrays up to 128 KiB), then stored;
+//  - reduce_sum of such a tree to one element (the tracer's `L[i, :i] @ x[:i]`): a sequential
+//    loop nest accumulating in the dtype, its reads at the reduce_sum's place in the graph;
 //  - every array version (a param, a dyn_update, a nested loop's loop_result) has at most one
 //    writer (the dyn_update or nested loop that consumes it into the next version), every other
 //    reader of it comes before that writer in graph order (what makes in-place exact), and the

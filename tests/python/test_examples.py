@@ -22,7 +22,7 @@ CASES = {
     "mlp_model": ({}, True),
     "gray_scott": (dict(n=32, steps=10), True),   # a loop region (>= 8 steps)
     "heat2d": (dict(n=24, steps=9), True),
-    "lu_inplace": (dict(n=12), False),            # in-place update through a view (A[k+1:, k] /= ...)
+    "lu_inplace": (dict(n=12), True),             # windows of runtime extent: native loop nests
     "transformer_block": (dict(T=16, C=32), True),
     "edit_distance": (dict(n=12, m=9), True),    # a scalar loop nest: native nested loops
     "nbody": (dict(n=32, steps=9), True),         # a loop region; softening ** 2 value-guarded
