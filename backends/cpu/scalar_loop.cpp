@@ -611,46 +611,18 @@ class Emitter {
     const auto align = llvm::Align(static_cast<uint64_t>(ir::dtype_size(d)));
 
     std::vector<Value*> idx(r, nullptr);
-    struct Level {
-      llvm::PHINode* i;
-      llvm::BasicBlock *head, *exit;
-    };
     auto open_nest = [&]() {
       std::vector<Level> levels;
       for (size_t k = 0; k < r; ++k) idx[k] = b_.getInt64(0);
       for (int a : axes) {
-        llvm::BasicBlock* pre = b_.GetInsertBlock();
-        auto* head = llvm::BasicBlock::Create(ctx_, "win.head", f);
-        auto* body = llvm::BasicBlock::Create(ctx_, "win.body", f);
-        auto* exit = llvm::BasicBlock::Create(ctx_, "win.exit", f);
-        b_.CreateBr(head);
-        b_.SetInsertPoint(head);
-        llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "w");
-        i->addIncoming(b_.getInt64(0), pre);
-        b_.CreateCondBr(b_.CreateICmpSLT(i, ext[static_cast<size_t>(a)]), body, exit);
-        b_.SetInsertPoint(body);
-        idx[static_cast<size_t>(a)] = i;
-        levels.push_back({i, head, exit});
+        levels.push_back(open_level(ext[static_cast<size_t>(a)], "win"));
+        idx[static_cast<size_t>(a)] = levels.back().i;
       }
       return levels;
     };
     // Closes the loops, innermost first; the innermost gets the vectorizer's hint.
     auto close_nest = [&](std::vector<Level>& levels) {
-      for (size_t k = levels.size(); k-- > 0;) {
-        Level& lv = levels[k];
-        llvm::BasicBlock* latch = b_.GetInsertBlock();
-        lv.i->addIncoming(b_.CreateAdd(lv.i, b_.getInt64(1), "", true, true), latch);
-        auto* br = b_.CreateBr(lv.head);
-        if (k + 1 == levels.size()) {
-          llvm::MDNode* enable = llvm::MDNode::get(
-              ctx_, {llvm::MDString::get(ctx_, "llvm.loop.vectorize.enable"),
-                     llvm::ConstantAsMetadata::get(llvm::ConstantInt::getTrue(ctx_))});
-          llvm::MDNode* id = llvm::MDNode::getDistinct(ctx_, {nullptr, enable});
-          id->replaceOperandWith(0, id);
-          br->setMetadata(llvm::LLVMContext::MD_loop, id);
-        }
-        b_.SetInsertPoint(lv.exit);
-      }
+      for (size_t k = levels.size(); k-- > 0;) close_level(levels[k], k + 1 == levels.size());
     };
     auto target = [&]() {  // the written element's address
       Value* off = b_.getInt64(0);
@@ -780,10 +752,6 @@ class Emitter {
     b_.CreateStore(ir::is_float(d) ? llvm::ConstantFP::get(ty, 0.0) : llvm::ConstantInt::get(ty, 0), acc);
     std::vector<Value*> idx(r, b_.getInt64(0));
     std::vector<int> map(r, -1);
-    struct Level {
-      llvm::PHINode* i;
-      llvm::BasicBlock *head, *exit;
-    };
     std::vector<Level> levels;
     for (size_t a = 0; a < r; ++a) {
       const ir::Dim& e = ot.shape[a];
@@ -792,31 +760,16 @@ class Emitter {
       if (!e.is_static() && bound == symbol_extent_.end())
         return Status::error(fmt::format("cpu backend: a sum over s{} before a window binds it", e.sym));
       Value* ext = e.is_static() ? static_cast<Value*>(b_.getInt64(e.size)) : bound->second;
-      llvm::BasicBlock* pre = b_.GetInsertBlock();
-      auto* head = llvm::BasicBlock::Create(ctx_, "sum.head", f);
-      auto* body = llvm::BasicBlock::Create(ctx_, "sum.body", f);
-      auto* exit = llvm::BasicBlock::Create(ctx_, "sum.exit", f);
-      b_.CreateBr(head);
-      b_.SetInsertPoint(head);
-      llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "s");
-      i->addIncoming(b_.getInt64(0), pre);
-      b_.CreateCondBr(b_.CreateICmpSLT(i, ext), body, exit);
-      b_.SetInsertPoint(body);
-      idx[a] = i;
+      levels.push_back(open_level(ext, "sum"));
+      idx[a] = levels.back().i;
       map[a] = static_cast<int>(a);
-      levels.push_back({i, head, exit});
     }
     Elem c{g, val, idx, nullptr, nullptr, nullptr, {}};
     auto x = eval(c, o, map);
     if (!x) return x.status();
     Value* sum = ir::is_float(d) ? b_.CreateFAdd(b_.CreateLoad(ty, acc), *x) : b_.CreateAdd(b_.CreateLoad(ty, acc), *x);
     b_.CreateStore(sum, acc);
-    for (size_t k = levels.size(); k-- > 0;) {
-      Level& lv = levels[k];
-      lv.i->addIncoming(b_.CreateAdd(lv.i, b_.getInt64(1), "", true, true), b_.GetInsertBlock());
-      b_.CreateBr(lv.head);
-      b_.SetInsertPoint(lv.exit);
-    }
+    for (size_t k = levels.size(); k-- > 0;) close_level(levels[k], false);
     val[static_cast<size_t>(v)] = b_.CreateLoad(ty, acc);
     return ok_status();
   }
@@ -853,6 +806,41 @@ class Emitter {
     }
     inst->setMetadata(llvm::LLVMContext::MD_alias_scope, llvm::MDNode::get(ctx_, mine));
     if (!others.empty()) inst->setMetadata(llvm::LLVMContext::MD_noalias, llvm::MDNode::get(ctx_, others));
+  }
+
+  // One level of a loop nest over [0, extent): opened at the insert point (which moves into the
+  // body), closed by close_level once the body is emitted; `vectorize` asks LLVM's loop
+  // vectorizer for it (the innermost window loop).
+  struct Level {
+    llvm::PHINode* i;
+    llvm::BasicBlock *head, *exit;
+  };
+  Level open_level(Value* extent, const char* name) {
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* head = llvm::BasicBlock::Create(ctx_, std::string(name) + ".head", f);
+    auto* body = llvm::BasicBlock::Create(ctx_, std::string(name) + ".body", f);
+    auto* exit = llvm::BasicBlock::Create(ctx_, std::string(name) + ".exit", f);
+    b_.CreateBr(head);
+    b_.SetInsertPoint(head);
+    llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, name);
+    i->addIncoming(b_.getInt64(0), pre);
+    b_.CreateCondBr(b_.CreateICmpSLT(i, extent), body, exit);
+    b_.SetInsertPoint(body);
+    return {i, head, exit};
+  }
+  void close_level(const Level& lv, bool vectorize) {
+    lv.i->addIncoming(b_.CreateAdd(lv.i, b_.getInt64(1), "", true, true), b_.GetInsertBlock());
+    auto* br = b_.CreateBr(lv.head);
+    if (vectorize) {
+      llvm::MDNode* enable = llvm::MDNode::get(
+          ctx_, {llvm::MDString::get(ctx_, "llvm.loop.vectorize.enable"),
+                 llvm::ConstantAsMetadata::get(llvm::ConstantInt::getTrue(ctx_))});
+      llvm::MDNode* id = llvm::MDNode::getDistinct(ctx_, {nullptr, enable});
+      id->replaceOperandWith(0, id);
+      br->setMetadata(llvm::LLVMContext::MD_loop, id);
+    }
+    b_.SetInsertPoint(lv.exit);
   }
 
   // A counted loop: 0-d carried values are phis of the header, arrays stay where they are.
