@@ -321,8 +321,44 @@ Fault check_structural(const Graph& g, const Node& n) {
       }
       return std::nullopt;
     }
+    case Op::While: {
+      if (n.ints.size() != 1) return "while needs ints = [num_carried]";
+      if (n.operands.empty() || in(0) != Type::scalar(DType::Bool)) return "a while's first operand (its test) is bool[]";
+      const int64_t nc = n.ints[0];
+      if (nc < 0 || nc >= static_cast<int64_t>(n.operands.size())) return "num_carried exceeds the operands";
+      if (r != Type::scalar(DType::I64)) return "a while's own value is i64[]";
+      if (n.regions.size() != 1 || !n.regions[0]) return "a while has exactly one region (its body)";
+      const Graph& body = *n.regions[0];
+      if (body.params.size() != n.operands.size())
+        return fmt::format("while body takes {} params; needs the iteration number + {} operands after the test",
+                           body.params.size(), n.operands.size() - 1);
+      for (ValueId p : body.params)
+        if (p < 0 || p >= body.size()) return "while body param is not defined";
+      if (body.type(body.params[0]) != Type::scalar(DType::I64)) return "while iteration number must be i64[]";
+      for (size_t i = 1; i < n.operands.size(); ++i)
+        if (body.type(body.params[i]) != in(i))
+          return fmt::format("while body param {} is {}, its operand {}", i, to_string(body.type(body.params[i])),
+                             to_string(in(i)));
+      if (body.results.size() != static_cast<size_t>(nc) + 1)
+        return fmt::format("while body returns {} values for {} carried and the test", body.results.size(), nc);
+      for (ValueId res : body.results)
+        if (res < 0 || res >= body.size()) return "while body result is not defined";
+      for (size_t k = 0; k < static_cast<size_t>(nc); ++k)
+        if (body.type(body.results[k]) != in(k + 1))
+          return fmt::format("while body result {} is {}, carried value is {}", k, to_string(body.type(body.results[k])),
+                             to_string(in(k + 1)));
+      if (body.type(body.results.back()) != Type::scalar(DType::Bool)) return "while body's last result (its test) is not bool[]";
+      return std::nullopt;
+    }
     case Op::LoopResult: {
       const Node& l = g.node(n.operands[0]);
+      if (l.op == Op::While) {
+        if (l.ints.size() != 1) return "loop_result reads a loop";
+        if (n.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= l.ints[0]) return "loop_result needs ints = [k < num_carried]";
+        if (static_cast<size_t>(n.ints[0]) + 1 >= l.operands.size() || r != g.type(l.operands[static_cast<size_t>(n.ints[0]) + 1]))
+          return "loop_result type differs from its carried value";
+        return std::nullopt;
+      }
       if (l.op != Op::Loop || l.ints.size() != 4) return "loop_result reads a loop";
       if (n.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= l.ints[1]) return "loop_result needs ints = [k < num_carried]";
       if (static_cast<size_t>(n.ints[0]) >= l.operands.size() || r != g.type(l.operands[static_cast<size_t>(n.ints[0])]))
