@@ -177,6 +177,25 @@ struct LoopStep {
   size_t table = 0;              // frame table words: 1 + operands body inputs, then carried outputs
 };
 
+// A while loop: the body runs as long as its test holds (the test before the loop is operand
+// 0; each iteration's body writes the next one as its last result). The trip count is not known
+// in advance, so every carried value is double-buffered in scratch (the initial value copied
+// into the first buffer: a loop_result never aliases the operand, even after zero iterations)
+// and its loop_results are told where it ended.
+struct WhileStep {
+  size_t carried = 0;
+  std::vector<int> operand_slots;  // operand 0 is the test
+  std::unique_ptr<Part> body;
+  std::vector<std::vector<int64_t>> strides;  // of the body's params (C-contiguous)
+  std::vector<const int64_t*> stride_ptrs;
+  std::vector<std::array<int64_t, 2>> bufs;  // per carried value: its two scratch allocations
+  std::vector<int> result_slot;              // per carried value: the Dynamic slot, or -1
+  std::vector<ir::Type> carried_types;
+  int64_t iv = 0;    // arena allocation of the iteration number
+  int64_t test = 0;  // arena allocation of the test the body writes
+  size_t table = 0;  // frame table words: body inputs (1 + operands after the test), then outputs
+};
+
 // A dyn_update done in place: the window of `buf` (the carried buffer the update's operand lives
 // in) takes the contiguous value `v`; see in_place_chains.
 struct UpdateStep {
@@ -188,7 +207,7 @@ struct UpdateStep {
   int64_t elem = 0;
 };
 
-using Step = std::variant<SegmentStep, CopyStep, LoopStep, UpdateStep>;
+using Step = std::variant<SegmentStep, CopyStep, LoopStep, UpdateStep, WhileStep>;
 
 // A graph's steps: the top-level graph, or a loop body (run once per iteration).
 struct Part {
@@ -243,6 +262,34 @@ void run_update(const UpdateStep& u, void* const* t) {
 }
 
 void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
+              void* const* outputs, const int64_t* sym);
+
+void run_while(const WhileStep& w, Frame& f, void** t, const int64_t* sym) {
+  const size_t nops = w.operand_slots.size() - 1;  // after the test
+  void** in = f.ptrs.data() + w.table;
+  void** next = in + 1 + nops;
+  auto* iv = reinterpret_cast<int64_t*>(f.at(w.iv));
+  in[0] = iv;
+  for (size_t j = 0; j < nops; ++j) in[1 + j] = t[w.operand_slots[1 + j]];
+  for (size_t c = 0; c < w.carried; ++c) {
+    void* buf = f.at(w.bufs[c][0]);
+    copy_value(buf, in[1 + c], nullptr, resolved(w.carried_types[c], sym));
+    in[1 + c] = buf;
+  }
+  next[w.carried] = f.at(w.test);
+  bool go = *static_cast<const bool*>(t[w.operand_slots[0]]);
+  for (int64_t k = 0; go; ++k) {
+    *iv = k;
+    for (size_t c = 0; c < w.carried; ++c) next[c] = f.at(w.bufs[c][static_cast<size_t>((k + 1) & 1)]);
+    run_part(*w.body, f, in, w.stride_ptrs.data(), next, sym);
+    for (size_t c = 0; c < w.carried; ++c) in[1 + c] = next[c];
+    go = *static_cast<const bool*>(next[w.carried]);
+  }
+  for (size_t c = 0; c < w.carried; ++c)
+    if (w.result_slot[c] >= 0) t[w.result_slot[c]] = in[1 + c];
+}
+
+void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
               void* const* outputs, const int64_t* sym) {
   void** t = f.ptrs.data() + p.table;
   for (size_t s = 0; s < p.slots.size(); ++s) {
@@ -276,6 +323,8 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
       copy_value(t[cp->dst], t[cp->src], src.contiguous ? nullptr : strides_of(cp->src), resolved(src.type, sym));
     } else if (const auto* up = std::get_if<UpdateStep>(&step)) {
       run_update(*up, t);
+    } else if (const auto* w = std::get_if<WhileStep>(&step)) {
+      run_while(*w, f, t, sym);
     } else {
       const auto& L = std::get<LoopStep>(step);
       size_t nops = L.operand_slots.size();
@@ -468,23 +517,47 @@ Status check_graph(const ir::Graph& g, bool body = false) {
       return Status::error("cpu backend: malformed params in graph '" + g.name + "'");
   }
   for (ValueId r : g.results)
-    if (r < 0 || r >= g.size() || g.node(r).op == Op::Loop)
+    if (r < 0 || r >= g.size() || g.node(r).op == Op::Loop || g.node(r).op == Op::While)
       return Status::error("cpu backend: a result of graph '" + g.name + "' is not a value");
   for (ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
     if (!body && n.type.has_extent_symbols()) return fail(v, "a window of runtime extent outside a loop body");
     for (ValueId o : n.operands) {
       if (o < 0 || o >= v) return fail(v, "operand out of order");
-      if (g.node(o).op == Op::Loop && n.op != Op::LoopResult) return fail(v, "reads a loop's own value");
+      if ((g.node(o).op == Op::Loop || g.node(o).op == Op::While) && n.op != Op::LoopResult)
+        return fail(v, "reads a loop's own value");
     }
-    if (!n.regions.empty() && n.op != Op::Loop) return fail(v, "regions on an op that is not a loop");
+    if (!n.regions.empty() && n.op != Op::Loop && n.op != Op::While) return fail(v, "regions on an op that is not a loop");
     if (n.op == Op::Const && !ir::is_float(n.type.dtype) && n.ints.size() != 1) return fail(v, "malformed const");
-    if (n.op == Op::LoopResult) {
+    if (n.op == Op::LoopResult && n.operands.size() == 1 && g.node(n.operands[0]).op == Op::While) {
+      const ir::Node& l = g.node(n.operands[0]);
+      if (n.ints.size() != 1 || l.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= l.ints[0] ||
+          n.type != g.type(l.operands[static_cast<size_t>(n.ints[0]) + 1]))
+        return fail(v, "malformed loop_result");
+    } else if (n.op == Op::LoopResult) {
       if (n.operands.size() != 1) return fail(v, "malformed loop_result");
       const ir::Node& l = g.node(n.operands[0]);
       if (l.op != Op::Loop || n.ints.size() != 1 || n.ints[0] < 0 || l.ints.size() != 4 || n.ints[0] >= l.ints[1] ||
           n.type != g.type(l.operands[static_cast<size_t>(n.ints[0])]))
         return fail(v, "malformed loop_result");
+    }
+    if (n.op == Op::While) {
+      if (n.regions.size() != 1 || !n.regions[0] || n.ints.size() != 1 || n.operands.empty() || n.ints[0] < 0 ||
+          n.ints[0] >= static_cast<int64_t>(n.operands.size()) || g.type(n.operands[0]) != ir::Type::scalar(ir::DType::Bool))
+        return fail(v, "malformed while");
+      const ir::Graph& b = *n.regions[0];
+      const auto nc = static_cast<size_t>(n.ints[0]);
+      if (b.params.size() != n.operands.size() || b.results.size() != nc + 1)
+        return fail(v, "while body params/results do not match its operands");
+      if (Status st = check_graph(b, true); !st.ok()) return st;
+      if (b.type(b.params[0]) != ir::Type::scalar(ir::DType::I64)) return fail(v, "iteration number is not i64[]");
+      for (size_t j = 1; j < n.operands.size(); ++j)
+        if (b.type(b.params[j]) != g.type(n.operands[j])) return fail(v, "while body param type differs from its operand");
+      for (size_t c = 0; c < nc; ++c)
+        if (b.type(b.results[c]) != g.type(n.operands[c + 1]))
+          return fail(v, "while body result type differs from its carried value");
+      if (b.type(b.results[nc]) != ir::Type::scalar(ir::DType::Bool)) return fail(v, "while body test is not bool[]");
+      continue;
     }
     if (n.op != Op::Loop) continue;
     if (n.regions.size() != 1 || !n.regions[0] || n.ints.size() != 4 || n.ints[0] < 0 || n.ints[1] < 0 ||
@@ -540,7 +613,8 @@ std::vector<std::vector<Link>> in_place_chains(const ir::Graph& b) {
       if (xn.op == Op::DynUpdate) {
         chain.insert(chain.begin(), Link{x, -1});
         x = xn.operands[0];
-      } else if (xn.op == Op::LoopResult && nested_in_place(xn.operands[0], xn.ints[0])) {
+      } else if (xn.op == Op::LoopResult && b.node(xn.operands[0]).op == Op::Loop &&
+                 nested_in_place(xn.operands[0], xn.ints[0])) {
         chain.insert(chain.begin(), Link{xn.operands[0], xn.ints[0]});
         x = b.node(xn.operands[0]).operands[static_cast<size_t>(xn.ints[0])];
       } else {
@@ -560,6 +634,7 @@ std::vector<std::vector<Link>> in_place_chains(const ir::Graph& b) {
         for (ValueId u : users[static_cast<size_t>(vn)]) {
           if (u == w.writer) continue;
           // A later reader, or a loop that runs zero times (its loop_result would be this buffer).
+          // A while copies its carried values first: its loop_results never alias this buffer.
           const ir::Node& un = b.node(u);
           ok = ok && u < w.writer && !(un.op == Op::Loop && un.ints[0] == 0);
         }
@@ -630,7 +705,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
   for (ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
     if (!needed[static_cast<size_t>(v)] || n.op == Op::Param || n.op == Op::Const) continue;
-    if (n.op == Op::Loop) {
+    if (n.op == Op::Loop || n.op == Op::While) {
       step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
       plans.push_back({v, {}});
       segment = -1;
@@ -777,6 +852,38 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       }
       return s;
     };
+    if (ln.op == Op::While) {
+      if (has_extent_symbols(bg))
+        return Status::error("cpu backend: " + loop_label(name, i) + "windows of runtime extent in a while body");
+      WhileStep st;
+      st.carried = static_cast<size_t>(ln.ints[0]);
+      for (ValueId o : ln.operands) st.operand_slots.push_back(operand_slot(o));
+      auto b = build(bg, true, name + "_w" + std::to_string(i));
+      if (!b) return b.status();
+      st.body = std::move(b.value());
+      ++info.loops;
+      st.strides.push_back({});  // the iteration number, i64[]
+      for (size_t j = 1; j < ln.operands.size(); ++j) st.strides.push_back(contiguous_strides(g.type(ln.operands[j])));
+      for (const auto& s : st.strides) st.stride_ptrs.push_back(s.data());
+      st.iv = alloc(Bytes{sizeof(int64_t), {}});
+      st.test = alloc(Bytes{1, {}});
+      for (size_t c = 0; c < st.carried; ++c) {
+        const ir::Type& t = g.type(ln.operands[c + 1]);
+        st.carried_types.push_back(t);
+        st.bufs.push_back({alloc(Bytes::of(t)), alloc(Bytes::of(t))});
+        int s = -1;
+        for (ValueId r : loop_results[static_cast<size_t>(plan.loop)]) {
+          if (g.node(r).ints[0] != static_cast<int64_t>(c)) continue;
+          if (s < 0) s = new_slot(SlotKind::Dynamic, 0, t);
+          slot_of[static_cast<size_t>(r)] = s;
+        }
+        st.result_slot.push_back(s);
+      }
+      st.table = table;
+      table += ln.operands.size() + st.carried + 1;
+      part->steps.emplace_back(std::move(st));
+      continue;
+    }
     // Carried values this loop runs directly in their operand's buffer (the enclosing body's
     // in-place chain goes through it); their loop_results live there too.
     std::vector<char> in_operand(static_cast<size_t>(ln.ints[1]), 0);

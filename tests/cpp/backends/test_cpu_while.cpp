@@ -1,0 +1,163 @@
+// While regions: graphs with `while` nodes run as program steps (the body compiled once, run
+// while its test holds) and give the values of a plain C++ reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "backend_test_util.h"
+#include "backends/cpu/program.h"
+#include "ir/parser.h"
+#include "ir/verifier.h"
+
+namespace tracejit::backends::testing {
+namespace {
+
+ir::Graph parse_ok(const std::string& text) {
+  auto g = ir::parse(text);
+  EXPECT_TRUE(g.ok()) << g.message() << "\n" << text;
+  if (!g.ok()) return {};
+  Status st = ir::verify(*g);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return std::move(*g);
+}
+
+std::unique_ptr<CompiledKernel> compile(const ir::Graph& g) {
+  CpuCompileOptions o;
+  o.cache_dir = "";
+  auto k = compile_cpu(g, o);
+  EXPECT_TRUE(k.ok()) << k.message();
+  return k.ok() ? std::move(*k) : nullptr;
+}
+
+Buffer f64_buffer(std::vector<int64_t> shape, const std::vector<double>& v) {
+  Buffer b = make_buffer(DType::F64, std::move(shape));
+  for (int64_t k = 0; k < b.numel(); ++k) b.set<double>(k, v[static_cast<size_t>(k)]);
+  return b;
+}
+
+// ---- while max(x) > tol: x = x * 0.5; it = it + 1 (an array and a counter carried). ----
+
+const char* kHalve = R"(
+func @halve(%0, %1) {
+  %0 = param 0 contiguous : f64[6]
+  %1 = param 1 scalar : f64[]
+  %2 = reduce_max %0 {ints = [0], fval = 0.0} : f64[1]
+  %3 = reshape %2 : f64[]
+  %4 = gt %3, %1 : bool[]
+  %5 = const 0 : i64[]
+  %6 = while %4, %0, %5, %1 {ints = [2], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2, %3) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[6]
+      %2 = param 2 scalar : i64[]
+      %3 = param 3 scalar : f64[]
+      %4 = const 0.5 : f64[]
+      %5 = mul %1, %4 : f64[6]
+      %6 = const 1 : i64[]
+      %7 = add %2, %6 : i64[]
+      %8 = reduce_max %5 {ints = [0], fval = 0.0} : f64[1]
+      %9 = reshape %8 : f64[]
+      %10 = gt %9, %3 : bool[]
+      return %5, %7, %10
+    }
+  %7 = loop_result %6 {ints = [0], fval = 0.0} : f64[6]
+  %8 = loop_result %6 {ints = [1], fval = 0.0} : i64[]
+  return %7, %8
+}
+)";
+
+void check_halve(const std::vector<double>& x0, double tol) {
+  SCOPED_TRACE("tol " + std::to_string(tol));
+  ir::Graph g = parse_ok(kHalve);
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  const ProgramInfo* info = program_info(*k);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->loops, 1);
+  std::vector<double> want = x0;
+  int64_t it = 0;
+  auto max_of = [](const std::vector<double>& v) {
+    double m = v[0];
+    for (double x : v) m = std::isnan(m) || x > m || std::isnan(x) ? (std::isnan(m) ? m : x) : m;
+    return m;
+  };
+  while (max_of(want) > tol) {
+    for (double& v : want) v *= 0.5;
+    ++it;
+  }
+  Buffer tb = make_buffer(DType::F64, {});
+  tb.set<double>(0, tol);
+  std::vector<Buffer> in = {f64_buffer({6}, x0), tb};
+  for (int rep = 0; rep < 2; ++rep) {  // a pooled frame the second time
+    std::vector<Buffer> out = run_kernel(g, *k, in);
+    for (int64_t j = 0; j < 6; ++j) {
+      double got = out[0].get<double>(j), w = want[static_cast<size_t>(j)];
+      EXPECT_TRUE(got == w || (std::isnan(got) && std::isnan(w))) << j << ": " << got << " vs " << w;
+    }
+    EXPECT_EQ(out[1].get<int64_t>(0), it);
+    for (int64_t j = 0; j < 6; ++j)  // never written
+      EXPECT_EQ(std::isnan(in[0].get<double>(j)) || in[0].get<double>(j) == x0[static_cast<size_t>(j)], true);
+  }
+}
+
+TEST(CpuWhile, ManyIterations) { check_halve({1e6, 3, -2, 7, 0.5, 100}, 1e-3); }
+TEST(CpuWhile, OneIteration) { check_halve({1, 3, -2, 7, 0.5, 4}, 5.0); }
+TEST(CpuWhile, ZeroIterations) { check_halve({1, 3, -2, 7, 0.5, 4}, 7.0); }
+TEST(CpuWhile, NanTestIsFalse) {
+  check_halve({1, std::numeric_limits<double>::quiet_NaN(), -2, 7, 0.5, 4}, 0.1);
+}
+
+// ---- Two carried values exchanged every iteration (pass-through results) until k == n. ----
+
+const char* kSwap = R"(
+func @swap(%0, %1, %2) {
+  %0 = param 0 contiguous : f64[3]
+  %1 = param 1 contiguous : f64[3]
+  %2 = param 2 scalar : i64[]
+  %3 = const 0 : i64[]
+  %4 = lt %3, %2 : bool[]
+  %5 = while %4, %0, %1, %3, %2 {ints = [3], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2, %3, %4) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[3]
+      %2 = param 2 contiguous : f64[3]
+      %3 = param 3 scalar : i64[]
+      %4 = param 4 scalar : i64[]
+      %5 = const 1 : i64[]
+      %6 = add %3, %5 : i64[]
+      %7 = lt %6, %4 : bool[]
+      return %2, %1, %6, %7
+    }
+  %6 = loop_result %5 {ints = [0], fval = 0.0} : f64[3]
+  %7 = loop_result %5 {ints = [1], fval = 0.0} : f64[3]
+  %8 = loop_result %5 {ints = [2], fval = 0.0} : i64[]
+  return %6, %7, %8
+}
+)";
+
+TEST(CpuWhile, SwapPassThrough) {
+  ir::Graph g = parse_ok(kSwap);
+  auto k = compile(g);
+  ASSERT_TRUE(k);
+  std::vector<double> a = {1, 2, 3}, b = {-1, -2, -3};
+  for (int64_t n : {-2, 0, 1, 2, 7, 100}) {
+    SCOPED_TRACE(n);
+    Buffer nb = make_buffer(DType::I64, {});
+    nb.set<int64_t>(0, n);
+    std::vector<Buffer> in = {f64_buffer({3}, a), f64_buffer({3}, b), nb};
+    std::vector<Buffer> out = run_kernel(g, *k, in);
+    const int64_t trips = n > 0 ? n : 0;
+    const auto& first = trips % 2 ? b : a;
+    const auto& second = trips % 2 ? a : b;
+    for (int64_t j = 0; j < 3; ++j) {
+      EXPECT_EQ(out[0].get<double>(j), first[static_cast<size_t>(j)]);
+      EXPECT_EQ(out[1].get<double>(j), second[static_cast<size_t>(j)]);
+    }
+    EXPECT_EQ(out[2].get<int64_t>(0), trips);
+  }
+}
+
+}  // namespace
+}  // namespace tracejit::backends::testing
