@@ -360,6 +360,20 @@ bool Tracer::pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool py
   }
   __int128 lo = 0, hi = 0;
   ir::Op op = u.op;
+  if (operands.size() == 2 && ir::has_trait(op, ir::kCompare)) {
+    // A comparison makes a Python bool, which only a conditional jump may consume here (a
+    // loop test, an if-converted branch): as a value it would be a NumPy bool instead.
+    auto at = [&](size_t k) { return fr().pc + static_cast<int>(k) < static_cast<int>(fr().instrs.size()) ? fr().instrs[static_cast<size_t>(fr().pc) + k].op : COp::Unsupported; };
+    size_t k = at(0) == COp::ToBool ? 1 : 0;
+    if (at(k) != COp::PopJumpIfFalse && at(k) != COp::PopJumpIfTrue)
+      return fail(AbortCode::UnsupportedValue,
+                  fmt::format("'{}' of a runtime Python int kept as a value is not traced yet (only as a branch's test)", u.name));
+    auto x = to_ir(operands[0], ir::DType::I64);
+    auto y = x ? to_ir(operands[1], ir::DType::I64) : std::nullopt;
+    if (!y) return false;
+    push(tensor(trace_.graph.add_op(op, ir::Type::scalar(ir::DType::Bool), {*x, *y}, loc_), Box::NpScalar));
+    return true;
+  }
   if (operands.size() == 2 && (op == ir::Op::Add || op == ir::Op::Sub || op == ir::Op::Mul)) {
     __int128 c[4];
     int n = 0;

@@ -133,14 +133,37 @@ bool Tracer::region_fail(std::string why) {
 }
 
 bool Tracer::loop_region(int for_pc, AValue& it_ref) {
-  const Instruction& for_in = fr().instrs[static_cast<size_t>(for_pc)];
-  LoopKey key{fr().code, for_pc};
+  RegionShape shape;
+  shape.head_pc = for_pc;
+  shape.line = fr().instrs[static_cast<size_t>(for_pc)].line;
+  shape.it = &it_ref;
+  return region(shape);
+}
+
+bool Tracer::while_region(int test_pc, int body_pc, int back_pc, ir::ValueId cond0) {
+  RegionShape shape;
+  shape.is_while = true;
+  shape.head_pc = body_pc;
+  shape.back_pc = back_pc;
+  shape.line = fr().instrs[static_cast<size_t>(test_pc)].line;
+  shape.cond0 = cond0;
+  return region(shape);
+}
+
+bool Tracer::region(const RegionShape& shape) {
+  const bool is_while = shape.is_while;
+  const int for_pc = shape.head_pc;  // FOR_ITER, or the while body's first instruction
+  LoopKey key = is_while ? while_key(fr().code, shape.head_pc) : LoopKey{fr().code, for_pc};
   const size_t depth = frames_.size();
   const size_t it_index = fr().stack.size() - 1;  // the iterator (stacks may reallocate)
-  const int64_t trip = it_ref.length;
+  const int64_t trip = is_while ? 0 : shape.it->length;
   const ir::SourceLoc loop_loc = loc_;
-  std::string where = fmt::format("{}:{}", PyUnicode_AsUTF8(fr().code->co_filename), for_in.line);
+  std::string where = fmt::format("{}:{}", PyUnicode_AsUTF8(fr().code->co_filename), shape.line);
   auto give_up = [&](const std::string& why) {
+    if (is_while) {  // nothing to fall back to: the trace fails (the function runs eagerly)
+      loop_notes_.push_back(fmt::format("{}: while loop not compiled: {}", where, why));
+      return fail(AbortCode::ControlFlow, fmt::format("while loop at {}: {}", where, why));
+    }
     loop_notes_.push_back(fmt::format("{}: loop of {} iterations unrolled: {}", where, trip, why));
     region_failed_ = key;
     return fail(AbortCode::ControlFlow, fmt::format("loop region: {}", why));
@@ -148,7 +171,8 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   if (regions_.size() >= static_cast<size_t>(kMaxRegionDepth)) return give_up("loop regions nest too deeply");
 
   int64_t start = 0, step = 1;
-  {
+  if (!is_while) {
+    AValue& it_ref = *shape.it;
     PyObject* s = PyObject_GetAttrString(it_ref.obj, "start");
     PyObject* st = PyObject_GetAttrString(it_ref.obj, "step");
     int o1 = 0, o2 = 0;
@@ -182,9 +206,27 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   for (const Widen& w : widen_) {
     if (w.key != key) continue;
     AValue& slot = fr().locals[static_cast<size_t>(w.local)];
+    if (is_while && w.box == Box::PyInt && slot.is_tensor() && slot.box == Box::PyInt) {
+      // A runtime Python int a while loop counts with: see kWhileIntBound.
+      if (slot.lo < -kWhileIntEntry || slot.hi > kWhileIntEntry)
+        return give_up("a Python int the loop updates may start beyond 2^61");
+      slot.lo = -kWhileIntBound, slot.hi = kWhileIntBound;
+      continue;
+    }
     if (!slot.is_object() || !(PyFloat_CheckExact(slot.obj) || PyLong_CheckExact(slot.obj))) continue;
     ir::DType dt = w.type.dtype;
     ir::ValueId c;
+    if (is_while && w.box == Box::PyInt) {
+      int overflow = 0;
+      long long iv = PyLong_CheckExact(slot.obj) ? PyLong_AsLongLongAndOverflow(slot.obj, &overflow) : 0;
+      if (!PyLong_CheckExact(slot.obj) || overflow || iv < -kWhileIntEntry || iv > kWhileIntEntry) {
+        PyErr_Clear();
+        return give_up("a Python int the loop updates starts beyond 2^61 (or is not an int)");
+      }
+      slot = tensor(trace_.graph.add_const_int(ir::DType::I64, iv, loop_loc), Box::PyInt);
+      slot.lo = -kWhileIntBound, slot.hi = kWhileIntBound;
+      continue;
+    }
     if (ir::is_float(dt)) {
       double d = PyFloat_Check(slot.obj) ? PyFloat_AsDouble(slot.obj) : PyLong_AsDouble(slot.obj);
       if (PyErr_Occurred() || (PyLong_Check(slot.obj) && std::abs(d) > 9007199254740992.0)) {
@@ -209,9 +251,14 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, start, start + (trip - 1) * step, ++region_serial_});
   RegionFrame& rf = regions_.back();
   const size_t level = regions_.size() - 1;
+  if (is_while) {
+    rf.is_while = true;
+    rf.body_pc = shape.head_pc;
+    rf.back_pc = shape.back_pc;
+  }
   trace_.graph = ir::Graph();
   trace_.graph.files = rf.outer.files;
-  trace_.graph.name = fmt::format("{}.loop{}", rf.outer.name, for_in.line);
+  trace_.graph.name = fmt::format("{}.{}{}", rf.outer.name, is_while ? "while" : "loop", shape.line);
   ir::ValueId index_param = trace_.graph.add_param(ir::Type::scalar(ir::DType::I64), ir::ParamLayout::Scalar, loop_loc);
   std::vector<AValue*> live;
   state(live);
@@ -227,23 +274,45 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     entry_stacks.push_back(frames_[f]->stack);
   }
   auto entry_inputs = inputs_by_source_;
-  const int exit_pc = for_in.target;
+  const int exit_pc = is_while ? shape.back_pc + 1 : fr().instrs[static_cast<size_t>(for_pc)].target;
 
   // One iteration.
-  AValue index;
-  index.kind = AValue::Kind::LoopIndex;
-  index.arg = static_cast<int>(level);
-  push(std::move(index));
-  bool escaped = false;
-  interpret([&] {
-    if (frames_.size() < depth) return escaped = true;
-    if (frames_.size() > depth) return false;
-    int pc = fr().pc;
-    if (pc == for_pc) return true;
-    if (pc < for_pc || pc >= exit_pc) return escaped = true;
-    return false;
-  });
+  bool escaped = false, started = false, exits = false;
+  if (is_while) {
+    // From the body's first instruction to the loop test at its end (while_test_jump records
+    // its value and comes back here), or straight back here or out when the test is static.
+    interpret([&] {
+      if (frames_.size() < depth) return escaped = true;
+      if (frames_.size() > depth) return false;
+      int pc = fr().pc;
+      if (!started) return started = true, false;
+      if (pc == for_pc) return true;
+      if (pc == exit_pc) return exits = true;
+      if (pc < for_pc || pc > shape.back_pc) return escaped = true;
+      return false;
+    });
+  } else {
+    AValue index;
+    index.kind = AValue::Kind::LoopIndex;
+    index.arg = static_cast<int>(level);
+    push(std::move(index));
+    interpret([&] {
+      if (frames_.size() < depth) return escaped = true;
+      if (frames_.size() > depth) return false;
+      int pc = fr().pc;
+      if (pc == for_pc) return true;
+      if (pc < for_pc || pc >= exit_pc) return escaped = true;
+      return false;
+    });
+  }
 
+  // The loop test at the end of a while body: recorded by the test, or static (a body that
+  // came back to its start continues, one that reached the exit stops).
+  ir::ValueId cond_next = ir::kNoValue;
+  if (is_while && !abort_)
+    cond_next = regions_.back().cond_next != ir::kNoValue
+                    ? regions_.back().cond_next
+                    : trace_.graph.add_const_int(ir::DType::Bool, exits ? 0 : 1, loop_loc);
   // Back to the enclosing graph whatever happened; `body` is the traced iteration.
   ir::Graph body = std::move(trace_.graph);
   RegionFrame& top = regions_.back();  // ours again (nested regions pushed and popped theirs;
@@ -255,6 +324,10 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   regions_.pop_back();
   trace_.graph.files = body.files;  // the body may have interned more files (inlined calls)
   if (abort_) {
+    if (is_while) {
+      if (!widen_request_) loop_notes_.push_back(fmt::format("{}: while loop not compiled: {}", where, abort_->describe()));
+      return false;
+    }
     if (!region_failed_ && !widen_request_) {
       region_failed_ = key;
       loop_notes_.push_back(fmt::format("{}: loop of {} iterations unrolled: {}", where, trip, abort_->describe()));
@@ -338,8 +411,23 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
                                    ir::to_string(x.type)));
       // The body was traced for a runtime Python int within [e.lo, e.hi] (conversions and
       // overflow checks relied on it): that must hold in every iteration.
-      if (x.box == Box::PyInt && (x.lo < e.lo || x.hi > e.hi))
-        return give_up("a runtime Python int leaves its range in the body (a counter?)");
+      if (x.box == Box::PyInt && (x.lo < e.lo || x.hi > e.hi)) {
+        if (!is_while) return give_up("a runtime Python int leaves its range in the body (a counter?)");
+        // A while loop's counter: traced again with the int entering over kWhileIntBound,
+        // where a change of at most kWhileIntStep per iteration is accepted.
+        const bool wide = e.lo == -kWhileIntBound && e.hi == kWhileIntBound;
+        if (wide && x.lo >= e.lo - kWhileIntStep && x.hi <= e.hi + kWhileIntStep) {
+          // fine: see kWhileIntBound
+        } else if (!wide && tags[i] >= kLocal && tags[i] < kInput) {
+          if (!request_widen(key, static_cast<int>(tags[i] - kLocal), ir::Type::scalar(ir::DType::I64), Box::PyInt))
+            return give_up(fmt::format("the Python int '{}' changes by more than {} per iteration",
+                                       local_name(static_cast<int>(tags[i] - kLocal)), kWhileIntStep));
+          return false;
+        } else {
+          return give_up(wide ? "a Python int changes by more than 256 per iteration"
+                              : "a runtime Python int outside a local changes in the body");
+        }
+      }
       auto [pos, fresh] = carried_of_entry.try_emplace(e.v, carried.size());
       if (fresh) carried.push_back({e.v, x.v, x.type});
       else if (carried[pos->second].exit != x.v)
@@ -378,6 +466,18 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
                      (e.kind == AValue::Kind::Object || e.kind == AValue::Kind::Null ||
                       e.kind == AValue::Kind::LoopIndex);
     if (rebind_ok) continue;
+    if (is_while && x.kind == AValue::Kind::Object && e.kind == AValue::Kind::Object && x.obj != e.obj &&
+        tags[i] >= kLocal && tags[i] < kInput &&
+        ((PyLong_CheckExact(x.obj) && PyLong_CheckExact(e.obj)) || (PyFloat_CheckExact(x.obj) && PyFloat_CheckExact(e.obj)))) {
+      // A Python number the body computes from itself (`it += 1`, `t = t * 0.5`): traced
+      // again with it entering as a runtime value.
+      const bool is_int = PyLong_CheckExact(x.obj);
+      if (!request_widen(key, static_cast<int>(tags[i] - kLocal),
+                         ir::Type::scalar(is_int ? ir::DType::I64 : ir::DType::F64), is_int ? Box::PyInt : Box::PyFloat))
+        return give_up(fmt::format("the body rebinds the Python number '{}' and it cannot be carried",
+                                   local_name(static_cast<int>(tags[i] - kLocal))));
+      return false;
+    }
     if (x.kind != e.kind) return give_up("a local changes kind in the body (e.g. a Python value becomes an array)");
     if (x.kind == AValue::Kind::Object && x.obj != e.obj)
       return give_up("the body rebinds a Python value it reads (a counter?); only arrays and floats may be carried");
@@ -406,12 +506,15 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   for (const ir::Node& n : body.nodes)
     for (ir::ValueId o : n.operands) used[static_cast<size_t>(o)] = 1;
   for (const Carried& c : carried) used[static_cast<size_t>(c.exit)] = 1;
+  if (is_while) used[static_cast<size_t>(cond_next)] = 1;
   std::vector<ir::ValueId> keep = {index_param};
   std::vector<ir::ValueId> operands;
+  if (is_while) operands.push_back(shape.cond0);
   for (Carried& c : carried) {
     if (c.entry == ir::kNoValue) {
       // Defined in the body before any read: its value at iteration start is never used; the
-      // initial value only matters after zero iterations, which a region never has.
+      // initial value only matters after zero iterations, which a for region never has (after
+      // a while loop the name is then unbound: see below).
       c.entry = body.add_param(c.type, c.type.is_scalar() ? ir::ParamLayout::Scalar : ir::ParamLayout::Contiguous);
       ir::ValueId z = ir::is_float(c.type.dtype) ? trace_.graph.add_const_float(c.type.dtype, 0.0, loop_loc)
                                                  : trace_.graph.add_const_int(c.type.dtype, 0, loop_loc);
@@ -432,12 +535,14 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   }
   body.results.clear();
   for (const Carried& c : carried) body.results.push_back(c.exit);
+  if (is_while) body.results.push_back(cond_next);
   compact_params(body, keep);
   ir::Node loop;
-  loop.op = ir::Op::Loop;
+  loop.op = is_while ? ir::Op::While : ir::Op::Loop;
   loop.type = ir::Type::scalar(ir::DType::I64);
   loop.operands = operands;
-  loop.ints = {trip, static_cast<int64_t>(carried.size()), start, step};
+  loop.ints = is_while ? std::vector<int64_t>{static_cast<int64_t>(carried.size())}
+                       : std::vector<int64_t>{trip, static_cast<int64_t>(carried.size()), start, step};
   loop.loc = loop_loc;
   loop.regions.push_back(std::make_shared<ir::Graph>(std::move(body)));
   ir::ValueId loop_id = trace_.graph.add(std::move(loop));
@@ -483,6 +588,16 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     // Still the same Python object only when updated in place every iteration (`x += ...`);
     // a name rebound in the body (`a, b = b, a + b`) holds a new object after the loop.
     const AValue& e = *slot_entry[i];
+    if (is_while) {
+      if (e.kind == AValue::Kind::Null) {
+        // Bound only if the loop ran: reading it after the loop fails the trace (op_load_fast).
+        *slot = AValue{};
+        slot->method = fmt::format("a name first bound in the body of the while loop at {} (unbound if the loop "
+                                   "runs zero times)", where);
+        continue;
+      }
+      if (slot->box == Box::PyInt) slot->lo = std::min(slot->lo, e.lo), slot->hi = std::max(slot->hi, e.hi);
+    }
     if (!(slot->pristine && slot->input >= 0 && e.pristine && e.input == slot->input)) {
       slot->pristine = false;
       slot->input = -1;
@@ -497,10 +612,14 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
     *x = object(last, Source::constant());
     Py_DECREF(last);
   }
+  loc_ = loop_loc;
+  if (is_while) {
+    fr().pc = exit_pc;
+    return true;
+  }
   AValue& it = fr().stack[it_index];
   it.arg = static_cast<int>(trip);
   fr().pc = for_pc;  // FOR_ITER again: the iterator is exhausted, so it exits the loop
-  loc_ = loop_loc;
   return true;
 }
 

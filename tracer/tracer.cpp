@@ -376,6 +376,9 @@ bool Tracer::op_load_fast(const Instruction& in) {
   if (v.kind == AValue::Kind::LoopIndex && v.arg >= static_cast<int>(regions_.size()))
     return region_fail(fmt::format("a stale loop variable '{}'", local_name(in.arg)));
   if (!regions_.empty()) note_read(in.arg, -1);
+  if (v.kind == AValue::Kind::Null && !v.method.empty())  // bound only if a while loop ran
+    return fail(AbortCode::ControlFlow, fmt::format("'{}' is {}: reading it after the loop is not traced",
+                                                    local_name(in.arg), v.method));
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError,
                 fmt::format("local variable '{}' referenced before assignment", local_name(in.arg)));
@@ -708,8 +711,13 @@ bool Tracer::op_pop_jump(const Instruction& in) {
     bool is_none = v.is_object() && v.obj == Py_None;
     jump = in.op == COp::PopJumpIfNone ? is_none : !is_none;
   } else {
-    // A runtime scalar: both arms, merged with selects (ifconv.cpp).
-    if (auto c = runtime_truth(v)) return if_convert(in, *c);
+    // A runtime scalar: a while loop's test (while_loops.cpp), else both arms, merged with
+    // selects (ifconv.cpp).
+    if (auto c = runtime_truth(v)) {
+      bool handled = false;
+      if (!while_test_jump(in, *c, handled)) return false;
+      return handled || if_convert(in, *c);
+    }
     auto t = truth(v);
     if (!t) return false;
     jump = in.op == COp::PopJumpIfTrue ? *t : !*t;

@@ -215,7 +215,34 @@ class Tracer {
     RegionReads reads;
     int64_t first = 0, last = 0;  // the loop variable's first and last value
     int64_t serial = 0;           // which loop this is (runtime-extent symbols are per loop)
+    // A while loop (while_loops.cpp): the body's first instruction (the back edge's target), the
+    // back edge, and the loop test's value at the end of the body once traced.
+    bool is_while = false;
+    int body_pc = -1, back_pc = -1;
+    ir::ValueId cond_next = ir::kNoValue;
   };
+  // What differs between a `for` region and a `while` region (region() traces both).
+  struct RegionShape {
+    bool is_while = false;
+    int head_pc = -1;  // FOR_ITER, or the while body's first instruction
+    int back_pc = -1;  // while: the back edge (the loop's last instruction)
+    int line = 0;
+    AValue* it = nullptr;               // for: the range iterator on the stack
+    ir::ValueId cond0 = ir::kNoValue;  // while: the test before the first iteration
+  };
+  // While loops key their widenings apart from for loops (whose key is the FOR_ITER index).
+  static LoopKey while_key(PyCodeObject* code, int body_pc) { return {code, -1 - body_pc}; }
+  // A runtime Python int a while loop updates (a counter) is traced entering anywhere in
+  // [-kWhileIntBound, kWhileIntBound] (its checked arithmetic holds there), starting within
+  // kWhileIntEntry and changing by at most kWhileIntStep per iteration: it stays in the traced
+  // range for 2^53 iterations (~100 days at one iteration per ns), which the tracer assumes no
+  // call runs.
+  static constexpr int64_t kWhileIntBound = int64_t{1} << 62;
+  static constexpr int64_t kWhileIntEntry = int64_t{1} << 61;
+  static constexpr int64_t kWhileIntStep = 256;
+  // Asks for a retrace with local `local` entering the loop `key` as a runtime value; false when
+  // it already did (no abort then).
+  bool request_widen(const LoopKey& key, int local, ir::Type t, Box box);
   // The loop variable in the body (loops.cpp): affine arithmetic, windows, indexing.
   bool loop_index_arith(int nb, const AValue& lhs, const AValue& rhs);
   bool loop_index_slice(std::vector<AValue>& parts);
@@ -250,6 +277,17 @@ class Tracer {
   // Traces the loop whose FOR_ITER is at `for_pc` once, as a loop op. False: the trace aborted
   // (region_failed_ says whether unrolling may still work).
   bool loop_region(int for_pc, AValue& it);
+  // Traces a while loop (test at `test_pc`, body [body_pc, back_pc]) once, as a while op whose
+  // test before the first iteration is cond0. The state is the one at the body's start.
+  bool while_region(int test_pc, int body_pc, int back_pc, ir::ValueId cond0);
+  bool region(const RegionShape& shape);
+  // A conditional jump on runtime data that is a while loop's test (at its top: the loop
+  // becomes a while region; at the end of a while body being traced: its test is recorded).
+  // `handled` false: not a loop test (no abort).
+  bool while_test_jump(const Instruction& in, ir::ValueId truth, bool& handled);
+  // The loop test's value from the conditional jump `in` (at pc - 1, its operand popped):
+  // true when control reaches `head`, false at `exit`; the code in between must be pure.
+  std::optional<ir::ValueId> loop_test(const Instruction& in, ir::ValueId truth, int head, int exit, int last_pc);
   bool region_fail(std::string why);
   // Runs the interpreter until `done()` (checked before each instruction) or an abort/return.
   bool interpret(const std::function<bool()>& done);

@@ -1,0 +1,212 @@
+// While loops with a data-dependent test (`while err > tol:`, `while it < maxit and err > tol:`)
+// become `while` regions instead of making the whole function run eagerly.
+//
+// CPython 3.11-3.13 compile `while test: body` with the test twice:
+//     test -> exit  |  body ...  |  test -> body (the back edge)  |  exit:
+// At a conditional jump on runtime data whose arms go to the first instruction of a later back
+// edge's target (the body) or just past that back edge (the exit), the test code is evaluated
+// on both arms (it must be pure: loads, calls, comparisons, more conditional jumps) to one
+// bool[] value, the loop's test before the first iteration. The body is then traced once as a
+// region (region() in loops.cpp, shared with for loops), up to the copy of the test at its end,
+// whose value (the same evaluation) becomes the body's last result. Anything else that leaves
+// the body (a break, a continue, a return) fails the trace with the reason, as before.
+#include "tracer/tracer_impl.h"
+
+#include <algorithm>
+
+namespace tracejit::tracer::detail {
+namespace {
+
+bool is_jump(COp op) {
+  switch (op) {
+    case COp::Jump:
+    case COp::PopJumpIfFalse:
+    case COp::PopJumpIfTrue:
+    case COp::PopJumpIfNone:
+    case COp::PopJumpIfNotNone:
+    case COp::JumpIfFalseOrPop:
+    case COp::JumpIfTrueOrPop: return true;
+    default: return false;
+  }
+}
+
+// Where control goes from `pc`, through unconditional jumps.
+int resolve(const std::vector<Instruction>& ins, int pc) {
+  for (int hops = 0; hops < 8 && pc >= 0 && pc < static_cast<int>(ins.size()) &&
+                     ins[static_cast<size_t>(pc)].op == COp::Jump;
+       ++hops)
+    pc = ins[static_cast<size_t>(pc)].target;
+  return pc;
+}
+
+// The loop whose body starts after `test_pc`: the nearest later target of a backward jump, and
+// the last backward jump to it (the loop's last instruction).
+bool find_back_edge(const std::vector<Instruction>& ins, int test_pc, int& body, int& back) {
+  body = -1, back = -1;
+  for (int j = test_pc + 1; j < static_cast<int>(ins.size()); ++j) {
+    const Instruction& in = ins[static_cast<size_t>(j)];
+    if (!is_jump(in.op) || in.target > j || in.target <= test_pc) continue;
+    if (body < 0 || in.target < body) body = in.target, back = j;
+    else if (in.target == body) back = j;
+  }
+  return body >= 0;
+}
+
+// What the test code may not do (at the loop's frame; inlined callees may store their locals).
+const char* impure_in_test(COp op) {
+  switch (op) {
+    case COp::StoreFast:
+    case COp::DeleteFast:
+    case COp::LoadFastAndClear:
+    case COp::StoreDeref:
+    case COp::StoreGlobal:
+    case COp::StoreAttr: return "it assigns a variable";
+    case COp::StoreSubscr:
+    case COp::DeleteSubscr: return "it stores into an array or container";
+    case COp::ReturnValue: return "it returns";
+    case COp::RaiseVarargs: return "it raises";
+    case COp::GetIter:
+    case COp::ForIter: return "it runs a loop";
+    case COp::JumpIfFalseOrPop:
+    case COp::JumpIfTrueOrPop: return "it computes an `and`/`or` value";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+bool Tracer::request_widen(const LoopKey& key, int local, ir::Type t, Box box) {
+  for (const Widen& old : widen_)
+    if (old.key == key && old.local == local) return false;
+  widen_request_ = Widen{key, local, std::move(t), box};
+  region_failed_ = std::nullopt;
+  fail(AbortCode::ControlFlow, "loop region: a Python number becomes a runtime value (retrace)");
+  return true;
+}
+
+bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& handled) {
+  handled = false;
+  const std::vector<Instruction>& ins = fr().instrs;
+  const int pc = fr().pc - 1;
+  const int fall = resolve(ins, pc + 1), jump = resolve(ins, in.target);
+  // The test at the end of the while body being traced.
+  if (!regions_.empty() && regions_.back().is_while && regions_.back().depth == frames_.size()) {
+    const int head = regions_.back().body_pc, back = regions_.back().back_pc;
+    if (pc >= head && pc <= back && (fall == head || fall == back + 1 || jump == head || jump == back + 1)) {
+      handled = true;
+      auto c = loop_test(in, truth, head, back + 1, back);
+      if (!c) return false;
+      regions_.back().cond_next = *c;
+      fr().pc = head;  // region() stops here
+      return true;
+    }
+  }
+  // The test at the top of a while loop.
+  int body = -1, back = -1;
+  if (!find_back_edge(ins, pc, body, back)) return true;
+  if (ins[static_cast<size_t>(body)].op == COp::ForIter) return true;  // a for loop after an `if`
+  if (fall != body && fall != back + 1 && jump != body && jump != back + 1) return true;
+  handled = true;
+  auto c = loop_test(in, truth, body, back + 1, body - 1);
+  if (!c) return false;
+  fr().pc = body;
+  loc_.line = in.line >= 0 ? in.line : loc_.line;
+  return while_region(pc, body, back, *c);
+}
+
+std::optional<ir::ValueId> Tracer::loop_test(const Instruction& in, ir::ValueId cond, int head, int exit,
+                                             int last_pc) {
+  const size_t depth = frames_.size();
+  const int first_pc = fr().pc - 1;
+  const std::vector<AValue> locals0 = fr().locals, stack0 = fr().stack;
+  const size_t effects0 = effect_count(), results0 = trace_.graph.results.size();
+  const int64_t mutations0 = mutations_;
+  ir::Graph& g = trace_.graph;  // the graph does not change during the test (no regions start)
+  const ir::Type bool_t = ir::Type::scalar(ir::DType::Bool);
+  bool refused = false;
+  auto refuse = [&](const std::string& why) {
+    cur_ = &in;
+    refused = true;
+    fail(AbortCode::ControlFlow,
+         fmt::format("while loop test at line {}: {} (a loop test on runtime data is compiled when it is pure code "
+                     "that either continues the loop or leaves it; a break or exit on runtime data elsewhere is not)",
+                     in.line, why));
+  };
+  // An outcome: a constant (known 0/1) or a runtime bool[] value.
+  struct Outcome {
+    int known = -1;
+    ir::ValueId v = ir::kNoValue;
+  };
+  auto value = [&](const Outcome& o) {
+    return o.known >= 0 ? g.add_const_int(ir::DType::Bool, o.known, loc_) : o.v;
+  };
+  auto not_of = [&](ir::ValueId t) { return g.add_op(ir::Op::Not, bool_t, {t}, loc_); };
+  // `yes` where t holds, else `no`, kept small for the common `and`/`or` shapes.
+  auto select = [&](ir::ValueId t, const Outcome& yes, const Outcome& no) -> Outcome {
+    if (yes.known >= 0 && yes.known == no.known) return yes;
+    if (yes.known == 1 && no.known == 0) return {-1, t};
+    if (yes.known == 0 && no.known == 1) return {-1, not_of(t)};
+    if (no.known == 0) return {-1, g.add_op(ir::Op::And, bool_t, {t, value(yes)}, loc_)};
+    if (yes.known == 1) return {-1, g.add_op(ir::Op::Or, bool_t, {t, value(no)}, loc_)};
+    if (yes.known == 0) return {-1, g.add_op(ir::Op::And, bool_t, {not_of(t), value(no)}, loc_)};
+    if (no.known == 1) return {-1, g.add_op(ir::Op::Or, bool_t, {not_of(t), value(yes)}, loc_)};
+    return {-1, g.add_op(ir::Op::Where, bool_t, {t, value(yes), value(no)}, loc_)};
+  };
+  std::function<std::optional<Outcome>(int)> from;
+  // Both arms of the conditional jump `j` (its operand popped, runtime truth t), from this state.
+  auto fork = [&](const Instruction& j, ir::ValueId t, int fall_pc) -> std::optional<Outcome> {
+    const std::vector<AValue> stack = fr().stack;
+    auto taken = from(j.target);
+    if (!taken) return std::nullopt;
+    fr().stack = stack;
+    fr().locals = locals0;
+    auto fell = from(fall_pc);
+    if (!fell) return std::nullopt;
+    fr().stack = stack;
+    return j.op == COp::PopJumpIfTrue ? select(t, *taken, *fell) : select(t, *fell, *taken);
+  };
+  from = [&](int pc) -> std::optional<Outcome> {
+    for (;;) {
+      fr().pc = pc;
+      std::string bad;
+      interpret([&] {
+        if (frames_.size() != depth) return false;
+        const int p = fr().pc;
+        if (p == head || p == exit) return true;
+        if (p < first_pc || p > last_pc) return bad = "it jumps into other code", true;
+        const COp op = fr().instrs[static_cast<size_t>(p)].op;
+        if (op == COp::PopJumpIfFalse || op == COp::PopJumpIfTrue) return true;
+        if (const char* what = impure_in_test(op)) return bad = what, true;
+        return false;
+      });
+      if (abort_) return std::nullopt;
+      if (!bad.empty()) return refuse(bad), std::nullopt;
+      bool changed = mutations_ != mutations0 || effect_count() != effects0 || trace_.graph.results.size() != results0;
+      if (changed) return refuse("it has side effects"), std::nullopt;
+      const int p = fr().pc;
+      if (p == head || p == exit) {
+        if (fr().stack.size() != stack0.size()) return refuse("it leaves values on the stack"), std::nullopt;
+        return Outcome{p == head ? 1 : 0, ir::kNoValue};
+      }
+      const Instruction& j = fr().instrs[static_cast<size_t>(p)];
+      cur_ = &j;
+      loc_.line = j.line >= 0 ? j.line : loc_.line;
+      AValue v = pop();
+      if (auto t = runtime_truth(v)) {
+        if (j.target <= p && resolve(fr().instrs, j.target) != head) return refuse("it jumps backward"), std::nullopt;
+        return fork(j, *t, p + 1);
+      }
+      auto tv = truth(v);
+      if (!tv) return std::nullopt;
+      pc = (j.op == COp::PopJumpIfTrue ? *tv : !*tv) ? j.target : p + 1;
+    }
+  };
+  auto out = fork(in, cond, first_pc + 1);
+  fr().locals = locals0;
+  fr().stack = stack0;
+  cur_ = &in;
+  if (!out || refused || abort_) return std::nullopt;
+  return value(*out);
+}
+
+}  // namespace tracejit::tracer::detail
