@@ -321,6 +321,15 @@ bool Tracer::op_jump_or_pop(const Instruction& in) {
   return true;
 }
 
+bool Tracer::test_consumer() const {
+  auto at = [&](int k) {
+    int pc = fr().pc + k;
+    return pc < static_cast<int>(fr().instrs.size()) ? fr().instrs[static_cast<size_t>(pc)].op : COp::Unsupported;
+  };
+  int k = at(0) == COp::ToBool ? 1 : 0;
+  return at(k) == COp::PopJumpIfFalse || at(k) == COp::PopJumpIfTrue;
+}
+
 bool Tracer::pyint_fits(const AValue& v, ir::DType dt) {
   if (!v.is_tensor() || v.box != Box::PyInt || dt == ir::DType::I64 || ir::is_bool(dt)) return true;
   if (ir::is_float(dt)) {  // exactly representable: no rounding question at all
@@ -363,9 +372,7 @@ bool Tracer::pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool py
   if (operands.size() == 2 && ir::has_trait(op, ir::kCompare)) {
     // A comparison makes a Python bool, which only a conditional jump may consume here (a
     // loop test, an if-converted branch): as a value it would be a NumPy bool instead.
-    auto at = [&](size_t k) { return fr().pc + static_cast<int>(k) < static_cast<int>(fr().instrs.size()) ? fr().instrs[static_cast<size_t>(fr().pc) + k].op : COp::Unsupported; };
-    size_t k = at(0) == COp::ToBool ? 1 : 0;
-    if (at(k) != COp::PopJumpIfFalse && at(k) != COp::PopJumpIfTrue)
+    if (!test_consumer())
       return fail(AbortCode::UnsupportedValue,
                   fmt::format("'{}' of a runtime Python int kept as a value is not traced yet (only as a branch's test)", u.name));
     auto x = to_ir(operands[0], ir::DType::I64);

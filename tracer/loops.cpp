@@ -61,6 +61,16 @@ void compact_params(ir::Graph& g, const std::vector<ir::ValueId>& keep) {
   for (ir::ValueId& r : g.results) r = remap[static_cast<size_t>(r)];
 }
 
+const char* box_name(Box b) {
+  switch (b) {
+    case Box::Array: return "array";
+    case Box::NpScalar: return "NumPy scalar";
+    case Box::PyFloat: return "Python float";
+    case Box::PyInt: return "Python int";
+  }
+  return "?";
+}
+
 }  // namespace
 
 ir::ValueId Tracer::capture(size_t level, ir::ValueId v) {
@@ -407,8 +417,8 @@ bool Tracer::region(const RegionShape& shape) {
         continue;
       }
       if (x.type != e.type || x.box != e.box)
-        return give_up(fmt::format("a value changes type in the body ({} -> {})", ir::to_string(e.type),
-                                   ir::to_string(x.type)));
+        return give_up(fmt::format("a value changes type in the body ({} {} -> {} {})", box_name(e.box), ir::to_string(e.type),
+                                   box_name(x.box), ir::to_string(x.type)));
       // The body was traced for a runtime Python int within [e.lo, e.hi] (conversions and
       // overflow checks relied on it): that must hold in every iteration.
       if (x.box == Box::PyInt && (x.lo < e.lo || x.hi > e.hi)) {

@@ -295,6 +295,14 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
   // x / c with a constant c != 0 cannot raise either (IEEE division, as Python's float).
   bool safe_div = u.op == ir::Op::Div && operands.size() == 2 && operands[1].is_object() &&
                   PyObject_IsTrue(operands[1].obj) == 1;
+  if (python_float_math && ir::has_trait(u.op, ir::kCompare) && operands.size() == 2 && test_consumer()) {
+    // A comparison of Python floats cannot raise; its Python bool only feeds a branch here.
+    auto x = to_ir(operands[0], ir::DType::F64);
+    auto y = x ? to_ir(operands[1], ir::DType::F64) : std::nullopt;
+    if (!y) return false;
+    push(tensor(trace_.graph.add_op(u.op, ir::Type::scalar(ir::DType::Bool), {*x, *y}, loc_), Box::NpScalar));
+    return true;
+  }
   if (python_float_math && u.op != ir::Op::Add && u.op != ir::Op::Sub && u.op != ir::Op::Mul &&
       u.op != ir::Op::Neg && u.op != ir::Op::Cast && u.op != ir::Op::Abs && !safe_div) {
     // Operators that may raise (x / 0, overflow in x ** y, a negative base ...): specialize the

@@ -489,6 +489,9 @@ class Tracer {
   bool pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled);
   // min()/max() builtins over runtime scalars: Python's loop (`item < current`) as lt + where.
   bool builtin_minmax(bool is_max, const std::string& fname, std::vector<AValue>& args);
+  // Whether the value about to be pushed is consumed only as a conditional jump's test (a
+  // Python bool computed at run time is then indistinguishable from a NumPy bool).
+  bool test_consumer() const;
   // Whether a runtime Python int converts exactly (as NumPy converts a Python int) to `dt`.
   static bool pyint_fits(const AValue& v, ir::DType dt);
   int64_t mutations_ = 0;  // in-place updates so far (an arm of an if-conversion must make none)

@@ -52,6 +52,19 @@ bool find_back_edge(const std::vector<Instruction>& ins, int test_pc, int& body,
   return body >= 0;
 }
 
+// The innermost loop around `pc`: the largest backward-jump target at or before it, jumped to
+// from at or after it (the last such jump).
+bool find_enclosing_loop(const std::vector<Instruction>& ins, int pc, int& head, int& back) {
+  head = -1, back = -1;
+  for (int j = pc; j < static_cast<int>(ins.size()); ++j) {
+    const Instruction& in = ins[static_cast<size_t>(j)];
+    if (!is_jump(in.op) || in.target > j || in.target > pc) continue;
+    if (in.target > head) head = in.target, back = j;
+    else if (in.target == head) back = j;
+  }
+  return head >= 0;
+}
+
 // What the test code may not do (at the loop's frame; inlined callees may store their locals).
 const char* impure_in_test(COp op) {
   switch (op) {
@@ -102,12 +115,22 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
     }
   }
   // The test at the top of a while loop.
-  int body = -1, back = -1;
-  if (!find_back_edge(ins, pc, body, back)) return true;
-  if (ins[static_cast<size_t>(body)].op == COp::ForIter) return true;  // a for loop after an `if`
-  if (fall != body && fall != back + 1 && jump != body && jump != back + 1) return true;
+  int body = -1, back = -1, last = -1;
+  auto reaches = [&](int b, int j) { return fall == b || fall == j + 1 || jump == b || jump == j + 1; };
+  if (find_back_edge(ins, pc, body, back) && ins[static_cast<size_t>(body)].op != COp::ForIter &&
+      reaches(body, back)) {
+    last = body - 1;  // the test code lies before the body
+  } else if (find_enclosing_loop(ins, pc, body, back) && ins[static_cast<size_t>(body)].op != COp::ForIter &&
+             reaches(body, back)) {
+    // A test at the end of a loop body (`while True: ...; if done: break`): the iterations so
+    // far were traced as they ran; the rest is a while region from the loop's head, whose body
+    // ends at this same test.
+    last = back;
+  } else {
+    return true;
+  }
   handled = true;
-  auto c = loop_test(in, truth, body, back + 1, body - 1);
+  auto c = loop_test(in, truth, body, back + 1, last);
   if (!c) return false;
   fr().pc = body;
   loc_.line = in.line >= 0 ? in.line : loc_.line;

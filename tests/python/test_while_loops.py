@@ -1,0 +1,323 @@
+"""While loops with a data-dependent test (`while err > tol:`) become `while` regions: the body is
+traced once and runs compiled as long as the test holds. Every case is compared with eager NumPy
+and checked to have run compiled, with one compile for different data."""
+import re
+
+import numpy as np
+import pytest
+
+import tracejit
+
+
+def jit(f, **kw):
+    return tracejit.jit(f, hot=0, sync=True, **kw)
+
+
+def same(got, want):
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want)
+        for g, w in zip(got, want):
+            same(g, w)
+        return
+    assert type(got) is type(want), (type(got), type(want))
+    if isinstance(want, (np.ndarray, np.generic)):
+        assert got.dtype == want.dtype and np.shape(got) == np.shape(want)
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert got == want or (got != got and want != want)
+
+
+def while_ops(f, *args):
+    return len(re.findall(r"= while ", tracejit.explain(f, *args)))
+
+
+def check(f, arg_sets, compiles=1):
+    """f compiled vs eager on every argument set (arrays copied for each side: in-place updates
+    are compared too); `compiles` compiles (Python ints are guarded by value), no fallback."""
+    jf = jit(f)
+    for args in arg_sets:
+        a1 = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        a2 = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        same(jf(*a1), f(*a2))
+        for x, y in zip(a1, a2):
+            if isinstance(y, np.ndarray):
+                same(x, y)
+    st = jf.stats()
+    assert st["compiled_calls"] == len(arg_sets) and st["fallback_calls"] == 0, st
+    assert st["compiles"] == compiles, st
+    return jf
+
+
+# --- array and NumPy-scalar carried values
+
+
+def halve(x, tol):
+    err = np.abs(x).max()
+    while err > tol:
+        x = x * 0.5
+        err = np.abs(x).max()
+    return x, err
+
+
+def test_halve_many_one_zero_iterations():
+    x = np.array([1.0, -4.0, 3.0, 1e6])
+    check(halve, [(x, 1e-9), (x, 1e5), (x, 1e7), (x * 3, 2.0)])
+    assert while_ops(halve, x, 1e-9) == 1
+
+
+def test_nan_test_is_false():
+    # NaN > tol is False: the loop does not run (max propagates the NaN).
+    x = np.array([1.0, np.nan, 3.0])
+    check(halve, [(x, 0.5), (np.array([8.0, 2.0, 1.0]), 0.5)])
+
+
+def halve_f32(x, tol):
+    err = np.abs(x).max()
+    while err > tol:
+        x = x * np.float32(0.5)
+        err = np.abs(x).max()
+    return x, err
+
+
+def test_float32_arrays_keep_their_dtype():
+    x = np.array([1.0, -4.0, 3.0], dtype=np.float32)
+    check(halve_f32, [(x, np.float32(1e-3)), (x, np.float32(100.0))])
+
+
+def count_up(x, limit):
+    # Many iterations: each adds a small step.
+    s = x.sum()
+    while s < limit:
+        x = x + 0.001
+        s = x.sum()
+    return x, s
+
+
+def test_many_iterations():
+    x = np.zeros(4)
+    check(count_up, [(x, 40.0), (x, -1.0), (x + 1.0, 8.0)])
+
+
+def shrink_inplace(x, tol):
+    while x.max() > tol:
+        x *= 0.5
+    return x
+
+
+def test_inplace_updates_of_an_argument():
+    x = np.array([3.0, 20.0, 7.0])
+    check(shrink_inplace, [(x, 1.0), (x, 50.0), (x * 10, 0.25)])
+
+
+def collatz(a):
+    n = a[0]
+    steps = 0
+    while n != 1:
+        if n % 2 == 0:
+            n = n // 2
+        else:
+            n = 3 * n + 1
+        steps += 1
+    return n, steps
+
+
+def test_collatz_on_an_int_array_element_with_a_python_counter():
+    check(collatz, [(np.array([27]),), (np.array([1]),), (np.array([97]),), (np.array([6], dtype=np.int32),)][:3])
+
+
+def collatz32(a):
+    n = a[0]
+    steps = 0
+    while n != 1:
+        if n % 2 == 0:
+            n = n // 2
+        else:
+            n = 3 * n + 1
+        steps += 1
+    return n, steps
+
+
+def test_condition_on_an_int32_array():
+    check(collatz32, [(np.array([27], dtype=np.int32),), (np.array([7], dtype=np.int32),)])
+
+
+def newton_sqrt(a):
+    x = a / 2.0
+    while abs(x * x - a) > 1e-12 * a:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def test_newton_on_numpy_scalars():
+    check(newton_sqrt, [(np.float64(2.0),), (np.float64(1e6),), (np.float64(0.25),)])
+
+
+# --- Python counters and `and` / `or` tests
+
+
+def bounded(x, tol, maxit):
+    err = np.abs(x).max()
+    it = 0
+    while it < maxit and err > tol:
+        x = x * 0.5
+        err = np.abs(x).max()
+        it += 1
+    return x, err, it
+
+
+def test_python_int_counter_and_and():
+    x = np.array([1.0, -4.0, 3.0])
+    check(bounded, [(x, 1e-3, 100), (x * 8, 1e-3, 100), (x, 10.0, 100), (x, 0.0, 100)])
+    # maxit is a Python int argument: one compile per value (guarded), each one right.
+    check(bounded, [(x, 1e-3, 5), (x, 0.0, 0), (x, 0.0, 1000)], compiles=3)
+    assert while_ops(bounded, x, 1e-3, 100) == 1
+
+
+def runtime_first(x, tol, maxit):
+    err = np.abs(x).max()
+    it = 0
+    while err > tol and it < maxit:
+        x = x - 0.25 * x
+        err = np.abs(x).max()
+        it += 2
+    return x, it
+
+
+def test_runtime_test_first_then_counter():
+    x = np.array([2.0, -1.0])
+    check(runtime_first, [(x, 1e-2, 50), (x, 5.0, 50), (x * 100, 1e-2, 50)])
+    check(runtime_first, [(x, 1e-2, 6)])
+
+
+def at_least(x, tol):
+    err = np.abs(x).max()
+    it = 0
+    while err > tol or it < 3:
+        x = x * 0.5
+        err = np.abs(x).max()
+        it += 1
+    return x, it
+
+
+def test_or_of_runtime_and_counter():
+    x = np.array([1.0, 2.0])
+    check(at_least, [(x, 1e-3), (x, 100.0)])
+
+
+def count_down(x, tol):
+    k = 10
+    t = 1.0
+    while x.max() * t > tol and k > 0:
+        t = t * 0.5
+        k -= 1
+    return t, k
+
+
+def test_python_float_and_decreasing_counter():
+    x = np.array([3.0, 1.0])
+    check(count_down, [(x, 0.1), (x, 1e-9), (x, 10.0)])
+
+
+# --- nesting
+
+
+def per_element(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        v = x[i]
+        while v > 1.0:
+            v = v / 2.0
+        out[i] = v
+    return out
+
+
+def test_while_inside_a_for_region():
+    x = np.array([0.5, 3.0, 17.0, 1.0, 1000.0, 2.0, 64.0, 9.0, 0.1, 5.0])
+    check(per_element, [(x,), (x * 7,)])
+
+
+def relax(x, tol):
+    err = np.abs(x).max() + tol + 1.0  # a NumPy float64, as the body's err
+    while err > tol:
+        y = x
+        for _ in range(10):
+            y = 0.5 * (y + np.roll(y, 1))
+        err = np.abs(y - x).max()
+        x = y
+    return x, err
+
+
+def test_for_region_inside_a_while():
+    x = np.array([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0])
+    check(relax, [(x, 1e-3), (x, 10.0)])
+
+
+def nested_whiles(x, tol):
+    outer = 0
+    while x.max() > tol:
+        y = x.max()
+        while y > 1.0:
+            y = y * 0.5
+        x = x * 0.5
+        outer += 1
+    return x, outer
+
+
+def test_while_inside_a_while():
+    x = np.array([3.0, 40.0])
+    check(nested_whiles, [(x, 0.5), (x, 100.0)])
+
+
+# --- what is not compiled falls back to eager (and says where)
+
+
+def breaks_at_the_end(x, tol):
+    # The break is the last statement: the loop test is (not break) and the while test.
+    while x.max() > 0.0:
+        x = x - 1.0
+        if x.sum() < tol:
+            break
+    return x
+
+
+def while_true_with_a_break(x, tol):
+    it = 0
+    while True:
+        x = x * 0.5
+        it += 1
+        if np.abs(x).max() < tol:
+            break
+    return x, it
+
+
+def test_break_at_the_end_of_the_body():
+    x = np.array([3.0, 5.0])
+    check(breaks_at_the_end, [(x, 1.0), (x, -100.0), (x, 100.0), (-x, 1.0)])
+    check(while_true_with_a_break, [(x, 1e-3), (x, 100.0), (x * 1e5, 0.5)])
+    assert while_ops(while_true_with_a_break, x, 1e-3) == 1
+
+
+def breaks_on_data(x, tol):
+    while x.max() > 0.0:
+        if x.sum() < tol:
+            break
+        x = x - 1.0
+    return x
+
+
+def with_first_binding_read_after(x, tol):
+    while x.max() > tol:
+        y = x * 0.5
+        x = y
+    return y
+
+
+@pytest.mark.parametrize("f", [breaks_on_data, with_first_binding_read_after])
+def test_unsupported_falls_back_with_a_reason(f):
+    x = np.array([3.0, 5.0])
+    jf = jit(f)
+    same(jf(x.copy(), 1.0), f(x.copy(), 1.0))
+    st = jf.stats()
+    assert st["fallback_calls"] == 1 and st["compiled_calls"] == 0
+    reason = " ".join(st["fallback_reasons"])
+    assert "test_while_loops.py:" in reason, reason
