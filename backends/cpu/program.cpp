@@ -852,7 +852,72 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       }
       return s;
     };
-    if (ln.op == Op::While) {
+    // Carried values this loop runs directly in their operand's buffer (the enclosing body's
+    // in-place chain goes through it); their loop_results live there too.
+    // Carried value c's initial value is operand co(c) (a while's operand 0 is its test).
+    const bool is_while = ln.op == Op::While;
+    const size_t nc = static_cast<size_t>(is_while ? ln.ints[0] : ln.ints[1]);
+    auto co = [&](size_t c) { return is_while ? c + 1 : c; };
+    std::vector<char> in_operand(nc, 0);
+    if (in_place)
+      if (auto it = in_place->loops.find(plan.loop); it != in_place->loops.end()) in_operand = it->second;
+    // A scalar nest: one native kernel over the loop graph, run as a segment whose outputs are
+    // the carried values (see scalar_loop.h); else the loop steps below.
+    if (native_loops_) {
+      ir::Graph lg = native_loop_graph(g, plan.loop, name + "_n" + std::to_string(i));
+      std::string why = scalar_loop_rejection(lg);
+      if (why.empty()) {
+        auto k = compile_kernel(lg, opts_);
+        if (k) {
+          SegmentStep st;
+          st.kernel = std::move(k.value());
+          for (ValueId o : ln.operands) st.in_slots.push_back(operand_slot(o));
+          for (size_t c = 0; c < nc; ++c) {
+            std::vector<ValueId> lrs;
+            int first = -1;
+            for (ValueId r : loop_results[static_cast<size_t>(plan.loop)])
+              if (g.node(r).ints[0] == static_cast<int64_t>(c)) {
+                lrs.push_back(r);
+                int kr = first_result[static_cast<size_t>(r)];
+                if (kr >= 0 && (first < 0 || kr < first)) first = kr;
+              }
+            const ir::Type& t = g.type(ln.operands[co(c)]);
+            // The initial value's own scratch buffer, when no later step reads it and the loop
+            // reads it only here: the nest then runs in it without a copy (a chain of loops over
+            // one array, like an edit distance's fills and recurrence, shares one buffer).
+            ValueId o = ln.operands[co(c)];
+            int in_slot = st.in_slots[co(c)];
+            // Every value living in that buffer (loop_results of one carried value share one)
+            // must be dead after this step.
+            auto dead_after = [&](ValueId v) {
+              return first_result[static_cast<size_t>(v)] < 0 && last_reader_step[static_cast<size_t>(v)] <= static_cast<int>(i);
+            };
+            bool donate = first < 0 && slots[static_cast<size_t>(in_slot)].kind == SlotKind::Scratch && dead_after(o) &&
+                          std::count(st.in_slots.begin(), st.in_slots.end(), in_slot) == 1;
+            for (ValueId v = 0; donate && v < g.size(); ++v)
+              if (slot_of[static_cast<size_t>(v)] == in_slot) donate = dead_after(v);
+            info.donated_buffers += donate ? 1 : 0;
+            int s = donate || in_operand[c] ? in_slot
+                    : first >= 0 ? new_slot(SlotKind::Output, first, t)
+                                 : new_slot(SlotKind::Scratch, 0, t);
+            for (ValueId r : lrs) slot_of[static_cast<size_t>(r)] = s;
+            st.out_slots.push_back(s);
+          }
+          compile_ms += st.kernel->compile_ms();
+          all_cached = all_cached && st.kernel->from_cache();
+          ++info.kernels;
+          ++info.loops;
+          ++info.native_loops;
+          st.table = table;
+          table += st.in_slots.size() + st.out_slots.size();
+          part->steps.emplace_back(std::move(st));
+          continue;
+        }
+        why = k.message();
+      }
+      info.native_rejections.push_back(loop_label(name, i) + why);
+    }
+    if (is_while) {
       if (has_extent_symbols(bg))
         return Status::error("cpu backend: " + loop_label(name, i) + "windows of runtime extent in a while body");
       WhileStep st;
@@ -883,67 +948,6 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       table += ln.operands.size() + st.carried + 1;
       part->steps.emplace_back(std::move(st));
       continue;
-    }
-    // Carried values this loop runs directly in their operand's buffer (the enclosing body's
-    // in-place chain goes through it); their loop_results live there too.
-    std::vector<char> in_operand(static_cast<size_t>(ln.ints[1]), 0);
-    if (in_place)
-      if (auto it = in_place->loops.find(plan.loop); it != in_place->loops.end()) in_operand = it->second;
-    // A scalar nest: one native kernel over the loop graph, run as a segment whose outputs are
-    // the carried values (see scalar_loop.h); else the loop steps below.
-    if (native_loops_) {
-      ir::Graph lg = native_loop_graph(g, plan.loop, name + "_n" + std::to_string(i));
-      std::string why = scalar_loop_rejection(lg);
-      if (why.empty()) {
-        auto k = compile_kernel(lg, opts_);
-        if (k) {
-          SegmentStep st;
-          st.kernel = std::move(k.value());
-          for (ValueId o : ln.operands) st.in_slots.push_back(operand_slot(o));
-          for (size_t c = 0; c < static_cast<size_t>(ln.ints[1]); ++c) {
-            std::vector<ValueId> lrs;
-            int first = -1;
-            for (ValueId r : loop_results[static_cast<size_t>(plan.loop)])
-              if (g.node(r).ints[0] == static_cast<int64_t>(c)) {
-                lrs.push_back(r);
-                int kr = first_result[static_cast<size_t>(r)];
-                if (kr >= 0 && (first < 0 || kr < first)) first = kr;
-              }
-            const ir::Type& t = g.type(ln.operands[c]);
-            // The initial value's own scratch buffer, when no later step reads it and the loop
-            // reads it only here: the nest then runs in it without a copy (a chain of loops over
-            // one array, like an edit distance's fills and recurrence, shares one buffer).
-            ValueId o = ln.operands[c];
-            int in_slot = st.in_slots[c];
-            // Every value living in that buffer (loop_results of one carried value share one)
-            // must be dead after this step.
-            auto dead_after = [&](ValueId v) {
-              return first_result[static_cast<size_t>(v)] < 0 && last_reader_step[static_cast<size_t>(v)] <= static_cast<int>(i);
-            };
-            bool donate = first < 0 && slots[static_cast<size_t>(in_slot)].kind == SlotKind::Scratch && dead_after(o) &&
-                          std::count(st.in_slots.begin(), st.in_slots.end(), in_slot) == 1;
-            for (ValueId v = 0; donate && v < g.size(); ++v)
-              if (slot_of[static_cast<size_t>(v)] == in_slot) donate = dead_after(v);
-            info.donated_buffers += donate ? 1 : 0;
-            int s = donate || in_operand[c] ? in_slot
-                    : first >= 0 ? new_slot(SlotKind::Output, first, t)
-                                 : new_slot(SlotKind::Scratch, 0, t);
-            for (ValueId r : lrs) slot_of[static_cast<size_t>(r)] = s;
-            st.out_slots.push_back(s);
-          }
-          compile_ms += st.kernel->compile_ms();
-          all_cached = all_cached && st.kernel->from_cache();
-          ++info.kernels;
-          ++info.loops;
-          ++info.native_loops;
-          st.table = table;
-          table += st.in_slots.size() + st.out_slots.size();
-          part->steps.emplace_back(std::move(st));
-          continue;
-        }
-        why = k.message();
-      }
-      info.native_rejections.push_back(loop_label(name, i) + why);
     }
     if (has_extent_symbols(bg))
       return Status::error("cpu backend: " + loop_label(name, i) +

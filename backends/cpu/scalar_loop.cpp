@@ -29,6 +29,11 @@ bool one_element(const ir::Type& t) {
   return n && *n == 1;
 }
 
+// A loop or while node's carried values: how many, and the operand holding value k's initial
+// value (a while's operand 0 is its test).
+size_t carried_count(const ir::Node& l) { return static_cast<size_t>(l.op == Op::While ? l.ints[0] : l.ints[1]); }
+size_t carried_operand(const ir::Node& l, size_t k) { return l.op == Op::While ? k + 1 : k; }
+
 // ---- Window updates: a dyn_update of a runtime-extent window (`A[k+1:, k+1:] -= ...`) whose
 // value is a tree of elementwise ops, broadcasts, size-1 reshapes and window reads, run as a
 // loop nest over the window that computes the tree per element. ----
@@ -188,8 +193,9 @@ class Checker {
       : g_(g), writable_params_(std::move(writable_params)), ver_(static_cast<size_t>(g.size()), -1),
         lazy_(static_cast<size_t>(g.size()), 0), lo_(lo), hi_(hi) {}
 
-  // Empty when accepted. `body`: results[c] is the next value of params[c + 1].
-  std::string check(bool body) {
+  // Empty when accepted. `body`: results[c] is the next value of params[c + 1] (a while body's
+  // last result is its test, one element).
+  std::string check(bool body, bool while_body = false) {
     for (ValueId v = 0; v < g_.size(); ++v) {
       const ir::Node& n = g_.node(v);
       if (n.op == Op::DynWindow || (n.op == Op::DynUpdate && n.operands.size() >= 2 && !g_.type(n.operands[1]).is_static()))
@@ -202,7 +208,15 @@ class Checker {
         return fail(x.last_read, fmt::format("reads an array version that %{} overwrites before it (in place would "
                                              "be wrong)", x.writer));
     if (!body) return {};
-    for (size_t c = 0; c < g_.results.size(); ++c) {
+    size_t carried = g_.results.size();
+    if (while_body) {
+      if (carried == 0 || !one_element(g_.type(g_.results.back()))) return "a while body without its test";
+      --carried;
+      for (const ir::Node& n : g_.nodes)
+        for (ValueId o : n.operands)
+          if (o == g_.params[0]) return "a while body reads its iteration number";
+    }
+    for (size_t c = 0; c < carried; ++c) {
       ValueId r = g_.results[c], p = g_.params[c + 1];
       if (lazy(r)) return fail(r, "a carried value is a window of runtime extent");
       if (one_element(g_.type(p))) {
@@ -364,7 +378,8 @@ class Checker {
         }
         if (!scalar(v) || !scalar(n.operands[0])) return fail(v, "reshapes an array");
         return {};
-      case Op::Loop: return loop(v);
+      case Op::Loop:
+      case Op::While: return loop(v);
       case Op::ReduceSum: {
         ValueId o = n.operands[0];
         if (!lazy(o)) break;
@@ -402,18 +417,23 @@ class Checker {
     return {};
   }
 
+  // A loop or a while (whose operand j is its body's param j: operand 0, the test, has none).
   std::string loop(ValueId v) {
     const ir::Node& n = g_.node(v);
-    if (n.regions.size() != 1 || !n.regions[0] || n.ints.size() != 4) return fail(v, "malformed loop");
+    const bool is_while = n.op == Op::While;
+    if (n.regions.size() != 1 || !n.regions[0] || n.ints.size() != (is_while ? 1u : 4u) ||
+        (is_while && (n.operands.empty() || n.ints[0] < 0 || n.ints[0] >= static_cast<int64_t>(n.operands.size()))))
+      return fail(v, "malformed loop");
     const ir::Graph& body = *n.regions[0];
-    auto carried = static_cast<size_t>(n.ints[1]);
-    if (body.params.size() != n.operands.size() + 1 || body.results.size() != carried)
+    const size_t carried = carried_count(n), shift = is_while ? 0 : 1;  // operand j -> body param j + shift
+    if (body.params.size() != n.operands.size() + shift || body.results.size() != carried + (is_while ? 1 : 0))
       return fail(v, "loop body does not match its operands");
+    if (is_while && !scalar(n.operands[0])) return fail(v, "a while test of more than one element");
     std::vector<bool> writable(body.params.size(), false);
-    for (size_t j = 0; j < n.operands.size(); ++j) {
+    for (size_t j = is_while ? 1 : 0; j < n.operands.size(); ++j) {
       ValueId o = n.operands[j];
       if (scalar(o)) continue;
-      if (j >= carried) {
+      if (j >= carried + (is_while ? 1 : 0)) {
         read(o, v);
         continue;
       }
@@ -421,9 +441,10 @@ class Checker {
         return fail(v, "an array is carried and also handed to the loop another way");
       int nv = write(o, v);
       if (nv < 0) return why_;
-      loop_versions_[{v, static_cast<int64_t>(j)}] = nv;
-      writable[j + 1] = true;
+      loop_versions_[{v, static_cast<int64_t>(j + shift - 1)}] = nv;
+      writable[j + shift] = true;
     }
+    if (is_while) return Checker(body, std::move(writable)).check(true, true);
     const int64_t first = n.ints[2], last = n.ints[2] + (n.ints[0] > 0 ? n.ints[0] - 1 : 0) * n.ints[3];
     return Checker(body, std::move(writable), std::min(first, last), std::max(first, last)).check(true);
   }
@@ -445,7 +466,7 @@ std::string loop_graph_shape(const ir::Graph& g, ValueId& loop) {
   loop = ir::kNoValue;
   for (ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
-    if (n.op == Op::Loop) {
+    if (n.op == Op::Loop || n.op == Op::While) {
       if (loop != ir::kNoValue) return "more than one loop";
       loop = v;
     } else if (n.op != Op::Param && n.op != Op::LoopResult) {
@@ -454,11 +475,12 @@ std::string loop_graph_shape(const ir::Graph& g, ValueId& loop) {
   }
   if (loop == ir::kNoValue) return "no loop";
   const ir::Node& l = g.node(loop);
-  if (l.ints.size() != 4 || l.regions.size() != 1 || !l.regions[0]) return "malformed loop";
+  if (l.ints.size() != (l.op == Op::While ? 1u : 4u) || l.regions.size() != 1 || !l.regions[0]) return "malformed loop";
+  if (l.op == Op::While && (l.ints[0] < 0 || l.ints[0] >= static_cast<int64_t>(l.operands.size()))) return "malformed loop";
   if (l.operands.size() != g.params.size()) return "loop operands are not the params";
   for (size_t j = 0; j < l.operands.size(); ++j)
     if (l.operands[j] != g.params[j]) return "loop operands are not the params";
-  auto carried = static_cast<size_t>(l.ints[1]);
+  auto carried = carried_count(l);
   if (g.results.size() != carried) return "results are not the carried values";
   for (size_t k = 0; k < carried; ++k) {
     const ir::Node& r = g.node(g.results[k]);
@@ -496,8 +518,9 @@ class Emitter {
           val[i] = *c;
           continue;
         }
-        case Op::Loop: {
-          auto f = loop(g, n, val);
+        case Op::Loop:
+        case Op::While: {
+          auto f = n.op == Op::While ? while_loop(g, n, val) : loop(g, n, val);
           if (!f) return f.status();
           finals[v] = std::move(*f);
           continue;
@@ -889,6 +912,47 @@ class Emitter {
     return ends;
   }
 
+  // A while loop: its test and 0-d carried values are phis of the header, arrays stay where
+  // they are; the body (which never reads its iteration number) computes the next test.
+  Expected<std::vector<Value*>> while_loop(const ir::Graph& g, const ir::Node& l, const std::vector<Value*>& val) {
+    const ir::Graph& body = *l.regions[0];
+    const size_t carried = carried_count(l);
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* head = llvm::BasicBlock::Create(ctx_, "while.head", f);
+    auto* bb = llvm::BasicBlock::Create(ctx_, "while.body", f);
+    auto* exit = llvm::BasicBlock::Create(ctx_, "while.exit", f);
+    b_.CreateBr(head);
+    b_.SetInsertPoint(head);
+    llvm::PHINode* test = b_.CreatePHI(b_.getInt1Ty(), 2, "test");
+    test->addIncoming(val[static_cast<size_t>(l.operands[0])], pre);
+    std::vector<Value*> ops(l.operands.size(), nullptr), ends;
+    std::vector<llvm::PHINode*> phis(carried, nullptr);
+    for (size_t j = 1; j < l.operands.size(); ++j) {
+      Value* o = val[static_cast<size_t>(l.operands[j])];
+      if (j <= carried && one_element(g.type(l.operands[j]))) {
+        phis[j - 1] = b_.CreatePHI(o->getType(), 2);
+        phis[j - 1]->addIncoming(o, pre);
+        o = phis[j - 1];
+      }
+      ops[j] = o;
+    }
+    b_.CreateCondBr(test, bb, exit);
+    b_.SetInsertPoint(bb);
+    std::vector<Value*> bv(static_cast<size_t>(body.size()), nullptr);
+    bv[static_cast<size_t>(body.params[0])] = b_.getInt64(0);  // never read (the checker refuses it)
+    for (size_t j = 1; j < ops.size(); ++j) bv[static_cast<size_t>(body.params[j])] = ops[j];
+    if (Status s = graph(body, bv); !s) return s;
+    llvm::BasicBlock* latch = b_.GetInsertBlock();
+    for (size_t c = 0; c < carried; ++c)
+      if (phis[c]) phis[c]->addIncoming(bv[static_cast<size_t>(body.results[c])], latch);
+    test->addIncoming(bv[static_cast<size_t>(body.results[carried])], latch);
+    b_.CreateBr(head);
+    b_.SetInsertPoint(exit);
+    for (size_t c = 0; c < carried; ++c) ends.push_back(phis[c] ? static_cast<Value*>(phis[c]) : ops[c + 1]);
+    return ends;
+  }
+
   llvm::IRBuilder<>& b_;
   llvm::MDBuilder& md_;
   llvm::LLVMContext& ctx_;
@@ -910,9 +974,9 @@ ir::Graph native_loop_graph(const ir::Graph& g, ValueId loop, const std::string&
     o = lg.add_param(on.type, on.type.rank() == 0 ? ir::ParamLayout::Scalar : ir::ParamLayout::Contiguous, on.loc);
   }
   ir::SourceLoc loc = l.loc;
-  auto carried = static_cast<size_t>(l.ints[1]);
+  const size_t carried = carried_count(l);
   std::vector<ir::Type> types;
-  for (size_t k = 0; k < carried; ++k) types.push_back(lg.type(l.operands[k]));
+  for (size_t k = 0; k < carried; ++k) types.push_back(lg.type(l.operands[carried_operand(l, k)]));
   ValueId lv = lg.add(std::move(l));
   for (size_t k = 0; k < carried; ++k) {
     ValueId r = lg.add_op(Op::LoopResult, types[k], {lv}, loc);
@@ -929,7 +993,7 @@ std::string scalar_loop_rejection(const ir::Graph& g) {
   for (const ir::Node& n : g.nodes)
     if (!n.type.is_static()) return "symbolic shapes";
   std::vector<bool> writable(g.params.size(), false);
-  for (size_t j = 0; j < static_cast<size_t>(l.ints[1]); ++j) writable[j] = true;  // copied into the outputs
+  for (size_t k = 0; k < carried_count(l); ++k) writable[carried_operand(l, k)] = true;  // copied into the outputs
   return Checker(g, std::move(writable)).check(false);
 }
 
@@ -939,7 +1003,8 @@ Expected<std::unique_ptr<llvm::Module>> lower_scalar_loop(const ir::Graph& g, ll
     return Status::error("cpu backend: not a native scalar loop: " + why);
   ValueId loop = ir::kNoValue;
   loop_graph_shape(g, loop);
-  const auto carried = static_cast<size_t>(g.node(loop).ints[1]);
+  const ir::Node& l = g.node(loop);
+  const size_t carried = carried_count(l), first_carried = carried_operand(l, 0);
 
   auto module = std::make_unique<llvm::Module>(symbol, ctx);
   llvm::IRBuilder<> b(ctx);
@@ -955,8 +1020,9 @@ Expected<std::unique_ptr<llvm::Module>> lower_scalar_loop(const ir::Graph& g, ll
     const ir::Type& t = g.type(g.params[j]);
     Value* in = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, kernel->getArg(0), j));
     Value* buf = in;
-    if (j < carried) {  // the loop works in the output buffer, from a copy of the initial value
-      buf = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, kernel->getArg(2), j));
+    if (j >= first_carried && j < first_carried + carried) {  // the loop works in the output buffer,
+                                                              // from a copy of the initial value
+      buf = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, kernel->getArg(2), j - first_carried));
       outs.push_back(buf);
       if (!one_element(t)) {
         int64_t bytes = *t.static_numel() * ir::dtype_size(t.dtype);
