@@ -52,6 +52,20 @@ bool find_back_edge(const std::vector<Instruction>& ins, int test_pc, int& body,
   return body >= 0;
 }
 
+// Whether the code at `pc` is a copy of the code at `exit` up to a return (3.13 copies a short
+// exit block into a `break`): running it is leaving the loop.
+bool exit_copy(const std::vector<Instruction>& ins, int pc, int exit) {
+  if (pc == exit || pc < 0 || exit < 0) return false;
+  for (int k = 0; k < 32; ++k) {
+    if (pc + k >= static_cast<int>(ins.size()) || exit + k >= static_cast<int>(ins.size())) return false;
+    const Instruction &a = ins[static_cast<size_t>(pc + k)], &b = ins[static_cast<size_t>(exit + k)];
+    if (a.op != b.op || a.arg != b.arg) return false;
+    if (a.op == COp::ReturnValue) return true;
+    if (is_jump(a.op) || a.op == COp::ForIter || a.op == COp::RaiseVarargs) return false;
+  }
+  return false;
+}
+
 // The innermost loop around `pc`: the largest backward-jump target at or before it, jumped to
 // from at or after it (the last such jump).
 bool find_enclosing_loop(const std::vector<Instruction>& ins, int pc, int& head, int& back) {
@@ -105,7 +119,9 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
   // The test at the end of the while body being traced.
   if (!regions_.empty() && regions_.back().is_while && regions_.back().depth == frames_.size()) {
     const int head = regions_.back().body_pc, back = regions_.back().back_pc;
-    if (pc >= head && pc <= back && (fall == head || fall == back + 1 || jump == head || jump == back + 1)) {
+    if (pc >= head && pc <= back &&
+        (fall == head || fall == back + 1 || jump == head || jump == back + 1 || exit_copy(ins, fall, back + 1) ||
+         exit_copy(ins, jump, back + 1))) {
       handled = true;
       auto c = loop_test(in, truth, head, back + 1, back);
       if (!c) return false;
@@ -116,7 +132,11 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
   }
   // The test at the top of a while loop.
   int body = -1, back = -1, last = -1;
-  auto reaches = [&](int b, int j) { return fall == b || fall == j + 1 || jump == b || jump == j + 1; };
+  // One arm enters the body or leaves; a copy of the exit block counts only opposite the body.
+  auto reaches = [&](int b, int j) {
+    return fall == b || fall == j + 1 || jump == b || jump == j + 1 || (exit_copy(ins, fall, j + 1) && jump == b) ||
+           (exit_copy(ins, jump, j + 1) && fall == b);
+  };
   if (find_back_edge(ins, pc, body, back) && ins[static_cast<size_t>(body)].op != COp::ForIter &&
       reaches(body, back)) {
     last = body - 1;  // the test code lies before the body
@@ -195,7 +215,7 @@ std::optional<ir::ValueId> Tracer::loop_test(const Instruction& in, ir::ValueId 
       interpret([&] {
         if (frames_.size() != depth) return false;
         const int p = fr().pc;
-        if (p == head || p == exit) return true;
+        if (p == head || p == exit || exit_copy(fr().instrs, p, exit)) return true;
         if (p < first_pc || p > last_pc) return bad = "it jumps into other code", true;
         const COp op = fr().instrs[static_cast<size_t>(p)].op;
         if (op == COp::PopJumpIfFalse || op == COp::PopJumpIfTrue) return true;
@@ -207,7 +227,7 @@ std::optional<ir::ValueId> Tracer::loop_test(const Instruction& in, ir::ValueId 
       bool changed = mutations_ != mutations0 || effect_count() != effects0 || trace_.graph.results.size() != results0;
       if (changed) return refuse("it has side effects"), std::nullopt;
       const int p = fr().pc;
-      if (p == head || p == exit) {
+      if (p == head || p == exit || exit_copy(fr().instrs, p, exit)) {
         if (fr().stack.size() != stack0.size()) return refuse("it leaves values on the stack"), std::nullopt;
         return Outcome{p == head ? 1 : 0, ir::kNoValue};
       }

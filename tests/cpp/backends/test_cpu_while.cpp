@@ -23,9 +23,10 @@ ir::Graph parse_ok(const std::string& text) {
   return std::move(*g);
 }
 
-std::unique_ptr<CompiledKernel> compile(const ir::Graph& g) {
+std::unique_ptr<CompiledKernel> compile(const ir::Graph& g, bool native = true) {
   CpuCompileOptions o;
   o.cache_dir = "";
+  o.native_loops = native;
   auto k = compile_cpu(g, o);
   EXPECT_TRUE(k.ok()) << k.message();
   return k.ok() ? std::move(*k) : nullptr;
@@ -157,6 +158,158 @@ TEST(CpuWhile, SwapPassThrough) {
     }
     EXPECT_EQ(out[2].get<int64_t>(0), trips);
   }
+}
+
+// ---- Scalar while loops: one native nest, or the program's while step; the same values. ----
+
+// Newton's square root with a counter: x = 0.5 * (x + a / x) while |x*x - a| > 1e-12 * a.
+const char* kNewton = R"(
+func @newton(%0) {
+  %0 = param 0 scalar : f64[]
+  %1 = const 0.5 : f64[]
+  %2 = mul %0, %1 : f64[]
+  %3 = mul %2, %2 : f64[]
+  %4 = sub %3, %0 : f64[]
+  %5 = abs %4 : f64[]
+  %6 = const 1e-12 : f64[]
+  %7 = mul %6, %0 : f64[]
+  %8 = gt %5, %7 : bool[]
+  %9 = const 0 : i64[]
+  %10 = while %8, %2, %9, %0 {ints = [2], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2, %3) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 scalar : f64[]
+      %2 = param 2 scalar : i64[]
+      %3 = param 3 scalar : f64[]
+      %4 = div %3, %1 : f64[]
+      %5 = add %1, %4 : f64[]
+      %6 = const 0.5 : f64[]
+      %7 = mul %6, %5 : f64[]
+      %8 = const 1 : i64[]
+      %9 = add %2, %8 : i64[]
+      %10 = mul %7, %7 : f64[]
+      %11 = sub %10, %3 : f64[]
+      %12 = abs %11 : f64[]
+      %13 = const 1e-12 : f64[]
+      %14 = mul %13, %3 : f64[]
+      %15 = gt %12, %14 : bool[]
+      return %7, %9, %15
+    }
+  %11 = loop_result %10 {ints = [0], fval = 0.0} : f64[]
+  %12 = loop_result %10 {ints = [1], fval = 0.0} : i64[]
+  return %11, %12
+}
+)";
+
+TEST(CpuWhile, NewtonNativeAndProgramAgree) {
+  ir::Graph g = parse_ok(kNewton);
+  for (bool native : {true, false}) {
+    SCOPED_TRACE(native ? "native" : "program");
+    auto k = compile(g, native);
+    ASSERT_TRUE(k);
+    EXPECT_EQ(program_info(*k)->native_loops, native ? 1 : 0);
+    for (double a : {2.0, 1e6, 0.25, 1.0, std::numeric_limits<double>::quiet_NaN()}) {
+      double x = a * 0.5;
+      int64_t it = 0;
+      while (std::fabs(x * x - a) > 1e-12 * a) {
+        x = 0.5 * (x + a / x);
+        ++it;
+      }
+      Buffer ab = make_buffer(DType::F64, {});
+      ab.set<double>(0, a);
+      std::vector<Buffer> in = {ab};
+      std::vector<Buffer> out = run_kernel(g, *k, in);
+      double got = out[0].get<double>(0);
+      EXPECT_TRUE(got == x || (std::isnan(got) && std::isnan(x))) << a << ": " << got << " vs " << x;
+      EXPECT_EQ(out[1].get<int64_t>(0), it) << a;
+    }
+  }
+}
+
+// Element stores into a carried array while a counter runs: a[k] = a[k] * 2 for k < n (the
+// window start is the counter, in bounds because n <= 8 is checked by the test itself here).
+const char* kDoubling = R"(
+func @doubling(%0, %1) {
+  %0 = param 0 contiguous : f64[8]
+  %1 = param 1 scalar : i64[]
+  %2 = const 0 : i64[]
+  %3 = lt %2, %1 : bool[]
+  %4 = while %3, %0, %2, %1 {ints = [2], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2, %3) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : f64[8]
+      %2 = param 2 scalar : i64[]
+      %3 = param 3 scalar : i64[]
+      %4 = dyn_slice %1, %2 {ints = [1], fval = 0.0} : f64[1]
+      %5 = const 2.0 : f64[]
+      %6 = mul %4, %5 : f64[1]
+      %7 = dyn_update %1, %6, %2 {ints = [1], fval = 0.0} : f64[8]
+      %8 = const 1 : i64[]
+      %9 = add %2, %8 : i64[]
+      %10 = lt %9, %3 : bool[]
+      return %7, %9, %10
+    }
+  %5 = loop_result %4 {ints = [0], fval = 0.0} : f64[8]
+  %6 = loop_result %4 {ints = [1], fval = 0.0} : i64[]
+  return %5, %6
+}
+)";
+
+TEST(CpuWhile, ElementStoresNativeAndProgramAgree) {
+  ir::Graph g = parse_ok(kDoubling);
+  std::vector<double> a0 = {1, 2, 3, 4, 5, 6, 7, 8};
+  for (bool native : {true, false}) {
+    SCOPED_TRACE(native ? "native" : "program");
+    auto k = compile(g, native);
+    ASSERT_TRUE(k);
+    EXPECT_EQ(program_info(*k)->native_loops, native ? 1 : 0);
+    for (int64_t n : {0, 1, 5, 8}) {
+      Buffer nb = make_buffer(DType::I64, {});
+      nb.set<int64_t>(0, n);
+      std::vector<Buffer> in = {f64_buffer({8}, a0), nb};
+      std::vector<Buffer> out = run_kernel(g, *k, in);
+      for (int64_t j = 0; j < 8; ++j) {
+        EXPECT_EQ(out[0].get<double>(j), a0[static_cast<size_t>(j)] * (j < n ? 2.0 : 1.0)) << n << " " << j;
+        EXPECT_EQ(in[0].get<double>(j), a0[static_cast<size_t>(j)]);  // the initial value is never written
+      }
+      EXPECT_EQ(out[1].get<int64_t>(0), std::max<int64_t>(n, 0));
+    }
+  }
+}
+
+// A body that reads its iteration number is not a native nest (nothing bounds it); the program
+// runs it.
+TEST(CpuWhile, IterationNumberReadIsNotNative) {
+  ir::Graph g = parse_ok(R"(
+func @f(%0) {
+  %0 = param 0 scalar : i64[]
+  %1 = const 0 : i64[]
+  %2 = lt %1, %0 : bool[]
+  %3 = while %2, %1, %0 {ints = [1], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 scalar : i64[]
+      %2 = param 2 scalar : i64[]
+      %3 = add %1, %0 : i64[]
+      %4 = const 1 : i64[]
+      %5 = add %0, %4 : i64[]
+      %6 = lt %5, %2 : bool[]
+      return %3, %6
+    }
+  %4 = loop_result %3 {ints = [0], fval = 0.0} : i64[]
+  return %4
+}
+)");
+  auto k = compile(g, true);
+  ASSERT_TRUE(k);
+  const ProgramInfo* info = program_info(*k);
+  EXPECT_EQ(info->native_loops, 0);
+  ASSERT_EQ(info->native_rejections.size(), 1u);
+  EXPECT_NE(info->native_rejections[0].find("iteration number"), std::string::npos) << info->native_rejections[0];
+  Buffer nb = make_buffer(DType::I64, {});
+  nb.set<int64_t>(0, 10);
+  std::vector<Buffer> in = {nb};
+  EXPECT_EQ(run_kernel(g, *k, in)[0].get<int64_t>(0), 45);  // 0 + 1 + ... + 9
 }
 
 }  // namespace
