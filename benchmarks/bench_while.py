@@ -1,0 +1,85 @@
+"""While loops with a data-dependent test, eager NumPy against tracejit (min of N runs each, one
+run): scalar loops that become one native loop (Newton's square root on NumPy scalars, Collatz
+step counts over an array), and an array loop run kernel-per-iteration (halve until the max is
+below a tolerance). Ratio > 1: tracejit faster. Every result is checked against eager first.
+Run: python benchmarks/bench_while.py [--runs N]"""
+import argparse
+import time
+
+import _bench_env  # noqa: F401  (sync compiles; developer build or installed package)
+
+import numpy as np  # noqa: E402
+
+import tracejit  # noqa: E402
+
+
+def newton_many(a):
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        v = a[i]
+        x = v / 2.0
+        while abs(x * x - v) > 1e-12 * v:
+            x = 0.5 * (x + v / x)
+        out[i] = x
+    return out
+
+
+def collatz_steps(a):
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        n = a[i]
+        steps = 0
+        while n != 1:
+            if n % 2 == 0:
+                n = n // 2
+            else:
+                n = 3 * n + 1
+            steps += 1
+        out[i] = steps
+    return out
+
+
+def halve(x, tol):
+    err = np.abs(x).max()
+    it = 0
+    while it < 10000 and err > tol:
+        x = x * 0.5
+        err = np.abs(x).max()
+        it += 1
+    return x, it
+
+
+def min_ms(fn, args, runs):
+    best = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - t)
+    return best * 1e3
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", type=int, default=5)
+    a = p.parse_args()
+    rng = np.random.default_rng(0)
+    cases = [
+        ("newton_many (2000 sqrt)", newton_many, (rng.uniform(0.5, 1e6, 2000),)),
+        ("collatz_steps (1000 ints)", collatz_steps, (rng.integers(1, 100000, 1000),)),
+        ("halve (array of 1000)", halve, (rng.uniform(-1e3, 1e3, 1000), 1e-9)),
+    ]
+    print(f"{'case':28s} {'numpy ms':>10s} {'tracejit ms':>12s} {'ratio':>7s}  loops")
+    for name, f, args in cases:
+        jf = tracejit.jit(f, hot=0, sync=True)
+        want, got = f(*args), jf(*args)
+        for w, g in zip(want if isinstance(want, tuple) else (want,), got if isinstance(got, tuple) else (got,)):
+            np.testing.assert_array_equal(g, w)
+        assert jf.stats()["fallback_calls"] == 0, jf.stats()["fallback_reasons"]
+        (entry,) = jf.cache_info()
+        t_np, t_jit = min_ms(f, args, a.runs), min_ms(jf, args, a.runs)
+        loops = entry["loops"]
+        print(f"{name:28s} {t_np:10.3f} {t_jit:12.3f} {t_np / t_jit:7.1f}  native {loops['native']}/{loops['regions']}")
+
+
+if __name__ == "__main__":
+    main()
