@@ -150,11 +150,12 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   return region(shape);
 }
 
-bool Tracer::while_region(int test_pc, int body_pc, int back_pc, ir::ValueId cond0) {
+bool Tracer::while_region(int test_pc, int body_pc, int back_pc, int exit_pc, ir::ValueId cond0) {
   RegionShape shape;
   shape.is_while = true;
   shape.head_pc = body_pc;
   shape.back_pc = back_pc;
+  shape.exit_pc = exit_pc;
   shape.line = fr().instrs[static_cast<size_t>(test_pc)].line;
   shape.cond0 = cond0;
   return region(shape);
@@ -265,6 +266,7 @@ bool Tracer::region(const RegionShape& shape) {
     rf.is_while = true;
     rf.body_pc = shape.head_pc;
     rf.back_pc = shape.back_pc;
+    rf.exit_pc = shape.exit_pc;
   }
   trace_.graph = ir::Graph();
   trace_.graph.files = rf.outer.files;
@@ -284,7 +286,7 @@ bool Tracer::region(const RegionShape& shape) {
     entry_stacks.push_back(frames_[f]->stack);
   }
   auto entry_inputs = inputs_by_source_;
-  const int exit_pc = is_while ? shape.back_pc + 1 : fr().instrs[static_cast<size_t>(for_pc)].target;
+  const int exit_pc = is_while ? shape.exit_pc : fr().instrs[static_cast<size_t>(for_pc)].target;
 
   // One iteration.
   bool escaped = false, started = false, exits = false;

@@ -218,7 +218,7 @@ class Tracer {
     // A while loop (while_loops.cpp): the body's first instruction (the back edge's target), the
     // back edge, and the loop test's value at the end of the body once traced.
     bool is_while = false;
-    int body_pc = -1, back_pc = -1;
+    int body_pc = -1, back_pc = -1, exit_pc = -1;
     ir::ValueId cond_next = ir::kNoValue;
   };
   // What differs between a `for` region and a `while` region (region() traces both).
@@ -226,6 +226,8 @@ class Tracer {
     bool is_while = false;
     int head_pc = -1;  // FOR_ITER, or the while body's first instruction
     int back_pc = -1;  // while: the back edge (the loop's last instruction)
+    int exit_pc = -1;  // while: where leaving the loop goes (after the back edge, or a `break`'s
+                       // block ending in a return when the loop has no other exit)
     int line = 0;
     AValue* it = nullptr;               // for: the range iterator on the stack
     ir::ValueId cond0 = ir::kNoValue;  // while: the test before the first iteration
@@ -279,7 +281,7 @@ class Tracer {
   bool loop_region(int for_pc, AValue& it);
   // Traces a while loop (test at `test_pc`, body [body_pc, back_pc]) once, as a while op whose
   // test before the first iteration is cond0. The state is the one at the body's start.
-  bool while_region(int test_pc, int body_pc, int back_pc, ir::ValueId cond0);
+  bool while_region(int test_pc, int body_pc, int back_pc, int exit_pc, ir::ValueId cond0);
   bool region(const RegionShape& shape);
   // A conditional jump on runtime data that is a while loop's test (at its top: the loop
   // becomes a while region; at the end of a while body being traced: its test is recorded).

@@ -66,6 +66,16 @@ bool exit_copy(const std::vector<Instruction>& ins, int pc, int exit) {
   return false;
 }
 
+// Whether straight-line code from `pc` ends in a return.
+bool return_block(const std::vector<Instruction>& ins, int pc) {
+  for (int k = 0; k < 64 && pc + k < static_cast<int>(ins.size()); ++k) {
+    const COp op = ins[static_cast<size_t>(pc + k)].op;
+    if (op == COp::ReturnValue) return true;
+    if (is_jump(op) || op == COp::ForIter || op == COp::RaiseVarargs) return false;
+  }
+  return false;
+}
+
 // The innermost loop around `pc`: the largest backward-jump target at or before it, jumped to
 // from at or after it (the last such jump).
 bool find_enclosing_loop(const std::vector<Instruction>& ins, int pc, int& head, int& back) {
@@ -118,12 +128,12 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
   const int fall = resolve(ins, pc + 1), jump = resolve(ins, in.target);
   // The test at the end of the while body being traced.
   if (!regions_.empty() && regions_.back().is_while && regions_.back().depth == frames_.size()) {
-    const int head = regions_.back().body_pc, back = regions_.back().back_pc;
+    const int head = regions_.back().body_pc, back = regions_.back().back_pc, exit = regions_.back().exit_pc;
     if (pc >= head && pc <= back &&
-        (fall == head || fall == back + 1 || jump == head || jump == back + 1 || exit_copy(ins, fall, back + 1) ||
-         exit_copy(ins, jump, back + 1))) {
+        (fall == head || fall == exit || jump == head || jump == exit || exit_copy(ins, fall, exit) ||
+         exit_copy(ins, jump, exit))) {
       handled = true;
-      auto c = loop_test(in, truth, head, back + 1, back);
+      auto c = loop_test(in, truth, head, exit, back);
       if (!c) return false;
       regions_.back().cond_next = *c;
       fr().pc = head;  // region() stops here
@@ -132,10 +142,20 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
   }
   // The test at the top of a while loop.
   int body = -1, back = -1, last = -1;
-  // One arm enters the body or leaves; a copy of the exit block counts only opposite the body.
+  // One arm enters the body or leaves; a copy of the exit block counts only opposite the body,
+  // and so does a block ending in a return when nothing follows the loop (`while True:` in
+  // 3.12+ has no exit of its own: the `break` runs its return in place).
+  int exit = -1;
   auto reaches = [&](int b, int j) {
-    return fall == b || fall == j + 1 || jump == b || jump == j + 1 || (exit_copy(ins, fall, j + 1) && jump == b) ||
-           (exit_copy(ins, jump, j + 1) && fall == b);
+    const int e = j + 1;
+    if (e < static_cast<int>(ins.size())) {
+      exit = e;
+      return fall == b || fall == e || jump == b || jump == e || (exit_copy(ins, fall, e) && jump == b) ||
+             (exit_copy(ins, jump, e) && fall == b);
+    }
+    if (jump == b && return_block(ins, fall)) return exit = fall, true;
+    if (fall == b && return_block(ins, jump)) return exit = jump, true;
+    return false;
   };
   if (find_back_edge(ins, pc, body, back) && ins[static_cast<size_t>(body)].op != COp::ForIter &&
       reaches(body, back)) {
@@ -150,11 +170,11 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
     return true;
   }
   handled = true;
-  auto c = loop_test(in, truth, body, back + 1, last);
+  auto c = loop_test(in, truth, body, exit, last);
   if (!c) return false;
   fr().pc = body;
   loc_.line = in.line >= 0 ? in.line : loc_.line;
-  return while_region(pc, body, back, *c);
+  return while_region(pc, body, back, exit, *c);
 }
 
 std::optional<ir::ValueId> Tracer::loop_test(const Instruction& in, ir::ValueId cond, int head, int exit,
