@@ -191,8 +191,9 @@ std::optional<ir::ValueId> Tracer::loop_test(const Instruction& in, ir::ValueId 
     cur_ = &in;
     refused = true;
     fail(AbortCode::ControlFlow,
-         fmt::format("while loop test at line {}: {} (a loop test on runtime data is compiled when it is pure code "
-                     "that either continues the loop or leaves it; a break or exit on runtime data elsewhere is not)",
+         fmt::format("while loop: the branch on runtime data at line {} leaves the loop, but the code from it to the "
+                     "loop's next test or exit {} (a loop test, or a break or return on runtime data at the very end "
+                     "of the body, is compiled; one followed by more of the body is not)",
                      in.line, why));
   };
   // An outcome: a constant (known 0/1) or a runtime bool[] value.

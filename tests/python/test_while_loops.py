@@ -312,12 +312,102 @@ def with_first_binding_read_after(x, tol):
     return y
 
 
-@pytest.mark.parametrize("f", [breaks_on_data, with_first_binding_read_after])
+def continues_on_data(x, tol):
+    while x.max() > tol:
+        x = x - 1.0
+        if x.sum() > 100.0:
+            continue
+        x = x * 0.5
+    return x
+
+
+def returns_in_body(x, tol):
+    while x.max() > tol:
+        x = x * 0.5
+        if x.sum() < 0.5:
+            return x
+        x = x - 0.25
+    return x
+
+
+def doubling_counter(x, tol):
+    # A counter that grows geometrically: no int64 bound holds for it.
+    k = 1
+    while x.max() > tol:
+        x = x * 0.5
+        k = k * 2
+    return x, k
+
+
+def for_region_breaks(x, tol):
+    s = x[0]
+    for i in range(x.shape[0]):
+        s = s + x[i]
+        if s > tol:
+            break
+    return s
+
+
+def loop_variable_read_after(x, tol):
+    while x.max() > tol:
+        x = x * 0.5
+        last = x.max()
+    return x, last
+
+
+@pytest.mark.parametrize("f", [breaks_on_data, with_first_binding_read_after, continues_on_data, returns_in_body,
+                               doubling_counter, for_region_breaks, loop_variable_read_after])
 def test_unsupported_falls_back_with_a_reason(f):
-    x = np.array([3.0, 5.0])
+    x = np.arange(3.0, 300.0)
     jf = jit(f)
     same(jf(x.copy(), 1.0), f(x.copy(), 1.0))
     st = jf.stats()
     assert st["fallback_calls"] == 1 and st["compiled_calls"] == 0
     reason = " ".join(st["fallback_reasons"])
     assert "test_while_loops.py:" in reason, reason
+
+
+# --- native loops (one machine loop for the whole while; speed is measured by
+# benchmarks/bench_while.py, never asserted here)
+
+
+def native_loops(jf):
+    (entry,) = jf.cache_info()
+    return entry["loops"]
+
+
+def test_scalar_whiles_are_native_loops():
+    jf = check(newton_sqrt, [(np.float64(2.0),), (np.float64(3.5),)])
+    assert native_loops(jf)["native"] == 1, native_loops(jf)
+    jf = check(collatz, [(np.array([27]),), (np.array([1]),)])
+    assert native_loops(jf)["native"] == 1, native_loops(jf)
+    x = np.linspace(0.5, 1000.0, 40)
+    jf = check(per_element, [(x,), (x * 3,)])
+    loops = native_loops(jf)
+    assert loops["regions"] == 1 and loops["native"] == 1, loops  # the for region with its while inside
+
+
+def sum_until(x, limit):
+    s = x[0] * 0.0
+    k = 0
+    while s < limit:
+        s = s + x[1]
+        k += 1
+    return s, k
+
+
+def digits(a):
+    v = a[0]
+    c = 0
+    while v != 0:
+        v = v // 10
+        c += 1
+    return c
+
+
+def test_long_native_counter_loops():
+    x = np.array([0.25, 0.5])
+    jf = check(sum_until, [(x, 30000.0), (x, 0.0)])  # 60000 iterations
+    assert native_loops(jf)["native"] == 1
+    jf = check(digits, [(np.array([1234567890123], dtype=np.int64),), (np.array([0], dtype=np.int64),)])
+    assert native_loops(jf)["native"] == 1
