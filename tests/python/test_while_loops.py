@@ -411,3 +411,16 @@ def test_long_native_counter_loops():
     assert native_loops(jf)["native"] == 1
     jf = check(digits, [(np.array([1234567890123], dtype=np.int64),), (np.array([0], dtype=np.int64),)])
     assert native_loops(jf)["native"] == 1
+
+
+def until_small(x, tol):
+    it = 0
+    while not np.abs(x).max() < tol:  # the loop leaves when the test is true
+        x = x * 0.5
+        it += 1
+    return x, it
+
+
+def test_negated_test():
+    x = np.array([2.0, -7.0])
+    check(until_small, [(x, 1e-3), (x, 100.0), (x * 1e6, 1.0)])
