@@ -1162,10 +1162,12 @@ TraceResult Tracer::run() {
   auto* code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_));
   trace_.graph.name = PyUnicode_AsUTF8(code->co_qualname);
   loc_.line = code->co_firstlineno;
-  if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) && bind_arguments())
+  if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) &&
+      (options_.start_pc >= 0 ? bind_state() : bind_arguments()))
     interpret([] { return false; });
   if (PyErr_Occurred()) PyErr_Clear();
   if (abort_) {
+    request_break();  // resume.cpp: may this trace end before the instruction that aborted?
     for (const Effect& fx : trace_.effects)  // breaks before the abort (listed by fullgraph=True)
       if (fx.graph_break) abort_->graph_breaks.push_back(fx.describe());
     return std::move(*abort_);
@@ -1183,9 +1185,16 @@ bool Tracer::interpret(const std::function<bool()>& done) {
       return fail(AbortCode::ControlFlow, "ran past the end of the bytecode");
     if (++steps_ > kMaxSteps || trace_.graph.size() > kMaxGraphNodes)
       return fail(AbortCode::ControlFlow, "trace too long (a long unrolled loop or a huge loop body)");
+    if (step_depth_ == 0 && frames_.size() == 1) {
+      outer_instr_ = fr().pc;
+      for (const auto& [pc, why] : break_pcs_)
+        if (pc == outer_instr_ && regions_.empty()) return make_break(pc, why);  // resume.cpp
+    }
     cur_ = &fr().instrs[static_cast<size_t>(fr().pc++)];
     loc_.line = cur_->line >= 0 ? cur_->line : loc_.line;
+    ++step_depth_;
     step(*cur_);
+    --step_depth_;
   }
   return !abort_;
 }
@@ -1233,6 +1242,7 @@ TraceResult trace_once(PyObject* func, PyObject* const* args, Py_ssize_t nargs, 
   // ...) is unrolled instead: the trace starts over with that loop on the unroll list.
   std::vector<detail::Tracer::LoopKey> unroll;
   std::vector<detail::Tracer::Widen> widen;
+  std::vector<std::pair<int, std::string>> breaks;
   std::vector<std::string> notes;
   constexpr int kMaxRetraces = 16;
   for (int attempt = 0;; ++attempt) {
@@ -1240,6 +1250,7 @@ TraceResult trace_once(PyObject* func, PyObject* const* args, Py_ssize_t nargs, 
     t.set_options(options);
     t.no_region_ = unroll;
     t.widen_ = widen;
+    t.break_pcs_ = breaks;
     t.loop_notes_ = notes;
     t.min_region_trip_ = min_region_trip;
     if (attempt == kMaxRetraces) t.no_region_.push_back({nullptr, -1});  // no regions at all
@@ -1251,6 +1262,12 @@ TraceResult trace_once(PyObject* func, PyObject* const* args, Py_ssize_t nargs, 
     }
     if (std::holds_alternative<Abort>(r) && t.region_failed_ && attempt < kMaxRetraces) {
       unroll.push_back(*t.region_failed_);
+      notes = t.loop_notes_;
+      continue;
+    }
+    if (std::holds_alternative<Abort>(r) && t.break_request_ && attempt < kMaxRetraces) {
+      // A call or branch of the outermost frame it cannot hold: end the trace there instead.
+      breaks.push_back(*t.break_request_);
       notes = t.loop_notes_;
       continue;
     }
