@@ -1096,7 +1096,8 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
     why = fmt::format("{}:{}: graph break with a malformed frame state [graph-break]", r.file, r.line);
     return false;
   }
-  const size_t nstack = r.state.size() - nlocals - operands + (r.kind == tracer::Resume::Kind::Call ? 1 : 0);
+  const size_t pushed = r.kind == tracer::Resume::Kind::Branch ? 0 : r.kind == tracer::Resume::Kind::Method ? 2 : 1;
+  const size_t nstack = r.state.size() - nlocals - operands + pushed;
   std::vector<bool> bound(nlocals);
   PyObject* unbound = PyList_New(0);
   if (!unbound) return false;
@@ -1120,7 +1121,15 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
     // The eager remainder: built now, so a call that has run its first part can always finish.
     PyObject* mod = PyImport_ImportModule("tracejit._resume");
     PyObject* fn = mod ? PyObject_GetAttrString(mod, "make_remainder") : nullptr;
-    c->remainder = fn ? PyObject_CallFunction(fn, "OiOn", func_, offset, unbound, static_cast<Py_ssize_t>(nstack)) : nullptr;
+    // Method: the NULL of the call protocol pushed by the break (see resume_from).
+    Py_ssize_t null_at = -1;
+    if (r.kind == tracer::Resume::Kind::Method)
+      null_at = static_cast<Py_ssize_t>(nstack) - (PY_VERSION_HEX >= 0x030D0000 ? 1 : 2);
+    PyObject* nulls = null_at >= 0 ? Py_BuildValue("(n)", null_at) : PyTuple_New(0);
+    c->remainder = fn && nulls ? PyObject_CallFunction(fn, "OiOnO", func_, offset, unbound,
+                                                       static_cast<Py_ssize_t>(nstack), nulls)
+                               : nullptr;
+    Py_XDECREF(nulls);
     Py_XDECREF(fn);
     Py_XDECREF(mod);
     if (!c->remainder) {
@@ -1167,6 +1176,24 @@ PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject
     }
     st.push_back(res);
     pc = r.next_pc;
+  } else if (r.kind == tracer::Resume::Kind::Method) {
+    PyObject* v = st.back();
+    st.pop_back();
+    PyObject* a = v ? PyObject_GetAttrString(v, r.attr.c_str()) : nullptr;
+    Py_XDECREF(v);
+    if (!a) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed attribute at a graph break");
+      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
+      return nullptr;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    st.push_back(a);
+    st.push_back(nullptr);
+#else
+    st.push_back(nullptr);
+    st.push_back(a);
+#endif
+    pc = r.next_pc;
   } else {
     PyObject* v = st.back();
     st.pop_back();
@@ -1177,7 +1204,12 @@ PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject
       _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
       return nullptr;
     }
-    pc = (t == 1) == r.jump_if ? r.target_pc : r.next_pc;
+    if (r.kind == tracer::Resume::Kind::Truth) {
+      st.push_back(Py_NewRef(t == 1 ? Py_True : Py_False));
+      pc = r.next_pc;
+    } else {
+      pc = (t == 1) == r.jump_if ? r.target_pc : r.next_pc;
+    }
   }
   std::vector<bool> bound;
   for (size_t k = 0; k < static_cast<size_t>(r.nlocals) && k < st.size(); ++k) bound.push_back(st[k] != nullptr);

@@ -124,7 +124,9 @@ void Tracer::request_break() {
   const Frame& f = *frames_[0];
   if (static_cast<size_t>(outer_instr_) >= f.instrs.size()) return;
   const COp op = f.instrs[static_cast<size_t>(outer_instr_)].op;
-  if (op != COp::Call && op != COp::CallKw && op != COp::PopJumpIfFalse && op != COp::PopJumpIfTrue) return;
+  if (op != COp::Call && op != COp::CallKw && op != COp::PopJumpIfFalse && op != COp::PopJumpIfTrue &&
+      op != COp::ToBool && op != COp::LoadMethod)
+    return;
   for (const auto& b : break_pcs_)
     if (b.first == outer_instr_) return;
   break_request_ = {outer_instr_, abort_->describe()};
@@ -154,6 +156,11 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     r.nargs = in.arg;
     r.kw = in.op == COp::CallKw;
     operands = static_cast<size_t>(in.arg) + 2 + (r.kw ? 1 : 0);
+  } else if (in.op == COp::ToBool) {
+    r.kind = Resume::Kind::Truth;
+  } else if (in.op == COp::LoadMethod) {
+    r.kind = Resume::Kind::Method;
+    r.attr = name_at(in.arg);
   } else {
     r.kind = Resume::Kind::Branch;
     r.jump_if = in.op == COp::PopJumpIfTrue;
@@ -168,7 +175,7 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   };
   r.next_offset = offset_of(r.next_pc);
   if (r.next_offset < 0) return refuse("no instruction follows it");
-  if (!call) {
+  if (r.kind == Resume::Kind::Branch) {
     r.target_offset = offset_of(r.target_pc);
     if (r.target_offset < 0) return refuse("the jump target is not an instruction start");
   }
@@ -179,12 +186,14 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     if (callable.is_object() && frame_sensitive(callable.obj))
       return refuse(fmt::format("{}() depends on the calling frame", callable_name(callable.obj)));
     r.what = callable.is_object() ? fmt::format("call to {}()", callable_name(callable.obj)) : "call";
+  } else if (r.kind == Resume::Kind::Method) {
+    r.what = fmt::format("method .{}() of {}", r.attr, what(f.stack.back()));
   } else {
     r.what = fmt::format("branch on {}", what(f.stack.back()));
   }
   // The frame state. Dead locals are dropped (an unbound local in the continuation).
   auto live = live_locals(f.instrs, f.locals.size(), r.next_pc);
-  if (live && !call) {
+  if (live && r.kind == Resume::Kind::Branch) {
     auto at_target = live_locals(f.instrs, f.locals.size(), r.target_pc);
     for (size_t k = 0; k < live->size(); ++k) (*live)[k] = (*live)[k] || (*at_target)[k];
   }
@@ -240,7 +249,7 @@ bool Tracer::make_break(int idx, const std::string& reason) {
       r.state.emplace_back(std::nullopt);
       continue;
     }
-    auto o = operand(v, own ? (call ? "the call's operand" : "the branch's value") : "a value on the stack");
+    auto o = operand(v, own ? (call ? "the call's operand" : "the value tested") : "a value on the stack");
     if (!o) return false;
     r.state.emplace_back(std::move(*o));
   }
@@ -260,7 +269,16 @@ bool Tracer::bind_state() {
   for (int k = 0; k < static_cast<int>(nargs_); ++k) {
     PyObject* o = args_[k];
     AValue v;  // NULL: an unbound local, or the NULL of a call protocol
-    if (o) {
+    PyObject* self = o && PyCFunction_Check(o) ? PyCFunction_GET_SELF(o) : nullptr;
+    if (k >= nlocals && self && !PyModule_Check(self)) {
+      // A C method bound at a graph break (x.tolist): created anew each call, so guarded by
+      // type only; the tracer knows no such object by identity: calling it is another break.
+      std::string name = fmt::format("<stack {}>", k - nlocals);
+      Guard g;
+      g.type = Py_TYPE(o);
+      guard_object(Guard::Kind::Type, Source::arg(k, name), std::move(g));
+      v = object(o, Source::arg(k, name));
+    } else if (o) {
       std::string name = k < nlocals ? local_name(k) : fmt::format("<stack {}>", k - nlocals);
       auto av = value_from_object(o, Source::arg(k, name));
       if (!av) return false;

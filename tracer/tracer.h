@@ -162,12 +162,16 @@ struct Resume {
   enum class Kind : uint8_t {
     Call,    // CALL: the top of `state` holds [callable, self-or-NULL, args..., kwnames?]
     Branch,  // POP_JUMP_IF_TRUE/FALSE: the top of `state` is the value tested
+    Truth,   // TO_BOOL (3.13): the top of `state` is replaced by its truth
+    Method,  // LOAD_METHOD/LOAD_ATTR(method): the top of `state` is replaced by the call
+             // protocol's pair for getattr(top, attr): a NULL and the bound attribute
   };
   Kind kind = Kind::Call;
   int pc = -1;      // the break instruction (index into the decoded instructions)
   int nlocals = 0;  // state[0, nlocals): the frame's local slots; the rest: its value stack
   // nullopt: an unbound local, or a NULL stack entry (the call's lower NULL).
   std::vector<std::optional<EffectOperand>> state;
+  std::string attr;      // Method: the attribute's name
   int nargs = 0;         // Call: the CALL's argument count (kwnames excluded)
   bool kw = false;       // Call: a kwnames tuple is on top of the stack
   bool jump_if = false;  // Branch: jumps when the truth equals this

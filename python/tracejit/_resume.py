@@ -83,9 +83,10 @@ def _no_location(units):
     return bytes(out)
 
 
-def make_remainder(func, offset, unbound, nstack):
+def make_remainder(func, offset, unbound, nstack, stack_nulls=()):
     """A function f(*locals, *stack) that runs func's code from byte `offset` with those local
-    slots (the ones listed in `unbound` are unbound) and that value stack."""
+    slots (the ones listed in `unbound` are unbound) and that value stack (the entries listed in
+    `stack_nulls` are the call protocol's NULL; their arguments are ignored)."""
     code = func.__code__
     if code.co_cellvars or code.co_freevars:
         raise ValueError("tracejit: no eager remainder for code with cells or free variables")
@@ -98,7 +99,7 @@ def make_remainder(func, offset, unbound, nstack):
         for k in unbound:
             p += _instr("DELETE_FAST", k)
         for k in range(nstack):
-            p += _instr("LOAD_FAST", nlocals + k)
+            p += _instr("PUSH_NULL", 0) if k in stack_nulls else _instr("LOAD_FAST", nlocals + k)
         p += _instr("JUMP_FORWARD", jump)
         return p
 
