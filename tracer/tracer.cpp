@@ -330,9 +330,19 @@ bool Tracer::emit_output(const AValue& v) {
     }
     case AValue::Kind::Object: {
       OutputNode n;
-      n.kind = OutputNode::Kind::Constant;
-      Py_INCREF(v.obj);
-      n.constant = v.obj;
+      if (v.source && v.source->kind == Source::Kind::Arg) {
+        // An argument returned as itself (a list guarded only by type and length is another
+        // object at the next call: never the trace-time one).
+        n.kind = OutputNode::Kind::Arg;
+        n.index = v.source->arg_index;
+      } else if (v.source && v.source->evaluable()) {
+        n.kind = OutputNode::Kind::Fetch;
+        n.source = v.source;
+      } else {
+        n.kind = OutputNode::Kind::Constant;
+        Py_INCREF(v.obj);
+        n.constant = v.obj;
+      }
       out.push_back(n);
       return true;
     }
