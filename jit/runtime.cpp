@@ -1121,11 +1121,20 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
     // The eager remainder: built now, so a call that has run its first part can always finish.
     PyObject* mod = PyImport_ImportModule("tracejit._resume");
     PyObject* fn = mod ? PyObject_GetAttrString(mod, "make_remainder") : nullptr;
-    // Method: the NULL of the call protocol pushed by the break (see resume_from).
-    Py_ssize_t null_at = -1;
-    if (r.kind == tracer::Resume::Kind::Method)
-      null_at = static_cast<Py_ssize_t>(nstack) - (PY_VERSION_HEX >= 0x030D0000 ? 1 : 2);
-    PyObject* nulls = null_at >= 0 ? Py_BuildValue("(n)", null_at) : PyTuple_New(0);
+    // The call protocol's NULLs on the stack: below the break, and the one a Method break
+    // pushes (see resume_from).
+    PyObject* nulls = PyList_New(0);
+    for (size_t j = 0; nulls && j + nlocals + operands < r.state.size(); ++j)
+      if (!r.state[nlocals + j]) {
+        PyObject* i = PyLong_FromSize_t(j);
+        PyList_Append(nulls, i);
+        Py_XDECREF(i);
+      }
+    if (nulls && r.kind == tracer::Resume::Kind::Method) {
+      PyObject* i = PyLong_FromSize_t(nstack - (PY_VERSION_HEX >= 0x030D0000 ? 1 : 2));
+      PyList_Append(nulls, i);
+      Py_XDECREF(i);
+    }
     c->remainder = fn && nulls ? PyObject_CallFunction(fn, "OiOnO", func_, offset, unbound,
                                                        static_cast<Py_ssize_t>(nstack), nulls)
                                : nullptr;

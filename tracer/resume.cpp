@@ -244,8 +244,7 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   for (size_t j = 0; j < f.stack.size(); ++j) {
     const AValue& v = f.stack[j];
     const bool own = j >= f.stack.size() - operands;  // the instruction's own operands
-    if (v.kind == AValue::Kind::Null) {
-      if (!own) return refuse("a call is pending below it on the stack");
+    if (v.kind == AValue::Kind::Null) {  // the call protocol's NULL (where the interpreter has it)
       r.state.emplace_back(std::nullopt);
       continue;
     }

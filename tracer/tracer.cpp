@@ -484,7 +484,15 @@ bool Tracer::op_load_attr(const Instruction& in, bool method) {
       push(std::move(self));
       return true;
     }
+#if PY_VERSION_HEX >= 0x030D0000
+    // NULL: a plain callable, where 3.13's LOAD_ATTR puts it (above), so that the stack is the
+    // interpreter's (a graph break hands it to the eager remainder).
+    push(std::move(*out));
+    push(AValue{});
+    return true;
+#else
     push(AValue{});  // NULL: a plain callable
+#endif
   }
   push(std::move(*out));
   return true;
