@@ -200,7 +200,10 @@ CacheEntry::~CacheEntry() {
   for (tracer::OutputNode& n : outputs) Py_XDECREF(n.constant);
 }
 
-Continuation::~Continuation() { Py_XDECREF(remainder); }
+Continuation::~Continuation() {
+  Py_XDECREF(remainder);
+  Py_XDECREF(code);
+}
 
 JitFunction::JitFunction(PyObject* callable, Options options)
     : callable_(callable), options_(options) {
@@ -1083,8 +1086,9 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
 // ---------------------------------------------------------------------------------------------
 // Graph breaks with resume (tracer::Resume)
 
-std::string JitFunction::continuation_key(int pc, const std::vector<bool>& bound) {
-  std::string key = std::to_string(pc) + ":";
+std::string JitFunction::continuation_key(int pc, const std::vector<bool>& bound) const {
+  // The code object too: a function whose __code__ was replaced has other instructions there.
+  std::string key = fmt::format("{}:{}:", static_cast<const void*>(PyFunction_GET_CODE(func_)), pc);
   for (bool b : bound) key += b ? '1' : '0';
   return key;
 }
@@ -1118,6 +1122,7 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
     c->nstate = nlocals + nstack;
     c->bound = bound;
     c->where = fmt::format("{}:{}", r.file, r.line);
+    c->code = Py_NewRef(PyFunction_GET_CODE(func_));
     // The eager remainder: built now, so a call that has run its first part can always finish.
     PyObject* mod = PyImport_ImportModule("tracejit._resume");
     PyObject* fn = mod ? PyObject_GetAttrString(mod, "make_remainder") : nullptr;

@@ -100,6 +100,7 @@ struct Continuation {
   std::string where;        // "file:line"
   std::vector<std::shared_ptr<CacheEntry>> entries;
   PyObject* remainder = nullptr;  // strong
+  PyObject* code = nullptr;       // strong: the code object it was made for (part of its key)
   int64_t eager_calls = 0;
   ~Continuation();
 };
@@ -141,7 +142,7 @@ class JitFunction {
   bool prepare_resume(const tracer::Resume& r, std::string& why);
   PyObject* resume_from(const tracer::Resume& r, std::vector<PyObject*>& state);
   PyObject* continue_at(Continuation& c, std::vector<PyObject*>& state);
-  static std::string continuation_key(int pc, const std::vector<bool>& bound);
+  std::string continuation_key(int pc, const std::vector<bool>& bound) const;
   // Accounts a trace's graph breaks (effects and its resume break); fullgraph=True raises.
   bool count_breaks(const tracer::Trace& t, SignatureInfo* sig);
   bool bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,

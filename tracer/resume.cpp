@@ -86,7 +86,12 @@ void collect_lists(const AValue& v, std::vector<const AValue*>& out) {
 
 // Locals read on some path from instruction `from` before being stored (backward liveness);
 // nullopt when the code has instructions whose use of locals is not known here.
-std::optional<std::vector<bool>> live_locals(const std::vector<Instruction>& ins, size_t nlocals, int from) {
+std::optional<std::vector<bool>> live_locals(PyCodeObject* code, const std::vector<Instruction>& ins,
+                                             size_t nlocals, int from) {
+  // Exception handlers are reached through the exception table, not jumps: with any, every
+  // local counts as live.
+  PyObject* table = code->co_exceptiontable;
+  if (table && PyBytes_Check(table) && PyBytes_GET_SIZE(table) > 0) return std::nullopt;
   const size_t n = ins.size();
   std::vector<std::vector<bool>> live(n + 1, std::vector<bool>(nlocals, false));
   for (const Instruction& in : ins)
@@ -192,9 +197,9 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     r.what = fmt::format("branch on {}", what(f.stack.back()));
   }
   // The frame state. Dead locals are dropped (an unbound local in the continuation).
-  auto live = live_locals(f.instrs, f.locals.size(), r.next_pc);
+  auto live = live_locals(f.code, f.instrs, f.locals.size(), r.next_pc);
   if (live && r.kind == Resume::Kind::Branch) {
-    auto at_target = live_locals(f.instrs, f.locals.size(), r.target_pc);
+    auto at_target = live_locals(f.code, f.instrs, f.locals.size(), r.target_pc);
     for (size_t k = 0; k < live->size(); ++k) (*live)[k] = (*live)[k] || (*at_target)[k];
   }
   std::vector<const AValue*> lists;

@@ -412,3 +412,19 @@ def test_an_object_argument_is_returned_as_itself():
         r = jf(np.ones(1), lst)
         assert r[1] is lst
     assert jf.stats()["compiled_calls"] == 3
+
+
+def handler_reads_local(x):
+    z = x * 3.0  # read only by the exception handler after the break
+    s = np.sort(x)
+    try:
+        y = s[int(x.size) + 1]
+    except IndexError:
+        y = z
+    return y
+
+
+def test_locals_read_only_by_a_later_exception_handler_stay_bound(capsys):
+    jf = compare(handler_reads_local, lambda k: (np.arange(3.0) + k,), capsys)
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["graph_breaks"] >= 1, st
