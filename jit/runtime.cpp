@@ -1190,6 +1190,20 @@ PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject
     }
     st.push_back(res);
     pc = r.next_pc;
+  } else if (r.kind == tracer::Resume::Kind::MethodCall) {
+    PyObject* v = st.back();
+    st.pop_back();
+    PyObject* name = PyUnicode_FromString(r.attr.c_str());
+    PyObject* res = v && name ? PyObject_VectorcallMethod(name, &v, 1, nullptr) : nullptr;
+    Py_XDECREF(name);
+    Py_XDECREF(v);
+    if (!res) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed method call at a graph break");
+      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
+      return nullptr;
+    }
+    st.push_back(res);
+    pc = r.next_pc;
   } else if (r.kind == tracer::Resume::Kind::Method) {
     PyObject* v = st.back();
     st.pop_back();

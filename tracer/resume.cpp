@@ -166,6 +166,11 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   } else if (in.op == COp::LoadMethod) {
     r.kind = Resume::Kind::Method;
     r.attr = name_at(in.arg);
+    const auto next = static_cast<size_t>(idx) + 1;
+    if (next < f.instrs.size() && f.instrs[next].op == COp::Call && f.instrs[next].arg == 0) {
+      r.kind = Resume::Kind::MethodCall;  // x.tolist(): one break for the load and the call
+      r.next_pc = idx + 2;
+    }
   } else {
     r.kind = Resume::Kind::Branch;
     r.jump_if = in.op == COp::PopJumpIfTrue;
@@ -191,7 +196,7 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     if (callable.is_object() && frame_sensitive(callable.obj))
       return refuse(fmt::format("{}() depends on the calling frame", callable_name(callable.obj)));
     r.what = callable.is_object() ? fmt::format("call to {}()", callable_name(callable.obj)) : "call";
-  } else if (r.kind == Resume::Kind::Method) {
+  } else if (r.kind == Resume::Kind::Method || r.kind == Resume::Kind::MethodCall) {
     r.what = fmt::format("method .{}() of {}", r.attr, what(f.stack.back()));
   } else {
     r.what = fmt::format("branch on {}", what(f.stack.back()));

@@ -165,6 +165,8 @@ struct Resume {
     Truth,   // TO_BOOL (3.13): the top of `state` is replaced by its truth
     Method,  // LOAD_METHOD/LOAD_ATTR(method): the top of `state` is replaced by the call
              // protocol's pair for getattr(top, attr): a NULL and the bound attribute
+    MethodCall,  // the same followed by a CALL without arguments (x.tolist()): the top of
+                 // `state` is replaced by the call's result (pc + 1 is that CALL)
   };
   Kind kind = Kind::Call;
   int pc = -1;      // the break instruction (index into the decoded instructions)

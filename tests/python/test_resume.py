@@ -428,3 +428,16 @@ def test_locals_read_only_by_a_later_exception_handler_stay_bound(capsys):
     jf = compare(handler_reads_local, lambda k: (np.arange(3.0) + k,), capsys)
     st = jf.stats()
     assert st["compiled_calls"] == 3 and st["graph_breaks"] >= 1, st
+
+
+def method_with_args(x, v):
+    y = np.sort(x * 2.0)
+    i = y.searchsorted(v)  # a method load then a call with an argument: two breaks
+    return y * 2.0, i
+
+
+def test_a_method_call_with_arguments_breaks_at_the_load_and_the_call(capsys):
+    jf = compare(method_with_args, lambda k: (np.array([3.0, 1.0, 2.0]) + k, 4.5), capsys)
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0, st
+    assert any(".searchsorted()" in r for r in st["graph_break_reasons"]), st["graph_break_reasons"]
