@@ -888,8 +888,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       for (PyObject* o : v) Py_XDECREF(o);
     }
   } release_host{host};
-  EffectContext cx{bound, effect_objs, host, box};
   if (!e.effects.empty()) {
+    EffectContext cx{bound, effect_objs, host, box};
     const tracer::Effect* failed = nullptr;
     for (const tracer::Effect& fx : e.effects) {
       if (!perform(fx, cx)) {
@@ -921,6 +921,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   if (e.resume) {
     // A graph break: the frame state as Python objects (the same object per graph result and
     // box as the effects used), then the break instruction and the rest of the function.
+    EffectContext cx{bound, effect_objs, host, box};  // host values the effects computed
     std::vector<PyObject*> state;
     state.reserve(e.resume->state.size());
     for (const auto& op : e.resume->state) {

@@ -441,3 +441,20 @@ def test_a_method_call_with_arguments_breaks_at_the_load_and_the_call(capsys):
     st = jf.stats()
     assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0, st
     assert any(".searchsorted()" in r for r in st["graph_break_reasons"]), st["graph_break_reasons"]
+
+
+def test_background_compiles_switch_both_parts_to_compiled_code(capsys):
+    # the default: compiles on the background thread, calls run eagerly (or the rest eagerly)
+    # until the versions are ready
+    jf = tracejit.jit(keep_best, hot=1)
+    w = np.array([0.5, -1.0, 2.0])
+    for k in range(8):
+        args = (w.copy(), 1.0, [10.0, 0.1][k % 2])
+        want = keep_best(*args)
+        want_out = capsys.readouterr().out
+        same(want, jf(*args))
+        assert capsys.readouterr().out == want_out
+        tracejit.wait_for_compiles()
+    st = jf.stats()
+    assert st["compiled_calls"] > 0 and st["continuation_calls"] > 0, st
+    assert st["continuation_fallbacks"] > 0, st  # before the continuations were compiled
