@@ -1283,8 +1283,8 @@ PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) 
   PyObject* const* state = st.data();
   auto run_version = [&](const std::shared_ptr<CacheEntry>& e, bool& ran) -> PyObject* {
     PyObject* r = run(*e, state);
-    ran = r || PyErr_Occurred();
-    if (r) {
+    ran = r || PyErr_Occurred();  // else nothing ran (an overlap of in-place inputs ...)
+    if (ran) {  // counted also when it raised (at an effect or a later break), as it ran compiled
       ++e->hits;
       ++stats_.continuation_calls;
     }

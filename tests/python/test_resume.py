@@ -458,3 +458,31 @@ def test_background_compiles_switch_both_parts_to_compiled_code(capsys):
     st = jf.stats()
     assert st["compiled_calls"] > 0 and st["continuation_calls"] > 0, st
     assert st["continuation_fallbacks"] > 0, st  # before the continuations were compiled
+
+
+def raises_in_second_break(a, log):
+    s = np.sort(a, axis=None)  # first break: the continuation after it is compiled
+    log.append(float(s[0]))    # a deferred effect of the continuation
+    a += 1.0                   # an in-place update in the continuation
+    c = np.linalg.cholesky(a)  # second break raises LinAlgError
+    return c
+
+
+def test_exception_raised_at_a_break_of_a_compiled_continuation():
+    def make():
+        return np.array([[1.0, 2.0], [2.0, 1.0]]), []
+
+    a, log = make()
+    with pytest.raises(np.linalg.LinAlgError) as want:
+        raises_in_second_break(a, log)
+    jf = jit(raises_in_second_break)
+    for _ in range(3):
+        b, jlog = make()
+        with pytest.raises(np.linalg.LinAlgError) as got:
+            jf(b, jlog)
+        assert str(got.value) == str(want.value)
+        assert_same(a, b)
+        assert jlog == log
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["continuation_calls"] == 3, st  # ran compiled, raised
+    assert st["graph_breaks"] >= 2 and st["continuation_fallbacks"] == 0, st
