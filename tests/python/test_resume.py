@@ -486,3 +486,19 @@ def test_exception_raised_at_a_break_of_a_compiled_continuation():
     st = jf.stats()
     assert st["compiled_calls"] == 3 and st["continuation_calls"] == 3, st  # ran compiled, raised
     assert st["graph_breaks"] >= 2 and st["continuation_fallbacks"] == 0, st
+
+
+def combine(s, opts):
+    return s * opts["k"]
+
+
+def pending_call_rest_eager(x, d):
+    return combine(np.sort(x), {**d})  # combine's call is pending below the break
+
+
+def test_the_eager_rest_gets_a_pending_call_on_its_stack(capsys):
+    jf = compare(pending_call_rest_eager, lambda k: (np.array([3.0, 1.0, 2.0]) * (k + 1), {"k": 2.0}), capsys)
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["graph_breaks"] >= 1, st
+    # whichever way the rest runs (compiled, or eagerly with the call protocol's NULL rebuilt)
+    assert st["continuation_calls"] + st["continuation_fallbacks"] == 3, st
