@@ -122,6 +122,15 @@ std::optional<std::vector<bool>> live_locals(PyCodeObject* code, const std::vect
   return live[static_cast<size_t>(from)];
 }
 
+// Why the trace may not end at instruction `idx` of this code, or nullptr.
+const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& ins, int idx) {
+  if (code->co_ncellvars > 0 || code->co_nfreevars > 0) return "the function has cells or free variables (closures)";
+  for (size_t j = 0; j < ins.size(); ++j)
+    if (ins[j].target >= 0 && ins[j].target <= idx && static_cast<int>(j) > idx) return "it is inside a loop";
+  if (in_exception_block(code, ins[static_cast<size_t>(idx)].offset)) return "it is inside a try or with block";
+  return nullptr;
+}
+
 }  // namespace
 
 void Tracer::request_break() {
@@ -145,12 +154,7 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   auto refuse = [&](const std::string& why) {
     return fail(AbortCode::ControlFlow, fmt::format("{}; no graph break there: {}", reason, why));
   };
-  if (f.code->co_ncellvars > 0 || f.code->co_nfreevars > 0)
-    return refuse("the function has cells or free variables (closures)");
-  for (size_t j = 0; j < f.instrs.size(); ++j)
-    if (f.instrs[j].target >= 0 && f.instrs[j].target <= idx && static_cast<int>(j) > idx)
-      return refuse("it is inside a loop");
-  if (in_exception_block(f.code, in.offset)) return refuse("it is inside a try or with block");
+  if (const char* why = break_refusal(f.code, f.instrs, idx)) return refuse(why);
   Resume r;
   r.pc = idx;
   r.next_pc = idx + 1;
@@ -201,7 +205,24 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   } else {
     r.what = fmt::format("branch on {}", what(f.stack.back()));
   }
-  // The frame state. Dead locals are dropped (an unbound local in the continuation).
+  if (!frame_state(r, operands, reason)) return false;
+  r.file = PyUnicode_AsUTF8(f.code->co_filename);
+  r.line = in.line >= 0 ? in.line : f.code->co_firstlineno;
+  r.function = PyUnicode_AsUTF8(f.code->co_name);
+  r.reason = reason;
+  trace_.resume = std::move(r);
+  returned_ = true;
+  return true;
+}
+
+// The live frame state at the break (Resume::state): the locals live after it (dead ones are
+// dropped: unbound in the continuation) and the value stack, each as the object the runtime
+// rebuilds. False (an abort) when one cannot be rebuilt exactly.
+bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) {
+  Frame& f = fr();
+  auto refuse = [&](const std::string& why) {
+    return fail(AbortCode::ControlFlow, fmt::format("{}; no graph break there: {}", reason, why));
+  };
   auto live = live_locals(f.code, f.instrs, f.locals.size(), r.next_pc);
   if (live && r.kind == Resume::Kind::Branch) {
     auto at_target = live_locals(f.code, f.instrs, f.locals.size(), r.target_pc);
@@ -258,16 +279,10 @@ bool Tracer::make_break(int idx, const std::string& reason) {
       r.state.emplace_back(std::nullopt);
       continue;
     }
-    auto o = operand(v, own ? (call ? "the call's operand" : "the value tested") : "a value on the stack");
+    auto o = operand(v, own ? "an operand of the instruction" : "a value on the stack");
     if (!o) return false;
     r.state.emplace_back(std::move(*o));
   }
-  r.file = PyUnicode_AsUTF8(f.code->co_filename);
-  r.line = in.line >= 0 ? in.line : f.code->co_firstlineno;
-  r.function = PyUnicode_AsUTF8(f.code->co_name);
-  r.reason = reason;
-  trace_.resume = std::move(r);
-  returned_ = true;
   return true;
 }
 
