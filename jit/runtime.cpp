@@ -1341,6 +1341,14 @@ PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) 
         if (why.empty()) {
           std::shared_ptr<CacheEntry> e = make_entry(t, key, trace_ms);
           e->resume_at = c.where;
+          if (!c.entries.empty()) {  // why the last version did not match, in the user's words
+            ++stats_.recompiles;
+            std::vector<std::string> miss = c.entries.back()->guards.explain(state);
+            std::string line = fmt::format("{} (continuation after {}): {}", name_, c.where,
+                                           miss.empty() ? "new signature" : miss.front());
+            log("recompiles", fmt::format("recompile {}", line));
+            add_reason(stats_.recompile_reasons, std::move(line));
+          }
           c.entries.push_back(e);
           log("graph_breaks", fmt::format("{}: continuation after {} traced ({} versions)", name_, c.where, c.entries.size()));
           if (options_.sync) {

@@ -116,7 +116,8 @@ def jit(fn=None, *, hot=None, hot_loop=DEFAULT_HOT_LOOP, recompile_limit=DEFAULT
 
 def explain(fn, *args, **kwargs):
     """Trace ``fn(*args, **kwargs)`` without running it: returns the optimized IR text (followed
-    by one ``# graph break: file:line: ...`` line per deferred side effect), or raises
+    by one ``# graph break: file:line: ...`` line per deferred side effect, and one for the call
+    or branch the trace ends at when the function is split there), or raises
     ``RuntimeError`` with the reason the tracer would fall back (file:line)."""
     import inspect
 

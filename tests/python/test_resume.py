@@ -502,3 +502,11 @@ def test_the_eager_rest_gets_a_pending_call_on_its_stack(capsys):
     assert st["compiled_calls"] == 3 and st["graph_breaks"] >= 1, st
     # whichever way the rest runs (compiled, or eagerly with the call protocol's NULL rebuilt)
     assert st["continuation_calls"] + st["continuation_fallbacks"] == 3, st
+
+
+def test_a_continuation_recompiles_for_new_shapes_and_says_why(capsys):
+    jf = compare(sort_middle, lambda k: (np.linspace(-1.0, 1.0, 5 + k),), capsys)
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["continuation_calls"] == 3, st
+    assert any("continuation after" in r and "shape" in r for r in st["recompile_reasons"]), st["recompile_reasons"]
+    assert sum(1 for i in jf.cache_info() if i["resume_at"]) >= 2
