@@ -1259,7 +1259,12 @@ bool JitFunction::settle_continuation(Continuation& c, size_t i) {
   sig.compiling = false;
   if (state == CacheEntry::kFailed) {
     ++stats_.compile_failures;
-    sig.eager_only = true;
+    if (!e.symbols.empty()) {
+      c.dynamic_failed = true;  // the backend could not compile it dynamic: retraced static
+      continuation_signatures_.erase(e.signature);
+    } else {
+      sig.eager_only = true;
+    }
     add_reason(stats_.fallback_reasons, fmt::format("{}: continuation: compile failed: {} [compile-error]", c.where, e.error));
     c.entries.erase(c.entries.begin() + static_cast<std::ptrdiff_t>(i));
     return false;
@@ -1270,6 +1275,68 @@ bool JitFunction::settle_continuation(Continuation& c, size_t i) {
   stats_.compile_ms += e.compile_ms;
   log("ir", fmt::format("{}: continuation at {} compiled in {:.1f} ms\n{}", name_, c.where, e.compile_ms, e.ir_text));
   return true;
+}
+
+// A trace of continuation `c` for this frame state: array dimensions seen to change between its
+// versions (or all, with jit(dynamic=True)) as runtime sizes, retraced with the ones the code
+// needs static, or all static when that fails (as JitFunction::trace does for the function).
+tracer::TraceResult JitFunction::trace_continuation(Continuation& c, PyObject* const* state, size_t n) {
+  tracer::TraceOptions topts;
+  topts.start_pc = c.pc;
+  topts.state_locals = c.nlocals;
+  auto is_static = [&](int i, int d) {
+    return std::find(c.static_dims.begin(), c.static_dims.end(), std::pair<int, int>(i, d)) != c.static_dims.end();
+  };
+  auto options = [&]() {
+    topts.dynamic_dims.clear();
+    if (options_.dynamic == 0 || c.dynamic_failed) return;
+    for (size_t i = 0; i < n; ++i) {
+      if (!state[i] || !PyArray_CheckExact(state[i])) continue;
+      auto* a = reinterpret_cast<PyArrayObject*>(state[i]);
+      for (int d = 0; d < PyArray_NDIM(a); ++d) {
+        const std::pair<int, int> p(static_cast<int>(i), d);
+        bool dynamic = options_.dynamic == 1 ||
+                       std::find(c.dynamic_dims.begin(), c.dynamic_dims.end(), p) != c.dynamic_dims.end();
+        if (dynamic && !is_static(p.first, d)) topts.dynamic_dims.push_back(p);
+      }
+    }
+  };
+  if (kAutoDynamic && options_.dynamic == -1 && !c.dynamic_failed && !c.entries.empty()) {
+    for (const tracer::Guard& g : c.entries.back()->guards.guards()) {  // sizes that changed
+      if (g.kind != tracer::Guard::Kind::Array || g.arg < 0 || static_cast<size_t>(g.arg) >= n) continue;
+      PyObject* o = state[g.arg];
+      if (!o || !PyArray_CheckExact(o)) continue;
+      auto* a = reinterpret_cast<PyArrayObject*>(o);
+      if (PyArray_TYPE(a) != g.typenum || PyArray_NDIM(a) != static_cast<int>(g.dims.size())) continue;
+      for (size_t d = 0; d < g.dims.size(); ++d) {
+        const std::pair<int, int> p(g.arg, static_cast<int>(d));
+        if (g.dims[d] >= 0 && PyArray_DIMS(a)[d] != g.dims[d] &&
+            std::find(c.dynamic_dims.begin(), c.dynamic_dims.end(), p) == c.dynamic_dims.end())
+          c.dynamic_dims.push_back(p);
+      }
+    }
+  }
+  options();
+  tracer::TraceResult tr = tracer::trace_function(func_, state, static_cast<Py_ssize_t>(n), topts);
+  for (int round = 0; round < 4; ++round) {  // a runtime size met a static one: specialize it
+    auto* a = std::get_if<tracer::Abort>(&tr);
+    if (!a || a->code != tracer::AbortCode::DynamicShape || a->specialize.empty()) break;
+    bool added = false;
+    for (const auto& p : a->specialize)
+      if (!is_static(p.first, p.second)) {
+        c.static_dims.push_back(p);
+        added = true;
+      }
+    if (!added) break;
+    options();
+    tr = tracer::trace_function(func_, state, static_cast<Py_ssize_t>(n), topts);
+  }
+  if (auto* a = std::get_if<tracer::Abort>(&tr); a && a->code == tracer::AbortCode::DynamicShape) {
+    c.dynamic_failed = true;
+    options();
+    tr = tracer::trace_function(func_, state, static_cast<Py_ssize_t>(n), topts);
+  }
+  return tr;
 }
 
 // The rest of the function from continuation `c` with frame state `st` (owned references):
@@ -1325,10 +1392,7 @@ PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) 
     if (!sig.eager_only && !sig.compiling && static_cast<int>(c.entries.size()) < options_.recompile_limit &&
         ++sig.seen > options_.hot) {
       auto t0 = std::chrono::steady_clock::now();
-      tracer::TraceOptions topts;
-      topts.start_pc = c.pc;
-      topts.state_locals = c.nlocals;
-      tracer::TraceResult tr = tracer::trace_function(func_, state, static_cast<Py_ssize_t>(st.size()), topts);
+      tracer::TraceResult tr = trace_continuation(c, state, st.size());
       const double trace_ms = ms_since(t0);
       stats_.trace_ms += trace_ms;
       std::string why;

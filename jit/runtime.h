@@ -102,6 +102,11 @@ struct Continuation {
   PyObject* remainder = nullptr;  // strong
   PyObject* code = nullptr;       // strong: the code object it was made for (part of its key)
   int64_t eager_calls = 0;
+  // Dynamic shapes, as for the function's own versions (JitFunction::learn_dynamic_dims):
+  // (state index, dimension) pairs traced as runtime sizes, pairs a trace had to specialize,
+  // and whether dynamic traces failed here (then static only).
+  std::vector<std::pair<int, int>> dynamic_dims, static_dims;
+  bool dynamic_failed = false;
   ~Continuation();
 };
 
@@ -142,6 +147,7 @@ class JitFunction {
   bool prepare_resume(const tracer::Resume& r, std::string& why);
   PyObject* resume_from(const tracer::Resume& r, std::vector<PyObject*>& state);
   PyObject* continue_at(Continuation& c, std::vector<PyObject*>& state);
+  tracer::TraceResult trace_continuation(Continuation& c, PyObject* const* state, size_t n);
   std::string continuation_key(int pc, const std::vector<bool>& bound) const;
   // Accounts a trace's graph breaks (effects and its resume break); fullgraph=True raises.
   bool count_breaks(const tracer::Trace& t, SignatureInfo* sig);

@@ -378,6 +378,8 @@ class Tracer {
   }
   void push(AValue v) { fr().stack.push_back(std::move(v)); }
   std::string local_name(int i) const {
+    if (options_.start_pc >= 0 && i >= options_.state_locals)  // a continuation's value stack
+      return fmt::format("<stack {}>", i - options_.state_locals);
     PyObject* names = PyCode_GetVarnames(fr().code);
     std::string out = "?";
     if (names && i < PyTuple_GET_SIZE(names)) out = PyUnicode_AsUTF8(PyTuple_GET_ITEM(names, i));

@@ -505,8 +505,18 @@ def test_the_eager_rest_gets_a_pending_call_on_its_stack(capsys):
 
 
 def test_a_continuation_recompiles_for_new_shapes_and_says_why(capsys):
-    jf = compare(sort_middle, lambda k: (np.linspace(-1.0, 1.0, 5 + k),), capsys)
+    # like the function's own versions: a size that changed becomes a runtime size
+    jf = compare(sort_middle, lambda k: (np.linspace(-1.0, 1.0, 5 + k),), capsys, calls=6)
     st = jf.stats()
-    assert st["compiled_calls"] == 3 and st["continuation_calls"] == 3, st
+    assert st["compiled_calls"] == 6 and st["continuation_calls"] == 6, st
     assert any("continuation after" in r and "shape" in r for r in st["recompile_reasons"]), st["recompile_reasons"]
-    assert sum(1 for i in jf.cache_info() if i["resume_at"]) >= 2
+    continuations = [i for i in jf.cache_info() if i["resume_at"]]
+    assert len(continuations) == 2, continuations  # static at 5, then dynamic
+    assert any("(dyn,)" in g for g in continuations[1]["guards"]), continuations[1]["guards"]
+
+
+def test_dynamic_true_continuations_take_every_size(capsys):
+    jf = compare(sort_middle, lambda k: (np.linspace(-1.0, 1.0, 5 + k),), capsys, calls=4, dynamic=True)
+    st = jf.stats()
+    assert st["compiled_calls"] == 4 and st["continuation_calls"] == 4, st
+    assert len([i for i in jf.cache_info() if i["resume_at"]]) == 1
