@@ -46,6 +46,22 @@ uint64_t mix(uint64_t h, uint64_t v) {
   return h;
 }
 
+// The pending Python exception as "Type: message" (cleared).
+std::string error_text() {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  std::string out = type ? reinterpret_cast<PyTypeObject*>(type)->tp_name : "exception";
+  PyObject* str = value ? PyObject_Str(value) : nullptr;
+  if (str && PyUnicode_Check(str)) out += std::string(": ") + PyUnicode_AsUTF8(str);
+  Py_XDECREF(str);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  PyErr_Clear();
+  return out;
+}
+
 constexpr size_t kMaxReasons = 64;
 constexpr const char* kRunsEagerly =
     "this call cannot use its compiled version (an array updated in place overlaps another "
@@ -184,6 +200,11 @@ CacheEntry::~CacheEntry() {
   for (tracer::OutputNode& n : outputs) Py_XDECREF(n.constant);
 }
 
+Continuation::~Continuation() {
+  Py_XDECREF(remainder);
+  Py_XDECREF(code);
+}
+
 JitFunction::JitFunction(PyObject* callable, Options options)
     : callable_(callable), options_(options) {
   Py_INCREF(callable_);
@@ -222,6 +243,8 @@ JitFunction::~JitFunction() {
 
 void JitFunction::reset() {
   entries_.clear();
+  continuations_.clear();
+  continuation_signatures_.clear();
   signatures_.clear();
   hot_seen_.clear();
   std::vector<std::string> keep = func_ ? std::vector<std::string>{} : stats_.fallback_reasons;
@@ -479,37 +502,19 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
     return nullptr;
   }
   tracer::Trace& t = std::get<tracer::Trace>(tr);
-  // Deferred effects are graph breaks: counted, or under fullgraph=True an error.
-  std::vector<std::string> breaks;
-  for (const tracer::Effect& fx : t.effects)
-    if (fx.graph_break) breaks.push_back(fx.describe());
-  if (options_.fullgraph && !breaks.empty()) {
-    sig.eager_only = true;
-    sig.fullgraph_lines = breaks;
-    raise_graph_break(breaks);
-    return nullptr;
+  // Deferred effects and a resume break are graph breaks: counted, or under fullgraph=True an error.
+  if (!count_breaks(t, &sig)) return nullptr;
+  if (t.resume) {
+    std::string why;
+    if (!prepare_resume(*t.resume, why)) {
+      ++stats_.trace_aborts;
+      sig.eager_only = true;
+      add_reason(stats_.fallback_reasons, why);
+      log("aborts", fmt::format("{}: {}", name_, why));
+      return nullptr;
+    }
   }
-  stats_.graph_breaks += static_cast<int64_t>(breaks.size());
-  for (std::string& b : breaks) add_reason(stats_.graph_break_reasons, std::move(b));
-
-  auto e = std::make_shared<CacheEntry>();
-  e->trace_ms = trace_ms;
-  e->signature = sig_key;
-  e->guards = std::move(t.guards);
-  if (guard_stubs_enabled()) {  // TRACEJIT_GUARD_STUBS=0: interpreted guards only
-    auto stub = GuardStub::build(e->guards);
-    if (stub) e->guard_stub = std::move(stub.value());
-    else log("guards", fmt::format("{}: guards stay interpreted: {}", name_, stub.message()));
-  }
-  e->inputs = std::move(t.inputs);
-  e->outputs = std::move(t.outputs);
-  e->writebacks = std::move(t.writebacks);
-  e->symbols = t.symbols;
-  e->effects = std::move(t.effects);
-  e->effect_fetches = std::move(t.effect_fetches);
-  e->effect_distinct = std::move(t.effect_distinct);
-  e->host_slots = t.host_slots;
-  t.outputs.clear();  // the entry owns the constants' references now
+  auto e = make_entry(t, sig_key, trace_ms);
 
   // Recompile accounting: why the nearest existing version did not match, in the user's words.
   if (!entries_.empty()) {
@@ -541,6 +546,50 @@ std::shared_ptr<CacheEntry> JitFunction::compile(PyObject* const* bound, uint64_
     PyGILState_Release(gil);
   });
   return nullptr;  // this call runs eagerly; later calls pick the kernel up when it is ready
+}
+
+bool JitFunction::count_breaks(const tracer::Trace& t, SignatureInfo* sig) {
+  std::vector<std::string> breaks;
+  for (const tracer::Effect& fx : t.effects)
+    if (fx.graph_break) breaks.push_back(fx.describe());
+  if (t.resume) breaks.push_back(t.resume->describe());
+  if (options_.fullgraph && !breaks.empty()) {
+    if (sig) {
+      sig->eager_only = true;
+      sig->fullgraph_lines = breaks;
+    }
+    raise_graph_break(breaks);
+    return false;
+  }
+  stats_.graph_breaks += static_cast<int64_t>(breaks.size());
+  for (std::string& b : breaks) {
+    log("graph_breaks", fmt::format("{}: {}", name_, b));
+    add_reason(stats_.graph_break_reasons, std::move(b));
+  }
+  return true;
+}
+
+std::shared_ptr<CacheEntry> JitFunction::make_entry(tracer::Trace& t, uint64_t sig_key, double trace_ms) {
+  auto e = std::make_shared<CacheEntry>();
+  e->trace_ms = trace_ms;
+  e->signature = sig_key;
+  e->guards = std::move(t.guards);
+  if (guard_stubs_enabled()) {  // TRACEJIT_GUARD_STUBS=0: interpreted guards only
+    auto stub = GuardStub::build(e->guards);
+    if (stub) e->guard_stub = std::move(stub.value());
+    else log("guards", fmt::format("{}: guards stay interpreted: {}", name_, stub.message()));
+  }
+  e->inputs = std::move(t.inputs);
+  e->outputs = std::move(t.outputs);
+  e->writebacks = std::move(t.writebacks);
+  e->symbols = t.symbols;
+  e->effects = std::move(t.effects);
+  e->effect_fetches = std::move(t.effect_fetches);
+  e->effect_distinct = std::move(t.effect_distinct);
+  e->host_slots = t.host_slots;
+  e->resume = std::move(t.resume);
+  t.outputs.clear();  // the entry owns the constants' references now
+  return e;
 }
 
 // " (called from file.py:12)": the Python frame that called the jitted function.
@@ -832,8 +881,14 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   // caller can see), except in-place updates of input arrays, so those are written back as
   // they stood at the failing statement (Effect::writebacks) — exactly what the caller would
   // see after the eager run raised there — and later ones are dropped.
+  std::vector<PyObject*> host(static_cast<size_t>(e.host_slots), nullptr);
+  struct ReleaseHost {
+    std::vector<PyObject*>& v;
+    ~ReleaseHost() {
+      for (PyObject* o : v) Py_XDECREF(o);
+    }
+  } release_host{host};
   if (!e.effects.empty()) {
-    std::vector<PyObject*> host(static_cast<size_t>(e.host_slots), nullptr);
     EffectContext cx{bound, effect_objs, host, box};
     const tracer::Effect* failed = nullptr;
     for (const tracer::Effect& fx : e.effects) {
@@ -842,7 +897,6 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
         break;
       }
     }
-    for (PyObject* h : host) Py_XDECREF(h);
     if (failed) {
       PyObject *type, *value, *tb;
       PyErr_Fetch(&type, &value, &tb);
@@ -863,6 +917,24 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       cleanup();
       return nullptr;
     }
+  }
+  if (e.resume) {
+    // A graph break: the frame state as Python objects (the same object per graph result and
+    // box as the effects used), then the break instruction and the rest of the function.
+    EffectContext cx{bound, effect_objs, host, box};  // host values the effects computed
+    std::vector<PyObject*> state;
+    state.reserve(e.resume->state.size());
+    for (const auto& op : e.resume->state) {
+      PyObject* o = op ? operand_value(*op, cx) : nullptr;
+      if (op && !o) {
+        for (PyObject* x : state) Py_XDECREF(x);
+        cleanup();
+        return nullptr;
+      }
+      state.push_back(o);
+    }
+    cleanup();
+    return resume_from(*e.resume, state);
   }
   // Box the results as Python sees them and assemble the returned structure.
   size_t pos = 0;
@@ -1010,6 +1082,371 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
   ++e->hits;
   ++stats_.compiled_calls;
   return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graph breaks with resume (tracer::Resume)
+
+std::string JitFunction::continuation_key(int pc, const std::vector<bool>& bound) const {
+  // The code object too: a function whose __code__ was replaced has other instructions there.
+  std::string key = fmt::format("{}:{}:", static_cast<const void*>(PyFunction_GET_CODE(func_)), pc);
+  for (bool b : bound) key += b ? '1' : '0';
+  return key;
+}
+
+bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
+  const size_t nlocals = static_cast<size_t>(r.nlocals);
+  const size_t operands = r.kind == tracer::Resume::Kind::Call ? static_cast<size_t>(r.nargs) + 2 + (r.kw ? 1 : 0) : 1;
+  if (r.state.size() < nlocals + operands) {
+    why = fmt::format("{}:{}: graph break with a malformed frame state [graph-break]", r.file, r.line);
+    return false;
+  }
+  const size_t pushed = r.kind == tracer::Resume::Kind::Branch ? 0 : r.kind == tracer::Resume::Kind::Method ? 2 : 1;
+  const size_t nstack = r.state.size() - nlocals - operands + pushed;
+  std::vector<bool> bound(nlocals);
+  PyObject* unbound = PyList_New(0);
+  if (!unbound) return false;
+  for (size_t k = 0; k < nlocals; ++k) {
+    bound[k] = r.state[k].has_value();
+    if (!bound[k]) {
+      PyObject* i = PyLong_FromSize_t(k);
+      PyList_Append(unbound, i);
+      Py_XDECREF(i);
+    }
+  }
+  auto make = [&](int pc, int offset) {
+    std::string key = continuation_key(pc, bound);
+    if (continuations_.count(key)) return true;
+    auto c = std::make_unique<Continuation>();
+    c->pc = pc;
+    c->nlocals = static_cast<int>(nlocals);
+    c->nstate = nlocals + nstack;
+    c->bound = bound;
+    c->where = fmt::format("{}:{}", r.file, r.line);
+    c->code = Py_NewRef(PyFunction_GET_CODE(func_));
+    // The eager remainder: built now, so a call that has run its first part can always finish.
+    PyObject* mod = PyImport_ImportModule("tracejit._resume");
+    PyObject* fn = mod ? PyObject_GetAttrString(mod, "make_remainder") : nullptr;
+    // The call protocol's NULLs on the stack: below the break, and the one a Method break
+    // pushes (see resume_from).
+    PyObject* nulls = PyList_New(0);
+    for (size_t j = 0; nulls && j + nlocals + operands < r.state.size(); ++j)
+      if (!r.state[nlocals + j]) {
+        PyObject* i = PyLong_FromSize_t(j);
+        PyList_Append(nulls, i);
+        Py_XDECREF(i);
+      }
+    if (nulls && r.kind == tracer::Resume::Kind::Method) {
+      PyObject* i = PyLong_FromSize_t(nstack - (PY_VERSION_HEX >= 0x030D0000 ? 1 : 2));
+      PyList_Append(nulls, i);
+      Py_XDECREF(i);
+    }
+    c->remainder = fn && nulls ? PyObject_CallFunction(fn, "OiOnO", func_, offset, unbound,
+                                                       static_cast<Py_ssize_t>(nstack), nulls)
+                               : nullptr;
+    Py_XDECREF(nulls);
+    Py_XDECREF(fn);
+    Py_XDECREF(mod);
+    if (!c->remainder) {
+      why = fmt::format("{}:{}: no eager remainder after the graph break: {} [graph-break]", r.file, r.line,
+                        error_text());
+      return false;
+    }
+    continuations_.emplace(key, std::move(c));
+    return true;
+  };
+  bool ok = make(r.next_pc, r.next_offset);
+  if (ok && r.kind == tracer::Resume::Kind::Branch) ok = make(r.target_pc, r.target_offset);
+  Py_DECREF(unbound);
+  return ok;
+}
+
+PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject*>& st) {
+  struct Release {
+    std::vector<PyObject*>& v;
+    ~Release() {
+      for (PyObject* o : v) Py_XDECREF(o);
+    }
+  } release{st};
+  int pc;
+  if (r.kind == tracer::Resume::Kind::Call) {
+    const size_t ops = static_cast<size_t>(r.nargs) + 2 + (r.kw ? 1 : 0);
+    const size_t base = st.size() - ops;
+    PyObject* kwnames = r.kw ? st.back() : nullptr;
+    PyObject* lower = st[base];
+    PyObject* upper = st[base + 1];
+    std::vector<PyObject*> args;
+    PyObject* callable = lower ? lower : upper;
+    if (lower && upper) args.push_back(upper);  // a method and its self
+    for (int i = 0; i < r.nargs; ++i) args.push_back(st[base + 2 + static_cast<size_t>(i)]);
+    const size_t nkw = kwnames && PyTuple_Check(kwnames) ? static_cast<size_t>(PyTuple_GET_SIZE(kwnames)) : 0;
+    PyObject* res = nullptr;
+    if (!callable || args.size() < nkw) PyErr_SetString(PyExc_SystemError, "tracejit: malformed call at a graph break");
+    else res = PyObject_Vectorcall(callable, args.data(), args.size() - nkw, nkw ? kwnames : nullptr);
+    for (size_t i = base; i < st.size(); ++i) Py_XDECREF(st[i]);
+    st.resize(base);
+    if (!res) {
+      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);  // the user's statement
+      return nullptr;
+    }
+    st.push_back(res);
+    pc = r.next_pc;
+  } else if (r.kind == tracer::Resume::Kind::MethodCall) {
+    PyObject* v = st.back();
+    st.pop_back();
+    PyObject* name = PyUnicode_FromString(r.attr.c_str());
+    PyObject* res = v && name ? PyObject_VectorcallMethod(name, &v, 1, nullptr) : nullptr;
+    Py_XDECREF(name);
+    Py_XDECREF(v);
+    if (!res) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed method call at a graph break");
+      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
+      return nullptr;
+    }
+    st.push_back(res);
+    pc = r.next_pc;
+  } else if (r.kind == tracer::Resume::Kind::Method) {
+    PyObject* v = st.back();
+    st.pop_back();
+    PyObject* a = v ? PyObject_GetAttrString(v, r.attr.c_str()) : nullptr;
+    Py_XDECREF(v);
+    if (!a) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed attribute at a graph break");
+      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
+      return nullptr;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    st.push_back(a);
+    st.push_back(nullptr);
+#else
+    st.push_back(nullptr);
+    st.push_back(a);
+#endif
+    pc = r.next_pc;
+  } else {
+    PyObject* v = st.back();
+    st.pop_back();
+    const int t = v ? PyObject_IsTrue(v) : -1;
+    Py_XDECREF(v);
+    if (t < 0) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed branch at a graph break");
+      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
+      return nullptr;
+    }
+    if (r.kind == tracer::Resume::Kind::Truth) {
+      st.push_back(Py_NewRef(t == 1 ? Py_True : Py_False));
+      pc = r.next_pc;
+    } else {
+      pc = (t == 1) == r.jump_if ? r.target_pc : r.next_pc;
+    }
+  }
+  std::vector<bool> bound;
+  for (size_t k = 0; k < static_cast<size_t>(r.nlocals) && k < st.size(); ++k) bound.push_back(st[k] != nullptr);
+  auto it = continuations_.find(continuation_key(pc, bound));
+  if (it == continuations_.end()) {  // prepare_resume made it; only reset() from inside the call drops it
+    PyErr_SetString(PyExc_RuntimeError, "tracejit: the function was reset while a call was running past a graph break");
+    return nullptr;
+  }
+  return continue_at(*it->second, st);
+}
+
+bool JitFunction::settle_continuation(Continuation& c, size_t i) {
+  CacheEntry& e = *c.entries[i];
+  if (e.settled) return true;
+  int state = e.state.load(std::memory_order_acquire);
+  if (state == CacheEntry::kCompiling) return false;
+  SignatureInfo& sig = continuation_signatures_[e.signature];
+  sig.compiling = false;
+  if (state == CacheEntry::kFailed) {
+    ++stats_.compile_failures;
+    if (!e.symbols.empty()) {
+      c.dynamic_failed = true;  // the backend could not compile it dynamic: retraced static
+      continuation_signatures_.erase(e.signature);
+    } else {
+      sig.eager_only = true;
+    }
+    add_reason(stats_.fallback_reasons, fmt::format("{}: continuation: compile failed: {} [compile-error]", c.where, e.error));
+    c.entries.erase(c.entries.begin() + static_cast<std::ptrdiff_t>(i));
+    return false;
+  }
+  e.settled = true;
+  ++stats_.compiles;
+  if (e.kernel && e.kernel->from_cache()) ++stats_.cache_hits;
+  stats_.compile_ms += e.compile_ms;
+  log("ir", fmt::format("{}: continuation at {} compiled in {:.1f} ms\n{}", name_, c.where, e.compile_ms, e.ir_text));
+  return true;
+}
+
+// A trace of continuation `c` for this frame state: array dimensions seen to change between its
+// versions (or all, with jit(dynamic=True)) as runtime sizes, retraced with the ones the code
+// needs static, or all static when that fails (as JitFunction::trace does for the function).
+tracer::TraceResult JitFunction::trace_continuation(Continuation& c, PyObject* const* state, size_t n) {
+  tracer::TraceOptions topts;
+  topts.start_pc = c.pc;
+  topts.state_locals = c.nlocals;
+  auto is_static = [&](int i, int d) {
+    return std::find(c.static_dims.begin(), c.static_dims.end(), std::pair<int, int>(i, d)) != c.static_dims.end();
+  };
+  auto options = [&]() {
+    topts.dynamic_dims.clear();
+    if (options_.dynamic == 0 || c.dynamic_failed) return;
+    for (size_t i = 0; i < n; ++i) {
+      if (!state[i] || !PyArray_CheckExact(state[i])) continue;
+      auto* a = reinterpret_cast<PyArrayObject*>(state[i]);
+      for (int d = 0; d < PyArray_NDIM(a); ++d) {
+        const std::pair<int, int> p(static_cast<int>(i), d);
+        bool dynamic = options_.dynamic == 1 ||
+                       std::find(c.dynamic_dims.begin(), c.dynamic_dims.end(), p) != c.dynamic_dims.end();
+        if (dynamic && !is_static(p.first, d)) topts.dynamic_dims.push_back(p);
+      }
+    }
+  };
+  if (kAutoDynamic && options_.dynamic == -1 && !c.dynamic_failed && !c.entries.empty()) {
+    for (const tracer::Guard& g : c.entries.back()->guards.guards()) {  // sizes that changed
+      if (g.kind != tracer::Guard::Kind::Array || g.arg < 0 || static_cast<size_t>(g.arg) >= n) continue;
+      PyObject* o = state[g.arg];
+      if (!o || !PyArray_CheckExact(o)) continue;
+      auto* a = reinterpret_cast<PyArrayObject*>(o);
+      if (PyArray_TYPE(a) != g.typenum || PyArray_NDIM(a) != static_cast<int>(g.dims.size())) continue;
+      for (size_t d = 0; d < g.dims.size(); ++d) {
+        const std::pair<int, int> p(g.arg, static_cast<int>(d));
+        if (g.dims[d] >= 0 && PyArray_DIMS(a)[d] != g.dims[d] &&
+            std::find(c.dynamic_dims.begin(), c.dynamic_dims.end(), p) == c.dynamic_dims.end())
+          c.dynamic_dims.push_back(p);
+      }
+    }
+  }
+  options();
+  tracer::TraceResult tr = tracer::trace_function(func_, state, static_cast<Py_ssize_t>(n), topts);
+  for (int round = 0; round < 4; ++round) {  // a runtime size met a static one: specialize it
+    auto* a = std::get_if<tracer::Abort>(&tr);
+    if (!a || a->code != tracer::AbortCode::DynamicShape || a->specialize.empty()) break;
+    bool added = false;
+    for (const auto& p : a->specialize)
+      if (!is_static(p.first, p.second)) {
+        c.static_dims.push_back(p);
+        added = true;
+      }
+    if (!added) break;
+    options();
+    tr = tracer::trace_function(func_, state, static_cast<Py_ssize_t>(n), topts);
+  }
+  if (auto* a = std::get_if<tracer::Abort>(&tr); a && a->code == tracer::AbortCode::DynamicShape) {
+    c.dynamic_failed = true;
+    options();
+    tr = tracer::trace_function(func_, state, static_cast<Py_ssize_t>(n), topts);
+  }
+  return tr;
+}
+
+// The rest of the function from continuation `c` with frame state `st` (owned references):
+// a compiled version whose guards hold, else (after tracing and compiling one when hot) the
+// eager remainder. Nothing of this part has run when a version turns out unusable.
+PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) {
+  if (st.size() != c.nstate) {
+    PyErr_SetString(PyExc_SystemError, "tracejit: frame state does not match its continuation");
+    return nullptr;
+  }
+  PyObject* const* state = st.data();
+  auto run_version = [&](const std::shared_ptr<CacheEntry>& e, bool& ran) -> PyObject* {
+    PyObject* r = run(*e, state);
+    ran = r || PyErr_Occurred();  // else nothing ran (an overlap of in-place inputs ...)
+    if (ran) {  // counted also when it raised (at an effect or a later break), as it ran compiled
+      ++e->hits;
+      ++stats_.continuation_calls;
+    }
+    return r;
+  };
+  bool usable = true;
+  for (size_t i = 0; i < c.entries.size(); ++i) {
+    if (!c.entries[i]->settled && !settle_continuation(c, i)) {
+      if (i < c.entries.size() && !c.entries[i]->settled) continue;  // still compiling
+      --i;
+      continue;
+    }
+    std::shared_ptr<CacheEntry> e = c.entries[i];
+    if (e->guard_stub ? e->guard_stub->check(state) : e->guards.check(state)) {
+      bool ran = false;
+      PyObject* r = run_version(e, ran);
+      if (ran) return r;
+      usable = false;  // could not run (an overlap of in-place inputs ...): eagerly
+      break;
+    }
+  }
+  if (usable) {
+    uint64_t key = std::hash<std::string>{}(continuation_key(c.pc, c.bound));
+    for (PyObject* o : st) {
+      key = mix(key, o ? reinterpret_cast<uintptr_t>(Py_TYPE(o)) : 0);
+      if (o && PyArray_Check(o)) {
+        auto* a = reinterpret_cast<PyArrayObject*>(o);
+        key = mix(key, static_cast<uint64_t>(PyArray_TYPE(a)) * 131 + static_cast<uint64_t>(PyArray_NDIM(a)));
+        for (int d = 0; d < PyArray_NDIM(a); ++d) key = mix(key, static_cast<uint64_t>(PyArray_DIMS(a)[d]));
+        key = mix(key, PyArray_IS_C_CONTIGUOUS(a) ? 1 : 0);
+      } else if (o && (PyLong_CheckExact(o) || PyUnicode_CheckExact(o) || PyBool_Check(o))) {
+        Py_hash_t h = PyObject_Hash(o);
+        if (h == -1) PyErr_Clear();
+        key = mix(key, static_cast<uint64_t>(h));
+      }
+    }
+    SignatureInfo& sig = continuation_signatures_[key];
+    if (!sig.eager_only && !sig.compiling && static_cast<int>(c.entries.size()) < options_.recompile_limit &&
+        ++sig.seen > options_.hot) {
+      auto t0 = std::chrono::steady_clock::now();
+      tracer::TraceResult tr = trace_continuation(c, state, st.size());
+      const double trace_ms = ms_since(t0);
+      stats_.trace_ms += trace_ms;
+      std::string why;
+      if (auto* a = std::get_if<tracer::Abort>(&tr)) {
+        why = fmt::format("{} (continuation after {})", a->describe(), c.where);
+      } else {
+        tracer::Trace& t = std::get<tracer::Trace>(tr);
+        if (!count_breaks(t, nullptr)) return nullptr;  // fullgraph=True never gets here
+        if (t.resume) prepare_resume(*t.resume, why);
+        if (why.empty()) {
+          std::shared_ptr<CacheEntry> e = make_entry(t, key, trace_ms);
+          e->resume_at = c.where;
+          if (!c.entries.empty()) {  // why the last version did not match, in the user's words
+            ++stats_.recompiles;
+            std::vector<std::string> miss = c.entries.back()->guards.explain(state);
+            std::string line = fmt::format("{} (continuation after {}): {}", name_, c.where,
+                                           miss.empty() ? "new signature" : miss.front());
+            log("recompiles", fmt::format("recompile {}", line));
+            add_reason(stats_.recompile_reasons, std::move(line));
+          }
+          c.entries.push_back(e);
+          log("graph_breaks", fmt::format("{}: continuation after {} traced ({} versions)", name_, c.where, c.entries.size()));
+          if (options_.sync) {
+            build_kernel(*e, std::move(t.graph));
+            if (settle_continuation(c, c.entries.size() - 1)) {
+              bool ran = false;
+              PyObject* r = run_version(e, ran);
+              if (ran) return r;
+            }
+          } else {
+            sig.compiling = true;
+            CompileQueue::get().push([e, g = std::move(t.graph)]() mutable {
+              build_kernel(*e, std::move(g));
+              PyGILState_STATE gil = PyGILState_Ensure();
+              e.reset();
+              PyGILState_Release(gil);
+            });
+          }
+        }
+      }
+      if (!why.empty()) {
+        ++stats_.trace_aborts;
+        sig.eager_only = true;
+        log("aborts", fmt::format("{}: continuation aborted: {}", name_, why));
+        add_reason(stats_.fallback_reasons, std::move(why));
+      }
+    }
+  }
+  // The rest of the function, eagerly: its code entered at the continuation's instruction.
+  ++stats_.continuation_fallbacks;
+  ++c.eager_calls;
+  std::vector<PyObject*> args(st.size());
+  for (size_t i = 0; i < st.size(); ++i) args[i] = st[i] ? st[i] : Py_None;
+  return PyObject_Vectorcall(c.remainder, args.data(), args.size(), nullptr);
 }
 
 PyObject* JitFunction::raise_graph_break(const std::vector<std::string>& lines) {

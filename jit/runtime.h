@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -37,7 +38,11 @@ struct Stats {
   int64_t trace_aborts = 0;
   int64_t compile_failures = 0;
   int64_t cache_hits = 0;  // compiles whose code came from the object cache (no codegen)
-  int64_t graph_breaks = 0;  // deferred side effects in the versions traced (print, dict stores)
+  int64_t graph_breaks = 0;  // deferred side effects and resume breaks in the versions traced
+  // Graph breaks with resume (tracer::Resume): segments after a break that ran compiled
+  // (continuations), and those that ran eagerly (the rest of the function, from the break).
+  int64_t continuation_calls = 0;
+  int64_t continuation_fallbacks = 0;
   double trace_ms = 0;
   double compile_ms = 0;
   std::vector<std::string> fallback_reasons;   // "file:line: why [code]", deduplicated
@@ -73,12 +78,36 @@ struct CacheEntry {
   std::vector<tracer::SourceRef> effect_fetches;
   std::vector<std::pair<tracer::SourceRef, tracer::SourceRef>> effect_distinct;
   int host_slots = 0;
+  // The trace ends at a graph break: the runtime performs it and continues (see Resume).
+  std::optional<tracer::Resume> resume;
+  std::string resume_at;  // a continuation: "file:line" of the instruction it starts at, else ""
   std::string ir_text;
   std::string error;  // kFailed: why
   int64_t hits = 0;
   double trace_ms = 0;
   double compile_ms = 0;
   ~CacheEntry();
+};
+
+// Where a function goes on after a graph break: the instruction a continuation starts at and
+// which of its local slots are bound; the compiled versions for it (each behind its guards over
+// the frame state) and the eager remainder (tracejit._resume) used when none can run.
+struct Continuation {
+  int pc = -1;
+  int nlocals = 0;
+  size_t nstate = 0;
+  std::vector<bool> bound;  // per local slot
+  std::string where;        // "file:line"
+  std::vector<std::shared_ptr<CacheEntry>> entries;
+  PyObject* remainder = nullptr;  // strong
+  PyObject* code = nullptr;       // strong: the code object it was made for (part of its key)
+  int64_t eager_calls = 0;
+  // Dynamic shapes, as for the function's own versions (JitFunction::learn_dynamic_dims):
+  // (state index, dimension) pairs traced as runtime sizes, pairs a trace had to specialize,
+  // and whether dynamic traces failed here (then static only).
+  std::vector<std::pair<int, int>> dynamic_dims, static_dims;
+  bool dynamic_failed = false;
+  ~Continuation();
 };
 
 class JitFunction {
@@ -96,6 +125,7 @@ class JitFunction {
   PyObject* callable() const { return callable_; }
   const Stats& stats() const { return stats_; }
   const std::vector<std::shared_ptr<CacheEntry>>& entries() const { return entries_; }
+  const std::map<std::string, std::unique_ptr<Continuation>>& continuations() const { return continuations_; }
   const Options& options() const { return options_; }
   // Forget every compiled version and counter.
   void reset();
@@ -110,6 +140,17 @@ class JitFunction {
   };
 
   PyObject* eager(PyObject* const* args, size_t nargsf, PyObject* kwnames);
+  // Graph breaks with resume. prepare_resume: creates the continuations of a trace's break
+  // (with their eager remainders) before the trace's version is used; false with a reason
+  // when that is impossible (the trace is then not used). resume_from: performs the break
+  // instruction on `state` (owned references, nullptr entries unbound) and runs the rest.
+  bool prepare_resume(const tracer::Resume& r, std::string& why);
+  PyObject* resume_from(const tracer::Resume& r, std::vector<PyObject*>& state);
+  PyObject* continue_at(Continuation& c, std::vector<PyObject*>& state);
+  tracer::TraceResult trace_continuation(Continuation& c, PyObject* const* state, size_t n);
+  std::string continuation_key(int pc, const std::vector<bool>& bound) const;
+  // Accounts a trace's graph breaks (effects and its resume break); fullgraph=True raises.
+  bool count_breaks(const tracer::Trace& t, SignatureInfo* sig);
   bool bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
             std::vector<PyObject*>& bound, std::vector<PyObject*>& owned) const;
   // A cheap key of the arguments' types, dtypes, shapes, layouts and str/bool values (and int
@@ -122,6 +163,9 @@ class JitFunction {
   tracer::TraceResult trace(PyObject* const* bound);  // with the dynamic-shape retry; counts trace_ms
   bool code_has_loops();  // does the traced function's code have a backward jump?
   bool settle(size_t index);  // accounts a finished compile; false while compiling or if failed
+  // The same for a continuation's versions (signatures keyed by continuation and state).
+  bool settle_continuation(Continuation& c, size_t index);
+  std::shared_ptr<CacheEntry> make_entry(tracer::Trace& t, uint64_t sig_key, double trace_ms);
   void log(const char* channel, const std::string& message) const;  // logger "tracejit"
   std::string caller_location() const;
   // nullptr with no error set: the entry could not run (an input path vanished); go eager.
@@ -139,6 +183,8 @@ class JitFunction {
   Stats stats_;
   std::vector<std::shared_ptr<CacheEntry>> entries_;
   std::unordered_map<uint64_t, SignatureInfo> signatures_;
+  std::map<std::string, std::unique_ptr<Continuation>> continuations_;
+  std::unordered_map<uint64_t, SignatureInfo> continuation_signatures_;  // by continuation and state
   std::unordered_map<uint64_t, int64_t> hot_seen_;  // calls per signature without int values
   bool warned_limit_ = false;
   // Automatic dynamic shapes: (argument, dimension) pairs seen to change between compiles.

@@ -142,11 +142,13 @@ PyObject* jf_stats(PyObject* self, PyObject*) {
   const auto& s = reinterpret_cast<JitFunctionObject*>(self)->impl->stats();
   const auto& impl = *reinterpret_cast<JitFunctionObject*>(self)->impl;
   return Py_BuildValue(
-      "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:n,s:N,s:N,s:N}", "calls", (long long)s.calls,
+      "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:n,s:d,s:d,s:n,s:N,s:N,s:N}", "calls", (long long)s.calls,
       "compiled_calls", (long long)s.compiled_calls, "fallback_calls", (long long)s.fallback_calls,
       "compiles", (long long)s.compiles, "recompiles", (long long)s.recompiles, "trace_aborts",
       (long long)s.trace_aborts, "compile_failures", (long long)s.compile_failures, "cache_hits",
-      (long long)s.cache_hits, "graph_breaks", (long long)s.graph_breaks, "trace_ms",
+      (long long)s.cache_hits, "graph_breaks", (long long)s.graph_breaks, "continuation_calls",
+      (long long)s.continuation_calls, "continuation_fallbacks", (long long)s.continuation_fallbacks,
+      "continuations", (Py_ssize_t)impl.continuations().size(), "trace_ms",
       s.trace_ms, "compile_ms", s.compile_ms, "cache_entries", (Py_ssize_t)impl.entries().size(),
       "fallback_reasons", str_list(s.fallback_reasons), "recompile_reasons",
       str_list(s.recompile_reasons), "graph_break_reasons", str_list(s.graph_break_reasons));
@@ -156,12 +158,22 @@ PyObject* jf_cache_info(PyObject* self, PyObject*) {
   const auto& impl = *reinterpret_cast<JitFunctionObject*>(self)->impl;
   PyObject* l = PyList_New(0);
   if (!l) return nullptr;
-  for (const auto& e : impl.entries()) {
+  // Top-level versions, then the versions of each continuation (after a graph break), with
+  // "resume_at": the file:line of the break they continue after (None for top-level ones) and
+  // "graph_break": the break a version ends at (None when it runs to the return).
+  std::vector<const tracejit::jit::CacheEntry*> all;
+  for (const auto& e : impl.entries()) all.push_back(e.get());
+  for (const auto& [key, c] : impl.continuations())
+    for (const auto& e : c->entries) all.push_back(e.get());
+  for (const tracejit::jit::CacheEntry* e : all) {
     if (!e->settled) continue;  // still compiling
-    PyObject* d = Py_BuildValue("{s:N,s:L,s:d,s:d,s:s,s:{s:i,s:i,s:N}}", "guards", str_list(e->guards.describe()),
+    PyObject* resume_at = e->resume_at.empty() ? Py_NewRef(Py_None) : PyUnicode_FromString(e->resume_at.c_str());
+    PyObject* brk = e->resume ? PyUnicode_FromString(e->resume->describe().c_str()) : Py_NewRef(Py_None);
+    PyObject* d = Py_BuildValue("{s:N,s:L,s:d,s:d,s:s,s:{s:i,s:i,s:N},s:N,s:N}", "guards", str_list(e->guards.describe()),
                                 "hits", (long long)e->hits, "trace_ms", e->trace_ms, "compile_ms",
                                 e->compile_ms, "ir", e->ir_text.c_str(), "loops", "regions", e->loops,
-                                "native", e->native_loops, "not_native", str_list(e->native_rejections));
+                                "native", e->native_loops, "not_native", str_list(e->native_rejections),
+                                "resume_at", resume_at, "graph_break", brk);
     if (!d || PyList_Append(l, d) < 0) {
       Py_XDECREF(d);
       Py_DECREF(l);
@@ -217,6 +229,7 @@ PyObject* py_trace_ir(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   std::string text = tracejit::ir::print(t.graph);
   for (const auto& fx : t.effects)  // deferred side effects: the graph breaks of this trace
     if (fx.graph_break) text += "# graph break: " + fx.describe() + "\n";
+  if (t.resume) text += "# graph break: " + t.resume->describe() + "\n";  // the trace ends there
   for (const std::string& note : t.loop_notes) text += "# " + note + "\n";  // unrolled loops
   return Py_BuildValue("(Os)", Py_True, text.c_str());
 }

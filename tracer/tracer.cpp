@@ -330,9 +330,19 @@ bool Tracer::emit_output(const AValue& v) {
     }
     case AValue::Kind::Object: {
       OutputNode n;
-      n.kind = OutputNode::Kind::Constant;
-      Py_INCREF(v.obj);
-      n.constant = v.obj;
+      if (v.source && v.source->kind == Source::Kind::Arg) {
+        // An argument returned as itself (a list guarded only by type and length is another
+        // object at the next call: never the trace-time one).
+        n.kind = OutputNode::Kind::Arg;
+        n.index = v.source->arg_index;
+      } else if (v.source && v.source->evaluable()) {
+        n.kind = OutputNode::Kind::Fetch;
+        n.source = v.source;
+      } else {
+        n.kind = OutputNode::Kind::Constant;
+        Py_INCREF(v.obj);
+        n.constant = v.obj;
+      }
       out.push_back(n);
       return true;
     }
@@ -477,7 +487,15 @@ bool Tracer::op_load_attr(const Instruction& in, bool method) {
       push(std::move(self));
       return true;
     }
+#if PY_VERSION_HEX >= 0x030D0000
+    // NULL: a plain callable, where 3.13's LOAD_ATTR puts it (above), so that the stack is the
+    // interpreter's (a graph break hands it to the eager remainder).
+    push(std::move(*out));
+    push(AValue{});
+    return true;
+#else
     push(AValue{});  // NULL: a plain callable
+#endif
   }
   push(std::move(*out));
   return true;
@@ -1170,10 +1188,12 @@ TraceResult Tracer::run() {
   auto* code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_));
   trace_.graph.name = PyUnicode_AsUTF8(code->co_qualname);
   loc_.line = code->co_firstlineno;
-  if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) && bind_arguments())
+  if (push_frame(func_, Source::fixed(func_, trace_.graph.name)) &&
+      (options_.start_pc >= 0 ? bind_state() : bind_arguments()))
     interpret([] { return false; });
   if (PyErr_Occurred()) PyErr_Clear();
   if (abort_) {
+    request_break();  // resume.cpp: may this trace end before the instruction that aborted?
     for (const Effect& fx : trace_.effects)  // breaks before the abort (listed by fullgraph=True)
       if (fx.graph_break) abort_->graph_breaks.push_back(fx.describe());
     return std::move(*abort_);
@@ -1191,9 +1211,16 @@ bool Tracer::interpret(const std::function<bool()>& done) {
       return fail(AbortCode::ControlFlow, "ran past the end of the bytecode");
     if (++steps_ > kMaxSteps || trace_.graph.size() > kMaxGraphNodes)
       return fail(AbortCode::ControlFlow, "trace too long (a long unrolled loop or a huge loop body)");
+    if (step_depth_ == 0 && frames_.size() == 1) {
+      outer_instr_ = fr().pc;
+      for (const auto& [pc, why] : break_pcs_)
+        if (pc == outer_instr_ && regions_.empty()) return make_break(pc, why);  // resume.cpp
+    }
     cur_ = &fr().instrs[static_cast<size_t>(fr().pc++)];
     loc_.line = cur_->line >= 0 ? cur_->line : loc_.line;
+    ++step_depth_;
     step(*cur_);
+    --step_depth_;
   }
   return !abort_;
 }
@@ -1241,6 +1268,7 @@ TraceResult trace_once(PyObject* func, PyObject* const* args, Py_ssize_t nargs, 
   // ...) is unrolled instead: the trace starts over with that loop on the unroll list.
   std::vector<detail::Tracer::LoopKey> unroll;
   std::vector<detail::Tracer::Widen> widen;
+  std::vector<std::pair<int, std::string>> breaks;
   std::vector<std::string> notes;
   constexpr int kMaxRetraces = 16;
   for (int attempt = 0;; ++attempt) {
@@ -1248,6 +1276,7 @@ TraceResult trace_once(PyObject* func, PyObject* const* args, Py_ssize_t nargs, 
     t.set_options(options);
     t.no_region_ = unroll;
     t.widen_ = widen;
+    t.break_pcs_ = breaks;
     t.loop_notes_ = notes;
     t.min_region_trip_ = min_region_trip;
     if (attempt == kMaxRetraces) t.no_region_.push_back({nullptr, -1});  // no regions at all
@@ -1259,6 +1288,12 @@ TraceResult trace_once(PyObject* func, PyObject* const* args, Py_ssize_t nargs, 
     }
     if (std::holds_alternative<Abort>(r) && t.region_failed_ && attempt < kMaxRetraces) {
       unroll.push_back(*t.region_failed_);
+      notes = t.loop_notes_;
+      continue;
+    }
+    if (std::holds_alternative<Abort>(r) && t.break_request_ && attempt < kMaxRetraces) {
+      // A call or branch of the outermost frame it cannot hold: end the trace there instead.
+      breaks.push_back(*t.break_request_);
       notes = t.loop_notes_;
       continue;
     }

@@ -4,6 +4,7 @@
 #include "tracer/npy.h"
 
 #include <string>
+#include <optional>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -150,6 +151,40 @@ struct Effect {
   std::string describe() const;  // "file.py:12: print(...) runs eagerly after the compiled graph [graph-break]"
 };
 
+// A graph break at a call or a branch the trace cannot hold (TorchDynamo's resume functions):
+// the trace of the outermost frame ends at instruction `pc`; its results include the live frame
+// state there. The runtime runs the graph, its effects and write-backs, rebuilds the frame state
+// as Python objects, performs the break instruction eagerly with them (the call; or the truth
+// test of the branch) and continues at the next instruction with a continuation: a trace that
+// starts there with the frame state as its arguments (or, when none can run, the rest of the
+// function run eagerly from there).
+struct Resume {
+  enum class Kind : uint8_t {
+    Call,    // CALL: the top of `state` holds [callable, self-or-NULL, args..., kwnames?]
+    Branch,  // POP_JUMP_IF_TRUE/FALSE: the top of `state` is the value tested
+    Truth,   // TO_BOOL (3.13): the top of `state` is replaced by its truth
+    Method,  // LOAD_METHOD/LOAD_ATTR(method): the top of `state` is replaced by the call
+             // protocol's pair for getattr(top, attr): a NULL and the bound attribute
+    MethodCall,  // the same followed by a CALL without arguments (x.tolist()): the top of
+                 // `state` is replaced by the call's result (pc + 1 is that CALL)
+  };
+  Kind kind = Kind::Call;
+  int pc = -1;      // the break instruction (index into the decoded instructions)
+  int nlocals = 0;  // state[0, nlocals): the frame's local slots; the rest: its value stack
+  // nullopt: an unbound local, or a NULL stack entry (the call's lower NULL).
+  std::vector<std::optional<EffectOperand>> state;
+  std::string attr;      // Method: the attribute's name
+  int nargs = 0;         // Call: the CALL's argument count (kwnames excluded)
+  bool kw = false;       // Call: a kwnames tuple is on top of the stack
+  bool jump_if = false;  // Branch: jumps when the truth equals this
+  int next_pc = -1;      // where the continuation starts after the call / when not jumping
+  int target_pc = -1;    // Branch: the jump target
+  int next_offset = -1, target_offset = -1;  // their bytecode offsets (for the eager remainder)
+  std::string file, function, what, reason;
+  int line = -1;
+  std::string describe() const;  // "file.py:12: call to erf() [...]: runs eagerly between compiled graphs [graph-break]"
+};
+
 struct Trace {
   ir::Graph graph;
   GuardSet guards;
@@ -173,6 +208,8 @@ struct Trace {
   std::vector<SourceRef> effect_fetches;
   std::vector<std::pair<SourceRef, SourceRef>> effect_distinct;
   int host_slots = 0;
+  // The trace ends at a graph break (outputs is empty then): see Resume.
+  std::optional<Resume> resume;
   Trace() = default;
   Trace(Trace&&) = default;
   Trace& operator=(Trace&&) = default;
@@ -185,6 +222,11 @@ struct TraceOptions {
   // (argument, dimension) pairs traced as symbolic sizes (>= 2; sizes 0 and 1 stay static).
   // Dimensions of equal size at trace time share one symbol, guarded equal.
   std::vector<std::pair<int, int>> dynamic_dims;
+  // A continuation: the trace starts at instruction `start_pc` of the function, `args` being
+  // its frame state (Resume::state: `state_locals` local slots, then the value stack; nullptr
+  // entries unbound / NULL).
+  int start_pc = -1;
+  int state_locals = 0;
 };
 
 // Traces `func` called with `args`: its positional parameters, already bound (keywords and

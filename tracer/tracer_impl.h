@@ -197,6 +197,14 @@ class Tracer {
   };
   std::vector<Widen> widen_;
   std::optional<Widen> widen_request_;
+  // Graph breaks (resume.cpp): instructions of the outermost frame where this trace ends with a
+  // Resume instead of tracing them; a trace that aborted at one that may break asks for a
+  // retrace with it on the list (break_request_, with the abort's reason).
+  std::vector<std::pair<int, std::string>> break_pcs_;
+  std::optional<std::pair<int, std::string>> break_request_;
+  // Sets break_request_ when the abort happened while the outermost frame was at an
+  // instruction the trace can end at.
+  void request_break();
 
  private:
   struct RegionReads {
@@ -294,6 +302,12 @@ class Tracer {
   // Runs the interpreter until `done()` (checked before each instruction) or an abort/return.
   bool interpret(const std::function<bool()>& done);
   int steps_ = 0;
+  int step_depth_ = 0;    // nested interpret() calls (if-conversion arms, loop bodies)
+  int outer_instr_ = -1;  // the outermost frame's instruction being interpreted at depth 0
+  // Ends the trace at instruction `idx` of the outermost frame (resume.cpp).
+  bool make_break(int idx, const std::string& reason);
+  bool frame_state(Resume& r, size_t operands, const std::string& reason);
+  bool bind_state();  // a continuation's frame state as the frame's locals and stack
   int64_t back_edges_ = 0;  // backward jumps interpreted outside loop regions (unrolled iterations)
 
  public:
@@ -404,6 +418,8 @@ class Tracer {
   }
   void push(AValue v) { fr().stack.push_back(std::move(v)); }
   std::string local_name(int i) const {
+    if (options_.start_pc >= 0 && i >= options_.state_locals)  // a continuation's value stack
+      return fmt::format("<stack {}>", i - options_.state_locals);
     PyObject* names = PyCode_GetVarnames(fr().code);
     std::string out = "?";
     if (names && i < PyTuple_GET_SIZE(names)) out = PyUnicode_AsUTF8(PyTuple_GET_ITEM(names, i));

@@ -86,6 +86,14 @@ def jit(fn=None, *, hot=None, hot_loop=DEFAULT_HOT_LOOP, recompile_limit=DEFAULT
         GraphBreakError listing every break with its reason and file:line instead of running.
         Without it, statements the graph cannot hold (print(...), d[k] = v, lst.append(x))
         run after the compiled code with the real values, in order (stats()['graph_breaks']).
+        A call the tracer cannot hold whose result is used (np.sort(x), x.tolist(), a C
+        extension, a method that mutates its object) or a branch on array data whose arms are
+        not pure splits the function instead (TorchDynamo-style resume): the part before runs
+        compiled, the statement runs eagerly with the real values, and the rest runs as a
+        compiled continuation (cached per statement, behind its own guards; cache_info()
+        entries with 'resume_at') or eagerly from that statement when it cannot be compiled
+        (stats()['continuation_calls'] / ['continuation_fallbacks']). Not inside loops,
+        try/with blocks, inlined callees or functions with closures: those run eagerly whole.
     sync: compile on the calling thread, which waits for LLVM. The default (None) compiles on a
         background thread while calls keep running eagerly, and switches to the compiled code
         as soon as it is ready; TRACEJIT_SYNC=1 makes every function synchronous.
@@ -108,7 +116,8 @@ def jit(fn=None, *, hot=None, hot_loop=DEFAULT_HOT_LOOP, recompile_limit=DEFAULT
 
 def explain(fn, *args, **kwargs):
     """Trace ``fn(*args, **kwargs)`` without running it: returns the optimized IR text (followed
-    by one ``# graph break: file:line: ...`` line per deferred side effect), or raises
+    by one ``# graph break: file:line: ...`` line per deferred side effect, and one for the call
+    or branch the trace ends at when the function is split there), or raises
     ``RuntimeError`` with the reason the tracer would fall back (file:line)."""
     import inspect
 

@@ -1,0 +1,326 @@
+// Graph breaks with resume (TorchDynamo's resume functions, on our tracer): a call the tracer
+// cannot hold whose result is used, or a branch on runtime data whose arms cannot be
+// if-converted, ends the trace of the outermost frame at that instruction. The trace's results
+// then include the live frame state (locals and value stack, as effect operands); the runtime
+// (jit/runtime.cpp) rebuilds it as Python objects, performs the instruction eagerly and goes on
+// with a continuation: a trace that starts at the next instruction with the frame state as its
+// arguments (TraceOptions::start_pc; bind_state below).
+//
+// Where a trace may end (anything else fails as before: the whole call runs eagerly):
+// - in the outermost frame (a callee that cannot be inlined breaks at its call site), at the
+//   top level of the trace: not inside a loop (no backward jump spans the instruction), a loop
+//   region, an if-conversion arm, a try/with block (an exception table entry covers it);
+// - in code without cells or free variables (the eager remainder rebuilds the frame from
+//   plain locals);
+// - when every live local and the stack below the instruction's operands are values the
+//   runtime can rebuild exactly: input arrays (as themselves), computed arrays (one object per
+//   value, not views), runtime numbers, constants, objects re-fetched through their source,
+//   tuples of these, and lists built in the traced code that nothing else refers to.
+#include <fmt/format.h>
+
+#include "tracer/tracer_impl.h"
+
+namespace tracejit::tracer::detail {
+namespace {
+
+// Builtins whose result depends on the calling frame: never run from the runtime.
+bool frame_sensitive(PyObject* f) {
+  if (!PyCFunction_Check(f)) return false;
+  const char* name = reinterpret_cast<PyCFunctionObject*>(f)->m_ml->ml_name;
+  PyObject* self = PyCFunction_GET_SELF(f);
+  bool builtin = self && PyModule_Check(self) && std::strcmp(PyModule_GetName(self), "builtins") == 0;
+  PyErr_Clear();
+  bool sys = self && PyModule_Check(self) && std::strcmp(PyModule_GetName(self), "sys") == 0;
+  PyErr_Clear();
+  for (const char* n : {"locals", "vars", "eval", "exec", "dir", "globals", "breakpoint", "compile", "__import__"})
+    if (builtin && std::strcmp(name, n) == 0) return true;
+  return sys && (std::strcmp(name, "_getframe") == 0 || std::strcmp(name, "exc_info") == 0 ||
+                 std::strcmp(name, "exception") == 0 || std::strcmp(name, "settrace") == 0);
+}
+
+// Whether an exception table entry covers byte offset `offset` (3.11+ varint format).
+bool in_exception_block(PyCodeObject* code, int offset) {
+  PyObject* table = code->co_exceptiontable;
+  if (!table || !PyBytes_Check(table)) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(PyBytes_AS_STRING(table));
+  const unsigned char* end = p + PyBytes_GET_SIZE(table);
+  auto varint = [&](int64_t& v) {
+    if (p >= end) return false;
+    unsigned char b = *p++;
+    v = b & 63;
+    while (b & 64) {
+      if (p >= end) return false;
+      b = *p++;
+      v = (v << 6) | (b & 63);
+    }
+    return true;
+  };
+  while (p < end) {
+    int64_t start, size, target, depth;
+    if (!varint(start) || !varint(size) || !varint(target) || !varint(depth)) return true;  // unreadable: refuse
+    if (offset / 2 >= start && offset / 2 < start + size) return true;
+  }
+  return false;
+}
+
+// Structural identity of two abstract values (the same SSA value, object, items).
+bool same_value(const AValue& a, const AValue& b) {
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case AValue::Kind::Tensor: return a.v == b.v;
+    case AValue::Kind::Object: return a.obj == b.obj;
+    case AValue::Kind::Tuple:
+      if (a.is_list != b.is_list || a.items.size() != b.items.size()) return false;
+      for (size_t i = 0; i < a.items.size(); ++i)
+        if (!same_value(a.items[i], b.items[i])) return false;
+      return true;
+    default: return false;
+  }
+}
+
+void collect_lists(const AValue& v, std::vector<const AValue*>& out) {
+  if (v.kind != AValue::Kind::Tuple) return;
+  if (v.is_list) out.push_back(&v);
+  for (const AValue& it : v.items) collect_lists(it, out);
+}
+
+// Locals read on some path from instruction `from` before being stored (backward liveness);
+// nullopt when the code has instructions whose use of locals is not known here.
+std::optional<std::vector<bool>> live_locals(PyCodeObject* code, const std::vector<Instruction>& ins,
+                                             size_t nlocals, int from) {
+  // Exception handlers are reached through the exception table, not jumps: with any, every
+  // local counts as live.
+  PyObject* table = code->co_exceptiontable;
+  if (table && PyBytes_Check(table) && PyBytes_GET_SIZE(table) > 0) return std::nullopt;
+  const size_t n = ins.size();
+  std::vector<std::vector<bool>> live(n + 1, std::vector<bool>(nlocals, false));
+  for (const Instruction& in : ins)
+    if (in.op == COp::Unsupported || in.op == COp::LoadDeref || in.op == COp::StoreDeref ||
+        in.op == COp::LoadClosure || in.op == COp::MakeCell || in.op == COp::LoadName)
+      return std::nullopt;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = n; i-- > 0;) {
+      const Instruction& in = ins[i];
+      std::vector<bool> out(nlocals, false);
+      auto join = [&](size_t s) {
+        if (s > n) return;
+        for (size_t k = 0; k < nlocals; ++k) out[k] = out[k] || live[s][k];
+      };
+      bool falls = in.op != COp::Jump && in.op != COp::ReturnValue && in.op != COp::RaiseVarargs;
+      if (falls) join(i + 1);
+      if (in.target >= 0) join(static_cast<size_t>(in.target));
+      const auto a = static_cast<size_t>(in.arg);
+      if ((in.op == COp::StoreFast || in.op == COp::DeleteFast) && a < nlocals) out[a] = false;
+      if ((in.op == COp::LoadFast || in.op == COp::LoadFastAndClear) && a < nlocals) out[a] = true;
+      if (out != live[i]) {
+        live[i] = std::move(out);
+        changed = true;
+      }
+    }
+  }
+  return live[static_cast<size_t>(from)];
+}
+
+// Why the trace may not end at instruction `idx` of this code, or nullptr.
+const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& ins, int idx) {
+  if (code->co_ncellvars > 0 || code->co_nfreevars > 0) return "the function has cells or free variables (closures)";
+  for (size_t j = 0; j < ins.size(); ++j)
+    if (ins[j].target >= 0 && ins[j].target <= idx && static_cast<int>(j) > idx) return "it is inside a loop";
+  if (in_exception_block(code, ins[static_cast<size_t>(idx)].offset)) return "it is inside a try or with block";
+  return nullptr;
+}
+
+}  // namespace
+
+void Tracer::request_break() {
+  if (!abort_ || abort_->code == AbortCode::DynamicShape || outer_instr_ < 0 || frames_.empty()) return;
+  const Frame& f = *frames_[0];
+  if (static_cast<size_t>(outer_instr_) >= f.instrs.size()) return;
+  const COp op = f.instrs[static_cast<size_t>(outer_instr_)].op;
+  if (op != COp::Call && op != COp::CallKw && op != COp::PopJumpIfFalse && op != COp::PopJumpIfTrue &&
+      op != COp::ToBool && op != COp::LoadMethod)
+    return;
+  for (const auto& b : break_pcs_)
+    if (b.first == outer_instr_) return;
+  break_request_ = {outer_instr_, abort_->describe()};
+}
+
+bool Tracer::make_break(int idx, const std::string& reason) {
+  Frame& f = fr();
+  const Instruction& in = f.instrs[static_cast<size_t>(idx)];
+  cur_ = &in;
+  loc_.line = in.line >= 0 ? in.line : loc_.line;
+  auto refuse = [&](const std::string& why) {
+    return fail(AbortCode::ControlFlow, fmt::format("{}; no graph break there: {}", reason, why));
+  };
+  if (const char* why = break_refusal(f.code, f.instrs, idx)) return refuse(why);
+  Resume r;
+  r.pc = idx;
+  r.next_pc = idx + 1;
+  const bool call = in.op == COp::Call || in.op == COp::CallKw;
+  size_t operands = 1;
+  if (call) {
+    r.kind = Resume::Kind::Call;
+    r.nargs = in.arg;
+    r.kw = in.op == COp::CallKw;
+    operands = static_cast<size_t>(in.arg) + 2 + (r.kw ? 1 : 0);
+  } else if (in.op == COp::ToBool) {
+    r.kind = Resume::Kind::Truth;
+  } else if (in.op == COp::LoadMethod) {
+    r.kind = Resume::Kind::Method;
+    r.attr = name_at(in.arg);
+    const auto next = static_cast<size_t>(idx) + 1;
+    if (next < f.instrs.size() && f.instrs[next].op == COp::Call && f.instrs[next].arg == 0) {
+      r.kind = Resume::Kind::MethodCall;  // x.tolist(): one break for the load and the call
+      r.next_pc = idx + 2;
+    }
+  } else {
+    r.kind = Resume::Kind::Branch;
+    r.jump_if = in.op == COp::PopJumpIfTrue;
+    r.target_pc = in.target;
+  }
+  if (f.stack.size() < operands) return refuse("the value stack is not as expected");
+  // Resume points must start a raw instruction (the eager remainder enters the bytecode there).
+  auto offset_of = [&](int pc) {
+    if (pc <= 0 || static_cast<size_t>(pc) >= f.instrs.size()) return -1;
+    const auto p = static_cast<size_t>(pc);
+    return f.instrs[p].offset != f.instrs[p - 1].offset ? f.instrs[p].offset : -1;
+  };
+  r.next_offset = offset_of(r.next_pc);
+  if (r.next_offset < 0) return refuse("no instruction follows it");
+  if (r.kind == Resume::Kind::Branch) {
+    r.target_offset = offset_of(r.target_pc);
+    if (r.target_offset < 0) return refuse("the jump target is not an instruction start");
+  }
+  if (call) {
+    const AValue& lower = f.stack[f.stack.size() - operands];
+    const AValue& upper = f.stack[f.stack.size() - operands + 1];
+    const AValue& callable = lower.kind == AValue::Kind::Null ? upper : lower;
+    if (callable.is_object() && frame_sensitive(callable.obj))
+      return refuse(fmt::format("{}() depends on the calling frame", callable_name(callable.obj)));
+    r.what = callable.is_object() ? fmt::format("call to {}()", callable_name(callable.obj)) : "call";
+  } else if (r.kind == Resume::Kind::Method || r.kind == Resume::Kind::MethodCall) {
+    r.what = fmt::format("method .{}() of {}", r.attr, what(f.stack.back()));
+  } else {
+    r.what = fmt::format("branch on {}", what(f.stack.back()));
+  }
+  if (!frame_state(r, operands, reason)) return false;
+  r.file = PyUnicode_AsUTF8(f.code->co_filename);
+  r.line = in.line >= 0 ? in.line : f.code->co_firstlineno;
+  r.function = PyUnicode_AsUTF8(f.code->co_name);
+  r.reason = reason;
+  trace_.resume = std::move(r);
+  returned_ = true;
+  return true;
+}
+
+// The live frame state at the break (Resume::state): the locals live after it (dead ones are
+// dropped: unbound in the continuation) and the value stack, each as the object the runtime
+// rebuilds. False (an abort) when one cannot be rebuilt exactly.
+bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) {
+  Frame& f = fr();
+  auto refuse = [&](const std::string& why) {
+    return fail(AbortCode::ControlFlow, fmt::format("{}; no graph break there: {}", reason, why));
+  };
+  auto live = live_locals(f.code, f.instrs, f.locals.size(), r.next_pc);
+  if (live && r.kind == Resume::Kind::Branch) {
+    auto at_target = live_locals(f.code, f.instrs, f.locals.size(), r.target_pc);
+    for (size_t k = 0; k < live->size(); ++k) (*live)[k] = (*live)[k] || (*at_target)[k];
+  }
+  std::vector<const AValue*> lists;
+  for (size_t k = 0; k < f.locals.size(); ++k)
+    if (!live || (*live)[k]) collect_lists(f.locals[k], lists);
+  for (const AValue& v : f.stack) collect_lists(v, lists);
+  for (size_t a = 0; a < lists.size(); ++a)
+    for (size_t b = a + 1; b < lists.size(); ++b)
+      if (same_value(*lists[a], *lists[b]))
+        return refuse("a list built in the traced code is referred to twice (its identity cannot be rebuilt)");
+  if (!finish_writebacks()) return false;
+  std::function<std::optional<EffectOperand>(const AValue&, const std::string&)> operand =
+      [&](const AValue& v, const std::string& name) -> std::optional<EffectOperand> {
+    if (v.kind == AValue::Kind::Tuple) {
+      EffectOperand op;
+      op.kind = v.is_list ? EffectOperand::Kind::List : EffectOperand::Kind::Tuple;
+      for (const AValue& it : v.items) {
+        auto o = operand(it, name);
+        if (!o) return std::nullopt;
+        op.items.push_back(std::move(*o));
+      }
+      return op;
+    }
+    if (v.is_tensor() && v.view_root != ir::kNoValue) {
+      refuse(fmt::format("{} is a view of another array (its memory cannot be shared again)", name));
+      return std::nullopt;
+    }
+    if (v.kind != AValue::Kind::Tensor && v.kind != AValue::Kind::Object && v.kind != AValue::Kind::Host) {
+      refuse(fmt::format("{} is {}, which cannot be rebuilt", name, what(v)));
+      return std::nullopt;
+    }
+    auto o = effect_operand(v, true);
+    if (!o && abort_) abort_->message = fmt::format("{}; no graph break there: {}: {}", reason, name, abort_->message);
+    return o;
+  };
+  r.nlocals = static_cast<int>(f.locals.size());
+  for (size_t k = 0; k < f.locals.size(); ++k) {
+    const AValue& v = f.locals[k];
+    if (v.kind == AValue::Kind::Null || (live && !(*live)[k])) {
+      r.state.emplace_back(std::nullopt);
+      continue;
+    }
+    auto o = operand(v, fmt::format("local '{}'", local_name(static_cast<int>(k))));
+    if (!o) return false;
+    r.state.emplace_back(std::move(*o));
+  }
+  for (size_t j = 0; j < f.stack.size(); ++j) {
+    const AValue& v = f.stack[j];
+    const bool own = j >= f.stack.size() - operands;  // the instruction's own operands
+    if (v.kind == AValue::Kind::Null) {  // the call protocol's NULL (where the interpreter has it)
+      r.state.emplace_back(std::nullopt);
+      continue;
+    }
+    auto o = operand(v, own ? "an operand of the instruction" : "a value on the stack");
+    if (!o) return false;
+    r.state.emplace_back(std::move(*o));
+  }
+  return true;
+}
+
+bool Tracer::bind_state() {
+  const int nlocals = options_.state_locals;
+  if (nlocals != static_cast<int>(fr().locals.size()) || nargs_ < nlocals)
+    return fail(AbortCode::UnsupportedArgument, "continuation state does not match the frame");
+  for (int k = 0; k < static_cast<int>(nargs_); ++k) {
+    PyObject* o = args_[k];
+    AValue v;  // NULL: an unbound local, or the NULL of a call protocol
+    PyObject* self = o && PyCFunction_Check(o) ? PyCFunction_GET_SELF(o) : nullptr;
+    if (k >= nlocals && self && !PyModule_Check(self)) {
+      // A C method bound at a graph break (x.tolist): created anew each call, so guarded by
+      // type only; the tracer knows no such object by identity: calling it is another break.
+      std::string name = fmt::format("<stack {}>", k - nlocals);
+      Guard g;
+      g.type = Py_TYPE(o);
+      guard_object(Guard::Kind::Type, Source::arg(k, name), std::move(g));
+      v = object(o, Source::arg(k, name));
+    } else if (o) {
+      std::string name = k < nlocals ? local_name(k) : fmt::format("<stack {}>", k - nlocals);
+      auto av = value_from_object(o, Source::arg(k, name));
+      if (!av) return false;
+      v = std::move(*av);
+    }
+    if (k < nlocals) fr().locals[static_cast<size_t>(k)] = std::move(v);
+    else fr().stack.push_back(std::move(v));
+  }
+  fr().pc = options_.start_pc;
+  return true;
+}
+
+}  // namespace tracejit::tracer::detail
+
+namespace tracejit::tracer {
+
+std::string Resume::describe() const {
+  return fmt::format("{}:{}: {} runs eagerly between compiled graphs ({}) [graph-break]", file, line, what, reason);
+}
+
+}  // namespace tracejit::tracer
