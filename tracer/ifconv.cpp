@@ -8,12 +8,17 @@
 // can tell which arm ran, so the arms must be pure — no stores into arrays or containers, no
 // in-place updates, no deferred effects, no raises or loops, no return unless both arms return
 // (then the returns are the join) — and each merged pair
-// must have the same kind and type (a Python int from both arms is a runtime Python int, a
-// NumPy scalar only merges with one of the same dtype): the result's type may not depend on
-// the data. Anything else aborts with the reason, as a branch on array data did before.
+// must be scalars. A pair of the same kind and type (a Python int from both arms is a runtime
+// Python int, NumPy scalars of one dtype) merges into a `where`; a pair whose Python type
+// differs (`x[i] if c else 0.0`: a NumPy float64 or a Python float, NEP 50 makes them promote
+// differently) is kept as a Select of both arms: operators apply to each arm and merge again,
+// stores convert each arm as NumPy's __setitem__ would, and whatever would show the type (a
+// return, type(), formatting, min()) aborts. Anything else aborts with the reason, as a
+// branch on array data did before.
 #include "tracer/tracer_impl.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace tracejit::tracer::detail {
 namespace {
@@ -109,6 +114,8 @@ bool same_value(const AValue& a, const AValue& b) {
 }
 
 std::string describe_kind(const AValue& v) {
+  if (v.kind == AValue::Kind::Select)
+    return fmt::format("{} or {}", describe_kind(v.items[1]), describe_kind(v.items[2]));
   if (auto k = scalar_kind(v)) {
     switch (k->k) {
       case ScalarKind::PyInt: return "a Python int";
@@ -128,7 +135,28 @@ std::string describe_kind(const AValue& v) {
 
 }  // namespace
 
+std::string describe_scalar_kind(const AValue& v) { return describe_kind(v); }
+
 std::optional<ir::ValueId> Tracer::runtime_truth(const AValue& v) {
+  if (v.kind == AValue::Kind::Select) {  // the truth of whichever arm ran
+    ir::ValueId t[2];
+    for (int arm = 0; arm < 2; ++arm) {
+      const AValue& x = v.items[static_cast<size_t>(1 + arm)];
+      if (auto r = runtime_truth(x)) {
+        t[arm] = *r;
+      } else if (x.is_object()) {
+        int b = PyObject_IsTrue(x.obj);
+        if (b < 0) {
+          PyErr_Clear();
+          return std::nullopt;
+        }
+        t[arm] = trace_.graph.add_const_int(ir::DType::Bool, b, loc_);
+      } else {
+        return std::nullopt;
+      }
+    }
+    return trace_.graph.add_op(ir::Op::Where, ir::Type::scalar(ir::DType::Bool), {v.items[0].v, t[0], t[1]}, loc_);
+  }
   if (!v.is_tensor() || !v.type.is_scalar() || !v.type.is_static()) return std::nullopt;
   ir::Graph& g = trace_.graph;
   ir::DType dt = v.type.dtype;
@@ -136,6 +164,61 @@ std::optional<ir::ValueId> Tracer::runtime_truth(const AValue& v) {
   // bool(x) is x != 0 for every number (NaN is true, -0.0 false).
   ir::ValueId zero = ir::is_float(dt) ? g.add_const_float(dt, 0.0, loc_) : g.add_const_int(dt, 0, loc_);
   return g.add_op(ir::Op::Ne, ir::Type::scalar(ir::DType::Bool), {v.v, zero}, loc_);
+}
+
+// cond ? a : b for scalars of different kinds, kept as a Select with one arm per kind: the
+// leaves of a kind are merged into one `where` (so a value merged again in every unrolled
+// iteration does not grow), and each kind gets the condition that it is the one held.
+std::optional<AValue> Tracer::make_select(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why) {
+  ir::Graph& g = trace_.graph;
+  const ir::Type bt = ir::Type::scalar(ir::DType::Bool);
+  struct Part {
+    Kind kind;
+    ir::ValueId held;  // bool[]: this kind is the one held
+    AValue value;      // its value (anything when not held)
+  };
+  std::vector<Part> parts;
+  std::function<bool(const AValue&, ir::ValueId, bool)> add = [&](const AValue& v, ir::ValueId c, bool neg) -> bool {
+    // `c` (negated when neg) is the condition under which v is the value held.
+    if (v.kind == AValue::Kind::Select) {
+      ir::ValueId ct = v.items[0].v;
+      ir::ValueId cf = g.add_op(ir::Op::Not, bt, {ct}, loc_);
+      ir::ValueId base = neg ? g.add_op(ir::Op::Not, bt, {c}, loc_) : c;
+      return add(v.items[1], g.add_op(ir::Op::And, bt, {base, ct}, loc_), false) &&
+             add(v.items[2], g.add_op(ir::Op::And, bt, {base, cf}, loc_), false);
+    }
+    ir::ValueId held = neg ? g.add_op(ir::Op::Not, bt, {c}, loc_) : c;
+    auto k = scalar_kind(v);
+    if (!k) {
+      why = fmt::format("{} in one arm", describe_kind(v));
+      return false;
+    }
+    for (Part& p : parts) {
+      if (p.kind != *k) continue;
+      auto m = merge_values(v, p.value, held, why);  // held ? v : the earlier leaves'
+      if (!m) return false;
+      p.value = std::move(*m);
+      p.held = g.add_op(ir::Op::Or, bt, {p.held, held}, loc_);
+      return true;
+    }
+    parts.push_back({*k, held, v});
+    return true;
+  };
+  if (!add(a, cond, false) || !add(b, cond, true)) return std::nullopt;
+  if (parts.size() == 1) return parts[0].value;
+  if (parts.size() > 4) {
+    why = fmt::format("{} in one arm and {} in the other (too many possible types)", describe_kind(a), describe_kind(b));
+    return std::nullopt;
+  }
+  AValue r = parts.back().value;
+  for (size_t i = parts.size() - 1; i-- > 0;) {
+    AValue s;
+    s.kind = AValue::Kind::Select;
+    s.items = {tensor(parts[i].held, Box::NpScalar), parts[i].value, std::move(r)};
+    s.source = Source::computed();
+    r = std::move(s);
+  }
+  return r;
 }
 
 std::optional<AValue> Tracer::merge_values(const AValue& a, const AValue& b, ir::ValueId cond, std::string& why) {
@@ -153,6 +236,12 @@ std::optional<AValue> Tracer::merge_values(const AValue& a, const AValue& b, ir:
     return t;
   }
   auto ka = scalar_kind(a), kb = scalar_kind(b);
+  const bool sa = a.kind == AValue::Kind::Select, sb = b.kind == AValue::Kind::Select;
+  if ((ka || sa) && (kb || sb) && (sa || sb || *ka != *kb)) {
+    // Scalars whose Python types differ: which one the code holds depends on the data, so
+    // both are kept (each use decides whether that matters).
+    return make_select(cond, a, b, why);
+  }
   if (!ka || !kb || *ka != *kb) {
     why = fmt::format("{} in one arm and {} in the other", describe_kind(a), describe_kind(b));
     return std::nullopt;
@@ -168,6 +257,59 @@ std::optional<AValue> Tracer::merge_values(const AValue& a, const AValue& b, ir:
     r.hi = std::max(ahi, bhi);
   }
   return r;
+}
+
+bool Tracer::select_ufunc(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled) {
+  handled = false;
+  size_t k = 0;
+  while (k < operands.size() && operands[k].kind != AValue::Kind::Select) ++k;
+  if (k == operands.size()) return true;
+  handled = true;
+  const AValue sel = operands[k];
+  AValue r[2];
+  for (int arm = 0; arm < 2; ++arm) {  // (further Select operands are split by the recursion)
+    std::vector<AValue> ops = operands;
+    ops[k] = sel.items[static_cast<size_t>(1 + arm)];
+    if (!apply_ufunc(u, std::move(ops), python_operator)) return false;
+    r[arm] = pop();
+  }
+  ir::Graph& g = trace_.graph;
+  const ir::ValueId cond = sel.items[0].v;
+  if (r[0].is_tensor() && r[1].is_tensor() && r[0].box == Box::Array && r[1].box == Box::Array &&
+      r[0].type == r[1].type && r[0].type.is_static() && r[0].view_root == ir::kNoValue &&
+      r[1].view_root == ir::kNoValue) {
+    // New arrays of one dtype and shape either way (`x * v`): nothing but their values differ.
+    AValue out = r[0];
+    ir::ValueId c = g.add_op(ir::Op::Broadcast, ir::Type(ir::DType::Bool, r[0].type.shape), {cond}, loc_);
+    out.v = g.add_op(ir::Op::Where, r[0].type, {c, r[0].v, r[1].v}, loc_);
+    push(std::move(out));
+    return true;
+  }
+  std::string why;
+  auto m = merge_values(r[0], r[1], cond, why);
+  if (!m) {
+    if (abort_) return false;
+    return fail(AbortCode::ControlFlow,
+                fmt::format("branch on array data: '{}' of {} gives {}", u.name, describe_kind(sel),
+                            why.empty() ? std::string("values of different types") : why));
+  }
+  push(std::move(*m));
+  return true;
+}
+
+std::optional<ir::ValueId> Tracer::setitem_value(const AValue& value, ir::DType dt, std::string& why) {
+  if (value.kind == AValue::Kind::Select) {
+    auto a = setitem_value(value.items[1], dt, why);
+    if (!a) return std::nullopt;
+    auto b = setitem_value(value.items[2], dt, why);
+    if (!b) return std::nullopt;
+    return trace_.graph.add_op(ir::Op::Where, ir::Type::scalar(dt), {value.items[0].v, *a, *b}, loc_);
+  }
+  if (auto r = setitem_refusal(value, dt)) {
+    why = std::move(*r);
+    return std::nullopt;
+  }
+  return to_ir(value, dt);
 }
 
 bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_jump) {

@@ -230,10 +230,12 @@ bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
 
   // The value, converted as NumPy's setitem does (or not compiled: setitem_refusal).
   ir::DType dt = x.type.dtype;
-  if (auto why = setitem_refusal(value, dt))
-    return fail(why->rfind("OverflowError", 0) == 0 ? AbortCode::UserError : AbortCode::UnsupportedValue, *why);
-  auto v = to_ir(value, dt);
-  if (!v) return false;
+  std::string why;
+  auto v = setitem_value(value, dt, why);
+  if (!v) {
+    if (abort_) return false;
+    return fail(why.rfind("OverflowError", 0) == 0 ? AbortCode::UserError : AbortCode::UnsupportedValue, why);
+  }
   std::vector<ir::Dim> ishape;
   for (int64_t n : indexed_shape) ishape.push_back(ir::Dim::fixed(n));
   auto b = ir::broadcast_shapes(g.type(*v).shape, ishape);

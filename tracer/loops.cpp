@@ -264,6 +264,11 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   if (returned_ || escaped) return give_up("the body returns or breaks out of the loop");
   if (!body.results.empty()) return give_up("the body has side effects or outputs");
 
+  // A local left holding a scalar whose type depends on the data (`v = x[i] if c else 0.0`)
+  // is not carried: the next iteration (or the code after the loop) may not read it.
+  for (size_t f = 0; f < depth; ++f)
+    for (AValue& l : frames_[f]->locals)
+      if (l.kind == AValue::Kind::Select) l.items.clear();
   // Pair the entry and exit states.
   std::vector<AValue*> now;
   state(now);
@@ -318,6 +323,11 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   for (size_t i = 0; i < now.size(); ++i) {
     AValue& x = *now[i];
     const AValue& e = *before[i];
+    if (x.kind == AValue::Kind::Select && x.items.empty() &&
+        (e.kind == AValue::Kind::Null || (e.kind == AValue::Kind::Select && e.items.empty())))
+      continue;  // (reading it fails: op_load_fast)
+    if (x.kind == AValue::Kind::Select || e.kind == AValue::Kind::Select)
+      return give_up("a scalar whose type depends on the data (ifconv.cpp) is live across iterations");
     if (x.kind == AValue::Kind::LoopIndex) {
       if (e.is_tensor()) return give_up("an array local is rebound to the loop variable");
       if (x.arg != static_cast<int>(level) &&
@@ -781,10 +791,11 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
     if (!int_range_fits(dt, lo, hi))
       return region_fail(fmt::format("storing the loop variable ({}..{}) into a {} array", lo, hi, ir::dtype_numpy_name(dt)));
     v = cast(iv, dt);
-  } else if (auto why = setitem_refusal(value, dt)) {
-    return region_fail(*why);
+  } else {
+    std::string why;
+    v = setitem_value(value, dt, why);
+    if (!v && !abort_) return region_fail(why);
   }
-  if (value.kind != AValue::Kind::LoopIndex) v = to_ir(value, dt);
   if (!v) return false;
   // The value is broadcast to the window without its integer-indexed axes (NumPy's rule), then
   // those axes come back as size 1: v's shape is the window's extents.

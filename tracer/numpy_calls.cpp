@@ -275,7 +275,11 @@ bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
 bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool python_operator) {
   for (const AValue& v : operands)
     if (!v.is_tensor() && !v.is_object())
-      return fail(AbortCode::UnsupportedValue, fmt::format("np.{} of {}", u.name, what(v)));
+      if (v.kind != AValue::Kind::Select)
+        return fail(AbortCode::UnsupportedValue, fmt::format("np.{} of {}", u.name, what(v)));
+  bool select = false;  // an operand whose type depends on the data: per arm (ifconv.cpp)
+  if (!select_ufunc(u, operands, python_operator, select)) return false;
+  if (select) return true;
   if (python_scalar_op(u, operands, python_operator)) return true;
   if (abort_) return false;
   bool pyint = false;  // among runtime Python ints: Python's int arithmetic (ifconv.cpp)

@@ -362,6 +362,9 @@ bool Tracer::emit_output(const AValue& v) {
     case AValue::Kind::Host:
       return fail(AbortCode::UnsupportedValue,
                   "returns a string formatted from runtime values (such strings are only printed or stored)");
+    case AValue::Kind::Select:  // its type would show which arm ran
+      return fail(AbortCode::ControlFlow,
+                  fmt::format("branch on array data: returns {}, depending on the data", describe_scalar_kind(v)));
     default:
       break;
   }
@@ -376,6 +379,10 @@ bool Tracer::op_load_fast(const Instruction& in) {
   if (v.kind == AValue::Kind::LoopIndex && v.arg >= static_cast<int>(regions_.size()))
     return region_fail(fmt::format("a stale loop variable '{}'", local_name(in.arg)));
   if (!regions_.empty()) note_read(in.arg, -1);
+  if (v.kind == AValue::Kind::Select && v.items.empty())  // (loops.cpp)
+    return fail(AbortCode::ControlFlow,
+                fmt::format("branch on array data: '{}' holds, after a loop, a scalar whose type depends on the data",
+                            local_name(in.arg)));
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError,
                 fmt::format("local variable '{}' referenced before assignment", local_name(in.arg)));

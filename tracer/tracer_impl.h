@@ -37,7 +37,11 @@ struct AValue {
   // HostMethod: `method` of the plain list/dict/str items[0] (lst.append, d.update, s.format).
   // LoopIndex: the induction variable of a loop being traced as a compiled region (its value
   // is only known at run time; any use of it makes the loop unroll instead, see loops.cpp).
-  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod };
+  // Select: a scalar whose Python type depends on the data (`x[i] if c else 0.0`: a NumPy
+  // float64 or a Python float): items = {cond (a bool[] tensor), then, else}, each arm a
+  // scalar. Operators apply to each arm and merge again; stores convert each arm; anything
+  // that would show which type it is (returning it, type(), formatting) fails (ifconv.cpp).
+  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod, Select };
   Kind kind = Kind::Null;
   PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
   ir::ValueId v = ir::kNoValue;  // Tensor
@@ -67,6 +71,10 @@ struct AValue {
   bool is_tensor() const { return kind == Kind::Tensor; }
   bool is_object() const { return kind == Kind::Object; }
 };
+
+// "a NumPy float64 scalar", "a Python int", "a NumPy float32 scalar or a Python float" ...
+// (ifconv.cpp).
+std::string describe_scalar_kind(const AValue& v);
 
 // Python scalars NumPy treats as "weak" (NEP 50) and the tracer can hold as constants.
 inline bool is_py_scalar(PyObject* o) {
@@ -377,6 +385,7 @@ class Tracer {
                                                                                : "an array";
     if (v.is_object()) return fmt::format("a {}", Py_TYPE(v.obj)->tp_name);
     if (v.kind == AValue::Kind::Host) return "a string formatted from runtime values";
+    if (v.kind == AValue::Kind::Select) return "a scalar whose type depends on the data";
     return "a tuple";
   }
 
@@ -446,6 +455,13 @@ class Tracer {
   bool if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_jump = false);
   bool op_jump_or_pop(const Instruction& in);
   std::optional<AValue> merge_values(const AValue& a, const AValue& b, ir::ValueId cond, std::string& why);
+  std::optional<AValue> make_select(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why);
+  // An operator or ufunc with a Select operand: applied to each arm, the results merged again
+  // (`handled` false when no operand is a Select).
+  bool select_ufunc(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled);
+  // A value stored into an array of dtype `dt` as NumPy's __setitem__ converts it (a Select:
+  // each arm converted, then selected); nullopt with `why` set when that is not compiled.
+  std::optional<ir::ValueId> setitem_value(const AValue& value, ir::DType dt, std::string& why);
   // Operators among runtime Python ints (Box::PyInt) and Python int constants; false with no
   // abort when `operands` are not that case.
   bool pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled);
