@@ -138,6 +138,9 @@ std::string describe_kind(const AValue& v) {
 std::string describe_scalar_kind(const AValue& v) { return describe_kind(v); }
 
 std::optional<ir::ValueId> Tracer::runtime_truth(const AValue& v) {
+  if (v.kind == AValue::Kind::Select && v.items[1].is_object() && v.items[1].obj == Py_True &&
+      v.items[2].is_object() && v.items[2].obj == Py_False)
+    return v.items[0].v;  // a runtime Python bool (python_bool)
   if (v.kind == AValue::Kind::Select) {  // the truth of whichever arm ran
     ir::ValueId t[2];
     for (int arm = 0; arm < 2; ++arm) {
@@ -472,6 +475,43 @@ bool Tracer::pyint_fits(const AValue& v, ir::DType dt) {
   return v.lo >= int_min(dt) && (v.hi < 0 || static_cast<unsigned long long>(v.hi) <= int_max(dt));
 }
 
+namespace {
+// Python's floor division and modulo (toward -inf; the remainder has the divisor's sign).
+__int128 py_floordiv(__int128 a, __int128 b) {
+  __int128 q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+// a ** b for b >= 0, saturated to +-2^100 (far outside int64: only the bounds need it).
+__int128 py_pow(__int128 a, __int128 b) {
+  if (a == 0) return b == 0 ? 1 : 0;
+  if (a == 1) return 1;
+  if (a == -1) return b % 2 == 0 ? 1 : -1;
+  const __int128 cap = static_cast<__int128>(1) << 100;
+  __int128 r = 1;
+  for (__int128 k = 0; k < b; ++k) {  // |a| >= 2: at most ~100 steps
+    r *= a;
+    if (r > cap) return cap;
+    if (r < -cap) return -cap;
+  }
+  return r;
+}
+bool is_compare(ir::Op op) {
+  return op == ir::Op::Eq || op == ir::Op::Ne || op == ir::Op::Lt || op == ir::Op::Le || op == ir::Op::Gt ||
+         op == ir::Op::Ge;
+}
+}  // namespace
+
+AValue Tracer::python_bool(ir::ValueId cond) {
+  // A Python bool known only at run time: a Select of the two constants (ifconv.cpp), so its
+  // truth, stores and arithmetic (True + 1 is 2) follow Python while its type never shows.
+  AValue s;
+  s.kind = AValue::Kind::Select;
+  s.items = {tensor(cond, Box::NpScalar), object(Py_True, Source::constant()), object(Py_False, Source::constant())};
+  s.source = Source::computed();
+  return s;
+}
+
 bool Tracer::pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled) {
   handled = false;
   bool any = false, python_only = true;
@@ -489,27 +529,125 @@ bool Tracer::pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool py
   handled = true;
   if (!python_operator)
     return fail(AbortCode::UnsupportedValue, fmt::format("np.{} of a runtime Python int is not traced yet", u.name));
+  ir::Graph& g = trace_.graph;
+  ir::Op op = u.op;
   // Python's own int arithmetic: exact as long as the result stays in int64, which the bounds
-  // decide at trace time.
+  // decide at trace time; a divisor that may be 0 (ZeroDivisionError) is not compiled.
   std::vector<std::pair<__int128, __int128>> b;
+  bool any_float = false;
   for (const AValue& v : operands) {
     auto k = scalar_kind(v);
+    if (v.is_object() && PyBool_Check(v.obj)) k = Kind{ScalarKind::PyInt, ir::DType::I64};  // int + True
+    if (k && k->k == ScalarKind::PyFloat) {
+      any_float = true;
+      b.emplace_back(0, 0);
+      continue;
+    }
     if (!k || k->k != ScalarKind::PyInt)
       return fail(AbortCode::UnsupportedValue,
                   fmt::format("'{}' of a runtime Python int and {} is not traced yet", u.name, describe_kind(v)));
     auto [lo, hi] = int_bounds(v);
     b.emplace_back(lo, hi);
   }
+  auto may_be_zero = [&](size_t i) {
+    const AValue& v = operands[i];
+    if (v.is_object() && PyFloat_CheckExact(v.obj)) return PyFloat_AS_DOUBLE(v.obj) == 0.0;
+    if (v.is_tensor() && v.box == Box::PyFloat) return true;  // a runtime float may be 0
+    return b[i].first <= 0 && b[i].second >= 0;
+  };
+  if (any_float || op == ir::Op::Div) {
+    // With a Python float (or int / int): float arithmetic on the ints converted exactly
+    // (to_ir refuses ints beyond 2**53); only the operators that cannot raise.
+    bool ok = operands.size() == 2 &&
+              (op == ir::Op::Add || op == ir::Op::Sub || op == ir::Op::Mul || is_compare(op) ||
+               (op == ir::Op::Div && !may_be_zero(1)));
+    if (!ok)
+      return fail(AbortCode::UnsupportedValue,
+                  fmt::format("'{}' of a runtime Python int and a float{} is not traced yet", u.name,
+                              op == ir::Op::Div ? " (a divisor that may be 0)" : ""));
+    std::vector<ir::ValueId> ins;
+    for (const AValue& v : operands) {
+      auto x = to_ir(v, ir::DType::F64);
+      if (!x) return false;
+      ins.push_back(*x);
+    }
+    if (is_compare(op)) {
+      push(python_bool(g.add_op(op, ir::Type::scalar(ir::DType::Bool), ins, loc_)));
+      return true;
+    }
+    push(tensor(g.add_op(op, ir::Type::scalar(ir::DType::F64), ins, loc_), Box::PyFloat));
+    return true;
+  }
+  std::vector<ir::ValueId> ins;
+  for (const AValue& v : operands) {
+    auto x = to_ir(v, ir::DType::I64);
+    if (!x) return false;
+    ins.push_back(*x);
+  }
+  if (operands.size() == 2 && is_compare(op)) {
+    push(python_bool(g.add_op(op, ir::Type::scalar(ir::DType::Bool), ins, loc_)));
+    return true;
+  }
   __int128 lo = 0, hi = 0;
-  ir::Op op = u.op;
-  if (operands.size() == 2 && (op == ir::Op::Add || op == ir::Op::Sub || op == ir::Op::Mul)) {
+  auto corners = [&](auto&& f) {
     __int128 c[4];
     int n = 0;
     for (__int128 x : {b[0].first, b[0].second})
-      for (__int128 y : {b[1].first, b[1].second})
-        c[n++] = op == ir::Op::Add ? x + y : op == ir::Op::Sub ? x - y : x * y;
+      for (__int128 y : {b[1].first, b[1].second}) c[n++] = f(x, y);
     lo = *std::min_element(c, c + 4);
     hi = *std::max_element(c, c + 4);
+  };
+  // The smallest k with -2**k <= every value < 2**k: bit operations stay in that range.
+  auto bits = [&]() {
+    int k = 0;
+    for (auto [l, h] : b)
+      while (l < -(static_cast<__int128>(1) << k) || h >= (static_cast<__int128>(1) << k)) ++k;
+    return k;
+  };
+  if (operands.size() == 2 && (op == ir::Op::Add || op == ir::Op::Sub || op == ir::Op::Mul)) {
+    corners([&](__int128 x, __int128 y) { return op == ir::Op::Add ? x + y : op == ir::Op::Sub ? x - y : x * y; });
+  } else if (operands.size() == 2 && (op == ir::Op::FloorDiv || op == ir::Op::Mod)) {
+    if (may_be_zero(1))
+      return fail(AbortCode::UnsupportedValue,
+                  fmt::format("'{}' by a runtime Python int that may be 0 (ZeroDivisionError) is not compiled",
+                              op == ir::Op::FloorDiv ? "//" : "%"));
+    if (op == ir::Op::FloorDiv) {  // monotonic in each operand while the divisor keeps its sign
+      corners([](__int128 x, __int128 y) { return py_floordiv(x, y); });
+    } else if (b[1].first > 0) {  // the divisor's sign; a dividend within [0, divisor) is itself
+      lo = 0, hi = b[1].second - 1;
+      if (b[0].first >= 0) hi = std::min(hi, b[0].second);
+    } else {
+      lo = b[1].first + 1, hi = 0;
+      if (b[0].second <= 0) lo = std::max(lo, b[0].first);
+    }
+  } else if (operands.size() == 2 && op == ir::Op::Pow) {
+    if (b[1].first < 0)
+      return fail(AbortCode::UnsupportedValue, "'**' of a runtime Python int with an exponent that may be negative (a float)");
+    if (b[0].first < 0 && b[1].first != b[1].second)
+      return fail(AbortCode::UnsupportedValue, "'**' of a runtime Python int that may be negative to a runtime power");
+    if (b[0].first < 0) {  // a constant exponent e: x ** e is monotonic (odd e) or even
+      const __int128 e = b[1].first, l = b[0].first, h = b[0].second;
+      if (e == 0) {
+        lo = hi = 1;
+      } else if (e % 2 == 1) {
+        lo = py_pow(l, e), hi = py_pow(h, e);
+      } else {
+        const __int128 al = -l, ah = h < 0 ? -h : h;  // |x| over the range: up to max(al, ah)
+        hi = py_pow(std::max(al, ah), e);
+        lo = h >= 0 ? 0 : py_pow(ah, e);
+      }
+    } else {  // monotonic in each operand for a >= 0
+      corners([](__int128 x, __int128 y) { return py_pow(x, y); });
+      if (b[0].first == 0 && b[1].first == 0) hi = std::max<__int128>(hi, 1);
+    }
+  } else if (operands.size() == 2 && (op == ir::Op::And || op == ir::Op::Or || op == ir::Op::Xor)) {
+    int k = bits();  // two's complement in k + 1 bits: the result too
+    lo = -(static_cast<__int128>(1) << k), hi = (static_cast<__int128>(1) << k) - 1;
+    if (b[0].first >= 0 && b[1].first >= 0) lo = 0;
+    if (op == ir::Op::And && b[0].first >= 0) hi = std::min(hi, b[0].second), lo = 0;
+    if (op == ir::Op::And && b[1].first >= 0) hi = std::min(hi, b[1].second), lo = 0;
+  } else if (operands.size() == 1 && op == ir::Op::Not) {  // ~x == -x - 1
+    lo = -b[0].second - 1, hi = -b[0].first - 1;
   } else if (operands.size() == 1 && op == ir::Op::Neg) {
     lo = -b[0].second, hi = -b[0].first;
   } else if (operands.size() == 1 && op == ir::Op::Cast) {  // unary +
@@ -523,13 +661,7 @@ bool Tracer::pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool py
   }
   if (lo < INT64_MIN || hi > INT64_MAX)
     return fail(AbortCode::UnsupportedValue, "a runtime Python int that may leave the int64 range");
-  std::vector<ir::ValueId> ins;
-  for (const AValue& v : operands) {
-    auto x = to_ir(v, ir::DType::I64);
-    if (!x) return false;
-    ins.push_back(*x);
-  }
-  ir::ValueId r = op == ir::Op::Cast ? ins[0] : trace_.graph.add_op(op, ir::Type::scalar(ir::DType::I64), ins, loc_);
+  ir::ValueId r = op == ir::Op::Cast ? ins[0] : g.add_op(op, ir::Type::scalar(ir::DType::I64), ins, loc_);
   AValue out = tensor(r, Box::PyInt);
   out.lo = static_cast<int64_t>(lo);
   out.hi = static_cast<int64_t>(hi);
@@ -539,6 +671,8 @@ bool Tracer::pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool py
 
 bool Tracer::builtin_minmax(bool is_max, const std::string& fname, std::vector<AValue>& args) {
   std::vector<AValue> items = args;
+  for (AValue& v : items)  // min(i, n - 1): the loop variable as a Python int
+    if (!loop_index_as_int(v)) return false;
   if (args.size() == 1) {
     if (args[0].kind != AValue::Kind::Tuple)
       return fail(AbortCode::UnsupportedCall, fmt::format("{}() over the items of {} is not traced yet", fname, what(args[0])));

@@ -537,6 +537,27 @@ bool is_int_const(const AValue& v, int64_t& out) {
 }
 }  // namespace
 
+bool Tracer::loop_index_affine(int nb, const AValue& lhs, const AValue& rhs) {
+  const bool li = lhs.kind == AValue::Kind::LoopIndex, ri = rhs.kind == AValue::Kind::LoopIndex;
+  if (li == ri) return li && (!lhs.method.empty() || !rhs.method.empty());  // (i + j: reported there)
+  const AValue& idx = li ? lhs : rhs;
+  int64_t c = 0;
+  if (!idx.method.empty()) return true;  // a slice object: loop_index_arith reports it
+  if (!is_int_const(li ? rhs : lhs, c)) return false;
+  return nb == 0 || nb == 13 || nb == 10 || nb == 23 || nb == 5 || nb == 18;
+}
+
+bool Tracer::loop_index_as_int(AValue& v) {
+  if (v.kind != AValue::Kind::LoopIndex) return true;
+  if (!v.method.empty()) return region_fail("a loop-variable slice used as a number");
+  int64_t lo = 0, hi = 0;
+  ir::ValueId iv = loop_index_value(v, 0, &lo, &hi);
+  if (iv == ir::kNoValue) return false;
+  v = tensor(iv, Box::PyInt);
+  v.lo = lo, v.hi = hi;
+  return true;
+}
+
 bool Tracer::loop_index_arith(int nb, const AValue& lhs, const AValue& rhs) {
   const bool li = lhs.kind == AValue::Kind::LoopIndex;
   const AValue& idx = li ? lhs : rhs;
@@ -616,10 +637,15 @@ ir::ValueId Tracer::affine_value(int level, int64_t a, int64_t b) {
 }
 
 bool Tracer::has_loop_index(const AValue& key) const {
-  if (key.kind == AValue::Kind::LoopIndex) return true;
+  // (a runtime Python int computed from loop variables, `x[i // 2]`, indexes the same way)
+  auto runtime = [&](const AValue& k) {
+    return k.kind == AValue::Kind::LoopIndex ||
+           (!regions_.empty() && k.is_tensor() && k.box == Box::PyInt && k.type.is_scalar());
+  };
+  if (runtime(key)) return true;
   if (key.kind == AValue::Kind::Tuple)
     for (const AValue& k : key.items)
-      if (k.kind == AValue::Kind::LoopIndex) return true;
+      if (runtime(k)) return true;
   return false;
 }
 
@@ -694,6 +720,16 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
         start = loop_index_value(p, shift);
         extent = len;
         dropped = p.method.empty();
+      } else if (p.is_tensor() && p.box == Box::PyInt && p.type.is_scalar()) {
+        // A runtime Python int (`x[i // 2]`, `A[j, k]` with j from a branch): its bounds must
+        // keep it in bounds, all negative (counted from the end) or all not.
+        int64_t shift = p.lo >= -n && p.hi < 0 ? n : 0;
+        if (p.lo + shift < 0 || p.hi + shift >= n)
+          return region_fail(fmt::format("a runtime index in {}..{} may be out of bounds for size {}", p.lo, p.hi, n));
+        start = p.v;
+        if (shift) start = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64), {p.v, g.add_const_int(ir::DType::I64, shift, loc_)}, loc_);
+        extent = 1;
+        dropped = true;
       } else if (is_int_const(p, c)) {
         if (c < -n || c >= n)
           return fail(AbortCode::UserError, fmt::format("IndexError: index {} is out of bounds for axis {} with size {}", c, d, n));

@@ -273,6 +273,8 @@ bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
 }
 
 bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool python_operator) {
+  for (AValue& v : operands)  // `i > j`, `abs(i - 5)`: the loop variable as a Python int
+    if (v.kind == AValue::Kind::LoopIndex && !loop_index_as_int(v)) return false;
   for (const AValue& v : operands)
     if (!v.is_tensor() && !v.is_object())
       if (v.kind != AValue::Kind::Select)
@@ -299,6 +301,17 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
   // x / c with a constant c != 0 cannot raise either (IEEE division, as Python's float).
   bool safe_div = u.op == ir::Op::Div && operands.size() == 2 && operands[1].is_object() &&
                   PyObject_IsTrue(operands[1].obj) == 1;
+  if (python_float_math && operands.size() == 2 && ir::has_trait(u.op, ir::kCompare) && u.op != ir::Op::IsNan) {
+    // Comparisons of Python floats (IEEE, never raising): a runtime Python bool.
+    std::vector<ir::ValueId> ins;
+    for (const AValue& v : operands) {
+      auto x = to_ir(v, ir::DType::F64);
+      if (!x) return false;
+      ins.push_back(*x);
+    }
+    push(python_bool(trace_.graph.add_op(u.op, ir::Type::scalar(ir::DType::Bool), ins, loc_)));
+    return true;
+  }
   if (python_float_math && u.op != ir::Op::Add && u.op != ir::Op::Sub && u.op != ir::Op::Mul &&
       u.op != ir::Op::Neg && u.op != ir::Op::Cast && u.op != ir::Op::Abs && !safe_div) {
     // Operators that may raise (x / 0, overflow in x ** y, a negative base ...): specialize the

@@ -595,8 +595,32 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
 bool Tracer::op_binary_op(const Instruction& in) {
   AValue rhs = pop();
   AValue lhs = pop();
-  if (lhs.kind == AValue::Kind::LoopIndex || rhs.kind == AValue::Kind::LoopIndex)
-    return loop_index_arith(in.arg, lhs, rhs);  // loops.cpp
+  if (lhs.kind == AValue::Kind::LoopIndex || rhs.kind == AValue::Kind::LoopIndex) {
+    if (loop_index_affine(in.arg, lhs, rhs)) return loop_index_arith(in.arg, lhs, rhs);  // loops.cpp
+    if (!loop_index_as_int(lhs) || !loop_index_as_int(rhs)) return false;  // Python int arithmetic
+  }
+  const bool shift = in.arg == 3 || in.arg == 16 || in.arg == 9 || in.arg == 22;
+  if (shift && lhs.is_object() && rhs.is_object() && PyLong_Check(lhs.obj) && PyLong_Check(rhs.obj)) {
+    // Constants (an unrolled loop's variable): Python computes it, exactly.
+    PyObject* r = in.arg == 3 || in.arg == 16 ? PyNumber_Lshift(lhs.obj, rhs.obj) : PyNumber_Rshift(lhs.obj, rhs.obj);
+    if (!r) return fail(AbortCode::UserError, fmt::format("'{}' raises {}", binary_op_symbol(in.arg), exception_text()));
+    push(object(r, Source::constant()));
+    Py_DECREF(r);
+    return true;
+  }
+  if (shift && lhs.is_tensor() && lhs.box == Box::PyInt) {
+    // A runtime Python int shifted by a constant: x << c is x * 2**c, x >> c is x // 2**c
+    // (floor division, as >> rounds negative ints).
+    long long c = rhs.is_object() && PyLong_CheckExact(rhs.obj) ? PyLong_AsLongLong(rhs.obj) : -1;
+    PyErr_Clear();
+    if (c < 0 || c > 62)
+      return fail(AbortCode::UnsupportedValue, "a shift of a runtime Python int by other than a constant 0..62");
+    PyObject* p = PyLong_FromLongLong(int64_t{1} << c);
+    AValue pw = object(p, Source::constant());
+    Py_DECREF(p);
+    const bool left = in.arg == 3 || in.arg == 16;
+    return apply_ufunc(*np_->ufunc_named(left ? "multiply" : "floor_divide"), {std::move(lhs), std::move(pw)}, true);
+  }
   if (!note_container_read(lhs, false) || !note_container_read(rhs, false)) return false;
   if (in.arg >= 13 && lhs.is_tensor() && lhs.box == Box::Array) {
     if (!check_inplace_target(lhs)) return false;  // effects.cpp
@@ -637,6 +661,7 @@ bool Tracer::op_unary(const Instruction& in) {
     push(std::move(x));
     return true;
   }
+  if (!loop_index_as_int(x)) return false;  // ~i
   const char* name = in.op == COp::UnaryNegative ? "negative"
                      : in.op == COp::UnaryInvert ? "invert"
                                                  : "positive";

@@ -226,6 +226,11 @@ class Tracer {
   };
   // The loop variable in the body (loops.cpp): affine arithmetic, windows, indexing.
   bool loop_index_arith(int nb, const AValue& lhs, const AValue& rhs);
+  // Whether `nb` on these operands stays affine in the loop variable (loop_index_arith).
+  static bool loop_index_affine(int nb, const AValue& lhs, const AValue& rhs);
+  // The loop variable (a LoopIndex without a slice) as a runtime Python int with its bounds over
+  // the range, for Python int arithmetic (`i // 2`, `i % 2 == 0`, `i > j`); others unchanged.
+  bool loop_index_as_int(AValue& v);
   bool loop_index_slice(std::vector<AValue>& parts);
   bool has_loop_index(const AValue& key) const;
   // Per axis: runtime start, extent (static, or a symbol whose value is ext_values[d], else
@@ -465,6 +470,8 @@ class Tracer {
   // Operators among runtime Python ints (Box::PyInt) and Python int constants; false with no
   // abort when `operands` are not that case.
   bool pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled);
+  // A Python bool known only at run time (the result of comparing runtime Python ints).
+  AValue python_bool(ir::ValueId cond);
   // min()/max() builtins over runtime scalars: Python's loop (`item < current`) as lt + where.
   bool builtin_minmax(bool is_max, const std::string& fname, std::vector<AValue>& args);
   // Whether a runtime Python int converts exactly (as NumPy converts a Python int) to `dt`.

@@ -161,3 +161,119 @@ def test_mixed_scalars_whose_type_shows_fall_back_with_the_right_answer():
         assert "float32" in reasons(jf) or "array in one arm" in reasons(jf), reasons(jf)
     jf = check(summed, -np.ones(20), compiled=False)
     assert "depending on the data" in reasons(jf), reasons(jf)
+
+
+# --- 2. Python int arithmetic on the loop variable and values derived from it
+
+
+def python_int_ops(x):
+    out = np.zeros((x.shape[0], 8), dtype=np.int64)
+    for i in range(x.shape[0]):
+        k = i - 37  # negative for the first iterations: floor rules matter
+        out[i, 0] = k // 4
+        out[i, 1] = k % 4
+        out[i, 2] = k // -3 + k % -3
+        out[i, 3] = (k & 12) | (i ^ 5)
+        out[i, 4] = (i << 3) + (k >> 2) + ~k
+        out[i, 5] = k ** 2 + abs(k) - (-k)
+        out[i, 6] = (i > 40) + (k <= 0) * 10 + (i % 2 == 0) * 100
+        out[i, 7] = min(i, 50) + max(k, -3)
+    return out
+
+
+def test_python_int_operators_on_the_loop_variable_are_a_native_loop():
+    x = np.zeros(300)
+    jf = check(python_int_ops, x, native=1)
+    assert "unrolled" not in tracejit.explain(python_int_ops, x)
+
+
+def test_derived_ints_index_and_compare():
+    def halves(x):
+        out = np.zeros_like(x)
+        for i in range(x.shape[0]):
+            j = i // 2
+            out[i] = x[j] if i > j else x[i] * 2.0  # i > j except at i = 0
+        return out
+
+    def parity(x):
+        out = np.zeros_like(x)
+        for i in range(x.shape[0]):
+            out[i] = x[i] if i % 2 == 0 else -x[x.shape[0] - 1 - i]
+        return out
+
+    def floats(x):
+        out = np.zeros_like(x)
+        for i in range(x.shape[0]):
+            out[i] = i / 3 + (i - 5) * 0.5 + (1.0 if i / 7 > 2.5 else 0.0)
+        return out
+
+    def two_loops(A):
+        out = np.zeros(A.shape[0] * A.shape[1])
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                out[i * A.shape[1] + j] = A[i, j] if i > j else -A[i, j]  # i * n: a runtime product
+        return out
+
+    x = RNG.standard_normal(201)
+    check(halves, x, native=1)
+    check(parity, x, native=1)
+    check(floats, x, native=1)
+    check(two_loops, RNG.standard_normal((30, 20)), native=1)  # (a nest counts once)
+
+
+def test_division_by_a_value_that_may_be_zero_falls_back_and_raises_like_python():
+    def div(x):
+        out = np.zeros(x.shape[0], dtype=np.int64)
+        for i in range(x.shape[0]):
+            out[i] = 100 // (i - 150)
+        return out
+
+    def mod(x):
+        out = np.zeros(x.shape[0], dtype=np.int64)
+        for i in range(x.shape[0]):
+            out[i] = 100 % (i - 150)
+        return out
+
+    def truediv(x):
+        out = np.zeros(x.shape[0])
+        for i in range(x.shape[0]):
+            out[i] = 1 / (i - 150)
+        return out
+
+    def safe(x):  # the divisor's range excludes 0: compiled
+        out = np.zeros(x.shape[0], dtype=np.int64)
+        for i in range(x.shape[0]):
+            out[i] = 1000 // (i + 1) + 1000 % (i - 300) + (1 / (i + 1) > 0.01)
+        return out
+
+    for f in (div, mod, truediv):
+        with pytest.raises(ZeroDivisionError) as eager:
+            f(np.zeros(200))
+        jf = jit(f)
+        with pytest.raises(ZeroDivisionError) as jitted:
+            jf(np.zeros(200))
+        assert str(jitted.value) == str(eager.value)
+        assert jf.stats()["compiled_calls"] == 0
+        check(f, np.zeros(100))  # a range without 0: compiled
+    check(safe, np.zeros(200), native=1)
+
+
+def test_python_ints_beyond_int64_are_not_wrapped():
+    def big(x):
+        out = np.zeros(x.shape[0])
+        for i in range(x.shape[0]):
+            out[i] = float((i + 2) ** 40 % 1000)  # (i + 2) ** 40 leaves int64: Python's big ints
+        return out
+
+    def shifted(x):
+        out = np.zeros(x.shape[0])
+        for i in range(x.shape[0]):
+            out[i] = (i << 60) / 3.0  # beyond int64 for i >= 8
+        return out
+
+    for f in (big, shifted):
+        # Short: unrolled, every value a constant Python computes exactly; the region says why not.
+        check(f, np.zeros(50))
+        assert "int64 range" in tracejit.explain(f, np.zeros(50))
+        jf = check(f, np.zeros(300), compiled=False)  # too long to unroll: eager
+        assert "int64 range" in reasons(jf), reasons(jf)
