@@ -333,7 +333,10 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   std::vector<ir::ValueId> inputs0;
   for (const auto& [k, v] : inputs_by_source_) inputs0.push_back(v.v);
   const size_t effects0 = effect_count(), results0 = trace_.graph.results.size();
-  const int64_t mutations0 = mutations_;
+  const int64_t mutations0 = mutations_, guarded0 = guarded_mutations_;
+  const size_t updates0 = arm_updates_.size();
+  // Cond true selects the arm that runs when the branch's value is true.
+  const bool fall_when_true = in.op == COp::PopJumpIfFalse || in.op == COp::JumpIfFalseOrPop;
   // Loop regions track which locals the body reads before writing them (a counter is read
   // first): after the branch a local counts as written only if both arms wrote it.
   std::vector<std::vector<int>> written0;
@@ -346,8 +349,14 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     if (pc < 0 || pc >= static_cast<int>(fr().instrs.size())) return false;  // interpret reports it
     const Instruction& next = fr().instrs[static_cast<size_t>(pc)];
     switch (next.op) {
-      case COp::StoreSubscr:
-      case COp::DeleteSubscr: impure = "a store into an array or container"; break;
+      case COp::StoreSubscr: {
+        // Into an array: a store of where(arm's condition, new, old) (guarded_value).
+        const auto& st = fr().stack;
+        if (st.size() >= 3 && st[st.size() - 2].is_tensor() && st[st.size() - 2].box == Box::Array) return false;
+        impure = "a store into a container";
+        break;
+      }
+      case COp::DeleteSubscr: impure = "a deletion from a container"; break;
       case COp::StoreAttr:
       case COp::StoreGlobal:
       case COp::StoreDeref: impure = "an assignment to an attribute, global or closure variable"; break;
@@ -367,8 +376,11 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     if (!impure.empty()) return refuse(impure);
     if (effect_count() != effects0 || trace_.graph.results.size() != results0)
       return refuse(fmt::format("an arm of the branch at line {} has side effects", line));
-    bool changed = mutations_ != mutations0;
-    for (size_t i = 0; i < inputs0.size(); ++i) changed |= inputs_by_source_[i].second.v != inputs0[i];
+    // Stores under the arm's condition are fine (and change the inputs they write); other
+    // in-place updates are not.
+    bool changed = mutations_ - mutations0 != guarded_mutations_ - guarded0;
+    if (guarded_mutations_ == guarded0)
+      for (size_t i = 0; i < inputs0.size(); ++i) changed |= inputs_by_source_[i].second.v != inputs0[i];
     if (changed) return refuse(fmt::format("an arm of the branch at line {} updates an array in place", line));
     return true;
   };
@@ -381,8 +393,23 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     return pc >= 0 && pc < static_cast<int>(fr().instrs.size()) &&
            fr().instrs[static_cast<size_t>(pc)].op == COp::ReturnValue;
   };
+  // An array stored into in one arm is the stored-into value from then on (in the other arm's
+  // starting state and at the join).
+  auto renew = [&](std::vector<AValue>& values, size_t from, size_t to) {
+    std::function<void(AValue&)> f = [&](AValue& v) {
+      for (AValue& it : v.items) f(it);
+      if (!v.is_tensor()) return;
+      for (size_t k = from; k < to; ++k)
+        if (v.v == arm_updates_[k].first) {
+          v.v = arm_updates_[k].second;
+          v.type = trace_.graph.type(v.v);
+        }
+    };
+    for (AValue& v : values) f(v);
+  };
   int join = -1;
   bool fall_returns = false;
+  arm_conds_.emplace_back(truth, !fall_when_true);  // the fall-through arm's condition
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
@@ -391,9 +418,11 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     }
     return forbidden();
   });
+  arm_conds_.pop_back();
   if (abort_) return false;
   if (!check_pure()) return false;
   if (returned_ || join < 0 || frames_.size() != depth) return refuse("an arm leaves the function");
+  const size_t updates1 = arm_updates_.size();
   std::vector<AValue> fall_locals = std::move(fr().locals), fall_stack = std::move(fr().stack);
   std::vector<std::vector<int>> fall_written;
   for (size_t r = 0; r < regions_.size(); ++r) {
@@ -404,8 +433,11 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   // The jump arm, from the same state: it must arrive at the same join.
   fr().locals = locals0;
   fr().stack = stack0;
+  renew(fr().locals, updates0, updates1);
+  renew(fr().stack, updates0, updates1);
   fr().pc = target;
   bool stray = false;
+  arm_conds_.emplace_back(truth, fall_when_true);  // the jump arm's condition
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
@@ -419,9 +451,13 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     }
     return forbidden();
   });
+  arm_conds_.pop_back();
   if (abort_) return false;
   if (!check_pure()) return false;
   if (returned_ || frames_.size() != depth) return refuse("an arm leaves the function");
+  renew(fall_locals, updates1, arm_updates_.size());
+  renew(fall_stack, updates1, arm_updates_.size());
+  if (arm_conds_.empty()) arm_updates_.clear();  // (the outermost branch: nothing refers to them)
   if (stray) return refuse(fmt::format("the arms of the branch at line {} do not meet at one point", line));
   if (fall_returns) fall_locals = fr().locals;  // dead after the return: only the stack merges
   if (fall_stack.size() != fr().stack.size() || fall_locals.size() != fr().locals.size())
@@ -434,12 +470,17 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     regions_[r].reads.written = std::move(both);
   }
   // Merge: `cond` true selects the arm that runs when the branch's value is true.
-  const bool fall_when_true = in.op == COp::PopJumpIfFalse || in.op == COp::JumpIfFalseOrPop;
   auto merge = [&](std::vector<AValue>& fall, std::vector<AValue>& jump, bool locals) -> bool {
     for (size_t i = 0; i < jump.size(); ++i) {
       std::string why;
       const AValue& t = fall_when_true ? fall[i] : jump[i];
       const AValue& e = fall_when_true ? jump[i] : fall[i];
+      if (locals && (t.kind == AValue::Kind::Null) != (e.kind == AValue::Kind::Null)) {
+        // Bound in one arm only (a temporary, `t = x[i]` of a swap): reading it later fails.
+        jump[i] = AValue{};
+        jump[i].kind = AValue::Kind::Select;  // (without items: see op_load_fast)
+        continue;
+      }
       auto m = merge_values(t, e, truth, why);
       if (!m) {
         if (abort_) return false;

@@ -835,7 +835,7 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
   if (!v) return false;
   // The value is broadcast to the window without its integer-indexed axes (NumPy's rule), then
   // those axes come back as size 1: v's shape is the window's extents.
-  const ir::Type& vt = g.type(*v);
+  const ir::Type vt = g.type(*v);  // (a copy: nodes are added below)
   std::vector<ir::Dim> full, region;
   bool empty = false, element = true;
   for (size_t d = 0; d < extents.size(); ++d) {
@@ -845,6 +845,25 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
     element &= extents[d] == ir::Dim::fixed(1);
   }
   ir::ValueId val = *v;
+  // Inside a branch's arm the window keeps its old contents unless the arm's condition holds.
+  auto old_window = [&](const std::vector<ir::Dim>& shape) {
+    ir::Node r;
+    bool runtime = false;
+    for (ir::ValueId e : ext_values) runtime |= e != ir::kNoValue;
+    r.op = runtime ? ir::Op::DynWindow : ir::Op::DynSlice;
+    r.type = ir::Type(dt, shape);
+    r.operands = {x.v};
+    r.operands.insert(r.operands.end(), starts.begin(), starts.end());
+    if (runtime)
+      for (size_t d = 0; d < extents.size(); ++d)
+        r.operands.push_back(ext_values[d] != ir::kNoValue ? ext_values[d]
+                                                           : g.add_const_int(ir::DType::I64, extents[d].size, loc_));
+    r.ints = steps;
+    r.loc = loc_;
+    return g.add(std::move(r));
+  };
+  if (vt.is_scalar() && element)  // one element: the select on the 0-d values
+    val = guarded_value(val, [&] { return g.add_op(ir::Op::Reshape, ir::Type::scalar(dt), {old_window(extents)}, loc_); });
   if (!vt.is_scalar()) {
     auto b = ir::broadcast_shapes(vt.shape, region);
     if (!b || *b != region)
@@ -856,6 +875,7 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
     val = g.add_op(element ? ir::Op::Reshape : ir::Op::Broadcast, ir::Type(dt, full), {val}, loc_);
   }
   if (empty) return true;  // an empty window: nothing is written
+  if (!(g.type(*v).is_scalar() && element)) val = guarded_value(val, [&] { return old_window(full); });
   ir::Node n;
   n.op = ir::Op::DynUpdate;
   n.type = x.type;
@@ -868,7 +888,7 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
       n.operands.push_back(ext_values[d] != ir::kNoValue ? ext_values[d] : g.add_const_int(ir::DType::I64, extents[d].size, loc_));
   n.ints = steps;
   n.loc = loc_;
-  return assign_inplace(x, g.add(std::move(n)));
+  return store_inplace(x, g.add(std::move(n)));
 }
 
 }  // namespace tracejit::tracer::detail

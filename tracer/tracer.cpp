@@ -381,7 +381,7 @@ bool Tracer::op_load_fast(const Instruction& in) {
   if (!regions_.empty()) note_read(in.arg, -1);
   if (v.kind == AValue::Kind::Select && v.items.empty())  // (loops.cpp)
     return fail(AbortCode::ControlFlow,
-                fmt::format("branch on array data: '{}' holds, after a loop, a scalar whose type depends on the data",
+                fmt::format("branch on array data: '{}' is unbound or of a different type depending on the data",
                             local_name(in.arg)));
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError,

@@ -41,6 +41,8 @@ struct AValue {
   // float64 or a Python float): items = {cond (a bool[] tensor), then, else}, each arm a
   // scalar. Operators apply to each arm and merge again; stores convert each arm; anything
   // that would show which type it is (returning it, type(), formatting) fails (ifconv.cpp).
+  // A Select without items is a local that may not be read (bound in one arm only, or a Select
+  // left by a loop's last iteration).
   enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod, Select };
   Kind kind = Kind::Null;
   PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
@@ -477,6 +479,29 @@ class Tracer {
   // Whether a runtime Python int converts exactly (as NumPy converts a Python int) to `dt`.
   static bool pyint_fits(const AValue& v, ir::DType dt);
   int64_t mutations_ = 0;  // in-place updates so far (an arm of an if-conversion must make none)
+  // Stores inside the arms of if-conversions (`if a[i] > m: out[i] = a[i]`): each arm's
+  // condition (negated when .second), innermost last; a store under them writes
+  // where(condition, new, old) (guarded_store), counted apart from other in-place updates,
+  // with the array's old and new value so the other arm and the join see the new one.
+  std::vector<std::pair<ir::ValueId, bool>> arm_conds_;
+  std::vector<std::pair<ir::ValueId, ir::ValueId>> arm_updates_;
+  int64_t guarded_mutations_ = 0;
+  // The conjunction of arm_conds_ (kNoValue outside arms).
+  ir::ValueId arm_condition();
+  // `value` (x's new contents at a store) under the arms' condition: where(c, value, old), old
+  // read by `old_of` (same type as value); unchanged outside arms.
+  template <typename F>
+  ir::ValueId guarded_value(ir::ValueId value, F&& old_of) {
+    ir::ValueId c = arm_condition();
+    if (c == ir::kNoValue) return value;
+    ir::Graph& g = trace_.graph;
+    const ir::Type t = g.type(value);
+    ir::ValueId old = old_of();
+    if (!t.is_scalar()) c = g.add_op(ir::Op::Broadcast, ir::Type(ir::DType::Bool, t.shape), {c}, loc_);
+    return g.add_op(ir::Op::Where, t, {c, value, old}, loc_);
+  }
+  // assign_inplace for a store, recorded for the arms when under one.
+  bool store_inplace(const AValue& x, ir::ValueId value);
   bool op_get_iter(const Instruction& in);
   bool op_for_iter(const Instruction& in);
   bool op_binary_subscr(const Instruction& in);

@@ -277,3 +277,162 @@ def test_python_ints_beyond_int64_are_not_wrapped():
         assert "int64 range" in tracejit.explain(f, np.zeros(50))
         jf = check(f, np.zeros(300), compiled=False)  # too long to unroll: eager
         assert "int64 range" in reasons(jf), reasons(jf)
+
+
+# --- 3. branches whose arms store into arrays
+
+
+def relu_loop(x):
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            x[i] = 0
+    return x
+
+
+def abs_in_place(x):
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            x[i] = -x[i]
+    return x
+
+
+def threshold(a, m):
+    out = np.zeros_like(a)
+    for i in range(a.shape[0]):
+        if a[i] > m:
+            out[i] = a[i]
+        else:
+            out[i] = 0
+    return out
+
+
+def split_pos_neg(a):
+    pos = np.zeros_like(a)
+    neg = np.zeros_like(a)
+    for i in range(a.shape[0]):
+        if a[i] >= 0:
+            pos[i] = a[i]  # different arrays in the two arms
+        else:
+            neg[a.shape[0] - 1 - i] = a[i]  # ... at different indices
+    return pos, neg
+
+
+def prefix_max(x):
+    out = np.empty_like(x)
+    m = x[0]
+    for i in range(x.shape[0]):
+        if x[i] > m:
+            m = x[i]
+        out[i] = m
+    return out
+
+
+def bubble_pass(x):
+    # one pass of bubble sort: a conditional swap of neighbours (the second store reads what
+    # the first one wrote only when the swap happens)
+    for i in range(x.shape[0] - 1):
+        if x[i] > x[i + 1]:
+            t = x[i]
+            x[i] = x[i + 1]
+            x[i + 1] = t
+    return x
+
+
+def lcs_if(a, b):
+    n, m = a.shape[0], b.shape[0]
+    L = np.zeros((n + 1, m + 1), dtype=np.int64)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            if a[i - 1] == b[j - 1]:
+                L[i, j] = L[i - 1, j - 1] + 1
+            else:
+                L[i, j] = max(L[i - 1, j], L[i, j - 1])
+    return L[n, m], L
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int16])
+def test_arms_storing_elements_are_native_loops(dtype):
+    x = (RNG.standard_normal(500) * 10).astype(dtype)
+    if x.dtype.kind == "f":
+        x[3], x[9] = np.nan, -0.0
+    check(relu_loop, x, native=1)
+    check(abs_in_place, x, native=1)
+    check(threshold, x, dtype(1) if x.dtype.kind == "i" else 0.5, native=1)
+    check(split_pos_neg, x, native=1)
+    check(prefix_max, x, native=1)
+    check(bubble_pass, x, native=1)
+
+
+def test_arms_storing_in_a_nest():
+    rng = np.random.default_rng(9)
+    a, b = rng.integers(0, 4, 120), rng.integers(0, 4, 90)
+    ir = tracejit.explain(lcs_if, a, b)
+    assert "dyn_update" in ir and "unrolled" not in ir, ir
+    check(lcs_if, a, b, native=1)
+
+
+def test_nested_branches_and_stores_in_both_arms():
+    def classify(a, out, counts):
+        for i in range(a.shape[0]):
+            if a[i] > 0:
+                if a[i] > 1:
+                    out[i] = 2
+                    counts[2] += 1
+                else:
+                    out[i] = 1
+                    counts[1] += 1
+            elif a[i] < -1:
+                out[i] = -2
+            else:
+                counts[0] = counts[0] + 1
+        return out, counts
+
+    a = RNG.standard_normal(400) * 1.5
+    # (counts[k] at a constant k is a static-index store: compiled, not a native nest)
+    check(classify, a, np.zeros(400, dtype=np.int8), np.zeros(3, dtype=np.int64))
+
+
+def test_stores_in_arms_of_unrolled_code_and_windows():
+    def short(x):  # 5 iterations: unrolled, static indices
+        for i in range(5):
+            if x[i] > x[i + 1]:
+                x[i], x[i + 1] = x[i + 1], x[i]
+        return x
+
+    def windows(A):
+        for k in range(A.shape[0]):
+            if A[k, k] < 0:
+                A[k, k:] = -A[k, k:]  # a window of runtime extent, negated when the pivot is
+        return A
+
+    def outside(x, y):
+        if x.sum() > y.sum():
+            x[1:3] = y[:2]
+        else:
+            y[0] = 7
+        return x, y
+
+    for x in (RNG.standard_normal(6), np.arange(6.0)[::-1].copy()):
+        check(short, x)
+    check(windows, RNG.standard_normal((40, 40)), native=1)
+    check(outside, np.arange(4.0), np.ones(4))
+    check(outside, np.zeros(4), np.ones(4))
+
+
+def test_stores_in_arms_that_still_fall_back():
+    def into_list(x, acc):
+        for i in range(x.shape[0]):
+            if x[i] > 0:
+                acc[0] = i  # a Python list: a container store
+        return acc
+
+    def view_alive(x):
+        v = x[2:]
+        if x[0] > 0:
+            x[0] = 5.0
+        return v
+
+    jf = check(into_list, RNG.standard_normal(300), [0], compiled=False)
+    assert "container" in reasons(jf) or "list" in reasons(jf), reasons(jf)
+    for x in (np.arange(4.0), -np.arange(4.0) - 1):
+        check(view_alive, x, compiled=False)
