@@ -348,7 +348,9 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
                                    ir::to_string(x.type)));
       // The body was traced for a runtime Python int within [e.lo, e.hi] (conversions and
       // overflow checks relied on it): that must hold in every iteration.
-      if (x.box == Box::PyInt && (x.lo < e.lo || x.hi > e.hi))
+      if (e.rel >= 0)  // (the body relied on a relation to a loop variable at entry)
+        return give_up("a runtime index bounded relative to a loop variable is carried");
+      if ((x.box == Box::PyInt || x.box == Box::NpScalar) && (x.lo < e.lo || x.hi > e.hi))
         return give_up("a runtime Python int leaves its range in the body (a counter?)");
       auto [pos, fresh] = carried_of_entry.try_emplace(e.v, carried.size());
       if (fresh) carried.push_back({e.v, x.v, x.type});
@@ -502,6 +504,7 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   // Tensors inside containers that were not paired as slots (there are none: every tensor is a
   // slot) and the loop variable, which ends holding the last value.
   for (AValue* x : now) {
+    if (x->rel >= static_cast<int>(level)) x->rel = -1;  // relations to this loop's variable end here
     if (x->kind != AValue::Kind::LoopIndex || x->arg != static_cast<int>(level)) continue;  // ours only
     PyObject* last = PyLong_FromLongLong(x->ia * (start + (trip - 1) * step) + x->ib);
     *x = object(last, Source::constant());
@@ -553,8 +556,11 @@ bool Tracer::loop_index_as_int(AValue& v) {
   int64_t lo = 0, hi = 0;
   ir::ValueId iv = loop_index_value(v, 0, &lo, &hi);
   if (iv == ir::kNoValue) return false;
+  const int level = v.arg;
+  const int64_t a = v.ia, b = v.ib;
   v = tensor(iv, Box::PyInt);
   v.lo = lo, v.hi = hi;
+  v.rel = level, v.rla = v.rha = a, v.rlb = v.rhb = b;
   return true;
 }
 
@@ -627,6 +633,26 @@ bool Tracer::loop_index_slice(std::vector<AValue>& parts) {
   return true;
 }
 
+std::optional<int64_t> Tracer::least_extent(int32_t sym) const {
+  for (const auto& [key, s] : extent_symbols_) {
+    if (s != sym) continue;
+    auto [serial, a, b] = key;
+    for (const RegionFrame& rf : regions_)
+      if (rf.serial == serial) return std::min(a * rf.first, a * rf.last) + b;
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> Tracer::greatest_extent(int32_t sym) const {
+  for (const auto& [key, s] : extent_symbols_) {
+    if (s != sym) continue;
+    auto [serial, a, b] = key;
+    for (const RegionFrame& rf : regions_)
+      if (rf.serial == serial) return std::max(a * rf.first, a * rf.last) + b;
+  }
+  return std::nullopt;
+}
+
 ir::ValueId Tracer::affine_value(int level, int64_t a, int64_t b) {
   if (a == 0) return trace_.graph.add_const_int(ir::DType::I64, b, loc_);
   AValue p;
@@ -638,10 +664,7 @@ ir::ValueId Tracer::affine_value(int level, int64_t a, int64_t b) {
 
 bool Tracer::has_loop_index(const AValue& key) const {
   // (a runtime Python int computed from loop variables, `x[i // 2]`, indexes the same way)
-  auto runtime = [&](const AValue& k) {
-    return k.kind == AValue::Kind::LoopIndex ||
-           (!regions_.empty() && k.is_tensor() && k.box == Box::PyInt && k.type.is_scalar());
-  };
+  auto runtime = [&](const AValue& k) { return k.kind == AValue::Kind::LoopIndex || (!regions_.empty() && bounded_int(k)); };
   if (runtime(key)) return true;
   if (key.kind == AValue::Kind::Tuple)
     for (const AValue& k : key.items)
@@ -720,13 +743,21 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
         start = loop_index_value(p, shift);
         extent = len;
         dropped = p.method.empty();
-      } else if (p.is_tensor() && p.box == Box::PyInt && p.type.is_scalar()) {
-        // A runtime Python int (`x[i // 2]`, `A[j, k]` with j from a branch): its bounds must
-        // keep it in bounds, all negative (counted from the end) or all not.
+      } else if (bounded_int(p)) {
+        // A runtime Python int (`x[i // 2]`, `A[j, k]` with j from a branch) or NumPy int (a
+        // pivot row `argmax() + k`): its bounds must keep it in bounds, all negative (counted
+        // from the end) or all not.
         int64_t shift = p.lo >= -n && p.hi < 0 ? n : 0;
-        if (p.lo + shift < 0 || p.hi + shift >= n)
+        bool in = p.lo + shift >= 0 && p.hi + shift < n;
+        if (!in && p.rel >= 0 && p.rel < static_cast<int>(regions_.size())) {  // affine bounds
+          const RegionFrame& rf = regions_[static_cast<size_t>(p.rel)];
+          in = true;
+          for (int64_t i : {rf.first, rf.last}) in &= p.rla * i + p.rlb >= 0 && p.rha * i + p.rhb < n;
+          shift = 0;
+        }
+        if (!in)
           return region_fail(fmt::format("a runtime index in {}..{} may be out of bounds for size {}", p.lo, p.hi, n));
-        start = p.v;
+        start = cast(p.v, ir::DType::I64);
         if (shift) start = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64), {p.v, g.add_const_int(ir::DType::I64, shift, loc_)}, loc_);
         extent = 1;
         dropped = true;

@@ -64,6 +64,10 @@ struct AValue {
   // Tensor with box PyInt: bounds of the runtime Python int (it is held as an int64; the full
   // int64 range means nothing more is known).
   int64_t lo = INT64_MIN, hi = INT64_MAX;
+  // Tensor integer scalar, rel >= 0: also within [rla * i + rlb, rha * i + rhb] for region rel's
+  // loop variable i (`np.abs(A[k:, k]).argmax() + k` lies in [k, n - 1]: an index in bounds).
+  int rel = -1;
+  int64_t rla = 0, rlb = 0, rha = 0, rhb = 0;
   std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
   std::string method;            // TensorMethod
   SourceRef source;
@@ -244,6 +248,16 @@ class Tracer {
   ir::ValueId affine_value(int level, int64_t a, int64_t b);
   // The symbol of the runtime extent a * i + b of region `level` (one per loop and extent).
   std::map<std::tuple<int64_t, int64_t, int64_t>, int32_t> extent_symbols_;
+  // The smallest value runtime-extent symbol `sym` takes over its loop's range (nullopt when
+  // unknown): max/argmax over a window need at least one element (NumPy raises otherwise).
+  std::optional<int64_t> least_extent(int32_t sym) const;
+  std::optional<int64_t> greatest_extent(int32_t sym) const;
+  // A runtime integer scalar with known bounds (a Python int, or a NumPy int such as an argmax
+  // plus an offset): usable as an index proved in bounds (dyn_index_plan).
+  static bool bounded_int(const AValue& v) {
+    return v.is_tensor() && v.type.is_scalar() && ir::is_integer(v.type.dtype) &&
+           (v.box == Box::PyInt || (v.box == Box::NpScalar && (v.lo != INT64_MIN || v.hi != INT64_MAX)));
+  }
   int64_t region_serial_ = 0;
   bool dyn_subscr(const AValue& x, const AValue& key);
   // Whether the in-place operator on `view` is `A[key] op= y` (the next instructions store it back).

@@ -436,3 +436,117 @@ def test_stores_in_arms_that_still_fall_back():
     assert "container" in reasons(jf) or "list" in reasons(jf), reasons(jf)
     for x in (np.arange(4.0), -np.arange(4.0) - 1):
         check(view_alive, x, compiled=False)
+
+
+# --- 4. reductions over windows of runtime extent
+
+
+def row_prefix_sums(A):
+    out = np.zeros(A.shape[0], dtype=A.dtype)
+    for i in range(A.shape[0]):
+        out[i] = A[i, :i].sum()  # 0 for the empty window at i = 0
+    return out
+
+
+def column_tail_sums(A):
+    out = np.zeros(A.shape[1], dtype=A.dtype)
+    for k in range(A.shape[1]):
+        out[k] = A[k:, k].sum()  # a strided window
+    return out
+
+
+def tail_extremes(A):
+    n = A.shape[0]
+    out = np.zeros((n - 1, 4), dtype=A.dtype)
+    idx = np.zeros((n - 1, 2), dtype=np.int64)
+    for k in range(n - 1):
+        out[k, 0] = A[k + 1:, k].max()
+        out[k, 1] = A[k, k + 1:].min()
+        out[k, 2] = np.abs(A[k:, k]).max()
+        out[k, 3] = A[k, :k + 1].max()
+        idx[k, 0] = np.abs(A[k:, k]).argmax()
+        idx[k, 1] = A[k, k:].argmin() + k
+    return out, idx
+
+
+def int_dots(A, x):
+    out = np.zeros(A.shape[0], dtype=A.dtype)
+    for i in range(A.shape[0]):
+        out[i] = np.dot(A[i, :i], x[:i]) + A[i, i:] @ x[i:]
+    return out
+
+
+def lu_pivot(A):
+    # LU with partial pivoting: the pivot search is an argmax over the column's tail, the row
+    # swap element by element at the runtime pivot row (an index bounded by the window: k..n-1)
+    n = A.shape[0]
+    perm = np.arange(n)
+    for k in range(n - 1):
+        p = np.abs(A[k:, k]).argmax() + k
+        for j in range(n):
+            t = A[k, j]
+            A[k, j] = A[p, j]
+            A[p, j] = t
+        t = perm[k]
+        perm[k] = perm[p]
+        perm[p] = t
+        A[k + 1:, k] /= A[k, k]
+        A[k + 1:, k + 1:] -= np.outer(A[k + 1:, k], A[k, k + 1:])
+    return A, perm
+
+
+@pytest.mark.parametrize("n", [9, 40, 200, 300])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_float_window_sums_are_numpys_pairwise_sums_bit_for_bit(n, dtype):
+    A = RNG.standard_normal((n, n)).astype(dtype) * 10
+    check(row_prefix_sums, A, native=1)
+    check(column_tail_sums, A, native=1)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")  # (eager uint8 dots wrap, warning)
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_integer_window_sums_and_dots_are_exact(dtype):
+    A = RNG.integers(0, 200, (60, 60)).astype(dtype)
+    def into(A, out):  # .sum() of small ints is int64 / uint64 (NumPy's dtype): stored as such
+        for i in range(A.shape[0]):
+            out[i] = A[i, :i].sum() + A[i:, i].sum()
+        return out
+
+    check(into, A, np.zeros(60, dtype=A.sum().dtype), native=1)
+    check(int_dots, A, RNG.integers(0, 200, 60).astype(dtype), native=1)  # wraps as NumPy's
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int16])
+def test_max_min_argmax_argmin_over_windows(dtype):
+    A = (RNG.standard_normal((70, 70)) * 50).astype(dtype)
+    A[5, 5] = A[9, 5]  # ties: the first index wins
+    if A.dtype.kind == "f":
+        A[20, 12] = np.nan  # NaN propagates through max, argmax points at it
+        A[30, 40] = np.nan
+    check(tail_extremes, A, native=1)
+
+
+def test_max_over_a_window_that_may_be_empty_is_not_compiled_as_such():
+    def f(A):
+        out = np.zeros(A.shape[0])
+        for i in range(A.shape[0]):
+            out[i] = A[i, :i].max()  # empty at i = 0: NumPy raises
+        return out
+
+    A = RNG.standard_normal((10, 10))
+    with pytest.raises(ValueError) as eager:
+        f(A)
+    jf = jit(f)
+    with pytest.raises(ValueError) as jitted:
+        jf(A)
+    assert str(jitted.value) == str(eager.value)
+    assert jf.stats()["compiled_calls"] == 0
+
+
+@pytest.mark.parametrize("n", [10, 60, 200])
+def test_lu_with_partial_pivoting_is_one_native_nest(n):
+    A = RNG.standard_normal((n, n))
+    jf = check(lu_pivot, A, native=1)
+    LU, perm = jf(A.copy())
+    L, U = np.tril(LU, -1) + np.eye(n), np.triu(LU)
+    np.testing.assert_allclose(L @ U, A[perm], atol=1e-9 * n)  # (a sanity check of the example)
