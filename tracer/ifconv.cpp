@@ -114,6 +114,7 @@ bool same_value(const AValue& a, const AValue& b) {
 }
 
 std::string describe_kind(const AValue& v) {
+  if (v.kind == AValue::Kind::Select && v.items.empty()) return "a name that may be unbound";
   if (v.kind == AValue::Kind::Select)
     return fmt::format("{} or {}", describe_kind(v.items[1]), describe_kind(v.items[2]));
   if (auto k = scalar_kind(v)) {
@@ -239,7 +240,8 @@ std::optional<AValue> Tracer::merge_values(const AValue& a, const AValue& b, ir:
     return t;
   }
   auto ka = scalar_kind(a), kb = scalar_kind(b);
-  const bool sa = a.kind == AValue::Kind::Select, sb = b.kind == AValue::Kind::Select;
+  const bool sa = a.kind == AValue::Kind::Select && !a.items.empty();
+  const bool sb = b.kind == AValue::Kind::Select && !b.items.empty();
   if ((ka || sa) && (kb || sb) && (sa || sb || *ka != *kb)) {
     // Scalars whose Python types differ: which one the code holds depends on the data, so
     // both are kept (each use decides whether that matters).
@@ -475,7 +477,10 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
       std::string why;
       const AValue& t = fall_when_true ? fall[i] : jump[i];
       const AValue& e = fall_when_true ? jump[i] : fall[i];
-      if (locals && (t.kind == AValue::Kind::Null) != (e.kind == AValue::Kind::Null)) {
+      auto unbound = [](const AValue& v) {
+        return v.kind == AValue::Kind::Null || (v.kind == AValue::Kind::Select && v.items.empty());
+      };
+      if (locals && (unbound(t) || unbound(e)) && !same_value(t, e)) {
         // Bound in one arm only (a temporary, `t = x[i]` of a swap): reading it later fails.
         jump[i] = AValue{};
         jump[i].kind = AValue::Kind::Select;  // (without items: see op_load_fast)

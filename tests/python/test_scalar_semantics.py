@@ -550,3 +550,25 @@ def test_lu_with_partial_pivoting_is_one_native_nest(n):
     LU, perm = jf(A.copy())
     L, U = np.tril(LU, -1) + np.eye(n), np.triu(LU)
     np.testing.assert_allclose(L @ U, A[perm], atol=1e-9 * n)  # (a sanity check of the example)
+
+
+def test_a_name_bound_in_one_arm_only():
+    def read_later(x):
+        if x[0] > 0:
+            t = x[0]
+        return t * 2  # UnboundLocalError when x[0] <= 0
+
+    def never_read(x):
+        if x[0] > 0:
+            t = 1.0
+        if x[1] > 0:
+            t = 2.0  # (t may still be unbound in the other arm)
+        x[2] = x[0] + x[1]
+        return x
+
+    x = np.array([1.5, -2.0, 0.0])
+    check(read_later, x, compiled=False)
+    with pytest.raises(UnboundLocalError):
+        jit(read_later)(-x)
+    for v in (x, -x, np.array([1.0, 1.0, 0.0])):
+        check(never_read, v)
