@@ -572,3 +572,32 @@ def test_a_name_bound_in_one_arm_only():
         jit(read_later)(-x)
     for v in (x, -x, np.array([1.0, 1.0, 0.0])):
         check(never_read, v)
+
+
+def test_store_conditions_follow_each_jump_form():
+    def negated(x):
+        for i in range(x.shape[0]):
+            if not (x[i] > 0):
+                x[i] = 0
+        return x
+
+    def else_only(x):
+        for i in range(x.shape[0]):
+            if x[i] > 0:
+                pass
+            else:
+                x[i] = 1
+        return x
+
+    def and_or(x, y):
+        for i in range(x.shape[0]):
+            if x[i] > 0 and y[i] < 0:
+                x[i] = y[i]
+            elif x[i] < -1 or y[i] > 1:
+                y[i] = x[i]
+        return x, y
+
+    x, y = RNG.standard_normal(300), RNG.standard_normal(300)
+    check(negated, x, native=1)
+    check(else_only, x, native=1)
+    check(and_or, x, y, native=1)
