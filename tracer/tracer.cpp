@@ -1143,6 +1143,23 @@ bool Tracer::step(const Instruction& in) {
       if (!container.is_tensor()) return store_effect(container, key, value);  // effects.cpp
       if (!check_inplace_target(container)) return false;
       if (has_loop_index(key)) return dyn_store(container, key, value);  // loops.cpp
+      if (!regions_.empty() && container.type.is_static()) {
+        // One element at constant indices inside a loop body (`counts[2] += 1`): an element
+        // update too, as native loop nests run it (not an array rebuilt from slices).
+        AValue k = key;
+        if (k.is_object() && PyTuple_CheckExact(k.obj)) {  // a constant tuple (`M[1, 0]`)
+          AValue t;
+          t.kind = AValue::Kind::Tuple;
+          for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(k.obj); ++q)
+            t.items.push_back(object(PyTuple_GET_ITEM(k.obj, q), Source::constant()));
+          k = std::move(t);
+        }
+        std::vector<AValue> parts = k.kind == AValue::Kind::Tuple ? k.items : std::vector<AValue>{k};
+        bool element = static_cast<int>(parts.size()) == container.type.rank() && !parts.empty();
+        for (const AValue& p : parts)
+          element &= p.is_object() && PyLong_CheckExact(p.obj);
+        if (element) return dyn_store(container, k, value);
+      }
       if (key.kind == AValue::Kind::Tuple) {
         PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(key.items.size()));
         for (size_t i = 0; i < key.items.size(); ++i) {

@@ -388,8 +388,7 @@ def test_nested_branches_and_stores_in_both_arms():
         return out, counts
 
     a = RNG.standard_normal(400) * 1.5
-    # (counts[k] at a constant k is a static-index store: compiled, not a native nest)
-    check(classify, a, np.zeros(400, dtype=np.int8), np.zeros(3, dtype=np.int64))
+    check(classify, a, np.zeros(400, dtype=np.int8), np.zeros(3, dtype=np.int64), native=1)
 
 
 def test_stores_in_arms_of_unrolled_code_and_windows():
@@ -601,3 +600,15 @@ def test_store_conditions_follow_each_jump_form():
     check(negated, x, native=1)
     check(else_only, x, native=1)
     check(and_or, x, y, native=1)
+
+
+def test_constant_index_element_stores_in_loop_bodies_are_native():
+    def tally(a, counts, M):
+        for i in range(a.shape[0]):
+            counts[0] += 1
+            if a[i] > 0:
+                counts[-1] = counts[-1] + a[i]  # (a negative constant index)
+            M[1, 0] = M[1, 0] * 0.5 + a[i]
+        return counts, M
+
+    check(tally, RNG.standard_normal(500), np.zeros(3), np.ones((2, 2)), native=1)
