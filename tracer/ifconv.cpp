@@ -115,6 +115,9 @@ bool same_value(const AValue& a, const AValue& b) {
 
 std::string describe_kind(const AValue& v) {
   if (v.kind == AValue::Kind::Select && v.items.empty()) return "a name that may be unbound";
+  if (v.kind == AValue::Kind::Select && v.items[1].is_object() && v.items[1].obj == Py_True &&
+      v.items[2].is_object() && v.items[2].obj == Py_False)
+    return "a Python bool known only at run time";
   if (v.kind == AValue::Kind::Select)
     return fmt::format("{} or {}", describe_kind(v.items[1]), describe_kind(v.items[2]));
   if (auto k = scalar_kind(v)) {

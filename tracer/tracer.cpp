@@ -1119,6 +1119,17 @@ bool Tracer::step(const Instruction& in) {
     }
     case COp::UnpackSequence: return op_unpack_sequence(in);
     case COp::ToBool: return op_to_bool(in);
+    case COp::UnaryNot: {  // `not v`: a Python bool, at run time for a runtime value
+      AValue v = pop();
+      if (auto c = runtime_truth(v)) {
+        push(python_bool(trace_.graph.add_op(ir::Op::Not, ir::Type::scalar(ir::DType::Bool), {*c}, loc_)));
+        return true;
+      }
+      auto t = truth(v);
+      if (!t) return false;
+      push(object(*t ? Py_False : Py_True, Source::computed()));
+      return true;
+    }
     case COp::Jump:
       if (in.target < fr().pc && regions_.empty()) ++back_edges_;  // an unrolled iteration (hotness)
       fr().pc = in.target;

@@ -612,3 +612,21 @@ def test_constant_index_element_stores_in_loop_bodies_are_native():
         return counts, M
 
     check(tally, RNG.standard_normal(500), np.zeros(3), np.ones((2, 2)), native=1)
+
+
+def test_not_of_runtime_values_is_a_python_bool():
+    def stored(x):
+        out = np.zeros(x.shape[0], dtype=np.int64)
+        for i in range(x.shape[0]):
+            c = not (i % 3 == 0)
+            d = not x[i] > 0
+            out[i] = c + 2 * d  # Python bools add up as ints
+        return out
+
+    def returned(x):
+        return not x[0] > 0  # a Python bool whose value is data: runs eagerly
+
+    check(stored, RNG.standard_normal(100), native=1)
+    for x in (np.ones(2), -np.ones(2)):
+        jf = check(returned, x, compiled=False)
+        assert "Python bool" in reasons(jf), reasons(jf)
