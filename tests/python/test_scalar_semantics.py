@@ -630,3 +630,26 @@ def test_not_of_runtime_values_is_a_python_bool():
     for x in (np.ones(2), -np.ones(2)):
         jf = check(returned, x, compiled=False)
         assert "Python bool" in reasons(jf), reasons(jf)
+
+
+def test_mixed_kinds_through_arithmetic_with_other_dtypes():
+    def f(a, y, out):
+        for i in range(a.shape[0]):
+            v = a[i] if a[i] > 0 else 0.5  # np.int64 or a Python float
+            out[i] = v * y[i]  # int64 * float32 is float64, 0.5 * float32 stays float32 (NEP 50)
+        return out
+
+    def g(x, out):
+        for i in range(x.shape[0]):
+            v = x[i] if x[i] > 0 else 3  # np.float32 or a Python int
+            w = v + 1  # float32 either way (3 + 1 is a Python int 4, stored as float64 exactly)
+            out[i] = w / 3
+        return out
+
+    a = RNG.integers(-5, 1 << 40, 200)  # int64 values beyond float32's exact range
+    y = RNG.standard_normal(200).astype(np.float32)
+    check(f, a, y, np.zeros(200, dtype=np.float32), native=1)
+    check(f, a, y, np.zeros(200), native=1)
+    x = RNG.standard_normal(200).astype(np.float32)
+    check(g, x, np.zeros(200), native=1)
+    check(g, x, np.zeros(200, dtype=np.float32), native=1)
