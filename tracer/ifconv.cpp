@@ -5,9 +5,12 @@
 // If-conversion: at a conditional jump on a runtime value both arms are traced, one after the
 // other from the same state, up to the point where they meet; every local and stack slot that
 // differs is then a `where(cond, then, else)`. That is exact only when nothing but those slots
-// can tell which arm ran, so the arms must be pure — no stores into arrays or containers, no
-// in-place updates, no deferred effects, no raises or loops, no return unless both arms return
-// (then the returns are the join) — and each merged pair
+// can tell which arm ran, so the arms must be pure — no stores into containers, no in-place
+// updates, no deferred effects, no raises or loops, no return unless both arms return (then the
+// returns are the join). A store into an array inside an arm is the exception: it stores
+// where(arm's condition, new, old) (guarded_value), the other arm starts from the array it left
+// and the join sees it, so both arms' stores land exactly as the one that ran would. Each
+// merged pair
 // must be scalars. A pair of the same kind and type (a Python int from both arms is a runtime
 // Python int, NumPy scalars of one dtype) merges into a `where`; a pair whose Python type
 // differs (`x[i] if c else 0.0`: a NumPy float64 or a Python float, NEP 50 makes them promote
@@ -142,6 +145,7 @@ std::string describe_kind(const AValue& v) {
 std::string describe_scalar_kind(const AValue& v) { return describe_kind(v); }
 
 std::optional<ir::ValueId> Tracer::runtime_truth(const AValue& v) {
+  if (v.kind == AValue::Kind::Select && v.items.empty()) return std::nullopt;  // (unreadable)
   if (v.kind == AValue::Kind::Select && v.items[1].is_object() && v.items[1].obj == Py_True &&
       v.items[2].is_object() && v.items[2].obj == Py_False)
     return v.items[0].v;  // a runtime Python bool (python_bool)
@@ -274,6 +278,7 @@ bool Tracer::select_ufunc(const UfuncInfo& u, std::vector<AValue>& operands, boo
   if (k == operands.size()) return true;
   handled = true;
   const AValue sel = operands[k];
+  if (sel.items.empty()) return fail(AbortCode::ControlFlow, "branch on array data: a name that may be unbound");
   AValue r[2];
   for (int arm = 0; arm < 2; ++arm) {  // (further Select operands are split by the recursion)
     std::vector<AValue> ops = operands;
@@ -306,6 +311,10 @@ bool Tracer::select_ufunc(const UfuncInfo& u, std::vector<AValue>& operands, boo
 }
 
 std::optional<ir::ValueId> Tracer::setitem_value(const AValue& value, ir::DType dt, std::string& why) {
+  if (value.kind == AValue::Kind::Select && value.items.empty()) {
+    why = "storing a name that may be unbound";
+    return std::nullopt;
+  }
   if (value.kind == AValue::Kind::Select) {
     auto a = setitem_value(value.items[1], dt, why);
     if (!a) return std::nullopt;
