@@ -44,6 +44,27 @@ bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
   return true;
 }
 
+ir::ValueId Tracer::arm_condition() {
+  ir::Graph& g = trace_.graph;
+  const ir::Type bt = ir::Type::scalar(ir::DType::Bool);
+  ir::ValueId c = ir::kNoValue;
+  for (auto [t, neg] : arm_conds_) {
+    ir::ValueId a = neg ? g.add_op(ir::Op::Not, bt, {t}, loc_) : t;
+    c = c == ir::kNoValue ? a : g.add_op(ir::Op::And, bt, {c, a}, loc_);
+  }
+  return c;
+}
+
+bool Tracer::store_inplace(const AValue& x, ir::ValueId value) {
+  const ir::ValueId old = x.v;
+  if (!assign_inplace(x, value)) return false;
+  if (!arm_conds_.empty()) {
+    ++guarded_mutations_;
+    arm_updates_.emplace_back(old, value);
+  }
+  return true;
+}
+
 bool Tracer::augmented_subscript_store(const AValue& view) {
   // CPython compiles `A[key] op= y` to A, key, COPY 2, COPY 2, BINARY_SUBSCR, y, BINARY_OP,
   // SWAP 3, SWAP 2, STORE_SUBSCR: the view is a temporary nothing else holds, and the store
@@ -230,10 +251,12 @@ bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
 
   // The value, converted as NumPy's setitem does (or not compiled: setitem_refusal).
   ir::DType dt = x.type.dtype;
-  if (auto why = setitem_refusal(value, dt))
-    return fail(why->rfind("OverflowError", 0) == 0 ? AbortCode::UserError : AbortCode::UnsupportedValue, *why);
-  auto v = to_ir(value, dt);
-  if (!v) return false;
+  std::string why;
+  auto v = setitem_value(value, dt, why);
+  if (!v) {
+    if (abort_) return false;
+    return fail(why.rfind("OverflowError", 0) == 0 ? AbortCode::UserError : AbortCode::UnsupportedValue, why);
+  }
   std::vector<ir::Dim> ishape;
   for (int64_t n : indexed_shape) ishape.push_back(ir::Dim::fixed(n));
   auto b = ir::broadcast_shapes(g.type(*v).shape, ishape);
@@ -241,6 +264,18 @@ bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
     return fail(AbortCode::UserError, "ValueError: could not broadcast input array into the indexed shape");
   ir::ValueId region = g.add_op(ir::Op::Broadcast, ir::Type(dt, ishape), {*v}, loc_);
   region = g.add_op(ir::Op::Reshape, ir::Type::of(dt, cnt), {region}, loc_);
+  region = guarded_value(region, [&] {  // inside a branch's arm: the old contents otherwise
+    ir::Node n;
+    n.op = ir::Op::Slice;
+    n.type = ir::Type::of(dt, cnt);
+    n.operands = {x.v};
+    for (int k = 0; k < rank; ++k) {
+      n.ints.push_back(cnt[static_cast<size_t>(k)] > 0 ? lo[static_cast<size_t>(k)] : 0);
+      n.ints.push_back(1);
+    }
+    n.loc = loc_;
+    return g.add(std::move(n));
+  });
 
   // Assemble: for each axis (innermost first), [x before | region | x after] along that axis,
   // where the other axes are restricted to the region on the axes already handled.
@@ -294,7 +329,7 @@ bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
     }
   }
   if (g.type(cur).shape != x.type.shape) return fail(AbortCode::UnsupportedValue, "slice assignment shape");
-  return assign_inplace(x, cur);
+  return store_inplace(x, cur);
 }
 
 // Input arrays updated in place: their final values become graph results copied back.

@@ -349,6 +349,11 @@ bool Tracer::region(const RegionShape& shape) {
   if (returned_ || escaped) return give_up("the body returns or breaks out of the loop");
   if (!body.results.empty()) return give_up("the body has side effects or outputs");
 
+  // A local left holding a scalar whose type depends on the data (`v = x[i] if c else 0.0`)
+  // is not carried: the next iteration (or the code after the loop) may not read it.
+  for (size_t f = 0; f < depth; ++f)
+    for (AValue& l : frames_[f]->locals)
+      if (l.kind == AValue::Kind::Select) l.items.clear();
   // Pair the entry and exit states.
   std::vector<AValue*> now;
   state(now);
@@ -403,6 +408,11 @@ bool Tracer::region(const RegionShape& shape) {
   for (size_t i = 0; i < now.size(); ++i) {
     AValue& x = *now[i];
     const AValue& e = *before[i];
+    if (x.kind == AValue::Kind::Select && x.items.empty() &&
+        (e.kind == AValue::Kind::Null || (e.kind == AValue::Kind::Select && e.items.empty())))
+      continue;  // (reading it fails: op_load_fast)
+    if (x.kind == AValue::Kind::Select || e.kind == AValue::Kind::Select)
+      return give_up("a scalar whose type depends on the data (ifconv.cpp) is live across iterations");
     if (x.kind == AValue::Kind::LoopIndex) {
       if (e.is_tensor()) return give_up("an array local is rebound to the loop variable");
       if (x.arg != static_cast<int>(level) &&
@@ -415,7 +425,7 @@ bool Tracer::region(const RegionShape& shape) {
       if (x.v == e.v) {
         slot_carried.emplace_back(&x, -1);
         slot_tag.push_back(tags[i]);
-      slot_entry.push_back(&e);
+        slot_entry.push_back(&e);
         continue;
       }
       if (x.type != e.type || x.box != e.box)
@@ -423,8 +433,10 @@ bool Tracer::region(const RegionShape& shape) {
                                    box_name(x.box), ir::to_string(x.type)));
       // The body was traced for a runtime Python int within [e.lo, e.hi] (conversions and
       // overflow checks relied on it): that must hold in every iteration.
-      if (x.box == Box::PyInt && (x.lo < e.lo || x.hi > e.hi)) {
-        if (!is_while) return give_up("a runtime Python int leaves its range in the body (a counter?)");
+      if (e.rel >= 0)  // (the body relied on a relation to a loop variable at entry)
+        return give_up("a runtime index bounded relative to a loop variable is carried");
+      if ((x.box == Box::PyInt || x.box == Box::NpScalar) && (x.lo < e.lo || x.hi > e.hi)) {
+        if (!is_while || x.box != Box::PyInt) return give_up("a runtime Python int leaves its range in the body (a counter?)");
         // A while loop's counter: traced again with the int entering over kWhileIntBound,
         // where a change of at most kWhileIntStep per iteration is accepted.
         const bool wide = e.lo == -kWhileIntBound && e.hi == kWhileIntBound;
@@ -446,7 +458,7 @@ bool Tracer::region(const RegionShape& shape) {
         return give_up("two names for one array get different values in the body");
       slot_carried.emplace_back(&x, static_cast<int>(pos->second));
       slot_tag.push_back(tags[i]);
-      slot_entry.push_back(&e);
+        slot_entry.push_back(&e);
       continue;
     }
     if (x.is_tensor() && e.is_object() && tags[i] >= kLocal && tags[i] < kInput &&
@@ -466,7 +478,7 @@ bool Tracer::region(const RegionShape& shape) {
       carried.push_back({ir::kNoValue, x.v, x.type});  // first defined in the body
       slot_carried.emplace_back(&x, static_cast<int>(carried.size() - 1));
       slot_tag.push_back(tags[i]);
-      slot_entry.push_back(&e);
+        slot_entry.push_back(&e);
       continue;
     }
     // A Python object the body stores before reading it is the same in every iteration: it
@@ -619,6 +631,7 @@ bool Tracer::region(const RegionShape& shape) {
   // Tensors inside containers that were not paired as slots (there are none: every tensor is a
   // slot) and the loop variable, which ends holding the last value.
   for (AValue* x : now) {
+    if (x->rel >= static_cast<int>(level)) x->rel = -1;  // relations to this loop's variable end here
     if (x->kind != AValue::Kind::LoopIndex || x->arg != static_cast<int>(level)) continue;  // ours only
     PyObject* last = PyLong_FromLongLong(x->ia * (start + (trip - 1) * step) + x->ib);
     *x = object(last, Source::constant());
@@ -657,6 +670,30 @@ bool is_int_const(const AValue& v, int64_t& out) {
   return std::abs(out) < (int64_t{1} << 40);
 }
 }  // namespace
+
+bool Tracer::loop_index_affine(int nb, const AValue& lhs, const AValue& rhs) {
+  const bool li = lhs.kind == AValue::Kind::LoopIndex, ri = rhs.kind == AValue::Kind::LoopIndex;
+  if (li == ri) return li && (!lhs.method.empty() || !rhs.method.empty());  // (i + j: reported there)
+  const AValue& idx = li ? lhs : rhs;
+  int64_t c = 0;
+  if (!idx.method.empty()) return true;  // a slice object: loop_index_arith reports it
+  if (!is_int_const(li ? rhs : lhs, c)) return false;
+  return nb == 0 || nb == 13 || nb == 10 || nb == 23 || nb == 5 || nb == 18;
+}
+
+bool Tracer::loop_index_as_int(AValue& v) {
+  if (v.kind != AValue::Kind::LoopIndex) return true;
+  if (!v.method.empty()) return region_fail("a loop-variable slice used as a number");
+  int64_t lo = 0, hi = 0;
+  ir::ValueId iv = loop_index_value(v, 0, &lo, &hi);
+  if (iv == ir::kNoValue) return false;
+  const int level = v.arg;
+  const int64_t a = v.ia, b = v.ib;
+  v = tensor(iv, Box::PyInt);
+  v.lo = lo, v.hi = hi;
+  v.rel = level, v.rla = v.rha = a, v.rlb = v.rhb = b;
+  return true;
+}
 
 bool Tracer::loop_index_arith(int nb, const AValue& lhs, const AValue& rhs) {
   const bool li = lhs.kind == AValue::Kind::LoopIndex;
@@ -727,6 +764,26 @@ bool Tracer::loop_index_slice(std::vector<AValue>& parts) {
   return true;
 }
 
+std::optional<int64_t> Tracer::least_extent(int32_t sym) const {
+  for (const auto& [key, s] : extent_symbols_) {
+    if (s != sym) continue;
+    auto [serial, a, b] = key;
+    for (const RegionFrame& rf : regions_)
+      if (rf.serial == serial) return std::min(a * rf.first, a * rf.last) + b;
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> Tracer::greatest_extent(int32_t sym) const {
+  for (const auto& [key, s] : extent_symbols_) {
+    if (s != sym) continue;
+    auto [serial, a, b] = key;
+    for (const RegionFrame& rf : regions_)
+      if (rf.serial == serial) return std::max(a * rf.first, a * rf.last) + b;
+  }
+  return std::nullopt;
+}
+
 ir::ValueId Tracer::affine_value(int level, int64_t a, int64_t b) {
   if (a == 0) return trace_.graph.add_const_int(ir::DType::I64, b, loc_);
   AValue p;
@@ -737,10 +794,12 @@ ir::ValueId Tracer::affine_value(int level, int64_t a, int64_t b) {
 }
 
 bool Tracer::has_loop_index(const AValue& key) const {
-  if (key.kind == AValue::Kind::LoopIndex) return true;
+  // (a runtime Python int computed from loop variables, `x[i // 2]`, indexes the same way)
+  auto runtime = [&](const AValue& k) { return k.kind == AValue::Kind::LoopIndex || (!regions_.empty() && bounded_int(k)); };
+  if (runtime(key)) return true;
   if (key.kind == AValue::Kind::Tuple)
     for (const AValue& k : key.items)
-      if (k.kind == AValue::Kind::LoopIndex) return true;
+      if (runtime(k)) return true;
   return false;
 }
 
@@ -815,6 +874,24 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
         start = loop_index_value(p, shift);
         extent = len;
         dropped = p.method.empty();
+      } else if (bounded_int(p)) {
+        // A runtime Python int (`x[i // 2]`, `A[j, k]` with j from a branch) or NumPy int (a
+        // pivot row `argmax() + k`): its bounds must keep it in bounds, all negative (counted
+        // from the end) or all not.
+        int64_t shift = p.lo >= -n && p.hi < 0 ? n : 0;
+        bool in = p.lo + shift >= 0 && p.hi + shift < n;
+        if (!in && p.rel >= 0 && p.rel < static_cast<int>(regions_.size())) {  // affine bounds
+          const RegionFrame& rf = regions_[static_cast<size_t>(p.rel)];
+          in = true;
+          for (int64_t i : {rf.first, rf.last}) in &= p.rla * i + p.rlb >= 0 && p.rha * i + p.rhb < n;
+          shift = 0;
+        }
+        if (!in)
+          return region_fail(fmt::format("a runtime index in {}..{} may be out of bounds for size {}", p.lo, p.hi, n));
+        start = cast(p.v, ir::DType::I64);
+        if (shift) start = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64), {p.v, g.add_const_int(ir::DType::I64, shift, loc_)}, loc_);
+        extent = 1;
+        dropped = true;
       } else if (is_int_const(p, c)) {
         if (c < -n || c >= n)
           return fail(AbortCode::UserError, fmt::format("IndexError: index {} is out of bounds for axis {} with size {}", c, d, n));
@@ -912,14 +989,15 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
     if (!int_range_fits(dt, lo, hi))
       return region_fail(fmt::format("storing the loop variable ({}..{}) into a {} array", lo, hi, ir::dtype_numpy_name(dt)));
     v = cast(iv, dt);
-  } else if (auto why = setitem_refusal(value, dt)) {
-    return region_fail(*why);
+  } else {
+    std::string why;
+    v = setitem_value(value, dt, why);
+    if (!v && !abort_) return region_fail(why);
   }
-  if (value.kind != AValue::Kind::LoopIndex) v = to_ir(value, dt);
   if (!v) return false;
   // The value is broadcast to the window without its integer-indexed axes (NumPy's rule), then
   // those axes come back as size 1: v's shape is the window's extents.
-  const ir::Type& vt = g.type(*v);
+  const ir::Type vt = g.type(*v);  // (a copy: nodes are added below)
   std::vector<ir::Dim> full, region;
   bool empty = false, element = true;
   for (size_t d = 0; d < extents.size(); ++d) {
@@ -929,6 +1007,25 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
     element &= extents[d] == ir::Dim::fixed(1);
   }
   ir::ValueId val = *v;
+  // Inside a branch's arm the window keeps its old contents unless the arm's condition holds.
+  auto old_window = [&](const std::vector<ir::Dim>& shape) {
+    ir::Node r;
+    bool runtime = false;
+    for (ir::ValueId e : ext_values) runtime |= e != ir::kNoValue;
+    r.op = runtime ? ir::Op::DynWindow : ir::Op::DynSlice;
+    r.type = ir::Type(dt, shape);
+    r.operands = {x.v};
+    r.operands.insert(r.operands.end(), starts.begin(), starts.end());
+    if (runtime)
+      for (size_t d = 0; d < extents.size(); ++d)
+        r.operands.push_back(ext_values[d] != ir::kNoValue ? ext_values[d]
+                                                           : g.add_const_int(ir::DType::I64, extents[d].size, loc_));
+    r.ints = steps;
+    r.loc = loc_;
+    return g.add(std::move(r));
+  };
+  if (vt.is_scalar() && element)  // one element: the select on the 0-d values
+    val = guarded_value(val, [&] { return g.add_op(ir::Op::Reshape, ir::Type::scalar(dt), {old_window(extents)}, loc_); });
   if (!vt.is_scalar()) {
     auto b = ir::broadcast_shapes(vt.shape, region);
     if (!b || *b != region)
@@ -940,6 +1037,7 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
     val = g.add_op(element ? ir::Op::Reshape : ir::Op::Broadcast, ir::Type(dt, full), {val}, loc_);
   }
   if (empty) return true;  // an empty window: nothing is written
+  if (!(g.type(*v).is_scalar() && element)) val = guarded_value(val, [&] { return old_window(full); });
   ir::Node n;
   n.op = ir::Op::DynUpdate;
   n.type = x.type;
@@ -952,7 +1050,7 @@ bool Tracer::dyn_store(const AValue& x, const AValue& key, const AValue& value) 
       n.operands.push_back(ext_values[d] != ir::kNoValue ? ext_values[d] : g.add_const_int(ir::DType::I64, extents[d].size, loc_));
   n.ints = steps;
   n.loc = loc_;
-  return assign_inplace(x, g.add(std::move(n)));
+  return store_inplace(x, g.add(std::move(n)));
 }
 
 }  // namespace tracejit::tracer::detail

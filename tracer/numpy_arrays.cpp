@@ -297,6 +297,16 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     else count_syms.push_back(dim.sym);
   }
   if (count == 0) count_syms.clear();
+  if (name == "max" || name == "min" || name == "argmax" || name == "argmin") {
+    // A window of runtime extent (`A[k:, k].max()`) must hold an element in every iteration:
+    // NumPy raises for an empty one.
+    for (int32_t sym : count_syms) {
+      if (sym < kFirstExtentSymbol) continue;
+      auto least = least_extent(sym);
+      if (!least || *least < 1)
+        return region_fail(fmt::format("{}() over a window that is empty in some iteration (NumPy raises ValueError)", name));
+    }
+  }
   std::vector<ir::Dim> kept_shape;  // keepdims shape
   for (int d = 0; d < rank; ++d)
     kept_shape.push_back(std::find(axes.begin(), axes.end(), d) != axes.end() ? ir::Dim::fixed(1) : x.type.shape[static_cast<size_t>(d)]);
@@ -395,7 +405,21 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
     ir::ValueId r = g.add(std::move(n));
     if (g.type(r).shape != out_shape)
       r = g.add_op(ir::Op::Reshape, ir::Type(ir::DType::I64, out_shape), {r}, loc_);
-    push(tensor(r, out_shape.empty() ? Box::NpScalar : Box::Array));
+    AValue res = tensor(r, out_shape.empty() ? Box::NpScalar : Box::Array);
+    const ir::Dim& len = g.type(in).shape[static_cast<size_t>(axis)];
+    std::optional<int64_t> most = len.is_static() ? std::optional<int64_t>(len.size)
+                                  : len.sym >= kFirstExtentSymbol ? greatest_extent(len.sym) : std::nullopt;
+    if (out_shape.empty() && most && *most >= 1) res.lo = 0, res.hi = *most - 1;  // an index: bounded
+    if (out_shape.empty() && !len.is_static() && len.sym >= kFirstExtentSymbol) {
+      // ... by the window's extent a * i + b, affine in a loop variable: [0, a * i + b - 1].
+      for (const auto& [key, sym] : extent_symbols_) {
+        if (sym != len.sym) continue;
+        for (size_t l = 0; l < regions_.size(); ++l)
+          if (regions_[l].serial == std::get<0>(key))
+            res.rel = static_cast<int>(l), res.rla = 0, res.rlb = 0, res.rha = std::get<1>(key), res.rhb = std::get<2>(key) - 1;
+      }
+    }
+    push(std::move(res));
     return true;
   }
   // mean / var / std: NumPy sums in the resolved dtype (float64 for integers), then divides by
@@ -428,10 +452,11 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
 
 bool Tracer::matmul(const AValue& a0, const AValue& b0, const std::string& name) {
   if (a0.is_tensor() && b0.is_tensor() && (a0.type.has_extent_symbols() || b0.type.has_extent_symbols()) && a0.type.rank() == 1 &&
-      b0.type.rank() == 1 && a0.type == b0.type && ir::is_float(a0.type.dtype) && a0.box == Box::Array &&
+      b0.type.rank() == 1 && a0.type == b0.type && !ir::is_bool(a0.type.dtype) && a0.box == Box::Array &&
       b0.box == Box::Array) {
     // The dot product of two loop-body windows of one runtime extent (`L[i, :i] @ x[:i]`): a sum
-    // of products, a NumPy scalar (0.0 for empty windows). Summed in order, not as BLAS does.
+    // of products, a NumPy scalar (0 for empty windows). Floats summed in order, not as BLAS does;
+    // integers wrap as NumPy's do, in any order.
     ir::Graph& g = trace_.graph;
     ir::DType dt = a0.type.dtype;
     ir::ValueId p = g.add_op(ir::Op::Mul, a0.type, {a0.v, b0.v}, loc_);

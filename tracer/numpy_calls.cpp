@@ -273,9 +273,15 @@ bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
 }
 
 bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool python_operator) {
+  for (AValue& v : operands)  // `i > j`, `abs(i - 5)`: the loop variable as a Python int
+    if (v.kind == AValue::Kind::LoopIndex && !loop_index_as_int(v)) return false;
   for (const AValue& v : operands)
     if (!v.is_tensor() && !v.is_object())
-      return fail(AbortCode::UnsupportedValue, fmt::format("np.{} of {}", u.name, what(v)));
+      if (v.kind != AValue::Kind::Select)
+        return fail(AbortCode::UnsupportedValue, fmt::format("np.{} of {}", u.name, what(v)));
+  bool select = false;  // an operand whose type depends on the data: per arm (ifconv.cpp)
+  if (!select_ufunc(u, operands, python_operator, select)) return false;
+  if (select) return true;
   if (python_scalar_op(u, operands, python_operator)) return true;
   if (abort_) return false;
   bool pyint = false;  // among runtime Python ints: Python's int arithmetic (ifconv.cpp)
@@ -295,12 +301,15 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
   // x / c with a constant c != 0 cannot raise either (IEEE division, as Python's float).
   bool safe_div = u.op == ir::Op::Div && operands.size() == 2 && operands[1].is_object() &&
                   PyObject_IsTrue(operands[1].obj) == 1;
-  if (python_float_math && ir::has_trait(u.op, ir::kCompare) && operands.size() == 2 && test_consumer()) {
-    // A comparison of Python floats cannot raise; its Python bool only feeds a branch here.
-    auto x = to_ir(operands[0], ir::DType::F64);
-    auto y = x ? to_ir(operands[1], ir::DType::F64) : std::nullopt;
-    if (!y) return false;
-    push(tensor(trace_.graph.add_op(u.op, ir::Type::scalar(ir::DType::Bool), {*x, *y}, loc_), Box::NpScalar));
+  if (python_float_math && operands.size() == 2 && ir::has_trait(u.op, ir::kCompare) && u.op != ir::Op::IsNan) {
+    // Comparisons of Python floats (IEEE, never raising): a runtime Python bool.
+    std::vector<ir::ValueId> ins;
+    for (const AValue& v : operands) {
+      auto x = to_ir(v, ir::DType::F64);
+      if (!x) return false;
+      ins.push_back(*x);
+    }
+    push(python_bool(trace_.graph.add_op(u.op, ir::Type::scalar(ir::DType::Bool), ins, loc_)));
     return true;
   }
   if (python_float_math && u.op != ir::Op::Add && u.op != ir::Op::Sub && u.op != ir::Op::Mul &&
@@ -427,7 +436,51 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     r = g.add_op(op, ir::Type(out_dt, shape), ins, loc_);
   }
   Box box = python_float_math ? Box::PyFloat : shape.empty() ? Box::NpScalar : Box::Array;
-  push(tensor(r, box));
+  AValue out = tensor(r, box);
+  if (box == Box::NpScalar && ir::is_integer(out_dt) && operands.size() == 2 && (op == ir::Op::Add || op == ir::Op::Sub)) {
+    // A NumPy int plus or minus bounded ints (`argmax() + k`): bounded too while the result
+    // cannot wrap in its dtype (then it may index: dyn_index_plan).
+    std::optional<std::pair<__int128, __int128>> bnd[2];
+    for (size_t i = 0; i < 2; ++i) {
+      const AValue& v = operands[i];
+      int64_t c = 0;
+      if (bounded_int(v)) bnd[i] = std::make_pair(static_cast<__int128>(v.lo), static_cast<__int128>(v.hi));
+      else if (v.is_object() && PyLong_CheckExact(v.obj) && (c = PyLong_AsLongLong(v.obj), !PyErr_Occurred()))
+        bnd[i] = std::make_pair(static_cast<__int128>(c), static_cast<__int128>(c));
+      PyErr_Clear();
+    }
+    if (bnd[0] && bnd[1]) {
+      __int128 lo = op == ir::Op::Add ? bnd[0]->first + bnd[1]->first : bnd[0]->first - bnd[1]->second;
+      __int128 hi = op == ir::Op::Add ? bnd[0]->second + bnd[1]->second : bnd[0]->second - bnd[1]->first;
+      if (lo >= INT64_MIN && hi <= INT64_MAX && int_range_fits(out_dt, static_cast<int64_t>(lo), static_cast<int64_t>(hi))) {
+        out.lo = static_cast<int64_t>(lo), out.hi = static_cast<int64_t>(hi);
+        // Affine bounds in one loop variable add up too (constants are 0 * i + c).
+        auto affine = [&](const AValue& v, int64_t (&f)[4]) {
+          if (v.is_tensor()) {
+            f[0] = v.rla, f[1] = v.rlb, f[2] = v.rha, f[3] = v.rhb;
+            return v.rel;
+          }
+          f[0] = f[2] = 0, f[1] = f[3] = PyLong_AsLongLong(v.obj);
+          return -2;  // any loop
+        };
+        int64_t a[4], b[4];
+        int ra = affine(operands[0], a), rb = affine(operands[1], b);
+        int rel = ra == -2 ? rb : rb == -2 || rb == ra ? ra : -1;
+        const int64_t lim = int64_t{1} << 40;
+        bool small = true;
+        for (int64_t x : {a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]}) small &= x > -lim && x < lim;
+        if (rel >= 0 && small) {
+          out.rel = rel;
+          if (op == ir::Op::Add) {
+            out.rla = a[0] + b[0], out.rlb = a[1] + b[1], out.rha = a[2] + b[2], out.rhb = a[3] + b[3];
+          } else {  // lower - upper, upper - lower
+            out.rla = a[0] - b[2], out.rlb = a[1] - b[3], out.rha = a[2] - b[0], out.rhb = a[3] - b[1];
+          }
+        }
+      }
+    }
+  }
+  push(std::move(out));
   return true;
 }
 

@@ -372,6 +372,9 @@ bool Tracer::emit_output(const AValue& v) {
     case AValue::Kind::Host:
       return fail(AbortCode::UnsupportedValue,
                   "returns a string formatted from runtime values (such strings are only printed or stored)");
+    case AValue::Kind::Select:  // its type would show which arm ran
+      return fail(AbortCode::ControlFlow,
+                  fmt::format("branch on array data: returns {}, depending on the data", describe_scalar_kind(v)));
     default:
       break;
   }
@@ -389,6 +392,10 @@ bool Tracer::op_load_fast(const Instruction& in) {
   if (v.kind == AValue::Kind::Null && !v.method.empty())  // bound only if a while loop ran
     return fail(AbortCode::ControlFlow, fmt::format("'{}' is {}: reading it after the loop is not traced",
                                                     local_name(in.arg), v.method));
+  if (v.kind == AValue::Kind::Select && v.items.empty())  // (loops.cpp)
+    return fail(AbortCode::ControlFlow,
+                fmt::format("branch on array data: '{}' is unbound or of a different type depending on the data",
+                            local_name(in.arg)));
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError,
                 fmt::format("local variable '{}' referenced before assignment", local_name(in.arg)));
@@ -609,8 +616,32 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
 bool Tracer::op_binary_op(const Instruction& in) {
   AValue rhs = pop();
   AValue lhs = pop();
-  if (lhs.kind == AValue::Kind::LoopIndex || rhs.kind == AValue::Kind::LoopIndex)
-    return loop_index_arith(in.arg, lhs, rhs);  // loops.cpp
+  if (lhs.kind == AValue::Kind::LoopIndex || rhs.kind == AValue::Kind::LoopIndex) {
+    if (loop_index_affine(in.arg, lhs, rhs)) return loop_index_arith(in.arg, lhs, rhs);  // loops.cpp
+    if (!loop_index_as_int(lhs) || !loop_index_as_int(rhs)) return false;  // Python int arithmetic
+  }
+  const bool shift = in.arg == 3 || in.arg == 16 || in.arg == 9 || in.arg == 22;
+  if (shift && lhs.is_object() && rhs.is_object() && PyLong_Check(lhs.obj) && PyLong_Check(rhs.obj)) {
+    // Constants (an unrolled loop's variable): Python computes it, exactly.
+    PyObject* r = in.arg == 3 || in.arg == 16 ? PyNumber_Lshift(lhs.obj, rhs.obj) : PyNumber_Rshift(lhs.obj, rhs.obj);
+    if (!r) return fail(AbortCode::UserError, fmt::format("'{}' raises {}", binary_op_symbol(in.arg), exception_text()));
+    push(object(r, Source::constant()));
+    Py_DECREF(r);
+    return true;
+  }
+  if (shift && lhs.is_tensor() && lhs.box == Box::PyInt) {
+    // A runtime Python int shifted by a constant: x << c is x * 2**c, x >> c is x // 2**c
+    // (floor division, as >> rounds negative ints).
+    long long c = rhs.is_object() && PyLong_CheckExact(rhs.obj) ? PyLong_AsLongLong(rhs.obj) : -1;
+    PyErr_Clear();
+    if (c < 0 || c > 62)
+      return fail(AbortCode::UnsupportedValue, "a shift of a runtime Python int by other than a constant 0..62");
+    PyObject* p = PyLong_FromLongLong(int64_t{1} << c);
+    AValue pw = object(p, Source::constant());
+    Py_DECREF(p);
+    const bool left = in.arg == 3 || in.arg == 16;
+    return apply_ufunc(*np_->ufunc_named(left ? "multiply" : "floor_divide"), {std::move(lhs), std::move(pw)}, true);
+  }
   if (!note_container_read(lhs, false) || !note_container_read(rhs, false)) return false;
   if (in.arg >= 13 && lhs.is_tensor() && lhs.box == Box::Array) {
     if (!check_inplace_target(lhs)) return false;  // effects.cpp
@@ -651,6 +682,7 @@ bool Tracer::op_unary(const Instruction& in) {
     push(std::move(x));
     return true;
   }
+  if (!loop_index_as_int(x)) return false;  // ~i
   const char* name = in.op == COp::UnaryNegative ? "negative"
                      : in.op == COp::UnaryInvert ? "invert"
                                                  : "positive";
@@ -1113,6 +1145,17 @@ bool Tracer::step(const Instruction& in) {
     }
     case COp::UnpackSequence: return op_unpack_sequence(in);
     case COp::ToBool: return op_to_bool(in);
+    case COp::UnaryNot: {  // `not v`: a Python bool, at run time for a runtime value
+      AValue v = pop();
+      if (auto c = runtime_truth(v)) {
+        push(python_bool(trace_.graph.add_op(ir::Op::Not, ir::Type::scalar(ir::DType::Bool), {*c}, loc_)));
+        return true;
+      }
+      auto t = truth(v);
+      if (!t) return false;
+      push(object(*t ? Py_False : Py_True, Source::computed()));
+      return true;
+    }
     case COp::Jump:
       if (in.target < fr().pc && regions_.empty()) ++back_edges_;  // an unrolled iteration (hotness)
       fr().pc = in.target;
@@ -1137,6 +1180,23 @@ bool Tracer::step(const Instruction& in) {
       if (!container.is_tensor()) return store_effect(container, key, value);  // effects.cpp
       if (!check_inplace_target(container)) return false;
       if (has_loop_index(key)) return dyn_store(container, key, value);  // loops.cpp
+      if (!regions_.empty() && container.type.is_static()) {
+        // One element at constant indices inside a loop body (`counts[2] += 1`): an element
+        // update too, as native loop nests run it (not an array rebuilt from slices).
+        AValue k = key;
+        if (k.is_object() && PyTuple_CheckExact(k.obj)) {  // a constant tuple (`M[1, 0]`)
+          AValue t;
+          t.kind = AValue::Kind::Tuple;
+          for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(k.obj); ++q)
+            t.items.push_back(object(PyTuple_GET_ITEM(k.obj, q), Source::constant()));
+          k = std::move(t);
+        }
+        std::vector<AValue> parts = k.kind == AValue::Kind::Tuple ? k.items : std::vector<AValue>{k};
+        bool element = static_cast<int>(parts.size()) == container.type.rank() && !parts.empty();
+        for (const AValue& p : parts)
+          element &= p.is_object() && PyLong_CheckExact(p.obj);
+        if (element) return dyn_store(container, k, value);
+      }
       if (key.kind == AValue::Kind::Tuple) {
         PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(key.items.size()));
         for (size_t i = 0; i < key.items.size(); ++i) {

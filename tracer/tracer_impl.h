@@ -37,7 +37,13 @@ struct AValue {
   // HostMethod: `method` of the plain list/dict/str items[0] (lst.append, d.update, s.format).
   // LoopIndex: the induction variable of a loop being traced as a compiled region (its value
   // is only known at run time; any use of it makes the loop unroll instead, see loops.cpp).
-  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod };
+  // Select: a scalar whose Python type depends on the data (`x[i] if c else 0.0`: a NumPy
+  // float64 or a Python float): items = {cond (a bool[] tensor), then, else}, each arm a
+  // scalar. Operators apply to each arm and merge again; stores convert each arm; anything
+  // that would show which type it is (returning it, type(), formatting) fails (ifconv.cpp).
+  // A Select without items is a local that may not be read (bound in one arm only, or a Select
+  // left by a loop's last iteration).
+  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod, Select };
   Kind kind = Kind::Null;
   PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
   ir::ValueId v = ir::kNoValue;  // Tensor
@@ -58,6 +64,10 @@ struct AValue {
   // Tensor with box PyInt: bounds of the runtime Python int (it is held as an int64; the full
   // int64 range means nothing more is known).
   int64_t lo = INT64_MIN, hi = INT64_MAX;
+  // Tensor integer scalar, rel >= 0: also within [rla * i + rlb, rha * i + rhb] for region rel's
+  // loop variable i (`np.abs(A[k:, k]).argmax() + k` lies in [k, n - 1]: an index in bounds).
+  int rel = -1;
+  int64_t rla = 0, rlb = 0, rha = 0, rhb = 0;
   std::vector<AValue> items;     // Tuple, Iterator, BoundMethod, TensorMethod
   std::string method;            // TensorMethod
   SourceRef source;
@@ -67,6 +77,10 @@ struct AValue {
   bool is_tensor() const { return kind == Kind::Tensor; }
   bool is_object() const { return kind == Kind::Object; }
 };
+
+// "a NumPy float64 scalar", "a Python int", "a NumPy float32 scalar or a Python float" ...
+// (ifconv.cpp).
+std::string describe_scalar_kind(const AValue& v);
 
 // Python scalars NumPy treats as "weak" (NEP 50) and the tracer can hold as constants.
 inline bool is_py_scalar(PyObject* o) {
@@ -255,6 +269,11 @@ class Tracer {
   bool request_widen(const LoopKey& key, int local, ir::Type t, Box box);
   // The loop variable in the body (loops.cpp): affine arithmetic, windows, indexing.
   bool loop_index_arith(int nb, const AValue& lhs, const AValue& rhs);
+  // Whether `nb` on these operands stays affine in the loop variable (loop_index_arith).
+  static bool loop_index_affine(int nb, const AValue& lhs, const AValue& rhs);
+  // The loop variable (a LoopIndex without a slice) as a runtime Python int with its bounds over
+  // the range, for Python int arithmetic (`i // 2`, `i % 2 == 0`, `i > j`); others unchanged.
+  bool loop_index_as_int(AValue& v);
   bool loop_index_slice(std::vector<AValue>& parts);
   bool has_loop_index(const AValue& key) const;
   // Per axis: runtime start, extent (static, or a symbol whose value is ext_values[d], else
@@ -266,6 +285,16 @@ class Tracer {
   ir::ValueId affine_value(int level, int64_t a, int64_t b);
   // The symbol of the runtime extent a * i + b of region `level` (one per loop and extent).
   std::map<std::tuple<int64_t, int64_t, int64_t>, int32_t> extent_symbols_;
+  // The smallest value runtime-extent symbol `sym` takes over its loop's range (nullopt when
+  // unknown): max/argmax over a window need at least one element (NumPy raises otherwise).
+  std::optional<int64_t> least_extent(int32_t sym) const;
+  std::optional<int64_t> greatest_extent(int32_t sym) const;
+  // A runtime integer scalar with known bounds (a Python int, or a NumPy int such as an argmax
+  // plus an offset): usable as an index proved in bounds (dyn_index_plan).
+  static bool bounded_int(const AValue& v) {
+    return v.is_tensor() && v.type.is_scalar() && ir::is_integer(v.type.dtype) &&
+           (v.box == Box::PyInt || (v.box == Box::NpScalar && (v.lo != INT64_MIN || v.hi != INT64_MAX)));
+  }
   int64_t region_serial_ = 0;
   bool dyn_subscr(const AValue& x, const AValue& key);
   // Whether the in-place operator on `view` is `A[key] op= y` (the next instructions store it back).
@@ -433,6 +462,7 @@ class Tracer {
                                                                                : "an array";
     if (v.is_object()) return fmt::format("a {}", Py_TYPE(v.obj)->tp_name);
     if (v.kind == AValue::Kind::Host) return "a string formatted from runtime values";
+    if (v.kind == AValue::Kind::Select) return "a scalar whose type depends on the data";
     return "a tuple";
   }
 
@@ -502,9 +532,18 @@ class Tracer {
   bool if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_jump = false);
   bool op_jump_or_pop(const Instruction& in);
   std::optional<AValue> merge_values(const AValue& a, const AValue& b, ir::ValueId cond, std::string& why);
+  std::optional<AValue> make_select(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why);
+  // An operator or ufunc with a Select operand: applied to each arm, the results merged again
+  // (`handled` false when no operand is a Select).
+  bool select_ufunc(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled);
+  // A value stored into an array of dtype `dt` as NumPy's __setitem__ converts it (a Select:
+  // each arm converted, then selected); nullopt with `why` set when that is not compiled.
+  std::optional<ir::ValueId> setitem_value(const AValue& value, ir::DType dt, std::string& why);
   // Operators among runtime Python ints (Box::PyInt) and Python int constants; false with no
   // abort when `operands` are not that case.
   bool pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled);
+  // A Python bool known only at run time (the result of comparing runtime Python ints).
+  AValue python_bool(ir::ValueId cond);
   // min()/max() builtins over runtime scalars: Python's loop (`item < current`) as lt + where.
   bool builtin_minmax(bool is_max, const std::string& fname, std::vector<AValue>& args);
   // Whether the value about to be pushed is consumed only as a conditional jump's test (a
@@ -513,6 +552,29 @@ class Tracer {
   // Whether a runtime Python int converts exactly (as NumPy converts a Python int) to `dt`.
   static bool pyint_fits(const AValue& v, ir::DType dt);
   int64_t mutations_ = 0;  // in-place updates so far (an arm of an if-conversion must make none)
+  // Stores inside the arms of if-conversions (`if a[i] > m: out[i] = a[i]`): each arm's
+  // condition (negated when .second), innermost last; a store under them writes
+  // where(condition, new, old) (guarded_store), counted apart from other in-place updates,
+  // with the array's old and new value so the other arm and the join see the new one.
+  std::vector<std::pair<ir::ValueId, bool>> arm_conds_;
+  std::vector<std::pair<ir::ValueId, ir::ValueId>> arm_updates_;
+  int64_t guarded_mutations_ = 0;
+  // The conjunction of arm_conds_ (kNoValue outside arms).
+  ir::ValueId arm_condition();
+  // `value` (x's new contents at a store) under the arms' condition: where(c, value, old), old
+  // read by `old_of` (same type as value); unchanged outside arms.
+  template <typename F>
+  ir::ValueId guarded_value(ir::ValueId value, F&& old_of) {
+    ir::ValueId c = arm_condition();
+    if (c == ir::kNoValue) return value;
+    ir::Graph& g = trace_.graph;
+    const ir::Type t = g.type(value);
+    ir::ValueId old = old_of();
+    if (!t.is_scalar()) c = g.add_op(ir::Op::Broadcast, ir::Type(ir::DType::Bool, t.shape), {c}, loc_);
+    return g.add_op(ir::Op::Where, t, {c, value, old}, loc_);
+  }
+  // assign_inplace for a store, recorded for the arms when under one.
+  bool store_inplace(const AValue& x, ir::ValueId value);
   bool op_get_iter(const Instruction& in);
   bool op_for_iter(const Instruction& in);
   bool op_binary_subscr(const Instruction& in);

@@ -2,6 +2,7 @@
 // ResourceTracker per kernel code so destroying its last CompiledKernel frees it, kernel symbol
 // reservation, and the object cache's hooks (store after codegen, load instead of it).
 #include "backends/cpu/jit.h"
+#include "backends/cpu/scalar_loop.h"
 
 #include "backends/cpu/schedule.h"
 
@@ -151,6 +152,7 @@ llvm::Error define_host_symbols(llvm::orc::LLJIT& jit) {
   add("fmodf", static_cast<F2>(::fmodf)), add("fmod", static_cast<D2>(::fmod));
   add("memcpy", &::memcpy), add("memset", &::memset), add("memmove", &::memmove);
   add("tracejit_parallel_for", &::tracejit_parallel_for);
+  add("tracejit_window_sum_f64", &::tracejit_window_sum_f64), add("tracejit_window_sum_f32", &::tracejit_window_sum_f32);
   for_each_schedule_host_symbol([&](const char* name, void* addr) {
     syms[jit.mangleAndIntern(name)] = llvm::JITEvaluatedSymbol(
         llvm::pointerToJITTargetAddress(addr), llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);

@@ -84,6 +84,9 @@ struct Leaf {
 constexpr int64_t kMaxStagedBytes = 128 * 1024;
 
 bool is_window(const ir::Node& n) { return n.op == Op::DynWindow || n.op == Op::DynSlice; }
+bool is_window_reduction(Op op) {
+  return op == Op::ReduceSum || op == Op::ReduceMax || op == Op::ReduceMin || op == Op::ArgMax || op == Op::ArgMin;
+}
 
 // The leaves of the value tree of update `u` (one-element values are leaves computed before
 // the nest, not listed); a reason when the tree has anything else.
@@ -335,7 +338,7 @@ class Checker {
     for (size_t k = 0; k < n.operands.size(); ++k) {
       if (!lazy(n.operands[k])) continue;
       bool ok = n.op == Op::Reshape || n.op == Op::Broadcast || ir::has_trait(n.op, ir::kElementwise) ||
-                (n.op == Op::DynUpdate && k == 1) || n.op == Op::ReduceSum;
+                (n.op == Op::DynUpdate && k == 1) || is_window_reduction(n.op);
       if (!ok) return fail(v, "uses a window of runtime extent other than elementwise or as a stored value");
     }
     switch (n.op) {
@@ -380,10 +383,15 @@ class Checker {
         return {};
       case Op::Loop:
       case Op::While: return loop(v);
-      case Op::ReduceSum: {
+      case Op::ReduceSum:
+      case Op::ReduceMax:
+      case Op::ReduceMin:
+      case Op::ArgMax:
+      case Op::ArgMin: {
         ValueId o = n.operands[0];
         if (!lazy(o)) break;
-        if (!scalar(v) || ir::is_bool(n.type.dtype)) return fail(v, "a sum over a window that is not a single number");
+        if (!scalar(v) || ir::is_bool(g_.type(o).dtype))
+          return fail(v, "a reduction over a window that is not a single number");
         const ir::Type& ot = g_.type(o);
         std::vector<int> map;
         for (int d = 0; d < ot.rank(); ++d) map.push_back(ot.shape[static_cast<size_t>(d)] == ir::Dim::fixed(1) ? -1 : d);
@@ -536,8 +544,12 @@ class Emitter {
               symbol_extent_[n.type.shape[d].sym] = val[static_cast<size_t>(n.operands[1 + n.type.shape.size() + d])];
           continue;
         case Op::ReduceSum:
+        case Op::ReduceMax:
+        case Op::ReduceMin:
+        case Op::ArgMax:
+        case Op::ArgMin:
           if (!one_element(g.type(n.operands[0]))) {
-            if (Status st = window_sum(g, v, val); !st) return st;
+            if (Status st = window_reduce(g, v, val); !st) return st;
             continue;
           }
           break;
@@ -760,19 +772,40 @@ class Emitter {
       return out;
     }
 
-  // A sum over a window tree (`L[i, :i] @ x[:i]`): a sequential loop nest over the operand's
-  // axes accumulating in the result dtype, from 0 (NumPy's value for an empty window).
-  Status window_sum(const ir::Graph& g, ValueId v, std::vector<Value*>& val) {
+  // A reduction over a window tree to one number, its reads at the reduction's place:
+  //  - sum (`L[i, :i] @ x[:i]`, `A[i, :j].sum()`): of one float window along one axis, NumPy's
+  //    own pairwise order (tracejit_window_sum_*: bit for bit what `.sum()` returns); else a
+  //    sequential loop nest accumulating in the dtype from 0 (integers wrap as NumPy's do, in
+  //    any order; float trees such as the products of a dot are summed in order, as documented);
+  //  - max/min: NumPy's maximum/minimum folded in order (NaN propagates);
+  //  - argmax/argmin: the first index of the extreme, or of the first NaN (NumPy's rule).
+  // The tracer proved windows under max/argmax non-empty in every iteration.
+  Status window_reduce(const ir::Graph& g, ValueId v, std::vector<Value*>& val) {
     const ir::Node& n = g.node(v);
     ValueId o = n.operands[0];
     const ir::Type& ot = g.type(o);
     const auto r = static_cast<size_t>(ot.rank());
-    DType d = n.type.dtype;
+    DType d = ot.dtype;
+    const bool fl = ir::is_float(d), sum = n.op == Op::ReduceSum;
+    const bool arg = n.op == Op::ArgMax || n.op == Op::ArgMin;
+    const bool greater = n.op == Op::ReduceMax || n.op == Op::ArgMax;
+    if (sum && (d == DType::F64 || d == DType::F32)) {
+      auto p = pairwise_sum(g, o, val);
+      if (!p) return p.status();
+      if (*p) {
+        val[static_cast<size_t>(v)] = *p;
+        return ok_status();
+      }
+    }
     llvm::Function* f = b_.GetInsertBlock()->getParent();
     llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
     llvm::Type* ty = register_type(ctx_, d);
     llvm::AllocaInst* acc = eb.CreateAlloca(ty);
-    b_.CreateStore(ir::is_float(d) ? llvm::ConstantFP::get(ty, 0.0) : llvm::ConstantInt::get(ty, 0), acc);
+    llvm::AllocaInst* pos = eb.CreateAlloca(b_.getInt64Ty());  // elements seen (flat index)
+    llvm::AllocaInst* at = eb.CreateAlloca(b_.getInt64Ty());   // argmax/argmin: the index
+    b_.CreateStore(fl ? llvm::ConstantFP::get(ty, 0.0) : llvm::ConstantInt::get(ty, 0), acc);
+    b_.CreateStore(b_.getInt64(0), pos);
+    b_.CreateStore(b_.getInt64(0), at);
     std::vector<Value*> idx(r, b_.getInt64(0));
     std::vector<int> map(r, -1);
     std::vector<Level> levels;
@@ -781,20 +814,90 @@ class Emitter {
       if (e == ir::Dim::fixed(1)) continue;
       auto bound = e.is_static() ? symbol_extent_.end() : symbol_extent_.find(e.sym);
       if (!e.is_static() && bound == symbol_extent_.end())
-        return Status::error(fmt::format("cpu backend: a sum over s{} before a window binds it", e.sym));
+        return Status::error(fmt::format("cpu backend: a reduction over s{} before a window binds it", e.sym));
       Value* ext = e.is_static() ? static_cast<Value*>(b_.getInt64(e.size)) : bound->second;
-      levels.push_back(open_level(ext, "sum"));
+      levels.push_back(open_level(ext, "red"));
       idx[a] = levels.back().i;
       map[a] = static_cast<int>(a);
     }
     Elem c{g, val, idx, nullptr, nullptr, nullptr, {}};
-    auto x = eval(c, o, map);
-    if (!x) return x.status();
-    Value* sum = ir::is_float(d) ? b_.CreateFAdd(b_.CreateLoad(ty, acc), *x) : b_.CreateAdd(b_.CreateLoad(ty, acc), *x);
-    b_.CreateStore(sum, acc);
-    for (size_t k = levels.size(); k-- > 0;) close_level(levels[k], false);
-    val[static_cast<size_t>(v)] = b_.CreateLoad(ty, acc);
+    auto xe = eval(c, o, map);
+    if (!xe) return xe.status();
+    Value* x = *xe;
+    Value* cur = b_.CreateLoad(ty, acc);
+    Value* k = b_.CreateLoad(b_.getInt64Ty(), pos);
+    if (sum) {
+      b_.CreateStore(fl ? b_.CreateFAdd(cur, x) : b_.CreateAdd(cur, x), acc);
+    } else {
+      // Whether x replaces the current value: always for the first element; then NumPy's
+      // maximum (`cur >= x || isnan(cur) ? cur : x`) or argmax (`!isnan(cur) && (x > cur ||
+      // isnan(x))`, the first extreme staying), and their mirror images.
+      Value* take;
+      if (fl) {
+        Value* cur_nan = b_.CreateFCmpUNO(cur, cur);
+        Value* x_nan = b_.CreateFCmpUNO(x, x);
+        if (arg) {
+          Value* better = greater ? b_.CreateFCmpOGT(x, cur) : b_.CreateFCmpOLT(x, cur);
+          take = b_.CreateAnd(b_.CreateNot(cur_nan), b_.CreateOr(better, x_nan));
+        } else {
+          Value* keep = greater ? b_.CreateFCmpOGE(cur, x) : b_.CreateFCmpOLE(cur, x);
+          take = b_.CreateNot(b_.CreateOr(keep, cur_nan));
+        }
+      } else {
+        const bool sg = ir::is_signed_int(d);
+        if (arg) take = greater ? (sg ? b_.CreateICmpSGT(x, cur) : b_.CreateICmpUGT(x, cur))
+                                : (sg ? b_.CreateICmpSLT(x, cur) : b_.CreateICmpULT(x, cur));
+        else take = greater ? (sg ? b_.CreateICmpSLT(cur, x) : b_.CreateICmpULT(cur, x))
+                            : (sg ? b_.CreateICmpSGT(cur, x) : b_.CreateICmpUGT(cur, x));
+      }
+      take = b_.CreateOr(take, b_.CreateICmpEQ(k, b_.getInt64(0)));
+      b_.CreateStore(b_.CreateSelect(take, x, cur), acc);
+      if (arg) b_.CreateStore(b_.CreateSelect(take, k, b_.CreateLoad(b_.getInt64Ty(), at)), at);
+    }
+    b_.CreateStore(b_.CreateAdd(k, b_.getInt64(1), "", true, true), pos);
+    for (size_t q = levels.size(); q-- > 0;) close_level(levels[q], false);
+    val[static_cast<size_t>(v)] = arg ? static_cast<Value*>(b_.CreateLoad(b_.getInt64Ty(), at)) : b_.CreateLoad(ty, acc);
     return ok_status();
+  }
+
+  // NumPy's pairwise sum of a float window that is one array window along one axis (reshapes
+  // aside): a call of tracejit_window_sum_f64/f32 (scalar_loop.h) on its first element, length
+  // and stride. nullptr when the operand is not such a window (a tree: the caller sums it).
+  Expected<Value*> pairwise_sum(const ir::Graph& g, ValueId o, const std::vector<Value*>& val) {
+    while (g.node(o).op == Op::Reshape) o = g.node(o).operands[0];
+    const ir::Node& m = g.node(o);
+    if (!is_window(m) || m.op == Op::Slice) return static_cast<Value*>(nullptr);
+    ValueId a = m.operands[0];
+    const ir::Type& at = g.type(a);
+    const size_t r = at.shape.size();
+    Value* len = nullptr;
+    Value* off = b_.getInt64(0);
+    int64_t stride = 1, step = 0;
+    for (size_t j = r; j-- > 0;) {
+      off = b_.CreateAdd(off, b_.CreateMul(val[static_cast<size_t>(m.operands[1 + j])], b_.getInt64(stride), "", true, true), "", true, true);
+      const ir::Dim& e = m.type.shape[j];
+      if (e != ir::Dim::fixed(1)) {
+        if (len) return static_cast<Value*>(nullptr);  // more than one axis: NumPy's order differs
+        if (e.is_static()) {
+          len = b_.getInt64(e.size);
+        } else {
+          auto bound = symbol_extent_.find(e.sym);
+          if (bound == symbol_extent_.end())
+            return Status::error(fmt::format("cpu backend: a sum over s{} before a window binds it", e.sym));
+          len = bound->second;
+        }
+        step = m.ints[j] * stride;
+      }
+      stride *= at.shape[j].size;
+    }
+    if (!len) return static_cast<Value*>(nullptr);
+    DType d = m.type.dtype;
+    llvm::Type* ty = register_type(ctx_, d);
+    Value* base = b_.CreateInBoundsGEP(memory_type(ctx_, d), val[static_cast<size_t>(a)], off);
+    llvm::Module* mod = b_.GetInsertBlock()->getModule();
+    auto callee = mod->getOrInsertFunction(d == DType::F64 ? "tracejit_window_sum_f64" : "tracejit_window_sum_f32",
+                                           llvm::FunctionType::get(ty, {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty()}, false));
+    return static_cast<Value*>(b_.CreateCall(callee, {base, len, b_.getInt64(step)}));
   }
 
   // The address of the one element a window of `n` (starts from operand `first`) selects in
@@ -1060,3 +1163,38 @@ Expected<std::unique_ptr<llvm::Module>> lower_scalar_loop(const ir::Graph& g, ll
 }
 
 }  // namespace tracejit::backends
+
+// NumPy's pairwise summation (numpy/_core/src/umath/loops_utils.h.src, @TYPE@_pairwise_sum):
+// under 8 elements in order; up to 128 with eight accumulators combined as a tree, then the
+// rest in order; above that the two halves (the first a multiple of 8 long) recursively. A
+// sum reduction adds that to its identity 0.0 (so -0.0 alone sums to 0.0).
+namespace {
+template <typename T>
+T pairwise(const T* a, int64_t n, int64_t stride) {
+  if (n < 8) {
+    T res = 0;
+    for (int64_t i = 0; i < n; ++i) res += a[i * stride];
+    return res;
+  }
+  if (n <= 128) {
+    T r[8];
+    for (int j = 0; j < 8; ++j) r[j] = a[j * stride];
+    int64_t i = 8;
+    for (; i < n - (n % 8); i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += a[(i + j) * stride];
+    T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i * stride];
+    return res;
+  }
+  int64_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return pairwise(a, n2, stride) + pairwise(a + n2 * stride, n - n2, stride);
+}
+}  // namespace
+
+extern "C" double tracejit_window_sum_f64(const double* a, int64_t n, int64_t stride) {
+  return 0.0 + pairwise(a, n, stride);
+}
+extern "C" float tracejit_window_sum_f32(const float* a, int64_t n, int64_t stride) {
+  return 0.0f + pairwise(a, n, stride);
+}

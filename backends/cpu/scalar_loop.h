@@ -22,8 +22,11 @@
 //    exactly the element being written or, for every iteration of the enclosing loop (starts and
 //    extents affine in its induction variable), disjoint from the written window; otherwise the
 //    value is computed into a stack temporary first (arrays up to 128 KiB), then stored;
-//  - reduce_sum of such a tree to one element (the tracer's `L[i, :i] @ x[:i]`): a sequential
-//    loop nest accumulating in the dtype, its reads at the reduce_sum's place in the graph;
+//  - reduce_sum / reduce_max / reduce_min / argmax / argmin of such a tree to one element (the
+//    tracer's `L[i, :i] @ x[:i]`, `A[i, :j].sum()`, `np.abs(A[k:, k]).argmax()`): a sequential
+//    loop nest (sums accumulate in the dtype; max/min/argmax follow NumPy's NaN rules), its
+//    reads at the reduction's place in the graph; the float sum of a single window along one
+//    axis calls tracejit_window_sum_f64/f32 below: NumPy's pairwise order, bit for bit;
 //  - every array version (a param, a dyn_update, a nested loop's loop_result) has at most one
 //    writer (the dyn_update or nested loop that consumes it into the next version), every other
 //    reader of it comes before that writer in graph order (what makes in-place exact), and the
@@ -31,6 +34,7 @@
 //    are not carried are never written.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -56,3 +60,8 @@ Expected<std::unique_ptr<llvm::Module>> lower_scalar_loop(const ir::Graph& g, ll
                                                           const std::string& symbol);
 
 }  // namespace tracejit::backends
+
+// NumPy's pairwise sum (plus the identity 0) of n elements `stride` elements apart: what a
+// native nest calls for the float sum of one window (bound into the JIT by jit.cpp).
+extern "C" double tracejit_window_sum_f64(const double* a, int64_t n, int64_t stride);
+extern "C" float tracejit_window_sum_f32(const float* a, int64_t n, int64_t stride);

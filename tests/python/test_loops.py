@@ -200,14 +200,28 @@ def test_trip_count_is_specialized_and_guarded():
 # --- loops a region cannot express: unrolled (or eager), always NumPy's answer
 
 
-def test_body_using_the_loop_variable_unrolls():
+def test_body_using_the_loop_variable_as_a_number_is_a_region():
     def f(x):
         acc = np.zeros_like(x)
         for i in range(10):
-            acc = acc + x * i
+            acc = acc + x * i  # a runtime Python int: weak in NumPy's promotion
         return acc
 
     x = np.arange(6.0)
+    jf = jit(f)
+    same(jf(x), f(x))
+    assert loop_ops(ir_of(f, x)) == 1
+    assert jf.stats()["compiled_calls"] == 1
+
+
+def test_body_using_the_loop_variable_in_a_stepped_slice_unrolls():
+    def f(x):
+        acc = np.zeros(2)
+        for i in range(10):
+            acc = acc + x[i:i + 4:2]
+        return acc
+
+    x = np.arange(16.0)
     jf = jit(f)
     same(jf(x), f(x))
     assert loop_ops(ir_of(f, x)) == 0
@@ -252,16 +266,16 @@ def test_break_out_of_the_body_unrolls():
 
 
 def test_long_loop_using_the_loop_variable_falls_back_with_a_reason():
-    def f(x):
+    def f(x, y):
         for i in range(1000):
-            x = x + i
+            x = x + y[i:i + 4:2]
         return x
 
-    x = np.arange(3.0)
+    x, y = np.arange(2.0), np.arange(1004.0)
     jf = jit(f)
-    same(jf(x), f(x))
+    same(jf(x, y), f(x, y))
     reasons = " ".join(jf.stats()["fallback_reasons"])
-    assert "1000 iterations" in reasons and "loop variable" in reasons
+    assert "1000 iterations" in reasons and "loop-variable bound" in reasons
 
 
 def test_long_loops_on_small_arrays_release_the_gil():

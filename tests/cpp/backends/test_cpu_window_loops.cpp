@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 #include <string>
@@ -283,6 +285,105 @@ func @fsub(%0, %1, %2) {
   }
   std::vector<Buffer> out = run_kernel(g, **k, ins);
   for (int64_t i = 0; i < n; ++i) ASSERT_EQ(out[0].get<double>(i), x[static_cast<size_t>(i)]) << i;
+}
+
+// NumPy's pairwise sum (numpy/_core/src/umath/loops_utils.h.src), written out again here.
+double numpy_pairwise(const double* a, int64_t n, int64_t stride) {
+  if (n < 8) {
+    double r = 0.;
+    for (int64_t i = 0; i < n; ++i) r += a[i * stride];
+    return r;
+  }
+  if (n <= 128) {
+    double r[8];
+    for (int j = 0; j < 8; ++j) r[j] = a[j * stride];
+    int64_t i = 8;
+    for (; i < n - (n % 8); i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += a[(i + j) * stride];
+    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i * stride];
+    return res;
+  }
+  int64_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return numpy_pairwise(a, n2, stride) + numpy_pairwise(a + n2 * stride, n - n2, stride);
+}
+
+// argmax / max / sum over the column tail A[k:, k] (extent n - k, strided): NumPy's rules, in
+// one native nest — argmax the first extreme or the first NaN, max NaN-propagating, the sum in
+// NumPy's pairwise order (the extent passes 128 in the first columns).
+TEST(CpuWindowLoops, ColumnTailArgmaxMaxSum) {
+  const int64_t n = 150;
+  ir::Graph g = parse_ok(subst(R"(
+func @f(%0, %1, %2, %3) {
+  %0 = param 0 contiguous : f64[$N,$N]
+  %1 = param 1 contiguous : i64[$N]
+  %2 = param 2 contiguous : f64[$N]
+  %3 = param 3 contiguous : f64[$N]
+  %4 = loop %1, %2, %3, %0 {ints = [$N, 3, 0, 1], fval = 0.0} : i64[]
+    region func @body(%0, %2, %3, %4, %1) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 4 contiguous : f64[$N,$N]
+      %2 = param 1 contiguous : i64[$N]
+      %3 = param 2 contiguous : f64[$N]
+      %4 = param 3 contiguous : f64[$N]
+      %5 = const -1 : i64[]
+      %6 = mul %0, %5 : i64[]
+      %7 = const $N : i64[]
+      %8 = add %6, %7 : i64[]
+      %9 = const 1 : i64[]
+      %10 = dyn_window %1, %0, %0, %8, %9 {ints = [1, 1], fval = 0.0} : f64[s1000,1]
+      %11 = reshape %10 : f64[s1000]
+      %12 = argmax %11 {ints = [0], fval = 0.0} : i64[1]
+      %13 = reshape %12 : i64[]
+      %14 = reshape %13 : i64[1]
+      %15 = dyn_update %2, %14, %0 {ints = [1], fval = 0.0} : i64[$N]
+      %16 = reduce_max %11 {ints = [0], fval = 0.0} : f64[1]
+      %17 = reshape %16 : f64[]
+      %18 = reshape %17 : f64[1]
+      %19 = dyn_update %3, %18, %0 {ints = [1], fval = 0.0} : f64[$N]
+      %20 = reduce_sum %11 {ints = [0], fval = 0.0} : f64[1]
+      %21 = reshape %20 : f64[]
+      %22 = reshape %21 : f64[1]
+      %23 = dyn_update %4, %22, %0 {ints = [1], fval = 0.0} : f64[$N]
+      return %15, %19, %23
+    }
+  %5 = loop_result %4 {ints = [0], fval = 0.0} : i64[$N]
+  %6 = loop_result %4 {ints = [1], fval = 0.0} : f64[$N]
+  %7 = loop_result %4 {ints = [2], fval = 0.0} : f64[$N]
+  return %5, %6, %7
+}
+)", {{"$N", std::to_string(n)}}));
+  auto k = compile_cpu(g, options(true));
+  ASSERT_TRUE(k.ok()) << k.message();
+  EXPECT_EQ(program_info(**k)->native_loops, 1);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(-100, 100);
+  std::vector<double> A(static_cast<size_t>(n * n));
+  for (auto& v : A) v = u(rng);
+  A[static_cast<size_t>(40 * n + 3)] = A[static_cast<size_t>(90 * n + 3)] = 1e9;  // a tie: the first wins
+  A[static_cast<size_t>(70 * n + 20)] = std::nan("");                             // NaN: it wins
+  A[static_cast<size_t>(100 * n + 20)] = std::nan("");
+  std::vector<Buffer> ins = {make_buffer(DType::F64, {n, n}), make_buffer(DType::I64, {n}), make_buffer(DType::F64, {n}),
+                             make_buffer(DType::F64, {n})};
+  for (int64_t q = 0; q < n * n; ++q) ins[0].set<double>(q, A[static_cast<size_t>(q)]);
+  for (int64_t q = 0; q < n; ++q) ins[1].set<int64_t>(q, 0), ins[2].set<double>(q, 0.0), ins[3].set<double>(q, 0.0);
+  std::vector<Buffer> out = run_kernel(g, **k, ins);
+  for (int64_t c = 0; c < n; ++c) {
+    const double* col = &A[static_cast<size_t>(c * n + c)];
+    int64_t best = 0;
+    double mx = col[0];
+    for (int64_t i = 1; i < n - c; ++i) {
+      double x = col[i * n];
+      if (!std::isnan(col[best * n]) && (x > col[best * n] || std::isnan(x))) best = i;
+      mx = (mx >= x || std::isnan(mx)) ? mx : x;
+    }
+    EXPECT_EQ(out[0].get<int64_t>(c), best) << c;
+    double got = out[1].get<double>(c);
+    EXPECT_TRUE(got == mx || (std::isnan(got) && std::isnan(mx))) << c << ": " << got << " vs " << mx;
+    double s = 0.0 + numpy_pairwise(col, n - c, n), gs = out[2].get<double>(c);
+    EXPECT_TRUE(std::memcmp(&s, &gs, sizeof s) == 0 || (std::isnan(s) && std::isnan(gs))) << c << ": " << gs << " vs " << s;
+  }
 }
 
 }  // namespace
