@@ -424,3 +424,13 @@ def until_small(x, tol):
 def test_negated_test():
     x = np.array([2.0, -7.0])
     check(until_small, [(x, 1e-3), (x, 100.0), (x * 1e6, 1.0)])
+
+
+def test_symbolic_sizes_after_a_recompile():
+    # The second size makes the length symbolic: one more compile serves every later size.
+    jf = jit(bounded)
+    for n in (3, 5, 7, 64, 2):
+        x = np.linspace(-5.0, 9.0, n)
+        same(jf(x, 1e-3, 100), bounded(x, 1e-3, 100))
+    st = jf.stats()
+    assert st["compiled_calls"] == 5 and st["fallback_calls"] == 0 and st["compiles"] == 2, st
