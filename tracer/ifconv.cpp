@@ -238,6 +238,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   };
   int join = -1;
   bool fall_returns = false;
+  ++speculative_;  // both arms run in the compiled code: no while loop may start in one
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
@@ -246,6 +247,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     }
     return forbidden();
   });
+  --speculative_;
   if (abort_) return false;
   if (!check_pure()) return false;
   if (returned_ || join < 0 || frames_.size() != depth) return refuse("an arm leaves the function");
@@ -261,6 +263,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   fr().stack = stack0;
   fr().pc = target;
   bool stray = false;
+  ++speculative_;
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
@@ -274,6 +277,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     }
     return forbidden();
   });
+  --speculative_;
   if (abort_) return false;
   if (!check_pure()) return false;
   if (returned_ || frames_.size() != depth) return refuse("an arm leaves the function");

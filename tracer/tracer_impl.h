@@ -497,6 +497,10 @@ class Tracer {
   // Whether a runtime Python int converts exactly (as NumPy converts a Python int) to `dt`.
   static bool pyint_fits(const AValue& v, ir::DType dt);
   int64_t mutations_ = 0;  // in-place updates so far (an arm of an if-conversion must make none)
+  // > 0 while tracing code the compiled program runs whether or not it would run eagerly (both
+  // arms of an if-conversion, both arms of a while loop's test): no while loop may start there
+  // (a loop the eager code never reaches need not end).
+  int speculative_ = 0;
   bool op_get_iter(const Instruction& in);
   bool op_for_iter(const Instruction& in);
   bool op_binary_subscr(const Instruction& in);

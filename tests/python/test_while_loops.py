@@ -355,7 +355,31 @@ def loop_variable_read_after(x, tol):
     return x, last
 
 
-@pytest.mark.parametrize("f", [breaks_on_data, with_first_binding_read_after, continues_on_data, returns_in_body,
+def while_in_a_branch(x, tol):
+    # If-conversion runs both arms: a while loop in one of them might not end where the eager
+    # code would never run it (here: never for tol <= 0 and x.sum() <= 0).
+    if x.sum() > 0:
+        while x.max() > tol:
+            x = x * 0.5
+    else:
+        x = -x
+    return x
+
+
+def if_then_while(x, tol):
+    # No else: the if's test joins the loop's first test (the loop runs iff both hold).
+    if x.sum() > 0:
+        while x.max() > tol:
+            x = x * 0.5
+    return x
+
+
+def test_if_then_while_is_one_while_region():
+    x = np.array([3.0, 5.0])
+    check(if_then_while, [(x, 1.0), (-x, 1.0), (x, 10.0)])
+
+
+@pytest.mark.parametrize("f", [while_in_a_branch, breaks_on_data, with_first_binding_read_after, continues_on_data, returns_in_body,
                                doubling_counter, for_region_breaks, loop_variable_read_after])
 def test_unsupported_falls_back_with_a_reason(f):
     x = np.arange(3.0, 300.0)
