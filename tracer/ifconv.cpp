@@ -424,6 +424,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   int join = -1;
   bool fall_returns = false;
   arm_conds_.emplace_back(truth, !fall_when_true);  // the fall-through arm's condition
+  ++speculative_;  // both arms run in the compiled code: no while loop may start in one
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
@@ -433,6 +434,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     return forbidden();
   });
   arm_conds_.pop_back();
+  --speculative_;
   if (abort_) return false;
   if (!check_pure()) return false;
   if (returned_ || join < 0 || frames_.size() != depth) return refuse("an arm leaves the function");
@@ -452,6 +454,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   fr().pc = target;
   bool stray = false;
   arm_conds_.emplace_back(truth, fall_when_true);  // the jump arm's condition
+  ++speculative_;
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
@@ -466,6 +469,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     return forbidden();
   });
   arm_conds_.pop_back();
+  --speculative_;
   if (abort_) return false;
   if (!check_pure()) return false;
   if (returned_ || frames_.size() != depth) return refuse("an arm leaves the function");

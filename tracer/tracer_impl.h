@@ -575,6 +575,10 @@ class Tracer {
   }
   // assign_inplace for a store, recorded for the arms when under one.
   bool store_inplace(const AValue& x, ir::ValueId value);
+  // > 0 while tracing code the compiled program runs whether or not it would run eagerly (both
+  // arms of an if-conversion, both arms of a while loop's test): no while loop may start there
+  // (a loop the eager code never reaches need not end).
+  int speculative_ = 0;
   bool op_get_iter(const Instruction& in);
   bool op_for_iter(const Instruction& in);
   bool op_binary_subscr(const Instruction& in);

@@ -170,6 +170,12 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
     return true;
   }
   handled = true;
+  if (speculative_ > 0) {
+    cur_ = &in;
+    return fail(AbortCode::ControlFlow,
+                "a while loop on runtime data inside a branch on runtime data or a loop test (both sides of those "
+                "are traced to run, and a loop eager code would not reach need not end)");
+  }
   auto c = loop_test(in, truth, body, exit, last);
   if (!c) return false;
   fr().pc = body;
@@ -233,8 +239,15 @@ std::optional<ir::ValueId> Tracer::loop_test(const Instruction& in, ir::ValueId 
     for (;;) {
       fr().pc = pc;
       std::string bad;
+      ++speculative_;
       interpret([&] {
-        if (frames_.size() != depth) return false;
+        if (frames_.size() != depth) {  // an inlined callee: no loops in it either
+          const int p = fr().pc;
+          if (p < 0 || p >= static_cast<int>(fr().instrs.size())) return false;  // interpret reports it
+          const COp op = fr().instrs[static_cast<size_t>(p)].op;
+          if (op == COp::GetIter || op == COp::ForIter) return bad = "it runs a loop", true;
+          return false;
+        }
         const int p = fr().pc;
         if (p == head || p == exit || exit_copy(fr().instrs, p, exit)) return true;
         if (p < first_pc || p > last_pc) return bad = "it jumps into other code", true;
@@ -243,6 +256,7 @@ std::optional<ir::ValueId> Tracer::loop_test(const Instruction& in, ir::ValueId 
         if (const char* what = impure_in_test(op)) return bad = what, true;
         return false;
       });
+      --speculative_;
       if (abort_) return std::nullopt;
       if (!bad.empty()) return refuse(bad), std::nullopt;
       bool changed = mutations_ != mutations0 || effect_count() != effects0 || trace_.graph.results.size() != results0;

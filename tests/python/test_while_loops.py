@@ -355,7 +355,31 @@ def loop_variable_read_after(x, tol):
     return x, last
 
 
-@pytest.mark.parametrize("f", [breaks_on_data, with_first_binding_read_after, continues_on_data, returns_in_body,
+def while_in_a_branch(x, tol):
+    # If-conversion runs both arms: a while loop in one of them might not end where the eager
+    # code would never run it (here: never for tol <= 0 and x.sum() <= 0).
+    if x.sum() > 0:
+        while x.max() > tol:
+            x = x * 0.5
+    else:
+        x = -x
+    return x
+
+
+def if_then_while(x, tol):
+    # No else: the if's test joins the loop's first test (the loop runs iff both hold).
+    if x.sum() > 0:
+        while x.max() > tol:
+            x = x * 0.5
+    return x
+
+
+def test_if_then_while_is_one_while_region():
+    x = np.array([3.0, 5.0])
+    check(if_then_while, [(x, 1.0), (-x, 1.0), (x, 10.0)])
+
+
+@pytest.mark.parametrize("f", [while_in_a_branch, breaks_on_data, with_first_binding_read_after, continues_on_data, returns_in_body,
                                doubling_counter, for_region_breaks, loop_variable_read_after])
 def test_unsupported_falls_back_with_a_reason(f):
     x = np.arange(3.0, 300.0)
@@ -424,3 +448,13 @@ def until_small(x, tol):
 def test_negated_test():
     x = np.array([2.0, -7.0])
     check(until_small, [(x, 1e-3), (x, 100.0), (x * 1e6, 1.0)])
+
+
+def test_symbolic_sizes_after_a_recompile():
+    # The second size makes the length symbolic: one more compile serves every later size.
+    jf = jit(bounded)
+    for n in (3, 5, 7, 64, 2):
+        x = np.linspace(-5.0, 9.0, n)
+        same(jf(x, 1e-3, 100), bounded(x, 1e-3, 100))
+    st = jf.stats()
+    assert st["compiled_calls"] == 5 and st["fallback_calls"] == 0 and st["compiles"] == 2, st
