@@ -386,8 +386,14 @@ def test_unsupported_falls_back_with_a_reason(f):
     jf = jit(f)
     same(jf(x.copy(), 1.0), f(x.copy(), 1.0))
     st = jf.stats()
-    assert st["fallback_calls"] == 1 and st["compiled_calls"] == 0
-    reason = " ".join(st["fallback_reasons"])
+    # Either the whole call runs eagerly, or (where the loop's first test is in the function's
+    # own frame) the trace ends there with a graph break and the loop runs in continuations or
+    # eagerly; both say why, naming this file's line.
+    if st["graph_breaks"] == 0:
+        assert st["fallback_calls"] == 1 and st["compiled_calls"] == 0
+    else:
+        assert st["compiled_calls"] == 1 and st["fallback_calls"] == 0
+    reason = " ".join(st["fallback_reasons"] + st["graph_break_reasons"])
     assert "test_while_loops.py:" in reason, reason
 
 
