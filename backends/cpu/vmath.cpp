@@ -392,22 +392,18 @@ Reduced payne_hanek(Math& m, Value* a) {
   return {m.fast_two_sum(rad.hi, rl), q};
 }
 
-// Both reductions, chosen per element; NaN/inf give a harmless reduction (fixed by the caller).
-// full = false: Cody-Waite only (right for |x| < 2^30; the caller replaces the other lanes
-// through with_huge_lanes).
-Reduced reduce_pio2(Math& m, Value* x, bool full) {
+// huge = false: Cody-Waite (right for |x| < 2^30; the caller replaces the other lanes through
+// with_huge_lanes). huge = true: Payne-Hanek, for |x| >= 2^30 (inf/NaN: a harmless reduction,
+// the caller gives NaN).
+Reduced reduce_pio2(Math& m, Value* x, bool huge) {
   auto& b = m.b();
   Value* ax = m.fabs(x);
-  Value* small = b.CreateFCmpOLT(ax, m.c(0x1p30));
-  Value* huge = b.CreateAnd(b.CreateNot(small), b.CreateFCmpOLT(ax, m.c(INFINITY)));
-  Reduced cw = cody_waite(m, m.sel(small, x, m.c(0.0)));
-  if (!full) return cw;
-  Reduced ph = payne_hanek(m, m.sel(huge, ax, m.c(0x1p30)));
+  if (!huge) return cody_waite(m, m.sel(b.CreateFCmpOLT(ax, m.c(0x1p30)), x, m.c(0.0)));
+  Reduced ph = payne_hanek(m, m.sel(b.CreateFCmpOLT(ax, m.c(INFINITY)), ax, m.c(0x1p30)));
   // sin/cos of -|x|: negate the reduced argument and the quadrant.
   Value* negx = b.CreateFCmpOLT(x, m.c(0.0));
   DD phy{m.sel(negx, m.neg(ph.y.hi), ph.y.hi), m.sel(negx, m.neg(ph.y.lo), ph.y.lo)};
-  Value* phn = m.sel(negx, b.CreateNeg(ph.n), ph.n);
-  return {{m.sel(small, cw.y.hi, phy.hi), m.sel(small, cw.y.lo, phy.lo)}, m.sel(small, cw.n, phn)};
+  return {phy, m.sel(negx, b.CreateNeg(ph.n), ph.n)};
 }
 
 // fdlibm k_sin.c / k_cos.c on |x + y| <= pi/4.
@@ -437,9 +433,9 @@ Value* kernel_cos(Math& m, DD v) {
 
 Value* with_huge_lanes(Math& m, ir::Op op, Value* x, Value* fast);
 
-Value* sincos64(Math& m, Value* x, bool is_cos, bool full = false) {
+Value* sincos64(Math& m, Value* x, bool is_cos, bool huge = false) {
   auto& b = m.b();
-  Reduced red = reduce_pio2(m, x, full);
+  Reduced red = reduce_pio2(m, x, huge);
   Value* q = b.CreateAnd(red.n, m.ci(3));
   if (is_cos) q = b.CreateAnd(b.CreateAdd(q, m.ci(1)), m.ci(3));  // cos x = sin(x + pi/2)
   Value* s = kernel_sin(m, red.y);
@@ -450,7 +446,7 @@ Value* sincos64(Math& m, Value* x, bool is_cos, bool full = false) {
   Value* tiny = b.CreateFCmpOLT(m.fabs(x), m.c(0x1p-27));  // keeps sin(-0) == -0
   res = m.sel(tiny, is_cos ? m.c(1.0) : x, res);
   res = m.sel(b.CreateFCmpOLT(m.fabs(x), m.c(INFINITY)), res, m.sub(x, x));  // inf, nan -> nan
-  return full ? res : with_huge_lanes(m, is_cos ? ir::Op::Cos : ir::Op::Sin, x, res);
+  return huge ? res : with_huge_lanes(m, is_cos ? ir::Op::Cos : ir::Op::Sin, x, res);
 }
 
 // ---- float: native single-precision algorithms (16 lanes per AVX-512 vector, no widening). ----
@@ -867,9 +863,9 @@ Value* cbrt64(Math& m, Value* x) {
 // Payne-Hanek above: every finite x is reduced exactly enough), both of its branches computed
 // and selected: |y| >= 0.6744 uses tan(pi/4 - |y|); odd n gives -1/tan(y), the reciprocal
 // corrected with a 32-bit split. |x| < 2^-27 returns x (keeps -0); +-inf and NaN give NaN.
-Value* tan64(Math& m, Value* x, bool full = false) {
+Value* tan64(Math& m, Value* x, bool huge = false) {
   auto& b = m.b();
-  Reduced red = reduce_pio2(m, x, full);
+  Reduced red = reduce_pio2(m, x, huge);
   Value* odd = b.CreateICmpNE(b.CreateAnd(red.n, m.ci(1)), m.ci(0));
   Value *xr = red.y.hi, *yr = red.y.lo;
   Value* big = b.CreateFCmpOGE(m.fabs(xr), m.from_bits(m.ci(INT64_C(0x3FE5942800000000))));
@@ -902,13 +898,13 @@ Value* tan64(Math& m, Value* x, bool full = false) {
   Value* res = m.sel(big, big_res, m.sel(odd, inv, w));
   res = m.sel(b.CreateFCmpOLT(m.fabs(x), m.c(0x1p-27)), x, res);
   res = m.sel(b.CreateFCmpOLT(m.fabs(x), m.c(INFINITY)), res, m.sub(x, x));  // inf, nan -> nan
-  return full ? res : with_huge_lanes(m, ir::Op::Tan, x, res);
+  return huge ? res : with_huge_lanes(m, ir::Op::Tan, x, res);
 }
 
 // ---- sin, cos, tan of |x| >= 2^30: the Payne-Hanek reduction, out of line. ----
 // The inline code reduces by Cody-Waite only. Lanes with a finite |x| >= 2^30 take the value of
-// tracejit.vm.huge.<op>(x), a noinline function holding the full algorithm (returning 0 for
-// smaller |x|). Its call carries vector-function-abi-variant mappings, so the loop vectorizer
+// tracejit.vm.huge.<op>(x), a noinline function holding the algorithm on the Payne-Hanek
+// reduction (returning 0 for smaller |x|). Its call carries vector-function-abi-variant mappings, so the loop vectorizer
 // calls tracejit.vm.huge.<op>.v<N>(<N x double>) instead: one test of the whole vector, and only
 // a vector holding such a lane runs the full algorithm, lane by lane. Elements of ordinary size
 // thus never pay for the 212-bit reduction (it cost 3-4x the rest of sin/cos/tan).
@@ -948,7 +944,12 @@ void define_huge_variant(llvm::Module* mod, llvm::Function* scalar, unsigned vf,
   Value* next = vb.CreateAdd(i, vb.getInt32(1));
   i->addIncoming(next, lane);
   acc->addIncoming(next_acc, lane);
-  vb.CreateCondBr(vb.CreateICmpULT(next, vb.getInt32(vf)), lane, done);
+  llvm::BranchInst* back = vb.CreateCondBr(vb.CreateICmpULT(next, vb.getInt32(vf)), lane, done);
+  // Kept a loop: unrolled, the variants cost more compile time than the kernel around them.
+  llvm::Metadata* unroll_off = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
+  llvm::MDNode* loop_md = llvm::MDNode::getDistinct(ctx, {nullptr, unroll_off});
+  loop_md->replaceOperandWith(0, loop_md);
+  back->setMetadata(llvm::LLVMContext::MD_loop, loop_md);
   vb.SetInsertPoint(done);
   vb.CreateRet(next_acc);
   llvm::appendToCompilerUsed(*mod, {f});  // referenced only by the mapping until vectorization
@@ -967,7 +968,7 @@ llvm::Function* huge_function(llvm::Module* mod, ir::Op op) {
   f->addFnAttr(llvm::Attribute::NoSync);
   f->addFnAttr(llvm::Attribute::NoFree);
   auto* entry = llvm::BasicBlock::Create(ctx, "entry", f);
-  auto* full = llvm::BasicBlock::Create(ctx, "full", f);
+  auto* full = llvm::BasicBlock::Create(ctx, "huge", f);
   auto* small = llvm::BasicBlock::Create(ctx, "small", f);
   llvm::IRBuilder<> fb(entry);
   Math fm(fb);
