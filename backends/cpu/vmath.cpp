@@ -7,8 +7,9 @@
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
 // reduction by ln2 with a minimax polynomial for exp (tanh through expm1 as a float-float),
-// FreeBSD's e_logf.c for log. float sin/cos: the double algorithm on the widened argument,
-// rounded once.
+// FreeBSD's e_logf.c for log. float sin/cos: FreeBSD's s_sinf.c/s_cosf.c on the widened
+// argument (a 25+53-bit pi/2 reduction, k_sinf/k_cosf polynomials in double), rounded once;
+// |x| >= 2^28 the double algorithm (out of line).
 // llvm.fma appears only inside these algorithms (error-free products, polynomial steps); the
 // user's own a*b+c is never contracted (the JIT runs with FPOpFusion::Strict).
 //
@@ -23,8 +24,8 @@
 //            |                    |  normal results)  |              |
 //   log      | 0.88               | 0.888             | 1            | 3
 //   tanh     | 0.57               | 0.787             | 1            | 1
-//   sin      | 0.79               | 0.500             | 1            | 1
-//   cos      | 0.77               | 0.500             | 1            | 1
+//   sin      | 0.79               | 0.501             | 1            | 1
+//   cos      | 0.77               | 0.501             | 1            | 1
 //   pow      | 0.75 (x**y, both    | 0.500 (the double | 1            | 1
 //            |  arrays; 0.52 for   |  algorithm,       |              |
 //            |  |y log x| < 60)    |  rounded once)    |              |
@@ -431,7 +432,7 @@ Value* kernel_cos(Math& m, DD v) {
   return m.add(one_hz, m.add(m.sub(m.sub(m.c(1.0), one_hz), hz), m.sub(m.mul(z, r), m.mul(x, y))));
 }
 
-Value* with_huge_lanes(Math& m, ir::Op op, Value* x, Value* fast);
+Value* with_huge_lanes(Math& m, ir::Op op, Value* x, Value* fast, bool f32 = false);
 
 Value* sincos64(Math& m, Value* x, bool is_cos, bool huge = false) {
   auto& b = m.b();
@@ -910,12 +911,17 @@ Value* tan64(Math& m, Value* x, bool huge = false) {
 // thus never pay for the 212-bit reduction (it cost 3-4x the rest of sin/cos/tan).
 constexpr unsigned kHugeVFs[] = {2, 4, 8, 16, 32, 64};
 
-const char* huge_name(ir::Op op) {
-  return op == ir::Op::Tan ? "tracejit.vm.huge.tan" : op == ir::Op::Cos ? "tracejit.vm.huge.cos" : "tracejit.vm.huge.sin";
+// f32: the float path's variant (widened lanes), for |x| >= 2^28 (the float reduction's limit):
+// the double code, itself calling the double variant above 2^30.
+std::string huge_name(ir::Op op, bool f32) {
+  std::string n = op == ir::Op::Tan ? "tracejit.vm.huge.tan" : op == ir::Op::Cos ? "tracejit.vm.huge.cos" : "tracejit.vm.huge.sin";
+  return f32 ? n + "f" : n;
 }
+double huge_threshold(bool f32) { return f32 ? 0x1p28 : 0x1p30; }
 
-// The vector variant: zeros unless some lane has |x| >= 2^30 (NaN: no), else the scalar per lane.
-void define_huge_variant(llvm::Module* mod, llvm::Function* scalar, unsigned vf, const std::string& name) {
+// The vector variant: zeros unless some lane has |x| >= threshold (NaN: no), else the scalar per lane.
+void define_huge_variant(llvm::Module* mod, llvm::Function* scalar, unsigned vf, const std::string& name,
+                         double threshold) {
   auto& ctx = mod->getContext();
   auto* vt = llvm::FixedVectorType::get(llvm::Type::getDoubleTy(ctx), vf);
   auto* f = llvm::Function::Create(llvm::FunctionType::get(vt, {vt}, false), llvm::GlobalValue::InternalLinkage, name, mod);
@@ -927,7 +933,7 @@ void define_huge_variant(llvm::Module* mod, llvm::Function* scalar, unsigned vf,
   auto* none = llvm::BasicBlock::Create(ctx, "none", f);
   llvm::IRBuilder<> vb(entry);
   Value* x = f->getArg(0);
-  Value* big = vb.CreateFCmpOGE(vb.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), llvm::ConstantFP::get(vt, 0x1p30));
+  Value* big = vb.CreateFCmpOGE(vb.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), llvm::ConstantFP::get(vt, threshold));
   Value* any = vb.CreateICmpNE(vb.CreateBitCast(big, vb.getIntNTy(vf)), llvm::ConstantInt::get(vb.getIntNTy(vf), 0));
   vb.CreateCondBr(any, slow, none);
   vb.SetInsertPoint(none);
@@ -955,8 +961,8 @@ void define_huge_variant(llvm::Module* mod, llvm::Function* scalar, unsigned vf,
   llvm::appendToCompilerUsed(*mod, {f});  // referenced only by the mapping until vectorization
 }
 
-llvm::Function* huge_function(llvm::Module* mod, ir::Op op) {
-  const char* name = huge_name(op);
+llvm::Function* huge_function(llvm::Module* mod, ir::Op op, bool f32) {
+  std::string name = huge_name(op, f32);
   if (llvm::Function* f = mod->getFunction(name)) return f;
   auto& ctx = mod->getContext();
   auto* dt = llvm::Type::getDoubleTy(ctx);
@@ -973,30 +979,61 @@ llvm::Function* huge_function(llvm::Module* mod, ir::Op op) {
   llvm::IRBuilder<> fb(entry);
   Math fm(fb);
   Value* x = f->getArg(0);
-  fb.CreateCondBr(fb.CreateFCmpOGE(fm.fabs(x), fm.c(0x1p30)), full, small);
+  fb.CreateCondBr(fb.CreateFCmpOGE(fm.fabs(x), fm.c(huge_threshold(f32))), full, small);
   fb.SetInsertPoint(small);
   fb.CreateRet(fm.c(0.0));
   fb.SetInsertPoint(full);
-  fb.CreateRet(op == ir::Op::Tan ? tan64(fm, x, true) : sincos64(fm, x, op == ir::Op::Cos, true));
-  for (unsigned vf : kHugeVFs) define_huge_variant(mod, f, vf, std::string(name) + ".v" + std::to_string(vf));
+  bool huge = !f32;  // f32: the whole double algorithm (Cody-Waite up to 2^30)
+  fb.CreateRet(op == ir::Op::Tan ? tan64(fm, x, huge) : sincos64(fm, x, op == ir::Op::Cos, huge));
+  for (unsigned vf : kHugeVFs) define_huge_variant(mod, f, vf, name + ".v" + std::to_string(vf), huge_threshold(f32));
   return f;
 }
 
-Value* with_huge_lanes(Math& m, ir::Op op, Value* x, Value* fast) {
+Value* with_huge_lanes(Math& m, ir::Op op, Value* x, Value* fast, bool f32) {
   auto& b = m.b();
   llvm::Module* mod = b.GetInsertBlock()->getModule();
-  llvm::Function* f = huge_function(mod, op);
+  llvm::Function* f = huge_function(mod, op, f32);
   std::string mappings;
+  std::string name = huge_name(op, f32);
   for (unsigned vf : kHugeVFs) {
-    std::string name = huge_name(op);
     if (!mappings.empty()) mappings += ',';
     mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + name + "(" + name + ".v" + std::to_string(vf) + ")";
   }
   llvm::CallInst* call = b.CreateCall(f, {x});
   call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
   Value* ax = m.fabs(x);
-  Value* huge = b.CreateAnd(b.CreateFCmpOGE(ax, m.c(0x1p30)), b.CreateFCmpOLT(ax, m.c(INFINITY)));
+  Value* huge = b.CreateAnd(b.CreateFCmpOGE(ax, m.c(huge_threshold(f32))), b.CreateFCmpOLT(ax, m.c(INFINITY)));
   return m.sel(huge, call, fast);
+}
+
+// float sin/cos (x widened to double): FreeBSD's s_sinf.c/s_cosf.c. x = n pi/2 + y with
+// n = rint(x 2/pi), y = (x - n p1) - n p1t, p1 the first 25 bits of pi/2 (n p1 exact for
+// |x| < 2^28), p1t the next 53; k_sinf.c / k_cosf.c polynomials on y in double (|sin(y)/y - s(y)|
+// < 2^-37.5, |cos(y) - c(y)| < 2^-34.1), so the result is within 0.5 + 2^-10 float ulp before its
+// one rounding. |x| < 2^-12 gives x (sin) or 1 (cos); |x| >= 2^28 the double code, out of line.
+Value* sincos32(Math& m, Value* xd, bool is_cos) {
+  auto& b = m.b();
+  Value* ax = m.fabs(xd);
+  Value* xs = m.sel(b.CreateFCmpOLT(ax, m.c(0x1p28)), xd, m.c(0.0));
+  Value* fn = m.rint(m.mul(xs, m.c(6.36619772367581382433e-01)));
+  Value* y = m.sub(m.sub(xs, m.mul(fn, m.c(1.57079631090164184570e+00))), m.mul(fn, m.c(1.58932547735281966916e-08)));
+  Value* q = b.CreateAnd(m.to_int(fn), m.ci(3));
+  if (is_cos) q = b.CreateAnd(b.CreateAdd(q, m.ci(1)), m.ci(3));  // cos x = sin(x + pi/2)
+  Value* z = m.mul(y, y);
+  Value* w = m.mul(z, z);
+  Value* s = m.mul(z, y);
+  Value* sr = m.add(m.c(-0x1a00f9e2cae774.0p-65), m.mul(z, m.c(0x16cd878c3b46a7.0p-71)));
+  Value* sv = m.add(m.add(y, m.mul(s, m.add(m.c(-0x15555554cbac77.0p-55), m.mul(z, m.c(0x111110896efbb2.0p-59))))),
+                    m.mul(m.mul(s, w), sr));
+  Value* cr = m.add(m.c(-0x16c087e80f1e27.0p-62), m.mul(z, m.c(0x199342e0ee5069.0p-68)));
+  Value* cv = m.add(m.add(m.add(m.c(1.0), m.mul(z, m.c(-0x1ffffffd0c5e81.0p-54))), m.mul(w, m.c(0x155553e1053a42.0p-57))),
+                    m.mul(m.mul(w, z), cr));
+  Value* odd = b.CreateICmpNE(b.CreateAnd(q, m.ci(1)), m.ci(0));
+  Value* res = m.sel(odd, cv, sv);
+  res = m.sel(b.CreateICmpUGE(q, m.ci(2)), m.neg(res), res);
+  res = m.sel(b.CreateFCmpOLT(ax, m.c(0x1p-12)), is_cos ? m.c(1.0) : xd, res);  // keeps sin(-0) == -0
+  res = m.sel(b.CreateFCmpOLT(ax, m.c(INFINITY)), res, m.sub(xd, xd));       // inf, nan -> nan
+  return with_huge_lanes(m, is_cos ? ir::Op::Cos : ir::Op::Sin, xd, res, /*f32=*/true);
 }
 
 constexpr double kPio2Hi = 1.57079632679489655800e+00, kPio2Lo = 6.12323399573676603587e-17;
@@ -1426,6 +1463,8 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Value* xd = b.CreateFPExt(x, b.getDoubleTy());
   Value* r = nullptr;
   switch (op) {
+    case ir::Op::Sin: r = sincos32(m, xd, false); break;
+    case ir::Op::Cos: r = sincos32(m, xd, true); break;
     case ir::Op::Log2: r = m.mul(log64(m, xd), m.c(kInvLn2DD[0])); break;
     case ir::Op::Log10: r = m.mul(log64(m, xd), m.c(kInvLn10DD[0])); break;
     case ir::Op::Exp2:  // 2^-150 is the one tie (rounds to +0); the product's rounding could miss it
