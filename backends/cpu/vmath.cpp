@@ -7,9 +7,9 @@
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
 // reduction by ln2 with a minimax polynomial for exp (tanh through expm1 as a float-float),
-// FreeBSD's e_logf.c for log. float sin/cos: FreeBSD's s_sinf.c/s_cosf.c on the widened
-// argument (a 25+53-bit pi/2 reduction, k_sinf/k_cosf polynomials in double), rounded once;
-// |x| >= 2^28 the double algorithm (out of line).
+// FreeBSD's e_logf.c for log. float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
+// argument (a 25+53-bit pi/2 reduction, k_sinf/k_cosf polynomials in double; tan their
+// quotient), rounded once; |x| >= 2^28 the double algorithm (out of line).
 // llvm.fma appears only inside these algorithms (error-free products, polynomial steps); the
 // user's own a*b+c is never contracted (the JIT runs with FPOpFusion::Strict).
 //
@@ -37,7 +37,7 @@
 //   sinh     | 0.60                | 0.500 (double     | 1            | 1
 //   cosh     | 0.52                | 0.500  rounded)   | 1            | 2
 //   cbrt     | 0.667               | 0.500 (each: the  | 1            | 2
-//   tan      | 0.851               | 0.500  double     | 1            | 3
+//   tan      | 0.851               | 0.501  double     | 1            | 3
 //   arcsin   | 0.884               | 0.500  algorithm  | 1            | 3
 //   arccos   | 0.881               | 0.500  rounded    | 1            | 2
 //   arctan   | 0.825               | 0.500  once; the  | 1            | 2
@@ -49,7 +49,8 @@
 //            |  results; 0.50 else)|                   |              |
 // (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
 // Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
-// tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16.)
+// tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16. f32 sin, cos, tan are
+// not the double algorithm but trig32: FreeBSD's float kernels evaluated in double, 0.501.)
 // (*) NumPy's float32 exp2 is off by up to 32 units of the smallest denormal for results in the
 // denormal range and gives 0 for x in (-150, -149.5]; ours rounds 2^x correctly there.
 // (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.) Special values follow
@@ -1012,12 +1013,13 @@ Value* with_huge_lanes(Math& m, ir::Op op, Value* x, Value* fast, bool f32) {
   return m.sel(huge, call, fast);
 }
 
-// float sin/cos (x widened to double): FreeBSD's s_sinf.c/s_cosf.c. x = n pi/2 + y with
+// float sin/cos/tan (x widened to double): FreeBSD's s_sinf.c/s_cosf.c. x = n pi/2 + y with
 // n = rint(x 2/pi), y = (x - n p1) - n p1t, p1 the first 25 bits of pi/2 (n p1 exact for
 // |x| < 2^28), p1t the next 53; k_sinf.c / k_cosf.c polynomials on y in double (|sin(y)/y - s(y)|
-// < 2^-37.5, |cos(y) - c(y)| < 2^-34.1), so the result is within 0.5 + 2^-10 float ulp before its
-// one rounding. |x| < 2^-12 gives x (sin) or 1 (cos); |x| >= 2^28 the double code, out of line.
-Value* sincos32(Math& m, Value* xd, bool is_cos) {
+// < 2^-37.5, |cos(y) - c(y)| < 2^-34.1), so sin/cos are within 0.5 + 2^-10 float ulp before their
+// one rounding; tan = s/c or -c/s (relative error < 2^-33.4: 0.5 + 2^-9.4 ulp). |x| < 2^-12
+// gives x (sin, tan) or 1 (cos); |x| >= 2^28 the double code, out of line.
+Value* trig32(Math& m, Value* xd, ir::Op op) {
   auto& b = m.b();
   Value* ax = m.fabs(xd);
   Value* xs = m.sel(b.CreateFCmpOLT(ax, m.c(0x1p28)), xd, m.c(0.0));
@@ -1025,6 +1027,7 @@ Value* sincos32(Math& m, Value* xd, bool is_cos) {
   // fma: x - n p1 is exact either way; the second step skips the rounding of n p1t.
   Value* y = m.fma(m.neg(fn), m.c(1.58932547735281966916e-08), m.fma(m.neg(fn), m.c(1.57079631090164184570e+00), xs));
   Value* q = b.CreateAnd(m.to_int(fn), m.ci(3));
+  bool is_cos = op == ir::Op::Cos;
   if (is_cos) q = b.CreateAnd(b.CreateAdd(q, m.ci(1)), m.ci(3));  // cos x = sin(x + pi/2)
   Value* z = m.mul(y, y);
   Value* w = m.mul(z, z);
@@ -1034,11 +1037,16 @@ Value* sincos32(Math& m, Value* xd, bool is_cos) {
   Value* cr = m.fma(z, m.c(0x199342e0ee5069.0p-68), m.c(-0x16c087e80f1e27.0p-62));
   Value* cv = m.fma(m.mul(w, z), cr, m.fma(w, m.c(0x155553e1053a42.0p-57), m.fma(z, m.c(-0x1ffffffd0c5e81.0p-54), m.c(1.0))));
   Value* odd = b.CreateICmpNE(b.CreateAnd(q, m.ci(1)), m.ci(0));
-  Value* res = m.sel(odd, cv, sv);
-  res = m.sel(b.CreateICmpUGE(q, m.ci(2)), m.neg(res), res);
+  Value* res;
+  if (op == ir::Op::Tan) {
+    res = m.div(m.sel(odd, m.neg(cv), sv), m.sel(odd, sv, cv));
+  } else {
+    res = m.sel(odd, cv, sv);
+    res = m.sel(b.CreateICmpUGE(q, m.ci(2)), m.neg(res), res);
+  }
   res = m.sel(b.CreateFCmpOLT(ax, m.c(0x1p-12)), is_cos ? m.c(1.0) : xd, res);  // keeps sin(-0) == -0
   res = m.sel(b.CreateFCmpOLT(ax, m.c(INFINITY)), res, m.sub(xd, xd));       // inf, nan -> nan
-  return with_huge_lanes(m, is_cos ? ir::Op::Cos : ir::Op::Sin, xd, res, /*f32=*/true);
+  return with_huge_lanes(m, op, xd, res, /*f32=*/true);
 }
 
 constexpr double kPio2Hi = 1.57079632679489655800e+00, kPio2Lo = 6.12323399573676603587e-17;
@@ -1495,8 +1503,9 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Value* xd = b.CreateFPExt(x, b.getDoubleTy());
   Value* r = nullptr;
   switch (op) {
-    case ir::Op::Sin: r = sincos32(m, xd, false); break;
-    case ir::Op::Cos: r = sincos32(m, xd, true); break;
+    case ir::Op::Sin:
+    case ir::Op::Cos:
+    case ir::Op::Tan: r = trig32(m, xd, op); break;
     case ir::Op::Log2: r = m.mul(log64(m, xd), m.c(kInvLn2DD[0])); break;
     case ir::Op::Log10: r = m.mul(log64(m, xd), m.c(kInvLn10DD[0])); break;
     case ir::Op::Exp2:  // 2^-150 is the one tie (rounds to +0); the product's rounding could miss it
