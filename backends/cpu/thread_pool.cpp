@@ -164,8 +164,10 @@ class Pool {
 // it. Measured on the shared 2-core machine at load ~5.5: (x*x).sum(1) over 4096x1024 f32 took
 // 2.9 ms split in two and 0.63 ms on the calling thread alone; row softmax 7.2-8.7 vs 5.7-6.9 ms.
 // So jobs run inline while /proc/loadavg's runnable-task count, less this pool's threads (the
-// caller and workers that may still be spinning), is at least the CPU count; sampled at most
-// every 10 ms (a few microseconds each). TRACEJIT_ADAPTIVE_THREADS=0 turns this off.
+// caller and workers that may still be spinning), is at least twice the CPU count; sampled at
+// most every 10 ms (a few microseconds each). At the CPU count itself it was too eager: with two
+// other busy processes on 2 cores, float sin over 4M took 4.2 ms split and 5.8-8 ms inline.
+// TRACEJIT_ADAPTIVE_THREADS=0 turns this off.
 constexpr int64_t kLoadSampleNs = 10'000'000;
 std::atomic<int> g_adaptive{-1};  // -1: not yet read from the environment
 std::atomic<int64_t> g_load_sampled_ns{INT64_MIN / 2};
@@ -214,7 +216,7 @@ bool oversubscribed(int64_t threads) {
   if (now - last < kLoadSampleNs || !g_load_sampled_ns.compare_exchange_strong(last, now))
     return g_oversubscribed.load(std::memory_order_relaxed);
   int running = runnable_tasks();
-  bool over = running >= 0 && running - threads >= cpu_count();
+  bool over = running >= 0 && running - threads >= 2 * cpu_count();
   g_oversubscribed.store(over, std::memory_order_relaxed);
   return over;
 }

@@ -7,8 +7,8 @@
 // threads and the calling thread, and returns when all have finished. Ranges are multiples of
 // `grain` long (except the last). Runs body(ctx, 0, n) inline when the pool has one thread,
 // when n fits one chunk, when another kernel is using the pool (so concurrent callers never
-// wait for each other), or when other processes' runnable threads already fill every CPU
-// (/proc/loadavg, sampled every 10 ms; see set_cpu_adaptive_threads). `body` must not throw. Bound into the JIT as an absolute symbol.
+// wait for each other), or when other processes' runnable threads already fill every CPU twice
+// over (/proc/loadavg, sampled every 10 ms; see set_cpu_adaptive_threads). `body` must not throw. Bound into the JIT as an absolute symbol.
 extern "C" void tracejit_parallel_for(void (*body)(void* ctx, int64_t begin, int64_t end), void* ctx,
                                       int64_t n, int64_t grain) noexcept;
 
