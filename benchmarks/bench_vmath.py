@@ -32,6 +32,7 @@ FUNCS = {
     # the earlier inline ones, for reference
     "exp": (np.exp, 1, (-10, 10)),
     "sin": (np.sin, 1, (-10, 10)),
+    "cos": (np.cos, 1, (-10, 10)),
 }
 NEW = ["cbrt", "tan", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "hypot"]
 

@@ -25,6 +25,7 @@
 
 #include "backends/cpu/lower.h"
 #include "backends/cpu/thread_pool.h"
+#include "backends/cpu/vmath.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -259,6 +260,7 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm, int opt_level) {
     default: mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3); break;
   }
   mpm.run(m, mam);
+  inline_vmath_variants(m);
 }
 
 // Marks the vector stores that lowering made provably 64-byte aligned (kNonTemporalAttr

@@ -5,6 +5,7 @@
 
 namespace llvm {
 class IRBuilderBase;
+class Module;
 class Value;
 }  // namespace llvm
 
@@ -28,5 +29,9 @@ llvm::Value* emit_vmath2(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* a0, llv
 // x ** y (NumPy's float power: C99 pow special cases) for float or double x, y of one type, as
 // branch-free IR; error bound in the table at the top of vmath.cpp.
 llvm::Value* emit_vpow(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y);
+
+// Run after the optimizer: the calls the loop vectorizer made to the vector variants of sin/cos/
+// tan's out-of-line path become one range test per vector, the call behind an unlikely branch.
+void inline_vmath_variants(llvm::Module& m);
 
 }  // namespace tracejit::backends

@@ -701,10 +701,16 @@ TEST(Vmath, LoopVectorizesWithoutCalls) {
       ASSERT_FALSE(ll.empty());
       EXPECT_NE(ll.find(d == DType::F32 ? "x float>" : "x double>"), std::string::npos);
       std::istringstream lines(ll);
+      // sin, cos, tan call their out-of-line Payne-Hanek path (tracejit.vm.huge.*, defined in the
+      // module): the vectorized loop calls a vector variant of it, never libm.
+      bool vector_huge_call = false;
       for (std::string line; std::getline(lines, line);) {
-        bool libcall = line.find(" call ") != std::string::npos && line.find("@llvm.") == std::string::npos;
-        EXPECT_FALSE(libcall) << line;
+        bool call = line.find(" call ") != std::string::npos && line.find("@llvm.") == std::string::npos;
+        bool own = line.find("@tracejit.vm.huge.") != std::string::npos;
+        EXPECT_FALSE(call && !own) << line;
+        if (call && own && line.find(" x double> @tracejit.vm.huge.") != std::string::npos) vector_huge_call = true;
       }
+      if (op == Op::Sin || op == Op::Cos || op == Op::Tan) EXPECT_TRUE(vector_huge_call);
     }
   std::filesystem::remove_all(dir);
 }
