@@ -302,24 +302,35 @@ def raises_in_eager_part(a, log):
     return c
 
 
-def test_exception_raised_by_the_eager_part_is_the_eager_one():
+def raises_like_eager(fn, check=lambda got: None, calls=3):
+    """fn(a, log) on a matrix that is not positive definite, eagerly and jitted `calls` times: the
+    same LinAlgError, the same in-place update of a and the same log; check(excinfo) on each
+    jitted exception. Returns the jitted function and the eager log."""
     def make():
         return np.array([[1.0, 2.0], [2.0, 1.0]]), []
 
     a, log = make()
     with pytest.raises(np.linalg.LinAlgError) as want:
-        raises_in_eager_part(a, log)
-    jf = jit(raises_in_eager_part)
-    for _ in range(3):
+        fn(a, log)
+    jf = jit(fn)
+    for _ in range(calls):
         b, jlog = make()
         with pytest.raises(np.linalg.LinAlgError) as got:
             jf(b, jlog)
         assert str(got.value) == str(want.value)
-        assert_same(a, b)  # the in-place update before the break happened, as eagerly
-        assert jlog == log == ["before"]
-        # the traceback names the user's statement
+        assert_same(a, b)  # the in-place updates before the raise happened, as eagerly
+        assert jlog == log
+        check(got)
+    return jf, log
+
+
+def test_exception_raised_by_the_eager_part_is_the_eager_one():
+    def names_the_statement(got):  # the traceback names the user's statement
         lines = [fs.line for fs in traceback.extract_tb(got.tb)]
         assert any("np.linalg.cholesky(a)" in (ln or "") for ln in lines), lines
+
+    jf, log = raises_like_eager(raises_in_eager_part, names_the_statement)
+    assert log == ["before"]
     assert jf.stats()["compiled_calls"] == 0 or jf.stats()["graph_breaks"] >= 1
 
 
@@ -469,20 +480,7 @@ def raises_in_second_break(a, log):
 
 
 def test_exception_raised_at_a_break_of_a_compiled_continuation():
-    def make():
-        return np.array([[1.0, 2.0], [2.0, 1.0]]), []
-
-    a, log = make()
-    with pytest.raises(np.linalg.LinAlgError) as want:
-        raises_in_second_break(a, log)
-    jf = jit(raises_in_second_break)
-    for _ in range(3):
-        b, jlog = make()
-        with pytest.raises(np.linalg.LinAlgError) as got:
-            jf(b, jlog)
-        assert str(got.value) == str(want.value)
-        assert_same(a, b)
-        assert jlog == log
+    jf, _ = raises_like_eager(raises_in_second_break)
     st = jf.stats()
     assert st["compiled_calls"] == 3 and st["continuation_calls"] == 3, st  # ran compiled, raised
     assert st["graph_breaks"] >= 2 and st["continuation_fallbacks"] == 0, st
