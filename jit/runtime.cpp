@@ -1,5 +1,6 @@
 // Dispatch: guards -> compiled version, or count hotness, trace, compile, or fall back eagerly.
 #include "jit/runtime.h"
+#include "jit/buffer_pool.h"
 
 #include "backends/cpu/program.h"
 
@@ -812,7 +813,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     const ir::Type& t = e.result_types[k];
     std::vector<npy_intp> dims;
     for (const ir::Dim& d : t.shape) dims.push_back(d.is_static() ? d.size : sym[static_cast<size_t>(d.sym)]);
-    results[k] = PyArray_SimpleNew(t.rank(), dims.data(), typenum_from_dtype(t.dtype));
+    results[k] = new_result_array(t.rank(), dims.data(), typenum_from_dtype(t.dtype));
     if (!results[k]) {
       cleanup();
       return nullptr;

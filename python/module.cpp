@@ -13,6 +13,7 @@
 #include "ir/pipeline.h"
 #include "ir/printer.h"
 #include "backends/cpu/blas.h"
+#include "jit/buffer_pool.h"
 #include "jit/runtime.h"
 #include "python/frontend_bindings.h"
 
@@ -250,7 +251,27 @@ PyObject* py_blas_library(PyObject*, PyObject*) {
   return PyUnicode_FromString(tracejit::backends::blas_library());
 }
 
+PyObject* py_memory_info(PyObject*, PyObject*) {
+  tracejit::jit::PoolInfo i = tracejit::jit::pool_info();
+  return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L}", "pool_hits", static_cast<long long>(i.hits),
+                       "pool_misses", static_cast<long long>(i.misses), "cached_bytes",
+                       static_cast<long long>(i.cached_bytes), "cached_blocks",
+                       static_cast<long long>(i.cached_blocks), "live_bytes",
+                       static_cast<long long>(i.live_bytes), "limit_bytes",
+                       static_cast<long long>(i.limit_bytes));
+}
+
+PyObject* py_release_memory(PyObject*, PyObject*) {
+  tracejit::jit::pool_release();
+  Py_RETURN_NONE;
+}
+
 PyMethodDef module_methods[] = {
+    {"memory_info", py_memory_info, METH_NOARGS,
+     "The result-buffer pool: blocks reused (pool_hits) and allocated (pool_misses), bytes kept "
+     "free for reuse (cached_bytes, at most limit_bytes = TRACEJIT_POOL_MB) and held by live arrays."},
+    {"release_memory", py_release_memory, METH_NOARGS,
+     "Give the result-buffer pool's free blocks back to the system (live arrays keep theirs)."},
     {"blas_library", py_blas_library, METH_NOARGS,
      "Which BLAS compiled matmuls call: 'numpy: <path>' (the OpenBLAS NumPy ships) or 'system OpenBLAS'."},
     {"wait_for_compiles", py_wait_for_compiles, METH_NOARGS,

@@ -20,9 +20,9 @@ from . import _tracejit
 from ._tracejit import GraphBreakError, JitFunction, TracejitWarning
 
 __all__ = ["jit", "JitFunction", "TracejitWarning", "GraphBreakError", "explain",
-           "wait_for_compiles", "mark_dynamic", "blas_library"]
+           "wait_for_compiles", "mark_dynamic", "blas_library", "memory_info", "release_memory"]
 
-from ._tracejit import blas_library, wait_for_compiles
+from ._tracejit import blas_library, memory_info, release_memory, wait_for_compiles
 
 # Let running background compiles finish before the interpreter tears down.
 _atexit.register(wait_for_compiles)
