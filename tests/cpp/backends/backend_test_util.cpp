@@ -1,6 +1,9 @@
 // The reference evaluator and comparison helpers shared by the backend tests.
 #include "backend_test_util.h"
 
+#include "ir/parser.h"
+#include "ir/verifier.h"
+
 #include <sstream>
 
 namespace tracejit::backends::testing {
@@ -115,6 +118,28 @@ void check_graph(const ir::Graph& g, std::vector<Buffer> inputs) {
   std::vector<Buffer> got = run_kernel(g, **k, inputs);
   std::vector<Buffer> want = reference(g, inputs);
   for (size_t r = 0; r < got.size(); ++r) EXPECT_TRUE(same_values(got[r], want[r])) << "result " << r;
+}
+
+std::string subst(std::string text, const std::map<std::string, std::string>& vars) {
+  for (const auto& [k, v] : vars)
+    for (size_t p = text.find(k); p != std::string::npos; p = text.find(k, p + v.size())) text.replace(p, k.size(), v);
+  return text;
+}
+
+ir::Graph parse_ok(const std::string& text) {
+  auto g = ir::parse(text);
+  EXPECT_TRUE(g.ok()) << g.message() << "\n" << text;
+  if (!g.ok()) return {};
+  Status st = ir::verify(*g);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return std::move(*g);
+}
+
+CpuCompileOptions loop_options(bool native_loops) {
+  CpuCompileOptions o;
+  o.cache_dir = "";
+  o.native_loops = native_loops;
+  return o;
 }
 
 }  // namespace tracejit::backends::testing

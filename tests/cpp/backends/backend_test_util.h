@@ -13,6 +13,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "ir/graph.h"
+#include <map>
 
 namespace tracejit::backends::testing {
 
@@ -341,5 +342,13 @@ std::vector<Buffer> reference(const ir::Graph& g, const std::vector<Buffer>& inp
 
 // Compiles `g`, runs it on `inputs` and compares every result with the reference.
 void check_graph(const ir::Graph& g, std::vector<Buffer> inputs);
+
+// IR-text test helpers shared by the loop test files.
+// `text` with every "$KEY" replaced (keys never prefix one another).
+std::string subst(std::string text, const std::map<std::string, std::string>& vars);
+// The graph `text` parses to; a parse or verifier failure fails the calling test.
+ir::Graph parse_ok(const std::string& text);
+// Options without the on-disk cache; native_loops picks native loop functions or the program path.
+CpuCompileOptions loop_options(bool native_loops = true);
 
 }  // namespace tracejit::backends::testing

@@ -19,30 +19,7 @@
 namespace tracejit::backends::testing {
 namespace {
 
-// `text` with every "$KEY" replaced (longest keys first is the caller's business: keys here
-// never prefix one another).
-std::string subst(std::string text, const std::map<std::string, std::string>& vars) {
-  for (const auto& [k, v] : vars)
-    for (size_t p = text.find(k); p != std::string::npos; p = text.find(k, p + v.size())) text.replace(p, k.size(), v);
-  return text;
-}
-
-ir::Graph parse_ok(const std::string& text) {
-  auto g = ir::parse(text);
-  EXPECT_TRUE(g.ok()) << g.message() << "\n" << text;
-  if (!g.ok()) return {};
-  Status st = ir::verify(*g);
-  EXPECT_TRUE(st.ok()) << st.message();
-  return std::move(*g);
-}
-
-CpuCompileOptions no_disk_cache() {
-  CpuCompileOptions o;
-  o.cache_dir = "";
-  return o;
-}
-
-std::unique_ptr<CompiledKernel> compile(const ir::Graph& g, const CpuCompileOptions& opts = no_disk_cache()) {
+std::unique_ptr<CompiledKernel> compile(const ir::Graph& g, const CpuCompileOptions& opts = loop_options()) {
   auto k = compile_cpu(g, opts);
   EXPECT_TRUE(k.ok()) << k.message();
   return k.ok() ? std::move(*k) : nullptr;

@@ -19,30 +19,8 @@
 namespace tracejit::backends::testing {
 namespace {
 
-std::string subst(std::string text, const std::map<std::string, std::string>& vars) {
-  for (const auto& [k, v] : vars)
-    for (size_t p = text.find(k); p != std::string::npos; p = text.find(k, p + v.size())) text.replace(p, k.size(), v);
-  return text;
-}
-
-ir::Graph parse_ok(const std::string& text) {
-  auto g = ir::parse(text);
-  EXPECT_TRUE(g.ok()) << g.message() << "\n" << text;
-  if (!g.ok()) return {};
-  Status st = ir::verify(*g);
-  EXPECT_TRUE(st.ok()) << st.message();
-  return std::move(*g);
-}
-
-CpuCompileOptions options(bool native) {
-  CpuCompileOptions o;
-  o.cache_dir = "";
-  o.native_loops = native;
-  return o;
-}
-
 std::unique_ptr<CompiledKernel> compile(const ir::Graph& g, bool native = true) {
-  auto k = compile_cpu(g, options(native));
+  auto k = compile_cpu(g, loop_options(native));
   EXPECT_TRUE(k.ok()) << k.message();
   return k.ok() ? std::move(*k) : nullptr;
 }

@@ -19,28 +19,6 @@
 namespace tracejit::backends::testing {
 namespace {
 
-std::string subst(std::string text, const std::map<std::string, std::string>& vars) {
-  for (const auto& [k, v] : vars)
-    for (size_t p = text.find(k); p != std::string::npos; p = text.find(k, p + v.size())) text.replace(p, k.size(), v);
-  return text;
-}
-
-ir::Graph parse_ok(const std::string& text) {
-  auto g = ir::parse(text);
-  EXPECT_TRUE(g.ok()) << g.message() << "\n" << text;
-  if (!g.ok()) return {};
-  Status st = ir::verify(*g);
-  EXPECT_TRUE(st.ok()) << st.message();
-  return std::move(*g);
-}
-
-CpuCompileOptions options(bool native) {
-  CpuCompileOptions o;
-  o.cache_dir = "";
-  o.native_loops = native;
-  return o;
-}
-
 // The body the tracer records for
 //   for k in range(n - 1):
 //       A[k + 1:, k] /= A[k, k]
@@ -83,7 +61,7 @@ template <class T>
 void check_lu(DType d, const std::string& dt, int64_t n) {
   SCOPED_TRACE(fmt::format("{} n={}", dt, n));
   ir::Graph g = parse_ok(subst(kLu, {{"$DT", dt}, {"$N", std::to_string(n)}, {"$T", std::to_string(n - 1)}}));
-  auto k = compile_cpu(g, options(true));
+  auto k = compile_cpu(g, loop_options(true));
   ASSERT_TRUE(k.ok()) << k.message();
   const ProgramInfo* info = program_info(**k);
   ASSERT_TRUE(info);
@@ -123,7 +101,7 @@ TEST(CpuWindowLoops, LuMatchesReference) {
 
 TEST(CpuWindowLoops, ProgramPathRefusesRuntimeExtents) {
   ir::Graph g = parse_ok(subst(kLu, {{"$DT", "f64"}, {"$N", "12"}, {"$T", "11"}}));
-  auto k = compile_cpu(g, options(false));
+  auto k = compile_cpu(g, loop_options(false));
   ASSERT_FALSE(k.ok());
   EXPECT_NE(k.message().find("runtime extent"), std::string::npos) << k.message();
 }
@@ -159,7 +137,7 @@ func @shift(%0) {
 TEST(CpuWindowLoops, OverlappingReadIsStaged) {
   const int64_t n = 37;
   ir::Graph g = parse_ok(subst(kShift, {{"$N", std::to_string(n)}, {"$T", std::to_string(n - 1)}}));
-  auto k = compile_cpu(g, options(true));
+  auto k = compile_cpu(g, loop_options(true));
   ASSERT_TRUE(k.ok()) << k.message();
   EXPECT_EQ(program_info(**k)->native_loops, 1);
   std::vector<Buffer> ins = {make_buffer(DType::F64, {n})};
@@ -175,7 +153,7 @@ TEST(CpuWindowLoops, OverlappingReadIsStaged) {
 
 TEST(CpuWindowLoops, OverlappingReadOfLargeArrayIsRefused) {
   ir::Graph g = parse_ok(subst(kShift, {{"$N", "20000"}, {"$T", "19999"}}));
-  auto k = compile_cpu(g, options(true));
+  auto k = compile_cpu(g, loop_options(true));
   ASSERT_FALSE(k.ok());
   EXPECT_NE(k.message().find("neither the element being written nor provably disjoint"), std::string::npos)
       << k.message();
@@ -206,7 +184,7 @@ func @prefix(%0, %1) {
   return %3
 }
 )");
-  auto k = compile_cpu(g, options(true));
+  auto k = compile_cpu(g, loop_options(true));
   ASSERT_TRUE(k.ok()) << k.message();
   EXPECT_EQ(program_info(**k)->native_loops, 1);
   std::vector<Buffer> ins = {make_buffer(DType::I32, {20}), make_buffer(DType::I32, {20})};
@@ -262,7 +240,7 @@ func @fsub(%0, %1, %2) {
   return %4
 }
 )", {{"$N", std::to_string(n)}}));
-  auto k = compile_cpu(g, options(true));
+  auto k = compile_cpu(g, loop_options(true));
   ASSERT_TRUE(k.ok()) << k.message();
   EXPECT_EQ(program_info(**k)->native_loops, 1);
   std::mt19937 rng(5);
@@ -354,7 +332,7 @@ func @f(%0, %1, %2, %3) {
   return %5, %6, %7
 }
 )", {{"$N", std::to_string(n)}}));
-  auto k = compile_cpu(g, options(true));
+  auto k = compile_cpu(g, loop_options(true));
   ASSERT_TRUE(k.ok()) << k.message();
   EXPECT_EQ(program_info(**k)->native_loops, 1);
   std::mt19937 rng(7);
