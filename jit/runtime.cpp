@@ -1224,6 +1224,15 @@ PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject
       PyErr_SetString(PyExc_SystemError, "tracejit: frame state does not match its continuation");
       return nullptr;
     }
+#if PY_VERSION_HEX >= 0x030D0000
+    if (r.kind == tracer::Resume::Kind::Branch && n > 0 && st[n - 1] && !PyBool_Check(st[n - 1])) {
+      // 3.13's POP_JUMP_IF_* takes only an exact bool (the TO_BOOL before it ran in the
+      // trace, on a value held as a NumPy bool): its truth, which a scalar's cannot raise.
+      const int t = PyObject_IsTrue(st[n - 1]);
+      if (t < 0) return nullptr;
+      Py_SETREF(st[n - 1], Py_NewRef(t ? Py_True : Py_False));
+    }
+#endif
     ++stats_.continuation_fallbacks;
     ++c.eager_calls;
     std::vector<PyObject*> args(n);

@@ -155,6 +155,18 @@ def branch_in_try(x, out):
     return s * 2.0
 
 
+def truth_in_try(x):
+    s = x.sum() > 1.0  # a NumPy bool: `if s` is TO_BOOL + POP_JUMP_IF_FALSE on 3.13
+    try:
+        if s:
+            print("big")
+        else:
+            print("small")
+    finally:
+        print("done")
+    return x * 2.0
+
+
 def in_place_before_break(x):
     x *= 2.0
     try:
@@ -173,6 +185,7 @@ def in_place_before_break(x):
     (method_in_try, arrays(3)),
     (branch_in_try, lambda k: (np.arange(3.0) - 2.0 * k, np.zeros(1))),
     (in_place_before_break, arrays(4)),
+    (truth_in_try, lambda k: (np.arange(3.0) - k,)),
 ], ids=lambda p: getattr(p, "__name__", ""))
 def test_break_in_try(fn, make, capsys):
     jf = run_both(fn, make, capsys)
