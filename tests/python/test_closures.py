@@ -202,8 +202,50 @@ def in_place_closure(x):
     return x.sum()
 
 
+def lambdas_of_comprehension(x):
+    fs = [lambda v: v * k for k in (1.0, 2.0, 3.0)]  # one cell k: every lambda sees 3.0
+    return fs[0](x) + fs[2](x)
+
+
+def keyword_call(x, y):
+    c = 0.5
+
+    def mix(a, b, w=c):
+        return a * w + b * (1.0 - w)
+    return mix(b=y, a=x) + mix(x, y, w=0.25)
+
+
+def recursive_closure(x):
+    def power(v, n):
+        return v if n == 1 else v * power(v, n - 1)
+    return power(x, 3)
+
+
+def closure_in_branch_arm(x, flag):
+    k = 2.0
+    g = lambda v: v * k  # noqa: E731
+    if flag:
+        y = g(x)
+    else:
+        y = g(x) + 1.0
+    return y
+
+
+def closure_on_runtime_branch(x):
+    k = 3.0
+    g = lambda v: v * k  # noqa: E731
+    s = x.sum()
+    y = g(s) if s > 0 else g(-s)  # both arms traced (if-converted): pure calls of the closure
+    return y
+
+
 @pytest.mark.parametrize("fn,make", [
     (with_closure, arrays(5)),
+    (lambdas_of_comprehension, arrays(3)),
+    (keyword_call, arrays(4, 4)),
+    (recursive_closure, arrays(3)),
+    (closure_in_branch_arm, lambda k: (np.arange(3.0) + k, k % 2 == 0)),
+    (closure_on_runtime_branch, arrays(4)),
     (leaky_relu, arrays((4, 3), (3, 2))),
     (nested_helper, arrays(6, 6)),
     (nonlocal_counter, arrays(4)),
@@ -288,6 +330,24 @@ def test_unbound_free_variable_raises_like_eager():
         with pytest.raises(NameError) as got:
             jf(x)
         assert str(got.value) == str(want.value)
+
+
+def nonlocal_in_runtime_branch(x):
+    n = 0
+
+    def bump():
+        nonlocal n
+        n += 1
+    if x.sum() > 0:  # an arm that assigns a closure variable: not if-converted
+        bump()
+    return x * n
+
+
+def test_nonlocal_in_runtime_branch(capsys):
+    jf = compare(nonlocal_in_runtime_branch, lambda k: (np.arange(3.0) - 2.0 * k,), capsys)
+    st = jf.stats()
+    assert st["compiled_calls"] == 0 and st["fallback_calls"] == 3, st
+    assert any("closure variable" in r for r in st["fallback_reasons"]), st["fallback_reasons"]
 
 
 def break_with_cells(x):
@@ -396,3 +456,19 @@ def test_jitted_closure_calling_closure():
     for _ in range(3):
         assert_same(f(x), jf(x))
     compiled(jf)
+
+
+def make_sorting(scale):
+    def f(x):
+        y = np.sort(x * scale)  # a graph break in a closure: refused, the call runs eagerly
+        return y[0] + y.sum()
+    return f
+
+
+def test_jitted_closure_graph_break_refused():
+    f = make_sorting(2.0)
+    jf = jit(f)
+    for k in range(3):
+        x = np.arange(4.0)[::-1] + k
+        assert_same(f(x), jf(x))
+    fell_back(jf, "cells or free variables")
