@@ -239,7 +239,51 @@ def closure_on_runtime_branch(x):
     return y
 
 
+def region_reads_constant_cell(x):
+    c = 2.0
+    g = lambda v: v * c  # noqa: E731
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):  # long enough to be a compiled loop region
+        out[i] = g(x[i])
+    return out
+
+
+def region_reads_array_cell(x):
+    w = x * 2.0
+    g = lambda v: v + w[0]  # noqa: E731
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        out[i] = g(x[i])
+    return out
+
+
+def region_nonlocal_counter(x):
+    n = 0
+
+    def bump(v):
+        nonlocal n
+        n += 1
+        return v
+    acc = 0.0
+    for i in range(x.shape[0]):
+        acc = acc + bump(x[i])
+    return acc, n
+
+
+def region_makes_closures(x):
+    acc = np.zeros(3)
+    for i in range(x.shape[0]):
+        k = x[i]
+        g = lambda v: v * k  # noqa: E731
+        acc = acc + g(x[:3])
+    return acc
+
+
 @pytest.mark.parametrize("fn,make", [
+    (region_reads_constant_cell, arrays(20)),
+    (region_reads_array_cell, arrays(20)),
+    (region_nonlocal_counter, arrays(20)),
+    (region_makes_closures, arrays(20)),
     (with_closure, arrays(5)),
     (lambdas_of_comprehension, arrays(3)),
     (keyword_call, arrays(4, 4)),
