@@ -279,7 +279,14 @@ def region_makes_closures(x):
     return acc
 
 
+def comprehension_over_range(x):
+    s = 2.0
+    vals = [x[i] * s for i in range(10)]
+    return vals[0] + vals[9], np.stack([x * s for _ in range(3)])
+
+
 @pytest.mark.parametrize("fn,make", [
+    (comprehension_over_range, arrays(12)),
     (region_reads_constant_cell, arrays(20)),
     (region_reads_array_cell, arrays(20)),
     (region_nonlocal_counter, arrays(20)),
