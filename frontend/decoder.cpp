@@ -116,6 +116,7 @@ constexpr Rule kRules[] = {
     {"STORE_ATTR", Family::Simple, COp::StoreAttr},
     {"LOAD_DEREF", Family::Simple, COp::LoadDeref},
     {"STORE_DEREF", Family::Simple, COp::StoreDeref},
+    {"DELETE_DEREF", Family::Simple, COp::DeleteDeref},
     {"LOAD_CLOSURE", Family::Simple, COp::LoadClosure},
     {"MAKE_CELL", Family::Simple, COp::MakeCell},
     {"COPY_FREE_VARS", Family::Simple, COp::CopyFreeVars},

@@ -1156,6 +1156,47 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
     continuations_.emplace(key, std::move(c));
     return true;
   };
+  if (r.in_try) {
+    // Inside a try block: the eager remainder from the break instruction itself, the
+    // instruction's operands on its stack (a CallKw's names tuple left out: see Resume).
+    const size_t kwtop = r.kind == tracer::Resume::Kind::Call && r.kw ? 1 : 0;
+    const size_t full = r.state.size() - nlocals - kwtop;
+    std::string key = continuation_key(try_entry_pc(r), bound);
+    bool ok = true;
+    if (!continuations_.count(key)) {
+      auto c = std::make_unique<Continuation>();
+      c->pc = try_entry_pc(r);
+      c->nlocals = static_cast<int>(nlocals);
+      c->nstate = nlocals + full;
+      c->bound = bound;
+      c->where = fmt::format("{}:{}", r.file, r.line);
+      c->code = Py_NewRef(PyFunction_GET_CODE(func_));
+      PyObject* mod = PyImport_ImportModule("tracejit._resume");
+      PyObject* fn = mod ? PyObject_GetAttrString(mod, "make_remainder") : nullptr;
+      PyObject* nulls = PyList_New(0);
+      for (size_t j = 0; nulls && j < full; ++j)
+        if (!r.state[nlocals + j]) {
+          PyObject* i = PyLong_FromSize_t(j);
+          PyList_Append(nulls, i);
+          Py_XDECREF(i);
+        }
+      c->remainder = fn && nulls ? PyObject_CallFunction(fn, "OiOnO", func_, r.entry_offset, unbound,
+                                                         static_cast<Py_ssize_t>(full), nulls)
+                                 : nullptr;
+      Py_XDECREF(nulls);
+      Py_XDECREF(fn);
+      Py_XDECREF(mod);
+      if (!c->remainder) {
+        why = fmt::format("{}:{}: no eager remainder after the graph break: {} [graph-break]", r.file, r.line,
+                          error_text());
+        ok = false;
+      } else {
+        continuations_.emplace(key, std::move(c));
+      }
+    }
+    Py_DECREF(unbound);
+    return ok;
+  }
   bool ok = make(r.next_pc, r.next_offset);
   if (ok && r.kind == tracer::Resume::Kind::Branch) ok = make(r.target_pc, r.target_offset);
   Py_DECREF(unbound);
@@ -1169,6 +1210,36 @@ PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject
       for (PyObject* o : v) Py_XDECREF(o);
     }
   } release{st};
+  if (r.in_try) {
+    // The break instruction and the rest of the function run eagerly, inside the user's try.
+    std::vector<bool> bound;
+    for (size_t k = 0; k < static_cast<size_t>(r.nlocals) && k < st.size(); ++k) bound.push_back(st[k] != nullptr);
+    auto it = continuations_.find(continuation_key(try_entry_pc(r), bound));
+    if (it == continuations_.end()) {
+      PyErr_SetString(PyExc_RuntimeError, "tracejit: the function was reset while a call was running past a graph break");
+      return nullptr;
+    }
+    Continuation& c = *it->second;
+    const size_t n = c.nstate;
+    if (st.size() < n) {
+      PyErr_SetString(PyExc_SystemError, "tracejit: frame state does not match its continuation");
+      return nullptr;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    if (r.kind == tracer::Resume::Kind::Branch && n > 0 && st[n - 1] && !PyBool_Check(st[n - 1])) {
+      // 3.13's POP_JUMP_IF_* takes only an exact bool (the TO_BOOL before it ran in the
+      // trace, on a value held as a NumPy bool): its truth, which a scalar's cannot raise.
+      const int t = PyObject_IsTrue(st[n - 1]);
+      if (t < 0) return nullptr;
+      Py_SETREF(st[n - 1], Py_NewRef(t ? Py_True : Py_False));
+    }
+#endif
+    ++stats_.continuation_fallbacks;
+    ++c.eager_calls;
+    std::vector<PyObject*> args(n);
+    for (size_t i = 0; i < n; ++i) args[i] = st[i] ? st[i] : Py_None;
+    return PyObject_Vectorcall(c.remainder, args.data(), args.size(), nullptr);
+  }
   int pc;
   if (r.kind == tracer::Resume::Kind::Call) {
     const size_t ops = static_cast<size_t>(r.nargs) + 2 + (r.kw ? 1 : 0);

@@ -149,6 +149,9 @@ class JitFunction {
   PyObject* continue_at(Continuation& c, std::vector<PyObject*>& state);
   tracer::TraceResult trace_continuation(Continuation& c, PyObject* const* state, size_t n);
   std::string continuation_key(int pc, const std::vector<bool>& bound) const;
+  // The key pc of the eager remainder of a break inside a try block (entered at the break
+  // instruction, apart from the continuations that start after one).
+  static int try_entry_pc(const tracer::Resume& r) { return -2 - r.pc; }
   // Accounts a trace's graph breaks (effects and its resume break); fullgraph=True raises.
   bool count_breaks(const tracer::Trace& t, SignatureInfo* sig);
   bool bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,

@@ -373,7 +373,8 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
       case COp::DeleteSubscr: impure = "a deletion from a container"; break;
       case COp::StoreAttr:
       case COp::StoreGlobal:
-      case COp::StoreDeref: impure = "an assignment to an attribute, global or closure variable"; break;
+      case COp::StoreDeref:
+      case COp::DeleteDeref: impure = "an assignment to an attribute, global or closure variable"; break;
       case COp::GetIter:
       case COp::ForIter: impure = "a loop"; break;
       case COp::RaiseVarargs: impure = "a raise"; break;

@@ -9,7 +9,10 @@
 // Where a trace may end (anything else fails as before: the whole call runs eagerly):
 // - in the outermost frame (a callee that cannot be inlined breaks at its call site), at the
 //   top level of the trace: not inside a loop (no backward jump spans the instruction), a loop
-//   region, an if-conversion arm, a try/with block (an exception table entry covers it);
+//   region, an if-conversion arm. Inside a try block (an exception table entry covers it) the
+//   rest of the function from the break instruction itself runs eagerly (Resume::in_try), so
+//   that its exceptions meet the user's handlers and `finally` runs once, as eagerly. (`with`
+//   blocks never get here: BEFORE_WITH is not traced, the whole call runs eagerly.)
 // - in code without cells or free variables (the eager remainder rebuilds the frame from
 //   plain locals);
 // - when every live local and the stack below the instruction's operands are values the
@@ -127,7 +130,6 @@ const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& in
   if (code->co_ncellvars > 0 || code->co_nfreevars > 0) return "the function has cells or free variables (closures)";
   for (size_t j = 0; j < ins.size(); ++j)
     if (ins[j].target >= 0 && ins[j].target <= idx && static_cast<int>(j) > idx) return "it is inside a loop";
-  if (in_exception_block(code, ins[static_cast<size_t>(idx)].offset)) return "it is inside a try or with block";
   return nullptr;
 }
 
@@ -181,6 +183,17 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     r.target_pc = in.target;
   }
   if (f.stack.size() < operands) return refuse("the value stack is not as expected");
+  if (in_exception_block(f.code, in.offset)) {
+    // Entered at the break instruction (a CallKw: at the load of its names, which 3.11/3.12's
+    // KW_NAMES keeps off the stack and 3.13's LOAD_CONST pushes again).
+    r.in_try = true;
+    const int entry = r.kind == Resume::Kind::Call && r.kw ? idx - 1 : idx;
+    const auto e = static_cast<size_t>(entry);
+    if (entry <= 0 || f.instrs[e].offset == f.instrs[e - 1].offset ||
+        (entry != idx && f.instrs[e].op != COp::LoadConst))
+      return refuse("it is inside a try block and its instruction cannot be entered eagerly");
+    r.entry_offset = f.instrs[e].offset;
+  }
   // Resume points must start a raw instruction (the eager remainder enters the bytecode there).
   auto offset_of = [&](int pc) {
     if (pc <= 0 || static_cast<size_t>(pc) >= f.instrs.size()) return -1;
@@ -320,6 +333,9 @@ bool Tracer::bind_state() {
 namespace tracejit::tracer {
 
 std::string Resume::describe() const {
+  if (in_try)
+    return fmt::format("{}:{}: {} inside a try block: the rest of the function runs eagerly ({}) [graph-break]", file,
+                       line, what, reason);
   return fmt::format("{}:{}: {} runs eagerly between compiled graphs ({}) [graph-break]", file, line, what, reason);
 }
 

@@ -15,7 +15,7 @@ namespace detail {
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-bool Tracer::push_frame(PyObject* func, SourceRef func_source) {
+bool Tracer::push_frame(PyObject* func, SourceRef func_source, const AValue* made) {
   if (static_cast<int>(frames_.size()) >= kMaxInlineDepth)
     return fail(AbortCode::UnsupportedCall,
                 fmt::format("calls nest deeper than {} frames", kMaxInlineDepth));
@@ -39,25 +39,37 @@ bool Tracer::push_frame(PyObject* func, SourceRef func_source) {
   f->instrs = std::move(decoded.value());
   f->locals.assign(static_cast<size_t>(f->code->co_nlocalsplus), AValue{});
   f->file = trace_.graph.intern_file(PyUnicode_AsUTF8(f->code->co_filename));
-  // Reassigning __code__ or __defaults__ must never leave this trace running.
-  Guard fg;
-  fg.kind = Guard::Kind::FunctionIs;
-  fg.dict = func;
-  fg.expected = reinterpret_cast<PyObject*>(f->code);
-  fg.dict2 = PyFunction_GET_DEFAULTS(func);
-  fg.source = func_source ? func_source : Source::constant();
-  trace_.guards.add(std::move(fg));
+  // Reassigning __code__ or __defaults__ must never leave this trace running. (A function the
+  // traced code made is made anew by each call, from a constant code object of its maker.)
+  if (!made) {
+    Guard fg;
+    fg.kind = Guard::Kind::FunctionIs;
+    fg.dict = func;
+    fg.expected = reinterpret_cast<PyObject*>(f->code);
+    fg.dict2 = PyFunction_GET_DEFAULTS(func);
+    fg.source = func_source ? func_source : Source::constant();
+    trace_.guards.add(std::move(fg));
+  }
   frames_.push_back(std::move(f));
   loc_.file = fr().file;
-  return bind_closure(func, std::move(func_source));
+  return bind_closure(func, std::move(func_source), made);
 }
 
 // Free variables are read from the closure's cells; their values are guarded through the path
-// func.__closure__[i].cell_contents, so rebinding a nonlocal recompiles.
-bool Tracer::bind_closure(PyObject* func, SourceRef func_source) {
+// func.__closure__[i].cell_contents, so rebinding a nonlocal recompiles. A function the traced
+// code made shares its maker's abstract cells instead (closures.cpp).
+bool Tracer::bind_closure(PyObject* func, SourceRef func_source, const AValue* made) {
   PyObject* closure = PyFunction_GET_CLOSURE(func);
   int nfree = fr().code->co_nfreevars;
   if (nfree == 0) return true;
+  if (made) {
+    const AValue& cells = made->items[0];
+    if (cells.kind != AValue::Kind::Tuple || static_cast<int>(cells.items.size()) != nfree)
+      return fail(AbortCode::UnsupportedValue, "closure does not match the code's free variables");
+    const int base = fr().code->co_nlocalsplus - nfree;
+    for (int j = 0; j < nfree; ++j) fr().locals[static_cast<size_t>(base + j)] = cells.items[static_cast<size_t>(j)];
+    return true;
+  }
   if (!closure || PyTuple_GET_SIZE(closure) != nfree)
     return fail(AbortCode::UnsupportedValue, "closure does not match the code's free variables");
   int base = fr().code->co_nlocalsplus - nfree;
@@ -90,10 +102,10 @@ bool Tracer::bind_arguments() {
 }
 
 bool Tracer::inline_call(PyObject* func, SourceRef func_source, std::vector<AValue> args,
-                         PyObject* kwnames) {
+                         PyObject* kwnames, const AValue* made) {
   Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   Py_ssize_t npos = static_cast<Py_ssize_t>(args.size()) - nkw;
-  if (!push_frame(func, func_source)) return false;
+  if (!push_frame(func, func_source, made)) return false;
   PyCodeObject* code = fr().code;
   std::string fname = PyUnicode_AsUTF8(code->co_qualname);
   int argc = code->co_argcount;
@@ -118,12 +130,18 @@ bool Tracer::inline_call(PyObject* func, SourceRef func_source, std::vector<AVal
   }
   PyObject* defaults = PyFunction_GET_DEFAULTS(func);
   Py_ssize_t ndef = defaults ? PyTuple_GET_SIZE(defaults) : 0;
+  const AValue* made_defaults = made && made->items[1].kind == AValue::Kind::Tuple ? &made->items[1] : nullptr;
+  if (made) ndef = made_defaults ? static_cast<Py_ssize_t>(made_defaults->items.size()) : 0;
   for (int i = 0; i < argc; ++i) {
     if (set[static_cast<size_t>(i)]) continue;
     Py_ssize_t d = i - (argc - ndef);
     if (d < 0)
       return fail(AbortCode::UserError,
                   fmt::format("{}() missing required argument '{}'", fname, local_name(i)));
+    if (made) {  // the defaults the traced code evaluated when it made the function
+      fr().locals[static_cast<size_t>(i)] = made_defaults->items[static_cast<size_t>(d)];
+      continue;
+    }
     SourceRef src = Source::constant();
     if (func_source && func_source->evaluable()) {
       PyObject* idx = PyLong_FromSsize_t(d);
@@ -375,6 +393,9 @@ bool Tracer::emit_output(const AValue& v) {
     case AValue::Kind::Select:  // its type would show which arm ran
       return fail(AbortCode::ControlFlow,
                   fmt::format("branch on array data: returns {}, depending on the data", describe_scalar_kind(v)));
+    case AValue::Kind::Closure:
+      return fail(AbortCode::UnsupportedValue,
+                  "returns a function made in the traced code (an escaping closure is not compiled): runs eagerly");
     default:
       break;
   }
@@ -531,6 +552,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     callable = std::move(lower);
     args.insert(args.begin(), std::move(upper));
   }
+  if (callable.kind == AValue::Kind::Closure)  // a function the traced code made: inlined
+    return inline_call(callable.obj, Source::constant(), std::move(args), kwnames, &callable);
   {
     bool handled = false;  // print, lst.append, d.update, str/repr/format, float(0-d array): effects.cpp
     if (!call_effect(callable, args, kwnames, handled)) return false;
@@ -1043,7 +1066,18 @@ bool Tracer::op_binary_subscr(const Instruction& in) {
 }
 
 bool Tracer::op_load_deref(const Instruction& in) {
-  const AValue& v = fr().locals[static_cast<size_t>(in.arg)];
+  const AValue& slot = fr().locals[static_cast<size_t>(in.arg)];
+  if (slot.kind == AValue::Kind::Cell) {  // a cell the traced code made (closures.cpp)
+    const AValue& c = cells_[static_cast<size_t>(slot.arg)];
+    if (c.kind == AValue::Kind::Null)
+      return fail(AbortCode::UserError,
+                  fmt::format("cannot access free variable '{}': it is not bound", slot_name(in.arg)));
+    if (!regions_.empty() && !c.is_object())
+      return region_fail(fmt::format("a loop body reads the closure variable '{}'", slot_name(in.arg)));
+    push(c);
+    return true;
+  }
+  const AValue& v = slot;
   if (v.kind == AValue::Kind::Null)
     return fail(AbortCode::UserError, "free variable referenced before assignment");
   if (v.kind == AValue::Kind::LoopIndex) return region_fail("a closure reads the loop variable");
@@ -1173,6 +1207,12 @@ bool Tracer::step(const Instruction& in) {
     case COp::BuildSlice: return op_build_slice(in);
     case COp::LoadDeref: return op_load_deref(in);
     case COp::CopyFreeVars: return true;  // the frame's free variables were bound on entry
+    case COp::MakeCell: return op_make_cell(in);        // closures.cpp
+    case COp::LoadClosure: push(fr().locals[static_cast<size_t>(in.arg)]); return true;
+    case COp::StoreDeref: return op_store_deref(in);
+    case COp::DeleteDeref: return op_delete_deref(in);
+    case COp::MakeFunction: return op_make_function(in);
+    case COp::SetFunctionAttribute: return op_set_function_attribute(in);
     case COp::StoreSubscr: {
       AValue key = pop();
       AValue container = pop();

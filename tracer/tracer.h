@@ -180,6 +180,14 @@ struct Resume {
   int next_pc = -1;      // where the continuation starts after the call / when not jumping
   int target_pc = -1;    // Branch: the jump target
   int next_offset = -1, target_offset = -1;  // their bytecode offsets (for the eager remainder)
+  // A break inside a try block (an exception table entry covers it): the runtime does not run
+  // the instruction itself (its exception must reach the user's handler) but the eager
+  // remainder entered at the instruction (entry_offset: the break instruction, or for a CallKw
+  // the instruction that loaded its names, whose tuple the interpreter's stack does not hold:
+  // the top of `state` is then left out), which runs the rest of the function with the
+  // exception table in force; no compiled continuation.
+  bool in_try = false;
+  int entry_offset = -1;
   std::string file, function, what, reason;
   int line = -1;
   std::string describe() const;  // "file.py:12: call to erf() [...]: runs eagerly between compiled graphs [graph-break]"

@@ -43,7 +43,13 @@ struct AValue {
   // that would show which type it is (returning it, type(), formatting) fails (ifconv.cpp).
   // A Select without items is a local that may not be read (bound in one arm only, or a Select
   // left by a loop's last iteration).
-  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod, Select };
+  // Cell: a cell made by the traced code (MAKE_CELL), its contents Tracer::cells_[arg]; a
+  // local slot holding one is a cell variable (LOAD_DEREF/STORE_DEREF go through it).
+  // Closure: a function made by the traced code (MAKE_FUNCTION, closures.cpp): obj is a
+  // function object made at trace time for its code and globals only (never handed out),
+  // items[0] a Tuple of its closure's Cells (or Null), items[1] a Tuple of its defaults (or
+  // Null). Calling it inlines it; anything that would let it escape fails.
+  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod, Select, Cell, Closure };
   Kind kind = Kind::Null;
   PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
   ir::ValueId v = ir::kNoValue;  // Tensor
@@ -463,14 +469,28 @@ class Tracer {
     if (v.is_object()) return fmt::format("a {}", Py_TYPE(v.obj)->tp_name);
     if (v.kind == AValue::Kind::Host) return "a string formatted from runtime values";
     if (v.kind == AValue::Kind::Select) return "a scalar whose type depends on the data";
+    if (v.kind == AValue::Kind::Closure) return "a function made in the traced code (a closure)";
+    if (v.kind == AValue::Kind::Cell) return "a closure cell";
     return "a tuple";
   }
 
   // --- frames, arguments and values
-  bool push_frame(PyObject* func, SourceRef func_source);
+  // made: a Closure value when func was made by the traced code (its cells and defaults are
+  // abstract; no guard on func, which exists only during the trace).
+  bool push_frame(PyObject* func, SourceRef func_source, const AValue* made = nullptr);
   bool bind_arguments();
-  bool bind_closure(PyObject* func, SourceRef func_source);
-  bool inline_call(PyObject* func, SourceRef func_source, std::vector<AValue> args, PyObject* kwnames);
+  bool bind_closure(PyObject* func, SourceRef func_source, const AValue* made);
+  bool inline_call(PyObject* func, SourceRef func_source, std::vector<AValue> args, PyObject* kwnames,
+                   const AValue* made = nullptr);
+  // --- cells and functions made by the traced code (closures.cpp)
+  std::vector<AValue> cells_;  // contents of each Cell (Null: empty)
+  bool op_make_cell(const Instruction& in);
+  bool op_store_deref(const Instruction& in);
+  bool op_delete_deref(const Instruction& in);
+  bool op_make_function(const Instruction& in);
+  bool op_set_function_attribute(const Instruction& in);
+  // The name of local slot i (co_localsplusnames).
+  std::string slot_name(int i) const;
   // An object read from `src` (an argument, attribute, item, global): arrays and Python floats
   // become graph inputs fetched through `src` at call time, everything else a guarded Object.
   std::optional<AValue> value_from_object(PyObject* o, SourceRef src);

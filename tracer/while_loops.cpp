@@ -96,6 +96,7 @@ const char* impure_in_test(COp op) {
     case COp::DeleteFast:
     case COp::LoadFastAndClear:
     case COp::StoreDeref:
+    case COp::DeleteDeref:
     case COp::StoreGlobal:
     case COp::StoreAttr: return "it assigns a variable";
     case COp::StoreSubscr:

@@ -92,8 +92,10 @@ def jit(fn=None, *, hot=None, hot_loop=DEFAULT_HOT_LOOP, recompile_limit=DEFAULT
         compiled, the statement runs eagerly with the real values, and the rest runs as a
         compiled continuation (cached per statement, behind its own guards; cache_info()
         entries with 'resume_at') or eagerly from that statement when it cannot be compiled
-        (stats()['continuation_calls'] / ['continuation_fallbacks']). Not inside loops,
-        try/with blocks, inlined callees or functions with closures: those run eagerly whole.
+        (stats()['continuation_calls'] / ['continuation_fallbacks']). Inside a try block the
+        statement and the rest of the function run eagerly (the user's handlers and `finally`
+        in force). Not inside loops, `with` blocks, inlined callees or functions with cells or
+        free variables: those run eagerly whole.
     sync: compile on the calling thread, which waits for LLVM. The default (None) compiles on a
         background thread while calls keep running eagerly, and switches to the compiled code
         as soon as it is ready; TRACEJIT_SYNC=1 makes every function synchronous.

@@ -8,7 +8,9 @@ and a forward jump goes to the resume offset. Jumps in 3.11+ are relative, so th
 bytecode is kept as it is; the exception table is shifted by the prologue's length and the
 location table gets "no location" entries for the prologue, so tracebacks name the user's
 lines. Only code without cells or free variables is handled (the tracer never breaks in other
-code).
+code). A break inside a try block enters the copy at the break instruction itself, with its
+operands on the stack (jit/runtime.cpp), so that the shifted exception table sends its
+exceptions, and later ones, to the user's handlers.
 """
 import dis
 import sys

@@ -137,7 +137,7 @@ def _effect(name, arg):
         "PopTop": -1, "PushNull": 1, "Copy": 1, "Swap": 0, "LoadFast": 1, "LoadFastAndClear": 1,
         "StoreFast": -1, "DeleteFast": 0, "LoadConst": 1, "LoadGlobal": 1, "LoadName": 1,
         "StoreGlobal": -1, "LoadAttr": 0, "LoadMethod": 1, "StoreAttr": -2, "LoadDeref": 1,
-        "StoreDeref": -1, "LoadClosure": 1, "MakeCell": 0, "CopyFreeVars": 0, "BinaryOp": -1,
+        "StoreDeref": -1, "DeleteDeref": 0, "LoadClosure": 1, "MakeCell": 0, "CopyFreeVars": 0, "BinaryOp": -1,
         "CompareOp": -1, "IsOp": -1, "ContainsOp": -1, "UnaryNegative": 0, "UnaryNot": 0,
         "UnaryInvert": 0, "UnaryPositive": 0, "ToBool": 0, "BinarySubscr": -1,
         "StoreSubscr": -3, "DeleteSubscr": -2, "ListAppend": -1, "ListExtend": -1,
