@@ -1393,6 +1393,202 @@ Value* cbrt_f32(Math& m, Value* x) {
   return m.sel(ok, m.copysign(m.mul(a, m.mul(y, y)), x), x);
 }
 
+// ---- float arcsin, arccos, arctan, arctan2, cbrt: native single precision (16 lanes). ----
+
+constexpr float kPio2HiF = 0x1.921fb6p+0f, kPio2LoF = -0x1.777a5cp-25f;  // pi/2 = hi + lo (+ 2^-51)
+constexpr float kPiHiF = 0x1.921fb6p+1f, kPiLoF = -0x1.777a5cp-24f;
+
+Value* sqrt32(Math32& m, Value* x) { return m.b().CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x); }
+
+// (asin(v) - v) / v^3 as a polynomial in z = v^2 on [0, 1/4] (float coefficients, Lawson
+// minimax of the error relative to asin(v): below 2^-31.6).
+Value* asin_poly32(Math32& m, Value* z) {
+  return m.poly(z, {0x1.55554cp-3f, 0x1.3338acp-4f, 0x1.6ca744p-5f, 0x1.04d452p-5f, 0x1.d4fb38p-7f, 0x1.34db12p-5f});
+}
+
+// The pieces arcsin and arccos share: a = |x|; below 1/2 z = x^2 (asin x = x + x z P(z));
+// above, z = (1 - a)/2 (exact) with s + sl = sqrt(z) (the rounded root and its correction,
+// fma residual over 2s), asin a = pi/2 - 2 asin s, asin s = s + sl + s z P(z).
+struct AsinParts {
+  Value *a, *small, *z, *s, *sl, *p;
+};
+AsinParts asin_parts32(Math32& m, Value* x) {
+  auto& b = m.b();
+  AsinParts r;
+  r.a = m.fabs(x);
+  r.small = b.CreateFCmpOLT(r.a, m.c(0.5f));
+  r.z = m.sel(r.small, m.mul(x, x), m.mul(m.sub(m.c(1.0f), r.a), m.c(0.5f)));
+  r.s = sqrt32(m, r.z);
+  // + 2^-100: z = 0 gives sl = 0 (elsewhere z >= 2^-25 or the lane is a small one).
+  r.sl = m.div(m.fma(m.neg(r.s), r.s, r.z), m.fma(r.s, m.c(2.0f), m.c(0x1p-100f)));
+  r.p = asin_poly32(m, r.z);
+  return r;
+}
+
+// asin: |x| < 1/2: x + x z P (the correction is below 0.05 of the result); else pi/2 - 2s
+// exactly as a pair (Fast2Sum), the small terms pio2_lo - 2(sl + s z P) added before the one
+// rounding. |x| > 1 (z < 0: sqrt gives NaN) and NaN give NaN, +-0 and denormals x (z underflows
+// to 0).
+Value* asin32(Math32& m, Value* x) {
+  AsinParts q = asin_parts32(m, x);
+  Value* res_small = m.fma(m.mul(q.a, q.z), q.p, q.a);
+  DD h = m.fast_two_sum(m.c(kPio2HiF), m.neg(m.add(q.s, q.s)));
+  Value* tail = m.sub(m.c(kPio2LoF), m.mul(m.c(2.0f), m.fma(m.mul(q.s, q.z), q.p, q.sl)));
+  Value* res = m.sel(q.small, res_small, m.add(h.hi, m.add(h.lo, tail)));
+  return m.copysign(res, x);
+}
+
+// acos: |x| < 1/2: pi/2 - x as an exact pair, minus x z P; x >= 1/2: 2 asin s = 2(s + (sl +
+// s z P)); x <= -1/2: pi - 2s as an exact pair, the rest added before the one rounding.
+// acos(1) = +0, acos(-1) = pi (rounded); |x| > 1 (a NaN root) and NaN give NaN.
+Value* acos32(Math32& m, Value* x) {
+  auto& b = m.b();
+  AsinParts q = asin_parts32(m, x);
+  DD hs = m.fast_two_sum(m.c(kPio2HiF), m.neg(x));
+  Value* res_small = m.add(hs.hi, m.add(hs.lo, m.sub(m.c(kPio2LoF), m.mul(m.mul(x, q.z), q.p))));
+  Value* rest = m.fma(m.mul(q.s, q.z), q.p, q.sl);
+  Value* res_pos = m.mul(m.c(2.0f), m.add(q.s, rest));
+  DD hn = m.fast_two_sum(m.c(kPiHiF), m.neg(m.add(q.s, q.s)));
+  Value* res_neg = m.add(hn.hi, m.add(hn.lo, m.sub(m.c(kPiLoF), m.mul(m.c(2.0f), rest))));
+  return m.sel(q.small, res_small, m.sel(b.CreateFCmpOLT(x, m.c(0.0f)), res_neg, res_pos));  // |x| > 1: NaN root
+}
+
+// base + sgn * atan(t + tl) for |t| <= tan(pi/8) (tl a correction far below t's ulp), base =
+// bhi + blo: atan(t) = t + t z P(z), z = t^2, P a minimax fit (float coefficients, relative
+// error of atan below 2^-30) of (atan(v) - v)/v^3 on [0, 1.03 tan^2(pi/8)]; bhi + sgn t as an
+// exact pair (Fast2Sum: |bhi| >= pi/4 > |t|, or bhi = 0), the small terms added to its low
+// part, one rounding at the end.
+Value* atan_sum32(Math32& m, Value* t, Value* tl, Value* bhi, Value* blo, Value* neg) {
+  Value* z = m.mul(t, t);
+  Value* p = m.poly(z, {-0x1.555548p-2f, 0x1.9990e6p-3f, -0x1.23a670p-3f, 0x1.b0fff0p-4f, -0x1.ecf40cp-5f});
+  // atan(t + tl) - t to first order: t z P + tl / (1 + z), the quotient to O(z^3).
+  Value* small = m.fma(m.mul(t, z), p, m.mul(tl, m.fma(z, m.sub(z, m.c(1.0f)), m.c(1.0f))));
+  Value* st = m.sel(neg, m.neg(t), t);
+  Value* ss = m.sel(neg, m.neg(small), small);
+  DD h = m.fast_two_sum(bhi, st);
+  return m.add(h.hi, m.add(h.lo, m.add(blo, ss)));
+}
+
+// The angle of (mx, mn) for 0 <= mn <= mx (mx finite, in [2^-64, 2^64] so the reciprocal is
+// normal; mn normal or tiny enough), as an offset base plus or minus it: with v = mn / mx, atan v =
+// atan t for v <= tan(pi/8), else pi/4 + atan t with t = (mn - mx) / (mn + mx), |t| <= tan(pi/8).
+// Numerator and denominator are exact pairs (Fast2Sum), the reciprocal r of the denominator is
+// rounded, t = num r and tl = (num - t den) r with the fma residual, so t + tl is within ~2^-44 of
+// the quotient. The result is base + sgn * angle, base in {0, pi/2, pi} and sgn = -1 for `neg`
+// (atan2's quadrants; atan's pi/2 - atan(1/a)), rounded once.
+Value* atan_quadrant32(Math32& m, Value* mn, Value* mx, Value* base_pio2, Value* base_pi, Value* neg) {
+  auto& b = m.b();
+  Value* red = b.CreateFCmpOGT(mn, m.mul(mx, m.c(0x1.a827cap-2f)));  // v > 0.41421357
+  DD nd = m.fast_two_sum(m.neg(mx), mn);
+  DD dd = m.fast_two_sum(mx, mn);
+  Value* num = m.sel(red, nd.hi, mn);
+  Value* numl = m.sel(red, nd.lo, m.c(0.0f));
+  Value* den = m.sel(red, dd.hi, mx);
+  Value* denl = m.sel(red, dd.lo, m.c(0.0f));
+  Value* r = m.div(m.c(1.0f), den);
+  Value* t = m.mul(num, r);
+  Value* tl = m.mul(m.add(m.fma(m.neg(t), den, num), m.fma(m.neg(t), denl, numl)), r);
+  // base + sgn * (red ? pi/4 : 0): 0, pi/4, pi/2, 3pi/4 or pi (each as a float pair).
+  Value* q1 = m.sel(base_pi, m.sel(neg, m.c(0x1.2d97c8p+1f), m.c(0x1.2d97c8p+1f)), m.sel(base_pio2, m.sel(neg, m.c(0x1.921fb6p-1f), m.c(0x1.2d97c8p+1f)), m.c(0x1.921fb6p-1f)));
+  Value* q1l = m.sel(base_pi, m.c(-0x1.99bc5cp-28f), m.sel(base_pio2, m.sel(neg, m.c(-0x1.777a5cp-26f), m.c(-0x1.99bc5cp-28f)), m.c(-0x1.777a5cp-26f)));
+  Value* q0 = m.sel(base_pi, m.c(kPiHiF), m.sel(base_pio2, m.c(kPio2HiF), m.c(0.0f)));
+  Value* q0l = m.sel(base_pi, m.c(kPiLoF), m.sel(base_pio2, m.c(kPio2LoF), m.c(0.0f)));
+  return atan_sum32(m, t, tl, m.sel(red, q1, q0), m.sel(red, q1l, q0l), neg);
+}
+
+// atan|x| = atan t for |x| <= tan(pi/8), pi/4 + atan t with t = (|x| - 1)/(|x| + 1) up to
+// 1/tan(pi/8), else pi/2 + atan t with t = -1/|x| (|t| <= tan(pi/8) in each); numerator and
+// denominator exact pairs (|x| - 1 and |x| + 1 by Fast2Sum from 1: |x| - 1 is exact above 1/2,
+// and s - 1 = |x| exactly below), t + tl as atan_quadrant32's, atan_sum32 with sgn = +1.
+// |x| >= 2^64: pi/2 rounded (1/|x| is below its half ulp). Sign restored (-0 stays -0).
+Value* atan32(Math32& m, Value* x) {
+  auto& b = m.b();
+  Value* a = m.fabs(x);
+  Value* r1 = b.CreateFCmpOGT(a, m.c(0x1.a827cap-2f));  // > tan(pi/8)
+  Value* r2 = b.CreateFCmpOGT(a, m.c(0x1.3504f4p+1f));  // > 1/tan(pi/8) = 2.41421...
+  DD nd = m.fast_two_sum(m.c(-1.0f), a);
+  DD dd = m.fast_two_sum(m.c(1.0f), a);
+  Value* am = m.sel(b.CreateFCmpOLT(a, m.c(0x1p64f)), a, m.c(0x1p64f));  // inf: 1/2^64
+  Value* num = m.sel(r2, m.c(-1.0f), m.sel(r1, nd.hi, a));
+  Value* numl = m.sel(r2, m.c(0.0f), m.sel(r1, nd.lo, m.c(0.0f)));
+  Value* den = m.sel(r2, am, m.sel(r1, dd.hi, m.c(1.0f)));
+  Value* denl = m.sel(r2, m.c(0.0f), m.sel(r1, dd.lo, m.c(0.0f)));
+  Value* r = m.div(m.c(1.0f), den);
+  Value* t = m.mul(num, r);
+  Value* tl = m.mul(m.add(m.fma(m.neg(t), den, num), m.fma(m.neg(t), denl, numl)), r);
+  Value* bhi = m.sel(r2, m.c(kPio2HiF), m.sel(r1, m.c(0x1.921fb6p-1f), m.c(0.0f)));
+  Value* blo = m.sel(r2, m.c(kPio2LoF), m.sel(r1, m.c(-0x1.777a5cp-26f), m.c(0.0f)));
+  Value* res = atan_sum32(m, t, tl, bhi, blo, b.getFalse());
+  return m.copysign(res, x);  // NaN: t NaN
+}
+
+// atan2(y, x): mn / mx = min(|y|, |x|) / max(|y|, |x|), both scaled by a power of two that
+// brings mx near 1 (exact unless mn sc is denormal); then atan_quadrant32 with base 0
+// + angle, pi/2 - angle (|y| > |x|), pi - angle (x < 0, sign bit: -0 counts) or pi/2 + angle
+// (both); the sign of y last. C99's zero / infinity table as selects, exactly as atan2_64.
+Value* atan2_32(Math32& m, Value* y, Value* x) {
+  auto& b = m.b();
+  Value* ax = m.fabs(x);
+  Value* ay = m.fabs(y);
+  Value* swap = b.CreateFCmpOGT(ay, ax);
+  Value* mx = m.sel(swap, ay, ax);
+  Value* mn = m.sel(swap, ax, ay);
+  // sc = 2^(167 - E) for mx's biased exponent E (at least 40): mx sc in [2^-22, 2^42), so the
+  // reciprocal is normal and mn sc exact and normal unless mn / mx < 2^-166 (a result that rounds
+  // to 0 anyway); a denormal result rounds once, from t + tl on the denormal grid. 0, inf and NaN
+  // lanes end in the selects below.
+  Value* e = b.CreateLShr(m.bits(mx), m.ci(23));
+  e = m.sel(b.CreateICmpSLT(e, m.ci(40)), m.ci(40), e);
+  Value* sc = m.from_bits(b.CreateShl(b.CreateSub(m.ci(294), e), m.ci(23)));
+  Value* inf = m.c(INFINITY);
+  Value* xneg = b.CreateICmpSLT(m.bits(x), m.ci(0));
+  Value* res = atan_quadrant32(m, m.mul(mn, sc), m.mul(mx, sc), swap, b.CreateAnd(xneg, b.CreateNot(swap)),
+                               b.CreateXor(swap, xneg));
+  res = m.sel(b.CreateFCmpOEQ(ay, m.c(0.0f)), m.sel(xneg, m.c(kPiHiF), m.c(0.0f)), res);
+  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, m.c(0.0f)), b.CreateFCmpOGT(ay, m.c(0.0f))), m.c(kPio2HiF), res);
+  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ay, inf), b.CreateFCmpOLT(ax, inf)), m.c(kPio2HiF), res);
+  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOLT(ay, inf)), m.sel(xneg, m.c(kPiHiF), m.c(0.0f)), res);
+  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOEQ(ay, inf)),
+              m.sel(xneg, m.c(0x1.2d97c8p+1f), m.c(0x1.921fb6p-1f)), res);
+  res = m.copysign(res, y);
+  return m.sel(b.CreateFCmpUNO(x, y), m.add(x, y), res);
+}
+
+// cbrt: |x| = 2^(3k) m with m in [1, 8) (denormals scaled by 2^24 first); u ~ m^(-1/3) from the
+// exponent-bits estimate (relative error < 0.035), two division-free Newton steps u <- u (4/3 -
+// (m/3) u^3) (error e -> ~2e^2: < 2^-16), y = m u^2, and one Newton step for the root with the
+// residual y^3 - m exact as a float pair (fma products; y^3 - m by Sterbenz): y - (y^3 - m) u^2/3,
+// rounded once (its own error ~e^2 < 2^-30 relative), times 2^k (exact: float cube roots are
+// never denormal). +-0, +-inf, NaN return x.
+Value* cbrt32(Math32& m, Value* x) {
+  auto& b = m.b();
+  Value* a = m.fabs(x);
+  Value* ok = b.CreateAnd(b.CreateFCmpOGT(a, m.c(0.0f)), b.CreateFCmpOLT(a, m.c(INFINITY)));
+  Value* den = b.CreateFCmpOLT(a, m.c(0x1p-126f));
+  Value* as = m.sel(ok, m.sel(den, m.mul(a, m.c(0x1p24f)), a), m.c(1.0f));
+  Value* ia = m.bits(as);
+  Value* e = b.CreateSub(b.CreateLShr(ia, m.ci(23)), m.ci(127));  // [-150, 127]
+  // k = floor(e / 3) = floor((e + 1/2) / 3): never within 1/6 of an integer, so rounding is safe.
+  Value* kf = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, m.fma(m.to_fp(e), m.c(1.0f / 3), m.c(1.0f / 6)));
+  Value* mm = m.from_bits(b.CreateSub(ia, b.CreateShl(m.to_int(m.mul(kf, m.c(3.0f))), m.ci(23))));  // [1, 8)
+  // bits(m^(-1/3)) ~ magic - bits(m)/3 (magic fitted: max relative error 0.0343 on [1, 8)).
+  Value* u = m.from_bits(b.CreateSub(m.ci(0x54a232a0), m.to_int(m.mul(m.to_fp(m.bits(mm)), m.c(1.0f / 3)))));
+  Value* m3 = m.mul(mm, m.c(1.0f / 3));
+  for (int i = 0; i < 2; ++i) u = m.mul(u, m.fma(m.neg(m3), m.mul(m.mul(u, u), u), m.c(4.0f / 3)));
+  Value* u2 = m.mul(u, u);
+  Value* y = m.mul(mm, u2);
+  // y^3 = (y2 + y2l) y = y3 + y3l to ~2^-48 relative; r = y^3 - m.
+  Value* y2 = m.mul(y, y);
+  Value* y2l = m.fma(y, y, m.neg(y2));
+  Value* y3 = m.mul(y2, y);
+  Value* y3l = m.fma(y2l, y, m.fma(y2, y, m.neg(y3)));
+  Value* r = m.add(m.sub(y3, mm), y3l);
+  y = m.fma(m.neg(r), m.mul(u2, m.c(1.0f / 3)), y);
+  Value* k = b.CreateSub(m.to_int(kf), m.sel(den, m.ci(8), m.ci(0)));
+  Value* res = m.mul(y, m.pow2(k));  // k in [-58, 42]
+  return m.sel(ok, m.copysign(res, x), x);
+}
+
 Value* emit64(Math& m, ir::Op op, Value* x) {
   switch (op) {
     case ir::Op::Sinh: return sinhcosh64(m, x, false);
@@ -1479,6 +1675,10 @@ llvm::Value* emit_vmath2(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x, llvm
     return b.CreateFPTrunc(r, x->getType());
   }
   if (f32) {
+    Math32 m32(b);
+    return atan2_32(m32, x, y);
+  }
+  if (f32) {
     Value* r = atan2_64(m, b.CreateFPExt(x, b.getDoubleTy()), b.CreateFPExt(y, b.getDoubleTy()), /*widened=*/true);
     return b.CreateFPTrunc(r, x->getType());
   }
@@ -1497,6 +1697,10 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Exp: return exp32(m32, x);
     case ir::Op::Log: return log32(m32, x);
     case ir::Op::Tanh: return tanh32(m32, x);
+    case ir::Op::Asin: return asin32(m32, x);
+    case ir::Op::Acos: return acos32(m32, x);
+    case ir::Op::Atan: return atan32(m32, x);
+    case ir::Op::Cbrt: return cbrt32(m32, x);
     default: break;
   }
   Math m(b);
