@@ -1554,12 +1554,13 @@ Value* atan2_32(Math32& m, Value* y, Value* x) {
   return m.sel(b.CreateFCmpUNO(x, y), m.add(x, y), res);
 }
 
-// cbrt: |x| = 2^(3k) m with m in [1, 8) (denormals scaled by 2^24 first); u ~ m^(-1/3) from the
-// exponent-bits estimate (relative error < 0.035), two division-free Newton steps u <- u (4/3 -
-// (m/3) u^3) (error e -> ~2e^2: < 2^-16), y = m u^2, and one Newton step for the root with the
-// residual y^3 - m exact as a float pair (fma products; y^3 - m by Sterbenz): y - (y^3 - m) u^2/3,
-// rounded once (its own error ~e^2 < 2^-30 relative), times 2^k (exact: float cube roots are
-// never denormal). +-0, +-inf, NaN return x.
+// cbrt: |x| = 2^(3k) m with m = f 2^j in [1, 8), f in [1, 2), j in {0, 1, 2} (denormals scaled
+// by 2^24 first); u ~ m^(-1/3) = f^(-1/3) 2^(-j/3) from a quadratic in f (minimax, relative error
+// < 0.0018), one division-free Newton step u <- u (4/3 - (m/3) u^3) (error e -> ~2e^2: < 2^-17),
+// y = m u^2, and one Newton step for the root with the residual y^3 - m from exact fma products:
+// y - (y^3 - m) u^2/3, rounded once (its own error < 2^-30 relative), times 2^k by adding to the
+// exponent bits (float cube roots are never denormal). Zen 4 runs 512-bit multiplies and fmas on
+// one pipe pair, so the kernel counts them (19). +-0, +-inf, NaN return x.
 Value* cbrt32(Math32& m, Value* x) {
   auto& b = m.b();
   Value* a = m.fabs(x);
@@ -1567,25 +1568,27 @@ Value* cbrt32(Math32& m, Value* x) {
   Value* den = b.CreateFCmpOLT(a, m.c(0x1p-126f));
   Value* as = m.sel(ok, m.sel(den, m.mul(a, m.c(0x1p24f)), a), m.c(1.0f));
   Value* ia = m.bits(as);
-  Value* e = b.CreateSub(b.CreateLShr(ia, m.ci(23)), m.ci(127));  // [-150, 127]
+  Value* ef = m.to_fp(b.CreateSub(b.CreateLShr(ia, m.ci(23)), m.ci(127)));  // [-150, 127]
   // k = floor(e / 3) = floor((e + 1/2) / 3): never within 1/6 of an integer, so rounding is safe.
-  Value* kf = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, m.fma(m.to_fp(e), m.c(1.0f / 3), m.c(1.0f / 6)));
-  Value* mm = m.from_bits(b.CreateSub(ia, b.CreateShl(m.to_int(m.mul(kf, m.c(3.0f))), m.ci(23))));  // [1, 8)
-  // bits(m^(-1/3)) ~ magic - bits(m)/3 (magic fitted: max relative error 0.0343 on [1, 8)).
-  Value* u = m.from_bits(b.CreateSub(m.ci(0x54a232a0), m.to_int(m.mul(m.to_fp(m.bits(mm)), m.c(1.0f / 3)))));
+  Value* kf = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, m.fma(ef, m.c(1.0f / 3), m.c(1.0f / 6)));
+  Value* k3f = m.add(kf, m.add(kf, kf));
+  Value* jf = m.sub(ef, k3f);
+  Value* mm = m.from_bits(b.CreateSub(ia, b.CreateShl(m.to_int(k3f), m.ci(23))));
+  Value* f = m.from_bits(b.CreateOr(b.CreateAnd(ia, m.ci(0x007fffff)), m.ci(0x3f800000)));
+  Value* cj = m.sel(b.CreateFCmpOEQ(jf, m.c(0.0f)), m.c(1.0f),
+                    m.sel(b.CreateFCmpOEQ(jf, m.c(1.0f)), m.c(0x1.965feap-1f), m.c(0x1.428a30p-1f)));
+  Value* u = m.mul(m.poly(f, {0x1.635e1cp+0f, -0x1.eeeb50p-2f, 0x1.7e8dc6p-4f}), cj);
   Value* m3 = m.mul(mm, m.c(1.0f / 3));
-  for (int i = 0; i < 2; ++i) u = m.mul(u, m.fma(m.neg(m3), m.mul(m.mul(u, u), u), m.c(4.0f / 3)));
+  u = m.mul(u, m.fma(m.neg(m.mul(m3, u)), m.mul(u, u), m.c(4.0f / 3)));
   Value* u2 = m.mul(u, u);
   Value* y = m.mul(mm, u2);
-  // y^3 = (y2 + y2l) y = y3 + y3l to ~2^-48 relative; r = y^3 - m.
+  // y^3 - m = (y2 + y2l) y - m: y2 y - m rounded once (it is small), plus y2l y.
   Value* y2 = m.mul(y, y);
   Value* y2l = m.fma(y, y, m.neg(y2));
-  Value* y3 = m.mul(y2, y);
-  Value* y3l = m.fma(y2l, y, m.fma(y2, y, m.neg(y3)));
-  Value* r = m.add(m.sub(y3, mm), y3l);
+  Value* r = m.fma(y2l, y, m.fma(y2, y, m.neg(mm)));
   y = m.fma(m.neg(r), m.mul(u2, m.c(1.0f / 3)), y);
-  Value* k = b.CreateSub(m.to_int(kf), m.sel(den, m.ci(8), m.ci(0)));
-  Value* res = m.mul(y, m.pow2(k));  // k in [-58, 42]
+  Value* k = b.CreateSub(m.to_int(kf), m.sel(den, m.ci(8), m.ci(0)));  // [-58, 42]
+  Value* res = m.from_bits(b.CreateAdd(m.bits(y), b.CreateShl(k, m.ci(23))));
   return m.sel(ok, m.copysign(res, x), x);
 }
 
