@@ -36,21 +36,27 @@
 //   log10    | 0.50                | 0.500  once)      | 1            | 3
 //   sinh     | 0.60                | 0.500 (double     | 1            | 1
 //   cosh     | 0.52                | 0.500  rounded)   | 1            | 2
-//   cbrt     | 0.667               | 0.500 (each: the  | 1            | 2
-//   tan      | 0.851               | 0.501  double     | 1            | 3
-//   arcsin   | 0.884               | 0.500  algorithm  | 1            | 3
-//   arccos   | 0.881               | 0.500  rounded    | 1            | 2
-//   arctan   | 0.825               | 0.500  once; the  | 1            | 2
-//   arctan2  | 0.846               | 0.500  inverse    | 1            | 3
-//   arcsinh  | 0.623               | 0.500  hyperbolic | 1            | 1
-//   arccosh  | 0.579               | 0.500  ones with  | 1            | 1
-//   arctanh  | 0.639               | 0.500  the plain  | 1            | 1
-//   hypot    | 0.749 (denormal     | 0.500  log)       | 1            | 0
+//   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
+//   tan      | 0.851               | 0.501 (trig32)    | 1            | 3
+//   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
+//   arccos   | 0.881               | 0.602 (native (+))| 1            | 2
+//   arctan   | 0.825               | 0.643 (native (+))| 1            | 2
+//   arctan2  | 0.846               | 0.750 (native,   | 1            | 3
+//            |                     |  (+); 2^28 pairs) |              |
+//   arcsinh  | 0.623               | 0.500 (each: the  | 1            | 1
+//   arccosh  | 0.579               | 0.500  double     | 1            | 1
+//   arctanh  | 0.639               | 0.500  formula,   | 1            | 1
+//   hypot    | 0.749 (denormal     | 0.500  rounded)   | 1            | 0
 //            |  results; 0.50 else)|                   |              |
 // (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
 // Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
 // tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16. f32 sin, cos, tan are
-// not the double algorithm but trig32: FreeBSD's float kernels evaluated in double, 0.501.)
+// not the double algorithm but trig32: FreeBSD's float kernels evaluated in double, 0.501.
+// (+) native single-precision kernels (16 lanes; below): the max over every float32 input
+// (arctan2: 2^28 random pairs of log-uniform, close-exponent and uniform operands) against
+// NumPy's float64 result, by tests/python/float32_exhaustive.py; arctan2's 0.75 is for results
+// in the lowest normal binades, where the quotient's correction term is itself denormal; away
+// from them ~0.61, e.g. test_vmath's "near 1" row 0.605.)
 // (*) NumPy's float32 exp2 is off by up to 32 units of the smallest denormal for results in the
 // denormal range and gives 0 for x in (-150, -149.5]; ours rounds 2^x correctly there.
 // (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.) Special values follow
@@ -98,6 +104,20 @@
 // NumPy: NaN in -> NaN, arcsin/arccos outside [-1, 1], arccosh below 1 and arctanh outside
 // [-1, 1] -> NaN, arctanh(+-1) = +-inf, signed zeros kept (cbrt, tan, arcsin, arctan, arcsinh,
 // arctanh of -0 is -0), arccos(1) = +0, arccosh(1) = +0, hypot(+-inf, NaN) = +inf.
+//
+// float cbrt, arcsin, arccos, arctan, arctan2 (native single precision, 16 lanes, no widening;
+// each rounds once at the end, the terms before it exact pairs or far below the result's ulp):
+// arcsin/arccos: one minimax polynomial P (6 float coefficients) of (asin v - v)/v^3 in z = v^2
+// on [0, 1/4]; |x| < 1/2: x + x z P; else z = (1 - |x|)/2 exactly, s + sl = sqrt(z) (the root
+// and its fma-residual correction: one division), asin = pi/2 - 2(s + sl + s z P) with pi/2 - 2s
+// an exact pair, acos = 2(s + sl + s z P) or pi - 2(...) likewise. arctan: three reductions to
+// |t| <= tan(pi/8) (t = |x|, (|x| - 1)/(|x| + 1) + pi/4, -1/|x| + pi/2; numerator and
+// denominator exact pairs, t = num * (1/den) with its fma residual tl), atan t = t + t z P (5
+// coefficients), base + t an exact pair. arctan2: the same on min(|y|,|x|)/max(|y|,|x|) (both
+// scaled by a power of two so the reciprocal is normal and a denormal result rounds once), base 0,
+// pi/4, pi/2, 3pi/4 or pi and the sign of t per quadrant, C99's table as selects. cbrt: |x| =
+// 2^(3k) m, a quadratic estimate of m^(-1/3), one division-free Newton step, y = m u^2 and a last
+// Newton step for y with the residual y^3 - m from fma products.
 //
 // expm1, log1p, exp2, log2, log10 reuse those pieces: exp2 = e^(x ln2) with the product in
 // double-double; log2/log10 = the double-double log times 1/ln2 or 1/ln10 (double-double),
@@ -1066,10 +1086,7 @@ Value* asin_rational(Math& m, Value* t) {
 // |x| < 0.5: x + x R(x^2); else with t = (1-|x|)/2, s = sqrt(t): above 0.975
 // pi/2 - 2(s + s R(t)), below the same with s split in two 26-bit halves. |x| > 1 and NaN give
 // NaN, +-0 and denormals return x.
-// `widened`: x is a widened float; the double result needs only ~2^-40 relative accuracy
-// before its rounding to float, so the 0.975 branch's formula serves all of [0.5, 1] (no split
-// of s, one division fewer).
-Value* asin64(Math& m, Value* x, bool widened = false) {
+Value* asin64(Math& m, Value* x) {
   auto& b = m.b();
   Value* a = m.fabs(x);
   Value* small = b.CreateFCmpOLT(a, m.c(0.5));
@@ -1078,16 +1095,13 @@ Value* asin64(Math& m, Value* x, bool widened = false) {
   Value* res_small = m.add(a, m.mul(a, r));
   Value* s = sqrt64(m, t);
   Value* res_hi = m.sub(m.c(kPio2Hi), m.sub(m.mul(m.c(2.0), m.add(s, m.mul(s, r))), m.c(kPio2Lo)));
-  Value* res_mid = nullptr;
-  if (!widened) {
-    Value* w = high_word(m, s);
-    Value* c = m.div(m.sub(t, m.mul(w, w)), m.add(s, w));
-    Value* p = m.sub(m.mul(m.mul(m.c(2.0), s), r), m.sub(m.c(kPio2Lo), m.mul(m.c(2.0), c)));
-    Value* q = m.sub(m.c(7.85398163397448278999e-01), m.mul(m.c(2.0), w));
-    res_mid = m.sub(m.c(7.85398163397448278999e-01), m.sub(p, q));
-  }
+  Value* w = high_word(m, s);
+  Value* c = m.div(m.sub(t, m.mul(w, w)), m.add(s, w));
+  Value* p = m.sub(m.mul(m.mul(m.c(2.0), s), r), m.sub(m.c(kPio2Lo), m.mul(m.c(2.0), c)));
+  Value* q = m.sub(m.c(7.85398163397448278999e-01), m.mul(m.c(2.0), w));
+  Value* res_mid = m.sub(m.c(7.85398163397448278999e-01), m.sub(p, q));
   Value* res = m.sel(small, res_small,
-                     widened ? res_hi : m.sel(b.CreateFCmpOGE(a, m.from_bits(m.ci(INT64_C(0x3FEF333300000000)))), res_hi, res_mid));
+                     m.sel(b.CreateFCmpOGE(a, m.from_bits(m.ci(INT64_C(0x3FEF333300000000)))), res_hi, res_mid));
   res = m.sel(b.CreateFCmpOLE(a, m.c(1.0)), m.copysign(res, x), m.c(NAN));
   return m.sel(m.is_nan(x), x, res);
 }
@@ -1095,8 +1109,7 @@ Value* asin64(Math& m, Value* x, bool widened = false) {
 // fdlibm's e_acos.c, branches selected: |x| < 0.5: pi/2 - (x - (pio2_lo - x R(x^2)));
 // x < -0.5: pi - 2(s + (s R(t) - pio2_lo)) with t = (1+x)/2, s = sqrt(t); x > 0.5: 2(df + c + s R(t))
 // with df + c = s split exactly. acos(1) = +0, acos(-1) = pi; |x| > 1 and NaN give NaN.
-// `widened`: as asin64; x > 0.5 uses 2(s + s R(t)) without the split of s.
-Value* acos64(Math& m, Value* x, bool widened = false) {
+Value* acos64(Math& m, Value* x) {
   auto& b = m.b();
   Value* a = m.fabs(x);
   Value* small = b.CreateFCmpOLT(a, m.c(0.5));
@@ -1105,14 +1118,9 @@ Value* acos64(Math& m, Value* x, bool widened = false) {
   Value* res_small = m.sub(m.c(kPio2Hi), m.sub(x, m.sub(m.c(kPio2Lo), m.mul(x, r))));
   Value* s = sqrt64(m, t);
   Value* res_neg = m.sub(m.c(3.14159265358979311600e+00), m.mul(m.c(2.0), m.add(s, m.sub(m.mul(r, s), m.c(kPio2Lo)))));
-  Value* res_pos;
-  if (widened) {
-    res_pos = m.mul(m.c(2.0), m.add(s, m.mul(r, s)));
-  } else {
-    Value* df = high_word(m, s);
-    Value* c = m.div(m.sub(t, m.mul(df, df)), m.add(s, df));
-    res_pos = m.mul(m.c(2.0), m.add(df, m.add(m.mul(r, s), c)));
-  }
+  Value* df = high_word(m, s);
+  Value* c = m.div(m.sub(t, m.mul(df, df)), m.add(s, df));
+  Value* res_pos = m.mul(m.c(2.0), m.add(df, m.add(m.mul(r, s), c)));
   Value* res = m.sel(small, res_small, m.sel(b.CreateFCmpOLT(x, m.c(0.0)), res_neg, res_pos));
   res = m.sel(b.CreateFCmpOEQ(x, m.c(1.0)), m.c(0.0), res);
   res = m.sel(b.CreateFCmpOLE(a, m.c(1.0)), res, m.c(NAN));
@@ -1158,27 +1166,19 @@ Value* atan64(Math& m, Value* x) {
 // pi - that for x < 0 (sign bit, so -0 counts) in double-double, the sign of y last. The IEEE /
 // C99 table exactly: +-0 with x >= +0 -> +-0, with x <= -0 -> +-pi; x = +-0 -> +-pi/2; both
 // infinite -> +-pi/4 or +-3pi/4; finite y with x = +inf -> +-0, x = -inf -> +-pi; NaN -> NaN.
-// `widened`: y and x are widened floats (no overflow, underflow or denormal in q = |y|/|x|, whose
-// 2^-53 rounding is far below a float ulp): no correction term.
-Value* atan2_64(Math& m, Value* y, Value* x, bool widened = false) {
+Value* atan2_64(Math& m, Value* y, Value* x) {
   auto& b = m.b();
   Value* ax = m.fabs(x);
   Value* ay = m.fabs(y);
-  Value* q;
-  Value* corr = nullptr;
-  if (widened) {
-    q = m.div(ay, ax);
-  } else {
-    Value* tiny = b.CreateAnd(b.CreateFCmpOLT(ax, m.c(0x1p-500)), b.CreateFCmpOLT(ay, m.c(0x1p-500)));
-    Value* sc = m.sel(tiny, m.c(0x1p600), m.c(1.0));
-    Value* axs = m.mul(ax, sc);
-    Value* ays = m.mul(ay, sc);
-    q = m.div(ays, axs);
-    Value* qok = b.CreateAnd(b.CreateFCmpOGT(q, m.c(0.0)), b.CreateFCmpOLT(q, m.c(INFINITY)));
-    Value* d = m.div(m.fma(m.neg(q), axs, ays), axs);
-    d = m.sel(qok, d, m.c(0.0));
-    corr = m.div(d, m.add(m.c(1.0), m.mul(q, q)));  // q^2 = inf makes the correction 0
-  }
+  Value* tiny = b.CreateAnd(b.CreateFCmpOLT(ax, m.c(0x1p-500)), b.CreateFCmpOLT(ay, m.c(0x1p-500)));
+  Value* sc = m.sel(tiny, m.c(0x1p600), m.c(1.0));
+  Value* axs = m.mul(ax, sc);
+  Value* ays = m.mul(ay, sc);
+  Value* q = m.div(ays, axs);
+  Value* qok = b.CreateAnd(b.CreateFCmpOGT(q, m.c(0.0)), b.CreateFCmpOLT(q, m.c(INFINITY)));
+  Value* d = m.div(m.fma(m.neg(q), axs, ays), axs);
+  d = m.sel(qok, d, m.c(0.0));
+  Value* corr = m.div(d, m.add(m.c(1.0), m.mul(q, q)));  // q^2 = inf makes the correction 0
   // q = +inf (overflow; 1/0) gives pi/2.
   DD at = atan_core(m, m.sel(m.is_nan(q), m.c(0.0), q), corr);
   Value* pos = m.add(at.hi, at.lo);
@@ -1375,24 +1375,6 @@ Value* inverse_hyperbolic_f32(Math& m, ir::Op op, Value* x) {
   return m.sel(m.is_nan(x), x, m.copysign(res, x));
 }
 
-// float cbrt on the widened x (exact in double, never denormal there): y = |x|^(-1/3) by Newton's
-// division-free iteration y <- y (4 - |x| y^3) / 3 (relative error e -> -2e^2) from an
-// exponent-bits estimate (0 < e < 0.082 over all float inputs: five steps leave 2^-84, then
-// rounding), then |x| y^2 (relative error < 2^-50), so the one rounding to float is within
-// 0.5 + 2^-26 ulp. +-0, +-inf and NaN return x.
-Value* cbrt_f32(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* ok = b.CreateAnd(b.CreateFCmpOGT(a, m.c(0.0)), b.CreateFCmpOLT(a, m.c(INFINITY)));
-  a = m.sel(ok, a, m.c(1.0));
-  // bits(a^(-1/3)) ~ 4/3 * bits(1.0) - bits(a)/3 (bits/3 approximately, through double).
-  Value* third = m.to_int(m.rint(m.mul(m.to_fp(m.bits(a)), m.c(1.0 / 3))));
-  Value* y = m.from_bits(b.CreateSub(m.ci(INT64_C(0x5540000000000000)), third));
-  for (int i = 0; i < 5; ++i)
-    y = m.mul(m.mul(y, m.sub(m.c(4.0), m.mul(a, m.mul(m.mul(y, y), y)))), m.c(1.0 / 3));
-  return m.sel(ok, m.copysign(m.mul(a, m.mul(y, y)), x), x);
-}
-
 // ---- float arcsin, arccos, arctan, arctan2, cbrt: native single precision (16 lanes). ----
 
 constexpr float kPio2HiF = 0x1.921fb6p+0f, kPio2LoF = -0x1.777a5cp-25f;  // pi/2 = hi + lo (+ 2^-51)
@@ -1525,7 +1507,8 @@ Value* atan32(Math32& m, Value* x) {
 // atan2(y, x): mn / mx = min(|y|, |x|) / max(|y|, |x|), both scaled by a power of two that
 // brings mx near 1 (exact unless mn sc is denormal); then atan_quadrant32 with base 0
 // + angle, pi/2 - angle (|y| > |x|), pi - angle (x < 0, sign bit: -0 counts) or pi/2 + angle
-// (both); the sign of y last. C99's zero / infinity table as selects, exactly as atan2_64.
+// (both); the sign of y last. C99's zero / infinity table exactly as atan2_64 (zeros through
+// the arithmetic, infinities as selects).
 Value* atan2_32(Math32& m, Value* y, Value* x) {
   auto& b = m.b();
   Value* ax = m.fabs(x);
@@ -1542,16 +1525,18 @@ Value* atan2_32(Math32& m, Value* y, Value* x) {
   Value* sc = m.from_bits(b.CreateShl(b.CreateSub(m.ci(294), e), m.ci(23)));
   Value* inf = m.c(INFINITY);
   Value* xneg = b.CreateICmpSLT(m.bits(x), m.ci(0));
-  Value* res = atan_quadrant32(m, m.mul(mn, sc), m.mul(mx, sc), swap, b.CreateAnd(xneg, b.CreateNot(swap)),
-                               b.CreateXor(swap, xneg));
-  res = m.sel(b.CreateFCmpOEQ(ay, m.c(0.0f)), m.sel(xneg, m.c(kPiHiF), m.c(0.0f)), res);
-  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, m.c(0.0f)), b.CreateFCmpOGT(ay, m.c(0.0f))), m.c(kPio2HiF), res);
+  // Both zero: mx sc = 0 raised to 2^-100, so t = 0 and the base alone is the result (+-0 or
+  // +-pi); one zero operand gives t = 0 the same way (0, pi or pi/2). NaN stays NaN (the compare
+  // is false for it) and propagates through t, so no select is needed for it either.
+  Value* mxs = m.mul(mx, sc);
+  mxs = m.sel(b.CreateFCmpOLT(mxs, m.c(0x1p-100f)), m.c(0x1p-100f), mxs);
+  Value* res = atan_quadrant32(m, m.mul(mn, sc), mxs, swap, b.CreateAnd(xneg, b.CreateNot(swap)), b.CreateXor(swap, xneg));
+  // An infinite operand (mx sc = inf, t NaN or 0 with a NaN correction): the C99 table.
   res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ay, inf), b.CreateFCmpOLT(ax, inf)), m.c(kPio2HiF), res);
   res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOLT(ay, inf)), m.sel(xneg, m.c(kPiHiF), m.c(0.0f)), res);
   res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOEQ(ay, inf)),
               m.sel(xneg, m.c(0x1.2d97c8p+1f), m.c(0x1.921fb6p-1f)), res);
-  res = m.copysign(res, y);
-  return m.sel(b.CreateFCmpUNO(x, y), m.add(x, y), res);
+  return m.copysign(res, y);  // NaN: NaN
 }
 
 // cbrt: |x| = 2^(3k) m with m = f 2^j in [1, 8), f in [1, 2), j in {0, 1, 2} (denormals scaled
@@ -1681,10 +1666,6 @@ llvm::Value* emit_vmath2(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x, llvm
     Math32 m32(b);
     return atan2_32(m32, x, y);
   }
-  if (f32) {
-    Value* r = atan2_64(m, b.CreateFPExt(x, b.getDoubleTy()), b.CreateFPExt(y, b.getDoubleTy()), /*widened=*/true);
-    return b.CreateFPTrunc(r, x->getType());
-  }
   return op == ir::Op::Hypot ? hypot64(m, x, y) : atan2_64(m, x, y);
 }
 
@@ -1693,8 +1674,8 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     Math m(b);
     return emit64(m, op, x);
   }
-  // float: exp, log and tanh natively; the others as the double algorithm on the widened
-  // argument, rounded once.
+  // float: exp, log, tanh, arcsin, arccos, arctan, cbrt natively; the others as a double
+  // algorithm on the widened argument, rounded once.
   Math32 m32(b);
   switch (op) {
     case ir::Op::Exp: return exp32(m32, x);
@@ -1726,9 +1707,6 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Atanh:
       r = inverse_hyperbolic_f32(m, op, xd);
       break;
-    case ir::Op::Cbrt: r = cbrt_f32(m, xd); break;
-    case ir::Op::Asin: r = asin64(m, xd, /*widened=*/true); break;
-    case ir::Op::Acos: r = acos64(m, xd, /*widened=*/true); break;
     case ir::Op::Log1p: {
       // 1 + x is exact in double for float |x| >= 2^-12; below, the series to x^3.
       Value* small = b.CreateFCmpOLT(m.fabs(xd), m.c(0x1p-12));

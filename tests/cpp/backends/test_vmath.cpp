@@ -460,8 +460,8 @@ constexpr double kF32RoundedOnce = 0.501;
 double f32_bound(Op op) {
   switch (op) {
     case Op::Cbrt: return 0.52;
-    case Op::Asin: return 0.62;
-    case Op::Acos: return 0.60;
+    case Op::Asin: return 0.63;
+    case Op::Acos: return 0.61;
     case Op::Atan: return 0.65;
     case Op::Atan2: return 0.76;
     default: return kF32RoundedOnce;
