@@ -78,12 +78,15 @@
 // [-10, 10], loaded machine): sin/cos 6-9x faster than NumPy, tan at 0.3-0.5x its speed. Float
 // sin/cos/tan (trig32) 3.7-16x faster than the double path they replace: one thread, float
 // sin/cos 4.1 ms against NumPy's 2.1 (two threads: parity at best), tan 4.4 against 1.6.
-// Native float cbrt, arcsin, arccos, arctan, arctan2 (bench_vmath.py, best of 3 x min of 20, 4M,
-// load 5-6 on the 2 cores): 1.68-3.3 ms, 2.7-5.5x faster than the widened double code they
-// replace; against NumPy's SVML loops arcsin 0.92x, arccos 0.89x, arctan 0.83x, arctan2 0.74x,
-// cbrt 0.55x its speed (same ratios in cache, 256K elements). Kernel compile time unchanged or
-// lower (30-70 ms). What limits them on Zen 4 appears to be the dependency chain (sqrt, then the
-// division of its correction; cbrt's Newton steps) more than the operation count.
+// Native float cbrt, arcsin, arccos, arctan, arctan2, one thread (TRACEJIT_NUM_THREADS=1; 1M
+// elements, NumPy and tracejit calls alternating, min of 200; the machine's second CPU busy with
+// other work): 0.40 / 0.44 / 0.44 / 0.78 / 0.57 ms for arcsin / arccos / arctan / arctan2 / cbrt,
+// 2.6-3.4x faster than the widened double code they replace (1.13 / 1.30 / 1.56 / 2.64 / 1.48),
+// against NumPy's SVML loops 0.97x / 0.90x / 0.88x / 0.77x / 0.52x its speed. bench_vmath.py
+// (4M, default threads, best of 3 x min of 20, load 5-6): 0.55-0.92x NumPy, 2.8-5.5x the old
+// code. Kernel compile time unchanged or lower (30-70 ms). Zen 4 runs 512-bit multiplies and fmas
+// on one pipe pair: trading a division for three multiplies (an rsqrt estimate for arcsin's root
+// correction) made it 7% slower, so the kernels count multiplies first.
 //
 // pow (emit_vpow): double: e^(y * log|x|) with log|x| in double-double (fdlibm's reduction, the
 // atanh series with double-double leading terms, relative error < 2^-66), the product y*log|x| in
