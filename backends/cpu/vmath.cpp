@@ -40,7 +40,7 @@
 //   tan      | 0.851               | 0.501 (trig32)    | 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
 //   arccos   | 0.881               | 0.602 (native (+))| 1            | 2
-//   arctan   | 0.825               | 0.643 (native (+))| 1            | 2
+//   arctan   | 0.825               | 0.662 (native (+))| 1            | 2
 //   arctan2  | 0.846               | 0.750 (native,   | 1            | 3
 //            |                     |  (+); 2^28 pairs) |              |
 //   arcsinh  | 0.623               | 0.500 (each: the  | 1            | 1

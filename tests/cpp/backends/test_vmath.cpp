@@ -462,7 +462,7 @@ double f32_bound(Op op) {
     case Op::Cbrt: return 0.52;
     case Op::Asin: return 0.63;
     case Op::Acos: return 0.61;
-    case Op::Atan: return 0.65;
+    case Op::Atan: return 0.67;
     case Op::Atan2: return 0.76;
     default: return kF32RoundedOnce;
   }
