@@ -452,9 +452,21 @@ TEST(Vmath, PowLoopVectorizesWithoutCalls) {
 
 // Measured maxima of these (double: fdlibm kernels, double-double arguments of one log; float:
 // a double algorithm rounded once) are in the table in vmath.cpp; the bounds: 1 ulp for float64
-// (the issue's), 0.501 for float32 (the double result is within 2^-16 float ulp of exact before
-// its one rounding).
+// (the issue's), 0.501 for float32 where a double algorithm is rounded once (the double result is
+// within 2^-16 float ulp of exact before its one rounding). float32 cbrt, arcsin, arccos, arctan,
+// arctan2 are native single-precision code: their bounds are the maxima measured over every
+// float32 input (arctan2: 2^28 random pairs) by tests/python/float32_exhaustive.py, rounded up.
 constexpr double kF32RoundedOnce = 0.501;
+double f32_bound(Op op) {
+  switch (op) {
+    case Op::Cbrt: return 0.52;
+    case Op::Asin: return 0.63;
+    case Op::Acos: return 0.61;
+    case Op::Atan: return 0.67;
+    case Op::Atan2: return 0.76;
+    default: return kF32RoundedOnce;
+  }
+}
 template <class T>
 std::vector<T> concat(std::vector<std::vector<T>> parts) {
   std::vector<T> r;
@@ -486,9 +498,14 @@ void unary_sweeps(Op op) {
   std::vector<std::pair<std::string, std::vector<T>>> rows;
   switch (op) {
     case Op::Cbrt:
-    case Op::Atan:
     case Op::Asinh:
       rows = {{"wide", samples<T>(-10, 10, emin, emax)}, {"moderate", samples<T>(-3, 3, -30, 5)}};
+      break;
+    case Op::Atan:  // plus the float reduction's edges: tan(pi/8), 1 (x and 1/x), 1/tan(pi/8)
+      rows = {{"wide", samples<T>(-10, 10, emin, emax)},
+              {"moderate", samples<T>(-3, 3, -30, 5)},
+              {"reduction edges", concat<T>({samples<T>(0.40, 0.43, 0, 0, 1 << 17), samples<T>(0.97, 1.03, 0, 0, 1 << 17),
+                                             samples<T>(2.38, 2.45, 1, 1, 1 << 17)})}};
       break;
     case Op::Tan: {
       std::vector<T> near;  // near multiples of pi/2 (poles and zeros), where the reduction cancels
@@ -526,7 +543,7 @@ void unary_sweeps(Op op) {
     std::vector<T> got = run_op(op, xs);
     double e = sweep_ulp(std::string(ir::op_name(op)) + " " + name, got, [&](size_t i) { return reference(op, xs[i]); },
                          [&](size_t i) { return fmt17(xs[i]); });
-    EXPECT_LE(e, f32 ? kF32RoundedOnce : kBound) << ir::op_name(op) << " " << name;
+    EXPECT_LE(e, f32 ? f32_bound(op) : kBound) << ir::op_name(op) << " " << name;
   }
 }
 
@@ -566,7 +583,7 @@ void binary_sweeps(Op op) {
                 Row{"near 1", -4, 4, 60}, Row{"denormal", emin, f32 ? -120 : -1000, 40}}) {
     std::vector<T> ys, xs;
     pair_samples(ys, xs, r.e0, r.e1, r.spread);
-    EXPECT_LE(max_ulp(op, ys, xs, r.name), f32 ? kF32RoundedOnce : kBound) << ir::op_name(op) << " " << r.name;
+    EXPECT_LE(max_ulp(op, ys, xs, r.name), f32 ? f32_bound(op) : kBound) << ir::op_name(op) << " " << r.name;
   }
 }
 

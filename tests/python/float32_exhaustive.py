@@ -1,0 +1,137 @@
+"""Exhaustive float32 accuracy of tracejit's inline transcendentals (not a pytest module: minutes
+per function). Every float32 bit pattern (or, with --step N, every Nth) goes through the jitted
+function and through NumPy's float64 function on the widened input (the reference: its error,
+~2^-52 relative, is far below a float32 ulp). Reports the max error in float32 ulps of the
+reference (ulp = 2^(e-24) for |ref| in [2^(e-1), 2^e), denormal ulp below 2^-126), where it
+occurs, and every input whose result class differs from the reference rounded to float32 (NaN,
++-inf, +-0 with its sign).
+Run: PYTHONPATH=python python tests/python/float32_exhaustive.py arcsin arccos [--step 1]
+arctan2 (binary): --pairs N random pairs (log-uniform magnitudes, all signs) plus uniform ones."""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+os.environ.setdefault("TRACEJIT_SYNC", "1")  # compile on the first call, never fall back
+import tracejit  # noqa: E402
+
+FUNCS = {
+    "cbrt": np.cbrt, "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan,
+    "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh, "sin": np.sin, "cos": np.cos,
+    "exp": np.exp, "log": np.log, "tanh": np.tanh,
+}
+
+
+def ulp_err(got, ref):
+    """|got - ref| in float32 ulps at ref (float64 arrays, ref finite)."""
+    e = np.frexp(ref)[1].astype(np.int64) - 24
+    np.maximum(e, -149, out=e)
+    return np.abs(got - ref) / np.ldexp(1.0, e)
+
+
+def class_mismatch(got, ref32):
+    bad = np.isnan(got) != np.isnan(ref32)
+    sp = ~np.isnan(ref32) & (np.isinf(ref32) | (ref32 == 0))
+    bad |= sp & ((got != ref32) | (np.signbit(got) != np.signbit(ref32)))
+    bad |= ~np.isnan(got) & (np.isinf(got) != np.isinf(ref32))
+    return bad
+
+
+ODD = {"cbrt", "arcsin", "arctan", "arcsinh", "arctanh", "tan", "sin", "tanh"}
+
+
+def run_unary(name, step, chunk=1 << 24, positive=False):
+    fn = FUNCS[name]
+    jitted = tracejit.jit(hot=0)(lambda a: fn(a))
+    worst, at, nbad, bad_examples = 0.0, None, 0, []
+    t0 = time.time()
+    end = 1 << 31 if positive else 1 << 32
+    for start in range(0, end, chunk * step):
+        bits = np.arange(start, min(start + chunk * step, end), step, dtype=np.uint64).astype(np.uint32)
+        x = bits.view(np.float32)
+        with np.errstate(all="ignore"):
+            got = jitted(x).astype(np.float64)
+            ref = fn(x.astype(np.float64))
+            ref32 = ref.astype(np.float32).astype(np.float64)
+        bad = class_mismatch(got, ref32)
+        if bad.any():
+            nbad += int(bad.sum())
+            bad_examples += [(float(a), float(g), float(r)) for a, g, r in zip(x[bad][:3], got[bad][:3], ref[bad][:3])]
+        ok = np.isfinite(ref) & np.isfinite(got) & np.isfinite(ref32)
+        with np.errstate(all="ignore"):
+            e = ulp_err(got[ok], ref[ok])
+        if e.size:
+            i = int(np.argmax(e))
+            if e[i] > worst:
+                worst, at = float(e[i]), (float(x[ok][i]), float(got[ok][i]), float(ref[ok][i]))
+    st = jitted.stats()
+    assert st["compiled_calls"] == st["calls"], st
+    print(f"{name:8s} f32{' x >= +0' if positive else ''}: max {worst:.4f} ulp at x={at[0]!r} (got {at[1]!r}, float64 {at[2]!r}); "
+          f"class mismatches {nbad} {bad_examples[:6]}; {time.time() - t0:.0f} s", flush=True)
+    return worst, nbad
+
+
+def run_atan2(pairs):
+    rng = np.random.default_rng(5)
+    jitted = tracejit.jit(hot=0)(lambda a, b: np.arctan2(a, b))
+    worst, at, nbad = 0.0, None, 0
+    t0 = time.time()
+    for it in range(max(1, pairs // (1 << 22))):
+        n = 1 << 22
+        if it % 3 == 0:  # log-uniform magnitudes over the whole range
+            ey = rng.uniform(-149, 128, n)
+            ex = rng.uniform(-149, 128, n)
+        elif it % 3 == 1:  # close exponents
+            ex = rng.uniform(-149, 128, n)
+            ey = np.clip(ex + rng.uniform(-30, 30, n), -149, 127.9)
+        else:
+            ex = ey = None
+        if ex is not None:
+            y = (np.exp2(ey) * rng.choice([-1, 1], n)).astype(np.float32)
+            x = (np.exp2(ex) * rng.choice([-1, 1], n)).astype(np.float32)
+        else:
+            y, x = rng.uniform(-4, 4, (2, n)).astype(np.float32)
+        with np.errstate(all="ignore"):
+            got = jitted(y, x).astype(np.float64)
+            ref = np.arctan2(y.astype(np.float64), x.astype(np.float64))
+            ref32 = ref.astype(np.float32).astype(np.float64)
+        nbad += int(class_mismatch(got, ref32).sum())
+        ok = np.isfinite(ref) & (ref32 != 0)
+        e = ulp_err(got[ok], ref[ok])
+        i = int(np.argmax(e))
+        if e[i] > worst:
+            worst, at = float(e[i]), (float(y[ok][i]), float(x[ok][i]), float(got[ok][i]), float(ref[ok][i]))
+    st = jitted.stats()
+    assert st["compiled_calls"] == st["calls"], st
+    print(f"arctan2  f32: max {worst:.4f} ulp at (y, x)=({at[0]!r}, {at[1]!r}) (got {at[2]!r}, float64 {at[3]!r}); "
+          f"class mismatches {nbad}; {time.time() - t0:.0f} s", flush=True)
+    return worst, nbad
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="+")
+    p.add_argument("--step", type=int, default=1, help="every Nth bit pattern (1: all 2^32)")
+    p.add_argument("--positive", action="store_true",
+                   help="odd functions: only the bit patterns with the sign bit clear (the negative half, "
+                        "computed as -f(|x|) by the kernels, is swept with --step 97)")
+    p.add_argument("--pairs", type=int, default=1 << 26, help="arctan2: random pairs")
+    opts = p.parse_args()
+    rc = 0
+    for name in opts.names:
+        if name == "arctan2":
+            _, nbad = run_atan2(opts.pairs)
+        elif opts.positive and name in ODD:
+            _, nbad = run_unary(name, opts.step, positive=True)
+            _, nbad2 = run_unary(name, 97)
+            nbad += nbad2
+        else:
+            _, nbad = run_unary(name, opts.step)
+        rc |= nbad != 0
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()
