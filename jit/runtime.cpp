@@ -90,6 +90,79 @@ struct EffectContext {
   const std::vector<PyObject*>& fetched;   // CacheEntry::effect_fetches, evaluated
   std::vector<PyObject*>& host;            // host slots (new references)
   std::function<PyObject*(int, tracer::Box)> box;  // graph result as Python sees it (new ref)
+  // An effect of a loop region: recorded value k as Python sees it (new ref; one object per
+  // value and iteration).
+  std::function<PyObject*(int)> recorded = nullptr;
+};
+
+// Bytes of a recorded value of type `t` (symbolic dims resolved by `sym`).
+size_t recorded_bytes(const ir::Type& t, const int64_t* sym) {
+  int64_t n = ir::dtype_size(t.dtype);
+  for (const ir::Dim& d : t.shape) n *= d.is_static() ? d.size : sym[d.sym];
+  return static_cast<size_t>(n);
+}
+
+// A value a loop body's effect recorded, as a new Python object of box `b`.
+PyObject* box_recorded(const char* p, const ir::Type& t, tracer::Box b, const int64_t* sym) {
+  int typenum = typenum_from_dtype(t.dtype);
+  switch (b) {
+    case tracer::Box::Array: {
+      std::vector<npy_intp> dims;
+      for (const ir::Dim& d : t.shape) dims.push_back(d.is_static() ? d.size : sym[d.sym]);
+      PyObject* a = PyArray_SimpleNew(t.rank(), dims.data(), typenum);
+      if (!a) return nullptr;
+      std::memcpy(PyArray_DATA(reinterpret_cast<PyArrayObject*>(a)), p, recorded_bytes(t, sym));
+      return a;
+    }
+    case tracer::Box::NpScalar: {
+      PyArray_Descr* d = PyArray_DescrFromType(typenum);
+      alignas(16) char buf[16] = {};
+      std::memcpy(buf, p, static_cast<size_t>(ir::dtype_size(t.dtype)));
+      PyObject* s = PyArray_Scalar(buf, d, nullptr);
+      Py_DECREF(d);
+      return s;
+    }
+    case tracer::Box::PyInt: {
+      int64_t x;
+      std::memcpy(&x, p, sizeof x);
+      return PyLong_FromLongLong(x);
+    }
+    case tracer::Box::PyFloat: {
+      double x;
+      std::memcpy(&x, p, sizeof x);
+      return PyFloat_FromDouble(x);
+    }
+  }
+  PyErr_SetString(PyExc_SystemError, "tracejit: unknown box");
+  return nullptr;
+}
+
+// Collects what loop bodies' effects hand over while the program runs (no GIL needed: bytes
+// only); the effects are performed afterwards, in order (Replay).
+class Recorder final : public backends::EffectSink {
+ public:
+  Recorder(const std::vector<tracer::Effect>& fx, const int64_t* sym) : fx_(fx), sym_(sym) {}
+  void effect(int64_t id, const void* const* values, size_t n) override {
+    const tracer::Effect& e = fx_[static_cast<size_t>(id)];
+    records.emplace_back(id, data.size());
+    for (size_t j = 0; j < n && j < e.recorded.size(); ++j) {
+      size_t bytes = recorded_bytes(e.recorded[j].first, sym_);
+      const char* p = static_cast<const char*>(values[j]);
+      data.insert(data.end(), p, p + bytes);
+    }
+  }
+  std::vector<std::pair<int64_t, size_t>> records;  // (effect id, offset into data)
+  std::vector<char> data;
+
+ private:
+  const std::vector<tracer::Effect>& fx_;
+  const int64_t* sym_;
+};
+
+struct SinkScope {
+  backends::EffectSink* old;
+  explicit SinkScope(backends::EffectSink* s) : old(backends::set_effect_sink(s)) {}
+  ~SinkScope() { backends::set_effect_sink(old); }
 };
 
 // The object an operand stands for: a new reference, or nullptr with an exception set.
@@ -107,6 +180,12 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
       return cx.fetched[static_cast<size_t>(op.index)];
     case K::Result:
       return cx.box(op.index, op.box);
+    case K::Recorded:
+      if (!cx.recorded) {
+        PyErr_SetString(PyExc_SystemError, "tracejit: a recorded value outside a loop effect");
+        return nullptr;
+      }
+      return cx.recorded(op.index);
     case K::Host: {
       PyObject* h = cx.host[static_cast<size_t>(op.index)];
       if (!h) {
@@ -170,6 +249,9 @@ bool perform(const tracer::Effect& fx, EffectContext& cx) {
     case tracer::Effect::Kind::Format:
       r = tracer::format_value(ops[0], fx.conversion, ops.size() > 1 ? ops[1] : nullptr);
       break;
+    case tracer::Effect::Kind::Replay:
+      PyErr_SetString(PyExc_SystemError, "tracejit: a nested replay");
+      return false;
     case tracer::Effect::Kind::Concat: {
       PyObject* parts = PyTuple_New(static_cast<Py_ssize_t>(ops.size()));
       if (!parts) return false;
@@ -584,6 +666,7 @@ std::shared_ptr<CacheEntry> JitFunction::make_entry(tracer::Trace& t, uint64_t s
   e->writebacks = std::move(t.writebacks);
   e->symbols = t.symbols;
   e->effects = std::move(t.effects);
+  e->loop_effects = std::move(t.loop_effects);
   e->effect_fetches = std::move(t.effect_fetches);
   e->effect_distinct = std::move(t.effect_distinct);
   e->host_slots = t.host_slots;
@@ -819,7 +902,11 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     }
     if (e.kernel_slot[k] >= 0) out_ptrs.push_back(PyArray_DATA(reinterpret_cast<PyArrayObject*>(results[k])));
   }
-  if (!out_ptrs.empty()) {
+  // Effects inside loop regions hand their values to `recorder` while the program runs.
+  Recorder recorder(e.loop_effects, sym.data());
+  std::optional<SinkScope> sink;
+  if (!e.loop_effects.empty()) sink.emplace(&recorder);
+  if (!out_ptrs.empty() || !e.loop_effects.empty()) {
     int64_t work = 0;
     for (size_t k = 0; k < nres; ++k) work += PyArray_SIZE(reinterpret_cast<PyArrayObject*>(results[k]));
     const backends::CompiledKernel& kernel = *e.kernel;  // one kernel, or a program of several
@@ -833,6 +920,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       kernel.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
     }
   }
+  sink.reset();
   for (size_t k = 0; k < nres; ++k) {
     int p = e.result_param[k];
     if (p < 0) continue;
@@ -891,7 +979,57 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   if (!e.effects.empty()) {
     EffectContext cx{bound, effect_objs, host, box};
     const tracer::Effect* failed = nullptr;
+    size_t cursor = 0;  // into recorder.records
     for (const tracer::Effect& fx : e.effects) {
+      if (fx.kind == tracer::Effect::Kind::Replay) {
+        // The loop's effects, per iteration in the order they ran, each with its own values.
+        for (; cursor < recorder.records.size(); ++cursor) {
+          auto [id, offset] = recorder.records[cursor];
+          if (id < fx.replay_lo || id >= fx.replay_hi) break;
+          const tracer::Effect& lf = e.loop_effects[static_cast<size_t>(id)];
+          std::vector<size_t> at;
+          size_t pos = offset;
+          for (const auto& [t, b] : lf.recorded) {
+            at.push_back(pos);
+            pos += recorded_bytes(t, sym.data());
+          }
+          std::vector<PyObject*> objs(lf.recorded.size(), nullptr);
+          struct ReleaseObjs {
+            std::vector<PyObject*>& v;
+            ~ReleaseObjs() {
+              for (PyObject* o : v) Py_XDECREF(o);
+            }
+          } release_objs{objs};
+          EffectContext lcx{bound, effect_objs, host, box};
+          lcx.recorded = [&](int k) -> PyObject* {
+            PyObject*& o = objs[static_cast<size_t>(k)];
+            if (!o) {
+              const auto& [t, b] = lf.recorded[static_cast<size_t>(k)];
+              o = box_recorded(recorder.data.data() + at[static_cast<size_t>(k)], t, b, sym.data());
+              if (!o) return nullptr;
+            }
+            Py_INCREF(o);
+            return o;
+          };
+          if (perform(lf, lcx)) continue;
+          // Raised: the caller sees the in-place updates made up to this point of this
+          // iteration (recorded with the effect), as after eager code that raised here.
+          PyObject *type, *value, *tb;
+          PyErr_Fetch(&type, &value, &tb);
+          for (const auto& [w, k] : lf.recorded_writebacks) {
+            PyObject* v = lcx.recorded(k);
+            if (!v || PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(input_objs[static_cast<size_t>(w)]),
+                                       reinterpret_cast<PyArrayObject*>(v)) < 0)
+              PyErr_Clear();
+            Py_XDECREF(v);
+          }
+          PyErr_Restore(type, value, tb);
+          _PyTraceback_Add(lf.function.c_str(), lf.file.c_str(), lf.line);
+          cleanup();
+          return nullptr;
+        }
+        continue;
+      }
       if (!perform(fx, cx)) {
         failed = &fx;
         break;

@@ -262,6 +262,8 @@ bool Tracer::region(const RegionShape& shape) {
   regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, start, start + (trip - 1) * step, ++region_serial_});
   RegionFrame& rf = regions_.back();
   const size_t level = regions_.size() - 1;
+  rf.reads_at_entry = read_containers_.size();
+  const size_t loop_effects0 = trace_.loop_effects.size();
   if (is_while) {
     rf.is_while = true;
     rf.body_pc = shape.head_pc;
@@ -332,6 +334,7 @@ bool Tracer::region(const RegionShape& shape) {
   std::vector<std::pair<ir::ValueId, ir::ValueId>> captures = std::move(top.captures);
   std::vector<std::pair<size_t, ir::ValueId>> input_params = std::move(top.input_params);
   RegionReads reads = std::move(top.reads);
+  const std::vector<ir::ValueId> stored = std::move(top.stored), inplace = std::move(top.inplace);
   trace_.graph = std::move(top.outer);
   regions_.pop_back();
   trace_.graph.files = body.files;  // the body may have interned more files (inlined calls)
@@ -524,6 +527,21 @@ bool Tracer::region(const RegionShape& shape) {
   for (const Carried& c : carried)
     if (c.entry != ir::kNoValue && body.node(c.entry).op != ir::Op::Param)
       return give_up("internal: carried entry is not a param");
+  // A computed array an effect in the body stored is a new object per iteration (effects.cpp):
+  // eager code would update that very object if the next iteration updates the name in place,
+  // and the name would hold it after the loop. The first is refused; the second makes the name
+  // unreadable after the loop (its identity is not kept).
+  std::vector<AValue*> stored_slots;
+  for (size_t i = 0; i < slot_carried.size(); ++i) {
+    auto [slot, c] = slot_carried[i];
+    if (c < 0 || !std::count(stored.begin(), stored.end(), carried[static_cast<size_t>(c)].exit)) continue;
+    ir::ValueId entry = carried[static_cast<size_t>(c)].entry;
+    if (entry != ir::kNoValue && std::count(inplace.begin(), inplace.end(), entry))
+      return give_up("an array a deferred effect stored is updated in place by the next iteration");
+    if (!(slot_tag[i] >= kLocal && slot_tag[i] < kInput))
+      return give_up("an array a deferred effect stored stays live outside a local after the iteration");
+    stored_slots.push_back(slot);
+  }
 
   // Body params: [index, carried..., used invariants...]; unused invariants are dropped.
   std::vector<char> used(static_cast<size_t>(body.size()), 0);
@@ -627,6 +645,22 @@ bool Tracer::region(const RegionShape& shape) {
       slot->input = -1;
       slot->source = Source::computed();
     }
+  }
+  for (AValue* slot : stored_slots) {
+    *slot = AValue{};
+    slot->method = fmt::format("the array a deferred effect in the loop at {} stored (each iteration stores a "
+                               "copy, so the name would not be the stored object)", where);
+  }
+  // Effects of the body: performed per iteration, here in program order.
+  if (regions_.empty() && trace_.loop_effects.size() > loop_effects0) {
+    Effect r;
+    r.kind = Effect::Kind::Replay;
+    r.replay_lo = static_cast<int>(loop_effects0);
+    r.replay_hi = static_cast<int>(trace_.loop_effects.size());
+    r.graph_break = true;
+    r.what = fmt::format("the effects of the loop at {}", where);
+    locate_effect(r);
+    trace_.effects.push_back(std::move(r));
   }
   // Tensors inside containers that were not paired as slots (there are none: every tensor is a
   // slot) and the loop variable, which ends holding the last value.

@@ -207,7 +207,17 @@ struct UpdateStep {
   int64_t elem = 0;
 };
 
-using Step = std::variant<SegmentStep, CopyStep, LoopStep, UpdateStep, WhileStep>;
+// A host effect (ir `effect`): the sink gets `id` and the value slots' pointers when the
+// condition slot (-1: none) holds.
+struct EffectStep {
+  int64_t id = 0;
+  int cond = -1;
+  std::vector<int> values;
+};
+
+thread_local EffectSink* t_effect_sink = nullptr;
+
+using Step = std::variant<SegmentStep, CopyStep, LoopStep, UpdateStep, WhileStep, EffectStep>;
 
 // A graph's steps: the top-level graph, or a loop body (run once per iteration).
 struct Part {
@@ -325,6 +335,19 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
       run_update(*up, t);
     } else if (const auto* w = std::get_if<WhileStep>(&step)) {
       run_while(*w, f, t, sym);
+    } else if (const auto* fx = std::get_if<EffectStep>(&step)) {
+      if (fx->cond >= 0 && !*static_cast<const bool*>(t[fx->cond])) continue;
+      if (EffectSink* sink = t_effect_sink) {
+        const void* small[16];
+        std::vector<const void*> large;
+        const void** vals = small;
+        if (fx->values.size() > 16) {
+          large.resize(fx->values.size());
+          vals = large.data();
+        }
+        for (size_t j = 0; j < fx->values.size(); ++j) vals[j] = t[fx->values[j]];
+        sink->effect(fx->id, vals, fx->values.size());
+      }
     } else {
       const auto& L = std::get<LoopStep>(step);
       size_t nops = L.operand_slots.size();
@@ -687,9 +710,11 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
   // Values the results need.
   std::vector<char> needed(nv, 0);
   for (ValueId r : g.results) needed[static_cast<size_t>(r)] = 1;
-  for (size_t v = nv; v-- > 0;)
+  for (size_t v = nv; v-- > 0;) {
+    if (ir::has_side_effects(g.nodes[v])) needed[v] = 1;  // host effects, loops performing them
     if (needed[v])
       for (ValueId o : g.nodes[v].operands) needed[static_cast<size_t>(o)] = 1;
+  }
 
   // Steps in graph order: a segment of consecutive non-loop nodes, then a loop, and so on.
   // Params and consts belong to no step; a loop_result belongs to its loop's step.
@@ -697,6 +722,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
     ValueId loop = ir::kNoValue;    // a loop step; else a segment of `nodes`
     std::vector<ValueId> nodes;
     ValueId update = ir::kNoValue;  // an in-place dyn_update step
+    ValueId effect = ir::kNoValue;  // a host effect step
   };
   std::vector<Plan> plans;
   std::vector<int> step_of(nv, -1);
@@ -712,6 +738,10 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
     } else if (in_place && in_place->updates[static_cast<size_t>(v)]) {
       step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
       plans.push_back({ir::kNoValue, {}, v});
+      segment = -1;
+    } else if (n.op == Op::Effect) {
+      step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
+      plans.push_back({ir::kNoValue, {}, ir::kNoValue, v});
       segment = -1;
     } else if (n.op == Op::LoopResult) {
       step_of[static_cast<size_t>(v)] = step_of[static_cast<size_t>(n.operands[0])];
@@ -774,6 +804,26 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
 
   for (size_t i = 0; i < plans.size(); ++i) {
     const Plan& plan = plans[i];
+    if (plan.effect != ir::kNoValue) {
+      if (!body) return Status::error("cpu backend: a host effect outside a loop body");
+      const ir::Node& en = g.node(plan.effect);
+      EffectStep st;
+      st.id = en.ints[0];
+      size_t first = 0;
+      if (en.ints[1] != 0) {
+        st.cond = value_slot(en.operands[0]);
+        first = 1;
+      }
+      for (size_t j = first; j < en.operands.size(); ++j) {
+        int s = value_slot(en.operands[j]);
+        if (s < 0) return Status::error("cpu backend: internal: an effect's value has no slot");
+        st.values.push_back(s);
+      }
+      ++info.effects;
+      slot_of[static_cast<size_t>(plan.effect)] = -1;
+      part->steps.emplace_back(std::move(st));
+      continue;
+    }
     if (plan.update != ir::kNoValue) {
       const ir::Node& un = g.node(plan.update);
       const ir::Type &xt = un.type, &vt = g.type(un.operands[1]);
@@ -1049,6 +1099,12 @@ Expected<std::unique_ptr<CompiledKernel>> compile_program(const ir::Graph& g, co
   bool from_cache = b.info.kernels > 0 && b.all_cached;
   return std::unique_ptr<CompiledKernel>(std::make_unique<Program>(std::move(main.value()), std::move(b.allocs), b.table,
                                                                    b.info, b.compile_ms, program_symbol(g), from_cache));
+}
+
+EffectSink* set_effect_sink(EffectSink* sink) {
+  EffectSink* old = t_effect_sink;
+  t_effect_sink = sink;
+  return old;
 }
 
 const ProgramInfo* program_info(const CompiledKernel& k) {
