@@ -136,9 +136,10 @@ std::optional<EffectOperand> Tracer::effect_operand(const AValue& v, bool store)
     }
     case AValue::Kind::Tensor: {
       const auto& params = trace_.graph.params;
-      bool unchanged = regions_.empty() ? v.pristine && v.input >= 0 && static_cast<size_t>(v.input) < params.size() &&
-                                              v.v == params[static_cast<size_t>(v.input)]
-                                        : v.pristine && v.input >= 0 && root_unchanged(v.v, v.input);
+      // (In a loop body an input unchanged so far may be updated later in the iteration, so
+      // changed in the next one: its value is recorded instead.)
+      bool unchanged = regions_.empty() && v.pristine && v.input >= 0 && static_cast<size_t>(v.input) < params.size() &&
+                       v.v == params[static_cast<size_t>(v.input)];
       if (v.pristine && (store || unchanged) && v.source && v.source->evaluable()) {
         // The object itself: an input array updated in place before a store is still that
         // object (and the caller's write-back gives it its final contents, as eagerly).
@@ -264,7 +265,21 @@ bool Tracer::record_region_effect(Effect e, bool may_raise) {
     for (const auto& [key, v] : inputs_by_source_) {
       if (!v.is_tensor() || v.input < 0) continue;
       if (trace_.inputs[static_cast<size_t>(v.input)].kind != InputBinding::Kind::ArrayData) continue;
-      if (root_unchanged(v.v, v.input)) continue;
+      if (root_unchanged(v.v, v.input)) {
+        // Unchanged so far in this iteration: still the caller's unless a loop carries it (an
+        // update later in the body shows in the next iteration), which its back edge settles.
+        ir::ValueId p = v.v;
+        for (size_t l = regions_.size(); l-- > 0;) {
+          regions_[l].assumed.push_back({static_cast<int>(trace_.loop_effects.size()), v.input, p,
+                                         l + 1 == regions_.size()});
+          for (const auto& [o, q] : regions_[l].captures)
+            if (q == p) {
+              p = o;
+              break;
+            }
+        }
+        continue;
+      }
       e.recorded_writebacks.emplace_back(v.input, record_value(v.v, Box::Array));
     }
   }

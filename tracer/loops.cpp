@@ -335,6 +335,7 @@ bool Tracer::region(const RegionShape& shape) {
   std::vector<std::pair<size_t, ir::ValueId>> input_params = std::move(top.input_params);
   RegionReads reads = std::move(top.reads);
   const std::vector<ir::ValueId> stored = std::move(top.stored), inplace = std::move(top.inplace);
+  const std::vector<RegionFrame::Assumed> assumed = std::move(top.assumed);
   trace_.graph = std::move(top.outer);
   regions_.pop_back();
   trace_.graph.files = body.files;  // the body may have interned more files (inlined calls)
@@ -531,6 +532,22 @@ bool Tracer::region(const RegionShape& shape) {
   // eager code would update that very object if the next iteration updates the name in place,
   // and the name would hold it after the loop. The first is refused; the second makes the name
   // unreadable after the loop (its identity is not kept).
+  // An effect that may raise found an input unchanged at its point, but this loop carries it
+  // (updated later in the body): from the second iteration on the caller would see the update,
+  // so the effect records the value at its point too (its write-back if it raises).
+  for (const RegionFrame::Assumed& a : assumed) {
+    if (!carried_of_entry.count(a.p)) continue;
+    if (!a.own)
+      return give_up("an effect in a nested loop may raise while this loop updates an input array in place");
+    ir::ValueId node = ir::kNoValue;
+    for (ir::ValueId v = 0; v < body.size(); ++v)
+      if (body.node(v).op == ir::Op::Effect && body.node(v).ints[0] == a.effect) node = v;
+    if (node == ir::kNoValue) return give_up("internal: an effect node is missing");
+    Effect& fx = trace_.loop_effects[static_cast<size_t>(a.effect)];
+    body.node(node).operands.push_back(a.p);
+    fx.recorded_writebacks.emplace_back(a.input, static_cast<int>(fx.recorded.size()));
+    fx.recorded.emplace_back(body.type(a.p), Box::Array);
+  }
   std::vector<AValue*> stored_slots;
   for (size_t i = 0; i < slot_carried.size(); ++i) {
     auto [slot, c] = slot_carried[i];

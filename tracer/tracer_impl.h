@@ -246,6 +246,15 @@ class Tracer {
     // iteration), arrays updated in place in the body, and read_containers_'s size at entry.
     std::vector<ir::ValueId> stored, inplace;
     size_t reads_at_entry = 0;
+    // Effects that may raise and found input `input` unchanged at their point: its param `p`
+    // in this body (own: the effect's node is in this body, not a nested one). A p the loop
+    // carries is changed in later iterations: the back edge records it with the effect.
+    struct Assumed {
+      int effect = -1, input = -1;
+      ir::ValueId p = ir::kNoValue;
+      bool own = false;
+    };
+    std::vector<Assumed> assumed;
   };
   // What differs between a `for` region and a `while` region (region() traces both).
   struct RegionShape {

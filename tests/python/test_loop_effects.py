@@ -377,3 +377,28 @@ def test_container_read_in_loop_and_written_runs_eagerly():
     r = j(np.zeros(2), 20)
     assert same(e, r) and LOG == list(range(20))
     assert j.stats()["compiled_calls"] == 0
+
+
+def raises_before_update(w, x, n):
+    for step in range(n):
+        print("step", step)
+        if step == 20:
+            print(float(x[0]), file=BAD)  # raises: w holds 20 updates, as eagerly
+        w += x
+    return w
+
+
+def test_exception_before_a_later_in_place_update():
+    x = np.array([1.0, 2.0])
+    outs = []
+    for fn in (raises_before_update, tracejit.jit(raises_before_update, sync=True, hot=0)):
+        for _ in range(1 if fn is raises_before_update else 2):
+            w = np.zeros(2)
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf), pytest.raises(TypeError) as ei:
+                fn(w, x, 100)
+            outs.append((w.copy(), buf.getvalue(), str(ei.value)))
+    for got in outs[1:]:
+        assert same(got[0], outs[0][0]) and got[1:] == outs[0][1:]
+    assert outs[0][0][0] == 20.0
+    assert fn.stats()["compiled_calls"] == 2 and fn.stats()["fallback_calls"] == 0
