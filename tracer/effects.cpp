@@ -840,6 +840,9 @@ PyObject* format_value(PyObject* v, int conversion, PyObject* spec) {
 }
 
 std::string Effect::describe() const {
+  if (kind == Kind::Replay)
+    return fmt::format("{}:{}: {} are performed per iteration, in order, after the compiled program [graph-break]",
+                       file, line, what);
   return fmt::format("{}:{}: {} runs eagerly after the compiled graph [graph-break]", file, line, what);
 }
 

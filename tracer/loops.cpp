@@ -675,8 +675,17 @@ bool Tracer::region(const RegionShape& shape) {
     r.replay_lo = static_cast<int>(loop_effects0);
     r.replay_hi = static_cast<int>(trace_.loop_effects.size());
     r.graph_break = true;
-    r.what = fmt::format("the effects of the loop at {}", where);
+    std::vector<std::string> whats;
+    for (size_t k = loop_effects0; k < trace_.loop_effects.size(); ++k) {
+      const std::string& w = trace_.loop_effects[k].what;
+      if (std::find(whats.begin(), whats.end(), w) == whats.end()) whats.push_back(w);
+    }
+    std::string list = whats[0];
+    for (size_t k = 1; k < whats.size() && k < 4; ++k) list += ", " + whats[k];
+    if (whats.size() > 4) list += ", ...";
+    r.what = fmt::format("the effects in the loop's body ({})", list);
     locate_effect(r);
+    r.line = shape.line;
     trace_.effects.push_back(std::move(r));
   }
   // Tensors inside containers that were not paired as slots (there are none: every tensor is a

@@ -402,3 +402,51 @@ def test_exception_before_a_later_in_place_update():
         assert same(got[0], outs[0][0]) and got[1:] == outs[0][1:]
     assert outs[0][0][0] == 20.0
     assert fn.stats()["compiled_calls"] == 2 and fn.stats()["fallback_calls"] == 0
+
+
+def input_in_body(x, n):
+    acc = np.zeros_like(x)
+    for step in range(n):
+        print(x)  # the argument's contents in this iteration
+        LOG.append(x)  # the argument object itself, as eagerly
+        acc = acc + x
+        x += 1.0
+    return acc
+
+
+def test_argument_printed_and_stored_in_the_body():
+    x = np.array([1.0, 2.0])
+    LOG.clear()
+    xe = x.copy()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        re_ = input_in_body(xe, 12)
+    le = list(LOG)
+    j = tracejit.jit(input_in_body, sync=True, hot=0)
+    for _ in range(2):
+        LOG.clear()
+        xj = x.copy()
+        b2 = io.StringIO()
+        with contextlib.redirect_stdout(b2):
+            rj = j(xj, 12)
+        assert b2.getvalue() == buf.getvalue() and same(rj, re_) and same(xj, xe)
+        assert len(LOG) == 12 and all(o is xj for o in LOG)
+    assert all(o is xe for o in le)
+    assert_compiled(j)
+
+
+def scalar_sum(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i]
+        if i % 250 == 0:
+            print(i, s)
+    return s
+
+
+def test_scalar_loop_with_effects_runs_as_program_steps():
+    x = np.arange(1000.0)
+    eager, jitted, j = check(scalar_sum, (x,))
+    (entry,) = j.cache_info()
+    loops = entry["loops"]
+    assert loops["native"] == 0 and any("host effects" in r for r in loops["not_native"]), loops

@@ -437,7 +437,7 @@ def test_stores_in_arms_that_still_fall_back():
     # A container store in an arm inside a loop region is a deferred effect under the arm's
     # condition (tests/python/test_loop_effects.py): compiled, performed per iteration.
     jf = check(into_list, RNG.standard_normal(300), [0])
-    assert "effects of the loop" in reasons(jf), reasons(jf)
+    assert "performed per iteration" in reasons(jf), reasons(jf)
     for x in (np.arange(4.0), -np.arange(4.0) - 1):
         check(view_alive, x, compiled=False)
 
