@@ -450,3 +450,29 @@ def test_scalar_loop_with_effects_runs_as_program_steps():
     (entry,) = j.cache_info()
     loops = entry["loops"]
     assert loops["native"] == 0 and any("host effects" in r for r in loops["not_native"]), loops
+
+
+def nested_inplace(w, x):
+    for i in range(10):
+        for k in range(10):
+            if k == 9 and i == 6:
+                print("boom", file=BAD)  # raises with w updated 6 times, as eagerly
+            print(i, k)
+        w += x
+    return w
+
+
+def test_nested_effect_raises_while_outer_loop_updates_an_argument():
+    x = np.array([1.0, 2.0])
+    outs = []
+    j = tracejit.jit(nested_inplace, sync=True, hot=0)
+    for fn in (nested_inplace, j, j):
+        w = np.zeros(2)
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf), pytest.raises(TypeError) as ei:
+            fn(w, x)
+        outs.append((w.copy(), buf.getvalue(), str(ei.value)))
+    for got in outs[1:]:
+        assert same(got[0], outs[0][0]) and got[1:] == outs[0][1:]
+    assert outs[0][0][0] == 6.0
+    assert j.stats()["fallback_calls"] + j.stats()["compiled_calls"] == 2
