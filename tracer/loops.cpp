@@ -264,6 +264,7 @@ bool Tracer::region(const RegionShape& shape) {
   const size_t level = regions_.size() - 1;
   rf.reads_at_entry = read_containers_.size();
   const size_t loop_effects0 = trace_.loop_effects.size();
+  const size_t escaped0 = escaped_.size();  // the body's stored arrays are body values
   if (is_while) {
     rf.is_while = true;
     rf.body_pc = shape.head_pc;
@@ -338,6 +339,7 @@ bool Tracer::region(const RegionShape& shape) {
   const std::vector<RegionFrame::Assumed> assumed = std::move(top.assumed);
   trace_.graph = std::move(top.outer);
   regions_.pop_back();
+  escaped_.resize(std::min(escaped_.size(), escaped0));  // (the back edge checks them: `stored`)
   trace_.graph.files = body.files;  // the body may have interned more files (inlined calls)
   if (abort_) {
     if (is_while) {
@@ -528,10 +530,6 @@ bool Tracer::region(const RegionShape& shape) {
   for (const Carried& c : carried)
     if (c.entry != ir::kNoValue && body.node(c.entry).op != ir::Op::Param)
       return give_up("internal: carried entry is not a param");
-  // A computed array an effect in the body stored is a new object per iteration (effects.cpp):
-  // eager code would update that very object if the next iteration updates the name in place,
-  // and the name would hold it after the loop. The first is refused; the second makes the name
-  // unreadable after the loop (its identity is not kept).
   // An effect that may raise found an input unchanged at its point, but this loop carries it
   // (updated later in the body): from the second iteration on the caller would see the update,
   // so the effect records the value at its point too (its write-back if it raises).
@@ -548,6 +546,10 @@ bool Tracer::region(const RegionShape& shape) {
     fx.recorded_writebacks.emplace_back(a.input, static_cast<int>(fx.recorded.size()));
     fx.recorded.emplace_back(body.type(a.p), Box::Array);
   }
+  // A computed array an effect in the body stored is a new object per iteration (effects.cpp):
+  // eager code would update that very object if the next iteration updates the name in place,
+  // and the name would hold it after the loop. The first is refused; the second makes the name
+  // unreadable after the loop (its identity is not kept).
   std::vector<AValue*> stored_slots;
   for (size_t i = 0; i < slot_carried.size(); ++i) {
     auto [slot, c] = slot_carried[i];
