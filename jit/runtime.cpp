@@ -137,24 +137,80 @@ PyObject* box_recorded(const char* p, const ir::Type& t, tracer::Box b, const in
   return nullptr;
 }
 
-// Collects what loop bodies' effects hand over while the program runs (no GIL needed: bytes
-// only); the effects are performed afterwards, in order (Replay).
+bool perform(const tracer::Effect& fx, EffectContext& cx);
+
+// What loop bodies' effects hand over while the program runs. A live effect (every effect
+// before it in program order is one of a loop too) is performed right then, with the GIL taken
+// for it: output appears as the loop runs, and if it raises the program stops there, the
+// arguments get their in-place state at that point and the call raises. Any other is recorded
+// (bytes only, no GIL) and performed after the program, in order (Replay).
 class Recorder final : public backends::EffectSink {
  public:
   Recorder(const std::vector<tracer::Effect>& fx, const int64_t* sym) : fx_(fx), sym_(sym) {}
-  void effect(int64_t id, const void* const* values, size_t n) override {
+  struct Live {
+    std::vector<char> ids;  // per loop effect: performed live
+    PyObject* const* bound = nullptr;
+    const std::vector<PyObject*>* fetched = nullptr;
+    std::vector<PyObject*>* host = nullptr;
+    const std::vector<PyObject*>* input_objs = nullptr;
+  } live;
+  bool failed = false;  // a live effect raised (the exception is set)
+  bool effect(int64_t id, const void* const* values, size_t n) override {
     const tracer::Effect& e = fx_[static_cast<size_t>(id)];
+    if (static_cast<size_t>(id) < live.ids.size() && live.ids[static_cast<size_t>(id)]) return perform_live(e, values, n);
     records.emplace_back(id, data.size());
     for (size_t j = 0; j < n && j < e.recorded.size(); ++j) {
       size_t bytes = recorded_bytes(e.recorded[j].first, sym_);
       const char* p = static_cast<const char*>(values[j]);
       data.insert(data.end(), p, p + bytes);
     }
+    return true;
   }
   std::vector<std::pair<int64_t, size_t>> records;  // (effect id, offset into data)
   std::vector<char> data;
 
  private:
+  bool perform_live(const tracer::Effect& lf, const void* const* values, size_t n) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    std::vector<PyObject*> objs(lf.recorded.size(), nullptr);
+    EffectContext cx{live.bound, *live.fetched, *live.host, [](int, tracer::Box) -> PyObject* {
+                       PyErr_SetString(PyExc_SystemError, "tracejit: a graph result in a loop effect");
+                       return nullptr;
+                     }};
+    cx.recorded = [&](int k) -> PyObject* {
+      if (static_cast<size_t>(k) >= n) {
+        PyErr_SetString(PyExc_SystemError, "tracejit: a loop effect's value is missing");
+        return nullptr;
+      }
+      PyObject*& o = objs[static_cast<size_t>(k)];
+      if (!o) {
+        const auto& [t, b] = lf.recorded[static_cast<size_t>(k)];
+        o = box_recorded(static_cast<const char*>(values[k]), t, b, sym_);
+        if (!o) return nullptr;
+      }
+      Py_INCREF(o);
+      return o;
+    };
+    bool ok = perform(lf, cx);
+    if (!ok) {
+      PyObject *type, *value, *tb;
+      PyErr_Fetch(&type, &value, &tb);
+      for (const auto& [w, k] : lf.recorded_writebacks) {
+        PyObject* v = cx.recorded(k);
+        if (!v || PyArray_CopyInto(reinterpret_cast<PyArrayObject*>((*live.input_objs)[static_cast<size_t>(w)]),
+                                   reinterpret_cast<PyArrayObject*>(v)) < 0)
+          PyErr_Clear();
+        Py_XDECREF(v);
+      }
+      PyErr_Restore(type, value, tb);
+      _PyTraceback_Add(lf.function.c_str(), lf.file.c_str(), lf.line);
+      failed = true;
+    }
+    for (PyObject* o : objs) Py_XDECREF(o);
+    PyGILState_Release(gil);
+    return ok;
+  }
+
   const std::vector<tracer::Effect>& fx_;
   const int64_t* sym_;
 };
@@ -902,10 +958,30 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     }
     if (e.kernel_slot[k] >= 0) out_ptrs.push_back(PyArray_DATA(reinterpret_cast<PyArrayObject*>(results[k])));
   }
-  // Effects inside loop regions hand their values to `recorder` while the program runs.
+  // Host slots (strings formatted by effects), filled in program order.
+  std::vector<PyObject*> host(static_cast<size_t>(e.host_slots), nullptr);
+  struct ReleaseHost {
+    std::vector<PyObject*>& v;
+    ~ReleaseHost() {
+      for (PyObject* o : v) Py_XDECREF(o);
+    }
+  } release_host{host};
+  // Effects inside loop regions hand their values to `recorder` while the program runs; those
+  // of the loops before any other effect are performed then (live).
   Recorder recorder(e.loop_effects, sym.data());
   std::optional<SinkScope> sink;
-  if (!e.loop_effects.empty()) sink.emplace(&recorder);
+  if (!e.loop_effects.empty()) {
+    recorder.live.ids.assign(e.loop_effects.size(), 0);
+    for (const tracer::Effect& fx : e.effects) {
+      if (fx.kind != tracer::Effect::Kind::Replay) break;
+      for (int id = fx.replay_lo; id < fx.replay_hi; ++id) recorder.live.ids[static_cast<size_t>(id)] = 1;
+    }
+    recorder.live.bound = bound;
+    recorder.live.fetched = &effect_objs;
+    recorder.live.host = &host;
+    recorder.live.input_objs = &input_objs;
+    sink.emplace(&recorder);
+  }
   if (!out_ptrs.empty() || !e.loop_effects.empty()) {
     int64_t work = 0;
     for (size_t k = 0; k < nres; ++k) work += PyArray_SIZE(reinterpret_cast<PyArrayObject*>(results[k]));
@@ -921,6 +997,10 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     }
   }
   sink.reset();
+  if (recorder.failed) {  // a live effect raised: the exception is set, write-backs done
+    cleanup();
+    return nullptr;
+  }
   for (size_t k = 0; k < nres; ++k) {
     int p = e.result_param[k];
     if (p < 0) continue;
@@ -969,13 +1049,6 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   // caller can see), except in-place updates of input arrays, so those are written back as
   // they stood at the failing statement (Effect::writebacks) — exactly what the caller would
   // see after the eager run raised there — and later ones are dropped.
-  std::vector<PyObject*> host(static_cast<size_t>(e.host_slots), nullptr);
-  struct ReleaseHost {
-    std::vector<PyObject*>& v;
-    ~ReleaseHost() {
-      for (PyObject* o : v) Py_XDECREF(o);
-    }
-  } release_host{host};
   if (!e.effects.empty()) {
     EffectContext cx{bound, effect_objs, host, box};
     const tracer::Effect* failed = nullptr;

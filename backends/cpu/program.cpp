@@ -271,10 +271,11 @@ void run_update(const UpdateStep& u, void* const* t) {
   }
 }
 
-void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
+// False: a host effect stopped the program (EffectSink::effect), the rest is skipped.
+bool run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
               void* const* outputs, const int64_t* sym);
 
-void run_while(const WhileStep& w, Frame& f, void** t, const int64_t* sym) {
+bool run_while(const WhileStep& w, Frame& f, void** t, const int64_t* sym) {
   const size_t nops = w.operand_slots.size() - 1;  // after the test
   void** in = f.ptrs.data() + w.table;
   void** next = in + 1 + nops;
@@ -291,15 +292,16 @@ void run_while(const WhileStep& w, Frame& f, void** t, const int64_t* sym) {
   for (int64_t k = 0; go; ++k) {
     *iv = k;
     for (size_t c = 0; c < w.carried; ++c) next[c] = f.at(w.bufs[c][static_cast<size_t>((k + 1) & 1)]);
-    run_part(*w.body, f, in, w.stride_ptrs.data(), next, sym);
+    if (!run_part(*w.body, f, in, w.stride_ptrs.data(), next, sym)) return false;
     for (size_t c = 0; c < w.carried; ++c) in[1 + c] = next[c];
     go = *static_cast<const bool*>(next[w.carried]);
   }
   for (size_t c = 0; c < w.carried; ++c)
     if (w.result_slot[c] >= 0) t[w.result_slot[c]] = in[1 + c];
+  return true;
 }
 
-void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
+bool run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
               void* const* outputs, const int64_t* sym) {
   void** t = f.ptrs.data() + p.table;
   for (size_t s = 0; s < p.slots.size(); ++s) {
@@ -334,7 +336,7 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
     } else if (const auto* up = std::get_if<UpdateStep>(&step)) {
       run_update(*up, t);
     } else if (const auto* w = std::get_if<WhileStep>(&step)) {
-      run_while(*w, f, t, sym);
+      if (!run_while(*w, f, t, sym)) return false;
     } else if (const auto* fx = std::get_if<EffectStep>(&step)) {
       if (fx->cond >= 0 && !*static_cast<const bool*>(t[fx->cond])) continue;
       if (EffectSink* sink = t_effect_sink) {
@@ -346,7 +348,7 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
           vals = large.data();
         }
         for (size_t j = 0; j < fx->values.size(); ++j) vals[j] = t[fx->values[j]];
-        sink->effect(fx->id, vals, fx->values.size());
+        if (!sink->effect(fx->id, vals, fx->values.size())) return false;
       }
     } else {
       const auto& L = std::get<LoopStep>(step);
@@ -370,7 +372,7 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
           next[c] = L.in_place_buf[c] != -2                 ? in[1 + c]
                     : last && L.final_slot[c] >= 0 ? t[L.final_slot[c]]
                                                    : f.at(L.bufs[c][static_cast<size_t>(k & 1)]);
-        run_part(*L.body, f, in, L.stride_ptrs.data(), next, sym);
+        if (!run_part(*L.body, f, in, L.stride_ptrs.data(), next, sym)) return false;
         for (size_t c = 0; c < L.carried; ++c) in[1 + c] = next[c];
       }
       for (size_t c = 0; c < L.carried; ++c)
@@ -383,6 +385,7 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
     if (sl.kind == SlotKind::Output && sl.index == static_cast<int64_t>(k)) continue;  // written in place
     copy_value(outputs[k], t[s], sl.contiguous ? nullptr : strides_of(s), resolved(sl.type, sym));
   }
+  return true;
 }
 
 class Program final : public CompiledKernel {

@@ -47,11 +47,12 @@ namespace tracejit::backends {
 // Host effects inside loop bodies (the ir `effect` op): at each one whose condition holds the
 // program calls the calling thread's sink with the effect's id and pointers to its values
 // (C-contiguous buffers of the node's operand types, condition excluded), in program order.
-// The pointers are valid only during the call. No sink (null): effects are skipped.
+// The pointers are valid only during the call. No sink (null): effects are skipped. A sink that
+// returns false stops the program there (the rest is skipped; its outputs are undefined).
 class EffectSink {
  public:
   virtual ~EffectSink() = default;
-  virtual void effect(int64_t id, const void* const* values, size_t n) = 0;
+  virtual bool effect(int64_t id, const void* const* values, size_t n) = 0;
 };
 // Sets the calling thread's sink (null: none); returns the previous one.
 EffectSink* set_effect_sink(EffectSink* sink);

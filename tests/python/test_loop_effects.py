@@ -476,3 +476,74 @@ def test_nested_effect_raises_while_outer_loop_updates_an_argument():
         assert same(got[0], outs[0][0]) and got[1:] == outs[0][1:]
     assert outs[0][0][0] == 6.0
     assert j.stats()["fallback_calls"] + j.stats()["compiled_calls"] == 2
+
+
+def raises_mid_loop_after_print(w, n):
+    print("start")  # an effect before the loop: the loop's effects are recorded, then replayed
+    for step in range(n):
+        w += 1.0
+        print("step", step, float(w[0]))
+        if step == 37:
+            print("boom", file=BAD)
+        LOG.append(step)
+    print("never")
+    return w
+
+
+def test_exception_from_recorded_effect_mid_loop():
+    outs = []
+    j = tracejit.jit(raises_mid_loop_after_print, sync=True, hot=0)
+    for fn in (raises_mid_loop_after_print, j, j):
+        LOG.clear()
+        w = np.zeros(3)
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf), pytest.raises(TypeError) as ei:
+            fn(w, 100)
+        outs.append((w.copy(), buf.getvalue(), list(LOG), str(ei.value)))
+    for got in outs[1:]:
+        assert same(got[0], outs[0][0]) and got[1:] == outs[0][1:]
+    assert outs[0][0][0] == 38.0 and "never" not in outs[0][1]
+    assert j.stats()["compiled_calls"] == 2 and j.stats()["fallback_calls"] == 0
+
+
+def slow_append(x, w, n):
+    for step in range(n):
+        w = np.tanh(x @ w)
+        LOG.append(step)
+    return w
+
+
+def test_loop_effects_happen_while_the_loop_runs():
+    # The loop's effects come first in program order: performed as the program reaches them
+    # (the kernels run without the GIL, so another thread sees the list grow before the call
+    # returns).
+    import threading
+    import time
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 300)) / 20
+    w = rng.standard_normal((300, 300)) / 20
+    n = 200
+    j = tracejit.jit(slow_append, sync=True, hot=0)
+    j(x, w, 2)
+    seen = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.append(len(LOG))
+            time.sleep(0.0005)
+
+    LOG.clear()
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        r = j(x, w, n)
+    finally:
+        done.set()
+        t.join()
+    LOG.clear()
+    e = slow_append(x, w, n)
+    np.testing.assert_allclose(r, e, rtol=1e-9, atol=1e-12)
+    assert_compiled(j)
+    assert any(0 < k < n for k in seen), seen[:20]

@@ -51,7 +51,8 @@ struct Record {
 
 struct Sink final : EffectSink {
   std::vector<Record> got;
-  void effect(int64_t id, const void* const* v, size_t n) override {
+  int stop_after = -1;  // >= 0: stop the program after that many effects
+  bool effect(int64_t id, const void* const* v, size_t n) override {
     Record r{id, {}};
     if (id == 0) {
       EXPECT_EQ(n, 2u);
@@ -64,6 +65,7 @@ struct Sink final : EffectSink {
       r.values.push_back(*static_cast<const double*>(v[0]));
     }
     got.push_back(std::move(r));
+    return stop_after < 0 || static_cast<int>(got.size()) < stop_after;
   }
 };
 
@@ -147,6 +149,33 @@ void run_and_check(bool native) {
   // No sink: the effects are skipped, the values are the same.
   std::vector<Buffer> out = run_kernel(g, **k, in);
   EXPECT_EQ(out[0].get<double>(1), 25.0);
+}
+
+TEST(CpuEffects, SinkStopsTheProgram) {
+  ir::Graph g = parse_ok(kLoop);
+  CpuCompileOptions o;
+  o.cache_dir = "";
+  auto k = compile_cpu(g, o);
+  ASSERT_TRUE(k.ok()) << k.message();
+  Buffer x = make_buffer(DType::F64, {2});
+  x.set<double>(0, 1.0);
+  x.set<double>(1, 2.5);
+  std::vector<Buffer> in = {x};
+  Sink sink;
+  sink.stop_after = 5;  // effect 0 (i 0), 1, 1, 1, effect 0 (i 3): stop there
+  EffectSink* old = set_effect_sink(&sink);
+  run_kernel(g, **k, in);
+  set_effect_sink(old);
+  ASSERT_EQ(sink.got.size(), 5u);
+  EXPECT_EQ(sink.got[4].id, 0);
+  EXPECT_EQ(sink.got[4].values[0], 3.0);
+  // The next call runs whole again (a pooled frame).
+  Sink again;
+  old = set_effect_sink(&again);
+  std::vector<Buffer> out = run_kernel(g, **k, in);
+  set_effect_sink(old);
+  EXPECT_EQ(again.got.size(), 14u);
+  EXPECT_EQ(out[0].get<double>(0), 10.0);
 }
 
 TEST(CpuEffects, PerIterationInOrderProgramPath) { run_and_check(false); }
