@@ -60,4 +60,20 @@ int32_t Graph::intern_file(const std::string& file) {
   return static_cast<int32_t>(files.size() - 1);
 }
 
+bool Graph::has_effects() const {
+  for (const Node& n : nodes) {
+    if (n.op == Op::Effect) return true;
+    for (const auto& r : n.regions)
+      if (r && r->has_effects()) return true;
+  }
+  return false;
+}
+
+bool has_side_effects(const Node& n) {
+  if (!has_trait(n.op, kPure)) return true;
+  for (const auto& r : n.regions)
+    if (r && r->has_effects()) return true;
+  return false;
+}
+
 }  // namespace tracejit::ir

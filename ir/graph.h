@@ -65,6 +65,12 @@ struct Graph {
   Graph& mutable_region(ValueId v, size_t r);
   // Does this graph (or any nested region) contain an op with regions?
   bool has_regions() const;
+  // Does this graph (or any nested region) contain an `effect` op (a host callback)?
+  bool has_effects() const;
 };
+
+// Whether node `n` must be kept although nothing reads it: a non-pure op, or a region op whose
+// body performs effects (ir/ops.def: effect).
+bool has_side_effects(const Node& n);
 
 }  // namespace tracejit::ir

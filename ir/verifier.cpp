@@ -350,6 +350,14 @@ Fault check_structural(const Graph& g, const Node& n) {
       if (body.type(body.results.back()) != Type::scalar(DType::Bool)) return "while body's last result (its test) is not bool[]";
       return std::nullopt;
     }
+    case Op::Effect: {
+      if (n.ints.size() != 2 || n.ints[0] < 0 || (n.ints[1] != 0 && n.ints[1] != 1))
+        return "effect needs ints = [id >= 0, has_cond 0/1]";
+      if (n.ints[1] == 1 && (n.operands.empty() || in(0) != Type::scalar(DType::Bool)))
+        return "an effect's condition (its first operand) is bool[]";
+      if (r != Type::scalar(DType::Bool)) return "an effect's own value is bool[]";
+      return std::nullopt;
+    }
     case Op::LoopResult: {
       const Node& l = g.node(n.operands[0]);
       if (l.op == Op::While) {

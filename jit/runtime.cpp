@@ -91,6 +91,135 @@ struct EffectContext {
   const std::vector<PyObject*>& fetched;   // CacheEntry::effect_fetches, evaluated
   std::vector<PyObject*>& host;            // host slots (new references)
   std::function<PyObject*(int, tracer::Box)> box;  // graph result as Python sees it (new ref)
+  // An effect of a loop region: recorded value k as Python sees it (new ref; one object per
+  // value and iteration).
+  std::function<PyObject*(int)> recorded = nullptr;
+};
+
+// Bytes of a recorded value of type `t` (symbolic dims resolved by `sym`).
+size_t recorded_bytes(const ir::Type& t, const int64_t* sym) {
+  int64_t n = ir::dtype_size(t.dtype);
+  for (const ir::Dim& d : t.shape) n *= d.is_static() ? d.size : sym[d.sym];
+  return static_cast<size_t>(n);
+}
+
+// A value a loop body's effect recorded, as a new Python object of box `b`.
+PyObject* box_recorded(const char* p, const ir::Type& t, tracer::Box b, const int64_t* sym) {
+  int typenum = typenum_from_dtype(t.dtype);
+  switch (b) {
+    case tracer::Box::Array: {
+      std::vector<npy_intp> dims;
+      for (const ir::Dim& d : t.shape) dims.push_back(d.is_static() ? d.size : sym[d.sym]);
+      PyObject* a = PyArray_SimpleNew(t.rank(), dims.data(), typenum);
+      if (!a) return nullptr;
+      std::memcpy(PyArray_DATA(reinterpret_cast<PyArrayObject*>(a)), p, recorded_bytes(t, sym));
+      return a;
+    }
+    case tracer::Box::NpScalar: {
+      PyArray_Descr* d = PyArray_DescrFromType(typenum);
+      alignas(16) char buf[16] = {};
+      std::memcpy(buf, p, static_cast<size_t>(ir::dtype_size(t.dtype)));
+      PyObject* s = PyArray_Scalar(buf, d, nullptr);
+      Py_DECREF(d);
+      return s;
+    }
+    case tracer::Box::PyInt: {
+      int64_t x;
+      std::memcpy(&x, p, sizeof x);
+      return PyLong_FromLongLong(x);
+    }
+    case tracer::Box::PyFloat: {
+      double x;
+      std::memcpy(&x, p, sizeof x);
+      return PyFloat_FromDouble(x);
+    }
+  }
+  PyErr_SetString(PyExc_SystemError, "tracejit: unknown box");
+  return nullptr;
+}
+
+bool perform(const tracer::Effect& fx, EffectContext& cx);
+
+// What loop bodies' effects hand over while the program runs. A live effect (every effect
+// before it in program order is one of a loop too) is performed right then, with the GIL taken
+// for it: output appears as the loop runs, and if it raises the program stops there, the
+// arguments get their in-place state at that point and the call raises. Any other is recorded
+// (bytes only, no GIL) and performed after the program, in order (Replay).
+class Recorder final : public backends::EffectSink {
+ public:
+  Recorder(const std::vector<tracer::Effect>& fx, const int64_t* sym) : fx_(fx), sym_(sym) {}
+  struct Live {
+    std::vector<char> ids;  // per loop effect: performed live
+    PyObject* const* bound = nullptr;
+    const std::vector<PyObject*>* fetched = nullptr;
+    std::vector<PyObject*>* host = nullptr;
+    const std::vector<PyObject*>* input_objs = nullptr;
+  } live;
+  bool failed = false;  // a live effect raised (the exception is set)
+  bool effect(int64_t id, const void* const* values, size_t n) override {
+    const tracer::Effect& e = fx_[static_cast<size_t>(id)];
+    if (static_cast<size_t>(id) < live.ids.size() && live.ids[static_cast<size_t>(id)]) return perform_live(e, values, n);
+    records.emplace_back(id, data.size());
+    for (size_t j = 0; j < n && j < e.recorded.size(); ++j) {
+      size_t bytes = recorded_bytes(e.recorded[j].first, sym_);
+      const char* p = static_cast<const char*>(values[j]);
+      data.insert(data.end(), p, p + bytes);
+    }
+    return true;
+  }
+  std::vector<std::pair<int64_t, size_t>> records;  // (effect id, offset into data)
+  std::vector<char> data;
+
+ private:
+  bool perform_live(const tracer::Effect& lf, const void* const* values, size_t n) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    std::vector<PyObject*> objs(lf.recorded.size(), nullptr);
+    EffectContext cx{live.bound, *live.fetched, *live.host, [](int, tracer::Box) -> PyObject* {
+                       PyErr_SetString(PyExc_SystemError, "tracejit: a graph result in a loop effect");
+                       return nullptr;
+                     }};
+    cx.recorded = [&](int k) -> PyObject* {
+      if (static_cast<size_t>(k) >= n) {
+        PyErr_SetString(PyExc_SystemError, "tracejit: a loop effect's value is missing");
+        return nullptr;
+      }
+      PyObject*& o = objs[static_cast<size_t>(k)];
+      if (!o) {
+        const auto& [t, b] = lf.recorded[static_cast<size_t>(k)];
+        o = box_recorded(static_cast<const char*>(values[k]), t, b, sym_);
+        if (!o) return nullptr;
+      }
+      Py_INCREF(o);
+      return o;
+    };
+    bool ok = perform(lf, cx);
+    if (!ok) {
+      PyObject *type, *value, *tb;
+      PyErr_Fetch(&type, &value, &tb);
+      for (const auto& [w, k] : lf.recorded_writebacks) {
+        PyObject* v = cx.recorded(k);
+        if (!v || PyArray_CopyInto(reinterpret_cast<PyArrayObject*>((*live.input_objs)[static_cast<size_t>(w)]),
+                                   reinterpret_cast<PyArrayObject*>(v)) < 0)
+          PyErr_Clear();
+        Py_XDECREF(v);
+      }
+      PyErr_Restore(type, value, tb);
+      _PyTraceback_Add(lf.function.c_str(), lf.file.c_str(), lf.line);
+      failed = true;
+    }
+    for (PyObject* o : objs) Py_XDECREF(o);
+    PyGILState_Release(gil);
+    return ok;
+  }
+
+  const std::vector<tracer::Effect>& fx_;
+  const int64_t* sym_;
+};
+
+struct SinkScope {
+  backends::EffectSink* old;
+  explicit SinkScope(backends::EffectSink* s) : old(backends::set_effect_sink(s)) {}
+  ~SinkScope() { backends::set_effect_sink(old); }
 };
 
 // The object an operand stands for: a new reference, or nullptr with an exception set.
@@ -108,6 +237,12 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
       return cx.fetched[static_cast<size_t>(op.index)];
     case K::Result:
       return cx.box(op.index, op.box);
+    case K::Recorded:
+      if (!cx.recorded) {
+        PyErr_SetString(PyExc_SystemError, "tracejit: a recorded value outside a loop effect");
+        return nullptr;
+      }
+      return cx.recorded(op.index);
     case K::Host: {
       PyObject* h = cx.host[static_cast<size_t>(op.index)];
       if (!h) {
@@ -171,6 +306,9 @@ bool perform(const tracer::Effect& fx, EffectContext& cx) {
     case tracer::Effect::Kind::Format:
       r = tracer::format_value(ops[0], fx.conversion, ops.size() > 1 ? ops[1] : nullptr);
       break;
+    case tracer::Effect::Kind::Replay:
+      PyErr_SetString(PyExc_SystemError, "tracejit: a nested replay");
+      return false;
     case tracer::Effect::Kind::Concat: {
       PyObject* parts = PyTuple_New(static_cast<Py_ssize_t>(ops.size()));
       if (!parts) return false;
@@ -585,6 +723,7 @@ std::shared_ptr<CacheEntry> JitFunction::make_entry(tracer::Trace& t, uint64_t s
   e->writebacks = std::move(t.writebacks);
   e->symbols = t.symbols;
   e->effects = std::move(t.effects);
+  e->loop_effects = std::move(t.loop_effects);
   e->effect_fetches = std::move(t.effect_fetches);
   e->effect_distinct = std::move(t.effect_distinct);
   e->host_slots = t.host_slots;
@@ -820,7 +959,31 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     }
     if (e.kernel_slot[k] >= 0) out_ptrs.push_back(PyArray_DATA(reinterpret_cast<PyArrayObject*>(results[k])));
   }
-  if (!out_ptrs.empty()) {
+  // Host slots (strings formatted by effects), filled in program order.
+  std::vector<PyObject*> host(static_cast<size_t>(e.host_slots), nullptr);
+  struct ReleaseHost {
+    std::vector<PyObject*>& v;
+    ~ReleaseHost() {
+      for (PyObject* o : v) Py_XDECREF(o);
+    }
+  } release_host{host};
+  // Effects inside loop regions hand their values to `recorder` while the program runs; those
+  // of the loops before any other effect are performed then (live).
+  Recorder recorder(e.loop_effects, sym.data());
+  std::optional<SinkScope> sink;
+  if (!e.loop_effects.empty()) {
+    recorder.live.ids.assign(e.loop_effects.size(), 0);
+    for (const tracer::Effect& fx : e.effects) {
+      if (fx.kind != tracer::Effect::Kind::Replay) break;
+      for (int id = fx.replay_lo; id < fx.replay_hi; ++id) recorder.live.ids[static_cast<size_t>(id)] = 1;
+    }
+    recorder.live.bound = bound;
+    recorder.live.fetched = &effect_objs;
+    recorder.live.host = &host;
+    recorder.live.input_objs = &input_objs;
+    sink.emplace(&recorder);
+  }
+  if (!out_ptrs.empty() || !e.loop_effects.empty()) {
     int64_t work = 0;
     for (size_t k = 0; k < nres; ++k) work += PyArray_SIZE(reinterpret_cast<PyArrayObject*>(results[k]));
     const backends::CompiledKernel& kernel = *e.kernel;  // one kernel, or a program of several
@@ -833,6 +996,11 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     } else {
       kernel.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
     }
+  }
+  sink.reset();
+  if (recorder.failed) {  // a live effect raised: the exception is set, write-backs done
+    cleanup();
+    return nullptr;
   }
   for (size_t k = 0; k < nres; ++k) {
     int p = e.result_param[k];
@@ -882,17 +1050,60 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   // caller can see), except in-place updates of input arrays, so those are written back as
   // they stood at the failing statement (Effect::writebacks) — exactly what the caller would
   // see after the eager run raised there — and later ones are dropped.
-  std::vector<PyObject*> host(static_cast<size_t>(e.host_slots), nullptr);
-  struct ReleaseHost {
-    std::vector<PyObject*>& v;
-    ~ReleaseHost() {
-      for (PyObject* o : v) Py_XDECREF(o);
-    }
-  } release_host{host};
   if (!e.effects.empty()) {
     EffectContext cx{bound, effect_objs, host, box};
     const tracer::Effect* failed = nullptr;
+    size_t cursor = 0;  // into recorder.records
     for (const tracer::Effect& fx : e.effects) {
+      if (fx.kind == tracer::Effect::Kind::Replay) {
+        // The loop's effects, per iteration in the order they ran, each with its own values.
+        for (; cursor < recorder.records.size(); ++cursor) {
+          auto [id, offset] = recorder.records[cursor];
+          if (id < fx.replay_lo || id >= fx.replay_hi) break;
+          const tracer::Effect& lf = e.loop_effects[static_cast<size_t>(id)];
+          std::vector<size_t> at;
+          size_t pos = offset;
+          for (const auto& [t, b] : lf.recorded) {
+            at.push_back(pos);
+            pos += recorded_bytes(t, sym.data());
+          }
+          std::vector<PyObject*> objs(lf.recorded.size(), nullptr);
+          struct ReleaseObjs {
+            std::vector<PyObject*>& v;
+            ~ReleaseObjs() {
+              for (PyObject* o : v) Py_XDECREF(o);
+            }
+          } release_objs{objs};
+          EffectContext lcx{bound, effect_objs, host, box};
+          lcx.recorded = [&](int k) -> PyObject* {
+            PyObject*& o = objs[static_cast<size_t>(k)];
+            if (!o) {
+              const auto& [t, b] = lf.recorded[static_cast<size_t>(k)];
+              o = box_recorded(recorder.data.data() + at[static_cast<size_t>(k)], t, b, sym.data());
+              if (!o) return nullptr;
+            }
+            Py_INCREF(o);
+            return o;
+          };
+          if (perform(lf, lcx)) continue;
+          // Raised: the caller sees the in-place updates made up to this point of this
+          // iteration (recorded with the effect), as after eager code that raised here.
+          PyObject *type, *value, *tb;
+          PyErr_Fetch(&type, &value, &tb);
+          for (const auto& [w, k] : lf.recorded_writebacks) {
+            PyObject* v = lcx.recorded(k);
+            if (!v || PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(input_objs[static_cast<size_t>(w)]),
+                                       reinterpret_cast<PyArrayObject*>(v)) < 0)
+              PyErr_Clear();
+            Py_XDECREF(v);
+          }
+          PyErr_Restore(type, value, tb);
+          _PyTraceback_Add(lf.function.c_str(), lf.file.c_str(), lf.line);
+          cleanup();
+          return nullptr;
+        }
+        continue;
+      }
       if (!perform(fx, cx)) {
         failed = &fx;
         break;

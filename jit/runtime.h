@@ -75,6 +75,7 @@ struct CacheEntry {
   std::vector<std::pair<int, int>> symbols;     // symbolic dim k = args[first].shape[second]
   // Deferred effects, performed after the kernel (see tracer::Effect).
   std::vector<tracer::Effect> effects;
+  std::vector<tracer::Effect> loop_effects;  // effects in loop regions, by ir `effect` id
   std::vector<tracer::SourceRef> effect_fetches;
   std::vector<std::pair<tracer::SourceRef, tracer::SourceRef>> effect_distinct;
   int host_slots = 0;

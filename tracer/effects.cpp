@@ -23,6 +23,8 @@
 //   __str__/__format__ could run user code abort the trace.
 #include "tracer/tracer_impl.h"
 
+#include <algorithm>
+
 namespace tracejit::tracer::detail {
 namespace {
 
@@ -127,9 +129,16 @@ std::optional<EffectOperand> Tracer::effect_operand(const AValue& v, bool store)
     op.index = static_cast<int>(trace_.effect_fetches.size() - 1);
   };
   switch (v.kind) {
+    case AValue::Kind::LoopIndex: {  // the loop variable: this iteration's Python int
+      AValue c = v;
+      if (!loop_index_as_int(c)) return std::nullopt;
+      return effect_operand(c, store);
+    }
     case AValue::Kind::Tensor: {
       const auto& params = trace_.graph.params;
-      bool unchanged = v.pristine && v.input >= 0 && static_cast<size_t>(v.input) < params.size() &&
+      // (In a loop body an input unchanged so far may be updated later in the iteration, so
+      // changed in the next one: its value is recorded instead.)
+      bool unchanged = regions_.empty() && v.pristine && v.input >= 0 && static_cast<size_t>(v.input) < params.size() &&
                        v.v == params[static_cast<size_t>(v.input)];
       if (v.pristine && (store || unchanged) && v.source && v.source->evaluable()) {
         // The object itself: an input array updated in place before a store is still that
@@ -141,6 +150,24 @@ std::optional<EffectOperand> Tracer::effect_operand(const AValue& v, bool store)
         fail(AbortCode::SideEffect,
              "stores a view of another array (eager NumPy shares its memory): runs eagerly");
         return std::nullopt;
+      }
+      if (!regions_.empty()) {
+        // In a loop body: this iteration's value, recorded by the body's `effect` node and
+        // boxed as a new object per iteration (never written afterwards: a copy).
+        if (store && v.box == Box::Array) {
+          auto& stored = regions_.back().stored;
+          if (std::count(stored.begin(), stored.end(), v.v))
+            return fail(AbortCode::SideEffect,
+                        "loop region: effects store one computed array twice in an iteration (eager code stores "
+                        "one object; per-iteration copies would be two): runs eagerly"),
+                   std::nullopt;
+          stored.push_back(v.v);
+          escaped_.push_back(v.v);
+        }
+        op.kind = EffectOperand::Kind::Recorded;
+        op.index = record_value(v.v, v.box);
+        op.box = v.box;
+        return op;
       }
       op.kind = EffectOperand::Kind::Result;
       op.index = result_index(v.v);
@@ -208,11 +235,80 @@ void Tracer::snapshot_writebacks(Effect& e) {
   }
 }
 
+int Tracer::record_value(ir::ValueId v, Box box) {
+  for (size_t j = 0; j < pending_recorded_.size(); ++j)
+    if (pending_recorded_[j].first == v && pending_recorded_[j].second == box) return static_cast<int>(j);
+  pending_recorded_.emplace_back(v, box);
+  return static_cast<int>(pending_recorded_.size() - 1);
+}
+
+bool Tracer::root_unchanged(ir::ValueId v, int input) const {
+  for (size_t l = regions_.size(); l-- > 0;) {  // innermost body first, out to the root graph
+    ir::ValueId outer = ir::kNoValue;
+    for (const auto& [o, p] : regions_[l].captures)
+      if (p == v) outer = o;
+    if (outer == ir::kNoValue) return false;  // computed in that body
+    v = outer;
+  }
+  const ir::Graph& root = regions_.empty() ? trace_.graph : regions_[0].outer;
+  return input >= 0 && static_cast<size_t>(input) < root.params.size() && v == root.params[static_cast<size_t>(input)];
+}
+
+// An effect inside a loop region: an `effect` node of the body (under the branch arms'
+// condition when in one) hands the runtime this iteration's values; the runtime performs the
+// effect (Trace::loop_effects[id]) per iteration, in order with every other effect (Replay).
+bool Tracer::record_region_effect(Effect e, bool may_raise) {
+  locate_effect(e);
+  if (may_raise) {
+    // In-place state of the input arrays at this point in this iteration: recorded with the
+    // effect, written back if it raises.
+    for (const auto& [key, v] : inputs_by_source_) {
+      if (!v.is_tensor() || v.input < 0) continue;
+      if (trace_.inputs[static_cast<size_t>(v.input)].kind != InputBinding::Kind::ArrayData) continue;
+      if (root_unchanged(v.v, v.input)) {
+        // Unchanged so far in this iteration: still the caller's unless a loop carries it (an
+        // update later in the body shows in the next iteration), which its back edge settles.
+        ir::ValueId p = v.v;
+        for (size_t l = regions_.size(); l-- > 0;) {
+          regions_[l].assumed.push_back({static_cast<int>(trace_.loop_effects.size()), v.input, p,
+                                         l + 1 == regions_.size()});
+          for (const auto& [o, q] : regions_[l].captures)
+            if (q == p) {
+              p = o;
+              break;
+            }
+        }
+        continue;
+      }
+      e.recorded_writebacks.emplace_back(v.input, record_value(v.v, Box::Array));
+    }
+  }
+  ir::ValueId cond = arm_condition();
+  ir::Node n;
+  n.op = ir::Op::Effect;
+  n.type = ir::Type::scalar(ir::DType::Bool);
+  n.ints = {static_cast<int64_t>(trace_.loop_effects.size()), cond != ir::kNoValue ? 1 : 0};
+  if (cond != ir::kNoValue) n.operands.push_back(cond);
+  for (const auto& [v, box] : pending_recorded_) {
+    if (trace_.graph.type(v).has_extent_symbols()) {
+      pending_recorded_.clear();
+      return fail(AbortCode::SideEffect,
+                  fmt::format("loop region: {} reads a window of runtime extent: runs eagerly", e.what));
+    }
+    n.operands.push_back(v);
+    e.recorded.emplace_back(trace_.graph.type(v), box);
+  }
+  n.loc = loc_;
+  pending_recorded_.clear();
+  trace_.graph.add(std::move(n));
+  trace_.loop_effects.push_back(std::move(e));
+  return true;
+}
+
 bool Tracer::record_effect(Effect e, bool may_raise) {
-  // A loop traced once as a compiled region would perform it once: that loop is unrolled
-  // instead (the retrace records the effect per iteration, in order).
-  if (!regions_.empty())
-    return region_fail(fmt::format("{} in the body must happen per iteration", e.what));
+  // In a loop region: performed per iteration (record_region_effect).
+  if (!regions_.empty()) return record_region_effect(std::move(e), may_raise);
+  pending_recorded_.clear();
   locate_effect(e);
   if (may_raise) snapshot_writebacks(e);
   trace_.effects.push_back(std::move(e));
@@ -262,6 +358,7 @@ bool Tracer::note_container_read(const AValue& c, bool iterated) {
 }
 
 bool Tracer::check_inplace_target(const AValue& x) {
+  if (!regions_.empty() && x.is_tensor()) regions_.back().inplace.push_back(x.v);
   if (!x.is_tensor() || x.pristine) return true;
   for (ir::ValueId v : escaped_)
     if (v == x.v)
@@ -300,6 +397,27 @@ std::optional<EffectOperand> Tracer::effect_target(const AValue& c, const char* 
            fmt::format("{} writes a list the traced code iterates: runs eagerly", what_text));
       return std::nullopt;
     }
+  if (!regions_.empty()) {
+    // In a loop body, a read earlier in the body comes after the write of the iteration before:
+    // the written container may not be read in the loop at all, and others of its kind read
+    // there must be other objects at call time.
+    for (size_t i = regions_[0].reads_at_entry; i < read_containers_.size(); ++i) {
+      PyObject* o = read_containers_[i];
+      if (o == c.obj) {
+        fail(AbortCode::SideEffect,
+             fmt::format("loop region: {} writes a container the loop also reads (a later iteration would read "
+                         "the write): runs eagerly", what_text));
+        return std::nullopt;
+      }
+    }
+    for (size_t i = regions_[0].reads_at_entry; i < read_containers_.size(); ++i)
+      if (Py_TYPE(read_containers_[i]) == Py_TYPE(c.obj)) {
+        fail(AbortCode::SideEffect,
+             fmt::format("loop region: {} writes a {} and the loop reads another one (they might be one object): "
+                         "runs eagerly", what_text, Py_TYPE(c.obj)->tp_name));
+        return std::nullopt;
+      }
+  }
   // Earlier reads of other containers of this kind do not matter (eager read them before the
   // write too); later reads are checked by note_container_read.
   auto op = effect_operand(c, true);
@@ -722,6 +840,9 @@ PyObject* format_value(PyObject* v, int conversion, PyObject* spec) {
 }
 
 std::string Effect::describe() const {
+  if (kind == Kind::Replay)
+    return fmt::format("{}:{}: {} are performed per iteration, in order, after the compiled program [graph-break]",
+                       file, line, what);
   return fmt::format("{}:{}: {} runs eagerly after the compiled graph [graph-break]", file, line, what);
 }
 

@@ -367,6 +367,11 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
         // Into an array: a store of where(arm's condition, new, old) (guarded_value).
         const auto& st = fr().stack;
         if (st.size() >= 3 && st[st.size() - 2].is_tensor() && st[st.size() - 2].box == Box::Array) return false;
+        // Into a plain dict or list inside a loop region: a deferred effect under the arm's
+        // condition (effects.cpp), performed only in the iterations that take this arm.
+        if (!regions_.empty() && st.size() >= 3 && st[st.size() - 2].is_object() &&
+            (PyDict_CheckExact(st[st.size() - 2].obj) || PyList_CheckExact(st[st.size() - 2].obj)))
+          return false;
         impure = "a store into a container";
         break;
       }

@@ -262,6 +262,9 @@ bool Tracer::region(const RegionShape& shape) {
   regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, start, start + (trip - 1) * step, ++region_serial_});
   RegionFrame& rf = regions_.back();
   const size_t level = regions_.size() - 1;
+  rf.reads_at_entry = read_containers_.size();
+  const size_t loop_effects0 = trace_.loop_effects.size();
+  const size_t escaped0 = escaped_.size();  // the body's stored arrays are body values
   if (is_while) {
     rf.is_while = true;
     rf.body_pc = shape.head_pc;
@@ -332,8 +335,11 @@ bool Tracer::region(const RegionShape& shape) {
   std::vector<std::pair<ir::ValueId, ir::ValueId>> captures = std::move(top.captures);
   std::vector<std::pair<size_t, ir::ValueId>> input_params = std::move(top.input_params);
   RegionReads reads = std::move(top.reads);
+  const std::vector<ir::ValueId> stored = std::move(top.stored), inplace = std::move(top.inplace);
+  const std::vector<RegionFrame::Assumed> assumed = std::move(top.assumed);
   trace_.graph = std::move(top.outer);
   regions_.pop_back();
+  escaped_.resize(std::min(escaped_.size(), escaped0));  // (the back edge checks them: `stored`)
   trace_.graph.files = body.files;  // the body may have interned more files (inlined calls)
   if (abort_) {
     if (is_while) {
@@ -524,6 +530,37 @@ bool Tracer::region(const RegionShape& shape) {
   for (const Carried& c : carried)
     if (c.entry != ir::kNoValue && body.node(c.entry).op != ir::Op::Param)
       return give_up("internal: carried entry is not a param");
+  // An effect that may raise found an input unchanged at its point, but this loop carries it
+  // (updated later in the body): from the second iteration on the caller would see the update,
+  // so the effect records the value at its point too (its write-back if it raises).
+  for (const RegionFrame::Assumed& a : assumed) {
+    if (!carried_of_entry.count(a.p)) continue;
+    if (!a.own)
+      return give_up("an effect in a nested loop may raise while this loop updates an input array in place");
+    ir::ValueId node = ir::kNoValue;
+    for (ir::ValueId v = 0; v < body.size(); ++v)
+      if (body.node(v).op == ir::Op::Effect && body.node(v).ints[0] == a.effect) node = v;
+    if (node == ir::kNoValue) return give_up("internal: an effect node is missing");
+    Effect& fx = trace_.loop_effects[static_cast<size_t>(a.effect)];
+    body.node(node).operands.push_back(a.p);
+    fx.recorded_writebacks.emplace_back(a.input, static_cast<int>(fx.recorded.size()));
+    fx.recorded.emplace_back(body.type(a.p), Box::Array);
+  }
+  // A computed array an effect in the body stored is a new object per iteration (effects.cpp):
+  // eager code would update that very object if the next iteration updates the name in place,
+  // and the name would hold it after the loop. The first is refused; the second makes the name
+  // unreadable after the loop (its identity is not kept).
+  std::vector<AValue*> stored_slots;
+  for (size_t i = 0; i < slot_carried.size(); ++i) {
+    auto [slot, c] = slot_carried[i];
+    if (c < 0 || !std::count(stored.begin(), stored.end(), carried[static_cast<size_t>(c)].exit)) continue;
+    ir::ValueId entry = carried[static_cast<size_t>(c)].entry;
+    if (entry != ir::kNoValue && std::count(inplace.begin(), inplace.end(), entry))
+      return give_up("an array a deferred effect stored is updated in place by the next iteration");
+    if (!(slot_tag[i] >= kLocal && slot_tag[i] < kInput))
+      return give_up("an array a deferred effect stored stays live outside a local after the iteration");
+    stored_slots.push_back(slot);
+  }
 
   // Body params: [index, carried..., used invariants...]; unused invariants are dropped.
   std::vector<char> used(static_cast<size_t>(body.size()), 0);
@@ -627,6 +664,31 @@ bool Tracer::region(const RegionShape& shape) {
       slot->input = -1;
       slot->source = Source::computed();
     }
+  }
+  for (AValue* slot : stored_slots) {
+    *slot = AValue{};
+    slot->method = fmt::format("the array a deferred effect in the loop at {} stored (each iteration stores a "
+                               "copy, so the name would not be the stored object)", where);
+  }
+  // Effects of the body: performed per iteration, here in program order.
+  if (regions_.empty() && trace_.loop_effects.size() > loop_effects0) {
+    Effect r;
+    r.kind = Effect::Kind::Replay;
+    r.replay_lo = static_cast<int>(loop_effects0);
+    r.replay_hi = static_cast<int>(trace_.loop_effects.size());
+    r.graph_break = true;
+    std::vector<std::string> whats;
+    for (size_t k = loop_effects0; k < trace_.loop_effects.size(); ++k) {
+      const std::string& w = trace_.loop_effects[k].what;
+      if (std::find(whats.begin(), whats.end(), w) == whats.end()) whats.push_back(w);
+    }
+    std::string list = whats[0];
+    for (size_t k = 1; k < whats.size() && k < 4; ++k) list += ", " + whats[k];
+    if (whats.size() > 4) list += ", ...";
+    r.what = fmt::format("the effects in the loop's body ({})", list);
+    locate_effect(r);
+    r.line = shape.line;
+    trace_.effects.push_back(std::move(r));
   }
   // Tensors inside containers that were not paired as slots (there are none: every tensor is a
   // slot) and the loop variable, which ends holding the last value.

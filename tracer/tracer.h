@@ -113,6 +113,8 @@ struct EffectOperand {
     Host,      // host slot `index` (a string computed by an earlier effect)
     Tuple,     // a tuple of `items`
     List,      // a new list of `items` (printed or formatted only)
+    Recorded,  // value `index` an effect in a loop body recorded in this iteration, boxed as
+               // `box` (a new object per iteration: Effect::recorded)
   };
   Kind kind = Kind::Constant;
   int index = -1;
@@ -133,6 +135,8 @@ struct Effect {
     SetItem,     // operands[0][operands[1]] = operands[2]               d[k] = v, lst[i] = v
     Format,      // format(convert(operands[0]), operands[1] if given)   f"{x!r:.3f}", str(x)
     Concat,      // "".join(operands)                                    f"a{x}b"
+    Replay,      // the effects loop regions recorded (Trace::loop_effects[replay_lo,
+                 // replay_hi)), per iteration in the order they ran
   };
   Kind kind = Kind::Call;
   std::vector<EffectOperand> operands;
@@ -148,6 +152,12 @@ struct Effect {
   int line = -1;
   std::string function;
   std::string what;          // "print(...)", "HISTORY[...] = ..."
+  // An effect inside a loop region (Trace::loop_effects): an ir `effect` node hands the runtime
+  // these values (type, box) each iteration it runs; operands read them as Recorded. If it
+  // raises, input `first` gets recorded value `second` (its in-place state at that point).
+  std::vector<std::pair<ir::Type, Box>> recorded;
+  std::vector<std::pair<int, int>> recorded_writebacks;
+  int replay_lo = 0, replay_hi = 0;  // Replay
   std::string describe() const;  // "file.py:12: print(...) runs eagerly after the compiled graph [graph-break]"
 };
 
@@ -216,6 +226,9 @@ struct Trace {
   std::vector<SourceRef> effect_fetches;
   std::vector<std::pair<SourceRef, SourceRef>> effect_distinct;
   int host_slots = 0;
+  // Effects inside loop regions, by the id of their ir `effect` node (performed through a
+  // Replay effect of `effects`).
+  std::vector<Effect> loop_effects;
   // The trace ends at a graph break (outputs is empty then): see Resume.
   std::optional<Resume> resume;
   Trace() = default;

@@ -248,6 +248,19 @@ class Tracer {
     bool is_while = false;
     int body_pc = -1, back_pc = -1, exit_pc = -1;
     ir::ValueId cond_next = ir::kNoValue;
+    // Effects in the body (effects.cpp): computed arrays they stored (each a new object per
+    // iteration), arrays updated in place in the body, and read_containers_'s size at entry.
+    std::vector<ir::ValueId> stored, inplace;
+    size_t reads_at_entry = 0;
+    // Effects that may raise and found input `input` unchanged at their point: its param `p`
+    // in this body (own: the effect's node is in this body, not a nested one). A p the loop
+    // carries is changed in later iterations: the back edge records it with the effect.
+    struct Assumed {
+      int effect = -1, input = -1;
+      ir::ValueId p = ir::kNoValue;
+      bool own = false;
+    };
+    std::vector<Assumed> assumed;
   };
   // What differs between a `for` region and a `while` region (region() traces both).
   struct RegionShape {
@@ -623,6 +636,13 @@ class Tracer {
   std::vector<PyObject*> read_containers_;  // dicts/lists whose contents the trace read
   std::vector<PyObject*> iterated_;         // lists the trace iterated (never written)
   std::vector<ir::ValueId> escaped_;        // computed arrays stored by effects
+  // Inside a loop region: the body values (and boxes) the effect being built reads, handed to
+  // its ir `effect` node (EffectOperand::Kind::Recorded indexes them).
+  std::vector<std::pair<ir::ValueId, Box>> pending_recorded_;
+  int record_value(ir::ValueId v, Box box);
+  // Whether body value `v` is still input `input`'s root param (not updated in place so far).
+  bool root_unchanged(ir::ValueId v, int input) const;
+  bool record_region_effect(Effect e, bool may_raise);
   // `handled` is false when the call/attribute is not one of these.
   bool call_effect(const AValue& callable, std::vector<AValue>& args, PyObject* kwnames, bool& handled);
   bool load_host_method(const AValue& base, const std::string& name, bool method, bool& handled);

@@ -207,7 +207,17 @@ struct UpdateStep {
   int64_t elem = 0;
 };
 
-using Step = std::variant<SegmentStep, CopyStep, LoopStep, UpdateStep, WhileStep>;
+// A host effect (ir `effect`): the sink gets `id` and the value slots' pointers when the
+// condition slot (-1: none) holds.
+struct EffectStep {
+  int64_t id = 0;
+  int cond = -1;
+  std::vector<int> values;
+};
+
+thread_local EffectSink* t_effect_sink = nullptr;
+
+using Step = std::variant<SegmentStep, CopyStep, LoopStep, UpdateStep, WhileStep, EffectStep>;
 
 // A graph's steps: the top-level graph, or a loop body (run once per iteration).
 struct Part {
@@ -261,10 +271,11 @@ void run_update(const UpdateStep& u, void* const* t) {
   }
 }
 
-void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
+// False: a host effect stopped the program (EffectSink::effect), the rest is skipped.
+bool run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
               void* const* outputs, const int64_t* sym);
 
-void run_while(const WhileStep& w, Frame& f, void** t, const int64_t* sym) {
+bool run_while(const WhileStep& w, Frame& f, void** t, const int64_t* sym) {
   const size_t nops = w.operand_slots.size() - 1;  // after the test
   void** in = f.ptrs.data() + w.table;
   void** next = in + 1 + nops;
@@ -281,15 +292,16 @@ void run_while(const WhileStep& w, Frame& f, void** t, const int64_t* sym) {
   for (int64_t k = 0; go; ++k) {
     *iv = k;
     for (size_t c = 0; c < w.carried; ++c) next[c] = f.at(w.bufs[c][static_cast<size_t>((k + 1) & 1)]);
-    run_part(*w.body, f, in, w.stride_ptrs.data(), next, sym);
+    if (!run_part(*w.body, f, in, w.stride_ptrs.data(), next, sym)) return false;
     for (size_t c = 0; c < w.carried; ++c) in[1 + c] = next[c];
     go = *static_cast<const bool*>(next[w.carried]);
   }
   for (size_t c = 0; c < w.carried; ++c)
     if (w.result_slot[c] >= 0) t[w.result_slot[c]] = in[1 + c];
+  return true;
 }
 
-void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
+bool run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const* input_strides,
               void* const* outputs, const int64_t* sym) {
   void** t = f.ptrs.data() + p.table;
   for (size_t s = 0; s < p.slots.size(); ++s) {
@@ -324,7 +336,20 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
     } else if (const auto* up = std::get_if<UpdateStep>(&step)) {
       run_update(*up, t);
     } else if (const auto* w = std::get_if<WhileStep>(&step)) {
-      run_while(*w, f, t, sym);
+      if (!run_while(*w, f, t, sym)) return false;
+    } else if (const auto* fx = std::get_if<EffectStep>(&step)) {
+      if (fx->cond >= 0 && !*static_cast<const bool*>(t[fx->cond])) continue;
+      if (EffectSink* sink = t_effect_sink) {
+        const void* small[16];
+        std::vector<const void*> large;
+        const void** vals = small;
+        if (fx->values.size() > 16) {
+          large.resize(fx->values.size());
+          vals = large.data();
+        }
+        for (size_t j = 0; j < fx->values.size(); ++j) vals[j] = t[fx->values[j]];
+        if (!sink->effect(fx->id, vals, fx->values.size())) return false;
+      }
     } else {
       const auto& L = std::get<LoopStep>(step);
       size_t nops = L.operand_slots.size();
@@ -347,7 +372,7 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
           next[c] = L.in_place_buf[c] != -2                 ? in[1 + c]
                     : last && L.final_slot[c] >= 0 ? t[L.final_slot[c]]
                                                    : f.at(L.bufs[c][static_cast<size_t>(k & 1)]);
-        run_part(*L.body, f, in, L.stride_ptrs.data(), next, sym);
+        if (!run_part(*L.body, f, in, L.stride_ptrs.data(), next, sym)) return false;
         for (size_t c = 0; c < L.carried; ++c) in[1 + c] = next[c];
       }
       for (size_t c = 0; c < L.carried; ++c)
@@ -360,6 +385,7 @@ void run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
     if (sl.kind == SlotKind::Output && sl.index == static_cast<int64_t>(k)) continue;  // written in place
     copy_value(outputs[k], t[s], sl.contiguous ? nullptr : strides_of(s), resolved(sl.type, sym));
   }
+  return true;
 }
 
 class Program final : public CompiledKernel {
@@ -687,9 +713,11 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
   // Values the results need.
   std::vector<char> needed(nv, 0);
   for (ValueId r : g.results) needed[static_cast<size_t>(r)] = 1;
-  for (size_t v = nv; v-- > 0;)
+  for (size_t v = nv; v-- > 0;) {
+    if (ir::has_side_effects(g.nodes[v])) needed[v] = 1;  // host effects, loops performing them
     if (needed[v])
       for (ValueId o : g.nodes[v].operands) needed[static_cast<size_t>(o)] = 1;
+  }
 
   // Steps in graph order: a segment of consecutive non-loop nodes, then a loop, and so on.
   // Params and consts belong to no step; a loop_result belongs to its loop's step.
@@ -697,6 +725,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
     ValueId loop = ir::kNoValue;    // a loop step; else a segment of `nodes`
     std::vector<ValueId> nodes;
     ValueId update = ir::kNoValue;  // an in-place dyn_update step
+    ValueId effect = ir::kNoValue;  // a host effect step
   };
   std::vector<Plan> plans;
   std::vector<int> step_of(nv, -1);
@@ -712,6 +741,10 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
     } else if (in_place && in_place->updates[static_cast<size_t>(v)]) {
       step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
       plans.push_back({ir::kNoValue, {}, v});
+      segment = -1;
+    } else if (n.op == Op::Effect) {
+      step_of[static_cast<size_t>(v)] = static_cast<int>(plans.size());
+      plans.push_back({ir::kNoValue, {}, ir::kNoValue, v});
       segment = -1;
     } else if (n.op == Op::LoopResult) {
       step_of[static_cast<size_t>(v)] = step_of[static_cast<size_t>(n.operands[0])];
@@ -774,6 +807,26 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
 
   for (size_t i = 0; i < plans.size(); ++i) {
     const Plan& plan = plans[i];
+    if (plan.effect != ir::kNoValue) {
+      if (!body) return Status::error("cpu backend: a host effect outside a loop body");
+      const ir::Node& en = g.node(plan.effect);
+      EffectStep st;
+      st.id = en.ints[0];
+      size_t first = 0;
+      if (en.ints[1] != 0) {
+        st.cond = value_slot(en.operands[0]);
+        first = 1;
+      }
+      for (size_t j = first; j < en.operands.size(); ++j) {
+        int s = value_slot(en.operands[j]);
+        if (s < 0) return Status::error("cpu backend: internal: an effect's value has no slot");
+        st.values.push_back(s);
+      }
+      ++info.effects;
+      slot_of[static_cast<size_t>(plan.effect)] = -1;
+      part->steps.emplace_back(std::move(st));
+      continue;
+    }
     if (plan.update != ir::kNoValue) {
       const ir::Node& un = g.node(plan.update);
       const ir::Type &xt = un.type, &vt = g.type(un.operands[1]);
@@ -1049,6 +1102,12 @@ Expected<std::unique_ptr<CompiledKernel>> compile_program(const ir::Graph& g, co
   bool from_cache = b.info.kernels > 0 && b.all_cached;
   return std::unique_ptr<CompiledKernel>(std::make_unique<Program>(std::move(main.value()), std::move(b.allocs), b.table,
                                                                    b.info, b.compile_ms, program_symbol(g), from_cache));
+}
+
+EffectSink* set_effect_sink(EffectSink* sink) {
+  EffectSink* old = t_effect_sink;
+  t_effect_sink = sink;
+  return old;
 }
 
 const ProgramInfo* program_info(const CompiledKernel& k) {

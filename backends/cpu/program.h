@@ -44,6 +44,19 @@
 
 namespace tracejit::backends {
 
+// Host effects inside loop bodies (the ir `effect` op): at each one whose condition holds the
+// program calls the calling thread's sink with the effect's id and pointers to its values
+// (C-contiguous buffers of the node's operand types, condition excluded), in program order.
+// The pointers are valid only during the call. No sink (null): effects are skipped. A sink that
+// returns false stops the program there (the rest is skipped; its outputs are undefined).
+class EffectSink {
+ public:
+  virtual ~EffectSink() = default;
+  virtual bool effect(int64_t id, const void* const* values, size_t n) = 0;
+};
+// Sets the calling thread's sink (null: none); returns the previous one.
+EffectSink* set_effect_sink(EffectSink* sink);
+
 // One kernel for a graph without regions (the compile path of compile_cpu).
 Expected<std::unique_ptr<CompiledKernel>> compile_kernel(const ir::Graph& g, const CpuCompileOptions& opts);
 
@@ -57,6 +70,7 @@ struct ProgramInfo {
   int64_t frame_bytes = 0;  // scratch bytes per call
   int in_place_carried = 0;  // carried arrays of kernel-per-iteration loops updated in place
   int donated_buffers = 0;  // native nests run in their initial value's buffer (dead after them)
+  int effects = 0;          // host effect steps (ir `effect`), nested bodies included
   int native_loops = 0;     // loops run as one native scalar nest (backends/cpu/scalar_loop.h)
   std::vector<std::string> native_rejections;  // why each other loop is not one (outermost first)
 };

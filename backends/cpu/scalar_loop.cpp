@@ -1095,6 +1095,8 @@ std::string scalar_loop_rejection(const ir::Graph& g) {
   const ir::Node& l = g.node(loop);
   for (const ir::Node& n : g.nodes)
     if (!n.type.is_static()) return "symbolic shapes";
+  // A host callback per iteration (a deferred print/append): the program's loop steps make it.
+  if (g.has_effects()) return "the body performs host effects (print, append, ...) per iteration";
   std::vector<bool> writable(g.params.size(), false);
   for (size_t k = 0; k < carried_count(l); ++k) writable[carried_operand(l, k)] = true;  // copied into the outputs
   return Checker(g, std::move(writable)).check(false);

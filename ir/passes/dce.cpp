@@ -10,7 +10,7 @@ bool dce(Graph& g) {
   // Operands precede their users, so one backward sweep reaches every transitive operand.
   for (size_t i = n; i-- > 0;) {
     const Node& node = g.nodes[i];
-    if (!has_trait(node.op, kPure)) live[i] = 1;
+    if (has_side_effects(node)) live[i] = 1;
     if (!live[i]) continue;
     for (ValueId o : node.operands) live[static_cast<size_t>(o)] = 1;
   }
