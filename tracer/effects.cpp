@@ -306,6 +306,11 @@ bool Tracer::record_region_effect(Effect e, bool may_raise) {
 }
 
 bool Tracer::record_effect(Effect e, bool may_raise) {
+  // Performed after the kernel (or by the program), an exception would pass the user's handler:
+  // one that may raise inside a try block runs eagerly instead (a graph break at a call).
+  if (may_raise && inside_try_block())
+    return fail(AbortCode::SideEffect,
+                fmt::format("{} may raise inside a try block: runs eagerly, where its exception meets the handler", e.what));
   // In a loop region: performed per iteration (record_region_effect).
   if (!regions_.empty()) return record_region_effect(std::move(e), may_raise);
   pending_recorded_.clear();

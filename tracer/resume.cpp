@@ -135,6 +135,16 @@ const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& in
 
 }  // namespace
 
+bool Tracer::inside_try_block() const {
+  for (const auto& fp : frames_) {
+    const int idx = fp->pc - 1;  // the instruction being traced (a caller's: its call)
+    if (idx >= 0 && static_cast<size_t>(idx) < fp->instrs.size() &&
+        in_exception_block(fp->code, fp->instrs[static_cast<size_t>(idx)].offset))
+      return true;
+  }
+  return false;
+}
+
 void Tracer::request_break() {
   if (!abort_ || abort_->code == AbortCode::DynamicShape || outer_instr_ < 0 || frames_.empty()) return;
   const Frame& f = *frames_[0];

@@ -664,6 +664,9 @@ class Tracer {
   // the effect raises); effects that cannot raise (dict stores with keys Python hashes itself,
   // list.append, dict.update) skip it.
   bool record_effect(Effect e, bool may_raise);
+  // Whether the instruction being traced, or a call site of an inlined frame, lies in a try
+  // block of the user's code (resume.cpp).
+  bool inside_try_block() const;
   AValue host_value(Effect e);
   bool result_discarded() const;  // the CALL being traced is followed by POP_TOP
 

@@ -238,3 +238,83 @@ def test_break_in_try_inside_loop_refused(capsys):
     st = jf.stats()
     assert st["compiled_calls"] == 0 and st["fallback_calls"] == 4, st
     assert any("inside a loop" in r for r in st["fallback_reasons"]), st["fallback_reasons"]
+
+
+# Deferred effects that may raise inside a try block: performed after the kernel their exception
+# would pass the handler, so they run eagerly (a break at a call, else the whole call).
+
+def store_in_try(x, lst):
+    y = x * 2.0
+    try:
+        lst[len(x) - 2] = float(y.sum())  # IndexError for a short list, caught below
+    except IndexError:
+        y = y + 1.0
+    return y
+
+
+def _set_item(lst, i, v):
+    lst[i] = v
+
+
+def callee_store_in_try(x, lst):
+    y = x * 2.0
+    try:
+        _set_item(lst, len(x) - 2, float(y.sum()))
+    except IndexError:
+        y = y - 1.0
+    return y
+
+
+def print_in_try(x):
+    y = np.exp(x)
+    try:
+        print("total", y.sum())
+    except ValueError:
+        y = y * 0.0
+    return y + 1.0
+
+
+@pytest.mark.parametrize("fn", [store_in_try, callee_store_in_try])
+def test_raising_store_effect_in_try_meets_handler(fn, capsys):
+    # calls 0, 1: a 2-element list (the store raises and is caught); 2, 3: it fits
+    jf = run_both(fn, lambda k: (np.arange(4.0) + k, [0.0] * (2 if k < 2 else 4)), capsys)
+    st = jf.stats()
+    reasons = st["fallback_reasons"] + st["graph_break_reasons"]
+    assert any("may raise inside a try block" in r for r in reasons), reasons
+
+
+def test_print_in_try_breaks_there(capsys):
+    jf = run_both(print_in_try, arrays(5), capsys)
+    broke_in_try(jf)
+    assert any("may raise inside a try block" in r for r in jf.stats()["graph_break_reasons"])
+
+
+def format_in_try(x):
+    y = np.exp(x)
+    try:
+        s = f"{float(y.sum()):.3f}"  # formatting is not a call: the whole call runs eagerly
+    except ValueError:
+        s = "?"
+    return s, y
+
+
+def test_format_in_try_runs_eagerly(capsys):
+    jf = run_both(format_in_try, arrays(3), capsys)
+    st = jf.stats()
+    assert st["compiled_calls"] == 0, st
+    assert any("may raise inside a try block" in r for r in st["fallback_reasons"]), st
+
+
+def dict_store_in_try(x, d):
+    y = x + 1.0
+    try:
+        d["total"] = float(y.sum())  # a str key: the store cannot raise, stays deferred
+    except KeyError:
+        y = y * 0.0
+    return y
+
+
+def test_dict_store_in_try_stays_compiled(capsys):
+    jf = run_both(dict_store_in_try, lambda k: (np.arange(3.0) * k, {}), capsys)
+    st = jf.stats()
+    assert st["compiled_calls"] == 4 and st["fallback_calls"] == 0 and st["continuation_fallbacks"] == 0, st
