@@ -14,11 +14,13 @@
 namespace tracejit::jit {
 namespace {
 
-// Every block starts with this header; the array's data follows it, 64-byte aligned.
+// Every block starts with this header; the array's data follows it at 64 + offset bytes, offset
+// < 64 chosen per allocation (the 8 bytes before the data hold that distance).
 struct alignas(64) Header {
   uint64_t magic;
   uint64_t capacity;  // bytes of the whole block, header included
 };
+constexpr size_t kLead = 2 * sizeof(Header);  // room for the header and the largest offset
 constexpr uint64_t kMagic = 0x7472616365706f6fULL;  // "tracepoo"
 constexpr size_t kGranule = size_t{64} << 10;        // block sizes are multiples of 64 KiB
 constexpr size_t kHugeAlign = size_t{2} << 20;
@@ -62,8 +64,9 @@ char* system_block(size_t capacity) {
   return static_cast<char*>(base);
 }
 
-void* take(size_t nbytes) {
-  size_t want = (sizeof(Header) + std::max<size_t>(nbytes, 1) + kGranule - 1) / kGranule * kGranule;
+void* take(size_t nbytes, size_t offset = 0) {
+  offset &= 63;
+  size_t want = (kLead + std::max<size_t>(nbytes, 1) + kGranule - 1) / kGranule * kGranule;
   Pool& p = pool();
   char* base = nullptr;
   uint64_t capacity = want;
@@ -97,10 +100,25 @@ void* take(size_t nbytes) {
   auto* h = reinterpret_cast<Header*>(base);
   h->magic = kMagic;
   h->capacity = capacity;
-  return base + sizeof(Header);
+  char* data = base + sizeof(Header) + offset;
+  const uint64_t lead = sizeof(Header) + offset;
+  std::memcpy(data - sizeof(lead), &lead, sizeof(lead));
+  return data;
 }
 
-Header* header_of(void* data) { return reinterpret_cast<Header*>(static_cast<char*>(data) - sizeof(Header)); }
+Header* header_of(void* data) {
+  uint64_t lead;
+  std::memcpy(&lead, static_cast<char*>(data) - sizeof(lead), sizeof(lead));
+  return reinterpret_cast<Header*>(static_cast<char*>(data) - lead);
+}
+
+size_t usable_size(void* data) {
+  Header* h = header_of(data);
+  return h->capacity - static_cast<size_t>(static_cast<char*>(data) - reinterpret_cast<char*>(h));
+}
+
+// The offset (mod 64) the next allocation through the handler gets: set around one allocation.
+thread_local size_t t_offset = 0;
 
 void give(void* data) {
   if (!data) return;
@@ -134,7 +152,7 @@ void give(void* data) {
   }
 }
 
-void* h_malloc(void*, size_t size) { return take(size); }
+void* h_malloc(void*, size_t size) { return take(size, t_offset); }
 
 void* h_calloc(void*, size_t nelem, size_t elsize) {
   if (elsize && nelem > SIZE_MAX / elsize) return nullptr;
@@ -145,7 +163,7 @@ void* h_calloc(void*, size_t nelem, size_t elsize) {
 
 void* h_realloc(void*, void* ptr, size_t new_size) {
   if (!ptr) return take(new_size);
-  size_t usable = header_of(ptr)->capacity - sizeof(Header);
+  size_t usable = usable_size(ptr);
   if (new_size <= usable) return ptr;
   void* d = take(new_size);
   if (!d) return nullptr;
@@ -170,10 +188,11 @@ PyObject* handler_capsule() {
 
 }  // namespace
 
-PyObject* new_result_array(int nd, const npy_intp* dims, int typenum) {
+PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t align_offset) {
   PyArray_Descr* descr = PyArray_DescrFromType(typenum);
   if (!descr) return nullptr;
-  size_t nbytes = static_cast<size_t>(PyDataType_ELSIZE(descr));
+  const size_t elsize = static_cast<size_t>(PyDataType_ELSIZE(descr));
+  size_t nbytes = elsize;
   Py_DECREF(descr);
   for (int d = 0; d < nd; ++d) nbytes *= static_cast<size_t>(dims[d]);
   if (nbytes < kPoolMinBytes || pool().limit == 0)
@@ -183,7 +202,9 @@ PyObject* new_result_array(int nd, const npy_intp* dims, int typenum) {
   // The handler is current only for this allocation (NumPy keeps it in a context variable).
   PyObject* previous = PyDataMem_SetHandler(cap);
   if (!previous) return nullptr;
+  t_offset = elsize ? align_offset % 64 / elsize * elsize : 0;  // element-aligned
   PyObject* arr = PyArray_SimpleNew(nd, const_cast<npy_intp*>(dims), typenum);
+  t_offset = 0;
   PyObject* mine = PyDataMem_SetHandler(previous);
   Py_DECREF(previous);
   if (!mine) {

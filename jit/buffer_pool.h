@@ -17,8 +17,11 @@ namespace tracejit::jit {
 
 // A new C-contiguous array (new reference, or nullptr with a Python error set). Arrays of at
 // least kPoolMinBytes take their data from the pool when it is enabled; smaller ones come from
-// NumPy's current allocator, as PyArray_SimpleNew.
-PyObject* new_result_array(int nd, const npy_intp* dims, int typenum);
+// NumPy's current allocator, as PyArray_SimpleNew. A pooled array's data lies at align_offset
+// (rounded down to whole elements) past a 64-byte boundary: the kernel aligns its stores to the
+// output, so an output at the same offset as its inputs keeps their vector loads within cache
+// lines (pass the offset of the largest input's data; glibc's large blocks sit at 16).
+PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t align_offset = 0);
 
 inline constexpr size_t kPoolMinBytes = size_t{1} << 20;
 
