@@ -237,13 +237,13 @@ bool Tracer::region(const RegionShape& shape) {
   std::map<int, std::pair<int64_t, int64_t>> pre_bounds;
   std::map<int, int> sides_of;
   for (const Widen& w : widen_)
-    if (w.key == key && w.box == Box::PyInt) sides_of[w.local] |= w.sides;
+    if (w.key == key && w.box == Box::PyInt && w.local >= 0) sides_of[w.local] |= w.sides;
   std::vector<int> widened;
   std::vector<SlotFact> facts = shape.facts;
   for (const Widen& w : widen_)
     if (w.key == key) facts.insert(facts.end(), w.facts.begin(), w.facts.end());
   for (const Widen& w : widen_) {
-    if (w.key != key) continue;
+    if (w.key != key || w.local < 0) continue;  // (local -1: forced_while's)
     if (std::find(widened.begin(), widened.end(), w.local) != widened.end()) continue;
     widened.push_back(w.local);
     AValue& slot = fr().locals[static_cast<size_t>(w.local)];
@@ -254,11 +254,11 @@ bool Tracer::region(const RegionShape& shape) {
       if (sides & 2) v.hi = kWhileIntBound;
       v.rel = -1;  // (the bounds above hold in every iteration; a relation to a loop variable need not)
     };
-    if (is_while && w.box == Box::PyInt && slot.kind == AValue::Kind::LoopIndex && slot.method.empty()) {
+    if (w.box == Box::PyInt && slot.kind == AValue::Kind::LoopIndex && slot.method.empty()) {
       // An outer for loop's variable (`j = i` before `while j > 0: j -= 1`).
       if (!loop_index_as_int(slot)) return give_up("an outer loop variable cannot be a counter");
     }
-    if (is_while && w.box == Box::PyInt && slot.is_tensor() && slot.box == Box::PyInt) {
+    if (w.box == Box::PyInt && slot.is_tensor() && slot.box == Box::PyInt) {
       // A runtime Python int the loop counts with: see kWhileIntBound.
       if (slot.lo < -kWhileIntEntry || slot.hi > kWhileIntEntry)
         return give_up("a Python int the loop updates may start beyond 2^61");
@@ -268,7 +268,7 @@ bool Tracer::region(const RegionShape& shape) {
     if (!slot.is_object() || !(PyFloat_CheckExact(slot.obj) || PyLong_CheckExact(slot.obj))) continue;
     ir::DType dt = w.type.dtype;
     ir::ValueId c;
-    if (is_while && w.box == Box::PyInt) {
+    if (w.box == Box::PyInt) {  // (a counter: in a for region too, whose trip count is <= 2^40)
       int overflow = 0;
       long long iv = PyLong_CheckExact(slot.obj) ? PyLong_AsLongLongAndOverflow(slot.obj, &overflow) : 0;
       if (!PyLong_CheckExact(slot.obj) || overflow || iv < -kWhileIntEntry || iv > kWhileIntEntry) {
@@ -597,7 +597,7 @@ bool Tracer::region(const RegionShape& shape) {
       if (e.rel >= 0)  // (the body relied on a relation to a loop variable at entry)
         return give_up("a runtime index bounded relative to a loop variable is carried");
       if ((x.box == Box::PyInt || x.box == Box::NpScalar) && (x.lo < e.lo || x.hi > e.hi)) {
-        if (!is_while || x.box != Box::PyInt) return give_up("a runtime Python int leaves its range in the body (a counter?)");
+        if (x.box != Box::PyInt) return give_up("a runtime Python int leaves its range in the body (a counter?)");
         // A while loop's counter: traced again with the bound it passes entering at
         // kWhileIntBound, where a change of at most kWhileIntStep per iteration is accepted.
         const bool lo_ok = x.lo >= e.lo || (e.lo == -kWhileIntBound && x.lo >= e.lo - kWhileIntStep);
@@ -631,7 +631,7 @@ bool Tracer::region(const RegionShape& shape) {
       // number, the rest see an array value. Trace again with s entering as a value of the
       // exit type (the same first-iteration result: NumPy converts a weak Python scalar to the
       // other operand's dtype, which is the exit dtype here).
-      if (is_while && x.box == Box::PyInt && PyLong_CheckExact(e.obj) && x.type == ir::Type::scalar(ir::DType::I64)) {
+      if (x.box == Box::PyInt && PyLong_CheckExact(e.obj) && x.type == ir::Type::scalar(ir::DType::I64)) {
         // (a counter merged at a break: widened bound by bound, as above)
         if (!request_widen(key, static_cast<int>(tags[i] - kLocal), x.type, Box::PyInt, 0, next_facts))
           return give_up("a Python int becomes a runtime value twice");
@@ -795,7 +795,17 @@ bool Tracer::region(const RegionShape& shape) {
     // Still the same Python object only when updated in place every iteration (`x += ...`);
     // a name rebound in the body (`a, b = b, a + b`) holds a new object after the loop.
     const AValue& e = *slot_entry[i];
-    if (is_while) {
+    if (!is_while && slot->box == Box::PyInt && e.is_tensor()) {
+      // A for region's counter (the loop runs trip >= 1 times): a bound that entered widened
+      // moves at most trip times the most the body moved it by from its value before the loop
+      // (`k = k + 1 if c else k` over 20 iterations ends in [k0, k0 + 20]).
+      int64_t plo = e.lo, phi = e.hi;
+      const int64_t t = slot_tag[i];
+      if (t >= kLocal && t < kInput && pre_bounds.count(static_cast<int>(t - kLocal)))
+        std::tie(plo, phi) = pre_bounds[static_cast<int>(t - kLocal)];
+      if (e.hi == kWhileIntBound) slot->hi = phi + trip * std::max<int64_t>(0, slot->hi - kWhileIntBound);
+      if (e.lo == -kWhileIntBound) slot->lo = plo - trip * std::max<int64_t>(0, -kWhileIntBound - slot->lo);
+    } else if (is_while) {
       if (e.kind == AValue::Kind::Null) {
         // Bound only if the loop ran: reading it after the loop fails the trace (op_load_fast).
         *slot = AValue{};

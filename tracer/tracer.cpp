@@ -775,6 +775,9 @@ bool Tracer::op_pop_jump(const Instruction& in) {
     auto t = truth(v);
     if (!t) return false;
     jump = in.op == COp::PopJumpIfTrue ? *t : !*t;
+    bool forced = false;
+    if (!forced_while(in, jump, forced)) return false;
+    if (forced) return true;
   }
   if (jump) fr().pc = in.target;
   return true;

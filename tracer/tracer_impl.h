@@ -370,6 +370,11 @@ class Tracer {
   // `break`, maybe after assignments): the arm is traced to the exit and recorded, and the body
   // goes on with the other arm (handled); false on an abort.
   bool region_break(const Instruction& in, ir::ValueId truth, bool& handled);
+  // A while loop whose first iteration met a break on runtime data while its test was still
+  // static (`i = 0; while i < n: ...; if x[i] > t: break`) is asked for again as a region from
+  // its test (a Widen with local -1, kept across retraces): at that static test (taken into the
+  // body), the region starts with cond0 true (handled); false on an abort.
+  bool forced_while(const Instruction& in, bool jump, bool& handled);
   // Set while a loop test is traced to see whether it is one: refusals are kept here instead
   // of failing the trace (a mid-body break is not a test, region_break takes it).
   std::string* test_refusal_ = nullptr;

@@ -112,6 +112,28 @@ const char* impure_in_test(COp op) {
 
 }  // namespace
 
+bool Tracer::forced_while(const Instruction& in, bool jump, bool& handled) {
+  handled = false;
+  bool any = false;
+  for (const Widen& w : widen_) any |= w.local < 0;
+  if (!any || speculative_ > 0) return true;
+  const std::vector<Instruction>& ins = fr().instrs;
+  const int pc = fr().pc - 1;
+  int body = -1, back = -1;
+  if (!find_back_edge(ins, pc, body, back) || ins[static_cast<size_t>(body)].op == COp::ForIter) return true;
+  const LoopKey key = while_key(fr().code, body);
+  bool forced = false;
+  for (const Widen& w : widen_) forced |= w.local < 0 && w.key == key;
+  if (!forced || back + 1 >= static_cast<int>(ins.size())) return true;
+  const int fall = resolve(ins, pc + 1), target = resolve(ins, in.target), exit = back + 1;
+  if (!((fall == body && target == exit) || (target == body && fall == exit))) return true;
+  if ((jump ? target : fall) != body) return true;  // (the loop does not run: nothing to do)
+  handled = true;
+  fr().pc = body;
+  loc_.line = in.line >= 0 ? in.line : loc_.line;
+  return while_region(pc, body, back, exit, trace_.graph.add_const_int(ir::DType::Bool, 1, loc_));
+}
+
 bool Tracer::region_break(const Instruction& in, ir::ValueId truth, bool& handled) {
   handled = false;
   if (regions_.empty()) return true;
@@ -282,7 +304,21 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
                 "are traced to run, and a loop eager code would not reach need not end)");
   }
   std::vector<SlotFact> facts;
+  std::string refusal;
+  const bool first_iteration = last == back;
+  if (first_iteration) test_refusal_ = &refusal;
   auto c = loop_test(in, truth, body, exit, last, &facts);
+  test_refusal_ = nullptr;
+  if (!c && !abort_ && !refusal.empty()) {
+    // A break in the first iteration of a loop whose test was static: trace it again as a
+    // region from its test (forced_while), where region_break takes the break.
+    const LoopKey key = while_key(fr().code, body);
+    for (const Widen& w : widen_)
+      if (w.local < 0 && w.key == key) return fail(AbortCode::ControlFlow, refusal);
+    widen_request_ = Widen{key, -1, ir::Type(), Box::Array, 0, {}};
+    region_failed_ = std::nullopt;
+    return fail(AbortCode::ControlFlow, "while loop: a break in its first iteration (retrace as a region)");
+  }
   if (!c) return false;
   fr().pc = body;
   loc_.line = in.line >= 0 ? in.line : loc_.line;

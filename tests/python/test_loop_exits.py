@@ -331,8 +331,27 @@ def test_break_convergence(tol):
     compiled(run(converge, np.linspace(1.0, 4.0, 16), tol))
 
 
-def test_count_runs_int32():
-    compiled(run(count_runs, np.random.default_rng(0).integers(0, 2, 200).astype(np.int32)))
+@pytest.mark.parametrize("n", [200, 1000])  # (unrolled, and a for region carrying the counter)
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64])
+def test_count_runs(n, dtype):
+    x = np.random.default_rng(n).integers(0, 2, n).astype(dtype)
+    compiled(run(count_runs, x))
+    compiled(run(count_runs, np.zeros(n, dtype=dtype)))
+
+
+def count_down_in_for(x):
+    # A Python-int counter in a for region that goes down and up with the data.
+    c = 0
+    for i in range(x.shape[0]):
+        if x[i] > 0.5:
+            c += 3
+        else:
+            c -= 1
+    return c
+
+
+def test_for_region_counter_both_ways():
+    compiled(run(count_down_in_for, np.random.default_rng(5).random(1000)))
 
 
 @pytest.mark.parametrize("t", [np.arange(20.0), np.r_[np.arange(5.0), -1.0, np.arange(14.0)], -np.ones(10)])
@@ -348,3 +367,70 @@ def test_empty_range_leaves_name_unbound():
     with pytest.raises(UnboundLocalError) as got:
         j(np.zeros(0), 0.0)
     assert str(got.value) == str(want.value)
+
+
+def while_sum(x):
+    i = 0
+    s = x[0] * 0.0
+    while i < x.shape[0] and x[i] >= 0:
+        s += x[i]
+        i += 1
+    return s
+
+
+def test_long_while_loop_is_hot_after_its_first_call():
+    # hot_loop: a cold call with while loops is timed (its iterations are unknown before it
+    # runs); one as long as hot_loop iterations compiles at the next call.
+    x = np.arange(20000.0)
+    j = tracejit.jit(while_sum, sync=True)  # default hot, hot_loop
+    assert j(x) == while_sum(x)
+    assert j.stats()["fallback_calls"] == 1
+    assert j(x) == while_sum(x)
+    st = j.stats()
+    assert st["compiled_calls"] == 1 and st["fallback_calls"] == 1, st
+
+
+def test_short_while_loop_stays_cold():
+    x = np.arange(3.0)
+    j = tracejit.jit(while_sum, sync=True, hot=3)
+    for _ in range(2):
+        assert j(x) == while_sum(x)
+    assert j.stats()["compiled_calls"] == 0 and j.stats()["fallback_calls"] == 2
+
+
+def break_in_first_iteration(x, t):
+    # The test `i < n` is static in the first iteration (i is 0), which already meets the
+    # break on array data: the loop is traced again as a region from its test.
+    i = 0
+    s = x[0] * 0.0
+    while i < x.shape[0]:
+        if x[i] > t:
+            break
+        s += x[i]
+        i += 1
+    return i, s
+
+
+def python_float_accumulator(x, t):
+    # s stays a Python float when the first iteration breaks, else becomes a NumPy float: a type
+    # that depends on the data, so this runs eagerly (with the same result).
+    i = 0
+    s = 0.0
+    while i < x.shape[0]:
+        if x[i] > t:
+            break
+        s += x[i]
+        i += 1
+    return i, s
+
+
+@pytest.mark.parametrize("t", [-1.0, 0.5, 4.5, 8.5, 100.0, np.nan])
+def test_break_in_first_iteration_of_while(t):
+    compiled(run(break_in_first_iteration, np.arange(10.0), t))
+    compiled(run(break_in_first_iteration, np.arange(10, dtype=np.int32), t))
+
+
+def test_python_float_accumulator_with_break_is_exact():
+    for t in (-1.0, 4.5):
+        st = run(python_float_accumulator, np.arange(10.0), t)
+        assert st["compiled_calls"] == 0 or st["graph_breaks"] > 0
