@@ -696,6 +696,47 @@ bool Tracer::region(const RegionShape& shape) {
     if (c.entry != ir::kNoValue && body.node(c.entry).op != ir::Op::Param)
       return give_up("internal: carried entry is not a param");
 
+  // A for region's int counter whose exit is its entry plus a constant in [dlo, dhi] (through
+  // the arms of selects: `k = k + 1 if c else k`): after trip iterations it lies within trip
+  // such steps of its value before the loop (loop_deltas[c]; others keep their traced bounds).
+  std::vector<std::optional<std::pair<int64_t, int64_t>>> loop_deltas(carried.size());
+  if (!is_while) {
+    for (size_t c = 0; c < carried.size(); ++c) {
+      const ir::ValueId p = carried[c].entry;
+      if (p == ir::kNoValue || carried[c].type != ir::Type::scalar(ir::DType::I64)) continue;
+      std::function<bool(ir::ValueId, int64_t&, int64_t&, int)> delta = [&](ir::ValueId v, int64_t& lo, int64_t& hi,
+                                                                          int depth_left) -> bool {
+        if (v == p) return lo = hi = 0, true;
+        if (depth_left == 0) return false;
+        const ir::Node& n = body.node(v);
+        auto konst = [&](ir::ValueId x, int64_t& out) {
+          const ir::Node& k = body.node(x);
+          if (k.op != ir::Op::Const || k.ints.empty() || std::abs(k.ints[0]) > kWhileIntStep) return false;
+          return out = k.ints[0], true;
+        };
+        int64_t k = 0;
+        if (n.op == ir::Op::Add && n.operands.size() == 2 && konst(n.operands[1], k) &&
+            delta(n.operands[0], lo, hi, depth_left - 1))
+          return lo += k, hi += k, true;
+        if (n.op == ir::Op::Add && n.operands.size() == 2 && konst(n.operands[0], k) &&
+            delta(n.operands[1], lo, hi, depth_left - 1))
+          return lo += k, hi += k, true;
+        if (n.op == ir::Op::Sub && n.operands.size() == 2 && konst(n.operands[1], k) &&
+            delta(n.operands[0], lo, hi, depth_left - 1))
+          return lo -= k, hi -= k, true;
+        if (n.op == ir::Op::Where && n.operands.size() == 3) {
+          int64_t alo, ahi, blo, bhi;
+          if (!delta(n.operands[1], alo, ahi, depth_left - 1) || !delta(n.operands[2], blo, bhi, depth_left - 1))
+            return false;
+          return lo = std::min(alo, blo), hi = std::max(ahi, bhi), true;
+        }
+        return false;
+      };
+      int64_t lo = 0, hi = 0;
+      if (delta(carried[c].exit, lo, hi, 8) && lo >= -kWhileIntStep && hi <= kWhileIntStep) loop_deltas[c] = {lo, hi};
+    }
+  }
+
   // Body params: [index, carried..., used invariants...]; unused invariants are dropped.
   std::vector<char> used(static_cast<size_t>(body.size()), 0);
   for (const ir::Node& n : body.nodes)
@@ -796,15 +837,20 @@ bool Tracer::region(const RegionShape& shape) {
     // a name rebound in the body (`a, b = b, a + b`) holds a new object after the loop.
     const AValue& e = *slot_entry[i];
     if (!is_while && slot->box == Box::PyInt && e.is_tensor()) {
-      // A for region's counter (the loop runs trip >= 1 times): a bound that entered widened
-      // moves at most trip times the most the body moved it by from its value before the loop
-      // (`k = k + 1 if c else k` over 20 iterations ends in [k0, k0 + 20]).
+      // A for region's counter (the loop runs trip >= 1 times) that moves by a constant step in
+      // [dlo, dhi] per iteration (loop_deltas) ends within 1 to trip such steps of its value
+      // before the loop (`k = k + 1 if c else k` over 20 iterations ends in [k0, k0 + 20]);
+      // any other keeps the bounds it was traced with.
       int64_t plo = e.lo, phi = e.hi;
       const int64_t t = slot_tag[i];
       if (t >= kLocal && t < kInput && pre_bounds.count(static_cast<int>(t - kLocal)))
         std::tie(plo, phi) = pre_bounds[static_cast<int>(t - kLocal)];
-      if (e.hi == kWhileIntBound) slot->hi = phi + trip * std::max<int64_t>(0, slot->hi - kWhileIntBound);
-      if (e.lo == -kWhileIntBound) slot->lo = plo - trip * std::max<int64_t>(0, -kWhileIntBound - slot->lo);
+      if (loop_deltas[static_cast<size_t>(c)]) {
+        // (1 to trip steps: a break may end the loop early)
+        const auto [dlo, dhi] = *loop_deltas[static_cast<size_t>(c)];
+        if (e.lo == -kWhileIntBound) slot->lo = plo + std::min(dlo, trip * dlo);
+        if (e.hi == kWhileIntBound) slot->hi = phi + std::max(dhi, trip * dhi);
+      }
     } else if (is_while) {
       if (e.kind == AValue::Kind::Null) {
         // Bound only if the loop ran: reading it after the loop fails the trace (op_load_fast).

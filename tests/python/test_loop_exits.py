@@ -434,3 +434,27 @@ def test_python_float_accumulator_with_break_is_exact():
     for t in (-1.0, 4.5):
         st = run(python_float_accumulator, np.arange(10.0), t)
         assert st["compiled_calls"] == 0 or st["graph_breaks"] > 0
+
+
+def counter_reset_by_constant(x, y):
+    # k's exit is not only k + step (k = 200 in one arm): its bound after the loop must not be
+    # derived from steps alone (k + 1 over 10 iterations would claim k <= 10, so that int8 + k
+    # fits; NumPy raises OverflowError for int8 + 200).
+    k = 0
+    for i in range(x.shape[0]):
+        k = 200 if x[i] > 0.5 else k + 1
+    return y + k
+
+
+def test_counter_bounds_after_for_region_are_sound():
+    y = np.zeros(3, dtype=np.int8)
+    for x in (np.zeros(10), np.ones(10), np.r_[np.ones(9), 0.0]):
+        j = tracejit.jit(counter_reset_by_constant, sync=True, hot=0)
+        try:
+            want = counter_reset_by_constant(x, y)
+        except OverflowError as e:
+            with pytest.raises(OverflowError) as got:
+                j(x, y)
+            assert str(got.value) == str(e)
+        else:
+            same(j(x, y), want)
