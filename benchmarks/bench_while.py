@@ -1,7 +1,9 @@
 """While loops with a data-dependent test, eager NumPy against tracejit (min of N runs each, one
 run): scalar loops that become one native loop (Newton's square root on NumPy scalars, Collatz
 step counts over an array), and an array loop run kernel-per-iteration (halve until the max is
-below a tolerance). Ratio > 1: tracejit faster. Every result is checked against eager first.
+below a tolerance), and loops with early exits or a counter used as an index (issue #5):
+insertion sort, linear search, bisection, Euclid's gcd over pairs, a convergence loop with a
+break in its middle, counting runs, finding the first NaN. Ratio > 1: tracejit faster. Every result is checked against eager first.
 Run: python benchmarks/bench_while.py [--runs N]"""
 import argparse
 import time
@@ -49,6 +51,79 @@ def halve(x, tol):
     return x, it
 
 
+def insertion_sort(x):
+    a = x.copy()
+    for i in range(1, a.shape[0]):
+        key = a[i]
+        j = i
+        while j > 0 and a[j - 1] > key:
+            a[j] = a[j - 1]
+            j -= 1
+        a[j] = key
+    return a
+
+
+def first_above(x, t):
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            break
+    return i
+
+
+def bisect_many(a, qs):
+    out = np.empty(qs.shape[0], dtype=np.int64)
+    for k in range(qs.shape[0]):
+        v = qs[k]
+        lo, hi = 0, a.shape[0]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if a[mid] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[k] = lo
+    return out
+
+
+def gcd_pairs(p, q):
+    out = np.empty_like(p)
+    for k in range(p.shape[0]):
+        a = p[k]
+        b = q[k]
+        while b != 0:
+            a, b = b, a % b
+        out[k] = a
+    return out
+
+
+def converge(x, tol):
+    y = x.copy()
+    for it in range(1000):
+        z = 0.5 * (y + x / y)
+        err = np.abs(z - y).max()
+        if err < tol:
+            break
+        y = z
+    return y, it
+
+
+def count_runs(x):
+    c = 0
+    for i in range(1, x.shape[0]):
+        if x[i] != x[i - 1]:
+            c += 1
+    return c
+
+
+def first_nan(x):
+    k = -1
+    for i in range(x.shape[0]):
+        if np.isnan(x[i]):
+            k = i
+            break
+    return k
+
+
 def min_ms(fn, args, runs):
     best = float("inf")
     for _ in range(runs):
@@ -67,6 +142,13 @@ def main():
         ("newton_many (2000 sqrt)", newton_many, (rng.uniform(0.5, 1e6, 2000),)),
         ("collatz_steps (1000 ints)", collatz_steps, (rng.integers(1, 100000, 1000),)),
         ("halve (array of 1000)", halve, (rng.uniform(-1e3, 1e3, 1000), 1e-9)),
+        ("insertion_sort (500)", insertion_sort, (rng.standard_normal(500),)),
+        ("first_above (1e5, at 90%)", first_above, (np.arange(100000.0), 90000.5)),
+        ("bisect_many (1000 in 1e5)", bisect_many, (np.sort(rng.standard_normal(100000)), rng.standard_normal(1000))),
+        ("gcd_pairs (1000)", gcd_pairs, (rng.integers(1, 10**9, 1000), rng.integers(1, 10**9, 1000))),
+        ("converge (sqrt, array 1000)", converge, (rng.uniform(1.0, 1e4, 1000), 1e-12)),
+        ("count_runs (1e5 ints)", count_runs, (rng.integers(0, 2, 100000),)),
+        ("first_nan (1e5, at 70%)", first_nan, (np.where(np.arange(100000) == 70000, np.nan, 1.0),)),
     ]
     print(f"{'case':28s} {'numpy ms':>10s} {'tracejit ms':>12s} {'ratio':>7s}  loops")
     for name, f, args in cases:

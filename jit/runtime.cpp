@@ -64,6 +64,9 @@ std::string error_text() {
 }
 
 constexpr size_t kMaxReasons = 64;
+// A Python loop iteration of scalar NumPy work, for the hotness of while loops (whose iterations
+// are not known before they run): a cold call whose while loops ran hot_loop of these is hot.
+constexpr double kEagerIterationSeconds = 1e-6;
 constexpr const char* kRunsEagerly =
     "this call cannot use its compiled version (an array updated in place overlaps another "
     "argument, or an object the trace reads no longer exists): it would run eagerly [fallback]";
@@ -1249,14 +1252,27 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
   std::optional<tracer::TraceResult> probe;
   // Hotness ignores int values: an int the trace does not specialize on (an epoch counter that
   // is only printed) must not make every call a cold signature.
-  if (++hot_seen_[signature_of(bound, false)] <= options_.hot) {
+  if (++hot_seen_[signature_of(bound, false)] <= options_.hot && !sig.while_hot) {
     if (options_.hot_loop <= 0 || sig.loop_probed || !code_has_loops() ||
         static_cast<int>(entries_.size()) >= options_.recompile_limit)
       return eager(args, nargsf, kwnames);
     sig.loop_probed = true;
     probe = trace(bound);
-    if (auto* t = std::get_if<tracer::Trace>(&*probe); t && t->loop_iterations < options_.hot_loop)
-      return eager(args, nargsf, kwnames);
+    if (auto* t = std::get_if<tracer::Trace>(&*probe); t && t->loop_iterations < options_.hot_loop) {
+      if (t->while_loops == 0) return eager(args, nargsf, kwnames);
+      // A while loop's iterations are known only once it ran: the eager call is timed, and one
+      // that took as long as hot_loop Python loop iterations (kEagerIterationSeconds each) makes
+      // the signature hot: its next call compiles.
+      const auto t0 = std::chrono::steady_clock::now();
+      PyObject* r = eager(args, nargsf, kwnames);
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (secs >= kEagerIterationSeconds * static_cast<double>(options_.hot_loop)) {
+        sig.while_hot = true;
+        log("recompiles", fmt::format("{}: hot after its first call: while loops ran {:.0f} us (hot_loop={})", name_,
+                                      secs * 1e6, options_.hot_loop));
+      }
+      return r;
+    }
     if (auto* t = std::get_if<tracer::Trace>(&*probe))
       log("recompiles", fmt::format("{}: hot at its first call: {} loop iterations (hot_loop={})", name_,
                                     t->loop_iterations, options_.hot_loop));

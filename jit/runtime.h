@@ -137,6 +137,7 @@ class JitFunction {
     bool eager_only = false;  // its trace or compile failed: do not retry
     bool compiling = false;   // a version for it is being compiled in the background
     bool loop_probed = false; // its loop iterations were counted by a trace on a cold call
+    bool while_hot = false;   // its first (eager) call ran while loops long enough: compile
     std::vector<std::string> fullgraph_lines;  // fullgraph=True: why it cannot compile to one graph
   };
 

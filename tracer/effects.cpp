@@ -305,6 +305,22 @@ bool Tracer::record_region_effect(Effect e, bool may_raise) {
   return true;
 }
 
+void Tracer::drop_loop_effects(size_t from) {
+  if (trace_.loop_effects.size() <= from) return;
+  trace_.loop_effects.resize(from);
+  for (ir::ValueId v = 0; v < trace_.graph.size(); ++v) {
+    ir::Node& n = trace_.graph.node(v);
+    if (n.op != ir::Op::Effect || n.ints.empty() || n.ints[0] < static_cast<int64_t>(from)) continue;
+    n.op = ir::Op::Const;
+    n.operands.clear();
+    n.ints = {0};
+  }
+  for (RegionFrame& r : regions_)
+    r.assumed.erase(std::remove_if(r.assumed.begin(), r.assumed.end(),
+                                   [&](const RegionFrame::Assumed& a) { return a.effect >= static_cast<int>(from); }),
+                    r.assumed.end());
+}
+
 bool Tracer::record_effect(Effect e, bool may_raise) {
   // Performed after the kernel (or by the program), an exception would pass the user's handler:
   // one that may raise inside a try block runs eagerly instead (a graph break at a call).

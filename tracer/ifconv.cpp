@@ -346,7 +346,8 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   if (keep_on_jump) fr().stack.pop_back();  // the fall-through arm starts without the value
   std::vector<ir::ValueId> inputs0;
   for (const auto& [k, v] : inputs_by_source_) inputs0.push_back(v.v);
-  const size_t effects0 = effect_count(), results0 = trace_.graph.results.size();
+  // (effects in loop regions may stand in arms: performed under the arm's condition)
+  const size_t effects0 = top_effect_count(), results0 = trace_.graph.results.size();
   const int64_t mutations0 = mutations_, guarded0 = guarded_mutations_;
   const size_t updates0 = arm_updates_.size();
   // Cond true selects the arm that runs when the branch's value is true.
@@ -394,7 +395,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   };
   auto check_pure = [&]() -> bool {
     if (!impure.empty()) return refuse(impure);
-    if (effect_count() != effects0 || trace_.graph.results.size() != results0)
+    if (top_effect_count() != effects0 || trace_.graph.results.size() != results0)
       return refuse(fmt::format("an arm of the branch at line {} has side effects", line));
     // Stores under the arm's condition are fine (and change the inputs they write); other
     // in-place updates are not.
@@ -431,6 +432,11 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   bool fall_returns = false;
   arm_conds_.emplace_back(truth, !fall_when_true);  // the fall-through arm's condition
   ++speculative_;  // both arms run in the compiled code: no while loop may start in one
+  // Each arm sees the runtime ints narrowed by its side of the test (`if j > 0: s += a[j - 1]`),
+  // clamped (both arms run); locals the arm leaves as they were get their value back.
+  std::vector<std::pair<size_t, AValue>> refined_fall, refined_jump;
+  refine_ranges(truth, fall_when_true, true, &refined_fall);
+  const std::vector<AValue> fall_refined = fr().locals;
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
@@ -444,6 +450,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   if (abort_) return false;
   if (!check_pure()) return false;
   if (returned_ || join < 0 || frames_.size() != depth) return refuse("an arm leaves the function");
+  undo_refine(fr().locals, refined_fall, fall_refined);
   const size_t updates1 = arm_updates_.size();
   std::vector<AValue> fall_locals = std::move(fr().locals), fall_stack = std::move(fr().stack);
   std::vector<std::vector<int>> fall_written;
@@ -461,6 +468,8 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   bool stray = false;
   arm_conds_.emplace_back(truth, fall_when_true);  // the jump arm's condition
   ++speculative_;
+  refine_ranges(truth, !fall_when_true, true, &refined_jump);
+  const std::vector<AValue> jump_refined = fr().locals;
   interpret([&] {
     if (frames_.size() == depth) {
       int pc = fr().pc;
@@ -479,6 +488,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   if (abort_) return false;
   if (!check_pure()) return false;
   if (returned_ || frames_.size() != depth) return refuse("an arm leaves the function");
+  undo_refine(fr().locals, refined_jump, jump_refined);
   renew(fall_locals, updates1, arm_updates_.size());
   renew(fall_stack, updates1, arm_updates_.size());
   if (arm_conds_.empty()) arm_updates_.clear();  // (the outermost branch: nothing refers to them)

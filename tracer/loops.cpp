@@ -17,6 +17,21 @@
 namespace tracejit::tracer::detail {
 namespace {
 
+// Whether a local holds the same value at a break and at the end of the body.
+bool same_slot(const AValue& a, const AValue& b) {
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case AValue::Kind::Null: return true;
+    case AValue::Kind::Object: return a.obj == b.obj;
+    case AValue::Kind::Tensor: return a.v == b.v && a.type == b.type && a.box == b.box;
+    case AValue::Kind::LoopIndex:
+      return a.arg == b.arg && a.ia == b.ia && a.ib == b.ib && a.method == b.method && a.length == b.length &&
+             a.sa == b.sa && a.sb == b.sb && a.stop_open == b.stop_open;
+    case AValue::Kind::Iterator: return a.obj == b.obj && a.arg == b.arg;
+    default: return false;
+  }
+}
+
 // Every abstract value reachable from `vs`, depth first (containers before their items).
 void flatten(std::vector<AValue>& vs, std::vector<AValue*>& out) {
   for (AValue& v : vs) {
@@ -150,8 +165,10 @@ bool Tracer::loop_region(int for_pc, AValue& it_ref) {
   return region(shape);
 }
 
-bool Tracer::while_region(int test_pc, int body_pc, int back_pc, int exit_pc, ir::ValueId cond0) {
+bool Tracer::while_region(int test_pc, int body_pc, int back_pc, int exit_pc, ir::ValueId cond0,
+                          std::vector<SlotFact> facts) {
   RegionShape shape;
+  shape.facts = std::move(facts);
   shape.is_while = true;
   shape.head_pc = body_pc;
   shape.back_pc = back_pc;
@@ -213,21 +230,45 @@ bool Tracer::region(const RegionShape& shape) {
       flatten(v.items, out);
     }
   };
-  // Python numbers this loop turns into array values enter as values of that type.
+  // Python numbers this loop turns into array values enter as values of that type. A while
+  // loop's Python int counter enters with the bounds it has before the loop, each widened to
+  // kWhileIntBound once the body was seen moving past it (Widen::sides); pre_bounds keeps the
+  // bounds before the loop (after it, the counter holds its entry or a body's exit value).
+  std::map<int, std::pair<int64_t, int64_t>> pre_bounds;
+  std::map<int, int> sides_of;
+  for (const Widen& w : widen_)
+    if (w.key == key && w.box == Box::PyInt && w.local >= 0) sides_of[w.local] |= w.sides;
+  std::vector<int> widened;
+  std::vector<SlotFact> facts = shape.facts;
+  for (const Widen& w : widen_)
+    if (w.key == key) facts.insert(facts.end(), w.facts.begin(), w.facts.end());
   for (const Widen& w : widen_) {
-    if (w.key != key) continue;
+    if (w.key != key || w.local < 0) continue;  // (local -1: forced_while's)
+    if (std::find(widened.begin(), widened.end(), w.local) != widened.end()) continue;
+    widened.push_back(w.local);
     AValue& slot = fr().locals[static_cast<size_t>(w.local)];
-    if (is_while && w.box == Box::PyInt && slot.is_tensor() && slot.box == Box::PyInt) {
-      // A runtime Python int a while loop counts with: see kWhileIntBound.
+    const int sides = sides_of.count(w.local) ? sides_of[w.local] : 3;
+    auto widen_bounds = [&](AValue& v) {
+      pre_bounds[w.local] = {v.lo, v.hi};
+      if (sides & 1) v.lo = -kWhileIntBound;
+      if (sides & 2) v.hi = kWhileIntBound;
+      v.rel = -1;  // (the bounds above hold in every iteration; a relation to a loop variable need not)
+    };
+    if (w.box == Box::PyInt && slot.kind == AValue::Kind::LoopIndex && slot.method.empty()) {
+      // An outer for loop's variable (`j = i` before `while j > 0: j -= 1`).
+      if (!loop_index_as_int(slot)) return give_up("an outer loop variable cannot be a counter");
+    }
+    if (w.box == Box::PyInt && slot.is_tensor() && slot.box == Box::PyInt) {
+      // A runtime Python int the loop counts with: see kWhileIntBound.
       if (slot.lo < -kWhileIntEntry || slot.hi > kWhileIntEntry)
         return give_up("a Python int the loop updates may start beyond 2^61");
-      slot.lo = -kWhileIntBound, slot.hi = kWhileIntBound;
+      widen_bounds(slot);
       continue;
     }
     if (!slot.is_object() || !(PyFloat_CheckExact(slot.obj) || PyLong_CheckExact(slot.obj))) continue;
     ir::DType dt = w.type.dtype;
     ir::ValueId c;
-    if (is_while && w.box == Box::PyInt) {
+    if (w.box == Box::PyInt) {  // (a counter: in a for region too, whose trip count is <= 2^40)
       int overflow = 0;
       long long iv = PyLong_CheckExact(slot.obj) ? PyLong_AsLongLongAndOverflow(slot.obj, &overflow) : 0;
       if (!PyLong_CheckExact(slot.obj) || overflow || iv < -kWhileIntEntry || iv > kWhileIntEntry) {
@@ -235,7 +276,8 @@ bool Tracer::region(const RegionShape& shape) {
         return give_up("a Python int the loop updates starts beyond 2^61 (or is not an int)");
       }
       slot = tensor(trace_.graph.add_const_int(ir::DType::I64, iv, loop_loc), Box::PyInt);
-      slot.lo = -kWhileIntBound, slot.hi = kWhileIntBound;
+      slot.lo = slot.hi = iv;
+      widen_bounds(slot);
       continue;
     }
     if (ir::is_float(dt)) {
@@ -259,12 +301,31 @@ bool Tracer::region(const RegionShape& shape) {
     if (!w.type.is_scalar()) c = trace_.graph.add_op(ir::Op::Broadcast, w.type, {c}, loop_loc);
     slot = tensor(c, w.box);
   }
-  regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, start, start + (trip - 1) * step, ++region_serial_});
+  // A for loop whose body may break out (a forward jump past the loop) is traced as a while
+  // region: the iteration number k counts, the loop variable is start + k * step (k is the
+  // body's param 0 then), and the loop runs while k < trip and no break was taken.
+  bool for_exit = false;
+  if (!is_while) {
+    const int after = fr().instrs[static_cast<size_t>(for_pc)].target;
+    for (int k = for_pc + 1; k < after && !for_exit; ++k) {
+      const Instruction& in = fr().instrs[static_cast<size_t>(k)];
+      const bool jump = in.op == COp::Jump || in.op == COp::PopJumpIfFalse || in.op == COp::PopJumpIfTrue ||
+                        in.op == COp::PopJumpIfNone || in.op == COp::PopJumpIfNotNone;
+      for_exit = jump && in.target >= after;
+    }
+  }
+  regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, for_exit ? 0 : start,
+                                 for_exit ? trip - 1 : start + (trip - 1) * step, ++region_serial_});
   RegionFrame& rf = regions_.back();
   const size_t level = regions_.size() - 1;
   rf.reads_at_entry = read_containers_.size();
   const size_t loop_effects0 = trace_.loop_effects.size();
   const size_t escaped0 = escaped_.size();  // the body's stored arrays are body values
+  rf.exits_ok = true;
+  rf.for_exit = for_exit;
+  rf.exit_at = is_while ? -1 : fr().instrs[static_cast<size_t>(for_pc)].target;
+  rf.arm_base = arm_conds_.size();
+  rf.spec_base = speculative_;
   if (is_while) {
     rf.is_while = true;
     rf.body_pc = shape.head_pc;
@@ -275,6 +336,9 @@ bool Tracer::region(const RegionShape& shape) {
   trace_.graph.files = rf.outer.files;
   trace_.graph.name = fmt::format("{}.{}{}", rf.outer.name, is_while ? "while" : "loop", shape.line);
   ir::ValueId index_param = trace_.graph.add_param(ir::Type::scalar(ir::DType::I64), ir::ParamLayout::Scalar, loop_loc);
+  const ir::ValueId counter =
+      for_exit ? trace_.graph.add_param(ir::Type::scalar(ir::DType::I64), ir::ParamLayout::Scalar, loop_loc) : ir::kNoValue;
+  regions_.back().counter = counter;
   std::vector<AValue*> live;
   state(live);
   for (AValue* v : live) {
@@ -290,6 +354,9 @@ bool Tracer::region(const RegionShape& shape) {
   }
   auto entry_inputs = inputs_by_source_;
   const int exit_pc = is_while ? shape.exit_pc : fr().instrs[static_cast<size_t>(for_pc)].target;
+  // The body runs only while the test holds: its comparisons narrow the counters' bounds there.
+  if (is_while) apply_slot_facts(facts);
+
 
   // One iteration.
   bool escaped = false, started = false, exits = false;
@@ -310,6 +377,7 @@ bool Tracer::region(const RegionShape& shape) {
     AValue index;
     index.kind = AValue::Kind::LoopIndex;
     index.arg = static_cast<int>(level);
+    if (for_exit) index.ia = step, index.ib = start;  // (of the iteration number k)
     push(std::move(index));
     interpret([&] {
       if (frames_.size() < depth) return escaped = true;
@@ -321,6 +389,12 @@ bool Tracer::region(const RegionShape& shape) {
     });
   }
 
+  // Back out of the arms the breaks opened.
+  std::vector<RegionFrame::Exit> breaks = std::move(regions_.back().exits);
+  const int64_t mutations_at_exit = regions_.back().mutations_at_exit;
+  arm_conds_.resize(std::min(arm_conds_.size(), regions_.back().arm_base));
+  speculative_ = regions_.back().spec_base;
+  if (arm_conds_.empty()) arm_updates_.clear();
   // The loop test at the end of a while body: recorded by the test, or static (a body that
   // came back to its start continues, one that reached the exit stops).
   ir::ValueId cond_next = ir::kNoValue;
@@ -328,6 +402,85 @@ bool Tracer::region(const RegionShape& shape) {
     cond_next = regions_.back().cond_next != ir::kNoValue
                     ? regions_.back().cond_next
                     : trace_.graph.add_const_int(ir::DType::Bool, exits ? 0 : 1, loop_loc);
+  ir::ValueId counter_next = ir::kNoValue;
+  if (for_exit && !abort_) {  // k + 1 < trip
+    ir::Graph& g = trace_.graph;
+    ir::ValueId k1 = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64), {counter, g.add_const_int(ir::DType::I64, 1, loop_loc)}, loop_loc);
+    counter_next = k1;
+    cond_next = g.add_op(ir::Op::Lt, ir::Type::scalar(ir::DType::Bool), {k1, g.add_const_int(ir::DType::I64, trip, loop_loc)}, loop_loc);
+  }
+  if (!breaks.empty() && !abort_ && !returned_ && !escaped) {
+    // The state the loop leaves with: the body's end, or a break's (the first taken).
+    ir::Graph& g = trace_.graph;
+    const ir::Type bool_t = ir::Type::scalar(ir::DType::Bool);
+    if (mutations_ - guarded_mutations_ != mutations_at_exit) {
+      region_fail("an array is updated in place after a break (only `a[...] = v` stores are compiled there)");
+    } else {
+      std::vector<AValue>& locals = frames_[depth - 1]->locals;
+      ir::ValueId exited = ir::kNoValue;
+      for (size_t b = breaks.size(); b-- > 0 && !abort_;) {
+        const RegionFrame::Exit& x = breaks[b];
+        exited = exited == ir::kNoValue ? x.cond : g.add_op(ir::Op::Or, bool_t, {x.cond, exited}, loop_loc);
+        for (size_t k = 0; k < locals.size() && k < x.locals.size() && !abort_; ++k) {
+          AValue end = locals[k], at = x.locals[k];
+          if (same_slot(end, at)) continue;
+          auto unbound = [](const AValue& v) {
+            return v.kind == AValue::Kind::Null || (v.kind == AValue::Kind::Select && v.items.empty());
+          };
+          if (unbound(end) && unbound(at)) continue;
+          if ((end.kind == AValue::Kind::LoopIndex && !loop_index_as_int(end)) ||
+              (at.kind == AValue::Kind::LoopIndex && !loop_index_as_int(at)))
+            break;
+          // A Python number on one side (`idx = -1` before the loop, `idx = i; break`): a
+          // runtime value of the other side's type (the loop then carries it: a retrace).
+          auto number = [&](AValue& v, const AValue& other) {
+            if (!v.is_object() || !other.is_tensor() || !other.type.is_scalar()) return;
+            if (PyLong_CheckExact(v.obj) && other.box == Box::PyInt) {
+              int overflow = 0;
+              long long iv = PyLong_AsLongLongAndOverflow(v.obj, &overflow);
+              if (overflow || iv < -kWhileIntEntry || iv > kWhileIntEntry) return PyErr_Clear();
+              v = tensor(g.add_const_int(other.type.dtype, iv, loop_loc), Box::PyInt);
+              v.lo = v.hi = iv;
+            } else if (PyFloat_CheckExact(v.obj) && other.box == Box::PyFloat && other.type.dtype == ir::DType::F64) {
+              v = tensor(g.add_const_float(ir::DType::F64, PyFloat_AsDouble(v.obj), loop_loc), Box::PyFloat);
+            }
+          };
+          if (end.is_object() && at.is_object() &&
+              ((PyLong_CheckExact(end.obj) && PyLong_CheckExact(at.obj)) ||
+               (PyFloat_CheckExact(end.obj) && PyFloat_CheckExact(at.obj)))) {
+            // Two Python numbers (a counter the loop has not widened yet): runtime values.
+            AValue proto;
+            proto.kind = AValue::Kind::Tensor;
+            proto.box = PyLong_CheckExact(end.obj) ? Box::PyInt : Box::PyFloat;
+            proto.type = ir::Type::scalar(PyLong_CheckExact(end.obj) ? ir::DType::I64 : ir::DType::F64);
+            number(end, proto);
+            number(at, proto);
+          }
+          number(end, at);
+          number(at, end);
+          if (!end.is_tensor() || !at.is_tensor() || end.type != at.type || end.box != at.box ||
+              end.view_root != ir::kNoValue || at.view_root != ir::kNoValue || !end.type.is_static()) {
+            region_fail(fmt::format("'{}' holds different kinds of values at a break and at the end of the body",
+                                    local_name(static_cast<int>(k))));
+            break;
+          }
+          ir::ValueId c = x.cond;
+          if (!end.type.is_scalar()) c = g.add_op(ir::Op::Broadcast, ir::Type(ir::DType::Bool, end.type.shape), {c}, loop_loc);
+          AValue m = end;
+          m.v = g.add_op(ir::Op::Where, end.type, {c, at.v, end.v}, loop_loc);
+          m.lo = std::min(end.lo, at.lo), m.hi = std::max(end.hi, at.hi);
+          m.rel = -1;
+          m.pristine = false, m.input = -1, m.arg = -1;
+          m.source = Source::computed();
+          locals[k] = std::move(m);
+        }
+      }
+      if (!abort_) {
+        ir::ValueId go = g.add_op(ir::Op::Not, bool_t, {exited}, loop_loc);
+        cond_next = g.add_op(ir::Op::And, bool_t, {go, cond_next}, loop_loc);
+      }
+    }
+  }
   // Back to the enclosing graph whatever happened; `body` is the traced iteration.
   ir::Graph body = std::move(trace_.graph);
   RegionFrame& top = regions_.back();  // ours again (nested regions pushed and popped theirs;
@@ -337,6 +490,7 @@ bool Tracer::region(const RegionShape& shape) {
   RegionReads reads = std::move(top.reads);
   const std::vector<ir::ValueId> stored = std::move(top.stored), inplace = std::move(top.inplace);
   const std::vector<RegionFrame::Assumed> assumed = std::move(top.assumed);
+  std::vector<SlotFact> next_facts = std::move(top.next_facts);
   trace_.graph = std::move(top.outer);
   regions_.pop_back();
   escaped_.resize(std::min(escaped_.size(), escaped0));  // (the back edge checks them: `stored`)
@@ -422,8 +576,15 @@ bool Tracer::region(const RegionShape& shape) {
     if (x.kind == AValue::Kind::LoopIndex) {
       if (e.is_tensor()) return give_up("an array local is rebound to the loop variable");
       if (x.arg != static_cast<int>(level) &&
-          !(e.kind == AValue::Kind::LoopIndex && e.arg == x.arg && e.ia == x.ia && e.ib == x.ib))
+          !(e.kind == AValue::Kind::LoopIndex && e.arg == x.arg && e.ia == x.ia && e.ib == x.ib)) {
+        // `j = i; while j > 0: j -= 1`: j becomes a runtime Python int counter (retrace).
+        if (is_while && e.kind == AValue::Kind::LoopIndex && e.method.empty() && x.method.empty() &&
+            tags[i] >= kLocal && tags[i] < kInput &&
+            request_widen(key, static_cast<int>(tags[i] - kLocal), ir::Type::scalar(ir::DType::I64), Box::PyInt, 0,
+                          next_facts))
+          return false;
         return give_up("the body rebinds a name to an outer loop's variable");
+      }
       if (!x.method.empty()) return give_up("a loop-variable slice outlives the iteration");
       continue;
     }
@@ -442,14 +603,17 @@ bool Tracer::region(const RegionShape& shape) {
       if (e.rel >= 0)  // (the body relied on a relation to a loop variable at entry)
         return give_up("a runtime index bounded relative to a loop variable is carried");
       if ((x.box == Box::PyInt || x.box == Box::NpScalar) && (x.lo < e.lo || x.hi > e.hi)) {
-        if (!is_while || x.box != Box::PyInt) return give_up("a runtime Python int leaves its range in the body (a counter?)");
-        // A while loop's counter: traced again with the int entering over kWhileIntBound,
-        // where a change of at most kWhileIntStep per iteration is accepted.
+        if (x.box != Box::PyInt) return give_up("a runtime Python int leaves its range in the body (a counter?)");
+        // A while loop's counter: traced again with the bound it passes entering at
+        // kWhileIntBound, where a change of at most kWhileIntStep per iteration is accepted.
+        const bool lo_ok = x.lo >= e.lo || (e.lo == -kWhileIntBound && x.lo >= e.lo - kWhileIntStep);
+        const bool hi_ok = x.hi <= e.hi || (e.hi == kWhileIntBound && x.hi <= e.hi + kWhileIntStep);
         const bool wide = e.lo == -kWhileIntBound && e.hi == kWhileIntBound;
-        if (wide && x.lo >= e.lo - kWhileIntStep && x.hi <= e.hi + kWhileIntStep) {
+        if (lo_ok && hi_ok) {
           // fine: see kWhileIntBound
         } else if (!wide && tags[i] >= kLocal && tags[i] < kInput) {
-          if (!request_widen(key, static_cast<int>(tags[i] - kLocal), ir::Type::scalar(ir::DType::I64), Box::PyInt))
+          if (!request_widen(key, static_cast<int>(tags[i] - kLocal), ir::Type::scalar(ir::DType::I64), Box::PyInt,
+                             (lo_ok ? 0 : 1) | (hi_ok ? 0 : 2), next_facts))
             return give_up(fmt::format("the Python int '{}' changes by more than {} per iteration",
                                        local_name(static_cast<int>(tags[i] - kLocal)), kWhileIntStep));
           return false;
@@ -473,6 +637,12 @@ bool Tracer::region(const RegionShape& shape) {
       // number, the rest see an array value. Trace again with s entering as a value of the
       // exit type (the same first-iteration result: NumPy converts a weak Python scalar to the
       // other operand's dtype, which is the exit dtype here).
+      if (x.box == Box::PyInt && PyLong_CheckExact(e.obj) && x.type == ir::Type::scalar(ir::DType::I64)) {
+        // (a counter merged at a break: widened bound by bound, as above)
+        if (!request_widen(key, static_cast<int>(tags[i] - kLocal), x.type, Box::PyInt, 0, next_facts))
+          return give_up("a Python int becomes a runtime value twice");
+        return false;
+      }
       Widen w{key, static_cast<int>(tags[i] - kLocal), x.type, x.box};
       for (const Widen& old : widen_)
         if (old.key == w.key && old.local == w.local) return give_up("a Python number becomes an array value");
@@ -503,7 +673,8 @@ bool Tracer::region(const RegionShape& shape) {
       // again with it entering as a runtime value.
       const bool is_int = PyLong_CheckExact(x.obj);
       if (!request_widen(key, static_cast<int>(tags[i] - kLocal),
-                         ir::Type::scalar(is_int ? ir::DType::I64 : ir::DType::F64), is_int ? Box::PyInt : Box::PyFloat))
+                         ir::Type::scalar(is_int ? ir::DType::I64 : ir::DType::F64), is_int ? Box::PyInt : Box::PyFloat,
+                         is_int ? 0 : 3, next_facts))
         return give_up(fmt::format("the body rebinds the Python number '{}' and it cannot be carried",
                                    local_name(static_cast<int>(tags[i] - kLocal))));
       return false;
@@ -562,17 +733,66 @@ bool Tracer::region(const RegionShape& shape) {
     stored_slots.push_back(slot);
   }
 
+  // A for region's int counter whose exit is its entry plus a constant in [dlo, dhi] (through
+  // the arms of selects: `k = k + 1 if c else k`): after trip iterations it lies within trip
+  // such steps of its value before the loop (loop_deltas[c]; others keep their traced bounds).
+  std::vector<std::optional<std::pair<int64_t, int64_t>>> loop_deltas(carried.size());
+  if (!is_while) {
+    for (size_t c = 0; c < carried.size(); ++c) {
+      const ir::ValueId p = carried[c].entry;
+      if (p == ir::kNoValue || carried[c].type != ir::Type::scalar(ir::DType::I64)) continue;
+      std::function<bool(ir::ValueId, int64_t&, int64_t&, int)> delta = [&](ir::ValueId v, int64_t& lo, int64_t& hi,
+                                                                          int depth_left) -> bool {
+        if (v == p) return lo = hi = 0, true;
+        if (depth_left == 0) return false;
+        const ir::Node& n = body.node(v);
+        auto konst = [&](ir::ValueId x, int64_t& out) {
+          const ir::Node& k = body.node(x);
+          if (k.op != ir::Op::Const || k.ints.empty() || std::abs(k.ints[0]) > kWhileIntStep) return false;
+          return out = k.ints[0], true;
+        };
+        int64_t k = 0;
+        if (n.op == ir::Op::Add && n.operands.size() == 2 && konst(n.operands[1], k) &&
+            delta(n.operands[0], lo, hi, depth_left - 1))
+          return lo += k, hi += k, true;
+        if (n.op == ir::Op::Add && n.operands.size() == 2 && konst(n.operands[0], k) &&
+            delta(n.operands[1], lo, hi, depth_left - 1))
+          return lo += k, hi += k, true;
+        if (n.op == ir::Op::Sub && n.operands.size() == 2 && konst(n.operands[1], k) &&
+            delta(n.operands[0], lo, hi, depth_left - 1))
+          return lo -= k, hi -= k, true;
+        if (n.op == ir::Op::Where && n.operands.size() == 3) {
+          int64_t alo, ahi, blo, bhi;
+          if (!delta(n.operands[1], alo, ahi, depth_left - 1) || !delta(n.operands[2], blo, bhi, depth_left - 1))
+            return false;
+          return lo = std::min(alo, blo), hi = std::max(ahi, bhi), true;
+        }
+        return false;
+      };
+      int64_t lo = 0, hi = 0;
+      if (delta(carried[c].exit, lo, hi, 8) && lo >= -kWhileIntStep && hi <= kWhileIntStep) loop_deltas[c] = {lo, hi};
+    }
+  }
+
   // Body params: [index, carried..., used invariants...]; unused invariants are dropped.
   std::vector<char> used(static_cast<size_t>(body.size()), 0);
   for (const ir::Node& n : body.nodes)
     for (ir::ValueId o : n.operands) used[static_cast<size_t>(o)] = 1;
   for (const Carried& c : carried) used[static_cast<size_t>(c.exit)] = 1;
-  if (is_while) used[static_cast<size_t>(cond_next)] = 1;
+  const bool as_while = is_while || for_exit;
+  if (for_exit) {
+    // The counter: k + 1 after the last iteration, for the loop variable after the loop.
+    carried.push_back({counter, counter_next, ir::Type::scalar(ir::DType::I64)});
+  }
+  if (as_while) used[static_cast<size_t>(cond_next)] = 1;
   std::vector<ir::ValueId> keep = {index_param};
   std::vector<ir::ValueId> operands;
   if (is_while) operands.push_back(shape.cond0);
+  if (for_exit) operands.push_back(trace_.graph.add_const_int(ir::DType::Bool, trip > 0 ? 1 : 0, loop_loc));
   for (Carried& c : carried) {
-    if (c.entry == ir::kNoValue) {
+    if (for_exit && c.entry == counter) {
+      operands.push_back(trace_.graph.add_const_int(ir::DType::I64, 0, loop_loc));
+    } else if (c.entry == ir::kNoValue) {
       // Defined in the body before any read: its value at iteration start is never used; the
       // initial value only matters after zero iterations, which a for region never has (after
       // a while loop the name is then unbound: see below).
@@ -596,13 +816,13 @@ bool Tracer::region(const RegionShape& shape) {
   }
   body.results.clear();
   for (const Carried& c : carried) body.results.push_back(c.exit);
-  if (is_while) body.results.push_back(cond_next);
+  if (as_while) body.results.push_back(cond_next);
   compact_params(body, keep);
   ir::Node loop;
-  loop.op = is_while ? ir::Op::While : ir::Op::Loop;
+  loop.op = as_while ? ir::Op::While : ir::Op::Loop;
   loop.type = ir::Type::scalar(ir::DType::I64);
   loop.operands = operands;
-  loop.ints = is_while ? std::vector<int64_t>{static_cast<int64_t>(carried.size())}
+  loop.ints = as_while ? std::vector<int64_t>{static_cast<int64_t>(carried.size())}
                        : std::vector<int64_t>{trip, static_cast<int64_t>(carried.size()), start, step};
   loop.loc = loop_loc;
   loop.regions.push_back(std::make_shared<ir::Graph>(std::move(body)));
@@ -644,12 +864,31 @@ bool Tracer::region(const RegionShape& shape) {
     slot->v = c >= 0 ? results[static_cast<size_t>(c)] : map_back(slot->v, true);
     slot->type = trace_.graph.type(slot->v);
     if (slot->view_root != ir::kNoValue) slot->view_root = map_back(slot->view_root, c < 0);
-    if (c < 0) continue;
+    if (c < 0) {
+      // (bounds the loop test narrowed in the body do not hold after it)
+      if (slot->is_tensor() && slot_entry[i]->is_tensor()) slot->lo = slot_entry[i]->lo, slot->hi = slot_entry[i]->hi;
+      continue;
+    }
     slot->arg = -1;
     // Still the same Python object only when updated in place every iteration (`x += ...`);
     // a name rebound in the body (`a, b = b, a + b`) holds a new object after the loop.
     const AValue& e = *slot_entry[i];
-    if (is_while) {
+    if (!is_while && slot->box == Box::PyInt && e.is_tensor()) {
+      // A for region's counter (the loop runs trip >= 1 times) that moves by a constant step in
+      // [dlo, dhi] per iteration (loop_deltas) ends within 1 to trip such steps of its value
+      // before the loop (`k = k + 1 if c else k` over 20 iterations ends in [k0, k0 + 20]);
+      // any other keeps the bounds it was traced with.
+      int64_t plo = e.lo, phi = e.hi;
+      const int64_t t = slot_tag[i];
+      if (t >= kLocal && t < kInput && pre_bounds.count(static_cast<int>(t - kLocal)))
+        std::tie(plo, phi) = pre_bounds[static_cast<int>(t - kLocal)];
+      if (loop_deltas[static_cast<size_t>(c)]) {
+        // (1 to trip steps: a break may end the loop early)
+        const auto [dlo, dhi] = *loop_deltas[static_cast<size_t>(c)];
+        if (e.lo == -kWhileIntBound) slot->lo = plo + std::min(dlo, trip * dlo);
+        if (e.hi == kWhileIntBound) slot->hi = phi + std::max(dhi, trip * dhi);
+      }
+    } else if (is_while) {
       if (e.kind == AValue::Kind::Null) {
         // Bound only if the loop ran: reading it after the loop fails the trace (op_load_fast).
         *slot = AValue{};
@@ -657,7 +896,14 @@ bool Tracer::region(const RegionShape& shape) {
                                    "runs zero times)", where);
         continue;
       }
-      if (slot->box == Box::PyInt) slot->lo = std::min(slot->lo, e.lo), slot->hi = std::max(slot->hi, e.hi);
+      if (slot->box == Box::PyInt) {
+        // The entry value (zero iterations) or an exit value of the body.
+        int64_t plo = e.lo, phi = e.hi;
+        const int64_t t = slot_tag[i];
+        if (t >= kLocal && t < kInput && pre_bounds.count(static_cast<int>(t - kLocal)))
+          std::tie(plo, phi) = pre_bounds[static_cast<int>(t - kLocal)];
+        slot->lo = std::min(slot->lo, plo), slot->hi = std::max(slot->hi, phi);
+      }
     }
     if (!(slot->pristine && slot->input >= 0 && e.pristine && e.input == slot->input)) {
       slot->pristine = false;
@@ -695,6 +941,17 @@ bool Tracer::region(const RegionShape& shape) {
   for (AValue* x : now) {
     if (x->rel >= static_cast<int>(level)) x->rel = -1;  // relations to this loop's variable end here
     if (x->kind != AValue::Kind::LoopIndex || x->arg != static_cast<int>(level)) continue;  // ours only
+    if (for_exit) {  // ia * k + ib for the last iteration's k (where a break left, or trip - 1)
+      ir::Graph& g = trace_.graph;
+      const ir::Type i64 = ir::Type::scalar(ir::DType::I64);
+      ir::ValueId v = results.back();  // (the counter after it: k + 1)
+      if (x->ia != 1) v = g.add_op(ir::Op::Mul, i64, {v, g.add_const_int(ir::DType::I64, x->ia, loop_loc)}, loop_loc);
+      if (x->ib - x->ia != 0) v = g.add_op(ir::Op::Add, i64, {v, g.add_const_int(ir::DType::I64, x->ib - x->ia, loop_loc)}, loop_loc);
+      const int64_t a = x->ib, b = x->ia * (trip - 1) + x->ib;
+      *x = tensor(v, Box::PyInt);
+      x->lo = std::min(a, b), x->hi = std::max(a, b);
+      continue;
+    }
     PyObject* last = PyLong_FromLongLong(x->ia * (start + (trip - 1) * step) + x->ib);
     *x = object(last, Source::constant());
     Py_DECREF(last);
@@ -857,7 +1114,7 @@ ir::ValueId Tracer::affine_value(int level, int64_t a, int64_t b) {
 
 bool Tracer::has_loop_index(const AValue& key) const {
   // (a runtime Python int computed from loop variables, `x[i // 2]`, indexes the same way)
-  auto runtime = [&](const AValue& k) { return k.kind == AValue::Kind::LoopIndex || (!regions_.empty() && bounded_int(k)); };
+  auto runtime = [&](const AValue& k) { return k.kind == AValue::Kind::LoopIndex || bounded_int(k); };
   if (runtime(key)) return true;
   if (key.kind == AValue::Kind::Tuple)
     for (const AValue& k : key.items)
@@ -948,10 +1205,19 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
           for (int64_t i : {rf.first, rf.last}) in &= p.rla * i + p.rlb >= 0 && p.rha * i + p.rhb < n;
           shift = 0;
         }
-        if (!in)
+        // Either sign within [-n, n): Python's wraparound as a select on the sign.
+        const bool wrap = !in && p.lo >= -n && p.hi < n;
+        if (!in && !wrap)
           return region_fail(fmt::format("a runtime index in {}..{} may be out of bounds for size {}", p.lo, p.hi, n));
         start = cast(p.v, ir::DType::I64);
-        if (shift) start = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64), {p.v, g.add_const_int(ir::DType::I64, shift, loc_)}, loc_);
+        const ir::Type i64 = ir::Type::scalar(ir::DType::I64);
+        if (shift) start = g.add_op(ir::Op::Add, i64, {start, g.add_const_int(ir::DType::I64, shift, loc_)}, loc_);
+        if (wrap) {
+          const ir::ValueId zero = g.add_const_int(ir::DType::I64, 0, loc_);
+          const ir::ValueId neg = g.add_op(ir::Op::Lt, ir::Type::scalar(ir::DType::Bool), {start, zero}, loc_);
+          const ir::ValueId up = g.add_op(ir::Op::Add, i64, {start, g.add_const_int(ir::DType::I64, n, loc_)}, loc_);
+          start = g.add_op(ir::Op::Where, i64, {neg, up, start}, loc_);
+        }
         extent = 1;
         dropped = true;
       } else if (is_int_const(p, c)) {
@@ -991,12 +1257,28 @@ ir::ValueId Tracer::loop_index_value(const AValue& p, int64_t extra, int64_t* lo
   // The induction variable of region p.arg, captured into the innermost body if needed.
   ir::Graph& g = trace_.graph;
   auto level = static_cast<size_t>(p.arg);
-  ir::ValueId v = level + 1 < regions_.size() ? regions_[level + 1].outer.params[0] : trace_.graph.params[0];
+  ir::ValueId v = regions_[level].for_exit ? regions_[level].counter
+                 : level + 1 < regions_.size() ? regions_[level + 1].outer.params[0]
+                                               : trace_.graph.params[0];
   for (size_t l = level + 1; l < regions_.size(); ++l) v = capture(l, v);
-  if (p.ia != 1)
-    v = g.add_op(ir::Op::Mul, ir::Type::scalar(ir::DType::I64), {v, g.add_const_int(ir::DType::I64, p.ia, loc_)}, loc_);
-  if (p.ib + extra != 0)
-    v = g.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64), {v, g.add_const_int(ir::DType::I64, p.ib + extra, loc_)}, loc_);
+  // The same value as a recent one (`j > 0` compared the value the loop test narrows again).
+  auto recent = [&](ir::Op op, ir::ValueId x, int64_t c) {
+    for (ir::ValueId k = g.size() - 1; k >= 0 && k >= g.size() - 64; --k) {
+      const ir::Node& n = g.node(k);
+      if (n.op != op || n.operands.size() != 2 || n.operands[0] != x) continue;
+      const ir::Node& cn = g.node(n.operands[1]);
+      if (cn.op == ir::Op::Const && !cn.ints.empty() && cn.ints[0] == c && cn.type == ir::Type::scalar(ir::DType::I64))
+        return k;
+    }
+    return ir::kNoValue;
+  };
+  auto make = [&](ir::Op op, ir::ValueId x, int64_t c) {
+    ir::ValueId r = recent(op, x, c);
+    return r != ir::kNoValue ? r
+                             : g.add_op(op, ir::Type::scalar(ir::DType::I64), {x, g.add_const_int(ir::DType::I64, c, loc_)}, loc_);
+  };
+  if (p.ia != 1) v = make(ir::Op::Mul, v, p.ia);
+  if (p.ib + extra != 0) v = make(ir::Op::Add, v, p.ib + extra);
   return v;
 }
 

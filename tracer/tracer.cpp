@@ -788,12 +788,19 @@ bool Tracer::op_pop_jump(const Instruction& in) {
     // selects (ifconv.cpp).
     if (auto c = runtime_truth(v)) {
       bool handled = false;
+      if (!regions_.empty() && !regions_.back().is_while) {  // (a while region's: while_test_jump)
+        if (!region_break(in, *c, handled)) return false;
+        if (handled) return true;
+      }
       if (!while_test_jump(in, *c, handled)) return false;
       return handled || if_convert(in, *c);
     }
     auto t = truth(v);
     if (!t) return false;
     jump = in.op == COp::PopJumpIfTrue ? *t : !*t;
+    bool forced = false;
+    if (!forced_while(in, jump, forced)) return false;
+    if (forced) return true;
   }
   if (jump) fr().pc = in.target;
   return true;
@@ -1279,6 +1286,15 @@ static int64_t region_iterations(const ir::Graph& g) {
   return total;
 }
 
+static int64_t while_ops(const ir::Graph& g) {
+  int64_t total = 0;
+  for (const ir::Node& n : g.nodes) {
+    total += n.op == ir::Op::While;
+    for (const auto& r : n.regions) total += while_ops(*r);
+  }
+  return total;
+}
+
 TraceResult Tracer::run() {
   np_ = NumpySurface::get();
   if (!np_) {
@@ -1300,6 +1316,7 @@ TraceResult Tracer::run() {
   }
   trace_.loop_notes = loop_notes_;
   trace_.loop_iterations = back_edges_ + region_iterations(trace_.graph);
+  trace_.while_loops = while_ops(trace_.graph);
   return std::move(trace_);
 }
 

@@ -219,6 +219,9 @@ struct Trace {
   // Loop iterations this call runs (unrolled iterations plus the trip counts of loop regions,
   // nested ones multiplied): the runtime's per-loop hotness.
   int64_t loop_iterations = 0;
+  // While loops (`while` ops, nested ones too) in the graph: their iterations are not counted
+  // above (known only at run time); the runtime times a cold call that has them instead.
+  int64_t while_loops = 0;
   // Deferred effects and host values in program order; objects they use fetched through a
   // source before the kernel; pairs of sources that must be distinct objects at call time (a
   // container written by an effect and one the trace read after it), else the call runs eagerly.

@@ -207,6 +207,14 @@ class Tracer {
   int64_t min_region_trip_ = 8;
   int64_t short_unrolled_ = 0;  // range loops of 2.. min_region_trip_ - 1 iterations unrolled
   std::vector<std::string> loop_notes_;  // why loops were unrolled (diagnostics)
+  // `a op b` between two locals of the loop's frame or a local and a constant (la/lb < 0: the
+  // constant ca/cb), op one of lt/le/gt/ge/eq: a fact the loop test implies whenever the body
+  // runs (range analysis of while-loop counters, while_loops.cpp).
+  struct SlotFact {
+    ir::Op op = ir::Op::Lt;
+    int la = -1, lb = -1;
+    int64_t ca = 0, cb = 0;
+  };
   // A local holding a Python number before a loop whose body makes it an array value: the
   // retrace lets it enter the loop as a value of that type.
   struct Widen {
@@ -214,6 +222,13 @@ class Tracer {
     int local = -1;
     ir::Type type;
     Box box = Box::Array;
+    // A while loop's runtime Python int (box PyInt): which bounds enter widened to
+    // kWhileIntBound (1: the low one, 2: the high one); the others enter as they are before the
+    // loop. A bound the body moves past is widened on the next retrace (request_widen).
+    int sides = 3;
+    // What the loop test at the end of the body implied (in the trace that asked): facts for
+    // the body's start too (the test before the loop may have compared constants then).
+    std::vector<SlotFact> facts;
   };
   std::vector<Widen> widen_;
   std::optional<Widen> widen_request_;
@@ -261,6 +276,24 @@ class Tracer {
       bool own = false;
     };
     std::vector<Assumed> assumed;
+    std::vector<SlotFact> next_facts;  // what cond_next implies about the locals
+    // Early exits (region_break): a `break` on runtime data may leave this region (a while
+    // region, or a for region traced as a while: for_exit); the body after it runs under
+    // arm_conds_ (its stores guarded) and each exit keeps the loop frame's locals as the break
+    // leaves them, merged with the body's end at the back edge.
+    bool exits_ok = false, for_exit = false;
+    // for_exit: the body's param counting the iterations (a carried counter, not the while's
+    // iteration number: a native nest may index with a counter), the loop variable's base.
+    ir::ValueId counter = ir::kNoValue;
+    int exit_at = -1;  // for: where a break goes (FOR_ITER's target; at or after it)
+    size_t arm_base = 0;
+    int spec_base = 0;
+    int64_t mutations_at_exit = -1;  // mutations_ at the first exit (none may follow unguarded)
+    struct Exit {
+      ir::ValueId cond;           // bool[]: this exit is taken (an earlier one was not)
+      std::vector<AValue> locals;
+    };
+    std::vector<Exit> exits;
   };
   // What differs between a `for` region and a `while` region (region() traces both).
   struct RegionShape {
@@ -272,7 +305,21 @@ class Tracer {
     int line = 0;
     AValue* it = nullptr;               // for: the range iterator on the stack
     ir::ValueId cond0 = ir::kNoValue;  // while: the test before the first iteration
+    std::vector<SlotFact> facts;       // while: what the test implies at the body's start
   };
+  // Narrows the bounds of the runtime ints in the current frame's locals by the fact that the
+  // comparison `t` is `holds` (t: a bool[] lt/le/gt/ge/eq/ne of integer scalars, or not/and of
+  // those). clamp: the values are also replaced by where(t holds, value, a value inside the new
+  // bounds), for code that runs whether or not t holds (both arms of a loop test), so that a
+  // read proved in bounds by the narrowed bounds stays in bounds when t does not hold.
+  // restore: where given, (slot, its value before) of each local changed, for undo_refine.
+  void refine_ranges(ir::ValueId t, bool holds, bool clamp, std::vector<std::pair<size_t, AValue>>* restore = nullptr);
+  // The locals refine_ranges changed that still hold what it made: back to their value before.
+  void undo_refine(std::vector<AValue>& locals, const std::vector<std::pair<size_t, AValue>>& restore,
+                   const std::vector<AValue>& refined);
+  void apply_slot_facts(const std::vector<SlotFact>& facts);
+  // The facts (a comparison value, whether it holds) as SlotFacts on the current locals.
+  std::vector<SlotFact> slot_facts(const std::vector<std::pair<ir::ValueId, bool>>& facts);
   // While loops key their widenings apart from for loops (whose key is the FOR_ITER index).
   static LoopKey while_key(PyCodeObject* code, int body_pc) { return {code, -1 - body_pc}; }
   // A runtime Python int a while loop updates (a counter) is traced entering anywhere in
@@ -285,7 +332,8 @@ class Tracer {
   static constexpr int64_t kWhileIntStep = 256;
   // Asks for a retrace with local `local` entering the loop `key` as a runtime value; false when
   // it already did (no abort then).
-  bool request_widen(const LoopKey& key, int local, ir::Type t, Box box);
+  bool request_widen(const LoopKey& key, int local, ir::Type t, Box box, int sides = 3,
+                     std::vector<SlotFact> facts = {});
   // The loop variable in the body (loops.cpp): affine arithmetic, windows, indexing.
   bool loop_index_arith(int nb, const AValue& lhs, const AValue& rhs);
   // Whether `nb` on these operands stays affine in the loop variable (loop_index_arith).
@@ -337,7 +385,20 @@ class Tracer {
   bool loop_region(int for_pc, AValue& it);
   // Traces a while loop (test at `test_pc`, body [body_pc, back_pc]) once, as a while op whose
   // test before the first iteration is cond0. The state is the one at the body's start.
-  bool while_region(int test_pc, int body_pc, int back_pc, int exit_pc, ir::ValueId cond0);
+  // A conditional jump on runtime data in a region's body whose one arm leaves the loop (a
+  // `break`, maybe after assignments): the arm is traced to the exit and recorded, and the body
+  // goes on with the other arm (handled); false on an abort.
+  bool region_break(const Instruction& in, ir::ValueId truth, bool& handled);
+  // A while loop whose first iteration met a break on runtime data while its test was still
+  // static (`i = 0; while i < n: ...; if x[i] > t: break`) is asked for again as a region from
+  // its test (a Widen with local -1, kept across retraces): at that static test (taken into the
+  // body), the region starts with cond0 true (handled); false on an abort.
+  bool forced_while(const Instruction& in, bool jump, bool& handled);
+  // Set while a loop test is traced to see whether it is one: refusals are kept here instead
+  // of failing the trace (a mid-body break is not a test, region_break takes it).
+  std::string* test_refusal_ = nullptr;
+  bool while_region(int test_pc, int body_pc, int back_pc, int exit_pc, ir::ValueId cond0,
+                    std::vector<SlotFact> facts = {});
   bool region(const RegionShape& shape);
   // A conditional jump on runtime data that is a while loop's test (at its top: the loop
   // becomes a while region; at the end of a while body being traced: its test is recorded).
@@ -345,7 +406,9 @@ class Tracer {
   bool while_test_jump(const Instruction& in, ir::ValueId truth, bool& handled);
   // The loop test's value from the conditional jump `in` (at pc - 1, its operand popped):
   // true when control reaches `head`, false at `exit`; the code in between must be pure.
-  std::optional<ir::ValueId> loop_test(const Instruction& in, ir::ValueId truth, int head, int exit, int last_pc);
+  // facts: set to comparisons among the locals that hold whenever the test's value is true.
+  std::optional<ir::ValueId> loop_test(const Instruction& in, ir::ValueId truth, int head, int exit, int last_pc,
+                                       std::vector<SlotFact>* facts = nullptr);
   bool region_fail(std::string why);
   // Runs the interpreter until `done()` (checked before each instruction) or an abort/return.
   bool interpret(const std::function<bool()>& done);
@@ -623,7 +686,13 @@ class Tracer {
  public:
   // Effects and host values recorded so far (a loop traced as a compiled region must not
   // record any: they happen per iteration, in order).
-  size_t effect_count() const { return trace_.effects.size(); }
+  // Effects recorded so far, loop regions' included (speculative interpretation that must stay
+  // free of effects compares it; if-conversion allows loop effects in arms: top_effect_count).
+  size_t effect_count() const { return trace_.effects.size() + trace_.loop_effects.size(); }
+  size_t top_effect_count() const { return trace_.effects.size(); }
+  // Forgets the loop effects recorded from index `from` on (a speculative trace that is not
+  // kept): their effect nodes in the body being traced become constants DCE removes.
+  void drop_loop_effects(size_t from);
 
  private:
   struct DeferredTarget {  // a container an effect writes after the kernel

@@ -3,6 +3,8 @@ traced once and runs compiled as long as the test holds. Every case is compared 
 and checked to have run compiled, with one compile for different data."""
 import re
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -367,8 +369,24 @@ def test_if_then_while_is_one_while_region():
     check(if_then_while, [(x, 1.0), (-x, 1.0), (x, 10.0)])
 
 
-@pytest.mark.parametrize("f", [while_in_a_branch, breaks_on_data, with_first_binding_read_after, continues_on_data, returns_in_body,
-                               doubling_counter, for_region_breaks, loop_variable_read_after])
+@pytest.mark.parametrize("f", [breaks_on_data, for_region_breaks, returns_in_body])
+def test_breaks_compile(f):
+    # A break on array data in the middle of a while body, or in a for region (issue #5; more in
+    # test_loop_exits.py): compiled, with the state the break leaves. (returns_in_body's
+    # `return x` is a copy of the code after the loop: leaving the loop, as a break.)
+    for x, tol in [(np.arange(3.0, 300.0), 1.0), (np.arange(3.0, 300.0), 1e9), (np.arange(3.0, 30.0), 200.0)]:
+        jf = jit(f)
+        same(jf(x.copy(), tol), f(x.copy(), tol))
+        st = jf.stats()
+        if f is for_region_breaks and sys.version_info >= (3, 12):
+            # 3.12+ copy the break's exit block after the back edge: eager there (same results)
+            assert st["fallback_calls"] == 1, st
+        else:
+            assert st["compiled_calls"] == 1 and st["fallback_calls"] == 0, st["fallback_reasons"]
+
+
+@pytest.mark.parametrize("f", [while_in_a_branch, with_first_binding_read_after, continues_on_data,
+                               doubling_counter, loop_variable_read_after])
 def test_unsupported_falls_back_with_a_reason(f):
     x = np.arange(3.0, 300.0)
     jf = jit(f)

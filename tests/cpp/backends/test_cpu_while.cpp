@@ -312,5 +312,60 @@ func @f(%0) {
   EXPECT_EQ(run_kernel(g, *k, in)[0].get<int64_t>(0), 45);  // 0 + 1 + ... + 9
 }
 
+
+// A for loop with a break, as the tracer makes it (issue #5): a while whose counter k is
+// carried (not the iteration number, so a native nest may index with it), run while
+// k + 1 < n and no break was taken; k + 1 after the loop is one past the index it left at.
+const char* kFirstAbove = R"(
+func @first_above(%0, %1) {
+  %0 = param 0 contiguous : f64[8]
+  %1 = param 1 scalar : f64[]
+  %2 = const true : bool[]
+  %3 = const 0 : i64[]
+  %4 = while %2, %3, %0, %1 {ints = [1], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2, %3) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 scalar : i64[]
+      %2 = param 2 contiguous : f64[8]
+      %3 = param 3 scalar : f64[]
+      %4 = dyn_slice %2, %1 {ints = [1], fval = 0.0} : f64[1]
+      %5 = reshape %4 : f64[]
+      %6 = gt %5, %3 : bool[]
+      %7 = const 1 : i64[]
+      %8 = add %1, %7 : i64[]
+      %9 = const 8 : i64[]
+      %10 = lt %8, %9 : bool[]
+      %11 = not %6 : bool[]
+      %12 = and %11, %10 : bool[]
+      return %8, %12
+    }
+  %5 = loop_result %4 {ints = [0], fval = 0.0} : i64[]
+  return %5
+}
+)";
+
+TEST(CpuWhile, BreakWithCarriedCounterNativeAndProgramAgree) {
+  ir::Graph g = parse_ok(kFirstAbove);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> x0 = {0, 1, 2, nan, 4, 5, 6, 7};
+  for (bool native : {true, false}) {
+    SCOPED_TRACE(native ? "native" : "program");
+    auto k = compile(g, native);
+    ASSERT_TRUE(k);
+    EXPECT_EQ(program_info(*k)->native_loops, native ? 1 : 0);
+    for (double t : {-1.0, 0.0, 2.5, 6.5, 7.0, 100.0, nan}) {
+      int64_t want = 0;  // Python: for i in range(8): if x[i] > t: break  -> i + 1
+      for (int64_t i = 0; i < 8; ++i) {
+        want = i + 1;
+        if (x0[static_cast<size_t>(i)] > t) break;
+      }
+      Buffer tb = make_buffer(DType::F64, {});
+      tb.set<double>(0, t);
+      std::vector<Buffer> in = {f64_buffer({8}, x0), tb};
+      EXPECT_EQ(run_kernel(g, *k, in)[0].get<int64_t>(0), want) << t;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tracejit::backends::testing
