@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tracejit
+from conftest import assert_same
 
 # 3.12+ compile a `break` followed by the function's return (and a while loop's break whose exit
 # block is short) as a copy of the code after the loop placed after the back edge (POP_TOP;
@@ -79,18 +80,7 @@ def scan_up(x, t):
 
 
 def same(got, want):
-    """The same value as eager: type, dtype, shape and contents (NaN equal to NaN)."""
-    if isinstance(want, tuple):
-        assert isinstance(got, tuple) and len(got) == len(want)
-        for g, w in zip(got, want):
-            same(g, w)
-        return
-    assert type(got) is type(want), (type(got), type(want))
-    if isinstance(want, (np.ndarray, np.generic)):
-        assert got.dtype == want.dtype and np.shape(got) == np.shape(want)
-        np.testing.assert_array_equal(got, want)
-    else:
-        assert repr(got) == repr(want)
+    assert_same(want, got)  # conftest: type, dtype, shape, values (NaN == NaN, signed zeros)
 
 
 def run(f, *args):

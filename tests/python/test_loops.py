@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tracejit
+from conftest import assert_same
 
 
 def jit(f, **kw):
@@ -14,17 +15,7 @@ def jit(f, **kw):
 
 
 def same(got, want):
-    if isinstance(want, tuple):
-        assert isinstance(got, tuple) and len(got) == len(want)
-        for g, w in zip(got, want):
-            same(g, w)
-        return
-    assert type(got) is type(want)
-    if isinstance(want, np.ndarray):
-        assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_array_equal(got, want)
-    else:
-        assert got == want
+    assert_same(want, got)  # conftest: type, dtype, shape, values (NaN == NaN, signed zeros)
 
 
 def ir_of(f, *args):

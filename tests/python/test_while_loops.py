@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tracejit
+from conftest import assert_same
 
 
 def jit(f, **kw):
@@ -16,17 +17,7 @@ def jit(f, **kw):
 
 
 def same(got, want):
-    if isinstance(want, tuple):
-        assert isinstance(got, tuple) and len(got) == len(want)
-        for g, w in zip(got, want):
-            same(g, w)
-        return
-    assert type(got) is type(want), (type(got), type(want))
-    if isinstance(want, (np.ndarray, np.generic)):
-        assert got.dtype == want.dtype and np.shape(got) == np.shape(want)
-        np.testing.assert_array_equal(got, want)
-    else:
-        assert got == want or (got != got and want != want)
+    assert_same(want, got)  # conftest: type, dtype, shape, values (NaN == NaN, signed zeros)
 
 
 def while_ops(f, *args):

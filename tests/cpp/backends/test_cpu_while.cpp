@@ -14,20 +14,8 @@
 namespace tracejit::backends::testing {
 namespace {
 
-ir::Graph parse_ok(const std::string& text) {
-  auto g = ir::parse(text);
-  EXPECT_TRUE(g.ok()) << g.message() << "\n" << text;
-  if (!g.ok()) return {};
-  Status st = ir::verify(*g);
-  EXPECT_TRUE(st.ok()) << st.message();
-  return std::move(*g);
-}
-
 std::unique_ptr<CompiledKernel> compile(const ir::Graph& g, bool native = true) {
-  CpuCompileOptions o;
-  o.cache_dir = "";
-  o.native_loops = native;
-  auto k = compile_cpu(g, o);
+  auto k = compile_cpu(g, loop_options(native));
   EXPECT_TRUE(k.ok()) << k.message();
   return k.ok() ? std::move(*k) : nullptr;
 }
