@@ -637,6 +637,15 @@ bool Tracer::region(const RegionShape& shape) {
       // number, the rest see an array value. Trace again with s entering as a value of the
       // exit type (the same first-iteration result: NumPy converts a weak Python scalar to the
       // other operand's dtype, which is the exit dtype here).
+      // A while loop may run no iteration: the name then still holds the Python number, where
+      // the compiled code would give the exit kind (np.float64(0.0) for 0.0) — only a number that
+      // stays a Python number of its kind is carried.
+      const Box entry_box = PyLong_CheckExact(e.obj) ? Box::PyInt : Box::PyFloat;
+      if (is_while && x.box != entry_box)
+        return give_up(fmt::format("'{}' starts as a Python {} and the body makes it a NumPy scalar: after a "
+                                   "while loop that ran no iteration it would still be the Python number",
+                                   local_name(static_cast<int>(tags[i] - kLocal)),
+                                   entry_box == Box::PyInt ? "int" : "float"));
       if (x.box == Box::PyInt && PyLong_CheckExact(e.obj) && x.type == ir::Type::scalar(ir::DType::I64)) {
         // (a counter merged at a break: widened bound by bound, as above)
         if (!request_widen(key, static_cast<int>(tags[i] - kLocal), x.type, Box::PyInt, 0, next_facts))

@@ -461,3 +461,29 @@ def test_symbolic_sizes_after_a_recompile():
         same(jf(x, 1e-3, 100), bounded(x, 1e-3, 100))
     st = jf.stats()
     assert st["compiled_calls"] == 5 and st["fallback_calls"] == 0 and st["compiles"] == 2, st
+
+
+def acc_while_and(x, t):
+    s = 0.0
+    i = 0
+    while i < x.shape[0] and x[i] < t:
+        s += x[i]
+        i += 1
+    return s
+
+
+def acc_while(x, t):
+    s = 0.0
+    while s < t:
+        s = s + x[0]
+    return s
+
+
+@pytest.mark.parametrize("f", [acc_while_and, acc_while])
+def test_python_float_after_no_iteration(f):
+    # `s = 0.0` that the body turns into np.float64: when the loop runs no iteration eager
+    # returns the Python float 0.0 (and NEP 50 treats it as weak later), never np.float64(0.0).
+    x = np.arange(1.0, 501.0)
+    jf = jit(f)
+    for t in (2.5, -1.0, 2.5, 0.0):
+        same(jf(x, t), f(x, t))
