@@ -353,6 +353,56 @@ def test_break_in_while_region(t):
     compiled(run(sum_until_negative, t))
 
 
+def return_in_for_body(x, t):
+    # A return in a for body computes its value before it pops the iterator (LOAD_FAST i; SWAP;
+    # POP_TOP; RETURN_VALUE): no copy of the exit block even where the code after the loop is
+    # `return i` (the same results, however it runs).
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            return i
+    return i
+
+
+def return_from_inner_loop(x, t):
+    # `return i` from the inner loop pops both iterators before the outer loop's exit code: not
+    # the inner loop's exit (the same results, however it runs).
+    for j in range(2):
+        for i in range(x.shape[0]):
+            if x[i] > t + j:
+                return i
+    return i
+
+
+def while_return_copy(x, t):
+    # A while loop's break copying the exit block (`return k, s`), with a counter and a sum.
+    k = 0
+    s = x[0] * 0.0
+    while k < x.shape[0]:
+        s = s + x[k]
+        if s > t:
+            break
+        k += 1
+    return k, s
+
+
+def sum_until(x, t):
+    # The function ends after the loop: the break's copy is the implicit `return None`.
+    s = x[0] * 0.0
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            break
+        s += x[i]
+
+
+@pytest.mark.parametrize("t", [-1.0, 0.0, 7.5, 100.0, np.nan])
+def test_break_copies_and_returns(t):
+    x = np.arange(20.0)
+    compiled(run(while_return_copy, x, t))
+    compiled(run(sum_until, x, t))
+    run(return_in_for_body, x, t)
+    run(return_from_inner_loop, x, t)
+
+
 def test_empty_range_leaves_name_unbound():
     # range(0): the loop variable is never bound: reading it raises as in eager.
     j = tracejit.jit(first_above, sync=True, hot=0)
