@@ -301,17 +301,20 @@ bool Tracer::region(const RegionShape& shape) {
     if (!w.type.is_scalar()) c = trace_.graph.add_op(ir::Op::Broadcast, w.type, {c}, loop_loc);
     slot = tensor(c, w.box);
   }
-  // A for loop whose body may break out (a forward jump past the loop) is traced as a while
-  // region: the iteration number k counts, the loop variable is start + k * step (k is the
-  // body's param 0 then), and the loop runs while k < trip and no break was taken.
+  // A for loop whose body may break out (a forward jump past the loop, or on 3.12+ the POP_TOP
+  // of the iterator followed by a copy of the exit block ending in a return: exit_copy) is
+  // traced as a while region: the iteration number k counts, the loop variable is
+  // start + k * step (k is the body's param 0 then), and the loop runs while k < trip and no
+  // break was taken.
   bool for_exit = false;
   if (!is_while) {
-    const int after = fr().instrs[static_cast<size_t>(for_pc)].target;
+    const std::vector<Instruction>& ins = fr().instrs;
+    const int after = ins[static_cast<size_t>(for_pc)].target;
     for (int k = for_pc + 1; k < after && !for_exit; ++k) {
-      const Instruction& in = fr().instrs[static_cast<size_t>(k)];
+      const Instruction& in = ins[static_cast<size_t>(k)];
       const bool jump = in.op == COp::Jump || in.op == COp::PopJumpIfFalse || in.op == COp::PopJumpIfTrue ||
                         in.op == COp::PopJumpIfNone || in.op == COp::PopJumpIfNotNone;
-      for_exit = jump && in.target >= after;
+      for_exit = (jump && in.target >= after) || (in.op == COp::PopTop && exit_copy(ins, k + 1, after));
     }
   }
   regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, for_exit ? 0 : start,
@@ -324,6 +327,7 @@ bool Tracer::region(const RegionShape& shape) {
   rf.exits_ok = true;
   rf.for_exit = for_exit;
   rf.exit_at = is_while ? -1 : fr().instrs[static_cast<size_t>(for_pc)].target;
+  rf.exit_stack = is_while ? fr().stack.size() : it_index;  // (a for loop's exit pops the iterator)
   rf.arm_base = arm_conds_.size();
   rf.spec_base = speculative_;
   if (is_while) {

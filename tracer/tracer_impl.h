@@ -24,6 +24,12 @@ namespace tracejit::tracer::detail {
 using frontend::COp;
 using frontend::Instruction;
 
+// Whether the code at `pc` is a copy of the code at `exit` up to a return (while_loops.cpp):
+// CPython 3.12+ copy a short exit block ending in a return into the `break` (a for loop's
+// after its POP_TOP of the iterator), so that running it from the exit's stack depth is leaving
+// the loop and running the code after it.
+bool exit_copy(const std::vector<Instruction>& ins, int pc, int exit);
+
 
 
 // An abstract value on the tracer's stack or in a local slot.
@@ -286,6 +292,9 @@ class Tracer {
     // iteration number: a native nest may index with a counter), the loop variable's base.
     ir::ValueId counter = ir::kNoValue;
     int exit_at = -1;  // for: where a break goes (FOR_ITER's target; at or after it)
+    // The loop frame's stack size after the loop (a for loop's without its iterator): a copy of
+    // the exit block (exit_copy) reached at this size is leaving the loop.
+    size_t exit_stack = 0;
     size_t arm_base = 0;
     int spec_base = 0;
     int64_t mutations_at_exit = -1;  // mutations_ at the first exit (none may follow unguarded)

@@ -52,20 +52,6 @@ bool find_back_edge(const std::vector<Instruction>& ins, int test_pc, int& body,
   return body >= 0;
 }
 
-// Whether the code at `pc` is a copy of the code at `exit` up to a return (3.13 copies a short
-// exit block into a `break`): running it is leaving the loop.
-bool exit_copy(const std::vector<Instruction>& ins, int pc, int exit) {
-  if (pc == exit || pc < 0 || exit < 0) return false;
-  for (int k = 0; k < 32; ++k) {
-    if (pc + k >= static_cast<int>(ins.size()) || exit + k >= static_cast<int>(ins.size())) return false;
-    const Instruction &a = ins[static_cast<size_t>(pc + k)], &b = ins[static_cast<size_t>(exit + k)];
-    if (a.op != b.op || a.arg != b.arg) return false;
-    if (a.op == COp::ReturnValue) return true;
-    if (is_jump(a.op) || a.op == COp::ForIter || a.op == COp::RaiseVarargs) return false;
-  }
-  return false;
-}
-
 // Whether straight-line code from `pc` ends in a return.
 bool return_block(const std::vector<Instruction>& ins, int pc) {
   for (int k = 0; k < 64 && pc + k < static_cast<int>(ins.size()); ++k) {
@@ -113,6 +99,21 @@ const char* impure_in_test(COp op) {
 
 }  // namespace
 
+// (3.12+ copy a short exit block into a `break`; the same code from the same state is leaving the
+// loop. The decoder makes LOAD_FAST_CHECK a LoadFast and splits 3.13's fused loads, so a copy
+// matches the exit's canonical instructions exactly.)
+bool exit_copy(const std::vector<Instruction>& ins, int pc, int exit) {
+  if (pc == exit || pc < 0 || exit < 0) return false;
+  for (int k = 0; k < 32; ++k) {
+    if (pc + k >= static_cast<int>(ins.size()) || exit + k >= static_cast<int>(ins.size())) return false;
+    const Instruction &a = ins[static_cast<size_t>(pc + k)], &b = ins[static_cast<size_t>(exit + k)];
+    if (a.op != b.op || a.arg != b.arg) return false;
+    if (a.op == COp::ReturnValue) return true;
+    if (is_jump(a.op) || a.op == COp::ForIter || a.op == COp::RaiseVarargs) return false;
+  }
+  return false;
+}
+
 bool Tracer::forced_while(const Instruction& in, bool jump, bool& handled) {
   handled = false;
   bool any = false;
@@ -147,16 +148,20 @@ bool Tracer::region_break(const Instruction& in, ir::ValueId truth, bool& handle
       return true;
   }
   const std::vector<Instruction>& ins = fr().instrs;
-  auto exits_at = [&](int pc) {
+  // The loop's exit, or a copy of its exit block (3.12+: `break` followed by the function's
+  // return; a for loop's copy follows the POP_TOP of its iterator), reached at the exit's stack
+  // size (`traced`: in the speculative trace of the arm; a look at the code does not know it).
+  auto exits_at = [&](int pc, bool traced) {
     const RegionFrame& rf = regions_[ri];
-    if (rf.is_while) return pc == rf.exit_pc || exit_copy(ins, pc, rf.exit_pc);
-    return pc >= rf.exit_at;
+    const int exit = rf.is_while ? rf.exit_pc : rf.exit_at;
+    if (rf.is_while ? pc == exit : pc >= exit) return true;
+    return exit_copy(ins, pc, exit) && (!traced || fr().stack.size() == rf.exit_stack);
   };
   // Straight-line code from pc (assignments, no branches) that reaches the loop's exit.
   auto breaks = [&](int pc) {
     for (int k = 0; k < 64; ++k) {
       if (pc < 0 || pc >= static_cast<int>(ins.size())) return false;
-      if (exits_at(pc)) return true;
+      if (exits_at(pc, false)) return true;
       const COp op = ins[static_cast<size_t>(pc)].op;
       if (op == COp::Jump) {
         if (ins[static_cast<size_t>(pc)].target <= pc) return false;  // (back to the loop's head)
@@ -192,7 +197,7 @@ bool Tracer::region_break(const Instruction& in, ir::ValueId truth, bool& handle
     if (frames_.size() < depth) return bad = "it leaves the function", true;
     if (frames_.size() > depth) return false;  // an inlined call
     const int p = fr().pc;
-    if (exits_at(p)) return true;
+    if (exits_at(p, true)) return true;
     if (p < 0 || p >= static_cast<int>(fr().instrs.size())) return false;  // (interpret reports it)
     const COp op = fr().instrs[static_cast<size_t>(p)].op;
     if (is_jump(op) && op != COp::Jump) return bad = "it branches", true;
@@ -272,26 +277,29 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
   }
   // The test at the top of a while loop.
   int body = -1, back = -1, last = -1;
-  // One arm enters the body or leaves; a copy of the exit block counts only opposite the body,
-  // and so does a block ending in a return when nothing follows the loop (`while True:` in
-  // 3.12+ has no exit of its own: the `break` runs its return in place).
+  // One arm enters the body or leaves; a copy of the exit block counts only opposite the body
+  // for a test before the loop (a return before a loop is no test of it), anywhere for one in
+  // the loop's body (`if done: break` in 3.12+, whose exit block is a return: a copy of it), and
+  // so does a block ending in a return when nothing follows the loop (`while True:` in 3.12+
+  // has no exit of its own: the `break` runs its return in place).
   int exit = -1;
-  auto reaches = [&](int b, int j) {
+  auto reaches = [&](int b, int j, bool inside) {
     const int e = j + 1;
     if (e < static_cast<int>(ins.size())) {
       exit = e;
-      return fall == b || fall == e || jump == b || jump == e || (exit_copy(ins, fall, e) && jump == b) ||
-             (exit_copy(ins, jump, e) && fall == b);
+      if (fall == b || fall == e || jump == b || jump == e) return true;
+      if (inside) return exit_copy(ins, fall, e) || exit_copy(ins, jump, e);
+      return (exit_copy(ins, fall, e) && jump == b) || (exit_copy(ins, jump, e) && fall == b);
     }
     if (jump == b && return_block(ins, fall)) return exit = fall, true;
     if (fall == b && return_block(ins, jump)) return exit = jump, true;
     return false;
   };
   if (find_back_edge(ins, pc, body, back) && ins[static_cast<size_t>(body)].op != COp::ForIter &&
-      reaches(body, back)) {
+      reaches(body, back, false)) {
     last = body - 1;  // the test code lies before the body
   } else if (find_enclosing_loop(ins, pc, body, back) && ins[static_cast<size_t>(body)].op != COp::ForIter &&
-             reaches(body, back)) {
+             reaches(body, back, true)) {
     // A test at the end of a loop body (`while True: ...; if done: break`): the iterations so
     // far were traced as they ran; the rest is a while region from the loop's head, whose body
     // ends at this same test.

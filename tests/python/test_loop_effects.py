@@ -10,7 +10,6 @@ printed text compares exactly."""
 import contextlib
 import copy
 import io
-import sys
 import traceback
 
 import numpy as np
@@ -53,10 +52,6 @@ def assert_compiled(j, calls=2):
     s = j.stats()
     assert s["fallback_calls"] == 0, s["fallback_reasons"]
     assert s["compiled_calls"] == calls, s
-
-
-# 3.12+ copy a for loop's break exit block after the back edge: such loops run eagerly there.
-BREAKS_COMPILE = sys.version_info < (3, 12)
 
 
 def check(f, args, containers=(), calls=2, compiled=True):
@@ -305,8 +300,7 @@ def test_break_after_effect_compiles():
     assert eager[1].count("\n") == 501
     for got in jitted:
         assert same(eager[0], got[0]) and eager[1] == got[1]
-    if BREAKS_COMPILE:
-        assert_compiled(j)
+    assert_compiled(j)
 
 
 def best_so_far(x, n):
@@ -593,7 +587,7 @@ def for_print_then_break(x, t):
 @pytest.mark.parametrize("f", [while_break_then_append, for_break_then_append, for_print_then_break])
 @pytest.mark.parametrize("t", [150.5, 1e9, -1.0])  # breaks mid-way, never, in the first iteration
 def test_effect_with_break(f, t):
-    check(f, (np.arange(300.0), t), containers=(LOG,), compiled=BREAKS_COMPILE)
+    check(f, (np.arange(300.0), t), containers=(LOG,))
 
 
 def append_then_break(x, t):

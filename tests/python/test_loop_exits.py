@@ -4,28 +4,11 @@ bounds before the loop (while_loops.cpp: refine_ranges, SlotFact; loops.cpp: bou
 widening), and the second operand of `j > 0 and a[j - 1] > key` reads in bounds whether or not
 j > 0 holds (the compiled test evaluates both operands: the index is clamped where the first
 does not hold). Every case is compared with eager NumPy and must run compiled."""
-import sys
-
 import numpy as np
 import pytest
 
 import tracejit
 from conftest import assert_same
-
-# 3.12+ compile a `break` followed by the function's return (and a while loop's break whose exit
-# block is short) as a copy of the code after the loop placed after the back edge (POP_TOP;
-# LOAD_FAST; RETURN_VALUE): region_break does not recognise that copy as the loop's exit yet, so
-# these loops still run eagerly there (with the same results: run() checks them first).
-BREAKS_COMPILE = sys.version_info < (3, 12)
-
-
-def compiled_break(stats):
-    """A loop left by such a break: compiled on 3.11; eager on 3.12+ (the same results either
-    way: run() compared them with eager before)."""
-    if BREAKS_COMPILE:
-        compiled(stats)
-    else:
-        assert stats["compiled_calls"] >= 1 or stats["fallback_reasons"], stats
 
 
 def ins_sort(a):
@@ -231,6 +214,10 @@ def test_short_circuit_test_reads_only_when_guarded():
 # --- early exits: a `break` on array data or runtime ints leaves a for region (traced as a
 # while region then: the iteration number counts, the loop variable is start + k * step) or a
 # while region, with the locals as eager leaves them.
+# 3.12+ compile a `break` followed by the function's return (and a while loop's break whose exit
+# block is short) as a copy of the code after the loop placed after the back edge (for loops:
+# POP_TOP of the iterator; LOAD_FAST; RETURN_VALUE): region_break takes that copy as the loop's
+# exit, so these compile on 3.11, 3.12 and 3.13 alike.
 
 
 def first_above(x, t):
@@ -309,14 +296,14 @@ def sum_until_negative(x):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_break_first_above(t, dtype):
     x = np.arange(20).astype(dtype)
-    compiled_break(run(first_above, x, t))
-    compiled_break(run(first_above_idx, x, t))
+    compiled(run(first_above, x, t))
+    compiled(run(first_above_idx, x, t))
 
 
 def test_break_nan_data():
     x = np.array([np.nan] * 12)
-    compiled_break(run(first_above, x, 0.0))
-    compiled_break(run(first_above_idx, x, 0.0))
+    compiled(run(first_above, x, 0.0))
+    compiled(run(first_above_idx, x, 0.0))
 
 
 @pytest.mark.parametrize("where", [None, 1, 3, 9, 39])
@@ -324,7 +311,7 @@ def test_break_range_with_step(where):
     x = np.arange(40.0)
     if where is not None:
         x[where] = np.nan
-    compiled_break(run(first_nan_step, x))
+    compiled(run(first_nan_step, x))
 
 
 @pytest.mark.parametrize("t", [-1.0, 0.5, 7.5, 18.5, 100.0])
@@ -335,7 +322,7 @@ def test_break_guards_later_stores(t):
 
 @pytest.mark.parametrize("tol", [1e-3, 1e-12, 0.0])
 def test_break_convergence(tol):
-    compiled_break(run(converge, np.linspace(1.0, 4.0, 16), tol))
+    compiled(run(converge, np.linspace(1.0, 4.0, 16), tol))
 
 
 @pytest.mark.parametrize("n", [200, 1000])  # (unrolled, and a for region carrying the counter)
@@ -364,6 +351,56 @@ def test_for_region_counter_both_ways():
 @pytest.mark.parametrize("t", [np.arange(20.0), np.r_[np.arange(5.0), -1.0, np.arange(14.0)], -np.ones(10)])
 def test_break_in_while_region(t):
     compiled(run(sum_until_negative, t))
+
+
+def return_in_for_body(x, t):
+    # A return in a for body computes its value before it pops the iterator (LOAD_FAST i; SWAP;
+    # POP_TOP; RETURN_VALUE): no copy of the exit block even where the code after the loop is
+    # `return i` (the same results, however it runs).
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            return i
+    return i
+
+
+def return_from_inner_loop(x, t):
+    # `return i` from the inner loop pops both iterators before the outer loop's exit code: not
+    # the inner loop's exit (the same results, however it runs).
+    for j in range(2):
+        for i in range(x.shape[0]):
+            if x[i] > t + j:
+                return i
+    return i
+
+
+def while_return_copy(x, t):
+    # A while loop's break copying the exit block (`return k, s`), with a counter and a sum.
+    k = 0
+    s = x[0] * 0.0
+    while k < x.shape[0]:
+        s = s + x[k]
+        if s > t:
+            break
+        k += 1
+    return k, s
+
+
+def sum_until(x, t):
+    # The function ends after the loop: the break's copy is the implicit `return None`.
+    s = x[0] * 0.0
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            break
+        s += x[i]
+
+
+@pytest.mark.parametrize("t", [-1.0, 0.0, 7.5, 100.0, np.nan])
+def test_break_copies_and_returns(t):
+    x = np.arange(20.0)
+    compiled(run(while_return_copy, x, t))
+    compiled(run(sum_until, x, t))
+    run(return_in_for_body, x, t)
+    run(return_from_inner_loop, x, t)
 
 
 def test_empty_range_leaves_name_unbound():
@@ -433,8 +470,8 @@ def python_float_accumulator(x, t):
 
 @pytest.mark.parametrize("t", [-1.0, 0.5, 4.5, 8.5, 100.0, np.nan])
 def test_break_in_first_iteration_of_while(t):
-    compiled_break(run(break_in_first_iteration, np.arange(10.0), t))
-    compiled_break(run(break_in_first_iteration, np.arange(10, dtype=np.int32), t))
+    compiled(run(break_in_first_iteration, np.arange(10.0), t))
+    compiled(run(break_in_first_iteration, np.arange(10, dtype=np.int32), t))
 
 
 def test_python_float_accumulator_with_break_is_exact():

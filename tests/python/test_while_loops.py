@@ -3,8 +3,6 @@ traced once and runs compiled as long as the test holds. Every case is compared 
 and checked to have run compiled, with one compile for different data."""
 import re
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -369,11 +367,7 @@ def test_breaks_compile(f):
         jf = jit(f)
         same(jf(x.copy(), tol), f(x.copy(), tol))
         st = jf.stats()
-        if f is for_region_breaks and sys.version_info >= (3, 12):
-            # 3.12+ copy the break's exit block after the back edge: eager there (same results)
-            assert st["fallback_calls"] == 1, st
-        else:
-            assert st["compiled_calls"] == 1 and st["fallback_calls"] == 0, st["fallback_reasons"]
+        assert st["compiled_calls"] == 1 and st["fallback_calls"] == 0, st["fallback_reasons"]
 
 
 @pytest.mark.parametrize("f", [while_in_a_branch, with_first_binding_read_after, continues_on_data,
