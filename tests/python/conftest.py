@@ -62,3 +62,60 @@ def quiet():
         warnings.simplefilter("ignore", RuntimeWarning)
         with np.errstate(all="ignore"):
             yield
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers of the whole-program tests (graph breaks, closures, try blocks, loops): jit with
+# synchronous compiles from the first call, and eager-vs-jitted comparison of returns, printed
+# output, in-place updates and exceptions.
+
+def jit_now(fn, **kw):
+    """tracejit.jit compiling on the first call, synchronously (so stats() sees it at once)."""
+    import tracejit
+    kw.setdefault("hot", 0)
+    kw.setdefault("sync", True)
+    return tracejit.jit(fn, **kw)
+
+
+def same_nested(expected, got, rtol=1e-12):
+    """assert_same through lists and tuples (of arrays, numbers, lists); floats within rtol
+    (compiled tanh/sqrt may differ from NumPy's by an ulp)."""
+    if isinstance(expected, (list, tuple)):
+        assert type(got) is type(expected) and len(got) == len(expected), (got, expected)
+        for e, g in zip(expected, got):
+            same_nested(e, g, rtol)
+    else:
+        assert_same(expected, got, rtol=rtol)
+
+
+def random_args(*shapes, seed=0):
+    """make_args for compare_eager / run_both: call k gets standard normal arrays of `shapes`
+    drawn with seed + k."""
+    def make(k):
+        r = np.random.default_rng(seed + k)
+        return tuple(r.standard_normal(s) for s in shapes)
+    return make
+
+
+def compare_eager(fn, make_args, capsys, calls=3, **jit_kw):
+    """Runs fn eagerly and jitted `calls` times each on fresh arguments (make_args(k) for call
+    k): the same returns, printed output and arguments afterwards (in-place updates; lists keep
+    their length). Returns the jitted function, for stats()."""
+    ref = []
+    for k in range(calls):
+        args = make_args(k)
+        ref.append((fn(*args), args, capsys.readouterr().out))
+    jf = jit_now(fn, **jit_kw)
+    for k in range(calls):
+        args = make_args(k)
+        got = jf(*args)
+        out = capsys.readouterr().out
+        want, want_args, want_out = ref[k]
+        same_nested(want, got)
+        assert out == want_out, (out, want_out)
+        for wa, ga in zip(want_args, args):
+            if isinstance(wa, np.ndarray):
+                assert_same(wa, ga, rtol=1e-12)
+            elif isinstance(wa, list):
+                assert len(wa) == len(ga)
+    return jf

@@ -10,45 +10,7 @@ import numpy as np
 import pytest
 
 import tracejit
-from conftest import assert_same
-
-
-def jit(fn, **kw):
-    kw.setdefault("hot", 0)
-    kw.setdefault("sync", True)
-    return tracejit.jit(fn, **kw)
-
-
-def same(expected, got):
-    if isinstance(expected, (list, tuple)) and not isinstance(expected, np.ndarray):
-        assert type(got) is type(expected) and len(got) == len(expected)
-        for e, g in zip(expected, got):
-            same(e, g)
-    else:
-        assert_same(expected, got, rtol=1e-12)
-
-
-def compare(fn, make_args, capsys, calls=3):
-    """fn eagerly and jitted, `calls` times each on fresh arguments: same returns, printed
-    output and arguments afterwards (in-place updates). Returns the jitted function."""
-    ref = []
-    for k in range(calls):
-        args = make_args(k)
-        ref.append((fn(*args), args, capsys.readouterr().out))
-    jf = jit(fn)
-    for k in range(calls):
-        args = make_args(k)
-        got = jf(*args)
-        out = capsys.readouterr().out
-        want, want_args, want_out = ref[k]
-        same(want, got)
-        assert out == want_out, (out, want_out)
-        for wa, ga in zip(want_args, args):
-            if isinstance(wa, np.ndarray):
-                assert_same(wa, ga, rtol=1e-12)
-            elif isinstance(wa, list):
-                assert len(wa) == len(ga)
-    return jf
+from conftest import assert_same, compare_eager as compare, jit_now as jit, random_args as arrays, same_nested as same
 
 
 def compiled(jf, calls=3):
@@ -64,13 +26,6 @@ def fell_back(jf, words):
     assert any(words in r for r in reasons), reasons
     assert all(__file__ in r for r in reasons), reasons
     return st
-
-
-def arrays(*shapes, seed=0):
-    def make(k):
-        r = np.random.default_rng(seed + k)
-        return tuple(r.standard_normal(s) for s in shapes)
-    return make
 
 
 # ---------------------------------------------------------------------------------------------

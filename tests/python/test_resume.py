@@ -10,48 +10,7 @@ import numpy as np
 import pytest
 
 import tracejit
-from conftest import assert_same
-
-
-def jit(fn, **kw):
-    kw.setdefault("hot", 0)
-    kw.setdefault("sync", True)
-    return tracejit.jit(fn, **kw)
-
-
-def same(expected, got):
-    if isinstance(expected, list):
-        assert type(got) is list and len(got) == len(expected)
-        for e, g in zip(expected, got):
-            same(e, g)
-    elif isinstance(expected, tuple) and any(isinstance(e, list) for e in expected):
-        assert type(got) is tuple and len(got) == len(expected)
-        for e, g in zip(expected, got):
-            same(e, g)
-    else:
-        assert_same(expected, got, rtol=1e-12)  # compiled tanh/sqrt may differ by an ulp
-
-
-def compare(fn, make_args, capsys, calls=3, **jit_kw):
-    """Runs fn eagerly and jitted `calls` times each on fresh arguments (make_args(k) for call k):
-    same returns, same printed output, same arguments afterwards (in-place updates). Returns the
-    jitted function."""
-    ref = []
-    for k in range(calls):
-        args = make_args(k)
-        ref.append((fn(*args), args, capsys.readouterr().out))
-    jf = jit(fn, **jit_kw)
-    for k in range(calls):
-        args = make_args(k)
-        got = jf(*args)
-        out = capsys.readouterr().out
-        want, want_args, want_out = ref[k]
-        same(want, got)
-        assert out == want_out, (out, want_out)
-        for wa, ga in zip(want_args, args):
-            if isinstance(wa, np.ndarray):
-                assert_same(wa, ga, rtol=1e-12)
-    return jf
+from conftest import assert_same, compare_eager as compare, jit_now as jit, random_args as rng_args, same_nested as same
 
 
 def assert_resumed(jf, calls=3, breaks=1, words=None):
@@ -64,13 +23,6 @@ def assert_resumed(jf, calls=3, breaks=1, words=None):
     if words:
         assert any(words in r for r in st["graph_break_reasons"]), st["graph_break_reasons"]
     return st
-
-
-def rng_args(*shapes, seed=0):
-    def make(k):
-        r = np.random.default_rng(seed + k)
-        return tuple(r.standard_normal(s) for s in shapes)
-    return make
 
 
 # ---------------------------------------------------------------------------------------------

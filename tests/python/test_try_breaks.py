@@ -10,13 +10,7 @@ import numpy as np
 import pytest
 
 import tracejit
-from conftest import assert_same
-
-
-def jit(fn, **kw):
-    kw.setdefault("hot", 0)
-    kw.setdefault("sync", True)
-    return tracejit.jit(fn, **kw)
+from conftest import assert_same, jit_now as jit, random_args as arrays
 
 
 def run_both(fn, make_args, capsys, calls=4):
@@ -62,13 +56,6 @@ def broke_in_try(jf, calls=4):
     assert st["continuation_fallbacks"] >= calls, st
     assert any("inside a try block" in r and __file__ in r for r in st["graph_break_reasons"]), st
     return st
-
-
-def arrays(*shapes):
-    def make(k):
-        r = np.random.default_rng(k)
-        return tuple(r.standard_normal(s) for s in shapes)
-    return make
 
 
 # ---------------------------------------------------------------------------------------------
