@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,31 @@ struct Type {
   Type with_dtype(DType d) const { return Type(d, shape); }
   bool operator==(const Type& o) const { return dtype == o.dtype && shape == o.shape; }
   bool operator!=(const Type& o) const { return !(*this == o); }
+};
+
+// A product of dimensions: a constant factor times symbols (sorted, with repeats), e.g. the
+// element count 4*s0*s1 of f32[4,s0,s1] or a stride in bytes. Backends compare such products
+// to tell whether two layouts agree for every value of the symbols, and evaluate them at run
+// time from the symbols' sizes.
+struct DimProduct {
+  int64_t factor = 1;
+  std::vector<int32_t> syms;  // sorted
+
+  static DimProduct of(const Dim& d) { return d.is_static() ? DimProduct{d.size, {}} : DimProduct{1, {d.sym}}; }
+  static DimProduct numel(const Type& t) {
+    DimProduct m;
+    for (const Dim& d : t.shape) m = m * of(d);
+    return m;
+  }
+  bool is_static() const { return syms.empty(); }
+  DimProduct operator*(const DimProduct& o) const {
+    if (factor * o.factor == 0) return DimProduct{0, {}};
+    DimProduct r{factor * o.factor, syms};
+    r.syms.insert(r.syms.end(), o.syms.begin(), o.syms.end());
+    std::sort(r.syms.begin(), r.syms.end());
+    return r;
+  }
+  bool operator==(const DimProduct& o) const { return factor == o.factor && syms == o.syms; }
 };
 
 // "f32[4,s0]", "i64[]" — the spelling the printer and parser share.

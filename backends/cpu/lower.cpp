@@ -23,24 +23,10 @@ using ir::Op;
 using ir::ValueId;
 using llvm::Value;
 
-// A size known up to symbols: factor * s<syms[0]> * s<syms[1]> * ... (syms sorted). Sizes and
+// A size known up to symbols (ir::DimProduct): factor * s<syms[0]> * s<syms[1]> * .... Sizes and
 // contiguous strides of shapes with symbolic dims are such monomials, so equality (and with it
 // dimension coalescing) is decided exactly at compile time; only the value is a runtime one.
-struct Mono {
-  int64_t factor = 1;
-  std::vector<int32_t> syms;
-
-  static Mono of(const ir::Dim& d) { return d.is_static() ? Mono{d.size, {}} : Mono{1, {d.sym}}; }
-  bool is_static() const { return syms.empty(); }
-  Mono operator*(const Mono& o) const {
-    Mono r{factor * o.factor, syms};
-    if (r.factor == 0) return Mono{0, {}};
-    r.syms.insert(r.syms.end(), o.syms.begin(), o.syms.end());
-    std::sort(r.syms.begin(), r.syms.end());
-    return r;
-  }
-  bool operator==(const Mono& o) const { return factor == o.factor && syms == o.syms; }
-};
+using Mono = ir::DimProduct;
 
 // Loads the runtime sizes of the symbols (sym_dims[k]) once, at the builder's insertion point
 // when made (a function's entry block), so every later use is dominated by them.

@@ -66,27 +66,8 @@ std::vector<int64_t> c_strides(const std::vector<int64_t>& shape, int64_t elem) 
 // Symbolic dims (runtime sizes s<k>, read from the kernel's sym_dims; always >= 2, so a symbolic
 // dim is never 0 and never broadcasts). Sizes are then monomials over the symbols: decisions
 // that need a number (threading, scratch sizes) are made at run time.
-struct Mono {
-  int64_t factor = 1;
-  std::vector<int32_t> syms;  // sorted
+using Mono = ir::DimProduct;
 
-  static Mono of(const ir::Dim& d) { return d.is_static() ? Mono{d.size, {}} : Mono{1, {d.sym}}; }
-  bool is_static() const { return syms.empty(); }
-  Mono operator*(const Mono& o) const {
-    Mono r{factor * o.factor, syms};
-    if (r.factor == 0) return Mono{0, {}};
-    r.syms.insert(r.syms.end(), o.syms.begin(), o.syms.end());
-    std::sort(r.syms.begin(), r.syms.end());
-    return r;
-  }
-  bool operator==(const Mono& o) const { return factor == o.factor && syms == o.syms; }
-};
-
-Mono mono_numel(const ir::Type& t) {
-  Mono m;
-  for (const ir::Dim& d : t.shape) m = m * Mono::of(d);
-  return m;
-}
 
 // True when some dim is statically 0 (symbolic dims never are).
 bool static_empty(const ir::Type& t) {
@@ -257,7 +238,7 @@ Expected<Plan> make_plan(const ir::Graph& g) {
   for (size_t v = 0; v < nv; ++v) {
     if (!p.buffered[v] || g.nodes[v].op == Op::Param || p.home_out[v] >= 0) continue;
     p.slot[v] = static_cast<int>(p.slot_bytes.size());
-    Mono bytes = mono_numel(g.nodes[v].type) * Mono{ir::dtype_size(g.nodes[v].type.dtype), {}};
+    Mono bytes = Mono::numel(g.nodes[v].type) * Mono{ir::dtype_size(g.nodes[v].type.dtype), {}};
     if (bytes.is_static()) bytes.factor = (bytes.factor + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
     p.slot_bytes.push_back(bytes);
   }
@@ -1406,7 +1387,7 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
 
 Expected<std::vector<Nest>> Lowerer::plan_nests() {
   std::vector<Nest> nests;
-  auto work8 = [&](const ir::Type& t) { return mono_numel(t) * Mono{8, {}}; };
+  auto work8 = [&](const ir::Type& t) { return Mono::numel(t) * Mono{8, {}}; };
   auto dim0 = [](const ir::Type& t) { return t.shape.empty() ? ir::Dim::fixed(1) : t.shape[0]; };
   for (ValueId v = 0; v < g_.size(); ++v) {
     const ir::Node& n = g_.node(v);
