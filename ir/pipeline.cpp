@@ -12,6 +12,7 @@
 #include "ir/passes/cse.h"
 #include "ir/passes/dce.h"
 #include "ir/passes/fold.h"
+#include "ir/passes/matvec.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
 
@@ -77,6 +78,10 @@ Status run_pipeline(Graph& g) {
   for (ValueId v = 0; v < g.size(); ++v)
     for (size_t r = 0; r < g.node(v).regions.size(); ++r)
       if (Status st = run_pipeline(g.mutable_region(v, r)); !st.ok()) return st;
+  // Once, before the cleanup rounds: matrix-vector products of computed matrices become
+  // reductions the backend fuses with the matrix's producers.
+  bool rewrote = false;
+  if (Status st = runner.run("matvec", matvec_to_reduce, rewrote); !st.ok()) return st;
   for (int round = 0; round < kMaxRounds; ++round) {
     bool folded = false, merged = false, removed = false;
     if (Status st = runner.run("fold", fold, folded); !st.ok()) return st;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "backends/cpu/block_pool.h"
 #include "tracer/npy.h"
 
 namespace tracejit::jit {
@@ -25,17 +26,10 @@ PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t ali
 
 inline constexpr size_t kPoolMinBytes = size_t{1} << 20;
 
-struct PoolInfo {
-  int64_t hits = 0;           // blocks handed out again
-  int64_t misses = 0;         // blocks allocated from the system
-  int64_t cached_bytes = 0;   // held now, free for reuse
-  int64_t cached_blocks = 0;
-  int64_t live_bytes = 0;     // held now by live arrays
-  int64_t limit_bytes = 0;    // most bytes kept free (TRACEJIT_POOL_MB; 0: no pool)
-};
-PoolInfo pool_info();
-
-// Gives every cached (free) block back to the system; live arrays are not affected.
-void pool_release();
+// The pool's figures and release live with the pool itself, in the backend (block_pool.h),
+// which the scheduled kernels' scratch buffers share.
+using backends::PoolInfo;
+using backends::pool_info;
+using backends::pool_release;
 
 }  // namespace tracejit::jit

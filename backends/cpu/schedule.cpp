@@ -18,6 +18,7 @@
 #include <set>
 
 #include "backends/cpu/blas.h"
+#include "backends/cpu/block_pool.h"
 #include "backends/cpu/elementwise_ext.h"
 #include "backends/cpu/materialize.h"
 #include "backends/cpu/scalar_ops.h"
@@ -1338,7 +1339,7 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
       llvm::BasicBlock* then = nullptr;
       Value* fresh = nullptr;
       if (Status s = when(o.pack, [&]() -> Status {
-            auto alloc = m_.getOrInsertFunction("aligned_alloc", llvm::FunctionType::get(ptr, {i64, i64}, false));
+            auto alloc = m_.getOrInsertFunction("tracejit_scratch_alloc", llvm::FunctionType::get(ptr, {i64, i64}, false));
             Value* bytes = b_.CreateMul(b_.CreateMul(dimv(o.rows), dimv(o.cols)), b_.getInt64(e));
             bytes = b_.CreateAnd(b_.CreateAdd(bytes, b_.getInt64(kScratchAlign - 1)), b_.getInt64(-kScratchAlign));
             bytes = b_.CreateBinaryIntrinsic(llvm::Intrinsic::umax, bytes, b_.getInt64(kScratchAlign));
@@ -1379,7 +1380,7 @@ Status Lowerer::emit_matmul_rt(Nest& n) {
           return ok_status();
         }); !s)
       return s;
-    auto fr = m_.getOrInsertFunction("free", llvm::FunctionType::get(b_.getVoidTy(), {ptr}, false));
+    auto fr = m_.getOrInsertFunction("tracejit_scratch_free", llvm::FunctionType::get(b_.getVoidTy(), {ptr}, false));
     for (Operand& o : ops) b_.CreateCall(fr, {o.buf});  // free(NULL) when nothing was packed
     return ok_status();
   });
@@ -1755,7 +1756,7 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
       Value* bytes = b_.CreateAnd(b_.CreateAdd(kmono(m), b_.getInt64(kScratchAlign - 1)), b_.getInt64(-kScratchAlign));
       total = b_.CreateAdd(total, bytes);
     }
-    auto alloc = m_.getOrInsertFunction("aligned_alloc", llvm::FunctionType::get(ptr, {i64, i64}, false));
+    auto alloc = m_.getOrInsertFunction("tracejit_scratch_alloc", llvm::FunctionType::get(ptr, {i64, i64}, false));
     scratch = b_.CreateCall(alloc, {b_.getInt64(kScratchAlign),
                                     b_.CreateBinaryIntrinsic(llvm::Intrinsic::umax, total, b_.getInt64(kScratchAlign))});
     for (size_t s = 0; s < ns; ++s) {
@@ -1826,7 +1827,7 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
     b_.SetInsertPoint(next);
   }
   if (scratch) {
-    auto fr = m_.getOrInsertFunction("free", llvm::FunctionType::get(b_.getVoidTy(), {ptr}, false));
+    auto fr = m_.getOrInsertFunction("tracejit_scratch_free", llvm::FunctionType::get(b_.getVoidTy(), {ptr}, false));
     b_.CreateCall(fr, {scratch});
   }
   b_.CreateRetVoid();
@@ -1863,8 +1864,10 @@ Expected<std::unique_ptr<llvm::Module>> lower_scheduled(const ir::Graph& g, llvm
 }
 
 void for_each_schedule_host_symbol(const std::function<void(const char*, void*)>& fn) {
-  fn("aligned_alloc", reinterpret_cast<void*>(&::aligned_alloc));
-  fn("free", reinterpret_cast<void*>(&::free));
+  // Scratch buffers come from the block pool: a large intermediate is not faulted in anew on
+  // every call.
+  fn("tracejit_scratch_alloc", reinterpret_cast<void*>(&scratch_alloc));
+  fn("tracejit_scratch_free", reinterpret_cast<void*>(&scratch_free));
   for_each_blas_host_symbol(fn);  // cblas_sgemm / cblas_dgemm: NumPy's BLAS, gemv for vectors
   for_each_ext_libm_symbol(fn);
 }

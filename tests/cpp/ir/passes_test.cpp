@@ -9,6 +9,7 @@
 #include "ir/passes/cse.h"
 #include "ir/passes/dce.h"
 #include "ir/passes/fold.h"
+#include "ir/passes/matvec.h"
 #include "ir/pipeline.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
@@ -195,6 +196,55 @@ TEST(Dce, EmptyResultsKeepOnlyParams) {
   EXPECT_TRUE(dce(g));
   EXPECT_EQ(g.size(), 1);
   EXPECT_EQ(g.params, (std::vector<ValueId>{0}));
+}
+
+// matvec_to_reduce: the rewritten form, or "" when the graph is left alone.
+std::string matvec(const std::string& body, const std::string& params) {
+  Graph g = parse_ok(body, params);
+  bool changed = matvec_to_reduce(g);
+  EXPECT_TRUE(verify(g).ok()) << print(g);
+  return changed ? print(g) : "";
+}
+
+TEST(Matvec, ComputedMatrixTimesColumnBecomesRowSum) {
+  EXPECT_EQ(matvec("%0 = param 0 contiguous : f64[8,5]\n%1 = param 1 contiguous : f64[5,1]\n"
+                   "%2 = exp %0 : f64[8,5]\n%3 = matmul %2, %1 : f64[8,1]\n%4 = neg %3 : f64[8,1]\nreturn %4\n",
+                   "%0, %1"),
+            "func @f(%0, %1) {\n"
+            "  %0 = param 0 contiguous : f64[8,5]\n"
+            "  %1 = param 1 contiguous : f64[5,1]\n"
+            "  %2 = exp %0 : f64[8,5]\n"
+            "  %3 = transpose %1 {ints = [1, 0], fval = 0.0} : f64[1,5]\n"
+            "  %4 = mul %2, %3 : f64[8,5]\n"
+            "  %5 = reduce_sum %4 {ints = [1], fval = 0.0} : f64[8,1]\n"
+            "  %6 = neg %5 : f64[8,1]\n"
+            "  return %6\n"
+            "}\n");
+}
+
+TEST(Matvec, RowTimesComputedMatrixBecomesColumnSum) {
+  std::string out = matvec("%0 = param 0 contiguous : f32[5,8]\n%1 = param 1 contiguous : f32[1,5]\n"
+                           "%2 = mul %0, %0 : f32[5,8]\n%3 = matmul %1, %2 : f32[1,8]\nreturn %3\n",
+                           "%0, %1");
+  EXPECT_NE(out.find("transpose %1 {ints = [1, 0], fval = 0.0} : f32[5,1]"), std::string::npos) << out;
+  EXPECT_NE(out.find("reduce_sum %4 {ints = [0], fval = 0.0} : f32[1,8]"), std::string::npos) << out;
+  EXPECT_EQ(out.find("matmul"), std::string::npos) << out;
+}
+
+TEST(Matvec, LeavesBlasShapedProductsAlone) {
+  // An input matrix (BLAS reads it as fast as a reduction would), a matrix result (N > 1),
+  // integer dtypes, batched products, and a computed vector times a computed matrix.
+  EXPECT_EQ(matvec("%0 = param 0 contiguous : f64[8,5]\n%1 = param 1 contiguous : f64[5,1]\n"
+                   "%2 = matmul %0, %1 : f64[8,1]\nreturn %2\n", "%0, %1"), "");
+  EXPECT_EQ(matvec("%0 = param 0 contiguous : f64[8,5]\n%1 = param 1 contiguous : f64[5,2]\n"
+                   "%2 = exp %0 : f64[8,5]\n%3 = matmul %2, %1 : f64[8,2]\nreturn %3\n", "%0, %1"), "");
+  EXPECT_EQ(matvec("%0 = param 0 contiguous : i64[8,5]\n%1 = param 1 contiguous : i64[5,1]\n"
+                   "%2 = add %0, %0 : i64[8,5]\n%3 = matmul %2, %1 : i64[8,1]\nreturn %3\n", "%0, %1"), "");
+  EXPECT_EQ(matvec("%0 = param 0 contiguous : f64[2,8,5]\n%1 = param 1 contiguous : f64[2,5,1]\n"
+                   "%2 = exp %0 : f64[2,8,5]\n%3 = matmul %2, %1 : f64[2,8,1]\nreturn %3\n", "%0, %1"), "");
+  EXPECT_EQ(matvec("%0 = param 0 contiguous : f64[8,5]\n%1 = param 1 contiguous : f64[5,1]\n"
+                   "%2 = exp %0 : f64[8,5]\n%3 = exp %1 : f64[5,1]\n%4 = matmul %2, %3 : f64[8,1]\nreturn %4\n",
+                   "%0, %1"), "");
 }
 
 TEST(Pipeline, FoldsMergesAndCleansUp) {
