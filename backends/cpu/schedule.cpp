@@ -1639,7 +1639,6 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
     // linear in the number of groups (one inlined kernel of thousands of nests is not).
     body->addFnAttr(llvm::Attribute::NoInline);
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", body));
-    auto array = [&](unsigned k) { return b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, body->getArg(0), k)); };
     // Kernel argument k (inputs, strides, outputs, scratch), loaded once in the entry block.
     // ... and sym_dims (argument sym_arg(), context entry 4).
     std::vector<Value*> kargs(np + 1 + nr + ns + 1, nullptr);
