@@ -98,6 +98,7 @@ struct Continuation {
   int nlocals = 0;
   size_t nstate = 0;
   std::vector<bool> bound;  // per local slot
+  std::vector<tracer::StateHint> hints;  // a break inside a loop: slots bound as runtime values
   std::string where;        // "file:line"
   std::vector<std::shared_ptr<CacheEntry>> entries;
   PyObject* remainder = nullptr;  // strong
@@ -150,7 +151,8 @@ class JitFunction {
   PyObject* resume_from(const tracer::Resume& r, std::vector<PyObject*>& state);
   PyObject* continue_at(Continuation& c, std::vector<PyObject*>& state);
   tracer::TraceResult trace_continuation(Continuation& c, PyObject* const* state, size_t n);
-  std::string continuation_key(int pc, const std::vector<bool>& bound) const;
+  std::string continuation_key(int pc, const std::vector<bool>& bound,
+                               const std::vector<tracer::StateHint>& hints) const;
   // The key pc of the eager remainder of a break inside a try block (entered at the break
   // instruction, apart from the continuations that start after one).
   static int try_entry_pc(const tracer::Resume& r) { return -2 - r.pc; }

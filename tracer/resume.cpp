@@ -21,6 +21,8 @@
 //   tuples of these, and lists built in the traced code that nothing else refers to.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "tracer/tracer_impl.h"
 
 namespace tracejit::tracer::detail {
@@ -128,9 +130,14 @@ std::optional<std::vector<bool>> live_locals(PyCodeObject* code, const std::vect
 // Why the trace may not end at instruction `idx` of this code, or nullptr.
 const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& ins, int idx) {
   if (code->co_ncellvars > 0 || code->co_nfreevars > 0) return "the function has cells or free variables (closures)";
-  for (size_t j = 0; j < ins.size(); ++j)
-    if (ins[j].target >= 0 && ins[j].target <= idx && static_cast<int>(j) > idx) return "it is inside a loop";
   return nullptr;
+}
+
+// Whether a backward jump spans instruction `idx` (it is inside a loop).
+bool inside_loop(const std::vector<Instruction>& ins, int idx) {
+  for (size_t j = 0; j < ins.size(); ++j)
+    if (ins[j].target >= 0 && ins[j].target <= idx && static_cast<int>(j) > idx) return true;
+  return false;
 }
 
 }  // namespace
@@ -168,6 +175,9 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   };
   if (const char* why = break_refusal(f.code, f.instrs, idx)) return refuse(why);
   Resume r;
+  r.in_loop = inside_loop(f.instrs, idx);
+  if (r.in_loop && in_exception_block(f.code, in.offset))
+    return refuse("it is inside a loop and a try block (the eager remainder cannot re-enter both)");
   r.pc = idx;
   r.next_pc = idx + 1;
   const bool call = in.op == COp::Call || in.op == COp::CallKw;
@@ -260,13 +270,24 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       if (same_value(*lists[a], *lists[b]))
         return refuse("a list built in the traced code is referred to twice (its identity cannot be rebuilt)");
   if (!finish_writebacks()) return false;
-  std::function<std::optional<EffectOperand>(const AValue&, const std::string&)> operand =
-      [&](const AValue& v, const std::string& name) -> std::optional<EffectOperand> {
+  std::function<std::optional<EffectOperand>(const AValue&, const std::string&, int)> operand =
+      [&](const AValue& v, const std::string& name, int slot) -> std::optional<EffectOperand> {
+    if (v.kind == AValue::Kind::Iterator) return iterator_operand(r, v, name, slot, reason);
+    if (r.in_loop && slot >= 0 && v.is_tensor() && v.box == Box::PyInt && v.type == ir::Type::scalar(ir::DType::I64)) {
+      // A runtime Python int (a loop variable): the continuation binds it as a runtime value
+      // within these bounds, so that each iteration runs the same compiled continuation.
+      StateHint h;
+      h.kind = StateHint::Kind::Int;
+      h.slot = slot;
+      h.lo = v.lo;
+      h.hi = v.hi;
+      r.hints.push_back(h);
+    }
     if (v.kind == AValue::Kind::Tuple) {
       EffectOperand op;
       op.kind = v.is_list ? EffectOperand::Kind::List : EffectOperand::Kind::Tuple;
       for (const AValue& it : v.items) {
-        auto o = operand(it, name);
+        auto o = operand(it, name, -1);
         if (!o) return std::nullopt;
         op.items.push_back(std::move(*o));
       }
@@ -291,7 +312,7 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       r.state.emplace_back(std::nullopt);
       continue;
     }
-    auto o = operand(v, fmt::format("local '{}'", local_name(static_cast<int>(k))));
+    auto o = operand(v, fmt::format("local '{}'", local_name(static_cast<int>(k))), static_cast<int>(k));
     if (!o) return false;
     r.state.emplace_back(std::move(*o));
   }
@@ -302,10 +323,109 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       r.state.emplace_back(std::nullopt);
       continue;
     }
-    auto o = operand(v, own ? "an operand of the instruction" : "a value on the stack");
+    auto o = operand(v, own ? "an operand of the instruction" : "a value on the stack",
+                     static_cast<int>(f.locals.size() + j));
     if (!o) return false;
     r.state.emplace_back(std::move(*o));
   }
+  return true;
+}
+
+// A for loop's iterator in the frame state at a break inside the loop: iter(range(next, end,
+// step)) with exactly eager's remaining items (a range unrolled at trace time, or the runtime
+// iterator of a continuation); the continuation binds it as a runtime iterator (StateHint).
+std::optional<EffectOperand> Tracer::iterator_operand(Resume& r, const AValue& v, const std::string& name, int slot,
+                                                      const std::string& reason) {
+  auto refuse = [&](const std::string& why) {
+    fail(AbortCode::ControlFlow, fmt::format("{}; no graph break there: {}", reason, why));
+    return std::nullopt;
+  };
+  if (slot < 0) return refuse(fmt::format("{} holds a loop iterator inside a container", name));
+  EffectOperand next;
+  StateHint h;
+  h.kind = StateHint::Kind::RangeIter;
+  h.slot = slot;
+  if (v.rt) {
+    auto o = effect_operand(tensor(v.v, Box::PyInt), true);
+    if (!o) return std::nullopt;
+    next = std::move(*o);
+    h.lo = v.lo, h.hi = v.hi, h.step = v.rstep, h.end = v.rend;
+  } else if (v.obj && PyRange_Check(v.obj) && v.length >= 1 && v.arg >= 0 && v.arg <= v.length) {
+    PyObject* start = PyObject_GetAttrString(v.obj, "start");
+    PyObject* step = PyObject_GetAttrString(v.obj, "step");
+    int o1 = 0, o2 = 0;
+    const long long a = start ? PyLong_AsLongLongAndOverflow(start, &o1) : 0;
+    const long long s = step ? PyLong_AsLongLongAndOverflow(step, &o2) : 0;
+    Py_XDECREF(start);
+    Py_XDECREF(step);
+    const bool ok = start && step && !o1 && !o2 && !PyErr_Occurred() && s != 0;
+    PyErr_Clear();
+    const __int128 last = static_cast<__int128>(a) + static_cast<__int128>(v.length - 1) * s;
+    const __int128 end = last + s;
+    if (!ok || end < INT64_MIN + 1 || end > INT64_MAX - 1 || last < INT64_MIN + 1 || last > INT64_MAX - 1)
+      return refuse(fmt::format("{} iterates over a range beyond int64", name));
+    const int64_t nx = static_cast<int64_t>(a + static_cast<__int128>(v.arg) * s);
+    next.kind = EffectOperand::Kind::Constant;
+    next.constant = PyRef::steal(PyLong_FromLongLong(nx));
+    h.step = s;
+    h.end = static_cast<int64_t>(end);
+    h.lo = static_cast<int64_t>(std::min<__int128>(a, last));
+    h.hi = static_cast<int64_t>(std::max<__int128>(a, last));
+  } else {
+    return refuse(fmt::format("{} is the iterator of a loop over a {}, which cannot be rebuilt yet (only range loops)",
+                              name, v.obj ? Py_TYPE(v.obj)->tp_name : "list or tuple"));
+  }
+  if (!next.constant && next.kind == EffectOperand::Kind::Constant) return refuse("out of memory");
+  EffectOperand op;
+  op.kind = EffectOperand::Kind::RangeIter;
+  op.constant = PyRef::steal(Py_BuildValue("(LL)", static_cast<long long>(h.end), static_cast<long long>(h.step)));
+  if (!op.constant) {
+    PyErr_Clear();
+    return refuse("out of memory");
+  }
+  op.items.push_back(std::move(next));
+  r.hints.push_back(h);
+  return op;
+}
+
+// A hinted slot of a continuation's frame state (StateHint): a loop variable as a runtime int,
+// a range iterator with a runtime next value. False (an abort) when the object does not fit.
+bool Tracer::bind_hinted(int k, PyObject* o, const StateHint& h, AValue& v) {
+  const int nlocals = options_.state_locals;
+  std::string name = k < nlocals ? local_name(k) : fmt::format("<stack {}>", k - nlocals);
+  SourceRef src = Source::arg(k, name);
+  Guard g;
+  const ir::Type i64 = ir::Type::scalar(ir::DType::I64);
+  if (h.kind == StateHint::Kind::Int) {
+    if (!PyLong_CheckExact(o)) return fail(AbortCode::UnsupportedArgument, fmt::format("{} is not an int", name));
+    g.dims = {h.lo, h.hi};
+    guard_object(Guard::Kind::IntRange, src, std::move(g));
+    ir::ValueId p = new_input_param(i64, ir::ParamLayout::Scalar);
+    trace_.inputs.push_back({InputBinding::Kind::PyInt, k, ir::DType::I64, src});
+    v = tensor(p, Box::PyInt);
+    v.lo = h.lo;
+    v.hi = h.hi;
+    return true;
+  }
+  int64_t next = 0, step = 0, left = 0;
+  if (!range_iterator_state(o, next, step, left) || step != h.step || next + left * step != h.end)
+    return fail(AbortCode::UnsupportedArgument, fmt::format("{} is not the loop's range iterator", name));
+  g.dims = {h.step, h.end, h.lo, h.hi};
+  guard_object(Guard::Kind::RangeIter, src, std::move(g));
+  ir::ValueId p = new_input_param(i64, ir::ParamLayout::Scalar);
+  trace_.inputs.push_back({InputBinding::Kind::RangeNext, k, ir::DType::I64, src});
+  v = AValue();
+  v.kind = AValue::Kind::Iterator;
+  v.rt = true;
+  v.v = p;
+  v.type = i64;
+  v.arg = k;
+  v.length = left;
+  v.lo = h.lo;
+  v.hi = h.hi;
+  v.rstep = h.step;
+  v.rend = h.end;
+  v.source = src;
   return true;
 }
 
@@ -325,6 +445,8 @@ bool Tracer::bind_state() {
       g.type = Py_TYPE(o);
       guard_object(Guard::Kind::Type, Source::arg(k, name), std::move(g));
       v = object(o, Source::arg(k, name));
+    } else if (const StateHint* h = hint_for(k); h && o) {
+      if (!bind_hinted(k, o, *h, v)) return false;
     } else if (o) {
       std::string name = k < nlocals ? local_name(k) : fmt::format("<stack {}>", k - nlocals);
       auto av = value_from_object(o, Source::arg(k, name));
