@@ -225,6 +225,9 @@ struct SinkScope {
   ~SinkScope() { backends::set_effect_sink(old); }
 };
 
+// What run() returns for a version that ends at a graph break (JitFunction::drive goes on).
+PyObject* const kResumePending = reinterpret_cast<PyObject*>(&_Py_NoneStruct) + 1;
+
 // The object an operand stands for: a new reference, or nullptr with an exception set.
 PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
   using K = tracer::EffectOperand::Kind;
@@ -1187,7 +1190,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       state.push_back(o);
     }
     cleanup();
-    return resume_from(*e.resume, state);
+    pending_.push_back(PendingResume{e.shared_from_this(), std::move(state)});
+    return kResumePending;
   }
   // Box the results as Python sees them and assemble the returned structure.
   size_t pos = 0;
@@ -1270,7 +1274,7 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
       }
       ++e->hits;
       ++stats_.compiled_calls;
-      return r;
+      return drive(r);
     }
   }
   uint64_t sig_key = signature_of(bound, true);
@@ -1347,6 +1351,19 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
   }
   ++e->hits;
   ++stats_.compiled_calls;
+  return drive(r);
+}
+
+PyObject* JitFunction::drive(PyObject* r) {
+  while (r == kResumePending) {
+    if (pending_.empty()) {
+      PyErr_SetString(PyExc_SystemError, "tracejit: a graph break without its frame state");
+      return nullptr;
+    }
+    PendingResume p = std::move(pending_.back());
+    pending_.pop_back();
+    r = resume_from(*p.entry->resume, p.state);  // releases the state
+  }
   return r;
 }
 

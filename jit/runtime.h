@@ -51,7 +51,7 @@ struct Stats {
 };
 
 // One compiled version of a function: valid whenever its guards hold.
-struct CacheEntry {
+struct CacheEntry : std::enable_shared_from_this<CacheEntry> {
   enum State : int { kCompiling = 0, kReady = 1, kFailed = 2 };
   // Written by whichever thread compiles, published by `state` (release/acquire); everything
   // below the line is read only once state is kReady.
@@ -149,6 +149,16 @@ class JitFunction {
   // instruction on `state` (owned references, nullptr entries unbound) and runs the rest.
   bool prepare_resume(const tracer::Resume& r, std::string& why);
   PyObject* resume_from(const tracer::Resume& r, std::vector<PyObject*>& state);
+  // A version that ends at a graph break returns kResumePending from run() with its break and
+  // frame state pushed here; drive() (under every call of run() from call()) performs them one
+  // after another, so that a loop with a break in its body (a continuation per iteration) does
+  // not nest the C stack per iteration.
+  struct PendingResume {
+    std::shared_ptr<CacheEntry> entry;
+    std::vector<PyObject*> state;  // owned
+  };
+  std::vector<PendingResume> pending_;
+  PyObject* drive(PyObject* r);
   PyObject* continue_at(Continuation& c, std::vector<PyObject*>& state);
   tracer::TraceResult trace_continuation(Continuation& c, PyObject* const* state, size_t n);
   std::string continuation_key(int pc, const std::vector<bool>& bound,
