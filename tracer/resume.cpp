@@ -261,6 +261,25 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
     auto at_target = live_locals(f.code, f.instrs, f.locals.size(), r.target_pc);
     for (size_t k = 0; k < live->size(); ++k) (*live)[k] = (*live)[k] || (*at_target)[k];
   }
+  if (r.in_loop) {
+    // A Python int local stored in the body of a loop around the break (a counter: `i += 1` in
+    // a while loop, `n += 1`), other than a for loop's variable: the continuation would be
+    // specialized by its value, a new compile per iteration. Refused (the call runs eagerly).
+    const int idx = r.pc;
+    for (size_t j = 0; j < f.instrs.size(); ++j) {
+      const int t = f.instrs[j].target;
+      if (t < 0 || t > idx || static_cast<int>(j) <= idx) continue;
+      for (int s = t; s <= static_cast<int>(j); ++s) {
+        const Instruction& st = f.instrs[static_cast<size_t>(s)];
+        if (st.op != COp::StoreFast || st.arg < 0 || static_cast<size_t>(st.arg) >= f.locals.size()) continue;
+        if (s > 0 && f.instrs[static_cast<size_t>(s) - 1].op == COp::ForIter) continue;  // a for loop's variable
+        const AValue& v = f.locals[static_cast<size_t>(st.arg)];
+        if ((!live || (*live)[static_cast<size_t>(st.arg)]) && v.is_object() && PyLong_CheckExact(v.obj))
+          return refuse(fmt::format("the int local '{}' changes in the loop (continuations would be specialized "
+                                    "per iteration)", local_name(st.arg)));
+      }
+    }
+  }
   std::vector<const AValue*> lists;
   for (size_t k = 0; k < f.locals.size(); ++k)
     if (!live || (*live)[k]) collect_lists(f.locals[k], lists);

@@ -271,12 +271,43 @@ def while_loop(x):
     return acc
 
 
-def test_while_loop_same_results():
-    # The counter is a plain int local: continuations are specialized by its value, so past
-    # recompile_limit the rest of the loop runs eagerly; results stay eager's.
+def test_while_loop_counter_refused():
+    # The counter is a plain int local stored in the loop: continuations would be specialized
+    # by its value (a compile per iteration), so the break is refused and the call runs eagerly.
     jf = compare(while_loop, rows(12))
     st = jf.stats()
-    assert st["compiled_calls"] == 3 and st["continuation_calls"] >= 3, st
+    assert st["compiled_calls"] == 0 and st["fallback_calls"] == 3, st
+    assert any("the int local 'i' changes in the loop" in r for r in st["fallback_reasons"]), st
+
+
+def while_array_state(x):
+    # A while loop whose state is arrays and floats (no int counter): the part before the first
+    # break runs compiled; the continuation meets the loop's test on runtime data (not traced
+    # as a branch there), so the rest of the function runs eagerly from the break, entered
+    # inside the loop with its frame state.
+    acc = x[0] * 1.0
+    s = 0.0
+    while s < 20.0:
+        v = math.gamma(float(acc[0]) * 0.01 + 1.5)
+        s = s + v
+        acc = np.tanh(acc + x[1] * v)
+    return acc, s
+
+
+def test_while_loop_over_array_state():
+    def make(k):
+        r = np.random.default_rng(k)
+        return (r.standard_normal((2, 3)),)
+    ref = [while_array_state(*make(k)) for k in range(3)]
+    jf = jit(while_array_state)
+    for k in range(3):
+        got = jf(*make(k))
+        assert_same(ref[k][0], got[0], rtol=1e-12)
+        assert_same(ref[k][1], got[1], rtol=1e-12)
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0, st
+    assert st["continuation_fallbacks"] == 3, st
+    assert any("continuation after" in r for r in st["fallback_reasons"]), st
 
 
 def over_layers(x, layers):
