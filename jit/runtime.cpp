@@ -287,6 +287,23 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
       Py_DECREF(rng);
       return it;
     }
+    case K::SeqIter: {  // iter(seq) at index `index`: the loop's remaining items, read live
+      if (op.items.empty()) break;
+      PyObject* seq = operand_value(op.items[0], cx);
+      if (!seq) return nullptr;
+      PyObject* it = PyObject_GetIter(seq);
+      Py_DECREF(seq);
+      if (!it) return nullptr;
+      if (op.index > 0) {
+        PyObject* r = PyObject_CallMethod(it, "__setstate__", "n", static_cast<Py_ssize_t>(op.index));
+        if (!r) {
+          Py_DECREF(it);
+          return nullptr;
+        }
+        Py_DECREF(r);
+      }
+      return it;
+    }
   }
   PyErr_SetString(PyExc_SystemError, "tracejit: unknown effect operand");
   return nullptr;

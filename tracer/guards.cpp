@@ -130,6 +130,12 @@ bool guard_ok(const Guard& g, PyObject* const* args) {
     case Guard::Kind::RangeIter:
     case Guard::Kind::RangeLeft:
       return args[g.arg] && range_ok(g, args[g.arg]);
+    case Guard::Kind::SeqIndex: {
+      Py_ssize_t index = -1;
+      PyObject* seq = seq_iterator_state(args[g.arg], index);
+      Py_XDECREF(seq);
+      return seq && index == g.length;
+    }
     case Guard::Kind::Type:
     case Guard::Kind::Array:
     case Guard::Kind::Value:
@@ -361,6 +367,9 @@ std::vector<std::string> GuardSet::explain(PyObject* const* args) const {
       case Guard::Kind::RangeLeft:
         out.push_back(fmt::format("{}: the loop {}", who, g.length ? "has ended" : "has not ended"));
         break;
+      case Guard::Kind::SeqIndex:
+        out.push_back(fmt::format("{}: expected a list or tuple iterator at index {}", who, g.length));
+        break;
     }
     Py_XDECREF(o);
   }
@@ -411,6 +420,9 @@ std::vector<std::string> GuardSet::describe() const {
       case Guard::Kind::RangeLeft:
         out.push_back(fmt::format("{} {}", who, g.length ? "has an item left" : "is exhausted"));
         break;
+      case Guard::Kind::SeqIndex:
+        out.push_back(fmt::format("{} is a list or tuple iterator at index {}", who, g.length));
+        break;
     }
   }
   return out;
@@ -453,6 +465,7 @@ bool range_iterator_state(PyObject* it, int64_t& next, int64_t& step, int64_t& r
 }
 
 std::string StateHint::key() const {
+  if (kind == Kind::SeqIter) return fmt::format("s{}", slot);
   return kind == Kind::Int ? fmt::format("i{}:{}:{}", slot, lo, hi)
                            : fmt::format("r{}:{}:{}:{}:{}", slot, lo, hi, step, end);
 }

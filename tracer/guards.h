@@ -28,6 +28,7 @@ struct Guard {
     RangeIter,  // args[arg] is a range iterator with step dims[0] and end dims[1] (next value +
                 // remaining * step), whose remaining items lie in [dims[2], dims[3]]
     RangeLeft,  // args[arg], a range iterator, has at least one item left (length 1) or none (0)
+    SeqIndex,   // args[arg] is a list or tuple iterator whose next index is `length`
     Path,       // the `inner` check (Type/Array/Value/Identity/Len) on the object the source
                 // path (arg.attr[key]...) reaches at call time; arg == -1
   };

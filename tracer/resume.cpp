@@ -390,9 +390,39 @@ std::optional<EffectOperand> Tracer::iterator_operand(Resume& r, const AValue& v
     h.end = static_cast<int64_t>(end);
     h.lo = static_cast<int64_t>(std::min<__int128>(a, last));
     h.hi = static_cast<int64_t>(std::max<__int128>(a, last));
+  } else if (v.length < 0 && v.arg >= 0 && v.seq != 0 && v.arg <= static_cast<int>(v.items.size())) {
+    // Over a list or tuple: iter(seq) set to the next index; the sequence re-fetched through
+    // its source, or (a tuple built by the traced code) a new tuple of its items.
+    EffectOperand seq;
+    if (v.container && v.container->evaluable() && v.obj) {
+      auto o = effect_operand(object(v.obj, v.container), true);
+      if (!o) return std::nullopt;
+      seq = std::move(*o);
+    } else if (v.seq == 1) {
+      seq.kind = EffectOperand::Kind::Tuple;
+      for (const AValue& x : v.items) {
+        if (x.is_tensor() && x.view_root != ir::kNoValue)
+          return refuse(fmt::format("{} goes over a tuple holding a view of another array", name));
+        if (x.kind != AValue::Kind::Tensor && x.kind != AValue::Kind::Object)
+          return refuse(fmt::format("{} goes over a tuple holding {}", name, what(x)));
+        auto o = effect_operand(x, true);
+        if (!o) return std::nullopt;
+        seq.items.push_back(std::move(*o));
+      }
+    } else {
+      return refuse(fmt::format("{} is the iterator of a loop over a list built in the traced code, which cannot be "
+                                "rebuilt (its identity)", name));
+    }
+    EffectOperand op;
+    op.kind = EffectOperand::Kind::SeqIter;
+    op.index = v.arg;
+    op.items.push_back(std::move(seq));
+    h.kind = StateHint::Kind::SeqIter;
+    r.hints.push_back(h);
+    return op;
   } else {
-    return refuse(fmt::format("{} is the iterator of a loop over a {}, which cannot be rebuilt yet (only range loops)",
-                              name, v.obj ? Py_TYPE(v.obj)->tp_name : "list or tuple"));
+    return refuse(fmt::format("{} is the iterator of a loop over a {}, which cannot be rebuilt yet",
+                              name, v.obj ? Py_TYPE(v.obj)->tp_name : "sequence"));
   }
   if (!next.constant && next.kind == EffectOperand::Kind::Constant) return refuse("out of memory");
   EffectOperand op;
@@ -424,6 +454,28 @@ bool Tracer::bind_hinted(int k, PyObject* o, const StateHint& h, AValue& v) {
     v = tensor(p, Box::PyInt);
     v.lo = h.lo;
     v.hi = h.hi;
+    return true;
+  }
+  if (h.kind == StateHint::Kind::SeqIter) {
+    Py_ssize_t index = 0;
+    PyObject* seq = seq_iterator_state(o, index);
+    if (!seq) return fail(AbortCode::UnsupportedArgument, fmt::format("{} is not the loop's list or tuple iterator", name));
+    g.length = index;
+    guard_object(Guard::Kind::SeqIndex, src, std::move(g));
+    SourceRef seq_src = Source::iter_seq(src);
+    AValue c = object(seq, seq_src);
+    const bool is_list = PyList_CheckExact(seq);
+    Py_DECREF(seq);
+    auto items = items_of(c);  // guards its length and each item through seq_src
+    if (!items) return false;
+    v = AValue();
+    v.kind = AValue::Kind::Iterator;
+    v.items = std::move(*items);
+    v.arg = static_cast<int>(std::min<Py_ssize_t>(index, static_cast<Py_ssize_t>(v.items.size())));
+    v.source = Source::computed();
+    v.seq = is_list ? 2 : 1;
+    v.container = seq_src;
+    v.obj = c.obj;
     return true;
   }
   int64_t next = 0, step = 0, left = 0;

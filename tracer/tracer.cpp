@@ -921,6 +921,15 @@ bool Tracer::op_get_iter(const Instruction& in) {
   it.arg = 0;
   it.items = std::move(*items);
   it.source = Source::computed();
+  if (v.kind == AValue::Kind::Tuple) {
+    it.seq = v.is_list ? 2 : 1;
+  } else if (v.is_object() && (PyTuple_CheckExact(v.obj) || PyList_CheckExact(v.obj))) {
+    it.seq = PyList_CheckExact(v.obj) ? 2 : 1;
+    if (v.source && v.source->evaluable()) {
+      it.container = v.source;
+      it.obj = v.obj;
+    }
+  }
   push(std::move(it));
   return true;
 }

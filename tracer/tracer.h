@@ -122,6 +122,8 @@ struct EffectOperand {
     RangeIter,  // iter(range(next, end, step)): items[0] the next value (an int), `constant` the
                 // tuple (end, step) (a graph break inside a for loop over a range: the loop's
                 // iterator with exactly eager's remaining items)
+    SeqIter,    // iter(items[0]) set to index `index` (__setstate__): a for loop's iterator over a
+                // list or tuple at a graph break inside the loop
   };
   Kind kind = Kind::Constant;
   int index = -1;
@@ -179,9 +181,11 @@ struct Effect {
 // iteration reuses the same compiled continuation (its key holds these, never the values):
 // Int: a Python int in [lo, hi] (a loop variable) as a runtime int64 value, not specialized by
 // value; RangeIter: a range iterator whose step and end are these and whose remaining items lie
-// in [lo, hi], with its next value a runtime int64 (FOR_ITER on it guards whether it has one).
+// in [lo, hi], with its next value a runtime int64 (FOR_ITER on it guards whether it has one);
+// SeqIter: a list or tuple iterator, its sequence read through it (Source::iter_seq) and its
+// index guarded by value (a version per index: the items usually differ in shape anyway).
 struct StateHint {
-  enum class Kind : uint8_t { Int, RangeIter };
+  enum class Kind : uint8_t { Int, RangeIter, SeqIter };
   Kind kind = Kind::Int;
   int slot = -1;  // index into the frame state (locals, then the value stack)
   int64_t lo = 0, hi = 0;

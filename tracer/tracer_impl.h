@@ -91,6 +91,11 @@ struct AValue {
   // took an item (one per trace: the next FOR_ITER on it would need another guard).
   bool rt = false, rt_advanced = false;
   int64_t rstep = 0, rend = 0;
+  // Iterator over items: what it iterates over, to rebuild it at a graph break inside the loop:
+  // seq 1 a tuple, 2 a list (0 unknown); `container` its source when it is re-fetchable (obj
+  // the object then).
+  int8_t seq = 0;
+  SourceRef container;
 
   bool is_tensor() const { return kind == Kind::Tensor; }
   bool is_object() const { return kind == Kind::Object; }

@@ -316,15 +316,54 @@ def over_layers(x, layers):
     return x
 
 
-def test_list_iterator_refused_with_reason():
+def test_list_iterator_resumes():
+    # `for w, b in layers`: the iterator is rebuilt as iter(layers) at the next index; the
+    # continuation reads the list through it, a version per index (the layers' shapes differ).
     r = np.random.default_rng(3)
-    layers = [(r.standard_normal((3, 3)), r.standard_normal(3)) for _ in range(3)]
-    x = r.standard_normal(3)
-    jf = jit(over_layers)
-    for _ in range(2):
-        assert_same(over_layers(x, layers), jf(x, layers), rtol=1e-12)
+    def make(k):
+        rr = np.random.default_rng(k)
+        layers = [(rr.standard_normal((3, 4)), rr.standard_normal(4)),
+                  (rr.standard_normal((4, 4)), rr.standard_normal(4)),
+                  (rr.standard_normal((4, 2)), rr.standard_normal(2))]
+        return (rr.standard_normal(3), layers)
+    jf = compare(over_layers, make)
     st = jf.stats()
-    assert any("loop over a list" in r and "math.gamma()" in r for r in st["fallback_reasons"]), st
+    assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0 and st["fallback_reasons"] == [], st
+    assert st["continuation_calls"] == 3 * 3 and st["continuation_fallbacks"] == 0, st
+    assert st["compiles"] <= 5, st
+
+
+def over_tuple(x):
+    acc = 0.0
+    for v in (x, x * 2.0, np.tanh(x)):
+        acc = acc + math.gamma(float(v[0]) * 0.1 + 2.0) * v.sum()
+    return acc
+
+
+def test_tuple_built_in_the_trace():
+    jf = compare(over_tuple, lambda k: (np.random.default_rng(k).standard_normal(5),))
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0, st
+    assert st["continuation_calls"] == 3 * 3 and st["continuation_fallbacks"] == 0, st
+
+
+def over_list_arg(x, ws):
+    acc = x
+    for w in ws:
+        v = math.gamma(float(acc[0]) * 0.1 + 2.0)
+        acc = np.tanh(acc * w) * v
+    return acc
+
+
+def test_list_of_same_shape_arrays_longer_than_the_recompile_limit():
+    # A version per index: past recompile_limit the rest of the loop runs eagerly (same results).
+    def make(k):
+        rr = np.random.default_rng(k)
+        return (rr.standard_normal(4), [rr.standard_normal(4) for _ in range(12)])
+    jf = compare(over_list_arg, make)
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0, st
+    assert st["continuation_calls"] >= 3 * 5, st
 
 
 def try_in_loop(x):
