@@ -8,8 +8,7 @@
 //
 // Where a trace may end (anything else fails as before: the whole call runs eagerly):
 // - in the outermost frame (a callee that cannot be inlined breaks at its call site), at the
-//   top level of the trace: not inside a loop (no backward jump spans the instruction), a loop
-//   region, an if-conversion arm. Inside a try block (an exception table entry covers it) the
+//   top level of the trace: not inside a loop region or an if-conversion arm. Inside a try block (an exception table entry covers it) the
 //   rest of the function from the break instruction itself runs eagerly (Resume::in_try), so
 //   that its exceptions meet the user's handlers and `finally` runs once, as eagerly. (`with`
 //   blocks never get here: BEFORE_WITH is not traced, the whole call runs eagerly.)
@@ -19,6 +18,21 @@
 //   runtime can rebuild exactly: input arrays (as themselves), computed arrays (one object per
 //   value, not views), runtime numbers, constants, objects re-fetched through their source,
 //   tuples of these, and lists built in the traced code that nothing else refers to.
+// - inside a loop (a backward jump spans the instruction; not inside a try block there, nor
+//   with an int local that the loop body stores other than a for loop's variable: a counter
+//   would specialize the continuation per iteration). The frame state then holds the loops'
+//   iterators: a range iterator is rebuilt as iter(range(next, end, step)) (exactly eager's
+//   remaining items), a list or tuple iterator as iter(seq) set to its next index (the sequence
+//   re-fetched through its source, or a tuple built by the trace rebuilt from its items). The
+//   continuation binds such slots as runtime values (StateHint, part of its key): a range
+//   iterator's next value and a loop variable that is a runtime int become int64 inputs behind
+//   range guards, so the continuation — the rest of the iteration, FOR_ITER (its exhaustion
+//   guarded), the next iteration up to the break again, where it ends with the same hints — is
+//   reused by every iteration: a loop of N iterations compiles a constant number of versions
+//   (the function's, the continuation entered from it, the one every later iteration reuses and
+//   its version for the loop's exit). A list iterator's index is guarded by value (a version per
+//   index, up to recompile_limit; the items' shapes usually differ anyway). The runtime runs the
+//   segments one after another from a driver loop (JitFunction::drive), not nested.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -342,8 +356,9 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       r.state.emplace_back(std::nullopt);
       continue;
     }
+    // (the instruction's own operands are replaced by its result: no hint for them)
     auto o = operand(v, own ? "an operand of the instruction" : "a value on the stack",
-                     static_cast<int>(f.locals.size() + j));
+                     own ? -1 : static_cast<int>(f.locals.size() + j));
     if (!o) return false;
     r.state.emplace_back(std::move(*o));
   }
