@@ -225,8 +225,15 @@ struct SinkScope {
   ~SinkScope() { backends::set_effect_sink(old); }
 };
 
-// What run() returns for a version that ends at a graph break (JitFunction::drive goes on).
+// What run() returns for a version that ends at a graph break (JitFunction::drive goes on), and
+// the break with its frame state (owned references), on a stack per thread: a call made while
+// one is pending (a __del__, another thread while the GIL is free) pushes and pops its own.
 PyObject* const kResumePending = reinterpret_cast<PyObject*>(&_Py_NoneStruct) + 1;
+struct PendingResume {
+  std::shared_ptr<CacheEntry> entry;
+  std::vector<PyObject*> state;
+};
+thread_local std::vector<PendingResume> t_pending;
 
 // The object an operand stands for: a new reference, or nullptr with an exception set.
 PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
@@ -1207,7 +1214,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       state.push_back(o);
     }
     cleanup();
-    pending_.push_back(PendingResume{e.shared_from_this(), std::move(state)});
+    t_pending.push_back(PendingResume{e.shared_from_this(), std::move(state)});
     return kResumePending;
   }
   // Box the results as Python sees them and assemble the returned structure.
@@ -1373,12 +1380,12 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
 
 PyObject* JitFunction::drive(PyObject* r) {
   while (r == kResumePending) {
-    if (pending_.empty()) {
+    if (t_pending.empty()) {
       PyErr_SetString(PyExc_SystemError, "tracejit: a graph break without its frame state");
       return nullptr;
     }
-    PendingResume p = std::move(pending_.back());
-    pending_.pop_back();
+    PendingResume p = std::move(t_pending.back());
+    t_pending.pop_back();
     r = resume_from(*p.entry->resume, p.state);  // releases the state
   }
   return r;

@@ -150,14 +150,9 @@ class JitFunction {
   bool prepare_resume(const tracer::Resume& r, std::string& why);
   PyObject* resume_from(const tracer::Resume& r, std::vector<PyObject*>& state);
   // A version that ends at a graph break returns kResumePending from run() with its break and
-  // frame state pushed here; drive() (under every call of run() from call()) performs them one
-  // after another, so that a loop with a break in its body (a continuation per iteration) does
-  // not nest the C stack per iteration.
-  struct PendingResume {
-    std::shared_ptr<CacheEntry> entry;
-    std::vector<PyObject*> state;  // owned
-  };
-  std::vector<PendingResume> pending_;
+  // frame state pushed on a per-thread stack (runtime.cpp); drive() (under every call of run()
+  // from call()) performs them one after another, so that a loop with a break in its body (a
+  // continuation per iteration) does not nest the C stack per iteration.
   PyObject* drive(PyObject* r);
   PyObject* continue_at(Continuation& c, std::vector<PyObject*>& state);
   tracer::TraceResult trace_continuation(Continuation& c, PyObject* const* state, size_t n);

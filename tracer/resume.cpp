@@ -436,8 +436,9 @@ std::optional<EffectOperand> Tracer::iterator_operand(Resume& r, const AValue& v
     r.hints.push_back(h);
     return op;
   } else {
-    return refuse(fmt::format("{} is the iterator of a loop over a {}, which cannot be rebuilt yet",
-                              name, v.obj ? Py_TYPE(v.obj)->tp_name : "sequence"));
+    return refuse(fmt::format("{} is the iterator of a loop over {}, which cannot be rebuilt yet (only range, list "
+                              "and tuple iterators)",
+                              name, v.obj ? fmt::format("a {}", Py_TYPE(v.obj)->tp_name) : "enumerate(), zip() or the like"));
   }
   if (!next.constant && next.kind == EffectOperand::Kind::Constant) return refuse("out of memory");
   EffectOperand op;

@@ -383,3 +383,40 @@ def test_break_in_try_inside_loop_refused():
         assert_same(try_in_loop(x), jf(x), rtol=1e-12)
     st = jf.stats()
     assert st["compiled_calls"] == 0 and any("inside a loop and a try block" in r for r in st["fallback_reasons"]), st
+
+
+def over_enumerate(x, ws):
+    acc = x
+    for i, w in enumerate(ws):
+        v = math.gamma(float(acc[0]) * 0.1 + 2.0 + i)
+        acc = np.tanh(acc * w) * v
+    return acc
+
+
+def counts(x):
+    acc = x * 0.0
+    n = 0
+    for i in range(x.shape[0]):
+        v = math.gamma(float(x[i]) * 0.1 + 2.0)
+        if v > 1.0:
+            n += 1
+        acc = acc + v
+    return acc, n
+
+
+def test_other_iterators_and_counters_refused_with_reason():
+    r = np.random.default_rng(6)
+    x = r.standard_normal(4)
+    ws = [r.standard_normal(4) for _ in range(3)]
+    for fn, args, words in ((over_enumerate, (x, ws), "enumerate(), zip()"),
+                            (counts, (x,), "the int local 'n' changes in the loop")):
+        jf = jit(fn)
+        for _ in range(2):
+            want, got = fn(*args), jf(*args)
+            if isinstance(want, tuple):
+                assert_same(want[0], got[0], rtol=1e-12)
+                assert want[1] == got[1] and type(got[1]) is int
+            else:
+                assert_same(want, got, rtol=1e-12)
+        st = jf.stats()
+        assert st["compiled_calls"] == 0 and any(words in r for r in st["fallback_reasons"]), st
