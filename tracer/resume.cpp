@@ -8,7 +8,8 @@
 //
 // Where a trace may end (anything else fails as before: the whole call runs eagerly):
 // - in the outermost frame (a callee that cannot be inlined breaks at its call site), at the
-//   top level of the trace: not inside a loop region or an if-conversion arm. Inside a try block (an exception table entry covers it) the
+//   top level of the trace: not inside a loop region or an if-conversion arm. Inside a try
+//   block (an exception table entry covers it) the
 //   rest of the function from the break instruction itself runs eagerly (Resume::in_try), so
 //   that its exceptions meet the user's handlers and `finally` runs once, as eagerly. (`with`
 //   blocks never get here: BEFORE_WITH is not traced, the whole call runs eagerly.)
@@ -18,9 +19,9 @@
 //   runtime can rebuild exactly: input arrays (as themselves), computed arrays (one object per
 //   value, not views), runtime numbers, constants, objects re-fetched through their source,
 //   tuples of these, and lists built in the traced code that nothing else refers to.
-// - inside a loop (a backward jump spans the instruction; not inside a try block there, nor
-//   with an int local that the loop body stores other than a for loop's variable: a counter
-//   would specialize the continuation per iteration). The frame state then holds the loops'
+// - inside a loop (a backward jump spans the instruction; not inside a try block there, nor,
+//   in a continuation, with a constant int local that the loop body stores other than a for
+//   loop's variable: a counter would specialize the continuation per iteration). The frame state then holds the loops'
 //   iterators: a range iterator is rebuilt as iter(range(next, end, step)) (exactly eager's
 //   remaining items), a list or tuple iterator as iter(seq) set to its next index (the sequence
 //   re-fetched through its source, or a tuple built by the trace rebuilt from its items). The
@@ -275,10 +276,12 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
     auto at_target = live_locals(f.code, f.instrs, f.locals.size(), r.target_pc);
     for (size_t k = 0; k < live->size(); ++k) (*live)[k] = (*live)[k] || (*at_target)[k];
   }
-  if (r.in_loop) {
-    // A Python int local stored in the body of a loop around the break (a counter: `i += 1` in
-    // a while loop, `n += 1`), other than a for loop's variable: the continuation would be
-    // specialized by its value, a new compile per iteration. Refused (the call runs eagerly).
+  if (r.in_loop && options_.start_pc >= 0) {
+    // In a continuation (the first trace runs iteration 0 with every int a constant: `j = i + 1`
+    // becomes a runtime int in the continuations), a Python int local still constant here but
+    // stored in the body of a loop around the break (a counter: `i += 1` in a while loop,
+    // `n += 1`), other than a for loop's variable: the next continuation would be specialized
+    // by its value, a new compile per iteration. Refused (the rest runs eagerly).
     const int idx = r.pc;
     for (size_t j = 0; j < f.instrs.size(); ++j) {
       const int t = f.instrs[j].target;
@@ -314,6 +317,15 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       h.slot = slot;
       h.lo = v.lo;
       h.hi = v.hi;
+      if (const StateHint* in = hint_for(slot); in && in->kind == StateHint::Kind::Int && options_.start_pc >= 0) {
+        // Bounds that moved since this continuation's own input (a counter under a branch:
+        // n in [0, k] after k iterations) are widened, so that the next continuation's key
+        // (which holds them) stops changing: the union, a side that grew taken to +-2^40.
+        constexpr int64_t kBig = int64_t{1} << 40;
+        // (the guard on the next continuation's input checks the bounds: past 2^40 it fails.)
+        h.lo = v.lo >= in->lo ? in->lo : std::min(in->lo, -kBig);
+        h.hi = v.hi <= in->hi ? in->hi : std::max(in->hi, kBig);
+      }
       r.hints.push_back(h);
     }
     if (v.kind == AValue::Kind::Tuple) {

@@ -273,11 +273,28 @@ def while_loop(x):
 
 def test_while_loop_counter_refused():
     # The counter is a plain int local stored in the loop: continuations would be specialized
-    # by its value (a compile per iteration), so the break is refused and the call runs eagerly.
+    # by its value (a compile per iteration), so the continuation refuses to end at the break
+    # again: the part before the first break runs compiled, the rest eagerly from there.
     jf = compare(while_loop, rows(12))
     st = jf.stats()
-    assert st["compiled_calls"] == 0 and st["fallback_calls"] == 3, st
-    assert any("the int local 'i' changes in the loop" in r for r in st["fallback_reasons"]), st
+    assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0, st
+    assert st["continuation_fallbacks"] == 3 and st["compiles"] == 1, st
+    assert any("the int local 'i' changes in the loop" in r and "continuation after" in r
+               for r in st["fallback_reasons"]), st
+
+
+def derived_int(x):
+    acc = np.zeros_like(x[0])
+    for i in range(x.shape[0] - 1):
+        j = i + 1  # an int computed from the loop variable: a runtime int in continuations
+        v = math.gamma(float(x[j, 0]) + 1.5)
+        acc = acc + x[j] * v
+    return acc
+
+
+def test_int_derived_from_the_loop_variable():
+    jf = compare(derived_int, rows(16))
+    assert_loop_resumed(jf, 3, 15)
 
 
 def while_array_state(x):
@@ -404,19 +421,26 @@ def counts(x):
     return acc, n
 
 
-def test_other_iterators_and_counters_refused_with_reason():
+def test_enumerate_refused_with_reason():
     r = np.random.default_rng(6)
     x = r.standard_normal(4)
     ws = [r.standard_normal(4) for _ in range(3)]
-    for fn, args, words in ((over_enumerate, (x, ws), "enumerate(), zip()"),
-                            (counts, (x,), "the int local 'n' changes in the loop")):
-        jf = jit(fn)
-        for _ in range(2):
-            want, got = fn(*args), jf(*args)
-            if isinstance(want, tuple):
-                assert_same(want[0], got[0], rtol=1e-12)
-                assert want[1] == got[1] and type(got[1]) is int
-            else:
-                assert_same(want, got, rtol=1e-12)
-        st = jf.stats()
-        assert st["compiled_calls"] == 0 and any(words in r for r in st["fallback_reasons"]), st
+    jf = jit(over_enumerate)
+    for _ in range(2):
+        assert_same(over_enumerate(x, ws), jf(x, ws), rtol=1e-12)
+    st = jf.stats()
+    assert st["compiled_calls"] == 0 and any("enumerate(), zip()" in r for r in st["fallback_reasons"]), st
+
+
+def test_counter_updated_under_a_branch_on_runtime_data():
+    # `if v > 1.0: n += 1` is if-converted: n is a runtime int in the continuation (a state
+    # hint), not a constant, so every iteration still reuses the same continuation.
+    x = np.random.default_rng(7).standard_normal(30) * 10.0
+    jf = jit(counts)
+    for _ in range(3):
+        want, got = counts(x), jf(x)
+        assert_same(want[0], got[0], rtol=1e-12)
+        assert want[1] == got[1] and type(got[1]) is int
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0 and st["continuation_fallbacks"] == 0, st
+    assert st["continuation_calls"] == 3 * 30 and st["compiles"] <= 6, st
