@@ -299,9 +299,9 @@ def test_int_derived_from_the_loop_variable():
 
 def while_array_state(x):
     # A while loop whose state is arrays and floats (no int counter): the part before the first
-    # break runs compiled; the continuation meets the loop's test on runtime data (not traced
-    # as a branch there), so the rest of the function runs eagerly from the break, entered
-    # inside the loop with its frame state.
+    # break runs compiled; the continuation meets the loop's test on runtime data: on 3.13 a
+    # branch break too (compiled continuations), before 3.13 not traced as a break there, so
+    # the rest of the function runs eagerly from the break, entered inside the loop.
     acc = x[0] * 1.0
     s = 0.0
     while s < 20.0:
@@ -323,8 +323,11 @@ def test_while_loop_over_array_state():
         assert_same(ref[k][1], got[1], rtol=1e-12)
     st = jf.stats()
     assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0, st
-    assert st["continuation_fallbacks"] == 3, st
-    assert any("continuation after" in r for r in st["fallback_reasons"]), st
+    if st["continuation_fallbacks"]:  # 3.11/3.12: the loop's test is not a break there
+        assert st["continuation_fallbacks"] == 3, st
+        assert any("continuation after" in r for r in st["fallback_reasons"]), st
+    else:  # 3.13: the test (TO_BOOL) is a break too: every part compiled, reused per iteration
+        assert st["continuation_calls"] >= 3 * 10 and st["compiles"] <= 6, st
 
 
 def over_layers(x, layers):
