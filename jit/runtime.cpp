@@ -225,6 +225,16 @@ struct SinkScope {
   ~SinkScope() { backends::set_effect_sink(old); }
 };
 
+// What run() returns for a version that ends at a graph break (JitFunction::drive goes on), and
+// the break with its frame state (owned references), on a stack per thread: a call made while
+// one is pending (a __del__, another thread while the GIL is free) pushes and pops its own.
+PyObject* const kResumePending = reinterpret_cast<PyObject*>(&_Py_NoneStruct) + 1;
+struct PendingResume {
+  std::shared_ptr<CacheEntry> entry;
+  std::vector<PyObject*> state;
+};
+thread_local std::vector<PendingResume> t_pending;
+
 // The object an operand stands for: a new reference, or nullptr with an exception set.
 PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
   using K = tracer::EffectOperand::Kind;
@@ -270,6 +280,36 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
         else PyList_SET_ITEM(t, i, x);
       }
       return t;
+    }
+    case K::RangeIter: {  // iter(range(next, end, step)): the loop's remaining items
+      PyObject* t = op.constant.get();
+      if (op.items.empty() || !t || !PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) break;
+      PyObject* next = operand_value(op.items[0], cx);
+      if (!next) return nullptr;
+      PyObject* rng = PyObject_CallFunctionObjArgs(reinterpret_cast<PyObject*>(&PyRange_Type), next,
+                                                   PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1), nullptr);
+      Py_DECREF(next);
+      if (!rng) return nullptr;
+      PyObject* it = PyObject_GetIter(rng);
+      Py_DECREF(rng);
+      return it;
+    }
+    case K::SeqIter: {  // iter(seq) at index `index`: the loop's remaining items, read live
+      if (op.items.empty()) break;
+      PyObject* seq = operand_value(op.items[0], cx);
+      if (!seq) return nullptr;
+      PyObject* it = PyObject_GetIter(seq);
+      Py_DECREF(seq);
+      if (!it) return nullptr;
+      if (op.index > 0) {
+        PyObject* r = PyObject_CallMethod(it, "__setstate__", "n", static_cast<Py_ssize_t>(op.index));
+        if (!r) {
+          Py_DECREF(it);
+          return nullptr;
+        }
+        Py_DECREF(r);
+      }
+      return it;
     }
   }
   PyErr_SetString(PyExc_SystemError, "tracejit: unknown effect operand");
@@ -897,6 +937,25 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
         PyArray_ScalarAsCtype(o, &scalars[i]);
         in_ptrs[i] = &scalars[i];
         break;
+      case tracer::InputBinding::Kind::PyInt: {  // its guard checked that it fits
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (overflow || (v == -1 && PyErr_Occurred())) {
+          PyErr_Clear();
+          return nullptr;
+        }
+        int64_t x = v;
+        std::memcpy(&scalars[i], &x, sizeof x);
+        in_ptrs[i] = &scalars[i];
+        break;
+      }
+      case tracer::InputBinding::Kind::RangeNext: {
+        int64_t next = 0, step = 0, left = 0;
+        if (!tracer::range_iterator_state(o, next, step, left)) return nullptr;
+        std::memcpy(&scalars[i], &next, sizeof next);
+        in_ptrs[i] = &scalars[i];
+        break;
+      }
       case tracer::InputBinding::Kind::SymSize: break;  // handled above
     }
   }
@@ -1155,7 +1214,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       state.push_back(o);
     }
     cleanup();
-    return resume_from(*e.resume, state);
+    t_pending.push_back(PendingResume{e.shared_from_this(), std::move(state)});
+    return kResumePending;
   }
   // Box the results as Python sees them and assemble the returned structure.
   size_t pos = 0;
@@ -1238,7 +1298,7 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
       }
       ++e->hits;
       ++stats_.compiled_calls;
-      return r;
+      return drive(r);
     }
   }
   uint64_t sig_key = signature_of(bound, true);
@@ -1315,16 +1375,31 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
   }
   ++e->hits;
   ++stats_.compiled_calls;
+  return drive(r);
+}
+
+PyObject* JitFunction::drive(PyObject* r) {
+  while (r == kResumePending) {
+    if (t_pending.empty()) {
+      PyErr_SetString(PyExc_SystemError, "tracejit: a graph break without its frame state");
+      return nullptr;
+    }
+    PendingResume p = std::move(t_pending.back());
+    t_pending.pop_back();
+    r = resume_from(*p.entry->resume, p.state);  // releases the state
+  }
   return r;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Graph breaks with resume (tracer::Resume)
 
-std::string JitFunction::continuation_key(int pc, const std::vector<bool>& bound) const {
+std::string JitFunction::continuation_key(int pc, const std::vector<bool>& bound,
+                                          const std::vector<tracer::StateHint>& hints) const {
   // The code object too: a function whose __code__ was replaced has other instructions there.
   std::string key = fmt::format("{}:{}:", static_cast<const void*>(PyFunction_GET_CODE(func_)), pc);
   for (bool b : bound) key += b ? '1' : '0';
+  for (const tracer::StateHint& h : hints) key += "|" + h.key();  // a break inside a loop
   return key;
 }
 
@@ -1349,10 +1424,11 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
     }
   }
   auto make = [&](int pc, int offset) {
-    std::string key = continuation_key(pc, bound);
+    std::string key = continuation_key(pc, bound, r.hints);
     if (continuations_.count(key)) return true;
     auto c = std::make_unique<Continuation>();
     c->pc = pc;
+    c->hints = r.hints;
     c->nlocals = static_cast<int>(nlocals);
     c->nstate = nlocals + nstack;
     c->bound = bound;
@@ -1394,7 +1470,7 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
     // instruction's operands on its stack (a CallKw's names tuple left out: see Resume).
     const size_t kwtop = r.kind == tracer::Resume::Kind::Call && r.kw ? 1 : 0;
     const size_t full = r.state.size() - nlocals - kwtop;
-    std::string key = continuation_key(try_entry_pc(r), bound);
+    std::string key = continuation_key(try_entry_pc(r), bound, r.hints);
     bool ok = true;
     if (!continuations_.count(key)) {
       auto c = std::make_unique<Continuation>();
@@ -1447,7 +1523,7 @@ PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject
     // The break instruction and the rest of the function run eagerly, inside the user's try.
     std::vector<bool> bound;
     for (size_t k = 0; k < static_cast<size_t>(r.nlocals) && k < st.size(); ++k) bound.push_back(st[k] != nullptr);
-    auto it = continuations_.find(continuation_key(try_entry_pc(r), bound));
+    auto it = continuations_.find(continuation_key(try_entry_pc(r), bound, r.hints));
     if (it == continuations_.end()) {
       PyErr_SetString(PyExc_RuntimeError, "tracejit: the function was reset while a call was running past a graph break");
       return nullptr;
@@ -1547,7 +1623,7 @@ PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject
   }
   std::vector<bool> bound;
   for (size_t k = 0; k < static_cast<size_t>(r.nlocals) && k < st.size(); ++k) bound.push_back(st[k] != nullptr);
-  auto it = continuations_.find(continuation_key(pc, bound));
+  auto it = continuations_.find(continuation_key(pc, bound, r.hints));
   if (it == continuations_.end()) {  // prepare_resume made it; only reset() from inside the call drops it
     PyErr_SetString(PyExc_RuntimeError, "tracejit: the function was reset while a call was running past a graph break");
     return nullptr;
@@ -1589,6 +1665,7 @@ tracer::TraceResult JitFunction::trace_continuation(Continuation& c, PyObject* c
   tracer::TraceOptions topts;
   topts.start_pc = c.pc;
   topts.state_locals = c.nlocals;
+  topts.hints = c.hints;
   auto is_static = [&](int i, int d) {
     return std::find(c.static_dims.begin(), c.static_dims.end(), std::pair<int, int>(i, d)) != c.static_dims.end();
   };
@@ -1679,9 +1756,13 @@ PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) 
     }
   }
   if (usable) {
-    uint64_t key = std::hash<std::string>{}(continuation_key(c.pc, c.bound));
-    for (PyObject* o : st) {
+    uint64_t key = std::hash<std::string>{}(continuation_key(c.pc, c.bound, c.hints));
+    for (size_t k = 0; k < st.size(); ++k) {
+      PyObject* o = st[k];
       key = mix(key, o ? reinterpret_cast<uintptr_t>(Py_TYPE(o)) : 0);
+      bool hinted = false;  // a loop variable: a runtime value, not part of the signature
+      for (const tracer::StateHint& h : c.hints) hinted |= h.slot == static_cast<int>(k);
+      if (hinted) continue;
       if (o && PyArray_Check(o)) {
         auto* a = reinterpret_cast<PyArrayObject*>(o);
         key = mix(key, static_cast<uint64_t>(PyArray_TYPE(a)) * 131 + static_cast<uint64_t>(PyArray_NDIM(a)));

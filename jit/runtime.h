@@ -51,7 +51,7 @@ struct Stats {
 };
 
 // One compiled version of a function: valid whenever its guards hold.
-struct CacheEntry {
+struct CacheEntry : std::enable_shared_from_this<CacheEntry> {
   enum State : int { kCompiling = 0, kReady = 1, kFailed = 2 };
   // Written by whichever thread compiles, published by `state` (release/acquire); everything
   // below the line is read only once state is kReady.
@@ -98,6 +98,7 @@ struct Continuation {
   int nlocals = 0;
   size_t nstate = 0;
   std::vector<bool> bound;  // per local slot
+  std::vector<tracer::StateHint> hints;  // a break inside a loop: slots bound as runtime values
   std::string where;        // "file:line"
   std::vector<std::shared_ptr<CacheEntry>> entries;
   PyObject* remainder = nullptr;  // strong
@@ -148,9 +149,15 @@ class JitFunction {
   // instruction on `state` (owned references, nullptr entries unbound) and runs the rest.
   bool prepare_resume(const tracer::Resume& r, std::string& why);
   PyObject* resume_from(const tracer::Resume& r, std::vector<PyObject*>& state);
+  // A version that ends at a graph break returns kResumePending from run() with its break and
+  // frame state pushed on a per-thread stack (runtime.cpp); drive() (under every call of run()
+  // from call()) performs them one after another, so that a loop with a break in its body (a
+  // continuation per iteration) does not nest the C stack per iteration.
+  PyObject* drive(PyObject* r);
   PyObject* continue_at(Continuation& c, std::vector<PyObject*>& state);
   tracer::TraceResult trace_continuation(Continuation& c, PyObject* const* state, size_t n);
-  std::string continuation_key(int pc, const std::vector<bool>& bound) const;
+  std::string continuation_key(int pc, const std::vector<bool>& bound,
+                               const std::vector<tracer::StateHint>& hints) const;
   // The key pc of the eager remainder of a break inside a try block (entered at the break
   // instruction, apart from the continuations that start after one).
   static int try_entry_pc(const tracer::Resume& r) { return -2 - r.pc; }

@@ -1,6 +1,8 @@
 // Guard checking and explanation.
 #include "tracer/guards.h"
+#include "tracer/tracer.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -105,8 +107,35 @@ bool object_ok(const Guard& g, Guard::Kind kind, PyObject* o) {
   }
 }
 
+bool range_ok(const Guard& g, PyObject* o) {
+  int64_t next, step, left;
+  if (!range_iterator_state(o, next, step, left)) return false;
+  if (g.kind == Guard::Kind::RangeLeft) return g.length == 0 ? left == 0 : left >= 1;
+  if (step != g.dims[0] || next + left * step != g.dims[1]) return false;
+  if (left == 0) return true;
+  const int64_t last = next + (left - 1) * step;
+  return std::min(next, last) >= g.dims[2] && std::max(next, last) <= g.dims[3];
+}
+
 bool guard_ok(const Guard& g, PyObject* const* args) {
   switch (g.kind) {
+    case Guard::Kind::IntRange: {
+      PyObject* o = args[g.arg];
+      if (!o || !PyLong_CheckExact(o)) return false;
+      int overflow = 0;
+      long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+      if (v == -1 && PyErr_Occurred()) PyErr_Clear();
+      return overflow == 0 && v >= g.dims[0] && v <= g.dims[1];
+    }
+    case Guard::Kind::RangeIter:
+    case Guard::Kind::RangeLeft:
+      return args[g.arg] && range_ok(g, args[g.arg]);
+    case Guard::Kind::SeqIndex: {
+      Py_ssize_t index = -1;
+      PyObject* seq = seq_iterator_state(args[g.arg], index);
+      Py_XDECREF(seq);
+      return seq && index == g.length;
+    }
     case Guard::Kind::Type:
     case Guard::Kind::Array:
     case Guard::Kind::Value:
@@ -328,6 +357,19 @@ std::vector<std::string> GuardSet::explain(PyObject* const* args) const {
       case Guard::Kind::DimsEqual:
         out.push_back(fmt::format("dynamic sizes no longer equal: {}", g.source->name));
         break;
+      case Guard::Kind::IntRange:
+        out.push_back(fmt::format("value of {}: expected an int in [{}, {}], got {}", who, g.dims[0], g.dims[1],
+                                  o ? repr(o) : "nothing"));
+        break;
+      case Guard::Kind::RangeIter:
+        out.push_back(fmt::format("{}: expected a range iterator of step {} ending at {}", who, g.dims[0], g.dims[1]));
+        break;
+      case Guard::Kind::RangeLeft:
+        out.push_back(fmt::format("{}: the loop {}", who, g.length ? "has ended" : "has not ended"));
+        break;
+      case Guard::Kind::SeqIndex:
+        out.push_back(fmt::format("{}: expected a list or tuple iterator at index {}", who, g.length));
+        break;
     }
     Py_XDECREF(o);
   }
@@ -368,9 +410,64 @@ std::vector<std::string> GuardSet::describe() const {
       case Guard::Kind::DimsEqual:
         out.push_back(fmt::format("dynamic sizes equal: {}", g.source->name));
         break;
+      case Guard::Kind::IntRange:
+        out.push_back(fmt::format("{} is an int in [{}, {}]", who, g.dims[0], g.dims[1]));
+        break;
+      case Guard::Kind::RangeIter:
+        out.push_back(fmt::format("{} is a range iterator of step {} ending at {}, items in [{}, {}]", who,
+                                  g.dims[0], g.dims[1], g.dims[2], g.dims[3]));
+        break;
+      case Guard::Kind::RangeLeft:
+        out.push_back(fmt::format("{} {}", who, g.length ? "has an item left" : "is exhausted"));
+        break;
+      case Guard::Kind::SeqIndex:
+        out.push_back(fmt::format("{} is a list or tuple iterator at index {}", who, g.length));
+        break;
     }
   }
   return out;
+}
+
+bool range_iterator_state(PyObject* it, int64_t& next, int64_t& step, int64_t& remaining) {
+  if (!it || Py_TYPE(it) != &PyRangeIter_Type) return false;
+  // __reduce__: (iter, (range(start, stop, step),), index) on 3.11, (iter, (range,), None) on
+  // 3.12+ (whose range starts at the next value).
+  PyObject* r = PyObject_CallMethod(it, "__reduce__", nullptr);
+  bool ok = false;
+  if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) >= 2 && PyTuple_Check(PyTuple_GET_ITEM(r, 1)) &&
+      PyTuple_GET_SIZE(PyTuple_GET_ITEM(r, 1)) == 1 && PyRange_Check(PyTuple_GET_ITEM(PyTuple_GET_ITEM(r, 1), 0))) {
+    PyObject* rng = PyTuple_GET_ITEM(PyTuple_GET_ITEM(r, 1), 0);
+    PyObject* idx = PyTuple_GET_SIZE(r) >= 3 ? PyTuple_GET_ITEM(r, 2) : Py_None;
+    PyObject* start = PyObject_GetAttrString(rng, "start");
+    PyObject* st = PyObject_GetAttrString(rng, "step");
+    const Py_ssize_t len = PyObject_Length(rng);
+    int o1 = 0, o2 = 0, o3 = 0;
+    long long a = start ? PyLong_AsLongLongAndOverflow(start, &o1) : 0;
+    long long s = st ? PyLong_AsLongLongAndOverflow(st, &o2) : 0;
+    long long k = PyLong_Check(idx) ? PyLong_AsLongLongAndOverflow(idx, &o3) : 0;
+    if (start && st && len >= 0 && !o1 && !o2 && !o3 && !PyErr_Occurred() && k >= 0 && s != 0) {
+      const long long left = k >= len ? 0 : len - k;
+      __int128 n = static_cast<__int128>(a) + static_cast<__int128>(k < len ? k : len) * s;
+      __int128 end = n + static_cast<__int128>(left) * s;
+      if (n >= INT64_MIN && n <= INT64_MAX && end >= INT64_MIN && end <= INT64_MAX) {
+        next = static_cast<int64_t>(n);
+        step = s;
+        remaining = left;
+        ok = true;
+      }
+    }
+    Py_XDECREF(start);
+    Py_XDECREF(st);
+  }
+  Py_XDECREF(r);
+  if (PyErr_Occurred()) PyErr_Clear();
+  return ok;
+}
+
+std::string StateHint::key() const {
+  if (kind == Kind::SeqIter) return fmt::format("s{}", slot);
+  return kind == Kind::Int ? fmt::format("i{}:{}:{}", slot, lo, hi)
+                           : fmt::format("r{}:{}:{}:{}:{}", slot, lo, hi, step, end);
 }
 
 }  // namespace tracejit::tracer

@@ -24,6 +24,11 @@ struct Guard {
     Len,        // type(arg) is `type` and len(arg) == length (lists, tuples, dicts)
     FunctionIs, // dict (a function) still has __code__ `expected` and __defaults__ `dict2`
     DimsEqual,  // args[dims[0]].shape[dims[1]] == args[dims[2]].shape[dims[3]] (one symbol)
+    IntRange,   // args[arg] is an exact int with dims[0] <= value <= dims[1]
+    RangeIter,  // args[arg] is a range iterator with step dims[0] and end dims[1] (next value +
+                // remaining * step), whose remaining items lie in [dims[2], dims[3]]
+    RangeLeft,  // args[arg], a range iterator, has at least one item left (length 1) or none (0)
+    SeqIndex,   // args[arg] is a list or tuple iterator whose next index is `length`
     Path,       // the `inner` check (Type/Array/Value/Identity/Len) on the object the source
                 // path (arg.attr[key]...) reaches at call time; arg == -1
   };

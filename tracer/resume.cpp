@@ -8,8 +8,8 @@
 //
 // Where a trace may end (anything else fails as before: the whole call runs eagerly):
 // - in the outermost frame (a callee that cannot be inlined breaks at its call site), at the
-//   top level of the trace: not inside a loop (no backward jump spans the instruction), a loop
-//   region, an if-conversion arm. Inside a try block (an exception table entry covers it) the
+//   top level of the trace: not inside a loop region or an if-conversion arm. Inside a try
+//   block (an exception table entry covers it) the
 //   rest of the function from the break instruction itself runs eagerly (Resume::in_try), so
 //   that its exceptions meet the user's handlers and `finally` runs once, as eagerly. (`with`
 //   blocks never get here: BEFORE_WITH is not traced, the whole call runs eagerly.)
@@ -19,7 +19,24 @@
 //   runtime can rebuild exactly: input arrays (as themselves), computed arrays (one object per
 //   value, not views), runtime numbers, constants, objects re-fetched through their source,
 //   tuples of these, and lists built in the traced code that nothing else refers to.
+// - inside a loop (a backward jump spans the instruction; not inside a try block there, nor,
+//   in a continuation, with a constant int local that the loop body stores other than a for
+//   loop's variable: a counter would specialize the continuation per iteration). The frame state then holds the loops'
+//   iterators: a range iterator is rebuilt as iter(range(next, end, step)) (exactly eager's
+//   remaining items), a list or tuple iterator as iter(seq) set to its next index (the sequence
+//   re-fetched through its source, or a tuple built by the trace rebuilt from its items). The
+//   continuation binds such slots as runtime values (StateHint, part of its key): a range
+//   iterator's next value and a loop variable that is a runtime int become int64 inputs behind
+//   range guards, so the continuation — the rest of the iteration, FOR_ITER (its exhaustion
+//   guarded), the next iteration up to the break again, where it ends with the same hints — is
+//   reused by every iteration: a loop of N iterations compiles a constant number of versions
+//   (the function's, the continuation entered from it, the one every later iteration reuses and
+//   its version for the loop's exit). A list iterator's index is guarded by value (a version per
+//   index, up to recompile_limit; the items' shapes usually differ anyway). The runtime runs the
+//   segments one after another from a driver loop (JitFunction::drive), not nested.
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "tracer/tracer_impl.h"
 
@@ -128,9 +145,14 @@ std::optional<std::vector<bool>> live_locals(PyCodeObject* code, const std::vect
 // Why the trace may not end at instruction `idx` of this code, or nullptr.
 const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& ins, int idx) {
   if (code->co_ncellvars > 0 || code->co_nfreevars > 0) return "the function has cells or free variables (closures)";
-  for (size_t j = 0; j < ins.size(); ++j)
-    if (ins[j].target >= 0 && ins[j].target <= idx && static_cast<int>(j) > idx) return "it is inside a loop";
   return nullptr;
+}
+
+// Whether a backward jump spans instruction `idx` (it is inside a loop).
+bool inside_loop(const std::vector<Instruction>& ins, int idx) {
+  for (size_t j = 0; j < ins.size(); ++j)
+    if (ins[j].target >= 0 && ins[j].target <= idx && static_cast<int>(j) > idx) return true;
+  return false;
 }
 
 }  // namespace
@@ -168,6 +190,9 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   };
   if (const char* why = break_refusal(f.code, f.instrs, idx)) return refuse(why);
   Resume r;
+  r.in_loop = inside_loop(f.instrs, idx);
+  if (r.in_loop && in_exception_block(f.code, in.offset))
+    return refuse("it is inside a loop and a try block (the eager remainder cannot re-enter both)");
   r.pc = idx;
   r.next_pc = idx + 1;
   const bool call = in.op == COp::Call || in.op == COp::CallKw;
@@ -251,6 +276,27 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
     auto at_target = live_locals(f.code, f.instrs, f.locals.size(), r.target_pc);
     for (size_t k = 0; k < live->size(); ++k) (*live)[k] = (*live)[k] || (*at_target)[k];
   }
+  if (r.in_loop && options_.start_pc >= 0) {
+    // In a continuation (the first trace runs iteration 0 with every int a constant: `j = i + 1`
+    // becomes a runtime int in the continuations), a Python int local still constant here but
+    // stored in the body of a loop around the break (a counter: `i += 1` in a while loop,
+    // `n += 1`), other than a for loop's variable: the next continuation would be specialized
+    // by its value, a new compile per iteration. Refused (the rest runs eagerly).
+    const int idx = r.pc;
+    for (size_t j = 0; j < f.instrs.size(); ++j) {
+      const int t = f.instrs[j].target;
+      if (t < 0 || t > idx || static_cast<int>(j) <= idx) continue;
+      for (int s = t; s <= static_cast<int>(j); ++s) {
+        const Instruction& st = f.instrs[static_cast<size_t>(s)];
+        if (st.op != COp::StoreFast || st.arg < 0 || static_cast<size_t>(st.arg) >= f.locals.size()) continue;
+        if (s > 0 && f.instrs[static_cast<size_t>(s) - 1].op == COp::ForIter) continue;  // a for loop's variable
+        const AValue& v = f.locals[static_cast<size_t>(st.arg)];
+        if ((!live || (*live)[static_cast<size_t>(st.arg)]) && v.is_object() && PyLong_CheckExact(v.obj))
+          return refuse(fmt::format("the int local '{}' changes in the loop (continuations would be specialized "
+                                    "per iteration)", local_name(st.arg)));
+      }
+    }
+  }
   std::vector<const AValue*> lists;
   for (size_t k = 0; k < f.locals.size(); ++k)
     if (!live || (*live)[k]) collect_lists(f.locals[k], lists);
@@ -260,13 +306,33 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       if (same_value(*lists[a], *lists[b]))
         return refuse("a list built in the traced code is referred to twice (its identity cannot be rebuilt)");
   if (!finish_writebacks()) return false;
-  std::function<std::optional<EffectOperand>(const AValue&, const std::string&)> operand =
-      [&](const AValue& v, const std::string& name) -> std::optional<EffectOperand> {
+  std::function<std::optional<EffectOperand>(const AValue&, const std::string&, int)> operand =
+      [&](const AValue& v, const std::string& name, int slot) -> std::optional<EffectOperand> {
+    if (v.kind == AValue::Kind::Iterator) return iterator_operand(r, v, name, slot, reason);
+    if (r.in_loop && slot >= 0 && v.is_tensor() && v.box == Box::PyInt && v.type == ir::Type::scalar(ir::DType::I64)) {
+      // A runtime Python int (a loop variable): the continuation binds it as a runtime value
+      // within these bounds, so that each iteration runs the same compiled continuation.
+      StateHint h;
+      h.kind = StateHint::Kind::Int;
+      h.slot = slot;
+      h.lo = v.lo;
+      h.hi = v.hi;
+      if (const StateHint* in = hint_for(slot); in && in->kind == StateHint::Kind::Int && options_.start_pc >= 0) {
+        // Bounds that moved since this continuation's own input (a counter under a branch:
+        // n in [0, k] after k iterations) are widened, so that the next continuation's key
+        // (which holds them) stops changing: the union, a side that grew taken to +-2^40.
+        constexpr int64_t kBig = int64_t{1} << 40;
+        // (the guard on the next continuation's input checks the bounds: past 2^40 it fails.)
+        h.lo = v.lo >= in->lo ? in->lo : std::min(in->lo, -kBig);
+        h.hi = v.hi <= in->hi ? in->hi : std::max(in->hi, kBig);
+      }
+      r.hints.push_back(h);
+    }
     if (v.kind == AValue::Kind::Tuple) {
       EffectOperand op;
       op.kind = v.is_list ? EffectOperand::Kind::List : EffectOperand::Kind::Tuple;
       for (const AValue& it : v.items) {
-        auto o = operand(it, name);
+        auto o = operand(it, name, -1);
         if (!o) return std::nullopt;
         op.items.push_back(std::move(*o));
       }
@@ -291,7 +357,7 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       r.state.emplace_back(std::nullopt);
       continue;
     }
-    auto o = operand(v, fmt::format("local '{}'", local_name(static_cast<int>(k))));
+    auto o = operand(v, fmt::format("local '{}'", local_name(static_cast<int>(k))), static_cast<int>(k));
     if (!o) return false;
     r.state.emplace_back(std::move(*o));
   }
@@ -302,10 +368,163 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       r.state.emplace_back(std::nullopt);
       continue;
     }
-    auto o = operand(v, own ? "an operand of the instruction" : "a value on the stack");
+    // (the instruction's own operands are replaced by its result: no hint for them)
+    auto o = operand(v, own ? "an operand of the instruction" : "a value on the stack",
+                     own ? -1 : static_cast<int>(f.locals.size() + j));
     if (!o) return false;
     r.state.emplace_back(std::move(*o));
   }
+  return true;
+}
+
+// A for loop's iterator in the frame state at a break inside the loop: iter(range(next, end,
+// step)) with exactly eager's remaining items (a range unrolled at trace time, or the runtime
+// iterator of a continuation); the continuation binds it as a runtime iterator (StateHint).
+std::optional<EffectOperand> Tracer::iterator_operand(Resume& r, const AValue& v, const std::string& name, int slot,
+                                                      const std::string& reason) {
+  auto refuse = [&](const std::string& why) {
+    fail(AbortCode::ControlFlow, fmt::format("{}; no graph break there: {}", reason, why));
+    return std::nullopt;
+  };
+  if (slot < 0) return refuse(fmt::format("{} holds a loop iterator inside a container", name));
+  EffectOperand next;
+  StateHint h;
+  h.kind = StateHint::Kind::RangeIter;
+  h.slot = slot;
+  if (v.rt) {
+    auto o = effect_operand(tensor(v.v, Box::PyInt), true);
+    if (!o) return std::nullopt;
+    next = std::move(*o);
+    h.lo = v.lo, h.hi = v.hi, h.step = v.rstep, h.end = v.rend;
+  } else if (v.obj && PyRange_Check(v.obj) && v.length >= 1 && v.arg >= 0 && v.arg <= v.length) {
+    PyObject* start = PyObject_GetAttrString(v.obj, "start");
+    PyObject* step = PyObject_GetAttrString(v.obj, "step");
+    int o1 = 0, o2 = 0;
+    const long long a = start ? PyLong_AsLongLongAndOverflow(start, &o1) : 0;
+    const long long s = step ? PyLong_AsLongLongAndOverflow(step, &o2) : 0;
+    Py_XDECREF(start);
+    Py_XDECREF(step);
+    const bool ok = start && step && !o1 && !o2 && !PyErr_Occurred() && s != 0;
+    PyErr_Clear();
+    const __int128 last = static_cast<__int128>(a) + static_cast<__int128>(v.length - 1) * s;
+    const __int128 end = last + s;
+    if (!ok || end < INT64_MIN + 1 || end > INT64_MAX - 1 || last < INT64_MIN + 1 || last > INT64_MAX - 1)
+      return refuse(fmt::format("{} iterates over a range beyond int64", name));
+    const int64_t nx = static_cast<int64_t>(a + static_cast<__int128>(v.arg) * s);
+    next.kind = EffectOperand::Kind::Constant;
+    next.constant = PyRef::steal(PyLong_FromLongLong(nx));
+    h.step = s;
+    h.end = static_cast<int64_t>(end);
+    h.lo = static_cast<int64_t>(std::min<__int128>(a, last));
+    h.hi = static_cast<int64_t>(std::max<__int128>(a, last));
+  } else if (v.length < 0 && v.arg >= 0 && v.seq != 0 && v.arg <= static_cast<int>(v.items.size())) {
+    // Over a list or tuple: iter(seq) set to the next index; the sequence re-fetched through
+    // its source, or (a tuple built by the traced code) a new tuple of its items.
+    EffectOperand seq;
+    if (v.container && v.container->evaluable() && v.obj) {
+      auto o = effect_operand(object(v.obj, v.container), true);
+      if (!o) return std::nullopt;
+      seq = std::move(*o);
+    } else if (v.seq == 1) {
+      seq.kind = EffectOperand::Kind::Tuple;
+      for (const AValue& x : v.items) {
+        if (x.is_tensor() && x.view_root != ir::kNoValue)
+          return refuse(fmt::format("{} goes over a tuple holding a view of another array", name));
+        if (x.kind != AValue::Kind::Tensor && x.kind != AValue::Kind::Object)
+          return refuse(fmt::format("{} goes over a tuple holding {}", name, what(x)));
+        auto o = effect_operand(x, true);
+        if (!o) return std::nullopt;
+        seq.items.push_back(std::move(*o));
+      }
+    } else {
+      return refuse(fmt::format("{} is the iterator of a loop over a list built in the traced code, which cannot be "
+                                "rebuilt (its identity)", name));
+    }
+    EffectOperand op;
+    op.kind = EffectOperand::Kind::SeqIter;
+    op.index = v.arg;
+    op.items.push_back(std::move(seq));
+    h.kind = StateHint::Kind::SeqIter;
+    r.hints.push_back(h);
+    return op;
+  } else {
+    return refuse(fmt::format("{} is the iterator of a loop over {}, which cannot be rebuilt yet (only range, list "
+                              "and tuple iterators)",
+                              name, v.obj ? fmt::format("a {}", Py_TYPE(v.obj)->tp_name) : "enumerate(), zip() or the like"));
+  }
+  if (!next.constant && next.kind == EffectOperand::Kind::Constant) return refuse("out of memory");
+  EffectOperand op;
+  op.kind = EffectOperand::Kind::RangeIter;
+  op.constant = PyRef::steal(Py_BuildValue("(LL)", static_cast<long long>(h.end), static_cast<long long>(h.step)));
+  if (!op.constant) {
+    PyErr_Clear();
+    return refuse("out of memory");
+  }
+  op.items.push_back(std::move(next));
+  r.hints.push_back(h);
+  return op;
+}
+
+// A hinted slot of a continuation's frame state (StateHint): a loop variable as a runtime int,
+// a range iterator with a runtime next value. False (an abort) when the object does not fit.
+bool Tracer::bind_hinted(int k, PyObject* o, const StateHint& h, AValue& v) {
+  const int nlocals = options_.state_locals;
+  std::string name = k < nlocals ? local_name(k) : fmt::format("<stack {}>", k - nlocals);
+  SourceRef src = Source::arg(k, name);
+  Guard g;
+  const ir::Type i64 = ir::Type::scalar(ir::DType::I64);
+  if (h.kind == StateHint::Kind::Int) {
+    if (!PyLong_CheckExact(o)) return fail(AbortCode::UnsupportedArgument, fmt::format("{} is not an int", name));
+    g.dims = {h.lo, h.hi};
+    guard_object(Guard::Kind::IntRange, src, std::move(g));
+    ir::ValueId p = new_input_param(i64, ir::ParamLayout::Scalar);
+    trace_.inputs.push_back({InputBinding::Kind::PyInt, k, ir::DType::I64, src});
+    v = tensor(p, Box::PyInt);
+    v.lo = h.lo;
+    v.hi = h.hi;
+    return true;
+  }
+  if (h.kind == StateHint::Kind::SeqIter) {
+    Py_ssize_t index = 0;
+    PyObject* seq = seq_iterator_state(o, index);
+    if (!seq) return fail(AbortCode::UnsupportedArgument, fmt::format("{} is not the loop's list or tuple iterator", name));
+    g.length = index;
+    guard_object(Guard::Kind::SeqIndex, src, std::move(g));
+    SourceRef seq_src = Source::iter_seq(src);
+    AValue c = object(seq, seq_src);
+    const bool is_list = PyList_CheckExact(seq);
+    Py_DECREF(seq);
+    auto items = items_of(c);  // guards its length and each item through seq_src
+    if (!items) return false;
+    v = AValue();
+    v.kind = AValue::Kind::Iterator;
+    v.items = std::move(*items);
+    v.arg = static_cast<int>(std::min<Py_ssize_t>(index, static_cast<Py_ssize_t>(v.items.size())));
+    v.source = Source::computed();
+    v.seq = is_list ? 2 : 1;
+    v.container = seq_src;
+    v.obj = c.obj;
+    return true;
+  }
+  int64_t next = 0, step = 0, left = 0;
+  if (!range_iterator_state(o, next, step, left) || step != h.step || next + left * step != h.end)
+    return fail(AbortCode::UnsupportedArgument, fmt::format("{} is not the loop's range iterator", name));
+  g.dims = {h.step, h.end, h.lo, h.hi};
+  guard_object(Guard::Kind::RangeIter, src, std::move(g));
+  ir::ValueId p = new_input_param(i64, ir::ParamLayout::Scalar);
+  trace_.inputs.push_back({InputBinding::Kind::RangeNext, k, ir::DType::I64, src});
+  v = AValue();
+  v.kind = AValue::Kind::Iterator;
+  v.rt = true;
+  v.v = p;
+  v.type = i64;
+  v.arg = k;
+  v.length = left;
+  v.lo = h.lo;
+  v.hi = h.hi;
+  v.rstep = h.step;
+  v.rend = h.end;
+  v.source = src;
   return true;
 }
 
@@ -325,6 +544,8 @@ bool Tracer::bind_state() {
       g.type = Py_TYPE(o);
       guard_object(Guard::Kind::Type, Source::arg(k, name), std::move(g));
       v = object(o, Source::arg(k, name));
+    } else if (const StateHint* h = hint_for(k); h && o) {
+      if (!bind_hinted(k, o, *h, v)) return false;
     } else if (o) {
       std::string name = k < nlocals ? local_name(k) : fmt::format("<stack {}>", k - nlocals);
       auto av = value_from_object(o, Source::arg(k, name));

@@ -66,6 +66,13 @@ SourceRef Source::item(SourceRef base, PyObject* key) {
   s->name = repr_of(key);
   return make(s);
 }
+SourceRef Source::iter_seq(SourceRef base) {
+  auto* s = new Source();
+  s->kind = Kind::IterSeq;
+  s->base = std::move(base);
+  s->name = "<sequence>";
+  return make(s);
+}
 SourceRef Source::fixed(PyObject* obj, std::string name) {
   auto* s = new Source();
   s->kind = Kind::Fixed;
@@ -94,6 +101,7 @@ bool Source::evaluable() const {
       return true;
     case Kind::Attr:
     case Kind::Item:
+    case Kind::IterSeq:
       return base && base->evaluable();
     default:
       return false;
@@ -123,6 +131,14 @@ PyObject* Source::eval(PyObject* const* args) const {
       Py_DECREF(b);
       break;
     }
+    case Kind::IterSeq: {
+      PyObject* b = base ? base->eval(args) : nullptr;
+      if (!b) return nullptr;
+      Py_ssize_t index = 0;
+      out = seq_iterator_state(b, index);
+      Py_DECREF(b);
+      break;
+    }
     default:
       break;
   }
@@ -141,6 +157,8 @@ std::string Source::expr() const {
       return fmt::format("{}.{}", base ? base->expr() : "?", name);
     case Kind::Item:
       return fmt::format("{}[{}]", base ? base->expr() : "?", name);
+    case Kind::IterSeq:
+      return fmt::format("<sequence of {}>", base ? base->expr() : "?");
     case Kind::Constant:
       return "<constant>";
     case Kind::Computed:
@@ -163,6 +181,29 @@ std::string Source::describe() const {
     default:
       return expr();
   }
+}
+
+PyObject* seq_iterator_state(PyObject* it, Py_ssize_t& index) {
+  if (!it || (Py_TYPE(it) != &PyListIter_Type && Py_TYPE(it) != &PyTupleIter_Type)) return nullptr;
+  // __reduce__: (iter, (seq,), index), or (iter, (empty,)) once exhausted.
+  PyObject* r = PyObject_CallMethod(it, "__reduce__", nullptr);
+  PyObject* out = nullptr;
+  if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) >= 2 && PyTuple_Check(PyTuple_GET_ITEM(r, 1)) &&
+      PyTuple_GET_SIZE(PyTuple_GET_ITEM(r, 1)) == 1) {
+    PyObject* seq = PyTuple_GET_ITEM(PyTuple_GET_ITEM(r, 1), 0);
+    if (PyList_CheckExact(seq) || PyTuple_CheckExact(seq)) {
+      if (PyTuple_GET_SIZE(r) >= 3 && PyLong_Check(PyTuple_GET_ITEM(r, 2))) {
+        index = PyLong_AsSsize_t(PyTuple_GET_ITEM(r, 2));
+        if (!(index == -1 && PyErr_Occurred())) out = Py_NewRef(seq);
+      } else if (PyObject_Length(seq) == 0) {  // exhausted: its sequence is gone
+        index = 0;
+        out = Py_NewRef(seq);
+      }
+    }
+  }
+  Py_XDECREF(r);
+  if (PyErr_Occurred()) PyErr_Clear();
+  return out;
 }
 
 }  // namespace tracejit::tracer

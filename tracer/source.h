@@ -12,7 +12,8 @@ struct Source;
 using SourceRef = std::shared_ptr<const Source>;
 
 struct Source {
-  enum class Kind { Arg, Global, Builtin, Attr, Item, Fixed, Constant, Computed };
+  // IterSeq: the list or tuple a list/tuple iterator (base) iterates over (its __reduce__).
+  enum class Kind { Arg, Global, Builtin, Attr, Item, Fixed, Constant, Computed, IterSeq };
   Kind kind = Kind::Computed;
   int arg_index = -1;  // Arg
   std::string name;    // Arg: parameter name; Global/Builtin/Attr: the name read
@@ -32,6 +33,7 @@ struct Source {
   static SourceRef builtin(std::string name, PyObject* builtins);
   static SourceRef attr(SourceRef base, std::string name);
   static SourceRef item(SourceRef base, PyObject* key);  // key: int or str
+  static SourceRef iter_seq(SourceRef base);
   // An object fixed at trace time (the traced function itself): evaluates to that object.
   static SourceRef fixed(PyObject* obj, std::string name);
   static SourceRef constant();
@@ -48,5 +50,10 @@ struct Source {
   // (no Python error left set) when the path no longer resolves. Needs the GIL.
   PyObject* eval(PyObject* const* args) const;
 };
+
+// The list or tuple a list/tuple iterator goes over and the index of its next item: a new
+// reference, or nullptr (no error set) for anything else. An exhausted iterator gives an empty
+// sequence.
+PyObject* seq_iterator_state(PyObject* it, Py_ssize_t& index);
 
 }  // namespace tracejit::tracer

@@ -823,6 +823,10 @@ bool Tracer::op_return_value(const Instruction& in) {
 std::optional<std::vector<AValue>> Tracer::items_of(const AValue& v) {
   if (!note_container_read(v, true)) return std::nullopt;  // effects.cpp
   std::vector<AValue> items;
+  if (v.kind == AValue::Kind::Iterator && (v.rt || v.length >= 0)) {
+    fail(AbortCode::UnsupportedValue, "the items of a range iterator are not traced yet");
+    return std::nullopt;
+  }
   if (v.kind == AValue::Kind::Tuple || v.kind == AValue::Kind::Iterator) {
     size_t start = v.kind == AValue::Kind::Iterator ? static_cast<size_t>(v.arg) : 0;
     items.assign(v.items.begin() + static_cast<std::ptrdiff_t>(start), v.items.end());
@@ -917,6 +921,15 @@ bool Tracer::op_get_iter(const Instruction& in) {
   it.arg = 0;
   it.items = std::move(*items);
   it.source = Source::computed();
+  if (v.kind == AValue::Kind::Tuple) {
+    it.seq = v.is_list ? 2 : 1;
+  } else if (v.is_object() && (PyTuple_CheckExact(v.obj) || PyList_CheckExact(v.obj))) {
+    it.seq = PyList_CheckExact(v.obj) ? 2 : 1;
+    if (v.source && v.source->evaluable()) {
+      it.container = v.source;
+      it.obj = v.obj;
+    }
+  }
   push(std::move(it));
   return true;
 }
@@ -925,6 +938,32 @@ bool Tracer::op_for_iter(const Instruction& in) {
   AValue& it = fr().stack.back();
   if (it.kind != AValue::Kind::Iterator)
     return fail(AbortCode::UnsupportedValue, "for-loop over an unknown iterator");
+  if (it.rt) {
+    // The loop's iterator in a continuation's frame state (a graph break inside the loop): its
+    // next value is a runtime int, whether it has one is guarded (another compiled version
+    // takes the loop's exit). One item per trace: the trace normally ends at the break again.
+    if (it.rt_advanced)
+      return fail(AbortCode::ControlFlow,
+                  "a second iteration of a loop resumed after a graph break in one compiled segment is not traced");
+    Guard g;
+    g.length = it.length > 0 ? 1 : 0;
+    guard_object(Guard::Kind::RangeLeft, it.source, std::move(g));
+    if (it.length == 0) {
+      pop();
+      fr().pc = in.target;
+      return true;
+    }
+    AValue item = tensor(it.v, Box::PyInt);
+    item.lo = it.lo;
+    item.hi = it.hi;
+    ir::Graph& g2 = trace_.graph;
+    it.v = g2.add_op(ir::Op::Add, ir::Type::scalar(ir::DType::I64),
+                     {it.v, g2.add_const_int(ir::DType::I64, it.rstep, loc_)}, loc_);
+    it.length -= 1;
+    it.rt_advanced = true;
+    push(std::move(item));
+    return true;
+  }
   if (it.length >= 0) {  // over a range
     if (it.arg == 0 && it.length >= 2 && it.length < min_region_trip_) ++short_unrolled_;
     if (it.arg == 0 && it.length >= min_region_trip_) {
@@ -938,7 +977,9 @@ bool Tracer::op_for_iter(const Instruction& in) {
       fr().pc = in.target;
       return true;
     }
-    if (it.length > kMaxUnroll) {
+    // (A long loop is unrolled for its first iteration only when that may end at a graph break
+    // inside it; a second iteration fails here as before.)
+    if (it.length > kMaxUnroll && (it.arg > 0 || frames_.size() != 1 || !regions_.empty())) {
       std::string why = "it is too short to be a loop region";
       std::string at = fmt::format("{}:{}: ", PyUnicode_AsUTF8(fr().code->co_filename), in.line);
       for (const std::string& n : loop_notes_)

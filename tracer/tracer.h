@@ -28,7 +28,11 @@ enum class Box : uint8_t {
 struct InputBinding {
   // SymSize: a float64 scalar holding the runtime size of symbol `sym` (a count that a mean or
   // var divides by), filled in by the runtime from the sizes it reads for sym_dims.
-  enum class Kind : uint8_t { ArrayData, PyFloat, NpScalar, SymSize };
+  // PyInt: a Python int (an exact int within the int64 bounds its guard checks) as an int64
+  // scalar: a loop variable in a continuation that starts inside a loop (StateHint).
+  // RangeNext: the next value a range iterator (argument `arg`) would yield, as an int64 scalar
+  // (its end value when it is exhausted).
+  enum class Kind : uint8_t { ArrayData, PyFloat, NpScalar, SymSize, PyInt, RangeNext };
   Kind kind = Kind::ArrayData;
   int arg = -1;
   ir::DType dtype = ir::DType::F64;
@@ -115,6 +119,11 @@ struct EffectOperand {
     List,      // a new list of `items` (printed or formatted only)
     Recorded,  // value `index` an effect in a loop body recorded in this iteration, boxed as
                // `box` (a new object per iteration: Effect::recorded)
+    RangeIter,  // iter(range(next, end, step)): items[0] the next value (an int), `constant` the
+                // tuple (end, step) (a graph break inside a for loop over a range: the loop's
+                // iterator with exactly eager's remaining items)
+    SeqIter,    // iter(items[0]) set to index `index` (__setstate__): a for loop's iterator over a
+                // list or tuple at a graph break inside the loop
   };
   Kind kind = Kind::Constant;
   int index = -1;
@@ -168,6 +177,27 @@ struct Effect {
 // test of the branch) and continues at the next instruction with a continuation: a trace that
 // starts there with the frame state as its arguments (or, when none can run, the rest of the
 // function run eagerly from there).
+// How a continuation that starts inside a loop binds one slot of its frame state, so that every
+// iteration reuses the same compiled continuation (its key holds these, never the values):
+// Int: a Python int in [lo, hi] (a loop variable) as a runtime int64 value, not specialized by
+// value; RangeIter: a range iterator whose step and end are these and whose remaining items lie
+// in [lo, hi], with its next value a runtime int64 (FOR_ITER on it guards whether it has one);
+// SeqIter: a list or tuple iterator, its sequence read through it (Source::iter_seq) and its
+// index guarded by value (a version per index: the items usually differ in shape anyway).
+struct StateHint {
+  enum class Kind : uint8_t { Int, RangeIter, SeqIter };
+  Kind kind = Kind::Int;
+  int slot = -1;  // index into the frame state (locals, then the value stack)
+  int64_t lo = 0, hi = 0;
+  int64_t step = 0, end = 0;  // RangeIter
+  std::string key() const;
+};
+
+// The state of a range iterator (the next value it yields, its step, how many items are left)
+// read through its __reduce__ (the same on every CPython): false (no error set) for anything
+// else or a value outside int64.
+bool range_iterator_state(PyObject* it, int64_t& next, int64_t& step, int64_t& remaining);
+
 struct Resume {
   enum class Kind : uint8_t {
     Call,    // CALL: the top of `state` holds [callable, self-or-NULL, args..., kwnames?]
@@ -198,6 +228,9 @@ struct Resume {
   // exception table in force; no compiled continuation.
   bool in_try = false;
   int entry_offset = -1;
+  // A break inside a loop: the slots of `state` that continuations bind as runtime values.
+  std::vector<StateHint> hints;
+  bool in_loop = false;
   std::string file, function, what, reason;
   int line = -1;
   std::string describe() const;  // "file.py:12: call to erf() [...]: runs eagerly between compiled graphs [graph-break]"
@@ -251,6 +284,7 @@ struct TraceOptions {
   // entries unbound / NULL).
   int start_pc = -1;
   int state_locals = 0;
+  std::vector<StateHint> hints;  // how slots of the frame state are bound (see StateHint)
 };
 
 // Traces `func` called with `args`: its positional parameters, already bound (keywords and

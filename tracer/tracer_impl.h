@@ -85,6 +85,17 @@ struct AValue {
   SourceRef source;
   bool lazy = false;             // Object: an int read through a source whose value guard is
                                  // still pending (Tracer::materialize installs it)
+  // Iterator, rt: a range iterator of a continuation's frame state (a graph break inside a for
+  // loop): its next value is the runtime int64 `v` (state slot `arg`), its items lie in [lo, hi],
+  // step rstep, end rend; `length` items were left at trace time; rt_advanced once FOR_ITER
+  // took an item (one per trace: the next FOR_ITER on it would need another guard).
+  bool rt = false, rt_advanced = false;
+  int64_t rstep = 0, rend = 0;
+  // Iterator over items: what it iterates over, to rebuild it at a graph break inside the loop:
+  // seq 1 a tuple, 2 a list (0 unknown); `container` its source when it is re-fetchable (obj
+  // the object then).
+  int8_t seq = 0;
+  SourceRef container;
 
   bool is_tensor() const { return kind == Kind::Tensor; }
   bool is_object() const { return kind == Kind::Object; }
@@ -428,6 +439,14 @@ class Tracer {
   bool make_break(int idx, const std::string& reason);
   bool frame_state(Resume& r, size_t operands, const std::string& reason);
   bool bind_state();  // a continuation's frame state as the frame's locals and stack
+  bool bind_hinted(int k, PyObject* o, const StateHint& h, AValue& v);
+  const StateHint* hint_for(int k) const {
+    for (const StateHint& h : options_.hints)
+      if (h.slot == k) return &h;
+    return nullptr;
+  }
+  std::optional<EffectOperand> iterator_operand(Resume& r, const AValue& v, const std::string& name, int slot,
+                                                const std::string& reason);
   int64_t back_edges_ = 0;  // backward jumps interpreted outside loop regions (unrolled iterations)
 
  public:
