@@ -197,6 +197,9 @@ bool Tracer::region(const RegionShape& shape) {
     return fail(AbortCode::ControlFlow, fmt::format("loop region: {}", why));
   };
   if (regions_.size() >= static_cast<size_t>(kMaxRegionDepth)) return give_up("loop regions nest too deeply");
+  // After a break or return on runtime data the rest of an enclosing body runs under the exit's
+  // condition, a value of that body's graph: a nested body could not guard its stores with it.
+  if (!arm_conds_.empty()) return give_up("a loop after a break or return on runtime data in the enclosing loop's body");
 
   int64_t start = 0, step = 1;
   if (!is_while) {
@@ -314,7 +317,9 @@ bool Tracer::region(const RegionShape& shape) {
       const Instruction& in = ins[static_cast<size_t>(k)];
       const bool jump = in.op == COp::Jump || in.op == COp::PopJumpIfFalse || in.op == COp::PopJumpIfTrue ||
                         in.op == COp::PopJumpIfNone || in.op == COp::PopJumpIfNotNone;
-      for_exit = (jump && in.target >= after) || (in.op == COp::PopTop && exit_copy(ins, k + 1, after));
+      // (a return in the body, of this loop or a nested one, leaves it too: loop_returns.cpp)
+      for_exit = (jump && in.target >= after) || (in.op == COp::PopTop && exit_copy(ins, k + 1, after)) ||
+                 in.op == COp::ReturnValue;
     }
   }
   regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, for_exit ? 0 : start,
@@ -396,6 +401,9 @@ bool Tracer::region(const RegionShape& shape) {
   // Back out of the arms the breaks opened.
   std::vector<RegionFrame::Exit> breaks = std::move(regions_.back().exits);
   const int64_t mutations_at_exit = regions_.back().mutations_at_exit;
+  // The guarded stores of the body (old, new array value): after a break, the array a name
+  // holds changes only through them (no other in-place update may follow the first break).
+  const std::vector<std::pair<ir::ValueId, ir::ValueId>> body_updates = arm_updates_;
   arm_conds_.resize(std::min(arm_conds_.size(), regions_.back().arm_base));
   speculative_ = regions_.back().spec_base;
   if (arm_conds_.empty()) arm_updates_.clear();
@@ -413,6 +421,8 @@ bool Tracer::region(const RegionShape& shape) {
     counter_next = k1;
     cond_next = g.add_op(ir::Op::Lt, ir::Type::scalar(ir::DType::Bool), {k1, g.add_const_int(ir::DType::I64, trip, loop_loc)}, loop_loc);
   }
+  ir::ValueId ret_flag = ir::kNoValue;  // bool[]: the loop left by a return (loop_returns.cpp)
+  std::optional<AValue> ret_value;      // and the value it returned
   if (!breaks.empty() && !abort_ && !returned_ && !escaped) {
     // The state the loop leaves with: the body's end, or a break's (the first taken).
     ir::Graph& g = trace_.graph;
@@ -422,12 +432,41 @@ bool Tracer::region(const RegionShape& shape) {
     } else {
       std::vector<AValue>& locals = frames_[depth - 1]->locals;
       ir::ValueId exited = ir::kNoValue;
+      bool any_return = false;
+      for (const RegionFrame::Exit& x : breaks) any_return |= x.is_return;
       for (size_t b = breaks.size(); b-- > 0 && !abort_;) {
         const RegionFrame::Exit& x = breaks[b];
         exited = exited == ir::kNoValue ? x.cond : g.add_op(ir::Op::Or, bool_t, {x.cond, exited}, loop_loc);
+        if (any_return) {
+          // Whether the exit taken (the first in the body) returned, and the value it returned.
+          ir::ValueId is_ret = g.add_const_int(ir::DType::Bool, x.is_return ? 1 : 0, loop_loc);
+          ret_flag = ret_flag == ir::kNoValue ? g.add_op(ir::Op::And, bool_t, {x.cond, is_ret}, loop_loc)
+                                              : g.add_op(ir::Op::Where, bool_t, {x.cond, is_ret, ret_flag}, loop_loc);
+        }
+        if (x.is_return) {  // (the function leaves: its locals are dead, only the value counts)
+          std::string why;
+          std::optional<AValue> m = ret_value ? merge_returns(x.cond, x.value, *ret_value, why) : x.value;
+          if (!m) {
+            if (!abort_) region_fail(fmt::format("the loop's returns give {}", why));
+            break;
+          }
+          ret_value = std::move(*m);
+          continue;
+        }
         for (size_t k = 0; k < locals.size() && k < x.locals.size() && !abort_; ++k) {
           AValue end = locals[k], at = x.locals[k];
           if (same_slot(end, at)) continue;
+          // An array the rest of the body only stored into (`out[i] = v` after the break): its
+          // stores are guarded by no exit taken, so the body's end holds the break's contents
+          // when the break was taken. It stays the one object every alias (an argument) holds;
+          // a `where` of the two would be a new array per iteration.
+          if (end.is_tensor() && at.is_tensor() && end.box == Box::Array && at.box == Box::Array &&
+              end.type == at.type && end.view_root == at.view_root) {
+            ir::ValueId cur = end.v;
+            for (size_t u = body_updates.size(); u-- > 0 && cur != at.v;)
+              if (body_updates[u].second == cur) cur = body_updates[u].first;
+            if (cur == at.v) continue;
+          }
           auto unbound = [](const AValue& v) {
             return v.kind == AValue::Kind::Null || (v.kind == AValue::Kind::Select && v.items.empty());
           };
@@ -787,6 +826,23 @@ bool Tracer::region(const RegionShape& shape) {
     }
   }
 
+  // A return's flag and the runtime leaves of its value leave the loop as carried values (their
+  // values at iteration start are never read: a return ends the loop).
+  std::vector<AValue*> ret_leaves;
+  const size_t ret_first = carried.size();
+  if (ret_flag != ir::kNoValue) {
+    std::vector<AValue*> all = {&*ret_value};
+    flatten(ret_value->items, all);
+    for (AValue* v : all) {
+      if (v->kind == AValue::Kind::Tuple || v->is_object()) continue;
+      if (!v->is_tensor() || !v->type.is_static() || v->view_root != ir::kNoValue)
+        return give_up(fmt::format("a return in the body gives {}, which the loop cannot carry out",
+                                   describe_scalar_kind(*v)));
+      ret_leaves.push_back(v);
+      carried.push_back({ir::kNoValue, v->v, v->type});
+    }
+    carried.push_back({ir::kNoValue, ret_flag, ir::Type::scalar(ir::DType::Bool)});
+  }
   // Body params: [index, carried..., used invariants...]; unused invariants are dropped.
   std::vector<char> used(static_cast<size_t>(body.size()), 0);
   for (const ir::Node& n : body.nodes)
@@ -970,13 +1026,26 @@ bool Tracer::region(const RegionShape& shape) {
     Py_DECREF(last);
   }
   loc_ = loop_loc;
+  ir::ValueId returned = ir::kNoValue;  // (the carried return flag and value, outside the loop)
+  if (ret_flag != ir::kNoValue) {
+    for (size_t i = 0; i < ret_leaves.size(); ++i) {
+      AValue& v = *ret_leaves[i];
+      v.v = results[ret_first + i];
+      v.type = trace_.graph.type(v.v);
+      v.rel = -1;
+      v.pristine = false, v.input = -1, v.arg = -1;
+      v.source = Source::computed();
+    }
+    returned = results[ret_first + ret_leaves.size()];
+  }
   if (is_while) {
     fr().pc = exit_pc;
-    return true;
+  } else {
+    AValue& it = fr().stack[it_index];
+    it.arg = static_cast<int>(trip);
+    fr().pc = for_pc;  // FOR_ITER again: the iterator is exhausted, so it exits the loop
   }
-  AValue& it = fr().stack[it_index];
-  it.arg = static_cast<int>(trip);
-  fr().pc = for_pc;  // FOR_ITER again: the iterator is exhausted, so it exits the loop
+  if (returned != ir::kNoValue) return loop_returned(returned, std::move(*ret_value));
   return true;
 }
 

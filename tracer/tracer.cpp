@@ -793,6 +793,9 @@ bool Tracer::op_pop_jump(const Instruction& in) {
         if (handled) return true;
       }
       if (!while_test_jump(in, *c, handled)) return false;
+      if (!handled && !regions_.empty() && regions_.back().is_while) {  // (a return in a while body)
+        if (!region_break(in, *c, handled)) return false;
+      }
       return handled || if_convert(in, *c);
     }
     auto t = truth(v);

@@ -301,6 +301,9 @@ class Tracer {
     struct Exit {
       ir::ValueId cond;           // bool[]: this exit is taken (an earlier one was not)
       std::vector<AValue> locals;
+      // A `return` from the body (the function leaves: the locals are dead) with its value.
+      bool is_return = false;
+      AValue value;
     };
     std::vector<Exit> exits;
   };
@@ -398,6 +401,14 @@ class Tracer {
   // `break`, maybe after assignments): the arm is traced to the exit and recorded, and the body
   // goes on with the other arm (handled); false on an abort.
   bool region_break(const Instruction& in, ir::ValueId truth, bool& handled);
+  // A loop region some of whose iterations returned (`flag`, runtime bool) with `value`: an
+  // exit of the enclosing region at this frame (the return leaves it too), else the code after
+  // the loop is traced as the arm where no return happened, up to this frame's return, whose
+  // value becomes where(flag, value, its value) (loop_returns.cpp).
+  bool loop_returned(ir::ValueId flag, AValue value);
+  // Return values of two exits (cond picks a) merged into one value of one Python type;
+  // nullopt with `why` when their types (or an array's identity) could differ.
+  std::optional<AValue> merge_returns(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why);
   // A while loop whose first iteration met a break on runtime data while its test was still
   // static (`i = 0; while i < n: ...; if x[i] > t: break`) is asked for again as a region from
   // its test (a Widen with local -1, kept across retraces): at that static test (taken into the
