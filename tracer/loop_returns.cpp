@@ -5,9 +5,10 @@
 // frame as well (it leaves that loop too); otherwise the code after the loop runs only where
 // no return happened — it is traced as the arm of that condition (as an if-conversion's arm:
 // pure code, stores into arrays guarded, no loops) up to the frame's own return, whose value
-// becomes where(returned, the loop's value, its value). The two values must be of one Python
-// type (a Python int from both, NumPy scalars of one dtype, fresh arrays of one type): which
-// one the function returns may not show in its type (NEP 50 and `type(r)` would tell).
+// becomes where(returned, the loop's value, its value). Returned arrays must be fresh arrays of
+// one type from both; scalars of two Python types (np.float64 from the loop, a Python int
+// after it) are returned as the one that ran (a Select: OutputNode::Kind::Choice). Between the
+// loop's own returns the values must be of one type (the loop carries one value out).
 #include "tracer/tracer_impl.h"
 
 #include <algorithm>
@@ -31,7 +32,8 @@ bool fresh_array(const AValue& v) {
 
 }  // namespace
 
-std::optional<AValue> Tracer::merge_returns(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why) {
+std::optional<AValue> Tracer::merge_returns(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why,
+                                            bool mixed) {
   if (a.kind == AValue::Kind::Tuple && b.kind == AValue::Kind::Tuple) {
     if (a.is_list != b.is_list || a.items.size() != b.items.size()) {
       why = "containers of different lengths";
@@ -39,7 +41,7 @@ std::optional<AValue> Tracer::merge_returns(ir::ValueId cond, const AValue& a, c
     }
     AValue t = a;
     for (size_t i = 0; i < a.items.size(); ++i) {
-      auto m = merge_returns(cond, a.items[i], b.items[i], why);
+      auto m = merge_returns(cond, a.items[i], b.items[i], why, mixed);
       if (!m) return std::nullopt;
       t.items[i] = std::move(*m);
     }
@@ -62,7 +64,7 @@ std::optional<AValue> Tracer::merge_returns(ir::ValueId cond, const AValue& a, c
   }
   auto m = merge_values(a, b, cond, why);
   if (!m) return std::nullopt;
-  if (has_select(*m)) {
+  if (!mixed && has_select(*m)) {
     why = fmt::format("{} or {} (the returned type would depend on the data)", describe_scalar_kind(a),
                       describe_scalar_kind(b));
     return std::nullopt;
@@ -146,7 +148,7 @@ bool Tracer::loop_returned(ir::ValueId flag, AValue value) {
   std::string why;
   AValue after = fr().stack.back();
   if (!loop_index_as_int(after)) return false;
-  auto m = merge_returns(flag, value, after, why);
+  auto m = merge_returns(flag, value, after, why, true);
   if (!m) {
     if (abort_) return false;
     return refuse(fmt::format("it returns {}", why));

@@ -76,6 +76,47 @@ void compact_params(ir::Graph& g, const std::vector<ir::ValueId>& keep) {
   for (ir::ValueId& r : g.results) r = remap[static_cast<size_t>(r)];
 }
 
+// A dual float: a Select (ifconv.cpp) of {still the Python float, that float, np.float64} over
+// one float64 value — the two types hold the same double; only NEP 50 and `type()` tell them
+// apart, and every use of a Select applies each arm with its own type.
+bool is_dual_float(const AValue& v) {
+  const ir::Type f64 = ir::Type::scalar(ir::DType::F64);
+  return v.kind == AValue::Kind::Select && v.items.size() == 3 && v.items[0].is_tensor() &&
+         v.items[0].type == ir::Type::scalar(ir::DType::Bool) && v.items[1].is_tensor() &&
+         v.items[1].box == Box::PyFloat && v.items[1].type == f64 && v.items[2].is_tensor() &&
+         v.items[2].box == Box::NpScalar && v.items[2].type == f64 && v.items[1].v == v.items[2].v;
+}
+
+// Whether v is a Python float or np.float64 (or a Select of only those): (is Python, value).
+std::optional<std::pair<ir::ValueId, ir::ValueId>> dual_parts(ir::Graph& g, const AValue& v, const ir::SourceLoc& loc) {
+  const ir::Type f64 = ir::Type::scalar(ir::DType::F64), bt = ir::Type::scalar(ir::DType::Bool);
+  if (v.is_object() && PyFloat_CheckExact(v.obj))
+    return std::make_pair(g.add_const_int(ir::DType::Bool, 1, loc), g.add_const_float(ir::DType::F64, PyFloat_AS_DOUBLE(v.obj), loc));
+  if (v.is_tensor() && v.type == f64 && v.view_root == ir::kNoValue && (v.box == Box::PyFloat || v.box == Box::NpScalar))
+    return std::make_pair(g.add_const_int(ir::DType::Bool, v.box == Box::PyFloat ? 1 : 0, loc), v.v);
+  if (v.kind != AValue::Kind::Select || v.items.size() != 3 || !v.items[0].is_tensor()) return std::nullopt;
+  auto a = dual_parts(g, v.items[1], loc);
+  auto b = a ? dual_parts(g, v.items[2], loc) : std::nullopt;
+  if (!b) return std::nullopt;
+  const ir::ValueId c = v.items[0].v;
+  return std::make_pair(g.add_op(ir::Op::Where, bt, {c, a->first, b->first}, loc),
+                        g.add_op(ir::Op::Where, f64, {c, a->second, b->second}, loc));
+}
+
+AValue dual_float(ir::ValueId is_py, ir::ValueId value) {
+  AValue s;
+  s.kind = AValue::Kind::Select;
+  AValue c, p, n;
+  c.kind = p.kind = n.kind = AValue::Kind::Tensor;
+  c.v = is_py, c.type = ir::Type::scalar(ir::DType::Bool), c.box = Box::NpScalar;
+  p.v = n.v = value, p.type = n.type = ir::Type::scalar(ir::DType::F64);
+  p.box = Box::PyFloat, n.box = Box::NpScalar;
+  c.source = p.source = n.source = Source::computed();
+  s.items = {c, p, n};
+  s.source = Source::computed();
+  return s;
+}
+
 const char* box_name(Box b) {
   switch (b) {
     case Box::Array: return "array";
@@ -250,6 +291,12 @@ bool Tracer::region(const RegionShape& shape) {
     if (std::find(widened.begin(), widened.end(), w.local) != widened.end()) continue;
     widened.push_back(w.local);
     AValue& slot = fr().locals[static_cast<size_t>(w.local)];
+    if (w.dual) {
+      auto parts = dual_parts(trace_.graph, slot, loop_loc);
+      if (!parts) return give_up("a float local that is a Python float or np.float64 by the data enters as another kind");
+      slot = dual_float(parts->first, parts->second);
+      continue;
+    }
     const int sides = sides_of.count(w.local) ? sides_of[w.local] : 3;
     auto widen_bounds = [&](AValue& v) {
       pre_bounds[w.local] = {v.lo, v.hi};
@@ -524,6 +571,41 @@ bool Tracer::region(const RegionShape& shape) {
       }
     }
   }
+  // A float local entering as a dual scalar leaves as one (the next iteration's entry); one
+  // that entered as a Python float and leaves as a Python float or np.float64 depending on the
+  // data (`s = 0.0; for ...: if x[i] < 0: continue; s += x[i]`) enters dual on a retrace.
+  if (!abort_ && !returned_ && !escaped) {
+    std::vector<AValue>& locals = frames_[depth - 1]->locals;
+    const std::vector<AValue>& entry = entry_locals[depth - 1];
+    for (size_t k = 0; k < locals.size() && k < entry.size() && !abort_; ++k) {
+      const bool was_dual = is_dual_float(entry[k]);
+      const bool mixed = locals[k].kind == AValue::Kind::Select && !locals[k].items.empty();
+      const bool py_entry = entry[k].is_object() && PyFloat_CheckExact(entry[k].obj);
+      // (a while loop's Python float that becomes np.float64: after no iteration it is still
+      // the Python float)
+      const bool np_exit = is_while && locals[k].is_tensor() && locals[k].box == Box::NpScalar;
+      if (!was_dual && !(py_entry && (mixed || np_exit))) continue;
+      auto parts = dual_parts(trace_.graph, locals[k], loop_loc);
+      if (!parts) {
+        if (was_dual)
+          region_fail(fmt::format("'{}' is a Python float or np.float64 by the data and the body makes it {}",
+                                  local_name(static_cast<int>(k)), describe_scalar_kind(locals[k])));
+        continue;  // (reported below)
+      }
+      if (was_dual) {
+        locals[k] = dual_float(parts->first, parts->second);
+        continue;
+      }
+      bool seen = false;
+      for (const Widen& w : widen_) seen |= w.key == key && w.local == static_cast<int>(k) && w.dual;
+      if (seen) continue;
+      Widen w{key, static_cast<int>(k), ir::Type::scalar(ir::DType::F64), Box::PyFloat, 3, {}};
+      w.dual = true;
+      widen_request_ = w;
+      region_failed_ = std::nullopt;
+      fail(AbortCode::ControlFlow, "loop region: a Python float that may become np.float64 (retrace)");
+    }
+  }
   // Back to the enclosing graph whatever happened; `body` is the traced iteration.
   ir::Graph body = std::move(trace_.graph);
   RegionFrame& top = regions_.back();  // ours again (nested regions pushed and popped theirs;
@@ -555,8 +637,13 @@ bool Tracer::region(const RegionShape& shape) {
   // A local left holding a scalar whose type depends on the data (`v = x[i] if c else 0.0`)
   // is not carried: the next iteration (or the code after the loop) may not read it.
   for (size_t f = 0; f < depth; ++f)
-    for (AValue& l : frames_[f]->locals)
-      if (l.kind == AValue::Kind::Select) l.items.clear();
+    for (size_t k = 0; k < frames_[f]->locals.size(); ++k) {
+      AValue& l = frames_[f]->locals[k];
+      if (l.kind != AValue::Kind::Select) continue;
+      if (f + 1 == depth && is_dual_float(l) && k < entry_locals[f].size() && is_dual_float(entry_locals[f][k]))
+        continue;  // (carried: its parts are paired below)
+      l.items.clear();
+    }
   // Pair the entry and exit states.
   std::vector<AValue*> now;
   state(now);
@@ -614,6 +701,7 @@ bool Tracer::region(const RegionShape& shape) {
     if (x.kind == AValue::Kind::Select && x.items.empty() &&
         (e.kind == AValue::Kind::Null || (e.kind == AValue::Kind::Select && e.items.empty())))
       continue;  // (reading it fails: op_load_fast)
+    if (is_dual_float(x) && is_dual_float(e)) continue;  // (its parts follow)
     if (x.kind == AValue::Kind::Select || e.kind == AValue::Kind::Select)
       return give_up("a scalar whose type depends on the data (ifconv.cpp) is live across iterations");
     if (x.kind == AValue::Kind::LoopIndex) {

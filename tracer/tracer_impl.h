@@ -235,6 +235,9 @@ class Tracer {
     // What the loop test at the end of the body implied (in the trace that asked): facts for
     // the body's start too (the test before the loop may have compared constants then).
     std::vector<SlotFact> facts;
+    // A float local that is a Python float or np.float64 depending on the data: it enters as a
+    // dual scalar (loops.cpp: dual_float), its value and whether it is still the Python float.
+    bool dual = false;
   };
   std::vector<Widen> widen_;
   std::optional<Widen> widen_request_;
@@ -408,7 +411,9 @@ class Tracer {
   bool loop_returned(ir::ValueId flag, AValue value);
   // Return values of two exits (cond picks a) merged into one value of one Python type;
   // nullopt with `why` when their types (or an array's identity) could differ.
-  std::optional<AValue> merge_returns(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why);
+  // (mixed: a scalar whose type depends on the data may result, a Select: emitted as a Choice)
+  std::optional<AValue> merge_returns(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why,
+                                      bool mixed = false);
   // A while loop whose first iteration met a break on runtime data while its test was still
   // static (`i = 0; while i < n: ...; if x[i] > t: break`) is asked for again as a region from
   // its test (a Widen with local -1, kept across retraces): at that static test (taken into the
