@@ -4,7 +4,8 @@ step counts over an array), and an array loop run kernel-per-iteration (halve un
 below a tolerance), and loops with early exits or a counter used as an index (issue #5):
 insertion sort, linear search, bisection, Euclid's gcd over pairs, a convergence loop with a
 break in its middle, counting runs, finding the first NaN; a return in a for and a while body and a
-store into an argument after a break (loop_returns.cpp). Ratio > 1: tracejit faster. Every result is checked against eager first.
+store into an argument after a break (loop_returns.cpp), a sum that stays a Python float or becomes
+np.float64 by the data. Ratio > 1: tracejit faster. Every result is checked against eager first.
 Run: python benchmarks/bench_while.py [--runs N]"""
 import argparse
 import time
@@ -151,6 +152,16 @@ def copy_until(x, out, t):
     return out
 
 
+def pos_sum(x):
+    # A Python float or np.float64 by the data (carried as a dual scalar).
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            continue
+        s += x[i]
+    return s
+
+
 def min_ms(fn, args, runs):
     best = float("inf")
     for _ in range(runs):
@@ -179,6 +190,7 @@ def main():
         ("first_return (1e5, at 90%)", first_return, (np.arange(100000.0), 90000.5)),
         ("while_return (1e5, at 90%)", while_return, (np.arange(100000.0), 90000.5)),
         ("copy_until (arg, 1e5 at 90%)", copy_until, (np.arange(100000.0), np.zeros(100000), 90000.5)),
+        ("pos_sum (1e5, half negative)", pos_sum, (rng.standard_normal(100000),)),
     ]
     print(f"{'case':28s} {'numpy ms':>10s} {'tracejit ms':>12s} {'ratio':>7s}  loops")
     for name, f, args in cases:
