@@ -74,8 +74,6 @@ std::optional<AValue> Tracer::merge_returns(ir::ValueId cond, const AValue& a, c
 
 bool Tracer::loop_returned(ir::ValueId flag, AValue value) {
   const size_t depth = frames_.size();
-  const ir::Type bool_t = ir::Type::scalar(ir::DType::Bool);
-  (void)bool_t;
   if (!regions_.empty() && regions_.back().depth == depth) {
     // A nested loop returned: the enclosing loop is left at this point too.
     RegionFrame& rf = regions_.back();
