@@ -3,7 +3,9 @@ run): scalar loops that become one native loop (Newton's square root on NumPy sc
 step counts over an array), and an array loop run kernel-per-iteration (halve until the max is
 below a tolerance), and loops with early exits or a counter used as an index (issue #5):
 insertion sort, linear search, bisection, Euclid's gcd over pairs, a convergence loop with a
-break in its middle, counting runs, finding the first NaN. Ratio > 1: tracejit faster. Every result is checked against eager first.
+break in its middle, counting runs, finding the first NaN; a return in a for and a while body and a
+store into an argument after a break (loop_returns.cpp), a sum that stays a Python float or becomes
+np.float64 by the data. Ratio > 1: tracejit faster. Every result is checked against eager first.
 Run: python benchmarks/bench_while.py [--runs N]"""
 import argparse
 import time
@@ -124,6 +126,42 @@ def first_nan(x):
     return k
 
 
+def first_return(x, t):
+    # A return on array data in a for body (loop_returns.cpp).
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            return i
+    return -1
+
+
+def while_return(x, t):
+    i = 0
+    while i < x.shape[0]:
+        if x[i] > t:
+            return i
+        i += 1
+    return -1
+
+
+def copy_until(x, out, t):
+    # A store into an argument after a data-dependent break.
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            break
+        out[i] = x[i]
+    return out
+
+
+def pos_sum(x):
+    # A Python float or np.float64 by the data (carried as a dual scalar).
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            continue
+        s += x[i]
+    return s
+
+
 def min_ms(fn, args, runs):
     best = float("inf")
     for _ in range(runs):
@@ -149,6 +187,10 @@ def main():
         ("converge (sqrt, array 1000)", converge, (rng.uniform(1.0, 1e4, 1000), 1e-12)),
         ("count_runs (1e5 ints)", count_runs, (rng.integers(0, 2, 100000),)),
         ("first_nan (1e5, at 70%)", first_nan, (np.where(np.arange(100000) == 70000, np.nan, 1.0),)),
+        ("first_return (1e5, at 90%)", first_return, (np.arange(100000.0), 90000.5)),
+        ("while_return (1e5, at 90%)", while_return, (np.arange(100000.0), 90000.5)),
+        ("copy_until (arg, 1e5 at 90%)", copy_until, (np.arange(100000.0), np.zeros(100000), 90000.5)),
+        ("pos_sum (1e5, half negative)", pos_sum, (rng.standard_normal(100000),)),
     ]
     print(f"{'case':28s} {'numpy ms':>10s} {'tracejit ms':>12s} {'ratio':>7s}  loops")
     for name, f, args in cases:

@@ -1248,6 +1248,21 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
         return n.source->eval(bound);
       case tracer::OutputNode::Kind::Result:
         return box(n.index, n.box);
+      case tracer::OutputNode::Kind::Choice: {
+        PyObject* c = self(self);
+        if (!c) return nullptr;
+        const int holds = PyObject_IsTrue(c);
+        Py_DECREF(c);
+        PyObject* a = self(self);
+        PyObject* b = a ? self(self) : nullptr;
+        if (holds < 0 || !a || !b) {
+          Py_XDECREF(a);
+          Py_XDECREF(b);
+          return nullptr;
+        }
+        Py_DECREF(holds ? b : a);
+        return holds ? a : b;
+      }
     }
     return nullptr;
   };

@@ -76,6 +76,47 @@ void compact_params(ir::Graph& g, const std::vector<ir::ValueId>& keep) {
   for (ir::ValueId& r : g.results) r = remap[static_cast<size_t>(r)];
 }
 
+// A dual float: a Select (ifconv.cpp) of {still the Python float, that float, np.float64} over
+// one float64 value — the two types hold the same double; only NEP 50 and `type()` tell them
+// apart, and every use of a Select applies each arm with its own type.
+bool is_dual_float(const AValue& v) {
+  const ir::Type f64 = ir::Type::scalar(ir::DType::F64);
+  return v.kind == AValue::Kind::Select && v.items.size() == 3 && v.items[0].is_tensor() &&
+         v.items[0].type == ir::Type::scalar(ir::DType::Bool) && v.items[1].is_tensor() &&
+         v.items[1].box == Box::PyFloat && v.items[1].type == f64 && v.items[2].is_tensor() &&
+         v.items[2].box == Box::NpScalar && v.items[2].type == f64 && v.items[1].v == v.items[2].v;
+}
+
+// Whether v is a Python float or np.float64 (or a Select of only those): (is Python, value).
+std::optional<std::pair<ir::ValueId, ir::ValueId>> dual_parts(ir::Graph& g, const AValue& v, const ir::SourceLoc& loc) {
+  const ir::Type f64 = ir::Type::scalar(ir::DType::F64), bt = ir::Type::scalar(ir::DType::Bool);
+  if (v.is_object() && PyFloat_CheckExact(v.obj))
+    return std::make_pair(g.add_const_int(ir::DType::Bool, 1, loc), g.add_const_float(ir::DType::F64, PyFloat_AS_DOUBLE(v.obj), loc));
+  if (v.is_tensor() && v.type == f64 && v.view_root == ir::kNoValue && (v.box == Box::PyFloat || v.box == Box::NpScalar))
+    return std::make_pair(g.add_const_int(ir::DType::Bool, v.box == Box::PyFloat ? 1 : 0, loc), v.v);
+  if (v.kind != AValue::Kind::Select || v.items.size() != 3 || !v.items[0].is_tensor()) return std::nullopt;
+  auto a = dual_parts(g, v.items[1], loc);
+  auto b = a ? dual_parts(g, v.items[2], loc) : std::nullopt;
+  if (!b) return std::nullopt;
+  const ir::ValueId c = v.items[0].v;
+  return std::make_pair(g.add_op(ir::Op::Where, bt, {c, a->first, b->first}, loc),
+                        g.add_op(ir::Op::Where, f64, {c, a->second, b->second}, loc));
+}
+
+AValue dual_float(ir::ValueId is_py, ir::ValueId value) {
+  AValue s;
+  s.kind = AValue::Kind::Select;
+  AValue c, p, n;
+  c.kind = p.kind = n.kind = AValue::Kind::Tensor;
+  c.v = is_py, c.type = ir::Type::scalar(ir::DType::Bool), c.box = Box::NpScalar;
+  p.v = n.v = value, p.type = n.type = ir::Type::scalar(ir::DType::F64);
+  p.box = Box::PyFloat, n.box = Box::NpScalar;
+  c.source = p.source = n.source = Source::computed();
+  s.items = {c, p, n};
+  s.source = Source::computed();
+  return s;
+}
+
 const char* box_name(Box b) {
   switch (b) {
     case Box::Array: return "array";
@@ -197,6 +238,9 @@ bool Tracer::region(const RegionShape& shape) {
     return fail(AbortCode::ControlFlow, fmt::format("loop region: {}", why));
   };
   if (regions_.size() >= static_cast<size_t>(kMaxRegionDepth)) return give_up("loop regions nest too deeply");
+  // After a break or return on runtime data the rest of an enclosing body runs under the exit's
+  // condition, a value of that body's graph: a nested body could not guard its stores with it.
+  if (!arm_conds_.empty()) return give_up("a loop after a break or return on runtime data in the enclosing loop's body");
 
   int64_t start = 0, step = 1;
   if (!is_while) {
@@ -247,6 +291,12 @@ bool Tracer::region(const RegionShape& shape) {
     if (std::find(widened.begin(), widened.end(), w.local) != widened.end()) continue;
     widened.push_back(w.local);
     AValue& slot = fr().locals[static_cast<size_t>(w.local)];
+    if (w.dual) {
+      auto parts = dual_parts(trace_.graph, slot, loop_loc);
+      if (!parts) return give_up("a float local that is a Python float or np.float64 by the data enters as another kind");
+      slot = dual_float(parts->first, parts->second);
+      continue;
+    }
     const int sides = sides_of.count(w.local) ? sides_of[w.local] : 3;
     auto widen_bounds = [&](AValue& v) {
       pre_bounds[w.local] = {v.lo, v.hi};
@@ -314,7 +364,9 @@ bool Tracer::region(const RegionShape& shape) {
       const Instruction& in = ins[static_cast<size_t>(k)];
       const bool jump = in.op == COp::Jump || in.op == COp::PopJumpIfFalse || in.op == COp::PopJumpIfTrue ||
                         in.op == COp::PopJumpIfNone || in.op == COp::PopJumpIfNotNone;
-      for_exit = (jump && in.target >= after) || (in.op == COp::PopTop && exit_copy(ins, k + 1, after));
+      // (a return in the body, of this loop or a nested one, leaves it too: loop_returns.cpp)
+      for_exit = (jump && in.target >= after) || (in.op == COp::PopTop && exit_copy(ins, k + 1, after)) ||
+                 in.op == COp::ReturnValue;
     }
   }
   regions_.push_back(RegionFrame{std::move(trace_.graph), {}, {}, depth, {}, for_exit ? 0 : start,
@@ -396,6 +448,9 @@ bool Tracer::region(const RegionShape& shape) {
   // Back out of the arms the breaks opened.
   std::vector<RegionFrame::Exit> breaks = std::move(regions_.back().exits);
   const int64_t mutations_at_exit = regions_.back().mutations_at_exit;
+  // The guarded stores of the body (old, new array value): after a break, the array a name
+  // holds changes only through them (no other in-place update may follow the first break).
+  const std::vector<std::pair<ir::ValueId, ir::ValueId>> body_updates = arm_updates_;
   arm_conds_.resize(std::min(arm_conds_.size(), regions_.back().arm_base));
   speculative_ = regions_.back().spec_base;
   if (arm_conds_.empty()) arm_updates_.clear();
@@ -413,6 +468,8 @@ bool Tracer::region(const RegionShape& shape) {
     counter_next = k1;
     cond_next = g.add_op(ir::Op::Lt, ir::Type::scalar(ir::DType::Bool), {k1, g.add_const_int(ir::DType::I64, trip, loop_loc)}, loop_loc);
   }
+  ir::ValueId ret_flag = ir::kNoValue;  // bool[]: the loop left by a return (loop_returns.cpp)
+  std::optional<AValue> ret_value;      // and the value it returned
   if (!breaks.empty() && !abort_ && !returned_ && !escaped) {
     // The state the loop leaves with: the body's end, or a break's (the first taken).
     ir::Graph& g = trace_.graph;
@@ -422,12 +479,41 @@ bool Tracer::region(const RegionShape& shape) {
     } else {
       std::vector<AValue>& locals = frames_[depth - 1]->locals;
       ir::ValueId exited = ir::kNoValue;
+      bool any_return = false;
+      for (const RegionFrame::Exit& x : breaks) any_return |= x.is_return;
       for (size_t b = breaks.size(); b-- > 0 && !abort_;) {
         const RegionFrame::Exit& x = breaks[b];
         exited = exited == ir::kNoValue ? x.cond : g.add_op(ir::Op::Or, bool_t, {x.cond, exited}, loop_loc);
+        if (any_return) {
+          // Whether the exit taken (the first in the body) returned, and the value it returned.
+          ir::ValueId is_ret = g.add_const_int(ir::DType::Bool, x.is_return ? 1 : 0, loop_loc);
+          ret_flag = ret_flag == ir::kNoValue ? g.add_op(ir::Op::And, bool_t, {x.cond, is_ret}, loop_loc)
+                                              : g.add_op(ir::Op::Where, bool_t, {x.cond, is_ret, ret_flag}, loop_loc);
+        }
+        if (x.is_return) {  // (the function leaves: its locals are dead, only the value counts)
+          std::string why;
+          std::optional<AValue> m = ret_value ? merge_returns(x.cond, x.value, *ret_value, why) : x.value;
+          if (!m) {
+            if (!abort_) region_fail(fmt::format("the loop's returns give {}", why));
+            break;
+          }
+          ret_value = std::move(*m);
+          continue;
+        }
         for (size_t k = 0; k < locals.size() && k < x.locals.size() && !abort_; ++k) {
           AValue end = locals[k], at = x.locals[k];
           if (same_slot(end, at)) continue;
+          // An array the rest of the body only stored into (`out[i] = v` after the break): its
+          // stores are guarded by no exit taken, so the body's end holds the break's contents
+          // when the break was taken. It stays the one object every alias (an argument) holds;
+          // a `where` of the two would be a new array per iteration.
+          if (end.is_tensor() && at.is_tensor() && end.box == Box::Array && at.box == Box::Array &&
+              end.type == at.type && end.view_root == at.view_root) {
+            ir::ValueId cur = end.v;
+            for (size_t u = body_updates.size(); u-- > 0 && cur != at.v;)
+              if (body_updates[u].second == cur) cur = body_updates[u].first;
+            if (cur == at.v) continue;
+          }
           auto unbound = [](const AValue& v) {
             return v.kind == AValue::Kind::Null || (v.kind == AValue::Kind::Select && v.items.empty());
           };
@@ -485,6 +571,41 @@ bool Tracer::region(const RegionShape& shape) {
       }
     }
   }
+  // A float local entering as a dual scalar leaves as one (the next iteration's entry); one
+  // that entered as a Python float and leaves as a Python float or np.float64 depending on the
+  // data (`s = 0.0; for ...: if x[i] < 0: continue; s += x[i]`) enters dual on a retrace.
+  if (!abort_ && !returned_ && !escaped) {
+    std::vector<AValue>& locals = frames_[depth - 1]->locals;
+    const std::vector<AValue>& entry = entry_locals[depth - 1];
+    for (size_t k = 0; k < locals.size() && k < entry.size() && !abort_; ++k) {
+      const bool was_dual = is_dual_float(entry[k]);
+      const bool mixed = locals[k].kind == AValue::Kind::Select && !locals[k].items.empty();
+      const bool py_entry = entry[k].is_object() && PyFloat_CheckExact(entry[k].obj);
+      // (a while loop's Python float that becomes np.float64: after no iteration it is still
+      // the Python float)
+      const bool np_exit = is_while && locals[k].is_tensor() && locals[k].box == Box::NpScalar;
+      if (!was_dual && !(py_entry && (mixed || np_exit))) continue;
+      auto parts = dual_parts(trace_.graph, locals[k], loop_loc);
+      if (!parts) {
+        if (was_dual)
+          region_fail(fmt::format("'{}' is a Python float or np.float64 by the data and the body makes it {}",
+                                  local_name(static_cast<int>(k)), describe_scalar_kind(locals[k])));
+        continue;  // (reported below)
+      }
+      if (was_dual) {
+        locals[k] = dual_float(parts->first, parts->second);
+        continue;
+      }
+      bool seen = false;
+      for (const Widen& w : widen_) seen |= w.key == key && w.local == static_cast<int>(k) && w.dual;
+      if (seen) continue;
+      Widen w{key, static_cast<int>(k), ir::Type::scalar(ir::DType::F64), Box::PyFloat, 3, {}};
+      w.dual = true;
+      widen_request_ = w;
+      region_failed_ = std::nullopt;
+      fail(AbortCode::ControlFlow, "loop region: a Python float that may become np.float64 (retrace)");
+    }
+  }
   // Back to the enclosing graph whatever happened; `body` is the traced iteration.
   ir::Graph body = std::move(trace_.graph);
   RegionFrame& top = regions_.back();  // ours again (nested regions pushed and popped theirs;
@@ -516,8 +637,13 @@ bool Tracer::region(const RegionShape& shape) {
   // A local left holding a scalar whose type depends on the data (`v = x[i] if c else 0.0`)
   // is not carried: the next iteration (or the code after the loop) may not read it.
   for (size_t f = 0; f < depth; ++f)
-    for (AValue& l : frames_[f]->locals)
-      if (l.kind == AValue::Kind::Select) l.items.clear();
+    for (size_t k = 0; k < frames_[f]->locals.size(); ++k) {
+      AValue& l = frames_[f]->locals[k];
+      if (l.kind != AValue::Kind::Select) continue;
+      if (f + 1 == depth && is_dual_float(l) && k < entry_locals[f].size() && is_dual_float(entry_locals[f][k]))
+        continue;  // (carried: its parts are paired below)
+      l.items.clear();
+    }
   // Pair the entry and exit states.
   std::vector<AValue*> now;
   state(now);
@@ -575,6 +701,7 @@ bool Tracer::region(const RegionShape& shape) {
     if (x.kind == AValue::Kind::Select && x.items.empty() &&
         (e.kind == AValue::Kind::Null || (e.kind == AValue::Kind::Select && e.items.empty())))
       continue;  // (reading it fails: op_load_fast)
+    if (is_dual_float(x) && is_dual_float(e)) continue;  // (its parts follow)
     if (x.kind == AValue::Kind::Select || e.kind == AValue::Kind::Select)
       return give_up("a scalar whose type depends on the data (ifconv.cpp) is live across iterations");
     if (x.kind == AValue::Kind::LoopIndex) {
@@ -787,6 +914,23 @@ bool Tracer::region(const RegionShape& shape) {
     }
   }
 
+  // A return's flag and the runtime leaves of its value leave the loop as carried values (their
+  // values at iteration start are never read: a return ends the loop).
+  std::vector<AValue*> ret_leaves;
+  const size_t ret_first = carried.size();
+  if (ret_flag != ir::kNoValue) {
+    std::vector<AValue*> all = {&*ret_value};
+    flatten(ret_value->items, all);
+    for (AValue* v : all) {
+      if (v->kind == AValue::Kind::Tuple || v->is_object()) continue;
+      if (!v->is_tensor() || !v->type.is_static() || v->view_root != ir::kNoValue)
+        return give_up(fmt::format("a return in the body gives {}, which the loop cannot carry out",
+                                   describe_scalar_kind(*v)));
+      ret_leaves.push_back(v);
+      carried.push_back({ir::kNoValue, v->v, v->type});
+    }
+    carried.push_back({ir::kNoValue, ret_flag, ir::Type::scalar(ir::DType::Bool)});
+  }
   // Body params: [index, carried..., used invariants...]; unused invariants are dropped.
   std::vector<char> used(static_cast<size_t>(body.size()), 0);
   for (const ir::Node& n : body.nodes)
@@ -970,13 +1114,26 @@ bool Tracer::region(const RegionShape& shape) {
     Py_DECREF(last);
   }
   loc_ = loop_loc;
+  ir::ValueId returned = ir::kNoValue;  // (the carried return flag and value, outside the loop)
+  if (ret_flag != ir::kNoValue) {
+    for (size_t i = 0; i < ret_leaves.size(); ++i) {
+      AValue& v = *ret_leaves[i];
+      v.v = results[ret_first + i];
+      v.type = trace_.graph.type(v.v);
+      v.rel = -1;
+      v.pristine = false, v.input = -1, v.arg = -1;
+      v.source = Source::computed();
+    }
+    returned = results[ret_first + ret_leaves.size()];
+  }
   if (is_while) {
     fr().pc = exit_pc;
-    return true;
+  } else {
+    AValue& it = fr().stack[it_index];
+    it.arg = static_cast<int>(trip);
+    fr().pc = for_pc;  // FOR_ITER again: the iterator is exhausted, so it exits the loop
   }
-  AValue& it = fr().stack[it_index];
-  it.arg = static_cast<int>(trip);
-  fr().pc = for_pc;  // FOR_ITER again: the iterator is exhausted, so it exits the loop
+  if (returned != ir::kNoValue) return loop_returned(returned, std::move(*ret_value));
   return true;
 }
 

@@ -390,9 +390,18 @@ bool Tracer::emit_output(const AValue& v) {
     case AValue::Kind::Host:
       return fail(AbortCode::UnsupportedValue,
                   "returns a string formatted from runtime values (such strings are only printed or stored)");
-    case AValue::Kind::Select:  // its type would show which arm ran
-      return fail(AbortCode::ControlFlow,
-                  fmt::format("branch on array data: returns {}, depending on the data", describe_scalar_kind(v)));
+    case AValue::Kind::Select: {
+      // A scalar whose Python type depends on the data: the kernel gives the condition and
+      // both values; the caller gets the one that holds, boxed as its own type.
+      if (v.items.size() != 3 || !v.items[0].is_tensor())
+        return fail(AbortCode::ControlFlow, "branch on array data: returns a name that may be unbound");
+      OutputNode n;
+      n.kind = OutputNode::Kind::Choice;
+      out.push_back(n);
+      AValue c = v.items[0];
+      c.box = Box::NpScalar;
+      return emit_output(c) && emit_output(v.items[1]) && emit_output(v.items[2]);
+    }
     case AValue::Kind::Closure:
       return fail(AbortCode::UnsupportedValue,
                   "returns a function made in the traced code (an escaping closure is not compiled): runs eagerly");
@@ -793,6 +802,9 @@ bool Tracer::op_pop_jump(const Instruction& in) {
         if (handled) return true;
       }
       if (!while_test_jump(in, *c, handled)) return false;
+      if (!handled && !regions_.empty() && regions_.back().is_while) {  // (a return in a while body)
+        if (!region_break(in, *c, handled)) return false;
+      }
       return handled || if_convert(in, *c);
     }
     auto t = truth(v);

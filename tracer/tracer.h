@@ -42,7 +42,10 @@ struct InputBinding {
 
 // The shape of the returned Python object, as a pre-order tree.
 struct OutputNode {
-  enum class Kind : uint8_t { Tuple, List, Result, Arg, Constant, Fetch };
+  // Choice: three children follow (a bool[] Result, then two values): the first value where the
+  // bool holds, else the second (a scalar whose Python type depends on the data, ifconv.cpp's
+  // Select: each value boxed as its own type, so the returned object is the one eager returns).
+  enum class Kind : uint8_t { Tuple, List, Result, Arg, Constant, Fetch, Choice };
   Kind kind = Kind::Result;
   int index = -1;              // Tuple/List: child count; Result: graph result; Arg: argument index
   Box box = Box::Array;        // Result

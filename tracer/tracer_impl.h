@@ -246,6 +246,9 @@ class Tracer {
     // What the loop test at the end of the body implied (in the trace that asked): facts for
     // the body's start too (the test before the loop may have compared constants then).
     std::vector<SlotFact> facts;
+    // A float local that is a Python float or np.float64 depending on the data: it enters as a
+    // dual scalar (loops.cpp: dual_float), its value and whether it is still the Python float.
+    bool dual = false;
   };
   std::vector<Widen> widen_;
   std::optional<Widen> widen_request_;
@@ -312,6 +315,9 @@ class Tracer {
     struct Exit {
       ir::ValueId cond;           // bool[]: this exit is taken (an earlier one was not)
       std::vector<AValue> locals;
+      // A `return` from the body (the function leaves: the locals are dead) with its value.
+      bool is_return = false;
+      AValue value;
     };
     std::vector<Exit> exits;
   };
@@ -409,6 +415,16 @@ class Tracer {
   // `break`, maybe after assignments): the arm is traced to the exit and recorded, and the body
   // goes on with the other arm (handled); false on an abort.
   bool region_break(const Instruction& in, ir::ValueId truth, bool& handled);
+  // A loop region some of whose iterations returned (`flag`, runtime bool) with `value`: an
+  // exit of the enclosing region at this frame (the return leaves it too), else the code after
+  // the loop is traced as the arm where no return happened, up to this frame's return, whose
+  // value becomes where(flag, value, its value) (loop_returns.cpp).
+  bool loop_returned(ir::ValueId flag, AValue value);
+  // Return values of two exits (cond picks a) merged into one value of one Python type;
+  // nullopt with `why` when their types (or an array's identity) could differ.
+  // (mixed: a scalar whose type depends on the data may result, a Select: emitted as a Choice)
+  std::optional<AValue> merge_returns(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why,
+                                      bool mixed = false);
   // A while loop whose first iteration met a break on runtime data while its test was still
   // static (`i = 0; while i < n: ...; if x[i] > t: break`) is asked for again as a region from
   // its test (a Widen with local -1, kept across retraces): at that static test (taken into the

@@ -143,7 +143,7 @@ bool Tracer::region_break(const Instruction& in, ir::ValueId truth, bool& handle
   const size_t depth = frames_.size();
   {
     const RegionFrame& rf = regions_[ri];
-    if (!rf.exits_ok || rf.depth != depth || speculative_ != rf.spec_base ||
+    if (!rf.exits_ok || rf.depth != depth || speculative_ != rf.spec_base + static_cast<int>(rf.exits.size()) ||
         arm_conds_.size() != rf.arm_base + rf.exits.size())
       return true;
   }
@@ -173,8 +173,32 @@ bool Tracer::region_break(const Instruction& in, ir::ValueId truth, bool& handle
     }
     return false;
   };
+  // Straight-line code from pc (loads, pops of the loops' iterators) that returns from the
+  // loop's frame: `return i`, `return x[i] * 2`, `return i, s` — an exit that also leaves the
+  // function (its value carried out of the loop: loop_returns.cpp).
+  auto returns = [&](int pc) {
+    for (int k = 0; k < 64; ++k) {
+      if (pc < 0 || pc >= static_cast<int>(ins.size())) return false;
+      if (exits_at(pc, false)) return false;
+      const COp op = ins[static_cast<size_t>(pc)].op;
+      if (op == COp::ReturnValue) return true;
+      if (op == COp::Jump) {
+        if (ins[static_cast<size_t>(pc)].target <= pc) return false;
+        pc = ins[static_cast<size_t>(pc)].target;
+        continue;
+      }
+      if (is_jump(op) || op == COp::ForIter || op == COp::GetIter || op == COp::RaiseVarargs) return false;
+      ++pc;
+    }
+    return false;
+  };
   const int fall = fr().pc, taken = in.target;
-  const bool tb = breaks(taken), fb = breaks(fall);
+  bool tb = breaks(taken), fb = breaks(fall);
+  bool ret = false;  // the exit arm returns
+  if (!tb && !fb) {
+    const bool tr = returns(taken), fr_ = returns(fall);
+    if (tr != fr_) tb = tr, fb = fr_, ret = true;
+  }
   if (tb == fb) return true;
   handled = true;
   if (in.op != COp::PopJumpIfTrue && in.op != COp::PopJumpIfFalse) return true;  // (never: op_pop_jump's)
@@ -191,15 +215,17 @@ bool Tracer::region_break(const Instruction& in, ir::ValueId truth, bool& handle
   refine_ranges(truth, exit_when_true, true, &restore);
   const std::vector<AValue> refined = fr().locals;
   std::string bad;
+  bool at_return = false;
   ++speculative_;
   fr().pc = tb ? taken : fall;
   interpret([&] {
     if (frames_.size() < depth) return bad = "it leaves the function", true;
     if (frames_.size() > depth) return false;  // an inlined call
     const int p = fr().pc;
-    if (exits_at(p, true)) return true;
+    if (!ret && exits_at(p, true)) return true;
     if (p < 0 || p >= static_cast<int>(fr().instrs.size())) return false;  // (interpret reports it)
     const COp op = fr().instrs[static_cast<size_t>(p)].op;
+    if (ret && op == COp::ReturnValue) return at_return = true;  // (before it runs)
     if (is_jump(op) && op != COp::Jump) return bad = "it branches", true;
     if (op == COp::ReturnValue || op == COp::RaiseVarargs || op == COp::ForIter || op == COp::GetIter)
       return bad = "it returns, raises or runs a loop", true;
@@ -208,15 +234,27 @@ bool Tracer::region_break(const Instruction& in, ir::ValueId truth, bool& handle
   --speculative_;
   if (abort_) return false;
   if (!bad.empty() || returned_ || mutations_ != mutations0 || guarded_mutations_ != guarded0 ||
-      effect_count() != effects0 || trace_.graph.results.size() != results0)
-    return region_fail(fmt::format("the break at line {}: the code before it {}", in.line,
+      effect_count() != effects0 || trace_.graph.results.size() != results0 || (ret && !at_return))
+    return region_fail(fmt::format("the {} at line {}: the code before it {}", ret ? "return" : "break", in.line,
                                    bad.empty() ? "has side effects" : bad));
+  AValue value;
+  if (ret) {
+    if (fr().stack.empty()) return region_fail("internal: a return without a value");
+    value = fr().stack.back();
+    // (`return i`: the loop variable as a runtime Python int)
+    std::function<bool(AValue&)> as_int = [&](AValue& v) {
+      for (AValue& item : v.items)
+        if (!as_int(item)) return false;
+      return loop_index_as_int(v);
+    };
+    if (!as_int(value)) return false;
+  }
   std::vector<AValue> at_exit = std::move(fr().locals);
   undo_refine(at_exit, restore, refined);
   fr().locals = locals0;
   fr().stack = stack0;
   if (regions_[ri].exits.empty()) regions_[ri].mutations_at_exit = mutations_ - guarded_mutations_;
-  regions_[ri].exits.push_back({e, std::move(at_exit)});
+  regions_[ri].exits.push_back({e, std::move(at_exit), ret, std::move(value)});
   // The rest of the body runs in the compiled code whether or not the loop left: its stores
   // are guarded by the exit not taken, and no while loop may start in it.
   arm_conds_.emplace_back(e, true);
@@ -305,6 +343,21 @@ bool Tracer::while_test_jump(const Instruction& in, ir::ValueId truth, bool& han
     // ends at this same test.
     last = back;
   } else {
+    // A return on runtime data in the first iteration of a while loop whose test was static
+    // (`i = 0; while i < n: if x[i] > t: return i`): traced again as a region from its test
+    // (forced_while), where region_break takes the return.
+    if (speculative_ == 0 && find_enclosing_loop(ins, pc, body, back) &&
+        ins[static_cast<size_t>(body)].op != COp::ForIter && return_block(ins, fall) != return_block(ins, jump) &&
+        !(!regions_.empty() && regions_.back().is_while && regions_.back().depth == frames_.size() &&
+          regions_.back().body_pc == body)) {
+      const LoopKey key = while_key(fr().code, body);
+      for (const Widen& w : widen_)
+        if (w.local < 0 && w.key == key) return true;
+      handled = true;
+      widen_request_ = Widen{key, -1, ir::Type(), Box::Array, 0, {}};
+      region_failed_ = std::nullopt;
+      return fail(AbortCode::ControlFlow, "while loop: a return in its first iteration (retrace as a region)");
+    }
     return true;
   }
   handled = true;

@@ -609,12 +609,13 @@ def test_side_effects_and_in_place_updates_in_an_arm_fall_back():
         print("not positive")
         return y
 
-    cases = ((prints, "side effect"), (inplace, "in place"), (returns, "array"), (kinds, "Python int"),
-             (one_return, "side effect"))
+    cases = ((prints, "side effect"), (inplace, "in place"), (returns, "array"), (one_return, "side effect"))
     for f, words in cases:
         for v in (x, -x):
             jf = check(f, v, compiled=False)
             assert "branch on array data" in reasons(jf) and words in reasons(jf), reasons(jf)
+    for v in (x, -x):
+        check(kinds, v)  # returned as the one that ran: np.float64 or the Python int
 
 
 @pytest.mark.parametrize("n", [3, 5, 7])
