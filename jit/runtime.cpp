@@ -598,11 +598,9 @@ uint64_t JitFunction::signature_of(PyObject* const* bound, bool int_values) cons
 
 namespace {
 
-// Ops whose compiled code may raise fewer floating-point flags than NumPy's loop for the same
-// values: special cases computed as selects (log(0) = -inf without dividing by zero, exp's
-// overflow as an exponent bit pattern), integer // and % by zero (no float op at all: NumPy
-// raises the divide flag itself), float -> int casts (converted from a clamped value).
-bool fp_flags_inexact(const ir::Graph& g, const ir::Node& n) {
+// Ops NumPy's loops may raise floating-point flags for (besides float arithmetic): the
+// transcendentals, float powers, integer // and % (by zero), float -> int casts.
+bool fp_flag_op(const ir::Graph& g, const ir::Node& n) {
   using ir::Op;
   switch (n.op) {
     case Op::Exp: case Op::Log: case Op::Tanh: case Op::Sin: case Op::Cos: case Op::Expm1:
@@ -623,7 +621,7 @@ bool fp_flags_inexact(const ir::Graph& g, const ir::Node& n) {
 }
 
 // Ops that can raise a flag NumPy reports (arithmetic on floats, casts, reductions, matmul, the
-// inexact ones above), as (op, file, line): one the pipeline removed or folded (dead code,
+// ones above), as (op, file, line): one the pipeline removed or folded (dead code,
 // constants) raises nothing at run time although eager NumPy computes it.
 using FlagOpKey = std::tuple<int, std::string, int32_t>;
 void collect_flag_ops(const ir::Graph& g, std::set<FlagOpKey>& out) {
@@ -631,7 +629,7 @@ void collect_flag_ops(const ir::Graph& g, std::set<FlagOpKey>& out) {
   for (const ir::Node& n : g.nodes) {
     for (const auto& r : n.regions) collect_flag_ops(*r, out);
     bool flt = ir::is_float(n.type.dtype) || (!n.operands.empty() && ir::is_float(g.type(n.operands[0]).dtype));
-    bool raises = fp_flags_inexact(g, n);
+    bool raises = fp_flag_op(g, n);
     switch (n.op) {
       case Op::Cast: case Op::Sqrt: case Op::Div: case Op::Add: case Op::Sub: case Op::Mul:
       case Op::FloorDiv: case Op::Mod: case Op::Pow: case Op::ReduceSum: case Op::ReduceProd:
@@ -646,18 +644,6 @@ void collect_flag_ops(const ir::Graph& g, std::set<FlagOpKey>& out) {
   }
 }
 
-// The first op of `g` (regions included) whose flags are inexact, as "file:line: op"; "" if none.
-std::string first_inexact(const ir::Graph& g) {
-  for (const ir::Node& n : g.nodes) {
-    for (const auto& r : n.regions)
-      if (std::string w = first_inexact(*r); !w.empty()) return w;
-    if (!fp_flags_inexact(g, n)) continue;
-    std::string file = n.loc.known() && static_cast<size_t>(n.loc.file) < g.files.size() ? g.files[static_cast<size_t>(n.loc.file)] : "?";
-    return fmt::format("{}:{}: {}", file, n.loc.line, ir::op_name(n.op));
-  }
-  return "";
-}
-
 }  // namespace
 
 // Everything LLVM: optimize the graph and compile it. Touches no Python object, so it runs on
@@ -668,9 +654,9 @@ void build_kernel(CacheEntry& e, ir::Graph graph) {
   collect_flag_ops(graph, flag_ops);
   Status st = ir::run_pipeline(graph);
   if (st.ok()) {
-    // Floating-point flags (NumPy's errstate): ops that raise fewer than NumPy's, or that the
-    // pipeline removed or folded.
-    e.fp_inexact_where = first_inexact(graph);
+    // Floating-point flags (NumPy's errstate): flag-raising ops the pipeline removed or folded
+    // raise nothing at run time (every op that runs raises at least NumPy's flags: hardware
+    // arithmetic, or flags noted by the backend, scalar_ops.cpp note_numpy_fp_flags).
     std::set<FlagOpKey> kept;
     collect_flag_ops(graph, kept);
     for (const FlagOpKey& k : flag_ops) {
@@ -1056,8 +1042,9 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   if (e.fp_inexact && fperr::beyond_warn(errmask)) {
     fp_eager_ = true;
     add_reason(stats_.fallback_reasons,
-               fmt::format("{}: its compiled code does not raise NumPy's floating-point flags exactly; under "
-                           "np.errstate/np.seterr with 'raise', 'call', 'print' or 'log' the call runs eagerly [fp-errstate]",
+               fmt::format("{}: an operation eager NumPy performs does not run in the compiled code, so its "
+                           "floating-point errors cannot be detected; under np.errstate/np.seterr with 'raise', "
+                           "'call', 'print' or 'log' the call runs eagerly [fp-errstate]",
                            e.fp_inexact_where));
     return nullptr;
   }

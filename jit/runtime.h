@@ -88,10 +88,9 @@ struct CacheEntry {
   std::string resume_at;  // a continuation: "file:line" of the instruction it starts at, else ""
   std::string ir_text;
   std::string error;  // kFailed: why
-  // Its compiled code may raise fewer floating-point flags than NumPy's loops (ops whose special
-  // cases are selects: transcendentals, integer // and %, float -> int casts; or flag-raising
-  // ops the pipeline folded or removed): under np.errstate 'raise'/'call'/'print'/'log' it does
-  // not run (eager). "file:line: op" of the first such op.
+  // Its compiled code may raise fewer floating-point flags than eager NumPy (a flag-raising op
+  // the pipeline folded or removed as dead): under np.errstate 'raise'/'call'/'print'/'log' it
+  // does not run (eager). "file:line: op" of the first such op.
   bool fp_inexact = false;
   std::string fp_inexact_where;
   int fp_streak = 0;    // consecutive runs re-run eagerly for floating-point flags

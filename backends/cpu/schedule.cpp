@@ -774,11 +774,11 @@ Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x) {
     case Op::ReduceAny: return b_.CreateOr(acc, x);
     case Op::ReduceAll: return b_.CreateAnd(acc, x);
     case Op::ReduceMax:
-      if (f) return b_.CreateSelect(b_.CreateOr(b_.CreateFCmpOGT(acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
+      if (f) return b_.CreateSelect(b_.CreateOr(quiet_fcmp(b_, llvm::CmpInst::FCMP_OGT, acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
       if (bl) return b_.CreateOr(acc, x);
       return b_.CreateBinaryIntrinsic(s ? llvm::Intrinsic::smax : llvm::Intrinsic::umax, acc, x);
     default:
-      if (f) return b_.CreateSelect(b_.CreateOr(b_.CreateFCmpOLT(acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
+      if (f) return b_.CreateSelect(b_.CreateOr(quiet_fcmp(b_, llvm::CmpInst::FCMP_OLT, acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
       if (bl) return b_.CreateAnd(acc, x);
       return b_.CreateBinaryIntrinsic(s ? llvm::Intrinsic::smin : llvm::Intrinsic::umin, acc, x);
   }
@@ -1017,7 +1017,7 @@ Status Lowerer::emit_arg(Nest& n) {
               Value* best = b_.CreateLoad(t, best_slot);
               Value* upd;
               if (ir::is_float(d)) {  // strictly better, or the first NaN
-                upd = is_max ? b_.CreateFCmpOGT(*xv, best) : b_.CreateFCmpOLT(*xv, best);
+                upd = quiet_fcmp(b_, is_max ? llvm::CmpInst::FCMP_OGT : llvm::CmpInst::FCMP_OLT, *xv, best);
                 upd = b_.CreateOr(upd, b_.CreateAnd(b_.CreateFCmpUNO(*xv, *xv), b_.CreateFCmpORD(best, best)));
               } else if (ir::is_signed_int(d)) {
                 upd = is_max ? b_.CreateICmpSGT(*xv, best) : b_.CreateICmpSLT(*xv, best);
