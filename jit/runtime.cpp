@@ -631,7 +631,11 @@ void collect_flag_ops(const ir::Graph& g, std::set<FlagOpKey>& out) {
     bool flt = ir::is_float(n.type.dtype) || (!n.operands.empty() && ir::is_float(g.type(n.operands[0]).dtype));
     bool raises = fp_flag_op(g, n);
     switch (n.op) {
-      case Op::Cast: case Op::Sqrt: case Op::Div: case Op::Add: case Op::Sub: case Op::Mul:
+      case Op::Cast:  // float -> int (above), float64 -> float32 (overflow)
+        raises = raises || (n.type.dtype == ir::DType::F32 && !n.operands.empty() &&
+                            g.type(n.operands[0]).dtype == ir::DType::F64);
+        break;
+      case Op::Sqrt: case Op::Div: case Op::Add: case Op::Sub: case Op::Mul:
       case Op::FloorDiv: case Op::Mod: case Op::Pow: case Op::ReduceSum: case Op::ReduceProd:
       case Op::MatMul:
         raises = raises || flt;
