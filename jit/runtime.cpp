@@ -1226,8 +1226,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       kernel.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
     }
   }
-  fp_flags = backends::fp::test();
-  backends::fp::restore(fp_saved);
+  fp_flags = backends::fp::test_and_restore(fp_saved);
   sink.reset();
   if (recorder.failed) {  // a live effect raised: the exception is set, write-backs done
     cleanup();

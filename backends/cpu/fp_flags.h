@@ -42,6 +42,12 @@ inline void restore(uint32_t saved) {
   uint32_t m = _mm_getcsr();
   if ((m ^ saved) & kMxcsrMask) _mm_setcsr((m & ~kMxcsrMask) | (saved & kMxcsrMask));
 }
+// test() and then restore(saved), reading the MXCSR once (the dispatch path).
+inline uint32_t test_and_restore(uint32_t saved) {
+  uint32_t m = _mm_getcsr();
+  if ((m ^ saved) & kMxcsrMask) _mm_setcsr((m & ~kMxcsrMask) | (saved & kMxcsrMask));
+  return from_mxcsr(m);
+}
 // Raises `f` on this thread (no trap: the exceptions stay masked).
 inline void raise(uint32_t f) {
   if (f) _mm_setcsr(_mm_getcsr() | to_mxcsr(f));
@@ -80,6 +86,11 @@ inline void raise(uint32_t f) {
   if (f) std::feraiseexcept(to_fenv(f));
 }
 inline uint32_t from_saved(uint32_t saved) { return saved; }
+inline uint32_t test_and_restore(uint32_t saved) {
+  uint32_t f = test();
+  restore(saved);
+  return f;
+}
 inline uint32_t without_flags(uint32_t) { return 0; }
 inline uint32_t take() {
   uint32_t f = test();
