@@ -1037,9 +1037,10 @@ void JitFunction::note_fp_rerun(CacheEntry& e, uint32_t flags) {
 }
 
 PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
-  // NumPy's errstate. Ops whose compiled flags may miss NumPy's do not run under a state that
-  // raises (or calls, prints, logs); loops with effects performed live record them instead
-  // (nothing is performed before the flags are read, so the call can still run again eagerly).
+  // NumPy's errstate. A version missing a flag-raising op of the eager code (removed or folded
+  // by the pipeline) does not run under a state that raises (or calls, prints, logs); loops
+  // whose effects would be performed live record them instead under such a state (nothing is
+  // performed before the flags are read, so the call can still run again eagerly).
   int errmask = fperr::kUnknown;
   const bool live_effects = !e.loop_effects.empty();
   if (e.fp_inexact || live_effects) errmask = fperr::errmask();

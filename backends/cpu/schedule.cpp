@@ -363,7 +363,10 @@ class Lowerer {
   Value* param_stride(ValueId v, size_t d);
   Status emit_matmul_rt(Nest& n);
   Value* identity(Op op, DType d);
-  Value* combine(Op op, DType d, Value* acc, Value* x);
+  // quiet: float max/min compare without raising the invalid flag for NaN (quiet_fcmp); the
+  // vector lane path of a long reduction uses the plain (signaling) compare, whose dependency
+  // chain is half as long: NaN data then raises a spurious invalid flag (an eager re-run).
+  Value* combine(Op op, DType d, Value* acc, Value* x, bool quiet = true);
 
   const ir::Graph& g_;
   const Plan& p_;
@@ -766,7 +769,7 @@ Value* Lowerer::identity(Op op, DType d) {
 }
 
 // acc (op) x, one element at a time, exactly as NumPy's reduction loop (no reassociation).
-Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x) {
+Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x, bool quiet) {
   bool f = ir::is_float(d), bl = ir::is_bool(d), s = ir::is_signed_int(d);
   switch (op) {
     case Op::ReduceSum: return f ? b_.CreateFAdd(acc, x) : bl ? b_.CreateOr(acc, x) : b_.CreateAdd(acc, x);
@@ -774,11 +777,17 @@ Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x) {
     case Op::ReduceAny: return b_.CreateOr(acc, x);
     case Op::ReduceAll: return b_.CreateAnd(acc, x);
     case Op::ReduceMax:
-      if (f) return b_.CreateSelect(b_.CreateOr(quiet_fcmp(b_, llvm::CmpInst::FCMP_OGT, acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
+      if (f) {
+        Value* gt = quiet ? quiet_fcmp(b_, llvm::CmpInst::FCMP_OGT, acc, x) : b_.CreateFCmpOGT(acc, x);
+        return b_.CreateSelect(b_.CreateOr(gt, b_.CreateFCmpUNO(acc, acc)), acc, x);
+      }
       if (bl) return b_.CreateOr(acc, x);
       return b_.CreateBinaryIntrinsic(s ? llvm::Intrinsic::smax : llvm::Intrinsic::umax, acc, x);
     default:
-      if (f) return b_.CreateSelect(b_.CreateOr(quiet_fcmp(b_, llvm::CmpInst::FCMP_OLT, acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
+      if (f) {
+        Value* lt = quiet ? quiet_fcmp(b_, llvm::CmpInst::FCMP_OLT, acc, x) : b_.CreateFCmpOLT(acc, x);
+        return b_.CreateSelect(b_.CreateOr(lt, b_.CreateFCmpUNO(acc, acc)), acc, x);
+      }
       if (bl) return b_.CreateAnd(acc, x);
       return b_.CreateBinaryIntrinsic(s ? llvm::Intrinsic::smin : llvm::Intrinsic::umin, acc, x);
   }
@@ -923,7 +932,7 @@ Status Lowerer::emit_reduce(Nest& n) {
               if (!xv) return xv.status();
               v = b_.CreateInsertElement(v, *xv, static_cast<uint64_t>(l));
             }
-            b_.CreateStore(combine(op, d, b_.CreateLoad(vt, lane_vec), v), lane_vec);
+            b_.CreateStore(combine(op, d, b_.CreateLoad(vt, lane_vec), v, /*quiet=*/false), lane_vec);
             return ok_status();
           }); !s)
         return s;
