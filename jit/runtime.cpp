@@ -2,6 +2,7 @@
 #include "jit/runtime.h"
 #include "jit/buffer_pool.h"
 
+#include "backends/cpu/fp_flags.h"
 #include "backends/cpu/program.h"
 
 #include <fmt/format.h>
@@ -15,6 +16,8 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <thread>
 
 #include "frontend/decoder.h"
@@ -75,8 +78,93 @@ constexpr int64_t kReleaseGilElements = 1 << 15;
 // Automatic dynamic shapes: a size change makes that dimension symbolic (the CPU backend takes
 // runtime sizes through sym_dims; graphs it cannot compile dynamic fall back to static).
 constexpr bool kAutoDynamic = true;
+// A version re-run eagerly for floating-point flags this many calls in a row runs eagerly
+// directly, trying its compiled code again every kFpRetry calls (the data may change).
+constexpr int kFpStreak = 8;
+constexpr int64_t kFpRetry = 64;
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// NumPy's floating-point error state (np.errstate / np.seterr). NumPy 2 keeps it in the context
+// variable numpy._core._ufunc_config._extobj_contextvar: a capsule "numpy.ufunc.extobj" whose
+// struct starts with `int errmask` (numpy/_core/src/umath/extobj.h), 3 bits per category at
+// shifts 0 (divide), 3 (over), 6 (under), 9 (invalid): 0 ignore, 1 warn, 2 raise, 3 call,
+// 4 print, 5 log. Read only when it matters (flags raised, or an entry that needs it).
+
+namespace fperr {
+
+constexpr int kShift[4] = {0, 3, 6, 9};  // fp::kDivide, kOverflow, kUnderflow, kInvalid
+constexpr const char* kWhat[4] = {"divide by zero", "overflow", "underflow", "invalid value"};
+constexpr int kUnknown = -1;  // the state could not be read: assume every category raises
+
+PyObject* g_extobj_var = nullptr;  // the context variable (strong, never freed)
+
+// The current errmask, or kUnknown (no exception left set).
+int errmask() {
+  if (!g_extobj_var) {
+    PyObject* mod = PyImport_ImportModule("numpy._core._ufunc_config");
+    g_extobj_var = mod ? PyObject_GetAttrString(mod, "_extobj_contextvar") : nullptr;
+    Py_XDECREF(mod);
+    if (!g_extobj_var || !PyContextVar_CheckExact(g_extobj_var)) {
+      Py_CLEAR(g_extobj_var);
+      PyErr_Clear();
+      return kUnknown;
+    }
+  }
+  PyObject* v = nullptr;
+  if (PyContextVar_Get(g_extobj_var, nullptr, &v) < 0 || !v) {
+    PyErr_Clear();
+    return kUnknown;
+  }
+  auto* p = static_cast<const int*>(PyCapsule_GetPointer(v, "numpy.ufunc.extobj"));
+  Py_DECREF(v);
+  if (!p) {
+    PyErr_Clear();
+    return kUnknown;
+  }
+  return *p;
+}
+
+int mode(int mask, int category) { return mask == kUnknown ? 2 : (mask >> kShift[category]) & 7; }
+
+// The flags in `flags` whose category NumPy does not ignore under `mask`.
+uint32_t acted_on(uint32_t flags, int mask) {
+  uint32_t out = 0;
+  for (int c = 0; c < 4; ++c)
+    if ((flags >> c & 1) && mode(mask, c) != 0) out |= 1u << c;
+  return out;
+}
+
+// Some category is set to 'raise', 'call', 'print' or 'log' (more than a warning).
+bool beyond_warn(int mask) {
+  for (int c = 0; c < 4; ++c)
+    if (mode(mask, c) >= 2) return true;
+  return false;
+}
+
+std::string names(uint32_t flags) {
+  std::string out;
+  for (int c = 0; c < 4; ++c)
+    if (flags >> c & 1) out += (out.empty() ? "" : ", ") + std::string(kWhat[c]);
+  return out;
+}
+
+// The warnings eager NumPy would have given, where the call cannot run again eagerly (a loop's
+// effects were already performed live): one RuntimeWarning per category NumPy warns about,
+// worded as NumPy's with the place instead of the ufunc's name. False: a warning filter raised.
+bool warn_after_effects(uint32_t flags, int mask, const std::string& where) {
+  for (int c = 0; c < 4; ++c) {
+    if (!(flags >> c & 1) || mode(mask, c) == 0) continue;
+    std::string msg = fmt::format("{} encountered in compiled code ({}; tracejit could not re-run it "
+                                  "eagerly: the loop's effects had already been performed)",
+                                  kWhat[c], where);
+    if (PyErr_WarnEx(PyExc_RuntimeWarning, msg.c_str(), 1) < 0) return false;
+  }
+  return true;
+}
+
+}  // namespace fperr
 
 void set_disabled(bool d) { g_disabled = d; }
 bool disabled() { return g_disabled; }
@@ -159,6 +247,12 @@ class Recorder final : public backends::EffectSink {
     const std::vector<PyObject*>* input_objs = nullptr;
   } live;
   bool failed = false;  // a live effect raised (the exception is set)
+  // Floating-point flags NumPy acts on were raised before the first live effect: the program
+  // stopped there with nothing performed (no exception set); the call runs again eagerly.
+  bool fp_abort = false;
+  uint32_t fp_flags = 0;  // fp_abort: the flags
+  bool performed = false;  // a live effect was performed
+  std::string where;       // "file:line" of the function, for warn_after_effects
   bool effect(int64_t id, const void* const* values, size_t n) override {
     const tracer::Effect& e = fx_[static_cast<size_t>(id)];
     if (static_cast<size_t>(id) < live.ids.size() && live.ids[static_cast<size_t>(id)]) return perform_live(e, values, n);
@@ -176,6 +270,30 @@ class Recorder final : public backends::EffectSink {
  private:
   bool perform_live(const tracer::Effect& lf, const void* const* values, size_t n) {
     PyGILState_STATE gil = PyGILState_Ensure();
+    // The kernel's flags so far; the effect's own Python code must neither see nor change them.
+    const uint32_t saved = backends::fp::save_and_clear();
+    struct RestoreFlags {
+      uint32_t m;
+      ~RestoreFlags() { backends::fp::restore(m); }
+    } restore_flags{saved};
+    if (uint32_t flags = backends::fp::from_saved(saved)) {
+      int mask = fperr::errmask();
+      if (uint32_t acted = fperr::acted_on(flags, mask)) {
+        if (!performed) {  // nothing performed yet: stop, run it again eagerly
+          fp_abort = true;
+          fp_flags = acted;
+          PyGILState_Release(gil);
+          return false;
+        }
+        if (!fperr::warn_after_effects(acted, mask, where)) {
+          failed = true;
+          PyGILState_Release(gil);
+          return false;
+        }
+        restore_flags.m = backends::fp::without_flags(saved);  // warned: not again
+      }
+    }
+    performed = true;
     std::vector<PyObject*> objs(lf.recorded.size(), nullptr);
     EffectContext cx{live.bound, *live.fetched, *live.host, [](int, tracer::Box) -> PyObject* {
                        PyErr_SetString(PyExc_SystemError, "tracejit: a graph result in a loop effect");
@@ -518,12 +636,80 @@ uint64_t JitFunction::signature_of(PyObject* const* bound, bool int_values) cons
   return h;
 }
 
+namespace {
+
+// Ops NumPy's loops may raise floating-point flags for (besides float arithmetic): the
+// transcendentals, float powers, integer // and % (by zero), float -> int casts.
+bool fp_flag_op(const ir::Graph& g, const ir::Node& n) {
+  using ir::Op;
+  switch (n.op) {
+    case Op::Exp: case Op::Log: case Op::Tanh: case Op::Sin: case Op::Cos: case Op::Expm1:
+    case Op::Log1p: case Op::Log2: case Op::Log10: case Op::Exp2: case Op::Cbrt: case Op::Tan:
+    case Op::Asin: case Op::Acos: case Op::Atan: case Op::Sinh: case Op::Cosh: case Op::Asinh:
+    case Op::Acosh: case Op::Atanh: case Op::Atan2: case Op::Hypot:
+      return true;
+    case Op::Pow:
+      return ir::is_float(n.type.dtype);
+    case Op::FloorDiv: case Op::Mod:
+      return !ir::is_float(n.type.dtype);
+    case Op::Cast:
+      return !n.operands.empty() && ir::is_float(g.type(n.operands[0]).dtype) && !ir::is_float(n.type.dtype) &&
+             !ir::is_bool(n.type.dtype);
+    default:
+      return false;
+  }
+}
+
+// Ops that can raise a flag NumPy reports (arithmetic on floats, casts, reductions, matmul, the
+// ones above), as (op, file, line): one the pipeline removed or folded (dead code,
+// constants) raises nothing at run time although eager NumPy computes it.
+using FlagOpKey = std::tuple<int, std::string, int32_t>;
+void collect_flag_ops(const ir::Graph& g, std::set<FlagOpKey>& out) {
+  using ir::Op;
+  for (const ir::Node& n : g.nodes) {
+    for (const auto& r : n.regions) collect_flag_ops(*r, out);
+    bool flt = ir::is_float(n.type.dtype) || (!n.operands.empty() && ir::is_float(g.type(n.operands[0]).dtype));
+    bool raises = fp_flag_op(g, n);
+    switch (n.op) {
+      case Op::Cast:  // float -> int (above), float64 -> float32 (overflow)
+        raises = raises || (n.type.dtype == ir::DType::F32 && !n.operands.empty() &&
+                            g.type(n.operands[0]).dtype == ir::DType::F64);
+        break;
+      case Op::Sqrt: case Op::Div: case Op::Add: case Op::Sub: case Op::Mul:
+      case Op::FloorDiv: case Op::Mod: case Op::Pow: case Op::ReduceSum: case Op::ReduceProd:
+      case Op::MatMul:
+        raises = raises || flt;
+        break;
+      default: break;
+    }
+    if (!raises) continue;
+    std::string file = n.loc.known() && static_cast<size_t>(n.loc.file) < g.files.size() ? g.files[static_cast<size_t>(n.loc.file)] : "?";
+    out.emplace(static_cast<int>(n.op), std::move(file), n.loc.line);
+  }
+}
+
+}  // namespace
+
 // Everything LLVM: optimize the graph and compile it. Touches no Python object, so it runs on
 // the compile thread as well as on the caller's; publishes the result through `state`.
 void build_kernel(CacheEntry& e, ir::Graph graph) {
   auto t1 = std::chrono::steady_clock::now();
+  std::set<FlagOpKey> flag_ops;
+  collect_flag_ops(graph, flag_ops);
   Status st = ir::run_pipeline(graph);
   if (st.ok()) {
+    // Floating-point flags (NumPy's errstate): flag-raising ops the pipeline removed or folded
+    // raise nothing at run time (every op that runs raises at least NumPy's flags: hardware
+    // arithmetic, or flags noted by the backend, scalar_ops.cpp note_numpy_fp_flags).
+    std::set<FlagOpKey> kept;
+    collect_flag_ops(graph, kept);
+    for (const FlagOpKey& k : flag_ops) {
+      if (!e.fp_inexact_where.empty()) break;
+      if (!kept.count(k))
+        e.fp_inexact_where = fmt::format("{}:{}: {} (removed or folded when optimized)", std::get<1>(k), std::get<2>(k),
+                                         ir::op_name(static_cast<ir::Op>(std::get<0>(k))));
+    }
+    e.fp_inexact = !e.fp_inexact_where.empty();
     // Results that are just a parameter are copied by the runtime; the kernel computes the rest.
     ir::Graph kernel_graph = graph;
     kernel_graph.results.clear();
@@ -877,7 +1063,36 @@ bool JitFunction::settle(size_t i) {
   return true;
 }
 
+void JitFunction::note_fp_rerun(CacheEntry& e, uint32_t flags) {
+  fp_eager_ = true;
+  ++stats_.fp_reruns;
+  ++e.fp_streak;
+  std::string where = !e.resume_at.empty()
+                          ? "continuation at " + e.resume_at
+                          : fmt::format("{}:{}", PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno);
+  add_reason(stats_.fallback_reasons,
+             fmt::format("{}: floating-point error flags ({}) raised in compiled code; re-ran eagerly for "
+                         "NumPy's warning/exception [fp-rerun]",
+                         where, fperr::names(flags)));
+}
+
 PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
+  // NumPy's errstate. A version missing a flag-raising op of the eager code (removed or folded
+  // by the pipeline) does not run under a state that raises (or calls, prints, logs); loops
+  // whose effects would be performed live record them instead under such a state (nothing is
+  // performed before the flags are read, so the call can still run again eagerly).
+  int errmask = fperr::kUnknown;
+  const bool live_effects = !e.loop_effects.empty();
+  if (e.fp_inexact || live_effects) errmask = fperr::errmask();
+  if (e.fp_inexact && fperr::beyond_warn(errmask)) {
+    fp_eager_ = true;
+    add_reason(stats_.fallback_reasons,
+               fmt::format("{}: an operation eager NumPy performs does not run in the compiled code, so its "
+                           "floating-point errors cannot be detected; under np.errstate/np.seterr with 'raise', "
+                           "'call', 'print' or 'log' the call runs eagerly [fp-errstate]",
+                           e.fp_inexact_where));
+    return nullptr;
+  }
   size_t nin = e.inputs.size();
   std::vector<PyObject*> fetched;  // inputs reached through a source path (new references)
   struct Release {
@@ -1041,7 +1256,9 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   std::optional<SinkScope> sink;
   if (!e.loop_effects.empty()) {
     recorder.live.ids.assign(e.loop_effects.size(), 0);
+    recorder.where = fmt::format("{}:{}", PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno);
     for (const tracer::Effect& fx : e.effects) {
+      if (fperr::beyond_warn(errmask)) break;  // recorded: the call must stay re-runnable
       if (fx.kind != tracer::Effect::Kind::Replay) break;
       for (int id = fx.replay_lo; id < fx.replay_hi; ++id) recorder.live.ids[static_cast<size_t>(id)] = 1;
     }
@@ -1051,6 +1268,10 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     recorder.live.input_objs = &input_objs;
     sink.emplace(&recorder);
   }
+  // The floating-point flags the kernel raises (on this thread, and through the thread pool on
+  // its workers): cleared before, read after, and the caller's own put back.
+  const uint32_t fp_saved = backends::fp::save_and_clear();
+  uint32_t fp_flags = 0;
   if (!out_ptrs.empty() || !e.loop_effects.empty()) {
     int64_t work = 0;
     for (size_t k = 0; k < nres; ++k) work += PyArray_SIZE(reinterpret_cast<PyArrayObject*>(results[k]));
@@ -1065,11 +1286,37 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       kernel.run(in_ptrs.data(), in_strides.data(), out_ptrs.data(), sym.data());
     }
   }
+  fp_flags = backends::fp::test_and_restore(fp_saved);
   sink.reset();
   if (recorder.failed) {  // a live effect raised: the exception is set, write-backs done
     cleanup();
     return nullptr;
   }
+  // Flags NumPy's errstate acts on: unless a live effect was performed, nothing the caller can
+  // see has happened yet (effects and in-place write-backs come below), so the compiled result
+  // is dropped and the call runs again eagerly, giving NumPy's own warnings or exception at
+  // the user's line. Spurious flags (a vector lane of an unselected branch, a signaling
+  // compare with NaN) only cost that re-run: eager decides what is reported.
+  if (recorder.fp_abort) {
+    note_fp_rerun(e, recorder.fp_flags);
+    cleanup();
+    return nullptr;
+  }
+  if (fp_flags) {
+    int mask = fperr::errmask();
+    if (uint32_t acted = fperr::acted_on(fp_flags, mask)) {
+      if (!recorder.performed) {
+        note_fp_rerun(e, acted);
+        cleanup();
+        return nullptr;
+      }
+      if (!fperr::warn_after_effects(acted, mask, recorder.where)) {
+        cleanup();
+        return nullptr;
+      }
+    }
+  }
+  e.fp_streak = 0;
   for (size_t k = 0; k < nres; ++k) {
     int p = e.result_param[k];
     if (p < 0) continue;
@@ -1306,9 +1553,13 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
     }
     std::shared_ptr<CacheEntry> e = entries_[i];  // stays alive while its kernel runs
     if (e->guard_stub ? e->guard_stub->check(bound) : e->guards.check(bound)) {
+      // A version whose runs keep raising floating-point flags NumPy acts on runs eagerly
+      // directly (trying the compiled code again every kFpRetry calls).
+      if (e->fp_streak >= kFpStreak && ++e->fp_skips % kFpRetry != 0) return eager(args, nargsf, kwnames);
       PyObject* r = run(*e, bound);
       if (!r && !PyErr_Occurred()) {
-        if (options_.fullgraph) return raise_graph_break({kRunsEagerly});
+        if (options_.fullgraph && !fp_eager_) return raise_graph_break({kRunsEagerly});
+        fp_eager_ = false;
         return eager(args, nargsf, kwnames);
       }
       ++e->hits;
@@ -1385,7 +1636,8 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
   }
   PyObject* r = run(*e, bound);
   if (!r && !PyErr_Occurred()) {
-    if (options_.fullgraph) return raise_graph_break({kRunsEagerly});
+    if (options_.fullgraph && !fp_eager_) return raise_graph_break({kRunsEagerly});
+    fp_eager_ = false;
     return eager(args, nargsf, kwnames);
   }
   ++e->hits;
@@ -1747,6 +1999,7 @@ PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) 
   PyObject* const* state = st.data();
   auto run_version = [&](const std::shared_ptr<CacheEntry>& e, bool& ran) -> PyObject* {
     PyObject* r = run(*e, state);
+    fp_eager_ = false;  // flags NumPy acts on: the eager remainder runs it again from `state`
     ran = r || PyErr_Occurred();  // else nothing ran (an overlap of in-place inputs ...)
     if (ran) {  // counted also when it raised (at an effect or a later break), as it ran compiled
       ++e->hits;

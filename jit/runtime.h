@@ -43,6 +43,10 @@ struct Stats {
   // (continuations), and those that ran eagerly (the rest of the function, from the break).
   int64_t continuation_calls = 0;
   int64_t continuation_fallbacks = 0;
+  // Compiled runs whose floating-point flags NumPy's errstate acts on: the result was dropped
+  // and the call (or the continuation) ran again eagerly for NumPy's warnings or exception.
+  // Also counted in fallback_calls, with a reason in fallback_reasons.
+  int64_t fp_reruns = 0;
   double trace_ms = 0;
   double compile_ms = 0;
   std::vector<std::string> fallback_reasons;   // "file:line: why [code]", deduplicated
@@ -84,6 +88,13 @@ struct CacheEntry : std::enable_shared_from_this<CacheEntry> {
   std::string resume_at;  // a continuation: "file:line" of the instruction it starts at, else ""
   std::string ir_text;
   std::string error;  // kFailed: why
+  // Its compiled code may raise fewer floating-point flags than eager NumPy (a flag-raising op
+  // the pipeline folded or removed as dead): under np.errstate 'raise'/'call'/'print'/'log' it
+  // does not run (eager). "file:line: op" of the first such op.
+  bool fp_inexact = false;
+  std::string fp_inexact_where;
+  int fp_streak = 0;    // consecutive runs re-run eagerly for floating-point flags
+  int64_t fp_skips = 0;  // calls sent eagerly directly while fp_streak is high
   int64_t hits = 0;
   double trace_ms = 0;
   double compile_ms = 0;
@@ -183,6 +194,11 @@ class JitFunction {
   // nullptr with no error set: the entry could not run (an input path vanished); go eager.
   PyObject* run(CacheEntry& e, PyObject* const* bound);
   void add_reason(std::vector<std::string>& list, std::string reason);
+  // run() returned nullptr without an error because of NumPy's errstate (flags raised, or an
+  // op whose flags are not exact under a raising errstate): eager, also under fullgraph=True.
+  bool fp_eager_ = false;
+  // Records a floating-point re-run of `e` (fallback reason, counters).
+  void note_fp_rerun(CacheEntry& e, uint32_t flags);
   // fullgraph=True: raises GraphBreakError listing `lines`; returns nullptr.
   PyObject* raise_graph_break(const std::vector<std::string>& lines);
 

@@ -72,8 +72,8 @@ Value* sign(llvm::IRBuilderBase& b, DType d, Value* x) {
     Value* one = llvm::ConstantFP::get(t, 1.0), *mone = llvm::ConstantFP::get(t, -1.0);
     Value* zero = llvm::ConstantFP::get(t, 0.0);
     Value* r = b.CreateSelect(b.CreateFCmpOEQ(x, zero), zero, x);  // +0 for +-0, NaN stays
-    r = b.CreateSelect(b.CreateFCmpOLT(x, zero), mone, r);
-    return b.CreateSelect(b.CreateFCmpOGT(x, zero), one, r);
+    r = b.CreateSelect(quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, x, zero), mone, r);
+    return b.CreateSelect(quiet_fcmp(b, llvm::CmpInst::FCMP_OGT, x, zero), one, r);
   }
   if (ir::is_bool(d)) return x;
   Value* zero = llvm::ConstantInt::get(t, 0);
@@ -121,7 +121,7 @@ Expected<Value*> emit_ext_op(llvm::IRBuilderBase& b, const ir::Node& n, const st
       return b.CreateFCmpOEQ(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x),
                              llvm::ConstantFP::getInfinity(x->getType()));
     case Op::IsFinite:
-      return b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x),
+      return quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x),
                              llvm::ConstantFP::getInfinity(x->getType()));
     default: break;
   }

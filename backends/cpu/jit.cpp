@@ -13,6 +13,8 @@
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Instructions.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Passes/PassBuilder.h>
@@ -23,7 +25,9 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/Utils/Cloning.h>
 
+#include "backends/cpu/fp_flags.h"
 #include "backends/cpu/lower.h"
+#include "backends/cpu/scalar_ops.h"
 #include "backends/cpu/thread_pool.h"
 #include "backends/cpu/vmath.h"
 
@@ -129,6 +133,46 @@ llvm::orc::JITTargetMachineBuilder host_machine_builder() {
   return jtmb;
 }
 
+// Raises floating-point flags (fp::k*) on the calling thread: the flags emit_scalar_op noted
+// for ops whose compiled code raises fewer than NumPy's loop (log(0), integer // 0, ...).
+extern "C" void tracejit_raise_fpflags(uint32_t flags) noexcept { fp::raise(flags); }
+
+// Before a function with a flag slot (kFpFlagSlot, see scalar_ops.h) returns, the flags noted
+// in it are raised (a thread pool worker hands them on to the caller's thread).
+void raise_noted_fp_flags(llvm::Module& m) {
+  llvm::FunctionCallee raise_fn;
+  for (llvm::Function& f : m) {
+    if (f.isDeclaration()) continue;
+    llvm::AllocaInst* slot = nullptr;
+    for (llvm::Instruction& i : f.getEntryBlock())
+      if (auto* a = llvm::dyn_cast<llvm::AllocaInst>(&i); a && a->getName() == kFpFlagSlot) slot = a;
+    if (!slot) continue;
+    if (!raise_fn) {
+      raise_fn = m.getOrInsertFunction("tracejit_raise_fpflags",
+                                       llvm::FunctionType::get(llvm::Type::getVoidTy(m.getContext()),
+                                                               {llvm::Type::getInt32Ty(m.getContext())}, false));
+      llvm::cast<llvm::Function>(raise_fn.getCallee())->addFnAttr(llvm::Attribute::NoUnwind);
+    }
+    std::vector<llvm::ReturnInst*> rets;
+    for (llvm::BasicBlock& bb : f)
+      if (auto* r = llvm::dyn_cast<llvm::ReturnInst>(bb.getTerminator())) rets.push_back(r);
+    for (llvm::ReturnInst* r : rets) {
+      llvm::IRBuilder<> b(r);
+      llvm::Value* v = b.CreateLoad(b.getInt32Ty(), slot);
+      // Only when some flag was noted: the call stays off the common path.
+      llvm::BasicBlock* head = r->getParent();
+      llvm::BasicBlock* tail = head->splitBasicBlock(r, "fpflags.ret");
+      llvm::BasicBlock* raise_bb = llvm::BasicBlock::Create(m.getContext(), "fpflags.raise", &f, tail);
+      head->getTerminator()->eraseFromParent();
+      llvm::IRBuilder<> hb(head);
+      hb.CreateCondBr(hb.CreateICmpNE(v, hb.getInt32(0)), raise_bb, tail);
+      llvm::IRBuilder<> rb(raise_bb);
+      rb.CreateCall(raise_fn, {v});
+      rb.CreateBr(tail);
+    }
+  }
+}
+
 // libm entry points and the thread pool's tracejit_parallel_for, which the lowered code calls,
 // bound to this process's addresses so they resolve even when the symbols are not globally
 // visible (e.g. inside a Python extension built with hidden symbols).
@@ -153,6 +197,7 @@ llvm::Error define_host_symbols(llvm::orc::LLJIT& jit) {
   add("fmodf", static_cast<F2>(::fmodf)), add("fmod", static_cast<D2>(::fmod));
   add("memcpy", &::memcpy), add("memset", &::memset), add("memmove", &::memmove);
   add("tracejit_parallel_for", &::tracejit_parallel_for);
+  add("tracejit_raise_fpflags", &tracejit_raise_fpflags);
   add("tracejit_window_sum_f64", &::tracejit_window_sum_f64), add("tracejit_window_sum_f32", &::tracejit_window_sum_f32);
   for_each_schedule_host_symbol([&](const char* name, void* addr) {
     syms[jit.mangleAndIntern(name)] = llvm::JITEvaluatedSymbol(
@@ -385,6 +430,7 @@ Expected<std::unique_ptr<CompiledKernel>> jit_compile(std::unique_ptr<llvm::Modu
   module->setModuleIdentifier(symbol);
   module->setDataLayout(jit.lljit->getDataLayout());
   module->setTargetTriple(jit.lljit->getTargetTriple().str());
+  raise_noted_fp_flags(*module);
   optimize(*module, *jit.tm, opt_level);
   mark_nontemporal_stores(*module);
   if (!dump_dir.empty())

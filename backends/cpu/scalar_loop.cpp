@@ -837,10 +837,10 @@ class Emitter {
         Value* cur_nan = b_.CreateFCmpUNO(cur, cur);
         Value* x_nan = b_.CreateFCmpUNO(x, x);
         if (arg) {
-          Value* better = greater ? b_.CreateFCmpOGT(x, cur) : b_.CreateFCmpOLT(x, cur);
+          Value* better = quiet_fcmp(b_, greater ? llvm::CmpInst::FCMP_OGT : llvm::CmpInst::FCMP_OLT, x, cur);
           take = b_.CreateAnd(b_.CreateNot(cur_nan), b_.CreateOr(better, x_nan));
         } else {
-          Value* keep = greater ? b_.CreateFCmpOGE(cur, x) : b_.CreateFCmpOLE(cur, x);
+          Value* keep = quiet_fcmp(b_, greater ? llvm::CmpInst::FCMP_OGE : llvm::CmpInst::FCMP_OLE, cur, x);
           take = b_.CreateNot(b_.CreateOr(keep, cur_nan));
         }
       } else {

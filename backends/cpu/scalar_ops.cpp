@@ -12,9 +12,38 @@
 
 #include <cmath>
 
+#include "backends/cpu/fp_flags.h"
 #include "backends/cpu/vmath.h"
 
 namespace tracejit::backends {
+
+// x86 lowers fcmp olt/ole/ogt/oge to the signaling compare predicates (LT_OS, ...), which raise
+// the invalid flag for a quiet NaN operand where NumPy's comparison raises nothing; the flag
+// would make every call with NaN data re-run eagerly (NumPy's errstate). These are the same
+// predicates on the floats' bits as sign-magnitude integers (-0 == +0), under `fcmp ord`
+// (quiet): no flags, NaN compares false.
+llvm::Value* quiet_fcmp(llvm::IRBuilderBase& b, llvm::CmpInst::Predicate p, llvm::Value* x, llvm::Value* y) {
+  using P = llvm::CmpInst::Predicate;
+  P ip;
+  switch (p) {
+    case P::FCMP_OLT: ip = P::ICMP_SLT; break;
+    case P::FCMP_OLE: ip = P::ICMP_SLE; break;
+    case P::FCMP_OGT: ip = P::ICMP_SGT; break;
+    case P::FCMP_OGE: ip = P::ICMP_SGE; break;
+    default: return b.CreateFCmp(p, x, y);  // oeq, une, ord, uno: quiet already
+  }
+  unsigned bits = x->getType()->getScalarSizeInBits();
+  llvm::Type* it = b.getIntNTy(bits);
+  if (auto* vt = llvm::dyn_cast<llvm::VectorType>(x->getType())) it = llvm::VectorType::get(it, vt->getElementCount());
+  auto key = [&](llvm::Value* v) {
+    llvm::Value* i = b.CreateBitCast(v, it);
+    llvm::Value* zero = llvm::Constant::getNullValue(it);
+    llvm::Value* min = llvm::ConstantInt::get(it, llvm::APInt::getSignedMinValue(bits));
+    return b.CreateSelect(b.CreateICmpSLT(i, zero), b.CreateSub(min, i), i);
+  };
+  return b.CreateAnd(b.CreateFCmpORD(x, y), b.CreateICmp(ip, key(x), key(y)));
+}
+
 namespace {
 
 using ir::DType;
@@ -103,7 +132,8 @@ std::pair<Value*, Value*> float_divmod(llvm::IRBuilderBase& b, Value* a, Value* 
   // div = (a - mod) / b, then move mod to the divisor's sign.
   Value* div = b.CreateFDiv(b.CreateFSub(a, fmod), d);
   Value* mod_nonzero = b.CreateFCmpUNE(fmod, zero);
-  Value* sign_differs = b.CreateICmpNE(b.CreateFCmpOLT(d, zero), b.CreateFCmpOLT(fmod, zero));
+  Value* sign_differs = b.CreateICmpNE(quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, d, zero),
+                                      quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, fmod, zero));
   Value* adjust = b.CreateAnd(mod_nonzero, sign_differs);
   Value* mod = b.CreateSelect(adjust, b.CreateFAdd(fmod, d), fmod);
   div = b.CreateSelect(adjust, b.CreateFSub(div, one), div);
@@ -111,7 +141,7 @@ std::pair<Value*, Value*> float_divmod(llvm::IRBuilderBase& b, Value* a, Value* 
   mod = b.CreateSelect(mod_nonzero, mod, signed_zero_b);
   // Snap the quotient to the nearest integral value.
   Value* fl = unary_intrinsic(b, llvm::Intrinsic::floor, div);
-  Value* bump = b.CreateFCmpOGT(b.CreateFSub(div, fl), half);
+  Value* bump = quiet_fcmp(b, llvm::CmpInst::FCMP_OGT, b.CreateFSub(div, fl), half);
   fl = b.CreateSelect(bump, b.CreateFAdd(fl, one), fl);
   Value* div_nonzero = b.CreateFCmpUNE(div, zero);
   Value* signed_zero_q = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, zero, quot);
@@ -165,7 +195,7 @@ Value* compare(llvm::IRBuilderBase& b, Op op, DType d, Value* x, Value* y) {
   if (ir::is_float(d)) {
     P p = op == Op::Eq ? P::FCMP_OEQ : op == Op::Ne ? P::FCMP_UNE : op == Op::Lt ? P::FCMP_OLT
         : op == Op::Le ? P::FCMP_OLE : op == Op::Gt ? P::FCMP_OGT : P::FCMP_OGE;
-    return b.CreateFCmp(p, x, y);
+    return quiet_fcmp(b, p, x, y);
   }
   bool s = ir::is_signed_int(d);
   P p = op == Op::Eq ? P::ICMP_EQ : op == Op::Ne ? P::ICMP_NE
@@ -272,7 +302,7 @@ Expected<Value*> emit_const(llvm::IRBuilderBase& b, const ir::Node& n) {
 // (np.maximum(0.0, -0.0) is -0.0). Integers and bool compare by signedness.
 Value* emit_extremum(llvm::IRBuilderBase& b, bool is_max, bool propagate_nan, DType d, Value* x, Value* y) {
   if (ir::is_float(d)) {
-    Value* keep_x = is_max ? b.CreateFCmpOGT(x, y) : b.CreateFCmpOLT(x, y);
+    Value* keep_x = quiet_fcmp(b, is_max ? llvm::CmpInst::FCMP_OGT : llvm::CmpInst::FCMP_OLT, x, y);
     Value* nan = propagate_nan ? b.CreateFCmpUNO(x, x) : b.CreateFCmpUNO(y, y);
     return b.CreateSelect(b.CreateOr(keep_x, nan), x, y);
   }
@@ -282,8 +312,114 @@ Value* emit_extremum(llvm::IRBuilderBase& b, bool is_max, bool propagate_nan, DT
   return b.CreateSelect(keep_x, x, y);
 }
 
+namespace {
+
+// Accumulates floating-point flags (fp::k*) for lanes where `pred` holds into the function's
+// flag slot: an i32 alloca in the entry block, or-ed in the body (SROA makes it an OR reduction,
+// so loops still vectorize) and raised when the function returns (raise_noted_fp_flags).
+void note_fp_flags(llvm::IRBuilderBase& b, Value* pred, uint32_t bits) {
+  llvm::Function* f = b.GetInsertBlock()->getParent();
+  llvm::BasicBlock& entry = f->getEntryBlock();
+  llvm::AllocaInst* slot = nullptr;
+  for (llvm::Instruction& i : entry)
+    if (auto* a = llvm::dyn_cast<llvm::AllocaInst>(&i); a && a->getName() == kFpFlagSlot) slot = a;
+  llvm::Type* i32 = b.getInt32Ty();
+  if (!slot) {
+    llvm::IRBuilder<> eb(&entry, entry.getFirstInsertionPt());
+    slot = eb.CreateAlloca(i32, nullptr, kFpFlagSlot);
+    eb.CreateStore(eb.getInt32(0), slot);
+  }
+  Value* v = b.CreateSelect(pred, llvm::ConstantInt::get(pred->getType()->isVectorTy()
+                                                            ? llvm::VectorType::get(i32, llvm::cast<llvm::VectorType>(pred->getType())->getElementCount())
+                                                            : i32, bits),
+                            llvm::Constant::getNullValue(pred->getType()->isVectorTy()
+                                                             ? llvm::VectorType::get(i32, llvm::cast<llvm::VectorType>(pred->getType())->getElementCount())
+                                                             : i32));
+  if (v->getType()->isVectorTy()) v = b.CreateOrReduce(v);
+  b.CreateStore(b.CreateOr(b.CreateLoad(i32, slot), v), slot);
+}
+
+// The flags NumPy's loop raises where the compiled op's special cases are selects or integer
+// code (no float operation raises them): log(0) divides by zero, log(x < 0) is invalid, an
+// integer // 0 divides by zero, a float -> int cast out of range is invalid, ... Other ops
+// raise at least NumPy's flags by themselves (hardware arithmetic, scaled exponentials).
+void note_numpy_fp_flags(llvm::IRBuilderBase& b, const ir::Node& n, const std::vector<DType>& dts,
+                         const std::vector<Value*>& args) {
+  if (args.empty()) return;
+  Value* x = args[0];
+  auto fc = [&](double v) { return llvm::ConstantFP::get(x->getType(), v); };
+  switch (n.op) {
+    case Op::Log:
+    case Op::Log2:
+    case Op::Log10:
+      if (!ir::is_float(dts[0])) return;
+      note_fp_flags(b, b.CreateFCmpOEQ(x, fc(0.0)), fp::kDivide);
+      note_fp_flags(b, quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, x, fc(0.0)), fp::kInvalid);
+      return;
+    case Op::Log1p:
+      if (!ir::is_float(dts[0])) return;
+      note_fp_flags(b, b.CreateFCmpOEQ(x, fc(-1.0)), fp::kDivide);
+      note_fp_flags(b, quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, x, fc(-1.0)), fp::kInvalid);
+      return;
+    case Op::Atanh: {
+      if (!ir::is_float(dts[0])) return;
+      Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+      note_fp_flags(b, b.CreateFCmpOEQ(ax, fc(1.0)), fp::kDivide);
+      note_fp_flags(b, quiet_fcmp(b, llvm::CmpInst::FCMP_OGT, ax, fc(1.0)), fp::kInvalid);
+      return;
+    }
+    case Op::Acosh:
+      if (!ir::is_float(dts[0])) return;
+      note_fp_flags(b, quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, x, fc(1.0)), fp::kInvalid);
+      return;
+    case Op::Pow:
+      if (!ir::is_float(dts[0]) || args.size() != 2) return;
+      note_fp_flags(b, b.CreateAnd(b.CreateFCmpOEQ(x, fc(0.0)), quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, args[1], fc(0.0))), fp::kDivide);
+      return;
+    case Op::FloorDiv:
+    case Op::Mod: {
+      if (ir::is_float(dts[0]) || ir::is_bool(dts[0]) || args.size() != 2) return;
+      Value* d = args[1];
+      note_fp_flags(b, b.CreateICmpEQ(d, llvm::ConstantInt::get(d->getType(), 0)), fp::kDivide);
+      if (n.op == Op::FloorDiv && ir::is_signed_int(dts[0])) {
+        unsigned bits = d->getType()->getScalarSizeInBits();
+        Value* min = llvm::ConstantInt::get(d->getType(), llvm::APInt::getSignedMinValue(bits));
+        note_fp_flags(b, b.CreateAnd(b.CreateICmpEQ(x, min), b.CreateICmpEQ(d, llvm::ConstantInt::getAllOnesValue(d->getType()))),
+                      fp::kOverflow);
+      }
+      return;
+    }
+    case Op::Cast: {
+      DType to = n.type.dtype;
+      if (!ir::is_float(dts[0]) || !ir::is_integer(to)) return;
+      // cvtt's range (emit_float_to_int): 64 bits for int64 (and uint64 up to 2^64), else 32.
+      double lo = to == DType::I64 || to == DType::U64 ? -std::ldexp(1.0, 63) : -std::ldexp(1.0, 31);
+      double hi = to == DType::U64 ? std::ldexp(1.0, 64) : to == DType::I64 ? std::ldexp(1.0, 63) : std::ldexp(1.0, 31);
+      Value* in = b.CreateAnd(quiet_fcmp(b, llvm::CmpInst::FCMP_OGE, x, fc(lo)), quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, x, fc(hi)));
+      note_fp_flags(b, b.CreateNot(in), fp::kInvalid);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+Expected<Value*> emit_scalar_op_impl(llvm::IRBuilderBase& b, const ir::Node& n,
+                                     const std::vector<DType>& arg_dtypes, const std::vector<Value*>& args);
+
+}  // namespace
+
 Expected<Value*> emit_scalar_op(llvm::IRBuilderBase& b, const ir::Node& n,
                                 const std::vector<DType>& arg_dtypes, const std::vector<Value*>& args) {
+  auto r = emit_scalar_op_impl(b, n, arg_dtypes, args);
+  if (r && args.size() == arg_dtypes.size()) note_numpy_fp_flags(b, n, arg_dtypes, args);
+  return r;
+}
+
+namespace {
+
+Expected<Value*> emit_scalar_op_impl(llvm::IRBuilderBase& b, const ir::Node& n,
+                                     const std::vector<DType>& arg_dtypes, const std::vector<Value*>& args) {
   if (args.size() != n.operands.size() || args.size() != arg_dtypes.size())
     return Status::error(fmt::format("cpu backend: {} has the wrong operand count", ir::op_name(n.op)));
   if (is_ext_op(n.op)) return emit_ext_op(b, n, arg_dtypes, args);
@@ -308,5 +444,7 @@ Expected<Value*> emit_scalar_op(llvm::IRBuilderBase& b, const ir::Node& n,
   }
   return Status::error(fmt::format("cpu backend: cannot lower {}", ir::op_name(n.op)));
 }
+
+}  // namespace
 
 }  // namespace tracejit::backends

@@ -6,6 +6,8 @@
 #include "ir/graph.h"
 #include "ir/status.h"
 
+#include <llvm/IR/InstrTypes.h>
+
 namespace llvm {
 class IRBuilderBase;
 class LLVMContext;
@@ -14,6 +16,12 @@ class Value;
 }  // namespace llvm
 
 namespace tracejit::backends {
+
+inline constexpr const char* kFpFlagSlot = "tracejit.fpflags";
+
+// fcmp `p` without the signaling compares x86 uses for olt/ole/ogt/oge (a NaN operand raises
+// no invalid flag; see scalar_ops.cpp). Other predicates: a plain fcmp.
+llvm::Value* quiet_fcmp(llvm::IRBuilderBase& b, llvm::CmpInst::Predicate p, llvm::Value* x, llvm::Value* y);
 
 // Register type of a dtype: i1 for bool, iN for integers, float/double.
 llvm::Type* register_type(llvm::LLVMContext& ctx, ir::DType d);
@@ -40,6 +48,9 @@ llvm::Value* emit_extremum(llvm::IRBuilderBase& b, bool is_max, bool propagate_n
 bool float_to_int_supported(ir::DType to);
 llvm::Value* emit_float_to_int(llvm::IRBuilderBase& b, llvm::Value* x, ir::DType to);
 
+// Also notes the floating-point flags NumPy's loop raises where the compiled code raises none
+// (log(0), integer // 0, float -> int out of range, ...) in the enclosing function's flag slot
+// (an alloca named kFpFlagSlot), which raise_noted_fp_flags turns into a call at its returns.
 Expected<llvm::Value*> emit_scalar_op(llvm::IRBuilderBase& b, const ir::Node& n,
                                       const std::vector<ir::DType>& arg_dtypes,
                                       const std::vector<llvm::Value*>& args);

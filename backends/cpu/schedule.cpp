@@ -345,7 +345,10 @@ class Lowerer {
   Value* param_stride(ValueId v, size_t d);
   Status emit_matmul_rt(Nest& n);
   Value* identity(Op op, DType d);
-  Value* combine(Op op, DType d, Value* acc, Value* x);
+  // quiet: float max/min compare without raising the invalid flag for NaN (quiet_fcmp); the
+  // vector lane path of a long reduction uses the plain (signaling) compare, whose dependency
+  // chain is half as long: NaN data then raises a spurious invalid flag (an eager re-run).
+  Value* combine(Op op, DType d, Value* acc, Value* x, bool quiet = true);
 
   const ir::Graph& g_;
   const Plan& p_;
@@ -748,7 +751,7 @@ Value* Lowerer::identity(Op op, DType d) {
 }
 
 // acc (op) x, one element at a time, exactly as NumPy's reduction loop (no reassociation).
-Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x) {
+Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x, bool quiet) {
   bool f = ir::is_float(d), bl = ir::is_bool(d), s = ir::is_signed_int(d);
   switch (op) {
     case Op::ReduceSum: return f ? b_.CreateFAdd(acc, x) : bl ? b_.CreateOr(acc, x) : b_.CreateAdd(acc, x);
@@ -756,11 +759,17 @@ Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x) {
     case Op::ReduceAny: return b_.CreateOr(acc, x);
     case Op::ReduceAll: return b_.CreateAnd(acc, x);
     case Op::ReduceMax:
-      if (f) return b_.CreateSelect(b_.CreateOr(b_.CreateFCmpOGT(acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
+      if (f) {
+        Value* gt = quiet ? quiet_fcmp(b_, llvm::CmpInst::FCMP_OGT, acc, x) : b_.CreateFCmpOGT(acc, x);
+        return b_.CreateSelect(b_.CreateOr(gt, b_.CreateFCmpUNO(acc, acc)), acc, x);
+      }
       if (bl) return b_.CreateOr(acc, x);
       return b_.CreateBinaryIntrinsic(s ? llvm::Intrinsic::smax : llvm::Intrinsic::umax, acc, x);
     default:
-      if (f) return b_.CreateSelect(b_.CreateOr(b_.CreateFCmpOLT(acc, x), b_.CreateFCmpUNO(acc, acc)), acc, x);
+      if (f) {
+        Value* lt = quiet ? quiet_fcmp(b_, llvm::CmpInst::FCMP_OLT, acc, x) : b_.CreateFCmpOLT(acc, x);
+        return b_.CreateSelect(b_.CreateOr(lt, b_.CreateFCmpUNO(acc, acc)), acc, x);
+      }
       if (bl) return b_.CreateAnd(acc, x);
       return b_.CreateBinaryIntrinsic(s ? llvm::Intrinsic::smin : llvm::Intrinsic::umin, acc, x);
   }
@@ -905,7 +914,7 @@ Status Lowerer::emit_reduce(Nest& n) {
               if (!xv) return xv.status();
               v = b_.CreateInsertElement(v, *xv, static_cast<uint64_t>(l));
             }
-            b_.CreateStore(combine(op, d, b_.CreateLoad(vt, lane_vec), v), lane_vec);
+            b_.CreateStore(combine(op, d, b_.CreateLoad(vt, lane_vec), v, /*quiet=*/false), lane_vec);
             return ok_status();
           }); !s)
         return s;
@@ -999,7 +1008,7 @@ Status Lowerer::emit_arg(Nest& n) {
               Value* best = b_.CreateLoad(t, best_slot);
               Value* upd;
               if (ir::is_float(d)) {  // strictly better, or the first NaN
-                upd = is_max ? b_.CreateFCmpOGT(*xv, best) : b_.CreateFCmpOLT(*xv, best);
+                upd = quiet_fcmp(b_, is_max ? llvm::CmpInst::FCMP_OGT : llvm::CmpInst::FCMP_OLT, *xv, best);
                 upd = b_.CreateOr(upd, b_.CreateAnd(b_.CreateFCmpUNO(*xv, *xv), b_.CreateFCmpORD(best, best)));
               } else if (ir::is_signed_int(d)) {
                 upd = is_max ? b_.CreateICmpSGT(*xv, best) : b_.CreateICmpSLT(*xv, best);

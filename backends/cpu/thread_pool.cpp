@@ -2,6 +2,8 @@
 // futex, one job at a time handed out in chunks through one atomic word.
 #include "backends/cpu/thread_pool.h"
 
+#include "backends/cpu/fp_flags.h"
+
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -94,31 +96,39 @@ class Pool {
     threads_.store(threads, std::memory_order_relaxed);
   }
 
-  // With busy_ held and threads > 1: runs the job on the workers and the calling thread.
+  // With busy_ held and threads > 1: runs the job on the workers and the calling thread. The
+  // floating-point flags the workers' chunks raised end up raised on the calling thread too
+  // (the runtime reads that thread's flags after a kernel: NumPy's errstate).
   void run(BodyFn body, void* ctx, int64_t n, int64_t chunk, uint32_t chunks) {
     body_ = body, ctx_ = ctx, n_ = n, chunk_ = chunk, chunks_ = chunks;
+    fp_flags_.store(0, std::memory_order_relaxed);
     unfinished_.store(chunks, std::memory_order_relaxed);
     ++gen_;
     state_.store((uint64_t{gen_} << 32) | chunks, std::memory_order_release);
     wake_workers();
-    work();
+    work(false);
     for (int i = 0; i < kSpinIters && unfinished_.load(std::memory_order_acquire) != 0; ++i) cpu_relax();
-    if (unfinished_.load(std::memory_order_acquire) == 0) return;
-    // Sleep until the last chunk's finisher wakes us (seq_cst pairs with work()'s check).
-    caller_sleeps_.store(true);
-    for (uint32_t left; (left = unfinished_.load()) != 0;) futex_wait(unfinished_, left);
-    caller_sleeps_.store(false, std::memory_order_relaxed);
+    if (unfinished_.load(std::memory_order_acquire) != 0) {
+      // Sleep until the last chunk's finisher wakes us (seq_cst pairs with work()'s check).
+      caller_sleeps_.store(true);
+      for (uint32_t left; (left = unfinished_.load()) != 0;) futex_wait(unfinished_, left);
+      caller_sleeps_.store(false, std::memory_order_relaxed);
+    }
+    fp::raise(fp_flags_.load(std::memory_order_relaxed));  // ordered by unfinished_ == 0 (acquire)
   }
 
  private:
-  // Claims and runs chunks of the current job until none is left.
-  void work() {
+  // Claims and runs chunks of the current job until none is left. A worker hands the flags a
+  // chunk raised to the job (fp_flags_) before counting the chunk finished, and clears them.
+  void work(bool worker) {
     uint64_t s = state_.load(std::memory_order_acquire);
     while (static_cast<uint32_t>(s) != 0) {
       if (!state_.compare_exchange_weak(s, s - 1, std::memory_order_acq_rel, std::memory_order_acquire))
         continue;
       int64_t begin = static_cast<int64_t>(chunks_ - static_cast<uint32_t>(s)) * chunk_;
       body_(ctx_, begin, std::min(n_, begin + chunk_));
+      if (worker)
+        if (uint32_t f = fp::take()) fp_flags_.fetch_or(f, std::memory_order_relaxed);
       if (unfinished_.fetch_sub(1) == 1 && caller_sleeps_.load()) futex_wake_all(unfinished_);
       s = state_.load(std::memory_order_acquire);
     }
@@ -141,7 +151,7 @@ class Pool {
       }
       seen = epoch_.load(std::memory_order_acquire);
       if (stop_.load(std::memory_order_acquire)) return;
-      work();
+      work(true);
     }
   }
 
@@ -152,6 +162,7 @@ class Pool {
   std::atomic<bool> caller_sleeps_{false};
   std::atomic<uint64_t> state_{0};       // gen << 32 | chunks not yet claimed
   std::atomic<uint32_t> unfinished_{0};  // chunks not yet finished
+  std::atomic<uint32_t> fp_flags_{0};    // floating-point flags the workers' chunks raised (fp::)
   uint32_t gen_ = 0;                     // tells a stale claim from a claim on the current job
   BodyFn body_ = nullptr;
   void* ctx_ = nullptr;

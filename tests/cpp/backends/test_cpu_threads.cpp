@@ -2,9 +2,13 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <atomic>
+#include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "backend_test_util.h"
+#include "backends/cpu/fp_flags.h"
 #include "backends/cpu/lower.h"
 #include "backends/cpu/thread_pool.h"
 
@@ -189,6 +193,97 @@ TEST(CpuThreads, EnvOneThreadRunsInline) {
       g, {random_f32({n}, 28), random_f32({n}, 29), random_f32({n}, 30), random_f32({n}, 31)}));
   if (old) setenv("TRACEJIT_NUM_THREADS", saved.c_str(), 1);
   else unsetenv("TRACEJIT_NUM_THREADS");
+  set_cpu_num_threads(0);
+}
+
+// NumPy's errstate: the runtime reads the calling thread's floating-point flags after a kernel,
+// so the pool hands the flags its workers' chunks raised to the caller.
+struct FlagJob {
+  std::thread::id caller;
+  std::atomic<int> worker_chunks{0};
+};
+
+void divide_by_zero_on_workers(void* ctx, int64_t, int64_t) {
+  auto* job = static_cast<FlagJob*>(ctx);
+  if (std::this_thread::get_id() == job->caller) {  // leave chunks to the workers
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return;
+  }
+  ++job->worker_chunks;
+  volatile double zero = 0.0;
+  volatile double r = 1.0 / zero;  // raises divide-by-zero on this worker
+  (void)r;
+}
+
+TEST(CpuThreads, WorkersFloatingPointFlagsReachTheCaller) {
+  set_cpu_num_threads(4);
+  bool seen = false;
+  for (int attempt = 0; attempt < 20 && !seen; ++attempt) {
+    FlagJob job;
+    job.caller = std::this_thread::get_id();
+    const uint32_t saved = fp::save_and_clear();
+    tracejit_parallel_for(&divide_by_zero_on_workers, &job, 64, 1);
+    const uint32_t flags = fp::test();
+    fp::restore(saved);
+    if (job.worker_chunks.load() == 0) continue;  // the caller ran every chunk this time
+    EXPECT_EQ(flags & fp::kDivide, fp::kDivide);
+    EXPECT_EQ(flags & (fp::kOverflow | fp::kInvalid), 0u);
+    seen = true;
+  }
+  EXPECT_TRUE(seen) << "no chunk ran on a worker";
+  set_cpu_num_threads(0);
+}
+
+// Flags NumPy raises where the compiled op has no flag-raising float operation (log(0) as a
+// select, integer // 0) are noted by the backend and raised when the kernel returns, also
+// from split jobs; clean data and NaN compares raise nothing.
+uint32_t flags_of(const ir::Graph& g, std::vector<Buffer> inputs, int64_t parallel_min_work) {
+  auto k = compile(g, parallel_min_work);
+  if (!k) return ~0u;
+  const uint32_t saved = fp::save_and_clear();
+  run_kernel(g, *k, inputs);
+  const uint32_t flags = fp::test();
+  fp::restore(saved);
+  return flags;
+}
+
+TEST(CpuThreads, NotedFloatingPointFlags) {
+  set_cpu_num_threads(2);
+  const int64_t n = 100003;
+  for (int64_t work : {int64_t{0}, int64_t{1}}) {
+    ir::Graph lg;
+    ir::Type t = ir::Type::of(DType::F64, {n});
+    lg.results = {lg.add_op(Op::Log, t, {lg.add_param(t, ir::ParamLayout::Contiguous)})};
+    Buffer x = make_buffer(DType::F64, {n});
+    for (int64_t k = 0; k < n; ++k) x.set(k, 1.0 + static_cast<double>(k));
+    EXPECT_EQ(flags_of(lg, {x}, work), 0u);
+    x.set(n - 1, 0.0);
+    EXPECT_EQ(flags_of(lg, {x}, work), fp::kDivide);
+    x.set(n - 1, -2.0);
+    EXPECT_EQ(flags_of(lg, {x}, work), fp::kInvalid);
+
+    ir::Graph dg;
+    ir::Type it = ir::Type::of(DType::I64, {n});
+    dg.results = {dg.add_op(Op::FloorDiv, it, {dg.add_param(it, ir::ParamLayout::Contiguous),
+                                               dg.add_param(it, ir::ParamLayout::Contiguous)})};
+    Buffer a = make_buffer(DType::I64, {n}), d = make_buffer(DType::I64, {n});
+    for (int64_t k = 0; k < n; ++k) a.set(k, k), d.set(k, int64_t{3});
+    EXPECT_EQ(flags_of(dg, {a, d}, work), 0u);
+    d.set(n / 2, int64_t{0});
+    EXPECT_EQ(flags_of(dg, {a, d}, work), fp::kDivide);
+    d.set(n / 2, int64_t{-1});
+    a.set(n / 2, INT64_MIN);
+    EXPECT_EQ(flags_of(dg, {a, d}, work), fp::kOverflow);
+
+    ir::Graph cg;
+    ir::Type bt = ir::Type::of(DType::Bool, {n});
+    ir::ValueId p = cg.add_param(t, ir::ParamLayout::Contiguous);
+    cg.results = {cg.add_op(Op::Lt, bt, {p, cg.add_const_float(DType::F64, 2.5)}),
+                  cg.add_op(Op::Maximum, t, {p, cg.add_const_float(DType::F64, 2.5)})};
+    Buffer nan = make_buffer(DType::F64, {n});
+    for (int64_t k = 0; k < n; ++k) nan.set(k, k % 3 ? std::nan("") : 1.0);
+    EXPECT_EQ(flags_of(cg, {nan}, work), 0u);
+  }
   set_cpu_num_threads(0);
 }
 
