@@ -3,7 +3,9 @@ run): scalar loops that become one native loop (Newton's square root on NumPy sc
 step counts over an array), and an array loop run kernel-per-iteration (halve until the max is
 below a tolerance), and loops with early exits or a counter used as an index (issue #5):
 insertion sort, linear search, bisection, Euclid's gcd over pairs, a convergence loop with a
-break in its middle, counting runs, finding the first NaN. Ratio > 1: tracejit faster. Every result is checked against eager first.
+break in its middle, counting runs, finding the first NaN; and a loop indexing with values read
+from an array, checked in bounds at run time (a histogram of 1e6 labels; np.bincount, NumPy's
+own C loop, as a reference). Ratio > 1: tracejit faster. Every result is checked against eager first.
 Run: python benchmarks/bench_while.py [--runs N]"""
 import argparse
 import time
@@ -124,6 +126,13 @@ def first_nan(x):
     return k
 
 
+def histogram(labels, k):
+    counts = np.zeros(k, dtype=np.int64)
+    for i in range(labels.shape[0]):
+        counts[labels[i]] += 1
+    return counts
+
+
 def min_ms(fn, args, runs):
     best = float("inf")
     for _ in range(runs):
@@ -149,7 +158,10 @@ def main():
         ("converge (sqrt, array 1000)", converge, (rng.uniform(1.0, 1e4, 1000), 1e-12)),
         ("count_runs (1e5 ints)", count_runs, (rng.integers(0, 2, 100000),)),
         ("first_nan (1e5, at 70%)", first_nan, (np.where(np.arange(100000) == 70000, np.nan, 1.0),)),
+        ("histogram (1e6 labels)", histogram, (rng.integers(0, 100, 1000000), 100)),
     ]
+    # What NumPy itself offers for a case (its C loop), timed alongside for reference.
+    reference = {histogram: ("np.bincount", lambda labels, k: np.bincount(labels, minlength=k))}
     print(f"{'case':28s} {'numpy ms':>10s} {'tracejit ms':>12s} {'ratio':>7s}  loops")
     for name, f, args in cases:
         jf = tracejit.jit(f, hot=0, sync=True)
@@ -161,6 +173,11 @@ def main():
         t_np, t_jit = min_ms(f, args, a.runs), min_ms(jf, args, a.runs)
         loops = entry["loops"]
         print(f"{name:28s} {t_np:10.3f} {t_jit:12.3f} {t_np / t_jit:7.1f}  native {loops['native']}/{loops['regions']}")
+        if f in reference:
+            rname, rf = reference[f]
+            np.testing.assert_array_equal(rf(*args), want)
+            t_ref = min_ms(rf, args, a.runs)
+            print(f"{'  ' + rname + ' (reference)':28s} {t_ref:10.3f} {'':12s} {t_ref / t_jit:7.2f}  (ratio: reference / tracejit)")
 
 
 if __name__ == "__main__":

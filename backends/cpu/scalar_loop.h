@@ -65,3 +65,7 @@ Expected<std::unique_ptr<llvm::Module>> lower_scalar_loop(const ir::Graph& g, ll
 // native nest calls for the float sum of one window (bound into the JIT by jit.cpp).
 extern "C" double tracejit_window_sum_f64(const double* a, int64_t n, int64_t stride);
 extern "C" float tracejit_window_sum_f32(const float* a, int64_t n, int64_t stride);
+// A native nest's stopping effect (a failed bounds check, ir/ops.def: effect): hands the calling
+// thread's EffectSink effect `id`'s n values and marks the program stopped (program.cpp); the
+// nest returns right after.
+extern "C" void tracejit_loop_stop(int64_t id, const void* const* values, int64_t n);
