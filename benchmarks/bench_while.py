@@ -5,7 +5,8 @@ below a tolerance), and loops with early exits or a counter used as an index (is
 insertion sort, linear search, bisection, Euclid's gcd over pairs, a convergence loop with a
 break in its middle, counting runs, finding the first NaN; a return in a for and a while body and a
 store into an argument after a break (loop_returns.cpp), a sum that stays a Python float or becomes
-np.float64 by the data. Ratio > 1: tracejit faster. Every result is checked against eager first.
+np.float64 by the data; and a loop indexing with values read from an array, checked in bounds at
+run time (a histogram of 1e6 labels; np.bincount, NumPy's own C loop, as a reference). Ratio > 1: tracejit faster. Every result is checked against eager first.
 Run: python benchmarks/bench_while.py [--runs N]"""
 import argparse
 import time
@@ -160,6 +161,11 @@ def pos_sum(x):
             continue
         s += x[i]
     return s
+def histogram(labels, k):
+    counts = np.zeros(k, dtype=np.int64)
+    for i in range(labels.shape[0]):
+        counts[labels[i]] += 1
+    return counts
 
 
 def min_ms(fn, args, runs):
@@ -191,7 +197,10 @@ def main():
         ("while_return (1e5, at 90%)", while_return, (np.arange(100000.0), 90000.5)),
         ("copy_until (arg, 1e5 at 90%)", copy_until, (np.arange(100000.0), np.zeros(100000), 90000.5)),
         ("pos_sum (1e5, half negative)", pos_sum, (rng.standard_normal(100000),)),
+        ("histogram (1e6 labels)", histogram, (rng.integers(0, 100, 1000000), 100)),
     ]
+    # What NumPy itself offers for a case (its C loop), timed alongside for reference.
+    reference = {histogram: ("np.bincount", lambda labels, k: np.bincount(labels, minlength=k))}
     print(f"{'case':28s} {'numpy ms':>10s} {'tracejit ms':>12s} {'ratio':>7s}  loops")
     for name, f, args in cases:
         jf = tracejit.jit(f, hot=0, sync=True)
@@ -203,6 +212,11 @@ def main():
         t_np, t_jit = min_ms(f, args, a.runs), min_ms(jf, args, a.runs)
         loops = entry["loops"]
         print(f"{name:28s} {t_np:10.3f} {t_jit:12.3f} {t_np / t_jit:7.1f}  native {loops['native']}/{loops['regions']}")
+        if f in reference:
+            rname, rf = reference[f]
+            np.testing.assert_array_equal(rf(*args), want)
+            t_ref = min_ms(rf, args, a.runs)
+            print(f"{'  ' + rname + ' (reference)':28s} {t_ref:10.3f} {'':12s} {t_ref / t_jit:7.2f}  (ratio: reference / tracejit)")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,15 @@ bool Graph::has_effects() const {
   return false;
 }
 
+bool Graph::has_nonstopping_effects() const {
+  for (const Node& n : nodes) {
+    if (n.op == Op::Effect && !effect_stops(n)) return true;
+    for (const auto& r : n.regions)
+      if (r && r->has_nonstopping_effects()) return true;
+  }
+  return false;
+}
+
 bool has_side_effects(const Node& n) {
   if (!has_trait(n.op, kPure)) return true;
   for (const auto& r : n.regions)

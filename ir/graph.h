@@ -67,7 +67,12 @@ struct Graph {
   bool has_regions() const;
   // Does this graph (or any nested region) contain an `effect` op (a host callback)?
   bool has_effects() const;
+  // ... one that is not a stopping effect (a print or append; not a bounds check)?
+  bool has_nonstopping_effects() const;
 };
+
+// Whether `n` is a stopping effect (ir/ops.def: effect, ints [id, has_cond, 1]).
+inline bool effect_stops(const Node& n) { return n.op == Op::Effect && n.ints.size() == 3 && n.ints[2] == 1; }
 
 // Whether node `n` must be kept although nothing reads it: a non-pure op, or a region op whose
 // body performs effects (ir/ops.def: effect).

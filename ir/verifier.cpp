@@ -351,8 +351,9 @@ Fault check_structural(const Graph& g, const Node& n) {
       return std::nullopt;
     }
     case Op::Effect: {
-      if (n.ints.size() != 2 || n.ints[0] < 0 || (n.ints[1] != 0 && n.ints[1] != 1))
-        return "effect needs ints = [id >= 0, has_cond 0/1]";
+      if (n.ints.size() < 2 || n.ints.size() > 3 || n.ints[0] < 0 || (n.ints[1] != 0 && n.ints[1] != 1) ||
+          (n.ints.size() == 3 && n.ints[2] != 1))
+        return "effect needs ints = [id >= 0, has_cond 0/1] or [id, has_cond, 1] (stops)";
       if (n.ints[1] == 1 && (n.operands.empty() || in(0) != Type::scalar(DType::Bool)))
         return "an effect's condition (its first operand) is bool[]";
       if (r != Type::scalar(DType::Bool)) return "an effect's own value is bool[]";

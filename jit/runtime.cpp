@@ -255,7 +255,11 @@ class Recorder final : public backends::EffectSink {
   std::string where;       // "file:line" of the function, for warn_after_effects
   bool effect(int64_t id, const void* const* values, size_t n) override {
     const tracer::Effect& e = fx_[static_cast<size_t>(id)];
-    if (static_cast<size_t>(id) < live.ids.size() && live.ids[static_cast<size_t>(id)]) return perform_live(e, values, n);
+    // (A failed index check is always live: the tracer refuses one after any effect that is
+    // not a loop's, and it stops the program.)
+    if ((static_cast<size_t>(id) < live.ids.size() && live.ids[static_cast<size_t>(id)]) ||
+        e.kind == tracer::Effect::Kind::IndexCheck)
+      return perform_live(e, values, n);
     records.emplace_back(id, data.size());
     for (size_t j = 0; j < n && j < e.recorded.size(); ++j) {
       size_t bytes = recorded_bytes(e.recorded[j].first, sym_);
@@ -470,6 +474,29 @@ bool perform(const tracer::Effect& fx, EffectContext& cx) {
     case tracer::Effect::Kind::Replay:
       PyErr_SetString(PyExc_SystemError, "tracejit: a nested replay");
       return false;
+    case tracer::Effect::Kind::IndexCheck: {
+      // As NumPy indexes: every index converted to intp first (PyArray_PyIntAsIntp: Python's
+      // OverflowError past C long, a uint64 of 2**63 or more), then checked axis by axis.
+      std::vector<long> idx;
+      for (PyObject* o : ops) {
+        PyObject* i = PyNumber_Index(o);
+        if (!i) return false;
+        long v = PyLong_AsLong(i);
+        Py_DECREF(i);
+        if (v == -1 && PyErr_Occurred()) return false;
+        idx.push_back(v);
+      }
+      for (size_t k = 0; k < idx.size() && k < fx.checked.size(); ++k) {
+        const auto [axis, size] = fx.checked[k];
+        if (idx[k] < -size || idx[k] >= size) {
+          PyErr_Format(PyExc_IndexError, "index %ld is out of bounds for axis %d with size %ld", idx[k], axis,
+                       static_cast<long>(size));
+          return false;
+        }
+      }
+      PyErr_SetString(PyExc_SystemError, "tracejit: an index check failed with every index in bounds");
+      return false;
+    }
     case tracer::Effect::Kind::Concat: {
       PyObject* parts = PyTuple_New(static_cast<Py_ssize_t>(ops.size()));
       if (!parts) return false;

@@ -257,7 +257,7 @@ bool Tracer::root_unchanged(ir::ValueId v, int input) const {
 // An effect inside a loop region: an `effect` node of the body (under the branch arms'
 // condition when in one) hands the runtime this iteration's values; the runtime performs the
 // effect (Trace::loop_effects[id]) per iteration, in order with every other effect (Replay).
-bool Tracer::record_region_effect(Effect e, bool may_raise) {
+bool Tracer::record_region_effect(Effect e, bool may_raise, ir::ValueId when) {
   locate_effect(e);
   if (may_raise) {
     // In-place state of the input arrays at this point in this iteration: recorded with the
@@ -265,7 +265,10 @@ bool Tracer::record_region_effect(Effect e, bool may_raise) {
     for (const auto& [key, v] : inputs_by_source_) {
       if (!v.is_tensor() || v.input < 0) continue;
       if (trace_.inputs[static_cast<size_t>(v.input)].kind != InputBinding::Kind::ArrayData) continue;
-      if (root_unchanged(v.v, v.input)) {
+      // (An index check records every input as it stands: it hands its values over only when
+      // it fails, and one in a nested loop would otherwise be refused while an enclosing loop
+      // updates the input later in its body.)
+      if (root_unchanged(v.v, v.input) && e.kind != Effect::Kind::IndexCheck) {
         // Unchanged so far in this iteration: still the caller's unless a loop carries it (an
         // update later in the body shows in the next iteration), which its back edge settles.
         ir::ValueId p = v.v;
@@ -284,10 +287,14 @@ bool Tracer::record_region_effect(Effect e, bool may_raise) {
     }
   }
   ir::ValueId cond = arm_condition();
+  if (when != ir::kNoValue)
+    cond = cond == ir::kNoValue ? when
+                                : trace_.graph.add_op(ir::Op::And, ir::Type::scalar(ir::DType::Bool), {cond, when}, loc_);
   ir::Node n;
   n.op = ir::Op::Effect;
   n.type = ir::Type::scalar(ir::DType::Bool);
   n.ints = {static_cast<int64_t>(trace_.loop_effects.size()), cond != ir::kNoValue ? 1 : 0};
+  if (e.kind == Effect::Kind::IndexCheck) n.ints.push_back(1);  // it raises whenever it runs: stops
   if (cond != ir::kNoValue) n.operands.push_back(cond);
   for (const auto& [v, box] : pending_recorded_) {
     if (trace_.graph.type(v).has_extent_symbols()) {
@@ -861,6 +868,8 @@ PyObject* format_value(PyObject* v, int conversion, PyObject* spec) {
 }
 
 std::string Effect::describe() const {
+  if (kind == Kind::IndexCheck)
+    return fmt::format("{}:{}: {} is checked in bounds at run time", file, line, what);
   if (kind == Kind::Replay)
     return fmt::format("{}:{}: {} are performed per iteration, in order, after the compiled program [graph-break]",
                        file, line, what);

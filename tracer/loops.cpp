@@ -1079,12 +1079,15 @@ bool Tracer::region(const RegionShape& shape) {
     r.kind = Effect::Kind::Replay;
     r.replay_lo = static_cast<int>(loop_effects0);
     r.replay_hi = static_cast<int>(trace_.loop_effects.size());
-    r.graph_break = true;
+    // (Bounds checks are no side effect the user wrote: a loop with only those has no break.)
     std::vector<std::string> whats;
     for (size_t k = loop_effects0; k < trace_.loop_effects.size(); ++k) {
       const std::string& w = trace_.loop_effects[k].what;
+      if (trace_.loop_effects[k].kind == Effect::Kind::IndexCheck) continue;
       if (std::find(whats.begin(), whats.end(), w) == whats.end()) whats.push_back(w);
     }
+    r.graph_break = !whats.empty();
+    if (whats.empty()) whats.push_back("index checks");
     std::string list = whats[0];
     for (size_t k = 1; k < whats.size() && k < 4; ++k) list += ", " + whats[k];
     if (whats.size() > 4) list += ", ...";
@@ -1284,7 +1287,7 @@ ir::ValueId Tracer::affine_value(int level, int64_t a, int64_t b) {
 
 bool Tracer::has_loop_index(const AValue& key) const {
   // (a runtime Python int computed from loop variables, `x[i // 2]`, indexes the same way)
-  auto runtime = [&](const AValue& k) { return k.kind == AValue::Kind::LoopIndex || bounded_int(k); };
+  auto runtime = [&](const AValue& k) { return k.kind == AValue::Kind::LoopIndex || bounded_int(k) || checkable_index(k); };
   if (runtime(key)) return true;
   if (key.kind == AValue::Kind::Tuple)
     for (const AValue& k : key.items)
@@ -1302,6 +1305,7 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
   int rank = x.type.rank();
   if (static_cast<int>(parts.size()) > rank) return fail(AbortCode::UserError, "IndexError: too many indices for array");
   ir::Graph& g = trace_.graph;
+  std::vector<IndexCheckPart> checks;  // indices not proved in bounds: checked at run time
   for (int d = 0; d < rank; ++d) {
     int64_t n = x.type.shape[static_cast<size_t>(d)].size;
     ir::ValueId start;
@@ -1356,38 +1360,23 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
         int64_t shift = 0;
         if (p.method.empty() && lo >= -n && hi < 0) shift = n;  // x[i - n]: negative indices
         if (lo + shift < 0 || hi + shift + len > n) {
-          if (p.method.empty())
-            return region_fail(fmt::format("the loop variable indexes out of bounds ({}..{} for size {})", lo, hi, n));
-          return region_fail("a loop-variable slice would be clipped at the array's edge");
+          if (!p.method.empty()) return region_fail("a loop-variable slice would be clipped at the array's edge");
+          // Out of bounds in some iteration (or of both signs): as a runtime int, wrapped or
+          // checked at run time (eager raises in the first iteration that is out of bounds).
+          AValue q = p;
+          if (!loop_index_as_int(q)) return false;
+          start = runtime_index(q, d, n, checks);
+          if (start == ir::kNoValue) return false;
+        } else {
+          start = loop_index_value(p, shift);
         }
-        start = loop_index_value(p, shift);
         extent = len;
         dropped = p.method.empty();
-      } else if (bounded_int(p)) {
-        // A runtime Python int (`x[i // 2]`, `A[j, k]` with j from a branch) or NumPy int (a
-        // pivot row `argmax() + k`): its bounds must keep it in bounds, all negative (counted
-        // from the end) or all not.
-        int64_t shift = p.lo >= -n && p.hi < 0 ? n : 0;
-        bool in = p.lo + shift >= 0 && p.hi + shift < n;
-        if (!in && p.rel >= 0 && p.rel < static_cast<int>(regions_.size())) {  // affine bounds
-          const RegionFrame& rf = regions_[static_cast<size_t>(p.rel)];
-          in = true;
-          for (int64_t i : {rf.first, rf.last}) in &= p.rla * i + p.rlb >= 0 && p.rha * i + p.rhb < n;
-          shift = 0;
-        }
-        // Either sign within [-n, n): Python's wraparound as a select on the sign.
-        const bool wrap = !in && p.lo >= -n && p.hi < n;
-        if (!in && !wrap)
-          return region_fail(fmt::format("a runtime index in {}..{} may be out of bounds for size {}", p.lo, p.hi, n));
-        start = cast(p.v, ir::DType::I64);
-        const ir::Type i64 = ir::Type::scalar(ir::DType::I64);
-        if (shift) start = g.add_op(ir::Op::Add, i64, {start, g.add_const_int(ir::DType::I64, shift, loc_)}, loc_);
-        if (wrap) {
-          const ir::ValueId zero = g.add_const_int(ir::DType::I64, 0, loc_);
-          const ir::ValueId neg = g.add_op(ir::Op::Lt, ir::Type::scalar(ir::DType::Bool), {start, zero}, loc_);
-          const ir::ValueId up = g.add_op(ir::Op::Add, i64, {start, g.add_const_int(ir::DType::I64, n, loc_)}, loc_);
-          start = g.add_op(ir::Op::Where, i64, {neg, up, start}, loc_);
-        }
+      } else if (bounded_int(p) || checkable_index(p)) {
+        // A runtime Python int (`x[i // 2]`, `A[j, k]` with j from a branch, a counter) or
+        // NumPy int (a pivot row `argmax() + k`, a label read from an array `counts[y[i]]`).
+        start = runtime_index(p, d, n, checks);
+        if (start == ir::kNoValue) return false;
         extent = 1;
         dropped = true;
       } else if (is_int_const(p, c)) {
@@ -1413,6 +1402,106 @@ bool Tracer::dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::
     steps.push_back(step);
     drop.push_back(dropped);
   }
+  return emit_index_checks(checks, x);
+}
+
+ir::ValueId Tracer::runtime_index(const AValue& p, int axis, int64_t n, std::vector<IndexCheckPart>& checks) {
+  ir::Graph& g = trace_.graph;
+  const ir::Type i64 = ir::Type::scalar(ir::DType::I64);
+  // Proved by its bounds: all negative (counted from the end) or all not.
+  const bool bounded = bounded_int(p);
+  int64_t shift = bounded && p.lo >= -n && p.hi < 0 ? n : 0;
+  bool in = bounded && p.lo + shift >= 0 && p.hi + shift < n;
+  if (bounded && !in && p.rel >= 0 && p.rel < static_cast<int>(regions_.size())) {  // affine bounds
+    const RegionFrame& rf = regions_[static_cast<size_t>(p.rel)];
+    in = true;
+    for (int64_t i : {rf.first, rf.last}) in &= p.rla * i + p.rlb >= 0 && p.rha * i + p.rhb < n;
+    shift = 0;
+  }
+  // Either sign within [-n, n): Python's wraparound as a select on the sign.
+  const bool wrap = bounded && !in && p.lo >= -n && p.hi < n;
+  if (!in && !wrap) {
+    if (!checkable_index(p))
+      return region_fail(fmt::format("a runtime index in {}..{} may be out of bounds for size {}", p.lo, p.hi, n)),
+             ir::kNoValue;
+    return checked_index(p, axis, n, checks);
+  }
+  ir::ValueId start = cast(p.v, ir::DType::I64);
+  if (shift) start = g.add_op(ir::Op::Add, i64, {start, g.add_const_int(ir::DType::I64, shift, loc_)}, loc_);
+  if (wrap) {
+    const ir::ValueId zero = g.add_const_int(ir::DType::I64, 0, loc_);
+    const ir::ValueId neg = g.add_op(ir::Op::Lt, ir::Type::scalar(ir::DType::Bool), {start, zero}, loc_);
+    const ir::ValueId up = g.add_op(ir::Op::Add, i64, {start, g.add_const_int(ir::DType::I64, n, loc_)}, loc_);
+    start = g.add_op(ir::Op::Where, i64, {neg, up, start}, loc_);
+  }
+  return start;
+}
+
+ir::ValueId Tracer::checked_index(const AValue& p, int axis, int64_t n, std::vector<IndexCheckPart>& checks) {
+  if (n == 0) {  // every index raises; the program's clamped start could not even be read
+    region_fail("an index known only at run time into an axis of size 0");
+    return ir::kNoValue;
+  }
+  ir::Graph& g = trace_.graph;
+  // Checked before (an effect still in the body: a loop test's may have been dropped), under
+  // the same arms or fewer: in bounds here too.
+  for (const RegionFrame::Checked& c : regions_.back().checked)
+    if (c.raw == p.v && c.size == n && c.arms.size() <= arm_conds_.size() &&
+        std::equal(c.arms.begin(), c.arms.end(), arm_conds_.begin()) && g.node(c.effect).op == ir::Op::Effect)
+      return c.start;
+  const ir::DType dt = p.type.dtype;
+  const ir::Type i64 = ir::Type::scalar(ir::DType::I64), b = ir::Type::scalar(ir::DType::Bool);
+  const ir::ValueId size_u = g.add_const_int(ir::DType::U64, n, loc_);
+  ir::ValueId w = ir::kNoValue, oob = ir::kNoValue;
+  if (ir::is_unsigned_int(dt)) {
+    // Never negative: out of bounds from n on (a uint64 of 2**63 or more too: NumPy raises
+    // OverflowError converting it to intp, which the effect tells apart).
+    oob = g.add_op(ir::Op::Ge, b, {cast(p.v, ir::DType::U64), size_u}, loc_);
+    w = cast(p.v, ir::DType::I64);
+  } else {
+    // Negative indices count from the end; what is still outside [0, n) is out of bounds
+    // (one unsigned compare).
+    const ir::ValueId s = cast(p.v, ir::DType::I64);
+    const ir::ValueId neg = g.add_op(ir::Op::Lt, b, {s, g.add_const_int(ir::DType::I64, 0, loc_)}, loc_);
+    const ir::ValueId up = g.add_op(ir::Op::Add, i64, {s, g.add_const_int(ir::DType::I64, n, loc_)}, loc_);
+    w = g.add_op(ir::Op::Where, i64, {neg, up, s}, loc_);
+    oob = g.add_op(ir::Op::Ge, b, {cast(w, ir::DType::U64), size_u}, loc_);
+  }
+  // The program stops at the check when it fails; the clamp keeps every read and write in
+  // bounds whatever the backend runs before it stops (and where a branch arm's condition
+  // keeps the check from running: the arm's store is discarded then).
+  const ir::ValueId start = g.add_op(ir::Op::Where, i64, {oob, g.add_const_int(ir::DType::I64, 0, loc_), w}, loc_);
+  checks.push_back({p.v, p.box, axis, n, oob, start});
+  return start;
+}
+
+bool Tracer::emit_index_checks(const std::vector<IndexCheckPart>& checks, const AValue& x) {
+  if (checks.empty()) return true;
+  // The check stops the program when it fails; it must be the first effect the runtime
+  // performs after the program started (performed live), and no handler may catch it.
+  for (const Effect& e : trace_.effects)
+    if (e.kind != Effect::Kind::Replay)
+      return region_fail(fmt::format("an index not proved in bounds after a deferred effect outside the loop ({}): "
+                                     "a failed check could not stop the program there", e.what));
+  if (inside_try_block())
+    return region_fail("an index not proved in bounds inside a try block (its IndexError would pass the handler)");
+  ir::Graph& g = trace_.graph;
+  Effect e;
+  e.kind = Effect::Kind::IndexCheck;
+  e.what = fmt::format("an index into an array of shape {}", shape_text(x.type.shape));
+  ir::ValueId when = ir::kNoValue;
+  for (const IndexCheckPart& c : checks) {
+    EffectOperand op;
+    op.kind = EffectOperand::Kind::Recorded;
+    op.index = record_value(c.raw, c.box);
+    op.box = c.box;
+    e.operands.push_back(std::move(op));
+    e.checked.emplace_back(c.axis, c.size);
+    when = when == ir::kNoValue ? c.oob : g.add_op(ir::Op::Or, ir::Type::scalar(ir::DType::Bool), {when, c.oob}, loc_);
+  }
+  if (!record_region_effect(std::move(e), true, when)) return false;
+  const ir::ValueId node = g.size() - 1;  // the effect (record_region_effect adds it last)
+  for (const IndexCheckPart& c : checks) regions_.back().checked.push_back({c.raw, c.size, arm_conds_, c.start, node});
   return true;
 }
 

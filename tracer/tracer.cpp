@@ -1032,6 +1032,15 @@ bool Tracer::op_build_slice(const Instruction& in) {
   return true;
 }
 
+bool Tracer::index_from_arrays() {
+  // Checked at run time only inside loop regions (loops.cpp checked_index): say why the loop
+  // around it, if any, is not one.
+  std::string why = "an index computed from arrays";
+  if (regions_.empty() && !loop_notes_.empty())
+    why += fmt::format(" (checked at run time only in a compiled loop region; {})", loop_notes_.back());
+  return fail(AbortCode::UnsupportedValue, why);
+}
+
 bool Tracer::op_binary_subscr(const Instruction& in) {
   AValue key = pop();
   AValue c = pop();
@@ -1051,7 +1060,7 @@ bool Tracer::op_binary_subscr(const Instruction& in) {
     }
   }
   if (!key.is_object())
-    return fail(AbortCode::UnsupportedValue, "an index computed from arrays");
+    return index_from_arrays();
   if (c.is_tensor()) return index_tensor(c, key.obj);
   if (c.kind == AValue::Kind::Tuple) {
     if (PyLong_CheckExact(key.obj)) {
@@ -1303,7 +1312,7 @@ bool Tracer::step(const Instruction& in) {
           PyObject* o = key.items[i].is_object() ? key.items[i].obj : nullptr;
           if (!o) {
             Py_DECREF(t);
-            return fail(AbortCode::UnsupportedValue, "an index computed from arrays");
+            return index_from_arrays();
           }
           Py_INCREF(o);
           PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), o);
@@ -1311,7 +1320,7 @@ bool Tracer::step(const Instruction& in) {
         key = object(t, Source::constant());
         Py_DECREF(t);
       }
-      if (!key.is_object()) return fail(AbortCode::UnsupportedValue, "an index computed from arrays");
+      if (!key.is_object()) return index_from_arrays();
       return store_subscr(container, key.obj, value);
     }
     case COp::FormatValue: return op_format_value(in);

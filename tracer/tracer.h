@@ -149,6 +149,8 @@ struct Effect {
     Concat,      // "".join(operands)                                    f"a{x}b"
     Replay,      // the effects loop regions recorded (Trace::loop_effects[replay_lo,
                  // replay_hi)), per iteration in the order they ran
+    IndexCheck,  // raise NumPy's error for the indices operands[k] (checked[k]: axis, size), one
+                 // of them out of bounds: a loop body's index not proved in bounds (loops.cpp)
   };
   Kind kind = Kind::Call;
   std::vector<EffectOperand> operands;
@@ -170,6 +172,9 @@ struct Effect {
   std::vector<std::pair<ir::Type, Box>> recorded;
   std::vector<std::pair<int, int>> recorded_writebacks;
   int replay_lo = 0, replay_hi = 0;  // Replay
+  // IndexCheck: per operand, the axis it indexes and that axis's size. Its ir `effect` node
+  // runs only when an index is out of bounds and stops the program (ir/ops.def: effect).
+  std::vector<std::pair<int, int64_t>> checked;
   std::string describe() const;  // "file.py:12: print(...) runs eagerly after the compiled graph [graph-break]"
 };
 

@@ -320,6 +320,17 @@ class Tracer {
       AValue value;
     };
     std::vector<Exit> exits;
+    // Indices this body checked at run time (checked_index): the raw index, the axis size, the
+    // branch arms it was checked under, the checked start. A later use of the same index for
+    // the same size under those arms (and maybe more) is in bounds already.
+    struct Checked {
+      ir::ValueId raw = ir::kNoValue;
+      int64_t size = 0;
+      std::vector<std::pair<ir::ValueId, bool>> arms;
+      ir::ValueId start = ir::kNoValue;
+      ir::ValueId effect = ir::kNoValue;  // its IndexCheck effect node
+    };
+    std::vector<Checked> checked;
   };
   // What differs between a `for` region and a `while` region (region() traces both).
   struct RegionShape {
@@ -369,6 +380,32 @@ class Tracer {
   bool loop_index_as_int(AValue& v);
   bool loop_index_slice(std::vector<AValue>& parts);
   bool has_loop_index(const AValue& key) const;
+  // An integer scalar known only at run time (a NumPy int read from an array, a Python int)
+  // inside a loop region: an index that is checked at run time unless proved in bounds.
+  bool checkable_index(const AValue& k) const {
+    return !regions_.empty() && k.is_tensor() && k.type.is_scalar() && ir::is_integer(k.type.dtype) &&
+           (k.box == Box::NpScalar || k.box == Box::PyInt);
+  }
+  // An index not proved in bounds (loops.cpp): its out-of-bounds flag, for one IndexCheck
+  // effect per indexing (all of an index tuple's checked parts together, NumPy's order).
+  struct IndexCheckPart {
+    ir::ValueId raw = ir::kNoValue;  // the index as the program holds it
+    Box box = Box::NpScalar;
+    int axis = 0;
+    int64_t size = 0;
+    ir::ValueId oob = ir::kNoValue;  // bool[]: out of bounds
+    ir::ValueId start = ir::kNoValue;  // the checked i64 start
+  };
+  // The i64 start for the runtime integer index `p` into an axis of `size` elements: in
+  // [0, size) whenever the program goes on (negative indices counted from the end, as NumPy
+  // does); its check is added to `checks`. kNoValue (and an abort) when refused.
+  ir::ValueId checked_index(const AValue& p, int axis, int64_t size, std::vector<IndexCheckPart>& checks);
+  // The runtime int `p` (a tensor; bounds p.lo/p.hi, maybe affine ones) as the i64 start of
+  // an index into an axis of `size`: proved in bounds, wrapped by a select when its bounds
+  // allow, else checked (checked_index).
+  ir::ValueId runtime_index(const AValue& p, int axis, int64_t size, std::vector<IndexCheckPart>& checks);
+  // One IndexCheck effect raising NumPy's error when one of `checks` is out of bounds.
+  bool emit_index_checks(const std::vector<IndexCheckPart>& checks, const AValue& x);
   // Per axis: runtime start, extent (static, or a symbol whose value is ext_values[d], else
   // kNoValue), step, whether an integer index drops it.
   bool dyn_index_plan(const AValue& x, const AValue& key, std::vector<ir::ValueId>& starts,
@@ -722,6 +759,7 @@ class Tracer {
   bool op_get_iter(const Instruction& in);
   bool op_for_iter(const Instruction& in);
   bool op_binary_subscr(const Instruction& in);
+  bool index_from_arrays();  // fails: an index computed from arrays outside loop regions
   bool op_build_slice(const Instruction& in);
   bool op_load_deref(const Instruction& in);
   bool call_builtin(PyObject* f, const std::string& fname, std::vector<AValue>& args, bool& handled);
@@ -755,7 +793,8 @@ class Tracer {
   int record_value(ir::ValueId v, Box box);
   // Whether body value `v` is still input `input`'s root param (not updated in place so far).
   bool root_unchanged(ir::ValueId v, int input) const;
-  bool record_region_effect(Effect e, bool may_raise);
+  // when: a further condition of the effect (besides the branch arms' condition).
+  bool record_region_effect(Effect e, bool may_raise, ir::ValueId when = ir::kNoValue);
   // `handled` is false when the call/attribute is not one of these.
   bool call_effect(const AValue& callable, std::vector<AValue>& args, PyObject* kwnames, bool& handled);
   bool load_host_method(const AValue& base, const std::string& name, bool method, bool& handled);

@@ -199,6 +199,7 @@ llvm::Error define_host_symbols(llvm::orc::LLJIT& jit) {
   add("tracejit_parallel_for", &::tracejit_parallel_for);
   add("tracejit_raise_fpflags", &tracejit_raise_fpflags);
   add("tracejit_window_sum_f64", &::tracejit_window_sum_f64), add("tracejit_window_sum_f32", &::tracejit_window_sum_f32);
+  add("tracejit_loop_stop", &::tracejit_loop_stop);
   for_each_schedule_host_symbol([&](const char* name, void* addr) {
     syms[jit.mangleAndIntern(name)] = llvm::JITEvaluatedSymbol(
         llvm::pointerToJITTargetAddress(addr), llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);

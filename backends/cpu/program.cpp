@@ -150,6 +150,7 @@ struct SegmentStep {
   std::unique_ptr<CompiledKernel> kernel;
   std::vector<int> in_slots, out_slots;
   size_t table = 0;  // frame table words: the kernel's inputs, then its outputs
+  bool may_stop = false;  // a native nest with stopping effects (tracejit_loop_stop)
 };
 
 // A strided caller input copied into contiguous scratch (a loop's operand).
@@ -213,9 +214,23 @@ struct EffectStep {
   int64_t id = 0;
   int cond = -1;
   std::vector<int> values;
+  bool stops = false;  // a stopping effect: the program ends after it
 };
 
+// Effect nodes of a graph, nested bodies included.
+int count_effects(const ir::Graph& g) {
+  int n = 0;
+  for (const ir::Node& x : g.nodes) {
+    n += x.op == Op::Effect ? 1 : 0;
+    for (const auto& r : x.regions)
+      if (r) n += count_effects(*r);
+  }
+  return n;
+}
+
 thread_local EffectSink* t_effect_sink = nullptr;
+// Set by tracejit_loop_stop: a native nest ran a stopping effect and returned early.
+thread_local bool t_stopped = false;
 
 using Step = std::variant<SegmentStep, CopyStep, LoopStep, UpdateStep, WhileStep, EffectStep>;
 
@@ -330,6 +345,7 @@ bool run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
       }
       for (size_t j = 0; j < no; ++j) out[j] = t[seg->out_slots[j]];
       seg->kernel->run(in, st, out, sym);
+      if (seg->may_stop && t_stopped) return false;
     } else if (const auto* cp = std::get_if<CopyStep>(&step)) {
       const Slot& src = p.slots[static_cast<size_t>(cp->src)];
       copy_value(t[cp->dst], t[cp->src], src.contiguous ? nullptr : strides_of(cp->src), resolved(src.type, sym));
@@ -350,6 +366,7 @@ bool run_part(const Part& p, Frame& f, void* const* inputs, const int64_t* const
         for (size_t j = 0; j < fx->values.size(); ++j) vals[j] = t[fx->values[j]];
         if (!sink->effect(fx->id, vals, fx->values.size())) return false;
       }
+      if (fx->stops) return false;
     } else {
       const auto& L = std::get<LoopStep>(step);
       size_t nops = L.operand_slots.size();
@@ -413,7 +430,9 @@ class Program final : public CompiledKernel {
         f->capacity = bytes;
       }
     }
+    t_stopped = false;
     run_part(*main_, *f, inputs, input_strides, outputs, sym_dims);
+    t_stopped = false;
     release(std::move(f));
   }
 
@@ -812,6 +831,7 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
       const ir::Node& en = g.node(plan.effect);
       EffectStep st;
       st.id = en.ints[0];
+      st.stops = ir::effect_stops(en);
       size_t first = 0;
       if (en.ints[1] != 0) {
         st.cond = value_slot(en.operands[0]);
@@ -924,6 +944,8 @@ Expected<std::unique_ptr<Part>> Builder::build(const ir::Graph& g, bool body, co
         if (k) {
           SegmentStep st;
           st.kernel = std::move(k.value());
+          st.may_stop = lg.has_effects();  // (only stopping ones: scalar_loop_rejection)
+          info.effects += count_effects(lg);
           for (ValueId o : ln.operands) st.in_slots.push_back(operand_slot(o));
           for (size_t c = 0; c < nc; ++c) {
             std::vector<ValueId> lrs;
@@ -1116,3 +1138,9 @@ const ProgramInfo* program_info(const CompiledKernel& k) {
 }
 
 }  // namespace tracejit::backends
+
+extern "C" void tracejit_loop_stop(int64_t id, const void* const* values, int64_t n) {
+  if (tracejit::backends::EffectSink* sink = tracejit::backends::t_effect_sink)
+    sink->effect(id, values, static_cast<size_t>(n));
+  tracejit::backends::t_stopped = true;
+}

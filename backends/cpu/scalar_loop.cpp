@@ -383,6 +383,16 @@ class Checker {
         return {};
       case Op::Loop:
       case Op::While: return loop(v);
+      case Op::Effect: {
+        // A stopping effect (a failed bounds check): its arrays are read at its place (the
+        // buffer holds that version then); the nest returns right after it.
+        if (!ir::effect_stops(n)) return fail(v, "a host effect that does not stop the program");
+        const size_t first = n.ints[1] != 0 ? 1 : 0;
+        if (first && !scalar(n.operands[0])) return fail(v, "an effect condition of more than one element");
+        for (size_t k = first; k < n.operands.size(); ++k)
+          if (!scalar(n.operands[k])) read(n.operands[k], v);
+        return {};
+      }
       case Op::ReduceSum:
       case Op::ReduceMax:
       case Op::ReduceMin:
@@ -538,6 +548,7 @@ class Emitter {
           continue;
         case Op::Reshape:
         case Op::Broadcast: val[i] = val[static_cast<size_t>(n.operands[0])]; continue;
+        case Op::Effect: stopping_effect(g, n, val); continue;
         case Op::DynWindow:  // read inside the window update's nest; binds its extents' symbols
           for (size_t d = 0; d < n.type.shape.size(); ++d)
             if (!n.type.shape[d].is_static())
@@ -969,6 +980,44 @@ class Emitter {
     b_.SetInsertPoint(lv.exit);
   }
 
+  // A stopping effect (checker: the only kind here): when its condition holds, a cold block
+  // hands its values to tracejit_loop_stop (one-element values through stack slots, arrays as
+  // their buffers, which hold the version it reads right then) and the kernel returns; the code
+  // after it runs only when the condition does not hold.
+  void stopping_effect(const ir::Graph& g, const ir::Node& n, const std::vector<Value*>& val) {
+    const size_t first = n.ints[1] != 0 ? 1 : 0;
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    auto* stop = llvm::BasicBlock::Create(ctx_, "fx.stop", f);
+    auto* cont = llvm::BasicBlock::Create(ctx_, "fx.cont", f);
+    if (first) {
+      auto* br = b_.CreateCondBr(val[static_cast<size_t>(n.operands[0])], stop, cont);
+      br->setMetadata(llvm::LLVMContext::MD_prof, md_.createBranchWeights(1, 1u << 20));
+    } else {
+      b_.CreateBr(stop);
+    }
+    b_.SetInsertPoint(stop);
+    const size_t count = n.operands.size() - first;
+    llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
+    llvm::AllocaInst* table = eb.CreateAlloca(b_.getPtrTy(), eb.getInt64(std::max<size_t>(count, 1)));
+    for (size_t j = 0; j < count; ++j) {
+      ValueId o = n.operands[first + j];
+      const ir::Type& t = g.type(o);
+      Value* p = val[static_cast<size_t>(o)];
+      if (one_element(t)) {
+        llvm::AllocaInst* slot = eb.CreateAlloca(memory_type(ctx_, t.dtype));
+        b_.CreateStore(to_memory(b_, p, t.dtype), slot);
+        p = slot;
+      }
+      b_.CreateStore(p, b_.CreateConstInBoundsGEP1_64(b_.getPtrTy(), table, j));
+    }
+    llvm::Module* mod = f->getParent();
+    auto callee = mod->getOrInsertFunction(
+        "tracejit_loop_stop", llvm::FunctionType::get(b_.getVoidTy(), {b_.getInt64Ty(), b_.getPtrTy(), b_.getInt64Ty()}, false));
+    b_.CreateCall(callee, {b_.getInt64(n.ints[0]), table, b_.getInt64(static_cast<int64_t>(count))});
+    b_.CreateRetVoid();
+    b_.SetInsertPoint(cont);
+  }
+
   // A counted loop: 0-d carried values are phis of the header, arrays stay where they are.
   Expected<std::vector<Value*>> loop(const ir::Graph& g, const ir::Node& l, const std::vector<Value*>& val) {
     const ir::Graph& body = *l.regions[0];
@@ -1096,7 +1145,8 @@ std::string scalar_loop_rejection(const ir::Graph& g) {
   for (const ir::Node& n : g.nodes)
     if (!n.type.is_static()) return "symbolic shapes";
   // A host callback per iteration (a deferred print/append): the program's loop steps make it.
-  if (g.has_effects()) return "the body performs host effects (print, append, ...) per iteration";
+  // (Stopping effects, failed bounds checks, return from the nest instead.)
+  if (g.has_nonstopping_effects()) return "the body performs host effects (print, append, ...) per iteration";
   std::vector<bool> writable(g.params.size(), false);
   for (size_t k = 0; k < carried_count(l); ++k) writable[carried_operand(l, k)] = true;  // copied into the outputs
   return Checker(g, std::move(writable)).check(false);

@@ -27,6 +27,10 @@
 //    loop nest (sums accumulate in the dtype; max/min/argmax follow NumPy's NaN rules), its
 //    reads at the reduction's place in the graph; the float sum of a single window along one
 //    axis calls tracejit_window_sum_f64/f32 below: NumPy's pairwise order, bit for bit;
+//  - stopping effects (ir `effect` with ints [id, has_cond, 1]: the tracer's failed bounds
+//    checks): a cold block hands their values to tracejit_loop_stop (one-element values through
+//    stack slots, arrays as their buffers, read at the effect's place) and the kernel returns;
+//    other host effects (print, append) are refused;
 //  - every array version (a param, a dyn_update, a nested loop's loop_result) has at most one
 //    writer (the dyn_update or nested loop that consumes it into the next version), every other
 //    reader of it comes before that writer in graph order (what makes in-place exact), and the
@@ -65,3 +69,7 @@ Expected<std::unique_ptr<llvm::Module>> lower_scalar_loop(const ir::Graph& g, ll
 // native nest calls for the float sum of one window (bound into the JIT by jit.cpp).
 extern "C" double tracejit_window_sum_f64(const double* a, int64_t n, int64_t stride);
 extern "C" float tracejit_window_sum_f32(const float* a, int64_t n, int64_t stride);
+// A native nest's stopping effect (a failed bounds check, ir/ops.def: effect): hands the calling
+// thread's EffectSink effect `id`'s n values and marks the program stopped (program.cpp); the
+// nest returns right after.
+extern "C" void tracejit_loop_stop(int64_t id, const void* const* values, int64_t n);

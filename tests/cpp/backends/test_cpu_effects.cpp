@@ -178,6 +178,106 @@ TEST(CpuEffects, SinkStopsTheProgram) {
   EXPECT_EQ(out[0].get<double>(0), 10.0);
 }
 
+// A histogram with a stopping effect (the tracer's failed bounds check): counts[w] += 1 for
+// each label, the effect (when the label is outside [0, 4)) gets the label and the counts so
+// far, then the program stops. Native nests accept stopping effects (a cold block that calls
+// tracejit_loop_stop and returns); the program path stops after its effect step.
+const char* kChecked = R"(func @hist(%0) {
+  %0 = param 0 contiguous : i64[6]
+  %1 = const 0 : i64[]
+  %2 = broadcast %1 : i64[4]
+  %3 = loop %2, %0 {ints = [6, 1, 0, 1], fval = 0.0} : i64[]
+    region func @body(%0, %1, %2) {
+      %0 = param 0 scalar : i64[]
+      %1 = param 1 contiguous : i64[4]
+      %2 = param 2 contiguous : i64[6]
+      %3 = dyn_slice %2, %0 {ints = [1], fval = 0.0} : i64[1]
+      %4 = reshape %3 : i64[]
+      %5 = cast %4 : u64[]
+      %6 = const 4 : u64[]
+      %7 = ge %5, %6 : bool[]
+      %8 = const 0 : i64[]
+      %9 = where %7, %8, %4 : i64[]
+      %10 = effect %7, %4, %1 {ints = [0, 1, 1], fval = 0.0} : bool[]
+      %11 = dyn_slice %1, %9 {ints = [1], fval = 0.0} : i64[1]
+      %12 = reshape %11 : i64[]
+      %13 = const 1 : i64[]
+      %14 = add %12, %13 : i64[]
+      %15 = reshape %14 : i64[1]
+      %16 = dyn_update %1, %15, %9 {ints = [1], fval = 0.0} : i64[4]
+      return %16
+    }
+  %4 = loop_result %3 {ints = [0], fval = 0.0} : i64[4]
+  return %4
+}
+)";
+
+struct CheckSink final : EffectSink {
+  std::vector<std::vector<int64_t>> got;  // the label, then the counts
+  bool effect(int64_t id, const void* const* v, size_t n) override {
+    EXPECT_EQ(id, 0);
+    EXPECT_EQ(n, 2u);
+    std::vector<int64_t> r{*static_cast<const int64_t*>(v[0])};
+    for (int j = 0; j < 4; ++j) r.push_back(static_cast<const int64_t*>(v[1])[j]);
+    got.push_back(std::move(r));
+    return true;  // a stopping effect stops whatever the sink says
+  }
+};
+
+void run_checked(bool native) {
+  ir::Graph g = parse_ok(kChecked);
+  CpuCompileOptions o;
+  o.cache_dir = "";
+  o.native_loops = native;
+  auto k = compile_cpu(g, o);
+  ASSERT_TRUE(k.ok()) << k.message();
+  const ProgramInfo* info = program_info(**k);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->native_loops, native ? 1 : 0);
+  EXPECT_EQ(info->effects, 1);
+  Buffer labels = make_buffer(DType::I64, {6});
+  const int64_t good[6] = {1, 3, 1, 0, 1, 2};
+  for (int i = 0; i < 6; ++i) labels.set<int64_t>(i, good[i]);
+  for (int rep = 0; rep < 2; ++rep) {  // in bounds: no effect, the counts
+    CheckSink sink;
+    EffectSink* old = set_effect_sink(&sink);
+    std::vector<Buffer> in = {labels};
+    std::vector<Buffer> out = run_kernel(g, **k, in);
+    set_effect_sink(old);
+    EXPECT_TRUE(sink.got.empty());
+    EXPECT_EQ(out[0].get<int64_t>(0), 1);
+    EXPECT_EQ(out[0].get<int64_t>(1), 3);
+    EXPECT_EQ(out[0].get<int64_t>(3), 1);
+  }
+  labels.set<int64_t>(4, 9);  // the fifth label is out of bounds: the sink sees 4 counted
+  CheckSink sink;
+  EffectSink* old = set_effect_sink(&sink);
+  std::vector<Buffer> bad = {labels};
+  run_kernel(g, **k, bad);
+  set_effect_sink(old);
+  ASSERT_EQ(sink.got.size(), 1u);
+  EXPECT_EQ(sink.got[0], (std::vector<int64_t>{9, 1, 2, 0, 1}));
+  labels.set<int64_t>(4, 1);  // and the next call runs whole again
+  CheckSink again;
+  old = set_effect_sink(&again);
+  std::vector<Buffer> in = {labels};
+  std::vector<Buffer> out = run_kernel(g, **k, in);
+  set_effect_sink(old);
+  EXPECT_TRUE(again.got.empty());
+  EXPECT_EQ(out[0].get<int64_t>(1), 3);
+}
+
+TEST(CpuEffects, StoppingEffectNativeNest) { run_checked(true); }
+TEST(CpuEffects, StoppingEffectProgramPath) { run_checked(false); }
+
+TEST(CpuEffects, StoppingEffectVerifier) {
+  std::string bad = kChecked;
+  bad.replace(bad.find("{ints = [0, 1, 1]"), 17, "{ints = [0, 1, 2]");
+  auto g = ir::parse(bad);
+  ASSERT_TRUE(g.ok()) << g.message();
+  EXPECT_FALSE(ir::verify(*g).ok());
+}
+
 TEST(CpuEffects, PerIterationInOrderProgramPath) { run_and_check(false); }
 TEST(CpuEffects, NativePathRefusesAndProgramRuns) { run_and_check(true); }
 
