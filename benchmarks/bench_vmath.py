@@ -31,6 +31,7 @@ FUNCS = {
     "hypot": (np.hypot, 2, (-10, 10)),
     # the earlier inline ones, for reference
     "exp": (np.exp, 1, (-10, 10)),
+    "tanh": (np.tanh, 1, (-5, 5)),
     "sin": (np.sin, 1, (-10, 10)),
     "cos": (np.cos, 1, (-10, 10)),
 }

@@ -6,8 +6,8 @@
 // or a Payne-Hanek reduction (a gathered 4-double window of 2/pi per exponent) that runs out of
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
-// reduction by ln2 with a minimax polynomial for exp (tanh through expm1 as a float-float),
-// FreeBSD's e_logf.c for log. float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
+// reduction by ln2 with a minimax polynomial for exp (tanh: an odd polynomial below 0.7, above
+// it 1 - 2e^-2x/(1 + e^-2x) rearranged so one fma rounds), FreeBSD's e_logf.c for log. float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
 // argument (a 25+53-bit pi/2 reduction, k_sinf/k_cosf polynomials in double; tan their
 // quotient), rounded once; |x| >= 2^28 the double algorithm (out of line).
 // llvm.fma appears only inside these algorithms (error-free products, polynomial steps); the
@@ -15,7 +15,7 @@
 //
 // Measured max error in ulps (f64 and f32 sin/cos: tests/cpp/backends/test_vmath.cpp, 2M+ inputs
 // per row, against long double libm; f32 exp/log/tanh: every float32 input of the function's
-// non-trivial domain against NumPy's float64 result; NumPy columns and a float32 sweep of every
+// non-trivial domain (tanh: all 2^32) against NumPy's float64 result; NumPy columns and a float32 sweep of every
 // 2039th bit pattern: tests/python/test_math_accuracy.py):
 //
 //   function | f64 vs long double | f32 vs exact      | vs NumPy f64 | vs NumPy f32
@@ -23,7 +23,7 @@
 //   exp      | 0.75               | 0.759 (0.660 for  | 1            | 2
 //            |                    |  normal results)  |              |
 //   log      | 0.88               | 0.888             | 1            | 3
-//   tanh     | 0.57               | 0.787             | 1            | 1
+//   tanh     | 0.57               | 0.845             | 1            | 1
 //   sin      | 0.79               | 0.501             | 1            | 1
 //   cos      | 0.77               | 0.501             | 1            | 1
 //   pow      | 0.75 (x**y, both    | 0.500 (the double | 1            | 1
@@ -43,11 +43,11 @@
 //   arctan   | 0.825               | 0.662 (native (+))| 1            | 2
 //   arctan2  | 0.846               | 0.750 (native,   | 1            | 3
 //            |                     |  (+); 2^28 pairs) |              |
-//   arcsinh  | 0.623               | 0.500 (each: the  | 1            | 1
-//   arccosh  | 0.579               | 0.500  double     | 1            | 1
-//   arctanh  | 0.639               | 0.500  formula,   | 1            | 1
-//   hypot    | 0.749 (denormal     | 0.500  rounded)   | 1            | 0
-//            |  results; 0.50 else)|                   |              |
+//   arcsinh  | 0.623               | 0.561 (native (+))| 1            | 1
+//   arccosh  | 0.579               | 0.575 (native (+))| 1            | 1
+//   arctanh  | 0.639               | 0.656 (native (+))| 1            | 1
+//   hypot    | 0.749 (denormal     | 0.500 (double,    | 1            | 0
+//            |  results; 0.50 else)|  rounded)         |              |
 // (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
 // Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
 // tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16. f32 sin, cos, tan are
@@ -87,6 +87,21 @@
 // code. Kernel compile time unchanged or lower (30-70 ms). Zen 4 runs 512-bit multiplies and fmas
 // on one pipe pair: trading a division for three multiplies (an rsqrt estimate for arcsin's root
 // correction) made it 7% slower, so the kernels count multiplies first.
+// Float tanh (two plain-float pieces), native float arcsinh/arccosh/arctanh and float64 tan with
+// one division, one thread (TRACEJIT_NUM_THREADS=1), 4M elements, process CPU time (min of 20,
+// old and new builds in alternating processes; the machine's load was 12-22, which made wall
+// times swing 3x for the kernels but not the CPU times): tanh 3.29 -> 2.54 ms (NumPy 1.46),
+// arcsinh 9.13 -> 4.70 (NumPy 2.73), arccosh 9.28 -> 4.49 (2.48), arctanh 9.38 -> 3.84 (2.02),
+// float64 tan 16.1 -> 14.1 (5.4); np.tanh(a*b+c)*0.5+d on 4M float32 3.40 -> 2.74 ms (NumPy 5.3).
+// Float tanh still computes both pieces (42 operations and a division as emitted, before the
+// vectorizer's widening; the old float-float code emitted ~55); NumPy's SVML loop
+// looks its polynomial coefficients up per lane with vpermps, which the loop vectorizer cannot
+// produce from scalar IR (a table load becomes a gather, slower than the arithmetic here): a 2x
+// faster tanh needs an explicit 16-lane variant (the huge-lane calls' mechanism, inlined).
+// Float64 tan: besides the second division (now shared), the cost is fdlibm's k_tan itself (two
+// degree-5 polynomials in w = z^2, both branches and the reciprocal's 32-bit split computed for
+// every lane) after a double-double Cody-Waite reduction, on 8 lanes per vector; matching NumPy
+// needs a different kernel (e.g. one rational approximation on |y| <= pi/4), not attempted here.
 //
 // pow (emit_vpow): double: e^(y * log|x|) with log|x| in double-double (fdlibm's reduction, the
 // atanh series with double-double leading terms, relative error < 2^-66), the product y*log|x| in
@@ -107,15 +122,16 @@
 // and (1 + |x|)/(1 - |x|), each formed as a double-double (exact two_prod/two_sum, the root and
 // quotient corrected once), through log_lite (fdlibm's log with its large terms exact, ~0.15 ulp
 // before the one rounding at the end);
-// float: the same formulas in plain double (fdlibm log) with Taylor series below 2^-12. hypot
+// float: native (below). hypot
 // (double): a^2 + b^2 as exact pairs, the root corrected once, scaled by 2^-+600 outside
 // [2^-500, 2^500]; float: sqrt(x^2 + y^2) in double (squares exact). Special values exactly as
 // NumPy: NaN in -> NaN, arcsin/arccos outside [-1, 1], arccosh below 1 and arctanh outside
 // [-1, 1] -> NaN, arctanh(+-1) = +-inf, signed zeros kept (cbrt, tan, arcsin, arctan, arcsinh,
 // arctanh of -0 is -0), arccos(1) = +0, arccosh(1) = +0, hypot(+-inf, NaN) = +inf.
 //
-// float cbrt, arcsin, arccos, arctan, arctan2 (native single precision, 16 lanes, no widening;
-// each rounds once at the end, the terms before it exact pairs or far below the result's ulp):
+// float cbrt, arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh (native single
+// precision, 16 lanes, no widening; each rounds once at the end, the terms before it exact pairs
+// or far below the result's ulp):
 // arcsin/arccos: one minimax polynomial P (6 float coefficients) of (asin v - v)/v^3 in z = v^2
 // on [0, 1/4]; |x| < 1/2: x + x z P; else z = (1 - |x|)/2 exactly, s + sl = sqrt(z) (the root
 // and its fma-residual correction: one division), asin = pi/2 - 2(s + sl + s z P) with pi/2 - 2s
@@ -126,7 +142,11 @@
 // scaled by a power of two so the reciprocal is normal and a denormal result rounds once), base 0,
 // pi/4, pi/2, 3pi/4 or pi and the sign of t per quadrant, C99's table as selects. cbrt: |x| =
 // 2^(3k) m, a quadratic estimate of m^(-1/3), one division-free Newton step, y = m u^2 and a last
-// Newton step for y with the residual y^3 - m from fma products.
+// Newton step for y with the residual y^3 - m from fma products. arcsinh, arctanh: below 1/2 an odd
+// minimax polynomial x + x z P(z); above, the log of a float-float argument (a + sqrt(a^2 + 1),
+// (1 + a)/(1 - a), x + sqrt((x - 1)(x + 1)) for arccosh everywhere), log_pair32: k ln2 + 2 atanh(s)
+// with s = f/(2 + f) as a pair, relative error ~2^-31 before the one rounding; log(x) + ln2 from
+// 2^12 on (arcsinh, arccosh).
 //
 // expm1, log1p, exp2, log2, log10 reuse those pieces: exp2 = e^(x ln2) with the product in
 // double-double; log2/log10 = the double-double log times 1/ln2 or 1/ln10 (double-double),
@@ -574,30 +594,37 @@ Value* exp32(Math32& m, Value* x) {
   return m.sel(m.is_nan(x), x, m.scale(p, e.k));
 }
 
-// tanh|x| = T / (T + 2) with T = expm1(2|x|) as a float-float (2^k - 1 exact for k <= 24, 2^k
-// times e^r - 1 = (h - 1) + (r1 - (h - 1) + t) exact products), the quotient corrected once.
-// |x| >= 9.5 gives 1 (tanhf(9.02) already rounds to 1); |x| < 2^-12 gives x (x^3/3 is below
-// half an ulp). Max 0.787 ulp.
+// tanh|x| for a = |x| in two pieces, both computed and one selected (plain float fmas, no
+// float-float): a < 0.7: a + a z P(z), z = a^2, P a minimax fit (float coefficients, relative
+// error of tanh below 2^-29) of (tanh(a)/a - 1)/z on [0, 0.49]; the correction a z P is at most
+// 17% of the result. a >= 0.7: with e^-2a = s (1 + h), s = 2^k (k <= -2, from exp_core_f's
+// reduction, h = expm1 of the reduced argument, |h| < 0.42), tanh a = 1 - 2 e^-2a / (1 + e^-2a)
+// = (1 - 2s) + 2s (T - h) with T = s (1 + h)^2 / (1 + s + sh): 1 - 2s is exact and 2s (T - h)
+// is at most a quarter of the result, so its rounding errors (numerator and denominator one fma
+// each, the quotient, the difference) stay below 0.35 ulp before the one fma rounding at the end.
+// a is clamped to 9.1 (tanhf rounds to 1 from 9.011 on; NaN to 9.1, fixed below). Denormals and
+// +-0 come out as x (z underflows to 0); the sign is copied back. Max 0.845 ulp (every float32).
+// It replaced an expm1-based float-float quotient (0.787 ulp) that cost 1.7x as much.
 Value* tanh32(Math32& m, Value* x) {
   auto& b = m.b();
-  Value* ax = m.fabs(x);
-  Value* z = m.sel(b.CreateFCmpOLT(ax, m.c(9.5f)), ax, m.c(9.5f));  // NaN -> 9.5, fixed below
-  ExpCoreF e = exp_core_f(m, m.add(z, z));
-  Value* h = m.add(m.c(1.0f), e.r1);
-  Value* shi = m.sub(h, m.c(1.0f));  // exact
-  Value* slo = m.add(m.sub(e.r1, shi), e.t);
-  Value* sk = m.pow2(e.k);  // k in [0, 28]
-  Value* big = m.sub(sk, m.c(1.0f));
-  DD t = m.two_sum(big, m.mul(sk, shi));
-  t = m.fast_two_sum(t.hi, m.add(t.lo, m.mul(sk, slo)));
-  DD d = m.two_sum(t.hi, m.c(2.0f));
-  Value* dl = m.add(d.lo, t.lo);
-  Value* inv = m.div(m.c(1.0f), d.hi);
-  Value* q = m.mul(t.hi, inv);
-  Value* rem = m.sub(m.add(m.fma(m.neg(q), d.hi, t.hi), t.lo), m.mul(q, dl));
-  q = m.fma(rem, inv, q);
-  q = m.sel(b.CreateFCmpOLT(ax, m.c(0x1p-12f)), ax, q);
-  return m.sel(m.is_nan(x), x, m.copysign(q, x));
+  Value* a = m.fabs(x);
+  Value* z = m.mul(a, a);
+  Value* p = m.poly(z, {-0x1.55555p-2f, 0x1.110f5ep-3f, -0x1.b9be66p-5f, 0x1.61a3c8p-6f, -0x1.033ddap-7f, 0x1.f69a32p-10f});
+  Value* small = m.fma(a, m.mul(z, p), a);
+  Value* ac = m.sel(b.CreateFCmpOLT(a, m.c(9.1f)), a, m.c(9.1f));  // NaN -> 9.1
+  Value* u = m.mul(ac, m.c(-2.0f));
+  Value* kf = m.rint(m.mul(u, m.c(0x1.715476p+0f)));  // exp_core_f's reduction and polynomial
+  Value* r = m.add(m.fma(kf, m.c(-0x1.62e4p-1f), u), m.mul(kf, m.c(-0x1.7f7d1cp-20f)));
+  Value* q = m.poly(r, {0.5f, 0x1.555554p-3f, 0x1.55548ep-5f, 0x1.11127p-7f, 0x1.6d8d2ap-10f, 0x1.9f087ap-13f});
+  Value* h = m.fma(m.mul(r, r), q, r);
+  Value* s = m.pow2(m.to_int(kf));  // k in [-27, -1]; a >= 0.7: k <= -2
+  Value* sh = m.mul(s, h);
+  Value* num = m.fma(sh, m.add(m.c(2.0f), h), s);
+  Value* den = m.fma(s, h, m.add(m.c(1.0f), s));
+  Value* s2 = m.add(s, s);
+  Value* large = m.fma(s2, m.sub(m.div(num, den), h), m.sub(m.c(1.0f), s2));
+  Value* res = m.sel(b.CreateFCmpOLT(a, m.c(0.7f)), small, large);
+  return m.sel(m.is_nan(x), x, m.copysign(res, x));
 }
 
 // FreeBSD's e_logf.c: x = 2^k * (1+f) with 1+f in [sqrt(2)/2, sqrt(2)), log(1+f) = f - s*(f-R)
@@ -923,12 +950,14 @@ Value* tan64(Math& m, Value* x, bool huge = false) {
   r = m.add(r, m.mul(m.c(3.33333333333334091986e-01), s));
   w = m.add(xk, r);
   Value* iy = m.sel(odd, m.c(-1.0), m.c(1.0));
-  Value* big_res = m.mul(m.sel(neg, m.c(-1.0), m.c(1.0)),
-                         m.sub(iy, m.mul(m.c(2.0), m.sub(xk, m.sub(m.div(m.mul(w, w), m.add(w, iy)), r)))));
+  // One division serves both branches (a lane uses at most one quotient): w^2/(w + iy) where
+  // big, -1/w elsewhere (division is the costliest step: two of them made tan 1.5x slower).
+  Value* quo = m.div(m.sel(big, m.mul(w, w), m.c(-1.0)), m.sel(big, m.add(w, iy), w));
+  Value* big_res = m.mul(m.sel(neg, m.c(-1.0), m.c(1.0)), m.sub(iy, m.mul(m.c(2.0), m.sub(xk, m.sub(quo, r)))));
   // -1/(xk + r) accurately: w = z0 + v0 exactly with z0 = w's high word, a = -1/w, t its high word.
   Value* z0 = high_word(m, w);
   Value* v0 = m.sub(r, m.sub(z0, xk));
-  Value* a = m.div(m.c(-1.0), w);
+  Value* a = quo;
   Value* t = high_word(m, a);
   Value* inv = m.add(t, m.mul(a, m.add(m.add(m.c(1.0), m.mul(t, z0)), m.mul(t, v0))));
   Value* res = m.sel(big, big_res, m.sel(odd, inv, w));
@@ -1356,34 +1385,6 @@ Value* hypot64(Math& m, Value* x, Value* y) {
   return m.sel(b.CreateOr(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOEQ(ay, inf)), inf, res);
 }
 
-// float arcsinh, arccosh, arctanh on the widened argument x (exact in double), with the plain
-// double log (fdlibm, < 1 ulp): asinh|x| = log(|x| + sqrt(x^2 + 1)), acosh x = log(x +
-// sqrt((x - 1)(x + 1))), atanh|x| = log((1 + |x|)/(1 - |x|))/2, each with a relative error below
-// 2^-40 (the log's absolute error over a result of at least 2^-12; x - 1, 1 +- |x| are exact);
-// below |x| = 2^-12 the Taylor series to x^3 (the next term is below 2^-50 relative). The one
-// rounding to float then leaves < 0.5 + 2^-16 ulp. Special values as the double versions.
-Value* inverse_hyperbolic_f32(Math& m, ir::Op op, Value* x) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* small = b.CreateFCmpOLT(a, m.c(0x1p-12));
-  Value* a3 = m.mul(m.mul(a, a), a);
-  Value* res;
-  if (op == ir::Op::Acosh) {
-    Value* xm = m.sel(b.CreateFCmpOGE(x, m.c(1.0)), x, m.c(1.0));
-    res = log64(m, m.add(xm, sqrt64(m, m.mul(m.sub(xm, m.c(1.0)), m.add(xm, m.c(1.0))))));
-    res = m.sel(b.CreateFCmpOLT(x, m.c(1.0)), m.c(NAN), res);
-    return m.sel(m.is_nan(x), x, res);
-  }
-  if (op == ir::Op::Asinh) {
-    res = m.sel(small, m.sub(a, m.mul(a3, m.c(1.0 / 6))), log64(m, m.add(a, sqrt64(m, m.add(m.mul(a, a), m.c(1.0))))));
-  } else {
-    Value* q = m.div(m.add(m.c(1.0), a), m.sub(m.c(1.0), a));  // a = 1: inf; a > 1: < 0, log NaN
-    res = m.sel(small, m.add(a, m.mul(a3, m.c(1.0 / 3))), m.mul(m.c(0.5), log64(m, q)));
-    res = m.sel(b.CreateFCmpOGT(a, m.c(1.0)), m.c(NAN), res);
-  }
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
 // ---- float arcsin, arccos, arctan, arctan2, cbrt: native single precision (16 lanes). ----
 
 constexpr float kPio2HiF = 0x1.921fb6p+0f, kPio2LoF = -0x1.777a5cp-25f;  // pi/2 = hi + lo (+ 2^-51)
@@ -1591,6 +1592,118 @@ Value* cbrt32(Math32& m, Value* x) {
   return m.sel(ok, m.copysign(res, x), x);
 }
 
+// ---- float arcsinh, arccosh, arctanh: native single precision (16 lanes). ----
+
+// log(vh + vl) as an unrounded pair hi + lo (relative error below ~2^-31 unless hi + lo cancels
+// to under a quarter of hi, which never happens for the callers' arguments) for finite vh >= 1
+// (or in [0.75, 1.5) with k = 0) and |vl| below vh's ulp: vh = 2^k m with m in [0.75, 1.5)
+// (from the exponent bits, k plus kx: the callers' extra factor 2), f = m - 1 exact, log m =
+// 2 atanh s with s = f / (2 + f) as a pair s + sl (2 + f = dd + de exactly; sl from the fma
+// residual times the rounded reciprocal), 2 atanh s = 2s + 2sl + 2s^3 R(s^2), R a minimax fit
+// (float coefficients, error below 2^-34) of (atanh(v)/v - 1)/v^2 on |v| <= 0.2. k ln2 with
+// ln2 = 0x1.62e4p-1 + 0x1.7f7d1cp-20 (k ln2_hi exact); k ln2_hi + 2s is a Fast2Sum (|2s| <=
+// 0.41 is below ln2 unless k = 0, where the sum is exact); vl/vh enters at first order.
+DD log_pair32(Math32& m, Value* vh, Value* vl, Value* kx) {
+  auto& b = m.b();
+  Value* ib = m.bits(vh);
+  Value* k = b.CreateSub(b.CreateLShr(b.CreateAdd(ib, m.ci(0x00400000)), m.ci(23)), m.ci(127));
+  Value* mm = m.from_bits(b.CreateSub(ib, b.CreateShl(k, m.ci(23))));
+  Value* f = m.sub(mm, m.c(1.0f));  // exact
+  Value* dd = m.add(m.c(2.0f), f);
+  Value* de = m.add(m.sub(m.c(2.0f), dd), f);  // exact: 2 + f = dd + de
+  Value* inv = m.div(m.c(1.0f), dd);
+  Value* s = m.mul(f, inv);
+  Value* sl = m.mul(m.sub(m.fma(m.neg(s), dd, f), m.mul(s, de)), inv);
+  Value* z = m.mul(s, s);
+  Value* t = m.mul(m.mul(m.add(s, s), z), m.poly(z, {0x1.555554p-2f, 0x1.999beep-3f, 0x1.23e93cp-3f, 0x1.ed5e82p-4f}));
+  Value* kf = m.to_fp(b.CreateAdd(k, kx));
+  Value* kh = m.mul(kf, m.c(0x1.62e4p-1f));  // exact: k has at most 8 bits
+  Value* s2 = m.add(s, s);
+  Value* hi = m.add(kh, s2);
+  Value* e = m.sub(s2, m.sub(hi, kh));
+  Value* lo = m.add(m.add(m.add(sl, sl), t), m.div(vl, vh));
+  return {hi, m.add(e, m.add(m.mul(kf, m.c(0x1.7f7d1cp-20f)), lo))};
+}
+
+// arcsinh: a = |x| < 1/2: a + a z P(z), z = a^2, P a minimax fit (float coefficients, relative
+// error below 2^-32) of (asinh(a)/a - 1)/z (the correction is under 4% of the result); 1/2 <=
+// a < 2^12: log(v) with v = a + sqrt(a^2 + 1) as a pair (a^2 by fma as an exact pair, + 1 by
+// Fast2Sum, the root corrected once by its fma residual, a + root by Fast2Sum); a >= 2^12:
+// log(a) + ln2 (the next term, 1/(4a^2), is below 2^-26 of it). Max 0.561 ulp (every float32);
+// +-inf and NaN return x, -0 and denormals x (z underflows).
+Value* asinh32(Math32& m, Value* x) {
+  auto& b = m.b();
+  Value* a = m.fabs(x);
+  Value* z = m.mul(a, a);
+  Value* small = m.fma(m.mul(a, z), m.poly(z, {-0x1.555554p-3f, 0x1.33324p-4f, -0x1.6d806ep-5f, 0x1.ec39b0p-6f,
+                                                 -0x1.493ap-6f, 0x1.31be7cp-7f}), a);
+  Value* big = b.CreateFCmpOGE(a, m.c(0x1p12f));  // NaN: no; fixed below
+  Value* ac = m.sel(big, m.c(1.0f), a);
+  Value* ph = m.mul(ac, ac);
+  Value* pl = m.fma(ac, ac, m.neg(ph));
+  Value* ge1 = b.CreateFCmpOGE(ph, m.c(1.0f));
+  DD u = m.fast_two_sum(m.sel(ge1, ph, m.c(1.0f)), m.sel(ge1, m.c(1.0f), ph));
+  Value* ul = m.add(u.lo, pl);
+  Value* t = sqrt32(m, u.hi);
+  Value* tl = m.div(m.add(m.fma(m.neg(t), t, u.hi), ul), m.add(t, t));
+  DD v = m.fast_two_sum(t, ac);  // t > ac
+  Value* vh = m.sel(big, a, v.hi);
+  Value* vl = m.sel(big, m.c(0.0f), m.add(v.lo, tl));
+  DD l = log_pair32(m, vh, vl, m.sel(big, m.ci(1), m.ci(0)));
+  Value* res = m.sel(b.CreateFCmpOLT(a, m.c(0.5f)), small, m.add(l.hi, l.lo));
+  res = m.sel(b.CreateFCmpOEQ(a, m.c(INFINITY)), a, res);
+  return m.sel(m.is_nan(x), x, m.copysign(res, x));
+}
+
+// arccosh: 1 <= x < 2^12: log(v) with v = x + sqrt((x - 1)(x + 1)) as a pair: x - 1 exact, x + 1
+// by Fast2Sum, the product as an exact pair plus the low part's product, the root corrected once,
+// x + root by Fast2Sum on the larger; near 1 log_pair32 runs with k = 0 and keeps the result's
+// relative accuracy (v - 1 = f + vl exactly). x >= 2^12: log(x) + ln2. Max 0.575 ulp (every
+// float32); arccosh(1) = +0, x < 1 (and -inf) give NaN, +inf gives +inf, NaN stays NaN.
+Value* acosh32(Math32& m, Value* x) {
+  auto& b = m.b();
+  Value* big = b.CreateFCmpOGE(x, m.c(0x1p12f));
+  Value* xc = m.sel(b.CreateAnd(b.CreateFCmpOGE(x, m.c(1.0f)), b.CreateNot(big)), x, m.c(1.0f));
+  Value* y = m.sub(xc, m.c(1.0f));  // exact
+  DD n = m.fast_two_sum(xc, m.c(1.0f));
+  Value* ph = m.mul(y, n.hi);
+  Value* pl = m.add(m.fma(y, n.hi, m.neg(ph)), m.mul(y, n.lo));
+  Value* t = sqrt32(m, ph);
+  Value* tl = m.div(m.add(m.fma(m.neg(t), t, ph), pl), m.add(t, t));
+  tl = m.sel(b.CreateFCmpOGT(t, m.c(0.0f)), tl, m.c(0.0f));  // x = 1: 0/0
+  Value* xge = b.CreateFCmpOGE(xc, t);
+  DD v = m.fast_two_sum(m.sel(xge, xc, t), m.sel(xge, t, xc));
+  Value* vh = m.sel(big, x, v.hi);
+  Value* vl = m.sel(big, m.c(0.0f), m.add(v.lo, tl));
+  DD l = log_pair32(m, vh, vl, m.sel(big, m.ci(1), m.ci(0)));
+  Value* res = m.add(l.hi, l.lo);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
+  res = m.sel(b.CreateFCmpOLT(x, m.c(1.0f)), m.c(NAN), res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
+// arctanh: a = |x| < 1/2: a + a z P(z) (P a minimax fit of (atanh(a)/a - 1)/z, relative error
+// below 2^-28; the correction is under 10% of the result); 1/2 <= a < 1: log(q)/2 with q = (1 +
+// a)/(1 - a) as a pair (1 - a exact, 1 + a by Fast2Sum, the quotient corrected once by its fma
+// residual). Max 0.656 ulp (every float32); a = 1 gives +-inf, a > 1 NaN, -0 and denormals x.
+Value* atanh32(Math32& m, Value* x) {
+  auto& b = m.b();
+  Value* a = m.fabs(x);
+  Value* z = m.mul(a, a);
+  Value* small = m.fma(m.mul(a, z), m.poly(z, {0x1.55554p-2f, 0x1.99a5e6p-3f, 0x1.235fa8p-3f, 0x1.e27702p-4f,
+                                                 0x1.b481d2p-5f, 0x1.63c2b8p-3f}), a);
+  Value* ac = m.sel(b.CreateAnd(b.CreateFCmpOGE(a, m.c(0.5f)), b.CreateFCmpOLT(a, m.c(1.0f))), a, m.c(0.5f));
+  Value* d = m.sub(m.c(1.0f), ac);  // exact
+  DD n = m.fast_two_sum(m.c(1.0f), ac);
+  Value* qh = m.div(n.hi, d);
+  Value* ql = m.div(m.add(m.fma(m.neg(qh), d, n.hi), n.lo), d);
+  DD l = log_pair32(m, qh, ql, m.ci(0));
+  Value* res = m.sel(b.CreateFCmpOLT(a, m.c(0.5f)), small, m.mul(m.c(0.5f), m.add(l.hi, l.lo)));
+  res = m.sel(b.CreateFCmpOEQ(a, m.c(1.0f)), m.c(INFINITY), res);
+  res = m.sel(b.CreateFCmpOGT(a, m.c(1.0f)), m.c(NAN), res);
+  return m.sel(m.is_nan(x), x, m.copysign(res, x));
+}
+
 Value* emit64(Math& m, ir::Op op, Value* x) {
   switch (op) {
     case ir::Op::Sinh: return sinhcosh64(m, x, false);
@@ -1688,8 +1801,8 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     Math m(b);
     return emit64(m, op, x);
   }
-  // float: exp, log, tanh, arcsin, arccos, arctan, cbrt natively; the others as a double
-  // algorithm on the widened argument, rounded once.
+  // float: exp, log, tanh, arcsin, arccos, arctan, cbrt, arcsinh, arccosh, arctanh natively; the
+  // others as a double algorithm on the widened argument, rounded once.
   Math32 m32(b);
   switch (op) {
     case ir::Op::Exp: return exp32(m32, x);
@@ -1699,6 +1812,9 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Acos: return acos32(m32, x);
     case ir::Op::Atan: return atan32(m32, x);
     case ir::Op::Cbrt: return cbrt32(m32, x);
+    case ir::Op::Asinh: return asinh32(m32, x);
+    case ir::Op::Acosh: return acosh32(m32, x);
+    case ir::Op::Atanh: return atanh32(m32, x);
     default: break;
   }
   Math m(b);
@@ -1715,11 +1831,6 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Exp2:  // 2^-150 is the one tie (rounds to +0); the product's rounding could miss it
       r = exp64(m, m.mul(xd, m.c(kLn2DD[0])));
       r = m.sel(b.CreateFCmpOLE(xd, m.c(-150.0)), m.c(0.0), r);
-      break;
-    case ir::Op::Asinh:
-    case ir::Op::Acosh:
-    case ir::Op::Atanh:
-      r = inverse_hyperbolic_f32(m, op, xd);
       break;
     case ir::Op::Log1p: {
       // 1 + x is exact in double for float |x| >= 2^-12; below, the series to x^3.

@@ -19,10 +19,12 @@ UNARY = {
 BINARY = {"arctan2": np.arctan2, "hypot": np.hypot}
 VS_NUMPY = 5.0
 VS_EXACT = {np.float32: 0.501, np.float64: 1.0}
-# float32 cbrt, arcsin, arccos, arctan, arctan2 are native single-precision kernels, not a double
-# algorithm rounded once: their bounds are the maxima over every float32 input (arctan2: 2^28
-# random pairs) measured by tests/python/float32_exhaustive.py, rounded up.
-F32_NATIVE = {"cbrt": 0.52, "arcsin": 0.63, "arccos": 0.61, "arctan": 0.67, "arctan2": 0.76}
+# float32 cbrt, arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh are native
+# single-precision kernels, not a double algorithm rounded once: their bounds are the maxima over
+# every float32 input (arctan2: 2^28 random pairs) measured by tests/python/float32_exhaustive.py,
+# rounded up.
+F32_NATIVE = {"cbrt": 0.52, "arcsin": 0.63, "arccos": 0.61, "arctan": 0.67, "arctan2": 0.76,
+              "arcsinh": 0.57, "arccosh": 0.58, "arctanh": 0.66}
 
 
 def exact_bound(name, dt):
@@ -189,7 +191,7 @@ def test_float32_bit_pattern_sweep(name):
     assert e[w] <= exact_bound(name, np.float32)
 
 
-@pytest.mark.parametrize("name", ["cbrt", "arcsin", "arccos", "arctan"])
+@pytest.mark.parametrize("name", ["cbrt", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh"])
 def test_float32_native_edges(name):
     """The native float32 kernels at their domain edges and reduction boundaries, bit for bit where
     the result is special (NaN, +-inf, +-0 with its sign, and the values NumPy rounds exactly:
@@ -201,7 +203,9 @@ def test_float32_native_edges(name):
     vals = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, one_minus, -one_minus, one_plus, -one_plus, 0.5,
             np.nextafter(f(0.5), f(0)), np.nextafter(f(0.5), f(1)), -0.5, den, -den, 3 * den, -7 * den,
             np.finfo(f).tiny, -np.finfo(f).tiny, np.finfo(f).max, -np.finfo(f).max, 27.0, -8.0, 0.125, 1e-30,
-            0.41421357, 0.41421354, 2.4142137, 2.4142134, 2.0 ** 64, 2.0 ** -64, 1e38, -1e38, 3.0, 2.0 ** 24]
+            0.41421357, 0.41421354, 2.4142137, 2.4142134, 2.0 ** 64, 2.0 ** -64, 1e38, -1e38, 3.0, 2.0 ** 24,
+            # arcsinh/arccosh: the switch to log(x) + ln2 at 2^12; arccosh just above 1 (log of 1 + f)
+            2.0 ** 12, np.nextafter(f(2.0 ** 12), f(0)), -2.0 ** 12, 1.0000001, 1.0000002, 1.5, 1.4999999, 2.0 ** 127]
     x = np.array(vals, dtype=f)
     fn = UNARY[name]
     with np.errstate(all="ignore"):
@@ -214,5 +218,42 @@ def test_float32_native_edges(name):
     np.testing.assert_array_equal(np.signbit(got[exact]), np.signbit(want[exact]))
     e, ok = ulp_vs_exact(got, ref, f)
     assert e.max() <= exact_bound(name, f), (name, x[ok][np.argmax(e)])
-    if name in ("arcsin", "arccos"):  # just outside [-1, 1]: NaN
+    if name in ("arcsin", "arccos", "arctanh"):  # just outside [-1, 1]: NaN
         assert np.isnan(got[[9, 10]]).all()
+    if name == "arctanh":  # arctanh(+-1) = +-inf, arctanh(-0) = -0
+        assert got[5] == np.inf and got[6] == -np.inf and np.signbit(got[1]) and got[1] == 0
+    if name == "arccosh":  # arccosh(1) = +0, below 1 (and -inf) NaN, +inf gives +inf
+        assert got[5] == 0 and not np.signbit(got[5]) and np.isnan(got[[0, 1, 3, 6, 7]]).all() and got[2] == np.inf
+    if name == "arcsinh":  # odd, -0 kept, +-inf kept
+        assert np.signbit(got[1]) and got[2] == np.inf and got[3] == -np.inf
+
+
+@pytest.mark.parametrize("name", ["arcsinh", "arccosh", "arctanh"])
+def test_float32_inverse_hyperbolic_dense(name):
+    """The native float32 arcsinh/arccosh/arctanh around their reduction switches (|x| = 1/2 between
+    the series and the log, 2^12 to log(x) + ln2, arctanh near +-1, arccosh near 1) and over wide
+    log-uniform ranges, denormals included: within the exhaustive bound of the float64 result,
+    compiled, NumPy's classification exactly."""
+    f = np.float32
+    rng = np.random.default_rng(7)
+    lo = {"arcsinh": -149, "arccosh": 0, "arctanh": -149}[name]
+    hi = {"arcsinh": 128, "arccosh": 128, "arctanh": 0}[name]
+    mag = np.exp2(rng.uniform(lo, hi, 400_000))
+    parts = [mag if name == "arccosh" else mag * np.where(rng.random(mag.size) < 0.5, -1, 1)]
+    for a, b in [(0.49, 0.51), (4090.0, 4100.0), (0.999, 1.0), (1.0, 1.001), (1.0, 3.0), (-1.0, -0.999)]:
+        parts.append(rng.uniform(a, b, 100_000))
+    x = np.concatenate(parts).astype(f)
+    fn = UNARY[name]
+    jitted = tracejit.jit(hot=0)(lambda a: fn(a))
+    with np.errstate(all="ignore"):
+        got = jitted(x)
+        ref = fn(x.astype(np.float64))
+        want = fn(x)
+    assert jitted.stats()["compiled_calls"] == 1
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    special = ~np.isnan(want) & (np.isinf(want) | (want == 0))
+    np.testing.assert_array_equal(got[special], want[special])
+    np.testing.assert_array_equal(np.signbit(got[special]), np.signbit(want[special]))
+    e, ok = ulp_vs_exact(got, ref, f)
+    w = int(np.argmax(e))
+    assert e[w] <= exact_bound(name, f), (name, x[ok][w], e[w])
