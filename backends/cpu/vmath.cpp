@@ -136,6 +136,7 @@
 // widened lanes; log2, log10, exp2, log1p the plain double log/exp (fdlibm log, the double exp)
 // on widened lanes, rounded once (3-8x cheaper; relative error < 2^-46 before the rounding).
 #include "backends/cpu/vmath.h"
+#include "backends/cpu/vmath64_fast.h"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
@@ -706,14 +707,6 @@ Value* exp_dd(Math& m, DD u) {
   return m.scale(m.add(one.hi, m.add(one.lo, e.m.lo)), e.k);
 }
 
-// |x|^y for |x| finite and nonzero (or 1.0 standing in), y finite: e^(y * log|x|) with the
-// product y*log|x| in double-double and its low part carried into exp's reduced argument.
-Value* pow_core64(Math& m, Value* ax, Value* y) {
-  DD l = log_dd(m, ax);
-  DD p = m.two_prod(y, l.hi);
-  return exp_dd(m, {p.hi, m.add(p.lo, m.mul(y, l.lo))});
-}
-
 // C99/NumPy pow special cases around `core(|x|', y')`, all in double (float widens exactly):
 // pow(x, +-0) = 1 and pow(1, y) = 1 even for NaN; otherwise NaN in gives NaN; negative finite x
 // with a finite non-integer y gives NaN; odd integer y keeps the sign of x (including -0 and
@@ -743,10 +736,6 @@ Value* pow_with_specials(Math& m, Value* x, Value* y, Core core) {
   res = m.sel(b.CreateFCmpOEQ(m.fabs(y), inf), yinf_v, res);
   res = m.sel(b.CreateFCmpUNO(x, y), m.add(x, y), res);
   return m.sel(b.CreateOr(b.CreateFCmpOEQ(y, m.c(0.0)), b.CreateFCmpOEQ(x, m.c(1.0))), m.c(1.0), res);
-}
-
-Value* pow64(Math& m, Value* x, Value* y) {
-  return pow_with_specials(m, x, y, [&](Value* ax, Value* yy) { return pow_core64(m, ax, yy); });
 }
 
 // float: in double, e^(y * log|x|) with fdlibm's log and the double exp (relative error of the
@@ -1592,6 +1581,7 @@ Value* cbrt32(Math32& m, Value* x) {
 }
 
 Value* emit64(Math& m, ir::Op op, Value* x) {
+  if (Value* r = emit_fast64(m.b(), op, x)) return r;  // table-driven exp/log family (vmath64_fast.cpp)
   switch (op) {
     case ir::Op::Sinh: return sinhcosh64(m, x, false);
     case ir::Op::Cosh: return sinhcosh64(m, x, true);
@@ -1622,6 +1612,7 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
 }  // namespace
 
 void inline_vmath_variants(llvm::Module& m) {
+  inline_fast64_variants(m);
   std::vector<std::pair<llvm::CallInst*, double>> calls;
   for (llvm::Function& f : m) {
     if (!f.getName().startswith("tracejit.vm.huge.") || !f.getReturnType()->isVectorTy()) continue;
@@ -1737,7 +1728,7 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
 llvm::Value* emit_vpow(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y) {
   if (x->getType()->isDoubleTy()) {
     Math m(b);
-    return pow64(m, x, y);
+    return pow_with_specials(m, x, y, [&](Value* ax, Value* yy) { return emit_fast_pow_core64(b, ax, yy); });
   }
   return pow32(b, x, y);
 }
