@@ -26,6 +26,7 @@
 #include "backends/cpu/lower.h"
 #include "backends/cpu/thread_pool.h"
 #include "backends/cpu/vmath.h"
+#include "backends/cpu/vmath64_fast.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -259,6 +260,7 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm, int opt_level) {
     case 2: mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2); break;
     default: mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3); break;
   }
+  if (opt_level >= 2) hint_fast64_loops(m);
   mpm.run(m, mam);
   inline_vmath_variants(m);
 }
