@@ -1,25 +1,35 @@
 // Table-driven float64 exp, exp2, log, log2, log10, log1p and pow as straight-line LLVM IR (the
-// design of glibc 2.28+ / ARM optimized-routines by Szabolcs Nagy; tables and code our own). The
-// tables are private constant globals indexed per lane: the loop vectorizer turns the loads into
-// gathers (8 lanes per AVX-512 vector).
+// design of glibc 2.28+ / ARM optimized-routines by Szabolcs Nagy, with 32-entry tables so that
+// a lookup is two AVX-512 permutes from registers; tables and code our own).
 //
-// exp core (N = 128): x = (k*N + j) ln2/N + r with |r| <= ln2/(2N) (+ a tail carried in r),
-// e^x = 2^k * 2^(j/N) * e^r; 2^(j/N) = T[j] (1 + tail[j]), T[j] stored with j<<45 subtracted from
-// its bits so that adding ki<<45 (ki = k*N + j) gives 2^k T[j] by integer addition; e^r - 1 is
-// r + r^2/2 + ... + r^5/120 (truncation below 2^-60.7). Results near the overflow and underflow
-// thresholds take the table value scaled by 2^-1009 / 2^1022 and one exact multiply by the
-// inverse after the sum, so inf and the denormals come out of ordinary rounding.
-// exp2 is the same core with r = x - kd/N exact and the polynomial in r*ln2 (exact at integers).
+// Lookups: each table (32 doubles) is read through a call to a tiny function carrying
+// vector-function-abi-variant mappings; the loop vectorizer calls the <8 x double> variant, two
+// vpermi2pd (entries 0-15, 16-31 held in zmm registers) and a blend on bit 4 of the index (a
+// masked gather for other widths or without AVX-512); inline_fast64_variants inlines them after
+// the optimizer. hint_fast64_loops gives loops calling these kernels an interleave count of 4:
+// the kernels are long dependency chains (pow: a log feeding an exp), latency-bound with one
+// vector in flight (pow 3x slower).
 //
-// log core (N = 128): x = 2^k z, z in [0x1.6955p-1, 0x1.6955p0) (the bit pattern offset OFF),
-// i = the top 7 mantissa bits of z's offset, invc = 1/c for the middle c of subinterval i (1 for
-// the subinterval holding 1.0), r = z*invc - 1 formed exactly (product as a pair, Sterbenz),
-// log x = k ln2 - log(invc) + log1p(r), k*Ln2hi + logc exact (both multiples of 2^-42), the
-// r^2/2 term exact, the series to r^9 (|r| < 2^-7.6: truncation below 2^-72 relative); the result
-// is a double pair hi + lo with relative error around 2^-68. log returns hi rounded, log2/log10
-// the pair times 1/ln2 or 1/ln10 (double-double), log1p the log of 1 + x = uh + ul (exact) plus
-// ul/uh, pow e^(y hi + y lo) with the product y*hi split exactly and its low part fed into exp's
-// reduced argument.
+// exp core (N = 32): x = (k*N + j) ln2/N + r, |r| <= ln2/(2N) (+ a tail carried into r), e^x =
+// 2^k * 2^(j/N) * e^r; 2^(j/N) = T[j] (1 + tail[j]), T[j] stored with j<<47 subtracted from its
+// bits so that adding ki<<47 (ki = k*N + j) gives 2^k T[j] by integer addition; e^r - 1 is its
+// Taylor polynomial to r^7 (truncation below 2^-64); k*ln2/N is split so kd*hi is exact. Results
+// near the overflow and underflow thresholds take the table value scaled by 2^-1009 / 2^1022 and
+// one multiply by the inverse after the sum, so inf and the denormals come from ordinary rounding
+// (denormal results round twice: <= 0.75 ulp). exp2: r = x - kd/N exact, the polynomial in
+// r*ln2 (exact at integers).
+//
+// log core (N = 32): x = 2^k z, z in [0x1.6955p-1, 0x1.6955p0) (the bit offset kLogOff, from
+// the optimized-routines design), i = the top 5 mantissa bits of z's offset, invc = 1/c for the
+// middle c of subinterval i (exactly 1 for the subinterval holding 1.0: no cancellation against
+// log c next to 1), r = z*invc - 1 formed exactly (the product as a pair, r by Sterbenz, the
+// pair's low part divided by 1 + r to third order), log x = k ln2 - log(invc) + log1p(r) with
+// k*Ln2hi + logc exact (both multiples of 2^-42), the r^2/2 term exact, the series to r^11
+// (|r| < 2^-6: truncation below 2^-69 relative). The result is a pair hi + lo with relative
+// error around 2^-68: log returns it rounded, log2/log10 the pair times 1/ln2 or 1/ln10
+// (double-double), log1p the log of 1 + x = uh + ul (exact) plus log(1 + ul/uh), pow e^(y hi +
+// y lo) with the product y*hi split exactly and its low part fed into exp's reduced argument
+// (pow's special cases: pow_with_specials in vmath.cpp).
 //
 // Tables are computed once, in __float128 (113 bits: log(invc) and 2^(j/N) to ~2^-110).
 #include "backends/cpu/vmath64_fast.h"
