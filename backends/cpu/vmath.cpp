@@ -36,7 +36,8 @@
 //   expm1    | 0.61                | 0.500 (each: the  | 1            | 2
 //   log1p    | 0.50 (**)           | 0.500  double     | 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.500  algorithm  | 1            | 3 (*)
-//            |  0.51 else)         |                   |              |
+//            |  0.69 at x = 5.93,  |                   |              |
+//            |  = NumPy's value)   |                   |              |
 //   log2     | 0.50                | 0.500  rounded    | 1            | 2
 //   log10    | 0.50                | 0.500  once)      | 1            | 3
 //   sinh     | 0.60                | 0.500 (double     | 1            | 1
