@@ -30,6 +30,7 @@
 #include "backends/cpu/scalar_ops.h"
 #include "backends/cpu/thread_pool.h"
 #include "backends/cpu/vmath.h"
+#include "backends/cpu/vmath64_fast.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -305,6 +306,7 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm, int opt_level) {
     case 2: mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2); break;
     default: mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3); break;
   }
+  if (opt_level >= 2) hint_fast64_loops(m);
   mpm.run(m, mam);
   inline_vmath_variants(m);
 }

@@ -293,6 +293,93 @@ TEST(Vmath, ExpLogFamilySpecialValues) {
   });
 }
 
+// The table-driven float64 kernels (backends/cpu/vmath64_fast.cpp) at their hard places: every
+// subinterval of the log table and its edges (the bit patterns where the index changes), both
+// sides of 1 (the subinterval with invc = 1 and its neighbours, where log x cancels against
+// log c), the exp table's boundaries (x near multiples of ln2/32), the overflow and underflow
+// thresholds, denormal inputs and results; exact results at powers of two and ten.
+std::vector<double> log_table_edges() {
+  std::vector<double> xs;
+  std::mt19937_64 rng(11);
+  std::uniform_int_distribution<int> ue(-1074, 1023);
+  for (uint64_t i = 0; i < 32; ++i) {
+    uint64_t edge = 0x3fe6955500000000ULL + (i << 47);
+    for (int64_t d = -300; d <= 300; ++d) {
+      double z;
+      uint64_t u = edge + static_cast<uint64_t>(d);
+      std::memcpy(&z, &u, sizeof z);
+      xs.push_back(z);
+      xs.push_back(std::ldexp(z, ue(rng)));
+    }
+  }
+  for (double e : {1e-3, 1e-6, 1e-10, 1e-15})
+    for (int k = -3000; k <= 3000; ++k) xs.push_back(1 + k * e / 3000);
+  std::vector<double> dense = samples<double>(1 - 0x1p-4, 1 + 0x1p-4, -1074, -1022, 1 << 18);
+  xs.insert(xs.end(), dense.begin(), dense.end());
+  for (auto& x : xs) x = std::fabs(x);
+  return xs;
+}
+
+TEST(Vmath, TableKernelsHardCases) {
+  std::vector<double> lx = log_table_edges();
+  for (Op op : {Op::Log, Op::Log2, Op::Log10}) EXPECT_LE(max_ulp(op, lx), kBound) << ir::op_name(op);
+  std::vector<double> l1p = lx;
+  for (auto& x : l1p) x -= 1;  // log1p around 0 (exact differences) and around the table edges - 1
+  EXPECT_LE(max_ulp(Op::Log1p, l1p), kBound);
+  std::vector<double> ex;
+  for (int k = -34000; k <= 34000; ++k)
+    for (double d : {-1e-12, 0.0, 1e-12, 0.5}) ex.push_back((k + d) * 0.021660849392498291);  // (k + d) ln2/32
+  std::vector<double> edge = samples<double>(704, 709.78, -60, -50, 1 << 17);
+  for (double v : edge) ex.push_back(std::fabs(v) > 1 ? v : 709.0 + v);
+  edge = samples<double>(-745.13, -704, -60, -50, 1 << 17);
+  for (double v : edge) ex.push_back(std::fabs(v) > 1 ? v : -740.0 + v);
+  EXPECT_LE(max_ulp(Op::Exp, ex), kBound);
+  std::vector<double> e2;
+  for (int k = -34400; k <= 32800; ++k)
+    for (double d : {-1e-9, 0.0, 1e-9, 0.5}) e2.push_back((k + d) / 32);
+  EXPECT_LE(max_ulp(Op::Exp2, e2), kBound);
+  // Exact: 2^k, log2(2^k), log10(10^k) for the representable powers of ten, e^0, log(1).
+  std::vector<Case> exact = {{Op::Exp, 0.0, 1.0},   {Op::Exp, -0.0, 1.0},   {Op::Log, 1.0, 0.0},
+                             {Op::Exp, 709.79, INFINITY}, {Op::Exp, -745.14, 0.0}, {Op::Exp, -745.13, 4.9406564584124654e-324},
+                             {Op::Log, 4.9406564584124654e-324, -744.44007192138126}};
+  check_cases(exact);
+  std::vector<double> k2, want2, k10, want10;
+  for (int k = -1074; k <= 1023; ++k) k2.push_back(std::ldexp(1.0, k)), want2.push_back(k);
+  for (int k = 0; k <= 22; ++k) k10.push_back(std::pow(10.0, k)), want10.push_back(k);
+  std::vector<double> l2 = run_op(Op::Log2, k2), l10 = run_op(Op::Log10, k10), p2 = run_op(Op::Exp2, want2);
+  for (size_t i = 0; i < k2.size(); ++i) {
+    EXPECT_EQ(l2[i], want2[i]) << "log2(2^" << want2[i] << ")";
+    EXPECT_EQ(p2[i], k2[i]) << "exp2(" << want2[i] << ")";
+  }
+  for (size_t i = 0; i < k10.size(); ++i) EXPECT_EQ(l10[i], want10[i]) << "log10(1e" << want10[i] << ")";
+}
+
+// pow at exactly representable results (integer powers of small integers, powers of two down to
+// the smallest denormal, square roots of even powers): the exact value, as NumPy (libm) gives.
+TEST(Vmath, PowExactResults) {
+  std::vector<double> xs, ys, want;
+  for (int b = 2; b <= 12; ++b)
+    for (int e = -20; e <= 30; ++e) {
+      double w = std::pow(static_cast<double>(b), e);
+      long double wl = std::pow(static_cast<long double>(b), e);
+      if (static_cast<long double>(w) != wl) continue;  // not representable
+      xs.push_back(b), ys.push_back(e), want.push_back(w);
+      if (e % 2 != 0) xs.push_back(-b), ys.push_back(e), want.push_back(-w);
+    }
+  for (int k = -1074; k <= 1023; ++k) {
+    xs.push_back(2.0), ys.push_back(k), want.push_back(std::ldexp(1.0, k));
+    xs.push_back(0.5), ys.push_back(-k), want.push_back(std::ldexp(1.0, k));
+    if (k % 2 == 0) xs.push_back(std::ldexp(1.0, k)), ys.push_back(0.5), want.push_back(std::ldexp(1.0, k / 2));
+  }
+  for (int k = -60; k <= 60; k += 3) xs.push_back(std::ldexp(1.0, 2 * k)), ys.push_back(-1.5), want.push_back(std::ldexp(1.0, -3 * k));
+  std::vector<double> got = run_op(Op::Pow, xs, ys);
+  int bad = 0;
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (got[i] != want[i] && ++bad < 20)
+      ADD_FAILURE() << "pow(" << std::setprecision(17) << xs[i] << ", " << ys[i] << ") = " << got[i] << ", want " << want[i];
+  EXPECT_EQ(bad, 0);
+}
+
 // The backend suite's interesting values (zeros, extremes, denormals, NaN, inf) of each dtype.
 TEST(Vmath, InterestingValues) {
   for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Expm1, Op::Log1p, Op::Exp2, Op::Log2, Op::Log10, Op::Sinh,

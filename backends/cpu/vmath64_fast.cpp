@@ -1,0 +1,501 @@
+// Table-driven float64 exp, exp2, log, log2, log10, log1p and pow as straight-line LLVM IR (the
+// design of glibc 2.28+ / ARM optimized-routines by Szabolcs Nagy, with 32-entry tables so that
+// a lookup is two AVX-512 permutes from registers; tables and code our own).
+//
+// Lookups: each table (32 doubles) is read through a call to a tiny function carrying
+// vector-function-abi-variant mappings; the loop vectorizer calls the <8 x double> variant, two
+// vpermi2pd (entries 0-15, 16-31 held in zmm registers) and a blend on bit 4 of the index (a
+// masked gather for other widths or without AVX-512); inline_fast64_variants inlines them after
+// the optimizer. hint_fast64_loops gives loops calling these kernels an interleave count of 4:
+// the kernels are long dependency chains (pow: a log feeding an exp), latency-bound with one
+// vector in flight (pow 3x slower).
+//
+// exp core (N = 32): x = (k*N + j) ln2/N + r, |r| <= ln2/(2N) (+ a tail carried into r), e^x =
+// 2^k * 2^(j/N) * e^r; 2^(j/N) = T[j] (1 + tail[j]), T[j] stored with j<<47 subtracted from its
+// bits so that adding ki<<47 (ki = k*N + j) gives 2^k T[j] by integer addition; e^r - 1 is its
+// Taylor polynomial to r^7 (truncation below 2^-64); k*ln2/N is split so kd*hi is exact. Results
+// near the overflow and underflow thresholds take the table value scaled by 2^-1009 / 2^1022 and
+// one multiply by the inverse after the sum, so inf and the denormals come from ordinary rounding
+// (denormal results round twice: <= 0.75 ulp). exp2: r = x - kd/N exact, the polynomial in
+// r*ln2 (exact at integers).
+//
+// log core (N = 32): x = 2^k z, z in [0x1.6955p-1, 0x1.6955p0) (the bit offset kLogOff, from
+// the optimized-routines design), i = the top 5 mantissa bits of z's offset, invc = 1/c for the
+// middle c of subinterval i (exactly 1 for the subinterval holding 1.0: no cancellation against
+// log c next to 1), r = z*invc - 1 formed exactly (the product as a pair, r by Sterbenz, the
+// pair's low part divided by 1 + r to third order), log x = k ln2 - log(invc) + log1p(r) with
+// k*Ln2hi + logc exact (both multiples of 2^-42), the r^2/2 term exact, the series to r^11
+// (|r| < 2^-6: truncation below 2^-69 relative). The result is a pair hi + lo with relative
+// error around 2^-68: log returns it rounded, log2/log10 the pair times 1/ln2 or 1/ln10
+// (double-double), log1p the log of 1 + x = uh + ul (exact) plus log(1 + ul/uh), pow e^(y hi +
+// y lo) with the product y*hi split exactly and its low part fed into exp's reduced argument
+// (pow's special cases: pow_with_specials in vmath.cpp).
+//
+// Tables are computed once, in __float128 (113 bits: log(invc) and 2^(j/N) to ~2^-110).
+#include "backends/cpu/vmath64_fast.h"
+
+#include <llvm/ADT/StringMap.h>
+#include <llvm/Analysis/LoopInfo.h>
+#include <llvm/IR/Dominators.h>
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/GlobalVariable.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsX86.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/Host.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+#include <llvm/Transforms/Utils/ModuleUtils.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace tracejit::backends {
+namespace {
+
+using llvm::Value;
+using quad = __float128;
+
+constexpr int kBits = 5;
+constexpr int kN = 1 << kBits;
+constexpr uint64_t kLogOff = 0x3fe6955500000000ULL;
+
+double as_double(uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, sizeof d);
+  return d;
+}
+uint64_t as_bits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+// log(v) for v in [0.5, 2] by 2 atanh((v-1)/(v+1)).
+quad log_q(quad v) {
+  quad s = (v - 1) / (v + 1), s2 = s * s, term = s, sum = 0;
+  for (int n = 1; n < 160; n += 2) {
+    sum += term / n;
+    term *= s2;
+  }
+  return 2 * sum;
+}
+quad ln2_q() { return log_q(2); }
+// e^t for |t| < 1 by its Taylor series.
+quad exp_q(quad t) {
+  quad sum = 1, term = 1;
+  for (int n = 1; n < 60; ++n) {
+    term = term * t / n;
+    sum += term;
+  }
+  return sum;
+}
+// v rounded to a multiple of 2^-42 (as a double).
+double round42(quad v) { return static_cast<double>(static_cast<quad>(std::nearbyint(static_cast<double>(v * 0x1p42))) / 0x1p42); }
+
+struct Tables {
+  double exp_tail[kN];
+  double exp_sbits[kN];  // bit patterns
+  double invc[kN], logc[kN], logctail[kN];
+  double ln2hi, ln2lo;         // ln2 = hi + lo, hi a multiple of 2^-42
+  double ln2hi_n, ln2lo_n;     // ln2/N = hi + lo, hi a multiple of 2^-42 (kd*hi exact for |kd| < 2^18)
+  double inv_ln2_n;            // N/ln2
+  double ln2;                  // ln2 rounded
+  double inv_ln2[2], inv_ln10[2];  // 1/ln2 and 1/ln10 as double-doubles
+};
+
+const Tables& tables() {
+  static const Tables t = [] {
+    Tables t{};
+    quad ln2 = ln2_q();
+    for (int j = 0; j < kN; ++j) {
+      quad v = exp_q(ln2 * j / kN);
+      double hi = static_cast<double>(v);
+      t.exp_tail[j] = static_cast<double>((v - hi) / hi);
+      t.exp_sbits[j] = as_double(as_bits(hi) - (static_cast<uint64_t>(j) << (52 - kBits)));
+    }
+    for (int i = 0; i < kN; ++i) {
+      double a = as_double(kLogOff + (static_cast<uint64_t>(i) << (52 - kBits)));
+      double b = as_double(kLogOff + (static_cast<uint64_t>(i + 1) << (52 - kBits)));
+      double invc = a <= 1.0 && 1.0 < b ? 1.0 : static_cast<double>(2 / (static_cast<quad>(a) + b));
+      quad logc = invc == 1.0 ? 0 : -log_q(invc);
+      t.invc[i] = invc;
+      t.logc[i] = round42(logc);
+      t.logctail[i] = static_cast<double>(logc - t.logc[i]);
+    }
+    t.ln2hi = round42(ln2);
+    t.ln2lo = static_cast<double>(ln2 - t.ln2hi);
+    quad ln2n = ln2 / kN;
+    t.ln2hi_n = round42(ln2n);
+    t.ln2lo_n = static_cast<double>(ln2n - t.ln2hi_n);
+    t.inv_ln2_n = static_cast<double>(kN / ln2);
+    t.ln2 = static_cast<double>(ln2);
+    quad il2 = 1 / ln2, il10 = 1 / (3 * ln2 + log_q(static_cast<quad>(1.25)));
+    t.inv_ln2[0] = static_cast<double>(il2);
+    t.inv_ln2[1] = static_cast<double>(il2 - t.inv_ln2[0]);
+    t.inv_ln10[0] = static_cast<double>(il10);
+    t.inv_ln10[1] = static_cast<double>(il10 - t.inv_ln10[0]);
+    return t;
+  }();
+  return t;
+}
+
+struct DD {
+  Value* hi;
+  Value* lo;
+};
+
+// IR helpers over double and i64 (or vectors of them): plain ops, no fast-math flags.
+class M {
+ public:
+  explicit M(llvm::IRBuilderBase& b) : b_(b), f64_(b.getDoubleTy()), i64_(b.getInt64Ty()) {}
+  llvm::IRBuilderBase& b() { return b_; }
+  Value* c(double v) { return llvm::ConstantFP::get(f64_, v); }
+  Value* ci(int64_t v) { return llvm::ConstantInt::get(i64_, static_cast<uint64_t>(v), true); }
+  Value* add(Value* x, Value* y) { return b_.CreateFAdd(x, y); }
+  Value* sub(Value* x, Value* y) { return b_.CreateFSub(x, y); }
+  Value* mul(Value* x, Value* y) { return b_.CreateFMul(x, y); }
+  Value* div(Value* x, Value* y) { return b_.CreateFDiv(x, y); }
+  Value* neg(Value* x) { return b_.CreateFNeg(x); }
+  Value* fma(Value* x, Value* y, Value* z) { return b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64_}, {x, y, z}); }
+  Value* rint(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::rint, x); }
+  Value* fabs(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
+  Value* sel(Value* c, Value* x, Value* y) { return b_.CreateSelect(c, x, y); }
+  Value* is_nan(Value* x) { return b_.CreateFCmpUNO(x, x); }
+  Value* bits(Value* x) { return b_.CreateBitCast(x, i64_); }
+  Value* from_bits(Value* k) { return b_.CreateBitCast(k, f64_); }
+  Value* lt(Value* x, double v) { return b_.CreateFCmpOLT(x, c(v)); }
+  Value* gt(Value* x, double v) { return b_.CreateFCmpOGT(x, c(v)); }
+  Value* eq(Value* x, double v) { return b_.CreateFCmpOEQ(x, c(v)); }
+  // x clamped to [lo, hi], NaN to 0.
+  Value* clamp(Value* x, double lo, double hi) {
+    Value* r = sel(gt(x, hi), c(hi), x);
+    r = sel(lt(r, lo), c(lo), r);
+    return sel(is_nan(x), c(0.0), r);
+  }
+  DD two_prod(Value* x, Value* y) {
+    Value* p = mul(x, y);
+    return {p, fma(x, y, neg(p))};
+  }
+  DD two_sum(Value* x, Value* y) {
+    Value* s = add(x, y);
+    Value* yv = sub(s, x);
+    Value* xv = sub(s, yv);
+    return {s, add(sub(x, xv), sub(y, yv))};
+  }
+  // Element `idx` (i64 in [0, kN)) of the constant table `name` (kN doubles; i64 bit patterns
+  // are read as doubles and cast back): a call the loop vectorizer widens into its vector
+  // variant (register-resident permutes on AVX-512), inlined after optimization.
+  Value* load(const char* name, const void* data, bool is_int, Value* idx);
+
+ private:
+  llvm::IRBuilderBase& b_;
+  llvm::Type* f64_;
+  llvm::Type* i64_;
+};
+
+constexpr unsigned kLutVFs[] = {2, 4, 8, 16};
+// The kernels are long dependency chains (a log feeding an exp in pow): four vectors in flight
+// hide the latency (pow 3x faster than one at a time, measured).
+constexpr int kInterleave = 4;
+
+bool host_has_avx512f() {
+  static const bool has = [] {
+    llvm::StringMap<bool> features;
+    return llvm::sys::getHostCPUFeatures(features) && features.lookup("avx512f");
+  }();
+  return has;
+}
+
+llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, const double* data) {
+  auto& ctx = mod->getContext();
+  auto* arr_ty = llvm::ArrayType::get(llvm::Type::getDoubleTy(ctx), kN);
+  auto* g = llvm::cast<llvm::GlobalVariable>(mod->getOrInsertGlobal(name + ".table", arr_ty));
+  if (!g->hasInitializer()) {
+    g->setInitializer(llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<double>(data, kN)));
+    g->setConstant(true);
+    g->setLinkage(llvm::GlobalValue::PrivateLinkage);
+    g->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+    g->setAlignment(llvm::Align(64));
+  }
+  return g;
+}
+
+// The vector variant of a table lookup: per 8 lanes two vpermi2pd (entries 0-15 and 16-31 held
+// in registers) and a blend on index bit 4 with AVX-512; a gather otherwise.
+void define_lut_variant(llvm::Module* mod, const std::string& name, const double* data, unsigned vf) {
+  auto& ctx = mod->getContext();
+  llvm::Type* dt = llvm::Type::getDoubleTy(ctx);
+  llvm::Type* it = llvm::Type::getInt64Ty(ctx);
+  auto* vt = llvm::FixedVectorType::get(dt, vf);
+  auto* vit = llvm::FixedVectorType::get(it, vf);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(vt, {vit}, false), llvm::GlobalValue::InternalLinkage,
+                                   name + ".v" + std::to_string(vf), mod);
+  f->setDoesNotThrow();
+  f->setDoesNotAccessMemory();
+  llvm::IRBuilder<> vb(llvm::BasicBlock::Create(ctx, "entry", f));
+  Value* idx = f->getArg(0);
+  if (vf % 8 != 0 || !host_has_avx512f()) {
+    auto* g = table_global(mod, name, data);
+    Value* ptrs = vb.CreateInBoundsGEP(g->getValueType(), g, {vb.getInt64(0), idx});
+    vb.CreateRet(vb.CreateMaskedGather(vt, ptrs, llvm::Align(8)));
+    return;
+  }
+  auto part = [&](int first) {
+    return llvm::ConstantDataVector::get(ctx, llvm::ArrayRef<double>(data + first, 8));
+  };
+  llvm::Function* perm = llvm::Intrinsic::getDeclaration(mod, llvm::Intrinsic::x86_avx512_vpermi2var_pd_512);
+  std::vector<Value*> parts;
+  for (unsigned c = 0; c < vf; c += 8) {
+    std::vector<int> lanes;
+    for (unsigned l = 0; l < 8; ++l) lanes.push_back(static_cast<int>(c + l));
+    Value* i8 = vf == 8 ? idx : vb.CreateShuffleVector(idx, lanes);
+    Value* lo = vb.CreateCall(perm, {part(0), i8, part(8)});
+    Value* hi = vb.CreateCall(perm, {part(16), i8, part(24)});
+    Value* upper = vb.CreateICmpNE(vb.CreateAnd(i8, llvm::ConstantInt::get(i8->getType(), 16)),
+                                   llvm::Constant::getNullValue(i8->getType()));
+    parts.push_back(vb.CreateSelect(upper, hi, lo));
+  }
+  while (parts.size() > 1) {  // concatenate neighbours (vf/8 is a power of two)
+    std::vector<Value*> next;
+    for (size_t p = 0; p < parts.size(); p += 2) {
+      unsigned w = llvm::cast<llvm::FixedVectorType>(parts[p]->getType())->getNumElements();
+      std::vector<int> cat;
+      for (unsigned l = 0; l < 2 * w; ++l) cat.push_back(static_cast<int>(l));
+      next.push_back(vb.CreateShuffleVector(parts[p], parts[p + 1], cat));
+    }
+    parts = next;
+  }
+  Value* res = parts[0];
+  vb.CreateRet(res);
+  llvm::appendToCompilerUsed(*mod, {f});
+}
+
+llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const double* data) {
+  if (llvm::Function* f = mod->getFunction(name)) return f;
+  auto& ctx = mod->getContext();
+  llvm::Type* dt = llvm::Type::getDoubleTy(ctx);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(dt, {llvm::Type::getInt64Ty(ctx)}, false),
+                                   llvm::GlobalValue::InternalLinkage, name, mod);
+  f->setDoesNotAccessMemory();  // reads only a constant table
+  f->setDoesNotThrow();
+  f->setWillReturn();
+  f->addFnAttr(llvm::Attribute::NoInline);
+  f->addFnAttr(llvm::Attribute::NoSync);
+  f->addFnAttr(llvm::Attribute::NoFree);
+  llvm::IRBuilder<> fb(llvm::BasicBlock::Create(ctx, "entry", f));
+  auto* g = table_global(mod, name, data);
+  fb.CreateRet(fb.CreateLoad(dt, fb.CreateInBoundsGEP(g->getValueType(), g, {fb.getInt64(0), f->getArg(0)})));
+  for (unsigned vf : kLutVFs) define_lut_variant(mod, name, data, vf);
+  return f;
+}
+
+Value* M::load(const char* name, const void* data, bool is_int, Value* idx) {
+  llvm::Module* mod = b_.GetInsertBlock()->getModule();
+  llvm::Function* f = lut_function(mod, name, static_cast<const double*>(data));
+  std::string mappings;
+  for (unsigned vf : kLutVFs) {
+    if (!mappings.empty()) mappings += ',';
+    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + std::string(name) + "(" + name + ".v" + std::to_string(vf) + ")";
+  }
+  llvm::CallInst* call = b_.CreateCall(f, {idx});
+  call->addFnAttr(llvm::Attribute::get(b_.getContext(), "vector-function-abi-variant", mappings));
+  return is_int ? bits(call) : call;
+}
+
+// e^r - 1: r + r^2/2 + ... + r^7/5040 for |r| <= ln2/64 (+ a hair): truncation below 2^-64.
+Value* exp_poly(M& m, Value* r) {
+  Value* r2 = m.mul(r, r);
+  Value* p = m.fma(r2, m.fma(r, m.c(1.0 / 120), m.c(1.0 / 24)), m.fma(r, m.c(1.0 / 6), m.c(0.5)));
+  p = m.fma(m.mul(r2, r2), m.fma(r, m.c(1.0 / 5040), m.c(1.0 / 720)), p);
+  return m.fma(r2, p, r);
+}
+
+// 2^(ki/N) * (1 + tmp): `big` lanes (results near overflow or in the denormals) take the table
+// value scaled by 2^-1009 (x > 0) or 2^1022 (x < 0) and multiply by the inverse at the end.
+Value* exp_finish(M& m, Value* ki, Value* tmp, Value* big, Value* pos) {
+  auto& b = m.b();
+  Value* j = b.CreateAnd(ki, m.ci(kN - 1));
+  Value* tail = m.load("tracejit.vm64.exp_tail", tables().exp_tail, false, j);
+  Value* sbits = b.CreateAdd(m.load("tracejit.vm64.exp_sbits", tables().exp_sbits, true, j), b.CreateShl(ki, m.ci(52 - kBits)));
+  tmp = m.add(tail, tmp);
+  Value* adj = m.sel(big, m.sel(pos, m.ci(1009), m.ci(-1022)), m.ci(0));
+  Value* scale = m.from_bits(b.CreateSub(sbits, b.CreateShl(adj, m.ci(52))));
+  Value* y = m.fma(scale, tmp, scale);
+  return m.mul(y, m.from_bits(b.CreateShl(b.CreateAdd(adj, m.ci(1023)), m.ci(52))));
+}
+
+// e^(x + xtail) for NaN-free x (xtail <= 2^-40 |x| or null): clamps to [-746, 710].
+Value* exp_tab(M& m, Value* x, Value* xtail = nullptr) {
+  auto& b = m.b();
+  const Tables& t = tables();
+  Value* out = b.CreateOr(m.gt(x, 710.0), m.lt(x, -746.0));
+  x = m.sel(m.gt(x, 710.0), m.c(710.0), m.sel(m.lt(x, -746.0), m.c(-746.0), x));
+  Value* kd = m.rint(m.mul(x, m.c(t.inv_ln2_n)));
+  Value* r = m.sub(x, m.mul(kd, m.c(t.ln2hi_n)));  // exact
+  r = m.sub(r, m.mul(kd, m.c(t.ln2lo_n)));
+  if (xtail) r = m.add(r, m.sel(out, m.c(0.0), xtail));
+  Value* ki = b.CreateFPToSI(kd, b.getInt64Ty());
+  Value* big = m.gt(m.fabs(x), 704.0);
+  return exp_finish(m, ki, exp_poly(m, r), big, m.gt(x, 0.0));
+}
+
+Value* exp2_tab(M& m, Value* x) {
+  auto& b = m.b();
+  Value* xc = m.clamp(x, -1080.0, 1025.0);
+  Value* kd = m.rint(m.mul(xc, m.c(kN)));
+  Value* r = m.fma(kd, m.c(-1.0 / kN), xc);  // exact
+  Value* ki = b.CreateFPToSI(kd, b.getInt64Ty());
+  Value* y = exp_finish(m, ki, exp_poly(m, m.mul(r, m.c(tables().ln2))), m.gt(m.fabs(xc), 1015.0), m.gt(xc, 0.0));
+  return m.sel(m.is_nan(x), x, y);
+}
+
+// log(x) = hi + lo (relative error around 2^-68) for finite x > 0, denormals included.
+DD log_core(M& m, Value* x) {
+  auto& b = m.b();
+  const Tables& t = tables();
+  Value* ix = m.bits(x);
+  Value* sub = b.CreateICmpSLT(ix, m.ci(INT64_C(0x0010000000000000)));
+  ix = m.sel(sub, b.CreateSub(m.bits(m.mul(x, m.c(0x1p52))), m.ci(INT64_C(52) << 52)), ix);
+  Value* tmp = b.CreateSub(ix, m.ci(static_cast<int64_t>(kLogOff)));
+  Value* i = b.CreateAnd(b.CreateLShr(tmp, m.ci(52 - kBits)), m.ci(kN - 1));
+  Value* k = b.CreateAShr(tmp, m.ci(52));
+  Value* z = m.from_bits(b.CreateSub(ix, b.CreateAnd(tmp, m.ci(static_cast<int64_t>(0xfffULL << 52)))));
+  Value* invc = m.load("tracejit.vm64.log_invc", t.invc, false, i);
+  Value* logc = m.load("tracejit.vm64.log_logc", t.logc, false, i);
+  Value* logctail = m.load("tracejit.vm64.log_logctail", t.logctail, false, i);
+  Value* kd = b.CreateSIToFP(k, b.getDoubleTy());
+  DD p = m.two_prod(z, invc);
+  Value* r = m.sub(p.hi, m.c(1.0));  // exact (Sterbenz)
+  Value* t1 = m.add(m.mul(kd, m.c(t.ln2hi)), logc);  // exact: multiples of 2^-42 below 2^10
+  Value* t2 = m.add(t1, r);
+  Value* lo1 = m.add(m.mul(kd, m.c(t.ln2lo)), logctail);
+  Value* lo2 = m.add(m.sub(t1, t2), r);
+  Value* ar = m.mul(r, m.c(-0.5));
+  Value* ar2 = m.mul(r, ar);
+  Value* ar3 = m.mul(r, ar2);
+  Value* hi = m.add(t2, ar2);
+  Value* lo3 = m.fma(ar, r, m.neg(ar2));
+  Value* lo4 = m.add(m.sub(t2, hi), ar2);
+  // log1p(r) - r + r^2/2 = -r^3/2 * q, the series to r^11.
+  Value* q4 = m.fma(ar2, m.c(-32.0 / 11), m.fma(r, m.c(-8.0 / 5), m.c(16.0 / 9)));
+  Value* q3 = m.fma(ar2, q4, m.add(r, m.c(-8.0 / 7)));
+  Value* q2 = m.fma(ar2, q3, m.fma(r, m.c(-2.0 / 3), m.c(4.0 / 5)));
+  Value* q = m.fma(ar2, q2, m.fma(r, m.c(0.5), m.c(-2.0 / 3)));
+  // The product's low part: p.lo / (1 + r) = p.lo (1 - r + r^2 - r^3) to 2^-77.
+  Value* lo5 = m.fma(p.lo, m.fma(r, m.fma(m.neg(r), r, r), m.neg(r)), p.lo);
+  Value* lo = m.add(m.add(m.add(m.add(lo1, lo2), m.add(lo3, lo4)), lo5), m.mul(ar3, q));
+  Value* y = m.add(hi, lo);
+  return {y, m.add(m.sub(hi, y), lo)};
+}
+
+// log's special values around `res` (computed on a stand-in for the lanes they replace).
+Value* log_specials(M& m, Value* x, Value* res) {
+  res = m.sel(m.eq(x, INFINITY), x, res);
+  res = m.sel(m.eq(x, 0.0), m.c(-INFINITY), res);
+  res = m.sel(m.lt(x, 0.0), m.c(NAN), res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
+Value* log_ok_arg(M& m, Value* x) {
+  Value* ok = m.b().CreateAnd(m.gt(x, 0.0), m.lt(x, INFINITY));
+  return m.sel(ok, x, m.c(1.0));
+}
+
+Value* log_tab(M& m, Value* x) { return log_specials(m, x, log_core(m, log_ok_arg(m, x)).hi); }
+
+Value* log_scaled_tab(M& m, Value* x, const double* c) {
+  DD l = log_core(m, log_ok_arg(m, x));
+  DD p = m.two_prod(l.hi, m.c(c[0]));
+  Value* res = m.add(p.hi, m.add(p.lo, m.fma(l.hi, m.c(c[1]), m.mul(l.lo, m.c(c[0])))));
+  return log_specials(m, x, res);
+}
+
+// log1p(x) = log(uh) + log(1 + ul/uh) with 1 + x = uh + ul exactly; x = +-0 returns x.
+Value* log1p_tab(M& m, Value* x) {
+  auto& b = m.b();
+  Value* ok = b.CreateAnd(m.gt(x, -1.0), m.lt(x, INFINITY));
+  DD u = m.two_sum(m.c(1.0), m.sel(ok, x, m.c(0.0)));
+  DD l = log_core(m, u.hi);
+  Value* d = m.div(u.lo, u.hi);  // log(1 + d) = d - d^2/2 to 2^-159
+  Value* res = m.add(l.hi, m.add(l.lo, m.fma(m.mul(d, m.c(-0.5)), d, d)));
+  res = m.sel(m.eq(x, 0.0), x, res);
+  res = m.sel(m.eq(x, INFINITY), x, res);
+  res = m.sel(m.eq(x, -1.0), m.c(-INFINITY), res);
+  res = m.sel(m.lt(x, -1.0), m.c(NAN), res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
+}  // namespace
+
+void hint_fast64_loops(llvm::Module& mod) {
+  for (llvm::Function& f : mod) {
+    if (f.isDeclaration() || f.getName().startswith("tracejit.vm64.")) continue;
+    llvm::DominatorTree dt(f);
+    llvm::LoopInfo li(dt);
+    for (llvm::Loop* top : li)
+      for (llvm::Loop* l : llvm::depth_first(top)) {
+        if (!l->isInnermost()) continue;
+        bool uses = false;
+        for (llvm::BasicBlock* bb : l->blocks())
+          for (llvm::Instruction& i : *bb)
+            if (auto* c = llvm::dyn_cast<llvm::CallInst>(&i))
+              if (llvm::Function* callee = c->getCalledFunction(); callee && callee->getName().startswith("tracejit.vm64."))
+                uses = true;
+        if (!uses) continue;
+        auto& ctx = f.getContext();
+        llvm::SmallVector<llvm::Metadata*, 4> ops = {nullptr};
+        if (llvm::MDNode* old = l->getLoopID())
+          for (unsigned k = 1; k < old->getNumOperands(); ++k) {
+            auto* op = llvm::dyn_cast<llvm::MDNode>(old->getOperand(k));
+            auto* name = op && op->getNumOperands() > 0 ? llvm::dyn_cast<llvm::MDString>(op->getOperand(0)) : nullptr;
+            if (name && name->getString() == "llvm.loop.interleave.count") continue;
+            ops.push_back(old->getOperand(k));
+          }
+        ops.push_back(llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.interleave.count"),
+                                              llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), kInterleave))}));
+        llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, ops);
+        id->replaceOperandWith(0, id);
+        l->setLoopID(id);
+      }
+  }
+}
+
+void inline_fast64_variants(llvm::Module& mod) {
+  std::vector<llvm::CallInst*> calls;
+  for (llvm::Function& f : mod) {
+    if (!f.getName().startswith("tracejit.vm64.")) continue;
+    for (llvm::User* u : f.users())
+      if (auto* c = llvm::dyn_cast<llvm::CallInst>(u); c && c->getCalledFunction() == &f) calls.push_back(c);
+  }
+  for (llvm::CallInst* c : calls) {
+    llvm::InlineFunctionInfo info;
+    llvm::InlineFunction(*c, info);
+  }
+}
+
+llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
+  M m(b);
+  const Tables& t = tables();
+  switch (op) {
+    case ir::Op::Exp: return m.sel(m.is_nan(x), x, exp_tab(m, m.sel(m.is_nan(x), m.c(0.0), x)));
+    case ir::Op::Exp2: return exp2_tab(m, x);
+    case ir::Op::Log: return log_tab(m, x);
+    case ir::Op::Log2: return log_scaled_tab(m, x, t.inv_ln2);
+    case ir::Op::Log10: return log_scaled_tab(m, x, t.inv_ln10);
+    case ir::Op::Log1p: return log1p_tab(m, x);
+    default: return nullptr;
+  }
+}
+
+llvm::Value* emit_fast_pow_core64(llvm::IRBuilderBase& b, llvm::Value* ax, llvm::Value* y) {
+  M m(b);
+  DD l = log_core(m, ax);
+  DD p = m.two_prod(y, l.hi);
+  return exp_tab(m, p.hi, m.fma(y, l.lo, p.lo));
+}
+
+}  // namespace tracejit::backends
