@@ -136,6 +136,7 @@
 // widened lanes; log2, log10, exp2, log1p the plain double log/exp (fdlibm log, the double exp)
 // on widened lanes, rounded once (3-8x cheaper; relative error < 2^-46 before the rounding).
 #include "backends/cpu/vmath.h"
+#include "backends/cpu/vmath_internal.h"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
@@ -157,6 +158,8 @@ namespace tracejit::backends {
 namespace {
 
 using llvm::Value;
+using vmath_detail::DD;
+using vmath_detail::Math32;
 
 // floor(2/pi * 2^1792) in hex: enough bits for the Payne-Hanek window of any double exponent.
 constexpr std::string_view kTwoOverPiHex =
@@ -190,11 +193,6 @@ const std::vector<double>& payne_hanek_table() {
   }();
   return table;
 }
-
-struct DD {
-  Value* hi;
-  Value* lo;
-};
 
 // IR helpers over double (or a vector of double): plain ops carry no fast-math flags.
 class Math {
@@ -487,61 +485,7 @@ Value* sincos64(Math& m, Value* x, bool is_cos, bool huge = false) {
 
 // ---- float: native single-precision algorithms (16 lanes per AVX-512 vector, no widening). ----
 
-// IR helpers over float (or a vector of float) with i32 integers.
-class Math32 {
- public:
-  explicit Math32(llvm::IRBuilderBase& b) : b_(b), f32_(b.getFloatTy()), i32_(b.getInt32Ty()) {}
-
-  llvm::IRBuilderBase& b() { return b_; }
-  Value* c(float v) { return llvm::ConstantFP::get(f32_, static_cast<double>(v)); }
-  Value* ci(int32_t v) { return llvm::ConstantInt::get(i32_, static_cast<uint64_t>(static_cast<int64_t>(v)), true); }
-  Value* add(Value* x, Value* y) { return b_.CreateFAdd(x, y); }
-  Value* sub(Value* x, Value* y) { return b_.CreateFSub(x, y); }
-  Value* mul(Value* x, Value* y) { return b_.CreateFMul(x, y); }
-  Value* div(Value* x, Value* y) { return b_.CreateFDiv(x, y); }
-  Value* neg(Value* x) { return b_.CreateFNeg(x); }
-  Value* fma(Value* x, Value* y, Value* z) { return b_.CreateIntrinsic(llvm::Intrinsic::fma, {f32_}, {x, y, z}); }
-  Value* rint(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::rint, x); }
-  Value* fabs(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
-  Value* copysign(Value* mag, Value* sgn) { return b_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, sgn); }
-  Value* sel(Value* c, Value* x, Value* y) { return b_.CreateSelect(c, x, y); }
-  Value* is_nan(Value* x) { return b_.CreateFCmpUNO(x, x); }
-  Value* to_int(Value* x) { return b_.CreateFPToSI(x, i32_); }  // x integral and in range
-  Value* to_fp(Value* k) { return b_.CreateSIToFP(k, f32_); }
-  Value* bits(Value* x) { return b_.CreateBitCast(x, i32_); }
-  Value* from_bits(Value* k) { return b_.CreateBitCast(k, f32_); }
-
-  // Horner evaluation of coef[0] + x*coef[1] + ... with fused multiply-adds.
-  Value* poly(Value* x, const std::vector<float>& coef) {
-    Value* r = c(coef.back());
-    for (size_t i = coef.size() - 1; i-- > 0;) r = fma(r, x, c(coef[i]));
-    return r;
-  }
-  DD two_sum(Value* x, Value* y) {
-    Value* s = add(x, y);
-    Value* yv = sub(s, x);
-    Value* xv = sub(s, yv);
-    return {s, add(sub(x, xv), sub(y, yv))};
-  }
-  DD fast_two_sum(Value* x, Value* y) {  // |x| >= |y|
-    Value* s = add(x, y);
-    return {s, sub(y, sub(s, x))};
-  }
-
-  // 2^k for k in [-126, 127].
-  Value* pow2(Value* k) { return from_bits(b_.CreateShl(b_.CreateAdd(k, ci(127)), ci(23))); }
-  // y * 2^k for k in [-252, 254] in two exact steps, so only the last one rounds (to a
-  // denormal, zero or infinity as the exact product would).
-  Value* scale(Value* y, Value* k) {
-    Value* k1 = b_.CreateAShr(k, ci(1));
-    return mul(mul(y, pow2(k1)), pow2(b_.CreateSub(k, k1)));
-  }
-
- private:
-  llvm::IRBuilderBase& b_;
-  llvm::Type* f32_;
-  llvm::Type* i32_;
-};
+// Math32 (IR helpers over float with i32 integers) and DD: vmath_internal.h.
 
 // e^u = 2^k * (1 + r1 + t) for NaN-free |u| <= 104: k = rint(u/ln2), r1 = u - k*C1 exact (C1 =
 // ln2 to 17 bits; with the fma the difference is representable), t = c + r^2*q(r) with c = -k*C2
@@ -1699,6 +1643,13 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Acos: return acos32(m32, x);
     case ir::Op::Atan: return atan32(m32, x);
     case ir::Op::Cbrt: return cbrt32(m32, x);
+    case ir::Op::Sinh: return vmath_detail::sinhcosh32(m32, x, false);
+    case ir::Op::Cosh: return vmath_detail::sinhcosh32(m32, x, true);
+    case ir::Op::Exp2: return vmath_detail::exp2_32(m32, x);
+    case ir::Op::Log2: return vmath_detail::log2_32(m32, x);
+    case ir::Op::Log10: return vmath_detail::log10_32(m32, x);
+    case ir::Op::Expm1: return vmath_detail::expm1_32(m32, x);
+    case ir::Op::Log1p: return vmath_detail::log1p_32(m32, x);
     default: break;
   }
   Math m(b);
