@@ -297,8 +297,8 @@ def test_power_scalar_exponent(dt, c):
 # float32 input against NumPy's float64 result (tests/python/float32_exhaustive.py), rounded up.
 # Checked on the same sweep of every 2039th float32 bit pattern plus dense samples at each
 # function's edges (overflow thresholds, denormal results, near-1 arguments of the logs).
-F32_FAMILY_BOUND = {"expm1": 0.9, "log1p": 0.75, "exp2": 0.76, "log2": 0.75, "log10": 0.75,
-                    "sinh": 0.7, "cosh": 0.7}
+F32_FAMILY_BOUND = {"expm1": 0.87, "log1p": 0.67, "exp2": 0.76, "log2": 0.75, "log10": 0.66,
+                    "sinh": 0.67, "cosh": 0.66}
 F32_FAMILY_DENSE = {
     "expm1": [(-1e-3, 1e-3), (-1.0, 1.0), (80.0, 89.0), (-30.0, -10.0)],
     "log1p": [(-1.0, -0.99), (-1e-3, 1e-3), (-0.5, 1.0), (1e30, 3.4e38)],
