@@ -33,15 +33,15 @@
 //            |  near underflow;    |  rounded once)    |              |
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
-//   expm1    | 0.61                | 0.500 (each: the  | 1            | 2
-//   log1p    | 0.50 (**)           | 0.500  double     | 1            | 2
-//   exp2     | 0.76 (denormal res.;| 0.500  algorithm  | 1            | 3 (*)
-//            |  0.69 at x = 5.93,  |                   |              |
+//   expm1    | 0.61                | 0.869 (native (#))| 1            | 2
+//   log1p    | 0.50 (**)           | 0.661 (native (#))| 1            | 2
+//   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
+//            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
-//   log2     | 0.50                | 0.500  rounded    | 1            | 2
-//   log10    | 0.50                | 0.500  once)      | 1            | 3
-//   sinh     | 0.60                | 0.500 (double     | 1            | 1
-//   cosh     | 0.52                | 0.500  rounded)   | 1            | 2
+//   log2     | 0.50                | 0.746 (native (#))| 1            | 2
+//   log10    | 0.50                | 0.658 (native (#))| 1            | 3
+//   sinh     | 0.60                | 0.664 (native (#))| 1            | 1
+//   cosh     | 0.52                | 0.660 (native (#))| 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
 //   tan      | 0.851               | 0.501 (trig32)    | 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
@@ -73,6 +73,11 @@
 // exp 1.04 (NumPy 0.86; before 2.6), exp2 1.03 (0.74; 7.7), log 1.50 (0.87; 2.2), log2 1.67
 // (0.93; 11.0), log10 1.67 (0.91; 11.1), log1p 1.83 (1.13; 7.2), pow x**y 3.3 (2.39; 28.7),
 // x ** -1.5 2.7 (2.77; ~28).
+// (#) native single-precision kernels in vmath32_fast.cpp (16 lanes, float arithmetic with fma,
+// one rounding at the end): the max over every float32 input (sinh/cosh: every x >= +0, whose
+// negative mirror the kernels compute from |x|, plus every 97th negative pattern) against NumPy's
+// float64 result, by tests/python/float32_exhaustive.py. exp2's max is at denormal results (the
+// float result is rounded twice there, like exp's).
 // (*) NumPy's float32 exp2 is off by up to 32 units of the smallest denormal for results in the
 // denormal range and gives 0 for x in (-150, -149.5]; ours rounds 2^x correctly there.
 // (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.) Special values follow
@@ -167,11 +172,20 @@
 // expm1 = (2^k - 1) + 2^k h summed exactly from exp_core's double-double expm1 of the reduced
 // argument. exp2, log2, log10, log1p for double are vmath64_fast.cpp's; the double-double
 // versions below (exp2_64, log_scaled64, log1p64 on log_dd/exp_dd) are no longer reached from
-// emit64 and kept for the float work in flight on other branches (remove when that settles). float: expm1, sinh, cosh run the double code on
-// widened lanes; log2, log10, exp2, log1p the plain double log/exp (fdlibm log, the double exp)
-// on widened lanes, rounded once (3-8x cheaper; relative error < 2^-46 before the rounding).
+// emit64. float: native single-precision kernels
+// (vmath32_fast.cpp, whose header has the algorithms): float-float exp and log cores combined
+// with exact steps, rounded once. One thread, 1M float32 in [0.1, 4.1), min of 30, NumPy 2.4 in
+// the same process, the shared machine loaded (load ~20 on 2 CPUs):
+//   ms      sinh  cosh  exp2  log2  log10 expm1 log1p
+//   before  8.68  9.50  2.62  1.88  1.87  3.15  2.14   (the double code on widened lanes)
+//   now     0.99  0.78  0.40  0.82  0.90  0.66  0.93
+//   NumPy   0.38  0.34  0.22  0.21  0.23  0.38  0.47
+// (/tmp/vm.py's float32 half with TRACEJIT_SYNC=1 and jit(hot=0)). Still 1.7-3.9x NumPy's SVML
+// loops: 35-55 vector instructions per 16 lanes (exact float-float steps, one division in
+// sinh/cosh/log2/log10/log1p, selects for the special values) against their ~20.
 #include "backends/cpu/vmath.h"
 #include "backends/cpu/vmath64_fast.h"
+#include "backends/cpu/vmath_internal.h"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
@@ -193,6 +207,8 @@ namespace tracejit::backends {
 namespace {
 
 using llvm::Value;
+using vmath_detail::DD;
+using vmath_detail::Math32;
 
 // floor(2/pi * 2^1792) in hex: enough bits for the Payne-Hanek window of any double exponent.
 constexpr std::string_view kTwoOverPiHex =
@@ -226,11 +242,6 @@ const std::vector<double>& payne_hanek_table() {
   }();
   return table;
 }
-
-struct DD {
-  Value* hi;
-  Value* lo;
-};
 
 // IR helpers over double (or a vector of double): plain ops carry no fast-math flags.
 class Math {
@@ -523,61 +534,7 @@ Value* sincos64(Math& m, Value* x, bool is_cos, bool huge = false) {
 
 // ---- float: native single-precision algorithms (16 lanes per AVX-512 vector, no widening). ----
 
-// IR helpers over float (or a vector of float) with i32 integers.
-class Math32 {
- public:
-  explicit Math32(llvm::IRBuilderBase& b) : b_(b), f32_(b.getFloatTy()), i32_(b.getInt32Ty()) {}
-
-  llvm::IRBuilderBase& b() { return b_; }
-  Value* c(float v) { return llvm::ConstantFP::get(f32_, static_cast<double>(v)); }
-  Value* ci(int32_t v) { return llvm::ConstantInt::get(i32_, static_cast<uint64_t>(static_cast<int64_t>(v)), true); }
-  Value* add(Value* x, Value* y) { return b_.CreateFAdd(x, y); }
-  Value* sub(Value* x, Value* y) { return b_.CreateFSub(x, y); }
-  Value* mul(Value* x, Value* y) { return b_.CreateFMul(x, y); }
-  Value* div(Value* x, Value* y) { return b_.CreateFDiv(x, y); }
-  Value* neg(Value* x) { return b_.CreateFNeg(x); }
-  Value* fma(Value* x, Value* y, Value* z) { return b_.CreateIntrinsic(llvm::Intrinsic::fma, {f32_}, {x, y, z}); }
-  Value* rint(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::rint, x); }
-  Value* fabs(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
-  Value* copysign(Value* mag, Value* sgn) { return b_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, sgn); }
-  Value* sel(Value* c, Value* x, Value* y) { return b_.CreateSelect(c, x, y); }
-  Value* is_nan(Value* x) { return b_.CreateFCmpUNO(x, x); }
-  Value* to_int(Value* x) { return b_.CreateFPToSI(x, i32_); }  // x integral and in range
-  Value* to_fp(Value* k) { return b_.CreateSIToFP(k, f32_); }
-  Value* bits(Value* x) { return b_.CreateBitCast(x, i32_); }
-  Value* from_bits(Value* k) { return b_.CreateBitCast(k, f32_); }
-
-  // Horner evaluation of coef[0] + x*coef[1] + ... with fused multiply-adds.
-  Value* poly(Value* x, const std::vector<float>& coef) {
-    Value* r = c(coef.back());
-    for (size_t i = coef.size() - 1; i-- > 0;) r = fma(r, x, c(coef[i]));
-    return r;
-  }
-  DD two_sum(Value* x, Value* y) {
-    Value* s = add(x, y);
-    Value* yv = sub(s, x);
-    Value* xv = sub(s, yv);
-    return {s, add(sub(x, xv), sub(y, yv))};
-  }
-  DD fast_two_sum(Value* x, Value* y) {  // |x| >= |y|
-    Value* s = add(x, y);
-    return {s, sub(y, sub(s, x))};
-  }
-
-  // 2^k for k in [-126, 127].
-  Value* pow2(Value* k) { return from_bits(b_.CreateShl(b_.CreateAdd(k, ci(127)), ci(23))); }
-  // y * 2^k for k in [-252, 254] in two exact steps, so only the last one rounds (to a
-  // denormal, zero or infinity as the exact product would).
-  Value* scale(Value* y, Value* k) {
-    Value* k1 = b_.CreateAShr(k, ci(1));
-    return mul(mul(y, pow2(k1)), pow2(b_.CreateSub(k, k1)));
-  }
-
- private:
-  llvm::IRBuilderBase& b_;
-  llvm::Type* f32_;
-  llvm::Type* i32_;
-};
+// Math32 (IR helpers over float with i32 integers) and DD: vmath_internal.h.
 
 // e^u = 2^k * (1 + r1 + t) for NaN-free |u| <= 104: k = rint(u/ln2), r1 = u - k*C1 exact (C1 =
 // ln2 to 17 bits; with the fma the difference is representable), t = c + r^2*q(r) with c = -k*C2
@@ -1821,6 +1778,13 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Asinh: return asinh32(m32, x);
     case ir::Op::Acosh: return acosh32(m32, x);
     case ir::Op::Atanh: return atanh32(m32, x);
+    case ir::Op::Sinh: return vmath_detail::sinhcosh32(m32, x, false);
+    case ir::Op::Cosh: return vmath_detail::sinhcosh32(m32, x, true);
+    case ir::Op::Exp2: return vmath_detail::exp2_32(m32, x);
+    case ir::Op::Log2: return vmath_detail::log2_32(m32, x);
+    case ir::Op::Log10: return vmath_detail::log10_32(m32, x);
+    case ir::Op::Expm1: return vmath_detail::expm1_32(m32, x);
+    case ir::Op::Log1p: return vmath_detail::log1p_32(m32, x);
     default: break;
   }
   Math m(b);

@@ -292,17 +292,21 @@ def test_power_scalar_exponent(dt, c):
     assert d.max() <= POW_BOUND_VS_NUMPY[dt], f"{d.max()} ulp at x={x[finite][int(np.argmax(d))]!r}"
 
 
-# ---- expm1, log1p, exp2, log2, log10 for float32: the float64 algorithms on widened lanes,
-# rounded once, so within 0.5 ulp + 2^-20 of the float64 reference. Checked on the same sweep of
-# every 2039th float32 bit pattern plus dense samples at each function's edges.
+# ---- expm1, log1p, exp2, log2, log10, sinh, cosh for float32: native single-precision kernels
+# (backends/cpu/vmath32_fast.cpp) that round once; the bounds are each one's max error over every
+# float32 input against NumPy's float64 result (tests/python/float32_exhaustive.py), rounded up.
+# Checked on the same sweep of every 2039th float32 bit pattern plus dense samples at each
+# function's edges (overflow thresholds, denormal results, near-1 arguments of the logs).
+F32_FAMILY_BOUND = {"expm1": 0.87, "log1p": 0.67, "exp2": 0.76, "log2": 0.75, "log10": 0.66,
+                    "sinh": 0.67, "cosh": 0.66}
 F32_FAMILY_DENSE = {
     "expm1": [(-1e-3, 1e-3), (-1.0, 1.0), (80.0, 89.0), (-30.0, -10.0)],
     "log1p": [(-1.0, -0.99), (-1e-3, 1e-3), (-0.5, 1.0), (1e30, 3.4e38)],
-    "exp2": [(-150.0, -125.0), (127.0, 128.5), (-1.0, 1.0), (-1e-6, 1e-6)],
+    "exp2": [(-151.0, -125.0), (127.0, 128.5), (-1.0, 1.0), (-1e-6, 1e-6)],
     "log2": [(0.99, 1.01), (0.70, 1.42), (0.0, 1.2e-38), (1e30, 3.4e38)],
     "log10": [(0.99, 1.01), (0.70, 1.42), (0.0, 1.2e-38), (1e30, 3.4e38)],
-    "sinh": [(-1e-3, 1e-3), (-1.0, 1.0), (0.4, 0.6), (88.0, 90.0)],
-    "cosh": [(-1e-3, 1e-3), (-1.0, 1.0), (0.4, 0.6), (-90.0, -88.0)],
+    "sinh": [(-1e-3, 1e-3), (-1.0, 1.0), (0.4, 0.6), (88.0, 90.0), (0.3, 1.1)],
+    "cosh": [(-1e-3, 1e-3), (-1.0, 1.0), (0.4, 0.6), (-90.0, -88.0), (0.3, 1.1)],
 }
 
 
@@ -331,7 +335,7 @@ def test_float32_family_against_float64(name):
     d = ulp32_vs_f64(got[finite], ref[finite])
     worst = int(np.argmax(d))
     print(f"{name} f32: max {d[worst]:.3f} ulp from float64 at x={x[finite][worst]!r}")
-    assert d[worst] <= 0.501, f"{d[worst]} ulp at x={x[finite][worst]!r}"
+    assert d[worst] <= F32_FAMILY_BOUND[name], f"{d[worst]} ulp at x={x[finite][worst]!r}"
 
 
 # ---- float64 exp, exp2, log, log2, log10, log1p, power: the table-driven kernels

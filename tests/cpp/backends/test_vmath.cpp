@@ -378,6 +378,86 @@ TEST(Vmath, PowExactResults) {
     if (got[i] != want[i] && ++bad < 20)
       ADD_FAILURE() << "pow(" << std::setprecision(17) << xs[i] << ", " << ys[i] << ") = " << got[i] << ", want " << want[i];
   EXPECT_EQ(bad, 0);
+// float32 sinh, cosh, exp2, log2, log10, expm1, log1p: native single-precision kernels
+// (backends/cpu/vmath32_fast.cpp), each rounding once at the end; the bounds are their max error
+// over every float32 input (tests/python/float32_exhaustive.py, against NumPy's float64 result),
+// rounded up.
+constexpr double kSinhF32Bound = 0.67, kCoshF32Bound = 0.66, kExp2F32Bound = 0.76, kLog2F32Bound = 0.75,
+                 kLog10F32Bound = 0.66, kExpm1F32Bound = 0.87, kLog1pF32Bound = 0.67;
+
+TEST(Vmath, Float32NativeExpLogFamilyAccuracy) {
+  auto pos = [](auto xs) {
+    for (auto& x : xs) x = std::fabs(x);
+    return xs;
+  };
+  check_accuracy(Op::Sinh, samples<float>(-90, 90, -149, 6.5), kSinhF32Bound);
+  check_accuracy(Op::Sinh, samples<float>(-2, 2, -20, 1), kSinhF32Bound);
+  check_accuracy(Op::Cosh, samples<float>(-90, 90, -149, 6.5), kCoshF32Bound);
+  check_accuracy(Op::Cosh, samples<float>(-2, 2, -20, 1), kCoshF32Bound);
+  check_accuracy(Op::Exp2, samples<float>(-151, 128.5f, -30, 7.3), kExp2F32Bound);  // denormal results too
+  check_accuracy(Op::Log2, pos(samples<float>(0.5f, 2, -149, 127)), kLog2F32Bound);
+  check_accuracy(Op::Log2, pos(samples<float>(0.99f, 1.01f, -30, 0)), kLog2F32Bound);
+  check_accuracy(Op::Log10, pos(samples<float>(0.5f, 2, -149, 127)), kLog10F32Bound);
+  check_accuracy(Op::Log10, pos(samples<float>(0.99f, 1.01f, -30, 0)), kLog10F32Bound);
+  check_accuracy(Op::Expm1, samples<float>(-20, 88.7f, -149, 6.5), kExpm1F32Bound);
+  check_accuracy(Op::Expm1, samples<float>(-1, 1, -30, 0), kExpm1F32Bound);
+  check_accuracy(Op::Log1p, pos(samples<float>(0, 10, -149, 127)), kLog1pF32Bound);
+  check_accuracy(Op::Log1p, samples<float>(-0.999f, 1, -30, -1), kLog1pF32Bound);
+}
+
+// Float-only exact values: overflow thresholds (the largest finite-result input and the next
+// float), exact powers, the 2^-150 tie, saturation; `want` bit for bit (NaN: any NaN).
+TEST(Vmath, Float32NativeExpLogFamilySpecialValues) {
+  const float inf = INFINITY, nan = NAN, den = 0x1p-149f, fmax = 0x1.fffffep127f;
+  struct FCase {
+    Op op;
+    float x, want;
+  };
+  std::vector<FCase> cases = {
+      {Op::Sinh, 0x1.65a9f8p+6f, std::sinh(static_cast<double>(0x1.65a9f8p+6f))},
+      {Op::Sinh, 0x1.65a9fap+6f, inf}, {Op::Sinh, -0x1.65a9fap+6f, -inf}, {Op::Sinh, -0.0f, -0.0f},
+      {Op::Sinh, den, den}, {Op::Sinh, -den, -den}, {Op::Sinh, 1e-30f, 1e-30f}, {Op::Sinh, nan, nan},
+      {Op::Sinh, -inf, -inf},
+      {Op::Cosh, 0x1.65a9f8p+6f, std::cosh(static_cast<double>(0x1.65a9f8p+6f))},
+      {Op::Cosh, -0x1.65a9fap+6f, inf}, {Op::Cosh, -0.0f, 1.0f}, {Op::Cosh, den, 1.0f}, {Op::Cosh, -inf, inf},
+      {Op::Cosh, nan, nan},
+      {Op::Exp2, 0x1.fffffep+6f, std::exp2(static_cast<double>(0x1.fffffep+6f))}, {Op::Exp2, 128.0f, inf},
+      {Op::Exp2, 127.0f, 0x1p127f}, {Op::Exp2, -126.0f, 0x1p-126f}, {Op::Exp2, -149.0f, den},
+      {Op::Exp2, -150.0f, 0.0f}, {Op::Exp2, -0x1.2bfffep+7f, den}, {Op::Exp2, -151.0f, 0.0f},
+      {Op::Exp2, -inf, 0.0f}, {Op::Exp2, inf, inf}, {Op::Exp2, nan, nan}, {Op::Exp2, -0.0f, 1.0f},
+      {Op::Exp2, 0.5f, static_cast<float>(M_SQRT2)},
+      {Op::Log2, den, -149.0f}, {Op::Log2, 0x1p-126f, -126.0f}, {Op::Log2, 0x1p127f, 127.0f},
+      {Op::Log2, fmax, std::log2(static_cast<double>(fmax))}, {Op::Log2, 1.0f, 0.0f}, {Op::Log2, -0.0f, -inf},
+      {Op::Log2, -den, nan}, {Op::Log2, inf, inf}, {Op::Log2, nan, nan},
+      {Op::Log10, 1.0f, 0.0f}, {Op::Log10, 10.0f, 1.0f}, {Op::Log10, 100.0f, 2.0f}, {Op::Log10, 1e3f, 3.0f},
+      {Op::Log10, 1e4f, 4.0f}, {Op::Log10, 1e5f, 5.0f}, {Op::Log10, 1e6f, 6.0f}, {Op::Log10, 1e7f, 7.0f},
+      {Op::Log10, 1e8f, 8.0f}, {Op::Log10, 1e9f, 9.0f}, {Op::Log10, 1e10f, 10.0f}, {Op::Log10, 0.0f, -inf},
+      {Op::Log10, den, std::log10(static_cast<double>(den))}, {Op::Log10, -1.0f, nan}, {Op::Log10, inf, inf},
+      {Op::Expm1, 0x1.62e42ep+6f, std::expm1(static_cast<double>(0x1.62e42ep+6f))},
+      {Op::Expm1, 0x1.62e430p+6f, inf}, {Op::Expm1, -17.4f, -1.0f}, {Op::Expm1, -1e30f, -1.0f},
+      {Op::Expm1, -inf, -1.0f}, {Op::Expm1, -0.0f, -0.0f}, {Op::Expm1, den, den}, {Op::Expm1, -den, -den},
+      {Op::Expm1, nan, nan},
+      {Op::Log1p, -1.0f, -inf}, {Op::Log1p, -0x1.fffffep-1f, std::log1p(static_cast<double>(-0x1.fffffep-1f))},
+      {Op::Log1p, -1.0000001f, nan}, {Op::Log1p, fmax, std::log1p(static_cast<double>(fmax))},
+      {Op::Log1p, -0.0f, -0.0f}, {Op::Log1p, den, den}, {Op::Log1p, -den, -den}, {Op::Log1p, inf, inf},
+      {Op::Log1p, -inf, nan}, {Op::Log1p, nan, nan}, {Op::Log1p, 1.0f, static_cast<float>(M_LN2)},
+  };
+  std::vector<float> xs;
+  for (const FCase& c : cases) xs.push_back(c.x);
+  for (Op op : {Op::Sinh, Op::Cosh, Op::Exp2, Op::Log2, Op::Log10, Op::Expm1, Op::Log1p}) {
+    std::vector<float> got = run_op(op, xs);  // every case through each function: only op's are checked
+    ASSERT_EQ(got.size(), cases.size());
+    for (size_t i = 0; i < cases.size(); ++i) {
+      if (cases[i].op != op) continue;
+      SCOPED_TRACE(std::string(ir::op_name(op)) + "(" + fmt17(cases[i].x) + ")");
+      if (std::isnan(cases[i].want)) {
+        EXPECT_TRUE(std::isnan(got[i])) << got[i];
+      } else {
+        EXPECT_EQ(got[i], cases[i].want) << std::setprecision(9) << got[i];
+        EXPECT_EQ(std::signbit(got[i]), std::signbit(cases[i].want));
+      }
+    }
+  }
 }
 
 // The backend suite's interesting values (zeros, extremes, denormals, NaN, inf) of each dtype.
