@@ -378,6 +378,8 @@ TEST(Vmath, PowExactResults) {
     if (got[i] != want[i] && ++bad < 20)
       ADD_FAILURE() << "pow(" << std::setprecision(17) << xs[i] << ", " << ys[i] << ") = " << got[i] << ", want " << want[i];
   EXPECT_EQ(bad, 0);
+}
+
 // float32 sinh, cosh, exp2, log2, log10, expm1, log1p: native single-precision kernels
 // (backends/cpu/vmath32_fast.cpp), each rounding once at the end; the bounds are their max error
 // over every float32 input (tests/python/float32_exhaustive.py, against NumPy's float64 result),
