@@ -359,7 +359,12 @@ DD log_core(M& m, Value* x) {
   const Tables& t = tables();
   Value* ix = m.bits(x);
   Value* sub = b.CreateICmpSLT(ix, m.ci(INT64_C(0x0010000000000000)));
-  ix = m.sel(sub, b.CreateSub(m.bits(m.mul(x, m.c(0x1p52))), m.ci(INT64_C(52) << 52)), ix);
+  // A denormal x is its bit pattern times 2^-1074: the integer converted to double (exact below
+  // 2^52) is x * 2^1074, normal. Not x * 2^52 as a float product: LLVM speculates that multiply
+  // onto every lane, and for x >= 2^972 it raised a spurious overflow flag (which the errstate
+  // check answers with an eager re-run); the conversion raises at most inexact.
+  Value* xs = b.CreateSIToFP(ix, x->getType());
+  ix = m.sel(sub, b.CreateSub(m.bits(xs), m.ci(INT64_C(1074) << 52)), ix);
   Value* tmp = b.CreateSub(ix, m.ci(static_cast<int64_t>(kLogOff)));
   Value* i = b.CreateAnd(b.CreateLShr(tmp, m.ci(52 - kBits)), m.ci(kN - 1));
   Value* k = b.CreateAShr(tmp, m.ci(52));
