@@ -3,6 +3,7 @@
 // DCE keeps effects and the loops holding them; the native scalar-loop path refuses them.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,37 @@ ir::Graph parse_ok(const std::string& text) {
   return std::move(*g);
 }
 
+// The kernel of `g`, compiled without the persistent cache; native: try the native nest path.
+std::unique_ptr<CompiledKernel> compile_ok(const ir::Graph& g, bool native = true) {
+  CpuCompileOptions o;
+  o.cache_dir = "";
+  o.native_loops = native;
+  auto k = compile_cpu(g, o);
+  EXPECT_TRUE(k.ok()) << k.message();
+  return k.ok() ? std::move(*k) : nullptr;
+}
+
+// Installs a sink for its scope (and checks nothing replaced it meanwhile).
+class ScopedSink {
+ public:
+  explicit ScopedSink(EffectSink* s) : sink_(s), old_(set_effect_sink(s)) {}
+  ~ScopedSink() { EXPECT_EQ(set_effect_sink(old_), sink_); }
+  ScopedSink(const ScopedSink&) = delete;
+  ScopedSink& operator=(const ScopedSink&) = delete;
+
+ private:
+  EffectSink* sink_;
+  EffectSink* old_;
+};
+
+// kLoop's input: x = [1.0, 2.5].
+std::vector<Buffer> loop_input() {
+  Buffer x = make_buffer(DType::F64, {2});
+  x.set<double>(0, 1.0);
+  x.set<double>(1, 2.5);
+  return {x};
+}
+
 TEST(CpuEffects, PrintsAndParsesBack) {
   ir::Graph g = parse_ok(kLoop);
   EXPECT_EQ(ir::print(g), kLoop);
@@ -109,12 +141,9 @@ TEST(CpuEffects, DceKeepsEffectsAndTheirLoops) {
 
 void run_and_check(bool native) {
   ir::Graph g = parse_ok(kLoop);
-  CpuCompileOptions o;
-  o.cache_dir = "";
-  o.native_loops = native;
-  auto k = compile_cpu(g, o);
-  ASSERT_TRUE(k.ok()) << k.message();
-  const ProgramInfo* info = program_info(**k);
+  auto k = compile_ok(g, native);
+  ASSERT_NE(k, nullptr);
+  const ProgramInfo* info = program_info(*k);
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->effects, 2);
   EXPECT_EQ(info->native_loops, 0);
@@ -122,15 +151,14 @@ void run_and_check(bool native) {
     ASSERT_EQ(info->native_rejections.size(), 1u);
     EXPECT_NE(info->native_rejections[0].find("host effects"), std::string::npos) << info->native_rejections[0];
   }
-  Buffer x = make_buffer(DType::F64, {2});
-  x.set<double>(0, 1.0);
-  x.set<double>(1, 2.5);
-  std::vector<Buffer> in = {x};
+  std::vector<Buffer> in = loop_input();
   for (int rep = 0; rep < 2; ++rep) {
     Sink sink;
-    EffectSink* old = set_effect_sink(&sink);
-    std::vector<Buffer> out = run_kernel(g, **k, in);
-    EXPECT_EQ(set_effect_sink(old), &sink);
+    std::vector<Buffer> out;
+    {
+      ScopedSink scope(&sink);
+      out = run_kernel(g, *k, in);
+    }
     EXPECT_EQ(out[0].get<double>(0), 10.0);
     EXPECT_EQ(out[0].get<double>(1), 25.0);
     // Per iteration, in order: effect 0 on i = 0, 3, 6, 9 before effect 1.
@@ -147,33 +175,31 @@ void run_and_check(bool native) {
     }
   }
   // No sink: the effects are skipped, the values are the same.
-  std::vector<Buffer> out = run_kernel(g, **k, in);
+  std::vector<Buffer> out = run_kernel(g, *k, in);
   EXPECT_EQ(out[0].get<double>(1), 25.0);
 }
 
 TEST(CpuEffects, SinkStopsTheProgram) {
   ir::Graph g = parse_ok(kLoop);
-  CpuCompileOptions o;
-  o.cache_dir = "";
-  auto k = compile_cpu(g, o);
-  ASSERT_TRUE(k.ok()) << k.message();
-  Buffer x = make_buffer(DType::F64, {2});
-  x.set<double>(0, 1.0);
-  x.set<double>(1, 2.5);
-  std::vector<Buffer> in = {x};
+  auto k = compile_ok(g);
+  ASSERT_NE(k, nullptr);
+  std::vector<Buffer> in = loop_input();
   Sink sink;
   sink.stop_after = 5;  // effect 0 (i 0), 1, 1, 1, effect 0 (i 3): stop there
-  EffectSink* old = set_effect_sink(&sink);
-  run_kernel(g, **k, in);
-  set_effect_sink(old);
+  {
+    ScopedSink scope(&sink);
+    run_kernel(g, *k, in);
+  }
   ASSERT_EQ(sink.got.size(), 5u);
   EXPECT_EQ(sink.got[4].id, 0);
   EXPECT_EQ(sink.got[4].values[0], 3.0);
   // The next call runs whole again (a pooled frame).
   Sink again;
-  old = set_effect_sink(&again);
-  std::vector<Buffer> out = run_kernel(g, **k, in);
-  set_effect_sink(old);
+  std::vector<Buffer> out;
+  {
+    ScopedSink scope(&again);
+    out = run_kernel(g, *k, in);
+  }
   EXPECT_EQ(again.got.size(), 14u);
   EXPECT_EQ(out[0].get<double>(0), 10.0);
 }
@@ -226,44 +252,42 @@ struct CheckSink final : EffectSink {
 
 void run_checked(bool native) {
   ir::Graph g = parse_ok(kChecked);
-  CpuCompileOptions o;
-  o.cache_dir = "";
-  o.native_loops = native;
-  auto k = compile_cpu(g, o);
-  ASSERT_TRUE(k.ok()) << k.message();
-  const ProgramInfo* info = program_info(**k);
+  auto k = compile_ok(g, native);
+  ASSERT_NE(k, nullptr);
+  const ProgramInfo* info = program_info(*k);
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->native_loops, native ? 1 : 0);
   EXPECT_EQ(info->effects, 1);
   Buffer labels = make_buffer(DType::I64, {6});
   const int64_t good[6] = {1, 3, 1, 0, 1, 2};
   for (int i = 0; i < 6; ++i) labels.set<int64_t>(i, good[i]);
-  for (int rep = 0; rep < 2; ++rep) {  // in bounds: no effect, the counts
+  // Runs the kernel on the labels under a fresh sink: the effects it got, and the counts.
+  auto run = [&](std::vector<std::vector<int64_t>>* got) {
     CheckSink sink;
-    EffectSink* old = set_effect_sink(&sink);
     std::vector<Buffer> in = {labels};
-    std::vector<Buffer> out = run_kernel(g, **k, in);
-    set_effect_sink(old);
-    EXPECT_TRUE(sink.got.empty());
+    std::vector<Buffer> out;
+    {
+      ScopedSink scope(&sink);
+      out = run_kernel(g, *k, in);
+    }
+    *got = std::move(sink.got);
+    return out;
+  };
+  std::vector<std::vector<int64_t>> got;
+  for (int rep = 0; rep < 2; ++rep) {  // in bounds: no effect, the counts
+    std::vector<Buffer> out = run(&got);
+    EXPECT_TRUE(got.empty());
     EXPECT_EQ(out[0].get<int64_t>(0), 1);
     EXPECT_EQ(out[0].get<int64_t>(1), 3);
     EXPECT_EQ(out[0].get<int64_t>(3), 1);
   }
   labels.set<int64_t>(4, 9);  // the fifth label is out of bounds: the sink sees 4 counted
-  CheckSink sink;
-  EffectSink* old = set_effect_sink(&sink);
-  std::vector<Buffer> bad = {labels};
-  run_kernel(g, **k, bad);
-  set_effect_sink(old);
-  ASSERT_EQ(sink.got.size(), 1u);
-  EXPECT_EQ(sink.got[0], (std::vector<int64_t>{9, 1, 2, 0, 1}));
+  run(&got);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], (std::vector<int64_t>{9, 1, 2, 0, 1}));
   labels.set<int64_t>(4, 1);  // and the next call runs whole again
-  CheckSink again;
-  old = set_effect_sink(&again);
-  std::vector<Buffer> in = {labels};
-  std::vector<Buffer> out = run_kernel(g, **k, in);
-  set_effect_sink(old);
-  EXPECT_TRUE(again.got.empty());
+  std::vector<Buffer> out = run(&got);
+  EXPECT_TRUE(got.empty());
   EXPECT_EQ(out[0].get<int64_t>(1), 3);
 }
 
