@@ -27,6 +27,7 @@ bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
     for_each_value(f->locals, check);
     for_each_value(f->stack, check);
   }
+  for_each_value(cells_, check);  // closures' cells hold values too (nonlocal, captured names)
   if (views_alive)
     return fail(AbortCode::UnsupportedValue,
                 "in-place update of an array while a view of it is alive is not traced yet");
@@ -40,6 +41,7 @@ bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
     for_each_value(f->locals, replace);
     for_each_value(f->stack, replace);
   }
+  for_each_value(cells_, replace);
   for (auto& [k, v] : inputs_by_source_) replace(v);
   return true;
 }
@@ -330,6 +332,57 @@ bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
   }
   if (g.type(cur).shape != x.type.shape) return fail(AbortCode::UnsupportedValue, "slice assignment shape");
   return store_inplace(x, cur);
+}
+
+bool Tracer::store_mask(const AValue& x, const AValue& mask, const AValue& value) {
+  // x[mask] = v with a boolean array mask over x's leading axes and a v that broadcasts to
+  // every selected element alike (a scalar, or a value shaped like x's trailing axes): the same
+  // as x[...] = where(mask, v, x), which needs no data-dependent shape. A v with one value per
+  // selected element (its shape depends on how many are true) is not compiled.
+  if (!static_only(x) || !static_only(mask) || !static_only(value)) return false;
+  ir::Graph& g = trace_.graph;
+  const int rank = x.type.rank(), k = mask.type.rank();
+  if (k == 0) return fail(AbortCode::UnsupportedValue, "assignment through a 0-d boolean index is not traced yet");
+  if (k > rank)
+    return fail(AbortCode::UserError, fmt::format("IndexError: too many indices for array: array is {}-dimensional, but {} were indexed", rank, k));
+  for (int d = 0; d < k; ++d) {
+    int64_t n = x.type.shape[static_cast<size_t>(d)].size, m = mask.type.shape[static_cast<size_t>(d)].size;
+    if (n != m)
+      return fail(AbortCode::UserError,
+                  fmt::format("IndexError: boolean index did not match indexed array along axis {}; size of axis is {} "
+                              "but size of corresponding boolean axis is {}", d, n, m));
+  }
+  ir::DType dt = x.type.dtype;
+  std::string why;
+  auto v = setitem_value(value, dt, why);
+  if (!v) {
+    if (abort_) return false;
+    return fail(why.rfind("OverflowError", 0) == 0 ? AbortCode::UserError : AbortCode::UnsupportedValue, why);
+  }
+  // v broadcasts to (count, *x.shape[k:]): its shape may have at most rank - k + 1 axes, the
+  // first of them (the count's) 1.
+  std::vector<ir::Dim> vshape = g.type(*v).shape;
+  const int tail = rank - k;
+  if (static_cast<int>(vshape.size()) > tail) {
+    if (static_cast<int>(vshape.size()) > tail + 1 || vshape[0].size != 1)
+      return fail(AbortCode::UnsupportedValue,
+                  "assigning one value per selected element through a boolean index (the count depends on the data) "
+                  "is not traced yet");
+    vshape.erase(vshape.begin());
+    *v = g.add_op(ir::Op::Reshape, ir::Type(dt, vshape), {*v}, loc_);
+  }
+  std::vector<ir::Dim> tail_shape(x.type.shape.begin() + k, x.type.shape.end());
+  auto b = ir::broadcast_shapes(vshape, tail_shape);
+  if (!b || *b != tail_shape) return fail(AbortCode::UserError, "ValueError: shape mismatch: value array cannot be broadcast to indexing result");
+  ir::ValueId val = g.add_op(ir::Op::Broadcast, x.type, {*v}, loc_);
+  std::vector<ir::Dim> mshape = mask.type.shape;
+  mshape.resize(static_cast<size_t>(rank), ir::Dim::fixed(1));
+  ir::ValueId m = mask.v;
+  if (tail > 0) m = g.add_op(ir::Op::Reshape, ir::Type(ir::DType::Bool, mshape), {m}, loc_);
+  if (mshape != x.type.shape) m = g.add_op(ir::Op::Broadcast, ir::Type(ir::DType::Bool, x.type.shape), {m}, loc_);
+  ir::ValueId now = g.add_op(ir::Op::Where, x.type, {m, val, x.v}, loc_);
+  now = guarded_value(now, [&] { return x.v; });
+  return store_inplace(x, now);
 }
 
 // Input arrays updated in place: their final values become graph results copied back.

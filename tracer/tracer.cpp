@@ -1320,6 +1320,8 @@ bool Tracer::step(const Instruction& in) {
         key = object(t, Source::constant());
         Py_DECREF(t);
       }
+      if (key.is_tensor() && key.box == Box::Array && key.type.dtype == ir::DType::Bool)
+        return store_mask(container, key, value);  // inplace.cpp
       if (!key.is_object()) return index_from_arrays();
       return store_subscr(container, key.obj, value);
     }

@@ -828,6 +828,8 @@ class Tracer {
   bool assign_inplace(const AValue& x, ir::ValueId value);
   bool inplace_binary(const AValue& x, const AValue& y, const char* ufunc);
   bool store_subscr(const AValue& container, PyObject* key, const AValue& value);
+  // x[mask] = v through a boolean array (inplace.cpp).
+  bool store_mask(const AValue& x, const AValue& mask, const AValue& value);
   // Why storing `value` into an array of dtype `dt` is not compiled (NumPy's __setitem__
   // converts NumPy scalars through Python ints: np.int64(70000) into int16 raises, into uint8
   // wraps; arrays are cast unsafely); nullopt when the store is a plain exact conversion.

@@ -240,7 +240,19 @@ def comprehension_over_range(x):
     return vals[0] + vals[9], np.stack([x * s for _ in range(3)])
 
 
+def in_place_through_alias_of_cell(x):
+    y = x * 1.0
+    z = y  # z is a cell variable holding the same array as y
+
+    def total():
+        return z.sum()
+    y += 5.0  # the closure sees the update (it once read the old contents: a wrong answer)
+    y[0] = -1.0
+    return total(), z
+
+
 @pytest.mark.parametrize("fn,make", [
+    (in_place_through_alias_of_cell, arrays(4)),
     (comprehension_over_range, arrays(12)),
     (region_reads_constant_cell, arrays(20)),
     (region_reads_array_cell, arrays(20)),
