@@ -1512,6 +1512,23 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
         }
         return t;
       }
+      case tracer::OutputNode::Kind::Dict: {
+        PyObject* d = PyDict_New();
+        if (!d) return nullptr;
+        for (int i = 0; i < n.index; ++i) {
+          PyObject* k = self(self);
+          PyObject* v = k ? self(self) : nullptr;
+          if (!v || PyDict_SetItem(d, k, v) < 0) {
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return nullptr;
+          }
+          Py_DECREF(k);
+          Py_DECREF(v);
+        }
+        return d;
+      }
       case tracer::OutputNode::Kind::Constant:
         Py_INCREF(n.constant);
         return n.constant;

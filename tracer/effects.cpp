@@ -44,16 +44,6 @@ bool immutable_value(PyObject* o) {
   return false;
 }
 
-// Keys whose hash and equality are Python's own code.
-bool builtin_hashable(PyObject* o) {
-  if (PyTuple_CheckExact(o)) {
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i)
-      if (!builtin_hashable(PyTuple_GET_ITEM(o, i))) return false;
-    return true;
-  }
-  return immutable_value(o) && !PyArray_DescrCheck(o);
-}
-
 bool path_has_dict_attr(const SourceRef& s) {
   for (const Source* p = s.get(); p; p = p->base.get())
     if (p->kind == Source::Kind::Attr && p->name == "__dict__") return true;
@@ -95,6 +85,15 @@ PyObject* sample_of(const AValue& v) {
 
 
 }  // namespace
+
+bool builtin_hashable(PyObject* o) {
+  if (PyTuple_CheckExact(o)) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i)
+      if (!builtin_hashable(PyTuple_GET_ITEM(o, i))) return false;
+    return true;
+  }
+  return immutable_value(o) && !PyArray_DescrCheck(o);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Operands
@@ -180,6 +179,10 @@ std::optional<EffectOperand> Tracer::effect_operand(const AValue& v, bool store)
       op.index = v.arg;
       return op;
     case AValue::Kind::Tuple: {
+      if (!v.method.empty()) {  // a dict's keys/values/items view held as a tuple
+        fail(AbortCode::SideEffect, fmt::format("passes a {} view to a deferred effect: runs eagerly", v.method));
+        return std::nullopt;
+      }
       if (v.is_list && store) {
         fail(AbortCode::SideEffect,
              "stores a list built in the traced code (a fresh list per store would change identity): runs eagerly");
@@ -520,6 +523,20 @@ bool Tracer::store_effect(const AValue& container, const AValue& key, const AVal
 
 bool Tracer::load_host_method(const AValue& base, const std::string& name, bool method, bool& handled) {
   handled = false;
+  if (base.kind == AValue::Kind::Dict) {  // a dict built here: dict_method (dicts.cpp)
+    if (name != "get" && name != "keys" && name != "values" && name != "items")
+      return fail(AbortCode::UnsupportedAttribute,
+                  fmt::format("dict.{} of a dict built in the traced code is not traced yet", name));
+    handled = true;
+    AValue m;
+    m.kind = AValue::Kind::HostMethod;
+    m.method = name;
+    m.items.push_back(base);
+    m.source = Source::computed();
+    if (method) push(AValue{});
+    push(std::move(m));
+    return true;
+  }
   if (!base.is_object()) return true;
   bool ok = (PyList_CheckExact(base.obj) && name == "append") ||
             (PyDict_CheckExact(base.obj) && name == "update") ||
@@ -658,6 +675,7 @@ bool Tracer::call_effect(const AValue& callable, std::vector<AValue>& args, PyOb
     handled = true;
     const AValue& self = callable.items[0];
     const std::string& m = callable.method;
+    if (self.kind == AValue::Kind::Dict) return dict_method(self, m, args, kwnames);  // dicts.cpp
     if (PyUnicode_CheckExact(self.obj)) {  // "...".format(...), ", ".join(parts): host values
       Effect e;
       e.kind = Effect::Kind::CallMethod;

@@ -596,6 +596,7 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     if (!static_only(a)) return false;
     Py_ssize_t n = -1;
     if (a.kind == AValue::Kind::Tuple) n = static_cast<Py_ssize_t>(a.items.size());
+    else if (a.kind == AValue::Kind::Dict) n = static_cast<Py_ssize_t>(a.items.size() / 2);
     else if (a.is_tensor() && a.type.rank() > 0) n = a.type.shape[0].size;
     else if (a.is_object()) {
       n = PyObject_Length(a.obj);

@@ -328,6 +328,10 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       }
       r.hints.push_back(h);
     }
+    if (v.kind == AValue::Kind::Tuple && !v.method.empty()) {
+      refuse(fmt::format("{} is a dict's {} view, which cannot be rebuilt", name, v.method));
+      return std::nullopt;
+    }
     if (v.kind == AValue::Kind::Tuple) {
       EffectOperand op;
       op.kind = v.is_list ? EffectOperand::Kind::List : EffectOperand::Kind::Tuple;

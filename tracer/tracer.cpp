@@ -337,7 +337,18 @@ int Tracer::result_index(ir::ValueId v) {
 bool Tracer::emit_output(const AValue& v) {
   std::vector<OutputNode>& out = trace_.outputs;
   switch (v.kind) {
+    case AValue::Kind::Dict: {  // key, value, key, value ... (the keys are constants)
+      OutputNode n;
+      n.kind = OutputNode::Kind::Dict;
+      n.index = static_cast<int>(v.items.size() / 2);
+      out.push_back(n);
+      for (const AValue& item : v.items)
+        if (!emit_output(item)) return false;
+      return true;
+    }
     case AValue::Kind::Tuple: {
+      if (!v.method.empty())
+        return fail(AbortCode::UnsupportedValue, fmt::format("returns a {} view (runs eagerly)", v.method));
       OutputNode n;
       n.kind = v.is_list ? OutputNode::Kind::List : OutputNode::Kind::Tuple;
       n.index = static_cast<int>(v.items.size());
@@ -707,6 +718,47 @@ bool Tracer::op_compare_op(const Instruction& in) {
   return apply_ufunc(*u, {std::move(lhs), std::move(rhs)}, true);
 }
 
+bool Tracer::op_contains(const Instruction& in) {
+  AValue container = pop();
+  AValue key = pop();
+  const bool invert = in.arg == 1;
+  if (container.kind == AValue::Kind::Dict) return dict_contains(container, key, invert);  // dicts.cpp
+  // `x in (1, 2)`, `mode in "abc"`: a constant container of immutable values and a key known
+  // at trace time (constants and values guarded by value): Python's own answer now.
+  auto fixed = [](const AValue& v) {
+    return v.is_object() && !v.lazy && builtin_hashable(v.obj);
+  };
+  if (fixed(container) && fixed(key) && (PyTuple_CheckExact(container.obj) || PyUnicode_CheckExact(container.obj))) {
+    int r = PySequence_Contains(container.obj, key.obj);
+    if (r < 0) return fail(AbortCode::UserError, exception_text());
+    push(object((r == 1) != invert ? Py_True : Py_False, Source::computed()));
+    return true;
+  }
+  return fail(AbortCode::UnsupportedBytecode,
+              fmt::format("`in` on {} is not traced yet", what(container)));
+}
+
+bool Tracer::op_is(const Instruction& in) {
+  // `v is None`, `v is not None` (also True/False/...: singletons whose identity the type and
+  // value guards fix): an Object is the trace-time object (its type is guarded, and NoneType
+  // has one instance); every abstract value that is not an Object is a fresh object.
+  AValue rhs = pop();
+  AValue lhs = pop();
+  const bool invert = in.arg == 1;
+  auto singleton = [](const AValue& v) {
+    return v.is_object() && (v.obj == Py_None || v.obj == Py_Ellipsis || v.obj == Py_NotImplemented);
+  };
+  if (!singleton(lhs) && !singleton(rhs))
+    return fail(AbortCode::UnsupportedBytecode, "`is` between objects other than None is not traced yet");
+  const AValue& other = singleton(rhs) ? lhs : rhs;
+  const AValue& single = singleton(rhs) ? rhs : lhs;
+  if (other.kind == AValue::Kind::Null || other.kind == AValue::Kind::Select)
+    return fail(AbortCode::UnsupportedValue, "`is` on a value whose identity is not known while tracing");
+  bool same = other.is_object() && other.obj == single.obj;
+  push(object(same != invert ? Py_True : Py_False, Source::computed()));
+  return true;
+}
+
 bool Tracer::op_unary(const Instruction& in) {
   AValue x = pop();
   if (x.kind == AValue::Kind::LoopIndex && x.method.empty() && in.op != COp::UnaryInvert) {
@@ -839,6 +891,10 @@ std::optional<std::vector<AValue>> Tracer::items_of(const AValue& v) {
     fail(AbortCode::UnsupportedValue, "the items of a range iterator are not traced yet");
     return std::nullopt;
   }
+  if (v.kind == AValue::Kind::Dict) {  // its keys (dicts.cpp)
+    for (size_t i = 0; i + 1 < v.items.size(); i += 2) items.push_back(v.items[i]);
+    return items;
+  }
   if (v.kind == AValue::Kind::Tuple || v.kind == AValue::Kind::Iterator) {
     size_t start = v.kind == AValue::Kind::Iterator ? static_cast<size_t>(v.arg) : 0;
     items.assign(v.items.begin() + static_cast<std::ptrdiff_t>(start), v.items.end());
@@ -933,6 +989,7 @@ bool Tracer::op_get_iter(const Instruction& in) {
   it.arg = 0;
   it.items = std::move(*items);
   it.source = Source::computed();
+  it.dict_id = v.dict_id;  // over a dict or a view of one: a store into it is refused meanwhile
   if (v.kind == AValue::Kind::Tuple) {
     it.seq = v.is_list ? 2 : 1;
   } else if (v.is_object() && (PyTuple_CheckExact(v.obj) || PyList_CheckExact(v.obj))) {
@@ -1045,6 +1102,7 @@ bool Tracer::op_binary_subscr(const Instruction& in) {
   AValue key = pop();
   AValue c = pop();
   if (!note_container_read(c, false)) return false;  // effects.cpp
+  if (c.kind == AValue::Kind::Dict) return dict_subscr(c, key);  // dicts.cpp
   if (has_loop_index(key)) return dyn_subscr(c, key);  // loops.cpp
   if (key.kind == AValue::Kind::Tuple) {  // a[1:-1, ::2]: a tuple of constant slices/ints
     bool consts = true;
@@ -1215,6 +1273,13 @@ bool Tracer::step(const Instruction& in) {
     case COp::UnaryInvert:
     case COp::UnaryPositive: return op_unary(in);
     case COp::BuildTuple: return op_build_tuple(in);
+    case COp::BuildMap:
+    case COp::BuildConstKeyMap: return op_build_map(in);  // dicts.cpp
+    case COp::MapAdd:
+    case COp::DictUpdate:
+    case COp::DictMerge: return op_map_add(in);
+    case COp::ContainsOp: return op_contains(in);
+    case COp::IsOp: return op_is(in);
     case COp::BuildList:
       if (!op_build_tuple(in)) return false;
       fr().stack.back().is_list = true;  // a fresh list, only ever extended on the stack
@@ -1286,6 +1351,7 @@ bool Tracer::step(const Instruction& in) {
       AValue key = pop();
       AValue container = pop();
       AValue value = pop();
+      if (container.kind == AValue::Kind::Dict) return dict_store(container, key, value);  // dicts.cpp
       if (!container.is_tensor()) return store_effect(container, key, value);  // effects.cpp
       if (!check_inplace_target(container)) return false;
       if (has_loop_index(key)) return dyn_store(container, key, value);  // loops.cpp

@@ -45,9 +45,10 @@ struct OutputNode {
   // Choice: three children follow (a bool[] Result, then two values): the first value where the
   // bool holds, else the second (a scalar whose Python type depends on the data, ifconv.cpp's
   // Select: each value boxed as its own type, so the returned object is the one eager returns).
-  enum class Kind : uint8_t { Tuple, List, Result, Arg, Constant, Fetch, Choice };
+  // Dict: 2 * index children follow: key, value, key, value ... (each key a Constant).
+  enum class Kind : uint8_t { Tuple, List, Result, Arg, Constant, Fetch, Choice, Dict };
   Kind kind = Kind::Result;
-  int index = -1;              // Tuple/List: child count; Result: graph result; Arg: argument index
+  int index = -1;              // Tuple/List: child count; Dict: pairs; Result: graph result; Arg: argument index
   Box box = Box::Array;        // Result
   PyObject* constant = nullptr;  // Constant (strong reference, owned by the Trace)
   SourceRef source;            // Fetch: the object returned unchanged, fetched at call time

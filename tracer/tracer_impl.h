@@ -55,7 +55,10 @@ struct AValue {
   // function object made at trace time for its code and globals only (never handed out),
   // items[0] a Tuple of its closure's Cells (or Null), items[1] a Tuple of its defaults (or
   // Null). Calling it inlines it; anything that would let it escape fails.
-  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod, Select, Cell, Closure };
+  // Dict: a dict built by the traced code (dicts.cpp): items = key, value, key, value, ... in
+  // insertion order, each key a hashable constant Object; dict_id its identity (a store
+  // through one name is seen through every other).
+  enum class Kind : uint8_t { Null, Object, Tensor, Tuple, Iterator, BoundMethod, TensorMethod, LoopIndex, Host, HostMethod, Select, Cell, Closure, Dict };
   Kind kind = Kind::Null;
   PyObject* obj = nullptr;       // Object: the live object (a reference is held by the Tracer)
   ir::ValueId v = ir::kNoValue;  // Tensor
@@ -66,6 +69,9 @@ struct AValue {
   int input = -1;                // Tensor, pristine: its index in Trace::inputs
   ir::ValueId view_root = ir::kNoValue;  // Tensor: eager NumPy would return a view of this value
   bool is_list = false;          // Tuple: a Python list in eager code (np.split)
+  // Dict: its identity. Iterator or Tuple: made from that dict's keys/values/items (a store
+  // into the dict while they are alive is refused: eager would see the store).
+  int64_t dict_id = -1;
   int64_t length = -1;           // Iterator over a range (obj): its length; items stay empty;
                                  // LoopIndex slice (method "slice"): the window's length
   int64_t ia = 1, ib = 0;        // LoopIndex: the value is ia * i + ib (arg: its region level)
@@ -104,6 +110,9 @@ struct AValue {
 // "a NumPy float64 scalar", "a Python int", "a NumPy float32 scalar or a Python float" ...
 // (ifconv.cpp).
 std::string describe_scalar_kind(const AValue& v);
+
+// Keys whose hash and equality are Python's own code (effects.cpp).
+bool builtin_hashable(PyObject* o);
 
 // Python scalars NumPy treats as "weak" (NEP 50) and the tracer can hold as constants.
 inline bool is_py_scalar(PyObject* o) {
@@ -628,7 +637,8 @@ class Tracer {
     if (v.kind == AValue::Kind::Select) return "a scalar whose type depends on the data";
     if (v.kind == AValue::Kind::Closure) return "a function made in the traced code (a closure)";
     if (v.kind == AValue::Kind::Cell) return "a closure cell";
-    return "a tuple";
+    if (v.kind == AValue::Kind::Dict) return "a dict built in the traced code";
+    return v.is_list ? "a list" : "a tuple";
   }
 
   // --- frames, arguments and values
@@ -697,6 +707,18 @@ class Tracer {
   bool op_compare_op(const Instruction& in);
   bool op_unary(const Instruction& in);
   bool op_build_tuple(const Instruction& in);
+  bool op_contains(const Instruction& in);  // `in`, `not in`
+  bool op_is(const Instruction& in);        // `is`, `is not` against None
+  // --- dicts built by the traced code (dicts.cpp)
+  bool op_build_map(const Instruction& in);         // BUILD_MAP, BUILD_CONST_KEY_MAP
+  bool op_map_add(const Instruction& in);           // MAP_ADD, DICT_UPDATE, DICT_MERGE
+  bool dict_subscr(const AValue& d, const AValue& key);  // d[key]
+  bool dict_store(const AValue& d, const AValue& key, const AValue& value);  // d[key] = value
+  bool dict_contains(const AValue& d, const AValue& key, bool invert);      // key in d
+  bool dict_method(const AValue& d, const std::string& m, std::vector<AValue>& args, PyObject* kwnames);
+  // The slot (item index of the value) of `key` in d; -1 when absent; nullopt after a failure.
+  std::optional<int> dict_find(const AValue& d, const AValue& key);
+  int64_t next_dict_id_ = 0;
   bool op_unpack_sequence(const Instruction& in);
   bool op_pop_jump(const Instruction& in);
   // --- branches on runtime scalars and Python scalar semantics on runtime values (ifconv.cpp)

@@ -78,12 +78,16 @@ def jit_now(fn, **kw):
 
 
 def same_nested(expected, got, rtol=1e-12):
-    """assert_same through lists and tuples (of arrays, numbers, lists); floats within rtol
+    """assert_same through lists, tuples and dicts (of arrays, numbers, lists); floats within rtol
     (compiled tanh/sqrt may differ from NumPy's by an ulp)."""
     if isinstance(expected, (list, tuple)):
         assert type(got) is type(expected) and len(got) == len(expected), (got, expected)
         for e, g in zip(expected, got):
             same_nested(e, g, rtol)
+    elif type(expected) is dict:
+        assert type(got) is dict and list(got) == list(expected), (got, expected)  # keys, in order
+        for k in expected:
+            same_nested(expected[k], got[k], rtol)
     else:
         assert_same(expected, got, rtol=rtol)
 
