@@ -553,6 +553,8 @@ JitFunction::JitFunction(PyObject* callable, Options options)
   if (func_) {
     code_ = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func_));
     name_ = PyUnicode_AsUTF8(code_->co_qualname);
+    nparams_ = code_->co_argcount + code_->co_kwonlyargcount + ((code_->co_flags & CO_VARARGS) ? 1 : 0) +
+               ((code_->co_flags & CO_VARKEYWORDS) ? 2 : 0);
   } else {
     name_ = Py_TYPE(callable)->tp_name;
     stats_.fallback_reasons.push_back(fmt::format(
@@ -591,14 +593,42 @@ PyObject* JitFunction::eager(PyObject* const* args, size_t nargsf, PyObject* kwn
   return PyObject_Vectorcall(callable_, args, nargsf, kwnames);
 }
 
-// Binds positional and keyword arguments to the code's positional parameters (defaults
-// applied). False when the call is anything else: the eager call then raises Python's error.
+// Binds positional and keyword arguments to the code's parameters (see runtime.h), defaults
+// and keyword-only defaults applied. False when Python would raise: the eager call raises.
 bool JitFunction::bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
                        std::vector<PyObject*>& bound, std::vector<PyObject*>& owned) const {
-  int argc = code_->co_argcount;
-  if (nargs > argc) return false;
-  bound.assign(static_cast<size_t>(argc), nullptr);
-  for (Py_ssize_t i = 0; i < nargs; ++i) bound[static_cast<size_t>(i)] = args[i];
+  const int argc = code_->co_argcount, kwonly = code_->co_kwonlyargcount, posonly = code_->co_posonlyargcount;
+  const bool varargs = code_->co_flags & CO_VARARGS, varkw = code_->co_flags & CO_VARKEYWORDS;
+  const int named = argc + kwonly;
+  if (nargs > argc && !varargs) return false;
+  bound.assign(static_cast<size_t>(nparams_), nullptr);
+  auto own = [&](PyObject* o) {
+    owned.push_back(o);
+    return o;
+  };
+  for (Py_ssize_t i = 0; i < std::min<Py_ssize_t>(nargs, argc); ++i) bound[static_cast<size_t>(i)] = args[i];
+  if (varargs) {
+    PyObject* rest = PyTuple_New(std::max<Py_ssize_t>(nargs - argc, 0));
+    if (!rest) {
+      PyErr_Clear();
+      return false;
+    }
+    for (Py_ssize_t i = argc; i < nargs; ++i) {
+      Py_INCREF(args[i]);
+      PyTuple_SET_ITEM(rest, i - argc, args[i]);
+    }
+    bound[static_cast<size_t>(named)] = own(rest);
+  }
+  PyObject* kwargs = nullptr;
+  std::vector<PyObject*> kwkeys;
+  if (varkw) {
+    kwargs = PyDict_New();
+    if (!kwargs) {
+      PyErr_Clear();
+      return false;
+    }
+    bound[static_cast<size_t>(named + (varargs ? 1 : 0))] = own(kwargs);
+  }
   if (kwnames) {
     PyObject* varnames = PyCode_GetVarnames(code_);
     if (!varnames) {
@@ -609,19 +639,36 @@ bool JitFunction::bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwname
     for (Py_ssize_t k = 0; ok && k < PyTuple_GET_SIZE(kwnames); ++k) {
       PyObject* key = PyTuple_GET_ITEM(kwnames, k);
       int slot = -1;
-      for (int i = 0; i < argc; ++i) {
-        int eq = PyUnicode_Compare(key, PyTuple_GET_ITEM(varnames, i));
-        if (eq == 0) {
+      for (int i = posonly; i < named; ++i)
+        if (PyUnicode_Compare(key, PyTuple_GET_ITEM(varnames, i)) == 0) {
           slot = i;
           break;
         }
+      if (slot >= 0) {
+        if (bound[static_cast<size_t>(slot)]) ok = false;
+        else bound[static_cast<size_t>(slot)] = args[nargs + k];
+      } else if (kwargs && !PyDict_Contains(kwargs, key)) {
+        ok = PyDict_SetItem(kwargs, key, args[nargs + k]) == 0;
+        kwkeys.push_back(key);
+      } else {
+        ok = false;
       }
-      if (slot < 0 || bound[static_cast<size_t>(slot)]) ok = false;
-      else bound[static_cast<size_t>(slot)] = args[nargs + k];
     }
     Py_DECREF(varnames);
     PyErr_Clear();
     if (!ok) return false;
+  }
+  if (varkw) {
+    PyObject* keys = PyTuple_New(static_cast<Py_ssize_t>(kwkeys.size()));
+    if (!keys) {
+      PyErr_Clear();
+      return false;
+    }
+    for (size_t i = 0; i < kwkeys.size(); ++i) {
+      Py_INCREF(kwkeys[i]);
+      PyTuple_SET_ITEM(keys, static_cast<Py_ssize_t>(i), kwkeys[i]);
+    }
+    bound[static_cast<size_t>(named + (varargs ? 1 : 0) + 1)] = own(keys);
   }
   PyObject* defaults = PyFunction_GET_DEFAULTS(func_);
   Py_ssize_t ndef = defaults ? PyTuple_GET_SIZE(defaults) : 0;
@@ -631,8 +678,29 @@ bool JitFunction::bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwname
     if (d < 0) return false;
     PyObject* v = PyTuple_GET_ITEM(defaults, d);
     Py_INCREF(v);
-    owned.push_back(v);
-    bound[static_cast<size_t>(i)] = v;
+    bound[static_cast<size_t>(i)] = own(v);
+  }
+  if (kwonly > 0) {
+    PyObject* kwdefaults = PyFunction_GET_KW_DEFAULTS(func_);
+    PyObject* varnames = PyCode_GetVarnames(code_);
+    if (!varnames) {
+      PyErr_Clear();
+      return false;
+    }
+    bool ok = true;
+    for (int i = argc; ok && i < named; ++i) {
+      if (bound[static_cast<size_t>(i)]) continue;
+      PyObject* v = kwdefaults && PyDict_Check(kwdefaults) ? PyDict_GetItem(kwdefaults, PyTuple_GET_ITEM(varnames, i)) : nullptr;
+      if (!v) {
+        ok = false;
+        break;
+      }
+      Py_INCREF(v);
+      bound[static_cast<size_t>(i)] = own(v);
+    }
+    Py_DECREF(varnames);
+    PyErr_Clear();
+    if (!ok) return false;
   }
   return true;
 }
@@ -839,7 +907,7 @@ tracer::TraceResult JitFunction::trace(PyObject* const* bound) {
   auto t0 = std::chrono::steady_clock::now();
   learn_dynamic_dims(bound);
   tracer::TraceOptions topts = trace_options(bound);
-  tracer::TraceResult tr = tracer::trace_function(func_, bound, code_->co_argcount, topts);
+  tracer::TraceResult tr = tracer::trace_function(func_, bound, nparams_, topts);
   // A runtime size that met a static size: retrace with those dimensions static (guarded by
   // value), keeping the others dynamic; a few rounds at most.
   for (int round = 0; round < 4; ++round) {
@@ -854,13 +922,13 @@ tracer::TraceResult JitFunction::trace(PyObject* const* bound) {
       }
     if (!added) break;
     topts = trace_options(bound);
-    tr = tracer::trace_function(func_, bound, code_->co_argcount, topts);
+    tr = tracer::trace_function(func_, bound, nparams_, topts);
   }
   if (auto* a = std::get_if<tracer::Abort>(&tr); a && a->code == tracer::AbortCode::DynamicShape) {
     // The code needs these sizes (shape arithmetic, slicing, ...): compile it static from now on.
     log("recompiles", fmt::format("{}: dynamic shapes off: {}", name_, a->describe()));
     dynamic_failed_ = true;
-    tr = tracer::trace_function(func_, bound, code_->co_argcount, tracer::TraceOptions{});
+    tr = tracer::trace_function(func_, bound, nparams_, tracer::TraceOptions{});
   }
   last_trace_ms_ = ms_since(t0);
   stats_.trace_ms += last_trace_ms_;
@@ -1585,7 +1653,7 @@ PyObject* JitFunction::call(PyObject* const* args, size_t nargsf, PyObject* kwna
       for (PyObject* o : v) Py_DECREF(o);
     }
   } release{owned};
-  if (kwnames || nargs != code_->co_argcount) {
+  if (kwnames || nargs != code_->co_argcount || nparams_ != code_->co_argcount) {
     if (!bind(call_args, nargs, kwnames, bound_vec, owned)) return eager(args, nargsf, kwnames);  // raises
     bound = bound_vec.data();
   }

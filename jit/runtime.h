@@ -174,6 +174,10 @@ class JitFunction {
   static int try_entry_pc(const tracer::Resume& r) { return -2 - r.pc; }
   // Accounts a trace's graph breaks (effects and its resume break); fullgraph=True raises.
   bool count_breaks(const tracer::Trace& t, SignatureInfo* sig);
+  // Binds a call's arguments to the code's parameters: bound[0, argc) the positional ones,
+  // then the keyword-only ones, then (CO_VARARGS) the *args tuple, then (CO_VARKEYWORDS) the
+  // **kwargs dict and the tuple of its keys in order (what the traced code's kwargs is guarded
+  // by); nparams_ slots in all. False when Python would raise: the eager call raises it.
   bool bind(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
             std::vector<PyObject*>& bound, std::vector<PyObject*>& owned) const;
   // A cheap key of the arguments' types, dtypes, shapes, layouts and str/bool values (and int
@@ -206,6 +210,7 @@ class JitFunction {
   PyObject* func_ = nullptr;  // the Python function traced (strong), or nullptr: eager only
   PyObject* self_ = nullptr;  // bound first argument (method self / callable object), or nullptr
   PyCodeObject* code_ = nullptr;
+  int nparams_ = 0;  // bound argument slots (see bind)
   std::string name_;
   Options options_;
   Stats stats_;

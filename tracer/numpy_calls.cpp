@@ -589,6 +589,50 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     return apply_ufunc(*np_->ufunc_named("absolute"), std::move(args), true);
   if ((is_builtin("min") || is_builtin("max")) && !all_objects && !args.empty())
     return builtin_minmax(is_builtin("max"), fname, args);  // ifconv.cpp
+  if (is_builtin("sum") && (args.size() == 1 || args.size() == 2) && !all_objects) {
+    // sum(xs[, start]) over arrays and NumPy scalars: start + xs[0] + xs[1] + ..., what
+    // CPython's generic path computes (Python ints fold now; Python floats, runtime or not,
+    // are refused: CPython 3.12+ adds runs of them with compensated summation).
+    auto items = items_of(args[0]);
+    if (!items) return false;
+    AValue acc = args.size() == 2 ? args[1] : object(keep(PyLong_FromLong(0)), Source::constant());
+    auto py_int = [](const AValue& v) { return v.is_object() && PyLong_CheckExact(v.obj); };
+    auto numpy_value = [](const AValue& v) {
+      return (v.is_tensor() && (v.box == Box::Array || v.box == Box::NpScalar)) ||
+             (v.is_object() && (PyArray_IsScalar(v.obj, Number) || PyArray_IsScalar(v.obj, Bool)));
+    };
+    if (!py_int(acc) && !numpy_value(acc))
+      return fail(AbortCode::UnsupportedCall, fmt::format("sum() starting from {} is not traced yet", describe_scalar_kind(acc)));
+    for (AValue& it : *items) {
+      if (py_int(acc) && py_int(it)) {  // Python ints: exact, now
+        PyObject* r = PyNumber_Add(acc.obj, it.obj);
+        if (!r) return fail(AbortCode::UserError, exception_text());
+        acc = object(keep(r), Source::computed());
+        continue;
+      }
+      if (!numpy_value(it) && !py_int(it))
+        return fail(AbortCode::UnsupportedCall, fmt::format("sum() of {} is not traced yet", describe_scalar_kind(it)));
+      if (!apply_ufunc(*np_->ufunc_named("add"), {std::move(acc), std::move(it)}, true)) return false;
+      acc = pop();
+    }
+    push(std::move(acc));
+    return true;
+  }
+  if ((is_builtin("list") || is_builtin("tuple")) && args.size() == 1 && !args[0].is_object()) {
+    // list(x), tuple(x) of what the tracer holds items of (tuples and lists built here, a
+    // dict's keys, its keys/values/items views): a new list (or tuple) of those items.
+    if (args[0].kind != AValue::Kind::Tuple && args[0].kind != AValue::Kind::Dict)
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() of {} is not traced yet", fname, what(args[0])));
+    auto items = items_of(args[0]);
+    if (!items) return false;
+    AValue t;
+    t.kind = AValue::Kind::Tuple;
+    t.is_list = is_builtin("list");
+    t.source = Source::computed();
+    t.items = std::move(*items);
+    push(std::move(t));
+    return true;
+  }
   if (is_builtin("len") && args.size() == 1) {
     const AValue& a = args[0];
     if (a.is_tensor() && a.type.rank() > 0 && !a.type.shape[0].is_static())

@@ -30,10 +30,6 @@ bool Tracer::push_frame(PyObject* func, SourceRef func_source, const AValue* mad
   PyErr_Clear();
   if (f->code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
     return fail(AbortCode::UnsupportedBytecode, "generators and coroutines are not traced");
-  if (f->code->co_flags & (CO_VARARGS | CO_VARKEYWORDS) || f->code->co_kwonlyargcount > 0)
-    return fail(AbortCode::UnsupportedArgument,
-                fmt::format("{}() has *args, **kwargs or keyword-only parameters (not traced yet)",
-                            PyUnicode_AsUTF8(f->code->co_qualname)));
   auto decoded = frontend::decode(f->code);
   if (!decoded) return fail(AbortCode::UnsupportedBytecode, decoded.message());
   f->instrs = std::move(decoded.value());
@@ -91,12 +87,45 @@ bool Tracer::bind_closure(PyObject* func, SourceRef func_source, const AValue* m
 }
 
 bool Tracer::bind_arguments() {
-  int argc = fr().code->co_argcount;
-  if (nargs_ != argc) return fail(AbortCode::UnsupportedArgument, "argument count mismatch");
-  for (int i = 0; i < argc; ++i) {
+  // The runtime binds the call as JitFunction::bind does: positional and keyword-only
+  // parameters, then the *args tuple, then the **kwargs dict and the tuple of its keys.
+  const PyCodeObject* code = fr().code;
+  const int named = code->co_argcount + code->co_kwonlyargcount;
+  const bool varargs = code->co_flags & CO_VARARGS, varkw = code->co_flags & CO_VARKEYWORDS;
+  if (nargs_ != named + (varargs ? 1 : 0) + (varkw ? 2 : 0))
+    return fail(AbortCode::UnsupportedArgument, "argument count mismatch");
+  const int nlocals = named + (varargs ? 1 : 0);
+  for (int i = 0; i < nlocals; ++i) {
     auto v = value_from_object(args_[i], Source::arg(i, local_name(i)));
     if (!v) return false;
     fr().locals[static_cast<size_t>(i)] = std::move(*v);
+  }
+  if (varkw) {
+    // **kwargs: a dict of the keywords in call order, each value read through kwargs[key];
+    // the keys and their order are guarded by value (another set or order is another version).
+    const int slot = nlocals;
+    PyObject* keys = args_[slot + 1];
+    PyObject* kwargs = args_[slot];
+    if (!PyTuple_CheckExact(keys) || !PyDict_CheckExact(kwargs))
+      return fail(AbortCode::UnsupportedArgument, "internal: **kwargs binding");
+    Guard g;
+    g.expected = keys;
+    guard_object(Guard::Kind::Value, Source::arg(slot + 1, "<keyword names>"), std::move(g));
+    AValue d;
+    d.kind = AValue::Kind::Dict;
+    d.dict_id = next_dict_id_++;
+    d.source = Source::computed();
+    SourceRef base = Source::arg(slot, local_name(slot));
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); ++k) {
+      PyObject* key = PyTuple_GET_ITEM(keys, k);
+      PyObject* val = PyDict_GetItem(kwargs, key);
+      if (!val) return fail(AbortCode::UnsupportedArgument, "internal: **kwargs binding");
+      auto v = value_from_object(val, Source::item(base, key));
+      if (!v) return false;
+      d.items.push_back(object(key, Source::constant()));
+      d.items.push_back(std::move(*v));
+    }
+    fr().locals[static_cast<size_t>(slot)] = std::move(d);
   }
   return true;
 }
@@ -108,26 +137,51 @@ bool Tracer::inline_call(PyObject* func, SourceRef func_source, std::vector<AVal
   if (!push_frame(func, func_source, made)) return false;
   PyCodeObject* code = fr().code;
   std::string fname = PyUnicode_AsUTF8(code->co_qualname);
-  int argc = code->co_argcount;
-  if (npos > argc)
+  const int argc = code->co_argcount, kwonly = code->co_kwonlyargcount, posonly = code->co_posonlyargcount;
+  const int named = argc + kwonly;
+  const bool varargs = code->co_flags & CO_VARARGS, varkw = code->co_flags & CO_VARKEYWORDS;
+  if (npos > argc && !varargs)
     return fail(AbortCode::UserError, fmt::format("{}() takes {} positional arguments but {} were given",
                                                   fname, argc, npos));
-  std::vector<bool> set(static_cast<size_t>(argc), false);
-  for (Py_ssize_t i = 0; i < npos; ++i) {
+  std::vector<bool> set(static_cast<size_t>(named), false);
+  for (Py_ssize_t i = 0; i < std::min<Py_ssize_t>(npos, argc); ++i) {
     fr().locals[static_cast<size_t>(i)] = std::move(args[static_cast<size_t>(i)]);
     set[static_cast<size_t>(i)] = true;
   }
+  if (varargs) {  // the extra positional arguments, as a tuple
+    AValue rest;
+    rest.kind = AValue::Kind::Tuple;
+    rest.source = Source::computed();
+    for (Py_ssize_t i = argc; i < npos; ++i) rest.items.push_back(std::move(args[static_cast<size_t>(i)]));
+    fr().locals[static_cast<size_t>(named)] = std::move(rest);
+  }
+  AValue kwargs;
+  if (varkw) {
+    kwargs.kind = AValue::Kind::Dict;
+    kwargs.dict_id = next_dict_id_++;
+    kwargs.source = Source::computed();
+  }
   for (Py_ssize_t k = 0; k < nkw; ++k) {
-    std::string key = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
+    PyObject* keyobj = PyTuple_GET_ITEM(kwnames, k);
+    std::string key = PyUnicode_AsUTF8(keyobj);
     int slot = -1;
-    for (int i = 0; i < argc; ++i)
+    for (int i = posonly; i < named; ++i)
       if (local_name(i) == key) slot = i;
+    if (slot < 0 && varkw) {
+      for (size_t j = 0; j < kwargs.items.size(); j += 2)
+        if (PyUnicode_Compare(kwargs.items[j].obj, keyobj) == 0)
+          return fail(AbortCode::UserError, fmt::format("{}() got multiple values for keyword argument '{}'", fname, key));
+      kwargs.items.push_back(object(keyobj, Source::constant()));
+      kwargs.items.push_back(std::move(args[static_cast<size_t>(npos + k)]));
+      continue;
+    }
     if (slot < 0 || set[static_cast<size_t>(slot)])
       return fail(AbortCode::UserError,
                   fmt::format("{}() got an unexpected or repeated keyword argument '{}'", fname, key));
     fr().locals[static_cast<size_t>(slot)] = std::move(args[static_cast<size_t>(npos + k)]);
     set[static_cast<size_t>(slot)] = true;
   }
+  if (varkw) fr().locals[static_cast<size_t>(named + (varargs ? 1 : 0))] = std::move(kwargs);
   PyObject* defaults = PyFunction_GET_DEFAULTS(func);
   Py_ssize_t ndef = defaults ? PyTuple_GET_SIZE(defaults) : 0;
   const AValue* made_defaults = made && made->items[1].kind == AValue::Kind::Tuple ? &made->items[1] : nullptr;
@@ -149,6 +203,30 @@ bool Tracer::inline_call(PyObject* func, SourceRef func_source, std::vector<AVal
       Py_DECREF(idx);
     }
     auto v = value_from_object(PyTuple_GET_ITEM(defaults, d), src);
+    if (!v) return false;
+    fr().locals[static_cast<size_t>(i)] = std::move(*v);
+  }
+  for (int i = argc; i < named; ++i) {  // keyword-only defaults: func.__kwdefaults__[name]
+    if (set[static_cast<size_t>(i)]) continue;
+    if (made)
+      return fail(AbortCode::UnsupportedArgument,
+                  fmt::format("{}() made by the traced code uses a keyword-only default", fname));
+    PyObject* kwdefaults = PyFunction_GET_KW_DEFAULTS(func);
+    PyObject* name = PyUnicode_FromString(local_name(i).c_str());
+    PyObject* dv = name && kwdefaults && PyDict_Check(kwdefaults) ? PyDict_GetItem(kwdefaults, name) : nullptr;
+    if (!dv) {
+      Py_XDECREF(name);
+      PyErr_Clear();
+      return fail(AbortCode::UserError,
+                  fmt::format("{}() missing required keyword-only argument '{}'", fname, local_name(i)));
+    }
+    // Read again through the function at call time: rebinding __kwdefaults__ (or one of its
+    // items) is another version, as for __defaults__.
+    SourceRef src = Source::constant();
+    if (func_source && func_source->evaluable())
+      src = Source::item(Source::attr(func_source, "__kwdefaults__"), name);
+    auto v = value_from_object(dv, src);
+    Py_DECREF(name);
     if (!v) return false;
     fr().locals[static_cast<size_t>(i)] = std::move(*v);
   }
@@ -718,6 +796,45 @@ bool Tracer::op_compare_op(const Instruction& in) {
   return apply_ufunc(*u, {std::move(lhs), std::move(rhs)}, true);
 }
 
+bool Tracer::op_call_function_ex(const Instruction& in) {
+  // f(*args, **kwargs): the items of args (a tuple or list, built here or reached through a
+  // source) and of kwargs (a dict built here, e.g. the caller's own **kwargs) become an
+  // ordinary call: [x, y] stay on the stack, the items and keyword names are pushed.
+  AValue kw;
+  if (in.arg & 1) kw = pop();
+  AValue pos = pop();
+  auto items = items_of(pos);
+  if (!items) return false;
+  std::vector<AValue> kwvals;
+  PyObject* names = nullptr;
+  if (in.arg & 1) {
+    if (kw.kind != AValue::Kind::Dict)
+      return fail(AbortCode::UnsupportedCall,
+                  fmt::format("f(**kwargs) with {} (only dicts built in the traced code are traced)", what(kw)));
+    names = PyTuple_New(static_cast<Py_ssize_t>(kw.items.size() / 2));
+    if (!names) return fail(AbortCode::UserError, exception_text());
+    keep(names);
+    for (size_t i = 0; i + 1 < kw.items.size(); i += 2) {
+      PyObject* k = kw.items[i].obj;
+      if (!PyUnicode_CheckExact(k)) return fail(AbortCode::UserError, "TypeError: keywords must be strings");
+      Py_INCREF(k);
+      PyTuple_SET_ITEM(names, static_cast<Py_ssize_t>(i / 2), k);
+      kwvals.push_back(kw.items[i + 1]);
+    }
+  }
+  Instruction call = in;
+  call.arg = static_cast<int>(items->size() + kwvals.size());
+  for (AValue& it : *items) push(std::move(it));
+  for (AValue& it : kwvals) push(std::move(it));
+  if (names && PyTuple_GET_SIZE(names) > 0) {
+    push(object(names, Source::constant()));
+    call.op = COp::CallKw;
+    return op_call(call, true);
+  }
+  call.op = COp::Call;
+  return op_call(call, false);
+}
+
 bool Tracer::op_contains(const Instruction& in) {
   AValue container = pop();
   AValue key = pop();
@@ -1267,6 +1384,7 @@ bool Tracer::step(const Instruction& in) {
     case COp::LoadMethod: return op_load_attr(in, true);
     case COp::Call: return op_call(in, false);
     case COp::CallKw: return op_call(in, true);
+    case COp::CallFunctionEx: return op_call_function_ex(in);
     case COp::BinaryOp: return op_binary_op(in);
     case COp::CompareOp: return op_compare_op(in);
     case COp::UnaryNegative:

@@ -708,6 +708,7 @@ class Tracer {
   bool op_unary(const Instruction& in);
   bool op_build_tuple(const Instruction& in);
   bool op_contains(const Instruction& in);  // `in`, `not in`
+  bool op_call_function_ex(const Instruction& in);  // f(*args, **kwargs)
   bool op_is(const Instruction& in);        // `is`, `is not` against None
   // --- dicts built by the traced code (dicts.cpp)
   bool op_build_map(const Instruction& in);         // BUILD_MAP, BUILD_CONST_KEY_MAP
