@@ -201,10 +201,6 @@ struct StateHint {
   std::string key() const;
 };
 
-// The state of a range iterator (the next value it yields, its step, how many items are left)
-// read through its __reduce__ (the same on every CPython): false (no error set) for anything
-// else or a value outside int64.
-bool range_iterator_state(PyObject* it, int64_t& next, int64_t& step, int64_t& remaining);
 
 struct Resume {
   enum class Kind : uint8_t {
