@@ -427,6 +427,15 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
       Py_DECREF(rng);
       return it;
     }
+    case K::Choice: {  // the arm whose condition holds (a scalar whose type depends on the data)
+      if (op.items.size() != 3) break;
+      PyObject* c = operand_value(op.items[0], cx);
+      if (!c) return nullptr;
+      const int holds = PyObject_IsTrue(c);
+      Py_DECREF(c);
+      if (holds < 0) return nullptr;
+      return operand_value(op.items[holds ? 1 : 2], cx);
+    }
     case K::SeqIter: {  // iter(seq) at index `index`: the loop's remaining items, read live
       if (op.items.empty()) break;
       PyObject* seq = operand_value(op.items[0], cx);

@@ -435,6 +435,7 @@ std::vector<std::string> GuardSet::describe() const {
 
 std::string StateHint::key() const {
   if (kind == Kind::SeqIter) return fmt::format("s{}", slot);
+  if (kind == Kind::IntOrScalar) return fmt::format("j{}:{}:{}", slot, lo, hi);
   return kind == Kind::Int ? fmt::format("i{}:{}:{}", slot, lo, hi)
                            : fmt::format("r{}:{}:{}:{}:{}", slot, lo, hi, step, end);
 }

@@ -13,7 +13,7 @@ struct Source;
 using SourceRef = std::shared_ptr<const Source>;
 
 struct Source {
-  // IterSeq: the list or tuple a list/tuple iterator (base) iterates over (its __reduce__).
+  // IterSeq: the list or tuple a list/tuple iterator (base) iterates over (iterstate.h).
   enum class Kind { Arg, Global, Builtin, Attr, Item, Fixed, Constant, Computed, IterSeq };
   Kind kind = Kind::Computed;
   int arg_index = -1;  // Arg
