@@ -408,6 +408,17 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
       if (op.items.empty() || !t || !PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) break;
       PyObject* next = operand_value(op.items[0], cx);
       if (!next) return nullptr;
+      int o1 = 0, o2 = 0, o3 = 0;
+      const long long n = PyLong_AsLongLongAndOverflow(next, &o1);
+      const long long end = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 0), &o2);
+      const long long step = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 1), &o3);
+      const __int128 span = static_cast<__int128>(end) - n;
+      if (!PyErr_Occurred() && !o1 && !o2 && !o3 && step != 0 && span % step == 0 && span / step >= 0 &&
+          span / step <= INT64_MAX) {  // (the tracer made end = next + left * step, within int64)
+        Py_DECREF(next);
+        return tracer::new_range_iterator(n, step, static_cast<int64_t>(span / step));
+      }
+      PyErr_Clear();
       PyObject* rng = PyObject_CallFunctionObjArgs(reinterpret_cast<PyObject*>(&PyRange_Type), next,
                                                    PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1), nullptr);
       Py_DECREF(next);
@@ -416,21 +427,21 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
       Py_DECREF(rng);
       return it;
     }
+    case K::Choice: {  // the arm whose condition holds (a scalar whose type depends on the data)
+      if (op.items.size() != 3) break;
+      PyObject* c = operand_value(op.items[0], cx);
+      if (!c) return nullptr;
+      const int holds = PyObject_IsTrue(c);
+      Py_DECREF(c);
+      if (holds < 0) return nullptr;
+      return operand_value(op.items[holds ? 1 : 2], cx);
+    }
     case K::SeqIter: {  // iter(seq) at index `index`: the loop's remaining items, read live
       if (op.items.empty()) break;
       PyObject* seq = operand_value(op.items[0], cx);
       if (!seq) return nullptr;
-      PyObject* it = PyObject_GetIter(seq);
+      PyObject* it = tracer::seq_iterator_at(seq, static_cast<Py_ssize_t>(op.index));
       Py_DECREF(seq);
-      if (!it) return nullptr;
-      if (op.index > 0) {
-        PyObject* r = PyObject_CallMethod(it, "__setstate__", "n", static_cast<Py_ssize_t>(op.index));
-        if (!r) {
-          Py_DECREF(it);
-          return nullptr;
-        }
-        Py_DECREF(r);
-      }
       return it;
     }
   }
@@ -1765,7 +1776,7 @@ PyObject* JitFunction::drive(PyObject* r) {
     }
     PendingResume p = std::move(t_pending.back());
     t_pending.pop_back();
-    r = resume_from(*p.entry->resume, p.state);  // releases the state
+    r = resume_from(*p.entry, p.state);  // releases the state
   }
   return r;
 }
@@ -1891,7 +1902,15 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
   return ok;
 }
 
-PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject*>& st) {
+const std::string& JitFunction::resume_key(CacheEntry& e, int pc, const std::vector<bool>& bound) const {
+  for (const auto& [p, b, key] : e.resume_keys)
+    if (p == pc && b == bound) return key;
+  e.resume_keys.emplace_back(pc, bound, continuation_key(pc, bound, e.resume->hints));
+  return std::get<2>(e.resume_keys.back());
+}
+
+PyObject* JitFunction::resume_from(CacheEntry& e, std::vector<PyObject*>& st) {
+  const tracer::Resume& r = *e.resume;
   struct Release {
     std::vector<PyObject*>& v;
     ~Release() {
@@ -1902,7 +1921,7 @@ PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject
     // The break instruction and the rest of the function run eagerly, inside the user's try.
     std::vector<bool> bound;
     for (size_t k = 0; k < static_cast<size_t>(r.nlocals) && k < st.size(); ++k) bound.push_back(st[k] != nullptr);
-    auto it = continuations_.find(continuation_key(try_entry_pc(r), bound, r.hints));
+    auto it = continuations_.find(resume_key(e, try_entry_pc(r), bound));
     if (it == continuations_.end()) {
       PyErr_SetString(PyExc_RuntimeError, "tracejit: the function was reset while a call was running past a graph break");
       return nullptr;
@@ -2002,7 +2021,7 @@ PyObject* JitFunction::resume_from(const tracer::Resume& r, std::vector<PyObject
   }
   std::vector<bool> bound;
   for (size_t k = 0; k < static_cast<size_t>(r.nlocals) && k < st.size(); ++k) bound.push_back(st[k] != nullptr);
-  auto it = continuations_.find(continuation_key(pc, bound, r.hints));
+  auto it = continuations_.find(resume_key(e, pc, bound));
   if (it == continuations_.end()) {  // prepare_resume made it; only reset() from inside the call drops it
     PyErr_SetString(PyExc_RuntimeError, "tracejit: the function was reset while a call was running past a graph break");
     return nullptr;

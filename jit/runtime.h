@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -86,6 +87,9 @@ struct CacheEntry : std::enable_shared_from_this<CacheEntry> {
   // The trace ends at a graph break: the runtime performs it and continues (see Resume).
   std::optional<tracer::Resume> resume;
   std::string resume_at;  // a continuation: "file:line" of the instruction it starts at, else ""
+  // continuation_key of `resume`'s continuations, memoized per (pc, bound locals): a loop with
+  // a break looks one up every iteration.
+  std::vector<std::tuple<int, std::vector<bool>, std::string>> resume_keys;
   std::string ir_text;
   std::string error;  // kFailed: why
   // Its compiled code may raise fewer floating-point flags than eager NumPy (a flag-raising op
@@ -159,7 +163,8 @@ class JitFunction {
   // when that is impossible (the trace is then not used). resume_from: performs the break
   // instruction on `state` (owned references, nullptr entries unbound) and runs the rest.
   bool prepare_resume(const tracer::Resume& r, std::string& why);
-  PyObject* resume_from(const tracer::Resume& r, std::vector<PyObject*>& state);
+  PyObject* resume_from(CacheEntry& e, std::vector<PyObject*>& state);
+  const std::string& resume_key(CacheEntry& e, int pc, const std::vector<bool>& bound) const;
   // A version that ends at a graph break returns kResumePending from run() with its break and
   // frame state pushed on a per-thread stack (runtime.cpp); drive() (under every call of run()
   // from call()) performs them one after another, so that a loop with a break in its body (a

@@ -50,7 +50,12 @@ const uint64_t* watch(PyObject* dict) {
   return v;
 }
 #else
-const uint64_t* watch(PyObject*) { return nullptr; }  // 3.11: checked per call
+// 3.11: every change to a dict gives it a new ma_version_tag (PEP 509; never 0, so a guard's
+// first check, seen 0, looks the name up). The guard holds the dict (or the module owning it).
+const uint64_t* watch(PyObject* dict) {
+  if (!dict || !PyDict_CheckExact(dict)) return nullptr;
+  return &reinterpret_cast<PyDictObject*>(dict)->ma_version_tag;
+}
 #endif
 
 constexpr int kBehaved = NPY_ARRAY_ALIGNED;
@@ -428,44 +433,9 @@ std::vector<std::string> GuardSet::describe() const {
   return out;
 }
 
-bool range_iterator_state(PyObject* it, int64_t& next, int64_t& step, int64_t& remaining) {
-  if (!it || Py_TYPE(it) != &PyRangeIter_Type) return false;
-  // __reduce__: (iter, (range(start, stop, step),), index) on 3.11, (iter, (range,), None) on
-  // 3.12+ (whose range starts at the next value).
-  PyObject* r = PyObject_CallMethod(it, "__reduce__", nullptr);
-  bool ok = false;
-  if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) >= 2 && PyTuple_Check(PyTuple_GET_ITEM(r, 1)) &&
-      PyTuple_GET_SIZE(PyTuple_GET_ITEM(r, 1)) == 1 && PyRange_Check(PyTuple_GET_ITEM(PyTuple_GET_ITEM(r, 1), 0))) {
-    PyObject* rng = PyTuple_GET_ITEM(PyTuple_GET_ITEM(r, 1), 0);
-    PyObject* idx = PyTuple_GET_SIZE(r) >= 3 ? PyTuple_GET_ITEM(r, 2) : Py_None;
-    PyObject* start = PyObject_GetAttrString(rng, "start");
-    PyObject* st = PyObject_GetAttrString(rng, "step");
-    const Py_ssize_t len = PyObject_Length(rng);
-    int o1 = 0, o2 = 0, o3 = 0;
-    long long a = start ? PyLong_AsLongLongAndOverflow(start, &o1) : 0;
-    long long s = st ? PyLong_AsLongLongAndOverflow(st, &o2) : 0;
-    long long k = PyLong_Check(idx) ? PyLong_AsLongLongAndOverflow(idx, &o3) : 0;
-    if (start && st && len >= 0 && !o1 && !o2 && !o3 && !PyErr_Occurred() && k >= 0 && s != 0) {
-      const long long left = k >= len ? 0 : len - k;
-      __int128 n = static_cast<__int128>(a) + static_cast<__int128>(k < len ? k : len) * s;
-      __int128 end = n + static_cast<__int128>(left) * s;
-      if (n >= INT64_MIN && n <= INT64_MAX && end >= INT64_MIN && end <= INT64_MAX) {
-        next = static_cast<int64_t>(n);
-        step = s;
-        remaining = left;
-        ok = true;
-      }
-    }
-    Py_XDECREF(start);
-    Py_XDECREF(st);
-  }
-  Py_XDECREF(r);
-  if (PyErr_Occurred()) PyErr_Clear();
-  return ok;
-}
-
 std::string StateHint::key() const {
   if (kind == Kind::SeqIter) return fmt::format("s{}", slot);
+  if (kind == Kind::IntOrScalar) return fmt::format("j{}:{}:{}", slot, lo, hi);
   return kind == Kind::Int ? fmt::format("i{}:{}:{}", slot, lo, hi)
                            : fmt::format("r{}:{}:{}:{}:{}", slot, lo, hi, step, end);
 }

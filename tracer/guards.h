@@ -45,8 +45,9 @@ struct Guard {
   PyObject* name = nullptr;      // interned attribute/global name                      (strong)
   PyObject* expected = nullptr;  // Value/Identity/GlobalIs/BuiltinIs/AttrIs            (strong)
   SourceRef source;
-  // 3.12+: dict watchers bump these versions when `dict` / `dict2` change, so a guard that held
-  // once is re-evaluated only after a change (GlobalIs, BuiltinIs, AttrIs on a module).
+  // Dict watchers (3.12+) or the dict's own ma_version_tag (3.11) change these versions when
+  // `dict` / `dict2` change, so a guard that held once is re-evaluated only after a change
+  // (GlobalIs, BuiltinIs, AttrIs on a module).
   const uint64_t* version1 = nullptr;
   const uint64_t* version2 = nullptr;
   mutable uint64_t seen1 = 0;

@@ -33,7 +33,13 @@
 //   (the function's, the continuation entered from it, the one every later iteration reuses and
 //   its version for the loop's exit). A list iterator's index is guarded by value (a version per
 //   index, up to recompile_limit; the items' shapes usually differ anyway). The runtime runs the
-//   segments one after another from a driver loop (JitFunction::drive), not nested.
+//   segments one after another from a driver loop (JitFunction::drive), not nested; it reads
+//   and rebuilds the iterators through their C structs (iterstate.h).
+// - a scalar whose Python type depends on the data (a Select: `n = 0 ... if x[i] > 0: n += x[i]`
+//   leaves a Python int or an np.int64) is rebuilt as the arm whose condition holds
+//   (EffectOperand::Choice); inside a loop a Python int arm (within int64) makes the slot a
+//   StateHint::IntOrScalar: the continuation binds an int as a runtime int in its bounds and a
+//   NumPy scalar as any argument (a version each).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -309,24 +315,64 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
   std::function<std::optional<EffectOperand>(const AValue&, const std::string&, int)> operand =
       [&](const AValue& v, const std::string& name, int slot) -> std::optional<EffectOperand> {
     if (v.kind == AValue::Kind::Iterator) return iterator_operand(r, v, name, slot, reason);
-    if (r.in_loop && slot >= 0 && v.is_tensor() && v.box == Box::PyInt && v.type == ir::Type::scalar(ir::DType::I64)) {
-      // A runtime Python int (a loop variable): the continuation binds it as a runtime value
-      // within these bounds, so that each iteration runs the same compiled continuation.
+    // A Python int in [lo, hi] at frame state slot `slot`: the continuation binds it as a
+    // runtime value within these bounds, so that each iteration runs the same compiled
+    // continuation.
+    auto int_hint = [&](StateHint::Kind kind, int64_t lo, int64_t hi) {
       StateHint h;
-      h.kind = StateHint::Kind::Int;
+      h.kind = kind;
       h.slot = slot;
-      h.lo = v.lo;
-      h.hi = v.hi;
-      if (const StateHint* in = hint_for(slot); in && in->kind == StateHint::Kind::Int && options_.start_pc >= 0) {
+      h.lo = lo;
+      h.hi = hi;
+      if (const StateHint* in = hint_for(slot); in && in->kind == kind && options_.start_pc >= 0) {
         // Bounds that moved since this continuation's own input (a counter under a branch:
         // n in [0, k] after k iterations) are widened, so that the next continuation's key
         // (which holds them) stops changing: the union, a side that grew taken to +-2^40.
         constexpr int64_t kBig = int64_t{1} << 40;
         // (the guard on the next continuation's input checks the bounds: past 2^40 it fails.)
-        h.lo = v.lo >= in->lo ? in->lo : std::min(in->lo, -kBig);
-        h.hi = v.hi <= in->hi ? in->hi : std::max(in->hi, kBig);
+        h.lo = lo >= in->lo ? in->lo : std::min(in->lo, -kBig);
+        h.hi = hi <= in->hi ? in->hi : std::max(in->hi, kBig);
       }
       r.hints.push_back(h);
+    };
+    if (r.in_loop && slot >= 0 && v.is_tensor() && v.box == Box::PyInt && v.type == ir::Type::scalar(ir::DType::I64))
+      int_hint(StateHint::Kind::Int, v.lo, v.hi);  // a loop variable, a counter
+    if (v.kind == AValue::Kind::Select && v.items.size() == 3 && v.items[0].is_tensor()) {
+      // A scalar whose Python type depends on the data (`if x[i] > 0: n += x[i]` with n a
+      // Python int: np.int64 where it was added to, else still the int): rebuilt as the arm
+      // whose condition holds. Inside a loop, a Python int arm makes the slot a runtime int
+      // in its bounds when the int arrives (the other type: bound as any argument).
+      EffectOperand op;
+      op.kind = EffectOperand::Kind::Choice;
+      AValue c = v.items[0];
+      c.box = Box::NpScalar;
+      auto cond = effect_operand(c, true);
+      if (!cond) return std::nullopt;
+      op.items.push_back(std::move(*cond));
+      std::optional<std::pair<int64_t, int64_t>> pyint;  // the Python int arm's bounds
+      for (size_t a = 1; a < 3; ++a) {
+        const AValue& arm = v.items[a];
+        if (arm.is_tensor() && arm.box == Box::PyInt && arm.type == ir::Type::scalar(ir::DType::I64)) {
+          pyint = std::pair<int64_t, int64_t>(arm.lo, arm.hi);
+        } else if (arm.is_object() && PyLong_CheckExact(arm.obj)) {
+          int overflow = 0;
+          const long long x = PyLong_AsLongLongAndOverflow(arm.obj, &overflow);
+          if (overflow || (x == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            refuse(fmt::format("{} may be a Python int beyond int64", name));
+            return std::nullopt;
+          }
+          pyint = std::pair<int64_t, int64_t>(x, x);
+        } else if (!(arm.is_tensor() && arm.type.is_scalar()) && !arm.is_object()) {
+          refuse(fmt::format("{} may be {}, which cannot be rebuilt", name, what(arm)));
+          return std::nullopt;
+        }
+        auto o = operand(arm, name, -1);
+        if (!o) return std::nullopt;
+        op.items.push_back(std::move(*o));
+      }
+      if (r.in_loop && slot >= 0 && pyint) int_hint(StateHint::Kind::IntOrScalar, pyint->first, pyint->second);
+      return op;
     }
     if (v.kind == AValue::Kind::Tuple && !v.method.empty()) {
       refuse(fmt::format("{} is a dict's {} view, which cannot be rebuilt", name, v.method));
@@ -477,7 +523,14 @@ bool Tracer::bind_hinted(int k, PyObject* o, const StateHint& h, AValue& v) {
   SourceRef src = Source::arg(k, name);
   Guard g;
   const ir::Type i64 = ir::Type::scalar(ir::DType::I64);
-  if (h.kind == StateHint::Kind::Int) {
+  if (h.kind == StateHint::Kind::IntOrScalar && !PyLong_CheckExact(o)) {
+    // (the NumPy scalar side: as any argument, its type in the continuation's signature)
+    auto av = value_from_object(o, src);
+    if (!av) return false;
+    v = std::move(*av);
+    return true;
+  }
+  if (h.kind == StateHint::Kind::Int || h.kind == StateHint::Kind::IntOrScalar) {
     if (!PyLong_CheckExact(o)) return fail(AbortCode::UnsupportedArgument, fmt::format("{} is not an int", name));
     g.dims = {h.lo, h.hi};
     guard_object(Guard::Kind::IntRange, src, std::move(g));

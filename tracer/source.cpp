@@ -183,27 +183,4 @@ std::string Source::describe() const {
   }
 }
 
-PyObject* seq_iterator_state(PyObject* it, Py_ssize_t& index) {
-  if (!it || (Py_TYPE(it) != &PyListIter_Type && Py_TYPE(it) != &PyTupleIter_Type)) return nullptr;
-  // __reduce__: (iter, (seq,), index), or (iter, (empty,)) once exhausted.
-  PyObject* r = PyObject_CallMethod(it, "__reduce__", nullptr);
-  PyObject* out = nullptr;
-  if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) >= 2 && PyTuple_Check(PyTuple_GET_ITEM(r, 1)) &&
-      PyTuple_GET_SIZE(PyTuple_GET_ITEM(r, 1)) == 1) {
-    PyObject* seq = PyTuple_GET_ITEM(PyTuple_GET_ITEM(r, 1), 0);
-    if (PyList_CheckExact(seq) || PyTuple_CheckExact(seq)) {
-      if (PyTuple_GET_SIZE(r) >= 3 && PyLong_Check(PyTuple_GET_ITEM(r, 2))) {
-        index = PyLong_AsSsize_t(PyTuple_GET_ITEM(r, 2));
-        if (!(index == -1 && PyErr_Occurred())) out = Py_NewRef(seq);
-      } else if (PyObject_Length(seq) == 0) {  // exhausted: its sequence is gone
-        index = 0;
-        out = Py_NewRef(seq);
-      }
-    }
-  }
-  Py_XDECREF(r);
-  if (PyErr_Occurred()) PyErr_Clear();
-  return out;
-}
-
 }  // namespace tracejit::tracer

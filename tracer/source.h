@@ -1,6 +1,7 @@
 // Where an abstract value came from: the same Source names its guard and words its messages.
 #pragma once
 
+#include "tracer/iterstate.h"
 #include "tracer/npy.h"
 
 #include <memory>
@@ -12,7 +13,7 @@ struct Source;
 using SourceRef = std::shared_ptr<const Source>;
 
 struct Source {
-  // IterSeq: the list or tuple a list/tuple iterator (base) iterates over (its __reduce__).
+  // IterSeq: the list or tuple a list/tuple iterator (base) iterates over (iterstate.h).
   enum class Kind { Arg, Global, Builtin, Attr, Item, Fixed, Constant, Computed, IterSeq };
   Kind kind = Kind::Computed;
   int arg_index = -1;  // Arg
@@ -50,10 +51,5 @@ struct Source {
   // (no Python error left set) when the path no longer resolves. Needs the GIL.
   PyObject* eval(PyObject* const* args) const;
 };
-
-// The list or tuple a list/tuple iterator goes over and the index of its next item: a new
-// reference, or nullptr (no error set) for anything else. An exhausted iterator gives an empty
-// sequence.
-PyObject* seq_iterator_state(PyObject* it, Py_ssize_t& index);
 
 }  // namespace tracejit::tracer

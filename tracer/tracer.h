@@ -128,6 +128,9 @@ struct EffectOperand {
                 // iterator with exactly eager's remaining items)
     SeqIter,    // iter(items[0]) set to index `index` (__setstate__): a for loop's iterator over a
                 // list or tuple at a graph break inside the loop
+    Choice,     // items[1] if items[0] (a NumPy bool) holds, else items[2]: a scalar whose Python
+                // type depends on the data (a Select: Python int or np.int64 ...) in the frame
+                // state at a graph break
   };
   Kind kind = Kind::Constant;
   int index = -1;
@@ -194,7 +197,10 @@ struct Effect {
 // SeqIter: a list or tuple iterator, its sequence read through it (Source::iter_seq) and its
 // index guarded by value (a version per index: the items usually differ in shape anyway).
 struct StateHint {
-  enum class Kind : uint8_t { Int, RangeIter, SeqIter };
+  // IntOrScalar: a local that holds a Python int in [lo, hi] or a NumPy scalar depending on the
+  // data (an accumulator `n = 0 ... n += x[i]` under a branch): the int is bound as Int, a
+  // scalar as any argument (each its own continuation version).
+  enum class Kind : uint8_t { Int, RangeIter, SeqIter, IntOrScalar };
   Kind kind = Kind::Int;
   int slot = -1;  // index into the frame state (locals, then the value stack)
   int64_t lo = 0, hi = 0;
@@ -202,10 +208,6 @@ struct StateHint {
   std::string key() const;
 };
 
-// The state of a range iterator (the next value it yields, its step, how many items are left)
-// read through its __reduce__ (the same on every CPython): false (no error set) for anything
-// else or a value outside int64.
-bool range_iterator_state(PyObject* it, int64_t& next, int64_t& step, int64_t& remaining);
 
 struct Resume {
   enum class Kind : uint8_t {
