@@ -191,6 +191,10 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   if (const char* why = break_refusal(f.code, f.instrs, idx)) return refuse(why);
   Resume r;
   r.in_loop = inside_loop(f.instrs, idx);
+  const bool with = in.op == COp::Unsupported && in.raw_name == "BEFORE_WITH";
+  if (with && r.in_loop)
+    return refuse("it is inside a loop (the eager with statement cannot hand the loop back to compiled code)");
+  if (with && f.stack.size() != 1) return refuse("values are on the stack below the with statement");
   if (r.in_loop && in_exception_block(f.code, in.offset))
     return refuse("it is inside a loop and a try block (the eager remainder cannot re-enter both)");
   r.pc = idx;
@@ -202,6 +206,9 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     r.nargs = in.arg;
     r.kw = in.op == COp::CallKw;
     operands = static_cast<size_t>(in.arg) + 2 + (r.kw ? 1 : 0);
+  } else if (with) {
+    r.kind = Resume::Kind::With;
+    r.entry_offset = in.offset;
   } else if (in.op == COp::ToBool) {
     r.kind = Resume::Kind::Truth;
   } else if (in.op == COp::LoadMethod) {
@@ -248,6 +255,8 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     if (callable.is_object() && frame_sensitive(callable.obj))
       return refuse(fmt::format("{}() depends on the calling frame", callable_name(callable.obj)));
     r.what = callable.is_object() ? fmt::format("call to {}()", callable_name(callable.obj)) : "call";
+  } else if (r.kind == Resume::Kind::With) {
+    r.what = fmt::format("with statement on {}", what(f.stack.back()));
   } else if (r.kind == Resume::Kind::Method || r.kind == Resume::Kind::MethodCall) {
     r.what = fmt::format("method .{}() of {}", r.attr, what(f.stack.back()));
   } else {
@@ -261,6 +270,19 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   trace_.resume = std::move(r);
   returned_ = true;
   return true;
+}
+
+// BEFORE_WITH: a `with` statement of the outermost frame, at the top level of the trace (not
+// in a loop, an inlined call, a loop region or an if-conversion arm), is a graph break around
+// the whole statement (Resume::Kind::With).
+bool Tracer::op_before_with(const Instruction& in) {
+  (void)in;
+  if (frames_.size() != 1)
+    return fail(AbortCode::UnsupportedBytecode, "a with statement in an inlined function is not traced");
+  if (step_depth_ != 1 || !regions_.empty())
+    return fail(AbortCode::UnsupportedBytecode,
+                "a with statement inside a compiled loop region or an if-converted branch is not traced");
+  return make_break(fr().pc - 1, "a with statement runs eagerly, __enter__ to __exit__");
 }
 
 // The live frame state at the break (Resume::state): the locals live after it (dead ones are
@@ -539,6 +561,16 @@ bool Tracer::bind_state() {
     if (k >= nlocals && self && !PyModule_Check(self)) {
       // A C method bound at a graph break (x.tolist): created anew each call, so guarded by
       // type only; the tracer knows no such object by identity: calling it is another break.
+      std::string name = fmt::format("<stack {}>", k - nlocals);
+      Guard g;
+      g.type = Py_TYPE(o);
+      guard_object(Guard::Kind::Type, Source::arg(k, name), std::move(g));
+      v = object(o, Source::arg(k, name));
+    } else if (o && k == static_cast<int>(nargs_) - 1 && k >= nlocals && options_.start_pc >= 0 &&
+               static_cast<size_t>(options_.start_pc) < fr().instrs.size() &&
+               fr().instrs[static_cast<size_t>(options_.start_pc)].raw_name == "BEFORE_WITH") {
+      // The context manager of the with statement this continuation starts at: only handed
+      // on to the eager statement, so any object will do (guarded by type).
       std::string name = fmt::format("<stack {}>", k - nlocals);
       Guard g;
       g.type = Py_TYPE(o);

@@ -215,6 +215,9 @@ struct Resume {
              // protocol's pair for getattr(top, attr): a NULL and the bound attribute
     MethodCall,  // the same followed by a CALL without arguments (x.tolist()): the top of
                  // `state` is replaced by the call's result (pc + 1 is that CALL)
+    With,  // BEFORE_WITH: the top of `state` is the context manager; the whole statement runs
+           // eagerly (tracejit._resume.make_with_remainder, entered at entry_offset) and the
+           // continuation starts where it is left with an empty stack (found at run time)
   };
   Kind kind = Kind::Call;
   int pc = -1;      // the break instruction (index into the decoded instructions)
