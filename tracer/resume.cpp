@@ -148,6 +148,22 @@ const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& in
   return nullptr;
 }
 
+// An object value_from_object has no value for (see the end of it): bound opaque in a
+// continuation's frame state.
+bool opaque_local(PyObject* o) {
+  auto* np = NumpySurface::get();
+  if (!np) {
+    PyErr_Clear();
+    return false;
+  }
+  return !(PyArray_Check(o) || PyFloat_Check(o) || PyLong_Check(o) || PyArray_IsScalar(o, Generic) ||
+           PyMethod_Check(o) || PyBool_Check(o) || o == Py_None || PyModule_Check(o) || PyType_Check(o) ||
+           PyFunction_Check(o) || PyCFunction_Check(o) || PyArray_DescrCheck(o) || Py_TYPE(o) == np->ufunc_type ||
+           Py_TYPE(o) == np->dispatcher_type || PyUnicode_Check(o) || PyTuple_Check(o) || PyList_Check(o) ||
+           PyDict_Check(o) || PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_HEAPTYPE) || PyCell_Check(o) ||
+           PyComplex_Check(o) || PyBytes_Check(o) || PySet_Check(o) || PyFrozenSet_Check(o));
+}
+
 // Whether a backward jump spans instruction `idx` (it is inside a loop).
 bool inside_loop(const std::vector<Instruction>& ins, int idx) {
   for (size_t j = 0; j < ins.size(); ++j)
@@ -578,6 +594,14 @@ bool Tracer::bind_state() {
       v = object(o, Source::arg(k, name));
     } else if (const StateHint* h = hint_for(k); h && o) {
       if (!bind_hinted(k, o, *h, v)) return false;
+    } else if (o && k < nlocals && opaque_local(o)) {
+      // A local of a type the tracer has no value for (a file after `with open(...) as f`):
+      // an object guarded by type; using it in the continuation goes through the generic
+      // attribute and call paths (guarded reads, or a graph break).
+      Guard g;
+      g.type = Py_TYPE(o);
+      guard_object(Guard::Kind::Type, Source::arg(k, local_name(k)), std::move(g));
+      v = object(o, Source::arg(k, local_name(k)));
     } else if (o) {
       std::string name = k < nlocals ? local_name(k) : fmt::format("<stack {}>", k - nlocals);
       auto av = value_from_object(o, Source::arg(k, name));
