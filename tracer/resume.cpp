@@ -144,7 +144,7 @@ std::optional<std::vector<bool>> live_locals(PyCodeObject* code, const std::vect
 
 // Why the trace may not end at instruction `idx` of this code, or nullptr.
 const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& ins, int idx) {
-  if (code->co_ncellvars > 0 || code->co_nfreevars > 0) return "the function has cells or free variables (closures)";
+  if (code->co_ncellvars > 0) return "the function has cell variables (it defines closures)";
   return nullptr;
 }
 
@@ -389,8 +389,25 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
     return o;
   };
   r.nlocals = static_cast<int>(f.locals.size());
+  const size_t nfree = static_cast<size_t>(f.code->co_nfreevars);
+  PyObject* closure = PyFunction_GET_CLOSURE(f.func);
   for (size_t k = 0; k < f.locals.size(); ++k) {
     const AValue& v = f.locals[k];
+    if (k + nfree >= f.locals.size()) {
+      // A free variable of the function (a closure): its cell, fetched from func.__closure__
+      // (the eager remainder reads and writes it; a continuation reads it again, guarded).
+      const auto j = static_cast<Py_ssize_t>(k + nfree - f.locals.size());
+      if (!closure || !PyTuple_Check(closure) || PyTuple_GET_SIZE(closure) <= j)
+        return refuse("the function's closure does not match its free variables");
+      PyObject* idx = PyLong_FromSsize_t(j);
+      if (!idx) return refuse("out of memory");
+      SourceRef src = Source::item(Source::attr(Source::fixed(func_, trace_.graph.name), "__closure__"), idx);
+      Py_DECREF(idx);
+      auto o = effect_operand(object(PyTuple_GET_ITEM(closure, j), src), true);
+      if (!o) return false;
+      r.state.emplace_back(std::move(*o));
+      continue;
+    }
     if (v.kind == AValue::Kind::Null || (live && !(*live)[k])) {
       r.state.emplace_back(std::nullopt);
       continue;
@@ -570,8 +587,10 @@ bool Tracer::bind_state() {
   const int nlocals = options_.state_locals;
   if (nlocals != static_cast<int>(fr().locals.size()) || nargs_ < nlocals)
     return fail(AbortCode::UnsupportedArgument, "continuation state does not match the frame");
+  const int first_free = nlocals - fr().code->co_nfreevars;
   for (int k = 0; k < static_cast<int>(nargs_); ++k) {
     PyObject* o = args_[k];
+    if (k >= first_free && k < nlocals) continue;  // free variables: bound by bind_closure
     AValue v;  // NULL: an unbound local, or the NULL of a call protocol
     PyObject* self = o && PyCFunction_Check(o) ? PyCFunction_GET_SELF(o) : nullptr;
     if (k >= nlocals && self && !PyModule_Check(self)) {

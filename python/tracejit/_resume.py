@@ -7,8 +7,8 @@ parameter (unbound ones are deleted again), the value stack is pushed from extra
 and a forward jump goes to the resume offset. Jumps in 3.11+ are relative, so the original
 bytecode is kept as it is; the exception table is shifted by the prologue's length and the
 location table gets "no location" entries for the prologue, so tracebacks name the user's
-lines. Only code without cells or free variables is handled (the tracer never breaks in other
-code). A break inside a try block enters the copy at the break instruction itself, with its
+lines. Cell and free variables become plain locals holding their cell objects (the runtime passes
+the function's own closure cells; see make_remainder). A break inside a try block enters the copy at the break instruction itself, with its
 operands on the stack (jit/runtime.cpp), so that the shifted exception table sends its
 exceptions, and later ones, to the user's handlers.
 """
@@ -90,11 +90,16 @@ def make_remainder(func, offset, unbound, nstack, stack_nulls=()):
     slots (the ones listed in `unbound` are unbound) and that value stack (the entries listed in
     `stack_nulls` are the call protocol's NULL; their arguments are ignored)."""
     code = func.__code__
-    if code.co_cellvars or code.co_freevars:
-        raise ValueError("tracejit: no eager remainder for code with cells or free variables")
-    nlocals = code.co_nlocals
+    # Cell and free variables become plain locals of the copy (the same slots: CPython orders
+    # them after the other locals), each passed its cell object: LOAD_DEREF / STORE_DEREF /
+    # LOAD_CLOSURE read the slot as a cell whatever its kind, and the copy skips the MAKE_CELL
+    # and COPY_FREE_VARS of the original prologue.
+    if "__class__" in code.co_freevars:
+        raise ValueError("tracejit: no eager remainder for code using super() or __class__")
+    slots = code.co_varnames + tuple(c for c in code.co_cellvars if c not in code.co_varnames) + code.co_freevars
+    nlocals = len(slots)
     stack_names = tuple(f"<stack {k}>" for k in range(nstack))
-    varnames = code.co_varnames + stack_names
+    varnames = slots + stack_names
 
     def prologue(jump):
         p = bytearray(_instr("RESUME", 0))
@@ -116,6 +121,8 @@ def make_remainder(func, offset, unbound, nstack, stack_nulls=()):
         co_kwonlyargcount=0,
         co_nlocals=nlocals + nstack,
         co_varnames=varnames,
+        co_cellvars=(),
+        co_freevars=(),
         co_flags=code.co_flags & ~(_CO_VARARGS | _CO_VARKEYWORDS),
         co_stacksize=code.co_stacksize + nstack,
         co_exceptiontable=_shift_exception_table(code.co_exceptiontable, units),
@@ -219,8 +226,6 @@ def make_with_remainder(func, entry, unbound, nstack, stack_nulls=()):
     or, where the statement is left at exits[k] (a byte offset of func's code), the tuple
     (WITH_DONE, k, {name: value} of the bound locals)."""
     code = func.__code__
-    if code.co_cellvars or code.co_freevars:
-        raise ValueError("tracejit: no eager remainder for code with cells or free variables")
     exits, inside = with_exits(code, entry)
     base = make_remainder(func, entry, unbound, nstack, stack_nulls)
     bcode = base.__code__
