@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -185,6 +186,9 @@ struct EffectContext {
   // An effect of a loop region: recorded value k as Python sees it (new ref; one object per
   // value and iteration).
   std::function<PyObject*(int)> recorded = nullptr;
+  // A graph break's frame state: the cells made so far, by EffectOperand::index (strong refs,
+  // released by whoever made the context).
+  std::map<int, PyObject*>* cells = nullptr;
 };
 
 // Bytes of a recorded value of type `t` (symbolic dims resolved by `sym`).
@@ -432,6 +436,42 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
         Py_DECREF(r);
       }
       return it;
+    }
+    case K::Cell: {  // one new cell per index and frame state
+      if (!cx.cells) break;
+      auto found = cx.cells->find(op.index);
+      if (found != cx.cells->end()) return Py_NewRef(found->second);
+      PyObject* content = op.items.empty() ? nullptr : operand_value(op.items[0], cx);
+      if (!op.items.empty() && !content) return nullptr;
+      found = cx.cells->find(op.index);  // (the content cannot hold this cell: the tracer refuses cycles)
+      if (found != cx.cells->end()) {
+        Py_XDECREF(content);
+        return Py_NewRef(found->second);
+      }
+      PyObject* cell = PyCell_New(content);
+      Py_XDECREF(content);
+      if (!cell) return nullptr;
+      cx.cells->emplace(op.index, Py_NewRef(cell));
+      return cell;
+    }
+    case K::Function: {  // a nested function the traced code made, made again
+      PyObject* t = op.constant.get();
+      if (op.items.size() != 2 || !t || !PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) break;
+      PyObject* f = PyFunction_New(PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1));
+      if (!f) return nullptr;
+      for (int i = 0; i < 2; ++i) {
+        PyObject* part = operand_value(op.items[static_cast<size_t>(i)], cx);
+        const int rc = !part ? -1
+                       : part == Py_None ? 0
+                       : i == 0          ? PyFunction_SetClosure(f, part)
+                                         : PyFunction_SetDefaults(f, part);
+        Py_XDECREF(part);
+        if (rc < 0) {
+          Py_DECREF(f);
+          return nullptr;
+        }
+      }
+      return f;
     }
   }
   PyErr_SetString(PyExc_SystemError, "tracejit: unknown effect operand");
@@ -1475,18 +1515,21 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   if (e.resume) {
     // A graph break: the frame state as Python objects (the same object per graph result and
     // box as the effects used), then the break instruction and the rest of the function.
-    EffectContext cx{bound, effect_objs, host, box};  // host values the effects computed
+    std::map<int, PyObject*> cells;  // cells made for the frame state (shared by its closures)
+    EffectContext cx{bound, effect_objs, host, box, nullptr, &cells};  // host values the effects computed
     std::vector<PyObject*> state;
     state.reserve(e.resume->state.size());
     for (const auto& op : e.resume->state) {
       PyObject* o = op ? operand_value(*op, cx) : nullptr;
       if (op && !o) {
         for (PyObject* x : state) Py_XDECREF(x);
+        for (auto& c : cells) Py_DECREF(c.second);
         cleanup();
         return nullptr;
       }
       state.push_back(o);
     }
+    for (auto& c : cells) Py_DECREF(c.second);
     cleanup();
     t_pending.push_back(PendingResume{e.shared_from_this(), std::move(state)});
     return kResumePending;

@@ -144,7 +144,7 @@ std::optional<std::vector<bool>> live_locals(PyCodeObject* code, const std::vect
 
 // Why the trace may not end at instruction `idx` of this code, or nullptr.
 const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& ins, int idx) {
-  if (code->co_ncellvars > 0) return "the function has cell variables (it defines closures)";
+  (void)code;
   return nullptr;
 }
 
@@ -162,6 +162,14 @@ bool opaque_local(PyObject* o) {
            Py_TYPE(o) == np->dispatcher_type || PyUnicode_Check(o) || PyTuple_Check(o) || PyList_Check(o) ||
            PyDict_Check(o) || PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_HEAPTYPE) || PyCell_Check(o) ||
            PyComplex_Check(o) || PyBytes_Check(o) || PySet_Check(o) || PyFrozenSet_Check(o));
+}
+
+// Whether function `f` was made from a code constant of `code` (a def or lambda inside it).
+bool made_here(PyCodeObject* code, PyObject* f) {
+  PyObject* c = PyFunction_GET_CODE(f);
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(code->co_consts); ++i)
+    if (PyTuple_GET_ITEM(code->co_consts, i) == c) return true;
+  return false;
 }
 
 // Whether a backward jump spans instruction `idx` (it is inside a loop).
@@ -344,6 +352,7 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       if (same_value(*lists[a], *lists[b]))
         return refuse("a list built in the traced code is referred to twice (its identity cannot be rebuilt)");
   if (!finish_writebacks()) return false;
+  std::vector<int> building_cells;  // cells whose content is being made (a cycle is refused)
   std::function<std::optional<EffectOperand>(const AValue&, const std::string&, int)> operand =
       [&](const AValue& v, const std::string& name, int slot) -> std::optional<EffectOperand> {
     if (v.kind == AValue::Kind::Iterator) return iterator_operand(r, v, name, slot, reason);
@@ -371,6 +380,53 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       op.kind = v.is_list ? EffectOperand::Kind::List : EffectOperand::Kind::Tuple;
       for (const AValue& it : v.items) {
         auto o = operand(it, name, -1);
+        if (!o) return std::nullopt;
+        op.items.push_back(std::move(*o));
+      }
+      return op;
+    }
+    if (v.kind == AValue::Kind::Cell) {
+      if (v.obj && v.source && v.source->evaluable()) return effect_operand(object(v.obj, v.source), true);  // a real cell
+      if (v.arg < 0 || static_cast<size_t>(v.arg) >= cells_.size()) {
+        refuse(fmt::format("{} is an unknown cell", name));
+        return std::nullopt;
+      }
+      if (std::count(building_cells.begin(), building_cells.end(), v.arg)) {
+        refuse(fmt::format("{} is a cell that holds a closure over itself (a recursive nested function)", name));
+        return std::nullopt;
+      }
+      EffectOperand op;
+      op.kind = EffectOperand::Kind::Cell;
+      op.index = v.arg;
+      const AValue& content = cells_[static_cast<size_t>(v.arg)];
+      if (content.kind != AValue::Kind::Null) {
+        building_cells.push_back(v.arg);
+        auto o = operand(content, fmt::format("the closure variable of {}", name), -1);
+        building_cells.pop_back();
+        if (!o) return std::nullopt;
+        op.items.push_back(std::move(*o));
+      }
+      return op;
+    }
+    if (v.kind == AValue::Kind::Closure) {
+      // A function the traced code made: made again, over the same (new) cells.
+      EffectOperand op;
+      op.kind = EffectOperand::Kind::Function;
+      op.constant = PyRef::steal(PyTuple_Pack(2, PyFunction_GET_CODE(v.obj), PyFunction_GET_GLOBALS(v.obj)));
+      if (!op.constant) {
+        PyErr_Clear();
+        refuse("out of memory");
+        return std::nullopt;
+      }
+      for (size_t i = 0; i < 2; ++i) {
+        const AValue* part = i < v.items.size() ? &v.items[i] : nullptr;
+        if (!part || part->kind == AValue::Kind::Null) {
+          EffectOperand none;
+          none.constant = PyRef::borrow(Py_None);
+          op.items.push_back(std::move(none));
+          continue;
+        }
+        auto o = operand(*part, name, -1);
         if (!o) return std::nullopt;
         op.items.push_back(std::move(*o));
       }
@@ -613,6 +669,31 @@ bool Tracer::bind_state() {
       v = object(o, Source::arg(k, name));
     } else if (const StateHint* h = hint_for(k); h && o) {
       if (!bind_hinted(k, o, *h, v)) return false;
+    } else if (o && k < nlocals && PyCell_Check(o) &&
+               (static_cast<unsigned char>(PyBytes_AS_STRING(fr().code->co_localspluskinds)[k]) & 0x40)) {
+      // A cell variable (CO_FAST_CELL): the frame's real cell, which closures made before the
+      // break share. Read through it (guarded); assigning it is not traced (the store would have
+      // to reach the real cell): the continuation then runs eagerly.
+      SourceRef src = Source::arg(k, local_name(k));
+      Guard g;
+      g.type = &PyCell_Type;
+      guard_object(Guard::Kind::Type, src, std::move(g));
+      AValue content;
+      if (PyObject* c = PyCell_GET(o)) {
+        auto av = value_from_object(c, Source::attr(src, "cell_contents"));
+        if (!av) return false;
+        content = std::move(*av);
+      }
+      cells_.push_back(std::move(content));
+      v.kind = AValue::Kind::Cell;
+      v.arg = static_cast<int>(cells_.size() - 1);
+      v.obj = o;
+      v.source = src;
+    } else if (o && k < nlocals && PyFunction_Check(o) && made_here(fr().code, o)) {
+      return fail(AbortCode::UnsupportedValue,
+                  fmt::format("local '{}' is a nested function made before the graph break (not bound in a "
+                              "continuation yet)",
+                              local_name(k)));
     } else if (o && k < nlocals && opaque_local(o)) {
       // A local of a type the tracer has no value for (a file after `with open(...) as f`):
       // an object guarded by type; using it in the continuation goes through the generic

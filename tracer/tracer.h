@@ -127,6 +127,11 @@ struct EffectOperand {
                 // iterator with exactly eager's remaining items)
     SeqIter,    // iter(items[0]) set to index `index` (__setstate__): a for loop's iterator over a
                 // list or tuple at a graph break inside the loop
+    Cell,       // a new cell holding items[0] (empty when no items), made once per frame state for
+                // each `index` (a cell the traced code made: the frame's slot and the closures
+                // over it share the one object)
+    Function,   // a new function: `constant` the tuple (code, globals), items[0] its closure (a
+                // Tuple of Cell operands, or a Constant None), items[1] its defaults (likewise)
   };
   Kind kind = Kind::Constant;
   int index = -1;
