@@ -2041,12 +2041,14 @@ bool JitFunction::prepare_with(const tracer::Resume& r, const std::vector<bool>&
 }
 
 Continuation* JitFunction::plain_continuation(int pc, int offset, const std::vector<bool>& bound,
-                                              const std::string& where, std::string& why) {
-  const std::string key = continuation_key(pc, bound, {});
+                                              const std::vector<tracer::StateHint>& hints, const std::string& where,
+                                              std::string& why) {
+  const std::string key = continuation_key(pc, bound, hints);
   auto it = continuations_.find(key);
   if (it != continuations_.end()) return it->second.get();
   auto c = std::make_unique<Continuation>();
   c->pc = pc;
+  c->hints = hints;
   c->nlocals = static_cast<int>(bound.size());
   c->nstate = bound.size();
   c->bound = bound;
@@ -2120,8 +2122,31 @@ PyObject* JitFunction::resume_with(const tracer::Resume& r, std::vector<PyObject
   const int pc = c.with_exits[static_cast<size_t>(k)];
   const int offset = c.with_exit_offsets[static_cast<size_t>(k)];
   Py_DECREF(res);
+  // Nested functions of this code over the frame's cells (as tracer::Tracer::frame_state).
+  std::vector<tracer::StateHint> hints;
+  auto* code = reinterpret_cast<PyCodeObject*>(c.code);
+  for (size_t i = 0; i < next.size(); ++i) {
+    PyObject* f = next[i];
+    if (!f || !PyFunction_Check(f)) continue;
+    bool ours = false;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(code->co_consts); ++j)
+      ours |= PyTuple_GET_ITEM(code->co_consts, j) == PyFunction_GET_CODE(f);
+    if (!ours) continue;
+    tracer::StateHint h;
+    h.kind = tracer::StateHint::Kind::Closure;
+    h.slot = static_cast<int>(i);
+    PyObject* cl = PyFunction_GET_CLOSURE(f);
+    for (Py_ssize_t j = 0; ours && cl && j < PyTuple_GET_SIZE(cl); ++j) {
+      int found = -1;
+      for (size_t s = 0; s < next.size() && found < 0; ++s)
+        if (next[s] == PyTuple_GET_ITEM(cl, j)) found = static_cast<int>(s);
+      ours = found >= 0;
+      h.cells.push_back(found);
+    }
+    if (ours) hints.push_back(std::move(h));
+  }
   std::string why;
-  Continuation* after = PyErr_Occurred() ? nullptr : plain_continuation(pc, offset, nbound, c.where, why);
+  Continuation* after = PyErr_Occurred() ? nullptr : plain_continuation(pc, offset, nbound, hints, c.where, why);
   if (!after) {
     for (PyObject* o : next) Py_XDECREF(o);
     if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, ("tracejit: no continuation after a with statement: " + why).c_str());
@@ -2231,6 +2256,20 @@ PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) 
     return nullptr;
   }
   PyObject* const* state = st.data();
+  // Nested functions bound as the traced code's own (StateHint::Kind::Closure): their closure
+  // cells must be the frame's cell slots, else the rest runs eagerly.
+  bool usable = true;
+  for (const tracer::StateHint& h : c.hints) {
+    if (h.kind != tracer::StateHint::Kind::Closure) continue;
+    PyObject* f = static_cast<size_t>(h.slot) < st.size() ? st[static_cast<size_t>(h.slot)] : nullptr;
+    PyObject* cl = f && PyFunction_Check(f) ? PyFunction_GET_CLOSURE(f) : nullptr;
+    const size_t n = cl ? static_cast<size_t>(PyTuple_GET_SIZE(cl)) : 0;
+    bool same = f && PyFunction_Check(f) && n == h.cells.size();
+    for (size_t i = 0; same && i < n; ++i)
+      same = h.cells[i] >= 0 && static_cast<size_t>(h.cells[i]) < st.size() &&
+             PyTuple_GET_ITEM(cl, static_cast<Py_ssize_t>(i)) == st[static_cast<size_t>(h.cells[i])];
+    usable = usable && same;
+  }
   auto run_version = [&](const std::shared_ptr<CacheEntry>& e, bool& ran) -> PyObject* {
     PyObject* r = run(*e, state);
     fp_eager_ = false;  // flags NumPy acts on: the eager remainder runs it again from `state`
@@ -2241,8 +2280,7 @@ PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) 
     }
     return r;
   };
-  bool usable = true;
-  for (size_t i = 0; i < c.entries.size(); ++i) {
+  for (size_t i = 0; usable && i < c.entries.size(); ++i) {
     if (!c.entries[i]->settled && !settle_continuation(c, i)) {
       if (i < c.entries.size() && !c.entries[i]->settled) continue;  // still compiling
       --i;

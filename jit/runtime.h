@@ -169,7 +169,8 @@ class JitFunction {
   PyObject* resume_with(const tracer::Resume& r, std::vector<PyObject*>& state);
   bool prepare_with(const tracer::Resume& r, const std::vector<bool>& bound, PyObject* unbound, std::string& why);
   // The continuation at instruction `pc` (byte `offset`) with an empty stack, made when missing.
-  Continuation* plain_continuation(int pc, int offset, const std::vector<bool>& bound, const std::string& where,
+  Continuation* plain_continuation(int pc, int offset, const std::vector<bool>& bound,
+                                   const std::vector<tracer::StateHint>& hints, const std::string& where,
                                    std::string& why);
   // A version that ends at a graph break returns kResumePending from run() with its break and
   // frame state pushed on a per-thread stack (runtime.cpp); drive() (under every call of run()

@@ -466,6 +466,11 @@ bool range_iterator_state(PyObject* it, int64_t& next, int64_t& step, int64_t& r
 
 std::string StateHint::key() const {
   if (kind == Kind::SeqIter) return fmt::format("s{}", slot);
+  if (kind == Kind::Closure) {
+    std::string k = fmt::format("c{}", slot);
+    for (int c : cells) k += fmt::format(":{}", c);
+    return k;
+  }
   return kind == Kind::Int ? fmt::format("i{}:{}:{}", slot, lo, hi)
                            : fmt::format("r{}:{}:{}:{}:{}", slot, lo, hi, step, end);
 }

@@ -11,10 +11,29 @@
 //   top level of the trace: not inside a loop region or an if-conversion arm. Inside a try
 //   block (an exception table entry covers it) the
 //   rest of the function from the break instruction itself runs eagerly (Resume::in_try), so
-//   that its exceptions meet the user's handlers and `finally` runs once, as eagerly. (`with`
-//   blocks never get here: BEFORE_WITH is not traced, the whole call runs eagerly.)
-// - in code without cells or free variables (the eager remainder rebuilds the frame from
-//   plain locals);
+//   that its exceptions meet the user's handlers and `finally` runs once, as eagerly.
+// - at a `with` statement (BEFORE_WITH; op_before_with), around the whole statement
+//   (Resume::Kind::With): the runtime runs it eagerly in a copy of the code entered at
+//   BEFORE_WITH with the context manager on its stack (tracejit._resume.make_with_remainder),
+//   so __enter__/__exit__ run once and exceptions in the block meet __exit__ exactly as eagerly
+//   (suppression included); where the statement is left with an empty stack (the end of the
+//   block, after a suppressing __exit__, a constant return: with_exits walks the stack depths;
+//   3.12+ may lay out copies of the code after it per exit) the copy returns its locals and the
+//   continuation starts there. np.errstate blocks take this path: their ops run eagerly under
+//   the block's state, the compiled parts under the caller's. Refused inside a loop (a with
+//   statement there, and the rest, then run eagerly), in inlined callees (the call site breaks),
+//   loop regions and if-conversion arms; inside a try block it is a try break as above.
+// - in code with cells or free variables too: the eager remainder turns cell and free slots into
+//   plain locals holding the cell objects (LOAD_DEREF/STORE_DEREF read the slot as a cell). The
+//   frame state holds the function's own closure cells (fetched from func.__closure__), one new
+//   cell per abstract cell the trace made (EffectOperand::Cell) and the nested functions made
+//   before the break again over those cells (EffectOperand::Function), so closures and the rest
+//   share them: `nonlocal` writes are seen both ways. A continuation binds free variables
+//   through bind_closure (guarded cell_contents), cell slots as the real cells (reads guarded;
+//   STORE_DEREF / DELETE_DEREF there are refused: the rest runs eagerly) and nested functions
+//   over those cells as functions the trace made (StateHint::Kind::Closure: the runtime checks
+//   that their closure cells are the slots' objects before a compiled version runs). Code using
+//   `__class__` (zero-argument super()) gets no eager remainder.
 // - when every live local and the stack below the instruction's operands are values the
 //   runtime can rebuild exactly: input arrays (as themselves), computed arrays (one object per
 //   value, not views), runtime numbers, constants, objects re-fetched through their source,
@@ -472,6 +491,27 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
     if (!o) return false;
     r.state.emplace_back(std::move(*o));
   }
+  // Nested functions in locals whose cells are all cell slots of the frame: a continuation
+  // binds them as functions the traced code made (StateHint::Kind::Closure).
+  for (size_t k = 0; k < f.locals.size(); ++k) {
+    const AValue& v = f.locals[k];
+    if (v.kind != AValue::Kind::Closure || !r.state[k]) continue;
+    StateHint h;
+    h.kind = StateHint::Kind::Closure;
+    h.slot = static_cast<int>(k);
+    bool ok = v.items.size() == 2;
+    if (ok && v.items[0].kind == AValue::Kind::Tuple) {
+      for (const AValue& c : v.items[0].items) {
+        int found = -1;
+        for (size_t j = 0; j < f.locals.size() && found < 0; ++j)
+          if (f.locals[j].kind == AValue::Kind::Cell && c.kind == AValue::Kind::Cell && f.locals[j].arg == c.arg)
+            found = static_cast<int>(j);
+        if (found < 0) ok = false;
+        h.cells.push_back(found);
+      }
+    }
+    if (ok) r.hints.push_back(std::move(h));
+  }
   for (size_t j = 0; j < f.stack.size(); ++j) {
     const AValue& v = f.stack[j];
     const bool own = j >= f.stack.size() - operands;  // the instruction's own operands
@@ -644,9 +684,14 @@ bool Tracer::bind_state() {
   if (nlocals != static_cast<int>(fr().locals.size()) || nargs_ < nlocals)
     return fail(AbortCode::UnsupportedArgument, "continuation state does not match the frame");
   const int first_free = nlocals - fr().code->co_nfreevars;
+  std::vector<std::pair<int, const StateHint*>> closures;  // bound last: after the cells
   for (int k = 0; k < static_cast<int>(nargs_); ++k) {
     PyObject* o = args_[k];
     if (k >= first_free && k < nlocals) continue;  // free variables: bound by bind_closure
+    if (const StateHint* h = hint_for(k); h && o && h->kind == StateHint::Kind::Closure && k < nlocals) {
+      closures.emplace_back(k, h);
+      continue;
+    }
     AValue v;  // NULL: an unbound local, or the NULL of a call protocol
     PyObject* self = o && PyCFunction_Check(o) ? PyCFunction_GET_SELF(o) : nullptr;
     if (k >= nlocals && self && !PyModule_Check(self)) {
@@ -711,7 +756,72 @@ bool Tracer::bind_state() {
     if (k < nlocals) fr().locals[static_cast<size_t>(k)] = std::move(v);
     else fr().stack.push_back(std::move(v));
   }
+  for (const auto& [k, h] : closures)
+    if (!bind_closure_value(k, args_[k], *h)) return false;
   fr().pc = options_.start_pc;
+  return true;
+}
+
+// A nested function made before the break (StateHint::Kind::Closure): the function value the
+// traced code would have made, over the frame's cell slots (the runtime checks, before a
+// compiled continuation runs, that its closure cells are those slots' objects); its code is
+// guarded by identity, its defaults by their paths.
+bool Tracer::bind_closure_value(int k, PyObject* o, const StateHint& h) {
+  const std::string name = local_name(k);
+  auto refuse = [&](const char* why) {
+    return fail(AbortCode::UnsupportedValue, fmt::format("local '{}' is {} (not bound in a continuation)", name, why));
+  };
+  if (!PyFunction_Check(o) || !made_here(fr().code, o)) return refuse("not a nested function of this code");
+  if (PyFunction_GET_KW_DEFAULTS(o)) return refuse("a nested function with keyword-only defaults");
+  PyObject* closure = PyFunction_GET_CLOSURE(o);
+  const size_t ncells = closure ? static_cast<size_t>(PyTuple_GET_SIZE(closure)) : 0;
+  if (ncells != h.cells.size()) return refuse("a nested function over other cells");
+  SourceRef src = Source::arg(k, name);
+  Guard g;
+  g.type = &PyFunction_Type;
+  guard_object(Guard::Kind::Type, src, std::move(g));
+  Guard gc;
+  gc.expected = PyFunction_GET_CODE(o);
+  guard_object(Guard::Kind::Identity, Source::attr(src, "__code__"), std::move(gc));
+  AValue fn;
+  fn.kind = AValue::Kind::Closure;
+  fn.obj = o;
+  fn.source = Source::computed();
+  fn.items.resize(2);
+  if (ncells) {
+    AValue cells;
+    cells.kind = AValue::Kind::Tuple;
+    cells.source = Source::computed();
+    for (size_t i = 0; i < ncells; ++i) {
+      const int j = h.cells[i];
+      if (j < 0 || j >= static_cast<int>(fr().locals.size()) || args_[j] != PyTuple_GET_ITEM(closure, i) ||
+          fr().locals[static_cast<size_t>(j)].kind != AValue::Kind::Cell)
+        return refuse("a nested function over other cells");
+      cells.items.push_back(fr().locals[static_cast<size_t>(j)]);
+    }
+    fn.items[0] = std::move(cells);
+  }
+  if (PyObject* defaults = PyFunction_GET_DEFAULTS(o)) {
+    SourceRef dsrc = Source::attr(src, "__defaults__");
+    Guard gl;
+    gl.type = &PyTuple_Type;
+    gl.length = PyTuple_GET_SIZE(defaults);
+    guard_object(Guard::Kind::Len, dsrc, std::move(gl));
+    AValue t;
+    t.kind = AValue::Kind::Tuple;
+    t.source = Source::computed();
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(defaults); ++i) {
+      PyObject* idx = PyLong_FromSsize_t(i);
+      if (!idx) return refuse("out of memory");
+      SourceRef isrc = Source::item(dsrc, idx);
+      Py_DECREF(idx);
+      auto av = value_from_object(PyTuple_GET_ITEM(defaults, i), isrc);
+      if (!av) return false;
+      t.items.push_back(std::move(*av));
+    }
+    fn.items[1] = std::move(t);
+  }
+  fr().locals[static_cast<size_t>(k)] = std::move(fn);
   return true;
 }
 

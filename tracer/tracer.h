@@ -198,11 +198,15 @@ struct Effect {
 // SeqIter: a list or tuple iterator, its sequence read through it (Source::iter_seq) and its
 // index guarded by value (a version per index: the items usually differ in shape anyway).
 struct StateHint {
-  enum class Kind : uint8_t { Int, RangeIter, SeqIter };
+  // Closure: a nested function made before the break (by this code, from a code constant)
+  // whose closure cells are the frame's cell slots `cells` (the runtime checks their identity
+  // before a compiled continuation runs); bound as a function the traced code made.
+  enum class Kind : uint8_t { Int, RangeIter, SeqIter, Closure };
   Kind kind = Kind::Int;
   int slot = -1;  // index into the frame state (locals, then the value stack)
   int64_t lo = 0, hi = 0;
   int64_t step = 0, end = 0;  // RangeIter
+  std::vector<int> cells;     // Closure
   std::string key() const;
 };
 
