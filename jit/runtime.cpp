@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -185,6 +186,9 @@ struct EffectContext {
   // An effect of a loop region: recorded value k as Python sees it (new ref; one object per
   // value and iteration).
   std::function<PyObject*(int)> recorded = nullptr;
+  // A graph break's frame state: the cells made so far, by EffectOperand::index (strong refs,
+  // released by whoever made the context).
+  std::map<int, PyObject*>* cells = nullptr;
 };
 
 // Bytes of a recorded value of type `t` (symbolic dims resolved by `sym`).
@@ -443,6 +447,42 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
       PyObject* it = tracer::seq_iterator_at(seq, static_cast<Py_ssize_t>(op.index));
       Py_DECREF(seq);
       return it;
+    }
+    case K::Cell: {  // one new cell per index and frame state
+      if (!cx.cells) break;
+      auto found = cx.cells->find(op.index);
+      if (found != cx.cells->end()) return Py_NewRef(found->second);
+      PyObject* content = op.items.empty() ? nullptr : operand_value(op.items[0], cx);
+      if (!op.items.empty() && !content) return nullptr;
+      found = cx.cells->find(op.index);  // (the content cannot hold this cell: the tracer refuses cycles)
+      if (found != cx.cells->end()) {
+        Py_XDECREF(content);
+        return Py_NewRef(found->second);
+      }
+      PyObject* cell = PyCell_New(content);
+      Py_XDECREF(content);
+      if (!cell) return nullptr;
+      cx.cells->emplace(op.index, Py_NewRef(cell));
+      return cell;
+    }
+    case K::Function: {  // a nested function the traced code made, made again
+      PyObject* t = op.constant.get();
+      if (op.items.size() != 2 || !t || !PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) break;
+      PyObject* f = PyFunction_New(PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1));
+      if (!f) return nullptr;
+      for (int i = 0; i < 2; ++i) {
+        PyObject* part = operand_value(op.items[static_cast<size_t>(i)], cx);
+        const int rc = !part ? -1
+                       : part == Py_None ? 0
+                       : i == 0          ? PyFunction_SetClosure(f, part)
+                                         : PyFunction_SetDefaults(f, part);
+        Py_XDECREF(part);
+        if (rc < 0) {
+          Py_DECREF(f);
+          return nullptr;
+        }
+      }
+      return f;
     }
   }
   PyErr_SetString(PyExc_SystemError, "tracejit: unknown effect operand");
@@ -1554,18 +1594,21 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   if (e.resume) {
     // A graph break: the frame state as Python objects (the same object per graph result and
     // box as the effects used), then the break instruction and the rest of the function.
-    EffectContext cx{bound, effect_objs, host, box};  // host values the effects computed
+    std::map<int, PyObject*> cells;  // cells made for the frame state (shared by its closures)
+    EffectContext cx{bound, effect_objs, host, box, nullptr, &cells};  // host values the effects computed
     std::vector<PyObject*> state;
     state.reserve(e.resume->state.size());
     for (const auto& op : e.resume->state) {
       PyObject* o = op ? operand_value(*op, cx) : nullptr;
       if (op && !o) {
         for (PyObject* x : state) Py_XDECREF(x);
+        for (auto& c : cells) Py_DECREF(c.second);
         cleanup();
         return nullptr;
       }
       state.push_back(o);
     }
+    for (auto& c : cells) Py_DECREF(c.second);
     cleanup();
     t_pending.push_back(PendingResume{e.shared_from_this(), std::move(state)});
     return kResumePending;
@@ -1855,6 +1898,11 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
     continuations_.emplace(key, std::move(c));
     return true;
   };
+  if (r.kind == tracer::Resume::Kind::With && !r.in_try) {
+    bool ok = prepare_with(r, bound, unbound, why);
+    Py_DECREF(unbound);
+    return ok;
+  }
   if (r.in_try) {
     // Inside a try block: the eager remainder from the break instruction itself, the
     // instruction's operands on its stack (a CallKw's names tuple left out: see Resume).
@@ -1917,6 +1965,7 @@ PyObject* JitFunction::resume_from(CacheEntry& e, std::vector<PyObject*>& st) {
       for (PyObject* o : v) Py_XDECREF(o);
     }
   } release{st};
+  if (r.kind == tracer::Resume::Kind::With && !r.in_try) return resume_with(r, st);
   if (r.in_try) {
     // The break instruction and the rest of the function run eagerly, inside the user's try.
     std::vector<bool> bound;
@@ -2029,6 +2078,189 @@ PyObject* JitFunction::resume_from(CacheEntry& e, std::vector<PyObject*>& st) {
   return continue_at(*it->second, st);
 }
 
+namespace {
+// tracejit._resume.<name> (a new reference), or nullptr with an exception set.
+PyObject* resume_attr(const char* name) {
+  PyObject* mod = PyImport_ImportModule("tracejit._resume");
+  PyObject* a = mod ? PyObject_GetAttrString(mod, name) : nullptr;
+  Py_XDECREF(mod);
+  return a;
+}
+
+// Index of the first decoded instruction at byte `offset` of `code`, or -1.
+int pc_at_offset(PyObject* code, int offset) {
+  auto instrs = frontend::decode(reinterpret_cast<PyCodeObject*>(code));
+  if (!instrs) return -1;
+  for (size_t i = 0; i < instrs->size(); ++i)
+    if ((*instrs)[i].offset == offset) return static_cast<int>(i);
+  return -1;
+}
+}  // namespace
+
+// A `with` statement at a graph break: its eager remainder (tracejit._resume.make_with_remainder)
+// runs from BEFORE_WITH, the context manager the only value on the stack, and stops where the
+// statement is left (one of with_exits), returning the locals there.
+bool JitFunction::prepare_with(const tracer::Resume& r, const std::vector<bool>& bound, PyObject* unbound,
+                               std::string& why) {
+  const size_t nlocals = static_cast<size_t>(r.nlocals);
+  const std::string key = continuation_key(try_entry_pc(r), bound, r.hints);
+  if (continuations_.count(key)) return true;
+  if (r.state.size() != nlocals + 1 || !r.state.back()) {
+    why = fmt::format("{}:{}: with statement with a malformed frame state [graph-break]", r.file, r.line);
+    return false;
+  }
+  auto c = std::make_unique<Continuation>();
+  c->pc = try_entry_pc(r);
+  c->nlocals = static_cast<int>(nlocals);
+  c->nstate = nlocals + 1;
+  c->bound = bound;
+  c->where = fmt::format("{}:{}", r.file, r.line);
+  c->code = Py_NewRef(PyFunction_GET_CODE(func_));
+  PyObject* fn = resume_attr("make_with_remainder");
+  PyObject* made = fn ? PyObject_CallFunction(fn, "OiOn()", func_, r.entry_offset, unbound, Py_ssize_t{1}) : nullptr;
+  Py_XDECREF(fn);
+  bool ok = made && PyTuple_Check(made) && PyTuple_GET_SIZE(made) == 2 && PyList_Check(PyTuple_GET_ITEM(made, 1));
+  if (ok) {
+    c->remainder = Py_NewRef(PyTuple_GET_ITEM(made, 0));
+    PyObject* exits = PyTuple_GET_ITEM(made, 1);
+    for (Py_ssize_t k = 0; ok && k < PyList_GET_SIZE(exits); ++k) {
+      const int offset = static_cast<int>(PyLong_AsLong(PyList_GET_ITEM(exits, k)));
+      const int pc = pc_at_offset(c->code, offset);
+      if (pc < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an exit of the with statement is not an instruction");
+        ok = false;
+      }
+      c->with_exits.push_back(pc);
+      c->with_exit_offsets.push_back(offset);
+    }
+  }
+  Py_XDECREF(made);
+  if (!ok) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "make_with_remainder returned no (function, exits)");
+    why = fmt::format("{}:{}: no eager run of the with statement: {} [graph-break]", r.file, r.line, error_text());
+    return false;
+  }
+  continuations_.emplace(key, std::move(c));
+  return true;
+}
+
+Continuation* JitFunction::plain_continuation(int pc, int offset, const std::vector<bool>& bound,
+                                              const std::vector<tracer::StateHint>& hints, const std::string& where,
+                                              std::string& why) {
+  const std::string key = continuation_key(pc, bound, hints);
+  auto it = continuations_.find(key);
+  if (it != continuations_.end()) return it->second.get();
+  auto c = std::make_unique<Continuation>();
+  c->pc = pc;
+  c->hints = hints;
+  c->nlocals = static_cast<int>(bound.size());
+  c->nstate = bound.size();
+  c->bound = bound;
+  c->where = where;
+  c->code = Py_NewRef(PyFunction_GET_CODE(func_));
+  PyObject* unbound = PyList_New(0);
+  for (size_t k = 0; unbound && k < bound.size(); ++k)
+    if (!bound[k]) {
+      PyObject* i = PyLong_FromSize_t(k);
+      if (!i || PyList_Append(unbound, i) < 0) Py_CLEAR(unbound);
+      Py_XDECREF(i);
+    }
+  PyObject* fn = unbound ? resume_attr("make_remainder") : nullptr;
+  c->remainder = fn ? PyObject_CallFunction(fn, "OiOn()", func_, offset, unbound, Py_ssize_t{0}) : nullptr;
+  Py_XDECREF(fn);
+  Py_XDECREF(unbound);
+  if (!c->remainder) {
+    why = error_text();
+    return nullptr;
+  }
+  Continuation* out = c.get();
+  continuations_.emplace(key, std::move(c));
+  return out;
+}
+
+PyObject* JitFunction::resume_with(const tracer::Resume& r, std::vector<PyObject*>& st) {
+  struct Release {
+    std::vector<PyObject*>& v;
+    ~Release() {
+      for (PyObject* o : v) Py_XDECREF(o);
+      v.clear();
+    }
+  } release{st};
+  std::vector<bool> bound;
+  for (size_t k = 0; k < static_cast<size_t>(r.nlocals) && k < st.size(); ++k) bound.push_back(st[k] != nullptr);
+  auto it = continuations_.find(continuation_key(try_entry_pc(r), bound, r.hints));
+  if (it == continuations_.end()) {
+    PyErr_SetString(PyExc_RuntimeError, "tracejit: the function was reset while a call was running past a graph break");
+    return nullptr;
+  }
+  Continuation& c = *it->second;
+  if (st.size() != c.nstate) {
+    PyErr_SetString(PyExc_SystemError, "tracejit: frame state does not match its continuation");
+    return nullptr;
+  }
+  static PyObject* done = resume_attr("WITH_DONE");  // the module lives as long as the interpreter
+  if (!done) return nullptr;
+  ++stats_.with_blocks;
+  ++c.eager_calls;
+  std::vector<PyObject*> args(st.size());
+  for (size_t i = 0; i < st.size(); ++i) args[i] = st[i] ? st[i] : Py_None;
+  PyObject* res = PyObject_Vectorcall(c.remainder, args.data(), args.size(), nullptr);
+  if (!res || !PyTuple_CheckExact(res) || PyTuple_GET_SIZE(res) != 3 || PyTuple_GET_ITEM(res, 0) != done)
+    return res;  // raised, or returned from inside the block
+  const long k = PyLong_AsLong(PyTuple_GET_ITEM(res, 1));
+  PyObject* locals = PyTuple_GET_ITEM(res, 2);
+  PyObject* names = reinterpret_cast<PyCodeObject*>(c.code)->co_localsplusnames;
+  if (k < 0 || static_cast<size_t>(k) >= c.with_exits.size() || !PyDict_Check(locals) ||
+      PyTuple_GET_SIZE(names) < c.nlocals) {
+    Py_DECREF(res);
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed state after a with statement");
+    return nullptr;
+  }
+  std::vector<PyObject*> next(static_cast<size_t>(c.nlocals), nullptr);
+  std::vector<bool> nbound(next.size());
+  for (size_t i = 0; i < next.size(); ++i) {
+    PyObject* v = PyDict_GetItemWithError(locals, PyTuple_GET_ITEM(names, static_cast<Py_ssize_t>(i)));
+    next[i] = Py_XNewRef(v);
+    nbound[i] = v != nullptr;
+  }
+  const int pc = c.with_exits[static_cast<size_t>(k)];
+  const int offset = c.with_exit_offsets[static_cast<size_t>(k)];
+  Py_DECREF(res);
+  // Nested functions of this code over the frame's cells (as tracer::Tracer::frame_state).
+  std::vector<tracer::StateHint> hints;
+  auto* code = reinterpret_cast<PyCodeObject*>(c.code);
+  for (size_t i = 0; i < next.size(); ++i) {
+    PyObject* f = next[i];
+    if (!f || !PyFunction_Check(f)) continue;
+    bool ours = false;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(code->co_consts); ++j)
+      ours |= PyTuple_GET_ITEM(code->co_consts, j) == PyFunction_GET_CODE(f);
+    if (!ours) continue;
+    tracer::StateHint h;
+    h.kind = tracer::StateHint::Kind::Closure;
+    h.slot = static_cast<int>(i);
+    PyObject* cl = PyFunction_GET_CLOSURE(f);
+    for (Py_ssize_t j = 0; ours && cl && j < PyTuple_GET_SIZE(cl); ++j) {
+      int found = -1;
+      for (size_t s = 0; s < next.size() && found < 0; ++s)
+        if (next[s] == PyTuple_GET_ITEM(cl, j)) found = static_cast<int>(s);
+      ours = found >= 0;
+      h.cells.push_back(found);
+    }
+    if (ours) hints.push_back(std::move(h));
+  }
+  std::string why;
+  Continuation* after = PyErr_Occurred() ? nullptr : plain_continuation(pc, offset, nbound, hints, c.where, why);
+  if (!after) {
+    for (PyObject* o : next) Py_XDECREF(o);
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, ("tracejit: no continuation after a with statement: " + why).c_str());
+    return nullptr;
+  }
+  PyObject* out = continue_at(*after, next);
+  for (PyObject* o : next) Py_XDECREF(o);
+  return out;
+}
+
 bool JitFunction::settle_continuation(Continuation& c, size_t i) {
   CacheEntry& e = *c.entries[i];
   if (e.settled) return true;
@@ -2128,6 +2360,20 @@ PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) 
     return nullptr;
   }
   PyObject* const* state = st.data();
+  // Nested functions bound as the traced code's own (StateHint::Kind::Closure): their closure
+  // cells must be the frame's cell slots, else the rest runs eagerly.
+  bool usable = true;
+  for (const tracer::StateHint& h : c.hints) {
+    if (h.kind != tracer::StateHint::Kind::Closure) continue;
+    PyObject* f = static_cast<size_t>(h.slot) < st.size() ? st[static_cast<size_t>(h.slot)] : nullptr;
+    PyObject* cl = f && PyFunction_Check(f) ? PyFunction_GET_CLOSURE(f) : nullptr;
+    const size_t n = cl ? static_cast<size_t>(PyTuple_GET_SIZE(cl)) : 0;
+    bool same = f && PyFunction_Check(f) && n == h.cells.size();
+    for (size_t i = 0; same && i < n; ++i)
+      same = h.cells[i] >= 0 && static_cast<size_t>(h.cells[i]) < st.size() &&
+             PyTuple_GET_ITEM(cl, static_cast<Py_ssize_t>(i)) == st[static_cast<size_t>(h.cells[i])];
+    usable = usable && same;
+  }
   auto run_version = [&](const std::shared_ptr<CacheEntry>& e, bool& ran) -> PyObject* {
     PyObject* r = run(*e, state);
     fp_eager_ = false;  // flags NumPy acts on: the eager remainder runs it again from `state`
@@ -2138,8 +2384,7 @@ PyObject* JitFunction::continue_at(Continuation& c, std::vector<PyObject*>& st) 
     }
     return r;
   };
-  bool usable = true;
-  for (size_t i = 0; i < c.entries.size(); ++i) {
+  for (size_t i = 0; usable && i < c.entries.size(); ++i) {
     if (!c.entries[i]->settled && !settle_continuation(c, i)) {
       if (i < c.entries.size() && !c.entries[i]->settled) continue;  // still compiling
       --i;

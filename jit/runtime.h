@@ -48,6 +48,8 @@ struct Stats {
   // and the call (or the continuation) ran again eagerly for NumPy's warnings or exception.
   // Also counted in fallback_calls, with a reason in fallback_reasons.
   int64_t fp_reruns = 0;
+  // `with` statements run eagerly between compiled graphs (Resume::Kind::With).
+  int64_t with_blocks = 0;
   double trace_ms = 0;
   double compile_ms = 0;
   std::vector<std::string> fallback_reasons;   // "file:line: why [code]", deduplicated
@@ -119,6 +121,9 @@ struct Continuation {
   PyObject* remainder = nullptr;  // strong
   PyObject* code = nullptr;       // strong: the code object it was made for (part of its key)
   int64_t eager_calls = 0;
+  // A `with` statement's eager run (Resume::Kind::With): the instructions (and their byte
+  // offsets) its remainder may stop at, where the continuation starts.
+  std::vector<int> with_exits, with_exit_offsets;
   // Dynamic shapes, as for the function's own versions (JitFunction::learn_dynamic_dims):
   // (state index, dimension) pairs traced as runtime sizes, pairs a trace had to specialize,
   // and whether dynamic traces failed here (then static only).
@@ -165,6 +170,13 @@ class JitFunction {
   bool prepare_resume(const tracer::Resume& r, std::string& why);
   PyObject* resume_from(CacheEntry& e, std::vector<PyObject*>& state);
   const std::string& resume_key(CacheEntry& e, int pc, const std::vector<bool>& bound) const;
+  // A `with` statement run eagerly from its BEFORE_WITH, then the rest from where it was left.
+  PyObject* resume_with(const tracer::Resume& r, std::vector<PyObject*>& state);
+  bool prepare_with(const tracer::Resume& r, const std::vector<bool>& bound, PyObject* unbound, std::string& why);
+  // The continuation at instruction `pc` (byte `offset`) with an empty stack, made when missing.
+  Continuation* plain_continuation(int pc, int offset, const std::vector<bool>& bound,
+                                   const std::vector<tracer::StateHint>& hints, const std::string& where,
+                                   std::string& why);
   // A version that ends at a graph break returns kResumePending from run() with its break and
   // frame state pushed on a per-thread stack (runtime.cpp); drive() (under every call of run()
   // from call()) performs them one after another, so that a loop with a break in its body (a

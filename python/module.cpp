@@ -143,13 +143,13 @@ PyObject* jf_stats(PyObject* self, PyObject*) {
   const auto& s = reinterpret_cast<JitFunctionObject*>(self)->impl->stats();
   const auto& impl = *reinterpret_cast<JitFunctionObject*>(self)->impl;
   return Py_BuildValue(
-      "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:n,s:d,s:d,s:n,s:N,s:N,s:N}", "calls", (long long)s.calls,
+      "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:n,s:d,s:d,s:n,s:N,s:N,s:N}", "calls", (long long)s.calls,
       "compiled_calls", (long long)s.compiled_calls, "fallback_calls", (long long)s.fallback_calls,
       "compiles", (long long)s.compiles, "recompiles", (long long)s.recompiles, "trace_aborts",
       (long long)s.trace_aborts, "compile_failures", (long long)s.compile_failures, "cache_hits",
       (long long)s.cache_hits, "graph_breaks", (long long)s.graph_breaks, "continuation_calls",
       (long long)s.continuation_calls, "continuation_fallbacks", (long long)s.continuation_fallbacks,
-      "fp_reruns", (long long)s.fp_reruns, "continuations", (Py_ssize_t)impl.continuations().size(), "trace_ms",
+      "fp_reruns", (long long)s.fp_reruns, "with_blocks", (long long)s.with_blocks, "continuations", (Py_ssize_t)impl.continuations().size(), "trace_ms",
       s.trace_ms, "compile_ms", s.compile_ms, "cache_entries", (Py_ssize_t)impl.entries().size(),
       "fallback_reasons", str_list(s.fallback_reasons), "recompile_reasons",
       str_list(s.recompile_reasons), "graph_break_reasons", str_list(s.graph_break_reasons));

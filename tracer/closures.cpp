@@ -49,6 +49,12 @@ bool Tracer::op_store_deref(const Instruction& in) {
                             "is not traced",
                             slot_name(in.arg)));
   }
+  if (slot.obj) {  // a real cell (a continuation's frame state)
+    pop();
+    return fail(AbortCode::SideEffect,
+                fmt::format("assignment to the closure variable '{}' after a graph break is not traced",
+                            slot_name(in.arg)));
+  }
   if (!regions_.empty())
     return region_fail(fmt::format("a loop body assigns the closure variable '{}'", slot_name(in.arg)));
   cells_[static_cast<size_t>(slot.arg)] = pop();
@@ -61,6 +67,9 @@ bool Tracer::op_delete_deref(const Instruction& in) {
     return fail(AbortCode::SideEffect,
                 fmt::format("deleting the closure variable '{}', a cell made outside the traced code, is not traced",
                             slot_name(in.arg)));
+  if (slot.obj)
+    return fail(AbortCode::SideEffect,
+                fmt::format("deleting the closure variable '{}' after a graph break is not traced", slot_name(in.arg)));
   if (!regions_.empty())
     return region_fail(fmt::format("a loop body deletes the closure variable '{}'", slot_name(in.arg)));
   AValue& c = cells_[static_cast<size_t>(slot.arg)];

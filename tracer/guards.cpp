@@ -436,6 +436,11 @@ std::vector<std::string> GuardSet::describe() const {
 std::string StateHint::key() const {
   if (kind == Kind::SeqIter) return fmt::format("s{}", slot);
   if (kind == Kind::IntOrScalar) return fmt::format("j{}:{}:{}", slot, lo, hi);
+  if (kind == Kind::Closure) {
+    std::string k = fmt::format("c{}", slot);
+    for (int c : cells) k += fmt::format(":{}", c);
+    return k;
+  }
   return kind == Kind::Int ? fmt::format("i{}:{}:{}", slot, lo, hi)
                            : fmt::format("r{}:{}:{}:{}:{}", slot, lo, hi, step, end);
 }

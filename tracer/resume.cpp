@@ -11,10 +11,29 @@
 //   top level of the trace: not inside a loop region or an if-conversion arm. Inside a try
 //   block (an exception table entry covers it) the
 //   rest of the function from the break instruction itself runs eagerly (Resume::in_try), so
-//   that its exceptions meet the user's handlers and `finally` runs once, as eagerly. (`with`
-//   blocks never get here: BEFORE_WITH is not traced, the whole call runs eagerly.)
-// - in code without cells or free variables (the eager remainder rebuilds the frame from
-//   plain locals);
+//   that its exceptions meet the user's handlers and `finally` runs once, as eagerly.
+// - at a `with` statement (BEFORE_WITH; op_before_with), around the whole statement
+//   (Resume::Kind::With): the runtime runs it eagerly in a copy of the code entered at
+//   BEFORE_WITH with the context manager on its stack (tracejit._resume.make_with_remainder),
+//   so __enter__/__exit__ run once and exceptions in the block meet __exit__ exactly as eagerly
+//   (suppression included); where the statement is left with an empty stack (the end of the
+//   block, after a suppressing __exit__, a constant return: with_exits walks the stack depths;
+//   3.12+ may lay out copies of the code after it per exit) the copy returns its locals and the
+//   continuation starts there. np.errstate blocks take this path: their ops run eagerly under
+//   the block's state, the compiled parts under the caller's. Refused inside a loop (a with
+//   statement there, and the rest, then run eagerly), in inlined callees (the call site breaks),
+//   loop regions and if-conversion arms; inside a try block it is a try break as above.
+// - in code with cells or free variables too: the eager remainder turns cell and free slots into
+//   plain locals holding the cell objects (LOAD_DEREF/STORE_DEREF read the slot as a cell). The
+//   frame state holds the function's own closure cells (fetched from func.__closure__), one new
+//   cell per abstract cell the trace made (EffectOperand::Cell) and the nested functions made
+//   before the break again over those cells (EffectOperand::Function), so closures and the rest
+//   share them: `nonlocal` writes are seen both ways. A continuation binds free variables
+//   through bind_closure (guarded cell_contents), cell slots as the real cells (reads guarded;
+//   STORE_DEREF / DELETE_DEREF there are refused: the rest runs eagerly) and nested functions
+//   over those cells as functions the trace made (StateHint::Kind::Closure: the runtime checks
+//   that their closure cells are the slots' objects before a compiled version runs). Code using
+//   `__class__` (zero-argument super()) gets no eager remainder.
 // - when every live local and the stack below the instruction's operands are values the
 //   runtime can rebuild exactly: input arrays (as themselves), computed arrays (one object per
 //   value, not views), runtime numbers, constants, objects re-fetched through their source,
@@ -150,8 +169,32 @@ std::optional<std::vector<bool>> live_locals(PyCodeObject* code, const std::vect
 
 // Why the trace may not end at instruction `idx` of this code, or nullptr.
 const char* break_refusal(PyCodeObject* code, const std::vector<Instruction>& ins, int idx) {
-  if (code->co_ncellvars > 0 || code->co_nfreevars > 0) return "the function has cells or free variables (closures)";
+  (void)code;
   return nullptr;
+}
+
+// An object value_from_object has no value for (see the end of it): bound opaque in a
+// continuation's frame state.
+bool opaque_local(PyObject* o) {
+  auto* np = NumpySurface::get();
+  if (!np) {
+    PyErr_Clear();
+    return false;
+  }
+  return !(PyArray_Check(o) || PyFloat_Check(o) || PyLong_Check(o) || PyArray_IsScalar(o, Generic) ||
+           PyMethod_Check(o) || PyBool_Check(o) || o == Py_None || PyModule_Check(o) || PyType_Check(o) ||
+           PyFunction_Check(o) || PyCFunction_Check(o) || PyArray_DescrCheck(o) || Py_TYPE(o) == np->ufunc_type ||
+           Py_TYPE(o) == np->dispatcher_type || PyUnicode_Check(o) || PyTuple_Check(o) || PyList_Check(o) ||
+           PyDict_Check(o) || PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_HEAPTYPE) || PyCell_Check(o) ||
+           PyComplex_Check(o) || PyBytes_Check(o) || PySet_Check(o) || PyFrozenSet_Check(o));
+}
+
+// Whether function `f` was made from a code constant of `code` (a def or lambda inside it).
+bool made_here(PyCodeObject* code, PyObject* f) {
+  PyObject* c = PyFunction_GET_CODE(f);
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(code->co_consts); ++i)
+    if (PyTuple_GET_ITEM(code->co_consts, i) == c) return true;
+  return false;
 }
 
 // Whether a backward jump spans instruction `idx` (it is inside a loop).
@@ -197,6 +240,10 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   if (const char* why = break_refusal(f.code, f.instrs, idx)) return refuse(why);
   Resume r;
   r.in_loop = inside_loop(f.instrs, idx);
+  const bool with = in.op == COp::Unsupported && in.raw_name == "BEFORE_WITH";
+  if (with && r.in_loop)
+    return refuse("it is inside a loop (the eager with statement cannot hand the loop back to compiled code)");
+  if (with && f.stack.size() != 1) return refuse("values are on the stack below the with statement");
   if (r.in_loop && in_exception_block(f.code, in.offset))
     return refuse("it is inside a loop and a try block (the eager remainder cannot re-enter both)");
   r.pc = idx;
@@ -208,6 +255,9 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     r.nargs = in.arg;
     r.kw = in.op == COp::CallKw;
     operands = static_cast<size_t>(in.arg) + 2 + (r.kw ? 1 : 0);
+  } else if (with) {
+    r.kind = Resume::Kind::With;
+    r.entry_offset = in.offset;
   } else if (in.op == COp::ToBool) {
     r.kind = Resume::Kind::Truth;
   } else if (in.op == COp::LoadMethod) {
@@ -254,6 +304,8 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     if (callable.is_object() && frame_sensitive(callable.obj))
       return refuse(fmt::format("{}() depends on the calling frame", callable_name(callable.obj)));
     r.what = callable.is_object() ? fmt::format("call to {}()", callable_name(callable.obj)) : "call";
+  } else if (r.kind == Resume::Kind::With) {
+    r.what = fmt::format("with statement on {}", what(f.stack.back()));
   } else if (r.kind == Resume::Kind::Method || r.kind == Resume::Kind::MethodCall) {
     r.what = fmt::format("method .{}() of {}", r.attr, what(f.stack.back()));
   } else {
@@ -267,6 +319,19 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   trace_.resume = std::move(r);
   returned_ = true;
   return true;
+}
+
+// BEFORE_WITH: a `with` statement of the outermost frame, at the top level of the trace (not
+// in a loop, an inlined call, a loop region or an if-conversion arm), is a graph break around
+// the whole statement (Resume::Kind::With).
+bool Tracer::op_before_with(const Instruction& in) {
+  (void)in;
+  if (frames_.size() != 1)
+    return fail(AbortCode::UnsupportedBytecode, "a with statement in an inlined function is not traced");
+  if (step_depth_ != 1 || !regions_.empty())
+    return fail(AbortCode::UnsupportedBytecode,
+                "a with statement inside a compiled loop region or an if-converted branch is not traced");
+  return make_break(fr().pc - 1, "a with statement runs eagerly, __enter__ to __exit__");
 }
 
 // The live frame state at the break (Resume::state): the locals live after it (dead ones are
@@ -312,6 +377,7 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       if (same_value(*lists[a], *lists[b]))
         return refuse("a list built in the traced code is referred to twice (its identity cannot be rebuilt)");
   if (!finish_writebacks()) return false;
+  std::vector<int> building_cells;  // cells whose content is being made (a cycle is refused)
   std::function<std::optional<EffectOperand>(const AValue&, const std::string&, int)> operand =
       [&](const AValue& v, const std::string& name, int slot) -> std::optional<EffectOperand> {
     if (v.kind == AValue::Kind::Iterator) return iterator_operand(r, v, name, slot, reason);
@@ -388,6 +454,53 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
       }
       return op;
     }
+    if (v.kind == AValue::Kind::Cell) {
+      if (v.obj && v.source && v.source->evaluable()) return effect_operand(object(v.obj, v.source), true);  // a real cell
+      if (v.arg < 0 || static_cast<size_t>(v.arg) >= cells_.size()) {
+        refuse(fmt::format("{} is an unknown cell", name));
+        return std::nullopt;
+      }
+      if (std::count(building_cells.begin(), building_cells.end(), v.arg)) {
+        refuse(fmt::format("{} is a cell that holds a closure over itself (a recursive nested function)", name));
+        return std::nullopt;
+      }
+      EffectOperand op;
+      op.kind = EffectOperand::Kind::Cell;
+      op.index = v.arg;
+      const AValue& content = cells_[static_cast<size_t>(v.arg)];
+      if (content.kind != AValue::Kind::Null) {
+        building_cells.push_back(v.arg);
+        auto o = operand(content, fmt::format("the closure variable of {}", name), -1);
+        building_cells.pop_back();
+        if (!o) return std::nullopt;
+        op.items.push_back(std::move(*o));
+      }
+      return op;
+    }
+    if (v.kind == AValue::Kind::Closure) {
+      // A function the traced code made: made again, over the same (new) cells.
+      EffectOperand op;
+      op.kind = EffectOperand::Kind::Function;
+      op.constant = PyRef::steal(PyTuple_Pack(2, PyFunction_GET_CODE(v.obj), PyFunction_GET_GLOBALS(v.obj)));
+      if (!op.constant) {
+        PyErr_Clear();
+        refuse("out of memory");
+        return std::nullopt;
+      }
+      for (size_t i = 0; i < 2; ++i) {
+        const AValue* part = i < v.items.size() ? &v.items[i] : nullptr;
+        if (!part || part->kind == AValue::Kind::Null) {
+          EffectOperand none;
+          none.constant = PyRef::borrow(Py_None);
+          op.items.push_back(std::move(none));
+          continue;
+        }
+        auto o = operand(*part, name, -1);
+        if (!o) return std::nullopt;
+        op.items.push_back(std::move(*o));
+      }
+      return op;
+    }
     if (v.is_tensor() && v.view_root != ir::kNoValue) {
       refuse(fmt::format("{} is a view of another array (its memory cannot be shared again)", name));
       return std::nullopt;
@@ -401,8 +514,25 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
     return o;
   };
   r.nlocals = static_cast<int>(f.locals.size());
+  const size_t nfree = static_cast<size_t>(f.code->co_nfreevars);
+  PyObject* closure = PyFunction_GET_CLOSURE(f.func);
   for (size_t k = 0; k < f.locals.size(); ++k) {
     const AValue& v = f.locals[k];
+    if (k + nfree >= f.locals.size()) {
+      // A free variable of the function (a closure): its cell, fetched from func.__closure__
+      // (the eager remainder reads and writes it; a continuation reads it again, guarded).
+      const auto j = static_cast<Py_ssize_t>(k + nfree - f.locals.size());
+      if (!closure || !PyTuple_Check(closure) || PyTuple_GET_SIZE(closure) <= j)
+        return refuse("the function's closure does not match its free variables");
+      PyObject* idx = PyLong_FromSsize_t(j);
+      if (!idx) return refuse("out of memory");
+      SourceRef src = Source::item(Source::attr(Source::fixed(func_, trace_.graph.name), "__closure__"), idx);
+      Py_DECREF(idx);
+      auto o = effect_operand(object(PyTuple_GET_ITEM(closure, j), src), true);
+      if (!o) return false;
+      r.state.emplace_back(std::move(*o));
+      continue;
+    }
     if (v.kind == AValue::Kind::Null || (live && !(*live)[k])) {
       r.state.emplace_back(std::nullopt);
       continue;
@@ -410,6 +540,27 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
     auto o = operand(v, fmt::format("local '{}'", local_name(static_cast<int>(k))), static_cast<int>(k));
     if (!o) return false;
     r.state.emplace_back(std::move(*o));
+  }
+  // Nested functions in locals whose cells are all cell slots of the frame: a continuation
+  // binds them as functions the traced code made (StateHint::Kind::Closure).
+  for (size_t k = 0; k < f.locals.size(); ++k) {
+    const AValue& v = f.locals[k];
+    if (v.kind != AValue::Kind::Closure || !r.state[k]) continue;
+    StateHint h;
+    h.kind = StateHint::Kind::Closure;
+    h.slot = static_cast<int>(k);
+    bool ok = v.items.size() == 2;
+    if (ok && v.items[0].kind == AValue::Kind::Tuple) {
+      for (const AValue& c : v.items[0].items) {
+        int found = -1;
+        for (size_t j = 0; j < f.locals.size() && found < 0; ++j)
+          if (f.locals[j].kind == AValue::Kind::Cell && c.kind == AValue::Kind::Cell && f.locals[j].arg == c.arg)
+            found = static_cast<int>(j);
+        if (found < 0) ok = false;
+        h.cells.push_back(found);
+      }
+    }
+    if (ok) r.hints.push_back(std::move(h));
   }
   for (size_t j = 0; j < f.stack.size(); ++j) {
     const AValue& v = f.stack[j];
@@ -589,8 +740,15 @@ bool Tracer::bind_state() {
   const int nlocals = options_.state_locals;
   if (nlocals != static_cast<int>(fr().locals.size()) || nargs_ < nlocals)
     return fail(AbortCode::UnsupportedArgument, "continuation state does not match the frame");
+  const int first_free = nlocals - fr().code->co_nfreevars;
+  std::vector<std::pair<int, const StateHint*>> closures;  // bound last: after the cells
   for (int k = 0; k < static_cast<int>(nargs_); ++k) {
     PyObject* o = args_[k];
+    if (k >= first_free && k < nlocals) continue;  // free variables: bound by bind_closure
+    if (const StateHint* h = hint_for(k); h && o && h->kind == StateHint::Kind::Closure && k < nlocals) {
+      closures.emplace_back(k, h);
+      continue;
+    }
     AValue v;  // NULL: an unbound local, or the NULL of a call protocol
     PyObject* self = o && PyCFunction_Check(o) ? PyCFunction_GET_SELF(o) : nullptr;
     if (k >= nlocals && self && !PyModule_Check(self)) {
@@ -601,8 +759,51 @@ bool Tracer::bind_state() {
       g.type = Py_TYPE(o);
       guard_object(Guard::Kind::Type, Source::arg(k, name), std::move(g));
       v = object(o, Source::arg(k, name));
+    } else if (o && k == static_cast<int>(nargs_) - 1 && k >= nlocals && options_.start_pc >= 0 &&
+               static_cast<size_t>(options_.start_pc) < fr().instrs.size() &&
+               fr().instrs[static_cast<size_t>(options_.start_pc)].raw_name == "BEFORE_WITH") {
+      // The context manager of the with statement this continuation starts at: only handed
+      // on to the eager statement, so any object will do (guarded by type).
+      std::string name = fmt::format("<stack {}>", k - nlocals);
+      Guard g;
+      g.type = Py_TYPE(o);
+      guard_object(Guard::Kind::Type, Source::arg(k, name), std::move(g));
+      v = object(o, Source::arg(k, name));
     } else if (const StateHint* h = hint_for(k); h && o) {
       if (!bind_hinted(k, o, *h, v)) return false;
+    } else if (o && k < nlocals && PyCell_Check(o) &&
+               (static_cast<unsigned char>(PyBytes_AS_STRING(fr().code->co_localspluskinds)[k]) & 0x40)) {
+      // A cell variable (CO_FAST_CELL): the frame's real cell, which closures made before the
+      // break share. Read through it (guarded); assigning it is not traced (the store would have
+      // to reach the real cell): the continuation then runs eagerly.
+      SourceRef src = Source::arg(k, local_name(k));
+      Guard g;
+      g.type = &PyCell_Type;
+      guard_object(Guard::Kind::Type, src, std::move(g));
+      AValue content;
+      if (PyObject* c = PyCell_GET(o)) {
+        auto av = value_from_object(c, Source::attr(src, "cell_contents"));
+        if (!av) return false;
+        content = std::move(*av);
+      }
+      cells_.push_back(std::move(content));
+      v.kind = AValue::Kind::Cell;
+      v.arg = static_cast<int>(cells_.size() - 1);
+      v.obj = o;
+      v.source = src;
+    } else if (o && k < nlocals && PyFunction_Check(o) && made_here(fr().code, o)) {
+      return fail(AbortCode::UnsupportedValue,
+                  fmt::format("local '{}' is a nested function made before the graph break (not bound in a "
+                              "continuation yet)",
+                              local_name(k)));
+    } else if (o && k < nlocals && opaque_local(o)) {
+      // A local of a type the tracer has no value for (a file after `with open(...) as f`):
+      // an object guarded by type; using it in the continuation goes through the generic
+      // attribute and call paths (guarded reads, or a graph break).
+      Guard g;
+      g.type = Py_TYPE(o);
+      guard_object(Guard::Kind::Type, Source::arg(k, local_name(k)), std::move(g));
+      v = object(o, Source::arg(k, local_name(k)));
     } else if (o) {
       std::string name = k < nlocals ? local_name(k) : fmt::format("<stack {}>", k - nlocals);
       auto av = value_from_object(o, Source::arg(k, name));
@@ -612,7 +813,72 @@ bool Tracer::bind_state() {
     if (k < nlocals) fr().locals[static_cast<size_t>(k)] = std::move(v);
     else fr().stack.push_back(std::move(v));
   }
+  for (const auto& [k, h] : closures)
+    if (!bind_closure_value(k, args_[k], *h)) return false;
   fr().pc = options_.start_pc;
+  return true;
+}
+
+// A nested function made before the break (StateHint::Kind::Closure): the function value the
+// traced code would have made, over the frame's cell slots (the runtime checks, before a
+// compiled continuation runs, that its closure cells are those slots' objects); its code is
+// guarded by identity, its defaults by their paths.
+bool Tracer::bind_closure_value(int k, PyObject* o, const StateHint& h) {
+  const std::string name = local_name(k);
+  auto refuse = [&](const char* why) {
+    return fail(AbortCode::UnsupportedValue, fmt::format("local '{}' is {} (not bound in a continuation)", name, why));
+  };
+  if (!PyFunction_Check(o) || !made_here(fr().code, o)) return refuse("not a nested function of this code");
+  if (PyFunction_GET_KW_DEFAULTS(o)) return refuse("a nested function with keyword-only defaults");
+  PyObject* closure = PyFunction_GET_CLOSURE(o);
+  const size_t ncells = closure ? static_cast<size_t>(PyTuple_GET_SIZE(closure)) : 0;
+  if (ncells != h.cells.size()) return refuse("a nested function over other cells");
+  SourceRef src = Source::arg(k, name);
+  Guard g;
+  g.type = &PyFunction_Type;
+  guard_object(Guard::Kind::Type, src, std::move(g));
+  Guard gc;
+  gc.expected = PyFunction_GET_CODE(o);
+  guard_object(Guard::Kind::Identity, Source::attr(src, "__code__"), std::move(gc));
+  AValue fn;
+  fn.kind = AValue::Kind::Closure;
+  fn.obj = o;
+  fn.source = Source::computed();
+  fn.items.resize(2);
+  if (ncells) {
+    AValue cells;
+    cells.kind = AValue::Kind::Tuple;
+    cells.source = Source::computed();
+    for (size_t i = 0; i < ncells; ++i) {
+      const int j = h.cells[i];
+      if (j < 0 || j >= static_cast<int>(fr().locals.size()) || args_[j] != PyTuple_GET_ITEM(closure, i) ||
+          fr().locals[static_cast<size_t>(j)].kind != AValue::Kind::Cell)
+        return refuse("a nested function over other cells");
+      cells.items.push_back(fr().locals[static_cast<size_t>(j)]);
+    }
+    fn.items[0] = std::move(cells);
+  }
+  if (PyObject* defaults = PyFunction_GET_DEFAULTS(o)) {
+    SourceRef dsrc = Source::attr(src, "__defaults__");
+    Guard gl;
+    gl.type = &PyTuple_Type;
+    gl.length = PyTuple_GET_SIZE(defaults);
+    guard_object(Guard::Kind::Len, dsrc, std::move(gl));
+    AValue t;
+    t.kind = AValue::Kind::Tuple;
+    t.source = Source::computed();
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(defaults); ++i) {
+      PyObject* idx = PyLong_FromSsize_t(i);
+      if (!idx) return refuse("out of memory");
+      SourceRef isrc = Source::item(dsrc, idx);
+      Py_DECREF(idx);
+      auto av = value_from_object(PyTuple_GET_ITEM(defaults, i), isrc);
+      if (!av) return false;
+      t.items.push_back(std::move(*av));
+    }
+    fn.items[1] = std::move(t);
+  }
+  fr().locals[static_cast<size_t>(k)] = std::move(fn);
   return true;
 }
 

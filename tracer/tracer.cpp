@@ -1515,6 +1515,7 @@ bool Tracer::step(const Instruction& in) {
     case COp::StoreAttr:
       return fail(AbortCode::SideEffect, "attribute assignment (mutating a Python object) is not traced yet");
     default:
+      if (in.op == COp::Unsupported && in.raw_name == "BEFORE_WITH") return op_before_with(in);  // resume.cpp
       return fail(AbortCode::UnsupportedBytecode,
                   fmt::format("bytecode {} is not traced yet", in.raw_name));
   }

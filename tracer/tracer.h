@@ -131,6 +131,11 @@ struct EffectOperand {
     Choice,     // items[1] if items[0] (a NumPy bool) holds, else items[2]: a scalar whose Python
                 // type depends on the data (a Select: Python int or np.int64 ...) in the frame
                 // state at a graph break
+    Cell,       // a new cell holding items[0] (empty when no items), made once per frame state for
+                // each `index` (a cell the traced code made: the frame's slot and the closures
+                // over it share the one object)
+    Function,   // a new function: `constant` the tuple (code, globals), items[0] its closure (a
+                // Tuple of Cell operands, or a Constant None), items[1] its defaults (likewise)
   };
   Kind kind = Kind::Constant;
   int index = -1;
@@ -200,11 +205,15 @@ struct StateHint {
   // IntOrScalar: a local that holds a Python int in [lo, hi] or a NumPy scalar depending on the
   // data (an accumulator `n = 0 ... n += x[i]` under a branch): the int is bound as Int, a
   // scalar as any argument (each its own continuation version).
-  enum class Kind : uint8_t { Int, RangeIter, SeqIter, IntOrScalar };
+  // Closure: a nested function made before the break (by this code, from a code constant)
+  // whose closure cells are the frame's cell slots `cells` (the runtime checks their identity
+  // before a compiled continuation runs); bound as a function the traced code made.
+  enum class Kind : uint8_t { Int, RangeIter, SeqIter, IntOrScalar, Closure };
   Kind kind = Kind::Int;
   int slot = -1;  // index into the frame state (locals, then the value stack)
   int64_t lo = 0, hi = 0;
   int64_t step = 0, end = 0;  // RangeIter
+  std::vector<int> cells;     // Closure
   std::string key() const;
 };
 
@@ -218,6 +227,9 @@ struct Resume {
              // protocol's pair for getattr(top, attr): a NULL and the bound attribute
     MethodCall,  // the same followed by a CALL without arguments (x.tolist()): the top of
                  // `state` is replaced by the call's result (pc + 1 is that CALL)
+    With,  // BEFORE_WITH: the top of `state` is the context manager; the whole statement runs
+           // eagerly (tracejit._resume.make_with_remainder, entered at entry_offset) and the
+           // continuation starts where it is left with an empty stack (found at run time)
   };
   Kind kind = Kind::Call;
   int pc = -1;      // the break instruction (index into the decoded instructions)

@@ -499,6 +499,8 @@ class Tracer {
   int outer_instr_ = -1;  // the outermost frame's instruction being interpreted at depth 0
   // Ends the trace at instruction `idx` of the outermost frame (resume.cpp).
   bool make_break(int idx, const std::string& reason);
+  bool op_before_with(const Instruction& in);
+  bool bind_closure_value(int k, PyObject* o, const StateHint& h);
   bool frame_state(Resume& r, size_t operands, const std::string& reason);
   bool bind_state();  // a continuation's frame state as the frame's locals and stack
   bool bind_hinted(int k, PyObject* o, const StateHint& h, AValue& v);

@@ -94,8 +94,10 @@ def jit(fn=None, *, hot=None, hot_loop=DEFAULT_HOT_LOOP, recompile_limit=DEFAULT
         entries with 'resume_at') or eagerly from that statement when it cannot be compiled
         (stats()['continuation_calls'] / ['continuation_fallbacks']). Inside a try block the
         statement and the rest of the function run eagerly (the user's handlers and `finally`
-        in force). Not inside loops, `with` blocks, inlined callees or functions with cells or
-        free variables: those run eagerly whole.
+        in force). A `with` statement splits the function around the whole statement (it
+        runs eagerly, __enter__ to __exit__; stats()['with_blocks']). Functions with cells or
+        free variables split too (closures and the rest share the cell objects). Not in
+        inlined callees (the call site splits instead) nor for `with` inside loops.
     sync: compile on the calling thread, which waits for LLVM. The default (None) compiles on a
         background thread while calls keep running eagerly, and switches to the compiled code
         as soon as it is ready; TRACEJIT_SYNC=1 makes every function synchronous.
