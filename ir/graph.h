@@ -39,6 +39,15 @@ struct Node {
   std::vector<std::shared_ptr<Graph>> regions;
 };
 
+// Integer add/sub/mul/neg/abs with ints = [1]: NumPy scalar arithmetic (np.int64(a) + b, -s,
+// abs(s)), which reports a result that wraps as an overflow (RuntimeWarning, or
+// FloatingPointError under np.errstate(over="raise")) where array arithmetic wraps silently.
+// The backend notes the overflow flag; fold leaves a constant operation that would wrap to run.
+inline bool checks_scalar_overflow(const Node& n) {
+  return (n.op == Op::Add || n.op == Op::Sub || n.op == Op::Mul || n.op == Op::Neg || n.op == Op::Abs) &&
+         n.ints.size() == 1 && n.ints[0] == 1;
+}
+
 // Nodes appear in definition order: every operand index is smaller than its user's index.
 struct Graph {
   std::string name;

@@ -397,7 +397,9 @@ Fault check_node(const Graph& g, ValueId v) {
   if (n.op == Op::Const) return check_const(n);
   if (!n.regions.empty() && !has_trait(n.op, kRegion)) return fmt::format("{} has no regions", op_name(n.op));
   if (!has_trait(n.op, kElementwise)) return check_structural(g, n);
-  if (!n.ints.empty()) return fmt::format("{} takes no integer attributes", op_name(n.op));
+  // ints = [1] on integer add/sub/mul/neg/abs: NumPy scalar arithmetic (ir/graph.h).
+  const bool scalar_math = checks_scalar_overflow(n) && is_integer(n.type.dtype) && !is_bool(n.type.dtype);
+  if (!n.ints.empty() && !scalar_math) return fmt::format("{} takes no integer attributes", op_name(n.op));
   if (has_trait(n.op, kElementwise)) {
     if (Fault f = check_dtypes(g, n)) return f;
     if (Fault f = check_broadcast(g, n)) return f;

@@ -788,6 +788,7 @@ namespace {
 // transcendentals, float powers, integer // and % (by zero), float -> int casts.
 bool fp_flag_op(const ir::Graph& g, const ir::Node& n) {
   using ir::Op;
+  if (ir::checks_scalar_overflow(n)) return true;
   switch (n.op) {
     case Op::Exp: case Op::Log: case Op::Tanh: case Op::Sin: case Op::Cos: case Op::Expm1:
     case Op::Log1p: case Op::Log2: case Op::Log10: case Op::Exp2: case Op::Cbrt: case Op::Tan:

@@ -436,6 +436,9 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     r = g.add_op(op, ir::Type(out_dt, shape), ins, loc_);
   }
   Box box = python_float_math ? Box::PyFloat : shape.empty() ? Box::NpScalar : Box::Array;
+  if (box == Box::NpScalar && python_operator && ir::is_integer(out_dt) && !ir::is_bool(out_dt) &&
+      (op == ir::Op::Add || op == ir::Op::Sub || op == ir::Op::Mul || op == ir::Op::Neg || op == ir::Op::Abs))
+    g.node(r).ints = {1};  // NumPy scalar math reports overflow (ir::checks_scalar_overflow)
   AValue out = tensor(r, box);
   if (box == Box::NpScalar && ir::is_integer(out_dt) && operands.size() == 2 && (op == ir::Op::Add || op == ir::Op::Sub)) {
     // A NumPy int plus or minus bounded ints (`argmax() + k`): bounded too while the result

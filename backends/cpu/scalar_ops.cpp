@@ -348,6 +348,27 @@ void note_numpy_fp_flags(llvm::IRBuilderBase& b, const ir::Node& n, const std::v
   if (args.empty()) return;
   Value* x = args[0];
   auto fc = [&](double v) { return llvm::ConstantFP::get(x->getType(), v); };
+  if (ir::checks_scalar_overflow(n) && ir::is_integer(dts[0]) && !ir::is_bool(dts[0])) {
+    // NumPy scalar arithmetic: a result that wraps raises the overflow flag.
+    const bool s = ir::is_signed_int(dts[0]);
+    llvm::Type* t = x->getType();
+    Value* zero = llvm::ConstantInt::get(t, 0);
+    Value* min = llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(t->getScalarSizeInBits()));
+    Value* wraps = nullptr;
+    if (n.op == Op::Neg) {
+      wraps = s ? b.CreateICmpEQ(x, min) : b.CreateICmpNE(x, zero);  // -uint(x != 0) wraps
+    } else if (n.op == Op::Abs) {
+      if (!s) return;
+      wraps = b.CreateICmpEQ(x, min);
+    } else if (args.size() == 2) {
+      llvm::Intrinsic::ID id = n.op == Op::Add ? (s ? llvm::Intrinsic::sadd_with_overflow : llvm::Intrinsic::uadd_with_overflow)
+                             : n.op == Op::Sub ? (s ? llvm::Intrinsic::ssub_with_overflow : llvm::Intrinsic::usub_with_overflow)
+                                               : (s ? llvm::Intrinsic::smul_with_overflow : llvm::Intrinsic::umul_with_overflow);
+      wraps = b.CreateExtractValue(b.CreateBinaryIntrinsic(id, x, args[1]), 1);
+    }
+    if (wraps) note_fp_flags(b, wraps, fp::kOverflow);
+    return;
+  }
   switch (n.op) {
     case Op::Log:
     case Op::Log2:

@@ -177,6 +177,37 @@ bool is_int_const(const Graph& g, ValueId v, int64_t value) {
   return s && is_integer(g.type(v).dtype) && s->i == value;
 }
 
+// Whether `n` is NumPy scalar arithmetic that checks overflow (checks_scalar_overflow) on
+// constants whose exact result does not fit its dtype: left to run, so it reports the overflow.
+bool wraps_checked(const Graph& g, const Node& n) {
+  if (!checks_scalar_overflow(n) || !is_integer(n.type.dtype) || is_bool(n.type.dtype)) return false;
+  std::vector<__int128> v;
+  for (ValueId o : n.operands) {
+    std::optional<Scalar> c = const_value(g, o);
+    if (!c) return false;  // not foldable anyway
+    v.push_back(n.type.dtype == DType::U64 ? static_cast<__int128>(static_cast<uint64_t>(c->i))
+                                           : static_cast<__int128>(c->i));
+  }
+  __int128 r = 0;
+  switch (n.op) {
+    case Op::Add: r = v[0] + v[1]; break;
+    case Op::Sub: r = v[0] - v[1]; break;
+    case Op::Mul:
+      if (__builtin_mul_overflow(v[0], v[1], &r)) return true;
+      break;
+    case Op::Neg: r = -v[0]; break;
+    case Op::Abs: r = v[0] < 0 ? -v[0] : v[0]; break;
+    default: return false;
+  }
+  const DType d = n.type.dtype;
+  const int bits = 8 * static_cast<int>(dtype_size(d));
+  if (is_signed_int(d)) {
+    const __int128 lim = static_cast<__int128>(1) << (bits - 1);
+    return r < -lim || r >= lim;
+  }
+  return r < 0 || r >= (static_cast<__int128>(1) << bits);
+}
+
 // The operand an exact identity reduces `n` to, or kNoValue.
 ValueId identity_operand(const Graph& g, const Node& n) {
   auto keep = [&](ValueId v) { return g.type(v) == n.type ? v : kNoValue; };
@@ -221,7 +252,7 @@ bool fold(Graph& g) {
     for (ValueId& o : n.operands) o = replace[static_cast<size_t>(o)];
     if (has_trait(n.op, kSource) || !has_trait(n.op, kPure)) continue;
     if (has_trait(n.op, kRegion) || n.op == Op::LoopResult) continue;  // bodies: run_pipeline
-    if (n.type.is_scalar()) {
+    if (n.type.is_scalar() && !wraps_checked(g, n)) {
       if (std::optional<Scalar> s = evaluate(g, n)) {
         n.op = Op::Const;
         n.operands.clear();

@@ -55,6 +55,25 @@ TEST(Fold, IntegerArithmeticWraps) {
   EXPECT_EQ(fold_unary("not", "u16", "0", "u16"), "%1 = const 65535 : u16[]");
 }
 
+TEST(Fold, ScalarOverflowCheckedOpsThatWrapStay) {
+  // ints = [1]: NumPy scalar arithmetic, which reports a wrap (ir::checks_scalar_overflow).
+  auto checked = [](const std::string& op, const std::string& d, const std::string& a, const std::string& b) {
+    Graph g = parse_ok("%0 = const " + a + " : " + d + "[]\n%1 = const " + b + " : " + d + "[]\n%2 = " + op +
+                       " %0, %1 {ints = [1], fval = 0.0} : " + d + "[]\nreturn %2\n");
+    fold(g);
+    EXPECT_TRUE(verify(g).ok()) << print(g);
+    return print_node(g, 2);
+  };
+  EXPECT_EQ(checked("add", "i8", "127", "1"), "%2 = add %0, %1 {ints = [1], fval = 0.0} : i8[]");
+  EXPECT_EQ(checked("add", "i8", "126", "1"), "%2 = const 127 : i8[]");
+  EXPECT_EQ(checked("sub", "u8", "0", "1"), "%2 = sub %0, %1 {ints = [1], fval = 0.0} : u8[]");
+  EXPECT_EQ(checked("mul", "u64", "18446744073709551615", "18446744073709551615"),
+            "%2 = mul %0, %1 {ints = [1], fval = 0.0} : u64[]");
+  EXPECT_EQ(checked("mul", "i64", "-3037000499", "3037000499"), "%2 = const -9223372030926249001 : i64[]");
+  // Unchecked (array or ufunc arithmetic): wraps silently, folds.
+  EXPECT_EQ(fold_binary("add", "i8", "127", "1"), "%2 = const -128 : i8[]");
+}
+
 TEST(Fold, Float32ComputesInFloat) {
   // 16777216 + 1 rounds back to 16777216 in float32 (it would be exact in double).
   EXPECT_EQ(fold_binary("add", "f32", "16777216.0", "1.0"), "%2 = const 16777216.0 : f32[]");
