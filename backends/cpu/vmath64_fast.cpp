@@ -33,6 +33,7 @@
 //
 // Tables are computed once, in __float128 (113 bits: log(invc) and 2^(j/N) to ~2^-110).
 #include "backends/cpu/vmath64_fast.h"
+#include "backends/cpu/vmath_internal.h"
 
 #include <llvm/ADT/StringMap.h>
 #include <llvm/Analysis/LoopInfo.h>
@@ -143,59 +144,13 @@ const Tables& tables() {
   return t;
 }
 
-struct DD {
-  Value* hi;
-  Value* lo;
-};
+using vmath_detail::DD;
+using vmath_detail::Math;
 
-// IR helpers over double and i64 (or vectors of them): plain ops, no fast-math flags.
-class M {
- public:
-  explicit M(llvm::IRBuilderBase& b) : b_(b), f64_(b.getDoubleTy()), i64_(b.getInt64Ty()) {}
-  llvm::IRBuilderBase& b() { return b_; }
-  Value* c(double v) { return llvm::ConstantFP::get(f64_, v); }
-  Value* ci(int64_t v) { return llvm::ConstantInt::get(i64_, static_cast<uint64_t>(v), true); }
-  Value* add(Value* x, Value* y) { return b_.CreateFAdd(x, y); }
-  Value* sub(Value* x, Value* y) { return b_.CreateFSub(x, y); }
-  Value* mul(Value* x, Value* y) { return b_.CreateFMul(x, y); }
-  Value* div(Value* x, Value* y) { return b_.CreateFDiv(x, y); }
-  Value* neg(Value* x) { return b_.CreateFNeg(x); }
-  Value* fma(Value* x, Value* y, Value* z) { return b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64_}, {x, y, z}); }
-  Value* rint(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::rint, x); }
-  Value* fabs(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
-  Value* sel(Value* c, Value* x, Value* y) { return b_.CreateSelect(c, x, y); }
-  Value* is_nan(Value* x) { return b_.CreateFCmpUNO(x, x); }
-  Value* bits(Value* x) { return b_.CreateBitCast(x, i64_); }
-  Value* from_bits(Value* k) { return b_.CreateBitCast(k, f64_); }
-  Value* lt(Value* x, double v) { return b_.CreateFCmpOLT(x, c(v)); }
-  Value* gt(Value* x, double v) { return b_.CreateFCmpOGT(x, c(v)); }
-  Value* eq(Value* x, double v) { return b_.CreateFCmpOEQ(x, c(v)); }
-  // x clamped to [lo, hi], NaN to 0.
-  Value* clamp(Value* x, double lo, double hi) {
-    Value* r = sel(gt(x, hi), c(hi), x);
-    r = sel(lt(r, lo), c(lo), r);
-    return sel(is_nan(x), c(0.0), r);
-  }
-  DD two_prod(Value* x, Value* y) {
-    Value* p = mul(x, y);
-    return {p, fma(x, y, neg(p))};
-  }
-  DD two_sum(Value* x, Value* y) {
-    Value* s = add(x, y);
-    Value* yv = sub(s, x);
-    Value* xv = sub(s, yv);
-    return {s, add(sub(x, xv), sub(y, yv))};
-  }
-  // Element `idx` (i64 in [0, kN)) of the constant table `name` (kN doubles; i64 bit patterns
-  // are read as doubles and cast back): a call the loop vectorizer widens into its vector
-  // variant (register-resident permutes on AVX-512), inlined after optimization.
-  Value* load(const char* name, const void* data, bool is_int, Value* idx);
-
- private:
-  llvm::IRBuilderBase& b_;
-  llvm::Type* f64_;
-  llvm::Type* i64_;
-};
+// Element `idx` (i64 in [0, kN)) of the constant table `name` (kN doubles; i64 bit patterns
+// are read as doubles and cast back): a call the loop vectorizer widens into its vector
+// variant (register-resident permutes on AVX-512), inlined after optimization.
+Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx);
 
 constexpr unsigned kLutVFs[] = {2, 4, 8, 16};
 // The kernels are long dependency chains (a log feeding an exp in pow): four vectors in flight
@@ -293,21 +248,22 @@ llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const d
   return f;
 }
 
-Value* M::load(const char* name, const void* data, bool is_int, Value* idx) {
-  llvm::Module* mod = b_.GetInsertBlock()->getModule();
+Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx) {
+  auto& b = m.b();
+  llvm::Module* mod = b.GetInsertBlock()->getModule();
   llvm::Function* f = lut_function(mod, name, static_cast<const double*>(data));
   std::string mappings;
   for (unsigned vf : kLutVFs) {
     if (!mappings.empty()) mappings += ',';
     mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + std::string(name) + "(" + name + ".v" + std::to_string(vf) + ")";
   }
-  llvm::CallInst* call = b_.CreateCall(f, {idx});
-  call->addFnAttr(llvm::Attribute::get(b_.getContext(), "vector-function-abi-variant", mappings));
-  return is_int ? bits(call) : call;
+  llvm::CallInst* call = b.CreateCall(f, {idx});
+  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
+  return is_int ? m.bits(call) : call;
 }
 
 // e^r - 1: r + r^2/2 + ... + r^7/5040 for |r| <= ln2/64 (+ a hair): truncation below 2^-64.
-Value* exp_poly(M& m, Value* r) {
+Value* exp_poly(Math& m, Value* r) {
   Value* r2 = m.mul(r, r);
   Value* p = m.fma(r2, m.fma(r, m.c(1.0 / 120), m.c(1.0 / 24)), m.fma(r, m.c(1.0 / 6), m.c(0.5)));
   p = m.fma(m.mul(r2, r2), m.fma(r, m.c(1.0 / 5040), m.c(1.0 / 720)), p);
@@ -316,11 +272,11 @@ Value* exp_poly(M& m, Value* r) {
 
 // 2^(ki/N) * (1 + tmp): `big` lanes (results near overflow or in the denormals) take the table
 // value scaled by 2^-1009 (x > 0) or 2^1022 (x < 0) and multiply by the inverse at the end.
-Value* exp_finish(M& m, Value* ki, Value* tmp, Value* big, Value* pos) {
+Value* exp_finish(Math& m, Value* ki, Value* tmp, Value* big, Value* pos) {
   auto& b = m.b();
   Value* j = b.CreateAnd(ki, m.ci(kN - 1));
-  Value* tail = m.load("tracejit.vm64.exp_tail", tables().exp_tail, false, j);
-  Value* sbits = b.CreateAdd(m.load("tracejit.vm64.exp_sbits", tables().exp_sbits, true, j), b.CreateShl(ki, m.ci(52 - kBits)));
+  Value* tail = lut(m, "tracejit.vm64.exp_tail", tables().exp_tail, false, j);
+  Value* sbits = b.CreateAdd(lut(m, "tracejit.vm64.exp_sbits", tables().exp_sbits, true, j), b.CreateShl(ki, m.ci(52 - kBits)));
   tmp = m.add(tail, tmp);
   Value* adj = m.sel(big, m.sel(pos, m.ci(1009), m.ci(-1022)), m.ci(0));
   Value* scale = m.from_bits(b.CreateSub(sbits, b.CreateShl(adj, m.ci(52))));
@@ -329,7 +285,7 @@ Value* exp_finish(M& m, Value* ki, Value* tmp, Value* big, Value* pos) {
 }
 
 // e^(x + xtail) for NaN-free x (xtail <= 2^-40 |x| or null): clamps to [-746, 710].
-Value* exp_tab(M& m, Value* x, Value* xtail = nullptr) {
+Value* exp_tab(Math& m, Value* x, Value* xtail = nullptr) {
   auto& b = m.b();
   const Tables& t = tables();
   Value* out = b.CreateOr(m.gt(x, 710.0), m.lt(x, -746.0));
@@ -343,7 +299,7 @@ Value* exp_tab(M& m, Value* x, Value* xtail = nullptr) {
   return exp_finish(m, ki, exp_poly(m, r), big, m.gt(x, 0.0));
 }
 
-Value* exp2_tab(M& m, Value* x) {
+Value* exp2_tab(Math& m, Value* x) {
   auto& b = m.b();
   Value* xc = m.clamp(x, -1080.0, 1025.0);
   Value* kd = m.rint(m.mul(xc, m.c(kN)));
@@ -354,7 +310,7 @@ Value* exp2_tab(M& m, Value* x) {
 }
 
 // log(x) = hi + lo (relative error around 2^-68) for finite x > 0, denormals included.
-DD log_core(M& m, Value* x) {
+DD log_core(Math& m, Value* x) {
   auto& b = m.b();
   const Tables& t = tables();
   Value* ix = m.bits(x);
@@ -369,9 +325,9 @@ DD log_core(M& m, Value* x) {
   Value* i = b.CreateAnd(b.CreateLShr(tmp, m.ci(52 - kBits)), m.ci(kN - 1));
   Value* k = b.CreateAShr(tmp, m.ci(52));
   Value* z = m.from_bits(b.CreateSub(ix, b.CreateAnd(tmp, m.ci(static_cast<int64_t>(0xfffULL << 52)))));
-  Value* invc = m.load("tracejit.vm64.log_invc", t.invc, false, i);
-  Value* logc = m.load("tracejit.vm64.log_logc", t.logc, false, i);
-  Value* logctail = m.load("tracejit.vm64.log_logctail", t.logctail, false, i);
+  Value* invc = lut(m, "tracejit.vm64.log_invc", t.invc, false, i);
+  Value* logc = lut(m, "tracejit.vm64.log_logc", t.logc, false, i);
+  Value* logctail = lut(m, "tracejit.vm64.log_logctail", t.logctail, false, i);
   Value* kd = b.CreateSIToFP(k, b.getDoubleTy());
   DD p = m.two_prod(z, invc);
   Value* r = m.sub(p.hi, m.c(1.0));  // exact (Sterbenz)
@@ -398,21 +354,21 @@ DD log_core(M& m, Value* x) {
 }
 
 // log's special values around `res` (computed on a stand-in for the lanes they replace).
-Value* log_specials(M& m, Value* x, Value* res) {
+Value* log_specials(Math& m, Value* x, Value* res) {
   res = m.sel(m.eq(x, INFINITY), x, res);
   res = m.sel(m.eq(x, 0.0), m.c(-INFINITY), res);
   res = m.sel(m.lt(x, 0.0), m.c(NAN), res);
   return m.sel(m.is_nan(x), x, res);
 }
 
-Value* log_ok_arg(M& m, Value* x) {
+Value* log_ok_arg(Math& m, Value* x) {
   Value* ok = m.b().CreateAnd(m.gt(x, 0.0), m.lt(x, INFINITY));
   return m.sel(ok, x, m.c(1.0));
 }
 
-Value* log_tab(M& m, Value* x) { return log_specials(m, x, log_core(m, log_ok_arg(m, x)).hi); }
+Value* log_tab(Math& m, Value* x) { return log_specials(m, x, log_core(m, log_ok_arg(m, x)).hi); }
 
-Value* log_scaled_tab(M& m, Value* x, const double* c) {
+Value* log_scaled_tab(Math& m, Value* x, const double* c) {
   DD l = log_core(m, log_ok_arg(m, x));
   DD p = m.two_prod(l.hi, m.c(c[0]));
   Value* res = m.add(p.hi, m.add(p.lo, m.fma(l.hi, m.c(c[1]), m.mul(l.lo, m.c(c[0])))));
@@ -420,7 +376,7 @@ Value* log_scaled_tab(M& m, Value* x, const double* c) {
 }
 
 // log1p(x) = log(uh) + log(1 + ul/uh) with 1 + x = uh + ul exactly; x = +-0 returns x.
-Value* log1p_tab(M& m, Value* x) {
+Value* log1p_tab(Math& m, Value* x) {
   auto& b = m.b();
   Value* ok = b.CreateAnd(m.gt(x, -1.0), m.lt(x, INFINITY));
   DD u = m.two_sum(m.c(1.0), m.sel(ok, x, m.c(0.0)));
@@ -483,7 +439,7 @@ void inline_fast64_variants(llvm::Module& mod) {
 }
 
 llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
-  M m(b);
+  Math m(b);
   const Tables& t = tables();
   switch (op) {
     case ir::Op::Exp: return m.sel(m.is_nan(x), x, exp_tab(m, m.sel(m.is_nan(x), m.c(0.0), x)));
@@ -497,7 +453,7 @@ llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
 }
 
 llvm::Value* emit_fast_pow_core64(llvm::IRBuilderBase& b, llvm::Value* ax, llvm::Value* y) {
-  M m(b);
+  Math m(b);
   DD l = log_core(m, ax);
   DD p = m.two_prod(y, l.hi);
   return exp_tab(m, p.hi, m.fma(y, l.lo, p.lo));
