@@ -1,10 +1,10 @@
 // Vectorizable exp, log, tanh, sin, cos: range reduction, polynomials and special cases written as
 // straight-line LLVM IR (selects, bit manipulation, no calls), so the loop vectorizer widens them.
 //
-// double exp, exp2, log, log2, log10, log1p and pow: table-driven kernels in vmath64_fast.cpp
-// (2^(j/32) and 1/c, log c tables held in registers, the log as a ~68-bit pair for pow, log2,
-// log10; its header has the algorithms). double: tanh reduces to 2^k * (1 + expm1(r)) with
-// expm1(r) in double-double (exp_core; also under expm1, sinh, cosh and the float paths); sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
+// double exp, exp2, expm1, tanh, sinh, cosh, log, log2, log10, log1p and pow: table-driven
+// kernels in vmath64_fast.cpp (2^(j/32) and 1/c, log c tables held in registers, the log as a
+// ~68-bit pair for pow, log2, log10, expm1 as an exact-step pair under tanh, sinh, cosh; its
+// header has the algorithms). double sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
 // or a Payne-Hanek reduction (a gathered 4-double window of 2/pi per exponent) that runs out of
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
@@ -25,7 +25,7 @@
 //   exp      | 0.52 (0.75 for     | 0.759 (0.660 for  | 1            | 2
 //            |  denormal results) |  normal results)  |              |
 //   log      | 0.50               | 0.888             | 1            | 3
-//   tanh     | 0.57               | 0.845             | 1            | 1
+//   tanh     | 0.511              | 0.845             | 1            | 1
 //   sin      | 0.79               | 0.501             | 1            | 1
 //   cos      | 0.77               | 0.501             | 1            | 1
 //   pow      | 0.75 (x**y, both    | 0.500 (the double | 1            | 1
@@ -33,15 +33,15 @@
 //            |  near underflow;    |  rounded once)    |              |
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
-//   expm1    | 0.61                | 0.869 (native (#))| 1            | 2
+//   expm1    | 0.514               | 0.869 (native (#))| 1            | 2
 //   log1p    | 0.50 (**)           | 0.661 (native (#))| 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
 //   log2     | 0.50                | 0.746 (native (#))| 1            | 2
 //   log10    | 0.50                | 0.658 (native (#))| 1            | 3
-//   sinh     | 0.60                | 0.664 (native (#))| 1            | 1
-//   cosh     | 0.52                | 0.660 (native (#))| 1            | 2
+//   sinh     | 0.516               | 0.664 (native (#))| 1            | 1
+//   cosh     | 0.500               | 0.660 (native (#))| 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
 //   tan      | 0.851               | 0.501 (trig32)    | 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
@@ -169,8 +169,8 @@
 // with s = f/(2 + f) as a pair, relative error ~2^-31 before the one rounding; log(x) + ln2 from
 // 2^12 on (arcsinh, arccosh).
 //
-// expm1 = (2^k - 1) + 2^k h summed exactly from exp_core's double-double expm1 of the reduced
-// argument. exp2, log2, log10, log1p for double are vmath64_fast.cpp's. float: native single-precision kernels
+// expm1, sinh, cosh, exp2, log2, log10, log1p for double are vmath64_fast.cpp's. float: native
+// single-precision kernels
 // (vmath32_fast.cpp, whose header has the algorithms): float-float exp and log cores combined
 // with exact steps, rounded once. One thread, 1M float32 in [0.1, 4.1), min of 30, NumPy 2.4 in
 // the same process, the shared machine loaded (load ~20 on 2 CPUs):
@@ -246,6 +246,7 @@ constexpr double kInvLn2 = 1.44269504088896338700e+00;
 constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 32 significant bits: k*kLn2Hi is exact
 constexpr double kLn2Lo = 1.90821492927058770002e-10;
 
+// float pow's exp (exp64, on widened lanes; double exp is vmath64_fast.cpp's):
 // e^u = 2^k * (1 + h + l) with |h| <= 0.42 and h + l accurate to ~2^-100, for NaN-free
 // |u| <= 750. k*ln2 is split in two so u - k*ln2 keeps ~80 bits; expm1 of the reduced argument
 // is r + r^2/2 (exact products) + r^3 * Taylor(r) (degree 15: truncation below 2^-61).
@@ -253,21 +254,18 @@ struct ExpCore {
   Value* k;
   DD m;
 };
-ExpCore exp_core(Math& m, Value* u, Value* ulo = nullptr) {
+ExpCore exp_core(Math& m, Value* u) {
   Value* kd = m.rint(m.mul(u, m.c(kInvLn2)));
   Value* hi = m.sub(u, m.mul(kd, m.c(kLn2Hi)));  // exact (Sterbenz)
   DD r = m.two_sum(hi, m.neg(m.mul(kd, m.c(kLn2Lo))));
-  // e^(u + ulo), ulo up to 2^-43: renormalized into r, so r.lo stays below half an ulp of r.hi.
-  if (ulo) r = m.two_sum(r.hi, m.add(r.lo, ulo));
   DD rr = m.two_prod(r.hi, r.hi);
   std::vector<double> taylor;
   double f = 6;
   for (int n = 3; n <= 15; ++n, f *= n) taylor.push_back(1.0 / f);
   Value* cubic = m.mul(m.mul(r.hi, rr.hi), m.poly(r.hi, taylor));
   DD h = m.two_sum(r.hi, m.mul(rr.hi, m.c(0.5)));
-  // r.lo * e^r.hi to first order (with ulo, to second: r.lo * r.hi^2/2 may reach 2^-58).
+  // r.lo * e^r.hi to first order.
   Value* dlin = m.add(m.c(1.0), r.hi);
-  if (ulo) dlin = m.add(dlin, m.mul(rr.hi, m.c(0.5)));
   Value* tail = m.add(m.mul(rr.lo, m.c(0.5)), m.add(cubic, m.mul(r.lo, dlin)));
   return {m.to_int(kd), m.fast_two_sum(h.hi, m.add(h.lo, tail))};
 }
@@ -281,24 +279,6 @@ Value* exp64(Math& m, Value* x) {
   DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
   Value* y = m.add(one.hi, m.add(one.lo, e.m.lo));
   return m.sel(m.is_nan(x), x, m.scale(y, e.k));  // overflow -> inf, underflow -> 0 by scaling
-}
-
-// tanh|x| = t / (t + 2) with t = expm1(2|x|) in double-double; the quotient is corrected once.
-Value* tanh64(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* ax = m.fabs(x);
-  Value* z = m.sel(b.CreateFCmpOLT(ax, m.c(22.0)), ax, m.c(22.0));  // NaN -> 22, fixed below
-  ExpCore e = exp_core(m, m.add(z, z));
-  Value* sk = m.pow2(e.k);  // k in [0, 64]
-  Value* big = m.sub(sk, m.c(1.0));  // exact for k <= 53; rounding is harmless above
-  DD t = m.two_sum(big, m.mul(sk, e.m.hi));
-  Value* tl = m.add(t.lo, m.mul(sk, e.m.lo));
-  DD d = m.two_sum(t.hi, m.c(2.0));
-  Value* dl = m.add(d.lo, tl);
-  Value* q = m.div(t.hi, d.hi);
-  Value* rem = m.sub(m.add(m.fma(m.neg(q), d.hi, t.hi), tl), m.mul(q, dl));
-  q = m.add(q, m.div(rem, d.hi));
-  return m.sel(m.is_nan(x), x, m.copysign(q, x));
 }
 
 // fdlibm's e_log.c: x = 2^k * (1+f) with 1+f in [sqrt(2)/2, sqrt(2)), log(1+f) = f - s*(f-R)
@@ -622,66 +602,7 @@ Value* pow32(llvm::IRBuilderBase& b, Value* x, Value* y) {
   return b.CreateFPTrunc(r, x->getType());
 }
 
-// ---- expm1, sinh, cosh (double). ----
-
 constexpr double kLn2DD[2] = {0x1.62e42fefa39efp-1, 0x1.abc9e3b39803fp-56};
-// expm1(x) = (2^k - 1) + 2^k h with e^x = 2^k (1 + h), h a double-double: the sum is formed
-// exactly (2^k - 1 as a two_sum) below k = 60, as e^x above (the -1 is below 2^-8 ulp there).
-// x = +-0 returns x; x < -60 gives -1; overflow gives inf.
-Value* expm1_64(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(710.0)), m.c(710.0), x);
-  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-60.0)), m.c(-60.0), xc);
-  xc = m.sel(m.is_nan(x), m.c(0.0), xc);
-  ExpCore e = exp_core(m, xc);
-  Value* small_k = b.CreateICmpSLT(e.k, m.ci(60));
-  Value* kk = m.sel(small_k, e.k, m.ci(0));
-  Value* sk = m.pow2(kk);
-  DD s1 = m.two_sum(sk, m.c(-1.0));
-  DD s2 = m.two_sum(s1.hi, m.mul(sk, e.m.hi));
-  Value* sum = m.add(s2.hi, m.add(s2.lo, m.add(s1.lo, m.mul(sk, e.m.lo))));
-  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
-  Value* big = m.scale(m.add(one.hi, m.add(one.lo, e.m.lo)), e.k);
-  Value* res = m.sel(small_k, sum, big);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0)), x, res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-// e^(u.hi + u.lo) as a double-double (2^k scaling applied to both parts) for NaN-free
-// -1 <= u.hi <= 711; hi overflows to inf above ln(DBL_MAX).
-DD exp_dd2(Math& m, DD u) {
-  ExpCore e = exp_core(m, u.hi, u.lo);
-  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
-  return {m.scale(one.hi, e.k), m.scale(m.add(one.lo, e.m.lo), e.k)};
-}
-
-// cosh |x| = R + 1/(4R) and, for |x| >= 0.5, sinh |x| = R - 1/(4R), with R = e^(|x| - ln2) a
-// double-double and the quotient corrected once (cancellation at most 2x); sinh |x| < 0.5 =
-// a + a z P(z), z = a^2, the Taylor series to a^23 (a z P below a/24: rounding there is below
-// 0.05 ulp). Overflow to inf from 710.48 on; sinh keeps the sign (and -0), NaN stays NaN.
-Value* sinhcosh64(Math& m, Value* x, bool is_cosh) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* ac = m.sel(b.CreateFCmpOLT(a, m.c(711.0)), a, m.c(711.0));  // NaN -> 711, fixed below
-  DD u = m.two_sum(ac, m.c(-kLn2DD[0]));
-  u.lo = m.add(u.lo, m.c(-kLn2DD[1]));
-  DD r = exp_dd2(m, u);
-  Value* q = m.div(m.c(0.25), r.hi);
-  Value* ql = m.div(m.sub(m.fma(m.neg(q), r.hi, m.c(0.25)), m.mul(q, r.lo)), r.hi);
-  if (!is_cosh) q = m.neg(q), ql = m.neg(ql);
-  DD s = m.two_sum(r.hi, q);
-  Value* res = m.add(s.hi, m.add(s.lo, m.add(r.lo, ql)));
-  res = m.sel(b.CreateFCmpOEQ(r.hi, m.c(INFINITY)), r.hi, res);
-  if (is_cosh) return m.sel(m.is_nan(x), x, res);
-  Value* z = m.mul(a, a);
-  std::vector<double> taylor;
-  double f = 6;
-  for (int n = 3; n <= 23; n += 2, f *= n * (n - 1)) taylor.push_back(1.0 / f);
-  Value* small = m.add(a, m.mul(m.mul(a, z), m.poly(z, taylor)));
-  res = m.sel(b.CreateFCmpOLT(a, m.c(0.5)), small, res);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
 // ---- cbrt, tan, arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh, hypot (double;
 // float widens and rounds once, see emit_vmath). ----
 
@@ -1498,11 +1419,9 @@ Value* atanh32(Math32& m, Value* x) {
 }
 
 Value* emit64(Math& m, ir::Op op, Value* x) {
-  if (Value* r = emit_fast64(m.b(), op, x)) return r;  // table-driven exp/log family (vmath64_fast.cpp)
+  // exp, exp2, expm1, log, log2, log10, log1p, tanh, sinh, cosh: vmath64_fast.cpp.
+  if (Value* r = emit_fast64(m.b(), op, x)) return r;
   switch (op) {
-    case ir::Op::Sinh: return sinhcosh64(m, x, false);
-    case ir::Op::Cosh: return sinhcosh64(m, x, true);
-    case ir::Op::Expm1: return expm1_64(m, x);
     case ir::Op::Cbrt: return cbrt64(m, x);
     case ir::Op::Tan: return tan64(m, x);
     case ir::Op::Asin: return asin64(m, x);
@@ -1511,12 +1430,6 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
     case ir::Op::Asinh: return asinh64(m, x);
     case ir::Op::Acosh: return acosh64(m, x);
     case ir::Op::Atanh: return atanh64(m, x);
-    default: break;
-  }
-  switch (op) {
-    case ir::Op::Exp: return exp64(m, x);
-    case ir::Op::Log: return log64(m, x);
-    case ir::Op::Tanh: return tanh64(m, x);
     case ir::Op::Sin: return sincos64(m, x, false);
     default: return sincos64(m, x, true);
   }

@@ -1,4 +1,5 @@
-// Table-driven float64 exp, exp2, log, log2, log10, log1p and pow as straight-line LLVM IR (the
+// Table-driven float64 exp, exp2, expm1, tanh, sinh, cosh, log, log2, log10, log1p and pow as
+// straight-line LLVM IR (the
 // design of glibc 2.28+ / ARM optimized-routines by Szabolcs Nagy, with 32-entry tables so that
 // a lookup is two AVX-512 permutes from registers; tables and code our own).
 //
@@ -18,6 +19,15 @@
 // one multiply by the inverse after the sum, so inf and the denormals come from ordinary rounding
 // (denormal results round twice: <= 0.75 ulp). exp2: r = x - kd/N exact, the polynomial in
 // r*ln2 (exact at integers).
+//
+// expm1, tanh, sinh, cosh (exp_pair): the same reduction with r = rh + rl carried as a pair and
+// 2^k T[j] + addend, 2^k T[j] * r and their sum formed by exact steps, so e^z - 1 (or e^z) comes
+// out as a pair accurate to ~2^-65 of e^z: expm1 keeps its relative accuracy near 0 without a
+// separate small-argument polynomial. tanh = t/(t + 2), sinh = (t + t/(1 + t))/2 (t = expm1|x|),
+// cosh = (e + 1/e)/2, each with one division (a reciprocal, the quotient corrected once by its
+// fma residual) and rounded once at the end. Measured max errors (test_vmath, against long
+// double, tests/cpp/backends/test_vmath.cpp ExpPairKernelsAccuracy): tanh 0.511, expm1 0.514,
+// sinh 0.516, cosh 0.500 ulp.
 //
 // log core (N = 32): x = 2^k z, z in [0x1.6955p-1, 0x1.6955p0) (the bit offset kLogOff, from
 // the optimized-routines design), i = the top 5 mantissa bits of z's offset, invc = 1/c for the
@@ -309,6 +319,114 @@ Value* exp2_tab(Math& m, Value* x) {
   return m.sel(m.is_nan(x), x, y);
 }
 
+// e^z + addend as a pair hi + lo, for NaN-free z in [-60, 711] and addend -1 or
+// 0 (a constant or a per-lane select; null: none; on `big` lanes, z > 704, the pair is e^z *
+// 2^-1009 and the addend must be 0: the caller multiplies by 2^1009); `nonneg`: z >= 0, so
+// s >= 1 and s + addend is a Fast2Sum. The reduction as exp_tab's, but nothing
+// rounds that the result's low part would miss: r = rh + rl (rh = z - kd ln2hi/N exact), e^z =
+// s (1 + tail)(1 + r + q) with s = 2^k T[j] and q = e^r - 1 - r; s + addend, s*r and their sum
+// are exact pairs, the rest (s (rl + q + tail (1 + r)), below 2^-13 s) one product. Absolute
+// error about 2^-65 s: expm1 keeps its relative accuracy down to the smallest results (kd = 0
+// leaves s = 1, r = z, the pair r + q).
+DD exp_pair(Math& m, Value* z, Value* addend, Value* big, bool nonneg) {
+  auto& b = m.b();
+  const Tables& t = tables();
+  Value* kd = m.rint(m.mul(z, m.c(t.inv_ln2_n)));
+  Value* rh = m.fma(m.neg(kd), m.c(t.ln2hi_n), z);  // exact
+  Value* cl = m.mul(kd, m.c(t.ln2lo_n));
+  Value* r = m.sub(rh, cl);
+  Value* rl = m.sub(m.sub(rh, r), cl);
+  Value* r2 = m.mul(r, r);
+  Value* p = m.fma(r2, m.fma(r, m.c(1.0 / 5040), m.c(1.0 / 720)), m.fma(r, m.c(1.0 / 120), m.c(1.0 / 24)));
+  Value* q = m.mul(r2, m.fma(r2, p, m.fma(r, m.c(1.0 / 6), m.c(0.5))));
+  Value* ki = b.CreateFPToSI(kd, b.getInt64Ty());
+  Value* j = b.CreateAnd(ki, m.ci(kN - 1));
+  Value* tail = lut(m, "tracejit.vm64.exp_tail", t.exp_tail, false, j);
+  Value* sbits = b.CreateAdd(lut(m, "tracejit.vm64.exp_sbits", t.exp_sbits, true, j), b.CreateShl(ki, m.ci(52 - kBits)));
+  Value* s = m.from_bits(m.sel(big, b.CreateSub(sbits, m.ci(INT64_C(1009) << 52)), sbits));
+  Value* small = m.add(m.add(rl, q), m.fma(tail, r, tail));
+  DD a = !addend ? DD{s, nullptr} : nonneg ? m.fast_two_sum(s, addend) : m.two_sum(s, addend);
+  DD pr = m.two_prod(s, r);
+  // |s + addend| >= |s r| unless kd = 0, where s + addend is 0 or s (exact either way).
+  DD h = m.fast_two_sum(a.hi, pr.hi);
+  Value* lo = m.add(pr.lo, h.lo);
+  if (a.lo) lo = m.add(a.lo, lo);
+  lo = m.add(lo, m.mul(s, small));
+  return m.fast_two_sum(h.hi, lo);  // lo may reach 2^-7 of hi (s q): normalized for the quotients
+}
+
+// expm1: the pair above rounded once; -1 below -40 (e^x under half an ulp of 1), inf above
+// ln(DBL_MAX) (by the multiply that undoes big lanes' scaling: overflow raised as NumPy does);
+// +-0 returns x, +inf inf (no flag), NaN NaN.
+Value* expm1_tab(Math& m, Value* x) {
+  // NaN replaced first (a quiet compare): an ordered compare of NaN raises invalid on x86.
+  Value* xc = m.clamp(m.sel(m.is_nan(x), m.c(0.0), x), -40.0, 710.0);
+  xc = m.sel(m.eq(x, INFINITY), m.c(0.0), xc);
+  Value* big = m.gt(xc, 704.0);
+  DD e = exp_pair(m, xc, m.sel(big, m.c(0.0), m.c(-1.0)), big, false);
+  Value* res = m.mul(e.hi, m.sel(big, m.c(0x1p1009), m.c(1.0)));
+  res = m.sel(m.eq(x, 0.0), x, res);
+  res = m.sel(m.eq(x, INFINITY), x, res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
+// tanh|x| = t / (t + 2), t = expm1(2|x|) as a pair (|x| clamped to 22: 1 - tanh 22 < 2^-62), one
+// division (1/d, the quotient t*(1/d) corrected once by its residual).
+Value* tanh_tab(Math& m, Value* x) {
+  Value* a = m.fabs(m.sel(m.is_nan(x), m.c(0.0), x));  // NaN (fixed below) compares quietly
+  Value* z = m.sel(m.lt(a, 22.0), a, m.c(22.0));
+  z = m.add(z, z);
+  DD t = exp_pair(m, z, m.c(-1.0), m.b().getFalse(), true);
+  DD d = m.two_sum(t.hi, m.c(2.0));
+  Value* dl = m.add(d.lo, t.lo);
+  Value* inv = m.div(m.c(1.0), d.hi);
+  Value* q = m.mul(t.hi, inv);
+  Value* rem = m.add(m.fma(m.neg(q), d.hi, t.hi), m.sub(t.lo, m.mul(q, dl)));
+  Value* res = m.fma(rem, inv, q);
+  return m.sel(m.is_nan(x), x, m.copysign(res, x));
+}
+
+// sinh|x| = (t + t/(1 + t))/2 with t = expm1|x| (no cancellation), cosh|x| = (e + 1/e)/2 with
+// e = e^|x| (pairs from exp_pair; the quotient and reciprocal corrected once). Above |x| = 40
+// both are e^|x|/2 (the other term below 2^-115 of it; not computed there, so no lane forms a
+// denormal), above 704 scaled by 2^-1009 and multiplied back at the end: overflow to inf from
+// 710.48 with the flag NumPy raises, none for +-inf. sinh keeps the sign (and -0); NaN stays NaN.
+Value* sinhcosh_tab(Math& m, Value* x, bool is_cosh) {
+  Value* a = m.fabs(m.sel(m.is_nan(x), m.c(0.0), x));  // NaN (fixed below) compares quietly
+  Value* ac = m.sel(m.lt(a, 711.0), a, m.c(711.0));  // overflows (finite a >= 711)
+  ac = m.sel(m.eq(a, INFINITY), m.c(0.0), ac);  // inf: fixed below, no overflow flag
+  Value* far = m.gt(ac, 40.0);
+  Value* big = m.gt(ac, 704.0);
+  Value* zero = m.c(0.0);
+  DD e = exp_pair(m, ac, is_cosh ? nullptr : m.sel(far, zero, m.c(-1.0)), big, true);
+  Value* uh;
+  Value* ul;
+  if (is_cosh) {  // 1/e
+    Value* eh = m.sel(far, m.c(1.0), e.hi);
+    Value* el = m.sel(far, zero, e.lo);
+    Value* inv = m.div(m.c(1.0), eh);
+    Value* rem = m.sub(m.fma(m.neg(inv), eh, m.c(1.0)), m.mul(inv, el));
+    uh = m.sel(far, zero, inv);
+    ul = m.sel(far, zero, m.mul(rem, inv));
+  } else {  // t/(1 + t)
+    Value* th = m.sel(far, zero, e.hi);
+    Value* tl = m.sel(far, zero, e.lo);
+    DD d = m.two_sum(th, m.c(1.0));
+    Value* inv = m.div(m.c(1.0), d.hi);
+    Value* q = m.mul(th, inv);
+    Value* rem = m.add(m.fma(m.neg(q), d.hi, th), m.sub(tl, m.mul(q, m.add(d.lo, tl))));
+    uh = q;
+    ul = m.mul(rem, inv);
+  }
+  DD s = m.two_sum(e.hi, uh);
+  Value* res = m.add(s.hi, m.add(m.add(s.lo, e.lo), ul));
+  res = m.mul(res, m.sel(big, m.c(0x1p1008), m.c(0.5)));
+  Value* inf = m.c(INFINITY);
+  res = m.sel(m.eq(a, INFINITY), inf, res);
+  if (is_cosh) return m.sel(m.is_nan(x), x, res);
+  return m.sel(m.is_nan(x), x, m.copysign(res, x));
+}
+
 // log(x) = hi + lo (relative error around 2^-68) for finite x > 0, denormals included.
 DD log_core(Math& m, Value* x) {
   auto& b = m.b();
@@ -448,6 +566,10 @@ llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Log2: return log_scaled_tab(m, x, t.inv_ln2);
     case ir::Op::Log10: return log_scaled_tab(m, x, t.inv_ln10);
     case ir::Op::Log1p: return log1p_tab(m, x);
+    case ir::Op::Expm1: return expm1_tab(m, x);
+    case ir::Op::Tanh: return tanh_tab(m, x);
+    case ir::Op::Sinh: return sinhcosh_tab(m, x, false);
+    case ir::Op::Cosh: return sinhcosh_tab(m, x, true);
     default: return nullptr;
   }
 }
