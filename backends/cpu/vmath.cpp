@@ -25,7 +25,7 @@
 //   exp      | 0.52 (0.75 for     | 0.759 (0.660 for  | 1            | 2
 //            |  denormal results) |  normal results)  |              |
 //   log      | 0.50               | 0.888             | 1            | 3
-//   tanh     | 0.511              | 0.845             | 1            | 1
+//   tanh     | 0.513              | 0.845             | 1            | 1
 //   sin      | 0.79               | 0.501             | 1            | 1
 //   cos      | 0.77               | 0.501             | 1            | 1
 //   pow      | 0.75 (x**y, both    | 0.500 (the double | 1            | 1
@@ -33,14 +33,14 @@
 //            |  near underflow;    |  rounded once)    |              |
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
-//   expm1    | 0.514               | 0.869 (native (#))| 1            | 2
+//   expm1    | 0.513               | 0.869 (native (#))| 1            | 2
 //   log1p    | 0.50 (**)           | 0.661 (native (#))| 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
 //   log2     | 0.50                | 0.746 (native (#))| 1            | 2
 //   log10    | 0.50                | 0.658 (native (#))| 1            | 3
-//   sinh     | 0.516               | 0.664 (native (#))| 1            | 1
+//   sinh     | 0.512               | 0.664 (native (#))| 1            | 1
 //   cosh     | 0.500               | 0.660 (native (#))| 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
 //   tan      | 0.851               | 0.501 (trig32)    | 1            | 3

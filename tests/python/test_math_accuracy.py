@@ -412,7 +412,7 @@ def test_float64_table_kernels_exact_values():
 # by ln2/32 with exact steps, one division) against long double at their hard places: both sides
 # of every reduction step (k + 1/2) ln2/32 where the reduced argument is largest next to a small
 # result, the kernels' switches (tanh's clamp at 22, e^|x|/2 from 40, the 2^-1009 scaling from
-# 704) and the overflow thresholds; measured 0.511 / 0.514 / 0.516 / 0.500 ulp (the C++ harness:
+# 704) and the overflow thresholds; measured 0.513 / 0.513 / 0.512 / 0.500 ulp (the C++ harness:
 # Vmath.ExpPairKernelsAccuracy), asserted <= 0.52 (the double-double code before: 0.57-0.61).
 def _exp_pair_inputs(name):
     rng = np.random.default_rng(78)
