@@ -32,6 +32,13 @@ FUNCS = {
     # the earlier inline ones, for reference
     "exp": (np.exp, 1, (-10, 10)),
     "tanh": (np.tanh, 1, (-5, 5)),
+    "expm1": (np.expm1, 1, (-5, 5)),
+    "sinh": (np.sinh, 1, (-10, 10)),
+    "cosh": (np.cosh, 1, (-10, 10)),
+    "log": (np.log, 1, (0.01, 100)),
+    "log2": (np.log2, 1, (0.01, 100)),
+    "log10": (np.log10, 1, (0.01, 100)),
+    "log1p": (np.log1p, 1, (-0.5, 100)),
     "sin": (np.sin, 1, (-10, 10)),
     "cos": (np.cos, 1, (-10, 10)),
 }

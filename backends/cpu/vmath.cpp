@@ -1,10 +1,10 @@
 // Vectorizable exp, log, tanh, sin, cos: range reduction, polynomials and special cases written as
 // straight-line LLVM IR (selects, bit manipulation, no calls), so the loop vectorizer widens them.
 //
-// double exp, exp2, log, log2, log10, log1p and pow: table-driven kernels in vmath64_fast.cpp
-// (2^(j/32) and 1/c, log c tables held in registers, the log as a ~68-bit pair for pow, log2,
-// log10; its header has the algorithms). double: tanh reduces to 2^k * (1 + expm1(r)) with
-// expm1(r) in double-double (exp_core; also under expm1, sinh, cosh and the float paths); sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
+// double exp, exp2, expm1, tanh, sinh, cosh, log, log2, log10, log1p and pow: table-driven
+// kernels in vmath64_fast.cpp (2^(j/32) and 1/c, log c tables held in registers, the log as a
+// ~68-bit pair for pow, log2, log10, expm1 as an exact-step pair under tanh, sinh, cosh; its
+// header has the algorithms). double sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
 // or a Payne-Hanek reduction (a gathered 4-double window of 2/pi per exponent) that runs out of
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
@@ -25,7 +25,7 @@
 //   exp      | 0.52 (0.75 for     | 0.759 (0.660 for  | 1            | 2
 //            |  denormal results) |  normal results)  |              |
 //   log      | 0.50               | 0.888             | 1            | 3
-//   tanh     | 0.57               | 0.845             | 1            | 1
+//   tanh     | 0.513              | 0.845             | 1            | 1
 //   sin      | 0.79               | 0.501             | 1            | 1
 //   cos      | 0.77               | 0.501             | 1            | 1
 //   pow      | 0.75 (x**y, both    | 0.500 (the double | 1            | 1
@@ -33,15 +33,15 @@
 //            |  near underflow;    |  rounded once)    |              |
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
-//   expm1    | 0.61                | 0.869 (native (#))| 1            | 2
+//   expm1    | 0.513               | 0.869 (native (#))| 1            | 2
 //   log1p    | 0.50 (**)           | 0.661 (native (#))| 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
 //   log2     | 0.50                | 0.746 (native (#))| 1            | 2
 //   log10    | 0.50                | 0.658 (native (#))| 1            | 3
-//   sinh     | 0.60                | 0.664 (native (#))| 1            | 1
-//   cosh     | 0.52                | 0.660 (native (#))| 1            | 2
+//   sinh     | 0.512               | 0.664 (native (#))| 1            | 1
+//   cosh     | 0.500               | 0.660 (native (#))| 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
 //   tan      | 0.851               | 0.501 (trig32)    | 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
@@ -73,6 +73,11 @@
 // exp 1.04 (NumPy 0.86; before 2.6), exp2 1.03 (0.74; 7.7), log 1.50 (0.87; 2.2), log2 1.67
 // (0.93; 11.0), log10 1.67 (0.91; 11.1), log1p 1.83 (1.13; 7.2), pow x**y 3.3 (2.39; 28.7),
 // x ** -1.5 2.7 (2.77; ~28).
+// float64 tanh, expm1, sinh, cosh on the table exp (exp_pair), 4M elements, one thread, process
+// CPU time, min of 25, NumPy 2.4 in the same process, the shared machine at load 10-13 (ms;
+// before: the double-double exp_core code): tanh 6.4 (NumPy 6.7; before 11.8), expm1 4.9 (4.7;
+// 11.4), sinh 7.7 (4.7; 17.9), cosh 6.8 (3.7; 14.2). sinh and cosh are still ~1.7x NumPy's: the
+// exact pair (~115 vector instructions per 8 lanes with the division) against its ~1 ulp loops.
 // (#) native single-precision kernels in vmath32_fast.cpp (16 lanes, float arithmetic with fma,
 // one rounding at the end): the max over every float32 input (sinh/cosh: every x >= +0, whose
 // negative mirror the kernels compute from |x|, plus every 97th negative pattern) against NumPy's
@@ -169,10 +174,8 @@
 // with s = f/(2 + f) as a pair, relative error ~2^-31 before the one rounding; log(x) + ln2 from
 // 2^12 on (arcsinh, arccosh).
 //
-// expm1 = (2^k - 1) + 2^k h summed exactly from exp_core's double-double expm1 of the reduced
-// argument. exp2, log2, log10, log1p for double are vmath64_fast.cpp's; the double-double
-// versions below (exp2_64, log_scaled64, log1p64 on log_dd/exp_dd) are no longer reached from
-// emit64. float: native single-precision kernels
+// expm1, sinh, cosh, exp2, log2, log10, log1p for double are vmath64_fast.cpp's. float: native
+// single-precision kernels
 // (vmath32_fast.cpp, whose header has the algorithms): float-float exp and log cores combined
 // with exact steps, rounded once. One thread, 1M float32 in [0.1, 4.1), min of 30, NumPy 2.4 in
 // the same process, the shared machine loaded (load ~20 on 2 CPUs):
@@ -208,6 +211,7 @@ namespace {
 
 using llvm::Value;
 using vmath_detail::DD;
+using vmath_detail::Math;
 using vmath_detail::Math32;
 
 // floor(2/pi * 2^1792) in hex: enough bits for the Payne-Hanek window of any double exponent.
@@ -243,71 +247,11 @@ const std::vector<double>& payne_hanek_table() {
   return table;
 }
 
-// IR helpers over double (or a vector of double): plain ops carry no fast-math flags.
-class Math {
- public:
-  explicit Math(llvm::IRBuilderBase& b) : b_(b), f64_(b.getDoubleTy()), i64_(b.getInt64Ty()) {}
-
-  llvm::IRBuilderBase& b() { return b_; }
-  Value* c(double v) { return llvm::ConstantFP::get(f64_, v); }
-  Value* ci(int64_t v) { return llvm::ConstantInt::get(i64_, static_cast<uint64_t>(v), true); }
-  Value* add(Value* x, Value* y) { return b_.CreateFAdd(x, y); }
-  Value* sub(Value* x, Value* y) { return b_.CreateFSub(x, y); }
-  Value* mul(Value* x, Value* y) { return b_.CreateFMul(x, y); }
-  Value* div(Value* x, Value* y) { return b_.CreateFDiv(x, y); }
-  Value* neg(Value* x) { return b_.CreateFNeg(x); }
-  Value* fma(Value* x, Value* y, Value* z) { return b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64_}, {x, y, z}); }
-  Value* rint(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::rint, x); }
-  Value* fabs(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
-  Value* copysign(Value* mag, Value* sgn) { return b_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, sgn); }
-  Value* sel(Value* c, Value* x, Value* y) { return b_.CreateSelect(c, x, y); }
-  Value* is_nan(Value* x) { return b_.CreateFCmpUNO(x, x); }
-  Value* to_int(Value* x) { return b_.CreateFPToSI(x, i64_); }  // x integral and in range
-  Value* to_fp(Value* k) { return b_.CreateSIToFP(k, f64_); }
-  Value* bits(Value* x) { return b_.CreateBitCast(x, i64_); }
-  Value* from_bits(Value* k) { return b_.CreateBitCast(k, f64_); }
-
-  // Horner evaluation of coef[0] + x*coef[1] + ...
-  Value* poly(Value* x, const std::vector<double>& coef) {
-    Value* r = c(coef.back());
-    for (size_t i = coef.size() - 1; i-- > 0;) r = add(c(coef[i]), mul(x, r));
-    return r;
-  }
-
-  // Error-free transforms (Knuth TwoSum, Dekker Fast2Sum with |x| >= |y|, FMA TwoProd).
-  DD two_sum(Value* x, Value* y) {
-    Value* s = add(x, y);
-    Value* yv = sub(s, x);
-    Value* xv = sub(s, yv);
-    return {s, add(sub(x, xv), sub(y, yv))};
-  }
-  DD fast_two_sum(Value* x, Value* y) {
-    Value* s = add(x, y);
-    return {s, sub(y, sub(s, x))};
-  }
-  DD two_prod(Value* x, Value* y) {
-    Value* p = mul(x, y);
-    return {p, fma(x, y, neg(p))};
-  }
-
-  // 2^k for k in [-1022, 1023].
-  Value* pow2(Value* k) { return from_bits(b_.CreateShl(b_.CreateAdd(k, ci(1023)), ci(52))); }
-  // y * 2^k for k in [-2044, 2046] in two exact steps, so only the last one rounds.
-  Value* scale(Value* y, Value* k) {
-    Value* k1 = b_.CreateAShr(k, ci(1));
-    return mul(mul(y, pow2(k1)), pow2(b_.CreateSub(k, k1)));
-  }
-
- private:
-  llvm::IRBuilderBase& b_;
-  llvm::Type* f64_;
-  llvm::Type* i64_;
-};
-
 constexpr double kInvLn2 = 1.44269504088896338700e+00;
 constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 32 significant bits: k*kLn2Hi is exact
 constexpr double kLn2Lo = 1.90821492927058770002e-10;
 
+// float pow's exp (exp64, on widened lanes; double exp is vmath64_fast.cpp's):
 // e^u = 2^k * (1 + h + l) with |h| <= 0.42 and h + l accurate to ~2^-100, for NaN-free
 // |u| <= 750. k*ln2 is split in two so u - k*ln2 keeps ~80 bits; expm1 of the reduced argument
 // is r + r^2/2 (exact products) + r^3 * Taylor(r) (degree 15: truncation below 2^-61).
@@ -315,21 +259,18 @@ struct ExpCore {
   Value* k;
   DD m;
 };
-ExpCore exp_core(Math& m, Value* u, Value* ulo = nullptr) {
+ExpCore exp_core(Math& m, Value* u) {
   Value* kd = m.rint(m.mul(u, m.c(kInvLn2)));
   Value* hi = m.sub(u, m.mul(kd, m.c(kLn2Hi)));  // exact (Sterbenz)
   DD r = m.two_sum(hi, m.neg(m.mul(kd, m.c(kLn2Lo))));
-  // e^(u + ulo), ulo up to 2^-43: renormalized into r, so r.lo stays below half an ulp of r.hi.
-  if (ulo) r = m.two_sum(r.hi, m.add(r.lo, ulo));
   DD rr = m.two_prod(r.hi, r.hi);
   std::vector<double> taylor;
   double f = 6;
   for (int n = 3; n <= 15; ++n, f *= n) taylor.push_back(1.0 / f);
   Value* cubic = m.mul(m.mul(r.hi, rr.hi), m.poly(r.hi, taylor));
   DD h = m.two_sum(r.hi, m.mul(rr.hi, m.c(0.5)));
-  // r.lo * e^r.hi to first order (with ulo, to second: r.lo * r.hi^2/2 may reach 2^-58).
+  // r.lo * e^r.hi to first order.
   Value* dlin = m.add(m.c(1.0), r.hi);
-  if (ulo) dlin = m.add(dlin, m.mul(rr.hi, m.c(0.5)));
   Value* tail = m.add(m.mul(rr.lo, m.c(0.5)), m.add(cubic, m.mul(r.lo, dlin)));
   return {m.to_int(kd), m.fast_two_sum(h.hi, m.add(h.lo, tail))};
 }
@@ -343,24 +284,6 @@ Value* exp64(Math& m, Value* x) {
   DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
   Value* y = m.add(one.hi, m.add(one.lo, e.m.lo));
   return m.sel(m.is_nan(x), x, m.scale(y, e.k));  // overflow -> inf, underflow -> 0 by scaling
-}
-
-// tanh|x| = t / (t + 2) with t = expm1(2|x|) in double-double; the quotient is corrected once.
-Value* tanh64(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* ax = m.fabs(x);
-  Value* z = m.sel(b.CreateFCmpOLT(ax, m.c(22.0)), ax, m.c(22.0));  // NaN -> 22, fixed below
-  ExpCore e = exp_core(m, m.add(z, z));
-  Value* sk = m.pow2(e.k);  // k in [0, 64]
-  Value* big = m.sub(sk, m.c(1.0));  // exact for k <= 53; rounding is harmless above
-  DD t = m.two_sum(big, m.mul(sk, e.m.hi));
-  Value* tl = m.add(t.lo, m.mul(sk, e.m.lo));
-  DD d = m.two_sum(t.hi, m.c(2.0));
-  Value* dl = m.add(d.lo, tl);
-  Value* q = m.div(t.hi, d.hi);
-  Value* rem = m.sub(m.add(m.fma(m.neg(q), d.hi, t.hi), tl), m.mul(q, dl));
-  q = m.add(q, m.div(rem, d.hi));
-  return m.sel(m.is_nan(x), x, m.copysign(q, x));
 }
 
 // fdlibm's e_log.c: x = 2^k * (1+f) with 1+f in [sqrt(2)/2, sqrt(2)), log(1+f) = f - s*(f-R)
@@ -638,74 +561,11 @@ Value* log32(Math32& m, Value* x) {
 
 // ---- pow ----
 
-// Double-double helpers (relative error ~2^-104 absent cancellation of the high parts).
+// Double-double sum (relative error ~2^-104 absent cancellation of the high parts).
 DD dd_add(Math& m, DD a, DD b) {
   DD s = m.two_sum(a.hi, b.hi);
   return m.fast_two_sum(s.hi, m.add(s.lo, m.add(a.lo, b.lo)));
 }
-DD dd_mul(Math& m, DD a, DD b) {
-  DD p = m.two_prod(a.hi, b.hi);
-  return m.fast_two_sum(p.hi, m.add(p.lo, m.add(m.mul(a.hi, b.lo), m.mul(a.lo, b.hi))));
-}
-// 1/n as a double-double: hi = 1/n rounded, lo = (1 - n*hi)/n (the fma is exact).
-DD recip_dd(Math& m, int n) {
-  double hi = 1.0 / n;
-  return {m.c(hi), m.c(std::fma(-static_cast<double>(n), hi, 1.0) / n)};
-}
-
-// log(a) as a double-double for finite a > 0 (denormals included), relative error below 2^-66:
-// fdlibm's reduction a = 2^k * (1+f), 1+f in [sqrt(2)/2, sqrt(2)) (f exact), s = f/(2+f) in
-// double-double, log(1+f) = 2s (1 + z W(z)) with z = s^2 <= 0.0295 and W = 1/3 + z/5 + z^2 R(z),
-// R the atanh series' next 12 terms (truncation below 2^-68); 1/3 + z/5 and the products are
-// double-double, R in double (its term is below 2^-12.8 of W). k*ln2 is a double-double product.
-DD log_dd(Math& m, Value* a) {
-  auto& b = m.b();
-  Value* subnormal = b.CreateICmpSLT(m.bits(a), m.ci(INT64_C(0x0010000000000000)));
-  Value* as = m.sel(subnormal, m.mul(a, m.c(0x1p54)), a);
-  Value* k = m.sel(subnormal, m.ci(-54), m.ci(0));
-  Value* bits = m.bits(as);
-  Value* hx = b.CreateLShr(bits, m.ci(32));
-  Value* lx = b.CreateAnd(bits, m.ci(0xffffffff));
-  k = b.CreateAdd(k, b.CreateSub(b.CreateAShr(hx, m.ci(20)), m.ci(1023)));
-  hx = b.CreateAnd(hx, m.ci(0x000fffff));
-  Value* i = b.CreateAnd(b.CreateAdd(hx, m.ci(0x95f64)), m.ci(0x100000));
-  Value* hi_word = b.CreateOr(hx, b.CreateXor(i, m.ci(0x3ff00000)));
-  Value* xn = m.from_bits(b.CreateOr(b.CreateShl(hi_word, m.ci(32)), lx));
-  k = b.CreateAdd(k, b.CreateLShr(i, m.ci(20)));
-  Value* f = m.sub(xn, m.c(1.0));  // exact
-  DD d = m.two_sum(m.c(2.0), f);
-  Value* sh = m.div(f, d.hi);
-  Value* sl = m.div(m.sub(m.fma(m.neg(sh), d.hi, f), m.mul(sh, d.lo)), d.hi);
-  DD z = m.two_prod(sh, sh);
-  z.lo = m.add(z.lo, m.mul(m.add(sh, sh), sl));
-  std::vector<double> rc;
-  for (int n = 7; n <= 29; n += 2) rc.push_back(1.0 / n);
-  Value* t = m.mul(m.mul(z.hi, z.hi), m.poly(z.hi, rc));
-  DD z5 = dd_mul(m, z, recip_dd(m, 5));
-  DD u = m.two_sum(z5.hi, t);
-  u.lo = m.add(u.lo, z5.lo);
-  DD w = dd_add(m, recip_dd(m, 3), u);
-  DD s2{m.add(sh, sh), m.add(sl, sl)};
-  DD l1 = dd_add(m, s2, dd_mul(m, s2, dd_mul(m, z, w)));
-  Value* dk = m.to_fp(k);
-  DD kl = m.two_prod(dk, m.c(0x1.62e42fefa39efp-1));
-  kl.lo = m.add(kl.lo, m.mul(dk, m.c(0x1.abc9e3b39803fp-56)));
-  return dd_add(m, kl, l1);
-}
-
-// e^(u.hi + u.lo) for NaN-free u (|u.lo| <= 2^-43 relative): overflows to inf, underflows
-// through the denormals to +0.
-Value* exp_dd(Math& m, DD u) {
-  auto& b = m.b();
-  Value* over = b.CreateFCmpOGT(u.hi, m.c(710.0));
-  Value* under = b.CreateFCmpOLT(u.hi, m.c(-746.0));
-  Value* hi = m.sel(over, m.c(710.0), m.sel(under, m.c(-746.0), u.hi));
-  Value* lo = m.sel(b.CreateOr(over, under), m.c(0.0), u.lo);
-  ExpCore e = exp_core(m, hi, lo);
-  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
-  return m.scale(m.add(one.hi, m.add(one.lo, e.m.lo)), e.k);
-}
-
 // C99/NumPy pow special cases around `core(|x|', y')`, all in double (float widens exactly):
 // pow(x, +-0) = 1 and pow(1, y) = 1 even for NaN; otherwise NaN in gives NaN; negative finite x
 // with a finite non-integer y gives NaN; odd integer y keeps the sign of x (including -0 and
@@ -747,109 +607,7 @@ Value* pow32(llvm::IRBuilderBase& b, Value* x, Value* y) {
   return b.CreateFPTrunc(r, x->getType());
 }
 
-// ---- expm1, log1p, exp2, log2, log10 (double; float widens and rounds once). ----
-
 constexpr double kLn2DD[2] = {0x1.62e42fefa39efp-1, 0x1.abc9e3b39803fp-56};
-constexpr double kInvLn2DD[2] = {0x1.71547652b82fep+0, 0x1.777d0ffda0d24p-56};
-constexpr double kInvLn10DD[2] = {0x1.bcb7b1526e50ep-2, 0x1.95355baaafad3p-57};
-
-// 2^x = e^(x ln2) with the product in double-double; exact for integer x in range.
-Value* exp2_64(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(1100.0)), m.c(1100.0), x);
-  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-1100.0)), m.c(-1100.0), xc);
-  xc = m.sel(m.is_nan(x), m.c(0.0), xc);
-  DD p = m.two_prod(xc, m.c(kLn2DD[0]));
-  Value* r = exp_dd(m, {p.hi, m.add(p.lo, m.mul(xc, m.c(kLn2DD[1])))});
-  return m.sel(m.is_nan(x), x, r);
-}
-
-// log(x) times a double-double constant, rounded once; log's special cases (x < 0 NaN, +-0 -inf,
-// inf inf, log(1) = +0).
-Value* log_scaled64(Math& m, Value* x, const double* c) {
-  auto& b = m.b();
-  Value* ok = b.CreateAnd(b.CreateFCmpOGT(x, m.c(0.0)), b.CreateFCmpOLT(x, m.c(INFINITY)));
-  DD l = log_dd(m, m.sel(ok, x, m.c(1.0)));
-  DD p = m.two_prod(l.hi, m.c(c[0]));
-  Value* res = m.add(p.hi, m.add(p.lo, m.add(m.mul(l.hi, m.c(c[1])), m.mul(l.lo, m.c(c[0])))));
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0)), m.c(-INFINITY), res);
-  res = m.sel(b.CreateFCmpOLT(x, m.c(0.0)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-// log1p(x) = log(uh) + ul/uh with 1 + x = uh + ul exactly (two_sum); x = +-0 returns x.
-Value* log1p64(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* ok = b.CreateAnd(b.CreateFCmpOGT(x, m.c(-1.0)), b.CreateFCmpOLT(x, m.c(INFINITY)));
-  Value* xs = m.sel(ok, x, m.c(0.0));
-  DD u = m.two_sum(m.c(1.0), xs);
-  DD l = log_dd(m, u.hi);
-  Value* res = m.add(l.hi, m.add(l.lo, m.div(u.lo, u.hi)));
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0)), x, res);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(-1.0)), m.c(-INFINITY), res);
-  res = m.sel(b.CreateFCmpOLT(x, m.c(-1.0)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-// expm1(x) = (2^k - 1) + 2^k h with e^x = 2^k (1 + h), h a double-double: the sum is formed
-// exactly (2^k - 1 as a two_sum) below k = 60, as e^x above (the -1 is below 2^-8 ulp there).
-// x = +-0 returns x; x < -60 gives -1; overflow gives inf.
-Value* expm1_64(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(710.0)), m.c(710.0), x);
-  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-60.0)), m.c(-60.0), xc);
-  xc = m.sel(m.is_nan(x), m.c(0.0), xc);
-  ExpCore e = exp_core(m, xc);
-  Value* small_k = b.CreateICmpSLT(e.k, m.ci(60));
-  Value* kk = m.sel(small_k, e.k, m.ci(0));
-  Value* sk = m.pow2(kk);
-  DD s1 = m.two_sum(sk, m.c(-1.0));
-  DD s2 = m.two_sum(s1.hi, m.mul(sk, e.m.hi));
-  Value* sum = m.add(s2.hi, m.add(s2.lo, m.add(s1.lo, m.mul(sk, e.m.lo))));
-  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
-  Value* big = m.scale(m.add(one.hi, m.add(one.lo, e.m.lo)), e.k);
-  Value* res = m.sel(small_k, sum, big);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0)), x, res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-// e^(u.hi + u.lo) as a double-double (2^k scaling applied to both parts) for NaN-free
-// -1 <= u.hi <= 711; hi overflows to inf above ln(DBL_MAX).
-DD exp_dd2(Math& m, DD u) {
-  ExpCore e = exp_core(m, u.hi, u.lo);
-  DD one = m.fast_two_sum(m.c(1.0), e.m.hi);
-  return {m.scale(one.hi, e.k), m.scale(m.add(one.lo, e.m.lo), e.k)};
-}
-
-// cosh |x| = R + 1/(4R) and, for |x| >= 0.5, sinh |x| = R - 1/(4R), with R = e^(|x| - ln2) a
-// double-double and the quotient corrected once (cancellation at most 2x); sinh |x| < 0.5 =
-// a + a z P(z), z = a^2, the Taylor series to a^23 (a z P below a/24: rounding there is below
-// 0.05 ulp). Overflow to inf from 710.48 on; sinh keeps the sign (and -0), NaN stays NaN.
-Value* sinhcosh64(Math& m, Value* x, bool is_cosh) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* ac = m.sel(b.CreateFCmpOLT(a, m.c(711.0)), a, m.c(711.0));  // NaN -> 711, fixed below
-  DD u = m.two_sum(ac, m.c(-kLn2DD[0]));
-  u.lo = m.add(u.lo, m.c(-kLn2DD[1]));
-  DD r = exp_dd2(m, u);
-  Value* q = m.div(m.c(0.25), r.hi);
-  Value* ql = m.div(m.sub(m.fma(m.neg(q), r.hi, m.c(0.25)), m.mul(q, r.lo)), r.hi);
-  if (!is_cosh) q = m.neg(q), ql = m.neg(ql);
-  DD s = m.two_sum(r.hi, q);
-  Value* res = m.add(s.hi, m.add(s.lo, m.add(r.lo, ql)));
-  res = m.sel(b.CreateFCmpOEQ(r.hi, m.c(INFINITY)), r.hi, res);
-  if (is_cosh) return m.sel(m.is_nan(x), x, res);
-  Value* z = m.mul(a, a);
-  std::vector<double> taylor;
-  double f = 6;
-  for (int n = 3; n <= 23; n += 2, f *= n * (n - 1)) taylor.push_back(1.0 / f);
-  Value* small = m.add(a, m.mul(m.mul(a, z), m.poly(z, taylor)));
-  res = m.sel(b.CreateFCmpOLT(a, m.c(0.5)), small, res);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
 // ---- cbrt, tan, arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh, hypot (double;
 // float widens and rounds once, see emit_vmath). ----
 
@@ -1666,15 +1424,9 @@ Value* atanh32(Math32& m, Value* x) {
 }
 
 Value* emit64(Math& m, ir::Op op, Value* x) {
-  if (Value* r = emit_fast64(m.b(), op, x)) return r;  // table-driven exp/log family (vmath64_fast.cpp)
+  // exp, exp2, expm1, log, log2, log10, log1p, tanh, sinh, cosh: vmath64_fast.cpp.
+  if (Value* r = emit_fast64(m.b(), op, x)) return r;
   switch (op) {
-    case ir::Op::Sinh: return sinhcosh64(m, x, false);
-    case ir::Op::Cosh: return sinhcosh64(m, x, true);
-    case ir::Op::Expm1: return expm1_64(m, x);
-    case ir::Op::Log1p: return log1p64(m, x);
-    case ir::Op::Exp2: return exp2_64(m, x);
-    case ir::Op::Log2: return log_scaled64(m, x, kInvLn2DD);
-    case ir::Op::Log10: return log_scaled64(m, x, kInvLn10DD);
     case ir::Op::Cbrt: return cbrt64(m, x);
     case ir::Op::Tan: return tan64(m, x);
     case ir::Op::Asin: return asin64(m, x);
@@ -1683,12 +1435,6 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
     case ir::Op::Asinh: return asinh64(m, x);
     case ir::Op::Acosh: return acosh64(m, x);
     case ir::Op::Atanh: return atanh64(m, x);
-    default: break;
-  }
-  switch (op) {
-    case ir::Op::Exp: return exp64(m, x);
-    case ir::Op::Log: return log64(m, x);
-    case ir::Op::Tanh: return tanh64(m, x);
     case ir::Op::Sin: return sincos64(m, x, false);
     default: return sincos64(m, x, true);
   }
@@ -1787,32 +1533,12 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Log1p: return vmath_detail::log1p_32(m32, x);
     default: break;
   }
+  // sin, cos, tan: FreeBSD's float kernels evaluated in double, rounded once (anything else: the
+  // double algorithm on the widened argument).
   Math m(b);
-  // log2, log10, exp2, log1p: plain double algorithms suffice before one rounding to float
-  // (relative error below 2^-46, i.e. < 2^-22 float ulp), at a fraction of the double-double cost.
   Value* xd = b.CreateFPExt(x, b.getDoubleTy());
-  Value* r = nullptr;
-  switch (op) {
-    case ir::Op::Sin:
-    case ir::Op::Cos:
-    case ir::Op::Tan: r = trig32(m, xd, op); break;
-    case ir::Op::Log2: r = m.mul(log64(m, xd), m.c(kInvLn2DD[0])); break;
-    case ir::Op::Log10: r = m.mul(log64(m, xd), m.c(kInvLn10DD[0])); break;
-    case ir::Op::Exp2:  // 2^-150 is the one tie (rounds to +0); the product's rounding could miss it
-      r = exp64(m, m.mul(xd, m.c(kLn2DD[0])));
-      r = m.sel(b.CreateFCmpOLE(xd, m.c(-150.0)), m.c(0.0), r);
-      break;
-    case ir::Op::Log1p: {
-      // 1 + x is exact in double for float |x| >= 2^-12; below, the series to x^3.
-      Value* small = b.CreateFCmpOLT(m.fabs(xd), m.c(0x1p-12));
-      Value* series = m.sub(xd, m.mul(m.mul(xd, xd), m.sub(m.c(0.5), m.mul(xd, m.c(1.0 / 3)))));
-      r = m.sel(small, series, log64(m, m.add(m.c(1.0), xd)));
-      break;
-    }
-    default: break;
-  }
-  if (r) return b.CreateFPTrunc(r, x->getType());
-  return b.CreateFPTrunc(emit64(m, op, b.CreateFPExt(x, b.getDoubleTy())), x->getType());
+  bool trig = op == ir::Op::Sin || op == ir::Op::Cos || op == ir::Op::Tan;
+  return b.CreateFPTrunc(trig ? trig32(m, xd, op) : emit64(m, op, xd), x->getType());
 }
 
 llvm::Value* emit_vpow(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y) {

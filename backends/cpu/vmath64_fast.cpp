@@ -1,4 +1,5 @@
-// Table-driven float64 exp, exp2, log, log2, log10, log1p and pow as straight-line LLVM IR (the
+// Table-driven float64 exp, exp2, expm1, tanh, sinh, cosh, log, log2, log10, log1p and pow as
+// straight-line LLVM IR (the
 // design of glibc 2.28+ / ARM optimized-routines by Szabolcs Nagy, with 32-entry tables so that
 // a lookup is two AVX-512 permutes from registers; tables and code our own).
 //
@@ -19,6 +20,15 @@
 // (denormal results round twice: <= 0.75 ulp). exp2: r = x - kd/N exact, the polynomial in
 // r*ln2 (exact at integers).
 //
+// expm1, tanh, sinh, cosh (exp_pair): the same reduction with r = rh + rl carried as a pair and
+// 2^k T[j] + addend, 2^k T[j] * r and their sum formed by exact steps, so e^z - 1 (or e^z) comes
+// out as a pair accurate to ~2^-65 of e^z: expm1 keeps its relative accuracy near 0 without a
+// separate small-argument polynomial. tanh = t/(t + 2), sinh = (t + t/(1 + t))/2 (t = expm1|x|),
+// cosh = (e + 1/e)/2, each with one division (a reciprocal, the quotient corrected once by its
+// fma residual) and rounded once at the end. Measured max errors (test_vmath, against long
+// double, tests/cpp/backends/test_vmath.cpp ExpPairKernelsAccuracy): tanh 0.513, expm1 0.513,
+// sinh 0.512, cosh 0.500 ulp.
+//
 // log core (N = 32): x = 2^k z, z in [0x1.6955p-1, 0x1.6955p0) (the bit offset kLogOff, from
 // the optimized-routines design), i = the top 5 mantissa bits of z's offset, invc = 1/c for the
 // middle c of subinterval i (exactly 1 for the subinterval holding 1.0: no cancellation against
@@ -33,6 +43,7 @@
 //
 // Tables are computed once, in __float128 (113 bits: log(invc) and 2^(j/N) to ~2^-110).
 #include "backends/cpu/vmath64_fast.h"
+#include "backends/cpu/vmath_internal.h"
 
 #include <llvm/ADT/StringMap.h>
 #include <llvm/Analysis/LoopInfo.h>
@@ -143,59 +154,13 @@ const Tables& tables() {
   return t;
 }
 
-struct DD {
-  Value* hi;
-  Value* lo;
-};
+using vmath_detail::DD;
+using vmath_detail::Math;
 
-// IR helpers over double and i64 (or vectors of them): plain ops, no fast-math flags.
-class M {
- public:
-  explicit M(llvm::IRBuilderBase& b) : b_(b), f64_(b.getDoubleTy()), i64_(b.getInt64Ty()) {}
-  llvm::IRBuilderBase& b() { return b_; }
-  Value* c(double v) { return llvm::ConstantFP::get(f64_, v); }
-  Value* ci(int64_t v) { return llvm::ConstantInt::get(i64_, static_cast<uint64_t>(v), true); }
-  Value* add(Value* x, Value* y) { return b_.CreateFAdd(x, y); }
-  Value* sub(Value* x, Value* y) { return b_.CreateFSub(x, y); }
-  Value* mul(Value* x, Value* y) { return b_.CreateFMul(x, y); }
-  Value* div(Value* x, Value* y) { return b_.CreateFDiv(x, y); }
-  Value* neg(Value* x) { return b_.CreateFNeg(x); }
-  Value* fma(Value* x, Value* y, Value* z) { return b_.CreateIntrinsic(llvm::Intrinsic::fma, {f64_}, {x, y, z}); }
-  Value* rint(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::rint, x); }
-  Value* fabs(Value* x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
-  Value* sel(Value* c, Value* x, Value* y) { return b_.CreateSelect(c, x, y); }
-  Value* is_nan(Value* x) { return b_.CreateFCmpUNO(x, x); }
-  Value* bits(Value* x) { return b_.CreateBitCast(x, i64_); }
-  Value* from_bits(Value* k) { return b_.CreateBitCast(k, f64_); }
-  Value* lt(Value* x, double v) { return b_.CreateFCmpOLT(x, c(v)); }
-  Value* gt(Value* x, double v) { return b_.CreateFCmpOGT(x, c(v)); }
-  Value* eq(Value* x, double v) { return b_.CreateFCmpOEQ(x, c(v)); }
-  // x clamped to [lo, hi], NaN to 0.
-  Value* clamp(Value* x, double lo, double hi) {
-    Value* r = sel(gt(x, hi), c(hi), x);
-    r = sel(lt(r, lo), c(lo), r);
-    return sel(is_nan(x), c(0.0), r);
-  }
-  DD two_prod(Value* x, Value* y) {
-    Value* p = mul(x, y);
-    return {p, fma(x, y, neg(p))};
-  }
-  DD two_sum(Value* x, Value* y) {
-    Value* s = add(x, y);
-    Value* yv = sub(s, x);
-    Value* xv = sub(s, yv);
-    return {s, add(sub(x, xv), sub(y, yv))};
-  }
-  // Element `idx` (i64 in [0, kN)) of the constant table `name` (kN doubles; i64 bit patterns
-  // are read as doubles and cast back): a call the loop vectorizer widens into its vector
-  // variant (register-resident permutes on AVX-512), inlined after optimization.
-  Value* load(const char* name, const void* data, bool is_int, Value* idx);
-
- private:
-  llvm::IRBuilderBase& b_;
-  llvm::Type* f64_;
-  llvm::Type* i64_;
-};
+// Element `idx` (i64 in [0, kN)) of the constant table `name` (kN doubles; i64 bit patterns
+// are read as doubles and cast back): a call the loop vectorizer widens into its vector
+// variant (register-resident permutes on AVX-512), inlined after optimization.
+Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx);
 
 constexpr unsigned kLutVFs[] = {2, 4, 8, 16};
 // The kernels are long dependency chains (a log feeding an exp in pow): four vectors in flight
@@ -293,21 +258,22 @@ llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const d
   return f;
 }
 
-Value* M::load(const char* name, const void* data, bool is_int, Value* idx) {
-  llvm::Module* mod = b_.GetInsertBlock()->getModule();
+Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx) {
+  auto& b = m.b();
+  llvm::Module* mod = b.GetInsertBlock()->getModule();
   llvm::Function* f = lut_function(mod, name, static_cast<const double*>(data));
   std::string mappings;
   for (unsigned vf : kLutVFs) {
     if (!mappings.empty()) mappings += ',';
     mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + std::string(name) + "(" + name + ".v" + std::to_string(vf) + ")";
   }
-  llvm::CallInst* call = b_.CreateCall(f, {idx});
-  call->addFnAttr(llvm::Attribute::get(b_.getContext(), "vector-function-abi-variant", mappings));
-  return is_int ? bits(call) : call;
+  llvm::CallInst* call = b.CreateCall(f, {idx});
+  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
+  return is_int ? m.bits(call) : call;
 }
 
 // e^r - 1: r + r^2/2 + ... + r^7/5040 for |r| <= ln2/64 (+ a hair): truncation below 2^-64.
-Value* exp_poly(M& m, Value* r) {
+Value* exp_poly(Math& m, Value* r) {
   Value* r2 = m.mul(r, r);
   Value* p = m.fma(r2, m.fma(r, m.c(1.0 / 120), m.c(1.0 / 24)), m.fma(r, m.c(1.0 / 6), m.c(0.5)));
   p = m.fma(m.mul(r2, r2), m.fma(r, m.c(1.0 / 5040), m.c(1.0 / 720)), p);
@@ -316,11 +282,11 @@ Value* exp_poly(M& m, Value* r) {
 
 // 2^(ki/N) * (1 + tmp): `big` lanes (results near overflow or in the denormals) take the table
 // value scaled by 2^-1009 (x > 0) or 2^1022 (x < 0) and multiply by the inverse at the end.
-Value* exp_finish(M& m, Value* ki, Value* tmp, Value* big, Value* pos) {
+Value* exp_finish(Math& m, Value* ki, Value* tmp, Value* big, Value* pos) {
   auto& b = m.b();
   Value* j = b.CreateAnd(ki, m.ci(kN - 1));
-  Value* tail = m.load("tracejit.vm64.exp_tail", tables().exp_tail, false, j);
-  Value* sbits = b.CreateAdd(m.load("tracejit.vm64.exp_sbits", tables().exp_sbits, true, j), b.CreateShl(ki, m.ci(52 - kBits)));
+  Value* tail = lut(m, "tracejit.vm64.exp_tail", tables().exp_tail, false, j);
+  Value* sbits = b.CreateAdd(lut(m, "tracejit.vm64.exp_sbits", tables().exp_sbits, true, j), b.CreateShl(ki, m.ci(52 - kBits)));
   tmp = m.add(tail, tmp);
   Value* adj = m.sel(big, m.sel(pos, m.ci(1009), m.ci(-1022)), m.ci(0));
   Value* scale = m.from_bits(b.CreateSub(sbits, b.CreateShl(adj, m.ci(52))));
@@ -329,7 +295,7 @@ Value* exp_finish(M& m, Value* ki, Value* tmp, Value* big, Value* pos) {
 }
 
 // e^(x + xtail) for NaN-free x (xtail <= 2^-40 |x| or null): clamps to [-746, 710].
-Value* exp_tab(M& m, Value* x, Value* xtail = nullptr) {
+Value* exp_tab(Math& m, Value* x, Value* xtail = nullptr) {
   auto& b = m.b();
   const Tables& t = tables();
   Value* out = b.CreateOr(m.gt(x, 710.0), m.lt(x, -746.0));
@@ -343,7 +309,7 @@ Value* exp_tab(M& m, Value* x, Value* xtail = nullptr) {
   return exp_finish(m, ki, exp_poly(m, r), big, m.gt(x, 0.0));
 }
 
-Value* exp2_tab(M& m, Value* x) {
+Value* exp2_tab(Math& m, Value* x) {
   auto& b = m.b();
   Value* xc = m.clamp(x, -1080.0, 1025.0);
   Value* kd = m.rint(m.mul(xc, m.c(kN)));
@@ -353,8 +319,116 @@ Value* exp2_tab(M& m, Value* x) {
   return m.sel(m.is_nan(x), x, y);
 }
 
+// e^z + addend as a pair hi + lo, for NaN-free z in [-60, 711] and addend -1 or
+// 0 (a constant or a per-lane select; null: none; on `big` lanes, z > 704, the pair is e^z *
+// 2^-1009 and the addend must be 0: the caller multiplies by 2^1009); `nonneg`: z >= 0, so
+// s >= 1 and s + addend is a Fast2Sum. The reduction as exp_tab's, but nothing
+// rounds that the result's low part would miss: r = rh + rl (rh = z - kd ln2hi/N exact), e^z =
+// s (1 + tail)(1 + r + q) with s = 2^k T[j] and q = e^r - 1 - r; s + addend, s*r and their sum
+// are exact pairs, the rest (s (rl + q + tail (1 + r)), below 2^-13 s) one product. Absolute
+// error about 2^-65 s: expm1 keeps its relative accuracy down to the smallest results (kd = 0
+// leaves s = 1, r = z, the pair r + q).
+DD exp_pair(Math& m, Value* z, Value* addend, Value* big, bool nonneg) {
+  auto& b = m.b();
+  const Tables& t = tables();
+  Value* kd = m.rint(m.mul(z, m.c(t.inv_ln2_n)));
+  Value* rh = m.fma(m.neg(kd), m.c(t.ln2hi_n), z);  // exact
+  Value* cl = m.mul(kd, m.c(t.ln2lo_n));
+  Value* r = m.sub(rh, cl);
+  Value* rl = m.sub(m.sub(rh, r), cl);
+  Value* r2 = m.mul(r, r);
+  Value* p = m.fma(r2, m.fma(r, m.c(1.0 / 5040), m.c(1.0 / 720)), m.fma(r, m.c(1.0 / 120), m.c(1.0 / 24)));
+  Value* q = m.mul(r2, m.fma(r2, p, m.fma(r, m.c(1.0 / 6), m.c(0.5))));
+  Value* ki = b.CreateFPToSI(kd, b.getInt64Ty());
+  Value* j = b.CreateAnd(ki, m.ci(kN - 1));
+  Value* tail = lut(m, "tracejit.vm64.exp_tail", t.exp_tail, false, j);
+  Value* sbits = b.CreateAdd(lut(m, "tracejit.vm64.exp_sbits", t.exp_sbits, true, j), b.CreateShl(ki, m.ci(52 - kBits)));
+  Value* s = m.from_bits(m.sel(big, b.CreateSub(sbits, m.ci(INT64_C(1009) << 52)), sbits));
+  Value* small = m.add(m.add(rl, q), m.fma(tail, r, tail));
+  DD a = !addend ? DD{s, nullptr} : nonneg ? m.fast_two_sum(s, addend) : m.two_sum(s, addend);
+  DD pr = m.two_prod(s, r);
+  // |s + addend| >= |s r| unless kd = 0, where s + addend is 0 or s (exact either way).
+  DD h = m.fast_two_sum(a.hi, pr.hi);
+  Value* lo = m.add(pr.lo, h.lo);
+  if (a.lo) lo = m.add(a.lo, lo);
+  lo = m.fma(s, small, lo);
+  return m.fast_two_sum(h.hi, lo);  // lo may reach 2^-7 of hi (s q): normalized for the quotients
+}
+
+// expm1: the pair above rounded once; -1 below -40 (e^x under half an ulp of 1), inf above
+// ln(DBL_MAX) (by the multiply that undoes big lanes' scaling: overflow raised as NumPy does);
+// +-0 returns x, +inf inf (no flag), NaN NaN.
+Value* expm1_tab(Math& m, Value* x) {
+  // NaN replaced first (a quiet compare): an ordered compare of NaN raises invalid on x86.
+  Value* xc = m.clamp(m.sel(m.is_nan(x), m.c(0.0), x), -40.0, 710.0);
+  xc = m.sel(m.eq(x, INFINITY), m.c(0.0), xc);
+  Value* big = m.gt(xc, 704.0);
+  DD e = exp_pair(m, xc, m.sel(big, m.c(0.0), m.c(-1.0)), big, false);
+  Value* res = m.mul(e.hi, m.sel(big, m.c(0x1p1009), m.c(1.0)));
+  res = m.sel(m.eq(x, 0.0), x, res);
+  res = m.sel(m.eq(x, INFINITY), x, res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
+// tanh|x| = t / (t + 2), t = expm1(2|x|) as a pair (|x| clamped to 22: 1 - tanh 22 < 2^-62), one
+// division (1/d, the quotient t*(1/d) corrected once by its residual).
+Value* tanh_tab(Math& m, Value* x) {
+  Value* a = m.fabs(m.sel(m.is_nan(x), m.c(0.0), x));  // NaN (fixed below) compares quietly
+  Value* z = m.sel(m.lt(a, 22.0), a, m.c(22.0));
+  z = m.add(z, z);
+  DD t = exp_pair(m, z, m.c(-1.0), m.b().getFalse(), true);
+  DD d = m.two_sum(t.hi, m.c(2.0));
+  Value* dl = m.add(d.lo, t.lo);
+  Value* inv = m.div(m.c(1.0), d.hi);
+  Value* q = m.mul(t.hi, inv);
+  Value* rem = m.add(m.fma(m.neg(q), d.hi, t.hi), m.sub(t.lo, m.mul(q, dl)));
+  Value* res = m.fma(rem, inv, q);
+  return m.sel(m.is_nan(x), x, m.copysign(res, x));
+}
+
+// sinh|x| = (t + t/(1 + t))/2 with t = expm1|x| (no cancellation), cosh|x| = (e + 1/e)/2 with
+// e = e^|x| (pairs from exp_pair; the quotient and reciprocal corrected once). Above |x| = 40
+// both are e^|x|/2 (the other term below 2^-115 of it; not computed there, so no lane forms a
+// denormal), above 704 scaled by 2^-1009 and multiplied back at the end: overflow to inf from
+// 710.48 with the flag NumPy raises, none for +-inf. sinh keeps the sign (and -0); NaN stays NaN.
+Value* sinhcosh_tab(Math& m, Value* x, bool is_cosh) {
+  Value* a = m.fabs(m.sel(m.is_nan(x), m.c(0.0), x));  // NaN (fixed below) compares quietly
+  Value* ac = m.sel(m.lt(a, 711.0), a, m.c(711.0));  // overflows (finite a >= 711)
+  ac = m.sel(m.eq(a, INFINITY), m.c(0.0), ac);  // inf: fixed below, no overflow flag
+  Value* far = m.gt(ac, 40.0);
+  Value* big = m.gt(ac, 704.0);
+  Value* zero = m.c(0.0);
+  DD e = exp_pair(m, ac, is_cosh ? nullptr : m.sel(far, zero, m.c(-1.0)), big, true);
+  Value* uh;
+  Value* ul;
+  if (is_cosh) {  // 1/e
+    Value* eh = m.sel(far, m.c(1.0), e.hi);
+    Value* el = m.sel(far, zero, e.lo);
+    Value* inv = m.div(m.c(1.0), eh);
+    Value* rem = m.sub(m.fma(m.neg(inv), eh, m.c(1.0)), m.mul(inv, el));
+    uh = m.sel(far, zero, inv);
+    ul = m.sel(far, zero, m.mul(rem, inv));
+  } else {  // t/(1 + t)
+    Value* th = m.sel(far, zero, e.hi);
+    Value* tl = m.sel(far, zero, e.lo);
+    DD d = m.two_sum(th, m.c(1.0));
+    Value* inv = m.div(m.c(1.0), d.hi);
+    Value* q = m.mul(th, inv);
+    Value* rem = m.add(m.fma(m.neg(q), d.hi, th), m.sub(tl, m.mul(q, m.add(d.lo, tl))));
+    uh = q;
+    ul = m.mul(rem, inv);
+  }
+  DD s = m.fast_two_sum(e.hi, uh);  // e^|x| >= e^-|x|, t >= t/(1 + t)
+  Value* res = m.add(s.hi, m.add(m.add(s.lo, e.lo), ul));
+  res = m.mul(res, m.sel(big, m.c(0x1p1008), m.c(0.5)));
+  Value* inf = m.c(INFINITY);
+  res = m.sel(m.eq(a, INFINITY), inf, res);
+  if (is_cosh) return m.sel(m.is_nan(x), x, res);
+  return m.sel(m.is_nan(x), x, m.copysign(res, x));
+}
+
 // log(x) = hi + lo (relative error around 2^-68) for finite x > 0, denormals included.
-DD log_core(M& m, Value* x) {
+DD log_core(Math& m, Value* x) {
   auto& b = m.b();
   const Tables& t = tables();
   Value* ix = m.bits(x);
@@ -369,9 +443,9 @@ DD log_core(M& m, Value* x) {
   Value* i = b.CreateAnd(b.CreateLShr(tmp, m.ci(52 - kBits)), m.ci(kN - 1));
   Value* k = b.CreateAShr(tmp, m.ci(52));
   Value* z = m.from_bits(b.CreateSub(ix, b.CreateAnd(tmp, m.ci(static_cast<int64_t>(0xfffULL << 52)))));
-  Value* invc = m.load("tracejit.vm64.log_invc", t.invc, false, i);
-  Value* logc = m.load("tracejit.vm64.log_logc", t.logc, false, i);
-  Value* logctail = m.load("tracejit.vm64.log_logctail", t.logctail, false, i);
+  Value* invc = lut(m, "tracejit.vm64.log_invc", t.invc, false, i);
+  Value* logc = lut(m, "tracejit.vm64.log_logc", t.logc, false, i);
+  Value* logctail = lut(m, "tracejit.vm64.log_logctail", t.logctail, false, i);
   Value* kd = b.CreateSIToFP(k, b.getDoubleTy());
   DD p = m.two_prod(z, invc);
   Value* r = m.sub(p.hi, m.c(1.0));  // exact (Sterbenz)
@@ -398,21 +472,21 @@ DD log_core(M& m, Value* x) {
 }
 
 // log's special values around `res` (computed on a stand-in for the lanes they replace).
-Value* log_specials(M& m, Value* x, Value* res) {
+Value* log_specials(Math& m, Value* x, Value* res) {
   res = m.sel(m.eq(x, INFINITY), x, res);
   res = m.sel(m.eq(x, 0.0), m.c(-INFINITY), res);
   res = m.sel(m.lt(x, 0.0), m.c(NAN), res);
   return m.sel(m.is_nan(x), x, res);
 }
 
-Value* log_ok_arg(M& m, Value* x) {
+Value* log_ok_arg(Math& m, Value* x) {
   Value* ok = m.b().CreateAnd(m.gt(x, 0.0), m.lt(x, INFINITY));
   return m.sel(ok, x, m.c(1.0));
 }
 
-Value* log_tab(M& m, Value* x) { return log_specials(m, x, log_core(m, log_ok_arg(m, x)).hi); }
+Value* log_tab(Math& m, Value* x) { return log_specials(m, x, log_core(m, log_ok_arg(m, x)).hi); }
 
-Value* log_scaled_tab(M& m, Value* x, const double* c) {
+Value* log_scaled_tab(Math& m, Value* x, const double* c) {
   DD l = log_core(m, log_ok_arg(m, x));
   DD p = m.two_prod(l.hi, m.c(c[0]));
   Value* res = m.add(p.hi, m.add(p.lo, m.fma(l.hi, m.c(c[1]), m.mul(l.lo, m.c(c[0])))));
@@ -420,7 +494,7 @@ Value* log_scaled_tab(M& m, Value* x, const double* c) {
 }
 
 // log1p(x) = log(uh) + log(1 + ul/uh) with 1 + x = uh + ul exactly; x = +-0 returns x.
-Value* log1p_tab(M& m, Value* x) {
+Value* log1p_tab(Math& m, Value* x) {
   auto& b = m.b();
   Value* ok = b.CreateAnd(m.gt(x, -1.0), m.lt(x, INFINITY));
   DD u = m.two_sum(m.c(1.0), m.sel(ok, x, m.c(0.0)));
@@ -483,7 +557,7 @@ void inline_fast64_variants(llvm::Module& mod) {
 }
 
 llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
-  M m(b);
+  Math m(b);
   const Tables& t = tables();
   switch (op) {
     case ir::Op::Exp: return m.sel(m.is_nan(x), x, exp_tab(m, m.sel(m.is_nan(x), m.c(0.0), x)));
@@ -492,12 +566,16 @@ llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Log2: return log_scaled_tab(m, x, t.inv_ln2);
     case ir::Op::Log10: return log_scaled_tab(m, x, t.inv_ln10);
     case ir::Op::Log1p: return log1p_tab(m, x);
+    case ir::Op::Expm1: return expm1_tab(m, x);
+    case ir::Op::Tanh: return tanh_tab(m, x);
+    case ir::Op::Sinh: return sinhcosh_tab(m, x, false);
+    case ir::Op::Cosh: return sinhcosh_tab(m, x, true);
     default: return nullptr;
   }
 }
 
 llvm::Value* emit_fast_pow_core64(llvm::IRBuilderBase& b, llvm::Value* ax, llvm::Value* y) {
-  M m(b);
+  Math m(b);
   DD l = log_core(m, ax);
   DD p = m.two_prod(y, l.hi);
   return exp_tab(m, p.hi, m.fma(y, l.lo, p.lo));
