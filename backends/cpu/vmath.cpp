@@ -1787,6 +1787,8 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   switch (op) {
     case ir::Op::Sin:
     case ir::Op::Cos:
+      r = with_huge_lanes(m, op, xd, vmath_detail::sincos32_fast(b, xd, op == ir::Op::Cos), /*f32=*/true);
+      break;
     case ir::Op::Tan: r = trig32(m, xd, op); break;
     case ir::Op::Log2: r = m.mul(log64(m, xd), m.c(kInvLn2DD[0])); break;
     case ir::Op::Log10: r = m.mul(log64(m, xd), m.c(kInvLn10DD[0])); break;
