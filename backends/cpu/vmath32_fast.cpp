@@ -213,7 +213,8 @@ namespace {
 // by 2^23 first); log2(m) = s P(s^2), s = f/(2 + f), f = m - 1 (exact), P a minimax fit of
 // log2((1 + s)/(1 - s))/s on s^2 <= 0.0295 (relative error 2^-37.8); t = y log2|x| (relative
 // error ~2^-37: |t| <= 160 where it matters, so < 2^-29.6 absolute); 2^t = 2^kt 2^r, kt =
-// rint(t) (by adding 1.5 * 2^52), r = t - kt exact, 2^r a degree-7 minimax polynomial (relative error 2^-34.5), 2^kt
+// rint(t) (by adding 1.5 * 2^52), r = t - kt exact, 2^r a degree-7 minimax polynomial (relative error 2^-34.5;
+// its constant term set to 1 so exact powers of two stay exact), 2^kt
 // added to the exponent bits (t clamped to [-160, 130], where float results are 0 or inf). The
 // double result is within 2^-29 relative of x ** y, i.e. within 0.5 + 2^-5 float ulp before
 // fptrunc rounds it once (overflowing to inf, underflowing through the denormals).
@@ -243,10 +244,29 @@ Value* pow_core32(Math32& m, Value* ax, Value* y) {
   t = m.sel(b.CreateFCmpOLT(t, cd(-160.0)), cd(-160.0), t);
   Value* sh = b.CreateFAdd(t, cd(0x1.8p52));  // rint(t) in the low bits
   Value* r = b.CreateFSub(t, b.CreateFSub(sh, cd(0x1.8p52)));
-  Value* e = polyd(r, {0x1.ffffffffab9a6p-1, 0x1.62e42ff116c3ap-1, 0x1.ebfbe0a4f2f60p-3, 0x1.c6b08aae4f78ap-5,
+  Value* e = polyd(r, {1.0, 0x1.62e42ff116c3ap-1, 0x1.ebfbe0a4f2f60p-3, 0x1.c6b08aae4f78ap-5,
                        0x1.3b29dc1464539p-7, 0x1.5d8a710f9e9ddp-10, 0x1.446a43cc4af60p-13, 0x1.fe174ee005173p-17});
   Value* eb = b.CreateAdd(b.CreateBitCast(e, i64), b.CreateShl(b.CreateBitCast(sh, i64), llvm::ConstantInt::get(i64, 52)));
-  return b.CreateFPTrunc(b.CreateBitCast(eb, f64), b.getFloatTy());
+  Value* res = b.CreateBitCast(eb, f64);
+  // Integer y in [1, 31]: x^y by square-and-multiply in double, exact whenever x^y has at most
+  // 53 significant bits, so exact ties (7.25^5 = 20030.4189453125, halfway between two floats)
+  // round to even as libm's and NumPy's powf do; the polynomial core's 2^-29 would pick a side.
+  // (A float result with 25 significant bits needs y <= 15 for any x but a power of two.)
+  Value* ni = m.to_int(m.sel(b.CreateAnd(b.CreateFCmpOGE(y, m.c(1.0f)), b.CreateFCmpOLE(y, m.c(31.0f))), y, m.c(0.0f)));
+  // |x| in [2^-63, 2^63] only: the squarings (to x^16) then neither overflow nor underflow in
+  // lanes whose y needs less (no spurious flags); beyond, x^y for y >= 2 is no float or 0 anyway
+  // but for near-edge squares, which take the polynomial core.
+  Value* x_mid = b.CreateAnd(b.CreateFCmpOGE(ax, m.c(0x1p-63f)), b.CreateFCmpOLE(ax, m.c(0x1p63f)));
+  Value* small_int = b.CreateAnd(b.CreateAnd(b.CreateFCmpOEQ(b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, y), y),
+                                             b.CreateICmpNE(ni, m.ci(0))), x_mid);
+  Value* base = m.sel(small_int, b.CreateFPExt(ax, f64), cd(1.0));
+  Value* acc = cd(1.0);
+  for (int bit = 0; bit < 5; ++bit) {
+    Value* on = b.CreateICmpNE(b.CreateAnd(ni, m.ci(1 << bit)), m.ci(0));
+    acc = b.CreateFMul(acc, m.sel(on, base, cd(1.0)));
+    if (bit < 4) base = b.CreateFMul(base, base);
+  }
+  return b.CreateFPTrunc(m.sel(small_int, acc, res), b.getFloatTy());
 }
 
 }  // namespace
