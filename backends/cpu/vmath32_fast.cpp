@@ -24,8 +24,9 @@
 // Also here, on double lanes (float widened, rounded once at the end): pow32_fast (a log2/exp2
 // core of two short polynomials, the special cases decided on the floats) and sincos32_fast
 // (vmath.cpp's trig32 reduction with one polynomial per lane, coefficients selected by the
-// quadrant). Speed, 4M float32, one thread, loaded 2-core Zen 4 (min of 20-60; NumPy's SVML in
-// brackets): pow 23.8 -> 8.5 ms (2.8), sin 4.25 -> 3.91 (2.08), cos 4.38 -> 3.82 (2.12).
+// quadrant). Speed, 4M float32, one thread, loaded 2-core Zen 4, process CPU time (min of 40;
+// NumPy's SVML in brackets): pow 21 -> 10-11 ms (2.7; 8.2 before the exact small-integer-y
+// path), sin 4.0-4.3 -> 3.7 (2.1), cos 4.1 -> 3.8 (2.1).
 #include "backends/cpu/vmath32_fast.h"
 #include "backends/cpu/vmath_internal.h"
 
