@@ -6,7 +6,10 @@ reference (ulp = 2^(e-24) for |ref| in [2^(e-1), 2^e), denormal ulp below 2^-126
 occurs, and every input whose result class differs from the reference rounded to float32 (NaN,
 +-inf, +-0 with its sign).
 Run: PYTHONPATH=python python tests/python/float32_exhaustive.py arcsin arccos [--step 1]
-arctan2 (binary): --pairs N random pairs (log-uniform magnitudes, all signs) plus uniform ones."""
+arctan2 (binary): --pairs N random pairs (log-uniform magnitudes, all signs) plus uniform ones.
+power (binary): --pairs N random pairs: log-uniform x with y spreading y*log2(x) over [-160, 160]
+(results from 0 through the denormals to inf), x within 2^-10 of 1 with huge y, negative x with
+integer y, and uniform x in (0, 4) with y in (-30, 30)."""
 import argparse
 import os
 import sys
@@ -120,6 +123,51 @@ def run_atan2(pairs):
     return worst, nbad
 
 
+def power_pairs(rng, it, n):
+    kind = it % 4
+    if kind == 0:
+        x = np.exp2(rng.uniform(-149, 128, n)).astype(np.float32)
+    elif kind == 1:
+        x = (1 + rng.uniform(-2.0**-10, 2.0**-10, n)).astype(np.float32)
+    elif kind == 2:
+        x = np.exp2(rng.uniform(-40, 40, n)).astype(np.float32)
+    else:
+        x = rng.uniform(0, 4, n).astype(np.float32)
+        return x, rng.uniform(-30, 30, n).astype(np.float32)
+    with np.errstate(all="ignore"):
+        y = (rng.uniform(-160, 160, n) / np.log2(x.astype(np.float64))).astype(np.float32)
+    if kind == 2:
+        return -x, np.rint(y).astype(np.float32)
+    return x, y
+
+
+def run_power(pairs):
+    rng = np.random.default_rng(6)
+    jitted = tracejit.jit(hot=0)(lambda a, b: np.power(a, b))
+    worst, at, nbad = 0.0, None, 0
+    t0 = time.time()
+    for it in range(max(4, pairs // (1 << 22))):
+        x, y = power_pairs(rng, it, 1 << 22)
+        with np.errstate(all="ignore"):
+            got = jitted(x, y).astype(np.float64)
+            ref = np.power(x.astype(np.float64), y.astype(np.float64))
+            ref32 = ref.astype(np.float32).astype(np.float64)
+            want32 = np.power(x, y).astype(np.float64)  # NumPy's float32 loop: the special values
+        nbad += int(class_mismatch(got, ref32).sum())
+        nan_or_inf = ~np.isfinite(want32) | ~np.isfinite(ref32)
+        nbad += int((np.isnan(got) != np.isnan(want32))[nan_or_inf].sum())
+        ok = np.isfinite(ref32) & (ref32 != 0)
+        e = ulp_err(got[ok], ref[ok])
+        i = int(np.argmax(e))
+        if e[i] > worst:
+            worst, at = float(e[i]), (float(x[ok][i]), float(y[ok][i]), float(got[ok][i]), float(ref[ok][i]))
+    st = jitted.stats()
+    assert st["compiled_calls"] == st["calls"], st
+    print(f"power    f32: max {worst:.4f} ulp at (x, y)=({at[0]!r}, {at[1]!r}) (got {at[2]!r}, float64 {at[3]!r}); "
+          f"class mismatches {nbad}; {time.time() - t0:.0f} s", flush=True)
+    return worst, nbad
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="+")
@@ -127,12 +175,14 @@ def main():
     p.add_argument("--positive", action="store_true",
                    help="odd and even functions: only the bit patterns with the sign bit clear (the "
                         "negative half, computed as +-f(|x|) by the kernels, is swept with --step 97)")
-    p.add_argument("--pairs", type=int, default=1 << 26, help="arctan2: random pairs")
+    p.add_argument("--pairs", type=int, default=1 << 26, help="arctan2, power: random pairs")
     opts = p.parse_args()
     rc = 0
     for name in opts.names:
         if name == "arctan2":
             _, nbad = run_atan2(opts.pairs)
+        elif name == "power":
+            _, nbad = run_power(opts.pairs)
         elif opts.positive and name in ODD | EVEN:
             _, nbad = run_unary(name, opts.step, positive=True)
             _, nbad2 = run_unary(name, 97)

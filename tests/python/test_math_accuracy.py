@@ -292,6 +292,27 @@ def test_power_scalar_exponent(dt, c):
     assert d.max() <= POW_BOUND_VS_NUMPY[dt], f"{d.max()} ulp at x={x[finite][int(np.argmax(d))]!r}"
 
 
+def test_power_f32_special_lanes_raise_no_flags():
+    """float32 pow decides its special cases on the floats and feeds (1, 0) to the double core in
+    those lanes: a negative base with a non-integer exponent (NaN), a huge exponent of 1 or of an
+    infinite/zero base, NaN operands must not raise the overflow (or divide) flag an unguarded
+    |x| ** y would, so the call stays compiled under errstate(over="raise")."""
+    x = np.array([-1e30, -3e20, 1.0, 2.0, np.nan, np.inf, 0.0, 1e30, -1e30, 7.0, 1e-30], np.float32)
+    y = np.array([1.5, 2.5, 1e30, np.nan, 1e30, 2.0, 5.0, np.inf, 0.0, 3.0, 0.5], np.float32)
+    fn = lambda a, b: a ** b
+    jitted = tracejit.jit(hot=0, sync=True)(fn)
+    with np.errstate(all="ignore"):
+        want = fn(x, y)
+        jitted(x, y)
+    with np.errstate(over="raise", divide="raise", invalid="ignore", under="ignore"):
+        got = jitted(x, y)
+    s = jitted.stats()
+    assert s["compiled_calls"] == 2 and s["fp_reruns"] == 0, s
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+    check_classification(got, want)  # signed zeros and infinities
+
+
 # ---- expm1, log1p, exp2, log2, log10, sinh, cosh for float32: native single-precision kernels
 # (backends/cpu/vmath32_fast.cpp) that round once; the bounds are each one's max error over every
 # float32 input against NumPy's float64 result (tests/python/float32_exhaustive.py), rounded up.

@@ -220,7 +220,12 @@ T ref_mod(T a, T b) {
 
 template <class T>
 T ref_pow(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
+  if constexpr (std::is_same_v<T, float>) {
+    // glibc's powf misrounds exact ties (7.25f^5 = 20030.4189453125, halfway between two floats:
+    // it gives the odd neighbour); NumPy rounds them to even, as the double pow rounded to float
+    // does wherever the double result is exact (every case here).
+    return static_cast<float>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+  } else if constexpr (std::is_floating_point_v<T>) {
     return std::pow(a, b);
   } else {
     T r = 1;
