@@ -19,15 +19,6 @@
 namespace tracejit::tracer::detail {
 namespace {
 
-// Calls f on every abstract value reachable from vs (items included).
-template <typename F>
-void each_value(std::vector<AValue>& vs, F&& f) {
-  for (AValue& v : vs) {
-    f(v);
-    each_value(v.items, f);
-  }
-}
-
 bool is_dict(const AValue& v) { return v.kind == AValue::Kind::Dict; }
 
 }  // namespace
@@ -164,11 +155,7 @@ bool Tracer::dict_store(const AValue& d, const AValue& key, const AValue& value)
   const int64_t id = d.dict_id;
   bool viewed = false;
   auto check = [&](AValue& v) { viewed |= !is_dict(v) && v.dict_id == id; };
-  for (auto& f : frames_) {
-    each_value(f->locals, check);
-    each_value(f->stack, check);
-  }
-  each_value(cells_, check);
+  for_each_live_value(check);
   if (viewed)
     return fail(AbortCode::UnsupportedValue,
                 "a store into a dict while an iterator or a keys/values/items view of it is alive");
@@ -185,11 +172,7 @@ bool Tracer::dict_store(const AValue& d, const AValue& key, const AValue& value)
   auto replace = [&](AValue& v) {
     if (is_dict(v) && v.dict_id == id) v = now;
   };
-  for (auto& f : frames_) {
-    each_value(f->locals, replace);
-    each_value(f->stack, replace);
-  }
-  each_value(cells_, replace);
+  for_each_live_value(replace);
   return true;
 }
 

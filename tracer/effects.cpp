@@ -528,13 +528,7 @@ bool Tracer::load_host_method(const AValue& base, const std::string& name, bool 
       return fail(AbortCode::UnsupportedAttribute,
                   fmt::format("dict.{} of a dict built in the traced code is not traced yet", name));
     handled = true;
-    AValue m;
-    m.kind = AValue::Kind::HostMethod;
-    m.method = name;
-    m.items.push_back(base);
-    m.source = Source::computed();
-    if (method) push(AValue{});
-    push(std::move(m));
+    push_method(AValue::Kind::HostMethod, base, name, method);
     return true;
   }
   if (!base.is_object()) return true;
@@ -543,13 +537,7 @@ bool Tracer::load_host_method(const AValue& base, const std::string& name, bool 
             (PyUnicode_CheckExact(base.obj) && (name == "format" || name == "join"));
   if (!ok) return true;
   handled = true;
-  AValue m;
-  m.kind = AValue::Kind::HostMethod;
-  m.method = name;
-  m.items.push_back(base);
-  m.source = Source::computed();
-  if (method) push(AValue{});
-  push(std::move(m));
+  push_method(AValue::Kind::HostMethod, base, name, method);
   return true;
 }
 

@@ -3,19 +3,6 @@
 #include "tracer/tracer_impl.h"
 
 namespace tracejit::tracer::detail {
-namespace {
-
-// Calls `f` on every abstract value reachable from the frames (locals, stacks, containers).
-template <typename F>
-void for_each_value(std::vector<AValue>& values, F&& f) {
-  for (AValue& v : values) {
-    f(v);
-    for_each_value(v.items, f);
-  }
-}
-
-}  // namespace
-
 bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
   if (x.view_root != ir::kNoValue)
     return fail(AbortCode::UnsupportedValue, "in-place update through a view is not traced yet");
@@ -23,11 +10,7 @@ bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
   ++mutations_;
   bool views_alive = false;
   auto check = [&](AValue& v) { views_alive |= v.is_tensor() && v.view_root == old; };
-  for (auto& f : frames_) {
-    for_each_value(f->locals, check);
-    for_each_value(f->stack, check);
-  }
-  for_each_value(cells_, check);  // closures' cells hold values too (nonlocal, captured names)
+  for_each_live_value(check);  // (closures' cells hold values too: nonlocal, captured names)
   if (views_alive)
     return fail(AbortCode::UnsupportedValue,
                 "in-place update of an array while a view of it is alive is not traced yet");
@@ -37,11 +20,7 @@ bool Tracer::assign_inplace(const AValue& x, ir::ValueId value) {
       v.type = trace_.graph.type(value);
     }
   };
-  for (auto& f : frames_) {
-    for_each_value(f->locals, replace);
-    for_each_value(f->stack, replace);
-  }
-  for_each_value(cells_, replace);
+  for_each_live_value(replace);
   for (auto& [k, v] : inputs_by_source_) replace(v);
   return true;
 }
@@ -199,6 +178,14 @@ std::optional<std::string> Tracer::setitem_refusal(const AValue& value, ir::DTyp
   return fmt::format("assigning a {} into an array is not traced yet", Py_TYPE(o)->tp_name);
 }
 
+std::optional<ir::ValueId> Tracer::stored_value(const AValue& value, ir::DType dt) {
+  std::string why;
+  auto v = setitem_value(value, dt, why);
+  if (!v && !abort_)
+    fail(why.rfind("OverflowError", 0) == 0 ? AbortCode::UserError : AbortCode::UnsupportedValue, why);
+  return v;
+}
+
 bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
   if (!static_only(x) || !static_only(value)) return false;
   ir::Graph& g = trace_.graph;
@@ -253,12 +240,8 @@ bool Tracer::store_subscr(const AValue& x, PyObject* key, const AValue& value) {
 
   // The value, converted as NumPy's setitem does (or not compiled: setitem_refusal).
   ir::DType dt = x.type.dtype;
-  std::string why;
-  auto v = setitem_value(value, dt, why);
-  if (!v) {
-    if (abort_) return false;
-    return fail(why.rfind("OverflowError", 0) == 0 ? AbortCode::UserError : AbortCode::UnsupportedValue, why);
-  }
+  auto v = stored_value(value, dt);
+  if (!v) return false;
   std::vector<ir::Dim> ishape;
   for (int64_t n : indexed_shape) ishape.push_back(ir::Dim::fixed(n));
   auto b = ir::broadcast_shapes(g.type(*v).shape, ishape);
@@ -353,12 +336,8 @@ bool Tracer::store_mask(const AValue& x, const AValue& mask, const AValue& value
                               "but size of corresponding boolean axis is {}", d, n, m));
   }
   ir::DType dt = x.type.dtype;
-  std::string why;
-  auto v = setitem_value(value, dt, why);
-  if (!v) {
-    if (abort_) return false;
-    return fail(why.rfind("OverflowError", 0) == 0 ? AbortCode::UserError : AbortCode::UnsupportedValue, why);
-  }
+  auto v = stored_value(value, dt);
+  if (!v) return false;
   // v broadcasts to (count, *x.shape[k:]): its shape may have at most rank - k + 1 axes, the
   // first of them (the count's) 1.
   std::vector<ir::Dim> vshape = g.type(*v).shape;

@@ -542,13 +542,7 @@ bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool 
     return call_numpy("T", std::move(a), true, handled);
   }
   if (known) {
-    AValue m;
-    m.kind = AValue::Kind::TensorMethod;
-    m.method = name;
-    m.items.push_back(base);
-    m.source = Source::computed();
-    if (method) push(AValue{});
-    push(std::move(m));
+    push_method(AValue::Kind::TensorMethod, base, name, method);
     return true;
   }
   if (method)

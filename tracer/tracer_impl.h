@@ -620,6 +620,34 @@ class Tracer {
     return v;
   }
   void push(AValue v) { fr().stack.push_back(std::move(v)); }
+  // Pushes `name` of `self` as a method value of `kind` (TensorMethod, HostMethod), after the
+  // NULL a LOAD_ATTR with the method bit leaves below it.
+  void push_method(AValue::Kind kind, const AValue& self, const std::string& name, bool method) {
+    AValue m;
+    m.kind = kind;
+    m.method = name;
+    m.items.push_back(self);
+    m.source = Source::computed();
+    if (method) push(AValue{});
+    push(std::move(m));
+  }
+  // Every abstract value the frames (locals, stacks) and the closures' cells hold, containers'
+  // items included: f(AValue&) on each (an in-place update or a dict store replaces them).
+  template <typename F>
+  void for_each_live_value(F&& f) {
+    for (auto& fp : frames_) {
+      for_each_value(fp->locals, f);
+      for_each_value(fp->stack, f);
+    }
+    for_each_value(cells_, f);
+  }
+  template <typename F>
+  static void for_each_value(std::vector<AValue>& values, F& f) {
+    for (AValue& v : values) {
+      f(v);
+      for_each_value(v.items, f);
+    }
+  }
   std::string local_name(int i) const {
     if (options_.start_pc >= 0 && i >= options_.state_locals)  // a continuation's value stack
       return fmt::format("<stack {}>", i - options_.state_locals);
@@ -741,6 +769,9 @@ class Tracer {
   // A value stored into an array of dtype `dt` as NumPy's __setitem__ converts it (a Select:
   // each arm converted, then selected); nullopt with `why` set when that is not compiled.
   std::optional<ir::ValueId> setitem_value(const AValue& value, ir::DType dt, std::string& why);
+  // setitem_value, failing with its reason (NumPy's OverflowError as a user error) when not
+  // compiled (inplace.cpp).
+  std::optional<ir::ValueId> stored_value(const AValue& value, ir::DType dt);
   // Operators among runtime Python ints (Box::PyInt) and Python int constants; false with no
   // abort when `operands` are not that case.
   bool pyint_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator, bool& handled);
