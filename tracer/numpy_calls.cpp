@@ -601,6 +601,7 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     if (!py_int(acc) && !numpy_value(acc))
       return fail(AbortCode::UnsupportedCall, fmt::format("sum() starting from {} is not traced yet", describe_scalar_kind(acc)));
     for (AValue& it : *items) {
+      materialize(it);  // an int read through a source: its value guard, now that it is used
       if (py_int(acc) && py_int(it)) {  // Python ints: exact, now
         PyObject* r = PyNumber_Add(acc.obj, it.obj);
         if (!r) return fail(AbortCode::UserError, exception_text());

@@ -824,8 +824,15 @@ bool Tracer::op_call_function_ex(const Instruction& in) {
   }
   Instruction call = in;
   call.arg = static_cast<int>(items->size() + kwvals.size());
-  for (AValue& it : *items) push(std::move(it));
-  for (AValue& it : kwvals) push(std::move(it));
+  // (op_call sees them without the step boundary that installs pending value guards)
+  for (AValue& it : *items) {
+    materialize(it);
+    push(std::move(it));
+  }
+  for (AValue& it : kwvals) {
+    materialize(it);
+    push(std::move(it));
+  }
   if (names && PyTuple_GET_SIZE(names) > 0) {
     push(object(names, Source::constant()));
     call.op = COp::CallKw;

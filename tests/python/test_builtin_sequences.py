@@ -41,3 +41,22 @@ def test_compiled(fn, make, capsys):
 
 def test_python_floats_run_eagerly(capsys):
     compare_eager(python_floats, random_args(3), capsys)
+
+
+def sum_of_argument_ints(xs, s):
+    return sum(xs, s)
+
+
+def max_of_unpacked(xs, a):
+    return max(*xs) * a
+
+
+@pytest.mark.parametrize("fn", [sum_of_argument_ints, max_of_unpacked])
+def test_ints_read_from_arguments_are_guarded(fn):
+    # The ints come from a list argument: each is guarded by value once used (a new value is
+    # another version, never the stale one).
+    from conftest import assert_same, jit_now
+    jf = jit_now(fn)
+    s = np.float64(0.5)
+    for xs in ([1, 2, 3], [10, 20, 30], [1, 2, 3], [4, 0, 9]):
+        assert_same(fn(xs, s), jf(xs, s))
