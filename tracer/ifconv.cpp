@@ -232,6 +232,26 @@ std::optional<AValue> Tracer::make_select(ir::ValueId cond, const AValue& a, con
   return r;
 }
 
+const char* Tracer::speculative_impurity(const Instruction& next) const {
+  switch (next.op) {
+    case COp::StoreSubscr: {
+      // Into an array: the callers write where(condition, new, old) (guarded_value).
+      const auto& st = fr().stack;
+      if (st.size() >= 3 && st[st.size() - 2].is_tensor() && st[st.size() - 2].box == Box::Array) return nullptr;
+      return "a store into a container";
+    }
+    case COp::DeleteSubscr: return "a deletion from a container";
+    case COp::StoreAttr:
+    case COp::StoreGlobal:
+    case COp::StoreDeref:
+    case COp::DeleteDeref: return "an assignment to an attribute, global or closure variable";
+    case COp::GetIter:
+    case COp::ForIter: return "a loop";
+    case COp::RaiseVarargs: return "a raise";
+    default: return nullptr;
+  }
+}
+
 std::optional<AValue> Tracer::merge_values(const AValue& a, const AValue& b, ir::ValueId cond, std::string& why) {
   if (same_value(a, b)) return a;
   if (a.kind == AValue::Kind::Tuple && b.kind == AValue::Kind::Tuple && a.is_list == b.is_list &&
@@ -363,34 +383,22 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     int pc = fr().pc;
     if (pc < 0 || pc >= static_cast<int>(fr().instrs.size())) return false;  // interpret reports it
     const Instruction& next = fr().instrs[static_cast<size_t>(pc)];
-    switch (next.op) {
-      case COp::StoreSubscr: {
-        // Into an array: a store of where(arm's condition, new, old) (guarded_value).
-        const auto& st = fr().stack;
-        if (st.size() >= 3 && st[st.size() - 2].is_tensor() && st[st.size() - 2].box == Box::Array) return false;
-        // Into a plain dict or list inside a loop region: a deferred effect under the arm's
-        // condition (effects.cpp), performed only in the iterations that take this arm.
-        if (!regions_.empty() && st.size() >= 3 && st[st.size() - 2].is_object() &&
-            (PyDict_CheckExact(st[st.size() - 2].obj) || PyList_CheckExact(st[st.size() - 2].obj)))
-          return false;
-        impure = "a store into a container";
-        break;
-      }
-      case COp::DeleteSubscr: impure = "a deletion from a container"; break;
-      case COp::StoreAttr:
-      case COp::StoreGlobal:
-      case COp::StoreDeref:
-      case COp::DeleteDeref: impure = "an assignment to an attribute, global or closure variable"; break;
-      case COp::GetIter:
-      case COp::ForIter: impure = "a loop"; break;
-      case COp::RaiseVarargs: impure = "a raise"; break;
-      case COp::ReturnValue:
-        if (frames_.size() > depth) return false;  // an inlined callee returning into the arm
-        impure = "a return";
-        break;
-      default: return false;
+    const char* why = nullptr;
+    if (next.op == COp::ReturnValue) {
+      if (frames_.size() > depth) return false;  // an inlined callee returning into the arm
+      why = "a return";
+    } else if (next.op == COp::StoreSubscr && !regions_.empty()) {
+      // Into a plain dict or list inside a loop region: a deferred effect under the arm's
+      // condition (effects.cpp), performed only in the iterations that take this arm.
+      const auto& st = fr().stack;
+      const bool deferred = st.size() >= 3 && st[st.size() - 2].is_object() &&
+                            (PyDict_CheckExact(st[st.size() - 2].obj) || PyList_CheckExact(st[st.size() - 2].obj));
+      if (!deferred) why = speculative_impurity(next);
+    } else {
+      why = speculative_impurity(next);
     }
-    impure = fmt::format("an arm at line {} contains {}", next.line, impure);
+    if (!why) return false;
+    impure = fmt::format("an arm at line {} contains {}", next.line, why);
     return true;
   };
   auto check_pure = [&]() -> bool {

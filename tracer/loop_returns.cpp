@@ -109,26 +109,10 @@ bool Tracer::loop_returned(ir::ValueId flag, AValue value) {
     if (pc < 0 || pc >= static_cast<int>(fr().instrs.size())) return false;  // interpret reports it
     const Instruction& next = fr().instrs[static_cast<size_t>(pc)];
     if (frames_.size() == depth && next.op == COp::ReturnValue) return true;  // (before it runs)
-    switch (next.op) {
-      case COp::StoreSubscr: {
-        const auto& st = fr().stack;
-        if (st.size() >= 3 && st[st.size() - 2].is_tensor() && st[st.size() - 2].box == Box::Array) return false;
-        impure = "a store into a container";
-        break;
-      }
-      case COp::DeleteSubscr: impure = "a deletion from a container"; break;
-      case COp::StoreAttr:
-      case COp::StoreGlobal:
-      case COp::StoreDeref:
-      case COp::DeleteDeref: impure = "an assignment to an attribute, global or closure variable"; break;
-      case COp::ForIter:
-        if (frames_.size() == depth && pc == start_pc) return false;
-        [[fallthrough]];
-      case COp::GetIter: impure = "a loop"; break;
-      case COp::RaiseVarargs: impure = "a raise"; break;
-      default: return false;
-    }
-    impure = fmt::format("the code after the loop contains {} at line {}", impure, next.line);
+    if (next.op == COp::ForIter && frames_.size() == depth && pc == start_pc) return false;
+    const char* why = speculative_impurity(next);  // (ifconv.cpp)
+    if (!why) return false;
+    impure = fmt::format("the code after the loop contains {} at line {}", why, next.line);
     return true;
   });
   arm_conds_.pop_back();

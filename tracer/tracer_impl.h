@@ -762,6 +762,10 @@ class Tracer {
   bool if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_jump = false);
   bool op_jump_or_pop(const Instruction& in);
   std::optional<AValue> merge_values(const AValue& a, const AValue& b, ir::ValueId cond, std::string& why);
+  // What `next` would do that code traced speculatively (an if-conversion arm, the code after a
+  // loop that may return) may not: nullptr when nothing, else its description. Stores into
+  // arrays pass (the callers write them under their condition).
+  const char* speculative_impurity(const Instruction& next) const;
   std::optional<AValue> make_select(ir::ValueId cond, const AValue& a, const AValue& b, std::string& why);
   // An operator or ufunc with a Select operand: applied to each arm, the results merged again
   // (`handled` false when no operand is a Select).

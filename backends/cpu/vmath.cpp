@@ -216,6 +216,8 @@ using llvm::Value;
 using vmath_detail::DD;
 using vmath_detail::Math;
 using vmath_detail::Math32;
+using vmath_detail::ExpCoreF;
+using vmath_detail::exp_core_f;
 
 // floor(2/pi * 2^1792) in hex: enough bits for the Payne-Hanek window of any double exponent.
 constexpr std::string_view kTwoOverPiHex =
@@ -383,25 +385,6 @@ Value* sincos64(Math& m, Value* x, bool is_cos, bool huge = false) {
 
 // Math32 (IR helpers over float with i32 integers) and DD: vmath_internal.h.
 
-// e^u = 2^k * (1 + r1 + t) for NaN-free |u| <= 104: k = rint(u/ln2), r1 = u - k*C1 exact (C1 =
-// ln2 to 17 bits; with the fma the difference is representable), t = c + r^2*q(r) with c = -k*C2
-// (the rest of ln2) and r = r1 + c. q: a minimax fit (relative, float coefficients) of
-// (e^r - 1 - r)/r^2 on |r| <= ln2/2, relative error of e^r below 2^-29.7. Keeping r1 out of the
-// rounded sum means only 1 + r1 + t rounds at the end.
-struct ExpCoreF {
-  Value* k;
-  Value* r1;
-  Value* t;
-};
-ExpCoreF exp_core_f(Math32& m, Value* u) {
-  Value* kf = m.rint(m.mul(u, m.c(0x1.715476p+0f)));
-  Value* r1 = m.fma(kf, m.c(-0x1.62e4p-1f), u);
-  Value* c = m.mul(kf, m.c(-0x1.7f7d1cp-20f));
-  Value* r = m.add(r1, c);
-  Value* q = m.poly(r, {0.5f, 0x1.555554p-3f, 0x1.55548ep-5f, 0x1.11127p-7f, 0x1.6d8d2ap-10f, 0x1.9f087ap-13f});
-  return {m.to_int(kf), r1, m.fma(m.mul(r, r), q, c)};
-}
-
 // e^x: max 0.759 ulp (0.660 for normal results; denormal results round twice).
 Value* exp32(Math32& m, Value* x) {
   auto& b = m.b();
@@ -411,7 +394,7 @@ Value* exp32(Math32& m, Value* x) {
   ExpCoreF e = exp_core_f(m, xc);
   DD h = m.fast_two_sum(m.c(1.0f), e.r1);  // 1 + r1 with its exact rounding error
   Value* p = m.add(h.hi, m.add(h.lo, e.t));
-  return m.sel(m.is_nan(x), x, m.scale(p, e.k));
+  return m.sel(m.is_nan(x), x, m.scale(p, m.to_int(e.kf)));
 }
 
 // tanh|x| for a = |x| in two pieces, both computed and one selected (plain float fmas, no

@@ -4,7 +4,7 @@
 // accuracy and speed tables.
 //
 // Two shared pieces, each with relative error near 2^-28 before the one final rounding:
-// - exp_parts: e^u = 2^k (1 + r1 + t) as in vmath.cpp's exp_core_f (Cody-Waite by ln2 with a
+// - exp_core_f (vmath_internal.h): e^u = 2^k (1 + r1 + t) (Cody-Waite by ln2 with a
 //   17-bit ln2 so r1 = u - k*C1 is exact, a minimax polynomial of degree 5 for (e^r - 1 - r)/r^2
 //   on |r| <= ln2/2); 1 + r1 is kept as an exact float-float (h, hl).
 // - log_parts: FreeBSD's e_logf.c reduction x = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2))
@@ -34,21 +34,6 @@
 
 namespace tracejit::backends::vmath_detail {
 namespace {
-
-// e^u = 2^k (h + hl + t) for NaN-free |u| <= 104: h + hl = 1 + r1 exactly, |t| < 2^-2.
-struct ExpParts {
-  Value* kf;  // k as a float
-  Value* r1;
-  Value* t;
-};
-ExpParts exp_parts(Math32& m, Value* u) {
-  Value* kf = m.rint(m.mul(u, m.c(0x1.715476p+0f)));
-  Value* r1 = m.fma(kf, m.c(-0x1.62e4p-1f), u);
-  Value* c = m.mul(kf, m.c(-0x1.7f7d1cp-20f));
-  Value* r = m.add(r1, c);
-  Value* q = m.poly(r, {0.5f, 0x1.555554p-3f, 0x1.55548ep-5f, 0x1.11127p-7f, 0x1.6d8d2ap-10f, 0x1.9f087ap-13f});
-  return {kf, r1, m.fma(m.mul(r, r), q, c)};
-}
 
 // log(x) = k ln2 + L for finite x > 0 (denormals included); L = log(1 + f) as a float-float.
 struct LogParts {
@@ -85,7 +70,7 @@ Value* sinhcosh32(Math32& m, Value* x, bool is_cosh) {
   auto& b = m.b();
   Value* a = m.fabs(x);
   Value* ac = m.sel(b.CreateFCmpOLT(a, m.c(90.0f)), a, m.c(90.0f));  // NaN -> 90, fixed below
-  ExpParts e = exp_parts(m, ac);
+  ExpCoreF e = exp_core_f(m, ac);
   Value* k = m.to_int(e.kf);
   DD h = m.fast_two_sum(m.c(1.0f), e.r1);
   h = m.fast_two_sum(h.hi, m.add(h.lo, e.t));  // e^a / 2^k = h.hi + hl, |hl| <= ulp(h.hi)/2
@@ -172,7 +157,7 @@ Value* expm1_32(Math32& m, Value* x) {
   Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(89.0f)), m.c(89.0f), x);
   xc = m.sel(b.CreateFCmpOLT(xc, m.c(-20.0f)), m.c(-20.0f), xc);  // e^-20 < 2^-25: gives -1
   xc = m.sel(m.is_nan(x), m.c(0.0f), xc);
-  ExpParts e = exp_parts(m, xc);
+  ExpCoreF e = exp_core_f(m, xc);
   Value* k = m.to_int(e.kf);
   Value* small_k = b.CreateICmpSLT(k, m.ci(60));
   Value* sk = m.pow2(m.sel(small_k, k, m.ci(0)));

@@ -105,6 +105,25 @@ class BasicMath {
 using Math = BasicMath<double, int64_t, 52, 1023>;
 using Math32 = BasicMath<float, int32_t, 23, 127>;
 
+// e^u = 2^k * (1 + r1 + t) for NaN-free |u| <= 104: k = rint(u/ln2), r1 = u - k*C1 exact (C1 =
+// ln2 to 17 bits; with the fma the difference is representable), t = c + r^2*q(r) with c = -k*C2
+// (the rest of ln2) and r = r1 + c. q: a minimax fit (relative, float coefficients) of
+// (e^r - 1 - r)/r^2 on |r| <= ln2/2, relative error of e^r below 2^-29.7. Keeping r1 out of the
+// rounded sum means only 1 + r1 + t rounds at the end.
+struct ExpCoreF {
+  Value* kf;  // k as a float (m.to_int for the integer)
+  Value* r1;
+  Value* t;
+};
+inline ExpCoreF exp_core_f(Math32& m, Value* u) {
+  Value* kf = m.rint(m.mul(u, m.c(0x1.715476p+0f)));
+  Value* r1 = m.fma(kf, m.c(-0x1.62e4p-1f), u);
+  Value* c = m.mul(kf, m.c(-0x1.7f7d1cp-20f));
+  Value* r = m.add(r1, c);
+  Value* q = m.poly(r, {0.5f, 0x1.555554p-3f, 0x1.55548ep-5f, 0x1.11127p-7f, 0x1.6d8d2ap-10f, 0x1.9f087ap-13f});
+  return {kf, r1, m.fma(m.mul(r, r), q, c)};
+}
+
 // Native single-precision kernels (vmath32_fast.cpp), float or vector-of-float x; each within
 // 1 ulp of the correctly rounded result with NumPy's special values (bounds in vmath.cpp's table).
 Value* sinhcosh32(Math32& m, Value* x, bool is_cosh);
