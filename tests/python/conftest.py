@@ -92,6 +92,19 @@ def same_nested(expected, got, rtol=1e-12):
         assert_same(expected, got, rtol=rtol)
 
 
+def record(fn, *args):
+    """(result, (exception type, message) or None, [(category, message, lineno)]) of fn(*args):
+    what a call returned or raised (FloatingPointError under np.errstate(...='raise')) and
+    every warning it emitted, so an eager and a jitted call can be compared whole."""
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try:
+            r, exc = fn(*args), None
+        except FloatingPointError as e:
+            r, exc = None, (type(e), str(e))
+    return r, exc, [(x.category, str(x.message), x.lineno) for x in w]
+
+
 def random_args(*shapes, seed=0):
     """make_args for compare_eager / run_both: call k gets standard normal arrays of `shapes`
     drawn with seed + k."""

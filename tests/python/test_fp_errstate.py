@@ -3,25 +3,13 @@ exactly the warnings or FloatingPointError eager NumPy gives. Compiled code's fl
 after each run; flags NumPy acts on drop the compiled result and re-run the call eagerly
 (stats()['fp_reruns']), so messages, categories, order and the user's line are NumPy's own.
 Every case is compared with the eager call, and clean calls are asserted to stay compiled."""
-import warnings
 
 import numpy as np
 import pytest
 
 import tracejit
 
-from conftest import assert_same
-
-
-def record(fn, *args):
-    """(result, (exception type, message) or None, [(category, message, lineno)]) of fn(*args)."""
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        try:
-            r, exc = fn(*args), None
-        except FloatingPointError as e:
-            r, exc = None, (type(e), str(e))
-    return r, exc, [(x.category, str(x.message), x.lineno) for x in w]
+from conftest import assert_same, record
 
 
 def warm(jf, *args):

@@ -6,13 +6,12 @@ block's ops run eagerly under the block's state; compiled code outside it sees t
 Every case is compared with eager Python/NumPy: returns, exceptions (type and message), printed
 output, warnings, in-place updates, and the context manager's own log of calls."""
 import contextlib
-import warnings
 
 import numpy as np
 import pytest
 
 import tracejit
-from conftest import assert_same, jit_now as jit
+from conftest import assert_same, jit_now as jit, record
 
 
 class Log:
@@ -302,16 +301,6 @@ def test_fullgraph_lists_the_with_block_with_its_line():
 
 
 # np.errstate
-
-
-def record(fn, *args):
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        try:
-            r, exc = fn(*args), None
-        except FloatingPointError as e:
-            r, exc = None, (type(e), str(e))
-    return r, exc, [(x.category, str(x.message), x.lineno) for x in w]
 
 
 def test_errstate_raise_inside_the_block():
