@@ -395,8 +395,18 @@ void note_numpy_fp_flags(llvm::IRBuilderBase& b, const ir::Node& n, const std::v
       return;
     case Op::Pow:
       if (!ir::is_float(dts[0]) || args.size() != 2) return;
-      note_fp_flags(b, b.CreateAnd(b.CreateFCmpOEQ(x, fc(0.0)), quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, args[1], fc(0.0))), fp::kDivide);
+    {
+      Value* y = args[1];
+      note_fp_flags(b, b.CreateAnd(b.CreateFCmpOEQ(x, fc(0.0)), quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, y, fc(0.0))), fp::kDivide);
+      // A finite negative base to a finite non-integer power is NaN, computed as a select:
+      // C's pow raises invalid there (NumPy: "invalid value encountered in power").
+      Value* neg_finite = b.CreateAnd(quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, x, fc(0.0)),
+                                      quiet_fcmp(b, llvm::CmpInst::FCMP_OGT, x, fc(-INFINITY)));
+      Value* y_frac = b.CreateAnd(b.CreateFCmpONE(y, b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, y)),
+                                  b.CreateFCmpONE(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, y), fc(INFINITY)));
+      note_fp_flags(b, b.CreateAnd(neg_finite, y_frac), fp::kInvalid);
       return;
+    }
     case Op::FloorDiv:
     case Op::Mod: {
       if (ir::is_float(dts[0]) || ir::is_bool(dts[0]) || args.size() != 2) return;

@@ -68,6 +68,10 @@ def recip_power(a):
     return a ** -1.0
 
 
+def power(a, b):
+    return a ** b + 1
+
+
 def floordiv(a, b):
     return a // b + 1
 
@@ -104,6 +108,10 @@ CASES = {
     "log1p": (log1p_of, (f64(1, 2, 3),), (f64(-1, -2, 3),)),
     "arctanh": (arctanh_of, (f64(0.1, 0.2, 0.3),), (f64(1.0, 2.0, 0.3),)),
     "power": (recip_power, (f64(1, 2, 3),), (f64(1, 0, 3),)),
+    # a finite negative base to a finite non-integer power: NaN and "invalid value" (C's pow)
+    "negative_base_fractional_power": (power, (f64(2, 3, 4), f64(0.5, 1.5, -2)), (f64(2, -3, -4), f64(0.5, 1.5, -2))),
+    "negative_base_fractional_power_f32": (power, (np.float32([2, 3]), np.float32([0.5, 2.5])),
+                                           (np.float32([2, -3]), np.float32([0.5, 2.5]))),
     "int_floordiv_by_zero": (floordiv, (np.arange(1, 9), np.full(8, 3)), (np.arange(1, 9), np.array([3, 0, 3, 3, 3, 3, 0, 3]))),
     "int_remainder_by_zero": (remainder, (np.arange(1, 9), np.full(8, 3)), (np.arange(1, 9), np.array([3, 0, 3, 3, 3, 3, 3, 3]))),
     "int_min_floordiv_minus_one": (floordiv, (np.arange(1, 9), np.full(8, 3)),
@@ -134,6 +142,7 @@ def test_default_errstate_warns_as_eager(case):
     ("divide", floordiv, (np.arange(1, 5), np.full(4, 2)), (np.arange(1, 5), np.array([2, 0, 2, 2])),
      "divide by zero encountered in floor_divide"),
     ("invalid", to_int, (f64(1, 2),), (f64(1, np.nan),), "invalid value encountered in cast"),
+    ("invalid", power, (f64(1, 2), f64(0.5, 3)), (f64(1, -2), f64(0.5, 0.5)), "invalid value encountered in power"),
 ])
 @pytest.mark.parametrize("how", ["seterr", "errstate"])
 def test_raise_gives_eagers_floating_point_error(category, fn, clean, bad, message, how):
