@@ -239,6 +239,8 @@ bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
         case ir::Op::And: r = PyNumber_And(a, b); break;
         case ir::Op::Or: r = PyNumber_Or(a, b); break;
         case ir::Op::Xor: r = PyNumber_Xor(a, b); break;
+        case ir::Op::Shl: r = PyNumber_Lshift(a, b); break;
+        case ir::Op::Shr: r = PyNumber_Rshift(a, b); break;
         case ir::Op::Neg: r = PyNumber_Negative(a); break;
         case ir::Op::Cast: r = PyNumber_Positive(a); break;
         case ir::Op::Not: r = PyNumber_Invert(a); break;

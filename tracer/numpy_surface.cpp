@@ -28,6 +28,8 @@ constexpr Entry kUfuncs[] = {
     {"bitwise_and", ir::Op::And, 2},
     {"bitwise_or", ir::Op::Or, 2},
     {"bitwise_xor", ir::Op::Xor, 2},
+    {"left_shift", ir::Op::Shl, 2},
+    {"right_shift", ir::Op::Shr, 2},
     {"equal", ir::Op::Eq, 2},
     {"not_equal", ir::Op::Ne, 2},
     {"less", ir::Op::Lt, 2},
@@ -152,14 +154,16 @@ const char* ufunc_for_binary_op(int nb) {
     case 0: return "add";
     case 1: return "bitwise_and";
     case 2: return "floor_divide";
+    case 3: return "left_shift";
     case 5: return "multiply";
     case 6: return "remainder";
     case 7: return "bitwise_or";
     case 8: return "power";
+    case 9: return "right_shift";
     case 10: return "subtract";
     case 11: return "true_divide";
     case 12: return "bitwise_xor";
-    default: return nullptr;  // <<, @, >>
+    default: return nullptr;  // @
   }
 }
 

@@ -44,7 +44,7 @@ bool remaps_index(Op op) { return ir::has_trait(op, ir::kView) || op == Op::Conc
 int op_cost(Op op) {
   switch (op) {
     case Op::Add: case Op::Sub: case Op::Mul: case Op::Neg: case Op::Abs: case Op::Not: case Op::Cast:
-    case Op::And: case Op::Or: case Op::Xor: case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le:
+    case Op::And: case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr: case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le:
     case Op::Gt: case Op::Ge: case Op::Where: case Op::Maximum: case Op::Minimum: case Op::Fmax:
     case Op::Fmin: case Op::Floor: case Op::Ceil: case Op::Trunc: case Op::Rint: case Op::Sign:
     case Op::IsNan: case Op::IsInf: case Op::IsFinite:

@@ -262,6 +262,20 @@ Expected<Value*> emit_binary(llvm::IRBuilderBase& b, Op op, DType d, Value* x, V
     case Op::Xor:
       if (f) return unsupported(op, d);
       return op == Op::And ? b.CreateAnd(x, y) : op == Op::Or ? b.CreateOr(x, y) : b.CreateXor(x, y);
+    case Op::Shl:
+    case Op::Shr: {
+      // C's shift is undefined (LLVM's poison) for counts >= the width: NumPy's npy_lshift /
+      // npy_rshift test the count as unsigned first.
+      if (f || bl) return unsupported(op, d);
+      const bool s = ir::is_signed_int(d);
+      llvm::Type* t = x->getType();
+      Value* in_range = b.CreateICmpULT(y, llvm::ConstantInt::get(t, t->getScalarSizeInBits()));
+      Value* count = b.CreateSelect(in_range, y, llvm::Constant::getNullValue(t));
+      Value* zero = llvm::Constant::getNullValue(t);
+      if (op == Op::Shl) return b.CreateSelect(in_range, b.CreateShl(x, count), zero);
+      Value* out = s ? b.CreateSelect(b.CreateICmpSLT(x, zero), llvm::Constant::getAllOnesValue(t), zero) : zero;
+      return b.CreateSelect(in_range, s ? b.CreateAShr(x, count) : b.CreateLShr(x, count), out);
+    }
     default: return unsupported(op, d);
   }
 }
