@@ -3,6 +3,8 @@
 #include "tracer/tracer_impl.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <numeric>
 
 namespace tracejit::tracer::detail {
@@ -48,6 +50,104 @@ std::optional<ir::DType> probe_method_dtype(ir::DType dt, const char* method, Py
   return out;
 }
 
+
+// A 1-D float sequence as NumPy computes it: y[i] = i * a + b rounded in `compute` precision
+// (two roundings, no fma), some elements stored instead (arange's first two, linspace's
+// endpoint), floored for an integer result, then cast to the result dtype.
+struct FloatSeq {
+  ir::DType compute = ir::DType::F64;
+  double a = 0, b = 0;
+  std::vector<std::pair<int64_t, double>> fixed;
+  bool floor = false;
+};
+
+double sample_at(PyArrayObject* s, npy_intp i) {
+  PyObject* o = PyArray_GETITEM(s, static_cast<const char*>(PyArray_GETPTR1(s, i)));
+  double v = o ? PyFloat_AsDouble(o) : std::nan("");
+  Py_XDECREF(o);
+  PyErr_Clear();
+  return v;
+}
+
+// True when `seq` reproduces every element of `sample` (dtype `out`) bit for bit.
+template <typename F>
+bool seq_reproduces(const FloatSeq& seq, PyArrayObject* sample, ir::DType out) {
+  const npy_intp n = PyArray_DIM(sample, 0);
+  if (!ir::is_float(out) && !ir::is_integer(out)) return false;
+  for (npy_intp i = 0; i < n; ++i) {
+    F y = static_cast<F>(static_cast<F>(i) * static_cast<F>(seq.a));
+    y = static_cast<F>(y + static_cast<F>(seq.b));
+    for (const auto& [k, v] : seq.fixed)
+      if (k == i) y = static_cast<F>(v);
+    if (seq.floor) y = std::floor(y);
+    double want = sample_at(sample, i);
+    double got;
+    if (out == ir::DType::F32) got = static_cast<float>(y);
+    else if (out == ir::DType::F64) got = static_cast<double>(y);
+    else if (std::isfinite(y) && std::fabs(y) < 0x1p31) got = static_cast<double>(static_cast<int64_t>(y));
+    else return false;
+    if (std::memcmp(&got, &want, sizeof got) != 0) return false;  // NaN, -0 included
+  }
+  return true;
+}
+
+bool seq_reproduces(const FloatSeq& seq, PyArrayObject* sample, ir::DType out) {
+  return seq.compute == ir::DType::F32 ? seq_reproduces<float>(seq, sample, out)
+                                       : seq_reproduces<double>(seq, sample, out);
+}
+
+// Float arange: NumPy stores start and start + step, then its dtype's fill loop computes
+// buffer[i] = start + i * (buffer[1] - buffer[0]) in the array's own precision.
+std::optional<FloatSeq> arange_sequence(PyArrayObject* sample, ir::DType dt) {
+  if (dt != ir::DType::F32 && dt != ir::DType::F64) return std::nullopt;
+  const npy_intp n = PyArray_DIM(sample, 0);
+  FloatSeq seq;
+  seq.compute = dt;
+  if (n > 0) {
+    double y0 = sample_at(sample, 0), y1 = n > 1 ? sample_at(sample, 1) : y0;
+    seq.a = dt == ir::DType::F32 ? static_cast<double>(static_cast<float>(y1) - static_cast<float>(y0)) : y1 - y0;
+    seq.b = y0;
+    seq.fixed = {{0, y0}};
+    if (n > 1) seq.fixed.push_back({1, y1});
+  }
+  if (!seq_reproduces(seq, sample, dt)) return std::nullopt;
+  return seq;
+}
+
+// linspace(start, stop, num, endpoint) with scalar ends: y = i * step + start with step =
+// (stop - start) / div in the computing precision (float64, or float32 for float32 ends), the
+// endpoint stored, floored for an integer dtype (numpy/_core/function_base.py).
+std::optional<FloatSeq> linspace_sequence(PyArrayObject* sample, ir::DType dt, PyObject* start, PyObject* stop,
+                                          PyObject* endpoint) {
+  if (!start || !stop || PyArray_Check(start) || PyArray_Check(stop)) return std::nullopt;
+  const double s = PyFloat_AsDouble(start), e = PyFloat_AsDouble(stop);
+  int ep = endpoint ? PyObject_IsTrue(endpoint) : 1;
+  if (PyErr_Occurred() || ep < 0) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  const npy_intp num = PyArray_DIM(sample, 0);
+  const npy_intp div = ep ? num - 1 : num;
+  for (ir::DType compute : {ir::DType::F64, ir::DType::F32}) {
+    FloatSeq seq;
+    seq.compute = compute;
+    seq.floor = ir::is_integer(dt);
+    const bool f32 = compute == ir::DType::F32;
+    const double sc = f32 ? static_cast<float>(s) : s, ec = f32 ? static_cast<float>(e) : e;
+    if (div > 0) {
+      double delta = f32 ? static_cast<float>(static_cast<float>(ec) - static_cast<float>(sc)) : ec - sc;
+      seq.a = f32 ? static_cast<float>(static_cast<float>(delta) / static_cast<float>(div)) : delta / static_cast<double>(div);
+      if (seq.a == 0) continue;  // NumPy divides first (denormal steps): not this formula
+    } else {
+      seq.a = std::nan("");  // y * delta with no step: only num <= 1, where y = [0] or []
+      if (num == 1) seq.a = 0;  // 0 * delta + start (a NaN or inf delta: the check below decides)
+    }
+    seq.b = sc;
+    if (ep && num > 1) seq.fixed = {{num - 1, ec}};
+    if (seq_reproduces(seq, sample, dt)) return seq;
+  }
+  return std::nullopt;
+}
 }  // namespace
 
 const AValue* Tracer::CallArgs::get(size_t index, const char* name) const {
@@ -1215,6 +1315,10 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     Py_DECREF(kw);
     if (!ok) return fail(AbortCode::UnsupportedValue, fmt::format("np.{} with runtime arguments", name));
     if (!sample) return fail(AbortCode::UserError, exception_text());
+    if (!PyArray_Check(sample)) {  // linspace(..., retstep=True): (array, step)
+      Py_DECREF(sample);
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.{} returning a tuple is not traced yet", name));
+    }
     auto* sa = reinterpret_cast<PyArrayObject*>(sample);
     auto dt = dtype_from_typenum(PyArray_TYPE(sa));
     std::vector<int64_t> shape(PyArray_DIMS(sa), PyArray_DIMS(sa) + PyArray_NDIM(sa));
@@ -1272,8 +1376,41 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       if (step != 1) r = g.add_op(ir::Op::Mul, g.type(r), {r, g.add_const_int(*dt, step, loc_)}, loc_);
       if (start != 0) r = g.add_op(ir::Op::Add, g.type(r), {r, g.add_const_int(*dt, start, loc_)}, loc_);
     } else {
-      Py_DECREF(sample);
-      return fail(AbortCode::UnsupportedCall, fmt::format("np.{} with float values is not traced yet", name));
+      // Float values: NumPy's own formula (arange: its dtype's fill loop; linspace: i * step +
+      // start, the endpoint stored), kept only when it reproduces NumPy's result bit for bit.
+      std::optional<FloatSeq> seq;
+      if (shape.size() == 1 && name == "arange") {
+        seq = arange_sequence(sa, *dt);
+      } else if (shape.size() == 1) {
+        auto obj = [&](size_t i, const char* k) -> PyObject* {
+          const AValue* v = args.get(i, k);
+          return v ? v->obj : nullptr;
+        };
+        seq = linspace_sequence(sa, *dt, obj(0, "start"), obj(1, "stop"), obj(3, "endpoint"));
+      }
+      if (!seq) {
+        Py_DECREF(sample);
+        return fail(AbortCode::UnsupportedCall,
+                    fmt::format("np.{} with these arguments is not traced yet (NumPy's values are not "
+                                "reproduced exactly by i * step + start)", name));
+      }
+      ir::Type it = ir::Type::of(ir::DType::I64, shape);
+      ir::Node io;
+      io.op = ir::Op::Iota;
+      io.type = it;
+      io.ints = {0};
+      io.loc = loc_;
+      ir::ValueId idx = g.add(std::move(io));
+      ir::Type ft = it.with_dtype(seq->compute);
+      r = g.add_op(ir::Op::Cast, ft, {idx}, loc_);
+      r = g.add_op(ir::Op::Mul, ft, {r, g.add_const_float(seq->compute, seq->a, loc_)}, loc_);
+      r = g.add_op(ir::Op::Add, ft, {r, g.add_const_float(seq->compute, seq->b, loc_)}, loc_);
+      for (const auto& [k, v] : seq->fixed) {
+        ir::ValueId at = g.add_op(ir::Op::Eq, it.with_dtype(ir::DType::Bool), {idx, g.add_const_int(ir::DType::I64, k, loc_)}, loc_);
+        r = g.add_op(ir::Op::Where, ft, {at, g.add_const_float(seq->compute, v, loc_), r}, loc_);
+      }
+      if (seq->floor) r = g.add_op(ir::Op::Floor, ft, {r}, loc_);
+      if (*dt != seq->compute) r = cast(r, *dt);
     }
     Py_DECREF(sample);
     push(tensor(r, Box::Array));
