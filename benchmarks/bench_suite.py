@@ -1,5 +1,6 @@
 """The workload suite: NumPy vs tracejit (and Numba / numexpr / JAX when importable), measured in
-the same run, with each kernel's memory-bandwidth bound.
+the same run, with each kernel's memory-bandwidth bound (and the ratio to NumPy a kernel at that
+bound would reach: ``bw ratio``).
 
 Run: python benchmarks/bench_suite.py [--quick] [--runs N] [--only NAME[,NAME]]
 
@@ -296,7 +297,7 @@ def main():
           f"jax: {jax.__version__ + ' cpu' if jax else '-'}")
 
     header = (f"{'workload':<30} {'numpy ms':>9} {'tjit ms':>9} {'ratio':>6} {'compile ms':>10} "
-              f"{'bw-bound ms':>11} {'tjit %bw':>8} {'numba ms':>9} {'numexpr ms':>10} "
+              f"{'bw-bound ms':>11} {'tjit %bw':>8} {'bw ratio':>8} {'numba ms':>9} {'numexpr ms':>10} "
               f"{'jax ms':>8}  {'max err':>7}  notes")
     print(header)
     print("-" * len(header))
@@ -385,12 +386,13 @@ def main():
             col["numba"] += "*"
         print(f"{label:<30} {fmt(np_ms):>9} {fmt(tj) if tj else 'FALLBACK':>9} "
               f"{(f'{np_ms / tj:.2f}' if tj else '-'):>6} {compile_ms:10.1f} {fmt(bound_ms):>11} "
-              f"{(f'{100 * bound_ms / tj:.0f}%' if tj else '-'):>8} {col['numba']:>9} "
+              f"{(f'{100 * bound_ms / tj:.0f}%' if tj else '-'):>8} {np_ms / bound_ms:8.2f} {col['numba']:>9} "
               f"{col['numexpr']:>10} {col['jax']:>8}  {err:7.1e}  {'; '.join(notes)}",
               flush=True)
         notes_all += notes
     print("ratio = numpy ms / tjit ms (>1: tracejit faster). compile ms = stats() trace_ms + "
-          "compile_ms. tjit %bw = bw-bound / tjit ms.\nmax err = max|tjit - numpy| / max|numpy| "
+          "compile_ms. tjit %bw = bw-bound / tjit ms. bw ratio = numpy ms / bw-bound ms: the ratio a\n"
+          "kernel moving its bytes at copy bandwidth would reach (inputs from memory, not cache).\nmax err = max|tjit - numpy| / max|numpy| "
           "(also on fallback: the eager answer). numba '*' = hand-written loop (@njit rejects "
           "the NumPy form); n/a = the peer has no form for it; '-' = not installed.")
 

@@ -817,6 +817,9 @@ void collect_flag_ops(const ir::Graph& g, std::set<FlagOpKey>& out) {
     for (const auto& r : n.regions) collect_flag_ops(*r, out);
     bool flt = ir::is_float(n.type.dtype) || (!n.operands.empty() && ir::is_float(g.type(n.operands[0]).dtype));
     bool raises = fp_flag_op(g, n);
+    // A cast of a constant folds only when it raises nothing (ir/passes/fold.cpp keeps an
+    // out-of-range float -> int and an overflowing double -> float for run time).
+    if (n.op == Op::Cast && !n.operands.empty() && g.node(n.operands[0]).op == Op::Const) continue;
     switch (n.op) {
       case Op::Cast:  // float -> int (above), float64 -> float32 (overflow)
         raises = raises || (n.type.dtype == ir::DType::F32 && !n.operands.empty() &&

@@ -1212,14 +1212,40 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     return true;
   }
   if ((name == "round" || name == "around") && x) {
+    int64_t decimals = 0;
     if (const AValue* dec = args.get(1, "decimals")) {
       auto l = int_list(*dec, "decimals");
-      if (!l || (*l)[0] != 0) return fail(AbortCode::UnsupportedCall, "round with decimals != 0 is not traced yet");
+      if (!l) return false;
+      if (l->size() != 1) return fail(AbortCode::UnsupportedCall, "round with a sequence of decimals");
+      decimals = (*l)[0];
     }
     if (ir::is_bool(x->type.dtype)) return fail(AbortCode::UnsupportedDtype, "round of a bool array (NumPy gives float16)");
-    ir::Op op = ir::is_float(x->type.dtype) ? ir::Op::Rint : ir::Op::Cast;
     // NumPy's round of a 0-d array is a NumPy scalar.
-    push(tensor(g.add_op(op, x->type, {x->v}, loc_), x->type.is_scalar() ? Box::NpScalar : Box::Array));
+    const Box box = x->type.is_scalar() ? Box::NpScalar : Box::Array;
+    const bool flt = ir::is_float(x->type.dtype);
+    if (decimals == 0 || (!flt && decimals > 0)) {
+      push(tensor(g.add_op(flt ? ir::Op::Rint : ir::Op::Cast, x->type, {x->v}, loc_), box));
+      return true;
+    }
+    if (!flt || decimals > 400 || decimals < -400)
+      return fail(AbortCode::UnsupportedCall, "round of an integer array to decimals < 0 (or |decimals| > 400) is not traced yet");
+    // PyArray_Round: x * 10^d, rint, / 10^d (d < 0: / then *), with 10^d a Python float (a weak
+    // scalar: float32 arrays round in float32) from NumPy's power_of_ten (1e9 times 10 ... above 8).
+    const int64_t n = decimals > 0 ? decimals : -decimals;
+    static const double kP10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    double p = n < 9 ? kP10[n] : 1e9;
+    for (int64_t k = n; k > 9; --k) p *= 10.;
+    PyObject* po = PyFloat_FromDouble(p);
+    if (!po) return fail(AbortCode::UnsupportedValue, exception_text());
+    AValue pv = object(po, Source::constant());
+    Py_DECREF(po);
+    if (!apply_ufunc(*np_->ufunc_named(decimals > 0 ? "multiply" : "true_divide"), {*x, pv}, false)) return false;
+    AValue scaled = pop();
+    AValue rounded = tensor(g.add_op(ir::Op::Rint, scaled.type, {scaled.v}, loc_), Box::Array);
+    if (!apply_ufunc(*np_->ufunc_named(decimals > 0 ? "true_divide" : "multiply"), {rounded, pv}, false)) return false;
+    AValue out = pop();
+    out.box = box;
+    push(std::move(out));
     return true;
   }
   if (name == "clip" && x) {

@@ -187,8 +187,48 @@ bool Tracer::resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operand
   }
   Py_INCREF(Py_None);
   PyTuple_SET_ITEM(specs, static_cast<Py_ssize_t>(operands.size()), Py_None);
+  // A Python float beyond a float32 operand's range warns "overflow encountered in cast" when
+  // NumPy converts it, even on empty probes: the probe runs with that error raising (unless the
+  // user ignores it), so the warning is not emitted here at trace time, and such a call runs
+  // eagerly, which warns once, as NumPy does.
+  PyObject* state = nullptr;  // np.errstate(over="raise"), entered
+  PyObject* entered = nullptr;
+  if (PyObject* cur = PyObject_CallMethod(np_->numpy, "geterr", nullptr)) {
+    PyObject* over = PyDict_Check(cur) ? PyDict_GetItemString(cur, "over") : nullptr;  // borrowed
+    if (over && PyUnicode_Check(over) && PyUnicode_CompareWithASCIIString(over, "ignore") != 0) {
+      PyObject* errstate = PyObject_GetAttrString(np_->numpy, "errstate");
+      PyObject* args0 = PyTuple_New(0);
+      PyObject* kw = Py_BuildValue("{s:s}", "over", "raise");
+      state = errstate && args0 && kw ? PyObject_Call(errstate, args0, kw) : nullptr;
+      Py_XDECREF(errstate);
+      Py_XDECREF(args0);
+      Py_XDECREF(kw);
+      entered = state ? PyObject_CallMethod(state, "__enter__", nullptr) : nullptr;
+    }
+    Py_DECREF(cur);
+  }
+  PyErr_Clear();
   PyObject* r = PyObject_Call(u.ufunc, probes, nullptr);
   Py_DECREF(probes);
+  bool cast_overflow = false;
+  if (!r && state && PyErr_ExceptionMatches(PyExc_FloatingPointError)) cast_overflow = true;
+  if (entered) {
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyObject* ex = PyObject_CallMethod(state, "__exit__", "OOO", Py_None, Py_None, Py_None);
+    Py_XDECREF(ex);
+    PyErr_Clear();
+    PyErr_Restore(et, ev, tb);
+  }
+  Py_XDECREF(entered);
+  Py_XDECREF(state);
+  if (cast_overflow) {
+    Py_DECREF(specs);
+    PyErr_Clear();
+    return fail(AbortCode::UnsupportedValue,
+                fmt::format("np.{}: a Python float beyond the array dtype's range (NumPy warns \"overflow "
+                            "encountered in cast\" and uses inf) is not compiled", u.name));
+  }
   if (!r) {
     Py_DECREF(specs);
     return fail(AbortCode::UserError, fmt::format("np.{} raises {}", u.name, exception_text()));

@@ -7,6 +7,7 @@
 #include "backends/cpu/schedule.h"
 
 #include <llvm/Config/llvm-config.h>
+#include <llvm/Analysis/VectorUtils.h>
 #include <llvm/ExecutionEngine/ObjectCache.h>
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -15,6 +16,7 @@
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Instructions.h>
+#include <llvm/IR/IntrinsicInst.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Passes/PassBuilder.h>
@@ -285,6 +287,108 @@ Jit& jit_instance() {
   return *jit;
 }
 
+// A float vector whose lane count is not a power of two, or narrower than 128 bits (<2 x float>,
+// <3 x double>, <6 x float>: the loop and SLP vectorizers make them for short static loops),
+// is widened by x86 codegen to a full register whose extra lanes hold zeros or garbage. LLVM
+// assumes no one reads the floating-point flags, but tracejit does (NumPy's errstate): 0/0 or
+// 0 * inf in an extra lane raised "invalid", and every call on a float32 array of 2, 3, 6, 7,
+// 10, ... elements dividing re-ran eagerly. Each such op that can raise a flag becomes one
+// scalar op per lane; full-width vectors are left alone.
+bool partial_fp_vector(llvm::Type* t) {
+  auto* vt = llvm::dyn_cast<llvm::FixedVectorType>(t);
+  if (!vt || !vt->getElementType()->isFloatingPointTy()) return false;
+  unsigned n = vt->getNumElements();
+  return (n & (n - 1)) != 0 || n * vt->getScalarSizeInBits() < 128;
+}
+
+// The loop vectorizer's masked loads (a tail folded into one vector, conditional loads) leave
+// the masked-off lanes undefined (poison passthru): zeros, which the arithmetic after them turns
+// into 0/0 = NaN and an "invalid" flag. Those lanes get the first active lane's value instead:
+// every lane then computes what some real element computes, raising no flag of its own.
+void define_masked_off_lanes(llvm::Module& m) {
+  std::vector<llvm::IntrinsicInst*> loads;
+  for (llvm::Function& f : m)
+    for (llvm::BasicBlock& bb : f)
+      for (llvm::Instruction& inst : bb)
+        if (auto* ii = llvm::dyn_cast<llvm::IntrinsicInst>(&inst))
+          if (ii->getIntrinsicID() == llvm::Intrinsic::masked_load || ii->getIntrinsicID() == llvm::Intrinsic::masked_gather) {
+            llvm::Value* pass = ii->getArgOperand(3);  // (ptr, align, mask, passthru) / (ptrs, align, mask, passthru)
+            if (llvm::isa<llvm::UndefValue>(pass) && llvm::isa<llvm::FixedVectorType>(ii->getType())) loads.push_back(ii);
+          }
+  for (llvm::IntrinsicInst* ld : loads) {
+    auto* vt = llvm::cast<llvm::FixedVectorType>(ld->getType());
+    const unsigned n = vt->getNumElements();
+    llvm::Value* mask = ld->getArgOperand(2);
+    llvm::IRBuilder<> b(ld->getNextNode());
+    llvm::Value* bits = b.CreateBitCast(mask, b.getIntNTy(n));
+    llvm::Value* first = b.CreateBinaryIntrinsic(llvm::Intrinsic::cttz, bits, b.getFalse());
+    first = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, first, llvm::ConstantInt::get(bits->getType(), n - 1));
+    llvm::Value* one = b.CreateExtractElement(ld, b.CreateZExtOrTrunc(first, b.getInt32Ty()));
+    llvm::Value* fixed = b.CreateSelect(mask, ld, b.CreateVectorSplat(n, one));
+    ld->replaceUsesWithIf(fixed, [&](llvm::Use& u) { return u.getUser() != one && u.getUser() != fixed; });
+  }
+}
+
+void scalarize_partial_fp_vectors(llvm::Module& m) {
+  define_masked_off_lanes(m);
+  std::vector<llvm::Instruction*> work;
+  for (llvm::Function& f : m)
+    for (llvm::BasicBlock& bb : f)
+      for (llvm::Instruction& inst : bb) {
+        bool partial = partial_fp_vector(inst.getType());
+        for (llvm::Value* op : inst.operands()) partial = partial || partial_fp_vector(op->getType());
+        if (!partial) continue;
+        if (llvm::isa<llvm::BinaryOperator>(inst) || llvm::isa<llvm::FCmpInst>(inst)) {
+          work.push_back(&inst);
+        } else if (auto* c = llvm::dyn_cast<llvm::CastInst>(&inst)) {
+          auto op = c->getOpcode();  // fp <-> int, fptrunc, fpext (a signaling NaN lane raises)
+          if (op == llvm::Instruction::FPToSI || op == llvm::Instruction::FPToUI || op == llvm::Instruction::FPTrunc ||
+              op == llvm::Instruction::FPExt)
+            work.push_back(&inst);
+        } else if (auto* call = llvm::dyn_cast<llvm::IntrinsicInst>(&inst)) {
+          llvm::Intrinsic::ID id = call->getIntrinsicID();
+          if (id != llvm::Intrinsic::fabs && id != llvm::Intrinsic::copysign && llvm::isTriviallyVectorizable(id))
+            work.push_back(&inst);
+        }
+      }
+  for (llvm::Instruction* inst : work) {
+    auto* vt = llvm::cast<llvm::FixedVectorType>(
+        partial_fp_vector(inst->getType()) || inst->getType()->isVectorTy() ? inst->getType() : inst->getOperand(0)->getType());
+    const unsigned n = vt->getNumElements();
+    llvm::IRBuilder<> b(inst);
+    llvm::Value* out = llvm::PoisonValue::get(inst->getType());
+    auto lane = [&](llvm::Value* v, unsigned i) {
+      return v->getType()->isVectorTy() ? b.CreateExtractElement(v, b.getInt32(i)) : v;
+    };
+    for (unsigned i = 0; i < n; ++i) {
+      llvm::Value* r = nullptr;
+      if (auto* bo = llvm::dyn_cast<llvm::BinaryOperator>(inst)) {
+        r = b.CreateBinOp(bo->getOpcode(), lane(bo->getOperand(0), i), lane(bo->getOperand(1), i));
+        if (auto* ri = llvm::dyn_cast<llvm::Instruction>(r)) ri->copyIRFlags(bo);
+      } else if (auto* cmp = llvm::dyn_cast<llvm::FCmpInst>(inst)) {
+        r = b.CreateFCmp(cmp->getPredicate(), lane(cmp->getOperand(0), i), lane(cmp->getOperand(1), i));
+      } else if (auto* c = llvm::dyn_cast<llvm::CastInst>(inst)) {
+        r = b.CreateCast(c->getOpcode(), lane(c->getOperand(0), i), inst->getType()->getScalarType());
+      } else {
+        auto* call = llvm::cast<llvm::IntrinsicInst>(inst);
+        llvm::Intrinsic::ID id = call->getIntrinsicID();
+        std::vector<llvm::Value*> args;
+        std::vector<llvm::Type*> tys;
+        tys.push_back(inst->getType()->getScalarType());  // LLVM 16: the result type is always overloaded
+        for (unsigned k = 0; k < call->arg_size(); ++k) {
+          llvm::Value* a = call->getArgOperand(k);
+          args.push_back(llvm::isVectorIntrinsicWithScalarOpAtArg(id, k) ? a : lane(a, i));
+          if (llvm::isVectorIntrinsicWithOverloadTypeAtArg(id, k)) tys.push_back(args.back()->getType());
+        }
+        r = b.CreateCall(llvm::Intrinsic::getDeclaration(&m, id, tys), args);
+      }
+      out = inst->getType()->isVectorTy() ? b.CreateInsertElement(out, r, b.getInt32(i)) : r;
+    }
+    inst->replaceAllUsesWith(out);
+    inst->eraseFromParent();
+  }
+}
+
 void optimize(llvm::Module& m, llvm::TargetMachine& tm, int opt_level) {
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
@@ -309,6 +413,7 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm, int opt_level) {
   if (opt_level >= 2) hint_fast64_loops(m);
   mpm.run(m, mam);
   inline_vmath_variants(m);
+  scalarize_partial_fp_vectors(m);
 }
 
 // Marks the vector stores that lowering made provably 64-byte aligned (kNonTemporalAttr

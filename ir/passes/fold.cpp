@@ -133,7 +133,12 @@ std::optional<Scalar> fold_cast(DType from, DType to, const Scalar& a) {
     return Scalar{0, u64 ? static_cast<double>(static_cast<uint64_t>(a.i)) : static_cast<double>(a.i)};
   }
   if (std::isnan(a.f)) return std::nullopt;
-  if (to == DType::F32) return Scalar{0, static_cast<double>(static_cast<float>(a.f))};
+  if (to == DType::F32) {
+    // A finite double beyond float's range: NumPy's cast warns "overflow"; left to run time.
+    float r = static_cast<float>(a.f);
+    if (std::isinf(r) && !std::isinf(a.f)) return std::nullopt;
+    return Scalar{0, static_cast<double>(r)};
+  }
   if (to == DType::F64) return Scalar{0, a.f};
   // float -> int is undefined in C outside the target's range; NumPy's answer is then the
   // hardware's, so fold only in range.

@@ -434,3 +434,42 @@ def test_large_arrays_split_across_threads():
         eager, got = record(divide, a, z), record(jf, a, z)
         assert got[2] == eager[2] and eager[2]
         assert_same(eager[0], got[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_arrays_raise_no_flags_of_their_own(dtype):
+    """Short static loops vectorize into partial vectors (<2 x float>, <3 x double>) that x86
+    widens with zero lanes, and into masked tails whose masked-off lanes are undefined: 0/0 or
+    0 * inf in such a lane raised "invalid" and re-ran every call on 2, 3, 6, 7, 15 elements
+    eagerly. Clean data must run compiled with no re-run, at every length."""
+    fns = [lambda x: x / x, lambda x: x * np.inf, lambda x: (x / x).astype(np.int32),
+           lambda x: 1 / (x[1:] - x[:-1]), lambda x: np.sqrt(x - 1) / (x - 1)]
+    for fn in fns:
+        for n in range(1, 41):
+            x = np.arange(2, n + 2, dtype=dtype)
+            jf = tracejit.jit(fn, sync=True, hot=0)
+            with np.errstate(all="raise"):
+                want = fn(x)
+                assert_same(want, jf(x))
+                assert_same(want, jf(x))
+            s = jf.stats()
+            assert s["fp_reruns"] == 0 and s["compiled_calls"] == 2, (n, s)
+
+
+def test_python_float_beyond_float32_warns_once_per_call():
+    """x * 1e300 on float32: NumPy converts 1e300 (a weak Python float) to float32 and warns
+    "overflow encountered in cast" once. The trace-time probe of the ufunc used to warn as well
+    (two warnings on the first call)."""
+    def f(x):
+        return x * 1e300
+
+    jf = tracejit.jit(f, sync=True, hot=0)
+    x = np.float32([1, 2])
+    for _ in range(3):
+        want, got = record(f, x), record(jf, x)
+        assert got[1:] == want[1:] and [m for _, m, _ in want[2]] == ["overflow encountered in cast"]
+        assert_same(want[0], got[0])
+    with np.errstate(over="ignore"):  # nothing to warn about: compiled
+        g = tracejit.jit(f, sync=True, hot=0)
+        assert_same(f(x), g(x))
+    assert g.stats()["compiled_calls"] == 1
