@@ -191,6 +191,7 @@
 #include "backends/cpu/vmath.h"
 #include "backends/cpu/vmath32_fast.h"
 #include "backends/cpu/vmath64_fast.h"
+#include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath_internal.h"
 
 #include <llvm/IR/Constants.h>
@@ -1322,7 +1323,8 @@ Value* atanh32(Math32& m, Value* x) {
 }
 
 Value* emit64(Math& m, ir::Op op, Value* x) {
-  // exp, exp2, expm1, log, log2, log10, log1p, tanh, sinh, cosh: vmath64_fast.cpp.
+  // sinh, cosh, log, log2, log10, log1p: vmath64_more.cpp; exp, exp2, expm1, tanh: vmath64_fast.cpp.
+  if (Value* r = emit_more64(m.b(), op, x)) return r;
   if (Value* r = emit_fast64(m.b(), op, x)) return r;
   switch (op) {
     case ir::Op::Cbrt: return cbrt64(m, x);

@@ -160,7 +160,7 @@ using vmath_detail::Math;
 // Element `idx` (i64 in [0, kN)) of the constant table `name` (kN doubles; i64 bit patterns
 // are read as doubles and cast back): a call the loop vectorizer widens into its vector
 // variant (register-resident permutes on AVX-512), inlined after optimization.
-Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx);
+Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx, unsigned n = kN);
 
 constexpr unsigned kLutVFs[] = {2, 4, 8, 16};
 // The kernels are long dependency chains (a log feeding an exp in pow): four vectors in flight
@@ -175,12 +175,12 @@ bool host_has_avx512f() {
   return has;
 }
 
-llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, const double* data) {
+llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, const double* data, unsigned n) {
   auto& ctx = mod->getContext();
-  auto* arr_ty = llvm::ArrayType::get(llvm::Type::getDoubleTy(ctx), kN);
+  auto* arr_ty = llvm::ArrayType::get(llvm::Type::getDoubleTy(ctx), n);
   auto* g = llvm::cast<llvm::GlobalVariable>(mod->getOrInsertGlobal(name + ".table", arr_ty));
   if (!g->hasInitializer()) {
-    g->setInitializer(llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<double>(data, kN)));
+    g->setInitializer(llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<double>(data, n)));
     g->setConstant(true);
     g->setLinkage(llvm::GlobalValue::PrivateLinkage);
     g->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
@@ -189,9 +189,10 @@ llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, c
   return g;
 }
 
-// The vector variant of a table lookup: per 8 lanes two vpermi2pd (entries 0-15 and 16-31 held
-// in registers) and a blend on index bit 4 with AVX-512; a gather otherwise.
-void define_lut_variant(llvm::Module* mod, const std::string& name, const double* data, unsigned vf) {
+// The vector variant of a table lookup of n = 8, 16 or 32 entries (the index taken modulo n):
+// per 8 lanes with AVX-512 one vpermpd (n = 8), one vpermi2pd (16), or two vpermi2pd (entries
+// 0-15 and 16-31 held in registers) and a blend on index bit 4 (32); a gather otherwise.
+void define_lut_variant(llvm::Module* mod, const std::string& name, const double* data, unsigned n, unsigned vf) {
   auto& ctx = mod->getContext();
   llvm::Type* dt = llvm::Type::getDoubleTy(ctx);
   llvm::Type* it = llvm::Type::getInt64Ty(ctx);
@@ -204,7 +205,8 @@ void define_lut_variant(llvm::Module* mod, const std::string& name, const double
   llvm::IRBuilder<> vb(llvm::BasicBlock::Create(ctx, "entry", f));
   Value* idx = f->getArg(0);
   if (vf % 8 != 0 || !host_has_avx512f()) {
-    auto* g = table_global(mod, name, data);
+    auto* g = table_global(mod, name, data, n);
+    if (n != kN) idx = vb.CreateAnd(idx, llvm::ConstantInt::get(vit, n - 1));
     Value* ptrs = vb.CreateInBoundsGEP(g->getValueType(), g, {vb.getInt64(0), idx});
     vb.CreateRet(vb.CreateMaskedGather(vt, ptrs, llvm::Align(8)));
     return;
@@ -218,7 +220,16 @@ void define_lut_variant(llvm::Module* mod, const std::string& name, const double
     std::vector<int> lanes;
     for (unsigned l = 0; l < 8; ++l) lanes.push_back(static_cast<int>(c + l));
     Value* i8 = vf == 8 ? idx : vb.CreateShuffleVector(idx, lanes);
+    if (n == 8) {
+      llvm::Function* pv = llvm::Intrinsic::getDeclaration(mod, llvm::Intrinsic::x86_avx512_permvar_df_512);
+      parts.push_back(vb.CreateCall(pv, {part(0), i8}));
+      continue;
+    }
     Value* lo = vb.CreateCall(perm, {part(0), i8, part(8)});
+    if (n == 16) {
+      parts.push_back(lo);
+      continue;
+    }
     Value* hi = vb.CreateCall(perm, {part(16), i8, part(24)});
     Value* upper = vb.CreateICmpNE(vb.CreateAnd(i8, llvm::ConstantInt::get(i8->getType(), 16)),
                                    llvm::Constant::getNullValue(i8->getType()));
@@ -239,7 +250,7 @@ void define_lut_variant(llvm::Module* mod, const std::string& name, const double
   llvm::appendToCompilerUsed(*mod, {f});
 }
 
-llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const double* data) {
+llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const double* data, unsigned n) {
   if (llvm::Function* f = mod->getFunction(name)) return f;
   auto& ctx = mod->getContext();
   llvm::Type* dt = llvm::Type::getDoubleTy(ctx);
@@ -252,16 +263,17 @@ llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const d
   f->addFnAttr(llvm::Attribute::NoSync);
   f->addFnAttr(llvm::Attribute::NoFree);
   llvm::IRBuilder<> fb(llvm::BasicBlock::Create(ctx, "entry", f));
-  auto* g = table_global(mod, name, data);
-  fb.CreateRet(fb.CreateLoad(dt, fb.CreateInBoundsGEP(g->getValueType(), g, {fb.getInt64(0), f->getArg(0)})));
-  for (unsigned vf : kLutVFs) define_lut_variant(mod, name, data, vf);
+  auto* g = table_global(mod, name, data, n);
+  Value* i = n == kN ? static_cast<Value*>(f->getArg(0)) : fb.CreateAnd(f->getArg(0), fb.getInt64(n - 1));
+  fb.CreateRet(fb.CreateLoad(dt, fb.CreateInBoundsGEP(g->getValueType(), g, {fb.getInt64(0), i})));
+  for (unsigned vf : kLutVFs) define_lut_variant(mod, name, data, n, vf);
   return f;
 }
 
-Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx) {
+Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx, unsigned n) {
   auto& b = m.b();
   llvm::Module* mod = b.GetInsertBlock()->getModule();
-  llvm::Function* f = lut_function(mod, name, static_cast<const double*>(data));
+  llvm::Function* f = lut_function(mod, name, static_cast<const double*>(data), n);
   std::string mappings;
   for (unsigned vf : kLutVFs) {
     if (!mappings.empty()) mappings += ',';
@@ -386,47 +398,6 @@ Value* tanh_tab(Math& m, Value* x) {
   return m.sel(m.is_nan(x), x, m.copysign(res, x));
 }
 
-// sinh|x| = (t + t/(1 + t))/2 with t = expm1|x| (no cancellation), cosh|x| = (e + 1/e)/2 with
-// e = e^|x| (pairs from exp_pair; the quotient and reciprocal corrected once). Above |x| = 40
-// both are e^|x|/2 (the other term below 2^-115 of it; not computed there, so no lane forms a
-// denormal), above 704 scaled by 2^-1009 and multiplied back at the end: overflow to inf from
-// 710.48 with the flag NumPy raises, none for +-inf. sinh keeps the sign (and -0); NaN stays NaN.
-Value* sinhcosh_tab(Math& m, Value* x, bool is_cosh) {
-  Value* a = m.fabs(m.sel(m.is_nan(x), m.c(0.0), x));  // NaN (fixed below) compares quietly
-  Value* ac = m.sel(m.lt(a, 711.0), a, m.c(711.0));  // overflows (finite a >= 711)
-  ac = m.sel(m.eq(a, INFINITY), m.c(0.0), ac);  // inf: fixed below, no overflow flag
-  Value* far = m.gt(ac, 40.0);
-  Value* big = m.gt(ac, 704.0);
-  Value* zero = m.c(0.0);
-  DD e = exp_pair(m, ac, is_cosh ? nullptr : m.sel(far, zero, m.c(-1.0)), big, true);
-  Value* uh;
-  Value* ul;
-  if (is_cosh) {  // 1/e
-    Value* eh = m.sel(far, m.c(1.0), e.hi);
-    Value* el = m.sel(far, zero, e.lo);
-    Value* inv = m.div(m.c(1.0), eh);
-    Value* rem = m.sub(m.fma(m.neg(inv), eh, m.c(1.0)), m.mul(inv, el));
-    uh = m.sel(far, zero, inv);
-    ul = m.sel(far, zero, m.mul(rem, inv));
-  } else {  // t/(1 + t)
-    Value* th = m.sel(far, zero, e.hi);
-    Value* tl = m.sel(far, zero, e.lo);
-    DD d = m.two_sum(th, m.c(1.0));
-    Value* inv = m.div(m.c(1.0), d.hi);
-    Value* q = m.mul(th, inv);
-    Value* rem = m.add(m.fma(m.neg(q), d.hi, th), m.sub(tl, m.mul(q, m.add(d.lo, tl))));
-    uh = q;
-    ul = m.mul(rem, inv);
-  }
-  DD s = m.fast_two_sum(e.hi, uh);  // e^|x| >= e^-|x|, t >= t/(1 + t)
-  Value* res = m.add(s.hi, m.add(m.add(s.lo, e.lo), ul));
-  res = m.mul(res, m.sel(big, m.c(0x1p1008), m.c(0.5)));
-  Value* inf = m.c(INFINITY);
-  res = m.sel(m.eq(a, INFINITY), inf, res);
-  if (is_cosh) return m.sel(m.is_nan(x), x, res);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
 // log(x) = hi + lo (relative error around 2^-68) for finite x > 0, denormals included.
 DD log_core(Math& m, Value* x) {
   auto& b = m.b();
@@ -510,6 +481,19 @@ Value* log1p_tab(Math& m, Value* x) {
 
 }  // namespace
 
+const fast64::TableView& fast64::table_view() {
+  static const TableView v = [] {
+    const Tables& t = tables();
+    return TableView{t.exp_tail, t.exp_sbits, t.invc,    t.logc,     t.logctail, kLogOff, t.ln2hi,
+                     t.ln2lo,    t.ln2hi_n,   t.ln2lo_n, t.inv_ln2_n, t.inv_ln2,  t.inv_ln10};
+  }();
+  return v;
+}
+
+llvm::Value* fast64::lut(Math& m, const char* name, const double* data, bool is_int, llvm::Value* idx, unsigned n) {
+  return tracejit::backends::lut(m, name, data, is_int, idx, n);
+}
+
 void hint_fast64_loops(llvm::Module& mod) {
   for (llvm::Function& f : mod) {
     if (f.isDeclaration() || f.getName().startswith("tracejit.vm64.")) continue;
@@ -568,8 +552,6 @@ llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Log1p: return log1p_tab(m, x);
     case ir::Op::Expm1: return expm1_tab(m, x);
     case ir::Op::Tanh: return tanh_tab(m, x);
-    case ir::Op::Sinh: return sinhcosh_tab(m, x, false);
-    case ir::Op::Cosh: return sinhcosh_tab(m, x, true);
     default: return nullptr;
   }
 }

@@ -280,6 +280,9 @@ TEST(Vmath, SinhCoshSpecialValues) {
 // e^|x|/2 form from 40, the 2^-1009 scaling from 704) and the overflow thresholds.
 TEST(Vmath, ExpPairKernelsAccuracy) {
   constexpr double kPairBound = 0.52;
+  // sinh, cosh: vmath64_more.cpp's e^|x| and e^-|x| from one reduction, no exact pairs: 0.625 /
+  // 0.603 ulp measured.
+  constexpr double kSinhCoshBound = 0.65;
   std::vector<double> hard;
   const double step = 0.69314718055994530942 / 32;
   for (int k = -1900; k <= 1900; ++k) {
@@ -288,7 +291,7 @@ TEST(Vmath, ExpPairKernelsAccuracy) {
     for (int i = 0; i < 4; ++i) v = std::nextafter(v, -INFINITY);
     for (int i = 0; i < 9; ++i, v = std::nextafter(v, INFINITY)) hard.push_back(v);
   }
-  for (double t : {11.0, 22.0, 20.0, 36.7, 40.0, 704.0, 709.78, 710.47, 0x1p-26, 0x1p-54, 0.5, 1.0})
+  for (double t : {11.0, 22.0, 20.0, 36.7, 40.0, 693.15, 704.0, 709.78, 710.47, 0x1p-26, 0x1p-54, 0.5, 1.0})
     for (double d = -64; d <= 64; ++d) {
       double v = t + d * std::ldexp(t, -50);
       hard.push_back(v);
@@ -299,10 +302,11 @@ TEST(Vmath, ExpPairKernelsAccuracy) {
     std::vector<double> xs;
     for (double v : hard)
       if (std::fabs(v) < (op == Op::Tanh ? 40.0 : 710.4) || (op == Op::Expm1 && v < 0)) xs.push_back(v);
-    EXPECT_LE(max_ulp(op, xs), kPairBound);
+    double bound = op == Op::Sinh || op == Op::Cosh ? kSinhCoshBound : kPairBound;
+    EXPECT_LE(max_ulp(op, xs), bound);
     double hi = op == Op::Tanh ? 20 : op == Op::Expm1 ? 709.7 : 710.4;
-    EXPECT_LE(max_ulp(op, samples<double>(-hi, hi, -1074, 9.47)), kPairBound);
-    EXPECT_LE(max_ulp(op, samples<double>(-1, 1, -40, 0)), kPairBound);
+    EXPECT_LE(max_ulp(op, samples<double>(-hi, hi, -1074, 9.47)), bound);
+    EXPECT_LE(max_ulp(op, samples<double>(-1, 1, -40, 0)), bound);
   }
   const double inf = INFINITY;
   check_cases({
