@@ -540,45 +540,13 @@ Value* cbrt64(Math& m, Value* x) {
   return m.sel(ok, m.copysign(t, x), x);  // +-0, +-inf, NaN: x
 }
 
-// fdlibm's k_tan.c (FreeBSD) on the sin/cos reduction x = n pi/2 + y (Cody-Waite below 2^30,
-// Payne-Hanek above: every finite x is reduced exactly enough), both of its branches computed
-// and selected: |y| >= 0.6744 uses tan(pi/4 - |y|); odd n gives -1/tan(y), the reciprocal
-// corrected with a 32-bit split. |x| < 2^-27 returns x (keeps -0); +-inf and NaN give NaN.
+// tan on the sin/cos reduction x = n pi/2 + y (Cody-Waite below 2^30, Payne-Hanek above: every
+// finite x is reduced exactly enough): vmath64_more.cpp's tan_kernel64 (sin/cos polynomials as
+// pairs, one reciprocal). |x| < 2^-27 returns x (keeps -0); +-inf and NaN give NaN.
 Value* tan64(Math& m, Value* x, bool huge = false) {
   auto& b = m.b();
   Reduced red = reduce_pio2(m, x, huge);
-  Value* odd = b.CreateICmpNE(b.CreateAnd(red.n, m.ci(1)), m.ci(0));
-  Value *xr = red.y.hi, *yr = red.y.lo;
-  Value* big = b.CreateFCmpOGE(m.fabs(xr), m.from_bits(m.ci(INT64_C(0x3FE5942800000000))));
-  Value* neg = b.CreateFCmpOLT(xr, m.c(0.0));
-  Value* flip = b.CreateAnd(big, neg);
-  Value* xa = m.sel(flip, m.neg(xr), xr);
-  Value* ya = m.sel(flip, m.neg(yr), yr);
-  Value* xt = m.add(m.sub(m.c(7.85398163397448278999e-01), xa), m.sub(m.c(3.06161699786838301793e-17), ya));
-  Value* xk = m.sel(big, xt, xr);
-  Value* yk = m.sel(big, m.c(0.0), yr);
-  Value* z = m.mul(xk, xk);
-  Value* w = m.mul(z, z);
-  Value* r = m.poly(w, {1.33333333333201242699e-01, 2.18694882948595424599e-02, 3.59207910759131235356e-03,
-                        5.88041240820264096874e-04, 7.81794442939557092300e-05, -1.85586374855275456654e-05});
-  Value* v = m.mul(z, m.poly(w, {5.39682539762260521377e-02, 8.86323982359930005737e-03, 1.45620945432529025516e-03,
-                                 2.46463134818469906812e-04, 7.14072491382608190305e-05, 2.59073051863633712884e-05}));
-  Value* s = m.mul(z, xk);
-  r = m.add(yk, m.mul(z, m.add(m.mul(s, m.add(r, v)), yk)));
-  r = m.add(r, m.mul(m.c(3.33333333333334091986e-01), s));
-  w = m.add(xk, r);
-  Value* iy = m.sel(odd, m.c(-1.0), m.c(1.0));
-  // One division serves both branches (a lane uses at most one quotient): w^2/(w + iy) where
-  // big, -1/w elsewhere (division is the costliest step: two of them made tan 1.5x slower).
-  Value* quo = m.div(m.sel(big, m.mul(w, w), m.c(-1.0)), m.sel(big, m.add(w, iy), w));
-  Value* big_res = m.mul(m.sel(neg, m.c(-1.0), m.c(1.0)), m.sub(iy, m.mul(m.c(2.0), m.sub(xk, m.sub(quo, r)))));
-  // -1/(xk + r) accurately: w = z0 + v0 exactly with z0 = w's high word, a = -1/w, t its high word.
-  Value* z0 = high_word(m, w);
-  Value* v0 = m.sub(r, m.sub(z0, xk));
-  Value* a = quo;
-  Value* t = high_word(m, a);
-  Value* inv = m.add(t, m.mul(a, m.add(m.add(m.c(1.0), m.mul(t, z0)), m.mul(t, v0))));
-  Value* res = m.sel(big, big_res, m.sel(odd, inv, w));
+  Value* res = tan_kernel64(m, red.y, red.n);
   res = m.sel(b.CreateFCmpOLT(m.fabs(x), m.c(0x1p-27)), x, res);
   res = m.sel(b.CreateFCmpOLT(m.fabs(x), m.c(INFINITY)), res, m.sub(x, x));  // inf, nan -> nan
   return huge ? res : with_huge_lanes(m, ir::Op::Tan, x, res);

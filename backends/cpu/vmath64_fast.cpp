@@ -111,6 +111,7 @@ struct Tables {
   double exp_tail[kN];
   double exp_sbits[kN];  // bit patterns
   double invc[kN], logc[kN], logctail[kN];
+  double invc16[16], logc16[16], logctail16[16];  // the same for 16 subintervals (vmath64_more.cpp)
   double ln2hi, ln2lo;         // ln2 = hi + lo, hi a multiple of 2^-42
   double ln2hi_n, ln2lo_n;     // ln2/N = hi + lo, hi a multiple of 2^-42 (kd*hi exact for |kd| < 2^18)
   double inv_ln2_n;            // N/ln2
@@ -136,6 +137,15 @@ const Tables& tables() {
       t.invc[i] = invc;
       t.logc[i] = round42(logc);
       t.logctail[i] = static_cast<double>(logc - t.logc[i]);
+    }
+    for (int i = 0; i < 16; ++i) {
+      double a = as_double(kLogOff + (static_cast<uint64_t>(i) << 48));
+      double b = as_double(kLogOff + (static_cast<uint64_t>(i + 1) << 48));
+      double invc = a <= 1.0 && 1.0 < b ? 1.0 : static_cast<double>(2 / (static_cast<quad>(a) + b));
+      quad logc = invc == 1.0 ? 0 : -log_q(invc);
+      t.invc16[i] = invc;
+      t.logc16[i] = round42(logc);
+      t.logctail16[i] = static_cast<double>(logc - t.logc16[i]);
     }
     t.ln2hi = round42(ln2);
     t.ln2lo = static_cast<double>(ln2 - t.ln2hi);
@@ -484,8 +494,9 @@ Value* log1p_tab(Math& m, Value* x) {
 const fast64::TableView& fast64::table_view() {
   static const TableView v = [] {
     const Tables& t = tables();
-    return TableView{t.exp_tail, t.exp_sbits, t.invc,    t.logc,     t.logctail, kLogOff, t.ln2hi,
-                     t.ln2lo,    t.ln2hi_n,   t.ln2lo_n, t.inv_ln2_n, t.inv_ln2,  t.inv_ln10};
+    return TableView{t.exp_tail, t.exp_sbits,  t.invc,      t.logc,     t.logctail, t.invc16,
+                     t.logc16,   t.logctail16, kLogOff,     t.ln2hi,    t.ln2lo,    t.ln2hi_n,
+                     t.ln2lo_n,  t.inv_ln2_n,  t.inv_ln2,   t.inv_ln10};
   }();
   return v;
 }

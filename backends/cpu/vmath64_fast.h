@@ -36,6 +36,7 @@ void inline_fast64_variants(llvm::Module& m);
 namespace fast64 {
 struct TableView {
   const double *exp_tail, *exp_sbits, *invc, *logc, *logctail;
+  const double *invc16, *logc16, *logctail16;  // the log tables for 16 subintervals (top 4 bits)
   uint64_t log_off;  // the log reduction's offset: z in [0x1.6955p-1, 0x1.6955p0)
   double ln2hi, ln2lo, ln2hi_n, ln2lo_n, inv_ln2_n;
   const double *inv_ln2, *inv_ln10;  // double-doubles

@@ -119,12 +119,12 @@ DD log_short(Math& m, Value* x) {
   Value* xs = b.CreateSIToFP(ix, x->getType());
   ix = m.sel(sub, b.CreateSub(m.bits(xs), m.ci(INT64_C(1074) << 52)), ix);
   Value* tmp = b.CreateSub(ix, m.ci(static_cast<int64_t>(t.log_off)));
-  Value* i = b.CreateAnd(b.CreateLShr(tmp, m.ci(47)), m.ci(31));
+  Value* i = b.CreateLShr(tmp, m.ci(48));  // taken modulo 16 by the lookups
   Value* kd = m.to_fp(b.CreateAShr(tmp, m.ci(52)));
   Value* z = m.from_bits(b.CreateSub(ix, b.CreateAnd(tmp, m.ci(static_cast<int64_t>(0xfffULL << 52)))));
-  Value* invc = fast64::lut(m, "tracejit.vm64.log_invc", t.invc, false, i);
-  Value* logc = fast64::lut(m, "tracejit.vm64.log_logc", t.logc, false, i);
-  Value* logctail = fast64::lut(m, "tracejit.vm64.log_logctail", t.logctail, false, i);
+  Value* invc = fast64::lut(m, "tracejit.vm64.log16_invc", t.invc16, false, i, 16);
+  Value* logc = fast64::lut(m, "tracejit.vm64.log16_logc", t.logc16, false, i, 16);
+  Value* logctail = fast64::lut(m, "tracejit.vm64.log16_logctail", t.logctail16, false, i, 16);
   DD p = m.two_prod(z, invc);
   Value* r = m.sub(p.hi, m.c(1.0));  // exact (Sterbenz)
   Value* t1 = m.fma(kd, m.c(t.ln2hi), logc);  // exact: multiples of 2^-42 below 2^10
@@ -132,7 +132,12 @@ DD log_short(Math& m, Value* x) {
   Value* hi = m.add(t1, r);
   Value* lo = m.add(m.sub(t1, hi), r);
   Value* lo1 = m.add(m.fma(kd, m.c(t.ln2lo), logctail), m.fma(m.neg(p.lo), r, p.lo));  // p.lo/(1 + r)
-  Value* q = horner(m, r, {-0.5, 1.0 / 3, -0.25, 0.2, -1.0 / 6, 1.0 / 7, -0.125, 1.0 / 9, -0.1});
+  // log1p(r) - r = r^2 (-1/2 + r P(r)), P a fit of (log1p r - r + r^2/2)/r^3 on [-0.0303,
+  // 0.0367] (|r| bounds of the 16 subintervals) at Chebyshev nodes: error below 2^-65 |r|.
+  Value* q = m.fma(r, horner(m, r, {0x1.5555555555555p-2, -0x1.fffffffffff95p-3, 0x1.999999999da48p-3,
+                                    -0x1.555555569d8c0p-3, 0x1.249248cea421cp-3, -0x1.ffffdc9357942p-4,
+                                    0x1.c720e8c277f46p-4, -0x1.9a5589dc855d2p-4, 0x1.6b706106eaccep-4}),
+                   m.c(-0.5));
   return {hi, m.add(m.add(lo, lo1), m.mul(m.mul(r, r), q))};
 }
 
@@ -176,6 +181,42 @@ Value* log1p_more(Math& m, Value* x) {
 }
 
 }  // namespace
+
+Value* tan_kernel64(Math& m, DD y, Value* n) {
+  auto& b = m.b();
+  Value *yh = y.hi, *yl = y.lo;
+  DD z = m.two_prod(yh, yh);
+  // sin y = yh + sl: fdlibm k_sin's polynomial (relative error below 2^-58 on |y| <= pi/4) with
+  // its leading term -y^3/6 from exact pairs (yh^3 = v + vl), plus yl (1 - z/2).
+  constexpr double kS1 = -1.66666666666666324348e-01;
+  Value* sp = horner(m, z.hi, {8.33333333332248946124e-03, -1.98412698298579493134e-04, 2.75573137070700676789e-06,
+                               -2.50507602534068634195e-08, 1.58969099521155010221e-10});
+  Value* hz = m.mul(z.hi, m.c(0.5));
+  Value* v = m.mul(yh, z.hi);
+  Value* vl = m.fma(yh, z.lo, m.fma(yh, z.hi, m.neg(v)));
+  Value* sl = m.fma(v, m.c(kS1), m.fma(m.mul(v, z.hi), sp, m.fma(vl, m.c(kS1), m.fma(m.neg(hz), yl, yl))));
+  // cos y = w + cl: w = 1 - zh/2 rounded, its rounding error exact (Fast2Sum), -zl/2, k_cos's
+  // polynomial and -yh yl.
+  Value* cp = horner(m, z.hi, {4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
+                               -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11});
+  Value* w = m.sub(m.c(1.0), hz);
+  Value* cl = m.add(m.fma(z.lo, m.c(-0.5), m.sub(m.sub(m.c(1.0), w), hz)),
+                    m.fma(m.mul(z.hi, z.hi), cp, m.neg(m.mul(yh, yl))));
+  // tan = sin/cos (n even) or -cos/sin (n odd): one reciprocal of the rounded denominator, the
+  // quotient corrected once by the residual of the unrounded pairs.
+  Value* odd = b.CreateICmpNE(b.CreateAnd(n, m.ci(1)), m.ci(0));
+  Value* nh = m.sel(odd, m.neg(w), yh);
+  Value* nl = m.sel(odd, m.neg(cl), sl);
+  Value* dh = m.sel(odd, yh, w);
+  Value* dl = m.sel(odd, sl, cl);
+  Value* inv = m.div(m.c(1.0), m.add(dh, dl));
+  Value* q = m.mul(m.add(nh, nl), inv);
+  // The residual num - q den: nh - q dh exact (a two_prod, then Sterbenz: q dh is within a factor
+  // 2 of nh), the small rest rounded at a tenth of the numerator or less.
+  DD p = m.two_prod(q, dh);
+  Value* e = m.sub(m.add(m.sub(nh, p.hi), nl), m.fma(q, dl, p.lo));
+  return m.fma(e, inv, q);
+}
 
 llvm::Value* emit_more64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Math m(b);
