@@ -1,10 +1,10 @@
 // Vectorizable exp, log, tanh, sin, cos: range reduction, polynomials and special cases written as
 // straight-line LLVM IR (selects, bit manipulation, no calls), so the loop vectorizer widens them.
 //
-// double exp, exp2, expm1, tanh, sinh, cosh, log, log2, log10, log1p and pow: table-driven
-// kernels in vmath64_fast.cpp (2^(j/32) and 1/c, log c tables held in registers, the log as a
-// ~68-bit pair for pow, log2, log10, expm1 as an exact-step pair under tanh, sinh, cosh; its
-// header has the algorithms). double sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
+// double exp, exp2, expm1, tanh and pow: table-driven kernels in vmath64_fast.cpp (2^(j/32) and
+// 1/c, log c tables held in registers, the log as a ~68-bit pair for pow, expm1 as an exact-step
+// pair under tanh; its header has the algorithms); double sinh, cosh, log, log2, log10, log1p and
+// tan's kernel: vmath64_more.cpp (shorter kernels on the same tables, below 0.7 ulp; its header). double sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
 // or a Payne-Hanek reduction (a gathered 4-double window of 2/pi per exponent) that runs out of
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
@@ -24,7 +24,7 @@
 //   ---------+--------------------+-------------------+--------------+-------------
 //   exp      | 0.52 (0.75 for     | 0.759 (0.660 for  | 1            | 2
 //            |  denormal results) |  normal results)  |              |
-//   log      | 0.50               | 0.888             | 1            | 3
+//   log      | 0.540 (%)          | 0.888             | 1            | 3
 //   tanh     | 0.513              | 0.845             | 1            | 1
 //   sin      | 0.79               | 0.501             | 1            | 1
 //   cos      | 0.77               | 0.501             | 1            | 1
@@ -38,12 +38,12 @@
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
-//   log2     | 0.50                | 0.746 (native (#))| 1            | 2
-//   log10    | 0.50                | 0.658 (native (#))| 1            | 3
-//   sinh     | 0.512               | 0.664 (native (#))| 1            | 1
-//   cosh     | 0.500               | 0.660 (native (#))| 1            | 2
+//   log2     | 0.573 (%)           | 0.746 (native (#))| 1            | 2
+//   log10    | 0.545 (%)           | 0.658 (native (#))| 1            | 3
+//   sinh     | 0.625 (%)           | 0.664 (native (#))| 1            | 1
+//   cosh     | 0.603 (%)           | 0.660 (native (#))| 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
-//   tan      | 0.851               | 0.501 (trig32)    | 1            | 3
+//   tan      | 0.695 (%)           | 0.501 (trig32)    | 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
 //   arccos   | 0.881               | 0.602 (native (+))| 1            | 2
 //   arctan   | 0.825               | 0.662 (native (+))| 1            | 2
@@ -54,7 +54,9 @@
 //   arctanh  | 0.639               | 0.656 (native (+))| 1            | 1
 //   hypot    | 0.749 (denormal     | 0.500 (double,    | 1            | 0
 //            |  results; 0.50 else)|  rounded)         |              |
-// (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
+// (%) vmath64_more.cpp's kernels (test_vmath's sweeps and hard cases: ExpPairKernelsAccuracy,
+// TableKernelsHardCases, TanKernelHardCases); log1p's row (**) is theirs too, 0.534 on the hard
+// cases. (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
 // Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
 // tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16. f32 sin, cos, tan are
 // not the double algorithm but trig32: FreeBSD's float kernels evaluated in double, 0.501.
@@ -124,10 +126,9 @@
 // looks its polynomial coefficients up per lane with vpermps, which the loop vectorizer cannot
 // produce from scalar IR (a table load becomes a gather, slower than the arithmetic here): a 2x
 // faster tanh needs an explicit 16-lane variant (the huge-lane calls' mechanism, inlined).
-// Float64 tan: besides the second division (now shared), the cost is fdlibm's k_tan itself (two
-// degree-5 polynomials in w = z^2, both branches and the reciprocal's 32-bit split computed for
-// every lane) after a double-double Cody-Waite reduction, on 8 lanes per vector; matching NumPy
-// needs a different kernel (e.g. one rational approximation on |y| <= pi/4), not attempted here.
+// Float64 tan: fdlibm's k_tan (both branches) was replaced by vmath64_more.cpp's tan_kernel64
+// (sin and cos polynomials as pairs, one reciprocal); the double-double Cody-Waite reduction and
+// the huge-lane test now dominate (sin/cos cost nearly as much), see that file's header.
 //
 // pow (emit_vpow): double: e^(y * log|x|) by the table kernels of vmath64_fast.cpp (log|x| as a
 // pair with relative error ~2^-68, the product y*log|x| split exactly, its low part carried into

@@ -1,12 +1,14 @@
-// Table-driven float64 exp, exp2, expm1, tanh, sinh, cosh, log, log2, log10, log1p and pow as
-// straight-line LLVM IR (the
+// Table-driven float64 exp, exp2, expm1, tanh and pow as straight-line LLVM IR (the
 // design of glibc 2.28+ / ARM optimized-routines by Szabolcs Nagy, with 32-entry tables so that
-// a lookup is two AVX-512 permutes from registers; tables and code our own).
+// a lookup is two AVX-512 permutes from registers; tables and code our own). sinh, cosh, log,
+// log2, log10, log1p are vmath64_more.cpp's shorter kernels on these tables (and on 8- and
+// 16-entry ones computed here: lut() takes the table length).
 //
-// Lookups: each table (32 doubles) is read through a call to a tiny function carrying
+// Lookups: each table (8, 16 or 32 doubles) is read through a call to a tiny function carrying
 // vector-function-abi-variant mappings; the loop vectorizer calls the <8 x double> variant, two
-// vpermi2pd (entries 0-15, 16-31 held in zmm registers) and a blend on bit 4 of the index (a
-// masked gather for other widths or without AVX-512); inline_fast64_variants inlines them after
+// vpermi2pd (entries 0-15, 16-31 held in zmm registers) and a blend on bit 4 of the index (one
+// vpermi2pd for 16 entries, one vpermpd for 8; a masked gather for other widths or without
+// AVX-512); inline_fast64_variants inlines them after
 // the optimizer. hint_fast64_loops gives loops calling these kernels an interleave count of 4:
 // the kernels are long dependency chains (pow: a log feeding an exp), latency-bound with one
 // vector in flight (pow 3x slower).
@@ -20,26 +22,23 @@
 // (denormal results round twice: <= 0.75 ulp). exp2: r = x - kd/N exact, the polynomial in
 // r*ln2 (exact at integers).
 //
-// expm1, tanh, sinh, cosh (exp_pair): the same reduction with r = rh + rl carried as a pair and
+// expm1, tanh (exp_pair): the same reduction with r = rh + rl carried as a pair and
 // 2^k T[j] + addend, 2^k T[j] * r and their sum formed by exact steps, so e^z - 1 (or e^z) comes
 // out as a pair accurate to ~2^-65 of e^z: expm1 keeps its relative accuracy near 0 without a
-// separate small-argument polynomial. tanh = t/(t + 2), sinh = (t + t/(1 + t))/2 (t = expm1|x|),
-// cosh = (e + 1/e)/2, each with one division (a reciprocal, the quotient corrected once by its
-// fma residual) and rounded once at the end. Measured max errors (test_vmath, against long
-// double, tests/cpp/backends/test_vmath.cpp ExpPairKernelsAccuracy): tanh 0.513, expm1 0.513,
-// sinh 0.512, cosh 0.500 ulp.
+// separate small-argument polynomial. tanh = t/(t + 2) (t = expm1|x|), with one division (a
+// reciprocal, the quotient corrected once by its fma residual) and rounded once at the end.
+// Measured max errors (test_vmath, against long double, tests/cpp/backends/test_vmath.cpp
+// ExpPairKernelsAccuracy): tanh 0.513, expm1 0.513 ulp.
 //
-// log core (N = 32): x = 2^k z, z in [0x1.6955p-1, 0x1.6955p0) (the bit offset kLogOff, from
+// log core (N = 32), for pow: x = 2^k z, z in [0x1.6955p-1, 0x1.6955p0) (the bit offset kLogOff, from
 // the optimized-routines design), i = the top 5 mantissa bits of z's offset, invc = 1/c for the
 // middle c of subinterval i (exactly 1 for the subinterval holding 1.0: no cancellation against
 // log c next to 1), r = z*invc - 1 formed exactly (the product as a pair, r by Sterbenz, the
 // pair's low part divided by 1 + r to third order), log x = k ln2 - log(invc) + log1p(r) with
 // k*Ln2hi + logc exact (both multiples of 2^-42), the r^2/2 term exact, the series to r^11
 // (|r| < 2^-6: truncation below 2^-69 relative). The result is a pair hi + lo with relative
-// error around 2^-68: log returns it rounded, log2/log10 the pair times 1/ln2 or 1/ln10
-// (double-double), log1p the log of 1 + x = uh + ul (exact) plus log(1 + ul/uh), pow e^(y hi +
-// y lo) with the product y*hi split exactly and its low part fed into exp's reduced argument
-// (pow's special cases: pow_with_specials in vmath.cpp).
+// error around 2^-68: pow e^(y hi + y lo) with the product y*hi split exactly and its low part
+// fed into exp's reduced argument (pow's special cases: pow_with_specials in vmath.cpp).
 //
 // Tables are computed once, in __float128 (113 bits: log(invc) and 2^(j/N) to ~2^-110).
 #include "backends/cpu/vmath64_fast.h"
@@ -452,43 +451,6 @@ DD log_core(Math& m, Value* x) {
   return {y, m.add(m.sub(hi, y), lo)};
 }
 
-// log's special values around `res` (computed on a stand-in for the lanes they replace).
-Value* log_specials(Math& m, Value* x, Value* res) {
-  res = m.sel(m.eq(x, INFINITY), x, res);
-  res = m.sel(m.eq(x, 0.0), m.c(-INFINITY), res);
-  res = m.sel(m.lt(x, 0.0), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-Value* log_ok_arg(Math& m, Value* x) {
-  Value* ok = m.b().CreateAnd(m.gt(x, 0.0), m.lt(x, INFINITY));
-  return m.sel(ok, x, m.c(1.0));
-}
-
-Value* log_tab(Math& m, Value* x) { return log_specials(m, x, log_core(m, log_ok_arg(m, x)).hi); }
-
-Value* log_scaled_tab(Math& m, Value* x, const double* c) {
-  DD l = log_core(m, log_ok_arg(m, x));
-  DD p = m.two_prod(l.hi, m.c(c[0]));
-  Value* res = m.add(p.hi, m.add(p.lo, m.fma(l.hi, m.c(c[1]), m.mul(l.lo, m.c(c[0])))));
-  return log_specials(m, x, res);
-}
-
-// log1p(x) = log(uh) + log(1 + ul/uh) with 1 + x = uh + ul exactly; x = +-0 returns x.
-Value* log1p_tab(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* ok = b.CreateAnd(m.gt(x, -1.0), m.lt(x, INFINITY));
-  DD u = m.two_sum(m.c(1.0), m.sel(ok, x, m.c(0.0)));
-  DD l = log_core(m, u.hi);
-  Value* d = m.div(u.lo, u.hi);  // log(1 + d) = d - d^2/2 to 2^-159
-  Value* res = m.add(l.hi, m.add(l.lo, m.fma(m.mul(d, m.c(-0.5)), d, d)));
-  res = m.sel(m.eq(x, 0.0), x, res);
-  res = m.sel(m.eq(x, INFINITY), x, res);
-  res = m.sel(m.eq(x, -1.0), m.c(-INFINITY), res);
-  res = m.sel(m.lt(x, -1.0), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
 }  // namespace
 
 const fast64::TableView& fast64::table_view() {
@@ -553,14 +515,9 @@ void inline_fast64_variants(llvm::Module& mod) {
 
 llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Math m(b);
-  const Tables& t = tables();
   switch (op) {
     case ir::Op::Exp: return m.sel(m.is_nan(x), x, exp_tab(m, m.sel(m.is_nan(x), m.c(0.0), x)));
     case ir::Op::Exp2: return exp2_tab(m, x);
-    case ir::Op::Log: return log_tab(m, x);
-    case ir::Op::Log2: return log_scaled_tab(m, x, t.inv_ln2);
-    case ir::Op::Log10: return log_scaled_tab(m, x, t.inv_ln10);
-    case ir::Op::Log1p: return log1p_tab(m, x);
     case ir::Op::Expm1: return expm1_tab(m, x);
     case ir::Op::Tanh: return tanh_tab(m, x);
     default: return nullptr;

@@ -1,4 +1,4 @@
-// Internal: table-driven float64 exp/log family and pow (vmath64_fast.cpp), called by vmath.cpp.
+// Internal: table-driven float64 exp family and pow (vmath64_fast.cpp), called by vmath.cpp.
 #pragma once
 
 #include "backends/cpu/vmath_internal.h"
@@ -14,8 +14,9 @@ class Value;
 
 namespace tracejit::backends {
 
-// `op` (exp, log, exp2, log2, log10, log1p) applied to the double `x` with NumPy's special
-// values, or nullptr when `op` has no table-driven kernel here.
+// `op` (exp, exp2, expm1, tanh) applied to the double `x` with NumPy's special values, or
+// nullptr when `op` has no table-driven kernel here (sinh, cosh and the log family:
+// vmath64_more.h).
 llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x);
 
 // |x|^y for doubles with |x| finite and nonzero and y finite (pow's special cases are the

@@ -1,26 +1,45 @@
-// Shorter float64 sinh, cosh, log, log2, log10 and log1p on vmath64_fast.cpp's 32-entry tables
-// (register-resident lookups), trading that file's ~0.5 ulp exact pairs for fewer vector
-// instructions at a stated max error below 1 ulp (measured: tests/cpp/backends/test_vmath.cpp).
+// Shorter float64 sinh, cosh, log, log2, log10, log1p and tan's kernel on vmath64_fast.cpp's
+// tables (register-resident lookups: fast64::lut, 8 or 16 entries here), trading that file's
+// ~0.5 ulp exact pairs for fewer vector instructions at a stated max error below 0.7 ulp
+// (measured against long double: tests/cpp/backends/test_vmath.cpp, millions of random inputs
+// plus the hard cases; the python tests compare with NumPy).
 //
-// sinh, cosh: e^a and e^-a (a = |x|) from ONE reduction a = kd ln2/32 + r (|r| <= ln2/64): e^+-a
-// = s+- (1 + t+-) with s+ = 2^(ki/32), s- = 2^(-ki/32) (both exact powers from the exp table, the
-// second indexed by -ki), t+- = tail+- + (E +- O) (1 + tail+-), E and O the even and odd parts
-// of e^r - 1 (Taylor to r^7: truncation below 2^-64). 2 cosh a = (s+ + s-) + s+ t+ + s- t-, 2 sinh
-// a = (s+ - s-) + s+ t+ - s- t-: the first sum an exact pair (Fast2Sum, s+ >= s-), the rest
-// added to its low part by two fmas, rounded once. No division, no exact-product pairs. sinh
-// below a = 1/4 is the odd Taylor polynomial a + a z P(z) (z = a^2, to a^13, truncation below
-// 2^-70), where s+ - s- would cancel more than 4x. Above a = 40 the e^-a term is dropped (below
-// 2^-115 of the result), above 704 s+ is scaled by 2^-1009 and the result multiplied back
-// (overflow from 710.48 with the flag NumPy raises; +-inf gives inf without one).
+// sinh, cosh: e^a and e^-a (a = |x|) from ONE reduction a = kd ln2/8 + r (|r| <= ln2/16):
+// e^+-a = s+- (1 + t+-) with s+ = 2^(ki/8), s- = 2^(-ki/8) (exact table values T[j] = 2^(j/8)
+// rounded, their bits less j<<49, so s+- is an integer addition; one vpermpd per lookup),
+// t+- = +-r + r^2 (Pe(r^2) +- r Po(r^2)) + tail+- (tail: T[j]'s rounding error, relative). 2 cosh
+// a = (s+ + s-) + s+ t+ + s- t-, 2 sinh a = (s+ - s-) + s+ t+ - s- t-: the first sum an exact
+// pair (Fast2Sum, s+ >= s-), the rest added to its low part by two fmas, rounded once. No
+// division, no exact-product pairs. sinh below a = 1/2 is an odd polynomial a + a z P(z) (z =
+// a^2, P of degree 5 fitted at Chebyshev nodes: relative error below 2^-58.6), where s+ - s-
+// would cancel more than 2x. From 704 on s+ is scaled by 2^-1009 and the result multiplied back
+// (overflow from 710.48 with the flag NumPy raises; +-inf gives inf without one; a >= 711 is
+// clamped to 711). Max 0.625 (sinh) and 0.603 ulp (cosh); the exact-pair code before: 0.512 /
+// 0.500 at ~1.5x the instructions.
 //
-// log, log2, log10, log1p: x = 2^k z, z*(1/c) = 1 + r as vmath64_fast.cpp's log core (the same
-// tables, the product's rounding error p.lo carried as p.lo (1 - r)), but log1p(r) is one
-// polynomial, r + r^2 Q(r) with Q the Taylor series to r^10 (|r| < 2^-6: truncation below
-// 2^-68 of the result), instead of the ~2^-68 pair pow needs: log x = hi + lo with hi = k ln2hi
-// + log c + r (Fast2Sum, the rounding error into lo) and lo = the rest, summed once. log2 and
-// log10 multiply that pair by 1/ln2 or 1/ln10 as double-doubles; log1p is log(uh) + d - d^2/2
-// with 1 + x = uh + ul exactly and d = ul/uh (as before). Special values by integer tests on
-// the bits (no ordered compare of a NaN).
+// log, log2, log10, log1p: x = 2^k z, z*(1/c) = 1 + r as vmath64_fast.cpp's log core (z in
+// [0x1.6955p-1, 0x1.6955p0), the product z*invc as an exact pair, r by Sterbenz, the pair's low
+// part carried as p.lo (1 - r)), but on 16 subintervals (one vpermi2pd per lookup; invc = 1 on
+// the one holding 1, so there log x = log1p(r) directly) and with log1p(r) = r + r^2 (-1/2 + r
+// P(r)), P of degree 8 fitted on [-0.0303, 0.0367] (error below 2^-65 |r|), instead of the
+// ~2^-68 pair pow needs: log x = hi + lo with hi = k ln2hi + log c + r (Fast2Sum, the rounding
+// error into lo; k ln2hi + log c exact, both multiples of 2^-42) and lo the rest (k ln2lo, log
+// c's tail, p.lo (1 - r), the polynomial), summed once. log2 and log10 multiply that pair by
+// 1/ln2 or 1/ln10 as double-doubles; log1p is log(uh) + d - d^2/2 with 1 + x = uh + ul exactly
+// and d = ul/uh (as before). Special values by integer tests on the bits (no ordered compare of
+// a NaN). Max: log 0.540, log2 0.573, log10 0.545, log1p 0.534 ulp (0.66 against glibc's
+// log1pl at +-1.8e-16, a reference artefact: see vmath.cpp's table).
+//
+// tan (tan_kernel64, after vmath.cpp's reduction x = n pi/2 + y, y = yh + yl): sin y = yh + sl
+// and cos y = w + cl from fdlibm's k_sin/k_cos polynomials (relative error below 2^-58), their
+// leading terms from exact pairs (yh^2 = zh + zl by fma, yh^3 = v + vl, w = 1 - zh/2 with its
+// rounding error exact); tan = sin/cos (n even) or -cos/sin (n odd) by selecting numerator and
+// denominator pairs: one reciprocal of the rounded denominator, q = (rounded numerator) *
+// reciprocal, then q + (num - q den) * reciprocal with num - q den from a two_prod and Sterbenz.
+// Max 0.695 ulp (fdlibm's k_tan before: 0.851).
+//
+// Speed (one thread, TRACEJIT_NUM_THREADS=1, 4M float64, NumPy 2.4's SVML loops in the same
+// process, the shared 2-core machine under load 8-12 from other builds): see SPEED_NOTE.
 #include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath_internal.h"
@@ -75,8 +94,9 @@ Value* sinhcosh(Math& m, Value* x, bool is_cosh) {
   Value* kd = m.rint(m.mul(ac, m.c(t.inv_ln2_n / 4)));
   Value* r = m.fma(m.neg(kd), m.c(4 * t.ln2lo_n), m.fma(m.neg(kd), m.c(4 * t.ln2hi_n), ac));  // |r| <= ln2/16
   Value* ki = m.to_int(kd);
-  // From |x| = 40 on (ki >= 462) e^-|x| is below 2^-115 of e^|x|: its index is clamped so its
-  // bits stay those of a normal number, and scaled like e^|x| on big lanes.
+  // e^-|x|'s index is clamped at -8000 (|x| >= 693) so that s- stays a normal number (>= 2^-1000)
+  // formed by integer addition: e^-|x| is below 2^-115 of e^|x| long before (from |x| = 40), and
+  // still below 2^-1000 of e^|x| on big lanes, where s+ is scaled by 2^-1009 and s- is not.
   Value* nk = b.CreateNeg(ki);
   Value* kim = m.sel(b.CreateICmpSGT(nk, m.ci(-8000)), nk, m.ci(-8000));
   Value* tailp = fast64::lut(m, "tracejit.vm64.exp8_tail", e8.tail, false, ki, 8);
