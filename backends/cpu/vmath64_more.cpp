@@ -38,8 +38,16 @@
 // reciprocal, then q + (num - q den) * reciprocal with num - q den from a two_prod and Sterbenz.
 // Max 0.695 ulp (fdlibm's k_tan before: 0.851).
 //
-// Speed (one thread, TRACEJIT_NUM_THREADS=1, 4M float64, NumPy 2.4's SVML loops in the same
-// process, the shared 2-core machine under load 8-12 from other builds): see SPEED_NOTE.
+// Speed, one thread (TRACEJIT_NUM_THREADS=1), 4M float64, NumPy 2.4's SVML loops in the same
+// process, min of 40 process-CPU times (the shared 2-core machine at load 10-12; wall times swung
+// 3x), ms, ours (NumPy): sinh 4.96 (4.71), cosh 3.72 (3.68), log 4.92 (3.19), log2 5.16 (3.26),
+// log10 5.11 (3.30), log1p 6.34 (4.13), tan 10.7 (5.46). Before (the exact-pair and k_tan code,
+// wall at load 1.4): sinh 7.90, cosh 6.83, log 6.02, log2 6.8, log1p 7.46, tan 15.7. Per 8 lanes
+// (llvm-mca on the loop, icelake-server model): cosh ~23 cycles, sinh ~28, log ~25; sinh pays
+// its small-|x| polynomial on every lane, the log family its three lookups, the exact product
+// z*invc and a degree-8 polynomial (NumPy's ~1-4 ulp loops get away with less). tan's cost is
+// now mostly vmath.cpp's double-double Cody-Waite reduction and the huge-lane test (sin and cos,
+// which share them, take ~0.9x tan's time).
 #include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath_internal.h"
