@@ -74,12 +74,14 @@
 // 15, NumPy 2.4 in the same process, loaded 2-core Zen 4 (ms; before: the double-double code):
 // exp 1.04 (NumPy 0.86; before 2.6), exp2 1.03 (0.74; 7.7), log 1.50 (0.87; 2.2), log2 1.67
 // (0.93; 11.0), log10 1.67 (0.91; 11.1), log1p 1.83 (1.13; 7.2), pow x**y 3.3 (2.39; 28.7),
-// x ** -1.5 2.7 (2.77; ~28).
+// x ** -1.5 2.7 (2.77; ~28). (log, log2, log10, log1p since: vmath64_more.cpp, ~1.2-1.3x faster;
+// its header has the figures.)
 // float64 tanh, expm1, sinh, cosh on the table exp (exp_pair), 4M elements, one thread, process
 // CPU time, min of 25, NumPy 2.4 in the same process, the shared machine at load 10-13 (ms;
 // before: the double-double exp_core code): tanh 6.4 (NumPy 6.7; before 11.8), expm1 4.9 (4.7;
-// 11.4), sinh 7.7 (4.7; 17.9), cosh 6.8 (3.7; 14.2). sinh and cosh are still ~1.7x NumPy's: the
-// exact pair (~115 vector instructions per 8 lanes with the division) against its ~1 ulp loops.
+// 11.4), sinh 7.7 (4.7; 17.9), cosh 6.8 (3.7; 14.2). sinh and cosh were ~1.7x NumPy's (the
+// exact pair, ~115 vector instructions per 8 lanes with the division); vmath64_more.cpp's kernels
+// (no pairs, no division, 0.63 / 0.61 ulp) run at NumPy's speed (4.96 / 3.72 ms CPU time).
 // (#) native single-precision kernels in vmath32_fast.cpp (16 lanes, float arithmetic with fma,
 // one rounding at the end): the max over every float32 input (sinh/cosh: every x >= +0, whose
 // negative mirror the kernels compute from |x|, plus every 97th negative pattern) against NumPy's
