@@ -1,10 +1,10 @@
 // Vectorizable exp, log, tanh, sin, cos: range reduction, polynomials and special cases written as
 // straight-line LLVM IR (selects, bit manipulation, no calls), so the loop vectorizer widens them.
 //
-// double exp, exp2, expm1, tanh, sinh, cosh, log, log2, log10, log1p and pow: table-driven
-// kernels in vmath64_fast.cpp (2^(j/32) and 1/c, log c tables held in registers, the log as a
-// ~68-bit pair for pow, log2, log10, expm1 as an exact-step pair under tanh, sinh, cosh; its
-// header has the algorithms). double sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
+// double exp, exp2, expm1, tanh and pow: table-driven kernels in vmath64_fast.cpp (2^(j/32) and
+// 1/c, log c tables held in registers, the log as a ~68-bit pair for pow, expm1 as an exact-step
+// pair under tanh; its header has the algorithms); double sinh, cosh, log, log2, log10, log1p and
+// tan's kernel: vmath64_more.cpp (shorter kernels on the same tables, below 0.7 ulp; its header). double sin/cos use fdlibm's kernels after a double-double Cody-Waite reduction (|x| < 2^30)
 // or a Payne-Hanek reduction (a gathered 4-double window of 2/pi per exponent) that runs out of
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
@@ -24,7 +24,7 @@
 //   ---------+--------------------+-------------------+--------------+-------------
 //   exp      | 0.52 (0.75 for     | 0.759 (0.660 for  | 1            | 2
 //            |  denormal results) |  normal results)  |              |
-//   log      | 0.50               | 0.888             | 1            | 3
+//   log      | 0.540 (%)          | 0.888             | 1            | 3
 //   tanh     | 0.513              | 0.845             | 1            | 1
 //   sin      | 0.79               | 0.501             | 1            | 1
 //   cos      | 0.77               | 0.501             | 1            | 1
@@ -38,12 +38,12 @@
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
-//   log2     | 0.50                | 0.746 (native (#))| 1            | 2
-//   log10    | 0.50                | 0.658 (native (#))| 1            | 3
-//   sinh     | 0.512               | 0.664 (native (#))| 1            | 1
-//   cosh     | 0.500               | 0.660 (native (#))| 1            | 2
+//   log2     | 0.573 (%)           | 0.746 (native (#))| 1            | 2
+//   log10    | 0.545 (%)           | 0.658 (native (#))| 1            | 3
+//   sinh     | 0.625 (%)           | 0.664 (native (#))| 1            | 1
+//   cosh     | 0.603 (%)           | 0.660 (native (#))| 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
-//   tan      | 0.851               | 0.501 (trig32)    | 1            | 3
+//   tan      | 0.695 (%)           | 0.501 (trig32)    | 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
 //   arccos   | 0.881               | 0.602 (native (+))| 1            | 2
 //   arctan   | 0.825               | 0.662 (native (+))| 1            | 2
@@ -54,7 +54,9 @@
 //   arctanh  | 0.639               | 0.656 (native (+))| 1            | 1
 //   hypot    | 0.749 (denormal     | 0.500 (double,    | 1            | 0
 //            |  results; 0.50 else)|  rounded)         |              |
-// (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
+// (%) vmath64_more.cpp's kernels (test_vmath's sweeps and hard cases: ExpPairKernelsAccuracy,
+// TableKernelsHardCases, TanKernelHardCases); log1p's row (**) is theirs too, 0.534 on the hard
+// cases. (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
 // Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
 // tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16. f32 sin, cos, tan are
 // not the double algorithm but trig32: FreeBSD's float kernels evaluated in double, 0.501.
@@ -72,12 +74,14 @@
 // 15, NumPy 2.4 in the same process, loaded 2-core Zen 4 (ms; before: the double-double code):
 // exp 1.04 (NumPy 0.86; before 2.6), exp2 1.03 (0.74; 7.7), log 1.50 (0.87; 2.2), log2 1.67
 // (0.93; 11.0), log10 1.67 (0.91; 11.1), log1p 1.83 (1.13; 7.2), pow x**y 3.3 (2.39; 28.7),
-// x ** -1.5 2.7 (2.77; ~28).
+// x ** -1.5 2.7 (2.77; ~28). (log, log2, log10, log1p since: vmath64_more.cpp, ~1.2-1.3x faster;
+// its header has the figures.)
 // float64 tanh, expm1, sinh, cosh on the table exp (exp_pair), 4M elements, one thread, process
 // CPU time, min of 25, NumPy 2.4 in the same process, the shared machine at load 10-13 (ms;
 // before: the double-double exp_core code): tanh 6.4 (NumPy 6.7; before 11.8), expm1 4.9 (4.7;
-// 11.4), sinh 7.7 (4.7; 17.9), cosh 6.8 (3.7; 14.2). sinh and cosh are still ~1.7x NumPy's: the
-// exact pair (~115 vector instructions per 8 lanes with the division) against its ~1 ulp loops.
+// 11.4), sinh 7.7 (4.7; 17.9), cosh 6.8 (3.7; 14.2). sinh and cosh were ~1.7x NumPy's (the
+// exact pair, ~115 vector instructions per 8 lanes with the division); vmath64_more.cpp's kernels
+// (no pairs, no division, 0.63 / 0.61 ulp) run at NumPy's speed (4.96 / 3.72 ms CPU time).
 // (#) native single-precision kernels in vmath32_fast.cpp (16 lanes, float arithmetic with fma,
 // one rounding at the end): the max over every float32 input (sinh/cosh: every x >= +0, whose
 // negative mirror the kernels compute from |x|, plus every 97th negative pattern) against NumPy's
@@ -124,10 +128,9 @@
 // looks its polynomial coefficients up per lane with vpermps, which the loop vectorizer cannot
 // produce from scalar IR (a table load becomes a gather, slower than the arithmetic here): a 2x
 // faster tanh needs an explicit 16-lane variant (the huge-lane calls' mechanism, inlined).
-// Float64 tan: besides the second division (now shared), the cost is fdlibm's k_tan itself (two
-// degree-5 polynomials in w = z^2, both branches and the reciprocal's 32-bit split computed for
-// every lane) after a double-double Cody-Waite reduction, on 8 lanes per vector; matching NumPy
-// needs a different kernel (e.g. one rational approximation on |y| <= pi/4), not attempted here.
+// Float64 tan: fdlibm's k_tan (both branches) was replaced by vmath64_more.cpp's tan_kernel64
+// (sin and cos polynomials as pairs, one reciprocal); the double-double Cody-Waite reduction and
+// the huge-lane test now dominate (sin/cos cost nearly as much), see that file's header.
 //
 // pow (emit_vpow): double: e^(y * log|x|) by the table kernels of vmath64_fast.cpp (log|x| as a
 // pair with relative error ~2^-68, the product y*log|x| split exactly, its low part carried into
@@ -191,6 +194,7 @@
 #include "backends/cpu/vmath.h"
 #include "backends/cpu/vmath32_fast.h"
 #include "backends/cpu/vmath64_fast.h"
+#include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath_internal.h"
 
 #include <llvm/IR/Constants.h>
@@ -539,45 +543,13 @@ Value* cbrt64(Math& m, Value* x) {
   return m.sel(ok, m.copysign(t, x), x);  // +-0, +-inf, NaN: x
 }
 
-// fdlibm's k_tan.c (FreeBSD) on the sin/cos reduction x = n pi/2 + y (Cody-Waite below 2^30,
-// Payne-Hanek above: every finite x is reduced exactly enough), both of its branches computed
-// and selected: |y| >= 0.6744 uses tan(pi/4 - |y|); odd n gives -1/tan(y), the reciprocal
-// corrected with a 32-bit split. |x| < 2^-27 returns x (keeps -0); +-inf and NaN give NaN.
+// tan on the sin/cos reduction x = n pi/2 + y (Cody-Waite below 2^30, Payne-Hanek above: every
+// finite x is reduced exactly enough): vmath64_more.cpp's tan_kernel64 (sin/cos polynomials as
+// pairs, one reciprocal). |x| < 2^-27 returns x (keeps -0); +-inf and NaN give NaN.
 Value* tan64(Math& m, Value* x, bool huge = false) {
   auto& b = m.b();
   Reduced red = reduce_pio2(m, x, huge);
-  Value* odd = b.CreateICmpNE(b.CreateAnd(red.n, m.ci(1)), m.ci(0));
-  Value *xr = red.y.hi, *yr = red.y.lo;
-  Value* big = b.CreateFCmpOGE(m.fabs(xr), m.from_bits(m.ci(INT64_C(0x3FE5942800000000))));
-  Value* neg = b.CreateFCmpOLT(xr, m.c(0.0));
-  Value* flip = b.CreateAnd(big, neg);
-  Value* xa = m.sel(flip, m.neg(xr), xr);
-  Value* ya = m.sel(flip, m.neg(yr), yr);
-  Value* xt = m.add(m.sub(m.c(7.85398163397448278999e-01), xa), m.sub(m.c(3.06161699786838301793e-17), ya));
-  Value* xk = m.sel(big, xt, xr);
-  Value* yk = m.sel(big, m.c(0.0), yr);
-  Value* z = m.mul(xk, xk);
-  Value* w = m.mul(z, z);
-  Value* r = m.poly(w, {1.33333333333201242699e-01, 2.18694882948595424599e-02, 3.59207910759131235356e-03,
-                        5.88041240820264096874e-04, 7.81794442939557092300e-05, -1.85586374855275456654e-05});
-  Value* v = m.mul(z, m.poly(w, {5.39682539762260521377e-02, 8.86323982359930005737e-03, 1.45620945432529025516e-03,
-                                 2.46463134818469906812e-04, 7.14072491382608190305e-05, 2.59073051863633712884e-05}));
-  Value* s = m.mul(z, xk);
-  r = m.add(yk, m.mul(z, m.add(m.mul(s, m.add(r, v)), yk)));
-  r = m.add(r, m.mul(m.c(3.33333333333334091986e-01), s));
-  w = m.add(xk, r);
-  Value* iy = m.sel(odd, m.c(-1.0), m.c(1.0));
-  // One division serves both branches (a lane uses at most one quotient): w^2/(w + iy) where
-  // big, -1/w elsewhere (division is the costliest step: two of them made tan 1.5x slower).
-  Value* quo = m.div(m.sel(big, m.mul(w, w), m.c(-1.0)), m.sel(big, m.add(w, iy), w));
-  Value* big_res = m.mul(m.sel(neg, m.c(-1.0), m.c(1.0)), m.sub(iy, m.mul(m.c(2.0), m.sub(xk, m.sub(quo, r)))));
-  // -1/(xk + r) accurately: w = z0 + v0 exactly with z0 = w's high word, a = -1/w, t its high word.
-  Value* z0 = high_word(m, w);
-  Value* v0 = m.sub(r, m.sub(z0, xk));
-  Value* a = quo;
-  Value* t = high_word(m, a);
-  Value* inv = m.add(t, m.mul(a, m.add(m.add(m.c(1.0), m.mul(t, z0)), m.mul(t, v0))));
-  Value* res = m.sel(big, big_res, m.sel(odd, inv, w));
+  Value* res = tan_kernel64(m, red.y, red.n);
   res = m.sel(b.CreateFCmpOLT(m.fabs(x), m.c(0x1p-27)), x, res);
   res = m.sel(b.CreateFCmpOLT(m.fabs(x), m.c(INFINITY)), res, m.sub(x, x));  // inf, nan -> nan
   return huge ? res : with_huge_lanes(m, ir::Op::Tan, x, res);
@@ -1322,7 +1294,8 @@ Value* atanh32(Math32& m, Value* x) {
 }
 
 Value* emit64(Math& m, ir::Op op, Value* x) {
-  // exp, exp2, expm1, log, log2, log10, log1p, tanh, sinh, cosh: vmath64_fast.cpp.
+  // sinh, cosh, log, log2, log10, log1p: vmath64_more.cpp; exp, exp2, expm1, tanh: vmath64_fast.cpp.
+  if (Value* r = emit_more64(m.b(), op, x)) return r;
   if (Value* r = emit_fast64(m.b(), op, x)) return r;
   switch (op) {
     case ir::Op::Cbrt: return cbrt64(m, x);

@@ -1,12 +1,14 @@
-// Table-driven float64 exp, exp2, expm1, tanh, sinh, cosh, log, log2, log10, log1p and pow as
-// straight-line LLVM IR (the
+// Table-driven float64 exp, exp2, expm1, tanh and pow as straight-line LLVM IR (the
 // design of glibc 2.28+ / ARM optimized-routines by Szabolcs Nagy, with 32-entry tables so that
-// a lookup is two AVX-512 permutes from registers; tables and code our own).
+// a lookup is two AVX-512 permutes from registers; tables and code our own). sinh, cosh, log,
+// log2, log10, log1p are vmath64_more.cpp's shorter kernels on these tables (and on 8- and
+// 16-entry ones computed here: lut() takes the table length).
 //
-// Lookups: each table (32 doubles) is read through a call to a tiny function carrying
+// Lookups: each table (8, 16 or 32 doubles) is read through a call to a tiny function carrying
 // vector-function-abi-variant mappings; the loop vectorizer calls the <8 x double> variant, two
-// vpermi2pd (entries 0-15, 16-31 held in zmm registers) and a blend on bit 4 of the index (a
-// masked gather for other widths or without AVX-512); inline_fast64_variants inlines them after
+// vpermi2pd (entries 0-15, 16-31 held in zmm registers) and a blend on bit 4 of the index (one
+// vpermi2pd for 16 entries, one vpermpd for 8; a masked gather for other widths or without
+// AVX-512); inline_fast64_variants inlines them after
 // the optimizer. hint_fast64_loops gives loops calling these kernels an interleave count of 4:
 // the kernels are long dependency chains (pow: a log feeding an exp), latency-bound with one
 // vector in flight (pow 3x slower).
@@ -20,26 +22,23 @@
 // (denormal results round twice: <= 0.75 ulp). exp2: r = x - kd/N exact, the polynomial in
 // r*ln2 (exact at integers).
 //
-// expm1, tanh, sinh, cosh (exp_pair): the same reduction with r = rh + rl carried as a pair and
+// expm1, tanh (exp_pair): the same reduction with r = rh + rl carried as a pair and
 // 2^k T[j] + addend, 2^k T[j] * r and their sum formed by exact steps, so e^z - 1 (or e^z) comes
 // out as a pair accurate to ~2^-65 of e^z: expm1 keeps its relative accuracy near 0 without a
-// separate small-argument polynomial. tanh = t/(t + 2), sinh = (t + t/(1 + t))/2 (t = expm1|x|),
-// cosh = (e + 1/e)/2, each with one division (a reciprocal, the quotient corrected once by its
-// fma residual) and rounded once at the end. Measured max errors (test_vmath, against long
-// double, tests/cpp/backends/test_vmath.cpp ExpPairKernelsAccuracy): tanh 0.513, expm1 0.513,
-// sinh 0.512, cosh 0.500 ulp.
+// separate small-argument polynomial. tanh = t/(t + 2) (t = expm1|x|), with one division (a
+// reciprocal, the quotient corrected once by its fma residual) and rounded once at the end.
+// Measured max errors (test_vmath, against long double, tests/cpp/backends/test_vmath.cpp
+// ExpPairKernelsAccuracy): tanh 0.513, expm1 0.513 ulp.
 //
-// log core (N = 32): x = 2^k z, z in [0x1.6955p-1, 0x1.6955p0) (the bit offset kLogOff, from
+// log core (N = 32), for pow: x = 2^k z, z in [0x1.6955p-1, 0x1.6955p0) (the bit offset kLogOff, from
 // the optimized-routines design), i = the top 5 mantissa bits of z's offset, invc = 1/c for the
 // middle c of subinterval i (exactly 1 for the subinterval holding 1.0: no cancellation against
 // log c next to 1), r = z*invc - 1 formed exactly (the product as a pair, r by Sterbenz, the
 // pair's low part divided by 1 + r to third order), log x = k ln2 - log(invc) + log1p(r) with
 // k*Ln2hi + logc exact (both multiples of 2^-42), the r^2/2 term exact, the series to r^11
 // (|r| < 2^-6: truncation below 2^-69 relative). The result is a pair hi + lo with relative
-// error around 2^-68: log returns it rounded, log2/log10 the pair times 1/ln2 or 1/ln10
-// (double-double), log1p the log of 1 + x = uh + ul (exact) plus log(1 + ul/uh), pow e^(y hi +
-// y lo) with the product y*hi split exactly and its low part fed into exp's reduced argument
-// (pow's special cases: pow_with_specials in vmath.cpp).
+// error around 2^-68: pow e^(y hi + y lo) with the product y*hi split exactly and its low part
+// fed into exp's reduced argument (pow's special cases: pow_with_specials in vmath.cpp).
 //
 // Tables are computed once, in __float128 (113 bits: log(invc) and 2^(j/N) to ~2^-110).
 #include "backends/cpu/vmath64_fast.h"
@@ -111,6 +110,7 @@ struct Tables {
   double exp_tail[kN];
   double exp_sbits[kN];  // bit patterns
   double invc[kN], logc[kN], logctail[kN];
+  double invc16[16], logc16[16], logctail16[16];  // the same for 16 subintervals (vmath64_more.cpp)
   double ln2hi, ln2lo;         // ln2 = hi + lo, hi a multiple of 2^-42
   double ln2hi_n, ln2lo_n;     // ln2/N = hi + lo, hi a multiple of 2^-42 (kd*hi exact for |kd| < 2^18)
   double inv_ln2_n;            // N/ln2
@@ -137,6 +137,15 @@ const Tables& tables() {
       t.logc[i] = round42(logc);
       t.logctail[i] = static_cast<double>(logc - t.logc[i]);
     }
+    for (int i = 0; i < 16; ++i) {
+      double a = as_double(kLogOff + (static_cast<uint64_t>(i) << 48));
+      double b = as_double(kLogOff + (static_cast<uint64_t>(i + 1) << 48));
+      double invc = a <= 1.0 && 1.0 < b ? 1.0 : static_cast<double>(2 / (static_cast<quad>(a) + b));
+      quad logc = invc == 1.0 ? 0 : -log_q(invc);
+      t.invc16[i] = invc;
+      t.logc16[i] = round42(logc);
+      t.logctail16[i] = static_cast<double>(logc - t.logc16[i]);
+    }
     t.ln2hi = round42(ln2);
     t.ln2lo = static_cast<double>(ln2 - t.ln2hi);
     quad ln2n = ln2 / kN;
@@ -160,7 +169,7 @@ using vmath_detail::Math;
 // Element `idx` (i64 in [0, kN)) of the constant table `name` (kN doubles; i64 bit patterns
 // are read as doubles and cast back): a call the loop vectorizer widens into its vector
 // variant (register-resident permutes on AVX-512), inlined after optimization.
-Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx);
+Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx, unsigned n = kN);
 
 constexpr unsigned kLutVFs[] = {2, 4, 8, 16};
 // The kernels are long dependency chains (a log feeding an exp in pow): four vectors in flight
@@ -175,12 +184,12 @@ bool host_has_avx512f() {
   return has;
 }
 
-llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, const double* data) {
+llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, const double* data, unsigned n) {
   auto& ctx = mod->getContext();
-  auto* arr_ty = llvm::ArrayType::get(llvm::Type::getDoubleTy(ctx), kN);
+  auto* arr_ty = llvm::ArrayType::get(llvm::Type::getDoubleTy(ctx), n);
   auto* g = llvm::cast<llvm::GlobalVariable>(mod->getOrInsertGlobal(name + ".table", arr_ty));
   if (!g->hasInitializer()) {
-    g->setInitializer(llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<double>(data, kN)));
+    g->setInitializer(llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<double>(data, n)));
     g->setConstant(true);
     g->setLinkage(llvm::GlobalValue::PrivateLinkage);
     g->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
@@ -189,9 +198,10 @@ llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, c
   return g;
 }
 
-// The vector variant of a table lookup: per 8 lanes two vpermi2pd (entries 0-15 and 16-31 held
-// in registers) and a blend on index bit 4 with AVX-512; a gather otherwise.
-void define_lut_variant(llvm::Module* mod, const std::string& name, const double* data, unsigned vf) {
+// The vector variant of a table lookup of n = 8, 16 or 32 entries (the index taken modulo n):
+// per 8 lanes with AVX-512 one vpermpd (n = 8), one vpermi2pd (16), or two vpermi2pd (entries
+// 0-15 and 16-31 held in registers) and a blend on index bit 4 (32); a gather otherwise.
+void define_lut_variant(llvm::Module* mod, const std::string& name, const double* data, unsigned n, unsigned vf) {
   auto& ctx = mod->getContext();
   llvm::Type* dt = llvm::Type::getDoubleTy(ctx);
   llvm::Type* it = llvm::Type::getInt64Ty(ctx);
@@ -204,7 +214,8 @@ void define_lut_variant(llvm::Module* mod, const std::string& name, const double
   llvm::IRBuilder<> vb(llvm::BasicBlock::Create(ctx, "entry", f));
   Value* idx = f->getArg(0);
   if (vf % 8 != 0 || !host_has_avx512f()) {
-    auto* g = table_global(mod, name, data);
+    auto* g = table_global(mod, name, data, n);
+    if (n != kN) idx = vb.CreateAnd(idx, llvm::ConstantInt::get(vit, n - 1));
     Value* ptrs = vb.CreateInBoundsGEP(g->getValueType(), g, {vb.getInt64(0), idx});
     vb.CreateRet(vb.CreateMaskedGather(vt, ptrs, llvm::Align(8)));
     return;
@@ -218,7 +229,16 @@ void define_lut_variant(llvm::Module* mod, const std::string& name, const double
     std::vector<int> lanes;
     for (unsigned l = 0; l < 8; ++l) lanes.push_back(static_cast<int>(c + l));
     Value* i8 = vf == 8 ? idx : vb.CreateShuffleVector(idx, lanes);
+    if (n == 8) {
+      llvm::Function* pv = llvm::Intrinsic::getDeclaration(mod, llvm::Intrinsic::x86_avx512_permvar_df_512);
+      parts.push_back(vb.CreateCall(pv, {part(0), i8}));
+      continue;
+    }
     Value* lo = vb.CreateCall(perm, {part(0), i8, part(8)});
+    if (n == 16) {
+      parts.push_back(lo);
+      continue;
+    }
     Value* hi = vb.CreateCall(perm, {part(16), i8, part(24)});
     Value* upper = vb.CreateICmpNE(vb.CreateAnd(i8, llvm::ConstantInt::get(i8->getType(), 16)),
                                    llvm::Constant::getNullValue(i8->getType()));
@@ -239,7 +259,7 @@ void define_lut_variant(llvm::Module* mod, const std::string& name, const double
   llvm::appendToCompilerUsed(*mod, {f});
 }
 
-llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const double* data) {
+llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const double* data, unsigned n) {
   if (llvm::Function* f = mod->getFunction(name)) return f;
   auto& ctx = mod->getContext();
   llvm::Type* dt = llvm::Type::getDoubleTy(ctx);
@@ -252,16 +272,17 @@ llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const d
   f->addFnAttr(llvm::Attribute::NoSync);
   f->addFnAttr(llvm::Attribute::NoFree);
   llvm::IRBuilder<> fb(llvm::BasicBlock::Create(ctx, "entry", f));
-  auto* g = table_global(mod, name, data);
-  fb.CreateRet(fb.CreateLoad(dt, fb.CreateInBoundsGEP(g->getValueType(), g, {fb.getInt64(0), f->getArg(0)})));
-  for (unsigned vf : kLutVFs) define_lut_variant(mod, name, data, vf);
+  auto* g = table_global(mod, name, data, n);
+  Value* i = n == kN ? static_cast<Value*>(f->getArg(0)) : fb.CreateAnd(f->getArg(0), fb.getInt64(n - 1));
+  fb.CreateRet(fb.CreateLoad(dt, fb.CreateInBoundsGEP(g->getValueType(), g, {fb.getInt64(0), i})));
+  for (unsigned vf : kLutVFs) define_lut_variant(mod, name, data, n, vf);
   return f;
 }
 
-Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx) {
+Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx, unsigned n) {
   auto& b = m.b();
   llvm::Module* mod = b.GetInsertBlock()->getModule();
-  llvm::Function* f = lut_function(mod, name, static_cast<const double*>(data));
+  llvm::Function* f = lut_function(mod, name, static_cast<const double*>(data), n);
   std::string mappings;
   for (unsigned vf : kLutVFs) {
     if (!mappings.empty()) mappings += ',';
@@ -386,47 +407,6 @@ Value* tanh_tab(Math& m, Value* x) {
   return m.sel(m.is_nan(x), x, m.copysign(res, x));
 }
 
-// sinh|x| = (t + t/(1 + t))/2 with t = expm1|x| (no cancellation), cosh|x| = (e + 1/e)/2 with
-// e = e^|x| (pairs from exp_pair; the quotient and reciprocal corrected once). Above |x| = 40
-// both are e^|x|/2 (the other term below 2^-115 of it; not computed there, so no lane forms a
-// denormal), above 704 scaled by 2^-1009 and multiplied back at the end: overflow to inf from
-// 710.48 with the flag NumPy raises, none for +-inf. sinh keeps the sign (and -0); NaN stays NaN.
-Value* sinhcosh_tab(Math& m, Value* x, bool is_cosh) {
-  Value* a = m.fabs(m.sel(m.is_nan(x), m.c(0.0), x));  // NaN (fixed below) compares quietly
-  Value* ac = m.sel(m.lt(a, 711.0), a, m.c(711.0));  // overflows (finite a >= 711)
-  ac = m.sel(m.eq(a, INFINITY), m.c(0.0), ac);  // inf: fixed below, no overflow flag
-  Value* far = m.gt(ac, 40.0);
-  Value* big = m.gt(ac, 704.0);
-  Value* zero = m.c(0.0);
-  DD e = exp_pair(m, ac, is_cosh ? nullptr : m.sel(far, zero, m.c(-1.0)), big, true);
-  Value* uh;
-  Value* ul;
-  if (is_cosh) {  // 1/e
-    Value* eh = m.sel(far, m.c(1.0), e.hi);
-    Value* el = m.sel(far, zero, e.lo);
-    Value* inv = m.div(m.c(1.0), eh);
-    Value* rem = m.sub(m.fma(m.neg(inv), eh, m.c(1.0)), m.mul(inv, el));
-    uh = m.sel(far, zero, inv);
-    ul = m.sel(far, zero, m.mul(rem, inv));
-  } else {  // t/(1 + t)
-    Value* th = m.sel(far, zero, e.hi);
-    Value* tl = m.sel(far, zero, e.lo);
-    DD d = m.two_sum(th, m.c(1.0));
-    Value* inv = m.div(m.c(1.0), d.hi);
-    Value* q = m.mul(th, inv);
-    Value* rem = m.add(m.fma(m.neg(q), d.hi, th), m.sub(tl, m.mul(q, m.add(d.lo, tl))));
-    uh = q;
-    ul = m.mul(rem, inv);
-  }
-  DD s = m.fast_two_sum(e.hi, uh);  // e^|x| >= e^-|x|, t >= t/(1 + t)
-  Value* res = m.add(s.hi, m.add(m.add(s.lo, e.lo), ul));
-  res = m.mul(res, m.sel(big, m.c(0x1p1008), m.c(0.5)));
-  Value* inf = m.c(INFINITY);
-  res = m.sel(m.eq(a, INFINITY), inf, res);
-  if (is_cosh) return m.sel(m.is_nan(x), x, res);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
 // log(x) = hi + lo (relative error around 2^-68) for finite x > 0, denormals included.
 DD log_core(Math& m, Value* x) {
   auto& b = m.b();
@@ -471,44 +451,21 @@ DD log_core(Math& m, Value* x) {
   return {y, m.add(m.sub(hi, y), lo)};
 }
 
-// log's special values around `res` (computed on a stand-in for the lanes they replace).
-Value* log_specials(Math& m, Value* x, Value* res) {
-  res = m.sel(m.eq(x, INFINITY), x, res);
-  res = m.sel(m.eq(x, 0.0), m.c(-INFINITY), res);
-  res = m.sel(m.lt(x, 0.0), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-Value* log_ok_arg(Math& m, Value* x) {
-  Value* ok = m.b().CreateAnd(m.gt(x, 0.0), m.lt(x, INFINITY));
-  return m.sel(ok, x, m.c(1.0));
-}
-
-Value* log_tab(Math& m, Value* x) { return log_specials(m, x, log_core(m, log_ok_arg(m, x)).hi); }
-
-Value* log_scaled_tab(Math& m, Value* x, const double* c) {
-  DD l = log_core(m, log_ok_arg(m, x));
-  DD p = m.two_prod(l.hi, m.c(c[0]));
-  Value* res = m.add(p.hi, m.add(p.lo, m.fma(l.hi, m.c(c[1]), m.mul(l.lo, m.c(c[0])))));
-  return log_specials(m, x, res);
-}
-
-// log1p(x) = log(uh) + log(1 + ul/uh) with 1 + x = uh + ul exactly; x = +-0 returns x.
-Value* log1p_tab(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* ok = b.CreateAnd(m.gt(x, -1.0), m.lt(x, INFINITY));
-  DD u = m.two_sum(m.c(1.0), m.sel(ok, x, m.c(0.0)));
-  DD l = log_core(m, u.hi);
-  Value* d = m.div(u.lo, u.hi);  // log(1 + d) = d - d^2/2 to 2^-159
-  Value* res = m.add(l.hi, m.add(l.lo, m.fma(m.mul(d, m.c(-0.5)), d, d)));
-  res = m.sel(m.eq(x, 0.0), x, res);
-  res = m.sel(m.eq(x, INFINITY), x, res);
-  res = m.sel(m.eq(x, -1.0), m.c(-INFINITY), res);
-  res = m.sel(m.lt(x, -1.0), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
 }  // namespace
+
+const fast64::TableView& fast64::table_view() {
+  static const TableView v = [] {
+    const Tables& t = tables();
+    return TableView{t.exp_tail, t.exp_sbits,  t.invc,      t.logc,     t.logctail, t.invc16,
+                     t.logc16,   t.logctail16, kLogOff,     t.ln2hi,    t.ln2lo,    t.ln2hi_n,
+                     t.ln2lo_n,  t.inv_ln2_n,  t.inv_ln2,   t.inv_ln10};
+  }();
+  return v;
+}
+
+llvm::Value* fast64::lut(Math& m, const char* name, const double* data, bool is_int, llvm::Value* idx, unsigned n) {
+  return tracejit::backends::lut(m, name, data, is_int, idx, n);
+}
 
 void hint_fast64_loops(llvm::Module& mod) {
   for (llvm::Function& f : mod) {
@@ -558,18 +515,11 @@ void inline_fast64_variants(llvm::Module& mod) {
 
 llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Math m(b);
-  const Tables& t = tables();
   switch (op) {
     case ir::Op::Exp: return m.sel(m.is_nan(x), x, exp_tab(m, m.sel(m.is_nan(x), m.c(0.0), x)));
     case ir::Op::Exp2: return exp2_tab(m, x);
-    case ir::Op::Log: return log_tab(m, x);
-    case ir::Op::Log2: return log_scaled_tab(m, x, t.inv_ln2);
-    case ir::Op::Log10: return log_scaled_tab(m, x, t.inv_ln10);
-    case ir::Op::Log1p: return log1p_tab(m, x);
     case ir::Op::Expm1: return expm1_tab(m, x);
     case ir::Op::Tanh: return tanh_tab(m, x);
-    case ir::Op::Sinh: return sinhcosh_tab(m, x, false);
-    case ir::Op::Cosh: return sinhcosh_tab(m, x, true);
     default: return nullptr;
   }
 }
