@@ -1842,7 +1842,9 @@ std::string JitFunction::continuation_key(int pc, const std::vector<bool>& bound
 
 bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
   const size_t nlocals = static_cast<size_t>(r.nlocals);
-  const size_t operands = r.kind == tracer::Resume::Kind::Call ? static_cast<size_t>(r.nargs) + 2 + (r.kw ? 1 : 0) : 1;
+  const size_t operands = r.kind == tracer::Resume::Kind::Call     ? static_cast<size_t>(r.nargs) + 2 + (r.kw ? 1 : 0)
+                          : r.kind == tracer::Resume::Kind::Subscr ? 2
+                                                                   : 1;
   if (r.state.size() < nlocals + operands) {
     why = fmt::format("{}:{}: graph break with a malformed frame state [graph-break]", r.file, r.line);
     return false;
@@ -2032,6 +2034,21 @@ PyObject* JitFunction::resume_from(CacheEntry& e, std::vector<PyObject*>& st) {
     Py_XDECREF(v);
     if (!res) {
       if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed method call at a graph break");
+      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
+      return nullptr;
+    }
+    st.push_back(res);
+    pc = r.next_pc;
+  } else if (r.kind == tracer::Resume::Kind::Subscr) {
+    PyObject* key = st.back();
+    st.pop_back();
+    PyObject* c = st.back();
+    st.pop_back();
+    PyObject* res = c && key ? PyObject_GetItem(c, key) : nullptr;
+    Py_XDECREF(c);
+    Py_XDECREF(key);
+    if (!res) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed subscript at a graph break");
       _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
       return nullptr;
     }

@@ -222,7 +222,7 @@ void Tracer::request_break() {
   if (static_cast<size_t>(outer_instr_) >= f.instrs.size()) return;
   const COp op = f.instrs[static_cast<size_t>(outer_instr_)].op;
   if (op != COp::Call && op != COp::CallKw && op != COp::PopJumpIfFalse && op != COp::PopJumpIfTrue &&
-      op != COp::ToBool && op != COp::LoadMethod)
+      op != COp::ToBool && op != COp::LoadMethod && op != COp::BinarySubscr)
     return;
   for (const auto& b : break_pcs_)
     if (b.first == outer_instr_) return;
@@ -260,6 +260,9 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     r.entry_offset = in.offset;
   } else if (in.op == COp::ToBool) {
     r.kind = Resume::Kind::Truth;
+  } else if (in.op == COp::BinarySubscr) {
+    r.kind = Resume::Kind::Subscr;
+    operands = 2;
   } else if (in.op == COp::LoadMethod) {
     r.kind = Resume::Kind::Method;
     r.attr = name_at(in.arg);
@@ -308,6 +311,8 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     r.what = fmt::format("with statement on {}", what(f.stack.back()));
   } else if (r.kind == Resume::Kind::Method || r.kind == Resume::Kind::MethodCall) {
     r.what = fmt::format("method .{}() of {}", r.attr, what(f.stack.back()));
+  } else if (r.kind == Resume::Kind::Subscr) {
+    r.what = fmt::format("indexing {} by {}", what(f.stack[f.stack.size() - 2]), what(f.stack.back()));
   } else {
     r.what = fmt::format("branch on {}", what(f.stack.back()));
   }

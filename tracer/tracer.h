@@ -223,6 +223,8 @@ struct Resume {
     Call,    // CALL: the top of `state` holds [callable, self-or-NULL, args..., kwnames?]
     Branch,  // POP_JUMP_IF_TRUE/FALSE: the top of `state` is the value tested
     Truth,   // TO_BOOL (3.13): the top of `state` is replaced by its truth
+    Subscr,  // BINARY_SUBSCR: the top two of `state` (container, key) are replaced by
+             // container[key] (an index the tracer cannot hold: a boolean mask, an index array)
     Method,  // LOAD_METHOD/LOAD_ATTR(method): the top of `state` is replaced by the call
              // protocol's pair for getattr(top, attr): a NULL and the bound attribute
     MethodCall,  // the same followed by a CALL without arguments (x.tolist()): the top of
