@@ -1,0 +1,13 @@
+// Internal to backends/cpu: native float32 tanh, expm1, sinh, cosh (vmath32_hyp.cpp), called by
+// vmath.cpp's emit_vmath for float arguments. Scalar float x (the loop vectorizer widens; the
+// table lookups become register permutes, see vmath_lut32.h).
+#pragma once
+
+#include "backends/cpu/vmath_internal.h"
+
+namespace tracejit::backends::vmath_detail {
+
+// tanh x with NumPy's special values; within 0.70 ulp of the exact result (every float32).
+Value* tanh32_hyp(Math32& m, Value* x);
+
+}  // namespace tracejit::backends::vmath_detail
