@@ -33,7 +33,7 @@
 //            |  near underflow;    |  rounded once ($))|              |
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
-//   expm1    | 0.513               | 0.869 (native (#))| 1            | 2
+//   expm1    | 0.513               | 0.52 (hyp)        | 1            | 2
 //   log1p    | 0.50 (**)           | 0.661 (native (#))| 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
@@ -1395,7 +1395,7 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Exp2: return vmath_detail::exp2_32(m32, x);
     case ir::Op::Log2: return vmath_detail::log2_32(m32, x);
     case ir::Op::Log10: return vmath_detail::log10_32(m32, x);
-    case ir::Op::Expm1: return vmath_detail::expm1_32(m32, x);
+    case ir::Op::Expm1: return vmath_detail::expm1_32_hyp(m32, x);
     case ir::Op::Log1p: return vmath_detail::log1p_32(m32, x);
     default: break;
   }

@@ -1,7 +1,7 @@
-// Native float32 tanh (and the lookup-table kernels that follow it) as straight-line LLVM IR,
+// Native float32 tanh and expm1 with lookup tables as straight-line LLVM IR,
 // 16 float lanes per AVX-512 vector: the loop vectorizer widens the scalar code, the per-lane
 // coefficient lookups become vpermi2ps from registers (vmath_lut32.cpp), as in NumPy's own
-// AVX-512 loops. No division, no exp.
+// AVX-512 loops. No division.
 //
 // tanh: a = min(|x|, 9.1) (NaN stays NaN) falls in one of 31 intervals: [0, 1.5 * 2^-12) and
 // the half binades above it ([1, 1.5) 2^e and [1.5, 2) 2^e, e >= -12), index (bits(max(a,
@@ -18,6 +18,17 @@
 // Max error 0.694 ulp (every float32, tests/python/float32_exhaustive.py; 0.64 outside interval 0).
 // The coefficients come from a fitting script (numpy double least squares with Lawson's
 // reweighting on 400 Chebyshev nodes per interval; the tables below are its output).
+//
+// expm1: x clamped to [-18, 88.8] (NaN -> 88.8, fixed at the end), n = rint(x 32/ln2) (by the
+// 1.5 * 2^23 shifter), rh = x - n C1 exact (any float C1: rh is a multiple of 2^-30 or of ulp(x)
+// below 2^-6.5), r = rh - n C2, e^r - 1 = rh + plo with plo = -n C2 + r^2 (1/2 + r/6 + r^2/24)
+// (Taylor, < 2^-40 relative). With S = 2^(n/32) = 2^k T_j (1 + tail_j) from the tables (T_j
+// halved, scaled through the exponent bits: S/2 so that k = 128 below the overflow threshold
+// stays finite), e^x - 1 = (S - 1) + S rh + S (plo + tail (1 + rh)): (S - 1)/2 by two_sum, S rh/2
+// by two_prod, their sum by fast_two_sum (|S - 1| >= |S rh|), the small rest added to the low
+// words, one rounding, times 2. |x| < 2^-25 (+-0, denormals) and NaN return x. Max 0.52 ulp;
+// overflow to inf from 88.72284 on (88.72283 gives 3.4027985e38, correctly rounded; NumPy's
+// 3.4027989e38 is 2 ulp above), -1 from -17.33 on.
 #include "backends/cpu/vmath32_hyp.h"
 #include "backends/cpu/vmath_lut32.h"
 
@@ -98,6 +109,26 @@ constexpr float kC7[32] = {
     -0x1.0337c6p-9f,
 };
 
+// 2^(j/32) = 2 kExpHalf[j] (1 + kExpTail[j]): kExpHalf the float nearest 2^(j/32), halved;
+// kExpTail its relative error (|tail| < 2^-24).
+constexpr float kExpHalf[32] = {
+    0x1p-1f, 0x1.059b0ep-1f, 0x1.0b5586p-1f, 0x1.11301ep-1f, 0x1.172b84p-1f, 0x1.1d4874p-1f,
+    0x1.2387a6p-1f, 0x1.29e9ep-1f, 0x1.306fep-1f, 0x1.371a74p-1f, 0x1.3dea64p-1f, 0x1.44e086p-1f,
+    0x1.4bfdaep-1f, 0x1.5342b6p-1f, 0x1.5ab07ep-1f, 0x1.6247ecp-1f, 0x1.6a09e6p-1f, 0x1.71f75ep-1f,
+    0x1.7a1148p-1f, 0x1.82589ap-1f, 0x1.8ace54p-1f, 0x1.93737cp-1f, 0x1.9c4918p-1f, 0x1.a5503cp-1f,
+    0x1.ae89fap-1f, 0x1.b7f77p-1f, 0x1.c199bep-1f, 0x1.cb720ep-1f, 0x1.d5818ep-1f, 0x1.dfc974p-1f,
+    0x1.ea4afap-1f, 0x1.f50766p-1f,
+};
+constexpr float kExpTail[32] = {
+    0.0f, -0x1.947414p-25f, 0x1.8d96d4p-25f, -0x1.dda2fcp-25f, -0x1.9c0c22p-27f, -0x1.a2fbb2p-25f,
+    0x1.964904p-25f, -0x1.2b0dbcp-25f, 0x1.125002p-25f, -0x1.cde8cep-26f, 0x1.370be4p-25f,
+    0x1.336de2p-30f, -0x1.0a355p-25f, -0x1.c541b4p-26f, -0x1.00d8acp-27f, -0x1.6cb284p-25f,
+    0x1.26055cp-26f, 0x1.8b2bb8p-26f, -0x1.05cb44p-25f, -0x1.1c2142p-26f, 0x1.67a1cap-28f,
+    -0x1.348e56p-25f, 0x1.a3b5e4p-28f, -0x1.0b7ec8p-25f, -0x1.f9c304p-27f, -0x1.e4c886p-26f,
+    -0x1.6961b4p-28f, -0x1.b5151ep-28f, -0x1.a5217cp-28f, -0x1.ab7132p-26f, 0x1.61428ep-28f,
+    -0x1.2ad5f8p-27f,
+};
+
 }  // namespace
 
 Value* tanh32_hyp(Math32& m, Value* x) {
@@ -121,6 +152,36 @@ Value* tanh32_hyp(Math32& m, Value* x) {
   Value* p67 = m.fma(cf(7), t, cf(6));
   Value* q = m.fma(m.fma(m.fma(p67, t2, p45), t2, p23), t, cf(1));
   return m.copysign(m.fma(t, q, lut32(m, names[0], c[0], 32, idx)), x);
+}
+
+Value* expm1_32_hyp(Math32& m, Value* x) {
+  auto& b = m.b();
+  // NaN -> 88.8 (fixed at the end), clamped to [-18, 88.8]: e^-18 - 1 rounds to -1, and from
+  // 88.7228 on the result overflows.
+  Value* xc = m.sel(b.CreateFCmpOLT(x, m.c(88.8f)), x, m.c(88.8f));
+  xc = m.sel(b.CreateFCmpOGT(xc, m.c(-18.0f)), xc, m.c(-18.0f));
+  // n = rint(x 32/ln2) by the shifter 1.5 * 2^23: its bits hold 0x4b400000 + n.
+  Value* sh = m.fma(xc, m.c(0x1.715476p+5f), m.c(0x1.8p23f));
+  Value* n = m.sub(sh, m.c(0x1.8p23f));
+  Value* ni = m.bits(sh);
+  Value* rh = m.fma(m.neg(n), m.c(0x1.62e43p-6f), xc);  // exact: see the header
+  Value* c = m.mul(n, m.c(0x1.05c61p-34f));             // -n (ln2/32 - C1)
+  Value* r = m.add(rh, c);
+  Value* plo = m.fma(m.mul(r, r), m.poly(r, {0.5f, 1.0f / 6, 1.0f / 24}), c);  // e^r - 1 - rh
+  Value* j = b.CreateAnd(ni, m.ci(31));
+  // S/2 = 2^k kExpHalf[j], k = n >> 5, added to the exponent bits (k in [-26, 128]; the
+  // shifter's bits above n's shift out).
+  Value* kbits = b.CreateShl(b.CreateAnd(ni, m.ci(-32)), m.ci(18));
+  Value* s2 = m.from_bits(b.CreateAdd(m.bits(lut32(m, "exp_half", kExpHalf, 32, j)), kbits));
+  Value* tl = lut32(m, "exp_tail", kExpTail, 32, j);
+  DD h = m.two_sum(s2, m.c(-0.5f));       // (S - 1)/2 exactly
+  DD sr = m.two_prod(s2, rh);             // S rh / 2 exactly
+  DD s = m.fast_two_sum(h.hi, sr.hi);     // |S - 1| >= |S rh| (or S = 1)
+  // The rest: S (e^r - 1 - rh + tail (1 + rh)) / 2 and the exact parts' low words.
+  Value* lo = m.fma(s2, m.add(plo, m.fma(tl, rh, tl)), sr.lo);
+  Value* res = m.mul(m.add(s.hi, m.add(s.lo, m.add(h.lo, lo))), m.c(2.0f));
+  // |x| < 2^-25 (denormals, +-0) and NaN: x itself.
+  return m.sel(b.CreateFCmpULT(m.fabs(x), m.c(0x1p-25f)), x, res);
 }
 
 }  // namespace tracejit::backends::vmath_detail

@@ -10,4 +10,7 @@ namespace tracejit::backends::vmath_detail {
 // tanh x with NumPy's special values; within 0.70 ulp of the exact result (every float32).
 Value* tanh32_hyp(Math32& m, Value* x);
 
+// e^x - 1 with NumPy's special values; within 0.52 ulp of the exact result (every float32).
+Value* expm1_32_hyp(Math32& m, Value* x);
+
 }  // namespace tracejit::backends::vmath_detail

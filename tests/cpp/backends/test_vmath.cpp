@@ -459,11 +459,11 @@ TEST(Vmath, PowExactResults) {
 }
 
 // float32 sinh, cosh, exp2, log2, log10, expm1, log1p: native single-precision kernels
-// (backends/cpu/vmath32_fast.cpp), each rounding once at the end; the bounds are their max error
+// (backends/cpu/vmath32_fast.cpp; expm1: vmath32_hyp.cpp), each rounding once at the end; the bounds are their max error
 // over every float32 input (tests/python/float32_exhaustive.py, against NumPy's float64 result),
 // rounded up.
 constexpr double kSinhF32Bound = 0.67, kCoshF32Bound = 0.66, kExp2F32Bound = 0.76, kLog2F32Bound = 0.75,
-                 kLog10F32Bound = 0.66, kExpm1F32Bound = 0.87, kLog1pF32Bound = 0.67;
+                 kLog10F32Bound = 0.66, kExpm1F32Bound = 0.52, kLog1pF32Bound = 0.67;
 
 TEST(Vmath, Float32NativeExpLogFamilyAccuracy) {
   auto pos = [](auto xs) {
@@ -483,6 +483,23 @@ TEST(Vmath, Float32NativeExpLogFamilyAccuracy) {
   check_accuracy(Op::Expm1, samples<float>(-1, 1, -30, 0), kExpm1F32Bound);
   check_accuracy(Op::Log1p, pos(samples<float>(0, 10, -149, 127)), kLog1pF32Bound);
   check_accuracy(Op::Log1p, samples<float>(-0.999f, 1, -30, -1), kLog1pF32Bound);
+}
+
+// float32 expm1 (vmath32_hyp.cpp) reduces x by n ln2/32 (n = rint(x 32/ln2), 2^(n/32) from a
+// 32-entry table): 60 floats on either side of every switch of n, (n + 1/2) ln2/32, from the
+// clamp at -18 to the overflow (both exact-sum regimes: 2^(n/32) below 1/2 and above 2^24).
+TEST(Vmath, Float32Expm1TableEdges) {
+  std::vector<float> xs;
+  for (int n = -832; n <= 4097; ++n) {
+    float v = static_cast<float>((n + 0.5) * 0.021660849392498290);  // ln2/32
+    for (int d = 0; d < 60; ++d) {
+      xs.push_back(v);
+      v = std::nextafter(v, 100.0f);
+    }
+    v = static_cast<float>((n + 0.5) * 0.021660849392498290);
+    for (int d = 0; d < 60; ++d) xs.push_back(v = std::nextafter(v, -100.0f));
+  }
+  EXPECT_LE(max_ulp(Op::Expm1, xs), kExpm1F32Bound);
 }
 
 // Float-only exact values: overflow thresholds (the largest finite-result input and the next
