@@ -1,4 +1,4 @@
-// Native float32 tanh and expm1 with lookup tables as straight-line LLVM IR,
+// Native float32 tanh, expm1, sinh and cosh with lookup tables as straight-line LLVM IR,
 // 16 float lanes per AVX-512 vector: the loop vectorizer widens the scalar code, the per-lane
 // coefficient lookups become vpermi2ps from registers (vmath_lut32.cpp), as in NumPy's own
 // AVX-512 loops. No division.
@@ -29,6 +29,16 @@
 // words, one rounding, times 2. |x| < 2^-25 (+-0, denormals) and NaN return x. Max 0.52 ulp;
 // overflow to inf from 88.72284 on (88.72283 gives 3.4027985e38, correctly rounded; NumPy's
 // 3.4027989e38 is 2 ulp above), -1 from -17.33 on.
+//
+// sinh, cosh: a = min(|x|, 89.5) (NaN stays NaN and comes out of the arithmetic), the same
+// reduction for e^a = 4 S4 (1 + u) and e^-a = 4 S4n (1 + un): n and -n (clamped at -640: below
+// a > 13.86 e^-a is under 2^-40 of e^a) index the tables, S4 = 2^k T_j / 4 through the exponent
+// bits (finite up to k = 129), e^+-r - 1 = +-rh + (+-c + r^2 (Qe +- Qo)) sharing Q's even and
+// odd parts, u = p + tail (1 + p). cosh/sinh a = 2 ((S4 +- S4n) + (S4 u +- S4n un)): the first
+// sum exact by fast_two_sum, the rest within ~3% of the result, one rounding. sinh below a =
+// 0.35: a + a^3 P(a^2), P Taylor to a^9. Sign copied back for sinh. Max 0.55 / 0.53 ulp
+// (every float32 input, tests/python/float32_exhaustive.py);
+// overflow to +-inf from |x| = 89.41599 on, as NumPy.
 #include "backends/cpu/vmath32_hyp.h"
 #include "backends/cpu/vmath_lut32.h"
 
@@ -128,6 +138,15 @@ constexpr float kExpTail[32] = {
     -0x1.6961b4p-28f, -0x1.b5151ep-28f, -0x1.a5217cp-28f, -0x1.ab7132p-26f, 0x1.61428ep-28f,
     -0x1.2ad5f8p-27f,
 };
+// kExpHalf / 2, for sinh and cosh (2^k kExpQuarter[j] stays finite up to k = 129).
+constexpr float kExpQuarter[32] = {
+    0x1p-2f, 0x1.059b0ep-2f, 0x1.0b5586p-2f, 0x1.11301ep-2f, 0x1.172b84p-2f, 0x1.1d4874p-2f,
+    0x1.2387a6p-2f, 0x1.29e9ep-2f, 0x1.306fep-2f, 0x1.371a74p-2f, 0x1.3dea64p-2f, 0x1.44e086p-2f,
+    0x1.4bfdaep-2f, 0x1.5342b6p-2f, 0x1.5ab07ep-2f, 0x1.6247ecp-2f, 0x1.6a09e6p-2f, 0x1.71f75ep-2f,
+    0x1.7a1148p-2f, 0x1.82589ap-2f, 0x1.8ace54p-2f, 0x1.93737cp-2f, 0x1.9c4918p-2f, 0x1.a5503cp-2f,
+    0x1.ae89fap-2f, 0x1.b7f77p-2f, 0x1.c199bep-2f, 0x1.cb720ep-2f, 0x1.d5818ep-2f, 0x1.dfc974p-2f,
+    0x1.ea4afap-2f, 0x1.f50766p-2f,
+};
 
 }  // namespace
 
@@ -182,6 +201,50 @@ Value* expm1_32_hyp(Math32& m, Value* x) {
   Value* res = m.mul(m.add(s.hi, m.add(s.lo, m.add(h.lo, lo))), m.c(2.0f));
   // |x| < 2^-25 (denormals, +-0) and NaN: x itself.
   return m.sel(b.CreateFCmpULT(m.fabs(x), m.c(0x1p-25f)), x, res);
+}
+
+Value* sinhcosh32_hyp(Math32& m, Value* x, bool is_cosh) {
+  auto& b = m.b();
+  Value* a = m.fabs(x);
+  Value* ac = m.sel(b.CreateFCmpOGT(a, m.c(89.5f)), m.c(89.5f), a);  // NaN stays NaN
+  Value* sh = m.fma(ac, m.c(0x1.715476p+5f), m.c(0x1.8p23f));       // bits: 0x4b400000 + n
+  Value* n = m.sub(sh, m.c(0x1.8p23f));
+  Value* ni = m.bits(sh);
+  Value* rh = m.fma(m.neg(n), m.c(0x1.62e43p-6f), ac);  // exact (as in expm1)
+  Value* c = m.mul(n, m.c(0x1.05c61p-34f));
+  Value* r = m.add(rh, c);
+  Value* r2 = m.mul(r, r);
+  // e^+-r - 1 = +-rh + plo+-, plo+- = +-c + r^2 (Qe +- Qo): Q's even and odd parts shared.
+  Value* qe = m.fma(r2, m.c(1.0f / 24), m.c(0.5f));
+  Value* qo = m.mul(r, m.c(1.0f / 6));
+  Value* p = m.add(rh, m.fma(r2, m.add(qe, qo), c));
+  Value* pn = m.sub(m.fma(r2, m.sub(qe, qo), m.neg(c)), rh);
+  // e^a = 4 S4 (1 + u), S4 = 2^k kExpQuarter[j], u = p + tail (1 + p); e^-a likewise with -n,
+  // clamped at -640 (a > 13.8: e^-a is then below 2^-40 of e^a, and 2^k stays normal).
+  Value* nneg = b.CreateSub(m.ci(0x4b400000), ni);
+  nneg = m.sel(b.CreateICmpSLT(nneg, m.ci(-640)), m.ci(-640), nneg);
+  auto scaled = [&](Value* nbits, Value* pp, Value*& u) {
+    Value* j = b.CreateAnd(nbits, m.ci(31));
+    Value* kbits = b.CreateShl(b.CreateAnd(nbits, m.ci(-32)), m.ci(18));  // the shifter's bits shift out
+    Value* tl = lut32(m, "exp_tail", kExpTail, 32, j);
+    u = m.add(m.fma(tl, pp, tl), pp);
+    return m.from_bits(b.CreateAdd(m.bits(lut32(m, "exp_quarter", kExpQuarter, 32, j)), kbits));
+  };
+  Value *u, *un;
+  Value* s4 = scaled(ni, p, u);
+  Value* s4n = scaled(nneg, pn, un);
+  if (!is_cosh) s4n = m.neg(s4n);
+  // cosh |x| or sinh |x| = 2 (S4 +- S4n + S4 u +- S4n un): the first sum exact (S4 >= S4n), the
+  // rest at most ~3% of the result (sinh: |x| >= 0.35), one rounding.
+  DD h = m.fast_two_sum(s4, s4n);
+  Value* lo = m.fma(s4, u, m.mul(s4n, un));
+  Value* res = m.mul(m.add(h.hi, m.add(h.lo, lo)), m.c(2.0f));
+  if (is_cosh) return res;  // NaN: NaN through rh
+  // sinh |x| < 0.35: a + a^3 P(a^2), P the Taylor series to a^9 (truncation below 2^-40).
+  Value* z = m.mul(a, a);
+  Value* small = m.fma(m.mul(a, z), m.poly(z, {1.0f / 6, 1.0f / 120, 1.0f / 5040, 1.0f / 362880}), a);
+  res = m.sel(b.CreateFCmpOGE(a, m.c(0.35f)), res, small);  // NaN: small, NaN
+  return m.copysign(res, x);
 }
 
 }  // namespace tracejit::backends::vmath_detail

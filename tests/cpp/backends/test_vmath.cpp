@@ -459,7 +459,8 @@ TEST(Vmath, PowExactResults) {
 }
 
 // float32 sinh, cosh, exp2, log2, log10, expm1, log1p: native single-precision kernels
-// (backends/cpu/vmath32_fast.cpp; expm1: vmath32_hyp.cpp), each rounding once at the end; the bounds are their max error
+// (backends/cpu/vmath32_fast.cpp; expm1, sinh, cosh: vmath32_hyp.cpp), each rounding once at the
+// end; the bounds are their max error
 // over every float32 input (tests/python/float32_exhaustive.py, against NumPy's float64 result),
 // rounded up.
 constexpr double kSinhF32Bound = 0.67, kCoshF32Bound = 0.66, kExp2F32Bound = 0.76, kLog2F32Bound = 0.75,
@@ -500,6 +501,26 @@ TEST(Vmath, Float32Expm1TableEdges) {
     for (int d = 0; d < 60; ++d) xs.push_back(v = std::nextafter(v, -100.0f));
   }
   EXPECT_LE(max_ulp(Op::Expm1, xs), kExpm1F32Bound);
+}
+
+// float32 sinh and cosh (vmath32_hyp.cpp) use the same reduction for e^|x| and e^-|x| (the
+// latter's n clamped at -640, |x| > 13.86); sinh switches to a polynomial below 0.35. 40 floats
+// on either side of every switch of n up to the overflow, of 0.35 and of 640 ln2/32, both signs.
+TEST(Vmath, Float32SinhCoshTableEdges) {
+  std::vector<float> xs;
+  std::vector<double> centers = {0.35, 640.5 * 0.021660849392498290};
+  for (int n = 0; n <= 4130; ++n) centers.push_back((n + 0.5) * 0.021660849392498290);  // ln2/32
+  for (double c : centers) {
+    float v = static_cast<float>(c), w = v;
+    for (int d = 0; d < 40; ++d) {
+      xs.push_back(v);
+      xs.push_back(-w);
+      v = std::nextafter(v, 100.0f);
+      w = std::nextafter(w, 0.0f);
+    }
+  }
+  EXPECT_LE(max_ulp(Op::Sinh, xs), kSinhF32Bound);
+  EXPECT_LE(max_ulp(Op::Cosh, xs), kCoshF32Bound);
 }
 
 // Float-only exact values: overflow thresholds (the largest finite-result input and the next
