@@ -33,15 +33,15 @@
 //            |  near underflow;    |  rounded once ($))|              |
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
-//   expm1    | 0.513               | 0.52 (hyp)        | 1            | 2
+//   expm1    | 0.513               | 0.513 (hyp)       | 1            | 2
 //   log1p    | 0.50 (**)           | 0.661 (native (#))| 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
 //   log2     | 0.50                | 0.746 (native (#))| 1            | 2
 //   log10    | 0.50                | 0.658 (native (#))| 1            | 3
-//   sinh     | 0.512               | 0.55 (hyp)        | 1            | 1
-//   cosh     | 0.500               | 0.53 (hyp)        | 1            | 2
+//   sinh     | 0.512               | 0.546 (hyp)       | 1            | 1
+//   cosh     | 0.500               | 0.529 (hyp)       | 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
 //   tan      | 0.851               | 0.501 (trig32)    | 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
@@ -175,7 +175,7 @@
 // 2^12 on (arcsinh, arccosh).
 //
 // expm1, sinh, cosh, exp2, log2, log10, log1p for double are vmath64_fast.cpp's. float: native
-// single-precision kernels
+// single-precision kernels (float expm1, sinh, cosh since moved to vmath32_hyp.cpp's tables)
 // (vmath32_fast.cpp, whose header has the algorithms): float-float exp and log cores combined
 // with exact steps, rounded once. One thread, 1M float32 in [0.1, 4.1), min of 30, NumPy 2.4 in
 // the same process, the shared machine loaded (load ~20 on 2 CPUs):

@@ -5,19 +5,21 @@
 //
 // tanh: a = min(|x|, 9.1) (NaN stays NaN) falls in one of 31 intervals: [0, 1.5 * 2^-12) and
 // the half binades above it ([1, 1.5) 2^e and [1.5, 2) 2^e, e >= -12), index (bits(max(a,
-// 2^-12)) >> 22) & 31 (the tables rotated to match: no subtraction, no clamp below). In interval i, tanh a = c0 + t q(t) with t =
-// a - s_i exact (Sterbenz), s_i a float in the middle 40% of the interval whose tanh is within
-// ~0.01 ulp of the float c0 (chosen among all such floats), q a degree-6 polynomial (float
-// coefficients c1..c7, fitted minimax-like to the relative error of tanh, then rounded to float
-// one coefficient at a time with the rest refitted; q = c1 + t B(t) with B in t^2-steps). One rounding dominates:
-// t q is at most ~20% of the result, so q's errors count for a fifth. Interval 0 has s = c0 = 0,
-// q = 1 - t^2/3 (a < 2^-11.4: t q rounds like a - a^3/3; +-0 and denormals give x exactly).
-// The interval of 9.1 evaluates to exactly 1.0f from a = 9.010914 on, where the correctly
-// rounded tanh becomes 1 (NumPy's rounds to 1 from 9.0, not monotonically). Sign copied back
-// (NaN: x's NaN, as NaN - s).
-// Max error 0.694 ulp (every float32, tests/python/float32_exhaustive.py; 0.64 outside interval 0).
-// The coefficients come from a fitting script (numpy double least squares with Lawson's
-// reweighting on 400 Chebyshev nodes per interval; the tables below are its output).
+// 2^-12)) >> 22) & 31 (the tables rotated to match: no subtraction, no clamp below). In
+// interval i, tanh a = c0 + t q(t) with t = a - s_i exact (Sterbenz), s_i a float in the middle
+// 40% of the interval whose tanh is within ~0.01 ulp of the float c0 (the best of all of them),
+// q a degree-6 polynomial (float coefficients c1..c7, fitted minimax-like to the relative error
+// of tanh, then rounded to float one coefficient at a time with the rest refitted), evaluated
+// as q = c1 + t B(t) with B in steps of t^2 (a shorter dependency chain than Horner's). One
+// rounding dominates: t q is at most ~20% of the result, so q's errors count for a fifth.
+// Interval 0 has s = c0 = 0, q = 1 - t^2/3 (a < 2^-11.4: t q rounds like a - a^3/3; +-0 and
+// denormals give x exactly). The interval of 9.1 evaluates to exactly 1.0f from a = 9.010914
+// on, where the correctly rounded tanh becomes 1 (NumPy's rounds to 1 from 9.0, not
+// monotonically). Sign copied back (NaN: x's NaN, as NaN - s). Max error 0.694 ulp (every
+// float32, tests/python/float32_exhaustive.py; 0.64 outside interval 0). The coefficients come
+// from a fitting script (numpy double least squares with Lawson's reweighting on 400 Chebyshev
+// nodes per interval, checked by emulating the kernel over every float; the tables below are
+// its output).
 //
 // expm1: x clamped to [-18, 88.8] (NaN -> 88.8, fixed at the end), n = rint(x 32/ln2) (by the
 // 1.5 * 2^23 shifter), rh = x - n C1 exact (any float C1: rh is a multiple of 2^-30 or of ulp(x)
@@ -26,19 +28,28 @@
 // halved, scaled through the exponent bits: S/2 so that k = 128 below the overflow threshold
 // stays finite), e^x - 1 = (S - 1) + S rh + S (plo + tail (1 + rh)): (S - 1)/2 by two_sum, S rh/2
 // by two_prod, their sum by fast_two_sum (|S - 1| >= |S rh|), the small rest added to the low
-// words, one rounding, times 2. |x| < 2^-25 (+-0, denormals) and NaN return x. Max 0.52 ulp;
+// words, one rounding, times 2. |x| < 2^-25 (+-0, denormals) and NaN return x. Max 0.513 ulp;
 // overflow to inf from 88.72284 on (88.72283 gives 3.4027985e38, correctly rounded; NumPy's
 // 3.4027989e38 is 2 ulp above), -1 from -17.33 on.
 //
 // sinh, cosh: a = min(|x|, 89.5) (NaN stays NaN and comes out of the arithmetic), the same
-// reduction for e^a = 4 S4 (1 + u) and e^-a = 4 S4n (1 + un): n and -n (clamped at -640: below
+// reduction for e^a = 4 S4 (1 + u) and e^-a = 4 S4n (1 + un): n and -n (clamped at -640: for
 // a > 13.86 e^-a is under 2^-40 of e^a) index the tables, S4 = 2^k T_j / 4 through the exponent
 // bits (finite up to k = 129), e^+-r - 1 = +-rh + (+-c + r^2 (Qe +- Qo)) sharing Q's even and
 // odd parts, u = p + tail (1 + p). cosh/sinh a = 2 ((S4 +- S4n) + (S4 u +- S4n un)): the first
 // sum exact by fast_two_sum, the rest within ~3% of the result, one rounding. sinh below a =
-// 0.35: a + a^3 P(a^2), P Taylor to a^9. Sign copied back for sinh. Max 0.55 / 0.53 ulp
+// 0.35: a + a^3 P(a^2), P Taylor to a^9. Sign copied back for sinh. Max 0.546 / 0.529 ulp
 // (every float32 input, tests/python/float32_exhaustive.py);
 // overflow to +-inf from |x| = 89.41599 on, as NumPy.
+//
+// Speed, 4M float32, one thread (TRACEJIT_NUM_THREADS=1), process CPU time, min of 15 per input
+// offset, NumPy 2.4 in the same process, the shared 2-core machine at load 9-15 (ms; before: the
+// vmath.cpp / vmath32_fast.cpp kernels): tanh 1.27-1.5 (NumPy 1.45; before 2.45-2.7), expm1
+// 1.8-2.0 (1.46; 2.45-2.7), sinh 2.46-2.7 (1.52; 3.7-4.1), cosh 2.16-2.4 (1.41; 2.9-3.4). The
+// spread is the input/output placement: 1.5 ms for tanh when the arrays are 4 KiB-aligned to each
+// other (4K aliasing between the load and store streams), 1.27-1.33 otherwise. Ops per 16 lanes
+// as emitted: tanh 23 (9 of them vpermi2ps), expm1 ~38, cosh ~43, sinh ~52 (sinh and cosh compute
+// e^a and e^-a each from the tables; a reciprocal would need a division, slower on Zen 4).
 #include "backends/cpu/vmath32_hyp.h"
 #include "backends/cpu/vmath_lut32.h"
 

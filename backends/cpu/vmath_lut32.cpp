@@ -55,7 +55,9 @@ llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, c
 // data[idx] for a <16 x i32> idx from registers: one vpermps (n = 16) or vpermi2ps (n = 32).
 Value* permute16(llvm::IRBuilderBase& b, llvm::Module* mod, const float* data, unsigned n, Value* idx16) {
   auto& ctx = mod->getContext();
-  auto part = [&](unsigned first) { return llvm::ConstantDataVector::get(ctx, llvm::ArrayRef<float>(data + first, 16)); };
+  auto part = [&](unsigned first) {
+    return llvm::ConstantDataVector::get(ctx, llvm::ArrayRef<float>(data + first, 16));
+  };
   if (n == 16) {
     llvm::Function* perm = llvm::Intrinsic::getDeclaration(mod, llvm::Intrinsic::x86_avx512_permvar_sf_512);
     return b.CreateCall(perm, {part(0), idx16});
