@@ -16,10 +16,9 @@
 // denormals give x exactly). The interval of 9.1 evaluates to exactly 1.0f from a = 9.010914
 // on, where the correctly rounded tanh becomes 1 (NumPy's rounds to 1 from 9.0, not
 // monotonically). Sign copied back (NaN: x's NaN, as NaN - s). Max error 0.694 ulp (every
-// float32, tests/python/float32_exhaustive.py; 0.64 outside interval 0). The coefficients come
-// from a fitting script (numpy double least squares with Lawson's reweighting on 400 Chebyshev
-// nodes per interval, checked by emulating the kernel over every float; the tables below are
-// its output).
+// float32, tests/python/float32_exhaustive.py; 0.64 outside interval 0). The tables below are
+// the output of scripts/fit_tanh32.py (numpy double least squares with Lawson's reweighting on
+// 400 Chebyshev nodes per interval; it also emulates the kernel over every float to check).
 //
 // expm1: x clamped to [-18, 88.8] (NaN -> 88.8, fixed at the end), n = rint(x 32/ln2) (by the
 // 1.5 * 2^23 shifter), rh = x - n C1 exact (any float C1: rh is a multiple of 2^-30 or of ulp(x)
