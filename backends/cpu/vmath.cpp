@@ -8,8 +8,8 @@
 // or a Payne-Hanek reduction (a gathered 4-double window of 2/pi per exponent) that runs out of
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
-// reduction by ln2 with a minimax polynomial for exp (tanh: an odd polynomial below 0.7, above
-// it 1 - 2e^-2x/(1 + e^-2x) rearranged so one fma rounds), FreeBSD's e_logf.c for log. float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
+// reduction by ln2 with a minimax polynomial for exp (tanh: one polynomial per half binade with
+// coefficients from registers, vmath32_hyp.cpp), FreeBSD's e_logf.c for log. float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
 // argument (a 25+53-bit pi/2 reduction, k_sinf/k_cosf polynomials in double; tan their
 // quotient), rounded once; |x| >= 2^28 the double algorithm (out of line).
 // llvm.fma appears only inside these algorithms (error-free products, polynomial steps); the
@@ -25,7 +25,7 @@
 //   exp      | 0.52 (0.75 for     | 0.759 (0.660 for  | 1            | 2
 //            |  denormal results) |  normal results)  |              |
 //   log      | 0.540 (%)          | 0.888             | 1            | 3
-//   tanh     | 0.513              | 0.845             | 1            | 1
+//   tanh     | 0.513              | 0.694 (hyp)       | 1            | 1
 //   sin      | 0.79               | 0.501             | 1            | 1
 //   cos      | 0.77               | 0.501             | 1            | 1
 //   pow      | 0.75 (x**y, both    | 0.506 (a double   | 1            | 1
@@ -33,15 +33,15 @@
 //            |  near underflow;    |  rounded once ($))|              |
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
-//   expm1    | 0.513               | 0.869 (native (#))| 1            | 2
+//   expm1    | 0.513               | 0.513 (hyp)       | 1            | 2
 //   log1p    | 0.50 (**)           | 0.661 (native (#))| 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
 //   log2     | 0.573 (%)           | 0.746 (native (#))| 1            | 2
 //   log10    | 0.545 (%)           | 0.658 (native (#))| 1            | 3
-//   sinh     | 0.625 (%)           | 0.664 (native (#))| 1            | 1
-//   cosh     | 0.603 (%)           | 0.660 (native (#))| 1            | 2
+//   sinh     | 0.625 (%)           | 0.546 (hyp)       | 1            | 1
+//   cosh     | 0.603 (%)           | 0.529 (hyp)       | 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
 //   tan      | 0.695 (%)           | 0.501 (trig32)    | 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
@@ -89,6 +89,7 @@
 // float result is rounded twice there, like exp's).
 // (*) NumPy's float32 exp2 is off by up to 32 units of the smallest denormal for results in the
 // denormal range and gives 0 for x in (-150, -149.5]; ours rounds 2^x correctly there.
+// (hyp) vmath32_hyp.cpp (its header has the algorithm and speed), every float32 input.
 // (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.) Special values follow
 // NumPy: NaN in gives NaN, exp overflows to inf above ln(FLT_MAX) and underflows through the
 // denormals to +0, log(0) = -inf, log(x<0) = NaN, tanh saturates to +-1 and keeps -0.
@@ -123,11 +124,8 @@
 // times swing 3x for the kernels but not the CPU times): tanh 3.29 -> 2.54 ms (NumPy 1.46),
 // arcsinh 9.13 -> 4.70 (NumPy 2.73), arccosh 9.28 -> 4.49 (2.48), arctanh 9.38 -> 3.84 (2.02),
 // float64 tan 16.1 -> 14.1 (5.4); np.tanh(a*b+c)*0.5+d on 4M float32 3.40 -> 2.74 ms (NumPy 5.3).
-// Float tanh still computes both pieces (42 operations and a division as emitted, before the
-// vectorizer's widening; the old float-float code emitted ~55); NumPy's SVML loop
-// looks its polynomial coefficients up per lane with vpermps, which the loop vectorizer cannot
-// produce from scalar IR (a table load becomes a gather, slower than the arithmetic here): a 2x
-// faster tanh needs an explicit 16-lane variant (the huge-lane calls' mechanism, inlined).
+// (Float tanh has since moved to vmath32_hyp.cpp: per-lane coefficients by vpermi2ps from
+// registers, vmath_lut32.cpp, as NumPy's loop does; its header has the speed.)
 // Float64 tan: fdlibm's k_tan (both branches) was replaced by vmath64_more.cpp's tan_kernel64
 // (sin and cos polynomials as pairs, one reciprocal); the double-double Cody-Waite reduction and
 // the huge-lane test now dominate (sin/cos cost nearly as much), see that file's header.
@@ -180,7 +178,7 @@
 // 2^12 on (arcsinh, arccosh).
 //
 // expm1, sinh, cosh, exp2, log2, log10, log1p for double are vmath64_fast.cpp's. float: native
-// single-precision kernels
+// single-precision kernels (float expm1, sinh, cosh since moved to vmath32_hyp.cpp's tables)
 // (vmath32_fast.cpp, whose header has the algorithms): float-float exp and log cores combined
 // with exact steps, rounded once. One thread, 1M float32 in [0.1, 4.1), min of 30, NumPy 2.4 in
 // the same process, the shared machine loaded (load ~20 on 2 CPUs):
@@ -193,9 +191,11 @@
 // sinh/cosh/log2/log10/log1p, selects for the special values) against their ~20.
 #include "backends/cpu/vmath.h"
 #include "backends/cpu/vmath32_fast.h"
+#include "backends/cpu/vmath32_hyp.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath_internal.h"
+#include "backends/cpu/vmath_lut32.h"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
@@ -399,39 +399,6 @@ Value* exp32(Math32& m, Value* x) {
   DD h = m.fast_two_sum(m.c(1.0f), e.r1);  // 1 + r1 with its exact rounding error
   Value* p = m.add(h.hi, m.add(h.lo, e.t));
   return m.sel(m.is_nan(x), x, m.scale(p, m.to_int(e.kf)));
-}
-
-// tanh|x| for a = |x| in two pieces, both computed and one selected (plain float fmas, no
-// float-float): a < 0.7: a + a z P(z), z = a^2, P a minimax fit (float coefficients, relative
-// error of tanh below 2^-29) of (tanh(a)/a - 1)/z on [0, 0.49]; the correction a z P is at most
-// 17% of the result. a >= 0.7: with e^-2a = s (1 + h), s = 2^k (k <= -2, from exp_core_f's
-// reduction, h = expm1 of the reduced argument, |h| < 0.42), tanh a = 1 - 2 e^-2a / (1 + e^-2a)
-// = (1 - 2s) + 2s (T - h) with T = s (1 + h)^2 / (1 + s + sh): 1 - 2s is exact and 2s (T - h)
-// is at most a quarter of the result, so its rounding errors (numerator and denominator one fma
-// each, the quotient, the difference) stay below 0.35 ulp before the one fma rounding at the end.
-// a is clamped to 9.1 (tanhf rounds to 1 from 9.011 on; NaN to 9.1, fixed below). Denormals and
-// +-0 come out as x (z underflows to 0); the sign is copied back. Max 0.845 ulp (every float32).
-// It replaced an expm1-based float-float quotient (0.787 ulp) that cost 1.7x as much.
-Value* tanh32(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* z = m.mul(a, a);
-  Value* p = m.poly(z, {-0x1.55555p-2f, 0x1.110f5ep-3f, -0x1.b9be66p-5f, 0x1.61a3c8p-6f, -0x1.033ddap-7f, 0x1.f69a32p-10f});
-  Value* small = m.fma(a, m.mul(z, p), a);
-  Value* ac = m.sel(b.CreateFCmpOLT(a, m.c(9.1f)), a, m.c(9.1f));  // NaN -> 9.1
-  Value* u = m.mul(ac, m.c(-2.0f));
-  Value* kf = m.rint(m.mul(u, m.c(0x1.715476p+0f)));  // exp_core_f's reduction and polynomial
-  Value* r = m.add(m.fma(kf, m.c(-0x1.62e4p-1f), u), m.mul(kf, m.c(-0x1.7f7d1cp-20f)));
-  Value* q = m.poly(r, {0.5f, 0x1.555554p-3f, 0x1.55548ep-5f, 0x1.11127p-7f, 0x1.6d8d2ap-10f, 0x1.9f087ap-13f});
-  Value* h = m.fma(m.mul(r, r), q, r);
-  Value* s = m.pow2(m.to_int(kf));  // k in [-27, -1]; a >= 0.7: k <= -2
-  Value* sh = m.mul(s, h);
-  Value* num = m.fma(sh, m.add(m.c(2.0f), h), s);
-  Value* den = m.fma(s, h, m.add(m.c(1.0f), s));
-  Value* s2 = m.add(s, s);
-  Value* large = m.fma(s2, m.sub(m.div(num, den), h), m.sub(m.c(1.0f), s2));
-  Value* res = m.sel(b.CreateFCmpOLT(a, m.c(0.7f)), small, large);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
 }
 
 // FreeBSD's e_logf.c: x = 2^k * (1+f) with 1+f in [sqrt(2)/2, sqrt(2)), log(1+f) = f - s*(f-R)
@@ -1315,6 +1282,7 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
 
 void inline_vmath_variants(llvm::Module& m) {
   inline_fast64_variants(m);
+  inline_lut32_variants(m);
   std::vector<std::pair<llvm::CallInst*, double>> calls;
   for (llvm::Function& f : m) {
     if (!f.getName().startswith("tracejit.vm.huge.") || !f.getReturnType()->isVectorTy()) continue;
@@ -1387,7 +1355,7 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   switch (op) {
     case ir::Op::Exp: return exp32(m32, x);
     case ir::Op::Log: return log32(m32, x);
-    case ir::Op::Tanh: return tanh32(m32, x);
+    case ir::Op::Tanh: return vmath_detail::tanh32_hyp(m32, x);
     case ir::Op::Asin: return asin32(m32, x);
     case ir::Op::Acos: return acos32(m32, x);
     case ir::Op::Atan: return atan32(m32, x);
@@ -1395,12 +1363,12 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Asinh: return asinh32(m32, x);
     case ir::Op::Acosh: return acosh32(m32, x);
     case ir::Op::Atanh: return atanh32(m32, x);
-    case ir::Op::Sinh: return vmath_detail::sinhcosh32(m32, x, false);
-    case ir::Op::Cosh: return vmath_detail::sinhcosh32(m32, x, true);
+    case ir::Op::Sinh: return vmath_detail::sinhcosh32_hyp(m32, x, false);
+    case ir::Op::Cosh: return vmath_detail::sinhcosh32_hyp(m32, x, true);
     case ir::Op::Exp2: return vmath_detail::exp2_32(m32, x);
     case ir::Op::Log2: return vmath_detail::log2_32(m32, x);
     case ir::Op::Log10: return vmath_detail::log10_32(m32, x);
-    case ir::Op::Expm1: return vmath_detail::expm1_32(m32, x);
+    case ir::Op::Expm1: return vmath_detail::expm1_32_hyp(m32, x);
     case ir::Op::Log1p: return vmath_detail::log1p_32(m32, x);
     default: break;
   }

@@ -185,9 +185,9 @@ void check_cases(const std::vector<Case>& cases) {
 
 constexpr double kBound = 1.0;
 // float exp, log, tanh are native single-precision code (not the double algorithm rounded once):
-// over every float32 input of their domains their max errors are 0.759, 0.888 and 0.845 ulp
+// over every float32 input of their domains their max errors are 0.759, 0.888 and 0.694 ulp
 // (tests/python/test_math_accuracy.py states how), so the bounds are tighter than kBound.
-constexpr double kExpF32Bound = 0.76, kLogF32Bound = 0.89, kTanhF32Bound = 0.85;
+constexpr double kExpF32Bound = 0.76, kLogF32Bound = 0.89, kTanhF32Bound = 0.70;
 
 TEST(Vmath, ExpAccuracy) {
   check_accuracy(Op::Exp, samples<double>(-745.2, 709.8, -60, 9), kBound);
@@ -212,7 +212,41 @@ TEST(Vmath, TanhAccuracy) {
   check_accuracy(Op::Tanh, samples<double>(-1, 1, -30, 0), kBound);
   check_accuracy(Op::Tanh, samples<float>(-10, 10, -149, 4), kTanhF32Bound);
   check_accuracy(Op::Tanh, samples<float>(-1, 1, -14, 0), kTanhF32Bound);
-  check_accuracy(Op::Tanh, samples<float>(0.65f, 0.95f, -1, 0), kTanhF32Bound);  // the switch at 0.7
+  check_accuracy(Op::Tanh, samples<float>(0.65f, 0.95f, -1, 0), kTanhF32Bound);
+}
+
+// float tanh (vmath32_hyp.cpp) has one polynomial per interval: [0, 1.5 * 2^-12) and the half
+// binades above it up to 9.1 (where it saturates to +-1). Every interval edge, 200 floats on
+// either side of it, both signs; the first 2^16 floats of the first interval (denormals, tanh x
+// = x); and every float in [8.99, 9.2] with the saturation exact: 1.0f from the first float
+// whose correctly rounded tanh is 1 (9.010913...) on, the largest float below 1 before it.
+TEST(Vmath, Float32TanhIntervalEdges) {
+  auto from_bits = [](uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  };
+  std::vector<float> xs;
+  for (uint32_t edge = 0x39800000u; edge <= 0x41400000u; edge += 1u << 22)
+    for (uint32_t d = 0; d < 400; ++d) {
+      float v = from_bits(edge - 200 + d);
+      xs.push_back(v);
+      xs.push_back(-v);
+    }
+  for (uint32_t u = 0; u < (1u << 16); ++u) xs.push_back(from_bits(u));
+  EXPECT_LE(max_ulp(Op::Tanh, xs), kTanhF32Bound);
+  std::vector<float> sat;
+  for (float v = 8.99f; v <= 9.2f; v = std::nextafter(v, 10.0f)) sat.push_back(v);
+  std::vector<float> got = run_op(Op::Tanh, sat);
+  ASSERT_EQ(got.size(), sat.size());
+  size_t ones = 0;
+  for (size_t i = 0; i < sat.size(); ++i) {
+    SCOPED_TRACE(fmt17(sat[i]));
+    EXPECT_EQ(got[i], static_cast<float>(std::tanh(static_cast<long double>(sat[i]))));
+    ones += got[i] == 1.0f;
+  }
+  EXPECT_GT(ones, 0u);
+  EXPECT_LT(ones, sat.size());
 }
 
 TEST(Vmath, SinCosAccuracy) {
@@ -429,11 +463,12 @@ TEST(Vmath, PowExactResults) {
 }
 
 // float32 sinh, cosh, exp2, log2, log10, expm1, log1p: native single-precision kernels
-// (backends/cpu/vmath32_fast.cpp), each rounding once at the end; the bounds are their max error
+// (backends/cpu/vmath32_fast.cpp; expm1, sinh, cosh: vmath32_hyp.cpp), each rounding once at the
+// end; the bounds are their max error
 // over every float32 input (tests/python/float32_exhaustive.py, against NumPy's float64 result),
 // rounded up.
-constexpr double kSinhF32Bound = 0.67, kCoshF32Bound = 0.66, kExp2F32Bound = 0.76, kLog2F32Bound = 0.75,
-                 kLog10F32Bound = 0.66, kExpm1F32Bound = 0.87, kLog1pF32Bound = 0.67;
+constexpr double kSinhF32Bound = 0.55, kCoshF32Bound = 0.53, kExp2F32Bound = 0.76, kLog2F32Bound = 0.75,
+                 kLog10F32Bound = 0.66, kExpm1F32Bound = 0.52, kLog1pF32Bound = 0.67;
 
 TEST(Vmath, Float32NativeExpLogFamilyAccuracy) {
   auto pos = [](auto xs) {
@@ -453,6 +488,43 @@ TEST(Vmath, Float32NativeExpLogFamilyAccuracy) {
   check_accuracy(Op::Expm1, samples<float>(-1, 1, -30, 0), kExpm1F32Bound);
   check_accuracy(Op::Log1p, pos(samples<float>(0, 10, -149, 127)), kLog1pF32Bound);
   check_accuracy(Op::Log1p, samples<float>(-0.999f, 1, -30, -1), kLog1pF32Bound);
+}
+
+// float32 expm1 (vmath32_hyp.cpp) reduces x by n ln2/32 (n = rint(x 32/ln2), 2^(n/32) from a
+// 32-entry table): 60 floats on either side of every switch of n, (n + 1/2) ln2/32, from the
+// clamp at -18 to the overflow (both exact-sum regimes: 2^(n/32) below 1/2 and above 2^24).
+TEST(Vmath, Float32Expm1TableEdges) {
+  std::vector<float> xs;
+  for (int n = -832; n <= 4097; ++n) {
+    float v = static_cast<float>((n + 0.5) * 0.021660849392498290);  // ln2/32
+    for (int d = 0; d < 60; ++d) {
+      xs.push_back(v);
+      v = std::nextafter(v, 100.0f);
+    }
+    v = static_cast<float>((n + 0.5) * 0.021660849392498290);
+    for (int d = 0; d < 60; ++d) xs.push_back(v = std::nextafter(v, -100.0f));
+  }
+  EXPECT_LE(max_ulp(Op::Expm1, xs), kExpm1F32Bound);
+}
+
+// float32 sinh and cosh (vmath32_hyp.cpp) use the same reduction for e^|x| and e^-|x| (the
+// latter's n clamped at -640, |x| > 13.86); sinh switches to a polynomial below 0.35. 40 floats
+// on either side of every switch of n up to the overflow, of 0.35 and of 640 ln2/32, both signs.
+TEST(Vmath, Float32SinhCoshTableEdges) {
+  std::vector<float> xs;
+  std::vector<double> centers = {0.35, 640.5 * 0.021660849392498290};
+  for (int n = 0; n <= 4130; ++n) centers.push_back((n + 0.5) * 0.021660849392498290);  // ln2/32
+  for (double c : centers) {
+    float v = static_cast<float>(c), w = v;
+    for (int d = 0; d < 40; ++d) {
+      xs.push_back(v);
+      xs.push_back(-w);
+      v = std::nextafter(v, 100.0f);
+      w = std::nextafter(w, 0.0f);
+    }
+  }
+  EXPECT_LE(max_ulp(Op::Sinh, xs), kSinhF32Bound);
+  EXPECT_LE(max_ulp(Op::Cosh, xs), kCoshF32Bound);
 }
 
 // Float-only exact values: overflow thresholds (the largest finite-result input and the next
