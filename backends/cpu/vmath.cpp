@@ -190,6 +190,8 @@
 // sinh/cosh/log2/log10/log1p, selects for the special values) against their ~20.
 #include "backends/cpu/vmath.h"
 #include "backends/cpu/vmath32_fast.h"
+#include "backends/cpu/vmath32_log.h"
+#include "backends/cpu/vmath_lut32.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath_internal.h"
 
@@ -428,42 +430,6 @@ Value* tanh32(Math32& m, Value* x) {
   Value* large = m.fma(s2, m.sub(m.div(num, den), h), m.sub(m.c(1.0f), s2));
   Value* res = m.sel(b.CreateFCmpOLT(a, m.c(0.7f)), small, large);
   return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
-// FreeBSD's e_logf.c: x = 2^k * (1+f) with 1+f in [sqrt(2)/2, sqrt(2)), log(1+f) = f - s*(f-R)
-// with s = f/(2+f) and R a minimax polynomial in s^2 (4 float coefficients). Max 0.888 ulp.
-Value* log32(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* ix = m.bits(x);
-  Value* subnormal = b.CreateICmpULT(ix, m.ci(0x00800000));  // +0 and positive denormals
-  Value* xs = m.sel(subnormal, m.mul(x, m.c(0x1p25f)), x);
-  Value* k = m.sel(subnormal, m.ci(-25), m.ci(0));
-  Value* hx = m.bits(xs);
-  k = b.CreateAdd(k, b.CreateSub(b.CreateLShr(hx, m.ci(23)), m.ci(127)));
-  hx = b.CreateAnd(hx, m.ci(0x007fffff));
-  Value* i = b.CreateAnd(b.CreateAdd(hx, m.ci(0x95f64 << 3)), m.ci(0x800000));
-  Value* xn = m.from_bits(b.CreateOr(hx, b.CreateXor(i, m.ci(0x3f800000))));  // 1+f or (1+f)/2
-  k = b.CreateAdd(k, b.CreateLShr(i, m.ci(23)));
-  Value* f = m.sub(xn, m.c(1.0f));
-  Value* dk = m.to_fp(k);
-  Value* s = m.div(f, m.add(m.c(2.0f), f));
-  Value* z = m.mul(s, s);
-  Value* w = m.mul(z, z);
-  Value* t1 = m.mul(w, m.add(m.c(0xccce13.0p-25f), m.mul(w, m.c(0xf89e26.0p-26f))));
-  Value* t2 = m.mul(z, m.add(m.c(0xaaaaaa.0p-24f), m.mul(w, m.c(0x91e9ee.0p-25f))));
-  Value* r = m.add(t2, t1);
-  Value* sel = b.CreateOr(b.CreateSub(hx, m.ci(0x6147a << 3)), b.CreateSub(m.ci(0x6b851 << 3), hx));
-  Value* use_hfsq = b.CreateICmpSGT(sel, m.ci(0));
-  Value* k_hi = m.mul(dk, m.c(6.9313812256e-01f));  // exact: k has <= 8 bits
-  Value* k_lo = m.mul(dk, m.c(9.0580006145e-06f));
-  Value* hfsq = m.mul(m.mul(m.c(0.5f), f), f);
-  Value* a = m.sub(k_hi, m.sub(m.sub(hfsq, m.add(m.mul(s, m.add(hfsq, r)), k_lo)), f));
-  Value* c = m.sub(k_hi, m.sub(m.sub(m.mul(s, m.sub(f, r)), k_lo), f));
-  Value* res = m.sel(use_hfsq, a, c);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0f)), m.c(-INFINITY), res);
-  res = m.sel(b.CreateFCmpOLT(x, m.c(0.0f)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
 }
 
 // ---- pow ----
@@ -1342,6 +1308,7 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
 
 void inline_vmath_variants(llvm::Module& m) {
   inline_fast64_variants(m);
+  inline_lut32_variants(m);
   std::vector<std::pair<llvm::CallInst*, double>> calls;
   for (llvm::Function& f : m) {
     if (!f.getName().startswith("tracejit.vm.huge.") || !f.getReturnType()->isVectorTy()) continue;
@@ -1413,7 +1380,7 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Math32 m32(b);
   switch (op) {
     case ir::Op::Exp: return exp32(m32, x);
-    case ir::Op::Log: return log32(m32, x);
+    case ir::Op::Log: return vmath_detail::log_tab32(m32, x);
     case ir::Op::Tanh: return tanh32(m32, x);
     case ir::Op::Asin: return asin32(m32, x);
     case ir::Op::Acos: return acos32(m32, x);
@@ -1425,10 +1392,10 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Sinh: return vmath_detail::sinhcosh32(m32, x, false);
     case ir::Op::Cosh: return vmath_detail::sinhcosh32(m32, x, true);
     case ir::Op::Exp2: return vmath_detail::exp2_32(m32, x);
-    case ir::Op::Log2: return vmath_detail::log2_32(m32, x);
-    case ir::Op::Log10: return vmath_detail::log10_32(m32, x);
+    case ir::Op::Log2: return vmath_detail::log2_tab32(m32, x);
+    case ir::Op::Log10: return vmath_detail::log10_tab32(m32, x);
     case ir::Op::Expm1: return vmath_detail::expm1_32(m32, x);
-    case ir::Op::Log1p: return vmath_detail::log1p_32(m32, x);
+    case ir::Op::Log1p: return vmath_detail::log1p_tab32(m32, x);
     default: break;
   }
   // sin, cos, tan: FreeBSD's float kernels evaluated in double, rounded once (anything else: the

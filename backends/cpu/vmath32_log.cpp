@@ -1,0 +1,182 @@
+// Table-driven float32 log, log2, log10, log1p: native single precision (16 lanes per AVX-512
+// vector), no division, no widening to double; the 32-entry tables are read by vmath_lut32's
+// lut32 (one vpermi2ps per table and 16 lanes).
+//
+// Reduction (the ARM optimized-routines logf design, in float with exact steps): x = 2^k z, z in
+// [0x1.66p-1, 0x1.66p0) (the bit offset kOff), i = the top 5 mantissa bits of z - kOff (32
+// subintervals), invc ~ 1/c for c the middle of subinterval i (exactly 1 for the subinterval
+// holding 1.0), so log_b x = k log_b 2 + log_b c + log_b(1 + r), r = z invc - 1, |r| < 0.024.
+// Every step that can cancel near x = 1 is exact or carried:
+// - z invc = ph + pl exactly (product and fma residual), rh = ph - 1 exact (Sterbenz), and
+//   log(1 + rh + pl) = log(1 + rh) + pl (1 - rh) to below 2^-50;
+// - k C1 + T_hi[i] exact by one fma (C1 = log_b 2 and T_hi = log_b c both rounded to multiples of
+//   2^-16; |k| <= 152), k C2 + T_lo[i] for the rest;
+// - the leading sum (k C1 + T_hi) + S rh as a Fast2Sum pair (S rh = 1/ln b times rh as an exact
+//   product for log2/log10), everything else (the pair's error, the low parts, rh^2 P(rh) with P
+//   the Taylor polynomial of (log(1 + r) - r)/r^2 to r^3, times 1/ln b) summed into one small
+//   term; the result hi + lo rounds once.
+// Denormal x is scaled by 2^23 first (k - 23). log1p: 1 + x = uh + ul exactly (uh >= 2^-24, never
+// denormal), log(uh) + ul/uh with ul/uh = ul 2^-k invc (1 - rh) (no division; exact when uh = 1,
+// so log1p(x) = x for tiny x).
+// Special values as NumPy's: log_b(+-0) = -inf, log_b(x < 0) = NaN, log_b(+inf) = +inf, NaN in
+// gives NaN; log1p(-1) = -inf, below NaN, log1p(+-0) = +-0, denormals kept.
+//
+// Max error in float32 ulps of the exact result (every float32 input, tests/python/
+// float32_exhaustive.py; the scalar model of this code, /tmp prototype, agreed): see the table in
+// vmath.cpp's header.
+#include "backends/cpu/vmath32_log.h"
+
+#include "backends/cpu/vmath_lut32.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace tracejit::backends::vmath_detail {
+namespace {
+
+constexpr int kN = 32;
+constexpr uint32_t kOff = 0x3f330000;  // z in [0x1.66p-1, 0x1.66p0)
+
+enum Base { kE = 0, kTwo = 1, kTen = 2 };
+
+float as_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Tables and constants, computed once in long double (64-bit mantissa: log c to ~2^-64).
+struct Tables {
+  float invc[kN];
+  float t_hi[3][kN];  // log_b c rounded to a multiple of 2^-16
+  float t_lo[3][kN];  // the rest, rounded to float
+  float c1[3], c2[3];  // log_b 2 = c1 (multiple of 2^-16) + c2
+  float s1[3], s2[3];  // 1/ln b = s1 + s2
+  float p[3][4];       // (1/ln b) (-1/2, 1/3, -1/4, 1/5), rounded to float
+};
+
+const Tables& tables() {
+  static const Tables t = [] {
+    Tables t{};
+    const long double ln2 = std::log(2.0L), ln10 = std::log(10.0L);
+    const long double scale[3] = {1.0L, 1.0L / ln2, 1.0L / ln10};
+    const long double log2b[3] = {ln2, 1.0L, ln2 / ln10};
+    auto split16 = [](long double v, float& hi, float& lo) {
+      long double h = std::round(v * 65536.0L) / 65536.0L;
+      hi = static_cast<float>(h);
+      lo = static_cast<float>(v - h);
+    };
+    for (int i = 0; i < kN; ++i) {
+      long double zl = as_float(kOff + (static_cast<uint32_t>(i) << 18));
+      long double zh = as_float(kOff + (static_cast<uint32_t>(i + 1) << 18));
+      // invc: the 6-bit float minimizing max |z invc - 1| over the subinterval (1 for the one
+      // holding 1.0), so that every r = z invc - 1 (|r| < 2^-5.4) is exact in float.
+      double zmax = as_float(kOff + (static_cast<uint32_t>(i + 1) << 18) - 1);
+      double best = 1e9, invc = 1.0;
+      for (double v = 0.97 / static_cast<double>(zh); v <= 1.03 / static_cast<double>(zl);) {
+        int e;
+        std::frexp(v, &e);
+        double q = std::ldexp(1.0, e - 6);
+        double cand = std::ceil(v / q) * q;
+        double worst = std::max(std::fabs(static_cast<double>(zl) * cand - 1), std::fabs(zmax * cand - 1));
+        if (worst < best) best = worst, invc = cand;
+        v = cand + q * 0.5;
+      }
+      if (zl <= 1 && zh > 1) invc = 1.0;
+      t.invc[i] = static_cast<float>(invc);
+      long double logc = -std::log(static_cast<long double>(invc));
+      for (int b = 0; b < 3; ++b) split16(logc * scale[b], t.t_hi[b][i], t.t_lo[b][i]);
+    }
+    for (int b = 0; b < 3; ++b) {
+      split16(log2b[b], t.c1[b], t.c2[b]);
+      t.s1[b] = static_cast<float>(scale[b]);
+      t.s2[b] = static_cast<float>(scale[b] - t.s1[b]);
+      const long double taylor[4] = {-0.5L, 1.0L / 3, -0.25L, 0.2L};
+      for (int j = 0; j < 4; ++j) t.p[b][j] = static_cast<float>(taylor[j] * scale[b]);
+    }
+    return t;
+  }();
+  return t;
+}
+
+const char* const kTHiNames[3] = {"log_thi", "log2_thi", "log10_thi"};
+const char* const kTLoNames[3] = {"log_tlo", "log2_tlo", "log10_tlo"};
+
+// log_b(x) as hi + lo (not yet added) for finite x > 0 (other lanes: garbage, finite or not);
+// `denormals`: scale denormal x first (log1p's 1 + x never is one). `ul`: log1p's low part of
+// 1 + x (x = uh + ul), whose ul/uh joins lo; nullptr otherwise.
+DD log_core(Math32& m, Value* x, Base base, bool denormals, Value* ul) {
+  auto& b = m.b();
+  const Tables& t = tables();
+  Value* ix = m.bits(x);
+  if (denormals) {
+    Value* scaled = b.CreateSub(m.bits(m.mul(x, m.c(0x1p23f))), m.ci(23 << 23));
+    ix = m.sel(b.CreateICmpULT(ix, m.ci(0x00800000)), scaled, ix);
+  }
+  Value* tmp = b.CreateSub(ix, m.ci(static_cast<int32_t>(kOff)));
+  Value* i = b.CreateAnd(b.CreateLShr(tmp, m.ci(18)), m.ci(kN - 1));
+  Value* kbits = b.CreateAnd(tmp, m.ci(static_cast<int32_t>(0xff800000u)));  // k << 23
+  Value* kf = m.to_fp(b.CreateAShr(tmp, m.ci(23)));
+  Value* z = m.from_bits(b.CreateSub(ix, kbits));
+  Value* invc = lut32(m, "log_invc", t.invc, kN, i);
+  Value* thi = lut32(m, kTHiNames[base], t.t_hi[base], kN, i);
+  Value* tlo = lut32(m, kTLoNames[base], t.t_lo[base], kN, i);
+  Value* rh = m.fma(z, invc, m.c(-1.0f));  // exact
+  Value* a = m.fma(kf, m.c(t.c1[base]), thi);  // exact
+  Value* lo = m.fma(kf, m.c(t.c2[base]), tlo);
+  Value* s;
+  if (base == kE) {
+    s = m.add(a, rh);
+    lo = m.add(lo, m.sub(rh, m.sub(s, a)));
+  } else {
+    DD sr = m.two_prod(m.c(t.s1[base]), rh);
+    s = m.add(a, sr.hi);
+    lo = m.add(lo, m.sub(sr.hi, m.sub(s, a)));
+    lo = m.add(lo, sr.lo);
+    lo = m.fma(m.c(t.s2[base]), rh, lo);
+  }
+  if (ul) {
+    // ul / uh = ul 2^-k invc / (1 + r) ~ ul 2^-k invc (1 - rh) (relative error below 2^-11 of a
+    // term below 2^-24 of uh; exact for uh = 1). 2^-k: a normal float, or +0 for k = 127 and
+    // (the bits clamped at 0) k = 128.
+    Value* pk = m.from_bits(b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b.CreateSub(m.ci(0x3f800000), kbits), m.ci(0)));
+    Value* q = m.mul(m.mul(ul, pk), invc);
+    lo = m.add(lo, m.fma(m.neg(rh), q, q));
+  }
+  Value* r2 = m.mul(rh, rh);
+  const float* c = t.p[base];
+  Value* poly = m.fma(m.fma(m.fma(m.c(c[3]), rh, m.c(c[2])), rh, m.c(c[1])), rh, m.c(c[0]));
+  return {s, m.fma(r2, poly, lo)};
+}
+
+Value* log_base(Math32& m, Value* x, Base base) {
+  auto& b = m.b();
+  DD l = log_core(m, x, base, /*denormals=*/true, nullptr);
+  Value* res = m.add(l.hi, l.lo);
+  res = m.sel(b.CreateFCmpOLT(x, m.c(INFINITY)), res, x);  // +inf, NaN
+  res = m.sel(b.CreateFCmpOLT(x, m.c(0.0f)), m.c(NAN), res);
+  return m.sel(b.CreateFCmpOEQ(x, m.c(0.0f)), m.c(-INFINITY), res);
+}
+
+}  // namespace
+
+Value* log_tab32(Math32& m, Value* x) { return log_base(m, x, kE); }
+Value* log2_tab32(Math32& m, Value* x) { return log_base(m, x, kTwo); }
+Value* log10_tab32(Math32& m, Value* x) { return log_base(m, x, kTen); }
+
+Value* log1p_tab32(Math32& m, Value* x) {
+  auto& b = m.b();
+  Value* ok = b.CreateAnd(b.CreateFCmpOGT(x, m.c(-1.0f)), b.CreateFCmpOLT(x, m.c(INFINITY)));
+  DD u = m.two_sum(m.c(1.0f), m.sel(ok, x, m.c(0.0f)));  // 1 + x exactly; u.hi >= 2^-24
+  DD l = log_core(m, u.hi, kE, /*denormals=*/false, u.lo);
+  Value* res = m.add(l.hi, l.lo);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0f)), x, res);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
+  res = m.sel(b.CreateFCmpOEQ(x, m.c(-1.0f)), m.c(-INFINITY), res);
+  res = m.sel(b.CreateFCmpOLT(x, m.c(-1.0f)), m.c(NAN), res);
+  return m.sel(m.is_nan(x), x, res);
+}
+
+}  // namespace tracejit::backends::vmath_detail
