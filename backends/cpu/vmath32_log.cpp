@@ -54,7 +54,7 @@ struct Tables {
   float t_lo[3][kN];  // the rest, rounded to float
   float c1[3], c2[3];  // log_b 2 = c1 (multiple of 2^-16) + c2
   float s1[3], s2[3];  // 1/ln b = s1 + s2
-  float p[3][4];       // (1/ln b) (-1/2, 1/3, -1/4, 1/5), rounded to float
+  float p[3][3];       // (1/ln b) times the polynomial below, rounded to float
 };
 
 const Tables& tables() {
@@ -93,8 +93,10 @@ const Tables& tables() {
       split16(log2b[b], t.c1[b], t.c2[b]);
       t.s1[b] = static_cast<float>(scale[b]);
       t.s2[b] = static_cast<float>(scale[b] - t.s1[b]);
-      const long double taylor[4] = {-0.5L, 1.0L / 3, -0.25L, 0.2L};
-      for (int j = 0; j < 4; ++j) t.p[b][j] = static_cast<float>(taylor[j] * scale[b]);
+      // (log(1 + r) - r)/r^2 ~ c0 + c1 r + c2 r^2: minimax for the relative error of r + r^2 P
+      // on |r| <= 0.02344 (2^-26.5; the Taylor coefficients give 2^-24).
+      const long double minimax[3] = {-0.49999998L, 0.33342437L, -0.25012956L};
+      for (int j = 0; j < 3; ++j) t.p[b][j] = static_cast<float>(minimax[j] * scale[b]);
     }
     return t;
   }();
@@ -112,7 +114,10 @@ DD log_core(Math32& m, Value* x, Base base, bool denormals, Value* ul) {
   const Tables& t = tables();
   Value* ix = m.bits(x);
   if (denormals) {
-    Value* scaled = b.CreateSub(m.bits(m.mul(x, m.c(0x1p23f))), m.ci(23 << 23));
+    // x = ix 2^-149 for denormal x: sitofp(ix) = x 2^149 exactly, its bits less 149 << 23 (a
+    // conversion, not x * 2^k, which would raise a spurious overflow flag for large x and make
+    // the runtime re-run the call eagerly).
+    Value* scaled = b.CreateSub(m.bits(m.to_fp(ix)), m.ci(149 << 23));
     ix = m.sel(b.CreateICmpULT(ix, m.ci(0x00800000)), scaled, ix);
   }
   Value* tmp = b.CreateSub(ix, m.ci(static_cast<int32_t>(kOff)));
@@ -131,10 +136,9 @@ DD log_core(Math32& m, Value* x, Base base, bool denormals, Value* ul) {
     s = m.add(a, rh);
     lo = m.add(lo, m.sub(rh, m.sub(s, a)));
   } else {
-    DD sr = m.two_prod(m.c(t.s1[base]), rh);
-    s = m.add(a, sr.hi);
-    lo = m.add(lo, m.sub(sr.hi, m.sub(s, a)));
-    lo = m.add(lo, sr.lo);
+    // s = a + s1 rh rounded once, its error (a - s exact here) to within 2^-24 of itself.
+    s = m.fma(m.c(t.s1[base]), rh, a);
+    lo = m.add(lo, m.fma(m.c(t.s1[base]), rh, m.sub(a, s)));
     lo = m.fma(m.c(t.s2[base]), rh, lo);
   }
   if (ul) {
@@ -147,7 +151,7 @@ DD log_core(Math32& m, Value* x, Base base, bool denormals, Value* ul) {
   }
   Value* r2 = m.mul(rh, rh);
   const float* c = t.p[base];
-  Value* poly = m.fma(m.fma(m.fma(m.c(c[3]), rh, m.c(c[2])), rh, m.c(c[1])), rh, m.c(c[0]));
+  Value* poly = m.fma(m.fma(m.c(c[2]), rh, m.c(c[1])), rh, m.c(c[0]));
   return {s, m.fma(r2, poly, lo)};
 }
 

@@ -506,6 +506,70 @@ TEST(Vmath, Float32NativeExpLogFamilySpecialValues) {
   }
 }
 
+// float32 log, log2, log10, log1p (backends/cpu/vmath32_log.cpp, 32-entry tables): both sides
+// of every table subinterval edge (bit offset 0x3f330000 + i<<18) over the whole exponent range
+// and scaled into the denormals, the neighbourhood of 1 (where k log_b 2 + log_b c cancels
+// against log(1 + r)), exact results (log2 of every power of two, log10 of the powers of ten that
+// are floats) and the special values, bit for bit.
+TEST(Vmath, Float32TableLogHardCases) {
+  auto from_bits = [](uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  };
+  std::vector<float> xs;
+  for (uint32_t i = 0; i <= 32; ++i)
+    for (int d : {-2, -1, 0, 1})
+      for (int e = -126; e <= 127; ++e) {
+        int64_t bits = int64_t{0x3f330000} + (int64_t{i} << 18) + d + (int64_t{e} << 23);
+        if (bits <= 0x00800000 || bits >= 0x7f800000) continue;
+        float x = from_bits(static_cast<uint32_t>(bits));
+        xs.push_back(x);
+        if (e == 0) xs.push_back(std::ldexp(x, -135)), xs.push_back(std::ldexp(x, -147));  // denormals
+      }
+  for (int k = 1; k <= 5000; ++k) {
+    xs.push_back(1.0f + static_cast<float>(k) * 0x1p-23f);
+    xs.push_back(1.0f - static_cast<float>(k) * 0x1p-24f);
+    xs.push_back(1.0f + static_cast<float>(k) * 0x1p-13f);
+    xs.push_back(1.0f - static_cast<float>(k) * 0x1p-14f);
+  }
+  EXPECT_LE(max_ulp(Op::Log, xs), kLogF32Bound);
+  EXPECT_LE(max_ulp(Op::Log2, xs), kLog2F32Bound);
+  EXPECT_LE(max_ulp(Op::Log10, xs), kLog10F32Bound);
+  std::vector<float> l1p;
+  for (float x : xs)
+    if (x >= 0.5f && x <= 2.0f) l1p.push_back(x - 1.0f);  // exact: log1p around 0 and the edges - 1
+  for (float x : xs) l1p.push_back(x), l1p.push_back(-x / 2);  // the whole range, and (-1/2, 0)
+  for (int k = 1; k <= 4096; ++k) l1p.push_back(-1.0f + static_cast<float>(k) * 0x1p-24f);  // near -1
+  EXPECT_LE(max_ulp(Op::Log1p, l1p), kLog1pF32Bound);
+
+  std::vector<float> p2, k2, p10, k10;
+  for (int k = -149; k <= 127; ++k) p2.push_back(std::ldexp(1.0f, k)), k2.push_back(static_cast<float>(k));
+  for (int k = 0; k <= 10; ++k) p10.push_back(static_cast<float>(std::pow(10.0, k))), k10.push_back(static_cast<float>(k));
+  std::vector<float> l2 = run_op(Op::Log2, p2), l10 = run_op(Op::Log10, p10);
+  for (size_t i = 0; i < p2.size(); ++i) EXPECT_EQ(l2[i], k2[i]) << "log2(2^" << k2[i] << ")";
+  for (size_t i = 0; i < p10.size(); ++i) EXPECT_EQ(l10[i], k10[i]) << "log10(1e" << k10[i] << ")";
+
+  const float inf = INFINITY, nan = NAN, den = 0x1p-149f;
+  const std::vector<float> sx = {0.0f, -0.0f, -den, -1.0f, -inf, inf, nan, -nan, 1.0f, -2.0f};
+  for (Op op : {Op::Log, Op::Log2, Op::Log10, Op::Log1p}) {
+    std::vector<float> got = run_op(op, sx);
+    ASSERT_EQ(got.size(), sx.size());
+    for (size_t i = 0; i < sx.size(); ++i) {
+      SCOPED_TRACE(std::string(ir::op_name(op)) + "(" + fmt17(sx[i]) + ")");
+      long double want = reference(op, static_cast<long double>(sx[i]));
+      if (op == Op::Log1p && sx[i] == 0.0f) want = sx[i];  // +-0 kept
+      float wf = static_cast<float>(want);
+      if (std::isnan(wf)) {
+        EXPECT_TRUE(std::isnan(got[i])) << got[i];
+      } else {
+        EXPECT_EQ(got[i], wf) << std::setprecision(9) << got[i];
+        EXPECT_EQ(std::signbit(got[i]), std::signbit(wf));
+      }
+    }
+  }
+}
+
 // The backend suite's interesting values (zeros, extremes, denormals, NaN, inf) of each dtype.
 TEST(Vmath, InterestingValues) {
   for (Op op : {Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Expm1, Op::Log1p, Op::Exp2, Op::Log2, Op::Log10, Op::Sinh,
