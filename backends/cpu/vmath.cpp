@@ -9,7 +9,8 @@
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
 // reduction by ln2 with a minimax polynomial for exp (tanh: an odd polynomial below 0.7, above
-// it 1 - 2e^-2x/(1 + e^-2x) rearranged so one fma rounds), FreeBSD's e_logf.c for log. float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
+// it 1 - 2e^-2x/(1 + e^-2x) rearranged so one fma rounds). float log, log2, log10, log1p: table-driven
+// kernels in vmath32_log.cpp (32-entry float tables in registers, no division). float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
 // argument (a 25+53-bit pi/2 reduction, k_sinf/k_cosf polynomials in double; tan their
 // quotient), rounded once; |x| >= 2^28 the double algorithm (out of line).
 // llvm.fma appears only inside these algorithms (error-free products, polynomial steps); the
@@ -24,7 +25,7 @@
 //   ---------+--------------------+-------------------+--------------+-------------
 //   exp      | 0.52 (0.75 for     | 0.759 (0.660 for  | 1            | 2
 //            |  denormal results) |  normal results)  |              |
-//   log      | 0.50               | 0.888             | 1            | 3
+//   log      | 0.50               | 0.686 (table (%)) | 1            | 3
 //   tanh     | 0.513              | 0.845             | 1            | 1
 //   sin      | 0.79               | 0.501             | 1            | 1
 //   cos      | 0.77               | 0.501             | 1            | 1
@@ -34,12 +35,12 @@
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
 //   expm1    | 0.513               | 0.869 (native (#))| 1            | 2
-//   log1p    | 0.50 (**)           | 0.661 (native (#))| 1            | 2
+//   log1p    | 0.50 (**)           | 0.703 (table (%)) | 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
-//   log2     | 0.50                | 0.746 (native (#))| 1            | 2
-//   log10    | 0.50                | 0.658 (native (#))| 1            | 3
+//   log2     | 0.50                | 0.643 (table (%)) | 1            | 2
+//   log10    | 0.50                | 0.667 (table (%)) | 1            | 2
 //   sinh     | 0.512               | 0.664 (native (#))| 1            | 1
 //   cosh     | 0.500               | 0.660 (native (#))| 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
@@ -83,6 +84,9 @@
 // negative mirror the kernels compute from |x|, plus every 97th negative pattern) against NumPy's
 // float64 result, by tests/python/float32_exhaustive.py. exp2's max is at denormal results (the
 // float result is rounded twice there, like exp's).
+// (%) table-driven single-precision kernels in vmath32_log.cpp (its header has the algorithm and
+// the speed): the max over every float32 input against NumPy's float64 result, by
+// tests/python/float32_exhaustive.py.
 // (*) NumPy's float32 exp2 is off by up to 32 units of the smallest denormal for results in the
 // denormal range and gives 0 for x in (-150, -149.5]; ours rounds 2^x correctly there.
 // (NumPy's own float32 exp/log are documented at up to 2.5/3.8 ulp.) Special values follow
@@ -90,8 +94,9 @@
 // denormals to +0, log(0) = -inf, log(x<0) = NaN, tanh saturates to +-1 and keeps -0.
 //
 // Speed, 4M float32, one thread, this 2-core AVX-512 machine (min of 30, NumPy 2.4 in the same
-// process): exp 1.5 ms (NumPy 1.8; the double path took 3.5), log 2.65 ms (NumPy 1.5; double
-// path 6.5), tanh(a*b+c)*0.5+d 3.7-4.1 ms (double path 4.9-5.8).
+// process): exp 1.5 ms (NumPy 1.8; the double path took 3.5), log 2.65 ms before the table
+// kernel of vmath32_log.cpp (NumPy 1.5; double path 6.5; now: that file's header),
+// tanh(a*b+c)*0.5+d 3.7-4.1 ms (double path 4.9-5.8).
 // cbrt .. hypot (benchmarks/bench_vmath.py --baseline <build with the libm calls>, 4M elements,
 // min of 10, on the shared machine under load, so +-30%): against the libm call per element they
 // replace 2.3-3x faster (tan, when every lane still paid for the Payne-Hanek reduction),
@@ -187,7 +192,8 @@
 //   NumPy   0.38  0.34  0.22  0.21  0.23  0.38  0.47
 // (/tmp/vm.py's float32 half with TRACEJIT_SYNC=1 and jit(hot=0)). Still 1.7-3.9x NumPy's SVML
 // loops: 35-55 vector instructions per 16 lanes (exact float-float steps, one division in
-// sinh/cosh/log2/log10/log1p, selects for the special values) against their ~20.
+// sinh/cosh/log2/log10/log1p, selects for the special values) against their ~20. (float log2,
+// log10, log1p have since moved to vmath32_log.cpp's table kernels; its header has their speed.)
 #include "backends/cpu/vmath.h"
 #include "backends/cpu/vmath32_fast.h"
 #include "backends/cpu/vmath32_log.h"
