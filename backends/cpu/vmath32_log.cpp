@@ -36,12 +36,13 @@
 // NumPy's).
 //
 // Speed, 4M float32 in [0.01, 100) (log1p: [-0.5, 10)), one thread (TRACEJIT_NUM_THREADS=1),
-// process CPU time, min of 15, NumPy 2.4 in the same process, the shared 2-core machine at load
-// 13-16 (ms; before: the e_logf.c log and vmath32_fast.cpp's float-float log_parts kernels):
+// process CPU time, best of several min-of-20 runs, old and new builds in alternating processes,
+// NumPy 2.4 in the same process, the shared 2-core machine at load ~3 (ms; before: the e_logf.c
+// log and vmath32_fast.cpp's float-float log_parts kernels):
 //   ms      log   log2  log10 log1p
-//   before  2.9   3.0   3.3   3.3
-//   now     1.67  1.85  1.91  2.66
-//   NumPy   1.51  1.02  0.99  1.70
+//   before  2.87  3.10  3.29  3.30
+//   now     1.54  1.62  1.71  2.57
+//   NumPy   1.49  0.90  0.93  1.70
 // In cache (256K elements) log runs at NumPy's speed (103 vs 97 us); log2/log10 stay ~2x
 // NumPy's (its log2/log10 loops are ~20 instructions per 16 lanes; ours ~45: the exponent and
 // index arithmetic, three permutes, the exact pair, the denormal scaling and the special-value
