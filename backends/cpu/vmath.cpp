@@ -9,7 +9,8 @@
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
 // reduction by ln2 with a minimax polynomial for exp (tanh: one polynomial per half binade with
-// coefficients from registers, vmath32_hyp.cpp), FreeBSD's e_logf.c for log. float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
+// coefficients from registers, vmath32_hyp.cpp). float log, log2, log10, log1p: table-driven
+// kernels in vmath32_log.cpp (32-entry float tables in registers, no division). float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
 // argument (a 25+53-bit pi/2 reduction, k_sinf/k_cosf polynomials in double; tan their
 // quotient), rounded once; |x| >= 2^28 the double algorithm (out of line).
 // llvm.fma appears only inside these algorithms (error-free products, polynomial steps); the
@@ -24,7 +25,7 @@
 //   ---------+--------------------+-------------------+--------------+-------------
 //   exp      | 0.52 (0.75 for     | 0.759 (0.660 for  | 1            | 2
 //            |  denormal results) |  normal results)  |              |
-//   log      | 0.540 (%)          | 0.888             | 1            | 3
+//   log      | 0.540 (%)          | 0.686 (log32 (&)) | 1            | 3
 //   tanh     | 0.513              | 0.694 (hyp)       | 1            | 1
 //   sin      | 0.79               | 0.501             | 1            | 1
 //   cos      | 0.77               | 0.501             | 1            | 1
@@ -34,12 +35,12 @@
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
 //   expm1    | 0.513               | 0.513 (hyp)       | 1            | 2
-//   log1p    | 0.50 (**)           | 0.661 (native (#))| 1            | 2
+//   log1p    | 0.50 (**)           | 0.703 (log32 (&)) | 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
-//   log2     | 0.573 (%)           | 0.746 (native (#))| 1            | 2
-//   log10    | 0.545 (%)           | 0.658 (native (#))| 1            | 3
+//   log2     | 0.573 (%)           | 0.643 (log32 (&)) | 1            | 2
+//   log10    | 0.545 (%)           | 0.667 (log32 (&)) | 1            | 2
 //   sinh     | 0.625 (%)           | 0.546 (hyp)       | 1            | 1
 //   cosh     | 0.603 (%)           | 0.529 (hyp)       | 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
@@ -87,6 +88,9 @@
 // negative mirror the kernels compute from |x|, plus every 97th negative pattern) against NumPy's
 // float64 result, by tests/python/float32_exhaustive.py. exp2's max is at denormal results (the
 // float result is rounded twice there, like exp's).
+// (&) table-driven single-precision kernels in vmath32_log.cpp (its header has the algorithm, the
+// speed and how these were measured): the max over every float32 input against the float64
+// result.
 // (*) NumPy's float32 exp2 is off by up to 32 units of the smallest denormal for results in the
 // denormal range and gives 0 for x in (-150, -149.5]; ours rounds 2^x correctly there.
 // (hyp) vmath32_hyp.cpp (its header has the algorithm and speed), every float32 input.
@@ -95,8 +99,9 @@
 // denormals to +0, log(0) = -inf, log(x<0) = NaN, tanh saturates to +-1 and keeps -0.
 //
 // Speed, 4M float32, one thread, this 2-core AVX-512 machine (min of 30, NumPy 2.4 in the same
-// process): exp 1.5 ms (NumPy 1.8; the double path took 3.5), log 2.65 ms (NumPy 1.5; double
-// path 6.5), tanh(a*b+c)*0.5+d 3.7-4.1 ms (double path 4.9-5.8).
+// process): exp 1.5 ms (NumPy 1.8; the double path took 3.5), log 2.65 ms before the table
+// kernel of vmath32_log.cpp (NumPy 1.5; double path 6.5; now: that file's header),
+// tanh(a*b+c)*0.5+d 3.7-4.1 ms (double path 4.9-5.8).
 // cbrt .. hypot (benchmarks/bench_vmath.py --baseline <build with the libm calls>, 4M elements,
 // min of 10, on the shared machine under load, so +-30%): against the libm call per element they
 // replace 2.3-3x faster (tan, when every lane still paid for the Payne-Hanek reduction),
@@ -188,10 +193,12 @@
 //   NumPy   0.38  0.34  0.22  0.21  0.23  0.38  0.47
 // (/tmp/vm.py's float32 half with TRACEJIT_SYNC=1 and jit(hot=0)). Still 1.7-3.9x NumPy's SVML
 // loops: 35-55 vector instructions per 16 lanes (exact float-float steps, one division in
-// sinh/cosh/log2/log10/log1p, selects for the special values) against their ~20.
+// sinh/cosh/log2/log10/log1p, selects for the special values) against their ~20. (float log2,
+// log10, log1p have since moved to vmath32_log.cpp's table kernels; its header has their speed.)
 #include "backends/cpu/vmath.h"
 #include "backends/cpu/vmath32_fast.h"
 #include "backends/cpu/vmath32_hyp.h"
+#include "backends/cpu/vmath32_log.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath_internal.h"
@@ -399,42 +406,6 @@ Value* exp32(Math32& m, Value* x) {
   DD h = m.fast_two_sum(m.c(1.0f), e.r1);  // 1 + r1 with its exact rounding error
   Value* p = m.add(h.hi, m.add(h.lo, e.t));
   return m.sel(m.is_nan(x), x, m.scale(p, m.to_int(e.kf)));
-}
-
-// FreeBSD's e_logf.c: x = 2^k * (1+f) with 1+f in [sqrt(2)/2, sqrt(2)), log(1+f) = f - s*(f-R)
-// with s = f/(2+f) and R a minimax polynomial in s^2 (4 float coefficients). Max 0.888 ulp.
-Value* log32(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* ix = m.bits(x);
-  Value* subnormal = b.CreateICmpULT(ix, m.ci(0x00800000));  // +0 and positive denormals
-  Value* xs = m.sel(subnormal, m.mul(x, m.c(0x1p25f)), x);
-  Value* k = m.sel(subnormal, m.ci(-25), m.ci(0));
-  Value* hx = m.bits(xs);
-  k = b.CreateAdd(k, b.CreateSub(b.CreateLShr(hx, m.ci(23)), m.ci(127)));
-  hx = b.CreateAnd(hx, m.ci(0x007fffff));
-  Value* i = b.CreateAnd(b.CreateAdd(hx, m.ci(0x95f64 << 3)), m.ci(0x800000));
-  Value* xn = m.from_bits(b.CreateOr(hx, b.CreateXor(i, m.ci(0x3f800000))));  // 1+f or (1+f)/2
-  k = b.CreateAdd(k, b.CreateLShr(i, m.ci(23)));
-  Value* f = m.sub(xn, m.c(1.0f));
-  Value* dk = m.to_fp(k);
-  Value* s = m.div(f, m.add(m.c(2.0f), f));
-  Value* z = m.mul(s, s);
-  Value* w = m.mul(z, z);
-  Value* t1 = m.mul(w, m.add(m.c(0xccce13.0p-25f), m.mul(w, m.c(0xf89e26.0p-26f))));
-  Value* t2 = m.mul(z, m.add(m.c(0xaaaaaa.0p-24f), m.mul(w, m.c(0x91e9ee.0p-25f))));
-  Value* r = m.add(t2, t1);
-  Value* sel = b.CreateOr(b.CreateSub(hx, m.ci(0x6147a << 3)), b.CreateSub(m.ci(0x6b851 << 3), hx));
-  Value* use_hfsq = b.CreateICmpSGT(sel, m.ci(0));
-  Value* k_hi = m.mul(dk, m.c(6.9313812256e-01f));  // exact: k has <= 8 bits
-  Value* k_lo = m.mul(dk, m.c(9.0580006145e-06f));
-  Value* hfsq = m.mul(m.mul(m.c(0.5f), f), f);
-  Value* a = m.sub(k_hi, m.sub(m.sub(hfsq, m.add(m.mul(s, m.add(hfsq, r)), k_lo)), f));
-  Value* c = m.sub(k_hi, m.sub(m.sub(m.mul(s, m.sub(f, r)), k_lo), f));
-  Value* res = m.sel(use_hfsq, a, c);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0f)), m.c(-INFINITY), res);
-  res = m.sel(b.CreateFCmpOLT(x, m.c(0.0f)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
 }
 
 // ---- pow ----
@@ -1354,7 +1325,7 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Math32 m32(b);
   switch (op) {
     case ir::Op::Exp: return exp32(m32, x);
-    case ir::Op::Log: return log32(m32, x);
+    case ir::Op::Log: return vmath_detail::log_tab32(m32, x);
     case ir::Op::Tanh: return vmath_detail::tanh32_hyp(m32, x);
     case ir::Op::Asin: return asin32(m32, x);
     case ir::Op::Acos: return acos32(m32, x);
@@ -1366,10 +1337,10 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Sinh: return vmath_detail::sinhcosh32_hyp(m32, x, false);
     case ir::Op::Cosh: return vmath_detail::sinhcosh32_hyp(m32, x, true);
     case ir::Op::Exp2: return vmath_detail::exp2_32(m32, x);
-    case ir::Op::Log2: return vmath_detail::log2_32(m32, x);
-    case ir::Op::Log10: return vmath_detail::log10_32(m32, x);
+    case ir::Op::Log2: return vmath_detail::log2_tab32(m32, x);
+    case ir::Op::Log10: return vmath_detail::log10_tab32(m32, x);
     case ir::Op::Expm1: return vmath_detail::expm1_32_hyp(m32, x);
-    case ir::Op::Log1p: return vmath_detail::log1p_32(m32, x);
+    case ir::Op::Log1p: return vmath_detail::log1p_tab32(m32, x);
     default: break;
   }
   // sin, cos, tan: FreeBSD's float kernels evaluated in double, rounded once (anything else: the

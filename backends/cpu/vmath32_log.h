@@ -1,0 +1,15 @@
+// Internal to backends/cpu: the table-driven float32 log, log2, log10 and log1p of
+// vmath32_log.cpp (scalar float x; the loop vectorizer widens them, the table lookups through
+// vmath_lut32.h). NumPy's special values; max errors in vmath32_log.cpp's header.
+#pragma once
+
+#include "backends/cpu/vmath_internal.h"
+
+namespace tracejit::backends::vmath_detail {
+
+Value* log_tab32(Math32& m, Value* x);
+Value* log2_tab32(Math32& m, Value* x);
+Value* log10_tab32(Math32& m, Value* x);
+Value* log1p_tab32(Math32& m, Value* x);
+
+}  // namespace tracejit::backends::vmath_detail
