@@ -190,6 +190,7 @@
 // sinh/cosh/log2/log10/log1p, selects for the special values) against their ~20.
 #include "backends/cpu/vmath.h"
 #include "backends/cpu/vmath32_fast.h"
+#include "backends/cpu/vmath32_trig.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath_internal.h"
 
@@ -724,6 +725,16 @@ Value* trig32(Math& m, Value* xd, ir::Op op) {
   res = m.sel(b.CreateFCmpOLT(ax, m.c(0x1p-12)), is_cos ? m.c(1.0) : xd, res);  // keeps sin(-0) == -0
   res = m.sel(b.CreateFCmpOLT(ax, m.c(INFINITY)), res, m.sub(xd, xd));       // inf, nan -> nan
   return with_huge_lanes(m, op, xd, res, /*f32=*/true);
+}
+
+// float sin/cos/tan of a lane with |x| >= 2^20, emitted into vmath32_trig.cpp's out-of-line
+// path: the widened-double code above (sincos32_fast / trig32, the double algorithm from 2^28).
+Value* trig32_widened(llvm::IRBuilderBase& b, ir::Op op, Value* x) {
+  Math m(b);
+  Value* xd = b.CreateFPExt(x, b.getDoubleTy());
+  Value* r = op == ir::Op::Tan ? trig32(m, xd, op)
+                               : with_huge_lanes(m, op, xd, vmath_detail::sincos32_fast(b, xd, op == ir::Op::Cos), true);
+  return b.CreateFPTrunc(r, x->getType());
 }
 
 constexpr double kPio2Hi = 1.57079632679489655800e+00, kPio2Lo = 6.12323399573676603587e-17;
@@ -1342,6 +1353,7 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
 
 void inline_vmath_variants(llvm::Module& m) {
   inline_fast64_variants(m);
+  vmath_detail::inline_trig32_variants(m);
   std::vector<std::pair<llvm::CallInst*, double>> calls;
   for (llvm::Function& f : m) {
     if (!f.getName().startswith("tracejit.vm.huge.") || !f.getReturnType()->isVectorTy()) continue;
@@ -1429,16 +1441,12 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Log10: return vmath_detail::log10_32(m32, x);
     case ir::Op::Expm1: return vmath_detail::expm1_32(m32, x);
     case ir::Op::Log1p: return vmath_detail::log1p_32(m32, x);
+    case ir::Op::Sin: case ir::Op::Cos: case ir::Op::Tan: return vmath_detail::trig32v(m32, op, x, trig32_widened);
     default: break;
   }
-  // sin, cos, tan: FreeBSD's float kernels evaluated in double, rounded once (anything else: the
-  // double algorithm on the widened argument).
+  // anything else: the double algorithm on the widened argument, rounded once.
   Math m(b);
-  Value* xd = b.CreateFPExt(x, b.getDoubleTy());
-  if (op == ir::Op::Sin || op == ir::Op::Cos)
-    return b.CreateFPTrunc(with_huge_lanes(m, op, xd, vmath_detail::sincos32_fast(b, xd, op == ir::Op::Cos), /*f32=*/true),
-                           x->getType());
-  return b.CreateFPTrunc(op == ir::Op::Tan ? trig32(m, xd, op) : emit64(m, op, xd), x->getType());
+  return b.CreateFPTrunc(emit64(m, op, b.CreateFPExt(x, b.getDoubleTy())), x->getType());
 }
 
 llvm::Value* emit_vpow(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y) {
