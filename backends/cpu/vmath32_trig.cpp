@@ -62,8 +62,8 @@ namespace tracejit::backends::vmath_detail {
 namespace {
 
 constexpr float kP1 = 0x1.921fb6p+0f, kP2 = -0x1.777a5cp-25f, kP3 = -0x1.ee59dap-50f;
-constexpr float kS[4] = {-0x1.555556p-3f, 0x1.11117p-7f, -0x1.a0540ap-13f, 0x1.7a927p-19f};
-constexpr float kC[4] = {0x1.555556p-5f, -0x1.6c1758p-10f, 0x1.a06adap-16f, -0x1.3435dp-22f};
+constexpr float kS[4] = {-0x1.555556p-3f, 0x1.111168p-7f, -0x1.a049dp-13f, 0x1.779984p-19f};
+constexpr float kC[4] = {0x1.555556p-5f, -0x1.6c174ap-10f, 0x1.a05cp-16f, -0x1.306ec4p-22f};
 constexpr unsigned kVFs[] = {2, 4, 8, 16, 32, 64};
 
 std::string huge_name(ir::Op op) {
@@ -175,7 +175,10 @@ Value* trig32v(Math32& m, ir::Op op, Value* x, Trig32Slow slow) {
   Value* sgn;  // bit 31: the sign to apply
   Value* res;
   if (op == ir::Op::Tan) {
-    Value* ts = m.fma(m.mul(rh, z), m.poly(z, {kS[0], kS[1], kS[2], kS[3]}), sin_lo);
+    // rh z as an exact pair: its rounding would cost tan 0.08 ulp
+    DD rz = m.two_prod(rh, z);
+    Value* ps = m.poly(z, {kS[0], kS[1], kS[2], kS[3]});
+    Value* ts = m.fma(rz.hi, ps, m.fma(rz.lo, ps, sin_lo));
     Value* tc = m.fma(m.mul(z, z), m.poly(z, {kC[0], kC[1], kC[2], kC[3]}), cos_lo);
     Value* nh = m.sel(odd, w, rh);
     Value* nl = m.sel(odd, tc, ts);
