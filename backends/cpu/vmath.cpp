@@ -9,9 +9,11 @@
 // line, only for vectors holding a lane with |x| >= 2^30 (with_huge_lanes).
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
 // reduction by ln2 with a minimax polynomial for exp (tanh: an odd polynomial below 0.7, above
-// it 1 - 2e^-2x/(1 + e^-2x) rearranged so one fma rounds), FreeBSD's e_logf.c for log. float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
+// it 1 - 2e^-2x/(1 + e^-2x) rearranged so one fma rounds), FreeBSD's e_logf.c for log. float sin/cos/tan:
+// native below |x| = 2^20 (vmath32_trig.cpp: a float Cody-Waite reduction by pi/2 into a pair,
+// float polynomials); from 2^20, out of line, FreeBSD's s_sinf.c/s_cosf.c on the widened
 // argument (a 25+53-bit pi/2 reduction, k_sinf/k_cosf polynomials in double; tan their
-// quotient), rounded once; |x| >= 2^28 the double algorithm (out of line).
+// quotient), rounded once; |x| >= 2^28 the double algorithm.
 // llvm.fma appears only inside these algorithms (error-free products, polynomial steps); the
 // user's own a*b+c is never contracted (the JIT runs with FPOpFusion::Strict).
 //
@@ -26,8 +28,8 @@
 //            |  denormal results) |  normal results)  |              |
 //   log      | 0.50               | 0.888             | 1            | 3
 //   tanh     | 0.513              | 0.845             | 1            | 1
-//   sin      | 0.79               | 0.501             | 1            | 1
-//   cos      | 0.77               | 0.501             | 1            | 1
+//   sin      | 0.79               | SIN32 (native (=))| 1            | 1
+//   cos      | 0.77               | COS32 (native (=))| 1            | 1
 //   pow      | 0.75 (x**y, both    | 0.506 (a double   | 1            | 1
 //            |  arrays, results    |  log2/exp2 core,  |              |
 //            |  near underflow;    |  rounded once ($))|              |
@@ -43,7 +45,7 @@
 //   sinh     | 0.512               | 0.664 (native (#))| 1            | 1
 //   cosh     | 0.500               | 0.660 (native (#))| 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
-//   tan      | 0.851               | 0.501 (trig32)    | 1            | 3
+//   tan      | 0.851               | TAN32 (native (=))| 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
 //   arccos   | 0.881               | 0.602 (native (+))| 1            | 2
 //   arctan   | 0.825               | 0.662 (native (+))| 1            | 2
@@ -56,8 +58,11 @@
 //            |  results; 0.50 else)|  rounded)         |              |
 // (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
 // Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
-// tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16. f32 sin, cos, tan are
-// not the double algorithm but trig32: FreeBSD's float kernels evaluated in double, 0.501.
+// tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16.
+// (=) f32 sin, cos, tan: native single precision for |x| < 2^20 (vmath32_trig.cpp, whose header
+// has the algorithm and speed), the max over every float32 input by
+// tests/python/float32_exhaustive.py; from 2^20 trig32 (FreeBSD's float kernels evaluated in
+// double, 0.501).
 // (+) native single-precision kernels (16 lanes; below): the max over every float32 input
 // (arctan2: 2^28 random pairs of log-uniform, close-exponent and uniform operands) against
 // NumPy's float64 result, by tests/python/float32_exhaustive.py; arctan2's 0.75 is for results
