@@ -28,8 +28,8 @@
 //            |  denormal results) |  normal results)  |              |
 //   log      | 0.50               | 0.888             | 1            | 3
 //   tanh     | 0.513              | 0.845             | 1            | 1
-//   sin      | 0.79               | SIN32 (native (=))| 1            | 1
-//   cos      | 0.77               | COS32 (native (=))| 1            | 1
+//   sin      | 0.79               | 0.742 (native (=))| 1            | 1
+//   cos      | 0.77               | 0.739 (native (=))| 1            | 1
 //   pow      | 0.75 (x**y, both    | 0.506 (a double   | 1            | 1
 //            |  arrays, results    |  log2/exp2 core,  |              |
 //            |  near underflow;    |  rounded once ($))|              |
@@ -45,7 +45,7 @@
 //   sinh     | 0.512               | 0.664 (native (#))| 1            | 1
 //   cosh     | 0.500               | 0.660 (native (#))| 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
-//   tan      | 0.851               | TAN32 (native (=))| 1            | 3
+//   tan      | 0.851               | 0.875 (native (=))| 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
 //   arccos   | 0.881               | 0.602 (native (+))| 1            | 2
 //   arctan   | 0.825               | 0.662 (native (+))| 1            | 2
@@ -1358,7 +1358,6 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
 
 void inline_vmath_variants(llvm::Module& m) {
   inline_fast64_variants(m);
-  vmath_detail::inline_trig32_variants(m);
   std::vector<std::pair<llvm::CallInst*, double>> calls;
   for (llvm::Function& f : m) {
     if (!f.getName().startswith("tracejit.vm.huge.") || !f.getReturnType()->isVectorTy()) continue;
@@ -1383,6 +1382,7 @@ void inline_vmath_variants(llvm::Module& m) {
     phi->addIncoming(c, then_end->getParent());
     phi->addIncoming(llvm::Constant::getNullValue(vt), head);
   }
+  vmath_detail::inline_trig32_variants(m);
 }
 
 bool has_vmath(ir::Op op) {
