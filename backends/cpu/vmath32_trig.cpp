@@ -10,10 +10,11 @@
 //   r1 = fma(-n, P1, a)   exact: n P1 is a multiple of 2^-23, so is a when a >= 1 (and of
 //                         2^-24 when n = 1 and a < 1), and |r1| < 1;
 //   rh = r1 - n*P2        (the product rounded), d = r1 - rh exact (Fast2Sum: r1 is a multiple
-//                         of ulp(n*P2), |n*P2| < 2^-4.4);
+//                         of ulp(n*P2), |n*P2| < 2^-5);
 //   rl = fma(-n, P3, fma(-n, P2, d))   the rest of r1 - n(P2 + P3), rounded twice, at 2^-24
 //                         of itself.
-// |rh + rl - (a - n pi/2)| <= 2^-55 + 2^-48 |rl|, against the smallest |a - n pi/2| of any
+// |rh + rl - (a - n pi/2)| <= 2^-57 (n times the rest of pi/2) + 2^-23 |rl| (|rl| <= 2^-24 |rh|
+// + 2^-29.7), against the smallest |a - n pi/2| of any
 // float below 2^20, 2^-27.8 (x = 0x1.f9cbe2p+7; tests/cpp/backends/test_vmath.cpp
 // Float32NativeTrigHardCases lists the closest float to k pi/2 of each binade, found by a search
 // over every float). a * 2/pi is rounded with 2/pi as a float (2^-25.2 off), so near 2^20 n can
@@ -58,8 +59,7 @@
 // vector-function-abi-variant mappings; the variants return `fast` unless some lane needs the slow
 // path, and inline_trig32_variants (after the optimizer) leaves in the loop one compare of the
 // vector against 2^20 and the call behind an unlikely branch (and deletes the variants no call
-// uses). NaN and +-inf come out NaN from
-// the arithmetic (fma(-inf, P1, inf)).
+// uses). NaN and +-inf come out NaN from the arithmetic (fma(-inf, P1, inf)).
 #include "backends/cpu/vmath32_trig.h"
 
 #include <llvm/IR/Constants.h>
