@@ -60,9 +60,9 @@
 // Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
 // tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16.
 // (=) f32 sin, cos, tan: native single precision for |x| < 2^20 (vmath32_trig.cpp, whose header
-// has the algorithm and speed), the max over every float32 |x| < 2^20 (an op-for-op model and,
-// for sin and tan, the compiled kernels by float32_exhaustive.py's method; that header says
-// how); from 2^20 trig32 (FreeBSD's float kernels evaluated in double, 0.501).
+// has the algorithm and speed), the max over every float32 |x| < 2^20 (an op-for-op model and
+// the compiled kernels by float32_exhaustive.py's method agree; that header says how); from
+// 2^20 trig32 (FreeBSD's float kernels evaluated in double, 0.501).
 // (+) native single-precision kernels (16 lanes; below): the max over every float32 input
 // (arctan2: 2^28 random pairs of log-uniform, close-exponent and uniform operands) against
 // NumPy's float64 result, by tests/python/float32_exhaustive.py; arctan2's 0.75 is for results

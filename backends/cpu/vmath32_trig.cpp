@@ -38,8 +38,8 @@
 // against glibc's long double sinl/cosl/tanl, every float in [2^-3, 2^20) and its negative):
 // sin 0.742, cos 0.739, tan 0.875 ulp. The compiled kernels, by float32_exhaustive.py's method
 // (every float32 0 <= x < 2^20 and every 97th negative one, against NumPy's float64): sin
-// 0.7423 at x = 0x1.f92ca6p+18 and tan 0.8754 at x = 0x1.ebd37ap+19, the model's worst inputs
-// and values (no class mismatches); cos: the model's bound. Tiny x gives x (sin, tan) and 1 (cos),
+// 0.7423 at x = 0x1.f92ca6p+18, cos 0.7385 at 0x1.c83096p+18, tan 0.8754 at 0x1.ebd37ap+19, the
+// model's worst inputs and values (no class mismatches). Tiny x gives x (sin, tan) and 1 (cos),
 // the correctly rounded results; denormals pass through, signed zeros kept.
 // Speed, 4M float32 uniform in [-10, 10], one thread (TRACEJIT_NUM_THREADS=1), process CPU time,
 // min of 15, NumPy 2.4 in the same process, shared 2-core Zen 4 at load 6-9 (ms; before: the
