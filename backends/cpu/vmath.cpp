@@ -10,9 +10,11 @@
 // float exp, log, tanh: native single-precision code (16 lanes per AVX-512 vector): Cody-Waite
 // reduction by ln2 with a minimax polynomial for exp (tanh: one polynomial per half binade with
 // coefficients from registers, vmath32_hyp.cpp). float log, log2, log10, log1p: table-driven
-// kernels in vmath32_log.cpp (32-entry float tables in registers, no division). float sin/cos/tan: FreeBSD's s_sinf.c/s_cosf.c on the widened
+// kernels in vmath32_log.cpp (32-entry float tables in registers, no division). float sin/cos/tan:
+// native below |x| = 2^20 (vmath32_trig.cpp: a float Cody-Waite reduction by pi/2 into a pair,
+// float polynomials); from 2^20, out of line, FreeBSD's s_sinf.c/s_cosf.c on the widened
 // argument (a 25+53-bit pi/2 reduction, k_sinf/k_cosf polynomials in double; tan their
-// quotient), rounded once; |x| >= 2^28 the double algorithm (out of line).
+// quotient), rounded once; |x| >= 2^28 the double algorithm.
 // llvm.fma appears only inside these algorithms (error-free products, polynomial steps); the
 // user's own a*b+c is never contracted (the JIT runs with FPOpFusion::Strict).
 //
@@ -27,8 +29,8 @@
 //            |  denormal results) |  normal results)  |              |
 //   log      | 0.540 (%)          | 0.686 (log32 (&)) | 1            | 3
 //   tanh     | 0.513              | 0.694 (hyp)       | 1            | 1
-//   sin      | 0.79               | 0.501             | 1            | 1
-//   cos      | 0.77               | 0.501             | 1            | 1
+//   sin      | 0.79               | 0.742 (native (=))| 1            | 1
+//   cos      | 0.77               | 0.739 (native (=))| 1            | 1
 //   pow      | 0.75 (x**y, both    | 0.506 (a double   | 1            | 1
 //            |  arrays, results    |  log2/exp2 core,  |              |
 //            |  near underflow;    |  rounded once ($))|              |
@@ -44,7 +46,7 @@
 //   sinh     | 0.625 (%)           | 0.546 (hyp)       | 1            | 1
 //   cosh     | 0.603 (%)           | 0.529 (hyp)       | 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
-//   tan      | 0.695 (%)           | 0.501 (trig32)    | 1            | 3
+//   tan      | 0.695 (%)           | 0.875 (native (=))| 1            | 3
 //   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
 //   arccos   | 0.881               | 0.602 (native (+))| 1            | 2
 //   arctan   | 0.825               | 0.662 (native (+))| 1            | 2
@@ -59,8 +61,11 @@
 // TableKernelsHardCases, TanKernelHardCases); log1p's row (**) is theirs too, 0.534 on the hard
 // cases. (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
 // Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
-// tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16. f32 sin, cos, tan are
-// not the double algorithm but trig32: FreeBSD's float kernels evaluated in double, 0.501.
+// tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16.
+// (=) f32 sin, cos, tan: native single precision for |x| < 2^20 (vmath32_trig.cpp, whose header
+// has the algorithm and speed), the max over every float32 |x| < 2^20 (an op-for-op model and
+// the compiled kernels by float32_exhaustive.py's method agree; that header says how); from
+// 2^20 trig32 (FreeBSD's float kernels evaluated in double, 0.501).
 // (+) native single-precision kernels (16 lanes; below): the max over every float32 input
 // (arctan2: 2^28 random pairs of log-uniform, close-exponent and uniform operands) against
 // NumPy's float64 result, by tests/python/float32_exhaustive.py; arctan2's 0.75 is for results
@@ -199,6 +204,7 @@
 #include "backends/cpu/vmath32_fast.h"
 #include "backends/cpu/vmath32_hyp.h"
 #include "backends/cpu/vmath32_log.h"
+#include "backends/cpu/vmath32_trig.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath_internal.h"
@@ -634,6 +640,16 @@ Value* trig32(Math& m, Value* xd, ir::Op op) {
   res = m.sel(b.CreateFCmpOLT(ax, m.c(0x1p-12)), is_cos ? m.c(1.0) : xd, res);  // keeps sin(-0) == -0
   res = m.sel(b.CreateFCmpOLT(ax, m.c(INFINITY)), res, m.sub(xd, xd));       // inf, nan -> nan
   return with_huge_lanes(m, op, xd, res, /*f32=*/true);
+}
+
+// float sin/cos/tan of a lane with |x| >= 2^20, emitted into vmath32_trig.cpp's out-of-line
+// path: the widened-double code above (sincos32_fast / trig32, the double algorithm from 2^28).
+Value* trig32_widened(llvm::IRBuilderBase& b, ir::Op op, Value* x) {
+  Math m(b);
+  Value* xd = b.CreateFPExt(x, b.getDoubleTy());
+  Value* r = op == ir::Op::Tan ? trig32(m, xd, op)
+                               : with_huge_lanes(m, op, xd, vmath_detail::sincos32_fast(b, xd, op == ir::Op::Cos), true);
+  return b.CreateFPTrunc(r, x->getType());
 }
 
 constexpr double kPio2Hi = 1.57079632679489655800e+00, kPio2Lo = 6.12323399573676603587e-17;
@@ -1278,6 +1294,7 @@ void inline_vmath_variants(llvm::Module& m) {
     phi->addIncoming(c, then_end->getParent());
     phi->addIncoming(llvm::Constant::getNullValue(vt), head);
   }
+  vmath_detail::inline_trig32_variants(m);
 }
 
 bool has_vmath(ir::Op op) {
@@ -1341,16 +1358,12 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Log10: return vmath_detail::log10_tab32(m32, x);
     case ir::Op::Expm1: return vmath_detail::expm1_32_hyp(m32, x);
     case ir::Op::Log1p: return vmath_detail::log1p_tab32(m32, x);
+    case ir::Op::Sin: case ir::Op::Cos: case ir::Op::Tan: return vmath_detail::trig32v(m32, op, x, trig32_widened);
     default: break;
   }
-  // sin, cos, tan: FreeBSD's float kernels evaluated in double, rounded once (anything else: the
-  // double algorithm on the widened argument).
+  // anything else: the double algorithm on the widened argument, rounded once.
   Math m(b);
-  Value* xd = b.CreateFPExt(x, b.getDoubleTy());
-  if (op == ir::Op::Sin || op == ir::Op::Cos)
-    return b.CreateFPTrunc(with_huge_lanes(m, op, xd, vmath_detail::sincos32_fast(b, xd, op == ir::Op::Cos), /*f32=*/true),
-                           x->getType());
-  return b.CreateFPTrunc(op == ir::Op::Tan ? trig32(m, xd, op) : emit64(m, op, xd), x->getType());
+  return b.CreateFPTrunc(emit64(m, op, b.CreateFPExt(x, b.getDoubleTy())), x->getType());
 }
 
 llvm::Value* emit_vpow(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y) {

@@ -45,7 +45,7 @@ def class_mismatch(got, ref32):
 
 ODD = {"cbrt", "arcsin", "arctan", "arcsinh", "arctanh", "tan", "sin", "tanh", "sinh"}
 # Even functions whose kernels start from |x| (so the negative half is the positive one's mirror).
-EVEN = {"cosh"}
+EVEN = {"cosh", "cos"}
 
 
 def run_unary(name, step, chunk=1 << 24, positive=False):

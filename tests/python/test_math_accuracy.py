@@ -22,7 +22,7 @@ FUNCS = {
 }
 
 # Max ulp difference from NumPy: ours is <= 1 ulp from exact (float32 exp/log/tanh: 0.76/0.89/
-# 0.85, sin/cos 0.51), NumPy's own SIMD loops are documented up to ~2.5 (exp) and ~3.8 (log) ulp
+# 0.85, sin/cos 0.75), NumPy's own SIMD loops are documented up to ~2.5 (exp) and ~3.8 (log) ulp
 # for float32; the bounds add both (measured on this machine: float32 exp 2, log 3, tanh 1).
 # expm1, log1p, exp2, log2, log10 (double-double based, <= 0.5x ulp; float32 through float64)
 # against NumPy's libm/SIMD loops (<= 1-4 ulp): bound 2 for float64 and 4 for float32.

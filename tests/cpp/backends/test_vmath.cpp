@@ -825,6 +825,7 @@ double f32_bound(Op op) {
     case Op::Asinh: return 0.57;
     case Op::Acosh: return 0.58;
     case Op::Atanh: return 0.66;
+    case Op::Tan: return 0.89;  // native float (vmath32_trig.cpp; kTanF32Bound below)
     default: return kF32RoundedOnce;
   }
 }
@@ -1081,6 +1082,69 @@ TEST(Vmath, InverseAndCbrtTanSpecialValues) {
   }
 }
 
+// ---- float32 sin, cos, tan: the native float reduction below 2^20 (vmath32_trig.cpp). ----
+// Bounds: the max over every float32 |x| < 2^20 (vmath32_trig.cpp's header says how measured).
+constexpr double kSinF32Bound = 0.76, kCosF32Bound = 0.75, kTanF32Bound = 0.89;
+double trig32_bound(Op op) { return op == Op::Sin ? kSinF32Bound : op == Op::Cos ? kCosF32Bound : kTanF32Bound; }
+
+// The float closest to a multiple of pi/2 in each binade from 2^-1 to 2^19 (a search over every
+// float below 2^20; the smallest |x - k pi/2| of all, 2^-27.8, at 0x1.f9cbe2p+7).
+constexpr float kTrig32Hard[] = {
+    0x1.fffffep-1f, 0x1.921fb6p+0f, 0x1.921fb6p+1f, 0x1.2d97c8p+2f, 0x1.2d97c8p+3f, 0x1.2d97c8p+4f, 0x1.2d97c8p+5f,
+    0x1.2d97c8p+6f, 0x1.f9cbe2p+7f, 0x1.f9cbe2p+8f, 0x1.f9cbe2p+9f, 0x1.f9cbe2p+10f, 0x1.17cc5p+11f, 0x1.17cc5p+12f,
+    0x1.17cc5p+13f, 0x1.17cc5p+14f, 0x1.9a48dep+15f, 0x1.9a48dep+16f, 0x1.9a48dep+17f, 0x1.04ccbcp+18f, 0x1.04ccbcp+19f,
+};
+
+// x and its 8 float neighbours on each side, both signs.
+void add_around(std::vector<float>& xs, float x, int ulps = 8) {
+  float lo = x, hi = x;
+  for (int i = 0; i < ulps; ++i) lo = std::nextafter(lo, -INFINITY), hi = std::nextafter(hi, INFINITY);
+  for (float v = lo; v <= hi; v = std::nextafter(v, INFINITY)) xs.push_back(v), xs.push_back(-v);
+}
+
+TEST(Vmath, Float32NativeTrigHardCases) {
+  std::vector<float> xs;
+  for (float v : kTrig32Hard) add_around(xs, v);
+  for (int k = -30; k <= 19; ++k) add_around(xs, std::ldexp(0x1.5fdbbep+0f, k));  // a hard case for float reduction
+  // Near k pi/2 (cancellation) and (k + 1/2) pi/2 (where the quadrant n changes), k < 4000, and
+  // the same scaled to the top of the range.
+  for (int k = 1; k < 4000; ++k) {
+    add_around(xs, static_cast<float>(k * 1.5707963267948966), 4);
+    add_around(xs, static_cast<float>((k + 0.5) * 1.5707963267948966), 2);
+    add_around(xs, static_cast<float>((k + 663000) * 1.5707963267948966), 2);
+  }
+  add_around(xs, 0x1p20f, 16);  // the bound: native below, the widened-double path from 2^20
+  add_around(xs, 0x1p-12f);
+  add_around(xs, 0x1.921fb6p-1f);  // pi/4
+  for (Op op : {Op::Sin, Op::Cos, Op::Tan}) {
+    EXPECT_LE(max_ulp(op, xs), trig32_bound(op)) << ir::op_name(op);
+    check_accuracy(op, samples<float>(-0x1p20, 0x1p20, -149, 20), trig32_bound(op));
+    check_accuracy(op, samples<float>(-8, 8, -30, 3), trig32_bound(op));
+  }
+}
+
+// |x| >= 2^20 keeps the widened-double code (0.501 ulp), also in vectors that mix such lanes
+// with small ones (the out-of-line call replaces only its own lanes); denormals, zeros, NaN, inf.
+TEST(Vmath, Float32TrigLargeArgumentsAndSpecials) {
+  std::vector<float> big, mixed;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<float> u(-10, 10);
+  std::uniform_real_distribution<double> ue(20, 128);
+  for (int i = 0; i < (1 << 18); ++i) big.push_back(static_cast<float>(i % 2 ? -std::exp2(ue(rng)) : std::exp2(ue(rng))));
+  big.push_back(0x1p20f), big.push_back(-0x1p20f), big.push_back(FLT_MAX), big.push_back(-FLT_MAX);
+  for (float v : big) mixed.push_back(v), mixed.push_back(u(rng)), mixed.push_back(u(rng)), mixed.push_back(u(rng));
+  for (Op op : {Op::Sin, Op::Cos, Op::Tan}) {
+    EXPECT_LE(max_ulp(op, big), 0.502) << ir::op_name(op);
+    EXPECT_LE(max_ulp(op, mixed), trig32_bound(op)) << ir::op_name(op);
+  }
+  const double inf = INFINITY, nan = NAN;
+  check_cases({
+      {Op::Tan, 0.0, 0.0}, {Op::Tan, -0.0, -0.0}, {Op::Tan, inf, nan}, {Op::Tan, -inf, nan}, {Op::Tan, nan, nan},
+      {Op::Sin, 1e-40, 1e-40}, {Op::Sin, -1e-40, -1e-40}, {Op::Tan, -1e-40, -1e-40}, {Op::Cos, -1e-40, 1.0},
+      {Op::Sin, -inf, nan}, {Op::Cos, -inf, nan},
+  });
+}
+
 // The loop around each function vectorizes: the dumped LLVM IR has wide vector math and calls no
 // function (no libm call per element).
 TEST(Vmath, LoopVectorizesWithoutCalls) {
@@ -1113,9 +1177,13 @@ TEST(Vmath, LoopVectorizesWithoutCalls) {
         bool call = line.find(" call ") != std::string::npos && line.find("@llvm.") == std::string::npos;
         // (tracejit_raise_fpflags: once per kernel, after the loop, the flags NumPy's loop raises)
         bool own = line.find("@tracejit.vm.huge.") != std::string::npos ||
+                   line.find("@tracejit.vm.huge32.") != std::string::npos ||
                    line.find("@tracejit_raise_fpflags(") != std::string::npos;
         EXPECT_FALSE(call && !own) << line;
-        if (call && own && line.find(" x double> @tracejit.vm.huge.") != std::string::npos) vector_huge_call = true;
+        // (float: tracejit.vm.huge32.*, whose float vector variants hold the widened-double code)
+        if (call && own && line.find(d == DType::F32 ? " x float> @tracejit.vm.huge32." : " x double> @tracejit.vm.huge.") !=
+                               std::string::npos)
+          vector_huge_call = true;
       }
       if (op == Op::Sin || op == Op::Cos || op == Op::Tan) EXPECT_TRUE(vector_huge_call);
     }
