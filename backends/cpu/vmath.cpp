@@ -88,11 +88,11 @@
 // 11.4), sinh 7.7 (4.7; 17.9), cosh 6.8 (3.7; 14.2). sinh and cosh were ~1.7x NumPy's (the
 // exact pair, ~115 vector instructions per 8 lanes with the division); vmath64_more.cpp's kernels
 // (no pairs, no division, 0.63 / 0.61 ulp) run at NumPy's speed (4.96 / 3.72 ms CPU time).
-// (#) native single-precision kernels in vmath32_fast.cpp (16 lanes, float arithmetic with fma,
-// one rounding at the end): the max over every float32 input (sinh/cosh: every x >= +0, whose
-// negative mirror the kernels compute from |x|, plus every 97th negative pattern) against NumPy's
-// float64 result, by tests/python/float32_exhaustive.py. exp2's max is at denormal results (the
-// float result is rounded twice there, like exp's).
+// (#) exp2: the native single-precision kernel in vmath32_fast.cpp (16 lanes, float arithmetic
+// with fma, one rounding at the end): the max over every float32 input against NumPy's float64
+// result, by tests/python/float32_exhaustive.py; it is at denormal results (the float result is
+// rounded twice there, like exp's). (hyp): vmath32_hyp.cpp's kernels, the same measurement
+// (its header has the algorithms and speed).
 // (&) table-driven single-precision kernels in vmath32_log.cpp (its header has the algorithm, the
 // speed and how these were measured): the max over every float32 input against the float64
 // result.

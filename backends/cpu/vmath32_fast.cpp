@@ -1,98 +1,25 @@
-// Native single-precision sinh, cosh, exp2, log2, log10, expm1, log1p as straight-line LLVM IR
-// (16 float lanes per AVX-512 vector, float arithmetic with fused multiply-adds, no widening to
-// double). vmath.cpp's emit_vmath dispatches float arguments here; its header comment has the
-// accuracy and speed tables.
+// Native single-precision exp2, and on double lanes pow and the wide-argument sin/cos, as
+// straight-line LLVM IR the loop vectorizer widens. vmath.cpp's emit_vmath dispatches float
+// arguments here; its header comment has the accuracy and speed tables. (The float sinh, cosh,
+// expm1 kernels are vmath32_hyp.cpp's, log, log2, log10, log1p vmath32_log.cpp's, sin, cos, tan
+// below |x| = 2^20 vmath32_trig.cpp's.)
 //
-// Two shared pieces, each with relative error near 2^-28 before the one final rounding:
-// - exp_core_f (vmath_internal.h): e^u = 2^k (1 + r1 + t) (Cody-Waite by ln2 with a
-//   17-bit ln2 so r1 = u - k*C1 is exact, a minimax polynomial of degree 5 for (e^r - 1 - r)/r^2
-//   on |r| <= ln2/2); 1 + r1 is kept as an exact float-float (h, hl).
-// - log_parts: FreeBSD's e_logf.c reduction x = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2))
-//   (f exact, denormal x scaled by 2^25 first), log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)),
-//   s = f/(2 + f), as the float-float (f - hh) + (s (hh + R) - hl) with hh + hl = f^2/2 exact.
-// The functions combine them with exact float-float steps (two_sum, fma products) and round
-// once: sinh/cosh |x| = 2^(k-1) (h + hl + t +- 2^-2k / (h + hl + t)) (the reciprocal corrected
-// once; sinh |x| < 1/2 a Taylor polynomial); exp2 x = 2^k 2^f (k = rint x, f = x - k exact, 2^f
-// = 1 + f ln2 + f^2 Q(f) with f ln2 as an exact product); log2 = k + log(1 + f)/ln2 and log10 =
-// k log10(2) + log(1 + f)/ln10 (constants as float pairs; exact for powers of two and ten);
-// expm1 = (2^k - 1) + 2^k (e^r - 1) summed exactly (2^k (1 + r1 + t) rounded once above k = 60);
-// log1p = log(uh) + ul/uh with 1 + x = uh + ul exactly. Special values as NumPy's: NaN in gives
-// NaN, signed zeros kept (sinh, expm1, log1p of -0 is -0), overflow to +-inf at the float
-// thresholds, log2/log10 of +-0 = -inf and of x < 0 NaN, log1p(-1) = -inf and below NaN, exp2
-// underflows through the denormals (2^-150 rounds to +0), expm1 saturates at -1.
+// exp2 x = 2^k 2^f (k = rint x, f = x - k exact, 2^f = 1 + f ln2 + f^2 Q(f) with f ln2 as an exact
+// product), rounded once; NaN in gives NaN, it underflows through the denormals (2^-150 rounds to
+// +0) and overflows to inf at the float threshold.
 //
-// Also here, on double lanes (float widened, rounded once at the end): pow32_fast (a log2/exp2
-// core of two short polynomials, the special cases decided on the floats) and sincos32_fast
-// (vmath.cpp's trig32 reduction with one polynomial per lane, coefficients selected by the
-// quadrant). Speed, 4M float32, one thread, loaded 2-core Zen 4, process CPU time (min of 40;
-// NumPy's SVML in brackets): pow 21 -> 10-11 ms (2.7; 8.2 before the exact small-integer-y
-// path), sin 4.0-4.3 -> 3.7 (2.1), cos 4.1 -> 3.8 (2.1).
+// On double lanes (float widened, rounded once at the end): pow32_fast (a log2/exp2 core of two
+// short polynomials, the special cases decided on the floats) and sincos32_fast (vmath.cpp's
+// trig32 reduction with one polynomial per lane, coefficients selected by the quadrant; now the
+// path of lanes with |x| >= 2^20). Speed, 4M float32, one thread, loaded 2-core Zen 4, process
+// CPU time (min of 40; NumPy's SVML in brackets): pow 21 -> 10-11 ms (2.7; 8.2 before the exact
+// small-integer-y path), sin 4.0-4.3 -> 3.7 (2.1), cos 4.1 -> 3.8 (2.1).
 #include "backends/cpu/vmath32_fast.h"
 #include "backends/cpu/vmath_internal.h"
 
 #include <cmath>
 
 namespace tracejit::backends::vmath_detail {
-namespace {
-
-// log(x) = k ln2 + L for finite x > 0 (denormals included); L = log(1 + f) as a float-float.
-struct LogParts {
-  Value* kf;
-  DD l;
-};
-LogParts log_parts(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* subnormal = b.CreateICmpULT(m.bits(x), m.ci(0x00800000));
-  Value* xs = m.sel(subnormal, m.mul(x, m.c(0x1p25f)), x);
-  Value* k = m.sel(subnormal, m.ci(-25), m.ci(0));
-  Value* hx = m.bits(xs);
-  k = b.CreateAdd(k, b.CreateSub(b.CreateLShr(hx, m.ci(23)), m.ci(127)));
-  hx = b.CreateAnd(hx, m.ci(0x007fffff));
-  Value* i = b.CreateAnd(b.CreateAdd(hx, m.ci(0x95f64 << 3)), m.ci(0x800000));
-  Value* xn = m.from_bits(b.CreateOr(hx, b.CreateXor(i, m.ci(0x3f800000))));  // 1+f or (1+f)/2
-  k = b.CreateAdd(k, b.CreateLShr(i, m.ci(23)));
-  Value* f = m.sub(xn, m.c(1.0f));  // exact
-  Value* s = m.div(f, m.add(m.c(2.0f), f));
-  Value* z = m.mul(s, s);
-  Value* w = m.mul(z, z);
-  Value* t1 = m.mul(w, m.fma(w, m.c(0xf89e26.0p-26f), m.c(0xccce13.0p-25f)));
-  Value* t2 = m.mul(z, m.fma(w, m.c(0x91e9ee.0p-25f), m.c(0xaaaaaa.0p-24f)));
-  Value* r = m.add(t2, t1);
-  DD hf = m.two_prod(m.mul(m.c(0.5f), f), f);  // f^2/2 exactly
-  DD l = m.fast_two_sum(f, m.neg(hf.hi));
-  l.lo = m.add(l.lo, m.fma(s, m.add(hf.hi, r), m.neg(hf.lo)));
-  return {m.to_fp(k), l};
-}
-
-}  // namespace
-
-Value* sinhcosh32(Math32& m, Value* x, bool is_cosh) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* ac = m.sel(b.CreateFCmpOLT(a, m.c(90.0f)), a, m.c(90.0f));  // NaN -> 90, fixed below
-  ExpCoreF e = exp_core_f(m, ac);
-  Value* k = m.to_int(e.kf);
-  DD h = m.fast_two_sum(m.c(1.0f), e.r1);
-  h = m.fast_two_sum(h.hi, m.add(h.lo, e.t));  // e^a / 2^k = h.hi + hl, |hl| <= ulp(h.hi)/2
-  Value* hl = h.lo;
-  // 2^-2k / (h.hi + hl) = 2^-2k (q + ql): the reciprocal and its residual, scaled exactly.
-  Value* q = m.div(m.c(1.0f), h.hi);
-  Value* ql = m.mul(m.sub(m.fma(m.neg(q), h.hi, m.c(1.0f)), m.mul(q, hl)), q);
-  Value* kk = m.sel(b.CreateICmpSLT(k, m.ci(60)), k, m.ci(60));
-  Value* s2 = m.pow2(b.CreateMul(kk, m.ci(-2)));
-  q = m.mul(q, s2);
-  ql = m.mul(ql, s2);
-  if (!is_cosh) q = m.neg(q), ql = m.neg(ql);
-  DD s = m.two_sum(h.hi, q);
-  Value* res = m.scale(m.add(s.hi, m.add(s.lo, m.add(hl, ql))), b.CreateSub(k, m.ci(1)));
-  if (is_cosh) return m.sel(m.is_nan(x), x, res);
-  // sinh |x| < 1/2: a + a^3 P(a^2), P the Taylor series to a^11 (a^3 P below a/23).
-  Value* z = m.mul(a, a);
-  Value* p = m.poly(z, {1.0f / 6, 1.0f / 120, 1.0f / 5040, 1.0f / 362880, 1.0f / 39916800});
-  res = m.sel(b.CreateFCmpOLT(a, m.c(0.5f)), m.fma(m.mul(a, z), p, a), res);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
 Value* exp2_32(Math32& m, Value* x) {
   auto& b = m.b();
   Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(129.0f)), m.c(129.0f), x);
@@ -108,86 +35,6 @@ Value* exp2_32(Math32& m, Value* x) {
   DD h = m.fast_two_sum(m.c(1.0f), p.hi);
   Value* y = m.add(h.hi, m.add(h.lo, m.fma(m.mul(f, f), q, lo)));
   return m.sel(m.is_nan(x), x, m.scale(y, m.to_int(kf)));
-}
-
-namespace {
-
-// log's special cases around a finite-positive result `res`: +inf -> +inf, +-0 -> -inf,
-// x < 0 -> NaN, NaN -> NaN.
-Value* log_specials(Math32& m, Value* x, Value* res) {
-  auto& b = m.b();
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0f)), m.c(-INFINITY), res);
-  res = m.sel(b.CreateFCmpOLT(x, m.c(0.0f)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-Value* log_arg(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* ok = b.CreateAnd(b.CreateFCmpOGT(x, m.c(0.0f)), b.CreateFCmpOLT(x, m.c(INFINITY)));
-  return m.sel(ok, x, m.c(1.0f));
-}
-
-// L (c_hi + c_lo) as a float-float, plus `add`.
-DD scaled(Math32& m, DD l, float c_hi, float c_lo, Value* add) {
-  DD p = m.two_prod(l.hi, m.c(c_hi));
-  Value* lo = m.fma(l.hi, m.c(c_lo), m.fma(l.lo, m.c(c_hi), p.lo));
-  return {p.hi, add ? m.add(lo, add) : lo};
-}
-
-}  // namespace
-
-Value* log2_32(Math32& m, Value* x) {
-  LogParts lp = log_parts(m, log_arg(m, x));
-  DD p = scaled(m, lp.l, 0x1.715476p+0f, 0x1.4ae0cp-26f, nullptr);
-  DD s = m.fast_two_sum(lp.kf, p.hi);  // |k| >= 1 > |p.hi|, or k = 0
-  return log_specials(m, x, m.add(s.hi, m.add(s.lo, p.lo)));
-}
-
-Value* log10_32(Math32& m, Value* x) {
-  LogParts lp = log_parts(m, log_arg(m, x));
-  Value* kh = m.mul(lp.kf, m.c(0x1.3442p-2f));  // exact: 16-bit constant, |k| < 2^8
-  DD p = scaled(m, lp.l, 0x1.bcb7b2p-2f, -0x1.5b235ep-27f, m.mul(lp.kf, m.c(-0x1.95ec1p-19f)));
-  DD s = m.two_sum(kh, p.hi);
-  return log_specials(m, x, m.add(s.hi, m.add(s.lo, p.lo)));
-}
-
-Value* expm1_32(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(89.0f)), m.c(89.0f), x);
-  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-20.0f)), m.c(-20.0f), xc);  // e^-20 < 2^-25: gives -1
-  xc = m.sel(m.is_nan(x), m.c(0.0f), xc);
-  ExpCoreF e = exp_core_f(m, xc);
-  Value* k = m.to_int(e.kf);
-  Value* small_k = b.CreateICmpSLT(k, m.ci(60));
-  Value* sk = m.pow2(m.sel(small_k, k, m.ci(0)));
-  // e^r - 1 = shi + slo: shi = (1 + r1) - 1 rounded once (exact), slo its error plus t.
-  Value* shi = m.sub(m.add(m.c(1.0f), e.r1), m.c(1.0f));
-  Value* slo = m.add(m.sub(e.r1, shi), e.t);
-  DD big = m.two_sum(sk, m.c(-1.0f));
-  DD s = m.two_sum(big.hi, m.mul(sk, shi));
-  Value* sum = m.add(s.hi, m.add(s.lo, m.add(big.lo, m.mul(sk, slo))));
-  DD h = m.fast_two_sum(m.c(1.0f), e.r1);
-  Value* large = m.scale(m.add(h.hi, m.add(h.lo, e.t)), k);  // -1 below 2^-35 of the result
-  Value* res = m.sel(small_k, sum, large);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0f)), x, res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-Value* log1p_32(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* ok = b.CreateAnd(b.CreateFCmpOGT(x, m.c(-1.0f)), b.CreateFCmpOLT(x, m.c(INFINITY)));
-  DD u = m.two_sum(m.c(1.0f), m.sel(ok, x, m.c(0.0f)));  // 1 + x exactly; u.hi >= 2^-24
-  LogParts lp = log_parts(m, u.hi);
-  Value* kh = m.mul(lp.kf, m.c(0x1.62e4p-1f));  // exact: 17-bit constant, |k| < 2^8
-  Value* lo = m.add(m.fma(lp.kf, m.c(0x1.7f7d1cp-20f), lp.l.lo), m.div(u.lo, u.hi));
-  DD s = m.two_sum(kh, lp.l.hi);
-  Value* res = m.add(s.hi, m.add(s.lo, lo));
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(0.0f)), x, res);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(-1.0f)), m.c(-INFINITY), res);
-  res = m.sel(b.CreateFCmpOLT(x, m.c(-1.0f)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
 }
 
 // ---- pow ----

@@ -124,13 +124,8 @@ inline ExpCoreF exp_core_f(Math32& m, Value* u) {
   return {kf, r1, m.fma(m.mul(r, r), q, c)};
 }
 
-// Native single-precision kernels (vmath32_fast.cpp), float or vector-of-float x; each within
-// 1 ulp of the correctly rounded result with NumPy's special values (bounds in vmath.cpp's table).
-Value* sinhcosh32(Math32& m, Value* x, bool is_cosh);
+// Native single-precision exp2 (vmath32_fast.cpp), float or vector-of-float x; within 1 ulp of the
+// correctly rounded result with NumPy's special values (bound in vmath.cpp's table).
 Value* exp2_32(Math32& m, Value* x);
-Value* log2_32(Math32& m, Value* x);
-Value* log10_32(Math32& m, Value* x);
-Value* expm1_32(Math32& m, Value* x);
-Value* log1p_32(Math32& m, Value* x);
 
 }  // namespace tracejit::backends::vmath_detail
