@@ -528,8 +528,6 @@ void define_huge_variant(llvm::Module* mod, llvm::Function* scalar, unsigned vf,
   f->setDoesNotThrow();
   auto* entry = llvm::BasicBlock::Create(ctx, "entry", f);
   auto* slow = llvm::BasicBlock::Create(ctx, "slow", f);
-  auto* lane = llvm::BasicBlock::Create(ctx, "lane", f);
-  auto* done = llvm::BasicBlock::Create(ctx, "done", f);
   auto* none = llvm::BasicBlock::Create(ctx, "none", f);
   llvm::IRBuilder<> vb(entry);
   Value* x = f->getArg(0);
@@ -539,25 +537,7 @@ void define_huge_variant(llvm::Module* mod, llvm::Function* scalar, unsigned vf,
   vb.SetInsertPoint(none);
   vb.CreateRet(llvm::Constant::getNullValue(vt));
   vb.SetInsertPoint(slow);
-  vb.CreateBr(lane);
-  vb.SetInsertPoint(lane);
-  llvm::PHINode* i = vb.CreatePHI(vb.getInt32Ty(), 2);
-  llvm::PHINode* acc = vb.CreatePHI(vt, 2);
-  i->addIncoming(vb.getInt32(0), slow);
-  acc->addIncoming(llvm::Constant::getNullValue(vt), slow);
-  Value* r = vb.CreateCall(scalar, {vb.CreateExtractElement(x, i)});
-  Value* next_acc = vb.CreateInsertElement(acc, r, i);
-  Value* next = vb.CreateAdd(i, vb.getInt32(1));
-  i->addIncoming(next, lane);
-  acc->addIncoming(next_acc, lane);
-  llvm::BranchInst* back = vb.CreateCondBr(vb.CreateICmpULT(next, vb.getInt32(vf)), lane, done);
-  // Kept a loop: unrolled, the variants cost more compile time than the kernel around them.
-  llvm::Metadata* unroll_off = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
-  llvm::MDNode* loop_md = llvm::MDNode::getDistinct(ctx, {nullptr, unroll_off});
-  loop_md->replaceOperandWith(0, loop_md);
-  back->setMetadata(llvm::LLVMContext::MD_loop, loop_md);
-  vb.SetInsertPoint(done);
-  vb.CreateRet(next_acc);
+  vmath_detail::return_per_lane_calls(vb, scalar, {x}, llvm::Constant::getNullValue(vt), vf);
   llvm::appendToCompilerUsed(*mod, {f});  // referenced only by the mapping until vectorization
 }
 

@@ -97,34 +97,18 @@ void define_variant(llvm::Module* mod, llvm::Function* scalar, unsigned vf, cons
                                    name, mod);
   f->setDoesNotThrow();
   auto* entry = llvm::BasicBlock::Create(ctx, "entry", f);
-  auto* lane = llvm::BasicBlock::Create(ctx, "lane", f);
-  auto* done = llvm::BasicBlock::Create(ctx, "done", f);
+  auto* slow = llvm::BasicBlock::Create(ctx, "slow", f);
   auto* none = llvm::BasicBlock::Create(ctx, "none", f);
   llvm::IRBuilder<> vb(entry);
   Value* x = f->getArg(0);
   Value* fast = f->getArg(1);
   Value* big = vb.CreateFCmpOGE(vb.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), llvm::ConstantFP::get(vt, kTrig32Bound));
   Value* any = vb.CreateICmpNE(vb.CreateBitCast(big, vb.getIntNTy(vf)), llvm::ConstantInt::get(vb.getIntNTy(vf), 0));
-  vb.CreateCondBr(any, lane, none);
+  vb.CreateCondBr(any, slow, none);
   vb.SetInsertPoint(none);
   vb.CreateRet(fast);
-  vb.SetInsertPoint(lane);
-  llvm::PHINode* i = vb.CreatePHI(vb.getInt32Ty(), 2);
-  llvm::PHINode* acc = vb.CreatePHI(vt, 2);
-  i->addIncoming(vb.getInt32(0), entry);
-  acc->addIncoming(fast, entry);
-  Value* r = vb.CreateCall(scalar, {vb.CreateExtractElement(x, i), vb.CreateExtractElement(fast, i)});
-  Value* next_acc = vb.CreateInsertElement(acc, r, i);
-  Value* next = vb.CreateAdd(i, vb.getInt32(1));
-  i->addIncoming(next, lane);
-  acc->addIncoming(next_acc, lane);
-  llvm::BranchInst* back = vb.CreateCondBr(vb.CreateICmpULT(next, vb.getInt32(vf)), lane, done);
-  llvm::Metadata* unroll_off = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
-  llvm::MDNode* loop_md = llvm::MDNode::getDistinct(ctx, {nullptr, unroll_off});
-  loop_md->replaceOperandWith(0, loop_md);
-  back->setMetadata(llvm::LLVMContext::MD_loop, loop_md);
-  vb.SetInsertPoint(done);
-  vb.CreateRet(next_acc);
+  vb.SetInsertPoint(slow);
+  return_per_lane_calls(vb, scalar, {x, fast}, fast, vf);
   llvm::appendToCompilerUsed(*mod, {f});  // referenced only by the mapping until vectorization
 }
 

@@ -176,27 +176,8 @@ constexpr unsigned kLutVFs[] = {2, 4, 8, 16};
 // hide the latency (pow 3x faster than one at a time, measured).
 constexpr int kInterleave = 4;
 
-bool host_has_avx512f() {
-  static const bool has = [] {
-    llvm::StringMap<bool> features;
-    return llvm::sys::getHostCPUFeatures(features) && features.lookup("avx512f");
-  }();
-  return has;
-}
-
-llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, const double* data, unsigned n) {
-  auto& ctx = mod->getContext();
-  auto* arr_ty = llvm::ArrayType::get(llvm::Type::getDoubleTy(ctx), n);
-  auto* g = llvm::cast<llvm::GlobalVariable>(mod->getOrInsertGlobal(name + ".table", arr_ty));
-  if (!g->hasInitializer()) {
-    g->setInitializer(llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<double>(data, n)));
-    g->setConstant(true);
-    g->setLinkage(llvm::GlobalValue::PrivateLinkage);
-    g->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
-    g->setAlignment(llvm::Align(64));
-  }
-  return g;
-}
+using vmath_detail::host_has_avx512f;
+using vmath_detail::table_global;
 
 // The vector variant of a table lookup of n = 8, 16 or 32 entries (the index taken modulo n):
 // per 8 lanes with AVX-512 one vpermpd (n = 8), one vpermi2pd (16), or two vpermi2pd (entries

@@ -3,11 +3,16 @@
 // (or vectors of double) with i64 integers, and single-precision builders over float with i32. Plain ops carry no fast-math flags.
 #pragma once
 
+#include <llvm/ADT/StringMap.h>
 #include <llvm/IR/Constants.h>
+#include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/Host.h>
 
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -127,5 +132,65 @@ inline ExpCoreF exp_core_f(Math32& m, Value* u) {
 // Native single-precision exp2 (vmath32_fast.cpp), float or vector-of-float x; within 1 ulp of the
 // correctly rounded result with NumPy's special values (bound in vmath.cpp's table).
 Value* exp2_32(Math32& m, Value* x);
+
+// ---- pieces of the vector variants (table lookups, out-of-line slow paths) ----
+
+// Whether the host has AVX-512F: the register-held table permutes need it (a gather otherwise).
+inline bool host_has_avx512f() {
+  static const bool has = [] {
+    llvm::StringMap<bool> features;
+    return llvm::sys::getHostCPUFeatures(features) && features.lookup("avx512f");
+  }();
+  return has;
+}
+
+// The constant table `name`.table of n floats or doubles in `mod` (made once, 64-byte aligned).
+template <typename T>
+llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, const T* data, unsigned n) {
+  auto& ctx = mod->getContext();
+  llvm::Type* et = std::is_same_v<T, double> ? llvm::Type::getDoubleTy(ctx) : llvm::Type::getFloatTy(ctx);
+  auto* arr_ty = llvm::ArrayType::get(et, n);
+  auto* g = llvm::cast<llvm::GlobalVariable>(mod->getOrInsertGlobal(name + ".table", arr_ty));
+  if (!g->hasInitializer()) {
+    g->setInitializer(llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<T>(data, n)));
+    g->setConstant(true);
+    g->setLinkage(llvm::GlobalValue::PrivateLinkage);
+    g->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+    g->setAlignment(llvm::Align(64));
+  }
+  return g;
+}
+
+// Ends the function `vb` is building, from its current block: a loop over the vf lanes calling
+// `scalar` with lane i of each of `args`, inserting each result into a vector that starts as
+// `init`, and returning it. Kept a loop: unrolled, the variants cost more compile time than the
+// kernel around them.
+inline void return_per_lane_calls(llvm::IRBuilder<>& vb, llvm::Function* scalar, const std::vector<Value*>& args,
+                                  Value* init, unsigned vf) {
+  auto& ctx = vb.getContext();
+  llvm::Function* f = vb.GetInsertBlock()->getParent();
+  llvm::BasicBlock* from = vb.GetInsertBlock();
+  auto* lane = llvm::BasicBlock::Create(ctx, "lane", f);
+  auto* done = llvm::BasicBlock::Create(ctx, "done", f);
+  vb.CreateBr(lane);
+  vb.SetInsertPoint(lane);
+  llvm::PHINode* i = vb.CreatePHI(vb.getInt32Ty(), 2);
+  llvm::PHINode* acc = vb.CreatePHI(init->getType(), 2);
+  i->addIncoming(vb.getInt32(0), from);
+  acc->addIncoming(init, from);
+  std::vector<Value*> lanes;
+  for (Value* a : args) lanes.push_back(vb.CreateExtractElement(a, i));
+  Value* next_acc = vb.CreateInsertElement(acc, vb.CreateCall(scalar, lanes), i);
+  Value* next = vb.CreateAdd(i, vb.getInt32(1));
+  i->addIncoming(next, lane);
+  acc->addIncoming(next_acc, lane);
+  llvm::BranchInst* back = vb.CreateCondBr(vb.CreateICmpULT(next, vb.getInt32(vf)), lane, done);
+  llvm::Metadata* unroll_off = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
+  llvm::MDNode* loop_md = llvm::MDNode::getDistinct(ctx, {nullptr, unroll_off});
+  loop_md->replaceOperandWith(0, loop_md);
+  back->setMetadata(llvm::LLVMContext::MD_loop, loop_md);
+  vb.SetInsertPoint(done);
+  vb.CreateRet(next_acc);
+}
 
 }  // namespace tracejit::backends::vmath_detail

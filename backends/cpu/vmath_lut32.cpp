@@ -30,27 +30,8 @@ using llvm::Value;
 constexpr const char* kPrefix = "tracejit.lut32.";
 constexpr unsigned kVFs[] = {4, 8, 16, 32};
 
-bool host_has_avx512f() {
-  static const bool has = [] {
-    llvm::StringMap<bool> features;
-    return llvm::sys::getHostCPUFeatures(features) && features.lookup("avx512f");
-  }();
-  return has;
-}
-
-llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, const float* data, unsigned n) {
-  auto& ctx = mod->getContext();
-  auto* arr_ty = llvm::ArrayType::get(llvm::Type::getFloatTy(ctx), n);
-  auto* g = llvm::cast<llvm::GlobalVariable>(mod->getOrInsertGlobal(name + ".table", arr_ty));
-  if (!g->hasInitializer()) {
-    g->setInitializer(llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<float>(data, n)));
-    g->setConstant(true);
-    g->setLinkage(llvm::GlobalValue::PrivateLinkage);
-    g->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
-    g->setAlignment(llvm::Align(64));
-  }
-  return g;
-}
+using vmath_detail::host_has_avx512f;
+using vmath_detail::table_global;
 
 // data[idx] for a <16 x i32> idx from registers: one vpermps (n = 16) or vpermi2ps (n = 32).
 Value* permute16(llvm::IRBuilderBase& b, llvm::Module* mod, const float* data, unsigned n, Value* idx16) {
