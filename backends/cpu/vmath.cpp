@@ -547,12 +547,7 @@ llvm::Function* huge_function(llvm::Module* mod, ir::Op op, bool f32) {
   auto& ctx = mod->getContext();
   auto* dt = llvm::Type::getDoubleTy(ctx);
   auto* f = llvm::Function::Create(llvm::FunctionType::get(dt, {dt}, false), llvm::GlobalValue::InternalLinkage, name, mod);
-  f->setDoesNotAccessMemory();  // reads only the constant 2/pi table
-  f->setDoesNotThrow();
-  f->setWillReturn();
-  f->addFnAttr(llvm::Attribute::NoInline);
-  f->addFnAttr(llvm::Attribute::NoSync);
-  f->addFnAttr(llvm::Attribute::NoFree);
+  vmath_detail::mark_pure_out_of_line(f);
   auto* entry = llvm::BasicBlock::Create(ctx, "entry", f);
   auto* full = llvm::BasicBlock::Create(ctx, "huge", f);
   auto* small = llvm::BasicBlock::Create(ctx, "small", f);

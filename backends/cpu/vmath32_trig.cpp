@@ -121,12 +121,7 @@ llvm::Function* huge_function(llvm::Module* mod, ir::Op op, Trig32Slow slow) {
   auto* ft = llvm::Type::getFloatTy(ctx);
   auto* f = llvm::Function::Create(llvm::FunctionType::get(ft, {ft, ft}, false), llvm::GlobalValue::InternalLinkage,
                                    name, mod);
-  f->setDoesNotAccessMemory();  // the slow path reads only the constant 2/pi table
-  f->setDoesNotThrow();
-  f->setWillReturn();
-  f->addFnAttr(llvm::Attribute::NoInline);
-  f->addFnAttr(llvm::Attribute::NoSync);
-  f->addFnAttr(llvm::Attribute::NoFree);
+  mark_pure_out_of_line(f);
   auto* entry = llvm::BasicBlock::Create(ctx, "entry", f);
   auto* full = llvm::BasicBlock::Create(ctx, "huge", f);
   auto* small = llvm::BasicBlock::Create(ctx, "small", f);

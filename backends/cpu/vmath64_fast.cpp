@@ -246,12 +246,7 @@ llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const d
   llvm::Type* dt = llvm::Type::getDoubleTy(ctx);
   auto* f = llvm::Function::Create(llvm::FunctionType::get(dt, {llvm::Type::getInt64Ty(ctx)}, false),
                                    llvm::GlobalValue::InternalLinkage, name, mod);
-  f->setDoesNotAccessMemory();  // reads only a constant table
-  f->setDoesNotThrow();
-  f->setWillReturn();
-  f->addFnAttr(llvm::Attribute::NoInline);
-  f->addFnAttr(llvm::Attribute::NoSync);
-  f->addFnAttr(llvm::Attribute::NoFree);
+  vmath_detail::mark_pure_out_of_line(f);
   llvm::IRBuilder<> fb(llvm::BasicBlock::Create(ctx, "entry", f));
   auto* g = table_global(mod, name, data, n);
   Value* i = n == kN ? static_cast<Value*>(f->getArg(0)) : fb.CreateAnd(f->getArg(0), fb.getInt64(n - 1));

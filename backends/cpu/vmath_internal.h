@@ -161,6 +161,17 @@ llvm::GlobalVariable* table_global(llvm::Module* mod, const std::string& name, c
   return g;
 }
 
+// An out-of-line helper the kernels call (a table lookup, a slow path): pure and not inlined
+// before the vectorizer, so its vector-function-abi-variant mappings apply.
+inline void mark_pure_out_of_line(llvm::Function* f) {
+  f->setDoesNotAccessMemory();  // reads only constant tables
+  f->setDoesNotThrow();
+  f->setWillReturn();
+  f->addFnAttr(llvm::Attribute::NoInline);
+  f->addFnAttr(llvm::Attribute::NoSync);
+  f->addFnAttr(llvm::Attribute::NoFree);
+}
+
 // Ends the function `vb` is building, from its current block: a loop over the vf lanes calling
 // `scalar` with lane i of each of `args`, inserting each result into a vector that starts as
 // `init`, and returning it. Kept a loop: unrolled, the variants cost more compile time than the

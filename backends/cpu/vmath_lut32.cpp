@@ -96,12 +96,7 @@ llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const f
   llvm::Type* ft = llvm::Type::getFloatTy(ctx);
   auto* f = llvm::Function::Create(llvm::FunctionType::get(ft, {llvm::Type::getInt32Ty(ctx)}, false),
                                    llvm::GlobalValue::InternalLinkage, name, mod);
-  f->setDoesNotAccessMemory();  // reads only a constant table
-  f->setDoesNotThrow();
-  f->setWillReturn();
-  f->addFnAttr(llvm::Attribute::NoInline);
-  f->addFnAttr(llvm::Attribute::NoSync);
-  f->addFnAttr(llvm::Attribute::NoFree);
+  vmath_detail::mark_pure_out_of_line(f);
   llvm::IRBuilder<> fb(llvm::BasicBlock::Create(ctx, "entry", f));
   auto* g = table_global(mod, name, data, n);
   fb.CreateRet(fb.CreateLoad(ft, fb.CreateInBoundsGEP(g->getValueType(), g, {fb.getInt32(0), f->getArg(0)})));
