@@ -1842,9 +1842,7 @@ std::string JitFunction::continuation_key(int pc, const std::vector<bool>& bound
 
 bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
   const size_t nlocals = static_cast<size_t>(r.nlocals);
-  const size_t operands = r.kind == tracer::Resume::Kind::Call     ? static_cast<size_t>(r.nargs) + 2 + (r.kw ? 1 : 0)
-                          : r.kind == tracer::Resume::Kind::Subscr ? 2
-                                                                   : 1;
+  const size_t operands = r.operands();
   if (r.state.size() < nlocals + operands) {
     why = fmt::format("{}:{}: graph break with a malformed frame state [graph-break]", r.file, r.line);
     return false;

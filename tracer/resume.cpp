@@ -249,12 +249,10 @@ bool Tracer::make_break(int idx, const std::string& reason) {
   r.pc = idx;
   r.next_pc = idx + 1;
   const bool call = in.op == COp::Call || in.op == COp::CallKw;
-  size_t operands = 1;
   if (call) {
     r.kind = Resume::Kind::Call;
     r.nargs = in.arg;
     r.kw = in.op == COp::CallKw;
-    operands = static_cast<size_t>(in.arg) + 2 + (r.kw ? 1 : 0);
   } else if (with) {
     r.kind = Resume::Kind::With;
     r.entry_offset = in.offset;
@@ -262,7 +260,6 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     r.kind = Resume::Kind::Truth;
   } else if (in.op == COp::BinarySubscr) {
     r.kind = Resume::Kind::Subscr;
-    operands = 2;
   } else if (in.op == COp::LoadMethod) {
     r.kind = Resume::Kind::Method;
     r.attr = name_at(in.arg);
@@ -276,6 +273,7 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     r.jump_if = in.op == COp::PopJumpIfTrue;
     r.target_pc = in.target;
   }
+  const size_t operands = r.operands();
   if (f.stack.size() < operands) return refuse("the value stack is not as expected");
   if (in_exception_block(f.code, in.offset)) {
     // Entered at the break instruction (a CallKw: at the load of its names, which 3.11/3.12's

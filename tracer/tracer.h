@@ -259,6 +259,12 @@ struct Resume {
   std::string file, function, what, reason;
   int line = -1;
   std::string describe() const;  // "file.py:12: call to erf() [...]: runs eagerly between compiled graphs [graph-break]"
+  // How many entries at the top of `state` are the break instruction's own operands (a Call's
+  // callable pair, arguments and kwnames; a Subscr's container and key; otherwise one).
+  size_t operands() const {
+    if (kind == Kind::Call) return static_cast<size_t>(nargs) + 2 + (kw ? 1 : 0);
+    return kind == Kind::Subscr ? 2 : 1;
+  }
 };
 
 struct Trace {

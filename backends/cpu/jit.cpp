@@ -352,8 +352,9 @@ void scalarize_partial_fp_vectors(llvm::Module& m) {
         }
       }
   for (llvm::Instruction* inst : work) {
-    auto* vt = llvm::cast<llvm::FixedVectorType>(
-        partial_fp_vector(inst->getType()) || inst->getType()->isVectorTy() ? inst->getType() : inst->getOperand(0)->getType());
+    // The lane count: the result's (a compare's <n x i1> too), or a scalar result's operand's.
+    auto* vt = llvm::cast<llvm::FixedVectorType>(inst->getType()->isVectorTy() ? inst->getType()
+                                                                            : inst->getOperand(0)->getType());
     const unsigned n = vt->getNumElements();
     llvm::IRBuilder<> b(inst);
     llvm::Value* out = llvm::PoisonValue::get(inst->getType());
