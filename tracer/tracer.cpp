@@ -1478,6 +1478,9 @@ bool Tracer::step(const Instruction& in) {
       AValue value = pop();
       if (container.kind == AValue::Kind::Dict) return dict_store(container, key, value);  // dicts.cpp
       if (!container.is_tensor()) return store_effect(container, key, value);  // effects.cpp
+      if (container.box != Box::Array)  // `s[...] = v` on a NumPy or Python scalar
+        return fail(AbortCode::UserError, fmt::format("TypeError: {} does not support item assignment",
+                                                      describe_scalar_kind(container)));
       if (!check_inplace_target(container)) return false;
       if (has_loop_index(key)) return dyn_store(container, key, value);  // loops.cpp
       if (!regions_.empty() && container.type.is_static()) {

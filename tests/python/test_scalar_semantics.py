@@ -662,3 +662,21 @@ def test_mixed_kinds_through_arithmetic_with_other_dtypes():
     x = RNG.standard_normal(200).astype(np.float32)
     check(g, x, np.zeros(200), native=1)
     check(g, x, np.zeros(200, dtype=np.float32), native=1)
+
+
+@pytest.mark.parametrize("value", [np.float64(3.5), np.float32(2.0), np.int16(7), np.bool_(True)])
+def test_item_assignment_to_a_numpy_scalar_raises_typeerror(value):
+    """`s[...] = v` on a NumPy scalar raises TypeError; the trace used to take the scalar for a
+    0-d array and store into it."""
+    def f(s):
+        t = s + 1
+        s[...] = t
+        return t
+
+    jf = tracejit.jit(f, sync=True, hot=0)
+    for _ in range(2):
+        with pytest.raises(TypeError, match="does not support item assignment"):
+            f(value)
+        with pytest.raises(TypeError, match="does not support item assignment"):
+            jf(value)
+    assert any("does not support item assignment" in r for r in jf.stats()["fallback_reasons"])
