@@ -152,6 +152,56 @@ PyObject* Tracer::dtype_spec(const AValue& v) {
   return nullptr;
 }
 
+// np.errstate(<category>="raise") for each of `categories` the user does not ignore, entered for
+// as long as this lives: a floating-point warning the call inside would emit at trace time (once,
+// where NumPy warns on every call) becomes a FloatingPointError the tracer turns into a refusal.
+// The destructor leaves a pending exception in place.
+class RaisingErrstate {
+ public:
+  RaisingErrstate(PyObject* numpy, std::initializer_list<const char*> categories) {
+    PyObject* cur = PyObject_CallMethod(numpy, "geterr", nullptr);
+    PyObject* kw = cur && PyDict_Check(cur) ? PyDict_New() : nullptr;
+    for (const char* c : categories) {
+      PyObject* mode = kw ? PyDict_GetItemString(cur, c) : nullptr;  // borrowed
+      if (mode && PyUnicode_Check(mode) && PyUnicode_CompareWithASCIIString(mode, "ignore") != 0) {
+        PyObject* raise = PyUnicode_FromString("raise");
+        if (raise) PyDict_SetItemString(kw, c, raise);
+        Py_XDECREF(raise);
+      }
+    }
+    if (kw && PyDict_Size(kw) > 0) {
+      PyObject* errstate = PyObject_GetAttrString(numpy, "errstate");
+      PyObject* args0 = PyTuple_New(0);
+      state_ = errstate && args0 ? PyObject_Call(errstate, args0, kw) : nullptr;
+      Py_XDECREF(errstate);
+      Py_XDECREF(args0);
+      entered_ = state_ ? PyObject_CallMethod(state_, "__enter__", nullptr) : nullptr;
+    }
+    Py_XDECREF(kw);
+    Py_XDECREF(cur);
+    PyErr_Clear();
+  }
+  ~RaisingErrstate() {
+    if (entered_) {
+      PyObject *et, *ev, *tb;
+      PyErr_Fetch(&et, &ev, &tb);
+      PyObject* ex = PyObject_CallMethod(state_, "__exit__", "OOO", Py_None, Py_None, Py_None);
+      Py_XDECREF(ex);
+      PyErr_Clear();
+      PyErr_Restore(et, ev, tb);
+    }
+    Py_XDECREF(entered_);
+    Py_XDECREF(state_);
+  }
+  RaisingErrstate(const RaisingErrstate&) = delete;
+  RaisingErrstate& operator=(const RaisingErrstate&) = delete;
+  bool active() const { return entered_ != nullptr; }
+
+ private:
+  PyObject* state_ = nullptr;
+  PyObject* entered_ = nullptr;
+};
+
 PyObject* Tracer::probe(const AValue& v) {
   if (v.is_tensor()) {
     if (v.box == Box::PyFloat) return PyFloat_FromDouble(1.0);
@@ -191,37 +241,14 @@ bool Tracer::resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operand
   // NumPy converts it, even on empty probes: the probe runs with that error raising (unless the
   // user ignores it), so the warning is not emitted here at trace time, and such a call runs
   // eagerly, which warns once, as NumPy does.
-  PyObject* state = nullptr;  // np.errstate(over="raise"), entered
-  PyObject* entered = nullptr;
-  if (PyObject* cur = PyObject_CallMethod(np_->numpy, "geterr", nullptr)) {
-    PyObject* over = PyDict_Check(cur) ? PyDict_GetItemString(cur, "over") : nullptr;  // borrowed
-    if (over && PyUnicode_Check(over) && PyUnicode_CompareWithASCIIString(over, "ignore") != 0) {
-      PyObject* errstate = PyObject_GetAttrString(np_->numpy, "errstate");
-      PyObject* args0 = PyTuple_New(0);
-      PyObject* kw = Py_BuildValue("{s:s}", "over", "raise");
-      state = errstate && args0 && kw ? PyObject_Call(errstate, args0, kw) : nullptr;
-      Py_XDECREF(errstate);
-      Py_XDECREF(args0);
-      Py_XDECREF(kw);
-      entered = state ? PyObject_CallMethod(state, "__enter__", nullptr) : nullptr;
-    }
-    Py_DECREF(cur);
-  }
-  PyErr_Clear();
-  PyObject* r = PyObject_Call(u.ufunc, probes, nullptr);
-  Py_DECREF(probes);
   bool cast_overflow = false;
-  if (!r && state && PyErr_ExceptionMatches(PyExc_FloatingPointError)) cast_overflow = true;
-  if (entered) {
-    PyObject *et, *ev, *tb;
-    PyErr_Fetch(&et, &ev, &tb);
-    PyObject* ex = PyObject_CallMethod(state, "__exit__", "OOO", Py_None, Py_None, Py_None);
-    Py_XDECREF(ex);
-    PyErr_Clear();
-    PyErr_Restore(et, ev, tb);
+  PyObject* r = nullptr;
+  {
+    RaisingErrstate raising(np_->numpy, {"over"});
+    r = PyObject_Call(u.ufunc, probes, nullptr);
+    cast_overflow = !r && raising.active() && PyErr_ExceptionMatches(PyExc_FloatingPointError);
   }
-  Py_XDECREF(entered);
-  Py_XDECREF(state);
+  Py_DECREF(probes);
   if (cast_overflow) {
     Py_DECREF(specs);
     PyErr_Clear();
@@ -263,8 +290,11 @@ bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
   bool all_objects = true;
   for (const AValue& v : operands) all_objects &= v.is_object();
   if (all_objects) {
-    // Constants (or value-guarded ints): compute now, in Python or NumPy itself.
+    // Constants (or value-guarded ints): compute now, in Python or NumPy itself -- unless NumPy
+    // warns (np.reciprocal(0.0), np.float64(1e308) * 10): a constant folded now would warn at
+    // trace time only, so such a call runs eagerly (warning on every call, as NumPy does).
     PyObject* r = nullptr;
+    RaisingErrstate raising(np_->numpy, {"divide", "over", "under", "invalid"});
     if (python_operator) {
       PyObject* a = operands[0].obj;
       PyObject* b = operands.size() > 1 ? operands[1].obj : nullptr;
@@ -301,6 +331,11 @@ bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
       }
       r = PyObject_Call(u.ufunc, t, nullptr);
       Py_DECREF(t);
+    }
+    if (!r && raising.active() && PyErr_ExceptionMatches(PyExc_FloatingPointError)) {
+      std::string text = exception_text();
+      return fail(AbortCode::UnsupportedValue,
+                  fmt::format("{} of constants warns ({}): runs eagerly, warning on every call", u.name, text));
     }
     if (!r) return fail(AbortCode::UserError, fmt::format("{} raises {}", u.name, exception_text()));
     if (PyArray_Check(r)) {

@@ -473,3 +473,29 @@ def test_python_float_beyond_float32_warns_once_per_call():
         g = tracejit.jit(f, sync=True, hot=0)
         assert_same(f(x), g(x))
     assert g.stats()["compiled_calls"] == 1
+
+
+@pytest.mark.parametrize("expr", ["np.reciprocal(0.5 ** n)", "np.float64(1e300) * np.float64(10.0) ** n",
+                                  "np.float32(3.0) ** n", "np.sqrt(np.float64(-n))", "np.int8(100) * np.int8(n)"])
+def test_constants_that_warn_warn_on_every_call(expr):
+    """An operation on constants (n is value-guarded) is computed at trace time; when NumPy
+    warns on it (divide by zero, overflow, invalid), folding it would warn only while tracing.
+    Such an operation runs eagerly instead: every call warns, as NumPy does; under 'raise' every
+    call raises; with the error ignored it is folded and the call compiles."""
+    f = eval(f"lambda x, n: x + 0 * ({expr})", {"np": np})
+    x = np.arange(3.0)
+    n = 2000 if "0.5" in expr else 1000 if "**" in expr else 2
+    for mode in ("warn", "raise"):
+        jf = tracejit.jit(f, sync=True, hot=0)
+        with np.errstate(all=mode, under="ignore"):
+            for _ in range(3):
+                want, got = record(f, x, n), record(jf, x, n)
+                assert want[1:] == got[1:] and (want[2] or want[1]), (mode, want, got)
+                if want[1] is None:
+                    assert_same(want[0], got[0])
+    with np.errstate(all="ignore"):
+        jf = tracejit.jit(f, sync=True, hot=0)
+        for _ in range(2):
+            assert_same(f(x, n), jf(x, n))
+    s = jf.stats()
+    assert s["compiled_calls"] == 2 and not s["graph_break_reasons"] and not s["fallback_reasons"], s
