@@ -616,6 +616,7 @@ JitFunction::JitFunction(PyObject* callable, Options options)
 
 JitFunction::~JitFunction() {
   entries_.clear();
+  for (auto& [key, op] : break_ops_) Py_DECREF(op);
   Py_XDECREF(self_);
   Py_XDECREF(func_);
   Py_DECREF(callable_);
@@ -624,6 +625,8 @@ JitFunction::~JitFunction() {
 void JitFunction::reset() {
   entries_.clear();
   continuations_.clear();
+  for (auto& [key, op] : break_ops_) Py_DECREF(op);
+  break_ops_.clear();
   continuation_signatures_.clear();
   signatures_.clear();
   hot_seen_.clear();
@@ -1954,6 +1957,29 @@ bool JitFunction::prepare_resume(const tracer::Resume& r, std::string& why) {
   return ok;
 }
 
+namespace {
+PyObject* resume_attr(const char* name);
+}  // namespace
+
+PyObject* JitFunction::break_op(const tracer::Resume& r) {
+  const char* kind = r.kind == tracer::Resume::Kind::Call         ? "call"
+                     : r.kind == tracer::Resume::Kind::Subscr     ? "subscr"
+                     : r.kind == tracer::Resume::Kind::MethodCall ? "method_call"
+                                                                  : nullptr;
+  if (!kind || !func_ || r.line < 1) return nullptr;
+  const std::pair<int, int> key{static_cast<int>(r.kind), r.line};
+  if (auto it = break_ops_.find(key); it != break_ops_.end()) return it->second;
+  // Made once per (kind, line); should that fail, the instruction runs directly (its warnings
+  // then name the caller's line) and the failure is not retried.
+  PyObject* make = resume_attr("make_break_op");
+  PyObject* op = make ? PyObject_CallFunction(make, "Ois", func_, r.line, kind) : nullptr;
+  Py_XDECREF(make);
+  if (!op) PyErr_Clear();
+  else if (!PyCallable_Check(op)) Py_CLEAR(op);
+  if (op) break_ops_.emplace(key, op);
+  return op;
+}
+
 const std::string& JitFunction::resume_key(CacheEntry& e, int pc, const std::vector<bool>& bound) const {
   for (const auto& [p, b, key] : e.resume_keys)
     if (p == pc && b == bound) return key;
@@ -2002,8 +2028,7 @@ PyObject* JitFunction::resume_from(CacheEntry& e, std::vector<PyObject*>& st) {
   }
   int pc;
   if (r.kind == tracer::Resume::Kind::Call) {
-    const size_t ops = static_cast<size_t>(r.nargs) + 2 + (r.kw ? 1 : 0);
-    const size_t base = st.size() - ops;
+    const size_t base = st.size() - r.operands();
     PyObject* kwnames = r.kw ? st.back() : nullptr;
     PyObject* lower = st[base];
     PyObject* upper = st[base + 1];
@@ -2013,12 +2038,30 @@ PyObject* JitFunction::resume_from(CacheEntry& e, std::vector<PyObject*>& st) {
     for (int i = 0; i < r.nargs; ++i) args.push_back(st[base + 2 + static_cast<size_t>(i)]);
     const size_t nkw = kwnames && PyTuple_Check(kwnames) ? static_cast<size_t>(PyTuple_GET_SIZE(kwnames)) : 0;
     PyObject* res = nullptr;
-    if (!callable || args.size() < nkw) PyErr_SetString(PyExc_SystemError, "tracejit: malformed call at a graph break");
-    else res = PyObject_Vectorcall(callable, args.data(), args.size() - nkw, nkw ? kwnames : nullptr);
+    PyObject* op = callable && args.size() >= nkw ? break_op(r) : nullptr;
+    if (!callable || args.size() < nkw) {
+      PyErr_SetString(PyExc_SystemError, "tracejit: malformed call at a graph break");
+    } else if (op) {  // op(callable, args, kwargs): in a frame at the user's line
+      const size_t npos = args.size() - nkw;
+      PyObject* a = PyTuple_New(static_cast<Py_ssize_t>(npos));
+      PyObject* k = PyDict_New();
+      bool ok = a && k;
+      for (size_t i = 0; ok && i < npos; ++i) PyTuple_SET_ITEM(a, static_cast<Py_ssize_t>(i), Py_NewRef(args[i]));
+      for (size_t i = 0; ok && i < nkw; ++i)
+        ok = PyDict_SetItem(k, PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(i)), args[npos + i]) == 0;
+      if (ok) {
+        PyObject* op_args[3] = {callable, a, k};
+        res = PyObject_Vectorcall(op, op_args, 3, nullptr);
+      }
+      Py_XDECREF(a);
+      Py_XDECREF(k);
+    } else {
+      res = PyObject_Vectorcall(callable, args.data(), args.size() - nkw, nkw ? kwnames : nullptr);
+    }
     for (size_t i = base; i < st.size(); ++i) Py_XDECREF(st[i]);
     st.resize(base);
     if (!res) {
-      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);  // the user's statement
+      if (!op) _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);  // the user's statement
       return nullptr;
     }
     st.push_back(res);
@@ -2027,12 +2070,15 @@ PyObject* JitFunction::resume_from(CacheEntry& e, std::vector<PyObject*>& st) {
     PyObject* v = st.back();
     st.pop_back();
     PyObject* name = PyUnicode_FromString(r.attr.c_str());
-    PyObject* res = v && name ? PyObject_VectorcallMethod(name, &v, 1, nullptr) : nullptr;
+    PyObject* op = v && name ? break_op(r) : nullptr;
+    PyObject* op_args[2] = {v, name};
+    PyObject* res = op ? PyObject_Vectorcall(op, op_args, 2, nullptr)
+                       : v && name ? PyObject_VectorcallMethod(name, &v, 1, nullptr) : nullptr;
     Py_XDECREF(name);
     Py_XDECREF(v);
     if (!res) {
       if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed method call at a graph break");
-      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
+      if (!op) _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
       return nullptr;
     }
     st.push_back(res);
@@ -2042,12 +2088,14 @@ PyObject* JitFunction::resume_from(CacheEntry& e, std::vector<PyObject*>& st) {
     st.pop_back();
     PyObject* c = st.back();
     st.pop_back();
-    PyObject* res = c && key ? PyObject_GetItem(c, key) : nullptr;
+    PyObject* op = c && key ? break_op(r) : nullptr;
+    PyObject* op_args[2] = {c, key};
+    PyObject* res = op ? PyObject_Vectorcall(op, op_args, 2, nullptr) : c && key ? PyObject_GetItem(c, key) : nullptr;
     Py_XDECREF(c);
     Py_XDECREF(key);
     if (!res) {
       if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "tracejit: malformed subscript at a graph break");
-      _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
+      if (!op) _PyTraceback_Add(r.function.c_str(), r.file.c_str(), r.line);
       return nullptr;
     }
     st.push_back(res);

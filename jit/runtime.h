@@ -234,6 +234,10 @@ class JitFunction {
   std::vector<std::shared_ptr<CacheEntry>> entries_;
   std::unordered_map<uint64_t, SignatureInfo> signatures_;
   std::map<std::string, std::unique_ptr<Continuation>> continuations_;
+  // Functions performing a break instruction in a frame at the user's line (tracejit._resume.
+  // make_break_op), by (Resume::Kind, line); strong references.
+  std::map<std::pair<int, int>, PyObject*> break_ops_;
+  PyObject* break_op(const tracer::Resume& r);  // borrowed; nullptr: perform it directly
   std::unordered_map<uint64_t, SignatureInfo> continuation_signatures_;  // by continuation and state
   std::unordered_map<uint64_t, int64_t> hot_seen_;  // calls per signature without int values
   bool warned_limit_ = false;

@@ -265,3 +265,24 @@ def make_with_remainder(func, entry, unbound, nstack, stack_nulls=()):
         co_linetable=bcode.co_linetable + _no_location(len(stubs) // 2),
     )
     return types.FunctionType(new, func.__globals__, func.__name__), exits
+
+
+# The instructions a graph break performs itself (jit/runtime.cpp resume_from), as expressions.
+_BREAK_FORMS = {
+    "call": "lambda f, a, k: f(*a, **k)",
+    "subscr": "lambda c, k: c[k]",
+    "method_call": "lambda v, n: getattr(v, n)()",
+}
+
+
+def make_break_op(func, line, kind):
+    """A function performing a graph break's instruction (`kind`, a key of _BREAK_FORMS) in a
+    frame at the user's file and line, with the function's globals and name: the warnings it
+    emits (NumPy's RuntimeWarnings) name the user's line and module, and a traceback through it
+    the user's line, as they do eagerly."""
+    code = func.__code__
+    expr = compile("\n" * max(line - 1, 0) + _BREAK_FORMS[kind], code.co_filename, "eval")
+    op = eval(expr, func.__globals__).__code__
+    op = op.replace(co_name=code.co_name, co_qualname=code.co_qualname)
+    return types.FunctionType(op, func.__globals__, code.co_name)
+

@@ -483,3 +483,45 @@ def test_dynamic_true_continuations_take_every_size(capsys):
     st = jf.stats()
     assert st["compiled_calls"] == 4 and st["continuation_calls"] == 4, st
     assert len([i for i in jf.cache_info() if i["resume_at"]]) == 1
+
+
+def warn_to_caller(x):
+    import warnings
+    warnings.warn("checked by the caller's line", UserWarning, stacklevel=2)
+    return np.sort(x)
+
+
+def warns_at_break(x, idx):
+    y = x * 2.0
+    s = warn_to_caller(y)  # a break: its warning names this line
+    z = np.log(np.abs(y))[idx]  # a subscript break: NumPy's warning is raised by the log (compiled)
+    w = np.reciprocal(s[0] * 0.0 + np.float64(0.0))  # a NumPy scalar op: runs eagerly, warns here
+    return s + z.sum() + w
+
+
+@pytest.mark.parametrize("mode", ["default", "always"])
+def test_warnings_at_a_break_name_the_users_line_and_module(mode):
+    """A warning raised while a break instruction runs (a helper's warnings.warn(stacklevel=2),
+    NumPy's RuntimeWarning) names the user's file and line and is deduplicated in the user's
+    module, as eagerly: the instruction runs in a frame at that line with the function's
+    globals, not in the caller's frame."""
+    import warnings
+    jf = jit(warns_at_break)
+    x = np.arange(1.0, 7.0)
+    idx = np.array([0, 2])
+
+    def run(fn):
+        warnings.resetwarnings()
+        globals().pop("__warningregistry__", None)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter(mode)
+            outs = [fn(x, idx) for _ in range(2)]
+        return outs, [(x.category, str(x.message), x.filename, x.lineno) for x in w]
+
+    want, got = run(warns_at_break), run(jf)
+    assert got[1] == want[1] and len(want[1]) == (2 if mode == "default" else 4), (want[1], got[1])
+    assert all(fn == __file__ for _, _, fn, _ in got[1])
+    for a, b in zip(want[0], got[0]):
+        assert_same(a, b)
+    st = jf.stats()
+    assert st["compiled_calls"] == 2 and st["graph_breaks"] >= 2, st
