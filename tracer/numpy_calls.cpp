@@ -294,7 +294,10 @@ bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
     // warns (np.reciprocal(0.0), np.float64(1e308) * 10): a constant folded now would warn at
     // trace time only, so such a call runs eagerly (warning on every call, as NumPy does).
     PyObject* r = nullptr;
-    RaisingErrstate raising(np_->numpy, {"divide", "over", "under", "invalid"});
+    bool numpy_math = !python_operator;  // Python numbers among themselves raise, never warn
+    for (const AValue& v : operands) numpy_math |= PyArray_IsScalar(v.obj, Generic);
+    std::optional<RaisingErrstate> raising;
+    if (numpy_math) raising.emplace(np_->numpy, std::initializer_list<const char*>{"divide", "over", "under", "invalid"});
     if (python_operator) {
       PyObject* a = operands[0].obj;
       PyObject* b = operands.size() > 1 ? operands[1].obj : nullptr;
@@ -332,7 +335,7 @@ bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
       r = PyObject_Call(u.ufunc, t, nullptr);
       Py_DECREF(t);
     }
-    if (!r && raising.active() && PyErr_ExceptionMatches(PyExc_FloatingPointError)) {
+    if (!r && raising && raising->active() && PyErr_ExceptionMatches(PyExc_FloatingPointError)) {
       std::string text = exception_text();
       return fail(AbortCode::UnsupportedValue,
                   fmt::format("{} of constants warns ({}): runs eagerly, warning on every call", u.name, text));
