@@ -1248,6 +1248,35 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(std::move(out));
     return true;
   }
+  if (name == "linalg.norm" && x && !method) {
+    // np.linalg.norm(x, ord=None, axis=None, keepdims=False) with ord None (the 2-norm of a
+    // vector, Frobenius of a matrix, along any axes): NumPy's formula sqrt(add.reduce(x * x,
+    // axis)) (numpy/linalg/_linalg.py; with axis None it takes sqrt(x.ravel().dot(...)), the same
+    // sum), integers first cast to float64. Other ords are not traced yet.
+    if (!args.only({"x", "ord", "axis", "keepdims"}, bad))
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.linalg.norm() with '{}' is not traced yet", bad));
+    const AValue* ord = args.get(1, "ord");
+    if (ord && !(ord->is_object() && ord->obj == Py_None))
+      return fail(AbortCode::UnsupportedCall, "np.linalg.norm() with an ord is not traced yet");
+    if (x->box == Box::PyFloat || x->box == Box::PyInt)
+      return fail(AbortCode::UnsupportedValue, "np.linalg.norm() of a Python number is not traced");
+    auto keepdims = bool_kw(3, "keepdims", false);
+    if (!keepdims) return false;
+    if (x->type.rank() == 0) return fail(AbortCode::UnsupportedValue, "np.linalg.norm() of a 0-d value is not traced");
+    AValue v = *x;
+    if (v.type.dtype != ir::DType::F32 && v.type.dtype != ir::DType::F64) {
+      if (ir::is_float(v.type.dtype))
+        return fail(AbortCode::UnsupportedDtype, "np.linalg.norm() of this float dtype is not traced");
+      ir::Type t = v.type;
+      t.dtype = ir::DType::F64;
+      v = tensor(g.add_op(ir::Op::Cast, t, {v.v}, loc_), Box::Array);
+    }
+    if (!apply_ufunc(*np_->ufunc_named("multiply"), {v, v}, false)) return false;
+    AValue sq = pop();
+    if (!reduce("sum", sq, args.get(2, "axis"), *keepdims, nullptr, 0)) return false;
+    AValue s = pop();
+    return apply_ufunc(*np_->ufunc_named("sqrt"), {s}, false);
+  }
   if (name == "clip" && x) {
     const AValue* lo = args.get(1, "a_min");
     if (!lo) lo = args.get(1, "min");

@@ -89,7 +89,7 @@ constexpr const char* kFunctions[] = {
     "argmin", "matmul", "dot", "outer", "inner", "reshape", "ravel", "transpose", "swapaxes", "squeeze",
     "expand_dims", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "roll",
     "triu", "tril", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
-    "full_like", "arange", "linspace", "eye", "clip", "round", "around",
+    "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm",
 };
 
 }  // namespace
@@ -111,7 +111,14 @@ const NumpySurface* NumpySurface::get() {
     Py_DECREF(f);  // the numpy module keeps it alive
   }
   for (const char* name : kFunctions) {
-    PyObject* f = PyObject_GetAttrString(np, name);
+    PyObject* f = nullptr;
+    if (const char* dot = std::strchr(name, '.')) {  // "linalg.norm": np.linalg.norm
+      PyObject* sub = PyObject_GetAttrString(np, std::string(name, dot).c_str());
+      f = sub ? PyObject_GetAttrString(sub, dot + 1) : nullptr;
+      Py_XDECREF(sub);  // the numpy module keeps the submodule alive
+    } else {
+      f = PyObject_GetAttrString(np, name);
+    }
     if (!f) {
       PyErr_Clear();
       continue;
