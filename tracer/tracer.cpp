@@ -711,10 +711,16 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     Py_XDECREF(w);
     PyErr_Clear();
   }
-  if (nkw > 0)
+  const UfuncInfo* u = np_->find_ufunc(f);
+  if (nkw > 0) {
+    // A NumPy function the tracer does not know (np.cumsum) is not traced with or without them.
+    const bool unknown_numpy = !u && f != np_->where &&
+                               (Py_TYPE(f) == np_->dispatcher_type || Py_TYPE(f) == np_->ufunc_type);
     return fail(AbortCode::UnsupportedCall,
-                fmt::format("{}(...) with keyword arguments is not traced yet", fname));
-  if (const UfuncInfo* u = np_->find_ufunc(f)) {
+                unknown_numpy ? fmt::format("call to {}() is not traced yet", fname)
+                              : fmt::format("{}(...) with keyword arguments is not traced yet", fname));
+  }
+  if (u) {
     if (static_cast<int>(args.size()) != u->nin)
       return fail(AbortCode::UnsupportedCall,
                   fmt::format("{}(...) with {} arguments (out= or where= are not traced)", fname,

@@ -525,3 +525,18 @@ def test_warnings_at_a_break_name_the_users_line_and_module(mode):
         assert_same(a, b)
     st = jf.stats()
     assert st["compiled_calls"] == 2 and st["graph_breaks"] >= 2, st
+
+
+def test_an_unknown_numpy_function_is_named_as_such_with_keywords_too():
+    """np.cumsum(x, axis=1): the reason names the function as not traced, not its keywords (it
+    is not traced without them either); the call runs at a graph break, the rest compiled."""
+    def f(x):
+        return np.cumsum(x * 2.0, axis=1) + 1.0
+
+    x = np.arange(12.0).reshape(3, 4)
+    jf = jit(f)
+    for _ in range(2):
+        assert_same(f(x), jf(x))
+    reasons = jf.stats()["graph_break_reasons"]
+    assert any("call to np.cumsum() is not traced yet" in r for r in reasons), reasons
+    assert jf.stats()["continuation_calls"] == 2
