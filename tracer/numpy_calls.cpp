@@ -352,6 +352,53 @@ bool Tracer::python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands,
   return false;  // not handled here
 }
 
+// The constant c of a ufunc NumPy computes as x * c (np.deg2rad: pi/180 rounded to the loop
+// dtype), read from NumPy itself as u(1) and checked on values whose products round differently
+// for nearby constants or for a two-step x * pi / 180; nullopt (refused) when they disagree.
+std::optional<double> Tracer::angle_factor(const UfuncInfo& u, ir::DType dt) {
+  static const double kProbe[] = {1.0, 3.0, 0.1, 123.456, 97.3, 5e-5, 1e30, -7.25, 359.9, 1e-38, 2.0e-310};
+  const bool f32 = dt == ir::DType::F32;
+  if (!f32 && dt != ir::DType::F64) {
+    fail(AbortCode::UnsupportedDtype, fmt::format("np.{} in {} is not compiled", u.name, ir::dtype_numpy_name(dt)));
+    return std::nullopt;
+  }
+  const npy_intp n = sizeof(kProbe) / sizeof(kProbe[0]);
+  PyObject* x = PyArray_SimpleNew(1, const_cast<npy_intp*>(&n), f32 ? NPY_FLOAT32 : NPY_FLOAT64);
+  if (!x) {
+    PyErr_Clear();
+    fail(AbortCode::UnsupportedValue, fmt::format("np.{}: no probe array", u.name));
+    return std::nullopt;
+  }
+  for (npy_intp i = 0; i < n; ++i) {
+    if (f32) static_cast<float*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(x)))[i] = static_cast<float>(kProbe[i]);
+    else static_cast<double*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(x)))[i] = kProbe[i];
+  }
+  PyObject* y = PyObject_CallFunctionObjArgs(u.ufunc, x, nullptr);
+  Py_DECREF(x);
+  bool same = y && PyArray_Check(y) && PyArray_TYPE(reinterpret_cast<PyArrayObject*>(y)) == (f32 ? NPY_FLOAT32 : NPY_FLOAT64);
+  double c = 0;
+  if (same) {
+    const void* d = PyArray_DATA(reinterpret_cast<PyArrayObject*>(y));
+    c = f32 ? static_cast<const float*>(d)[0] : static_cast<const double*>(d)[0];
+    for (npy_intp i = 1; same && i < n; ++i) {
+      if (f32) {
+        volatile float p = static_cast<float>(kProbe[i]) * static_cast<float>(c);  // one rounding
+        same = p == static_cast<const float*>(d)[i];
+      } else {
+        volatile double p = kProbe[i] * c;
+        same = p == static_cast<const double*>(d)[i];
+      }
+    }
+  }
+  Py_XDECREF(y);
+  PyErr_Clear();
+  if (!same) {
+    fail(AbortCode::UnsupportedCall, fmt::format("np.{} is not a single multiplication in this NumPy", u.name));
+    return std::nullopt;
+  }
+  return c;
+}
+
 bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool python_operator) {
   for (AValue& v : operands)  // `i > j`, `abs(i - 5)`: the loop variable as a Python int
     if (v.kind == AValue::Kind::LoopIndex && !loop_index_as_int(v)) return false;
@@ -508,6 +555,11 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
   ir::ValueId r;
   if (op == ir::Op::Cast) {  // np.positive: a copy in the loop dtype
     r = g.add_op(ir::Op::Cast, ir::Type(out_dt, shape), {ins[0]}, loc_);
+  } else if (op == ir::Op::Mul && ins.size() == 1 && std::strcmp(u.name, "square") != 0) {
+    // np.deg2rad/radians/rad2deg/degrees: NumPy's loops compute x * c in the loop dtype.
+    auto c = angle_factor(u, out_dt);
+    if (!c) return false;
+    r = g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {ins[0], g.add_const_float(out_dt, *c, loc_)}, loc_);
   } else if (op == ir::Op::Mul && ins.size() == 1) {  // np.square
     r = g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {ins[0], ins[0]}, loc_);
   } else if (op == ir::Op::Div && ins.size() == 1) {  // np.reciprocal (float loops: 1 / x)

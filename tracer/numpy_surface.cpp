@@ -81,6 +81,11 @@ constexpr Entry kUfuncs[] = {
     {"logical_or", ir::Op::Or, 2},
     {"logical_xor", ir::Op::Xor, 2},
     {"logical_not", ir::Op::Not, 1},
+    // x * c with NumPy's own constant (pi/180, 180/pi in the loop dtype; see apply_ufunc)
+    {"deg2rad", ir::Op::Mul, 1},
+    {"radians", ir::Op::Mul, 1},
+    {"rad2deg", ir::Op::Mul, 1},
+    {"degrees", ir::Op::Mul, 1},
 };
 
 // NumPy functions (not elementwise ufuncs) the tracer records; see numpy_arrays.cpp.

@@ -697,6 +697,7 @@ class Tracer {
   ir::ValueId cast(ir::ValueId v, ir::DType dt);
 
   // --- NumPy semantics
+  std::optional<double> angle_factor(const UfuncInfo& u, ir::DType dt);  // numpy_calls.cpp
   bool apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool python_operator);
   bool apply_where(std::vector<AValue> operands);
   bool python_scalar_op(const UfuncInfo& u, std::vector<AValue>& operands, bool python_operator);
