@@ -560,6 +560,17 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     auto c = angle_factor(u, out_dt);
     if (!c) return false;
     r = g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {ins[0], g.add_const_float(out_dt, *c, loc_)}, loc_);
+  } else if (op == ir::Op::Where && ins.size() == 2) {
+    // np.heaviside(x, h0) as npy_heaviside: NaN for NaN x, h0 at 0, 0 below, 1 above (the
+    // compares are quiet: a NaN raises no flag, as the C branches do not).
+    ir::Type rt(out_dt, shape), bt(ir::DType::Bool, shape);
+    ir::ValueId zero = g.add_const_float(out_dt, 0.0, loc_);
+    ir::ValueId below = g.add_op(ir::Op::Lt, bt, {ins[0], zero}, loc_);
+    ir::ValueId step = g.add_op(ir::Op::Where, rt, {below, zero, g.add_const_float(out_dt, 1.0, loc_)}, loc_);
+    ir::ValueId at0 = g.add_op(ir::Op::Eq, bt, {ins[0], zero}, loc_);
+    ir::ValueId mid = g.add_op(ir::Op::Where, rt, {at0, ins[1], step}, loc_);
+    ir::ValueId nan = g.add_op(ir::Op::IsNan, bt, {ins[0]}, loc_);
+    r = g.add_op(ir::Op::Where, rt, {nan, g.add_const_float(out_dt, std::nan(""), loc_), mid}, loc_);
   } else if (op == ir::Op::Mul && ins.size() == 1) {  // np.square
     r = g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {ins[0], ins[0]}, loc_);
   } else if (op == ir::Op::Div && ins.size() == 1) {  // np.reciprocal (float loops: 1 / x)

@@ -86,6 +86,7 @@ constexpr Entry kUfuncs[] = {
     {"radians", ir::Op::Mul, 1},
     {"rad2deg", ir::Op::Mul, 1},
     {"degrees", ir::Op::Mul, 1},
+    {"heaviside", ir::Op::Where, 2},  // npy_heaviside's branches as selects (see apply_ufunc)
 };
 
 // NumPy functions (not elementwise ufuncs) the tracer records; see numpy_arrays.cpp.

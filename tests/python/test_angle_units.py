@@ -82,3 +82,18 @@ def test_haversine_compiles_whole(dtype):
     assert got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-12 if dtype == np.float64 else 2e-5, atol=1e-9 if dtype == np.float64 else 2e-2)
     compiled(jf)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32, np.int64])
+def test_heaviside_bit_exact(dtype):
+    """np.heaviside(x, h0) as npy_heaviside's branches: NaN for NaN, h0 at +-0, 0 below, 1 above;
+    h0 a scalar, NaN or an array (broadcast), dtypes from NumPy's loops; no flags on NaN."""
+    x = np.array([-2.0, -0.0, 0.0, 3.0, np.nan, -np.inf, np.inf, 1e-310, -1e-40, 7.0])
+    x = x.astype(dtype) if np.issubdtype(dtype, np.floating) else np.arange(-5, 5).astype(dtype)
+    for h in (0.5, np.nan, np.float32(2.0), np.linspace(-1, 1, 10), 0):
+        fn = lambda x, h: np.heaviside(x, h) * 3  # noqa: E731
+        jf = tracejit.jit(fn, sync=True, hot=0)
+        with np.errstate(all="raise"):
+            want, got = fn(x, h), jf(x, h)
+        assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8), want.view(np.uint8)), (h, want, got)
+        compiled(jf)
