@@ -619,8 +619,7 @@ Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
     args.push_back(*x);
     arg_dtypes.push_back(g_.type(o).dtype);
   }
-  if (is_ext_op(n.op)) return emit_ext_op(b_, n, arg_dtypes, args);
-  return emit_scalar_op(b_, n, arg_dtypes, args);
+  return emit_scalar_op(b_, n, arg_dtypes, args);  // ext ops too, with NumPy's flags noted
 }
 
 // True when `v` evaluates inline from buffers read contiguously or broadcast along the last

@@ -499,3 +499,37 @@ def test_constants_that_warn_warn_on_every_call(expr):
             assert_same(f(x, n), jf(x, n))
     s = jf.stats()
     assert s["compiled_calls"] == 2 and not s["graph_break_reasons"] and not s["fallback_reasons"], s
+
+
+NOTED = [  # ops whose NumPy flags the compiled code raises from the special-case selects
+    ("np.log1p(x - 2.0)", np.array([1.0, 0.5, 3.0, -4.0])),
+    ("np.arctanh(x - 2.0)", np.array([3.0, 1.0, 2.5, 0.0])),
+    ("np.arccosh(x)", np.array([0.5, 1.0, 2.0, 3.0])),
+    ("np.log2(x - 1.0)", np.array([1.0, 0.5, 3.0, 2.0])),
+    ("x ** -1.0", np.array([0.0, 1.0, 2.0, 4.0])),
+    ("(x * 10).astype(np.int32) // (x > 1).astype(np.int32)", np.array([0.5, 1.5, 2.0, 0.1])),
+]
+
+
+@pytest.mark.parametrize("expr,x", NOTED, ids=[e for e, _ in NOTED])
+@pytest.mark.parametrize("around", ["alone", "concat", "reduce", "matmul"])
+def test_noted_flags_in_every_kernel_shape(expr, x, around):
+    """The flags NumPy's loops raise where the compiled code computes the special value with a
+    select (log1p(-1), arctanh(1), arccosh(x < 1), 0 ** -1, integer // 0) are raised whichever
+    way the kernel is scheduled: a plain elementwise kernel, or next to a concatenation, a
+    reduction or a matmul (the scheduled path used to lose them for log1p, arctanh, arccosh)."""
+    body = {"alone": "{e}", "concat": "np.concatenate([x, x]), {e}", "reduce": "x.sum(), {e}",
+            "matmul": "x @ x, {e}"}[around].format(e=expr)
+    fn = eval(f"lambda x: ({body},)", {"np": np})
+    clean = np.full_like(x, 5.0)
+    for mode in ("warn", "raise"):
+        jf = tracejit.jit(fn, sync=True, hot=0)
+        with np.errstate(all="ignore"):
+            jf(clean)
+        with np.errstate(all=mode):
+            want, got = record(fn, x), record(jf, x)
+        assert want[1:] == got[1:] and (want[1] or want[2]), (mode, want[1:], got[1:])
+        if want[1] is None:
+            for a, b in zip(want[0], got[0]):
+                assert_same(a, b)
+        assert jf.stats()["fp_reruns"] == 1, jf.stats()
