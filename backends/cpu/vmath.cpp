@@ -47,8 +47,8 @@
 //   cosh     | 0.603 (%)           | 0.529 (hyp)       | 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
 //   tan      | 0.695 (%)           | 0.875 (native (=))| 1            | 3
-//   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
-//   arccos   | 0.881               | 0.602 (native (+))| 1            | 2
+//   arcsin   | 0.884               | 0.635 (inv)       | 1            | 3
+//   arccos   | 0.881               | 0.604 (inv)       | 1            | 2
 //   arctan   | 0.825               | 0.662 (native (+))| 1            | 2
 //   arctan2  | 0.846               | 0.750 (native,   | 1            | 3
 //            |                     |  (+); 2^28 pairs) |              |
@@ -129,7 +129,9 @@
 // (4M, default threads, best of 3 x min of 20, load 5-6): 0.55-0.92x NumPy, 2.8-5.5x the old
 // code. Kernel compile time unchanged or lower (30-70 ms). Zen 4 runs 512-bit multiplies and fmas
 // on one pipe pair: trading a division for three multiplies (an rsqrt estimate for arcsin's root
-// correction) made it 7% slower, so the kernels count multiplies first.
+// correction) made it 7% slower, so the kernels count multiplies first. (Since, in vmath_inv.cpp,
+// arcsin's root correction multiplies by an estimate from the bits alone, two integer operations
+// and no Newton step, instead of dividing.)
 // Float tanh (two plain-float pieces), native float arcsinh/arccosh/arctanh and float64 tan with
 // one division, one thread (TRACEJIT_NUM_THREADS=1), 4M elements, process CPU time (min of 20,
 // old and new builds in alternating processes; the machine's load was 12-22, which made wall
@@ -137,7 +139,8 @@
 // arcsinh 9.13 -> 4.70 (NumPy 2.73), arccosh 9.28 -> 4.49 (2.48), arctanh 9.38 -> 3.84 (2.02),
 // float64 tan 16.1 -> 14.1 (5.4); np.tanh(a*b+c)*0.5+d on 4M float32 3.40 -> 2.74 ms (NumPy 5.3).
 // (Float tanh has since moved to vmath32_hyp.cpp: per-lane coefficients by vpermi2ps from
-// registers, vmath_lut32.cpp, as NumPy's loop does; its header has the speed.)
+// registers, vmath_lut32.cpp, as NumPy's loop does; its header has the speed. Float and double
+// arcsinh/arccosh/arctanh have since moved to vmath_inv.cpp, on the table log cores.)
 // Float64 tan: fdlibm's k_tan (both branches) was replaced by vmath64_more.cpp's tan_kernel64
 // (sin and cos polynomials as pairs, one reciprocal); the double-double Cody-Waite reduction and
 // the huge-lane test now dominate (sin/cos cost nearly as much), see that file's header.
@@ -159,7 +162,7 @@
 // (one rational, one sqrt); arctan s_atan.c (the five reductions as selects, one division);
 // arctan2 = arctan(|y|/|x|) plus the quotient's exact rounding error d = fma(-q, |x|, |y|)/|x|
 // carried in as d/(1 + q^2), pi - that in double-double for x < 0, C99's zero/infinity table
-// as selects. arcsinh, arccosh, arctanh (double and float): vmath_inv.cpp. hypot
+// as selects (arctan, arctan2: vmath_inv.cpp). arcsinh, arccosh, arctanh (double and float): vmath_inv.cpp. hypot
 // (double): a^2 + b^2 as exact pairs, the root corrected once, scaled by 2^-+600 outside
 // [2^-500, 2^500]; float: sqrt(x^2 + y^2) in double (squares exact). Special values exactly as
 // NumPy: NaN in -> NaN, arcsin/arccos outside [-1, 1], arccosh below 1 and arctanh outside
@@ -168,10 +171,10 @@
 //
 // float cbrt, arcsin, arccos, arctan, arctan2 (native single precision, 16 lanes, no widening;
 // each rounds once at the end, the terms before it exact pairs or far below the result's ulp;
-// arcsinh, arccosh, arctanh: vmath_inv.cpp):
+// arcsin, arccos, arcsinh, arccosh, arctanh: vmath_inv.cpp):
 // arcsin/arccos: one minimax polynomial P (6 float coefficients) of (asin v - v)/v^3 in z = v^2
 // on [0, 1/4]; |x| < 1/2: x + x z P; else z = (1 - |x|)/2 exactly, s + sl = sqrt(z) (the root
-// and its fma-residual correction: one division), asin = pi/2 - 2(s + sl + s z P) with pi/2 - 2s
+// and its fma-residual correction, since vmath_inv.cpp's without a division), asin = pi/2 - 2(s + sl + s z P) with pi/2 - 2s
 // an exact pair, acos = 2(s + sl + s z P) or pi - 2(...) likewise. arctan: three reductions to
 // |t| <= tan(pi/8) (t = |x|, (|x| - 1)/(|x| + 1) + pi/4, -1/|x| + pi/2; numerator and
 // denominator exact pairs, t = num * (1/den) with its fma residual tl), atan t = t + t z P (5
@@ -672,77 +675,6 @@ Value* acos64(Math& m, Value* x) {
   return m.sel(m.is_nan(x), x, res);
 }
 
-// atan(a) for a >= 0 (or NaN, which propagates) as an unrounded pair hi + lo: fdlibm's
-// s_atan.c, its five argument reductions selected (one division), hi = atan of the breakpoint
-// (0, atan(1/2), pi/4, atan(3/2), pi/2), lo = t - (t (s1 + s2) - atan_lo). +inf gives pi/2.
-DD atan_core(Math& m, Value* a, Value* corr = nullptr) {
-  auto& b = m.b();
-  Value* c0 = b.CreateFCmpOLT(a, m.c(0.4375));
-  Value* c1 = b.CreateFCmpOLT(a, m.c(0.6875));
-  Value* c2 = b.CreateFCmpOLT(a, m.c(1.1875));
-  Value* c3 = b.CreateFCmpOLT(a, m.c(2.4375));
-  auto pick = [&](Value* v0, Value* v1, Value* v2, Value* v3, Value* v4) {
-    return m.sel(c0, v0, m.sel(c1, v1, m.sel(c2, v2, m.sel(c3, v3, v4))));
-  };
-  Value* num = pick(a, m.sub(m.add(a, a), m.c(1.0)), m.sub(a, m.c(1.0)), m.sub(a, m.c(1.5)), m.c(-1.0));
-  Value* den = pick(m.c(1.0), m.add(m.c(2.0), a), m.add(a, m.c(1.0)), m.add(m.c(1.0), m.mul(m.c(1.5), a)), a);
-  Value* hi = pick(m.c(0.0), m.c(4.63647609000806093515e-01), m.c(7.85398163397448278999e-01),
-                   m.c(9.82793723247329054082e-01), m.c(kPio2Hi));
-  Value* lo_c = pick(m.c(0.0), m.c(2.26987774529616870924e-17), m.c(3.06161699786838301793e-17),
-                     m.c(1.39033110312309984516e-17), m.c(kPio2Lo));
-  if (corr) lo_c = m.add(lo_c, corr);  // a small addend to the result, rounded with it once
-  Value* t = m.div(num, den);
-  Value* z = m.mul(t, t);
-  Value* w = m.mul(z, z);
-  Value* s1 = m.mul(z, m.poly(w, {3.33333333333329318027e-01, 1.42857142725034663711e-01, 9.09088713343650656196e-02,
-                                  6.66107313738753120669e-02, 4.97687799461593236017e-02, 1.62858201153657823623e-02}));
-  Value* s2 = m.mul(w, m.poly(w, {-1.99999999998764832476e-01, -1.11111104054623557880e-01, -7.69187620504482999495e-02,
-                                  -5.83357013379057348645e-02, -3.65315727442169155270e-02}));
-  return {hi, m.sub(t, m.sub(m.mul(t, m.add(s1, s2)), lo_c))};
-}
-
-Value* atan64(Math& m, Value* x) {
-  DD d = atan_core(m, m.fabs(x));
-  return m.copysign(m.add(d.hi, d.lo), x);  // NaN stays NaN, -0 -> -0
-}
-
-// atan2(y, x): atan(|y|/|x|) with the quotient's rounding error d = (|y| - q|x|)/|x| (an exact
-// fma remainder; both scaled by 2^600 when both are below 2^-500) added as d/(1 + q^2), then
-// pi - that for x < 0 (sign bit, so -0 counts) in double-double, the sign of y last. The IEEE /
-// C99 table exactly: +-0 with x >= +0 -> +-0, with x <= -0 -> +-pi; x = +-0 -> +-pi/2; both
-// infinite -> +-pi/4 or +-3pi/4; finite y with x = +inf -> +-0, x = -inf -> +-pi; NaN -> NaN.
-Value* atan2_64(Math& m, Value* y, Value* x) {
-  auto& b = m.b();
-  Value* ax = m.fabs(x);
-  Value* ay = m.fabs(y);
-  Value* tiny = b.CreateAnd(b.CreateFCmpOLT(ax, m.c(0x1p-500)), b.CreateFCmpOLT(ay, m.c(0x1p-500)));
-  Value* sc = m.sel(tiny, m.c(0x1p600), m.c(1.0));
-  Value* axs = m.mul(ax, sc);
-  Value* ays = m.mul(ay, sc);
-  Value* q = m.div(ays, axs);
-  Value* qok = b.CreateAnd(b.CreateFCmpOGT(q, m.c(0.0)), b.CreateFCmpOLT(q, m.c(INFINITY)));
-  Value* d = m.div(m.fma(m.neg(q), axs, ays), axs);
-  d = m.sel(qok, d, m.c(0.0));
-  Value* corr = m.div(d, m.add(m.c(1.0), m.mul(q, q)));  // q^2 = inf makes the correction 0
-  // q = +inf (overflow; 1/0) gives pi/2.
-  DD at = atan_core(m, m.sel(m.is_nan(q), m.c(0.0), q), corr);
-  Value* pos = m.add(at.hi, at.lo);
-  DD pm = m.two_sum(m.c(3.14159265358979311600e+00), m.neg(at.hi));
-  Value* negv = m.add(pm.hi, m.add(pm.lo, m.sub(m.c(1.22464679914735320717e-16), at.lo)));
-  Value* xneg = b.CreateICmpSLT(m.bits(x), m.ci(0));
-  Value* inf = m.c(INFINITY);
-  Value* res = m.sel(xneg, negv, pos);
-  res = m.sel(b.CreateFCmpOEQ(ay, m.c(0.0)), m.sel(xneg, m.c(3.14159265358979311600e+00), m.c(0.0)), res);
-  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, m.c(0.0)), b.CreateFCmpOGT(ay, m.c(0.0))), m.c(kPio2Hi), res);
-  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ay, inf), b.CreateFCmpOLT(ax, inf)), m.c(kPio2Hi), res);
-  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOLT(ay, inf)),
-              m.sel(xneg, m.c(3.14159265358979311600e+00), m.c(0.0)), res);
-  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOEQ(ay, inf)),
-              m.sel(xneg, m.c(2.35619449019234483700e+00), m.c(7.85398163397448278999e-01)), res);
-  res = m.copysign(res, y);
-  return m.sel(b.CreateFCmpUNO(x, y), m.add(x, y), res);
-}
-
 // sqrt(u.hi + u.lo) as a double-double (one correction of the rounded root), for u.hi > 0.
 DD sqrt_dd(Math& m, DD u) {
   Value* r = sqrt64(m, u.hi);
@@ -785,64 +717,6 @@ Value* hypot64(Math& m, Value* x, Value* y) {
 constexpr float kPio2HiF = 0x1.921fb6p+0f, kPio2LoF = -0x1.777a5cp-25f;  // pi/2 = hi + lo (+ 2^-51)
 constexpr float kPiHiF = 0x1.921fb6p+1f, kPiLoF = -0x1.777a5cp-24f;
 
-Value* sqrt32(Math32& m, Value* x) { return m.b().CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x); }
-
-// (asin(v) - v) / v^3 as a polynomial in z = v^2 on [0, 1/4] (float coefficients, Lawson
-// minimax of the error relative to asin(v): below 2^-31.6; degree 4 with 2^-27.6 costs 0.08 ulp
-// more in pi/2 - 2 asin(s)).
-Value* asin_poly32(Math32& m, Value* z) {
-  return m.poly(z, {0x1.55554cp-3f, 0x1.3338acp-4f, 0x1.6ca744p-5f, 0x1.04d452p-5f, 0x1.d4fb38p-7f, 0x1.34db12p-5f});
-}
-
-// The pieces arcsin and arccos share: a = |x|; below 1/2 z = x^2 (asin x = x + x z P(z));
-// above, z = (1 - a)/2 (exact) with s + sl = sqrt(z) (the rounded root and its correction,
-// fma residual over 2s), asin a = pi/2 - 2 asin s, asin s = s + sl + s z P(z).
-struct AsinParts {
-  Value *a, *small, *z, *s, *sl, *p;
-};
-AsinParts asin_parts32(Math32& m, Value* x) {
-  auto& b = m.b();
-  AsinParts r;
-  r.a = m.fabs(x);
-  r.small = b.CreateFCmpOLT(r.a, m.c(0.5f));
-  r.z = m.sel(r.small, m.mul(x, x), m.mul(m.sub(m.c(1.0f), r.a), m.c(0.5f)));
-  r.s = sqrt32(m, r.z);
-  // + 2^-100: z = 0 gives sl = 0 (elsewhere z >= 2^-25 or the lane is a small one). Doublings
-  // are adds: Zen 4 has one 512-bit multiply/fma pipe pair and two for adds.
-  r.sl = m.div(m.fma(m.neg(r.s), r.s, r.z), m.add(m.add(r.s, r.s), m.c(0x1p-100f)));
-  r.p = asin_poly32(m, r.z);
-  return r;
-}
-
-// asin: |x| < 1/2: x + x z P (the correction is below 0.05 of the result); else pi/2 - 2s
-// exactly as a pair (Fast2Sum), the small terms pio2_lo - 2(sl + s z P) added before the one
-// rounding. |x| > 1 (z < 0: sqrt gives NaN) and NaN give NaN, +-0 and denormals x (z underflows
-// to 0).
-Value* asin32(Math32& m, Value* x) {
-  AsinParts q = asin_parts32(m, x);
-  Value* res_small = m.fma(m.mul(q.a, q.z), q.p, q.a);
-  DD h = m.fast_two_sum(m.c(kPio2HiF), m.neg(m.add(q.s, q.s)));
-  Value* v = m.fma(m.mul(q.s, q.z), q.p, q.sl);
-  Value* tail = m.sub(m.c(kPio2LoF), m.add(v, v));
-  Value* res = m.sel(q.small, res_small, m.add(h.hi, m.add(h.lo, tail)));
-  return m.copysign(res, x);
-}
-
-// acos: |x| < 1/2: pi/2 - x as an exact pair, minus x z P; x >= 1/2: 2 asin s = 2(s + (sl +
-// s z P)); x <= -1/2: pi - 2s as an exact pair, the rest added before the one rounding.
-// acos(1) = +0, acos(-1) = pi (rounded); |x| > 1 (a NaN root) and NaN give NaN.
-Value* acos32(Math32& m, Value* x) {
-  auto& b = m.b();
-  AsinParts q = asin_parts32(m, x);
-  DD hs = m.fast_two_sum(m.c(kPio2HiF), m.neg(x));
-  Value* res_small = m.add(hs.hi, m.add(hs.lo, m.sub(m.c(kPio2LoF), m.mul(m.mul(x, q.z), q.p))));
-  Value* rest = m.fma(m.mul(q.s, q.z), q.p, q.sl);
-  Value* res_pos = m.add(q.s, rest);
-  res_pos = m.add(res_pos, res_pos);
-  DD hn = m.fast_two_sum(m.c(kPiHiF), m.neg(m.add(q.s, q.s)));
-  Value* res_neg = m.add(hn.hi, m.add(hn.lo, m.sub(m.c(kPiLoF), m.add(rest, rest))));
-  return m.sel(q.small, res_small, m.sel(b.CreateFCmpOLT(x, m.c(0.0f)), res_neg, res_pos));  // |x| > 1: NaN root
-}
 
 // base + sgn * atan(t + tl) for |t| <= tan(pi/8) (tl a correction far below t's ulp), base =
 // bhi + blo: atan(t) = t + t z P(z), z = t^2, P a minimax fit (float coefficients, relative
@@ -996,7 +870,7 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
     case ir::Op::Tan: return tan64(m, x);
     case ir::Op::Asin: return asin64(m, x);
     case ir::Op::Acos: return acos64(m, x);
-    case ir::Op::Atan: return atan64(m, x);
+    case ir::Op::Atan: return vmath_detail::atan_inv64(m, x);
     case ir::Op::Asinh: return vmath_detail::asinh_inv64(m, x);
     case ir::Op::Acosh: return vmath_detail::acosh_inv64(m, x);
     case ir::Op::Atanh: return vmath_detail::atanh_inv64(m, x);
@@ -1069,7 +943,7 @@ llvm::Value* emit_vmath2(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x, llvm
     Math32 m32(b);
     return atan2_32(m32, x, y);
   }
-  return op == ir::Op::Hypot ? hypot64(m, x, y) : atan2_64(m, x, y);
+  return op == ir::Op::Hypot ? hypot64(m, x, y) : vmath_detail::atan2_inv64(m, x, y);
 }
 
 llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
@@ -1084,8 +958,8 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Exp: return exp32(m32, x);
     case ir::Op::Log: return vmath_detail::log_tab32(m32, x);
     case ir::Op::Tanh: return vmath_detail::tanh32_hyp(m32, x);
-    case ir::Op::Asin: return asin32(m32, x);
-    case ir::Op::Acos: return acos32(m32, x);
+    case ir::Op::Asin: return vmath_detail::asin_inv32(m32, x);
+    case ir::Op::Acos: return vmath_detail::acos_inv32(m32, x);
     case ir::Op::Atan: return atan32(m32, x);
     case ir::Op::Cbrt: return cbrt32(m32, x);
     case ir::Op::Asinh: return vmath_detail::asinh_inv32(m32, x);

@@ -8,10 +8,14 @@
 
 namespace tracejit::backends::vmath_detail {
 
+Value* asin_inv32(Math32& m, Value* x);
+Value* acos_inv32(Math32& m, Value* x);
 Value* asinh_inv32(Math32& m, Value* x);
 Value* acosh_inv32(Math32& m, Value* x);
 Value* atanh_inv32(Math32& m, Value* x);
 
+Value* atan_inv64(Math& m, Value* x);
+Value* atan2_inv64(Math& m, Value* y, Value* x);
 Value* asinh_inv64(Math& m, Value* x);
 Value* acosh_inv64(Math& m, Value* x);
 Value* atanh_inv64(Math& m, Value* x);

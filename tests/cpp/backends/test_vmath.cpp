@@ -820,7 +820,7 @@ constexpr double kF32RoundedOnce = 0.501;
 double f32_bound(Op op) {
   switch (op) {
     case Op::Cbrt: return 0.52;
-    case Op::Asin: return 0.63;
+    case Op::Asin: return 0.64;
     case Op::Acos: return 0.61;
     case Op::Atan: return 0.67;
     case Op::Atan2: return 0.76;
