@@ -316,3 +316,25 @@ def test_float32_arcsin_arccos_nan_data_stays_compiled(name):
     np.testing.assert_array_equal(np.signbit(got[special]), np.signbit(want[special]))
     e, ok = ulp_vs_exact(got, fn(x.astype(np.float64)), f)
     assert e.max() <= exact_bound(name, f)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("name, bad, kind", [("arctanh", 1.0, "divide by zero"), ("arctanh", -1.0, "divide by zero"),
+                                             ("arctanh", 1.5, "invalid value"), ("arccosh", 0.5, "invalid value"),
+                                             ("arcsin", -2.0, "invalid value"), ("arccos", 1.5, "invalid value")])
+def test_domain_edges_raise_numpys_flags(name, bad, kind, dt):
+    """arctanh(+-1) (divide by zero) and the domain errors (invalid) under np.errstate(all="raise"):
+    the compiled call raises NumPy's FloatingPointError with NumPy's message (the runtime re-runs it
+    eagerly on the flag); with the flags ignored the values are NumPy's (+-inf, NaN), compiled."""
+    fn = UNARY[name]
+    x = np.array([0.25, bad, 0.5], dtype=dt) if name != "arccosh" else np.array([1.5, bad, 2.0], dtype=dt)
+    jitted = tracejit.jit(lambda a: fn(a), hot=0, sync=True)
+    with np.errstate(all="ignore"):
+        got, want = jitted(x), fn(x)
+    assert jitted.stats()["compiled_calls"] == 1
+    fin = np.isfinite(want)
+    np.testing.assert_array_equal(got[~fin], want[~fin])  # NaN, +-inf exactly
+    np.testing.assert_allclose(got[fin], want[fin], rtol=4 * np.finfo(dt).eps)
+    for f in (fn, jitted):
+        with np.errstate(all="raise"), pytest.raises(FloatingPointError, match=kind):
+            f(x)
