@@ -47,16 +47,18 @@
 //   cosh     | 0.603 (%)           | 0.529 (hyp)       | 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
 //   tan      | 0.695 (%)           | 0.875 (native (=))| 1            | 3
-//   arcsin   | 0.884               | 0.620 (native (+))| 1            | 3
-//   arccos   | 0.881               | 0.602 (native (+))| 1            | 2
+//   arcsin   | 0.884               | 0.635 (inv)       | 1            | 3
+//   arccos   | 0.881               | 0.604 (inv)       | 1            | 2
 //   arctan   | 0.825               | 0.662 (native (+))| 1            | 2
 //   arctan2  | 0.846               | 0.750 (native,   | 1            | 3
 //            |                     |  (+); 2^28 pairs) |              |
-//   arcsinh  | 0.623               | 0.561 (native (+))| 1            | 1
-//   arccosh  | 0.579               | 0.575 (native (+))| 1            | 1
-//   arctanh  | 0.639               | 0.656 (native (+))| 1            | 1
+//   arcsinh  | 0.52 (inv)          | 0.702 (inv)       | 1            | 1
+//   arccosh  | 0.52 (inv)          | 0.669 (inv)       | 1            | 1
+//   arctanh  | 0.53 (inv)          | 0.721 (inv)       | 1            | 1
 //   hypot    | 0.749 (denormal     | 0.500 (double,    | 1            | 0
 //            |  results; 0.50 else)|  rounded)         |              |
+// (inv) vmath_inv.cpp's kernels on the table log cores (its header has the algorithms, the
+// measurements and the speed; float32: every input by float32_exhaustive.py).
 // (%) vmath64_more.cpp's kernels (test_vmath's sweeps and hard cases: ExpPairKernelsAccuracy,
 // TableKernelsHardCases, TanKernelHardCases); log1p's row (**) is theirs too, 0.534 on the hard
 // cases. (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
@@ -127,7 +129,9 @@
 // (4M, default threads, best of 3 x min of 20, load 5-6): 0.55-0.92x NumPy, 2.8-5.5x the old
 // code. Kernel compile time unchanged or lower (30-70 ms). Zen 4 runs 512-bit multiplies and fmas
 // on one pipe pair: trading a division for three multiplies (an rsqrt estimate for arcsin's root
-// correction) made it 7% slower, so the kernels count multiplies first.
+// correction) made it 7% slower, so the kernels count multiplies first. (Since, in vmath_inv.cpp,
+// arcsin's root correction multiplies by an estimate from the bits alone, two integer operations
+// and no Newton step, instead of dividing.)
 // Float tanh (two plain-float pieces), native float arcsinh/arccosh/arctanh and float64 tan with
 // one division, one thread (TRACEJIT_NUM_THREADS=1), 4M elements, process CPU time (min of 20,
 // old and new builds in alternating processes; the machine's load was 12-22, which made wall
@@ -135,7 +139,8 @@
 // arcsinh 9.13 -> 4.70 (NumPy 2.73), arccosh 9.28 -> 4.49 (2.48), arctanh 9.38 -> 3.84 (2.02),
 // float64 tan 16.1 -> 14.1 (5.4); np.tanh(a*b+c)*0.5+d on 4M float32 3.40 -> 2.74 ms (NumPy 5.3).
 // (Float tanh has since moved to vmath32_hyp.cpp: per-lane coefficients by vpermi2ps from
-// registers, vmath_lut32.cpp, as NumPy's loop does; its header has the speed.)
+// registers, vmath_lut32.cpp, as NumPy's loop does; its header has the speed. Float and double
+// arcsinh/arccosh/arctanh have since moved to vmath_inv.cpp, on the table log cores.)
 // Float64 tan: fdlibm's k_tan (both branches) was replaced by vmath64_more.cpp's tan_kernel64
 // (sin and cos polynomials as pairs, one reciprocal); the double-double Cody-Waite reduction and
 // the huge-lane test now dominate (sin/cos cost nearly as much), see that file's header.
@@ -157,23 +162,19 @@
 // (one rational, one sqrt); arctan s_atan.c (the five reductions as selects, one division);
 // arctan2 = arctan(|y|/|x|) plus the quotient's exact rounding error d = fma(-q, |x|, |y|)/|x|
 // carried in as d/(1 + q^2), pi - that in double-double for x < 0, C99's zero/infinity table
-// as selects. arcsinh, arccosh, arctanh (double): log of |x| + sqrt(x^2 + 1), x + sqrt(x^2 - 1)
-// and (1 + |x|)/(1 - |x|), each formed as a double-double (exact two_prod/two_sum, the root and
-// quotient corrected once), through log_lite (fdlibm's log with its large terms exact, ~0.15 ulp
-// before the one rounding at the end);
-// float: native (below). hypot
+// as selects (arctan, arctan2: vmath_inv.cpp). arcsinh, arccosh, arctanh (double and float): vmath_inv.cpp. hypot
 // (double): a^2 + b^2 as exact pairs, the root corrected once, scaled by 2^-+600 outside
 // [2^-500, 2^500]; float: sqrt(x^2 + y^2) in double (squares exact). Special values exactly as
 // NumPy: NaN in -> NaN, arcsin/arccos outside [-1, 1], arccosh below 1 and arctanh outside
 // [-1, 1] -> NaN, arctanh(+-1) = +-inf, signed zeros kept (cbrt, tan, arcsin, arctan, arcsinh,
 // arctanh of -0 is -0), arccos(1) = +0, arccosh(1) = +0, hypot(+-inf, NaN) = +inf.
 //
-// float cbrt, arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh (native single
-// precision, 16 lanes, no widening; each rounds once at the end, the terms before it exact pairs
-// or far below the result's ulp):
+// float cbrt, arcsin, arccos, arctan, arctan2 (native single precision, 16 lanes, no widening;
+// each rounds once at the end, the terms before it exact pairs or far below the result's ulp;
+// arcsin, arccos, arcsinh, arccosh, arctanh: vmath_inv.cpp):
 // arcsin/arccos: one minimax polynomial P (6 float coefficients) of (asin v - v)/v^3 in z = v^2
 // on [0, 1/4]; |x| < 1/2: x + x z P; else z = (1 - |x|)/2 exactly, s + sl = sqrt(z) (the root
-// and its fma-residual correction: one division), asin = pi/2 - 2(s + sl + s z P) with pi/2 - 2s
+// and its fma-residual correction, since vmath_inv.cpp's without a division), asin = pi/2 - 2(s + sl + s z P) with pi/2 - 2s
 // an exact pair, acos = 2(s + sl + s z P) or pi - 2(...) likewise. arctan: three reductions to
 // |t| <= tan(pi/8) (t = |x|, (|x| - 1)/(|x| + 1) + pi/4, -1/|x| + pi/2; numerator and
 // denominator exact pairs, t = num * (1/den) with its fma residual tl), atan t = t + t z P (5
@@ -181,11 +182,7 @@
 // scaled by a power of two so the reciprocal is normal and a denormal result rounds once), base 0,
 // pi/4, pi/2, 3pi/4 or pi and the sign of t per quadrant, C99's table as selects. cbrt: |x| =
 // 2^(3k) m, a quadratic estimate of m^(-1/3), one division-free Newton step, y = m u^2 and a last
-// Newton step for y with the residual y^3 - m from fma products. arcsinh, arctanh: below 1/2 an odd
-// minimax polynomial x + x z P(z); above, the log of a float-float argument (a + sqrt(a^2 + 1),
-// (1 + a)/(1 - a), x + sqrt((x - 1)(x + 1)) for arccosh everywhere), log_pair32: k ln2 + 2 atanh(s)
-// with s = f/(2 + f) as a pair, relative error ~2^-31 before the one rounding; log(x) + ln2 from
-// 2^12 on (arcsinh, arccosh).
+// Newton step for y with the residual y^3 - m from fma products.
 //
 // expm1, sinh, cosh, exp2, log2, log10, log1p for double are vmath64_fast.cpp's. float: native
 // single-precision kernels (float expm1, sinh, cosh since moved to vmath32_hyp.cpp's tables)
@@ -208,6 +205,7 @@
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath_internal.h"
+#include "backends/cpu/vmath_inv.h"
 #include "backends/cpu/vmath_lut32.h"
 
 #include <llvm/IR/Constants.h>
@@ -416,11 +414,6 @@ Value* exp32(Math32& m, Value* x) {
 
 // ---- pow ----
 
-// Double-double sum (relative error ~2^-104 absent cancellation of the high parts).
-DD dd_add(Math& m, DD a, DD b) {
-  DD s = m.two_sum(a.hi, b.hi);
-  return m.fast_two_sum(s.hi, m.add(s.lo, m.add(a.lo, b.lo)));
-}
 // C99/NumPy pow special cases around `core(|x|', y')`, all in double (float widens exactly):
 // pow(x, +-0) = 1 and pow(1, y) = 1 even for NaN; otherwise NaN in gives NaN; negative finite x
 // with a finite non-integer y gives NaN; odd integer y keeps the sign of x (including -0 and
@@ -453,7 +446,6 @@ Value* pow_with_specials(Math& m, Value* x, Value* y, Core core) {
 }
 
 
-constexpr double kLn2DD[2] = {0x1.62e42fefa39efp-1, 0x1.abc9e3b39803fp-56};
 // ---- cbrt, tan, arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh, hypot (double;
 // float widens and rounds once, see emit_vmath). ----
 
@@ -683,194 +675,11 @@ Value* acos64(Math& m, Value* x) {
   return m.sel(m.is_nan(x), x, res);
 }
 
-// atan(a) for a >= 0 (or NaN, which propagates) as an unrounded pair hi + lo: fdlibm's
-// s_atan.c, its five argument reductions selected (one division), hi = atan of the breakpoint
-// (0, atan(1/2), pi/4, atan(3/2), pi/2), lo = t - (t (s1 + s2) - atan_lo). +inf gives pi/2.
-DD atan_core(Math& m, Value* a, Value* corr = nullptr) {
-  auto& b = m.b();
-  Value* c0 = b.CreateFCmpOLT(a, m.c(0.4375));
-  Value* c1 = b.CreateFCmpOLT(a, m.c(0.6875));
-  Value* c2 = b.CreateFCmpOLT(a, m.c(1.1875));
-  Value* c3 = b.CreateFCmpOLT(a, m.c(2.4375));
-  auto pick = [&](Value* v0, Value* v1, Value* v2, Value* v3, Value* v4) {
-    return m.sel(c0, v0, m.sel(c1, v1, m.sel(c2, v2, m.sel(c3, v3, v4))));
-  };
-  Value* num = pick(a, m.sub(m.add(a, a), m.c(1.0)), m.sub(a, m.c(1.0)), m.sub(a, m.c(1.5)), m.c(-1.0));
-  Value* den = pick(m.c(1.0), m.add(m.c(2.0), a), m.add(a, m.c(1.0)), m.add(m.c(1.0), m.mul(m.c(1.5), a)), a);
-  Value* hi = pick(m.c(0.0), m.c(4.63647609000806093515e-01), m.c(7.85398163397448278999e-01),
-                   m.c(9.82793723247329054082e-01), m.c(kPio2Hi));
-  Value* lo_c = pick(m.c(0.0), m.c(2.26987774529616870924e-17), m.c(3.06161699786838301793e-17),
-                     m.c(1.39033110312309984516e-17), m.c(kPio2Lo));
-  if (corr) lo_c = m.add(lo_c, corr);  // a small addend to the result, rounded with it once
-  Value* t = m.div(num, den);
-  Value* z = m.mul(t, t);
-  Value* w = m.mul(z, z);
-  Value* s1 = m.mul(z, m.poly(w, {3.33333333333329318027e-01, 1.42857142725034663711e-01, 9.09088713343650656196e-02,
-                                  6.66107313738753120669e-02, 4.97687799461593236017e-02, 1.62858201153657823623e-02}));
-  Value* s2 = m.mul(w, m.poly(w, {-1.99999999998764832476e-01, -1.11111104054623557880e-01, -7.69187620504482999495e-02,
-                                  -5.83357013379057348645e-02, -3.65315727442169155270e-02}));
-  return {hi, m.sub(t, m.sub(m.mul(t, m.add(s1, s2)), lo_c))};
-}
-
-Value* atan64(Math& m, Value* x) {
-  DD d = atan_core(m, m.fabs(x));
-  return m.copysign(m.add(d.hi, d.lo), x);  // NaN stays NaN, -0 -> -0
-}
-
-// atan2(y, x): atan(|y|/|x|) with the quotient's rounding error d = (|y| - q|x|)/|x| (an exact
-// fma remainder; both scaled by 2^600 when both are below 2^-500) added as d/(1 + q^2), then
-// pi - that for x < 0 (sign bit, so -0 counts) in double-double, the sign of y last. The IEEE /
-// C99 table exactly: +-0 with x >= +0 -> +-0, with x <= -0 -> +-pi; x = +-0 -> +-pi/2; both
-// infinite -> +-pi/4 or +-3pi/4; finite y with x = +inf -> +-0, x = -inf -> +-pi; NaN -> NaN.
-Value* atan2_64(Math& m, Value* y, Value* x) {
-  auto& b = m.b();
-  Value* ax = m.fabs(x);
-  Value* ay = m.fabs(y);
-  Value* tiny = b.CreateAnd(b.CreateFCmpOLT(ax, m.c(0x1p-500)), b.CreateFCmpOLT(ay, m.c(0x1p-500)));
-  Value* sc = m.sel(tiny, m.c(0x1p600), m.c(1.0));
-  Value* axs = m.mul(ax, sc);
-  Value* ays = m.mul(ay, sc);
-  Value* q = m.div(ays, axs);
-  Value* qok = b.CreateAnd(b.CreateFCmpOGT(q, m.c(0.0)), b.CreateFCmpOLT(q, m.c(INFINITY)));
-  Value* d = m.div(m.fma(m.neg(q), axs, ays), axs);
-  d = m.sel(qok, d, m.c(0.0));
-  Value* corr = m.div(d, m.add(m.c(1.0), m.mul(q, q)));  // q^2 = inf makes the correction 0
-  // q = +inf (overflow; 1/0) gives pi/2.
-  DD at = atan_core(m, m.sel(m.is_nan(q), m.c(0.0), q), corr);
-  Value* pos = m.add(at.hi, at.lo);
-  DD pm = m.two_sum(m.c(3.14159265358979311600e+00), m.neg(at.hi));
-  Value* negv = m.add(pm.hi, m.add(pm.lo, m.sub(m.c(1.22464679914735320717e-16), at.lo)));
-  Value* xneg = b.CreateICmpSLT(m.bits(x), m.ci(0));
-  Value* inf = m.c(INFINITY);
-  Value* res = m.sel(xneg, negv, pos);
-  res = m.sel(b.CreateFCmpOEQ(ay, m.c(0.0)), m.sel(xneg, m.c(3.14159265358979311600e+00), m.c(0.0)), res);
-  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, m.c(0.0)), b.CreateFCmpOGT(ay, m.c(0.0))), m.c(kPio2Hi), res);
-  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ay, inf), b.CreateFCmpOLT(ax, inf)), m.c(kPio2Hi), res);
-  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOLT(ay, inf)),
-              m.sel(xneg, m.c(3.14159265358979311600e+00), m.c(0.0)), res);
-  res = m.sel(b.CreateAnd(b.CreateFCmpOEQ(ax, inf), b.CreateFCmpOEQ(ay, inf)),
-              m.sel(xneg, m.c(2.35619449019234483700e+00), m.c(7.85398163397448278999e-01)), res);
-  res = m.copysign(res, y);
-  return m.sel(b.CreateFCmpUNO(x, y), m.add(x, y), res);
-}
-
-// log(v) as an unrounded pair for finite v >= 1/2, relative error below ~2^-55.5 (about 0.15 ulp
-// before the caller's one rounding; log_dd's 2^-66 at twice the cost is more than arcsinh,
-// arccosh, arctanh need): fdlibm's log (e_log.c) with its rounding-sensitive terms kept exact:
-// v = 2^k (1+f), 1+f in [sqrt(2)/2, sqrt(2)), f exact; log(1+f) = f - f^2/2 + s (f^2/2 + R(s^2))
-// with s = f/(2+f), f^2/2 an exact product and f - f^2/2 an exact sum, so only the small term
-// s (f^2/2 + R) (at most 5% of the result) carries rounding errors; k ln2 as a double-double.
-DD log_lite(Math& m, Value* v) {
-  auto& b = m.b();
-  Value* bits = m.bits(v);
-  Value* hx = b.CreateLShr(bits, m.ci(32));
-  Value* lx = b.CreateAnd(bits, m.ci(0xffffffff));
-  Value* k = b.CreateSub(b.CreateAShr(hx, m.ci(20)), m.ci(1023));
-  hx = b.CreateAnd(hx, m.ci(0x000fffff));
-  Value* i = b.CreateAnd(b.CreateAdd(hx, m.ci(0x95f64)), m.ci(0x100000));
-  Value* hi_word = b.CreateOr(hx, b.CreateXor(i, m.ci(0x3ff00000)));
-  Value* xn = m.from_bits(b.CreateOr(b.CreateShl(hi_word, m.ci(32)), lx));
-  k = b.CreateAdd(k, b.CreateLShr(i, m.ci(20)));
-  Value* f = m.sub(xn, m.c(1.0));  // exact
-  Value* s = m.div(f, m.add(m.c(2.0), f));
-  Value* z = m.mul(s, s);
-  Value* w = m.mul(z, z);
-  Value* t1 = m.mul(w, m.poly(w, {3.999999999940941908e-01, 2.222219843214978396e-01, 1.531383769920937332e-01}));
-  Value* t2 = m.mul(z, m.poly(w, {6.666666666666735130e-01, 2.857142874366239149e-01, 1.818357216161805012e-01,
-                                  1.479819860511658591e-01}));
-  DD h = m.two_prod(f, f);
-  h = {m.mul(h.hi, m.c(0.5)), m.mul(h.lo, m.c(0.5))};  // f^2/2 exactly (f = 0 or |f| >= 2^-52)
-  DD d = m.two_sum(f, m.neg(h.hi));
-  Value* t = m.mul(s, m.add(h.hi, m.add(t2, t1)));
-  DD l = m.fast_two_sum(d.hi, m.add(d.lo, m.sub(t, h.lo)));
-  Value* dk = m.to_fp(k);
-  DD kl = m.two_prod(dk, m.c(kLn2DD[0]));
-  kl.lo = m.add(kl.lo, m.mul(dk, m.c(kLn2DD[1])));
-  return dd_add(m, kl, l);
-}
-
-// log(arg) + add as a double rounded once, for finite arg >= 1 and |add| small (the callers'
-// w.lo/w.hi, the first-order term of log(w.hi + w.lo); the next is below 2^-104), or ln2.
-Value* log_dd_plus(Math& m, Value* arg, DD add) {
-  DD l = log_lite(m, arg);
-  DD s = dd_add(m, l, add);
-  return m.add(s.hi, s.lo);
-}
-
 // sqrt(u.hi + u.lo) as a double-double (one correction of the rounded root), for u.hi > 0.
 DD sqrt_dd(Math& m, DD u) {
   Value* r = sqrt64(m, u.hi);
   Value* rl = m.div(m.add(m.fma(m.neg(r), r, u.hi), u.lo), m.add(r, r));
   return {r, rl};
-}
-
-constexpr double kTwo28 = 0x1p28;
-
-// asinh|x| = log(w) with w = |x| + sqrt(x^2 + 1) in double-double (x^2 + 1 exact as a pair,
-// its root corrected once) and the double-double log (relative error < 2^-66), w's low part as
-// w.lo/w.hi; |x| > 2^28: log|x| + ln2; |x| < 2^-28: x. Sign of x restored; inf, NaN, -0 kept.
-Value* asinh64(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* big = b.CreateFCmpOGT(a, m.c(kTwo28));
-  Value* mid = b.CreateAnd(b.CreateFCmpOGE(a, m.c(0x1p-28)), b.CreateNot(big));
-  Value* am = m.sel(mid, a, m.c(1.0));
-  DD p = m.two_prod(am, am);
-  DD u = m.two_sum(m.c(1.0), p.hi);
-  u = m.fast_two_sum(u.hi, m.add(u.lo, p.lo));
-  DD sq = sqrt_dd(m, u);
-  DD w = m.two_sum(am, sq.hi);
-  w.lo = m.add(w.lo, sq.lo);
-  Value* ab = m.sel(b.CreateAnd(big, b.CreateFCmpOLT(a, m.c(INFINITY))), a, m.c(kTwo28));
-  Value* arg = m.sel(big, ab, w.hi);
-  DD add{m.sel(big, m.c(kLn2DD[0]), m.c(0.0)), m.sel(big, m.c(kLn2DD[1]), m.div(w.lo, w.hi))};
-  Value* res = log_dd_plus(m, arg, add);
-  res = m.sel(b.CreateFCmpOLT(a, m.c(0x1p-28)), a, res);
-  res = m.sel(b.CreateFCmpOEQ(a, m.c(INFINITY)), a, res);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
-// acosh x = log(x + sqrt(x^2 - 1)) with x^2 - 1 as an exact pair (two_prod, two_sum), its root
-// and the sum in double-double, as asinh; x > 2^28: log x + ln2. acosh(1) = +0, x < 1 and NaN
-// give NaN, inf gives inf.
-Value* acosh64(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* big = b.CreateFCmpOGT(x, m.c(kTwo28));
-  Value* mid = b.CreateAnd(b.CreateFCmpOGT(x, m.c(1.0)), b.CreateNot(big));
-  Value* xm = m.sel(mid, x, m.c(2.0));
-  DD p = m.two_prod(xm, xm);
-  DD s = m.two_sum(p.hi, m.c(-1.0));
-  DD u = m.fast_two_sum(s.hi, m.add(s.lo, p.lo));
-  DD sq = sqrt_dd(m, u);
-  DD w = m.two_sum(xm, sq.hi);
-  w.lo = m.add(w.lo, sq.lo);
-  Value* xb = m.sel(b.CreateAnd(big, b.CreateFCmpOLT(x, m.c(INFINITY))), x, m.c(kTwo28));
-  Value* arg = m.sel(big, xb, w.hi);
-  DD add{m.sel(big, m.c(kLn2DD[0]), m.c(0.0)), m.sel(big, m.c(kLn2DD[1]), m.div(w.lo, w.hi))};
-  Value* res = log_dd_plus(m, arg, add);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(1.0)), m.c(0.0), res);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
-  res = m.sel(b.CreateFCmpOLT(x, m.c(1.0)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-// atanh|x| = log(q)/2 with q = (1 + |x|)/(1 - |x|) in double-double (both sums exact pairs, the
-// quotient corrected once) and the double-double log; |x| < 2^-28: x. |x| = 1 gives +-inf,
-// |x| > 1 and NaN give NaN, -0 stays -0.
-Value* atanh64(Math& m, Value* x) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* mid = b.CreateAnd(b.CreateFCmpOGE(a, m.c(0x1p-28)), b.CreateFCmpOLT(a, m.c(1.0)));
-  Value* am = m.sel(mid, a, m.c(0.5));
-  DD n = m.two_sum(m.c(1.0), am);
-  DD d = m.two_sum(m.c(1.0), m.neg(am));
-  Value* q = m.div(n.hi, d.hi);
-  Value* ql = m.div(m.sub(m.add(m.fma(m.neg(q), d.hi, n.hi), n.lo), m.mul(q, d.lo)), d.hi);
-  Value* res = m.mul(m.c(0.5), log_dd_plus(m, q, {m.c(0.0), m.div(ql, q)}));
-  res = m.sel(b.CreateFCmpOLT(a, m.c(0x1p-28)), a, res);
-  res = m.sel(b.CreateFCmpOEQ(a, m.c(1.0)), m.c(INFINITY), res);
-  res = m.sel(b.CreateFCmpOGT(a, m.c(1.0)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
 }
 
 // hypot(x, y) = sqrt(a^2 + b^2) with a >= b the magnitudes: the squares and their sum as exact
@@ -908,64 +717,6 @@ Value* hypot64(Math& m, Value* x, Value* y) {
 constexpr float kPio2HiF = 0x1.921fb6p+0f, kPio2LoF = -0x1.777a5cp-25f;  // pi/2 = hi + lo (+ 2^-51)
 constexpr float kPiHiF = 0x1.921fb6p+1f, kPiLoF = -0x1.777a5cp-24f;
 
-Value* sqrt32(Math32& m, Value* x) { return m.b().CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x); }
-
-// (asin(v) - v) / v^3 as a polynomial in z = v^2 on [0, 1/4] (float coefficients, Lawson
-// minimax of the error relative to asin(v): below 2^-31.6; degree 4 with 2^-27.6 costs 0.08 ulp
-// more in pi/2 - 2 asin(s)).
-Value* asin_poly32(Math32& m, Value* z) {
-  return m.poly(z, {0x1.55554cp-3f, 0x1.3338acp-4f, 0x1.6ca744p-5f, 0x1.04d452p-5f, 0x1.d4fb38p-7f, 0x1.34db12p-5f});
-}
-
-// The pieces arcsin and arccos share: a = |x|; below 1/2 z = x^2 (asin x = x + x z P(z));
-// above, z = (1 - a)/2 (exact) with s + sl = sqrt(z) (the rounded root and its correction,
-// fma residual over 2s), asin a = pi/2 - 2 asin s, asin s = s + sl + s z P(z).
-struct AsinParts {
-  Value *a, *small, *z, *s, *sl, *p;
-};
-AsinParts asin_parts32(Math32& m, Value* x) {
-  auto& b = m.b();
-  AsinParts r;
-  r.a = m.fabs(x);
-  r.small = b.CreateFCmpOLT(r.a, m.c(0.5f));
-  r.z = m.sel(r.small, m.mul(x, x), m.mul(m.sub(m.c(1.0f), r.a), m.c(0.5f)));
-  r.s = sqrt32(m, r.z);
-  // + 2^-100: z = 0 gives sl = 0 (elsewhere z >= 2^-25 or the lane is a small one). Doublings
-  // are adds: Zen 4 has one 512-bit multiply/fma pipe pair and two for adds.
-  r.sl = m.div(m.fma(m.neg(r.s), r.s, r.z), m.add(m.add(r.s, r.s), m.c(0x1p-100f)));
-  r.p = asin_poly32(m, r.z);
-  return r;
-}
-
-// asin: |x| < 1/2: x + x z P (the correction is below 0.05 of the result); else pi/2 - 2s
-// exactly as a pair (Fast2Sum), the small terms pio2_lo - 2(sl + s z P) added before the one
-// rounding. |x| > 1 (z < 0: sqrt gives NaN) and NaN give NaN, +-0 and denormals x (z underflows
-// to 0).
-Value* asin32(Math32& m, Value* x) {
-  AsinParts q = asin_parts32(m, x);
-  Value* res_small = m.fma(m.mul(q.a, q.z), q.p, q.a);
-  DD h = m.fast_two_sum(m.c(kPio2HiF), m.neg(m.add(q.s, q.s)));
-  Value* v = m.fma(m.mul(q.s, q.z), q.p, q.sl);
-  Value* tail = m.sub(m.c(kPio2LoF), m.add(v, v));
-  Value* res = m.sel(q.small, res_small, m.add(h.hi, m.add(h.lo, tail)));
-  return m.copysign(res, x);
-}
-
-// acos: |x| < 1/2: pi/2 - x as an exact pair, minus x z P; x >= 1/2: 2 asin s = 2(s + (sl +
-// s z P)); x <= -1/2: pi - 2s as an exact pair, the rest added before the one rounding.
-// acos(1) = +0, acos(-1) = pi (rounded); |x| > 1 (a NaN root) and NaN give NaN.
-Value* acos32(Math32& m, Value* x) {
-  auto& b = m.b();
-  AsinParts q = asin_parts32(m, x);
-  DD hs = m.fast_two_sum(m.c(kPio2HiF), m.neg(x));
-  Value* res_small = m.add(hs.hi, m.add(hs.lo, m.sub(m.c(kPio2LoF), m.mul(m.mul(x, q.z), q.p))));
-  Value* rest = m.fma(m.mul(q.s, q.z), q.p, q.sl);
-  Value* res_pos = m.add(q.s, rest);
-  res_pos = m.add(res_pos, res_pos);
-  DD hn = m.fast_two_sum(m.c(kPiHiF), m.neg(m.add(q.s, q.s)));
-  Value* res_neg = m.add(hn.hi, m.add(hn.lo, m.sub(m.c(kPiLoF), m.add(rest, rest))));
-  return m.sel(q.small, res_small, m.sel(b.CreateFCmpOLT(x, m.c(0.0f)), res_neg, res_pos));  // |x| > 1: NaN root
-}
 
 // base + sgn * atan(t + tl) for |t| <= tan(pi/8) (tl a correction far below t's ulp), base =
 // bhi + blo: atan(t) = t + t z P(z), z = t^2, P a minimax fit (float coefficients, relative
@@ -1110,118 +861,6 @@ Value* cbrt32(Math32& m, Value* x) {
   return m.sel(ok, m.copysign(res, x), x);
 }
 
-// ---- float arcsinh, arccosh, arctanh: native single precision (16 lanes). ----
-
-// log(vh + vl) as an unrounded pair hi + lo (relative error below ~2^-31 unless hi + lo cancels
-// to under a quarter of hi, which never happens for the callers' arguments) for finite vh >= 1
-// (or in [0.75, 1.5) with k = 0) and |vl| below vh's ulp: vh = 2^k m with m in [0.75, 1.5)
-// (from the exponent bits, k plus kx: the callers' extra factor 2), f = m - 1 exact, log m =
-// 2 atanh s with s = f / (2 + f) as a pair s + sl (2 + f = dd + de exactly; sl from the fma
-// residual times the rounded reciprocal), 2 atanh s = 2s + 2sl + 2s^3 R(s^2), R a minimax fit
-// (float coefficients, error below 2^-34) of (atanh(v)/v - 1)/v^2 on |v| <= 0.2. k ln2 with
-// ln2 = 0x1.62e4p-1 + 0x1.7f7d1cp-20 (k ln2_hi exact); k ln2_hi + 2s is a Fast2Sum (|2s| <=
-// 0.41 is below ln2 unless k = 0, where the sum is exact); vl/vh enters at first order.
-DD log_pair32(Math32& m, Value* vh, Value* vl, Value* kx) {
-  auto& b = m.b();
-  Value* ib = m.bits(vh);
-  Value* k = b.CreateSub(b.CreateLShr(b.CreateAdd(ib, m.ci(0x00400000)), m.ci(23)), m.ci(127));
-  Value* mm = m.from_bits(b.CreateSub(ib, b.CreateShl(k, m.ci(23))));
-  Value* f = m.sub(mm, m.c(1.0f));  // exact
-  Value* dd = m.add(m.c(2.0f), f);
-  Value* de = m.add(m.sub(m.c(2.0f), dd), f);  // exact: 2 + f = dd + de
-  Value* inv = m.div(m.c(1.0f), dd);
-  Value* s = m.mul(f, inv);
-  Value* sl = m.mul(m.sub(m.fma(m.neg(s), dd, f), m.mul(s, de)), inv);
-  Value* z = m.mul(s, s);
-  Value* t = m.mul(m.mul(m.add(s, s), z), m.poly(z, {0x1.555554p-2f, 0x1.999beep-3f, 0x1.23e93cp-3f, 0x1.ed5e82p-4f}));
-  Value* kf = m.to_fp(b.CreateAdd(k, kx));
-  Value* kh = m.mul(kf, m.c(0x1.62e4p-1f));  // exact: k has at most 8 bits
-  Value* s2 = m.add(s, s);
-  Value* hi = m.add(kh, s2);
-  Value* e = m.sub(s2, m.sub(hi, kh));
-  Value* lo = m.add(m.add(m.add(sl, sl), t), m.div(vl, vh));
-  return {hi, m.add(e, m.add(m.mul(kf, m.c(0x1.7f7d1cp-20f)), lo))};
-}
-
-// arcsinh: a = |x| < 1/2: a + a z P(z), z = a^2, P a minimax fit (float coefficients, relative
-// error below 2^-32) of (asinh(a)/a - 1)/z (the correction is under 4% of the result); 1/2 <=
-// a < 2^12: log(v) with v = a + sqrt(a^2 + 1) as a pair (a^2 by fma as an exact pair, + 1 by
-// Fast2Sum, the root corrected once by its fma residual, a + root by Fast2Sum); a >= 2^12:
-// log(a) + ln2 (the next term, 1/(4a^2), is below 2^-26 of it). Max 0.561 ulp (every float32);
-// +-inf and NaN return x, -0 and denormals x (z underflows).
-Value* asinh32(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* z = m.mul(a, a);
-  Value* small = m.fma(m.mul(a, z), m.poly(z, {-0x1.555554p-3f, 0x1.33324p-4f, -0x1.6d806ep-5f, 0x1.ec39b0p-6f,
-                                                 -0x1.493ap-6f, 0x1.31be7cp-7f}), a);
-  Value* big = b.CreateFCmpOGE(a, m.c(0x1p12f));  // NaN: no; fixed below
-  Value* ac = m.sel(big, m.c(1.0f), a);
-  Value* ph = m.mul(ac, ac);
-  Value* pl = m.fma(ac, ac, m.neg(ph));
-  Value* ge1 = b.CreateFCmpOGE(ph, m.c(1.0f));
-  DD u = m.fast_two_sum(m.sel(ge1, ph, m.c(1.0f)), m.sel(ge1, m.c(1.0f), ph));
-  Value* ul = m.add(u.lo, pl);
-  Value* t = sqrt32(m, u.hi);
-  Value* tl = m.div(m.add(m.fma(m.neg(t), t, u.hi), ul), m.add(t, t));
-  DD v = m.fast_two_sum(t, ac);  // t > ac
-  Value* vh = m.sel(big, a, v.hi);
-  Value* vl = m.sel(big, m.c(0.0f), m.add(v.lo, tl));
-  DD l = log_pair32(m, vh, vl, m.sel(big, m.ci(1), m.ci(0)));
-  Value* res = m.sel(b.CreateFCmpOLT(a, m.c(0.5f)), small, m.add(l.hi, l.lo));
-  res = m.sel(b.CreateFCmpOEQ(a, m.c(INFINITY)), a, res);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
-// arccosh: 1 <= x < 2^12: log(v) with v = x + sqrt((x - 1)(x + 1)) as a pair: x - 1 exact, x + 1
-// by Fast2Sum, the product as an exact pair plus the low part's product, the root corrected once,
-// x + root by Fast2Sum on the larger; near 1 log_pair32 runs with k = 0 and keeps the result's
-// relative accuracy (v - 1 = f + vl exactly). x >= 2^12: log(x) + ln2. Max 0.575 ulp (every
-// float32); arccosh(1) = +0, x < 1 (and -inf) give NaN, +inf gives +inf, NaN stays NaN.
-Value* acosh32(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* big = b.CreateFCmpOGE(x, m.c(0x1p12f));
-  Value* xc = m.sel(b.CreateAnd(b.CreateFCmpOGE(x, m.c(1.0f)), b.CreateNot(big)), x, m.c(1.0f));
-  Value* y = m.sub(xc, m.c(1.0f));  // exact
-  DD n = m.fast_two_sum(xc, m.c(1.0f));
-  Value* ph = m.mul(y, n.hi);
-  Value* pl = m.add(m.fma(y, n.hi, m.neg(ph)), m.mul(y, n.lo));
-  Value* t = sqrt32(m, ph);
-  Value* tl = m.div(m.add(m.fma(m.neg(t), t, ph), pl), m.add(t, t));
-  tl = m.sel(b.CreateFCmpOGT(t, m.c(0.0f)), tl, m.c(0.0f));  // x = 1: 0/0
-  Value* xge = b.CreateFCmpOGE(xc, t);
-  DD v = m.fast_two_sum(m.sel(xge, xc, t), m.sel(xge, t, xc));
-  Value* vh = m.sel(big, x, v.hi);
-  Value* vl = m.sel(big, m.c(0.0f), m.add(v.lo, tl));
-  DD l = log_pair32(m, vh, vl, m.sel(big, m.ci(1), m.ci(0)));
-  Value* res = m.add(l.hi, l.lo);
-  res = m.sel(b.CreateFCmpOEQ(x, m.c(INFINITY)), x, res);
-  res = m.sel(b.CreateFCmpOLT(x, m.c(1.0f)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, res);
-}
-
-// arctanh: a = |x| < 1/2: a + a z P(z) (P a minimax fit of (atanh(a)/a - 1)/z, relative error
-// below 2^-28; the correction is under 10% of the result); 1/2 <= a < 1: log(q)/2 with q = (1 +
-// a)/(1 - a) as a pair (1 - a exact, 1 + a by Fast2Sum, the quotient corrected once by its fma
-// residual). Max 0.656 ulp (every float32); a = 1 gives +-inf, a > 1 NaN, -0 and denormals x.
-Value* atanh32(Math32& m, Value* x) {
-  auto& b = m.b();
-  Value* a = m.fabs(x);
-  Value* z = m.mul(a, a);
-  Value* small = m.fma(m.mul(a, z), m.poly(z, {0x1.55554p-2f, 0x1.99a5e6p-3f, 0x1.235fa8p-3f, 0x1.e27702p-4f,
-                                                 0x1.b481d2p-5f, 0x1.63c2b8p-3f}), a);
-  Value* ac = m.sel(b.CreateAnd(b.CreateFCmpOGE(a, m.c(0.5f)), b.CreateFCmpOLT(a, m.c(1.0f))), a, m.c(0.5f));
-  Value* d = m.sub(m.c(1.0f), ac);  // exact
-  DD n = m.fast_two_sum(m.c(1.0f), ac);
-  Value* qh = m.div(n.hi, d);
-  Value* ql = m.div(m.add(m.fma(m.neg(qh), d, n.hi), n.lo), d);
-  DD l = log_pair32(m, qh, ql, m.ci(0));
-  Value* res = m.sel(b.CreateFCmpOLT(a, m.c(0.5f)), small, m.mul(m.c(0.5f), m.add(l.hi, l.lo)));
-  res = m.sel(b.CreateFCmpOEQ(a, m.c(1.0f)), m.c(INFINITY), res);
-  res = m.sel(b.CreateFCmpOGT(a, m.c(1.0f)), m.c(NAN), res);
-  return m.sel(m.is_nan(x), x, m.copysign(res, x));
-}
-
 Value* emit64(Math& m, ir::Op op, Value* x) {
   // sinh, cosh, log, log2, log10, log1p: vmath64_more.cpp; exp, exp2, expm1, tanh: vmath64_fast.cpp.
   if (Value* r = emit_more64(m.b(), op, x)) return r;
@@ -1231,10 +870,10 @@ Value* emit64(Math& m, ir::Op op, Value* x) {
     case ir::Op::Tan: return tan64(m, x);
     case ir::Op::Asin: return asin64(m, x);
     case ir::Op::Acos: return acos64(m, x);
-    case ir::Op::Atan: return atan64(m, x);
-    case ir::Op::Asinh: return asinh64(m, x);
-    case ir::Op::Acosh: return acosh64(m, x);
-    case ir::Op::Atanh: return atanh64(m, x);
+    case ir::Op::Atan: return vmath_detail::atan_inv64(m, x);
+    case ir::Op::Asinh: return vmath_detail::asinh_inv64(m, x);
+    case ir::Op::Acosh: return vmath_detail::acosh_inv64(m, x);
+    case ir::Op::Atanh: return vmath_detail::atanh_inv64(m, x);
     case ir::Op::Sin: return sincos64(m, x, false);
     default: return sincos64(m, x, true);
   }
@@ -1304,7 +943,7 @@ llvm::Value* emit_vmath2(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x, llvm
     Math32 m32(b);
     return atan2_32(m32, x, y);
   }
-  return op == ir::Op::Hypot ? hypot64(m, x, y) : atan2_64(m, x, y);
+  return op == ir::Op::Hypot ? hypot64(m, x, y) : vmath_detail::atan2_inv64(m, x, y);
 }
 
 llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
@@ -1319,13 +958,13 @@ llvm::Value* emit_vmath(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
     case ir::Op::Exp: return exp32(m32, x);
     case ir::Op::Log: return vmath_detail::log_tab32(m32, x);
     case ir::Op::Tanh: return vmath_detail::tanh32_hyp(m32, x);
-    case ir::Op::Asin: return asin32(m32, x);
-    case ir::Op::Acos: return acos32(m32, x);
+    case ir::Op::Asin: return vmath_detail::asin_inv32(m32, x);
+    case ir::Op::Acos: return vmath_detail::acos_inv32(m32, x);
     case ir::Op::Atan: return atan32(m32, x);
     case ir::Op::Cbrt: return cbrt32(m32, x);
-    case ir::Op::Asinh: return asinh32(m32, x);
-    case ir::Op::Acosh: return acosh32(m32, x);
-    case ir::Op::Atanh: return atanh32(m32, x);
+    case ir::Op::Asinh: return vmath_detail::asinh_inv32(m32, x);
+    case ir::Op::Acosh: return vmath_detail::acosh_inv32(m32, x);
+    case ir::Op::Atanh: return vmath_detail::atanh_inv32(m32, x);
     case ir::Op::Sinh: return vmath_detail::sinhcosh32_hyp(m32, x, false);
     case ir::Op::Cosh: return vmath_detail::sinhcosh32_hyp(m32, x, true);
     case ir::Op::Exp2: return vmath_detail::exp2_32(m32, x);

@@ -197,6 +197,7 @@ Value* log_base(Math32& m, Value* x, Base base) {
 Value* log_tab32(Math32& m, Value* x) { return log_base(m, x, kE); }
 Value* log2_tab32(Math32& m, Value* x) { return log_base(m, x, kTwo); }
 Value* log10_tab32(Math32& m, Value* x) { return log_base(m, x, kTen); }
+DD log_pair_tab32(Math32& m, Value* vh, Value* vl) { return log_core(m, vh, kE, /*denormals=*/false, vl); }
 
 // Special lanes as log_base's (integer and quiet compares only): x in (-1, +inf) is a bit
 // pattern below that of +inf (x >= +0) or from -0 up to below that of -1.

@@ -210,6 +210,8 @@ Value* log1p_more(Math& m, Value* x) {
 
 }  // namespace
 
+DD log_pair64(Math& m, Value* x) { return log_short(m, x); }
+
 Value* tan_kernel64(Math& m, DD y, Value* n) {
   auto& b = m.b();
   Value *yh = y.hi, *yl = y.lo;

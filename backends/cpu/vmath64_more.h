@@ -15,4 +15,8 @@ llvm::Value* emit_more64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x);
 // ulp of hi, n the quadrant count): the caller handles tiny, infinite and NaN x.
 llvm::Value* tan_kernel64(vmath_detail::Math& m, vmath_detail::DD y, llvm::Value* n);
 
+// log x as an unrounded pair hi + lo (relative error ~2^-62) for finite x > 0, denormals
+// included (vmath_inv.cpp's arcsinh, arccosh, arctanh); other lanes give garbage.
+vmath_detail::DD log_pair64(vmath_detail::Math& m, llvm::Value* x);
+
 }  // namespace tracejit::backends

@@ -23,8 +23,8 @@ VS_EXACT = {np.float32: 0.501, np.float64: 1.0}
 # single-precision kernels, not a double algorithm rounded once: their bounds are the maxima over
 # every float32 input (arctan2: 2^28 random pairs) measured by tests/python/float32_exhaustive.py,
 # rounded up (tan: below 2^20; above, the double algorithm rounded once, 0.501).
-F32_NATIVE = {"cbrt": 0.52, "tan": 0.89, "arcsin": 0.63, "arccos": 0.61, "arctan": 0.67, "arctan2": 0.76,
-              "arcsinh": 0.57, "arccosh": 0.58, "arctanh": 0.66}
+F32_NATIVE = {"cbrt": 0.52, "tan": 0.89, "arcsin": 0.64, "arccos": 0.61, "arctan": 0.67, "arctan2": 0.76,
+              "arcsinh": 0.71, "arccosh": 0.67, "arctanh": 0.73}
 
 
 def exact_bound(name, dt):
@@ -230,8 +230,9 @@ def test_float32_native_edges(name):
 
 @pytest.mark.parametrize("name", ["arcsinh", "arccosh", "arctanh"])
 def test_float32_inverse_hyperbolic_dense(name):
-    """The native float32 arcsinh/arccosh/arctanh around their reduction switches (|x| = 1/2 between
-    the series and the log, 2^12 to log(x) + ln2, arctanh near +-1, arccosh near 1) and over wide
+    """The native float32 arcsinh/arccosh/arctanh around their reduction switches (|x| = 2^-13 from
+    x itself to the log, 2^12 to log(2x), arctanh near +-1, arccosh near 1, |x| = 1/2 where the
+    series ended before) and over wide
     log-uniform ranges, denormals included: within the exhaustive bound of the float64 result,
     compiled, NumPy's classification exactly."""
     f = np.float32
@@ -240,7 +241,8 @@ def test_float32_inverse_hyperbolic_dense(name):
     hi = {"arcsinh": 128, "arccosh": 128, "arctanh": 0}[name]
     mag = np.exp2(rng.uniform(lo, hi, 400_000))
     parts = [mag if name == "arccosh" else mag * np.where(rng.random(mag.size) < 0.5, -1, 1)]
-    for a, b in [(0.49, 0.51), (4090.0, 4100.0), (0.999, 1.0), (1.0, 1.001), (1.0, 3.0), (-1.0, -0.999)]:
+    for a, b in [(0.49, 0.51), (4090.0, 4100.0), (0.999, 1.0), (1.0, 1.001), (1.0, 3.0), (-1.0, -0.999),
+                 (1.2e-4, 1.245e-4), (3e38, 3.4e38)]:
         parts.append(rng.uniform(a, b, 100_000))
     x = np.concatenate(parts).astype(f)
     fn = UNARY[name]
@@ -257,3 +259,82 @@ def test_float32_inverse_hyperbolic_dense(name):
     e, ok = ulp_vs_exact(got, ref, f)
     w = int(np.argmax(e))
     assert e[w] <= exact_bound(name, f), (name, x[ok][w], e[w])
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["arcsinh", "arccosh", "arctanh"])
+def test_inverse_hyperbolic_raise_no_flags_numpy_does_not(name, dt):
+    """arcsinh/arccosh/arctanh (vmath_inv.cpp) on NaN, +-inf, the largest finite values, huge,
+    tiny and denormal inputs in their domains: NumPy raises no flag there, so the compiled call
+    must not either (a flag would make the runtime drop the result and re-run the call eagerly):
+    no re-run, NumPy's values (classification and signs exactly)."""
+    fi = np.finfo(dt)
+    vals = [np.nan, -np.nan, np.inf, fi.max, fi.max / 2, 2.0 ** (fi.maxexp - 1), 1e30, 2.0 ** 12, 2.0 ** 28, 3.0,
+            1.0, 1.5, 0.5, 2.0 ** -13, 2.0 ** -28, fi.tiny, fi.smallest_subnormal, 0.0, -0.0, 0.25]
+    if name == "arcsinh":
+        vals += [-v for v in vals] + [-np.inf]
+    elif name == "arccosh":
+        vals = [v for v in vals if np.isnan(v) or v >= 1]
+    else:
+        vals = [v for v in vals if np.isnan(v) or abs(v) < 1]
+        vals += [-v for v in vals]
+    x = np.array(vals, dtype=dt)
+    fn = UNARY[name]
+    jitted = tracejit.jit(lambda a: fn(a), hot=0, sync=True)
+    with np.errstate(all="raise", under="ignore"):
+        want = fn(x)
+        got = jitted(x)
+        got2 = jitted(x)
+    s = jitted.stats()
+    assert s["compiled_calls"] == 2 and s["fp_reruns"] == 0 and not s["fallback_reasons"], s
+    for g in (got, got2):
+        assert g.dtype == want.dtype
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(want))
+        special = ~np.isnan(want) & (np.isinf(want) | (want == 0))
+        np.testing.assert_array_equal(g[special], want[special])
+        np.testing.assert_array_equal(np.signbit(g[special]), np.signbit(want[special]))
+        ok = np.isfinite(want)
+        np.testing.assert_allclose(g[ok], want[ok], rtol=4 * fi.eps, atol=0)
+
+
+@pytest.mark.parametrize("name", ["arcsin", "arccos"])
+def test_float32_arcsin_arccos_nan_data_stays_compiled(name):
+    """float32 arcsin/arccos (vmath_inv.cpp) choose their lanes by integer compares: NaN data
+    raises no flag, so the call is not re-run eagerly; values within the exhaustive bound."""
+    f = np.float32
+    x = np.array([np.nan, -np.nan, 0.25, -0.5, 0.5, 1.0, -1.0, 0.0, -0.0, 0.75, 1e-30,
+                  np.finfo(f).smallest_subnormal, -0.9999999], dtype=f)
+    fn = UNARY[name]
+    jitted = tracejit.jit(lambda a: fn(a), hot=0, sync=True)
+    with np.errstate(all="raise", under="ignore"):
+        want = fn(x)
+        got = jitted(x)
+    s = jitted.stats()
+    assert s["compiled_calls"] == 1 and s["fp_reruns"] == 0 and not s["fallback_reasons"], s
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    special = ~np.isnan(want) & (want == 0)
+    np.testing.assert_array_equal(np.signbit(got[special]), np.signbit(want[special]))
+    e, ok = ulp_vs_exact(got, fn(x.astype(np.float64)), f)
+    assert e.max() <= exact_bound(name, f)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("name, bad, kind", [("arctanh", 1.0, "divide by zero"), ("arctanh", -1.0, "divide by zero"),
+                                             ("arctanh", 1.5, "invalid value"), ("arccosh", 0.5, "invalid value"),
+                                             ("arcsin", -2.0, "invalid value"), ("arccos", 1.5, "invalid value")])
+def test_domain_edges_raise_numpys_flags(name, bad, kind, dt):
+    """arctanh(+-1) (divide by zero) and the domain errors (invalid) under np.errstate(all="raise"):
+    the compiled call raises NumPy's FloatingPointError with NumPy's message (the runtime re-runs it
+    eagerly on the flag); with the flags ignored the values are NumPy's (+-inf, NaN), compiled."""
+    fn = UNARY[name]
+    x = np.array([0.25, bad, 0.5], dtype=dt) if name != "arccosh" else np.array([1.5, bad, 2.0], dtype=dt)
+    jitted = tracejit.jit(lambda a: fn(a), hot=0, sync=True)
+    with np.errstate(all="ignore"):
+        got, want = jitted(x), fn(x)
+    assert jitted.stats()["compiled_calls"] == 1
+    fin = np.isfinite(want)
+    np.testing.assert_array_equal(got[~fin], want[~fin])  # NaN, +-inf exactly
+    np.testing.assert_allclose(got[fin], want[fin], rtol=4 * np.finfo(dt).eps)
+    for f in (fn, jitted):
+        with np.errstate(all="raise"), pytest.raises(FloatingPointError, match=kind):
+            f(x)
