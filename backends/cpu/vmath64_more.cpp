@@ -17,18 +17,20 @@
 // clamped to 711). Max 0.625 (sinh) and 0.603 ulp (cosh); the exact-pair code before: 0.512 /
 // 0.500 at ~1.5x the instructions.
 //
-// log, log2, log10, log1p: x = 2^k z, z*(1/c) = 1 + r as vmath64_fast.cpp's log core (z in
-// [0x1.6955p-1, 0x1.6955p0), the product z*invc as an exact pair, r by Sterbenz, the pair's low
-// part carried as p.lo (1 - r)), but on 16 subintervals (one vpermi2pd per lookup; invc = 1 on
-// the one holding 1, so there log x = log1p(r) directly) and with log1p(r) = r + r^2 (-1/2 + r
-// P(r)), P of degree 8 fitted on [-0.0303, 0.0367] (error below 2^-65 |r|), instead of the
-// ~2^-68 pair pow needs: log x = hi + lo with hi = k ln2hi + log c + r (Fast2Sum, the rounding
-// error into lo; k ln2hi + log c exact, both multiples of 2^-42) and lo the rest (k ln2lo, log
-// c's tail, p.lo (1 - r), the polynomial), summed once. log2 and log10 multiply that pair by
-// 1/ln2 or 1/ln10 as double-doubles; log1p is log(uh) + d - d^2/2 with 1 + x = uh + ul exactly
-// and d = ul/uh (as before). Special values by integer tests on the bits (no ordered compare of
-// a NaN). Max: log 0.540, log2 0.573, log10 0.545, log1p 0.534 ulp (0.66 against glibc's
-// log1pl at +-1.8e-16, a reference artefact: see vmath.cpp's table).
+// log, log2, log10 (log_fast): x = 2^k z (z in [0x1.6955p-1, 0x1.6955p0), vmath64_fast.cpp's
+// offset) on 16 subintervals (one vpermi2pd per lookup), r = fma(z, invc, -1) with invc =
+// kShortInvc[i] a multiple of 2^-6 chosen so that the fma is exact (no product pair; invc = 1
+// on the subinterval holding 1, so there log x = log1p(r) directly); log_b x = hi + lo with hi =
+// k log_b 2 + log_b c + r/ln b (k log_b 2's and log_b c's leading parts multiples of 2^-42, their
+// sum exact; r/ln b a product and its fma residual; hi by Fast2Sum, its error into lo) and lo
+// the rest plus r^2 q(r), q of degree 8 fitted per base (below 2^-58 |r|), summed once. The
+// special cases (x <= 0, inf, NaN) by integer tests and selects on the bits (no compare of a
+// NaN, nothing on the FMA pipes), every lane computed on integer garbage that raises no flag.
+// Max: log 0.532, log2 0.544, log10 0.554 ulp. log1p is log(uh) + d - d^2/2 with 1 + x = uh +
+// ul exactly and d = ul/uh, log(uh) by log_short: the same reduction with 1/c = 2/(a + b) (the
+// product z*invc as an exact pair, r by Sterbenz, the pair's low part carried as p.lo (1 - r))
+// and log1p(r) = r + r^2 (-1/2 + r P(r)), P of degree 8 (error below 2^-65 |r|). Max log1p
+// 0.534 ulp (0.66 against glibc's log1pl at +-1.8e-16, a reference artefact: vmath.cpp's table).
 //
 // tan (tan_kernel64, after vmath.cpp's reduction x = n pi/2 + y, y = yh + yl): sin y = yh + sl
 // and cos y = w + cl from fdlibm's k_sin/k_cos polynomials (relative error below 2^-58), their
@@ -54,6 +56,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -174,24 +177,113 @@ Value* log_ok(Math& m, Value* x) {
   return m.b().CreateICmpULT(m.b().CreateSub(m.bits(x), m.ci(1)), m.ci(INT64_C(0x7fefffffffffffff)));
 }
 
-// log's value on the lanes log_ok rejects: +-0 -> -inf, +inf and +NaN -> x, the rest (negative,
-// -inf, -NaN) NaN.
-Value* log_special(Math& m, Value* x) {
-  Value* pos = m.b().CreateICmpSGE(m.bits(x), m.ci(0));
-  return m.sel(m.eq(x, 0.0), m.c(-INFINITY), m.sel(pos, x, m.c(NAN)));
+// ---- log, log2, log10: short 1/c (exact reduction by one fma), integer-only special cases ----
+
+// log(v) for v in [0.5, 2] by 2 atanh((v-1)/(v+1)), in __float128.
+__float128 log_q(__float128 v) {
+  __float128 s = (v - 1) / (v + 1), s2 = s * s, term = s, sum = 0;
+  for (int n = 1; n < 160; n += 2) {
+    sum += term / n;
+    term *= s2;
+  }
+  return 2 * sum;
+}
+// v rounded to a multiple of 2^-42.
+double round42(__float128 v) {
+  return static_cast<double>(static_cast<__float128>(std::nearbyint(static_cast<double>(v * 0x1p42))) / 0x1p42);
 }
 
-Value* log_more(Math& m, Value* x, const double* scale) {
-  Value* ok = log_ok(m, x);
-  DD l = log_short(m, m.sel(ok, x, m.c(1.0)));
-  Value* res;
-  if (!scale) {
-    res = m.add(l.hi, l.lo);
-  } else {
-    DD p = m.two_prod(l.hi, m.c(scale[0]));
-    res = m.add(p.hi, m.add(p.lo, m.fma(l.hi, m.c(scale[1]), m.mul(l.lo, m.c(scale[0])))));
+// 1/c for the 16 subintervals of [0x1.6955p-1, 0x1.6955p0) (vmath64_fast.cpp's offset, index the
+// top 4 bits of z's offset; subinterval 9 holds 1): multiples of 2^-6 with few bits, chosen so
+// that r = fma(z, invc, -1) is exact (|r| * 2^59 < 2^53 below 1, |r| * 2^58 < 2^53 above;
+// subinterval 1 alone may round r when |r| >= 2^-6, an error below 2^-59 against |log x| >=
+// 0.26) with the smallest |r| among such: r in [-0.03838, 0.03644] over all subintervals.
+constexpr double kShortInvc[16] = {88 / 64.0, 85 / 64.0, 82 / 64.0, 78 / 64.0, 76 / 64.0, 72 / 64.0,
+                                   70 / 64.0, 68 / 64.0, 66 / 64.0, 1.0,       60 / 64.0, 56 / 64.0,
+                                   54 / 64.0, 51 / 64.0, 48 / 64.0, 46 / 64.0};
+
+// Per base (e, 2, 10): -log_b(invc) as a multiple of 2^-42 plus its tail, log_b(2) likewise
+// (hi * k exact for |k| <= 1075), and the polynomial q(r) ~ (log1p(r) - r) / (r^2 ln b).
+struct ShortLog {
+  double logc[16], tail[16];
+  double l2hi, l2lo;
+  double inv[2];  // 1/ln b as a double-double (b = 2, 10)
+};
+const ShortLog& short_log(int base) {
+  static const std::array<ShortLog, 3> tabs = [] {
+    std::array<ShortLog, 3> t{};
+    const fast64::TableView& tv = fast64::table_view();
+    __float128 ln2 = log_q(2);
+    __float128 lnb[3] = {1, ln2, 3 * ln2 + log_q(static_cast<__float128>(1.25))};
+    for (int b = 0; b < 3; ++b) {
+      for (int i = 0; i < 16; ++i) {
+        __float128 v = -log_q(kShortInvc[i]) / lnb[b];
+        t[b].logc[i] = round42(v);
+        t[b].tail[i] = static_cast<double>(v - t[b].logc[i]);
+      }
+      __float128 l2 = ln2 / lnb[b];
+      t[b].l2hi = round42(l2);
+      t[b].l2lo = static_cast<double>(l2 - t[b].l2hi);
+    }
+    t[1].inv[0] = tv.inv_ln2[0], t[1].inv[1] = tv.inv_ln2[1];
+    t[2].inv[0] = tv.inv_ln10[0], t[2].inv[1] = tv.inv_ln10[1];
+    return t;
+  }();
+  return tabs[base];
+}
+
+// log_b x (base 0: e, 1: 2, 2: 10) with NumPy's special values. x = 2^k z as log_short; r =
+// fma(z, invc, -1) exact (kShortInvc); log_b x = hi + lo with hi = t1 + r/ln b, t1 = k log_b 2
+// + log_b c exact (multiples of 2^-42 below 2^10; log2: k + log2 c), r/ln b as a pair (rh + rl:
+// one product and its fma residual; r itself for log), hi = t1 + rh by Fast2Sum (|t1| >= |rh|
+// unless t1 = 0, on subinterval 9 with k = 0), and lo the rest (Fast2Sum's error, rl, k log_b
+// 2's and log_b c's tails, r^2 q(r)) summed once. q: degree 8, fitted to (log1p r - r)/(r^2 ln
+// b) on [-0.0386, 0.0366] (Remez, weight |r| + 0.004; max |r^2 (q - exact)| / |r| below
+// 2^-58.1). The lanes that are not positive finite numbers give integer garbage here (z stays in
+// [0.7, 1.42), k in [-2048, 2047]: no flag is raised) and take their value by integer selects
+// on the bits (no compare of a NaN); denormals are rescaled as in log_short.
+Value* log_fast(Math& m, Value* x, int base) {
+  auto& b = m.b();
+  const ShortLog& s = short_log(base);
+  static const std::vector<double> kQ[3] = {
+      {-0x1.0000000000000p-1, 0x1.55555555553c6p-2, -0x1.fffffffff9c25p-3, 0x1.9999999f1c2b7p-3, -0x1.555555a91b664p-3,
+       0x1.2492199b4d58cp-3, -0x1.fffce85e4afa3p-4, 0x1.c85d7c024dfd2p-4, -0x1.9eb466c6b412cp-4},
+      {-0x1.71547652b82ffp-1, 0x1.ec709dc3a01bdp-2, -0x1.71547652b3af6p-2, 0x1.2776c512f342bp-2, -0x1.ec709e3c7c620p-3,
+       0x1.a6171e13228bep-3, -0x1.71523b4815bf6p-3, 0x1.4932a8ad484f6p-3, -0x1.2b256d81a524fp-3},
+      {-0x1.bcb7b1526e50fp-3, 0x1.287a7636f4204p-3, -0x1.bcb7b15268e52p-4, 0x1.63c62779ee421p-4, -0x1.287a767fb806fp-4,
+       0x1.fc3f5380e0be1p-5, -0x1.bcb501b82ededp-5, 0x1.8c64cd019d203p-5, -0x1.68353a3b2df40p-5}};
+  static const char* const kNames[3][2] = {{"tracejit.vm64.slog_logc", "tracejit.vm64.slog_tail"},
+                                           {"tracejit.vm64.slog2_logc", "tracejit.vm64.slog2_tail"},
+                                           {"tracejit.vm64.slog10_logc", "tracejit.vm64.slog10_tail"}};
+  Value* x_bits = m.bits(x);
+  Value* ix = x_bits;
+  Value* sub = b.CreateICmpSLT(ix, m.ci(INT64_C(0x0010000000000000)));
+  Value* xs = b.CreateSIToFP(ix, x->getType());
+  ix = m.sel(sub, b.CreateSub(m.bits(xs), m.ci(INT64_C(1074) << 52)), ix);
+  Value* tmp = b.CreateSub(ix, m.ci(static_cast<int64_t>(fast64::table_view().log_off)));
+  Value* i = b.CreateLShr(tmp, m.ci(48));  // taken modulo 16 by the lookups
+  Value* kd = m.to_fp(b.CreateAShr(tmp, m.ci(52)));
+  Value* z = m.from_bits(b.CreateSub(ix, b.CreateAnd(tmp, m.ci(static_cast<int64_t>(0xfffULL << 52)))));
+  Value* invc = fast64::lut(m, "tracejit.vm64.slog_invc", kShortInvc, false, i, 16);
+  Value* logc = fast64::lut(m, kNames[base][0], s.logc, false, i, 16);
+  Value* tail = fast64::lut(m, kNames[base][1], s.tail, false, i, 16);
+  Value* r = m.fma(z, invc, m.c(-1.0));  // exact
+  Value* t1 = base == 1 ? m.add(kd, logc) : m.fma(kd, m.c(s.l2hi), logc);  // exact
+  Value* rh = r;
+  Value* lo1 = base == 1 ? tail : m.fma(kd, m.c(s.l2lo), tail);
+  if (base != 0) {
+    rh = m.mul(r, m.c(s.inv[0]));
+    lo1 = m.add(lo1, m.fma(r, m.c(s.inv[1]), m.fma(r, m.c(s.inv[0]), m.neg(rh))));
   }
-  return m.sel(ok, res, log_special(m, x));
+  Value* hi = m.add(t1, rh);
+  Value* lo = m.add(m.sub(t1, hi), rh);
+  Value* res = m.add(hi, m.add(lo, m.fma(m.mul(r, r), horner(m, r, kQ[base]), lo1)));
+  // +-0 -> -inf, +inf and +NaN -> x, the rest (negative, -inf, -NaN) NaN.
+  Value* zero = b.CreateICmpEQ(b.CreateAnd(x_bits, m.ci(INT64_MAX)), m.ci(0));
+  Value* pos = b.CreateICmpSGE(x_bits, m.ci(0));
+  Value* spec = m.sel(zero, m.ci(static_cast<int64_t>(0xfff0000000000000ULL)),
+                      m.sel(pos, x_bits, m.ci(INT64_C(0x7ff8000000000000))));
+  return m.from_bits(m.sel(log_ok(m, x), m.bits(res), spec));
 }
 
 // log1p(x) = log(uh) + log(1 + ul/uh) with 1 + x = uh + ul exactly; x = +-0 returns x.
@@ -248,13 +340,12 @@ Value* tan_kernel64(Math& m, DD y, Value* n) {
 
 llvm::Value* emit_more64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Math m(b);
-  const fast64::TableView& t = fast64::table_view();
   switch (op) {
     case ir::Op::Sinh: return sinhcosh(m, x, false);
     case ir::Op::Cosh: return sinhcosh(m, x, true);
-    case ir::Op::Log: return log_more(m, x, nullptr);
-    case ir::Op::Log2: return log_more(m, x, t.inv_ln2);
-    case ir::Op::Log10: return log_more(m, x, t.inv_ln10);
+    case ir::Op::Log: return log_fast(m, x, 0);
+    case ir::Op::Log2: return log_fast(m, x, 1);
+    case ir::Op::Log10: return log_fast(m, x, 2);
     case ir::Op::Log1p: return log1p_more(m, x);
     default: return nullptr;
   }
