@@ -499,15 +499,21 @@ void hint_fast64_loops(llvm::Module& mod) {
 }
 
 void inline_fast64_variants(llvm::Module& mod) {
-  std::vector<llvm::CallInst*> calls;
-  for (llvm::Function& f : mod) {
-    if (!f.getName().startswith("tracejit.vm64.")) continue;
-    for (llvm::User* u : f.users())
-      if (auto* c = llvm::dyn_cast<llvm::CallInst>(u); c && c->getCalledFunction() == &f) calls.push_back(c);
-  }
-  for (llvm::CallInst* c : calls) {
-    llvm::InlineFunctionInfo info;
-    llvm::InlineFunction(*c, info);
+  // Until none is left: inlining vmath64_more.cpp's out-of-line log path brings its own lookups
+  // (and its lane loop's calls) along.
+  for (;;) {
+    std::vector<llvm::CallInst*> calls;
+    for (llvm::Function& f : mod) {
+      if (!f.getName().startswith("tracejit.vm64.")) continue;
+      for (llvm::User* u : f.users())
+        if (auto* c = llvm::dyn_cast<llvm::CallInst>(u); c && c->getCalledFunction() == &f) calls.push_back(c);
+    }
+    bool inlined = false;
+    for (llvm::CallInst* c : calls) {
+      llvm::InlineFunctionInfo info;
+      inlined |= llvm::InlineFunction(*c, info).isSuccess();
+    }
+    if (!inlined) return;
   }
 }
 

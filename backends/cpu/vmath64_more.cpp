@@ -55,10 +55,14 @@
 #include "backends/cpu/vmath_internal.h"
 
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/MDBuilder.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Transforms/Utils/ModuleUtils.h>
 
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tracejit::backends {
@@ -242,7 +246,7 @@ const ShortLog& short_log(int base) {
 // 2^-58.1). The lanes that are not positive finite numbers give integer garbage here (z stays in
 // [0.7, 1.42), k in [-2048, 2047]: no flag is raised) and take their value by integer selects
 // on the bits (no compare of a NaN); denormals are rescaled as in log_short.
-Value* log_fast(Math& m, Value* x, int base) {
+Value* log_full(Math& m, Value* x, int base, bool full) {
   auto& b = m.b();
   const ShortLog& s = short_log(base);
   static const std::vector<double> kQ[3] = {
@@ -257,9 +261,11 @@ Value* log_fast(Math& m, Value* x, int base) {
                                            {"tracejit.vm64.slog10_logc", "tracejit.vm64.slog10_tail"}};
   Value* x_bits = m.bits(x);
   Value* ix = x_bits;
-  Value* sub = b.CreateICmpSLT(ix, m.ci(INT64_C(0x0010000000000000)));
-  Value* xs = b.CreateSIToFP(ix, x->getType());
-  ix = m.sel(sub, b.CreateSub(m.bits(xs), m.ci(INT64_C(1074) << 52)), ix);
+  if (full) {
+    Value* sub = b.CreateICmpSLT(ix, m.ci(INT64_C(0x0010000000000000)));
+    Value* xs = b.CreateSIToFP(ix, x->getType());
+    ix = m.sel(sub, b.CreateSub(m.bits(xs), m.ci(INT64_C(1074) << 52)), ix);
+  }
   Value* tmp = b.CreateSub(ix, m.ci(static_cast<int64_t>(fast64::table_view().log_off)));
   Value* i = b.CreateLShr(tmp, m.ci(48));  // taken modulo 16 by the lookups
   Value* kd = m.to_fp(b.CreateAShr(tmp, m.ci(52)));
@@ -278,12 +284,105 @@ Value* log_fast(Math& m, Value* x, int base) {
   Value* hi = m.add(t1, rh);
   Value* lo = m.add(m.sub(t1, hi), rh);
   Value* res = m.add(hi, m.add(lo, m.fma(m.mul(r, r), horner(m, r, kQ[base]), lo1)));
+  if (!full) return res;
   // +-0 -> -inf, +inf and +NaN -> x, the rest (negative, -inf, -NaN) NaN.
   Value* zero = b.CreateICmpEQ(b.CreateAnd(x_bits, m.ci(INT64_MAX)), m.ci(0));
   Value* pos = b.CreateICmpSGE(x_bits, m.ci(0));
   Value* spec = m.sel(zero, m.ci(static_cast<int64_t>(0xfff0000000000000ULL)),
                       m.sel(pos, x_bits, m.ci(INT64_C(0x7ff8000000000000))));
   return m.from_bits(m.sel(log_ok(m, x), m.bits(res), spec));
+}
+
+// x a positive normal number (not 0, denormal, inf, NaN or negative), by one unsigned compare.
+Value* positive_normal(llvm::IRBuilderBase& b, Value* xb, llvm::Type* it) {
+  return b.CreateICmpULT(b.CreateSub(xb, llvm::ConstantInt::get(it, INT64_C(0x0010000000000000))),
+                         llvm::ConstantInt::get(it, INT64_C(0x7fe0000000000000)));
+}
+
+// The slow path of log_b for lanes that are not positive normal numbers: a function returning 0
+// for those that are, else log_full (denormals rescaled, the special values). Its vector
+// variants return zeros unless some lane needs it (the usual case: one compare and a branch,
+// marked unlikely), else the special values of the whole vector by integer selects (zeros,
+// negatives, inf and NaN cost a few instructions more per vector), and call the scalar
+// function lane by lane only for a vector holding a denormal; inline_fast64_variants inlines
+// them after the optimizer, so the loop holds the tests and the lane loop behind them.
+llvm::Function* log_slow_function(llvm::Module* mod, int base) {
+  static const char* const kNames[3] = {"tracejit.vm64.slog_slow", "tracejit.vm64.slog2_slow",
+                                        "tracejit.vm64.slog10_slow"};
+  std::string name = kNames[base];
+  if (llvm::Function* f = mod->getFunction(name)) return f;
+  auto& ctx = mod->getContext();
+  llvm::Type* dt = llvm::Type::getDoubleTy(ctx);
+  llvm::Type* it = llvm::Type::getInt64Ty(ctx);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(dt, {dt}, false), llvm::GlobalValue::InternalLinkage, name, mod);
+  vmath_detail::mark_pure_out_of_line(f);
+  auto* entry = llvm::BasicBlock::Create(ctx, "entry", f);
+  auto* slow = llvm::BasicBlock::Create(ctx, "slow", f);
+  auto* none = llvm::BasicBlock::Create(ctx, "none", f);
+  llvm::IRBuilder<> fb(entry);
+  Value* x = f->getArg(0);
+  fb.CreateCondBr(positive_normal(fb, fb.CreateBitCast(x, it), it), none, slow);
+  fb.SetInsertPoint(none);
+  fb.CreateRet(llvm::ConstantFP::get(dt, 0.0));
+  fb.SetInsertPoint(slow);
+  Math fm(fb);
+  fb.CreateRet(log_full(fm, x, base, true));
+  llvm::MDNode* unlikely = llvm::MDBuilder(ctx).createBranchWeights(1, 1 << 20);
+  for (unsigned vf : {2u, 4u, 8u, 16u}) {
+    auto* vt = llvm::FixedVectorType::get(dt, vf);
+    auto* vit = llvm::FixedVectorType::get(it, vf);
+    auto* v = llvm::Function::Create(llvm::FunctionType::get(vt, {vt}, false), llvm::GlobalValue::InternalLinkage,
+                                     name + ".v" + std::to_string(vf), mod);
+    v->setDoesNotThrow();
+    auto* ventry = llvm::BasicBlock::Create(ctx, "entry", v);
+    auto* vslow = llvm::BasicBlock::Create(ctx, "slow", v);
+    auto* vnone = llvm::BasicBlock::Create(ctx, "none", v);
+    llvm::IRBuilder<> vb(ventry);
+    Value* vx = v->getArg(0);
+    Value* bad = vb.CreateNot(positive_normal(vb, vb.CreateBitCast(vx, vit), vit));
+    Value* any = vb.CreateICmpNE(vb.CreateBitCast(bad, vb.getIntNTy(vf)), llvm::ConstantInt::get(vb.getIntNTy(vf), 0));
+    vb.CreateCondBr(any, vslow, vnone, unlikely);
+    vb.SetInsertPoint(vnone);
+    vb.CreateRet(llvm::Constant::getNullValue(vt));
+    vb.SetInsertPoint(vslow);
+    // +-0 -> -inf, +inf and +NaN -> x, the rest (negative, -inf, -NaN) NaN, on the whole vector
+    // by integer selects; the scalar function lane by lane only where a lane is denormal.
+    auto ci = [&](int64_t c) { return llvm::ConstantInt::get(vit, static_cast<uint64_t>(c), true); };
+    Value* xb = vb.CreateBitCast(vx, vit);
+    Value* zero = vb.CreateICmpEQ(vb.CreateAnd(xb, ci(INT64_MAX)), ci(0));
+    Value* spec = vb.CreateSelect(zero, ci(static_cast<int64_t>(0xfff0000000000000ULL)),
+                                  vb.CreateSelect(vb.CreateICmpSGE(xb, ci(0)), xb, ci(INT64_C(0x7ff8000000000000))));
+    spec = vb.CreateBitCast(spec, vt);
+    Value* den = vb.CreateICmpULT(vb.CreateSub(xb, ci(1)), ci(INT64_C(0x000fffffffffffff)));
+    Value* any_den = vb.CreateICmpNE(vb.CreateBitCast(den, vb.getIntNTy(vf)), llvm::ConstantInt::get(vb.getIntNTy(vf), 0));
+    auto* lanes = llvm::BasicBlock::Create(ctx, "denormal", v);
+    auto* done = llvm::BasicBlock::Create(ctx, "special", v);
+    vb.CreateCondBr(any_den, lanes, done, unlikely);
+    vb.SetInsertPoint(done);
+    vb.CreateRet(spec);
+    vb.SetInsertPoint(lanes);
+    vmath_detail::return_per_lane_calls(vb, f, {vx}, spec, vf);
+    llvm::appendToCompilerUsed(*mod, {v});
+  }
+  return f;
+}
+
+// log_b x: log_full's kernel without the rescaling of denormals and the special values, the lanes
+// that need them (not positive normal numbers) from log_slow_function out of line: ~10 integer
+// operations and selects fewer per vector (log 1.2x faster), at the cost of lane-by-lane calls
+// in the vectors that hold such a lane.
+Value* log_fast(Math& m, Value* x, int base) {
+  auto& b = m.b();
+  llvm::Function* f = log_slow_function(b.GetInsertBlock()->getModule(), base);
+  std::string name = f->getName().str(), mappings;
+  for (unsigned vf : {2u, 4u, 8u, 16u}) {
+    if (!mappings.empty()) mappings += ',';
+    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + name + "(" + name + ".v" + std::to_string(vf) + ")";
+  }
+  llvm::CallInst* slow = b.CreateCall(f, {x});
+  slow->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
+  Value* fast = log_full(m, x, base, false);
+  return m.sel(positive_normal(b, m.bits(x), b.getInt64Ty()), fast, slow);
 }
 
 // log1p(x) = log(uh) + log(1 + ul/uh) with 1 + x = uh + ul exactly; x = +-0 returns x.
