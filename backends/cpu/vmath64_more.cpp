@@ -23,10 +23,14 @@
 // on the subinterval holding 1, so there log x = log1p(r) directly); log_b x = hi + lo with hi =
 // k log_b 2 + log_b c + r/ln b (k log_b 2's and log_b c's leading parts multiples of 2^-42, their
 // sum exact; r/ln b a product and its fma residual; hi by Fast2Sum, its error into lo) and lo
-// the rest plus r^2 q(r), q of degree 8 fitted per base (below 2^-58 |r|), summed once. The
-// special cases (x <= 0, inf, NaN) by integer tests and selects on the bits (no compare of a
-// NaN, nothing on the FMA pipes), every lane computed on integer garbage that raises no flag.
-// Max: log 0.532, log2 0.544, log10 0.554 ulp. log1p is log(uh) + d - d^2/2 with 1 + x = uh +
+// the rest plus r^2 q(r), q of degree 8 fitted per base (below 2^-58 |r|), summed once. Lanes
+// that are not positive normal numbers (0, denormal, negative, inf, NaN) are computed on integer
+// garbage that raises no flag (z stays in [0.7, 1.42), k in [-2048, 2047]) and replaced by the
+// value of an out-of-line path (log_slow_function): behind one unlikely branch per vector, the
+// special values by integer selects on the bits (no compare of a NaN), and the scalar kernel
+// with the denormal rescaling lane by lane for a vector holding a denormal (such vectors ~7x
+// slower; zeros, NaN and negatives cost about nothing). Max: log 0.532, log2 0.544, log10 0.554
+// ulp (ShortLogSubintervals, TableKernelsHardCases, the sweeps). log1p is log(uh) + d - d^2/2 with 1 + x = uh +
 // ul exactly and d = ul/uh, log(uh) by log_short: the same reduction with 1/c = 2/(a + b) (the
 // product z*invc as an exact pair, r by Sterbenz, the pair's low part carried as p.lo (1 - r))
 // and log1p(r) = r + r^2 (-1/2 + r P(r)), P of degree 8 (error below 2^-65 |r|). Max log1p
@@ -50,6 +54,15 @@
 // z*invc and a degree-8 polynomial (NumPy's ~1-4 ulp loops get away with less). tan's cost is
 // now mostly vmath.cpp's double-double Cody-Waite reduction and the huge-lane test (sin and cos,
 // which share them, take ~0.9x tan's time).
+// Session 9 (log_fast), one thread, 32K elements (cache-resident: the kernel, not memory), wall
+// time, min of 1000, NumPy 2.4 in the same process, the previous build alternating with this one,
+// machine at load ~8-9 (us, ours (NumPy)): log 38.6 -> 27.8 (25.2), log2 42.0 -> 29.6 (27.6),
+// log10 41.8 -> 33.0 (28.4). The loop per 8 lanes lost the exact product z*invc and its
+// correction, one polynomial degree, the denormal rescale and the special-value selects (the
+// out-of-line path costs one compare and a branch). Vectors holding a special lane: 10% zeros
+// 38.6 -> ~31-37 us per 32K (NumPy 42), all NaN 38 -> 33-46 (NumPy 91), all denormal 38 -> ~290
+// (NumPy 25, lane by lane). tan: interleaved by 4 (vmath64_fast.cpp's hint_fast64_loops), 86.6
+// -> 64.0 us (NumPy 44).
 #include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath_internal.h"

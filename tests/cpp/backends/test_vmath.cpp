@@ -1244,7 +1244,10 @@ TEST(Vmath, LoopVectorizesWithoutCalls) {
       for (std::string line; std::getline(lines, line);) {
         bool call = line.find(" call ") != std::string::npos && line.find("@llvm.") == std::string::npos;
         // (tracejit_raise_fpflags: once per kernel, after the loop, the flags NumPy's loop raises)
+        // (float64 log, log2, log10: their scalar out-of-line path tracejit.vm64.slog*_slow, for
+        // lanes that are not positive normal numbers)
         bool own = line.find("@tracejit.vm.huge.") != std::string::npos ||
+                   (line.find("@tracejit.vm64.slog") != std::string::npos && line.find("_slow(") != std::string::npos) ||
                    line.find("@tracejit.vm.huge32.") != std::string::npos ||
                    line.find("@tracejit_raise_fpflags(") != std::string::npos;
         EXPECT_FALSE(call && !own) << line;
