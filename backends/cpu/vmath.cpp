@@ -27,7 +27,7 @@
 //   ---------+--------------------+-------------------+--------------+-------------
 //   exp      | 0.52 (0.75 for     | 0.759 (0.660 for  | 1            | 2
 //            |  denormal results) |  normal results)  |              |
-//   log      | 0.540 (%)          | 0.686 (log32 (&)) | 1            | 3
+//   log      | 0.532 (%)          | 0.686 (log32 (&)) | 1            | 3
 //   tanh     | 0.513              | 0.694 (hyp)       | 1            | 1
 //   sin      | 0.79               | 0.742 (native (=))| 1            | 1
 //   cos      | 0.77               | 0.739 (native (=))| 1            | 1
@@ -41,8 +41,8 @@
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |
-//   log2     | 0.573 (%)           | 0.643 (log32 (&)) | 1            | 2
-//   log10    | 0.545 (%)           | 0.667 (log32 (&)) | 1            | 2
+//   log2     | 0.544 (%)           | 0.643 (log32 (&)) | 1            | 2
+//   log10    | 0.554 (%)           | 0.667 (log32 (&)) | 1            | 2
 //   sinh     | 0.625 (%)           | 0.546 (hyp)       | 1            | 1
 //   cosh     | 0.603 (%)           | 0.529 (hyp)       | 1            | 2
 //   cbrt     | 0.667               | 0.505 (native (+))| 1            | 2
@@ -60,9 +60,9 @@
 // (inv) vmath_inv.cpp's kernels on the table log cores (its header has the algorithms, the
 // measurements and the speed; float32: every input by float32_exhaustive.py).
 // (%) vmath64_more.cpp's kernels (test_vmath's sweeps and hard cases: ExpPairKernelsAccuracy,
-// TableKernelsHardCases, TanKernelHardCases); log1p's row (**) is theirs too, 0.534 on the hard
-// cases. (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp InverseAndCbrtTanAccuracy and
-// Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
+// TableKernelsHardCases, ShortLogSubintervals, TanKernelHardCases); log1p's row (**) is theirs
+// too, 0.534 on the hard cases. (rows cbrt..hypot: tests/cpp/backends/test_vmath.cpp
+// InverseAndCbrtTanAccuracy and Atan2HypotAccuracy; NumPy columns and every 2039th float32 bit pattern:
 // tests/python/test_math_inverse.py. f32 "0.500" means below 0.5 + 2^-16.
 // (=) f32 sin, cos, tan: native single precision for |x| < 2^20 (vmath32_trig.cpp, whose header
 // has the algorithm and speed), the max over every float32 |x| < 2^20 (an op-for-op model and

@@ -13,14 +13,21 @@
 // the kernels are long dependency chains (pow: a log feeding an exp), latency-bound with one
 // vector in flight (pow 3x slower).
 //
+// The interleave hint also covers float64 tan's loops (tracejit.vm.huge.tan; 1.35x faster).
+// inline_fast64_variants also inlines vmath64_more.cpp's out-of-line log path's vector variants
+// (a test and a branch; behind it a lane loop calling the scalar *_slow function, which stays a
+// call), then deletes the lookup functions and every vector variant before code generation.
+//
 // exp core (N = 32): x = (k*N + j) ln2/N + r, |r| <= ln2/(2N) (+ a tail carried into r), e^x =
 // 2^k * 2^(j/N) * e^r; 2^(j/N) = T[j] (1 + tail[j]), T[j] stored with j<<47 subtracted from its
 // bits so that adding ki<<47 (ki = k*N + j) gives 2^k T[j] by integer addition; e^r - 1 is its
 // Taylor polynomial to r^7 (truncation below 2^-64); k*ln2/N is split so kd*hi is exact. Results
 // near the overflow and underflow thresholds take the table value scaled by 2^-1009 / 2^1022 and
 // one multiply by the inverse after the sum, so inf and the denormals come from ordinary rounding
-// (denormal results round twice: <= 0.75 ulp). exp2: r = x - kd/N exact, the polynomial in
-// r*ln2 (exact at integers).
+// (denormal results round twice: <= 0.75 ulp). exp's clamp (|x| > 746 to +-746, NaN to 0) and
+// its NaN, big-lane and sign tests are integer compares and selects on the bits (no FP
+// compares; speed unchanged within the noise). exp2: r = x - kd/N exact, the polynomial in r*ln2
+// (exact at integers).
 //
 // expm1, tanh (exp_pair): the same reduction with r = rh + rl carried as a pair and
 // 2^k T[j] + addend, 2^k T[j] * r and their sum formed by exact steps, so e^z - 1 (or e^z) comes
@@ -291,19 +298,32 @@ Value* exp_finish(Math& m, Value* ki, Value* tmp, Value* big, Value* pos) {
   return m.mul(y, m.from_bits(b.CreateShl(b.CreateAdd(adj, m.ci(1023)), m.ci(52))));
 }
 
-// e^(x + xtail) for NaN-free x (xtail <= 2^-40 |x| or null): clamps to [-746, 710].
+// NaN, by an integer compare of |x|'s bits (an ordered FP compare of a NaN raises invalid, and
+// FP compares issue on the FMA pipes: exp had five, a third of its loop's FMA-pipe time).
+Value* is_nan_bits(Math& m, Value* x) {
+  return m.b().CreateICmpSGT(m.b().CreateAnd(m.bits(x), m.ci(INT64_MAX)), m.ci(INT64_C(0x7ff0000000000000)));
+}
+
+// e^(x + xtail) (xtail <= 2^-40 |x| or null) for any x: |x| > 746 (inf included) is clamped to
+// +-746 (e^746 overflows to inf, e^-746 underflows to 0, raising the flags the exact value
+// would), NaN to 0 (the caller returns x there; no flag), all by integer compares and selects
+// on the bits.
 Value* exp_tab(Math& m, Value* x, Value* xtail = nullptr) {
   auto& b = m.b();
   const Tables& t = tables();
-  Value* out = b.CreateOr(m.gt(x, 710.0), m.lt(x, -746.0));
-  x = m.sel(m.gt(x, 710.0), m.c(710.0), m.sel(m.lt(x, -746.0), m.c(-746.0), x));
+  Value* xb = m.bits(x);
+  Value* ab = b.CreateAnd(xb, m.ci(INT64_MAX));
+  Value* out = b.CreateICmpSGT(ab, m.ci(static_cast<int64_t>(as_bits(746.0))));
+  Value* clamped = b.CreateOr(b.CreateAnd(xb, m.ci(INT64_MIN)), m.ci(static_cast<int64_t>(as_bits(746.0))));
+  clamped = m.sel(b.CreateICmpSGT(ab, m.ci(INT64_C(0x7ff0000000000000))), m.ci(0), clamped);
+  x = m.from_bits(m.sel(out, clamped, xb));
   Value* kd = m.rint(m.mul(x, m.c(t.inv_ln2_n)));
-  Value* r = m.sub(x, m.mul(kd, m.c(t.ln2hi_n)));  // exact
+  Value* r = m.sub(x, m.mul(kd, m.c(t.ln2hi_n)));  // exact (|kd| < 2^18)
   r = m.sub(r, m.mul(kd, m.c(t.ln2lo_n)));
   if (xtail) r = m.add(r, m.sel(out, m.c(0.0), xtail));
   Value* ki = b.CreateFPToSI(kd, b.getInt64Ty());
-  Value* big = m.gt(m.fabs(x), 704.0);
-  return exp_finish(m, ki, exp_poly(m, r), big, m.gt(x, 0.0));
+  Value* big = b.CreateICmpSGT(ab, m.ci(static_cast<int64_t>(as_bits(704.0))));
+  return exp_finish(m, ki, exp_poly(m, r), big, b.CreateICmpSGE(xb, m.ci(0)));
 }
 
 Value* exp2_tab(Math& m, Value* x) {
@@ -443,6 +463,15 @@ llvm::Value* fast64::lut(Math& m, const char* name, const double* data, bool is_
   return tracejit::backends::lut(m, name, data, is_int, idx, n);
 }
 
+// The kernels whose loops get the interleave count: the table lookups' callers, and float64 tan
+// (vmath.cpp's tan64 on vmath64_more.cpp's tan_kernel64: one long chain through the reduction,
+// both polynomials and the division; its loop calls the out-of-line huge-argument path
+// tracejit.vm.huge.tan, and is latency-bound alone: 4M elements one thread 1.35x faster
+// interleaved).
+static bool wants_interleave(llvm::StringRef callee) {
+  return callee.startswith("tracejit.vm64.") || callee == "tracejit.vm.huge.tan";
+}
+
 void hint_fast64_loops(llvm::Module& mod) {
   for (llvm::Function& f : mod) {
     if (f.isDeclaration() || f.getName().startswith("tracejit.vm64.")) continue;
@@ -455,7 +484,7 @@ void hint_fast64_loops(llvm::Module& mod) {
         for (llvm::BasicBlock* bb : l->blocks())
           for (llvm::Instruction& i : *bb)
             if (auto* c = llvm::dyn_cast<llvm::CallInst>(&i))
-              if (llvm::Function* callee = c->getCalledFunction(); callee && callee->getName().startswith("tracejit.vm64."))
+              if (llvm::Function* callee = c->getCalledFunction(); callee && wants_interleave(callee->getName()))
                 uses = true;
         if (!uses) continue;
         auto& ctx = f.getContext();
@@ -477,22 +506,41 @@ void hint_fast64_loops(llvm::Module& mod) {
 }
 
 void inline_fast64_variants(llvm::Module& mod) {
-  std::vector<llvm::CallInst*> calls;
-  for (llvm::Function& f : mod) {
-    if (!f.getName().startswith("tracejit.vm64.")) continue;
-    for (llvm::User* u : f.users())
-      if (auto* c = llvm::dyn_cast<llvm::CallInst>(u); c && c->getCalledFunction() == &f) calls.push_back(c);
+  // Until none is left, but for the scalar out-of-line log path (vmath64_more.cpp's *_slow, called
+  // from its vector variants' lane loops and the scalar remainder: compiled once, not per call
+  // site): inlining the variants brings those calls along.
+  for (;;) {
+    std::vector<llvm::CallInst*> calls;
+    for (llvm::Function& f : mod) {
+      if (!f.getName().startswith("tracejit.vm64.") || f.getName().endswith("_slow")) continue;
+      for (llvm::User* u : f.users())
+        if (auto* c = llvm::dyn_cast<llvm::CallInst>(u); c && c->getCalledFunction() == &f) calls.push_back(c);
+    }
+    bool inlined = false;
+    for (llvm::CallInst* c : calls) {
+      llvm::InlineFunctionInfo info;
+      inlined |= llvm::InlineFunction(*c, info).isSuccess();
+    }
+    if (!inlined) break;
   }
-  for (llvm::CallInst* c : calls) {
-    llvm::InlineFunctionInfo info;
-    llvm::InlineFunction(*c, info);
+  // The lookups and the vector variants are now dead (kept until vectorization by
+  // llvm.compiler.used): dropped before code generation (they doubled log's compile time).
+  std::vector<llvm::Function*> dead;
+  for (llvm::Function& f : mod)
+    if (f.getName().startswith("tracejit.vm64.") &&
+        llvm::none_of(f.users(), [](llvm::User* u) { return llvm::isa<llvm::CallInst>(u); }))
+      dead.push_back(&f);
+  llvm::removeFromUsedLists(mod, [&](llvm::Constant* c) { return llvm::is_contained(dead, c); });
+  for (llvm::Function* f : dead) {
+    f->removeDeadConstantUsers();
+    if (f->use_empty()) f->eraseFromParent();
   }
 }
 
 llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Math m(b);
   switch (op) {
-    case ir::Op::Exp: return m.sel(m.is_nan(x), x, exp_tab(m, m.sel(m.is_nan(x), m.c(0.0), x)));
+    case ir::Op::Exp: return m.sel(is_nan_bits(m, x), x, exp_tab(m, x));
     case ir::Op::Exp2: return exp2_tab(m, x);
     case ir::Op::Expm1: return expm1_tab(m, x);
     case ir::Op::Tanh: return tanh_tab(m, x);

@@ -23,8 +23,9 @@ llvm::Value* emit_fast64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x);
 // caller's): e^(y * log|x|), overflowing to inf and underflowing through the denormals to +0.
 llvm::Value* emit_fast_pow_core64(llvm::IRBuilderBase& b, llvm::Value* ax, llvm::Value* y);
 
-// Run before the optimizer: innermost loops that call these kernels get an interleave count
-// (llvm.loop.interleave.count), so the vectorized loop keeps several vectors in flight.
+// Run before the optimizer: innermost loops that call these kernels (or float64 tan's
+// out-of-line huge-argument path) get an interleave count (llvm.loop.interleave.count), so the
+// vectorized loop keeps several vectors in flight.
 void hint_fast64_loops(llvm::Module& m);
 
 // Run after the optimizer (from inline_vmath_variants): inlines the table lookups (scalar loads

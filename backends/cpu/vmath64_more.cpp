@@ -17,18 +17,24 @@
 // clamped to 711). Max 0.625 (sinh) and 0.603 ulp (cosh); the exact-pair code before: 0.512 /
 // 0.500 at ~1.5x the instructions.
 //
-// log, log2, log10, log1p: x = 2^k z, z*(1/c) = 1 + r as vmath64_fast.cpp's log core (z in
-// [0x1.6955p-1, 0x1.6955p0), the product z*invc as an exact pair, r by Sterbenz, the pair's low
-// part carried as p.lo (1 - r)), but on 16 subintervals (one vpermi2pd per lookup; invc = 1 on
-// the one holding 1, so there log x = log1p(r) directly) and with log1p(r) = r + r^2 (-1/2 + r
-// P(r)), P of degree 8 fitted on [-0.0303, 0.0367] (error below 2^-65 |r|), instead of the
-// ~2^-68 pair pow needs: log x = hi + lo with hi = k ln2hi + log c + r (Fast2Sum, the rounding
-// error into lo; k ln2hi + log c exact, both multiples of 2^-42) and lo the rest (k ln2lo, log
-// c's tail, p.lo (1 - r), the polynomial), summed once. log2 and log10 multiply that pair by
-// 1/ln2 or 1/ln10 as double-doubles; log1p is log(uh) + d - d^2/2 with 1 + x = uh + ul exactly
-// and d = ul/uh (as before). Special values by integer tests on the bits (no ordered compare of
-// a NaN). Max: log 0.540, log2 0.573, log10 0.545, log1p 0.534 ulp (0.66 against glibc's
-// log1pl at +-1.8e-16, a reference artefact: see vmath.cpp's table).
+// log, log2, log10 (log_fast): x = 2^k z (z in [0x1.6955p-1, 0x1.6955p0), vmath64_fast.cpp's
+// offset) on 16 subintervals (one vpermi2pd per lookup), r = fma(z, invc, -1) with invc =
+// kShortInvc[i] a multiple of 2^-6 chosen so that the fma is exact (no product pair; invc = 1
+// on the subinterval holding 1, so there log x = log1p(r) directly); log_b x = hi + lo with hi =
+// k log_b 2 + log_b c + r/ln b (k log_b 2's and log_b c's leading parts multiples of 2^-42, their
+// sum exact; r/ln b a product and its fma residual; hi by Fast2Sum, its error into lo) and lo
+// the rest plus r^2 q(r), q of degree 8 fitted per base (below 2^-58 |r|), summed once. Lanes
+// that are not positive normal numbers (0, denormal, negative, inf, NaN) are computed on integer
+// garbage that raises no flag (z stays in [0.7, 1.42), k in [-2048, 2047]) and replaced by the
+// value of an out-of-line path (log_slow_function): behind one unlikely branch per vector, the
+// special values by integer selects on the bits (no compare of a NaN), and the scalar kernel
+// with the denormal rescaling lane by lane for a vector holding a denormal (such vectors ~7x
+// slower; zeros, NaN and negatives cost about nothing). Max: log 0.532, log2 0.544, log10 0.554
+// ulp (ShortLogSubintervals, TableKernelsHardCases, the sweeps). log1p is log(uh) + d - d^2/2 with 1 + x = uh +
+// ul exactly and d = ul/uh, log(uh) by log_short: the same reduction with 1/c = 2/(a + b) (the
+// product z*invc as an exact pair, r by Sterbenz, the pair's low part carried as p.lo (1 - r))
+// and log1p(r) = r + r^2 (-1/2 + r P(r)), P of degree 8 (error below 2^-65 |r|). Max log1p
+// 0.534 ulp (0.66 against glibc's log1pl at +-1.8e-16, a reference artefact: vmath.cpp's table).
 //
 // tan (tan_kernel64, after vmath.cpp's reduction x = n pi/2 + y, y = yh + yl): sin y = yh + sl
 // and cos y = w + cl from fdlibm's k_sin/k_cos polynomials (relative error below 2^-58), their
@@ -48,14 +54,28 @@
 // z*invc and a degree-8 polynomial (NumPy's ~1-4 ulp loops get away with less). tan's cost is
 // now mostly vmath.cpp's double-double Cody-Waite reduction and the huge-lane test (sin and cos,
 // which share them, take ~0.9x tan's time).
+// Session 9 (log_fast), one thread, 32K elements (cache-resident: the kernel, not memory), wall
+// time, min of 1000, NumPy 2.4 in the same process, the previous build alternating with this one,
+// machine at load ~8-9 (us, ours (NumPy)): log 38.6 -> 27.8 (25.2), log2 42.0 -> 29.6 (27.6),
+// log10 41.8 -> 33.0 (28.4). The loop per 8 lanes lost the exact product z*invc and its
+// correction, one polynomial degree, the denormal rescale and the special-value selects (the
+// out-of-line path costs one compare and a branch). Vectors holding a special lane: 10% zeros
+// 38.6 -> ~31-37 us per 32K (NumPy 42), all NaN 38 -> 33-46 (NumPy 91), all denormal 38 -> ~290
+// (NumPy 25, lane by lane). tan: interleaved by 4 (vmath64_fast.cpp's hint_fast64_loops), 86.6
+// -> 64.0 us (NumPy 44).
 #include "backends/cpu/vmath64_more.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath_internal.h"
 
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/MDBuilder.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Transforms/Utils/ModuleUtils.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tracejit::backends {
@@ -174,24 +194,208 @@ Value* log_ok(Math& m, Value* x) {
   return m.b().CreateICmpULT(m.b().CreateSub(m.bits(x), m.ci(1)), m.ci(INT64_C(0x7fefffffffffffff)));
 }
 
-// log's value on the lanes log_ok rejects: +-0 -> -inf, +inf and +NaN -> x, the rest (negative,
-// -inf, -NaN) NaN.
-Value* log_special(Math& m, Value* x) {
-  Value* pos = m.b().CreateICmpSGE(m.bits(x), m.ci(0));
-  return m.sel(m.eq(x, 0.0), m.c(-INFINITY), m.sel(pos, x, m.c(NAN)));
+// ---- log, log2, log10: short 1/c (exact reduction by one fma), integer-only special cases ----
+
+// log(v) for v in [0.5, 2] by 2 atanh((v-1)/(v+1)), in __float128.
+__float128 log_q(__float128 v) {
+  __float128 s = (v - 1) / (v + 1), s2 = s * s, term = s, sum = 0;
+  for (int n = 1; n < 160; n += 2) {
+    sum += term / n;
+    term *= s2;
+  }
+  return 2 * sum;
+}
+// v rounded to a multiple of 2^-42.
+double round42(__float128 v) {
+  return static_cast<double>(static_cast<__float128>(std::nearbyint(static_cast<double>(v * 0x1p42))) / 0x1p42);
 }
 
-Value* log_more(Math& m, Value* x, const double* scale) {
-  Value* ok = log_ok(m, x);
-  DD l = log_short(m, m.sel(ok, x, m.c(1.0)));
-  Value* res;
-  if (!scale) {
-    res = m.add(l.hi, l.lo);
-  } else {
-    DD p = m.two_prod(l.hi, m.c(scale[0]));
-    res = m.add(p.hi, m.add(p.lo, m.fma(l.hi, m.c(scale[1]), m.mul(l.lo, m.c(scale[0])))));
+// 1/c for the 16 subintervals of [0x1.6955p-1, 0x1.6955p0) (vmath64_fast.cpp's offset, index the
+// top 4 bits of z's offset; subinterval 9 holds 1): multiples of 2^-6 with few bits, chosen so
+// that r = fma(z, invc, -1) is exact (|r| * 2^59 < 2^53 below 1, |r| * 2^58 < 2^53 above;
+// subinterval 1 alone may round r when |r| >= 2^-6, an error below 2^-59 against |log x| >=
+// 0.26) with the smallest |r| among such: r in [-0.03838, 0.03644] over all subintervals.
+constexpr double kShortInvc[16] = {88 / 64.0, 85 / 64.0, 82 / 64.0, 78 / 64.0, 76 / 64.0, 72 / 64.0,
+                                   70 / 64.0, 68 / 64.0, 66 / 64.0, 1.0,       60 / 64.0, 56 / 64.0,
+                                   54 / 64.0, 51 / 64.0, 48 / 64.0, 46 / 64.0};
+
+// Per base (e, 2, 10): -log_b(invc) as a multiple of 2^-42 plus its tail, log_b(2) likewise
+// (hi * k exact for |k| <= 1075), and the polynomial q(r) ~ (log1p(r) - r) / (r^2 ln b).
+struct ShortLog {
+  double logc[16], tail[16];
+  double l2hi, l2lo;
+  double inv[2];  // 1/ln b as a double-double (b = 2, 10)
+};
+const ShortLog& short_log(int base) {
+  static const std::array<ShortLog, 3> tabs = [] {
+    std::array<ShortLog, 3> t{};
+    const fast64::TableView& tv = fast64::table_view();
+    __float128 ln2 = log_q(2);
+    __float128 lnb[3] = {1, ln2, 3 * ln2 + log_q(static_cast<__float128>(1.25))};
+    for (int b = 0; b < 3; ++b) {
+      for (int i = 0; i < 16; ++i) {
+        __float128 v = -log_q(kShortInvc[i]) / lnb[b];
+        t[b].logc[i] = round42(v);
+        t[b].tail[i] = static_cast<double>(v - t[b].logc[i]);
+      }
+      __float128 l2 = ln2 / lnb[b];
+      t[b].l2hi = round42(l2);
+      t[b].l2lo = static_cast<double>(l2 - t[b].l2hi);
+    }
+    t[1].inv[0] = tv.inv_ln2[0], t[1].inv[1] = tv.inv_ln2[1];
+    t[2].inv[0] = tv.inv_ln10[0], t[2].inv[1] = tv.inv_ln10[1];
+    return t;
+  }();
+  return tabs[base];
+}
+
+// log_b x (base 0: e, 1: 2, 2: 10) with NumPy's special values. x = 2^k z as log_short; r =
+// fma(z, invc, -1) exact (kShortInvc); log_b x = hi + lo with hi = t1 + r/ln b, t1 = k log_b 2
+// + log_b c exact (multiples of 2^-42 below 2^10; log2: k + log2 c), r/ln b as a pair (rh + rl:
+// one product and its fma residual; r itself for log), hi = t1 + rh by Fast2Sum (|t1| >= |rh|
+// unless t1 = 0, on subinterval 9 with k = 0), and lo the rest (Fast2Sum's error, rl, k log_b
+// 2's and log_b c's tails, r^2 q(r)) summed once. q: degree 8, fitted to (log1p r - r)/(r^2 ln
+// b) on [-0.0386, 0.0366] (Remez, weight |r| + 0.004; max |r^2 (q - exact)| / |r| below
+// 2^-58.1). The lanes that are not positive finite numbers give integer garbage here (z stays in
+// [0.7, 1.42), k in [-2048, 2047]: no flag is raised) and take their value by integer selects
+// on the bits (no compare of a NaN); denormals are rescaled as in log_short.
+Value* log_full(Math& m, Value* x, int base, bool full) {
+  auto& b = m.b();
+  const ShortLog& s = short_log(base);
+  static const std::vector<double> kQ[3] = {
+      {-0x1.0000000000000p-1, 0x1.55555555553c6p-2, -0x1.fffffffff9c25p-3, 0x1.9999999f1c2b7p-3, -0x1.555555a91b664p-3,
+       0x1.2492199b4d58cp-3, -0x1.fffce85e4afa3p-4, 0x1.c85d7c024dfd2p-4, -0x1.9eb466c6b412cp-4},
+      {-0x1.71547652b82ffp-1, 0x1.ec709dc3a01bdp-2, -0x1.71547652b3af6p-2, 0x1.2776c512f342bp-2, -0x1.ec709e3c7c620p-3,
+       0x1.a6171e13228bep-3, -0x1.71523b4815bf6p-3, 0x1.4932a8ad484f6p-3, -0x1.2b256d81a524fp-3},
+      {-0x1.bcb7b1526e50fp-3, 0x1.287a7636f4204p-3, -0x1.bcb7b15268e52p-4, 0x1.63c62779ee421p-4, -0x1.287a767fb806fp-4,
+       0x1.fc3f5380e0be1p-5, -0x1.bcb501b82ededp-5, 0x1.8c64cd019d203p-5, -0x1.68353a3b2df40p-5}};
+  static const char* const kNames[3][2] = {{"tracejit.vm64.slog_logc", "tracejit.vm64.slog_tail"},
+                                           {"tracejit.vm64.slog2_logc", "tracejit.vm64.slog2_tail"},
+                                           {"tracejit.vm64.slog10_logc", "tracejit.vm64.slog10_tail"}};
+  Value* x_bits = m.bits(x);
+  Value* ix = x_bits;
+  if (full) {
+    Value* sub = b.CreateICmpSLT(ix, m.ci(INT64_C(0x0010000000000000)));
+    Value* xs = b.CreateSIToFP(ix, x->getType());
+    ix = m.sel(sub, b.CreateSub(m.bits(xs), m.ci(INT64_C(1074) << 52)), ix);
   }
-  return m.sel(ok, res, log_special(m, x));
+  Value* tmp = b.CreateSub(ix, m.ci(static_cast<int64_t>(fast64::table_view().log_off)));
+  Value* i = b.CreateLShr(tmp, m.ci(48));  // taken modulo 16 by the lookups
+  Value* kd = m.to_fp(b.CreateAShr(tmp, m.ci(52)));
+  Value* z = m.from_bits(b.CreateSub(ix, b.CreateAnd(tmp, m.ci(static_cast<int64_t>(0xfffULL << 52)))));
+  Value* invc = fast64::lut(m, "tracejit.vm64.slog_invc", kShortInvc, false, i, 16);
+  Value* logc = fast64::lut(m, kNames[base][0], s.logc, false, i, 16);
+  Value* tail = fast64::lut(m, kNames[base][1], s.tail, false, i, 16);
+  Value* r = m.fma(z, invc, m.c(-1.0));  // exact
+  Value* t1 = base == 1 ? m.add(kd, logc) : m.fma(kd, m.c(s.l2hi), logc);  // exact
+  Value* rh = r;
+  Value* lo1 = base == 1 ? tail : m.fma(kd, m.c(s.l2lo), tail);
+  if (base != 0) {
+    rh = m.mul(r, m.c(s.inv[0]));
+    lo1 = m.add(lo1, m.fma(r, m.c(s.inv[1]), m.fma(r, m.c(s.inv[0]), m.neg(rh))));
+  }
+  Value* hi = m.add(t1, rh);
+  Value* lo = m.add(m.sub(t1, hi), rh);
+  Value* res = m.add(hi, m.add(lo, m.fma(m.mul(r, r), horner(m, r, kQ[base]), lo1)));
+  if (!full) return res;
+  // +-0 -> -inf, +inf and +NaN -> x, the rest (negative, -inf, -NaN) NaN.
+  Value* zero = b.CreateICmpEQ(b.CreateAnd(x_bits, m.ci(INT64_MAX)), m.ci(0));
+  Value* pos = b.CreateICmpSGE(x_bits, m.ci(0));
+  Value* spec = m.sel(zero, m.ci(static_cast<int64_t>(0xfff0000000000000ULL)),
+                      m.sel(pos, x_bits, m.ci(INT64_C(0x7ff8000000000000))));
+  return m.from_bits(m.sel(log_ok(m, x), m.bits(res), spec));
+}
+
+// x a positive normal number (not 0, denormal, inf, NaN or negative), by one unsigned compare.
+Value* positive_normal(llvm::IRBuilderBase& b, Value* xb, llvm::Type* it) {
+  return b.CreateICmpULT(b.CreateSub(xb, llvm::ConstantInt::get(it, INT64_C(0x0010000000000000))),
+                         llvm::ConstantInt::get(it, INT64_C(0x7fe0000000000000)));
+}
+
+// The slow path of log_b for lanes that are not positive normal numbers: a function returning 0
+// for those that are, else log_full (denormals rescaled, the special values). Its vector
+// variants return zeros unless some lane needs it (the usual case: one compare and a branch,
+// marked unlikely), else the special values of the whole vector by integer selects (zeros,
+// negatives, inf and NaN cost a few instructions more per vector), and call the scalar
+// function lane by lane only for a vector holding a denormal; inline_fast64_variants inlines
+// them after the optimizer, so the loop holds the tests and the lane loop behind them.
+llvm::Function* log_slow_function(llvm::Module* mod, int base) {
+  static const char* const kNames[3] = {"tracejit.vm64.slog_slow", "tracejit.vm64.slog2_slow",
+                                        "tracejit.vm64.slog10_slow"};
+  std::string name = kNames[base];
+  if (llvm::Function* f = mod->getFunction(name)) return f;
+  auto& ctx = mod->getContext();
+  llvm::Type* dt = llvm::Type::getDoubleTy(ctx);
+  llvm::Type* it = llvm::Type::getInt64Ty(ctx);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(dt, {dt}, false), llvm::GlobalValue::InternalLinkage, name, mod);
+  vmath_detail::mark_pure_out_of_line(f);
+  auto* entry = llvm::BasicBlock::Create(ctx, "entry", f);
+  auto* slow = llvm::BasicBlock::Create(ctx, "slow", f);
+  auto* none = llvm::BasicBlock::Create(ctx, "none", f);
+  llvm::IRBuilder<> fb(entry);
+  Value* x = f->getArg(0);
+  fb.CreateCondBr(positive_normal(fb, fb.CreateBitCast(x, it), it), none, slow);
+  fb.SetInsertPoint(none);
+  fb.CreateRet(llvm::ConstantFP::get(dt, 0.0));
+  fb.SetInsertPoint(slow);
+  Math fm(fb);
+  fb.CreateRet(log_full(fm, x, base, true));
+  llvm::MDNode* unlikely = llvm::MDBuilder(ctx).createBranchWeights(1, 1 << 20);
+  for (unsigned vf : {2u, 4u, 8u, 16u}) {
+    auto* vt = llvm::FixedVectorType::get(dt, vf);
+    auto* vit = llvm::FixedVectorType::get(it, vf);
+    auto* v = llvm::Function::Create(llvm::FunctionType::get(vt, {vt}, false), llvm::GlobalValue::InternalLinkage,
+                                     name + ".v" + std::to_string(vf), mod);
+    v->setDoesNotThrow();
+    auto* ventry = llvm::BasicBlock::Create(ctx, "entry", v);
+    auto* vslow = llvm::BasicBlock::Create(ctx, "slow", v);
+    auto* vnone = llvm::BasicBlock::Create(ctx, "none", v);
+    llvm::IRBuilder<> vb(ventry);
+    Value* vx = v->getArg(0);
+    Value* bad = vb.CreateNot(positive_normal(vb, vb.CreateBitCast(vx, vit), vit));
+    Value* any = vb.CreateICmpNE(vb.CreateBitCast(bad, vb.getIntNTy(vf)), llvm::ConstantInt::get(vb.getIntNTy(vf), 0));
+    vb.CreateCondBr(any, vslow, vnone, unlikely);
+    vb.SetInsertPoint(vnone);
+    vb.CreateRet(llvm::Constant::getNullValue(vt));
+    vb.SetInsertPoint(vslow);
+    // +-0 -> -inf, +inf and +NaN -> x, the rest (negative, -inf, -NaN) NaN, on the whole vector
+    // by integer selects; the scalar function lane by lane only where a lane is denormal.
+    auto ci = [&](int64_t c) { return llvm::ConstantInt::get(vit, static_cast<uint64_t>(c), true); };
+    Value* xb = vb.CreateBitCast(vx, vit);
+    Value* zero = vb.CreateICmpEQ(vb.CreateAnd(xb, ci(INT64_MAX)), ci(0));
+    Value* spec = vb.CreateSelect(zero, ci(static_cast<int64_t>(0xfff0000000000000ULL)),
+                                  vb.CreateSelect(vb.CreateICmpSGE(xb, ci(0)), xb, ci(INT64_C(0x7ff8000000000000))));
+    spec = vb.CreateBitCast(spec, vt);
+    Value* den = vb.CreateICmpULT(vb.CreateSub(xb, ci(1)), ci(INT64_C(0x000fffffffffffff)));
+    Value* any_den = vb.CreateICmpNE(vb.CreateBitCast(den, vb.getIntNTy(vf)), llvm::ConstantInt::get(vb.getIntNTy(vf), 0));
+    auto* lanes = llvm::BasicBlock::Create(ctx, "denormal", v);
+    auto* done = llvm::BasicBlock::Create(ctx, "special", v);
+    vb.CreateCondBr(any_den, lanes, done, unlikely);
+    vb.SetInsertPoint(done);
+    vb.CreateRet(spec);
+    vb.SetInsertPoint(lanes);
+    vmath_detail::return_per_lane_calls(vb, f, {vx}, spec, vf);
+    llvm::appendToCompilerUsed(*mod, {v});
+  }
+  return f;
+}
+
+// log_b x: log_full's kernel without the rescaling of denormals and the special values, the lanes
+// that need them (not positive normal numbers) from log_slow_function out of line: ~10 integer
+// operations and selects fewer per vector (log 1.2x faster), at the cost of lane-by-lane calls
+// in the vectors that hold such a lane.
+Value* log_fast(Math& m, Value* x, int base) {
+  auto& b = m.b();
+  llvm::Function* f = log_slow_function(b.GetInsertBlock()->getModule(), base);
+  std::string name = f->getName().str(), mappings;
+  for (unsigned vf : {2u, 4u, 8u, 16u}) {
+    if (!mappings.empty()) mappings += ',';
+    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + name + "(" + name + ".v" + std::to_string(vf) + ")";
+  }
+  llvm::CallInst* slow = b.CreateCall(f, {x});
+  slow->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
+  Value* fast = log_full(m, x, base, false);
+  return m.sel(positive_normal(b, m.bits(x), b.getInt64Ty()), fast, slow);
 }
 
 // log1p(x) = log(uh) + log(1 + ul/uh) with 1 + x = uh + ul exactly; x = +-0 returns x.
@@ -250,13 +454,12 @@ Value* tan_kernel64(Math& m, DD y, Value* n) {
 
 llvm::Value* emit_more64(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* x) {
   Math m(b);
-  const fast64::TableView& t = fast64::table_view();
   switch (op) {
     case ir::Op::Sinh: return sinhcosh(m, x, false);
     case ir::Op::Cosh: return sinhcosh(m, x, true);
-    case ir::Op::Log: return log_more(m, x, nullptr);
-    case ir::Op::Log2: return log_more(m, x, t.inv_ln2);
-    case ir::Op::Log10: return log_more(m, x, t.inv_ln10);
+    case ir::Op::Log: return log_fast(m, x, 0);
+    case ir::Op::Log2: return log_fast(m, x, 1);
+    case ir::Op::Log10: return log_fast(m, x, 2);
     case ir::Op::Log1p: return log1p_more(m, x);
     default: return nullptr;
   }
