@@ -197,12 +197,12 @@ Value* expm1_32_hyp(Math32& m, Value* x) {
   Value* c = m.mul(n, m.c(0x1.05c61p-34f));             // -n (ln2/32 - C1)
   Value* r = m.add(rh, c);
   Value* plo = m.fma(m.mul(r, r), m.poly(r, {0.5f, 1.0f / 6, 1.0f / 24}), c);  // e^r - 1 - rh
-  Value* j = b.CreateAnd(ni, m.ci(31));
+  Value* j = ni;  // j = n mod 32: the lookups read the index's low 5 bits (no mask)
   // S/2 = 2^k kExpHalf[j], k = n >> 5, added to the exponent bits (k in [-26, 128]; the
   // shifter's bits above n's shift out).
   Value* kbits = b.CreateShl(b.CreateAnd(ni, m.ci(-32)), m.ci(18));
-  Value* s2 = m.from_bits(b.CreateAdd(m.bits(lut32(m, "exp_half", kExpHalf, 32, j)), kbits));
-  Value* tl = lut32(m, "exp_tail", kExpTail, 32, j);
+  Value* s2 = m.from_bits(b.CreateAdd(m.bits(lut32_low_bits(m, "exp_half", kExpHalf, 32, j)), kbits));
+  Value* tl = lut32_low_bits(m, "exp_tail", kExpTail, 32, j);
   DD h = m.two_sum(s2, m.c(-0.5f));       // (S - 1)/2 exactly
   DD sr = m.two_prod(s2, rh);             // S rh / 2 exactly
   DD s = m.fast_two_sum(h.hi, sr.hi);     // |S - 1| >= |S rh| (or S = 1)
@@ -234,11 +234,11 @@ Value* sinhcosh32_hyp(Math32& m, Value* x, bool is_cosh) {
   Value* nneg = b.CreateSub(m.ci(0x4b400000), ni);
   nneg = m.sel(b.CreateICmpSLT(nneg, m.ci(-640)), m.ci(-640), nneg);
   auto scaled = [&](Value* nbits, Value* pp, Value*& u) {
-    Value* j = b.CreateAnd(nbits, m.ci(31));
+    Value* j = nbits;  // n mod 32: the lookups read the index's low 5 bits (no mask)
     Value* kbits = b.CreateShl(b.CreateAnd(nbits, m.ci(-32)), m.ci(18));  // the shifter's bits shift out
-    Value* tl = lut32(m, "exp_tail", kExpTail, 32, j);
+    Value* tl = lut32_low_bits(m, "exp_tail", kExpTail, 32, j);
     u = m.add(m.fma(tl, pp, tl), pp);
-    return m.from_bits(b.CreateAdd(m.bits(lut32(m, "exp_quarter", kExpQuarter, 32, j)), kbits));
+    return m.from_bits(b.CreateAdd(m.bits(lut32_low_bits(m, "exp_quarter", kExpQuarter, 32, j)), kbits));
   };
   Value *u, *un;
   Value* s4 = scaled(ni, p, u);

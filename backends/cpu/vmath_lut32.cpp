@@ -47,7 +47,8 @@ Value* permute16(llvm::IRBuilderBase& b, llvm::Module* mod, const float* data, u
   return b.CreateCall(perm, {part(0), idx16, part(16)});
 }
 
-void define_variant(llvm::Module* mod, const std::string& name, const float* data, unsigned n, unsigned vf) {
+void define_variant(llvm::Module* mod, const std::string& name, const float* data, unsigned n, unsigned vf,
+                    bool low_bits) {
   auto& ctx = mod->getContext();
   auto* vt = llvm::FixedVectorType::get(llvm::Type::getFloatTy(ctx), vf);
   auto* vit = llvm::FixedVectorType::get(llvm::Type::getInt32Ty(ctx), vf);
@@ -58,6 +59,7 @@ void define_variant(llvm::Module* mod, const std::string& name, const float* dat
   llvm::IRBuilder<> vb(llvm::BasicBlock::Create(ctx, "entry", f));
   Value* idx = f->getArg(0);
   if (!host_has_avx512f()) {
+    if (low_bits) idx = vb.CreateAnd(idx, llvm::ConstantInt::get(vit, n - 1));
     auto* g = table_global(mod, name, data, n);
     Value* ptrs = vb.CreateInBoundsGEP(g->getValueType(), g, {vb.getInt32(0), idx});
     vb.CreateRet(vb.CreateMaskedGather(vt, ptrs, llvm::Align(4)));
@@ -90,7 +92,7 @@ void define_variant(llvm::Module* mod, const std::string& name, const float* dat
   llvm::appendToCompilerUsed(*mod, {f});
 }
 
-llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const float* data, unsigned n) {
+llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const float* data, unsigned n, bool low_bits) {
   if (llvm::Function* f = mod->getFunction(name)) return f;
   auto& ctx = mod->getContext();
   llvm::Type* ft = llvm::Type::getFloatTy(ctx);
@@ -99,18 +101,19 @@ llvm::Function* lut_function(llvm::Module* mod, const std::string& name, const f
   vmath_detail::mark_pure_out_of_line(f);
   llvm::IRBuilder<> fb(llvm::BasicBlock::Create(ctx, "entry", f));
   auto* g = table_global(mod, name, data, n);
-  fb.CreateRet(fb.CreateLoad(ft, fb.CreateInBoundsGEP(g->getValueType(), g, {fb.getInt32(0), f->getArg(0)})));
-  for (unsigned vf : kVFs) define_variant(mod, name, data, n, vf);
+  Value* idx = f->getArg(0);
+  if (low_bits) idx = fb.CreateAnd(idx, fb.getInt32(n - 1));
+  fb.CreateRet(fb.CreateLoad(ft, fb.CreateInBoundsGEP(g->getValueType(), g, {fb.getInt32(0), idx})));
+  for (unsigned vf : kVFs) define_variant(mod, name, data, n, vf, low_bits);
   return f;
 }
 
-}  // namespace
-
-llvm::Value* lut32(vmath_detail::Math32& m, const char* name, const float* data, unsigned n, llvm::Value* idx) {
+llvm::Value* lut32_call(vmath_detail::Math32& m, const std::string& name, const float* data, unsigned n,
+                       llvm::Value* idx, bool low_bits) {
   auto& b = m.b();
   llvm::Module* mod = b.GetInsertBlock()->getModule();
   std::string fname = std::string(kPrefix) + name;
-  llvm::Function* f = lut_function(mod, fname, data, n);
+  llvm::Function* f = lut_function(mod, fname, data, n, low_bits);
   std::string mappings;
   for (unsigned vf : kVFs) {
     if (!mappings.empty()) mappings += ',';
@@ -120,6 +123,119 @@ llvm::Value* lut32(vmath_detail::Math32& m, const char* name, const float* data,
   call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
   return call;
 }
+
+}  // namespace
+
+llvm::Value* lut32(vmath_detail::Math32& m, const char* name, const float* data, unsigned n, llvm::Value* idx) {
+  return lut32_call(m, name, data, n, idx, false);
+}
+
+llvm::Value* lut32_low_bits(vmath_detail::Math32& m, const char* name, const float* data, unsigned n, llvm::Value* idx) {
+  return lut32_call(m, std::string("lowbits.") + name, data, n, idx, true);
+}
+
+namespace {
+
+// getexp (mant = false) or getmant p75 (true) of a float or vector-of-float x by integer
+// operations: |x|'s bits, a denormal's normalized by an exact int-to-float conversion.
+Value* exp_mant_bits(llvm::IRBuilderBase& b, Value* x, bool mant) {
+  llvm::Type* ft = x->getType();
+  llvm::Type* it = b.getInt32Ty();
+  if (auto* vt = llvm::dyn_cast<llvm::VectorType>(ft)) it = llvm::VectorType::get(it, vt);
+  auto ci = [&](uint32_t v) { return llvm::ConstantInt::get(it, v); };
+  Value* a = b.CreateAnd(b.CreateBitCast(x, it), ci(0x7fffffff));
+  Value* scaled = b.CreateSub(b.CreateBitCast(b.CreateSIToFP(a, ft), it), ci(149u << 23));
+  Value* an = b.CreateSelect(b.CreateICmpULT(a, ci(0x00800000)), scaled, a);  // normalized bits (not for 0)
+  if (mant) {
+    // [3/4, 1) from a mantissa >= 1/2 (of [1, 2)), else [1, 3/2); 0 and inf: 1; NaN: NaN.
+    Value* mb = b.CreateAnd(an, ci(0x007fffff));
+    Value* z = b.CreateOr(mb, b.CreateSelect(b.CreateICmpUGE(mb, ci(0x00400000)), ci(0x3f000000), ci(0x3f800000)));
+    return b.CreateSelect(b.CreateICmpUGT(a, ci(0x7f800000)), x, b.CreateBitCast(z, ft));
+  }
+  Value* e = b.CreateSIToFP(b.CreateSub(b.CreateAShr(an, ci(23)), ci(127)), ft);
+  e = b.CreateSelect(b.CreateICmpEQ(a, ci(0)), llvm::ConstantFP::getInfinity(ft, true), e);
+  e = b.CreateSelect(b.CreateICmpEQ(a, ci(0x7f800000)), llvm::ConstantFP::getInfinity(ft, false), e);
+  return b.CreateSelect(b.CreateICmpUGT(a, ci(0x7f800000)), x, e);
+}
+
+// vgetexpps / vgetmantps (imm 7: [3/4, 3/2), sign cleared) on a <16 x float>.
+Value* exp_mant16(llvm::IRBuilderBase& b, llvm::Module* mod, Value* x16, bool mant) {
+  Value* all = b.getInt16(0xffff);
+  Value* cur = b.getInt32(4);  // _MM_FROUND_CUR_DIRECTION
+  if (mant) {
+    llvm::Function* f = llvm::Intrinsic::getDeclaration(mod, llvm::Intrinsic::x86_avx512_mask_getmant_ps_512);
+    return b.CreateCall(f, {x16, b.getInt32(7), x16, all, cur});
+  }
+  llvm::Function* f = llvm::Intrinsic::getDeclaration(mod, llvm::Intrinsic::x86_avx512_mask_getexp_ps_512);
+  return b.CreateCall(f, {x16, x16, all, cur});
+}
+
+llvm::Function* exp_mant_function(llvm::Module* mod, bool mant) {
+  std::string name = std::string(kPrefix) + (mant ? "getmant_p75" : "getexp");
+  if (llvm::Function* f = mod->getFunction(name)) return f;
+  auto& ctx = mod->getContext();
+  llvm::Type* ft = llvm::Type::getFloatTy(ctx);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(ft, {ft}, false), llvm::GlobalValue::InternalLinkage, name, mod);
+  vmath_detail::mark_pure_out_of_line(f);
+  llvm::IRBuilder<> fb(llvm::BasicBlock::Create(ctx, "entry", f));
+  fb.CreateRet(exp_mant_bits(fb, f->getArg(0), mant));
+  for (unsigned vf : kVFs) {
+    auto* vt = llvm::FixedVectorType::get(ft, vf);
+    auto* v = llvm::Function::Create(llvm::FunctionType::get(vt, {vt}, false), llvm::GlobalValue::InternalLinkage,
+                                     name + ".v" + std::to_string(vf), mod);
+    v->setDoesNotThrow();
+    v->setDoesNotAccessMemory();
+    llvm::IRBuilder<> vb(llvm::BasicBlock::Create(ctx, "entry", v));
+    Value* x = v->getArg(0);
+    Value* res;
+    if (!host_has_avx512f()) {
+      res = exp_mant_bits(vb, x, mant);
+    } else if (vf < 16) {
+      std::vector<int> pad, keep;
+      for (unsigned l = 0; l < 16; ++l) pad.push_back(l < vf ? static_cast<int>(l) : -1);
+      for (unsigned l = 0; l < vf; ++l) keep.push_back(static_cast<int>(l));
+      // The padding lanes hold 1.0 (no flag, whatever the poison would be).
+      Value* x16 = vb.CreateShuffleVector(x, llvm::ConstantVector::getSplat(llvm::ElementCount::getFixed(vf),
+                                                                             llvm::ConstantFP::get(ft, 1.0)), pad);
+      res = vb.CreateShuffleVector(exp_mant16(vb, mod, x16, mant), keep);
+    } else {
+      std::vector<Value*> parts;
+      for (unsigned c = 0; c < vf; c += 16) {
+        std::vector<int> lanes;
+        for (unsigned l = 0; l < 16; ++l) lanes.push_back(static_cast<int>(c + l));
+        parts.push_back(exp_mant16(vb, mod, vf == 16 ? x : vb.CreateShuffleVector(x, lanes), mant));
+      }
+      res = parts[0];
+      if (parts.size() == 2) {
+        std::vector<int> cat;
+        for (unsigned l = 0; l < 32; ++l) cat.push_back(static_cast<int>(l));
+        res = vb.CreateShuffleVector(parts[0], parts[1], cat);
+      }
+    }
+    vb.CreateRet(res);
+    llvm::appendToCompilerUsed(*mod, {v});
+  }
+  return f;
+}
+
+Value* exp_mant_call(vmath_detail::Math32& m, Value* x, bool mant) {
+  auto& b = m.b();
+  llvm::Function* f = exp_mant_function(b.GetInsertBlock()->getModule(), mant);
+  std::string fname = f->getName().str();
+  std::string mappings;
+  for (unsigned vf : kVFs) {
+    if (!mappings.empty()) mappings += ',';
+    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + fname + "(" + fname + ".v" + std::to_string(vf) + ")";
+  }
+  llvm::CallInst* call = b.CreateCall(f, {x});
+  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
+  return call;
+}
+
+}  // namespace
+
+llvm::Value* getexp32(vmath_detail::Math32& m, llvm::Value* x) { return exp_mant_call(m, x, false); }
+llvm::Value* getmant32_p75(vmath_detail::Math32& m, llvm::Value* x) { return exp_mant_call(m, x, true); }
 
 void inline_lut32_variants(llvm::Module& mod) {
   std::vector<llvm::CallInst*> calls;

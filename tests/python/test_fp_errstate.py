@@ -533,3 +533,31 @@ def test_noted_flags_in_every_kernel_shape(expr, x, around):
             for a, b in zip(want[0], got[0]):
                 assert_same(a, b)
         assert jf.stats()["fp_reruns"] == 1, jf.stats()
+
+
+@pytest.mark.parametrize("name", ["log", "log2", "log10"])
+def test_float32_log_special_lanes_raise_no_flags(name):
+    """The float32 log kernels take +-0, +inf, NaN and denormals through vgetexpps/vgetmantps and
+    the arithmetic after them (backends/cpu/vmath32_log.cpp): such data must run compiled with no
+    re-run and NumPy's special values, at every length (full vectors, partial ones, the scalar
+    remainder); zeros and negatives warn as eager does, after exactly one re-run."""
+    fn = getattr(np, name)
+    pool = np.array([np.nan, np.inf, 1e-45, 3e-39, 1.17e-38, 0.75, 1.5, 1.0, 3.4e38, 2.0, 10.0, -np.nan, 0.999,
+                     7.0, 1e-20], dtype=np.float32)
+    for n in (1, 2, 3, 7, 15, 16, 17, 31, 33, 64, 100):
+        x = np.resize(pool, n)
+        jf = tracejit.jit(lambda a: fn(a), sync=True, hot=0)
+        with np.errstate(all="raise"):
+            want = fn(x)
+            got = jf(x)
+            jf(x)
+        s = jf.stats()
+        assert s["fp_reruns"] == 0 and s["compiled_calls"] == 2, (n, s)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        special = ~np.isnan(want) & (np.isinf(want) | (want == 0))
+        np.testing.assert_array_equal(got[special], want[special])
+        np.testing.assert_allclose(got[~special], want[~special], rtol=4e-7, atol=0)
+    bad = np.array([1, 0, -1, 2, -0.0, 4, -np.inf, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, -2], np.float32)
+    eager = compare(lambda a: fn(a) + np.float32(1), (np.resize(pool[1:], 19),), (bad,))
+    assert eager[2], "eager NumPy warns for zeros and negatives"
