@@ -204,6 +204,7 @@
 #include "backends/cpu/vmath32_fast.h"
 #include "backends/cpu/vmath32_hyp.h"
 #include "backends/cpu/vmath32_log.h"
+#include "backends/cpu/vmath32_pow.h"
 #include "backends/cpu/vmath32_trig.h"
 #include "backends/cpu/vmath64_fast.h"
 #include "backends/cpu/vmath64_more.h"
@@ -1270,6 +1271,7 @@ void inline_vmath_variants(llvm::Module& m) {
     phi->addIncoming(llvm::Constant::getNullValue(vt), head);
   }
   vmath_detail::inline_trig32_variants(m);
+  vmath_detail::inline_pow32_variants(m);
 }
 
 bool has_vmath(ir::Op op) {
@@ -1347,7 +1349,7 @@ llvm::Value* emit_vpow(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y) {
     return pow_with_specials(m, x, y, [&](Value* ax, Value* yy) { return emit_fast_pow_core64(b, ax, yy); });
   }
   Math32 m32(b);
-  return vmath_detail::pow32_fast(m32, x, y);
+  return vmath_detail::pow32v(m32, x, y);
 }
 
 }  // namespace tracejit::backends
