@@ -244,21 +244,24 @@ Value* pow_full(const G& g, Value* x, Value* y) {
   return g.sel(b.CreateOr(b.CreateFCmpOEQ(y, g.f(0.0f)), b.CreateFCmpOEQ(x, g.f(1.0f))), g.f(1.0f), res);
 }
 
-// The body of the out-of-line path (scalar and vector variants alike): pow_full in the lanes
+// The body of the out-of-line path (scalar and vector variants alike; arguments x, y, fast and
+// needs_slow(x, y) as i32, which the branch around the call reads too): pow_full in the lanes
 // needs_slow picks, `fast` in the others.
 void emit_slow_body(llvm::Function* f) {
   llvm::IRBuilder<> fb(llvm::BasicBlock::Create(f->getContext(), "entry", f));
   Value* x = f->getArg(0);
   Value* y = f->getArg(1);
   G g{fb, x->getType()};
-  fb.CreateRet(fb.CreateSelect(needs_slow(fb, x, y), pow_full(g, x, y), f->getArg(2)));
+  Value* slow = fb.CreateICmpNE(f->getArg(3), g.i(0));
+  fb.CreateRet(fb.CreateSelect(slow, pow_full(g, x, y), f->getArg(2)));
 }
 
 llvm::Function* slow_function(llvm::Module* mod) {
   if (llvm::Function* f = mod->getFunction(kSlowName)) return f;
   auto& ctx = mod->getContext();
   llvm::Type* ft = llvm::Type::getFloatTy(ctx);
-  auto* f = llvm::Function::Create(llvm::FunctionType::get(ft, {ft, ft, ft}, false), llvm::GlobalValue::InternalLinkage,
+  llvm::Type* it = llvm::Type::getInt32Ty(ctx);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(ft, {ft, ft, ft, it}, false), llvm::GlobalValue::InternalLinkage,
                                    kSlowName, mod);
   mark_pure_out_of_line(f);
   emit_slow_body(f);
@@ -267,7 +270,8 @@ llvm::Function* slow_function(llvm::Module* mod) {
   llvm::appendToCompilerUsed(*mod, {f});
   for (unsigned vf : kVFs) {
     auto* vt = llvm::FixedVectorType::get(ft, vf);
-    auto* v = llvm::Function::Create(llvm::FunctionType::get(vt, {vt, vt, vt}, false), llvm::GlobalValue::InternalLinkage,
+    auto* vit = llvm::FixedVectorType::get(it, vf);
+    auto* v = llvm::Function::Create(llvm::FunctionType::get(vt, {vt, vt, vt, vit}, false), llvm::GlobalValue::InternalLinkage,
                                      std::string(kSlowName) + ".v" + std::to_string(vf), mod);
     v->setDoesNotThrow();
     v->setDoesNotAccessMemory();
@@ -283,14 +287,16 @@ llvm::Function* slow_function(llvm::Module* mod) {
 Value* pow32v(Math32& m, Value* x, Value* y) {
   auto& b = m.b();
   Value* slow = needs_slow(b, x, y);
-  Value* fast = pow_fast(m, m.sel(slow, m.c(1.0f), x), m.sel(slow, m.c(0.0f), y));
+  // z is a normal float in [0x1.66p-1, 0x1.66p0) and k within [-256, 255] for any bits of x, so
+  // the special lanes' x needs no substitute; y does (inf * 0, NaN in the clamps' compares).
+  Value* fast = pow_fast(m, x, m.sel(slow, m.c(0.0f), y));
   llvm::Function* f = slow_function(b.GetInsertBlock()->getModule());
   std::string mappings;
   for (unsigned vf : kVFs) {
     if (!mappings.empty()) mappings += ',';
-    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "vvv_" + kSlowName + "(" + kSlowName + ".v" + std::to_string(vf) + ")";
+    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "vvvv_" + kSlowName + "(" + kSlowName + ".v" + std::to_string(vf) + ")";
   }
-  llvm::CallInst* call = b.CreateCall(f, {x, y, fast});
+  llvm::CallInst* call = b.CreateCall(f, {x, y, fast, b.CreateZExt(slow, b.getInt32Ty())});
   call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
   return call;
 }
@@ -317,7 +323,8 @@ void inline_pow32_variants(llvm::Module& m) {
   }
   for (llvm::CallInst* c : calls) {
     llvm::IRBuilder<> b(c);
-    Value* slow = needs_slow(b, c->getArgOperand(0), c->getArgOperand(1));
+    Value* flag = c->getArgOperand(3);  // needs_slow as i32 (the fast path's own test)
+    Value* slow = b.CreateICmpNE(flag, llvm::Constant::getNullValue(flag->getType()));
     Value* any = slow;
     if (auto* vt = llvm::dyn_cast<llvm::FixedVectorType>(slow->getType())) {
       unsigned n = vt->getNumElements();

@@ -294,6 +294,58 @@ def test_power_scalar_exponent(dt, c):
     assert d.max() <= POW_BOUND_VS_NUMPY[dt], f"{d.max()} ulp at x={x[finite][int(np.argmax(d))]!r}"
 
 
+def test_power_f32_special_lanes_among_ordinary():
+    """float32 pow runs its special cases (x <= 0, denormal, inf, NaN; y inf, NaN) out of line,
+    only for vectors holding such a lane (backends/cpu/vmath32_pow.cpp): special values
+    sprinkled into ordinary data get NumPy's class (sign included) and leave their ordinary
+    neighbours' results exactly what they are without them."""
+    rng = np.random.default_rng(9)
+    n = 100_003
+    x = rng.uniform(0.1, 10, n).astype(np.float32)
+    y = rng.uniform(-10, 10, n).astype(np.float32)
+    sx = np.array([0.0, -0.0, -2.0, -2.0, -1.0, 1.0, np.nan, np.inf, -np.inf, 2.0, 0.5, 1e-45, 1e-40, -3.0],
+                  np.float32)
+    sy = np.array([2.5, -3.0, 3.0, 0.5, np.inf, np.nan, 0.0, -1.5, 3.0, np.inf, -np.inf, 0.5, -2.0, -2.0],
+                  np.float32)
+    pos = rng.choice(n, 3000, replace=False)
+    xm, ym = x.copy(), y.copy()
+    xm[pos] = sx[np.arange(pos.size) % sx.size]
+    ym[pos] = sy[np.arange(pos.size) % sy.size]
+    fn = lambda a, b: a ** b
+    jitted = tracejit.jit(hot=0, sync=True)(fn)
+    with np.errstate(all="ignore"):
+        plain = jitted(x, y)
+        got = jitted(xm, ym)
+        want = fn(xm, ym)
+    assert jitted.stats()["compiled_calls"] == 2 and jitted.stats()["fallback_calls"] == 0, jitted.stats()
+    assert got.dtype == np.float32
+    check_classification(got, want)
+    ordinary = np.ones(n, bool)
+    ordinary[pos] = False
+    np.testing.assert_array_equal(got[ordinary], plain[ordinary])
+    finite = np.isfinite(want) & (want != 0)
+    assert ulp_diff(got[finite], want[finite]).max() <= POW_BOUND_VS_NUMPY[np.float32]
+
+
+@pytest.mark.parametrize("c", [2.0, 10.0, 0.5, -2.0, 1.0])
+def test_power_f32_scalar_base(c):
+    """A constant base (`2.0 ** x`), float32 exponents: compiled, NumPy's classes, within bound."""
+    rng = np.random.default_rng(6)
+    with np.errstate(over="ignore"):
+        x = np.concatenate([np.array(POW_SPECIALS), rng.uniform(-160, 160, 50_000), rng.uniform(-5, 5, 50_000),
+                            np.rint(rng.uniform(-30, 30, 1000))]).astype(np.float32)
+    fn = lambda a: np.float32(c) ** a
+    jitted = tracejit.jit(hot=0, sync=True)(fn)
+    with np.errstate(all="ignore"):
+        want = fn(x)
+        got = jitted(x)
+    assert jitted.stats()["compiled_calls"] == 1 and jitted.stats()["fallback_calls"] == 0, jitted.stats()
+    assert got.dtype == want.dtype == np.float32
+    check_classification(got, want)
+    finite = np.isfinite(want) & (want != 0)
+    assert ulp_diff(got[finite], want[finite]).max() <= POW_BOUND_VS_NUMPY[np.float32]
+
+
 def test_power_f32_special_lanes_raise_no_flags():
     """float32 pow decides its special cases on the floats and feeds (1, 0) to the double core in
     those lanes: a negative base with a non-integer exponent (NaN), a huge exponent of 1 or of an
