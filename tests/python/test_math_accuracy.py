@@ -198,11 +198,12 @@ def test_float32_native_against_float64(name):
 # ---- power: x ** y (backends/cpu/vmath.cpp emit_vpow). ----
 # Ours: float64 e^(y log|x|) with log|x| and the product in double-double, max 0.5x ulp against
 # long double (tests/cpp/backends/test_vmath.cpp PowAccuracy: 0.51 measured, bound 1); float32
-# through the float64 algorithm, rounded once (<= 0.5 + 2^-20 ulp). NumPy's float64 power is
+# (backends/cpu/vmath32_pow.cpp): a double log2/exp2 core on 16-entry tables, rounded once, within
+# 0.5 + 2^-4.4 ulp (0.539 measured on 80M pairs; the special lanes' kernel 0.504). NumPy's float64 power is
 # libm's pow (< 1 ulp); its float32 loop may be SVML (documented 1 ulp and less), so the bound
 # against NumPy is ours + NumPy's: 2 ulp for both.
 POW_BOUND_VS_NUMPY = {np.float32: 2.0, np.float64: 2.0}
-POW_BOUND_VS_EXACT = {np.float32: 0.51, np.float64: 1.0}
+POW_BOUND_VS_EXACT = {np.float32: 0.55, np.float64: 1.0}
 
 POW_SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 1.5, -1.5,
                 0.25, 1e-30, 1e30, 100.0, -100.0, 1024.0, -1075.0, 0.1, 1.0000001, 0.9999999, 2.0 ** 53 + 2,

@@ -711,7 +711,9 @@ void pow_samples(std::vector<T>& xs, std::vector<T>& ys, double lx0, double lx1,
   }
 }
 
-constexpr double kPowF64Bound = 1.0, kPowF32Bound = 0.51;
+// float32: vmath32_pow.cpp's fast path, within 0.5 + 2^-4.4 by its error analysis (0.539
+// measured on 80M pairs; negative bases and the other special lanes: the previous kernel, 0.504).
+constexpr double kPowF64Bound = 1.0, kPowF32Bound = 0.55;
 
 TEST(Vmath, PowAccuracy) {
   {
