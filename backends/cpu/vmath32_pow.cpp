@@ -155,12 +155,13 @@ struct G {
   }
 };
 
-// The lanes the fast path does not handle: x not a positive normal float (bits - 2^23 wraps
-// for x <= 2^-126 and negative x; inf and NaN are above), y inf or NaN. Integer operations only
-// (an ordered compare on NaN would raise invalid).
+// The lanes the fast path does not handle: |x| not a normal float (|x|'s bits - 2^23 wraps for
+// zeros and denormals; inf and NaN are above), y inf or NaN. Integer operations only (an
+// ordered compare on NaN would raise invalid).
 Value* needs_slow(llvm::IRBuilderBase& b, Value* x, Value* y) {
   G g{b, x->getType()};
-  Value* xbad = b.CreateICmpUGE(b.CreateSub(g.bits(x), g.i(0x00800000)), g.i(0x7f000000));
+  Value* iax = b.CreateAnd(g.bits(x), g.i(0x7fffffff));
+  Value* xbad = b.CreateICmpUGE(b.CreateSub(iax, g.i(0x00800000)), g.i(0x7f000000));
   Value* ybad = b.CreateICmpEQ(b.CreateAnd(g.bits(y), g.i(0x7f800000)), g.i(0x7f800000));
   return b.CreateOr(xbad, ybad);
 }
@@ -287,9 +288,19 @@ llvm::Function* slow_function(llvm::Module* mod) {
 Value* pow32v(Math32& m, Value* x, Value* y) {
   auto& b = m.b();
   Value* slow = needs_slow(b, x, y);
+  // Negative x: an integer y gives |x|^y with x's sign when y is odd (y/2 not an integer: every
+  // float from 2^24 on is even), any other y NaN (C99; the runtime notes NumPy's invalid flag).
+  // (Quiet compares: NaN y raises nothing here.)
+  Value* yint = b.CreateFCmpOEQ(b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, y), y);
+  Value* h = m.mul(y, m.c(0.5f));
+  Value* odd = b.CreateAnd(yint, b.CreateFCmpONE(b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, h), h));
+  Value* nan_res = b.CreateAnd(b.CreateICmpSLT(m.bits(x), m.ci(0)), b.CreateNot(yint));
   // z is a normal float in [0x1.66p-1, 0x1.66p0) and k within [-256, 255] for any bits of x, so
-  // the special lanes' x needs no substitute; y does (inf * 0, NaN in the clamps' compares).
-  Value* fast = pow_fast(m, x, m.sel(slow, m.c(0.0f), y));
+  // the special lanes' x needs no substitute; y does (inf * 0, NaN in the compares), and so do
+  // the NaN lanes (|x|^y could overflow: a flag NumPy does not raise).
+  Value* fast = pow_fast(m, m.fabs(x), m.sel(b.CreateOr(slow, nan_res), m.c(0.0f), y));
+  fast = m.sel(odd, m.copysign(fast, x), fast);
+  fast = m.sel(nan_res, m.c(NAN), fast);
   llvm::Function* f = slow_function(b.GetInsertBlock()->getModule());
   std::string mappings;
   for (unsigned vf : kVFs) {
