@@ -1,39 +1,56 @@
 // float32 pow as straight-line LLVM IR the loop vectorizer widens (vmath.cpp's emit_vpow
 // dispatches float x ** y here, array ** array and array ** scalar, `2.0 ** x` included).
 //
-// Fast path (every lane with x a positive normal float and y finite, y = 0 included): the ARM
+// Fast path (every lane with |x| a normal float and y finite, y = 0 included): the ARM
 // optimized-routines powf design, in double on the widened lanes, rounded once to float.
-//   log2 x: ix = bits(x), tmp = ix - kOff (kOff = bits(0x1.66p-1)), i = bits 19-22 of tmp (16
-//   subintervals), k = tmp >> 23 (arithmetic), z = x 2^-k in [0x1.66p-1, 0x1.66p0) (the bits
-//   ix - (tmp & 0xff800000)); log2 x = k + log2 c_i + log2(1 + r), r = z invc_i - 1 (one double
+//   log2 |x|: ix = bits(|x|), tmp = ix - kOff (kOff = bits(0x1.66p-1)), i = bits 19-22 of tmp (16
+//   subintervals), k = tmp >> 23 (arithmetic), z = |x| 2^-k in [0x1.66p-1, 0x1.66p0) (the bits
+//   ix - (tmp & 0xff800000)); log2 |x| = k + log2 c_i + log2(1 + r), r = z invc_i - 1 (one double
 //   fma: z has 24 bits, the product's rounding is 2^-53), invc_i = 1 / the midpoint of
 //   subinterval i (exactly 1 for the one holding 1.0, so log2 1 = 0 exactly), log2 c_i =
 //   -log2(invc_i) to double; |r| <= 0.0297; log2(1 + r) = r Q(r), Q a degree-5 minimax fit of
 //   log2(1 + r)/r (relative error 2^-38.3). invc and log2 c: 16-double tables in registers
 //   (vmath64_fast.cpp's lut(), one vpermi2pd per table and 8 lanes).
-//   t = y log2 x in double, clamped to [-160, 130] (float results 0 or inf outside; every value
-//   stays finite, so no lane raises a flag its result would not).
+//   t = y log2 |x| in double, clamped to [-160, 130] (float results 0 or inf outside; every
+//   value stays finite, so no lane raises a flag its result would not).
 //   2^t: kd = t + 1.5 * 2^48 rounds t to a multiple of 1/16 (ki = bits(kd) holds 16 t as an
 //   integer), r = t - (kd - 1.5 * 2^48) exact, |r| <= 1/32; 2^t = s P(r), s = 2^(ki/16) from a
 //   16-entry table of the bits of 2^(j/16) less j << 48 plus ki << 48 (one integer add builds the
-//   exponent), P = 1 + r Q2(r), Q2 a degree-3 minimax fit of (2^r - 1)/r (relative error of 2^r
-//   below 2^-37). The product rounds once to float (fptrunc: overflow to inf, the denormals and
+//   exponent), P = 1 + r Q2(r), Q2 a quadratic minimax fit of (2^r - 1)/r (relative error of 2^r
+//   2^-28.7). The product rounds once to float (fptrunc: overflow to inf, the denormals and
 //   underflow to 0 by that one rounding).
-// Error: the double result is within ~2^-30.5 relative of x^y (|t| <= 150 with Q's 2^-38.3 on
-// log2(1 + r), plus P's and the roundings, each ~2^-50), so the float result is within 0.5 + 2^-6
-// ulp; exact when x^y is a float (powers of two: k, log2 1 = 0, 2^0 = 1 exact). An exact tie
-// (x^y with 25 significant bits, e.g. 7.25^5) may round either way (0.5 ulp; libm rounds it to
-// even).
+//   Negative x: integer y (trunc(y) == y) gives |x|^y with x's sign when y is odd (y/2 not an
+//   integer; every float from 2^24 on is even), any other y NaN (those lanes feed y = 0 to the
+//   core: |x|^y could overflow, a flag NumPy does not raise).
+// Error: the double result is within 2^-28.6 relative of x^y (P's 2^-28.7; Q's 2^-38.3 on
+// log2(1 + r) gives 2^-31.6 at |t| = 150; the roundings ~2^-50 each), so the float result is
+// within 0.5 + 2^-4.4 ulp (0.547); 0.539 measured on 80M random pairs (wide, x near 1 with huge
+// y, results near overflow and in the denormals; tests/cpp/backends/test_vmath.cpp PowAccuracy
+// and Float32PowTableEdges: every log2-table edge in every binade, every 2^(j/16) rounding
+// edge). Exact when x^y is a float (powers of two: k, log2 1 = 0, 2^0 = 1 exact; the double
+// result is within 2^-28.6 of a float, so it rounds to it). An exact tie (x^y with 25
+// significant bits, e.g. 7.25^5) may round either way (0.5 ulp; libm rounds it to even).
 //
-// Every other lane takes the out-of-line path tracejit.vm.pow32.slow(x, y, fast): x <= 0
-// (negative bases with integer y: odd/even sign; non-integer y: NaN), -0, denormal, +-inf or
-// NaN x, +-inf or NaN y (pow(1, NaN) = 1, pow(-1, +-inf) = 1). It returns `fast` for the other
+// Every other lane takes the out-of-line path tracejit.vm.pow32.slow(x, y, fast, slow): +-0,
+// denormal, +-inf or NaN x, +-inf or NaN y (pow(1, NaN) = 1, pow(-1, +-inf) = 1, pow(x, +-0) =
+// 1 for NaN x, odd integer y keeping the sign of -0 and -inf). It returns `fast` for the other
 // lanes and, for these, the previous kernel (pow32_full: C99/NumPy's special cases as selects
-// around a double core with s = f/(2 + f) and exact small-integer powers, 0.506 ulp). The fast
-// path sees (1, 0) in those lanes. The call carries vector-function-abi-variant mappings (the
+// around a double core with s = f/(2 + f) and exact small-integer powers, 0.504 ulp). The fast
+// path sees y = 0 in those lanes. The call carries vector-function-abi-variant mappings (the
 // variants are the same code on vectors, not a lane loop); inline_pow32_variants puts one test
-// of x and y per vector in the loop and the call behind an unlikely branch, so vectors of
-// ordinary lanes never pay for the special cases.
+// of the fast path's mask per vector in the loop and the call behind an unlikely branch, so
+// vectors of ordinary lanes never pay for the special cases.
+//
+// Speed, 4M float32, x in (0.1, 10), y in (-10, 10), one thread (TRACEJIT_NUM_THREADS=1),
+// process CPU time, min of 40, this branch and main's build alternating, NumPy 2.4 in the same
+// process, shared 2-core Zen 4 at load 6-9: 11.5 ms before (the widened-double kernel with every
+// special case inline, ~184 vector instructions per 16 lanes) -> 5.3 ms with positive bases
+// only in the fast path, 6.3 ms with the negative bases (NumPy's SVML powf: 2.75). The loop
+// holds ~112 instructions per 16 lanes plus ~22 of the runtime's own FP-flag bookkeeping for
+// pow (scalar_ops.cpp: divide for 0 ** negative, invalid for a negative base to a non-integer;
+// 0.7 ms of the 6.3, measured by dropping it); the double lanes (every double op twice per 16
+// floats) are the rest of the gap. x ** 3 on signed data: 10.6 -> 8.8 ms; x ** 2.5: 10.6 ->
+// 4.8; 2.0 ** x: 16.0 -> 2.3 (wall, min of 10).
 #include "backends/cpu/vmath32_pow.h"
 
 #include "backends/cpu/vmath64_fast.h"
