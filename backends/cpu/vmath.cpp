@@ -31,7 +31,7 @@
 //   tanh     | 0.513              | 0.694 (hyp)       | 1            | 1
 //   sin      | 0.79               | 0.742 (native (=))| 1            | 1
 //   cos      | 0.77               | 0.739 (native (=))| 1            | 1
-//   pow      | 0.75 (x**y, both    | 0.539 (a double   | 1            | 1
+//   pow      | 0.75 (x**y, both    | 0.520 (a double   | 1            | 1
 //            |  arrays, results    |  log2/exp2 core on|              |
 //            |  near underflow;    |  tables, rounded  |              |
 //            |                     |  once ($))        |              |
@@ -145,10 +145,11 @@
 // pair with relative error ~2^-68, the product y*log|x| split exactly, its low part carried into
 // exp's reduced argument); float ($): vmath32_pow.cpp (its header has the algorithm, the error
 // analysis and the speed): the optimized-routines powf design in double, 16-entry log2 and
-// 2^(j/16) tables in registers, short polynomials, one rounding to float (0.5 + 2^-4.4 ulp,
-// 0.539 measured on 80M pairs), negative bases included; zero, denormal, inf and NaN operands
+// 2^(j/16) tables in registers, short polynomials, one rounding to float (0.5 + 2^-5.6 ulp,
+// 0.520 measured on 100M pairs; exact ties round to even), negative bases included; zero,
+// denormal, inf and NaN operands
 // through an out-of-line path (the previous kernel) that only vectors holding such a lane run;
-// 4M pairs, one thread, CPU time: 21 -> 10-11 ms (widened kernel, special cases inline) -> 6.3
+// 4M pairs, one thread, CPU time: 21 -> 10-11 ms (widened kernel, special cases inline) -> ~6.5
 // (NumPy's SVML powf: 2.75). Special cases exactly as
 // C99/NumPy: pow(x, +-0) = 1 and pow(1, y) = 1 even for NaN, negative finite x with a non-integer
 // y is NaN, odd integer y keeps the sign of x (including -0 and -inf), +-0 / +-inf bases and

@@ -16,20 +16,23 @@
 //   2^t: kd = t + 1.5 * 2^48 rounds t to a multiple of 1/16 (ki = bits(kd) holds 16 t as an
 //   integer), r = t - (kd - 1.5 * 2^48) exact, |r| <= 1/32; 2^t = s P(r), s = 2^(ki/16) from a
 //   16-entry table of the bits of 2^(j/16) less j << 48 plus ki << 48 (one integer add builds the
-//   exponent), P = 1 + r Q2(r), Q2 a quadratic minimax fit of (2^r - 1)/r (relative error of 2^r
-//   2^-28.7). The product rounds once to float (fptrunc: overflow to inf, the denormals and
-//   underflow to 0 by that one rounding).
+//   exponent), P = 1 + r Q2(r), Q2 a cubic minimax fit of (2^r - 1)/r (relative error of 2^r
+//   below 2^-37). The product is rounded to 29 significant bits (Veltkamp's split) and then once
+//   to float (fptrunc: overflow to inf, the denormals and underflow to 0 by that rounding): the
+//   float rounding boundaries have 25 bits, so the first rounding never moves a value across
+//   one, and an exact tie (7.25^5), which the approximation misses by less than half a 29-bit
+//   unit, lands on it and rounds to even as libm and NumPy do.
 //   Negative x: integer y (trunc(y) == y) gives |x|^y with x's sign when y is odd (y/2 not an
 //   integer; every float from 2^24 on is even), any other y NaN (those lanes feed y = 0 to the
 //   core: |x|^y could overflow, a flag NumPy does not raise).
-// Error: the double result is within 2^-28.6 relative of x^y (P's 2^-28.7; Q's 2^-38.3 on
-// log2(1 + r) gives 2^-31.6 at |t| = 150; the roundings ~2^-50 each), so the float result is
-// within 0.5 + 2^-4.4 ulp (0.547); 0.539 measured on 80M random pairs (wide, x near 1 with huge
-// y, results near overflow and in the denormals; tests/cpp/backends/test_vmath.cpp PowAccuracy
-// and Float32PowTableEdges: every log2-table edge in every binade, every 2^(j/16) rounding
-// edge). Exact when x^y is a float (powers of two: k, log2 1 = 0, 2^0 = 1 exact; the double
-// result is within 2^-28.6 of a float, so it rounds to it). An exact tie (x^y with 25
-// significant bits, e.g. 7.25^5) may round either way (0.5 ulp; libm rounds it to even).
+// Error: the double result is within 2^-31.5 relative of x^y (Q's 2^-38.3 on log2(1 + r) gives
+// 2^-31.6 at |t| = 150; P's 2^-37 and the roundings, ~2^-50 each, add little), 2^-7.5 float
+// ulp; the 29-bit rounding adds at most 2^-6 ulp where it snaps a value onto a boundary: within
+// 0.5 + 2^-5.6 ulp (0.521); 0.520 measured on 100M random pairs (wide, x near 1 with huge y,
+// results near overflow and in the denormals; tests/cpp/backends/test_vmath.cpp PowAccuracy and
+// Float32PowTableEdges: every log2-table edge in every binade, every 2^(j/16) rounding edge).
+// Exact when x^y is a float (powers of two: k, log2 1 = 0, 2^0 = 1 exact) and at exact ties
+// (integer powers with 25 significant bits: test_cpu_ops' 7.25^5).
 //
 // Every other lane takes the out-of-line path tracejit.vm.pow32.slow(x, y, fast, slow): +-0,
 // denormal, +-inf or NaN x, +-inf or NaN y (pow(1, NaN) = 1, pow(-1, +-inf) = 1, pow(x, +-0) =
@@ -45,8 +48,9 @@
 // process CPU time, min of 40, this branch and main's build alternating, NumPy 2.4 in the same
 // process, shared 2-core Zen 4 at load 6-9: 11.5 ms before (the widened-double kernel with every
 // special case inline, ~184 vector instructions per 16 lanes) -> 5.3 ms with positive bases
-// only in the fast path, 6.3 ms with the negative bases (NumPy's SVML powf: 2.75). The loop
-// holds ~112 instructions per 16 lanes plus ~22 of the runtime's own FP-flag bookkeeping for
+// only in the fast path and a quadratic Q2 without the tie rounding, 6.3 ms with the negative
+// bases, ~6.5 with the cubic Q2 and the tie rounding (NumPy's SVML powf: 2.75). The loop
+// holds ~120 instructions per 16 lanes plus ~22 of the runtime's own FP-flag bookkeeping for
 // pow (scalar_ops.cpp: divide for 0 ** negative, invalid for a negative base to a non-integer;
 // 0.7 ms of the 6.3, measured by dropping it); the double lanes (every double op twice per 16
 // floats) are the rest of the gap. x ** 3 on signed data: 10.6 -> 8.8 ms; x ** 2.5: 10.6 ->
@@ -99,9 +103,9 @@ constexpr uint64_t kExp2Bits[16] = {
 // log2(1 + r) = r Q(r) on |r| <= 0.0297 (relative error 2^-38.3).
 const std::vector<double> kQ = {0x1.71547652bcfbbp+0, -0x1.71547652d2934p-1, 0x1.ec7097c2f176ep-2,
                                 -0x1.71546e917ebcdp-2, 0x1.27bdf955b6aa4p-2,  -0x1.ecff0b0406496p-3};
-// 2^r = 1 + r Q2(r) on |r| <= 1/32, Q2 quadratic (relative error of 2^r 2^-28.7: 0.04 float ulp;
-// a cubic Q2, 2^-37, cost two more fmas per 16 lanes for 0.5016 -> 0.5005 ulp).
-const std::vector<double> kP = {1.0, 0x1.62e42ff3bc66ap-1, 0x1.ebff918745adfp-3, 0x1.c6b08d6720d08p-5};
+// 2^r = 1 + r Q2(r) on |r| <= 1/32, Q2 cubic (relative error of Q2 2^-32.0, of 2^r below 2^-37).
+const std::vector<double> kP = {1.0, 0x1.62e42fee460eap-1, 0x1.ebfbdffb54149p-3, 0x1.c6b3488b665e6p-5,
+                                0x1.3b2ab6f831f46p-7};
 
 const double* exp2_table() {
   static const auto* t = [] {
@@ -139,7 +143,15 @@ Value* pow_fast(Math32& m, Value* x, Value* y) {
   Value* s = md.from_bits(b.CreateAdd(sb, b.CreateShl(ki, md.ci(48))));
   Value* p = md.c(kP.back());
   for (size_t j = kP.size() - 1; j-- > 0;) p = md.fma(p, rr, md.c(kP[j]));
-  return b.CreateFPTrunc(md.mul(s, p), b.getFloatTy());
+  // Rounded to 29 significant bits (Veltkamp's split by 2^24 + 1) before the rounding to float,
+  // so that an exact tie (7.25^5 = 20030.4189453125, halfway between two floats), which the
+  // approximation (within 2^-31.5 relative) misses by less than half a 29-bit unit, lands on it
+  // and rounds to even as libm and NumPy do. The float boundaries have 25 bits, so this rounding
+  // never moves a value across one: elsewhere the result is unchanged, and a value within 2^-6
+  // ulp of a boundary may round to even instead of to nearest (0.5 + 2^-6 ulp at most).
+  Value* v = md.mul(s, p);
+  Value* c = md.mul(v, md.c(0x1p24 + 1));
+  return b.CreateFPTrunc(md.sub(c, md.sub(c, v)), b.getFloatTy());
 }
 
 // ---- the out-of-line path ----
