@@ -149,8 +149,8 @@
 // 0.520 measured on 100M pairs; exact ties round to even), negative bases included; zero,
 // denormal, inf and NaN operands
 // through an out-of-line path (the previous kernel) that only vectors holding such a lane run;
-// 4M pairs, one thread, CPU time: 21 -> 10-11 ms (widened kernel, special cases inline) -> ~6.5
-// (NumPy's SVML powf: 2.75). Special cases exactly as
+// 4M pairs, one thread, CPU time: 21 -> 10-11 ms (widened kernel, special cases inline) -> 7.0
+// (NumPy's SVML powf: 2.8). Special cases exactly as
 // C99/NumPy: pow(x, +-0) = 1 and pow(1, y) = 1 even for NaN, negative finite x with a non-integer
 // y is NaN, odd integer y keeps the sign of x (including -0 and -inf), +-0 / +-inf bases and
 // +-inf exponents per Annex F.

@@ -49,12 +49,13 @@
 // process, shared 2-core Zen 4 at load 6-9: 11.5 ms before (the widened-double kernel with every
 // special case inline, ~184 vector instructions per 16 lanes) -> 5.3 ms with positive bases
 // only in the fast path and a quadratic Q2 without the tie rounding, 6.3 ms with the negative
-// bases, ~6.5 with the cubic Q2 and the tie rounding (NumPy's SVML powf: 2.75). The loop
+// bases, 6.9-7.0 with the cubic Q2 and the tie rounding (NumPy's SVML powf: 2.75-2.8; the
+// final figures at load ~5, alternating with main's build: 11.3-11.4 there). The loop
 // holds ~120 instructions per 16 lanes plus ~22 of the runtime's own FP-flag bookkeeping for
 // pow (scalar_ops.cpp: divide for 0 ** negative, invalid for a negative base to a non-integer;
 // 0.7 ms of the 6.3, measured by dropping it); the double lanes (every double op twice per 16
-// floats) are the rest of the gap. x ** 3 on signed data: 10.6 -> 8.8 ms; x ** 2.5: 10.6 ->
-// 4.8; 2.0 ** x: 16.0 -> 2.3 (wall, min of 10).
+// floats) are the rest of the gap. Wall time, min of 10: x ** 3 on signed data 10.6 -> 5.9 ms;
+// x ** 2.5: 10.6 -> 5.5; 2.0 ** x: 16.0 -> 2.9.
 #include "backends/cpu/vmath32_pow.h"
 
 #include "backends/cpu/vmath64_fast.h"
