@@ -78,7 +78,10 @@ def measure(names, n, runs, with_numpy, dtypes=(np.float32, np.float64)):
         fn = FUNCS[name][0]
         for dt in dtypes:
             args = inputs(name, dt, n)
-            j = tracejit.jit((lambda a, fn=fn: fn(a)) if len(args) == 1 else (lambda a, b, fn=fn: fn(a, b)), hot=0)
+            # sync=True: compiled on the first call; in the background, the timed calls could be
+            # the eager ones that run while it compiles.
+            j = tracejit.jit((lambda a, fn=fn: fn(a)) if len(args) == 1 else (lambda a, b, fn=fn: fn(a, b)), hot=0,
+                             sync=True)
             j(*args)
             st = j.stats()
             row = {"tjit": min_ms(j, args, runs), "compiled": st["compiled_calls"] > 0}
