@@ -38,7 +38,7 @@
 //            |  0.53 for |y log x| |                   |              |
 //            |  < 60)              |                   |              |
 //   expm1    | 0.513               | 0.513 (hyp)       | 1            | 2
-//   log1p    | 0.50 (**)           | 0.802 (log32 (&)) | 1            | 2
+//   log1p    | 0.50 (**)           | 0.703 (log32 (&)) | 1            | 2
 //   exp2     | 0.76 (denormal res.;| 0.756 (native (#),| 1            | 3 (*)
 //            |  0.69 at x = 5.93,  |  denormal results)|              |
 //            |  = NumPy's value)   |                   |              |

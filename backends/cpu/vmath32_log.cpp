@@ -24,8 +24,9 @@
 // log1p (log_core, integer reduction): 1 + x = uh + ul exactly (uh >= 2^-24, never denormal),
 // uh = 2^k z with z in [0x1.66p-1, 0x1.66p0) (the bit offset kOff), i = the top 5 mantissa bits
 // of z - kOff (tmp >> 18 unmasked), the same 6-bit invc (|r| < 2^-5.4), a quadratic P on
-// |r| <= 0.02344 (2^-26.5), log(uh) = a + (r + (lo + r^2 P)), and ul/uh = ul 2^-k invc (1 - r)
-// joins lo (no division; exact when uh = 1, so log1p(x) = x for tiny x). Every intermediate is
+// |r| <= 0.02344 (2^-26.5), log(uh) = s + lo with s = a + r and its rounding error in lo (an
+// exact pair: vmath_inv.cpp's inverse hyperbolics compute on with it), and ul/uh = ul 2^-k invc
+// (1 - r) joins lo (no division; exact when uh = 1, so log1p(x) = x for tiny x). Every intermediate is
 // finite for every input; the special lanes are selected at the end (integer and quiet compares).
 // Special values as NumPy's: log_b(+-0) = -inf, log_b(x < 0) = NaN, log_b(+inf) = +inf, NaN in
 // gives NaN; log1p(-1) = -inf, below NaN, log1p(+-0) = +-0, denormals kept.
@@ -34,9 +35,10 @@
 // (-1, inf)): log 0.7515, log2 0.7545, log10 0.7566 (a scalar C++ model of exactly these
 // operations, std::fma and the same tables, over every positive float; the compiled kernels by
 // tests/python/float32_exhaustive.py agree to the digit: 0.7515 at x = 0.954304, 0.7545 at
-// 1.031770, 0.7566 at 1.031721, no class mismatches), log1p 0.8015 at x = -0.01957
-// (float32_exhaustive.py, no class mismatches). Before (the exact pairs): log 0.686, log2 0.643,
-// log10 0.667, log1p 0.703.
+// 1.031770, 0.7566 at 1.031721, no class mismatches), log1p 0.703 (float32_exhaustive.py; the
+// cheaper a + p summation of log_base gave 0.8015 for ~5% speed and cost arcsinh/arccosh/
+// arctanh their bounds, so log_core keeps the pair). Before (the exact pairs): log 0.686, log2
+// 0.643, log10 0.667.
 //
 // Speed, 4M float32 in [0.01, 100) (log1p: [-0.5, 10)), one thread (TRACEJIT_NUM_THREADS=1),
 // benchmarks/bench_vmath.py --runs 30 (min), best of 3, NumPy 2.4 in the same process, the
@@ -164,9 +166,6 @@ const char* const kTLoNames[3] = {"log_tlo", "log2_tlo", "log10_tlo"};
 // log_b(x) as hi + lo (not yet added) for finite x > 0 (other lanes: garbage, finite or not);
 // `denormals`: scale denormal x first (log1p's 1 + x never is one). `ul`: log1p's low part of
 // 1 + x (x = uh + ul), whose ul/uh joins lo; nullptr otherwise.
-// log_b(x) as a + p (not yet added) for finite x > 0 (other lanes: garbage, finite or not);
-// `denormals`: scale denormal x first (log1p's 1 + x never is one). `ul`: log1p's low part of
-// 1 + x (x = uh + ul), whose ul/uh joins the small terms; nullptr otherwise.
 DD log_core(Math32& m, Value* x, Base base, bool denormals, Value* ul) {
   auto& b = m.b();
   const Tables& t = tables();
@@ -198,19 +197,22 @@ DD log_core(Math32& m, Value* x, Base base, bool denormals, Value* ul) {
     Value* q = m.mul(m.mul(ul, pk), invc);
     lo = m.add(lo, m.fma(m.neg(rh), q, q));
   }
-  // log_b(1 + r) = s1 r + (s2 r + r^2 P(r)) with 1/ln b = s1 + s2: the small terms summed into
-  // lo by fmas, then p = fma(r, s1, that) rounds once (s1 = 1 for log: r + that) and a + p once
-  // more; p's rounding error is below 2^-28 (|p| < 2^-5), a fraction of the result's ulp.
+  // log_b(1 + r) = s1 r + (s2 r + r^2 P(r)) with 1/ln b = s1 + s2. The pair keeps s = a + s1 r
+  // with its rounding error in lo (log_base's cheaper a + p loses ~0.1 ulp: log1p measured 0.80
+  // that way, 0.70 with the pair), so callers that go on computing with it (log1p's ul term,
+  // vmath_inv.cpp's arcsinh/arccosh/arctanh) get a small lo.
+  Value* s;
+  if (base == kE) {
+    s = m.add(a, rh);
+    lo = m.add(lo, m.sub(rh, m.sub(s, a)));
+  } else {
+    s = m.fma(m.c(t.s1[base]), rh, a);
+    lo = m.add(lo, m.fma(m.c(t.s1[base]), rh, m.sub(a, s)));
+    lo = m.fma(m.c(t.s2[base]), rh, lo);
+  }
   const float* c = t.p[base];
   Value* poly = m.fma(m.fma(m.c(c[2]), rh, m.c(c[1])), rh, m.c(c[0]));
-  Value* p;
-  if (base == kE) {
-    p = m.add(rh, m.fma(m.mul(rh, rh), poly, lo));
-  } else {
-    Value* inner = m.fma(rh, poly, m.c(t.s2[base]));
-    p = m.fma(rh, m.c(t.s1[base]), m.fma(rh, inner, lo));
-  }
-  return {a, p};
+  return {s, m.fma(m.mul(rh, rh), poly, lo)};
 }
 
 const char* const kGHiNames[3] = {"logg_thi", "log2g_thi", "log10g_thi"};

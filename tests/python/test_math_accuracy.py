@@ -374,7 +374,7 @@ def test_power_f32_special_lanes_raise_no_flags():
 # float32 input against NumPy's float64 result (tests/python/float32_exhaustive.py), rounded up.
 # Checked on the same sweep of every 2039th float32 bit pattern plus dense samples at each
 # function's edges (overflow thresholds, denormal results, near-1 arguments of the logs).
-F32_FAMILY_BOUND = {"expm1": 0.52, "log1p": 0.81, "exp2": 0.76, "log2": 0.76, "log10": 0.76,
+F32_FAMILY_BOUND = {"expm1": 0.52, "log1p": 0.71, "exp2": 0.76, "log2": 0.76, "log10": 0.76,
                     "sinh": 0.55, "cosh": 0.53}
 F32_FAMILY_DENSE = {
     "expm1": [(-1e-3, 1e-3), (-1.0, 1.0), (80.0, 89.0), (-30.0, -10.0), (-0.03, 0.03), (16.0, 18.0)],
