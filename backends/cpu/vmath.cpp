@@ -566,14 +566,7 @@ Value* with_huge_lanes(Math& m, ir::Op op, Value* x, Value* fast, bool f32) {
   auto& b = m.b();
   llvm::Module* mod = b.GetInsertBlock()->getModule();
   llvm::Function* f = huge_function(mod, op, f32);
-  std::string mappings;
-  std::string name = huge_name(op, f32);
-  for (unsigned vf : kHugeVFs) {
-    if (!mappings.empty()) mappings += ',';
-    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + name + "(" + name + ".v" + std::to_string(vf) + ")";
-  }
-  llvm::CallInst* call = b.CreateCall(f, {x});
-  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
+  llvm::CallInst* call = vmath_detail::call_with_variants(b, f, {x}, kHugeVFs);
   Value* ax = m.fabs(x);
   Value* huge = b.CreateAnd(b.CreateFCmpOGE(ax, m.c(huge_threshold(f32))), b.CreateFCmpOLT(ax, m.c(INFINITY)));
   return m.sel(huge, call, fast);

@@ -332,14 +332,7 @@ Value* pow32v(Math32& m, Value* x, Value* y) {
   fast = m.sel(odd, m.copysign(fast, x), fast);
   fast = m.sel(nan_res, m.c(NAN), fast);
   llvm::Function* f = slow_function(b.GetInsertBlock()->getModule());
-  std::string mappings;
-  for (unsigned vf : kVFs) {
-    if (!mappings.empty()) mappings += ',';
-    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "vvvv_" + kSlowName + "(" + kSlowName + ".v" + std::to_string(vf) + ")";
-  }
-  llvm::CallInst* call = b.CreateCall(f, {x, y, fast, b.CreateZExt(slow, b.getInt32Ty())});
-  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
-  return call;
+  return vmath_detail::call_with_variants(b, f, {x, y, fast, b.CreateZExt(slow, b.getInt32Ty())}, kVFs);
 }
 
 void inline_pow32_variants(llvm::Module& m) {

@@ -141,14 +141,7 @@ llvm::Function* huge_function(llvm::Module* mod, ir::Op op, Trig32Slow slow) {
 Value* with_huge_lanes32(Math32& m, ir::Op op, Value* x, Value* fast, Trig32Slow slow) {
   auto& b = m.b();
   llvm::Function* f = huge_function(b.GetInsertBlock()->getModule(), op, slow);
-  std::string name = huge_name(op), mappings;
-  for (unsigned vf : kVFs) {
-    if (!mappings.empty()) mappings += ',';
-    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "vv_" + name + "(" + name + ".v" + std::to_string(vf) + ")";
-  }
-  llvm::CallInst* call = b.CreateCall(f, {x, fast});
-  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
-  return call;
+  return vmath_detail::call_with_variants(b, f, {x, fast}, kVFs);
 }
 
 }  // namespace

@@ -266,13 +266,7 @@ Value* lut(Math& m, const char* name, const void* data, bool is_int, Value* idx,
   auto& b = m.b();
   llvm::Module* mod = b.GetInsertBlock()->getModule();
   llvm::Function* f = lut_function(mod, name, static_cast<const double*>(data), n);
-  std::string mappings;
-  for (unsigned vf : kLutVFs) {
-    if (!mappings.empty()) mappings += ',';
-    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + std::string(name) + "(" + name + ".v" + std::to_string(vf) + ")";
-  }
-  llvm::CallInst* call = b.CreateCall(f, {idx});
-  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
+  llvm::CallInst* call = vmath_detail::call_with_variants(b, f, {idx}, kLutVFs);
   return is_int ? m.bits(call) : call;
 }
 

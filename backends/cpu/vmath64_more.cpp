@@ -387,13 +387,8 @@ llvm::Function* log_slow_function(llvm::Module* mod, int base) {
 Value* log_fast(Math& m, Value* x, int base) {
   auto& b = m.b();
   llvm::Function* f = log_slow_function(b.GetInsertBlock()->getModule(), base);
-  std::string name = f->getName().str(), mappings;
-  for (unsigned vf : {2u, 4u, 8u, 16u}) {
-    if (!mappings.empty()) mappings += ',';
-    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + name + "(" + name + ".v" + std::to_string(vf) + ")";
-  }
-  llvm::CallInst* slow = b.CreateCall(f, {x});
-  slow->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
+  static constexpr unsigned kVFs[] = {2, 4, 8, 16};
+  llvm::CallInst* slow = vmath_detail::call_with_variants(b, f, {x}, kVFs);
   Value* fast = log_full(m, x, base, false);
   return m.sel(positive_normal(b, m.bits(x), b.getInt64Ty()), fast, slow);
 }

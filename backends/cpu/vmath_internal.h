@@ -204,4 +204,21 @@ inline void return_per_lane_calls(llvm::IRBuilder<>& vb, llvm::Function* scalar,
   vb.CreateRet(next_acc);
 }
 
+// A call of `f` that the loop vectorizer widens into f's variants "<name>.v<VF>" for each VF in
+// `vfs` (the "vector-function-abi-variant" mappings; every parameter a vector).
+template <typename VFs>
+llvm::CallInst* call_with_variants(llvm::IRBuilderBase& b, llvm::Function* f, llvm::ArrayRef<Value*> args,
+                                   const VFs& vfs) {
+  const std::string name = f->getName().str();
+  const std::string params(args.size(), 'v');
+  std::string mappings;
+  for (unsigned vf : vfs) {
+    if (!mappings.empty()) mappings += ',';
+    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + params + "_" + name + "(" + name + ".v" + std::to_string(vf) + ")";
+  }
+  llvm::CallInst* call = b.CreateCall(f, args);
+  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
+  return call;
+}
+
 }  // namespace tracejit::backends::vmath_detail

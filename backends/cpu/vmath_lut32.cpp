@@ -114,14 +114,7 @@ llvm::Value* lut32_call(vmath_detail::Math32& m, const std::string& name, const 
   llvm::Module* mod = b.GetInsertBlock()->getModule();
   std::string fname = std::string(kPrefix) + name;
   llvm::Function* f = lut_function(mod, fname, data, n, low_bits);
-  std::string mappings;
-  for (unsigned vf : kVFs) {
-    if (!mappings.empty()) mappings += ',';
-    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + fname + "(" + fname + ".v" + std::to_string(vf) + ")";
-  }
-  llvm::CallInst* call = b.CreateCall(f, {idx});
-  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
-  return call;
+  return vmath_detail::call_with_variants(b, f, {idx}, kVFs);
 }
 
 }  // namespace
@@ -221,15 +214,7 @@ llvm::Function* exp_mant_function(llvm::Module* mod, bool mant) {
 Value* exp_mant_call(vmath_detail::Math32& m, Value* x, bool mant) {
   auto& b = m.b();
   llvm::Function* f = exp_mant_function(b.GetInsertBlock()->getModule(), mant);
-  std::string fname = f->getName().str();
-  std::string mappings;
-  for (unsigned vf : kVFs) {
-    if (!mappings.empty()) mappings += ',';
-    mappings += "_ZGV_LLVM_N" + std::to_string(vf) + "v_" + fname + "(" + fname + ".v" + std::to_string(vf) + ")";
-  }
-  llvm::CallInst* call = b.CreateCall(f, {x});
-  call->addFnAttr(llvm::Attribute::get(b.getContext(), "vector-function-abi-variant", mappings));
-  return call;
+  return vmath_detail::call_with_variants(b, f, {x}, kVFs);
 }
 
 }  // namespace
