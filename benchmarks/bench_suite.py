@@ -2,21 +2,29 @@
 the same run, with each kernel's memory-bandwidth bound (and the ratio to NumPy a kernel at that
 bound would reach: ``bw ratio``).
 
-Run: python benchmarks/bench_suite.py [--quick] [--runs N] [--only NAME[,NAME]]
+Run: python benchmarks/bench_suite.py [--quick] [--runs N] [--only NAME[,NAME]] [--same-process]
 
 For each workload: NumPy ms, tracejit ms, their ratio, tracejit's trace+compile ms (from
 ``f.stats()`` after the first call), the peers' ms, and the bandwidth bound: the bytes the kernel
 must move (every input read once, the output written once) divided by the copy bandwidth
-measured in this run with ``np.copyto`` on a large array. Every system is timed round-robin (one
-call of each per round), so a load spike from another process hits all of them alike; the
-figure is the median (``--stat min`` for the minimum). A workload that tracejit does not compile
+measured in this run with ``np.copyto`` on a large array. NumPy and tracejit are timed
+round-robin (one call of each per round), so a load spike from another process hits both alike;
+the figure is the median (``--stat min`` for the minimum). Each peer is timed the same way against
+NumPy in a child process of its own (same inputs: same seed, same order), because a peer's thread
+pool keeps spinning after its call (SciPy's OpenBLAS under Numba's matmul, XLA's Eigen pool) and
+on a 2-core machine slows whichever library runs next in the process; ``--same-process`` times
+everything in one process, round-robin, as before. A workload that tracejit does not compile
 prints ``FALLBACK: <reason>`` (from ``stats()['fallback_reasons']``) instead of a time.
 """
 import argparse
+import importlib.metadata
+import importlib.util
+import json
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,14 +35,7 @@ import numpy as np  # noqa: E402
 
 import tracejit  # noqa: E402
 
-try:
-    import numba
-except ImportError:
-    numba = None
-try:
-    import numexpr
-except ImportError:
-    numexpr = None
+PEERS = ("numba", "numexpr", "jax")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,10 +244,132 @@ def copy_bandwidth(runs):
     return 2 * src.nbytes / ms["one"] / 1e6, 2 * src.nbytes / ms["all"] / 1e6
 
 
+def peer_calls(name, fn, args, expected, nb_loop, rtol, nb, ne, jax, jx, notes):
+    """{peer: callable} for the peers that compute this workload within rtol of NumPy, and the
+    numba mark ('*': a hand-written loop). Appends what went wrong to notes."""
+    calls = {}
+    nb_mark = ""
+    if nb:
+        for cand, star in ((fn, ""), (nb_loop, "*")):
+            if cand is None:
+                continue
+            try:
+                nf = nb.njit(cand)
+                ok_nb, _, _ = close(expected, nf(*args), rtol)
+            except Exception:
+                continue
+            if ok_nb:
+                calls["numba"] = (lambda nf=nf: nf(*args))
+                nb_mark = star
+                break
+            notes.append("numba result differs")
+    if ne and name in NUMEXPR:
+        text, bind = NUMEXPR[name]
+        local = bind(*args)
+        try:
+            r = ne.evaluate(text, local_dict=local)
+            ok_ne, _, note_ne = close(expected, r, rtol)
+            if ok_ne:
+                calls["numexpr"] = lambda: ne.evaluate(text, local_dict=local)
+                if note_ne:
+                    notes.append(f"numexpr {note_ne}")
+            else:
+                notes.append("numexpr result differs")
+        except Exception as ex:  # an expression numexpr cannot take
+            notes.append(f"numexpr: {type(ex).__name__}")
+    if jx and name in jx:
+        try:
+            jf = jax.jit(jx[name])
+            jargs = [jax.device_put(a) for a in args]
+            r = np.asarray(jf(*jargs).block_until_ready())
+            ok_jx, _, _ = close(expected, r, rtol)
+            if ok_jx:
+                calls["jax"] = lambda: jf(*jargs).block_until_ready()
+            else:
+                notes.append("jax result differs")
+        except Exception as ex:
+            notes.append(f"jax: {type(ex).__name__}")
+
+    return calls, nb_mark
+
+
 def fmt(ms):
     if isinstance(ms, str):
         return ms
     return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}"
+
+
+def import_peers(wanted, numexpr_threads):
+    """(numba, numexpr, jax, {workload: jax function}) for the peers in `wanted` that import."""
+    nb = ne = jax = jnp = None
+    if "numba" in wanted:
+        try:
+            import numba as nb
+        except ImportError:
+            pass
+    if "numexpr" in wanted:
+        try:
+            import numexpr as ne
+            ne.set_num_threads(numexpr_threads)
+        except ImportError:
+            pass
+    if "jax" in wanted:
+        try:
+            import jax
+            jax.config.update("jax_enable_x64", True)  # the stencil is float64
+            jax.config.update("jax_platforms", "cpu")
+            import jax.numpy as jnp
+        except Exception:  # not installed, or no usable CPU backend
+            jax = jnp = None
+    return nb, ne, jax, (jax_versions(jnp) if jnp else {})
+
+
+def peer_version(peer):
+    try:
+        return importlib.metadata.version(peer)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def run_peer(peer, chosen, runs, stat, numexpr_threads):
+    """Times one peer and NumPy round-robin over the chosen workloads, in this process (the
+    --peer child); prints one JSON line {workload: {ms, numpy_ms, mark, notes}}."""
+    nb, ne, jax, jx = import_peers({peer}, numexpr_threads)
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, label, fn, make, nb_loop, rtol in WORKLOADS:
+        if name not in chosen:
+            continue
+        args = make(rng)  # the same inputs as the parent's: same seed, same order
+        expected = fn(*args)
+        notes = []
+        calls, mark = peer_calls(name, fn, args, expected, nb_loop, rtol, nb, ne, jax, jx, notes)
+        res = {"mark": mark, "notes": notes, "supported": peer in calls}
+        if peer in calls:
+            calls = {"numpy": lambda: fn(*args), peer: calls[peer]}
+            for c in calls.values():
+                c()
+            t = time_round_robin(calls, runs, stat)
+            res.update(ms=t[peer], numpy_ms=t["numpy"])
+        out[name] = res
+    print(json.dumps(out))
+
+
+def peers_in_children(chosen, runs, stat, numexpr_threads):
+    """{peer: {workload: result}} from one child process per installed peer (run_peer)."""
+    results = {}
+    for peer in PEERS:
+        if not importlib.util.find_spec(peer):
+            continue
+        cmd = [sys.executable, os.path.abspath(__file__), "--peer", peer, "--only", ",".join(chosen),
+               "--runs", str(runs), "--stat", stat, "--numexpr-threads", str(numexpr_threads)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        lines = r.stdout.strip().splitlines()
+        if r.returncode != 0 or not lines:
+            print(f"{peer}: child failed ({r.returncode}): {r.stderr.strip()[-300:]}", file=sys.stderr)
+            continue
+        results[peer] = json.loads(lines[-1])
+    return results
 
 
 def main():
@@ -257,7 +380,11 @@ def main():
     p.add_argument("--stat", choices=["median", "min"], default="median")
     p.add_argument("--only", default="", help="comma-separated workload names")
     p.add_argument("--no-peers", action="store_true", help="skip Numba, numexpr and JAX")
+    p.add_argument("--same-process", action="store_true",
+                   help="time the peers in this process, round-robin with NumPy and tracejit "
+                        "(default: one child process per peer)")
     p.add_argument("--numexpr-threads", type=int, default=1)
+    p.add_argument("--peer", choices=PEERS, help=argparse.SUPPRESS)  # the child of a run
     opts = p.parse_args()
     runs = opts.runs or (5 if opts.quick else 15)
     names = [w[0] for w in WORKLOADS]
@@ -265,21 +392,16 @@ def main():
     unknown = set(chosen) - set(names)
     if unknown:
         p.error(f"unknown workload(s) {sorted(unknown)}; known: {names}")
+    if opts.peer:
+        return run_peer(opts.peer, chosen, runs, opts.stat, opts.numexpr_threads)
 
-    nb = None if opts.no_peers else numba
-    ne = None if opts.no_peers else numexpr
-    jax = jnp = None
-    if not opts.no_peers:
-        try:
-            import jax  # noqa: F811
-            jax.config.update("jax_enable_x64", True)  # the stencil is float64
-            jax.config.update("jax_platforms", "cpu")
-            import jax.numpy as jnp
-        except Exception:  # not installed, or no usable CPU backend
-            jax = jnp = None
-    if ne:
-        ne.set_num_threads(opts.numexpr_threads)
-    jx = jax_versions(jnp) if jnp else {}
+    same_process = opts.same_process and not opts.no_peers
+    nb, ne, jax, jx = import_peers(() if opts.no_peers or not same_process else PEERS, opts.numexpr_threads)
+    child = {} if opts.no_peers or same_process else peers_in_children(chosen, runs, opts.stat,
+                                                                        opts.numexpr_threads)
+    have = {peer: (peer in child) if not same_process else bool({"numba": nb, "numexpr": ne,
+                                                                    "jax": jx}[peer])
+            for peer in PEERS}
 
     gbs_one, gbs_all = copy_bandwidth(runs)
     gbs = max(gbs_one, gbs_all)
@@ -292,9 +414,12 @@ def main():
     print(f"{opts.stat} of {runs} round-robin runs; np.copyto bandwidth {gbs_one:.1f} GB/s on one "
           f"thread, {gbs_all:.1f} GB/s on {os.cpu_count()} (bw-bound = bytes in + bytes out at "
           f"{gbs:.1f} GB/s)")
-    print(f"numba: {nb.__version__ if nb else '-'}   numexpr: "
-          f"{ne.__version__ + f' ({opts.numexpr_threads} thread)' if ne else '-'}   "
-          f"jax: {jax.__version__ + ' cpu' if jax else '-'}")
+    versions = {peer: peer_version(peer) if have[peer] else None for peer in PEERS}
+    print(f"numba: {versions['numba'] or '-'}   numexpr: "
+          f"{versions['numexpr'] + f' ({opts.numexpr_threads} thread)' if versions['numexpr'] else '-'}   "
+          f"jax: {versions['jax'] + ' cpu' if versions['jax'] else '-'}   "
+          + ("(timed in this process)" if same_process else
+             "(each timed in its own process, round-robin with NumPy there)" if any(have.values()) else ""))
 
     header = (f"{'workload':<30} {'numpy ms':>9} {'tjit ms':>9} {'ratio':>6} {'compile ms':>10} "
               f"{'bw-bound ms':>11} {'tjit %bw':>8} {'bw ratio':>8} {'numba ms':>9} {'numexpr ms':>10} "
@@ -302,7 +427,6 @@ def main():
     print(header)
     print("-" * len(header))
     rng = np.random.default_rng(0)
-    notes_all = []
     for name, label, fn, make, nb_loop, rtol in WORKLOADS:
         if name not in chosen:
             continue
@@ -328,68 +452,32 @@ def main():
             reasons = st["fallback_reasons"] or ["(no reason recorded)"]
             notes.append("FALLBACK: " + short_reason(reasons[0]))
 
-        if nb:
-            for cand, star in ((fn, ""), (nb_loop, "*")):
-                if cand is None:
-                    continue
-                try:
-                    nf = nb.njit(cand)
-                    ok_nb, _, _ = close(expected, nf(*args), rtol)
-                except Exception:
-                    continue
-                if ok_nb:
-                    calls["numba"] = (lambda nf=nf: nf(*args))
-                    nb_mark = star
-                    break
-                notes.append("numba result differs")
-        if ne and name in NUMEXPR:
-            text, bind = NUMEXPR[name]
-            local = bind(*args)
-            try:
-                r = ne.evaluate(text, local_dict=local)
-                ok_ne, _, note_ne = close(expected, r, rtol)
-                if ok_ne:
-                    calls["numexpr"] = lambda: ne.evaluate(text, local_dict=local)
-                    if note_ne:
-                        notes.append(f"numexpr {note_ne}")
-                else:
-                    notes.append("numexpr result differs")
-            except Exception as ex:  # an expression numexpr cannot take
-                notes.append(f"numexpr: {type(ex).__name__}")
-        if jx and name in jx:
-            try:
-                jf = jax.jit(jx[name])
-                jargs = [jax.device_put(a) for a in args]
-                r = np.asarray(jf(*jargs).block_until_ready())
-                ok_jx, _, _ = close(expected, r, rtol)
-                if ok_jx:
-                    calls["jax"] = lambda: jf(*jargs).block_until_ready()
-                else:
-                    notes.append("jax result differs")
-            except Exception as ex:
-                notes.append(f"jax: {type(ex).__name__}")
-
+        marks = {}
+        if same_process:
+            peers, marks["numba"] = peer_calls(name, fn, args, expected, nb_loop, rtol, nb, ne, jax, jx, notes)
+            calls.update(peers)
         for c in calls.values():  # warm-up outside the timed rounds
             c()
         t = time_round_robin(calls, runs, opts.stat)
         if compiled and j.stats()["fallback_calls"] > st["fallback_calls"]:
             notes.append("fell back during timing")
+        for peer, res in child.items():
+            r = res.get(name, {})
+            notes += r.get("notes", [])
+            marks[peer] = r.get("mark", "")
+            if "ms" in r:
+                t[peer] = r["ms"]
 
         bytes_moved = sum(a.nbytes for a in args) + expected.nbytes
         bound_ms = bytes_moved / (gbs * 1e6)
         np_ms = t["numpy"]
         tj = t.get("tjit")
-        unsupported = "n/a"
-        col = {k: (fmt(t[k]) if k in t else (unsupported if m else "-"))
-               for k, m in (("numba", nb), ("numexpr", ne), ("jax", jx))}
-        if "numba" in t and nb_mark:
-            col["numba"] += "*"
+        col = {k: (fmt(t[k]) + marks.get(k, "") if k in t else ("n/a" if have[k] else "-")) for k in PEERS}
         print(f"{label:<30} {fmt(np_ms):>9} {fmt(tj) if tj else 'FALLBACK':>9} "
               f"{(f'{np_ms / tj:.2f}' if tj else '-'):>6} {compile_ms:10.1f} {fmt(bound_ms):>11} "
               f"{(f'{100 * bound_ms / tj:.0f}%' if tj else '-'):>8} {np_ms / bound_ms:8.2f} {col['numba']:>9} "
               f"{col['numexpr']:>10} {col['jax']:>8}  {err:7.1e}  {'; '.join(notes)}",
               flush=True)
-        notes_all += notes
     print("ratio = numpy ms / tjit ms (>1: tracejit faster). compile ms = stats() trace_ms + "
           "compile_ms. tjit %bw = bw-bound / tjit ms. bw ratio = numpy ms / bw-bound ms: the ratio a\n"
           "kernel moving its bytes at copy bandwidth would reach (inputs from memory, not cache).\nmax err = max|tjit - numpy| / max|numpy| "
