@@ -4,6 +4,7 @@
 
 #include "backends/cpu/fp_flags.h"
 #include "backends/cpu/program.h"
+#include "backends/cpu/stream_copy.h"
 
 #include <fmt/format.h>
 
@@ -49,6 +50,26 @@ bool log_enabled(const char* what) {
 uint64_t mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
   return h;
+}
+
+// An in-place update's final value (`src`, the kernel's fresh C-contiguous result) into the
+// caller's array. When both are C-contiguous with one dtype and shape, the copy is a streaming
+// one split over the pool (backends/cpu/stream_copy.h), without the GIL: it moves a third less
+// memory than NumPy's copy and uses both cores, and for `w -= lr * g` it was the larger half of
+// the call. Anything else (views, casts, broadcasts) goes through PyArray_CopyInto.
+int write_back(PyArrayObject* dst, PyArrayObject* src) {
+  size_t bytes = static_cast<size_t>(PyArray_NBYTES(src));
+  bool same = PyArray_IS_C_CONTIGUOUS(dst) && PyArray_IS_C_CONTIGUOUS(src) && PyArray_ISWRITEABLE(dst) &&
+              PyArray_NDIM(dst) == PyArray_NDIM(src) &&
+              PyArray_CompareLists(PyArray_DIMS(dst), PyArray_DIMS(src), PyArray_NDIM(src)) &&
+              PyArray_EquivTypes(PyArray_DESCR(dst), PyArray_DESCR(src)) && PyArray_ISNBO(PyArray_DESCR(dst)->byteorder);
+  if (!same || bytes < backends::kStreamCopyMinBytes) return PyArray_CopyInto(dst, src);
+  void* d = PyArray_DATA(dst);
+  const void* from = PyArray_DATA(src);
+  Py_BEGIN_ALLOW_THREADS
+  backends::stream_copy(d, from, bytes);
+  Py_END_ALLOW_THREADS
+  return 0;
 }
 
 // The pending Python exception as "Type: message" (cleared).
@@ -1592,8 +1613,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     }
   }
   for (const auto& [w, k] : e.writebacks) {
-    if (PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(input_objs[static_cast<size_t>(w)]),
-                         reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(k)])) < 0) {
+    if (write_back(reinterpret_cast<PyArrayObject*>(input_objs[static_cast<size_t>(w)]),
+                   reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(k)])) < 0) {
       cleanup();
       return nullptr;
     }
