@@ -565,6 +565,48 @@ bool Tracer::op_load_global(const Instruction& in) {
   return true;
 }
 
+// An attribute of an instance of a user class behind which user code runs at each access: a
+// property's getter, a descriptor class's __get__, __getattr__ / __getattribute__. Reading it at
+// trace time and again through guards at every call would run that code at the wrong moment
+// and more than once per call (a property that counted its calls counted 2 per call). A
+// property with a Python getter is inlined as the call it is (TorchDynamo does the same), behind
+// an identity guard on type(obj).<name>; the others stop the trace. nullopt: an ordinary
+// attribute (instance dict, slots, methods, class data), read as before.
+std::optional<bool> Tracer::user_attribute(const AValue& base, PyObject* name, const std::string& n, bool method) {
+  if (PyModule_Check(base.obj) || PyType_Check(base.obj)) return std::nullopt;
+  PyTypeObject* tp = Py_TYPE(base.obj);
+  if (!PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE)) return std::nullopt;  // C types: C getters
+  if (tp->tp_getattro != PyObject_GenericGetAttr)
+    return fail(AbortCode::UnsupportedAttribute,
+                fmt::format("attribute '.{}' of a {}, whose class defines __getattr__ or __getattribute__, is "
+                            "not traced (user code runs at each access)", n, tp->tp_name));
+  PyObject* descr = _PyType_Lookup(tp, name);  // borrowed
+  if (!descr) return std::nullopt;
+  PyTypeObject* dt = Py_TYPE(descr);
+  if (PyObject_TypeCheck(descr, &PyProperty_Type)) {
+    PyObject* fget = PyObject_GetAttrString(descr, "fget");
+    if (!fget) return fail(AbortCode::UserError, exception_text());
+    keep(fget);
+    if (method || !PyFunction_Check(fget) || !base.source || !base.source->evaluable())
+      return fail(AbortCode::UnsupportedAttribute,
+                  fmt::format("property '.{}' of a {} is not traced here ({})", n, tp->tp_name,
+                              method ? "its value is called" : !PyFunction_Check(fget) ? "its getter is not a Python function"
+                                                                                      : "the object is computed"));
+    // type(obj).<name> evaluates to the property itself (no user code); properties are
+    // immutable, so its identity fixes the getter.
+    SourceRef prop = Source::attr(Source::attr(base.source, "__class__"), n);
+    Guard g;
+    g.expected = descr;
+    guard_object(Guard::Kind::Identity, prop, std::move(g));
+    return inline_call(fget, Source::attr(prop, "fget"), {base}, nullptr);
+  }
+  if (dt->tp_descr_get && PyType_HasFeature(dt, Py_TPFLAGS_HEAPTYPE))
+    return fail(AbortCode::UnsupportedAttribute,
+                fmt::format("attribute '.{}' of a {} is a {} descriptor whose __get__ is Python code: not traced",
+                            n, tp->tp_name, dt->tp_name));
+  return std::nullopt;
+}
+
 bool Tracer::op_load_attr(const Instruction& in, bool method) {
   AValue base = pop();
   std::string n = name_at(in.arg);
@@ -581,6 +623,7 @@ bool Tracer::op_load_attr(const Instruction& in, bool method) {
     return fail(AbortCode::UnsupportedAttribute,
                 fmt::format("attribute '.{}' of {} is not traced yet", n, what(base)));
   PyObject* name = PyTuple_GET_ITEM(fr().code->co_names, in.arg);
+  if (std::optional<bool> r = user_attribute(base, name, n, method)) return *r;
   PyObject* v = PyObject_GetAttr(base.obj, name);
   if (!v) return fail(AbortCode::UserError, exception_text());
   keep(v);

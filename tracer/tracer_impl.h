@@ -692,6 +692,7 @@ class Tracer {
   // become graph inputs fetched through `src` at call time, everything else a guarded Object.
   std::optional<AValue> value_from_object(PyObject* o, SourceRef src);
   void guard_object(Guard::Kind kind, const SourceRef& src, Guard g);
+  std::optional<bool> user_attribute(const AValue& base, PyObject* name, const std::string& n, bool method);
   std::optional<std::vector<AValue>> items_of(const AValue& v);
   std::optional<ir::ValueId> to_ir(const AValue& v, ir::DType dt);
   ir::ValueId cast(ir::ValueId v, ir::DType dt);
