@@ -76,12 +76,24 @@ bool Tracer::augmented_subscript_store(const AValue& view) {
 }
 
 bool Tracer::inplace_binary(const AValue& x, const AValue& y, const char* ufunc) {
-  // NumPy: ufunc(x, y, out=x) — computed in the resolved loop dtype, cast back to x's dtype
-  // under same_kind casting, and the result must keep x's shape.
-  if (!apply_ufunc(*np_->ufunc_named(ufunc), {x, y}, false)) return false;
+  return ufunc_into(*np_->ufunc_named(ufunc), {x, y}, x);
+}
+
+bool Tracer::ufunc_into(const UfuncInfo& u, std::vector<AValue> operands, const AValue& x) {
+  // NumPy: ufunc(..., out=x) — computed in the loop dtype the inputs resolve to, the inputs
+  // broadcast against x's shape (which must hold the result), cast to x's dtype under same_kind
+  // casting; the call returns x itself. `x op= y` is ufunc(x, y, out=x).
+  const char* ufunc = u.name;
+  if (!apply_ufunc(u, std::move(operands), false)) return false;
   AValue r = pop();
-  if (r.type.shape != x.type.shape)
-    return fail(AbortCode::UserError, "ValueError: non-broadcastable output operand");
+  if (!r.is_tensor()) return fail(AbortCode::UnsupportedValue, fmt::format("np.{}(..., out=) of Python values", ufunc));
+  ir::ValueId rv = r.v;
+  if (r.type.shape != x.type.shape) {
+    auto b = ir::broadcast_shapes(r.type.shape, x.type.shape);
+    if (!b || *b != x.type.shape)
+      return fail(AbortCode::UserError, "ValueError: non-broadcastable output operand");
+    rv = trace_.graph.add_op(ir::Op::Broadcast, ir::Type{r.type.dtype, x.type.shape}, {rv}, loc_);
+  }
   if (r.type.dtype != x.type.dtype) {
     PyArray_Descr* from = PyArray_DescrFromType(typenum_from_dtype(r.type.dtype));
     PyArray_Descr* to = PyArray_DescrFromType(typenum_from_dtype(x.type.dtype));
@@ -95,7 +107,7 @@ bool Tracer::inplace_binary(const AValue& x, const AValue& y, const char* ufunc)
     if (ir::is_float(r.type.dtype) && !ir::is_float(x.type.dtype))
       return fail(AbortCode::UnsupportedDtype, "float to integer conversion is not compiled yet");
   }
-  ir::ValueId nv = cast(r.v, x.type.dtype);
+  ir::ValueId nv = cast(rv, x.type.dtype);
   if (x.view_root != ir::kNoValue && augmented_subscript_store(x)) {
     // `A[key] op= y`: NumPy computes op(A[key], y, out=A[key]) (y as if evaluated first: a
     // ufunc copies overlapping inputs), then stores the view into A[key] again. The store that

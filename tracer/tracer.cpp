@@ -755,6 +755,31 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     PyErr_Clear();
   }
   const UfuncInfo* u = np_->find_ufunc(f);
+  if (u && static_cast<Py_ssize_t>(args.size()) - nkw == u->nin) {
+    // ufunc(x, y, out=o) (o, (o,) or None): the result written into o, which the call returns.
+    std::optional<AValue> out;
+    if (nkw == 1 && std::strcmp(PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, 0)), "out") == 0) {
+      out = std::move(args.back());
+      args.pop_back();
+      if (out->kind == AValue::Kind::Tuple && out->items.size() == 1) out = AValue(out->items[0]);
+      if (out->is_object() && out->obj == Py_None) return apply_ufunc(*u, std::move(args), false);
+    }
+    if (out) {
+      if (!out->is_tensor() || out->box != Box::Array)
+        return fail(AbortCode::UnsupportedCall, fmt::format("{}(..., out=) with out={} is not traced", fname, what(*out)));
+      if (!check_inplace_target(*out)) return false;  // effects.cpp
+      return ufunc_into(*u, std::move(args), *out);
+    }
+  } else if (u && nkw == 0 && static_cast<int>(args.size()) == u->nin + 1) {
+    // ufunc(x, y, o): the output given positionally.
+    AValue out = std::move(args.back());
+    args.pop_back();
+    if (out.is_object() && out.obj == Py_None) return apply_ufunc(*u, std::move(args), false);
+    if (!out.is_tensor() || out.box != Box::Array)
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}(...) with output {} is not traced", fname, what(out)));
+    if (!check_inplace_target(out)) return false;
+    return ufunc_into(*u, std::move(args), out);
+  }
   if (nkw > 0) {
     // A NumPy function the tracer does not know (np.cumsum) is not traced with or without them.
     const bool unknown_numpy = !u && f != np_->where &&

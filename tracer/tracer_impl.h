@@ -889,6 +889,7 @@ class Tracer {
   // write-back when x is an input array. Refuses when views of x are alive.
   bool assign_inplace(const AValue& x, ir::ValueId value);
   bool inplace_binary(const AValue& x, const AValue& y, const char* ufunc);
+  bool ufunc_into(const UfuncInfo& u, std::vector<AValue> operands, const AValue& out);
   bool store_subscr(const AValue& container, PyObject* key, const AValue& value);
   // x[mask] = v through a boolean array (inplace.cpp).
   bool store_mask(const AValue& x, const AValue& mask, const AValue& value);
