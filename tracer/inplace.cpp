@@ -125,6 +125,45 @@ bool Tracer::ufunc_into(const UfuncInfo& u, std::vector<AValue> operands, const 
   return true;
 }
 
+bool Tracer::copyto(CallArgs args) {
+  // np.copyto(dst, src): src (an array: Python scalars follow rules of their own and run
+  // eagerly) broadcast to dst's shape, cast under same_kind casting (the default; casting= and
+  // where= run eagerly), written into dst; returns None.
+  const AValue* dst = args.get(0, "dst");
+  const AValue* src = args.get(1, "src");
+  if (!dst || !src || args.pos.size() + args.kw.size() != 2)
+    return fail(AbortCode::UnsupportedCall, "np.copyto() other than copyto(dst, src) is not traced yet");
+  if (!dst->is_tensor() || dst->box != Box::Array)
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.copyto() into {} is not traced", what(*dst)));
+  if (!src->is_tensor() || (src->box != Box::Array && src->box != Box::NpScalar))
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.copyto() from {} is not traced yet", what(*src)));
+  if (!static_only(*dst) || !static_only(*src) || !check_inplace_target(*dst)) return false;
+  const ir::DType from = src->type.dtype, to = dst->type.dtype;
+  if (from != to) {
+    PyArray_Descr* a = PyArray_DescrFromType(typenum_from_dtype(from));
+    PyArray_Descr* b = PyArray_DescrFromType(typenum_from_dtype(to));
+    bool ok = PyArray_CanCastTypeTo(a, b, NPY_SAME_KIND_CASTING);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    if (!ok)
+      return fail(AbortCode::UserError,
+                  fmt::format("TypeError: Cannot cast array data from dtype('{}') to dtype('{}') according to the rule 'same_kind'",
+                              ir::dtype_numpy_name(from), ir::dtype_numpy_name(to)));
+    if (ir::is_float(from) && !ir::is_float(to))
+      return fail(AbortCode::UnsupportedDtype, "float to integer conversion is not compiled yet");
+  }
+  ir::ValueId v = src->v;
+  if (src->type.shape != dst->type.shape) {
+    auto b = ir::broadcast_shapes(src->type.shape, dst->type.shape);
+    if (!b || *b != dst->type.shape)
+      return fail(AbortCode::UserError, "ValueError: could not broadcast input array into the output's shape");
+    v = trace_.graph.add_op(ir::Op::Broadcast, ir::Type(from, dst->type.shape), {v}, loc_);
+  }
+  if (!store_inplace(*dst, cast(v, to))) return false;
+  push(object(Py_None, Source::constant()));
+  return true;
+}
+
 // x[key] = value with a basic index: the new array is assembled from slices of the old one
 // and the (broadcast) value, axis by axis.
 namespace {

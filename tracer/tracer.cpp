@@ -712,6 +712,14 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     return ca;
   };
   if (callable.kind == AValue::Kind::TensorMethod) {
+    if (callable.method == "fill") {  // x.fill(v): NumPy's setitem of v into every element
+      if (nkw > 0 || args.size() != 1)
+        return fail(AbortCode::UnsupportedCall, "array .fill() takes one positional value");
+      const AValue x = callable.items[0];
+      if (!check_inplace_target(x) || !store_subscr(x, Py_Ellipsis, args[0])) return false;
+      push(object(Py_None, Source::constant()));
+      return true;
+    }
     if (callable.method == "astype" || callable.method == "copy") {
       if (nkw > 0)
         return fail(AbortCode::UnsupportedCall,
@@ -737,6 +745,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
   // NumPy's own functions first (np.ones, np.zeros_like are Python functions: recorded as the
   // NumPy operations they are, not inlined).
   if (const char* npname = np_->function_name(f)) {
+    if (std::strcmp(npname, "copyto") == 0) return copyto(split_args(std::move(args), std::nullopt));  // inplace.cpp
     bool handled = false;
     if (!call_numpy(npname, split_args(std::move(args), std::nullopt), false, handled)) return false;
     if (!handled)

@@ -132,3 +132,87 @@ def test_where_keyword_still_runs_eagerly():
         return o
 
     check(f, lambda: (np.arange(6.0), np.full(6, -1.0)), compiled=False)
+
+
+# np.copyto(dst, src) and x.fill(v): the other whole-array writes models use to reuse buffers.
+
+@pytest.mark.parametrize("src_dt,dst_dt", [(np.int64, np.int8), (np.int32, np.float64), (np.float64, np.float32),
+                                           (np.bool_, np.int16), (np.uint8, np.uint64), (np.float32, np.float32)])
+def test_copyto_casts_same_kind_and_broadcasts(src_dt, dst_dt):
+    def f(dst, src):
+        r = np.copyto(dst, src)
+        return dst * 2, r is None
+
+    def make():
+        src = (np.arange(-300, 300, 50) * 1.25).astype(src_dt)
+        return np.zeros((3, src.size), dst_dt), src
+
+    check(f, make)
+
+
+def test_copyto_into_a_local_and_fill():
+    def f(a, w):
+        t = np.empty_like(a)
+        np.copyto(t, a * 3)
+        w.fill(0.5)
+        t.fill(1) if a.size > 100 else None
+        return t + w, w.fill(2)
+
+    check(f, lambda: (np.linspace(0, 1, 64), np.zeros(64)))
+
+
+@pytest.mark.parametrize("value", [2.7, -1, 300, 1e40, float("nan"), True])
+@pytest.mark.parametrize("dtype", [np.int8, np.float32, np.uint16])
+def test_fill_converts_like_setitem(value, dtype):
+    """Whatever NumPy does with the value (truncation, OverflowError, inf with a warning, ValueError
+    for NaN into an integer array), the jitted call does too."""
+    def f(x, v):
+        x.fill(v)
+        return x
+
+    def outcome(fn):
+        x = np.ones(5, dtype)
+        with np.errstate(over="ignore"):
+            try:
+                return fn(x, value).copy(), None
+            except Exception as e:
+                return x, (type(e), str(e))
+
+    want = outcome(f)
+    got = outcome(tracejit.jit(f, hot=0, sync=True))
+    assert want[1] == got[1]
+    assert_same(want[0], got[0])
+
+
+@pytest.mark.parametrize("case", ["same_kind", "shape", "readonly", "python scalar overflow", "where"])
+def test_copyto_errors_and_eager_cases_match_numpy(case):
+    def f(d, s):
+        np.copyto(d, s)
+        return d
+
+    def g(d, s):
+        np.copyto(d, s, where=s > 1)
+        return d
+
+    fn = g if case == "where" else f
+    d, s = np.zeros(4, np.int64), np.arange(4.0)
+    if case == "shape":
+        d, s = np.zeros(4), np.ones((2, 4))
+    elif case == "readonly":
+        d = np.zeros(4)
+        d.setflags(write=False)
+    elif case == "python scalar overflow":
+        d, s = np.zeros(4, np.int8), 300
+    elif case == "where":
+        d = np.zeros(4)
+
+    def outcome(fn):
+        dd = d.copy() if d.flags.writeable else d
+        try:
+            return fn(dd, s).copy(), None
+        except Exception as e:
+            return dd, (type(e), str(e))
+
+    want, got = outcome(fn), outcome(tracejit.jit(fn, hot=0, sync=True))
+    assert want[1] == got[1]
+    assert_same(want[0], got[0])
