@@ -746,6 +746,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
   // NumPy operations they are, not inlined).
   if (const char* npname = np_->function_name(f)) {
     if (std::strcmp(npname, "copyto") == 0) return copyto(split_args(std::move(args), std::nullopt));  // inplace.cpp
+    if (std::strcmp(npname, "einsum") == 0) return einsum(split_args(std::move(args), std::nullopt));
     bool handled = false;
     if (!call_numpy(npname, split_args(std::move(args), std::nullopt), false, handled)) return false;
     if (!handled)

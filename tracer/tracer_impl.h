@@ -911,6 +911,7 @@ class Tracer {
   // when the name is not one the tracer knows.
   bool call_numpy(const std::string& name, CallArgs args, bool method, bool& handled);
   bool copyto(CallArgs args);  // np.copyto(dst, src): inplace.cpp
+  bool einsum(CallArgs args);  // einsum.cpp
   bool reduce(const std::string& name, const AValue& x, const AValue* axis, bool keepdims,
               const AValue* dtype, int64_t ddof);
   bool matmul(const AValue& a, const AValue& b, const std::string& name);

@@ -1,0 +1,234 @@
+// np.einsum with one or two operands and letter subscripts, recorded as the transposes,
+// reductions, products and matmuls it stands for. NumPy's own einsum loops sum in the operands'
+// dtype (int8 wraps in int8, float32 accumulates in float32); so do these reductions, and a
+// contraction with free indices on both sides goes to the matmul (BLAS for floats), whose sums
+// differ from NumPy's loop within matmul's stated bound. Pure permutations are NumPy's views.
+#include <algorithm>
+#include <map>
+
+#include "tracer/tracer_impl.h"
+
+namespace tracejit::tracer::detail {
+namespace {
+
+bool is_label(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+}  // namespace
+
+bool Tracer::einsum(CallArgs args) {
+  if (args.pos.empty() || !args.pos[0].is_object() || !PyUnicode_Check(args.pos[0].obj))
+    return fail(AbortCode::UnsupportedCall, "np.einsum without a subscripts string is not traced yet");
+  for (const auto& [k, v] : args.kw)
+    if (k != "optimize")  // the recorded ops are the same whatever the contraction order
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.einsum(..., {}=) is not traced yet", k));
+  std::string spec;
+  for (const char* c = PyUnicode_AsUTF8(args.pos[0].obj); *c; ++c)
+    if (*c != ' ') spec += *c;
+  std::vector<AValue> ops(args.pos.begin() + 1, args.pos.end());
+  if (ops.empty() || ops.size() > 2)
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.einsum of {} operands is not traced yet", ops.size()));
+  for (const AValue& o : ops)
+    if (!o.is_tensor() || o.box == Box::PyFloat || o.box == Box::PyInt)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.einsum of {} is not traced yet", what(o)));
+  for (const AValue& o : ops)
+    if (!static_only(o)) return false;
+  if (spec.find('.') != std::string::npos)
+    return fail(AbortCode::UnsupportedCall, "np.einsum with an ellipsis is not traced yet");
+
+  // Parse: terms per operand, the output term (explicit, or the labels used once, sorted).
+  size_t arrow = spec.find("->");
+  std::string lhs = spec.substr(0, arrow);
+  std::vector<std::string> terms(1);
+  for (char c : lhs) {
+    if (c == ',') terms.emplace_back();
+    else terms.back() += c;
+  }
+  if (terms.size() != ops.size())
+    return fail(AbortCode::UserError, "ValueError: more operands provided to einstein sum function than specified in the subscripts string");
+  std::string out;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const std::string& t = terms[i];
+    for (char c : t)
+      if (!is_label(c)) return fail(AbortCode::UserError, fmt::format("ValueError: invalid subscript '{}' in einstein sum subscripts string", c));
+    if (static_cast<int>(t.size()) != ops[i].type.rank())
+      return fail(AbortCode::UserError, fmt::format("ValueError: operand {} has {} dimensions, its subscripts {}", i, ops[i].type.rank(), t.size()));
+    for (size_t a = 0; a < t.size(); ++a)
+      if (t.find(t[a]) != a)
+        return fail(AbortCode::UnsupportedCall, "np.einsum with a repeated subscript in one operand (a diagonal) is not traced yet");
+  }
+  auto count = [&](char c) {
+    int n = 0;
+    for (const std::string& t : terms) n += static_cast<int>(std::count(t.begin(), t.end(), c));
+    return n;
+  };
+  if (arrow != std::string::npos) {
+    out = spec.substr(arrow + 2);
+    for (size_t a = 0; a < out.size(); ++a) {
+      if (!is_label(out[a]) || count(out[a]) == 0 || out.find(out[a]) != a)
+        return fail(AbortCode::UserError, fmt::format("ValueError: einstein sum subscripts string included output subscript '{}' which never appeared in an input, or twice, or is invalid", out[a]));
+    }
+  } else {
+    for (const std::string& t : terms)
+      for (char c : t)
+        if (count(c) == 1) out += c;
+    std::sort(out.begin(), out.end());
+  }
+  // Sizes agree per label (NumPy broadcasts size 1 against others: that case runs eagerly).
+  std::map<char, int64_t> size;
+  for (size_t i = 0; i < terms.size(); ++i)
+    for (size_t a = 0; a < terms[i].size(); ++a) {
+      int64_t n = ops[i].type.shape[a].size;
+      auto [it, fresh] = size.emplace(terms[i][a], n);
+      if (!fresh && it->second != n)
+        return fail(AbortCode::UnsupportedCall, "np.einsum with sizes that differ for one subscript is not traced");
+    }
+
+  // The result dtype: NumPy's result_type of the operands; booleans (an or of ands) run eagerly.
+  PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(ops.size()));
+  for (size_t i = 0; i < ops.size(); ++i) PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), probe(ops[i]));
+  PyObject* fn = PyObject_GetAttrString(np_->numpy, "result_type");
+  PyObject* rt = fn ? PyObject_Call(fn, t, nullptr) : nullptr;
+  Py_XDECREF(fn);
+  Py_DECREF(t);
+  if (!rt) return fail(AbortCode::UserError, exception_text());
+  keep(rt);
+  auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
+  if (!dt || ir::is_bool(*dt))
+    return fail(AbortCode::UnsupportedDtype, "np.einsum of this dtype is not traced yet");
+  for (AValue& o : ops)
+    if (o.type.dtype != *dt) o = tensor(cast(o.v, *dt), Box::Array);
+  AValue dtype_obj = object(rt, Source::constant());
+
+  // Helpers over the tracer's own recording of NumPy calls: each pushes, we pop.
+  auto int_tuple = [&](const std::vector<int64_t>& v) {
+    PyObject* tup = PyTuple_New(static_cast<Py_ssize_t>(v.size()));
+    for (size_t i = 0; i < v.size(); ++i) PyTuple_SET_ITEM(tup, static_cast<Py_ssize_t>(i), PyLong_FromLongLong(v[i]));
+    keep(tup);  // steals the reference
+    return object(tup, Source::constant());
+  };
+  auto transpose = [&](const AValue& x, const std::string& from, const std::string& to) -> std::optional<AValue> {
+    std::vector<int64_t> perm;
+    for (char c : to) perm.push_back(static_cast<int64_t>(from.find(c)));
+    CallArgs a;
+    a.pos = {x, int_tuple(perm)};
+    bool handled = false;
+    if (!call_numpy("transpose", std::move(a), false, handled) || !handled) return std::nullopt;
+    return pop();
+  };
+  // Sum over the labels of `term` not in `keep`, in the einsum dtype; the kept labels stay in order.
+  auto sum_out = [&](const AValue& x, std::string& term, const std::string& kept) -> std::optional<AValue> {
+    std::vector<int64_t> axes;
+    std::string rest;
+    for (size_t a = 0; a < term.size(); ++a) {
+      if (kept.find(term[a]) == std::string::npos) axes.push_back(static_cast<int64_t>(a));
+      else rest += term[a];
+    }
+    if (axes.empty()) return x;
+    AValue axis = int_tuple(axes);
+    if (!reduce("sum", x, &axis, false, &dtype_obj, 0)) return std::nullopt;
+    term = rest;
+    return pop();
+  };
+  auto sizes_of = [&](const std::string& labels) {
+    std::vector<int64_t> s;
+    for (char c : labels) s.push_back(size.at(c));
+    return s;
+  };
+  auto product = [&](const std::string& labels) {
+    int64_t n = 1;
+    for (char c : labels) n *= size.at(c);
+    return n;
+  };
+
+  // The value laid out as `term`, as the output: a fresh result as it is (a NumPy scalar for a
+  // 0-d one, as einsum returns), else the transpose (a view where nothing was computed, as
+  // NumPy's einsum returns one).
+  auto finish = [&](const AValue& x, const std::string& term, bool computed) {
+    if (computed && term == out) {
+      push(x);
+      return true;
+    }
+    if (!computed) {
+      auto r = transpose(x, term, out);
+      if (!r) return false;
+      push(std::move(*r));
+      return true;
+    }
+    // A computed result in another order: a new array of its own (not a view of a temporary).
+    ir::Node n;
+    n.op = ir::Op::Transpose;
+    for (char c : out) {
+      int64_t k = static_cast<int64_t>(term.find(c));
+      n.ints.push_back(k);
+      n.type.shape.push_back(x.type.shape[static_cast<size_t>(k)]);
+    }
+    n.type.dtype = x.type.dtype;
+    n.operands = {x.v};
+    n.loc = loc_;
+    push(tensor(trace_.graph.add(std::move(n)), Box::Array));
+    return true;
+  };
+  if (ops.size() == 1) {
+    std::string term = terms[0];
+    auto s = sum_out(ops[0], term, out);
+    if (!s) return false;
+    return finish(*s, term, term != terms[0]);
+  }
+
+  // Two operands: labels only one side sums over first.
+  std::string ta = terms[0], tb = terms[1];
+  std::string keep_a, keep_b;
+  for (char c : ta)
+    if (out.find(c) != std::string::npos || tb.find(c) != std::string::npos) keep_a += c;
+  for (char c : tb)
+    if (out.find(c) != std::string::npos || ta.find(c) != std::string::npos) keep_b += c;
+  auto a = sum_out(ops[0], ta, keep_a);
+  auto b = a ? sum_out(ops[1], tb, keep_b) : std::nullopt;
+  if (!b) return false;
+  std::string batch, contr, fa, fb;
+  for (char c : out) {
+    bool in_a = ta.find(c) != std::string::npos, in_b = tb.find(c) != std::string::npos;
+    (in_a && in_b ? batch : in_a ? fa : fb) += c;
+  }
+  for (char c : ta)
+    if (tb.find(c) != std::string::npos && out.find(c) == std::string::npos) contr += c;
+
+  if (fa.empty() || fb.empty() || contr.empty()) {
+    // Broadcast product (and a sum over the contracted labels): both sides laid out in the order
+    // batch + fa + fb + contr, with size-1 axes where a side lacks a label.
+    std::string order = batch + fa + fb + contr;
+    auto lay = [&](const AValue& x, const std::string& term) -> std::optional<AValue> {
+      std::string mine;
+      for (char c : order)
+        if (term.find(c) != std::string::npos) mine += c;
+      auto p = transpose(x, term, mine);
+      if (!p) return std::nullopt;
+      std::vector<int64_t> shape;
+      for (char c : order) shape.push_back(term.find(c) != std::string::npos ? size.at(c) : 1);
+      return reshape_value(*p, shape, false);
+    };
+    auto la = lay(*a, ta);
+    auto lb = la ? lay(*b, tb) : std::nullopt;
+    if (!lb) return false;
+    if (!apply_ufunc(*np_->ufunc_named("multiply"), {*la, *lb}, false)) return false;
+    AValue p = pop();
+    std::string term = order;
+    auto s = sum_out(p, term, batch + fa + fb);
+    if (!s) return false;
+    return finish(*s, term, true);
+  }
+  // Contraction with free labels on both sides: [Nb, Nfa, Nc] @ [Nb, Nc, Nfb].
+  auto pa = transpose(*a, ta, batch + fa + contr);
+  auto pb = pa ? transpose(*b, tb, batch + contr + fb) : std::nullopt;
+  if (!pb) return false;
+  int64_t nb = product(batch), nfa = product(fa), nfb = product(fb), nc = product(contr);
+  auto ma = reshape_value(*pa, {nb, nfa, nc}, false);
+  auto mb = ma ? reshape_value(*pb, {nb, nc, nfb}, false) : std::nullopt;
+  if (!mb || !matmul(*ma, *mb, "matmul")) return false;
+  AValue c = pop();
+  auto shaped = reshape_value(c, sizes_of(batch + fa + fb), false);
+  if (!shaped) return false;
+  return finish(*shaped, batch + fa + fb, true);
+}
+
+}  // namespace tracejit::tracer::detail
