@@ -712,6 +712,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     return ca;
   };
   if (callable.kind == AValue::Kind::TensorMethod) {
+    if (callable.method == "repeat") return tile_repeat("repeat", split_args(std::move(args), callable.items[0]));
     if (callable.method == "fill") {  // x.fill(v): NumPy's setitem of v into every element
       if (nkw > 0 || args.size() != 1)
         return fail(AbortCode::UnsupportedCall, "array .fill() takes one positional value");
@@ -747,6 +748,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
   if (const char* npname = np_->function_name(f)) {
     if (std::strcmp(npname, "copyto") == 0) return copyto(split_args(std::move(args), std::nullopt));  // inplace.cpp
     if (std::strcmp(npname, "einsum") == 0) return einsum(split_args(std::move(args), std::nullopt));
+    if (std::strcmp(npname, "tile") == 0 || std::strcmp(npname, "repeat") == 0)
+      return tile_repeat(npname, split_args(std::move(args), std::nullopt));
     bool handled = false;
     if (!call_numpy(npname, split_args(std::move(args), std::nullopt), false, handled)) return false;
     if (!handled)
