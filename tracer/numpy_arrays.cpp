@@ -1248,6 +1248,59 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(std::move(out));
     return true;
   }
+  if ((name == "cumsum" || name == "cumprod") && x) {
+    // np.cumsum(a, axis=None, dtype=None, out=None) and the methods: add/multiply.accumulate
+    // along one axis (of the flattened array for axis None; a 0-d array is one element), in
+    // the dtype NumPy accumulates in, asked of NumPy (int64 for bool and signed ints, uint64
+    // for unsigned ones, or dtype=), then one scan in order: NumPy's roundings exactly.
+    if (!args.only({"a", "axis", "dtype", "out"}, bad))
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad));
+    if (const AValue* out = args.get(3, "out"); out && !(out->is_object() && out->obj == Py_None))
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with out= is not traced yet", name));
+    if (x->box == Box::PyFloat || x->box == Box::PyInt)
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of a Python number is not traced", name));
+    const AValue* axis_v = args.get(1, "axis");
+    const bool flat = !axis_v || (axis_v->is_object() && axis_v->obj == Py_None);
+    const int rank = x->type.rank();
+    int64_t axis = 0;
+    if (!flat) {
+      if (axis_v->is_object() && PyBool_Check(axis_v->obj))
+        return fail(AbortCode::UserError, "TypeError: an integer is required for the axis");
+      if (axis_v->kind == AValue::Kind::Tuple || (axis_v->is_object() && !PyLong_Check(axis_v->obj) &&
+                                                   !PyArray_IsScalar(axis_v->obj, Integer)))
+        return fail(AbortCode::UserError, fmt::format("TypeError: {}() takes one integer axis", name));
+      auto l = int_list(*axis_v, "axis");
+      if (!l) return false;
+      axis = (*l)[0];
+      const int64_t r = std::max(rank, 1);  // a 0-d array scans as one element
+      if (axis < -r || axis >= r)
+        return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", axis, r));
+      if (axis < 0) axis += r;
+    }
+    PyObject* dtype_kw = nullptr;
+    if (const AValue* dt = args.get(2, "dtype"); dt && !(dt->is_object() && dt->obj == Py_None)) {
+      if (!dt->is_object()) return fail(AbortCode::UnsupportedValue, "dtype must be a constant");
+      dtype_kw = Py_BuildValue("{s:O}", "dtype", dt->obj);
+    }
+    auto resolved = probe_method_dtype(x->type.dtype, name.c_str(), dtype_kw);
+    Py_XDECREF(dtype_kw);
+    if (!resolved) return fail(AbortCode::UnsupportedDtype, fmt::format("{}() accumulates in a dtype the JIT does not compile", name));
+    AValue src = *x;
+    if (flat || rank == 0) {
+      auto r = reshape_value(*x, {-1}, true);
+      if (!r) return false;
+      src = *r;
+    }
+    ir::ValueId in = cast(src.v, *resolved);
+    ir::Node n;
+    n.op = name == "cumsum" ? ir::Op::ScanSum : ir::Op::ScanProd;
+    n.type = g.type(in);
+    n.operands = {in};
+    n.ints = {axis};
+    n.loc = loc_;
+    push(tensor(g.add(std::move(n)), Box::Array));
+    return true;
+  }
   if (name == "linalg.norm" && x && !method) {
     // np.linalg.norm(x, ord=None, axis=None, keepdims=False) with ord None (the 2-norm of a
     // vector, Frobenius of a matrix, along any axes): NumPy's formula sqrt(add.reduce(x * x,

@@ -74,6 +74,17 @@ TEST(Verifier, BroadcastShapes) {
                "operand shapes do not broadcast");
 }
 
+TEST(Verifier, Scans) {
+  const std::string x = "%0 = param 0 contiguous : f64[2,3]\n";
+  EXPECT_EQ(verify_error("%0", x + "%1 = scan_sum %0 {ints = [1], fval = 0.0} : f64[2,3]\nreturn %1\n"), "<ok>");
+  EXPECT_EQ(verify_error("%0", x + "%1 = scan_prod %0 {ints = [0], fval = 0.0} : f64[2,3]\nreturn %1\n"), "<ok>");
+  expect_fault("%0", x + "%1 = scan_sum %0 : f64[2,3]\nreturn %1\n", "scan_sum/scan_prod need ints = [axis]");
+  expect_fault("%0", x + "%1 = scan_sum %0 {ints = [-1], fval = 0.0} : f64[2,3]\nreturn %1\n", "need ints = [axis]");
+  expect_fault("%0", x + "%1 = scan_prod %0 {ints = [0, 1], fval = 0.0} : f64[2,3]\nreturn %1\n", "need ints = [axis]");
+  expect_fault("%0", x + "%1 = scan_sum %0 {ints = [0], fval = 0.0} : f32[2,3]\nreturn %1\n", "a scan keeps its operand's type");
+  expect_fault("%0", x + "%1 = scan_sum %0 {ints = [0], fval = 0.0} : f64[1,3]\nreturn %1\n", "a scan keeps its operand's type");
+}
+
 TEST(Verifier, Params) {
   expect_fault("", "%0 = param 0 contiguous : f32[4]\nreturn %0\n", "missing from the function's parameter list");
   expect_fault("%0, %1", "%0 = param 1 contiguous : f32[4]\n%1 = param 0 contiguous : f32[4]\nreturn %0\n",
