@@ -1301,6 +1301,131 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(tensor(g.add(std::move(n)), Box::Array));
     return true;
   }
+  if (name == "diff" && x && !method) {
+    // np.diff(a, n=1, axis=-1, prepend, append) as numpy/lib/_function_base_impl.py writes it:
+    // the parts concatenated (a 0-d prepend/append broadcast to one slice along the axis, all
+    // in their result_type), then n times a[1:] - a[:-1] along the axis (not_equal for bool).
+    if (!args.only({"a", "n", "axis", "prepend", "append"}, bad) || args.pos.size() > 5)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.diff() with '{}' is not traced yet", bad.empty() ? "extra arguments" : bad));
+    if (x->box == Box::PyFloat || x->box == Box::PyInt)
+      return fail(AbortCode::UnsupportedValue, "np.diff() of a Python number is not traced");
+    int64_t order = 1, axis = -1;
+    if (const AValue* nv = args.get(1, "n")) {
+      auto l = int_list(*nv, "n");
+      if (!l || l->size() != 1) return l ? fail(AbortCode::UserError, "TypeError: np.diff() takes one integer n") : false;
+      order = (*l)[0];
+    }
+    if (order == 0) {  // NumPy returns `a` itself
+      push(*x);
+      return true;
+    }
+    if (order < 0) return fail(AbortCode::UserError, fmt::format("ValueError: order must be non-negative but got {}", order));
+    const int rank = x->type.rank();
+    if (rank == 0) return fail(AbortCode::UserError, "ValueError: diff requires input that is at least one dimensional");
+    if (const AValue* av = args.get(2, "axis")) {
+      if (av->kind == AValue::Kind::Tuple || (av->is_object() && !PyLong_Check(av->obj) && !PyArray_IsScalar(av->obj, Integer)))
+        return fail(AbortCode::UserError, "TypeError: np.diff() takes one integer axis");
+      auto l = int_list(*av, "axis");
+      if (!l) return false;
+      axis = (*l)[0];
+    }
+    if (axis < -rank || axis >= rank)
+      return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", axis, rank));
+    if (axis < 0) axis += rank;
+    const auto ax = static_cast<size_t>(axis);
+    // The parts: prepend, a, append (np._NoValue when not given; None is a value: an object array).
+    std::vector<std::pair<AValue, ir::DType>> parts;
+    auto add_part = [&](const AValue* v) -> bool {
+      if (!v) return true;
+      if (v->is_tensor()) {
+        ir::DType dt = v->box == Box::PyFloat ? ir::DType::F64 : v->box == Box::PyInt ? ir::DType::I64 : v->type.dtype;
+        parts.push_back({*v, dt});
+        return true;
+      }
+      if (!v->is_object() || !is_py_scalar(v->obj))
+        return fail(AbortCode::UnsupportedValue, fmt::format("np.diff() with a prepend/append of {} is not traced", what(*v)));
+      PyObject* arr = PyArray_FromAny(v->obj, nullptr, 0, 0, 0, nullptr);  // np.asanyarray
+      std::optional<ir::DType> dt;
+      if (arr) dt = dtype_from_typenum(PyArray_TYPE(reinterpret_cast<PyArrayObject*>(arr)));
+      Py_XDECREF(arr);
+      PyErr_Clear();
+      if (!dt) return fail(AbortCode::UnsupportedDtype, "np.diff() with a prepend/append of a dtype the JIT does not compile");
+      parts.push_back({*v, *dt});
+      return true;
+    };
+    if (!add_part(args.get(3, "prepend"))) return false;
+    parts.push_back({*x, x->type.dtype});
+    if (!add_part(args.get(4, "append"))) return false;
+    AValue cur = *x;
+    if (parts.size() > 1) {
+      PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(parts.size()));
+      for (size_t i = 0; i < parts.size(); ++i) {
+        npy_intp zero = 0;
+        PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i),
+                         PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(parts[i].second)), 0));
+      }
+      PyObject* fn = PyObject_GetAttrString(np_->numpy, "result_type");
+      PyObject* rt = fn ? PyObject_Call(fn, t, nullptr) : nullptr;
+      Py_XDECREF(fn);
+      Py_DECREF(t);
+      if (!rt) return fail(AbortCode::UserError, exception_text());
+      auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
+      Py_DECREF(rt);
+      if (!dt) return fail(AbortCode::UnsupportedDtype, "np.diff() parts of a result dtype the JIT does not compile");
+      std::vector<ir::Dim> shape = x->type.shape;
+      ir::Node n;
+      n.op = ir::Op::Concat;
+      int64_t total = 0;
+      for (auto& [p, pdt] : parts) {
+        auto v = to_ir(p, pdt);
+        if (!v) return false;
+        ir::ValueId pv = cast(*v, *dt);
+        const ir::Type& pt = g.type(pv);
+        if (pt.rank() == 0) {  // broadcast to one slice along the axis
+          std::vector<ir::Dim> s = x->type.shape;
+          s[ax] = ir::Dim::fixed(1);
+          pv = g.add_op(ir::Op::Broadcast, ir::Type(*dt, s), {pv}, loc_);
+        } else {
+          if (pt.rank() != rank)
+            return fail(AbortCode::UserError, "ValueError: all the input arrays must have same number of dimensions");
+          for (int k = 0; k < rank; ++k)
+            if (k != axis && pt.shape[static_cast<size_t>(k)] != shape[static_cast<size_t>(k)])
+              return fail(AbortCode::UserError, "ValueError: all the input array dimensions except for the concatenation axis must match exactly");
+        }
+        total += g.type(pv).shape[ax].size;
+        n.operands.push_back(pv);
+      }
+      shape[ax] = ir::Dim::fixed(total);
+      n.type = ir::Type(*dt, shape);
+      n.ints = {axis};
+      n.loc = loc_;
+      cur = tensor(g.add(std::move(n)), Box::Array);
+    }
+    const UfuncInfo& op = *np_->ufunc_named(ir::is_bool(cur.type.dtype) ? "not_equal" : "subtract");
+    for (int64_t k = 0; k < order; ++k) {
+      const int64_t len = cur.type.shape[ax].size, cnt = std::max<int64_t>(len - 1, 0);
+      AValue sl[2];
+      for (int which = 0; which < 2; ++which) {  // a[1:], a[:-1]
+        ir::Node n;
+        n.op = ir::Op::Slice;
+        std::vector<ir::Dim> s = cur.type.shape;
+        s[ax] = ir::Dim::fixed(cnt);
+        n.type = ir::Type(cur.type.dtype, s);
+        n.operands = {cur.v};
+        for (int d = 0; d < rank; ++d) {
+          n.ints.push_back(d == axis && which == 0 && cnt > 0 ? 1 : 0);
+          n.ints.push_back(1);
+        }
+        n.loc = loc_;
+        sl[which] = tensor(g.add(std::move(n)), Box::Array);
+      }
+      if (!apply_ufunc(op, {sl[0], sl[1]}, false)) return false;
+      cur = pop();
+    }
+    cur.box = Box::Array;
+    push(std::move(cur));
+    return true;
+  }
   if (name == "linalg.norm" && x && !method) {
     // np.linalg.norm(x, ord=None, axis=None, keepdims=False) with ord None (the 2-norm of a
     // vector, Frobenius of a matrix, along any axes): NumPy's formula sqrt(add.reduce(x * x,
