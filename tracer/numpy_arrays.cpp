@@ -1426,6 +1426,111 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(std::move(cur));
     return true;
   }
+  if (name == "isclose" || name == "allclose") {
+    // numpy/_core/numeric.py: y made inexact (result_type(y, 1.0); a Python int becomes a
+    // float), then less_equal(abs(x - y), atol + rtol * abs(y)) & isfinite(y) | (x == y),
+    // | isnan(x) & isnan(y) with equal_nan; `result[()]` (a NumPy bool for 0-d). allclose is
+    // bool(all(isclose(...))). NumPy ignores the invalid flag there (inf - inf, 0 * inf): the
+    // first term is computed on y with its non-finite elements replaced by 0 (it is masked by
+    // isfinite(y) there), which raises no flag NumPy would report.
+    if (!args.only({"a", "b", "rtol", "atol", "equal_nan"}, bad) || args.pos.size() > 5)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() with '{}' is not traced yet", name, bad.empty() ? "extra arguments" : bad));
+    const AValue* av = args.get(0, "a");
+    const AValue* bv = args.get(1, "b");
+    if (!av || !bv) return fail(AbortCode::UserError, fmt::format("TypeError: {}() missing a required argument", name));
+    if (!av->is_tensor() && !bv->is_tensor())
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of two constants is not traced", name));
+    for (const AValue* v : {av, bv})
+      if (!v->is_tensor() && !(v->is_object() && (PyFloat_Check(v->obj) || PyLong_Check(v->obj) || PyArray_IsScalar(v->obj, Generic))))
+        return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of {} is not traced", name, what(*v)));
+    auto tolerance = [&](size_t i, const char* kname, double dflt) -> std::optional<AValue> {
+      const AValue* v = args.get(i, kname);
+      PyObject* o = nullptr;
+      if (!v) {
+        o = PyFloat_FromDouble(dflt);
+      } else if (v->is_object() && (PyFloat_Check(v->obj) || (PyLong_Check(v->obj) && !PyBool_Check(v->obj)))) {
+        double d = PyFloat_AsDouble(v->obj);
+        if (PyErr_Occurred() || !std::isfinite(d)) {  // NumPy warns or raises (errstate): eagerly
+          PyErr_Clear();
+          fail(AbortCode::UnsupportedValue, fmt::format("np.{}() with a non-finite {}", name, kname));
+          return std::nullopt;
+        }
+        return *v;
+      } else {
+        fail(AbortCode::UnsupportedValue, fmt::format("np.{}() with a {} other than a constant Python float or int", name, kname));
+        return std::nullopt;
+      }
+      AValue r = object(o, Source::constant());
+      Py_DECREF(o);
+      return r;
+    };
+    auto rtol = tolerance(2, "rtol", 1e-05);
+    if (!rtol) return false;
+    auto atol = tolerance(3, "atol", 1e-08);
+    if (!atol) return false;
+    auto equal_nan = bool_kw(4, "equal_nan", false);
+    if (!equal_nan) return false;
+    AValue xv = *av, yv = *bv;
+    // y inexact: an array (or NumPy scalar) to result_type(y, 1.0), a Python int to float.
+    if (yv.is_tensor() && yv.box != Box::PyFloat && yv.box != Box::PyInt) {
+      if (!ir::is_float(yv.type.dtype)) {
+        ir::Type t = yv.type;
+        t.dtype = ir::DType::F64;
+        yv = tensor(g.add_op(ir::Op::Cast, t, {yv.v}, loc_), yv.box);
+      }
+    } else if (yv.is_tensor() && yv.box == Box::PyInt) {
+      yv = tensor(g.add_op(ir::Op::Cast, ir::Type::scalar(ir::DType::F64), {yv.v}, loc_), Box::PyFloat);
+    } else if (yv.is_object() && PyLong_Check(yv.obj) && !PyArray_IsScalar(yv.obj, Generic)) {
+      PyObject* f = PyNumber_Float(yv.obj);
+      if (!f) return fail(AbortCode::UserError, exception_text());
+      yv = object(f, Source::constant());
+      Py_DECREF(f);
+    } else if (yv.is_object() && PyArray_IsScalar(yv.obj, Generic)) {
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of a constant NumPy scalar b is not traced", name));
+    }
+    // y with its non-finite elements as 0, for the masked first term.
+    AValue ys = yv;
+    if (yv.is_tensor()) {
+      ir::Type bt(ir::DType::Bool, yv.type.shape);
+      ir::ValueId fin = g.add_op(ir::Op::IsFinite, bt, {yv.v}, loc_);
+      ys = tensor(g.add_op(ir::Op::Where, yv.type, {fin, yv.v, g.add_const_float(yv.type.dtype, 0.0, loc_)}, loc_), yv.box);
+    } else if (!std::isfinite(PyFloat_AsDouble(yv.obj))) {
+      PyObject* z = PyFloat_FromDouble(0.0);
+      ys = object(z, Source::constant());
+      Py_DECREF(z);
+    }
+    auto call = [&](const char* uname, std::vector<AValue> ops) -> std::optional<AValue> {
+      if (!apply_ufunc(*np_->ufunc_named(uname), std::move(ops), false)) return std::nullopt;
+      return pop();
+    };
+    auto d = call("subtract", {xv, ys});
+    auto ad = d ? call("absolute", {*d}) : std::nullopt;
+    auto ay = ad ? call("absolute", {ys}) : std::nullopt;
+    auto rt = ay ? call("multiply", {*rtol, *ay}) : std::nullopt;
+    auto tol = rt ? call("add", {*atol, *rt}) : std::nullopt;
+    auto le = tol ? call("less_equal", {*ad, *tol}) : std::nullopt;
+    auto fin = le ? call("isfinite", {yv}) : std::nullopt;
+    auto t1 = fin ? call("bitwise_and", {*le, *fin}) : std::nullopt;
+    auto eq = t1 ? call("equal", {xv, yv}) : std::nullopt;
+    auto res = eq ? call("bitwise_or", {*t1, *eq}) : std::nullopt;
+    if (res && *equal_nan) {
+      auto nx = call("isnan", {xv});
+      auto ny = nx ? call("isnan", {yv}) : std::nullopt;
+      auto both = ny ? call("bitwise_and", {*nx, *ny}) : std::nullopt;
+      res = both ? call("bitwise_or", {*res, *both}) : std::nullopt;
+    }
+    if (!res) return false;
+    if (!res->is_tensor()) return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() folded to a constant", name));
+    if (name == "isclose") {
+      res->box = res->type.shape.empty() ? Box::NpScalar : Box::Array;
+      push(std::move(*res));
+      return true;
+    }
+    if (!reduce("all", *res, nullptr, false, nullptr, 0)) return false;
+    AValue all = pop();
+    push(python_bool(all.v));
+    return true;
+  }
   if (name == "linalg.norm" && x && !method) {
     // np.linalg.norm(x, ord=None, axis=None, keepdims=False) with ord None (the 2-norm of a
     // vector, Frobenius of a matrix, along any axes): NumPy's formula sqrt(add.reduce(x * x,

@@ -96,7 +96,7 @@ constexpr const char* kFunctions[] = {
     "expand_dims", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "roll",
     "triu", "tril", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
     "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm", "cumsum", "cumprod",
-    "diff",
+    "diff", "isclose", "allclose",
 };
 
 }  // namespace
