@@ -87,6 +87,9 @@ constexpr Entry kUfuncs[] = {
     {"rad2deg", ir::Op::Mul, 1},
     {"degrees", ir::Op::Mul, 1},
     {"heaviside", ir::Op::Where, 2},  // npy_heaviside's branches as selects (see apply_ufunc)
+    // npy_logaddexp / npy_logaddexp2 from exp, exp2, log1p and selects (see apply_ufunc)
+    {"logaddexp", ir::Op::Log1p, 2},
+    {"logaddexp2", ir::Op::Log1p, 2},
 };
 
 // NumPy functions (not elementwise ufuncs) the tracer records; see numpy_arrays.cpp.
