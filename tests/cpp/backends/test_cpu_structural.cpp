@@ -248,6 +248,22 @@ Arr ref_node(const ir::Graph& g, const std::vector<Arr>& inputs, ValueId v, std:
       });
       return r;
     }
+    case Op::ScanSum:
+    case Op::ScanProd: {  // in order, each step rounded to the dtype (NumPy's accumulate)
+      Arr x = op(0);
+      auto axis = static_cast<size_t>(n.ints[0]);
+      Op step = n.op == Op::ScanSum ? Op::Add : Op::Mul;
+      for_each(shape, [&](const auto& idx) {  // C order: the previous step is done
+        auto k = static_cast<size_t>(flat(idx, shape));
+        auto p = idx;
+        bool first = idx[axis] == 0;
+        if (!first) p[axis] -= 1;
+        auto pk = static_cast<size_t>(flat(p, shape));
+        if (isf(d)) r.f[k] = first ? x.f[k] : round_to(d, ref_float_binary(step, r.f[pk], x.f[k]));
+        else r.i[k] = first ? x.i[k] : wrap(d, ref_int_binary(step, d, r.i[pk], x.i[k]));
+      });
+      return r;
+    }
     case Op::ReduceSum: case Op::ReduceProd: case Op::ReduceMax: case Op::ReduceMin:
     case Op::ReduceAny: case Op::ReduceAll: {
       Arr x = op(0);
@@ -472,6 +488,33 @@ TEST(CpuStructural, MaxMinPropagateNaN) {
           }
       }
     }
+}
+
+TEST(CpuStructural, Scans) {
+  for (DType d : {DType::Bool, DType::I8, DType::U16, DType::I64, DType::F32, DType::F64})
+    for (Op op : {Op::ScanSum, Op::ScanProd})
+      for (int64_t axis : {0, 1, 2}) {
+        std::vector<int64_t> shape = {3, 17, 9};
+        Arr a = random_arr(d, shape, static_cast<uint32_t>(axis) + 21, 0.03);
+        ir::Graph g;
+        ValueId x = g.add_param(T(d, shape), ir::ParamLayout::Contiguous);
+        ValueId r = g.add_op(op, T(d, shape), {x});
+        g.node(r).ints = {axis};
+        g.results = {r};
+        SCOPED_TRACE(fmt::format("{} {} axis {}", ir::op_name(op), ir::dtype_name(d), axis));
+        check(g, {a});
+      }
+  // A fused producer, a scan of a scan and a consumer: one buffer per scan.
+  ir::Graph g;
+  ValueId x = g.add_param(T(DType::F32, {40, 33}), ir::ParamLayout::Contiguous);
+  ValueId two = g.add_const_float(DType::F32, 2.0);
+  ValueId p = g.add_op(Op::Mul, T(DType::F32, {40, 33}), {x, two});
+  ValueId s1 = g.add_op(Op::ScanSum, T(DType::F32, {40, 33}), {p});
+  g.node(s1).ints = {1};
+  ValueId s2 = g.add_op(Op::ScanSum, T(DType::F32, {40, 33}), {s1});
+  g.node(s2).ints = {0};
+  g.results = {g.add_op(Op::Sub, T(DType::F32, {40, 33}), {s2, x})};
+  check(g, {random_arr(DType::F32, {40, 33}, 5)});
 }
 
 TEST(CpuStructural, ArgMaxArgMin) {
