@@ -450,6 +450,18 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     return python_scalar_op(u, operands, python_operator) || fail(AbortCode::UnsupportedValue, "float op");
   }
 
+  if (u.op == ir::Op::SignBit && operands[0].is_tensor() && !ir::is_float(operands[0].type.dtype)) {
+    // np.signbit of integers and bools: NumPy casts to a float loop (float16 for 8-bit ones),
+    // where the sign bit is that of the integer (no integer converts to -0.0 or NaN).
+    const AValue& x = operands[0];
+    ir::Graph& g = trace_.graph;
+    ir::Type bt(ir::DType::Bool, x.type.shape);
+    ir::ValueId r = ir::is_signed_int(x.type.dtype)
+                        ? g.add_op(ir::Op::Lt, bt, {x.v, g.add_const_int(x.type.dtype, 0, loc_)}, loc_)
+                        : g.add_op(ir::Op::Broadcast, bt, {g.add_const_int(ir::DType::Bool, 0, loc_)}, loc_);
+    push(tensor(r, x.type.shape.empty() ? Box::NpScalar : Box::Array));
+    return true;
+  }
   std::vector<ir::DType> loop;
   if (!resolve_loop(u, operands, loop)) return false;
   auto bshape = broadcast_operands(operands);

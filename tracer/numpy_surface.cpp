@@ -90,6 +90,8 @@ constexpr Entry kUfuncs[] = {
     // npy_logaddexp / npy_logaddexp2 from exp, exp2, log1p and selects (see apply_ufunc)
     {"logaddexp", ir::Op::Log1p, 2},
     {"logaddexp2", ir::Op::Log1p, 2},
+    {"signbit", ir::Op::SignBit, 1},
+    {"copysign", ir::Op::CopySign, 2},
 };
 
 // NumPy functions (not elementwise ufuncs) the tracer records; see numpy_arrays.cpp.

@@ -106,6 +106,7 @@ double ref_float_binary(Op op, double a, double b) {
     case Op::Minimum: return (a < b || std::isnan(a)) ? a : b;
     case Op::Fmax: return (a > b || std::isnan(b)) ? a : b;
     case Op::Fmin: return (a < b || std::isnan(b)) ? a : b;
+    case Op::CopySign: return std::copysign(a, b);
     default: ADD_FAILURE() << "no float reference for " << ir::op_name(op); return a;
   }
 }
@@ -335,6 +336,10 @@ Arr ref_node(const ir::Graph& g, const std::vector<Arr>& inputs, ValueId v, std:
       else r.i[static_cast<size_t>(k)] = wrap(d, isf(in) ? (d == DType::Bool ? xs[0].f[static_cast<size_t>(js[0])] != 0 : static_cast<int64_t>(xs[0].f[static_cast<size_t>(js[0])])) : xs[0].i[static_cast<size_t>(js[0])]);
       return;
     }
+    if (n.op == Op::SignBit) {
+      r.i[static_cast<size_t>(k)] = std::signbit(xs[0].f[static_cast<size_t>(js[0])]);
+      return;
+    }
     if (n.op == Op::IsNan || n.op == Op::IsInf || n.op == Op::IsFinite) {
       double x = xs[0].f[static_cast<size_t>(js[0])];
       r.i[static_cast<size_t>(k)] = n.op == Op::IsNan ? std::isnan(x) : n.op == Op::IsInf ? std::isinf(x) : std::isfinite(x);
@@ -515,6 +520,20 @@ TEST(CpuStructural, Scans) {
   g.node(s2).ints = {0};
   g.results = {g.add_op(Op::Sub, T(DType::F32, {40, 33}), {s2, x})};
   check(g, {random_arr(DType::F32, {40, 33}, 5)});
+}
+
+TEST(CpuStructural, SignBitAndCopySign) {
+  for (DType d : {DType::F32, DType::F64}) {
+    const double vals[] = {0.0, -0.0, 1.0, -1.0, NAN, -NAN, INFINITY, -INFINITY, 2.5, -1e-300};
+    Arr a = make_arr(d, {10, 1}), b = make_arr(d, {1, 10});
+    for (int i = 0; i < 10; ++i) a.f[static_cast<size_t>(i)] = b.f[static_cast<size_t>(i)] = vals[i];
+    ir::Graph g;
+    ValueId x = g.add_param(T(d, {10, 1}), ir::ParamLayout::Contiguous);
+    ValueId y = g.add_param(T(d, {1, 10}), ir::ParamLayout::Contiguous);
+    g.results = {g.add_op(Op::SignBit, T(DType::Bool, {10, 1}), {x}), g.add_op(Op::CopySign, T(d, {10, 10}), {x, y})};
+    SCOPED_TRACE(ir::dtype_name(d));
+    check(g, {a, b});
+  }
 }
 
 TEST(CpuStructural, ArgMaxArgMin) {
