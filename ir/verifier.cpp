@@ -160,6 +160,13 @@ Fault check_structural(const Graph& g, const Node& n) {
           return "argmax/argmin result shape";
       return std::nullopt;
     }
+    case Op::ScanSum:
+    case Op::ScanProd: {
+      const Type& x = in(0);
+      if (n.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= x.rank()) return "scan_sum/scan_prod need ints = [axis]";
+      if (r != x) return "a scan keeps its operand's type";
+      return std::nullopt;
+    }
     case Op::MatMul: {
       const Type &a = in(0), &b = in(1);
       if (a.dtype != r.dtype || b.dtype != r.dtype) return "matmul operands must have the result dtype";

@@ -851,7 +851,7 @@ void collect_flag_ops(const ir::Graph& g, std::set<FlagOpKey>& out) {
         break;
       case Op::Sqrt: case Op::Div: case Op::Add: case Op::Sub: case Op::Mul:
       case Op::FloorDiv: case Op::Mod: case Op::Pow: case Op::ReduceSum: case Op::ReduceProd:
-      case Op::MatMul:
+      case Op::MatMul: case Op::ScanSum: case Op::ScanProd:
         raises = raises || flt;
         break;
       default: break;

@@ -1248,6 +1248,289 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(std::move(out));
     return true;
   }
+  if ((name == "cumsum" || name == "cumprod") && x) {
+    // np.cumsum(a, axis=None, dtype=None, out=None) and the methods: add/multiply.accumulate
+    // along one axis (of the flattened array for axis None; a 0-d array is one element), in
+    // the dtype NumPy accumulates in, asked of NumPy (int64 for bool and signed ints, uint64
+    // for unsigned ones, or dtype=), then one scan in order: NumPy's roundings exactly.
+    if (!args.only({"a", "axis", "dtype", "out"}, bad))
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad));
+    if (const AValue* out = args.get(3, "out"); out && !(out->is_object() && out->obj == Py_None))
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with out= is not traced yet", name));
+    if (x->box == Box::PyFloat || x->box == Box::PyInt)
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of a Python number is not traced", name));
+    const AValue* axis_v = args.get(1, "axis");
+    const bool flat = !axis_v || (axis_v->is_object() && axis_v->obj == Py_None);
+    const int rank = x->type.rank();
+    int64_t axis = 0;
+    if (!flat) {
+      if (axis_v->is_object() && PyBool_Check(axis_v->obj))
+        return fail(AbortCode::UserError, "TypeError: an integer is required for the axis");
+      if (axis_v->kind == AValue::Kind::Tuple || (axis_v->is_object() && !PyLong_Check(axis_v->obj) &&
+                                                   !PyArray_IsScalar(axis_v->obj, Integer)))
+        return fail(AbortCode::UserError, fmt::format("TypeError: {}() takes one integer axis", name));
+      auto l = int_list(*axis_v, "axis");
+      if (!l) return false;
+      axis = (*l)[0];
+      const int64_t r = std::max(rank, 1);  // a 0-d array scans as one element
+      if (axis < -r || axis >= r)
+        return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", axis, r));
+      if (axis < 0) axis += r;
+    }
+    PyObject* dtype_kw = nullptr;
+    if (const AValue* dt = args.get(2, "dtype"); dt && !(dt->is_object() && dt->obj == Py_None)) {
+      if (!dt->is_object()) return fail(AbortCode::UnsupportedValue, "dtype must be a constant");
+      dtype_kw = Py_BuildValue("{s:O}", "dtype", dt->obj);
+    }
+    auto resolved = probe_method_dtype(x->type.dtype, name.c_str(), dtype_kw);
+    Py_XDECREF(dtype_kw);
+    if (!resolved) return fail(AbortCode::UnsupportedDtype, fmt::format("{}() accumulates in a dtype the JIT does not compile", name));
+    AValue src = *x;
+    if (flat || rank == 0) {
+      auto r = reshape_value(*x, {-1}, true);
+      if (!r) return false;
+      src = *r;
+    }
+    ir::ValueId in = cast(src.v, *resolved);
+    ir::Node n;
+    n.op = name == "cumsum" ? ir::Op::ScanSum : ir::Op::ScanProd;
+    n.type = g.type(in);
+    n.operands = {in};
+    n.ints = {axis};
+    n.loc = loc_;
+    push(tensor(g.add(std::move(n)), Box::Array));
+    return true;
+  }
+  if (name == "diff" && x && !method) {
+    // np.diff(a, n=1, axis=-1, prepend, append) as numpy/lib/_function_base_impl.py writes it:
+    // the parts concatenated (a 0-d prepend/append broadcast to one slice along the axis, all
+    // in their result_type), then n times a[1:] - a[:-1] along the axis (not_equal for bool).
+    if (!args.only({"a", "n", "axis", "prepend", "append"}, bad) || args.pos.size() > 5)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.diff() with '{}' is not traced yet", bad.empty() ? "extra arguments" : bad));
+    if (x->box == Box::PyFloat || x->box == Box::PyInt)
+      return fail(AbortCode::UnsupportedValue, "np.diff() of a Python number is not traced");
+    int64_t order = 1, axis = -1;
+    if (const AValue* nv = args.get(1, "n")) {
+      auto l = int_list(*nv, "n");
+      if (!l || l->size() != 1) return l ? fail(AbortCode::UserError, "TypeError: np.diff() takes one integer n") : false;
+      order = (*l)[0];
+    }
+    if (order == 0) {  // NumPy returns `a` itself
+      push(*x);
+      return true;
+    }
+    if (order < 0) return fail(AbortCode::UserError, fmt::format("ValueError: order must be non-negative but got {}", order));
+    const int rank = x->type.rank();
+    if (rank == 0) return fail(AbortCode::UserError, "ValueError: diff requires input that is at least one dimensional");
+    if (const AValue* av = args.get(2, "axis")) {
+      if (av->kind == AValue::Kind::Tuple || (av->is_object() && !PyLong_Check(av->obj) && !PyArray_IsScalar(av->obj, Integer)))
+        return fail(AbortCode::UserError, "TypeError: np.diff() takes one integer axis");
+      auto l = int_list(*av, "axis");
+      if (!l) return false;
+      axis = (*l)[0];
+    }
+    if (axis < -rank || axis >= rank)
+      return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", axis, rank));
+    if (axis < 0) axis += rank;
+    const auto ax = static_cast<size_t>(axis);
+    // The parts: prepend, a, append (np._NoValue when not given; None is a value: an object array).
+    std::vector<std::pair<AValue, ir::DType>> parts;
+    auto add_part = [&](const AValue* v) -> bool {
+      if (!v) return true;
+      if (v->is_tensor()) {
+        ir::DType dt = v->box == Box::PyFloat ? ir::DType::F64 : v->box == Box::PyInt ? ir::DType::I64 : v->type.dtype;
+        parts.push_back({*v, dt});
+        return true;
+      }
+      if (!v->is_object() || !is_py_scalar(v->obj))
+        return fail(AbortCode::UnsupportedValue, fmt::format("np.diff() with a prepend/append of {} is not traced", what(*v)));
+      PyObject* arr = PyArray_FromAny(v->obj, nullptr, 0, 0, 0, nullptr);  // np.asanyarray
+      std::optional<ir::DType> dt;
+      if (arr) dt = dtype_from_typenum(PyArray_TYPE(reinterpret_cast<PyArrayObject*>(arr)));
+      Py_XDECREF(arr);
+      PyErr_Clear();
+      if (!dt) return fail(AbortCode::UnsupportedDtype, "np.diff() with a prepend/append of a dtype the JIT does not compile");
+      parts.push_back({*v, *dt});
+      return true;
+    };
+    if (!add_part(args.get(3, "prepend"))) return false;
+    parts.push_back({*x, x->type.dtype});
+    if (!add_part(args.get(4, "append"))) return false;
+    AValue cur = *x;
+    if (parts.size() > 1) {
+      PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(parts.size()));
+      for (size_t i = 0; i < parts.size(); ++i) {
+        npy_intp zero = 0;
+        PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i),
+                         PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(parts[i].second)), 0));
+      }
+      PyObject* fn = PyObject_GetAttrString(np_->numpy, "result_type");
+      PyObject* rt = fn ? PyObject_Call(fn, t, nullptr) : nullptr;
+      Py_XDECREF(fn);
+      Py_DECREF(t);
+      if (!rt) return fail(AbortCode::UserError, exception_text());
+      auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
+      Py_DECREF(rt);
+      if (!dt) return fail(AbortCode::UnsupportedDtype, "np.diff() parts of a result dtype the JIT does not compile");
+      std::vector<ir::Dim> shape = x->type.shape;
+      ir::Node n;
+      n.op = ir::Op::Concat;
+      int64_t total = 0;
+      for (auto& [p, pdt] : parts) {
+        auto v = to_ir(p, pdt);
+        if (!v) return false;
+        ir::ValueId pv = cast(*v, *dt);
+        const ir::Type& pt = g.type(pv);
+        if (pt.rank() == 0) {  // broadcast to one slice along the axis
+          std::vector<ir::Dim> s = x->type.shape;
+          s[ax] = ir::Dim::fixed(1);
+          pv = g.add_op(ir::Op::Broadcast, ir::Type(*dt, s), {pv}, loc_);
+        } else {
+          if (pt.rank() != rank)
+            return fail(AbortCode::UserError, "ValueError: all the input arrays must have same number of dimensions");
+          for (int k = 0; k < rank; ++k)
+            if (k != axis && pt.shape[static_cast<size_t>(k)] != shape[static_cast<size_t>(k)])
+              return fail(AbortCode::UserError, "ValueError: all the input array dimensions except for the concatenation axis must match exactly");
+        }
+        total += g.type(pv).shape[ax].size;
+        n.operands.push_back(pv);
+      }
+      shape[ax] = ir::Dim::fixed(total);
+      n.type = ir::Type(*dt, shape);
+      n.ints = {axis};
+      n.loc = loc_;
+      cur = tensor(g.add(std::move(n)), Box::Array);
+    }
+    const UfuncInfo& op = *np_->ufunc_named(ir::is_bool(cur.type.dtype) ? "not_equal" : "subtract");
+    for (int64_t k = 0; k < order; ++k) {
+      const int64_t len = cur.type.shape[ax].size, cnt = std::max<int64_t>(len - 1, 0);
+      AValue sl[2];
+      for (int which = 0; which < 2; ++which) {  // a[1:], a[:-1]
+        ir::Node n;
+        n.op = ir::Op::Slice;
+        std::vector<ir::Dim> s = cur.type.shape;
+        s[ax] = ir::Dim::fixed(cnt);
+        n.type = ir::Type(cur.type.dtype, s);
+        n.operands = {cur.v};
+        for (int d = 0; d < rank; ++d) {
+          n.ints.push_back(d == axis && which == 0 && cnt > 0 ? 1 : 0);
+          n.ints.push_back(1);
+        }
+        n.loc = loc_;
+        sl[which] = tensor(g.add(std::move(n)), Box::Array);
+      }
+      if (!apply_ufunc(op, {sl[0], sl[1]}, false)) return false;
+      cur = pop();
+    }
+    cur.box = Box::Array;
+    push(std::move(cur));
+    return true;
+  }
+  if (name == "isclose" || name == "allclose") {
+    // numpy/_core/numeric.py: y made inexact (result_type(y, 1.0); a Python int becomes a
+    // float), then less_equal(abs(x - y), atol + rtol * abs(y)) & isfinite(y) | (x == y),
+    // | isnan(x) & isnan(y) with equal_nan; `result[()]` (a NumPy bool for 0-d). allclose is
+    // bool(all(isclose(...))). NumPy ignores the invalid flag there (inf - inf, 0 * inf): the
+    // first term is computed on y with its non-finite elements replaced by 0 (it is masked by
+    // isfinite(y) there), which raises no flag NumPy would report.
+    if (!args.only({"a", "b", "rtol", "atol", "equal_nan"}, bad) || args.pos.size() > 5)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() with '{}' is not traced yet", name, bad.empty() ? "extra arguments" : bad));
+    const AValue* av = args.get(0, "a");
+    const AValue* bv = args.get(1, "b");
+    if (!av || !bv) return fail(AbortCode::UserError, fmt::format("TypeError: {}() missing a required argument", name));
+    if (!av->is_tensor() && !bv->is_tensor())
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of two constants is not traced", name));
+    for (const AValue* v : {av, bv})
+      if (!v->is_tensor() && !(v->is_object() && (PyFloat_Check(v->obj) || PyLong_Check(v->obj) || PyArray_IsScalar(v->obj, Generic))))
+        return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of {} is not traced", name, what(*v)));
+    auto tolerance = [&](size_t i, const char* kname, double dflt) -> std::optional<AValue> {
+      const AValue* v = args.get(i, kname);
+      PyObject* o = nullptr;
+      if (!v) {
+        o = PyFloat_FromDouble(dflt);
+      } else if (v->is_object() && (PyFloat_Check(v->obj) || (PyLong_Check(v->obj) && !PyBool_Check(v->obj)))) {
+        double d = PyFloat_AsDouble(v->obj);
+        if (PyErr_Occurred() || !std::isfinite(d)) {  // NumPy warns or raises (errstate): eagerly
+          PyErr_Clear();
+          fail(AbortCode::UnsupportedValue, fmt::format("np.{}() with a non-finite {}", name, kname));
+          return std::nullopt;
+        }
+        return *v;
+      } else {
+        fail(AbortCode::UnsupportedValue, fmt::format("np.{}() with a {} other than a constant Python float or int", name, kname));
+        return std::nullopt;
+      }
+      AValue r = object(o, Source::constant());
+      Py_DECREF(o);
+      return r;
+    };
+    auto rtol = tolerance(2, "rtol", 1e-05);
+    if (!rtol) return false;
+    auto atol = tolerance(3, "atol", 1e-08);
+    if (!atol) return false;
+    auto equal_nan = bool_kw(4, "equal_nan", false);
+    if (!equal_nan) return false;
+    AValue xv = *av, yv = *bv;
+    // y inexact: an array (or NumPy scalar) to result_type(y, 1.0), a Python int to float.
+    if (yv.is_tensor() && yv.box != Box::PyFloat && yv.box != Box::PyInt) {
+      if (!ir::is_float(yv.type.dtype)) {
+        ir::Type t = yv.type;
+        t.dtype = ir::DType::F64;
+        yv = tensor(g.add_op(ir::Op::Cast, t, {yv.v}, loc_), yv.box);
+      }
+    } else if (yv.is_tensor() && yv.box == Box::PyInt) {
+      yv = tensor(g.add_op(ir::Op::Cast, ir::Type::scalar(ir::DType::F64), {yv.v}, loc_), Box::PyFloat);
+    } else if (yv.is_object() && PyLong_Check(yv.obj) && !PyArray_IsScalar(yv.obj, Generic)) {
+      PyObject* f = PyNumber_Float(yv.obj);
+      if (!f) return fail(AbortCode::UserError, exception_text());
+      yv = object(f, Source::constant());
+      Py_DECREF(f);
+    } else if (yv.is_object() && PyArray_IsScalar(yv.obj, Generic)) {
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of a constant NumPy scalar b is not traced", name));
+    }
+    // y with its non-finite elements as 0, for the masked first term.
+    AValue ys = yv;
+    if (yv.is_tensor()) {
+      ir::Type bt(ir::DType::Bool, yv.type.shape);
+      ir::ValueId fin = g.add_op(ir::Op::IsFinite, bt, {yv.v}, loc_);
+      ys = tensor(g.add_op(ir::Op::Where, yv.type, {fin, yv.v, g.add_const_float(yv.type.dtype, 0.0, loc_)}, loc_), yv.box);
+    } else if (!std::isfinite(PyFloat_AsDouble(yv.obj))) {
+      PyObject* z = PyFloat_FromDouble(0.0);
+      ys = object(z, Source::constant());
+      Py_DECREF(z);
+    }
+    auto call = [&](const char* uname, std::vector<AValue> ops) -> std::optional<AValue> {
+      if (!apply_ufunc(*np_->ufunc_named(uname), std::move(ops), false)) return std::nullopt;
+      return pop();
+    };
+    auto d = call("subtract", {xv, ys});
+    auto ad = d ? call("absolute", {*d}) : std::nullopt;
+    auto ay = ad ? call("absolute", {ys}) : std::nullopt;
+    auto rt = ay ? call("multiply", {*rtol, *ay}) : std::nullopt;
+    auto tol = rt ? call("add", {*atol, *rt}) : std::nullopt;
+    auto le = tol ? call("less_equal", {*ad, *tol}) : std::nullopt;
+    auto fin = le ? call("isfinite", {yv}) : std::nullopt;
+    auto t1 = fin ? call("bitwise_and", {*le, *fin}) : std::nullopt;
+    auto eq = t1 ? call("equal", {xv, yv}) : std::nullopt;
+    auto res = eq ? call("bitwise_or", {*t1, *eq}) : std::nullopt;
+    if (res && *equal_nan) {
+      auto nx = call("isnan", {xv});
+      auto ny = nx ? call("isnan", {yv}) : std::nullopt;
+      auto both = ny ? call("bitwise_and", {*nx, *ny}) : std::nullopt;
+      res = both ? call("bitwise_or", {*res, *both}) : std::nullopt;
+    }
+    if (!res) return false;
+    if (!res->is_tensor()) return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() folded to a constant", name));
+    if (name == "isclose") {
+      res->box = res->type.shape.empty() ? Box::NpScalar : Box::Array;
+      push(std::move(*res));
+      return true;
+    }
+    if (!reduce("all", *res, nullptr, false, nullptr, 0)) return false;
+    AValue all = pop();
+    push(python_bool(all.v));
+    return true;
+  }
   if (name == "linalg.norm" && x && !method) {
     // np.linalg.norm(x, ord=None, axis=None, keepdims=False) with ord None (the 2-norm of a
     // vector, Frobenius of a matrix, along any axes): NumPy's formula sqrt(add.reduce(x * x,

@@ -450,6 +450,18 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     return python_scalar_op(u, operands, python_operator) || fail(AbortCode::UnsupportedValue, "float op");
   }
 
+  if (u.op == ir::Op::SignBit && operands[0].is_tensor() && !ir::is_float(operands[0].type.dtype)) {
+    // np.signbit of integers and bools: NumPy casts to a float loop (float16 for 8-bit ones),
+    // where the sign bit is that of the integer (no integer converts to -0.0 or NaN).
+    const AValue& x = operands[0];
+    ir::Graph& g = trace_.graph;
+    ir::Type bt(ir::DType::Bool, x.type.shape);
+    ir::ValueId r = ir::is_signed_int(x.type.dtype)
+                        ? g.add_op(ir::Op::Lt, bt, {x.v, g.add_const_int(x.type.dtype, 0, loc_)}, loc_)
+                        : g.add_op(ir::Op::Broadcast, bt, {g.add_const_int(ir::DType::Bool, 0, loc_)}, loc_);
+    push(tensor(r, x.type.shape.empty() ? Box::NpScalar : Box::Array));
+    return true;
+  }
   std::vector<ir::DType> loop;
   if (!resolve_loop(u, operands, loop)) return false;
   auto bshape = broadcast_operands(operands);
@@ -571,6 +583,43 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
     ir::ValueId mid = g.add_op(ir::Op::Where, rt, {at0, ins[1], step}, loc_);
     ir::ValueId nan = g.add_op(ir::Op::IsNan, bt, {ins[0]}, loc_);
     r = g.add_op(ir::Op::Where, rt, {nan, g.add_const_float(out_dt, std::nan(""), loc_), mid}, loc_);
+  } else if (op == ir::Op::Log1p && ins.size() == 2) {
+    // np.logaddexp(x, y) as npy_logaddexp: x + ln2 where x == y (equal infinities), else
+    // max + log1p(exp(-|x - y|)) with the max the operand the sign of x - y picks, and x - y
+    // itself where it is NaN. logaddexp2: x + 1, exp2, and log1p(v) * log2(e) (npy_log2_1p).
+    // Values of the branches NumPy does not take are made from zeros where they could raise a
+    // flag NumPy's code does not (inf - inf, exp of NaN); the one it does raise is noted below.
+    const bool two = std::strcmp(u.name, "logaddexp2") == 0;
+    const bool f32 = out_dt == ir::DType::F32;  // NumPy's LOGE2 / LOG2E in the loop's type
+    const double ln2 = f32 ? static_cast<double>(0.693147180559945309417232121458176568f) : 0.693147180559945309417232121458176568;
+    const double log2e = f32 ? static_cast<double>(1.442695040888963407359924681001892137f) : 1.442695040888963407359924681001892137;
+    ir::Type rt(out_dt, shape), bt(ir::DType::Bool, shape);
+    ir::ValueId x = ins[0], y = ins[1];
+    ir::ValueId zero = g.add_const_float(out_dt, 0.0, loc_);
+    ir::ValueId eq = g.add_op(ir::Op::Eq, bt, {x, y}, loc_);
+    // x == y (equal infinities: inf - inf is invalid) subtracts from 0 instead of x. One select
+    // only: LLVM folds (c ? 0 : x) - (c ? 0 : y) into c ? 0 : x - y, computing inf - inf again.
+    ir::ValueId xs = g.add_op(ir::Op::Where, rt, {eq, zero, x}, loc_);
+    ir::ValueId tmp = g.add_op(ir::Op::Sub, rt, {xs, y}, loc_);
+    ir::ValueId nan = g.add_op(ir::Op::IsNan, bt, {tmp}, loc_);
+    ir::ValueId ts = g.add_op(ir::Op::Where, rt, {nan, zero, tmp}, loc_);
+    // -|t| is -t for t > 0 and t itself for t <= 0 (exp(-0) == exp(+0)): the argument of both
+    // branches.
+    ir::ValueId neg = g.add_op(ir::Op::Neg, rt, {g.add_op(ir::Op::Abs, rt, {ts}, loc_)}, loc_);
+    ir::ValueId e = g.add_op(two ? ir::Op::Exp2 : ir::Op::Exp, rt, {neg}, loc_);
+    ir::ValueId l = g.add_op(ir::Op::Log1p, rt, {e}, loc_);
+    if (two) l = g.add_op(ir::Op::Mul, rt, {l, g.add_const_float(out_dt, log2e, loc_)}, loc_);
+    ir::ValueId base = g.add_op(ir::Op::Where, rt, {g.add_op(ir::Op::Gt, bt, {tmp, zero}, loc_), x, y}, loc_);
+    ir::ValueId main = g.add_op(ir::Op::Add, rt, {base, l}, loc_);
+    ir::ValueId same = g.add_op(ir::Op::Add, rt, {x, g.add_const_float(out_dt, two ? 1.0 : ln2, loc_)}, loc_);
+    // NumPy's `tmp > 0` on a NaN is an ordered (signaling) compare: "invalid value encountered
+    // in logaddexp". Our compares are quiet; the float -> int64 cast of the NaN (0 elsewhere)
+    // notes that flag, and its value enters the NaN result as tmp + float(int) * 0 == tmp.
+    ir::ValueId probe = g.add_op(ir::Op::Cast, ir::Type(ir::DType::I64, shape),
+                                 {g.add_op(ir::Op::Where, rt, {nan, tmp, zero}, loc_)}, loc_);
+    ir::ValueId nanr = g.add_op(ir::Op::Add, rt,
+                                {tmp, g.add_op(ir::Op::Mul, rt, {g.add_op(ir::Op::Cast, rt, {probe}, loc_), zero}, loc_)}, loc_);
+    r = g.add_op(ir::Op::Where, rt, {eq, same, g.add_op(ir::Op::Where, rt, {nan, nanr, main}, loc_)}, loc_);
   } else if (op == ir::Op::Mul && ins.size() == 1) {  // np.square
     r = g.add_op(ir::Op::Mul, ir::Type(out_dt, shape), {ins[0], ins[0]}, loc_);
   } else if (op == ir::Op::Div && ins.size() == 1) {  // np.reciprocal (float loops: 1 / x)
@@ -675,7 +724,7 @@ bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool 
   static const char* kMethods[] = {"astype", "copy", "sum", "prod", "mean", "max", "min", "any",
                                    "all", "std", "var", "argmax", "argmin", "reshape", "ravel",
                                    "flatten", "transpose", "swapaxes", "squeeze", "clip", "dot",
-                                   "round", "fill", "repeat"};
+                                   "round", "fill", "repeat", "cumsum", "cumprod"};
   bool known = false;
   for (const char* m : kMethods) known |= name == m;
   if (name == "T" && !method) {

@@ -87,6 +87,11 @@ constexpr Entry kUfuncs[] = {
     {"rad2deg", ir::Op::Mul, 1},
     {"degrees", ir::Op::Mul, 1},
     {"heaviside", ir::Op::Where, 2},  // npy_heaviside's branches as selects (see apply_ufunc)
+    // npy_logaddexp / npy_logaddexp2 from exp, exp2, log1p and selects (see apply_ufunc)
+    {"logaddexp", ir::Op::Log1p, 2},
+    {"logaddexp2", ir::Op::Log1p, 2},
+    {"signbit", ir::Op::SignBit, 1},
+    {"copysign", ir::Op::CopySign, 2},
 };
 
 // NumPy functions (not elementwise ufuncs) the tracer records; see numpy_arrays.cpp.
@@ -95,7 +100,8 @@ constexpr const char* kFunctions[] = {
     "argmin", "matmul", "dot", "outer", "inner", "reshape", "ravel", "transpose", "swapaxes", "squeeze",
     "expand_dims", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "roll",
     "triu", "tril", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
-    "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm", "copyto", "einsum", "tile", "repeat",
+    "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm", "copyto", "einsum", "tile",
+    "repeat", "cumsum", "cumprod", "diff", "isclose", "allclose",
 };
 
 }  // namespace

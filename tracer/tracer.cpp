@@ -794,7 +794,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     return ufunc_into(*u, std::move(args), out);
   }
   if (nkw > 0) {
-    // A NumPy function the tracer does not know (np.cumsum) is not traced with or without them.
+    // A NumPy function the tracer does not know (np.sort) is not traced with or without them.
     const bool unknown_numpy = !u && f != np_->where &&
                                (Py_TYPE(f) == np_->dispatcher_type || Py_TYPE(f) == np_->ufunc_type);
     return fail(AbortCode::UnsupportedCall,

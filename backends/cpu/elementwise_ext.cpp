@@ -89,6 +89,7 @@ bool is_ext_op(Op op) {
   switch (op) {
     case Op::Floor: case Op::Ceil: case Op::Trunc: case Op::Rint: case Op::Sign:
     case Op::IsNan: case Op::IsInf: case Op::IsFinite: case Op::Fmax: case Op::Fmin:
+    case Op::SignBit: case Op::CopySign:
       return true;
     default:
       return libm_fn(op) != nullptr;
@@ -117,6 +118,14 @@ Expected<Value*> emit_ext_op(llvm::IRBuilderBase& b, const ir::Node& n, const st
     case Op::Trunc: return b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, x);
     case Op::Rint: return b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, x);
     case Op::IsNan: return b.CreateFCmpUNO(x, x);
+    case Op::SignBit: {  // the bit itself (NaN and -0.0 included): a signed compare of the bits
+      llvm::Type* it = b.getIntNTy(x->getType()->getScalarSizeInBits());
+      if (auto* vt = llvm::dyn_cast<llvm::VectorType>(x->getType())) it = llvm::VectorType::get(it, vt->getElementCount());
+      return b.CreateICmpSLT(b.CreateBitCast(x, it), llvm::Constant::getNullValue(it));
+    }
+    case Op::CopySign:  // a bit operation: no flags, NaN payloads kept (C copysign)
+      if (args.size() != 2) return unsupported(n.op, d);
+      return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, x, args[1]);
     case Op::IsInf:
       return b.CreateFCmpOEQ(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x),
                              llvm::ConstantFP::getInfinity(x->getType()));

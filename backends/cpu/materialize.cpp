@@ -47,7 +47,7 @@ int op_cost(Op op) {
     case Op::And: case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr: case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le:
     case Op::Gt: case Op::Ge: case Op::Where: case Op::Maximum: case Op::Minimum: case Op::Fmax:
     case Op::Fmin: case Op::Floor: case Op::Ceil: case Op::Trunc: case Op::Rint: case Op::Sign:
-    case Op::IsNan: case Op::IsInf: case Op::IsFinite:
+    case Op::IsNan: case Op::IsInf: case Op::IsFinite: case Op::SignBit: case Op::CopySign:
       return 1;
     case Op::Div: case Op::Sqrt: case Op::FloorDiv: case Op::Mod:
     case Op::Concat:  // inline (along axis 0): clamps and selects

@@ -42,6 +42,7 @@ constexpr int64_t kStreamMinBytes = int64_t{1} << 20;
 constexpr int64_t kStreamMinRowBytes = 1024;
 
 bool is_reduce(Op op) { return ir::has_trait(op, ir::kReduce); }
+bool is_scan(Op op) { return op == Op::ScanSum || op == Op::ScanProd; }
 
 std::vector<int64_t> sizes(const ir::Type& t) {
   std::vector<int64_t> s;
@@ -210,7 +211,7 @@ Expected<Plan> make_plan(const ir::Graph& g) {
     // A dyn_update is buffered (one select pass over its operand): inline, a chain of updates
     // would be re-evaluated at every read of every later version.
     if (n.op == Op::Param || is_reduce(n.op) || n.op == Op::ArgMax || n.op == Op::ArgMin ||
-        n.op == Op::MatMul || n.op == Op::DynUpdate || (n.op == Op::Concat && !inline_concat(n)))
+        n.op == Op::MatMul || n.op == Op::DynUpdate || is_scan(n.op) || (n.op == Op::Concat && !inline_concat(n)))
       p.buffered[v] = true;
     if (n.op == Op::MatMul) {
       for (int k = 0; k < 2; ++k) {
@@ -280,7 +281,7 @@ std::pair<std::vector<int64_t>, int64_t> pack_scratch(const std::vector<int64_t>
 
 // ---- Nests. ----
 
-enum class NestKind { Eval, Copy, Reduce, Arg, MatMul, ConcatPart };
+enum class NestKind { Eval, Copy, Reduce, Arg, Scan, MatMul, ConcatPart };
 
 struct Nest {
   NestKind kind = NestKind::Eval;
@@ -339,6 +340,7 @@ class Lowerer {
   bool simple_rows(ValueId v, ValueId root) const;
   Status emit_reduce(Nest& n);
   Status emit_arg(Nest& n);
+  Status emit_scan(Nest& n);
   Status emit_matmul(Nest& n);
   struct RtDesc;
   std::optional<RtDesc> describe_rt(ValueId v);
@@ -1028,6 +1030,57 @@ Status Lowerer::emit_arg(Nest& n) {
   });
 }
 
+// An inclusive scan along `axis`, in NumPy's order: r[0] = x[0], r[j] = r[j - 1] op x[j], so
+// every rounding is the one add/multiply.accumulate makes. The other axes keep their C order
+// around it; axes after the scan axis stay innermost (contiguous, vectorizable), each step
+// reading the previous step's results back from the buffer. With no axis after it, the carry
+// is a register (a stack slot mem2reg promotes). The outer (threaded) loop is axis 0 when the
+// scan runs along another axis: rows are then independent.
+Status Lowerer::emit_scan(Nest& n) {
+  const ir::Node& node = g_.node(n.v);
+  ValueId x = node.operands[0];
+  DType d = node.type.dtype;
+  auto shape = extv(node.type);
+  auto axis = static_cast<size_t>(node.ints[0]);
+  const Op op = node.op == Op::ScanSum ? Op::ReduceSum : Op::ReduceProd;
+  std::vector<int> pre, post;
+  for (size_t a = 0; a < shape.size(); ++a)
+    if (a != axis) (a < axis ? pre : post).push_back(static_cast<int>(a));
+  std::vector<int> pre_rest(pre.size() > 1 ? pre.begin() + 1 : pre.end(), pre.end());
+  Value* acc_slot = post.empty() ? entry_alloca(register_type(ctx_, d), "carry") : nullptr;
+  root_ = ir::kNoValue;
+  std::vector<Value*> idx(shape.size(), nullptr);
+  auto step = [&](Value* j, bool first) -> Status {
+    idx[axis] = j;
+    return loops(shape, post, 0, idx, [&]() -> Status {
+      auto xv = eval(x, idx);
+      if (!xv) return xv.status();
+      Value* r = *xv;
+      if (!first) {
+        Value* prev;
+        if (acc_slot) {
+          prev = b_.CreateLoad(register_type(ctx_, d), acc_slot);
+        } else {
+          std::vector<Value*> pidx = idx;
+          pidx[axis] = b_.CreateSub(j, b_.getInt64(1), "", true, true);
+          prev = load(n.v, pidx);
+        }
+        r = combine(op, d, prev, r);
+      }
+      if (acc_slot) b_.CreateStore(r, acc_slot);
+      store(n.v, -1, idx, r, d);
+      return ok_status();
+    });
+  };
+  return loop(begin_, end_, "o", [&](Value* o) -> Status {
+    if (!pre.empty()) idx[static_cast<size_t>(pre[0])] = o;
+    return loops(shape, pre_rest, 0, idx, [&]() -> Status {
+      if (Status s = step(b_.getInt64(0), true); !s) return s;
+      return loop(b_.getInt64(1), shape[axis], "scan", [&](Value* j) -> Status { return step(j, false); });
+    });
+  });
+}
+
 Status Lowerer::emit_matmul(Nest& n) {
   const ir::Node& node = g_.node(n.v);
   DType d = node.type.dtype;
@@ -1429,6 +1482,15 @@ Expected<std::vector<Nest>> Lowerer::plan_nests() {
       }
       nest.work = work8(xt);
       nests.push_back(nest);
+    } else if (is_scan(n.op)) {
+      // Static shapes only (the tracer records scans of static arrays), none of them empty.
+      if (static_empty(n.type)) continue;
+      nest.kind = NestKind::Scan;
+      const auto axis = static_cast<size_t>(n.ints[0]);
+      nest.outer = axis > 0 ? n.type.shape[0] : ir::Dim::fixed(1);
+      nest.independent = nest.row_axis0 = axis > 0;
+      nest.work = work8(n.type);
+      nests.push_back(nest);
     } else if (n.op == Op::MatMul) {
       nest.kind = NestKind::MatMul;
       if (static_empty(n.type)) continue;
@@ -1501,7 +1563,8 @@ bool Lowerer::group_reads_ok(const Nest& n, const std::set<ValueId>& group) cons
     case NestKind::Eval: return aligned_reads(n.v, true, n.v, group);
     case NestKind::Copy: return aligned_reads(n.v, true, ir::kNoValue, group);
     case NestKind::Reduce:
-    case NestKind::Arg: return aligned_reads(g_.node(n.v).operands[0], true, ir::kNoValue, group);
+    case NestKind::Arg:
+    case NestKind::Scan: return aligned_reads(g_.node(n.v).operands[0], true, ir::kNoValue, group);
     default: return false;
   }
 }
@@ -1571,6 +1634,7 @@ Status Lowerer::emit_helper(Nest& nest, int index) {
     case NestKind::ConcatPart: st = emit_eval(nest); break;
     case NestKind::Reduce: st = emit_reduce(nest); break;
     case NestKind::Arg: st = emit_arg(nest); break;
+    case NestKind::Scan: st = emit_scan(nest); break;
     case NestKind::MatMul: st = emit_matmul(nest); break;
   }
   if (!st) return st;

@@ -106,6 +106,7 @@ double ref_float_binary(Op op, double a, double b) {
     case Op::Minimum: return (a < b || std::isnan(a)) ? a : b;
     case Op::Fmax: return (a > b || std::isnan(b)) ? a : b;
     case Op::Fmin: return (a < b || std::isnan(b)) ? a : b;
+    case Op::CopySign: return std::copysign(a, b);
     default: ADD_FAILURE() << "no float reference for " << ir::op_name(op); return a;
   }
 }
@@ -248,6 +249,22 @@ Arr ref_node(const ir::Graph& g, const std::vector<Arr>& inputs, ValueId v, std:
       });
       return r;
     }
+    case Op::ScanSum:
+    case Op::ScanProd: {  // in order, each step rounded to the dtype (NumPy's accumulate)
+      Arr x = op(0);
+      auto axis = static_cast<size_t>(n.ints[0]);
+      Op step = n.op == Op::ScanSum ? Op::Add : Op::Mul;
+      for_each(shape, [&](const auto& idx) {  // C order: the previous step is done
+        auto k = static_cast<size_t>(flat(idx, shape));
+        auto p = idx;
+        bool first = idx[axis] == 0;
+        if (!first) p[axis] -= 1;
+        auto pk = static_cast<size_t>(flat(p, shape));
+        if (isf(d)) r.f[k] = first ? x.f[k] : round_to(d, ref_float_binary(step, r.f[pk], x.f[k]));
+        else r.i[k] = first ? x.i[k] : wrap(d, ref_int_binary(step, d, r.i[pk], x.i[k]));
+      });
+      return r;
+    }
     case Op::ReduceSum: case Op::ReduceProd: case Op::ReduceMax: case Op::ReduceMin:
     case Op::ReduceAny: case Op::ReduceAll: {
       Arr x = op(0);
@@ -317,6 +334,10 @@ Arr ref_node(const ir::Graph& g, const std::vector<Arr>& inputs, ValueId v, std:
     if (n.op == Op::Cast) {
       if (isf(d)) r.f[static_cast<size_t>(k)] = round_to(d, get_f(xs[0], js[0]));
       else r.i[static_cast<size_t>(k)] = wrap(d, isf(in) ? (d == DType::Bool ? xs[0].f[static_cast<size_t>(js[0])] != 0 : static_cast<int64_t>(xs[0].f[static_cast<size_t>(js[0])])) : xs[0].i[static_cast<size_t>(js[0])]);
+      return;
+    }
+    if (n.op == Op::SignBit) {
+      r.i[static_cast<size_t>(k)] = std::signbit(xs[0].f[static_cast<size_t>(js[0])]);
       return;
     }
     if (n.op == Op::IsNan || n.op == Op::IsInf || n.op == Op::IsFinite) {
@@ -472,6 +493,47 @@ TEST(CpuStructural, MaxMinPropagateNaN) {
           }
       }
     }
+}
+
+TEST(CpuStructural, Scans) {
+  for (DType d : {DType::Bool, DType::I8, DType::U16, DType::I64, DType::F32, DType::F64})
+    for (Op op : {Op::ScanSum, Op::ScanProd})
+      for (int64_t axis : {0, 1, 2}) {
+        std::vector<int64_t> shape = {3, 17, 9};
+        Arr a = random_arr(d, shape, static_cast<uint32_t>(axis) + 21, 0.03);
+        ir::Graph g;
+        ValueId x = g.add_param(T(d, shape), ir::ParamLayout::Contiguous);
+        ValueId r = g.add_op(op, T(d, shape), {x});
+        g.node(r).ints = {axis};
+        g.results = {r};
+        SCOPED_TRACE(fmt::format("{} {} axis {}", ir::op_name(op), ir::dtype_name(d), axis));
+        check(g, {a});
+      }
+  // A fused producer, a scan of a scan and a consumer: one buffer per scan.
+  ir::Graph g;
+  ValueId x = g.add_param(T(DType::F32, {40, 33}), ir::ParamLayout::Contiguous);
+  ValueId two = g.add_const_float(DType::F32, 2.0);
+  ValueId p = g.add_op(Op::Mul, T(DType::F32, {40, 33}), {x, two});
+  ValueId s1 = g.add_op(Op::ScanSum, T(DType::F32, {40, 33}), {p});
+  g.node(s1).ints = {1};
+  ValueId s2 = g.add_op(Op::ScanSum, T(DType::F32, {40, 33}), {s1});
+  g.node(s2).ints = {0};
+  g.results = {g.add_op(Op::Sub, T(DType::F32, {40, 33}), {s2, x})};
+  check(g, {random_arr(DType::F32, {40, 33}, 5)});
+}
+
+TEST(CpuStructural, SignBitAndCopySign) {
+  for (DType d : {DType::F32, DType::F64}) {
+    const double vals[] = {0.0, -0.0, 1.0, -1.0, NAN, -NAN, INFINITY, -INFINITY, 2.5, -1e-300};
+    Arr a = make_arr(d, {10, 1}), b = make_arr(d, {1, 10});
+    for (int i = 0; i < 10; ++i) a.f[static_cast<size_t>(i)] = b.f[static_cast<size_t>(i)] = vals[i];
+    ir::Graph g;
+    ValueId x = g.add_param(T(d, {10, 1}), ir::ParamLayout::Contiguous);
+    ValueId y = g.add_param(T(d, {1, 10}), ir::ParamLayout::Contiguous);
+    g.results = {g.add_op(Op::SignBit, T(DType::Bool, {10, 1}), {x}), g.add_op(Op::CopySign, T(d, {10, 10}), {x, y})};
+    SCOPED_TRACE(ir::dtype_name(d));
+    check(g, {a, b});
+  }
 }
 
 TEST(CpuStructural, ArgMaxArgMin) {

@@ -97,5 +97,18 @@ TEST(Parser, GenericAttributeFormRoundTrips) {
   EXPECT_EQ(print(*g), text);
 }
 
+TEST(Parser, ScanRoundTrips) {
+  std::string text =
+      "func @f(%0) {\n  %0 = param 0 contiguous : u8[4,5]\n"
+      "  %1 = scan_sum %0 {ints = [1], fval = 0.0} : u8[4,5]\n"
+      "  %2 = scan_prod %1 {ints = [0], fval = 0.0} : u8[4,5]\n  return %2\n}\n";
+  Expected<Graph> g = parse(text);
+  ASSERT_TRUE(g.ok()) << g.message();
+  EXPECT_EQ(g->node(1).op, Op::ScanSum);
+  EXPECT_EQ(g->node(2).op, Op::ScanProd);
+  EXPECT_EQ(g->node(1).ints, (std::vector<int64_t>{1}));
+  EXPECT_EQ(print(*g), text);
+}
+
 }  // namespace
 }  // namespace tracejit::ir

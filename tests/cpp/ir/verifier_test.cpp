@@ -74,6 +74,26 @@ TEST(Verifier, BroadcastShapes) {
                "operand shapes do not broadcast");
 }
 
+TEST(Verifier, Scans) {
+  const std::string x = "%0 = param 0 contiguous : f64[2,3]\n";
+  EXPECT_EQ(verify_error("%0", x + "%1 = scan_sum %0 {ints = [1], fval = 0.0} : f64[2,3]\nreturn %1\n"), "<ok>");
+  EXPECT_EQ(verify_error("%0", x + "%1 = scan_prod %0 {ints = [0], fval = 0.0} : f64[2,3]\nreturn %1\n"), "<ok>");
+  expect_fault("%0", x + "%1 = scan_sum %0 : f64[2,3]\nreturn %1\n", "scan_sum/scan_prod need ints = [axis]");
+  expect_fault("%0", x + "%1 = scan_sum %0 {ints = [-1], fval = 0.0} : f64[2,3]\nreturn %1\n", "need ints = [axis]");
+  expect_fault("%0", x + "%1 = scan_prod %0 {ints = [0, 1], fval = 0.0} : f64[2,3]\nreturn %1\n", "need ints = [axis]");
+  expect_fault("%0", x + "%1 = scan_sum %0 {ints = [0], fval = 0.0} : f32[2,3]\nreturn %1\n", "a scan keeps its operand's type");
+  expect_fault("%0", x + "%1 = scan_sum %0 {ints = [0], fval = 0.0} : f64[1,3]\nreturn %1\n", "a scan keeps its operand's type");
+}
+
+TEST(Verifier, SignOps) {
+  const std::string x = "%0 = param 0 contiguous : f64[3]\n";
+  EXPECT_EQ(verify_error("%0", x + "%1 = signbit %0 : bool[3]\n%2 = copysign %0, %0 : f64[3]\nreturn %1, %2\n"), "<ok>");
+  expect_fault("%0", x + "%1 = signbit %0 : f64[3]\nreturn %1\n", "comparison result must be bool");
+  expect_fault("", "%0 = const 1 : i32[]\n%1 = signbit %0 : bool[]\nreturn %1\n", "signbit needs float operands");
+  expect_fault("", "%0 = const 1 : i64[]\n%1 = copysign %0, %0 : i64[]\nreturn %1\n", "copysign needs float operands");
+  expect_fault("%0", x + "%1 = copysign %0 : f64[3]\nreturn %1\n", "copysign takes 2 operands, not 1");
+}
+
 TEST(Verifier, Params) {
   expect_fault("", "%0 = param 0 contiguous : f32[4]\nreturn %0\n", "missing from the function's parameter list");
   expect_fault("%0, %1", "%0 = param 1 contiguous : f32[4]\n%1 = param 0 contiguous : f32[4]\nreturn %0\n",
