@@ -2,9 +2,11 @@
 add.reduce of the diagonal (a slice of the flattened matrix) with NumPy's sum dtype rules, so
 integer and bool results are bit-exact and float ones (float inputs or dtype=float) within n ulps of sum(|diagonal|) of the
 exact sum (the summation order is tracejit's, not NumPy's pairwise one); identity as np.eye.
-Compared with eager NumPy over every dtype, 0- and 1-sized dims, non-contiguous inputs and every
-offset form; each call compiled. np.diag is not compiled yet (a graph break), nor are trace's
-axis1/axis2/out and arrays of other ranks (they run eagerly with NumPy's result or error)."""
+np.diag(v, k) of a 1-d v compiles as a select of v (padded, broadcast) on col - row == k: a new
+array, bit-exact. Compared with eager NumPy over every dtype, 0- and 1-sized dims, non-contiguous
+inputs and every offset form; each call compiled. np.diag of a 2-d array (a read-only view in
+NumPy), trace's axis1/axis2/out and arrays of other ranks run eagerly with NumPy's result or
+error."""
 import numpy as np
 import pytest
 
@@ -117,6 +119,7 @@ def test_identity_matches_numpy(dtype):
 @pytest.mark.parametrize("src", [
     "np.trace(x[0])", "np.trace(x.reshape(2, 2, 2))", "np.trace(x, 0, 1, 0)", "np.trace(x, axis1=1, axis2=0)",
     "np.trace(x, 0.5)", "np.identity(-1)", "np.identity(2.5)", "np.identity(3, k=1)", "np.diag(x)",
+    "np.diag(x, 1)", "np.diag(x[0, 0])", "np.diag(x.reshape(2, 2, 2))", "np.diag(x[0], 0.5)",
 ])
 def test_errors_and_eager_forms_match_numpy(src):
     x = np.arange(8.0).reshape(4, 2)
@@ -131,3 +134,43 @@ def test_errors_and_eager_forms_match_numpy(src):
         assert str(got.value) == str(e)
         return
     assert_same(want, jit_now(f)(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_diag_of_vector_matches_numpy(dtype):
+    base = make((9,), dtype, 5)
+    if base.dtype.kind == "f":
+        base[:4] = [np.nan, np.inf, -np.inf, -0.0]
+    for v in (base, base[:0], base[:1], base[::2], base[::-3]):
+        exprs = ["np.diag(v)", "np.diag(v=v)"]
+        for k in (0, 1, -1, 3, -4, 12):
+            exprs += [f"np.diag(v, {k})", f"np.diag(v, k={k})"]
+        exprs.append("np.diag(v, 2) == np.diag(v, 2).T")
+        ns = {"np": np}
+        exec("def f(v):\n    return (" + "".join(e + ", " for e in exprs) + ")\n", ns)
+        f = ns["f"]
+        want = f(v)
+        jf = jit_now(f)
+        got = jf(v)
+        compiled(jf)
+        assert_same(want, got)
+        assert all(not np.shares_memory(g, v) for g in got)
+
+
+def test_diag_in_expression():
+    def f(v, m):
+        return m @ np.diag(v) - np.diag(v, -1)[1:, :5]
+
+    v = np.random.default_rng(3).standard_normal(5)
+    m = np.random.default_rng(4).standard_normal((5, 5))
+    jf = jit_now(f)
+    np.testing.assert_allclose(jf(v, m), f(v, m), rtol=1e-13)
+    compiled(jf)
+
+
+def test_diag_of_matrix_is_numpys_read_only_view():
+    x = np.arange(12.0).reshape(3, 4)
+    for f in (lambda x: np.diag(x), lambda x: np.diag(x, 1), lambda x: np.diag(x, -2)):
+        want, got = f(x), jit_now(f)(x)
+        assert_same(want, got)
+        assert not got.flags.writeable and np.shares_memory(got, x)
