@@ -1426,6 +1426,89 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(std::move(cur));
     return true;
   }
+  if (name == "diag" && !method) {
+    // np.diag(v, k) of a 1-d v: NumPy fills zeros((n, n)) with n = len(v) + |k| and stores v on
+    // the k-th diagonal. Recorded as select(col - row == k, v padded with |k| zeros and
+    // broadcast along the rows (k >= 0: res[i, i + k] = v[i]) or the columns (k < 0:
+    // res[j - k, j] = v[j]), 0). A 2-d v gives a read-only view of its diagonal in NumPy, which
+    // the tracer cannot mark read-only: that form runs eagerly.
+    const AValue* x = args.get(0, "v");
+    if (!x || !args.only({"v", "k"}, bad) || args.pos.size() > 2)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.diag() with '{}' is not traced yet", bad.empty() ? "these arguments" : bad));
+    if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.diag() of {} is not traced", what(*x)));
+    if (x->type.rank() == 2) return fail(AbortCode::UnsupportedCall, "np.diag() of a 2-d array (a read-only view in NumPy) is not traced");
+    if (x->type.rank() != 1) return fail(AbortCode::UserError, "ValueError: Input must be 1- or 2-d.");
+    int64_t k = 0;
+    if (const AValue* kv = args.get(1, "k")) {
+      if (!(kv->is_object() && (PyLong_Check(kv->obj) || PyArray_IsScalar(kv->obj, Integer))))
+        return fail(AbortCode::UnsupportedValue, "np.diag() k must be a constant integer");
+      auto l = int_list(*kv, "k");
+      if (!l) return false;
+      k = (*l)[0];
+    }
+    const ir::DType dt = x->type.dtype;
+    const int64_t len = x->type.shape[0].size, pad = k < 0 ? -k : k, n = len + pad;
+    auto zero = [&] { return ir::is_float(dt) ? g.add_const_float(dt, 0.0, loc_) : g.add_const_int(dt, 0, loc_); };
+    ir::ValueId v = x->v;
+    if (pad > 0) {
+      ir::Node c;
+      c.op = ir::Op::Concat;
+      c.type = ir::Type::of(dt, {n});
+      c.operands = {v, g.add_op(ir::Op::Broadcast, ir::Type::of(dt, {pad}), {zero()}, loc_)};
+      c.ints = {0};
+      c.loc = loc_;
+      v = g.add(std::move(c));
+    }
+    v = g.add_op(ir::Op::Reshape, ir::Type::of(dt, k >= 0 ? std::vector<int64_t>{n, 1} : std::vector<int64_t>{1, n}), {v}, loc_);
+    v = g.add_op(ir::Op::Broadcast, ir::Type::of(dt, {n, n}), {v}, loc_);
+    ir::Type it = ir::Type::of(ir::DType::I64, {n, n});
+    ir::Node r0, c0;
+    r0.op = c0.op = ir::Op::Iota;
+    r0.type = c0.type = it;
+    r0.ints = {0};
+    c0.ints = {1};
+    r0.loc = c0.loc = loc_;
+    ir::ValueId rows = g.add(std::move(r0)), cols = g.add(std::move(c0));
+    ir::ValueId diff = g.add_op(ir::Op::Sub, it, {cols, rows}, loc_);
+    ir::ValueId on = g.add_op(ir::Op::Eq, it.with_dtype(ir::DType::Bool), {diff, g.add_const_int(ir::DType::I64, k, loc_)}, loc_);
+    push(tensor(g.add_op(ir::Op::Where, ir::Type::of(dt, {n, n}), {on, v, zero()}, loc_), Box::Array));
+    return true;
+  }
+  if (name == "trace" && !method) {
+    // np.trace(a, offset=0, axis1=0, axis2=1, dtype=None) of a 2-d array is
+    // add.reduce(a.diagonal(offset), -1, dtype): the diagonal as a slice of the flattened
+    // matrix (start offset or -offset * m, step m + 1), summed with NumPy's sum dtype rules.
+    // Other axes, other ranks and out= run eagerly.
+    const AValue* x = args.get(0, "a");
+    if (!x || !args.only({"a", "offset", "dtype"}, bad) || args.pos.size() > 2)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.trace() with '{}' is not traced yet", bad.empty() ? "these arguments" : bad));
+    if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.trace() of {} is not traced", what(*x)));
+    if (x->type.rank() < 2) return fail(AbortCode::UserError, "ValueError: diag requires an array of at least two dimensions");
+    if (x->type.rank() != 2) return fail(AbortCode::UnsupportedCall, "np.trace() of an array with more than 2 dimensions is not traced yet");
+    int64_t offset = 0;
+    if (const AValue* ov = args.get(1, "offset")) {
+      if (!(ov->is_object() && (PyLong_Check(ov->obj) || PyArray_IsScalar(ov->obj, Integer))))
+        return fail(AbortCode::UnsupportedValue, "np.trace() offset must be a constant integer");
+      auto l = int_list(*ov, "offset");
+      if (!l) return false;
+      offset = (*l)[0];
+    }
+    const int64_t n = x->type.shape[0].size, m = x->type.shape[1].size;
+    int64_t count = offset >= 0 ? std::min(n, m - offset) : std::min(n + offset, m);
+    count = std::max<int64_t>(count, 0);
+    auto flat = reshape_value(*x, {n * m}, false);
+    if (!flat) return false;
+    ir::Node d;
+    d.op = ir::Op::Slice;
+    d.type = ir::Type::of(x->type.dtype, {count});
+    d.operands = {flat->v};
+    d.ints = {count == 0 ? 0 : offset >= 0 ? offset : -offset * m, m + 1};
+    d.loc = loc_;
+    AValue diag = tensor(g.add(std::move(d)), Box::Array);
+    return reduce("sum", diag, nullptr, false, args.get(99, "dtype"), 0);
+  }
   if (name == "isclose" || name == "allclose") {
     // numpy/_core/numeric.py: y made inexact (result_type(y, 1.0); a Python int becomes a
     // float), then less_equal(abs(x - y), atol + rtol * abs(y)) & isfinite(y) | (x == y),
@@ -1631,7 +1714,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(std::move(*r));
     return true;
   }
-  if (name == "arange" || name == "linspace" || name == "eye") {
+  if (name == "arange" || name == "linspace" || name == "eye" || name == "identity") {
     // Ask NumPy for the length and dtype with the same arguments; only values are computed here.
     PyObject* pos = PyTuple_New(static_cast<Py_ssize_t>(args.pos.size()));
     PyObject* kw = PyDict_New();
@@ -1667,9 +1750,9 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       return fail(AbortCode::UnsupportedDtype, fmt::format("np.{} dtype", name));
     }
     ir::ValueId r;
-    if (name == "eye") {
+    if (name == "eye" || name == "identity") {  // np.identity(n, dtype) is eye(n, dtype=dtype)
       int64_t k = 0;
-      if (const AValue* kv = args.get(2, "k")) {
+      if (const AValue* kv = name == "eye" ? args.get(2, "k") : nullptr) {
         auto l = int_list(*kv, "k");
         if (!l) {
           Py_DECREF(sample);

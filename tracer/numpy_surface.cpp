@@ -101,7 +101,8 @@ constexpr const char* kFunctions[] = {
     "expand_dims", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "roll",
     "triu", "tril", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
     "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm", "copyto", "einsum", "tile",
-    "repeat", "cumsum", "cumprod", "diff", "isclose", "allclose",
+    "repeat", "cumsum", "cumprod", "diff", "isclose", "allclose", "flip", "identity", "trace", "diag",
+    "fliplr", "flipud",
 };
 
 }  // namespace

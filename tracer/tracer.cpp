@@ -750,6 +750,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (std::strcmp(npname, "einsum") == 0) return einsum(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "tile") == 0 || std::strcmp(npname, "repeat") == 0)
       return tile_repeat(npname, split_args(std::move(args), std::nullopt));
+    if (std::strcmp(npname, "flip") == 0 || std::strcmp(npname, "fliplr") == 0 || std::strcmp(npname, "flipud") == 0)
+      return flip(npname, split_args(std::move(args), std::nullopt));
     bool handled = false;
     if (!call_numpy(npname, split_args(std::move(args), std::nullopt), false, handled)) return false;
     if (!handled)
