@@ -583,7 +583,7 @@ std::optional<bool> Tracer::user_attribute(const AValue& base, PyObject* name, c
   PyObject* descr = _PyType_Lookup(tp, name);  // borrowed
   if (!descr) return std::nullopt;
   PyTypeObject* dt = Py_TYPE(descr);
-  if (PyObject_TypeCheck(descr, &PyProperty_Type)) {
+  if (dt == &PyProperty_Type) {  // exactly: a subclass may override __get__ (caught below)
     PyObject* fget = PyObject_GetAttrString(descr, "fget");
     if (!fget) return fail(AbortCode::UserError, exception_text());
     keep(fget);

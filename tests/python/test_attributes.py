@@ -112,6 +112,23 @@ class WithDescriptor:
         self.reads = 0
 
 
+class logged_property(property):
+    """A property subclass whose __get__ is Python code: not the plain getter."""
+
+    def __get__(self, obj, objtype=None):
+        obj.reads += 1
+        return super().__get__(obj, objtype)
+
+
+class WithLoggedProperty:
+    def __init__(self):
+        self.reads = 0
+
+    @logged_property
+    def v(self):
+        return 4.0
+
+
 class CallableProperty:
     @property
     def fn(self):
@@ -119,9 +136,13 @@ class CallableProperty:
         return np.sqrt
 
 
-@pytest.mark.parametrize("kind", ["getattr", "descriptor", "called property"])
+@pytest.mark.parametrize("kind", ["getattr", "descriptor", "property subclass", "called property"])
 def test_other_user_attributes_run_eagerly_once(kind):
-    if kind == "getattr":
+    if kind == "property subclass":
+        def f(x, o):
+            return x * o.v
+        make, count = WithLoggedProperty, (lambda o: o.reads)
+    elif kind == "getattr":
         def f(x, o):
             return x * o.anything
         make, count = WithGetattr, lambda o: o.hits
