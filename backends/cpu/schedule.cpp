@@ -16,12 +16,14 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "backends/cpu/blas.h"
 #include "backends/cpu/block_pool.h"
 #include "backends/cpu/elementwise_ext.h"
 #include "backends/cpu/materialize.h"
 #include "backends/cpu/scalar_ops.h"
+#include "ir/passes/split_reduce.h"
 
 
 namespace tracejit::backends {
@@ -362,6 +364,7 @@ class Lowerer {
   std::map<unsigned, Value*> placeholders_;  // kernel argument -> placeholder (see kernel_arg)
   Value* begin_ = nullptr;
   Value* end_ = nullptr;
+  bool no_unroll_ = false;  // the next loop() opened gets llvm.loop.unroll.disable
   llvm::BasicBlock* entry_ = nullptr;
   std::map<std::pair<ValueId, int>, Value*> dyn_stride_;
   std::map<int32_t, Value*> sym_vals_;
@@ -397,6 +400,7 @@ Value* Lowerer::entry_alloca(llvm::Type* t, const char* name) {
 
 template <class F>
 Status Lowerer::loop(Value* lo, Value* hi, const char* name, F&& body) {
+  const bool no_unroll = std::exchange(no_unroll_, false);
   llvm::Function* f = b_.GetInsertBlock()->getParent();
   llvm::BasicBlock* pre = b_.GetInsertBlock();
   auto* head = llvm::BasicBlock::Create(ctx_, std::string(name) + ".head", f);
@@ -411,7 +415,15 @@ Status Lowerer::loop(Value* lo, Value* hi, const char* name, F&& body) {
   if (Status s = body(static_cast<Value*>(i)); !s) return s;
   Value* next = b_.CreateAdd(i, b_.getInt64(1), "", true, true);
   i->addIncoming(next, b_.GetInsertBlock());
-  b_.CreateBr(head);
+  llvm::BranchInst* latch = b_.CreateBr(head);
+  if (no_unroll) {
+    // llvm.loop.unroll.disable: a short static trip count would otherwise be unrolled fully,
+    // and the SLP vectorizer gives up on the resulting block of scalar evaluations.
+    llvm::Metadata* ops[] = {nullptr, llvm::MDNode::get(ctx_, llvm::MDString::get(ctx_, "llvm.loop.unroll.disable"))};
+    llvm::MDNode* id = llvm::MDNode::getDistinct(ctx_, ops);
+    id->replaceOperandWith(0, id);
+    latch->setMetadata(llvm::LLVMContext::MD_loop, id);
+  }
   b_.SetInsertPoint(exit);
   memo_.clear();  // values from inside the loop do not dominate what follows
   return ok_status();
@@ -596,12 +608,22 @@ Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
       const auto& shape = n.type.shape;
       const auto& in_shape = g_.type(o).shape;
       auto at_least_1 = [&](const ir::Dim& d) { return d.is_static() ? b_.getInt64(std::max<int64_t>(1, d.size)) : dimv(d); };
-      Value* flat = b_.getInt64(0);
-      for (size_t a = 0; a < shape.size(); ++a)
-        flat = b_.CreateAdd(b_.CreateMul(flat, dimv(shape[a]), "", true, true), idx[a], "", true, true);
+      // Leading and trailing axes the reshape keeps map through unchanged; only the middle
+      // goes through a flat index (a split of axis 0 into [chunks, n / chunks, ...] then
+      // costs one multiply-add, no division per element).
+      size_t pre = 0, suf = 0;
+      while (pre < shape.size() && pre < in_shape.size() && shape[pre] == in_shape[pre]) ++pre;
+      while (suf + pre < shape.size() && suf + pre < in_shape.size() &&
+             shape[shape.size() - 1 - suf] == in_shape[in_shape.size() - 1 - suf])
+        ++suf;
       std::vector<Value*> j(in_shape.size());
-      for (size_t a = in_shape.size(); a-- > 0;) {
-        if (a == 0) j[a] = flat;
+      for (size_t a = 0; a < pre; ++a) j[a] = idx[a];
+      for (size_t a = 0; a < suf; ++a) j[in_shape.size() - 1 - a] = idx[shape.size() - 1 - a];
+      Value* flat = b_.getInt64(0);
+      for (size_t a = pre; a + suf < shape.size(); ++a)
+        flat = b_.CreateAdd(b_.CreateMul(flat, dimv(shape[a]), "", true, true), idx[a], "", true, true);
+      for (size_t a = in_shape.size() - suf; a-- > pre;) {
+        if (a == pre) j[a] = flat;
         else {
           j[a] = b_.CreateURem(flat, at_least_1(in_shape[a]));
           flat = b_.CreateUDiv(flat, at_least_1(in_shape[a]));
@@ -829,7 +851,12 @@ Status Lowerer::emit_reduce(Nest& n) {
   bool fext = (op == Op::ReduceMax || op == Op::ReduceMin) && ir::is_float(d);
   Value* acc_slot = entry_alloca(t, "acc");
   constexpr int kLanes = 16;
-  Value* lane_vec = fext ? entry_alloca(llvm::FixedVectorType::get(t, kLanes), "lanes") : nullptr;
+  // Independent accumulator vectors: one compare + select chain per vector is latency-bound
+  // (about 6 cycles per 16 elements); four chains keep the loads busy.
+  constexpr int kChains = 4;
+  std::vector<Value*> lane_vec;
+  if (fext)
+    for (int c = 0; c < kChains; ++c) lane_vec.push_back(entry_alloca(llvm::FixedVectorType::get(t, kLanes), "lanes"));
   Value* stack = fsum ? entry_alloca(llvm::ArrayType::get(t, 64), "pairwise") : nullptr;
   Value* top_slot = fsum ? entry_alloca(b_.getInt64Ty(), "top") : nullptr;
   Value* cnt_slot = fsum ? entry_alloca(b_.getInt64Ty(), "blocks") : nullptr;
@@ -897,30 +924,43 @@ Status Lowerer::emit_reduce(Nest& n) {
     Value* lanes_end = b_.getInt64(0);
     // A runtime length takes the lane path always (it runs len / kLanes times: none when short).
     if (fext && (!len_dim.is_static() || len_dim.size >= 2 * kLanes)) {
-      // Float max/min: kLanes independent NaN-propagating chains over j = kLanes*q + l, held in
-      // one explicit <kLanes x T> accumulator (vector compare + select per step; the lanes are
-      // built from kLanes consecutive scalar evaluations, which the SLP vectorizer turns into
-      // vector loads and arithmetic), then folded into acc in lane order. LLVM 16 does not
-      // vectorize a NaN-exact max reduction loop itself.
-      Value* nq = b_.CreateUDiv(len, b_.getInt64(kLanes));
-      lanes_end = b_.CreateMul(nq, b_.getInt64(kLanes));
+      // Float max/min: kLanes * chains independent NaN-propagating chains over
+      // j = kLanes * (chains * q + c) + l, held in explicit <kLanes x T> accumulators (vector
+      // compare + select per step; each vector is built from kLanes consecutive scalar
+      // evaluations, which the SLP vectorizer turns into vector loads and arithmetic), then
+      // folded into acc. LLVM 16 does not vectorize a NaN-exact max reduction loop itself.
+      // Rows shorter than 8 vectors use one chain.
+      const int chains = !len_dim.is_static() || len_dim.size >= 8 * kLanes ? kChains : 1;
+      const int64_t step = int64_t{kLanes} * chains;
+      Value* nq = b_.CreateUDiv(len, b_.getInt64(step));
+      lanes_end = b_.CreateMul(nq, b_.getInt64(step));
       auto* vt = llvm::FixedVectorType::get(t, kLanes);
-      b_.CreateStore(b_.CreateVectorSplat(kLanes, identity(op, d)), lane_vec);
+      for (int c = 0; c < chains; ++c)
+        b_.CreateStore(b_.CreateVectorSplat(kLanes, identity(op, d)), lane_vec[static_cast<size_t>(c)]);
+      no_unroll_ = chains > 1;
       if (Status s = loop(b_.getInt64(0), nq, "q", [&](Value* q) -> Status {
             memo_.clear();
-            Value* v = llvm::PoisonValue::get(vt);
-            for (int l = 0; l < kLanes; ++l) {
-              idx[static_cast<size_t>(last)] = b_.CreateAdd(b_.CreateMul(q, b_.getInt64(kLanes)), b_.getInt64(l));
-              auto xv = eval(x, idx);
-              if (!xv) return xv.status();
-              v = b_.CreateInsertElement(v, *xv, static_cast<uint64_t>(l));
+            for (int c = 0; c < chains; ++c) {
+              Value* v = llvm::PoisonValue::get(vt);
+              Value* base = b_.CreateAdd(b_.CreateMul(q, b_.getInt64(step)), b_.getInt64(int64_t{kLanes} * c));
+              for (int l = 0; l < kLanes; ++l) {
+                idx[static_cast<size_t>(last)] = b_.CreateAdd(base, b_.getInt64(l));
+                auto xv = eval(x, idx);
+                if (!xv) return xv.status();
+                v = b_.CreateInsertElement(v, *xv, static_cast<uint64_t>(l));
+              }
+              Value* slot = lane_vec[static_cast<size_t>(c)];
+              b_.CreateStore(combine(op, d, b_.CreateLoad(vt, slot), v, /*quiet=*/false), slot);
             }
-            b_.CreateStore(combine(op, d, b_.CreateLoad(vt, lane_vec), v, /*quiet=*/false), lane_vec);
             return ok_status();
           }); !s)
         return s;
+      // The chains fold lane-wise into one vector first (chain order: a tie keeps the later
+      // element, as the loop does), then its lanes into acc in lane order.
+      Value* lanes = b_.CreateLoad(vt, lane_vec[0]);
+      for (int c = 1; c < chains; ++c)
+        lanes = combine(op, d, lanes, b_.CreateLoad(vt, lane_vec[static_cast<size_t>(c)]), /*quiet=*/false);
       Value* acc = b_.CreateLoad(t, acc_slot);
-      Value* lanes = b_.CreateLoad(vt, lane_vec);
       for (int l = 0; l < kLanes; ++l) acc = combine(op, d, acc, b_.CreateExtractElement(lanes, static_cast<uint64_t>(l)));
       b_.CreateStore(acc, acc_slot);
     }
@@ -1921,10 +1961,18 @@ Expected<std::unique_ptr<llvm::Module>> lower_scheduled(const ir::Graph& g, llvm
     if (p.op != Op::Param || p.ints.size() < 2 || p.ints[0] != static_cast<int64_t>(i))
       return Status::error(fmt::format("cpu backend: malformed param {}", i));
   }
-  auto plan = make_plan(g);
+  // A large reduction that keeps no outer axis would run on one thread: split it in chunks
+  // first (ir/passes/split_reduce.h), at the size where a nest goes to the pool.
+  std::optional<ir::Graph> split;
+  if (opts.parallel_min_work > 0) {
+    split = g;
+    if (!ir::split_reductions(*split, std::max<int64_t>(1, opts.parallel_min_work / 8))) split.reset();
+  }
+  const ir::Graph& gs = split ? *split : g;
+  auto plan = make_plan(gs);
   if (!plan) return plan.status();
   auto module = std::make_unique<llvm::Module>(symbol, ctx);
-  Lowerer lw(g, *plan, *module, symbol);
+  Lowerer lw(gs, *plan, *module, symbol);
   auto nests = lw.plan_nests();
   if (!nests) return nests.status();
   if (Status s = lw.emit_kernel(*nests, opts); !s) return s;

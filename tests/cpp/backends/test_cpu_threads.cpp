@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "backend_test_util.h"
@@ -130,6 +131,37 @@ TEST(CpuThreads, DefaultThresholdKeepsSmallKernelsOffThePool) {
     EXPECT_EQ(split, n >= at && cpu_num_threads() > 1) << "n = " << n;
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[0].get<float>(i), in[0].get<float>(i) + in[1].get<float>(i));
   }
+}
+
+TEST(CpuThreads, FullReductionSplitsAcrossThePool) {
+  // sum(exp(x)) of one long vector keeps no outer axis: it is split in chunks (ir/passes/
+  // split_reduce.h) whose sums the pool computes; the result is the same on every run and
+  // within the pairwise bound of the exact sum.
+  const int64_t n = int64_t{1} << 20;
+  ir::Graph g;
+  ir::Type t = ir::Type::of(DType::F32, {n});
+  ir::ValueId x = g.add_param(t, ir::ParamLayout::Contiguous);
+  ir::ValueId e = g.add_op(Op::Exp, t, {x});
+  ir::Node r;
+  r.op = Op::ReduceSum;
+  r.type = ir::Type::of(DType::F32, {1});
+  r.operands = {e};
+  r.ints = {0};
+  g.results = {g.add(r)};
+  auto k = compile(g, kDefaultParallelMinWork);
+  ASSERT_TRUE(k);
+  std::vector<Buffer> in = {random_f32({n}, 21)};
+  uint64_t jobs = cpu_parallel_jobs();
+  std::vector<Buffer> got = run_kernel(g, *k, in);
+  EXPECT_EQ(cpu_parallel_jobs() > jobs, cpu_num_threads() > 1);
+  double exact = 0, mag = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double v = static_cast<double>(std::exp(in[0].get<float>(i)));
+    exact += v, mag += std::fabs(v);
+  }
+  double err = std::fabs(static_cast<double>(got[0].get<float>(0)) - exact);
+  EXPECT_LE(err, 28 * std::numeric_limits<float>::epsilon() * mag) << got[0].get<float>(0) << " vs " << exact;
+  for (int rep = 0; rep < 3; ++rep) EXPECT_TRUE(same_values(run_kernel(g, *k, in)[0], got[0]));
 }
 
 TEST(CpuThreads, TwoNestsOfDifferentShapes) {

@@ -10,6 +10,7 @@
 #include "ir/passes/dce.h"
 #include "ir/passes/fold.h"
 #include "ir/passes/matvec.h"
+#include "ir/passes/split_reduce.h"
 #include "ir/pipeline.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
@@ -264,6 +265,59 @@ TEST(Matvec, LeavesBlasShapedProductsAlone) {
   EXPECT_EQ(matvec("%0 = param 0 contiguous : f64[8,5]\n%1 = param 1 contiguous : f64[5,1]\n"
                    "%2 = exp %0 : f64[8,5]\n%3 = exp %1 : f64[5,1]\n%4 = matmul %2, %3 : f64[8,1]\nreturn %4\n",
                    "%0, %1"), "");
+}
+
+// split_reductions at a threshold of 1024 elements: the rewritten form, or "" when left alone.
+std::string split(const std::string& body) {
+  Graph g = parse_ok(body, "%0");
+  bool changed = split_reductions(g, 1024);
+  Status st = verify(g);
+  EXPECT_TRUE(st.ok()) << st.message() << "\n" << print(g);
+  return changed ? print(g) : "";
+}
+
+TEST(SplitReduce, LongVectorBecomesChunkSumsThenTheirSum) {
+  EXPECT_EQ(split("%0 = param 0 contiguous : f32[1048576]\n%1 = exp %0 : f32[1048576]\n"
+                  "%2 = reduce_sum %1 {ints = [0], fval = 0.0} : f32[1]\n%3 = reshape %2 : f32[]\nreturn %3\n"),
+            "func @f(%0) {\n"
+            "  %0 = param 0 contiguous : f32[1048576]\n"
+            "  %1 = exp %0 : f32[1048576]\n"
+            "  %2 = reshape %1 : f32[64,16384]\n"
+            "  %3 = reduce_sum %2 {ints = [1], fval = 0.0} : f32[64,1]\n"
+            "  %4 = reshape %3 : f32[64]\n"
+            "  %5 = reduce_sum %4 {ints = [0], fval = 0.0} : f32[1]\n"
+            "  %6 = reshape %5 : f32[]\n"
+            "  return %6\n"
+            "}\n");
+}
+
+TEST(SplitReduce, MatrixReducesItsRowsFirst) {
+  std::string out = split("%0 = param 0 contiguous : f64[4096,256]\n"
+                          "%1 = reduce_max %0 {ints = [0, 1], fval = 0.0} : f64[1,1]\nreturn %1\n");
+  EXPECT_NE(out.find("%1 = reduce_max %0 {ints = [1], fval = 0.0} : f64[4096,1]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%2 = reshape %1 : f64[4096]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%3 = reduce_max %2 {ints = [0], fval = 0.0} : f64[1]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%4 = reshape %3 : f64[1,1]"), std::string::npos) << out;
+}
+
+TEST(SplitReduce, TallMatrixColumnsInChunksOfRows) {
+  // axis 0 of [n, 3]: rows in 64 chunks (each chunk's start stays 16-element aligned), then
+  // the 64 partial rows.
+  std::string out = split("%0 = param 0 contiguous : i64[65536,3]\n"
+                          "%1 = reduce_sum %0 {ints = [0], fval = 0.0} : i64[1,3]\nreturn %1\n");
+  EXPECT_NE(out.find("%1 = reshape %0 : i64[64,1024,3]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%2 = reduce_sum %1 {ints = [1], fval = 0.0} : i64[64,1,3]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%3 = reduce_sum %2 {ints = [0], fval = 0.0} : i64[1,1,3]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%4 = reshape %3 : i64[1,3]"), std::string::npos) << out;
+}
+
+TEST(SplitReduce, LeavesParallelSmallAndIndivisibleReductionsAlone) {
+  // Axis 0 kept (the backend's rows), below the threshold, a prime length, a kept middle axis.
+  EXPECT_EQ(split("%0 = param 0 contiguous : f32[4096,256]\n%1 = reduce_sum %0 {ints = [1], fval = 0.0} : f32[4096,1]\nreturn %1\n"), "");
+  EXPECT_EQ(split("%0 = param 0 contiguous : f32[1000]\n%1 = reduce_sum %0 {ints = [0], fval = 0.0} : f32[1]\nreturn %1\n"), "");
+  EXPECT_EQ(split("%0 = param 0 contiguous : f32[1000003]\n%1 = reduce_sum %0 {ints = [0], fval = 0.0} : f32[1]\nreturn %1\n"), "");
+  EXPECT_EQ(split("%0 = param 0 contiguous : f32[4096,8,64]\n"
+                  "%1 = reduce_sum %0 {ints = [0, 2], fval = 0.0} : f32[1,8,1]\nreturn %1\n"), "");
 }
 
 TEST(Pipeline, FoldsMergesAndCleansUp) {
