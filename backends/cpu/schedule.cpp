@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -342,6 +343,7 @@ class Lowerer {
   bool simple_rows(ValueId v, ValueId root) const;
   Status emit_reduce(Nest& n);
   Status emit_arg(Nest& n);
+  Status emit_arg_inner(Nest& n);
   Status emit_scan(Nest& n);
   Status emit_matmul(Nest& n);
   struct RtDesc;
@@ -622,8 +624,16 @@ Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
       Value* flat = b_.getInt64(0);
       for (size_t a = pre; a + suf < shape.size(); ++a)
         flat = b_.CreateAdd(b_.CreateMul(flat, dimv(shape[a]), "", true, true), idx[a], "", true, true);
-      for (size_t a = in_shape.size() - suf; a-- > pre;) {
-        if (a == pre) j[a] = flat;
+      // The middle's size-1 axes read index 0; the outermost other axis takes what is left of
+      // the flat index (no division when it is the only one: [c, l] -> [1, n]).
+      std::vector<size_t> mid;
+      for (size_t a = pre; a + suf < in_shape.size(); ++a) {
+        if (is_one(in_shape[a])) j[a] = b_.getInt64(0);
+        else mid.push_back(a);
+      }
+      for (size_t k = mid.size(); k-- > 0;) {
+        size_t a = mid[k];
+        if (k == 0) j[a] = flat;
         else {
           j[a] = b_.CreateURem(flat, at_least_1(in_shape[a]));
           flat = b_.CreateUDiv(flat, at_least_1(in_shape[a]));
@@ -1032,6 +1042,7 @@ Status Lowerer::emit_arg(Nest& n) {
   root_ = ir::kNoValue;
   bool is_max = node.op == Op::ArgMax;
   std::vector<Value*> idx(shape.size(), nullptr);
+  if (axis + 1 == shape.size()) return emit_arg_inner(n);
   return loop(begin_, end_, "o", [&](Value* o) -> Status {
     if (!kept.empty()) idx[static_cast<size_t>(kept[0])] = o;
     return loops(shape, kept_rest, 0, idx, [&]() -> Status {
@@ -1065,6 +1076,109 @@ Status Lowerer::emit_arg(Nest& n) {
       std::vector<Value*> didx = idx;
       didx[axis] = b_.getInt64(0);
       store(n.v, -1, didx, b_.CreateLoad(b_.getInt64Ty(), bi_slot), DType::I64);
+      return ok_status();
+    });
+  });
+}
+
+// argmax/argmin along the last (contiguous) axis, vectorized. Each element becomes an integer
+// key ordered as NumPy compares: a float's bits with the negative half mirrored (so -0.0 and
+// +0.0 are one key) and every NaN the extreme key (NaN wins, its first occurrence is the
+// answer); integers are their own keys (bool zero-extended). Integer compares raise no
+// floating-point flag, where a float compare would raise `invalid` on NaN data. Per row: the
+// best key of each block of kArgBlock elements (an integer max/min reduction the loop
+// vectorizer handles), the first block whose key is strictly better than all before it, then
+// the first index of that key inside that block (a vectorized min over matching indices).
+Status Lowerer::emit_arg_inner(Nest& n) {
+  constexpr int64_t kArgBlock = 512;
+  const ir::Node& node = g_.node(n.v);
+  ValueId x = node.operands[0];
+  DType d = g_.type(x).dtype;
+  auto shape = extv(g_.type(x));
+  const size_t axis = shape.size() - 1;
+  std::vector<int> kept;
+  for (size_t a = 0; a < axis; ++a) kept.push_back(static_cast<int>(a));
+  std::vector<int> kept_rest(kept.size() > 1 ? kept.begin() + 1 : kept.end(), kept.end());
+  const bool is_max = node.op == Op::ArgMax, f = ir::is_float(d);
+  const bool sgn = f || ir::is_signed_int(d);
+  const unsigned kbits = ir::is_bool(d) ? 8u : static_cast<unsigned>(ir::dtype_size(d) * 8);
+  llvm::IntegerType* kt = b_.getIntNTy(kbits);
+  llvm::Type* i64 = b_.getInt64Ty();
+  const llvm::APInt smin = llvm::APInt::getSignedMinValue(kbits), smax = llvm::APInt::getSignedMaxValue(kbits);
+  Value* ident = llvm::ConstantInt::get(kt, is_max ? (sgn ? smin : llvm::APInt::getMinValue(kbits))
+                                                   : (sgn ? smax : llvm::APInt::getMaxValue(kbits)));
+  auto key = [&](Value* v) -> Value* {
+    if (ir::is_bool(d)) return b_.CreateZExt(v, kt);
+    if (!f) return v;
+    Value* i = b_.CreateBitCast(v, kt);
+    Value* k = b_.CreateSelect(b_.CreateICmpSLT(i, llvm::ConstantInt::get(kt, 0)),
+                               b_.CreateSub(llvm::ConstantInt::get(kt, smin), i), i);
+    llvm::APInt inf = kbits == 32 ? llvm::APInt(32, 0x7f800000u) : llvm::APInt(64, 0x7ff0000000000000ull);
+    Value* nan = b_.CreateICmpUGT(b_.CreateAnd(i, llvm::ConstantInt::get(kt, smax)), llvm::ConstantInt::get(kt, inf));
+    return b_.CreateSelect(nan, llvm::ConstantInt::get(kt, is_max ? smax : smin), k);
+  };
+  const llvm::Intrinsic::ID pick = is_max ? (sgn ? llvm::Intrinsic::smax : llvm::Intrinsic::umax)
+                                          : (sgn ? llvm::Intrinsic::smin : llvm::Intrinsic::umin);
+  auto better = [&](Value* a, Value* b) {
+    return is_max ? (sgn ? b_.CreateICmpSGT(a, b) : b_.CreateICmpUGT(a, b))
+                  : (sgn ? b_.CreateICmpSLT(a, b) : b_.CreateICmpULT(a, b));
+  };
+  Value* best_slot = entry_alloca(kt, "best_key");
+  Value* blk_slot = entry_alloca(i64, "best_block");
+  Value* bk_slot = entry_alloca(kt, "block_key");
+  Value* first_slot = entry_alloca(i64, "first");
+  root_ = ir::kNoValue;
+  std::vector<Value*> idx(shape.size(), nullptr);
+  Value* len = shape[axis];
+  Value* none = b_.getInt64(std::numeric_limits<int64_t>::max());
+  return loop(begin_, end_, "o", [&](Value* o) -> Status {
+    if (!kept.empty()) idx[static_cast<size_t>(kept[0])] = o;
+    return loops(shape, kept_rest, 0, idx, [&]() -> Status {
+      b_.CreateStore(ident, best_slot);
+      b_.CreateStore(b_.getInt64(0), blk_slot);
+      Value* nblocks = b_.CreateUDiv(b_.CreateAdd(len, b_.getInt64(kArgBlock - 1)), b_.getInt64(kArgBlock));
+      if (Status s = loop(b_.getInt64(0), nblocks, "blk", [&](Value* bi) -> Status {
+            Value* start = b_.CreateMul(bi, b_.getInt64(kArgBlock));
+            Value* stop = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateAdd(start, b_.getInt64(kArgBlock)), len);
+            b_.CreateStore(ident, bk_slot);
+            if (Status s = loop(start, stop, "j", [&](Value* j) -> Status {
+                  idx[axis] = j;
+                  memo_.clear();
+                  auto xv = eval(x, idx);
+                  if (!xv) return xv.status();
+                  b_.CreateStore(b_.CreateBinaryIntrinsic(pick, b_.CreateLoad(kt, bk_slot), key(*xv)), bk_slot);
+                  return ok_status();
+                }); !s)
+              return s;
+            Value* bk = b_.CreateLoad(kt, bk_slot);
+            Value* best = b_.CreateLoad(kt, best_slot);
+            Value* upd = better(bk, best);
+            b_.CreateStore(b_.CreateSelect(upd, bk, best), best_slot);
+            b_.CreateStore(b_.CreateSelect(upd, bi, b_.CreateLoad(i64, blk_slot)), blk_slot);
+            return ok_status();
+          }); !s)
+        return s;
+      Value* best = b_.CreateLoad(kt, best_slot);
+      Value* bstart = b_.CreateMul(b_.CreateLoad(i64, blk_slot), b_.getInt64(kArgBlock));
+      Value* bstop = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateAdd(bstart, b_.getInt64(kArgBlock)), len);
+      b_.CreateStore(none, first_slot);
+      if (Status s = loop(bstart, bstop, "f", [&](Value* j) -> Status {
+            idx[axis] = j;
+            memo_.clear();
+            auto xv = eval(x, idx);
+            if (!xv) return xv.status();
+            Value* hit = b_.CreateICmpEQ(key(*xv), best);
+            b_.CreateStore(b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateLoad(i64, first_slot),
+                                                    b_.CreateSelect(hit, j, none)),
+                           first_slot);
+            return ok_status();
+          }); !s)
+        return s;
+      Value* first = b_.CreateLoad(i64, first_slot);
+      first = b_.CreateSelect(b_.CreateICmpEQ(first, none), b_.getInt64(0), first);  // an empty axis
+      std::vector<Value*> didx = idx;
+      didx[axis] = b_.getInt64(0);
+      store(n.v, -1, didx, first, DType::I64);
       return ok_status();
     });
   });

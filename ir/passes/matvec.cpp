@@ -39,7 +39,11 @@ bool matvec_to_reduce(Graph& g) {
     const Type& ta = g.type(a);
     const Type& tb = g.type(b);
     if (ta.rank() != 2 || tb.rank() != 2) continue;
-    if (is_vector_of(tb, ta.shape[1], 0) && computed(g, a) && !computed(g, b)) {
+    // An inner product [1,k] x [k,1] (np.dot / @ of two vectors) is a sum of products in any
+    // case: as a reduction it is vectorized, split across threads (split_reduce) and summed
+    // pairwise, and fuses its operands' producers; a one-row gemv is neither.
+    bool inner = is_vector_of(ta, tb.shape[0], 1) && is_vector_of(tb, ta.shape[1], 0);
+    if (inner || (is_vector_of(tb, ta.shape[1], 0) && computed(g, a) && !computed(g, b))) {
       side[static_cast<size_t>(v)] = 0;
       any = true;
     } else if (is_vector_of(ta, tb.shape[0], 1) && computed(g, b) && !computed(g, a)) {

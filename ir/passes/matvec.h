@@ -10,7 +10,9 @@ namespace tracejit::ir {
 // `matmul u[1,k], A[k,m]` becomes `reduce_sum(A * transpose(u), axes [0])` : [1,m]. The BLAS
 // call needs A in memory; the reduction lets the backend fuse A's producers into it, so A
 // (n*k elements, for a vector result of n) is never written: `G * (dx * inv_r3) @ mass` reads
-// its inputs once instead of writing and re-reading three n*n matrices. Float dtypes of rank 2
+// its inputs once instead of writing and re-reading three n*n matrices. An inner product
+// `matmul u[1,k], v[k,1]` becomes `reduce_sum(u * transpose(v), axes [1])` : [1,1] whatever its
+// operands are (a vectorized, threaded, pairwise sum; BLAS would run a one-row gemv). Float dtypes of rank 2
 // only (batched and integer/bool products keep matmul). The sum's rounding differs from the
 // BLAS's only in order, which matmul never fixed. Returns true if anything changed.
 bool matvec_to_reduce(Graph& g);

@@ -2,7 +2,10 @@
 // split_reduce.h).
 #include "ir/passes/split_reduce.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <optional>
+#include <vector>
 
 namespace tracejit::ir {
 namespace {
@@ -11,9 +14,12 @@ constexpr int64_t kMaxChunks = 64;
 // Stage-1 rows shorter than this cost more in per-row setup than the threads save.
 constexpr int64_t kMinRow = 256;
 
-// How one reduction is split: `chunks` == 0 reduces along the operand's own axis 0 first
-// (option A); otherwise axis 0 is viewed as [chunks, size / chunks] (option B).
+// How one reduction is split. The leading size-1 axes of the operand (`lead` of them) are
+// dropped first: they are kept or reduced alike, and a kept one would be the backend's (size-1)
+// outer axis. On the rest: `chunks` == 0 reduces along its own axis 0 first (option A);
+// otherwise its axis 0 is viewed as [chunks, size / chunks] (option B).
 struct Split {
+  size_t lead = 0;
   int64_t chunks = 0;
 };
 
@@ -27,9 +33,11 @@ std::optional<Split> plan_split(const Graph& g, const Node& n, int64_t min_eleme
     if (a < 0 || static_cast<size_t>(a) >= rank) return std::nullopt;
     red[static_cast<size_t>(a)] = true;
   }
-  if (!red[0]) return std::nullopt;  // axis 0 kept: the backend's rows already
+  size_t lead = 0;
+  while (lead < rank && xt.shape[lead].size == 1) ++lead;
+  if (lead == rank || !red[lead]) return std::nullopt;  // kept: the backend's rows already
   // The backend's outer (parallel) extent: the first kept axis when the last axis is reduced,
-  // else axis 0 when kept (it is not). Anything above 1 is parallel already.
+  // else axis 0 when kept. Anything above 1 is parallel already.
   if (red.back())
     for (size_t a = 0; a < rank; ++a)
       if (!red[a]) {
@@ -39,17 +47,18 @@ std::optional<Split> plan_split(const Graph& g, const Node& n, int64_t min_eleme
   int64_t numel = 1;
   for (const Dim& d : xt.shape) numel *= d.size;
   if (numel <= 0 || numel < min_elements) return std::nullopt;
-  const int64_t s0 = xt.shape[0].size;
+  const int64_t s0 = xt.shape[lead].size;
   const int64_t rest = numel / s0;
-  const bool full = n.ints.size() == rank;
-  const bool rows_ok = full && rank >= 2 && rest >= kMinRow;
-  if (rows_ok && s0 >= 8) return Split{0};
+  bool full = true;
+  for (size_t a = lead; a < rank; ++a) full = full && red[a];
+  const bool rows_ok = full && rank - lead >= 2 && rest >= kMinRow;
+  if (rows_ok && s0 >= 8) return Split{lead, 0};
   // Axis 0 in chunks: the largest divisor that keeps each chunk's start 16-element aligned,
   // else the largest divisor.
   for (int pass = 0; pass < 2; ++pass)
     for (int64_t c = std::min(kMaxChunks, s0 / 2); c >= 2; --c)
-      if (s0 % c == 0 && (pass == 1 || (s0 / c * rest) % 16 == 0) && s0 / c * rest >= kMinRow) return Split{c};
-  if (rows_ok && s0 >= 2) return Split{0};
+      if (s0 % c == 0 && (pass == 1 || (s0 / c * rest) % 16 == 0) && s0 / c * rest >= kMinRow) return Split{lead, c};
+  if (rows_ok && s0 >= 2) return Split{lead, 0};
   return std::nullopt;
 }
 
@@ -67,21 +76,22 @@ Node make(Op op, Type t, std::vector<ValueId> operands, std::vector<int64_t> int
 ValueId emit_split(Graph& g, const Node& n, const Split& sp) {
   ValueId x = n.operands[0];
   const Type xt = g.type(x);
-  const size_t rank = xt.shape.size();
-  const bool full = n.ints.size() == rank;
-  ValueId src = x;
-  std::vector<Dim> shape = xt.shape;
+  std::vector<Dim> shape(xt.shape.begin() + static_cast<std::ptrdiff_t>(sp.lead), xt.shape.end());
+  std::vector<int64_t> axes;  // reduced axes of the operand without its leading size-1 axes
+  for (int64_t a : n.ints)
+    if (a >= static_cast<int64_t>(sp.lead)) axes.push_back(a - static_cast<int64_t>(sp.lead));
+  const bool full = axes.size() == shape.size();
   std::vector<int64_t> axes1;  // stage-1 reduced axes
   if (sp.chunks == 0) {
-    for (int64_t a : n.ints)
+    for (int64_t a : axes)
       if (a != 0) axes1.push_back(a);
   } else {
-    int64_t s0 = xt.shape[0].size;
+    int64_t s0 = shape[0].size;
     shape.erase(shape.begin());
     shape.insert(shape.begin(), {Dim::fixed(sp.chunks), Dim::fixed(s0 / sp.chunks)});
-    src = g.add(make(Op::Reshape, Type(xt.dtype, shape), {x}, {}, n.loc));
-    for (int64_t a : n.ints) axes1.push_back(a + 1);  // axis 0 -> 1, the chunk's elements
+    for (int64_t a : axes) axes1.push_back(a + 1);  // axis 0 -> 1, the chunk's elements
   }
+  ValueId src = shape == xt.shape ? x : g.add(make(Op::Reshape, Type(xt.dtype, shape), {x}, {}, n.loc));
   std::vector<Dim> s1 = shape;
   for (int64_t a : axes1) s1[static_cast<size_t>(a)] = Dim::fixed(1);
   Node first = n;

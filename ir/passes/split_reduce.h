@@ -15,7 +15,8 @@ namespace tracejit::ir {
 // each chunk is reduced on its own (`stage 1`, C independent rows) and the C partial results
 // are reduced again (`stage 2`, a 1-d reduction of C values, or along axis 0 when axes stay).
 // When the operand has rank >= 2 and its rows are long enough, axis 0 itself is the split
-// (stage 1 reduces the other axes).
+// (stage 1 reduces the other axes). Leading size-1 axes are dropped first (a [1, n] row
+// reduced along axis 1 splits as [n] does).
 //
 // Float sums stay at least as accurate as NumPy's: each stage-1 row is summed pairwise and the
 // partials are summed pairwise again (full reductions), or C sequential partials replace n

@@ -519,7 +519,7 @@ def test_noted_flags_in_every_kernel_shape(expr, x, around):
     way the kernel is scheduled: a plain elementwise kernel, or next to a concatenation, a
     reduction or a matmul (the scheduled path used to lose them for log1p, arctanh, arccosh)."""
     body = {"alone": "{e}", "concat": "np.concatenate([x, x]), {e}", "reduce": "x.sum(), {e}",
-            "matmul": "x @ x, {e}"}[around].format(e=expr)
+            "matmul": "x[:, None] @ x[None, :], {e}"}[around].format(e=expr)  # (x @ x of vectors is a reduction)
     fn = eval(f"lambda x: ({body},)", {"np": np})
     clean = np.full_like(x, 5.0)
     for mode in ("warn", "raise"):

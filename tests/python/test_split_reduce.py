@@ -166,3 +166,22 @@ def test_same_result_on_every_call():
     first = jf(x)
     for _ in range(5):
         assert_same(first, jf(x))
+
+
+@pytest.mark.parametrize("n", [1, 7, 1000, 300_000, N + 16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vector_inner_products(n, dtype):
+    # np.dot / @ / np.inner of two vectors: a sum of products (matvec pass), split when large.
+    r = np.random.default_rng(10)
+    x, y = r.random(n).astype(dtype), r.random(n).astype(dtype)
+    f = lambda x, y: (np.dot(x, y), x @ y, np.inner(x, y), np.dot(x[::-1], y))
+    got = compiled(f, x, y)
+    want = f(x, y)
+    products = [x * y] * 3 + [x[::-1] * y]  # the sums of rounded products are the reference
+    for g, w, p in zip(got, want, products):
+        check_sum_accuracy(g, w, p)
+
+
+def test_integer_inner_product_is_exact():
+    x = np.random.default_rng(11).integers(-50, 50, N, dtype=np.int64)
+    assert_same(np.dot(x, x), compiled(lambda x: np.dot(x, x), x))

@@ -251,6 +251,19 @@ TEST(Matvec, RowTimesComputedMatrixBecomesColumnSum) {
   EXPECT_EQ(out.find("matmul"), std::string::npos) << out;
 }
 
+TEST(Matvec, InnerProductOfInputsBecomesASum) {
+  EXPECT_EQ(matvec("%0 = param 0 contiguous : f32[1,5]\n%1 = param 1 contiguous : f32[5,1]\n"
+                   "%2 = matmul %0, %1 : f32[1,1]\nreturn %2\n", "%0, %1"),
+            "func @f(%0, %1) {\n"
+            "  %0 = param 0 contiguous : f32[1,5]\n"
+            "  %1 = param 1 contiguous : f32[5,1]\n"
+            "  %2 = transpose %1 {ints = [1, 0], fval = 0.0} : f32[1,5]\n"
+            "  %3 = mul %0, %2 : f32[1,5]\n"
+            "  %4 = reduce_sum %3 {ints = [1], fval = 0.0} : f32[1,1]\n"
+            "  return %4\n"
+            "}\n");
+}
+
 TEST(Matvec, LeavesBlasShapedProductsAlone) {
   // An input matrix (BLAS reads it as fast as a reduction would), a matrix result (N > 1),
   // integer dtypes, batched products, and a computed vector times a computed matrix.
@@ -309,6 +322,16 @@ TEST(SplitReduce, TallMatrixColumnsInChunksOfRows) {
   EXPECT_NE(out.find("%2 = reduce_sum %1 {ints = [1], fval = 0.0} : i64[64,1,3]"), std::string::npos) << out;
   EXPECT_NE(out.find("%3 = reduce_sum %2 {ints = [0], fval = 0.0} : i64[1,1,3]"), std::string::npos) << out;
   EXPECT_NE(out.find("%4 = reshape %3 : i64[1,3]"), std::string::npos) << out;
+}
+
+TEST(SplitReduce, LeadingUnitAxesAreDropped) {
+  // A [1, n] row reduced along axis 1 (an inner product after matvec_to_reduce) splits as [n].
+  std::string out = split("%0 = param 0 contiguous : f32[1,65536]\n"
+                          "%1 = reduce_sum %0 {ints = [1], fval = 0.0} : f32[1,1]\nreturn %1\n");
+  EXPECT_NE(out.find("%1 = reshape %0 : f32[64,1024]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%2 = reduce_sum %1 {ints = [1], fval = 0.0} : f32[64,1]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%4 = reduce_sum %3 {ints = [0], fval = 0.0} : f32[1]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%5 = reshape %4 : f32[1,1]"), std::string::npos) << out;
 }
 
 TEST(SplitReduce, LeavesParallelSmallAndIndivisibleReductionsAlone) {
