@@ -185,3 +185,17 @@ def test_vector_inner_products(n, dtype):
 def test_integer_inner_product_is_exact():
     x = np.random.default_rng(11).integers(-50, 50, N, dtype=np.int64)
     assert_same(np.dot(x, x), compiled(lambda x: np.dot(x, x), x))
+
+
+def test_inner_product_under_errstate_raise():
+    # The rewritten product raises its flags from the sum: it still compiles under 'raise', and
+    # an overflow re-runs eagerly for NumPy's own exception.
+    x = np.random.default_rng(12).random(1000)
+    jf = jit_now(lambda x, y: np.dot(x, y))
+    with np.errstate(all="raise"):
+        got = jf(x, x)
+        assert jf.stats()["compiled_calls"] == 1, jf.stats()
+        check_sum_accuracy(got, np.dot(x, x), x * x)
+        big = np.full(1000, 1e200)
+        with pytest.raises(FloatingPointError, match="overflow encountered in dot"):
+            jf(big, big)
