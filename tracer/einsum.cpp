@@ -84,12 +84,9 @@ bool Tracer::einsum(CallArgs args) {
     }
 
   // The result dtype: NumPy's result_type of the operands; booleans (an or of ands) run eagerly.
-  PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(ops.size()));
-  for (size_t i = 0; i < ops.size(); ++i) PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), probe(ops[i]));
-  PyObject* fn = PyObject_GetAttrString(np_->numpy, "result_type");
-  PyObject* rt = fn ? PyObject_Call(fn, t, nullptr) : nullptr;
-  Py_XDECREF(fn);
-  Py_DECREF(t);
+  std::vector<PyObject*> probes;
+  for (const AValue& o : ops) probes.push_back(probe(o));
+  PyObject* rt = result_type(std::move(probes));
   if (!rt) return fail(AbortCode::UserError, exception_text());
   keep(rt);
   auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);

@@ -1020,12 +1020,9 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       axis = (*l)[0];
     }
     // Result dtype: NumPy's result_type of the parts.
-    PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(parts->size()));
-    for (size_t i = 0; i < parts->size(); ++i) PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), probe((*parts)[i]));
-    PyObject* fn = PyObject_GetAttrString(np_->numpy, "result_type");
-    PyObject* rt = fn ? PyObject_Call(fn, t, nullptr) : nullptr;
-    Py_XDECREF(fn);
-    Py_DECREF(t);
+    std::vector<PyObject*> probes;
+    for (const AValue& p : *parts) probes.push_back(probe(p));
+    PyObject* rt = result_type(std::move(probes));
     if (!rt) return fail(AbortCode::UserError, exception_text());
     auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
     Py_DECREF(rt);
@@ -1358,16 +1355,12 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (!add_part(args.get(4, "append"))) return false;
     AValue cur = *x;
     if (parts.size() > 1) {
-      PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(parts.size()));
-      for (size_t i = 0; i < parts.size(); ++i) {
+      std::vector<PyObject*> probes;
+      for (const auto& part : parts) {
         npy_intp zero = 0;
-        PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i),
-                         PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(parts[i].second)), 0));
+        probes.push_back(PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(part.second)), 0));
       }
-      PyObject* fn = PyObject_GetAttrString(np_->numpy, "result_type");
-      PyObject* rt = fn ? PyObject_Call(fn, t, nullptr) : nullptr;
-      Py_XDECREF(fn);
-      Py_DECREF(t);
+      PyObject* rt = result_type(std::move(probes));
       if (!rt) return fail(AbortCode::UserError, exception_text());
       auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
       Py_DECREF(rt);

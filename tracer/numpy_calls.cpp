@@ -214,6 +214,26 @@ PyObject* Tracer::probe(const AValue& v) {
   return v.obj;
 }
 
+PyObject* Tracer::result_type(std::vector<PyObject*> probes) {
+  PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(probes.size()));
+  bool complete = t != nullptr;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    complete = complete && probes[i] != nullptr;
+    if (t && probes[i]) PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), probes[i]);  // steals
+    else Py_XDECREF(probes[i]);
+  }
+  if (!complete) {
+    Py_XDECREF(t);
+    if (!PyErr_Occurred()) PyErr_NoMemory();
+    return nullptr;
+  }
+  PyObject* fn = PyObject_GetAttrString(np_->numpy, "result_type");
+  PyObject* rt = fn ? PyObject_Call(fn, t, nullptr) : nullptr;
+  Py_XDECREF(fn);
+  Py_DECREF(t);
+  return rt;
+}
+
 bool Tracer::resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operands,
                           std::vector<ir::DType>& loop) {
   // 1. The call itself on empty probes: raises exactly when NumPy would (bad dtypes, Python

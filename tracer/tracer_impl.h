@@ -710,6 +710,9 @@ class Tracer {
   std::optional<std::vector<ir::Dim>> broadcast_operands(const std::vector<AValue>& operands);
   int result_index(ir::ValueId v);  // position of v in the graph's results (added if absent)
   PyObject* probe(const AValue& v);       // new reference
+  // np.result_type(*probes) (the references are stolen): a new reference to the dtype, or
+  // nullptr with NumPy's exception set.
+  PyObject* result_type(std::vector<PyObject*> probes);
 
   // --- output
   bool emit_output(const AValue& v);

@@ -77,6 +77,28 @@ def jit_now(fn, **kw):
     return tracejit.jit(fn, **kw)
 
 
+def assert_compiled(jf, calls=1):
+    """All `calls` calls of jitted `jf` ran compiled: no graph break, no eager fallback."""
+    s = jf.stats()
+    assert s["compiled_calls"] == calls and not s["graph_breaks"] and not s["fallback_reasons"], s
+
+
+def run_compiled(fn, *args):
+    """fn jitted (compiled on the first call) and called once; asserts that the call compiled."""
+    jf = jit_now(fn)
+    got = jf(*args)
+    assert_compiled(jf)
+    return got
+
+
+def check_compiled(fn, *args):
+    """The jitted call compiled and returns what eager fn(*args) returns (assert_same)."""
+    want = fn(*args)
+    got = run_compiled(fn, *args)
+    assert_same(want, got)
+    return got
+
+
 def same_nested(expected, got, rtol=1e-12):
     """assert_same through lists, tuples and dicts (of arrays, numbers, lists); floats within rtol
     (compiled tanh/sqrt may differ from NumPy's by an ulp)."""

@@ -6,20 +6,11 @@ call compiled (no eager re-run)."""
 import numpy as np
 import pytest
 
-from conftest import assert_same, jit_now
+from conftest import assert_same, run_compiled
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
           np.float32, np.float64]
 LENGTHS = [1, 2, 15, 16, 17, 511, 512, 513, 1024, 1500, 4099]
-
-
-def compiled(fn, *args):
-    jf = jit_now(fn)
-    got = jf(*args)
-    st = jf.stats()
-    assert st["compiled_calls"] == 1 and st["fallback_calls"] == 0, st
-    return got
-
 
 def arrays(n, dtype, seed):
     r = np.random.default_rng(seed)
@@ -57,7 +48,7 @@ def arrays(n, dtype, seed):
 def test_1d_matches_numpy(n, dtype):
     f = lambda x: (np.argmax(x), np.argmin(x), x.argmax(), x.argmin(axis=-1))
     for x in arrays(n, dtype, n):
-        assert_same(f(x), compiled(f, x))
+        assert_same(f(x), run_compiled(f, x))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8])
@@ -69,7 +60,7 @@ def test_rows_match_numpy(shape, dtype):
         x[..., -1] = np.nan  # the last element of every row
         x.reshape(-1)[::7] = -0.0
     f = lambda x: (x.argmax(axis=-1), x.argmin(axis=-1), np.argmax(x, axis=-1, keepdims=True))
-    assert_same(f(x), compiled(f, x))
+    assert_same(f(x), run_compiled(f, x))
 
 
 @pytest.mark.parametrize("view", ["stepped", "transposed", "reversed"])
@@ -77,7 +68,7 @@ def test_non_contiguous_and_fused_operands(view):
     base = np.random.default_rng(2).standard_normal((600, 700)).astype(np.float32)
     x = {"stepped": base[:, ::3], "transposed": base.T, "reversed": base[:, ::-1]}[view]
     f = lambda x: (np.argmax(x * x - 1.0, axis=1), np.argmin(np.abs(x - 0.5), axis=1), np.argmax(x[0] + 2))
-    assert_same(f(x), compiled(f, x))
+    assert_same(f(x), run_compiled(f, x))
 
 
 def test_large_vector_max_position():
@@ -87,4 +78,4 @@ def test_large_vector_max_position():
         x[:] = 0
         x[pos] = 1
         x[-1 if pos != n - 1 else 0] = 0.5
-        assert_same((x.argmax(), (-x).argmin()), compiled(lambda x: (x.argmax(), (-x).argmin()), x))
+        assert_same((x.argmax(), (-x).argmin()), run_compiled(lambda x: (x.argmax(), (-x).argmin()), x))

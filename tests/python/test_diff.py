@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import assert_same, jit_now, record
+from conftest import assert_compiled, assert_same, jit_now, record
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
           np.float32, np.float64]
@@ -27,19 +27,13 @@ def make(shape, dtype, seed):
     x = r.standard_normal(shape) * 10.0 ** r.integers(-3, 4, shape)
     return x.astype(dtype)
 
-
-def compiled(jf, calls=1):
-    s = jf.stats()
-    assert s["compiled_calls"] == calls and not s["graph_breaks"] and not s["fallback_reasons"], s
-
-
 def check(fn, *args):
     jf = jit_now(fn)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # inf - inf in the float data
         want, got = fn(*args), jf(*args)
     assert_same(want, got)
-    compiled(jf)
+    assert_compiled(jf)
     return got
 
 

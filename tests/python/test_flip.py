@@ -7,7 +7,7 @@ as any returned view does). NumPy's errors come from the eager run."""
 import numpy as np
 import pytest
 
-from conftest import assert_same, jit_now
+from conftest import assert_same, check_compiled, jit_now
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
           np.float32, np.float64]
@@ -43,16 +43,6 @@ def axis_forms(ndim):
         forms += [(0, 2), (2, 0, 1)]
     return forms
 
-
-def check(fn, x):
-    want = fn(x)
-    jf = jit_now(fn)
-    got = jf(x)
-    assert_same(want, got)
-    st = jf.stats()
-    assert st["compiled_calls"] == 1 and not st["graph_breaks"] and not st["fallback_reasons"], st
-
-
 def function_of(exprs):
     """One function returning every expression (one compile per input, not per axis form)."""
     ns = {"np": np}
@@ -68,7 +58,7 @@ def test_flip_matches_numpy(shape, dtype):
         x = inp(base)
         if x.ndim == 0:
             # np.flip of a 0-d array is m[()]: an element, as the jitted call returns it.
-            check(function_of(["np.flip(x)", "np.flip(x, None)", "np.flip(x, ())"]), x)
+            check_compiled(function_of(["np.flip(x)", "np.flip(x, None)", "np.flip(x, ())"]), x)
             continue
         exprs = ["np.flip(x).copy()"]
         for axis in axis_forms(x.ndim):
@@ -76,7 +66,7 @@ def test_flip_matches_numpy(shape, dtype):
             exprs.append(f"np.flip(x, axis={axis!r}).copy()")
             # Inside an expression (the flipped operand read through negative strides).
             exprs.append(f"np.not_equal(np.flip(x, {axis!r}), x)")
-        check(function_of(exprs), x)
+        check_compiled(function_of(exprs), x)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -88,7 +78,7 @@ def test_fliplr_flipud_match_numpy(shape, dtype):
         exprs = ["np.flipud(x).copy()", "np.flipud(x) == x", "np.flipud(m=x).copy()"]
         if x.ndim >= 2:
             exprs += ["np.fliplr(x).copy()", "np.fliplr(np.flipud(x)) != np.flip(x, (0, 1))"]
-        check(function_of(exprs), x)
+        check_compiled(function_of(exprs), x)
 
 
 def test_flip_in_arithmetic():

@@ -9,27 +9,12 @@ NumPy's weak Python floats do); each call must have compiled."""
 import numpy as np
 import pytest
 
-from conftest import assert_same, jit_now, record
+from conftest import assert_same, check_compiled, jit_now, record
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
           np.float32, np.float64]
 SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-8, 2e-8, 1e308, -1e308, 5e-324,
                     1.00001, 0.99999, 1e-300, 3.0])
-
-
-def compiled(jf, calls=1):
-    s = jf.stats()
-    assert s["compiled_calls"] == calls and not s["graph_breaks"] and not s["fallback_reasons"], s
-
-
-def check(fn, *args):
-    jf = jit_now(fn)
-    want, got = fn(*args), jf(*args)
-    assert_same(want, got)
-    compiled(jf)
-    return got
-
-
 def close_pair(shape, dtype, seed):
     """x and a y of which about half the elements are within the default tolerances."""
     r = np.random.default_rng(seed)
@@ -48,11 +33,11 @@ def close_pair(shape, dtype, seed):
 @pytest.mark.parametrize("shape", [(), (0,), (1,), (50,), (4, 0), (1, 7), (6, 9)], ids=str)
 def test_matches_numpy(shape, dtype):
     x, y = close_pair(shape, dtype, hash((shape, np.dtype(dtype).name)) % 1000)
-    check(lambda x, y: np.isclose(x, y), x, y)
-    check(lambda x, y: np.isclose(y, x, rtol=1e-3, atol=0.0), x, y)
-    check(lambda x, y: np.isclose(x, y, 1e-6, 1e-3, True), x, y)  # positional rtol, atol, equal_nan
-    check(lambda x, y: np.allclose(x, y), x, y)
-    check(lambda x, y: np.allclose(x, x, rtol=0, atol=0), x, y)
+    check_compiled(lambda x, y: np.isclose(x, y), x, y)
+    check_compiled(lambda x, y: np.isclose(y, x, rtol=1e-3, atol=0.0), x, y)
+    check_compiled(lambda x, y: np.isclose(x, y, 1e-6, 1e-3, True), x, y)  # positional rtol, atol, equal_nan
+    check_compiled(lambda x, y: np.allclose(x, y), x, y)
+    check_compiled(lambda x, y: np.allclose(x, x, rtol=0, atol=0), x, y)
 
 
 @pytest.mark.parametrize("dx", [np.int8, np.uint64, np.float32, np.bool_, np.int64], ids=lambda d: np.dtype(d).name)
@@ -60,9 +45,9 @@ def test_matches_numpy(shape, dtype):
 def test_mixed_dtypes_and_broadcasting(dx, dy):
     x, _ = close_pair((5, 1, 4), dx, 1)
     _, y = close_pair((3, 4), dy, 2)
-    check(lambda x, y: np.isclose(x, y), x, y)
-    check(lambda x, y: np.isclose(x, y, equal_nan=True), x, y)
-    check(lambda x, y: np.allclose(x, y, atol=2), x, y)
+    check_compiled(lambda x, y: np.isclose(x, y), x, y)
+    check_compiled(lambda x, y: np.isclose(x, y, equal_nan=True), x, y)
+    check_compiled(lambda x, y: np.allclose(x, y, atol=2), x, y)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -75,10 +60,10 @@ def test_special_values_all_pairs(dtype, equal_nan):
 
 
 def _special_pairs(x, y, equal_nan):
-    check(lambda x, y: np.isclose(x, y, equal_nan=equal_nan), x, y)
-    check(lambda x, y: np.isclose(x, y, rtol=0.5, atol=0, equal_nan=equal_nan), x, y)
-    check(lambda x, y: np.allclose(x, y, equal_nan=equal_nan), x, y)
-    check(lambda x, y: np.allclose(x, x, equal_nan=equal_nan), x, y)
+    check_compiled(lambda x, y: np.isclose(x, y, equal_nan=equal_nan), x, y)
+    check_compiled(lambda x, y: np.isclose(x, y, rtol=0.5, atol=0, equal_nan=equal_nan), x, y)
+    check_compiled(lambda x, y: np.allclose(x, y, equal_nan=equal_nan), x, y)
+    check_compiled(lambda x, y: np.allclose(x, x, equal_nan=equal_nan), x, y)
 
 
 def test_tolerance_that_overflows_to_inf_warns_as_numpy():
@@ -92,35 +77,35 @@ def test_tolerance_that_overflows_to_inf_warns_as_numpy():
 
 def test_python_numbers_and_scalars():
     x = np.array([1.0, 1.000001, np.nan, np.inf, 0.0], np.float32)
-    check(lambda x: np.isclose(x, 1.0), x)            # a weak Python float: float32 math
-    check(lambda x: np.isclose(x, 1), x)              # a Python int becomes a float
-    check(lambda x: np.isclose(1.0, x), x)
-    check(lambda x: np.isclose(x, np.inf), x)
-    check(lambda x: np.isclose(x, float("nan"), equal_nan=True), x)
-    check(lambda x: np.isclose(x, 1.0, rtol=1, atol=1), x)  # integer tolerances
-    check(lambda x: np.isclose(x[0], x[1]), x)        # NumPy scalars: a NumPy bool
-    check(lambda x: np.isclose(x[0], 1.0), x)
-    check(lambda x: np.allclose(x[:2], 1.0, rtol=1e-5), x)
-    check(lambda x: np.allclose(x[0], x[1]), x)
-    check(lambda x, t: np.isclose(x, t), x, 1.0000001)  # a runtime Python float argument
-    check(lambda x, t: np.isclose(x, t), x, 3)           # a Python int argument
+    check_compiled(lambda x: np.isclose(x, 1.0), x)            # a weak Python float: float32 math
+    check_compiled(lambda x: np.isclose(x, 1), x)              # a Python int becomes a float
+    check_compiled(lambda x: np.isclose(1.0, x), x)
+    check_compiled(lambda x: np.isclose(x, np.inf), x)
+    check_compiled(lambda x: np.isclose(x, float("nan"), equal_nan=True), x)
+    check_compiled(lambda x: np.isclose(x, 1.0, rtol=1, atol=1), x)  # integer tolerances
+    check_compiled(lambda x: np.isclose(x[0], x[1]), x)        # NumPy scalars: a NumPy bool
+    check_compiled(lambda x: np.isclose(x[0], 1.0), x)
+    check_compiled(lambda x: np.allclose(x[:2], 1.0, rtol=1e-5), x)
+    check_compiled(lambda x: np.allclose(x[0], x[1]), x)
+    check_compiled(lambda x, t: np.isclose(x, t), x, 1.0000001)  # a runtime Python float argument
+    check_compiled(lambda x, t: np.isclose(x, t), x, 3)           # a Python int argument
 
 
 def test_integer_inputs_use_float64():
     x = np.array([np.iinfo(np.int64).min, -5, 0, 7, np.iinfo(np.int64).max], np.int64)
-    check(lambda x: np.isclose(x, x), x)
-    check(lambda x: np.isclose(x, x[::-1]), x)
-    check(lambda x: np.isclose(x, x + 1), x)
+    check_compiled(lambda x: np.isclose(x, x), x)
+    check_compiled(lambda x: np.isclose(x, x[::-1]), x)
+    check_compiled(lambda x: np.isclose(x, x + 1), x)
     u = np.array([0, 1, 2**63, 2**64 - 1], np.uint64)
-    check(lambda u: np.isclose(u, u[::-1], rtol=0), u)
+    check_compiled(lambda u: np.isclose(u, u[::-1], rtol=0), u)
 
 
 @pytest.mark.parametrize("view", ["T", "step", "neg"])
 def test_non_contiguous_inputs(view):
     bx, by = close_pair((30, 12), np.float64, 3)
     v = {"T": lambda a: a.T, "step": lambda a: a[::3, ::2], "neg": lambda a: a[::-1]}[view]
-    check(lambda x, y: np.isclose(x, y), v(bx), v(by))
-    check(lambda x, y: np.allclose(x, y, rtol=1e-3), v(bx), v(bx))
+    check_compiled(lambda x, y: np.isclose(x, y), v(bx), v(by))
+    check_compiled(lambda x, y: np.allclose(x, y, rtol=1e-3), v(bx), v(bx))
 
 
 def test_in_a_branch_and_returned_as_python_bool():
@@ -129,9 +114,9 @@ def test_in_a_branch_and_returned_as_python_bool():
         return x * s
 
     x, y = close_pair((8,), np.float64, 9)
-    check(f, x, x + 1e-12)
-    check(f, x, y)
-    got = check(lambda x, y: np.allclose(x, y), x, x)
+    check_compiled(f, x, x + 1e-12)
+    check_compiled(f, x, y)
+    got = check_compiled(lambda x, y: np.allclose(x, y), x, x)
     assert got is True
 
 
@@ -142,4 +127,4 @@ def test_fused_with_other_work():
 
     r = np.random.default_rng(5)
     a = r.standard_normal((6, 6))
-    check(f, a, a.T.copy())
+    check_compiled(f, a, a.T.copy())

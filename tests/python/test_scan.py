@@ -10,8 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-import tracejit
-from conftest import assert_same, jit_now, record
+from conftest import assert_compiled, assert_same, check_compiled, jit_now, record
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
           np.float32, np.float64]
@@ -42,21 +41,6 @@ def axes_for(ndim):
 # The methods, spelled out (getattr is not traced).
 METHOD = {"cumsum": (lambda x: x.cumsum(), lambda x, a: x.cumsum(a), lambda x, d: x.cumsum(dtype=d)),
           "cumprod": (lambda x: x.cumprod(), lambda x, a: x.cumprod(a), lambda x, d: x.cumprod(dtype=d))}
-
-
-def compiled(jf, calls=1):
-    s = jf.stats()
-    assert s["compiled_calls"] == calls and not s["graph_breaks"] and not s["fallback_reasons"], s
-
-
-def check(fn, *args):
-    jf = jit_now(fn)
-    want, got = fn(*args), jf(*args)
-    assert_same(want, got)
-    compiled(jf)
-    return got
-
-
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("op", ["cumsum", "cumprod"])
@@ -65,11 +49,11 @@ def test_matches_numpy(op, shape, dtype):
     f = getattr(np, op)
     for axis in axes_for(len(shape)):
         if axis is None:
-            check(lambda x: f(x), x)
-            check(METHOD[op][0], x)
+            check_compiled(lambda x: f(x), x)
+            check_compiled(METHOD[op][0], x)
         else:
-            check(lambda x, a=axis: f(x, axis=a), x)
-            check(lambda x, a=axis, m=METHOD[op][1]: m(x, a), x)  # positional axis, the method
+            check_compiled(lambda x, a=axis: f(x, axis=a), x)
+            check_compiled(lambda x, a=axis, m=METHOD[op][1]: m(x, a), x)  # positional axis, the method
 
 
 @pytest.mark.parametrize("op", ["cumsum", "cumprod"])
@@ -77,13 +61,13 @@ def test_matches_numpy(op, shape, dtype):
 def test_dtype_keyword(op, dtype):
     x = make((6, 5), np.int16, 4, prod=True)
     f = getattr(np, op)
-    check(lambda x: f(x, axis=1, dtype=dtype), x)
-    check(lambda x, m=METHOD[op][2]: m(x, dtype), x)
-    check(lambda x: f(x, None, dtype), x)  # positional dtype
+    check_compiled(lambda x: f(x, axis=1, dtype=dtype), x)
+    check_compiled(lambda x, m=METHOD[op][2]: m(x, dtype), x)
+    check_compiled(lambda x: f(x, None, dtype), x)  # positional dtype
     xf = make((6, 5), np.float64, 5, prod=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # float -> int casts of the values NumPy makes too
-        check(lambda x: f(x, 0, dtype=dtype), xf)
+        check_compiled(lambda x: f(x, 0, dtype=dtype), xf)
 
 
 @pytest.mark.parametrize("op", ["cumsum", "cumprod"])
@@ -93,44 +77,44 @@ def test_non_contiguous_inputs(op, view):
     x = {"T": base.T, "step": base[::3, ::2], "neg": base[::-1], "both": base[::-2, ::-3].T}[view]
     f = getattr(np, op)
     for axis in (None, 0, 1, -1):
-        check(lambda x, a=axis: f(x, axis=a), x)
+        check_compiled(lambda x, a=axis: f(x, axis=a), x)
 
 
 def test_bool_accumulates_in_int64_and_or_with_dtype_bool():
     x = np.array([[True, False, True], [False, False, True]])
-    assert check(lambda x: np.cumsum(x, axis=1), x).dtype == np.int64
-    check(lambda x: np.cumsum(x, axis=0, dtype=bool), x)   # logical or
-    check(lambda x: np.cumprod(x, axis=1, dtype=bool), x)  # logical and
+    assert check_compiled(lambda x: np.cumsum(x, axis=1), x).dtype == np.int64
+    check_compiled(lambda x: np.cumsum(x, axis=0, dtype=bool), x)   # logical or
+    check_compiled(lambda x: np.cumprod(x, axis=1, dtype=bool), x)  # logical and
 
 
 def test_special_values_bit_exact():
     x = np.array([1.0, np.nan, 2.0, np.inf, -np.inf, -0.0, 0.0, 5e-324, -1e308, -1e308, 3.0])
     for op in (np.cumsum, np.cumprod):
         with np.errstate(all="ignore"):
-            check(lambda x, f=op: f(x), x)
-            check(lambda x, f=op: f(x[::-1]), x)
+            check_compiled(lambda x, f=op: f(x), x)
+            check_compiled(lambda x, f=op: f(x[::-1]), x)
     z = np.array([-0.0, -0.0, -0.0])  # -0.0 + -0.0 stays -0.0: the scan starts from x[0], not 0
-    got = check(lambda x: np.cumsum(x), z)
+    got = check_compiled(lambda x: np.cumsum(x), z)
     assert np.signbit(got).all()
-    check(lambda x: np.cumprod(x), z)
+    check_compiled(lambda x: np.cumprod(x), z)
 
 
 def test_long_float32_scan_is_sequential_not_pairwise():
     # A long float32 sum is where pairwise and sequential summation differ: bit-exact here.
     x = np.random.default_rng(1).random(100_000).astype(np.float32)
-    got = check(lambda x: np.cumsum(x), x)
+    got = check_compiled(lambda x: np.cumsum(x), x)
     assert got[-1] != np.float32(x.sum())  # NumPy's sum is pairwise: the scan must not be
-    check(lambda x: np.cumsum(x.reshape(100, 1000), axis=0), x)
-    check(lambda x: np.cumsum(x.reshape(100, 1000), axis=1), x)
+    check_compiled(lambda x: np.cumsum(x.reshape(100, 1000), axis=0), x)
+    check_compiled(lambda x: np.cumsum(x.reshape(100, 1000), axis=1), x)
 
 
 def test_integer_wraparound_as_numpy():
     x = np.arange(1, 60, dtype=np.int64)
-    check(lambda x: np.cumprod(x), x)
+    check_compiled(lambda x: np.cumprod(x), x)
     u = np.full(10, 2**63, dtype=np.uint64)
-    check(lambda x: np.cumsum(x), u)
+    check_compiled(lambda x: np.cumsum(x), u)
     i8 = np.full(10, 127, dtype=np.int8)
-    check(lambda x: np.cumsum(x, dtype=np.int8), i8)
+    check_compiled(lambda x: np.cumsum(x, dtype=np.int8), i8)
 
 
 def test_fused_with_elementwise_producers_and_consumers():
@@ -139,13 +123,13 @@ def test_fused_with_elementwise_producers_and_consumers():
         return c / (np.arange(1, x.shape[1] + 1)), np.cumprod(1.0 + 0.01 * x, axis=0)[-1] * 3.0
 
     r = np.random.default_rng(2)
-    check(f, r.standard_normal((50, 40)), r.standard_normal(40))
+    check_compiled(f, r.standard_normal((50, 40)), r.standard_normal(40))
 
 
 def test_numpy_scalar_and_zero_d_inputs():
-    check(lambda x: np.cumsum(x), np.array(5.5))
-    check(lambda x: np.cumsum(x[0]), np.arange(3, dtype=np.int32))   # a NumPy scalar
-    check(lambda x: np.cumprod(x, axis=-1), np.array(3, np.uint8))
+    check_compiled(lambda x: np.cumsum(x), np.array(5.5))
+    check_compiled(lambda x: np.cumsum(x[0]), np.arange(3, dtype=np.int32))   # a NumPy scalar
+    check_compiled(lambda x: np.cumprod(x, axis=-1), np.array(3, np.uint8))
 
 
 @pytest.mark.parametrize("axis", [2, -3, (0,), 1.0, True])
@@ -189,4 +173,4 @@ def test_repeated_calls_reuse_the_kernel():
     for k in range(3):
         x = make((8, 6), np.float64, k, prod=True)
         assert_same((lambda x: x.cumsum(axis=0) - x.cumprod(axis=1))(x), jf(x))
-    compiled(jf, 3)
+    assert_compiled(jf, 3)

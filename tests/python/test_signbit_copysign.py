@@ -10,19 +10,13 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import jit_now, record
+from conftest import assert_compiled, jit_now, record
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
           np.float32, np.float64]
 NEG_NAN64 = np.array([0xFFF8000000000000, 0xFFF0000000000001, 0x7FF0000000000123], np.uint64).view(np.float64)
 SPECIAL = np.concatenate([[0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1e308, -1e308, 3.0],
                           NEG_NAN64])
-
-
-def compiled(jf, calls=1):
-    s = jf.stats()
-    assert s["compiled_calls"] == calls and not s["graph_breaks"] and not s["fallback_reasons"], s
-
 
 def bits_equal(want, got):
     assert type(got) is type(want)
@@ -37,7 +31,7 @@ def check(fn, *args):
     want, got = record(fn, *args), record(jf, *args)
     bits_equal(want[0], got[0])
     assert want[2] == got[2] == []
-    compiled(jf)
+    assert_compiled(jf)
     return got[0]
 
 

@@ -9,18 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from conftest import assert_same, jit_now
+from conftest import assert_same, jit_now, run_compiled
 
 N = 1 << 20
-
-
-def compiled(fn, *args):
-    jf = jit_now(fn)
-    got = jf(*args)
-    st = jf.stats()
-    assert st["compiled_calls"] == 1 and st["fallback_calls"] == 0, st
-    return got
-
 
 def exact_sum(x):
     return math.fsum(np.asarray(x, dtype=np.float64).ravel().tolist())
@@ -47,9 +38,9 @@ SHAPES_FULL = [(N,), (300_000,), (1_000_003,), (4096, 256), (2, N // 2), (N // 4
 def test_full_sum_is_as_accurate_as_numpy(shape, dtype):
     # All positive: a sequential sum's error grows with n, far beyond the pairwise bound.
     x = np.random.default_rng(1).random(shape).astype(dtype)
-    got = compiled(lambda x: x.sum(), x)
+    got = run_compiled(lambda x: x.sum(), x)
     check_sum_accuracy(got, x.sum(), x)
-    got = compiled(lambda x: np.mean(x * 2.0), x)
+    got = run_compiled(lambda x: np.mean(x * 2.0), x)
     want = np.mean(x * 2.0)
     assert got.dtype == want.dtype
     check_sum_accuracy(got * (2 * x.size), want * (2 * x.size), x)
@@ -59,7 +50,7 @@ def test_full_sum_is_as_accurate_as_numpy(shape, dtype):
 def test_fused_chain_sum(shape):
     r = np.random.default_rng(2)
     a, b, c = (r.standard_normal(shape).astype(np.float32) for _ in range(3))
-    got = compiled(lambda a, b, c: (a * b + c * a - b).sum(), a, b, c)
+    got = run_compiled(lambda a, b, c: (a * b + c * a - b).sum(), a, b, c)
     t = (a * b + c * a - b)
     check_sum_accuracy(got, t.sum(), t)
 
@@ -77,7 +68,7 @@ def test_integer_and_bool_reductions_are_exact(shape, dtype):
     def f(x):
         return x.sum(), x.max(), x.min(), np.any(x), np.all(x), x.prod()
 
-    assert_same(f(x), compiled(f, x))
+    assert_same(f(x), run_compiled(f, x))
 
 
 @pytest.mark.parametrize("shape", SHAPES_FULL, ids=str)
@@ -85,22 +76,22 @@ def test_integer_and_bool_reductions_are_exact(shape, dtype):
 def test_max_min_with_nan_inf_and_signed_zeros(shape, dtype):
     x = np.random.default_rng(4).standard_normal(shape).astype(dtype)
     f = lambda x: (x.max(), x.min(), np.max(x, keepdims=True), np.min(-x, keepdims=True))
-    assert_same(f(x), compiled(f, x))
+    assert_same(f(x), run_compiled(f, x))
     flat = x.reshape(-1)
     flat[len(flat) * 3 // 4] = np.inf
     flat[len(flat) // 5] = -np.inf
-    assert_same(f(x), compiled(f, x))
+    assert_same(f(x), run_compiled(f, x))
     flat[len(flat) - 7] = np.nan  # in the last chunk
     # (A NaN sets the invalid flag in the compiled compare: that call re-runs eagerly.)
     assert_same(f(x), jit_now(f)(x))
     z = np.zeros(shape, dtype)
     z.reshape(-1)[::3] = -0.0
-    assert_same(f(z), compiled(f, z))
+    assert_same(f(z), run_compiled(f, z))
 
 
 def test_prod_near_one_and_overflow():
     x = (1 + np.random.default_rng(5).standard_normal(N) * 1e-4).astype(np.float64)
-    got = compiled(lambda x: x.prod(), x)
+    got = run_compiled(lambda x: x.prod(), x)
     np.testing.assert_allclose(got, x.prod(), rtol=1e-9)
     big = np.full(N, 2.0)
     with np.errstate(over="ignore"):
@@ -117,7 +108,7 @@ def test_axis0_reductions_of_tall_arrays(shape, dtype):
     def f(x):
         return x.sum(axis=0), x.max(axis=0), x.min(axis=0, keepdims=True), x.mean(axis=0)
 
-    got = compiled(f, x)
+    got = run_compiled(f, x)
     want = f(x)
     if np.dtype(dtype).kind == "f":
         for g, w in zip(got, want):
@@ -138,7 +129,7 @@ def test_axis0_reductions_of_tall_arrays(shape, dtype):
 def test_non_contiguous_operands(view):
     base = np.random.default_rng(7).random((2048, 1024)).astype(np.float32)
     x = {"stepped": base[::2], "transposed": base.T, "reversed": base.reshape(-1)[::-1]}[view]
-    got = compiled(lambda x: (x.sum(), x.max(), np.var(x)), x)
+    got = run_compiled(lambda x: (x.sum(), x.max(), np.var(x)), x)
     want = (x.sum(), x.max(), np.var(x))
     check_sum_accuracy(got[0], want[0], x)
     assert_same(want[1], got[1])
@@ -152,7 +143,7 @@ def test_std_var_and_softmax_of_a_long_vector():
         e = np.exp(x - x.max())
         return e / e.sum(), x.std(), x.var(ddof=1)
 
-    got = compiled(f, x)
+    got = run_compiled(f, x)
     want = f(x)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-13)
@@ -175,7 +166,7 @@ def test_vector_inner_products(n, dtype):
     r = np.random.default_rng(10)
     x, y = r.random(n).astype(dtype), r.random(n).astype(dtype)
     f = lambda x, y: (np.dot(x, y), x @ y, np.inner(x, y), np.dot(x[::-1], y))
-    got = compiled(f, x, y)
+    got = run_compiled(f, x, y)
     want = f(x, y)
     products = [x * y] * 3 + [x[::-1] * y]  # the sums of rounded products are the reference
     for g, w, p in zip(got, want, products):
@@ -184,7 +175,7 @@ def test_vector_inner_products(n, dtype):
 
 def test_integer_inner_product_is_exact():
     x = np.random.default_rng(11).integers(-50, 50, N, dtype=np.int64)
-    assert_same(np.dot(x, x), compiled(lambda x: np.dot(x, x), x))
+    assert_same(np.dot(x, x), run_compiled(lambda x: np.dot(x, x), x))
 
 
 def test_inner_product_under_errstate_raise():

@@ -10,7 +10,7 @@ error."""
 import numpy as np
 import pytest
 
-from conftest import assert_same, jit_now
+from conftest import assert_compiled, assert_same, jit_now
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
           np.float32, np.float64]
@@ -38,12 +38,6 @@ def function_of(exprs):
     exec("def f(x):\n    return (" + "".join(e + ", " for e in exprs) + ")\n", ns)
     return ns["f"]
 
-
-def compiled(jf):
-    st = jf.stats()
-    assert st["compiled_calls"] == 1 and not st["graph_breaks"] and not st["fallback_reasons"], st
-
-
 def offsets(shape):
     return sorted({0, 1, -1, 2, -3, shape[1] - 1, -(shape[0] - 1), shape[1], -shape[0], 50, -50})
 
@@ -62,7 +56,7 @@ def test_trace_matches_numpy(shape, dtype):
         want = f(x)
         jf = jit_now(f)
         got = jf(x)
-        compiled(jf)
+        assert_compiled(jf)
         assert type(got) is tuple and len(got) == len(want)
         for e, g, src in zip(want, got, exprs):
             assert type(g) is type(e) and g.dtype == e.dtype, src
@@ -86,7 +80,7 @@ def test_trace_nan_and_inf():
         f = lambda y: np.trace(y)  # noqa: E731
         jf = jit_now(f)
         assert_same(f(y), jf(y))
-        compiled(jf)
+        assert_compiled(jf)
 
 
 def test_trace_in_expression():
@@ -97,7 +91,7 @@ def test_trace_in_expression():
     b = np.random.default_rng(2).standard_normal((6, 6))
     jf = jit_now(f)
     np.testing.assert_allclose(jf(a, b), f(a, b), rtol=1e-12)
-    compiled(jf)
+    assert_compiled(jf)
 
 
 @pytest.mark.parametrize("dtype", DTYPES + [None, float, int, bool, "float32"])
@@ -113,7 +107,7 @@ def test_identity_matches_numpy(dtype):
     want = f(x)
     jf = jit_now(f)
     assert_same(want, jf(x))
-    compiled(jf)
+    assert_compiled(jf)
 
 
 @pytest.mark.parametrize("src", [
@@ -152,7 +146,7 @@ def test_diag_of_vector_matches_numpy(dtype):
         want = f(v)
         jf = jit_now(f)
         got = jf(v)
-        compiled(jf)
+        assert_compiled(jf)
         assert_same(want, got)
         assert all(not np.shares_memory(g, v) for g in got)
 
@@ -165,7 +159,7 @@ def test_diag_in_expression():
     m = np.random.default_rng(4).standard_normal((5, 5))
     jf = jit_now(f)
     np.testing.assert_allclose(jf(v, m), f(v, m), rtol=1e-13)
-    compiled(jf)
+    assert_compiled(jf)
 
 
 def test_diag_of_matrix_is_numpys_read_only_view():
