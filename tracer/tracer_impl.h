@@ -917,6 +917,8 @@ class Tracer {
   bool einsum(CallArgs args);  // einsum.cpp
   bool tile_repeat(const std::string& name, CallArgs args);  // np.tile, np.repeat: tile_repeat.cpp
   bool flip(const std::string& name, CallArgs args);  // np.flip, np.fliplr, np.flipud: flip.cpp
+  // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
+  bool nan_reduction(const std::string& name, CallArgs args);
   bool reduce(const std::string& name, const AValue& x, const AValue* axis, bool keepdims,
               const AValue* dtype, int64_t ddof);
   bool matmul(const AValue& a, const AValue& b, const std::string& name);
