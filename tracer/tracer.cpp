@@ -761,6 +761,26 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     return true;
   }
   if (PyFunction_Check(f)) return inline_call(f, callable.source, std::move(args), kwnames);
+  {
+    // np.add.reduce(x, ...) / np.multiply.outer(a, b): a method bound to the ufunc, or the
+    // method descriptor with the ufunc as the first argument (LOAD_METHOD).
+    const UfuncInfo* uo = nullptr;
+    const char* m = nullptr;
+    bool self_first = false;
+    if (PyCFunction_Check(f) && PyCFunction_GET_SELF(f)) {
+      uo = np_->find_ufunc(PyCFunction_GET_SELF(f));
+      m = reinterpret_cast<PyCFunctionObject*>(f)->m_ml->ml_name;
+    } else if (Py_TYPE(f) == &PyMethodDescr_Type && !args.empty() && args[0].is_object() &&
+               reinterpret_cast<PyMethodDescrObject*>(f)->d_common.d_type == np_->ufunc_type) {
+      uo = np_->find_ufunc(args[0].obj);
+      m = reinterpret_cast<PyMethodDescrObject*>(f)->d_method->ml_name;
+      self_first = true;
+    }
+    if (uo && m && (std::strcmp(m, "reduce") == 0 || std::strcmp(m, "outer") == 0)) {
+      if (self_first) args.erase(args.begin());
+      return ufunc_method(*uo, m, split_args(std::move(args), std::nullopt));
+    }
+  }
   if (std::strcmp(Py_TYPE(f)->tp_name, "tracejit.JitFunction") == 0) {
     // A jitted function called from jitted code: inline what it wraps.
     PyObject* w = PyObject_GetAttrString(f, "__wrapped__");
