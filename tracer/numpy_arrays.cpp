@@ -1468,6 +1468,46 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(tensor(g.add_op(ir::Op::Where, ir::Type::of(dt, {n, n}), {on, v, zero()}, loc_), Box::Array));
     return true;
   }
+  if (name == "average") {
+    // np.average(a, axis, weights=None, returned=False, keepdims): a.mean(axis, keepdims)
+    // (numpy/lib/_function_base_impl.py). Weights (their sum may be zero: NumPy raises then)
+    // and returned=True run eagerly.
+    auto none_or_false = [](const AValue* v) {
+      return !v || (v->is_object() && (v->obj == Py_None || v->obj == Py_False));
+    };
+    const AValue* x = args.get(0, "a");
+    if (!x || !args.only({"a", "axis", "weights", "returned", "keepdims"}, bad) || args.pos.size() > 4 ||
+        !none_or_false(args.get(2, "weights")) || !none_or_false(args.get(3, "returned")))
+      return fail(AbortCode::UnsupportedCall, "np.average() with weights or returned=True is not traced yet");
+    if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.average() of {} is not traced", what(*x)));
+    auto keepdims = bool_kw(99, "keepdims", false);
+    if (!keepdims) return false;
+    return reduce("mean", *x, args.get(1, "axis"), *keepdims, nullptr, 0);
+  }
+  if (name == "atleast_1d" || name == "atleast_2d" || name == "atleast_3d") {
+    // One array: itself when it has the rank, else NumPy's view with size-1 axes added
+    // (0-d: all ones; 1-d [n]: [1, n] or [1, n, 1]; 2-d [m, n]: [m, n, 1]). Several
+    // arrays (a tuple) run eagerly.
+    const AValue* x = args.pos.size() == 1 && args.kw.empty() ? &args.pos[0] : nullptr;
+    if (!x || !x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of these arguments is not traced yet", name));
+    const int want = name[8] - '0';
+    const int r = x->type.rank();
+    if (r >= want) {
+      push(*x);
+      return true;
+    }
+    std::vector<int64_t> s;
+    for (const ir::Dim& d : x->type.shape) s.push_back(d.size);
+    if (r == 0) s.assign(static_cast<size_t>(want), 1);
+    else if (r == 1) s = want == 2 ? std::vector<int64_t>{1, s[0]} : std::vector<int64_t>{1, s[0], 1};
+    else s.push_back(1);
+    auto v = reshape_value(*x, s, true);
+    if (!v) return false;
+    push(*v);
+    return true;
+  }
   if (name == "trace" && !method) {
     // np.trace(a, offset=0, axis1=0, axis2=1, dtype=None) of a 2-d array is
     // add.reduce(a.diagonal(offset), -1, dtype): the diagonal as a slice of the flattened

@@ -713,6 +713,11 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
   };
   if (callable.kind == AValue::Kind::TensorMethod) {
     if (callable.method == "repeat") return tile_repeat("repeat", split_args(std::move(args), callable.items[0]));
+    if (callable.method == "trace") {  // x.trace(offset, ...) is np.trace(x, offset, ...)
+      bool handled = false;
+      if (!call_numpy("trace", split_args(std::move(args), callable.items[0]), false, handled)) return false;
+      return handled || fail(AbortCode::UnsupportedCall, "array .trace() with these arguments is not traced yet");
+    }
     if (callable.method == "fill") {  // x.fill(v): NumPy's setitem of v into every element
       if (nkw > 0 || args.size() != 1)
         return fail(AbortCode::UnsupportedCall, "array .fill() takes one positional value");
