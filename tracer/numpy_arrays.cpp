@@ -785,8 +785,20 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     }
     bool has_dtype = rname == "sum" || rname == "prod" || rname == "mean" || rname == "std" || rname == "var";
     bool is_arg = rname == "argmax" || rname == "argmin";
-    if (!args.only({"a", "axis", "dtype", "keepdims", "ddof", "out"}, bad) || args.get(99, "out"))
-      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "out" : bad));
+    // where=: sum/prod/any/all reduce the elements where it is True, which is the reduction of
+    // where(mask, a, identity) (mean/std/var warn on an empty selection, max/min need initial=:
+    // eager).
+    const bool has_where = rname == "sum" || rname == "prod" || rname == "any" || rname == "all";
+    const AValue* where_v = has_where ? args.get(99, "where") : nullptr;  // keyword only here
+    // Positional arguments up to keepdims (std/var: ddof, keepdims), an `out` that is None:
+    // a positional initial, where or out array would change the result, so it runs eagerly.
+    const size_t out_pos = has_dtype ? 3 : 2;
+    const size_t max_pos = rname == "std" || rname == "var" ? 6 : has_dtype ? 5 : is_arg ? 3 : 4;
+    const AValue* out_v = args.get(out_pos, "out");
+    if (!args.only({"a", "axis", "dtype", "keepdims", "ddof", "out", "where"}, bad) || args.pos.size() > max_pos ||
+        (out_v && !(out_v->is_object() && out_v->obj == Py_None)) || (!has_where && args.get(99, "where")))
+      return fail(AbortCode::UnsupportedCall,
+                  fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "out, initial or where" : bad));
     const AValue* axis = args.get(1, "axis");
     if (is_arg && axis && (axis->kind == AValue::Kind::Tuple || (axis->is_object() && (PyTuple_Check(axis->obj) || PyList_Check(axis->obj)))))
       return fail(AbortCode::UserError, "TypeError: argmax/argmin take one integer axis");
@@ -801,6 +813,22 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       ddof = (*l)[0];
       keepdims = bool_kw(5, "keepdims", false);
       if (!keepdims) return false;
+    }
+    if (where_v && !(where_v->is_object() && where_v->obj == Py_True)) {
+      // The mask broadcasts to a's shape (not the other way: NumPy raises then, eagerly).
+      if (!where_v->is_tensor() || where_v->box == Box::PyFloat || where_v->box == Box::PyInt ||
+          where_v->type.dtype != ir::DType::Bool || !static_only(*where_v))
+        return fail(AbortCode::UnsupportedCall, fmt::format("{}() with where= of {} is not traced yet", name, what(*where_v)));
+      auto b = ir::broadcast_shapes(where_v->type.shape, x->type.shape);
+      if (!b || *b != x->type.shape)
+        return fail(AbortCode::UnsupportedCall, fmt::format("{}() with a where= mask that does not broadcast to the array", name));
+      auto m = to_ir(*where_v, ir::DType::Bool);
+      if (!m) return false;
+      const ir::DType dt = x->type.dtype;
+      const bool one = rname == "prod" || rname == "all";
+      ir::ValueId ident = ir::is_float(dt) ? g.add_const_float(dt, one ? 1.0 : 0.0, loc_) : g.add_const_int(dt, one ? 1 : 0, loc_);
+      AValue masked = tensor(g.add_op(ir::Op::Where, x->type, {*m, x->v, ident}, loc_), Box::Array);
+      return reduce(rname, masked, axis, *keepdims, dtype, ddof);
     }
     return reduce(rname, *x, axis, *keepdims, dtype, ddof);
   }
@@ -1208,6 +1236,15 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(tensor(r, Box::Array));
     return true;
   }
+  // An `out` array (positional or keyword) or another keyword (clip's dtype=, casting=) would
+  // change the result: such calls run eagerly.
+  auto none_or_absent = [](const AValue* v) { return !v || (v->is_object() && v->obj == Py_None); };
+  if ((name == "round" || name == "around") && x &&
+      (!args.only({"a", "decimals", "out"}, bad) || args.pos.size() > 3 || !none_or_absent(args.get(2, "out"))))
+    return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "out" : bad));
+  if (name == "clip" && x &&
+      (!args.only({"a", "a_min", "a_max", "min", "max", "out"}, bad) || args.pos.size() > 4 || !none_or_absent(args.get(3, "out"))))
+    return fail(AbortCode::UnsupportedCall, fmt::format("clip() with '{}' is not traced yet", bad.empty() ? "out" : bad));
   if ((name == "round" || name == "around") && x) {
     int64_t decimals = 0;
     if (const AValue* dec = args.get(1, "decimals")) {

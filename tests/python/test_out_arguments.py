@@ -1,0 +1,41 @@
+"""Arguments that change a call's result (an `out` array, positional or keyword; a positional
+`initial` or `where`; clip's dtype=) must never be dropped: such calls run eagerly and give
+NumPy's result, the out array written. (Positional initial/where/out of reductions and out of
+clip/round used to be ignored by the tracer: a wrong sum, an unwritten out.)"""
+import numpy as np
+import pytest
+
+from conftest import check_compiled, jit_now
+
+CALLS = {
+    "sum initial": lambda a, o: a.sum(None, None, None, False, 5.0),
+    "np.sum initial": lambda a, o: np.sum(a, None, None, None, False, 5.0),
+    "max initial": lambda a, o: a.max(None, None, False, 9.0),
+    "prod out": lambda a, o: (np.prod(a, 0, None, o[0]), o),
+    "mean out": lambda a, o: (np.mean(a, 1, None, o[:, 0]), o),
+    "clip out": lambda a, o: (np.clip(a, 1, 3, o), o),
+    "clip out kw": lambda a, o: (np.clip(a, 1, 3, out=o), o),
+    "x.clip out": lambda a, o: (a.clip(1, 3, o), o),
+    "clip dtype": lambda a, o: np.clip(a, 1, 3, dtype=np.float32),
+    "round out": lambda a, o: (np.round(a, 0, o), o),
+    "around out kw": lambda a, o: (np.around(a, out=o), o),
+    "x.round out": lambda a, o: (a.round(1, o), o),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_result_changing_arguments_run_eagerly(name):
+    call = CALLS[name]
+    x = np.arange(6.0).reshape(2, 3) * 0.7
+    o1, o2 = np.zeros((2, 3)), np.zeros((2, 3))
+    want = call(x, o1)
+    got = jit_now(call)(x, o2)
+    for w, g in zip(want if isinstance(want, tuple) else (want,), got if isinstance(got, tuple) else (got,)):
+        assert type(g) is type(w) and np.array_equal(g, w) and np.asarray(g).dtype == np.asarray(w).dtype
+    assert np.array_equal(o1, o2)
+
+
+def test_none_out_and_keywords_still_compile():
+    x = np.arange(6.0).reshape(2, 3) * 0.7
+    check_compiled(lambda a: (np.sum(a, 0, None, None, True), np.clip(a, 1, 3, None), np.round(a, 1, None),
+                              a.clip(min=1), np.max(a, 1, None, False), np.std(a, 0, None, None, 1, True)), x)
