@@ -793,7 +793,10 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     // Positional arguments up to keepdims (std/var: ddof, keepdims), an `out` that is None:
     // a positional initial, where or out array would change the result, so it runs eagerly.
     const size_t out_pos = has_dtype ? 3 : 2;
-    const size_t max_pos = rname == "std" || rname == "var" ? 6 : has_dtype ? 5 : is_arg ? 3 : 4;
+    // (ndarray.any/all take (axis, dtype, out, keepdims) positionally, np.any (a, axis, out,
+    // keepdims): past axis, the method form runs eagerly.)
+    const size_t max_pos = rname == "std" || rname == "var" ? 6 : has_dtype ? 5 : is_arg ? 3
+                           : method && (rname == "any" || rname == "all") ? 2 : 4;
     const AValue* out_v = args.get(out_pos, "out");
     if (!args.only({"a", "axis", "dtype", "keepdims", "ddof", "out", "where"}, bad) || args.pos.size() > max_pos ||
         (out_v && !(out_v->is_object() && out_v->obj == Py_None)) || (!has_where && args.get(99, "where")))
@@ -1035,6 +1038,10 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     return true;
   }
   if (name == "concatenate" || name == "stack" || name == "hstack" || name == "vstack") {
+    // out=, dtype= and casting= change the result: eager (they used to be dropped).
+    const bool stacks = name == "hstack" || name == "vstack";
+    if (!args.only({"arrays", "tup", "axis"}, bad) || args.pos.size() > (stacks ? 1u : 2u))
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "out" : bad));
     const AValue* seq = args.get(0, name == "concatenate" ? "arrays" : "tup");
     if (!seq) seq = args.get(0, "arrays");
     if (!seq) return fail(AbortCode::UnsupportedCall, fmt::format("{}() needs a sequence", name));
@@ -1767,6 +1774,11 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     return true;
   }
   if ((name == "zeros_like" || name == "ones_like" || name == "empty_like" || name == "full_like") && x) {
+    // shape= (another shape than a's) runs eagerly; it used to be dropped.
+    const AValue* shape_v = args.get(name == "full_like" ? 5 : 4, "shape");
+    if (!args.only({"a", "fill_value", "dtype", "order", "subok", "shape", "device"}, bad) ||
+        (shape_v && !(shape_v->is_object() && shape_v->obj == Py_None)))
+      return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "shape" : bad));
     AValue fill;
     if (name == "full_like") {
       const AValue* f = args.get(1, "fill_value");
