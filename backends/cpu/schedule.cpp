@@ -17,7 +17,6 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <utility>
 
 #include "backends/cpu/blas.h"
 #include "backends/cpu/block_pool.h"
@@ -366,7 +365,6 @@ class Lowerer {
   std::map<unsigned, Value*> placeholders_;  // kernel argument -> placeholder (see kernel_arg)
   Value* begin_ = nullptr;
   Value* end_ = nullptr;
-  bool no_unroll_ = false;  // the next loop() opened gets llvm.loop.unroll.disable
   llvm::BasicBlock* entry_ = nullptr;
   std::map<std::pair<ValueId, int>, Value*> dyn_stride_;
   std::map<int32_t, Value*> sym_vals_;
@@ -402,7 +400,6 @@ Value* Lowerer::entry_alloca(llvm::Type* t, const char* name) {
 
 template <class F>
 Status Lowerer::loop(Value* lo, Value* hi, const char* name, F&& body) {
-  const bool no_unroll = std::exchange(no_unroll_, false);
   llvm::Function* f = b_.GetInsertBlock()->getParent();
   llvm::BasicBlock* pre = b_.GetInsertBlock();
   auto* head = llvm::BasicBlock::Create(ctx_, std::string(name) + ".head", f);
@@ -417,15 +414,7 @@ Status Lowerer::loop(Value* lo, Value* hi, const char* name, F&& body) {
   if (Status s = body(static_cast<Value*>(i)); !s) return s;
   Value* next = b_.CreateAdd(i, b_.getInt64(1), "", true, true);
   i->addIncoming(next, b_.GetInsertBlock());
-  llvm::BranchInst* latch = b_.CreateBr(head);
-  if (no_unroll) {
-    // llvm.loop.unroll.disable: a short static trip count would otherwise be unrolled fully,
-    // and the SLP vectorizer gives up on the resulting block of scalar evaluations.
-    llvm::Metadata* ops[] = {nullptr, llvm::MDNode::get(ctx_, llvm::MDString::get(ctx_, "llvm.loop.unroll.disable"))};
-    llvm::MDNode* id = llvm::MDNode::getDistinct(ctx_, ops);
-    id->replaceOperandWith(0, id);
-    latch->setMetadata(llvm::LLVMContext::MD_loop, id);
-  }
+  b_.CreateBr(head);
   b_.SetInsertPoint(exit);
   memo_.clear();  // values from inside the loop do not dominate what follows
   return ok_status();
@@ -947,7 +936,6 @@ Status Lowerer::emit_reduce(Nest& n) {
       auto* vt = llvm::FixedVectorType::get(t, kLanes);
       for (int c = 0; c < chains; ++c)
         b_.CreateStore(b_.CreateVectorSplat(kLanes, identity(op, d)), lane_vec[static_cast<size_t>(c)]);
-      no_unroll_ = chains > 1;
       if (Status s = loop(b_.getInt64(0), nq, "q", [&](Value* q) -> Status {
             memo_.clear();
             for (int c = 0; c < chains; ++c) {
