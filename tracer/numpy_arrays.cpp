@@ -1039,11 +1039,11 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
   }
   if (name == "concatenate" || name == "stack" || name == "hstack" || name == "vstack") {
     // out=, dtype= and casting= change the result: eager (they used to be dropped).
+    // (The sequence's keyword is `arrays` for concatenate/stack, `tup` for hstack/vstack.)
     const bool stacks = name == "hstack" || name == "vstack";
-    if (!args.only({"arrays", "tup", "axis"}, bad) || args.pos.size() > (stacks ? 1u : 2u))
+    if (!(stacks ? args.only({"tup"}, bad) : args.only({"arrays", "axis"}, bad)) || args.pos.size() > (stacks ? 1u : 2u))
       return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "out" : bad));
-    const AValue* seq = args.get(0, name == "concatenate" ? "arrays" : "tup");
-    if (!seq) seq = args.get(0, "arrays");
+    const AValue* seq = args.get(0, stacks ? "tup" : "arrays");
     if (!seq) return fail(AbortCode::UnsupportedCall, fmt::format("{}() needs a sequence", name));
     auto parts = tensors_of(*seq);
     if (!parts) return false;
@@ -1776,7 +1776,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
   if ((name == "zeros_like" || name == "ones_like" || name == "empty_like" || name == "full_like") && x) {
     // shape= (another shape than a's) runs eagerly; it used to be dropped.
     const AValue* shape_v = args.get(name == "full_like" ? 5 : 4, "shape");
-    if (!args.only({"a", "fill_value", "dtype", "order", "subok", "shape", "device"}, bad) ||
+    if (!args.only({"a", "fill_value", "dtype", "order", "subok", "shape"}, bad) ||
         (shape_v && !(shape_v->is_object() && shape_v->obj == Py_None)))
       return fail(AbortCode::UnsupportedCall, fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "shape" : bad));
     AValue fill;

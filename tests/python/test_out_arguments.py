@@ -32,6 +32,9 @@ CALLS = {
     "stack dtype": lambda a, o: np.stack([a, a], dtype=np.float32),
     "hstack dtype": lambda a, o: np.hstack([a, a], dtype=np.float32),
     "vstack casting": lambda a, o: np.vstack([a, a], dtype=np.int32, casting="unsafe"),
+    "hstack arrays=": lambda a, o: np.hstack(arrays=[a, a]),      # TypeError: the keyword is tup
+    "concatenate tup=": lambda a, o: np.concatenate(tup=[a, a]),  # TypeError: the keyword is arrays
+    "zeros_like device": lambda a, o: np.zeros_like(a, device="gpu"),  # ValueError
 }
 
 
