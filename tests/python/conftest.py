@@ -99,6 +99,18 @@ def check_compiled(fn, *args):
     return got
 
 
+def check_same_outcome(fn, *args):
+    """fn(*args) eagerly and jitted (whether it compiles or not): the same exception type when
+    NumPy raises, else the same result (assert_same)."""
+    try:
+        want = fn(*args)
+    except Exception as e:  # noqa: BLE001 - compare whatever NumPy raises
+        with pytest.raises(type(e)):
+            jit_now(fn)(*args)
+        return
+    assert_same(want, jit_now(fn)(*args))
+
+
 def same_nested(expected, got, rtol=1e-12):
     """assert_same through lists, tuples and dicts (of arrays, numbers, lists); floats within rtol
     (compiled tanh/sqrt may differ from NumPy's by an ulp)."""
