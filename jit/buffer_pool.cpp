@@ -10,7 +10,7 @@
 namespace tracejit::jit {
 namespace {
 
-// The offset (mod 64) the next allocation through the handler gets: set around one allocation.
+// The page offset the next allocation through the handler gets: set around one allocation.
 thread_local size_t t_offset = 0;
 
 void* h_malloc(void*, size_t size) { return backends::pool_take(size, t_offset); }
@@ -63,7 +63,7 @@ PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t ali
   // The handler is current only for this allocation (NumPy keeps it in a context variable).
   PyObject* previous = PyDataMem_SetHandler(cap);
   if (!previous) return nullptr;
-  t_offset = elsize ? align_offset % 64 / elsize * elsize : 0;  // element-aligned
+  t_offset = elsize ? align_offset % 4096 / elsize * elsize : 0;  // element-aligned
   PyObject* arr = PyArray_SimpleNew(nd, const_cast<npy_intp*>(dims), typenum);
   t_offset = 0;
   PyObject* mine = PyDataMem_SetHandler(previous);

@@ -19,9 +19,12 @@ namespace tracejit::jit {
 // A new C-contiguous array (new reference, or nullptr with a Python error set). Arrays of at
 // least kPoolMinBytes take their data from the pool when it is enabled; smaller ones come from
 // NumPy's current allocator, as PyArray_SimpleNew. A pooled array's data lies at align_offset
-// (rounded down to whole elements) past a 64-byte boundary: the kernel aligns its stores to the
-// output, so an output at the same offset as its inputs keeps their vector loads within cache
-// lines (pass the offset of the largest input's data; glibc's large blocks sit at 16).
+// (mod 4096, rounded down to whole elements) past a page boundary; pass the page offset of the
+// largest input's data (glibc's large blocks sit at 16). The kernel aligns its stores to the
+// output, so an output at the same offset within a cache line as its inputs keeps their vector
+// loads within cache lines; at the same offset within a page, no load of the input falsely
+// depends on a store to the output still in flight (4 KiB aliasing: the CPU matches loads to
+// earlier stores by the low 12 address bits first; the output used to sit 128 bytes ahead).
 PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t align_offset = 0);
 
 inline constexpr size_t kPoolMinBytes = size_t{1} << 20;

@@ -1313,9 +1313,9 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       case tracer::InputBinding::Kind::ArrayData: {
         auto* a = reinterpret_cast<PyArrayObject*>(o);
         in_ptrs[i] = PyArray_DATA(a);
-        if (PyArray_NBYTES(a) > largest_input) {  // results get its offset within a cache line
+        if (PyArray_NBYTES(a) > largest_input) {  // results get its offset within a page
           largest_input = PyArray_NBYTES(a);
-          align_offset = reinterpret_cast<uintptr_t>(PyArray_DATA(a)) & 63;
+          align_offset = reinterpret_cast<uintptr_t>(PyArray_DATA(a)) & 4095;
         }
         static_assert(sizeof(npy_intp) == sizeof(int64_t));
         in_strides[i] = reinterpret_cast<const int64_t*>(PyArray_STRIDES(a));

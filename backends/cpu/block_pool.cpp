@@ -13,13 +13,15 @@
 namespace tracejit::backends {
 namespace {
 
-// Every block starts with this header; the array's data follows it at 64 + offset bytes, offset
-// < 64 chosen per allocation (the 8 bytes before the data hold that distance).
+// Every block starts with this header; the array's data follows it at the first address past
+// it that lies `offset` (< 4096, chosen per allocation) past a page boundary; the 8 bytes before
+// the data hold the distance from the header.
 struct alignas(64) Header {
   uint64_t magic;
   uint64_t capacity;  // bytes of the whole block, header included
 };
-constexpr size_t kLead = 2 * sizeof(Header);  // room for the header and the largest offset
+constexpr size_t kPage = 4096;
+constexpr size_t kLead = sizeof(Header) + kPage;  // room for the header and the largest offset
 constexpr uint64_t kMagic = 0x7472616365706f6fULL;  // "tracepoo"
 constexpr size_t kGranule = size_t{64} << 10;        // block sizes are multiples of 64 KiB
 constexpr size_t kHugeAlign = size_t{2} << 20;
@@ -66,7 +68,7 @@ char* system_block(size_t capacity) {
 }  // namespace
 
 void* pool_take(size_t nbytes, size_t offset) {
-  offset &= 63;
+  offset &= kPage - 1;
   size_t want = (kLead + std::max<size_t>(nbytes, 1) + kGranule - 1) / kGranule * kGranule;
   Pool& p = pool();
   char* base = nullptr;
@@ -101,8 +103,9 @@ void* pool_take(size_t nbytes, size_t offset) {
   auto* h = reinterpret_cast<Header*>(base);
   h->magic = kMagic;
   h->capacity = capacity;
-  char* data = base + sizeof(Header) + offset;
-  const uint64_t lead = sizeof(Header) + offset;
+  const uint64_t first = reinterpret_cast<uintptr_t>(base) + sizeof(Header);
+  const uint64_t lead = sizeof(Header) + ((offset - first) & (kPage - 1));
+  char* data = base + lead;
   std::memcpy(data - sizeof(lead), &lead, sizeof(lead));
   return data;
 }

@@ -16,7 +16,7 @@
 
 namespace tracejit::backends {
 
-// A block of at least `nbytes` whose data lies at `offset` (< 64) past a 64-byte boundary;
+// A block of at least `nbytes` whose data lies at `offset` (mod 4096) past a page boundary;
 // nullptr when the system has no memory. Blocks are recycled (most recently freed first, among
 // those that fit without wasting more than a quarter) while at most pool_limit() bytes are kept
 // free; a block too large for the pool (more than half the limit) goes back to the system.
