@@ -63,11 +63,13 @@ Expected<std::unique_ptr<CompiledKernel>> compile_kernel(const ir::Graph& g, con
     if (const char* env = std::getenv("TRACEJIT_DUMP_DIR")) dump_dir = env;
   LowerOptions lower_opts;
   lower_opts.parallel_min_work = parallel_min_work(opts.parallel_min_work);
+  if (opts.llc_bytes > 0) lower_opts.llc_bytes = opts.llc_bytes;
 
   // Everything the object code depends on. The printed graph holds shapes, dtypes, layouts and
   // source locations; the lowering options and the code generator do the rest.
   std::string key_text = codegen_fingerprint(opts.opt_level) +
                          "parallel_min_work " + std::to_string(lower_opts.parallel_min_work) +
+                         "\nllc_bytes " + std::to_string(lower_opts.llc_bytes) +
                          "\ngraph " + g.name + "\n" + ir::print(g);
   ObjectKey key = object_key(key_text);
   SymbolClaim claim(kernel_symbol(key, g.name));

@@ -66,6 +66,9 @@ struct CpuCompileOptions {
   // Estimated work (~bytes moved, see backends/cpu/lower.h) from which a loop nest runs on the
   // thread pool. -1: TRACEJIT_PARALLEL_MIN_WORK if set, else the default; 0: never.
   int64_t parallel_min_work = -1;
+  // Last-level cache size the non-temporal store decision assumes (stream_output in
+  // backends/cpu/lower.h). <= 0: this host's (TRACEJIT_LLC_BYTES, else sysfs, else 32 MiB).
+  int64_t llc_bytes = -1;
   // Persistent object cache directory: "default": default_object_cache_dir() (TRACEJIT_CACHE_DIR,
   // XDG, ~/.cache); "": no cache. Ignored while dumping (dumps need a compile).
   std::string cache_dir = "default";

@@ -11,6 +11,8 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 
 #include "backends/cpu/scalar_ops.h"
@@ -153,16 +155,13 @@ struct NestShape {
   bool streaming = false;      // has 64-byte-aligned vector stores meant to be non-temporal
 };
 
-// Outputs at least this large (well above L2) are written with non-temporal stores, which skip
-// the read-for-ownership of every output line: measured ~25% faster for a*b + c*d - a on 4M f32.
-constexpr int64_t kStreamMinBytes = int64_t{1} << 20;
 
 class NestEmitter {
  public:
   NestEmitter(const ir::Graph& g, llvm::IRBuilder<>& b, std::vector<Value*> inputs, Value* strides_arg,
-              std::vector<Value*> outputs, Value* sym_dims, Value* begin, Value* end)
+              std::vector<Value*> outputs, Value* sym_dims, Value* begin, Value* end, int64_t llc_bytes)
       : g_(g), b_(b), inputs_(std::move(inputs)), strides_arg_(strides_arg), outputs_(std::move(outputs)),
-        sym_dims_(sym_dims), begin_(begin), end_(end) {}
+        sym_dims_(sym_dims), begin_(begin), end_(end), llc_bytes_(llc_bytes) {}
 
   // Emits the loop nest computing results `group` (indices into g.results) of shape `shape`,
   // its outermost loop running over [begin, end) (0 <= begin < end <= NestShape::outer).
@@ -184,6 +183,7 @@ class NestEmitter {
   Value* sym_dims_;
   Value* begin_;
   Value* end_;
+  int64_t llc_bytes_;
   // Per nest state.
   std::vector<LoopDim> dims_;
   std::map<ValueId, size_t> param_operand_;  // param node -> operand slot
@@ -319,7 +319,7 @@ Expected<NestShape> NestEmitter::emit(const std::vector<int>& group, const std::
     for (Stride& s : d.strides)
       if (!s.dyn && !s.value.is_static()) s.dyn = syms.get(s.value);
   }
-  int64_t cost = 0;
+  int64_t cost = 0, moved = 0;  // per element: work units, bytes read or written
 
   // Loop-invariant values (consts, params broadcast along every loop) are computed once up front.
   for (ValueId v = 0; v < g_.size(); ++v) {
@@ -337,18 +337,25 @@ Expected<NestShape> NestEmitter::emit(const std::vector<int>& group, const std::
       if (Status s = emit_node(v, std::vector<Value*>(dims_.size(), nullptr)); !s) return s;
     } else {
       cost += n.op == Op::Param ? ir::dtype_size(n.type.dtype) : op_cost(n);
+      if (n.op == Op::Param) moved += ir::dtype_size(n.type.dtype);
     }
   }
-  for (int r : group) cost += ir::dtype_size(g_.type(g_.results[static_cast<size_t>(r)]).dtype);
+  int64_t out_elem_bytes = 0;
+  for (int r : group) out_elem_bytes += ir::dtype_size(g_.type(g_.results[static_cast<size_t>(r)]).dtype);
+  cost += out_elem_bytes;
+  moved += out_elem_bytes;
   ns.work = elems * Mono{cost, {}};
-  Mono out0_bytes = elems * Mono{ir::dtype_size(g_.type(g_.results[static_cast<size_t>(group[0])]).dtype), {}};
-  ns.streaming = dims_.size() == 1 && (!out0_bytes.is_static() || out0_bytes.factor >= kStreamMinBytes);
+  // Non-temporal stores from this many elements on: the least count for which stream_output
+  // (lower.h) holds, so that a symbolic size is decided per call by one compare.
+  int64_t stream_elems = std::min((llc_bytes_ / 2 + out_elem_bytes - 1) / out_elem_bytes,
+                                  (llc_bytes_ + llc_bytes_ / 4 + moved - 1) / moved);
+  ns.streaming = dims_.size() == 1 && (!elems.is_static() || elems.factor >= stream_elems);
   std::vector<Value*> idx(dims_.size(), nullptr);
   if (!ns.streaming) {
     if (Status s = emit_loops(0, idx, group); !s) return s;
     return ns;
   }
-  if (out0_bytes.is_static()) {
+  if (elems.is_static()) {
     if (Status s = emit_streaming(group); !s) return s;
     return ns;
   }
@@ -357,7 +364,7 @@ Expected<NestShape> NestEmitter::emit(const std::vector<int>& group, const std::
   auto* stream = llvm::BasicBlock::Create(b_.getContext(), "stream", f);
   auto* plain = llvm::BasicBlock::Create(b_.getContext(), "plain", f);
   auto* joined = llvm::BasicBlock::Create(b_.getContext(), "joined", f);
-  b_.CreateCondBr(b_.CreateICmpUGE(syms.get(out0_bytes), b_.getInt64(kStreamMinBytes)), stream, plain);
+  b_.CreateCondBr(b_.CreateICmpUGE(syms.get(elems), b_.getInt64(stream_elems)), stream, plain);
   b_.SetInsertPoint(stream);
   if (Status s = emit_streaming(group); !s) return s;
   b_.CreateBr(joined);
@@ -442,7 +449,8 @@ struct NestBody {
 };
 
 Expected<NestBody> lower_nest(const ir::Graph& g, llvm::Module& m, const std::string& name,
-                              const std::vector<int>& group, const std::vector<ir::Dim>& shape) {
+                              const std::vector<int>& group, const std::vector<ir::Dim>& shape,
+                              int64_t llc_bytes) {
   llvm::LLVMContext& ctx = m.getContext();
   llvm::IRBuilder<> b(ctx);
   llvm::Type* ptr = b.getPtrTy();
@@ -465,7 +473,7 @@ Expected<NestBody> lower_nest(const ir::Graph& g, llvm::Module& m, const std::st
   NestEmitter emitter(g, b, inputs, inner->getArg(static_cast<unsigned>(np)), outputs,
                       inner->getArg(static_cast<unsigned>(np + 1 + nr)),
                       inner->getArg(static_cast<unsigned>(np + 2 + nr)),
-                      inner->getArg(static_cast<unsigned>(np + 3 + nr)));
+                      inner->getArg(static_cast<unsigned>(np + 3 + nr)), llc_bytes);
   auto ns = emitter.emit(group, shape);
   if (!ns) return ns.status();
   b.CreateRetVoid();
@@ -496,6 +504,35 @@ Expected<NestBody> lower_nest(const ir::Graph& g, llvm::Module& m, const std::st
 
 }  // namespace
 
+int64_t host_llc_bytes() noexcept {
+  static const int64_t bytes = [] {
+    if (const char* env = std::getenv("TRACEJIT_LLC_BYTES")) {
+      char* end = nullptr;
+      long long v = std::strtoll(env, &end, 10);
+      if (end != env && *end == '\0' && v > 0) return static_cast<int64_t>(v);
+    }
+    // The largest data or unified cache cpu0 reports (the per-core L2 where L3 is absent).
+    int64_t best = 0;
+    for (int index = 0; index < 8; ++index) {
+      std::string dir = fmt::format("/sys/devices/system/cpu/cpu0/cache/index{}/", index);
+      std::ifstream type_file(dir + "type"), size_file(dir + "size");
+      std::string type, size;
+      if (!(type_file >> type) || !(size_file >> size)) break;
+      if (type == "Instruction") continue;
+      char* end = nullptr;
+      long long v = std::strtoll(size.c_str(), &end, 10);
+      if (end == size.c_str() || v <= 0) continue;
+      if (*end == 'K') v <<= 10;
+      else if (*end == 'M') v <<= 20;
+      else if (*end == 'G') v <<= 30;
+      best = std::max<int64_t>(best, v);
+    }
+    // Unknown: 32 MiB, a common server L3. Clamped to what the rule in lower.h was measured on.
+    return best > 0 ? std::clamp<int64_t>(best, int64_t{1} << 20, int64_t{1} << 30) : int64_t{32} << 20;
+  }();
+  return bytes;
+}
+
 Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LLVMContext& ctx,
                                                     const std::string& symbol, const LowerOptions& opts) {
   for (size_t i = 0; i < g.params.size(); ++i) {
@@ -520,7 +557,8 @@ Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LL
   }
   std::vector<NestBody> nests;
   for (const auto& [shape, group] : groups) {
-    auto nest = lower_nest(g, *module, fmt::format("{}.body{}", symbol, nests.size()), group, shape);
+    auto nest = lower_nest(g, *module, fmt::format("{}.body{}", symbol, nests.size()), group, shape,
+                           opts.llc_bytes);
     if (!nest) return nest.status();
     nests.push_back(*nest);
   }
@@ -537,13 +575,13 @@ Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LL
   for (unsigned k = 0; k < 4; ++k) b.CreateStore(kernel->getArg(k), b.CreateConstInBoundsGEP2_32(ctx_ty, kctx, 0, k));
   SymValues syms(b, g, kernel->getArg(3));
   llvm::FunctionCallee parallel_for;
-  auto call_parallel = [&](const NestBody& nest, Value* outer, Value* grain) {
+  auto call_parallel = [&](const NestBody& nest, Value* outer, Value* grain, Value* work) {
     if (!parallel_for) {
       parallel_for = module->getOrInsertFunction(
-          "tracejit_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, i64, i64}, false));
+          "tracejit_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, i64, i64, i64}, false));
       llvm::cast<llvm::Function>(parallel_for.getCallee())->addFnAttr(llvm::Attribute::NoUnwind);
     }
-    b.CreateCall(parallel_for, {nest.fn, kctx, outer, grain});
+    b.CreateCall(parallel_for, {nest.fn, kctx, outer, grain, work});
   };
   for (const NestBody& nest : nests) {
     const NestShape& ns = nest.shape;
@@ -557,7 +595,7 @@ Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LL
       }
       int64_t inner = ns.inner_elems.factor;
       int64_t grain = std::max<int64_t>(1, (kMinChunkElems + inner - 1) / inner);
-      call_parallel(nest, b.getInt64(ns.outer.factor), b.getInt64(grain));
+      call_parallel(nest, b.getInt64(ns.outer.factor), b.getInt64(grain), b.getInt64(ns.work.factor));
       continue;
     }
     // Symbolic sizes: the same decision, made per call.
@@ -578,7 +616,7 @@ Expected<std::unique_ptr<llvm::Module>> lower_graph(const ir::Graph& g, llvm::LL
     Value* inner = syms.get(ns.inner_elems);
     Value* grain = b.CreateUDiv(b.CreateAdd(b.getInt64(kMinChunkElems - 1), inner), inner);
     grain = b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, grain, b.getInt64(1));
-    call_parallel(nest, outer, grain);
+    call_parallel(nest, outer, grain, syms.get(ns.work));
     b.CreateBr(next);
     b.SetInsertPoint(seq);
     b.CreateCall(nest.fn, {kctx, b.getInt64(0), outer});

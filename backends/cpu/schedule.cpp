@@ -37,10 +37,9 @@ using llvm::Value;
 constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
 constexpr int64_t kSumBlock = 128;  // elements per vector-accumulated block of a float sum
 constexpr int64_t kScratchAlign = 64;
-// Output nests at least this large (well above L2) whose rows are at least kStreamMinRowBytes
-// store their aligned middle part of each row non-temporally: no read-for-ownership of the
-// output lines (a third of a row softmax's memory traffic).
-constexpr int64_t kStreamMinBytes = int64_t{1} << 20;
+// Output nests large enough for non-temporal stores (stream_output, lower.h) whose rows are at
+// least kStreamMinRowBytes store their aligned middle part of each row non-temporally: no
+// read-for-ownership of the output lines (a third of a row softmax's memory traffic).
 constexpr int64_t kStreamMinRowBytes = 1024;
 
 bool is_reduce(Op op) { return ir::has_trait(op, ir::kReduce); }
@@ -340,6 +339,7 @@ class Lowerer {
   Value* entry_alloca(llvm::Type* t, const char* name);
   Status emit_eval(Nest& n);
   bool simple_rows(ValueId v, ValueId root) const;
+  int64_t read_bytes(ValueId v, ValueId root, std::set<ValueId>& seen) const;
   Status emit_reduce(Nest& n);
   Status emit_arg(Nest& n);
   Status emit_arg_inner(Nest& n);
@@ -361,6 +361,7 @@ class Lowerer {
   llvm::LLVMContext& ctx_;
   llvm::IRBuilder<> b_;
   std::string symbol_;
+  int64_t llc_bytes_ = int64_t{32} << 20;  // LowerOptions::llc_bytes, set by emit_kernel
   // Per helper.
   std::map<unsigned, Value*> placeholders_;  // kernel argument -> placeholder (see kernel_arg)
   Value* begin_ = nullptr;
@@ -662,6 +663,19 @@ bool Lowerer::simple_rows(ValueId v, ValueId root) const {
   return true;
 }
 
+// Bytes of the buffers (params, buffered values) a simple_rows expression reads, each once.
+int64_t Lowerer::read_bytes(ValueId v, ValueId root, std::set<ValueId>& seen) const {
+  if (!seen.insert(v).second) return 0;
+  const ir::Node& n = g_.node(v);
+  if (n.op == Op::Param || (v != root && p_.buffered[static_cast<size_t>(v)])) {
+    const ir::Type& t = g_.type(v);
+    return t.is_static() ? numel(sizes(t)) * ir::dtype_size(t.dtype) : 0;
+  }
+  int64_t total = 0;
+  for (ValueId o : n.operands) total += read_bytes(o, root, seen);
+  return total;
+}
+
 Status Lowerer::emit_eval(Nest& n) {
   ValueId src = n.kind == NestKind::ConcatPart ? g_.node(n.v).operands[static_cast<size_t>(n.part)] : n.v;
   auto shape = sizes(g_.type(src));
@@ -683,8 +697,14 @@ Status Lowerer::emit_eval(Nest& n) {
   // lines (one aligned non-temporal vector store each) and a tail.
   int64_t esz = ir::dtype_size(d);
   bool to_output = (n.kind == NestKind::Eval && p_.home_out[static_cast<size_t>(n.v)] >= 0) || n.kind == NestKind::Copy;
-  n.streaming = to_output && g_.type(src).is_static() && esz >= 4 && shape.size() >= 2 && shape.back() * esz >= kStreamMinRowBytes &&
-                numel(shape) * esz >= kStreamMinBytes && simple_rows(src, n.kind == NestKind::Eval ? src : ir::kNoValue);
+  ValueId expr_root = n.kind == NestKind::Eval ? src : ir::kNoValue;
+  n.streaming = to_output && g_.type(src).is_static() && esz >= 4 && shape.size() >= 2 &&
+                shape.back() * esz >= kStreamMinRowBytes && simple_rows(src, expr_root);
+  if (n.streaming) {
+    std::set<ValueId> seen;
+    int64_t out_bytes = numel(shape) * esz;
+    n.streaming = stream_output(out_bytes, out_bytes + read_bytes(src, expr_root, seen), llc_bytes_);
+  }
   if (n.streaming) rest.pop_back();
   return loop(begin_, end_, "o", [&](Value* o) -> Status {
     if (!shape.empty()) idx[0] = o;
@@ -1786,6 +1806,7 @@ Status Lowerer::emit_helper(Nest& nest, int index) {
 }
 
 Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) {
+  llc_bytes_ = opts.llc_bytes;
   for (size_t k = 0; k < nests.size(); ++k)
     if (Status s = emit_helper(nests[k], static_cast<int>(k)); !s) return s;
 
@@ -1987,7 +2008,7 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
   auto get_parallel_for = [&]() {
     if (!parallel_for) {
       parallel_for = m_.getOrInsertFunction("tracejit_parallel_for",
-                                            llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, i64, i64}, false));
+                                            llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, i64, i64, i64}, false));
       llvm::cast<llvm::Function>(parallel_for.getCallee())->addFnAttr(llvm::Attribute::NoUnwind);
     }
     return parallel_for;
@@ -2013,7 +2034,7 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
         }
         int64_t per_row = std::max<int64_t>(1, work / outer);
         int64_t grain = std::max<int64_t>(1, (int64_t{32} << 10) / per_row);
-        b_.CreateCall(get_parallel_for(), {bodies[gi], kctx, b_.getInt64(outer), b_.getInt64(grain)});
+        b_.CreateCall(get_parallel_for(), {bodies[gi], kctx, b_.getInt64(outer), b_.getInt64(grain), b_.getInt64(work)});
         continue;
       }
     }
@@ -2035,7 +2056,7 @@ Status Lowerer::emit_kernel(std::vector<Nest>& nests, const LowerOptions& opts) 
     b_.SetInsertPoint(par);
     Value* per_row = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b_.CreateSDiv(wv, outer), b_.getInt64(1));
     Value* grain = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b_.CreateSDiv(b_.getInt64(int64_t{32} << 10), per_row), b_.getInt64(1));
-    b_.CreateCall(get_parallel_for(), {bodies[gi], kctx, outer, grain});
+    b_.CreateCall(get_parallel_for(), {bodies[gi], kctx, outer, grain, wv});
     b_.CreateBr(next);
     b_.SetInsertPoint(next);
   }

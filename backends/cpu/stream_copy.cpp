@@ -57,7 +57,7 @@ void stream_copy(void* dst, const void* src, size_t bytes) noexcept {
   }
   Job j{static_cast<char*>(dst), static_cast<const char*>(src), bytes};
   int64_t units = static_cast<int64_t>((bytes + kUnitBytes - 1) / kUnitBytes);
-  tracejit_parallel_for(&run, &j, units, 1);
+  tracejit_parallel_for(&run, &j, units, 1, static_cast<int64_t>(2 * bytes));  // ~1 unit per byte moved
 }
 
 }  // namespace tracejit::backends

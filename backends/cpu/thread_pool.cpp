@@ -30,6 +30,16 @@ constexpr int64_t kChunksPerThread = 4;
 // Pause iterations (~40 us on current x86) a worker or the caller spins before sleeping: kernels
 // called back to back from Python then find the workers awake.
 constexpr int kSpinIters = 2048;
+// A job too small to wake the workers (kColdParallelMinWork) that starts less than this after
+// the previous one ended wakes them after running inline: a loop of such kernels then finds
+// them spinning. Short: on the development VM a wake costs the caller 10-40 us, so kernels
+// called with other work in between (NumPy code between the calls) must not pay it each time.
+constexpr int64_t kBurstGapNs = 15'000;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -94,6 +104,20 @@ class Pool {
     workers_.clear();
     stop_.store(false, std::memory_order_relaxed);
     threads_.store(threads, std::memory_order_relaxed);
+  }
+
+  // Whether some worker sleeps (or is about to): waking it costs a system call.
+  bool workers_asleep() const { return sleepers_.load(std::memory_order_relaxed) != 0; }
+
+  // With busy_ held, for a job run inline because the workers slept: true when the previous such
+  // job ended less than kBurstGapNs ago. cold_job_done() records the end.
+  bool cold_job_follows_another() const { return now_ns() - last_cold_end_ns_ < kBurstGapNs; }
+  void cold_job_done() { last_cold_end_ns_ = now_ns(); }
+
+  // With busy_ held: wakes the workers with no job to run; they spin, then sleep again.
+  void wake_idle() {
+    state_.store(uint64_t{++gen_} << 32, std::memory_order_release);  // no chunks to claim
+    wake_workers();
   }
 
   // With busy_ held and threads > 1: runs the job on the workers and the calling thread. The
@@ -164,6 +188,7 @@ class Pool {
   std::atomic<uint32_t> unfinished_{0};  // chunks not yet finished
   std::atomic<uint32_t> fp_flags_{0};    // floating-point flags the workers' chunks raised (fp::)
   uint32_t gen_ = 0;                     // tells a stale claim from a claim on the current job
+  int64_t last_cold_end_ns_ = INT64_MIN / 2;  // when the last job run inline for sleeping workers ended
   BodyFn body_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0, chunk_ = 0;
@@ -178,7 +203,8 @@ class Pool {
 // caller and workers that may still be spinning), is at least twice the CPU count; sampled at
 // most every 10 ms (a few microseconds each). At the CPU count itself it was too eager: with two
 // other busy processes on 2 cores, float sin over 4M took 4.2 ms split and 5.8-8 ms inline.
-// TRACEJIT_ADAPTIVE_THREADS=0 turns this off.
+// TRACEJIT_ADAPTIVE_THREADS=0 turns this off, and the inline run of small jobs that find the
+// workers asleep (kColdParallelMinWork).
 constexpr int64_t kLoadSampleNs = 10'000'000;
 std::atomic<int> g_adaptive{-1};  // -1: not yet read from the environment
 std::atomic<int64_t> g_load_sampled_ns{INT64_MIN / 2};
@@ -213,14 +239,18 @@ int runnable_tasks() {
   return end != p && *end == '/' ? static_cast<int>(running) : -1;
 }
 
-bool oversubscribed(int64_t threads) {
+bool adaptive() {
   int adaptive = g_adaptive.load(std::memory_order_relaxed);
   if (adaptive < 0) {
     const char* env = std::getenv("TRACEJIT_ADAPTIVE_THREADS");
     adaptive = env && env[0] == '0' && env[1] == '\0' ? 0 : 1;
     g_adaptive.store(adaptive, std::memory_order_relaxed);
   }
-  if (adaptive == 0) return false;
+  return adaptive != 0;
+}
+
+bool oversubscribed(int64_t threads) {
+  if (!adaptive()) return false;
   int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::steady_clock::now().time_since_epoch()).count();
   int64_t last = g_load_sampled_ns.load(std::memory_order_relaxed);
@@ -275,7 +305,7 @@ void set_cpu_adaptive_threads(bool on) noexcept {
 }  // namespace tracejit::backends
 
 extern "C" void tracejit_parallel_for(void (*body)(void*, int64_t, int64_t), void* ctx, int64_t n,
-                                      int64_t grain) noexcept {
+                                      int64_t grain, int64_t work) noexcept {
   using namespace tracejit::backends;
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
@@ -284,6 +314,20 @@ extern "C" void tracejit_parallel_for(void (*body)(void*, int64_t, int64_t), voi
   std::unique_lock<std::mutex> lock(p.busy_, std::try_to_lock);
   if (!lock.owns_lock()) return body(ctx, 0, n);  // another kernel has the pool: run here
   int64_t threads = p.ensure_started();
+  if (threads > 1 && work < kColdParallelMinWork && adaptive() && p.workers_asleep()) {
+    // Too small to pay for waking a worker. When such jobs follow each other back to back (a
+    // loop of kernels), wake the workers after this one: they spin for a while, and the next
+    // job finds them awake.
+    bool burst = p.cold_job_follows_another();
+    lock.unlock();
+    body(ctx, 0, n);
+    if (p.busy_.try_lock()) {
+      p.cold_job_done();
+      if (burst) p.wake_idle();
+      p.busy_.unlock();
+    }
+    return;
+  }
   // Chunks: about kChunksPerThread per thread, a multiple of grain, fewer than 2^32.
   int64_t chunk = (n + threads * kChunksPerThread - 1) / (threads * kChunksPerThread);
   chunk = std::max(chunk, (n >> 31) + 1);

@@ -5,14 +5,28 @@
 
 // Runs body(ctx, begin, end) over disjoint non-empty ranges covering [0, n), on the pool's
 // threads and the calling thread, and returns when all have finished. Ranges are multiples of
-// `grain` long (except the last). Runs body(ctx, 0, n) inline when the pool has one thread,
-// when n fits one chunk, when another kernel is using the pool (so concurrent callers never
-// wait for each other), or when other processes' runnable threads already fill every CPU twice
-// over (/proc/loadavg, sampled every 10 ms; see set_cpu_adaptive_threads). `body` must not throw. Bound into the JIT as an absolute symbol.
+// `grain` long (except the last). `work` is the caller's estimate of the whole job's cost in the
+// backend's work units (about one per byte moved, ~100 per microsecond on one core; lower.h).
+// Runs body(ctx, 0, n) inline when the pool has one thread, when n fits one chunk, when another
+// kernel is using the pool (so concurrent callers never wait for each other), and, unless
+// adaptive threading is off (set_cpu_adaptive_threads): when other processes' runnable threads
+// already fill every CPU twice over (/proc/loadavg, sampled every 10 ms), or when the workers
+// are asleep and `work` is below kColdParallelMinWork (waking a sleeping worker costs the caller
+// a system call and the worker tens of microseconds before it runs: more than such a job
+// saves). `body` must not throw. Bound into the JIT as an absolute symbol.
 extern "C" void tracejit_parallel_for(void (*body)(void* ctx, int64_t begin, int64_t end), void* ctx,
-                                      int64_t n, int64_t grain) noexcept;
+                                      int64_t n, int64_t grain, int64_t work) noexcept;
 
 namespace tracejit::backends {
+
+// Work (units as above) from which a job wakes sleeping workers: about 150 us on one core.
+// Measured on the 2-core development VM: a futex wake costs the caller ~10 us and the worker
+// starts 25-40 us later on a cold core, so `x + 1` over 256K float32 (23 us inline) took 82 us
+// when the call found the worker asleep. Jobs between the kernels' own threshold
+// (kDefaultParallelMinWork) and this one still split when the workers are awake: they spin for
+// a while after each job, and a run of such jobs in quick succession wakes them (see
+// thread_pool.cpp).
+inline constexpr int64_t kColdParallelMinWork = int64_t{8} << 20;
 
 // Threads the pool uses, the caller included: TRACEJIT_NUM_THREADS if set (>= 1), else the CPUs
 // this process may run on. Creates nothing.

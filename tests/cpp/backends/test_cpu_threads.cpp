@@ -228,6 +228,41 @@ TEST(CpuThreads, EnvOneThreadRunsInline) {
   set_cpu_num_threads(0);
 }
 
+struct ThreadJob {
+  std::thread::id caller;
+  std::atomic<int> worker_chunks{0};
+  std::atomic<int64_t> covered{0};
+};
+
+void note_thread(void* ctx, int64_t begin, int64_t end) {
+  auto* job = static_cast<ThreadJob*>(ctx);
+  if (std::this_thread::get_id() != job->caller) ++job->worker_chunks;
+  job->covered += end - begin;
+}
+
+// Waking a sleeping worker costs the caller a system call and the worker tens of microseconds:
+// a job below kColdParallelMinWork that finds the workers asleep runs on the calling thread.
+TEST(CpuThreads, SleepingWorkersLeaveSmallJobsToTheCaller) {
+  set_cpu_num_threads(2);
+  set_cpu_adaptive_threads(true);
+  if (cpu_num_threads() > 1) {
+    ThreadJob warm;
+    warm.caller = std::this_thread::get_id();
+    tracejit_parallel_for(&note_thread, &warm, 64, 1, INT64_MAX);  // starts the worker
+    EXPECT_EQ(warm.covered.load(), 64);
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the worker spins, then sleeps
+      ThreadJob job;
+      job.caller = std::this_thread::get_id();
+      tracejit_parallel_for(&note_thread, &job, 64, 1, kColdParallelMinWork - 1);
+      EXPECT_EQ(job.covered.load(), 64);
+      EXPECT_EQ(job.worker_chunks.load(), 0) << "attempt " << attempt;
+    }
+  }
+  set_cpu_adaptive_threads(false);
+  set_cpu_num_threads(0);
+}
+
 // NumPy's errstate: the runtime reads the calling thread's floating-point flags after a kernel,
 // so the pool hands the flags its workers' chunks raised to the caller.
 struct FlagJob {
@@ -254,7 +289,7 @@ TEST(CpuThreads, WorkersFloatingPointFlagsReachTheCaller) {
     FlagJob job;
     job.caller = std::this_thread::get_id();
     const uint32_t saved = fp::save_and_clear();
-    tracejit_parallel_for(&divide_by_zero_on_workers, &job, 64, 1);
+    tracejit_parallel_for(&divide_by_zero_on_workers, &job, 64, 1, INT64_MAX);
     const uint32_t flags = fp::test();
     fp::restore(saved);
     if (job.worker_chunks.load() == 0) continue;  // the caller ran every chunk this time
