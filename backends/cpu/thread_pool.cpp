@@ -35,6 +35,9 @@ constexpr int kSpinIters = 2048;
 // them spinning. Short: on the development VM a wake costs the caller 10-40 us, so kernels
 // called with other work in between (NumPy code between the calls) must not pay it each time.
 constexpr int64_t kBurstGapNs = 15'000;
+// A worker woken this recently counts as awake: it starts within ~40 us of the wake and then
+// spins (kSpinIters) before sleeping again, so the jobs right after a wake use it.
+constexpr int64_t kWakingNs = 60'000;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -106,8 +109,11 @@ class Pool {
     threads_.store(threads, std::memory_order_relaxed);
   }
 
-  // Whether some worker sleeps (or is about to): waking it costs a system call.
-  bool workers_asleep() const { return sleepers_.load(std::memory_order_relaxed) != 0; }
+  // With busy_ held: whether some worker sleeps (or is about to) and was not woken lately (a
+  // worker woken less than kWakingNs ago may still be on its way: it will spin once up).
+  bool workers_asleep() const {
+    return sleepers_.load(std::memory_order_relaxed) != 0 && now_ns() - woken_ns_ >= kWakingNs;
+  }
 
   // With busy_ held, for a job run inline because the workers slept: true when the previous such
   // job ended less than kBurstGapNs ago. cold_job_done() records the end.
@@ -161,6 +167,7 @@ class Pool {
   // The sleeper count makes a wake-up free while every worker is still spinning: either the
   // worker sees the new epoch or the waker sees the sleeper (both seq_cst).
   void wake_workers() {
+    woken_ns_ = now_ns();
     epoch_.fetch_add(1);
     if (sleepers_.load() != 0) futex_wake_all(epoch_);
   }
@@ -189,6 +196,7 @@ class Pool {
   std::atomic<uint32_t> fp_flags_{0};    // floating-point flags the workers' chunks raised (fp::)
   uint32_t gen_ = 0;                     // tells a stale claim from a claim on the current job
   int64_t last_cold_end_ns_ = INT64_MIN / 2;  // when the last job run inline for sleeping workers ended
+  int64_t woken_ns_ = INT64_MIN / 2;           // when the workers were last woken (busy_ held)
   BodyFn body_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0, chunk_ = 0;

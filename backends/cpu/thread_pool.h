@@ -19,14 +19,17 @@ extern "C" void tracejit_parallel_for(void (*body)(void* ctx, int64_t begin, int
 
 namespace tracejit::backends {
 
-// Work (units as above) from which a job wakes sleeping workers: about 150 us on one core.
-// Measured on the 2-core development VM: a futex wake costs the caller ~10 us and the worker
-// starts 25-40 us later on a cold core, so `x + 1` over 256K float32 (23 us inline) took 82 us
-// when the call found the worker asleep. Jobs between the kernels' own threshold
-// (kDefaultParallelMinWork) and this one still split when the workers are awake: they spin for
-// a while after each job, and a run of such jobs in quick succession wakes them (see
-// thread_pool.cpp).
-inline constexpr int64_t kColdParallelMinWork = int64_t{8} << 20;
+// Work (units as above) from which a job wakes sleeping workers: about 50 us on one core.
+// Measured on the 2-core development VM: a futex wake costs the caller 10-40 us and the worker
+// starts 25-40 us later on a cold core, so `x + 1` over 256K float32 (2.3M units, 23 us inline)
+// took 82 us when the call found the worker asleep, over 512K 65 us against 50 inline; from
+// ~100 us of work the wake pays (1M: 96 us split, 116 inline). Below the break-even rather than
+// at it: work estimates are rough (a scheduled nest counts 8 units per element whatever it
+// reads), and a job that wrongly stays inline loses up to 2x, one that wrongly wakes a worker
+// ~30%. Jobs between the kernels' own threshold (kDefaultParallelMinWork) and this one still
+// split when the workers are awake: they spin for a while after each job, and a run of such
+// jobs back to back wakes them (see thread_pool.cpp).
+inline constexpr int64_t kColdParallelMinWork = int64_t{4} << 20;
 
 // Threads the pool uses, the caller included: TRACEJIT_NUM_THREADS if set (>= 1), else the CPUs
 // this process may run on. Creates nothing.
