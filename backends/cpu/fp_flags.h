@@ -55,6 +55,11 @@ inline void raise(uint32_t f) {
 // The flags a save_and_clear() result held, and that result with them cleared.
 inline uint32_t from_saved(uint32_t saved) { return from_mxcsr(saved); }
 inline uint32_t without_flags(uint32_t saved) { return saved & ~kMxcsrMask; }
+// Clears the flags `f` on this thread, leaving the others.
+inline void clear(uint32_t f) {
+  uint32_t m = _mm_getcsr();
+  if (m & to_mxcsr(f)) _mm_setcsr(m & ~to_mxcsr(f));
+}
 // Reads this thread's flags and clears them (thread pool workers, per chunk).
 inline uint32_t take() {
   uint32_t m = _mm_getcsr();
@@ -92,6 +97,9 @@ inline uint32_t test_and_restore(uint32_t saved) {
   return f;
 }
 inline uint32_t without_flags(uint32_t) { return 0; }
+inline void clear(uint32_t f) {
+  if (f) std::feclearexcept(to_fenv(f));
+}
 inline uint32_t take() {
   uint32_t f = test();
   if (f) std::feclearexcept(kFenvMask);
