@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "backends/cpu/lower.h"
 #include "backends/cpu/thread_pool.h"
 
 namespace tracejit::backends {
@@ -40,12 +41,14 @@ struct Job {
   char* dst;
   const char* src;
   size_t bytes;
+  bool nt;  // non-temporal stores (stream_output, lower.h)
 };
 
 void run(void* ctx, int64_t lo, int64_t hi) {
   const Job& j = *static_cast<const Job*>(ctx);
   size_t b = static_cast<size_t>(lo * kUnitBytes), e = std::min(static_cast<size_t>(hi * kUnitBytes), j.bytes);
-  copy_nt(j.dst + b, j.src + b, e - b);
+  if (j.nt) copy_nt(j.dst + b, j.src + b, e - b);
+  else std::memcpy(j.dst + b, j.src + b, e - b);
 }
 
 }  // namespace
@@ -55,7 +58,10 @@ void stream_copy(void* dst, const void* src, size_t bytes) noexcept {
     std::memcpy(dst, src, bytes);
     return;
   }
-  Job j{static_cast<char*>(dst), static_cast<const char*>(src), bytes};
+  // The destination is the caller's array, read next more often than not: it bypasses the
+  // cache only when it could not stay there anyway (as kernel results, stream_output).
+  const auto n = static_cast<int64_t>(bytes);
+  Job j{static_cast<char*>(dst), static_cast<const char*>(src), bytes, stream_output(n, 2 * n, host_llc_bytes())};
   int64_t units = static_cast<int64_t>((bytes + kUnitBytes - 1) / kUnitBytes);
   tracejit_parallel_for(&run, &j, units, 1, static_cast<int64_t>(2 * bytes));  // ~1 unit per byte moved
 }

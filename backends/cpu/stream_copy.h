@@ -12,8 +12,10 @@ namespace tracejit::backends {
 inline constexpr size_t kStreamCopyMinBytes = size_t{1} << 20;
 
 // dst[0, bytes) = src[0, bytes); the ranges must not overlap. From kStreamCopyMinBytes on, the
-// stores bypass the cache (no read-for-ownership of dst's lines) and the copy is split across
-// the pool's threads (backends/cpu/thread_pool.h); a fence makes them visible before it returns.
+// copy is split across the pool's threads (backends/cpu/thread_pool.h), and when dst is too
+// large to stay cached (stream_output in backends/cpu/lower.h: half the last-level cache) its
+// stores bypass the cache (no read-for-ownership of dst's lines); a fence makes them visible
+// before it returns.
 void stream_copy(void* dst, const void* src, size_t bytes) noexcept;
 
 }  // namespace tracejit::backends
