@@ -409,9 +409,10 @@ Value* sincos64(Math& m, Value* x, bool is_cos, bool huge = false) {
 // e^x: max 0.759 ulp (0.660 for normal results; denormal results round twice).
 Value* exp32(Math32& m, Value* x) {
   auto& b = m.b();
-  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(89.0f)), m.c(89.0f), x);  // e^89 > FLT_MAX: inf
-  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-104.0f)), m.c(-104.0f), xc);   // e^-104 < 2^-150: 0
-  xc = m.sel(m.is_nan(x), m.c(0.0f), xc);
+  // NaN -> 0 first (fixed at the end): the clamps' ordered compares signal on NaN (x86).
+  Value* xc = m.sel(m.is_nan(x), m.c(0.0f), x);
+  xc = m.sel(b.CreateFCmpOGT(xc, m.c(89.0f)), m.c(89.0f), xc);     // e^89 > FLT_MAX: inf
+  xc = m.sel(b.CreateFCmpOLT(xc, m.c(-104.0f)), m.c(-104.0f), xc);  // e^-104 < 2^-150: 0
   ExpCoreF e = exp_core_f(m, xc);
   DD h = m.fast_two_sum(m.c(1.0f), e.r1);  // 1 + r1 with its exact rounding error
   Value* p = m.add(h.hi, m.add(h.lo, e.t));
@@ -895,7 +896,7 @@ void inline_vmath_variants(llvm::Module& m) {
     Value* x = c->getArgOperand(0);
     auto* vt = llvm::cast<llvm::FixedVectorType>(x->getType());
     unsigned n = vt->getNumElements();
-    Value* big = b.CreateFCmpOGE(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), llvm::ConstantFP::get(vt, threshold));
+    Value* big = vmath_detail::abs_at_least(b, x, threshold);
     Value* any = b.CreateICmpNE(b.CreateBitCast(big, b.getIntNTy(n)), llvm::ConstantInt::get(b.getIntNTy(n), 0));
     llvm::BasicBlock* head = c->getParent();
     llvm::Instruction* then_end = llvm::SplitBlockAndInsertIfThen(

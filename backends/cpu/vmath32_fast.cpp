@@ -21,9 +21,10 @@
 namespace tracejit::backends::vmath_detail {
 Value* exp2_32(Math32& m, Value* x) {
   auto& b = m.b();
-  Value* xc = m.sel(b.CreateFCmpOGT(x, m.c(129.0f)), m.c(129.0f), x);
+  // NaN -> 0 first (fixed at the end): the clamps' ordered compares signal on NaN (x86).
+  Value* xc = m.sel(m.is_nan(x), m.c(0.0f), x);
+  xc = m.sel(b.CreateFCmpOGT(xc, m.c(129.0f)), m.c(129.0f), xc);
   xc = m.sel(b.CreateFCmpOLT(xc, m.c(-151.0f)), m.c(-151.0f), xc);
-  xc = m.sel(m.is_nan(x), m.c(0.0f), xc);
   Value* kf = m.rint(xc);
   Value* f = m.sub(xc, kf);  // exact, |f| <= 1/2
   // 2^f - 1 = f ln2 + f^2 Q(f): Q a minimax fit (relative error of 2^f below 2^-30.7).

@@ -185,9 +185,10 @@ Value* tanh32_hyp(Math32& m, Value* x) {
 
 Value* expm1_32_hyp(Math32& m, Value* x) {
   auto& b = m.b();
-  // NaN -> 88.8 (fixed at the end), clamped to [-18, 88.8]: e^-18 - 1 rounds to -1, and from
-  // 88.7228 on the result overflows.
-  Value* xc = m.sel(b.CreateFCmpOLT(x, m.c(88.8f)), x, m.c(88.8f));
+  // NaN -> 0 first (fixed at the end: the ordered compares below signal on NaN, x86), clamped
+  // to [-18, 88.8]: e^-18 - 1 rounds to -1, and from 88.7228 on the result overflows.
+  Value* x0 = m.sel(m.is_nan(x), m.c(0.0f), x);
+  Value* xc = m.sel(b.CreateFCmpOLT(x0, m.c(88.8f)), x0, m.c(88.8f));
   xc = m.sel(b.CreateFCmpOGT(xc, m.c(-18.0f)), xc, m.c(-18.0f));
   // n = rint(x 32/ln2) by the shifter 1.5 * 2^23: its bits hold 0x4b400000 + n.
   Value* sh = m.fma(xc, m.c(0x1.715476p+5f), m.c(0x1.8p23f));
@@ -209,8 +210,8 @@ Value* expm1_32_hyp(Math32& m, Value* x) {
   // The rest: S (e^r - 1 - rh + tail (1 + rh)) / 2 and the exact parts' low words.
   Value* lo = m.fma(s2, m.add(plo, m.fma(tl, rh, tl)), sr.lo);
   Value* res = m.mul(m.add(s.hi, m.add(s.lo, m.add(h.lo, lo))), m.c(2.0f));
-  // |x| < 2^-25 (denormals, +-0) and NaN: x itself.
-  return m.sel(b.CreateFCmpULT(m.fabs(x), m.c(0x1p-25f)), x, res);
+  // |x| < 2^-25 (denormals, +-0) and NaN (x0 = 0): x itself.
+  return m.sel(b.CreateFCmpOLT(m.fabs(x0), m.c(0x1p-25f)), x, res);
 }
 
 Value* sinhcosh32_hyp(Math32& m, Value* x, bool is_cosh) {

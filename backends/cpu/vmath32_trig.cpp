@@ -102,7 +102,7 @@ void define_variant(llvm::Module* mod, llvm::Function* scalar, unsigned vf, cons
   llvm::IRBuilder<> vb(entry);
   Value* x = f->getArg(0);
   Value* fast = f->getArg(1);
-  Value* big = vb.CreateFCmpOGE(vb.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), llvm::ConstantFP::get(vt, kTrig32Bound));
+  Value* big = abs_at_least(vb, x, kTrig32Bound);
   Value* any = vb.CreateICmpNE(vb.CreateBitCast(big, vb.getIntNTy(vf)), llvm::ConstantInt::get(vb.getIntNTy(vf), 0));
   vb.CreateCondBr(any, slow, none);
   vb.SetInsertPoint(none);
@@ -208,7 +208,7 @@ void inline_trig32_variants(llvm::Module& m) {
     Value* fast = c->getArgOperand(1);
     auto* vt = llvm::cast<llvm::FixedVectorType>(x->getType());
     unsigned n = vt->getNumElements();
-    Value* big = b.CreateFCmpOGE(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), llvm::ConstantFP::get(vt, kTrig32Bound));
+    Value* big = abs_at_least(b, x, kTrig32Bound);
     Value* any = b.CreateICmpNE(b.CreateBitCast(big, b.getIntNTy(n)), llvm::ConstantInt::get(b.getIntNTy(n), 0));
     llvm::BasicBlock* head = c->getParent();
     llvm::Instruction* then_end =

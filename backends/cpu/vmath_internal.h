@@ -11,6 +11,7 @@
 #include <llvm/IR/Module.h>
 #include <llvm/Support/Host.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -58,12 +59,14 @@ class BasicMath {
   Value* lt(Value* x, F v) { return b_.CreateFCmpOLT(x, c(v)); }
   Value* gt(Value* x, F v) { return b_.CreateFCmpOGT(x, c(v)); }
   Value* eq(Value* x, F v) { return b_.CreateFCmpOEQ(x, c(v)); }
-  // x clamped to [lo, hi], NaN to 0.
+  // x clamped to [lo, hi], NaN to 0 (first: an ordered compare signals on NaN, x86 cmpps,
+  // raising the invalid flag NumPy's loops never raise for NaN data).
   Value* clamp(Value* x, F lo, F hi) {
-    Value* r = sel(gt(x, hi), c(hi), x);
-    r = sel(lt(r, lo), c(lo), r);
-    return sel(is_nan(x), c(0.0), r);
+    Value* r = sel(is_nan(x), c(0.0), x);
+    r = sel(gt(r, hi), c(hi), r);
+    return sel(lt(r, lo), c(lo), r);
   }
+
 
   // Horner evaluation of coef[0] + x*coef[1] + ...: plain multiply and add in double (the
   // float64 kernels' error bounds assume it), fused multiply-adds in float.
@@ -136,6 +139,26 @@ Value* exp2_32(Math32& m, Value* x);
 // ---- pieces of the vector variants (table lookups, out-of-line slow paths) ----
 
 // Whether the host has AVX-512F: the register-held table permutes need it (a gather otherwise).
+// Lanes with |x| >= threshold (a positive finite constant; +-inf included, NaN not), from
+// integer compares of the bits: an ordered float compare signals on NaN (x86 cmpps), raising
+// the invalid flag that NumPy's loops never raise for NaN data (an eager re-run of the call).
+// Only after optimization: InstCombine turns these compares of a fabs's bits back into an
+// ordered float compare (LLVM's default FP environment ignores exceptions).
+inline llvm::Value* abs_at_least(llvm::IRBuilderBase& b, llvm::Value* x, double threshold) {
+  llvm::Type* t = x->getType();
+  unsigned bits = t->getScalarSizeInBits();
+  llvm::Type* it = b.getIntNTy(bits);
+  if (auto* vt = llvm::dyn_cast<llvm::FixedVectorType>(t)) it = llvm::FixedVectorType::get(it, vt->getNumElements());
+  Value* ab = b.CreateBitCast(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), it);
+  auto bits_of = [&](double v) {
+    llvm::APFloat f(v);
+    bool lost = false;
+    if (bits == 32) f.convert(llvm::APFloat::IEEEsingle(), llvm::APFloat::rmNearestTiesToEven, &lost);
+    return llvm::ConstantInt::get(it, f.bitcastToAPInt());
+  };
+  return b.CreateAnd(b.CreateICmpSGE(ab, bits_of(threshold)), b.CreateICmpSLE(ab, bits_of(INFINITY)));
+}
+
 inline bool host_has_avx512f() {
   static const bool has = [] {
     llvm::StringMap<bool> features;
