@@ -347,8 +347,8 @@ Expected<NestShape> NestEmitter::emit(const std::vector<int>& group, const std::
   ns.work = elems * Mono{cost, {}};
   // Non-temporal stores from this many elements on: the least count for which stream_output
   // (lower.h) holds, so that a symbolic size is decided per call by one compare.
-  int64_t stream_elems = std::min((llc_bytes_ / 2 + out_elem_bytes - 1) / out_elem_bytes,
-                                  (llc_bytes_ + llc_bytes_ / 4 + moved - 1) / moved);
+  int64_t stream_elems = std::min((stream_min_out_bytes(llc_bytes_) + out_elem_bytes - 1) / out_elem_bytes,
+                                  (stream_min_moved_bytes(llc_bytes_) + moved - 1) / moved);
   ns.streaming = dims_.size() == 1 && (!elems.is_static() || elems.factor >= stream_elems);
   std::vector<Value*> idx(dims_.size(), nullptr);
   if (!ns.streaming) {

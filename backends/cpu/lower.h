@@ -30,15 +30,20 @@ inline constexpr const char* kNonTemporalAttr = "tracejit-nontemporal";
 [[nodiscard]] int64_t host_llc_bytes() noexcept;
 
 // Whether a nest that writes `out_bytes` of results and moves `moved_bytes` in all (inputs read
-// once, outputs written once) stores its results non-temporally. Such stores skip the
+// once, outputs written once) stores its results non-temporally: from half the last-level
+// cache of results, or 5/8 of it moved. Such stores skip the
 // read-for-ownership of each output line, but leave the result in memory rather than in cache,
 // where the next kernel would read it. They pay off only when the result could not stay cached
 // anyway. Measured on a 32 MiB L3 (2-core EPYC VM, each kernel round-robin with NumPy's call):
 // x + 1 over 1M float32 took 143-178 us streamed and 77 cached, over 2M 310 and 190; over 4M
 // float32, a*b + c*d - a, tanh(a*b + c)*0.5 + d and a row softmax were 6%, 37% and 76% faster
-// streamed, over 2M 1%, 8% and 17% (the softmax, 16 MiB moved, is cached under this rule).
+// streamed, over 2M 1%, 8% and 17%, and the chains over 1M (20 MiB moved) 8-14% (so they
+// stream under this rule; x + 1 over 2M and the 2M softmax, 16 MiB moved, do not). The
+// measurements time the kernel alone: a consumer reading a cached result saves more.
+[[nodiscard]] constexpr int64_t stream_min_out_bytes(int64_t llc_bytes) { return llc_bytes / 2; }
+[[nodiscard]] constexpr int64_t stream_min_moved_bytes(int64_t llc_bytes) { return llc_bytes / 2 + llc_bytes / 8; }
 [[nodiscard]] inline bool stream_output(int64_t out_bytes, int64_t moved_bytes, int64_t llc_bytes) {
-  return out_bytes >= llc_bytes / 2 || moved_bytes >= llc_bytes + llc_bytes / 4;
+  return out_bytes >= stream_min_out_bytes(llc_bytes) || moved_bytes >= stream_min_moved_bytes(llc_bytes);
 }
 
 struct LowerOptions {

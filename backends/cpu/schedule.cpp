@@ -978,10 +978,16 @@ Status Lowerer::emit_reduce(Nest& n) {
       // (an eager re-run of the call, for a warning NumPy never gives). When the operand raises
       // no flag itself, the flag is cleared after the loop unless it was raised before it: two
       // host calls (~15 ns) per row, so only for rows long enough that they cost under ~3%
-      // (a whole-array max is split into rows of at least that length; split_reduce.h).
-      constexpr int64_t kQuietMinRow = 4096;
+      // (a whole-array max is split into rows of at least that length; split_reduce.h), or
+      // when there are only a few rows (the second stage of a split max: one row of partials).
+      constexpr int64_t kQuietMinRow = 4096, kQuietMaxRows = 16;
+      int64_t rows = 1;
+      for (int a : kept) {
+        const ir::Dim& kd = g_.type(x).shape[static_cast<size_t>(a)];
+        rows = kd.is_static() && rows <= kQuietMaxRows ? rows * kd.size : kQuietMaxRows + 1;
+      }
       Value* invalid_before = nullptr;
-      if (len_dim.is_static() && len_dim.size >= kQuietMinRow && flag_free(x)) {
+      if (len_dim.is_static() && (len_dim.size >= kQuietMinRow || rows <= kQuietMaxRows) && flag_free(x)) {
         auto fi = m_.getOrInsertFunction("tracejit_fp_invalid", llvm::FunctionType::get(b_.getInt32Ty(), {}, false));
         invalid_before = b_.CreateCall(fi, {});
       }

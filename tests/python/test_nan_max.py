@@ -49,6 +49,18 @@ def test_axis_max_min_of_nan_data(dtype, fn):
     run_no_rerun(fn, nan_data(dtype, (5, 4099)))
 
 
+@pytest.mark.parametrize("n", [1 << 20, 1_000_000, 3 << 18])
+def test_nan_in_each_chunk_of_a_split_max(n):
+    # A whole-array max over 2^20 elements runs as 64 chunk maxima, then a max of the 64
+    # partials (a row of 64: the vector loop) -- the NaN's partial lands in every lane.
+    x = np.arange(n, dtype=np.float32)
+    for k in (0, n // 64 * 5, n // 2, n - 1, n // 64 * 63 + 7):
+        y = x.copy()
+        y[k] = np.nan
+        run_no_rerun(lambda v: v.max(), y)
+        run_no_rerun(lambda v: v.min(), y)
+
+
 def test_nan_in_every_chunk_and_lane_position():
     x = np.arange(8192, dtype=np.float32)
     for k in (0, 15, 16, 63, 64, 1000, 4095, 8191):

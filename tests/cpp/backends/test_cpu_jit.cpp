@@ -80,7 +80,7 @@ Buffer filled_f32(std::vector<int64_t> shape) {
 }
 
 // Non-temporal stores skip the read-for-ownership of the output lines but leave the result out of
-// the cache: only for outputs of at least half the last-level cache, or nests moving at least 5/4
+// the cache: only for outputs of at least half the last-level cache, or nests moving at least 5/8
 // of it (stream_output, lower.h).
 TEST(CpuJit, NonTemporalStoresOnlyForOutputsTheCacheCannotHold) {
   const int64_t n = int64_t{1} << 20;  // 4 MiB of float32 out, 8 MiB moved
@@ -88,9 +88,9 @@ TEST(CpuJit, NonTemporalStoresOnlyForOutputsTheCacheCannotHold) {
   std::vector<Buffer> in = {filled_f32({n}), filled_f32({n})};
   std::vector<Buffer> want = reference(g, in);
   EXPECT_EQ(ir_for_cache(g, int64_t{64} << 20, in, want).find("!nontemporal"), std::string::npos);
-  EXPECT_EQ(ir_for_cache(g, int64_t{16} << 20, in, want).find("!nontemporal"), std::string::npos);
-  EXPECT_NE(ir_for_cache(g, int64_t{8} << 20, in, want).find("!nontemporal"), std::string::npos);  // 4 >= 8/2
-  EXPECT_NE(ir_for_cache(g, int64_t{9} << 20, in, want).find("!nontemporal"), std::string::npos);  // 12 >= 9*5/4
+  EXPECT_EQ(ir_for_cache(g, int64_t{20} << 20, in, want).find("!nontemporal"), std::string::npos);  // 12 < 12.5
+  EXPECT_NE(ir_for_cache(g, int64_t{8} << 20, in, want).find("!nontemporal"), std::string::npos);   // 4 >= 8/2
+  EXPECT_NE(ir_for_cache(g, int64_t{19} << 20, in, want).find("!nontemporal"), std::string::npos);  // 12 >= 19*5/8
 
   // Rows of a scheduled kernel: x - max(x, axis=1, keepdims) over [32, 1024] (128 KiB out).
   ir::Graph r;
