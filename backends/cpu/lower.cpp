@@ -155,7 +155,6 @@ struct NestShape {
   bool streaming = false;      // has 64-byte-aligned vector stores meant to be non-temporal
 };
 
-
 class NestEmitter {
  public:
   NestEmitter(const ir::Graph& g, llvm::IRBuilder<>& b, std::vector<Value*> inputs, Value* strides_arg,

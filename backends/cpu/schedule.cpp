@@ -981,11 +981,12 @@ Status Lowerer::emit_reduce(Nest& n) {
       // (a whole-array max is split into rows of at least that length; split_reduce.h), or
       // when there are only a few rows (the second stage of a split max: one row of partials).
       constexpr int64_t kQuietMinRow = 4096, kQuietMaxRows = 16;
-      int64_t rows = 1;
-      for (int a : kept) {
-        const ir::Dim& kd = g_.type(x).shape[static_cast<size_t>(a)];
-        rows = kd.is_static() && rows <= kQuietMaxRows ? rows * kd.size : kQuietMaxRows + 1;
-      }
+      int64_t rows = 1;  // times the lane loop runs per call: kept and outer reduced indices
+      for (const std::vector<int>* axes : {&kept, &outer_red})
+        for (int a : *axes) {
+          const ir::Dim& kd = g_.type(x).shape[static_cast<size_t>(a)];
+          rows = kd.is_static() && rows <= kQuietMaxRows ? rows * kd.size : kQuietMaxRows + 1;
+        }
       Value* invalid_before = nullptr;
       if (len_dim.is_static() && (len_dim.size >= kQuietMinRow || rows <= kQuietMaxRows) && flag_free(x)) {
         auto fi = m_.getOrInsertFunction("tracejit_fp_invalid", llvm::FunctionType::get(b_.getInt32Ty(), {}, false));
