@@ -8,10 +8,8 @@ data makes the compiled call re-run eagerly (the `reruns` column: stats()['fp_re
 timed calls). Every result is checked against NumPy first.
 Run: python benchmarks/bench_midsize.py [--runs N]"""
 import argparse
-import statistics
-import time
 
-import _bench_env  # noqa: E402,F401  (sync compiles; developer build or installed package)
+from _bench_env import time_alternating  # noqa: E402  (sync compiles; developer build or installed package)
 
 import numpy as np  # noqa: E402
 
@@ -96,16 +94,7 @@ def main():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, equal_nan=True)
         assert jf.stats()["compiled_calls"] + jf.stats()["fp_reruns"] >= 1, (name, jf.stats()["fallback_reasons"])
         reruns0 = jf.stats()["fp_reruns"]
-        tn, tj = [], []
-        for _ in range(args.runs):
-            t0 = time.perf_counter()
-            fn(*np_in)
-            t1 = time.perf_counter()
-            jf(*tj_in)
-            t2 = time.perf_counter()
-            tn.append(t1 - t0)
-            tj.append(t2 - t1)
-        n, j = statistics.median(tn) * 1e3, statistics.median(tj) * 1e3
+        n, j = time_alternating(lambda: fn(*np_in), lambda: jf(*tj_in), args.runs)
         reruns = jf.stats()["fp_reruns"] - reruns0
         print(f"{name:32s} {n:9.3f} {j:9.3f} {n / j:6.2f} {reruns:6d}")
 

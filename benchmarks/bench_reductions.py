@@ -4,10 +4,8 @@ over, so tracejit splits them in chunks across its pool (ir/passes/split_reduce.
 the last axis is vectorized. Every result is checked first: floats within a relative 1e-4 of
 the float64 computation, integers equal to NumPy's. Run: python benchmarks/bench_reductions.py [--runs N]"""
 import argparse
-import statistics
-import time
 
-import _bench_env  # noqa: E402,F401  (sync compiles; developer build or installed package)
+from _bench_env import time_alternating  # noqa: E402  (sync compiles; developer build or installed package)
 
 import numpy as np  # noqa: E402
 
@@ -53,16 +51,7 @@ def main():
         else:
             assert np.array_equal(got, want), (name, got, want)
         assert jf.stats()["compiled_calls"] >= 1, (name, jf.stats()["fallback_reasons"])
-        tn, tj = [], []
-        for _ in range(args.runs):
-            t0 = time.perf_counter()
-            fn(*inputs)
-            t1 = time.perf_counter()
-            jf(*inputs)
-            t2 = time.perf_counter()
-            tn.append(t1 - t0)
-            tj.append(t2 - t1)
-        n, j = statistics.median(tn) * 1e3, statistics.median(tj) * 1e3
+        n, j = time_alternating(lambda: fn(*inputs), lambda: jf(*inputs), args.runs)
         print(f"{name:30s} {n:9.3f} {j:9.3f} {n / j:6.2f}")
 
 
