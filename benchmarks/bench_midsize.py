@@ -61,6 +61,14 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def sin(x):
+    return np.sin(x)
+
+
+def row_max(x):
+    return x.max(axis=1)
+
+
 X256, X1M, X2M = f32(1 << 18), f32(1 << 20), f32(1 << 21)
 CH1M = [f32(1 << 20) for _ in range(4)]
 G1M = f32(1 << 20)
@@ -76,6 +84,9 @@ WORKLOADS = [
     ("exp(x) 1M f32, one NaN", exp, (with_nan(X1M),)),
     ("sigmoid(x) 1M f64, one NaN", sigmoid, (with_nan(X1M.astype(np.float64)),)),
     ("x.max() 1M f32, one NaN", max_, (with_nan(X1M),)),
+    ("tanh(x) 1M f32, one NaN", tanh, (with_nan(X1M),)),
+    ("sin(x) 1M f64, one NaN", sin, (with_nan(X1M.astype(np.float64)),)),
+    ("x.max(axis=1) [16K,64] f32, NaN", row_max, (with_nan(X1M).reshape(-1, 64),)),
 ]
 
 

@@ -19,29 +19,12 @@ namespace tracejit::backends {
 
 // x86 lowers fcmp olt/ole/ogt/oge to the signaling compare predicates (LT_OS, ...), which raise
 // the invalid flag for a quiet NaN operand where NumPy's comparison raises nothing; the flag
-// would make every call with NaN data re-run eagerly (NumPy's errstate). These are the same
-// predicates on the floats' bits as sign-magnitude integers (-0 == +0), under `fcmp ord`
-// (quiet): no flags, NaN compares false.
+// would make every call with NaN data re-run eagerly (NumPy's errstate). A plain fcmp: after
+// optimization jit.cpp's quiet_fp_compares turns every such compare in the module into the
+// quiet predicate (vcmplt_oqps, ucomiss), one instruction as before. (Until then this compared
+// the bits as sign-magnitude integers under fcmp ord: five instructions instead of one.)
 llvm::Value* quiet_fcmp(llvm::IRBuilderBase& b, llvm::CmpInst::Predicate p, llvm::Value* x, llvm::Value* y) {
-  using P = llvm::CmpInst::Predicate;
-  P ip;
-  switch (p) {
-    case P::FCMP_OLT: ip = P::ICMP_SLT; break;
-    case P::FCMP_OLE: ip = P::ICMP_SLE; break;
-    case P::FCMP_OGT: ip = P::ICMP_SGT; break;
-    case P::FCMP_OGE: ip = P::ICMP_SGE; break;
-    default: return b.CreateFCmp(p, x, y);  // oeq, une, ord, uno: quiet already
-  }
-  unsigned bits = x->getType()->getScalarSizeInBits();
-  llvm::Type* it = b.getIntNTy(bits);
-  if (auto* vt = llvm::dyn_cast<llvm::VectorType>(x->getType())) it = llvm::VectorType::get(it, vt->getElementCount());
-  auto key = [&](llvm::Value* v) {
-    llvm::Value* i = b.CreateBitCast(v, it);
-    llvm::Value* zero = llvm::Constant::getNullValue(it);
-    llvm::Value* min = llvm::ConstantInt::get(it, llvm::APInt::getSignedMinValue(bits));
-    return b.CreateSelect(b.CreateICmpSLT(i, zero), b.CreateSub(min, i), i);
-  };
-  return b.CreateAnd(b.CreateFCmpORD(x, y), b.CreateICmp(ip, key(x), key(y)));
+  return b.CreateFCmp(p, x, y);
 }
 
 namespace {

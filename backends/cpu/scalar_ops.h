@@ -19,8 +19,9 @@ namespace tracejit::backends {
 
 inline constexpr const char* kFpFlagSlot = "tracejit.fpflags";
 
-// fcmp `p` without the signaling compares x86 uses for olt/ole/ogt/oge (a NaN operand raises
-// no invalid flag; see scalar_ops.cpp). Other predicates: a plain fcmp.
+// fcmp `p` where a NaN operand must raise no invalid flag (NumPy's comparisons, max/min, sign):
+// a plain fcmp, which the CPU backend makes quiet after optimization (jit.cpp,
+// quiet_fp_compares; see scalar_ops.cpp).
 llvm::Value* quiet_fcmp(llvm::IRBuilderBase& b, llvm::CmpInst::Predicate p, llvm::Value* x, llvm::Value* y);
 
 // Register type of a dtype: i1 for bool, iN for integers, float/double.

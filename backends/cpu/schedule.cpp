@@ -340,7 +340,6 @@ class Lowerer {
   Value* entry_alloca(llvm::Type* t, const char* name);
   Status emit_eval(Nest& n);
   bool simple_rows(ValueId v, ValueId root) const;
-  bool flag_free(ValueId v) const;
   int64_t read_bytes(ValueId v, ValueId root, std::set<ValueId>& seen) const;
   Status emit_reduce(Nest& n);
   Status emit_arg(Nest& n);
@@ -352,10 +351,8 @@ class Lowerer {
   Value* param_stride(ValueId v, size_t d);
   Status emit_matmul_rt(Nest& n);
   Value* identity(Op op, DType d);
-  // quiet: float max/min compare without raising the invalid flag for NaN (quiet_fcmp); the
-  // vector lane path of a long reduction uses the plain (signaling) compare, whose dependency
-  // chain is half as long: NaN data then raises a spurious invalid flag (an eager re-run).
-  Value* combine(Op op, DType d, Value* acc, Value* x, bool quiet = true);
+  // acc op x; float max/min propagate NaN and raise no flag for it (quiet_fcmp).
+  Value* combine(Op op, DType d, Value* acc, Value* x);
 
   const ir::Graph& g_;
   const Plan& p_;
@@ -665,22 +662,6 @@ bool Lowerer::simple_rows(ValueId v, ValueId root) const {
   return true;
 }
 
-// True when evaluating `v` inline raises no floating-point flag: loads of params and of values
-// computed by another nest (which raise their flags there), constants, and the sign and layout
-// ops over them.
-bool Lowerer::flag_free(ValueId v) const {
-  const ir::Node& n = g_.node(v);
-  if (n.op == Op::Param || n.op == Op::Const || p_.buffered[static_cast<size_t>(v)]) return true;
-  switch (n.op) {
-    case Op::Neg: case Op::Abs: case Op::Broadcast: case Op::Reshape: case Op::Transpose: case Op::Slice:
-      break;
-    default: return false;
-  }
-  for (ValueId o : n.operands)
-    if (!flag_free(o)) return false;
-  return true;
-}
-
 // Bytes of the buffers (params, buffered values) a simple_rows expression reads, each once.
 int64_t Lowerer::read_bytes(ValueId v, ValueId root, std::set<ValueId>& seen) const {
   if (!seen.insert(v).second) return 0;
@@ -811,7 +792,7 @@ Value* Lowerer::identity(Op op, DType d) {
 }
 
 // acc (op) x, one element at a time, exactly as NumPy's reduction loop (no reassociation).
-Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x, bool quiet) {
+Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x) {
   bool f = ir::is_float(d), bl = ir::is_bool(d), s = ir::is_signed_int(d);
   switch (op) {
     case Op::ReduceSum: return f ? b_.CreateFAdd(acc, x) : bl ? b_.CreateOr(acc, x) : b_.CreateAdd(acc, x);
@@ -820,14 +801,14 @@ Value* Lowerer::combine(Op op, DType d, Value* acc, Value* x, bool quiet) {
     case Op::ReduceAll: return b_.CreateAnd(acc, x);
     case Op::ReduceMax:
       if (f) {
-        Value* gt = quiet ? quiet_fcmp(b_, llvm::CmpInst::FCMP_OGT, acc, x) : b_.CreateFCmpOGT(acc, x);
+        Value* gt = quiet_fcmp(b_, llvm::CmpInst::FCMP_OGT, acc, x);
         return b_.CreateSelect(b_.CreateOr(gt, b_.CreateFCmpUNO(acc, acc)), acc, x);
       }
       if (bl) return b_.CreateOr(acc, x);
       return b_.CreateBinaryIntrinsic(s ? llvm::Intrinsic::smax : llvm::Intrinsic::umax, acc, x);
     default:
       if (f) {
-        Value* lt = quiet ? quiet_fcmp(b_, llvm::CmpInst::FCMP_OLT, acc, x) : b_.CreateFCmpOLT(acc, x);
+        Value* lt = quiet_fcmp(b_, llvm::CmpInst::FCMP_OLT, acc, x);
         return b_.CreateSelect(b_.CreateOr(lt, b_.CreateFCmpUNO(acc, acc)), acc, x);
       }
       if (bl) return b_.CreateAnd(acc, x);
@@ -974,24 +955,6 @@ Status Lowerer::emit_reduce(Nest& n) {
       auto* vt = llvm::FixedVectorType::get(t, kLanes);
       for (int c = 0; c < chains; ++c)
         b_.CreateStore(b_.CreateVectorSplat(kLanes, identity(op, d)), lane_vec[static_cast<size_t>(c)]);
-      // The signaling compares raise the invalid flag on NaN data, which NumPy's max/min do not
-      // (an eager re-run of the call, for a warning NumPy never gives). When the operand raises
-      // no flag itself, the flag is cleared after the loop unless it was raised before it: two
-      // host calls (~15 ns) per row, so only for rows long enough that they cost under ~3%
-      // (a whole-array max is split into rows of at least that length; split_reduce.h), or
-      // when there are only a few rows (the second stage of a split max: one row of partials).
-      constexpr int64_t kQuietMinRow = 4096, kQuietMaxRows = 16;
-      int64_t rows = 1;  // times the lane loop runs per call: kept and outer reduced indices
-      for (const std::vector<int>* axes : {&kept, &outer_red})
-        for (int a : *axes) {
-          const ir::Dim& kd = g_.type(x).shape[static_cast<size_t>(a)];
-          rows = kd.is_static() && rows <= kQuietMaxRows ? rows * kd.size : kQuietMaxRows + 1;
-        }
-      Value* invalid_before = nullptr;
-      if (len_dim.is_static() && (len_dim.size >= kQuietMinRow || rows <= kQuietMaxRows) && flag_free(x)) {
-        auto fi = m_.getOrInsertFunction("tracejit_fp_invalid", llvm::FunctionType::get(b_.getInt32Ty(), {}, false));
-        invalid_before = b_.CreateCall(fi, {});
-      }
       if (Status s = loop(b_.getInt64(0), nq, "q", [&](Value* q) -> Status {
             memo_.clear();
             for (int c = 0; c < chains; ++c) {
@@ -1004,27 +967,15 @@ Status Lowerer::emit_reduce(Nest& n) {
                 v = b_.CreateInsertElement(v, *xv, static_cast<uint64_t>(l));
               }
               Value* slot = lane_vec[static_cast<size_t>(c)];
-              b_.CreateStore(combine(op, d, b_.CreateLoad(vt, slot), v, /*quiet=*/false), slot);
+              b_.CreateStore(combine(op, d, b_.CreateLoad(vt, slot), v), slot);
             }
             return ok_status();
           }); !s)
         return s;
       // The chains fold lane-wise into one vector first (chain order: a tie keeps the later
-      // element, as the loop does), then its lanes into acc in lane order. Quiet compares: a
-      // signaling one here could be moved past the flag's clearing below.
+      // element, as the loop does), then its lanes into acc in lane order.
       Value* lanes = b_.CreateLoad(vt, lane_vec[0]);
-      for (int c = 1; c < chains; ++c)
-        lanes = combine(op, d, lanes, b_.CreateLoad(vt, lane_vec[static_cast<size_t>(c)]), /*quiet=*/!!invalid_before);
-      if (invalid_before) {
-        llvm::Function* f = b_.GetInsertBlock()->getParent();
-        auto* clear = llvm::BasicBlock::Create(ctx_, "clear.invalid", f);
-        auto* done = llvm::BasicBlock::Create(ctx_, "clear.done", f);
-        b_.CreateCondBr(b_.CreateICmpEQ(invalid_before, b_.getInt32(0)), clear, done);
-        b_.SetInsertPoint(clear);
-        b_.CreateCall(m_.getOrInsertFunction("tracejit_fp_clear_invalid", llvm::FunctionType::get(b_.getVoidTy(), {}, false)), {});
-        b_.CreateBr(done);
-        b_.SetInsertPoint(done);
-      }
+      for (int c = 1; c < chains; ++c) lanes = combine(op, d, lanes, b_.CreateLoad(vt, lane_vec[static_cast<size_t>(c)]));
       Value* acc = b_.CreateLoad(t, acc_slot);
       for (int l = 0; l < kLanes; ++l) acc = combine(op, d, acc, b_.CreateExtractElement(lanes, static_cast<uint64_t>(l)));
       b_.CreateStore(acc, acc_slot);
@@ -2152,21 +2103,11 @@ Expected<std::unique_ptr<llvm::Module>> lower_scheduled(const ir::Graph& g, llvm
   return module;
 }
 
-namespace {
-
-// The invalid flag around the signaling compares of a float max/min lane loop (emit_reduce).
-uint32_t fp_invalid() noexcept { return fp::test() & fp::kInvalid; }
-void fp_clear_invalid() noexcept { fp::clear(fp::kInvalid); }
-
-}  // namespace
-
 void for_each_schedule_host_symbol(const std::function<void(const char*, void*)>& fn) {
   // Scratch buffers come from the block pool: a large intermediate is not faulted in anew on
   // every call.
   fn("tracejit_scratch_alloc", reinterpret_cast<void*>(&scratch_alloc));
   fn("tracejit_scratch_free", reinterpret_cast<void*>(&scratch_free));
-  fn("tracejit_fp_invalid", reinterpret_cast<void*>(&fp_invalid));
-  fn("tracejit_fp_clear_invalid", reinterpret_cast<void*>(&fp_clear_invalid));
   for_each_blas_host_symbol(fn);  // cblas_sgemm / cblas_dgemm: NumPy's BLAS, gemv for vectors
   for_each_ext_libm_symbol(fn);
 }

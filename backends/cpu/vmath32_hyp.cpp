@@ -167,8 +167,9 @@ Value* tanh32_hyp(Math32& m, Value* x) {
   // The half binade of max(a, 2^-12) is bits >> 22, 230 (2^-12) to 260 (8 <= a <= 9.1): slot
   // (bits >> 22) & 31 holds interval (bits >> 22) - 230. NaN reads slot 31 (any slot would do:
   // t and everything after it are NaN).
-  Value* ai = m.sel(b.CreateFCmpOLT(ac, m.c(0x1p-12f)), m.c(0x1p-12f), ac);
-  Value* idx = b.CreateAnd(b.CreateLShr(m.bits(ai), m.ci(22)), m.ci(31));
+  // The max on the bits (ac >= 0 or NaN, ordered as integers): a float max would signal on NaN.
+  Value* ai = b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, m.bits(ac), m.bits(m.c(0x1p-12f)));
+  Value* idx = b.CreateAnd(b.CreateLShr(ai, m.ci(22)), m.ci(31));
   Value* t = m.sub(ac, lut32(m, "tanh_s", kS, 32, idx));
   const float* c[] = {kC0, kC1, kC2, kC3, kC4, kC5, kC6, kC7};
   const char* names[] = {"tanh_c0", "tanh_c1", "tanh_c2", "tanh_c3", "tanh_c4", "tanh_c5", "tanh_c6", "tanh_c7"};
