@@ -13,6 +13,7 @@
 #include "ir/passes/dce.h"
 #include "ir/passes/fold.h"
 #include "ir/passes/matvec.h"
+#include "ir/passes/transpose_reduce.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
 
@@ -82,6 +83,8 @@ Status run_pipeline(Graph& g) {
   // reductions the backend fuses with the matrix's producers.
   bool rewrote = false;
   if (Status st = runner.run("matvec", matvec_to_reduce, rewrote); !st.ok()) return st;
+  // Reductions of transposed operands read the untransposed array in its own order.
+  if (Status st = runner.run("transpose_reduce", reduce_through_transpose, rewrote); !st.ok()) return st;
   for (int round = 0; round < kMaxRounds; ++round) {
     bool folded = false, merged = false, removed = false;
     if (Status st = runner.run("fold", fold, folded); !st.ok()) return st;

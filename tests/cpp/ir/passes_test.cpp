@@ -11,6 +11,7 @@
 #include "ir/passes/fold.h"
 #include "ir/passes/matvec.h"
 #include "ir/passes/split_reduce.h"
+#include "ir/passes/transpose_reduce.h"
 #include "ir/pipeline.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
@@ -341,6 +342,48 @@ TEST(SplitReduce, LeavesParallelSmallAndIndivisibleReductionsAlone) {
   EXPECT_EQ(split("%0 = param 0 contiguous : f32[1000003]\n%1 = reduce_sum %0 {ints = [0], fval = 0.0} : f32[1]\nreturn %1\n"), "");
   EXPECT_EQ(split("%0 = param 0 contiguous : f32[4096,8,64]\n"
                   "%1 = reduce_sum %0 {ints = [0, 2], fval = 0.0} : f32[1,8,1]\nreturn %1\n"), "");
+}
+
+// reduce_through_transpose: the rewritten form, or "" when left alone.
+std::string untranspose(const std::string& body) {
+  Graph g = parse_ok(body, "%0, %1");
+  bool changed = reduce_through_transpose(g);
+  Status st = verify(g);
+  EXPECT_TRUE(st.ok()) << st.message() << "\n" << print(g);
+  return changed ? print(g) : "";
+}
+
+TEST(TransposeReduce, ColumnSumsOfATransposeReduceRowsOfTheArray) {
+  // (X.T * w).sum(axis=1): X read row by row, w (along X.T's columns) as a [k, 1] view.
+  std::string out = untranspose("%0 = param 0 contiguous : f32[64,32]\n%1 = param 1 contiguous : f32[64]\n"
+                                "%2 = transpose %0 {ints = [1, 0], fval = 0.0} : f32[32,64]\n"
+                                "%3 = mul %2, %1 : f32[32,64]\n"
+                                "%4 = reduce_sum %3 {ints = [1], fval = 0.0} : f32[32,1]\nreturn %4\n");
+  EXPECT_NE(out.find("%4 = reshape %1 : f32[1,64]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%5 = transpose %4 {ints = [1, 0], fval = 0.0} : f32[64,1]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%6 = mul %0, %5 : f32[64,32]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%7 = reduce_sum %6 {ints = [0], fval = 0.0} : f32[1,32]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%8 = reshape %7 : f32[32,1]\n  return %8"), std::string::npos) << out;
+  // A reduction of the transpose itself.
+  out = untranspose("%0 = param 0 contiguous : f64[8,16]\n%1 = param 1 contiguous : f64[]\n"
+                    "%2 = transpose %0 {ints = [1, 0], fval = 0.0} : f64[16,8]\n"
+                    "%3 = reduce_max %2 {ints = [1], fval = 0.0} : f64[16,1]\nreturn %3\n");
+  EXPECT_NE(out.find("reduce_max %0 {ints = [0], fval = 0.0} : f64[1,16]"), std::string::npos) << out;
+}
+
+TEST(TransposeReduce, LeavesStraightOperandsSharedValuesAndReorderedResultsAlone) {
+  // X.T - Y (Y full shape, read straight) would read Y transposed.
+  EXPECT_EQ(untranspose("%0 = param 0 contiguous : f32[64,32]\n%1 = param 1 contiguous : f32[32,64]\n"
+                        "%2 = transpose %0 {ints = [1, 0], fval = 0.0} : f32[32,64]\n%3 = sub %2, %1 : f32[32,64]\n"
+                        "%4 = reduce_sum %3 {ints = [1], fval = 0.0} : f32[32,1]\nreturn %4\n"), "");
+  // The product is also a result: it would be computed twice.
+  EXPECT_EQ(untranspose("%0 = param 0 contiguous : f32[64,32]\n%1 = param 1 contiguous : f32[]\n"
+                        "%2 = transpose %0 {ints = [1, 0], fval = 0.0} : f32[32,64]\n%3 = mul %2, %1 : f32[32,64]\n"
+                        "%4 = reduce_sum %3 {ints = [1], fval = 0.0} : f32[32,1]\nreturn %4, %3\n"), "");
+  // Kept axes 0 and 2 of a [2,1,0] transpose would come out reversed: a transpose, not a reshape.
+  EXPECT_EQ(untranspose("%0 = param 0 contiguous : f32[4,5,6]\n%1 = param 1 contiguous : f32[]\n"
+                        "%2 = transpose %0 {ints = [2, 1, 0], fval = 0.0} : f32[6,5,4]\n"
+                        "%3 = reduce_sum %2 {ints = [1], fval = 0.0} : f32[6,1,4]\nreturn %3\n"), "");
 }
 
 TEST(Pipeline, FoldsMergesAndCleansUp) {
