@@ -33,10 +33,15 @@ ValueId Graph::add_const_int(DType d, int64_t v, SourceLoc loc) {
 }
 
 ValueId Graph::add_op(Op op, Type t, std::vector<ValueId> operands, SourceLoc loc) {
+  return add_op(op, std::move(t), std::move(operands), {}, loc);
+}
+
+ValueId Graph::add_op(Op op, Type t, std::vector<ValueId> operands, std::vector<int64_t> ints, SourceLoc loc) {
   Node n;
   n.op = op;
   n.type = std::move(t);
   n.operands = std::move(operands);
+  n.ints = std::move(ints);
   n.loc = loc;
   return add(std::move(n));
 }

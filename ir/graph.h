@@ -69,6 +69,7 @@ struct Graph {
   ValueId add_const_float(DType d, double v, SourceLoc loc = {});
   ValueId add_const_int(DType d, int64_t v, SourceLoc loc = {});  // ints and bools (0/1)
   ValueId add_op(Op op, Type t, std::vector<ValueId> operands, SourceLoc loc = {});
+  ValueId add_op(Op op, Type t, std::vector<ValueId> operands, std::vector<int64_t> ints, SourceLoc loc);
   int32_t intern_file(const std::string& file);
   // Region r of node v, copied first if another node shares it.
   Graph& mutable_region(ValueId v, size_t r);

@@ -825,16 +825,9 @@ Status Lowerer::emit_eval(Nest& n) {
         v = std::move(next);
       }
       for (int64_t l = 0; l < tn; ++l) {  // row i0 + l, columns j0 .. j0 + N - 1
-        std::vector<Value*> at = idx;
-        at[ra] = b_.CreateAdd(i0, b_.getInt64(l), "", true, true);
-        at[ca] = j0;
-        Value* base = buffer_ptr(src);
-        auto st = c_strides(shape, esz);
-        Value* off = b_.getInt64(0);
-        for (size_t a = 0; a < r; ++a)
-          if (shape[a] != 1) off = b_.CreateAdd(off, b_.CreateMul(at[a], b_.getInt64(st[a]), "", true, true), "", true, true);
-        Value* ptr = inbounds_buffer(src) ? b_.CreateInBoundsGEP(b_.getInt8Ty(), base, off) : b_.CreateGEP(b_.getInt8Ty(), base, off);
-        b_.CreateAlignedStore(v[static_cast<size_t>(l)], ptr, llvm::Align(static_cast<uint64_t>(esz)));
+        idx[ra] = b_.CreateAdd(i0, b_.getInt64(l), "", true, true);
+        idx[ca] = j0;
+        store(src, -1, idx, v[static_cast<size_t>(l)], d);
       }
       return ok_status();
     };

@@ -62,16 +62,6 @@ std::optional<Split> plan_split(const Graph& g, const Node& n, int64_t min_eleme
   return std::nullopt;
 }
 
-Node make(Op op, Type t, std::vector<ValueId> operands, std::vector<int64_t> ints, SourceLoc loc) {
-  Node n;
-  n.op = op;
-  n.type = std::move(t);
-  n.operands = std::move(operands);
-  n.ints = std::move(ints);
-  n.loc = loc;
-  return n;
-}
-
 // Rewrites reduction `n` (operands already remapped) as two stages; returns the final value.
 ValueId emit_split(Graph& g, const Node& n, const Split& sp) {
   ValueId x = n.operands[0];
@@ -91,7 +81,7 @@ ValueId emit_split(Graph& g, const Node& n, const Split& sp) {
     shape.insert(shape.begin(), {Dim::fixed(sp.chunks), Dim::fixed(s0 / sp.chunks)});
     for (int64_t a : axes) axes1.push_back(a + 1);  // axis 0 -> 1, the chunk's elements
   }
-  ValueId src = shape == xt.shape ? x : g.add(make(Op::Reshape, Type(xt.dtype, shape), {x}, {}, n.loc));
+  ValueId src = shape == xt.shape ? x : g.add_op(Op::Reshape, Type(xt.dtype, shape), {x}, n.loc);
   std::vector<Dim> s1 = shape;
   for (int64_t a : axes1) s1[static_cast<size_t>(a)] = Dim::fixed(1);
   Node first = n;
@@ -102,7 +92,7 @@ ValueId emit_split(Graph& g, const Node& n, const Split& sp) {
   ValueId total;
   if (full) {
     // All partials in one row: a 1-d reduction, pairwise for float sums.
-    ValueId flat = g.add(make(Op::Reshape, Type(n.type.dtype, {s1[0]}), {partial}, {}, n.loc));
+    ValueId flat = g.add_op(Op::Reshape, Type(n.type.dtype, {s1[0]}), {partial}, n.loc);
     Node second = n;
     second.type = Type(n.type.dtype, {Dim::fixed(1)});
     second.operands = {flat};
@@ -117,7 +107,7 @@ ValueId emit_split(Graph& g, const Node& n, const Split& sp) {
     second.ints = {0};
     total = g.add(std::move(second));
   }
-  if (g.type(total).shape != n.type.shape) total = g.add(make(Op::Reshape, n.type, {total}, {}, n.loc));
+  if (g.type(total).shape != n.type.shape) total = g.add_op(Op::Reshape, n.type, {total}, n.loc);
   return total;
 }
 

@@ -73,16 +73,6 @@ std::optional<Cone> find_cone(const Graph& g, ValueId y, const std::vector<int>&
   return c;
 }
 
-Node make(Op op, Type t, std::vector<ValueId> operands, std::vector<int64_t> ints, SourceLoc loc) {
-  Node n;
-  n.op = op;
-  n.type = std::move(t);
-  n.operands = std::move(operands);
-  n.ints = std::move(ints);
-  n.loc = loc;
-  return n;
-}
-
 }  // namespace
 
 bool reduce_through_transpose(Graph& g) {
@@ -151,8 +141,8 @@ bool reduce_through_transpose(Graph& g) {
       }
       std::vector<Dim> full(static_cast<size_t>(rank - ot.rank()), Dim::fixed(1));
       full.insert(full.end(), ot.shape.begin(), ot.shape.end());
-      if (ot.rank() < rank) v = g.add(make(Op::Reshape, Type(ot.dtype, full), {v}, {}, n.loc));
-      moved[o] = g.add(make(Op::Transpose, Type(ot.dtype, permuted(full)), {v}, inv, n.loc));
+      if (ot.rank() < rank) v = g.add_op(Op::Reshape, Type(ot.dtype, full), {v}, n.loc);
+      moved[o] = g.add_op(Op::Transpose, Type(ot.dtype, permuted(full)), {v}, inv, n.loc);
     }
     for (ValueId u : c.interior) {  // graph order: operands first
       Node e = old[static_cast<size_t>(u)];
@@ -169,7 +159,7 @@ bool reduce_through_transpose(Graph& g) {
     red.ints = axes;
     red.type = Type(n.type.dtype, permuted(n.type.shape));
     ValueId r = g.add(std::move(red));
-    remap[i] = g.type(r) == n.type ? r : g.add(make(Op::Reshape, n.type, {r}, {}, n.loc));
+    remap[i] = g.type(r) == n.type ? r : g.add_op(Op::Reshape, n.type, {r}, n.loc);
   }
   for (ValueId& p : g.params) p = remap[static_cast<size_t>(p)];
   for (ValueId& r : g.results) r = remap[static_cast<size_t>(r)];
