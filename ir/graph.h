@@ -24,7 +24,11 @@ struct SourceLoc {
 
 struct Graph;
 
-enum class ParamLayout : int64_t { Contiguous = 0, Strided = 1, Scalar = 2 };
+// How an input array lies in memory. Transposed: ints = [index, 3, axes...]: the array is
+// `transpose(B, axes)` of a C-contiguous buffer B (an F-ordered matrix is axes (1, 0)); the
+// pipeline's first pass (ir/passes/layout.h) makes B the param and reads the array through a
+// transpose, so no later pass or backend sees this layout.
+enum class ParamLayout : int64_t { Contiguous = 0, Strided = 1, Scalar = 2, Transposed = 3 };
 
 struct Node {
   Op op = Op::Const;
@@ -48,12 +52,21 @@ inline bool checks_scalar_overflow(const Node& n) {
          n.ints.size() == 1 && n.ints[0] == 1;
 }
 
+// Cast with ints = [1]: `ndarray.copy()`, a copy NumPy returns C-ordered whatever its operand's
+// layout. Fold keeps it and ir/passes/layout.h does not return a value computed through it in
+// another order; the pipeline's last step makes it a plain cast (then folded away).
+inline bool is_c_order_copy(const Node& n) { return n.op == Op::Cast && n.ints.size() == 1 && n.ints[0] == 1; }
+
 // Nodes appear in definition order: every operand index is smaller than its user's index.
 struct Graph {
   std::string name;
   std::vector<Node> nodes;
   std::vector<ValueId> params;   // param nodes, in input order
   std::vector<ValueId> results;  // returned values, in output order
+  // Empty, or one entry per result: empty for a C-contiguous result, else the axes A of a result
+  // returned as `transpose(B, A)` of the C-contiguous buffer B the graph computes (an F-ordered
+  // matrix: the layout NumPy gives `f(x.T)`; ir/passes/layout.h). Top-level graphs only.
+  std::vector<std::vector<int64_t>> result_axes;
   std::vector<std::string> files;
 
   const Node& node(ValueId v) const { return nodes[static_cast<size_t>(v)]; }

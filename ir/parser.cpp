@@ -332,9 +332,46 @@ class Parser {
     if (at_word("contiguous")) layout = 0;
     if (at_word("strided")) layout = 1;
     if (at_word("scalar")) layout = 2;
-    if (layout < 0) return error_here("expected a layout (contiguous, strided or scalar)");
+    if (at_word("transposed")) {
+      next();
+      n.ints = {index, 3};
+      return parse_axes(n.ints);
+    }
+    if (layout < 0) return error_here("expected a layout (contiguous, strided, scalar or transposed(...))");
     next();
     n.ints = {index, layout};
+    return ok_status();
+  }
+
+  // "(a, b, ...)": appended to `out`.
+  Status parse_axes(std::vector<int64_t>& out) {
+    if (Status st = expect_punct('('); !st.ok()) return st;
+    while (!at_punct(')')) {
+      int64_t a = 0;
+      if (Status st = parse_int_word(a, "an axis"); !st.ok()) return st;
+      out.push_back(a);
+      if (!at_punct(',')) break;
+      next();
+    }
+    return expect_punct(')');
+  }
+
+  // "return %a, %b transposed(1, 0), ...".
+  Status parse_results() {
+    if (peek().kind != Tok::Value) return ok_status();
+    while (true) {
+      ValueId v = kNoValue;
+      if (Status st = parse_value_ref(v); !st.ok()) return st;
+      g_.results.push_back(v);
+      if (at_word("transposed")) {
+        next();
+        g_.result_axes.resize(g_.results.size());
+        if (Status st = parse_axes(g_.result_axes.back()); !st.ok()) return st;
+      }
+      if (!at_punct(',')) break;
+      next();
+    }
+    if (!g_.result_axes.empty()) g_.result_axes.resize(g_.results.size());
     return ok_status();
   }
 
@@ -455,7 +492,7 @@ class Parser {
     while (peek().kind == Tok::Value)
       if (Status st = parse_node(g_.size()); !st.ok()) return st;
     if (Status st = expect_word("return"); !st.ok()) return st;
-    if (Status st = parse_value_list(g_.results); !st.ok()) return st;
+    if (Status st = parse_results(); !st.ok()) return st;
     return expect_punct('}');
   }
 

@@ -12,6 +12,7 @@
 #include "ir/passes/cse.h"
 #include "ir/passes/dce.h"
 #include "ir/passes/fold.h"
+#include "ir/passes/layout.h"
 #include "ir/passes/matvec.h"
 #include "ir/passes/transpose_reduce.h"
 #include "ir/printer.h"
@@ -60,9 +61,26 @@ struct PassRunner {
   }
 };
 
+Status cleanup_rounds(PassRunner& runner) {
+  for (int round = 0; round < kMaxRounds; ++round) {
+    bool folded = false, merged = false, removed = false;
+    if (Status st = runner.run("fold", fold, folded); !st.ok()) return st;
+    if (Status st = runner.run("cse", cse, merged); !st.ok()) return st;
+    if (Status st = runner.run("dce", dce, removed); !st.ok()) return st;
+    if (!folded && !merged && !removed) break;
+  }
+  return ok_status();
+}
+
+Status run_graph(Graph& g, bool top_level);
+
 }  // namespace
 
-Status run_pipeline(Graph& g) {
+Status run_pipeline(Graph& g) { return run_graph(g, true); }
+
+namespace {
+
+Status run_graph(Graph& g, bool top_level) {
   PassRunner runner{g};
   if (runner.log) std::fprintf(stderr, "// ----- IR before the pipeline\n%s", print(g).c_str());
   if (runner.verify_each) {
@@ -78,21 +96,25 @@ Status run_pipeline(Graph& g) {
   // Regions first (each is a graph of its own), then the graph around them.
   for (ValueId v = 0; v < g.size(); ++v)
     for (size_t r = 0; r < g.node(v).regions.size(); ++r)
-      if (Status st = run_pipeline(g.mutable_region(v, r)); !st.ok()) return st;
+      if (Status st = run_graph(g.mutable_region(v, r), false); !st.ok()) return st;
+  bool rewrote = false;
+  // Transposed inputs are read as transposes of their contiguous buffers.
+  if (Status st = runner.run("expand_transposed_params", expand_transposed_params, rewrote); !st.ok()) return st;
   // Once, before the cleanup rounds: matrix-vector products of computed matrices become
   // reductions the backend fuses with the matrix's producers.
-  bool rewrote = false;
   if (Status st = runner.run("matvec", matvec_to_reduce, rewrote); !st.ok()) return st;
   // Reductions of transposed operands read the untransposed array in its own order.
   if (Status st = runner.run("transpose_reduce", reduce_through_transpose, rewrote); !st.ok()) return st;
-  for (int round = 0; round < kMaxRounds; ++round) {
-    bool folded = false, merged = false, removed = false;
-    if (Status st = runner.run("fold", fold, folded); !st.ok()) return st;
-    if (Status st = runner.run("cse", cse, merged); !st.ok()) return st;
-    if (Status st = runner.run("dce", dce, removed); !st.ok()) return st;
-    if (!folded && !merged && !removed) break;
-  }
-  return ok_status();
+  if (Status st = cleanup_rounds(runner); !st.ok()) return st;
+  // Results read through one transpose are computed in memory order and returned transposed
+  // (what a region returns is not an array the caller sees: top level only).
+  bool relaid = false;
+  if (top_level)
+    if (Status st = runner.run("results_in_memory_order", results_in_memory_order, relaid); !st.ok()) return st;
+  if (Status st = runner.run("drop_c_order_marks", drop_c_order_marks, rewrote); !st.ok()) return st;
+  return relaid || rewrote ? cleanup_rounds(runner) : ok_status();
 }
+
+}  // namespace
 
 }  // namespace tracejit::ir

@@ -2,6 +2,7 @@
 #include "ir/printer.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <bit>
 #include <cmath>
@@ -111,6 +112,9 @@ std::string print_node(const Graph& g, ValueId v) {
     if (layout && std::bit_cast<uint64_t>(n.fval) == 0 && n.operands.empty()) {
       out += fmt::format(" {} {}", n.ints[0], layout);
       short_form = true;
+    } else if (n.ints.size() > 2 && n.ints[1] == 3 && std::bit_cast<uint64_t>(n.fval) == 0 && n.operands.empty()) {
+      out += fmt::format(" {} transposed({})", n.ints[0], fmt::join(n.ints.begin() + 2, n.ints.end(), ", "));
+      short_form = true;
     }
   } else if (n.op == Op::Const) {
     std::string value = const_value(n);
@@ -156,7 +160,11 @@ void print_graph(const Graph& g, const std::string& indent, std::string& out) {
     }
   }
   out += indent + "  return";
-  for (size_t i = 0; i < g.results.size(); ++i) out += fmt::format("{}%{}", i ? ", " : " ", g.results[i]);
+  for (size_t i = 0; i < g.results.size(); ++i) {
+    out += fmt::format("{}%{}", i ? ", " : " ", g.results[i]);
+    if (i < g.result_axes.size() && !g.result_axes[i].empty())
+      out += fmt::format(" transposed({})", fmt::join(g.result_axes[i], ", "));
+  }
   out += "\n" + indent + "}\n";
 }
 

@@ -50,7 +50,23 @@ Fault check_shape(const Type& t) {
   return std::nullopt;
 }
 
+// Whether `axes` is a permutation of 0..rank-1.
+bool is_permutation(const std::vector<int64_t>& axes, int rank) {
+  if (static_cast<int>(axes.size()) != rank) return false;
+  std::vector<int64_t> sorted = axes;
+  std::sort(sorted.begin(), sorted.end());
+  for (int d = 0; d < rank; ++d)
+    if (sorted[static_cast<size_t>(d)] != d) return false;
+  return true;
+}
+
 Fault check_param(const Node& n) {
+  if (n.ints.size() >= 2 && n.ints[1] == static_cast<int64_t>(ParamLayout::Transposed)) {
+    std::vector<int64_t> axes(n.ints.begin() + 2, n.ints.end());
+    if (!is_permutation(axes, n.type.rank()) || n.type.rank() < 2)
+      return "a transposed param needs ints = [index, 3, axes...] with a permutation of its axes";
+    return std::nullopt;
+  }
   if (n.ints.size() != 2) return "param needs ints = [index, layout]";
   if (n.ints[1] < 0 || n.ints[1] > 2) return fmt::format("bad param layout {}", n.ints[1]);
   if (n.ints[1] == static_cast<int64_t>(ParamLayout::Scalar) && !n.type.is_scalar())
@@ -406,7 +422,9 @@ Fault check_node(const Graph& g, ValueId v) {
   if (!has_trait(n.op, kElementwise)) return check_structural(g, n);
   // ints = [1] on integer add/sub/mul/neg/abs: NumPy scalar arithmetic (ir/graph.h).
   const bool scalar_math = checks_scalar_overflow(n) && is_integer(n.type.dtype) && !is_bool(n.type.dtype);
-  if (!n.ints.empty() && !scalar_math) return fmt::format("{} takes no integer attributes", op_name(n.op));
+  if (is_c_order_copy(n) && g.type(n.operands[0]) != n.type) return "a C-order copy (cast ints = [1]) keeps its type";
+  if (!n.ints.empty() && !scalar_math && !is_c_order_copy(n))
+    return fmt::format("{} takes no integer attributes", op_name(n.op));
   if (has_trait(n.op, kElementwise)) {
     if (Fault f = check_dtypes(g, n)) return f;
     if (Fault f = check_broadcast(g, n)) return f;
@@ -428,6 +446,16 @@ Status check_params(const Graph& g) {
   for (ValueId v = 0; v < g.size(); ++v)
     if (g.node(v).op == Op::Param && !listed[static_cast<size_t>(v)])
       return node_error(g, v, "param node is missing from the function's parameter list");
+  if (!g.result_axes.empty()) {
+    if (g.result_axes.size() != g.results.size())
+      return graph_error(g, 0, fmt::format("{} result layouts for {} results", g.result_axes.size(), g.results.size()));
+    for (size_t k = 0; k < g.results.size(); ++k) {
+      const std::vector<int64_t>& axes = g.result_axes[k];
+      ValueId r = g.results[k];
+      if (!axes.empty() && r >= 0 && r < g.size() && !is_permutation(axes, g.type(r).rank()))
+        return graph_error(g, 0, fmt::format("result {}: its layout is not a permutation of its axes", k));
+    }
+  }
   return ok_status();
 }
 

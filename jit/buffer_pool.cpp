@@ -49,7 +49,12 @@ PyObject* handler_capsule() {
 
 }  // namespace
 
-PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t align_offset) {
+PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t align_offset, const npy_intp* strides) {
+  // `strides`: those of a permutation of a C-contiguous array (NumPy allocates the same bytes).
+  auto make = [&] {
+    return PyArray_New(&PyArray_Type, nd, const_cast<npy_intp*>(dims), typenum, const_cast<npy_intp*>(strides),
+                       nullptr, 0, 0, nullptr);
+  };
   PyArray_Descr* descr = PyArray_DescrFromType(typenum);
   if (!descr) return nullptr;
   const size_t elsize = static_cast<size_t>(PyDataType_ELSIZE(descr));
@@ -57,14 +62,14 @@ PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t ali
   Py_DECREF(descr);
   for (int d = 0; d < nd; ++d) nbytes *= static_cast<size_t>(dims[d]);
   if (nbytes < kPoolMinBytes || backends::pool_limit() == 0)
-    return PyArray_SimpleNew(nd, const_cast<npy_intp*>(dims), typenum);
+    return make();
   PyObject* cap = handler_capsule();
   if (!cap) return nullptr;
   // The handler is current only for this allocation (NumPy keeps it in a context variable).
   PyObject* previous = PyDataMem_SetHandler(cap);
   if (!previous) return nullptr;
   t_offset = elsize ? align_offset % 4096 / elsize * elsize : 0;  // element-aligned
-  PyObject* arr = PyArray_SimpleNew(nd, const_cast<npy_intp*>(dims), typenum);
+  PyObject* arr = make();
   t_offset = 0;
   PyObject* mine = PyDataMem_SetHandler(previous);
   Py_DECREF(previous);

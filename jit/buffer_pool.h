@@ -25,7 +25,8 @@ namespace tracejit::jit {
 // loads within cache lines; at the same offset within a page, no load of the input falsely
 // depends on a store to the output still in flight (4 KiB aliasing: the CPU matches loads to
 // earlier stores by the low 12 address bits first; the output used to sit 128 bytes ahead).
-PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t align_offset = 0);
+PyObject* new_result_array(int nd, const npy_intp* dims, int typenum, size_t align_offset = 0,
+                           const npy_intp* strides = nullptr);
 
 inline constexpr size_t kPoolMinBytes = size_t{1} << 20;
 

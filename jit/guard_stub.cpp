@@ -21,6 +21,7 @@ constexpr int32_t kArrNd = offsetof(PyArrayObject_fields, nd);
 constexpr int32_t kArrDims = offsetof(PyArrayObject_fields, dimensions);
 constexpr int32_t kArrDescr = offsetof(PyArrayObject_fields, descr);
 constexpr int32_t kArrFlags = offsetof(PyArrayObject_fields, flags);
+constexpr int32_t kArrStrides = offsetof(PyArrayObject_fields, strides);
 constexpr int32_t kDescrTypeNum = offsetof(PyArray_Descr, type_num);
 constexpr int32_t kDescrByteorder = offsetof(PyArray_Descr, byteorder);
 constexpr int32_t kObType = offsetof(PyObject, ob_type);
@@ -141,11 +142,33 @@ class Emitter {
     cc_.cmp(x86::dword_ptr(descr, kDescrTypeNum), g.typenum);
     cc_.jne(fail_);
     int mask = NPY_ARRAY_ALIGNED | (g.contiguous ? NPY_ARRAY_C_CONTIGUOUS : 0);
+    int want = mask;
+    if (g.not_fortran) mask |= NPY_ARRAY_F_CONTIGUOUS;  // set: fails
     x86::Gp f = cc_.newInt32("flags");
     cc_.mov(f, x86::dword_ptr(o, kArrFlags));
     cc_.and_(f, mask);
-    cc_.cmp(f, mask);
+    cc_.cmp(f, want);
     cc_.jne(fail_);
+    if (!g.memory_order.empty()) {  // a transposed contiguous array (tracer::compact_in)
+      x86::Gp d = cc_.newIntPtr("dims");
+      x86::Gp s = cc_.newIntPtr("strides");
+      x86::Gp expected = cc_.newInt64("expected");
+      x86::Gp n = cc_.newInt64("n");
+      cc_.mov(d, x86::qword_ptr(o, kArrDims));
+      cc_.mov(s, x86::qword_ptr(o, kArrStrides));
+      cc_.mov(expected, Imm(g.itemsize));
+      for (size_t i = g.memory_order.size(); i-- > 0;) {
+        auto off = static_cast<int32_t>(8 * g.memory_order[i]);
+        Label skip = cc_.newLabel();
+        cc_.mov(n, x86::qword_ptr(d, off));
+        cc_.cmp(n, 1);
+        cc_.je(skip);
+        cc_.cmp(x86::qword_ptr(s, off), expected);
+        cc_.jne(fail_);
+        cc_.bind(skip);
+        cc_.imul(expected, n);
+      }
+    }
     // PyArray_ISNOTSWAPPED(a) is PyArray_ISNBO(descr->byteorder): byteorder != NPY_OPPBYTE.
     cc_.cmp(x86::byte_ptr(descr, kDescrByteorder), static_cast<int>(NPY_OPPBYTE));
     cc_.je(fail_);

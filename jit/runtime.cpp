@@ -52,16 +52,28 @@ uint64_t mix(uint64_t h, uint64_t v) {
   return h;
 }
 
-// An in-place update's final value (`src`, the kernel's fresh C-contiguous result) into the
-// caller's array. When both are C-contiguous with one dtype and shape, the copy is a streaming
-// one split over the pool (backends/cpu/stream_copy.h), without the GIL: it moves a third less
-// memory than NumPy's copy and uses both cores, and for `w -= lr * g` it was the larger half of
-// the call. Anything else (views, casts, broadcasts) goes through PyArray_CopyInto.
+// Whether `a` fills its bytes exactly: C-contiguous, or a transpose of a C-contiguous array.
+bool compact(PyArrayObject* a) {
+  if (PyArray_IS_C_CONTIGUOUS(a)) return true;
+  npy_intp end = PyArray_ITEMSIZE(a);
+  for (int d = 0; d < PyArray_NDIM(a); ++d) {
+    if (PyArray_STRIDES(a)[d] < 0) return false;
+    end += (PyArray_DIMS(a)[d] - 1) * PyArray_STRIDES(a)[d];
+  }
+  return end == PyArray_NBYTES(a);  // no gaps; a permutation when the strides also differ
+}
+
+// An in-place update's final value (`src`, the kernel's fresh result: C-contiguous, or a
+// transpose of a C-contiguous buffer) into the caller's array. When both have one layout,
+// dtype and shape, the copy is a streaming one split over the pool (backends/cpu/stream_copy.h),
+// without the GIL: it moves a third less memory than NumPy's copy and uses both cores, and for
+// `w -= lr * g` it was the larger half of the call. Anything else (views, casts, broadcasts)
+// goes through PyArray_CopyInto.
 int write_back(PyArrayObject* dst, PyArrayObject* src) {
   size_t bytes = static_cast<size_t>(PyArray_NBYTES(src));
-  bool same = PyArray_IS_C_CONTIGUOUS(dst) && PyArray_IS_C_CONTIGUOUS(src) && PyArray_ISWRITEABLE(dst) &&
-              PyArray_NDIM(dst) == PyArray_NDIM(src) &&
+  bool same = compact(src) && PyArray_ISWRITEABLE(dst) && PyArray_NDIM(dst) == PyArray_NDIM(src) &&
               PyArray_CompareLists(PyArray_DIMS(dst), PyArray_DIMS(src), PyArray_NDIM(src)) &&
+              PyArray_CompareLists(PyArray_STRIDES(dst), PyArray_STRIDES(src), PyArray_NDIM(src)) &&
               PyArray_EquivTypes(PyArray_DESCR(dst), PyArray_DESCR(src)) && PyArray_ISNBO(PyArray_DESCR(dst)->byteorder);
   if (!same || bytes < backends::kStreamCopyMinBytes) return PyArray_CopyInto(dst, src);
   void* d = PyArray_DATA(dst);
@@ -892,9 +904,13 @@ void build_kernel(CacheEntry& e, ir::Graph graph) {
     // Results that are just a parameter are copied by the runtime; the kernel computes the rest.
     ir::Graph kernel_graph = graph;
     kernel_graph.results.clear();
-    for (ir::ValueId r : graph.results) {
+    kernel_graph.result_axes.clear();
+    for (size_t k = 0; k < graph.results.size(); ++k) {
+      ir::ValueId r = graph.results[k];
       const ir::Node& n = graph.node(r);
       e.result_types.push_back(n.type);
+      e.result_axes.push_back(k < graph.result_axes.size() ? graph.result_axes[k] : std::vector<int64_t>{});
+      e.result_param_raw.push_back(n.op == ir::Op::Param && n.ints[1] == static_cast<int64_t>(ir::ParamLayout::Contiguous));
       if (n.op == ir::Op::Param) {
         e.result_param.push_back(static_cast<int>(n.ints[0]));
         e.kernel_slot.push_back(-1);
@@ -902,6 +918,10 @@ void build_kernel(CacheEntry& e, ir::Graph graph) {
         e.result_param.push_back(-1);
         e.kernel_slot.push_back(static_cast<int>(kernel_graph.results.size()));
         kernel_graph.results.push_back(r);
+        if (!graph.result_axes.empty()) {
+          kernel_graph.result_axes.resize(kernel_graph.results.size());
+          kernel_graph.result_axes.back() = e.result_axes.back();
+        }
       }
     }
     e.ir_text = ir::print(kernel_graph);
@@ -1401,7 +1421,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       }
     }
   }
-  // Allocate every result (C-contiguous, NumPy's own allocator).
+  // Allocate every result (NumPy's own allocator): C-contiguous, or with the strides of a
+  // transpose of its C-contiguous buffer (Graph::result_axes).
   size_t nres = e.result_types.size();
   std::vector<PyObject*> results(nres, nullptr);
   std::vector<PyObject*> scalars_boxed(nres * 3, nullptr);  // NpScalar / PyFloat / PyInt boxes made
@@ -1414,7 +1435,22 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     const ir::Type& t = e.result_types[k];
     std::vector<npy_intp> dims;
     for (const ir::Dim& d : t.shape) dims.push_back(d.is_static() ? d.size : sym[static_cast<size_t>(d.sym)]);
-    results[k] = new_result_array(t.rank(), dims.data(), typenum_from_dtype(t.dtype), align_offset);
+    const std::vector<int64_t>& axes = e.result_axes[k];
+    if (axes.empty()) {
+      results[k] = new_result_array(t.rank(), dims.data(), typenum_from_dtype(t.dtype), align_offset);
+    } else {
+      std::vector<npy_intp> cstrides(dims.size()), tdims(dims.size()), tstrides(dims.size());
+      npy_intp step = ir::dtype_size(t.dtype);
+      for (size_t d = dims.size(); d-- > 0;) {
+        cstrides[d] = step;
+        step *= dims[d];
+      }
+      for (size_t d = 0; d < dims.size(); ++d) {
+        tdims[d] = dims[static_cast<size_t>(axes[d])];
+        tstrides[d] = cstrides[static_cast<size_t>(axes[d])];
+      }
+      results[k] = new_result_array(t.rank(), tdims.data(), typenum_from_dtype(t.dtype), align_offset, tstrides.data());
+    }
     if (!results[k]) {
       cleanup();
       return nullptr;
@@ -1501,9 +1537,22 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
     if (p < 0) continue;
     auto* out = reinterpret_cast<PyArrayObject*>(results[k]);
     const tracer::InputBinding& b = e.inputs[static_cast<size_t>(p)];
-    if (b.kind == tracer::InputBinding::Kind::ArrayData) {
+    if (b.kind == tracer::InputBinding::Kind::ArrayData && e.result_param_raw[k]) {
+      std::memcpy(PyArray_DATA(out), in_ptrs[static_cast<size_t>(p)], static_cast<size_t>(PyArray_NBYTES(out)));
+    } else if (b.kind == tracer::InputBinding::Kind::ArrayData) {
       PyObject* src = input_objs[static_cast<size_t>(p)];
-      if (PyArray_CopyInto(out, reinterpret_cast<PyArrayObject*>(src)) < 0) {
+      // A result returned as transpose(B, axes) holds the param in B: copied through B's view.
+      PyObject* dst = reinterpret_cast<PyObject*>(out);
+      Py_INCREF(dst);
+      if (const std::vector<int64_t>& axes = e.result_axes[k]; !axes.empty()) {
+        std::vector<npy_intp> inv(axes.size());
+        for (size_t d = 0; d < axes.size(); ++d) inv[static_cast<size_t>(axes[d])] = static_cast<npy_intp>(d);
+        PyArray_Dims perm{inv.data(), static_cast<int>(inv.size())};
+        Py_SETREF(dst, PyArray_Transpose(out, &perm));
+      }
+      int copied = dst ? PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(dst), reinterpret_cast<PyArrayObject*>(src)) : -1;
+      Py_XDECREF(dst);
+      if (copied < 0) {
         cleanup();
         return nullptr;
       }

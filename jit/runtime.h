@@ -77,6 +77,12 @@ struct CacheEntry : std::enable_shared_from_this<CacheEntry> {
   std::vector<tracer::OutputNode> outputs;  // owns its constants' references (see ~CacheEntry)
   std::vector<ir::Type> result_types;
   std::vector<int> result_param;  // per graph result: the param it merely copies, or -1
+  // ... whose buffer is copied as raw bytes (a contiguous param: the result's buffer has its
+  // memory order; a transposed input's buffer may not have the input's shape)
+  std::vector<char> result_param_raw;
+  // per graph result: empty, or the axes A of a result returned as transpose(B, A) of its
+  // C-contiguous buffer B (ir::Graph::result_axes)
+  std::vector<std::vector<int64_t>> result_axes;
   std::vector<int> kernel_slot;   // per graph result: its kernel output index, or -1
   std::vector<std::pair<int, int>> writebacks;  // (input, graph result): in-place updates
   std::vector<std::pair<int, int>> symbols;     // symbolic dim k = args[first].shape[second]

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <unordered_map>
 
@@ -60,6 +61,19 @@ const uint64_t* watch(PyObject* dict) {
 
 constexpr int kBehaved = NPY_ARRAY_ALIGNED;
 
+// Whether `a`'s strides are those of a C-contiguous buffer whose axes are `order` (array axes,
+// outermost first); a length-1 axis may have any stride.
+bool compact_in(PyArrayObject* a, const std::vector<int64_t>& order) {
+  npy_intp expected = PyArray_ITEMSIZE(a);
+  for (size_t i = order.size(); i-- > 0;) {
+    auto d = static_cast<int>(order[i]);
+    npy_intp n = PyArray_DIMS(a)[d];
+    if (n != 1 && PyArray_STRIDES(a)[d] != expected) return false;
+    expected *= n;
+  }
+  return true;
+}
+
 bool array_ok(const Guard& g, PyObject* o) {
   if (Py_TYPE(o) != &PyArray_Type) return false;
   auto* a = reinterpret_cast<PyArrayObject*>(o);
@@ -72,7 +86,8 @@ bool array_ok(const Guard& g, PyObject* o) {
   if ((flags & kBehaved) != kBehaved) return false;
   if (!PyArray_ISNOTSWAPPED(a)) return false;
   if (g.contiguous && !(flags & NPY_ARRAY_C_CONTIGUOUS)) return false;
-  return true;
+  if (g.not_fortran && (flags & NPY_ARRAY_F_CONTIGUOUS)) return false;
+  return g.memory_order.empty() || compact_in(a, g.memory_order);
 }
 
 // Borrowed lookup that never leaves an exception set.
@@ -249,6 +264,13 @@ void explain_array(const Guard& g, PyObject* o, std::vector<std::string>& out) {
     out.push_back(fmt::format("{}: expected a C-contiguous array, got strides {}", who,
                               dims_str(std::vector<int64_t>(PyArray_STRIDES(a),
                                                             PyArray_STRIDES(a) + PyArray_NDIM(a)))));
+  std::vector<int64_t> strides(PyArray_STRIDES(a), PyArray_STRIDES(a) + PyArray_NDIM(a));
+  if (!g.memory_order.empty() && PyArray_NDIM(a) == static_cast<int>(g.memory_order.size()) &&
+      !compact_in(a, g.memory_order))
+    out.push_back(fmt::format("{}: expected the strides of a contiguous array with axes {} outermost first, got {}",
+                              who, dims_str(g.memory_order), fmt::format("({})", fmt::join(strides, ", "))));
+  if (g.not_fortran && PyArray_IS_F_CONTIGUOUS(a))
+    out.push_back(fmt::format("{}: expected strides other than F-contiguous ones, got ({})", who, fmt::join(strides, ", ")));
   if (!(PyArray_FLAGS(a) & NPY_ARRAY_ALIGNED) || !PyArray_ISNOTSWAPPED(a))
     out.push_back(fmt::format("{}: expected an aligned array in native byte order", who));
 }
@@ -395,7 +417,11 @@ std::vector<std::string> GuardSet::describe() const {
         break;
       case Guard::Kind::Array:
         out.push_back(fmt::format("{}: ndarray {} shape {}{}", who, typenum_name(g.typenum),
-                                  dims_str(g.dims), g.contiguous ? " C-contiguous" : " any strides"));
+                                  dims_str(g.dims),
+                                  g.contiguous         ? std::string(" C-contiguous")
+                                  : !g.memory_order.empty() ? " contiguous with axes " + dims_str(g.memory_order) + " outermost first"
+                                  : g.not_fortran      ? std::string(" any strides but F-contiguous")
+                                                       : std::string(" any strides")));
         break;
       case Guard::Kind::Value:
         out.push_back(fmt::format("{} == {}", who, repr(g.expected)));

@@ -15,7 +15,8 @@ struct Guard {
   enum class Kind : uint8_t {
     Type,       // type(arg) is `type` (exact)
     Array,      // exact ndarray with this dtype, ndim, shape; aligned, native byte order;
-                // C-contiguous when `contiguous`
+                // C-contiguous when `contiguous`; else compact in `memory_order`, or not
+                // F-contiguous when `not_fortran`
     Value,      // arg == expected (a Python int/bool specialized by value; exact type checked too)
     Identity,   // arg is expected (None, True, False)
     GlobalIs,   // globals[name] is expected
@@ -40,6 +41,13 @@ struct Guard {
   int typenum = -1;
   std::vector<int64_t> dims;  // Array: -1 is a dynamic dimension (any size >= 2)
   bool contiguous = true;
+  // Array, not contiguous: for an array read as a transpose of a C-contiguous buffer
+  // (ParamLayout::Transposed), the buffer's axes as the array's axes, outermost first: the
+  // strides must be those of that order (length-1 axes: any). Empty: any strides, except an
+  // F-contiguous array when `not_fortran` (that one is traced apart).
+  std::vector<int64_t> memory_order;
+  int64_t itemsize = 0;  // with memory_order
+  bool not_fortran = false;
   PyObject* dict = nullptr;      // GlobalIs/BuiltinIs: globals; AttrIs: base object   (strong)
   PyObject* dict2 = nullptr;     // BuiltinIs: builtins dict                             (strong)
   PyObject* name = nullptr;      // interned attribute/global name                      (strong)

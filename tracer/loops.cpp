@@ -141,9 +141,12 @@ ir::ValueId Tracer::capture(size_t level, ir::ValueId v) {
   return p;
 }
 
-ir::ValueId Tracer::new_input_param(ir::Type t, ir::ParamLayout layout) {
-  if (regions_.empty()) return trace_.graph.add_param(std::move(t), layout, loc_);
-  ir::ValueId v = regions_[0].outer.add_param(std::move(t), layout, loc_);
+ir::ValueId Tracer::new_input_param(ir::Type t, ir::ParamLayout layout, const std::vector<int64_t>& axes) {
+  ir::Graph& top = regions_.empty() ? trace_.graph : regions_[0].outer;
+  ir::ValueId v = top.add_param(std::move(t), layout, loc_);
+  std::vector<int64_t>& ints = top.node(v).ints;
+  ints.insert(ints.end(), axes.begin(), axes.end());  // ParamLayout::Transposed
+  if (regions_.empty()) return v;
   for (size_t l = 0; l < regions_.size(); ++l) {
     v = capture(l, v);
     // The caller records the input next, at this index of inputs_by_source_.

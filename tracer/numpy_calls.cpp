@@ -967,8 +967,10 @@ bool Tracer::call_tensor_method(const AValue& m, std::vector<AValue> args) {
   const AValue& x = m.items[0];
   // A NumPy scalar's .copy() and .astype() are NumPy scalars too.
   Box box = x.box == Box::NpScalar ? Box::NpScalar : Box::Array;
-  if (m.method == "copy" && args.empty()) {
-    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, loc_), box));
+  if (m.method == "copy" && args.empty()) {  // C-ordered, whatever x's layout (ir::is_c_order_copy)
+    std::vector<int64_t> c_order;
+    if (x.type.rank() >= 2) c_order = {1};
+    push(tensor(trace_.graph.add_op(ir::Op::Cast, x.type, {x.v}, c_order, loc_), box));
     return true;
   }
   if (m.method == "astype" && args.size() == 1 && args[0].is_object()) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -247,12 +248,42 @@ void Tracer::guard_object(Guard::Kind kind, const SourceRef& src, Guard g) {
   trace_.guards.add(std::move(g));
 }
 
+namespace {
+
+// The axes A for which `a` is transpose(B, A) of a C-contiguous buffer B, when `a` is such a
+// transpose and not C-contiguous itself; empty otherwise (any other strides, empty arrays).
+std::vector<int64_t> transposed_axes(PyArrayObject* a) {
+  const int nd = PyArray_NDIM(a);
+  if (nd < 2 || PyArray_SIZE(a) == 0 || PyArray_IS_C_CONTIGUOUS(a)) return {};
+  const npy_intp* dims = PyArray_DIMS(a);
+  const npy_intp* strides = PyArray_STRIDES(a);
+  // B's axes, outermost first: the longer axes by decreasing stride, then the length-1 axes
+  // (their strides are meaningless).
+  std::vector<int64_t> order;
+  for (int d = 0; d < nd; ++d)
+    if (dims[d] != 1) order.push_back(d);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return strides[x] > strides[y]; });
+  for (int d = 0; d < nd; ++d)
+    if (dims[d] == 1) order.push_back(d);
+  npy_intp expected = PyArray_ITEMSIZE(a);
+  for (int i = nd - 1; i >= 0; --i) {
+    int64_t d = order[static_cast<size_t>(i)];
+    if (dims[d] != 1 && strides[d] != expected) return {};
+    expected *= dims[d];
+  }
+  std::vector<int64_t> axes(static_cast<size_t>(nd));
+  for (int i = 0; i < nd; ++i) axes[static_cast<size_t>(order[static_cast<size_t>(i)])] = i;
+  return axes;
+}
+
+}  // namespace
+
 std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
   bool evaluable = src->evaluable();
   int arg = src->kind == Source::Kind::Arg ? src->arg_index : -1;
   auto input = [&](ir::DType dt, std::vector<int64_t> dims, ir::ParamLayout layout,
-                   InputBinding::Kind kind, Box box) {
-    ir::ValueId p = new_input_param(ir::Type::of(dt, dims), layout);
+                   InputBinding::Kind kind, Box box, const std::vector<int64_t>& axes = {}) {
+    ir::ValueId p = new_input_param(ir::Type::of(dt, dims), layout, axes);
     trace_.inputs.push_back({kind, arg, dt, src});
     AValue v = tensor(p, box);
     v.arg = arg;
@@ -303,9 +334,20 @@ std::optional<AValue> Tracer::value_from_object(PyObject* o, SourceRef src) {
         guard.dims[static_cast<size_t>(dd)] = -1;  // any size >= 2
       }
     }
+    // A transpose of a C-contiguous buffer (an F-ordered matrix, `x.T` passed in) is read as
+    // one (ir/passes/layout.h), guarded by the order of its axes in memory.
+    std::vector<int64_t> axes = contiguous ? std::vector<int64_t>{} : transposed_axes(a);
+    ir::ParamLayout layout = contiguous ? ir::ParamLayout::Contiguous : ir::ParamLayout::Strided;
+    if (!axes.empty()) {
+      layout = ir::ParamLayout::Transposed;
+      guard.memory_order.resize(axes.size());
+      guard.itemsize = PyArray_ITEMSIZE(a);
+      for (size_t d = 0; d < axes.size(); ++d) guard.memory_order[static_cast<size_t>(axes[d])] = static_cast<int64_t>(d);
+    } else if (!contiguous && PyArray_NDIM(a) >= 2 && !PyArray_IS_F_CONTIGUOUS(a)) {
+      guard.not_fortran = true;  // an F-ordered array gets its own, transposed trace
+    }
     guard_object(Guard::Kind::Array, src, std::move(guard));
-    AValue v = input(*dt, dims, contiguous ? ir::ParamLayout::Contiguous : ir::ParamLayout::Strided,
-                     InputBinding::Kind::ArrayData, Box::Array);
+    AValue v = input(*dt, dims, layout, InputBinding::Kind::ArrayData, Box::Array, axes);
     for (size_t k = 0; k < syms.size(); ++k)
       if (syms[k] >= 0) v.type.shape[k] = ir::Dim::symbol(syms[k]);
     trace_.graph.node(v.v).type = v.type;

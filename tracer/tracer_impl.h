@@ -451,7 +451,7 @@ class Tracer {
   // The body param standing for outer value `v` of region level `level`'s enclosing graph.
   ir::ValueId capture(size_t level, ir::ValueId v);
   // A new graph input param: created in the root graph and captured into every open region.
-  ir::ValueId new_input_param(ir::Type t, ir::ParamLayout layout);
+  ir::ValueId new_input_param(ir::Type t, ir::ParamLayout layout, const std::vector<int64_t>& axes = {});
   // Traces the loop whose FOR_ITER is at `for_pc` once, as a loop op. False: the trace aborted
   // (region_failed_ says whether unrolling may still work).
   bool loop_region(int for_pc, AValue& it);

@@ -217,7 +217,12 @@ bool wraps_checked(const Graph& g, const Node& n) {
 ValueId identity_operand(const Graph& g, const Node& n) {
   auto keep = [&](ValueId v) { return g.type(v) == n.type ? v : kNoValue; };
   const std::vector<ValueId>& o = n.operands;
-  if (n.op == Op::Cast) return keep(o[0]);
+  if (n.op == Op::Cast) return is_c_order_copy(n) ? kNoValue : keep(o[0]);
+  if (n.op == Op::Transpose) {
+    for (size_t d = 0; d < n.ints.size(); ++d)
+      if (n.ints[d] != static_cast<int64_t>(d)) return kNoValue;
+    return keep(o[0]);
+  }
   if (n.op == Op::Where) {
     std::optional<Scalar> c = const_value(g, o[0]);
     return c ? keep(c->i ? o[1] : o[2]) : kNoValue;
@@ -274,6 +279,15 @@ bool fold(Graph& g) {
     }
     // A node nobody uses is left for dce; rewriting it again would never reach a fixed point.
     if (uses[static_cast<size_t>(v)] == 0) continue;
+    // transpose(transpose(x, p), q) = transpose(x, p[q]) (a transposed input read through `.T`).
+    if (n.op == Op::Transpose && g.node(n.operands[0]).op == Op::Transpose) {
+      const Node& inner = g.node(n.operands[0]);
+      std::vector<int64_t> composed(n.ints.size());
+      for (size_t i = 0; i < n.ints.size(); ++i) composed[i] = inner.ints[static_cast<size_t>(n.ints[i])];
+      n.operands = {inner.operands[0]};
+      n.ints = std::move(composed);
+      changed = true;
+    }
     ValueId keep = identity_operand(g, n);
     if (keep != kNoValue) {
       replace[static_cast<size_t>(v)] = keep;
