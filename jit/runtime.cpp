@@ -1149,6 +1149,7 @@ std::shared_ptr<CacheEntry> JitFunction::make_entry(tracer::Trace& t, uint64_t s
   e->inputs = std::move(t.inputs);
   e->outputs = std::move(t.outputs);
   e->writebacks = std::move(t.writebacks);
+  e->rerun_checks = std::move(t.rerun_checks);
   e->symbols = t.symbols;
   e->effects = std::move(t.effects);
   e->loop_effects = std::move(t.loop_effects);
@@ -1530,6 +1531,26 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
         return nullptr;
       }
     }
+  }
+  // Conditions under which NumPy warns through `warnings.warn` (an all-NaN slice in
+  // np.nanmean): the call runs again eagerly, which gives that warning.
+  for (const auto& [k, why] : e.rerun_checks) {
+    auto* flag = reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(k)]);
+    if (e.kernel_slot[static_cast<size_t>(k)] < 0 || !*static_cast<const npy_bool*>(PyArray_DATA(flag))) continue;
+    if (recorder.performed) {  // loop effects already performed: warn here instead
+      if (PyErr_WarnEx(PyExc_RuntimeWarning, fmt::format("{} (tracejit could not re-run it eagerly: the loop's "
+                                                         "effects had already been performed)", why).c_str(), 1) < 0) {
+        cleanup();
+        return nullptr;
+      }
+      continue;
+    }
+    fp_eager_ = true;
+    ++stats_.fp_reruns;
+    ++e.fp_streak;
+    add_reason(stats_.fallback_reasons, fmt::format("{}; re-ran eagerly for NumPy's warning [warning-rerun]", why));
+    cleanup();
+    return nullptr;
   }
   e.fp_streak = 0;
   for (size_t k = 0; k < nres; ++k) {

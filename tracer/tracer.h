@@ -296,6 +296,11 @@ struct Trace {
   // Effects inside loop regions, by the id of their ir `effect` node (performed through a
   // Replay effect of `effects`).
   std::vector<Effect> loop_effects;
+  // Data-dependent conditions under which NumPy warns through `warnings.warn` (not errstate):
+  // graph result `first` (bool[]) set means the compiled result is dropped and the call runs
+  // again eagerly, for NumPy's own warning; `second` says what ("np.nanmean: a slice with no
+  // numbers", with the user's file:line).
+  std::vector<std::pair<int, std::string>> rerun_checks;
   // The trace ends at a graph break (outputs is empty then): see Resume.
   std::optional<Resume> resume;
   Trace() = default;
