@@ -1,4 +1,4 @@
-// np.nansum, np.nanprod, np.ptp, np.count_nonzero: recorded as the NumPy operations
+// np.nansum, np.nanprod, np.nanmean, np.nanvar, np.nanstd, np.ptp, np.count_nonzero: recorded as the NumPy operations
 // numpy/lib/_nanfunctions_impl.py, numpy/_core/fromnumeric.py and numpy/_core/numeric.py
 // write them as, so dtypes, shapes, wrapping and errors are NumPy's by construction:
 //  - nansum/nanprod(a, axis, dtype, keepdims): a float `a` with its NaNs replaced by 0 (or 1),
@@ -12,27 +12,34 @@
 //    (NumPy divides under errstate(ignore)). A slice with no numbers makes NumPy warn "Mean of
 //    empty slice" through warnings.warn: any such slice makes the call run again eagerly
 //    (Trace::rerun_checks). Other dtypes: np.mean.
-// out=, initial=, where= and nanmean's dtype= run eagerly.
+//  - nanvar/nanstd(a, axis, ddof, keepdims): that mean (kept dims), the deviations with 0 at the
+//    NaNs, their squares summed, over cnt - ddof (NaN where that is <= 0: NumPy warns "Degrees
+//    of freedom <= 0 for slice.", a re-run as above); nanstd its sqrt. Other dtypes: np.var/std.
+// out=, initial=, where=, mean=, correction= and the nan-moments' dtype= run eagerly.
 #include "tracer/tracer_impl.h"
 
 #include <limits>
 
 namespace tracejit::tracer::detail {
 
-bool Tracer::nanmean(CallArgs args) {
+bool Tracer::nan_moment(const std::string& name, CallArgs args) {
+  const bool mean = name == "nanmean";
   std::string bad;
   const AValue* x = args.get(0, "a");
-  if (!args.only({"a", "axis", "dtype", "keepdims"}, bad) || args.pos.size() > 5 || args.get(3, "out") ||
-      (args.get(2, "dtype") && !(args.get(2, "dtype")->is_object() && args.get(2, "dtype")->obj == Py_None)))
+  const AValue* dtype = args.get(2, "dtype");
+  const bool known = mean ? args.only({"a", "axis", "dtype", "keepdims"}, bad)
+                          : args.only({"a", "axis", "dtype", "ddof", "keepdims"}, bad);
+  if (!known || args.pos.size() > (mean ? 5u : 6u) || args.get(3, "out") ||
+      (dtype && !(dtype->is_object() && dtype->obj == Py_None)))
     return fail(AbortCode::UnsupportedCall,
-                fmt::format("np.nanmean() with '{}' is not traced yet", bad.empty() ? "these arguments" : bad));
-  if (!x) return fail(AbortCode::UserError, "TypeError: nanmean() missing required argument 'a'");
+                fmt::format("np.{}() with '{}' is not traced yet", name, bad.empty() ? "these arguments" : bad));
+  if (!x) return fail(AbortCode::UserError, fmt::format("TypeError: {}() missing required argument 'a'", name));
   if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
-    return fail(AbortCode::UnsupportedCall, fmt::format("np.nanmean() of {} is not traced yet", what(*x)));
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of {} is not traced yet", name, what(*x)));
   if (!static_only(*x)) return false;
   const AValue* axis = args.get(1, "axis");
   bool keepdims = false;
-  if (const AValue* kd = args.get(4, "keepdims")) {
+  if (const AValue* kd = args.get(mean ? 4 : 5, "keepdims")) {
     int t = kd->is_object() ? PyObject_IsTrue(kd->obj) : -1;
     if (t < 0) {
       PyErr_Clear();
@@ -40,43 +47,88 @@ bool Tracer::nanmean(CallArgs args) {
     }
     keepdims = t == 1;
   }
-  if (!ir::is_float(x->type.dtype)) return reduce("mean", *x, axis, keepdims, nullptr, 0);
+  int64_t ddof = 0;
+  if (const AValue* dd = mean ? nullptr : args.get(4, "ddof")) {
+    auto l = int_list(*dd, "ddof");
+    if (!l || l->size() != 1) return false;
+    ddof = (*l)[0];
+  }
+  const std::string plain = mean ? "mean" : name == "nanvar" ? "var" : "std";
+  if (!ir::is_float(x->type.dtype)) return reduce(plain, *x, axis, keepdims, nullptr, ddof);
   if (!regions_.empty())
-    return fail(AbortCode::UnsupportedCall, "np.nanmean() of floats inside a compiled loop is not traced yet");
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of floats inside a compiled loop is not traced yet", name));
   ir::Graph& g = trace_.graph;
   const ir::Type& t = x->type;
   ir::ValueId isnan = g.add_op(ir::Op::IsNan, t.with_dtype(ir::DType::Bool), {x->v}, loc_);
-  AValue arr = tensor(g.add_op(ir::Op::Where, t, {isnan, g.add_const_float(t.dtype, 0.0, loc_), x->v}, loc_), Box::Array);
+  ir::ValueId zero = g.add_const_float(t.dtype, 0.0, loc_);
+  AValue arr = tensor(g.add_op(ir::Op::Where, t, {isnan, zero, x->v}, loc_), Box::Array);
   AValue numbers = tensor(g.add_op(ir::Op::Not, t.with_dtype(ir::DType::Bool), {isnan}, loc_), Box::Array);
   PyObject* intp = reinterpret_cast<PyObject*>(PyArray_DescrFromType(NPY_INTP));
   if (!intp) return fail(AbortCode::UserError, exception_text());
   keep(intp);
   AValue intp_dtype = object(intp, Source::constant());
-  if (!reduce("sum", numbers, axis, keepdims, &intp_dtype, 0)) return false;
+  // NumPy's _divide_by_count(a, b): a / b in the loop the dtypes pick (float64 for float32),
+  // cast back to a's dtype, under errstate(ignore). Here b is 1 where `zero_at` holds (no
+  // flag); the caller replaces those results.
+  auto divide_by_count = [&](const AValue& a, const AValue& b, ir::ValueId zero_at) -> std::optional<AValue> {
+    AValue divisor = tensor(g.add_op(ir::Op::Where, b.type, {zero_at, g.add_const_int(b.type.dtype, 1, loc_), b.v}, loc_), b.box);
+    if (!apply_ufunc(*np_->ufunc_named("true_divide"), {a, divisor}, false)) return std::nullopt;
+    AValue q = pop();
+    return tensor(q.type.dtype == t.dtype ? q.v : cast(q.v, t.dtype), a.box);
+  };
+  // The numbers' count and sum, kept as NumPy keeps them (keepdims for the variance's mean).
+  if (!reduce("sum", numbers, axis, mean ? keepdims : true, &intp_dtype, 0)) return false;
   AValue cnt = pop();
-  if (!reduce("sum", arr, axis, keepdims, nullptr, 0)) return false;
+  if (!reduce("sum", arr, axis, mean ? keepdims : true, nullptr, 0)) return false;
   AValue tot = pop();
-  // tot / cnt where cnt > 0 (the divisor 1 elsewhere: no 0/0 flag), NaN where cnt == 0.
-  ir::ValueId empty = g.add_op(ir::Op::Eq, cnt.type.with_dtype(ir::DType::Bool),
-                               {cnt.v, g.add_const_int(cnt.type.dtype, 0, loc_)}, loc_);
-  AValue divisor = tensor(g.add_op(ir::Op::Where, cnt.type, {empty, g.add_const_int(cnt.type.dtype, 1, loc_), cnt.v}, loc_), cnt.box);
-  if (!apply_ufunc(*np_->ufunc_named("true_divide"), {tot, divisor}, false)) return false;
-  AValue q = pop();
-  ir::ValueId avg = q.type.dtype == t.dtype ? q.v : cast(q.v, t.dtype);
-  // NaN as x86's 0.0 / 0.0 gives it (sign bit set), NumPy's result there.
-  ir::ValueId nan = g.add_const_float(t.dtype, -std::numeric_limits<double>::quiet_NaN(), loc_);
-  avg = g.add_op(ir::Op::Where, tot.type, {empty, nan, avg}, loc_);
-  AValue any_empty;
-  if (cnt.type.rank() == 0) {
-    any_empty = tensor(empty, Box::Array);
+  ir::ValueId no_numbers = g.add_op(ir::Op::Eq, cnt.type.with_dtype(ir::DType::Bool),
+                                    {cnt.v, g.add_const_int(cnt.type.dtype, 0, loc_)}, loc_);
+  auto avg = divide_by_count(tot, cnt, no_numbers);
+  if (!avg) return false;
+  ir::ValueId result = ir::kNoValue, bad_slice = ir::kNoValue;
+  Box box = Box::Array;
+  std::string warning;
+  if (mean) {
+    // NaN where there is no number, as x86's 0.0 / 0.0 gives it (sign bit set).
+    ir::ValueId nan = g.add_const_float(t.dtype, -std::numeric_limits<double>::quiet_NaN(), loc_);
+    result = g.add_op(ir::Op::Where, tot.type, {no_numbers, nan, avg->v}, loc_);
+    bad_slice = no_numbers;
+    box = tot.box;
+    warning = "Mean of empty slice";
   } else {
-    if (!reduce("any", tensor(empty, Box::Array), nullptr, false, nullptr, 0)) return false;
-    any_empty = pop();
+    // Deviations from the mean (0 at the NaNs), their squares summed, over count - ddof.
+    if (!apply_ufunc(*np_->ufunc_named("subtract"), {arr, *avg}, false)) return false;
+    AValue d = pop();
+    AValue dz = tensor(g.add_op(ir::Op::Where, d.type, {isnan, zero, d.v}, loc_), Box::Array);
+    if (!apply_ufunc(*np_->ufunc_named("multiply"), {dz, dz}, false)) return false;
+    AValue sqr = pop();
+    if (!reduce("sum", sqr, axis, keepdims, nullptr, 0)) return false;
+    AValue var = pop();
+    ir::ValueId c = cnt.v;
+    if (var.type.rank() != cnt.type.rank()) c = g.add_op(ir::Op::Reshape, ir::Type(cnt.type.dtype, var.type.shape), {c}, loc_);
+    AValue dof = tensor(g.add_op(ir::Op::Sub, ir::Type(cnt.type.dtype, var.type.shape), {c, g.add_const_int(cnt.type.dtype, ddof, loc_)}, loc_),
+                        Box::Array);
+    bad_slice = g.add_op(ir::Op::Le, dof.type.with_dtype(ir::DType::Bool), {dof.v, g.add_const_int(cnt.type.dtype, 0, loc_)}, loc_);
+    auto v = divide_by_count(var, dof, bad_slice);
+    if (!v) return false;
+    result = v->v;
+    if (name == "nanstd") result = g.add_op(ir::Op::Sqrt, var.type, {result}, loc_);
+    result = g.add_op(ir::Op::Where, var.type, {bad_slice, g.add_const_float(t.dtype, std::numeric_limits<double>::quiet_NaN(), loc_), result}, loc_);
+    box = var.box;
+    warning = "Degrees of freedom <= 0 for slice.";
   }
-  trace_.rerun_checks.emplace_back(result_index(any_empty.v),
-                                   fmt::format("{}:{}: np.nanmean() met a slice with no numbers (NumPy warns \"Mean of empty slice\")",
-                                               PyUnicode_AsUTF8(fr().code->co_filename), loc_.line));
-  push(tensor(avg, tot.box));
+  AValue any_bad;
+  if (g.type(bad_slice).rank() == 0) {
+    any_bad = tensor(bad_slice, Box::Array);
+  } else {
+    if (!reduce("any", tensor(bad_slice, Box::Array), nullptr, false, nullptr, 0)) return false;
+    any_bad = pop();
+  }
+  trace_.rerun_checks.emplace_back(result_index(any_bad.v),
+                                   fmt::format("{}:{}: np.{}() met a slice with {} (NumPy warns \"{}\")",
+                                               PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name,
+                                               mean ? "no numbers" : "no degrees of freedom", warning));
+  push(tensor(result, box));
   return true;
 }
 

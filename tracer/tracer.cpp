@@ -799,7 +799,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
       return tile_repeat(npname, split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "flip") == 0 || std::strcmp(npname, "fliplr") == 0 || std::strcmp(npname, "flipud") == 0)
       return flip(npname, split_args(std::move(args), std::nullopt));
-    if (std::strcmp(npname, "nanmean") == 0) return nanmean(split_args(std::move(args), std::nullopt));
+    for (const char* n : {"nanmean", "nanvar", "nanstd"})
+      if (std::strcmp(npname, n) == 0) return nan_moment(npname, split_args(std::move(args), std::nullopt));
     for (const char* n : {"nansum", "nanprod", "ptp", "count_nonzero"})
       if (std::strcmp(npname, n) == 0) return nan_reduction(npname, split_args(std::move(args), std::nullopt));
     bool handled = false;

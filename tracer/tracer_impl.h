@@ -919,7 +919,7 @@ class Tracer {
   bool flip(const std::string& name, CallArgs args);  // np.flip, np.fliplr, np.flipud: flip.cpp
   // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
   bool nan_reduction(const std::string& name, CallArgs args);
-  bool nanmean(CallArgs args);
+  bool nan_moment(const std::string& name, CallArgs args);  // nanmean, nanvar, nanstd
   // np.<ufunc>.reduce(...), np.<ufunc>.outer(a, b): ufunc_methods.cpp
   bool ufunc_method(const UfuncInfo& u, const std::string& method, CallArgs args);
   bool reduce(const std::string& name, const AValue& x, const AValue* axis, bool keepdims,

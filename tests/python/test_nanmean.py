@@ -119,3 +119,56 @@ def test_errors_and_unsupported_arguments():
     fn = lambda a: np.nanmean(a, axis=0, dtype=np.float32) + 1  # noqa: E731
     jf = jit_now(fn)
     assert_same(fn(x), jf(x))
+
+
+# ---- np.nanvar / np.nanstd: the same mean, the deviations with 0 at the NaNs, over count - ddof ----
+
+@pytest.mark.parametrize("name", ["nanvar", "nanstd"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_nanvar_nanstd(name, dtype, axis, keepdims, ddof):
+    x = data(dtype, (60, 35))
+    f = getattr(np, name)
+    fn = lambda a: f(a, axis=axis, ddof=ddof, keepdims=keepdims)  # noqa: E731
+    want, got, ew, jw, jf = calls(fn, x)
+    assert_compiled(jf)
+    assert ew == jw == []
+    assert type(got) is type(want) and got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=2e-6 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("name", ["nanvar", "nanstd"])
+def test_nanvar_slices_without_degrees_of_freedom(name):
+    f = getattr(np, name)
+    x = data(np.float64, (30, 5))
+    x[:, 1] = np.nan
+    x[1:, 3] = np.nan  # one number: no degree of freedom with ddof=1
+    for ddof in (0, 1):
+        fn = lambda a: f(a, axis=0, ddof=ddof)  # noqa: E731
+        want, got, ew, jw, jf = calls(fn, x)
+        assert ew == jw == ["Degrees of freedom <= 0 for slice."]
+        assert_same(want, got, rtol=1e-14)
+    assert_same(f(x[:, [0, 2, 4]], axis=0), run_compiled(lambda a: f(a, axis=0), x[:, [0, 2, 4]].copy()), rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int64, np.bool_])
+def test_nanvar_of_integers_is_var(dtype):
+    x = data(dtype, (20, 9))
+    for fn in (lambda a: np.nanvar(a, axis=0), lambda a: np.nanstd(a, ddof=1), lambda a: np.nanstd(a, axis=1, keepdims=True)):
+        assert_same(fn(x), run_compiled(fn, x), rtol=1e-14)
+
+
+def test_nan_standard_scaler():
+    # The scikit-learn StandardScaler with missing values, written in NumPy.
+    x = data(np.float32, (2000, 64), nan_fraction=0.05)
+
+    def scale(a):
+        return (a - np.nanmean(a, axis=0)) / np.nanstd(a, axis=0)
+
+    want, got, ew, jw, jf = calls(scale, x)
+    assert ew == jw == []
+    assert_compiled(jf)
+    assert not jf.stats()["graph_breaks"]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
