@@ -5,7 +5,8 @@ calls. What these rows watch: whether a result that fits the cache is written in
 streamed past it), whether a small kernel that finds the thread pool's workers asleep runs on
 the calling thread instead of paying to wake them, in-place updates, and whether NaN in the
 data makes the compiled call re-run eagerly (the `reruns` column: stats()['fp_reruns'] over the
-timed calls). Every result is checked against NumPy first.
+timed calls), and np.nanmean/np.nanstd over data with missing values (compiled since dda1f7f;
+before, a graph break ran them eagerly). Every result is checked against NumPy first.
 Run: python benchmarks/bench_midsize.py [--runs N]"""
 import argparse
 
@@ -69,9 +70,28 @@ def row_max(x):
     return x.max(axis=1)
 
 
+def col_nanmean(x):
+    return np.nanmean(x, axis=0)
+
+
+def col_nanstd(x):
+    return np.nanstd(x, axis=0)
+
+
+def nan_scaler(x):
+    return (x - np.nanmean(x, axis=0)) / np.nanstd(x, axis=0)
+
+
+def missing(shape, fraction=0.05):
+    x = R.standard_normal(shape).astype(np.float32)
+    x[R.random(shape) < fraction] = np.nan
+    return x
+
+
 X256, X1M, X2M = f32(1 << 18), f32(1 << 20), f32(1 << 21)
 CH1M = [f32(1 << 20) for _ in range(4)]
 G1M = f32(1 << 20)
+MISSING = missing((1024, 1024))
 
 WORKLOADS = [
     ("x + 1 256K f32", add1, (X256,)),
@@ -87,6 +107,9 @@ WORKLOADS = [
     ("tanh(x) 1M f32, one NaN", tanh, (with_nan(X1M),)),
     ("sin(x) 1M f64, one NaN", sin, (with_nan(X1M.astype(np.float64)),)),
     ("x.max(axis=1) [16K,64] f32, NaN", row_max, (with_nan(X1M).reshape(-1, 64),)),
+    ("nanmean(x, 0) [1K,1K] f32, 5% NaN", col_nanmean, (MISSING,)),
+    ("nanstd(x, 0) [1K,1K] f32, 5% NaN", col_nanstd, (MISSING,)),
+    ("nan scaler [1K,1K] f32, 5% NaN", nan_scaler, (MISSING,)),
 ]
 
 
