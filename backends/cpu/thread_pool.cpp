@@ -38,6 +38,8 @@ constexpr int64_t kBurstGapNs = 15'000;
 // A worker woken this recently counts as awake: it starts within ~40 us of the wake and then
 // spins (kSpinIters) before sleeping again, so the jobs right after a wake use it.
 constexpr int64_t kWakingNs = 60'000;
+// Pools up to this many workers keep them off the calling thread's CPU (keep_workers_off_caller_cpu).
+constexpr size_t kMaxPinnedWorkers = 7;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -106,6 +108,7 @@ class Pool {
     for (std::thread& t : workers_) t.join();
     workers_.clear();
     stop_.store(false, std::memory_order_relaxed);
+    avoided_cpu_ = -1;  // the next workers start with the process's affinity
     threads_.store(threads, std::memory_order_relaxed);
   }
 
@@ -122,6 +125,7 @@ class Pool {
 
   // With busy_ held: wakes the workers with no job to run; they spin, then sleep again.
   void wake_idle() {
+    keep_workers_off_caller_cpu();
     state_.store(uint64_t{++gen_} << 32, std::memory_order_release);  // no chunks to claim
     wake_workers();
   }
@@ -131,6 +135,7 @@ class Pool {
   // (the runtime reads that thread's flags after a kernel: NumPy's errstate).
   void run(BodyFn body, void* ctx, int64_t n, int64_t chunk, uint32_t chunks) {
     body_ = body, ctx_ = ctx, n_ = n, chunk_ = chunk, chunks_ = chunks;
+    keep_workers_off_caller_cpu();
     fp_flags_.store(0, std::memory_order_relaxed);
     unfinished_.store(chunks, std::memory_order_relaxed);
     ++gen_;
@@ -148,6 +153,28 @@ class Pool {
   }
 
  private:
+  // With busy_ held: keeps the workers off the CPU the calling thread runs on. The scheduler
+  // often wakes a sleeping worker on its waker's CPU (and leaves it there: nothing else is
+  // runnable on the idle one to prompt a rebalance), so the caller and the worker then take turns
+  // on one CPU while the other idles, and a split job takes as long as an unsplit one. On the
+  // 2-CPU development VM that happened in about half of the processes timing float sinh over 4M
+  // (2.4 ms instead of 1.2, for the first 10-20 calls or for good); with the workers kept off the
+  // caller's CPU, in none. One sched_getcpu (vDSO) per job; a pthread_setaffinity_np per worker
+  // only when the caller has moved. The mask is the caller's own affinity less its CPU, so
+  // taskset and cgroup limits still hold. Only for small pools: with many workers one sharing the
+  // caller's CPU delays a few chunks that the others pick up, while a caller that moves would pay
+  // a system call per worker.
+  void keep_workers_off_caller_cpu() {
+    if (workers_.empty() || workers_.size() > kMaxPinnedWorkers) return;
+    int cpu = sched_getcpu();
+    if (cpu < 0 || cpu == avoided_cpu_) return;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0 || !CPU_ISSET(cpu, &set) || CPU_COUNT(&set) < 2) return;
+    CPU_CLR(cpu, &set);
+    for (std::thread& t : workers_) pthread_setaffinity_np(t.native_handle(), sizeof(set), &set);
+    avoided_cpu_ = cpu;
+  }
+
   // Claims and runs chunks of the current job until none is left. A worker hands the flags a
   // chunk raised to the job (fp_flags_) before counting the chunk finished, and clears them.
   void work(bool worker) {
@@ -195,6 +222,7 @@ class Pool {
   std::atomic<uint32_t> unfinished_{0};  // chunks not yet finished
   std::atomic<uint32_t> fp_flags_{0};    // floating-point flags the workers' chunks raised (fp::)
   uint32_t gen_ = 0;                     // tells a stale claim from a claim on the current job
+  int avoided_cpu_ = -1;                 // the CPU the workers' affinity leaves out (busy_ held)
   int64_t last_cold_end_ns_ = INT64_MIN / 2;  // when the last job run inline for sleeping workers ended
   int64_t woken_ns_ = INT64_MIN / 2;           // when the workers were last woken (busy_ held)
   BodyFn body_ = nullptr;

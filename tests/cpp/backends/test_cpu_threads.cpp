@@ -1,4 +1,6 @@
 // Kernels split across the thread pool: bit-identical to one thread, safe from concurrent callers.
+#include <sched.h>
+
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -260,6 +262,49 @@ TEST(CpuThreads, SleepingWorkersLeaveSmallJobsToTheCaller) {
     }
   }
   set_cpu_adaptive_threads(false);
+  set_cpu_num_threads(0);
+}
+
+// The scheduler may wake a sleeping worker on its waker's CPU and leave the two taking turns
+// there while another CPU idles (half of the processes timing a 4M-element sinh on the 2-CPU
+// development VM ran split jobs at one-thread speed). The pool keeps its workers off the
+// caller's CPU: no worker chunk runs on the CPU the caller ran on throughout the job.
+struct CpuJob {
+  std::thread::id caller;
+  std::atomic<int> worker_chunks{0};
+  std::atomic<int> on_caller_cpu{0};
+  int caller_cpu = -1;
+};
+
+void note_cpu(void* ctx, int64_t, int64_t) {
+  auto* job = static_cast<CpuJob*>(ctx);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
+  int cpu = sched_getcpu();
+  while (std::chrono::steady_clock::now() < until) cpu = sched_getcpu();  // busy, as a kernel is
+  if (std::this_thread::get_id() == job->caller) return;
+  ++job->worker_chunks;
+  if (cpu == job->caller_cpu) ++job->on_caller_cpu;
+}
+
+TEST(CpuThreads, WorkersStayOffTheCallersCpu) {
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  if (CPU_COUNT(&set) < 2) GTEST_SKIP() << "one CPU";
+  set_cpu_num_threads(2);
+  int jobs = 0, worker_chunks = 0;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    if (attempt % 4 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let it sleep
+    CpuJob job;
+    job.caller = std::this_thread::get_id();
+    job.caller_cpu = sched_getcpu();
+    tracejit_parallel_for(&note_cpu, &job, 8, 1, INT64_MAX);
+    if (sched_getcpu() != job.caller_cpu) continue;  // the caller moved: no single CPU to check
+    ++jobs;
+    worker_chunks += job.worker_chunks.load();
+    EXPECT_EQ(job.on_caller_cpu.load(), 0) << "attempt " << attempt << ", CPU " << job.caller_cpu;
+  }
+  EXPECT_GT(jobs, 0);
+  EXPECT_GT(worker_chunks, 0) << "no chunk ran on the worker";
   set_cpu_num_threads(0);
 }
 
