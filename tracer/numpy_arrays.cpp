@@ -148,6 +148,45 @@ std::optional<FloatSeq> linspace_sequence(PyArrayObject* sample, ir::DType dt, P
   }
   return std::nullopt;
 }
+// The axes A for which NumPy lays `v` out as transpose(B, A) of a C-ordered buffer B (its K
+// order: a transposed param, a transpose of a C-ordered value, elementwise results whose
+// full-shape operands share one such layout); the identity for C-ordered values; nullopt when
+// the tracer does not know (strided params, views, other ops): callers then use C order.
+std::optional<std::vector<int64_t>> memory_axes(const ir::Graph& g, ir::ValueId v, int depth = 0) {
+  const ir::Node& n = g.node(v);
+  const int rank = n.type.rank();
+  std::vector<int64_t> identity(static_cast<size_t>(rank));
+  for (int d = 0; d < rank; ++d) identity[static_cast<size_t>(d)] = d;
+  if (depth > 32) return std::nullopt;
+  if (n.op == ir::Op::Param) {
+    if (n.ints.size() < 2) return std::nullopt;
+    if (n.ints[1] == static_cast<int64_t>(ir::ParamLayout::Contiguous)) return identity;
+    if (n.ints[1] == static_cast<int64_t>(ir::ParamLayout::Transposed) && n.ints.size() == static_cast<size_t>(rank) + 2)
+      return std::vector<int64_t>(n.ints.begin() + 2, n.ints.end());
+    return std::nullopt;
+  }
+  if (n.op == ir::Op::Transpose) {
+    auto q = memory_axes(g, n.operands[0], depth + 1);
+    if (!q || q->size() != n.ints.size()) return std::nullopt;
+    std::vector<int64_t> r(n.ints.size());
+    for (size_t d = 0; d < r.size(); ++d) r[d] = (*q)[static_cast<size_t>(n.ints[d])];
+    return r;
+  }
+  if (!ir::has_trait(n.op, ir::kElementwise) || !n.regions.empty()) return std::nullopt;
+  std::optional<std::vector<int64_t>> axes;
+  for (ir::ValueId o : n.operands) {
+    const ir::Type& t = g.type(o);
+    if (t.shape != n.type.shape) {  // a broadcast operand (a scalar, a row): not a layout source
+      if (t.rank() > rank) return std::nullopt;
+      continue;
+    }
+    auto a = memory_axes(g, o, depth + 1);
+    if (!a || (axes && *a != *axes)) return std::nullopt;
+    axes = std::move(a);
+  }
+  return axes ? axes : std::optional<std::vector<int64_t>>(identity);
+}
+
 }  // namespace
 
 const AValue* Tracer::CallArgs::get(size_t index, const char* name) const {
@@ -1791,9 +1830,62 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     }
     auto dt = dtype_arg(args.get(name == "full_like" ? 2 : 1, "dtype"), x->type.dtype);
     if (!dt) return false;
-    auto r = full_of(static_shape(x->type), *dt, fill);
+    // The result's layout (NumPy's PyArray_NewLikeArray): order='K' (the default) follows a's,
+    // 'A' is F for an F-contiguous a, 'F' is F, 'C' is C. Another layout than C is a fill in
+    // the buffer's order read through a transpose, which the pipeline returns in that order
+    // (ir/passes/layout.h); an a whose layout the tracer does not know gets C.
+    std::string order = "K";
+    if (const AValue* ov = args.get(name == "full_like" ? 3 : 2, "order")) {
+      if (!ov->is_object() || !PyUnicode_Check(ov->obj))
+        return fail(AbortCode::UnsupportedValue, fmt::format("{}() with a non-string order", name));
+      order = PyUnicode_AsUTF8(ov->obj);
+      if (order != "C" && order != "F" && order != "A" && order != "K")
+        return fail(AbortCode::UnsupportedValue, fmt::format("{}() with order={}", name, order));
+    }
+    const int rank = x->type.rank();
+    std::vector<int64_t> fortran(static_cast<size_t>(rank));
+    for (int d = 0; d < rank; ++d) fortran[static_cast<size_t>(d)] = rank - 1 - d;
+    std::optional<std::vector<int64_t>> axes;
+    if (order == "F") {
+      axes = fortran;
+    } else if (order == "K" || order == "A") {
+      axes = memory_axes(trace_.graph, x->v);
+      if (axes && order == "A") {
+        // F-contiguous: the axes longer than 1 in reverse order.
+        int64_t prev = rank;
+        bool f_order = true;
+        for (int d = 0; d < rank; ++d) {
+          if (x->type.shape[static_cast<size_t>(d)] == ir::Dim::fixed(1)) continue;
+          f_order = f_order && (*axes)[static_cast<size_t>(d)] < prev;
+          prev = (*axes)[static_cast<size_t>(d)];
+        }
+        axes = f_order ? std::optional<std::vector<int64_t>>(fortran) : std::nullopt;
+      }
+    }
+    std::vector<int64_t> shape = static_shape(x->type);
+    bool moves = false;
+    if (axes) {
+      int64_t prev = -1;
+      for (int d = 0; d < rank; ++d) {
+        if (shape[static_cast<size_t>(d)] == 1) continue;
+        moves = moves || (*axes)[static_cast<size_t>(d)] < prev;
+        prev = (*axes)[static_cast<size_t>(d)];
+      }
+    }
+    if (!moves) {
+      auto r = full_of(shape, *dt, fill);
+      if (!r) return false;
+      push(std::move(*r));
+      return true;
+    }
+    std::vector<int64_t> buffer(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) buffer[static_cast<size_t>((*axes)[d])] = shape[d];
+    auto r = full_of(buffer, *dt, fill);
     if (!r) return false;
-    push(std::move(*r));
+    const ir::Type bt = trace_.graph.type(r->v);
+    std::vector<ir::Dim> dims(shape.size());
+    for (size_t d = 0; d < dims.size(); ++d) dims[d] = bt.shape[static_cast<size_t>((*axes)[d])];
+    push(tensor(trace_.graph.add_op(ir::Op::Transpose, ir::Type(*dt, dims), {r->v}, *axes, loc_), Box::Array));
     return true;
   }
   if (name == "arange" || name == "linspace" || name == "eye" || name == "identity") {

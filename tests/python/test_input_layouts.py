@@ -221,3 +221,56 @@ def test_copy_is_c_ordered():
         want, got = fn(x), run_compiled(fn, x)
         assert_same(want, got)
         assert got.flags.c_contiguous == want.flags.c_contiguous, (got.strides, want.strides)
+
+
+LIKE = {
+    "zeros_like": lambda a: np.zeros_like(a),
+    "ones_like": lambda a: np.ones_like(a),
+    "full_like": lambda a: np.full_like(a, 7),
+    "zeros_like_f32": lambda a: np.zeros_like(a, dtype=np.float32),
+    "zeros_like + a": lambda a: np.zeros_like(a) + a,
+    "ones_like(a + 1) * a": lambda a: np.ones_like(a + 1) * a,
+    "zeros_like(a.T)": lambda a: np.zeros_like(a.T),
+}
+
+
+@pytest.mark.parametrize("name", list(LIKE), ids=str)
+@pytest.mark.parametrize("layout", ["F", "T3", "C", "CT"], ids=str)
+def test_like_functions_follow_the_layout(name, layout):
+    # np.*_like's default order='K' gives the result a's layout (PyArray_NewLikeArray).
+    x = {"F": fortran(np.float64, (30, 20)), "T3": data(np.float64, (4, 5, 6)).transpose(2, 0, 1),
+         "C": data(np.float64, (30, 20)), "CT": data(np.int32, (30, 20)).T}[layout]
+    fn = LIKE[name]
+    want, got = fn(x), run_compiled(fn, x)
+    same_layout(want, got)
+    # np.empty_like's values are whatever memory held: its layout, shape and dtype.
+    want, got = np.empty_like(x), run_compiled(lambda a: np.empty_like(a), x)
+    assert (got.shape, got.dtype, got.strides) == (want.shape, want.dtype, want.strides)
+
+
+@pytest.mark.parametrize("order", ["C", "F", "A", "K"])
+@pytest.mark.parametrize("layout", ["F", "C", "T3", "F1"], ids=str)
+@pytest.mark.parametrize("fn_name", ["zeros_like", "full_like"])
+def test_like_functions_order_argument(order, layout, fn_name):
+    x = {"F": fortran(np.float32, (40, 7)), "C": data(np.float32, (40, 7)),
+         "T3": data(np.float32, (4, 5, 6)).transpose(1, 2, 0), "F1": fortran(np.float32, (40, 1, 7))}[layout]
+    if fn_name == "zeros_like":
+        fn = lambda a: np.zeros_like(a, order=order) + 1  # noqa: E731
+    else:
+        fn = lambda a: np.full_like(a, 2.5, order=order)  # noqa: E731
+    want, got = fn(x), run_compiled(fn, x)
+    assert_same(want, got)
+    # A length-1 axis has any stride: compare the others.
+    keep = [d for d in range(want.ndim) if want.shape[d] != 1]
+    assert [got.strides[d] for d in keep] == [want.strides[d] for d in keep], (got.strides, want.strides)
+
+
+def test_like_order_errors_match_numpy():
+    x = fortran(np.float64, (5, 4))
+    fn = lambda a: np.zeros_like(a, order="Q")  # noqa: E731
+    with pytest.raises(ValueError) as want:
+        fn(x)
+    jf = jit_now(fn)
+    with pytest.raises(ValueError) as got:
+        jf(x)
+    assert str(got.value) == str(want.value)
