@@ -1263,17 +1263,20 @@ bool JitFunction::settle(size_t i) {
   return true;
 }
 
-void JitFunction::note_fp_rerun(CacheEntry& e, uint32_t flags) {
+void JitFunction::note_rerun(CacheEntry& e, const std::string& reason) {
   fp_eager_ = true;
   ++stats_.fp_reruns;
   ++e.fp_streak;
+  add_reason(stats_.fallback_reasons, reason);
+}
+
+void JitFunction::note_fp_rerun(CacheEntry& e, uint32_t flags) {
   std::string where = !e.resume_at.empty()
                           ? "continuation at " + e.resume_at
                           : fmt::format("{}:{}", PyUnicode_AsUTF8(code_->co_filename), code_->co_firstlineno);
-  add_reason(stats_.fallback_reasons,
-             fmt::format("{}: floating-point error flags ({}) raised in compiled code; re-ran eagerly for "
-                         "NumPy's warning/exception [fp-rerun]",
-                         where, fperr::names(flags)));
+  note_rerun(e, fmt::format("{}: floating-point error flags ({}) raised in compiled code; re-ran eagerly for "
+                            "NumPy's warning/exception [fp-rerun]",
+                            where, fperr::names(flags)));
 }
 
 PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
@@ -1545,10 +1548,7 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       }
       continue;
     }
-    fp_eager_ = true;
-    ++stats_.fp_reruns;
-    ++e.fp_streak;
-    add_reason(stats_.fallback_reasons, fmt::format("{}; re-ran eagerly for NumPy's warning [warning-rerun]", why));
+    note_rerun(e, fmt::format("{}; re-ran eagerly for NumPy's warning [warning-rerun]", why));
     cleanup();
     return nullptr;
   }

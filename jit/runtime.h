@@ -225,8 +225,10 @@ class JitFunction {
   // run() returned nullptr without an error because of NumPy's errstate (flags raised, or an
   // op whose flags are not exact under a raising errstate): eager, also under fullgraph=True.
   bool fp_eager_ = false;
-  // Records a floating-point re-run of `e` (fallback reason, counters).
-  void note_fp_rerun(CacheEntry& e, uint32_t flags);
+  // A compiled result dropped so that the call runs again eagerly (NumPy's warning or
+  // exception): counted in fp_reruns and the entry's streak, `reason` in fallback_reasons.
+  void note_rerun(CacheEntry& e, const std::string& reason);
+  void note_fp_rerun(CacheEntry& e, uint32_t flags);  // for floating-point flags
   // fullgraph=True: raises GraphBreakError listing `lines`; returns nullptr.
   PyObject* raise_graph_break(const std::vector<std::string>& lines);
 

@@ -38,15 +38,9 @@ bool Tracer::nan_moment(const std::string& name, CallArgs args) {
     return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of {} is not traced yet", name, what(*x)));
   if (!static_only(*x)) return false;
   const AValue* axis = args.get(1, "axis");
-  bool keepdims = false;
-  if (const AValue* kd = args.get(mean ? 4 : 5, "keepdims")) {
-    int t = kd->is_object() ? PyObject_IsTrue(kd->obj) : -1;
-    if (t < 0) {
-      PyErr_Clear();
-      return fail(AbortCode::UnsupportedValue, "keepdims= must be a constant");
-    }
-    keepdims = t == 1;
-  }
+  const std::optional<bool> kd = keepdims_arg(args.get(mean ? 4 : 5, "keepdims"));
+  if (!kd) return false;
+  const bool keepdims = *kd;
   int64_t ddof = 0;
   if (const AValue* dd = mean ? nullptr : args.get(4, "ddof")) {
     auto l = int_list(*dd, "ddof");
@@ -63,10 +57,8 @@ bool Tracer::nan_moment(const std::string& name, CallArgs args) {
   ir::ValueId zero = g.add_const_float(t.dtype, 0.0, loc_);
   AValue arr = tensor(g.add_op(ir::Op::Where, t, {isnan, zero, x->v}, loc_), Box::Array);
   AValue numbers = tensor(g.add_op(ir::Op::Not, t.with_dtype(ir::DType::Bool), {isnan}, loc_), Box::Array);
-  PyObject* intp = reinterpret_cast<PyObject*>(PyArray_DescrFromType(NPY_INTP));
-  if (!intp) return fail(AbortCode::UserError, exception_text());
-  keep(intp);
-  AValue intp_dtype = object(intp, Source::constant());
+  const std::optional<AValue> intp = intp_dtype();
+  if (!intp) return false;
   // NumPy's _divide_by_count(a, b): a / b in the loop the dtypes pick (float64 for float32),
   // cast back to a's dtype, under errstate(ignore). Here b is 1 where `zero_at` holds (no
   // flag); the caller replaces those results.
@@ -77,7 +69,7 @@ bool Tracer::nan_moment(const std::string& name, CallArgs args) {
     return tensor(q.type.dtype == t.dtype ? q.v : cast(q.v, t.dtype), a.box);
   };
   // The numbers' count and sum, kept as NumPy keeps them (keepdims for the variance's mean).
-  if (!reduce("sum", numbers, axis, mean ? keepdims : true, &intp_dtype, 0)) return false;
+  if (!reduce("sum", numbers, axis, mean ? keepdims : true, &*intp, 0)) return false;
   AValue cnt = pop();
   if (!reduce("sum", arr, axis, mean ? keepdims : true, nullptr, 0)) return false;
   AValue tot = pop();
@@ -146,16 +138,9 @@ bool Tracer::nan_reduction(const std::string& name, CallArgs args) {
     return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of {} is not traced yet", name, what(*x)));
   if (!static_only(*x)) return false;
   const AValue* axis = args.get(1, "axis");
-  const AValue* kd = args.get(nan ? 4 : name == "ptp" ? 3 : 99, "keepdims");
-  bool keepdims = false;
-  if (kd) {
-    int t = kd->is_object() ? PyObject_IsTrue(kd->obj) : -1;
-    if (t < 0) {
-      PyErr_Clear();
-      return fail(AbortCode::UnsupportedValue, "keepdims= must be a constant");
-    }
-    keepdims = t == 1;
-  }
+  const std::optional<bool> kd = keepdims_arg(args.get(nan ? 4 : name == "ptp" ? 3 : 99, "keepdims"));
+  if (!kd) return false;
+  const bool keepdims = *kd;
   ir::Graph& g = trace_.graph;
   if (nan) {
     AValue a = *x;
@@ -176,11 +161,29 @@ bool Tracer::nan_reduction(const std::string& name, CallArgs args) {
   }
   // count_nonzero
   AValue b = tensor(cast(x->v, ir::DType::Bool), Box::Array);
+  const std::optional<AValue> intp = intp_dtype();
+  return intp && reduce("sum", b, axis, keepdims, &*intp, 0);
+}
+
+std::optional<bool> Tracer::keepdims_arg(const AValue* kd) {
+  if (!kd) return false;
+  int t = kd->is_object() ? PyObject_IsTrue(kd->obj) : -1;
+  if (t < 0) {
+    PyErr_Clear();
+    fail(AbortCode::UnsupportedValue, "keepdims= must be a constant");
+    return std::nullopt;
+  }
+  return t == 1;
+}
+
+std::optional<AValue> Tracer::intp_dtype() {
   PyObject* intp = reinterpret_cast<PyObject*>(PyArray_DescrFromType(NPY_INTP));
-  if (!intp) return fail(AbortCode::UserError, exception_text());
+  if (!intp) {
+    fail(AbortCode::UserError, exception_text());
+    return std::nullopt;
+  }
   keep(intp);
-  AValue dtype = object(intp, Source::constant());
-  return reduce("sum", b, axis, keepdims, &dtype, 0);
+  return object(intp, Source::constant());
 }
 
 }  // namespace tracejit::tracer::detail

@@ -920,6 +920,10 @@ class Tracer {
   // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
   bool nan_reduction(const std::string& name, CallArgs args);
   bool nan_moment(const std::string& name, CallArgs args);  // nanmean, nanvar, nanstd
+  // keepdims= of those (false when absent); nullopt after fail() when it is not a constant.
+  std::optional<bool> keepdims_arg(const AValue* kd);
+  // np.intp as a constant dtype= argument (the count's dtype); nullopt after fail().
+  std::optional<AValue> intp_dtype();
   // np.<ufunc>.reduce(...), np.<ufunc>.outer(a, b): ufunc_methods.cpp
   bool ufunc_method(const UfuncInfo& u, const std::string& method, CallArgs args);
   bool reduce(const std::string& name, const AValue& x, const AValue* axis, bool keepdims,
