@@ -261,6 +261,21 @@ Fault check_structural(const Graph& g, const Node& n) {
     case Op::Iota:
       if (n.ints.size() != 1 || n.ints[0] < 0 || n.ints[0] >= r.rank()) return "iota needs ints = [axis]";
       return std::nullopt;
+    case Op::Gather: {
+      const Type &x = in(0), &idx = in(1);
+      if (n.ints.size() != 2 || n.ints[1] < 0 || n.ints[1] > 2) return "gather needs ints = [axis, mode 0-2]";
+      const int64_t axis = n.ints[0];
+      if (axis < 0 || axis >= x.rank()) return "gather axis out of range";
+      if (!is_integer(idx.dtype)) return "gather indices must be integers";
+      if (r.dtype != x.dtype) return "gather keeps x's dtype";
+      const Dim& len = x.shape[static_cast<size_t>(axis)];
+      if (!len.is_static() || len.size == 0) return "gather axis must have a static nonzero size";
+      std::vector<Dim> want(x.shape.begin(), x.shape.begin() + axis);
+      want.insert(want.end(), idx.shape.begin(), idx.shape.end());
+      want.insert(want.end(), x.shape.begin() + axis + 1, x.shape.end());
+      if (r.shape != want) return "gather result shape";
+      return std::nullopt;
+    }
     case Op::DynSlice: {
       if (n.operands.empty()) return "dyn_slice needs an operand";
       const Type& x = in(0);

@@ -1537,9 +1537,17 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
   }
   // Conditions under which NumPy warns through `warnings.warn` (an all-NaN slice in
   // np.nanmean): the call runs again eagerly, which gives that warning.
-  for (const auto& [k, why] : e.rerun_checks) {
-    auto* flag = reinterpret_cast<PyArrayObject*>(results[static_cast<size_t>(k)]);
-    if (e.kernel_slot[static_cast<size_t>(k)] < 0 || !*static_cast<const npy_bool*>(PyArray_DATA(flag))) continue;
+  for (const tracer::RerunCheck& c : e.rerun_checks) {
+    const auto k = static_cast<size_t>(c.result);
+    const std::string& why = c.why;
+    auto* flag = reinterpret_cast<PyArrayObject*>(results[k]);
+    if (e.kernel_slot[k] < 0 || !*static_cast<const npy_bool*>(PyArray_DATA(flag))) continue;
+    if (recorder.performed && c.raises) {  // loop effects already performed: raise here instead
+      PyErr_SetString(PyExc_IndexError, fmt::format("{} (tracejit could not re-run it eagerly: the loop's effects had "
+                                                    "already been performed)", why).c_str());
+      cleanup();
+      return nullptr;
+    }
     if (recorder.performed) {  // loop effects already performed: warn here instead
       if (PyErr_WarnEx(PyExc_RuntimeWarning, fmt::format("{} (tracejit could not re-run it eagerly: the loop's "
                                                          "effects had already been performed)", why).c_str(), 1) < 0) {
@@ -1548,7 +1556,8 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       }
       continue;
     }
-    note_rerun(e, fmt::format("{}; re-ran eagerly for NumPy's warning [warning-rerun]", why));
+    note_rerun(e, c.raises ? fmt::format("{}; re-ran eagerly for NumPy's exception [error-rerun]", why)
+                           : fmt::format("{}; re-ran eagerly for NumPy's warning [warning-rerun]", why));
     cleanup();
     return nullptr;
   }

@@ -85,7 +85,7 @@ struct CacheEntry : std::enable_shared_from_this<CacheEntry> {
   std::vector<std::vector<int64_t>> result_axes;
   std::vector<int> kernel_slot;   // per graph result: its kernel output index, or -1
   std::vector<std::pair<int, int>> writebacks;  // (input, graph result): in-place updates
-  std::vector<std::pair<int, std::string>> rerun_checks;  // tracer::Trace::rerun_checks
+  std::vector<tracer::RerunCheck> rerun_checks;  // tracer::Trace::rerun_checks
   std::vector<std::pair<int, int>> symbols;     // symbolic dim k = args[first].shape[second]
   // Deferred effects, performed after the kernel (see tracer::Effect).
   std::vector<tracer::Effect> effects;

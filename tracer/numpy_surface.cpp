@@ -103,7 +103,7 @@ constexpr const char* kFunctions[] = {
     "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm", "copyto", "einsum", "tile",
     "repeat", "cumsum", "cumprod", "diff", "isclose", "allclose", "flip", "identity", "trace", "diag",
     "fliplr", "flipud", "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "ptp", "count_nonzero", "average", "atleast_1d", "atleast_2d",
-    "atleast_3d",
+    "atleast_3d", "take",
 };
 
 }  // namespace

@@ -1402,7 +1402,7 @@ bool Tracer::op_binary_subscr(const Instruction& in) {
     }
   }
   if (!key.is_object())
-    return index_from_arrays();
+    return c.is_tensor() ? index_by_array(c, key) : index_from_arrays();  // gather.cpp
   if (c.is_tensor()) return index_tensor(c, key.obj);
   if (c.kind == AValue::Kind::Tuple) {
     if (PyLong_CheckExact(key.obj)) {

@@ -267,6 +267,13 @@ struct Resume {
   }
 };
 
+// See Trace::rerun_checks.
+struct RerunCheck {
+  int result = -1;
+  std::string why;
+  bool raises = false;  // NumPy raises (else it warns)
+};
+
 struct Trace {
   ir::Graph graph;
   GuardSet guards;
@@ -296,11 +303,11 @@ struct Trace {
   // Effects inside loop regions, by the id of their ir `effect` node (performed through a
   // Replay effect of `effects`).
   std::vector<Effect> loop_effects;
-  // Data-dependent conditions under which NumPy warns through `warnings.warn` (not errstate):
-  // graph result `first` (bool[]) set means the compiled result is dropped and the call runs
-  // again eagerly, for NumPy's own warning; `second` says what ("np.nanmean: a slice with no
-  // numbers", with the user's file:line).
-  std::vector<std::pair<int, std::string>> rerun_checks;
+  // Data-dependent conditions under which NumPy warns through `warnings.warn` (not errstate)
+  // or raises (an index out of bounds): graph result `result` (bool[]) set means the compiled
+  // result is dropped and the call runs again eagerly, for NumPy's own warning or exception;
+  // `why` says what ("np.nanmean: a slice with no numbers", with the user's file:line).
+  std::vector<RerunCheck> rerun_checks;
   // The trace ends at a graph break (outputs is empty then): see Resume.
   std::optional<Resume> resume;
   Trace() = default;

@@ -930,6 +930,12 @@ class Tracer {
               const AValue* dtype, int64_t ddof);
   bool matmul(const AValue& a, const AValue& b, const std::string& name);
   bool index_tensor(const AValue& x, PyObject* key);
+  // x[idx], x[:, idx], x[..., idx] with one integer array idx among constant slices: gather.cpp
+  bool index_by_array(const AValue& x, const AValue& key);
+  // x's elements at idx along `axis` (a gather op), mode 0 raise / 1 wrap / 2 clip as np.take;
+  // mode 0 adds the check that re-runs the call eagerly for NumPy's IndexError.
+  bool gather(const AValue& x, const AValue& idx, int axis, int mode);
+  bool np_take(CallArgs args);  // np.take(a, indices, axis, out, mode), a.take(...): gather.cpp
   std::optional<AValue> reshape_value(const AValue& x, const std::vector<int64_t>& shape, bool view);
   std::optional<AValue> reshape_symbolic(const AValue& x, const std::vector<int64_t>& shape, bool view);
   AValue view_of(const AValue& base, ir::ValueId v, Box box);

@@ -39,7 +39,7 @@ uint64_t mix(uint64_t a, uint64_t b) {
 }
 
 // Ops whose operands are read at other indices than their own: views and an inline concat.
-bool remaps_index(Op op) { return ir::has_trait(op, ir::kView) || op == Op::Concat; }
+bool remaps_index(Op op) { return ir::has_trait(op, ir::kView) || op == Op::Concat || op == Op::Gather; }
 
 int op_cost(Op op) {
   switch (op) {
@@ -51,6 +51,7 @@ int op_cost(Op op) {
       return 1;
     case Op::Div: case Op::Sqrt: case Op::FloorDiv: case Op::Mod:
     case Op::Concat:  // inline (along axis 0): clamps and selects
+    case Op::Gather:  // an index load, its mapping and the indirect load
       return 2;
     default:
       return ir::has_trait(op, ir::kElementwise) ? kTranscendentalCost : 0;
@@ -85,7 +86,7 @@ std::vector<bool> materialize_shared(const ir::Graph& g, const std::vector<bool>
     if (!needed[i]) continue;
     const ir::Node& n = g.nodes[i];
     auto v = static_cast<ValueId>(i);
-    bool computed = ir::has_trait(n.op, ir::kElementwise) || n.op == Op::Concat;
+    bool computed = ir::has_trait(n.op, ir::kElementwise) || n.op == Op::Concat || n.op == Op::Gather;
     if (!buffered[i] && computed && sites[i].count() > 1 &&
         inline_cost(g, buffered, v, kInlineCostBound) > kInlineCostBound)
       buffered[i] = true;

@@ -587,6 +587,46 @@ Expected<Value*> Lowerer::compute(ValueId v, const std::vector<Value*>& idx) {
       if (!y) return y;
       return b_.CreateSelect(in, *y, *x);
     }
+    case Op::Gather: {
+      // x at the index read from idx (the result's axes axis .. axis + rank(idx) - 1), mapped
+      // by the mode and always in bounds (ir/ops.def).
+      const ir::Type& it = g_.type(n.operands[1]);
+      const auto a = static_cast<size_t>(n.ints[0]);
+      const auto ri = static_cast<size_t>(it.rank());
+      auto k = eval(n.operands[1], std::vector<Value*>(idx.begin() + static_cast<std::ptrdiff_t>(a),
+                                                       idx.begin() + static_cast<std::ptrdiff_t>(a + ri)));
+      if (!k) return k;
+      // NumPy converts the indices to intp: uint64 reinterpreted (2**64 - 1 is -1), the
+      // narrower unsigned types zero-extended.
+      const bool uns = ir::is_unsigned_int(it.dtype) && it.dtype != DType::U64;
+      Value* i = uns ? b_.CreateZExtOrTrunc(*k, b_.getInt64Ty()) : b_.CreateSExtOrTrunc(*k, b_.getInt64Ty());
+      const int64_t len = g_.type(n.operands[0]).shape[a].size;
+      Value* nv = b_.getInt64(len);
+      Value* last = b_.getInt64(len - 1);
+      switch (n.ints[1]) {
+        case 1:  // wrap: Python's modulo
+          if (uns) {
+            i = b_.CreateURem(i, nv);
+          } else {
+            i = b_.CreateSRem(i, nv);
+            i = b_.CreateSelect(b_.CreateICmpSLT(i, b_.getInt64(0)), b_.CreateAdd(i, nv), i);
+          }
+          break;
+        case 2:  // clip
+          i = uns ? b_.CreateBinaryIntrinsic(llvm::Intrinsic::umin, i, last)
+                  : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax,
+                                             b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, i, last), b_.getInt64(0));
+          break;
+        default:  // raise: from the end when negative; still outside [0, n): element 0
+          if (!uns) i = b_.CreateSelect(b_.CreateICmpSLT(i, b_.getInt64(0)), b_.CreateAdd(i, nv), i);
+          i = b_.CreateSelect(b_.CreateICmpULT(i, nv), i, b_.getInt64(0));
+          break;
+      }
+      std::vector<Value*> j(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(a));
+      j.push_back(i);
+      j.insert(j.end(), idx.begin() + static_cast<std::ptrdiff_t>(a + ri), idx.end());
+      return eval(n.operands[0], j);
+    }
     case Op::Concat: {
       // Each operand at its clamped index (always in bounds), then pick by position along the axis.
       auto a = static_cast<size_t>(n.ints[0]);
@@ -1906,6 +1946,9 @@ bool Lowerer::aligned_reads(ValueId u, bool al, ValueId root, const std::set<Val
         if (!aligned_reads(n.operands[k], false, root, group)) return false;
       return aligned_reads(n.operands[0], false, root, group);
     case Op::Reshape: return aligned_reads(n.operands[0], false, root, group);
+    case Op::Gather:  // idx keeps the outer index when the axis is 0, x when it is not
+      return aligned_reads(n.operands[1], al && n.ints[0] == 0 && g_.type(n.operands[1]).rank() > 0, root, group) &&
+             aligned_reads(n.operands[0], al && n.ints[0] > 0, root, group);
     default: break;
   }
   for (ValueId o : n.operands)

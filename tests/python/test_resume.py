@@ -494,7 +494,7 @@ def warn_to_caller(x):
 def warns_at_break(x, idx):
     y = x * 2.0
     s = warn_to_caller(y)  # a break: its warning names this line
-    z = np.log(np.abs(y))[idx]  # a subscript break: NumPy's warning is raised by the log (compiled)
+    z = np.log(np.abs(y))[y > idx[1]]  # a (boolean mask) subscript break after the compiled log
     w = np.reciprocal(s[0] * 0.0 + np.float64(0.0))  # a NumPy scalar op: runs eagerly, warns here
     return s + z.sum() + w
 

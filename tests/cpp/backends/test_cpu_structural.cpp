@@ -184,6 +184,26 @@ Arr ref_node(const ir::Graph& g, const std::vector<Arr>& inputs, ValueId v, std:
       x.shape = shape;
       return x;
     }
+    case Op::Gather: {
+      // ir/ops.def: the index as i64 (narrow unsigned zero-extended), mapped by the mode.
+      Arr x = op(0), ix = op(1);
+      const auto axis = static_cast<size_t>(n.ints[0]);
+      const size_t ri = ix.shape.size();
+      const int64_t len = x.shape[axis];
+      for_each(shape, [&](const auto& idx) {
+        std::vector<int64_t> j(idx.begin() + static_cast<std::ptrdiff_t>(axis),
+                               idx.begin() + static_cast<std::ptrdiff_t>(axis + ri));
+        int64_t k = ix.i[static_cast<size_t>(flat(j, ix.shape))];
+        if (n.ints[1] == 1) k = ((k % len) + len) % len;
+        else if (n.ints[1] == 2) k = std::clamp<int64_t>(k, 0, len - 1);
+        else k = k < 0 ? k + len : k, k = k >= 0 && k < len ? k : 0;
+        std::vector<int64_t> xi(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(axis));
+        xi.push_back(k);
+        xi.insert(xi.end(), idx.begin() + static_cast<std::ptrdiff_t>(axis + ri), idx.end());
+        set(r, flat(idx, shape), x, flat(xi, x.shape));
+      });
+      return r;
+    }
     case Op::Concat: {
       auto axis = static_cast<size_t>(n.ints[0]);
       int64_t off = 0;
@@ -793,6 +813,34 @@ TEST(CpuStructural, ViewsFuseIntoElementwise) {
     g.node(cat - 1).ints = {1, -1, 2, -1, 0, 1};
     g.results = {cat, s, t, io};
     check(g, {random_arr(d, {4, 6}, 1), random_arr(d, {3, 8}, 2)});
+  }
+}
+
+// Gather in each mode and along each axis, fused into an elementwise consumer and with an
+// elementwise producer, with negative and out-of-bounds indices (raise mode reads element 0 for
+// those: the tracer's check re-runs the call eagerly), large enough to split across threads.
+TEST(CpuStructural, GatherModesAxesAndFusion) {
+  for (DType d : {DType::F32, DType::I16}) {
+    for (int64_t mode : {0, 1, 2}) {
+      for (int64_t axis : {0, 1}) {
+        ir::Graph g;
+        const std::vector<int64_t> xs = {37, 300};
+        ValueId x = g.add_param(T(d, xs), ir::ParamLayout::Contiguous);
+        ValueId ix = g.add_param(T(DType::I32, {50, 40}), ir::ParamLayout::Contiguous);
+        ValueId sq = g.add_op(Op::Mul, T(d, xs), {x, x});  // a producer evaluated at the gathered index
+        std::vector<int64_t> rs = axis == 0 ? std::vector<int64_t>{50, 40, 300} : std::vector<int64_t>{37, 50, 40};
+        ValueId ga = g.add_op(Op::Gather, T(d, rs), {sq, ix});
+        g.node(ga).ints = {axis, mode};
+        ValueId plus = g.add_op(Op::Add, T(d, rs), {ga, g.add_op(Op::Gather, T(d, rs), {x, ix})});
+        g.node(plus - 1).ints = {axis, mode};
+        g.results = {plus};
+        Arr xa = random_arr(d, xs, 3);
+        Arr ia = make_arr(DType::I32, {50, 40});
+        const int64_t len = xs[static_cast<size_t>(axis)];
+        for (int64_t k = 0; k < ia.n(); ++k) ia.i[static_cast<size_t>(k)] = (k * 7919) % (4 * len) - 2 * len;
+        check(g, {xa, ia});
+      }
+    }
   }
 }
 

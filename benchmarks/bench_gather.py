@@ -1,0 +1,67 @@
+"""Integer-array indexing (x[idx], x[:, idx], np.take), compiled as a gather that fuses into
+its consumers since this benchmark was added (before, each was a graph break: NumPy's fancy
+indexing ran eagerly between two compiled graphs). NumPy vs tracejit in the same run, one call
+of each per round (median of the rounds); every result is checked against NumPy first.
+Run: python benchmarks/bench_gather.py [--runs N]"""
+import argparse
+
+from _bench_env import time_alternating  # noqa: E402  (sync compiles; developer build or installed package)
+
+import numpy as np  # noqa: E402
+
+import tracejit  # noqa: E402
+
+R = np.random.default_rng(0)
+
+
+def kmeans_residual(x, c, labels):
+    return ((x - c[labels]) ** 2).sum(axis=1)  # each point's squared distance to its centroid
+
+
+def embedding(table, tokens):
+    return table[tokens] * 2.0
+
+
+def permute(v, p):
+    return v[p] + 1.0
+
+
+def take(v, p):
+    return np.take(v, p) * 2.0
+
+
+def columns(m, cols):
+    return np.tanh(m[:, cols])
+
+
+WORKLOADS = [
+    ("kmeans residual 1Mx16 f32, k=64", kmeans_residual,
+     (R.standard_normal((1 << 20, 16)).astype(np.float32), R.standard_normal((64, 16)).astype(np.float32),
+      R.integers(0, 64, 1 << 20))),
+    ("embedding [50K,128][64,256] f32", embedding,
+     (R.standard_normal((50_000, 128)).astype(np.float32), R.integers(0, 50_000, (64, 256)))),
+    ("v[perm] + 1 4M f32", permute, (R.standard_normal(1 << 22).astype(np.float32), R.permutation(1 << 22))),
+    ("np.take(v, perm) * 2 4M f32", take, (R.standard_normal(1 << 22).astype(np.float32), R.permutation(1 << 22))),
+    ("tanh(m[:, cols]) 2048^2 f32, 512 cols", columns,
+     (R.standard_normal((2048, 2048)).astype(np.float32), R.integers(0, 2048, 512))),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=21)
+    args = ap.parse_args()
+    print(f"tracejit {tracejit.__version__}, NumPy {np.__version__}; median of {args.runs} round-robin runs")
+    print(f"{'workload':40s} {'numpy ms':>9s} {'tjit ms':>9s} {'ratio':>6s}")
+    for name, fn, inputs in WORKLOADS:
+        jf = tracejit.jit(fn, hot=0, sync=True)
+        want, got = fn(*inputs), jf(*inputs)
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+        s = jf.stats()
+        assert s["compiled_calls"] == 1 and not s["graph_breaks"], (name, s["graph_break_reasons"])
+        n, j = time_alternating(lambda: fn(*inputs), lambda: jf(*inputs), args.runs)
+        print(f"{name:40s} {n:9.3f} {j:9.3f} {n / j:6.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""Integer-array indexing along one axis (x[idx], x[:, idx], x[..., idx]) and np.take, compiled
+as a gather that fuses into its consumers (tracer/gather.cpp). Against eager NumPy: every x
+dtype and every integer index dtype, negative indices, 1- to 3-d index arrays, axes by
+position, after slices and after an Ellipsis, non-contiguous operands, np.take's axis=None and
+its wrap/clip modes; an index out of bounds raises NumPy's own IndexError (the call re-runs
+eagerly) and the next in-bounds call compiles again."""
+import numpy as np
+import pytest
+
+from conftest import assert_compiled, assert_same, jit_now, run_compiled
+
+X_DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+            np.float32, np.float64]
+IDX_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.intp]
+
+
+def data(dtype, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype) == np.bool_:
+        return rng.integers(0, 2, shape).astype(bool)
+    if np.issubdtype(dtype, np.floating):
+        return rng.standard_normal(shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -1000), min(info.max, 1000), shape, dtype=dtype)
+
+
+def indices(n, shape, dtype, seed=1, negative=True):
+    rng = np.random.default_rng(seed)
+    lo = -n if negative and np.issubdtype(dtype, np.signedinteger) else 0
+    lo = max(lo, np.iinfo(dtype).min)
+    hi = min(n, int(np.iinfo(dtype).max) + 1)
+    return rng.integers(lo, hi, shape).astype(dtype)
+
+
+def check(fn, *args):
+    want = fn(*args)
+    got = run_compiled(fn, *args)
+    assert_same(want, got)
+    return got
+
+
+@pytest.mark.parametrize("xdt", X_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_rows_of_every_dtype(xdt):
+    x = data(xdt, (50, 7))
+    idx = indices(50, 300, np.int64)
+    check(lambda a, i: a[i], x, idx)
+
+
+@pytest.mark.parametrize("idt", IDX_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_every_index_dtype(idt):
+    x = data(np.float32, (100, 5))
+    idx = indices(100, (6, 9), idt)  # a 2-d index array: result [6, 9, 5]
+    check(lambda a, i: a[i] * 2 + 1, x, idx)
+    check(lambda a, i: np.take(a, i, axis=0), x, idx)
+
+
+@pytest.mark.parametrize("key", ["col", "ellipsis_last", "ellipsis_mid", "slice_then", "step_slice"])
+def test_axes_by_position(key):
+    x = data(np.float64, (6, 40, 8))
+    fns = {
+        "col": lambda a, i: a[:, i],
+        "ellipsis_last": lambda a, i: a[..., i],
+        "ellipsis_mid": lambda a, i: a[..., i, :],
+        "slice_then": lambda a, i: a[1:5, i, ::2],
+        "step_slice": lambda a, i: a[::-2, i],
+    }
+    n = 8 if key == "ellipsis_last" else 40
+    idx = indices(n, (3, 4), np.int32)
+    check(fns[key], x, idx)
+
+
+def test_fused_consumers_and_producers():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2000, 16)).astype(np.float32)
+    c = rng.standard_normal((10, 16)).astype(np.float32)
+    lab = rng.integers(0, 10, 2000)
+
+    def kmeans_step(x, c, lab):
+        d = x - c[lab]  # each point minus its centroid
+        return (d * d).sum(axis=1)
+
+    want = kmeans_step(x, c, lab)
+    got = run_compiled(kmeans_step, x, c, lab)
+    np.testing.assert_allclose(got, want, rtol=2e-6)
+    assert got.dtype == want.dtype
+
+    def labels_in_graph(x, c):
+        dist = ((x[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
+        lab = dist.argmin(axis=1)
+        return c[lab] * 0.5 + x  # an index array computed in the same graph
+
+    want = labels_in_graph(x, c)
+    got = run_compiled(labels_in_graph, x, c)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    # A gather of an expression: (x * 2)[idx], read at the gathered rows.
+    idx = rng.integers(-2000, 2000, 77)
+    fn = lambda a, i: np.exp(a * 2)[i] - 1  # noqa: E731
+    xd = x.astype(np.float64)
+    assert_same(fn(xd, idx), run_compiled(fn, xd, idx), rtol=1e-14)
+
+
+def test_non_contiguous_operands():
+    x = data(np.float64, (30, 40))
+    idx = indices(40, 50, np.int64)
+    check(lambda a, i: a.T[i], x, idx)  # rows of a transposed input
+    check(lambda a, i: a[::3][i], x, indices(10, 25, np.int64))  # a stepped input
+    big = indices(30, 200, np.int64)
+    check(lambda a, i: a[:, ::2][i[::2]], x, big)  # a stepped index array
+    f = np.asfortranarray(x)
+    check(lambda a, i: a[i] + 1, f, big)
+
+
+def test_empty_and_size_one():
+    x = data(np.float32, (5, 3))
+    check(lambda a, i: a[i], x, np.zeros(0, np.int64))
+    check(lambda a, i: a[i], x, np.zeros((2, 0), np.int32))
+    check(lambda a, i: a[:, i], x, np.array([2, -1, 0]))
+    one = data(np.int16, (1, 4))
+    check(lambda a, i: a[i], one, np.zeros(6, np.int64))
+    check(lambda a, i: a[:, i], data(np.float32, (0, 4)), np.array([3, 0]))  # zero rows gathered
+
+
+@pytest.mark.parametrize("mode", ["raise", "wrap", "clip"])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_take(mode, axis):
+    x = data(np.float64, (9, 11))
+    n = x.size if axis is None else x.shape[axis]
+    if mode == "raise":
+        idx = indices(n, (4, 5), np.int64)
+    else:
+        idx = np.random.default_rng(3).integers(-3 * n, 3 * n, (4, 5))
+        # (NumPy's wrap steps by n in a loop: no int64 extremes, which it would take ages on)
+        idx = np.concatenate([idx.ravel(), [-10**6 - 7, 10**6 + 3, -1, n]])
+    check(lambda a, i: np.take(a, i, axis=axis, mode=mode), x, idx)
+    check(lambda a, i: a.take(i, axis=axis, mode=mode) * 3, x, idx)
+
+
+def test_take_unsigned_wrap_and_clip():
+    x = data(np.int32, 13)
+    idx = np.array([0, 12, 13, 200, 255], np.uint8)
+    check(lambda a, i: np.take(a, i, mode="wrap"), x, idx)
+    check(lambda a, i: np.take(a, i, mode="clip"), x, idx)
+    # NumPy converts uint64 indices to intp: 2**64 - 1 is -1 (the last element; clipped: 0).
+    big = np.array([0, 5, 2**64 - 1, 2**63], np.uint64)
+    check(lambda a, i: np.take(a, i, mode="clip"), x, big)
+    check(lambda a, i: a[i], x, np.array([3, 2**64 - 1, 2**64 - 13], np.uint64))
+    with pytest.raises(IndexError) as want:
+        x[np.array([2**63], np.uint64)]
+    with pytest.raises(IndexError) as got:
+        jit_now(lambda a, i: a[i])(x, np.array([2**63], np.uint64))
+    assert str(got.value) == str(want.value)
+
+
+@pytest.mark.parametrize("idt", [np.int64, np.int8, np.uint16, np.uint64])
+def test_out_of_bounds_raises_numpys_index_error(idt):
+    x = data(np.float32, (20, 3))
+    fn = lambda a, i: a[i] * 2  # noqa: E731
+    jf = jit_now(fn)
+    good = indices(20, 10, idt)
+    assert_same(fn(x, good), jf(x, good))
+    for bad_value in ([20] if not np.issubdtype(idt, np.signedinteger) else [20, -21, 100]):
+        bad = good.copy()
+        bad[7] = bad_value
+        with pytest.raises(IndexError) as want:
+            fn(x, bad)
+        with pytest.raises(IndexError) as got:
+            jf(x, bad)
+        assert str(got.value) == str(want.value)
+    s = jf.stats()
+    assert s["fp_reruns"] >= 1 and any("error-rerun" in r for r in s["fallback_reasons"]), s
+    assert any("test_gather.py" in r for r in s["fallback_reasons"]), s
+    # Back in bounds: compiled again, no new re-run.
+    reruns = s["fp_reruns"]
+    assert_same(fn(x, good), jf(x, good))
+    assert jf.stats()["fp_reruns"] == reruns
+
+
+def test_take_out_of_bounds_and_bad_mode():
+    x = data(np.float64, 10)
+    jf = jit_now(lambda a, i: np.take(a, i))
+    with pytest.raises(IndexError) as want:
+        np.take(x, np.array([3, 10]))
+    with pytest.raises(IndexError) as got:
+        jf(x, np.array([3, 10]))
+    assert str(got.value) == str(want.value)
+    bad_mode = jit_now(lambda a, i: np.take(a, i, mode="nope"))
+    with pytest.raises(ValueError):
+        bad_mode(x, np.array([1]))
+
+
+def test_in_place_after_the_gather_does_not_reach_it():
+    # The gather is a copy: writing the source afterwards leaves it alone, and writing the
+    # result leaves the source alone.
+    def fn(a, i):
+        rows = a[i]
+        a[0] = -1.0
+        rows[0] = 99.0
+        return rows, a.sum()
+
+    x = data(np.float64, (6, 4))
+    idx = np.array([0, 0, 3])
+    want_x, got_x = x.copy(), x.copy()
+    want = fn(want_x, idx)
+    got = jit_now(fn)(got_x, idx)
+    assert_same(want, got)
+    assert_same(want_x, got_x)
+
+
+def test_left_to_eager_with_the_reason():
+    x = data(np.float64, (8, 8))
+    for fn, args in [(lambda a: a[a > 0], (x,)),  # a boolean mask
+                     (lambda a, i: a[i, i], (x, np.array([1, 2]))),  # two arrays
+                     (lambda a, i: a[0, i], (x, np.array([1, 2]))),  # an int with an array
+                     (lambda a, i: a[i], (x, np.array([1.0])))]:  # float indices: NumPy raises
+        jf = jit_now(fn)
+        try:
+            want = fn(*args)
+        except IndexError as e:
+            with pytest.raises(IndexError, match=str(e)[:20]):
+                jf(*args)
+            continue
+        assert_same(want, jf(*args))
+        s = jf.stats()
+        assert s["graph_breaks"] or s["fallback_calls"], s
+
+
+def test_explain_shows_the_gather():
+    import tracejit
+    text = tracejit.explain(lambda a, i: a[i] + 1, data(np.float32, (5, 2)), np.array([1, 4]))
+    assert "gather" in text, text

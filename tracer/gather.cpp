@@ -1,0 +1,165 @@
+// Integer-array indexing along one axis: x[idx], x[:, idx], x[..., idx] (one integer array among
+// constant slices) and np.take(a, indices, axis, mode) / a.take(...), recorded as a `gather`
+// (ir/ops.def) that fuses into its consumers (`x - c[labels]` reads each centroid row in place).
+//
+// NumPy's rules kept: the result has a's dtype and shape a[:axis] + idx.shape + a[axis+1:] and
+// is a copy; a negative index counts from the end (the indices converted to intp first: a uint64
+// of 2**64 - 1 is -1); an index out of bounds raises IndexError
+// (mode='raise', the default): the kernel reads element 0 for it, and a check computed
+// alongside (any index outside [-n, n)) makes the runtime drop the result and run the call again
+// eagerly, which raises NumPy's own exception at the user's line (Trace::rerun_checks).
+// mode='wrap' takes the index modulo n, mode='clip' clamps it into [0, n).
+//
+// Left to eager (a graph break or fallback, with the reason): boolean masks (the result's size
+// depends on the data), several arrays or an array with integers or None in one key (NumPy's
+// broadcast and axis-moving rules), 0-d index arrays in subscripts (an integer index: a view in
+// NumPy), an axis of runtime or zero size, out=, and indexing inside a compiled loop.
+#include "tracer/tracer_impl.h"
+
+namespace tracejit::tracer::detail {
+
+bool Tracer::gather(const AValue& x, const AValue& idx, int axis, int mode) {
+  if (!regions_.empty())
+    return fail(AbortCode::UnsupportedCall, "indexing by an array inside a compiled loop is not traced yet");
+  if (!static_only(x) || !static_only(idx)) return false;
+  const ir::Type& xt = x.type;
+  const ir::Type& it = idx.type;
+  if (!ir::is_integer(it.dtype))
+    return fail(AbortCode::UnsupportedValue, fmt::format("an index array of dtype {}", ir::dtype_name(it.dtype)));
+  const ir::Dim& len = xt.shape[static_cast<size_t>(axis)];
+  if (len.size == 0)
+    return fail(AbortCode::UnsupportedValue, "indexing an axis of size 0 by an array");
+  const int64_t n = len.size;
+  std::vector<ir::Dim> shape(xt.shape.begin(), xt.shape.begin() + axis);
+  shape.insert(shape.end(), it.shape.begin(), it.shape.end());
+  shape.insert(shape.end(), xt.shape.begin() + axis + 1, xt.shape.end());
+  ir::Graph& g = trace_.graph;
+  const ir::ValueId r = g.add_op(ir::Op::Gather, ir::Type(xt.dtype, shape), {x.v, idx.v}, {axis, mode}, loc_);
+  if (mode == 0) {
+    const ir::Type b = it.with_dtype(ir::DType::Bool);
+    ir::ValueId oob;
+    if (ir::is_unsigned_int(it.dtype) && it.dtype != ir::DType::U64) {  // never negative
+      oob = g.add_op(ir::Op::Ge, b, {cast(idx.v, ir::DType::U64), g.add_const_int(ir::DType::U64, n, loc_)}, loc_);
+    } else {
+      const ir::ValueId w = cast(idx.v, ir::DType::I64);  // uint64 wraps, as NumPy's intp conversion
+      const ir::ValueId lo = g.add_op(ir::Op::Lt, b, {w, g.add_const_int(ir::DType::I64, -n, loc_)}, loc_);
+      const ir::ValueId hi = g.add_op(ir::Op::Ge, b, {w, g.add_const_int(ir::DType::I64, n, loc_)}, loc_);
+      oob = g.add_op(ir::Op::Or, b, {lo, hi}, loc_);
+    }
+    AValue any_oob = tensor(oob, Box::Array);
+    if (it.rank() > 0) {
+      if (!reduce("any", any_oob, nullptr, false, nullptr, 0)) return false;
+      any_oob = pop();
+    }
+    trace_.rerun_checks.push_back({result_index(any_oob.v),
+                                   fmt::format("{}:{}: an index out of bounds for axis {} with size {} (NumPy raises "
+                                               "IndexError)",
+                                               PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, axis, n),
+                                   true});
+  }
+  push(tensor(r, Box::Array));
+  return true;
+}
+
+bool Tracer::index_by_array(const AValue& x, const AValue& key) {
+  // The key's parts: constant slices and Ellipsis around one integer array.
+  std::vector<const AValue*> parts;
+  if (key.kind == AValue::Kind::Tuple)
+    for (const AValue& p : key.items) parts.push_back(&p);
+  else
+    parts.push_back(&key);
+  int array_at = -1, ellipsis_at = -1;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const AValue& p = *parts[k];
+    if (p.is_tensor()) {
+      if (array_at >= 0 || p.box != Box::Array || p.type.rank() == 0 || !ir::is_integer(p.type.dtype))
+        return index_from_arrays();
+      array_at = static_cast<int>(k);
+    } else if (p.is_object() && p.obj == Py_Ellipsis && ellipsis_at < 0) {
+      ellipsis_at = static_cast<int>(k);
+    } else if (!(p.is_object() && PySlice_Check(p.obj))) {
+      return index_from_arrays();
+    }
+  }
+  if (array_at < 0) return index_from_arrays();
+  const int rank = x.type.rank();
+  const int consumed = static_cast<int>(parts.size()) - (ellipsis_at >= 0 ? 1 : 0);
+  if (consumed > rank)
+    return fail(AbortCode::UserError, fmt::format("IndexError: too many indices for array: array is {}-dimensional, "
+                                                  "but {} were indexed", rank, consumed));
+  // The array's axis: its position, or counted from the end after an Ellipsis before it.
+  const int axis = ellipsis_at >= 0 && ellipsis_at < array_at
+                       ? rank - (static_cast<int>(parts.size()) - array_at)
+                       : array_at;
+  // The slices first (a view; the array's place taken by `:`), then the gather.
+  AValue base = x;
+  if (parts.size() > 1) {
+    PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(parts.size()));
+    for (size_t k = 0; k < parts.size(); ++k) {
+      PyObject* o = static_cast<int>(k) == array_at ? PySlice_New(nullptr, nullptr, nullptr) : parts[k]->obj;
+      if (static_cast<int>(k) != array_at) Py_INCREF(o);
+      PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(k), o);
+    }
+    const bool ok = index_tensor(x, t);
+    Py_DECREF(t);
+    if (!ok) return false;
+    base = pop();
+    if (base.type.rank() != rank) return index_from_arrays();
+  }
+  return gather(base, *parts[static_cast<size_t>(array_at)], axis, 0);
+}
+
+bool Tracer::np_take(CallArgs args) {
+  // np.take(a, indices, axis=None, out=None, mode='raise'); a.take(indices, axis, out, mode).
+  std::string bad;
+  const AValue* x = args.get(0, "a");
+  const AValue* idx = args.get(1, "indices");
+  const AValue* axis_v = args.get(2, "axis");
+  const AValue* out = args.get(3, "out");
+  const AValue* mode_v = args.get(4, "mode");
+  if (!args.only({"a", "indices", "axis", "out", "mode"}, bad) || args.pos.size() > 5 ||
+      (out && !(out->is_object() && out->obj == Py_None)))
+    return fail(AbortCode::UnsupportedCall,
+                fmt::format("np.take() with '{}' is not traced yet", bad.empty() ? "out" : bad));
+  if (!x || !idx) return fail(AbortCode::UserError, "TypeError: take() missing a required argument");
+  if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt || !idx->is_tensor() ||
+      idx->box != Box::Array)
+    return fail(AbortCode::UnsupportedCall, "np.take() of constants or Python numbers is not traced yet");
+  int mode = 0;
+  if (mode_v) {
+    const char* m = mode_v->is_object() && PyUnicode_Check(mode_v->obj) ? PyUnicode_AsUTF8(mode_v->obj) : nullptr;
+    if (!m) return fail(AbortCode::UnsupportedValue, "np.take() with a mode that is not a constant string");
+    std::string s = m;
+    if (s == "raise") mode = 0;
+    else if (s == "wrap") mode = 1;
+    else if (s == "clip") mode = 2;
+    else return fail(AbortCode::UnsupportedValue, fmt::format("np.take() with mode={}", s));  // NumPy raises
+  }
+  AValue a = *x;
+  int axis = 0;
+  if (!axis_v || (axis_v->is_object() && axis_v->obj == Py_None)) {
+    // axis=None: the flattened array (C order).
+    if (!static_only(a)) return false;
+    int64_t total = 1;
+    for (const ir::Dim& d : a.type.shape) total *= d.size;
+    if (a.type.rank() != 1) {
+      auto flat = reshape_value(a, {total}, false);
+      if (!flat) return false;
+      a = *flat;
+    }
+  } else {
+    auto l = int_list(*axis_v, "axis");
+    if (!l || l->size() != 1) return l ? fail(AbortCode::UnsupportedValue, "np.take() with several axes") : false;
+    const int rank = a.type.rank();
+    int64_t ax = (*l)[0];
+    if (ax < -rank || ax >= rank)
+      return fail(AbortCode::UserError,
+                  fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", ax, rank));
+    axis = static_cast<int>(ax < 0 ? ax + rank : ax);
+  }
+  if (a.type.rank() - 1 + idx->type.rank() == 0)
+    return fail(AbortCode::UnsupportedValue, "np.take() giving one element (a NumPy scalar) is not traced yet");
+  return gather(a, *idx, axis, mode);
+}
+
+}  // namespace tracejit::tracer::detail
