@@ -278,7 +278,7 @@ struct CpuJob {
 
 void note_cpu(void* ctx, int64_t, int64_t) {
   auto* job = static_cast<CpuJob*>(ctx);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
   int cpu = sched_getcpu();
   while (std::chrono::steady_clock::now() < until) cpu = sched_getcpu();  // busy, as a kernel is
   if (std::this_thread::get_id() == job->caller) return;
