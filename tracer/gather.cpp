@@ -1,6 +1,9 @@
 // Integer-array indexing along one axis: x[idx], x[:, idx], x[..., idx] (one integer array among
 // constant slices) and np.take(a, indices, axis, mode) / a.take(...), recorded as a `gather`
 // (ir/ops.def) that fuses into its consumers (`x - c[labels]` reads each centroid row in place).
+// Integers known only at run time (`x[np.argmax(s)]`, `m[:, k]` with k computed) are gathers of
+// 0-d indices: NumPy's integer indexing, a view of x (in-place writes through it or to x while
+// it lives stay eager, as for every view) or, when every axis is taken, an element.
 //
 // NumPy's rules kept: the result has a's dtype and shape a[:axis] + idx.shape + a[axis+1:] and
 // is a copy; a negative index counts from the end (the indices converted to intp first: a uint64
@@ -12,23 +15,36 @@
 //
 // Left to eager (a graph break or fallback, with the reason): boolean masks (the result's size
 // depends on the data), several arrays or an array with integers or None in one key (NumPy's
-// broadcast and axis-moving rules), 0-d index arrays in subscripts (an integer index: a view in
-// NumPy), an axis of runtime or zero size, out=, and indexing inside a compiled loop.
+// broadcast and axis-moving rules), an axis of runtime or zero size, out=, and indexing inside a
+// compiled loop (loop regions check their runtime integer indices themselves: loops.cpp).
 #include "tracer/tracer_impl.h"
 
 namespace tracejit::tracer::detail {
 
 bool Tracer::gather(const AValue& x, const AValue& idx, int axis, int mode) {
-  if (!regions_.empty())
-    return fail(AbortCode::UnsupportedCall, "indexing by an array inside a compiled loop is not traced yet");
-  if (!static_only(x) || !static_only(idx)) return false;
+  std::optional<ir::ValueId> r = gather_value(x, idx, axis, mode);
+  if (!r) return false;
+  push(tensor(*r, Box::Array));
+  return true;
+}
+
+std::optional<ir::ValueId> Tracer::gather_value(const AValue& x, const AValue& idx, int axis, int mode) {
+  if (!regions_.empty()) {
+    fail(AbortCode::UnsupportedCall, "indexing by an array inside a compiled loop is not traced yet");
+    return std::nullopt;
+  }
+  if (!static_only(x) || !static_only(idx)) return std::nullopt;
   const ir::Type& xt = x.type;
   const ir::Type& it = idx.type;
-  if (!ir::is_integer(it.dtype))
-    return fail(AbortCode::UnsupportedValue, fmt::format("an index array of dtype {}", ir::dtype_name(it.dtype)));
+  if (!ir::is_integer(it.dtype)) {
+    fail(AbortCode::UnsupportedValue, fmt::format("an index array of dtype {}", ir::dtype_name(it.dtype)));
+    return std::nullopt;
+  }
   const ir::Dim& len = xt.shape[static_cast<size_t>(axis)];
-  if (len.size == 0)
-    return fail(AbortCode::UnsupportedValue, "indexing an axis of size 0 by an array");
+  if (len.size == 0) {
+    fail(AbortCode::UnsupportedValue, "indexing an axis of size 0 by an array");
+    return std::nullopt;
+  }
   const int64_t n = len.size;
   std::vector<ir::Dim> shape(xt.shape.begin(), xt.shape.begin() + axis);
   shape.insert(shape.end(), it.shape.begin(), it.shape.end());
@@ -48,7 +64,7 @@ bool Tracer::gather(const AValue& x, const AValue& idx, int axis, int mode) {
     }
     AValue any_oob = tensor(oob, Box::Array);
     if (it.rank() > 0) {
-      if (!reduce("any", any_oob, nullptr, false, nullptr, 0)) return false;
+      if (!reduce("any", any_oob, nullptr, false, nullptr, 0)) return std::nullopt;
       any_oob = pop();
     }
     trace_.rerun_checks.push_back({result_index(any_oob.v),
@@ -57,47 +73,51 @@ bool Tracer::gather(const AValue& x, const AValue& idx, int axis, int mode) {
                                                PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, axis, n),
                                    true});
   }
-  push(tensor(r, Box::Array));
-  return true;
+  return r;
 }
 
 bool Tracer::index_by_array(const AValue& x, const AValue& key) {
-  // The key's parts: constant slices and Ellipsis around one integer array.
+  // The key's parts: constant slices and Ellipsis around either one integer array (a gather:
+  // a copy) or integers known only at run time (`x[np.argmax(s)]`, `m[:, k]`: NumPy's integer
+  // indexing, a view, or an element when every axis is taken).
   std::vector<const AValue*> parts;
   if (key.kind == AValue::Kind::Tuple)
     for (const AValue& p : key.items) parts.push_back(&p);
   else
     parts.push_back(&key);
-  int array_at = -1, ellipsis_at = -1;
+  int ellipsis_at = -1;
+  std::vector<int> arrays, scalars;
   for (size_t k = 0; k < parts.size(); ++k) {
     const AValue& p = *parts[k];
     if (p.is_tensor()) {
-      if (array_at >= 0 || p.box != Box::Array || p.type.rank() == 0 || !ir::is_integer(p.type.dtype))
-        return index_from_arrays();
-      array_at = static_cast<int>(k);
+      if (!ir::is_integer(p.type.dtype)) return index_from_arrays();
+      if (p.type.rank() == 0) scalars.push_back(static_cast<int>(k));
+      else if (p.box == Box::Array) arrays.push_back(static_cast<int>(k));
+      else return index_from_arrays();
     } else if (p.is_object() && p.obj == Py_Ellipsis && ellipsis_at < 0) {
       ellipsis_at = static_cast<int>(k);
     } else if (!(p.is_object() && PySlice_Check(p.obj))) {
       return index_from_arrays();
     }
   }
-  if (array_at < 0) return index_from_arrays();
+  if (!(arrays.size() == 1 && scalars.empty()) && !(arrays.empty() && !scalars.empty())) return index_from_arrays();
   const int rank = x.type.rank();
   const int consumed = static_cast<int>(parts.size()) - (ellipsis_at >= 0 ? 1 : 0);
   if (consumed > rank)
     return fail(AbortCode::UserError, fmt::format("IndexError: too many indices for array: array is {}-dimensional, "
                                                   "but {} were indexed", rank, consumed));
-  // The array's axis: its position, or counted from the end after an Ellipsis before it.
-  const int axis = ellipsis_at >= 0 && ellipsis_at < array_at
-                       ? rank - (static_cast<int>(parts.size()) - array_at)
-                       : array_at;
-  // The slices first (a view; the array's place taken by `:`), then the gather.
+  // An index's axis: its position, or counted from the end after an Ellipsis before it.
+  auto axis_of = [&](int at) {
+    return ellipsis_at >= 0 && ellipsis_at < at ? rank - (static_cast<int>(parts.size()) - at) : at;
+  };
+  // The slices first (a view; each runtime index's place taken by `:`), then the gathers.
   AValue base = x;
   if (parts.size() > 1) {
     PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(parts.size()));
     for (size_t k = 0; k < parts.size(); ++k) {
-      PyObject* o = static_cast<int>(k) == array_at ? PySlice_New(nullptr, nullptr, nullptr) : parts[k]->obj;
-      if (static_cast<int>(k) != array_at) Py_INCREF(o);
+      const bool runtime = parts[k]->is_tensor();
+      PyObject* o = runtime ? PySlice_New(nullptr, nullptr, nullptr) : parts[k]->obj;
+      if (!runtime) Py_INCREF(o);
       PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(k), o);
     }
     const bool ok = index_tensor(x, t);
@@ -106,7 +126,21 @@ bool Tracer::index_by_array(const AValue& x, const AValue& key) {
     base = pop();
     if (base.type.rank() != rank) return index_from_arrays();
   }
-  return gather(base, *parts[static_cast<size_t>(array_at)], axis, 0);
+  if (!arrays.empty()) return gather(base, *parts[static_cast<size_t>(arrays[0])], axis_of(arrays[0]), 0);
+  // Integers: each drops its axis, the last first so the earlier axes keep their positions.
+  AValue cur = base;
+  for (auto it = scalars.rbegin(); it != scalars.rend(); ++it) {
+    std::optional<ir::ValueId> r = gather_value(cur, *parts[static_cast<size_t>(*it)], axis_of(*it), 0);
+    if (!r) return false;
+    cur = tensor(*r, Box::Array);
+  }
+  // Every axis taken (no Ellipsis, no slice): an element, a NumPy scalar; else a view of x.
+  if (consumed == rank && ellipsis_at < 0 && scalars.size() == parts.size()) {
+    push(tensor(cur.v, Box::NpScalar));
+    return true;
+  }
+  push(view_of(base, cur.v, Box::Array));
+  return true;
 }
 
 bool Tracer::np_take(CallArgs args) {

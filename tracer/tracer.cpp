@@ -1387,7 +1387,11 @@ bool Tracer::op_binary_subscr(const Instruction& in) {
   AValue c = pop();
   if (!note_container_read(c, false)) return false;  // effects.cpp
   if (c.kind == AValue::Kind::Dict) return dict_subscr(c, key);  // dicts.cpp
-  if (has_loop_index(key)) return dyn_subscr(c, key);  // loops.cpp
+  // (Top level, a key with an Ellipsis: the runtime integers are gathers, gather.cpp.)
+  const bool ellipsis = key.kind == AValue::Kind::Tuple &&
+                        std::any_of(key.items.begin(), key.items.end(),
+                                    [](const AValue& k) { return k.is_object() && k.obj == Py_Ellipsis; });
+  if (has_loop_index(key) && !(regions_.empty() && ellipsis && c.is_tensor())) return dyn_subscr(c, key);  // loops.cpp
   if (key.kind == AValue::Kind::Tuple) {  // a[1:-1, ::2]: a tuple of constant slices/ints
     bool consts = true;
     for (const AValue& it : key.items) consts &= it.is_object();

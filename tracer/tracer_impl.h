@@ -935,6 +935,7 @@ class Tracer {
   // x's elements at idx along `axis` (a gather op), mode 0 raise / 1 wrap / 2 clip as np.take;
   // mode 0 adds the check that re-runs the call eagerly for NumPy's IndexError.
   bool gather(const AValue& x, const AValue& idx, int axis, int mode);
+  std::optional<ir::ValueId> gather_value(const AValue& x, const AValue& idx, int axis, int mode);  // (not pushed)
   bool np_take(CallArgs args);  // np.take(a, indices, axis, out, mode), a.take(...): gather.cpp
   std::optional<AValue> reshape_value(const AValue& x, const std::vector<int64_t>& shape, bool view);
   std::optional<AValue> reshape_symbolic(const AValue& x, const std::vector<int64_t>& shape, bool view);

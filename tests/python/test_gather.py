@@ -228,3 +228,59 @@ def test_explain_shows_the_gather():
     import tracejit
     text = tracejit.explain(lambda a, i: a[i] + 1, data(np.float32, (5, 2)), np.array([1, 4]))
     assert "gather" in text, text
+
+
+# Integers known only at run time: NumPy's integer indexing (a view, or an element).
+
+def test_runtime_integer_index_element_and_row():
+    x = data(np.float32, (30, 6))
+    s = data(np.float64, 30, seed=4)
+    check(lambda a, sc: a[np.argmax(sc)] * 2, x, s)  # a row (a view, then a new array)
+    check(lambda a, sc: a[np.argmin(sc), 3] + 1, x, s)  # an element
+    check(lambda a, sc: a[:, np.argmax(sc[:6])] * 1, x, s)  # a column
+    v = data(np.int16, 30)
+    got = check(lambda a, sc: a[np.argmax(sc)], v, s)  # an element of a 1-d array: a NumPy scalar
+    assert isinstance(got, np.int16)
+    check(lambda a, sc: a[..., np.argmax(sc[:6])] * 1, x, s)
+    m3 = data(np.float64, (4, 5, 6))
+    check(lambda a, sc: a[np.argmax(sc[:4]), :, np.argmin(sc[:6])] - 1, m3, s)
+
+
+def test_runtime_integer_index_negative_and_out_of_bounds():
+    x = data(np.float64, (10, 3))
+    fn = lambda a, k: a[k - 12] * 1.0  # noqa: E731  (k - 12 is negative: from the end)
+    jf = jit_now(fn)
+    assert_same(fn(x, np.int64(5)), jf(x, np.int64(5)))
+    for k in (np.int64(1), np.int64(30)):  # -11 and 18: out of bounds
+        with pytest.raises(IndexError) as want:
+            fn(x, k)
+        with pytest.raises(IndexError) as got:
+            jf(x, k)
+        assert str(got.value) == str(want.value)
+
+
+def test_runtime_integer_index_view_semantics_stay_numpys():
+    # A row taken by a runtime index is a view: writing through it, or to the array while it
+    # lives, must reach the other (runs eagerly, as for any view); the answers are NumPy's.
+    def write_through(a, sc):
+        row = a[np.argmax(sc)]
+        row[0] = -5.0
+        return a.sum()
+
+    def write_under(a, sc):
+        row = a[np.argmax(sc)]
+        a[...] = 1.0
+        return row.sum()
+
+    s = data(np.float64, 8, seed=2)
+    for fn in (write_through, write_under):
+        want_x, got_x = data(np.float64, (8, 3)), data(np.float64, (8, 3))
+        want = fn(want_x, s)
+        got = jit_now(fn)(got_x, s)
+        assert_same(want, got)
+        assert_same(want_x, got_x)
+    # Returned, the view runs eagerly too: the caller gets NumPy's view of its array.
+    x = data(np.float64, (8, 3))
+    jf = jit_now(lambda a, sc: a[np.argmax(sc)])
+    r = jf(x, s)
+    assert np.shares_memory(r, x)
