@@ -2,6 +2,8 @@
 // joining and creation — each recorded with NumPy's own dtype rules (asked of NumPy on probes).
 #include "tracer/tracer_impl.h"
 
+#include "ir/passes/transpose_cone.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -1864,16 +1866,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       }
     }
     std::vector<int64_t> shape = static_shape(x->type);
-    bool moves = false;
-    if (axes) {
-      int64_t prev = -1;
-      for (int d = 0; d < rank; ++d) {
-        if (shape[static_cast<size_t>(d)] == 1) continue;
-        moves = moves || (*axes)[static_cast<size_t>(d)] < prev;
-        prev = (*axes)[static_cast<size_t>(d)];
-      }
-    }
-    if (!moves) {
+    if (!axes || !ir::moves_memory(x->type.shape, *axes)) {
       auto r = full_of(shape, *dt, fill);
       if (!r) return false;
       push(std::move(*r));

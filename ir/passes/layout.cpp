@@ -61,14 +61,7 @@ bool results_in_memory_order(Graph& g) {
         }))
       continue;
     // Only a permutation of the axes longer than 1 changes the memory order.
-    int64_t prev = -1;
-    bool moves = false;
-    for (size_t d = 0; d < cone->perm.size(); ++d) {
-      if (n.type.shape[d] == Dim::fixed(1)) continue;
-      moves = moves || cone->perm[d] < prev;
-      prev = cone->perm[d];
-    }
-    if (moves) plans.emplace(r, std::make_pair(k, std::move(*cone)));
+    if (moves_memory(n.type.shape, cone->perm)) plans.emplace(r, std::make_pair(k, std::move(*cone)));
   }
   if (plans.empty()) return false;
 

@@ -64,6 +64,16 @@ std::optional<TransposeCone> find_transpose_cone(const Graph& g, ValueId y, cons
   return c;
 }
 
+bool moves_memory(const std::vector<Dim>& s, const std::vector<int64_t>& p) {
+  int64_t prev = -1;
+  for (size_t d = 0; d < p.size(); ++d) {
+    if (s[d] == Dim::fixed(1)) continue;
+    if (p[d] < prev) return true;
+    prev = p[d];
+  }
+  return false;
+}
+
 std::vector<Dim> untransposed_shape(const std::vector<Dim>& s, const std::vector<int64_t>& p) {
   std::vector<Dim> out(s.size());
   for (size_t d = 0; d < p.size(); ++d) out[static_cast<size_t>(p[d])] = s[d];

@@ -35,6 +35,10 @@ std::optional<TransposeCone> find_transpose_cone(const Graph& g, ValueId y, cons
 ValueId emit_untransposed(Graph& g, const std::vector<Node>& old, const std::vector<ValueId>& remap,
                           const TransposeCone& c, ValueId y, SourceLoc loc);
 
+// Whether transpose(B, p) of shape `s` lays its elements out other than C order: the axes
+// longer than 1 are not in increasing order in p (a length-1 axis has any stride).
+bool moves_memory(const std::vector<Dim>& s, const std::vector<int64_t>& p);
+
 // The shape `s` (in the transposed order) in the untransposed axis order for permutation p.
 std::vector<Dim> untransposed_shape(const std::vector<Dim>& s, const std::vector<int64_t>& p);
 

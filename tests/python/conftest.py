@@ -50,6 +50,18 @@ def assert_same(expected, got, rtol=0.0, signed_zeros=True):
     assert got == expected
 
 
+def random_array(dtype, shape, seed=0, span=1000):
+    """Random data of `dtype`: standard normal floats, 0/1 bools, integers in [-span, span)
+    clipped to the dtype's range."""
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype) == np.bool_:
+        return rng.integers(0, 2, shape).astype(bool)
+    if np.issubdtype(dtype, np.floating):
+        return rng.standard_normal(shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -span), min(info.max, span), shape, dtype=dtype)
+
+
 @pytest.fixture
 def same():
     return assert_same

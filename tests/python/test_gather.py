@@ -7,7 +7,7 @@ eagerly) and the next in-bounds call compiles again."""
 import numpy as np
 import pytest
 
-from conftest import assert_compiled, assert_same, jit_now, run_compiled
+from conftest import assert_same, jit_now, random_array, run_compiled
 
 X_DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
             np.float32, np.float64]
@@ -15,13 +15,7 @@ IDX_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uin
 
 
 def data(dtype, shape, seed=0):
-    rng = np.random.default_rng(seed)
-    if np.dtype(dtype) == np.bool_:
-        return rng.integers(0, 2, shape).astype(bool)
-    if np.issubdtype(dtype, np.floating):
-        return rng.standard_normal(shape).astype(dtype)
-    info = np.iinfo(dtype)
-    return rng.integers(max(info.min, -1000), min(info.max, 1000), shape, dtype=dtype)
+    return random_array(dtype, shape, seed)
 
 
 def indices(n, shape, dtype, seed=1, negative=True):

@@ -10,17 +10,11 @@ import itertools
 import numpy as np
 import pytest
 
-from conftest import assert_compiled, assert_same, jit_now, run_compiled
+from conftest import assert_compiled, assert_same, jit_now, random_array, run_compiled
 
 
 def data(dtype, shape, seed=3):
-    rng = np.random.default_rng(seed)
-    if np.dtype(dtype) == np.bool_:
-        return rng.integers(0, 2, shape).astype(bool)
-    if np.issubdtype(dtype, np.floating):
-        return rng.standard_normal(shape).astype(dtype)
-    info = np.iinfo(dtype)
-    return rng.integers(max(info.min, -100), min(info.max, 100), shape, dtype=dtype)
+    return random_array(dtype, shape, seed, span=100)
 
 
 def fortran(dtype, shape, seed=3):

@@ -6,7 +6,7 @@ arithmetic bit-exact), dtype and shape, every call compiled."""
 import numpy as np
 import pytest
 
-from conftest import assert_same, run_compiled
+from conftest import assert_same, random_array, run_compiled
 
 # From 1 MiB the tiled path: whole tiles only, ragged edges on both axes, one ragged axis;
 # below it, rows as before.
@@ -14,11 +14,7 @@ SHAPES = [(2048, 2048), (1000, 300), (257, 1029), (4096, 80), (64, 64), (333, 17
 
 
 def data(dtype, shape, seed=5):
-    rng = np.random.default_rng(seed)
-    if np.issubdtype(dtype, np.floating):
-        return rng.standard_normal(shape).astype(dtype)
-    info = np.iinfo(dtype)
-    return rng.integers(max(info.min, -1000), min(info.max, 1000), shape, dtype=dtype)
+    return random_array(dtype, shape, seed)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
