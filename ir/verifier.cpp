@@ -276,6 +276,23 @@ Fault check_structural(const Graph& g, const Node& n) {
       if (r.shape != want) return "gather result shape";
       return std::nullopt;
     }
+    case Op::Scatter: {
+      const Type &x = in(0), &idx = in(1), &v = in(2);
+      if (n.ints.size() != 1) return "scatter needs ints = [axis]";
+      const int64_t axis = n.ints[0];
+      if (axis < 0 || axis >= x.rank()) return "scatter axis out of range";
+      if (!is_integer(idx.dtype)) return "scatter indices must be integers";
+      if (r != x) return "scatter keeps x's type";
+      if (v.dtype != x.dtype) return "scatter values must have x's dtype";
+      const Dim& len = x.shape[static_cast<size_t>(axis)];
+      if (!len.is_static() || len.size == 0) return "scatter axis must have a static nonzero size";
+      if (!x.is_static() || !idx.is_static()) return "scatter needs static shapes";
+      std::vector<Dim> want(x.shape.begin(), x.shape.begin() + axis);
+      want.insert(want.end(), idx.shape.begin(), idx.shape.end());
+      want.insert(want.end(), x.shape.begin() + axis + 1, x.shape.end());
+      if (v.shape != want) return "scatter values shape";
+      return std::nullopt;
+    }
     case Op::DynSlice: {
       if (n.operands.empty()) return "dyn_slice needs an operand";
       const Type& x = in(0);

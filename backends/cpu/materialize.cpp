@@ -94,8 +94,9 @@ std::vector<bool> materialize_shared(const ir::Graph& g, const std::vector<bool>
     for (size_t k = 0; k < n.operands.size(); ++k) {
       Sites& s = sites[static_cast<size_t>(n.operands[k])];
       if (buffered[i]) {
-        // A nest rooted here (a concat: one per operand) reads its operands once each.
-        s.add(mix(static_cast<uint64_t>(i), n.op == Op::Concat ? k : 0));
+        // A nest rooted here (a concat: one per operand; a scatter: x in one, idx and v in the
+        // next) reads its operands once each.
+        s.add(mix(static_cast<uint64_t>(i), n.op == Op::Concat ? k : n.op == Op::Scatter ? (k > 0 ? 1 : 0) : 0));
       } else if (sites[i].many) {
         s.many = true, s.keys.clear();
       } else {

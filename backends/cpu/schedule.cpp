@@ -213,7 +213,8 @@ Expected<Plan> make_plan(const ir::Graph& g) {
     // A dyn_update is buffered (one select pass over its operand): inline, a chain of updates
     // would be re-evaluated at every read of every later version.
     if (n.op == Op::Param || is_reduce(n.op) || n.op == Op::ArgMax || n.op == Op::ArgMin ||
-        n.op == Op::MatMul || n.op == Op::DynUpdate || is_scan(n.op) || (n.op == Op::Concat && !inline_concat(n)))
+        n.op == Op::MatMul || n.op == Op::DynUpdate || n.op == Op::Scatter || is_scan(n.op) ||
+        (n.op == Op::Concat && !inline_concat(n)))
       p.buffered[v] = true;
     if (n.op == Op::MatMul) {
       for (int k = 0; k < 2; ++k) {
@@ -283,7 +284,9 @@ std::pair<std::vector<int64_t>, int64_t> pack_scratch(const std::vector<int64_t>
 
 // ---- Nests. ----
 
-enum class NestKind { Eval, Copy, Reduce, Arg, Scan, MatMul, ConcatPart };
+// ConcatPart writes operand `part` of a concat into its buffer at its offset along the axis
+// (a scatter's operand 0, x, at offset 0: the copy its ScatterWrite nest then writes into).
+enum class NestKind { Eval, Copy, Reduce, Arg, Scan, MatMul, ConcatPart, ScatterWrite };
 
 struct Nest {
   NestKind kind = NestKind::Eval;
@@ -348,6 +351,7 @@ class Lowerer {
   Status emit_arg(Nest& n);
   Status emit_arg_inner(Nest& n);
   Status emit_scan(Nest& n);
+  Status emit_scatter(Nest& n);
   Status emit_matmul(Nest& n);
   struct RtDesc;
   std::optional<RtDesc> describe_rt(ValueId v);
@@ -1476,6 +1480,53 @@ Status Lowerer::emit_scan(Nest& n) {
   });
 }
 
+// x[..., idx, ...] = v (ir/ops.def): the nest before this one copied x into the buffer; this
+// one runs on one thread (outer extent 1) and writes v's elements in C order, so a repeated
+// index keeps the last value, as NumPy's assignment does. An index outside the axis (the
+// producer's check makes the runtime re-run the call eagerly) writes nothing.
+Status Lowerer::emit_scatter(Nest& n) {
+  const ir::Node& node = g_.node(n.v);
+  const ValueId iv = node.operands[1], vv = node.operands[2];
+  const ir::Type& it = g_.type(iv);
+  const ir::Type& vt = g_.type(vv);
+  const DType d = node.type.dtype;
+  const auto a = static_cast<size_t>(node.ints[0]);
+  const auto ri = static_cast<size_t>(it.rank());
+  const int64_t len = node.type.shape[a].size;
+  // NumPy converts the indices to intp: uint64 reinterpreted, the narrower unsigned types
+  // zero-extended (as gather).
+  const bool uns = ir::is_unsigned_int(it.dtype) && it.dtype != DType::U64;
+  root_ = ir::kNoValue;
+  auto ext = extv(vt);
+  std::vector<int> axes(ext.size());
+  for (size_t k = 0; k < axes.size(); ++k) axes[k] = static_cast<int>(k);
+  std::vector<Value*> idx(ext.size(), nullptr);
+  llvm::Function* f = b_.GetInsertBlock()->getParent();
+  return loop(begin_, end_, "o", [&](Value*) -> Status {
+    return loops(ext, axes, 0, idx, [&]() -> Status {
+      auto k = eval(iv, std::vector<Value*>(idx.begin() + static_cast<std::ptrdiff_t>(a),
+                                            idx.begin() + static_cast<std::ptrdiff_t>(a + ri)));
+      if (!k) return k.status();
+      Value* i = uns ? b_.CreateZExtOrTrunc(*k, b_.getInt64Ty()) : b_.CreateSExtOrTrunc(*k, b_.getInt64Ty());
+      if (!uns) i = b_.CreateSelect(b_.CreateICmpSLT(i, b_.getInt64(0)), b_.CreateAdd(i, b_.getInt64(len)), i);
+      Value* in = b_.CreateICmpULT(i, b_.getInt64(len));
+      auto x = eval(vv, idx);
+      if (!x) return x.status();
+      std::vector<Value*> didx(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(a));
+      didx.push_back(i);
+      didx.insert(didx.end(), idx.begin() + static_cast<std::ptrdiff_t>(a + ri), idx.end());
+      auto* write = llvm::BasicBlock::Create(ctx_, "scatter.write", f);
+      auto* next = llvm::BasicBlock::Create(ctx_, "scatter.next", f);
+      b_.CreateCondBr(in, write, next);
+      b_.SetInsertPoint(write);
+      store(n.v, -1, didx, *x, d);
+      b_.CreateBr(next);
+      b_.SetInsertPoint(next);
+      return ok_status();
+    });
+  });
+}
+
 Status Lowerer::emit_matmul(Nest& n) {
   const ir::Node& node = g_.node(n.v);
   DType d = node.type.dtype;
@@ -1891,6 +1942,21 @@ Expected<std::vector<Nest>> Lowerer::plan_nests() {
       if (static_empty(n.type)) continue;
       nest.work = Mono{0, {}};
       nests.push_back(nest);
+    } else if (n.op == Op::Scatter) {
+      // x copied into the buffer (threaded, x's expression fused), then v's elements written
+      // at their indices by one thread, in C order (a repeated index keeps the last value).
+      if (static_empty(n.type)) continue;
+      Nest base = nest;
+      base.kind = NestKind::ConcatPart;
+      base.part = 0;
+      base.outer = dim0(n.type);
+      base.independent = n.type.rank() > 0;
+      base.work = work8(n.type);
+      nests.push_back(base);
+      if (static_empty(g_.type(n.operands[2]))) continue;
+      nest.kind = NestKind::ScatterWrite;
+      nest.work = work8(g_.type(n.operands[2]));
+      nests.push_back(nest);
     } else if (n.op == Op::Concat) {
       for (size_t k = 0; k < n.operands.size(); ++k) {
         Nest part = nest;
@@ -2034,6 +2100,7 @@ Status Lowerer::emit_helper(Nest& nest, int index) {
     case NestKind::Arg: st = emit_arg(nest); break;
     case NestKind::Scan: st = emit_scan(nest); break;
     case NestKind::MatMul: st = emit_matmul(nest); break;
+    case NestKind::ScatterWrite: st = emit_scatter(nest); break;
   }
   if (!st) return st;
   b_.CreateRetVoid();

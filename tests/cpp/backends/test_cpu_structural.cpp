@@ -204,6 +204,27 @@ Arr ref_node(const ir::Graph& g, const std::vector<Arr>& inputs, ValueId v, std:
       });
       return r;
     }
+    case Op::Scatter: {
+      // ir/ops.def: x, then v's elements in C order at their (mode-0 mapped) indices; an index
+      // outside the axis writes nothing.
+      Arr x = op(0), ix = op(1), v = op(2);
+      const auto axis = static_cast<size_t>(n.ints[0]);
+      const size_t ri = ix.shape.size();
+      const int64_t len = x.shape[axis];
+      for_each(shape, [&](const auto& idx) { set(r, flat(idx, shape), x, flat(idx, shape)); });
+      for_each(v.shape, [&](const auto& idx) {
+        std::vector<int64_t> j(idx.begin() + static_cast<std::ptrdiff_t>(axis),
+                               idx.begin() + static_cast<std::ptrdiff_t>(axis + ri));
+        int64_t k = ix.i[static_cast<size_t>(flat(j, ix.shape))];
+        k = k < 0 ? k + len : k;
+        if (k < 0 || k >= len) return;
+        std::vector<int64_t> xi(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(axis));
+        xi.push_back(k);
+        xi.insert(xi.end(), idx.begin() + static_cast<std::ptrdiff_t>(axis + ri), idx.end());
+        set(r, flat(xi, shape), v, flat(idx, v.shape));
+      });
+      return r;
+    }
     case Op::Concat: {
       auto axis = static_cast<size_t>(n.ints[0]);
       int64_t off = 0;
@@ -840,6 +861,40 @@ TEST(CpuStructural, GatherModesAxesAndFusion) {
         for (int64_t k = 0; k < ia.n(); ++k) ia.i[static_cast<size_t>(k)] = (k * 7919) % (4 * len) - 2 * len;
         check(g, {xa, ia});
       }
+    }
+  }
+}
+
+// Scatter along each axis with repeated (the last one wins), negative and out-of-bounds indices
+// (written nowhere: the tracer's check re-runs the call eagerly), x an expression copied in the
+// threaded first pass, v an expression of a gather of the same x (`y[idx] += 1`), and the result
+// read by a consumer; large enough to split across threads.
+TEST(CpuStructural, ScatterAxesRepeatsAndFusion) {
+  for (DType d : {DType::F32, DType::I16}) {
+    for (int64_t axis : {0, 1}) {
+      ir::Graph g;
+      const std::vector<int64_t> xs = {37, 3000};
+      ValueId x = g.add_param(T(d, xs), ir::ParamLayout::Contiguous);
+      ValueId ix = g.add_param(T(DType::I32, {5, 8}), ir::ParamLayout::Contiguous);
+      ValueId sq = g.add_op(Op::Mul, T(d, xs), {x, x});
+      std::vector<int64_t> vs = axis == 0 ? std::vector<int64_t>{5, 8, 3000} : std::vector<int64_t>{37, 5, 8};
+      ValueId ga = g.add_op(Op::Gather, T(d, vs), {sq, ix});
+      g.node(ga).ints = {axis, 0};
+      // + the position along idx's first axis: the repeated indices below write different values.
+      ValueId pos = g.add_op(Op::Iota, T(d, vs), {});
+      g.node(pos).ints = {axis};
+      ValueId v = g.add_op(Op::Add, T(d, vs), {ga, pos});
+      ValueId sc = g.add_op(Op::Scatter, T(d, xs), {sq, ix, v});
+      g.node(sc).ints = {axis};
+      ValueId out = g.add_op(Op::Sub, T(d, xs), {sc, x});
+      g.results = {out, sc};
+      Arr xa = random_arr(d, xs, 5);
+      Arr ia = make_arr(DType::I32, {5, 8});
+      const int64_t len = xs[static_cast<size_t>(axis)];
+      for (int64_t k = 0; k < ia.n(); ++k) ia.i[static_cast<size_t>(k)] = (k * 7919) % (3 * len / 2) - len / 2;
+      ia.i[3] = ia.i[17] = 2;  // repeated
+      ia.i[20] = len + 4;      // out of bounds
+      check(g, {xa, ia});
     }
   }
 }
