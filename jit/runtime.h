@@ -85,6 +85,15 @@ struct CacheEntry : std::enable_shared_from_this<CacheEntry> {
   std::vector<std::vector<int64_t>> result_axes;
   std::vector<int> kernel_slot;   // per graph result: its kernel output index, or -1
   std::vector<std::pair<int, int>> writebacks;  // (input, graph result): in-place updates
+  // Write-backs of an input updated by one scatter alone (`w[idx] -= lr * g`): the graph
+  // result `result` of the write-back holds the indices (int64) instead of the whole updated
+  // array, `values` the values, and the runtime writes them into the caller's array (build_kernel).
+  struct ScatterBack {
+    int result = -1;
+    int values = -1;
+    int axis = 0;
+  };
+  std::map<int, ScatterBack> scatter_backs;  // by write-back result
   std::vector<tracer::RerunCheck> rerun_checks;  // tracer::Trace::rerun_checks
   std::vector<std::pair<int, int>> symbols;     // symbolic dim k = args[first].shape[second]
   // Deferred effects, performed after the kernel (see tracer::Effect).

@@ -51,29 +51,33 @@ std::optional<ir::ValueId> Tracer::gather_value(const AValue& x, const AValue& i
   shape.insert(shape.end(), xt.shape.begin() + axis + 1, xt.shape.end());
   ir::Graph& g = trace_.graph;
   const ir::ValueId r = g.add_op(ir::Op::Gather, ir::Type(xt.dtype, shape), {x.v, idx.v}, {axis, mode}, loc_);
-  if (mode == 0) {
-    const ir::Type b = it.with_dtype(ir::DType::Bool);
-    ir::ValueId oob;
-    if (ir::is_unsigned_int(it.dtype) && it.dtype != ir::DType::U64) {  // never negative
-      oob = g.add_op(ir::Op::Ge, b, {cast(idx.v, ir::DType::U64), g.add_const_int(ir::DType::U64, n, loc_)}, loc_);
-    } else {
-      const ir::ValueId w = cast(idx.v, ir::DType::I64);  // uint64 wraps, as NumPy's intp conversion
-      const ir::ValueId lo = g.add_op(ir::Op::Lt, b, {w, g.add_const_int(ir::DType::I64, -n, loc_)}, loc_);
-      const ir::ValueId hi = g.add_op(ir::Op::Ge, b, {w, g.add_const_int(ir::DType::I64, n, loc_)}, loc_);
-      oob = g.add_op(ir::Op::Or, b, {lo, hi}, loc_);
-    }
-    AValue any_oob = tensor(oob, Box::Array);
-    if (it.rank() > 0) {
-      if (!reduce("any", any_oob, nullptr, false, nullptr, 0)) return std::nullopt;
-      any_oob = pop();
-    }
-    trace_.rerun_checks.push_back({result_index(any_oob.v),
-                                   fmt::format("{}:{}: an index out of bounds for axis {} with size {} (NumPy raises "
-                                               "IndexError)",
-                                               PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, axis, n),
-                                   true});
-  }
+  if (mode == 0 && !index_bounds_check(idx, axis, n)) return std::nullopt;
   return r;
+}
+
+bool Tracer::index_bounds_check(const AValue& idx, int axis, int64_t n) {
+  ir::Graph& g = trace_.graph;
+  const ir::Type& it = idx.type;
+  const ir::Type b = it.with_dtype(ir::DType::Bool);
+  ir::ValueId oob;
+  if (ir::is_unsigned_int(it.dtype) && it.dtype != ir::DType::U64) {  // never negative
+    oob = g.add_op(ir::Op::Ge, b, {cast(idx.v, ir::DType::U64), g.add_const_int(ir::DType::U64, n, loc_)}, loc_);
+  } else {
+    const ir::ValueId w = cast(idx.v, ir::DType::I64);  // uint64 wraps, as NumPy's intp conversion
+    const ir::ValueId lo = g.add_op(ir::Op::Lt, b, {w, g.add_const_int(ir::DType::I64, -n, loc_)}, loc_);
+    const ir::ValueId hi = g.add_op(ir::Op::Ge, b, {w, g.add_const_int(ir::DType::I64, n, loc_)}, loc_);
+    oob = g.add_op(ir::Op::Or, b, {lo, hi}, loc_);
+  }
+  AValue any_oob = tensor(oob, Box::Array);
+  if (it.rank() > 0) {
+    if (!reduce("any", any_oob, nullptr, false, nullptr, 0)) return false;
+    any_oob = pop();
+  }
+  add_rerun_check(any_oob.v,
+                  fmt::format("{}:{}: an index out of bounds for axis {} with size {} (NumPy raises IndexError)",
+                              PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, axis, n),
+                  true);
+  return true;
 }
 
 bool Tracer::index_by_array(const AValue& x, const AValue& key) {
@@ -141,6 +145,88 @@ bool Tracer::index_by_array(const AValue& x, const AValue& key) {
   }
   push(view_of(base, cur.v, Box::Array));
   return true;
+}
+
+namespace {
+constexpr int kMaxScatterChain = 8;  // scatters into one array, one after another
+}  // namespace
+
+bool Tracer::store_by_array(const AValue& x, const AValue& key, const AValue& value) {
+  // x[key] = value with one integer array (or one integer known only at run time) among full
+  // slices and an Ellipsis: NumPy's assignment through integer-array indexing along one axis,
+  // recorded as a scatter (ir/ops.def): the value converted as setitem does and broadcast to
+  // the indexing result's shape x[:axis] + idx.shape + x[axis+1:] (leading length-1 axes of the
+  // value dropped first, as NumPy), each selected element written in the index's C order so a
+  // repeated index keeps the last value, an index out of bounds re-run eagerly for NumPy's
+  // IndexError. `x[idx] += v` reads x[idx] (a gather) and stores it back the same way: NumPy's
+  // buffered semantics (a repeated index adds once).
+  if (!regions_.empty()) return index_from_arrays();  // loop regions check their own indices (loops.cpp)
+  std::vector<const AValue*> parts;
+  if (key.kind == AValue::Kind::Tuple)
+    for (const AValue& p : key.items) parts.push_back(&p);
+  else
+    parts.push_back(&key);
+  int ellipsis_at = -1, at = -1;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const AValue& p = *parts[k];
+    if (p.is_tensor() && ir::is_integer(p.type.dtype) && (p.type.rank() == 0 || p.box == Box::Array) && at < 0) {
+      at = static_cast<int>(k);
+    } else if (p.is_object() && p.obj == Py_Ellipsis && ellipsis_at < 0) {
+      ellipsis_at = static_cast<int>(k);
+    } else if (p.is_object() && PySlice_Check(p.obj)) {
+      auto* sl = reinterpret_cast<PySliceObject*>(p.obj);
+      if (sl->start != Py_None || sl->stop != Py_None || sl->step != Py_None)
+        return fail(AbortCode::UnsupportedValue, "assignment through an index array next to a partial slice is not traced yet");
+    } else {
+      return fail(AbortCode::UnsupportedValue,
+                  "assignment through several index arrays, or an index array next to integers or None, is not traced yet");
+    }
+  }
+  if (at < 0) return index_from_arrays();
+  // Each scatter copies its array once: a chain of them (a loop unrolled, `for i in ...:
+  // counts[lab[i]] += 1`) would copy it once per iteration where eager writes one element.
+  int chain = 0;
+  for (ir::ValueId c = x.v; trace_.graph.node(c).op == ir::Op::Scatter; c = trace_.graph.node(c).operands[0]) ++chain;
+  if (chain >= kMaxScatterChain) return index_from_arrays();
+  const AValue& idx = *parts[static_cast<size_t>(at)];
+  if (!static_only(x) || !static_only(idx) || !static_only(value)) return false;
+  const int rank = x.type.rank();
+  const int consumed = static_cast<int>(parts.size()) - (ellipsis_at >= 0 ? 1 : 0);
+  if (consumed > rank)
+    return fail(AbortCode::UserError, fmt::format("IndexError: too many indices for array: array is {}-dimensional, "
+                                                  "but {} were indexed", rank, consumed));
+  const int axis = ellipsis_at >= 0 && ellipsis_at < at ? rank - (static_cast<int>(parts.size()) - at) : at;
+  const int64_t n = x.type.shape[static_cast<size_t>(axis)].size;
+  if (n == 0) return fail(AbortCode::UnsupportedValue, "assignment through an index array into an axis of size 0");
+  ir::Graph& g = trace_.graph;
+  const ir::DType dt = x.type.dtype;
+  auto v = stored_value(value, dt);
+  if (!v) return false;
+  std::vector<ir::Dim> ishape(x.type.shape.begin(), x.type.shape.begin() + axis);
+  ishape.insert(ishape.end(), idx.type.shape.begin(), idx.type.shape.end());
+  ishape.insert(ishape.end(), x.type.shape.begin() + axis + 1, x.type.shape.end());
+  std::vector<ir::Dim> vshape = g.type(*v).shape;
+  size_t drop = 0;
+  while (vshape.size() - drop > ishape.size() && vshape[drop].size == 1) ++drop;
+  auto b = ir::broadcast_shapes(std::vector<ir::Dim>(vshape.begin() + static_cast<std::ptrdiff_t>(drop), vshape.end()), ishape);
+  if (!b || *b != ishape) {
+    auto text = [](const std::vector<ir::Dim>& s) {
+      std::string t = "(";
+      for (size_t k = 0; k < s.size(); ++k) t += fmt::format("{}{}", k ? "," : "", s[k].size);
+      return t + (s.size() == 1 ? ",)" : ")");
+    };
+    return fail(AbortCode::UserError, fmt::format("ValueError: shape mismatch: value array of shape {} could not be "
+                                                  "broadcast to indexing result of shape {}", text(vshape), text(ishape)));
+  }
+  ir::ValueId vv = *v;
+  if (drop > 0)
+    vv = g.add_op(ir::Op::Reshape, ir::Type(dt, std::vector<ir::Dim>(vshape.begin() + static_cast<std::ptrdiff_t>(drop), vshape.end())),
+                  {vv}, loc_);
+  if (g.type(vv).shape != ishape) vv = g.add_op(ir::Op::Broadcast, ir::Type(dt, ishape), {vv}, loc_);
+  if (!index_bounds_check(idx, axis, n)) return false;
+  ir::ValueId now = g.add_op(ir::Op::Scatter, x.type, {x.v, idx.v, vv}, {axis}, loc_);
+  now = guarded_value(now, [&] { return x.v; });
+  return store_inplace(x, now);
 }
 
 bool Tracer::np_take(CallArgs args) {

@@ -368,6 +368,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   for (const auto& [k, v] : inputs_by_source_) inputs0.push_back(v.v);
   // (effects in loop regions may stand in arms: performed under the arm's condition)
   const size_t effects0 = top_effect_count(), results0 = trace_.graph.results.size();
+  const size_t checks0 = trace_.rerun_checks.size();
   const int64_t mutations0 = mutations_, guarded0 = guarded_mutations_;
   const size_t updates0 = arm_updates_.size();
   // Cond true selects the arm that runs when the branch's value is true.
@@ -403,7 +404,15 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
   };
   auto check_pure = [&]() -> bool {
     if (!impure.empty()) return refuse(impure);
-    if (top_effect_count() != effects0 || trace_.graph.results.size() != results0)
+    // (Results the arm added for its rerun checks are fine: add_rerun_check conditions them on
+    // the arm.)
+    bool other_results = false;
+    for (size_t k = results0; k < trace_.graph.results.size(); ++k) {
+      bool check = false;
+      for (size_t c = checks0; c < trace_.rerun_checks.size(); ++c) check |= trace_.rerun_checks[c].result == static_cast<int>(k);
+      other_results |= !check;
+    }
+    if (top_effect_count() != effects0 || other_results)
       return refuse(fmt::format("an arm of the branch at line {} has side effects", line));
     // Stores under the arm's condition are fine (and change the inputs they write); other
     // in-place updates are not.

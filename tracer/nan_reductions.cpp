@@ -116,10 +116,11 @@ bool Tracer::nan_moment(const std::string& name, CallArgs args) {
     if (!reduce("any", tensor(bad_slice, Box::Array), nullptr, false, nullptr, 0)) return false;
     any_bad = pop();
   }
-  trace_.rerun_checks.push_back({result_index(any_bad.v),
-                                 fmt::format("{}:{}: np.{}() met a slice with {} (NumPy warns \"{}\")",
-                                               PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name,
-                                               mean ? "no numbers" : "no degrees of freedom", warning)});
+  add_rerun_check(any_bad.v,
+                  fmt::format("{}:{}: np.{}() met a slice with {} (NumPy warns \"{}\")",
+                              PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name,
+                              mean ? "no numbers" : "no degrees of freedom", warning),
+                  false);
   push(tensor(result, box));
   return true;
 }

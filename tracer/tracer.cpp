@@ -454,6 +454,12 @@ int Tracer::result_index(ir::ValueId v) {
   return static_cast<int>(results.size() - 1);
 }
 
+void Tracer::add_rerun_check(ir::ValueId flag, std::string why, bool raises) {
+  if (ir::ValueId c = arm_condition(); c != ir::kNoValue)
+    flag = trace_.graph.add_op(ir::Op::And, ir::Type::scalar(ir::DType::Bool), {flag, c}, loc_);
+  trace_.rerun_checks.push_back({result_index(flag), std::move(why), raises});
+}
+
 bool Tracer::emit_output(const AValue& v) {
   std::vector<OutputNode>& out = trace_.outputs;
   switch (v.kind) {
@@ -1670,7 +1676,7 @@ bool Tracer::step(const Instruction& in) {
           PyObject* o = key.items[i].is_object() ? key.items[i].obj : nullptr;
           if (!o) {
             Py_DECREF(t);
-            return index_from_arrays();
+            return store_by_array(container, key, value);  // gather.cpp
           }
           Py_INCREF(o);
           PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), o);
@@ -1680,7 +1686,7 @@ bool Tracer::step(const Instruction& in) {
       }
       if (key.is_tensor() && key.box == Box::Array && key.type.dtype == ir::DType::Bool)
         return store_mask(container, key, value);  // inplace.cpp
-      if (!key.is_object()) return index_from_arrays();
+      if (!key.is_object()) return store_by_array(container, key, value);  // gather.cpp
       return store_subscr(container, key.obj, value);
     }
     case COp::FormatValue: return op_format_value(in);

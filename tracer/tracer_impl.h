@@ -709,6 +709,9 @@ class Tracer {
   PyObject* dtype_spec(const AValue& v);  // new reference
   std::optional<std::vector<ir::Dim>> broadcast_operands(const std::vector<AValue>& operands);
   int result_index(ir::ValueId v);  // position of v in the graph's results (added if absent)
+  // A Trace::rerun_checks entry for the 0-d bool `flag` (a graph result): under an if arm,
+  // the flag holds only when the arm's condition does (a check in the arm not taken is moot).
+  void add_rerun_check(ir::ValueId flag, std::string why, bool raises);
   PyObject* probe(const AValue& v);       // new reference
   // np.result_type(*probes) (the references are stolen): a new reference to the dtype, or
   // nullptr with NumPy's exception set.
@@ -937,6 +940,12 @@ class Tracer {
   bool gather(const AValue& x, const AValue& idx, int axis, int mode);
   std::optional<ir::ValueId> gather_value(const AValue& x, const AValue& idx, int axis, int mode);  // (not pushed)
   bool np_take(CallArgs args);  // np.take(a, indices, axis, out, mode), a.take(...): gather.cpp
+  // The check that re-runs the call eagerly for NumPy's IndexError when an index in idx lies
+  // outside [-n, n) (a gather's mode 0, a scatter).
+  bool index_bounds_check(const AValue& idx, int axis, int64_t n);
+  // x[idx] = v, x[:, idx] = v, x[..., idx] = v, x[i] = v with i known only at run time (a
+  // scatter op), top level: gather.cpp
+  bool store_by_array(const AValue& x, const AValue& key, const AValue& value);
   std::optional<AValue> reshape_value(const AValue& x, const std::vector<int64_t>& shape, bool view);
   std::optional<AValue> reshape_symbolic(const AValue& x, const std::vector<int64_t>& shape, bool view);
   AValue view_of(const AValue& base, ir::ValueId v, Box box);
