@@ -1,7 +1,9 @@
 """Integer-array indexing (x[idx], x[:, idx], np.take), compiled as a gather that fuses into
 its consumers since this benchmark was added (before, each was a graph break: NumPy's fancy
-indexing ran eagerly between two compiled graphs). NumPy vs tracejit in the same run, one call
-of each per round (median of the rounds); every result is checked against NumPy first.
+indexing ran eagerly between two compiled graphs), and assignment through it (y[idx] = 0,
+w[idx] -= lr * g), compiled as a scatter (before: the whole function ran eagerly). NumPy vs
+tracejit in the same run, one call of each per round (median of the rounds); every result, and
+every argument a workload updates in place, is checked against NumPy first.
 Run: python benchmarks/bench_gather.py [--runs N]"""
 import argparse
 
@@ -34,6 +36,23 @@ def columns(m, cols):
     return np.tanh(m[:, cols])
 
 
+def zero_some(x, idx):
+    y = x * 2.0
+    y[idx] = 0.0
+    return np.tanh(y)
+
+
+def sgd_rows(w, idx, g):
+    w[idx] -= 0.01 * g  # embedding rows updated in place
+    return w
+
+
+def zero_columns(m, cols):
+    y = m * 1.0
+    y[:, cols] = 0.0
+    return y
+
+
 WORKLOADS = [
     ("kmeans residual 1Mx16 f32, k=64", kmeans_residual,
      (R.standard_normal((1 << 20, 16)).astype(np.float32), R.standard_normal((64, 16)).astype(np.float32),
@@ -43,6 +62,13 @@ WORKLOADS = [
     ("v[perm] + 1 4M f32", permute, (R.standard_normal(1 << 22).astype(np.float32), R.permutation(1 << 22))),
     ("np.take(v, perm) * 2 4M f32", take, (R.standard_normal(1 << 22).astype(np.float32), R.permutation(1 << 22))),
     ("tanh(m[:, cols]) 2048^2 f32, 512 cols", columns,
+     (R.standard_normal((2048, 2048)).astype(np.float32), R.integers(0, 2048, 512))),
+    ("y[idx] = 0; tanh 4M f32, 100K idx", zero_some,
+     (R.standard_normal(1 << 22).astype(np.float32), R.integers(0, 1 << 22, 100_000))),
+    ("w[idx] -= lr*g [50K,64] f32, 4096 rows", sgd_rows,
+     (R.standard_normal((50_000, 64)).astype(np.float32), R.integers(0, 50_000, 4096),
+      R.standard_normal((4096, 64)).astype(np.float32))),
+    ("y[:, cols] = 0 2048^2 f32, 512 cols", zero_columns,
      (R.standard_normal((2048, 2048)).astype(np.float32), R.integers(0, 2048, 512))),
 ]
 
@@ -55,8 +81,12 @@ def main():
     print(f"{'workload':40s} {'numpy ms':>9s} {'tjit ms':>9s} {'ratio':>6s}")
     for name, fn, inputs in WORKLOADS:
         jf = tracejit.jit(fn, hot=0, sync=True)
-        want, got = fn(*inputs), jf(*inputs)
+        mine = [a.copy() for a in inputs]
+        theirs = [a.copy() for a in inputs]
+        want, got = fn(*theirs), jf(*mine)
         np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+        for a, b in zip(theirs, mine):
+            np.testing.assert_array_equal(a, b)
         s = jf.stats()
         assert s["compiled_calls"] == 1 and not s["graph_breaks"], (name, s["graph_break_reasons"])
         n, j = time_alternating(lambda: fn(*inputs), lambda: jf(*inputs), args.runs)
