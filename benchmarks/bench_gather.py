@@ -1,7 +1,7 @@
 """Integer-array indexing (x[idx], x[:, idx], np.take), compiled as a gather that fuses into
 its consumers since this benchmark was added (before, each was a graph break: NumPy's fancy
 indexing ran eagerly between two compiled graphs), and assignment through it (y[idx] = 0,
-w[idx] -= lr * g), compiled as a scatter (before: the whole function ran eagerly). NumPy vs
+w[idx] -= lr * g, np.add.at), compiled as a scatter (before: the whole function ran eagerly). NumPy vs
 tracejit in the same run, one call of each per round (median of the rounds); every result, and
 every argument a workload updates in place, is checked against NumPy first.
 Run: python benchmarks/bench_gather.py [--runs N]"""
@@ -53,6 +53,12 @@ def zero_columns(m, cols):
     return y
 
 
+def centroid_sums(x, labels):
+    s = np.zeros((64, x.shape[1]), x.dtype)
+    np.add.at(s, labels, x)  # unbuffered: every point added to its centroid's row
+    return s
+
+
 WORKLOADS = [
     ("kmeans residual 1Mx16 f32, k=64", kmeans_residual,
      (R.standard_normal((1 << 20, 16)).astype(np.float32), R.standard_normal((64, 16)).astype(np.float32),
@@ -68,6 +74,8 @@ WORKLOADS = [
     ("w[idx] -= lr*g [50K,64] f32, 4096 rows", sgd_rows,
      (R.standard_normal((50_000, 64)).astype(np.float32), R.integers(0, 50_000, 4096),
       R.standard_normal((4096, 64)).astype(np.float32))),
+    ("np.add.at(sums, labels, x) 1Mx16 f32", centroid_sums,
+     (R.standard_normal((1 << 20, 16)).astype(np.float32), R.integers(0, 64, 1 << 20))),
     ("y[:, cols] = 0 2048^2 f32, 512 cols", zero_columns,
      (R.standard_normal((2048, 2048)).astype(np.float32), R.integers(0, 2048, 512))),
 ]

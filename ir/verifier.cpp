@@ -278,7 +278,9 @@ Fault check_structural(const Graph& g, const Node& n) {
     }
     case Op::Scatter: {
       const Type &x = in(0), &idx = in(1), &v = in(2);
-      if (n.ints.size() != 1) return "scatter needs ints = [axis]";
+      if (n.ints.empty() || n.ints.size() > 2 || (n.ints.size() == 2 && (n.ints[1] < 0 || n.ints[1] > 4)))
+        return "scatter needs ints = [axis] or [axis, combine 0-4]";
+      if (n.ints.size() == 2 && n.ints[1] != 0 && x.dtype == DType::Bool) return "scatter combines no bools";
       const int64_t axis = n.ints[0];
       if (axis < 0 || axis >= x.rank()) return "scatter axis out of range";
       if (!is_integer(idx.dtype)) return "scatter indices must be integers";

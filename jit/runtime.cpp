@@ -148,7 +148,7 @@ void plan_scatter_backs(CacheEntry& e, ir::Graph& graph) {
   for (const auto& [w, k] : e.writebacks) {
     const ir::ValueId s = graph.results[static_cast<size_t>(k)];
     const ir::Node& n = graph.node(s);
-    if (n.op != ir::Op::Scatter || !n.type.is_static()) continue;
+    if (n.op != ir::Op::Scatter || !n.type.is_static() || (n.ints.size() > 1 && n.ints[1] != 0)) continue;
     // x is the input as the caller sees it: the param, or its transpose (a transposed or
     // F-ordered input's param holds the buffer's order); scatter_back uses the array's strides.
     const ir::Node* x = &graph.node(n.operands[0]);

@@ -151,7 +151,7 @@ namespace {
 constexpr int kMaxScatterChain = 8;  // scatters into one array, one after another
 }  // namespace
 
-bool Tracer::store_by_array(const AValue& x, const AValue& key, const AValue& value) {
+bool Tracer::store_by_array(const AValue& x, const AValue& key, const AValue& value, int combine) {
   // x[key] = value with one integer array (or one integer known only at run time) among full
   // slices and an Ellipsis: NumPy's assignment through integer-array indexing along one axis,
   // recorded as a scatter (ir/ops.def): the value converted as setitem does and broadcast to
@@ -224,7 +224,8 @@ bool Tracer::store_by_array(const AValue& x, const AValue& key, const AValue& va
                   {vv}, loc_);
   if (g.type(vv).shape != ishape) vv = g.add_op(ir::Op::Broadcast, ir::Type(dt, ishape), {vv}, loc_);
   if (!index_bounds_check(idx, axis, n)) return false;
-  ir::ValueId now = g.add_op(ir::Op::Scatter, x.type, {x.v, idx.v, vv}, {axis}, loc_);
+  ir::ValueId now = combine == 0 ? g.add_op(ir::Op::Scatter, x.type, {x.v, idx.v, vv}, {axis}, loc_)
+                                 : g.add_op(ir::Op::Scatter, x.type, {x.v, idx.v, vv}, {axis, combine}, loc_);
   now = guarded_value(now, [&] { return x.v; });
   return store_inplace(x, now);
 }

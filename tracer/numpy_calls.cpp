@@ -939,7 +939,7 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
   }
   // Pure builtins on Python values: evaluate now.
   static const char* kPure[] = {"abs", "min", "max", "float", "int", "bool", "round", "range",
-                                "tuple", "divmod", "pow", "isinstance", "sum"};
+                                "tuple", "divmod", "pow", "isinstance", "sum", "slice"};
   bool pure = false;
   for (const char* name : kPure) pure |= is_builtin(name);
   pure |= PyType_Check(f) && PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(f), &PyGenericArrType_Type);

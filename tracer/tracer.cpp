@@ -817,7 +817,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
   }
   if (PyFunction_Check(f)) return inline_call(f, callable.source, std::move(args), kwnames);
   {
-    // np.add.reduce(x, ...) / np.multiply.outer(a, b): a method bound to the ufunc, or the
+    // np.add.reduce(x, ...) / np.multiply.outer(a, b) / np.add.at(a, idx, b): a method bound to the ufunc, or the
     // method descriptor with the ufunc as the first argument (LOAD_METHOD).
     const UfuncInfo* uo = nullptr;
     const char* m = nullptr;
@@ -831,7 +831,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
       m = reinterpret_cast<PyMethodDescrObject*>(f)->d_method->ml_name;
       self_first = true;
     }
-    if (uo && m && (std::strcmp(m, "reduce") == 0 || std::strcmp(m, "outer") == 0)) {
+    if (uo && m && (std::strcmp(m, "reduce") == 0 || std::strcmp(m, "outer") == 0 || std::strcmp(m, "at") == 0)) {
       if (self_first) args.erase(args.begin());
       return ufunc_method(*uo, m, split_args(std::move(args), std::nullopt));
     }

@@ -945,7 +945,9 @@ class Tracer {
   bool index_bounds_check(const AValue& idx, int axis, int64_t n);
   // x[idx] = v, x[:, idx] = v, x[..., idx] = v, x[i] = v with i known only at run time (a
   // scatter op), top level: gather.cpp
-  bool store_by_array(const AValue& x, const AValue& key, const AValue& value);
+  bool ufunc_at(const UfuncInfo& u, CallArgs args);  // np.add.at(a, idx, b): ufunc_methods.cpp
+  // combine: 0 assignment; 1-4 ufunc.at's add, multiply, maximum, minimum (ir/ops.def scatter).
+  bool store_by_array(const AValue& x, const AValue& key, const AValue& value, int combine = 0);
   std::optional<AValue> reshape_value(const AValue& x, const std::vector<int64_t>& shape, bool view);
   std::optional<AValue> reshape_symbolic(const AValue& x, const std::vector<int64_t>& shape, bool view);
   AValue view_of(const AValue& base, ir::ValueId v, Box box);

@@ -6,9 +6,55 @@
 //    axes). Other ufuncs, out=, initial= and where= run eagerly.
 //  - outer(a, b): the ufunc of a reshaped to a.shape + (1,) * b.ndim and b, broadcast: the
 //    result has shape a.shape + b.shape (NumPy's definition), with the ufunc's own dtype rules.
+//  - at(a, indices, b) for add, subtract, multiply, maximum, minimum: NumPy's unbuffered
+//    in-place update (a repeated index applies each time, in order), one index array along one
+//    axis as for `a[indices] = b` (tracer/gather.cpp store_by_array), recorded as a combining
+//    scatter; subtract adds -b (exact in IEEE and in wrapping integers). Only when the ufunc
+//    computes in a's own dtype (np.result_type(a, b) is a.dtype) and a is not bool; returns None.
 #include "tracer/tracer_impl.h"
 
 namespace tracejit::tracer::detail {
+
+bool Tracer::ufunc_at(const UfuncInfo& u, CallArgs args) {
+  const std::string un = u.name;
+  const int combine = un == "add" || un == "subtract" ? 1 : un == "multiply" ? 2 : un == "maximum" ? 3 : un == "minimum" ? 4 : 0;
+  if (combine == 0 || args.pos.size() != 3 || !args.kw.empty())
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}.at() with these arguments is not traced yet", u.name));
+  const AValue& a = args.pos[0];
+  const AValue& key = args.pos[1];
+  const AValue& b = args.pos[2];
+  if (!a.is_tensor() || a.box != Box::Array)
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}.at() on {} is not traced", u.name, what(a)));
+  if (!(key.is_tensor() || key.kind == AValue::Kind::Tuple))
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}.at() with indices that are not an array is not traced yet", u.name));
+  if (!check_inplace_target(a) || !static_only(a)) return false;
+  const ir::DType dt = a.type.dtype;
+  if (dt == ir::DType::Bool) return fail(AbortCode::UnsupportedDtype, fmt::format("np.{}.at() on a bool array is not traced yet", u.name));
+  PyObject* pa = probe(a);
+  PyObject* pb = pa ? probe(b) : nullptr;
+  if (!pa || !pb) {
+    Py_XDECREF(pa);
+    PyErr_Clear();
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}.at() of {} is not traced yet", u.name, what(b)));
+  }
+  PyObject* rt = result_type({pa, pb});
+  const bool same = rt && PyArray_DescrCheck(rt) && dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num) == dt;
+  Py_XDECREF(rt);
+  PyErr_Clear();
+  if (!same)
+    return fail(AbortCode::UnsupportedDtype,
+                fmt::format("np.{}.at() computing in another dtype than the array's {} is not traced yet", u.name,
+                            ir::dtype_numpy_name(dt)));
+  AValue v = b;
+  if (un == "subtract") {  // a - b == a + (-b), b in a's dtype first
+    auto bv = stored_value(b, dt);
+    if (!bv) return false;
+    v = tensor(trace_.graph.add_op(ir::Op::Neg, trace_.graph.type(*bv), {*bv}, loc_), Box::Array);
+  }
+  if (!store_by_array(a, key, v, combine)) return false;
+  push(object(Py_None, Source::constant()));
+  return true;
+}
 
 bool Tracer::ufunc_method(const UfuncInfo& u, const std::string& method, CallArgs args) {
   const std::string un = u.name;
@@ -32,6 +78,7 @@ bool Tracer::ufunc_method(const UfuncInfo& u, const std::string& method, CallArg
     if (!a2) return false;
     return apply_ufunc(u, {*a2, b}, false);
   }
+  if (method == "at") return ufunc_at(u, std::move(args));
   // reduce
   const char* name = un == "add"           ? "sum"
                      : un == "multiply"    ? "prod"

@@ -309,8 +309,6 @@ Value* emit_extremum(llvm::IRBuilderBase& b, bool is_max, bool propagate_nan, DT
   return b.CreateSelect(keep_x, x, y);
 }
 
-namespace {
-
 // Accumulates floating-point flags (fp::k*) for lanes where `pred` holds into the function's
 // flag slot: an i32 alloca in the entry block, or-ed in the body (SROA makes it an OR reduction,
 // so loops still vectorize) and raised when the function returns (raise_noted_fp_flags).
@@ -335,6 +333,8 @@ void note_fp_flags(llvm::IRBuilderBase& b, Value* pred, uint32_t bits) {
   if (v->getType()->isVectorTy()) v = b.CreateOrReduce(v);
   b.CreateStore(b.CreateOr(b.CreateLoad(i32, slot), v), slot);
 }
+
+namespace {
 
 // The flags NumPy's loop raises where the compiled op's special cases are selects or integer
 // code (no float operation raises them): log(0) divides by zero, log(x < 0) is invalid, an

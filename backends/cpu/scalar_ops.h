@@ -49,6 +49,10 @@ llvm::Value* emit_extremum(llvm::IRBuilderBase& b, bool is_max, bool propagate_n
 bool float_to_int_supported(ir::DType to);
 llvm::Value* emit_float_to_int(llvm::IRBuilderBase& b, llvm::Value* x, ir::DType to);
 
+// Notes floating-point flags (fp::k*) to raise where `pred` (i1 or a vector of i1) holds, in the
+// enclosing function's flag slot (kFpFlagSlot).
+void note_fp_flags(llvm::IRBuilderBase& b, llvm::Value* pred, uint32_t bits);
+
 // Also notes the floating-point flags NumPy's loop raises where the compiled code raises none
 // (log(0), integer // 0, float -> int out of range, ...) in the enclosing function's flag slot
 // (an alloca named kFpFlagSlot), which raise_noted_fp_flags turns into a call at its returns.

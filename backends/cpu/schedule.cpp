@@ -1482,7 +1482,8 @@ Status Lowerer::emit_scan(Nest& n) {
 
 // x[..., idx, ...] = v (ir/ops.def): the nest before this one copied x into the buffer; this
 // one runs on one thread (outer extent 1) and writes v's elements in C order, so a repeated
-// index keeps the last value, as NumPy's assignment does. An index outside the axis (the
+// index keeps the last value, as NumPy's assignment does (or, for ufunc.at, combines each
+// into the current value in that order). An index outside the axis (the
 // producer's check makes the runtime re-run the call eagerly) writes nothing.
 Status Lowerer::emit_scatter(Nest& n) {
   const ir::Node& node = g_.node(n.v);
@@ -1496,6 +1497,9 @@ Status Lowerer::emit_scatter(Nest& n) {
   // NumPy converts the indices to intp: uint64 reinterpreted, the narrower unsigned types
   // zero-extended (as gather).
   const bool uns = ir::is_unsigned_int(it.dtype) && it.dtype != DType::U64;
+  const int64_t how = node.ints.size() > 1 ? node.ints[1] : 0;
+  const Op combine = how == 1 ? Op::ReduceSum : how == 2 ? Op::ReduceProd : how == 3 ? Op::ReduceMax
+                   : how == 4 ? Op::ReduceMin : Op::Param;  // Param: assignment
   root_ = ir::kNoValue;
   auto ext = extv(vt);
   std::vector<int> axes(ext.size());
@@ -1519,7 +1523,15 @@ Status Lowerer::emit_scatter(Nest& n) {
       auto* next = llvm::BasicBlock::Create(ctx_, "scatter.next", f);
       b_.CreateCondBr(in, write, next);
       b_.SetInsertPoint(write);
-      store(n.v, -1, didx, *x, d);
+      Value* val = *x;
+      if (combine != Op::Param) {  // ufunc.at: old op v
+        Value* old = load(n.v, didx);
+        // NumPy's maximum.at/minimum.at raise invalid on a NaN operand (its compare signals).
+        if (ir::is_float(d) && (combine == Op::ReduceMax || combine == Op::ReduceMin))
+          note_fp_flags(b_, b_.CreateFCmpUNO(old, val), fp::kInvalid);
+        val = this->combine(combine, d, old, val);
+      }
+      store(n.v, -1, didx, val, d);
       b_.CreateBr(next);
       b_.SetInsertPoint(next);
       return ok_status();

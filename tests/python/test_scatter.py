@@ -430,3 +430,112 @@ def test_a_long_chain_of_scatters_runs_eagerly():
     assert_same(want_y, got_y)
     s = jf.stats()
     assert s["graph_breaks"] or s["fallback_calls"], s
+
+
+# ufunc.at: NumPy's unbuffered in-place update, a combining scatter.
+
+AT_DTYPES = [np.int8, np.uint16, np.int32, np.int64, np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dt", AT_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("uf", ["add", "subtract", "multiply", "maximum", "minimum"])
+def test_ufunc_at_every_op_and_dtype(uf, dt):
+    ufunc = getattr(np, uf)
+
+    def fn(a, i, v):
+        y = a * 1
+        ufunc.at(y, i, v)  # repeated indices apply each time, in order
+        return y
+
+    a = random_array(dt, 40, seed=1, span=20)
+    v = random_array(dt, 300, seed=2, span=5)
+    if np.issubdtype(dt, np.floating) and uf not in ("maximum", "minimum"):
+        v[[3, 77]] = np.nan  # (maximum/minimum with NaN: test_ufunc_at_nan_warns_as_numpy)
+    idx = indices(40, 300, np.int64, seed=3)
+    check(fn, a, idx, v)
+
+
+def test_ufunc_at_rows_columns_scalars_and_the_callers_array():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((500, 4))
+    lab = rng.integers(0, 7, 500)
+
+    def centroids(x, lab):
+        sums = np.zeros((7, 4))
+        np.add.at(sums, lab, x)  # rows
+        cnt = np.zeros(7)
+        np.add.at(cnt, lab, 1)  # a Python scalar
+        return sums / np.maximum(cnt, 1)[:, None]
+
+    check(centroids, x, lab, rtol=1e-15)
+
+    def columns(m, c):
+        np.maximum.at(m, (slice(None), c), 0.5)  # into the caller's array, columns repeated
+        return None
+
+    check(columns, rng.standard_normal((6, 9)), np.array([1, 1, -1, 4]))
+
+    def float32_scalar(a, i):
+        np.subtract.at(a, i, 0.1)  # a weak Python float: float32 arithmetic
+        return a
+
+    check(float32_scalar, rng.standard_normal(10).astype(np.float32), np.array([2, 2, 2, 7]))
+
+
+def test_ufunc_at_left_to_eager_and_out_of_bounds():
+    def into_int(a, i):
+        np.add.at(a, i, 1.5)  # float values into an int array: another loop dtype
+        return a
+
+    def into_bool(a, i):
+        np.logical_or.at(a, i, True)
+        return a
+
+    for fn, a in ((into_int, np.zeros(5, np.int64)), (into_bool, np.zeros(5, bool))):
+        want_a, got_a = a.copy(), a.copy()
+        jf = jit_now(fn)
+        assert_same(fn(want_a, np.array([1, 1, 3])), jf(got_a, np.array([1, 1, 3])))
+        assert_same(want_a, got_a)
+        s = jf.stats()
+        assert s["graph_breaks"] or s["fallback_calls"], s
+
+    def add(a, i):
+        np.add.at(a, i, 1.0)
+        return a
+
+    jf = jit_now(add)
+    want_a, got_a = np.zeros(5), np.zeros(5)
+    with pytest.raises(IndexError) as want:
+        add(want_a, np.array([1, 5]))
+    with pytest.raises(IndexError) as got:
+        jf(got_a, np.array([1, 5]))
+    assert str(got.value) == str(want.value)
+    assert_same(want_a, got_a)
+
+
+@pytest.mark.parametrize("uf", ["maximum", "minimum"])
+def test_ufunc_at_nan_warns_as_numpy(uf):
+    # NumPy's maximum.at/minimum.at warn "invalid value" on a NaN operand (np.maximum does not):
+    # the compiled call notes the flag, and the call re-runs eagerly for NumPy's warning.
+    ufunc = getattr(np, uf)
+
+    def fn(a, i, v):
+        ufunc.at(a, i, v)
+        return a
+
+    a = np.array([1.0, np.nan, 3.0, 4.0])
+    v = np.array([2.0, 0.5, np.nan])
+    idx = np.array([0, 1, 2])
+    want_a, got_a = a.copy(), a.copy()
+    with pytest.warns(RuntimeWarning, match=f"invalid value encountered in {uf}"):
+        want = fn(want_a, idx, v)
+    jf = jit_now(fn)
+    with pytest.warns(RuntimeWarning, match=f"invalid value encountered in {uf}"):
+        got = jf(got_a, idx, v)
+    assert_same(want, got)
+    assert_same(want_a, got_a)
+    assert jf.stats()["fp_reruns"] == 1, jf.stats()
+    clean = np.array([5.0, 1.0, 2.0])  # no NaN: compiled, no warning
+    want_a, got_a = a[[0, 2, 3]].copy(), a[[0, 2, 3]].copy()
+    assert_same(fn(want_a, idx, clean), jf(got_a, idx, clean))
+    assert jf.stats()["fp_reruns"] == 1 and jf.stats()["compiled_calls"] == 1, jf.stats()

@@ -221,7 +221,17 @@ Arr ref_node(const ir::Graph& g, const std::vector<Arr>& inputs, ValueId v, std:
         std::vector<int64_t> xi(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(axis));
         xi.push_back(k);
         xi.insert(xi.end(), idx.begin() + static_cast<std::ptrdiff_t>(axis + ri), idx.end());
-        set(r, flat(xi, shape), v, flat(idx, v.shape));
+        const int64_t to = flat(xi, shape), from = flat(idx, v.shape);
+        const int64_t how = n.ints.size() > 1 ? n.ints[1] : 0;
+        if (how == 0) return set(r, to, v, from);
+        const Op op = how == 1 ? Op::Add : how == 2 ? Op::Mul : how == 3 ? Op::Maximum : Op::Minimum;
+        if (isf(d)) {
+          double& o = r.f[static_cast<size_t>(to)];
+          o = round_to(d, ref_float_binary(op, o, v.f[static_cast<size_t>(from)]));
+        } else {
+          int64_t& o = r.i[static_cast<size_t>(to)];
+          o = wrap(d, ref_int_binary(op, d, o, v.i[static_cast<size_t>(from)]));
+        }
       });
       return r;
     }
@@ -865,13 +875,14 @@ TEST(CpuStructural, GatherModesAxesAndFusion) {
   }
 }
 
-// Scatter along each axis with repeated (the last one wins), negative and out-of-bounds indices
+// Scatter (and ufunc.at combining) along each axis with repeated (the last one wins), negative and out-of-bounds indices
 // (written nowhere: the tracer's check re-runs the call eagerly), x an expression copied in the
 // threaded first pass, v an expression of a gather of the same x (`y[idx] += 1`), and the result
 // read by a consumer; large enough to split across threads.
 TEST(CpuStructural, ScatterAxesRepeatsAndFusion) {
   for (DType d : {DType::F32, DType::I16}) {
     for (int64_t axis : {0, 1}) {
+     for (int64_t how : {0, 1, 2, 3, 4}) {  // assignment; ufunc.at's add, multiply, maximum, minimum
       ir::Graph g;
       const std::vector<int64_t> xs = {37, 3000};
       ValueId x = g.add_param(T(d, xs), ir::ParamLayout::Contiguous);
@@ -885,7 +896,7 @@ TEST(CpuStructural, ScatterAxesRepeatsAndFusion) {
       g.node(pos).ints = {axis};
       ValueId v = g.add_op(Op::Add, T(d, vs), {ga, pos});
       ValueId sc = g.add_op(Op::Scatter, T(d, xs), {sq, ix, v});
-      g.node(sc).ints = {axis};
+      g.node(sc).ints = {axis, how};
       ValueId out = g.add_op(Op::Sub, T(d, xs), {sc, x});
       g.results = {out, sc};
       Arr xa = random_arr(d, xs, 5);
@@ -895,6 +906,7 @@ TEST(CpuStructural, ScatterAxesRepeatsAndFusion) {
       ia.i[3] = ia.i[17] = 2;  // repeated
       ia.i[20] = len + 4;      // out of bounds
       check(g, {xa, ia});
+     }
     }
   }
 }
