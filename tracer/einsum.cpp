@@ -3,6 +3,9 @@
 // dtype (int8 wraps in int8, float32 accumulates in float32); so do these reductions, and a
 // contraction with free indices on both sides goes to the matmul (BLAS for floats), whose sums
 // differ from NumPy's loop within matmul's stated bound. Pure permutations are NumPy's views.
+// np.tensordot(a, b, axes) is the einsum contracting the paired axes, a's free axes then b's in
+// the result (NumPy's definition; its dot sums differ within the same bound), a 0-d array when
+// every axis is contracted.
 #include <algorithm>
 #include <map>
 
@@ -226,6 +229,90 @@ bool Tracer::einsum(CallArgs args) {
   auto shaped = reshape_value(c, sizes_of(batch + fa + fb), false);
   if (!shaped) return false;
   return finish(*shaped, batch + fa + fb, true);
+}
+
+bool Tracer::tensordot(CallArgs args) {
+  std::string bad;
+  const AValue* a = args.get(0, "a");
+  const AValue* b = args.get(1, "b");
+  const AValue* axes_v = args.get(2, "axes");
+  if (!args.only({"a", "b", "axes"}, bad) || args.pos.size() > 3)
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.tensordot() with '{}' is not traced yet", bad));
+  if (!a || !b) return fail(AbortCode::UserError, "TypeError: tensordot() missing a required argument");
+  for (const AValue* v : {a, b})
+    if (!v->is_tensor() || v->box != Box::Array)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.tensordot() of {} is not traced yet", what(*v)));
+  const int ra = a->type.rank(), rb = b->type.rank();
+  // The contracted axes: axes=N pairs a's last N with b's first N; a pair of sequences (or ints)
+  // pairs them one by one.
+  std::vector<int64_t> ia, ib;
+  if (!axes_v || (axes_v->is_object() && PyLong_Check(axes_v->obj))) {
+    const int64_t nax = axes_v ? PyLong_AsLongLong(axes_v->obj) : 2;
+    if (nax < 0 || nax > ra || nax > rb)
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.tensordot(axes={}) of arrays of rank {} and {}", nax, ra, rb));
+    for (int64_t k = 0; k < nax; ++k) ia.push_back(ra - nax + k), ib.push_back(k);
+  } else {
+    const AValue& ax = *axes_v;
+    const bool pair = (ax.kind == AValue::Kind::Tuple && ax.items.size() == 2) ||
+                      (ax.is_object() && PySequence_Check(ax.obj) && PySequence_Size(ax.obj) == 2);
+    if (!pair) return fail(AbortCode::UnsupportedValue, "np.tensordot() axes that are not an int or a pair");
+    for (int side = 0; side < 2; ++side) {
+      AValue item;
+      if (ax.kind == AValue::Kind::Tuple) {
+        item = ax.items[static_cast<size_t>(side)];
+      } else {
+        PyObject* o = PySequence_GetItem(ax.obj, side);
+        if (!o) return fail(AbortCode::UserError, exception_text());
+        item = object(o, Source::constant());
+        Py_DECREF(o);
+      }
+      std::vector<int64_t> list;
+      if (item.is_object() && PyLong_Check(item.obj)) {
+        list.push_back(PyLong_AsLongLong(item.obj));
+      } else {
+        auto l = int_list(item, "axes");
+        if (!l) return false;
+        list = *l;
+      }
+      (side == 0 ? ia : ib) = list;
+    }
+    if (ia.size() != ib.size()) return fail(AbortCode::UserError, "ValueError: shape-mismatch for sum");
+    for (size_t k = 0; k < ia.size(); ++k) {
+      if (ia[k] < -ra || ia[k] >= ra || ib[k] < -rb || ib[k] >= rb)
+        return fail(AbortCode::UserError, "IndexError: tuple index out of range");
+      if (ia[k] < 0) ia[k] += ra;
+      if (ib[k] < 0) ib[k] += rb;
+    }
+  }
+  if (ra + rb > 52) return fail(AbortCode::UnsupportedValue, "np.tensordot() of arrays with more than 52 axes in all");
+  std::string la, lb, out;
+  auto letter = [](int k) { return static_cast<char>(k < 26 ? 'a' + k : 'A' + (k - 26)); };
+  for (int k = 0; k < ra; ++k) la += letter(k);
+  lb.assign(static_cast<size_t>(rb), ' ');
+  for (size_t k = 0; k < ia.size(); ++k) {
+    if (lb[static_cast<size_t>(ib[k])] != ' ' || std::count(ia.begin(), ia.end(), ia[k]) > 1)
+      return fail(AbortCode::UnsupportedValue, "np.tensordot() with an axis named twice");
+    if (a->type.shape[static_cast<size_t>(ia[k])] != b->type.shape[static_cast<size_t>(ib[k])])
+      return fail(AbortCode::UserError, "ValueError: shape-mismatch for sum");
+    lb[static_cast<size_t>(ib[k])] = la[static_cast<size_t>(ia[k])];
+  }
+  int next = ra;
+  for (char& c : lb)
+    if (c == ' ') c = letter(next++);
+  for (int k = 0; k < ra; ++k)
+    if (std::find(ia.begin(), ia.end(), k) == ia.end()) out += la[static_cast<size_t>(k)];
+  for (int k = 0; k < rb; ++k)
+    if (std::find(ib.begin(), ib.end(), k) == ib.end()) out += lb[static_cast<size_t>(k)];
+  PyObject* spec = PyUnicode_FromString((la + "," + lb + "->" + out).c_str());
+  if (!spec) return fail(AbortCode::UserError, exception_text());
+  CallArgs e;
+  e.pos = {object(spec, Source::constant()), *a, *b};
+  Py_DECREF(spec);
+  if (!einsum(std::move(e))) return false;
+  AValue r = pop();
+  r.box = Box::Array;  // (NumPy's tensordot returns a 0-d array where einsum returns a scalar)
+  push(std::move(r));
+  return true;
 }
 
 }  // namespace tracejit::tracer::detail

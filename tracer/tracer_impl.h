@@ -918,6 +918,7 @@ class Tracer {
   bool call_numpy(const std::string& name, CallArgs args, bool method, bool& handled);
   bool copyto(CallArgs args);  // np.copyto(dst, src): inplace.cpp
   bool einsum(CallArgs args);  // einsum.cpp
+  bool tensordot(CallArgs args);  // np.tensordot as the einsum it is: einsum.cpp
   bool tile_repeat(const std::string& name, CallArgs args);  // np.tile, np.repeat: tile_repeat.cpp
   bool flip(const std::string& name, CallArgs args);  // np.flip, np.fliplr, np.flipud: flip.cpp
   // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
