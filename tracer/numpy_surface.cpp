@@ -100,7 +100,7 @@ constexpr const char* kFunctions[] = {
     "argmin", "matmul", "dot", "outer", "inner", "reshape", "ravel", "transpose", "swapaxes", "squeeze",
     "expand_dims", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "roll",
     "triu", "tril", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
-    "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm", "copyto", "einsum", "tensordot", "tile",
+    "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm", "copyto", "einsum", "tensordot", "cross", "tile",
     "repeat", "cumsum", "cumprod", "diff", "isclose", "allclose", "flip", "identity", "trace", "diag",
     "fliplr", "flipud", "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "ptp", "count_nonzero", "average", "atleast_1d", "atleast_2d",
     "atleast_3d", "take",

@@ -802,6 +802,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (std::strcmp(npname, "copyto") == 0) return copyto(split_args(std::move(args), std::nullopt));  // inplace.cpp
     if (std::strcmp(npname, "einsum") == 0) return einsum(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "tensordot") == 0) return tensordot(split_args(std::move(args), std::nullopt));
+    if (std::strcmp(npname, "cross") == 0) return np_cross(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "tile") == 0 || std::strcmp(npname, "repeat") == 0)
       return tile_repeat(npname, split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "flip") == 0 || std::strcmp(npname, "fliplr") == 0 || std::strcmp(npname, "flipud") == 0)
