@@ -774,6 +774,27 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
   return true;
 }
 
+bool Tracer::diagonal_view(const AValue& x, int64_t offset) {
+  // NumPy's a.diagonal(offset) of a 2-d (n, m) array: a read-only view of the elements
+  // (i, i + offset), the slice of the flattened matrix from offset (or -offset * m) with step
+  // m + 1. As every view here, writes through it or to `a` while it lives, and returning it, run
+  // eagerly (where NumPy raises for the read-only view or returns it).
+  if (!static_only(x)) return false;
+  const int64_t n = x.type.shape[0].size, m = x.type.shape[1].size;
+  const int64_t count = std::max<int64_t>(offset >= 0 ? std::min(n, m - offset) : std::min(n + offset, m), 0);
+  if (count == 0) return fail(AbortCode::UnsupportedValue, "an empty diagonal is not traced yet");
+  auto flat = reshape_value(x, {n * m}, false);
+  if (!flat) return false;
+  ir::Node d;
+  d.op = ir::Op::Slice;
+  d.type = ir::Type::of(x.type.dtype, {count});
+  d.operands = {flat->v};
+  d.ints = {offset >= 0 ? offset : -offset * m, m + 1};
+  d.loc = loc_;
+  push(view_of(x, trace_.graph.add(std::move(d)), Box::Array));
+  return true;
+}
+
 bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, bool& handled) {
   handled = true;
   // Calls that reason about runtime (symbolic) sizes exactly; every other call needs static
@@ -1509,15 +1530,13 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     // np.diag(v, k) of a 1-d v: NumPy fills zeros((n, n)) with n = len(v) + |k| and stores v on
     // the k-th diagonal. Recorded as select(col - row == k, v padded with |k| zeros and
     // broadcast along the rows (k >= 0: res[i, i + k] = v[i]) or the columns (k < 0:
-    // res[j - k, j] = v[j]), 0). A 2-d v gives a read-only view of its diagonal in NumPy, which
-    // the tracer cannot mark read-only: that form runs eagerly.
+    // res[j - k, j] = v[j]), 0). A 2-d v gives the view of its k-th diagonal (diagonal_view).
     const AValue* x = args.get(0, "v");
     if (!x || !args.only({"v", "k"}, bad) || args.pos.size() > 2)
       return fail(AbortCode::UnsupportedCall, fmt::format("np.diag() with '{}' is not traced yet", bad.empty() ? "these arguments" : bad));
     if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
       return fail(AbortCode::UnsupportedValue, fmt::format("np.diag() of {} is not traced", what(*x)));
-    if (x->type.rank() == 2) return fail(AbortCode::UnsupportedCall, "np.diag() of a 2-d array (a read-only view in NumPy) is not traced");
-    if (x->type.rank() != 1) return fail(AbortCode::UserError, "ValueError: Input must be 1- or 2-d.");
+    if (x->type.rank() != 1 && x->type.rank() != 2) return fail(AbortCode::UserError, "ValueError: Input must be 1- or 2-d.");
     int64_t k = 0;
     if (const AValue* kv = args.get(1, "k")) {
       if (!(kv->is_object() && (PyLong_Check(kv->obj) || PyArray_IsScalar(kv->obj, Integer))))
@@ -1526,6 +1545,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       if (!l) return false;
       k = (*l)[0];
     }
+    if (x->type.rank() == 2) return diagonal_view(*x, k);  // NumPy: a.diagonal(k)
     const ir::DType dt = x->type.dtype;
     const int64_t len = x->type.shape[0].size, pad = k < 0 ? -k : k, n = len + pad;
     auto zero = [&] { return ir::is_float(dt) ? g.add_const_float(dt, 0.0, loc_) : g.add_const_int(dt, 0, loc_); };
@@ -1593,6 +1613,26 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (!v) return false;
     push(*v);
     return true;
+  }
+  if (name == "diagonal") {
+    // np.diagonal(a, offset=0) / a.diagonal(offset) of a 2-d array: diagonal_view. Other axes
+    // and ranks run eagerly.
+    const AValue* x = args.get(0, "a");
+    if (!x || !args.only({"a", "offset"}, bad) || args.pos.size() > 2)
+      return fail(AbortCode::UnsupportedCall, fmt::format("diagonal() with '{}' is not traced yet", bad.empty() ? "these arguments" : bad));
+    if (!x->is_tensor() || x->box != Box::Array)
+      return fail(AbortCode::UnsupportedValue, fmt::format("diagonal() of {} is not traced", what(*x)));
+    if (x->type.rank() < 2) return fail(AbortCode::UserError, "ValueError: diag requires an array of at least two dimensions");
+    if (x->type.rank() != 2) return fail(AbortCode::UnsupportedCall, "diagonal() of an array with more than 2 dimensions is not traced yet");
+    int64_t offset = 0;
+    if (const AValue* ov = args.get(1, "offset")) {
+      if (!(ov->is_object() && (PyLong_Check(ov->obj) || PyArray_IsScalar(ov->obj, Integer))))
+        return fail(AbortCode::UnsupportedValue, "diagonal() offset must be a constant integer");
+      auto l = int_list(*ov, "offset");
+      if (!l) return false;
+      offset = (*l)[0];
+    }
+    return diagonal_view(*x, offset);
   }
   if (name == "trace" && !method) {
     // np.trace(a, offset=0, axis1=0, axis2=1, dtype=None) of a 2-d array is

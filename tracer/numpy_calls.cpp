@@ -744,7 +744,7 @@ bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool 
   static const char* kMethods[] = {"astype", "copy", "sum", "prod", "mean", "max", "min", "any",
                                    "all", "std", "var", "argmax", "argmin", "reshape", "ravel",
                                    "flatten", "transpose", "swapaxes", "squeeze", "clip", "dot",
-                                   "round", "fill", "repeat", "cumsum", "cumprod", "trace", "take"};
+                                   "round", "fill", "repeat", "cumsum", "cumprod", "trace", "take", "diagonal"};
   bool known = false;
   for (const char* m : kMethods) known |= name == m;
   if (name == "T" && !method) {

@@ -101,7 +101,7 @@ constexpr const char* kFunctions[] = {
     "expand_dims", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "split", "roll",
     "triu", "tril", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
     "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm", "copyto", "einsum", "tensordot", "cross", "tile",
-    "repeat", "cumsum", "cumprod", "diff", "isclose", "allclose", "flip", "identity", "trace", "diag",
+    "repeat", "cumsum", "cumprod", "diff", "isclose", "allclose", "flip", "identity", "trace", "diag", "diagonal",
     "fliplr", "flipud", "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "ptp", "count_nonzero", "average", "atleast_1d", "atleast_2d",
     "atleast_3d", "take",
 };

@@ -4,9 +4,10 @@ integer and bool results are bit-exact and float ones (float inputs or dtype=flo
 exact sum (the summation order is tracejit's, not NumPy's pairwise one); identity as np.eye.
 np.diag(v, k) of a 1-d v compiles as a select of v (padded, broadcast) on col - row == k: a new
 array, bit-exact. Compared with eager NumPy over every dtype, 0- and 1-sized dims, non-contiguous
-inputs and every offset form; each call compiled. np.diag of a 2-d array (a read-only view in
-NumPy), trace's axis1/axis2/out and arrays of other ranks run eagerly with NumPy's result or
-error."""
+inputs and every offset form; each call compiled. np.diag / np.diagonal / a.diagonal of a 2-d
+array is NumPy's read-only view of the diagonal (a slice of the flattened matrix): compiled when
+read, eager when returned or written through (NumPy's view, NumPy's ValueError); trace's
+axis1/axis2/out and arrays of other ranks run eagerly with NumPy's result or error."""
 import numpy as np
 import pytest
 
@@ -168,3 +169,43 @@ def test_diag_of_matrix_is_numpys_read_only_view():
         want, got = f(x), jit_now(f)(x)
         assert_same(want, got)
         assert not got.flags.writeable and np.shares_memory(got, x)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint64, np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("layout", list(INPUTS))
+def test_diagonal_of_matrix_read_compiled(dtype, layout):
+    for shape in [(4, 6), (5, 5), (40, 33)]:
+        x = INPUTS[layout](make(shape if layout != "stepped" else (2 * shape[0], 3 * shape[1]), dtype))
+        n, m = x.shape
+        for k in sorted({0, 2, -1, m - 1}):
+            if (min(n, m - k) if k >= 0 else min(n + k, m)) <= 0:
+                continue
+
+            def f(a):
+                return np.diag(a, k) * 1, np.diagonal(a, k).copy(), np.maximum(a.diagonal(k)[::-1], a.diagonal(k))
+
+            jf = jit_now(f)
+            assert_same(f(x), jf(x))
+            assert_compiled(jf)
+
+
+def test_diagonal_writes_raise_numpys_error():
+    def write_through(a):
+        d = a.diagonal()
+        d[0] = 5.0
+        return a
+
+    def write_base(a):
+        d = np.diag(a)
+        a[0, 0] = 7.0
+        return d.sum()
+
+    x = np.arange(12.0).reshape(3, 4)
+    with pytest.raises(ValueError, match="read-only") as want:
+        write_through(x.copy())
+    with pytest.raises(ValueError, match="read-only") as got:
+        jit_now(write_through)(x.copy())
+    assert str(got.value) == str(want.value)
+    want_x, got_x = x.copy(), x.copy()
+    assert_same(write_base(want_x), jit_now(write_base)(got_x))
+    assert_same(want_x, got_x)
