@@ -39,10 +39,16 @@ def test_cross_specials_and_fusion():
 def test_other_forms_run_eagerly():
     for fn, args in [(lambda x, y: np.cross(x, y, axis=0), (np.ones((3, 4)), np.ones((3, 4)))),
                      (lambda x, y: np.cross(x, y), (np.ones((5, 2)), np.ones((5, 3))))]:
+        jf = jit_now(fn)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            want = fn(*args)
-            jf = jit_now(fn)
+            try:
+                want = fn(*args)
+            except ValueError as e:  # NumPy >= 2.5: 2-vectors raise
+                with pytest.raises(ValueError) as got:
+                    jf(*args)
+                assert str(got.value) == str(e)
+                continue
             got = jf(*args)
         assert_same(want, got)
         s = jf.stats()
