@@ -115,7 +115,12 @@ bool object_ok(const Guard& g, Guard::Kind kind, PyObject* o) {
       return eq == 1;
     }
     case Guard::Kind::Identity:
-      return o == g.expected;
+      // A method bound to a C object (np.add.at, np.add.reduce) is a new object at every
+      // lookup: the same method of the same object is the same value.
+      return o == g.expected ||
+             (PyCFunction_Check(o) && PyCFunction_Check(g.expected) && PyCFunction_GET_SELF(o) &&
+              PyCFunction_GET_SELF(o) == PyCFunction_GET_SELF(g.expected) &&
+              reinterpret_cast<PyCFunctionObject*>(o)->m_ml == reinterpret_cast<PyCFunctionObject*>(g.expected)->m_ml);
     case Guard::Kind::Len: {
       if (Py_TYPE(o) != g.type) return false;
       Py_ssize_t n = PyObject_Length(o);

@@ -539,3 +539,22 @@ def test_ufunc_at_nan_warns_as_numpy(uf):
     want_a, got_a = a[[0, 2, 3]].copy(), a[[0, 2, 3]].copy()
     assert_same(fn(want_a, idx, clean), jf(got_a, idx, clean))
     assert jf.stats()["fp_reruns"] == 1 and jf.stats()["compiled_calls"] == 1, jf.stats()
+
+
+def test_ufunc_methods_compile_once():
+    # np.add.at / np.add.reduce are new bound-method objects at every lookup: the guard on them
+    # must accept the same method of the same ufunc (it recompiled at every call).
+    def at(s, i, x):
+        np.add.at(s, i, x)
+        return s
+
+    def reduce(x):
+        return np.add.reduce(x) * 2
+
+    ja, jr = jit_now(at), jit_now(reduce)
+    for _ in range(3):
+        assert_same(at(np.zeros(3), np.array([0, 1, 1]), np.ones(3)), ja(np.zeros(3), np.array([0, 1, 1]), np.ones(3)))
+        assert_same(reduce(np.arange(4.0)), jr(np.arange(4.0)))
+    for jf in (ja, jr):
+        s = jf.stats()
+        assert s["compiles"] == 1 and s["compiled_calls"] == 3 and not s["recompile_reasons"], s
