@@ -1,5 +1,6 @@
 // Integer-array indexing along one axis: x[idx], x[:, idx], x[..., idx] (one integer array among
-// constant slices) and np.take(a, indices, axis, mode) / a.take(...), recorded as a `gather`
+// constant slices), np.take(a, indices, axis, mode) / a.take(...) and np.take_along_axis (a
+// gather from the flattened array at computed flat indices), recorded as a `gather`
 // (ir/ops.def) that fuses into its consumers (`x - c[labels]` reads each centroid row in place).
 // Integers known only at run time (`x[np.argmax(s)]`, `m[:, k]` with k computed) are gathers of
 // 0-d indices: NumPy's integer indexing, a view of x (in-place writes through it or to x while
@@ -228,6 +229,86 @@ bool Tracer::store_by_array(const AValue& x, const AValue& key, const AValue& va
                                  : g.add_op(ir::Op::Scatter, x.type, {x.v, idx.v, vv}, {axis, combine}, loc_);
   now = guarded_value(now, [&] { return x.v; });
   return store_inplace(x, now);
+}
+
+bool Tracer::take_along_axis(CallArgs args) {
+  // np.take_along_axis(arr, indices, axis): out[..., j, ...] = arr[..., indices[..., j, ...], ...]
+  // along `axis`, indices of arr's rank broadcast against arr on the other axes (NumPy's
+  // definition). Recorded as one gather from the flattened arr at the flat index sum_d
+  // coord_d * stride_d (coord_axis = the index, negative from the end; a broadcast axis of
+  // arr contributes 0), clip mode: the bounds check on the indices along `axis` (an index out of
+  // bounds re-runs the call eagerly for NumPy's IndexError) keeps it in bounds.
+  std::string bad;
+  const AValue* arr = args.get(0, "arr");
+  const AValue* idx = args.get(1, "indices");
+  const AValue* axis_v = args.get(2, "axis");
+  if (!args.only({"arr", "indices", "axis"}, bad) || args.pos.size() > 3)
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.take_along_axis() with '{}' is not traced yet", bad));
+  if (!arr || !idx || !axis_v) return fail(AbortCode::UserError, "TypeError: take_along_axis() missing a required argument");
+  if (!regions_.empty()) return index_from_arrays();
+  if (!arr->is_tensor() || arr->box != Box::Array || !idx->is_tensor() || idx->box != Box::Array)
+    return fail(AbortCode::UnsupportedCall, "np.take_along_axis() of constants or Python numbers is not traced yet");
+  if (!ir::is_integer(idx->type.dtype)) return fail(AbortCode::UnsupportedValue, "np.take_along_axis() indices that are not integers");
+  if (!static_only(*arr) || !static_only(*idx)) return false;
+  AValue a = *arr;
+  int64_t axis = 0;
+  if (axis_v->is_object() && axis_v->obj == Py_None) {
+    if (idx->type.rank() != 1) return fail(AbortCode::UnsupportedValue, "np.take_along_axis(axis=None) with indices that are not 1-d");
+    auto flat = reshape_value(a, {static_cast<int64_t>(*a.type.static_numel())}, false);
+    if (!flat) return false;
+    a = *flat;
+  } else {
+    auto l = int_list(*axis_v, "axis");
+    if (!l || l->size() != 1) return l ? fail(AbortCode::UnsupportedValue, "np.take_along_axis() with several axes") : false;
+    axis = (*l)[0];
+  }
+  const int rank = a.type.rank();
+  if (idx->type.rank() != rank || rank == 0)
+    return fail(AbortCode::UnsupportedValue, "np.take_along_axis() with indices of another rank than the array");
+  if (axis < -rank || axis >= rank)
+    return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", axis, rank));
+  if (axis < 0) axis += rank;
+  const auto ax = static_cast<size_t>(axis);
+  const int64_t m = a.type.shape[ax].size;
+  if (m == 0) return fail(AbortCode::UnsupportedValue, "np.take_along_axis() along an axis of size 0");
+  std::vector<int64_t> out, as, is;
+  for (int d = 0; d < rank; ++d) {
+    const int64_t x = a.type.shape[static_cast<size_t>(d)].size, k = idx->type.shape[static_cast<size_t>(d)].size;
+    as.push_back(x), is.push_back(k);
+    if (static_cast<size_t>(d) == ax) {
+      out.push_back(k);
+    } else if (x == k || x == 1 || k == 1) {
+      out.push_back(x == 1 ? k : x);
+    } else {
+      return fail(AbortCode::UserError, "ValueError: shape mismatch: indexing arrays could not be broadcast together");
+    }
+  }
+  if (!index_bounds_check(*idx, static_cast<int>(axis), m)) return false;
+  ir::Graph& g = trace_.graph;
+  const ir::Type ot = ir::Type::of(ir::DType::I64, out);
+  ir::ValueId i = cast(idx->v, ir::DType::I64);  // NumPy's intp conversion (uint64 wraps)
+  const ir::Type it = g.type(i);
+  ir::ValueId neg = g.add_op(ir::Op::Lt, it.with_dtype(ir::DType::Bool), {i, g.add_const_int(ir::DType::I64, 0, loc_)}, loc_);
+  i = g.add_op(ir::Op::Where, it, {neg, g.add_op(ir::Op::Add, it, {i, g.add_const_int(ir::DType::I64, m, loc_)}, loc_), i}, loc_);
+  if (is != out) i = g.add_op(ir::Op::Broadcast, ot, {i}, loc_);
+  int64_t stride = 1;
+  ir::ValueId flat = ir::kNoValue;
+  for (int d = rank; d-- > 0;) {
+    const auto du = static_cast<size_t>(d);
+    ir::ValueId coord = ir::kNoValue;
+    if (du == ax) coord = i;
+    else if (as[du] != 1) coord = g.add_op(ir::Op::Iota, ot, {}, {d}, loc_);
+    if (coord != ir::kNoValue) {
+      ir::ValueId term = stride == 1 ? coord : g.add_op(ir::Op::Mul, ot, {coord, g.add_const_int(ir::DType::I64, stride, loc_)}, loc_);
+      flat = flat == ir::kNoValue ? term : g.add_op(ir::Op::Add, ot, {flat, term}, loc_);
+    }
+    stride *= as[du];
+  }
+  auto av = reshape_value(a, {stride}, false);
+  if (!av) return false;
+  const ir::ValueId r = g.add_op(ir::Op::Gather, ir::Type(a.type.dtype, ot.shape), {av->v, flat}, {0, 2}, loc_);
+  push(tensor(r, Box::Array));
+  return true;
 }
 
 bool Tracer::np_take(CallArgs args) {

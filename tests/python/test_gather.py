@@ -278,3 +278,38 @@ def test_runtime_integer_index_view_semantics_stay_numpys():
     jf = jit_now(lambda a, sc: a[np.argmax(sc)])
     r = jf(x, s)
     assert np.shares_memory(r, x)
+
+
+# np.take_along_axis: one gather from the flattened array at computed flat indices.
+
+@pytest.mark.parametrize("xdt", [np.bool_, np.int8, np.uint64, np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("idt", [np.int8, np.uint16, np.int64], ids=lambda d: np.dtype(d).name)
+def test_take_along_axis_every_axis(xdt, idt):
+    x = data(xdt, (5, 6, 7))
+    for axis in (0, 1, 2, -1):
+        n = x.shape[axis]
+        shape = list(x.shape)
+        shape[axis] = 4
+        idx = indices(n, tuple(shape), idt)
+        check(lambda a, i: np.take_along_axis(a, i, axis=axis), x, idx)
+
+
+def test_take_along_axis_broadcast_none_and_patterns():
+    x = data(np.float64, (8, 9))
+    check(lambda a, i: np.take_along_axis(a, i, axis=1), x, indices(9, (1, 3), np.int64))  # rows broadcast
+    check(lambda a, i: np.take_along_axis(a, i, axis=0), x[:1], indices(1, (4, 9), np.int64))  # arr broadcast
+    check(lambda a, i: np.take_along_axis(a, i, axis=None) + 1, x, indices(72, 30, np.int32))
+    check(lambda a: np.take_along_axis(a, np.argmax(a, axis=1, keepdims=True), axis=1), x)  # the max per row
+    check(lambda a, i: np.take_along_axis(a.T, i, 1) * 2, x, indices(8, (9, 2), np.int64))  # a transposed input
+
+
+def test_take_along_axis_out_of_bounds_raises_numpys_index_error():
+    x = data(np.float32, (4, 5))
+    fn = lambda a, i: np.take_along_axis(a, i, axis=1)  # noqa: E731
+    jf = jit_now(fn)
+    for bad in (np.array([[5]] * 4), np.array([[-6]] * 4)):
+        with pytest.raises(IndexError) as want:
+            fn(x, bad)
+        with pytest.raises(IndexError) as got:
+            jf(x, bad)
+        assert str(got.value) == str(want.value)
