@@ -231,24 +231,36 @@ bool Tracer::store_by_array(const AValue& x, const AValue& key, const AValue& va
   return store_inplace(x, now);
 }
 
-bool Tracer::take_along_axis(CallArgs args) {
+bool Tracer::take_along_axis(CallArgs args) { return along_axis(std::move(args), false); }
+
+bool Tracer::put_along_axis(CallArgs args) { return along_axis(std::move(args), true); }
+
+bool Tracer::along_axis(CallArgs args, bool put) {
   // np.take_along_axis(arr, indices, axis): out[..., j, ...] = arr[..., indices[..., j, ...], ...]
   // along `axis`, indices of arr's rank broadcast against arr on the other axes (NumPy's
   // definition). Recorded as one gather from the flattened arr at the flat index sum_d
   // coord_d * stride_d (coord_axis = the index, negative from the end; a broadcast axis of
   // arr contributes 0), clip mode: the bounds check on the indices along `axis` (an index out of
   // bounds re-runs the call eagerly for NumPy's IndexError) keeps it in bounds.
+  // np.put_along_axis(arr, indices, values, axis): the same flat indices, a scatter into the
+  // flattened arr (values broadcast to the indices' broadcast shape; a repeated position keeps
+  // the last value, as NumPy's fancy assignment), arr updated in place; returns None.
   std::string bad;
+  const char* fname = put ? "put_along_axis" : "take_along_axis";
   const AValue* arr = args.get(0, "arr");
   const AValue* idx = args.get(1, "indices");
-  const AValue* axis_v = args.get(2, "axis");
-  if (!args.only({"arr", "indices", "axis"}, bad) || args.pos.size() > 3)
-    return fail(AbortCode::UnsupportedCall, fmt::format("np.take_along_axis() with '{}' is not traced yet", bad));
-  if (!arr || !idx || !axis_v) return fail(AbortCode::UserError, "TypeError: take_along_axis() missing a required argument");
+  const AValue* vals = put ? args.get(2, "values") : nullptr;
+  const AValue* axis_v = args.get(put ? 3 : 2, "axis");
+  if (!(put ? args.only({"arr", "indices", "values", "axis"}, bad) : args.only({"arr", "indices", "axis"}, bad)) ||
+      args.pos.size() > (put ? 4u : 3u))
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() with '{}' is not traced yet", fname, bad));
+  if (!arr || !idx || !axis_v || (put && !vals))
+    return fail(AbortCode::UserError, fmt::format("TypeError: {}() missing a required argument", fname));
+  if (put && (!check_inplace_target(*arr) || !static_only(*vals))) return false;
   if (!regions_.empty()) return index_from_arrays();
   if (!arr->is_tensor() || arr->box != Box::Array || !idx->is_tensor() || idx->box != Box::Array)
-    return fail(AbortCode::UnsupportedCall, "np.take_along_axis() of constants or Python numbers is not traced yet");
-  if (!ir::is_integer(idx->type.dtype)) return fail(AbortCode::UnsupportedValue, "np.take_along_axis() indices that are not integers");
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of constants or Python numbers is not traced yet", fname));
+  if (!ir::is_integer(idx->type.dtype)) return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() indices that are not integers", fname));
   if (!static_only(*arr) || !static_only(*idx)) return false;
   AValue a = *arr;
   int64_t axis = 0;
@@ -306,8 +318,25 @@ bool Tracer::take_along_axis(CallArgs args) {
   }
   auto av = reshape_value(a, {stride}, false);
   if (!av) return false;
-  const ir::ValueId r = g.add_op(ir::Op::Gather, ir::Type(a.type.dtype, ot.shape), {av->v, flat}, {0, 2}, loc_);
-  push(tensor(r, Box::Array));
+  if (!put) {
+    const ir::ValueId r = g.add_op(ir::Op::Gather, ir::Type(a.type.dtype, ot.shape), {av->v, flat}, {0, 2}, loc_);
+    push(tensor(r, Box::Array));
+    return true;
+  }
+  if (axis_v->is_object() && axis_v->obj == Py_None)
+    return fail(AbortCode::UnsupportedValue, "np.put_along_axis(axis=None) is not traced yet");
+  const ir::DType dt = a.type.dtype;
+  auto v = stored_value(*vals, dt);
+  if (!v) return false;
+  auto b = ir::broadcast_shapes(g.type(*v).shape, ot.shape);
+  if (!b || *b != ot.shape)
+    return fail(AbortCode::UserError, "ValueError: shape mismatch: value array could not be broadcast to indexing result");
+  ir::ValueId vv = g.type(*v).shape == ot.shape ? *v : g.add_op(ir::Op::Broadcast, ir::Type(dt, ot.shape), {*v}, loc_);
+  ir::ValueId sc = g.add_op(ir::Op::Scatter, av->type, {av->v, flat, vv}, {0}, loc_);
+  ir::ValueId now = g.add_op(ir::Op::Reshape, a.type, {sc}, loc_);
+  now = guarded_value(now, [&] { return a.v; });
+  if (!store_inplace(*arr, now)) return false;
+  push(object(Py_None, Source::constant()));
   return true;
 }
 

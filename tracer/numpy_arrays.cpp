@@ -819,6 +819,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
   }
   if (name == "take") return np_take(std::move(args));  // gather.cpp
   if (name == "take_along_axis" && !method) return take_along_axis(std::move(args));  // gather.cpp
+  if (name == "put_along_axis" && !method) return put_along_axis(std::move(args));  // gather.cpp
   ir::Graph& g = trace_.graph;
   std::string bad;
   auto x_of = [&](size_t i) -> const AValue* {

@@ -944,6 +944,8 @@ class Tracer {
   std::optional<ir::ValueId> gather_value(const AValue& x, const AValue& idx, int axis, int mode);  // (not pushed)
   bool np_take(CallArgs args);  // np.take(a, indices, axis, out, mode), a.take(...): gather.cpp
   bool take_along_axis(CallArgs args);  // np.take_along_axis(arr, indices, axis): gather.cpp
+  bool put_along_axis(CallArgs args);   // np.put_along_axis(arr, indices, values, axis): gather.cpp
+  bool along_axis(CallArgs args, bool put);
   // The check that re-runs the call eagerly for NumPy's IndexError when an index in idx lies
   // outside [-n, n) (a gather's mode 0, a scatter).
   bool index_bounds_check(const AValue& idx, int axis, int64_t n);

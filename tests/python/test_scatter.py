@@ -558,3 +558,43 @@ def test_ufunc_methods_compile_once():
     for jf in (ja, jr):
         s = jf.stats()
         assert s["compiles"] == 1 and s["compiled_calls"] == 3 and not s["recompile_reasons"], s
+
+
+# np.put_along_axis: a scatter into the flattened array at take_along_axis's flat indices.
+
+@pytest.mark.parametrize("dt", [np.int16, np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_put_along_axis(dt, axis):
+    x = random_array(dt, (5, 6, 4))
+    shape = list(x.shape)
+    shape[axis] = 3
+    idx = indices(x.shape[axis], tuple(shape), np.int64)
+    vals = random_array(dt, tuple(shape), seed=9)
+
+    def fn(a, i, v):
+        np.put_along_axis(a, i, v, axis=axis)  # the caller's array, repeated positions: the last
+        return a.sum()
+
+    check(fn, x, idx, vals, rtol=1e-6)
+
+    def zero_row_max(a):
+        y = a * 1
+        np.put_along_axis(y, np.argmax(y, axis=axis, keepdims=True), 0, axis=axis)
+        return y
+
+    check(zero_row_max, x)
+
+
+def test_put_along_axis_out_of_bounds():
+    def fn(a, i):
+        np.put_along_axis(a, i, 1.0, axis=1)
+        return a
+
+    jf = jit_now(fn)
+    want_x, got_x = np.zeros((3, 4)), np.zeros((3, 4))
+    with pytest.raises(IndexError) as want:
+        fn(want_x, np.array([[4]] * 3))
+    with pytest.raises(IndexError) as got:
+        jf(got_x, np.array([[4]] * 3))
+    assert str(got.value) == str(want.value)
+    assert_same(want_x, got_x)
