@@ -774,24 +774,31 @@ bool Tracer::index_tensor(const AValue& x, PyObject* key) {
   return true;
 }
 
-bool Tracer::diagonal_view(const AValue& x, int64_t offset) {
-  // NumPy's a.diagonal(offset) of a 2-d (n, m) array: a read-only view of the elements
-  // (i, i + offset), the slice of the flattened matrix from offset (or -offset * m) with step
-  // m + 1. As every view here, writes through it or to `a` while it lives, and returning it, run
-  // eagerly (where NumPy raises for the read-only view or returns it).
-  if (!static_only(x)) return false;
+std::optional<ir::ValueId> Tracer::diagonal_slice(const AValue& x, int64_t offset) {
+  // The elements (i, i + offset) of a 2-d (n, m) x: the slice of the flattened matrix from
+  // offset (or -offset * m) with step m + 1 (empty when the offset leaves no diagonal).
+  if (!static_only(x)) return std::nullopt;
   const int64_t n = x.type.shape[0].size, m = x.type.shape[1].size;
   const int64_t count = std::max<int64_t>(offset >= 0 ? std::min(n, m - offset) : std::min(n + offset, m), 0);
-  if (count == 0) return fail(AbortCode::UnsupportedValue, "an empty diagonal is not traced yet");
   auto flat = reshape_value(x, {n * m}, false);
-  if (!flat) return false;
+  if (!flat) return std::nullopt;
   ir::Node d;
   d.op = ir::Op::Slice;
   d.type = ir::Type::of(x.type.dtype, {count});
   d.operands = {flat->v};
-  d.ints = {offset >= 0 ? offset : -offset * m, m + 1};
+  d.ints = {count == 0 ? 0 : offset >= 0 ? offset : -offset * m, m + 1};
   d.loc = loc_;
-  push(view_of(x, trace_.graph.add(std::move(d)), Box::Array));
+  return trace_.graph.add(std::move(d));
+}
+
+bool Tracer::diagonal_view(const AValue& x, int64_t offset) {
+  // NumPy's a.diagonal(offset): a read-only view of diagonal_slice. As every view here, writes
+  // through it or to `a` while it lives, and returning it, run eagerly (where NumPy raises for
+  // the read-only view or returns it).
+  auto d = diagonal_slice(x, offset);
+  if (!d) return false;
+  if (trace_.graph.type(*d).shape[0].size == 0) return fail(AbortCode::UnsupportedValue, "an empty diagonal is not traced yet");
+  push(view_of(x, *d, Box::Array));
   return true;
 }
 
@@ -1616,59 +1623,32 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     push(*v);
     return true;
   }
-  if (name == "diagonal") {
-    // np.diagonal(a, offset=0) / a.diagonal(offset) of a 2-d array: diagonal_view. Other axes
-    // and ranks run eagerly.
-    const AValue* x = args.get(0, "a");
-    if (!x || !args.only({"a", "offset"}, bad) || args.pos.size() > 2)
-      return fail(AbortCode::UnsupportedCall, fmt::format("diagonal() with '{}' is not traced yet", bad.empty() ? "these arguments" : bad));
-    if (!x->is_tensor() || x->box != Box::Array)
-      return fail(AbortCode::UnsupportedValue, fmt::format("diagonal() of {} is not traced", what(*x)));
-    if (x->type.rank() < 2) return fail(AbortCode::UserError, "ValueError: diag requires an array of at least two dimensions");
-    if (x->type.rank() != 2) return fail(AbortCode::UnsupportedCall, "diagonal() of an array with more than 2 dimensions is not traced yet");
-    int64_t offset = 0;
-    if (const AValue* ov = args.get(1, "offset")) {
-      if (!(ov->is_object() && (PyLong_Check(ov->obj) || PyArray_IsScalar(ov->obj, Integer))))
-        return fail(AbortCode::UnsupportedValue, "diagonal() offset must be a constant integer");
-      auto l = int_list(*ov, "offset");
-      if (!l) return false;
-      offset = (*l)[0];
-    }
-    return diagonal_view(*x, offset);
-  }
-  if (name == "trace" && !method) {
+  if (name == "diagonal" || (name == "trace" && !method)) {
+    // np.diagonal(a, offset=0) / a.diagonal(offset) of a 2-d array: diagonal_view.
     // np.trace(a, offset=0, axis1=0, axis2=1, dtype=None) of a 2-d array is
-    // add.reduce(a.diagonal(offset), -1, dtype): the diagonal as a slice of the flattened
-    // matrix (start offset or -offset * m, step m + 1), summed with NumPy's sum dtype rules.
-    // Other axes, other ranks and out= run eagerly.
+    // add.reduce(a.diagonal(offset), -1, dtype): the diagonal slice summed with NumPy's sum
+    // dtype rules. Other axes, other ranks and out= run eagerly.
+    const bool tr = name == "trace";
+    const char* fn = tr ? "np.trace()" : "diagonal()";
     const AValue* x = args.get(0, "a");
-    if (!x || !args.only({"a", "offset", "dtype"}, bad) || args.pos.size() > 2)
-      return fail(AbortCode::UnsupportedCall, fmt::format("np.trace() with '{}' is not traced yet", bad.empty() ? "these arguments" : bad));
-    if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
-      return fail(AbortCode::UnsupportedValue, fmt::format("np.trace() of {} is not traced", what(*x)));
+    if (!x || !(tr ? args.only({"a", "offset", "dtype"}, bad) : args.only({"a", "offset"}, bad)) || args.pos.size() > 2)
+      return fail(AbortCode::UnsupportedCall, fmt::format("{} with '{}' is not traced yet", fn, bad.empty() ? "these arguments" : bad));
+    if (!x->is_tensor() || (tr ? x->box == Box::PyFloat || x->box == Box::PyInt : x->box != Box::Array))
+      return fail(AbortCode::UnsupportedValue, fmt::format("{} of {} is not traced", fn, what(*x)));
     if (x->type.rank() < 2) return fail(AbortCode::UserError, "ValueError: diag requires an array of at least two dimensions");
-    if (x->type.rank() != 2) return fail(AbortCode::UnsupportedCall, "np.trace() of an array with more than 2 dimensions is not traced yet");
+    if (x->type.rank() != 2) return fail(AbortCode::UnsupportedCall, fmt::format("{} of an array with more than 2 dimensions is not traced yet", fn));
     int64_t offset = 0;
     if (const AValue* ov = args.get(1, "offset")) {
       if (!(ov->is_object() && (PyLong_Check(ov->obj) || PyArray_IsScalar(ov->obj, Integer))))
-        return fail(AbortCode::UnsupportedValue, "np.trace() offset must be a constant integer");
+        return fail(AbortCode::UnsupportedValue, fmt::format("{} offset must be a constant integer", fn));
       auto l = int_list(*ov, "offset");
       if (!l) return false;
       offset = (*l)[0];
     }
-    const int64_t n = x->type.shape[0].size, m = x->type.shape[1].size;
-    int64_t count = offset >= 0 ? std::min(n, m - offset) : std::min(n + offset, m);
-    count = std::max<int64_t>(count, 0);
-    auto flat = reshape_value(*x, {n * m}, false);
-    if (!flat) return false;
-    ir::Node d;
-    d.op = ir::Op::Slice;
-    d.type = ir::Type::of(x->type.dtype, {count});
-    d.operands = {flat->v};
-    d.ints = {count == 0 ? 0 : offset >= 0 ? offset : -offset * m, m + 1};
-    d.loc = loc_;
-    AValue diag = tensor(g.add(std::move(d)), Box::Array);
-    return reduce("sum", diag, nullptr, false, args.get(99, "dtype"), 0);
+    if (!tr) return diagonal_view(*x, offset);
+    auto d = diagonal_slice(*x, offset);
+    if (!d) return false;
+    return reduce("sum", tensor(*d, Box::Array), nullptr, false, args.get(99, "dtype"), 0);
   }
   if (name == "isclose" || name == "allclose") {
     // numpy/_core/numeric.py: y made inexact (result_type(y, 1.0); a Python int becomes a

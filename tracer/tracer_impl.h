@@ -921,6 +921,7 @@ class Tracer {
   bool tensordot(CallArgs args);  // np.tensordot as the einsum it is: einsum.cpp
   bool np_cross(CallArgs args);  // np.cross of 3-vectors: cross.cpp
   bool diagonal_view(const AValue& x, int64_t offset);  // a.diagonal(offset) of a 2-d x: numpy_arrays.cpp
+  std::optional<ir::ValueId> diagonal_slice(const AValue& x, int64_t offset);  // (not pushed)
   bool tile_repeat(const std::string& name, CallArgs args);  // np.tile, np.repeat: tile_repeat.cpp
   bool flip(const std::string& name, CallArgs args);  // np.flip, np.fliplr, np.flipud: flip.cpp
   // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
