@@ -1126,9 +1126,13 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       if (!l) return false;
       axis = (*l)[0];
     }
-    // Result dtype: NumPy's result_type of the parts.
+    // Result dtype: NumPy's result_type of the parts, each an array (np.asanyarray: a runtime
+    // Python float is float64 here, not a weak scalar).
     std::vector<PyObject*> probes;
-    for (const AValue& p : *parts) probes.push_back(probe(p));
+    for (const AValue& p : *parts) {
+      npy_intp zero = 0;
+      probes.push_back(PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(p.type.dtype)), 0));
+    }
     PyObject* rt = result_type(std::move(probes));
     if (!rt) return fail(AbortCode::UserError, exception_text());
     auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);

@@ -803,6 +803,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (std::strcmp(npname, "einsum") == 0) return einsum(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "tensordot") == 0) return tensordot(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "cross") == 0) return np_cross(split_args(std::move(args), std::nullopt));
+    for (const char* n : {"array", "asarray", "asanyarray", "ascontiguousarray"})
+      if (std::strcmp(npname, n) == 0) return array_ctor(npname, split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "tile") == 0 || std::strcmp(npname, "repeat") == 0)
       return tile_repeat(npname, split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "flip") == 0 || std::strcmp(npname, "fliplr") == 0 || std::strcmp(npname, "flipud") == 0)
