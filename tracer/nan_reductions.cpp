@@ -166,6 +166,86 @@ bool Tracer::nan_reduction(const std::string& name, CallArgs args) {
   return intp && reduce("sum", b, axis, keepdims, &*intp, 0);
 }
 
+bool Tracer::nan_to_num(CallArgs args) {
+  // np.nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None) (numpy/lib/_type_check_impl.py):
+  // a copy of x with NaN, +inf and -inf replaced (np.copyto of each value into x's dtype: the
+  // replacement is computed by NumPy at trace time, and one that NumPy's copyto would warn
+  // about or reject runs eagerly); +inf/-inf default to the dtype's largest/smallest finite
+  // value. Integers and bools come back unchanged (a copy); a 0-d result is a NumPy scalar
+  // (x[()]). copy=False (in place), runtime replacement values and complex run eagerly.
+  std::string bad;
+  if (!args.only({"x", "copy", "nan", "posinf", "neginf"}, bad) || args.pos.size() > 5)
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.nan_to_num() with '{}' is not traced yet", bad.empty() ? "these arguments" : bad));
+  const AValue* x = args.get(0, "x");
+  if (!x) return fail(AbortCode::UserError, "TypeError: nan_to_num() missing required argument 'x'");
+  if (!x->is_tensor()) return fail(AbortCode::UnsupportedCall, fmt::format("np.nan_to_num() of {} is not traced yet", what(*x)));
+  if (const AValue* c = args.get(1, "copy"); c && !(c->is_object() && c->obj == Py_True))
+    return fail(AbortCode::UnsupportedCall, "np.nan_to_num() with copy= other than True (in place) is not traced yet");
+  ir::Graph& g = trace_.graph;
+  const ir::Type& t = x->type;
+  const Box box = t.rank() == 0 ? Box::NpScalar : Box::Array;
+  if (!ir::is_float(t.dtype)) {
+    push(tensor(g.add_op(ir::Op::Cast, t, {x->v}, loc_), box));
+    return true;
+  }
+  // The replacement for NaN (index 2), +inf (3), -inf (4) in x's dtype, as np.copyto makes it.
+  auto replacement = [&](size_t index, const char* name, double otherwise) -> std::optional<ir::ValueId> {
+    const AValue* v = args.get(index, name);
+    if (!v || (v->is_object() && v->obj == Py_None && index != 2)) return g.add_const_float(t.dtype, otherwise, loc_);
+    if (!v->is_object()) {
+      fail(AbortCode::UnsupportedValue, fmt::format("np.nan_to_num() with a runtime {}= is not traced", name));
+      return std::nullopt;
+    }
+    PyArray_Descr* d = PyArray_DescrFromType(typenum_from_dtype(t.dtype));
+    PyObject* zero = PyArray_Zeros(0, nullptr, d, 0);  // steals d
+    if (!zero) {
+      fail(AbortCode::UserError, exception_text());
+      return std::nullopt;
+    }
+    PyObject* warnings = PyImport_ImportModule("warnings");
+    PyObject* cw = warnings ? PyObject_CallMethod(warnings, "catch_warnings", nullptr) : nullptr;
+    PyObject* entered = cw ? PyObject_CallMethod(cw, "__enter__", nullptr) : nullptr;
+    PyObject* filt = entered ? PyObject_CallMethod(warnings, "simplefilter", "s", "error") : nullptr;
+    PyObject* copyto = filt ? PyObject_GetAttrString(np_->numpy, "copyto") : nullptr;
+    PyObject* done = copyto ? PyObject_CallFunctionObjArgs(copyto, zero, v->obj, nullptr) : nullptr;
+    PyObject *et = nullptr, *ev = nullptr, *tb = nullptr;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyObject* exited = cw ? PyObject_CallMethod(cw, "__exit__", "OOO", Py_None, Py_None, Py_None) : nullptr;
+    Py_XDECREF(exited);
+    PyErr_Clear();
+    PyErr_Restore(et, ev, tb);
+    Py_XDECREF(done);
+    Py_XDECREF(copyto);
+    Py_XDECREF(filt);
+    Py_XDECREF(entered);
+    Py_XDECREF(cw);
+    Py_XDECREF(warnings);
+    double r = done ? PyFloat_AsDouble(zero) : 0.0;
+    Py_DECREF(zero);
+    if (!done || PyErr_Occurred()) {
+      fail(AbortCode::UnsupportedValue, fmt::format("np.nan_to_num() with {}={}: NumPy converts it with a warning or an error ({})",
+                                                    name, what(*v), exception_text()));
+      return std::nullopt;
+    }
+    return g.add_const_float(t.dtype, r, loc_);
+  };
+  const double big = t.dtype == ir::DType::F32 ? static_cast<double>(std::numeric_limits<float>::max()) : std::numeric_limits<double>::max();
+  auto cnan = replacement(2, "nan", 0.0);
+  auto cpos = cnan ? replacement(3, "posinf", big) : std::nullopt;
+  auto cneg = cpos ? replacement(4, "neginf", -big) : std::nullopt;
+  if (!cneg) return false;
+  const ir::Type bt = t.with_dtype(ir::DType::Bool);
+  // isinf and signbit rather than x == +-inf: no compare that LLVM may turn into a signaling
+  // one (a spurious invalid flag would re-run the call eagerly).
+  ir::ValueId is_nan = g.add_op(ir::Op::IsNan, bt, {x->v}, loc_);
+  ir::ValueId is_inf = g.add_op(ir::Op::IsInf, bt, {x->v}, loc_);
+  ir::ValueId neg = g.add_op(ir::Op::SignBit, bt, {x->v}, loc_);
+  ir::ValueId r = g.add_op(ir::Op::Where, t, {is_inf, g.add_op(ir::Op::Where, t, {neg, *cneg, *cpos}, loc_), x->v}, loc_);
+  r = g.add_op(ir::Op::Where, t, {is_nan, *cnan, r}, loc_);
+  push(tensor(r, box));
+  return true;
+}
+
 std::optional<bool> Tracer::keepdims_arg(const AValue* kd) {
   if (!kd) return false;
   int t = kd->is_object() ? PyObject_IsTrue(kd->obj) : -1;

@@ -1588,21 +1588,96 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     return true;
   }
   if (name == "average") {
-    // np.average(a, axis, weights=None, returned=False, keepdims): a.mean(axis, keepdims)
-    // (numpy/lib/_function_base_impl.py). Weights (their sum may be zero: NumPy raises then)
-    // and returned=True run eagerly.
-    auto none_or_false = [](const AValue* v) {
-      return !v || (v->is_object() && (v->obj == Py_None || v->obj == Py_False));
-    };
+    // np.average(a, axis=None, weights=None, returned=False, *, keepdims) as
+    // numpy/lib/_function_base_impl.py computes it. No weights: a.mean(axis, keepdims) (and
+    // with returned=True the count, as a.dtype's result of mean / mean... eager). Weights:
+    // result_dtype = result_type(a, w) (with float64 for integer or bool a); weights of another
+    // shape than a's need axis= and the shape of a along it (one axis here: eager for several),
+    // reshaped to broadcast; scl = w.sum(axis, dtype=result_dtype); a weight sum of zero
+    // re-runs the call eagerly for NumPy's ZeroDivisionError; avg = multiply(a, w,
+    // dtype=result_dtype).sum(axis) / scl; returned=True adds scl broadcast to avg's shape.
     const AValue* x = args.get(0, "a");
-    if (!x || !args.only({"a", "axis", "weights", "returned", "keepdims"}, bad) || args.pos.size() > 4 ||
-        !none_or_false(args.get(2, "weights")) || !none_or_false(args.get(3, "returned")))
-      return fail(AbortCode::UnsupportedCall, "np.average() with weights or returned=True is not traced yet");
-    if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
+    const AValue* w = args.get(2, "weights");
+    if (w && w->is_object() && w->obj == Py_None) w = nullptr;
+    if (!x || !args.only({"a", "axis", "weights", "returned", "keepdims"}, bad) || args.pos.size() > 4)
+      return fail(AbortCode::UnsupportedCall, fmt::format("np.average() with '{}' is not traced yet", bad.empty() ? "these arguments" : bad));
+    if (!x->is_tensor() || x->box != Box::Array)
       return fail(AbortCode::UnsupportedValue, fmt::format("np.average() of {} is not traced", what(*x)));
     auto keepdims = bool_kw(99, "keepdims", false);
     if (!keepdims) return false;
-    return reduce("mean", *x, args.get(1, "axis"), *keepdims, nullptr, 0);
+    auto returned = bool_kw(3, "returned", false);
+    if (!returned) return false;
+    const AValue* axis_v = args.get(1, "axis");
+    if (axis_v && axis_v->is_object() && axis_v->obj == Py_None) axis_v = nullptr;
+    if (!w) {
+      if (*returned) return fail(AbortCode::UnsupportedCall, "np.average(returned=True) without weights is not traced yet");
+      return reduce("mean", *x, axis_v, *keepdims, nullptr, 0);
+    }
+    if (!w->is_tensor() || w->box != Box::Array)
+      return fail(AbortCode::UnsupportedValue, fmt::format("np.average() with weights {} is not traced", what(*w)));
+    if (!static_only(*x) || !static_only(*w)) return false;
+    std::vector<PyObject*> probes;
+    for (const AValue* v : {x, w}) {
+      npy_intp zero = 0;
+      probes.push_back(PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(v->type.dtype)), 0));
+    }
+    if (!ir::is_float(x->type.dtype)) probes.push_back(reinterpret_cast<PyObject*>(PyArray_DescrFromType(NPY_DOUBLE)));
+    PyObject* rt = result_type(std::move(probes));
+    if (!rt) return fail(AbortCode::UserError, exception_text());
+    keep(rt);  // (steals the reference)
+    auto rd = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
+    if (!rd) return fail(AbortCode::UnsupportedDtype, "np.average() result dtype");
+    const AValue rd_v = object(rt, Source::constant());
+    AValue wgt = *w;
+    if (w->type.shape != x->type.shape) {
+      if (!axis_v) return fail(AbortCode::UserError, "TypeError: Axis must be specified when shapes of a and weights differ.");
+      auto l = int_list(*axis_v, "axis");
+      if (!l) return false;
+      if (l->size() != 1) return fail(AbortCode::UnsupportedCall, "np.average() with weights along several axes is not traced yet");
+      int64_t ax = (*l)[0];
+      const int64_t rank = x->type.rank();
+      if (ax < -rank || ax >= rank) return fail(AbortCode::UserError, "AxisError: axis out of bounds");
+      if (ax < 0) ax += rank;
+      if (w->type.rank() != 1 || w->type.shape[0] != x->type.shape[static_cast<size_t>(ax)])
+        return fail(AbortCode::UserError, "ValueError: Shape of weights must be consistent with shape of a along specified axis.");
+      std::vector<int64_t> bshape(static_cast<size_t>(rank), 1);
+      bshape[static_cast<size_t>(ax)] = w->type.shape[0].size;
+      auto r = reshape_value(*w, bshape, true);
+      if (!r) return false;
+      wgt = *r;
+    }
+    if (!reduce("sum", wgt, axis_v, *keepdims, &rd_v, 0)) return false;
+    AValue scl = pop();
+    {
+      ir::ValueId zero = g.add_op(ir::Op::Eq, scl.type.with_dtype(ir::DType::Bool), {scl.v, g.add_const_float(*rd, 0.0, loc_)}, loc_);
+      AValue any_zero = tensor(zero, Box::Array);
+      if (scl.type.rank() > 0) {
+        if (!reduce("any", any_zero, nullptr, false, nullptr, 0)) return false;
+        any_zero = pop();
+      }
+      add_rerun_check(any_zero.v,
+                      fmt::format("{}:{}: np.average() weights sum to zero (NumPy raises ZeroDivisionError)",
+                                  PyUnicode_AsUTF8(fr().code->co_filename), loc_.line),
+                      true);
+    }
+    AValue xa = tensor(cast(x->v, *rd), Box::Array);
+    AValue wa = tensor(cast(wgt.v, *rd), Box::Array);
+    if (!apply_ufunc(*np_->ufunc_named("multiply"), {xa, wa}, false)) return false;
+    AValue prod = pop();
+    if (!reduce("sum", prod, axis_v, *keepdims, nullptr, 0)) return false;
+    AValue total = pop();
+    if (!apply_ufunc(*np_->ufunc_named("divide"), {total, scl}, false)) return false;
+    if (!*returned) return true;
+    AValue avg = pop();
+    if (scl.type.shape != avg.type.shape) {
+      if (!avg.type.is_static()) return fail(AbortCode::DynamicShape, "np.average(returned=True) of a runtime shape");
+      scl = tensor(g.add_op(ir::Op::Broadcast, avg.type.with_dtype(scl.type.dtype), {scl.v}, loc_), Box::Array);
+    }
+    AValue pair;
+    pair.kind = AValue::Kind::Tuple;
+    pair.items = {avg, scl};
+    push(pair);
+    return true;
   }
   if (name == "atleast_1d" || name == "atleast_2d" || name == "atleast_3d") {
     // One array: itself when it has the rank, else NumPy's view with size-1 axes added

@@ -929,6 +929,7 @@ class Tracer {
   // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
   bool nan_reduction(const std::string& name, CallArgs args);
   bool nan_moment(const std::string& name, CallArgs args);  // nanmean, nanvar, nanstd
+  bool nan_to_num(CallArgs args);  // np.nan_to_num: nan_reductions.cpp
   // keepdims= of those (false when absent); nullopt after fail() when it is not a constant.
   std::optional<bool> keepdims_arg(const AValue* kd);
   // np.intp as a constant dtype= argument (the count's dtype); nullopt after fail().

@@ -126,9 +126,17 @@ Expected<Value*> emit_ext_op(llvm::IRBuilderBase& b, const ir::Node& n, const st
     case Op::CopySign:  // a bit operation: no flags, NaN payloads kept (C copysign)
       if (args.size() != 2) return unsupported(n.op, d);
       return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, x, args[1]);
-    case Op::IsInf:
-      return b.CreateFCmpOEQ(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x),
-                             llvm::ConstantFP::getInfinity(x->getType()));
+    case Op::IsInf: {
+      // The bits with the sign cleared equal +inf's. Not fabs(x) == inf: LLVM rewrites that
+      // compare as fabs(x) >= inf, which x86 emits as a signaling compare (vcmpgess): a NaN
+      // then raises the invalid flag, and the call re-ran eagerly for a warning NumPy never gives.
+      const unsigned bits = x->getType()->getScalarSizeInBits();
+      llvm::Type* it = b.getIntNTy(bits);
+      if (auto* vt = llvm::dyn_cast<llvm::VectorType>(x->getType())) it = llvm::VectorType::get(it, vt->getElementCount());
+      const llvm::APInt inf = llvm::APFloat::getInf(x->getType()->getScalarType()->getFltSemantics()).bitcastToAPInt();
+      Value* mag = b.CreateAnd(b.CreateBitCast(x, it), llvm::ConstantInt::get(it, llvm::APInt::getSignedMaxValue(bits)));
+      return b.CreateICmpEQ(mag, llvm::ConstantInt::get(it, inf));
+    }
     case Op::IsFinite:
       return quiet_fcmp(b, llvm::CmpInst::FCMP_OLT, b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x),
                              llvm::ConstantFP::getInfinity(x->getType()));
