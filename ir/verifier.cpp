@@ -183,6 +183,15 @@ Fault check_structural(const Graph& g, const Node& n) {
       if (r != x) return "a scan keeps its operand's type";
       return std::nullopt;
     }
+    case Op::Sort: {
+      const Type& x = in(0);
+      if (n.ints.size() != 2 || n.ints[0] < 0 || n.ints[0] > 2 || n.ints[1] < 0 || n.ints[1] > 2)
+        return "sort needs ints = [mode 0-2, kind 0-2]";
+      if (x.rank() < 1) return "sort needs rank >= 1";
+      if (r.shape != x.shape) return "sort keeps its operand's shape";
+      if (r.dtype != (n.ints[0] == 1 ? DType::I64 : x.dtype)) return "sort gives x's dtype (mode 0) or i64 (mode 1)";
+      return std::nullopt;
+    }
     case Op::MatMul: {
       const Type &a = in(0), &b = in(1);
       if (a.dtype != r.dtype || b.dtype != r.dtype) return "matmul operands must have the result dtype";

@@ -13,6 +13,7 @@
 #include "ir/pipeline.h"
 #include "ir/printer.h"
 #include "backends/cpu/blas.h"
+#include "backends/cpu/sort_rt.h"
 #include "jit/buffer_pool.h"
 #include "jit/runtime.h"
 #include "python/frontend_bindings.h"
@@ -291,8 +292,28 @@ PyModuleDef module_def = {
 
 }  // namespace
 
+// NumPy's own sort functions for the compiled `sort` op (backends/cpu/sort_rt.h): the same
+// functions np.sort / np.argsort call for each row, so compiled sorts order ties, signed zeros
+// and NaNs as eager NumPy does.
+static void register_numpy_sorts() {
+  for (int d = 0; d < tracejit::ir::kNumDTypes; ++d) {
+    PyArray_Descr* descr = PyArray_DescrFromType(tracejit::typenum_from_dtype(static_cast<tracejit::ir::DType>(d)));
+    if (!descr) {
+      PyErr_Clear();
+      continue;
+    }
+    PyArray_ArrFuncs* f = PyDataType_GetArrFuncs(descr);
+    for (int kind = 0; kind < 3; ++kind)
+      if (f && f->sort[kind] && f->argsort[kind])
+        tracejit::backends::set_numpy_sort(d, kind, reinterpret_cast<tracejit::backends::NumpySortFn>(f->sort[kind]),
+                                           reinterpret_cast<tracejit::backends::NumpyArgSortFn>(f->argsort[kind]));
+    Py_DECREF(descr);
+  }
+}
+
 PyMODINIT_FUNC PyInit__tracejit() {
   import_array();
+  register_numpy_sorts();
   JitFunctionType.tp_name = "tracejit.JitFunction";
   JitFunctionType.tp_basicsize = sizeof(JitFunctionObject);
   JitFunctionType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |

@@ -744,7 +744,8 @@ bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool 
   static const char* kMethods[] = {"astype", "copy", "sum", "prod", "mean", "max", "min", "any",
                                    "all", "std", "var", "argmax", "argmin", "reshape", "ravel",
                                    "flatten", "transpose", "swapaxes", "squeeze", "clip", "dot",
-                                   "round", "fill", "repeat", "cumsum", "cumprod", "trace", "take", "diagonal"};
+                                   "round", "fill", "repeat", "cumsum", "cumprod", "trace", "take", "diagonal",
+                                   "sort", "argsort"};
   bool known = false;
   for (const char* m : kMethods) known |= name == m;
   if (name == "T" && !method) {

@@ -760,6 +760,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     return ca;
   };
   if (callable.kind == AValue::Kind::TensorMethod) {
+    if (callable.method == "sort" || callable.method == "argsort")
+      return sort_call(callable.method, split_args(std::move(args), callable.items[0]), true);
     if (callable.method == "repeat") return tile_repeat("repeat", split_args(std::move(args), callable.items[0]));
     if (callable.method == "trace") {  // x.trace(offset, ...) is np.trace(x, offset, ...)
       bool handled = false;
@@ -803,6 +805,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (std::strcmp(npname, "einsum") == 0) return einsum(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "tensordot") == 0) return tensordot(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "cross") == 0) return np_cross(split_args(std::move(args), std::nullopt));
+    for (const char* n : {"sort", "argsort", "median"})
+      if (std::strcmp(npname, n) == 0) return sort_call(npname, split_args(std::move(args), std::nullopt), false);
     if (std::strcmp(npname, "nan_to_num") == 0) return nan_to_num(split_args(std::move(args), std::nullopt));
     for (const char* n : {"array", "asarray", "asanyarray", "ascontiguousarray"})
       if (std::strcmp(npname, n) == 0) return array_ctor(npname, split_args(std::move(args), std::nullopt));

@@ -922,6 +922,8 @@ class Tracer {
   bool np_cross(CallArgs args);  // np.cross of 3-vectors: cross.cpp
   // np.array, np.asarray, np.asanyarray, np.ascontiguousarray: array_ctor.cpp
   bool array_ctor(const std::string& name, CallArgs args);
+  // np.sort, np.argsort, np.median, ndarray.sort (in place), ndarray.argsort: sort.cpp
+  bool sort_call(const std::string& name, CallArgs args, bool method);
   bool diagonal_view(const AValue& x, int64_t offset);  // a.diagonal(offset) of a 2-d x: numpy_arrays.cpp
   std::optional<ir::ValueId> diagonal_slice(const AValue& x, int64_t offset);  // (not pushed)
   bool tile_repeat(const std::string& name, CallArgs args);  // np.tile, np.repeat: tile_repeat.cpp

@@ -1,6 +1,7 @@
 // Scheduling and lowering of graphs with structural ops: which values get buffers, one loop nest
 // per buffered value with everything else computed inline (views as index remaps), row fusion of
 // consecutive nests, blocked-pairwise vectorized reductions, BLAS matmul.
+#include "backends/cpu/sort_rt.h"
 #include "backends/cpu/schedule.h"
 
 #include <fmt/format.h>
@@ -213,7 +214,7 @@ Expected<Plan> make_plan(const ir::Graph& g) {
     // A dyn_update is buffered (one select pass over its operand): inline, a chain of updates
     // would be re-evaluated at every read of every later version.
     if (n.op == Op::Param || is_reduce(n.op) || n.op == Op::ArgMax || n.op == Op::ArgMin ||
-        n.op == Op::MatMul || n.op == Op::DynUpdate || n.op == Op::Scatter || is_scan(n.op) ||
+        n.op == Op::MatMul || n.op == Op::DynUpdate || n.op == Op::Scatter || is_scan(n.op) || n.op == Op::Sort ||
         (n.op == Op::Concat && !inline_concat(n)))
       p.buffered[v] = true;
     if (n.op == Op::MatMul) {
@@ -286,7 +287,7 @@ std::pair<std::vector<int64_t>, int64_t> pack_scratch(const std::vector<int64_t>
 
 // ConcatPart writes operand `part` of a concat into its buffer at its offset along the axis
 // (a scatter's operand 0, x, at offset 0: the copy its ScatterWrite nest then writes into).
-enum class NestKind { Eval, Copy, Reduce, Arg, Scan, MatMul, ConcatPart, ScatterWrite };
+enum class NestKind { Eval, Copy, Reduce, Arg, Scan, MatMul, ConcatPart, ScatterWrite, Sort };
 
 struct Nest {
   NestKind kind = NestKind::Eval;
@@ -353,6 +354,7 @@ class Lowerer {
   Status emit_scan(Nest& n);
   Status emit_scatter(Nest& n);
   Status emit_matmul(Nest& n);
+  Status emit_sort(Nest& n);
   struct RtDesc;
   std::optional<RtDesc> describe_rt(ValueId v);
   Value* param_stride(ValueId v, size_t d);
@@ -1539,6 +1541,50 @@ Status Lowerer::emit_scatter(Nest& n) {
   });
 }
 
+// sort x (ir/ops.def): for each row along the last axis, the operand's elements (its producer
+// fused) are written into this thread's scratch (tracejit_sort_scratch), which
+// tracejit_sort_row (sort_rt.cpp) sorts into the row of the buffer: the values, or their
+// positions. The outer loop is axis 0 of a matrix (rows are independent).
+Status Lowerer::emit_sort(Nest& n) {
+  const ir::Node& node = g_.node(n.v);
+  const ValueId x = node.operands[0];
+  const DType xd = g_.type(x).dtype;
+  const int64_t xe = ir::dtype_size(xd);
+  auto shape = extv(node.type);
+  const size_t last = shape.size() - 1;
+  std::vector<int> pre;
+  for (size_t a = 0; a < last; ++a) pre.push_back(static_cast<int>(a));
+  std::vector<int> pre_rest(pre.size() > 1 ? pre.begin() + 1 : pre.end(), pre.end());
+  llvm::Type* ptr = b_.getPtrTy();
+  llvm::Type* i64 = b_.getInt64Ty();
+  auto scratch_fn = m_.getOrInsertFunction("tracejit_sort_scratch", llvm::FunctionType::get(ptr, {i64}, false));
+  auto row_fn = m_.getOrInsertFunction("tracejit_sort_row", llvm::FunctionType::get(b_.getVoidTy(), {i64, i64, i64, ptr, i64, ptr}, false));
+  root_ = ir::kNoValue;
+  std::vector<Value*> idx(shape.size(), nullptr);
+  llvm::Type* mt = memory_type(ctx_, xd);
+  return loop(begin_, end_, "o", [&](Value* o) -> Status {
+    if (!pre.empty()) idx[static_cast<size_t>(pre[0])] = o;
+    return loops(shape, pre_rest, 0, idx, [&]() -> Status {
+      Value* len = shape[last];
+      Value* scratch = b_.CreateCall(scratch_fn, {b_.CreateMul(len, b_.getInt64(xe), "", true, true)});
+      if (Status s = loop(b_.getInt64(0), len, "fill", [&](Value* j) -> Status {
+            idx[last] = j;
+            auto v = eval(x, idx);
+            if (!v) return v.status();
+            Value* p = b_.CreateGEP(mt, scratch, j);
+            b_.CreateAlignedStore(to_memory(b_, *v, xd), p, llvm::Align(static_cast<uint64_t>(xe)));
+            return ok_status();
+          });
+          !s)
+        return s;
+      idx[last] = b_.getInt64(0);
+      Value* dst = b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(n.v), byte_offset(n.v, idx));
+      b_.CreateCall(row_fn, {b_.getInt64(static_cast<int64_t>(xd)), b_.getInt64(node.ints[0]), b_.getInt64(node.ints[1]), scratch, len, dst});
+      return ok_status();
+    });
+  });
+}
+
 Status Lowerer::emit_matmul(Nest& n) {
   const ir::Node& node = g_.node(n.v);
   DType d = node.type.dtype;
@@ -1949,6 +1995,14 @@ Expected<std::vector<Nest>> Lowerer::plan_nests() {
       nest.independent = nest.row_axis0 = axis > 0;
       nest.work = work8(n.type);
       nests.push_back(nest);
+    } else if (n.op == Op::Sort) {
+      // Rows along the last axis, independent: the outer (threaded) loop is axis 0 of a matrix.
+      if (static_empty(n.type)) continue;
+      nest.kind = NestKind::Sort;
+      nest.outer = n.type.rank() > 1 ? n.type.shape[0] : ir::Dim::fixed(1);
+      nest.independent = nest.row_axis0 = n.type.rank() > 1;
+      nest.work = work8(n.type) * Mono{8, {}};
+      nests.push_back(nest);
     } else if (n.op == Op::MatMul) {
       nest.kind = NestKind::MatMul;
       if (static_empty(n.type)) continue;
@@ -2113,6 +2167,7 @@ Status Lowerer::emit_helper(Nest& nest, int index) {
     case NestKind::Scan: st = emit_scan(nest); break;
     case NestKind::MatMul: st = emit_matmul(nest); break;
     case NestKind::ScatterWrite: st = emit_scatter(nest); break;
+    case NestKind::Sort: st = emit_sort(nest); break;
   }
   if (!st) return st;
   b_.CreateRetVoid();
@@ -2429,6 +2484,7 @@ void for_each_schedule_host_symbol(const std::function<void(const char*, void*)>
   fn("tracejit_scratch_free", reinterpret_cast<void*>(&scratch_free));
   for_each_blas_host_symbol(fn);  // cblas_sgemm / cblas_dgemm: NumPy's BLAS, gemv for vectors
   for_each_ext_libm_symbol(fn);
+  for_each_sort_host_symbol(fn);  // tracejit_sort_scratch / tracejit_sort_row (sort_rt.cpp)
 }
 
 }  // namespace tracejit::backends

@@ -1,0 +1,128 @@
+// The `sort` op's runtime (see ir/ops.def): NumPy's own sort functions when the Python module
+// registered them (set_numpy_sort), else:
+//
+// - values (mode 0): std::sort with NaN greater than every number, as np.sort orders them. Equal
+//   numbers are interchangeable except -0.0 and +0.0 and NaNs of other bits, whose order NumPy
+//   leaves to its algorithm: the tracer re-runs such calls eagerly (tracer/sort.cpp), so the
+//   unstable sort here is never observable.
+// - indices (mode 1): std::stable_sort of the positions by value, NaN last: exactly NumPy's
+//   kind='stable' argsort (equal values keep their order, -0.0 == +0.0, NaNs equal).
+//
+// The comparisons are quiet (std::isnan first, then <, never on a NaN): no floating-point flag
+// is raised, so a sort never makes the runtime re-run the call for a warning.
+#include "backends/cpu/sort_rt.h"
+
+#include <algorithm>
+#include <cfenv>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "ir/dtype.h"
+
+namespace tracejit::backends {
+namespace {
+
+thread_local std::vector<unsigned char> t_scratch;
+
+constexpr int kKinds = 3;
+constexpr int64_t kSortForMedian = int64_t{1} << 15;
+NumpySortFn g_sort[ir::kNumDTypes][kKinds] = {};
+NumpyArgSortFn g_argsort[ir::kNumDTypes][kKinds] = {};
+
+template <class T>
+bool less(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(b)) return !std::isnan(a);
+    if (std::isnan(a)) return false;
+  }
+  return a < b;
+}
+
+template <class T>
+void sort_row(int64_t mode, int64_t kind, void* scratch, int64_t n, void* dst) {
+  T* x = static_cast<T*>(scratch);
+  if (mode == 2) {  // the median's order statistics: n/2, and n/2 - 1 (the largest below it)
+    const int64_t k = n / 2;
+    std::nth_element(x, x + k, x + n, less<T>);
+    if (n % 2 == 0 && k > 0) std::iter_swap(std::max_element(x, x + k, less<T>), x + k - 1);
+    std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(T));
+    return;
+  }
+  if (mode == 0) {
+    if (kind == 2) std::stable_sort(x, x + n, less<T>);
+    else std::sort(x, x + n, less<T>);
+    std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(T));
+    return;
+  }
+  auto* out = static_cast<int64_t*>(dst);
+  std::iota(out, out + n, int64_t{0});
+  std::stable_sort(out, out + n, [x](int64_t i, int64_t j) { return less<T>(x[i], x[j]); });
+}
+
+// Scratch for one row of `bytes` bytes: this thread's, reused from row to row and call to call.
+void* sort_scratch(int64_t bytes) {
+  if (t_scratch.size() < static_cast<size_t>(bytes)) t_scratch.resize(static_cast<size_t>(bytes));
+  return t_scratch.data();
+}
+
+// Sorts the n elements of dtype `dtype` (an ir::DType) in scratch with sort kind `kind` and
+// writes the row of the result at dst: the values (mode 0, dst of the same dtype) or their
+// int64 positions (mode 1).
+void sort_row_any(int64_t dtype, int64_t mode, int64_t kind, void* scratch, int64_t n, void* dst) {
+  if (n <= 0) return;
+  if (dtype >= 0 && dtype < ir::kNumDTypes && kind >= 0 && kind < kKinds) {
+    // NumPy's merge and tim sorts compare NaNs with `<`, which raises the invalid flag; eager
+    // NumPy never reports it (a sort is not a ufunc), so the flags are put back as they were.
+    std::fexcept_t flags;
+    std::fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    // A median's partition: NumPy's (SIMD) quicksort of a short row beats std::nth_element
+    // (a 512-element float32 row: 8x); a sorted row is a valid partition.
+    if (mode == 2 && n <= kSortForMedian && g_sort[dtype][0]) mode = 0, kind = 0;
+    if (mode == 0 && g_sort[dtype][kind]) {
+      g_sort[dtype][kind](scratch, n, nullptr);
+      std::fesetexceptflag(&flags, FE_ALL_EXCEPT);
+      std::memcpy(dst, scratch, static_cast<size_t>(n) * static_cast<size_t>(ir::dtype_size(static_cast<ir::DType>(dtype))));
+      return;
+    }
+    if (mode == 1 && g_argsort[dtype][kind]) {
+      auto* out = static_cast<int64_t*>(dst);
+      std::iota(out, out + n, int64_t{0});
+      g_argsort[dtype][kind](scratch, out, n, nullptr);
+      std::fesetexceptflag(&flags, FE_ALL_EXCEPT);
+      return;
+    }
+  }
+  if (mode == 1) kind = 2;  // the fallback argsort is always stable (mode 2: no NumPy function)
+  using ir::DType;
+  switch (static_cast<DType>(dtype)) {
+    case DType::Bool:
+    case DType::U8: return sort_row<uint8_t>(mode, kind, scratch, n, dst);
+    case DType::I8: return sort_row<int8_t>(mode, kind, scratch, n, dst);
+    case DType::I16: return sort_row<int16_t>(mode, kind, scratch, n, dst);
+    case DType::U16: return sort_row<uint16_t>(mode, kind, scratch, n, dst);
+    case DType::I32: return sort_row<int32_t>(mode, kind, scratch, n, dst);
+    case DType::U32: return sort_row<uint32_t>(mode, kind, scratch, n, dst);
+    case DType::I64: return sort_row<int64_t>(mode, kind, scratch, n, dst);
+    case DType::U64: return sort_row<uint64_t>(mode, kind, scratch, n, dst);
+    case DType::F32: return sort_row<float>(mode, kind, scratch, n, dst);
+    case DType::F64: return sort_row<double>(mode, kind, scratch, n, dst);
+    default: return;
+  }
+}
+
+}  // namespace
+
+void set_numpy_sort(int dtype, int kind, NumpySortFn sort, NumpyArgSortFn argsort) {
+  if (dtype < 0 || dtype >= ir::kNumDTypes || kind < 0 || kind >= kKinds) return;
+  g_sort[dtype][kind] = sort;
+  g_argsort[dtype][kind] = argsort;
+}
+
+void for_each_sort_host_symbol(const std::function<void(const char*, void*)>& fn) {
+  fn("tracejit_sort_scratch", reinterpret_cast<void*>(&sort_scratch));
+  fn("tracejit_sort_row", reinterpret_cast<void*>(&sort_row_any));
+}
+
+}  // namespace tracejit::backends

@@ -1,0 +1,225 @@
+// np.sort, np.argsort, ndarray.sort (in place), ndarray.argsort and np.median on the `sort` op
+// (ir/ops.def: rows along the last axis; another axis is moved last and back, axis=None sorts
+// the flattened array).
+//
+// Exactness: the op sorts each row with NumPy's own sort function for the dtype and kind (the
+// ArrFuncs entry np.sort / np.argsort call; registered by python/module.cpp), so ties in an
+// argsort, -0.0 next to +0.0 and NaNs of other bits come out as eager NumPy leaves them.
+// np.median partitions instead of sorting (np.partition: which of -0.0 / +0.0 lands in the
+// middle, which NaN is last, is that algorithm's): a median whose sorted data has -0.0 next to
+// +0.0 or a NaN with its sign bit set (the NaN x86 arithmetic makes) re-runs eagerly
+// (Trace::rerun_checks).
+//
+// np.median(a, axis, keepdims) is NumPy's: the middle element, or the mean of the middle two
+// (np.mean: float64 for integers and bools, the float dtype itself otherwise), NaN when the
+// slice holds a NaN. Empty slices (NumPy warns), axis tuples, out= and overwrite_input=True
+// (which reorders the caller's array) run eagerly, as do order= and sorts inside compiled loops.
+#include "tracer/tracer_impl.h"
+
+#include <cstdio>
+#include <limits>
+
+namespace tracejit::tracer::detail {
+
+namespace {
+
+bool is_none(const AValue* v) { return !v || (v->is_object() && v->obj == Py_None); }
+
+}  // namespace
+
+bool Tracer::sort_call(const std::string& name, CallArgs args, bool method) {
+  ir::Graph& g = trace_.graph;
+  const bool median = name == "median";
+  const bool arg = name == "argsort";
+  const bool inplace = method && name == "sort";
+  const std::string fn = method ? fmt::format("ndarray.{}()", name) : fmt::format("np.{}()", name);
+  std::string bad;
+  const bool ok = median ? args.only({"a", "axis", "out", "overwrite_input", "keepdims"}, bad) && args.pos.size() <= 5
+                         : args.only({"a", "axis", "kind", "order", "stable"}, bad) && args.pos.size() <= 4;
+  if (!ok) return fail(AbortCode::UnsupportedCall, fmt::format("{} with '{}' is not traced yet", fn, bad.empty() ? "these arguments" : bad));
+  if (!regions_.empty()) return fail(AbortCode::UnsupportedCall, fmt::format("{} inside a compiled loop is not traced yet", fn));
+  const AValue* xp = args.get(0, "a");
+  if (!xp || !xp->is_tensor() || xp->box != Box::Array)
+    return fail(AbortCode::UnsupportedValue, fmt::format("{} of {} is not traced yet", fn, xp ? what(*xp) : "nothing"));
+  const AValue x = *xp;
+  if (!static_only(x)) return false;
+  for (size_t i = 1; i < args.pos.size(); ++i)
+    if (!args.pos[i].is_object()) return fail(AbortCode::UnsupportedValue, fmt::format("{} with a runtime argument", fn));
+  for (const auto& kv : args.kw)
+    if (!kv.second.is_object()) return fail(AbortCode::UnsupportedValue, fmt::format("{} with a runtime '{}='", fn, kv.first));
+  int64_t kind = 0;  // NPY_QUICKSORT; 1 heapsort, 2 stable
+  bool keepdims = false;
+  if (median) {
+    if (!is_none(args.get(2, "out"))) return fail(AbortCode::UnsupportedCall, "np.median(out=) is not traced yet");
+    if (const AValue* o = args.get(3, "overwrite_input"); o && PyObject_IsTrue(o->obj) != 0)
+      return fail(AbortCode::UnsupportedCall, "np.median(overwrite_input=True) (it reorders the array) runs eagerly");
+    if (const AValue* k = args.get(4, "keepdims")) {
+      const int t = PyObject_IsTrue(k->obj);
+      if (t < 0) return fail(AbortCode::UserError, exception_text());
+      keepdims = t == 1;
+    }
+  } else {
+    if (!is_none(args.get(3, "order"))) return fail(AbortCode::UnsupportedCall, fmt::format("{} with order= is not traced", fn));
+    if (const AValue* k = args.get(2, "kind"); !is_none(k)) {
+      const char* s = PyUnicode_Check(k->obj) ? PyUnicode_AsUTF8(k->obj) : nullptr;
+      if (!s) {
+        PyErr_Clear();
+        return fail(AbortCode::UnsupportedCall, fmt::format("{} with kind={}", fn, what(*k)));
+      }
+      const std::string k_name(s);
+      if (k_name != "quicksort" && k_name != "mergesort" && k_name != "heapsort" && k_name != "stable")
+        return fail(AbortCode::UserError, fmt::format("ValueError: sort kind must be one of 'quick', 'heap', or 'stable' (got '{}')", k_name));
+      kind = k_name == "heapsort" ? 1 : k_name == "mergesort" || k_name == "stable" ? 2 : 0;
+      if (kind == 1) {
+        // NumPy 2.4 and 2.5 sort kind='heapsort' as the default quicksort (bit for bit, ties
+        // of argsort too); what older versions do is not known here: eager there.
+        PyObject* ver = PyObject_GetAttrString(np_->numpy, "__version__");
+        const char* vs = ver && PyUnicode_Check(ver) ? PyUnicode_AsUTF8(ver) : nullptr;
+        int major = 0, minor = 0;
+        const bool known = vs && std::sscanf(vs, "%d.%d", &major, &minor) == 2 && (major > 2 || (major == 2 && minor >= 4));
+        Py_XDECREF(ver);
+        PyErr_Clear();
+        if (!known) return fail(AbortCode::UnsupportedCall, fmt::format("{} with kind='heapsort' is not traced for this NumPy", fn));
+        kind = 0;
+      }
+    }
+    if (const AValue* s = args.get(99, "stable"); !is_none(s)) {
+      if (s->obj != Py_True && s->obj != Py_False) return fail(AbortCode::UnsupportedCall, fmt::format("{} with stable={}", fn, what(*s)));
+      if (!is_none(args.get(2, "kind"))) return fail(AbortCode::UserError, "ValueError: `kind` and `stable` parameters can't be provided at the same time. Use only one of them.");
+      kind = s->obj == Py_True ? 2 : 0;
+    }
+  }
+  // The axis: None flattens (not for ndarray.sort), an int is moved last.
+  const int rank = x.type.rank();
+  const AValue* axis_v = args.get(1, "axis");
+  const bool flat = median ? is_none(axis_v) : axis_v && axis_v->obj == Py_None;
+  if (flat && inplace) return fail(AbortCode::UserError, "TypeError: 'NoneType' object cannot be interpreted as an integer");
+  int64_t axis = -1;
+  if (!flat && axis_v) {
+    auto l = int_list(*axis_v, "axis");
+    if (!l) return false;
+    if (l->size() != 1 || !PyLong_Check(axis_v->obj)) return fail(AbortCode::UnsupportedCall, fmt::format("{} with a tuple axis is not traced yet", fn));
+    axis = (*l)[0];
+  }
+  if (!flat && (axis < -rank || axis >= rank))
+    return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", axis, rank));
+  if (!flat) axis = (axis + rank) % rank;
+  // y: the rows to sort, along y's last axis.
+  AValue y = x;
+  std::vector<int64_t> perm;
+  if (flat) {
+    auto r = reshape_value(x, {-1}, false);
+    if (!r) return false;
+    y = *r;
+  } else if (axis != rank - 1) {
+    for (int d = 0; d < rank; ++d)
+      if (d != axis) perm.push_back(d);
+    perm.push_back(axis);
+    std::vector<ir::Dim> s;
+    for (int64_t d : perm) s.push_back(x.type.shape[static_cast<size_t>(d)]);
+    y = tensor(g.add_op(ir::Op::Transpose, ir::Type(x.type.dtype, s), {x.v}, perm, loc_), Box::Array);
+  }
+  const int64_t n = y.type.shape.back().size;
+  if (median && n == 0)
+    return fail(AbortCode::UnsupportedValue, "np.median() of an empty slice (NumPy warns \"Mean of empty slice\") runs eagerly");
+  const bool flt = ir::is_float(x.type.dtype);
+  auto sorted = [&](int64_t mode) {
+    return tensor(g.add_op(ir::Op::Sort, y.type.with_dtype(mode == 1 ? ir::DType::I64 : y.type.dtype), {y.v}, {mode, kind}, loc_), Box::Array);
+  };
+  const AValue s = median ? AValue() : sorted(0);
+  // y[..., key] (a Python slice or int) through the tracer's own indexing.
+  auto along = [&](const AValue& v, PyObject* key) -> std::optional<AValue> {
+    PyObject* k = PyTuple_Pack(2, Py_Ellipsis, key);
+    Py_DECREF(key);
+    if (!k || !index_tensor(v, k)) {
+      Py_XDECREF(k);
+      if (!abort_) fail(AbortCode::UserError, exception_text());
+      return std::nullopt;
+    }
+    Py_DECREF(k);
+    return pop();
+  };
+  auto slice = [](int64_t start, int64_t stop, bool has_start, bool has_stop) -> PyObject* {
+    PyObject* a = has_start ? PyLong_FromLongLong(start) : nullptr;
+    PyObject* b = has_stop ? PyLong_FromLongLong(stop) : nullptr;
+    PyObject* sl = PySlice_New(a, b, nullptr);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return sl;
+  };
+  auto any_of = [&](ir::ValueId flag) -> std::optional<ir::ValueId> {
+    if (g.type(flag).rank() == 0) return flag;
+    if (!reduce("any", tensor(flag, Box::Array), nullptr, false, nullptr, 0)) return std::nullopt;
+    return pop().v;
+  };
+  auto orr = [&](std::optional<ir::ValueId> a, ir::ValueId b) -> ir::ValueId {
+    return a ? g.add_op(ir::Op::Or, ir::Type::scalar(ir::DType::Bool), {*a, b}, loc_) : b;
+  };
+  // np.median's rerun flag: the data holds both -0.0 and +0.0, or a NaN with its sign bit set.
+  std::optional<ir::ValueId> flag;
+  if (median && flt) {
+    const ir::Type bt = y.type.with_dtype(ir::DType::Bool);
+    const ir::ValueId zero = g.add_op(ir::Op::Eq, bt, {y.v, g.add_const_float(y.type.dtype, 0.0, loc_)}, loc_);
+    const ir::ValueId neg = g.add_op(ir::Op::SignBit, bt, {y.v}, loc_);
+    auto nz = any_of(g.add_op(ir::Op::And, bt, {zero, neg}, loc_));
+    auto pz = nz ? any_of(g.add_op(ir::Op::And, bt, {zero, g.add_op(ir::Op::Not, bt, {neg}, loc_)}, loc_)) : std::nullopt;
+    auto nn = pz ? any_of(g.add_op(ir::Op::And, bt, {g.add_op(ir::Op::IsNan, bt, {y.v}, loc_), neg}, loc_)) : std::nullopt;
+    if (!nn) return false;
+    flag = orr(g.add_op(ir::Op::And, ir::Type::scalar(ir::DType::Bool), {*nz, *pz}, loc_), *nn);
+    add_rerun_check(*flag,
+                    fmt::format("{}:{}: np.median() met both -0.0 and 0.0, or a NaN with its sign bit set (which one "
+                                "np.partition puts in the middle, or last, is its algorithm's)",
+                                PyUnicode_AsUTF8(fr().code->co_filename), loc_.line),
+                    false);
+  }
+
+  // The result, back in x's axis order.
+  auto unpermute = [&](const AValue& r) -> AValue {
+    if (perm.empty()) return r;
+    std::vector<int64_t> inv(perm.size());
+    for (size_t k = 0; k < perm.size(); ++k) inv[static_cast<size_t>(perm[k])] = static_cast<int64_t>(k);
+    std::vector<ir::Dim> sh;
+    for (int64_t d : inv) sh.push_back(r.type.shape[static_cast<size_t>(d)]);
+    return tensor(g.add_op(ir::Op::Transpose, ir::Type(r.type.dtype, sh), {r.v}, inv, loc_), Box::Array);
+  };
+  if (!median) {
+    AValue r = unpermute(arg ? sorted(1) : s);
+    if (!inplace) {
+      push(r);
+      return true;
+    }
+    if (!check_inplace_target(x) || !store_subscr(x, Py_Ellipsis, r)) return false;
+    push(object(Py_None, Source::constant()));
+    return true;
+  }
+  // np.median: the mean of the middle one or two of the partitioned rows, NaN where the row has
+  // a NaN.
+  const AValue part = sorted(2);
+  auto mid = along(part, slice(n % 2 ? n / 2 : n / 2 - 1, n / 2 + 1, true, true));
+  if (!mid) return false;
+  PyObject* minus_one = PyLong_FromLong(-1);
+  const AValue last_axis = object(minus_one, Source::constant());
+  Py_DECREF(minus_one);
+  if (!reduce("mean", *mid, &last_axis, false, nullptr, 0)) return false;
+  AValue m = pop();
+  if (flt) {
+    const ir::ValueId isn = g.add_op(ir::Op::IsNan, y.type.with_dtype(ir::DType::Bool), {y.v}, loc_);
+    const AValue row_nan = tensor(isn, Box::Array);
+    if (!reduce("any", row_nan, &last_axis, false, nullptr, 0)) return false;
+    const AValue has_nan = pop();
+    const ir::ValueId nan = g.add_const_float(m.type.dtype, std::numeric_limits<double>::quiet_NaN(), loc_);
+    m = tensor(g.add_op(ir::Op::Where, m.type, {has_nan.v, nan, m.v}, loc_), m.box);
+  }
+  if (keepdims) {
+    std::vector<int64_t> kshape;
+    for (int d = 0; d < rank; ++d) kshape.push_back(flat || d == axis ? 1 : x.type.shape[static_cast<size_t>(d)].size);
+    auto r = reshape_value(tensor(m.v, Box::Array), kshape, false);
+    if (!r) return false;
+    push(*r);
+    return true;
+  }
+  push(m);
+  return true;
+}
+
+}  // namespace tracejit::tracer::detail
