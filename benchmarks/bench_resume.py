@@ -6,7 +6,8 @@ costs on tiny arrays (the dispatch floor of a split call).
 Run: python benchmarks/bench_resume.py [--quick]
 
 Rows (min over round-robin repeats of `timeit`, per call):
-- `sort_middle`: `y = tanh(a*b + c)*0.5 + a` then `s = np.sort(y)` (eager) then
+- `sort_middle`: `y = tanh(a*b + c)*0.5 + a` then `s = np.partition(y, n // 2)` (not traced:
+  eager; np.sort compiles since b6ce190) then
   `s*s + y*b - c` and a sum: 1M float64 each.
 - `branch_print`: a data-dependent `if` whose arm prints (to /dev/null): 1M float64.
 - `tiny`: the same sort_middle on 4-element arrays: the fixed cost of one break (two guard
@@ -26,13 +27,13 @@ import tracejit
 
 def sort_middle(a, b, c):
     y = np.tanh(a * b + c) * 0.5 + a
-    s = np.sort(y)
+    s = np.partition(y, y.shape[0] // 2)
     return (s * s + y * b - c).sum()
 
 
 def sort_middle_rest_eager(a, b, c):
     y = np.tanh(a * b + c) * 0.5 + a
-    s = np.sort(y)
+    s = np.partition(y, y.shape[0] // 2)
     first, *_ = (s, y)  # starred unpacking: the continuation is not traced, the rest runs eagerly
     return (first * first + y * b - c).sum()
 

@@ -86,7 +86,7 @@ def jit(fn=None, *, hot=None, hot_loop=DEFAULT_HOT_LOOP, recompile_limit=DEFAULT
         GraphBreakError listing every break with its reason and file:line instead of running.
         Without it, statements the graph cannot hold (print(...), d[k] = v, lst.append(x))
         run after the compiled code with the real values, in order (stats()['graph_breaks']).
-        A call the tracer cannot hold whose result is used (np.sort(x), x.tolist(), a C
+        A call the tracer cannot hold whose result is used (np.partition(x, k), x.tolist(), a C
         extension, a method that mutates its object) or a branch on array data whose arms are
         not pure splits the function instead (TorchDynamo-style resume): the part before runs
         compiled, the statement runs eagerly with the real values, and the rest runs as a

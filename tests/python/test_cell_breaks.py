@@ -5,7 +5,7 @@ side of the break are seen on the other, exactly as eagerly. Each case is compar
 Python/NumPy, and what compiled is asserted from stats()."""
 import numpy as np
 
-from conftest import assert_same, jit_now as jit
+from conftest import assert_same, jit_now as jit, eager_sort
 
 
 def compare(fn, make_args, capsys, calls=3):
@@ -32,7 +32,7 @@ def nonlocal_across_break(x):
         total = total + v
 
     add(float(x.sum()))  # inlined: the cell is abstract in the trace
-    y = np.sort(x)  # graph break: the cell and `add` are made for the rest
+    y = eager_sort(x)  # graph break: the cell and `add` are made for the rest
     add(float(y[0]))  # the closure made before the break updates the same cell
     return total, y * 2
 
@@ -53,7 +53,7 @@ def closure_read_across_break(x):
     def mul(v):
         return v * scale
 
-    y = np.sort(mul(x))  # graph break: mul and the cell holding scale are made for the rest
+    y = eager_sort(mul(x))  # graph break: mul and the cell holding scale are made for the rest
     return mul(y) + scale  # the closure made before the break, compiled in the continuation
 
 
@@ -90,7 +90,7 @@ def cell_read_after_break(x):
     def unused():
         return scale  # makes `scale` a cell variable
 
-    y = np.sort(x) * scale  # graph break
+    y = eager_sort(x) * scale  # graph break
     return y + scale
 
 
@@ -108,7 +108,7 @@ def cell_assigned_after_break(x):
     def get():
         return acc
 
-    y = np.sort(x)
+    y = eager_sort(x)
     acc = acc + float(y[0])  # STORE_DEREF after the break: the continuation runs eagerly
     return y * acc
 
@@ -123,7 +123,7 @@ def test_cell_assigned_after_a_break_runs_the_rest_eagerly(capsys):
 
 def make_closure(offset):
     def f(x):
-        y = np.sort(x) + offset  # a break in a closure (free variable `offset`)
+        y = eager_sort(x) + offset  # a break in a closure (free variable `offset`)
         print("min", float(y[0]))
         return y * offset
     return f

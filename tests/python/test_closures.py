@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tracejit
-from conftest import assert_same, compare_eager as compare, jit_now as jit, random_args as arrays, same_nested as same
+from conftest import assert_same, compare_eager as compare, jit_now as jit, random_args as arrays, same_nested as same, eager_sort
 
 
 def compiled(jf, calls=3):
@@ -376,7 +376,7 @@ def break_with_cells(x):
     k = 2.0
     f = lambda v: v * k  # noqa: E731
     y = f(x)
-    z = np.sort(y)  # a graph break in a function with cells: f and its cell cross it
+    z = eager_sort(y)  # a graph break in a function with cells: f and its cell cross it
     return z.sum() + f(z)
 
 
@@ -389,7 +389,7 @@ def test_graph_break_in_function_with_cells(capsys):
 
 def break_after_plain_lambda(x):
     sq = lambda v: v * v  # noqa: E731  (made again for the rest, bound in the continuation)
-    y = np.sort(sq(x))
+    y = eager_sort(sq(x))
     return sq(y).sum()
 
 
@@ -484,7 +484,7 @@ def test_jitted_closure_calling_closure():
 
 def make_sorting_with_setter(scale):
     def f(x):
-        y = np.sort(x * scale)  # the break; the continuation reads `scale` again (guarded)
+        y = eager_sort(x * scale)  # the break; the continuation reads `scale` again (guarded)
         return y[0] + y.sum() * scale
 
     def rebind(v):
