@@ -16,6 +16,7 @@
 // (which reorders the caller's array) run eagerly, as do order= and sorts inside compiled loops.
 #include "tracer/tracer_impl.h"
 
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -219,6 +220,233 @@ bool Tracer::sort_call(const std::string& name, CallArgs args, bool method) {
     return true;
   }
   push(m);
+  return true;
+}
+
+}  // namespace tracejit::tracer::detail
+
+namespace tracejit::tracer::detail {
+
+// np.percentile(a, q, axis, ..., keepdims) / np.quantile with method='linear', as
+// numpy/lib/_function_base_impl.py computes them: the rows sorted (the `sort` op, NumPy's own
+// sort), for each q the virtual index (n - 1) * q (q / 100 for percentile, in float64), its
+// floor and the next index (both the last element at or above n - 1), gamma = index - floor,
+// and _lerp: a + (b - a) * gamma, or b - (b - a) * (1 - gamma) when gamma >= 0.5; a Python
+// number q is a weak scalar there (float32 data gives float32), a list of them a float64 array
+// (float64 results, stacked on a new first axis). A row holding a NaN gives its last element.
+// Data with both signed zeros or a negative NaN re-runs eagerly, as np.median. Integer
+// virtual indexes (np.quantile(a, 1) or of a list of ints), bool data, weights=, out=,
+// overwrite_input=True, other methods and rows longer than 64K elements (NumPy's partition
+// beats a full sort there) run eagerly.
+bool Tracer::quantile_call(const std::string& name, CallArgs args) {
+  ir::Graph& g = trace_.graph;
+  const bool pct = name == "percentile";
+  const std::string fn = fmt::format("np.{}()", name);
+  std::string bad;
+  if (!args.only({"a", "q", "axis", "out", "overwrite_input", "method", "keepdims", "weights", "interpolation"}, bad) || args.pos.size() > 7)
+    return fail(AbortCode::UnsupportedCall, fmt::format("{} with '{}' is not traced yet", fn, bad.empty() ? "these arguments" : bad));
+  if (!regions_.empty()) return fail(AbortCode::UnsupportedCall, fmt::format("{} inside a compiled loop is not traced yet", fn));
+  const AValue* xp = args.get(0, "a");
+  const AValue* qv = args.get(1, "q");
+  if (!xp || !qv || !xp->is_tensor() || xp->box != Box::Array)
+    return fail(AbortCode::UnsupportedValue, fmt::format("{} of {} is not traced yet", fn, xp ? what(*xp) : "nothing"));
+  const AValue x = *xp;
+  if (!static_only(x)) return false;
+  if (!ir::is_float(x.type.dtype) && !ir::is_integer(x.type.dtype))
+    return fail(AbortCode::UnsupportedDtype, fmt::format("{} of {} data runs eagerly", fn, ir::dtype_numpy_name(x.type.dtype)));
+  for (size_t i = 2; i < args.pos.size(); ++i)
+    if (!args.pos[i].is_object()) return fail(AbortCode::UnsupportedValue, fmt::format("{} with a runtime argument", fn));
+  for (const auto& kv : args.kw)
+    if (kv.first != "q" && !kv.second.is_object()) return fail(AbortCode::UnsupportedValue, fmt::format("{} with a runtime '{}='", fn, kv.first));
+  if (!is_none(args.get(3, "out")) || !is_none(args.get(99, "weights")) || !is_none(args.get(99, "interpolation")))
+    return fail(AbortCode::UnsupportedCall, fmt::format("{} with out=, weights= or interpolation= is not traced yet", fn));
+  if (const AValue* o = args.get(4, "overwrite_input"); o && PyObject_IsTrue(o->obj) != 0)
+    return fail(AbortCode::UnsupportedCall, fmt::format("{} with overwrite_input=True (it reorders the array) runs eagerly", fn));
+  if (const AValue* m = args.get(5, "method"); m && !(PyUnicode_Check(m->obj) && PyUnicode_CompareWithASCIIString(m->obj, "linear") == 0))
+    return fail(AbortCode::UnsupportedCall, fmt::format("{} with a method other than 'linear' is not traced yet", fn));
+  bool keepdims = false;
+  if (const AValue* k = args.get(6, "keepdims")) {
+    const int t = PyObject_IsTrue(k->obj);
+    if (t < 0) return fail(AbortCode::UserError, exception_text());
+    keepdims = t == 1;
+  }
+  // q: a Python int or float (weak), or a list/tuple of them (a float64 array).
+  std::vector<double> qs;
+  bool weak = false;
+  auto number = [&](const AValue& v, bool& is_int) -> std::optional<double> {
+    if (!v.is_object() || (!PyFloat_CheckExact(v.obj) && !PyLong_CheckExact(v.obj))) return std::nullopt;
+    is_int = PyLong_CheckExact(v.obj);
+    const double d = PyFloat_AsDouble(v.obj);
+    if (PyErr_Occurred()) {
+      PyErr_Clear();
+      return std::nullopt;
+    }
+    return d;
+  };
+  bool all_int = true;
+  if (qv->is_object() && (PyFloat_CheckExact(qv->obj) || PyLong_CheckExact(qv->obj))) {
+    bool is_int = false;
+    auto d = number(*qv, is_int);
+    if (!d) return fail(AbortCode::UnsupportedValue, fmt::format("{} with q={}", fn, what(*qv)));
+    AValue qq = *qv;
+    materialize(qq);
+    qs.push_back(*d);
+    weak = true;
+    all_int = is_int;
+  } else {
+    std::vector<AValue> items;
+    if (qv->kind == AValue::Kind::Tuple) {
+      auto it = items_of(*qv);
+      if (!it) return false;
+      items = *it;
+    } else if (qv->is_object() && (PyTuple_CheckExact(qv->obj) || PyList_CheckExact(qv->obj)) &&
+               (!qv->source || qv->source->kind == Source::Kind::Constant)) {
+      for (Py_ssize_t i = 0; i < PySequence_Size(qv->obj); ++i) {
+        PyObject* o = PySequence_GetItem(qv->obj, i);
+        items.push_back(object(o, Source::constant()));
+        Py_DECREF(o);
+      }
+    } else {
+      return fail(AbortCode::UnsupportedValue, fmt::format("{} with q={} is not traced yet (Python numbers or a list of them)", fn, what(*qv)));
+    }
+    if (items.empty() || items.size() > 64) return fail(AbortCode::UnsupportedValue, fmt::format("{} with {} quantiles", fn, items.size()));
+    for (AValue& it : items) {
+      bool is_int = false;
+      auto d = number(it, is_int);
+      if (!d) return fail(AbortCode::UnsupportedValue, fmt::format("{} with a q item {} is not traced yet", fn, what(it)));
+      materialize(it);
+      all_int = all_int && is_int;
+      qs.push_back(*d);
+    }
+  }
+  if (!pct && all_int)
+    return fail(AbortCode::UnsupportedCall, "np.quantile() with integer q (NumPy takes elements, not interpolations) is not traced yet");
+  for (double& q : qs) {
+    if (pct) q = q / 100.0;  // np.true_divide(q, 100) in float64
+    if (!(q >= 0.0 && q <= 1.0))
+      return fail(AbortCode::UserError, pct ? "ValueError: Percentiles must be in the range [0, 100]" : "ValueError: Quantiles must be in the range [0, 1]");
+  }
+  // The rows: axis None flattens, an int is moved last.
+  const int rank = x.type.rank();
+  const AValue* axis_v = args.get(2, "axis");
+  const bool flat = is_none(axis_v);
+  int64_t axis = -1;
+  if (!flat) {
+    auto l = int_list(*axis_v, "axis");
+    if (!l) return false;
+    if (l->size() != 1 || !PyLong_Check(axis_v->obj)) return fail(AbortCode::UnsupportedCall, fmt::format("{} with a tuple axis is not traced yet", fn));
+    axis = (*l)[0];
+    if (axis < -rank || axis >= rank)
+      return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", axis, rank));
+    axis = (axis + rank) % rank;
+  }
+  AValue y = x;
+  if (flat) {
+    auto r = reshape_value(x, {-1}, false);
+    if (!r) return false;
+    y = *r;
+  } else if (axis != rank - 1) {
+    std::vector<int64_t> perm;
+    for (int d = 0; d < rank; ++d)
+      if (d != axis) perm.push_back(d);
+    perm.push_back(axis);
+    std::vector<ir::Dim> s;
+    for (int64_t d : perm) s.push_back(x.type.shape[static_cast<size_t>(d)]);
+    y = tensor(g.add_op(ir::Op::Transpose, ir::Type(x.type.dtype, s), {x.v}, perm, loc_), Box::Array);
+  }
+  const int64_t n = y.type.shape.back().size;
+  if (n == 0) return fail(AbortCode::UnsupportedValue, fmt::format("{} of an empty slice runs eagerly", fn));
+  if (n > (int64_t{1} << 16))
+    return fail(AbortCode::UnsupportedCall, fmt::format("{} of rows longer than 65536 runs eagerly (NumPy's partition beats a full sort)", fn));
+  const bool flt = ir::is_float(x.type.dtype);
+  const AValue part = tensor(g.add_op(ir::Op::Sort, y.type, {y.v}, {0, 0}, loc_), Box::Array);
+  auto at = [&](int64_t k) -> std::optional<AValue> {
+    PyObject* key = Py_BuildValue("(OL)", Py_Ellipsis, static_cast<long long>(k));
+    if (!key) return std::nullopt;
+    const bool ok = index_tensor(part, key);
+    Py_DECREF(key);
+    if (!ok) return std::nullopt;
+    return pop();
+  };
+  auto any_of = [&](ir::ValueId flag) -> std::optional<ir::ValueId> {
+    if (g.type(flag).rank() == 0) return flag;
+    if (!reduce("any", tensor(flag, Box::Array), nullptr, false, nullptr, 0)) return std::nullopt;
+    return pop().v;
+  };
+  if (flt) {  // as np.median: both signed zeros, or a negative NaN, in the data
+    const ir::Type bt = y.type.with_dtype(ir::DType::Bool);
+    const ir::ValueId zero = g.add_op(ir::Op::Eq, bt, {y.v, g.add_const_float(y.type.dtype, 0.0, loc_)}, loc_);
+    const ir::ValueId neg = g.add_op(ir::Op::SignBit, bt, {y.v}, loc_);
+    auto nz = any_of(g.add_op(ir::Op::And, bt, {zero, neg}, loc_));
+    auto pz = nz ? any_of(g.add_op(ir::Op::And, bt, {zero, g.add_op(ir::Op::Not, bt, {neg}, loc_)}, loc_)) : std::nullopt;
+    auto nn = pz ? any_of(g.add_op(ir::Op::And, bt, {g.add_op(ir::Op::IsNan, bt, {y.v}, loc_), neg}, loc_)) : std::nullopt;
+    if (!nn) return false;
+    const ir::Type st = ir::Type::scalar(ir::DType::Bool);
+    add_rerun_check(g.add_op(ir::Op::Or, st, {g.add_op(ir::Op::And, st, {*nz, *pz}, loc_), *nn}, loc_),
+                    fmt::format("{}:{}: {} met both -0.0 and 0.0, or a NaN with its sign bit set (which one "
+                                "np.partition leaves where is its algorithm's)",
+                                PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, fn),
+                    false);
+  }
+  const UfuncInfo& sub = *np_->ufunc_named("subtract");
+  const UfuncInfo& mul = *np_->ufunc_named("multiply");
+  const UfuncInfo& add = *np_->ufunc_named("add");
+  // t: a Python float (weak q) or a float64 0-d array.
+  auto weight = [&](double t) -> AValue {
+    if (weak) {
+      PyObject* f = PyFloat_FromDouble(t);
+      AValue v = object(f, Source::constant());
+      Py_DECREF(f);
+      return v;
+    }
+    return tensor(g.add_const_float(ir::DType::F64, t, loc_), Box::Array);
+  };
+  std::optional<AValue> last;
+  std::optional<AValue> has_nan;
+  if (flt) {
+    last = at(-1);
+    if (!last) return false;
+    has_nan = tensor(g.add_op(ir::Op::IsNan, last->type.with_dtype(ir::DType::Bool), {last->v}, loc_), Box::Array);
+  }
+  AValue results;
+  results.kind = AValue::Kind::Tuple;
+  for (double q : qs) {
+    const double vi = static_cast<double>(n - 1) * q;
+    double prev = std::floor(vi), next = prev + 1.0;
+    if (vi >= static_cast<double>(n - 1)) prev = next = -1.0;
+    if (vi < 0) prev = next = 0.0;
+    const double gamma = vi - prev;
+    auto a = at(static_cast<int64_t>(prev));
+    auto b = a ? at(static_cast<int64_t>(next)) : std::nullopt;
+    if (!b) return false;
+    if (!apply_ufunc(sub, {*b, *a}, false)) return false;
+    const AValue diff = pop();
+    if (gamma >= 0.5) {
+      if (!apply_ufunc(mul, {diff, weight(1.0 - gamma)}, false) || !apply_ufunc(sub, {*b, pop()}, false)) return false;
+    } else {
+      if (!apply_ufunc(mul, {diff, weight(gamma)}, false) || !apply_ufunc(add, {*a, pop()}, false)) return false;
+    }
+    AValue r = pop();
+    if (flt) r = tensor(g.add_op(ir::Op::Where, r.type, {has_nan->v, cast(last->v, r.type.dtype), r.v}, loc_), r.box);
+    results.items.push_back(r);
+  }
+  AValue r = results.items[0];
+  if (!weak) {
+    CallArgs s;
+    s.pos = {results};
+    bool handled = false;
+    if (!call_numpy("stack", std::move(s), false, handled)) return false;
+    r = pop();
+  }
+  if (keepdims) {
+    std::vector<int64_t> kshape;
+    if (!weak) kshape.push_back(static_cast<int64_t>(qs.size()));
+    for (int d = 0; d < rank; ++d) kshape.push_back(flat || d == axis ? 1 : x.type.shape[static_cast<size_t>(d)].size);
+    auto k = reshape_value(tensor(r.v, Box::Array), kshape, false);
+    if (!k) return false;
+    r = *k;
+  }
+  push(r);
   return true;
 }
 

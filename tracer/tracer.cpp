@@ -805,6 +805,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (std::strcmp(npname, "einsum") == 0) return einsum(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "tensordot") == 0) return tensordot(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "cross") == 0) return np_cross(split_args(std::move(args), std::nullopt));
+    if (std::strcmp(npname, "percentile") == 0 || std::strcmp(npname, "quantile") == 0)
+      return quantile_call(npname, split_args(std::move(args), std::nullopt));
     for (const char* n : {"sort", "argsort", "median"})
       if (std::strcmp(npname, n) == 0) return sort_call(npname, split_args(std::move(args), std::nullopt), false);
     if (std::strcmp(npname, "nan_to_num") == 0) return nan_to_num(split_args(std::move(args), std::nullopt));

@@ -924,6 +924,7 @@ class Tracer {
   bool array_ctor(const std::string& name, CallArgs args);
   // np.sort, np.argsort, np.median, ndarray.sort (in place), ndarray.argsort: sort.cpp
   bool sort_call(const std::string& name, CallArgs args, bool method);
+  bool quantile_call(const std::string& name, CallArgs args);  // np.percentile, np.quantile: sort.cpp
   bool diagonal_view(const AValue& x, int64_t offset);  // a.diagonal(offset) of a 2-d x: numpy_arrays.cpp
   std::optional<ir::ValueId> diagonal_slice(const AValue& x, int64_t offset);  // (not pushed)
   bool tile_repeat(const std::string& name, CallArgs args);  // np.tile, np.repeat: tile_repeat.cpp

@@ -188,3 +188,64 @@ class _nothing:
 
     def __exit__(self, *a):
         return False
+
+
+# np.percentile / np.quantile (method 'linear'): NumPy's virtual index, gamma and _lerp, bit for bit.
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int16, np.uint8], ids=str)
+@pytest.mark.parametrize("fn", [
+    lambda a: np.percentile(a, 90),
+    lambda a: np.percentile(a, 50, axis=1),
+    lambda a: np.percentile(a, [10, 50, 99.5], axis=0),
+    lambda a: np.percentile(a, 100),
+    lambda a: np.percentile(a, 0, axis=0, keepdims=True),
+    lambda a: np.quantile(a, 0.25),
+    lambda a: np.quantile(a, [0.0, 0.5, 1.0], axis=-1),
+    lambda a: np.quantile(a, (0.1, 0.9), keepdims=True),
+    lambda a: np.percentile(a * 2, 33.3, axis=1, keepdims=True),
+    lambda a: np.clip(a, np.percentile(a, 1), np.percentile(a, 99)),
+], ids=["p90", "p50-axis1", "list-axis0", "p100", "p0-keepdims", "q25", "q-list", "q-tuple-keepdims",
+        "fused", "clip"])
+@pytest.mark.parametrize("shape", [(7,), (5, 9), (1, 1), (3, 100)], ids=str)
+def test_percentile_quantile(fn, dtype, shape):
+    x = random_array(dtype, shape, seed=6, span=100)
+    try:
+        want = fn(x)
+    except Exception as e:  # noqa: BLE001  (np.clip of ints by float bounds: NumPy's own rules)
+        with pytest.raises(type(e)):
+            jit_now(fn)(x)
+        return
+    jf = jit_now(fn)
+    got = jf(x)
+    bits_equal(np.asarray(want), np.asarray(got))
+    assert type(got) is type(want)
+    if "clip" not in fn.__code__.co_names or np.dtype(dtype).kind == "f":  # (np.clip of ints by float bounds: eager)
+        assert_compiled(jf)
+
+
+def test_percentile_nan_inf_and_reruns():
+    x = np.array([[np.nan, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, np.inf], [0.0, -0.0, 1.0, 2.0]])
+    for fn in (lambda a: np.percentile(a, 90, axis=1), lambda a: np.quantile(a[:2], [0.3, 0.7], axis=1)):
+        with np.errstate(invalid="ignore"):
+            want = fn(x)
+            got = jit_now(fn)(x)
+        bits_equal(want, got)
+
+
+@pytest.mark.parametrize("fn, exc", [
+    (lambda a: np.percentile(a, 101), ValueError),
+    (lambda a: np.quantile(a, [0.5, -0.1]), ValueError),
+    (lambda a: np.percentile(a, 50, axis=3), np.exceptions.AxisError),
+], ids=["p101", "q-negative", "axis"])
+def test_percentile_exceptions(fn, exc):
+    x = np.ones((3, 4))
+    with pytest.raises(exc):
+        fn(x)
+    with pytest.raises(exc):
+        jit_now(fn)(x)
+
+
+def test_percentile_other_forms_give_numpy_results():
+    x = random_array(np.float64, (4, 6), seed=8)
+    for fn in (lambda a: np.percentile(a, 50, method="nearest"), lambda a: np.quantile(a, 1),
+               lambda a: np.percentile(a, np.float32(50)), lambda a: np.percentile(a, 50, axis=(0, 1))):
+        bits_equal(np.asarray(fn(x)), np.asarray(jit_now(fn)(x)))
