@@ -185,8 +185,14 @@ Fault check_structural(const Graph& g, const Node& n) {
     }
     case Op::Sort: {
       const Type& x = in(0);
-      if (n.ints.size() != 2 || n.ints[0] < 0 || n.ints[0] > 2 || n.ints[1] < 0 || n.ints[1] > 2)
-        return "sort needs ints = [mode 0-2, kind 0-2]";
+      if (n.ints.size() < 2 || n.ints[0] < 0 || n.ints[0] > 2 || n.ints[1] < 0 || n.ints[1] > 2 ||
+          (n.ints[0] != 2 && n.ints.size() != 2) || (n.ints[0] == 2 && n.ints.size() < 3))
+        return "sort needs ints = [mode 0-2, kind 0-2] (mode 2: then the positions)";
+      for (size_t k = 2; k < n.ints.size(); ++k) {
+        const Dim& len = x.shape.empty() ? Dim::fixed(0) : x.shape.back();
+        if (n.ints[k] < 0 || (len.is_static() && n.ints[k] >= len.size) || (k > 2 && n.ints[k] <= n.ints[k - 1]))
+          return "sort positions must ascend within the last axis";
+      }
       if (x.rank() < 1) return "sort needs rank >= 1";
       if (r.shape != x.shape) return "sort keeps its operand's shape";
       if (r.dtype != (n.ints[0] == 1 ? DType::I64 : x.dtype)) return "sort gives x's dtype (mode 0) or i64 (mode 1)";

@@ -16,6 +16,7 @@
 // (which reorders the caller's array) run eagerly, as do order= and sorts inside compiled loops.
 #include "tracer/tracer_impl.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -125,7 +126,12 @@ bool Tracer::sort_call(const std::string& name, CallArgs args, bool method) {
     return fail(AbortCode::UnsupportedValue, "np.median() of an empty slice (NumPy warns \"Mean of empty slice\") runs eagerly");
   const bool flt = ir::is_float(x.type.dtype);
   auto sorted = [&](int64_t mode) {
-    return tensor(g.add_op(ir::Op::Sort, y.type.with_dtype(mode == 1 ? ir::DType::I64 : y.type.dtype), {y.v}, {mode, kind}, loc_), Box::Array);
+    std::vector<int64_t> ints = {mode, kind};
+    if (mode == 2) {  // np.median's partition: the middle one or two
+      if (n % 2 == 0) ints.push_back(n / 2 - 1);
+      ints.push_back(n / 2);
+    }
+    return tensor(g.add_op(ir::Op::Sort, y.type.with_dtype(mode == 1 ? ir::DType::I64 : y.type.dtype), {y.v}, ints, loc_), Box::Array);
   };
   const AValue s = median ? AValue() : sorted(0);
   // y[..., key] (a Python slice or int) through the tracer's own indexing.
@@ -228,16 +234,15 @@ bool Tracer::sort_call(const std::string& name, CallArgs args, bool method) {
 namespace tracejit::tracer::detail {
 
 // np.percentile(a, q, axis, ..., keepdims) / np.quantile with method='linear', as
-// numpy/lib/_function_base_impl.py computes them: the rows sorted (the `sort` op, NumPy's own
-// sort), for each q the virtual index (n - 1) * q (q / 100 for percentile, in float64), its
+// numpy/lib/_function_base_impl.py computes them: the rows partitioned at the positions read
+// (the `sort` op's mode 2), for each q the virtual index (n - 1) * q (q / 100 for percentile, in float64), its
 // floor and the next index (both the last element at or above n - 1), gamma = index - floor,
 // and _lerp: a + (b - a) * gamma, or b - (b - a) * (1 - gamma) when gamma >= 0.5; a Python
 // number q is a weak scalar there (float32 data gives float32), a list of them a float64 array
 // (float64 results, stacked on a new first axis). A row holding a NaN gives its last element.
 // Data with both signed zeros or a negative NaN re-runs eagerly, as np.median. Integer
 // virtual indexes (np.quantile(a, 1) or of a list of ints), bool data, weights=, out=,
-// overwrite_input=True, other methods and rows longer than 64K elements (NumPy's partition
-// beats a full sort there) run eagerly.
+// overwrite_input=True and other methods run eagerly.
 bool Tracer::quantile_call(const std::string& name, CallArgs args) {
   ir::Graph& g = trace_.graph;
   const bool pct = name == "percentile";
@@ -356,10 +361,22 @@ bool Tracer::quantile_call(const std::string& name, CallArgs args) {
   }
   const int64_t n = y.type.shape.back().size;
   if (n == 0) return fail(AbortCode::UnsupportedValue, fmt::format("{} of an empty slice runs eagerly", fn));
-  if (n > (int64_t{1} << 16))
-    return fail(AbortCode::UnsupportedCall, fmt::format("{} of rows longer than 65536 runs eagerly (NumPy's partition beats a full sort)", fn));
   const bool flt = ir::is_float(x.type.dtype);
-  const AValue part = tensor(g.add_op(ir::Op::Sort, y.type, {y.v}, {0, 0}, loc_), Box::Array);
+  // The row partitioned at every position the q's read (and the last, for the NaN check).
+  std::vector<int64_t> kth;
+  for (double q : qs) {
+    const double vi = static_cast<double>(n - 1) * q;
+    const double prev = std::floor(vi);
+    if (vi >= static_cast<double>(n - 1)) kth.push_back(n - 1);
+    else if (vi < 0) kth.push_back(0);
+    else kth.insert(kth.end(), {static_cast<int64_t>(prev), static_cast<int64_t>(prev) + 1});
+  }
+  if (flt) kth.push_back(n - 1);
+  std::sort(kth.begin(), kth.end());
+  kth.erase(std::unique(kth.begin(), kth.end()), kth.end());
+  std::vector<int64_t> ints = {2, 0};
+  ints.insert(ints.end(), kth.begin(), kth.end());
+  const AValue part = tensor(g.add_op(ir::Op::Sort, y.type, {y.v}, ints, loc_), Box::Array);
   auto at = [&](int64_t k) -> std::optional<AValue> {
     PyObject* key = Py_BuildValue("(OL)", Py_Ellipsis, static_cast<long long>(k));
     if (!key) return std::nullopt;

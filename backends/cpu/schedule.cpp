@@ -1558,7 +1558,15 @@ Status Lowerer::emit_sort(Nest& n) {
   llvm::Type* ptr = b_.getPtrTy();
   llvm::Type* i64 = b_.getInt64Ty();
   auto scratch_fn = m_.getOrInsertFunction("tracejit_sort_scratch", llvm::FunctionType::get(ptr, {i64}, false));
-  auto row_fn = m_.getOrInsertFunction("tracejit_sort_row", llvm::FunctionType::get(b_.getVoidTy(), {i64, i64, i64, ptr, i64, ptr}, false));
+  auto row_fn = m_.getOrInsertFunction("tracejit_sort_row", llvm::FunctionType::get(b_.getVoidTy(), {i64, i64, i64, ptr, i64, ptr, ptr, i64}, false));
+  // mode 2: the positions to partition at, a constant array of the module.
+  Value* ks = llvm::ConstantPointerNull::get(llvm::PointerType::get(ctx_, 0));
+  const int64_t nk = static_cast<int64_t>(node.ints.size()) - 2;
+  if (node.ints[0] == 2 && nk > 0) {
+    std::vector<uint64_t> kv(node.ints.begin() + 2, node.ints.end());
+    auto* init = llvm::ConstantDataArray::get(ctx_, kv);
+    ks = new llvm::GlobalVariable(m_, init->getType(), true, llvm::GlobalValue::PrivateLinkage, init, "sort.kth");
+  }
   root_ = ir::kNoValue;
   std::vector<Value*> idx(shape.size(), nullptr);
   llvm::Type* mt = memory_type(ctx_, xd);
@@ -1579,7 +1587,8 @@ Status Lowerer::emit_sort(Nest& n) {
         return s;
       idx[last] = b_.getInt64(0);
       Value* dst = b_.CreateGEP(b_.getInt8Ty(), buffer_ptr(n.v), byte_offset(n.v, idx));
-      b_.CreateCall(row_fn, {b_.getInt64(static_cast<int64_t>(xd)), b_.getInt64(node.ints[0]), b_.getInt64(node.ints[1]), scratch, len, dst});
+      b_.CreateCall(row_fn, {b_.getInt64(static_cast<int64_t>(xd)), b_.getInt64(node.ints[0]), b_.getInt64(node.ints[1]), scratch, len, dst, ks,
+                              b_.getInt64(node.ints[0] == 2 ? nk : 0)});
       return ok_status();
     });
   });

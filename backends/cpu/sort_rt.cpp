@@ -27,7 +27,7 @@ namespace {
 thread_local std::vector<unsigned char> t_scratch;
 
 constexpr int kKinds = 3;
-constexpr int64_t kSortForMedian = int64_t{1} << 15;
+constexpr int64_t kSortForPartition = 1024;
 NumpySortFn g_sort[ir::kNumDTypes][kKinds] = {};
 NumpyArgSortFn g_argsort[ir::kNumDTypes][kKinds] = {};
 
@@ -41,12 +41,16 @@ bool less(T a, T b) {
 }
 
 template <class T>
-void sort_row(int64_t mode, int64_t kind, void* scratch, int64_t n, void* dst) {
+void sort_row(int64_t mode, int64_t kind, void* scratch, int64_t n, void* dst, const int64_t* ks, int64_t nk) {
   T* x = static_cast<T*>(scratch);
-  if (mode == 2) {  // the median's order statistics: n/2, and n/2 - 1 (the largest below it)
-    const int64_t k = n / 2;
-    std::nth_element(x, x + k, x + n, less<T>);
-    if (n % 2 == 0 && k > 0) std::iter_swap(std::max_element(x, x + k, less<T>), x + k - 1);
+  if (mode == 2) {  // a partition: positions ks (ascending) hold the sorted row's elements
+    int64_t lo = 0;
+    for (int64_t j = 0; j < nk; ++j) {
+      const int64_t k = ks[j];
+      if (k < lo || k >= n) continue;
+      std::nth_element(x + lo, x + k, x + n, less<T>);
+      lo = k + 1;
+    }
     std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(T));
     return;
   }
@@ -68,18 +72,19 @@ void* sort_scratch(int64_t bytes) {
 }
 
 // Sorts the n elements of dtype `dtype` (an ir::DType) in scratch with sort kind `kind` and
-// writes the row of the result at dst: the values (mode 0, dst of the same dtype) or their
-// int64 positions (mode 1).
-void sort_row_any(int64_t dtype, int64_t mode, int64_t kind, void* scratch, int64_t n, void* dst) {
+// writes the row of the result at dst: the values (mode 0, dst of the same dtype), their int64
+// positions (mode 1), or the values partitioned at the nk ascending positions ks (mode 2).
+void sort_row_any(int64_t dtype, int64_t mode, int64_t kind, void* scratch, int64_t n, void* dst, const int64_t* ks, int64_t nk) {
   if (n <= 0) return;
   if (dtype >= 0 && dtype < ir::kNumDTypes && kind >= 0 && kind < kKinds) {
     // NumPy's merge and tim sorts compare NaNs with `<`, which raises the invalid flag; eager
     // NumPy never reports it (a sort is not a ufunc), so the flags are put back as they were.
     std::fexcept_t flags;
     std::fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    // A median's partition: NumPy's (SIMD) quicksort of a short row beats std::nth_element
-    // (a 512-element float32 row: 8x); a sorted row is a valid partition.
-    if (mode == 2 && n <= kSortForMedian && g_sort[dtype][0]) mode = 0, kind = 0;
+    // A partition: NumPy's (SIMD) quicksort of a short row beats std::nth_element (a
+    // 512-element float32 row: 8x; from ~2K elements on, nth_element wins); a sorted row is a
+    // valid partition.
+    if (mode == 2 && n <= kSortForPartition && g_sort[dtype][0]) mode = 0, kind = 0;
     if (mode == 0 && g_sort[dtype][kind]) {
       g_sort[dtype][kind](scratch, n, nullptr);
       std::fesetexceptflag(&flags, FE_ALL_EXCEPT);
@@ -98,16 +103,16 @@ void sort_row_any(int64_t dtype, int64_t mode, int64_t kind, void* scratch, int6
   using ir::DType;
   switch (static_cast<DType>(dtype)) {
     case DType::Bool:
-    case DType::U8: return sort_row<uint8_t>(mode, kind, scratch, n, dst);
-    case DType::I8: return sort_row<int8_t>(mode, kind, scratch, n, dst);
-    case DType::I16: return sort_row<int16_t>(mode, kind, scratch, n, dst);
-    case DType::U16: return sort_row<uint16_t>(mode, kind, scratch, n, dst);
-    case DType::I32: return sort_row<int32_t>(mode, kind, scratch, n, dst);
-    case DType::U32: return sort_row<uint32_t>(mode, kind, scratch, n, dst);
-    case DType::I64: return sort_row<int64_t>(mode, kind, scratch, n, dst);
-    case DType::U64: return sort_row<uint64_t>(mode, kind, scratch, n, dst);
-    case DType::F32: return sort_row<float>(mode, kind, scratch, n, dst);
-    case DType::F64: return sort_row<double>(mode, kind, scratch, n, dst);
+    case DType::U8: return sort_row<uint8_t>(mode, kind, scratch, n, dst, ks, nk);
+    case DType::I8: return sort_row<int8_t>(mode, kind, scratch, n, dst, ks, nk);
+    case DType::I16: return sort_row<int16_t>(mode, kind, scratch, n, dst, ks, nk);
+    case DType::U16: return sort_row<uint16_t>(mode, kind, scratch, n, dst, ks, nk);
+    case DType::I32: return sort_row<int32_t>(mode, kind, scratch, n, dst, ks, nk);
+    case DType::U32: return sort_row<uint32_t>(mode, kind, scratch, n, dst, ks, nk);
+    case DType::I64: return sort_row<int64_t>(mode, kind, scratch, n, dst, ks, nk);
+    case DType::U64: return sort_row<uint64_t>(mode, kind, scratch, n, dst, ks, nk);
+    case DType::F32: return sort_row<float>(mode, kind, scratch, n, dst, ks, nk);
+    case DType::F64: return sort_row<double>(mode, kind, scratch, n, dst, ks, nk);
     default: return;
   }
 }

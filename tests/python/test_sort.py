@@ -249,3 +249,20 @@ def test_percentile_other_forms_give_numpy_results():
     for fn in (lambda a: np.percentile(a, 50, method="nearest"), lambda a: np.quantile(a, 1),
                lambda a: np.percentile(a, np.float32(50)), lambda a: np.percentile(a, 50, axis=(0, 1))):
         bits_equal(np.asarray(fn(x)), np.asarray(jit_now(fn)(x)))
+
+
+@pytest.mark.parametrize("shape", [(20001,), (3, 5000), (4000, 2)], ids=str)
+def test_long_rows_partitioned_bit_exact(shape):
+    """Rows past 1024 elements are partitioned with nth_element at the positions read (np.median:
+    the middle; np.percentile: each q's floor and next, and the last for the NaN check)."""
+    for seed, dtype in ((1, np.float64), (2, np.float32), (3, np.int32)):
+        x = random_array(dtype, shape, seed=seed, span=50)  # ints: many ties
+        if x.dtype.kind == "f":
+            x.flat[::997] = np.nan if seed == 1 else x.flat[::997]
+        for fn in (lambda a: np.median(a, axis=-1), lambda a: np.percentile(a, [1, 37.5, 50, 99.9], axis=-1),
+                   lambda a: np.quantile(a, 0.3, axis=0), lambda a: np.median(a)):
+            want = fn(x)
+            jf = jit_now(fn)
+            got = jf(x)
+            bits_equal(np.asarray(want), np.asarray(got))
+            assert_compiled(jf)

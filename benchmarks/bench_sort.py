@@ -1,0 +1,62 @@
+"""Sorting, medians and percentiles: NumPy vs tracejit, measured in the same run (round-robin,
+median of --runs calls each), with the compiled result compared with NumPy's ("bit-exact", or
+the largest relative difference: a mean or std around the sort is reduced in another order).
+
+Run: python benchmarks/bench_sort.py [--runs N]
+
+The compiled `sort` op calls NumPy's own sort functions row by row (so a lone 1-d sort costs what
+NumPy's does); what it adds is rows on both threads, the producer fused into the pass that fills
+each row, and for np.median / np.percentile the arithmetic around the sort in the same kernel.
+"""
+import argparse
+
+import _bench_env  # noqa: F401  (sync compiles; developer build or installed package)
+
+import numpy as np
+
+import tracejit
+
+
+def workloads(rng):
+    v = rng.standard_normal(1 << 20)
+    v50 = rng.standard_normal(50_000)
+    m = rng.standard_normal((2048, 512)).astype(np.float32)
+    s = rng.standard_normal((20_000, 64)).astype(np.float32)
+    return [
+        ("np.sort 1M f64", lambda x: np.sort(x), (v,)),
+        ("np.argsort 1M f64", lambda x: np.argsort(x), (v,)),
+        ("np.median 1M f64", lambda x: np.median(x), (v,)),
+        ("np.sort(axis=1) 2048x512 f32", lambda x: np.sort(x, axis=1), (m,)),
+        ("median(x - mean, axis=1) 2048x512 f32", lambda x: np.median(x - x.mean(axis=1, keepdims=True), axis=1), (m,)),
+        ("(x - median(x, 0)) / std(0) 2048x512 f32", lambda x: (x - np.median(x, axis=0)) / x.std(axis=0), (m,)),
+        ("percentile(x, [5, 95]) 50K f64", lambda x: np.percentile(x, [5, 95]), (v50,)),
+        ("clip(x, p1, p99) 50K f64", lambda x: np.clip(x, np.percentile(x, 1), np.percentile(x, 99)), (v50,)),
+        ("percentile(x, 90, axis=1) 2048x512 f32", lambda x: np.percentile(x, 90, axis=1), (m,)),
+        ("top-5 argsort(-s, stable) 20Kx64 f32", lambda x: np.argsort(-x, axis=1, kind="stable")[:, :5] + 0, (s,)),
+    ]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=15)
+    args = p.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"tracejit {tracejit.__version__}, NumPy {np.__version__}; median of {args.runs} round-robin runs")
+    print(f"{'workload':44s} {'numpy ms':>9s} {'tjit ms':>9s} {'ratio':>6s}  notes")
+    for name, fn, fargs in workloads(rng):
+        jf = tracejit.jit(fn, hot=0, sync=True)
+        want, got = fn(*fargs), jf(*fargs)
+        w, r = np.asarray(want), np.asarray(got)
+        same = w.dtype == r.dtype and np.ascontiguousarray(w).tobytes() == np.ascontiguousarray(r).tobytes()
+        err = float(np.max(np.abs(r.astype(np.float64) - w)) / max(np.max(np.abs(w)), 1e-300)) if not same and w.shape == r.shape else None
+        t_np, t_jit = _bench_env.time_alternating(lambda: fn(*fargs), lambda: jf(*fargs), args.runs)
+        st = jf.stats()
+        notes = []
+        notes.append("bit-exact" if same else f"max rel diff {err:.1e}" if err is not None else "RESULT DIFFERS")
+        if st["fallback_reasons"] or st["graph_breaks"]:
+            notes.append("FALLBACK: " + "; ".join(st["fallback_reasons"] + st["graph_break_reasons"])[:100])
+        print(f"{name:44s} {t_np:9.2f} {t_jit:9.2f} {t_np / t_jit:6.2f}  {' '.join(notes)}")
+
+
+if __name__ == "__main__":
+    main()
