@@ -40,17 +40,31 @@ bool less(T a, T b) {
   return a < b;
 }
 
+// Places the order statistics ks[a..b) (ascending, within [lo, hi)) of x[lo, hi): the middle one
+// by nth_element, then each side within its own subrange (O(n log #ks), not a pass over the
+// rest of the row per position); a position at either end of its subrange is a min/max scan.
+template <class T>
+void select(T* x, int64_t lo, int64_t hi, const int64_t* ks, int64_t a, int64_t b) {
+  while (a < b && ks[a] < lo) ++a;
+  while (a < b && ks[b - 1] >= hi) --b;
+  if (a >= b || hi - lo < 2) return;
+  const int64_t m = a + (b - a) / 2, k = ks[m];
+  if (k == lo) {
+    std::iter_swap(x + lo, std::min_element(x + lo, x + hi, less<T>));
+  } else if (k == hi - 1) {
+    std::iter_swap(x + hi - 1, std::max_element(x + lo, x + hi, less<T>));
+  } else {
+    std::nth_element(x + lo, x + k, x + hi, less<T>);
+  }
+  select(x, lo, k, ks, a, m);
+  select(x, k + 1, hi, ks, m + 1, b);
+}
+
 template <class T>
 void sort_row(int64_t mode, int64_t kind, void* scratch, int64_t n, void* dst, const int64_t* ks, int64_t nk) {
   T* x = static_cast<T*>(scratch);
   if (mode == 2) {  // a partition: positions ks (ascending) hold the sorted row's elements
-    int64_t lo = 0;
-    for (int64_t j = 0; j < nk; ++j) {
-      const int64_t k = ks[j];
-      if (k < lo || k >= n) continue;
-      std::nth_element(x + lo, x + k, x + n, less<T>);
-      lo = k + 1;
-    }
+    select(x, 0, n, ks, 0, nk);
     std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(T));
     return;
   }
