@@ -1,15 +1,15 @@
-// The `sort` op's runtime (see ir/ops.def): NumPy's own sort functions when the Python module
-// registered them (set_numpy_sort), else:
+// The `sort` op's runtime (see ir/ops.def). Values (mode 0) and argsorts (mode 1) use NumPy's
+// own sort functions, which the Python module registers at import (set_numpy_sort): the
+// results, ties and signed zeros and NaN bits included, are eager NumPy's. Without them (the C++
+// tests, which load no NumPy) rows are sorted with std::sort / std::stable_sort, NaN last
+// (the fallback argsort is always stable). Partitions (mode 2, np.median and np.percentile):
+// NumPy's quicksort for rows up to 1024 elements, else `select` (std::nth_element by divide and
+// conquer); the tracer re-runs eagerly the data whose partition NumPy's algorithm decides
+// (both signed zeros, a negative NaN).
 //
-// - values (mode 0): std::sort with NaN greater than every number, as np.sort orders them. Equal
-//   numbers are interchangeable except -0.0 and +0.0 and NaNs of other bits, whose order NumPy
-//   leaves to its algorithm: the tracer re-runs such calls eagerly (tracer/sort.cpp), so the
-//   unstable sort here is never observable.
-// - indices (mode 1): std::stable_sort of the positions by value, NaN last: exactly NumPy's
-//   kind='stable' argsort (equal values keep their order, -0.0 == +0.0, NaNs equal).
-//
-// The comparisons are quiet (std::isnan first, then <, never on a NaN): no floating-point flag
-// is raised, so a sort never makes the runtime re-run the call for a warning.
+// The comparisons here are quiet (std::isnan first, then <, never on a NaN), and the flags
+// NumPy's merge/tim sorts raise on NaNs are put back: a sort never makes the runtime re-run the
+// call for a warning eager NumPy does not give.
 #include "backends/cpu/sort_rt.h"
 
 #include <algorithm>
