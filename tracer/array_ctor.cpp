@@ -194,16 +194,10 @@ bool Tracer::array_ctor(const std::string& name, CallArgs args) {
                         fmt::format("{} of items with different shapes (NumPy raises ValueError: inhomogeneous shape)", fn));
       ir::DType dt = parts[0].type.dtype;
       if (!want) {
-        std::vector<PyObject*> probes;
-        for (const AValue& p : parts) {
-          npy_intp zero = 0;
-          probes.push_back(PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(p.type.dtype)), 0));
-        }
-        PyObject* rt = result_type(std::move(probes));
-        if (!rt) return failed(AbortCode::UserError, exception_text());
-        auto d = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
-        Py_DECREF(rt);
-        if (!d) return failed(AbortCode::UnsupportedDtype, fmt::format("{}: the items' common dtype is not compiled", fn));
+        std::vector<ir::DType> dts;
+        for (const AValue& p : parts) dts.push_back(p.type.dtype);
+        auto d = arrays_result_dtype(dts, fn);
+        if (!d) return std::nullopt;
         dt = *d;
       }
       std::vector<ir::Dim> shape = parts[0].type.shape;

@@ -1126,18 +1126,11 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       if (!l) return false;
       axis = (*l)[0];
     }
-    // Result dtype: NumPy's result_type of the parts, each an array (np.asanyarray: a runtime
-    // Python float is float64 here, not a weak scalar).
-    std::vector<PyObject*> probes;
-    for (const AValue& p : *parts) {
-      npy_intp zero = 0;
-      probes.push_back(PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(p.type.dtype)), 0));
-    }
-    PyObject* rt = result_type(std::move(probes));
-    if (!rt) return fail(AbortCode::UserError, exception_text());
-    auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
-    Py_DECREF(rt);
-    if (!dt) return fail(AbortCode::UnsupportedDtype, "concatenate result dtype");
+    // Result dtype: NumPy's result_type of the parts, each an array.
+    std::vector<ir::DType> dts;
+    for (const AValue& p : *parts) dts.push_back(p.type.dtype);
+    const auto dt = arrays_result_dtype(dts, fmt::format("np.{}()", name));
+    if (!dt) return false;
     std::vector<AValue> ps = *parts;
     if (name == "stack") {
       int64_t r = ps[0].type.rank() + 1;
@@ -1475,16 +1468,10 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (!add_part(args.get(4, "append"))) return false;
     AValue cur = *x;
     if (parts.size() > 1) {
-      std::vector<PyObject*> probes;
-      for (const auto& part : parts) {
-        npy_intp zero = 0;
-        probes.push_back(PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(part.second)), 0));
-      }
-      PyObject* rt = result_type(std::move(probes));
-      if (!rt) return fail(AbortCode::UserError, exception_text());
-      auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
-      Py_DECREF(rt);
-      if (!dt) return fail(AbortCode::UnsupportedDtype, "np.diff() parts of a result dtype the JIT does not compile");
+      std::vector<ir::DType> dts;
+      for (const auto& part : parts) dts.push_back(part.second);
+      const auto dt = arrays_result_dtype(dts, "np.diff()");
+      if (!dt) return false;
       std::vector<ir::Dim> shape = x->type.shape;
       ir::Node n;
       n.op = ir::Op::Concat;
@@ -1616,11 +1603,7 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (!w->is_tensor() || w->box != Box::Array)
       return fail(AbortCode::UnsupportedValue, fmt::format("np.average() with weights {} is not traced", what(*w)));
     if (!static_only(*x) || !static_only(*w)) return false;
-    std::vector<PyObject*> probes;
-    for (const AValue* v : {x, w}) {
-      npy_intp zero = 0;
-      probes.push_back(PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(v->type.dtype)), 0));
-    }
+    std::vector<PyObject*> probes = {empty_probe(x->type.dtype), empty_probe(w->type.dtype)};
     if (!ir::is_float(x->type.dtype)) probes.push_back(reinterpret_cast<PyObject*>(PyArray_DescrFromType(NPY_DOUBLE)));
     PyObject* rt = result_type(std::move(probes));
     if (!rt) return fail(AbortCode::UserError, exception_text());

@@ -234,6 +234,25 @@ PyObject* Tracer::result_type(std::vector<PyObject*> probes) {
   return rt;
 }
 
+PyObject* Tracer::empty_probe(ir::DType dt) {
+  npy_intp zero = 0;
+  return PyArray_Empty(1, &zero, PyArray_DescrFromType(typenum_from_dtype(dt)), 0);  // steals the descr
+}
+
+std::optional<ir::DType> Tracer::arrays_result_dtype(const std::vector<ir::DType>& dts, const std::string& what) {
+  std::vector<PyObject*> probes;
+  for (ir::DType dt : dts) probes.push_back(empty_probe(dt));
+  PyObject* rt = result_type(std::move(probes));
+  if (!rt) {
+    fail(AbortCode::UserError, exception_text());
+    return std::nullopt;
+  }
+  auto dt = dtype_from_typenum(reinterpret_cast<PyArray_Descr*>(rt)->type_num);
+  Py_DECREF(rt);
+  if (!dt) fail(AbortCode::UnsupportedDtype, fmt::format("{}: a result dtype the JIT does not compile", what));
+  return dt;
+}
+
 bool Tracer::resolve_loop(const UfuncInfo& u, const std::vector<AValue>& operands,
                           std::vector<ir::DType>& loop) {
   // 1. The call itself on empty probes: raises exactly when NumPy would (bad dtypes, Python

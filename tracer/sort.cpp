@@ -29,6 +29,68 @@ bool is_none(const AValue* v) { return !v || (v->is_object() && v->obj == Py_Non
 
 }  // namespace
 
+// The rows a sort reads: x flattened (`flat`), or x with `axis_v` (one int) moved last.
+std::optional<Tracer::SortRows> Tracer::sort_rows(const AValue& x, const AValue* axis_v, bool flat, const std::string& fn) {
+  ir::Graph& g = trace_.graph;
+  const int rank = x.type.rank();
+  SortRows r{x, {}, -1};
+  if (!flat && axis_v) {
+    auto l = int_list(*axis_v, "axis");
+    if (!l) return std::nullopt;
+    if (l->size() != 1 || !PyLong_Check(axis_v->obj)) {
+      fail(AbortCode::UnsupportedCall, fmt::format("{} with a tuple axis is not traced yet", fn));
+      return std::nullopt;
+    }
+    r.axis = (*l)[0];
+  }
+  if (flat) {
+    auto y = reshape_value(x, {-1}, false);
+    if (!y) return std::nullopt;
+    r.y = *y;
+    return r;
+  }
+  if (r.axis < -rank || r.axis >= rank) {
+    fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", r.axis, rank));
+    return std::nullopt;
+  }
+  r.axis = (r.axis + rank) % rank;
+  if (r.axis != rank - 1) {
+    for (int d = 0; d < rank; ++d)
+      if (d != r.axis) r.perm.push_back(d);
+    r.perm.push_back(r.axis);
+    std::vector<ir::Dim> s;
+    for (int64_t d : r.perm) s.push_back(x.type.shape[static_cast<size_t>(d)]);
+    r.y = tensor(g.add_op(ir::Op::Transpose, ir::Type(x.type.dtype, s), {x.v}, r.perm, loc_), Box::Array);
+  }
+  return r;
+}
+
+// A partition (the `sort` op's mode 2) of float rows y leaves -0.0 / +0.0 and NaNs of other bits
+// where its own algorithm does, not where np.partition's does: data holding both signed zeros, or
+// a NaN with its sign bit set (the NaN x86 arithmetic makes), re-runs the call eagerly.
+bool Tracer::partition_rerun_check(const AValue& y, const std::string& fn) {
+  ir::Graph& g = trace_.graph;
+  auto any_of = [&](ir::ValueId flag) -> std::optional<ir::ValueId> {
+    if (g.type(flag).rank() == 0) return flag;
+    if (!reduce("any", tensor(flag, Box::Array), nullptr, false, nullptr, 0)) return std::nullopt;
+    return pop().v;
+  };
+  const ir::Type bt = y.type.with_dtype(ir::DType::Bool);
+  const ir::ValueId zero = g.add_op(ir::Op::Eq, bt, {y.v, g.add_const_float(y.type.dtype, 0.0, loc_)}, loc_);
+  const ir::ValueId neg = g.add_op(ir::Op::SignBit, bt, {y.v}, loc_);
+  auto nz = any_of(g.add_op(ir::Op::And, bt, {zero, neg}, loc_));
+  auto pz = nz ? any_of(g.add_op(ir::Op::And, bt, {zero, g.add_op(ir::Op::Not, bt, {neg}, loc_)}, loc_)) : std::nullopt;
+  auto nn = pz ? any_of(g.add_op(ir::Op::And, bt, {g.add_op(ir::Op::IsNan, bt, {y.v}, loc_), neg}, loc_)) : std::nullopt;
+  if (!nn) return false;
+  const ir::Type st = ir::Type::scalar(ir::DType::Bool);
+  add_rerun_check(g.add_op(ir::Op::Or, st, {g.add_op(ir::Op::And, st, {*nz, *pz}, loc_), *nn}, loc_),
+                  fmt::format("{}:{}: {} met both -0.0 and 0.0, or a NaN with its sign bit set (which one "
+                              "np.partition leaves where is its algorithm's)",
+                              PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, fn),
+                  false);
+  return true;
+}
+
 bool Tracer::sort_call(const std::string& name, CallArgs args, bool method) {
   ir::Graph& g = trace_.graph;
   const bool median = name == "median";
@@ -91,36 +153,16 @@ bool Tracer::sort_call(const std::string& name, CallArgs args, bool method) {
       kind = s->obj == Py_True ? 2 : 0;
     }
   }
-  // The axis: None flattens (not for ndarray.sort), an int is moved last.
+  // The rows: axis None flattens (not for ndarray.sort), an int is moved last.
   const int rank = x.type.rank();
   const AValue* axis_v = args.get(1, "axis");
   const bool flat = median ? is_none(axis_v) : axis_v && axis_v->obj == Py_None;
   if (flat && inplace) return fail(AbortCode::UserError, "TypeError: 'NoneType' object cannot be interpreted as an integer");
-  int64_t axis = -1;
-  if (!flat && axis_v) {
-    auto l = int_list(*axis_v, "axis");
-    if (!l) return false;
-    if (l->size() != 1 || !PyLong_Check(axis_v->obj)) return fail(AbortCode::UnsupportedCall, fmt::format("{} with a tuple axis is not traced yet", fn));
-    axis = (*l)[0];
-  }
-  if (!flat && (axis < -rank || axis >= rank))
-    return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", axis, rank));
-  if (!flat) axis = (axis + rank) % rank;
-  // y: the rows to sort, along y's last axis.
-  AValue y = x;
-  std::vector<int64_t> perm;
-  if (flat) {
-    auto r = reshape_value(x, {-1}, false);
-    if (!r) return false;
-    y = *r;
-  } else if (axis != rank - 1) {
-    for (int d = 0; d < rank; ++d)
-      if (d != axis) perm.push_back(d);
-    perm.push_back(axis);
-    std::vector<ir::Dim> s;
-    for (int64_t d : perm) s.push_back(x.type.shape[static_cast<size_t>(d)]);
-    y = tensor(g.add_op(ir::Op::Transpose, ir::Type(x.type.dtype, s), {x.v}, perm, loc_), Box::Array);
-  }
+  auto rows = sort_rows(x, axis_v, flat, fn);
+  if (!rows) return false;
+  const AValue y = rows->y;
+  const std::vector<int64_t>& perm = rows->perm;
+  const int64_t axis = rows->axis;
   const int64_t n = y.type.shape.back().size;
   if (median && n == 0)
     return fail(AbortCode::UnsupportedValue, "np.median() of an empty slice (NumPy warns \"Mean of empty slice\") runs eagerly");
@@ -154,31 +196,7 @@ bool Tracer::sort_call(const std::string& name, CallArgs args, bool method) {
     Py_XDECREF(b);
     return sl;
   };
-  auto any_of = [&](ir::ValueId flag) -> std::optional<ir::ValueId> {
-    if (g.type(flag).rank() == 0) return flag;
-    if (!reduce("any", tensor(flag, Box::Array), nullptr, false, nullptr, 0)) return std::nullopt;
-    return pop().v;
-  };
-  auto orr = [&](std::optional<ir::ValueId> a, ir::ValueId b) -> ir::ValueId {
-    return a ? g.add_op(ir::Op::Or, ir::Type::scalar(ir::DType::Bool), {*a, b}, loc_) : b;
-  };
-  // np.median's rerun flag: the data holds both -0.0 and +0.0, or a NaN with its sign bit set.
-  std::optional<ir::ValueId> flag;
-  if (median && flt) {
-    const ir::Type bt = y.type.with_dtype(ir::DType::Bool);
-    const ir::ValueId zero = g.add_op(ir::Op::Eq, bt, {y.v, g.add_const_float(y.type.dtype, 0.0, loc_)}, loc_);
-    const ir::ValueId neg = g.add_op(ir::Op::SignBit, bt, {y.v}, loc_);
-    auto nz = any_of(g.add_op(ir::Op::And, bt, {zero, neg}, loc_));
-    auto pz = nz ? any_of(g.add_op(ir::Op::And, bt, {zero, g.add_op(ir::Op::Not, bt, {neg}, loc_)}, loc_)) : std::nullopt;
-    auto nn = pz ? any_of(g.add_op(ir::Op::And, bt, {g.add_op(ir::Op::IsNan, bt, {y.v}, loc_), neg}, loc_)) : std::nullopt;
-    if (!nn) return false;
-    flag = orr(g.add_op(ir::Op::And, ir::Type::scalar(ir::DType::Bool), {*nz, *pz}, loc_), *nn);
-    add_rerun_check(*flag,
-                    fmt::format("{}:{}: np.median() met both -0.0 and 0.0, or a NaN with its sign bit set (which one "
-                                "np.partition puts in the middle, or last, is its algorithm's)",
-                                PyUnicode_AsUTF8(fr().code->co_filename), loc_.line),
-                    false);
-  }
+  if (median && flt && !partition_rerun_check(y, fn)) return false;
 
   // The result, back in x's axis order.
   auto unpermute = [&](const AValue& r) -> AValue {
@@ -335,30 +353,10 @@ bool Tracer::quantile_call(const std::string& name, CallArgs args) {
   const int rank = x.type.rank();
   const AValue* axis_v = args.get(2, "axis");
   const bool flat = is_none(axis_v);
-  int64_t axis = -1;
-  if (!flat) {
-    auto l = int_list(*axis_v, "axis");
-    if (!l) return false;
-    if (l->size() != 1 || !PyLong_Check(axis_v->obj)) return fail(AbortCode::UnsupportedCall, fmt::format("{} with a tuple axis is not traced yet", fn));
-    axis = (*l)[0];
-    if (axis < -rank || axis >= rank)
-      return fail(AbortCode::UserError, fmt::format("AxisError: axis {} is out of bounds for array of dimension {}", axis, rank));
-    axis = (axis + rank) % rank;
-  }
-  AValue y = x;
-  if (flat) {
-    auto r = reshape_value(x, {-1}, false);
-    if (!r) return false;
-    y = *r;
-  } else if (axis != rank - 1) {
-    std::vector<int64_t> perm;
-    for (int d = 0; d < rank; ++d)
-      if (d != axis) perm.push_back(d);
-    perm.push_back(axis);
-    std::vector<ir::Dim> s;
-    for (int64_t d : perm) s.push_back(x.type.shape[static_cast<size_t>(d)]);
-    y = tensor(g.add_op(ir::Op::Transpose, ir::Type(x.type.dtype, s), {x.v}, perm, loc_), Box::Array);
-  }
+  auto rows = sort_rows(x, axis_v, flat, fn);
+  if (!rows) return false;
+  const AValue y = rows->y;
+  const int64_t axis = rows->axis;
   const int64_t n = y.type.shape.back().size;
   if (n == 0) return fail(AbortCode::UnsupportedValue, fmt::format("{} of an empty slice runs eagerly", fn));
   const bool flt = ir::is_float(x.type.dtype);
@@ -385,26 +383,7 @@ bool Tracer::quantile_call(const std::string& name, CallArgs args) {
     if (!ok) return std::nullopt;
     return pop();
   };
-  auto any_of = [&](ir::ValueId flag) -> std::optional<ir::ValueId> {
-    if (g.type(flag).rank() == 0) return flag;
-    if (!reduce("any", tensor(flag, Box::Array), nullptr, false, nullptr, 0)) return std::nullopt;
-    return pop().v;
-  };
-  if (flt) {  // as np.median: both signed zeros, or a negative NaN, in the data
-    const ir::Type bt = y.type.with_dtype(ir::DType::Bool);
-    const ir::ValueId zero = g.add_op(ir::Op::Eq, bt, {y.v, g.add_const_float(y.type.dtype, 0.0, loc_)}, loc_);
-    const ir::ValueId neg = g.add_op(ir::Op::SignBit, bt, {y.v}, loc_);
-    auto nz = any_of(g.add_op(ir::Op::And, bt, {zero, neg}, loc_));
-    auto pz = nz ? any_of(g.add_op(ir::Op::And, bt, {zero, g.add_op(ir::Op::Not, bt, {neg}, loc_)}, loc_)) : std::nullopt;
-    auto nn = pz ? any_of(g.add_op(ir::Op::And, bt, {g.add_op(ir::Op::IsNan, bt, {y.v}, loc_), neg}, loc_)) : std::nullopt;
-    if (!nn) return false;
-    const ir::Type st = ir::Type::scalar(ir::DType::Bool);
-    add_rerun_check(g.add_op(ir::Op::Or, st, {g.add_op(ir::Op::And, st, {*nz, *pz}, loc_), *nn}, loc_),
-                    fmt::format("{}:{}: {} met both -0.0 and 0.0, or a NaN with its sign bit set (which one "
-                                "np.partition leaves where is its algorithm's)",
-                                PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, fn),
-                    false);
-  }
+  if (flt && !partition_rerun_check(y, fn)) return false;  // as np.median
   const UfuncInfo& sub = *np_->ufunc_named("subtract");
   const UfuncInfo& mul = *np_->ufunc_named("multiply");
   const UfuncInfo& add = *np_->ufunc_named("add");

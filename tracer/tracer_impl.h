@@ -716,6 +716,11 @@ class Tracer {
   // np.result_type(*probes) (the references are stolen): a new reference to the dtype, or
   // nullptr with NumPy's exception set.
   PyObject* result_type(std::vector<PyObject*> probes);
+  PyObject* empty_probe(ir::DType dt);  // new reference: np.empty(0, dt)
+  // np.result_type of arrays of these dtypes (np.asanyarray of each part: a runtime Python float
+  // is float64 there, not a weak scalar); nullopt after fail() with NumPy's exception, or when
+  // the dtype is not one the JIT compiles (`what` names the call).
+  std::optional<ir::DType> arrays_result_dtype(const std::vector<ir::DType>& dts, const std::string& what);
 
   // --- output
   bool emit_output(const AValue& v);
@@ -925,6 +930,13 @@ class Tracer {
   // np.sort, np.argsort, np.median, ndarray.sort (in place), ndarray.argsort: sort.cpp
   bool sort_call(const std::string& name, CallArgs args, bool method);
   bool quantile_call(const std::string& name, CallArgs args);  // np.percentile, np.quantile: sort.cpp
+  struct SortRows {
+    AValue y;                   // the rows, along y's last axis
+    std::vector<int64_t> perm;  // the transpose that moved the axis last (empty: none)
+    int64_t axis;               // x's axis, non-negative (-1 when flattened)
+  };
+  std::optional<SortRows> sort_rows(const AValue& x, const AValue* axis_v, bool flat, const std::string& fn);
+  bool partition_rerun_check(const AValue& y, const std::string& fn);  // sort.cpp
   bool diagonal_view(const AValue& x, int64_t offset);  // a.diagonal(offset) of a 2-d x: numpy_arrays.cpp
   std::optional<ir::ValueId> diagonal_slice(const AValue& x, int64_t offset);  // (not pushed)
   bool tile_repeat(const std::string& name, CallArgs args);  // np.tile, np.repeat: tile_repeat.cpp
