@@ -253,8 +253,9 @@ def test_percentile_other_forms_give_numpy_results():
 
 @pytest.mark.parametrize("shape", [(20001,), (3, 5000), (4000, 2)], ids=str)
 def test_long_rows_partitioned_bit_exact(shape):
-    """Rows past 1024 elements are partitioned with nth_element at the positions read (np.median:
-    the middle; np.percentile: each q's floor and next, and the last for the NaN check)."""
+    """Rows past 256 elements are partitioned at the positions read (np.median: the middle;
+    np.percentile: each q's floor and next, and the last for the NaN check) by the AVX-512
+    quickselect where the CPU has it, else nth_element."""
     for seed, dtype in ((1, np.float64), (2, np.float32), (3, np.int32)):
         x = random_array(dtype, shape, seed=seed, span=50)  # ints: many ties
         if x.dtype.kind == "f":
@@ -266,3 +267,47 @@ def test_long_rows_partitioned_bit_exact(shape):
             got = jf(x)
             bits_equal(np.asarray(want), np.asarray(got))
             assert_compiled(jf)
+
+
+def long_rows(kind, dtype, shape, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        x = random_array(dtype, shape, seed=seed, span=1 << 30)
+    elif kind == "ties":
+        x = random_array(dtype, shape, seed=seed, span=3)
+    elif kind == "sorted":
+        x = np.sort(random_array(dtype, shape, seed=seed), axis=-1)
+    elif kind == "reversed":
+        x = np.sort(random_array(dtype, shape, seed=seed), axis=-1)[..., ::-1].copy()
+    elif kind == "constant":
+        x = np.full(shape, 3, dtype)
+    else:  # floats: one sign of zero, both signs (NumPy's order), NaNs, infinities
+        x = rng.standard_normal(shape).astype(dtype)
+        flat = x.reshape(-1)
+        flat[rng.integers(0, flat.size, flat.size // 5)] = -0.0
+        if kind in ("zeros", "nan"):
+            flat[rng.integers(0, flat.size, flat.size // 5)] = 0.0
+        if kind == "nan":
+            flat[rng.integers(0, flat.size, flat.size // 9)] = np.nan
+            flat[rng.integers(0, flat.size, 7)] = -np.inf
+    return x
+
+
+LONG_CASES = [(d, k) for d in (np.float64, np.float32, np.int64, np.int32, np.uint64, np.uint32, np.int16)
+              for k in ("random", "ties", "sorted", "reversed", "constant", "negzero", "zeros", "nan")
+              if np.dtype(d).kind == "f" or k not in ("negzero", "zeros", "nan")]
+
+
+@pytest.mark.parametrize("dtype,kind", LONG_CASES, ids=[f"{np.dtype(d)}-{k}" for d, k in LONG_CASES])
+def test_long_rows_sorted_bit_exact(dtype, kind):
+    """Rows past 256 elements of 32- and 64-bit dtypes are sorted by the AVX-512 quicksort down to
+    ranges NumPy's quicksort finishes, when the result cannot depend on the algorithm (integers;
+    floats without NaNs and without both signs of zero); other rows by NumPy's own sort."""
+    for shape, seed in (((70001,), 1), ((3, 4099), 2), ((1000, 2), 3)):
+        x = long_rows(kind, dtype, shape, seed)
+        for fn in (lambda a: np.sort(a), lambda a: np.sort(a, kind="stable"), lambda a: np.sort(a, axis=0),
+                   lambda a: np.sort(a, axis=None) * 2, lambda a: np.median(a, axis=-1)):
+            want = fn(x)
+            jf = jit_now(fn)
+            got = jf(x)
+            bits_equal(np.asarray(want), np.asarray(got))
