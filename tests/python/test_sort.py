@@ -300,13 +300,16 @@ LONG_CASES = [(d, k) for d in (np.float64, np.float32, np.int64, np.int32, np.ui
 
 @pytest.mark.parametrize("dtype,kind", LONG_CASES, ids=[f"{np.dtype(d)}-{k}" for d, k in LONG_CASES])
 def test_long_rows_sorted_bit_exact(dtype, kind):
-    """Rows past 256 elements of 32- and 64-bit dtypes are sorted by the AVX-512 quicksort down to
-    ranges NumPy's quicksort finishes, when the result cannot depend on the algorithm (integers;
-    floats without NaNs and without both signs of zero); other rows by NumPy's own sort."""
+    """Rows past 2 KiB of 32- and 64-bit dtypes are sorted by the AVX-512 quicksort down to ranges
+    NumPy's quicksort finishes, when the result cannot depend on the algorithm (integers; floats
+    without NaNs and without both signs of zero), and argsorted by a quicksort of (key, position)
+    pairs (stable: any row without NaNs; other kinds: rows without ties); other rows by NumPy's
+    own functions."""
     for shape, seed in (((70001,), 1), ((3, 4099), 2), ((1000, 2), 3)):
         x = long_rows(kind, dtype, shape, seed)
         for fn in (lambda a: np.sort(a), lambda a: np.sort(a, kind="stable"), lambda a: np.sort(a, axis=0),
-                   lambda a: np.sort(a, axis=None) * 2, lambda a: np.median(a, axis=-1)):
+                   lambda a: np.sort(a, axis=None) * 2, lambda a: np.median(a, axis=-1),
+                   lambda a: np.argsort(a), lambda a: np.argsort(a, kind="stable"), lambda a: np.argsort(a, axis=0)):
             want = fn(x)
             jf = jit_now(fn)
             got = jf(x)

@@ -1,5 +1,6 @@
-// The `sort` op's row runtime (backends/cpu/sort_rt.cpp) called directly: partitions (mode 2) and
-// sorts (mode 0) of rows long enough for the AVX-512 quickselect / quicksort, against std::sort,
+// The `sort` op's row runtime (backends/cpu/sort_rt.cpp) called directly: partitions (mode 2),
+// sorts (mode 0) and argsorts (mode 1) of rows long enough for the AVX-512 quickselect /
+// quicksort / pair quicksort, against std::sort and std::stable_sort,
 // on data that stresses the pivot choice (ties, constant, sorted, reversed, organ pipe, NaNs).
 #include <gtest/gtest.h>
 
@@ -101,6 +102,17 @@ void check_rows(ir::DType dt) {
       std::memcpy(s, x.data(), x.size() * sizeof(T));
       rt.sort_row(static_cast<int64_t>(dt), 0, 0, s, n, got.data(), nullptr, 0);
       for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same(got[static_cast<size_t>(i)], want[static_cast<size_t>(i)])) << i;
+      // Mode 1: the stable argsort, for kind 2 and (no NumPy here: ties fall back to the stable
+      // std::stable_sort) kind 0.
+      std::vector<int64_t> order(x.size());
+      for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+      std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return lt(x[static_cast<size_t>(i)], x[static_cast<size_t>(j)]); });
+      for (int64_t kind : {0, 2}) {
+        std::memcpy(s, x.data(), x.size() * sizeof(T));
+        std::vector<int64_t> pos(x.size(), -1);
+        rt.sort_row(static_cast<int64_t>(dt), 1, kind, s, n, pos.data(), nullptr, 0);
+        ASSERT_EQ(pos, order) << "argsort kind " << kind;
+      }
     }
 }
 
