@@ -3,12 +3,14 @@
 
 #include <immintrin.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <utility>
 #include <vector>
 
 #include "backends/cpu/sort_select.h"
+#include "backends/cpu/thread_pool.h"
 #include "ir/dtype.h"
 
 namespace tracejit::backends {
@@ -249,6 +251,35 @@ int depth_limit(int64_t n) {
   return depth;
 }
 
+// A sort of a long row on both cores: one partition on the calling thread, then each side sorted
+// by `sort_range` on its own thread (tracejit_parallel_for runs both inline when a kernel already
+// holds the pool, as when the rows themselves are split).
+constexpr int64_t kParallelSortMin = 1 << 16;
+
+template <class T, class F>
+void both_halves(T* x, int64_t n, NumpySortFn leaf, F sort_range) {
+  const int depth = depth_limit(n);
+  if (n < kParallelSortMin) return sort_range(x, 0, n, depth, leaf);
+  const T pivot = pivot_of(x, int64_t{0}, n);
+  int64_t lo = 0, m = simd_partition<T, Pred::Lt>(x, 0, n, pivot);
+  if (m == 0) {  // the pivot is the minimum: its copies first, in place
+    lo = simd_partition<T, Pred::Le>(x, 0, n, pivot);
+    return sort_range(x, lo, n, depth - 1, leaf);
+  }
+  struct Ctx {
+    T* x;
+    int64_t bounds[3];
+    int depth;
+    NumpySortFn leaf;
+  } ctx{x, {0, m, n}, depth - 1, leaf};
+  tracejit_parallel_for(
+      [](void* c, int64_t b, int64_t e) {
+        auto* k = static_cast<Ctx*>(c);
+        for (int64_t i = b; i < e; ++i) F{}(k->x, k->bounds[i], k->bounds[i + 1], k->depth, k->leaf);
+      },
+      &ctx, 2, 1, n * static_cast<int64_t>(sizeof(T)) * 16);
+}
+
 template <class T>
 void simd_select_row(T* x, int64_t n, const int64_t* ks, int64_t nk, NumpySortFn leaf) {
   if constexpr (std::is_floating_point_v<T>) {
@@ -293,7 +324,7 @@ bool simd_sort_row(T* x, int64_t n, NumpySortFn leaf) {
     }
     if (bad || (nz && pz)) return false;
   }
-  simd_sort(x, 0, n, depth_limit(n), leaf);
+  both_halves(x, n, leaf, [](T* y, int64_t lo, int64_t hi, int depth, NumpySortFn f) { simd_sort(y, lo, hi, depth, f); });
   return true;
 }
 
@@ -433,13 +464,29 @@ int64_t pair_partition(T* k, int64_t* ix, int64_t lo, int64_t hi, T pk, int64_t 
   return wl;
 }
 
+// Where the pivot pair is: the median of three medians of three pairs spread over the range.
+template <class T>
+int64_t pair_pivot(const T* k, const int64_t* ix, int64_t lo, int64_t hi) {
+  const int64_t s = (hi - lo) / 9;
+  int64_t c[3];
+  for (int g = 0; g < 3; ++g) {
+    int64_t a = lo + s / 2 + 3 * g * s, b = a + s, d = a + 2 * s;
+    if (pair_less(k[b], ix[b], k[a], ix[a])) std::swap(a, b);
+    if (pair_less(k[d], ix[d], k[b], ix[b])) b = pair_less(k[d], ix[d], k[a], ix[a]) ? a : d;
+    c[g] = b;
+  }
+  if (pair_less(k[c[1]], ix[c[1]], k[c[0]], ix[c[0]])) std::swap(c[0], c[1]);
+  if (pair_less(k[c[2]], ix[c[2]], k[c[1]], ix[c[1]])) c[1] = pair_less(k[c[2]], ix[c[2]], k[c[0]], ix[c[0]]) ? c[0] : c[2];
+  return c[1];
+}
+
 // Sorts the pairs of (k, ix)[lo, hi); with `ties` non-null, stops as soon as two keys are found
 // equal (*ties set): two equal keys either meet as a pivot's key in a partition or end in the
 // same short range, adjacent.
 template <class T>
-void pair_sort(T* k, int64_t* ix, int64_t lo, int64_t hi, int depth, bool* ties) {
+void pair_sort(T* k, int64_t* ix, int64_t lo, int64_t hi, int depth, std::atomic<bool>* ties) {
   while (hi - lo > kPairLeaf) {
-    if (ties && *ties) return;
+    if (ties && ties->load(std::memory_order_relaxed)) return;
     if (depth-- == 0) {  // a bad pivot streak: std::sort of the pairs
       std::vector<std::pair<T, int64_t>> pr(static_cast<size_t>(hi - lo));
       for (int64_t j = lo; j < hi; ++j) pr[static_cast<size_t>(j - lo)] = {k[j], ix[j]};
@@ -447,26 +494,16 @@ void pair_sort(T* k, int64_t* ix, int64_t lo, int64_t hi, int depth, bool* ties)
       for (int64_t j = lo; j < hi; ++j) k[j] = pr[static_cast<size_t>(j - lo)].first, ix[j] = pr[static_cast<size_t>(j - lo)].second;
       if (ties)
         for (int64_t j = lo + 1; j < hi; ++j)
-          if (k[j] == k[j - 1]) *ties = true;
+          if (k[j] == k[j - 1]) ties->store(true, std::memory_order_relaxed);
       return;
     }
-    // The pivot: the median of three medians of three pairs spread over the range.
-    const int64_t s = (hi - lo) / 9;
-    int64_t c[3];
-    for (int g = 0; g < 3; ++g) {
-      int64_t a = lo + s / 2 + 3 * g * s, b = a + s, d = a + 2 * s;
-      if (pair_less(k[b], ix[b], k[a], ix[a])) std::swap(a, b);
-      if (pair_less(k[d], ix[d], k[b], ix[b])) b = pair_less(k[d], ix[d], k[a], ix[a]) ? a : d;
-      c[g] = b;
-    }
-    if (pair_less(k[c[1]], ix[c[1]], k[c[0]], ix[c[0]])) std::swap(c[0], c[1]);
-    if (pair_less(k[c[2]], ix[c[2]], k[c[1]], ix[c[1]])) c[1] = pair_less(k[c[2]], ix[c[2]], k[c[0]], ix[c[0]]) ? c[0] : c[2];
-    const T pk = k[c[1]];
-    const int64_t pi = ix[c[1]];
+    const int64_t c = pair_pivot(k, ix, lo, hi);
+    const T pk = k[c];
+    const int64_t pi = ix[c];
     int64_t equal = 0;
     int64_t m = pair_partition(k, ix, lo, hi, pk, pi, equal);
     if (ties && equal > 1) {
-      *ties = true;
+      ties->store(true, std::memory_order_relaxed);
       return;
     }
     if (m == lo) m = pair_partition(k, ix, lo, hi, pk, pi + 1, equal);  // the pivot is the least pair: it alone goes first
@@ -478,7 +515,7 @@ void pair_sort(T* k, int64_t* ix, int64_t lo, int64_t hi, int depth, bool* ties)
       hi = m;
     }
   }
-  if (ties && *ties) return;
+  if (ties && ties->load(std::memory_order_relaxed)) return;
   for (int64_t j = lo + 1; j < hi; ++j) {  // insertion sort
     const T kj = k[j];
     const int64_t ij = ix[j];
@@ -488,7 +525,34 @@ void pair_sort(T* k, int64_t* ix, int64_t lo, int64_t hi, int depth, bool* ties)
   }
   if (ties)
     for (int64_t j = lo + 1; j < hi; ++j)
-      if (k[j] == k[j - 1]) *ties = true;
+      if (k[j] == k[j - 1]) ties->store(true, std::memory_order_relaxed);
+}
+
+// pair_sort of a long row on both cores, as both_halves.
+template <class T>
+void pair_sort_top(T* k, int64_t* ix, int64_t n, std::atomic<bool>* ties) {
+  const int depth = depth_limit(n);
+  if (n < kParallelSortMin) return pair_sort(k, ix, 0, n, depth, ties);
+  const int64_t c = pair_pivot(k, ix, 0, n);
+  int64_t equal = 0;
+  const T pk = k[c];
+  const int64_t pi = ix[c];
+  int64_t m = pair_partition(k, ix, 0, n, pk, pi, equal);
+  if (ties && equal > 1) return ties->store(true, std::memory_order_relaxed);
+  if (m == 0) m = pair_partition(k, ix, 0, n, pk, pi + 1, equal);
+  struct Ctx {
+    T* k;
+    int64_t* ix;
+    int64_t bounds[3];
+    int depth;
+    std::atomic<bool>* ties;
+  } ctx{k, ix, {0, m, n}, depth - 1, ties};
+  tracejit_parallel_for(
+      [](void* p, int64_t b, int64_t e) {
+        auto* q = static_cast<Ctx*>(p);
+        for (int64_t i = b; i < e; ++i) pair_sort(q->k, q->ix, q->bounds[i], q->bounds[i + 1], q->depth, q->ties);
+      },
+      &ctx, 2, 1, n * static_cast<int64_t>(sizeof(T) + 8) * 16);
 }
 
 thread_local std::vector<unsigned char> t_keys;
@@ -502,14 +566,22 @@ bool simd_argsort_row(const T* x, int64_t n, int64_t* out, bool stable) {
     for (int64_t j = 0; j < n; ++j) nan |= x[j] != x[j];
     if (nan) return false;
   }
+  if (!stable) {  // 256 keys spread over the row: two equal ones mean ties, before any work
+    constexpr int64_t kSample = 256;
+    T sample[kSample];
+    for (int64_t j = 0; j < kSample; ++j) sample[j] = x[j * (n / kSample)];
+    std::sort(sample, sample + kSample);
+    for (int64_t j = 1; j < kSample; ++j)
+      if (sample[j] == sample[j - 1]) return false;
+  }
   if (t_keys.size() < static_cast<size_t>(n) * sizeof(T)) t_keys.resize(static_cast<size_t>(n) * sizeof(T));
   T* k = reinterpret_cast<T*>(t_keys.data());
   std::memcpy(k, x, static_cast<size_t>(n) * sizeof(T));
   int64_t* pos = out;
   for (int64_t j = 0; j < n; ++j) pos[j] = j;
-  bool ties = false;
-  pair_sort(k, pos, 0, n, depth_limit(n), stable ? nullptr : &ties);
-  if (ties) return false;
+  std::atomic<bool> ties{false};
+  pair_sort_top(k, pos, n, stable ? nullptr : &ties);
+  if (ties.load()) return false;
   return true;
 }
 
