@@ -890,6 +890,9 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
     return true;
   }
   if ((is_builtin("enumerate") || is_builtin("zip")) && !args.empty()) {
+    // Over arrays only: their rows, made as the loop takes them (Tracer::iter_rows).
+    const bool arrays = std::all_of(args.begin(), args.end(), [](const AValue& a) { return a.is_tensor() && a.box == Box::Array; });
+    if (arrays && (is_builtin("zip") || args.size() == 1)) return iter_rows(args, is_builtin("enumerate"));
     std::vector<std::vector<AValue>> seqs;
     for (const AValue& a : args) {
       auto items = items_of(a);

@@ -591,6 +591,7 @@ std::optional<EffectOperand> Tracer::iterator_operand(Resume& r, const AValue& v
     return std::nullopt;
   };
   if (slot < 0) return refuse(fmt::format("{} holds a loop iterator inside a container", name));
+  if (v.rows) return refuse(fmt::format("{} is the iterator of a loop over an array's rows, which cannot be rebuilt yet", name));
   EffectOperand next;
   StateHint h;
   h.kind = StateHint::Kind::RangeIter;

@@ -1086,6 +1086,24 @@ bool Tracer::op_build_tuple(const Instruction& in) {
 
 bool Tracer::op_unpack_sequence(const Instruction& in) {
   AValue s = pop();
+  if (s.is_tensor() && s.box == Box::Array) {  // a, b, c = x: its rows, all read now (as eager)
+    if (s.type.rank() == 0) return fail(AbortCode::UserError, "TypeError: iteration over a 0-d array");
+    const ir::Dim& d = s.type.shape[0];
+    if (!d.is_static()) return fail_specialize({d}, "unpacking an array with a runtime length");
+    if (d.size > in.arg) return fail(AbortCode::UserError, fmt::format("ValueError: too many values to unpack (expected {})", in.arg));
+    if (d.size < in.arg)
+      return fail(AbortCode::UserError, fmt::format("ValueError: not enough values to unpack (expected {}, got {})", in.arg, d.size));
+    std::vector<AValue> rows;
+    for (int64_t i = 0; i < d.size; ++i) {
+      PyObject* key = PyLong_FromLongLong(i);
+      const bool ok = key && index_tensor(s, key);
+      Py_XDECREF(key);
+      if (!ok) return abort_ ? false : fail(AbortCode::UserError, exception_text());
+      rows.push_back(pop());
+    }
+    for (auto it = rows.rbegin(); it != rows.rend(); ++it) push(*it);
+    return true;
+  }
   if (s.is_tensor()) return fail(AbortCode::UnsupportedValue, "unpacking an array is not traced yet");
   auto items = items_of(s);  // tuples, lists (length guarded, items by their own sources)
   if (!items) return false;
@@ -1270,6 +1288,7 @@ bool Tracer::op_get_iter(const Instruction& in) {
     push(std::move(v));
     return true;
   }
+  if (v.is_tensor() && v.box == Box::Array) return iter_rows({std::move(v)}, false);
   if (v.is_object() && PyRange_Check(v.obj)) {
     // Lazy: items are made one by one when unrolled; a long loop may become a loop region.
     Py_ssize_t n = PyObject_Length(v.obj);
@@ -1304,10 +1323,62 @@ bool Tracer::op_get_iter(const Instruction& in) {
   return true;
 }
 
+// An iterator over the rows of arrays (one; zip's several; enumerate's one with the index):
+// eager NumPy's iter(x) yields x[0], x[1], ... read when each is taken, so the rows are made
+// one by one in op_for_iter. The loop is unrolled: at most kMaxUnroll rows, a static length.
+bool Tracer::iter_rows(std::vector<AValue> arrays, bool enumerate) {
+  int64_t n = INT64_MAX;
+  for (const AValue& a : arrays) {
+    if (a.type.rank() == 0) return fail(AbortCode::UserError, "TypeError: iteration over a 0-d array");
+    const ir::Dim& d = a.type.shape[0];
+    if (!d.is_static()) return fail_specialize({d}, "iterating over an array with a runtime length");
+    n = std::min(n, d.size);
+  }
+  if (n > kMaxUnroll)
+    return fail(AbortCode::ControlFlow,
+                fmt::format("a loop over the {} rows of an array is too long to unroll (at most {}; a loop over "
+                            "range(len(x)) may become a compiled loop region)", n, kMaxUnroll));
+  AValue it;
+  it.kind = AValue::Kind::Iterator;
+  it.arg = 0;
+  it.items = std::move(arrays);
+  it.rows = enumerate ? 2 : 1;
+  it.rows_n = n;
+  it.source = Source::computed();
+  push(std::move(it));
+  return true;
+}
+
 bool Tracer::op_for_iter(const Instruction& in) {
   AValue& it = fr().stack.back();
   if (it.kind != AValue::Kind::Iterator)
     return fail(AbortCode::UnsupportedValue, "for-loop over an unknown iterator");
+  if (it.rows) {
+    if (it.arg >= it.rows_n) {
+      pop();
+      fr().pc = in.target;
+      return true;
+    }
+    const std::vector<AValue> arrays = it.items;  // (pushes below move the stack)
+    const bool enumerate = it.rows == 2;
+    PyObject* key = PyLong_FromLong(it.arg++);
+    if (!key) return fail(AbortCode::UserError, exception_text());
+    AValue t;
+    t.kind = AValue::Kind::Tuple;
+    t.source = Source::computed();
+    if (enumerate) t.items.push_back(object(key, Source::constant()));
+    for (const AValue& a : arrays) {
+      if (!index_tensor(a, key)) {
+        Py_DECREF(key);
+        return abort_ ? false : fail(AbortCode::UserError, exception_text());
+      }
+      t.items.push_back(pop());
+    }
+    Py_DECREF(key);
+    if (t.items.size() == 1) push(std::move(t.items[0]));
+    else push(std::move(t));
+    return true;
+  }
   if (it.rt) {
     // The loop's iterator in a continuation's frame state (a graph break inside the loop): its
     // next value is a runtime int, whether it has one is guarded (another compiled version

@@ -97,6 +97,11 @@ struct AValue {
   // took an item (one per trace: the next FOR_ITER on it would need another guard).
   bool rt = false, rt_advanced = false;
   int64_t rstep = 0, rend = 0;
+  // Iterator over arrays' rows (`for row in x`, enumerate(x), zip(x, y)): items are the arrays,
+  // each step makes x[arg] (from the array as it is then: an in-place update in the body is
+  // seen, as eager's iterator sees it); rows_n steps; rows 1 plain or zip, 2 enumerate.
+  int rows = 0;
+  int64_t rows_n = 0;
   // Iterator over items: what it iterates over, to rebuild it at a graph break inside the loop:
   // seq 1 a tuple, 2 a list (0 unknown); `container` its source when it is re-fetchable (obj
   // the object then).
@@ -955,6 +960,7 @@ class Tracer {
               const AValue* dtype, int64_t ddof);
   bool matmul(const AValue& a, const AValue& b, const std::string& name);
   bool index_tensor(const AValue& x, PyObject* key);
+  bool iter_rows(std::vector<AValue> arrays, bool enumerate);  // tracer.cpp
   // x[idx], x[:, idx], x[..., idx] with one integer array idx among constant slices: gather.cpp
   bool index_by_array(const AValue& x, const AValue& key);
   // x's elements at idx along `axis` (a gather op), mode 0 raise / 1 wrap / 2 clip as np.take;
