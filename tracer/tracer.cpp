@@ -1470,11 +1470,32 @@ bool Tracer::index_from_arrays() {
   return fail(AbortCode::UnsupportedValue, why);
 }
 
+// A list as an array's index (x[[0, 2]], x[[i, j]] = v) is an integer (or bool) array, as NumPy
+// reads it (np.asarray of the list), never a tuple of indices; so is a list inside a tuple key
+// (x[[0, 1], [2, 3]], x[:, [1, 3]]). An empty list (an intp index to NumPy) is not traced.
+bool Tracer::list_index_keys(AValue& key) {
+  if (key.kind != AValue::Kind::Tuple) return true;
+  if (!key.is_list) {
+    for (AValue& k : key.items)
+      if (k.kind == AValue::Kind::Tuple && !list_index_keys(k)) return false;
+    return true;
+  }
+  if (key.items.empty()) return fail(AbortCode::UnsupportedValue, "indexing an array by an empty list is not traced yet");
+  CallArgs a;
+  a.pos.push_back(key);
+  if (!array_ctor("asarray", std::move(a))) return false;
+  key = pop();
+  if (!key.is_tensor() || !(ir::is_integer(key.type.dtype) || key.type.dtype == ir::DType::Bool))
+    return fail(AbortCode::UserError, "IndexError: arrays used as indices must be of integer (or boolean) type");
+  return true;
+}
+
 bool Tracer::op_binary_subscr(const Instruction& in) {
   AValue key = pop();
   AValue c = pop();
   if (!note_container_read(c, false)) return false;  // effects.cpp
   if (c.kind == AValue::Kind::Dict) return dict_subscr(c, key);  // dicts.cpp
+  if (c.is_tensor() && !list_index_keys(key)) return false;
   // (Top level, a key with an Ellipsis: the runtime integers are gathers, gather.cpp.)
   const bool ellipsis = key.kind == AValue::Kind::Tuple &&
                         std::any_of(key.items.begin(), key.items.end(),
@@ -1734,6 +1755,7 @@ bool Tracer::step(const Instruction& in) {
         return fail(AbortCode::UserError, fmt::format("TypeError: {} does not support item assignment",
                                                       describe_scalar_kind(container)));
       if (!check_inplace_target(container)) return false;
+      if (!list_index_keys(key)) return false;
       if (has_loop_index(key)) return dyn_store(container, key, value);  // loops.cpp
       if (!regions_.empty() && container.type.is_static()) {
         // One element at constant indices inside a loop body (`counts[2] += 1`): an element

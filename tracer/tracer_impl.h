@@ -961,6 +961,7 @@ class Tracer {
   bool matmul(const AValue& a, const AValue& b, const std::string& name);
   bool index_tensor(const AValue& x, PyObject* key);
   bool iter_rows(std::vector<AValue> arrays, bool enumerate);  // tracer.cpp
+  bool list_index_keys(AValue& key);  // lists in an array's index made arrays: tracer.cpp
   // x[idx], x[:, idx], x[..., idx] with one integer array idx among constant slices: gather.cpp
   bool index_by_array(const AValue& x, const AValue& key);
   // x's elements at idx along `axis` (a gather op), mode 0 raise / 1 wrap / 2 clip as np.take;
