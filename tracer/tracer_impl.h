@@ -946,6 +946,9 @@ class Tracer {
   std::optional<ir::ValueId> diagonal_slice(const AValue& x, int64_t offset);  // (not pushed)
   bool tile_repeat(const std::string& name, CallArgs args);  // np.tile, np.repeat: tile_repeat.cpp
   bool flip(const std::string& name, CallArgs args);  // np.flip, np.fliplr, np.flipud: flip.cpp
+  bool meshgrid(CallArgs args);      // grids.cpp
+  bool moveaxis(CallArgs args);      // grids.cpp
+  bool column_stack(CallArgs args);  // grids.cpp
   // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
   bool nan_reduction(const std::string& name, CallArgs args);
   bool nan_moment(const std::string& name, CallArgs args);  // nanmean, nanvar, nanstd
