@@ -819,6 +819,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (std::strcmp(npname, "meshgrid") == 0) return meshgrid(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "moveaxis") == 0) return moveaxis(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "column_stack") == 0) return column_stack(split_args(std::move(args), std::nullopt));
+    if (std::strcmp(npname, "pad") == 0) return pad(split_args(std::move(args), std::nullopt));
     for (const char* n : {"nanmean", "nanvar", "nanstd"})
       if (std::strcmp(npname, n) == 0) return nan_moment(npname, split_args(std::move(args), std::nullopt));
     for (const char* n : {"nansum", "nanprod", "ptp", "count_nonzero"})

@@ -949,6 +949,7 @@ class Tracer {
   bool meshgrid(CallArgs args);      // grids.cpp
   bool moveaxis(CallArgs args);      // grids.cpp
   bool column_stack(CallArgs args);  // grids.cpp
+  bool pad(CallArgs args);           // np.pad: pad.cpp
   // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
   bool nan_reduction(const std::string& name, CallArgs args);
   bool nan_moment(const std::string& name, CallArgs args);  // nanmean, nanvar, nanstd
