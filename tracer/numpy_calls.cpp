@@ -2,6 +2,8 @@
 // ufuncs, np.where, builtins, and array attributes and methods.
 #include "tracer/tracer_impl.h"
 
+#include <cstring>
+
 namespace tracejit::tracer::detail {
 
 ir::ValueId Tracer::cast(ir::ValueId v, ir::DType dt) {
@@ -558,7 +560,8 @@ bool Tracer::apply_ufunc(const UfuncInfo& u, std::vector<AValue> operands, bool 
                   fmt::format("np.{} with mixed loop dtypes {} and {} is not compiled", u.name,
                               ir::dtype_numpy_name(loop[0]), ir::dtype_numpy_name(loop[i])));
 
-  if (op == ir::Op::Pow) {
+  // (np.float_power's loops call npy_pow for every exponent: no sqrt or x*x shortcut.)
+  if (op == ir::Op::Pow && std::strcmp(u.name, "float_power") != 0) {
     const AValue& base = operands[0];
     const AValue& e = operands[1];
     bool array_base = base.is_tensor() && base.box == Box::Array;

@@ -23,6 +23,7 @@ constexpr Entry kUfuncs[] = {
     {"remainder", ir::Op::Mod, 2},
     {"mod", ir::Op::Mod, 2},
     {"power", ir::Op::Pow, 2},
+    {"float_power", ir::Op::Pow, 2},  // float64 loops only (NumPy's type resolution), npy_pow
     {"maximum", ir::Op::Maximum, 2},
     {"minimum", ir::Op::Minimum, 2},
     {"bitwise_and", ir::Op::And, 2},
