@@ -1597,8 +1597,24 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     const AValue* axis_v = args.get(1, "axis");
     if (axis_v && axis_v->is_object() && axis_v->obj == Py_None) axis_v = nullptr;
     if (!w) {
-      if (*returned) return fail(AbortCode::UnsupportedCall, "np.average(returned=True) without weights is not traced yet");
-      return reduce("mean", *x, axis_v, *keepdims, nullptr, 0);
+      if (!reduce("mean", *x, axis_v, *keepdims, nullptr, 0)) return false;
+      if (!*returned) return true;
+      // scl = avg.dtype.type(a.size / avg.size), broadcast to avg's shape (a copy) unless 0-d.
+      AValue avg = pop();
+      if (!x->type.is_static() || !avg.type.is_static())
+        return fail(AbortCode::DynamicShape, "np.average(returned=True) of a runtime shape");
+      int64_t asize = 1, vsize = 1;
+      for (const ir::Dim& d : x->type.shape) asize *= d.size;
+      for (const ir::Dim& d : avg.type.shape) vsize *= d.size;
+      if (vsize == 0) return fail(AbortCode::UserError, "ZeroDivisionError: division by zero");
+      const ir::ValueId q = g.add_const_float(avg.type.dtype, static_cast<double>(asize) / static_cast<double>(vsize), loc_);
+      AValue scl = avg.type.rank() == 0 ? tensor(q, Box::NpScalar)
+                                        : tensor(g.add_op(ir::Op::Broadcast, avg.type, {q}, loc_), Box::Array);
+      AValue pair;
+      pair.kind = AValue::Kind::Tuple;
+      pair.items = {avg, scl};
+      push(pair);
+      return true;
     }
     if (!w->is_tensor() || w->box != Box::Array)
       return fail(AbortCode::UnsupportedValue, fmt::format("np.average() with weights {} is not traced", what(*w)));

@@ -767,7 +767,7 @@ bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool 
                                    "all", "std", "var", "argmax", "argmin", "reshape", "ravel",
                                    "flatten", "transpose", "swapaxes", "squeeze", "clip", "dot",
                                    "round", "fill", "repeat", "cumsum", "cumprod", "trace", "take", "diagonal",
-                                   "sort", "argsort"};
+                                   "sort", "argsort", "conj", "conjugate"};
   bool known = false;
   for (const char* m : kMethods) known |= name == m;
   if (name == "T" && !method) {
@@ -963,6 +963,37 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
                 Box::NpScalar));
     return true;
   }
+  // What NumPy answers from dtypes alone (np.finfo(x.dtype).eps, np.iinfo(np.int32).max,
+  // np.result_type(x, np.float64)): evaluated now, an array by an empty array of its dtype (the
+  // trace is specialized on dtypes). A runtime Python number (a weak scalar whose value NumPy
+  // may check) is not traced.
+  for (const char* name : {"finfo", "iinfo", "result_type", "promote_types", "min_scalar_type"}) {
+    PyObject* nf = PyObject_GetAttrString(np_->numpy, name);
+    PyErr_Clear();
+    const bool match = nf && nf == f;
+    Py_XDECREF(nf);
+    if (!match) continue;
+    PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(args.size()));
+    for (size_t i = 0; i < args.size(); ++i) {
+      const AValue& a = args[i];
+      if (a.is_tensor() && a.box != Box::Array && a.box != Box::NpScalar) {
+        Py_DECREF(t);
+        return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of a runtime Python number is not traced yet", name));
+      }
+      PyObject* o = a.is_tensor() ? empty_probe(a.type.dtype) : a.is_object() ? (Py_INCREF(a.obj), a.obj) : nullptr;
+      if (!o) {
+        Py_DECREF(t);
+        return fail(AbortCode::UnsupportedValue, fmt::format("np.{}() of {} is not traced yet", name, what(a)));
+      }
+      PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), o);
+    }
+    PyObject* r = PyObject_Call(f, t, nullptr);
+    Py_DECREF(t);
+    if (!r) return fail(AbortCode::UserError, exception_text());
+    push(object(r, Source::constant()));
+    Py_DECREF(r);
+    return true;
+  }
   // Pure builtins on Python values: evaluate now.
   static const char* kPure[] = {"abs", "min", "max", "float", "int", "bool", "round", "range",
                                 "tuple", "divmod", "pow", "isinstance", "sum", "slice"};
@@ -991,6 +1022,12 @@ bool Tracer::call_builtin(PyObject* f, const std::string& fname, std::vector<AVa
 
 bool Tracer::call_tensor_method(const AValue& m, std::vector<AValue> args) {
   const AValue& x = m.items[0];
+  // x.conj() of a real array is x itself (PyArray_Conjugate returns self; every dtype compiled
+  // is real).
+  if ((m.method == "conj" || m.method == "conjugate") && args.empty()) {
+    push(x);
+    return true;
+  }
   // A NumPy scalar's .copy() and .astype() are NumPy scalars too.
   Box box = x.box == Box::NpScalar ? Box::NpScalar : Box::Array;
   if (m.method == "copy" && args.empty()) {  // C-ordered, whatever x's layout (ir::is_c_order_copy)

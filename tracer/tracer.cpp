@@ -624,6 +624,14 @@ std::optional<bool> Tracer::user_attribute(const AValue& base, PyObject* name, c
   if (PyModule_Check(base.obj) || PyType_Check(base.obj)) return std::nullopt;
   PyTypeObject* tp = Py_TYPE(base.obj);
   if (!PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE)) return std::nullopt;  // C types: C getters
+  // np.finfo / np.iinfo: their properties are pure functions of a dtype (iinfo(x).max).
+  for (const char* info : {"finfo", "iinfo"}) {
+    PyObject* t = PyObject_GetAttrString(np_->numpy, info);
+    const bool is = t && reinterpret_cast<PyObject*>(tp) == t;
+    Py_XDECREF(t);
+    PyErr_Clear();
+    if (is) return std::nullopt;
+  }
   if (tp->tp_getattro != PyObject_GenericGetAttr)
     return fail(AbortCode::UnsupportedAttribute,
                 fmt::format("attribute '.{}' of a {}, whose class defines __getattr__ or __getattribute__, is "
@@ -776,7 +784,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
       push(object(Py_None, Source::constant()));
       return true;
     }
-    if (callable.method == "astype" || callable.method == "copy") {
+    if (callable.method == "astype" || callable.method == "copy" || callable.method == "conj" ||
+        callable.method == "conjugate") {
       if (nkw > 0)
         return fail(AbortCode::UnsupportedCall,
                     fmt::format("array .{}() with keyword arguments is not traced yet", callable.method));
@@ -831,6 +840,25 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     return true;
   }
   if (PyFunction_Check(f)) return inline_call(f, callable.source, std::move(args), kwnames);
+  // NumPy functions written in Python on what the tracer records (np.sinc is asanyarray,
+  // where, sin and a division): their own implementation inlined, so they give NumPy's answer
+  // by construction. (Others stay opaque: their code branches on things a trace cannot guard.)
+  if (Py_TYPE(f) == np_->dispatcher_type) {
+    static const char* kInlined[] = {"sinc", "cov", "fix"};
+    PyObject* name = PyObject_GetAttrString(f, "__name__");
+    const char* n = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : nullptr;
+    bool listed = false;
+    for (const char* k : kInlined) listed |= n && std::strcmp(n, k) == 0;
+    Py_XDECREF(name);
+    PyErr_Clear();
+    PyObject* impl = listed ? PyObject_GetAttrString(f, "_implementation") : nullptr;
+    PyErr_Clear();
+    if (impl && PyFunction_Check(impl)) {
+      keep(impl);
+      return inline_call(impl, Source::constant(), std::move(args), kwnames);
+    }
+    Py_XDECREF(impl);
+  }
   {
     // np.add.reduce(x, ...) / np.multiply.outer(a, b) / np.add.at(a, idx, b): a method bound to the ufunc, or the
     // method descriptor with the ufunc as the first argument (LOAD_METHOD).
