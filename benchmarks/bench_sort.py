@@ -4,12 +4,13 @@ the largest relative difference: a mean or std around the sort is reduced in ano
 
 Run: python benchmarks/bench_sort.py [--runs N]
 
-The compiled `sort` op partitions long rows with an AVX-512 quickselect / quicksort and leaves
-the short ranges to NumPy's own sort functions (whose sorting networks are fast where its
-partitioning is not); argsorts, and float rows whose order NumPy's algorithm decides (NaNs, both
-signs of zero), are NumPy's sort row by row. Besides, rows run on both threads, the producer is
-fused into the pass that fills each row, and for np.median / np.percentile the arithmetic around
-the sort is in the same kernel.
+The compiled `sort` op partitions long rows with an AVX-512 quickselect / quicksort (argsorts: of
+(key, position) pairs) and leaves the short ranges to NumPy's own sort functions (whose sorting
+networks are fast where its partitioning is not); float rows whose order NumPy's algorithm decides
+(NaNs, both signs of zero) and argsorts of rows with ties under a non-stable kind are NumPy's
+functions row by row. Besides, rows run on both threads (a single long row too, after its first
+partition), the producer is fused into the pass that fills each row, and for np.median /
+np.percentile the arithmetic around the sort is in the same kernel.
 """
 import argparse
 
