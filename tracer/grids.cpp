@@ -75,7 +75,6 @@ bool Tracer::meshgrid(CallArgs args) {
 }
 
 bool Tracer::moveaxis(CallArgs args) {
-  ir::Graph& g = trace_.graph;
   std::string bad;
   if (!args.only({"a", "source", "destination"}, bad) || args.pos.size() > 3)
     return fail(AbortCode::UnsupportedCall, fmt::format("np.moveaxis() with '{}' is not traced yet", bad));
@@ -116,16 +115,15 @@ bool Tracer::moveaxis(CallArgs args) {
   for (size_t k = 0; k < src->size(); ++k) moves.push_back({(*dst)[k], (*src)[k]});
   std::sort(moves.begin(), moves.end());
   for (auto [d, s] : moves) order.insert(order.begin() + d, s);
-  std::vector<ir::Dim> shape;
-  for (int64_t p : order) shape.push_back(x->type.shape[static_cast<size_t>(p)]);
-  ir::Node nd;
-  nd.op = ir::Op::Transpose;
-  nd.type = ir::Type(x->type.dtype, shape);
-  nd.operands = {x->v};
-  nd.ints = order;
-  nd.loc = loc_;
-  push(view_of(*x, g.add(std::move(nd)), Box::Array));
-  return true;
+  // The transpose NumPy calls (a view of a): the tracer's own np.transpose(a, order).
+  PyObject* axes = PyTuple_New(static_cast<Py_ssize_t>(order.size()));
+  for (size_t k = 0; k < order.size(); ++k) PyTuple_SET_ITEM(axes, static_cast<Py_ssize_t>(k), PyLong_FromLongLong(order[k]));
+  CallArgs t;
+  t.pos.push_back(*x);
+  t.pos.push_back(object(axes, Source::constant()));
+  Py_DECREF(axes);
+  bool handled = false;
+  return call_numpy("transpose", std::move(t), false, handled);
 }
 
 bool Tracer::column_stack(CallArgs args) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -340,39 +341,19 @@ bool simd_sort_row(T* x, int64_t n, NumpySortFn leaf) {
 constexpr int64_t kPairLeaf = 32;
 static_assert(kPairLeaf >= 16, "pair_partition reads two vectors of 8 pairs");
 
+// 64-bit keys: the Vec of them (8 lanes), with `<` and `==` (quiet: the keys hold no NaN).
 template <class T>
-struct Key8;
-template <>
-struct Key8<double> {
+struct Key8 : Vec<T> {
   using R = __m512i;
-  static R load(const double* p) { return _mm512_loadu_si512(p); }
-  static R load_n(const double* p, int k) { return _mm512_maskz_loadu_epi64(Vec64<double>::low(k), p); }
-  static void store(double* p, R v) { _mm512_storeu_si512(p, v); }
-  static void store_n(double* p, R v, int k) { _mm512_mask_storeu_epi64(p, Vec64<double>::low(k), v); }
-  static R compress(__mmask8 m, R v) { return _mm512_maskz_compress_epi64(m, v); }
-  static R splat(double x) { return _mm512_castpd_si512(_mm512_set1_pd(x)); }
-  static __mmask8 lt(R a, R b) { return _mm512_cmp_pd_mask(_mm512_castsi512_pd(a), _mm512_castsi512_pd(b), _CMP_LT_OQ); }
-  static __mmask8 eq(R a, R b) { return _mm512_cmp_pd_mask(_mm512_castsi512_pd(a), _mm512_castsi512_pd(b), _CMP_EQ_OQ); }
+  static __mmask8 lt(R a, R b) { return Vec<T>::template test<Pred::Lt>(a, b); }
+  static __mmask8 eq(R a, R b) {
+    if constexpr (std::is_same_v<T, double>)
+      return _mm512_cmp_pd_mask(_mm512_castsi512_pd(a), _mm512_castsi512_pd(b), _CMP_EQ_OQ);
+    else
+      return _mm512_cmpeq_epi64_mask(a, b);
+  }
 };
-template <class T>
-struct Key8Int64 {
-  using R = __m512i;
-  static R load(const T* p) { return _mm512_loadu_si512(p); }
-  static R load_n(const T* p, int k) { return _mm512_maskz_loadu_epi64(Vec64<T>::low(k), p); }
-  static void store(T* p, R v) { _mm512_storeu_si512(p, v); }
-  static void store_n(T* p, R v, int k) { _mm512_mask_storeu_epi64(p, Vec64<T>::low(k), v); }
-  static R compress(__mmask8 m, R v) { return _mm512_maskz_compress_epi64(m, v); }
-  static R splat(T x) { return _mm512_set1_epi64(static_cast<long long>(x)); }
-  static __mmask8 eq(R a, R b) { return _mm512_cmpeq_epi64_mask(a, b); }
-};
-template <>
-struct Key8<int64_t> : Key8Int64<int64_t> {
-  static __mmask8 lt(R a, R b) { return _mm512_cmplt_epi64_mask(a, b); }
-};
-template <>
-struct Key8<uint64_t> : Key8Int64<uint64_t> {
-  static __mmask8 lt(R a, R b) { return _mm512_cmplt_epu64_mask(a, b); }
-};
+// 32-bit keys: 8 of them in a 256-bit register, next to 8 positions.
 template <class T>
 struct Key8Bits32 {
   using R = __m256i;
