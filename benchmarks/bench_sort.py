@@ -1,4 +1,4 @@
-"""Sorting, medians and percentiles: NumPy vs tracejit, measured in the same run (round-robin,
+"""Sorting, searching, medians and percentiles: NumPy vs tracejit, measured in the same run (round-robin,
 median of --runs calls each), with the compiled result compared with NumPy's ("bit-exact", or
 the largest relative difference: a mean or std around the sort is reduced in another order).
 
@@ -10,7 +10,9 @@ networks are fast where its partitioning is not); float rows whose order NumPy's
 (NaNs, both signs of zero) and argsorts of rows with ties under a non-stable kind are NumPy's
 functions row by row. Besides, rows run on both threads (a single long row too, after its first
 partition), the producer is fused into the pass that fills each row, and for np.median /
-np.percentile the arithmetic around the sort is in the same kernel.
+np.percentile the arithmetic around the sort is in the same kernel. np.searchsorted,
+np.digitize and np.interp are a branch-free binary search (the same log2(n) gathers for every
+key) fused into the loop over the keys, eight vectors of keys in flight.
 """
 import argparse
 
@@ -26,6 +28,11 @@ def workloads(rng):
     v50 = rng.standard_normal(50_000)
     m = rng.standard_normal((2048, 512)).astype(np.float32)
     s = rng.standard_normal((20_000, 64)).astype(np.float32)
+    table = np.sort(rng.standard_normal(1000))
+    bins = np.linspace(-2, 2, 16)
+    xp = np.linspace(-3, 3, 100)
+    fp = np.sin(xp)
+    vs = np.sort(v)
     return [
         ("np.sort 1M f64", lambda x: np.sort(x), (v,)),
         ("np.argsort 1M f64", lambda x: np.argsort(x), (v,)),
@@ -37,6 +44,10 @@ def workloads(rng):
         ("clip(x, p1, p99) 50K f64", lambda x: np.clip(x, np.percentile(x, 1), np.percentile(x, 99)), (v50,)),
         ("percentile(x, 90, axis=1) 2048x512 f32", lambda x: np.percentile(x, 90, axis=1), (m,)),
         ("top-5 argsort(-s, stable) 20Kx64 f32", lambda x: np.argsort(-x, axis=1, kind="stable")[:, :5] + 0, (s,)),
+        ("searchsorted(sorted 1K, x) 1M f64", lambda t, x: np.searchsorted(t, x), (table, v)),
+        ("digitize(x, 16 bins) 1M f64", lambda x, b: np.digitize(x, b), (v, bins)),
+        ("interp(x, 100 points) 1M f64", lambda x, p, f: np.interp(x, p, f), (v, xp, fp)),
+        ("interp(sorted x, 100 points) 1M f64", lambda x, p, f: np.interp(x, p, f), (vs, xp, fp)),
     ]
 
 

@@ -609,6 +609,14 @@ PyObject* operand_value(const tracer::EffectOperand& op, EffectContext& cx) {
       }
       return f;
     }
+    case K::Method: {
+      if (op.items.size() != 1 || !op.constant) break;
+      PyObject* self = operand_value(op.items[0], cx);
+      if (!self) return nullptr;
+      PyObject* m = PyObject_GetAttr(self, op.constant.get());
+      Py_DECREF(self);
+      return m;
+    }
   }
   PyErr_SetString(PyExc_SystemError, "tracejit: unknown effect operand");
   return nullptr;
@@ -1649,8 +1657,9 @@ PyObject* JitFunction::run(CacheEntry& e, PyObject* const* bound) {
       }
       continue;
     }
-    note_rerun(e, c.raises ? fmt::format("{}; re-ran eagerly for NumPy's exception [error-rerun]", why)
-                           : fmt::format("{}; re-ran eagerly for NumPy's warning [warning-rerun]", why));
+    note_rerun(e, c.raises      ? fmt::format("{}; re-ran eagerly for NumPy's exception [error-rerun]", why)
+                  : c.algorithm ? fmt::format("{}; re-ran eagerly for NumPy's own answer [algorithm-rerun]", why)
+                                : fmt::format("{}; re-ran eagerly for NumPy's warning [warning-rerun]", why));
     cleanup();
     return nullptr;
   }

@@ -26,8 +26,6 @@ namespace {
 
 constexpr size_t kMaxListItems = 4096;  // a longer literal list runs eagerly (each item is a node)
 
-bool is_none(const AValue* v) { return !v || (v->is_object() && v->obj == Py_None); }
-
 }  // namespace
 
 bool Tracer::array_ctor(const std::string& name, CallArgs args) {

@@ -767,7 +767,7 @@ bool Tracer::tensor_attribute(const AValue& base, const std::string& name, bool 
                                    "all", "std", "var", "argmax", "argmin", "reshape", "ravel",
                                    "flatten", "transpose", "swapaxes", "squeeze", "clip", "dot",
                                    "round", "fill", "repeat", "cumsum", "cumprod", "trace", "take", "diagonal",
-                                   "sort", "argsort", "conj", "conjugate"};
+                                   "sort", "argsort", "conj", "conjugate", "searchsorted"};
   bool known = false;
   for (const char* m : kMethods) known |= name == m;
   if (name == "T" && !method) {

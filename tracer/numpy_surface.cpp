@@ -105,7 +105,7 @@ constexpr const char* kFunctions[] = {
     "repeat", "cumsum", "cumprod", "diff", "isclose", "allclose", "flip", "identity", "trace", "diag", "diagonal",
     "fliplr", "flipud", "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "ptp", "count_nonzero", "average", "atleast_1d", "atleast_2d",
     "atleast_3d", "take", "take_along_axis", "put_along_axis", "array", "asarray", "asanyarray", "ascontiguousarray", "nan_to_num", "sort", "argsort", "median", "percentile", "quantile",
-    "meshgrid", "moveaxis", "column_stack", "pad",
+    "meshgrid", "moveaxis", "column_stack", "pad", "searchsorted", "digitize", "interp",
 };
 
 }  // namespace

@@ -304,7 +304,9 @@ bool Tracer::make_break(int idx, const std::string& reason) {
     const AValue& callable = lower.kind == AValue::Kind::Null ? upper : lower;
     if (callable.is_object() && frame_sensitive(callable.obj))
       return refuse(fmt::format("{}() depends on the calling frame", callable_name(callable.obj)));
-    r.what = callable.is_object() ? fmt::format("call to {}()", callable_name(callable.obj)) : "call";
+    r.what = callable.is_object()                            ? fmt::format("call to {}()", callable_name(callable.obj))
+             : callable.kind == AValue::Kind::TensorMethod ? fmt::format("call to ndarray.{}()", callable.method)
+                                                           : "call";
   } else if (r.kind == Resume::Kind::With) {
     r.what = fmt::format("with statement on {}", what(f.stack.back()));
   } else if (r.kind == Resume::Kind::Method || r.kind == Resume::Kind::MethodCall) {
@@ -502,6 +504,21 @@ bool Tracer::frame_state(Resume& r, size_t operands, const std::string& reason) 
         if (!o) return std::nullopt;
         op.items.push_back(std::move(*o));
       }
+      return op;
+    }
+    if (v.kind == AValue::Kind::TensorMethod && v.items.size() == 1) {
+      // x.method, loaded for a call that breaks: the attribute of the array rebuilt.
+      EffectOperand op;
+      op.kind = EffectOperand::Kind::Method;
+      op.constant = PyRef::steal(PyUnicode_FromString(v.method.c_str()));
+      if (!op.constant) {
+        PyErr_Clear();
+        refuse("out of memory");
+        return std::nullopt;
+      }
+      auto self = operand(v.items[0], name, -1);
+      if (!self) return std::nullopt;
+      op.items.push_back(std::move(*self));
       return op;
     }
     if (v.is_tensor() && v.view_root != ir::kNoValue) {

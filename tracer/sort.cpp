@@ -23,11 +23,6 @@
 
 namespace tracejit::tracer::detail {
 
-namespace {
-
-bool is_none(const AValue* v) { return !v || (v->is_object() && v->obj == Py_None); }
-
-}  // namespace
 
 // The rows a sort reads: x flattened (`flat`), or x with `axis_v` (one int) moved last.
 std::optional<Tracer::SortRows> Tracer::sort_rows(const AValue& x, const AValue* axis_v, bool flat, const std::string& fn) {
@@ -87,7 +82,7 @@ bool Tracer::partition_rerun_check(const AValue& y, const std::string& fn) {
                   fmt::format("{}:{}: {} met both -0.0 and 0.0, or a NaN with its sign bit set (which one "
                               "np.partition leaves where is its algorithm's)",
                               PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, fn),
-                  false);
+                  false, true);
   return true;
 }
 

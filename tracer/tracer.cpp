@@ -454,10 +454,10 @@ int Tracer::result_index(ir::ValueId v) {
   return static_cast<int>(results.size() - 1);
 }
 
-void Tracer::add_rerun_check(ir::ValueId flag, std::string why, bool raises) {
+void Tracer::add_rerun_check(ir::ValueId flag, std::string why, bool raises, bool algorithm) {
   if (ir::ValueId c = arm_condition(); c != ir::kNoValue)
     flag = trace_.graph.add_op(ir::Op::And, ir::Type::scalar(ir::DType::Bool), {flag, c}, loc_);
-  trace_.rerun_checks.push_back({result_index(flag), std::move(why), raises});
+  trace_.rerun_checks.push_back({result_index(flag), std::move(why), raises, algorithm});
 }
 
 bool Tracer::emit_output(const AValue& v) {
@@ -771,6 +771,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (callable.method == "sort" || callable.method == "argsort")
       return sort_call(callable.method, split_args(std::move(args), callable.items[0]), true);
     if (callable.method == "repeat") return tile_repeat("repeat", split_args(std::move(args), callable.items[0]));
+    if (callable.method == "searchsorted") return searchsorted_call("ndarray.searchsorted", split_args(std::move(args), callable.items[0]));
     if (callable.method == "trace") {  // x.trace(offset, ...) is np.trace(x, offset, ...)
       bool handled = false;
       if (!call_numpy("trace", split_args(std::move(args), callable.items[0]), false, handled)) return false;
@@ -829,6 +830,9 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (std::strcmp(npname, "moveaxis") == 0) return moveaxis(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "column_stack") == 0) return column_stack(split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "pad") == 0) return pad(split_args(std::move(args), std::nullopt));
+    if (std::strcmp(npname, "searchsorted") == 0 || std::strcmp(npname, "digitize") == 0)
+      return searchsorted_call(npname, split_args(std::move(args), std::nullopt));
+    if (std::strcmp(npname, "interp") == 0) return interp_call(split_args(std::move(args), std::nullopt));
     for (const char* n : {"nanmean", "nanvar", "nanstd"})
       if (std::strcmp(npname, n) == 0) return nan_moment(npname, split_args(std::move(args), std::nullopt));
     for (const char* n : {"nansum", "nanprod", "ptp", "count_nonzero"})
@@ -844,7 +848,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
   // where, sin and a division): their own implementation inlined, so they give NumPy's answer
   // by construction. (Others stay opaque: their code branches on things a trace cannot guard.)
   if (Py_TYPE(f) == np_->dispatcher_type) {
-    static const char* kInlined[] = {"sinc", "cov", "fix"};
+    static const char* kInlined[] = {"sinc", "cov", "fix", "polyval"};
     PyObject* name = PyObject_GetAttrString(f, "__name__");
     const char* n = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : nullptr;
     bool listed = false;

@@ -136,6 +136,8 @@ struct EffectOperand {
                 // over it share the one object)
     Function,   // a new function: `constant` the tuple (code, globals), items[0] its closure (a
                 // Tuple of Cell operands, or a Constant None), items[1] its defaults (likewise)
+    Method,     // getattr(items[0], `constant`): an array's bound method on the stack at a graph
+                // break at its call (`y.searchsorted(v, sorter=s)`)
   };
   Kind kind = Kind::Constant;
   int index = -1;
@@ -272,6 +274,9 @@ struct RerunCheck {
   int result = -1;
   std::string why;
   bool raises = false;  // NumPy raises (else it warns)
+  // Neither: NumPy's answer for such data is its own algorithm's (an unsorted array searched,
+  // a partition of signed zeros), which only an eager run gives.
+  bool algorithm = false;
 };
 
 struct Trace {

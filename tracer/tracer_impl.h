@@ -120,6 +120,9 @@ std::string describe_scalar_kind(const AValue& v);
 bool builtin_hashable(PyObject* o);
 
 // Python scalars NumPy treats as "weak" (NEP 50) and the tracer can hold as constants.
+// An argument not given, or given as None.
+inline bool is_none(const AValue* v) { return !v || (v->is_object() && v->obj == Py_None); }
+
 inline bool is_py_scalar(PyObject* o) {
   return PyFloat_CheckExact(o) || PyLong_CheckExact(o) || PyBool_Check(o);
 }
@@ -716,7 +719,7 @@ class Tracer {
   int result_index(ir::ValueId v);  // position of v in the graph's results (added if absent)
   // A Trace::rerun_checks entry for the 0-d bool `flag` (a graph result): under an if arm,
   // the flag holds only when the arm's condition does (a check in the arm not taken is moot).
-  void add_rerun_check(ir::ValueId flag, std::string why, bool raises);
+  void add_rerun_check(ir::ValueId flag, std::string why, bool raises, bool algorithm = false);
   PyObject* probe(const AValue& v);       // new reference
   // np.result_type(*probes) (the references are stolen): a new reference to the dtype, or
   // nullptr with NumPy's exception set.
@@ -942,6 +945,13 @@ class Tracer {
   };
   std::optional<SortRows> sort_rows(const AValue& x, const AValue* axis_v, bool flat, const std::string& fn);
   bool partition_rerun_check(const AValue& y, const std::string& fn);  // sort.cpp
+  // np.searchsorted / ndarray.searchsorted / np.digitize, np.interp: search.cpp
+  bool searchsorted_call(const std::string& name, CallArgs args);
+  bool interp_call(CallArgs args);
+  std::optional<AValue> as_array_value(const AValue& x);
+  ir::ValueId sort_less(ir::ValueId a, ir::ValueId b);
+  ir::ValueId binary_search(ir::ValueId a, ir::ValueId v, bool right);
+  bool unsorted_rerun_check(const AValue& a, bool no_nan, const std::string& why);
   bool diagonal_view(const AValue& x, int64_t offset);  // a.diagonal(offset) of a 2-d x: numpy_arrays.cpp
   std::optional<ir::ValueId> diagonal_slice(const AValue& x, int64_t offset);  // (not pushed)
   bool tile_repeat(const std::string& name, CallArgs args);  // np.tile, np.repeat: tile_repeat.cpp

@@ -100,7 +100,10 @@ std::vector<bool> materialize_shared(const ir::Graph& g, const std::vector<bool>
       } else if (sites[i].many) {
         s.many = true, s.keys.clear();
       } else {
-        for (uint64_t key : sites[i].keys) s.add(remaps_index(n.op) ? mix(mix(key, static_cast<uint64_t>(i) + 1), k) : key);
+        // A gather from a 1-d x along axis 0 reads its index array at its own index (a binary
+        // search's probes: each step's position feeds the next gather and the next select).
+        const bool same_index = n.op == Op::Gather && k == 1 && n.ints[0] == 0 && g.type(n.operands[0]).rank() == 1;
+        for (uint64_t key : sites[i].keys) s.add(remaps_index(n.op) && !same_index ? mix(mix(key, static_cast<uint64_t>(i) + 1), k) : key);
       }
     }
   }

@@ -375,6 +375,8 @@ class Lowerer {
   Value* begin_ = nullptr;
   Value* end_ = nullptr;
   llvm::BranchInst* last_backedge_ = nullptr;  // of the loop loop() emitted last
+  int gather_depth(ValueId v, ValueId root);
+  std::map<ValueId, int> gather_depth_;  // memo (buffering is fixed once nests are emitted)
   llvm::BasicBlock* entry_ = nullptr;
   std::map<std::pair<ValueId, int>, Value*> dyn_stride_;
   std::map<int32_t, Value*> sym_vals_;
@@ -766,6 +768,29 @@ void no_unroll(llvm::BranchInst* br) {
   br->setMetadata(llvm::LLVMContext::MD_loop, md);
 }
 
+// Asks the loop vectorizer to interleave `count` vectors in the loop whose back edge is `br`.
+void interleave(llvm::BranchInst* br, int count) {
+  llvm::LLVMContext& ctx = br->getContext();
+  llvm::Metadata* ic = llvm::MDNode::get(
+      ctx, {llvm::MDString::get(ctx, "llvm.loop.interleave.count"),
+            llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), count))});
+  llvm::MDNode* md = llvm::MDNode::getDistinct(ctx, {nullptr, ic});
+  md->replaceOperandWith(0, md);
+  br->setMetadata(llvm::LLVMContext::MD_loop, md);
+}
+
+// The most gathers on one path of v's inline expression (buffered values end it), each
+// gather's position depending on the one below it.
+int Lowerer::gather_depth(ValueId v, ValueId root) {
+  if (v != root && p_.buffered[static_cast<size_t>(v)]) return 0;
+  if (auto it = gather_depth_.find(v); it != gather_depth_.end()) return it->second;
+  const ir::Node& n = g_.node(v);
+  int d = 0;
+  for (ValueId o : n.operands) d = std::max(d, gather_depth(o, root));
+  if (n.op == Op::Gather) ++d;
+  return gather_depth_[v] = d;
+}
+
 Status Lowerer::emit_eval(Nest& n) {
   ValueId src = n.kind == NestKind::ConcatPart ? g_.node(n.v).operands[static_cast<size_t>(n.part)] : n.v;
   auto shape = sizes(g_.type(src));
@@ -946,7 +971,11 @@ Status Lowerer::emit_eval(Nest& n) {
       return loops(ext, mid, 0, idx, [&]() -> Status { return rows(b_.getInt64(0), b_.getInt64(shape[ra])); });
     });
   }
-  return loop(begin_, end_, "o", [&](Value* o) -> Status {
+  // A chain of dependent gathers (a binary search's probes: each position comes from the
+  // compare of the element the last one loaded) is latency-bound one vector at a time: four
+  // interleaved vectors of keys keep four chains in flight.
+  const bool chained_gathers = shape.size() == 1 && gather_depth(src, src) >= 3;
+  Status looped = loop(begin_, end_, "o", [&](Value* o) -> Status {
     if (!shape.empty()) idx[0] = o;
     return loops(ext, rest, 0, idx, [&]() -> Status {
       if (!n.streaming) {
@@ -1010,6 +1039,8 @@ Status Lowerer::emit_eval(Nest& n) {
       return loop(mid_end, b_.getInt64(len), "tail", plain);
     });
   });
+  if (looped && chained_gathers) interleave(last_backedge_, 8);
+  return looped;
 }
 
 Value* Lowerer::identity(Op op, DType d) {

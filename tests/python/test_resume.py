@@ -408,7 +408,7 @@ def test_locals_read_only_by_a_later_exception_handler_stay_bound(capsys):
 
 def method_with_args(x, v):
     y = eager_sort(x * 2.0)
-    i = y.searchsorted(v)  # a method load then a call with an argument: two breaks
+    i = y.compress(y > v)  # a method load then a call with an argument: two breaks
     return y * 2.0, i
 
 
@@ -416,7 +416,20 @@ def test_a_method_call_with_arguments_breaks_at_the_load_and_the_call(capsys):
     jf = compare(method_with_args, lambda k: (np.array([3.0, 1.0, 2.0]) + k, 4.5), capsys)
     st = jf.stats()
     assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0, st
-    assert any(".searchsorted()" in r for r in st["graph_break_reasons"]), st["graph_break_reasons"]
+    assert any(".compress()" in r for r in st["graph_break_reasons"]), st["graph_break_reasons"]
+
+
+def traced_method_with_untraced_args(x, v):
+    y = eager_sort(x * 2.0)
+    i = y.searchsorted(v, sorter=np.arange(y.size))  # a method the tracer knows, arguments it does not
+    return y * 2.0, i + 1
+
+
+def test_a_traced_method_breaks_at_its_call_with_the_bound_method_rebuilt(capsys):
+    jf = compare(traced_method_with_untraced_args, lambda k: (np.array([3.0, 1.0, 2.0]) + k, 4.5), capsys)
+    st = jf.stats()
+    assert st["compiled_calls"] == 3 and st["fallback_calls"] == 0 and not st["continuation_fallbacks"], st
+    assert any("call to ndarray.searchsorted()" in r and "sorter=" in r for r in st["graph_break_reasons"]), st
 
 
 def test_background_compiles_switch_both_parts_to_compiled_code(capsys):

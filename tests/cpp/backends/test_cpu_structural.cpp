@@ -1152,6 +1152,44 @@ TEST(CpuStructural, CheapSharedValueStaysInline) {
   check(g, {random_arr(DType::F64, {6, 8}, 22)});
 }
 
+TEST(CpuStructural, GatherChainOverOneDimTableStaysInline) {
+  // A branch-free binary search (tracer/search.cpp): each step's position is both a gather's
+  // index and a select's operand, read at the element's own index -- one site, so the twelve
+  // steps fuse into one loop instead of a buffer per step.
+  const int64_t n = 4096, m = 37;
+  ir::Graph g;
+  ValueId a = g.add_param(T(DType::F64, {n}), ir::ParamLayout::Contiguous);
+  ValueId v = g.add_param(T(DType::F64, {m}), ir::ParamLayout::Contiguous);
+  auto ci = [&](int64_t k) { return g.add_const_int(DType::I64, k); };
+  ValueId base = g.add_op(Op::Broadcast, T(DType::I64, {m}), {ci(0)});
+  for (int64_t len = n; len > 1; len -= len / 2) {
+    const int64_t half = len / 2;
+    ValueId at = g.add_op(Op::Add, T(DType::I64, {m}), {base, ci(half - 1)});
+    ValueId up = g.add_op(Op::Add, T(DType::I64, {m}), {base, ci(half)});
+    ValueId probe = g.add_op(Op::Gather, T(DType::F64, {m}), {a, at});
+    g.node(probe).ints = {0, 2};
+    ValueId below = g.add_op(Op::Lt, T(DType::Bool, {m}), {probe, v});
+    base = g.add_op(Op::Where, T(DType::I64, {m}), {below, up, base});
+  }
+  ValueId last = g.add_op(Op::Gather, T(DType::F64, {m}), {a, base});
+  g.node(last).ints = {0, 2};
+  ValueId past = g.add_op(Op::Cast, T(DType::I64, {m}), {g.add_op(Op::Lt, T(DType::Bool, {m}), {last, v})});
+  g.results = {g.add_op(Op::Add, T(DType::I64, {m}), {base, past})};
+  EXPECT_EQ(materialized_count(g), 0);
+  Arr table = random_arr(DType::F64, {n}, 24);
+  std::sort(table.f.begin(), table.f.end());
+  Arr keys = random_arr(DType::F64, {m}, 25);
+  auto k = compile_cpu(g);
+  ASSERT_TRUE(k) << k.status().message();
+  std::vector<Buffer> bufs = {to_buffer(table), to_buffer(keys)};
+  auto outs = run_kernel(g, **k, bufs);
+  Arr got = from_buffer(outs[0]);
+  for (int64_t e = 0; e < m; ++e) {
+    const auto key = keys.f[static_cast<size_t>(e)];
+    EXPECT_EQ(got.i[static_cast<size_t>(e)], std::lower_bound(table.f.begin(), table.f.end(), key) - table.f.begin()) << key;
+  }
+}
+
 // np.roll(z, 1, axis): concat(z[-1:], z[:-1]) along `axis` of a [n, n] value.
 ValueId roll1(ir::Graph& g, ValueId z, int64_t n, int axis) {
   std::vector<int64_t> one = {n, n}, rest = {n, n};
