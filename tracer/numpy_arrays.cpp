@@ -870,7 +870,36 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     const size_t max_pos = rname == "std" || rname == "var" ? 6 : has_dtype ? 5 : is_arg ? 3
                            : method && (rname == "any" || rname == "all") ? 2 : 4;
     const AValue* out_v = args.get(out_pos, "out");
-    if (!args.only({"a", "axis", "dtype", "keepdims", "ddof", "out", "where"}, bad) || args.pos.size() > max_pos ||
+    // initial= (keyword) of max/min: np.maximum(initial, the reduction) -- NumPy folds the
+    // elements into the initial value, so it is the first operand (which one of two equal
+    // zeros a tie keeps). A constant the dtype holds exactly; an empty axis runs eagerly.
+    const bool extremum = rname == "max" || rname == "min";
+    const AValue* initial = extremum ? args.get(99, "initial") : nullptr;
+    if (initial) {
+      const ir::DType dt = x->type.dtype;
+      bool exact = false;
+      if (initial->is_object() && (PyFloat_CheckExact(initial->obj) || PyLong_CheckExact(initial->obj)) &&
+          (ir::is_float(dt) || ir::is_integer(dt))) {
+        if (ir::is_float(dt)) {
+          const double d = PyFloat_AsDouble(initial->obj);
+          // A float converts as NumPy's setitem does (rounded to float32: a cast), an int only
+          // where float64 holds it exactly.
+          exact = !PyErr_Occurred() && (!PyLong_CheckExact(initial->obj) || std::fabs(d) < 9007199254740992.0) &&
+                  (dt != ir::DType::F32 || !std::isfinite(d) || std::fabs(d) <= 3.4028234663852886e38);  // no overflow
+        } else if (PyLong_CheckExact(initial->obj)) {
+          int overflow = 0;
+          const long long v = PyLong_AsLongLongAndOverflow(initial->obj, &overflow);
+          exact = !overflow && !PyErr_Occurred() && v >= int_min(dt) &&
+                  (v < 0 || static_cast<unsigned long long>(v) <= int_max(dt));
+        }
+        PyErr_Clear();
+      }
+      // A runtime Python float (a global, `np.nan`) for float data: cast as well.
+      exact |= initial->is_tensor() && initial->box == Box::PyFloat && ir::is_float(dt);
+      if (!exact)
+        return fail(AbortCode::UnsupportedCall, fmt::format("{}() with initial={} is not traced yet", name, what(*initial)));
+    }
+    if (!args.only({"a", "axis", "dtype", "keepdims", "ddof", "out", "where", extremum ? "initial" : "out"}, bad) || args.pos.size() > max_pos ||
         (out_v && !(out_v->is_object() && out_v->obj == Py_None)) || (!has_where && args.get(99, "where")))
       return fail(AbortCode::UnsupportedCall,
                   fmt::format("{}() with '{}' is not traced yet", name, bad.empty() ? "out, initial or where" : bad));
@@ -904,6 +933,33 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       ir::ValueId ident = ir::is_float(dt) ? g.add_const_float(dt, one ? 1.0 : 0.0, loc_) : g.add_const_int(dt, one ? 1 : 0, loc_);
       AValue masked = tensor(g.add_op(ir::Op::Where, x->type, {*m, x->v, ident}, loc_), Box::Array);
       return reduce(rname, masked, axis, *keepdims, dtype, ddof);
+    }
+    if (initial) {
+      if (!x->type.is_static() || x->type.static_numel() == 0)
+        return fail(AbortCode::UnsupportedValue, fmt::format("{}() with initial= of an array that may be empty runs eagerly", name));
+      if (!reduce(rname, *x, axis, *keepdims, dtype, ddof)) return false;
+      AValue r = pop();
+      const ir::DType dt = x->type.dtype;
+      const ir::ValueId c = initial->is_tensor()  ? cast(initial->v, dt)
+                            : ir::is_float(dt)    ? g.add_const_float(dt, PyFloat_AsDouble(initial->obj), loc_)
+                                                  : g.add_const_int(dt, PyLong_AsLongLong(initial->obj), loc_);
+      PyErr_Clear();
+      const ir::ValueId m = g.add_op(rname == "max" ? ir::Op::Maximum : ir::Op::Minimum, r.type, {c, r.v}, loc_);
+      if (ir::is_float(dt)) {
+        // Which zero a result of zero is (-0.0 or 0.0, from the data or the initial value) is
+        // NumPy's algorithm's (its SIMD lanes start from the initial value): eager decides.
+        AValue zero = tensor(g.add_op(ir::Op::Eq, r.type.with_dtype(ir::DType::Bool), {m, g.add_const_float(dt, 0.0, loc_)}, loc_), Box::Array);
+        ir::ValueId flag = zero.v;
+        if (zero.type.rank() > 0) {
+          if (!reduce("any", zero, nullptr, false, nullptr, 0)) return false;
+          flag = pop().v;
+        }
+        add_rerun_check(flag, fmt::format("{}:{}: {}(initial=) of zero (which zero, -0.0 or 0.0, is NumPy's algorithm's)",
+                                          PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name),
+                        false, true);
+      }
+      push(tensor(m, r.box));
+      return true;
     }
     return reduce(rname, *x, axis, *keepdims, dtype, ddof);
   }
