@@ -59,7 +59,8 @@ ir::ValueId Tracer::sort_less(ir::ValueId a, ir::ValueId b) {
 
 // The position of each key of `v` (any shape, a's dtype) in the sorted 1-d `a` (static length):
 // i64 of v's shape. right: the first element above the key, else the first not below it.
-ir::ValueId Tracer::binary_search(ir::ValueId a, ir::ValueId v, bool right) {
+// plain: plain comparisons, for an `a` without NaNs and keys whose NaN lanes are not used.
+ir::ValueId Tracer::binary_search(ir::ValueId a, ir::ValueId v, bool right, bool plain) {
   ir::Graph& g = trace_.graph;
   const int64_t n = g.type(a).shape[0].size;
   const ir::Type it = g.type(v).with_dtype(ir::DType::I64);
@@ -67,6 +68,7 @@ ir::ValueId Tracer::binary_search(ir::ValueId a, ir::ValueId v, bool right) {
   // The answer lies in [base, base + len]: a probe at base + half - 1 below the key (right: not
   // above it) moves base up by half. len goes n, n - n/2, ... the same for every key.
   auto past = [&](ir::ValueId elem) {  // the key goes after elem
+    if (plain) return g.add_op(right ? ir::Op::Le : ir::Op::Lt, it.with_dtype(ir::DType::Bool), {elem, v}, loc_);
     if (!right) return sort_less(elem, v);
     return g.add_op(ir::Op::Not, it.with_dtype(ir::DType::Bool), {sort_less(v, elem)}, loc_);
   };
@@ -236,7 +238,8 @@ bool Tracer::interp_call(CallArgs args) {
                                           PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, fn)))
       return false;
     // j: the last index with xp[j] <= x, clipped into [0, n - 2] for the slope's two points.
-    const ir::ValueId pos = binary_search(dx.v, z, true);
+    // (xp holds no NaN when this result is used; a NaN key's lanes are replaced below.)
+    const ir::ValueId pos = binary_search(dx.v, z, true, true);
     const ir::ValueId j = g.add_op(ir::Op::Sub, it, {pos, g.add_const_int(ir::DType::I64, 1, loc_)}, loc_);
     const ir::ValueId jc = g.add_op(ir::Op::Minimum, it, {g.add_op(ir::Op::Maximum, it, {j, g.add_const_int(ir::DType::I64, 0, loc_)}, loc_),
                                                          g.add_const_int(ir::DType::I64, n - 2, loc_)}, loc_);

@@ -950,7 +950,7 @@ class Tracer {
   bool interp_call(CallArgs args);
   std::optional<AValue> as_array_value(const AValue& x);
   ir::ValueId sort_less(ir::ValueId a, ir::ValueId b);
-  ir::ValueId binary_search(ir::ValueId a, ir::ValueId v, bool right);
+  ir::ValueId binary_search(ir::ValueId a, ir::ValueId v, bool right, bool plain = false);
   bool unsorted_rerun_check(const AValue& a, bool no_nan, const std::string& why);
   bool diagonal_view(const AValue& x, int64_t offset);  // a.diagonal(offset) of a 2-d x: numpy_arrays.cpp
   std::optional<ir::ValueId> diagonal_slice(const AValue& x, int64_t offset);  // (not pushed)
