@@ -39,4 +39,9 @@ uint32_t op_traits(Op op);
 inline bool has_trait(Op op, OpTrait t) { return (op_traits(op) & t) != 0; }
 std::optional<Op> op_from_name(std::string_view name);
 
+// What a float reduce_max/min with fval 1 or 2 gives for a slice whose extreme is a zero of both
+// signs (ops.def): an odd normal number no computation of ordinary data lands on, exact in
+// float32 (is_f32) and float64. Data that holds it as the extreme only costs an eager re-run.
+inline double zero_tie_mark(bool is_f32) { return is_f32 ? -0x1.5c2f8ep-100 : -0x1.5c2f8e3a9d7b1p-700; }
+
 }  // namespace tracejit::ir

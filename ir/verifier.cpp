@@ -157,6 +157,9 @@ Fault check_structural(const Graph& g, const Node& n) {
       if (r.dtype != x.dtype) return "a reduction keeps its operand's dtype";
       if ((n.op == Op::ReduceAny || n.op == Op::ReduceAll) && !is_bool(x.dtype))
         return "reduce_any/all take bool";
+      if ((n.op == Op::ReduceMax || n.op == Op::ReduceMin) && n.fval != 0.0 &&
+          !(is_float(x.dtype) && (n.fval == 1.0 || n.fval == 2.0)))
+        return "reduce_max/min: fval is 0, or 1 or 2 (the zero-tie mark) on floats";
       if (r.rank() != x.rank()) return "a reduction keeps the reduced axes with size 1";
       for (int d = 0; d < x.rank(); ++d) {
         bool reduced = std::find(n.ints.begin(), n.ints.end(), d) != n.ints.end();

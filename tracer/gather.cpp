@@ -69,16 +69,10 @@ bool Tracer::index_bounds_check(const AValue& idx, int axis, int64_t n) {
     const ir::ValueId hi = g.add_op(ir::Op::Ge, b, {w, g.add_const_int(ir::DType::I64, n, loc_)}, loc_);
     oob = g.add_op(ir::Op::Or, b, {lo, hi}, loc_);
   }
-  AValue any_oob = tensor(oob, Box::Array);
-  if (it.rank() > 0) {
-    if (!reduce("any", any_oob, nullptr, false, nullptr, 0)) return false;
-    any_oob = pop();
-  }
-  add_rerun_check(any_oob.v,
-                  fmt::format("{}:{}: an index out of bounds for axis {} with size {} (NumPy raises IndexError)",
-                              PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, axis, n),
-                  true);
-  return true;
+  return rerun_if_any(oob,
+                      fmt::format("{}:{}: an index out of bounds for axis {} with size {} (NumPy raises IndexError)",
+                                  PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, axis, n),
+                      true);
 }
 
 bool Tracer::index_by_array(const AValue& x, const AValue& key) {

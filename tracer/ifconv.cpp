@@ -406,13 +406,7 @@ bool Tracer::if_convert(const Instruction& in, ir::ValueId truth, bool keep_on_j
     if (!impure.empty()) return refuse(impure);
     // (Results the arm added for its rerun checks are fine: add_rerun_check conditions them on
     // the arm.)
-    bool other_results = false;
-    for (size_t k = results0; k < trace_.graph.results.size(); ++k) {
-      bool check = false;
-      for (size_t c = checks0; c < trace_.rerun_checks.size(); ++c) check |= trace_.rerun_checks[c].result == static_cast<int>(k);
-      other_results |= !check;
-    }
-    if (top_effect_count() != effects0 || other_results)
+    if (top_effect_count() != effects0 || !only_check_results(results0, checks0))
       return refuse(fmt::format("an arm of the branch at line {} has side effects", line));
     // Stores under the arm's condition are fine (and change the inputs they write); other
     // in-place updates are not.

@@ -15,6 +15,15 @@
 //  - nanvar/nanstd(a, axis, ddof, keepdims): that mean (kept dims), the deviations with 0 at the
 //    NaNs, their squares summed, over cnt - ddof (NaN where that is <= 0: NumPy warns "Degrees
 //    of freedom <= 0 for slice.", a re-run as above); nanstd its sqrt. Other dtypes: np.var/std.
+//  - nanmax/nanmin(a, axis, keepdims) and np.fmax/np.fmin.reduce(a, axis=0, keepdims): NumPy's
+//    fmax.reduce, the extreme of the numbers (a NaN only where a slice has none). For floats:
+//    max of `a` with its NaNs replaced by -inf (min: +inf); a slice whose result is that
+//    infinity is all NaN (NumPy's NaN, and for nanmax/nanmin its "All-NaN slice encountered"
+//    warning) or holds nothing above -inf: either way the call runs again eagerly. Other
+//    dtypes: max/min. Zero ties are max/min's (Tracer::reduce).
+//  - nanargmax/nanargmin(a, axis, keepdims): NumPy's steps: a slice of NaNs only raises
+//    ValueError (the call runs again eagerly, which raises it), else argmax/argmin of `a` with
+//    its NaNs replaced by -inf (+inf): the first index of the extreme.
 // out=, initial=, where=, mean=, correction= and the nan-moments' dtype= run eagerly.
 #include "tracer/tracer_impl.h"
 
@@ -109,20 +118,92 @@ bool Tracer::nan_moment(const std::string& name, CallArgs args) {
     box = var.box;
     warning = "Degrees of freedom <= 0 for slice.";
   }
-  AValue any_bad;
-  if (g.type(bad_slice).rank() == 0) {
-    any_bad = tensor(bad_slice, Box::Array);
-  } else {
-    if (!reduce("any", tensor(bad_slice, Box::Array), nullptr, false, nullptr, 0)) return false;
-    any_bad = pop();
-  }
-  add_rerun_check(any_bad.v,
-                  fmt::format("{}:{}: np.{}() met a slice with {} (NumPy warns \"{}\")",
-                              PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name,
-                              mean ? "no numbers" : "no degrees of freedom", warning),
-                  false);
+  if (!rerun_if_any(bad_slice,
+                    fmt::format("{}:{}: np.{}() met a slice with {} (NumPy warns \"{}\")",
+                                PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name,
+                                mean ? "no numbers" : "no degrees of freedom", warning),
+                    false))
+    return false;
   push(tensor(result, box));
   return true;
+}
+
+bool Tracer::nan_ignoring_reduce(bool is_max, const AValue& x, const AValue* axis, bool keepdims, const std::string& name,
+                                 bool warns) {
+  const char* plain = is_max ? "max" : "min";
+  if (!ir::is_float(x.type.dtype)) return reduce(plain, x, axis, keepdims, nullptr, 0);
+  ir::Graph& g = trace_.graph;
+  const ir::Type t = x.type;
+  const double inf = is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  const ir::ValueId isnan = g.add_op(ir::Op::IsNan, t.with_dtype(ir::DType::Bool), {x.v}, loc_);
+  const ir::ValueId fill = g.add_const_float(t.dtype, inf, loc_);
+  AValue a = tensor(g.add_op(ir::Op::Where, t, {isnan, fill, x.v}, loc_), Box::Array);
+  if (!reduce(plain, a, axis, keepdims, nullptr, 0)) return false;
+  AValue r = pop();
+  const ir::ValueId none = g.add_op(ir::Op::Eq, r.type.with_dtype(ir::DType::Bool), {r.v, g.add_const_float(t.dtype, inf, loc_)}, loc_);
+  if (!rerun_if_any(none,
+                  fmt::format("{}:{}: {}() met a slice with no number {} {}inf ({})", PyUnicode_AsUTF8(fr().code->co_filename),
+                              loc_.line, name, is_max ? "above" : "below", is_max ? "-" : "+",
+                              warns ? "NumPy warns \"All-NaN slice encountered\" when it is all NaN"
+                                    : "NumPy's answer is NaN when it is all NaN"),
+                  false, !warns))
+    return false;
+  // Keeping the last axis NumPy folds rows with fmax's loop, whose tie of two zeros keeps the
+  // first in its scalar columns and the second in its SIMD ones: a zero result re-runs (a
+  // reduced last axis is checked exactly, by reduce's zero-tie mark).
+  bool last_reduced = !axis || (axis->is_object() && axis->obj == Py_None) || t.rank() == 0;
+  if (!last_reduced) {
+    auto l = int_list(*axis, "axis");
+    if (!l) return false;
+    for (int64_t k : *l) last_reduced = last_reduced || k == -1 || k == t.rank() - 1;
+  }
+  if (!last_reduced) {
+    const ir::ValueId zero = g.add_op(ir::Op::Eq, r.type.with_dtype(ir::DType::Bool), {r.v, g.add_const_float(t.dtype, 0.0, loc_)}, loc_);
+    if (!rerun_if_any(zero,
+                    fmt::format("{}:{}: {}() keeping the last axis met a zero {} (which zero, -0.0 or 0.0, is NumPy's "
+                                "algorithm's)", PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name,
+                                is_max ? "maximum" : "minimum"),
+                    false, true))
+      return false;
+  }
+  push(r);
+  return true;
+}
+
+bool Tracer::nan_extreme(const std::string& name, CallArgs args) {
+  // np.nanmax(a, axis=None, out=None, keepdims=<no value>, initial=<no value>, where=<no value>)
+  // np.nanargmax(a, axis=None, out=None, *, keepdims=<no value>)
+  const bool arg = name == "nanargmax" || name == "nanargmin";
+  std::string bad;
+  const AValue* x = args.get(0, "a");
+  if (!args.only({"a", "axis", "out", "keepdims"}, bad) || args.pos.size() > (arg ? 3u : 4u) ||
+      (args.get(2, "out") && !(args.get(2, "out")->is_object() && args.get(2, "out")->obj == Py_None)))
+    return fail(AbortCode::UnsupportedCall,
+                fmt::format("np.{}() with '{}' is not traced yet", name, bad.empty() ? "out" : bad));
+  if (!x) return fail(AbortCode::UserError, fmt::format("TypeError: {}() missing required argument 'a'", name));
+  if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
+    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of {} is not traced yet", name, what(*x)));
+  if (!static_only(*x)) return false;
+  const std::optional<bool> kd = keepdims_arg(args.get(3, "keepdims"));
+  if (!kd) return false;
+  const AValue* axis = args.get(1, "axis");
+  if (!arg) return nan_ignoring_reduce(name == "nanmax", *x, axis, *kd, "np." + name, true);
+  // NumPy's own steps: argmax of `a` with its NaNs replaced by -inf (nanargmin: +inf), after
+  // raising ValueError for a slice of NaNs only (np.all of the NaN mask along the axis).
+  const bool is_max = name == "nanargmax";
+  if (!ir::is_float(x->type.dtype)) return reduce(is_max ? "argmax" : "argmin", *x, axis, *kd, nullptr, 0);
+  ir::Graph& g = trace_.graph;
+  const ir::Type t = x->type;
+  const ir::ValueId isnan = g.add_op(ir::Op::IsNan, t.with_dtype(ir::DType::Bool), {x->v}, loc_);
+  if (!reduce("all", tensor(isnan, Box::Array), axis, false, nullptr, 0)) return false;
+  if (!rerun_if_any(pop().v,
+                    fmt::format("{}:{}: np.{}() met a slice of NaNs only (NumPy raises ValueError)",
+                                PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name),
+                    true))
+    return false;
+  const double inf = is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  AValue a = tensor(g.add_op(ir::Op::Where, t, {isnan, g.add_const_float(t.dtype, inf, loc_), x->v}, loc_), Box::Array);
+  return reduce(is_max ? "argmax" : "argmin", a, axis, *kd, nullptr, 0);
 }
 
 bool Tracer::nan_reduction(const std::string& name, CallArgs args) {

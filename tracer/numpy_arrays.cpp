@@ -517,7 +517,25 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
   if (name == "max" || name == "min") {
     if (count == 0)
       return fail(AbortCode::UserError, "ValueError: zero-size array to reduction operation which has no identity");
-    return finish(raw(name == "max" ? ir::Op::ReduceMax : ir::Op::ReduceMin, x.v));
+    const ir::ValueId r = raw(name == "max" ? ir::Op::ReduceMax : ir::Op::ReduceMin, x.v);
+    if (ir::is_float(x.type.dtype) && regions_.empty() && rank > 0 && axes.back() == rank - 1 && !skip_zero_tie_check_) {
+      // Which zero NumPy returns for a slice whose extreme is a zero of both signs is its SIMD
+      // order's along the row (and NumPy 2.4's differs from 2.5's): the kernel marks such a
+      // slice (ops.def, fval 1) and the call re-runs eagerly. A reduction that keeps the last
+      // axis folds rows elementwise in order, as NumPy does; loop bodies (windows) keep the
+      // in-order fold too.
+      g.nodes[static_cast<size_t>(r)].fval = 1.0;
+      const ir::DType dt = x.type.dtype;
+      const ir::Type rt = g.type(r);
+      const ir::ValueId marked = g.add_op(ir::Op::Eq, rt.with_dtype(ir::DType::Bool),
+                                          {r, g.add_const_float(dt, ir::zero_tie_mark(dt == ir::DType::F32), loc_)}, loc_);
+      if (!rerun_if_any(marked, fmt::format("{}:{}: {}() of a slice holding both -0.0 and 0.0 as its extreme (which zero "
+                                        "is NumPy's algorithm's)",
+                                        PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name),
+                        false, true))
+        return false;
+    }
+    return finish(r);
   }
   if (name == "any" || name == "all") {
     return finish(raw(name == "any" ? ir::Op::ReduceAny : ir::Op::ReduceAll, cast(x.v, ir::DType::Bool)));
@@ -937,7 +955,12 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     if (initial) {
       if (!x->type.is_static() || x->type.static_numel() == 0)
         return fail(AbortCode::UnsupportedValue, fmt::format("{}() with initial= of an array that may be empty runs eagerly", name));
-      if (!reduce(rname, *x, axis, *keepdims, dtype, ddof)) return false;
+      // (The reduction's own zero-tie check is folded into the one below: a tie under a
+      // larger initial value decides nothing.)
+      skip_zero_tie_check_ = true;
+      const bool reduced = reduce(rname, *x, axis, *keepdims, dtype, ddof);
+      skip_zero_tie_check_ = false;
+      if (!reduced) return false;
       AValue r = pop();
       const ir::DType dt = x->type.dtype;
       const ir::ValueId c = initial->is_tensor()  ? cast(initial->v, dt)
@@ -948,15 +971,18 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
       if (ir::is_float(dt)) {
         // Which zero a result of zero is (-0.0 or 0.0, from the data or the initial value) is
         // NumPy's algorithm's (its SIMD lanes start from the initial value): eager decides.
-        AValue zero = tensor(g.add_op(ir::Op::Eq, r.type.with_dtype(ir::DType::Bool), {m, g.add_const_float(dt, 0.0, loc_)}, loc_), Box::Array);
-        ir::ValueId flag = zero.v;
-        if (zero.type.rank() > 0) {
-          if (!reduce("any", zero, nullptr, false, nullptr, 0)) return false;
-          flag = pop().v;
-        }
-        add_rerun_check(flag, fmt::format("{}:{}: {}(initial=) of zero (which zero, -0.0 or 0.0, is NumPy's algorithm's)",
-                                          PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name),
-                        false, true);
+        // So is a zero-tie mark of the reduction (ops.def) unless the initial value is beyond
+        // zero (then it is the result).
+        const ir::Type bt = r.type.with_dtype(ir::DType::Bool);
+        const ir::ValueId beyond = g.add_op(rname == "max" ? ir::Op::Gt : ir::Op::Lt, ir::Type::scalar(ir::DType::Bool),
+                                            {c, g.add_const_float(dt, 0.0, loc_)}, loc_);
+        const ir::ValueId tie = g.add_op(ir::Op::Eq, bt, {r.v, g.add_const_float(dt, ir::zero_tie_mark(dt == ir::DType::F32), loc_)}, loc_);
+        const ir::ValueId undecided = g.add_op(ir::Op::And, bt, {tie, g.add_op(ir::Op::Not, ir::Type::scalar(ir::DType::Bool), {beyond}, loc_)}, loc_);
+        const ir::ValueId zero = g.add_op(ir::Op::Or, bt, {g.add_op(ir::Op::Eq, bt, {m, g.add_const_float(dt, 0.0, loc_)}, loc_), undecided}, loc_);
+        if (!rerun_if_any(zero, fmt::format("{}:{}: {}(initial=) of zero (which zero, -0.0 or 0.0, is NumPy's algorithm's)",
+                                            PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name),
+                          false, true))
+          return false;
       }
       push(tensor(m, r.box));
       return true;
@@ -1705,15 +1731,11 @@ bool Tracer::call_numpy(const std::string& name, CallArgs args, bool method, boo
     AValue scl = pop();
     {
       ir::ValueId zero = g.add_op(ir::Op::Eq, scl.type.with_dtype(ir::DType::Bool), {scl.v, g.add_const_float(*rd, 0.0, loc_)}, loc_);
-      AValue any_zero = tensor(zero, Box::Array);
-      if (scl.type.rank() > 0) {
-        if (!reduce("any", any_zero, nullptr, false, nullptr, 0)) return false;
-        any_zero = pop();
-      }
-      add_rerun_check(any_zero.v,
-                      fmt::format("{}:{}: np.average() weights sum to zero (NumPy raises ZeroDivisionError)",
-                                  PyUnicode_AsUTF8(fr().code->co_filename), loc_.line),
-                      true);
+      if (!rerun_if_any(zero,
+                        fmt::format("{}:{}: np.average() weights sum to zero (NumPy raises ZeroDivisionError)",
+                                    PyUnicode_AsUTF8(fr().code->co_filename), loc_.line),
+                        true))
+        return false;
     }
     AValue xa = tensor(cast(x->v, *rd), Box::Array);
     AValue wa = tensor(cast(wgt.v, *rd), Box::Array);

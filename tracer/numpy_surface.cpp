@@ -103,7 +103,7 @@ constexpr const char* kFunctions[] = {
     "triu", "tril", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
     "full_like", "arange", "linspace", "eye", "clip", "round", "around", "linalg.norm", "copyto", "einsum", "tensordot", "cross", "tile",
     "repeat", "cumsum", "cumprod", "diff", "isclose", "allclose", "flip", "identity", "trace", "diag", "diagonal",
-    "fliplr", "flipud", "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "ptp", "count_nonzero", "average", "atleast_1d", "atleast_2d",
+    "fliplr", "flipud", "nansum", "nanprod", "nanmax", "nanmin", "nanargmax", "nanargmin", "nanmean", "nanvar", "nanstd", "ptp", "count_nonzero", "average", "atleast_1d", "atleast_2d",
     "atleast_3d", "take", "take_along_axis", "put_along_axis", "array", "asarray", "asanyarray", "ascontiguousarray", "nan_to_num", "sort", "argsort", "median", "percentile", "quantile",
     "meshgrid", "moveaxis", "column_stack", "pad", "searchsorted", "digitize", "interp",
 };

@@ -91,20 +91,20 @@ bool Tracer::unsorted_rerun_check(const AValue& a, bool no_nan, const std::strin
   ir::Graph& g = trace_.graph;
   const int64_t n = a.type.shape[0].size;
   std::optional<ir::ValueId> flag;
-  auto any_of = [&](ir::ValueId f) -> bool {
-    if (!reduce("any", tensor(f, Box::Array), nullptr, false, nullptr, 0)) return false;
-    const ir::ValueId r = pop().v;
-    flag = flag ? g.add_op(ir::Op::Or, ir::Type::scalar(ir::DType::Bool), {*flag, r}, loc_) : r;
+  auto or_any = [&](ir::ValueId f) -> bool {
+    const std::optional<ir::ValueId> r = any_of(f);
+    if (!r) return false;
+    flag = flag ? g.add_op(ir::Op::Or, ir::Type::scalar(ir::DType::Bool), {*flag, *r}, loc_) : *r;
     return true;
   };
   if (n >= 2) {
     const ir::Type st = ir::Type::of(a.type.dtype, {n - 1});
     const ir::ValueId lo = g.add_op(ir::Op::Slice, st, {a.v}, {0, 1}, loc_);
     const ir::ValueId hi = g.add_op(ir::Op::Slice, st, {a.v}, {1, 1}, loc_);
-    if (!any_of(sort_less(hi, lo))) return false;
+    if (!or_any(sort_less(hi, lo))) return false;
   }
   if (no_nan && ir::is_float(a.type.dtype) && n >= 1)
-    if (!any_of(g.add_op(ir::Op::IsNan, a.type.with_dtype(ir::DType::Bool), {a.v}, loc_))) return false;
+    if (!or_any(g.add_op(ir::Op::IsNan, a.type.with_dtype(ir::DType::Bool), {a.v}, loc_))) return false;
   if (flag) add_rerun_check(*flag, why, false, true);
   return true;
 }

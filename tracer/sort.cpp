@@ -65,11 +65,6 @@ std::optional<Tracer::SortRows> Tracer::sort_rows(const AValue& x, const AValue*
 // a NaN with its sign bit set (the NaN x86 arithmetic makes), re-runs the call eagerly.
 bool Tracer::partition_rerun_check(const AValue& y, const std::string& fn) {
   ir::Graph& g = trace_.graph;
-  auto any_of = [&](ir::ValueId flag) -> std::optional<ir::ValueId> {
-    if (g.type(flag).rank() == 0) return flag;
-    if (!reduce("any", tensor(flag, Box::Array), nullptr, false, nullptr, 0)) return std::nullopt;
-    return pop().v;
-  };
   const ir::Type bt = y.type.with_dtype(ir::DType::Bool);
   const ir::ValueId zero = g.add_op(ir::Op::Eq, bt, {y.v, g.add_const_float(y.type.dtype, 0.0, loc_)}, loc_);
   const ir::ValueId neg = g.add_op(ir::Op::SignBit, bt, {y.v}, loc_);

@@ -460,6 +460,28 @@ void Tracer::add_rerun_check(ir::ValueId flag, std::string why, bool raises, boo
   trace_.rerun_checks.push_back({result_index(flag), std::move(why), raises, algorithm});
 }
 
+std::optional<ir::ValueId> Tracer::any_of(ir::ValueId flag) {
+  if (trace_.graph.type(flag).rank() == 0) return flag;
+  if (!reduce("any", tensor(flag, Box::Array), nullptr, false, nullptr, 0)) return std::nullopt;
+  return pop().v;
+}
+
+bool Tracer::rerun_if_any(ir::ValueId flag, std::string why, bool raises, bool algorithm) {
+  const std::optional<ir::ValueId> any = any_of(flag);
+  if (!any) return false;
+  add_rerun_check(*any, std::move(why), raises, algorithm);
+  return true;
+}
+
+bool Tracer::only_check_results(size_t results0, size_t checks0) const {
+  for (size_t k = results0; k < trace_.graph.results.size(); ++k) {
+    bool check = false;
+    for (size_t c = checks0; c < trace_.rerun_checks.size(); ++c) check |= trace_.rerun_checks[c].result == static_cast<int>(k);
+    if (!check) return false;
+  }
+  return true;
+}
+
 bool Tracer::emit_output(const AValue& v) {
   std::vector<OutputNode>& out = trace_.outputs;
   switch (v.kind) {
@@ -835,6 +857,8 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (std::strcmp(npname, "interp") == 0) return interp_call(split_args(std::move(args), std::nullopt));
     for (const char* n : {"nanmean", "nanvar", "nanstd"})
       if (std::strcmp(npname, n) == 0) return nan_moment(npname, split_args(std::move(args), std::nullopt));
+    for (const char* n : {"nanmax", "nanmin", "nanargmax", "nanargmin"})
+      if (std::strcmp(npname, n) == 0) return nan_extreme(npname, split_args(std::move(args), std::nullopt));
     for (const char* n : {"nansum", "nanprod", "ptp", "count_nonzero"})
       if (std::strcmp(npname, n) == 0) return nan_reduction(npname, split_args(std::move(args), std::nullopt));
     bool handled = false;

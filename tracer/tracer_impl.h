@@ -720,6 +720,15 @@ class Tracer {
   // A Trace::rerun_checks entry for the 0-d bool `flag` (a graph result): under an if arm,
   // the flag holds only when the arm's condition does (a check in the arm not taken is moot).
   void add_rerun_check(ir::ValueId flag, std::string why, bool raises, bool algorithm = false);
+  // Whether any element of bool value `flag` holds, as one bool (flag itself when 0-d).
+  std::optional<ir::ValueId> any_of(ir::ValueId flag);
+  // add_rerun_check of any_of(flag).
+  bool rerun_if_any(ir::ValueId flag, std::string why, bool raises, bool algorithm = false);
+  // Whether every graph result added since there were `results0` is a rerun check's flag added
+  // since there were `checks0` (speculative code may add those: they are not side effects).
+  bool only_check_results(size_t results0, size_t checks0) const;
+  // Set while max/min(initial=) records its reduction: the caller checks the zero-tie mark.
+  bool skip_zero_tie_check_ = false;
   PyObject* probe(const AValue& v);       // new reference
   // np.result_type(*probes) (the references are stolen): a new reference to the dtype, or
   // nullptr with NumPy's exception set.
@@ -963,6 +972,10 @@ class Tracer {
   // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
   bool nan_reduction(const std::string& name, CallArgs args);
   bool nan_moment(const std::string& name, CallArgs args);  // nanmean, nanvar, nanstd
+  // np.nanmax/np.nanmin, and np.fmax/np.fmin.reduce (nan_reductions.cpp).
+  bool nan_extreme(const std::string& name, CallArgs args);
+  bool nan_ignoring_reduce(bool is_max, const AValue& x, const AValue* axis, bool keepdims, const std::string& name,
+                           bool warns);
   bool nan_to_num(CallArgs args);  // np.nan_to_num: nan_reductions.cpp
   // keepdims= of those (false when absent); nullopt after fail() when it is not a constant.
   std::optional<bool> keepdims_arg(const AValue* kd);

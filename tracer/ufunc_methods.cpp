@@ -2,8 +2,8 @@
 // `np.logical_and.reduce(...)`, `np.multiply.outer(a, b)`.
 //  - reduce(array, axis=0, dtype=None, out=None, keepdims=False): the reduction the ufunc's
 //    array method is (add: sum, multiply: prod, maximum: max, minimum: min, logical_and: all,
-//    logical_or: any; each with NumPy's reduction dtype), over axis 0 by default (None: all
-//    axes). Other ufuncs, out=, initial= and where= run eagerly.
+//    logical_or: any; fmax/fmin: nan_reductions.cpp; each with NumPy's reduction dtype), over
+//    axis 0 by default (None: all axes). Other ufuncs, out=, initial= and where= run eagerly.
 //  - outer(a, b): the ufunc of a reshaped to a.shape + (1,) * b.ndim and b, broadcast: the
 //    result has shape a.shape + b.shape (NumPy's definition), with the ufunc's own dtype rules.
 //  - at(a, indices, b) for add, subtract, multiply, maximum, minimum: NumPy's unbuffered
@@ -86,6 +86,8 @@ bool Tracer::ufunc_method(const UfuncInfo& u, const std::string& method, CallArg
                      : un == "minimum"     ? "min"
                      : un == "logical_and" ? "all"
                      : un == "logical_or"  ? "any"
+                     : un == "fmax"        ? "fmax"
+                     : un == "fmin"        ? "fmin"
                                                : nullptr;
   if (!name) return fail(AbortCode::UnsupportedCall, fmt::format("np.{}.reduce() is not traced yet", u.name));
   const bool has_dtype = un == "add" || un == "multiply";
@@ -118,6 +120,8 @@ bool Tracer::ufunc_method(const UfuncInfo& u, const std::string& method, CallArg
     zero = object(z, Source::constant());
     axis = &zero;
   }
+  if (un == "fmax" || un == "fmin")
+    return nan_ignoring_reduce(un == "fmax", *x, axis, keepdims, "np." + un + ".reduce", false);
   return reduce(name, *x, axis, keepdims, has_dtype ? args.get(2, "dtype") : nullptr, 0);
 }
 

@@ -209,7 +209,7 @@ bool Tracer::region_break(const Instruction& in, ir::ValueId truth, bool& handle
   const ir::ValueId e = exit_when_true ? truth : g.add_op(ir::Op::Not, bool_t, {truth}, loc_);
   // The exit arm: pure code up to the exit (`idx = i; break`).
   const std::vector<AValue> locals0 = fr().locals, stack0 = fr().stack;
-  const size_t effects0 = effect_count(), results0 = g.results.size();
+  const size_t effects0 = effect_count(), results0 = g.results.size(), checks0 = trace_.rerun_checks.size();
   const int64_t mutations0 = mutations_, guarded0 = guarded_mutations_;
   std::vector<std::pair<size_t, AValue>> restore;
   refine_ranges(truth, exit_when_true, true, &restore);
@@ -234,7 +234,7 @@ bool Tracer::region_break(const Instruction& in, ir::ValueId truth, bool& handle
   --speculative_;
   if (abort_) return false;
   if (!bad.empty() || returned_ || mutations_ != mutations0 || guarded_mutations_ != guarded0 ||
-      effect_count() != effects0 || trace_.graph.results.size() != results0 || (ret && !at_return))
+      effect_count() != effects0 || !only_check_results(results0, checks0) || (ret && !at_return))
     return region_fail(fmt::format("the {} at line {}: the code before it {}", ret ? "return" : "break", in.line,
                                    bad.empty() ? "has side effects" : bad));
   AValue value;
@@ -402,7 +402,7 @@ std::optional<ir::ValueId> Tracer::loop_test(const Instruction& in, ir::ValueId 
     if (l.kind == AValue::Kind::LoopIndex && l.method.empty() && !regions_.empty() && !loop_index_as_int(l))
       return std::nullopt;
   const std::vector<AValue> locals0 = fr().locals, stack0 = fr().stack;
-  const size_t effects0 = effect_count(), results0 = trace_.graph.results.size();
+  const size_t effects0 = effect_count(), results0 = trace_.graph.results.size(), checks0 = trace_.rerun_checks.size();
   const int64_t mutations0 = mutations_;
   ir::Graph& g = trace_.graph;  // the graph does not change during the test (no regions start)
   const ir::Type bool_t = ir::Type::scalar(ir::DType::Bool);
@@ -487,7 +487,7 @@ std::optional<ir::ValueId> Tracer::loop_test(const Instruction& in, ir::ValueId 
       --speculative_;
       if (abort_) return std::nullopt;
       if (!bad.empty()) return refuse(bad), std::nullopt;
-      bool changed = mutations_ != mutations0 || effect_count() != effects0 || trace_.graph.results.size() != results0;
+      bool changed = mutations_ != mutations0 || effect_count() != effects0 || !only_check_results(results0, checks0);
       if (changed) return refuse("it has side effects"), std::nullopt;
       const int p = fr().pc;
       if (p == head || p == exit || exit_copy(fr().instrs, p, exit)) {

@@ -841,8 +841,11 @@ class Emitter {
       b_.CreateStore(fl ? b_.CreateFAdd(cur, x) : b_.CreateAdd(cur, x), acc);
     } else {
       // Whether x replaces the current value: always for the first element; then NumPy's
-      // maximum (`cur >= x || isnan(cur) ? cur : x`) or argmax (`!isnan(cur) && (x > cur ||
-      // isnan(x))`, the first extreme staying), and their mirror images.
+      // maximum (`cur > x || isnan(cur) ? cur : x`: a tie of two zeros takes the later one, as
+      // NumPy's reduction of up to 8 doubles or 16 floats does; longer windows fold in SIMD
+      // lanes there, whose zero ties this in-order fold does not reproduce) or argmax
+      // (`!isnan(cur) && (x > cur || isnan(x))`, the first extreme staying), and their mirror
+      // images.
       Value* take;
       if (fl) {
         Value* cur_nan = b_.CreateFCmpUNO(cur, cur);
@@ -851,7 +854,7 @@ class Emitter {
           Value* better = quiet_fcmp(b_, greater ? llvm::CmpInst::FCMP_OGT : llvm::CmpInst::FCMP_OLT, x, cur);
           take = b_.CreateAnd(b_.CreateNot(cur_nan), b_.CreateOr(better, x_nan));
         } else {
-          Value* keep = quiet_fcmp(b_, greater ? llvm::CmpInst::FCMP_OGE : llvm::CmpInst::FCMP_OLE, cur, x);
+          Value* keep = quiet_fcmp(b_, greater ? llvm::CmpInst::FCMP_OGT : llvm::CmpInst::FCMP_OLT, cur, x);
           take = b_.CreateNot(b_.CreateOr(keep, cur_nan));
         }
       } else {

@@ -1140,14 +1140,38 @@ Status Lowerer::emit_reduce(Nest& n) {
   // axis is the operand's innermost one and vectorizes with several accumulators.
   bool fsum = op == Op::ReduceSum && ir::is_float(d);
   bool fext = (op == Op::ReduceMax || op == Op::ReduceMin) && ir::is_float(d);
+  // The zero-tie check (ops.def, fval 1 or 2): besides the extreme, the unsigned and the signed
+  // minimum of the elements' bit patterns. A zero extreme with both zeros in the slice is one
+  // whose unsigned minimum is 0 (a +0.0) and whose signed minimum is the sign bit alone (a -0.0,
+  // the only pattern that low). Two integer min ops per vector next to the compare and select.
+  const int tie = fext ? static_cast<int>(node.fval) : 0;
+  llvm::IntegerType* bits_t = llvm::IntegerType::get(ctx_, t->getPrimitiveSizeInBits().getFixedValue());
+  const unsigned nbits = bits_t->getBitWidth();
+  Value* umin_slot = tie ? entry_alloca(bits_t, "tie.umin") : nullptr;
+  Value* smin_slot = tie ? entry_alloca(bits_t, "tie.smin") : nullptr;
+  Value* mark_slot = tie == 2 ? entry_alloca(b_.getInt1Ty(), "tie.mark") : nullptr;  // an element was the mark
+  Value* mark = tie ? llvm::ConstantFP::get(t, ir::zero_tie_mark(d == DType::F32)) : nullptr;
+  auto tie_note = [&](Value* xv) {  // one element (scalar) into the tie slots
+    Value* bits = b_.CreateBitCast(xv, bits_t);
+    b_.CreateStore(b_.CreateBinaryIntrinsic(llvm::Intrinsic::umin, b_.CreateLoad(bits_t, umin_slot), bits), umin_slot);
+    b_.CreateStore(b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateLoad(bits_t, smin_slot), bits), smin_slot);
+    if (mark_slot)
+      b_.CreateStore(b_.CreateOr(b_.CreateLoad(b_.getInt1Ty(), mark_slot), b_.CreateFCmpOEQ(xv, mark)), mark_slot);
+  };
   Value* acc_slot = entry_alloca(t, "acc");
   constexpr int kLanes = 16;
   // Independent accumulator vectors: one compare + select chain per vector is latency-bound
   // (about 6 cycles per 16 elements); four chains keep the loads busy.
   constexpr int kChains = 4;
-  std::vector<Value*> lane_vec;
+  std::vector<Value*> lane_vec, umin_vec, smin_vec;
   if (fext)
-    for (int c = 0; c < kChains; ++c) lane_vec.push_back(entry_alloca(llvm::FixedVectorType::get(t, kLanes), "lanes"));
+    for (int c = 0; c < kChains; ++c) {
+      lane_vec.push_back(entry_alloca(llvm::FixedVectorType::get(t, kLanes), "lanes"));
+      if (tie) {
+        umin_vec.push_back(entry_alloca(llvm::FixedVectorType::get(bits_t, kLanes), "tie.ulanes"));
+        smin_vec.push_back(entry_alloca(llvm::FixedVectorType::get(bits_t, kLanes), "tie.slanes"));
+      }
+    }
   Value* stack = fsum ? entry_alloca(llvm::ArrayType::get(t, 64), "pairwise") : nullptr;
   Value* top_slot = fsum ? entry_alloca(b_.getInt64Ty(), "top") : nullptr;
   Value* cnt_slot = fsum ? entry_alloca(b_.getInt64Ty(), "blocks") : nullptr;
@@ -1214,7 +1238,8 @@ Status Lowerer::emit_reduce(Nest& n) {
     }
     Value* lanes_end = b_.getInt64(0);
     // A runtime length takes the lane path always (it runs len / kLanes times: none when short).
-    if (fext && (!len_dim.is_static() || len_dim.size >= 2 * kLanes)) {
+    // The second stage of a split (tie 2: at most 64 partials) stays scalar, to see the mark.
+    if (fext && tie != 2 && (!len_dim.is_static() || len_dim.size >= 2 * kLanes)) {
       // Float max/min: kLanes * chains independent NaN-propagating chains over
       // j = kLanes * (chains * q + c) + l, held in explicit <kLanes x T> accumulators (vector
       // compare + select per step; each vector is built from kLanes consecutive scalar
@@ -1226,8 +1251,14 @@ Status Lowerer::emit_reduce(Nest& n) {
       Value* nq = b_.CreateUDiv(len, b_.getInt64(step));
       lanes_end = b_.CreateMul(nq, b_.getInt64(step));
       auto* vt = llvm::FixedVectorType::get(t, kLanes);
-      for (int c = 0; c < chains; ++c)
+      auto* bvt = llvm::FixedVectorType::get(bits_t, kLanes);
+      for (int c = 0; c < chains; ++c) {
         b_.CreateStore(b_.CreateVectorSplat(kLanes, identity(op, d)), lane_vec[static_cast<size_t>(c)]);
+        if (tie) {
+          b_.CreateStore(llvm::Constant::getAllOnesValue(bvt), umin_vec[static_cast<size_t>(c)]);
+          b_.CreateStore(llvm::ConstantInt::get(bvt, llvm::APInt::getSignedMaxValue(nbits)), smin_vec[static_cast<size_t>(c)]);
+        }
+      }
       if (Status s = loop(b_.getInt64(0), nq, "q", [&](Value* q) -> Status {
             memo_.clear();
             for (int c = 0; c < chains; ++c) {
@@ -1241,6 +1272,13 @@ Status Lowerer::emit_reduce(Nest& n) {
               }
               Value* slot = lane_vec[static_cast<size_t>(c)];
               b_.CreateStore(combine(op, d, b_.CreateLoad(vt, slot), v), slot);
+              if (tie) {
+                Value* bits = b_.CreateBitCast(v, bvt);
+                Value* us = umin_vec[static_cast<size_t>(c)];
+                Value* ss = smin_vec[static_cast<size_t>(c)];
+                b_.CreateStore(b_.CreateBinaryIntrinsic(llvm::Intrinsic::umin, b_.CreateLoad(bvt, us), bits), us);
+                b_.CreateStore(b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateLoad(bvt, ss), bits), ss);
+              }
             }
             return ok_status();
           }); !s)
@@ -1252,6 +1290,16 @@ Status Lowerer::emit_reduce(Nest& n) {
       Value* acc = b_.CreateLoad(t, acc_slot);
       for (int l = 0; l < kLanes; ++l) acc = combine(op, d, acc, b_.CreateExtractElement(lanes, static_cast<uint64_t>(l)));
       b_.CreateStore(acc, acc_slot);
+      if (tie) {
+        Value* u = b_.CreateLoad(bvt, umin_vec[0]);
+        Value* sm = b_.CreateLoad(bvt, smin_vec[0]);
+        for (int c = 1; c < chains; ++c) {
+          u = b_.CreateBinaryIntrinsic(llvm::Intrinsic::umin, u, b_.CreateLoad(bvt, umin_vec[static_cast<size_t>(c)]));
+          sm = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, sm, b_.CreateLoad(bvt, smin_vec[static_cast<size_t>(c)]));
+        }
+        b_.CreateStore(b_.CreateBinaryIntrinsic(llvm::Intrinsic::umin, b_.CreateLoad(bits_t, umin_slot), b_.CreateUnaryIntrinsic(llvm::Intrinsic::vector_reduce_umin, u)), umin_slot);
+        b_.CreateStore(b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateLoad(bits_t, smin_slot), b_.CreateUnaryIntrinsic(llvm::Intrinsic::vector_reduce_smin, sm)), smin_slot);
+      }
     }
     return loop(lanes_end, len, "j", [&](Value* j) -> Status {
       idx[static_cast<size_t>(last)] = j;
@@ -1266,6 +1314,7 @@ Status Lowerer::emit_reduce(Nest& n) {
         r = combine(op, d, acc, *xv);
       }
       b_.CreateStore(r, acc_slot);
+      if (tie) tie_note(*xv);
       return ok_status();
     });
   };
@@ -1278,6 +1327,11 @@ Status Lowerer::emit_reduce(Nest& n) {
         b_.CreateStore(b_.getInt64(0), cnt_slot);
       } else {
         b_.CreateStore(identity(op, d), acc_slot);
+      }
+      if (tie) {
+        b_.CreateStore(llvm::Constant::getAllOnesValue(bits_t), umin_slot);
+        b_.CreateStore(llvm::ConstantInt::get(ctx_, llvm::APInt::getSignedMaxValue(nbits)), smin_slot);
+        if (mark_slot) b_.CreateStore(b_.getFalse(), mark_slot);
       }
       if (Status s = loops(shape, outer_red, 0, idx, inner); !s) return s;
       Value* result;
@@ -1295,6 +1349,14 @@ Status Lowerer::emit_reduce(Nest& n) {
         result = b_.CreateFAdd(llvm::ConstantFP::get(t, 0.0), b_.CreateLoad(t, acc_slot));
       } else {
         result = b_.CreateLoad(t, acc_slot);
+      }
+      if (tie) {
+        Value* both = b_.CreateAnd(b_.CreateICmpEQ(b_.CreateLoad(bits_t, umin_slot), llvm::ConstantInt::get(bits_t, 0)),
+                                   b_.CreateICmpEQ(b_.CreateLoad(bits_t, smin_slot),
+                                                   llvm::ConstantInt::get(ctx_, llvm::APInt::getSignedMinValue(nbits))));
+        Value* hit = b_.CreateAnd(both, b_.CreateFCmpOEQ(result, llvm::ConstantFP::get(t, 0.0)));
+        if (mark_slot) hit = b_.CreateOr(hit, b_.CreateLoad(b_.getInt1Ty(), mark_slot));
+        result = b_.CreateSelect(hit, mark, result);
       }
       std::vector<Value*> didx = idx;
       for (int a : reduced) didx[static_cast<size_t>(a)] = b_.getInt64(0);

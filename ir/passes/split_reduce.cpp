@@ -51,6 +51,10 @@ std::optional<Split> plan_split(const Graph& g, const Node& n, int64_t min_eleme
   const int64_t rest = numel / s0;
   bool full = true;
   for (size_t a = lead; a < rank; ++a) full = full && red[a];
+  // A zero-tie check (fval, ops.def) sees both zeros only within one slice: a split keeps it
+  // whole when the second stage is a 1-d reduction of the partials (which checks them again),
+  // not when it runs along axis 0 of partial rows.
+  if (n.fval != 0.0 && !full) return std::nullopt;
   const bool rows_ok = full && rank - lead >= 2 && rest >= kMinRow;
   if (rows_ok && s0 >= 8) return Split{lead, 0};
   // Axis 0 in chunks: the largest divisor that keeps each chunk's start 16-element aligned,
@@ -97,6 +101,7 @@ ValueId emit_split(Graph& g, const Node& n, const Split& sp) {
     second.type = Type(n.type.dtype, {Dim::fixed(1)});
     second.operands = {flat};
     second.ints = {0};
+    if (n.fval != 0.0) second.fval = 2.0;  // a partial that is the mark keeps it
     total = g.add(std::move(second));
   } else {
     Node second = n;

@@ -1190,6 +1190,54 @@ TEST(CpuStructural, GatherChainOverOneDimTableStaysInline) {
   }
 }
 
+TEST(CpuStructural, ZeroTieMarkOnFloatMaxMin) {
+  // reduce_max/min with fval 1 (ops.def): a row whose extreme is a zero of both signs gives the
+  // mark; a row of one zero sign, a larger element or a NaN gives the plain answer; fval 0 never
+  // marks. Rows of 5 (scalar loop), 40 (one lane chain) and 300 (four chains and a tail), the
+  // zeros placed in the lanes, the tail and the first element.
+  for (DType d : {DType::F32, DType::F64}) {
+    const double mark = ir::zero_tie_mark(d == DType::F32);
+    for (Op op : {Op::ReduceMax, Op::ReduceMin}) {
+      const double sgn = op == Op::ReduceMax ? -1.0 : 1.0;  // the side the other elements are on
+      for (int64_t n : {5, 40, 300}) {
+        for (double fval : {0.0, 1.0}) {
+          SCOPED_TRACE(fmt::format("{} {} n={} fval={}", ir::dtype_name(d), ir::op_name(op), n, fval));
+          const int64_t rows = 7;
+          ir::Graph g;
+          ValueId x = g.add_param(T(d, {rows, n}), ir::ParamLayout::Contiguous);
+          ValueId r = g.add_op(op, T(d, {rows, 1}), {x});
+          g.node(r).ints = {1};
+          g.node(r).fval = fval;
+          g.results = {r};
+          Arr a = make_arr(d, {rows, n});
+          for (double& v : a.f) v = 3.0 * sgn;
+          auto at = [&](int64_t row, int64_t k) -> double& { return a.f[static_cast<size_t>(row * n + k)]; };
+          at(0, 1) = 0.0, at(0, n - 1) = -0.0;  // both: the mark
+          at(1, 0) = -0.0, at(1, n / 2) = 0.0;  // both, the first element one of them
+          at(2, 2) = 0.0, at(2, n - 2) = 0.0;   // +0 only
+          at(3, 3) = -0.0, at(3, n - 1) = -0.0; // -0 only
+          at(4, 1) = 0.0, at(4, 2) = -0.0, at(4, n - 1) = -2.0 * sgn;  // both, but not the extreme
+          at(5, 1) = 0.0, at(5, 3) = -0.0, at(5, n - 1) = std::nan("");  // a NaN propagates
+          std::vector<double> want = {mark, mark, 0.0, -0.0, -2.0 * sgn, std::nan(""), 3.0 * sgn};
+          auto k = compile_cpu(g);
+          ASSERT_TRUE(k) << k.status().message();
+          std::vector<Buffer> bufs = {to_buffer(a)};
+          Arr got = from_buffer(run_kernel(g, **k, bufs)[0]);
+          for (int64_t row = 0; row < rows; ++row) {
+            double w = want[static_cast<size_t>(row)], v = got.f[static_cast<size_t>(row)];
+            if (fval == 0.0 && w == mark) {  // no check: some zero
+              EXPECT_EQ(v, 0.0) << "row " << row;
+              continue;
+            }
+            if (std::isnan(w)) EXPECT_TRUE(std::isnan(v)) << "row " << row;
+            else EXPECT_TRUE(v == w && std::signbit(v) == std::signbit(w)) << "row " << row << ": " << v << " want " << w;
+          }
+        }
+      }
+    }
+  }
+}
+
 // np.roll(z, 1, axis): concat(z[-1:], z[:-1]) along `axis` of a [n, n] value.
 ValueId roll1(ir::Graph& g, ValueId z, int64_t n, int axis) {
   std::vector<int64_t> one = {n, n}, rest = {n, n};

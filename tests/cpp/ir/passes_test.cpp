@@ -314,6 +314,20 @@ TEST(SplitReduce, MatrixReducesItsRowsFirst) {
   EXPECT_NE(out.find("%4 = reshape %3 : f64[1,1]"), std::string::npos) << out;
 }
 
+TEST(SplitReduce, ZeroTieCheckMarksBothStages) {
+  // A checked float max (fval 1, ops.def): each chunk row is checked, and the 1-d second stage
+  // checks the partials again and keeps a partial that is the mark (fval 2).
+  std::string out = split("%0 = param 0 contiguous : f64[4096,256]\n"
+                          "%1 = reduce_max %0 {ints = [0, 1], fval = 1.0} : f64[1,1]\nreturn %1\n");
+  EXPECT_NE(out.find("%1 = reduce_max %0 {ints = [1], fval = 1.0} : f64[4096,1]"), std::string::npos) << out;
+  EXPECT_NE(out.find("%3 = reduce_max %2 {ints = [0], fval = 2.0} : f64[1]"), std::string::npos) << out;
+  // A second stage along axis 0 of partial rows would not see a tie between two chunks.
+  EXPECT_EQ(split("%0 = param 0 contiguous : f32[4096,1,256]\n"
+                  "%1 = reduce_min %0 {ints = [0, 2], fval = 1.0} : f32[1,1,1]\nreturn %1\n"), "");
+  EXPECT_NE(split("%0 = param 0 contiguous : f32[4096,1,256]\n"
+                  "%1 = reduce_min %0 {ints = [0, 2], fval = 0.0} : f32[1,1,1]\nreturn %1\n"), "");
+}
+
 TEST(SplitReduce, TallMatrixColumnsInChunksOfRows) {
   // axis 0 of [n, 3]: rows in 64 chunks (each chunk's start stays 16-element aligned), then
   // the 64 partial rows.
