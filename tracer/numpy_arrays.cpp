@@ -409,6 +409,61 @@ std::optional<AValue> Tracer::full_of(const std::vector<int64_t>& shape, ir::DTy
   return tensor(trace_.graph.add_op(ir::Op::Broadcast, t, {*c}, loc_), Box::Array);
 }
 
+// Whether the sign of a zero that reduction `r` returns can reach the call's results. Forward
+// from r over the graph: an op whose result then differs at most in the sign of a zero passes
+// the difference on (negation, +, -, *, a numerator, odd functions, rounding, max/min, moves,
+// sums, matmul); one that maps -0.0 and 0.0 alike absorbs it (exp, cos, abs, log, comparisons,
+// casts to integers): softmax's exp(x - x.max()) cannot tell the zeros apart. A divisor, a
+// where condition, anything else, or a result reached, can.
+bool Tracer::zero_sign_reaches_results(ir::ValueId r, ir::ValueId check) const {
+  using ir::Op;
+  const ir::Graph& g = trace_.graph;
+  std::vector<char> differs(g.nodes.size(), 0);
+  differs[static_cast<size_t>(r)] = 1;
+  for (size_t v = static_cast<size_t>(r) + 1; v < g.nodes.size(); ++v) {
+    if (static_cast<ir::ValueId>(v) == check) continue;
+    const ir::Node& n = g.nodes[v];
+    bool reached = false;
+    for (ir::ValueId o : n.operands) reached = reached || differs[static_cast<size_t>(o)];
+    if (!reached) continue;
+    switch (n.op) {
+      case Op::Exp: case Op::Exp2: case Op::Cos: case Op::Cosh: case Op::Abs: case Op::Log: case Op::Log2:
+      case Op::Log10: case Op::Acos: case Op::Hypot: case Op::IsNan: case Op::IsInf: case Op::IsFinite:
+      case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
+        continue;
+      case Op::Cast:
+        differs[v] = ir::is_float(n.type.dtype);
+        continue;
+      case Op::Div:
+        if (differs[static_cast<size_t>(n.operands[1])]) return true;
+        differs[v] = 1;
+        continue;
+      case Op::Where:
+        if (differs[static_cast<size_t>(n.operands[0])]) return true;
+        differs[v] = 1;
+        continue;
+      case Op::Neg: case Op::Add: case Op::Sub: case Op::Mul: case Op::Sqrt: case Op::Cbrt: case Op::Sin:
+      case Op::Tan: case Op::Tanh: case Op::Sinh: case Op::Asin: case Op::Atan: case Op::Asinh: case Op::Atanh:
+      case Op::Expm1: case Op::Log1p: case Op::Floor: case Op::Ceil: case Op::Trunc: case Op::Rint:
+      case Op::Maximum: case Op::Minimum: case Op::Fmax: case Op::Fmin: case Op::Reshape: case Op::Transpose:
+      case Op::Slice: case Op::Broadcast: case Op::Concat: case Op::ReduceSum: case Op::ReduceMax:
+      case Op::ReduceMin: case Op::MatMul:
+        differs[v] = 1;
+        continue;
+      default:
+        return true;
+    }
+  }
+  for (ir::ValueId res : g.results)
+    if (differs[static_cast<size_t>(res)]) return true;
+  return false;
+}
+
+void Tracer::relax_zero_tie_checks() {
+  for (const auto& [r, check] : zero_ties_)
+    if (!zero_sign_reaches_results(r, check)) trace_.graph.node(r).fval = 0.0;
+}
+
 // x.sum(axis, keepdims), np.mean, ..., following NumPy's _methods.py step by step.
 bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis_v, bool keepdims,
                     const AValue* dtype_v, int64_t ddof) {
@@ -534,6 +589,7 @@ bool Tracer::reduce(const std::string& name, const AValue& x, const AValue* axis
                                         PyUnicode_AsUTF8(fr().code->co_filename), loc_.line, name),
                         false, true))
         return false;
+      zero_ties_.emplace_back(r, marked);
     }
     return finish(r);
   }

@@ -1907,6 +1907,7 @@ TraceResult Tracer::run() {
       if (fx.graph_break) abort_->graph_breaks.push_back(fx.describe());
     return std::move(*abort_);
   }
+  relax_zero_tie_checks();  // numpy_arrays.cpp
   trace_.loop_notes = loop_notes_;
   trace_.loop_iterations = back_edges_ + region_iterations(trace_.graph);
   trace_.while_loops = while_ops(trace_.graph);

@@ -729,6 +729,11 @@ class Tracer {
   bool only_check_results(size_t results0, size_t checks0) const;
   // Set while max/min(initial=) records its reduction: the caller checks the zero-tie mark.
   bool skip_zero_tie_check_ = false;
+  // Reductions with a zero-tie check (fval 1) and the compare of their check, and the pass at
+  // the end of a trace that drops the check where a zero's sign cannot reach the results.
+  std::vector<std::pair<ir::ValueId, ir::ValueId>> zero_ties_;
+  bool zero_sign_reaches_results(ir::ValueId r, ir::ValueId check) const;
+  void relax_zero_tie_checks();
   PyObject* probe(const AValue& v);       // new reference
   // np.result_type(*probes) (the references are stolen): a new reference to the dtype, or
   // nullptr with NumPy's exception set.

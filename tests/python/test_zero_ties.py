@@ -146,3 +146,27 @@ def test_windows_in_compiled_loops_take_the_later_zero(dtype, n):
         assert_same(running_max(x), jf(x))
         assert_compiled(jf)
         assert "= loop " in tracejit.explain(jf, x)
+
+
+def softmax(x):
+    m = x.max(axis=1, keepdims=True)
+    e = np.exp(x - m)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=str)
+def test_no_check_where_the_zeros_sign_cannot_reach_the_result(dtype):
+    """exp(x - x.max()) maps -0.0 and 0.0 alike: softmax over rows whose maximum is a tie of
+    zeros compiles (no check in its kernel); x - x.max() itself, returned, re-runs."""
+    x = zeros_rows(dtype, (6, 40), 11, "both")
+    jf = jit_now(softmax)
+    assert_same(softmax(x), jf(x), rtol=1e-6 if dtype == np.float32 else 1e-14)  # exp: README's ulp table
+    assert_compiled(jf)
+    assert "fval = 1.0" not in tracejit.explain(jf, x)
+    jf = run(lambda v: v - v.max(axis=1, keepdims=True), x)
+    assert jf.stats()["fp_reruns"] == 1
+    jf = run(lambda v: np.copysign(1.0, v.max(axis=1)).sum(), x)  # the sign itself
+    assert jf.stats()["fp_reruns"] == 1
+    with np.errstate(divide="ignore"):
+        jf = run(lambda v: (1.0 / v.max(axis=1)).max(), x)  # a divisor: +-inf
+    assert jf.stats()["fp_reruns"] == 1
