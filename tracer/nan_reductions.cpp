@@ -31,21 +31,38 @@
 
 namespace tracejit::tracer::detail {
 
+// The array `a` of np.<name>(a, ...), or null with the abort recorded: arguments tracing does
+// not take (`supported` false; `bad` names the first, else "these arguments"), a missing `a`
+// (NumPy's TypeError), `a` not an array, or `a` of runtime shape.
+const AValue* Tracer::nan_operand(const std::string& name, const CallArgs& args, bool supported, const std::string& bad) {
+  if (!supported) {
+    fail(AbortCode::UnsupportedCall,
+         fmt::format("np.{}() with '{}' is not traced yet", name, bad.empty() ? "these arguments" : bad));
+    return nullptr;
+  }
+  const AValue* x = args.get(0, "a");
+  if (!x) {
+    fail(AbortCode::UserError, fmt::format("TypeError: {}() missing required argument 'a'", name));
+    return nullptr;
+  }
+  if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt) {
+    fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of {} is not traced yet", name, what(*x)));
+    return nullptr;
+  }
+  return static_only(*x) ? x : nullptr;
+}
+
 bool Tracer::nan_moment(const std::string& name, CallArgs args) {
   const bool mean = name == "nanmean";
   std::string bad;
-  const AValue* x = args.get(0, "a");
   const AValue* dtype = args.get(2, "dtype");
   const bool known = mean ? args.only({"a", "axis", "dtype", "keepdims"}, bad)
                           : args.only({"a", "axis", "dtype", "ddof", "keepdims"}, bad);
-  if (!known || args.pos.size() > (mean ? 5u : 6u) || args.get(3, "out") ||
-      (dtype && !(dtype->is_object() && dtype->obj == Py_None)))
-    return fail(AbortCode::UnsupportedCall,
-                fmt::format("np.{}() with '{}' is not traced yet", name, bad.empty() ? "these arguments" : bad));
-  if (!x) return fail(AbortCode::UserError, fmt::format("TypeError: {}() missing required argument 'a'", name));
-  if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
-    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of {} is not traced yet", name, what(*x)));
-  if (!static_only(*x)) return false;
+  const AValue* x = nan_operand(name, args,
+                                known && args.pos.size() <= (mean ? 5u : 6u) && !args.get(3, "out") &&
+                                    (!dtype || (dtype->is_object() && dtype->obj == Py_None)),
+                                bad);
+  if (!x) return false;
   const AValue* axis = args.get(1, "axis");
   const std::optional<bool> kd = keepdims_arg(args.get(mean ? 4 : 5, "keepdims"));
   if (!kd) return false;
@@ -175,15 +192,11 @@ bool Tracer::nan_extreme(const std::string& name, CallArgs args) {
   // np.nanargmax(a, axis=None, out=None, *, keepdims=<no value>)
   const bool arg = name == "nanargmax" || name == "nanargmin";
   std::string bad;
-  const AValue* x = args.get(0, "a");
-  if (!args.only({"a", "axis", "out", "keepdims"}, bad) || args.pos.size() > (arg ? 3u : 4u) ||
-      (args.get(2, "out") && !(args.get(2, "out")->is_object() && args.get(2, "out")->obj == Py_None)))
-    return fail(AbortCode::UnsupportedCall,
-                fmt::format("np.{}() with '{}' is not traced yet", name, bad.empty() ? "out" : bad));
-  if (!x) return fail(AbortCode::UserError, fmt::format("TypeError: {}() missing required argument 'a'", name));
-  if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
-    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of {} is not traced yet", name, what(*x)));
-  if (!static_only(*x)) return false;
+  const bool known = args.only({"a", "axis", "out", "keepdims"}, bad);
+  const AValue* out = args.get(2, "out");
+  if (known && out && !(out->is_object() && out->obj == Py_None)) bad = "out";
+  const AValue* x = nan_operand(name, args, known && bad.empty() && args.pos.size() <= (arg ? 3u : 4u), bad);
+  if (!x) return false;
   const std::optional<bool> kd = keepdims_arg(args.get(3, "keepdims"));
   if (!kd) return false;
   const AValue* axis = args.get(1, "axis");
@@ -211,14 +224,11 @@ bool Tracer::nan_reduction(const std::string& name, CallArgs args) {
   std::string bad;
   const bool known = nan ? args.only({"a", "axis", "dtype", "keepdims"}, bad) : args.only({"a", "axis", "keepdims"}, bad);
   const size_t max_pos = nan ? 5 : name == "ptp" ? 4 : 2;  // ptp(a, axis, out, keepdims); count_nonzero(a, axis, *, ...)
-  const AValue* x = args.get(0, "a");
-  if (!known || args.pos.size() > max_pos || (name == "ptp" && args.get(2, "out")) || (nan && args.get(3, "out")))
-    return fail(AbortCode::UnsupportedCall,
-                fmt::format("np.{}() with '{}' is not traced yet", name, bad.empty() ? "these arguments" : bad));
-  if (!x) return fail(AbortCode::UserError, fmt::format("TypeError: {}() missing required argument 'a'", name));
-  if (!x->is_tensor() || x->box == Box::PyFloat || x->box == Box::PyInt)
-    return fail(AbortCode::UnsupportedCall, fmt::format("np.{}() of {} is not traced yet", name, what(*x)));
-  if (!static_only(*x)) return false;
+  const AValue* x = nan_operand(name, args,
+                                known && args.pos.size() <= max_pos && !(name == "ptp" && args.get(2, "out")) &&
+                                    !(nan && args.get(3, "out")),
+                                bad);
+  if (!x) return false;
   const AValue* axis = args.get(1, "axis");
   const std::optional<bool> kd = keepdims_arg(args.get(nan ? 4 : name == "ptp" ? 3 : 99, "keepdims"));
   if (!kd) return false;

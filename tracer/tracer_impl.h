@@ -977,6 +977,7 @@ class Tracer {
   // np.nansum, np.nanprod, np.ptp, np.count_nonzero: nan_reductions.cpp
   bool nan_reduction(const std::string& name, CallArgs args);
   bool nan_moment(const std::string& name, CallArgs args);  // nanmean, nanvar, nanstd
+  const AValue* nan_operand(const std::string& name, const CallArgs& args, bool supported, const std::string& bad);
   // np.nanmax/np.nanmin, and np.fmax/np.fmin.reduce (nan_reductions.cpp).
   bool nan_extreme(const std::string& name, CallArgs args);
   bool nan_ignoring_reduce(bool is_max, const AValue& x, const AValue* axis, bool keepdims, const std::string& name,

@@ -118,14 +118,17 @@ def check_compiled(fn, *args):
 
 def check_same_outcome(fn, *args):
     """fn(*args) eagerly and jitted (whether it compiles or not): the same exception type when
-    NumPy raises, else the same result (assert_same)."""
+    NumPy raises, else the same result (assert_same). Returns the jitted function when NumPy
+    returned (for assert_compiled), None when it raised."""
     try:
         want = fn(*args)
     except Exception as e:  # noqa: BLE001 - compare whatever NumPy raises
         with pytest.raises(type(e)):
             jit_now(fn)(*args)
-        return
-    assert_same(want, jit_now(fn)(*args))
+        return None
+    jf = jit_now(fn)
+    assert_same(want, jf(*args))
+    return jf
 
 
 def same_nested(expected, got, rtol=1e-12):

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import assert_compiled, assert_same, jit_now
+from conftest import assert_compiled, assert_same, check_same_outcome, jit_now
 
 CASES = {
     "nanmax": lambda x: np.nanmax(x),
@@ -108,6 +108,29 @@ def test_fuses_with_its_producer():
     assert_compiled(jf)
 
 
+OUT = np.empty(4)
+
+
+@pytest.mark.parametrize("fn,why", [
+    (lambda x: np.nanmax(x, 1, OUT), "np.nanmax() with 'out'"),
+    (lambda x: np.nanargmin(x, 1, out=OUT), "np.nanargmin() with 'out'"),
+    (lambda x: np.nanargmax(x, 1, None, False), "np.nanargmax() with 'these arguments'"),  # NumPy: TypeError
+    (lambda x: np.nanmin(x, where=x > 0, initial=9.0), "np.nanmin() with 'where'"),
+])
+def test_untraced_arguments_run_eagerly_and_say_which(fn, why):
+    """Arguments tracing does not take: the call runs eagerly (NumPy's result or exception) and
+    the graph-break reason names them."""
+    x = np.random.default_rng(2).random((4, 6))
+    check_same_outcome(fn, x)
+    jf = jit_now(fn)
+    try:
+        jf(x)
+    except TypeError:
+        pass
+    reasons = jf.stats()["graph_break_reasons"] + jf.stats()["fallback_reasons"]
+    assert any(why + " is not traced yet" in r for r in reasons), reasons
+
+
 ARG_CASES = {
     "nanargmax": lambda x: np.nanargmax(x),
     "nanargmin_axis1": lambda x: np.nanargmin(x, axis=1),
@@ -126,14 +149,6 @@ def test_nanargmax_nanargmin(name, dtype, shape, kind):
     if not np.issubdtype(dtype, np.floating) and kind != "plain":
         return
     for seed in range(2):
-        x = data(dtype, shape, kind, seed)
-        try:
-            want = fn(x)
-        except ValueError:
-            with pytest.raises(ValueError):
-                jit_now(fn)(x)
-            continue
-        jf = jit_now(fn)
-        assert_same(want, jf(x))
-        if kind in ("plain", "nan", "zeros", "inf"):
+        jf = check_same_outcome(fn, data(dtype, shape, kind, seed))  # None: NumPy raised ValueError
+        if jf is not None and kind in ("plain", "nan", "zeros", "inf"):
             assert_compiled(jf)
