@@ -244,6 +244,24 @@ def copy_bandwidth(runs):
     return 2 * src.nbytes / ms["one"] / 1e6, 2 * src.nbytes / ms["all"] / 1e6
 
 
+def read_bandwidth(runs):
+    """GB/s of reading 256 MiB on every core at once and writing nothing: the faster of NumPy's
+    max and BLAS's dot (one thread per core, each over its slice; both release the GIL), median
+    of the runs (a minimum catches moments when the machine's other tenants leave the memory
+    idle). Measured with NumPy and BLAS, not tracejit, so the ruler does not depend on what it
+    measures."""
+    src = np.ones(64 * 1024 * 1024, dtype=np.float32)
+    ncpu = os.cpu_count() or 1
+    cut = [k * len(src) // ncpu for k in range(ncpu + 1)]
+    parts = [src[cut[k]:cut[k + 1]] for k in range(ncpu)]
+    pool = ThreadPoolExecutor(ncpu)
+    ms = time_round_robin({"max": lambda: list(pool.map(np.max, parts)),
+                           "dot": lambda: list(pool.map(lambda p: np.dot(p, p), parts))},
+                          max(runs, 5), "median")
+    pool.shutdown()
+    return src.nbytes / min(ms.values()) / 1e6
+
+
 def peer_calls(name, fn, args, expected, nb_loop, rtol, nb, ne, jax, jx, notes):
     """{peer: callable} for the peers that compute this workload within rtol of NumPy, and the
     numba mark ('*': a hand-written loop). Appends what went wrong to notes."""
@@ -405,6 +423,7 @@ def main():
 
     gbs_one, gbs_all = copy_bandwidth(runs)
     gbs = max(gbs_one, gbs_all)
+    read_gbs = read_bandwidth(runs)
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
                 if ln.startswith("model name")), platform.processor()) \
         if os.path.exists("/proc/cpuinfo") else platform.processor()
@@ -413,7 +432,7 @@ def main():
           f"{os.getloadavg()[0]:.2f}")
     print(f"{opts.stat} of {runs} round-robin runs; np.copyto bandwidth {gbs_one:.1f} GB/s on one "
           f"thread, {gbs_all:.1f} GB/s on {os.cpu_count()} (bw-bound = bytes in + bytes out at "
-          f"{gbs:.1f} GB/s)")
+          f"{gbs:.1f} GB/s); read bandwidth {read_gbs:.1f} GB/s on {os.cpu_count()}")
     versions = {peer: peer_version(peer) if have[peer] else None for peer in PEERS}
     print(f"numba: {versions['numba'] or '-'}   numexpr: "
           f"{versions['numexpr'] + f' ({opts.numexpr_threads} thread)' if versions['numexpr'] else '-'}   "
@@ -422,7 +441,7 @@ def main():
              "(each timed in its own process, round-robin with NumPy there)" if any(have.values()) else ""))
 
     header = (f"{'workload':<30} {'numpy ms':>9} {'tjit ms':>9} {'ratio':>6} {'compile ms':>10} "
-              f"{'bw-bound ms':>11} {'tjit %bw':>8} {'bw ratio':>8} {'numba ms':>9} {'numexpr ms':>10} "
+              f"{'bw-bound ms':>11} {'tjit %bw':>8} {'bw ratio':>8} {'read ratio':>10} {'numba ms':>9} {'numexpr ms':>10} "
               f"{'jax ms':>8}  {'max err':>7}  notes")
     print(header)
     print("-" * len(header))
@@ -470,17 +489,22 @@ def main():
 
         bytes_moved = sum(a.nbytes for a in args) + expected.nbytes
         bound_ms = bytes_moved / (gbs * 1e6)
+        read_ms = sum(a.nbytes for a in args) / (read_gbs * 1e6)
         np_ms = t["numpy"]
         tj = t.get("tjit")
         col = {k: (fmt(t[k]) + marks.get(k, "") if k in t else ("n/a" if have[k] else "-")) for k in PEERS}
         print(f"{label:<30} {fmt(np_ms):>9} {fmt(tj) if tj else 'FALLBACK':>9} "
               f"{(f'{np_ms / tj:.2f}' if tj else '-'):>6} {compile_ms:10.1f} {fmt(bound_ms):>11} "
-              f"{(f'{100 * bound_ms / tj:.0f}%' if tj else '-'):>8} {np_ms / bound_ms:8.2f} {col['numba']:>9} "
+              f"{(f'{100 * bound_ms / tj:.0f}%' if tj else '-'):>8} {np_ms / bound_ms:8.2f} {np_ms / read_ms:10.2f} {col['numba']:>9} "
               f"{col['numexpr']:>10} {col['jax']:>8}  {err:7.1e}  {'; '.join(notes)}",
               flush=True)
     print("ratio = numpy ms / tjit ms (>1: tracejit faster). compile ms = stats() trace_ms + "
           "compile_ms. tjit %bw = bw-bound / tjit ms. bw ratio = numpy ms / bw-bound ms: the ratio a\n"
-          "kernel moving its bytes at copy bandwidth would reach (inputs from memory, not cache).\nmax err = max|tjit - numpy| / max|numpy| "
+          "kernel moving its bytes at copy bandwidth would reach (inputs from memory, not cache).\n"
+          "read ratio = numpy ms / (input bytes at read bandwidth): the ratio of a kernel that only "
+          "reads its inputs and writes nothing -- a ceiling for any kernel\nthat reads them from "
+          "memory (inputs the previous call left in the last-level cache can take a kernel near or "
+          "past it).\nmax err = max|tjit - numpy| / max|numpy| "
           "(also on fallback: the eager answer). numba '*' = hand-written loop (@njit rejects "
           "the NumPy form); n/a = the peer has no form for it; '-' = not installed.")
 
