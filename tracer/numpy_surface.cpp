@@ -106,6 +106,7 @@ constexpr const char* kFunctions[] = {
     "fliplr", "flipud", "nansum", "nanprod", "nanmax", "nanmin", "nanargmax", "nanargmin", "nanmean", "nanvar", "nanstd", "ptp", "count_nonzero", "average", "atleast_1d", "atleast_2d",
     "atleast_3d", "take", "take_along_axis", "put_along_axis", "array", "asarray", "asanyarray", "ascontiguousarray", "nan_to_num", "sort", "argsort", "median", "percentile", "quantile",
     "meshgrid", "moveaxis", "column_stack", "pad", "searchsorted", "digitize", "interp",
+    "histogram",
 };
 
 }  // namespace

@@ -855,6 +855,7 @@ bool Tracer::op_call(const Instruction& in, bool kw) {
     if (std::strcmp(npname, "searchsorted") == 0 || std::strcmp(npname, "digitize") == 0)
       return searchsorted_call(npname, split_args(std::move(args), std::nullopt));
     if (std::strcmp(npname, "interp") == 0) return interp_call(split_args(std::move(args), std::nullopt));
+    if (std::strcmp(npname, "histogram") == 0) return histogram_call(split_args(std::move(args), std::nullopt));
     for (const char* n : {"nanmean", "nanvar", "nanstd"})
       if (std::strcmp(npname, n) == 0) return nan_moment(npname, split_args(std::move(args), std::nullopt));
     for (const char* n : {"nanmax", "nanmin", "nanargmax", "nanargmin"})

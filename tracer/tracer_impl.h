@@ -962,6 +962,7 @@ class Tracer {
   // np.searchsorted / ndarray.searchsorted / np.digitize, np.interp: search.cpp
   bool searchsorted_call(const std::string& name, CallArgs args);
   bool interp_call(CallArgs args);
+  bool histogram_call(CallArgs args);  // np.histogram with int bins: histogram.cpp
   std::optional<AValue> as_array_value(const AValue& x);
   ir::ValueId sort_less(ir::ValueId a, ir::ValueId b);
   ir::ValueId binary_search(ir::ValueId a, ir::ValueId v, bool right, bool plain = false);

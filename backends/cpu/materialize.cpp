@@ -58,6 +58,8 @@ int op_cost(Op op) {
   }
 }
 
+}  // namespace
+
 // Cost of evaluating `v` inline (each op of its inline DAG once), saturating above `bound`.
 int inline_cost(const ir::Graph& g, const std::vector<bool>& buffered, ValueId v, int bound) {
   std::vector<ValueId> stack{v}, seen;
@@ -75,7 +77,6 @@ int inline_cost(const ir::Graph& g, const std::vector<bool>& buffered, ValueId v
   return cost;
 }
 
-}  // namespace
 
 std::vector<bool> materialize_shared(const ir::Graph& g, const std::vector<bool>& needed,
                                      std::vector<bool> buffered) {

@@ -22,6 +22,10 @@ inline constexpr int kTranscendentalCost = 8;
 // fused, so every inline expression is evaluated at most once per site and per-nest code is
 // bounded: no recomputation blow-up across unrolled steps. Returns `buffered` with the
 // materialized values added.
+// Cost of evaluating `v` inline: each op of its DAG up to buffered values once, transcendentals
+// weighted kTranscendentalCost; saturates above `bound`.
+int inline_cost(const ir::Graph& g, const std::vector<bool>& buffered, ir::ValueId v, int bound);
+
 std::vector<bool> materialize_shared(const ir::Graph& g, const std::vector<bool>& needed,
                                      std::vector<bool> buffered);
 

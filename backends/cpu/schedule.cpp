@@ -233,6 +233,16 @@ Expected<Plan> make_plan(const ir::Graph& g) {
         if (!ok) p.buffered[static_cast<size_t>(o)] = true;
       }
     }
+    // A scatter writes on one thread, evaluating its indices and values where it writes: an
+    // index or value whose inline expression costs more than materialize.h's bound (np.histogram's
+    // bin index, with its division and two gathers) is evaluated first, vectorized over every
+    // core, into a buffer of its own; a cheap one (`w[idx] -= lr * g`) stays fused.
+    if (n.op == Op::Scatter) {
+      for (size_t k = 1; k < 3; ++k) {
+        const ValueId o = n.operands[k];
+        if (inline_cost(g, p.buffered, o, kInlineCostBound) > kInlineCostBound) p.buffered[static_cast<size_t>(o)] = true;
+      }
+    }
   }
   for (size_t k = 0; k < g.results.size(); ++k) {
     auto v = static_cast<size_t>(g.results[k]);

@@ -911,6 +911,48 @@ TEST(CpuStructural, ScatterAxesRepeatsAndFusion) {
   }
 }
 
+// A scatter-add whose index is a costly expression (np.histogram's bin index: a division, a
+// cast and a gather of the edges), which the schedule evaluates into a buffer of its own before
+// the one-thread scatter, and whose value is a cheap one (a mask as 0/1) fused into it: the
+// counts of 200000 values in 50 bins, values outside the edges not counted.
+TEST(CpuStructural, ScatterAddOfAComputedIndex) {
+  for (DType d : {DType::F32, DType::F64}) {
+    ir::Graph g;
+    const int64_t n = 200000, nb = 50;
+    ValueId x = g.add_param(T(d, {n}), ir::ParamLayout::Contiguous);
+    ValueId edges = g.add_op(Op::Iota, T(d, {nb + 1}), {});
+    g.node(edges).ints = {0};
+    ValueId lo = g.add_const_float(d, 0.0), hi = g.add_const_float(d, static_cast<double>(nb));
+    ValueId keep = g.add_op(Op::And, T(DType::Bool, {n}), {g.add_op(Op::Ge, T(DType::Bool, {n}), {x, lo}),
+                                                           g.add_op(Op::Lt, T(DType::Bool, {n}), {x, hi})});
+    ValueId v = g.add_op(Op::Where, T(d, {n}), {keep, x, lo});
+    ValueId f = g.add_op(Op::Div, T(d, {n}), {g.add_op(Op::Mul, T(d, {n}), {v, g.add_const_float(d, 3.0)}), g.add_const_float(d, 3.0)});
+    ValueId idx = g.add_op(Op::Cast, T(DType::I64, {n}), {f});
+    ValueId at = g.add_op(Op::Gather, T(d, {n}), {edges, idx});
+    g.node(at).ints = {0, 0};
+    // one step down where the value is below its edge (never, here: an index that uses the gather)
+    idx = g.add_op(Op::Sub, T(DType::I64, {n}), {idx, g.add_op(Op::Cast, T(DType::I64, {n}), {g.add_op(Op::Lt, T(DType::Bool, {n}), {v, at})})});
+    ValueId zeros = g.add_op(Op::Broadcast, T(DType::I64, {nb}), {g.add_const_int(DType::I64, 0)});
+    ValueId counts = g.add_op(Op::Scatter, T(DType::I64, {nb}), {zeros, idx, g.add_op(Op::Cast, T(DType::I64, {n}), {keep})});
+    g.node(counts).ints = {0, 1};
+    g.results = {counts};
+    Arr xa = random_arr(d, {n}, 11);
+    std::vector<int64_t> want(nb, 0);
+    for (int64_t k = 0; k < n; ++k) {  // values in [-5, 55): some outside the edges
+      const double u = round_to(d, static_cast<double>((k * 7919) % 60000) / 1000.0 - 5.0);
+      xa.f[static_cast<size_t>(k)] = u;
+      if (u >= 0 && u < static_cast<double>(nb)) ++want[static_cast<size_t>(std::floor(u))];
+    }
+    auto kern = compile_cpu(g);
+    ASSERT_TRUE(kern) << kern.status().message();
+    std::vector<Buffer> bufs = {to_buffer(xa)};
+    auto outs = run_kernel(g, **kern, bufs);
+    Arr got = from_buffer(outs[0]);
+    ASSERT_EQ(got.n(), nb);
+    for (int64_t b = 0; b < nb; ++b) EXPECT_EQ(got.i[static_cast<size_t>(b)], want[static_cast<size_t>(b)]) << "bin " << b;
+  }
+}
+
 TEST(CpuStructural, StridedParamsAndReshapeOfTranspose) {
   ir::Graph g;
   ValueId x = g.add_param(T(DType::F64, {4, 6}), ir::ParamLayout::Strided);
