@@ -1,7 +1,8 @@
 """Integer-array indexing (x[idx], x[:, idx], np.take), compiled as a gather that fuses into
 its consumers since this benchmark was added (before, each was a graph break: NumPy's fancy
 indexing ran eagerly between two compiled graphs), and assignment through it (y[idx] = 0,
-w[idx] -= lr * g, np.add.at), compiled as a scatter (before: the whole function ran eagerly). NumPy vs
+w[idx] -= lr * g, np.add.at, np.histogram's counts), compiled as a scatter (before: the whole
+function ran eagerly; np.histogram was a graph break). NumPy vs
 tracejit in the same run, one call of each per round (median of the rounds); every result, and
 every argument a workload updates in place, is checked against NumPy first.
 Run: python benchmarks/bench_gather.py [--runs N]"""
@@ -59,6 +60,14 @@ def centroid_sums(x, labels):
     return s
 
 
+def histogram(x):
+    return np.histogram(x, 50)  # edges from the data's min and max
+
+
+def histogram_range(x):
+    return np.histogram(x, 50, range=(-2.0, 2.0))  # values outside not counted
+
+
 WORKLOADS = [
     ("kmeans residual 1Mx16 f32, k=64", kmeans_residual,
      (R.standard_normal((1 << 20, 16)).astype(np.float32), R.standard_normal((64, 16)).astype(np.float32),
@@ -78,6 +87,9 @@ WORKLOADS = [
      (R.standard_normal((1 << 20, 16)).astype(np.float32), R.integers(0, 64, 1 << 20))),
     ("y[:, cols] = 0 2048^2 f32, 512 cols", zero_columns,
      (R.standard_normal((2048, 2048)).astype(np.float32), R.integers(0, 2048, 512))),
+    ("np.histogram(x, 50) 1M f64", histogram, (R.standard_normal(1 << 20),)),
+    ("np.histogram(x, 50, range=) 1M f64", histogram_range, (R.standard_normal(1 << 20),)),
+    ("np.histogram(x, 50) 4M f32", histogram, (R.standard_normal(1 << 22).astype(np.float32),)),
 ]
 
 
@@ -92,7 +104,8 @@ def main():
         mine = [a.copy() for a in inputs]
         theirs = [a.copy() for a in inputs]
         want, got = fn(*theirs), jf(*mine)
-        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+        for w, g in zip(want, got) if isinstance(want, tuple) else [(want, got)]:
+            np.testing.assert_allclose(g, w, rtol=2e-6, atol=1e-6)
         for a, b in zip(theirs, mine):
             np.testing.assert_array_equal(a, b)
         s = jf.stats()
