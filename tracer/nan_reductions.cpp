@@ -194,7 +194,7 @@ bool Tracer::nan_extreme(const std::string& name, CallArgs args) {
   std::string bad;
   const bool known = args.only({"a", "axis", "out", "keepdims"}, bad);
   const AValue* out = args.get(2, "out");
-  if (known && out && !(out->is_object() && out->obj == Py_None)) bad = "out";
+  if (known && !is_none(out)) bad = "out";
   const AValue* x = nan_operand(name, args, known && bad.empty() && args.pos.size() <= (arg ? 3u : 4u), bad);
   if (!x) return false;
   const std::optional<bool> kd = keepdims_arg(args.get(3, "keepdims"));

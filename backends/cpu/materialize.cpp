@@ -77,7 +77,6 @@ int inline_cost(const ir::Graph& g, const std::vector<bool>& buffered, ValueId v
   return cost;
 }
 
-
 std::vector<bool> materialize_shared(const ir::Graph& g, const std::vector<bool>& needed,
                                      std::vector<bool> buffered) {
   size_t nv = static_cast<size_t>(g.size());

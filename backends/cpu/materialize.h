@@ -11,6 +11,10 @@ namespace tracejit::backends {
 inline constexpr int kInlineCostBound = 4;  // a value this cheap may be recomputed at every use
 inline constexpr int kTranscendentalCost = 8;
 
+// Cost of evaluating `v` inline: each op of its DAG up to buffered values once, transcendentals
+// weighted kTranscendentalCost; saturates above `bound`.
+int inline_cost(const ir::Graph& g, const std::vector<bool>& buffered, ir::ValueId v, int bound);
+
 // Decides which inline values to materialize, given `needed` and the structural `buffered` set
 // (params, reductions, matmul, concat, results...; every buffered non-param value is the root of
 // loop nests, a concat one per operand). An inline value is evaluated once per *site*: a (nest,
@@ -22,10 +26,6 @@ inline constexpr int kTranscendentalCost = 8;
 // fused, so every inline expression is evaluated at most once per site and per-nest code is
 // bounded: no recomputation blow-up across unrolled steps. Returns `buffered` with the
 // materialized values added.
-// Cost of evaluating `v` inline: each op of its DAG up to buffered values once, transcendentals
-// weighted kTranscendentalCost; saturates above `bound`.
-int inline_cost(const ir::Graph& g, const std::vector<bool>& buffered, ir::ValueId v, int bound);
-
 std::vector<bool> materialize_shared(const ir::Graph& g, const std::vector<bool>& needed,
                                      std::vector<bool> buffered);
 
